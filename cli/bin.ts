@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { commands } from './commands/index.ts'
+import { UserError } from './errors.ts'
+
+function help (): void {
+  console.log('Lilypad — a trustless peer-to-peer compute market\n\nUsage:\n  lilypad <command> [flags]\n\nCommands:')
+  for (const c of commands) console.log(`  ${c.name.padEnd(20)}${c.summary}`)
+  console.log('\nUse "lilypad <command> --help" for more about a command.')
+}
+
+async function main (argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') { help(); return 0 }
+  const cmd = commands.find(c => c.name === name || c.aliases?.includes(name))
+  if (cmd === undefined) throw new UserError(`unknown command "${name}"`, { hint: 'run "lilypad help" for the list of commands', exitCode: 2 })
+  if (rest.includes('--help') || rest.includes('-h')) { console.log(`${cmd.summary}\n\nUsage:\n  ${cmd.usage}`); return 0 }
+  return await cmd.run(rest)
+}
+
+try {
+  const code = await main(process.argv.slice(2))
+  // libp2p and friends leave timers behind after stop(); a CLI invocation is done when main returns.
+  process.exit(code)
+} catch (err) {
+  if (err instanceof UserError || (err as Error)?.name === 'UserError') {
+    const e = err as UserError
+    console.error(`error: ${e.message}`)
+    if (e.hint !== undefined) console.error(`hint: ${e.hint}`)
+    process.exit(e.exitCode ?? 1)
+  }
+  if ((err as Error)?.name === 'TypeError' && (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    console.error(`error: ${(err as Error).message}`)
+    process.exit(2)
+  }
+  console.error(err)
+  process.exit(1)
+}

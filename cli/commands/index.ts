@@ -1,0 +1,7 @@
+import type { Command } from '../command.ts'
+import { version } from './version.ts'
+
+// One line per command; each lives in its own file.
+export const commands: Command[] = [
+  version
+]
