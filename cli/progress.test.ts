@@ -1,0 +1,29 @@
+import test from 'ava'
+import { Progress } from './progress.ts'
+
+function clock (...ticks: number[]): () => number {
+  let i = 0
+  return () => ticks[Math.min(i++, ticks.length - 1)]
+}
+
+test('phases record the time since the previous phase and print elapsed totals', t => {
+  let text = ''
+  const p = new Progress({ out: { write: s => { text += s } }, now: clock(0, 100, 350, 1000) })
+  p.phase('offered')
+  p.phase('matched', 'provider 0xabc')
+  p.phase('agreed', 'tx 0x12')
+  t.deepEqual(p.phasesMs, { offered: 100, matched: 250, agreed: 650 })
+  t.regex(text, /0\.35s {2}✔ matched {9}provider 0xabc/)
+  t.is(text.split('\n').filter(Boolean).length, 3)
+})
+
+test('json mode prints nothing while running but keeps phases and txs', t => {
+  let text = ''
+  const p = new Progress({ json: true, out: { write: s => { text += s } }, now: clock(0, 5, 9) })
+  p.phase('offered')
+  p.note('retrying')
+  p.tx('agree', '0xdead', 123456n)
+  t.is(text, '')
+  t.deepEqual(p.txs, [{ what: 'agree', hash: '0xdead', gasUsed: '123456' }])
+  t.is(p.phasesMs.offered, 5)
+})

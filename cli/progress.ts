@@ -1,0 +1,60 @@
+// Renders a job's progress through its phases for people (one line per phase, with elapsed time) and
+// collects the same facts for `--json`, which prints one object at the end instead.
+export const PHASES = ['offered', 'matched', 'agreed', 'running', 'result', 'downloaded', 'settled'] as const
+export type Phase = typeof PHASES[number]
+
+const LABEL: Record<Phase, string> = {
+  offered: 'offer sent',
+  matched: 'matched',
+  agreed: 'agreed on chain',
+  running: 'running',
+  result: 'result',
+  downloaded: 'downloaded',
+  settled: 'settled'
+}
+
+export interface TxRecord { what: string, hash: string, gasUsed: string }
+
+export interface Writer { write: (s: string) => unknown }
+
+export class Progress {
+  readonly json: boolean
+  private readonly out: Writer
+  private readonly now: () => number
+  private readonly started: number
+  private last: number
+  /** Milliseconds spent reaching each phase from the previous one. */
+  readonly phasesMs: Partial<Record<Phase, number>> = {}
+  readonly txs: TxRecord[] = []
+
+  constructor (opts: { json?: boolean, out?: Writer, now?: () => number } = {}) {
+    this.json = opts.json ?? false
+    this.out = opts.out ?? process.stderr
+    this.now = opts.now ?? (() => performance.now())
+    this.started = this.now()
+    this.last = this.started
+  }
+
+  phase (phase: Phase, detail?: string): void {
+    const t = this.now()
+    this.phasesMs[phase] = Math.round(t - this.last)
+    this.last = t
+    if (!this.json) {
+      const elapsed = ((t - this.started) / 1000).toFixed(2).padStart(6)
+      this.out.write(`${elapsed}s  ✔ ${LABEL[phase].padEnd(16)}${detail ?? ''}\n`)
+    }
+  }
+
+  tx (what: string, hash: string, gasUsed: bigint | number | string): void {
+    this.txs.push({ what, hash, gasUsed: gasUsed.toString() })
+  }
+
+  /** Human-only notes (retries, fallbacks); silent in JSON mode, which reports only the outcome. */
+  note (message: string): void {
+    if (!this.json) this.out.write(`         · ${message}\n`)
+  }
+
+  totalMs (): number {
+    return Math.round(this.now() - this.started)
+  }
+}
