@@ -1,0 +1,61 @@
+import test from 'ava'
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadNetwork, parseNetworkFile, parsePrivateKey, applyEnvOverrides } from './load.ts'
+
+const A = '0x' + '11'.repeat(20)
+const B = '0x' + '22'.repeat(20)
+const good = {
+  networkId: 'devnet', chainId: 1337, rpcUrl: 'http://127.0.0.1:8545', deployBlock: 1,
+  contracts: { token: A, market: B, directory: A, jobManager: B },
+  bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample'], swarmKeyPath: 'swarm.key'
+}
+
+test('a network is found by name under LILYPAD_HOME, with the swarm key resolved beside it', async t => {
+  const home = await mkdtemp(join(tmpdir(), 'lilypad-home-'))
+  t.teardown(async () => { await rm(home, { recursive: true, force: true }) })
+  await mkdir(join(home, 'networks'))
+  await writeFile(join(home, 'networks', 'devnet.json'), JSON.stringify(good))
+  const loaded = await loadNetwork('devnet', { LILYPAD_HOME: home })
+  t.is(loaded.network.chainId, 1337)
+  t.is(loaded.swarmKeyFile, join(home, 'networks', 'swarm.key'))
+  const err = await t.throwsAsync(loadNetwork('testnet', { LILYPAD_HOME: home }))
+  t.is(err?.name, 'NetworkNotFoundError')
+})
+
+test('each malformed field is a NetworkFileError naming the field', t => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...good, chainId: '1337' }, /"chainId"/],
+    [{ ...good, networkId: 'Dev Net' }, /"networkId"/],
+    [{ ...good, contracts: { ...good.contracts, market: '0x123' } }, /"market"/],
+    [{ ...good, rpcUrl: 'not a url' }, /"rpcUrl"/],
+    [{ ...good, bootstrap: [1] }, /"bootstrap"/]
+  ]
+  for (const [value, re] of cases) {
+    const err = t.throws(() => parseNetworkFile(JSON.stringify(value), 'net.json'))
+    t.is(err?.name, 'NetworkFileError')
+    t.regex(err!.message, re)
+  }
+  t.is(t.throws(() => parseNetworkFile('{', 'net.json'))?.name, 'NetworkFileError')
+})
+
+test('environment overrides as in Lilypad v2, with named errors', t => {
+  const net = parseNetworkFile(JSON.stringify(good), 'net.json')
+  const out = applyEnvOverrides(net, { WEB3_RPC_URL: 'http://10.0.0.1:8545', WEB3_CHAIN_ID: '7', SERVICE_MEDIATORS: `${A}, ${B}` })
+  t.is(out.rpcUrl, 'http://10.0.0.1:8545')
+  t.is(out.chainId, 7)
+  t.is(out.mediators?.length, 2)
+  t.is(t.throws(() => applyEnvOverrides(net, { SERVICE_MEDIATORS: 'bob' }))?.name, 'InvalidSettingError')
+  t.is(t.throws(() => applyEnvOverrides(net, { WEB3_CHAIN_ID: '-1' }))?.name, 'InvalidSettingError')
+})
+
+test('a bad private key is refused without echoing it', t => {
+  const secret = 'zz' + 'ab'.repeat(31)
+  const err = t.throws(() => parsePrivateKey(secret))
+  t.is(err?.name, 'InvalidPrivateKeyError')
+  t.false(err!.message.includes(secret))
+  t.is(t.throws(() => parsePrivateKey(undefined))?.name, 'InvalidPrivateKeyError')
+  // anvil's first well-known development key
+  t.is(parsePrivateKey('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80').address, '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266')
+})

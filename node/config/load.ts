@@ -1,0 +1,145 @@
+// Resolves what a node or a CLI command runs against: the network file, the Ethereum key and the overrides
+// Lilypad v2 users know from the environment (WEB3_PRIVATE_KEY, WEB3_RPC_URL, WEB3_CHAIN_ID, SERVICE_MEDIATORS).
+// Every input is parsed here, at the edge, into typed values with named errors; nothing unparsed goes inward.
+import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join, resolve, isAbsolute } from 'node:path'
+import { getAddress, isAddress, Wallet } from 'ethers'
+import type { NetworkFile } from './network.ts'
+
+export class NetworkNotFoundError extends Error {
+  static override name = 'NetworkNotFoundError'
+  override name = 'NetworkNotFoundError'
+}
+export class NetworkFileError extends Error {
+  static override name = 'NetworkFileError'
+  override name = 'NetworkFileError'
+}
+export class InvalidPrivateKeyError extends Error {
+  static override name = 'InvalidPrivateKeyError'
+  override name = 'InvalidPrivateKeyError'
+}
+export class InvalidSettingError extends Error {
+  static override name = 'InvalidSettingError'
+  override name = 'InvalidSettingError'
+}
+
+export const DEFAULT_NETWORK = 'devnet'
+
+/** Where networks, keys and node state live unless told otherwise. */
+export function lilypadHome (env: NodeJS.ProcessEnv = process.env): string {
+  return env.LILYPAD_HOME ?? join(homedir(), '.lilypad')
+}
+
+export function networkPath (name: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(lilypadHome(env), 'networks', `${name}.json`)
+}
+
+const NETWORK_ID = /^[a-z0-9][a-z0-9-]{0,31}$/
+
+function field<T> (obj: Record<string, unknown>, key: string, check: (v: unknown) => v is T, what: string, where: string): T {
+  const v = obj[key]
+  if (!check(v)) throw new NetworkFileError(`${where}: "${key}" must be ${what}`)
+  return v
+}
+const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isAddr = (v: unknown): v is string => typeof v === 'string' && isAddress(v)
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString)
+
+/** Parses and checks a network file's content; `where` names it in errors. */
+export function parseNetworkFile (text: string, where: string): NetworkFile {
+  let raw: unknown
+  try { raw = JSON.parse(text) } catch (err) {
+    throw new NetworkFileError(`${where}: not valid JSON (${(err as Error).message})`)
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new NetworkFileError(`${where}: must be a JSON object`)
+  const o = raw as Record<string, unknown>
+  const networkId = field(o, 'networkId', isString, 'a string', where)
+  if (!NETWORK_ID.test(networkId)) throw new NetworkFileError(`${where}: "networkId" must be lowercase letters, digits and dashes (it is the protocol prefix)`)
+  const contractsRaw = o.contracts
+  if (contractsRaw === null || typeof contractsRaw !== 'object') throw new NetworkFileError(`${where}: "contracts" must be an object`)
+  const c = contractsRaw as Record<string, unknown>
+  const contracts: NetworkFile['contracts'] = {
+    token: getAddress(field(c, 'token', isAddr, 'an address', `${where} contracts`)),
+    market: getAddress(field(c, 'market', isAddr, 'an address', `${where} contracts`)),
+    directory: getAddress(field(c, 'directory', isAddr, 'an address', `${where} contracts`)),
+    jobManager: getAddress(field(c, 'jobManager', isAddr, 'an address', `${where} contracts`))
+  }
+  for (const opt of ['faucet', 'exampleClient'] as const) {
+    if (c[opt] !== undefined) contracts[opt] = getAddress(field(c, opt, isAddr, 'an address', `${where} contracts`))
+  }
+  const net: NetworkFile = {
+    networkId,
+    chainId: field(o, 'chainId', isInt, 'a non-negative integer', where),
+    rpcUrl: field(o, 'rpcUrl', isString, 'a URL', where),
+    contracts,
+    deployBlock: o.deployBlock === undefined ? 0 : field(o, 'deployBlock', isInt, 'a non-negative integer', where),
+    bootstrap: o.bootstrap === undefined ? [] : field(o, 'bootstrap', isStringList, 'a list of multiaddrs', where)
+  }
+  if (o.swarmKeyPath !== undefined) net.swarmKeyPath = field(o, 'swarmKeyPath', isString, 'a path', where)
+  if (o.mediators !== undefined) net.mediators = field(o, 'mediators', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => getAddress(a))
+  try { new URL(net.rpcUrl) } catch { throw new NetworkFileError(`${where}: "rpcUrl" is not a URL`) }
+  return net
+}
+
+export interface LoadedNetwork {
+  network: NetworkFile
+  /** The file it came from; relative paths inside it (the swarm key) resolve against its folder. */
+  path: string
+  /** Absolute path of the swarm key, when the network is private. */
+  swarmKeyFile?: string
+}
+
+/** `nameOrPath` is a network name (looked up under LILYPAD_HOME/networks) or a path to a network file. */
+export async function loadNetwork (nameOrPath: string = DEFAULT_NETWORK, env: NodeJS.ProcessEnv = process.env): Promise<LoadedNetwork> {
+  const looksLikePath = nameOrPath.includes('/') || nameOrPath.endsWith('.json')
+  const path = looksLikePath ? resolve(nameOrPath) : networkPath(nameOrPath, env)
+  if (!existsSync(path)) {
+    throw new NetworkNotFoundError(looksLikePath
+      ? `network file ${path} does not exist`
+      : `no network named "${nameOrPath}" (looked for ${path})`)
+  }
+  const network = applyEnvOverrides(parseNetworkFile(await readFile(path, 'utf8'), path), env)
+  const loaded: LoadedNetwork = { network, path }
+  if (network.swarmKeyPath !== undefined) {
+    loaded.swarmKeyFile = isAbsolute(network.swarmKeyPath) ? network.swarmKeyPath : join(dirname(path), network.swarmKeyPath)
+  }
+  return loaded
+}
+
+/** WEB3_RPC_URL, WEB3_CHAIN_ID and SERVICE_MEDIATORS override the network file, as in Lilypad v2. */
+export function applyEnvOverrides (network: NetworkFile, env: NodeJS.ProcessEnv): NetworkFile {
+  const out = { ...network }
+  if (env.WEB3_RPC_URL !== undefined && env.WEB3_RPC_URL !== '') {
+    try { new URL(env.WEB3_RPC_URL) } catch { throw new InvalidSettingError('WEB3_RPC_URL is not a URL') }
+    out.rpcUrl = env.WEB3_RPC_URL
+  }
+  if (env.WEB3_CHAIN_ID !== undefined && env.WEB3_CHAIN_ID !== '') {
+    const id = Number(env.WEB3_CHAIN_ID)
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidSettingError('WEB3_CHAIN_ID must be a positive integer')
+    out.chainId = id
+  }
+  if (env.SERVICE_MEDIATORS !== undefined && env.SERVICE_MEDIATORS !== '') out.mediators = parseAddressList(env.SERVICE_MEDIATORS, 'SERVICE_MEDIATORS')
+  return out
+}
+
+export function parseAddressList (text: string, what: string): string[] {
+  return text.split(',').map(s => s.trim()).filter(Boolean).map(a => {
+    if (!isAddress(a)) throw new InvalidSettingError(`${what}: "${a}" is not an Ethereum address`)
+    return getAddress(a)
+  })
+}
+
+/** Parses a private key without ever echoing it: errors name the variable, not the value. */
+export function parsePrivateKey (value: string | undefined, source = 'WEB3_PRIVATE_KEY'): Wallet {
+  if (value === undefined || value === '') throw new InvalidPrivateKeyError(`${source} is not set`)
+  const hex = value.startsWith('0x') ? value : `0x${value}`
+  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new InvalidPrivateKeyError(`${source} is not a 32-byte hex private key`)
+  try {
+    return new Wallet(hex)
+  } catch {
+    throw new InvalidPrivateKeyError(`${source} is not a valid secp256k1 private key`)
+  }
+}
