@@ -1,0 +1,330 @@
+// The result store: a private Helia node built from light parts (no public bootstrap, DHT or delegated
+// routing), file-system blocks and datastore under <dataDir>/helia, bitswap for transfer between nodes.
+// Result directories are added as deterministic UnixFS directories (CIDv1, raw leaves, the IPIP-499
+// unixfs-v1-2025 profile, sorted entries, no mode or mtime), so the same bytes always give the same CID.
+import { createReadStream, existsSync } from 'node:fs'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { CarReader } from '@ipld/car'
+import { car } from '@helia/car'
+import { withBitswap } from '@helia/bitswap'
+import { unixfs, type UnixFS } from '@helia/unixfs'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { FsBlockstore } from 'blockstore-fs'
+import { FsDatastore } from 'datastore-fs'
+import { createHeliaLight, type Helia } from 'helia'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { CID } from 'multiformats/cid'
+
+export const DEFAULT_DATA_DIR = '/tmp/lilypad/data'
+export const DOWNLOADS_DIR = 'downloaded-files'
+
+/** Import settings every Lilypad node uses, so a result's CID depends only on its bytes and names. */
+export const RESULT_IMPORT_OPTIONS = {
+  cidVersion: 1 as const,
+  rawLeaves: true,
+  profile: 'unixfs-v1-2025' as const,
+  wrapWithDirectory: true
+}
+
+export class FetchTimeoutError extends Error {
+  static override name = 'FetchTimeoutError'
+  override name = 'FetchTimeoutError'
+  readonly cid: string
+  constructor (cid: string, timeoutMs: number, cause?: unknown) {
+    super(`fetching ${cid} did not finish within ${timeoutMs} ms`, { cause })
+    this.cid = cid
+  }
+}
+
+export class ResultVerificationError extends Error {
+  static override name = 'ResultVerificationError'
+  override name = 'ResultVerificationError'
+}
+
+export class NotADirectoryResultError extends Error {
+  static override name = 'NotADirectoryResultError'
+  override name = 'NotADirectoryResultError'
+}
+
+export class StoreAbortedError extends Error {
+  static override name = 'StoreAbortedError'
+  override name = 'StoreAbortedError'
+}
+
+export interface ResultStoreOptions {
+  /** Root of the node's data (default /tmp/lilypad/data). */
+  dataDir?: string
+  /** Use an existing libp2p host (the node's main one); the store then neither starts nor stops it. */
+  libp2p?: Libp2p
+  /** Options for the store's own libp2p host; default TCP on 127.0.0.1 with noise, yamux and identify. */
+  libp2pOptions?: Libp2pOptions
+  /** Listen addresses for the store's own host (default /ip4/127.0.0.1/tcp/0). */
+  listen?: string[]
+}
+
+export interface StoredResult { cid: CID, bytes: number, addedAt: number, kind: 'result' | 'fetched' }
+
+export interface RetentionPolicy {
+  /** Results older than this are removed. */
+  maxAgeMs?: number
+  /** Oldest results are removed until the total is at most this. */
+  maxTotalBytes?: number
+  /** The clock (default Date.now()). */
+  now?: number
+}
+
+export interface FetchOptions {
+  /** Peer to fetch from: a multiaddr including /p2p/<peer id>. */
+  from?: string | Multiaddr | Array<string | Multiaddr>
+  signal?: AbortSignal
+  /** Default 30 s. */
+  timeoutMs?: number
+}
+
+async function loadOrCreateKey (path: string): Promise<PrivateKey> {
+  if (existsSync(path)) return privateKeyFromProtobuf(await readFile(path))
+  const key = await generateKeyPair('Ed25519')
+  await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600 })
+  return key
+}
+
+/** Files and directories under dir, sorted bytewise by path, as importer candidates with relative paths. */
+async function * directorySource (dir: string, prefix = ''): AsyncGenerator<{ path: string, content?: AsyncIterable<Uint8Array> }> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+  for (const e of entries) {
+    const rel = prefix === '' ? e.name : `${prefix}/${e.name}`
+    const full = join(dir, e.name)
+    if (e.isDirectory()) {
+      yield { path: rel }
+      yield * directorySource(full, rel)
+    } else if (e.isFile()) {
+      yield { path: rel, content: createReadStream(full) }
+    }
+    // Symlinks and special files are not part of a result (a job must not point outside its outputs).
+  }
+}
+
+async function treeBytes (dir: string): Promise<number> {
+  let total = 0
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) total += await treeBytes(p)
+    else if (e.isFile()) total += (await stat(p)).size
+  }
+  return total
+}
+
+export class ResultStore {
+  readonly helia: Helia & { libp2p: Libp2p }
+  readonly dataDir: string
+  readonly downloadsDir: string
+  private readonly fs: UnixFS
+  private readonly ownsLibp2p: boolean
+
+  private constructor (helia: Helia & { libp2p: Libp2p }, dataDir: string, ownsLibp2p: boolean) {
+    this.helia = helia
+    this.dataDir = dataDir
+    this.downloadsDir = join(dataDir, DOWNLOADS_DIR)
+    this.fs = unixfs(helia)
+    this.ownsLibp2p = ownsLibp2p
+  }
+
+  static async create (opts: ResultStoreOptions = {}): Promise<ResultStore> {
+    const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
+    const heliaDir = join(dataDir, 'helia')
+    await mkdir(join(heliaDir, 'blocks'), { recursive: true })
+    await mkdir(join(heliaDir, 'datastore'), { recursive: true })
+    await mkdir(join(dataDir, DOWNLOADS_DIR), { recursive: true })
+    const blockstore = new FsBlockstore(join(heliaDir, 'blocks'))
+    const datastore = new FsDatastore(join(heliaDir, 'datastore'))
+    let libp2p = opts.libp2p
+    const owns = libp2p === undefined
+    if (libp2p === undefined) {
+      await datastore.open()
+      libp2p = await createLibp2p({
+        privateKey: await loadOrCreateKey(join(heliaDir, 'peer.key')),
+        addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
+        services: { identify: identify() },
+        start: false,
+        ...opts.libp2pOptions
+      })
+    }
+    const host = libp2p
+    const helia = createHeliaLight({ blockstore, datastore }) as Helia & { libp2p: Libp2p }
+    // The libp2p mixin: Helia's own (@helia/libp2p) always creates a new host; here the host may be shared.
+    Object.defineProperty(helia, 'libp2p', { value: host, enumerable: true, configurable: true })
+    helia.addMixin({
+      name: 'libp2p',
+      start: async () => { if (owns) await host.start() },
+      stop: async () => { if (owns) await host.stop() }
+    })
+    withBitswap(helia as Parameters<typeof withBitswap>[0])
+    try {
+      await helia.start()
+    } catch (e) {
+      await helia.stop().catch(() => {})
+      throw e
+    }
+    return new ResultStore(helia, dataDir, owns)
+  }
+
+  get libp2p (): Libp2p { return this.helia.libp2p }
+  get peerId (): string { return this.helia.libp2p.peerId.toString() }
+  /** Addresses other nodes fetch from (each ends in /p2p/<peer id>). */
+  multiaddrs (): Multiaddr[] { return this.helia.libp2p.getMultiaddrs() }
+
+  /** Adds a result directory as a UnixFS directory and pins it for the retention policy. */
+  async addDirectory (dir: string, opts: { signal?: AbortSignal, pin?: boolean, addedAt?: number, kind?: StoredResult['kind'] } = {}): Promise<CID> {
+    const root = resolve(dir)
+    if (!(await stat(root)).isDirectory()) throw new NotADirectoryResultError(`${root} is not a directory`)
+    let cid: CID | undefined
+    const source = (async function * () {
+      yield * directorySource(root)
+    })()
+    for await (const entry of this.fs.addAll(source, { ...RESULT_IMPORT_OPTIONS, signal: opts.signal })) {
+      if (entry.path === '') cid = entry.cid
+    }
+    if (cid === undefined) cid = await this.fs.addDirectory({}, { cidVersion: 1, signal: opts.signal }) // an empty result
+    if (opts.pin !== false) await this.pin(cid, await treeBytes(root), opts.addedAt ?? Date.now(), opts.kind ?? 'result', opts.signal)
+    return cid
+  }
+
+  private async pin (cid: CID, bytes: number, addedAt: number, kind: StoredResult['kind'], signal?: AbortSignal): Promise<void> {
+    const metadata = { lilypad: kind, bytes, addedAt }
+    if (await this.helia.pins.isPinned(cid, { signal })) {
+      await this.helia.pins.setMetadata(cid, metadata, { signal })
+      return
+    }
+    for await (const _ of this.helia.pins.add(cid, { metadata, signal })) { /* walk the DAG */ }
+  }
+
+  /**
+   * Fetches a result directory by CID over bitswap (from the given peer), verifies it and writes it to
+   * <dataDir>/downloaded-files/<CID>/. Blocks are hash-checked as they arrive; the written tree is re-added
+   * and must give back the same root CID.
+   */
+  async fetch (cidLike: CID | string, opts: FetchOptions = {}): Promise<{ cid: CID, dir: string }> {
+    const cid = typeof cidLike === 'string' ? CID.parse(cidLike) : cidLike
+    const key = cid.toString()
+    const timeoutMs = opts.timeoutMs ?? 30_000
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = opts.signal !== undefined ? AbortSignal.any([opts.signal, timeout]) : timeout
+    const dest = join(this.downloadsDir, key)
+    if (existsSync(dest)) return { cid, dir: dest }
+    const tmp = `${dest}.partial-${process.pid}-${Math.random().toString(36).slice(2)}`
+    const from = opts.from === undefined ? [] : (Array.isArray(opts.from) ? opts.from : [opts.from]).map(a => typeof a === 'string' ? multiaddr(a) : a)
+    try {
+      for (const addr of from) await this.helia.libp2p.dial(addr, { signal })
+      const providers = from.length > 0 ? from : undefined
+      await mkdir(tmp, { recursive: true })
+      const st = await this.fs.stat(cid, { signal, providers })
+      if (st.type !== 'directory') throw new NotADirectoryResultError(`${key} is a ${st.type}, not a result directory`)
+      await this.writeTree(cid, tmp, signal, providers)
+      const again = await this.addDirectory(tmp, { pin: false, signal })
+      if (!again.equals(cid)) throw new ResultVerificationError(`the tree fetched for ${key} re-adds as ${again.toString()}`)
+      await this.pin(cid, await treeBytes(tmp), Date.now(), 'fetched', signal)
+      await rename(tmp, dest)
+      return { cid, dir: dest }
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true })
+      if (timeout.aborted) throw new FetchTimeoutError(key, timeoutMs, e)
+      if (opts.signal?.aborted === true) throw new StoreAbortedError(`fetching ${key} was aborted`, { cause: e })
+      throw e
+    }
+  }
+
+  private async writeTree (cid: CID, dir: string, signal: AbortSignal, providers?: Multiaddr[]): Promise<void> {
+    for await (const entry of this.fs.ls(cid, { signal, providers } as Parameters<UnixFS['ls']>[1])) {
+      if (entry.name.includes('/') || entry.name === '..' || entry.name === '.' || entry.name === '') throw new ResultVerificationError(`bad entry name ${JSON.stringify(entry.name)}`)
+      const target = join(dir, entry.name)
+      // Raw leaves are files; a dag-pb node says what it is in its UnixFS data (stat reads that block).
+      const type = entry.cid.code === 0x55 ? 'raw' : (await this.fs.stat(entry.cid, { signal, providers })).type
+      if (type === 'directory') {
+        await mkdir(target)
+        await this.writeTree(entry.cid, target, signal, providers)
+      } else if (type === 'file' || type === 'raw') {
+        const fh = await open(target, 'wx')
+        try {
+          for await (const chunk of this.fs.cat(entry.cid, { signal, providers })) await fh.write(chunk)
+        } finally { await fh.close() }
+      } else throw new ResultVerificationError(`unsupported entry type ${type} at ${entry.name}`)
+    }
+  }
+
+  /** A CAR of the DAG under cid (blocks fetched over bitswap if missing locally). */
+  exportCar (cid: CID | string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    return car(this.helia).export(typeof cid === 'string' ? CID.parse(cid) : cid, { signal: opts.signal })
+  }
+
+  async exportCarToFile (cid: CID | string, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const fh = await open(path, 'w')
+    try { for await (const chunk of this.exportCar(cid, opts)) await fh.write(chunk) } finally { await fh.close() }
+  }
+
+  /** Imports a CAR (bytes or stream); returns its roots, pinned as results. */
+  async importCar (data: Uint8Array | AsyncIterable<Uint8Array>, opts: { signal?: AbortSignal } = {}): Promise<CID[]> {
+    const reader = data instanceof Uint8Array ? await CarReader.fromBytes(data) : await CarReader.fromIterable(data)
+    await car(this.helia).import(reader, { signal: opts.signal })
+    const roots = await reader.getRoots()
+    for (const r of roots) await this.pin(r, 0, Date.now(), 'fetched', opts.signal)
+    return roots
+  }
+
+  /** Results this store keeps (pinned), oldest first. */
+  async list (opts: { signal?: AbortSignal } = {}): Promise<StoredResult[]> {
+    const out: StoredResult[] = []
+    for await (const p of this.helia.pins.ls({ signal: opts.signal })) {
+      const kind = p.metadata.lilypad
+      if (kind !== 'result' && kind !== 'fetched') continue
+      out.push({ cid: p.cid, bytes: Number(p.metadata.bytes ?? 0), addedAt: Number(p.metadata.addedAt ?? 0), kind })
+    }
+    return out.sort((a, b) => a.addedAt - b.addedAt || a.cid.toString().localeCompare(b.cid.toString()))
+  }
+
+  async has (cid: CID | string): Promise<boolean> {
+    return await this.helia.blockstore.has(typeof cid === 'string' ? CID.parse(cid) : cid)
+  }
+
+  /**
+   * Applies the retention policy: unpins results older than maxAgeMs, then the oldest until the total is at
+   * most maxTotalBytes, deletes their download directories and garbage-collects unpinned blocks.
+   */
+  async prune (policy: RetentionPolicy, opts: { signal?: AbortSignal } = {}): Promise<CID[]> {
+    const now = policy.now ?? Date.now()
+    const all = await this.list(opts)
+    const remove = new Set<StoredResult>()
+    if (policy.maxAgeMs !== undefined) for (const r of all) if (now - r.addedAt > policy.maxAgeMs) remove.add(r)
+    if (policy.maxTotalBytes !== undefined) {
+      let total = all.filter(r => !remove.has(r)).reduce((s, r) => s + r.bytes, 0)
+      for (const r of all) {
+        if (total <= policy.maxTotalBytes) break
+        if (remove.has(r)) continue
+        remove.add(r); total -= r.bytes
+      }
+    }
+    for (const r of remove) {
+      for await (const _ of this.helia.pins.rm(r.cid, { signal: opts.signal })) { /* unpin the DAG */ }
+      await rm(join(this.downloadsDir, r.cid.toString()), { recursive: true, force: true })
+    }
+    if (remove.size > 0) await this.helia.gc({ signal: opts.signal })
+    return [...remove].map(r => r.cid)
+  }
+
+  async stop (): Promise<void> {
+    await this.helia.stop()
+  }
+
+  /** Whether the store runs its own libp2p host (true) or shares the node's (false). */
+  get ownsHost (): boolean { return this.ownsLibp2p }
+}
