@@ -156,6 +156,8 @@ class Parser {
         break
       }
       if (t.type === 'eof') this.fail(inAction ? 'unclosed action' : 'unclosed left paren', t)
+      if (!inAction && t.type === 'right') this.fail('unclosed left paren', t)
+      if (inAction && t.type === 'rparen') this.fail('unexpected right paren', t)
       cmds.push(this.parseCommand(inAction))
       const after = this.peekNonSpace()
       if (after.type === 'pipe') { this.next(); continue }
