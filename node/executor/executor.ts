@@ -3,7 +3,8 @@
 // A non-zero exit, an OOM kill, a deadline kill or an output over the cap are results (flags), not errors;
 // errors are reserved for what stops the job from running at all (engine down, image missing, disk, GPU).
 import { existsSync } from 'node:fs'
-import { chmod, chown, mkdir, readdir, lstat, rm, statfs, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, mkdtemp, readdir, lstat, rm, statfs, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Writable } from 'node:stream'
 import Docker from 'dockerode'
@@ -34,8 +35,8 @@ export interface ExecutorOptions {
   outputPollMs?: number
   /** Overrides GPU detection (tests, or operators who know better). */
   gpusAvailable?: number
-  /** Size of the writable /tmp tmpfs (default 64 MB). */
-  tmpfsBytes?: number
+  /** Where per-job scratch directories (the job's writable /tmp) are made (default the OS temp dir). */
+  scratchRoot?: string
 }
 
 export interface RunOptions {
@@ -73,8 +74,7 @@ export const DEFAULT_EXECUTOR_OPTIONS = {
   pull: true,
   pullTimeoutMs: 15_000,
   minFreeBytes: 64 * 1024 * 1024,
-  outputPollMs: 250,
-  tmpfsBytes: 64 * 1024 * 1024
+  outputPollMs: 250
 }
 
 const CONN_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'])
@@ -214,17 +214,26 @@ export class Executor {
     const binds: string[] = []
     const outputDirs: string[] = []
     const [uid, gid] = this.opts.user.split(':').map(Number)
+    // The job's user must be able to write its directories; as root we hand them over, else open them up.
+    const handOver = async (dir: string): Promise<void> => {
+      if (process.getuid?.() === 0 && Number.isInteger(uid)) await chown(dir, uid, Number.isInteger(gid) ? gid : uid)
+      else await chmod(dir, 0o777)
+    }
     for (const o of spec.outputs) {
       if (!/^[\w.-]+$/.test(o.name) || RESERVED_NAMES.has(o.name) || o.name === '.' || o.name === '..') throw new Error(`bad output name ${JSON.stringify(o.name)}`)
       const host = join(resultDir, o.name)
       await mkdir(host, { recursive: true })
-      // The job's user must be able to write its outputs; as root we hand the directory over, else open it up.
-      if (process.getuid?.() === 0 && Number.isInteger(uid)) await chown(host, uid, Number.isInteger(gid) ? gid : uid)
-      else await chmod(host, 0o777)
+      await handOver(host)
       binds.push(`${host}:${o.path}:rw`)
       outputDirs.push(host)
     }
     if (opts.inputsDir !== undefined) binds.push(`${resolve(opts.inputsDir)}:/inputs:ro`)
+    // The writable /tmp is a host scratch directory rather than a tmpfs: some engines ignore tmpfs modes, and
+    // a non-root job needs to write there. Its size counts against the output cap; it is deleted afterwards.
+    const scratch = await mkdtemp(join(this.opts.scratchRoot ?? tmpdir(), 'lilypad-scratch-'))
+    await handOver(scratch)
+    binds.push(`${scratch}:/tmp:rw`)
+    const capped = [...outputDirs, scratch]
 
     const wantsNet = spec.network !== 'none'
     const r = spec.resources
@@ -261,7 +270,6 @@ export class Executor {
             MemorySwap: memory,
             NanoCpus: Math.max(1, r.cpu) * 1_000_000,
             Binds: binds,
-            Tmpfs: { '/tmp': `rw,noexec,nosuid,size=${this.opts.tmpfsBytes}` },
             LogConfig: { Type: 'none', Config: {} },
             DeviceRequests: r.gpus > 0 ? [{ Driver: 'nvidia', Count: r.gpus, Capabilities: [['gpu']] }] : undefined
           }
@@ -284,7 +292,7 @@ export class Executor {
       poller = setInterval(() => {
         void (async () => {
           let size = 0
-          for (const d of outputDirs) size += await dirSize(d)
+          for (const d of capped) size += await dirSize(d)
           if (size > this.opts.outputCapBytes && !outputTooLarge) { outputTooLarge = true; kill() }
         })()
       }, this.opts.outputPollMs)
@@ -296,7 +304,7 @@ export class Executor {
       if (aborted) throw new ExecutionAbortedError('the job was aborted')
       if (!outputTooLarge) {
         let size = 0
-        for (const d of outputDirs) size += await dirSize(d)
+        for (const d of capped) size += await dirSize(d)
         outputTooLarge = size > this.opts.outputCapBytes
       }
       if (outputTooLarge) {
@@ -322,6 +330,7 @@ export class Executor {
       clearTimeout(timer); clearInterval(poller)
       signal?.removeEventListener('abort', onAbort)
       if (container !== undefined) await container.remove({ force: true, v: true }).catch(() => { /* engine gone: nothing left to remove */ })
+      await rm(scratch, { recursive: true, force: true })
     }
   }
 }
