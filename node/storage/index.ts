@@ -2,4 +2,4 @@ export {
   ResultStore, RESULT_IMPORT_OPTIONS, DEFAULT_DATA_DIR, DOWNLOADS_DIR, FetchTimeoutError, ResultVerificationError,
   NotADirectoryResultError, StoreAbortedError
 } from './store.ts'
-export type { ResultStoreOptions, StoredResult, RetentionPolicy, FetchOptions } from './store.ts'
+export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, RetentionPolicy, FetchOptions } from './store.ts'

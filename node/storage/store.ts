@@ -80,12 +80,54 @@ export interface RetentionPolicy {
   now?: number
 }
 
+export interface AddDirectoryOptions {
+  signal?: AbortSignal
+  /** Pin for the retention policy (default true). */
+  pin?: boolean
+  /** When the result was made (default now); retention ages results from this. */
+  addedAt?: number
+  kind?: StoredResult['kind']
+}
+
 export interface FetchOptions {
   /** Peer to fetch from: a multiaddr including /p2p/<peer id>. */
   from?: string | Multiaddr | Array<string | Multiaddr>
   signal?: AbortSignal
   /** Default 30 s. */
   timeoutMs?: number
+}
+
+// Helia's GC lock is a mortice lock under the default name, which mortice keeps process-wide: every Helia
+// node in this process shares it. A gc() waiting for the write lock stops new reads, so a fetch holding a
+// read lock while bitswap waits to put the block it asked for would deadlock until its timeout. This gate,
+// process-wide for the same reason, lets retention's gc start only when no add, fetch or CAR operation of
+// any store is in flight.
+let inFlight = 0
+let exclusive: Promise<void> | undefined
+let drained: Array<() => void> = []
+
+async function shared<T> (fn: () => Promise<T>): Promise<T> {
+  while (exclusive !== undefined) await exclusive
+  inFlight++
+  try {
+    return await fn()
+  } finally {
+    inFlight--
+    if (inFlight === 0) { const d = drained; drained = []; for (const r of d) r() }
+  }
+}
+
+async function exclusively<T> (fn: () => Promise<T>): Promise<T> {
+  while (exclusive !== undefined) await exclusive
+  let release!: () => void
+  exclusive = new Promise<void>(resolve => { release = resolve })
+  try {
+    if (inFlight > 0) await new Promise<void>(resolve => drained.push(resolve))
+    return await fn()
+  } finally {
+    exclusive = undefined
+    release()
+  }
 }
 
 async function loadOrCreateKey (path: string): Promise<PrivateKey> {
@@ -185,7 +227,11 @@ export class ResultStore {
   multiaddrs (): Multiaddr[] { return this.helia.libp2p.getMultiaddrs() }
 
   /** Adds a result directory as a UnixFS directory and pins it for the retention policy. */
-  async addDirectory (dir: string, opts: { signal?: AbortSignal, pin?: boolean, addedAt?: number, kind?: StoredResult['kind'] } = {}): Promise<CID> {
+  async addDirectory (dir: string, opts: AddDirectoryOptions = {}): Promise<CID> {
+    return await shared(async () => await this.addDirectoryUnlocked(dir, opts))
+  }
+
+  private async addDirectoryUnlocked (dir: string, opts: AddDirectoryOptions): Promise<CID> {
     const root = resolve(dir)
     if (!(await stat(root)).isDirectory()) throw new NotADirectoryResultError(`${root} is not a directory`)
     let cid: CID | undefined
@@ -215,6 +261,10 @@ export class ResultStore {
    * and must give back the same root CID.
    */
   async fetch (cidLike: CID | string, opts: FetchOptions = {}): Promise<{ cid: CID, dir: string }> {
+    return await shared(async () => await this.fetchUnlocked(cidLike, opts))
+  }
+
+  private async fetchUnlocked (cidLike: CID | string, opts: FetchOptions): Promise<{ cid: CID, dir: string }> {
     const cid = typeof cidLike === 'string' ? CID.parse(cidLike) : cidLike
     const key = cid.toString()
     const timeoutMs = opts.timeoutMs ?? 30_000
@@ -231,7 +281,7 @@ export class ResultStore {
       const st = await this.fs.stat(cid, { signal, providers })
       if (st.type !== 'directory') throw new NotADirectoryResultError(`${key} is a ${st.type}, not a result directory`)
       await this.writeTree(cid, tmp, signal, providers)
-      const again = await this.addDirectory(tmp, { pin: false, signal })
+      const again = await this.addDirectoryUnlocked(tmp, { pin: false, signal })
       if (!again.equals(cid)) throw new ResultVerificationError(`the tree fetched for ${key} re-adds as ${again.toString()}`)
       await this.pin(cid, await treeBytes(tmp), Date.now(), 'fetched', signal)
       await rename(tmp, dest)
@@ -263,8 +313,15 @@ export class ResultStore {
   }
 
   /** A CAR of the DAG under cid (blocks fetched over bitswap if missing locally). */
-  exportCar (cid: CID | string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
-    return car(this.helia).export(typeof cid === 'string' ? CID.parse(cid) : cid, { signal: opts.signal })
+  async * exportCar (cid: CID | string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    while (exclusive !== undefined) await exclusive
+    inFlight++
+    try {
+      yield * car(this.helia).export(typeof cid === 'string' ? CID.parse(cid) : cid, { signal: opts.signal })
+    } finally {
+      inFlight--
+      if (inFlight === 0) { const d = drained; drained = []; for (const r of d) r() }
+    }
   }
 
   async exportCarToFile (cid: CID | string, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
@@ -274,6 +331,10 @@ export class ResultStore {
 
   /** Imports a CAR (bytes or stream); returns its roots, pinned as results. */
   async importCar (data: Uint8Array | AsyncIterable<Uint8Array>, opts: { signal?: AbortSignal } = {}): Promise<CID[]> {
+    return await shared(async () => await this.importCarUnlocked(data, opts))
+  }
+
+  private async importCarUnlocked (data: Uint8Array | AsyncIterable<Uint8Array>, opts: { signal?: AbortSignal }): Promise<CID[]> {
     const reader = data instanceof Uint8Array ? await CarReader.fromBytes(data) : await CarReader.fromIterable(data)
     await car(this.helia).import(reader, { signal: opts.signal })
     const roots = await reader.getRoots()
@@ -301,6 +362,10 @@ export class ResultStore {
    * most maxTotalBytes, deletes their download directories and garbage-collects unpinned blocks.
    */
   async prune (policy: RetentionPolicy, opts: { signal?: AbortSignal } = {}): Promise<CID[]> {
+    return await exclusively(async () => await this.pruneUnlocked(policy, opts))
+  }
+
+  private async pruneUnlocked (policy: RetentionPolicy, opts: { signal?: AbortSignal }): Promise<CID[]> {
     const now = policy.now ?? Date.now()
     const all = await this.list(opts)
     const remove = new Set<StoredResult>()
