@@ -124,6 +124,8 @@ export class Executor {
   private readonly opts: typeof DEFAULT_EXECUTOR_OPTIONS & ExecutorOptions
   private reachable = false
   private gpuCount: number | undefined
+  /** Images seen present; a later create that fails with 404 drops the entry and reports ImageMissingError. */
+  private readonly knownImages = new Set<string>()
 
   constructor (opts: ExecutorOptions = {}) {
     this.opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...opts }
@@ -161,7 +163,9 @@ export class Executor {
   /** Makes sure the image is here; pulls it when allowed and a registry answers. Returns the image id. */
   async ensureImage (image: string, signal?: AbortSignal): Promise<string> {
     try {
-      return (await this.docker.getImage(image).inspect()).Id
+      const id = (await this.docker.getImage(image).inspect()).Id
+      this.knownImages.add(image)
+      return id
     } catch (e) {
       if (isConnError(e)) wrapDocker(e, 'inspecting the image')
       if ((e as { statusCode?: number }).statusCode !== 404) throw e
@@ -193,7 +197,8 @@ export class Executor {
         throw new GpuUnavailableError(spec.resources.gpus, have === 0 ? 'this machine has no GPU usable by Docker (no NVIDIA runtime or device)' : `only ${have} are available`)
       }
     }
-    await this.ensureImage(spec.image, signal)
+    // An image id names immutable content: once seen, it need not be inspected again for every job.
+    if (!(spec.image.startsWith('sha256:') && this.knownImages.has(spec.image))) await this.ensureImage(spec.image, signal)
     let probe = resolve(resultDir)
     while (!existsSync(probe)) probe = resolve(probe, '..')
     const fs = await statfs(probe)
@@ -275,6 +280,10 @@ export class Executor {
           }
         })
       } catch (e) {
+        if ((e as { statusCode?: number }).statusCode === 404) {
+          this.knownImages.delete(spec.image)
+          throw new ImageMissingError(spec.image, 'removed from the engine', e)
+        }
         wrapDocker(e, 'creating the container')
       }
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -299,7 +308,8 @@ export class Executor {
       const status = await waited as { StatusCode: number }
       const runMs = performance.now() - tStart
       clearTimeout(timer); clearInterval(poller)
-      const state = (await container.inspect()).State
+      // The kernel's OOM killer sends SIGKILL (exit 137); only then is the engine asked whether it was OOM.
+      const oomKilled = status.StatusCode === 137 && (await container.inspect()).State.OOMKilled === true
       await streamEnded
       if (aborted) throw new ExecutionAbortedError('the job was aborted')
       if (!outputTooLarge) {
@@ -312,13 +322,15 @@ export class Executor {
         for (const d of outputDirs) { await rm(d, { recursive: true, force: true }); await mkdir(d) }
       }
       const exitCode = status.StatusCode
-      await writeFile(join(resultDir, 'stdout'), stdout.bytes())
-      await writeFile(join(resultDir, 'stderr'), stderr.bytes())
-      await writeFile(join(resultDir, 'exitCode'), String(exitCode))
+      await Promise.all([
+        writeFile(join(resultDir, 'stdout'), stdout.bytes()),
+        writeFile(join(resultDir, 'stderr'), stderr.bytes()),
+        writeFile(join(resultDir, 'exitCode'), String(exitCode))
+      ])
       return {
         resultDir,
         exitCode,
-        oomKilled: state.OOMKilled === true,
+        oomKilled,
         timedOut,
         outputTooLarge,
         stdoutTruncated: stdout.truncated,

@@ -21,6 +21,7 @@ import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight, type Helia } from 'helia'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { CID } from 'multiformats/cid'
+import { exporter, type ExporterOptions } from 'ipfs-unixfs-exporter'
 
 export const DEFAULT_DATA_DIR = '/tmp/lilypad/data'
 export const DOWNLOADS_DIR = 'downloaded-files'
@@ -153,6 +154,16 @@ async function * directorySource (dir: string, prefix = ''): AsyncGenerator<{ pa
   }
 }
 
+/** The CID a directory would get, computed without storing anything (verification of fetched trees). */
+async function hashDirectory (dir: string, signal?: AbortSignal): Promise<CID> {
+  const discard = { put: async (cid: CID) => cid, get: async function * () {}, has: async () => false }
+  const fs = unixfs({ blockstore: discard } as unknown as Parameters<typeof unixfs>[0])
+  let root: CID | undefined
+  for await (const entry of fs.addAll(directorySource(dir), { ...RESULT_IMPORT_OPTIONS, signal })) if (entry.path === '') root = entry.cid
+  if (root === undefined) throw new ResultVerificationError(`${dir} is empty`)
+  return root
+}
+
 async function treeBytes (dir: string): Promise<number> {
   let total = 0
   for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -169,6 +180,9 @@ export class ResultStore {
   readonly downloadsDir: string
   private readonly fs: UnixFS
   private readonly ownsLibp2p: boolean
+  private readonly pending = new Set<Promise<void>>()
+  /** Pins that failed in the background (kept for diagnostics; the content itself is unaffected). */
+  readonly pinErrors: unknown[] = []
 
   private constructor (helia: Helia & { libp2p: Libp2p }, dataDir: string, ownsLibp2p: boolean) {
     this.helia = helia
@@ -242,8 +256,29 @@ export class ResultStore {
       if (entry.path === '') cid = entry.cid
     }
     if (cid === undefined) cid = await this.fs.addDirectory({}, { cidVersion: 1, signal: opts.signal }) // an empty result
-    if (opts.pin !== false) await this.pin(cid, await treeBytes(root), opts.addedAt ?? Date.now(), opts.kind ?? 'result', opts.signal)
+    if (opts.pin !== false) this.pinInBackground(cid, await treeBytes(root), opts.addedAt ?? Date.now(), opts.kind ?? 'result')
     return cid
+  }
+
+  /**
+   * Pinning walks the DAG and writes a datastore record per block; it is off the result's critical path.
+   * Pending pins count as in-flight work, so prune() and stop() wait for them.
+   */
+  private pinInBackground (cid: CID, bytes: number, addedAt: number, kind: StoredResult['kind']): void {
+    inFlight++
+    const p = this.pin(cid, bytes, addedAt, kind)
+      .catch(err => { this.pinErrors.push(err) })
+      .finally(() => {
+        inFlight--
+        this.pending.delete(p)
+        if (inFlight === 0) { const d = drained; drained = []; for (const r of d) r() }
+      })
+    this.pending.add(p)
+  }
+
+  /** Resolves once every pin started so far has been written. */
+  async settled (): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending])
   }
 
   private async pin (cid: CID, bytes: number, addedAt: number, kind: StoredResult['kind'], signal?: AbortSignal): Promise<void> {
@@ -278,13 +313,11 @@ export class ResultStore {
       for (const addr of from) await this.helia.libp2p.dial(addr, { signal })
       const providers = from.length > 0 ? from : undefined
       await mkdir(tmp, { recursive: true })
-      const st = await this.fs.stat(cid, { signal, providers })
-      if (st.type !== 'directory') throw new NotADirectoryResultError(`${key} is a ${st.type}, not a result directory`)
       await this.writeTree(cid, tmp, signal, providers)
-      const again = await this.addDirectoryUnlocked(tmp, { pin: false, signal })
+      const again = await hashDirectory(tmp, signal)
       if (!again.equals(cid)) throw new ResultVerificationError(`the tree fetched for ${key} re-adds as ${again.toString()}`)
-      await this.pin(cid, await treeBytes(tmp), Date.now(), 'fetched', signal)
       await rename(tmp, dest)
+      this.pinInBackground(cid, await treeBytes(dest), Date.now(), 'fetched')
       return { cid, dir: dest }
     } catch (e) {
       await rm(tmp, { recursive: true, force: true })
@@ -294,21 +327,24 @@ export class ResultStore {
     }
   }
 
+  /** Writes the UnixFS directory at cid into dir, reading each node's type from its own block. */
   private async writeTree (cid: CID, dir: string, signal: AbortSignal, providers?: Multiaddr[]): Promise<void> {
-    for await (const entry of this.fs.ls(cid, { signal, providers } as Parameters<UnixFS['ls']>[1])) {
-      if (entry.name.includes('/') || entry.name === '..' || entry.name === '.' || entry.name === '') throw new ResultVerificationError(`bad entry name ${JSON.stringify(entry.name)}`)
-      const target = join(dir, entry.name)
-      // Raw leaves are files; a dag-pb node says what it is in its UnixFS data (stat reads that block).
-      const type = entry.cid.code === 0x55 ? 'raw' : (await this.fs.stat(entry.cid, { signal, providers })).type
-      if (type === 'directory') {
+    const opts = { signal, providers } as ExporterOptions
+    const node = await exporter(cid, this.helia.blockstore, opts)
+    if (node.type !== 'directory') throw new NotADirectoryResultError(`${cid.toString()} is a ${node.type}, not a result directory`)
+    for await (const child of node.entries({ signal })) {
+      if (child.name.includes('/') || child.name === '..' || child.name === '.' || child.name === '') throw new ResultVerificationError(`bad entry name ${JSON.stringify(child.name)}`)
+      const target = join(dir, child.name)
+      const entry = await exporter(child.cid, this.helia.blockstore, opts)
+      if (entry.type === 'directory') {
         await mkdir(target)
-        await this.writeTree(entry.cid, target, signal, providers)
-      } else if (type === 'file' || type === 'raw') {
+        await this.writeTree(child.cid, target, signal, providers)
+      } else if (entry.type === 'file' || entry.type === 'raw') {
         const fh = await open(target, 'wx')
         try {
-          for await (const chunk of this.fs.cat(entry.cid, { signal, providers })) await fh.write(chunk)
+          for await (const chunk of entry.content({ signal, blockReadConcurrency: 16 })) await fh.write(chunk)
         } finally { await fh.close() }
-      } else throw new ResultVerificationError(`unsupported entry type ${type} at ${entry.name}`)
+      } else throw new ResultVerificationError(`unsupported entry type ${entry.type} at ${child.name}`)
     }
   }
 
@@ -344,6 +380,7 @@ export class ResultStore {
 
   /** Results this store keeps (pinned), oldest first. */
   async list (opts: { signal?: AbortSignal } = {}): Promise<StoredResult[]> {
+    await this.settled()
     const out: StoredResult[] = []
     for await (const p of this.helia.pins.ls({ signal: opts.signal })) {
       const kind = p.metadata.lilypad
@@ -387,6 +424,7 @@ export class ResultStore {
   }
 
   async stop (): Promise<void> {
+    await this.settled()
     await this.helia.stop()
   }
 
