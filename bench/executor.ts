@@ -43,6 +43,7 @@ export async function benchExecutor (opts: { runs?: number, fetchRuns?: number }
       const r = await executor.run(spec, { resultDir: join(root, `cow-${i}`) })
       await a.addDirectory(r.resultDir)
       cowsayRunsMs.push(performance.now() - t0)
+      await a.settled()
     }
     const from = a.multiaddrs()[0].toString()
     // Warm the connection between the nodes, as a job creator talking to its provider would have.
@@ -59,6 +60,10 @@ export async function benchExecutor (opts: { runs?: number, fetchRuns?: number }
       await writeFile(join(dir, 'exitCode'), '0')
       await writeFile(join(dir, 'outputs', 'data.bin'), randomBytes(10 * 1024 * 1024))
       const cid = await a.addDirectory(dir)
+      // The provider has finished publishing (pinned) before it announces the CID; the fetcher's own
+      // background pin of the previous run is done too, so runs do not overlap.
+      await a.settled()
+      await b.settled()
       const t0 = performance.now()
       await b.fetch(cid, { from, timeoutMs: 30_000 })
       fetchRunsMs.push(performance.now() - t0)

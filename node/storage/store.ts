@@ -310,8 +310,10 @@ export class ResultStore {
     const tmp = `${dest}.partial-${process.pid}-${Math.random().toString(36).slice(2)}`
     const from = opts.from === undefined ? [] : (Array.isArray(opts.from) ? opts.from : [opts.from]).map(a => typeof a === 'string' ? multiaddr(a) : a)
     try {
+      // Connected peers receive our want list, so after dialling no per-block provider sessions are needed
+      // (passing providers to every block read costs a session each).
       for (const addr of from) await this.helia.libp2p.dial(addr, { signal })
-      const providers = from.length > 0 ? from : undefined
+      const providers = undefined
       await mkdir(tmp, { recursive: true })
       await this.writeTree(cid, tmp, signal, providers)
       const again = await hashDirectory(tmp, signal)
