@@ -3,7 +3,7 @@ import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { loadModule, loadRegistry, parseInputs, type JobSpec, type LoadedModule } from '../../node/modules/index.ts'
 
-const USAGE = `lilypad module render <ref|dir|file> [-i Key=Value …] [--json] [--cache-dir DIR]
+const USAGE = `lilypad module render <ref|dir|file> [-i Key=Value …] [--json] [--pin] [--cache-dir DIR]
   lilypad module list
   lilypad module build [name:version …]
 
@@ -68,6 +68,7 @@ async function render (argv: string[]): Promise<number> {
       options: {
         input: { type: 'string', short: 'i', multiple: true },
         json: { type: 'boolean' },
+        pin: { type: 'boolean' },
         'cache-dir': { type: 'string' }
       }
     })
@@ -83,6 +84,16 @@ async function render (argv: string[]): Promise<number> {
     loaded = await loadModule(ref, inputs, { cacheDir: parsed.values['cache-dir'] })
   } catch (e) {
     throw toUserError(e, ref)
+  }
+  if (parsed.values.pin === true) {
+    // Pin the image to its local id (building a built-in module's image first), as a provider runs it.
+    const { default: Docker } = await import('dockerode')
+    const { pinSpecImage } = await import('../../node/modules/images.ts')
+    const docker = new Docker()
+    try { await docker.ping() } catch (e) {
+      throw new UserError(`Docker engine unreachable: ${(e as Error).message}`, { hint: '--pin needs a running Docker engine; drop it to render without one', cause: e })
+    }
+    loaded = { ...loaded, spec: await pinSpecImage(docker, loaded.spec) }
   }
   console.log(parsed.values.json === true ? JSON.stringify(loaded.spec, null, 2) : summary(loaded))
   return 0

@@ -154,6 +154,12 @@ test('lilypad module render prints a readable summary of a module directory and 
   t.regex(file.stdout, /^command\s+\/usr\/local\/bin\/cowsay "hello, lilypad"$/m)
 })
 
+test('lilypad module render --pin pins a built-in module\'s image to its id', async t => {
+  const r = await cli('module', 'render', 'cowsay:v0.0.1', '-i', 'Message=moo', '--json', '--pin')
+  t.is(r.code, 0, r.stderr)
+  t.regex(JSON.parse(r.stdout).image, /^sha256:[0-9a-f]{64}$/)
+})
+
 test('lilypad module render: a bad flag exits 2 with a clear message', async t => {
   const r = await cli('module', 'render', 'cowsay:v0.0.1', '--frobnicate')
   t.is(r.code, 2)
