@@ -287,6 +287,7 @@ export class Executor {
         wrapDocker(e, 'creating the container')
       }
       signal?.addEventListener('abort', onAbort, { once: true })
+      if (signal?.aborted === true) throw new ExecutionAbortedError('aborted before start')
       const stdout = new CappedSink(this.opts.streamCapBytes)
       const stderr = new CappedSink(this.opts.streamCapBytes)
       const stream = await container.attach({ stream: true, stdout: true, stderr: true })
@@ -296,6 +297,8 @@ export class Executor {
       const waited = container.wait({ condition: 'next-exit' })
       const tStart = performance.now()
       await container.start()
+      // An abort that landed between create and start found nothing running to kill.
+      if (aborted) kill()
       const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
       timer = setTimeout(() => { timedOut = true; kill() }, timeoutSec * 1000)
       poller = setInterval(() => {
