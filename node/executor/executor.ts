@@ -117,6 +117,8 @@ async function dirSize (dir: string): Promise<number> {
   return total
 }
 
+const isAborted = (signal?: AbortSignal): boolean => signal?.aborted === true
+
 const RESERVED_NAMES = new Set(['stdout', 'stderr', 'exitCode'])
 
 export class Executor {
@@ -287,7 +289,8 @@ export class Executor {
         wrapDocker(e, 'creating the container')
       }
       signal?.addEventListener('abort', onAbort, { once: true })
-      if (signal?.aborted === true) throw new ExecutionAbortedError('aborted before start')
+      // (read through a function: TypeScript narrowed signal.aborted to false at the top of run)
+      if (isAborted(signal)) throw new ExecutionAbortedError('aborted before start')
       const stdout = new CappedSink(this.opts.streamCapBytes)
       const stderr = new CappedSink(this.opts.streamCapBytes)
       const stream = await container.attach({ stream: true, stdout: true, stderr: true })
