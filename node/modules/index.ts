@@ -50,3 +50,5 @@ export async function loadModule (ref: string, inputs: Record<string, string> = 
   const template = await readFile(module.templatePath, 'utf8')
   return { module, inputs, ...renderModule(template, inputs) }
 }
+export { ensureModuleImage, ensureBuiltinImages, pinSpecImage, ImageBuildError, BUSYBOX_PATH } from './images.ts'
+export type { BuiltImage } from './images.ts'

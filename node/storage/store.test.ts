@@ -173,6 +173,9 @@ test('the store can share an existing libp2p host and leaves it running when sto
   const cid = await shared.addDirectory(await makeResult(join(base, 'r'), randomBytes(50_000)))
   const got = await other.fetch(cid, { from: host.getMultiaddrs()[0].toString(), timeoutMs: 10_000 })
   t.true(got.cid.equals(cid))
+  // A second result, fetched by peer id alone: the connection and addresses are known now.
+  const cid2 = await shared.addDirectory(await makeResult(join(base, 'r2'), randomBytes(20_000)))
+  t.true((await other.fetch(cid2, { from: host.peerId.toString(), timeoutMs: 10_000 })).cid.equals(cid2))
   await shared.stop()
   t.is(host.status, 'started')
 })

@@ -14,7 +14,8 @@ import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
@@ -91,8 +92,8 @@ export interface AddDirectoryOptions {
 }
 
 export interface FetchOptions {
-  /** Peer to fetch from: a multiaddr including /p2p/<peer id>. */
-  from?: string | Multiaddr | Array<string | Multiaddr>
+  /** Peer(s) to fetch from: a multiaddr ending in /p2p/<peer id>, or a peer id the host has addresses for. */
+  from?: string | Multiaddr | PeerId | Array<string | Multiaddr | PeerId>
   signal?: AbortSignal
   /** Default 30 s. */
   timeoutMs?: number
@@ -308,7 +309,8 @@ export class ResultStore {
     const dest = join(this.downloadsDir, key)
     if (existsSync(dest)) return { cid, dir: dest }
     const tmp = `${dest}.partial-${process.pid}-${Math.random().toString(36).slice(2)}`
-    const from = opts.from === undefined ? [] : (Array.isArray(opts.from) ? opts.from : [opts.from]).map(a => typeof a === 'string' ? multiaddr(a) : a)
+    // A string starting with "/" is a multiaddr; anything else is a peer id whose addresses the host knows.
+    const from = opts.from === undefined ? [] : (Array.isArray(opts.from) ? opts.from : [opts.from]).map(a => typeof a !== 'string' ? a : a.startsWith('/') ? multiaddr(a) : peerIdFromString(a))
     try {
       // Connected peers receive our want list, so after dialling no per-block provider sessions are needed
       // (passing providers to every block read costs a session each).
