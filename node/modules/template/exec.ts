@@ -208,10 +208,8 @@ function eqPair (a: unknown, b: unknown): boolean {
   const ka = basicKind(a); const kb = basicKind(b)
   const num = (k: Kind): boolean => k === 'int' || k === 'float'
   if (num(ka) && num(kb)) return a === b
-  if (ka === 'nil' || kb === 'nil') {
-    if (ka === 'nil' && kb === 'nil') return true
-    throw new Error(`incompatible types for comparison`)
-  }
+  // Go (1.18+) compares a missing value or nil with anything without error: equal only to another nil.
+  if (ka === 'nil' || kb === 'nil') return ka === kb
   if (ka !== kb) throw new Error('incompatible types for comparison')
   if (ka === 'other') throw new Error('non-comparable type')
   return a === b

@@ -72,6 +72,7 @@ const cases: Array<[string, string, unknown, string]> = [
   ['eq any of several', '{{ eq 3 1 2 3 }}', {}, 'true'],
   ['eq int and float', '{{ eq 2 2.0 }}', {}, 'true'],
   ['ne', '{{ ne 1 2 }}', {}, 'true'],
+  ['eq with a missing value is false, not an error', '{{ eq .Nope "x" }} {{ ne .Nope "x" }} {{ eq .Nope nil }}', {}, 'false true true'],
   ['lt le gt ge', '{{ lt 1 2 }} {{ le 2 2 }} {{ gt 1 2 }} {{ ge 3 2 }}', {}, 'true true false true'],
   ['string ordering', '{{ lt "a" "b" }} {{ gt "B" "a" }}', {}, 'true false'],
   // builtins
