@@ -55,6 +55,7 @@ function summary (m: LoadedModule): string {
     ['outputs', s.outputs.map(o => `${o.name} → ${o.path}`).join(', ')]
   ]
   if (s.inputFiles.length > 0) lines.push(['inputFiles', s.inputFiles.join(', ')])
+  if (s.inputSources.length > 0) lines.push(['inputs', s.inputSources.map(i => `${i.source}:${i.cid ?? i.url ?? i.name ?? '?'} → ${i.path}`).join(', ')])
   return lines.map(([k, v]) => `${k.padEnd(11)}${v}`).join('\n')
 }
 

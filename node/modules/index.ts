@@ -5,8 +5,8 @@ import { parseModuleSpec, type JobSpec } from './spec.ts'
 import { resolveModule, type ResolvedModule, type ResolveOptions } from './refs.ts'
 
 export { Template, renderLilypadTemplate, subst, TemplateSyntaxError, UnknownTemplateFunctionError, TemplateExecError } from './template/index.ts'
-export { parseModuleSpec, ModuleSpecError, DEFAULT_RESOURCES, DEFAULT_TIMEOUT_SEC } from './spec.ts'
-export type { JobSpec, Resources, OutputSpec, NetworkMode } from './spec.ts'
+export { parseModuleSpec, parseLenientJson, ModuleSpecError, DEFAULT_RESOURCES, DEFAULT_TIMEOUT_SEC } from './spec.ts'
+export type { JobSpec, Resources, OutputSpec, NetworkMode, InputSource } from './spec.ts'
 export {
   resolveModule, parseModuleRef, loadRegistry, ModuleRefError, ModuleNotFoundError, ModuleTemplateMissingError,
   ModulePinMismatchError, TEMPLATE_FILE, LILYPAD_MODULE_PREFIX, BUILTIN_MODULES_DIR, DEFAULT_MODULE_CACHE

@@ -44,7 +44,8 @@ test('an SDXL-style V1beta1 template with defaults, subst and a GPU machine', t 
     domains: [],
     timeoutSec: 1800,
     outputs: [{ name: 'outputs', path: '/outputs' }],
-    inputFiles: []
+    inputFiles: [],
+    inputSources: []
   } satisfies JobSpec)
   // subst puts the decoded text inside a JSON string unescaped: a quote breaks the JSON, as it does in
   // Lilypad itself, and is reported as such.
@@ -135,11 +136,91 @@ test('Lilypad\'s own cowsay template shape renders the message as one argument',
   t.is(spec.resources.ramMb, 100)
 })
 
+// The later V1beta1 spelling: an empty "Docker" next to "EngineSpec" { Type, Params }, a null Entrypoint,
+// optional env entries each ending in a comma inside {{ if }} (so the list may end in a trailing comma when
+// the last fixed entry is dropped), Memory in MB.
+const ENGINE_SPEC_STYLE = `{
+    "machine": { "gpu": 1, "vram": 12000, "cpu": 2000, "ram": 8000 },
+    "job": {
+        "APIVersion": "V1beta1",
+        "Spec": {
+            "Deal": { "Concurrency": 1 },
+            "Docker": {},
+            "EngineSpec": {
+                "Type": "docker",
+                "Params": {
+                    "Entrypoint": null,
+                    "EnvironmentVariables": [
+                        {{ if .Prompt }}"{{ subst "PROMPT=%s" .Prompt }}",{{ end }}
+                        {{ if .Steps }}"{{ subst "STEPS=%s" .Steps }}",{{ end }}
+                    ],
+                    "Image": "example.org/diffusion:v2@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+                    "Parameters": [],
+                    "WorkingDirectory": ""
+                }
+            },
+            "Network": { "Type": "None" },
+            "Outputs": [ { "Name": "outputs", "StorageSource": "IPFS", "Path": "/outputs" } ],
+            "PublisherSpec": { "Type": "ipfs" },
+            "Resources": { "GPU": "1", "Memory": "8000MB" },
+            "Timeout": 1800,
+            "Wasm": { "EntryModule": {} }
+        }
+    }
+}`
+
+test('the EngineSpec form with a null entrypoint and trailing commas from optional entries', t => {
+  const { spec } = renderModule(ENGINE_SPEC_STYLE, { Prompt: 'a lily pad', Steps: '30' })
+  t.is(spec.image, 'example.org/diffusion:v2@sha256:1111111111111111111111111111111111111111111111111111111111111111')
+  t.deepEqual(spec.entrypoint, [])
+  t.deepEqual(spec.env, { PROMPT: 'a lily pad', STEPS: '30' })
+  t.deepEqual(spec.resources, { cpu: 2000, ramMb: 8000, diskMb: 1024, gpus: 1, gpuVramMb: 12000 })
+  t.deepEqual(renderModule(ENGINE_SPEC_STYLE, {}).spec.env, {})
+})
+
+// The oldest modules: a bare Bacalhau job (no machine/job wrapper), lower-case inputs/outputs with "path",
+// an IPFS input by CID.
+const BARE_JOB_STYLE = `{
+    "APIVersion": "V1beta1",
+    "Spec": {
+        "Engine": "Docker",
+        "Verifier": "Noop",
+        "PublisherSpec": { "Type": "Estuary" },
+        "Docker": {
+            "Image": "example.org/sql:0.1",
+            "Entrypoint": ["./sql", "-s", {{ .Query }}],
+        },
+        "Resources": { "GPU": "" },
+        "Network": { "Type": "None" },
+        "Timeout": 600,
+        "inputs": [ { "StorageSource": "IPFS", "Name": "inputs", "CID": {{ .InputsCID }}, "path": "/inputs" } ],
+        "outputs": [ { "StorageSource": "IPFS", "Name": "outputs", "path": "/outputs" } ],
+    },
+}`
+
+test('a bare V1beta1 job with lower-case inputs and outputs', t => {
+  const { spec } = renderModule(BARE_JOB_STYLE, { Query: 'select 42', InputsCID: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi' })
+  t.deepEqual(spec.entrypoint, ['./sql', '-s', 'select 42'])
+  t.deepEqual(spec.outputs, [{ name: 'outputs', path: '/outputs' }])
+  t.deepEqual(spec.inputSources, [{ source: 'ipfs', name: 'inputs', cid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', path: '/inputs' }])
+  t.is(spec.timeoutSec, 600)
+  t.deepEqual(spec.resources, { cpu: 1000, ramMb: 512, diskMb: 1024, gpus: 0, gpuVramMb: 0 })
+})
+
+test('trailing commas are tolerated only outside strings', t => {
+  const { spec } = renderModule('{ "job": { "Spec": { "Docker": { "Image": "x", "Entrypoint": ["a,]", "b",], }, }, }, }', {})
+  t.deepEqual(spec.entrypoint, ['a,]', 'b'])
+})
+
 const bad: Array<[string, unknown, string, RegExp]> = [
   ['not JSON', '{ "job": ', '(document)', /not valid JSON/],
   ['no job', { machine: {} }, 'job', /expected an object/],
   ['neither form', { job: { Foo: 1 } }, 'job', /V1beta1|v1/],
   ['wasm engine', { job: { Spec: { Engine: 'Wasm', Docker: { Image: 'x' } } } }, 'job.Spec.Engine', /Docker engine/],
+  ['bare wasm job', { APIVersion: 'V1beta1', Spec: { Engine: 'Wasm', Wasm: {} } }, 'job.Spec.Engine', /Docker engine/],
+  ['EngineSpec of another type', { job: { Spec: { Docker: {}, EngineSpec: { Type: 'wasm', Params: {} } } } }, 'job.Spec.EngineSpec.Type', /docker engine/],
+  ['EngineSpec without image', { job: { Spec: { Docker: {}, EngineSpec: { Type: 'docker', Params: { Entrypoint: null } } } } }, 'job.Spec.EngineSpec.Params.Image', /expected a string/],
+  ['input without a path', { job: { Spec: { Docker: { Image: 'x' }, inputs: [{ CID: 'bafy' }] } } }, 'job.Spec.inputs[0].Path', /expected a string/],
   ['entrypoint not a list', { job: { Spec: { Engine: 'Docker', Docker: { Image: 'x', Entrypoint: 'sh -c' } } } }, 'job.Spec.Docker.Entrypoint', /array of strings/],
   ['entrypoint item not a string', { job: { Spec: { Engine: 'Docker', Docker: { Image: 'x', Entrypoint: ['a', 1] } } } }, 'job.Spec.Docker.Entrypoint[1]', /string/],
   ['empty image', { job: { Spec: { Engine: 'Docker', Docker: { Image: ' ' } } } }, 'job.Spec.Docker.Image', /empty/],

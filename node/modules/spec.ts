@@ -16,6 +16,16 @@ export interface Resources {
 
 export interface OutputSpec { name: string, path: string }
 
+/** An input the job spec asks to have mounted (Bacalhau's Inputs); fetching it is the caller's business. */
+export interface InputSource {
+  /** StorageSource as written: 'ipfs', 'urldownload', 's3', … (lower-cased). */
+  source: string
+  name?: string
+  cid?: string
+  url?: string
+  path: string
+}
+
 export interface JobSpec {
   image: string
   entrypoint: string[]
@@ -29,6 +39,7 @@ export interface JobSpec {
   timeoutSec: number
   outputs: OutputSpec[]
   inputFiles: string[]
+  inputSources: InputSource[]
 }
 
 export class ModuleSpecError extends Error {
@@ -148,7 +159,25 @@ function parseTimeout (v: unknown, field: string): number | undefined {
 
 interface JobParts {
   image: string, entrypoint: string[], args: string[], env: Record<string, string>, workingDir: string,
-  resources: Partial<Resources>, network: NetworkMode, domains: string[], timeoutSec?: number, outputs: OutputSpec[]
+  resources: Partial<Resources>, network: NetworkMode, domains: string[], timeoutSec?: number, outputs: OutputSpec[],
+  inputSources: InputSource[], imageField: string
+}
+
+function parseInputSources (v: unknown, field: string): InputSource[] {
+  if (v === undefined || v === null) return []
+  if (!Array.isArray(v)) throw new ModuleSpecError(field, `expected an array, got ${typeName(v)}`)
+  return v.map((o, i) => {
+    const f = `${field}[${i}]`
+    const x = obj(o, f)
+    const path = str(x.Path ?? x.path ?? x.Target ?? x.target, `${f}.Path`)
+    if (!path.startsWith('/')) throw new ModuleSpecError(`${f}.Path`, `must be absolute, got ${JSON.stringify(path)}`)
+    const src = optStr(x.StorageSource ?? x.storageSource, `${f}.StorageSource`) ?? (x.CID !== undefined ? 'IPFS' : 'unknown')
+    const out: InputSource = { source: src.toLowerCase(), path }
+    const name = optStr(x.Name ?? x.name, `${f}.Name`); if (name !== undefined) out.name = name
+    const cid = optStr(x.CID ?? x.cid, `${f}.CID`); if (cid !== undefined) out.cid = cid
+    const url = optStr(x.URL ?? x.url, `${f}.URL`); if (url !== undefined) out.url = url
+    return out
+  })
 }
 
 function parseJobResources (r: Obj | undefined, field: string): Partial<Resources> {
@@ -163,20 +192,37 @@ function parseJobResources (r: Obj | undefined, field: string): Partial<Resource
 
 function parseV1beta1 (job: Obj): JobParts {
   const spec = obj(job.Spec, 'job.Spec')
-  const engine = str(spec.Engine ?? 'Docker', 'job.Spec.Engine')
-  if (engine.toLowerCase() !== 'docker') throw new ModuleSpecError('job.Spec.Engine', `only the Docker engine is supported, got ${JSON.stringify(engine)}`)
-  const d = obj(spec.Docker, 'job.Spec.Docker')
-  const image = str(d.Image, 'job.Spec.Docker.Image')
+  // Two spellings exist in public modules: Spec.Docker { Image, … } with Engine "Docker", and the later
+  // Spec.EngineSpec { Type: "docker", Params: { Image, … } } (often next to an empty "Docker": {}).
+  const engineSpec = optObj(spec.EngineSpec, 'job.Spec.EngineSpec')
+  const docker = optObj(spec.Docker, 'job.Spec.Docker')
+  let d: Obj
+  let base: string
+  if (engineSpec !== undefined && (docker === undefined || docker.Image === undefined)) {
+    const type = str(engineSpec.Type ?? 'docker', 'job.Spec.EngineSpec.Type')
+    if (type.toLowerCase() !== 'docker') throw new ModuleSpecError('job.Spec.EngineSpec.Type', `only the docker engine is supported, got ${JSON.stringify(type)}`)
+    d = obj(engineSpec.Params, 'job.Spec.EngineSpec.Params')
+    base = 'job.Spec.EngineSpec.Params'
+  } else {
+    const engine = str(spec.Engine ?? 'Docker', 'job.Spec.Engine')
+    if (engine.toLowerCase() !== 'docker') throw new ModuleSpecError('job.Spec.Engine', `only the Docker engine is supported, got ${JSON.stringify(engine)}`)
+    d = obj(spec.Docker, 'job.Spec.Docker')
+    base = 'job.Spec.Docker'
+  }
+  const outputsKey = spec.Outputs !== undefined ? 'Outputs' : spec.outputs !== undefined ? 'outputs' : 'output'
+  const inputsKey = spec.Inputs !== undefined ? 'Inputs' : 'inputs'
   return {
-    image,
-    entrypoint: strList(d.Entrypoint, 'job.Spec.Docker.Entrypoint'),
-    args: strList(d.Parameters, 'job.Spec.Docker.Parameters'),
-    env: parseEnv(d.EnvironmentVariables, 'job.Spec.Docker.EnvironmentVariables'),
-    workingDir: optStr(d.WorkingDirectory, 'job.Spec.Docker.WorkingDirectory') ?? '',
+    image: str(d.Image, `${base}.Image`),
+    imageField: `${base}.Image`,
+    entrypoint: strList(d.Entrypoint, `${base}.Entrypoint`),
+    args: strList(d.Parameters, `${base}.Parameters`),
+    env: parseEnv(d.EnvironmentVariables, `${base}.EnvironmentVariables`),
+    workingDir: optStr(d.WorkingDirectory, `${base}.WorkingDirectory`) ?? '',
     resources: parseJobResources(optObj(spec.Resources, 'job.Spec.Resources'), 'job.Spec.Resources'),
     ...parseNetwork(spec.Network, 'job.Spec.Network'),
     timeoutSec: parseTimeout(spec.Timeout, 'job.Spec.Timeout'),
-    outputs: parseOutputs(spec.Outputs, 'job.Spec.Outputs')
+    outputs: parseOutputs(spec[outputsKey], `job.Spec.${outputsKey}`),
+    inputSources: parseInputSources(spec[inputsKey], `job.Spec.${inputsKey}`)
   }
 }
 
@@ -196,6 +242,8 @@ function parseV1 (outer: Obj): JobParts {
   const timeouts = optObj(task.Timeouts, `${f}.Timeouts`)
   return {
     image: str(p.Image, `${f}.Engine.Params.Image`),
+    imageField: `${f}.Engine.Params.Image`,
+    inputSources: parseInputSources(task.InputSources, `${f}.InputSources`),
     entrypoint: strList(p.Entrypoint, `${f}.Engine.Params.Entrypoint`),
     args: strList(p.Parameters, `${f}.Engine.Params.Parameters`),
     env: parseEnv(p.EnvironmentVariables, `${f}.Engine.Params.EnvironmentVariables`),
@@ -215,10 +263,11 @@ function parseMachine (v: unknown): Partial<Resources> {
   if (m.ram !== undefined) out.ramMb = nonNegInt(m.ram, 'machine.ram')
   if (m.disk !== undefined) out.diskMb = nonNegInt(m.disk, 'machine.disk')
   if (m.gpu !== undefined) out.gpus = nonNegInt(m.gpu, 'machine.gpu')
+  if (m.vram !== undefined) out.gpuVramMb = nonNegInt(m.vram, 'machine.vram')
   if (m.gpus !== undefined && m.gpus !== null) {
     if (!Array.isArray(m.gpus)) throw new ModuleSpecError('machine.gpus', `expected an array, got ${typeName(m.gpus)}`)
     const vrams = m.gpus.map((g, i) => { const o = obj(g, `machine.gpus[${i}]`); return o.vram === undefined ? 0 : nonNegInt(o.vram, `machine.gpus[${i}].vram`) })
-    out.gpuVramMb = Math.max(0, ...vrams)
+    out.gpuVramMb = Math.max(out.gpuVramMb ?? 0, ...vrams)
     out.gpus = Math.max(out.gpus ?? 0, m.gpus.length)
   }
   return out
@@ -233,25 +282,56 @@ function parseInputFiles (v: unknown): string[] {
 }
 
 /** Parses a rendered module (JSON text or value) into a JobSpec. Throws ModuleSpecError naming the field. */
+/**
+ * JSON as Go's decoder reads it, except that trailing commas before ] or } are tolerated: several public
+ * module templates have them (e.g. after an {{ if }} block), and they carry no meaning.
+ */
+export function parseLenientJson (text: string): unknown {
+  try { return JSON.parse(text) } catch (first) {
+    let out = ''
+    let inString = false
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]
+      if (inString) {
+        out += c
+        if (c === '\\') { out += text[++i] ?? ''; continue }
+        if (c === '"') inString = false
+        continue
+      }
+      if (c === '"') { inString = true; out += c; continue }
+      if (c === ',') {
+        let j = i + 1
+        while (j < text.length && /\s/.test(text[j])) j++
+        if (text[j] === ']' || text[j] === '}') continue
+      }
+      out += c
+    }
+    try { return JSON.parse(out) } catch { throw first }
+  }
+}
+
+/** Parses a rendered module (JSON text or value) into a JobSpec. Throws ModuleSpecError naming the field. */
 export function parseModuleSpec (rendered: string | unknown): JobSpec {
   let doc: unknown = rendered
   if (typeof rendered === 'string') {
-    try { doc = JSON.parse(rendered) } catch (e) {
+    try { doc = parseLenientJson(rendered) } catch (e) {
       throw new ModuleSpecError('(document)', `the rendered template is not valid JSON: ${(e as Error).message}`)
     }
   }
   const top = obj(doc, '(document)')
   const machine = parseMachine(top.machine)
-  const job = obj(top.job, 'job')
+  // The oldest public modules are a bare Bacalhau job, without the { machine, job } wrapper.
+  const bare = top.job === undefined && (top.Spec !== undefined || top.APIVersion !== undefined)
+  const job = bare ? top : obj(top.job, 'job')
   let parts: JobParts
   if (job.Job !== undefined) parts = parseV1(job)
   else if (job.Spec !== undefined) parts = parseV1beta1(job)
   else throw new ModuleSpecError('job', 'expected a Bacalhau V1beta1 job ({ APIVersion, Spec }) or a v1 job ({ Job: { Tasks } })')
-  if (parts.image.trim() === '') throw new ModuleSpecError(job.Job !== undefined ? 'job.Job.Tasks[0].Engine.Params.Image' : 'job.Spec.Docker.Image', 'must not be empty')
+  if (parts.image.trim() === '') throw new ModuleSpecError(parts.imageField, 'must not be empty')
   // The machine block is what offers are matched on; the job's own Resources fill what it leaves out.
   const resources: Resources = { ...DEFAULT_RESOURCES, ...parts.resources, ...machine }
   return {
-    image: parts.image,
+    image: parts.image.trim(),
     entrypoint: parts.entrypoint,
     args: parts.args,
     env: parts.env,
@@ -261,6 +341,7 @@ export function parseModuleSpec (rendered: string | unknown): JobSpec {
     domains: parts.domains,
     timeoutSec: parts.timeoutSec ?? DEFAULT_TIMEOUT_SEC,
     outputs: parts.outputs,
-    inputFiles: parseInputFiles(top.inputFiles)
+    inputFiles: parseInputFiles(top.inputFiles),
+    inputSources: parts.inputSources
   }
 }
