@@ -64,6 +64,8 @@ export async function ensureModuleImage (docker: Docker, moduleDir: string, tag:
   const failed = events.find(e => e.error !== undefined)
   if (failed !== undefined) throw new ImageBuildError(`building ${tag}: ${failed.errorDetail?.message ?? failed.error}`)
   const info = await docker.getImage(tag).inspect()
+  // A rebuild moves the tag; drop the now untagged images of earlier builds (ours only, by label).
+  await docker.pruneImages({ filters: { dangling: ['true'], label: [CONTEXT_LABEL] } }).catch(() => { /* in use or raced: harmless */ })
   return { tag, id: info.Id, built: true }
 }
 
