@@ -116,6 +116,18 @@ test('fetching an unknown CID times out with a named error and leaves nothing be
   t.deepEqual(await readdir(fetcher.downloadsDir), [])
 })
 
+test('fetching from a peer that is gone is a named error', async t => {
+  const base = await tempDir(t)
+  const gone = await ResultStore.create({ dataDir: join(base, 'gone') })
+  const addr = gone.multiaddrs()[0].toString()
+  const cid = await gone.addDirectory(await makeResult(join(base, 'r'), randomBytes(1000)))
+  await gone.stop()
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const err = await t.throwsAsync(fetcher.fetch(cid, { from: addr, timeoutMs: 10_000 }))
+  t.is(err?.name, 'PeerUnreachableError')
+  t.deepEqual(await readdir(fetcher.downloadsDir), [])
+})
+
 test('CAR export round-trips into a fresh, unconnected store', async t => {
   const base = await tempDir(t)
   const a = await store(t, join(base, 'a'))

@@ -55,6 +55,11 @@ export class NotADirectoryResultError extends Error {
   override name = 'NotADirectoryResultError'
 }
 
+export class PeerUnreachableError extends Error {
+  static override name = 'PeerUnreachableError'
+  override name = 'PeerUnreachableError'
+}
+
 export class StoreAbortedError extends Error {
   static override name = 'StoreAbortedError'
   override name = 'StoreAbortedError'
@@ -314,7 +319,11 @@ export class ResultStore {
     try {
       // Connected peers receive our want list, so after dialling no per-block provider sessions are needed
       // (passing providers to every block read costs a session each).
-      for (const addr of from) await this.helia.libp2p.dial(addr, { signal })
+      const reached = await Promise.allSettled(from.map(async addr => await this.helia.libp2p.dial(addr, { signal })))
+      if (from.length > 0 && reached.every(r => r.status === 'rejected') && !signal.aborted) {
+        const why = (reached[0] as PromiseRejectedResult).reason as Error
+        throw new PeerUnreachableError(`cannot reach ${from.map(String).join(', ')}: ${why.message}`, { cause: why })
+      }
       const providers = undefined
       await mkdir(tmp, { recursive: true })
       await this.writeTree(cid, tmp, signal, providers)
