@@ -282,6 +282,7 @@ export class Executor {
           }
         })
       } catch (e) {
+        if (isConnError(e)) this.reachable = false
         if ((e as { statusCode?: number }).statusCode === 404) {
           this.knownImages.delete(spec.image)
           throw new ImageMissingError(spec.image, 'removed from the engine', e)
@@ -304,12 +305,15 @@ export class Executor {
       if (aborted) kill()
       const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
       timer = setTimeout(() => { timedOut = true; kill() }, timeoutSec * 1000)
+      let measuring = false
       poller = setInterval(() => {
+        if (measuring) return // a slow walk of a big tree must not pile up
+        measuring = true
         void (async () => {
           let size = 0
           for (const d of capped) size += await dirSize(d)
           if (size > this.opts.outputCapBytes && !outputTooLarge) { outputTooLarge = true; kill() }
-        })()
+        })().finally(() => { measuring = false })
       }, this.opts.outputPollMs)
       const status = await waited as { StatusCode: number }
       const runMs = performance.now() - tStart
