@@ -1,0 +1,215 @@
+// The executor against the real Docker engine, with the built-in modules' images built locally (once; the
+// builder reuses them across files and runs).
+import test from 'ava'
+import { once } from 'node:events'
+import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import Docker from 'dockerode'
+import { loadModule, type JobSpec } from '../modules/index.ts'
+import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
+import { Executor, type ExecutorOptions, type RunOptions } from './index.ts'
+
+// The cow of Lilypad's hello world (shared/seed/: `lilypad run cowsay:v0.0.1 -i Message="moo"`).
+const MOO_COW = [
+  ' _____',
+  '< moo >',
+  ' -----',
+  '        \\   ^__^',
+  '         \\  (oo)\\_______',
+  '            (__)\\       )\\/\\',
+  '                ||----w |',
+  '                ||     ||',
+  ''
+].join('\n')
+
+const docker = new Docker()
+
+test.before(async () => {
+  await ensureBuiltinImages(docker, { only: ['cowsay:v0.0.1', 'stress:v0.1.0', 'wordcount:v0.1.0'] })
+})
+
+interface Ctx { teardown: (fn: () => Promise<void>) => void }
+
+async function tempDir (t: Ctx): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-exec-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+async function specOf (ref: string, inputs: Record<string, string>): Promise<JobSpec> {
+  return await pinSpecImage(docker, (await loadModule(ref, inputs)).spec)
+}
+
+/** Runs and checks afterwards that the engine holds no container of this job. */
+async function runJob (t: Ctx & { is: (a: unknown, b: unknown, m?: string) => void }, spec: JobSpec, execOpts: ExecutorOptions = {}, runOpts: Partial<RunOptions> = {}) {
+  const jobId = randomUUID()
+  const resultDir = join(await tempDir(t), 'result')
+  const ex = new Executor({ docker, ...execOpts })
+  try {
+    return await ex.run(spec, { resultDir, jobId, ...runOpts })
+  } finally {
+    const left = await docker.listContainers({ all: true, filters: { label: [`org.lilypad.job=${jobId}`] } })
+    t.is(left.length, 0, 'the container was removed')
+  }
+}
+
+const read = async (dir: string, name: string): Promise<string> => await readFile(join(dir, name), 'utf8')
+
+test('cowsay prints the cow of the seed, byte for byte', async t => {
+  const spec = await specOf('cowsay:v0.0.1', { Message: 'moo' })
+  t.regex(spec.image, /^sha256:[0-9a-f]{64}$/, 'the image is pinned by id')
+  const r = await runJob(t, spec)
+  t.is(r.exitCode, 0)
+  t.false(r.oomKilled)
+  t.false(r.timedOut)
+  t.is(await read(r.resultDir, 'stdout'), MOO_COW)
+  t.is(await read(r.resultDir, 'stderr'), '')
+  t.is(await read(r.resultDir, 'exitCode'), '0')
+  t.deepEqual((await readdir(r.resultDir)).sort(), ['exitCode', 'outputs', 'stderr', 'stdout'])
+  t.true(r.durationMs > 0 && r.runMs > 0 && r.runMs <= r.durationMs)
+})
+
+test('cowsay wraps a long message in a multi-line balloon', async t => {
+  const r = await runJob(t, await specOf('cowsay:v0.0.1', { Message: 'the quick brown fox jumps over the lazy dog and keeps running far away' }))
+  t.is(r.exitCode, 0)
+  const lines = (await read(r.resultDir, 'stdout')).split('\n')
+  t.deepEqual(lines.slice(0, 4), [
+    ' _________________________________________',
+    '/ the quick brown fox jumps over the lazy \\',
+    '\\ dog and keeps running far away          /',
+    ' -----------------------------------------'
+  ])
+})
+
+test('a non-zero exit is a result with stderr captured', async t => {
+  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'exit', Arg: '3' }))
+  t.is(r.exitCode, 3)
+  t.is(await read(r.resultDir, 'exitCode'), '3')
+  t.is(await read(r.resultDir, 'stdout'), 'stress: exiting with 3\n')
+  t.is(await read(r.resultDir, 'stderr'), 'stress: failing on purpose with 3\n')
+})
+
+test('out of memory is reported', async t => {
+  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'oom', RamMb: '16' }))
+  t.true(r.oomKilled)
+  t.is(r.exitCode, 137)
+  t.false(r.timedOut)
+})
+
+test('the deadline kills the container and is reported', async t => {
+  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'sleep', Arg: '60' }), {}, { timeoutSec: 1 })
+  t.true(r.timedOut)
+  t.not(r.exitCode, 0)
+  t.true(r.runMs < 20_000)
+})
+
+test('an abort signal stops the job and the container is still removed', async t => {
+  const ac = new AbortController()
+  const spec = await specOf('stress:v0.1.0', { Mode: 'sleep', Arg: '60' })
+  // Abort once the container is running: the engine's start event for this image.
+  const events = await docker.getEvents({ filters: { event: ['start'], image: [spec.image] } })
+  t.teardown(async () => { (events as unknown as { destroy: () => void }).destroy() })
+  events.once('data', () => { ac.abort() })
+  const err = await t.throwsAsync(runJob(t, spec, {}, { signal: ac.signal }))
+  t.is(err?.name, 'ExecutionAbortedError')
+})
+
+test('no network unless the module asks: a TCP connect fails in the sandbox and works on the host network', async t => {
+  const server = createServer(socket => { connections++; socket.end() })
+  let connections = 0
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => { server.close() })
+  const port = (server.address() as { port: number }).port
+  const sandboxed = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'connect', Arg: `127.0.0.1:${port}` }))
+  t.is(sandboxed.exitCode, 7)
+  t.regex(await read(sandboxed.resultDir, 'stderr'), /connect to 127\.0\.0\.1:\d+ failed/)
+  t.is(connections, 0)
+  // Control: the same job asking for network, run on the host network, reaches the listener.
+  const spec = await specOf('stress:v0.1.0', { Mode: 'connect', Arg: `127.0.0.1:${port}`, Network: 'full' })
+  t.is(spec.network, 'full')
+  const open = await runJob(t, spec, { fullNetworkMode: 'host' })
+  t.is(open.exitCode, 0, await read(open.resultDir, 'stderr'))
+  t.is(connections, 1)
+})
+
+test('outputs over the cap are reported and not kept', async t => {
+  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'write', Arg: '8' }), { outputCapBytes: 1024 * 1024 })
+  t.true(r.outputTooLarge)
+  t.deepEqual(await readdir(join(r.resultDir, 'outputs')), [])
+  const ok = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'write', Arg: '1' }), { outputCapBytes: 2 * 1024 * 1024 })
+  t.false(ok.outputTooLarge)
+  t.deepEqual(await readdir(join(ok.resultDir, 'outputs')), ['blob'])
+})
+
+test('stdout is capped and the truncation reported', async t => {
+  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'flood', Arg: '200000' }), { streamCapBytes: 1000 })
+  t.is(r.exitCode, 0)
+  t.true(r.stdoutTruncated)
+  t.false(r.stderrTruncated)
+  t.is(await read(r.resultDir, 'stdout'), 'x'.repeat(1000))
+})
+
+test('the root file system is read-only, /tmp is writable, /inputs is read-only', async t => {
+  const root = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'rootfs' }))
+  t.is(root.exitCode, 4)
+  t.regex(await read(root.resultDir, 'stderr'), /read-only/i)
+  const tmp = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'touch', Arg: '/tmp/scratch' }))
+  t.is(tmp.exitCode, 0)
+  const inputs = join(await tempDir(t), 'inputs')
+  await mkdir(inputs)
+  await writeFile(join(inputs, 'data.txt'), 'one two\nthree\n')
+  const ro = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'touch', Arg: '/inputs/new' }), {}, { inputsDir: inputs })
+  t.is(ro.exitCode, 5)
+  const wc = await runJob(t, await specOf('wordcount:v0.1.0', { Text: 'a b c' }), {}, { inputsDir: inputs })
+  t.is(wc.exitCode, 0)
+  t.is(await read(wc.resultDir, 'stdout'), 'text lines=0 words=3 bytes=5\ndata.txt lines=2 words=3 bytes=14\n')
+  t.is(await read(join(wc.resultDir, 'outputs'), 'counts.txt'), await read(wc.resultDir, 'stdout'))
+})
+
+test('the job runs as a non-root user', async t => {
+  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'id' }))
+  t.is(await read(r.resultDir, 'stdout'), 'uid=65534 gid=65534\n')
+})
+
+test('a missing image is a named error', async t => {
+  const spec = { ...(await specOf('stress:v0.1.0', { Mode: 'id' })), image: `lilypad/not-built-${randomUUID().slice(0, 8)}:v0` }
+  const err = await t.throwsAsync(runJob(t, spec, { pullTimeoutMs: 10_000 }))
+  t.is(err?.name, 'ImageMissingError')
+  t.regex(err?.message ?? '', /is not present/)
+  const noPull = await t.throwsAsync(runJob(t, spec, { pull: false }))
+  t.is(noPull?.name, 'ImageMissingError')
+})
+
+test('an engine that is down is a clear error and the process stays up', async t => {
+  const spec = await specOf('cowsay:v0.0.1', { Message: 'moo' })
+  const dead = new Executor({ socketPath: '/nonexistent/docker.sock' })
+  const err = await t.throwsAsync(dead.run(spec, { resultDir: join(await tempDir(t), 'r') }))
+  t.is(err?.name, 'DockerUnavailableError')
+  t.regex((err as unknown as { hint: string }).hint, /start the Docker engine/)
+  // Same process, a reachable engine: work goes on.
+  const r = await runJob(t, spec)
+  t.is(await read(r.resultDir, 'stdout'), MOO_COW)
+})
+
+test('a GPU request on a machine without GPUs is a clear error', async t => {
+  const base = await specOf('cowsay:v0.0.1', { Message: 'moo' })
+  const spec: JobSpec = { ...base, resources: { ...base.resources, gpus: 1 } }
+  const ex = new Executor({ docker })
+  t.is(await ex.detectGpus(), 0)
+  const err = await t.throwsAsync(ex.run(spec, { resultDir: join(await tempDir(t), 'r') }))
+  t.is(err?.name, 'GpuUnavailableError')
+  t.regex(err?.message ?? '', /asks for 1 GPU/)
+})
+
+test('too little free disk is refused before anything runs', async t => {
+  const spec = await specOf('cowsay:v0.0.1', { Message: 'moo' })
+  const ex = new Executor({ docker, minFreeBytes: Number.MAX_SAFE_INTEGER })
+  const resultDir = join(await tempDir(t), 'r')
+  const err = await t.throwsAsync(ex.run(spec, { resultDir }))
+  t.is(err?.name, 'InsufficientDiskError')
+  await t.throwsAsync(readdir(resultDir), { code: 'ENOENT' })
+})

@@ -1,0 +1,209 @@
+// The result store with real Helia nodes on 127.0.0.1 (and the real Docker engine for the same-job-twice test).
+import test from 'ava'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { setImmediate as tick } from 'node:timers/promises'
+import Docker from 'dockerode'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { CID } from 'multiformats/cid'
+import { loadModule } from '../modules/index.ts'
+import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
+import { Executor } from '../executor/index.ts'
+import { ResultStore, DOWNLOADS_DIR } from './index.ts'
+
+interface Ctx { teardown: (fn: () => Promise<void> | void) => void }
+
+async function tempDir (t: Ctx): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-store-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+async function store (t: Ctx, dataDir?: string): Promise<ResultStore> {
+  const s = await ResultStore.create({ dataDir: dataDir ?? join(await tempDir(t), 'data') })
+  t.teardown(async () => { await s.stop() })
+  return s
+}
+
+/** A result directory like the executor writes. */
+async function makeResult (dir: string, payload: Buffer, extra: Record<string, string> = {}): Promise<string> {
+  await mkdir(join(dir, 'outputs', 'nested'), { recursive: true })
+  await mkdir(join(dir, 'outputs', 'empty'), { recursive: true })
+  await writeFile(join(dir, 'stdout'), 'hello\n')
+  await writeFile(join(dir, 'stderr'), '')
+  await writeFile(join(dir, 'exitCode'), '0')
+  await writeFile(join(dir, 'outputs', 'nested', 'data.bin'), payload)
+  for (const [k, v] of Object.entries(extra)) await writeFile(join(dir, 'outputs', k), v)
+  return dir
+}
+
+/** Relative path → content (directories as "<dir>"), for comparing trees. */
+async function snapshot (root: string, dir = root, out: Record<string, string> = {}): Promise<Record<string, string>> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) { out[relative(root, p)] = '<dir>'; await snapshot(root, p, out) } else out[relative(root, p)] = (await readFile(p)).toString('base64')
+  }
+  return out
+}
+
+test('a result directory becomes a deterministic UnixFS directory CID', async t => {
+  const s = await store(t)
+  const base = await tempDir(t)
+  const payload = randomBytes(300_000)
+  const a = await makeResult(join(base, 'a'), payload)
+  const b = await makeResult(join(base, 'b'), payload)
+  // Different paths and mtimes, same names and bytes.
+  await utimes(join(b, 'stdout'), new Date(2001, 1, 1), new Date(2001, 1, 1))
+  const cidA = await s.addDirectory(a)
+  t.is(cidA.version, 1)
+  t.is(cidA.code, 0x70, 'dag-pb directory')
+  t.true((await s.addDirectory(a)).equals(cidA), 'adding twice gives the same CID')
+  t.true((await s.addDirectory(b)).equals(cidA), 'same content elsewhere gives the same CID')
+  await writeFile(join(b, 'exitCode'), '1')
+  t.false((await s.addDirectory(b)).equals(cidA), 'different content, different CID')
+  const err = await t.throwsAsync(s.addDirectory(join(a, 'stdout')))
+  t.is(err?.name, 'NotADirectoryResultError')
+})
+
+test('the same deterministic job run twice gives the same result CID', async t => {
+  const docker = new Docker()
+  await ensureBuiltinImages(docker, { only: ['primes:v0.1.0'] })
+  const spec = await pinSpecImage(docker, (await loadModule('primes:v0.1.0', { N: '3000' })).spec)
+  const ex = new Executor({ docker })
+  const s = await store(t)
+  const base = await tempDir(t)
+  const first = await ex.run(spec, { resultDir: join(base, 'run1') })
+  const second = await ex.run(spec, { resultDir: join(base, 'run2') })
+  t.is(first.exitCode, 0)
+  t.is(await readFile(join(first.resultDir, 'stdout'), 'utf8'), 'n=3000 count=430 largest=2999\n')
+  const c1 = await s.addDirectory(first.resultDir)
+  const c2 = await s.addDirectory(second.resultDir)
+  t.true(c1.equals(c2), `${c1.toString()} vs ${c2.toString()}`)
+})
+
+test('fetch by CID from another node over bitswap, verified and written under downloaded-files/<CID>/', async t => {
+  const base = await tempDir(t)
+  const provider = await store(t, join(base, 'provider'))
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const result = await makeResult(join(base, 'result'), randomBytes(2 * 1024 * 1024 + 123), { 'note.txt': 'lily pad\n' })
+  const cid = await provider.addDirectory(result)
+  const from = provider.multiaddrs()[0].toString()
+  t.regex(from, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+  const got = await fetcher.fetch(cid.toString(), { from, timeoutMs: 20_000 })
+  t.true(got.cid.equals(cid))
+  t.is(got.dir, join(base, 'fetcher', DOWNLOADS_DIR, cid.toString()))
+  t.deepEqual(await snapshot(got.dir), await snapshot(result))
+  t.true((await stat(join(got.dir, 'outputs', 'empty'))).isDirectory(), 'empty directories survive')
+  t.true(await fetcher.has(cid), 'the fetched result is kept locally')
+  // A second fetch is served from the downloads directory.
+  t.is((await fetcher.fetch(cid, { timeoutMs: 1000 })).dir, got.dir)
+})
+
+test('fetching an unknown CID times out with a named error and leaves nothing behind', async t => {
+  const base = await tempDir(t)
+  const provider = await store(t, join(base, 'provider'))
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const unknown = CID.parse('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi')
+  const err = await t.throwsAsync(fetcher.fetch(unknown, { from: provider.multiaddrs()[0].toString(), timeoutMs: 750 }))
+  t.is(err?.name, 'FetchTimeoutError')
+  t.is((err as unknown as { cid: string }).cid, unknown.toString())
+  t.deepEqual(await readdir(fetcher.downloadsDir), [])
+})
+
+test('fetching from a peer that is gone is a named error', async t => {
+  const base = await tempDir(t)
+  const gone = await ResultStore.create({ dataDir: join(base, 'gone') })
+  const addr = gone.multiaddrs()[0].toString()
+  const cid = await gone.addDirectory(await makeResult(join(base, 'r'), randomBytes(1000)))
+  await gone.stop()
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const err = await t.throwsAsync(fetcher.fetch(cid, { from: addr, timeoutMs: 10_000 }))
+  t.is(err?.name, 'PeerUnreachableError')
+  t.deepEqual(await readdir(fetcher.downloadsDir), [])
+})
+
+test('CAR export round-trips into a fresh, unconnected store', async t => {
+  const base = await tempDir(t)
+  const a = await store(t, join(base, 'a'))
+  const c = await store(t, join(base, 'c'))
+  const result = await makeResult(join(base, 'result'), randomBytes(700_000))
+  const cid = await a.addDirectory(result)
+  const carPath = join(base, 'result.car')
+  await a.exportCarToFile(cid, carPath)
+  const roots = await c.importCar(await readFile(carPath))
+  t.deepEqual(roots.map(String), [cid.toString()])
+  t.true(await c.has(cid))
+  // Exporting again from the importing store gives the same bytes.
+  const again: Uint8Array[] = []
+  for await (const chunk of c.exportCar(cid)) again.push(chunk)
+  t.deepEqual(Buffer.concat(again), await readFile(carPath))
+  // And the content is all there: fetching locally needs no peer.
+  const got = await c.fetch(cid, { timeoutMs: 5000 })
+  t.deepEqual(await snapshot(got.dir), await snapshot(result))
+})
+
+test('retention removes results by age and by total size, and their blocks', async t => {
+  const s = await store(t)
+  const base = await tempDir(t)
+  const now = Date.now()
+  const day = 24 * 3600 * 1000
+  const old = await s.addDirectory(await makeResult(join(base, 'old'), randomBytes(100_000)), { addedAt: now - 10 * day })
+  const mid = await s.addDirectory(await makeResult(join(base, 'mid'), randomBytes(100_000)), { addedAt: now - 2 * day })
+  const recent = await s.addDirectory(await makeResult(join(base, 'new'), randomBytes(100_000)), { addedAt: now })
+  t.deepEqual((await s.list()).map(r => r.cid.toString()), [old, mid, recent].map(String))
+  const byAge = await s.prune({ maxAgeMs: 7 * day, now })
+  t.deepEqual(byAge.map(String), [old.toString()])
+  t.false(await s.has(old), 'blocks of the removed result are garbage-collected')
+  t.true(await s.has(mid))
+  const bySize = await s.prune({ maxTotalBytes: 150_000, now })
+  t.deepEqual(bySize.map(String), [mid.toString()])
+  t.false(await s.has(mid))
+  t.true(await s.has(recent))
+  t.deepEqual((await s.prune({ maxAgeMs: 7 * day, maxTotalBytes: 10 ** 9, now })), [])
+})
+
+test('the store can share an existing libp2p host and leaves it running when stopped', async t => {
+  const host = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  })
+  t.teardown(async () => { await host.stop() })
+  const base = await tempDir(t)
+  const shared = await ResultStore.create({ dataDir: join(base, 'shared'), libp2p: host })
+  t.false(shared.ownsHost)
+  t.is(shared.peerId, host.peerId.toString())
+  const other = await store(t, join(base, 'other'))
+  const cid = await shared.addDirectory(await makeResult(join(base, 'r'), randomBytes(50_000)))
+  const got = await other.fetch(cid, { from: host.getMultiaddrs()[0].toString(), timeoutMs: 10_000 })
+  t.true(got.cid.equals(cid))
+  // A second result, fetched by peer id alone: the connection and addresses are known now.
+  const cid2 = await shared.addDirectory(await makeResult(join(base, 'r2'), randomBytes(20_000)))
+  t.true((await other.fetch(cid2, { from: host.peerId.toString(), timeoutMs: 10_000 })).cid.equals(cid2))
+  await shared.stop()
+  t.is(host.status, 'started')
+})
+
+test.serial('a stopped store leaves no sockets open', async t => {
+  const sockets = (): number => process.getActiveResourcesInfo().filter(r => r.startsWith('TCP')).length
+  const before = sockets()
+  const base = await tempDir(t)
+  const a = await ResultStore.create({ dataDir: join(base, 'a') })
+  const b = await ResultStore.create({ dataDir: join(base, 'b') })
+  const cid = await a.addDirectory(await makeResult(join(base, 'r'), randomBytes(10_000)))
+  await b.fetch(cid, { from: a.multiaddrs()[0].toString(), timeoutMs: 10_000 })
+  t.true(sockets() > before)
+  await a.stop()
+  await b.stop()
+  // Closed sockets release their handles within a few turns of the event loop; count turns, not time.
+  for (let turn = 0; turn < 100 && sockets() > before; turn++) await tick()
+  t.is(sockets(), before)
+})

@@ -1,0 +1,446 @@
+// The result store: a private Helia node built from light parts (no public bootstrap, DHT or delegated
+// routing), file-system blocks and datastore under <dataDir>/helia, bitswap for transfer between nodes.
+// Result directories are added as deterministic UnixFS directories (CIDv1, raw leaves, the IPIP-499
+// unixfs-v1-2025 profile, sorted entries, no mode or mtime), so the same bytes always give the same CID.
+import { createReadStream, existsSync } from 'node:fs'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { CarReader } from '@ipld/car'
+import { car } from '@helia/car'
+import { withBitswap } from '@helia/bitswap'
+import { unixfs, type UnixFS } from '@helia/unixfs'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { FsBlockstore } from 'blockstore-fs'
+import { FsDatastore } from 'datastore-fs'
+import { createHeliaLight, type Helia } from 'helia'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import { exporter, type ExporterOptions } from 'ipfs-unixfs-exporter'
+
+export const DEFAULT_DATA_DIR = '/tmp/lilypad/data'
+export const DOWNLOADS_DIR = 'downloaded-files'
+
+/** Import settings every Lilypad node uses, so a result's CID depends only on its bytes and names. */
+export const RESULT_IMPORT_OPTIONS = {
+  cidVersion: 1 as const,
+  rawLeaves: true,
+  profile: 'unixfs-v1-2025' as const,
+  wrapWithDirectory: true
+}
+
+export class FetchTimeoutError extends Error {
+  static override name = 'FetchTimeoutError'
+  override name = 'FetchTimeoutError'
+  readonly cid: string
+  constructor (cid: string, timeoutMs: number, cause?: unknown) {
+    super(`fetching ${cid} did not finish within ${timeoutMs} ms`, { cause })
+    this.cid = cid
+  }
+}
+
+export class ResultVerificationError extends Error {
+  static override name = 'ResultVerificationError'
+  override name = 'ResultVerificationError'
+}
+
+export class NotADirectoryResultError extends Error {
+  static override name = 'NotADirectoryResultError'
+  override name = 'NotADirectoryResultError'
+}
+
+export class PeerUnreachableError extends Error {
+  static override name = 'PeerUnreachableError'
+  override name = 'PeerUnreachableError'
+}
+
+export class StoreAbortedError extends Error {
+  static override name = 'StoreAbortedError'
+  override name = 'StoreAbortedError'
+}
+
+export interface ResultStoreOptions {
+  /** Root of the node's data (default /tmp/lilypad/data). */
+  dataDir?: string
+  /** Use an existing libp2p host (the node's main one); the store then neither starts nor stops it. */
+  libp2p?: Libp2p
+  /** Options for the store's own libp2p host; default TCP on 127.0.0.1 with noise, yamux and identify. */
+  libp2pOptions?: Libp2pOptions
+  /** Listen addresses for the store's own host (default /ip4/127.0.0.1/tcp/0). */
+  listen?: string[]
+}
+
+export interface StoredResult { cid: CID, bytes: number, addedAt: number, kind: 'result' | 'fetched' }
+
+export interface RetentionPolicy {
+  /** Results older than this are removed. */
+  maxAgeMs?: number
+  /** Oldest results are removed until the total is at most this. */
+  maxTotalBytes?: number
+  /** The clock (default Date.now()). */
+  now?: number
+}
+
+export interface AddDirectoryOptions {
+  signal?: AbortSignal
+  /** Pin for the retention policy (default true). */
+  pin?: boolean
+  /** When the result was made (default now); retention ages results from this. */
+  addedAt?: number
+  kind?: StoredResult['kind']
+}
+
+export interface FetchOptions {
+  /** Peer(s) to fetch from: a multiaddr ending in /p2p/<peer id>, or a peer id the host has addresses for. */
+  from?: string | Multiaddr | PeerId | Array<string | Multiaddr | PeerId>
+  signal?: AbortSignal
+  /** Default 30 s. */
+  timeoutMs?: number
+}
+
+// Helia's GC lock is a mortice lock under the default name, which mortice keeps process-wide: every Helia
+// node in this process shares it. A gc() waiting for the write lock stops new reads, so a fetch holding a
+// read lock while bitswap waits to put the block it asked for would deadlock until its timeout. This gate,
+// process-wide for the same reason, lets retention's gc start only when no add, fetch or CAR operation of
+// any store is in flight.
+let inFlight = 0
+let exclusive: Promise<void> | undefined
+let drained: Array<() => void> = []
+
+async function shared<T> (fn: () => Promise<T>): Promise<T> {
+  while (exclusive !== undefined) await exclusive
+  inFlight++
+  try {
+    return await fn()
+  } finally {
+    inFlight--
+    if (inFlight === 0) { const d = drained; drained = []; for (const r of d) r() }
+  }
+}
+
+async function exclusively<T> (fn: () => Promise<T>): Promise<T> {
+  while (exclusive !== undefined) await exclusive
+  let release!: () => void
+  exclusive = new Promise<void>(resolve => { release = resolve })
+  try {
+    if (inFlight > 0) await new Promise<void>(resolve => drained.push(resolve))
+    return await fn()
+  } finally {
+    exclusive = undefined
+    release()
+  }
+}
+
+async function loadOrCreateKey (path: string): Promise<PrivateKey> {
+  if (existsSync(path)) return privateKeyFromProtobuf(await readFile(path))
+  const key = await generateKeyPair('Ed25519')
+  await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600 })
+  return key
+}
+
+/** Files and directories under dir, sorted bytewise by path, as importer candidates with relative paths. */
+async function * directorySource (dir: string, prefix = ''): AsyncGenerator<{ path: string, content?: AsyncIterable<Uint8Array> }> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+  for (const e of entries) {
+    const rel = prefix === '' ? e.name : `${prefix}/${e.name}`
+    const full = join(dir, e.name)
+    if (e.isDirectory()) {
+      yield { path: rel }
+      yield * directorySource(full, rel)
+    } else if (e.isFile()) {
+      yield { path: rel, content: createReadStream(full) }
+    }
+    // Symlinks and special files are not part of a result (a job must not point outside its outputs).
+  }
+}
+
+/** The CID a directory would get, computed without storing anything (verification of fetched trees). */
+async function hashDirectory (dir: string, signal?: AbortSignal): Promise<CID> {
+  const discard = { put: async (cid: CID) => cid, get: async function * () {}, has: async () => false }
+  const fs = unixfs({ blockstore: discard } as unknown as Parameters<typeof unixfs>[0])
+  let root: CID | undefined
+  for await (const entry of fs.addAll(directorySource(dir), { ...RESULT_IMPORT_OPTIONS, signal })) if (entry.path === '') root = entry.cid
+  if (root === undefined) throw new ResultVerificationError(`${dir} is empty`)
+  return root
+}
+
+async function treeBytes (dir: string): Promise<number> {
+  let total = 0
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) total += await treeBytes(p)
+    else if (e.isFile()) total += (await stat(p)).size
+  }
+  return total
+}
+
+export class ResultStore {
+  readonly helia: Helia & { libp2p: Libp2p }
+  readonly dataDir: string
+  readonly downloadsDir: string
+  private readonly fs: UnixFS
+  private readonly ownsLibp2p: boolean
+  private readonly pending = new Set<Promise<void>>()
+  /** Pins that failed in the background (kept for diagnostics; the content itself is unaffected). */
+  readonly pinErrors: unknown[] = []
+
+  private constructor (helia: Helia & { libp2p: Libp2p }, dataDir: string, ownsLibp2p: boolean) {
+    this.helia = helia
+    this.dataDir = dataDir
+    this.downloadsDir = join(dataDir, DOWNLOADS_DIR)
+    this.fs = unixfs(helia)
+    this.ownsLibp2p = ownsLibp2p
+  }
+
+  static async create (opts: ResultStoreOptions = {}): Promise<ResultStore> {
+    const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
+    const heliaDir = join(dataDir, 'helia')
+    await mkdir(join(heliaDir, 'blocks'), { recursive: true })
+    await mkdir(join(heliaDir, 'datastore'), { recursive: true })
+    await mkdir(join(dataDir, DOWNLOADS_DIR), { recursive: true })
+    const blockstore = new FsBlockstore(join(heliaDir, 'blocks'))
+    const datastore = new FsDatastore(join(heliaDir, 'datastore'))
+    let libp2p = opts.libp2p
+    const owns = libp2p === undefined
+    if (libp2p === undefined) {
+      await datastore.open()
+      libp2p = await createLibp2p({
+        privateKey: await loadOrCreateKey(join(heliaDir, 'peer.key')),
+        addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
+        services: { identify: identify() },
+        start: false,
+        ...opts.libp2pOptions
+      })
+    }
+    const host = libp2p
+    const helia = createHeliaLight({ blockstore, datastore }) as Helia & { libp2p: Libp2p }
+    // The libp2p mixin: Helia's own (@helia/libp2p) always creates a new host; here the host may be shared.
+    Object.defineProperty(helia, 'libp2p', { value: host, enumerable: true, configurable: true })
+    helia.addMixin({
+      name: 'libp2p',
+      start: async () => { if (owns) await host.start() },
+      stop: async () => { if (owns) await host.stop() }
+    })
+    withBitswap(helia as Parameters<typeof withBitswap>[0])
+    try {
+      await helia.start()
+    } catch (e) {
+      await helia.stop().catch(() => {})
+      throw e
+    }
+    return new ResultStore(helia, dataDir, owns)
+  }
+
+  get libp2p (): Libp2p { return this.helia.libp2p }
+  get peerId (): string { return this.helia.libp2p.peerId.toString() }
+  /** Addresses other nodes fetch from (each ends in /p2p/<peer id>). */
+  multiaddrs (): Multiaddr[] { return this.helia.libp2p.getMultiaddrs() }
+
+  /** Adds a result directory as a UnixFS directory and pins it for the retention policy. */
+  async addDirectory (dir: string, opts: AddDirectoryOptions = {}): Promise<CID> {
+    return await shared(async () => await this.addDirectoryUnlocked(dir, opts))
+  }
+
+  private async addDirectoryUnlocked (dir: string, opts: AddDirectoryOptions): Promise<CID> {
+    const root = resolve(dir)
+    if (!(await stat(root)).isDirectory()) throw new NotADirectoryResultError(`${root} is not a directory`)
+    let cid: CID | undefined
+    const source = (async function * () {
+      yield * directorySource(root)
+    })()
+    for await (const entry of this.fs.addAll(source, { ...RESULT_IMPORT_OPTIONS, signal: opts.signal })) {
+      if (entry.path === '') cid = entry.cid
+    }
+    if (cid === undefined) cid = await this.fs.addDirectory({}, { cidVersion: 1, signal: opts.signal }) // an empty result
+    if (opts.pin !== false) this.pinInBackground(cid, await treeBytes(root), opts.addedAt ?? Date.now(), opts.kind ?? 'result')
+    return cid
+  }
+
+  /**
+   * Pinning walks the DAG and writes a datastore record per block; it is off the result's critical path.
+   * Pending pins count as in-flight work, so prune() and stop() wait for them.
+   */
+  private pinInBackground (cid: CID, bytes: number, addedAt: number, kind: StoredResult['kind']): void {
+    inFlight++
+    const p = this.pin(cid, bytes, addedAt, kind)
+      .catch(err => { this.pinErrors.push(err) })
+      .finally(() => {
+        inFlight--
+        this.pending.delete(p)
+        if (inFlight === 0) { const d = drained; drained = []; for (const r of d) r() }
+      })
+    this.pending.add(p)
+  }
+
+  /** Resolves once every pin started so far has been written. */
+  async settled (): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending])
+  }
+
+  private async pin (cid: CID, bytes: number, addedAt: number, kind: StoredResult['kind'], signal?: AbortSignal): Promise<void> {
+    const metadata = { lilypad: kind, bytes, addedAt }
+    if (await this.helia.pins.isPinned(cid, { signal })) {
+      await this.helia.pins.setMetadata(cid, metadata, { signal })
+      return
+    }
+    for await (const _ of this.helia.pins.add(cid, { metadata, signal })) { /* walk the DAG */ }
+  }
+
+  /**
+   * Fetches a result directory by CID over bitswap (from the given peer), verifies it and writes it to
+   * <dataDir>/downloaded-files/<CID>/. Blocks are hash-checked as they arrive; the written tree is re-added
+   * and must give back the same root CID.
+   */
+  async fetch (cidLike: CID | string, opts: FetchOptions = {}): Promise<{ cid: CID, dir: string }> {
+    return await shared(async () => await this.fetchUnlocked(cidLike, opts))
+  }
+
+  private async fetchUnlocked (cidLike: CID | string, opts: FetchOptions): Promise<{ cid: CID, dir: string }> {
+    const cid = typeof cidLike === 'string' ? CID.parse(cidLike) : cidLike
+    const key = cid.toString()
+    const timeoutMs = opts.timeoutMs ?? 30_000
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = opts.signal !== undefined ? AbortSignal.any([opts.signal, timeout]) : timeout
+    const dest = join(this.downloadsDir, key)
+    if (existsSync(dest)) return { cid, dir: dest }
+    const tmp = `${dest}.partial-${process.pid}-${Math.random().toString(36).slice(2)}`
+    // A string starting with "/" is a multiaddr; anything else is a peer id whose addresses the host knows.
+    const from = opts.from === undefined ? [] : (Array.isArray(opts.from) ? opts.from : [opts.from]).map(a => typeof a !== 'string' ? a : a.startsWith('/') ? multiaddr(a) : peerIdFromString(a))
+    try {
+      // Connected peers receive our want list, so after dialling no per-block provider sessions are needed
+      // (passing providers to every block read costs a session each).
+      const reached = await Promise.allSettled(from.map(async addr => await this.helia.libp2p.dial(addr, { signal })))
+      if (from.length > 0 && reached.every(r => r.status === 'rejected') && !signal.aborted) {
+        const why = (reached[0] as PromiseRejectedResult).reason as Error
+        throw new PeerUnreachableError(`cannot reach ${from.map(String).join(', ')}: ${why.message}`, { cause: why })
+      }
+      const providers = undefined
+      await mkdir(tmp, { recursive: true })
+      await this.writeTree(cid, tmp, signal, providers)
+      const again = await hashDirectory(tmp, signal)
+      if (!again.equals(cid)) throw new ResultVerificationError(`the tree fetched for ${key} re-adds as ${again.toString()}`)
+      await rename(tmp, dest)
+      this.pinInBackground(cid, await treeBytes(dest), Date.now(), 'fetched')
+      return { cid, dir: dest }
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true })
+      if (timeout.aborted) throw new FetchTimeoutError(key, timeoutMs, e)
+      if (opts.signal?.aborted === true) throw new StoreAbortedError(`fetching ${key} was aborted`, { cause: e })
+      throw e
+    }
+  }
+
+  /** Writes the UnixFS directory at cid into dir, reading each node's type from its own block. */
+  private async writeTree (cid: CID, dir: string, signal: AbortSignal, providers?: Multiaddr[]): Promise<void> {
+    const opts = { signal, providers } as ExporterOptions
+    const node = await exporter(cid, this.helia.blockstore, opts)
+    if (node.type !== 'directory') throw new NotADirectoryResultError(`${cid.toString()} is a ${node.type}, not a result directory`)
+    for await (const child of node.entries({ signal })) {
+      if (child.name.includes('/') || child.name === '..' || child.name === '.' || child.name === '') throw new ResultVerificationError(`bad entry name ${JSON.stringify(child.name)}`)
+      const target = join(dir, child.name)
+      const entry = await exporter(child.cid, this.helia.blockstore, opts)
+      if (entry.type === 'directory') {
+        await mkdir(target)
+        await this.writeTree(child.cid, target, signal, providers)
+      } else if (entry.type === 'file' || entry.type === 'raw') {
+        const fh = await open(target, 'wx')
+        try {
+          for await (const chunk of entry.content({ signal, blockReadConcurrency: 16 })) await fh.write(chunk)
+        } finally { await fh.close() }
+      } else throw new ResultVerificationError(`unsupported entry type ${entry.type} at ${child.name}`)
+    }
+  }
+
+  /** A CAR of the DAG under cid (blocks fetched over bitswap if missing locally). */
+  async * exportCar (cid: CID | string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    while (exclusive !== undefined) await exclusive
+    inFlight++
+    try {
+      yield * car(this.helia).export(typeof cid === 'string' ? CID.parse(cid) : cid, { signal: opts.signal })
+    } finally {
+      inFlight--
+      if (inFlight === 0) { const d = drained; drained = []; for (const r of d) r() }
+    }
+  }
+
+  async exportCarToFile (cid: CID | string, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const fh = await open(path, 'w')
+    try { for await (const chunk of this.exportCar(cid, opts)) await fh.write(chunk) } finally { await fh.close() }
+  }
+
+  /** Imports a CAR (bytes or stream); returns its roots, pinned as results. */
+  async importCar (data: Uint8Array | AsyncIterable<Uint8Array>, opts: { signal?: AbortSignal } = {}): Promise<CID[]> {
+    return await shared(async () => await this.importCarUnlocked(data, opts))
+  }
+
+  private async importCarUnlocked (data: Uint8Array | AsyncIterable<Uint8Array>, opts: { signal?: AbortSignal }): Promise<CID[]> {
+    const reader = data instanceof Uint8Array ? await CarReader.fromBytes(data) : await CarReader.fromIterable(data)
+    await car(this.helia).import(reader, { signal: opts.signal })
+    const roots = await reader.getRoots()
+    for (const r of roots) await this.pin(r, 0, Date.now(), 'fetched', opts.signal)
+    return roots
+  }
+
+  /** Results this store keeps (pinned), oldest first. */
+  async list (opts: { signal?: AbortSignal } = {}): Promise<StoredResult[]> {
+    await this.settled()
+    const out: StoredResult[] = []
+    for await (const p of this.helia.pins.ls({ signal: opts.signal })) {
+      const kind = p.metadata.lilypad
+      if (kind !== 'result' && kind !== 'fetched') continue
+      out.push({ cid: p.cid, bytes: Number(p.metadata.bytes ?? 0), addedAt: Number(p.metadata.addedAt ?? 0), kind })
+    }
+    return out.sort((a, b) => a.addedAt - b.addedAt || a.cid.toString().localeCompare(b.cid.toString()))
+  }
+
+  async has (cid: CID | string): Promise<boolean> {
+    return await this.helia.blockstore.has(typeof cid === 'string' ? CID.parse(cid) : cid)
+  }
+
+  /**
+   * Applies the retention policy: unpins results older than maxAgeMs, then the oldest until the total is at
+   * most maxTotalBytes, deletes their download directories and garbage-collects unpinned blocks.
+   */
+  async prune (policy: RetentionPolicy, opts: { signal?: AbortSignal } = {}): Promise<CID[]> {
+    return await exclusively(async () => await this.pruneUnlocked(policy, opts))
+  }
+
+  private async pruneUnlocked (policy: RetentionPolicy, opts: { signal?: AbortSignal }): Promise<CID[]> {
+    const now = policy.now ?? Date.now()
+    const all = await this.list(opts)
+    const remove = new Set<StoredResult>()
+    if (policy.maxAgeMs !== undefined) for (const r of all) if (now - r.addedAt > policy.maxAgeMs) remove.add(r)
+    if (policy.maxTotalBytes !== undefined) {
+      let total = all.filter(r => !remove.has(r)).reduce((s, r) => s + r.bytes, 0)
+      for (const r of all) {
+        if (total <= policy.maxTotalBytes) break
+        if (remove.has(r)) continue
+        remove.add(r); total -= r.bytes
+      }
+    }
+    for (const r of remove) {
+      for await (const _ of this.helia.pins.rm(r.cid, { signal: opts.signal })) { /* unpin the DAG */ }
+      await rm(join(this.downloadsDir, r.cid.toString()), { recursive: true, force: true })
+    }
+    if (remove.size > 0) await this.helia.gc({ signal: opts.signal })
+    return [...remove].map(r => r.cid)
+  }
+
+  async stop (): Promise<void> {
+    await this.settled()
+    await this.helia.stop()
+  }
+
+  /** Whether the store runs its own libp2p host (true) or shares the node's (false). */
+  get ownsHost (): boolean { return this.ownsLibp2p }
+}
