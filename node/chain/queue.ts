@@ -5,6 +5,16 @@
 import type { ContractTransaction, TransactionReceipt, TransactionRequest, Wallet } from 'ethers'
 import { ContractRevertError, decodeRevert, revertDataOf } from './errors.ts'
 
+export class TxNotMinedError extends Error {
+  static override name = 'TxNotMinedError'
+  override name = 'TxNotMinedError'
+  readonly hash: string
+  constructor (hash: string, ms: number) {
+    super(`transaction ${hash} not mined within ${ms} ms`)
+    this.hash = hash
+  }
+}
+
 export interface GasEntry { what: string, hash: string, gasUsed: bigint, blockNumber: number }
 
 export interface QueuedSendOptions {
@@ -20,9 +30,11 @@ export class TxQueue {
   #chainId: bigint | undefined
 
   readonly pollIntervalMs: number
+  readonly receiptTimeoutMs: number
 
-  constructor (wallet: Wallet, gasLog: GasEntry[] = [], pollIntervalMs = 250) {
-    this.pollIntervalMs = pollIntervalMs
+  constructor (wallet: Wallet, gasLog: GasEntry[] = [], opts: { pollIntervalMs?: number, receiptTimeoutMs?: number } = {}) {
+    this.pollIntervalMs = opts.pollIntervalMs ?? 250
+    this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 120_000
     if (wallet.provider == null) throw new TypeError('TxQueue needs a wallet connected to a provider')
     this.wallet = wallet
     this.gasLog = gasLog
@@ -55,9 +67,14 @@ export class TxQueue {
   // several concurrent waits on one provider.)
   async #receiptOf (hash: string): Promise<TransactionReceipt> {
     const provider = this.wallet.provider!
+    const giveUpAt = Date.now() + this.receiptTimeoutMs
     for (let delay = 5; ; delay = Math.min(delay * 2, this.pollIntervalMs)) {
       const receipt = await provider.getTransactionReceipt(hash)
       if (receipt != null) return receipt
+      if (Date.now() > giveUpAt) {
+        this.#nonce = undefined // whatever happened to it, re-read the nonce before the next send
+        throw new TxNotMinedError(hash, this.receiptTimeoutMs)
+      }
       await new Promise(resolve => setTimeout(resolve, delay))
     }
   }
