@@ -1,11 +1,11 @@
-// One devnet per test file: a real anvil, the contracts deployed, funded actors with deposits, and helpers to
+// A throwaway devnet (tests, gas report, benchmarks): a real anvil, the contracts deployed, funded actors with deposits, and helpers to
 // build and sign deals with protocols/eip712.ts exactly as nodes do.
 import { JsonRpcProvider, Network, Wallet, parseEther, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
-import { startAnvil, type Anvil } from '../../node/chain/anvil.ts'
-import { ChainClient, Roles } from '../../node/chain/index.ts'
-import { deployAll, type Deployment } from '../deploy.ts'
-import { signMessage, idOf, type Deal, type LilypadDomain } from '../../protocols/eip712.ts'
-import { connectLilypadToken, connectMarket } from '../generated/index.ts'
+import { startAnvil, type Anvil } from '../node/chain/anvil.ts'
+import { ChainClient, Roles } from '../node/chain/index.ts'
+import { deployAll, type Deployment } from './deploy.ts'
+import { signMessage, idOf, type Deal, type LilypadDomain } from '../protocols/eip712.ts'
+import { connectLilypadToken, connectMarket } from './generated/index.ts'
 
 export const LP = (n: number | string): bigint => parseEther(String(n))
 
