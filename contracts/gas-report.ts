@@ -9,6 +9,8 @@ import type { Deal } from '../protocols/eip712.ts'
 export interface PathCost { gasPerJob: number, txsPerJob: number }
 export interface GasReport {
   happy: PathCost
+  /** Steady state of a busy provider: each submitResult also settles its previous deal. */
+  happyPiggyback: PathCost
   happyAccepted: PathCost
   challengedCorrect: PathCost
   challengedWrong: PathCost
@@ -60,6 +62,22 @@ async function measure (net: Devnet): Promise<GasReport> {
   const settleGas = total(since(settleMark))
   const happyGas = total(since(m))
 
+  // A busy provider: every submission also settles the deal before it, whose window has passed by then.
+  m = mark()
+  let previous: Deal | undefined
+  const N = BATCH
+  for (let i = 0; i < N + 1; i++) {
+    const { deal } = await agreeDeal(net)
+    await increaseTime(net.provider, 301)
+    await net.rp.submitResult(deal, `bafy-busy-${i}`, { settle: previous !== undefined ? [previous] : [] })
+    previous = deal
+  }
+  // The first job's submission had nothing to settle: count jobs 2..N+1, which each paid for one settlement.
+  const busy = since(m).filter(e => e.what !== 'submitResult')
+  const piggyGas = total(busy) - Number(busy.find(e => e.what === 'agree')!.gasUsed)
+  await increaseTime(net.provider, 301)
+  await net.rp.settle([previous!])
+
   const path = async (run: () => Promise<void>): Promise<PathCost> => {
     const before = mark()
     await run()
@@ -106,6 +124,7 @@ async function measure (net: Devnet): Promise<GasReport> {
 
   return {
     happy: { gasPerJob: Math.round(happyGas / BATCH), txsPerJob: 2 + 1 / BATCH },
+    happyPiggyback: { gasPerJob: Math.round(piggyGas / N), txsPerJob: 2 },
     happyAccepted,
     challengedCorrect,
     challengedWrong,
@@ -131,6 +150,7 @@ async function pathWithJump (net: Devnet, path: (run: () => Promise<void>) => Pr
 export function formatGasReport (r: GasReport): string {
   const rows: Array<[string, PathCost]> = [
     [`happy (agree + submitResult + settle batched ×${r.batchSize})`, r.happy],
+    ['happy, busy provider (agree + submitResultAndSettle)', r.happyPiggyback],
     ['happy, accepted early by the job creator', r.happyAccepted],
     ['challenged, result correct', r.challengedCorrect],
     ['challenged, result wrong', r.challengedWrong],

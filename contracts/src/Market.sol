@@ -181,7 +181,7 @@ contract Market is EIP712 {
         emit DealAgreed(id, deal.jobCreator, deal.resourceProvider, deal.price, deal.collateral, deal.mediationFee);
     }
 
-    function submitResult(Deal calldata deal, string calldata resultCid) external {
+    function submitResult(Deal calldata deal, string calldata resultCid) public {
         if (msg.sender != deal.resourceProvider) revert NotResourceProvider(msg.sender);
         if (bytes(resultCid).length == 0) revert EmptyResultCid();
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Agreed);
@@ -204,6 +204,13 @@ contract Market is EIP712 {
         if (audited) emit DealChallenged(id, deal.jobCreator, deal.mediators[rec.mediatorIndex], true);
     }
 
+    /// A provider's usual call: submit this deal's result and settle its earlier deals whose judge windows have
+    /// passed, so a busy provider needs no settlement transaction of its own (2 transactions per job).
+    function submitResultAndSettle(Deal calldata deal, string calldata resultCid, Deal[] calldata ready) external {
+        submitResult(deal, resultCid);
+        settle(ready);
+    }
+
     /// Early release by the job creator: everything it lists must be its own deals with a result.
     function accept(Deal[] calldata batch) external {
         for (uint256 i; i < batch.length; ++i) {
@@ -215,7 +222,7 @@ contract Market is EIP712 {
     }
 
     /// Anyone may settle deals whose judge window has passed (the provider usually does, to get paid).
-    function settle(Deal[] calldata batch) external {
+    function settle(Deal[] calldata batch) public {
         for (uint256 i; i < batch.length; ++i) {
             Deal calldata deal = batch[i];
             (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.ResultSubmitted);

@@ -69,6 +69,22 @@ test.serial('judge window passes: anyone settles, a batch of three at once', asy
   t.deepEqual(d, [-3n * P, 3n * P, 0n, 0n, 0n])
 })
 
+test.serial('a busy provider settles its earlier deals in the same transaction as its next result', async t => {
+  const d = await deltas(async () => {
+    const { deal: first } = await agreeDeal(net)
+    await net.rp.submitResult(first, 'bafy-first')
+    const { deal: second } = await agreeDeal(net)
+    const early = await t.throwsAsync(net.rp.submitResult(second, 'bafy-second', { settle: [first] }))
+    t.is((early as unknown as { reason: string }).reason, 'JudgeWindowOpen')
+    await increaseTime(net.provider, 301)
+    await net.rp.submitResult(second, 'bafy-second', { settle: [first] })
+    t.is((await net.jc.dealRecord(net.jc.dealId(first))).state, 'Settled')
+    t.is((await net.jc.dealRecord(net.jc.dealId(second))).state, 'ResultSubmitted')
+    await net.jc.accept([second])
+  })
+  t.deepEqual(d, [-2n * P, 2n * P, 0n, 0n, 0n])
+})
+
 test.serial('challenge, mediator says the result is correct: provider paid, mediator paid from the fee', async t => {
   let mediator = ''
   const d = await deltas(async () => {

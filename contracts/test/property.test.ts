@@ -158,7 +158,7 @@ test.serial(`${RUNS} random action sequences agree with the settlement model and
         const status = await sendRaw(caller, marketAddr, data)
         if (status !== 1) throw new Error(`model says ok, chain reverted\nrun ${run}:\n${trace.join('\n')}`)
         let prevrandao = 0n
-        if (action.kind === 'submitResult' || action.kind === 'challenge') {
+        if (action.kind === 'submitResult' || action.kind === 'submitResultAndSettle' || action.kind === 'challenge') {
           prevrandao = BigInt((await rpc.send('eth_getBlockByNumber', ['latest', false]) as { mixHash: string }).mixHash)
         }
         const applied = apply(model, action, { now, prevrandao })
@@ -212,7 +212,13 @@ test.serial(`${RUNS} random action sequences agree with the settlement model and
         if (r < 0.45) {
           const caller = chance(0.9) ? rpOf : pick(actors)
           const cid = chance(0.03) ? '' : `bafy-${run}-${s}`
-          await act(caller, { kind: 'submitResult', caller: caller.wallet.address, dealId: known, terms: deal, cid }, market.encodeFunctionData('submitResult', [toStruct(deal), cid]), [known])
+          if (chance(0.3)) {
+            const ready = ids.filter(() => chance(0.3)).slice(0, 3)
+            await act(caller, { kind: 'submitResultAndSettle', caller: caller.wallet.address, dealId: known, terms: deal, cid, ready: ready.map(id => ({ dealId: id, terms: terms.get(id)! })) },
+              market.encodeFunctionData('submitResultAndSettle', [toStruct(deal), cid, ready.map(id => toStruct(terms.get(id)!))]), [...new Set([known, ...ready])])
+          } else {
+            await act(caller, { kind: 'submitResult', caller: caller.wallet.address, dealId: known, terms: deal, cid }, market.encodeFunctionData('submitResult', [toStruct(deal), cid]), [known])
+          }
         } else if (r < 0.53) {
           const batch = batchOf()
           const caller = chance(0.9) ? jcOf : pick(actors)

@@ -118,8 +118,15 @@ export class ChainClient {
     return { dealId: this.dealId(deal), blockNumber: r.blockNumber }
   }
 
-  async submitResult (deal: Deal, resultCid: string): Promise<{ audited: boolean, mediator?: string }> {
-    const r = await this.queue.send('submitResult', async () => await this.market.submitResult.populateTransaction(toStruct(deal), resultCid))
+  /**
+   * Submits the result; `settle` lists earlier deals of this provider whose judge windows have passed, settled in
+   * the same transaction (so a busy provider never sends a settlement of its own).
+   */
+  async submitResult (deal: Deal, resultCid: string, opts: { settle?: Deal[] } = {}): Promise<{ audited: boolean, mediator?: string }> {
+    const ready = opts.settle ?? []
+    const r = ready.length === 0
+      ? await this.queue.send('submitResult', async () => await this.market.submitResult.populateTransaction(toStruct(deal), resultCid))
+      : await this.queue.send(`submitResultAndSettle(${ready.length})`, async () => await this.market.submitResultAndSettle.populateTransaction(toStruct(deal), resultCid, ready.map(toStruct)))
     let audited = false
     let mediator: string | undefined
     for (const log of r.logs) {

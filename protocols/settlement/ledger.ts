@@ -21,6 +21,7 @@ export type MarketAction =
   | { kind: 'withdraw', account: string, amount: bigint }
   | { kind: 'agree', dealId: string, terms: DealTerms }
   | { kind: 'submitResult', caller: string, dealId: string, terms: DealTerms, cid: string }
+  | { kind: 'submitResultAndSettle', caller: string, dealId: string, terms: DealTerms, cid: string, ready: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'accept', caller: string, deals: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'settle', deals: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'challenge', caller: string, dealId: string, terms: DealTerms }
@@ -71,6 +72,15 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
     }
     case 'submitResult':
       return single(m, action.dealId, rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao }))
+    case 'submitResultAndSettle': {
+      // All or nothing, and the settlement sees the submission (a deal cannot be submitted and settled at once,
+      // since its judge window has just opened).
+      const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao })
+      if (!submitted.ok) return submitted
+      const settled = batch(m, action.ready, (terms, record) => rules.settle(terms, record, { now }), new Map([[action.dealId, submitted.record]]))
+      if (!settled.ok) return settled
+      return { ok: true, steps: [submitted, ...settled.steps] }
+    }
     case 'challenge':
       return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, dealId: action.dealId, prevrandao }))
     case 'mediate':
@@ -104,8 +114,7 @@ function single (m: MarketModel, dealId: string, step: Step): ApplyResult {
 }
 
 // A batch is all-or-nothing, and a deal listed twice must see its own earlier step: run it against an overlay.
-function batch (m: MarketModel, deals: Array<{ dealId: string, terms: DealTerms }>, rule: (t: DealTerms, r: DealRecord | undefined) => Step): ApplyResult {
-  const overlay = new Map<string, DealRecord>()
+function batch (m: MarketModel, deals: Array<{ dealId: string, terms: DealTerms }>, rule: (t: DealTerms, r: DealRecord | undefined) => Step, overlay = new Map<string, DealRecord>()): ApplyResult {
   const steps: Array<Extract<Step, { ok: true }>> = []
   for (const { dealId, terms } of deals) {
     const step = rule(terms, overlay.get(dealId) ?? m.deals.get(dealId))
