@@ -213,7 +213,9 @@ test.serial(`${RUNS} random action sequences agree with the settlement model and
           const caller = chance(0.9) ? rpOf : pick(actors)
           const cid = chance(0.03) ? '' : `bafy-${run}-${s}`
           if (chance(0.3)) {
-            const ready = ids.filter(() => chance(0.3)).slice(0, 3)
+            // Listing the deal being submitted would make the outcome hang on the audit draw (JudgeWindowOpen
+            // or WrongState), which the dry run cannot know; a provider has no reason to do it.
+            const ready = ids.filter(id => id !== known && chance(0.3)).slice(0, 3)
             await act(caller, { kind: 'submitResultAndSettle', caller: caller.wallet.address, dealId: known, terms: deal, cid, ready: ready.map(id => ({ dealId: id, terms: terms.get(id)! })) },
               market.encodeFunctionData('submitResultAndSettle', [toStruct(deal), cid, ready.map(id => toStruct(terms.get(id)!))]), [...new Set([known, ...ready])])
           } else {
