@@ -153,4 +153,7 @@ test.serial('the faucet drips up to its per-period cap', async t => {
   await increaseTime(net.provider, 86_401)
   await net.outsider.claimFaucet()
   t.is(await net.outsider.tokenBalance(), before + LP(11_000))
+  // A day ahead of the wall clock now: a permit deposit must still work (its deadline follows chain time).
+  await net.outsider.deposit(LP(1))
+  t.is(await net.outsider.depositOf(), LP(1))
 })

@@ -91,7 +91,9 @@ export class ChainClient {
 
   /** Deposits with an ERC-2612 permit signed locally: one transaction, no separate approve. */
   async deposit (amount: bigint): Promise<void> {
-    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600)
+    // Chain time, not the wall clock: on a devnet whose time was moved forward a wall-clock deadline is already past.
+    const latest = await this.provider.getBlock('latest')
+    const deadline = BigInt((latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600)
     const nonce = await this.token.nonces(this.address)
     const sig = Signature.from(await this.wallet.signTypedData(
       { name: 'Lilypad', version: '1', chainId: this.network.chainId, verifyingContract: this.network.contracts.token },
