@@ -9,6 +9,7 @@ import {
   connectLilypadToken, connectDirectory
 } from './generated/index.ts'
 import type { NetworkFile, NetworkContracts } from '../node/config/network.ts'
+import { waitForReceipt } from '../node/chain/queue.ts'
 
 export interface DeployOptions {
   /** Either an RPC URL plus a private key, or a signer already connected to a provider. */
@@ -50,7 +51,7 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
   let ownProvider: JsonRpcProvider | undefined
   if (signer === undefined) {
     if (opts.rpcUrl === undefined || opts.privateKey === undefined) throw new DeployError('deployAll needs a signer, or rpcUrl and privateKey')
-    ownProvider = new JsonRpcProvider(opts.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 100 })
+    ownProvider = new JsonRpcProvider(opts.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 })
     signer = new Wallet(opts.privateKey, ownProvider)
   }
   const provider = signer.provider
@@ -60,15 +61,15 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
     const me = await signer.getAddress()
     let nonce = await provider.getTransactionCount(me, 'pending')
     const receipts: Deployment['receipts'] = []
-    const record = async (what: string, pending: Promise<{ wait: () => Promise<TransactionReceipt | null> }>): Promise<TransactionReceipt> => {
-      const receipt = await (await pending).wait()
-      if (receipt == null || receipt.status !== 1) throw new DeployError(`${what} failed`)
+    const record = async (what: string, pending: Promise<{ hash: string }>): Promise<TransactionReceipt> => {
+      const receipt = await waitForReceipt(provider, (await pending).hash)
+      if (receipt.status !== 1) throw new DeployError(`${what} failed`)
       receipts.push({ what, hash: receipt.hash, gasUsed: receipt.gasUsed })
       return receipt
     }
     const deploy = async (what: string, f: ContractFactory, ...args: unknown[]): Promise<{ address: string, block: number }> => {
       const c = await f.deploy(...args, { nonce: nonce++ })
-      const receipt = await record(`deploy ${what}`, Promise.resolve({ wait: async () => await c.deploymentTransaction()!.wait() }))
+      const receipt = await record(`deploy ${what}`, Promise.resolve({ hash: c.deploymentTransaction()!.hash }))
       return { address: await c.getAddress(), block: receipt.blockNumber }
     }
 

@@ -1,7 +1,7 @@
 // The chain client's public surface.
 export { ChainClient, Roles, toStruct } from './client.ts'
 export type { ChainClientOptions, DealRecordView } from './client.ts'
-export { TxQueue, TxNotMinedError } from './queue.ts'
+export { TxQueue, TxNotMinedError, waitForReceipt } from './queue.ts'
 export type { GasEntry, QueuedSendOptions } from './queue.ts'
 export { RetryingProvider, defaultRetry } from './rpc.ts'
 export type { RetryOptions } from './rpc.ts'

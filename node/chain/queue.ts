@@ -2,7 +2,7 @@
 // serialised up to the broadcast (so concurrent callers get consecutive nonces) and confirmations are awaited in
 // parallel. A send that fails before broadcast (e.g. it would revert) consumes no nonce, so it cannot wedge the
 // queue; a nonce the node disagrees with is re-read from the chain.
-import type { ContractTransaction, TransactionReceipt, TransactionRequest, Wallet } from 'ethers'
+import type { ContractTransaction, Provider, TransactionReceipt, TransactionRequest, Wallet } from 'ethers'
 import { ContractRevertError, decodeRevert, revertDataOf } from './errors.ts'
 
 export class TxNotMinedError extends Error {
@@ -12,6 +12,21 @@ export class TxNotMinedError extends Error {
   constructor (hash: string, ms: number) {
     super(`transaction ${hash} not mined within ${ms} ms`)
     this.hash = hash
+  }
+}
+
+/**
+ * Polls eth_getTransactionReceipt with a short, growing interval. On an automining devnet ethers' own wait() can
+ * miss the one block that carries the transaction (it subscribes to new blocks after its first check) and then
+ * waits forever, since no further block comes.
+ */
+export async function waitForReceipt (provider: Provider, hash: string, opts: { pollIntervalMs?: number, timeoutMs?: number } = {}): Promise<TransactionReceipt> {
+  const giveUpAt = Date.now() + (opts.timeoutMs ?? 120_000)
+  for (let delay = 5; ; delay = Math.min(delay * 2, opts.pollIntervalMs ?? 250)) {
+    const receipt = await provider.getTransactionReceipt(hash)
+    if (receipt != null) return receipt
+    if (Date.now() > giveUpAt) throw new TxNotMinedError(hash, opts.timeoutMs ?? 120_000)
+    await new Promise(resolve => setTimeout(resolve, delay))
   }
 }
 
@@ -62,20 +77,12 @@ export class TxQueue {
     return receipt
   }
 
-  // Polls eth_getTransactionReceipt with a short, growing interval: on an automining devnet the receipt exists
-  // at once, on a real chain it shows up within a block time. (ethers' waitForTransaction stalled here with
-  // several concurrent waits on one provider.)
   async #receiptOf (hash: string): Promise<TransactionReceipt> {
-    const provider = this.wallet.provider!
-    const giveUpAt = Date.now() + this.receiptTimeoutMs
-    for (let delay = 5; ; delay = Math.min(delay * 2, this.pollIntervalMs)) {
-      const receipt = await provider.getTransactionReceipt(hash)
-      if (receipt != null) return receipt
-      if (Date.now() > giveUpAt) {
-        this.#nonce = undefined // whatever happened to it, re-read the nonce before the next send
-        throw new TxNotMinedError(hash, this.receiptTimeoutMs)
-      }
-      await new Promise(resolve => setTimeout(resolve, delay))
+    try {
+      return await waitForReceipt(this.wallet.provider!, hash, { pollIntervalMs: this.pollIntervalMs, timeoutMs: this.receiptTimeoutMs })
+    } catch (err) {
+      this.#nonce = undefined // whatever happened to it, re-read the nonce before the next send
+      throw err
     }
   }
 
