@@ -28,6 +28,7 @@ export const MAX_SIZE: Record<WireKind, number> = {
 }
 export const MAX_ARRAY_LENGTH = 64
 const MAX_PEER_HINT = 128
+const U64_LIMIT = 1n << 64n
 
 type Fields = ReadonlyArray<{ name: string, type: string }>
 type TypeTable = Record<string, Fields>
@@ -70,7 +71,11 @@ function encodeValue (types: TypeTable, type: string, v: unknown): unknown {
   if (type === 'string') return v
   if (/^u?int\d+$/.test(type)) {
     const b = BigInt(v as number | bigint)
-    return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b
+    if (b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(b)
+    if (b >= -U64_LIMIT && b < U64_LIMIT) return b
+    // beyond CBOR's 64-bit integers (uint96 amounts): a minimal big-endian byte string, positive only
+    if (b < 0n) throw new Error(`no wire encoding for ${type} value ${b}`)
+    return getBytes('0x' + b.toString(16).padStart(Math.ceil(b.toString(16).length / 2) * 2, '0'))
   }
   throw new Error(`no wire encoding for type ${type}`)
 }
@@ -105,10 +110,15 @@ function decodeValue (types: TypeTable, type: string, v: unknown, path: string):
   }
   const int = /^(u?)int(\d+)$/.exec(type)
   if (int !== null) {
-    if (typeof v !== 'number' && typeof v !== 'bigint') throw schema(path, 'expected an integer')
-    if (typeof v === 'number' && !Number.isSafeInteger(v)) throw schema(path, 'expected an integer')
-    const b = BigInt(v)
     const bits = BigInt(int[2])
+    let b: bigint
+    if (v instanceof Uint8Array && int[1] === 'u' && bits > 64n && v.length > 8 && v.length <= Number(bits / 8n) && v[0] !== 0) {
+      b = BigInt(hexlify(v))
+    } else {
+      if (typeof v !== 'number' && typeof v !== 'bigint') throw schema(path, 'expected an integer')
+      if (typeof v === 'number' && !Number.isSafeInteger(v)) throw schema(path, 'expected an integer')
+      b = BigInt(v)
+    }
     const min = int[1] === 'u' ? 0n : -(1n << (bits - 1n))
     const max = int[1] === 'u' ? (1n << bits) - 1n : (1n << (bits - 1n)) - 1n
     if (b < min || b > max) throw schema(path, `out of range for ${type}`)
