@@ -80,12 +80,13 @@ test('an incompatible offer is never returned; every compatible one is; price an
 test('ranking: price ascending, then reputation, then older nonce, then id', t => {
   fc.assert(fc.property(jobArb, liveArb, repArb, (job, offers, rep) => {
     const got = match(job, offers, { now: NOW, reputation: rep, limit: 1000 })
-    for (let i = 1; i < got.length; i++) {
-      const a = got[i - 1].live; const b = got[i].live
-      const ra = rep.get(a.offer.provider) ?? 0; const rb = rep.get(b.offer.provider) ?? 0
-      const ordered = a.offer.price < b.offer.price || (a.offer.price === b.offer.price && (ra > rb || (ra === rb && (a.offer.nonce < b.offer.nonce || (a.offer.nonce === b.offer.nonce && a.id < b.id)))))
-      t.true(ordered)
-    }
+    const rank = (l: LiveOffer): [bigint, number, bigint, string] => [l.offer.price, -(rep.get(l.offer.provider) ?? 0), l.offer.nonce, l.id]
+    const expected = offers.filter(l => compatible(job, l.offer)).sort((a, b) => {
+      const x = rank(a); const y = rank(b)
+      for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1
+      return 0
+    })
+    t.deepEqual(got.map(c => c.live.id), expected.map(l => l.id))
   }), { numRuns: 300 })
 })
 

@@ -56,26 +56,40 @@ test('two OS processes: offers cross in both directions', async t => {
     }
     waiters.splice(0).forEach(w => { w() })
   })
-  const next = async (cond: () => boolean): Promise<void> => { while (!cond()) await new Promise<void>(resolve => waiters.push(resolve)) }
-  await Promise.race([next(() => ready !== undefined), once(child, 'exit').then(() => { throw new Error('child exited') })])
+  // waits on the child's IPC messages; fails (instead of hanging) if the condition is not met in time
+  const next = async (cond: () => boolean, what: string): Promise<void> => {
+    const deadline = AbortSignal.timeout(15_000)
+    while (!cond()) {
+      await new Promise<void>((resolve, reject) => {
+        waiters.push(resolve)
+        deadline.addEventListener('abort', () => { reject(new Error(`timed out waiting for ${what}`)) }, { once: true })
+      })
+    }
+  }
+  await Promise.race([next(() => ready !== undefined, 'child ready'), once(child, 'exit').then(() => { throw new Error('child exited') })])
   await connectMesh(hosts)
   await Promise.all((ready as { addrs: string[][] }).addrs.map(async (a, i) => await hosts[i].dial((await import('@multiformats/multiaddr')).multiaddr(a[0]), { signal: AbortSignal.timeout(5000) })))
   const topic = services[0].topics.resourceOffers
   await waitForMesh(hosts, topic)
   await waitFor(() => hosts.every(h => h.services.pubsub.getSubscribers(topic).length >= 2), 10_000, 'cross-process subscriptions')
+  let meshed = false
+  child.on('message', (m: { type: string }) => { if (m.type === 'meshed') meshed = true })
+  child.send({ type: 'await-mesh' })
+  await next(() => meshed, 'child mesh')
 
   // parent → child
   const w = wallet('cross-parent')
   const env = await signedResourceOffer(w, resourceOffer(w.address))
   const id = idOf('ResourceOffer', testDomain, env.value)
   await services[2].publishResourceOffer(env)
-  await next(() => (received.get(id)?.size ?? 0) === 5)
+  await next(() => (received.get(id)?.size ?? 0) === 5, 'child nodes to receive')
   t.is(received.get(id)?.size, 5)
 
   // child → parent
-  const got = new Promise<void>(resolve => {
+  const got = new Promise<void>((resolve, reject) => {
     const seen = new Set<number>()
     services.forEach((s, i) => s.onVerified(v => { if (v.signer === wallet('cross-child').address) { seen.add(i); if (seen.size === 5) resolve() } }))
+    AbortSignal.timeout(15_000).addEventListener('abort', () => { reject(new Error(`parent nodes received from child: ${seen.size}/5`)) })
   })
   child.send({ type: 'publish', label: 'cross-child' })
   await got

@@ -3,9 +3,9 @@
 import { OrderBook } from '../../protocols/order-book.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { GossipService } from '../gossip/service.ts'
-import { startHosts, connectMesh, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer } from './fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from './fixtures.ts'
 
-type Command = { type: 'connect', addrs: string[][] } | { type: 'publish', label: string } | { type: 'stop' }
+type Command = { type: 'connect', addrs: string[][] } | { type: 'await-mesh' } | { type: 'publish', label: string } | { type: 'stop' }
 
 const count = Number(process.argv[2] ?? 5)
 const hosts = await startHosts(count)
@@ -15,12 +15,17 @@ services.forEach((s, i) => {
   s.onVerified(v => { process.send?.({ type: 'received', node: i, id: v.id }) })
 })
 await connectMesh(hosts)
+await waitForMesh(hosts, services[0].topics.resourceOffers)
 
 process.on('message', (m: Command) => {
   void (async () => {
     if (m.type === 'connect') {
       await Promise.all(m.addrs.map(async (a, i) => await hosts[i % hosts.length].dial(multiaddr(a[0]), { signal: AbortSignal.timeout(5000) })))
       process.send?.({ type: 'connected' })
+    } else if (m.type === 'await-mesh') {
+      await waitForMesh(hosts, services[0].topics.resourceOffers)
+      await waitFor(() => hosts.some(h => h.getConnections().length > 3) && hosts.every(h => h.services.pubsub.getSubscribers(services[0].topics.resourceOffers).length >= 2), 10_000, 'cross-process subscribers')
+      process.send?.({ type: 'meshed' })
     } else if (m.type === 'publish') {
       const w = wallet(m.label)
       const env = await signedResourceOffer(w, resourceOffer(w.address))
