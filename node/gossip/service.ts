@@ -50,6 +50,7 @@ export function routerOf (pubsub: GossipSub): GossipRouter {
 interface Pending { topic: GossipTopicName, data: Uint8Array, msgId: string, from: string }
 
 export type VerifiedListener = (v: Verified, from: string) => void
+export type VerdictListener = (verdict: TopicValidatorResult, code: string | undefined, from: string, msgId: string) => void
 
 export class GossipService {
   readonly topics: ReturnType<typeof gossipTopics>
@@ -60,7 +61,7 @@ export class GossipService {
   private readonly queue: Pending[] = []
   private readonly queueSize: number
   private readonly listeners = new Set<VerifiedListener>()
-  private readonly verdictListeners = new Set<(verdict: TopicValidatorResult, code: string | undefined, from: string) => void>()
+  private readonly verdictListeners = new Set<VerdictListener>()
   private scheduled: NodeJS.Immediate | undefined
   private running = false
   private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => { this.receive(evt.detail) }
@@ -106,7 +107,7 @@ export class GossipService {
   }
 
   /** Called with every verdict this node reports (tests and metrics). */
-  onVerdict (fn: (verdict: TopicValidatorResult, code: string | undefined, from: string) => void): () => void {
+  onVerdict (fn: VerdictListener): () => void {
     this.verdictListeners.add(fn)
     return () => { this.verdictListeners.delete(fn) }
   }
@@ -199,7 +200,7 @@ export class GossipService {
       routerOf(this.node.services.pubsub).reportMessageValidationResult(p.msgId, p.from, verdict)
     } catch {}
     for (const fn of this.verdictListeners) {
-      try { fn(verdict, code, p.from) } catch {}
+      try { fn(verdict, code, p.from, p.msgId) } catch {}
     }
   }
 }
