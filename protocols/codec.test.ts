@@ -109,3 +109,14 @@ function encodeNonCanonical (raw: unknown[]): Uint8Array {
   out.set(b.subarray(2), 3)
   return out
 }
+
+test('offer withdrawals round-trip and verify; forged ones are REJECTed', async t => {
+  const { signWithdrawal } = await import('./withdrawal.ts')
+  const w = { provider: rp.address, slot: 1, expiry: nowSec() + 60n, nonce: 99n }
+  const env = { kind: 'OfferWithdrawal' as const, value: w, signature: await signWithdrawal(testDomain, w, rp) }
+  const back = decodeEnvelope(encodeEnvelope(env), ['ResourceOffer', 'OfferWithdrawal'])
+  t.deepEqual(back, env)
+  t.is(validateEnvelope(back, { domain: testDomain, now: nowSec() }).signer, rp.address)
+  const forged = { ...env, value: { ...w, provider: jc.address } }
+  t.deepEqual(codeOf(t, () => validateEnvelope(forged, { domain: testDomain, now: nowSec() })), { code: 'BAD_SIGNATURE', action: 'REJECT' })
+})

@@ -6,16 +6,18 @@ import { encode, decode } from 'cborg'
 import { getAddress, hexlify, getBytes } from 'ethers'
 import { typesOf, type MessageKinds } from './eip712.ts'
 import { NodeRecordTypes, type NodeRecord } from './directory/record-types.ts'
+import { OfferWithdrawalTypes, type OfferWithdrawal } from './withdrawal.ts'
 import { MessageValidationError } from './errors.ts'
 
 export const WIRE_VERSION = 1
 
 export interface WireKinds extends MessageKinds {
   NodeRecord: NodeRecord
+  OfferWithdrawal: OfferWithdrawal
 }
 export type WireKind = keyof WireKinds
 
-const KIND_TAGS: Record<WireKind, number> = { ResourceOffer: 1, JobOffer: 2, Deal: 3, Result: 4, NodeRecord: 5 }
+const KIND_TAGS: Record<WireKind, number> = { ResourceOffer: 1, JobOffer: 2, Deal: 3, Result: 4, NodeRecord: 5, OfferWithdrawal: 6 }
 const TAG_KINDS = new Map(Object.entries(KIND_TAGS).map(([k, v]) => [v, k as WireKind]))
 
 /** Hard size limit of one encoded envelope, per kind (bytes). */
@@ -24,7 +26,8 @@ export const MAX_SIZE: Record<WireKind, number> = {
   JobOffer: 16384, // carries the job's inputs
   Deal: 2048,
   Result: 1024,
-  NodeRecord: 4096
+  NodeRecord: 4096,
+  OfferWithdrawal: 512
 }
 export const MAX_ARRAY_LENGTH = 64
 const MAX_PEER_HINT = 128
@@ -34,7 +37,9 @@ type Fields = ReadonlyArray<{ name: string, type: string }>
 type TypeTable = Record<string, Fields>
 
 function typeTableOf (kind: WireKind): TypeTable {
-  return kind === 'NodeRecord' ? NodeRecordTypes : typesOf(kind)
+  if (kind === 'NodeRecord') return NodeRecordTypes
+  if (kind === 'OfferWithdrawal') return OfferWithdrawalTypes
+  return typesOf(kind)
 }
 
 export interface Envelope<K extends WireKind = WireKind> {

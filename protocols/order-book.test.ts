@@ -55,3 +55,18 @@ test('memory stays bounded under spam, with deterministic eviction', t => {
   for (let p = 1; p <= 3000; p++) again.add(live(p, { expiry: NOW + BigInt(p) }), NOW)
   t.deepEqual(again.offers().map(l => `${l.offer.provider}:${l.offer.slot}`).sort(), book.offers().map(l => `${l.offer.provider}:${l.offer.slot}`).sort())
 })
+
+test('a withdrawal removes an older offer of the slot and keeps older copies out until it expires', t => {
+  const book = new OrderBook()
+  const offer = live(7, { nonce: 10n, slot: 2 })
+  book.add(offer, NOW)
+  t.false(book.withdraw(offer.offer.provider, 2, 9n, NOW + 50n, NOW)) // older than the offer: no effect on it
+  t.is(book.size, 1)
+  t.true(book.withdraw(offer.offer.provider, 2, 11n, NOW + 50n, NOW))
+  t.is(book.size, 0)
+  t.is(book.nonceOf(offer.offer.provider, 2), 11n)
+  t.is(book.add(live(7, { nonce: 10n, slot: 2 }), NOW), 'stale')
+  t.is(book.add(live(7, { nonce: 12n, slot: 2 }), NOW), 'added')
+  book.withdraw(offer.offer.provider, 3, 20n, NOW + 5n, NOW)
+  t.is(book.add(live(7, { nonce: 15n, slot: 3, expiry: NOW + 100n }), NOW + 6n), 'added') // the withdrawal expired
+})

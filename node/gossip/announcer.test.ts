@@ -5,7 +5,7 @@ import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wal
 import { startProvider } from '../testing/parties.ts'
 import type { Verified } from '../../protocols/validation.ts'
 
-test('a provider re-announces on its heartbeat and at once when capacity changes, each time with a fresh nonce', async t => {
+test('a provider re-announces on its heartbeat and at once when capacity changes (withdrawing booked slots), each time with a fresh nonce', async t => {
   const hosts = await startHosts(3)
   const rpW = wallet('announcer-rp')
   const quietW = wallet('announcer-quiet-rp')
@@ -21,7 +21,12 @@ test('a provider re-announces on its heartbeat and at once when capacity changes
   const seen: Array<Verified<'ResourceOffer'>> = []
   const quietSeen: Array<Verified<'ResourceOffer'>> = []
   const waiters: Array<() => void> = []
-  watcher.onVerified(v => { (v.signer === rpW.address ? seen : quietSeen).push(v as Verified<'ResourceOffer'>); waiters.splice(0).forEach(w => { w() }) })
+  const withdrawals: Array<Verified<'OfferWithdrawal'>> = []
+  watcher.onVerified(v => {
+    if (v.kind === 'OfferWithdrawal') withdrawals.push(v as Verified<'OfferWithdrawal'>)
+    else (v.signer === rpW.address ? seen : quietSeen).push(v as Verified<'ResourceOffer'>)
+    waiters.splice(0).forEach(w => { w() })
+  })
   const until = async (cond: () => boolean): Promise<void> => { while (!cond()) await new Promise<void>(resolve => waiters.push(resolve)) }
 
   // two heartbeats' worth of both slots, each newer than the last
@@ -34,9 +39,14 @@ test('a provider re-announces on its heartbeat and at once when capacity changes
   if (quietSeen.length < 2) { await quiet.announcer.announce(); await until(() => quietSeen.length >= 2) }
   const before = quietSeen.length
   const lastNonce = quietSeen[before - 1].value.nonce
-  // slot 1 gets booked: the provider re-announces at once, slot 0 only
+  t.truthy(watcher.book?.get(quietW.address, 1))
+  // slot 1 gets booked: the provider withdraws it and re-announces at once, slot 0 only
   t.true(quiet.capacity.tryReserve(1, '0x' + 'ab'.repeat(32), 60_000))
-  await until(() => quietSeen.length > before)
+  await until(() => quietSeen.length > before && withdrawals.length === 1)
+  t.is(withdrawals[0].value.slot, 1)
+  t.is(withdrawals[0].signer, quietW.address)
+  t.is(watcher.book?.get(quietW.address, 1), undefined)
+  t.is(watcher.book?.providerCount(quietW.address), 1)
   const next = quietSeen[before]
   t.is(next.value.slot, 0)
   t.true(next.value.nonce > lastNonce)
@@ -46,4 +56,5 @@ test('a provider re-announces on its heartbeat and at once when capacity changes
   t.true(quiet.capacity.release('0x' + 'ab'.repeat(32)))
   await until(() => quietSeen.length >= before + 3)
   t.deepEqual(quietSeen.slice(before + 1, before + 3).map(v => v.value.slot).sort(), [0, 1])
+  t.is(watcher.book?.providerCount(quietW.address), 2)
 })

@@ -57,12 +57,12 @@ test('two OS processes: offers cross in both directions', async t => {
     waiters.splice(0).forEach(w => { w() })
   })
   // waits on the child's IPC messages; fails (instead of hanging) if the condition is not met in time
-  const next = async (cond: () => boolean, what: string): Promise<void> => {
+  const next = async (cond: () => boolean, what: string | (() => string)): Promise<void> => {
     const deadline = AbortSignal.timeout(15_000)
     while (!cond()) {
       await new Promise<void>((resolve, reject) => {
         waiters.push(resolve)
-        deadline.addEventListener('abort', () => { reject(new Error(`timed out waiting for ${what}`)) }, { once: true })
+        deadline.addEventListener('abort', () => { reject(new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`)) }, { once: true })
       })
     }
   }
@@ -82,7 +82,7 @@ test('two OS processes: offers cross in both directions', async t => {
   const env = await signedResourceOffer(w, resourceOffer(w.address))
   const id = idOf('ResourceOffer', testDomain, env.value)
   await services[2].publishResourceOffer(env)
-  await next(() => (received.get(id)?.size ?? 0) === 5, 'child nodes to receive')
+  await next(() => (received.get(id)?.size ?? 0) === 5, () => `child nodes to receive (${[...(received.get(id) ?? [])].join(',')} so far; parent subscribers ${hosts.map(h => h.services.pubsub.getSubscribers(topic).length).join(',')})`)
   t.is(received.get(id)?.size, 5)
 
   // child → parent

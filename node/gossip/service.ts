@@ -116,6 +116,10 @@ export class GossipService {
     await this.publish(this.topics.resourceOffers, env)
   }
 
+  async publishWithdrawal (env: Envelope<'OfferWithdrawal'>): Promise<void> {
+    await this.publish(this.topics.resourceOffers, env)
+  }
+
   async publishJobOffer (env: Envelope<'JobOffer'>): Promise<void> {
     await this.publish(this.topics.jobOffers, env)
   }
@@ -178,6 +182,10 @@ export class GossipService {
         this.report(p, TopicValidatorResult.Ignore, 'INTERNAL')
       }
       return
+    }
+    if (verified.kind === 'OfferWithdrawal' && book !== undefined) {
+      const w = (verified as Verified<'OfferWithdrawal'>).value
+      book.withdraw(w.provider, w.slot, w.nonce, w.expiry, now)
     }
     if (verified.kind === 'ResourceOffer' && book !== undefined) {
       book.add({ offer: (verified as Verified<'ResourceOffer'>).value, id: verified.id, signature: verified.signature, ...(verified.peer !== undefined ? { peer: verified.peer } : {}) }, now)
