@@ -429,6 +429,9 @@ export class JobCreator {
       local.abort()
       this.results.forget(dealId)
       await watcher.stop()
+      // ethers uninstalls the log filter in the background; one more round trip lets that request finish, so a
+      // node stopping right after the job does not cancel it mid-flight (an unhandled rejection inside ethers)
+      await chain.provider.send('eth_chainId', []).catch(() => {})
     }
   }
 
