@@ -177,6 +177,7 @@ export class JobCreator {
     await jc.results.start()
     await jc.negotiator.start()
     if (jc.ownsSync) await jc.offerSync.start({ serve: false, pull: true })
+    else jc.offerSync.enablePull()
     jc.fromBlock = Math.max(0, (await opts.chain.provider.getBlockNumber()) - 1)
     jc.track(jc.resume())
     return jc
