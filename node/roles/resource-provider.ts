@@ -243,6 +243,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       } catch (err) {
         this.log('agree failed: dropping the job', { dealId: rec.dealId, error: (err as Error).message })
         await ran.catch(() => {})
+        this.capacity.release(rec.dealId)
         await this.save(rec, { state: 'failed', terminal: true, error: `agree: ${(err as Error).message}` })
         return
       }
