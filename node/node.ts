@@ -122,7 +122,7 @@ export class LilypadNode {
     } catch (err) {
       await store?.stop().catch(() => {})
       try { await host?.stop() } catch {}
-      chain.stop()
+      await chain.stop()
       throw err
     }
   }
@@ -186,6 +186,6 @@ export class LilypadNode {
     this.gossip.stop()
     await this.store.stop()
     await this.host.stop()
-    this.chain.stop()
+    await this.chain.stop()
   }
 }
