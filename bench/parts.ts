@@ -2,8 +2,17 @@
 // under a stable key, and describes its rows for the table: the figure, its target and the anchor it is
 // compared with (MODiCuM's gas table, Lilypad v2's 4 transactions per job and 5-second executor polling).
 import { round } from './stats.ts'
+import type { Devnet } from '../node/devnet.ts'
+import type { E2eBenchResult } from './e2e.ts'
+import type { NodeBenchResult } from './node.ts'
 
-export interface BenchContext { quick: boolean, seed: number, log: (line: string) => void }
+export interface BenchContext {
+  quick: boolean
+  seed: number
+  log: (line: string) => void
+  /** One devnet shared by the parts that need a running network, started on first use (random port, temp home). */
+  devnet: () => Promise<{ devnet: Devnet, home: string }>
+}
 
 export interface Row { figure: string, value: string, target: string, anchor: string, met?: boolean }
 
@@ -93,4 +102,35 @@ export const executorPart: BenchPart<{ cowsayOverheadMs: number, fetch10MbMs: nu
   ]
 }
 
-export const allParts: BenchPart<any>[] = [gasPart, matcherPart, gossipPart, executorPart]
+export const e2ePart: BenchPart<E2eBenchResult> = {
+  key: 'e2e',
+  title: 'lilypad run cowsay against a running devnet',
+  async run (ctx) {
+    const { benchE2e } = await import('./e2e.ts')
+    const { devnet, home } = await ctx.devnet()
+    return await benchE2e(devnet, home, { runs: ctx.quick ? 3 : 10 })
+  },
+  rows: r => [
+    { figure: 'command start → result on disk, p50', value: ms(r.resultOnDiskMs.p50), target: '≤ 2,000 ms', anchor: 'Lilypad v2: RP polls its executor every 5 s', met: within(r.resultOnDiskMs.p50, 2000) },
+    { figure: 'command start → settled, p50 / p95', value: `${round(r.totalMs.p50)} / ${round(r.totalMs.p95)} ms`, target: '', anchor: '' },
+    { figure: 'overhead (total − container run), p50', value: ms(r.overheadMs.p50), target: '', anchor: '' },
+    ...Object.entries(r.phasesMs).map(([k, v]) => ({ figure: `  phase ${k}, p50`, value: ms(v.p50), target: '', anchor: '' })),
+    { figure: 'devnet ready', value: ms(r.devnetReadyMs), target: '≤ 15,000 ms', anchor: '', met: within(r.devnetReadyMs, 15_000) }
+  ]
+}
+
+export const nodePart: BenchPart<NodeBenchResult> = {
+  key: 'node',
+  title: 'Resource-provider node',
+  async run (ctx) {
+    const { benchNode } = await import('./node.ts')
+    const { devnet, home } = await ctx.devnet()
+    return await benchNode(devnet, home, { runs: ctx.quick ? 1 : 3, idleMs: ctx.quick ? 2000 : 10_000 })
+  },
+  rows: r => [
+    { figure: 'start → ready', value: ms(r.readyMs), target: '', anchor: '' },
+    { figure: 'idle resident memory', value: `${r.idleRssMb} MB`, target: '', anchor: '' }
+  ]
+}
+
+export const allParts: BenchPart<any>[] = [gasPart, matcherPart, gossipPart, executorPart, e2ePart, nodePart]

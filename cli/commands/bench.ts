@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { allParts, type Row } from '../../bench/parts.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { allParts, type Row, type BenchContext } from '../../bench/parts.ts'
+import type { Devnet } from '../../node/devnet.ts'
 
 const USAGE = 'lilypad bench [--only <part>[,<part>…]] [--quick] [--json] [--seed N]'
 
@@ -25,12 +29,34 @@ export const bench: Command = {
     const log = (line: string): void => { if (!json) process.stderr.write(`${line}\n`) }
     const out: Record<string, unknown> = {}
     const table: Array<{ title: string, rows: Row[] }> = []
-    for (const part of allParts) {
-      if (only !== undefined && !only.includes(part.key)) continue
-      log(`measuring ${part.key}…`)
-      const result = await part.run({ quick: values.quick === true, seed, log })
-      out[part.key] = result
-      table.push({ title: part.title, rows: part.rows(result) })
+    let shared: Promise<{ devnet: Devnet, home: string }> | undefined
+    const ctx: BenchContext = {
+      quick: values.quick === true,
+      seed,
+      log,
+      devnet: async () => {
+        shared ??= (async () => {
+          const { startDevnet } = await import('../../node/devnet.ts')
+          const home = await mkdtemp(join(tmpdir(), 'lilypad-bench-'))
+          return { devnet: await startDevnet({ home, port: 0, slots: 2 }), home }
+        })()
+        return await shared
+      }
+    }
+    try {
+      for (const part of allParts) {
+        if (only !== undefined && !only.includes(part.key)) continue
+        log(`measuring ${part.key}…`)
+        const result = await part.run(ctx)
+        out[part.key] = result
+        table.push({ title: part.title, rows: part.rows(result) })
+      }
+    } finally {
+      if (shared !== undefined) {
+        const { devnet, home } = await shared
+        await devnet.stop()
+        await rm(home, { recursive: true, force: true })
+      }
     }
     if (json) {
       console.log(JSON.stringify(out))

@@ -76,7 +76,7 @@ export interface ResourceProviderOptions {
 
 export interface ResourceProviderEvents {
   'job:start': [{ dealId: string, slot: number }]
-  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, error?: string }]
+  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, runMs?: number, error?: string }]
   deal: [RpDealRecord]
 }
 
@@ -296,7 +296,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       const r = await this.opts.executor.run(spec, { resultDir, timeoutSec: Math.min(job.timeout, rec.deal.resultTimeout), signal, jobId: rec.dealId })
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
       const cid = (await this.opts.store.addDirectory(resultDir)).toString()
-      end = { ...end, resultCid: cid, exitCode: r.exitCode }
+      end = { ...end, resultCid: cid, exitCode: r.exitCode, runMs: r.runMs }
       return { cid, exitCode: r.exitCode }
     } catch (err) {
       end = { ...end, error: (err as Error).message }

@@ -1,0 +1,60 @@
+// `lilypad run cowsay` against a running devnet, as a user runs it: each run spawns the CLI, which starts an
+// ephemeral job-creator node, and ends when the result is on disk and the deal accepted. totalMs is the CLI
+// process's own clock at its JSON output (process start → result on disk → settled); overheadMs subtracts the
+// container's own run time, which the devnet's provider reports for the same deal.
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import type { Devnet } from '../node/devnet.ts'
+import { median, percentile, round } from './stats.ts'
+
+const execFileP = promisify(execFile)
+const CLI = fileURLToPath(new URL('../cli/bin.ts', import.meta.url))
+
+export interface E2eBenchResult {
+  runs: number
+  totalMs: { p50: number, p95: number }
+  /** command start → result on disk (before the early accept that settles the deal) */
+  resultOnDiskMs: { p50: number }
+  overheadMs: { p50: number }
+  phasesMs: Record<string, { p50: number }>
+  devnetReadyMs: number
+}
+
+export async function benchE2e (devnet: Devnet, home: string, opts: { runs?: number } = {}): Promise<E2eBenchResult> {
+  const runs = opts.runs ?? 10
+  const runMsByDeal = new Map<string, number>()
+  const provider = devnet.provider.provider
+  if (provider === undefined) throw new Error('the devnet started without a resource provider')
+  const onEnd = (e: { dealId: string, runMs?: number }): void => { if (e.runMs !== undefined) runMsByDeal.set(e.dealId, e.runMs) }
+  provider.on('job:end', onEnd)
+  try {
+    const env = { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data') }
+    const totals: number[] = []
+    const onDisk: number[] = []
+    const overheads: number[] = []
+    const phases: Record<string, number[]> = {}
+    // one warm-up run: first module resolution, compile cache, first connection
+    for (let i = -1; i < runs; i++) {
+      const { stdout } = await execFileP(process.execPath, [CLI, 'run', 'cowsay:v0.0.1', '-i', `Message=moo ${i}`, '--json'], { env })
+      if (i < 0) continue
+      const o = JSON.parse(stdout) as { dealId: string, totalMs: number, phasesMs: Record<string, number> }
+      totals.push(o.totalMs)
+      onDisk.push(o.totalMs - (o.phasesMs.settled ?? 0))
+      const runMs = runMsByDeal.get(o.dealId)
+      if (runMs !== undefined) overheads.push(o.totalMs - runMs)
+      for (const [k, v] of Object.entries(o.phasesMs)) (phases[k] ??= []).push(v)
+    }
+    return {
+      runs,
+      totalMs: { p50: round(median(totals)), p95: round(percentile(totals, 0.95)) },
+      resultOnDiskMs: { p50: round(median(onDisk)) },
+      overheadMs: { p50: round(median(overheads)) },
+      phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, { p50: round(median(v)) }])),
+      devnetReadyMs: Math.round(devnet.readyMs)
+    }
+  } finally {
+    provider.off('job:end', onEnd)
+  }
+}
