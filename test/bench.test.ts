@@ -1,0 +1,41 @@
+// Smoke test of `lilypad bench`: every part runs in quick mode and reports every key the JSON promises.
+// It does not judge the figures: targets are read off the benchmark, never asserted in tests.
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+const isNum = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x)
+
+test('lilypad bench --quick --json produces every key', async t => {
+  const { stdout } = await run(process.execPath, ['cli/bin.ts', 'bench', '--quick', '--json'], { maxBuffer: 16 * 1024 * 1024, timeout: 300_000 })
+  const r = JSON.parse(stdout) as Record<string, any>
+
+  t.true(isNum(r.e2e.totalMs.p50) && isNum(r.e2e.totalMs.p95), 'e2e.totalMs')
+  t.true(isNum(r.e2e.overheadMs.p50), 'e2e.overheadMs')
+  for (const phase of ['offered', 'matched', 'agreed', 'result', 'downloaded', 'settled']) t.true(isNum(r.e2e.phasesMs[phase]?.p50), `e2e.phasesMs.${phase}`)
+
+  for (const path of ['happy', 'challengedCorrect', 'challengedWrong', 'timeoutResult', 'timeoutMediation']) {
+    t.true(isNum(r.gas[path]?.gasPerJob) && isNum(r.gas[path]?.txsPerJob), `gas.${path}`)
+  }
+  t.true(isNum(r.gas.batchedSettlementPerDeal), 'gas.batchedSettlementPerDeal')
+
+  t.is(r.matcher.jobs, 1000)
+  t.is(r.matcher.offers, 10_000)
+  t.true(isNum(r.matcher.ms))
+
+  t.deepEqual(r.gossip.map((g: { nodes: number }) => g.nodes), [20, 50])
+  for (const g of r.gossip) t.true(isNum(g.p50Ms) && isNum(g.p99Ms), 'gossip percentiles')
+
+  t.true(isNum(r.executor.cowsayOverheadMs) && isNum(r.executor.fetch10MbMs), 'executor')
+  t.true(isNum(r.node.readyMs) && isNum(r.node.idleRssMb), 'node')
+})
+
+test('an unknown part or a bad flag is a usage error (exit 2)', async t => {
+  for (const args of [['--only', 'warp-drive'], ['--frobnicate'], ['--seed', 'x']]) {
+    const err = await t.throwsAsync(run(process.execPath, ['cli/bin.ts', 'bench', ...args])) as Error & { code: number, stderr: string }
+    t.is(err.code, 2, args.join(' '))
+    t.regex(err.stderr, /^error: /m)
+  }
+})
