@@ -1,0 +1,3 @@
+export { DisputeService, DisputeRefusedError, type DisputeServiceInit, type DisputeServiceMetrics, type DisputeNode } from './service.ts'
+export { locatePeer, type LocateOptions, type PeerTarget } from './locate.ts'
+export { handOffDispute, MediatorUnreachableError } from './hand-off.ts'
