@@ -91,6 +91,17 @@ export class ResourceOfferAnnouncer {
     return o !== undefined && o.offer.expiry > now ? o : undefined
   }
 
+  /** The newest unexpired offer of each free slot (served to peers that sync their order book on connect). */
+  liveOffers (now: bigint): Array<Envelope<'ResourceOffer'>> {
+    const newest = new Map<number, IssuedOffer>()
+    for (const o of this.issued.values()) {
+      if (o.offer.expiry <= now || !this.free.includes(o.offer.slot)) continue
+      const cur = newest.get(o.offer.slot)
+      if (cur === undefined || cur.offer.nonce < o.offer.nonce) newest.set(o.offer.slot, o)
+    }
+    return [...newest.values()].map(o => ({ kind: 'ResourceOffer', value: o.offer, signature: o.signature }))
+  }
+
   /** Signs and publishes one offer per free slot; resolves with the envelopes. */
   async announce (): Promise<Array<Envelope<'ResourceOffer'>>> {
     const run = this.inflight.then(async () => await this.announceNow())

@@ -30,6 +30,10 @@ export interface AgreedDeal {
   providerSignature: string
   /** the provider's libp2p peer id */
   providerPeer: string
+  /** provider side: the signed job offer the deal belongs to (the provider runs it) */
+  job?: Envelope<'JobOffer'>
+  /** provider side: the job creator's libp2p peer id (results are delivered to it) */
+  jobCreatorPeer?: string
 }
 
 export interface ProviderRole {
@@ -178,7 +182,7 @@ export class DealNegotiator {
         if (!role.capacity.tryReserve(checked.offer.slot, checked.dealId, role.reservationTtlMs ?? 60_000)) throw new DeclineError('NO_CAPACITY', `slot ${checked.offer.slot} is taken`)
         const providerSignature = await signMessage('Deal', this.init.domain, checked.deal, role.signer)
         reply = encodeNegotiation({ type: 'accept', dealId: checked.dealId, providerSignature })
-        agreed = { deal: checked.deal, dealId: checked.dealId, jobCreatorSignature: checked.jobCreatorSignature, providerSignature, providerPeer: this.node.peerId.toString() }
+        agreed = { deal: checked.deal, dealId: checked.dealId, jobCreatorSignature: checked.jobCreatorSignature, providerSignature, providerPeer: this.node.peerId.toString(), job: msg.job, jobCreatorPeer: connection.remotePeer.toString() }
       } catch (err) {
         const reason: DeclineReason = err instanceof DeclineError ? err.reason : (err as Error).name === 'MessageValidationError' ? 'MALFORMED' : 'INTERNAL'
         this.metrics.declined[reason] = (this.metrics.declined[reason] ?? 0) + 1
@@ -194,7 +198,6 @@ export class DealNegotiator {
       stream.abort(err as Error)
     } finally {
       this.open.delete(stream)
-      void connection
     }
   }
 }

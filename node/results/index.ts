@@ -1,0 +1,1 @@
+export { ResultReceiver, deliverResult, OfferSync, type ExpectedResult, type ReceivedResult, type OfferSyncInit } from './service.ts'

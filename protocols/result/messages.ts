@@ -1,0 +1,114 @@
+// Result delivery (/lilypad/<network>/result/1.0.0): the provider sends the job creator the EIP-712 `Result`
+// it signed plus the multiaddrs it serves the result CID from; the job creator answers with an ack or a named
+// rejection. Offer sync (/lilypad/<network>/offers/1.0.0): a peer answers with the live signed offers it knows
+// and the addresses of their providers, so a node that just joined can match without waiting for a heartbeat.
+// Canonical CBOR, size-limited; every field is checked here at the edge.
+import { encode, decode } from 'cborg'
+import { getBytes, hexlify } from 'ethers'
+import { recoverSigner, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
+import { decodeEnvelope, encodeEnvelope, type Envelope } from '../codec.ts'
+import { MessageValidationError } from '../errors.ts'
+
+export const RESULT_VERSION = 1
+export const MAX_RESULT_MESSAGE = 16 * 1024
+export const MAX_OFFERS_MESSAGE = 512 * 1024
+export const MAX_SYNC_OFFERS = 256
+const MAX_ADDRS = 16
+
+export interface ResultDelivery {
+  result: Result
+  /** the provider's signature over `result` */
+  signature: string
+  /** where the provider serves the result CID (multiaddrs ending in /p2p/<peer id>) */
+  addrs: string[]
+}
+
+export type ResultAck = { type: 'ack' } | { type: 'reject', code: ResultRejectCode }
+export type ResultRejectCode = 'MALFORMED' | 'UNKNOWN_DEAL' | 'BAD_SIGNATURE' | 'WRONG_DEAL'
+
+export interface SyncedOffer { offer: Envelope<'ResourceOffer'>, addrs: string[] }
+
+/** A delivered result that does not come from the deal's provider (or not for that deal). */
+export class ResultRejectedError extends Error {
+  static override name = 'ResultRejectedError'
+  override name = 'ResultRejectedError'
+  readonly code: ResultRejectCode
+  constructor (code: ResultRejectCode, message: string) {
+    super(`${code}: ${message}`)
+    this.code = code
+  }
+}
+
+function malformed (msg: string): MessageValidationError {
+  return new MessageValidationError('MALFORMED', msg)
+}
+
+function decodeTop (bytes: Uint8Array, max: number): unknown[] {
+  if (bytes.length > max) throw new MessageValidationError('OVERSIZED', `${bytes.length} bytes`)
+  let raw: unknown
+  try {
+    raw = decode(bytes, { strict: true, allowIndefinite: false, allowUndefined: false, rejectDuplicateMapKeys: true })
+  } catch (err) {
+    throw malformed(`not CBOR (${(err as Error).message})`)
+  }
+  if (!Array.isArray(raw) || raw[0] !== RESULT_VERSION || typeof raw[1] !== 'string') throw malformed('bad message header')
+  return raw
+}
+
+const isAddrList = (v: unknown): v is string[] => Array.isArray(v) && v.length <= MAX_ADDRS && v.every(a => typeof a === 'string' && a.length > 0 && a.length < 512)
+
+export function encodeResultDelivery (d: ResultDelivery): Uint8Array {
+  const r = d.result
+  return encode([RESULT_VERSION, 'result', getBytes(r.dealId), r.resultCid, r.exitCode, r.timestamp, getBytes(d.signature), d.addrs.slice(0, MAX_ADDRS)])
+}
+
+export function decodeResultDelivery (bytes: Uint8Array): ResultDelivery {
+  const raw = decodeTop(bytes, MAX_RESULT_MESSAGE)
+  if (raw[1] !== 'result' || raw.length !== 8) throw malformed('result')
+  const [, , dealId, resultCid, exitCode, ts, sig, addrs] = raw
+  if (!(dealId instanceof Uint8Array) || dealId.length !== 32) throw malformed('dealId')
+  if (typeof resultCid !== 'string' || resultCid.length === 0 || resultCid.length > 256) throw malformed('resultCid')
+  if (typeof exitCode !== 'number' || !Number.isInteger(exitCode) || exitCode < -(2 ** 31) || exitCode >= 2 ** 31) throw malformed('exitCode')
+  const timestamp = typeof ts === 'number' ? BigInt(ts) : ts
+  if (typeof timestamp !== 'bigint' || timestamp < 0n) throw malformed('timestamp')
+  if (!(sig instanceof Uint8Array) || sig.length !== 65) throw malformed('signature')
+  if (!isAddrList(addrs)) throw malformed('addrs')
+  return { result: { dealId: hexlify(dealId), resultCid, exitCode, timestamp }, signature: hexlify(sig), addrs }
+}
+
+export function encodeResultAck (a: ResultAck): Uint8Array {
+  return encode(a.type === 'ack' ? [RESULT_VERSION, 'ack'] : [RESULT_VERSION, 'reject', a.code])
+}
+
+export function decodeResultAck (bytes: Uint8Array): ResultAck {
+  const raw = decodeTop(bytes, 256)
+  if (raw[1] === 'ack' && raw.length === 2) return { type: 'ack' }
+  if (raw[1] === 'reject' && raw.length === 3 && ['MALFORMED', 'UNKNOWN_DEAL', 'BAD_SIGNATURE', 'WRONG_DEAL'].includes(raw[2] as string)) return { type: 'reject', code: raw[2] as ResultRejectCode }
+  throw malformed('ack')
+}
+
+/**
+ * Pure check of a delivered result against the deal the job creator expects it for: it must name that deal
+ * and be signed by that deal's provider under this network's domain. Throws ResultRejectedError.
+ */
+export function checkResult (d: ResultDelivery, deal: Deal, dealId: string, domain: LilypadDomain): Result {
+  if (d.result.dealId.toLowerCase() !== dealId.toLowerCase()) throw new ResultRejectedError('WRONG_DEAL', `result is for deal ${d.result.dealId}, expected ${dealId}`)
+  let signer = ''
+  try { signer = recoverSigner('Result', domain, d.result, d.signature) } catch {}
+  if (signer.toLowerCase() !== deal.resourceProvider.toLowerCase()) throw new ResultRejectedError('BAD_SIGNATURE', 'result not signed by the deal\'s provider (or signed for another network)')
+  return d.result
+}
+
+export function encodeOfferSync (offers: SyncedOffer[]): Uint8Array {
+  return encode([RESULT_VERSION, 'offers', offers.slice(0, MAX_SYNC_OFFERS).map(o => [encodeEnvelope(o.offer), o.addrs.slice(0, MAX_ADDRS)])])
+}
+
+/** Decodes the envelopes; their signatures are validated by the caller like any gossiped offer. */
+export function decodeOfferSync (bytes: Uint8Array): SyncedOffer[] {
+  const raw = decodeTop(bytes, MAX_OFFERS_MESSAGE)
+  if (raw[1] !== 'offers' || raw.length !== 3 || !Array.isArray(raw[2]) || raw[2].length > MAX_SYNC_OFFERS) throw malformed('offers')
+  return (raw[2] as unknown[]).map(item => {
+    if (!Array.isArray(item) || item.length !== 2 || !(item[0] instanceof Uint8Array) || !isAddrList(item[1])) throw malformed('offer entry')
+    return { offer: decodeEnvelope(item[0], 'ResourceOffer') as Envelope<'ResourceOffer'>, addrs: item[1] }
+  })
+}
