@@ -384,7 +384,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       let inputs: Record<string, string>
       try { inputs = JSON.parse(job.inputs) as Record<string, string> } catch { throw new DisputeVerificationError('MALFORMED', 'job inputs are not JSON') }
       const loaded = await loadModule(job.module, inputs, this.init.modules)
-      const spec = await pinSpecImage(this.init.executor.docker, loaded.spec)
+      const spec = await pinSpecImage(this.init.executor.docker, loaded.spec, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
       await rm(resultDir, { recursive: true, force: true })
       await this.init.executor.run(spec, { resultDir, timeoutSec: job.timeout, signal, jobId: dealId })
       const cid = await this.init.store.addDirectory(resultDir, { signal })
