@@ -2,3 +2,4 @@ export { DisputeService, DisputeRefusedError, type DisputeServiceInit, type Disp
 export { locatePeer, type LocateOptions, type PeerTarget } from './locate.ts'
 export { handOffDispute, MediatorUnreachableError } from './hand-off.ts'
 export { caseOfDeal, caseSource, type KeptDeal } from './cases.ts'
+export { startJobCreatorDisputes, startProviderDisputes, type DisputingJobCreator, type DisputingProvider } from './parties.ts'
