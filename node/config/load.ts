@@ -80,6 +80,14 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
   }
   if (o.swarmKeyPath !== undefined) net.swarmKeyPath = field(o, 'swarmKeyPath', isString, 'a path', where)
   if (o.mediators !== undefined) net.mediators = field(o, 'mediators', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => getAddress(a))
+  if (o.dealTerms !== undefined) {
+    const t = o.dealTerms as Record<string, unknown>
+    if (t === null || typeof t !== 'object') throw new NetworkFileError(`${where}: "dealTerms" must be an object`)
+    const terms: NonNullable<NetworkFile['dealTerms']> = {}
+    for (const k of ['resultSlack', 'judgeWindow', 'mediateTimeout'] as const) if (t[k] !== undefined) terms[k] = field(t, k, isInt, 'a non-negative integer (seconds)', `${where} dealTerms`)
+    if (t.mediationFee !== undefined) terms.mediationFee = field(t, 'mediationFee', (v): v is string => typeof v === 'string' && /^\d+$/.test(v), 'a decimal string of LP wei', `${where} dealTerms`)
+    net.dealTerms = terms
+  }
   try { new URL(net.rpcUrl) } catch { throw new NetworkFileError(`${where}: "rpcUrl" is not a URL`) }
   return net
 }

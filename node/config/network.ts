@@ -23,4 +23,15 @@ export interface NetworkFile {
   swarmKeyPath?: string
   /** Registered mediators trusted by default. */
   mediators?: string[]
+  /** Deal terms job creators propose on this network (the devnet's are tight, so dead providers show in seconds). */
+  dealTerms?: NetworkDealTerms
+}
+
+export interface NetworkDealTerms {
+  /** seconds beyond the job's timeout for the provider to submit */
+  resultSlack?: number
+  judgeWindow?: number
+  mediateTimeout?: number
+  /** LP wei, as a decimal string (JSON has no bigint) */
+  mediationFee?: string
 }

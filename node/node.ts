@@ -1,0 +1,187 @@
+// One process per node: one libp2p host (shared by gossip, negotiation, the DHT and the Helia store), one
+// ChainClient for the node's key, and the roles switched on by flags.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { PrivateKey } from '@libp2p/interface'
+import type { NetworkFile } from './config/network.ts'
+import { ChainClient } from './chain/index.ts'
+import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, type HostOptions, type LilypadHost } from './host/index.ts'
+import { loadOrCreatePeerKey } from './host/keys.ts'
+import { GossipService } from './gossip/service.ts'
+import { OrderBook } from '../protocols/order-book.ts'
+import { OfferSync } from './results/index.ts'
+import { ResultStore } from './storage/index.ts'
+import { Executor } from './executor/index.ts'
+import { Solver } from './solver/index.ts'
+import { Directory } from './directory/index.ts'
+import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
+import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
+
+export const ROLE_NAMES = ['resource-provider', 'solver', 'mediator', 'jobcreator', 'directory'] as const
+export type RoleName = typeof ROLE_NAMES[number]
+
+export class RoleNotAvailableError extends Error {
+  static override name = 'RoleNotAvailableError'
+  override name = 'RoleNotAvailableError'
+}
+
+export class UnknownRoleError extends Error {
+  static override name = 'UnknownRoleError'
+  override name = 'UnknownRoleError'
+}
+
+export function parseRoles (text: string): RoleName[] {
+  const roles = text.split(',').map(s => s.trim()).filter(Boolean)
+  for (const r of roles) if (!(ROLE_NAMES as readonly string[]).includes(r)) throw new UnknownRoleError(`unknown role "${r}" (roles: ${ROLE_NAMES.join(', ')})`)
+  return [...new Set(roles)] as RoleName[]
+}
+
+/** Roles the disputes branch provides; loaded only when their module is present. */
+const OPTIONAL_ROLE_MODULES: Partial<Record<RoleName, string>> = {
+  mediator: './roles/mediator.ts',
+  jobcreator: './roles/job-bridge.ts'
+}
+
+export function roleAvailable (role: RoleName): boolean {
+  const mod = OPTIONAL_ROLE_MODULES[role]
+  return mod === undefined || existsSync(fileURLToPath(new URL(mod, import.meta.url)))
+}
+
+export interface NodeOptions {
+  network: NetworkFile
+  /** the network file's path (relative swarm key paths resolve against it) */
+  networkPath: string
+  /** the node's Ethereum key; never logged */
+  privateKey: string
+  /** node state: peer key, deals, Helia blocks, downloads */
+  dataDir: string
+  roles: RoleName[]
+  listen?: string[]
+  /** many nodes on one machine (devnet, tests): loopback allow-list, no colocation penalty, fast heartbeat */
+  local?: boolean
+  host?: Partial<HostOptions>
+  provider?: Partial<Omit<ResourceProviderOptions, 'host' | 'chain' | 'store' | 'executor' | 'network' | 'gossip' | 'dataDir'>>
+  jobCreator?: Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync'>>
+  /** options for the disputes branch's mediator role */
+  mediator?: Record<string, unknown>
+  executor?: Executor
+  log?: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+interface Startable { start: () => Promise<void> | void, stop: () => Promise<void> | void }
+
+export class LilypadNode {
+  readonly host: LilypadHost
+  readonly chain: ChainClient
+  readonly store: ResultStore
+  readonly gossip: GossipService
+  readonly book: OrderBook
+  readonly offerSync: OfferSync
+  readonly roles: RoleName[]
+  provider?: ResourceProvider
+  jobCreator?: JobCreator
+  solver?: Solver
+  directory?: Directory
+  mediator?: Startable
+  bridge?: Startable
+  private executor?: Executor
+  private readonly peerKey: PrivateKey
+  private stopped = false
+
+  private constructor (host: LilypadHost, chain: ChainClient, store: ResultStore, peerKey: PrivateKey, opts: NodeOptions) {
+    this.host = host
+    this.chain = chain
+    this.store = store
+    this.peerKey = peerKey
+    this.roles = opts.roles
+    this.book = new OrderBook()
+    const domain = domainOfNetwork(opts.network)
+    this.gossip = new GossipService(host, { networkId: opts.network.networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver') })
+    this.offerSync = new OfferSync(host, { networkId: opts.network.networkId, domain, book: this.book, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(Date.now() / 1000))) ?? [] })
+  }
+
+  static async create (opts: NodeOptions): Promise<LilypadNode> {
+    for (const r of opts.roles) if (!roleAvailable(r)) throw new RoleNotAvailableError(`the ${r} role is not available in this build`)
+    const chain = await ChainClient.create({ network: opts.network, privateKey: opts.privateKey })
+    let host: LilypadHost | undefined
+    let store: ResultStore | undefined
+    try {
+      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...opts.host })
+      host = await createHost(hostOpts)
+      await host.start()
+      store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host })
+      const peerKey = hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key'))
+      const node = new LilypadNode(host, chain, store, peerKey, opts)
+      await node.startRoles(opts)
+      return node
+    } catch (err) {
+      await store?.stop().catch(() => {})
+      try { await host?.stop() } catch {}
+      chain.stop()
+      throw err
+    }
+  }
+
+  private async startRoles (opts: NodeOptions): Promise<void> {
+    const { network, dataDir } = opts
+    const domain = domainOfNetwork(network)
+    const needsExecutor = opts.roles.includes('resource-provider') || opts.roles.includes('mediator')
+    if (needsExecutor) this.executor = opts.executor ?? new Executor()
+    this.gossip.start()
+    await this.offerSync.start({ serve: true, pull: opts.roles.includes('jobcreator') || opts.roles.includes('solver') })
+    if (opts.roles.includes('resource-provider')) {
+      this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.provider })
+      await this.provider.start()
+    }
+    if (opts.roles.includes('solver')) {
+      this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
+      this.solver.start()
+    }
+    if (opts.roles.includes('directory')) {
+      this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: this.peerKey })
+      // best effort: the DHT may have no peers yet on a fresh network
+      void this.directory.publish({ roles: opts.roles }).catch(() => {})
+    }
+    if (opts.roles.includes('mediator')) {
+      const mod = await import(OPTIONAL_ROLE_MODULES.mediator as string) as { Mediator: { create: (init: Record<string, unknown>) => Promise<Startable> } }
+      this.mediator = await mod.Mediator.create({ host: this.host, peerKey: this.peerKey, chain: this.chain, store: this.store, executor: this.executor, network, dataDir, ...opts.mediator })
+      await this.mediator.start()
+    }
+    if (opts.roles.includes('jobcreator')) {
+      this.jobCreator = await this.createJobCreator(opts)
+      const mod = await import(OPTIONAL_ROLE_MODULES.jobcreator as string) as { JobBridge: { create: (init: Record<string, unknown>) => Promise<Startable> } }
+      this.bridge = await mod.JobBridge.create({ chain: this.chain, jobCreator: this.jobCreator, network, dataDir, peerId: this.host.peerId.toString() })
+      await this.bridge.start()
+    }
+  }
+
+  /** A job creator on this node's host, chain and store (the CLI's `run`; the bridge). */
+  async createJobCreator (opts: Pick<NodeOptions, 'network' | 'dataDir' | 'jobCreator' | 'log'>): Promise<JobCreator> {
+    const t = opts.network.dealTerms
+    const terms = {
+      ...(t?.resultSlack !== undefined ? { resultSlack: t.resultSlack } : {}),
+      ...(t?.judgeWindow !== undefined ? { judgeWindow: t.judgeWindow } : {}),
+      ...(t?.mediateTimeout !== undefined ? { mediateTimeout: t.mediateTimeout } : {}),
+      ...(t?.mediationFee !== undefined ? { mediationFee: BigInt(t.mediationFee) } : {}),
+      ...opts.jobCreator?.terms
+    }
+    this.jobCreator ??= await JobCreator.create({ host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.jobCreator, terms })
+    return this.jobCreator
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    await this.bridge?.stop()
+    await this.jobCreator?.stop()
+    await this.mediator?.stop()
+    await this.provider?.stop()
+    await this.solver?.stop()
+    await this.offerSync.stop()
+    this.gossip.stop()
+    await this.store.stop()
+    await this.host.stop()
+    this.chain.stop()
+  }
+}
