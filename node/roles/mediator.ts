@@ -134,9 +134,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     await mkdir(this.dir, { recursive: true })
     if (this.init.register !== false) await this.registerOnChain()
     await this.disputes.start()
-    if (this.directory !== undefined) {
-      await this.directory.publish({ roles: ['mediator'] }).catch(() => { /* a DHT with no peers yet; the chain record still names us */ })
-    }
+    // Best effort, in the background: a fresh DHT may have no peers yet, and the chain record names us anyway.
+    if (this.directory !== undefined) void this.directory.publish({ roles: ['mediator'] }).catch(() => {})
     this.nextBlock = await this.loadCursor()
     for (const r of await this.records.open()) this.schedule(r.id)
     await this.scan()
