@@ -13,7 +13,7 @@ import { startDevnet, LP, type Devnet } from '../contracts/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
 import { startJobCreatorDisputes, startProviderDisputes, type DisputeService } from '../node/dispute/index.ts'
-import type { Mediator } from '../node/roles/mediator.ts'
+import type { Mediator, DisputeRecord } from '../node/roles/mediator.ts'
 import type { JobCreator } from '../node/roles/job-creator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
 
@@ -24,7 +24,7 @@ let networkPath: string
 let mediatorNode: LilypadNode
 let jcNode: LilypadNode
 let jc: JobCreator
-let jcDisputes: DisputeService
+let jcDisputes: { disputes: DisputeService, stop: () => Promise<void> }
 const stops: Array<() => Promise<void>> = []
 
 const FEE = LP(1)
@@ -76,6 +76,17 @@ test.after.always(async () => {
   if (tmp !== undefined) await rm(tmp, { recursive: true, force: true })
 })
 
+async function finished (m: Mediator, id: string): Promise<DisputeRecord> {
+  return await new Promise((resolve, reject) => {
+    const check = (): void => {
+      m.records.get(id).then(r => { if (r?.terminal === true) { m.off('verdict', check); m.off('abandoned', check); resolve(r) } }, reject)
+    }
+    m.on('verdict', check)
+    m.on('abandoned', check)
+    check()
+  })
+}
+
 const deposits = async (addrs: string[]): Promise<bigint[]> => await Promise.all(addrs.map(async a => await net.admin.depositOf(a)))
 
 test.serial('a cheating provider is audited, the mediator re-runs the job and the provider loses its collateral', async t => {
@@ -94,8 +105,8 @@ test.serial('a cheating provider is audited, the mediator re-runs the job and th
   t.is(rp1 - rp0, -d.collateral, 'the provider lost its collateral and got no payment')
   t.is(m1 - m0, d.mediationFee, 'the mediator was paid')
   const m = mediatorNode.mediator as unknown as Mediator
+  const dispute = await finished(m, out.dealId)
   t.is(m.metrics.verdicts.wrong, 1)
-  const dispute = await m.records.get(out.dealId)
   t.is(dispute?.resultCorrect, false)
   t.not(dispute?.mediatorCid, out.resultCid)
   await cheater.stop()
@@ -115,5 +126,5 @@ test.serial('an honest provider audited: the verdict upholds its result, it is p
   t.is(rp1 - rp0, d.price, 'the provider was paid (its collateral returned)')
   t.is(m1 - m0, d.mediationFee, 'the mediator was paid the fee')
   const m = mediatorNode.mediator as unknown as Mediator
-  t.is((await m.records.get(out.dealId))?.mediatorCid, out.resultCid, 'the mediator reproduced the provider\'s CID')
+  t.is((await finished(m, out.dealId)).mediatorCid, out.resultCid, 'the mediator reproduced the provider\'s CID')
 })

@@ -36,22 +36,22 @@ export interface DisputingProvider {
 /**
  * Starts the job creator's side of disputes: every dispute hook call pushes the case to the mediator; pulls are
  * answered from the job creator's deal store (the deal envelope is signed again with the job creator's key, which
- * is its own). Returns the service; stop it with the node.
+ * is its own). Uses the host's shared DisputeService; returns it and a stop function.
  */
-export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: PartyInit): Promise<DisputeService> {
+export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: PartyInit): Promise<{ disputes: DisputeService, stop: () => Promise<void> }> {
   const wallet = init.chain.wallet
   const domain = init.chain.domain
   const toCase = async (dealId: string, deal: Deal, jobOffer: Envelope<'JobOffer'>): Promise<DisputeCase> =>
     ({ dealId, deal: { kind: 'Deal', value: deal, signature: await signMessage('Deal', domain, deal, wallet) }, jobOffer })
-  const disputes = new DisputeService(init.host, {
-    networkId: init.networkId,
-    caseOf: async dealId => {
-      const rec = await jc.deals.get(dealId.toLowerCase()).catch(() => undefined)
-      return rec === undefined ? undefined : await toCase(rec.dealId, rec.deal, rec.job)
-    }
+  const disputes = DisputeService.shared(init.host, init.networkId)
+  const dropSource = disputes.addSource(async dealId => {
+    const rec = await jc.deals.get(dealId.toLowerCase()).catch(() => undefined)
+    return rec === undefined ? undefined : await toCase(rec.dealId, rec.deal, rec.job)
   })
   await disputes.start()
+  let stopped = false
   jc.onDispute(async d => {
+    if (stopped) return
     const c = await toCase(d.dealId, d.deal, d.jobOffer)
     try {
       await handOffDispute(disputes, d.mediator, c, { chain: init.chain, ...(init.directory !== undefined ? { directory: init.directory } : {}) })
@@ -61,7 +61,7 @@ export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: Pa
       init.log?.('dispute push failed; the mediator can still pull the case', { dealId: d.dealId, error: (err as Error).name })
     }
   })
-  return disputes
+  return { disputes, stop: async () => { stopped = true; dropSource(); await disputes.stop() } }
 }
 
 /**
@@ -69,7 +69,8 @@ export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: Pa
  * submissions was audited on chain (the job creator may be offline). Returns the service and a stop function.
  */
 export async function startProviderDisputes (rp: DisputingProvider, init: PartyInit): Promise<{ disputes: DisputeService, stop: () => Promise<void> }> {
-  const disputes = new DisputeService(init.host, { networkId: init.networkId, caseOf: caseSource(rp.deals) })
+  const disputes = DisputeService.shared(init.host, init.networkId)
+  const dropSource = disputes.addSource(caseSource(rp.deals))
   await disputes.start()
   const pushed = new Set<string>()
   const onDeal = (rec: KeptDeal & { state: string }): void => {
@@ -84,5 +85,5 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
     })().catch(err => { init.log?.('provider dispute push failed; the mediator can still pull', { dealId: rec.dealId, error: (err as Error).name }) })
   }
   rp.on('deal', onDeal)
-  return { disputes, stop: async () => { rp.off('deal', onDeal); await disputes.stop() } }
+  return { disputes, stop: async () => { rp.off('deal', onDeal); dropSource(); await disputes.stop() } }
 }

@@ -44,6 +44,8 @@ export class DisputeRefusedError extends Error {
   }
 }
 
+const sharedServices = new WeakMap<DisputeNode, DisputeService>()
+
 export interface DisputeServiceMetrics { pushed: number, pushesReceived: number, refused: number, pulls: number, pullsAnswered: number }
 
 export class DisputeService {
@@ -53,25 +55,55 @@ export class DisputeService {
   private readonly init: DisputeServiceInit
   private readonly cases = new Map<string, DisputeCase>()
   private readonly open = new Set<Stream>()
-  private running = false
+  private readonly sources = new Set<(dealId: string) => Promise<DisputeCase | undefined> | DisputeCase | undefined>()
+  private caseHandler: ((c: DisputeCase, from: string) => Promise<void>) | undefined
+  private users = 0
 
   constructor (node: DisputeNode, init: DisputeServiceInit) {
     this.node = node
     this.init = init
     this.protocol = protocols.dispute(init.networkId)
+    if (init.caseOf !== undefined) this.sources.add(init.caseOf)
+    this.caseHandler = init.onCase
+  }
+
+  /**
+   * The one service of a host: the mediator, the job creator and the provider of one node share it (a protocol
+   * has one handler per host). Each user calls start() and stop(); the handler goes when the last one stops.
+   */
+  static shared (node: DisputeNode, networkId: string): DisputeService {
+    let s = sharedServices.get(node)
+    if (s === undefined || s.protocol !== protocols.dispute(networkId)) {
+      s = new DisputeService(node, { networkId })
+      sharedServices.set(node, s)
+    }
+    return s
+  }
+
+  /** Adds a source of cases for pulls (e.g. a role's deal store); returns its remover. */
+  addSource (fn: (dealId: string) => Promise<DisputeCase | undefined> | DisputeCase | undefined): () => void {
+    this.sources.add(fn)
+    return () => { this.sources.delete(fn) }
+  }
+
+  /** Makes this node take pushed cases (the mediator); returns the remover. */
+  setCaseHandler (fn: (c: DisputeCase, from: string) => Promise<void>): () => void {
+    this.caseHandler = fn
+    return () => { if (this.caseHandler === fn) this.caseHandler = undefined }
   }
 
   private get stepMs (): number { return this.init.stepTimeoutMs ?? 5000 }
 
   async start (): Promise<void> {
-    if (this.running) return
-    this.running = true
+    this.users++
+    if (this.users > 1) return
     await this.node.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32 })
   }
 
   async stop (): Promise<void> {
-    if (!this.running) return
-    this.running = false
+    if (this.users === 0) return
+    this.users--
+    if (this.users > 0) return
     await this.node.unhandle(this.protocol)
     for (const s of this.open) s.abort(new Error('dispute service stopped'))
     this.open.clear()
@@ -139,11 +171,12 @@ export class DisputeService {
         reply = { type: 'refuse', code: 'MALFORMED' }
       } else if (msg.type === 'case') {
         this.metrics.pushesReceived++
-        if (this.init.onCase === undefined) {
+        const handler = this.caseHandler
+        if (handler === undefined) {
           reply = { type: 'refuse', code: 'NOT_MY_DISPUTE' }
         } else {
           try {
-            await this.init.onCase({ dealId: msg.dealId, deal: msg.deal, jobOffer: msg.jobOffer }, connection.remotePeer.toString())
+            await handler({ dealId: msg.dealId, deal: msg.deal, jobOffer: msg.jobOffer }, connection.remotePeer.toString())
             reply = { type: 'ack' }
           } catch (err) {
             this.metrics.refused++
@@ -151,8 +184,11 @@ export class DisputeService {
           }
         }
       } else if (msg.type === 'request') {
-        const c = this.init.caseOf !== undefined ? await this.init.caseOf(msg.dealId) : undefined
-        const found = c ?? this.cases.get(msg.dealId.toLowerCase())
+        let found = this.cases.get(msg.dealId.toLowerCase())
+        for (const source of this.sources) {
+          if (found !== undefined) break
+          found = await Promise.resolve(source(msg.dealId)).catch(() => undefined)
+        }
         if (found !== undefined) this.metrics.pullsAnswered++
         reply = found !== undefined ? { type: 'case', ...found } : { type: 'unknown' }
       } else {

@@ -18,7 +18,7 @@ import { ResultStore } from '../storage/index.ts'
 import { Executor } from '../executor/index.ts'
 import { loadModule, ensureBuiltinImages, pinSpecImage } from '../modules/index.ts'
 import { DisputeService, DisputeRefusedError, handOffDispute } from '../dispute/index.ts'
-import { Mediator } from './mediator.ts'
+import { Mediator, type DisputeRecord } from './mediator.ts'
 import { ZERO_ADDRESS, freshNonce } from '../testing/fixtures.ts'
 import type { NetworkFile } from '../config/network.ts'
 
@@ -64,8 +64,6 @@ test.after.always(async () => {
   await party?.stop()
   await partyStore?.stop()
   await Promise.all([partyHost, mediatorHost].map(async h => await h?.stop()))
-  // deal watchers uninstall their filters in the background; one more round trip lets those requests finish
-  await net?.jc.provider.send('eth_blockNumber', [])
   await net?.stop()
   if (tmp !== undefined) await rm(tmp, { recursive: true, force: true })
 })
@@ -104,6 +102,19 @@ async function dealFor (job: Envelope<'JobOffer'>, over: Partial<Deal> = {}): Pr
   return { deal, id, dispute }
 }
 
+/** The mediator's record of `id` once it finished with it (subscribes first, then looks, so no event is missed). */
+async function finished (id: string): Promise<DisputeRecord> {
+  const m = mediator
+  return await new Promise((resolve, reject) => {
+    const check = (): void => {
+      m.records.get(id).then(r => { if (r?.terminal === true) { m.off('verdict', check); m.off('abandoned', check); resolve(r) } }, reject)
+    }
+    m.on('verdict', check)
+    m.on('abandoned', check)
+    check()
+  })
+}
+
 const balances = async (): Promise<bigint[]> => await Promise.all([net.jc, net.rp, net.m1].map(async c => await c.depositOf()))
 
 test.serial('an honest result challenged: the mediator re-runs it, finds the same CID, the provider is paid and the mediator gets the fee', async t => {
@@ -111,20 +122,17 @@ test.serial('an honest result challenged: the mediator re-runs it, finds the sam
   const [jc0, rp0, m0] = await balances()
   const { deal, id, dispute } = await dealFor(job)
   await provide(job, deal)
-  const watcher = await net.jc.watchDeal(id)
-  t.teardown(async () => { await watcher.stop() })
   t.is((await net.jc.challenge(deal)).toLowerCase(), net.m1.address.toLowerCase())
   await handOffDispute(party, net.m1.address, dispute, { chain: net.jc })
-  const v = await watcher.waitFor(['MediatedCorrect', 'MediatedWrong'], 45_000)
-  t.is(v.state, 'MediatedCorrect')
+  const rec = await finished(id)
+  t.is((await net.jc.dealRecord(id)).state, 'MediatedCorrect')
   const [jc1, rp1, m1] = await balances()
   t.is(jc1 - jc0, -(deal.price + deal.mediationFee), 'the job creator paid the price and the fee')
   t.is(rp1 - rp0, deal.price, 'the provider got the price (and its collateral back)')
   t.is(m1 - m0, deal.mediationFee, 'the mediator got the fee')
-  const rec = await mediator.records.get(id)
-  t.is(rec?.stage, 'done')
-  t.is(rec?.via, 'push')
-  t.is(rec?.mediatorCid, v.resultCid)
+  t.is(rec.stage, 'done')
+  t.is(rec.via, 'push')
+  t.is(rec.mediatorCid, rec.resultCid)
 })
 
 test.serial('a wrong result challenged: the verdict slashes the provider and refunds the job creator', async t => {
@@ -132,32 +140,28 @@ test.serial('a wrong result challenged: the verdict slashes the provider and ref
   const [jc0, rp0, m0] = await balances()
   const { deal, id, dispute } = await dealFor(job)
   await provide(job, deal, { tamper: true })
-  const watcher = await net.jc.watchDeal(id)
-  t.teardown(async () => { await watcher.stop() })
   await net.jc.challenge(deal)
   await handOffDispute(party, net.m1.address, dispute, { chain: net.jc })
-  const v = await watcher.waitFor(['MediatedCorrect', 'MediatedWrong'], 45_000)
-  t.is(v.state, 'MediatedWrong')
+  const rec = await finished(id)
+  t.is((await net.jc.dealRecord(id)).state, 'MediatedWrong')
   const [jc1, rp1, m1] = await balances()
   t.is(jc1 - jc0, deal.collateral - deal.mediationFee, 'the job creator got its price back plus the collateral, less the fee it paid')
   t.is(rp1 - rp0, -deal.collateral, 'the provider lost its collateral')
   t.is(m1 - m0, deal.mediationFee, 'the mediator got the fee')
-  t.not((await mediator.records.get(id))?.mediatorCid, v.resultCid)
+  t.false(rec.resultCorrect)
+  t.not(rec.mediatorCid, rec.resultCid)
 })
 
 test.serial('an on-chain audit with nobody pushing: the mediator pulls the case from the provider and mediates', async t => {
   const job = await signedJob('audited cow')
   const { deal, id, dispute } = await dealFor(job, { auditPpm: 1_000_000 })
   party.remember(dispute) // the provider keeps its deals' cases; the job creator is offline
-  const watcher = await net.jc.watchDeal(id)
-  t.teardown(async () => { await watcher.stop() })
   const { audited } = await provide(job, deal)
   t.true(audited, 'auditPpm = 1,000,000 always audits')
-  const v = await watcher.waitFor(['MediatedCorrect', 'MediatedWrong'], 45_000)
-  t.is(v.state, 'MediatedCorrect')
-  const rec = await mediator.records.get(id)
-  t.is(rec?.via, 'pull')
-  t.true(rec?.audit)
+  const rec = await finished(id)
+  t.is((await net.jc.dealRecord(id)).state, 'MediatedCorrect')
+  t.is(rec.via, 'pull')
+  t.true(rec.audit)
 })
 
 test.serial('pushed cases that do not match the chain are refused with the named reason', async t => {
@@ -180,10 +184,9 @@ test.serial('pushed cases that do not match the chain are refused with the named
   t.is((await t.throwsAsync(party.push(mediatorHost.peerId, altered), { instanceOf: DisputeRefusedError }))?.code, 'DEAL_MISMATCH')
   t.true(mediator.metrics.casesPushed >= 2)
   // the honest case still goes through
-  const watcher = await net.jc.watchDeal(id)
-  t.teardown(async () => { await watcher.stop() })
   await handOffDispute(party, net.m1.address, dispute, { chain: net.jc })
-  t.is((await watcher.waitFor(['MediatedCorrect', 'MediatedWrong'], 45_000)).state, 'MediatedCorrect')
+  t.true((await finished(id)).resultCorrect)
+  t.is((await net.jc.dealRecord(id)).state, 'MediatedCorrect')
 })
 
 test.serial('a restarted mediator resumes from its stored block and mediates a challenge it missed while down', async t => {
@@ -193,9 +196,9 @@ test.serial('a restarted mediator resumes from its stored block and mediates a c
   party.remember(dispute)
   await provide(job, deal, { tamper: true })
   await net.jc.challenge(deal)
-  const watcher = await net.jc.watchDeal(id)
-  t.teardown(async () => { await watcher.stop() })
   mediator = await startMediator(join(tmp, 'mediator'))
-  t.is((await watcher.waitFor(['MediatedCorrect', 'MediatedWrong'], 45_000)).state, 'MediatedWrong')
-  t.is((await mediator.records.get(id))?.via, 'pull')
+  const rec = await finished(id)
+  t.is(rec.via, 'pull')
+  t.false(rec.resultCorrect)
+  t.is((await net.jc.dealRecord(id)).state, 'MediatedWrong')
 })

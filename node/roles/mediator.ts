@@ -108,6 +108,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   private queue: Promise<void> = Promise.resolve()
   private readonly abort = new AbortController()
   private running = false
+  private dropHandler: (() => void) | undefined
 
   private constructor (init: MediatorInit) {
     super()
@@ -115,7 +116,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     this.domain = { chainId: BigInt(init.network.chainId), verifyingContract: init.network.contracts.market }
     this.dir = join(init.dataDir, 'mediator')
     this.records = new DealStore<DisputeRecord>(join(this.dir, 'disputes'))
-    this.disputes = new DisputeService(init.host, { networkId: init.network.networkId, onCase: async (c, from) => { await this.takeCase(c, 'push', from) } })
+    this.disputes = DisputeService.shared(init.host, init.network.networkId)
     this.directory = init.peerKey !== undefined
       ? new Directory(init.host, { networkId: init.network.networkId, domain: this.domain, signer: init.chain.wallet, privateKey: init.peerKey })
       : undefined
@@ -133,6 +134,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     this.running = true
     await mkdir(this.dir, { recursive: true })
     if (this.init.register !== false) await this.registerOnChain()
+    this.dropHandler = this.disputes.setCaseHandler(async (c, from) => { await this.takeCase(c, 'push', from) })
     await this.disputes.start()
     // Best effort, in the background: a fresh DHT may have no peers yet, and the chain record names us anyway.
     if (this.directory !== undefined) void this.directory.publish({ roles: ['mediator'] }).catch(() => {})
@@ -148,6 +150,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     if (this.timer !== undefined) clearInterval(this.timer)
     this.abort.abort(new Error('mediator stopped'))
     await this.scanning
+    this.dropHandler?.()
     await this.disputes.stop()
     await Promise.allSettled([...this.working.values()])
   }
