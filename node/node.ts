@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
 import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, type HostOptions, type LilypadHost } from './host/index.ts'
@@ -110,6 +111,9 @@ export class LilypadNode {
       const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...opts.host })
       host = await createHost(hostOpts)
       await host.start()
+      // The bootstrap discovery module waits a second before its first dial; a CLI run cannot afford that.
+      const h = host
+      for (const b of opts.network.bootstrap) void h.dial(multiaddr(b), { signal: AbortSignal.timeout(5000) }).catch(() => {})
       store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host })
       const peerKey = hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key'))
       const node = new LilypadNode(host, chain, store, peerKey, opts)

@@ -16,3 +16,36 @@ test('an unknown command is a clear error with exit code 2', async t => {
   t.regex(err.stderr, /unknown command "frobnicate"/)
   t.notRegex(err.stderr, /at .*\.ts:\d+/) // no stack trace
 })
+
+// Bad flags fail before anything starts (no devnet, no chain): exit code 2, a message naming the problem, no stack.
+const badFlags: Array<[string[], RegExp]> = [
+  [['run'], /missing the module/],
+  [['run', 'cowsay:v0.0.1', '--bogus'], /Unknown option '--bogus'/],
+  [['run', 'cowsay:v0.0.1', '-i', 'Message'], /not Key=Value/],
+  [['run', 'cowsay:v0.0.1', '--audit', '1.5'], /between 0 and 1/],
+  [['run', 'cowsay:v0.0.1', '--target', 'nobody'], /not an Ethereum address/],
+  [['run', 'cowsay:v0.0.1', '--max-price', 'lots'], /not an LP amount/],
+  [['run', 'cowsay:v0.0.1', '--timeout=0'], /positive number of seconds/],
+  [['node', '--roles', 'baker'], /unknown role "baker"/],
+  [['node'], /at least one role/],
+  [['devnet', '--port', 'high'], /TCP port/],
+  [['network', 'init', 'Bad_Id', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1'], /lowercase letters/],
+  [['network', 'init', 'mine'], /needs contracts/],
+  [['faucet', '--address', 'me'], /not an Ethereum address/]
+]
+for (const [args, message] of badFlags) {
+  test(`"lilypad ${args.join(' ')}" is a usage error (exit 2)`, async t => {
+    const err = await t.throwsAsync(cli(...args)) as Error & { code: number, stderr: string }
+    t.is(err.code, 2)
+    t.regex(err.stderr, message)
+    t.regex(err.stderr, /hint: usage:/)
+    t.notRegex(err.stderr, /at .*\.ts:\d+/)
+  })
+}
+
+test('an unknown network is a clear error naming what to do', async t => {
+  const err = await t.throwsAsync(run(process.execPath, ['cli/bin.ts', 'run', 'cowsay:v0.0.1', '--network', 'nowhere'], { env: { ...process.env, LILYPAD_HOME: '/nonexistent-lilypad-home' } })) as Error & { code: number, stderr: string }
+  t.is(err.code, 2)
+  t.regex(err.stderr, /no network named "nowhere"/)
+  t.regex(err.stderr, /hint: .*lilypad devnet/)
+})

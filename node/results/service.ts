@@ -139,6 +139,7 @@ export class OfferSync {
   private readonly init: OfferSyncInit
   private running = false
   private serving = false
+  private pulling = false
   private readonly listeners = new Set<() => void>()
   private readonly inflight = new Set<Promise<void>>()
   private readonly onConnect = (evt: CustomEvent<Connection>): void => { this.track(this.syncFrom(evt.detail.remotePeer)) }
@@ -157,16 +158,22 @@ export class OfferSync {
       this.serving = true
       await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32 })
     }
-    if (opts.pull === true && this.init.book !== undefined) {
-      this.host.addEventListener('connection:open', this.onConnect)
-      for (const c of this.host.getConnections()) this.track(this.syncFrom(c.remotePeer))
-    }
+    if (opts.pull === true) this.enablePull()
+  }
+
+  /** Syncs from every connected peer now and from every peer we connect to later. */
+  enablePull (): void {
+    if (this.pulling || this.init.book === undefined || !this.running) return
+    this.pulling = true
+    this.host.addEventListener('connection:open', this.onConnect)
+    for (const c of this.host.getConnections()) this.track(this.syncFrom(c.remotePeer))
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
     this.host.removeEventListener('connection:open', this.onConnect)
+    this.pulling = false
     if (this.serving) await this.host.unhandle(this.protocol)
     this.serving = false
     await Promise.allSettled([...this.inflight])

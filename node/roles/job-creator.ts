@@ -177,6 +177,7 @@ export class JobCreator {
     await jc.results.start()
     await jc.negotiator.start()
     if (jc.ownsSync) await jc.offerSync.start({ serve: false, pull: true })
+    else jc.offerSync.enablePull()
     jc.fromBlock = Math.max(0, (await opts.chain.provider.getBlockNumber()) - 1)
     jc.track(jc.resume())
     return jc
@@ -255,7 +256,7 @@ export class JobCreator {
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
       void this.gossip.publishJobOffer(jobOffer).catch(() => {})
       phase('offered', `${req.module} nonce ${job.nonce}`)
-      const agreed = await this.negotiate(jobOffer, excluded, signal, note)
+      const agreed = await this.negotiate(jobOffer, excluded, signal, note, attempt > 1)
       phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`)
       const outcome = await this.follow(jobOffer, agreed, req, { phase, note, signal, phasesMs })
       if ('failed' in outcome) {
@@ -270,12 +271,13 @@ export class JobCreator {
   }
 
   /** Matches and proposes until a provider countersigns; waits for the book to change when all are busy. */
-  private async negotiate (jobOffer: Envelope<'JobOffer'>, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void): Promise<AgreedDeal> {
+  private async negotiate (jobOffer: Envelope<'JobOffer'>, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
     const queueDeadline = performance.now() + (this.opts.queueTimeoutMs ?? 120_000)
     let checkedDeposit = false
     for (;;) {
-      const candidates = await this.candidates(job, excluded, signal)
+      // on a retry providers are known to exist: the others may just be busy (their booked slots withdrawn)
+      const candidates = await this.candidates(job, excluded, signal, retrying ? (this.opts.queueTimeoutMs ?? 120_000) : (this.opts.matchTimeoutMs ?? 5000))
       if (!checkedDeposit) {
         const need = candidates[0].price + this.terms.mediationFee
         const have = await this.opts.chain.depositOf()
@@ -298,8 +300,8 @@ export class JobCreator {
     }
   }
 
-  private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal): Promise<Candidate[]> {
-    const deadline = performance.now() + (this.opts.matchTimeoutMs ?? 5000)
+  private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal, waitMs: number): Promise<Candidate[]> {
+    const deadline = performance.now() + waitMs
     for (;;) {
       const now = nowSeconds()
       this.book.evictExpired(now)
@@ -429,6 +431,9 @@ export class JobCreator {
       local.abort()
       this.results.forget(dealId)
       await watcher.stop()
+      // ethers uninstalls the log filter in the background; one more round trip lets that request finish, so a
+      // node stopping right after the job does not cancel it mid-flight (an unhandled rejection inside ethers)
+      await chain.provider.send('eth_chainId', []).catch(() => {})
     }
   }
 

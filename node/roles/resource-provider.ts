@@ -115,6 +115,14 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   private healthTimer: NodeJS.Timeout | undefined
   private dockerUp = true
   private stopped = false
+  private reannounce: NodeJS.Timeout | undefined
+  // A peer that just subscribed to the offers topic (a bootstrap node, a job creator) hears our offers at once,
+  // not at the next heartbeat.
+  private readonly onSubscription = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.opts.gossip.topics.resourceOffers)) return
+    if (this.reannounce !== undefined || this.stopped) return
+    this.reannounce = setTimeout(() => { this.reannounce = undefined; void this.announcer.announce().catch(() => {}) }, 50)
+  }
 
   private constructor (opts: ResourceProviderOptions, template: OfferTemplate) {
     super()
@@ -152,6 +160,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.opts.gossip.start()
     await this.negotiator.start()
     this.announcer.start()
+    this.opts.host.services.pubsub.addEventListener('subscription-change', this.onSubscription as never)
     this.healthTimer = setInterval(() => { void this.checkDocker() }, this.opts.announceIntervalMs ?? 10_000)
     this.healthTimer.unref()
     this.settleTimer = setInterval(() => { this.track(this.settleLeftovers().then(() => {})) }, this.opts.settleIntervalMs ?? 30_000)
@@ -164,6 +173,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.stopped = true
     clearInterval(this.settleTimer)
     clearInterval(this.healthTimer)
+    clearTimeout(this.reannounce)
+    this.opts.host.services.pubsub.removeEventListener('subscription-change', this.onSubscription as never)
     await this.announcer.stop()
     await this.negotiator.stop()
     for (const a of this.aborts.values()) a.abort(new Error('provider stopping'))

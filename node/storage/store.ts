@@ -329,7 +329,14 @@ export class ResultStore {
       await this.writeTree(cid, tmp, signal, providers)
       const again = await hashDirectory(tmp, signal)
       if (!again.equals(cid)) throw new ResultVerificationError(`the tree fetched for ${key} re-adds as ${again.toString()}`)
-      await rename(tmp, dest)
+      try {
+        await rename(tmp, dest)
+      } catch (err) {
+        // another fetch of the same CID (same content, verified) finished first: theirs is as good as ours
+        if (!['ENOTEMPTY', 'EEXIST'].includes((err as { code?: string }).code ?? '') || !existsSync(dest)) throw err
+        await rm(tmp, { recursive: true, force: true })
+        return { cid, dir: dest }
+      }
       this.pinInBackground(cid, await treeBytes(dest), Date.now(), 'fetched')
       return { cid, dir: dest }
     } catch (e) {

@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util'
+import type { Command } from '../command.ts'
+import { UserError } from '../errors.ts'
+import { usageError, toUserError } from '../context.ts'
+import { startDevnet, runningDevnet, DEVNET_CHAIN_ID, DEVNET_KEYS } from '../../node/devnet.ts'
+import { devKey } from '../../node/chain/anvil.ts'
+import { Wallet } from 'ethers'
+
+const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator]\n  lilypad devnet stop'
+
+async function stop (): Promise<number> {
+  const m = await runningDevnet()
+  if (m === undefined) { console.error('no devnet is running'); return 0 }
+  process.kill(m.pid, 'SIGTERM')
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try { process.kill(m.pid, 0) } catch { console.error(`devnet (pid ${m.pid}) stopped`); return 0 }
+    if (Date.now() > deadline) throw new UserError(`the devnet (pid ${m.pid}) did not stop`, { hint: `kill ${m.pid}` })
+    // polling another process's exit: there is no event for it
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+export const devnet: Command = {
+  name: 'devnet',
+  summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator',
+  usage: USAGE,
+  async run (argv) {
+    let v
+    try {
+      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' } } })
+    } catch (err) { throw usageError((err as Error).message, USAGE) }
+    if (v.positionals[0] === 'stop') return await stop()
+    if (v.positionals.length > 0) throw usageError(`unknown argument "${v.positionals[0]}"`, USAGE)
+    const port = v.values.port === undefined ? undefined : Number(v.values.port)
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw usageError('--port must be a TCP port number', USAGE)
+    const slots = v.values.slots === undefined ? undefined : Number(v.values.slots)
+    if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+    const running = await runningDevnet()
+    if (running !== undefined) throw new UserError(`a devnet is already running (pid ${running.pid}, ${running.rpcUrl})`, { hint: 'use it, or stop it with "lilypad devnet stop"' })
+    let d
+    try {
+      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, log: (m, f) => { console.error(`  ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) } })
+    } catch (err) { throw toUserError(err) }
+    const user = new Wallet(devKey(DEVNET_KEYS.user)).address
+    console.log(`Lilypad devnet ready in ${(d.readyMs / 1000).toFixed(2)} s
+  network file   ${d.networkPath}
+  RPC            ${d.network.rpcUrl}   chain id ${DEVNET_CHAIN_ID}
+  contracts      market ${d.network.contracts.market}  token (LP) ${d.network.contracts.token}
+  faucet         ${d.network.contracts.faucet ?? '-'}   ("lilypad faucet --address <you>")
+  provider       ${d.provider.chain.address} (${d.provider.provider?.capacity.freeSlots().length ?? 0} slots)
+  mediator       ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running in this build)' : ''}
+  CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)
+
+MetaMask: Add network manually
+  Network name     Lilypad devnet
+  New RPC URL      ${d.network.rpcUrl}
+  Chain ID         ${DEVNET_CHAIN_ID}
+  Currency symbol  ETH
+
+Try: ./lilypad run cowsay:v0.0.1 -i Message=moo      Ctrl-C stops the devnet.`)
+    await new Promise<void>(resolve => {
+      const done = (): void => { resolve() }
+      process.once('SIGINT', done)
+      process.once('SIGTERM', done)
+    })
+    console.error('stopping the devnet…')
+    await d.stop()
+    return 0
+  }
+}

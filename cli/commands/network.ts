@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util'
+import { mkdir, writeFile, readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Command } from '../command.ts'
+import { UserError } from '../errors.ts'
+import { usageError, toUserError } from '../context.ts'
+import { lilypadHome, parseNetworkFile, parsePrivateKey, parseAddressList } from '../../node/config/load.ts'
+import type { NetworkFile } from '../../node/config/network.ts'
+import { writeSwarmKeyFile } from '../../node/host/keys.ts'
+import { deployAll } from '../../contracts/deploy.ts'
+
+const USAGE = 'lilypad network init <id> [--rpc URL] [--out DIR] (--deploy --key-env VAR | --contracts-from NETWORK_FILE) [--bootstrap MULTIADDR …] [--mediator ADDR …] [--open]'
+
+export const network: Command = {
+  name: 'network',
+  summary: 'Create a new private network (swarm key, network file, contracts)',
+  usage: USAGE,
+  async run (argv) {
+    let v
+    try {
+      v = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: { rpc: { type: 'string' }, out: { type: 'string' }, deploy: { type: 'boolean' }, 'key-env': { type: 'string' }, 'contracts-from': { type: 'string' }, bootstrap: { type: 'string', multiple: true }, mediator: { type: 'string', multiple: true }, open: { type: 'boolean' } }
+      })
+    } catch (err) { throw usageError((err as Error).message, USAGE) }
+    const [sub, id, ...extra] = v.positionals
+    if (sub !== 'init') throw usageError(sub === undefined ? 'missing the subcommand "init"' : `unknown subcommand "${sub}"`, USAGE)
+    if (id === undefined || extra.length > 0) throw usageError('give exactly one network id', USAGE)
+    if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(id)) throw usageError(`network id "${id}" must be lowercase letters, digits and dashes (it is the protocol prefix)`, USAGE)
+    const o = v.values
+    if (o.deploy === true && o['contracts-from'] !== undefined) throw usageError('--deploy and --contracts-from exclude each other', USAGE)
+    if (o.deploy !== true && o['contracts-from'] === undefined) throw usageError('a network needs contracts: --deploy --key-env VAR, or --contracts-from FILE', USAGE)
+    const out = resolve(o.out ?? join(lilypadHome(), 'networks'))
+    const file = join(out, `${id}.json`)
+    if (existsSync(file)) throw new UserError(`${file} already exists`, { hint: 'choose another id or --out directory' })
+    let mediators: string[] = []
+    try { mediators = parseAddressList((o.mediator ?? []).join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
+    let net: NetworkFile
+    try {
+      if (o.deploy === true) {
+        if (o['key-env'] === undefined) throw usageError('--deploy needs --key-env VAR (the deployer key is read from that variable, never from a flag)', USAGE)
+        if (o.rpc === undefined) throw usageError('--deploy needs --rpc URL', USAGE)
+        const wallet = parsePrivateKey(process.env[o['key-env']], o['key-env'])
+        const d = await deployAll({ rpcUrl: o.rpc, privateKey: wallet.privateKey, networkId: id, mediators, bootstrap: o.bootstrap ?? [] })
+        net = { ...d.network, rpcUrl: o.rpc }
+      } else {
+        const src = resolve(o['contracts-from'] as string)
+        const base = parseNetworkFile(await readFile(src, 'utf8'), src)
+        net = { ...base, networkId: id, rpcUrl: o.rpc ?? base.rpcUrl, bootstrap: o.bootstrap ?? [], ...(mediators.length > 0 ? { mediators } : {}) }
+        delete net.swarmKeyPath
+      }
+    } catch (err) { throw toUserError(err) }
+    await mkdir(out, { recursive: true })
+    if (o.open !== true) {
+      await writeSwarmKeyFile(join(out, `${id}.swarm.key`))
+      net.swarmKeyPath = `${id}.swarm.key`
+    }
+    await writeFile(file, JSON.stringify(net, null, 2) + '\n')
+    console.log(`network "${id}" written to ${file}${o.open === true ? '' : `\nswarm key: ${join(out, `${id}.swarm.key`)} (share it only with the network's members)`}`)
+    return 0
+  }
+}

@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util'
+import { join } from 'node:path'
+import { parseEther } from 'ethers'
+import type { Command } from '../command.ts'
+import { resolveNetworkAndKey, toUserError, usageError } from '../context.ts'
+import { lilypadHome } from '../../node/config/load.ts'
+import { LilypadNode, parseRoles, type RoleName } from '../../node/node.ts'
+
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,jobcreator,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
+
+async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
+  let v
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
+        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' }
+      }
+    })
+  } catch (err) { throw usageError((err as Error).message, USAGE) }
+  const o = v.values
+  let roles: RoleName[]
+  try { roles = fixedRoles ?? parseRoles(o.roles ?? '') } catch (err) { throw usageError((err as Error).message, USAGE) }
+  if (roles.length === 0) throw usageError('name at least one role with --roles', USAGE)
+  const slots = o.slots === undefined ? undefined : Number(o.slots)
+  if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+  const lp = (flag: string, s: string | undefined): bigint | undefined => {
+    if (s === undefined) return undefined
+    try { return parseEther(s) } catch { throw usageError(`${flag} "${s}" is not an LP amount`, USAGE) }
+  }
+  const price = lp('--price', o.price)
+  const collateral = lp('--collateral', o.collateral)
+  if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
+  const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
+  const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
+  let node: LilypadNode
+  try {
+    node = await LilypadNode.create({
+      network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
+      ...(o.listen !== undefined ? { listen: o.listen } : {}),
+      provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
+      log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
+    })
+  } catch (err) { throw toUserError(err) }
+  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}\nCtrl-C stops it.`)
+  await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
+  console.error('stopping…')
+  await node.stop()
+  return 0
+}
+
+export const node: Command = { name: 'node', summary: 'Run a node with the given roles', usage: USAGE, run: async argv => await runNode(argv) }
+
+function shortcut (role: RoleName, summary: string): Command {
+  return { name: role, summary: `${summary} (= node --roles ${role})`, usage: USAGE.replace('node --roles resource-provider,solver,mediator,jobcreator,directory', role), run: async argv => await runNode(argv, [role]) }
+}
+
+export const resourceProvider = shortcut('resource-provider', 'Offer this machine\'s compute')
+export const solver = shortcut('solver', 'Match job offers to resource offers')
+export const mediator = shortcut('mediator', 'Re-run challenged jobs and post verdicts')
+export const jobcreator = shortcut('jobcreator', 'Run jobs ordered by contracts (the on-chain job bridge)')

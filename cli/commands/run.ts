@@ -1,0 +1,124 @@
+import { parseArgs } from 'node:util'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { isAddress, parseEther } from 'ethers'
+import type { Command } from '../command.ts'
+import { UserError } from '../errors.ts'
+import { Progress } from '../progress.ts'
+import { resolveNetworkAndKey, toUserError, usageError } from '../context.ts'
+import { lilypadHome, parseAddressList } from '../../node/config/load.ts'
+import { parseInputs } from '../../node/modules/index.ts'
+import { DEFAULT_DATA_DIR } from '../../node/storage/store.ts'
+import { LilypadNode } from '../../node/node.ts'
+import type { JobOutcome } from '../../node/roles/job-creator.ts'
+
+const USAGE = 'lilypad run <module> [-i Key=Value …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--data-dir DIR] [--no-accept]'
+
+function parse (argv: string[]): { ref: string, inputs: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, dataDir: string, accept: boolean } {
+  let v
+  try {
+    v = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        input: { type: 'string', short: 'i', multiple: true },
+        network: { type: 'string', short: 'n' },
+        target: { type: 'string' },
+        json: { type: 'boolean' },
+        mediator: { type: 'string', multiple: true },
+        'max-price': { type: 'string' },
+        audit: { type: 'string' },
+        timeout: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-accept': { type: 'boolean' }
+      }
+    })
+  } catch (err) {
+    throw usageError((err as Error).message, USAGE)
+  }
+  const { values, positionals } = v
+  if (positionals.length !== 1) throw usageError(positionals.length === 0 ? 'missing the module, e.g. cowsay:v0.0.1' : `one module only, got ${positionals.join(' ')}`, USAGE)
+  let inputs: Record<string, string>
+  try { inputs = parseInputs(values.input ?? []) } catch (err) { throw usageError((err as Error).message, USAGE) }
+  if (values.target !== undefined && !isAddress(values.target)) throw usageError(`--target "${values.target}" is not an Ethereum address`, USAGE)
+  let mediators: string[] | undefined
+  if (values.mediator !== undefined) {
+    try { mediators = parseAddressList(values.mediator.join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
+  }
+  let maxPrice: bigint | undefined
+  if (values['max-price'] !== undefined) {
+    try { maxPrice = parseEther(values['max-price']) } catch { throw usageError(`--max-price "${values['max-price']}" is not an LP amount (e.g. 1.5)`, USAGE) }
+    if (maxPrice < 0n) throw usageError('--max-price must not be negative', USAGE)
+  }
+  const audit = values.audit === undefined ? 0 : Number(values.audit)
+  if (!(audit >= 0 && audit <= 1)) throw usageError(`--audit "${values.audit}" must be a probability between 0 and 1`, USAGE)
+  let timeoutSec: number | undefined
+  if (values.timeout !== undefined) {
+    timeoutSec = Number(values.timeout)
+    if (!(Number.isFinite(timeoutSec) && timeoutSec > 0)) throw usageError(`--timeout "${values.timeout}" must be a positive number of seconds`, USAGE)
+  }
+  return {
+    ref: positionals[0], inputs, json: values.json === true, audit, accept: values['no-accept'] !== true,
+    dataDir: values['data-dir'] ?? process.env.LILYPAD_DATA_DIR ?? DEFAULT_DATA_DIR,
+    ...(values.network !== undefined ? { network: values.network } : {}),
+    ...(values.target !== undefined ? { target: values.target } : {}),
+    ...(mediators !== undefined ? { mediators } : {}),
+    ...(maxPrice !== undefined ? { maxPrice } : {}),
+    ...(timeoutSec !== undefined ? { timeoutSec } : {})
+  }
+}
+
+export const run: Command = {
+  name: 'run',
+  summary: 'Run a job on the Lilypad network (starts the devnet when none is named and none runs)',
+  usage: USAGE,
+  async run (argv) {
+    const a = parse(argv)
+    const progress = new Progress({ json: a.json })
+    const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(a.network, { autoStart: a.network === undefined, onNote: m => { progress.note(m) } })
+    const stateDir = join(lilypadHome(), 'state', loaded.network.networkId, wallet.address.toLowerCase())
+    const interrupt = new AbortController()
+    const onSigint = (): void => { interrupt.abort(new UserError('interrupted', { hint: `the deal's state is kept in ${stateDir}; an agreed deal without result is refunded by the next "lilypad run" after its deadline`, exitCode: 130 })) }
+    process.once('SIGINT', onSigint)
+    const signals = [interrupt.signal, ...(a.timeoutSec !== undefined ? [AbortSignal.timeout(a.timeoutSec * 1000)] : [])]
+    let node: LilypadNode | undefined
+    let outcome: JobOutcome
+    try {
+      // an ephemeral peer id: several runs at once must not share one
+      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') } })
+      const jc = await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
+      outcome = await jc.run({
+        module: a.ref, inputs: a.inputs, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals),
+        ...(a.target !== undefined ? { target: a.target } : {}),
+        ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
+        ...(a.maxPrice !== undefined ? { maxPrice: a.maxPrice } : {}),
+        onPhase: (p, d) => { progress.phase(p, d) },
+        onTx: (w, h, g) => { progress.tx(w, h, g) },
+        onNote: m => { progress.note(m) }
+      })
+    } catch (err) {
+      if (interrupt.signal.aborted) throw interrupt.signal.reason
+      if ((err as Error)?.name === 'TimeoutError') throw new UserError(`gave up after --timeout ${a.timeoutSec} s`, { hint: `the deal's state is kept in ${stateDir}; an agreed deal without result is refunded by the next run after its deadline` })
+      throw toUserError(err)
+    } finally {
+      process.off('SIGINT', onSigint)
+      await node?.stop().catch(() => {})
+    }
+    if (a.json) {
+      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, phasesMs: outcome.phasesMs, txs: progress.txs, totalMs: progress.totalMs() }))
+      return outcome.exitCode === 0 ? 0 : 1
+    }
+    const stdout = await readFile(join(outcome.path, 'stdout'), 'utf8').catch(() => '')
+    console.error(`\nresult: ${outcome.path}   (total ${(progress.totalMs() / 1000).toFixed(2)} s)`)
+    if (outcome.exitCode !== 0) {
+      const stderr = await readFile(join(outcome.path, 'stderr'), 'utf8').catch(() => '')
+      process.stdout.write(stdout)
+      console.error(`\nerror: the job exited with code ${outcome.exitCode}`)
+      if (stderr !== '') console.error(`stderr:\n${stderr}`)
+      return 1
+    }
+    process.stdout.write(stdout)
+    return 0
+  }
+}

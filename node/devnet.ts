@@ -1,0 +1,157 @@
+// The embedded devnet (`lilypad devnet`): anvil (chain id 1337, port 8545 unless taken), the contracts deployed
+// with a mediator approved, accounts funded with ETH (anvil) and LP with deposits made, module images built,
+// and in this one process a bootstrap node (solver + directory), a resource provider and — when the disputes
+// branch's role is present — a mediator. The network file goes to $LILYPAD_HOME/networks/devnet.json and a
+// ready marker with our pid to $LILYPAD_HOME/devnet/ready.json. Only anvil's well-known dev keys are used.
+import { mkdir, rm, writeFile, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import Docker from 'dockerode'
+import { Wallet, parseEther } from 'ethers'
+import { startAnvil, devKey, ChainClient, Roles, type Anvil } from './chain/index.ts'
+import { deployAll } from '../contracts/deploy.ts'
+import { connectLilypadToken } from '../contracts/generated/index.ts'
+import { ensureBuiltinImages } from './modules/index.ts'
+import { Executor } from './executor/index.ts'
+import { lilypadHome, networkPath } from './config/load.ts'
+import type { NetworkFile } from './config/network.ts'
+import { LilypadNode, roleAvailable } from './node.ts'
+
+export const DEVNET_ID = 'devnet'
+export const DEVNET_CHAIN_ID = 1337
+
+/** Which anvil dev key plays which part (public keys: devnets only). */
+export const DEVNET_KEYS = { admin: 0, user: 1, provider: 2, mediator: 3, bootstrap: 4, provider2: 5, user2: 6 } as const
+
+export const DEVNET_PRICE = parseEther('1')
+export const DEVNET_COLLATERAL = parseEther('2')
+/** Tight terms so a provider that dies is noticed and refunded in seconds, not the mainnet-ish hour. */
+export const DEVNET_TERMS = { resultSlack: 10, judgeWindow: 30, mediateTimeout: 120, mediationFee: parseEther('1').toString() }
+
+export interface DevnetOptions {
+  /** default $LILYPAD_HOME */
+  home?: string
+  /** anvil port; default 8545, or a free one if taken */
+  port?: number
+  /** the resource provider's slots (default 2) */
+  slots?: number
+  /** start the mediator role when present (default true) */
+  mediator?: boolean
+  /** LP each funded account gets (default 10 000) */
+  fund?: bigint
+  log?: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+export interface Devnet {
+  network: NetworkFile
+  networkPath: string
+  anvil: Anvil
+  bootstrap: LilypadNode
+  provider: LilypadNode
+  mediator?: LilypadNode
+  keys: typeof DEVNET_KEYS
+  readyMs: number
+  /** the data dir of the devnet's own nodes */
+  dir: string
+  stop: () => Promise<void>
+}
+
+export interface ReadyMarker { pid: number, rpcUrl: string, readyMs: number, startedAt: string }
+
+export function devnetDir (home = lilypadHome()): string { return join(home, 'devnet') }
+export function readyMarkerPath (home = lilypadHome()): string { return join(devnetDir(home), 'ready.json') }
+
+/** The running devnet's marker, if its process is alive. */
+export async function runningDevnet (home = lilypadHome()): Promise<ReadyMarker | undefined> {
+  let m: ReadyMarker
+  try { m = JSON.parse(await readFile(readyMarkerPath(home), 'utf8')) as ReadyMarker } catch { return undefined }
+  try { process.kill(m.pid, 0) } catch { return undefined }
+  return m
+}
+
+export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
+  const t0 = performance.now()
+  const home = opts.home ?? lilypadHome()
+  const dir = devnetDir(home)
+  const log = opts.log ?? (() => {})
+  // A devnet is fresh every time (new chain): earlier node state would only refer to deals that no longer exist.
+  await Promise.all(['bootstrap', 'provider', 'mediator', 'ready.json'].map(async d => { await rm(join(dir, d), { recursive: true, force: true }) }))
+  await mkdir(join(home, 'networks'), { recursive: true })
+  const docker = new Docker()
+  const images = ensureBuiltinImages(docker)
+  images.catch(() => {})
+  const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, accounts: 10, ...(opts.port !== undefined ? { port: opts.port } : { preferDefaultPort: true }) })
+  const started: LilypadNode[] = []
+  const clients: ChainClient[] = []
+  try {
+    const key = (i: number): string => devKey(i)
+    const addr = (i: number): string => new Wallet(key(i)).address
+    const mediatorAddr = addr(DEVNET_KEYS.mediator)
+    const deployment = await deployAll({ rpcUrl: anvil.rpcUrl, privateKey: key(DEVNET_KEYS.admin), networkId: DEVNET_ID, mediators: [mediatorAddr], exampleClient: { payment: parseEther('10'), timeout: 3600, fund: parseEther('1000') } })
+    log('contracts deployed', { ms: Math.round(performance.now() - t0) })
+    const network: NetworkFile = { ...deployment.network, rpcUrl: anvil.rpcUrl, mediators: [mediatorAddr], dealTerms: DEVNET_TERMS }
+    const client = async (i: number): Promise<ChainClient> => { const c = await ChainClient.create({ network, privateKey: key(i) }); clients.push(c); return c }
+    const admin = await client(DEVNET_KEYS.admin)
+    const token = connectLilypadToken(network.contracts.token, admin.wallet)
+    const amount = opts.fund ?? parseEther('10000')
+    const funded = [DEVNET_KEYS.user, DEVNET_KEYS.provider, DEVNET_KEYS.mediator, DEVNET_KEYS.provider2, DEVNET_KEYS.user2]
+    await Promise.all(funded.map(async i => await admin.queue.send('fund', async () => await token.transfer.populateTransaction(addr(i), amount))))
+    const parties = await Promise.all(funded.map(client))
+    // deposits cover many jobs: price + mediation fee for a job creator, collateral for a provider
+    await Promise.all(parties.map(async c => {
+      await c.deposit(amount / 2n)
+      if (c.address === mediatorAddr) await c.register(Roles.Mediator, 'devnet-mediator')
+    }))
+    log('accounts funded', { ms: Math.round(performance.now() - t0) })
+    const path = networkPath(DEVNET_ID, { ...process.env, LILYPAD_HOME: home })
+    const common = { networkPath: path, local: true }
+    const bootstrap = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.bootstrap), dataDir: join(dir, 'bootstrap'), roles: ['solver', 'directory'] })
+    started.push(bootstrap)
+    network.bootstrap = bootstrap.host.getMultiaddrs().map(m => m.toString())
+    await writeFile(path, JSON.stringify(network, null, 2) + '\n')
+    await images
+    log('images built', { ms: Math.round(performance.now() - t0) })
+    const executor = new Executor({ docker })
+    const provider = await LilypadNode.create({
+      ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor,
+      provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, settleIntervalMs: 10_000, announceIntervalMs: 5_000 }
+    })
+    started.push(provider)
+    // ready means a job creator joining now finds the provider's offers at the bootstrap node (order-book sync)
+    await until(() => bootstrap.book.offers().some(o => o.offer.provider === provider.chain.address), bootstrap, 10_000)
+    let mediator: LilypadNode | undefined
+    if (opts.mediator !== false && roleAvailable('mediator')) {
+      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor })
+      started.push(mediator)
+    }
+    for (const c of clients) c.stop()
+    const readyMs = Math.round(performance.now() - t0)
+    const marker: ReadyMarker = { pid: process.pid, rpcUrl: anvil.rpcUrl, readyMs, startedAt: new Date().toISOString() }
+    await writeFile(readyMarkerPath(home), JSON.stringify(marker) + '\n')
+    let stopping: Promise<void> | undefined
+    return {
+      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), keys: DEVNET_KEYS, readyMs, dir,
+      stop: async () => {
+        stopping ??= (async () => {
+          await rm(readyMarkerPath(home), { force: true })
+          for (const n of started.reverse()) await n.stop().catch(() => {})
+          await anvil.stop()
+        })()
+        await stopping
+      }
+    }
+  } catch (err) {
+    for (const c of clients) c.stop()
+    for (const n of started.reverse()) await n.stop().catch(() => {})
+    await anvil.stop()
+    throw err
+  }
+}
+
+/** Resolves when `cond` holds, re-checked on every verified gossip message of `node`. */
+async function until (cond: () => boolean, node: LilypadNode, timeoutMs: number): Promise<void> {
+  if (cond()) return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error('the devnet provider\'s offers did not reach the bootstrap node in time')) }, timeoutMs)
+    const off = node.gossip.onVerified(() => { if (cond()) { clearTimeout(timer); off(); resolve() } })
+  })
+}

@@ -1,0 +1,152 @@
+// The whole loop against one in-process devnet (real anvil, libp2p, Docker, Helia): the CLI runs cowsay and the
+// deal settles as priced; a failing container is reported promptly; two job creators and two providers run ten
+// jobs at once without double-booking; a provider killed mid-job is timed out, refunded and replaced.
+// Serial: the tests share the devnet's accounts and check exact ledger movements.
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { computeAddress, parseEther } from 'ethers'
+import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
+import { LilypadNode } from '../node/node.ts'
+import { ChainClient, devKey } from '../node/chain/index.ts'
+import type { JobCreator } from '../node/roles/job-creator.ts'
+
+const execFileP = promisify(execFile)
+
+// The cow from the seed's quick start (shared/seed): what `lilypad run cowsay:v0.0.1 -i Message="moo"` must print.
+const SEED_COW = [
+  ' _____',
+  '< moo >',
+  ' -----',
+  '        \\   ^__^',
+  '         \\  (oo)\\_______',
+  '            (__)\\       )\\/\\',
+  '                ||----w |',
+  '                ||     ||',
+  ''
+].join('\n')
+
+const VICTIM_COLLATERAL = parseEther('3')
+let home: string
+let devnet: Devnet
+let reader: ChainClient
+const extra: LilypadNode[] = []
+
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'lilypad-e2e-'))
+  devnet = await startDevnet({ home, port: 0, slots: 2 })
+  reader = await ChainClient.create({ network: devnet.network, privateKey: devKey(DEVNET_KEYS.admin) })
+})
+
+test.after.always(async () => {
+  reader?.stop()
+  for (const n of extra) await n.stop().catch(() => {})
+  await devnet?.stop()
+  if (home !== undefined) await rm(home, { recursive: true, force: true })
+})
+
+function cli (...args: string[]): Promise<{ stdout: string, stderr: string }> {
+  return execFileP(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }, timeout: 60_000 })
+}
+
+async function jobCreatorNode (keyIndex: number, name: string): Promise<{ node: LilypadNode, jc: JobCreator }> {
+  const node = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(keyIndex), dataDir: join(home, name), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') } })
+  extra.push(node)
+  const jc = await node.createJobCreator({ network: devnet.network, dataDir: join(home, name) })
+  return { node, jc }
+}
+
+test.serial('1. lilypad run cowsay moo: the cow on disk, the deal settled, the ledger moved exactly as priced', async t => {
+  const jcAddr = computeAddress(devKey(DEVNET_KEYS.user))
+  const rpAddr = devnet.provider.chain.address
+  const [jcBefore, rpBefore] = await Promise.all([reader.depositOf(jcAddr), reader.depositOf(rpAddr)])
+  const { stdout } = await cli('run', 'cowsay:v0.0.1', '-i', 'Message=moo', '--json')
+  const out = JSON.parse(stdout) as { dealId: string, resultCid: string, path: string, exitCode: number, phasesMs: Record<string, number>, txs: Array<{ what: string, hash: string, gasUsed: string }> }
+  t.deepEqual(Object.keys(out).filter(k => k !== 'totalMs').sort(), ['dealId', 'exitCode', 'path', 'phasesMs', 'resultCid', 'txs'])
+  t.regex(out.dealId, /^0x[0-9a-f]{64}$/)
+  t.is(out.exitCode, 0)
+  t.is(out.path, join(home, 'data', 'downloaded-files', out.resultCid))
+  t.deepEqual(Object.keys(out.phasesMs), ['offered', 'matched', 'agreed', 'running', 'result', 'downloaded', 'settled'])
+  t.true(out.txs.length >= 1 && out.txs.every(x => /^0x[0-9a-f]{64}$/.test(x.hash) && /^\d+$/.test(x.gasUsed) && x.what.length > 0))
+  t.is(await readFile(join(out.path, 'stdout'), 'utf8'), SEED_COW)
+  t.is((await reader.dealRecord(out.dealId)).state, 'Settled')
+  const [jcAfter, rpAfter] = await Promise.all([reader.depositOf(jcAddr), reader.depositOf(rpAddr)])
+  t.is(jcBefore - jcAfter, DEVNET_PRICE, 'the job creator paid the price, its mediation fee came back')
+  t.is(rpAfter - rpBefore, DEVNET_PRICE, 'the provider earned the price, its collateral came back')
+
+  // the human form: phases on stderr, the cow itself on stdout
+  const human = await cli('run', 'cowsay:v0.0.1', '-i', 'Message=moo')
+  t.is(human.stdout, SEED_COW)
+  for (const label of ['offer sent', 'matched', 'agreed on chain', 'running', 'result', 'downloaded', 'settled']) t.true(human.stderr.includes(label), label)
+  t.regex(human.stderr, /result: .*downloaded-files\/bafy/)
+})
+
+test.serial('5. a container that exits non-zero: exit code and stderr shown promptly, non-zero exit', async t => {
+  const err = await t.throwsAsync(cli('run', 'stress:v0.1.0', '-i', 'Mode=exit', '-i', 'Arg=3')) as Error & { code: number, stdout: string, stderr: string }
+  t.is(err.code, 1)
+  t.regex(err.stderr, /the job exited with code 3/)
+  t.regex(err.stderr, /stress: failing on purpose with 3/)
+  t.regex(err.stdout, /stress: exiting with 3/)
+  t.notRegex(err.stderr, /at .*\.ts:\d+/)
+})
+
+test.serial('6. two job creators and two providers run 10 jobs at once: all complete, no slot double-booked', async t => {
+  const rp2 = await LilypadNode.create({
+    network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.provider2), dataDir: join(home, 'rp2'), roles: ['resource-provider'], local: true,
+    provider: { slots: 2, price: parseEther('0.5'), collateral: VICTIM_COLLATERAL, announceIntervalMs: 5000 }
+  })
+  extra.push(rp2)
+  const providers = [devnet.provider.provider!, rp2.provider!]
+  // every slot holds at most one deal at a time, checked on each start
+  const holding = new Map<string, string>()
+  let overlaps = 0
+  for (const p of providers) {
+    p.on('job:start', e => { const k = `${p.address}:${e.slot}`; if (holding.has(k)) overlaps++; holding.set(k, e.dealId) })
+    p.on('job:end', e => { const k = `${p.address}:${e.slot}`; if (holding.get(k) === e.dealId) holding.delete(k) })
+  }
+  const a = await jobCreatorNode(DEVNET_KEYS.user, 'jc-a')
+  const b = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-b')
+  const jobs = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).jc.run({ module: 'stress:v0.1.0', inputs: { Mode: 'sleep', Arg: '1', Timeout: '20' } }))
+  const outcomes = await Promise.all(jobs)
+  t.is(outcomes.length, 10)
+  t.true(outcomes.every(o => o.exitCode === 0))
+  t.is(new Set(outcomes.map(o => o.dealId)).size, 10)
+  t.is(overlaps, 0)
+  for (const p of providers) t.true(p.maxRunning <= 2, `${p.address} ran ${p.maxRunning} at once`)
+  t.true(providers.every(p => p.maxRunning >= 1), 'both providers took jobs')
+  const states = await Promise.all(outcomes.map(async o => (await reader.dealRecord(o.dealId)).state))
+  t.true(states.every(s => s === 'Settled'))
+})
+
+test.serial('4. a provider killed mid-job: the deal times out, the job creator is refunded and the job succeeds on another provider', async t => {
+  const victim = extra.find(n => n.provider !== undefined && n.chain.address === computeAddress(devKey(DEVNET_KEYS.provider2)))
+  t.truthy(victim, 'test 6 started the second provider (the cheaper one, ranked first)')
+  const { jc } = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-c')
+  const before = await reader.depositOf(jc.address)
+  // kill it once its deal is agreed on chain and its container runs
+  let killed: Promise<void> | undefined
+  let agreed = false
+  let running = false
+  const maybeKill = (): void => { if (agreed && running && killed === undefined) killed = victim!.stop() }
+  victim!.provider!.on('deal', r => { if (r.state === 'agreed') { agreed = true; maybeKill() } })
+  victim!.provider!.on('job:start', () => { running = true; maybeKill() })
+  const notes: string[] = []
+  const t0 = Date.now()
+  const outcome = await jc.run({ module: 'stress:v0.1.0', inputs: { Mode: 'sleep', Arg: '2', Timeout: '4' }, onNote: m => { notes.push(m) } })
+  const elapsed = Date.now() - t0
+  await killed
+  t.is(outcome.retries.length, 1)
+  const failed = outcome.retries[0]
+  t.is(failed.provider, victim!.chain.address)
+  t.is((await reader.dealRecord(failed.dealId!)).state, 'TimedOutResult')
+  t.is(outcome.deal.resourceProvider, devnet.provider.chain.address)
+  t.is(outcome.exitCode, 0)
+  t.true(notes.some(n => /refund|timeoutResult/i.test(n)), notes.join(' | '))
+  // refunded in full for the dead provider and compensated with its collateral; paid only the one that delivered
+  t.is((await reader.depositOf(jc.address)) - before, VICTIM_COLLATERAL - DEVNET_PRICE)
+  t.log(`killed provider detected, refunded and retried: ${elapsed} ms`)
+})
