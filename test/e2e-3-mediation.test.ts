@@ -12,7 +12,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { startDevnet, LP, type Devnet } from '../contracts/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
-import { startJobCreatorDisputes, startProviderDisputes, type DisputeService } from '../node/dispute/index.ts'
 import type { Mediator, DisputeRecord } from '../node/roles/mediator.ts'
 import type { JobCreator } from '../node/roles/job-creator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
@@ -24,7 +23,6 @@ let networkPath: string
 let mediatorNode: LilypadNode
 let jcNode: LilypadNode
 let jc: JobCreator
-let jcDisputes: { disputes: DisputeService, stop: () => Promise<void> }
 const stops: Array<() => Promise<void>> = []
 
 const FEE = LP(1)
@@ -39,11 +37,9 @@ async function connect (a: LilypadNode, b: LilypadNode): Promise<void> {
   await a.host.dial(multiaddr(b.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
 }
 
-/** A provider node with its dispute side (answers pulls, pushes audited submissions as a fallback). */
+/** A provider node (the node wires its dispute side: answers pulls, pushes audited submissions as a fallback). */
 async function provider (key: string, name: string, fault?: 'wrong-result'): Promise<LilypadNode> {
   const n = await node(key, name, ['resource-provider'], { provider: { price: LP(10), collateral: LP(20), announceIntervalMs: 2000, ...(fault !== undefined ? { fault } : {}) } })
-  const side = await startProviderDisputes(n.provider!, { host: n.host, chain: n.chain, networkId: network.networkId })
-  stops.unshift(side.stop)
   await connect(n, mediatorNode)
   await connect(jcNode, n)
   return n
@@ -63,9 +59,8 @@ test.before(async () => {
   await writeFile(networkPath, JSON.stringify(network))
   mediatorNode = await node(net.anvil.keys[5], 'mediator', ['mediator'], { mediator: { pollMs: 200, pullAfterMs: 2000, pullIntervalMs: 1000 } })
   jcNode = await node(net.anvil.keys[1], 'jc', [])
+  // the node wires the job creator's dispute hook to a push to the drawn mediator
   jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc') })
-  jcDisputes = await startJobCreatorDisputes(jc, { host: jcNode.host, chain: jcNode.chain, networkId: network.networkId })
-  stops.unshift(async () => { await jcDisputes.stop() })
   await connect(jcNode, mediatorNode)
 })
 
@@ -107,7 +102,8 @@ test.serial('a cheating provider is audited, the mediator re-runs the job and th
   const m = mediatorNode.mediator as unknown as Mediator
   const dispute = await finished(m, out.dealId)
   t.is(m.metrics.verdicts.wrong, 1)
-  t.is(dispute?.resultCorrect, false)
+  t.is(dispute.resultCorrect, false)
+  t.is(dispute.via, 'push', 'the case was handed over by a party, not pulled')
   t.not(dispute?.mediatorCid, out.resultCid)
   await cheater.stop()
 })
