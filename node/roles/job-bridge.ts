@@ -151,6 +151,8 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
         }
         this.nextBlock = latest + 1
         await this.saveCursor()
+        // a job whose last step failed (RPC error) is retried on the next scan
+        for (const r of await this.jobs.open()) this.schedule(r.id)
       } catch (err) {
         if (this.running) this.emit('failure', err as Error)
       } finally {
@@ -220,6 +222,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
       await this.finish(id, 'completed')
     } catch (err) {
       if (err instanceof ContractRevertError && err.reason === 'JobNotOpen') { await this.finish(id, 'skipped', { reason: 'completed or failed meanwhile' }); return }
+      if (err instanceof ContractRevertError && err.reason === 'JobExpired') { await this.finish(id, 'skipped', { reason: 'the result came after the job deadline (the client can refundExpired)' }); return }
       throw err
     }
   }
@@ -238,6 +241,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   /** 'ok' once the deal's result stands (submitted, settled or upheld); a reason when it never will. */
   private async awaitStandingResult (dealId: string, deadline: number, signal: AbortSignal): Promise<'ok' | 'aborted' | string> {
     const watcher = await this.init.chain.watchDeal(dealId)
+    const aborted = new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
     try {
       const standing = ['ResultSubmitted', 'Settled', 'MediatedCorrect', 'TimedOutMediation'] as const
       const final = [...standing, 'MediatedWrong', 'TimedOutResult'] as const
@@ -250,10 +254,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
         const now = (await this.init.chain.provider.getBlock('latest'))!.timestamp
         if (now > deadline) return 'the deal was not settled before the job deadline'
         // a challenged (audited) deal: wait for the verdict, re-checking now and then
-        await Promise.race([
-          watcher.waitFor([...final], 5000).catch(() => undefined),
-          new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
-        ])
+        await Promise.race([watcher.waitFor([...final], 5000).catch(() => undefined), aborted])
       }
     } finally {
       await watcher.stop()
