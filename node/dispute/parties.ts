@@ -6,18 +6,33 @@ import { signMessage, type Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import type { DisputeCase } from '../../protocols/dispute/index.ts'
 import type { ChainClient } from '../chain/index.ts'
-import type { Directory } from '../directory/index.ts'
+import { dhtRecords, type RecordReader } from './locate.ts'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { DisputeService, type DisputeNode } from './service.ts'
 import { handOffDispute } from './hand-off.ts'
 import { caseSource, type KeptDeal } from './cases.ts'
 
 interface PartyInit {
-  host: DisputeNode
+  host: DisputeNode & { services?: { dht?: KadDHT }, getConnections?: (peer?: PeerId) => unknown[] }
   chain: ChainClient
   networkId: string
-  /** the DHT directory, to find a mediator that registered no peer id on chain */
-  directory?: Directory
+  /** signed node records (default: read from the host's DHT), for the mediator's addresses */
+  directory?: RecordReader
   log?: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+function connectedOf (init: PartyInit): ((peerId: string) => boolean) | undefined {
+  const get = init.host.getConnections
+  if (get === undefined) return undefined
+  return peerId => { try { return get.call(init.host, peerIdFromString(peerId)).length > 0 } catch { return false } }
+}
+
+function readerOf (init: PartyInit): RecordReader | undefined {
+  if (init.directory !== undefined) return init.directory
+  const dht = init.host.services?.dht
+  return dht !== undefined ? dhtRecords({ services: { dht } }, init.chain.domain) : undefined
 }
 
 /** What the wiring needs of node/roles/job-creator.ts `JobCreator`. */
@@ -50,18 +65,21 @@ export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: Pa
   })
   await disputes.start()
   let stopped = false
+  const ac = new AbortController()
+  const pushes = new Set<Promise<void>>()
+  const directory = readerOf(init)
   jc.onDispute(async d => {
     if (stopped) return
     const c = await toCase(d.dealId, d.deal, d.jobOffer)
-    try {
-      await handOffDispute(disputes, d.mediator, c, { chain: init.chain, ...(init.directory !== undefined ? { directory: init.directory } : {}) })
-      init.log?.('dispute handed to the mediator', { dealId: d.dealId, mediator: d.mediator })
-    } catch (err) {
-      // the case stays available for the mediator's pull
-      init.log?.('dispute push failed; the mediator can still pull the case', { dealId: d.dealId, error: (err as Error).name })
-    }
+    disputes.remember(c)
+    // In the background: the job creator goes on to wait for the verdict at once, and the case stays pullable.
+    const p = handOffDispute(disputes, d.mediator, c, { chain: init.chain, signal: ac.signal, connected: connectedOf(init), ...(directory !== undefined ? { directory } : {}) })
+      .then(() => { init.log?.('dispute handed to the mediator', { dealId: d.dealId, mediator: d.mediator }) })
+      .catch(err => { init.log?.('dispute push failed; the mediator can still pull the case', { dealId: d.dealId, error: (err as Error).name }) })
+      .finally(() => { pushes.delete(p) })
+    pushes.add(p)
   })
-  return { disputes, stop: async () => { stopped = true; dropSource(); await disputes.stop() } }
+  return { disputes, stop: async () => { stopped = true; ac.abort(); await Promise.allSettled([...pushes]); dropSource(); await disputes.stop() } }
 }
 
 /**
@@ -70,6 +88,7 @@ export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: Pa
  */
 export async function startProviderDisputes (rp: DisputingProvider, init: PartyInit): Promise<{ disputes: DisputeService, stop: () => Promise<void> }> {
   const disputes = DisputeService.shared(init.host, init.networkId)
+  const directory = readerOf(init)
   const dropSource = disputes.addSource(caseSource(rp.deals))
   await disputes.start()
   const pushed = new Set<string>()
@@ -81,7 +100,7 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
       if (onChain.state !== 'Challenged') return
       const mediator = rec.deal.mediators[onChain.mediatorIndex]
       await handOffDispute(disputes, mediator, { dealId: rec.dealId, deal: { kind: 'Deal', value: rec.deal, signature: rec.jobCreatorSignature }, jobOffer: rec.job },
-        { chain: init.chain, ...(init.directory !== undefined ? { directory: init.directory } : {}) })
+        { chain: init.chain, connected: connectedOf(init), ...(directory !== undefined ? { directory } : {}) })
     })().catch(err => { init.log?.('provider dispute push failed; the mediator can still pull', { dealId: rec.dealId, error: (err as Error).name }) })
   }
   rp.on('deal', onDeal)

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Interface, zeroPadValue, type Log } from 'ethers'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { MarketAbi } from '../../contracts/generated/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { Roles, ContractRevertError, type ChainClient } from '../chain/index.ts'
@@ -20,7 +20,8 @@ import type { Executor } from '../executor/index.ts'
 import { loadModule, pinSpecImage, type ResolveOptions } from '../modules/index.ts'
 import { Directory } from '../directory/index.ts'
 import { DisputeService, type DisputeNode } from '../dispute/service.ts'
-import { locatePeer } from '../dispute/locate.ts'
+import { locatePeer, dhtRecords } from '../dispute/locate.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { verifyDisputeCase, NotChallengedError, DisputeVerificationError, type DisputeCase } from '../../protocols/dispute/index.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
@@ -53,6 +54,7 @@ export interface DisputeRecord extends StoredRecord {
 
 export interface MediatorHost extends DisputeNode {
   getMultiaddrs: () => Multiaddr[]
+  getConnections?: (peer?: PeerId) => unknown[]
   services: { dht: KadDHT }
 }
 
@@ -345,7 +347,16 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       if (state.state !== 'Challenged') { await this.records.update(dealId, r => ({ ...r!, stage: 'done', terminal: true, reason: `deal is ${state.state}` })); return undefined }
       for (const party of [rec.jobCreator, rec.resourceProvider]) {
         if (party === undefined) continue
-        const targets = await locatePeer(party, { chain: this.init.chain, directory: this.directory, roles: ['job-creator', 'resource-provider'], timeoutMs: 3000 }).catch(() => [])
+        const targets = await locatePeer(party, {
+          chain: this.init.chain,
+          directory: this.directory ?? dhtRecords(this.init.host, this.domain),
+          roles: ['job-creator', 'resource-provider'],
+          timeoutMs: 3000,
+          connected: peerId => {
+            const get = this.init.host.getConnections
+            try { return get !== undefined && get.call(this.init.host, peerIdFromString(peerId)).length > 0 } catch { return false }
+          }
+        }).catch(() => [])
         for (const t of targets) {
           if (signal.aborted) return undefined
           try {
