@@ -115,6 +115,7 @@ export function toUserError (e: unknown): unknown {
     case 'ResultVerificationError':
       return new UserError(`could not download the result: ${err.message}`, { hint: 'the provider may have gone away; the deal stays open until its judge window passes', cause: e })
     case 'RoleNotAvailableError':
+      return new UserError(err.message, { hint: 'the mediator and jobcreator (on-chain job bridge) roles ship as node/roles/mediator.ts and node/roles/job-bridge.ts; run the others meanwhile', cause: e })
     case 'UnknownRoleError':
       return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, jobcreator', exitCode: 2, cause: e })
     case 'DockerUnavailableError':

@@ -9,11 +9,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { computeAddress, parseEther } from 'ethers'
+import { computeAddress, parseEther, keccak256, toUtf8Bytes, ZeroHash, ZeroAddress, Wallet } from 'ethers'
+import { signMessage, idOf, type Deal, type JobOffer } from '../protocols/eip712.ts'
+import { buildDeal, defaultDealTerms } from '../protocols/negotiation/messages.ts'
+import type { RpDealRecord } from '../node/roles/resource-provider.ts'
+import { DealStore } from '../node/store/deal-store.ts'
 import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
-import type { JobCreator } from '../node/roles/job-creator.ts'
+import type { JobCreator, JcDealRecord } from '../node/roles/job-creator.ts'
 
 const execFileP = promisify(execFile)
 
@@ -149,4 +153,56 @@ test.serial('4. a provider killed mid-job: the deal times out, the job creator i
   // refunded in full for the dead provider and compensated with its collateral; paid only the one that delivered
   t.is((await reader.depositOf(jc.address)) - before, VICTIM_COLLATERAL - DEVNET_PRICE)
   t.log(`killed provider detected, refunded and retried: ${elapsed} ms`)
+})
+
+test.serial('a job creator that was interrupted after agreement refunds the deal on its next start (resume)', async t => {
+  // the state a Ctrl-C leaves: an agreed deal without result, recorded by the job creator
+  const jcKey = devKey(DEVNET_KEYS.user2)
+  const rpClient = await ChainClient.create({ network: devnet.network, privateKey: devKey(DEVNET_KEYS.provider2) })
+  t.teardown(() => { rpClient.stop() })
+  const jcAddress = computeAddress(jcKey)
+  const deal: Deal = {
+    jobOfferId: keccak256(toUtf8Bytes(`interrupted ${Date.now()}`)), resourceOfferId: ZeroHash, jobCreator: jcAddress, resourceProvider: rpClient.address,
+    mediators: [...(devnet.network.mediators ?? [])], price: DEVNET_PRICE, collateral: parseEther('2'), mediationFee: parseEther('1'), auditPpm: 0,
+    resultTimeout: 3, judgeWindow: 30, mediateTimeout: 60, expiry: BigInt(Math.floor(Date.now() / 1000) + 600), nonce: BigInt(Date.now()) * 1000n + 999n
+  }
+  const [jcSig, rpSig] = await Promise.all([signMessage('Deal', rpClient.domain, deal, new Wallet(jcKey)), signMessage('Deal', rpClient.domain, deal, rpClient.wallet)])
+  const { dealId } = await rpClient.agree(deal, jcSig, rpSig)
+  const dataDir = join(home, 'jc-resume')
+  const store = new DealStore<JcDealRecord>(join(dataDir, 'jc-deals'))
+  await store.put({ id: dealId, dealId, deal, job: { kind: 'JobOffer', value: {} as never, signature: '0x' }, providerPeer: '', state: 'agreed', terminal: false, updatedAt: 0 })
+  const before = await reader.depositOf(jcAddress)
+  const watcher = await reader.watchDeal(dealId)
+  t.teardown(async () => { await watcher.stop() })
+  // the next job creator with this key resumes it
+  const node = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: jcKey, dataDir, roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') } })
+  extra.push(node)
+  await node.createJobCreator({ network: devnet.network, dataDir })
+  await watcher.waitFor('TimedOutResult', 20_000)
+  t.is((await reader.depositOf(jcAddress)) - before, DEVNET_PRICE + parseEther('1') + parseEther('2'), 'price and fee back, plus the provider\'s collateral')
+})
+
+test.serial('a resource provider restarted with an accepted deal agrees, runs and submits it (resume)', async t => {
+  const jcWallet = new Wallet(devKey(DEVNET_KEYS.user2))
+  const rpWallet = new Wallet(devKey(DEVNET_KEYS.provider2))
+  const domain = { chainId: BigInt(devnet.network.chainId), verifyingContract: devnet.network.contracts.market }
+  const now = BigInt(Math.floor(Date.now() / 1000))
+  const job: JobOffer = {
+    jobCreator: jcWallet.address, module: 'cowsay:v0.0.1', inputs: JSON.stringify({ Message: 'resumed' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0 },
+    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 998n
+  }
+  const jobEnv = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcWallet) }
+  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 1n }
+  const deal = buildDeal(job, idOf('JobOffer', domain, job), offer, idOf('ResourceOffer', domain, offer), job.mediators, { ...defaultDealTerms, resultSlack: 10, mediationFee: parseEther('1') }, now)
+  const dealId = idOf('Deal', domain, deal)
+  const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, jcWallet), signMessage('Deal', domain, deal, rpWallet)])
+  // what a provider that crashed right after countersigning has on disk
+  const dataDir = join(home, 'rp-resume')
+  await new DealStore<RpDealRecord>(join(dataDir, 'rp-deals')).put({ id: dealId, dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0, state: 'accepted', terminal: false, updatedAt: 0 })
+  const watcher = await reader.watchDeal(dealId)
+  t.teardown(async () => { await watcher.stop() })
+  const node = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, roles: ['resource-provider'], local: true, provider: { slots: 1, price: DEVNET_PRICE } })
+  extra.push(node)
+  const view = await watcher.waitFor('ResultSubmitted', 30_000)
+  t.regex(view.resultCid ?? '', /^bafy/)
 })

@@ -106,7 +106,7 @@ export const run: Command = {
       await node?.stop().catch(() => {})
     }
     if (a.json) {
-      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, phasesMs: outcome.phasesMs, txs: progress.txs, totalMs: progress.totalMs() }))
+      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, phasesMs: outcome.phasesMs, txs: progress.txs, totalMs: Math.round(performance.now()) }))
       return outcome.exitCode === 0 ? 0 : 1
     }
     const stdout = await readFile(join(outcome.path, 'stdout'), 'utf8').catch(() => '')

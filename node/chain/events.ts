@@ -100,7 +100,12 @@ export class DealWatcher extends EventEmitter<{ transition: [DealView] }> {
   }
 
   async stop (): Promise<void> {
-    if (this.#listener !== undefined) await this.#provider.off(this.#filter, this.#listener)
+    if (this.#listener !== undefined) {
+      await this.#provider.off(this.#filter, this.#listener)
+      // ethers uninstalls the log filter in the background; one more round trip lets that request finish, so a
+      // client stopped right after (provider.destroy()) does not cancel it mid-flight (an unhandled rejection)
+      await this.#provider.getNetwork().then(async () => await (this.#provider as unknown as { send: (m: string, p: unknown[]) => Promise<unknown> }).send('eth_chainId', [])).catch(() => {})
+    }
     this.#listener = undefined
   }
 

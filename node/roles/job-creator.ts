@@ -431,9 +431,6 @@ export class JobCreator {
       local.abort()
       this.results.forget(dealId)
       await watcher.stop()
-      // ethers uninstalls the log filter in the background; one more round trip lets that request finish, so a
-      // node stopping right after the job does not cancel it mid-flight (an unhandled rejection inside ethers)
-      await chain.provider.send('eth_chainId', []).catch(() => {})
     }
   }
 
@@ -457,20 +454,24 @@ export class JobCreator {
 
   /** Open deals of earlier runs: refund agreed deals past their deadline, accept downloaded ones, close the rest. */
   private async resume (): Promise<void> {
-    for (const rec of await this.deals.open()) {
+    await Promise.all((await this.deals.open()).map(async rec => { await this.resumeOne(rec) }))
+  }
+
+  private async resumeOne (rec: JcDealRecord): Promise<void> {
+    {
       if (this.stopController.signal.aborted) return
       let onChain
-      try { onChain = await this.opts.chain.dealRecord(rec.dealId) } catch { continue }
+      try { onChain = await this.opts.chain.dealRecord(rec.dealId) } catch { return }
       const now = Math.floor(Date.now() / 1000)
       if (onChain.state === 'None') {
         if (rec.deal.expiry < BigInt(now)) await this.save(rec, { state: 'closed', terminal: true })
       } else if (onChain.state === 'Agreed') {
+        // refunded at its deadline unless the provider submits meanwhile (refund() then finds it no longer Agreed)
         const deadline = onChain.since + rec.deal.resultTimeout
-        if (deadline < now) {
-          this.log('refunding a deal left open by an earlier run', { dealId: rec.dealId })
-          await this.refund(rec.deal, deadline * 1000, this.stopController.signal)
-          await this.save(rec, { state: 'refunded', terminal: true })
-        }
+        this.log('an agreed deal left open by an earlier run: refunding it at its deadline unless a result comes', { dealId: rec.dealId, deadline })
+        await this.refund(rec.deal, deadline * 1000, this.stopController.signal)
+        const state = (await this.opts.chain.dealRecord(rec.dealId)).state
+        await this.save(rec, state === 'TimedOutResult' ? { state: 'refunded', terminal: true } : { state: 'result' })
       } else if (onChain.state === 'ResultSubmitted' && rec.state === 'downloaded') {
         await this.opts.chain.accept([rec.deal])
         await this.save(rec, { state: 'accepted', terminal: true })

@@ -243,6 +243,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       } catch (err) {
         this.log('agree failed: dropping the job', { dealId: rec.dealId, error: (err as Error).message })
         await ran.catch(() => {})
+        this.capacity.release(rec.dealId)
         await this.save(rec, { state: 'failed', terminal: true, error: `agree: ${(err as Error).message}` })
         return
       }
@@ -343,12 +344,16 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       let state = 'None'
       try { state = (await this.opts.chain.dealRecord(rec.dealId)).state } catch { continue }
       const now = Math.floor(Date.now() / 1000)
+      // a resumed deal holds its slot like a fresh one, so the provider is not double-booked while it reruns
+      const hold = (): void => { if (this.capacity.tryReserve(rec.slot, rec.dealId, 60_000)) this.capacity.confirm(rec.dealId) }
       if (state === 'None' && rec.deal.expiry > BigInt(now)) {
+        hold()
         this.log('resuming an unagreed deal', { dealId: rec.dealId })
         this.track(this.execute(rec, true))
       } else if (state === 'Agreed') {
         const since = (await this.opts.chain.dealRecord(rec.dealId)).since
         if (since + rec.deal.resultTimeout > now + rec.job.value.timeout) {
+          hold()
           this.log('resuming an agreed deal: re-running the job', { dealId: rec.dealId })
           this.track(this.execute({ ...rec, agreedAt: since }, false))
         } else {
