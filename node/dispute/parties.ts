@@ -13,6 +13,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { DisputeService, type DisputeNode } from './service.ts'
 import { handOffDispute } from './hand-off.ts'
 import { caseSource, type KeptDeal } from './cases.ts'
+import { closeUnmediated } from './keeper.ts'
 
 interface PartyInit {
   host: DisputeNode & { services?: { dht?: KadDHT }, getConnections?: (peer?: PeerId) => unknown[] }
@@ -76,6 +77,9 @@ export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: Pa
     const p = handOffDispute(disputes, d.mediator, c, { chain: init.chain, signal: ac.signal, connected: connectedOf(init), ...(directory !== undefined ? { directory } : {}) })
       .then(() => { init.log?.('dispute handed to the mediator', { dealId: d.dealId, mediator: d.mediator }) })
       .catch(err => { init.log?.('dispute push failed; the mediator can still pull the case', { dealId: d.dealId, error: (err as Error).name }) })
+      // if no verdict comes, close the deal at the deadline (the job creator is waiting for it to end)
+      .then(async () => { await closeUnmediated(init.chain, d.deal, { signal: ac.signal }) })
+      .catch(() => { /* stopped, or the RPC failed: anyone can still call timeoutMediation */ })
       .finally(() => { pushes.delete(p) })
     pushes.add(p)
   })
@@ -92,6 +96,8 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
   const dropSource = disputes.addSource(caseSource(rp.deals))
   await disputes.start()
   const pushed = new Set<string>()
+  const ac = new AbortController()
+  const keepers = new Set<Promise<void>>()
   const onDeal = (rec: KeptDeal & { state: string }): void => {
     if (rec.state !== 'submitted' || pushed.has(rec.dealId)) return
     pushed.add(rec.dealId)
@@ -99,10 +105,13 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
       const onChain = await init.chain.dealRecord(rec.dealId)
       if (onChain.state !== 'Challenged') return
       const mediator = rec.deal.mediators[onChain.mediatorIndex]
+      // the provider is paid by timeoutMediation, so it closes an unanswered mediation itself
+      const keeper = closeUnmediated(init.chain, rec.deal, { signal: ac.signal }).then(() => {}, () => {}).finally(() => { keepers.delete(keeper) })
+      keepers.add(keeper)
       await handOffDispute(disputes, mediator, { dealId: rec.dealId, deal: { kind: 'Deal', value: rec.deal, signature: rec.jobCreatorSignature }, jobOffer: rec.job },
-        { chain: init.chain, connected: connectedOf(init), ...(directory !== undefined ? { directory } : {}) })
+        { chain: init.chain, signal: ac.signal, connected: connectedOf(init), ...(directory !== undefined ? { directory } : {}) })
     })().catch(err => { init.log?.('provider dispute push failed; the mediator can still pull', { dealId: rec.dealId, error: (err as Error).name }) })
   }
   rp.on('deal', onDeal)
-  return { disputes, stop: async () => { rp.off('deal', onDeal); dropSource(); await disputes.stop() } }
+  return { disputes, stop: async () => { rp.off('deal', onDeal); ac.abort(); await Promise.allSettled([...keepers]); dropSource(); await disputes.stop() } }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, agreeDeal, LP, type Devnet } from '../../contracts/devnet.ts'
+import { startDevnet, agreeDeal, increaseTime, LP, type Devnet } from '../../contracts/devnet.ts'
 import { Roles } from '../chain/index.ts'
 import { idOf, signMessage, type Deal, type JobOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
@@ -17,7 +17,7 @@ import { createHost, localMeshOptions, type LilypadHost } from '../host/index.ts
 import { ResultStore } from '../storage/index.ts'
 import { Executor } from '../executor/index.ts'
 import { loadModule, ensureBuiltinImages, pinSpecImage } from '../modules/index.ts'
-import { DisputeService, DisputeRefusedError, handOffDispute } from '../dispute/index.ts'
+import { DisputeService, DisputeRefusedError, handOffDispute, closeUnmediated } from '../dispute/index.ts'
 import { Mediator, type DisputeRecord } from './mediator.ts'
 import { ZERO_ADDRESS, freshNonce } from '../testing/fixtures.ts'
 import type { NetworkFile } from '../config/network.ts'
@@ -201,4 +201,22 @@ test.serial('a restarted mediator resumes from its stored block and mediates a c
   t.is(rec.via, 'pull')
   t.false(rec.resultCorrect)
   t.is((await net.jc.dealRecord(id)).state, 'MediatedWrong')
+})
+
+test.serial('a mediator that never answers: after the window the keeper closes the deal, the result stands and the fee goes back', async t => {
+  // m2 runs no node here, so an audit that draws it is never mediated
+  const job = await signedJob('unanswered cow')
+  const [jc0, rp0, m20] = await Promise.all([net.jc, net.rp, net.m2].map(async c => await c.depositOf()))
+  const { deal, id } = await dealFor(job, { auditPpm: 1_000_000, mediators: [net.m2.address] })
+  await provide(job, deal)
+  t.is((await net.rp.dealRecord(id)).state, 'Challenged')
+  const closing = closeUnmediated(net.rp, deal, { pollMs: 100 })
+  await increaseTime(net.provider, deal.mediateTimeout + 1)
+  t.is(await closing, 'timed-out')
+  t.is((await net.rp.dealRecord(id)).state, 'TimedOutMediation')
+  const [jc1, rp1, m21] = await Promise.all([net.jc, net.rp, net.m2].map(async c => await c.depositOf()))
+  t.is(jc1 - jc0, -deal.price, 'the job creator paid the price and got its fee back')
+  t.is(rp1 - rp0, deal.price, 'the provider was paid: its result stands')
+  t.is(m21 - m20, 0n, 'the absent mediator earned nothing')
+  t.is(await closeUnmediated(net.rp, deal), 'closed', 'a second keeper finds it closed')
 })
