@@ -94,7 +94,6 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
   const disputes = DisputeService.shared(init.host, init.networkId)
   const directory = readerOf(init)
   const dropSource = disputes.addSource(caseSource(rp.deals))
-  await disputes.start()
   const pushed = new Set<string>()
   const ac = new AbortController()
   const keepers = new Set<Promise<void>>()
@@ -112,6 +111,8 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
         { chain: init.chain, signal: ac.signal, connected: connectedOf(init), ...(directory !== undefined ? { directory } : {}) })
     })().catch(err => { init.log?.('provider dispute push failed; the mediator can still pull', { dealId: rec.dealId, error: (err as Error).name }) })
   }
+  // listening before the service starts: a provider resuming its deals emits them early
   rp.on('deal', onDeal)
+  await disputes.start()
   return { disputes, stop: async () => { rp.off('deal', onDeal); ac.abort(); await Promise.allSettled([...keepers]); dropSource(); await disputes.stop() } }
 }
