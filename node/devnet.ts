@@ -123,7 +123,7 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
       mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor })
       started.push(mediator)
     }
-    for (const c of clients) c.stop()
+    await Promise.all(clients.map(async c => { await c.stop() }))
     const readyMs = Math.round(performance.now() - t0)
     const marker: ReadyMarker = { pid: process.pid, rpcUrl: anvil.rpcUrl, readyMs, startedAt: new Date().toISOString() }
     await writeFile(readyMarkerPath(home), JSON.stringify(marker) + '\n')
@@ -140,7 +140,7 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
       }
     }
   } catch (err) {
-    for (const c of clients) c.stop()
+    await Promise.all(clients.map(async c => { await c.stop() }))
     for (const n of started.reverse()) await n.stop().catch(() => {})
     await anvil.stop()
     throw err

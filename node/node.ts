@@ -125,7 +125,7 @@ export class LilypadNode {
     } catch (err) {
       await store?.stop().catch(() => {})
       try { await host?.stop() } catch {}
-      chain.stop()
+      await chain.stop()
       throw err
     }
   }
@@ -194,6 +194,6 @@ export class LilypadNode {
     this.gossip.stop()
     await this.store.stop()
     await this.host.stop()
-    this.chain.stop()
+    await this.chain.stop()
   }
 }

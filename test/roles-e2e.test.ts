@@ -47,7 +47,7 @@ test.before(async () => {
 })
 
 test.after.always(async () => {
-  reader?.stop()
+  await reader?.stop()
   for (const n of extra) await n.stop().catch(() => {})
   await devnet?.stop()
   if (home !== undefined) await rm(home, { recursive: true, force: true })
@@ -75,7 +75,8 @@ test.serial('1. lilypad run cowsay moo: the cow on disk, the deal settled, the l
   t.is(out.exitCode, 0)
   t.is(out.path, join(home, 'data', 'downloaded-files', out.resultCid))
   t.deepEqual(Object.keys(out.phasesMs), ['offered', 'matched', 'agreed', 'running', 'result', 'downloaded', 'settled'])
-  t.true(out.txs.length >= 1 && out.txs.every(x => /^0x[0-9a-f]{64}$/.test(x.hash) && /^\d+$/.test(x.gasUsed) && x.what.length > 0))
+  t.deepEqual(out.txs.map(x => x.what).sort(), ['accept(1)', 'agree (provider)', 'submitResult (provider)'], 'the three transactions of the happy path')
+  t.true(out.txs.every(x => /^0x[0-9a-f]{64}$/.test(x.hash) && /^\d+$/.test(x.gasUsed) && BigInt(x.gasUsed) > 0n))
   t.is(await readFile(join(out.path, 'stdout'), 'utf8'), SEED_COW)
   t.is((await reader.dealRecord(out.dealId)).state, 'Settled')
   const [jcAfter, rpAfter] = await Promise.all([reader.depositOf(jcAddr), reader.depositOf(rpAddr)])
@@ -143,6 +144,7 @@ test.serial('4. a provider killed mid-job: the deal times out, the job creator i
   const outcome = await jc.run({ module: 'stress:v0.1.0', inputs: { Mode: 'sleep', Arg: '2', Timeout: '4' }, onNote: m => { notes.push(m) } })
   const elapsed = Date.now() - t0
   await killed
+  t.log(outcome.retries.map(r => r.reason).join('; '), notes.join(' | '))
   t.is(outcome.retries.length, 1)
   const failed = outcome.retries[0]
   t.is(failed.provider, victim!.chain.address)
@@ -159,7 +161,7 @@ test.serial('a job creator that was interrupted after agreement refunds the deal
   // the state a Ctrl-C leaves: an agreed deal without result, recorded by the job creator
   const jcKey = devKey(DEVNET_KEYS.user2)
   const rpClient = await ChainClient.create({ network: devnet.network, privateKey: devKey(DEVNET_KEYS.provider2) })
-  t.teardown(() => { rpClient.stop() })
+  t.teardown(async () => { await rpClient.stop() })
   const jcAddress = computeAddress(jcKey)
   const deal: Deal = {
     jobOfferId: keccak256(toUtf8Bytes(`interrupted ${Date.now()}`)), resourceOfferId: ZeroHash, jobCreator: jcAddress, resourceProvider: rpClient.address,

@@ -29,7 +29,7 @@ export const faucet: Command = {
     } catch (err) {
       throw toUserError(err)
     } finally {
-      chain?.stop()
+      await chain?.stop()
     }
   }
 }

@@ -197,8 +197,11 @@ export class ChainClient {
     await this.queue.send('refundExpired', async () => await this.jobManager.refundExpired.populateTransaction(jobId))
   }
 
-  stop (): void {
-    this.provider.destroy()
+  /** Lets requests in flight finish (bounded), then closes the provider. Callers that do not await still close it. */
+  async stop (): Promise<void> {
+    if (this.provider.destroyed) return
+    await this.provider.settle()
+    if (!this.provider.destroyed) this.provider.destroy()
   }
 }
 

@@ -99,13 +99,18 @@ export class DealWatcher extends EventEmitter<{ transition: [DealView] }> {
     return this
   }
 
+  /**
+   * Re-reads the deal's logs (duplicates are skipped). ethers installs the log filter asynchronously, and a
+   * block mined between the backfill and the filter's installation would otherwise be missed for good; callers
+   * waiting on a deadline call this now and then as a safety net.
+   */
+  async resync (): Promise<void> {
+    const past = await this.#provider.getLogs({ ...this.#filter, fromBlock: this.#fromBlock, toBlock: 'latest' })
+    for (const log of past) this.#ingest(log)
+  }
+
   async stop (): Promise<void> {
-    if (this.#listener !== undefined) {
-      await this.#provider.off(this.#filter, this.#listener)
-      // ethers uninstalls the log filter in the background; one more round trip lets that request finish, so a
-      // client stopped right after (provider.destroy()) does not cancel it mid-flight (an unhandled rejection)
-      await this.#provider.getNetwork().then(async () => await (this.#provider as unknown as { send: (m: string, p: unknown[]) => Promise<unknown> }).send('eth_chainId', [])).catch(() => {})
-    }
+    if (this.#listener !== undefined) await this.#provider.off(this.#filter, this.#listener)
     this.#listener = undefined
   }
 

@@ -30,6 +30,36 @@ export class RetryingProvider extends JsonRpcProvider {
     this.retry = r
   }
 
+  #pending = 0
+  #idle: Array<() => void> = []
+
+  /**
+   * Resolves once no request is in flight (bounded by `timeoutMs`). ethers sends some requests un-awaited —
+   * eth_uninstallFilter after a listener is removed — and destroy() would turn those into unhandled rejections.
+   */
+  async settle (timeoutMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      // a request queued by a promise callback shows up only after the microtasks run
+      await new Promise(resolve => setImmediate(resolve))
+      if (this.#pending === 0 || Date.now() > deadline) return
+      await new Promise<void>(resolve => {
+        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+        this.#idle.push(() => { clearTimeout(t); resolve() })
+      })
+    }
+  }
+
+  // counted where ethers queues a request (before its batch stall), which is what destroy() cancels
+  override async send (method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
+    this.#pending++
+    try {
+      return await super.send(method, params)
+    } finally {
+      if (--this.#pending === 0) for (const fn of this.#idle.splice(0)) fn()
+    }
+  }
+
   override async _send (payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -354,6 +354,8 @@ export class JobCreator {
     // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
     rec = await this.deals.put(rec)
     const watcher = await chain.watchDeal(dealId, this.fromBlock)
+    // safety net for an event the log filter missed (see DealWatcher.resync); cheap: one getLogs a second
+    const resync = setInterval(() => { void watcher.resync().catch(() => {}) }, 1000)
     const local = new AbortController()
     const signal = AbortSignal.any([ctx.signal, local.signal])
     try {
@@ -370,9 +372,12 @@ export class JobCreator {
       const since = (await chain.dealRecord(dealId)).since
       rec = await this.save(rec, { state: 'agreed' })
       ctx.phase('agreed', agreedEvent !== undefined ? `tx ${agreedEvent.txHash}` : '')
-      if (agreedEvent !== undefined) {
-        void chain.provider.getTransactionReceipt(agreedEvent.txHash).then(r => { if (r !== null) req.onTx?.('agree (provider)', r.hash, r.gasUsed) }).catch(() => {})
+      // the provider's transactions belong to the job's record too (--json lists every transaction of the deal)
+      const providerTxs: Array<Promise<void>> = []
+      const reportTx = (what: string, hash: string): void => {
+        providerTxs.push(chain.provider.getTransactionReceipt(hash).then(r => { if (r !== null) req.onTx?.(what, r.hash, r.gasUsed) }).catch(() => {}))
       }
+      if (agreedEvent !== undefined) reportTx('agree (provider)', agreedEvent.txHash)
       ctx.phase('running', `deadline in ${deal.resultTimeout} s`)
       const deadlineMs = (since + deal.resultTimeout) * 1000
       const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => {
@@ -406,6 +411,8 @@ export class JobCreator {
       // the chain must have the submission before we can accept or learn of an audit
       view = await reach(watcher, ['ResultSubmitted', 'Challenged', 'MediatedCorrect', 'MediatedWrong', 'Settled', 'TimedOutMediation'], AbortSignal.any([signal, AbortSignal.timeout(Math.max(5000, deadlineMs - Date.now() + 5000))]))
       const base = { dealId, deal, jobOffer, resultCid: cid, path: fetched.dir, exitCode, providerPeer: agreed.providerPeer }
+      const submitted = view.events.find(e => e.kind === 'ResultSubmitted')
+      if (submitted !== undefined) reportTx('submitResult (provider)', submitted.txHash)
       if (view.state !== 'ResultSubmitted' && view.state !== 'Settled') {
         const mediator = view.mediator ?? ''
         rec = await this.save(rec, { state: 'challenged' })
@@ -423,11 +430,13 @@ export class JobCreator {
         if (tx !== undefined) req.onTx?.(tx.what, tx.hash, tx.gasUsed)
         await this.save(rec, { state: 'accepted', terminal: true })
         ctx.phase('settled', tx !== undefined ? `accepted, tx ${tx.hash}` : 'accepted')
+        await Promise.all(providerTxs)
       } else {
         await this.save(rec, { state: 'downloaded', terminal: req.accept === false })
       }
       return { ...base, challenged: false }
     } finally {
+      clearInterval(resync)
       local.abort()
       this.results.forget(dealId)
       await watcher.stop()
