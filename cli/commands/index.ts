@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts'
 import { version } from './version.ts'
+import { bench } from './bench.ts'
 import { module } from './module.ts'
 import { run } from './run.ts'
 import { devnet } from './devnet.ts'
@@ -19,5 +20,6 @@ export const commands: Command[] = [
   network,
   faucet,
   module,
+  bench,
   version
 ]

@@ -2,6 +2,7 @@
 // wins), deadlines and payouts as contracts/src/Market.sol. The network simulator runs it for thousands of
 // nodes, and a property test proves it agrees with the deployed contract step by step.
 import { AbiCoder, keccak256, toUtf8Bytes } from 'ethers'
+import type { Deal } from '../eip712.ts'
 
 export const DealState = {
   None: 0,
@@ -27,21 +28,8 @@ export function isFinal (s: number): boolean {
   return s >= DealState.Settled
 }
 
-/** The terms of a deal that the rules read; protocols/eip712.ts `Deal` satisfies it. */
-export interface DealTerms {
-  jobCreator: string
-  resourceProvider: string
-  mediators: string[]
-  price: bigint
-  collateral: bigint
-  mediationFee: bigint
-  auditPpm: number
-  resultTimeout: number
-  judgeWindow: number
-  mediateTimeout: number
-  expiry: bigint
-  nonce: bigint
-}
+/** The terms of a deal that the rules read: the signed `Deal` without the offer ids, which only name it. */
+export type DealTerms = Omit<Deal, 'jobOfferId' | 'resourceOfferId'>
 
 /** What the contract stores per deal. `since` is the time of the last transition (unix seconds). */
 export interface DealRecord {

@@ -1,0 +1,96 @@
+// The parts `lilypad bench` measures. Each part runs on this machine with fixed seeds, returns the JSON figure
+// under a stable key, and describes its rows for the table: the figure, its target and the anchor it is
+// compared with (MODiCuM's gas table, Lilypad v2's 4 transactions per job and 5-second executor polling).
+import { round } from './stats.ts'
+
+export interface BenchContext { quick: boolean, seed: number, log: (line: string) => void }
+
+export interface Row { figure: string, value: string, target: string, anchor: string, met?: boolean }
+
+export interface BenchPart<R = unknown> {
+  key: string
+  title: string
+  run: (ctx: BenchContext) => Promise<R>
+  rows: (r: R) => Row[]
+}
+
+const ms = (x: number): string => `${round(x)} ms`
+const within = (value: number, target: number): boolean => value <= target
+
+export const gasPart: BenchPart<Record<string, unknown>> = {
+  key: 'gas',
+  title: 'Gas per job (anvil)',
+  async run () {
+    const { gasReport } = await import('../contracts/gas-report.ts')
+    const r = await gasReport()
+    const paths = {
+      happy: r.happyPiggyback,
+      happyBatched: r.happy,
+      happyAccepted: r.happyAccepted,
+      challengedCorrect: r.challengedCorrect,
+      challengedWrong: r.challengedWrong,
+      audited: r.audited,
+      timeoutResult: r.timeoutResult,
+      timeoutMediation: r.timeoutMediation
+    }
+    return { ...paths, batchedSettlementPerDeal: r.batchedSettlementPerDeal, batchSize: r.batchSize }
+  },
+  rows (r) {
+    const path = (k: string): { gasPerJob: number, txsPerJob: number } => r[k] as { gasPerJob: number, txsPerJob: number }
+    const rows: Row[] = [
+      { figure: 'happy path gas/job', value: String(path('happy').gasPerJob), target: '≤ 200,000', anchor: 'MODiCuM ≈ 1,160,000', met: within(path('happy').gasPerJob, 200_000) },
+      { figure: 'happy path txs/job', value: String(path('happy').txsPerJob), target: '≤ 2', anchor: 'Lilypad v2: 4, MODiCuM: 6', met: within(path('happy').txsPerJob, 2) },
+      { figure: 'happy, batched settle ×10: gas/job', value: String(path('happyBatched').gasPerJob), target: '≤ 200,000', anchor: '', met: within(path('happyBatched').gasPerJob, 200_000) },
+      { figure: 'challenged (correct) gas/job', value: String(path('challengedCorrect').gasPerJob), target: '≤ 400,000', anchor: 'Lilypad v2: mediation off', met: within(path('challengedCorrect').gasPerJob, 400_000) },
+      { figure: 'challenged (wrong) gas/job', value: String(path('challengedWrong').gasPerJob), target: '≤ 400,000', anchor: '', met: within(path('challengedWrong').gasPerJob, 400_000) },
+      { figure: 'timeout (no result) gas/job', value: String(path('timeoutResult').gasPerJob), target: '', anchor: 'Lilypad v2 timeouts broken' },
+      { figure: 'timeout (no verdict) gas/job', value: String(path('timeoutMediation').gasPerJob), target: '', anchor: '' },
+      { figure: 'batched settlement gas/deal', value: String(r.batchedSettlementPerDeal), target: '', anchor: '' }
+    ]
+    return rows
+  }
+}
+
+export const matcherPart: BenchPart<{ jobs: number, offers: number, ms: number }> = {
+  key: 'matcher',
+  title: 'Matcher (one core)',
+  async run (ctx) {
+    const { benchMatcher } = await import('./matcher.ts')
+    const r = benchMatcher({ jobs: 1000, offers: 10_000, runs: ctx.quick ? 3 : 7, seed: ctx.seed })
+    return { jobs: r.jobs, offers: r.offers, ms: round(r.ms) }
+  },
+  rows: r => [{ figure: `${r.jobs} jobs × ${r.offers} offers`, value: ms(r.ms), target: '≤ 200 ms', anchor: 'Lilypad v2 solver: 10 s loop, ≤ 1,000 offers', met: within(r.ms, 200) }]
+}
+
+export const gossipPart: BenchPart<Array<{ nodes: number, p50Ms: number, p99Ms: number }>> = {
+  key: 'gossip',
+  title: 'Offer propagation (local mesh)',
+  async run (ctx) {
+    const { benchGossip } = await import('./gossip.ts')
+    const r = await benchGossip({ sizes: [20, 50], messages: ctx.quick ? 10 : 50, warmup: ctx.quick ? 3 : 10 })
+    return r.map(x => ({ nodes: x.nodes, p50Ms: round(x.p50Ms), p99Ms: round(x.p99Ms) }))
+  },
+  rows: r => r.map(x => ({
+    figure: `${x.nodes} nodes p50 / p99`,
+    value: `${x.p50Ms} / ${x.p99Ms} ms`,
+    target: x.nodes === 20 ? 'p99 ≤ 150 ms' : '',
+    anchor: 'Lilypad v2: central solver',
+    ...(x.nodes === 20 ? { met: within(x.p99Ms, 150) } : {})
+  }))
+}
+
+export const executorPart: BenchPart<{ cowsayOverheadMs: number, fetch10MbMs: number }> = {
+  key: 'executor',
+  title: 'Executor and result transfer',
+  async run (ctx) {
+    const { benchExecutor } = await import('./executor.ts')
+    const r = await benchExecutor({ runs: ctx.quick ? 3 : 9, fetchRuns: ctx.quick ? 2 : 5 })
+    return { cowsayOverheadMs: round(r.cowsayOverheadMs), fetch10MbMs: round(r.fetch10MbMs) }
+  },
+  rows: r => [
+    { figure: 'cowsay create → exit → CID', value: ms(r.cowsayOverheadMs), target: '≤ 400 ms', anchor: 'Lilypad v2 polls its executor every 5 s', met: within(r.cowsayOverheadMs, 400) },
+    { figure: '10 MB result over bitswap', value: ms(r.fetch10MbMs), target: '≤ 1,000 ms', anchor: 'Lilypad v2: results tarred through the solver', met: within(r.fetch10MbMs, 1000) }
+  ]
+}
+
+export const allParts: BenchPart<any>[] = [gasPart, matcherPart, gossipPart, executorPart]
