@@ -18,6 +18,7 @@ import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
+import { startJobCreatorDisputes, startProviderDisputes } from './dispute/index.ts'
 
 export const ROLE_NAMES = ['resource-provider', 'solver', 'mediator', 'jobcreator', 'directory'] as const
 export type RoleName = typeof ROLE_NAMES[number]
@@ -89,6 +90,8 @@ export class LilypadNode {
   private executor?: Executor
   private readonly peerKey: PrivateKey
   private stopped = false
+  /** the parties' dispute hand-off (push to the drawn mediator, answer its pulls) */
+  private readonly disputeSides: Array<{ stop: () => Promise<void> }> = []
 
   private constructor (host: LilypadHost, chain: ChainClient, store: ResultStore, peerKey: PrivateKey, opts: NodeOptions) {
     this.host = host
@@ -137,6 +140,7 @@ export class LilypadNode {
     if (opts.roles.includes('resource-provider')) {
       this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.provider })
       await this.provider.start()
+      this.disputeSides.push(await startProviderDisputes(this.provider, { host: this.host, chain: this.chain, networkId: network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
     }
     if (opts.roles.includes('solver')) {
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
@@ -170,7 +174,10 @@ export class LilypadNode {
       ...(t?.mediationFee !== undefined ? { mediationFee: BigInt(t.mediationFee) } : {}),
       ...opts.jobCreator?.terms
     }
-    this.jobCreator ??= await JobCreator.create({ host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.jobCreator, terms })
+    if (this.jobCreator === undefined) {
+      this.jobCreator = await JobCreator.create({ host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.jobCreator, terms })
+      this.disputeSides.push(await startJobCreatorDisputes(this.jobCreator, { host: this.host, chain: this.chain, networkId: opts.network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
+    }
     return this.jobCreator
   }
 
@@ -180,6 +187,7 @@ export class LilypadNode {
     await this.bridge?.stop()
     await this.jobCreator?.stop()
     await this.mediator?.stop()
+    for (const side of this.disputeSides.splice(0)) await side.stop()
     await this.provider?.stop()
     await this.solver?.stop()
     await this.offerSync.stop()

@@ -20,6 +20,7 @@ export const protocols = {
   kad: (network: string) => protocolId(network, 'kad', '1.0.0'),
   deal: (network: string) => protocolId(network, 'deal', '1.0.0'),
   candidates: (network: string) => protocolId(network, 'candidates', '1.0.0'),
+  dispute: (network: string) => protocolId(network, 'dispute', '1.0.0'),
   result: (network: string) => protocolId(network, 'result', '1.0.0'),
   offers: (network: string) => protocolId(network, 'offers', '1.0.0'),
   resourceOffers: (network: string) => protocolId(network, 'resource-offers', '1'),

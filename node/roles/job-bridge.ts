@@ -1,0 +1,263 @@
+// The job bridge ("lilypad jobcreator"): contract-triggered jobs. It registers as a job creator in the Directory
+// contract, follows JobRequested on the JobManager from the network's deploy block (resuming from the last block
+// it processed, kept on disk), runs each job through the network as an ordinary deal with its JobCreator, and
+// calls completeJob(jobId, deal, resultCid) — the JobManager asks the Market whether that CID is the result the
+// provider submitted, pays the bridge the client's payment and calls the client back with the CID. A job that
+// cannot run (unknown module, no provider, job error, result judged wrong) is failed with failJob(jobId, reason),
+// which refunds the client. A job the chain already shows completed, failed or refunded is skipped, so restarts
+// and several bridges never act twice on one job.
+import { EventEmitter } from 'node:events'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Interface } from 'ethers'
+import { JobManagerAbi } from '../../contracts/generated/index.ts'
+import type { NetworkFile } from '../config/network.ts'
+import { Roles, ContractRevertError, type ChainClient } from '../chain/index.ts'
+import { DealStore, type StoredRecord } from '../store/deal-store.ts'
+import type { Deal } from '../../protocols/eip712.ts'
+
+const jobManager = new Interface(JobManagerAbi as unknown as string[])
+const REQUESTED = jobManager.getEvent('JobRequested')!.topicHash
+const JOB_OPEN = 1n
+
+/** What the bridge needs of a job creator (node/roles/job-creator.ts `JobCreator` fits). */
+export interface JobRunner {
+  run: (req: { module: string, inputs: Record<string, string>, maxPrice?: bigint, signal?: AbortSignal }) => Promise<{ dealId: string, deal: Deal, resultCid: string }>
+}
+
+export type BridgeStage = 'running' | 'ran' | 'completed' | 'failed' | 'skipped'
+
+export interface BridgeJobRecord extends StoredRecord {
+  jobId: string
+  client: string
+  module: string
+  inputs: Record<string, string>
+  payment: bigint
+  deadline: number
+  stage: BridgeStage
+  dealId?: string
+  deal?: Deal
+  resultCid?: string
+  reason?: string
+}
+
+export interface JobBridgeInit {
+  chain: ChainClient
+  jobCreator: JobRunner
+  network: NetworkFile
+  /** state lives in <dataDir>/bridge */
+  dataDir: string
+  /** the libp2p peer id registered with the job-creator role (so mediators can pull dispute cases from it) */
+  peerId?: string
+  /** between chain scans (default 1 s) */
+  pollMs?: number
+  /** jobs run at once (default 2) */
+  concurrency?: number
+  /** register in the Directory contract (default true) */
+  register?: boolean
+}
+
+export interface JobBridgeMetrics { requested: number, completed: number, failed: number, skipped: number }
+
+export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], failed: [BridgeJobRecord], failure: [Error] }> {
+  readonly metrics: JobBridgeMetrics = { requested: 0, completed: 0, failed: 0, skipped: 0 }
+  readonly jobs: DealStore<BridgeJobRecord>
+  private readonly init: JobBridgeInit
+  private readonly dir: string
+  private nextBlock = 0
+  private timer: NodeJS.Timeout | undefined
+  private scanning: Promise<void> | undefined
+  private readonly working = new Map<string, Promise<void>>()
+  private readonly waiting: string[] = []
+  private readonly abort = new AbortController()
+  private running = false
+
+  private constructor (init: JobBridgeInit) {
+    super()
+    this.init = init
+    this.dir = join(init.dataDir, 'bridge')
+    this.jobs = new DealStore<BridgeJobRecord>(join(this.dir, 'jobs'))
+  }
+
+  static async create (init: JobBridgeInit): Promise<JobBridge> {
+    return new JobBridge(init)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    await mkdir(this.dir, { recursive: true })
+    if (this.init.register !== false) await this.registerOnChain()
+    this.nextBlock = await this.loadCursor()
+    for (const r of await this.jobs.open()) this.schedule(r.id)
+    await this.scan()
+    this.timer = setInterval(() => { if (this.scanning === undefined) void this.scan() }, this.init.pollMs ?? 1000)
+  }
+
+  /** Stops scanning and aborts running jobs; their records stay open and resume at the next start. */
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.abort.abort(new Error('bridge stopped'))
+    await this.scanning
+    await Promise.allSettled([...this.working.values()])
+  }
+
+  private async registerOnChain (): Promise<void> {
+    const chain = this.init.chain
+    const current = await chain.directory.nodeOf(chain.address)
+    const peerId = this.init.peerId ?? current.peerId
+    if ((Number(current.roles) & Roles.JobCreator) !== 0 && current.peerId === peerId) return
+    await chain.register(Number(current.roles) | Roles.JobCreator, peerId, current.metadataCid)
+  }
+
+  private cursorPath (): string { return join(this.dir, 'cursor.json') }
+
+  private async loadCursor (): Promise<number> {
+    try {
+      const n = JSON.parse(await readFile(this.cursorPath(), 'utf8')).nextBlock
+      if (Number.isSafeInteger(n) && n >= 0) return n
+    } catch { /* first start */ }
+    return this.init.network.deployBlock
+  }
+
+  private async saveCursor (): Promise<void> {
+    const tmp = `${this.cursorPath()}.tmp`
+    await writeFile(tmp, JSON.stringify({ nextBlock: this.nextBlock }))
+    await rename(tmp, this.cursorPath())
+  }
+
+  private scan (): Promise<void> {
+    this.scanning = (async () => {
+      try {
+        const provider = this.init.chain.provider
+        const latest = await provider.getBlockNumber()
+        if (latest < this.nextBlock) return
+        const logs = await provider.getLogs({ address: this.init.network.contracts.jobManager, topics: [REQUESTED], fromBlock: this.nextBlock, toBlock: latest })
+        for (const log of logs) {
+          const e = jobManager.parseLog({ topics: [...log.topics], data: log.data })
+          if (e === null) continue
+          const id = `job-${String(e.args.jobId)}`
+          if (await this.jobs.get(id) !== undefined) continue
+          this.metrics.requested++
+          const inputs: Record<string, string> = {}
+          for (const kv of e.args.inputs as Array<{ key: string, value: string }>) inputs[kv.key] = kv.value
+          await this.jobs.put({
+            id, terminal: false, updatedAt: 0, jobId: String(e.args.jobId), client: e.args.client, module: e.args.module, inputs,
+            payment: e.args.payment, deadline: Number(e.args.deadline), stage: 'running'
+          })
+          this.schedule(id)
+        }
+        this.nextBlock = latest + 1
+        await this.saveCursor()
+        // a job whose last step failed (RPC error) is retried on the next scan
+        for (const r of await this.jobs.open()) this.schedule(r.id)
+      } catch (err) {
+        if (this.running) this.emit('failure', err as Error)
+      } finally {
+        this.scanning = undefined
+      }
+    })()
+    return this.scanning
+  }
+
+  private schedule (id: string): void {
+    if (!this.running || this.working.has(id) || this.waiting.includes(id)) return
+    this.waiting.push(id)
+    this.pump()
+  }
+
+  private pump (): void {
+    while (this.running && this.working.size < (this.init.concurrency ?? 2) && this.waiting.length > 0) {
+      const id = this.waiting.shift()!
+      const p = (async () => {
+        try {
+          await this.handle(id)
+        } catch (err) {
+          if (this.running) this.emit('failure', err as Error)
+        } finally {
+          this.working.delete(id)
+          this.pump()
+        }
+      })()
+      this.working.set(id, p)
+    }
+  }
+
+  private async finish (id: string, stage: 'completed' | 'failed' | 'skipped', extra: Partial<BridgeJobRecord> = {}): Promise<BridgeJobRecord> {
+    const r = await this.jobs.update(id, cur => ({ ...cur!, ...extra, stage, terminal: true }))
+    this.metrics[stage]++
+    if (stage === 'completed') this.emit('completed', r)
+    if (stage === 'failed') this.emit('failed', r)
+    return r
+  }
+
+  private async handle (id: string): Promise<void> {
+    const signal = this.abort.signal
+    let rec = (await this.jobs.get(id))!
+    const jobId = BigInt(rec.jobId)
+    const onChain = await this.init.chain.jobManager.jobs(jobId)
+    if (onChain.state !== JOB_OPEN) { await this.finish(id, 'skipped', { reason: `job state ${onChain.state} on chain` }); return }
+    const now = (await this.init.chain.provider.getBlock('latest'))!.timestamp
+    if (now > rec.deadline) { await this.finish(id, 'skipped', { reason: 'past its deadline (the client can refundExpired)' }); return }
+
+    if (rec.stage === 'running' || rec.deal === undefined || rec.resultCid === undefined) {
+      try {
+        const out = await this.init.jobCreator.run({ module: rec.module, inputs: rec.inputs, maxPrice: rec.payment, signal })
+        rec = await this.jobs.update(id, cur => ({ ...cur!, stage: 'ran', dealId: out.dealId, deal: out.deal, resultCid: out.resultCid }))
+      } catch (err) {
+        if (signal.aborted) return // resumes at the next start
+        await this.fail(id, jobId, `${(err as Error).name}: ${(err as Error).message}`)
+        return
+      }
+    }
+
+    // completeJob needs a result the Market stands by: not under challenge, not judged wrong.
+    const verdict = await this.awaitStandingResult(rec.dealId!, rec.deadline, signal)
+    if (verdict === 'aborted') return
+    if (verdict !== 'ok') { await this.fail(id, jobId, verdict); return }
+    try {
+      await this.init.chain.completeJob(jobId, rec.deal!, rec.resultCid!)
+      await this.finish(id, 'completed')
+    } catch (err) {
+      if (err instanceof ContractRevertError && err.reason === 'JobNotOpen') { await this.finish(id, 'skipped', { reason: 'completed or failed meanwhile' }); return }
+      if (err instanceof ContractRevertError && err.reason === 'JobExpired') { await this.finish(id, 'skipped', { reason: 'the result came after the job deadline (the client can refundExpired)' }); return }
+      throw err
+    }
+  }
+
+  private async fail (id: string, jobId: bigint, reason: string): Promise<void> {
+    const short = reason.length > 200 ? `${reason.slice(0, 197)}...` : reason
+    try {
+      await this.init.chain.failJob(jobId, short)
+      await this.finish(id, 'failed', { reason: short })
+    } catch (err) {
+      if (err instanceof ContractRevertError && err.reason === 'JobNotOpen') { await this.finish(id, 'skipped', { reason: 'completed or failed meanwhile' }); return }
+      throw err
+    }
+  }
+
+  /** 'ok' once the deal's result stands (submitted, settled or upheld); a reason when it never will. */
+  private async awaitStandingResult (dealId: string, deadline: number, signal: AbortSignal): Promise<'ok' | 'aborted' | string> {
+    const watcher = await this.init.chain.watchDeal(dealId)
+    const aborted = new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+    try {
+      const standing = ['ResultSubmitted', 'Settled', 'MediatedCorrect', 'TimedOutMediation'] as const
+      const final = [...standing, 'MediatedWrong', 'TimedOutResult'] as const
+      for (;;) {
+        const state = (await this.init.chain.dealRecord(dealId)).state
+        if ((standing as readonly string[]).includes(state)) return 'ok'
+        if (state === 'MediatedWrong') return 'the result was judged wrong by the mediator'
+        if (state === 'TimedOutResult') return 'the provider submitted no result'
+        if (signal.aborted) return 'aborted'
+        const now = (await this.init.chain.provider.getBlock('latest'))!.timestamp
+        if (now > deadline) return 'the deal was not settled before the job deadline'
+        // a challenged (audited) deal: wait for the verdict, re-checking now and then
+        await Promise.race([watcher.waitFor([...final], 5000).catch(() => undefined), aborted])
+      }
+    } finally {
+      await watcher.stop()
+    }
+  }
+}
