@@ -185,6 +185,14 @@ export class ChainClient {
     await this.queue.send('register', async () => await this.directory.register.populateTransaction(roles, peerId, metadataCid))
   }
 
+  /** Adds `role` to this key's Directory entry under `peerId`, keeping its other roles; no transaction when already so. */
+  async ensureRole (role: number, peerId?: string): Promise<void> {
+    const current = await this.directory.nodeOf(this.address)
+    const peer = peerId ?? current.peerId
+    if ((Number(current.roles) & role) !== 0 && current.peerId === peer) return
+    await this.register(Number(current.roles) | role, peer, current.metadataCid)
+  }
+
   async completeJob (jobId: bigint, deal: Deal, resultCid: string): Promise<void> {
     await this.queue.send('completeJob', async () => await this.jobManager.completeJob.populateTransaction(jobId, toStruct(deal), resultCid))
   }

@@ -7,7 +7,7 @@
 // which refunds the client. A job the chain already shows completed, failed or refunded is skipped, so restarts
 // and several bridges never act twice on one job.
 import { EventEmitter } from 'node:events'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Interface } from 'ethers'
 import { JobManagerAbi } from '../../contracts/generated/index.ts'
@@ -15,6 +15,7 @@ import type { NetworkFile } from '../config/network.ts'
 import { Roles, ContractRevertError, type ChainClient } from '../chain/index.ts'
 import { DealStore, type StoredRecord } from '../store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
+import { BlockCursor } from '../chain/cursor.ts'
 
 const jobManager = new Interface(JobManagerAbi as unknown as string[])
 const REQUESTED = jobManager.getEvent('JobRequested')!.topicHash
@@ -65,6 +66,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   private readonly init: JobBridgeInit
   private readonly dir: string
   private nextBlock = 0
+  private readonly cursor: BlockCursor
   private timer: NodeJS.Timeout | undefined
   private scanning: Promise<void> | undefined
   private readonly working = new Map<string, Promise<void>>()
@@ -76,6 +78,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     super()
     this.init = init
     this.dir = join(init.dataDir, 'bridge')
+    this.cursor = new BlockCursor(join(this.dir, 'cursor.json'), init.network.deployBlock)
     this.jobs = new DealStore<BridgeJobRecord>(join(this.dir, 'jobs'))
   }
 
@@ -87,8 +90,8 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     if (this.running) return
     this.running = true
     await mkdir(this.dir, { recursive: true })
-    if (this.init.register !== false) await this.registerOnChain()
-    this.nextBlock = await this.loadCursor()
+    if (this.init.register !== false) await this.init.chain.ensureRole(Roles.JobCreator, this.init.peerId)
+    this.nextBlock = await this.cursor.load()
     for (const r of await this.jobs.open()) this.schedule(r.id)
     await this.scan()
     this.timer = setInterval(() => { if (this.scanning === undefined) void this.scan() }, this.init.pollMs ?? 1000)
@@ -104,29 +107,9 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     await Promise.allSettled([...this.working.values()])
   }
 
-  private async registerOnChain (): Promise<void> {
-    const chain = this.init.chain
-    const current = await chain.directory.nodeOf(chain.address)
-    const peerId = this.init.peerId ?? current.peerId
-    if ((Number(current.roles) & Roles.JobCreator) !== 0 && current.peerId === peerId) return
-    await chain.register(Number(current.roles) | Roles.JobCreator, peerId, current.metadataCid)
-  }
 
-  private cursorPath (): string { return join(this.dir, 'cursor.json') }
 
-  private async loadCursor (): Promise<number> {
-    try {
-      const n = JSON.parse(await readFile(this.cursorPath(), 'utf8')).nextBlock
-      if (Number.isSafeInteger(n) && n >= 0) return n
-    } catch { /* first start */ }
-    return this.init.network.deployBlock
-  }
 
-  private async saveCursor (): Promise<void> {
-    const tmp = `${this.cursorPath()}.tmp`
-    await writeFile(tmp, JSON.stringify({ nextBlock: this.nextBlock }))
-    await rename(tmp, this.cursorPath())
-  }
 
   private scan (): Promise<void> {
     this.scanning = (async () => {
@@ -150,7 +133,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
           this.schedule(id)
         }
         this.nextBlock = latest + 1
-        await this.saveCursor()
+        await this.cursor.save(this.nextBlock)
         // a job whose last step failed (RPC error) is retried on the next scan
         for (const r of await this.jobs.open()) this.schedule(r.id)
       } catch (err) {

@@ -7,7 +7,7 @@
 // where it stopped. A dispute it cannot obtain or run before the mediation deadline is left alone: anyone can
 // then call timeoutMediation, which lets the provider's result stand and refunds the fee (docs/mediation.md).
 import { EventEmitter } from 'node:events'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Interface, zeroPadValue, type Log } from 'ethers'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -27,6 +27,7 @@ import type { Envelope } from '../../protocols/codec.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { BlockCursor } from '../chain/cursor.ts'
 
 const market = new Interface(MarketAbi as unknown as string[])
 const CHALLENGED = market.getEvent('DealChallenged')!.topicHash
@@ -104,6 +105,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   private readonly domain: LilypadDomain
   private readonly dir: string
   private nextBlock = 0
+  private readonly cursor: BlockCursor
   private timer: NodeJS.Timeout | undefined
   private scanning: Promise<void> | undefined
   private readonly working = new Map<string, Promise<void>>()
@@ -117,6 +119,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     this.init = init
     this.domain = { chainId: BigInt(init.network.chainId), verifyingContract: init.network.contracts.market }
     this.dir = join(init.dataDir, 'mediator')
+    this.cursor = new BlockCursor(join(this.dir, 'cursor.json'), init.network.deployBlock)
     this.records = new DealStore<DisputeRecord>(join(this.dir, 'disputes'))
     this.disputes = DisputeService.shared(init.host, init.network.networkId)
     this.directory = init.peerKey !== undefined
@@ -135,12 +138,12 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     if (this.running) return
     this.running = true
     await mkdir(this.dir, { recursive: true })
-    if (this.init.register !== false) await this.registerOnChain()
+    if (this.init.register !== false) await this.init.chain.ensureRole(Roles.Mediator, this.init.host.peerId.toString())
     this.dropHandler = this.disputes.setCaseHandler(async (c, from) => { await this.takeCase(c, 'push', from) })
     await this.disputes.start()
     // Best effort, in the background: a fresh DHT may have no peers yet, and the chain record names us anyway.
     if (this.directory !== undefined) void this.directory.publish({ roles: ['mediator'] }).catch(() => {})
-    this.nextBlock = await this.loadCursor()
+    this.nextBlock = await this.cursor.load()
     for (const r of await this.records.open()) this.schedule(r.id)
     await this.scan()
     this.timer = setInterval(() => { if (this.scanning === undefined) void this.scan() }, this.init.pollMs ?? 1000)
@@ -157,30 +160,11 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     await Promise.allSettled([...this.working.values()])
   }
 
-  private async registerOnChain (): Promise<void> {
-    const peerId = this.init.host.peerId.toString()
-    const current = await this.init.chain.directory.nodeOf(this.address)
-    if ((Number(current.roles) & Roles.Mediator) !== 0 && current.peerId === peerId) return
-    await this.init.chain.register(Number(current.roles) | Roles.Mediator, peerId, current.metadataCid)
-  }
 
   // ---- the chain ----
 
-  private cursorPath (): string { return join(this.dir, 'cursor.json') }
 
-  private async loadCursor (): Promise<number> {
-    try {
-      const n = JSON.parse(await readFile(this.cursorPath(), 'utf8')).nextBlock
-      if (Number.isSafeInteger(n) && n >= 0) return n
-    } catch { /* first start */ }
-    return this.init.network.deployBlock
-  }
 
-  private async saveCursor (): Promise<void> {
-    const tmp = `${this.cursorPath()}.tmp`
-    await writeFile(tmp, JSON.stringify({ nextBlock: this.nextBlock }))
-    await rename(tmp, this.cursorPath())
-  }
 
   private scan (): Promise<void> {
     this.scanning = (async () => {
@@ -195,7 +179,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         })
         for (const log of logs) await this.onChallenged(log)
         this.nextBlock = latest + 1
-        await this.saveCursor()
+        await this.cursor.save(this.nextBlock)
         // A step that failed (RPC error) is retried on the next scan.
         for (const r of await this.records.open()) this.schedule(r.id)
       } catch (err) {
