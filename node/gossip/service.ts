@@ -1,0 +1,205 @@
+// Gossip service: publishes signed offers and validates what arrives. The pubsub callback only enqueues
+// (bounded); a worker validates off the callback and reports every message's verdict exactly once. Accepted
+// resource offers go to the order book (if one is kept); listeners hear every accepted message.
+import { TopicValidatorResult, type GossipSub, type GossipsubMessage } from '@libp2p/gossipsub'
+import { encodeEnvelope, type Envelope } from '../../protocols/codec.ts'
+import { MessageValidationError, type ValidationCode } from '../../protocols/errors.ts'
+import { gossipTopics, parseTopic, validateGossip, type GossipTopicName } from '../../protocols/gossip/index.ts'
+import { ReplayCache } from '../../protocols/replay-cache.ts'
+import { nowSeconds, type Verified } from '../../protocols/validation.ts'
+import type { OrderBook } from '../../protocols/order-book.ts'
+import type { LilypadDomain } from '../../protocols/eip712.ts'
+import type { PeerId } from '@libp2p/interface'
+
+export interface GossipServiceInit {
+  networkId: string
+  domain: LilypadDomain
+  /** keep live resource offers here (RPs that only announce need none) */
+  book?: OrderBook
+  /** pending messages beyond this are ignored on arrival (default 4096) */
+  queueSize?: number
+  replayCapacity?: number
+  /** subscribe to job offers too (solvers); default true */
+  jobOffers?: boolean
+  now?: () => bigint
+}
+
+export interface GossipMetrics {
+  received: number
+  accepted: number
+  rejected: number
+  ignored: number
+  /** ignored because the queue was full */
+  dropped: number
+  byCode: Partial<Record<ValidationCode | 'QUEUE_FULL' | 'INTERNAL', number>>
+}
+
+export interface GossipNode { peerId: PeerId, services: { pubsub: GossipSub } }
+
+/** The parts of the gossipsub router its public interface type leaves out. */
+export interface GossipRouter {
+  reportMessageValidationResult: (msgId: string, propagationSource: string, acceptance: TopicValidatorResult) => void
+  getScore: (peerId: string) => number
+  getMeshPeers: (topic: string) => string[]
+}
+
+export function routerOf (pubsub: GossipSub): GossipRouter {
+  return pubsub as unknown as GossipRouter
+}
+
+interface Pending { topic: GossipTopicName, data: Uint8Array, msgId: string, from: string }
+
+export type VerifiedListener = (v: Verified, from: string) => void
+
+export class GossipService {
+  readonly topics: ReturnType<typeof gossipTopics>
+  readonly metrics: GossipMetrics = { received: 0, accepted: 0, rejected: 0, ignored: 0, dropped: 0, byCode: {} }
+  private readonly node: GossipNode
+  private readonly init: GossipServiceInit
+  private readonly replay: ReplayCache
+  private readonly queue: Pending[] = []
+  private readonly queueSize: number
+  private readonly listeners = new Set<VerifiedListener>()
+  private readonly verdictListeners = new Set<(verdict: TopicValidatorResult, code: string | undefined, from: string) => void>()
+  private scheduled: NodeJS.Immediate | undefined
+  private running = false
+  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => { this.receive(evt.detail) }
+
+  constructor (node: GossipNode, init: GossipServiceInit) {
+    this.node = node
+    this.init = init
+    this.topics = gossipTopics(init.networkId)
+    this.replay = new ReplayCache({ capacity: init.replayCapacity })
+    this.queueSize = init.queueSize ?? 4096
+  }
+
+  get book (): OrderBook | undefined { return this.init.book }
+  get queueLength (): number { return this.queue.length }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    const pubsub = this.node.services.pubsub
+    pubsub.addEventListener('gossipsub:message', this.onMessage)
+    pubsub.subscribe(this.topics.resourceOffers)
+    if (this.init.jobOffers !== false) pubsub.subscribe(this.topics.jobOffers)
+  }
+
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    const pubsub = this.node.services.pubsub
+    pubsub.removeEventListener('gossipsub:message', this.onMessage)
+    for (const t of [this.topics.resourceOffers, this.topics.jobOffers]) {
+      try { pubsub.unsubscribe(t) } catch {}
+    }
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled)
+    this.scheduled = undefined
+    // every queued message still gets its one verdict
+    for (const p of this.queue.splice(0)) this.report(p, TopicValidatorResult.Ignore, 'QUEUE_FULL')
+  }
+
+  /** Called with every accepted message. Returns an unsubscribe function. */
+  onVerified (fn: VerifiedListener): () => void {
+    this.listeners.add(fn)
+    return () => { this.listeners.delete(fn) }
+  }
+
+  /** Called with every verdict this node reports (tests and metrics). */
+  onVerdict (fn: (verdict: TopicValidatorResult, code: string | undefined, from: string) => void): () => void {
+    this.verdictListeners.add(fn)
+    return () => { this.verdictListeners.delete(fn) }
+  }
+
+  async publishResourceOffer (env: Envelope<'ResourceOffer'>): Promise<void> {
+    await this.publish(this.topics.resourceOffers, env)
+  }
+
+  async publishJobOffer (env: Envelope<'JobOffer'>): Promise<void> {
+    await this.publish(this.topics.jobOffers, env)
+  }
+
+  private async publish (topic: string, env: Envelope): Promise<void> {
+    const data = encodeEnvelope({ ...env, peer: env.peer ?? this.node.peerId.toString() })
+    await this.node.services.pubsub.publish(topic, data)
+  }
+
+  private receive (m: GossipsubMessage): void {
+    const parsed = parseTopic(m.msg.topic)
+    const pending = { topic: parsed?.name ?? 'resource-offers', data: m.msg.data, msgId: m.msgId, from: m.propagationSource.toString() } satisfies Pending
+    this.metrics.received++
+    if (parsed === undefined || parsed.network !== this.init.networkId) {
+      this.report(pending, TopicValidatorResult.Reject, 'UNKNOWN_KIND')
+      return
+    }
+    if (this.queue.length >= this.queueSize) {
+      this.metrics.dropped++
+      this.report(pending, TopicValidatorResult.Ignore, 'QUEUE_FULL')
+      return
+    }
+    this.queue.push(pending)
+    this.schedule()
+  }
+
+  private schedule (): void {
+    if (this.scheduled !== undefined || !this.running) return
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined
+      this.drain()
+    })
+  }
+
+  /** Validates a batch per turn of the event loop so publishing and streams keep moving under load. */
+  private drain (): void {
+    const deadline = performance.now() + 10
+    while (this.queue.length > 0 && performance.now() < deadline) {
+      const p = this.queue.shift() as Pending
+      this.validate(p)
+    }
+    if (this.queue.length > 0) this.schedule()
+  }
+
+  private validate (p: Pending): void {
+    const now = (this.init.now ?? nowSeconds)()
+    const book = this.init.book
+    let verified: Verified
+    try {
+      verified = validateGossip(p.topic, p.data, {
+        domain: this.init.domain,
+        now,
+        replay: this.replay,
+        ...(book !== undefined ? { knownNonce: (provider: string, slot: number) => book.nonceOf(provider, slot) } : {})
+      })
+    } catch (err) {
+      if (err instanceof MessageValidationError) {
+        this.report(p, err.action === 'REJECT' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore, err.code)
+      } else {
+        this.report(p, TopicValidatorResult.Ignore, 'INTERNAL')
+      }
+      return
+    }
+    if (verified.kind === 'ResourceOffer' && book !== undefined) {
+      book.add({ offer: (verified as Verified<'ResourceOffer'>).value, id: verified.id, signature: verified.signature, ...(verified.peer !== undefined ? { peer: verified.peer } : {}) }, now)
+    }
+    this.report(p, TopicValidatorResult.Accept, undefined)
+    for (const fn of this.listeners) {
+      try { fn(verified, p.from) } catch {}
+    }
+  }
+
+  private report (p: Pending, verdict: TopicValidatorResult, code: string | undefined): void {
+    if (verdict === TopicValidatorResult.Accept) this.metrics.accepted++
+    else if (verdict === TopicValidatorResult.Reject) this.metrics.rejected++
+    else this.metrics.ignored++
+    if (code !== undefined) {
+      const k = code as keyof GossipMetrics['byCode']
+      this.metrics.byCode[k] = (this.metrics.byCode[k] ?? 0) + 1
+    }
+    try {
+      routerOf(this.node.services.pubsub).reportMessageValidationResult(p.msgId, p.from, verdict)
+    } catch {}
+    for (const fn of this.verdictListeners) {
+      try { fn(verdict, code, p.from) } catch {}
+    }
+  }
+}

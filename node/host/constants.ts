@@ -1,0 +1,2 @@
+export const DEFAULT_HEARTBEAT_MS = 1000
+export const DEFAULT_DIAL_TIMEOUT_MS = 5000

@@ -1,0 +1,107 @@
+// Shared by tests and benchmarks: deterministic keys, signed offers, and meshes of real libp2p nodes on
+// 127.0.0.1.
+import { Wallet, keccak256, toUtf8Bytes } from 'ethers'
+import { multiaddr } from '@multiformats/multiaddr'
+import { signMessage, type JobOffer, type LilypadDomain, type ResourceOffer } from '../../protocols/eip712.ts'
+import type { Envelope } from '../../protocols/codec.ts'
+import { createHost, localMeshOptions, type HostOptions, type LilypadHost } from '../host/create-host.ts'
+import { routerOf } from '../gossip/service.ts'
+
+export const testDomain: LilypadDomain = { chainId: 1337n, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' }
+export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
+
+export function wallet (label: string): Wallet {
+  return new Wallet(keccak256(toUtf8Bytes(`lilypad-test:${label}`)))
+}
+
+export const mediatorA = wallet('mediator-a').address
+export const mediatorB = wallet('mediator-b').address
+
+export function nowSec (): bigint { return BigInt(Math.floor(Date.now() / 1000)) }
+
+let nonceCounter = BigInt(Date.now()) * 1000n
+export function freshNonce (): bigint { return ++nonceCounter }
+
+export function resourceOffer (provider: string, over: Partial<ResourceOffer> = {}): ResourceOffer {
+  return {
+    provider,
+    slot: 0,
+    spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0 },
+    modules: [],
+    price: 100n,
+    collateral: 1000n,
+    mediators: [mediatorA],
+    expiry: nowSec() + 300n,
+    nonce: freshNonce(),
+    ...over
+  }
+}
+
+export function jobOffer (jobCreator: string, over: Partial<JobOffer> = {}): JobOffer {
+  return {
+    jobCreator,
+    module: 'cowsay:v0.0.1',
+    inputs: '{"Message":"moo"}',
+    spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 },
+    maxPrice: 1000n,
+    mediators: [mediatorA],
+    target: ZERO_ADDRESS,
+    timeout: 60,
+    auditPpm: 0,
+    expiry: nowSec() + 300n,
+    nonce: freshNonce(),
+    ...over
+  }
+}
+
+export async function signedResourceOffer (w: Wallet, o: ResourceOffer, domain = testDomain): Promise<Envelope<'ResourceOffer'>> {
+  return { kind: 'ResourceOffer', value: o, signature: await signMessage('ResourceOffer', domain, o, w) }
+}
+
+export async function signedJobOffer (w: Wallet, o: JobOffer, domain = testDomain): Promise<Envelope<'JobOffer'>> {
+  return { kind: 'JobOffer', value: o, signature: await signMessage('JobOffer', domain, o, w) }
+}
+
+/** Polls `cond` until true or the timeout; for conditions libp2p signals with no event (mesh formation). */
+export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
+
+export const NETWORK = 'testnet'
+
+export async function startHosts (n: number, over: Partial<HostOptions> = {}): Promise<LilypadHost[]> {
+  return await Promise.all(Array.from({ length: n }, async () => await createHost({ networkId: NETWORK, domain: testDomain, ...localMeshOptions, ...over })))
+}
+
+/** Connects node i to i-1 and i-3 (a ring with chords): connected, low diameter, degree ~4. */
+export async function connectMesh (hosts: LilypadHost[], extra: Array<{ multiaddrs: string[] }> = []): Promise<void> {
+  const targets = [...hosts.map(h => h.getMultiaddrs().map(String)), ...extra.map(e => e.multiaddrs)]
+  const jobs: Array<Promise<unknown>> = []
+  for (let i = 1; i < targets.length; i++) {
+    for (const j of new Set([i - 1, i >= 3 ? i - 3 : 0])) {
+      if (j === i) continue
+      const from = hosts[i] ?? hosts[j]
+      const to = hosts[i] !== undefined ? targets[j] : targets[i]
+      if (from === undefined || to === undefined) continue
+      jobs.push(from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(5000) }))
+    }
+  }
+  await Promise.all(jobs)
+}
+
+/** Waits until every host has gossip mesh peers on `topic` (min of its subscribed neighbours and 3). */
+export async function waitForMesh (hosts: LilypadHost[], topic: string, timeoutMs = 15_000): Promise<void> {
+  await waitFor(() => hosts.every(h => {
+    const subs = h.services.pubsub.getSubscribers(topic).length
+    const mesh = routerOf(h.services.pubsub).getMeshPeers(topic).length
+    return subs > 0 && mesh >= Math.min(subs, 3)
+  }), timeoutMs, `gossip mesh on ${topic}`)
+}
+
+export async function stopAll (hosts: LilypadHost[]): Promise<void> {
+  await Promise.all(hosts.map(async h => { await h.stop() }))
+}

@@ -1,0 +1,5 @@
+export * from './topic.ts'
+export * from './codec.ts'
+export * from './validator.ts'
+export * from './scoring.ts'
+export type * from './interface.ts'

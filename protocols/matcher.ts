@@ -1,0 +1,119 @@
+// The matcher: one pure, deterministic function from (job offer, live resource offers, options) to ranked
+// candidates. Ranking: price ascending, reputation descending, offer age (older first: a smaller nonce —
+// announcers use millisecond timestamps as nonces), then id ascending. The comparator is total, so any input
+// order gives the same ranking on every node. For throughput the offers can be prepared once (sorted with
+// precomputed lower-case sets) and shared by many jobs: the scan then stops at the first offer priced above
+// the job's maximum or once `limit` candidates are found.
+import type { JobOffer, ResourceOffer } from './eip712.ts'
+
+export interface LiveOffer {
+  offer: ResourceOffer
+  /** EIP-712 id, computed once on receipt */
+  id: string
+  signature: string
+  /** unsigned hint: the provider's libp2p peer id */
+  peer?: string
+}
+
+export interface Candidate {
+  live: LiveOffer
+  /** the deal's mediators: the intersection of both sides' lists, ascending */
+  mediators: string[]
+  price: bigint
+}
+
+export interface MatchOptions {
+  /** unix seconds; offers expiring at or before it are ignored */
+  now: bigint
+  /** provider address (any case) → reputation score; absent = 0 */
+  reputation?: ReadonlyMap<string, number>
+  /** at most this many candidates (default 16) */
+  limit?: number
+}
+
+interface Prepared {
+  live: LiveOffer
+  provider: string
+  mediators: Set<string>
+  modules: Set<string> | undefined
+  reputation: number
+}
+
+export interface PreparedOffers {
+  readonly sorted: readonly Prepared[]
+  readonly reputation: ReadonlyMap<string, number> | undefined
+}
+
+const ZERO = '0x0000000000000000000000000000000000000000'
+
+function cmpBig (a: bigint, b: bigint): number { return a < b ? -1 : a > b ? 1 : 0 }
+function cmpStr (a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0 }
+
+function lowerReputation (rep?: ReadonlyMap<string, number>): Map<string, number> | undefined {
+  if (rep === undefined) return undefined
+  return new Map([...rep].map(([k, v]) => [k.toLowerCase(), v]))
+}
+
+/** Sorts and indexes offers once for many `match` calls with the same reputation map. */
+export function prepareOffers (offers: Iterable<LiveOffer>, reputation?: ReadonlyMap<string, number>): PreparedOffers {
+  const rep = lowerReputation(reputation)
+  const sorted: Prepared[] = []
+  for (const live of offers) {
+    const provider = live.offer.provider.toLowerCase()
+    sorted.push({
+      live,
+      provider,
+      mediators: new Set(live.offer.mediators.map(m => m.toLowerCase())),
+      modules: live.offer.modules.length === 0 ? undefined : new Set(live.offer.modules),
+      reputation: rep?.get(provider) ?? 0
+    })
+  }
+  sorted.sort((a, b) =>
+    cmpBig(a.live.offer.price, b.live.offer.price) ||
+    (b.reputation - a.reputation) ||
+    cmpBig(a.live.offer.nonce, b.live.offer.nonce) ||
+    cmpStr(a.live.id.toLowerCase(), b.live.id.toLowerCase()))
+  return { sorted, reputation }
+}
+
+function isPrepared (x: Iterable<LiveOffer> | PreparedOffers): x is PreparedOffers {
+  return (x as PreparedOffers).sorted !== undefined
+}
+
+/** Ranked candidates for `job` among `offers`. Pure: same inputs, same output, whatever the input order. */
+export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffers, options: MatchOptions): Candidate[] {
+  const prepared = isPrepared(offers) && offers.reputation === options.reputation ? offers : prepareOffers(isPrepared(offers) ? offers.sorted.map(p => p.live) : offers, options.reputation)
+  const limit = options.limit ?? 16
+  const out: Candidate[] = []
+  if (job.expiry <= options.now || limit <= 0) return out
+  const jobMediators = [...new Set(job.mediators.map(m => m.toLowerCase()))].sort()
+  const target = job.target.toLowerCase()
+  const anyTarget = target === ZERO
+  const need = job.spec
+  for (const p of prepared.sorted) {
+    const o = p.live.offer
+    if (o.price > job.maxPrice) break // sorted by price: nothing further can fit
+    if (o.expiry <= options.now) continue
+    if (!anyTarget && p.provider !== target) continue
+    const s = o.spec
+    if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus || s.gpuVramMb < need.gpuVramMb) continue
+    if (p.modules !== undefined && !p.modules.has(job.module)) continue
+    const common: string[] = []
+    for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
+    if (common.length === 0) continue
+    out.push({ live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price })
+    if (out.length >= limit) break
+  }
+  return out
+}
+
+/** Returns the offer's own spelling of mediator `lower` (the deal carries the addresses as signed). */
+function checksum (list: string[], lower: string): string {
+  for (const m of list) if (m.toLowerCase() === lower) return m
+  return lower
+}
+
+/** True when `live` satisfies every constraint of `job` (used to re-check a solver's suggestion). */
+export function isCompatible (job: JobOffer, live: LiveOffer, now: bigint): boolean {
+  return match(job, [live], { now, limit: 1 }).length === 1
+}

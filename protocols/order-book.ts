@@ -1,0 +1,176 @@
+// Live resource offers, one per (provider, slot). A newer nonce replaces an older one; offers leave when
+// they expire. Memory is bounded under spam: at most `maxPerProvider` slots per provider and `maxOffers` in
+// total. Eviction is deterministic: the offer expiring first goes (ties: smaller id), within the provider
+// when its cap is hit, globally otherwise.
+import { match, prepareOffers, type Candidate, type LiveOffer, type MatchOptions, type PreparedOffers } from './matcher.ts'
+import type { JobOffer } from './eip712.ts'
+
+export interface OrderBookOptions {
+  maxOffers?: number
+  maxPerProvider?: number
+}
+
+export type AddResult = 'added' | 'replaced' | 'stale' | 'expired' | 'rejected-full'
+
+interface Entry { live: LiveOffer, key: string, provider: string, expiry: bigint }
+
+function before (a: Entry, b: Entry): boolean {
+  return a.expiry < b.expiry || (a.expiry === b.expiry && a.live.id < b.live.id)
+}
+
+/** Binary min-heap on (expiry, id) with lazy deletion: entries no longer in the book are skipped. */
+class ExpiryHeap {
+  private readonly items: Entry[] = []
+  get length (): number { return this.items.length }
+  push (e: Entry): void {
+    const a = this.items
+    a.push(e)
+    let i = a.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!before(a[i], a[p])) break
+      ;[a[i], a[p]] = [a[p], a[i]]
+      i = p
+    }
+  }
+
+  peek (): Entry | undefined { return this.items[0] }
+  pop (): Entry | undefined {
+    const a = this.items
+    const top = a[0]
+    const last = a.pop()
+    if (a.length > 0 && last !== undefined) {
+      a[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < a.length && before(a[l], a[m])) m = l
+        if (r < a.length && before(a[r], a[m])) m = r
+        if (m === i) break
+        ;[a[i], a[m]] = [a[m], a[i]]
+        i = m
+      }
+    }
+    return top
+  }
+
+  rebuild (live: Iterable<Entry>): void {
+    this.items.length = 0
+    for (const e of live) this.push(e)
+  }
+}
+
+export class OrderBook {
+  readonly maxOffers: number
+  readonly maxPerProvider: number
+  private readonly entries = new Map<string, Entry>()
+  private readonly byProvider = new Map<string, Map<string, Entry>>()
+  private readonly heap = new ExpiryHeap()
+  private prepared: PreparedOffers | undefined
+
+  constructor (options: OrderBookOptions = {}) {
+    this.maxOffers = options.maxOffers ?? 50_000
+    this.maxPerProvider = options.maxPerProvider ?? 64
+  }
+
+  get size (): number { return this.entries.size }
+  providerCount (provider: string): number { return this.byProvider.get(provider.toLowerCase())?.size ?? 0 }
+
+  /** The newest nonce held for this provider slot, if any. */
+  nonceOf (provider: string, slot: number): bigint | undefined {
+    return this.entries.get(`${provider.toLowerCase()}:${slot}`)?.live.offer.nonce
+  }
+
+  add (live: LiveOffer, now: bigint): AddResult {
+    if (live.offer.expiry <= now) return 'expired'
+    const provider = live.offer.provider.toLowerCase()
+    const key = `${provider}:${live.offer.slot}`
+    const existing = this.entries.get(key)
+    if (existing !== undefined && existing.live.offer.nonce >= live.offer.nonce) return 'stale'
+    const entry: Entry = { live, key, provider, expiry: live.offer.expiry }
+    if (existing !== undefined) {
+      this.remove(existing)
+    } else {
+      this.evictExpired(now)
+      const mine = this.byProvider.get(provider)
+      if (mine !== undefined && mine.size >= this.maxPerProvider) {
+        const victim = minOf(mine.values())
+        if (victim === undefined || before(entry, victim)) return 'rejected-full'
+        this.remove(victim)
+      }
+      if (this.entries.size >= this.maxOffers) {
+        const victim = this.popLive()
+        if (victim === undefined) return 'rejected-full'
+        if (before(entry, victim)) { this.heap.push(victim); return 'rejected-full' }
+        this.remove(victim)
+      }
+    }
+    this.entries.set(key, entry)
+    let mine = this.byProvider.get(provider)
+    if (mine === undefined) { mine = new Map(); this.byProvider.set(provider, mine) }
+    mine.set(key, entry)
+    this.heap.push(entry)
+    if (this.heap.length > 4 * this.maxOffers + 1024) this.heap.rebuild(this.entries.values())
+    this.prepared = undefined
+    return existing !== undefined ? 'replaced' : 'added'
+  }
+
+  /** Removes one provider slot (e.g. a withdrawn offer); true when something was removed. */
+  delete (provider: string, slot: number): boolean {
+    const e = this.entries.get(`${provider.toLowerCase()}:${slot}`)
+    if (e === undefined) return false
+    this.remove(e)
+    return true
+  }
+
+  get (provider: string, slot: number): LiveOffer | undefined {
+    return this.entries.get(`${provider.toLowerCase()}:${slot}`)?.live
+  }
+
+  /** Drops every offer expired at `now`; returns how many. */
+  evictExpired (now: bigint): number {
+    let n = 0
+    for (;;) {
+      const top = this.heap.peek()
+      if (top === undefined || top.expiry > now) break
+      this.heap.pop()
+      if (this.entries.get(top.key) === top) { this.remove(top); n++ }
+    }
+    return n
+  }
+
+  offers (): LiveOffer[] { return [...this.entries.values()].map(e => e.live) }
+
+  /** Candidates for a job among the live offers; the sorted index is cached until the book changes. */
+  match (job: JobOffer, options: MatchOptions): Candidate[] {
+    this.evictExpired(options.now)
+    if (this.prepared === undefined || this.prepared.reputation !== options.reputation) {
+      this.prepared = prepareOffers(this.offers(), options.reputation)
+    }
+    return match(job, this.prepared, options)
+  }
+
+  private popLive (): Entry | undefined {
+    for (;;) {
+      const top = this.heap.pop()
+      if (top === undefined) return undefined
+      if (this.entries.get(top.key) === top) return top
+    }
+  }
+
+  private remove (e: Entry): void {
+    this.entries.delete(e.key)
+    const mine = this.byProvider.get(e.provider)
+    mine?.delete(e.key)
+    if (mine?.size === 0) this.byProvider.delete(e.provider)
+    this.prepared = undefined
+  }
+}
+
+function minOf (it: Iterable<Entry>): Entry | undefined {
+  let m: Entry | undefined
+  for (const e of it) if (m === undefined || before(e, m)) m = e
+  return m
+}

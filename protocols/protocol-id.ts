@@ -1,0 +1,26 @@
+// One builder for every stream protocol id and gossip topic, so two networks never cross-talk.
+export class InvalidProtocolNameError extends Error {
+  static override name = 'InvalidProtocolNameError'
+  override name = InvalidProtocolNameError.name
+}
+
+const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/i
+
+function segment (what: string, s: string): string {
+  if (!SEGMENT.test(s)) throw new InvalidProtocolNameError(`${what} ${JSON.stringify(s)} is not a valid protocol id segment`)
+  return s
+}
+
+/** `/lilypad/<network>/<name>/<version>` */
+export function protocolId (network: string, name: string, version: string): string {
+  return `/lilypad/${segment('network', network)}/${segment('name', name)}/${segment('version', version)}`
+}
+
+export const protocols = {
+  kad: (network: string) => protocolId(network, 'kad', '1.0.0'),
+  deal: (network: string) => protocolId(network, 'deal', '1.0.0'),
+  candidates: (network: string) => protocolId(network, 'candidates', '1.0.0'),
+  resourceOffers: (network: string) => protocolId(network, 'resource-offers', '1'),
+  jobOffers: (network: string) => protocolId(network, 'job-offers', '1'),
+  role: (network: string, role: string) => protocolId(network, 'role', segment('role', role))
+}
