@@ -1,0 +1,181 @@
+// Gas per function and per job path, measured on a fresh anvil devnet (steady state: deposits and nonce words
+// already warm, as for a node that has run a few jobs). `npm run gas` prints a table; `--json` prints one object.
+// Exported for `lilypad bench`.
+import { fileURLToPath } from 'node:url'
+import { startDevnet, agreeDeal, increaseTime, type Devnet } from './devnet.ts'
+import type { ChainClient, GasEntry } from '../node/chain/index.ts'
+import type { Deal } from '../protocols/eip712.ts'
+
+export interface PathCost { gasPerJob: number, txsPerJob: number }
+export interface GasReport {
+  happy: PathCost
+  /** Steady state of a busy provider: each submitResult also settles its previous deal. */
+  happyPiggyback: PathCost
+  happyAccepted: PathCost
+  challengedCorrect: PathCost
+  challengedWrong: PathCost
+  audited: PathCost
+  timeoutResult: PathCost
+  timeoutMediation: PathCost
+  batchedSettlementPerDeal: number
+  batchSize: number
+  firstDealAgree: number
+  functions: Record<string, { calls: number, min: number, avg: number, max: number }>
+}
+
+const BATCH = 10
+
+export async function gasReport (): Promise<GasReport> {
+  const net = await startDevnet()
+  try {
+    return await measure(net)
+  } finally {
+    await net.stop()
+  }
+}
+
+async function measure (net: Devnet): Promise<GasReport> {
+  const clients = net.clients
+  const mark = (): number[] => clients.map(c => c.gasLog.length)
+  const since = (m: number[]): GasEntry[] => clients.flatMap((c, i) => c.gasLog.slice(m[i]))
+  const total = (es: GasEntry[]): number => es.reduce((s, e) => s + Number(e.gasUsed), 0)
+  const mediatorOf = (addr: string): ChainClient => addr === net.m1.address ? net.m1 : net.m2
+
+  // The very first deal of a job creator pays for a fresh nonce word; record it, then measure warm.
+  let m = mark()
+  const { deal: first } = await agreeDeal(net)
+  const firstDealAgree = total(since(m))
+  await net.rp.submitResult(first, 'bafy-warmup')
+  await net.jc.accept([first])
+
+  // Happy: agree + submitResult per job, one settle for BATCH jobs after the judge window.
+  m = mark()
+  const deals: Deal[] = []
+  for (let i = 0; i < BATCH; i++) {
+    const { deal } = await agreeDeal(net)
+    await net.rp.submitResult(deal, `bafy-happy-${i}`)
+    deals.push(deal)
+  }
+  await increaseTime(net.provider, 301)
+  const settleMark = mark()
+  await net.rp.settle(deals)
+  const settleGas = total(since(settleMark))
+  const happyGas = total(since(m))
+
+  // A busy provider: every submission also settles the deal before it, whose window has passed by then.
+  m = mark()
+  let previous: Deal | undefined
+  const N = BATCH
+  for (let i = 0; i < N + 1; i++) {
+    const { deal } = await agreeDeal(net)
+    await increaseTime(net.provider, 301)
+    await net.rp.submitResult(deal, `bafy-busy-${i}`, { settle: previous !== undefined ? [previous] : [] })
+    previous = deal
+  }
+  // The first job's submission had nothing to settle: count jobs 2..N+1, which each paid for one settlement.
+  const busy = since(m).filter(e => e.what !== 'submitResult')
+  const piggyGas = total(busy) - Number(busy.find(e => e.what === 'agree')!.gasUsed)
+  await increaseTime(net.provider, 301)
+  await net.rp.settle([previous!])
+
+  const path = async (run: () => Promise<void>): Promise<PathCost> => {
+    const before = mark()
+    await run()
+    const es = since(before)
+    return { gasPerJob: total(es), txsPerJob: es.length }
+  }
+  const happyAccepted = await path(async () => {
+    const { deal } = await agreeDeal(net)
+    await net.rp.submitResult(deal, 'bafy-accepted')
+    await net.jc.accept([deal])
+  })
+  const challenged = async (correct: boolean): Promise<PathCost> => await path(async () => {
+    const { deal } = await agreeDeal(net)
+    await net.rp.submitResult(deal, `bafy-challenged-${String(correct)}`)
+    await mediatorOf(await net.jc.challenge(deal)).mediate(deal, correct)
+  })
+  const challengedCorrect = await challenged(true)
+  const challengedWrong = await challenged(false)
+  const audited = await path(async () => {
+    const { deal } = await agreeDeal(net, { auditPpm: 1_000_000 })
+    const r = await net.rp.submitResult(deal, 'bafy-audited')
+    await mediatorOf(r.mediator!).mediate(deal, true)
+  })
+  // Time jumps between agreement and timeout are not transactions; the timeout call is made by a third party.
+  const timeoutResult = await pathWithJump(net, path, 601, async (deal) => { await net.stranger.timeoutResult(deal) }, async (deal) => { await Promise.resolve(deal) })
+  const timeoutMediation = await pathWithJump(net, path, 901, async (deal) => { await net.stranger.timeoutMediation(deal) }, async (deal) => {
+    await net.rp.submitResult(deal, 'bafy-unjudged')
+    await net.jc.challenge(deal)
+  })
+
+  const functions: GasReport['functions'] = {}
+  for (const e of clients.flatMap(c => c.gasLog)) {
+    const name = e.what.replace(/\(\d+\)$/, '')
+    const gas = Number(e.gasUsed)
+    const f = functions[name] ?? { calls: 0, min: Infinity, avg: 0, max: 0 }
+    f.avg = (f.avg * f.calls + gas) / (f.calls + 1)
+    f.calls++
+    f.min = Math.min(f.min, gas)
+    f.max = Math.max(f.max, gas)
+    functions[name] = f
+  }
+  for (const f of Object.values(functions)) f.avg = Math.round(f.avg)
+  functions[`settle per deal (batch of ${BATCH})`] = { calls: 1, min: Math.round(settleGas / BATCH), avg: Math.round(settleGas / BATCH), max: Math.round(settleGas / BATCH) }
+
+  return {
+    happy: { gasPerJob: Math.round(happyGas / BATCH), txsPerJob: 2 + 1 / BATCH },
+    happyPiggyback: { gasPerJob: Math.round(piggyGas / N), txsPerJob: 2 },
+    happyAccepted,
+    challengedCorrect,
+    challengedWrong,
+    audited,
+    timeoutResult,
+    timeoutMediation,
+    batchedSettlementPerDeal: Math.round(settleGas / BATCH),
+    batchSize: BATCH,
+    firstDealAgree,
+    functions
+  }
+}
+
+async function pathWithJump (net: Devnet, path: (run: () => Promise<void>) => Promise<PathCost>, jump: number, close: (d: Deal) => Promise<void>, before: (d: Deal) => Promise<void>): Promise<PathCost> {
+  return await path(async () => {
+    const { deal } = await agreeDeal(net)
+    await before(deal)
+    await increaseTime(net.provider, jump)
+    await close(deal)
+  })
+}
+
+export function formatGasReport (r: GasReport): string {
+  const rows: Array<[string, PathCost]> = [
+    [`happy (agree + submitResult + settle batched ×${r.batchSize})`, r.happy],
+    ['happy, busy provider (agree + submitResultAndSettle)', r.happyPiggyback],
+    ['happy, accepted early by the job creator', r.happyAccepted],
+    ['challenged, result correct', r.challengedCorrect],
+    ['challenged, result wrong', r.challengedWrong],
+    ['random audit (auditPpm = 100%)', r.audited],
+    ['timeout: no result', r.timeoutResult],
+    ['timeout: no verdict', r.timeoutMediation]
+  ]
+  const lines = ['Job path                                              gas/job   txs/job', '-'.repeat(74)]
+  for (const [name, c] of rows) lines.push(`${name.padEnd(52)} ${String(c.gasPerJob).padStart(9)} ${c.txsPerJob.toFixed(1).padStart(9)}`)
+  lines.push('', 'Function                         calls       min       avg       max', '-'.repeat(68))
+  for (const [name, f] of Object.entries(r.functions)) {
+    if (['fund', 'register', 'depositWithPermit'].includes(name)) continue
+    lines.push(`${name.padEnd(30)} ${String(f.calls).padStart(7)} ${String(f.min).padStart(9)} ${String(f.avg).padStart(9)} ${String(f.max).padStart(9)}`)
+  }
+  lines.push('', `first agree of a job creator (fresh nonce word): ${r.firstDealAgree}`,
+    'reference: MODiCuM ≈ 1,160,000 gas / 6 txs per job; Lilypad v2: 4 txs per job')
+  return lines.join('\n')
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const report = await gasReport()
+  if (process.argv.includes('--json')) {
+    const { functions: _f, ...paths } = report
+    console.log(JSON.stringify(paths))
+  } else {
+    console.log(formatGasReport(report))
+  }
+}

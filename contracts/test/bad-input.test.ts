@@ -1,0 +1,108 @@
+// Bad input reverts with a named custom error, surfaced by the chain client as ContractRevertError.reason.
+import test, { type ExecutionContext } from 'ava'
+import { startDevnet, agreeDeal, makeDeal, signDeal, increaseTime, LP, type Devnet } from '../devnet.ts'
+import type { LilypadDomain } from '../../protocols/eip712.ts'
+
+let net: Devnet
+test.before(async () => { net = await startDevnet() })
+test.after.always(async () => { await net?.stop() })
+
+async function revertsWith (t: ExecutionContext, p: Promise<unknown>, reason: string): Promise<void> {
+  const err = await t.throwsAsync(p)
+  t.is(err?.name, 'ContractRevertError')
+  t.is((err as unknown as { reason: string }).reason, reason)
+}
+
+test.serial('a deal signed by someone other than the job creator', async t => {
+  const deal = makeDeal(net)
+  const { jcSig: wrong, rpSig } = await signDeal(deal, net.domain, net.stranger.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, wrong, rpSig), 'InvalidSignature')
+})
+
+test.serial('a deal signed by someone other than the provider', async t => {
+  const deal = makeDeal(net)
+  const { jcSig, rpSig } = await signDeal(deal, net.domain, net.jc.wallet, net.rp2.wallet)
+  await revertsWith(t, net.rp.agree(deal, jcSig, rpSig), 'InvalidSignature')
+})
+
+test.serial('signatures made for another chain', async t => {
+  const deal = makeDeal(net)
+  const other: LilypadDomain = { ...net.domain, chainId: net.domain.chainId + 1n }
+  const { jcSig, rpSig } = await signDeal(deal, other, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, jcSig, rpSig), 'InvalidSignature')
+})
+
+test.serial('signatures made for another contract', async t => {
+  const deal = makeDeal(net)
+  const other: LilypadDomain = { ...net.domain, verifyingContract: net.deployment.contracts.jobManager }
+  const { jcSig, rpSig } = await signDeal(deal, other, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, jcSig, rpSig), 'InvalidSignature')
+})
+
+test.serial('a replayed nonce, even with other terms and fresh signatures', async t => {
+  const { deal } = await agreeDeal(net)
+  const same = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, same.jcSig, same.rpSig), 'NonceUsed')
+  const changed = { ...deal, price: deal.price + 1n, jobOfferId: '0x' + '11'.repeat(32) }
+  const sigs = await signDeal(changed, net.domain, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(changed, sigs.jcSig, sigs.rpSig), 'NonceUsed')
+})
+
+test.serial('an expired deal', async t => {
+  const block = await net.provider.getBlock('latest')
+  const deal = makeDeal(net, { expiry: BigInt(block!.timestamp - 1) })
+  const { jcSig, rpSig } = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, jcSig, rpSig), 'DealExpired')
+})
+
+test.serial('a mediator the directory does not trust, or none at all', async t => {
+  const deal = makeDeal(net, { mediators: [net.m1.address, net.outsider.address] })
+  const s = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, s.jcSig, s.rpSig), 'NotAMediator')
+  const none = makeDeal(net, { mediators: [] })
+  const s2 = await signDeal(none, net.domain, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(none, s2.jcSig, s2.rpSig), 'NoMediators')
+})
+
+test.serial('collateral below the mediation fee', async t => {
+  const deal = makeDeal(net, { collateral: LP(1), mediationFee: LP(2) })
+  const s = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, s.jcSig, s.rpSig), 'CollateralBelowFee')
+})
+
+test.serial('the job creator has deposited less than the agreed price', async t => {
+  const deal = makeDeal(net, { price: LP(100_000) })
+  const s = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
+  await revertsWith(t, net.rp.agree(deal, s.jcSig, s.rpSig), 'InsufficientBalance')
+})
+
+test.serial('a result from someone other than the provider', async t => {
+  const { deal } = await agreeDeal(net)
+  await revertsWith(t, net.jc.submitResult(deal, 'bafy-forged'), 'NotResourceProvider')
+  await revertsWith(t, net.rp.submitResult(deal, ''), 'EmptyResultCid')
+})
+
+test.serial('a verdict from a mediator that was not selected, a challenge from someone else', async t => {
+  const { deal } = await agreeDeal(net)
+  await net.rp.submitResult(deal, 'bafy-x')
+  await revertsWith(t, net.stranger.challenge(deal), 'NotJobCreator')
+  const selected = await net.jc.challenge(deal)
+  const other = selected === net.m1.address ? net.m2 : net.m1
+  await revertsWith(t, other.mediate(deal, false), 'NotSelectedMediator')
+  await revertsWith(t, net.stranger.mediate(deal, false), 'NotSelectedMediator')
+})
+
+test.serial('double settlement, late challenge, accept by a stranger, unknown deal', async t => {
+  const { deal } = await agreeDeal(net)
+  await net.rp.submitResult(deal, 'bafy-y')
+  await revertsWith(t, net.stranger.accept([deal]), 'NotJobCreator')
+  await net.jc.accept([deal])
+  await revertsWith(t, net.jc.accept([deal]), 'DealClosed')
+  await revertsWith(t, net.stranger.settle([deal]), 'DealClosed')
+  const { deal: second } = await agreeDeal(net)
+  await net.rp.submitResult(second, 'bafy-z')
+  await increaseTime(net.provider, 301)
+  await revertsWith(t, net.jc.challenge(second), 'JudgeWindowClosed')
+  await revertsWith(t, net.stranger.settle([second, second]), 'DealClosed')
+  await revertsWith(t, net.stranger.settle([makeDeal(net)]), 'UnknownDeal')
+})

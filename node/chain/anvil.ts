@@ -1,0 +1,102 @@
+// A local anvil chain for tests and `lilypad devnet`: spawns the binary shipped by @foundry-rs/anvil-linux-amd64
+// and resolves once it listens. The caller must call stop() (tests: t.teardown).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { HDNodeWallet, Mnemonic } from 'ethers'
+
+/** Anvil's well-known development mnemonic: its keys are public and only ever fund local devnets. */
+export const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
+
+export class AnvilStartError extends Error {
+  static override name = 'AnvilStartError'
+  override name = 'AnvilStartError'
+}
+
+export interface AnvilOptions {
+  chainId?: number
+  /** Listen on this port; 0 (default) lets the OS pick a free one. */
+  port?: number
+  /** Try 8545 first and fall back to a free port if it is taken (for `lilypad devnet`). */
+  preferDefaultPort?: boolean
+  accounts?: number
+  /** Seconds between blocks; absent = mine each transaction at once. */
+  blockTime?: number
+  startTimeoutMs?: number
+}
+
+export interface Anvil {
+  rpcUrl: string
+  port: number
+  chainId: number
+  /** Private keys of the funded dev accounts, derived from DEV_MNEMONIC. */
+  keys: string[]
+  stop: () => Promise<void>
+}
+
+export function anvilBinary (): string {
+  const require = createRequire(import.meta.url)
+  return join(dirname(require.resolve('@foundry-rs/anvil-linux-amd64/package.json')), 'bin', 'anvil')
+}
+
+const keyCache = new Map<number, string>()
+/** The i-th dev key (BIP-44 path m/44'/60'/0'/0/i), derived once and cached: derivation is slow-ish. */
+export function devKey (i: number): string {
+  let k = keyCache.get(i)
+  if (k === undefined) {
+    k = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(DEV_MNEMONIC), `m/44'/60'/0'/0/${i}`).privateKey
+    keyCache.set(i, k)
+  }
+  return k
+}
+
+export async function startAnvil (opts: AnvilOptions = {}): Promise<Anvil> {
+  if (opts.preferDefaultPort === true && opts.port === undefined) {
+    try {
+      return await launch({ ...opts, port: 8545 })
+    } catch (err) {
+      if ((err as Error).name !== AnvilStartError.name) throw err
+    }
+  }
+  return await launch(opts)
+}
+
+async function launch (opts: AnvilOptions): Promise<Anvil> {
+  const chainId = opts.chainId ?? 31337
+  const accounts = opts.accounts ?? 10
+  const args = ['--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--chain-id', String(chainId),
+    '--accounts', String(accounts), '--mnemonic', DEV_MNEMONIC]
+  if (opts.blockTime !== undefined) args.push('--block-time', String(opts.blockTime))
+  const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => fail(new AnvilStartError(`anvil did not start within ${opts.startTimeoutMs ?? 15000} ms`)), opts.startTimeoutMs ?? 15000)
+    const fail = (err: Error): void => { clearTimeout(timer); child.kill('SIGKILL'); reject(err) }
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString()
+      const m = /Listening on 127\.0\.0\.1:(\d+)/.exec(out)
+      if (m != null) {
+        clearTimeout(timer)
+        child.stdout?.off('data', onData)
+        child.stdout?.resume() // keep draining so anvil never blocks on a full pipe
+        resolve(Number(m[1]))
+      }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', (c: Buffer) => { out += c.toString() })
+    child.once('error', err => fail(new AnvilStartError(`cannot run anvil: ${err.message}`)))
+    child.once('exit', code => fail(new AnvilStartError(`anvil exited with ${String(code)} before listening: ${out.slice(-500)}`)))
+  })
+  child.stderr?.resume()
+  const keys = Array.from({ length: accounts }, (_, i) => devKey(i))
+  return { rpcUrl: `http://127.0.0.1:${port}`, port, chainId, keys, stop: async () => { await stop(child) } }
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+  await exited
+  clearTimeout(timer)
+}

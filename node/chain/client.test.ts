@@ -1,0 +1,119 @@
+// The chain client against a real anvil: nonce queue, named RPC errors, revert decoding, gas log, deal events.
+import test from 'ava'
+import { createServer, type Server, type Socket } from 'node:net'
+import { startDevnet, agreeDeal, type Devnet } from '../../contracts/devnet.ts'
+import { ChainClient } from './client.ts'
+import { connectLilypadToken } from '../../contracts/generated/index.ts'
+
+let net: Devnet
+test.before(async () => { net = await startDevnet() })
+test.after.always(async () => { await net?.stop() })
+
+async function listen (onConnection: (s: Socket) => void): Promise<{ server: Server, port: number, sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer(s => { sockets.add(s); onConnection(s) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const addr = server.address()
+  if (addr === null || typeof addr === 'string') throw new Error('no port')
+  return { server, port: addr.port, sockets }
+}
+
+async function close (server: Server, sockets: Set<Socket>): Promise<void> {
+  for (const s of sockets) s.destroy()
+  await new Promise<void>(resolve => server.close(() => resolve()))
+}
+
+test.serial('20 concurrent sends from one key get consecutive nonces and all mine in order', async t => {
+  const token = connectLilypadToken(net.deployment.contracts.token, null)
+  const start = await net.provider.getTransactionCount(net.stranger.address, 'latest')
+  const receipts = await Promise.all(Array.from({ length: 20 }, async (_, i) =>
+    await net.stranger.queue.send(`transfer ${i}`, async () => await token.transfer.populateTransaction(net.outsider.address, BigInt(i + 1)))))
+  const txs = await Promise.all(receipts.map(async r => await net.provider.getTransaction(r.hash)))
+  t.deepEqual(txs.map(tx => tx!.nonce), Array.from({ length: 20 }, (_, i) => start + i))
+  for (let i = 1; i < receipts.length; i++) t.true(receipts[i].blockNumber > receipts[i - 1].blockNumber)
+  t.is(await net.provider.getTransactionCount(net.stranger.address, 'latest'), start + 20)
+})
+
+test.serial('a send that would revert consumes no nonce and does not wedge the queue', async t => {
+  const token = connectLilypadToken(net.deployment.contracts.token, null)
+  const before = await net.provider.getTransactionCount(net.stranger.address, 'latest')
+  const [bad, good] = await Promise.allSettled([
+    net.stranger.withdraw(10n ** 30n),
+    net.stranger.queue.send('transfer after a failure', async () => await token.transfer.populateTransaction(net.outsider.address, 1n))
+  ])
+  t.is(bad.status, 'rejected')
+  const err = (bad as PromiseRejectedResult).reason as { name: string, reason: string }
+  t.is(err.name, 'ContractRevertError')
+  t.is(err.reason, 'InsufficientBalance')
+  t.is(good.status, 'fulfilled')
+  t.is(await net.provider.getTransactionCount(net.stranger.address, 'latest'), before + 1)
+})
+
+test.serial('every receipt lands in the gas log', async t => {
+  const n = net.rp.gasLog.length
+  const { deal } = await agreeDeal(net)
+  await net.rp.submitResult(deal, 'bafy-gas')
+  const entries = net.rp.gasLog.slice(n)
+  t.deepEqual(entries.map(e => e.what), ['agree', 'submitResult'])
+  for (const e of entries) {
+    t.true(e.gasUsed > 21_000n)
+    const receipt = await net.provider.getTransactionReceipt(e.hash)
+    t.is(receipt!.gasUsed, e.gasUsed)
+  }
+})
+
+test.serial('a deal watcher follows the deal through its events', async t => {
+  const { deal, id } = await agreeDeal(net)
+  const watcher = await net.jc.watchDeal(id)
+  t.teardown(async () => { await watcher.stop() })
+  t.is(watcher.view.state, 'Agreed') // from the backfill
+  t.is(watcher.view.price, deal.price)
+  const submitted = watcher.waitFor('ResultSubmitted')
+  await net.rp.submitResult(deal, 'bafy-watched')
+  t.is((await submitted).resultCid, 'bafy-watched')
+  const challenged = watcher.waitFor('Challenged')
+  const mediator = await net.jc.challenge(deal)
+  t.is((await challenged).mediator, mediator)
+  const verdict = watcher.waitFor(['MediatedCorrect', 'MediatedWrong'])
+  await (mediator === net.m1.address ? net.m1 : net.m2).mediate(deal, true)
+  const final = await verdict
+  t.is(final.state, 'MediatedCorrect')
+  t.deepEqual(final.events.map(e => e.kind), ['DealAgreed', 'ResultSubmitted', 'DealChallenged', 'DealMediated'])
+  t.is(final.jobCreator, net.jc.address)
+  t.is(final.resourceProvider, net.rp.address)
+})
+
+test('an RPC nobody listens on gives RpcUnreachableError after bounded retries', async t => {
+  const { server, port, sockets } = await listen(() => {})
+  await close(server, sockets) // the port is now closed
+  const started = Date.now()
+  const err = await t.throwsAsync(ChainClient.create({
+    network: { ...net.deployment.network, rpcUrl: `http://127.0.0.1:${port}` },
+    privateKey: net.anvil.keys[9],
+    retry: { attempts: 3, baseDelayMs: 20 }
+  }))
+  t.is(err?.name, 'RpcUnreachableError')
+  t.is((err as unknown as { attempts: number }).attempts, 3)
+  t.true(Date.now() - started < 3000)
+})
+
+test('an RPC that accepts but never answers gives RpcTimeoutError', async t => {
+  const { server, sockets } = await listen(() => {})
+  t.teardown(async () => { await close(server, sockets) })
+  const addr = server.address() as { port: number }
+  const err = await t.throwsAsync(ChainClient.create({
+    network: { ...net.deployment.network, rpcUrl: `http://127.0.0.1:${addr.port}` },
+    privateKey: net.anvil.keys[9],
+    retry: { attempts: 2, baseDelayMs: 10, timeoutMs: 200 }
+  }))
+  t.is(err?.name, 'RpcTimeoutError')
+})
+
+test('a network file with another chain id gives WrongChainError', async t => {
+  const err = await t.throwsAsync(ChainClient.create({
+    network: { ...net.deployment.network, rpcUrl: net.anvil.rpcUrl, chainId: 1 },
+    privateKey: net.anvil.keys[9]
+  }))
+  t.is(err?.name, 'WrongChainError')
+  t.is((err as unknown as { actual: number }).actual, net.anvil.chainId)
+})

@@ -1,0 +1,12 @@
+// The chain client's public surface.
+export { ChainClient, Roles, toStruct } from './client.ts'
+export type { ChainClientOptions, DealRecordView } from './client.ts'
+export { TxQueue, TxNotMinedError, waitForReceipt } from './queue.ts'
+export type { GasEntry, QueuedSendOptions } from './queue.ts'
+export { RetryingProvider, defaultRetry } from './rpc.ts'
+export type { RetryOptions } from './rpc.ts'
+export { RpcUnreachableError, RpcTimeoutError, WrongChainError, ContractRevertError, decodeRevert, revertDataOf } from './errors.ts'
+export { DealWatcher, DealWatchTimeoutError, decodeDealLog, reduceDeal, emptyDealView } from './events.ts'
+export type { DealEvent, DealView } from './events.ts'
+export { startAnvil, anvilBinary, devKey, DEV_MNEMONIC, AnvilStartError } from './anvil.ts'
+export type { Anvil, AnvilOptions } from './anvil.ts'

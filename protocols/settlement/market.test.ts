@@ -1,0 +1,76 @@
+// The pure settlement model on its own (its agreement with the contract is proved in contracts/test/property.test.ts).
+import test from 'ava'
+import { apply, emptyMarket, depositOf, totalHeld, payoutsOf, heldBy, DealState, type DealTerms, type MarketModel, type DealStateValue } from './index.ts'
+
+const JC = '0x00000000000000000000000000000000000000a1'
+const RP = '0x00000000000000000000000000000000000000b2'
+const M1 = '0x00000000000000000000000000000000000000c3'
+const M2 = '0x00000000000000000000000000000000000000c4'
+
+function terms (nonce: bigint, o: Partial<DealTerms> = {}): DealTerms {
+  return { jobCreator: JC, resourceProvider: RP, mediators: [M1, M2], price: 10n, collateral: 20n, mediationFee: 2n, auditPpm: 0, resultTimeout: 100, judgeWindow: 50, mediateTimeout: 70, expiry: 10_000n, nonce, ...o }
+}
+
+function funded (): MarketModel {
+  const m = emptyMarket([M1, M2])
+  apply(m, { kind: 'deposit', account: JC, amount: 1_000_000n }, { now: 0, prevrandao: 0n })
+  apply(m, { kind: 'deposit', account: RP, amount: 1_000_000n }, { now: 0, prevrandao: 0n })
+  return m
+}
+
+test('every final state pays out exactly what the deal held', t => {
+  const d = terms(1n)
+  const finals: DealStateValue[] = [DealState.Settled, DealState.MediatedCorrect, DealState.MediatedWrong, DealState.TimedOutResult, DealState.TimedOutMediation]
+  for (const s of finals) {
+    const paid = payoutsOf(s, d, M1).reduce((sum, p) => sum + p.amount, 0n)
+    t.is(paid, heldBy({ state: DealState.Agreed, since: 0, mediatorIndex: 0, resultHash: null }, d), `state ${s}`)
+  }
+})
+
+test('a happy deal moves the price from job creator to provider', t => {
+  const m = funded()
+  const d = terms(1n)
+  const at = (now: number): { now: number, prevrandao: bigint } => ({ now, prevrandao: 7n })
+  t.true(apply(m, { kind: 'agree', dealId: '0x01', terms: d }, at(1)).ok)
+  t.deepEqual(apply(m, { kind: 'settle', deals: [{ dealId: '0x01', terms: d }] }, at(2)), { ok: false, error: 'WrongState' })
+  t.true(apply(m, { kind: 'submitResult', caller: RP, dealId: '0x01', terms: d, cid: 'bafy' }, at(50)).ok)
+  t.deepEqual(apply(m, { kind: 'settle', deals: [{ dealId: '0x01', terms: d }] }, at(100)), { ok: false, error: 'JudgeWindowOpen' })
+  t.true(apply(m, { kind: 'settle', deals: [{ dealId: '0x01', terms: d }] }, at(101)).ok)
+  t.is(depositOf(m, JC), 1_000_000n - 10n)
+  t.is(depositOf(m, RP), 1_000_000n + 10n)
+  t.deepEqual(apply(m, { kind: 'settle', deals: [{ dealId: '0x01', terms: d }] }, at(200)), { ok: false, error: 'DealClosed' })
+})
+
+test('a batch is all or nothing, and sees a deal listed twice', t => {
+  const m = funded()
+  const d = terms(1n)
+  apply(m, { kind: 'agree', dealId: '0x01', terms: d }, { now: 1, prevrandao: 0n })
+  apply(m, { kind: 'submitResult', caller: RP, dealId: '0x01', terms: d, cid: 'bafy' }, { now: 2, prevrandao: 0n })
+  const before = structuredClone([...m.deposits])
+  t.deepEqual(apply(m, { kind: 'accept', caller: JC, deals: [{ dealId: '0x01', terms: d }, { dealId: '0x01', terms: d }] }, { now: 3, prevrandao: 0n }), { ok: false, error: 'DealClosed' })
+  t.deepEqual([...m.deposits], before)
+  t.is(m.deals.get('0x01')?.state, DealState.ResultSubmitted)
+})
+
+test('10,000 deals through agree, result and batched settlement conserve funds', t => {
+  const m = funded()
+  const all = new Map<string, DealTerms>()
+  const start = totalHeld(m, all)
+  const batch: Array<{ dealId: string, terms: DealTerms }> = []
+  for (let i = 0; i < 10_000; i++) {
+    const id = `0x${i.toString(16).padStart(64, '0')}`
+    const d = terms(BigInt(i + 1), { auditPpm: i % 10 === 0 ? 500_000 : 0 })
+    all.set(id, d)
+    if (!apply(m, { kind: 'agree', dealId: id, terms: d }, { now: 10, prevrandao: BigInt(i) }).ok) throw new Error('agree failed')
+    apply(m, { kind: 'submitResult', caller: RP, dealId: id, terms: d, cid: `bafy${i}` }, { now: 20, prevrandao: BigInt(i) })
+    if (m.deals.get(id)?.state === DealState.ResultSubmitted) batch.push({ dealId: id, terms: d })
+  }
+  t.is(totalHeld(m, all), start)
+  t.true(apply(m, { kind: 'settle', deals: batch }, { now: 1000, prevrandao: 0n }).ok)
+  for (const [id, d] of all) {
+    if (m.deals.get(id)?.state === DealState.Challenged) apply(m, { kind: 'timeoutMediation', dealId: id, terms: d }, { now: 1000, prevrandao: 0n })
+  }
+  t.is(totalHeld(m, all), start)
+  t.true([...m.deals.values()].every(r => r.state >= DealState.Settled))
+  t.true(batch.length > 9000 && batch.length < 10_000) // some of the audited tenth were drawn
+})

@@ -1,0 +1,223 @@
+// The Market contract's rules as pure TypeScript: the same states, checks (in the same order, so the same error
+// wins), deadlines and payouts as contracts/src/Market.sol. The network simulator runs it for thousands of
+// nodes, and a property test proves it agrees with the deployed contract step by step.
+import { AbiCoder, keccak256, toUtf8Bytes } from 'ethers'
+
+export const DealState = {
+  None: 0,
+  Agreed: 1,
+  ResultSubmitted: 2,
+  Challenged: 3,
+  Settled: 4,
+  MediatedCorrect: 5,
+  MediatedWrong: 6,
+  TimedOutResult: 7,
+  TimedOutMediation: 8
+} as const
+export type DealStateValue = typeof DealState[keyof typeof DealState]
+export type DealStateName = keyof typeof DealState
+
+export function stateName (s: number): DealStateName {
+  const found = (Object.keys(DealState) as DealStateName[]).find(k => DealState[k] === s)
+  if (found === undefined) throw new RangeError(`unknown deal state ${s}`)
+  return found
+}
+
+export function isFinal (s: number): boolean {
+  return s >= DealState.Settled
+}
+
+/** The terms of a deal that the rules read; protocols/eip712.ts `Deal` satisfies it. */
+export interface DealTerms {
+  jobCreator: string
+  resourceProvider: string
+  mediators: string[]
+  price: bigint
+  collateral: bigint
+  mediationFee: bigint
+  auditPpm: number
+  resultTimeout: number
+  judgeWindow: number
+  mediateTimeout: number
+  expiry: bigint
+  nonce: bigint
+}
+
+/** What the contract stores per deal. `since` is the time of the last transition (unix seconds). */
+export interface DealRecord {
+  state: DealStateValue
+  since: number
+  mediatorIndex: number
+  /** Top 200 bits of keccak256(resultCid) as 0x-hex (25 bytes), or null before a result. */
+  resultHash: string | null
+}
+
+export type MarketErrorName =
+  | 'ZeroAmount' | 'InsufficientBalance' | 'DealExpired' | 'NonceUsed' | 'DealExists' | 'NoMediators'
+  | 'TooManyMediators' | 'NotAMediator' | 'CollateralBelowFee' | 'UnknownDeal' | 'DealClosed' | 'WrongState'
+  | 'NotResourceProvider' | 'NotJobCreator' | 'NotSelectedMediator' | 'EmptyResultCid' | 'ResultWindowClosed'
+  | 'ResultWindowOpen' | 'JudgeWindowClosed' | 'JudgeWindowOpen' | 'MediationWindowClosed' | 'MediationWindowOpen'
+
+export interface Transfer { account: string, amount: bigint }
+
+export type Step =
+  | { ok: true, record: DealRecord, debits: Transfer[], credits: Transfer[], audited?: boolean, mediator?: string }
+  | { ok: false, error: MarketErrorName }
+
+const PPM = 1_000_000n
+const coder = AbiCoder.defaultAbiCoder()
+const fail = (error: MarketErrorName): Step => ({ ok: false, error })
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
+
+export function cidHash (cid: string): string {
+  return keccak256(toUtf8Bytes(cid)).slice(0, 2 + 50)
+}
+
+/** Index into deal.mediators drawn as the contract does: keccak256(abi.encode(prevrandao, dealId)) mod n. */
+export function mediatorIndexOf (prevrandao: bigint, dealId: string, n: number): number {
+  return Number(BigInt(keccak256(coder.encode(['uint256', 'bytes32'], [prevrandao, dealId]))) % BigInt(n))
+}
+
+export function isAudited (prevrandao: bigint, dealId: string, resultHash: string, auditPpm: number): boolean {
+  if (auditPpm === 0) return false
+  const draw = BigInt(keccak256(coder.encode(['uint256', 'bytes32', 'bytes25'], [prevrandao, dealId, resultHash]))) % PPM
+  return draw < BigInt(auditPpm)
+}
+
+/** Funds a deal holds in escrow: everything both sides locked, until a final state pays it out. */
+export function heldBy (record: DealRecord | undefined, terms: DealTerms): bigint {
+  if (record === undefined || record.state === DealState.None || isFinal(record.state)) return 0n
+  return terms.price + terms.mediationFee + terms.collateral
+}
+
+/** The deadline of the current waiting state (action allowed while now <= deadline), or null if final. */
+export function deadlineOf (record: DealRecord, terms: DealTerms): number | null {
+  switch (record.state) {
+    case DealState.Agreed: return record.since + terms.resultTimeout
+    case DealState.ResultSubmitted: return record.since + terms.judgeWindow
+    case DealState.Challenged: return record.since + terms.mediateTimeout
+    default: return null
+  }
+}
+
+/** Who gets what when a deal reaches a final state (sums to price + fee + collateral). */
+export function payoutsOf (state: DealStateValue, terms: DealTerms, mediator?: string): Transfer[] {
+  const { price, collateral, mediationFee: fee, jobCreator: jc, resourceProvider: rp } = terms
+  switch (state) {
+    case DealState.Settled: return [{ account: rp, amount: price + collateral }, { account: jc, amount: fee }]
+    case DealState.MediatedCorrect: return [{ account: rp, amount: price + collateral }, { account: need(mediator), amount: fee }]
+    case DealState.MediatedWrong: return [{ account: jc, amount: price + collateral }, { account: need(mediator), amount: fee }]
+    case DealState.TimedOutResult: return [{ account: jc, amount: price + fee + collateral }]
+    case DealState.TimedOutMediation: return [{ account: rp, amount: price + collateral }, { account: jc, amount: fee }]
+    default: throw new RangeError(`state ${state} pays nothing out`)
+  }
+}
+
+function need (mediator: string | undefined): string {
+  if (mediator === undefined) throw new TypeError('a mediated payout needs the mediator')
+  return mediator
+}
+
+function expect (record: DealRecord | undefined, state: DealStateValue): MarketErrorName | null {
+  const s = record?.state ?? DealState.None
+  if (s === state) return null
+  if (s === DealState.None) return 'UnknownDeal'
+  if (isFinal(s)) return 'DealClosed'
+  return 'WrongState'
+}
+
+export interface AgreeContext {
+  now: number
+  record: DealRecord | undefined
+  nonceUsed: boolean
+  isMediator: (account: string) => boolean
+  depositOf: (account: string) => bigint
+}
+
+export function agree (terms: DealTerms, ctx: AgreeContext): Step {
+  if (BigInt(ctx.now) > terms.expiry) return fail('DealExpired')
+  if (terms.mediators.length === 0) return fail('NoMediators')
+  if (terms.mediators.length > 255) return fail('TooManyMediators')
+  if (!terms.mediators.every(m => ctx.isMediator(m))) return fail('NotAMediator')
+  if (terms.collateral < terms.mediationFee) return fail('CollateralBelowFee')
+  if (ctx.nonceUsed) return fail('NonceUsed')
+  if (ctx.record !== undefined && ctx.record.state !== DealState.None) return fail('DealExists')
+  const jcNeeds = terms.price + terms.mediationFee
+  const jcHas = ctx.depositOf(terms.jobCreator)
+  if (jcHas < jcNeeds) return fail('InsufficientBalance')
+  // The provider may be the job creator itself; its second debit sees the first.
+  const rpHas = ctx.depositOf(terms.resourceProvider) - (same(terms.jobCreator, terms.resourceProvider) ? jcNeeds : 0n)
+  if (rpHas < terms.collateral) return fail('InsufficientBalance')
+  return {
+    ok: true,
+    record: { state: DealState.Agreed, since: ctx.now, mediatorIndex: 0, resultHash: null },
+    debits: [{ account: terms.jobCreator, amount: jcNeeds }, { account: terms.resourceProvider, amount: terms.collateral }],
+    credits: []
+  }
+}
+
+export function submitResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint }): Step {
+  if (!same(a.caller, terms.resourceProvider)) return fail('NotResourceProvider')
+  if (a.cid.length === 0) return fail('EmptyResultCid')
+  const wrong = expect(record, DealState.Agreed)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (a.now > record.since + terms.resultTimeout) return fail('ResultWindowClosed')
+  const resultHash = cidHash(a.cid)
+  const audited = isAudited(a.prevrandao, a.dealId, resultHash, terms.auditPpm)
+  if (!audited) {
+    return { ok: true, record: { state: DealState.ResultSubmitted, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, debits: [], credits: [], audited }
+  }
+  const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, terms.mediators.length)
+  return { ok: true, record: { state: DealState.Challenged, since: a.now, mediatorIndex, resultHash }, debits: [], credits: [], audited, mediator: terms.mediators[mediatorIndex] }
+}
+
+export function accept (terms: DealTerms, record: DealRecord | undefined, a: { caller: string }): Step {
+  if (!same(a.caller, terms.jobCreator)) return fail('NotJobCreator')
+  const wrong = expect(record, DealState.ResultSubmitted)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  return close(record, terms, DealState.Settled)
+}
+
+export function settle (terms: DealTerms, record: DealRecord | undefined, a: { now: number }): Step {
+  const wrong = expect(record, DealState.ResultSubmitted)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (a.now <= record.since + terms.judgeWindow) return fail('JudgeWindowOpen')
+  return close(record, terms, DealState.Settled)
+}
+
+export function challenge (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, dealId: string, prevrandao: bigint }): Step {
+  if (!same(a.caller, terms.jobCreator)) return fail('NotJobCreator')
+  const wrong = expect(record, DealState.ResultSubmitted)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (a.now > record.since + terms.judgeWindow) return fail('JudgeWindowClosed')
+  const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, terms.mediators.length)
+  return { ok: true, record: { ...record, state: DealState.Challenged, since: a.now, mediatorIndex }, debits: [], credits: [], mediator: terms.mediators[mediatorIndex] }
+}
+
+export function mediate (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, resultCorrect: boolean }): Step {
+  const wrong = expect(record, DealState.Challenged)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  const mediator = terms.mediators[record.mediatorIndex]
+  if (!same(a.caller, mediator)) return fail('NotSelectedMediator')
+  if (a.now > record.since + terms.mediateTimeout) return fail('MediationWindowClosed')
+  return close(record, terms, a.resultCorrect ? DealState.MediatedCorrect : DealState.MediatedWrong, mediator)
+}
+
+export function timeoutResult (terms: DealTerms, record: DealRecord | undefined, a: { now: number }): Step {
+  const wrong = expect(record, DealState.Agreed)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (a.now <= record.since + terms.resultTimeout) return fail('ResultWindowOpen')
+  return close(record, terms, DealState.TimedOutResult)
+}
+
+export function timeoutMediation (terms: DealTerms, record: DealRecord | undefined, a: { now: number }): Step {
+  const wrong = expect(record, DealState.Challenged)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (a.now <= record.since + terms.mediateTimeout) return fail('MediationWindowOpen')
+  return close(record, terms, DealState.TimedOutMediation)
+}
+
+function close (record: DealRecord, terms: DealTerms, state: DealStateValue, mediator?: string): Step {
+  // Final records keep since/mediator/result hash untouched, as the contract only rewrites the state byte.
+  return { ok: true, record: { ...record, state }, debits: [], credits: payoutsOf(state, terms, mediator) }
+}
