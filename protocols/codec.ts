@@ -6,16 +6,18 @@ import { encode, decode } from 'cborg'
 import { getAddress, hexlify, getBytes } from 'ethers'
 import { typesOf, type MessageKinds } from './eip712.ts'
 import { NodeRecordTypes, type NodeRecord } from './directory/record-types.ts'
+import { OfferWithdrawalTypes, type OfferWithdrawal } from './withdrawal.ts'
 import { MessageValidationError } from './errors.ts'
 
 export const WIRE_VERSION = 1
 
 export interface WireKinds extends MessageKinds {
   NodeRecord: NodeRecord
+  OfferWithdrawal: OfferWithdrawal
 }
 export type WireKind = keyof WireKinds
 
-const KIND_TAGS: Record<WireKind, number> = { ResourceOffer: 1, JobOffer: 2, Deal: 3, Result: 4, NodeRecord: 5 }
+const KIND_TAGS: Record<WireKind, number> = { ResourceOffer: 1, JobOffer: 2, Deal: 3, Result: 4, NodeRecord: 5, OfferWithdrawal: 6 }
 const TAG_KINDS = new Map(Object.entries(KIND_TAGS).map(([k, v]) => [v, k as WireKind]))
 
 /** Hard size limit of one encoded envelope, per kind (bytes). */
@@ -24,16 +26,20 @@ export const MAX_SIZE: Record<WireKind, number> = {
   JobOffer: 16384, // carries the job's inputs
   Deal: 2048,
   Result: 1024,
-  NodeRecord: 4096
+  NodeRecord: 4096,
+  OfferWithdrawal: 512
 }
 export const MAX_ARRAY_LENGTH = 64
 const MAX_PEER_HINT = 128
+const U64_LIMIT = 1n << 64n
 
 type Fields = ReadonlyArray<{ name: string, type: string }>
 type TypeTable = Record<string, Fields>
 
 function typeTableOf (kind: WireKind): TypeTable {
-  return kind === 'NodeRecord' ? NodeRecordTypes : typesOf(kind)
+  if (kind === 'NodeRecord') return NodeRecordTypes
+  if (kind === 'OfferWithdrawal') return OfferWithdrawalTypes
+  return typesOf(kind)
 }
 
 export interface Envelope<K extends WireKind = WireKind> {
@@ -70,7 +76,11 @@ function encodeValue (types: TypeTable, type: string, v: unknown): unknown {
   if (type === 'string') return v
   if (/^u?int\d+$/.test(type)) {
     const b = BigInt(v as number | bigint)
-    return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b
+    if (b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(b)
+    if (b >= -U64_LIMIT && b < U64_LIMIT) return b
+    // beyond CBOR's 64-bit integers (uint96 amounts): a minimal big-endian byte string, positive only
+    if (b < 0n) throw new Error(`no wire encoding for ${type} value ${b}`)
+    return getBytes('0x' + b.toString(16).padStart(Math.ceil(b.toString(16).length / 2) * 2, '0'))
   }
   throw new Error(`no wire encoding for type ${type}`)
 }
@@ -105,10 +115,15 @@ function decodeValue (types: TypeTable, type: string, v: unknown, path: string):
   }
   const int = /^(u?)int(\d+)$/.exec(type)
   if (int !== null) {
-    if (typeof v !== 'number' && typeof v !== 'bigint') throw schema(path, 'expected an integer')
-    if (typeof v === 'number' && !Number.isSafeInteger(v)) throw schema(path, 'expected an integer')
-    const b = BigInt(v)
     const bits = BigInt(int[2])
+    let b: bigint
+    if (v instanceof Uint8Array && int[1] === 'u' && bits > 64n && v.length > 8 && v.length <= Number(bits / 8n) && v[0] !== 0) {
+      b = BigInt(hexlify(v))
+    } else {
+      if (typeof v !== 'number' && typeof v !== 'bigint') throw schema(path, 'expected an integer')
+      if (typeof v === 'number' && !Number.isSafeInteger(v)) throw schema(path, 'expected an integer')
+      b = BigInt(v)
+    }
     const min = int[1] === 'u' ? 0n : -(1n << (bits - 1n))
     const max = int[1] === 'u' ? (1n << bits) - 1n : (1n << (bits - 1n)) - 1n
     if (b < min || b > max) throw schema(path, `out of range for ${type}`)

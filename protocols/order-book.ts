@@ -68,6 +68,8 @@ export class OrderBook {
   private readonly entries = new Map<string, Entry>()
   private readonly byProvider = new Map<string, Map<string, Entry>>()
   private readonly heap = new ExpiryHeap()
+  /** withdrawn slots: the withdrawal's nonce keeps older copies of the offer out until it expires */
+  private readonly withdrawn = new Map<string, { nonce: bigint, expiry: bigint }>()
   private prepared: PreparedOffers | undefined
 
   constructor (options: OrderBookOptions = {}) {
@@ -80,7 +82,31 @@ export class OrderBook {
 
   /** The newest nonce held for this provider slot, if any. */
   nonceOf (provider: string, slot: number): bigint | undefined {
-    return this.entries.get(`${provider.toLowerCase()}:${slot}`)?.live.offer.nonce
+    const key = `${provider.toLowerCase()}:${slot}`
+    const a = this.entries.get(key)?.live.offer.nonce
+    const b = this.withdrawn.get(key)?.nonce
+    return a === undefined ? b : b === undefined ? a : a > b ? a : b
+  }
+
+  /**
+   * A provider withdrew a slot: drop its offer if older than the withdrawal and refuse older offers for
+   * the slot until `expiry`. Returns whether an offer was removed. Withdrawals held are bounded like offers.
+   */
+  withdraw (provider: string, slot: number, nonce: bigint, expiry: bigint, now: bigint): boolean {
+    const key = `${provider.toLowerCase()}:${slot}`
+    const held = this.withdrawn.get(key)
+    if (held === undefined || held.nonce < nonce) {
+      this.withdrawn.delete(key)
+      this.withdrawn.set(key, { nonce, expiry })
+      if (this.withdrawn.size > this.maxOffers) {
+        for (const [k, w] of this.withdrawn) if (w.expiry <= now) this.withdrawn.delete(k)
+        for (const k of this.withdrawn.keys()) { if (this.withdrawn.size <= this.maxOffers) break; this.withdrawn.delete(k) }
+      }
+    }
+    const e = this.entries.get(key)
+    if (e === undefined || e.live.offer.nonce >= nonce) return false
+    this.remove(e)
+    return true
   }
 
   add (live: LiveOffer, now: bigint): AddResult {
@@ -89,6 +115,11 @@ export class OrderBook {
     const key = `${provider}:${live.offer.slot}`
     const existing = this.entries.get(key)
     if (existing !== undefined && existing.live.offer.nonce >= live.offer.nonce) return 'stale'
+    const withdrawal = this.withdrawn.get(key)
+    if (withdrawal !== undefined) {
+      if (withdrawal.expiry > now && withdrawal.nonce >= live.offer.nonce) return 'stale'
+      this.withdrawn.delete(key)
+    }
     const entry: Entry = { live, key, provider, expiry: live.offer.expiry }
     if (existing !== undefined) {
       this.remove(existing)

@@ -3,6 +3,7 @@
 // replay cache the caller owns.
 import { idOf, recoverSigner, type LilypadDomain, type MessageKind } from './eip712.ts'
 import { recoverNodeRecordSigner, nodeRecordDigest } from './directory/record-types.ts'
+import { recoverWithdrawalSigner, withdrawalId } from './withdrawal.ts'
 import { MessageValidationError } from './errors.ts'
 import type { Envelope, WireKind, WireKinds } from './codec.ts'
 import type { ReplayCache } from './replay-cache.ts'
@@ -34,14 +35,15 @@ export function statedSigner (env: Envelope): string {
     case 'JobOffer': return (env.value as WireKinds['JobOffer']).jobCreator
     case 'Deal': return (env.value as WireKinds['Deal']).jobCreator
     case 'NodeRecord': return (env.value as WireKinds['NodeRecord']).ethAddress
+    case 'OfferWithdrawal': return (env.value as WireKinds['OfferWithdrawal']).provider
     default: throw new MessageValidationError('WRONG_KIND', `${env.kind} has no stated signer`)
   }
 }
 
 export function messageId (env: Envelope, domain: LilypadDomain): string {
-  return env.kind === 'NodeRecord'
-    ? nodeRecordDigest(domain, env.value as WireKinds['NodeRecord'])
-    : idOf(env.kind as MessageKind, domain, env.value as never)
+  if (env.kind === 'NodeRecord') return nodeRecordDigest(domain, env.value as WireKinds['NodeRecord'])
+  if (env.kind === 'OfferWithdrawal') return withdrawalId(domain, env.value as WireKinds['OfferWithdrawal'])
+  return idOf(env.kind as MessageKind, domain, env.value as never)
 }
 
 export function validateEnvelope<K extends WireKind> (env: Envelope<K>, opts: ValidateOptions): Verified<K> {
@@ -50,7 +52,9 @@ export function validateEnvelope<K extends WireKind> (env: Envelope<K>, opts: Va
   try {
     recovered = env.kind === 'NodeRecord'
       ? recoverNodeRecordSigner(opts.domain, env.value as WireKinds['NodeRecord'], env.signature)
-      : recoverSigner(env.kind as MessageKind, opts.domain, env.value as never, env.signature)
+      : env.kind === 'OfferWithdrawal'
+        ? recoverWithdrawalSigner(opts.domain, env.value as WireKinds['OfferWithdrawal'], env.signature)
+        : recoverSigner(env.kind as MessageKind, opts.domain, env.value as never, env.signature)
   } catch (err) {
     throw new MessageValidationError('BAD_SIGNATURE', `unrecoverable signature (${(err as Error).message})`)
   }

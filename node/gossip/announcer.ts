@@ -5,6 +5,7 @@
 import type { Signer } from 'ethers'
 import { idOf, signMessage, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
+import { signWithdrawal, type OfferWithdrawal } from '../../protocols/withdrawal.ts'
 
 export interface OfferTemplate {
   spec: MachineSpec
@@ -24,7 +25,10 @@ export interface AnnouncerInit {
   ttlSec?: number
 }
 
-export interface OfferPublisher { publishResourceOffer: (env: Envelope<'ResourceOffer'>) => Promise<void> }
+export interface OfferPublisher {
+  publishResourceOffer: (env: Envelope<'ResourceOffer'>) => Promise<void>
+  publishWithdrawal: (env: Envelope<'OfferWithdrawal'>) => Promise<void>
+}
 
 export interface IssuedOffer { offer: ResourceOffer, signature: string }
 
@@ -59,10 +63,26 @@ export class ResourceOfferAnnouncer {
     await this.inflight
   }
 
-  /** Capacity changed: re-announce at once with the new free slots. */
+  /** Capacity changed: withdraw slots no longer free and re-announce the free ones, at once. */
   setFreeSlots (slots: number[]): void {
+    const gone = this.free.filter(s => !slots.includes(s))
     this.free = [...slots]
-    if (this.running) void this.announce()
+    if (!this.running) return
+    if (gone.length > 0) {
+      const run = this.inflight.then(async () => { await this.withdrawNow(gone) })
+      this.inflight = run.then(() => {}, () => {})
+    }
+    void this.announce()
+  }
+
+  private async withdrawNow (slots: number[]): Promise<void> {
+    const provider = await this.init.signer.getAddress()
+    const now = BigInt(Math.floor(Date.now() / 1000))
+    for (const slot of slots) {
+      const w: OfferWithdrawal = { provider, slot, expiry: now + BigInt(this.init.ttlSec ?? 60), nonce: this.nextNonce() }
+      const signature = await signWithdrawal(this.init.domain, w, this.init.signer)
+      try { await this.publisher.publishWithdrawal({ kind: 'OfferWithdrawal', value: w, signature }) } catch {}
+    }
   }
 
   /** An offer this provider issued and that has not expired. */

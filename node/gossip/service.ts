@@ -50,6 +50,7 @@ export function routerOf (pubsub: GossipSub): GossipRouter {
 interface Pending { topic: GossipTopicName, data: Uint8Array, msgId: string, from: string }
 
 export type VerifiedListener = (v: Verified, from: string) => void
+export type VerdictListener = (verdict: TopicValidatorResult, code: string | undefined, from: string, msgId: string) => void
 
 export class GossipService {
   readonly topics: ReturnType<typeof gossipTopics>
@@ -60,7 +61,7 @@ export class GossipService {
   private readonly queue: Pending[] = []
   private readonly queueSize: number
   private readonly listeners = new Set<VerifiedListener>()
-  private readonly verdictListeners = new Set<(verdict: TopicValidatorResult, code: string | undefined, from: string) => void>()
+  private readonly verdictListeners = new Set<VerdictListener>()
   private scheduled: NodeJS.Immediate | undefined
   private running = false
   private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => { this.receive(evt.detail) }
@@ -106,12 +107,16 @@ export class GossipService {
   }
 
   /** Called with every verdict this node reports (tests and metrics). */
-  onVerdict (fn: (verdict: TopicValidatorResult, code: string | undefined, from: string) => void): () => void {
+  onVerdict (fn: VerdictListener): () => void {
     this.verdictListeners.add(fn)
     return () => { this.verdictListeners.delete(fn) }
   }
 
   async publishResourceOffer (env: Envelope<'ResourceOffer'>): Promise<void> {
+    await this.publish(this.topics.resourceOffers, env)
+  }
+
+  async publishWithdrawal (env: Envelope<'OfferWithdrawal'>): Promise<void> {
     await this.publish(this.topics.resourceOffers, env)
   }
 
@@ -178,6 +183,10 @@ export class GossipService {
       }
       return
     }
+    if (verified.kind === 'OfferWithdrawal' && book !== undefined) {
+      const w = (verified as Verified<'OfferWithdrawal'>).value
+      book.withdraw(w.provider, w.slot, w.nonce, w.expiry, now)
+    }
     if (verified.kind === 'ResourceOffer' && book !== undefined) {
       book.add({ offer: (verified as Verified<'ResourceOffer'>).value, id: verified.id, signature: verified.signature, ...(verified.peer !== undefined ? { peer: verified.peer } : {}) }, now)
     }
@@ -199,7 +208,7 @@ export class GossipService {
       routerOf(this.node.services.pubsub).reportMessageValidationResult(p.msgId, p.from, verdict)
     } catch {}
     for (const fn of this.verdictListeners) {
-      try { fn(verdict, code, p.from) } catch {}
+      try { fn(verdict, code, p.from, p.msgId) } catch {}
     }
   }
 }

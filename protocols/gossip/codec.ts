@@ -2,7 +2,7 @@
 // signed. The message id is a hash of the content, so the same offer forwarded by many peers is one message.
 import { createHash } from 'node:crypto'
 import { decodeEnvelope, encodeEnvelope, MAX_SIZE, type Envelope } from '../codec.ts'
-import { TOPIC_KIND, type GossipTopicName } from './topic.ts'
+import { TOPIC_KINDS, type GossipTopicName } from './topic.ts'
 
 export function contentMessageId (msg: { data: Uint8Array }): Uint8Array {
   return createHash('sha256').update(msg.data).digest()
@@ -17,5 +17,5 @@ export function encodeGossip (env: Envelope): Uint8Array {
 }
 
 export function decodeGossip (topic: GossipTopicName, data: Uint8Array): Envelope {
-  return decodeEnvelope(data, TOPIC_KIND[topic])
+  return decodeEnvelope(data, TOPIC_KINDS[topic])
 }

@@ -12,10 +12,10 @@ export function gossipTopics (network: string): GossipTopics {
   return { resourceOffers: protocols.resourceOffers(network), jobOffers: protocols.jobOffers(network) }
 }
 
-/** The one message kind each topic carries. */
-export const TOPIC_KIND: Record<GossipTopicName, WireKind> = {
-  'resource-offers': 'ResourceOffer',
-  'job-offers': 'JobOffer'
+/** The message kinds each topic carries. */
+export const TOPIC_KINDS: Record<GossipTopicName, readonly WireKind[]> = {
+  'resource-offers': ['ResourceOffer', 'OfferWithdrawal'],
+  'job-offers': ['JobOffer']
 }
 
 /** `/lilypad/<network>/<name>/1` → its parts, or undefined for a topic that is not ours. */

@@ -18,8 +18,8 @@ export interface GossipValidationContext {
 
 export function validateGossip (topic: GossipTopicName, data: Uint8Array, ctx: GossipValidationContext): Verified {
   const env = decodeGossip(topic, data)
-  if (env.kind === 'ResourceOffer' && ctx.knownNonce !== undefined) {
-    const o = env.value as ResourceOffer
+  if ((env.kind === 'ResourceOffer' || env.kind === 'OfferWithdrawal') && ctx.knownNonce !== undefined) {
+    const o = env.value as Pick<ResourceOffer, 'provider' | 'slot' | 'nonce'>
     const known = ctx.knownNonce(o.provider, o.slot)
     // cheap pre-check; the signature is verified below before anything is stored
     if (known !== undefined && known >= o.nonce) {

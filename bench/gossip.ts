@@ -1,0 +1,63 @@
+// Gossip benchmark: offer propagation (publish → accepted by the receiving node's validator) in local
+// meshes of real libp2p nodes on 127.0.0.1, all in this one process (so all nodes share its CPU, which
+// makes the figures pessimistic for bigger meshes). Offers are signed before timing starts.
+// Run: npx node bench/gossip.ts   (or import { benchGossip })
+import { fileURLToPath } from 'node:url'
+import { OrderBook } from '../protocols/order-book.ts'
+import { idOf } from '../protocols/eip712.ts'
+import { GossipService } from '../node/gossip/service.ts'
+import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer } from '../node/testing/fixtures.ts'
+
+export interface GossipBenchOptions { sizes?: number[], messages?: number, /** messages sent first and left out of the figures (JIT, first streams) */ warmup?: number }
+export interface GossipBenchResult { nodes: number, messages: number, deliveries: number, p50Ms: number, p99Ms: number, maxMs: number }
+
+function percentile (xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return Math.round(s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] * 10) / 10
+}
+
+async function benchOne (nodes: number, messages: number, warmup: number): Promise<GossipBenchResult> {
+  const hosts = await startHosts(nodes)
+  const services = hosts.map(h => new GossipService(h, { networkId: NETWORK, domain: testDomain, book: new OrderBook() }))
+  try {
+    services.forEach(s => { s.start() })
+    await connectMesh(hosts)
+    await waitForMesh(hosts, services[0].topics.resourceOffers, 30_000)
+    const envs = await Promise.all(Array.from({ length: warmup + messages }, async (_, i) => { const w = wallet(`bench-${nodes}-${i}`); return await signedResourceOffer(w, resourceOffer(w.address)) }))
+    const latencies: number[] = []
+    const perMessage: number[] = []
+    for (let i = 0; i < warmup + messages; i++) {
+      const from = (i * 7) % nodes
+      const id = idOf('ResourceOffer', testDomain, envs[i].value)
+      let t0 = 0
+      const all = new Promise<void>(resolve => {
+        let left = nodes - 1
+        const offs = services.map((s, k) => k === from ? () => {} : s.onVerified(v => {
+          if (v.id !== id) return
+          if (i >= warmup) latencies.push(performance.now() - t0); perMessage[i] = performance.now() - t0
+          offs[k]()
+          if (--left === 0) resolve()
+        }))
+      })
+      t0 = performance.now()
+      await services[from].publishResourceOffer(envs[i])
+      await all
+    }
+    if (process.env.BENCH_DEBUG !== undefined) console.error(perMessage.map(x => Math.round(x)).join(" "))
+    return { nodes, messages, deliveries: latencies.length, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), maxMs: percentile(latencies, 1) }
+  } finally {
+    services.forEach(s => { s.stop() })
+    await stopAll(hosts)
+  }
+}
+
+export async function benchGossip (options: GossipBenchOptions = {}): Promise<GossipBenchResult[]> {
+  const out: GossipBenchResult[] = []
+  for (const n of options.sizes ?? [20, 50]) out.push(await benchOne(n, options.messages ?? 50, options.warmup ?? 10))
+  return out
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(JSON.stringify(await benchGossip()))
+  process.exit(0)
+}

@@ -1,0 +1,1 @@
+export { Directory, roleCid, type DirectoryInit, type DirectoryNode } from './service.ts'

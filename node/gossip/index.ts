@@ -1,0 +1,2 @@
+export { GossipService, routerOf, type GossipServiceInit, type GossipMetrics, type GossipNode, type GossipRouter } from './service.ts'
+export { ResourceOfferAnnouncer, type AnnouncerInit, type OfferTemplate, type IssuedOffer } from './announcer.ts'

@@ -1,0 +1,52 @@
+import test from 'ava'
+import { mkdtemp, rm, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createHost, localMeshOptions } from './create-host.ts'
+import { loadOrCreatePeerKey, writeSwarmKeyFile, readSwarmKeyFile, KeyFileError } from './keys.ts'
+import { Directory } from '../directory/service.ts'
+import { connectMesh, waitForMesh, testDomain, NETWORK, wallet, jobOffer, signedJobOffer, nowSec } from '../testing/fixtures.ts'
+import { startProvider, startJobCreator } from '../testing/parties.ts'
+
+/** Sockets, servers and timers alive in this process (ava's own IPC pipes and file requests aside). */
+function handles (): string[] {
+  return process.getActiveResourcesInfo().filter(r => /^(TCP|UDP|Timeout|Immediate)/.test(r)).sort()
+}
+
+test('a node with every mesh service leaves no open handles once stopped', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-mesh-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const before = handles()
+  const keys = await Promise.all([0, 1].map(async i => await loadOrCreatePeerKey(join(dir, `peer-${i}.key`))))
+  const swarmKey = await writeSwarmKeyFile(join(dir, 'swarm.key'))
+  const hosts = await Promise.all(keys.map(async privateKey => await createHost({ networkId: NETWORK, domain: testDomain, privateKey, swarmKey, ...localMeshOptions })))
+  const rp = await startProvider(hosts[0], wallet('handles-rp'), { intervalMs: 50 })
+  const jcW = wallet('handles-jc')
+  const jc = await startJobCreator(hosts[1], jcW)
+  const directory = new Directory(hosts[1], { networkId: NETWORK, domain: testDomain, signer: jcW, privateKey: keys[1], timeoutMs: 5000 })
+  await connectMesh(hosts)
+  await waitForMesh(hosts, jc.gossip.topics.resourceOffers)
+  await new Promise<void>(resolve => { const off = jc.gossip.onVerified(() => { off(); resolve() }) })
+  const job = await signedJobOffer(jcW, jobOffer(jcW.address))
+  const deal = await jc.negotiator.propose(job, jc.gossip.book?.match(job.value, { now: nowSec() }) ?? [], jcW)
+  t.is(deal.deal.resourceProvider, rp.wallet.address)
+  await directory.publish({ roles: ['job-creator'] }).catch(() => undefined)
+  t.true(handles().length > before.length)
+
+  await rp.stop()
+  await jc.stop()
+  await Promise.all(hosts.map(async h => { await h.stop() }))
+  // sockets close asynchronously after stop() resolves, with no event to wait on: poll with a timeout
+  const started = Date.now()
+  const same = (): boolean => handles().join() === before.join()
+  while (!same() && Date.now() < started + 10_000) await new Promise(resolve => setTimeout(resolve, 50))
+  t.deepEqual(handles(), before)
+  t.log(`handles released ${Date.now() - started} ms after stop`)
+
+  // the persistent peer key survives a restart; a corrupt key file is a named error
+  const again = await loadOrCreatePeerKey(join(dir, 'peer-0.key'))
+  t.true(again.equals(keys[0]))
+  t.deepEqual(await readSwarmKeyFile(join(dir, 'swarm.key')), swarmKey)
+  await t.throwsAsync(loadOrCreatePeerKey(join(dir, 'swarm.key')), { name: KeyFileError.name })
+  t.true((await readFile(join(dir, 'swarm.key'), 'utf8')).startsWith('/key/swarm/psk/1.0.0/'))
+})

@@ -1,0 +1,1 @@
+export { Solver, CandidateReceiver, CandidateTimeoutError, type SolverInit, type SolverMetrics } from './service.ts'
