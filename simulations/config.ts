@@ -45,9 +45,9 @@ export interface MarketConfig {
   offerTtl: number
   heartbeat: number
   candidateLimit: number
-  /** a solver matches the job offers of one tick together (seconds) */
+  /** a solver re-sorts its book for the matcher at most once per tick (seconds) */
   solverTick: number
-  /** on a decline (slot taken, offer unknown) the job creator's matching node drops that offer */
+  /** on a decline (slot taken, offer unknown) the job creator's matching node drops that offer (off: withdrawals do it) */
   dropDeclined: boolean
   maxProposals: number
   negotiationTimeout: number
@@ -109,7 +109,7 @@ export function defaultMarketConfig (nodes: number, seed: number, hours: number)
     heartbeat: big ? 120 : 10,
     candidateLimit: 32,
     solverTick: 1,
-    dropDeclined: true,
+    dropDeclined: false,
     maxProposals: 32,
     negotiationTimeout: 5,
     reservationTtl: 60,

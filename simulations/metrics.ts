@@ -52,6 +52,7 @@ export class Metrics {
   staleDropped = 0
   matchCalls = 0
   announcements = 0
+  withdrawals = 0
   gossipMissed = 0
   rematched = 0
   timeoutsRefunded = 0
@@ -129,7 +130,7 @@ export class Metrics {
         mean: round(lat.reduce((s, x) => s + x, 0) / Math.max(1, lat.length) * 1000, 3)
       },
       negotiation: { proposals: this.proposals, declines: this.declines, timeouts: this.negotiationTimeouts, retries: this.retries, matchCalls: this.matchCalls, staleOffersDropped: this.staleDropped },
-      gossip: { announcements: this.announcements, missedDeliveries: this.gossipMissed },
+      gossip: { announcements: this.announcements, withdrawals: this.withdrawals, missedDeliveries: this.gossipMissed },
       utilisation: { mean: round(util.reduce((s, x) => s + x, 0) / Math.max(1, util.length)), target: c.utilisationTarget },
       pricesLP: { deals: prices.length, mean: round(prices.reduce((s, x) => s + x, 0) / Math.max(1, prices.length), 6), p10: round(quantile(prices, 0.1), 6), p50: round(quantile(prices, 0.5), 6), p90: round(quantile(prices, 0.9), 6) },
       deals: { agreed: this.deals, states: sim.dealStateCounts(), open: sim.openDeals() },
