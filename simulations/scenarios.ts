@@ -5,6 +5,8 @@ import { JunkSpammer } from './spam.ts'
 import { auditThreshold, type AuditThreshold } from './audit-threshold.ts'
 import { round, type Summary } from './metrics.ts'
 
+export const SWEEP_MAX_NODES = 500
+
 export const SCENARIOS = ['steady', 'churn', 'cheaters', 'partition', 'spam'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
@@ -69,6 +71,9 @@ export function scenarioConfig (name: ScenarioName, o: ScenarioOptions): MarketC
       break
     case 'cheaters':
       c.cheaterFraction = 0.3
+      // one fixed price, so every deal has the same P, C and c and the derived thresholds apply exactly
+      c.priceSigma = 0
+      c.priceStep = 0
       c.auditPpm = Math.round((o.auditProbability ?? 0.1) * 1_000_000)
       break
     case 'partition':
@@ -131,8 +136,10 @@ export async function runScenario (name: string, o: ScenarioOptions): Promise<Sc
     result.threshold = t
     const grid = o.sweep ?? defaultSweep(t)
     const sweep: SweepPoint[] = []
+    // the sweep repeats the market once per point: beyond SWEEP_MAX_NODES it runs on a smaller copy
+    const base = o.nodes > SWEEP_MAX_NODES ? scenarioConfig(name, { ...o, nodes: SWEEP_MAX_NODES }) : c
     for (const p of grid) {
-      const s = await runMarket({ ...c, auditPpm: Math.round(p * 1_000_000) })
+      const s = await runMarket({ ...base, auditPpm: Math.round(p * 1_000_000) })
       const sm = s.metrics.summary as { providers: { honest: unknown, cheaters: unknown }, cheats: { submitted: number, detected: number, detectionRate: number } }
       sweep.push({
         p,
