@@ -25,6 +25,12 @@ export interface MarketConfig {
   providerFraction: number
   slotsPerProvider: [number, number]
   utilisationTarget: number
+  /** jobs per second; overrides the rate derived from the utilisation target */
+  arrivalRate?: number
+  /** stop arrivals after this many jobs */
+  jobLimit?: number
+  /** every provider offers the same machine and every job asks for a small one (calibration) */
+  uniformSpecs: boolean
   jobDurationMedian: number
   jobDurationSigma: number
   /** the job's execution timeout (seconds); the deal's result timeout adds the negotiation's slack */
@@ -92,6 +98,7 @@ export function defaultMarketConfig (nodes: number, seed: number, hours: number)
     providerFraction: big ? 0.5 : 0.6,
     slotsPerProvider: big ? [1, 2] : [1, 4],
     utilisationTarget: 0.6,
+    uniformSpecs: false,
     jobDurationMedian: 240,
     jobDurationSigma: 0.6,
     jobTimeout: 1800,

@@ -177,7 +177,7 @@ export class MarketSimulation {
           node: i,
           address: addressOf(i),
           slots: Array.from({ length: nSlots }, (_, k) => ({ index: k, state: 0, job: undefined, nonce: 0n, issued: new Map() })),
-          spec: { cpu: rng.pick([2000, 4000, 8000]), ramMb: rng.pick([4096, 8192, 16384]), diskMb: 50_000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? rng.pick([8192, 24576]) : 0 },
+          spec: c.uniformSpecs ? { cpu: 4000, ramMb: 8192, diskMb: 50_000, gpus: 0, gpuVramMb: 0 } : { cpu: rng.pick([2000, 4000, 8000]), ramMb: rng.pick([4096, 8192, 16384]), diskMb: 50_000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? rng.pick([8192, 24576]) : 0 },
           priceFactor: rng.lognormal(1, c.priceSigma),
           cheater: false,
           up: true,
@@ -216,8 +216,10 @@ export class MarketSimulation {
     }
     // job arrivals: one Poisson stream for the whole market, λ = utilisation × slots / mean duration
     const meanDuration = c.jobDurationMedian * Math.exp(c.jobDurationSigma ** 2 / 2)
-    this.metrics.arrivalRate = c.utilisationTarget * slotsTotal / meanDuration
-    if (this.jcs.length > 0 && this.metrics.arrivalRate > 0) this.engine.at(rng.exp(1 / this.metrics.arrivalRate), () => { this.arrival() })
+    this.metrics.arrivalRate = c.arrivalRate ?? c.utilisationTarget * slotsTotal / meanDuration
+    // arrivals start once every provider has announced (one heartbeat and a little gossip time)
+    const warmUp = c.heartbeat + 1
+    if (this.jcs.length > 0 && this.metrics.arrivalRate > 0) this.engine.at(warmUp + rng.exp(1 / this.metrics.arrivalRate), () => { this.arrival() })
     this.engine.at(c.hours * 3600, () => { this.arrivalsOpen = false })
     for (let t = 0; t <= c.hours * 3600; t += c.sampleInterval) this.engine.at(t, () => { this.sample() })
     if (c.partition !== undefined) {
@@ -435,7 +437,7 @@ export class MarketSimulation {
     const job: Job = {
       id: this.jobs.length,
       jc,
-      spec: { cpu: rng.pick([500, 1000, 2000, 4000]), ramMb: rng.pick([512, 1024, 4096, 8192]), diskMb: 1000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? 8192 : 0 },
+      spec: c.uniformSpecs ? { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 } : { cpu: rng.pick([500, 1000, 2000, 4000]), ramMb: rng.pick([512, 1024, 4096, 8192]), diskMb: 1000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? 8192 : 0 },
       module: rng.pick(MODULES),
       maxPrice: BigInt(Math.round(Number(c.pricing.basePrice / 1_000_000_000n) * c.maxPriceFactor * rng.lognormal(1, 0.15))) * 1_000_000_000n,
       duration,
@@ -447,6 +449,7 @@ export class MarketSimulation {
     }
     this.jobs.push(job)
     this.metrics.jobsSubmitted++
+    if (c.jobLimit !== undefined && this.jobs.length >= c.jobLimit) this.arrivalsOpen = false
     this.startAttempt(job)
     this.engine.after(rng.exp(1 / this.metrics.arrivalRate), () => { this.arrival() })
   }
