@@ -57,7 +57,9 @@ export function desConfigFor (o: RealRunOptions, cal: Calibration, seed: number)
     negotiationTimeout: 3,
     heartbeat: 10,
     offerTtl: 120,
-    network: { ...c.network, linkLatencyMedian: cal.linkLatencyMedian, linkLatencySigma: cal.linkLatencySigma, loss: 0, hopProcessing: cal.jcProcessing },
+    // all real nodes share one JavaScript thread: a gossiped offer or withdrawal is validated (one signature
+    // recovery each) by every other node in turn, so on average a node sees it after half of them
+    network: { ...c.network, linkLatencyMedian: cal.linkLatencyMedian, linkLatencySigma: cal.linkLatencySigma, loss: 0, hopProcessing: cal.jcProcessing * (nodes - 2) / 2 },
     matchProcessing: cal.matchProcessing,
     proposalProcessing: cal.proposalProcessing,
     rpProcessing: cal.rpProcessing,

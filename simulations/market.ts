@@ -120,6 +120,7 @@ export class MarketSimulation {
   private nextNonce = 1n
   private idCounter = 0
   private initialTotal = 0n
+  private ready = false
   private arrivalsOpen = true
   private spam: SpamSource | undefined
 
@@ -154,7 +155,7 @@ export class MarketSimulation {
     const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()) })
     this.metrics.chainCalls[action.kind] = (this.metrics.chainCalls[action.kind] ?? 0) + 1
     if (!r.ok) this.metrics.chainErrors[r.error] = (this.metrics.chainErrors[r.error] ?? 0) + 1
-    if (this.config.checkEveryEvent) this.checkConservation()
+    if (this.config.checkEveryEvent && this.ready) this.checkConservation()
     return r
   }
 
@@ -207,6 +208,7 @@ export class MarketSimulation {
     for (const j of this.jcs) this.chain({ kind: 'deposit', account: addressOf(j), amount: c.deposits.jobCreator })
     for (const p of this.providers) this.chain({ kind: 'deposit', account: p.address, amount: c.deposits.provider * BigInt(p.slots.length) })
     this.initialTotal = totalHeld(this.model, this.terms)
+    this.ready = true
     this.metrics.slotsTotal = slotsTotal
 
     // first announcements, spread over one heartbeat so they do not all land at t=0
@@ -619,13 +621,14 @@ export class MarketSimulation {
     a.provider = p
     a.slot = s
     this.engine.after(this.config.chainDelay, () => {
+      // the escrow audit reads each live deal's terms, so they are known before the deal exists
+      this.terms.set(a.dealId as string, deal)
       const r = this.chain({ kind: 'agree', dealId: a.dealId as string, terms: deal })
       if (!r.ok) {
         if (s.job === a) { s.state = 0; s.job = undefined; this.announce(p, s) }
         this.finishAttemptAndRetry(a)
         return
       }
-      this.terms.set(a.dealId as string, deal)
       this.dealStates.set(a.dealId as string, a)
       this.metrics.deals++
       this.metrics.prices.push(deal.price)
