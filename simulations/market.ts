@@ -121,6 +121,8 @@ export class MarketSimulation {
   private idCounter = 0
   private initialTotal = 0n
   private ready = false
+  /** attempts still looking for a provider */
+  private seeking = 0
   private arrivalsOpen = true
   private spam: SpamSource | undefined
 
@@ -277,7 +279,8 @@ export class MarketSimulation {
     if (p.taken > 0 && free === 0) p.priceFactor = Math.min(3, p.priceFactor * (1 + step))
     else if (p.taken === 0 && free === p.slots.length) p.priceFactor = Math.max(floor, p.priceFactor * (1 - step))
     p.taken = 0
-    for (const s of p.slots) if (s.state === 0) this.announce(p, s)
+    // once arrivals have stopped and no job is looking for a provider, heartbeats have nobody to serve
+    if (this.arrivalsOpen || this.seeking > 0) for (const s of p.slots) if (s.state === 0) this.announce(p, s)
     const inc = p.incarnation
     this.engine.after(c.heartbeat, () => { if (p.incarnation === inc) this.heartbeat(p) })
   }
@@ -492,11 +495,12 @@ export class MarketSimulation {
       done: false
     }
     if (job.attempts > 1) this.metrics.rematched++
+    this.seeking++
     this.requestCandidates(a)
   }
 
   private requestCandidates (a: Attempt): void {
-    if (this.engine.now > a.patienceUntil) { this.finishJob(a.job, 'unmatched'); return }
+    if (this.engine.now > a.patienceUntil) { this.seeking--; this.finishJob(a.job, 'unmatched'); return }
     a.proposalsThisRound = 0
     const jc = a.job.jc
     const m = this.matchers[this.matcherOf[jc]]
@@ -613,6 +617,7 @@ export class MarketSimulation {
   }
 
   private agreed (a: Attempt, deal: Deal, p: Provider, s: Slot): void {
+    this.seeking--
     const latency = this.engine.now - a.startedAt
     const cross = this.config.partition !== undefined && this.net.side[a.job.jc] !== this.net.side[p.node]
     this.metrics.recordMatch(this.engine.now, latency, cross, this.net.partitioned, this.metrics.partitionEvents.length > 1)
