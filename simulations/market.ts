@@ -417,8 +417,12 @@ export class MarketSimulation {
     const deal = a.deal as Deal
     const medNode = Number(BigInt(mediator)) - 1
     // the mediator fetches the result and re-runs the job; a result it cannot fetch counts as wrong
-    const fetch = this.net.directDelay(a.provider?.node ?? 0, medNode, this.config.resultBytes)
-    const correct = !a.wrong && fetch >= 0
+    const rpNode = a.provider?.node ?? 0
+    // a lost transfer is retried; a provider it cannot reach at all (gone, cut off) fails the check
+    const reachable = this.net.reachable(rpNode, medNode)
+    const once = this.net.directDelay(rpNode, medNode, this.config.resultBytes)
+    const fetch = !reachable ? 0 : once >= 0 ? once : this.config.fetchRetry + this.net.linkLatency() + this.config.resultBytes / this.net.params.bandwidth
+    const correct = !a.wrong && reachable
     this.metrics.mediatorCosts += this.execCost(a)
     this.engine.after(Math.max(0, fetch) + a.job.duration + this.config.chainDelay, () => {
       const r = this.chain({ kind: 'mediate', caller: mediator, dealId: a.dealId as string, terms: deal, resultCorrect: correct })
