@@ -71,6 +71,8 @@ export interface MarketConfig {
   jobPatience: number
   maxAttempts: number
   banDuration: number
+  /** a job creator keeps providers it banned out of its own book (see MarketSimulation.ban) */
+  localBans: boolean
   fetchRetry: number
   resultBytes: number
   orderBook: { maxOffers: number, maxPerProvider: number }
@@ -130,6 +132,7 @@ export function defaultMarketConfig (nodes: number, seed: number, hours: number)
     jobPatience: 1800,
     maxAttempts: 5,
     banDuration: 300,
+    localBans: false,
     fetchRetry: 15,
     resultBytes: 2_000_000,
     orderBook: { maxOffers: 50_000, maxPerProvider: 64 },

@@ -241,7 +241,9 @@ export class MarketSimulation {
 
   /** Delivers a (spam or honest) live offer into every matching node's book after its gossip delay. */
   deliverOffer (from: number, live: LiveOffer, kind: 'honest' | 'spam'): void {
+    const provider = live.offer.provider.toLowerCase()
     for (const m of this.matchers) {
+      if (this.config.localBans && this.banned(m.node, provider)) { if (kind === 'spam') this.metrics.spam.droppedByBan++; continue }
       const d = this.net.gossipDelay(from, m.node)
       if (d < 0) { this.metrics.gossipMissed++; continue }
       this.engine.after(d, () => {
@@ -564,6 +566,19 @@ export class MarketSimulation {
     this.engine.after(d, () => { this.requestCandidates(a) })
   }
 
+  /**
+   * The job creator skips a provider that failed to answer or declined an offer it never issued. With
+   * `localBans` it also keeps that provider out of its own book for the ban (a local ban list in front of the
+   * book: not in the node today, the mitigation the spam scenario evaluates).
+   */
+  private ban (jc: number, provider: string): void {
+    this.bans[jc].set(provider, this.engine.now + this.config.banDuration)
+    if (!this.config.localBans) return
+    const m = this.matchers[this.matcherOf[jc]]
+    if (m.node !== jc) return
+    for (const l of m.book.offers()) if (l.offer.provider.toLowerCase() === provider) m.book.delete(l.offer.provider, l.offer.slot)
+  }
+
   private banned (jc: number, provider: string): boolean {
     const until = this.bans[jc].get(provider)
     return until !== undefined && until > this.engine.now
@@ -587,7 +602,7 @@ export class MarketSimulation {
     const there = raw < 0 ? -1 : raw + c.proposalProcessing
     const timeout = (): void => {
       this.metrics.negotiationTimeouts++
-      this.bans[jc].set(providerAddr, this.engine.now + c.banDuration)
+      this.ban(jc, providerAddr)
       this.engine.after(c.negotiationTimeout, () => { this.negotiate(a, candidates, k + 1) })
     }
     if (there < 0) { timeout(); return }
@@ -595,9 +610,9 @@ export class MarketSimulation {
       if (p === undefined) {
         // a spammer's offer: nobody honest behind it
         const spamAnswer = this.spam?.answer(target)
-        if (spamAnswer === 'silent' || spamAnswer === undefined) { this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; this.bans[jc].set(providerAddr, this.engine.now + c.banDuration); this.negotiate(a, candidates, k + 1) }); return }
+        if (spamAnswer === 'silent' || spamAnswer === undefined) { this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; this.ban(jc, providerAddr); this.negotiate(a, candidates, k + 1) }); return }
         const back = this.net.directDelay(target, jc, 256)
-        this.engine.after(Math.max(0, back), () => { this.metrics.declines.UNKNOWN_OFFER = (this.metrics.declines.UNKNOWN_OFFER ?? 0) + 1; this.bans[jc].set(providerAddr, this.engine.now + c.banDuration); this.negotiate(a, candidates, k + 1) })
+        this.engine.after(Math.max(0, back), () => { this.metrics.declines.UNKNOWN_OFFER = (this.metrics.declines.UNKNOWN_OFFER ?? 0) + 1; this.ban(jc, providerAddr); this.negotiate(a, candidates, k + 1) })
         return
       }
       if (!p.up) { this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; this.negotiate(a, candidates, k + 1) }); return }
