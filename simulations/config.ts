@@ -95,7 +95,7 @@ export function defaultMarketConfig (nodes: number, seed: number, hours: number)
     mediators: Math.min(5, Math.max(1, Math.floor(nodes / 20))),
     // beyond a few hundred nodes every job creator holding every offer is too much memory for one process;
     // solver nodes (the protocol's other matching path) hold the books instead
-    solvers: nodes > 400 ? 2 : 0,
+    solvers: nodes > 400 ? Math.max(1, Math.round(nodes / 10_000)) : 0,
     spammers: 0,
     providerFraction: big ? 0.5 : 0.6,
     slotsPerProvider: big ? [1, 2] : [1, 4],
