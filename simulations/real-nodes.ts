@@ -27,7 +27,7 @@ export interface RealRunOptions {
   patienceMs: number
 }
 
-export const defaultRealRun: RealRunOptions = { providers: 8, jobCreators: 4, jobs: 36, seed: 1, arrivalMeanMs: 250, durationMedianMs: 500, retryMs: 200, patienceMs: 10_000 }
+export const defaultRealRun: RealRunOptions = { providers: 6, jobCreators: 4, jobs: 30, seed: 1, arrivalMeanMs: 350, durationMedianMs: 400, retryMs: 200, patienceMs: 10_000 }
 
 export interface RealRunResult {
   latenciesMs: number[]
@@ -89,7 +89,7 @@ export async function runRealNodes (o: RealRunOptions = defaultRealRun): Promise
       try { pingRttMs.push(await hosts[k].services.ping.ping(hosts[k + 1].peerId, { signal: AbortSignal.timeout(2000) })) } catch {}
     }
     // job creators keep connections to the providers they deal with: open them first, as a running node has
-    await Promise.all(jcs.flatMap((_, j) => providers.map(async (_p, i) => await hosts[o.providers + j].dial(hosts[i].peerId, { signal: AbortSignal.timeout(5000) }))))
+    await Promise.all(jcs.flatMap((_, j) => providers.map(async (_p, i) => await hosts[o.providers + j].dial(hosts[i].peerId, { signal: AbortSignal.timeout(20_000) }))))
     // probes: uncontended matches, one at a time, to calibrate the model's per-hop latency
     const probeMs: number[] = []
     for (let k = 0; k < 4; k++) {
