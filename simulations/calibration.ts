@@ -59,9 +59,10 @@ export function desConfigFor (o: RealRunOptions, cal: Calibration, seed: number)
     negotiationTimeout: 3,
     heartbeat: 10,
     offerTtl: 120,
+    // the calibrated links already include stream set-up
     // all real nodes share one JavaScript thread: a gossiped offer or withdrawal is validated (one signature
     // recovery each) by every other node in turn, so on average a node sees it after half of them
-    network: { ...c.network, linkLatencyMedian: cal.linkLatencyMedian, linkLatencySigma: cal.linkLatencySigma, loss: 0, hopProcessing: cal.jcProcessing * cal.slowdown * (nodes - 2) / 2 },
+    network: { ...c.network, linkLatencyMedian: cal.linkLatencyMedian, linkLatencySigma: cal.linkLatencySigma, loss: 0, streamSetup: 0, hopProcessing: cal.jcProcessing * cal.slowdown * (nodes - 2) / 2 },
     matchProcessing: cal.matchProcessing,
     proposalProcessing: cal.proposalProcessing,
     rpProcessing: cal.rpProcessing,
