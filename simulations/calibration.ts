@@ -91,7 +91,9 @@ export async function compareEngines (o: RealRunOptions = defaultRealRun, desRun
   const probe = quantile(sp, 0.5) / 1000
   const cpu = processing.matchProcessing + processing.proposalProcessing + processing.rpProcessing + processing.jcProcessing
   // their spread sets the links' log-normal sigma (interquartile range of a log-normal = 1.349 σ in logs)
-  const sigma = Math.min(1.2, Math.max(0.1, Math.log(quantile(sp, 0.75) / quantile(sp, 0.25)) / 1.349))
+  // of the part the CPU costs do not explain
+  const excess = sp.map(ms => Math.max(0.05, ms - 1000 * cpu))
+  const sigma = Math.min(1.5, Math.max(0.1, Math.log(quantile(excess, 0.75) / quantile(excess, 0.25)) / 1.349))
   // the same host slowdown stretches gossip validation: recoveries take probe/cpu times their quiet cost
   const slowdown = Math.max(1, probe / cpu)
   const cal: Calibration = { linkLatencyMedian: Math.max(0.0001, (probe - cpu) / 2), linkLatencySigma: sigma, slowdown, ...processing }
