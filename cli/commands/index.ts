@@ -7,6 +7,7 @@ import { devnet } from './devnet.ts'
 import { node, resourceProvider, solver, mediator, jobcreator } from './node.ts'
 import { network } from './network.ts'
 import { faucet } from './faucet.ts'
+import { simulate } from './simulate.ts'
 
 // One line per command; each lives in its own file.
 export const commands: Command[] = [
@@ -20,6 +21,7 @@ export const commands: Command[] = [
   network,
   faucet,
   module,
+  simulate,
   bench,
   version
 ]

@@ -1,0 +1,151 @@
+// What a run measures, and its summary as plain JSON (no wall-clock values, so equal seeds give equal JSON).
+import type { MarketConfig } from './config.ts'
+import type { MarketSimulation } from './market.ts'
+
+const LP = 1e18
+
+export interface Summary {
+  [k: string]: unknown
+}
+
+export function quantile (sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN
+  const pos = (sorted.length - 1) * q
+  const lo = Math.floor(pos)
+  const hi = Math.ceil(pos)
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo)
+}
+
+export function round (x: number, digits = 4): number {
+  if (!Number.isFinite(x)) return x
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+export function toLP (wei: bigint): number {
+  return round(Number(wei) / LP, 6)
+}
+
+export class Metrics {
+  readonly config: MarketConfig
+  jobsSubmitted = 0
+  jobOutcomes = { completed: 0, unmatched: 0, failed: 0 }
+  jobLatencies: number[] = []
+  matchLatencies: number[] = []
+  matchTimes: number[] = []
+  crossSideMatches = 0
+  crossSideAfterHeal = 0
+  deals = 0
+  prices: bigint[] = []
+  chainCalls: Record<string, number> = {}
+  chainErrors: Record<string, number> = {}
+  utilisation: Array<{ t: number, busy: number, upSlots: number, value: number }> = []
+  churn = { left: 0, rejoined: 0, jobsInterrupted: 0 }
+  cheats = { submitted: 0, detected: 0, undetected: 0 }
+  audits = 0
+  challenges = 0
+  mediatorCosts = 0n
+  declines: Record<string, number> = {}
+  negotiationTimeouts = 0
+  proposals = 0
+  retries = 0
+  staleDropped = 0
+  matchCalls = 0
+  announcements = 0
+  withdrawals = 0
+  gossipMissed = 0
+  rematched = 0
+  timeoutsRefunded = 0
+  resultFetchTimes: number[] = []
+  spam = { published: 0, verdicts: {} as Record<string, number>, bookResults: {} as Record<string, number>, deliveredToBooks: 0, droppedByBan: 0 }
+  partitionEvents: Array<{ t: number, event: string }> = []
+  conservationChecks = 0
+  conservationViolations = 0
+  slotsTotal = 0
+  arrivalRate = 0
+  summary: Summary = {}
+
+  constructor (config: MarketConfig) {
+    this.config = config
+  }
+
+  recordMatch (t: number, latency: number, crossSide: boolean, cut: boolean, healed: boolean): void {
+    this.matchLatencies.push(latency)
+    this.matchTimes.push(t)
+    if (crossSide && cut) this.crossSideMatches++
+    if (crossSide && healed) this.crossSideAfterHeal++
+  }
+
+  finish (sim: MarketSimulation): void {
+    const c = this.config
+    const lat = [...this.matchLatencies].sort((a, b) => a - b)
+    const jobLat = [...this.jobLatencies].sort((a, b) => a - b)
+    const prices = this.prices.map(p => Number(p) / LP).sort((a, b) => a - b)
+    const providers = sim.providerResults()
+    const group = (cheater: boolean): Record<string, number> => {
+      const g = providers.filter(p => p.cheater === cheater)
+      const tokens = g.reduce((s, p) => s + p.tokenDelta, 0n)
+      const costs = g.reduce((s, p) => s + p.costs, 0n)
+      const deals = g.reduce((s, p) => s + p.deals, 0)
+      return {
+        count: g.length,
+        deals,
+        tokenDeltaLP: toLP(tokens),
+        costsLP: toLP(costs),
+        profitLP: toLP(tokens - costs),
+        profitPerDealLP: deals === 0 ? 0 : round(Number(tokens - costs) / LP / deals, 6)
+      }
+    }
+    const minute = 60
+    const buckets = Math.ceil((c.hours * 3600) / minute)
+    const matchesPerMinute = new Array<number>(buckets).fill(0)
+    for (const t of this.matchTimes) { const b = Math.floor(t / minute); if (b < buckets) matchesPerMinute[b]++ }
+    const util = this.utilisation.map(u => u.value)
+    const roles: Record<string, number> = {}
+    for (const r of sim.nodeRoles) roles[r] = (roles[r] ?? 0) + 1
+    const completedOrEnded = this.jobOutcomes.completed + this.jobOutcomes.unmatched + this.jobOutcomes.failed
+    this.summary = {
+      nodes: c.nodes,
+      seed: c.seed,
+      simulatedHours: c.hours,
+      simulatedUntilS: round(sim.engine.now, 3),
+      eventsProcessed: sim.engine.processed,
+      roles,
+      matching: c.solvers > 0 ? `solvers (${c.solvers})` : 'self (each job creator on its own order book)',
+      slots: this.slotsTotal,
+      arrivalRatePerS: round(this.arrivalRate, 4),
+      jobs: {
+        submitted: this.jobsSubmitted,
+        ...this.jobOutcomes,
+        withoutOutcome: this.jobsSubmitted - completedOrEnded,
+        rematched: this.rematched,
+        completionRate: this.jobsSubmitted === 0 ? 0 : round(this.jobOutcomes.completed / this.jobsSubmitted),
+        turnaroundS: { p50: round(quantile(jobLat, 0.5), 3), p90: round(quantile(jobLat, 0.9), 3) }
+      },
+      matchLatencyMs: {
+        count: lat.length,
+        p50: round(quantile(lat, 0.5) * 1000, 3),
+        p90: round(quantile(lat, 0.9) * 1000, 3),
+        p99: round(quantile(lat, 0.99) * 1000, 3),
+        mean: round(lat.reduce((s, x) => s + x, 0) / Math.max(1, lat.length) * 1000, 3)
+      },
+      negotiation: { proposals: this.proposals, declines: this.declines, timeouts: this.negotiationTimeouts, retries: this.retries, matchCalls: this.matchCalls, staleOffersDropped: this.staleDropped },
+      gossip: { announcements: this.announcements, withdrawals: this.withdrawals, missedDeliveries: this.gossipMissed },
+      utilisation: { mean: round(util.reduce((s, x) => s + x, 0) / Math.max(1, util.length)), target: c.utilisationTarget },
+      pricesLP: { deals: prices.length, mean: round(prices.reduce((s, x) => s + x, 0) / Math.max(1, prices.length), 6), p10: round(quantile(prices, 0.1), 6), p50: round(quantile(prices, 0.5), 6), p90: round(quantile(prices, 0.9), 6) },
+      deals: { agreed: this.deals, states: sim.dealStateCounts(), open: sim.openDeals() },
+      chain: { calls: this.chainCalls, refused: this.chainErrors },
+      tokens: { conserved: this.conservationViolations === 0, checks: this.conservationChecks },
+      providers: { honest: group(false), cheaters: group(true) },
+      audits: { auditPpm: c.auditPpm, audits: this.audits, challenges: this.challenges, mediatorCostsLP: toLP(this.mediatorCosts) },
+      cheats: { ...this.cheats, detectionRate: this.cheats.submitted === 0 ? 0 : round(this.cheats.detected / this.cheats.submitted) },
+      churn: { ...this.churn, timeoutsRefunded: this.timeoutsRefunded },
+      partition: { events: this.partitionEvents, crossSideMatchesWhileCut: this.crossSideMatches, crossSideMatchesAfterHeal: this.crossSideAfterHeal },
+      spam: this.spam,
+      series: {
+        minute: matchesPerMinute,
+        utilisation: this.utilisation.map(u => ({ t: u.t, value: round(u.value) }))
+      }
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// Turning a scenario result into files: metrics.json, SVG plots and a short report.md.
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cdfPoints, lineChart } from './plots.ts'
+import { quantile } from './metrics.ts'
+import type { ScenarioResult } from './scenarios.ts'
+
+/** JSON with bigints as strings; stable for equal inputs. */
+export function toJson (x: unknown): string {
+  return JSON.stringify(x, (_k, v) => typeof v === 'bigint' ? v.toString() : typeof v === 'function' ? undefined : v, 2)
+}
+
+export function metricsOf (r: ScenarioResult): Record<string, unknown> {
+  return { ...r.summary }
+}
+
+export function latencyCdfSvg (r: ScenarioResult): string {
+  const ms = r.matchLatencies.map(x => x * 1000)
+  const cut = quantile([...ms].sort((a, b) => a - b), 0.99)
+  return lineChart([{ name: `${r.scenario} (${ms.length} matches)`, points: cdfPoints(ms.filter(x => x <= cut)) }], {
+    title: `Match latency CDF — ${r.scenario} (to the 99th percentile)`, xLabel: 'job offer created → deal countersigned (ms)', yLabel: 'fraction of matches'
+  })
+}
+
+export function utilisationSvg (r: ScenarioResult): string {
+  const series = (r.summary.series as { utilisation: Array<{ t: number, value: number }> }).utilisation
+  const marks = (r.summary.partition as { events: Array<{ t: number, event: string }> } | undefined)?.events.map(e => ({ x: e.t / 60, label: e.event })) ?? []
+  return lineChart([{ name: 'busy slots / slots of providers online', points: series.map(u => [u.t / 60, u.value]) }], {
+    title: `Utilisation over time — ${r.scenario}`, xLabel: 'simulated minutes', yLabel: 'utilisation', marks
+  })
+}
+
+export function cheaterProfitSvg (r: ScenarioResult): string | undefined {
+  if (r.sweep === undefined || r.threshold === undefined || r.sweep.length === 0) return undefined
+  const t = r.threshold
+  return lineChart([
+    { name: 'cheater, simulated', points: r.sweep.map(s => [s.p, s.cheaterProfitPerDealLP]) },
+    { name: 'honest, simulated', points: r.sweep.map(s => [s.p, s.honestProfitPerDealLP]) },
+    { name: 'cheater, expected', points: r.sweep.map(s => [s.p, s.expectedCheaterLP]), dashed: true },
+    { name: 'honest, expected', points: r.sweep.map(s => [s.p, s.expectedHonestLP]), dashed: true }
+  ], {
+    title: 'Provider profit per deal against audit probability',
+    xLabel: 'audit probability p',
+    yLabel: 'profit per deal (LP)',
+    marks: [{ x: t.pHonest, label: `p_honest=${t.pHonest.toFixed(3)}` }, { x: t.pLoss, label: `p_loss=${t.pLoss.toFixed(3)}` }],
+    yZeroLine: true
+  })
+}
+
+export function reportMarkdown (r: ScenarioResult, files: string[]): string {
+  const s = r.summary as Record<string, any>
+  const lines: string[] = []
+  lines.push(`# Lilypad simulation — ${r.scenario}`, '')
+  lines.push(`${s.nodes} nodes (${Object.entries(s.roles).map(([k, v]) => `${String(v)} ${k}`).join(', ')}), seed ${s.seed}, ${s.simulatedHours} h of arrivals, matching: ${s.matching}.`, '')
+  lines.push('| metric | value |', '|---|---|')
+  lines.push(`| jobs submitted / completed / unmatched / failed | ${s.jobs.submitted} / ${s.jobs.completed} / ${s.jobs.unmatched} / ${s.jobs.failed} |`)
+  lines.push(`| jobs re-matched | ${s.jobs.rematched} |`)
+  lines.push(`| match latency p50 / p90 / p99 (ms) | ${s.matchLatencyMs.p50} / ${s.matchLatencyMs.p90} / ${s.matchLatencyMs.p99} |`)
+  lines.push(`| utilisation (mean, target) | ${s.utilisation.mean} (${s.utilisation.target}) |`)
+  lines.push(`| deal price p10 / p50 / p90 (LP) | ${s.pricesLP.p10} / ${s.pricesLP.p50} / ${s.pricesLP.p90} |`)
+  lines.push(`| deal end states | ${Object.entries(s.deals.states).map(([k, v]) => `${k} ${String(v)}`).join(', ')} |`)
+  lines.push(`| tokens conserved (checks) | ${String(s.tokens.conserved)} (${s.tokens.checks}) |`)
+  lines.push(`| proposals / declines / negotiation timeouts | ${s.negotiation.proposals} / ${Object.values(s.negotiation.declines as Record<string, number>).reduce((a, b) => a + b, 0)} / ${s.negotiation.timeouts} |`)
+  if (r.scenario === 'churn') lines.push(`| providers left / jobs interrupted / result timeouts refunded | ${s.churn.left} / ${s.churn.jobsInterrupted} / ${s.churn.timeoutsRefunded} |`)
+  lines.push('')
+  if (r.threshold !== undefined) {
+    const t = r.threshold
+    lines.push('## Audit threshold', '')
+    lines.push(`Price P = ${t.inputs.priceLP} LP, collateral C = ${t.inputs.collateralLP} LP, mediation fee F = ${t.inputs.mediationFeeLP} LP, execution cost c = ${t.inputs.execCostLP} LP.`)
+    lines.push(`From the Market's payouts the provider nets ${t.net.settled / 1e18} LP when settled, ${t.net.mediatedCorrect / 1e18} when mediated correct, ${t.net.mediatedWrong / 1e18} when mediated wrong.`, '')
+    lines.push(`- cheating loses money above **p_loss = P/(P+C) = ${t.pLoss.toFixed(4)}**`)
+    lines.push(`- cheating earns less than honest work above **p_honest = c/(P+C) = ${t.pHonest.toFixed(4)}** (MODiCuM's condition)`, '')
+    lines.push(`Main run at p = ${(s.audits.auditPpm / 1e6)}: cheaters ${s.providers.cheaters.profitPerDealLP} LP/deal, honest ${s.providers.honest.profitPerDealLP} LP/deal, detection rate ${s.cheats.detectionRate}.`, '')
+    if (r.sweep !== undefined && r.sweep.length > 0) {
+      lines.push('| p | cheater LP/deal | honest LP/deal | expected cheater | expected honest | cheats | detected |', '|---|---|---|---|---|---|---|')
+      for (const p of r.sweep) lines.push(`| ${p.p} | ${p.cheaterProfitPerDealLP} | ${p.honestProfitPerDealLP} | ${p.expectedCheaterLP} | ${p.expectedHonestLP} | ${p.cheats} | ${p.detected} |`)
+      lines.push('')
+    }
+  }
+  if (r.analysis !== undefined) {
+    lines.push('## Analysis', '', '```json', toJson(r.analysis), '```', '')
+  }
+  lines.push('## Files', '', ...files.map(f => `- ${f}`), '')
+  return lines.join('\n')
+}
+
+export async function writeOutputs (r: ScenarioResult, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
+  const files: Array<[string, string]> = [
+    ['metrics.json', toJson(metricsOf(r)) + '\n'],
+    ['match-latency-cdf.svg', latencyCdfSvg(r)],
+    ['utilisation.svg', utilisationSvg(r)]
+  ]
+  const profit = cheaterProfitSvg(r)
+  if (profit !== undefined) files.push(['cheater-profit.svg', profit])
+  const names = [...files.map(f => f[0]), 'report.md']
+  files.push(['report.md', reportMarkdown(r, names.filter(n => n !== 'report.md'))])
+  for (const [name, body] of files) await writeFile(join(dir, name), body)
+  return names
+}
+
+export function textSummary (r: ScenarioResult): string {
+  const s = r.summary as Record<string, any>
+  const out = [
+    `scenario ${r.scenario}: ${s.nodes} nodes, seed ${s.seed}, ${s.simulatedHours} h (${s.eventsProcessed} events)`,
+    `  jobs: ${s.jobs.submitted} submitted, ${s.jobs.completed} completed, ${s.jobs.unmatched} unmatched, ${s.jobs.failed} failed, ${s.jobs.rematched} re-matched`,
+    `  match latency: p50 ${s.matchLatencyMs.p50} ms, p90 ${s.matchLatencyMs.p90} ms, p99 ${s.matchLatencyMs.p99} ms`,
+    `  utilisation: ${s.utilisation.mean} (target ${s.utilisation.target}); deal price p50 ${s.pricesLP.p50} LP`,
+    `  deals: ${Object.entries(s.deals.states).map(([k, v]) => `${k} ${String(v)}`).join(', ')}; tokens conserved: ${String(s.tokens.conserved)}`
+  ]
+  if (r.threshold !== undefined) {
+    out.push(`  audit threshold: cheating loses money for p > p_loss = P/(P+C) = ${r.threshold.pLoss.toFixed(4)}; earns less than honest work for p > p_honest = c/(P+C) = ${r.threshold.pHonest.toFixed(4)}`)
+    out.push(`  at p = ${s.audits.auditPpm / 1e6}: cheater ${s.providers.cheaters.profitPerDealLP} LP/deal, honest ${s.providers.honest.profitPerDealLP} LP/deal, detection rate ${s.cheats.detectionRate}`)
+    for (const p of r.sweep ?? []) out.push(`    p=${p.p.toFixed(3)}  cheater ${p.cheaterProfitPerDealLP.toFixed(3)}  honest ${p.honestProfitPerDealLP.toFixed(3)} LP/deal (expected ${p.expectedCheaterLP.toFixed(3)} / ${p.expectedHonestLP.toFixed(3)})`)
+  }
+  if (r.scenario === 'churn') out.push(`  churn: ${s.churn.left} departures, ${s.churn.jobsInterrupted} jobs interrupted, ${s.churn.timeoutsRefunded} result timeouts refunded`)
+  if (r.analysis !== undefined) out.push(`  analysis: ${JSON.stringify(r.analysis)}`)
+  return out.join('\n')
+}

@@ -1,0 +1,98 @@
+// Small versions of every scenario, asserting the invariants on the real protocol core they drive.
+import test from 'ava'
+import { runScenario, runMarket, scenarioConfig, thresholdFor } from './scenarios.ts'
+import { toJson, metricsOf } from './output.ts'
+
+const small = { nodes: 40, seed: 7, hours: 0.25 }
+
+function common (t: import('ava').ExecutionContext, s: Record<string, any>): void {
+  t.true(s.tokens.conserved)
+  t.true(s.tokens.checks >= 5)
+  t.is(s.jobs.withoutOutcome, 0, 'every job ends in a terminal state')
+  t.is(s.deals.open, 0, 'every deal ends in a final state')
+  t.true(s.jobs.submitted > 20)
+}
+
+test('steady: tokens conserved after every chain step, every job and deal ends, and a seed fixes the run', async t => {
+  const c = { ...scenarioConfig('steady', small), checkEveryEvent: true }
+  const a = await runMarket(c)
+  const s = a.metrics.summary as Record<string, any>
+  common(t, s)
+  t.true(s.jobs.completionRate > 0.95)
+  t.true(s.matchLatencyMs.p50 > 0)
+  t.true(s.tokens.checks > s.deals.agreed * 3)
+  const r1 = await runScenario('steady', small)
+  const r2 = await runScenario('steady', small)
+  t.is(toJson(metricsOf(r1)), toJson(metricsOf(r2)))
+  const r3 = await runScenario('steady', { ...small, seed: 8 })
+  t.not(toJson(metricsOf(r1)), toJson(metricsOf(r3)))
+})
+
+test('steady with real EIP-712 ids runs the same way', async t => {
+  const sim = await runMarket({ ...scenarioConfig('steady', { nodes: 20, seed: 3, hours: 0.1 }), exactIds: true })
+  common(t, sim.metrics.summary as Record<string, any>)
+})
+
+test('churn: providers leave mid-job, result timeouts refund the job creator, jobs are re-matched', async t => {
+  const r = await runScenario('churn', { nodes: 40, seed: 2, hours: 0.5 })
+  const s = r.summary as Record<string, any>
+  common(t, s)
+  t.true(s.churn.left > 0)
+  t.true(s.churn.jobsInterrupted > 0)
+  t.true(s.churn.timeoutsRefunded > 0)
+  t.is(s.deals.states.TimedOutResult, s.churn.timeoutsRefunded)
+  t.true(s.jobs.rematched >= s.churn.timeoutsRefunded)
+  t.true(s.jobs.completed > s.jobs.submitted * 0.9)
+})
+
+test('cheaters: thresholds come from the Market payouts, and cheating flips from profit to loss across them', async t => {
+  const base = scenarioConfig('cheaters', small)
+  const th = thresholdFor(base)
+  // P = 1 LP, C = 2 LP, c = 0.4 LP
+  t.is(th.net.settled, 1e18)
+  t.is(th.net.mediatedWrong, -2e18)
+  t.true(Math.abs(th.pLoss - 1 / 3) < 1e-12)
+  t.true(Math.abs(th.pHonest - 0.4 / 3) < 1e-12)
+  const r = await runScenario('cheaters', { ...small, hours: 0.5, sweep: [th.pHonest / 3, th.pLoss / 3, Math.min(1, th.pLoss * 1.8)] })
+  common(t, r.summary as Record<string, any>)
+  const [low, mid, high] = r.sweep ?? []
+  // below p_honest cheating beats honest work; below p_loss it still makes money; above p_loss it loses
+  t.true(low.cheaterProfitPerDealLP > low.honestProfitPerDealLP)
+  t.true(mid.cheaterProfitPerDealLP > 0)
+  t.true(high.cheaterProfitPerDealLP < 0)
+  t.true(high.cheaterProfitPerDealLP < high.honestProfitPerDealLP)
+  for (const p of [low, mid, high]) {
+    t.true(p.cheats > 30)
+    t.true(Math.abs(p.detectionRate - p.p) < 0.15, `detection ${p.detectionRate} at p=${p.p}`)
+    t.true(Math.abs(p.cheaterProfitPerDealLP - p.expectedCheaterLP) < 0.35)
+  }
+})
+
+test('partition: no deal crosses the cut while it lasts, and matching recovers after healing', async t => {
+  const r = await runScenario('partition', { nodes: 40, seed: 5, hours: 0.5 })
+  const s = r.summary as Record<string, any>
+  common(t, s)
+  const a = r.analysis as Record<string, any>
+  t.is(a.crossSideMatchesWhileCut, 0)
+  t.true(a.crossSideMatchesAfterHeal > 0)
+  t.true(a.healed)
+  t.true(a.recoveredMinutesAfterHeal <= 5)
+})
+
+test('spam: junk is rejected or capped by the real validator and order book, honest matching holds up', async t => {
+  const r = await runScenario('spam', { nodes: 40, seed: 9, hours: 0.2 })
+  const s = r.summary as Record<string, any>
+  common(t, s)
+  const v = s.spam.validatorVerdicts as Record<string, string[]>
+  t.deepEqual(v.garbage.every(x => x.startsWith('REJECT:')), true)
+  t.deepEqual(v.forged, ['REJECT:BAD_SIGNATURE'])
+  t.deepEqual(v.expired, ['IGNORE:EXPIRED'])
+  t.deepEqual(v['far-expiry'], ['IGNORE:EXPIRY_TOO_FAR'])
+  t.deepEqual(v.signed, ['ACCEPT'])
+  t.true(s.spam.published > 10_000)
+  t.true((s.spam.bookResults['rejected-full'] ?? 0) + (s.spam.bookResults.added ?? 0) > 0)
+  const a = r.analysis as Record<string, number>
+  // the stated bound: at least 95 % of the no-spam completion rate, and at least 90 % of jobs done
+  t.true(a.honestCompletionRate >= 0.9)
+  t.true(a.ratio >= 0.95)
+})

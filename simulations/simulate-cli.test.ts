@@ -1,0 +1,46 @@
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const run = promisify(execFile)
+const cli = async (...args: string[]): Promise<{ stdout: string, stderr: string }> => await run(process.execPath, ['cli/bin.ts', ...args])
+
+test('simulate steady --nodes 50 --json prints one JSON object of metrics', async t => {
+  const { stdout } = await cli('simulate', 'steady', '--nodes', '50', '--hours', '0.2', '--json')
+  const m = JSON.parse(stdout)
+  t.is(m.scenario, 'steady')
+  t.is(m.nodes, 50)
+  t.true(m.tokens.conserved)
+  t.true(m.jobs.submitted > 0)
+  t.is(m.jobs.withoutOutcome, 0)
+})
+
+test('simulate cheaters --out writes metrics, three plots and a report', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-sim-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const { stdout } = await cli('simulate', 'cheaters', '--nodes', '30', '--hours', '0.2', '--sweep', '0.05,0.6', '--out', dir)
+  t.regex(stdout, /p_loss = P\/\(P\+C\) = 0\.3333/)
+  t.deepEqual((await readdir(dir)).sort(), ['cheater-profit.svg', 'match-latency-cdf.svg', 'metrics.json', 'report.md', 'utilisation.svg'])
+  t.regex(await readFile(join(dir, 'cheater-profit.svg'), 'utf8'), /^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/)
+  t.regex(await readFile(join(dir, 'report.md'), 'utf8'), /## Audit threshold/)
+  t.is(JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')).scenario, 'cheaters')
+})
+
+test('an unknown scenario and bad flags exit 2 with a clear message', async t => {
+  for (const [args, msg] of [
+    [['simulate', 'meltdown'], /unknown scenario "meltdown" \(known: steady, churn, cheaters, partition, spam\)/],
+    [['simulate', 'steady', '--nodes', 'lots'], /--nodes must be a whole number, got "lots"/],
+    [['simulate', 'steady', '--nodes', '3'], /--nodes must be between 10 and 20000/],
+    [['simulate', 'steady', '--hours', '0'], /--hours must be between 0.01 and 24, got 0/],
+    [['simulate', 'steady', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['simulate'], /name a scenario/]
+  ] as const) {
+    const err = await t.throwsAsync(cli(...args)) as Error & { code: number, stderr: string }
+    t.is(err.code, 2, args.join(' '))
+    t.regex(err.stderr, msg)
+    t.notRegex(err.stderr, /at .*\.ts:\d+/)
+  }
+})
