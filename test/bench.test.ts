@@ -30,6 +30,7 @@ test('lilypad bench --quick --json produces every key', async t => {
 
   t.true(isNum(r.executor.cowsayOverheadMs) && isNum(r.executor.fetch10MbMs), 'executor')
   t.true(isNum(r.node.readyMs) && isNum(r.node.idleRssMb), 'node')
+  t.true(isNum(r.simulation.nodes) && isNum(r.simulation.simulatedHours) && isNum(r.simulation.wallS), 'simulation')
 })
 
 test('an unknown part or a bad flag is a usage error (exit 2)', async t => {
