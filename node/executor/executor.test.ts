@@ -94,7 +94,7 @@ test('a non-zero exit is a result with stderr captured', async t => {
 
 test('out of memory is reported', async t => {
   const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'oom', RamMb: '16' }))
-  t.true(r.oomKilled)
+  t.true(r.oomKilled, `exit ${r.exitCode}, stderr: ${await readFile(join(r.resultDir, 'stderr'), 'utf8').catch(() => '?')}`)
   t.is(r.exitCode, 137)
   t.false(r.timedOut)
 })

@@ -209,6 +209,15 @@ export class Executor {
     if (free < needed) throw new InsufficientDiskError(probe, free, needed)
   }
 
+  /** Whether the engine recorded an OOM kill; `patient` waits up to ~1 s for the engine's trailing OOM event. */
+  private async wasOomKilled (container: Docker.Container, patient: boolean): Promise<boolean> {
+    for (let i = 0; ; i++) {
+      if ((await container.inspect()).State.OOMKilled === true) return true
+      if (!patient || i >= 20) return false
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+
   async run (spec: JobSpec, opts: RunOptions): Promise<ExecutionResult> {
     const t0 = performance.now()
     const signal = opts.signal
@@ -318,8 +327,10 @@ export class Executor {
       const status = await waited as { StatusCode: number }
       const runMs = performance.now() - tStart
       clearTimeout(timer); clearInterval(poller)
-      // The kernel's OOM killer sends SIGKILL (exit 137); only then is the engine asked whether it was OOM.
-      const oomKilled = status.StatusCode === 137 && (await container.inspect()).State.OOMKilled === true
+      // The kernel's OOM killer sends SIGKILL (exit 137); only then is the engine asked whether it was OOM. The
+      // engine learns of the OOM from a cgroup event that can trail the exit under load, so a SIGKILL we did not
+      // send ourselves is re-checked for a short while before it is called anything else.
+      const oomKilled = status.StatusCode === 137 && await this.wasOomKilled(container, !(timedOut || outputTooLarge || aborted))
       await streamEnded
       if (aborted) throw new ExecutionAbortedError('the job was aborted')
       if (!outputTooLarge) {
