@@ -5,6 +5,7 @@
 // which verifies the case against the chain before acknowledging. One request and one reply per stream; every
 // dial, read and write has a timeout.
 import { lpStream } from '@libp2p/utils'
+import { requestReply } from '../request-reply.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, Stream, StreamHandler, StreamHandlerOptions, AbortOptions, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -137,22 +138,10 @@ export class DisputeService {
 
   private async exchange (peer: string | PeerId | Multiaddr[], msg: DisputeMessage, signal?: AbortSignal): Promise<DisputeMessage> {
     const target = typeof peer === 'string' ? peerIdFromString(peer) : peer
-    const dialSignal = AbortSignal.any([AbortSignal.timeout(this.init.dialTimeoutMs ?? 5000), ...(signal !== undefined ? [signal] : [])])
-    const stream = await this.node.dialProtocol(target, this.protocol, { signal: dialSignal })
-    this.open.add(stream)
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_DISPUTE_MESSAGE })
-      const step = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(this.stepMs), ...(signal !== undefined ? [signal] : [])])
-      await lp.write(encodeDispute(msg), { signal: step() })
-      const reply = decodeDispute((await lp.read({ signal: step() })).subarray())
-      await stream.close({ signal: step() }).catch(() => { stream.abort(new Error('close failed')) })
-      return reply
-    } catch (err) {
-      stream.abort(err as Error)
-      throw err
-    } finally {
-      this.open.delete(stream)
-    }
+    const reply = await requestReply(async dialSignal => await this.node.dialProtocol(target, this.protocol, { signal: dialSignal }), encodeDispute(msg), {
+      maxDataLength: MAX_DISPUTE_MESSAGE, dialTimeoutMs: this.init.dialTimeoutMs ?? 5000, stepMs: this.stepMs, open: this.open, ...(signal !== undefined ? { signal } : {})
+    })
+    return decodeDispute(reply)
   }
 
   private async answer (stream: Stream, connection: Connection): Promise<void> {

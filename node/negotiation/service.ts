@@ -3,6 +3,7 @@
 // checks the proposal, reserves the slot atomically, countersigns, or declines with a reason. Every step
 // (dial, write, read) has a timeout.
 import { lpStream } from '@libp2p/utils'
+import { requestReply } from '../request-reply.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Signer } from 'ethers'
 import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
@@ -145,22 +146,10 @@ export class DealNegotiator {
   }
 
   private async exchange (peer: string, request: Uint8Array, signal?: AbortSignal): Promise<ReturnType<typeof decodeNegotiation>> {
-    const dialSignal = AbortSignal.any([AbortSignal.timeout(this.init.dialTimeoutMs ?? 5000), ...(signal !== undefined ? [signal] : [])])
-    const stream = await this.node.dialProtocol(peerIdFromString(peer), this.protocol, { signal: dialSignal })
-    this.open.add(stream)
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_NEGOTIATION_MESSAGE })
-      const step = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(this.stepMs), ...(signal !== undefined ? [signal] : [])])
-      await lp.write(request, { signal: step() })
-      const reply = decodeNegotiation((await lp.read({ signal: step() })).subarray())
-      await stream.close({ signal: step() }).catch(() => { stream.abort(new Error('close failed')) })
-      return reply
-    } catch (err) {
-      stream.abort(err as Error)
-      throw err
-    } finally {
-      this.open.delete(stream)
-    }
+    const reply = await requestReply(async dialSignal => await this.node.dialProtocol(peerIdFromString(peer), this.protocol, { signal: dialSignal }), request, {
+      maxDataLength: MAX_NEGOTIATION_MESSAGE, dialTimeoutMs: this.init.dialTimeoutMs ?? 5000, stepMs: this.stepMs, open: this.open, ...(signal !== undefined ? { signal } : {})
+    })
+    return decodeNegotiation(reply)
   }
 
   /** Provider side: one proposal per stream. */
