@@ -25,8 +25,8 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /tmp/lilypad-dockerd.log"; exit 1; }
 fi
 
-# npm ci refuses this lockfile here (other platforms' optional packages 404), so npm install, which keeps it.
+# The lockfile lists every platform's optional packages, so npm ci works and leaves the clone unchanged.
 if [ ! -x node_modules/.bin/node ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"
-  npm install --no-audit --no-fund --loglevel=error >/dev/null
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
