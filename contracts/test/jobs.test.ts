@@ -45,7 +45,7 @@ async function revertsWith (t: ExecutionContext, p: Promise<unknown>, reason: st
 
 /** Decoded logs of a JobManager event filter. */
 async function events (filter: Parameters<ReturnType<typeof connectJobManager>['queryFilter']>[0]): Promise<EventLog[]> {
-  return (await events(filter)) as EventLog[]
+  return (await jm().queryFilter(filter)) as EventLog[]
 }
 
 const jm = (): ReturnType<typeof connectJobManager> => connectJobManager(net.deployment.contracts.jobManager, net.provider)
