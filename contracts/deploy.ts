@@ -153,7 +153,7 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
       ...(opts.mediators !== undefined && opts.mediators.length > 0 ? { mediators: opts.mediators } : {}),
       ...(opts.bridges !== undefined && opts.bridges.length > 0 ? { bridges: opts.bridges } : {}),
       marketBounds: boundsToJson(bounds),
-      jobManager: jobManagerConfigToJson(jmConfig)
+      jobManagerConfig: jobManagerConfigToJson(jmConfig)
     }
     if (opts.out !== undefined) writeFileSync(opts.out, JSON.stringify(network, null, 2) + '\n')
     return { chainId, deployBlock: token.block, contracts, network, receipts }

@@ -97,11 +97,11 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
       minMediationFee: field(b, 'minMediationFee', isWei, 'a decimal string of LP wei', at)
     }
   }
-  if (o.jobManager !== undefined) {
-    const c = o.jobManager as Record<string, unknown>
-    if (c === null || typeof c !== 'object') throw new NetworkFileError(`${where}: "jobManager" must be an object`)
-    const at = `${where} jobManager`
-    net.jobManager = {
+  if (o.jobManagerConfig !== undefined) {
+    const c = o.jobManagerConfig as Record<string, unknown>
+    if (c === null || typeof c !== 'object') throw new NetworkFileError(`${where}: "jobManagerConfig" must be an object`)
+    const at = `${where} jobManagerConfig`
+    net.jobManagerConfig = {
       minTimeout: field(c, 'minTimeout', isInt, 'seconds', at),
       maxTimeout: field(c, 'maxTimeout', isInt, 'seconds', at),
       minCallbackGas: field(c, 'minCallbackGas', isInt, 'gas', at),

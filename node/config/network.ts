@@ -30,7 +30,7 @@ export interface NetworkFile {
   /** The Market's bounds on deal terms (immutable in the contract; a copy so nodes check terms without a call). */
   marketBounds?: MarketBoundsJson
   /** The JobManager's fixed parameters (dispute window, bonds, limits). */
-  jobManager?: JobManagerConfigJson
+  jobManagerConfig?: JobManagerConfigJson
   /** Deal terms job creators propose on this network (the devnet's are tight, so dead providers show in seconds). */
   dealTerms?: NetworkDealTerms
 }
