@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Deal, DealStates, JobOffer, JobOfferHashing} from "./LilypadTypes.sol";
 import {Market} from "./Market.sol";
 import {Directory} from "./Directory.sol";
@@ -269,8 +270,8 @@ contract JobManager is IJobManager, Ownable {
 
     function depositBond(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
+        bonds[msg.sender].free += SafeCast.toUint128(amount);
         lp.safeTransferFrom(msg.sender, address(this), amount);
-        bonds[msg.sender].free += uint128(amount);
         emit BondDeposited(msg.sender, amount);
     }
 
