@@ -74,7 +74,7 @@ test.after.always(async () => { await net?.stop() })
 // One random stream for all sequences, in order, so a seed replays the same runs whatever the chunking; chunks
 // are separate tests only so that each reports within the test timeout on a loaded machine.
 const rnd = prng(SEED)
-const CHUNK = 50
+const CHUNK = 25
 /** Every named error the sequences met, so the last test can insist the bound checks were exercised. */
 const seen = new Set<string>()
 for (let from = 0; from < RUNS; from += CHUNK) {
