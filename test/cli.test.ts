@@ -34,6 +34,8 @@ const badFlags: Array<[string[], RegExp]> = [
   [['devnet', '--port', 'high'], /TCP port/],
   [['network', 'init', 'Bad_Id', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1'], /lowercase letters/],
   [['network', 'init', 'mine'], /needs contracts/],
+  [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--module-price', 'cowsay:v0.0.1'], /expected NAME=LP/],
+  [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--bridge', 'someone'], /not an Ethereum address/],
   [['faucet', '--address', 'me'], /not an Ethereum address/]
 ]
 // What makes a usage error slow is loading a node's code: none of it loads before the flags are checked.
