@@ -5,6 +5,7 @@
 // precomputed lower-case sets) and shared by many jobs: the scan then stops at the first offer priced above
 // the job's maximum or once `limit` candidates are found.
 import type { JobOffer, ResourceOffer } from './eip712.ts'
+import { gpuModelMatches } from './gpu-model.ts'
 
 export interface LiveOffer {
   offer: ResourceOffer
@@ -96,7 +97,9 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
     if (o.expiry <= options.now) continue
     if (!anyTarget && p.provider !== target) continue
     const s = o.spec
-    if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus || s.gpuVramMb < need.gpuVramMb) continue
+    if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus) continue
+    // GPU terms bind only when GPUs are asked for: an offer's GPUs do not stop it running CPU jobs.
+    if (need.gpus > 0 && (s.gpuVramMb < need.gpuVramMb || s.cudaVersion < need.cudaVersion || !gpuModelMatches(need.gpuModel, s.gpuModel))) continue
     if (p.modules !== undefined && !p.modules.has(job.module)) continue
     const common: string[] = []
     for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
