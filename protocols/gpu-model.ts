@@ -10,14 +10,17 @@ export function gpuModelTokens (name: string): string[] {
   return name.toLowerCase().split(/[^a-z0-9]+/).filter(t => t !== '' && !VENDOR_WORDS.has(t))
 }
 
-export function gpuModelMatches (required: string, offered: string): boolean {
-  const want = gpuModelTokens(required)
+/** Whether the required tokens appear, in order and adjacent, among the offered ones. */
+export function gpuTokensMatch (want: readonly string[], have: readonly string[]): boolean {
   if (want.length === 0) return true
-  const have = gpuModelTokens(offered)
   for (let i = 0; i + want.length <= have.length; i++) {
     let ok = true
     for (let j = 0; j < want.length && ok; j++) ok = have[i + j] === want[j]
     if (ok) return true
   }
   return false
+}
+
+export function gpuModelMatches (required: string, offered: string): boolean {
+  return gpuTokensMatch(gpuModelTokens(required), gpuModelTokens(offered))
 }
