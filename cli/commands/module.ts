@@ -50,6 +50,12 @@ function toUserError (e: unknown, ref: string): unknown {
   }
 }
 
+function gpuSummary (r: JobSpec['resources']): string {
+  if (r.gpus === 0 && !r.allGpus) return 'no GPU'
+  const what = [r.gpuModel !== '' ? r.gpuModel : '', r.gpuVramMb > 0 ? `${r.gpuVramMb} MB VRAM each` : '', r.cudaVersion > 0 ? `CUDA ≥ ${Math.floor(r.cudaVersion / 1000)}.${(r.cudaVersion % 1000) / 10}` : ''].filter(x => x !== '')
+  return `gpus ${r.allGpus ? `all (at least ${r.gpus})` : r.gpus}${what.length > 0 ? ` (${what.join(', ')})` : ''}`
+}
+
 function summary (m: LoadedModule): string {
   const s: JobSpec = m.spec
   const r = s.resources
@@ -61,7 +67,7 @@ function summary (m: LoadedModule): string {
     ['command', [...s.entrypoint, ...s.args].map(a => /^[\w./:=@%+-]+$/.test(a) ? a : JSON.stringify(a)).join(' ') || '(image default)'],
     ['env', Object.entries(s.env).map(([k, v]) => `${k}=${v}`).join(' ') || '-'],
     ['workdir', s.workingDir || '(image default)'],
-    ['resources', `cpu ${r.cpu}m, ram ${r.ramMb} MB, disk ${r.diskMb} MB, gpus ${r.gpus}${r.gpuVramMb > 0 ? ` (${r.gpuVramMb} MB VRAM)` : ''}`],
+    ['resources', `cpu ${r.cpu}m, ram ${r.ramMb} MB, disk ${r.diskMb} MB, ${gpuSummary(r)}`],
     ['network', s.network + (s.domains.length > 0 ? ` (${s.domains.join(', ')})` : '')],
     ['timeout', `${s.timeoutSec} s`],
     ['outputs', s.outputs.map(o => `${o.name} → ${o.path}`).join(', ')]

@@ -310,6 +310,7 @@ class State {
       case 'func': {
         const fn = this.funcs.get(a.name)
         if (fn === undefined) throw new TemplateExecError(`function "${a.name}" not defined`, a.pos)
+        if (LAZY.has(a.name)) throw new TemplateExecError(`wrong number of args for ${a.name}: want at least 1 got 0`, a.pos)
         try {
           return this.checkValue(fn(), a.pos)
         } catch (e) {

@@ -70,8 +70,10 @@ class Parser {
   private readonly tokens: Token[]
   private readonly funcs: ReadonlySet<string>
   private readonly limits: ParseLimits
-  // Declared variable names, innermost last, so an undeclared $x is a parse error as in Go.
+  // Declared variable names, innermost last, so an undeclared $x is a parse error as in Go; with a count per
+  // name, so a check costs the same however many variables a template declares.
   private readonly vars: string[] = ['$']
+  private readonly declared = new Map<string, number>([['$', 1]])
 
   constructor (tokens: Token[], funcs: ReadonlySet<string>, limits: ParseLimits) { this.tokens = tokens; this.funcs = funcs; this.limits = limits }
 
@@ -162,7 +164,19 @@ class Parser {
 
   private closeControl (f: ControlFrame): void {
     if (f.kind === 'range') { if (!f.inElse) this.rangeDepth--; this.rangeNesting-- }
-    this.vars.length = f.varsBase
+    this.popVars(f.varsBase)
+  }
+
+  private pushVars (names: string[]): void {
+    for (const n of names) { this.vars.push(n); this.declared.set(n, (this.declared.get(n) ?? 0) + 1) }
+  }
+
+  private popVars (length: number): void {
+    while (this.vars.length > length) {
+      const n = this.vars.pop() as string
+      const c = (this.declared.get(n) ?? 1) - 1
+      if (c === 0) this.declared.delete(n); else this.declared.set(n, c)
+    }
   }
 
   private nodeOf (f: ControlFrame): Node {
@@ -176,7 +190,7 @@ class Parser {
     if (t.type !== 'right') this.fail(`unexpected ${this.describe(t)} in ${ctx}`, t)
   }
 
-  private isDeclared (name: string): boolean { return this.vars.includes(name) }
+  private isDeclared (name: string): boolean { return this.declared.has(name) }
 
   /**
    * pipeline: [decl :=|=] command ('|' command)*, ended by '}}'. A '(' inside opens a nested pipeline ended
@@ -250,7 +264,7 @@ class Parser {
 
   private closePipeline (f: PipeFrame): Pipeline {
     // Declarations become visible after the pipeline.
-    if (!f.isAssign) this.vars.push(...f.decl)
+    if (!f.isAssign) this.pushVars(f.decl)
     for (let k = 1; k < f.cmds.length; k++) {
       const a = f.cmds[k].args[0]
       if (a.kind !== 'func' && a.kind !== 'field' && a.kind !== 'variable' && a.kind !== 'pipe') this.fail('non executable command in pipeline stage ' + (k + 1), { type: 'space', value: '', pos: a.pos })
