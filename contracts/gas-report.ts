@@ -2,7 +2,7 @@
 // already warm, as for a node that has run a few jobs). `npm run gas` prints a table; `--json` prints one object.
 // Exported for `lilypad bench`.
 import { fileURLToPath } from 'node:url'
-import { startDevnet, agreeDeal, increaseTime, type Devnet } from './devnet.ts'
+import { startDevnet, agreeDeal, increaseTime, type Devnet } from './fixture.ts'
 import type { ChainClient, GasEntry } from '../node/chain/index.ts'
 import type { Deal } from '../protocols/eip712.ts'
 

@@ -1,5 +1,5 @@
 // End-to-end 2: a contract orders a job. A real signer calls ExampleClient.runCowsay("hello"); the JobManager
-// emits JobRequested; the bridge node (LilypadNode with the jobcreator role: a JobCreator plus the JobBridge)
+// emits JobRequested; the bridge node (LilypadNode with the job-bridge role: a JobCreator plus the JobBridge)
 // runs it through the network on a real provider node (Docker, Helia), then completeJob hands the client
 // contract the result CID, which anyone can fetch from the provider. A job that cannot run is failed and the
 // client refunded; a job requested while the bridge was down is picked up when it comes back.
@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, LP, type Devnet } from '../contracts/devnet.ts'
+import { startDevnet, LP, type Devnet } from '../contracts/fixture.ts'
 import { connectExampleClient, connectJobManager, connectLilypadToken } from '../contracts/generated/index.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
-import { ResultStore } from '../node/storage/index.ts'
+import { ResultStore } from '../node/result-store/index.ts'
 import { createHost, localMeshOptions, type LilypadHost } from '../node/host/index.ts'
 import type { JobBridge, BridgeJobRecord } from '../node/roles/job-bridge.ts'
 import type { NetworkFile } from '../node/config/network.ts'
@@ -43,7 +43,7 @@ let fetcherHost: LilypadHost
 const exampleClient = (): string => network.contracts.exampleClient as string
 
 async function startBridge (): Promise<{ node: LilypadNode, bridge: JobBridge }> {
-  const n = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[2], dataDir: join(tmp, 'bridge'), roles: ['jobcreator'], local: true })
+  const n = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[2], dataDir: join(tmp, 'bridge'), roles: ['job-bridge'], local: true })
   await n.host.dial(multiaddr(rpNode.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
   bridgeNode = n
   return { node: n, bridge: n.bridge as unknown as JobBridge }

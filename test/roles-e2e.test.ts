@@ -13,7 +13,7 @@ import { computeAddress, parseEther, keccak256, toUtf8Bytes, ZeroHash, ZeroAddre
 import { signMessage, idOf, type Deal, type JobOffer } from '../protocols/eip712.ts'
 import { buildDeal, defaultDealTerms } from '../protocols/negotiation/messages.ts'
 import type { RpDealRecord } from '../node/roles/resource-provider.ts'
-import { DealStore } from '../node/store/deal-store.ts'
+import { DealStore } from '../node/deal-store/deal-store.ts'
 import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'

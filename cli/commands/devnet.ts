@@ -1,14 +1,12 @@
 import { parseArgs } from 'node:util'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { usageError, toUserError } from '../context.ts'
-import { startDevnet, runningDevnet, DEVNET_CHAIN_ID, DEVNET_KEYS } from '../../node/devnet.ts'
-import { devKey } from '../../node/chain/anvil.ts'
-import { Wallet } from 'ethers'
+import { usageError } from '../usage.ts'
 
 const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator]\n  lilypad devnet stop'
 
 async function stop (): Promise<number> {
+  const { runningDevnet } = await import('../../node/devnet.ts')
   const m = await runningDevnet()
   if (m === undefined) { console.error('no devnet is running'); return 0 }
   process.kill(m.pid, 'SIGTERM')
@@ -36,6 +34,10 @@ export const devnet: Command = {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw usageError('--port must be a TCP port number', USAGE)
     const slots = v.values.slots === undefined ? undefined : Number(v.values.slots)
     if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+    const { startDevnet, runningDevnet, DEVNET_CHAIN_ID, DEVNET_KEYS } = await import('../../node/devnet.ts')
+    const { devKey } = await import('../../node/chain/anvil.ts')
+    const { Wallet } = await import('ethers')
+    const { toUserError } = await import('../context.ts')
     const running = await runningDevnet()
     if (running !== undefined) throw new UserError(`a devnet is already running (pid ${running.pid}, ${running.rpcUrl})`, { hint: 'use it, or stop it with "lilypad devnet stop"' })
     let d

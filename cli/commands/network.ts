@@ -4,11 +4,8 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { usageError, toUserError } from '../context.ts'
-import { lilypadHome, parseNetworkFile, parsePrivateKey, parseAddressList } from '../../node/config/load.ts'
+import { usageError } from '../usage.ts'
 import type { NetworkFile } from '../../node/config/network.ts'
-import { writeSwarmKeyFile } from '../../node/host/keys.ts'
-import { deployAll } from '../../contracts/deploy.ts'
 
 const USAGE = 'lilypad network init <id> [--rpc URL] [--out DIR] (--deploy --key-env VAR | --contracts-from NETWORK_FILE) [--bootstrap MULTIADDR …] [--mediator ADDR …] [--open]'
 
@@ -32,6 +29,10 @@ export const network: Command = {
     const o = v.values
     if (o.deploy === true && o['contracts-from'] !== undefined) throw usageError('--deploy and --contracts-from exclude each other', USAGE)
     if (o.deploy !== true && o['contracts-from'] === undefined) throw usageError('a network needs contracts: --deploy --key-env VAR, or --contracts-from FILE', USAGE)
+    const { toUserError } = await import('../context.ts')
+    const { lilypadHome, parseNetworkFile, parsePrivateKey, parseAddressList } = await import('../../node/config/load.ts')
+    const { writeSwarmKeyFile } = await import('../../node/host/keys.ts')
+    const { deployAll } = await import('../../contracts/deploy.ts')
     const out = resolve(o.out ?? join(lilypadHome(), 'networks'))
     const file = join(out, `${id}.json`)
     if (existsSync(file)) throw new UserError(`${file} already exists`, { hint: 'choose another id or --out directory' })

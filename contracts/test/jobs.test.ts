@@ -1,6 +1,6 @@
 // Contract-triggered jobs (JobManager + ExampleClient), the Directory's mediator gate and the Faucet's cap.
 import test, { type ExecutionContext } from 'ava'
-import { startDevnet, agreeDeal, increaseTime, LP, type Devnet } from '../devnet.ts'
+import { startDevnet, agreeDeal, increaseTime, LP, type Devnet } from '../fixture.ts'
 import { Roles, ContractRevertError } from '../../node/chain/index.ts'
 import {
   connectExampleClient, connectJobManager, connectLilypadToken, revertingClientFactory, connectRevertingClient, connectDirectory

@@ -4,7 +4,7 @@
 // Seeded (LILYPAD_PROPERTY_SEED) so a failure replays; LILYPAD_PROPERTY_RUNS overrides the number of sequences.
 import test from 'ava'
 import { Interface, Wallet, keccak256, toUtf8Bytes, ZeroHash, MaxUint256 } from 'ethers'
-import { startDevnet, LP, type Devnet } from '../devnet.ts'
+import { startDevnet, LP, type Devnet } from '../fixture.ts'
 import { MarketAbi, LilypadTokenAbi } from '../generated/index.ts'
 import { idOf, signMessage, type Deal } from '../../protocols/eip712.ts'
 import { apply, emptyMarket, depositOf, totalHeld, isFinal, heldBy, DealState, type MarketModel, type MarketAction } from '../../protocols/settlement/index.ts'

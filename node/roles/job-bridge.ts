@@ -13,7 +13,7 @@ import { Interface } from 'ethers'
 import { JobManagerAbi } from '../../contracts/generated/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { Roles, ContractRevertError, type ChainClient } from '../chain/index.ts'
-import { DealStore, type StoredRecord } from '../store/deal-store.ts'
+import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
 import { BlockCursor } from '../chain/cursor.ts'
 

@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { signMessage, type JobOffer, type LilypadDomain, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { createHost, localMeshOptions, type HostOptions, type LilypadHost } from '../host/create-host.ts'
-import { routerOf } from '../gossip/service.ts'
+import { routerOf } from '../gossip/gossip.ts'
 
 export const testDomain: LilypadDomain = { chainId: 1337n, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' }
 export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'

@@ -1,10 +1,10 @@
 // Test compositions of the mesh services into the parties of a deal.
 import type { Wallet } from 'ethers'
 import { OrderBook } from '../../protocols/order-book.ts'
-import { GossipService } from '../gossip/service.ts'
+import { GossipService } from '../gossip/gossip.ts'
 import { ResourceOfferAnnouncer, type OfferTemplate } from '../gossip/announcer.ts'
 import { SlotCapacity } from '../negotiation/capacity.ts'
-import { DealNegotiator, type AgreedDeal } from '../negotiation/service.ts'
+import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { NETWORK, testDomain, mediatorA } from './fixtures.ts'
 

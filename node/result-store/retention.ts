@@ -5,7 +5,7 @@
 // touched.
 import { EventEmitter } from 'node:events'
 import type { CID } from 'multiformats/cid'
-import type { PruneOptions, RetentionPolicy, ResultStore } from './store.ts'
+import type { PruneOptions, RetentionPolicy, ResultStore } from './result-store.ts'
 
 export interface RetentionOptions {
   /** Default 7 days. */
