@@ -187,7 +187,7 @@ export async function agreeJobDeal (net: Devnet, o: { module?: string, inputs?: 
     jobCreator: bridge.address,
     module: o.module ?? COWSAY,
     inputs: canonicalInputsJson(o.inputs ?? {}),
-    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0 },
+    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: LP(10),
     mediators: [net.m1.address, net.m2.address],
     target: ZeroAddress,

@@ -138,3 +138,9 @@ export function declaredInputs (template: string | Template): DeclaredInput[] {
   }
   return [...found.values()]
 }
+
+/** The names a template reads (`known`) and those it needs (`required`): what a bridge checks a request against. */
+export function templateInputs (template: string | Template): { known: string[], required: string[] } {
+  const inputs = declaredInputs(template)
+  return { known: inputs.map(i => i.name).sort(), required: inputs.filter(i => i.required).map(i => i.name).sort() }
+}

@@ -22,7 +22,7 @@ export {
   ModulePinMismatchError, TEMPLATE_FILE, LILYPAD_MODULE_PREFIX, BUILTIN_MODULES_DIR, DEFAULT_MODULE_CACHE
 } from './refs.ts'
 export type { ResolvedModule, ResolveOptions, ModuleSource } from './refs.ts'
-export { declaredInputs } from './declared-inputs.ts'
+export { declaredInputs, templateInputs } from './declared-inputs.ts'
 export type { DeclaredInput } from './declared-inputs.ts'
 export { machineRequirement, GpuRequirementError } from './requirement.ts'
 export type { GpuRequirement } from './requirement.ts'

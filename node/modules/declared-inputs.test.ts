@@ -1,9 +1,9 @@
-// templateInputs on the built-in modules and on the guard forms templates use.
+// templateInputs (from declaredInputs) on the built-in modules and on the guard forms templates use.
 import test from 'ava'
 import { readFileSync } from 'node:fs'
-import { templateInputs } from './inputs.ts'
+import { templateInputs } from './declared-inputs.ts'
 
-const builtin = (dir: string): string => readFileSync(new URL(`../../../modules/${dir}/lilypad_module.json.tmpl`, import.meta.url), 'utf8')
+const builtin = (dir: string): string => readFileSync(new URL(`../../modules/${dir}/lilypad_module.json.tmpl`, import.meta.url), 'utf8')
 
 test('the built-in modules: every input is optional behind an if/with', t => {
   t.deepEqual(templateInputs(builtin('cowsay')), { known: ['Message'], required: [] })
