@@ -1,6 +1,12 @@
-export { Executor, DEFAULT_EXECUTOR_OPTIONS } from './executor.ts'
-export type { ExecutorOptions, RunOptions, ExecutionResult } from './executor.ts'
+export { Executor, DEFAULT_EXECUTOR_OPTIONS, LABEL_OWNER, LABEL_JOB, LABEL_CONFIG } from './executor.ts'
+export type { ExecutorOptions, RunOptions, ExecutionResult, ExecutorEvents, ReconcileReport } from './executor.ts'
+export { loadExecutorOwner, OWNER_FILE } from './owner.ts'
 export {
-  DockerUnavailableError, ImageMissingError, InsufficientDiskError, GpuUnavailableError, OutputTooLargeError,
-  ExecutionAbortedError
+  STATUS_FILE, RESULT_STATUSES, encodeResultStatus, parseResultStatus, readResultStatus, describeResultStatus, ResultStatusError
+} from './status.ts'
+export type { ResultStatus, ResultStatusCode } from './status.ts'
+export {
+  DockerUnavailableError, ImageMissingError, InsufficientDiskError, DiskFullError, GpuUnavailableError, OutputTooLargeError,
+  ExecutionAbortedError, EngineLostError, JobAlreadyRunningError, ExecutorOwnerError
 } from './errors.ts'
+export type { EngineLostReason } from './errors.ts'
