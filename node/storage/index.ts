@@ -3,3 +3,5 @@ export {
   NotADirectoryResultError, StoreAbortedError, PeerUnreachableError
 } from './store.ts'
 export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, RetentionPolicy, FetchOptions } from './store.ts'
+export { InsufficientDiskError, DiskFullError, freeBytes, reserveDisk, isDiskFull } from './disk.ts'
+export type { Reservation } from './disk.ts'
