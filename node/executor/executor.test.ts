@@ -49,9 +49,14 @@ async function runJob (t: Ctx & { is: (a: unknown, b: unknown, m?: string) => vo
   const jobId = randomUUID()
   const resultDir = join(await tempDir(t), 'result')
   const ex = new Executor({ docker, ...execOpts })
+  // an aborted run returns before its container's removal has finished (it never waits long on the engine)
+  let created = false
+  ex.once('container:create', () => { created = true })
+  const removed = once(ex, 'container:removed')
   try {
     return await ex.run(spec, { resultDir, jobId, ...runOpts })
   } finally {
+    if (created) await removed
     const left = await docker.listContainers({ all: true, filters: { label: [`org.lilypad.job=${jobId}`] } })
     t.is(left.length, 0, 'the container was removed')
   }

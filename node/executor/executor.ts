@@ -12,7 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir, statfs, writeFile } from 'node:fs/promises'
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -23,7 +23,7 @@ import {
   DockerUnavailableError, EngineLostError, ExecutionAbortedError, GpuUnavailableError, ImageMissingError,
   JobAlreadyRunningError
 } from './errors.ts'
-import { bounded, DemuxSink, isConnError, logProvablyComplete, pause, statusCodeOf } from './engine.ts'
+import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplete, pause, statusCodeOf } from './engine.ts'
 import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
 
 export interface ExecutorOptions {
@@ -55,13 +55,16 @@ export interface ExecutorOptions {
   gpusAvailable?: number
   /** Where per-job scratch directories (the job's writable /tmp) are made (default the OS temp dir). */
   scratchRoot?: string
-  /** Bound on each short engine call: inspect, create, start, kill, list, ping (default 10 s). */
+  /**
+   * Bound on each engine call: inspect, create, start, kill, remove, list (default 60 s: a loaded engine with
+   * the vfs driver can take many seconds to create or remove; a dropped socket fails at once regardless).
+   */
   callTimeoutMs?: number
-  /** Bound on removing a container while cleaning up, also after an abort or with the engine gone (default 3 s). */
+  /** How long an aborted run (and then stop()) waits for its container's removal before returning (default 3 s). */
   cleanupTimeoutMs?: number
   /** How often a running job's container is inspected, so a silent engine is noticed (default 1 s). */
   healthPollMs?: number
-  /** Bound on that inspect: an engine silent for this long is taken as lost (default 3 s). */
+  /** Bound on that inspect: an engine silent for this long is taken as lost (default 5 s). */
   healthTimeoutMs?: number
   /** How long a lost engine is retried before the run ends in EngineLostError (default 5 s). */
   reconnectMs?: number
@@ -112,6 +115,7 @@ export interface ExecutionResult {
 }
 
 export interface ExecutorEvents {
+  'container:create': [{ jobId: string, containerId: string }]
   'container:start': [{ jobId: string, containerId: string }]
   'container:adopted': [{ jobId: string, containerId: string, running: boolean }]
   'container:removed': [{ jobId: string, containerId: string, why: 'done' | 'replaced' | 'orphan' | 'aborted' | 'failed' }]
@@ -137,10 +141,10 @@ export const DEFAULT_EXECUTOR_OPTIONS = {
   pullTimeoutMs: 15_000,
   minFreeBytes: 64 * 1024 * 1024,
   outputPollMs: 250,
-  callTimeoutMs: 10_000,
+  callTimeoutMs: 60_000,
   cleanupTimeoutMs: 3_000,
   healthPollMs: 1_000,
-  healthTimeoutMs: 3_000,
+  healthTimeoutMs: 5_000,
   reconnectMs: 5_000,
   adopt: true
 }
@@ -148,6 +152,8 @@ export const DEFAULT_EXECUTOR_OPTIONS = {
 export const LABEL_OWNER = 'org.lilypad.owner'
 export const LABEL_JOB = 'org.lilypad.job'
 export const LABEL_CONFIG = 'org.lilypad.config'
+/** Identity (inode and birth time) of the output directories the container was given at creation. */
+export const LABEL_OUTPUTS = 'org.lilypad.outputs'
 const SCRATCH_PREFIX = 'lilypad-scratch-'
 const RESERVED_NAMES = new Set(['stdout', 'stderr', 'exitCode', STATUS_FILE])
 
@@ -200,6 +206,18 @@ function containerConfig (spec: JobSpec, o: { user: string, pidsLimit: number, f
 // (read through a function: TypeScript narrows signal.aborted after an earlier check and forgets it can change)
 const isAborted = (signal?: AbortSignal): boolean => signal?.aborted === true
 
+/**
+ * Which directories these are, not just their names: a container writes into the directory it was given even
+ * after that was deleted and another made at the same path, so it is adopted only if its outputs are still there.
+ */
+async function dirIdentity (dirs: string[]): Promise<string> {
+  const ids: string[] = []
+  for (const d of dirs) {
+    try { const st = await stat(d, { bigint: true }); ids.push(`${st.ino}.${st.birthtimeNs}`) } catch { ids.push('-') }
+  }
+  return ids.join(',')
+}
+
 const configHash = (c: Docker.ContainerCreateOptions): string => createHash('sha256').update(JSON.stringify(c)).digest('hex')
 
 /** One job's run: what the watch loop, the engine-call wrapper and the cleanup share. */
@@ -207,8 +225,11 @@ interface Job {
   jobId: string
   signal: AbortSignal
   containerId?: string
-  /** Engine losses seen (each one invalidates the attach stream and the pending wait). */
-  losses: number
+  /**
+   * Connections that broke (refused, reset, a stream cut short): each one invalidates the attach stream and the
+   * pending wait. An engine that is only slow to answer does not count: its streams may well still be intact.
+   */
+  broken: number
   reconnects: number
   /** The engine was lost and did not come back: cleanup cannot reach it. */
   gone: boolean
@@ -227,6 +248,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private readonly knownImages = new Set<string>()
   /** Runs in progress by job id. */
   private readonly active = new Map<string, { ac: AbortController, done: Promise<unknown> }>()
+  /** Container removals in progress (an aborted run does not wait for them to finish), cancelled by stop(). */
+  private readonly cleanups = new Map<Promise<void>, AbortController>()
   /** Containers a run of this executor follows now: reconcile() leaves them alone. */
   private readonly following = new Set<string>()
   private stopped = false
@@ -243,7 +266,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   async ping (signal?: AbortSignal): Promise<void> {
     try {
       // dockerode accepts an abort signal here though its types do not say so.
-      await bounded('ping', Math.min(this.opts.callTimeoutMs, 5000), signal, async s => await (this.docker as unknown as { ping: (o: object) => Promise<unknown> }).ping({ abortSignal: s }))
+      await bounded('ping', Math.min(this.opts.callTimeoutMs, 10_000), signal, async s => await (this.docker as unknown as { ping: (o: object) => Promise<unknown> }).ping({ abortSignal: s }))
       this.reachable = true
     } catch (e) {
       if (signal?.aborted === true) throw e
@@ -258,7 +281,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     for (;;) {
       if (opts.signal?.aborted === true) return false
       try {
-        await bounded('ping', Math.max(1, Math.min(1000, until - Date.now())), opts.signal, async s => await (this.docker as unknown as { ping: (o: object) => Promise<unknown> }).ping({ abortSignal: s }))
+        // one slow answer may take the whole window: a loaded engine is not a lost one
+        await bounded('ping', Math.max(1, until - Date.now()), opts.signal, async s => await (this.docker as unknown as { ping: (o: object) => Promise<unknown> }).ping({ abortSignal: s }))
         this.reachable = true
         return true
       } catch {
@@ -366,9 +390,14 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Aborts every run in progress (their containers are removed, as far as the engine answers) and waits for them. */
   async stop (): Promise<void> {
     this.stopped = true
+    const until = Date.now() + this.opts.cleanupTimeoutMs
     const runs = [...this.active.values()]
     for (const r of runs) r.ac.abort(new ExecutionAbortedError('the executor is stopping'))
     await Promise.allSettled(runs.map(async r => await r.done))
+    // removals still waiting on a slow or silent engine get one more cleanup bound, then their requests are
+    // cancelled (no socket or timer outlives stop(); reconcile() on the next start finds what is left)
+    await Promise.race([Promise.allSettled([...this.cleanups.keys()]), pause(Math.max(0, until - Date.now()))])
+    for (const ac of this.cleanups.values()) ac.abort()
   }
 
   async run (spec: JobSpec, opts: RunOptions): Promise<ExecutionResult> {
@@ -379,7 +408,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const ac = new AbortController()
     const onOuter = (): void => { ac.abort(new ExecutionAbortedError('the job was aborted', { cause: opts.signal?.reason })) }
     opts.signal?.addEventListener('abort', onOuter, { once: true })
-    const job: Job = { jobId, signal: ac.signal, losses: 0, reconnects: 0, gone: false }
+    const job: Job = { jobId, signal: ac.signal, broken: 0, reconnects: 0, gone: false }
     const done = this.runJob(spec, opts, job)
     this.active.set(jobId, { ac, done })
     try {
@@ -414,8 +443,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     await rm(path, { recursive: true, force: true })
   }
 
-  private lost (job: Job): void {
-    job.losses++
+  private lost (job: Job, cause: unknown): void {
+    if (!(cause instanceof EngineTimeoutError)) job.broken++
     this.reachable = false
     this.emit('engine:lost', { jobId: job.jobId, containerId: job.containerId ?? '' })
   }
@@ -440,7 +469,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         return await bounded(what, ms, job.signal, fn)
       } catch (e) {
         if (job.signal.aborted || !isConnError(e)) throw e
-        this.lost(job)
+        this.lost(job, e)
         await this.reconnect(job, e)
       }
     }
@@ -503,14 +532,14 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     try { leftovers = await this.listOwn(jobId, signal) } catch (e) { this.unreachable(e, 'listing containers') }
     let adopt: Docker.ContainerInfo | undefined
     for (const c of leftovers) {
-      if (this.opts.adopt && adopt === undefined && c.Labels?.[LABEL_CONFIG] === hash && (c.State === 'running' || c.State === 'exited')) { adopt = c; continue }
+      const same = c.Labels?.[LABEL_CONFIG] === hash && c.Labels?.[LABEL_OUTPUTS] === await dirIdentity(outputDirs)
+      if (this.opts.adopt && adopt === undefined && same && (c.State === 'running' || c.State === 'exited')) { adopt = c; continue }
       try { await this.removeContainer(c.Id, jobId, 'replaced', this.opts.callTimeoutMs, signal) } catch (e) { this.unreachable(e, 'removing the container an earlier run left') }
       await this.removeScratch(c.Mounts?.find(m => m.Destination === '/tmp')?.Source)
     }
 
     let container: Docker.Container | undefined
     let scratch: string | undefined
-    let removed = false
     const sink = new DemuxSink(this.opts.streamCapBytes)
     let attach: NodeJS.ReadWriteStream & { destroy: () => void } | undefined
     let attachClean: Promise<boolean> = Promise.resolve(false)
@@ -537,7 +566,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         await this.handOver(scratch)
         const create = {
           ...config,
-          Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash },
+          Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash, [LABEL_OUTPUTS]: await dirIdentity(outputDirs) },
           HostConfig: { ...config.HostConfig, Binds: [...binds, `${scratch}:/tmp:rw`] }
         }
         try {
@@ -552,6 +581,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         }
         job.containerId = container.id
         this.following.add(container.id)
+        this.emit('container:create', { jobId, containerId: container.id })
         try {
           attach = await bounded('attach', this.opts.callTimeoutMs, signal, async s => await container!.attach({ stream: true, stdout: true, stderr: true, abortSignal: s })) as typeof attach
         } catch (e) {
@@ -590,7 +620,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       // The kernel's OOM killer sends SIGKILL (exit 137); only then is the engine asked whether it was OOM.
       const oomKilled = exitCode === 137 && await this.wasOomKilled(job, container, !(timedOut || outputTooLarge))
 
-      const { stdout, stderr } = await this.collectStreams(job, container, adopt === undefined && job.losses === 0, attachClean, sink)
+      const { stdout, stderr } = await this.collectStreams(job, container, adopt === undefined && job.broken === 0, attachClean, sink)
 
       if (!outputTooLarge) {
         let size = 0
@@ -641,17 +671,20 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       throw e
     } finally {
       attach?.destroy()
-      if (container !== undefined) {
-        // After an abort or a loss the engine may be gone: removal is bounded and skipped once it is known gone.
-        if (!job.gone) {
-          try {
-            await this.removeContainer(container.id, jobId, signal.aborted ? 'aborted' : 'done', this.opts.cleanupTimeoutMs)
-            removed = true
-          } catch { /* left for the next run of this job id, or reconcile() */ }
-        }
-        this.following.delete(container.id)
+      if (container === undefined) await this.removeScratch(scratch)
+      else if (job.gone) this.following.delete(container.id) // left for the next run of this job id, or reconcile()
+      else {
+        // An ordinary end waits for the removal (a loaded engine can be slow); an abort waits only
+        // cleanupTimeoutMs, so Ctrl-C never hangs on a silent engine, and leaves the rest to stop().
+        const id = container.id
+        const ac = new AbortController()
+        const removal = this.removeContainer(id, jobId, signal.aborted ? 'aborted' : 'done', this.opts.callTimeoutMs, ac.signal)
+          .then(async () => { await this.removeScratch(scratch) }, () => { /* left for the next run of this job id, or reconcile() */ })
+          .finally(() => { this.following.delete(id); this.cleanups.delete(removal) })
+        this.cleanups.set(removal, ac)
+        if (signal.aborted) await Promise.race([removal, pause(this.opts.cleanupTimeoutMs)])
+        else await removal
       }
-      if (removed || container === undefined) await this.removeScratch(scratch)
     }
   }
 
@@ -699,7 +732,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         })().finally(() => { measuring = false })
       }, this.opts.outputPollMs)
 
-      // A loss (job.losses changes) kills the pending wait and the attach stream: the wait is registered again
+      // A broken connection (job.broken changes) kills the pending wait and the attach stream: the wait is registered again
       // on a fresh connection ('not-running' answers at once if the job exited meanwhile).
       let epoch = -1
       let waitAc: AbortController | undefined
@@ -708,9 +741,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       let attachEndedAt: number | undefined
       try {
         for (;;) {
-          if (epoch !== job.losses) {
+          if (epoch !== job.broken) {
             if (epoch >= 0) attachEnded = undefined
-            epoch = job.losses
+            epoch = job.broken
             waitAc?.abort()
             waitAc = new AbortController()
             const signal = AbortSignal.any([waitAc.signal, job.signal])
@@ -735,8 +768,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           if (!st.Running) return { exitCode: st.ExitCode, timedOut: cause === 'timeout', outputTooLarge: cause === 'output' }
           // The attach stream ends with the job's output, just before the engine records the exit. Still running
           // well after it ended, the stream was cut (a proxy, a dropped socket): a loss, though the engine answers.
-          if (attachEndedAt !== undefined && epoch === job.losses && Date.now() - attachEndedAt >= this.opts.reconnectMs) {
-            this.lost(job)
+          if (attachEndedAt !== undefined && epoch === job.broken && Date.now() - attachEndedAt >= this.opts.reconnectMs) {
+            this.lost(job, new Error('the attach stream ended while the job ran'))
             job.reconnects++
             this.emit('engine:back', { jobId: job.jobId, containerId: job.containerId ?? '', lostMs: 0 })
           }
@@ -761,7 +794,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (attached) {
       const ended = await Promise.race([attachClean, pause(this.opts.callTimeoutMs, job.signal).then(() => false)])
       job.signal.throwIfAborted()
-      attachOk = ended && job.losses === 0
+      attachOk = ended && job.broken === 0
       if (attachOk && !logProvablyComplete(sink, this.opts.logMaxBytes)) return sink
     }
     const log = new DemuxSink(this.opts.streamCapBytes)

@@ -130,6 +130,28 @@ test('an engine that stays away: EngineLostError while the container still runs;
   t.deepEqual(await owned(ex.owner), [])
 })
 
+test('a re-run whose result directory was deleted and made again starts afresh: the old container writes elsewhere', async t => {
+  const p = await proxy(t)
+  const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
+  const job = await gatedJob(t)
+  const jobId = randomUUID()
+  const running = ex.run(gated(), { ...job, jobId })
+  await started(ex, running)
+  await p.down()
+  await t.throwsAsync(running, { name: 'EngineLostError' })
+  await p.up()
+  // what a caller clearing the job's directory before running again does (the mediator does)
+  await rm(job.resultDir, { recursive: true })
+  const replaced = once(ex, 'container:removed')
+  const again = ex.run(gated(), { ...job, jobId })
+  t.is((await replaced)[0].why, 'replaced')
+  await started(ex, again)
+  await job.go()
+  const r = await again
+  t.false(r.adopted)
+  t.is(await readFile(join(r.resultDir, 'stdout'), 'utf8'), 'before\nafter\n')
+})
+
 test('a frozen daemon (connections open, nothing answered) is taken as lost too', async t => {
   const p = await proxy(t)
   const ex = executor(t, { socketPath: p.path, healthTimeoutMs: 1000, reconnectMs: 1000 })
