@@ -375,8 +375,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       list = await this.listOwn(undefined, signal)
     } catch (e) { this.unreachable(e, 'listing containers') }
     for (const c of list) {
-      if (this.following.has(c.Id) || c.Labels?.[LABEL_OWNER] !== this.owner) continue
       const jobId = c.Labels?.[LABEL_JOB] ?? ''
+      // a run of this job in progress adopts or replaces the container itself
+      if (this.following.has(c.Id) || this.active.has(jobId) || c.Labels?.[LABEL_OWNER] !== this.owner) continue
       if (keep(jobId)) { report.kept.push(jobId); continue }
       try {
         await this.removeContainer(c.Id, jobId, 'orphan', this.opts.callTimeoutMs, signal)

@@ -396,6 +396,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         await this.save(rec, { state: 'closed', terminal: true })
       }
     }
+    // containers kept at start for deals that turned out not to be re-run
+    await this.reconcileContainers(id => this.aborts.has(id))
   }
 }
 
