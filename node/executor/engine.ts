@@ -121,8 +121,9 @@ export const LOG_ENTRY_OVERHEAD = 160
 const LOG_LINE_SPLIT = 16 * 1024
 
 /**
- * Whether a log read back is provably everything the container wrote: the engine rotates its log only after
- * the file exceeds maxSize, so a bound on the file size below maxSize proves no entry was dropped.
+ * Whether a log read back is provably everything the container wrote. The engine rotates its log file once it
+ * exceeds maxSize and keeps (and reads back) one rotated file, so after any rotation what is read back spans
+ * at least maxSize of file: a bound on the file bytes read back below maxSize proves nothing was dropped.
  */
 export function logProvablyComplete (sink: DemuxSink, maxSize: number): boolean {
   const entriesOf = (b: CappedBuffer): number => b.newlines + Math.ceil(b.total / LOG_LINE_SPLIT) + 1

@@ -9,10 +9,10 @@
 // retried for a few seconds. Containers carry this executor's owner id, the job id and a hash of their
 // configuration, so a later run of the same job (after a reconnect, or in a restarted provider) adopts the
 // container when it is the same job, removes it otherwise, and never starts a second one beside it.
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, statfs, writeFile } from 'node:fs/promises'
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -25,6 +25,7 @@ import {
 } from './errors.ts'
 import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplete, pause, statusCodeOf } from './engine.ts'
 import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
+import { configHash, containerConfig, dirIdentity, LABEL_CONFIG, LABEL_JOB, LABEL_OUTPUTS, LABEL_OWNER } from './container.ts'
 
 export interface ExecutorOptions {
   /** A dockerode client to use; otherwise one is made from socketPath (default: dockerode's defaults). */
@@ -149,11 +150,6 @@ export const DEFAULT_EXECUTOR_OPTIONS = {
   adopt: true
 }
 
-export const LABEL_OWNER = 'org.lilypad.owner'
-export const LABEL_JOB = 'org.lilypad.job'
-export const LABEL_CONFIG = 'org.lilypad.config'
-/** Identity (inode and birth time) of the output directories the container was given at creation. */
-export const LABEL_OUTPUTS = 'org.lilypad.outputs'
 const SCRATCH_PREFIX = 'lilypad-scratch-'
 const RESERVED_NAMES = new Set(['stdout', 'stderr', 'exitCode', STATUS_FILE])
 
@@ -169,56 +165,8 @@ async function dirSize (dir: string): Promise<number> {
   return total
 }
 
-/** The Docker create options for a job, without the per-run scratch bind (added by the caller). */
-function containerConfig (spec: JobSpec, o: { user: string, pidsLimit: number, fullNetworkMode: string, binds: string[], logMaxBytes: number }): Docker.ContainerCreateOptions {
-  const wantsNet = spec.network !== 'none'
-  const r = spec.resources
-  const memory = Math.max(6, r.ramMb) * 1024 * 1024
-  return {
-    Image: spec.image,
-    Entrypoint: spec.entrypoint.length > 0 ? spec.entrypoint : undefined,
-    Cmd: spec.args.length > 0 ? spec.args : (spec.entrypoint.length > 0 ? [] : undefined),
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-    WorkingDir: spec.workingDir !== '' ? spec.workingDir : undefined,
-    User: o.user,
-    Tty: false,
-    AttachStdout: true,
-    AttachStderr: true,
-    NetworkDisabled: !wantsNet,
-    HostConfig: {
-      NetworkMode: wantsNet ? o.fullNetworkMode : 'none',
-      ReadonlyRootfs: true,
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: o.pidsLimit,
-      Memory: memory,
-      MemorySwap: memory,
-      NanoCpus: Math.max(1, r.cpu) * 1_000_000,
-      Binds: o.binds,
-      // The engine keeps one bounded log file per container (byte-exact, uncompressed): what a run reads back
-      // after a reconnect or a restart. Live output comes from the attach stream.
-      LogConfig: { Type: 'local', Config: { 'max-size': String(o.logMaxBytes), 'max-file': '1', compress: 'false' } },
-      DeviceRequests: r.gpus > 0 ? [{ Driver: 'nvidia', Count: r.gpus, Capabilities: [['gpu']] }] : undefined
-    }
-  }
-}
-
 // (read through a function: TypeScript narrows signal.aborted after an earlier check and forgets it can change)
 const isAborted = (signal?: AbortSignal): boolean => signal?.aborted === true
-
-/**
- * Which directories these are, not just their names: a container writes into the directory it was given even
- * after that was deleted and another made at the same path, so it is adopted only if its outputs are still there.
- */
-async function dirIdentity (dirs: string[]): Promise<string> {
-  const ids: string[] = []
-  for (const d of dirs) {
-    try { const st = await stat(d, { bigint: true }); ids.push(`${st.ino}.${st.birthtimeNs}`) } catch { ids.push('-') }
-  }
-  return ids.join(',')
-}
-
-const configHash = (c: Docker.ContainerCreateOptions): string => createHash('sha256').update(JSON.stringify(c)).digest('hex')
 
 /** One job's run: what the watch loop, the engine-call wrapper and the cleanup share. */
 interface Job {

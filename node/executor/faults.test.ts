@@ -168,6 +168,54 @@ test('a frozen daemon (connections open, nothing answered) is taken as lost too'
   t.is(left.State, 'running', 'found by watching, not by the job\'s end')
 })
 
+test('a job that ended while the engine was away: the re-run adopts the exited container and its output', async t => {
+  const p = await proxy(t)
+  const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
+  const job = await gatedJob(t)
+  const jobId = randomUUID()
+  const running = ex.run(gated(), { ...job, jobId })
+  await started(ex, running)
+  await p.down()
+  await t.throwsAsync(running, { name: 'EngineLostError' })
+  // the job finishes on the real engine while the executor cannot see it
+  const [left] = await owned(ex.owner)
+  await job.go()
+  await docker.getContainer(left.Id).wait()
+  await p.up()
+  const adopted = once(ex, 'container:adopted')
+  const again = ex.run(gated(), { ...job, jobId })
+  t.false((await adopted)[0].running)
+  const r = await again
+  t.true(r.adopted)
+  t.is(r.status, 'ok')
+  t.is(await readFile(join(r.resultDir, 'stdout'), 'utf8'), 'before\nafter\n')
+  t.is(await readFile(join(r.resultDir, 'stderr'), 'utf8'), 'done\n')
+  t.deepEqual(await owned(ex.owner), [])
+})
+
+test('output that the engine\'s log cannot prove complete after a loss: EngineLostError(output-lost), no result made up', async t => {
+  const p = await proxy(t)
+  // a small engine-side log: the job's 200 kB rotate it, so what it held cannot be shown to be everything
+  const ex = executor(t, { socketPath: p.path, reconnectMs: 60_000, logMaxBytes: 64 * 1024 })
+  const job = await gatedJob(t)
+  const spec = shell('echo before; while [ ! -e /inputs/go ]; do sleep 0.05; done; head -c 200000 /dev/zero | tr "\\0" x; echo')
+  const running = ex.run(spec, { ...job, jobId: randomUUID() })
+  await started(ex, running)
+  const lost = once(ex, 'engine:lost')
+  await p.down()
+  await lost
+  const back = once(ex, 'engine:back')
+  await p.up()
+  await back
+  await job.go()
+  const err = await t.throwsAsync(running) as EngineLostError
+  t.is(err.name, 'EngineLostError')
+  t.is(err.reason, 'output-lost')
+  t.false(err.containerLeft)
+  t.deepEqual(await owned(ex.owner), [], 'the container was removed')
+  t.deepEqual((await readdir(job.resultDir).catch(() => [])).filter(n => ['stdout', 'stderr', 'exitCode', 'status'].includes(n)), [], 'no result files')
+})
+
 test('after the engine returns, reconcile() removes a lost job that is not kept', async t => {
   const p = await proxy(t)
   const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
