@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import type Docker from 'dockerode'
 import type { JobSpec } from '../modules/spec.ts'
+import { gpuDeviceRequests } from './gpu-request.ts'
 
 export const LABEL_OWNER = 'org.lilypad.owner'
 export const LABEL_JOB = 'org.lilypad.job'
@@ -12,7 +13,15 @@ export const LABEL_CONFIG = 'org.lilypad.config'
 /** Identity (inode and birth time) of the output directories the container was given at creation. */
 export const LABEL_OUTPUTS = 'org.lilypad.outputs'
 
-export interface SandboxOptions { user: string, pidsLimit: number, fullNetworkMode: string, binds: string[], logMaxBytes: number }
+export interface SandboxOptions {
+  user: string
+  pidsLimit: number
+  fullNetworkMode: string
+  binds: string[]
+  logMaxBytes: number
+  /** GPUs (UUIDs) assigned to the job's slot; without them, GPUs are requested by count. */
+  gpuDeviceIds?: readonly string[]
+}
 
 /** The Docker create options for a job, without the per-run scratch bind (added by the caller). */
 export function containerConfig (spec: JobSpec, o: SandboxOptions): Docker.ContainerCreateOptions {
@@ -45,7 +54,7 @@ export function containerConfig (spec: JobSpec, o: SandboxOptions): Docker.Conta
       // nothing rotated away (with one file, the engine reads only the newest part). Live output comes from
       // the attach stream.
       LogConfig: { Type: 'local', Config: { 'max-size': String(o.logMaxBytes), 'max-file': '2', compress: 'false' } },
-      DeviceRequests: r.gpus > 0 ? [{ Driver: 'nvidia', Count: r.gpus, Capabilities: [['gpu']] }] : undefined
+      DeviceRequests: gpuDeviceRequests(r, o.gpuDeviceIds)
     }
   }
 }

@@ -1,7 +1,7 @@
 // Executor failures. A job that runs and exits non-zero (or times out, runs out of memory, writes too much) is
 // NOT one of these: that is a result, with its status file. These are what stops the executor from producing a
 // result at all; each carries a hint, and those that trying again can cure say so (`retryable`).
-export { InsufficientDiskError, DiskFullError } from '../storage/disk.ts'
+export { InsufficientDiskError, DiskFullError } from '../result-store/disk.ts'
 export class DockerUnavailableError extends Error {
   static override name = 'DockerUnavailableError'
   override name = 'DockerUnavailableError'

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import Docker from 'dockerode'
 import { loadModule, type JobSpec } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
-import { ResultStore } from '../storage/index.ts'
+import { ResultStore } from '../result-store/index.ts'
 import { Executor, type ExecutorOptions, type RunOptions } from './index.ts'
 
 // The cow of Lilypad's hello world (shared/seed/: `lilypad run cowsay:v0.0.1 -i Message="moo"`).

@@ -18,7 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import Docker from 'dockerode'
 import type { JobSpec } from '../modules/spec.ts'
-import { DiskFullError, InsufficientDiskError, isDiskFull, onDisk, reserveDisk } from '../storage/disk.ts'
+import { DiskFullError, InsufficientDiskError, isDiskFull, onDisk, reserveDisk } from '../result-store/disk.ts'
 import {
   DockerUnavailableError, EngineLostError, ExecutionAbortedError, GpuUnavailableError, ImageMissingError,
   JobAlreadyRunningError
@@ -26,6 +26,7 @@ import {
 import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplete, pause, statusCodeOf } from './engine.ts'
 import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
 import { configHash, containerConfig, dirIdentity, LABEL_CONFIG, LABEL_JOB, LABEL_OUTPUTS, LABEL_OWNER } from './container.ts'
+import { gpuStartError } from './gpu-request.ts'
 
 export interface ExecutorOptions {
   /** A dockerode client to use; otherwise one is made from socketPath (default: dockerode's defaults). */
@@ -91,6 +92,8 @@ export interface RunOptions {
    * the first left. Default a fresh random id.
    */
   jobId?: string
+  /** GPUs (UUIDs) assigned to the slot this job runs in; without them, GPUs are requested by count. */
+  gpuDeviceIds?: readonly string[]
 }
 
 export interface ExecutionResult {
@@ -295,7 +298,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Engine, GPU, image and disk checks; throws the named error for the first that fails. */
   async preflight (spec: JobSpec, resultDir: string, signal?: AbortSignal): Promise<void> {
     if (!this.reachable) await this.ping(signal)
-    if (spec.resources.gpus > 0) {
+    if (spec.resources.gpus > 0 || spec.resources.allGpus) {
       const have = await this.detectGpus(signal)
       if (have < spec.resources.gpus) {
         throw new GpuUnavailableError(spec.resources.gpus, have === 0 ? 'this machine has no GPU usable by Docker (no NVIDIA runtime or device)' : `only ${have} are available`)
@@ -471,7 +474,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       outputDirs.push(host)
     }
     if (opts.inputsDir !== undefined) binds.push(`${resolve(opts.inputsDir)}:/inputs:ro`)
-    const config = containerConfig(spec, { ...this.opts, binds, logMaxBytes: this.opts.logMaxBytes })
+    const config = containerConfig(spec, { ...this.opts, binds, logMaxBytes: this.opts.logMaxBytes, ...(opts.gpuDeviceIds !== undefined ? { gpuDeviceIds: opts.gpuDeviceIds } : {}) })
     const hash = configHash(config)
     const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
 
@@ -548,7 +551,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         try {
           await bounded('start', this.opts.callTimeoutMs, signal, async s => await container!.start({ abortSignal: s }))
         } catch (e) {
-          if (!isConnError(e)) throw e
+          if (!isConnError(e)) throw gpuStartError(e, spec.resources) ?? e
           throw new EngineLostError('unreachable', `starting: ${(e as Error).message}`, { jobId, containerId: container.id, containerLeft: true, cause: e })
         }
         startedAt = Date.now()

@@ -11,3 +11,5 @@ export {
   ExecutionAbortedError, EngineLostError, JobAlreadyRunningError, ExecutorOwnerError
 } from './errors.ts'
 export type { EngineLostReason } from './errors.ts'
+export { gpuDeviceRequests, gpuStartError } from './gpu-request.ts'
+export type { DeviceRequest } from './gpu-request.ts'

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHost, localMeshOptions } from './create-host.ts'
 import { loadOrCreatePeerKey, writeSwarmKeyFile, readSwarmKeyFile, KeyFileError } from './keys.ts'
-import { Directory } from '../directory/service.ts'
+import { Directory } from '../directory/directory.ts'
 import { connectMesh, waitForMesh, testDomain, NETWORK, wallet, jobOffer, signedJobOffer, nowSec } from '../testing/fixtures.ts'
 import { startProvider, startJobCreator } from '../testing/parties.ts'
 

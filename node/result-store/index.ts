@@ -1,7 +1,9 @@
 export {
   ResultStore, RESULT_IMPORT_OPTIONS, DEFAULT_DATA_DIR, DOWNLOADS_DIR, FetchTimeoutError, ResultVerificationError,
   NotADirectoryResultError, StoreAbortedError, PeerUnreachableError
-} from './store.ts'
-export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, RetentionPolicy, FetchOptions } from './store.ts'
+} from './result-store.ts'
+export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
+export { ResultRetention, DEFAULT_RETENTION } from './retention.ts'
+export type { RetentionOptions, ResultRetentionEvents } from './retention.ts'
 export { InsufficientDiskError, DiskFullError, freeBytes, reserveDisk, isDiskFull } from './disk.ts'
 export type { Reservation } from './disk.ts'
