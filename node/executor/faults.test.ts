@@ -71,6 +71,23 @@ async function gatedJob (t: Ctx): Promise<{ resultDir: string, inputsDir: string
   return { resultDir: join(base, 'result'), inputsDir, go: async () => { await writeFile(join(inputsDir, 'go'), '') } }
 }
 
+/**
+ * A gated job through a proxy whose socket goes away for good mid-job: the run ends in EngineLostError while
+ * its container runs on (the proxy stays down; the caller brings it up).
+ */
+async function lostJob (t: Ctx & { throwsAsync: (p: Promise<unknown>) => Promise<unknown> }, opts: ExecutorOptions = {}): Promise<{ p: DockerProxy, ex: Executor, job: Awaited<ReturnType<typeof gatedJob>>, jobId: string, err: EngineLostError, lostAfterMs: number }> {
+  const p = await proxy(t)
+  const ex = executor(t, { socketPath: p.path, reconnectMs: 500, ...opts })
+  const job = await gatedJob(t)
+  const jobId = randomUUID()
+  const running = ex.run(gated(), { ...job, jobId })
+  await started(ex, running)
+  const cutAt = performance.now()
+  await p.down()
+  const err = await t.throwsAsync(running) as EngineLostError
+  return { p, ex, job, jobId, err, lostAfterMs: performance.now() - cutAt }
+}
+
 test('the engine socket dropped mid-job and back: detected, reconnected, the result is the uninterrupted one', async t => {
   const p = await proxy(t)
   const ex = executor(t, { socketPath: p.path, reconnectMs: 60_000 })
@@ -97,16 +114,8 @@ test('the engine socket dropped mid-job and back: detected, reconnected, the res
 })
 
 test('an engine that stays away: EngineLostError while the container still runs; a re-run adopts it', async t => {
-  const p = await proxy(t)
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 1500 })
-  const job = await gatedJob(t)
-  const jobId = randomUUID()
-  const running = ex.run(gated(), { ...job, jobId })
-  await started(ex, running)
-  const cutAt = performance.now()
-  await p.down()
-  const err = await t.throwsAsync(running) as EngineLostError
-  t.log(`EngineLostError ${(performance.now() - cutAt).toFixed(0)} ms after the socket went away (reconnect window 1500 ms)`)
+  const { p, ex, job, jobId, err, lostAfterMs } = await lostJob(t, { reconnectMs: 1500 })
+  t.log(`EngineLostError ${lostAfterMs.toFixed(0)} ms after the socket went away (reconnect window 1500 ms)`)
   t.is(err.name, 'EngineLostError')
   t.is(err.reason, 'unreachable')
   t.true(err.containerLeft)
@@ -131,14 +140,7 @@ test('an engine that stays away: EngineLostError while the container still runs;
 })
 
 test('a re-run whose result directory was deleted and made again starts afresh: the old container writes elsewhere', async t => {
-  const p = await proxy(t)
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
-  const job = await gatedJob(t)
-  const jobId = randomUUID()
-  const running = ex.run(gated(), { ...job, jobId })
-  await started(ex, running)
-  await p.down()
-  await t.throwsAsync(running, { name: 'EngineLostError' })
+  const { p, ex, job, jobId } = await lostJob(t)
   await p.up()
   // what a caller clearing the job's directory before running again does (the mediator does)
   await rm(job.resultDir, { recursive: true })
@@ -169,14 +171,8 @@ test('a frozen daemon (connections open, nothing answered) is taken as lost too'
 })
 
 test('a job that ended while the engine was away: the re-run adopts the exited container and its output', async t => {
-  const p = await proxy(t)
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
-  const job = await gatedJob(t)
-  const jobId = randomUUID()
-  const running = ex.run(gated(), { ...job, jobId })
-  await started(ex, running)
-  await p.down()
-  await t.throwsAsync(running, { name: 'EngineLostError' })
+  const { p, ex, job, jobId, err } = await lostJob(t)
+  t.is(err.name, 'EngineLostError')
   // the job finishes on the real engine while the executor cannot see it
   const [left] = await owned(ex.owner)
   await job.go()
@@ -217,14 +213,8 @@ test('output that the engine\'s log cannot prove complete after a loss: EngineLo
 })
 
 test('after the engine returns, reconcile() removes a lost job that is not kept', async t => {
-  const p = await proxy(t)
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
-  const job = await gatedJob(t)
-  const jobId = randomUUID()
-  const running = ex.run(gated(), { ...job, jobId })
-  await started(ex, running)
-  await p.down()
-  await t.throwsAsync(running, { name: 'EngineLostError' })
+  const { p, ex, jobId, err } = await lostJob(t)
+  t.is(err.name, 'EngineLostError')
   t.is((await owned(ex.owner)).length, 1)
   await p.up()
   const report = await ex.reconcile(() => false)
