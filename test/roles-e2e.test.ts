@@ -100,10 +100,10 @@ test.serial('5. a container that exits non-zero: exit code and stderr shown prom
   t.notRegex(err.stderr, /at .*\.ts:\d+/)
 })
 
-test.serial('5b. a job stopped at its time limit: the CLI names the cause and the limit, non-zero exit', async t => {
-  const err = await t.throwsAsync(cli('run', 'stress:v0.1.0', '-i', 'Mode=sleep', '-i', 'Arg=60', '-i', 'Timeout=2')) as Error & { code: number, stdout: string, stderr: string }
+test.serial('5b. a job killed at its memory limit: the CLI names the cause and the limit, non-zero exit', async t => {
+  const err = await t.throwsAsync(cli('run', 'stress:v0.1.0', '-i', 'Mode=oom', '-i', 'RamMb=16')) as Error & { code: number, stdout: string, stderr: string }
   t.is(err.code, 1)
-  t.regex(err.stderr, /error: the job was stopped at its time limit \(2 s\)/)
+  t.regex(err.stderr, /error: the job ran out of memory \(limit 16 MB\) and was killed/)
   t.notRegex(err.stderr, /at .*\.ts:\d+/)
 })
 
