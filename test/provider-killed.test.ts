@@ -57,7 +57,7 @@ test('a provider killed with its container running: the restart adopts it, never
   await new DealStore<RpDealRecord>(join(dataDir, 'rp-deals')).put({ id: dealId, dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0, state: 'accepted', terminal: false, updatedAt: 0 })
   const owner = await loadExecutorOwner(dataDir)
   t.teardown(async () => {
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {})
+    await new Executor({ docker, owner }).reconcile(() => false)
   })
 
   // the engine's own account of this provider's containers
