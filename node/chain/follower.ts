@@ -111,11 +111,15 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
       const saved = await this.#cursor.load()
       if (saved >= 0) start = saved
     }
-    if (start === 'latest') {
-      const b = await this.#init.source.getBlock('latest')
-      start = Math.max(0, (b?.number ?? 0) - (this.#init.confirmations ?? 0) + 1)
-    }
+    // the head also tells the chain's clock: a node resuming deals must not think it has more time than it has
+    const head = await this.#init.source.getBlock('latest')
+    if (head !== null) this.#observe(head.timestamp)
+    if (start === 'latest') start = Math.max(0, (head?.number ?? 0) - (this.#init.confirmations ?? 0) + 1)
+    // the block before the first one we read: a reorg replacing our first blocks is detected against it
+    if (head !== null && head.hash !== null && head.number === start - 1) this.#remember(head.number, head.hash)
     this.#next = start
+    // kept from the start: a follower stopped before its first new block resumes from here, not from the head then
+    await this.#cursor?.save(start)
     this.#running = true
     this.#schedule(0)
   }
@@ -203,6 +207,12 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
     return out
   }
 
+  /** A block's timestamp ahead of our clock (a chain whose time was moved forward) moves our estimate forward. */
+  #observe (timestampSec: number): void {
+    const ahead = timestampSec * 1000 - this.#c.clock.now()
+    if (ahead > this.#skewMs) this.#skewMs = ahead
+  }
+
   #schedule (ms: number): void {
     if (!this.#running) return
     this.#timer?.cancel()
@@ -236,7 +246,7 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
     try {
       const latest = await src.getBlock('latest')
       if (latest === null) return
-      if (latest.timestamp * 1000 > this.#c.clock.now() + this.#skewMs) this.#skewMs = latest.timestamp * 1000 - this.#c.clock.now()
+      this.#observe(latest.timestamp)
       const target = latest.number - (this.#init.confirmations ?? 0)
       this.#c.metrics.chainLagBlocks.set(Math.max(0, latest.number - (this.#next - 1)))
       await this.#checkReorg()
