@@ -32,8 +32,8 @@ test('happy path: agree and an optimistic run at once, then submit, deliver, rel
   let s = d.step()
   t.is(s.record.phase, 'countersigned')
   t.deepEqual(kinds(s.actions), ['agree', 'run'])
-  t.is(s.actions.find(a => a.kind === 'agree')?.deadline, T0 + 10_000, 'agree is tried for the agree window, within the expiry')
-  t.is(s.wakeAt, T0 + 10_000)
+  t.is(s.actions.find(a => a.kind === 'agree')?.deadline, T0 + 15_000, 'agree is tried for the agree window, within the expiry')
+  t.is(s.wakeAt, T0 + 15_000)
   t.true(holdsSlot(s.record))
   // stepping again does not start a second run
   t.deepEqual(kinds(d.step({ type: 'tick' }).actions), ['agree'])

@@ -76,7 +76,7 @@ export interface ProviderPolicy {
   notifyWindowMs: number
 }
 
-export const defaultProviderPolicy: ProviderPolicy = { agreeWindowMs: 10_000, submitMarginSec: 5, minRunSec: 1, closeWindowMs: 3_600_000, notifyWindowMs: 10_000 }
+export const defaultProviderPolicy: ProviderPolicy = { agreeWindowMs: 15_000, submitMarginSec: 5, minRunSec: 1, closeWindowMs: 3_600_000, notifyWindowMs: 10_000 }
 
 export type ProviderAction =
   | ActionBase<'hold'> // take a capacity slot (after a restart, or a deal agreed after we released it)

@@ -107,6 +107,7 @@ export class TxQueue {
 
   #serialised<T> (job: () => Promise<T>): Promise<T> {
     const run = this.#tail.then(job, job)
+    // the next send waits for this one to finish, not to succeed: its caller gets the error
     this.#tail = run.catch(() => undefined)
     return run
   }

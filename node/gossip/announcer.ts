@@ -123,6 +123,7 @@ export class ResourceOfferAnnouncer {
   private async carryOut (plan: AnnouncePlan): Promise<Array<Envelope<'ResourceOffer'>>> {
     if (plan.announce.length === 0 && plan.withdraw.length === 0) return []
     const run = this.inflight.then(async () => await this.publish(plan))
+    // the next plan waits for this one to finish, not to succeed: failures are reported through onError
     this.inflight = run.catch(() => undefined)
     return await run
   }

@@ -54,6 +54,14 @@ export interface DriverOptions {
   now?: () => number
 }
 
+/** Rejects with the signal's reason when it aborts. */
+function aborted (signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) { reject(signal.reason); return }
+    signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+  })
+}
+
 const RESUME = { type: 'resume' } as const
 const TICK = { type: 'tick' } as const
 const CHAIN = { type: 'chain' } as const
@@ -83,6 +91,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
 
   get stopped (): boolean { return this.#stop.signal.aborted }
 
+  /** The time the lifecycle reasons in (ms). Times put in records (countersignedAt, seenAt) must come from here. */
   now (): number { return this.#now() }
 
   /** Records a new deal and takes its first step (with `event`, if given). */
@@ -108,6 +117,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     const live = this.#live.get(id) ?? this.#liveOf(id, await this.store.get(id))
     if (event !== undefined) live.pending.push(event)
     const run = live.queue.then(async () => await this.#drain(id, live))
+    // the next event waits for this one's step, not its success: the caller of dispatch gets the error
     live.queue = run.catch(() => undefined)
     return await this.#track(run)
   }
@@ -258,7 +268,8 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
         try {
           const rec = await this.store.get(id)
           if (rec === undefined) return
-          outcome = await this.lifecycle.perform(rec, a, signal)
+          // an attempt that ignores its signal (a chain call the RPC holds) is left behind, not waited for
+          outcome = await Promise.race([this.lifecycle.perform(rec, a, signal), aborted(signal)])
           break
         } catch (err) {
           if (stop.aborted || ac.signal.aborted) return

@@ -416,7 +416,7 @@ export class JobCreator {
     this.opts.host.addEventListener('peer:disconnect', onDisconnect as never)
     try {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
-      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.c.clock.now(), this.policy)
+      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
       const shown = new Set<Phase>()
       const show = (p: Phase, d?: string): void => { if (!shown.has(p)) { shown.add(p); ctx.phase(p, d) } }

@@ -164,7 +164,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     if (await this.records.get(dealId) !== undefined) return
     this.metrics.disputesSeen++
     this.c.logger.info({ dealId, audit: e.args.audit }, 'a dispute drew us')
-    await this.driver.add(newDispute({ dealId, jobCreator: e.args.jobCreator, audit: e.args.audit }, this.c.clock.now()))
+    await this.driver.add(newDispute({ dealId, jobCreator: e.args.jobCreator, audit: e.args.audit }, this.driver.now()))
   }
 
   private onChange (rec: MediatorDispute, prev: MediatorDispute | undefined): void {

@@ -126,6 +126,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   /** how many collaterals our free deposit covers (undefined until first read) */
   private fundedSlots: number | undefined
   private depositNote = ''
+  private depositFailures = 0
   private stopped = false
   private readonly offs: Array<() => void> = []
   private settleBatch: { deals: Map<string, Deal>, done: Promise<void> } | undefined
@@ -239,8 +240,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     let deposit: bigint
     try {
       deposit = await this.opts.chain.depositOf()
+      this.depositFailures = 0
     } catch (err) {
-      reportError(this.c, 'provider', err, 'cannot read our Market deposit; keeping the last known figure')
+      // one line per outage, not one per check
+      if (this.depositFailures++ === 0) reportError(this.c, 'provider', err, 'cannot read our Market deposit; keeping the last known figure')
       return
     }
     const collateral = this.template.collateral
@@ -263,7 +266,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     // the lifecycle owns the slot from here (it releases it if the deal does not go ahead)
     this.capacity.confirm(a.dealId)
     const slot = this.announcer.schedule.slotOf(a.deal.resourceOfferId) ?? -1
-    const rec = countersignedDeal({ dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature, slot, ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}) }, this.c.clock.now())
+    const rec = countersignedDeal({ dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature, slot, ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}) }, this.driver.now())
     this.c.metrics.negotiations.inc({ side: 'provider', outcome: 'countersigned' })
     try {
       await this.driver.add(rec, { facts: { state: 'None', since: 0 } })
