@@ -152,6 +152,7 @@ export class LilypadNode {
     const peers = (): void => { c.metrics.peers.set(this.host.getPeers().length) }
     this.host.addEventListener('peer:connect', peers)
     this.host.addEventListener('peer:disconnect', peers)
+    this.dropSources.push(this.gossip.onVerdict((verdict, code) => { c.metrics.gossipVerdicts.inc({ topic: 'gossip', verdict: String(verdict), code: code ?? '' }) }))
     await this.chain.follower.start()
     if (roles.includes('resource-provider') || roles.includes('mediator')) this.executor = this.opts.executor ?? new Executor()
     this.gossip.start()

@@ -44,7 +44,7 @@ test.before(async () => {
 })
 
 test.after.always(async () => {
-  for (const n of nodes.reverse()) await n.stop().catch(err => { console.error('node stop', err) })
+  await stopNodes()
   for (const p of proxies) await p.stop()
   await admin?.stop()
   await devnet?.stop()
@@ -59,6 +59,12 @@ async function fund (i: number, deposit: bigint): Promise<ChainClient> {
   if (deposit > 0n) await c.deposit(deposit)
   return c
 }
+
+/** Each test's nodes stop when it ends: two tests never run two nodes with one key. */
+async function stopNodes (): Promise<void> {
+  for (const n of nodes.splice(0).reverse()) await n.stop().catch(err => { console.error('node stop', err) })
+}
+test.afterEach.always(async () => { await stopNodes() })
 
 async function providerNode (key: number, name: string, settings: ProviderSettings, extra: Partial<Parameters<typeof LilypadNode.create>[0]> = {}): Promise<LilypadNode> {
   const n = await LilypadNode.create({
@@ -213,6 +219,8 @@ test.serial('a provider without deposit does not advertise; one whose deposit va
 test.serial('the provider\'s own agree fails, then the job creator agrees the deal itself: the provider runs it and is paid', async t => {
   const proxy = await RpcProxy.start(devnet.anvil.rpcUrl)
   proxies.push(proxy)
+  const rpClient = await fund(7, parseEther('20'))
+  t.teardown(async () => { await rpClient.stop() })
   const rp = await providerNode(7, 'rp-late-agree', { lifecycle: { agreeWindowMs: 3000 } }, { network: { ...devnet.network, rpcUrl: proxy.url } })
   await advertised(rp.chain.address)
   // a job creator by hand: its own host, the deal proposed straight to this provider
@@ -264,4 +272,18 @@ test.serial('lilypad run --json prints exactly one JSON document while the RPC d
   const doc = JSON.parse(stdout) as { exitCode: number, dealId: string }
   t.is(doc.exitCode, 0)
   t.is(stdout.trimEnd().split('\n').length, 1, 'one line, one document')
+})
+
+test.serial('the devnet serves its metrics: the lifecycles\' deals and transitions, chain transactions, libp2p\'s own', async t => {
+  const { serveMetrics } = await import('../node/observability/metrics.ts')
+  const { jc } = await jobCreator(DEVNET_KEYS.user2, 'jc-metrics')
+  await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'measured' }, target: devnet.provider.chain.address })
+  const server = await serveMetrics(devnet.components.metrics, { port: 0 })
+  t.teardown(async () => { await server.close() })
+  const text = await (await fetch(server.url)).text()
+  t.regex(text, /lilypad_deal_transitions_total\{role="provider",state="submitted"\} [1-9]/, "the devnet provider submitted results")
+  t.regex(text, /lilypad_chain_transactions_total\{method="agree",outcome="mined"\} [1-9]/)
+  t.regex(text, /lilypad_jobs_total\{status="ok"\} [1-9]/)
+  t.regex(text, /lilypad_peers [1-9]/)
+  t.regex(text, /^libp2p_/m, 'libp2p\'s metrics in the same registry')
 })
