@@ -36,7 +36,7 @@ test('happy path: agreed, the result over the stream, fetched, accepted early, s
   s = d.step({ type: 'result', cid: 'bafyr', addrs: ['/ip4/127.0.0.1/tcp/1/p2p/x'] })
   t.is(s.record.phase, 'result')
   t.deepEqual(kinds(s.actions), ['fetch'])
-  t.is(s.actions[0].deadline, clock.now() + 30_000)
+  t.is(s.actions[0].deadline, clock.now() + 60_000)
   t.deepEqual(kinds(d.step({ type: 'tick' }).actions), [], 'one fetch at a time')
   s = d.step({ type: 'fetched', path: '/tmp/x', exitCode: 0 })
   t.is(s.record.phase, 'downloaded')
@@ -120,7 +120,7 @@ test('a result that cannot be fetched in time: the job is told, the chain settle
   d.setFacts({ state: 'ResultSubmitted', since: sec(T0), resultCid: 'bafyq' })
   let s = d.step({ type: 'chain' })
   const fetch = s.actions[0]
-  await clock.advance(30_000)
+  await clock.advance(60_000)
   s = d.step(jobCreatorFailure(fetch, 'deadline passed'))
   t.is(s.record.phase, 'unfetched')
   t.deepEqual(jobView(s.record), { status: 'failed', reason: 'deadline passed' })

@@ -72,7 +72,7 @@ export interface JobCreatorPolicy {
   closeWindowMs: number
 }
 
-export const defaultJobCreatorPolicy: JobCreatorPolicy = { agreeTimeoutMs: 15_000, fetchTimeoutMs: 30_000, chainMarginMs: 1_000, closeWindowMs: 3_600_000 }
+export const defaultJobCreatorPolicy: JobCreatorPolicy = { agreeTimeoutMs: 15_000, fetchTimeoutMs: 60_000, chainMarginMs: 1_000, closeWindowMs: 3_600_000 }
 
 export type JobCreatorAction =
   | ActionBase<'fetch'>

@@ -143,6 +143,8 @@ export class ResultUnavailableError extends Error {
 export type JcDealRecord = JobCreatorDeal
 
 const MAX_UINT96 = (1n << 96n) - 1n
+/** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
+const FETCH_ATTEMPT_MS = 10_000
 
 function canonicalInputs (inputs: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)))
@@ -499,7 +501,18 @@ export class JobCreator {
       case 'fetch': {
         const cid = rec.resultCid as string
         const from = [...(rec.resultAddrs ?? []), rec.providerPeer]
-        const fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, a.deadline - this.driver.now()), signal })
+        // Bounded attempts, retried by the driver until the fetch deadline: bitswap sends a want to a peer once,
+        // and a want whose send failed (a stream reset under load) is only sent again when the want list
+        // changes — a fresh attempt cancels the old want and wants the block anew from every peer.
+        let fetched
+        try {
+          fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, Math.min(FETCH_ATTEMPT_MS, a.deadline - this.driver.now())), signal })
+        } catch (err) {
+          const name = (err as Error).name
+          if (name === 'ResultVerificationError' || name === 'NotADirectoryResultError') return { type: 'fetch-failed', reason: `${name}: ${(err as Error).message}` }
+          throw err
+        }
+        // a result directory without an exitCode file (a module that wrote none) counts as -1
         const text = await readFile(join(fetched.dir, 'exitCode'), 'utf8').catch(() => '-1')
         return { type: 'fetched', path: fetched.dir, exitCode: Number(text.trim()) }
       }
