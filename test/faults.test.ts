@@ -233,7 +233,7 @@ test.serial('the provider\'s own agree fails, then the job creator agrees the de
   await host.dial(multiaddr(rp.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
   const now = BigInt(Math.floor(Date.now() / 1000))
   const job: JobOffer = {
-    jobCreator: jcClient.address, module: 'cowsay:v0.0.1', inputs: JSON.stringify({ Message: 'agreed by the job creator' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0 },
+    jobCreator: jcClient.address, module: 'cowsay:v0.0.1', inputs: JSON.stringify({ Message: 'agreed by the job creator' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 7n
   }
   const jobOffer = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcClient.wallet) }

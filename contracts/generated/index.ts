@@ -4,6 +4,7 @@ export type * from './structs.ts'
 export * from './Directory.ts'
 export * from './ExampleClient.ts'
 export * from './Faucet.ts'
+export * from './HeavyClient.ts'
 export * from './JobManager.ts'
 export * from './LilypadToken.ts'
 export * from './Market.ts'
@@ -11,6 +12,7 @@ export * from './RevertingClient.ts'
 import { DirectoryAbi } from './Directory.ts'
 import { ExampleClientAbi } from './ExampleClient.ts'
 import { FaucetAbi } from './Faucet.ts'
+import { HeavyClientAbi } from './HeavyClient.ts'
 import { JobManagerAbi } from './JobManager.ts'
 import { LilypadTokenAbi } from './LilypadToken.ts'
 import { MarketAbi } from './Market.ts'
@@ -18,11 +20,12 @@ import { RevertingClientAbi } from './RevertingClient.ts'
 import { DirectoryInterface } from './Directory.ts'
 import { ExampleClientInterface } from './ExampleClient.ts'
 import { FaucetInterface } from './Faucet.ts'
+import { HeavyClientInterface } from './HeavyClient.ts'
 import { JobManagerInterface } from './JobManager.ts'
 import { LilypadTokenInterface } from './LilypadToken.ts'
 import { MarketInterface } from './Market.ts'
 import { RevertingClientInterface } from './RevertingClient.ts'
 /** Every generated ABI, for decoding errors and events whatever contract raised them. */
-export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi } as const
+export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi } as const
 /** Every generated interface (ethers), for decoding errors whatever contract raised them. */
-export const allInterfaces = { Directory: DirectoryInterface, ExampleClient: ExampleClientInterface, Faucet: FaucetInterface, JobManager: JobManagerInterface, LilypadToken: LilypadTokenInterface, Market: MarketInterface, RevertingClient: RevertingClientInterface } as const
+export const allInterfaces = { Directory: DirectoryInterface, ExampleClient: ExampleClientInterface, Faucet: FaucetInterface, HeavyClient: HeavyClientInterface, JobManager: JobManagerInterface, LilypadToken: LilypadTokenInterface, Market: MarketInterface, RevertingClient: RevertingClientInterface } as const

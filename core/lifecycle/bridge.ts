@@ -1,19 +1,17 @@
-// The job bridge's view of one contract-triggered job: JobRequested on the JobManager, run through the network
-// as an ordinary deal, then completeJob with the deal once the Market stands by its result (submitted, settled,
-// or upheld by a mediator); failJob (the client is refunded) when the job cannot run or its result was judged
-// wrong or never came. A job the chain already shows closed, or past its deadline, is skipped, so restarts and
-// several bridges never act twice on one job. The same step resumes stored jobs after a restart.
-import type { Deal } from '../../protocols/eip712.ts'
+// The job bridge's view of one contract-triggered job: JobRequested on the JobManager; picked up (so the client
+// can no longer cancel it and no other bridge takes it); run through the network as an ordinary deal; completeJob
+// with the job offer, the deal, the CID, the exit code and the head of stdout once the Market stands by the
+// result (submitted, settled, or upheld by a mediator); failJob (the client is refunded) when the request is
+// refused, the job cannot run, its result was judged wrong or never came, or its deadline passed. A job the
+// chain shows closed, or picked up by another bridge, is skipped, so restarts and several bridges never act twice
+// on one job. The same step resumes stored jobs after a restart.
+import type { Deal, JobOffer } from '../../protocols/eip712.ts'
 import type { ActionBase, DealFacts, Step } from './facts.ts'
 
 export type BridgePhase = 'requested' | 'running' | 'ran' | 'completed' | 'failed' | 'skipped'
 
-/** JobManager job states (JOB_OPEN = 1 …). */
-export type JobState = 'None' | 'Open' | 'Completed' | 'Failed' | 'Refunded'
-
-export function jobStateName (n: number | bigint): JobState {
-  return (['None', 'Open', 'Completed', 'Failed', 'Refunded'] as const)[Number(n)] ?? 'None'
-}
+/** JobManager job statuses (protocols/contract-job JobStatus). */
+export type JobStatus = 'None' | 'Open' | 'PickedUp' | 'Delivered' | 'Disputed' | 'Completed' | 'Failed' | 'Expired' | 'Cancelled' | 'Overturned'
 
 export interface BridgeJob {
   id: string
@@ -30,39 +28,47 @@ export interface BridgeJob {
   running: boolean
   dealId?: string
   deal?: Deal
+  jobOffer?: JobOffer
   resultCid?: string
-  /** set when the job is to be failed on chain */
+  exitCode?: number
+  /** hex of the head of stdout, as the callback carries it */
+  output?: string
+  /** set when the job is to be failed on chain (a refused request, a failed run, a wrong result…) */
   failReason?: string
-  completeSent: boolean
-  failSent: boolean
   reason?: string
 }
 
 export interface BridgeFacts {
-  job: JobState
+  job: JobStatus
+  /** picked up by this bridge */
+  mine: boolean
   /** the deal that ran the job, once there is one */
   deal?: DealFacts
 }
 
 export type BridgeAction =
+  | ActionBase<'pick-up'>
   | ActionBase<'run'>
   | ActionBase<'complete'>
   | (ActionBase<'fail'> & { reason: string })
 
 export type BridgeEvent =
   | { type: 'resume' } | { type: 'chain' } | { type: 'tick' }
-  | { type: 'ran', dealId: string, deal: Deal, resultCid: string } | { type: 'run-failed', reason: string }
+  | { type: 'picked-up' } | { type: 'pick-up-failed', reason: string }
+  | { type: 'ran', dealId: string, deal: Deal, jobOffer: JobOffer, resultCid: string, exitCode: number, output: string } | { type: 'run-failed', reason: string }
   | { type: 'completed' } | { type: 'complete-failed', reason: string }
   | { type: 'failed' } | { type: 'fail-failed', reason: string }
 
 export interface BridgeInput { now: number, facts: BridgeFacts, event?: BridgeEvent }
 
-export function requestedJob (j: Pick<BridgeJob, 'jobId' | 'client' | 'module' | 'inputs' | 'payment' | 'deadline'>): BridgeJob {
-  return { ...j, id: `job-${j.jobId}`, phase: 'requested', terminal: false, updatedAt: 0, running: false, completeSent: false, failSent: false }
+/** A job the bridge just learned of; `refused` when its request cannot be run as asked (bad inputs). */
+export function requestedJob (j: Pick<BridgeJob, 'jobId' | 'client' | 'module' | 'inputs' | 'payment' | 'deadline'>, refused?: string): BridgeJob {
+  return { ...j, id: `job-${j.jobId}`, phase: 'requested', terminal: false, updatedAt: 0, running: false, ...(refused !== undefined ? { failReason: refused } : {}) }
 }
 
 export function bridgeFailure (a: BridgeAction, reason: string): BridgeEvent {
   switch (a.kind) {
+    case 'pick-up': return { type: 'pick-up-failed', reason }
     case 'run': return { type: 'run-failed', reason }
     case 'complete': return { type: 'complete-failed', reason }
     case 'fail': return { type: 'fail-failed', reason }
@@ -70,6 +76,7 @@ export function bridgeFailure (a: BridgeAction, reason: string): BridgeEvent {
 }
 
 const STANDING = ['ResultSubmitted', 'Settled', 'MediatedCorrect', 'TimedOutMediation']
+const CLOSED_MEANWHILE = /WrongJobStatus|PickedUpByAnother/
 
 export function stepBridge (rec: BridgeJob, input: BridgeInput): Step<BridgeJob, BridgeAction> {
   const r: BridgeJob = { ...rec }
@@ -81,30 +88,41 @@ export function stepBridge (rec: BridgeJob, input: BridgeInput): Step<BridgeJob,
   }
   switch (e?.type) {
     case 'resume': r.running = false; break
-    case 'ran': r.running = false; r.dealId = e.dealId; r.deal = e.deal; r.resultCid = e.resultCid; break
-    case 'run-failed': r.running = false; r.failReason ??= e.reason; break
-    case 'completed': r.completeSent = true; return end('completed')
-    case 'complete-failed':
-      if (/JobNotOpen/.test(e.reason)) return end('skipped', 'completed or failed meanwhile')
-      if (/JobExpired/.test(e.reason)) return end('skipped', 'the result came after the job deadline (the client can refundExpired)')
-      r.failReason ??= `completeJob failed: ${e.reason}`
+    case 'pick-up-failed':
+      if (/WrongJobStatus|JobExpired/.test(e.reason)) return end('skipped', `not picked up: ${e.reason}`)
       break
-    case 'failed': r.failSent = true; return end('failed', r.failReason)
+    case 'ran':
+      r.running = false
+      r.dealId = e.dealId; r.deal = e.deal; r.jobOffer = e.jobOffer; r.resultCid = e.resultCid; r.exitCode = e.exitCode; r.output = e.output
+      break
+    case 'run-failed': r.running = false; r.failReason ??= e.reason; break
+    case 'completed': return end('completed')
+    case 'complete-failed':
+      if (CLOSED_MEANWHILE.test(e.reason)) return end('skipped', 'completed or failed meanwhile')
+      r.failReason ??= /JobExpired/.test(e.reason) ? 'expired: the result came after the job deadline' : `completeJob failed: ${e.reason}`
+      break
+    case 'failed': return end('failed', r.failReason)
     case 'fail-failed':
-      if (/JobNotOpen/.test(e.reason)) return end('skipped', 'completed or failed meanwhile')
+      if (CLOSED_MEANWHILE.test(e.reason)) return end('skipped', 'completed or failed meanwhile')
       return end('skipped', `failJob failed: ${e.reason}`)
     default: break
   }
   if (r.terminal) return { record: r, actions: [] }
-  if (facts.job !== 'Open') return end('skipped', `job state ${facts.job} on chain`)
+  if (facts.job !== 'Open' && !(facts.job === 'PickedUp' && facts.mine)) return end('skipped', `job ${facts.job} on chain`)
   const deadline = r.deadline * 1000
-  const actions: BridgeAction[] = []
+  // failJob is allowed after the deadline: the client learns why at once instead of finding its job expired later
+  if (now > deadline && r.resultCid === undefined) r.failReason ??= 'expired: the deadline passed before the bridge could run it'
   if (r.failReason !== undefined) {
     r.phase = r.dealId === undefined ? 'running' : 'ran'
-    actions.push({ kind: 'fail', deadline: Math.max(deadline, now + 60_000), reason: r.failReason.length > 200 ? `${r.failReason.slice(0, 197)}...` : r.failReason })
-    return { record: r, actions }
+    // a reason fits the contract's bound (clipped by the shell), and failJob has no deadline of its own
+    return { record: r, actions: [{ kind: 'fail', deadline: Math.max(deadline, now) + 60_000, reason: r.failReason }] }
   }
-  if (now > deadline) return end('skipped', 'past its deadline (the client can refundExpired)')
+  const actions: BridgeAction[] = []
+  if (!facts.mine) {
+    r.phase = 'requested'
+    actions.push({ kind: 'pick-up', deadline })
+    return { record: r, actions, wakeAt: deadline }
+  }
   if (r.dealId === undefined) {
     r.phase = 'running'
     if (!r.running) { r.running = true; actions.push({ kind: 'run', deadline }) }
@@ -112,13 +130,9 @@ export function stepBridge (rec: BridgeJob, input: BridgeInput): Step<BridgeJob,
   }
   r.phase = 'ran'
   const d = facts.deal?.state ?? 'None'
-  if (STANDING.includes(d)) {
-    actions.push({ kind: 'complete', deadline })
-  } else if (d === 'MediatedWrong') {
-    r.failReason = 'the result was judged wrong by the mediator'
-  } else if (d === 'TimedOutResult') {
-    r.failReason = 'the provider submitted no result'
-  }
+  if (STANDING.includes(d)) actions.push({ kind: 'complete', deadline })
+  else if (d === 'MediatedWrong') r.failReason = 'the result was judged wrong by the mediator'
+  else if (d === 'TimedOutResult') r.failReason = 'the provider submitted no result'
   if (r.failReason !== undefined) return stepBridge(r, { now, facts })
-  return { record: r, actions, wakeAt: deadline }
+  return { record: r, actions, wakeAt: deadline + 1 }
 }

@@ -1,25 +1,32 @@
-// The job bridge: contract-triggered jobs. It registers as a job creator in the Directory contract; the chain
-// follower tells it of JobRequested on the JobManager (and, after a restart, it looks for the ones it missed from
-// the block it had reached). Each job follows the bridge lifecycle (core/lifecycle/bridge.ts): run through the
-// network as an ordinary deal with its JobCreator, then completeJob(jobId, deal, resultCid) once the Market stands
-// by the result — the JobManager pays the bridge and calls the client back with the CID; failJob(jobId, reason)
-// refunds the client when the job cannot run or its result was judged wrong or never came. A job the chain already
-// shows closed, or past its deadline, is skipped, so restarts and several bridges never act twice on one job.
+// The job bridge ("lilypad jobcreator"): contract-triggered jobs. Its key must be approved as a bridge by the
+// Directory's owner and hold a bond in the JobManager. It registers as job creator and bridge; the chain follower
+// tells it of JobRequested on the JobManager (and, after a restart, it looks for the ones it missed from the block
+// it had reached). Each job follows the bridge lifecycle (core/lifecycle/bridge.ts): picked up (so the client can
+// no longer cancel it), run through the network as an ordinary deal with its JobCreator, then
+// completeJob(jobId, jobOffer, deal, resultCid, exitCode, stdout's first KiB) once the Market stands by the result —
+// the JobManager checks that the job offer is the deal's and asked for the requested module and inputs, locks
+// payment + bond until the dispute window passes and calls the client back; failJob(jobId, reason) refunds the
+// client when the request is refused, the job cannot run, its result was judged wrong or never came, or its
+// deadline passed. A job the chain shows closed or picked up by another bridge is skipped, so restarts and several
+// bridges never act twice on one job. (docs/contracts.md: what a bridge must still gain.)
 import { EventEmitter } from 'node:events'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { hexlify, getBytes } from 'ethers'
 import type { NetworkFile } from '../config/network.ts'
 import { Roles, ContractRevertError, type ChainClient, type JobManagerChainEvent } from '../chain/index.ts'
 import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
+import type { Envelope } from '../../protocols/codec.ts'
+import { parseRequestInputs, inlineOutput, clip, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
-import { requestedJob, stepBridge, bridgeFailure, jobStateName, type BridgeJob, type BridgeEvent, type BridgeAction, type BridgeFacts } from '../../core/lifecycle/bridge.ts'
+import { requestedJob, stepBridge, bridgeFailure, type BridgeJob, type BridgeEvent, type BridgeAction, type BridgeFacts } from '../../core/lifecycle/bridge.ts'
 
 /** What the bridge needs of a job creator (node/roles/job-creator.ts `JobCreator` fits). */
 export interface JobRunner {
-  run: (req: { module: string, inputs: Record<string, string>, maxPrice?: bigint, signal?: AbortSignal }) => Promise<{ dealId: string, deal: Deal, resultCid: string }>
+  run: (req: { module: string, inputs: Record<string, string>, maxPrice?: bigint, signal?: AbortSignal }) => Promise<{ dealId: string, deal: Deal, resultCid: string, jobOffer: Envelope<'JobOffer'>, exitCode: number, path: string }>
 }
 
 /** The bridge's record of one job: the lifecycle's data. */
@@ -80,7 +87,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     this.started = true
     await mkdir(this.dir, { recursive: true })
     const chain = this.init.chain
-    if (this.init.register !== false) await chain.ensureRole(Roles.JobCreator, this.init.peerId)
+    if (this.init.register !== false) await chain.ensureRole(Roles.JobCreator | Roles.Bridge, this.init.peerId)
     this.offs.push(chain.follower.subscribe({ contract: 'JobManager', event: 'JobRequested' }, async e => { await this.onRequested(e as JobManagerChainEvent) }))
     // a job closed on chain (by us, another bridge, the client's refund) is re-read at once
     this.offs.push(chain.follower.subscribe({ contract: 'JobManager' }, e => {
@@ -111,10 +118,12 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     const id = `job-${a.jobId}`
     if (await this.jobs.get(id) !== undefined) return
     this.metrics.requested++
-    const inputs: Record<string, string> = {}
-    for (const kv of a.inputs) inputs[kv.key] = kv.value
-    this.c.logger.info({ jobId: String(a.jobId), module: a.module, client: a.client }, 'a contract asked for a job')
-    await this.driver.add(requestedJob({ jobId: String(a.jobId), client: a.client, module: a.module, inputs, payment: a.payment, deadline: Number(a.deadline) }))
+    // the request's inputs are checked at the edge: a request that cannot be run as asked is failed at once
+    let inputs: Record<string, string> = {}
+    let refused: string | undefined
+    try { inputs = parseRequestInputs(a.inputs) } catch (err) { refused = `inputs refused: ${(err as Error).message}` }
+    this.c.logger.info({ jobId: String(a.jobId), module: a.module, client: a.client, ...(refused !== undefined ? { refused } : {}) }, 'a contract asked for a job')
+    await this.driver.add(requestedJob({ jobId: String(a.jobId), client: a.client, module: a.module, inputs, payment: a.payment, deadline: Number(a.deadline) }, refused))
   }
 
   private lifecycle (): Lifecycle<BridgeJob, BridgeEvent, BridgeAction, BridgeFacts> {
@@ -124,10 +133,11 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
       step: (rec, input) => stepBridge(rec, input),
       failure: bridgeFailure,
       facts: async rec => {
-        const job = jobStateName((await chain.jobManager.jobs(BigInt(rec.jobId))).state)
-        if (rec.dealId === undefined) return { job }
+        const job = await chain.contractJob(BigInt(rec.jobId))
+        const mine = job.bridge.toLowerCase() === chain.address.toLowerCase()
+        if (rec.dealId === undefined) return { job: job.status, mine }
         const d = await chain.dealRecord(rec.dealId)
-        return { job, deal: { state: d.state, since: d.since } }
+        return { job: job.status, mine, deal: { state: d.state, since: d.since } }
       },
       watch: (rec, changed) => rec.dealId === undefined ? () => {} : chain.follower.onDeal(rec.dealId, () => { changed() }),
       perform: async (rec, a, signal) => await this.perform(rec, a, signal),
@@ -140,13 +150,25 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   private async perform (rec: BridgeJob, a: BridgeAction, signal: AbortSignal): Promise<BridgeEvent> {
     const chain = this.init.chain
     switch (a.kind) {
+      case 'pick-up': {
+        // claimed before anything is spent on it: the client can no longer cancel, no other bridge can take it
+        try {
+          await chain.pickUpJob(BigInt(rec.jobId))
+        } catch (err) {
+          if (err instanceof ContractRevertError) return { type: 'pick-up-failed', reason: err.reason }
+          throw err
+        }
+        return { type: 'picked-up' }
+      }
       case 'run': {
         await this.turn(signal) // aborted while waiting: stopping, resumed at the next start
         try {
           const out = await this.init.jobCreator.run({ module: rec.module, inputs: rec.inputs, maxPrice: rec.payment, signal })
           // the deal is watched from now on (its result must stand before completeJob)
           this.offs.push(chain.follower.onDeal(out.dealId, () => { this.driver.refresh(rec.id) }))
-          return { type: 'ran', dealId: out.dealId, deal: out.deal, resultCid: out.resultCid }
+          // no stdout file (a module that wrote none) is an empty output
+          const stdout = await readFile(join(out.path, 'stdout')).catch(() => new Uint8Array(0))
+          return { type: 'ran', dealId: out.dealId, deal: out.deal, jobOffer: out.jobOffer.value, resultCid: out.resultCid, exitCode: out.exitCode, output: hexlify(inlineOutput(stdout)) }
         } catch (err) {
           if (signal.aborted) throw err // stopping: resumed at the next start
           return { type: 'run-failed', reason: `${(err as Error).name}: ${(err as Error).message}` }
@@ -157,7 +179,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
       }
       case 'complete': {
         try {
-          await chain.completeJob(BigInt(rec.jobId), rec.deal!, rec.resultCid!)
+          await chain.completeJob(BigInt(rec.jobId), rec.jobOffer!, rec.deal!, rec.resultCid!, rec.exitCode ?? -1, getBytes(rec.output ?? '0x'))
         } catch (err) {
           if (err instanceof ContractRevertError) return { type: 'complete-failed', reason: err.reason }
           throw err
@@ -166,7 +188,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
       }
       case 'fail': {
         try {
-          await chain.failJob(BigInt(rec.jobId), a.reason)
+          await chain.failJob(BigInt(rec.jobId), clip(a.reason, MAX_REASON_BYTES))
         } catch (err) {
           if (err instanceof ContractRevertError) return { type: 'fail-failed', reason: err.reason }
           throw err
