@@ -13,7 +13,7 @@ import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
 import { ResultStore } from './result-store/index.ts'
-import { Executor } from './executor/index.ts'
+import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
@@ -84,6 +84,8 @@ export class LilypadNode {
   private readonly opts: NodeOptions
   private readonly logger: Logger
   private readonly dropSources: Array<() => void> = []
+  /** The executor was made here (not passed in), so stop() stops it. */
+  private ownsExecutor = false
   private stopped = false
 
   private constructor (components: Components, host: LilypadHost, chain: ChainClient, store: ResultStore, opts: NodeOptions) {
@@ -154,7 +156,12 @@ export class LilypadNode {
     this.host.addEventListener('peer:disconnect', peers)
     this.dropSources.push(this.gossip.onVerdict((verdict, code) => { c.metrics.gossipVerdicts.inc({ topic: 'gossip', verdict: String(verdict), code: code ?? '' }) }))
     await this.chain.follower.start()
-    if (roles.includes('resource-provider') || roles.includes('mediator')) this.executor = this.opts.executor ?? new Executor()
+    if (roles.includes('resource-provider') || roles.includes('mediator')) {
+      // The owner id labels this node's containers on the engine: stable per data directory, so a restart finds
+      // (and adopts or removes) what a killed predecessor left, and other nodes sharing the engine are left alone.
+      this.ownsExecutor = this.opts.executor === undefined
+      this.executor = this.opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
+    }
     this.gossip.start()
     await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') })
     await this.disputes.start()
@@ -210,6 +217,7 @@ export class LilypadNode {
     await this.mediator?.stop()
     await this.solver?.stop()
     await this.provider?.stop()
+    if (this.ownsExecutor) await this.executor?.stop()
     for (const drop of this.dropSources.splice(0)) drop()
     await this.disputes.stop()
     await this.offerSync.stop()

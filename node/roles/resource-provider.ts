@@ -6,7 +6,7 @@
 // the lifecycle's actions with the chain client, the executor, the capacity and the streams.
 import { EventEmitter } from 'node:events'
 import { cpus, totalmem } from 'node:os'
-import { statfs, rm, appendFile, mkdir } from 'node:fs/promises'
+import { statfs, appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
@@ -20,7 +20,7 @@ import { ResourceOfferAnnouncer, type OfferTemplate } from '../gossip/announcer.
 import { SlotCapacity, type CapacityProvider } from '../negotiation/capacity.ts'
 import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { loadModule, pinSpecImage } from '../modules/index.ts'
-import type { Executor, ExecutionResult } from '../executor/index.ts'
+import { DockerUnavailableError, EngineLostError, type Executor } from '../executor/index.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { deliverResult, sendDealNotice } from '../result-delivery/index.ts'
@@ -72,7 +72,7 @@ export interface ResourceProviderOptions {
 
 export interface ResourceProviderEvents {
   'job:start': [{ dealId: string, slot: number }]
-  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, runMs?: number, error?: string }]
+  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string }]
   deal: [RpDealRecord]
 }
 
@@ -99,13 +99,9 @@ export async function machineSpec (dataDir: string): Promise<MachineSpec> {
 
 const formatLP = (wei: bigint): string => `${formatEther(wei)} LP`
 
-const RETRYABLE_RUN_ERRORS = new Set(['DockerUnavailableError', 'EngineLostError'])
 /** Reverts of agree that will not change by retrying. */
 const FINAL_AGREE = new Set(['InsufficientBalance', 'DealExpired', 'NonceUsed', 'InvalidSignature', 'NoMediators', 'TooManyMediators', 'NotAMediator', 'CollateralBelowFee'])
 
-function jobStatus (r: ExecutionResult): string {
-  return r.timedOut ? 'timeout' : r.oomKilled ? 'oom' : r.outputTooLarge ? 'output-limit' : r.exitCode === 0 ? 'ok' : 'exit-nonzero'
-}
 
 export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   readonly capacity: SlotCapacity
@@ -181,6 +177,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.offs.push(chain.follower.subscribe({ contract: 'Market', args: { account: chain.address } }, () => { void this.checkDeposit() }))
     this.offs.push(chain.follower.subscribe({ contract: 'Market', args: { resourceProvider: chain.address } }, () => { void this.checkDeposit() }))
     await Promise.all([this.checkDocker(), this.checkDeposit()])
+    // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or replace,
+    // the rest go, before a new deal can take their slot.
+    const open = new Set((await this.deals.open()).filter(r => r.phase === 'countersigned' || r.phase === 'running').map(r => r.dealId))
+    await this.reconcileContainers(id => open.has(id))
     this.opts.gossip.start()
     await this.negotiator.start()
     this.announcer.start()
@@ -190,6 +190,22 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.healthTimer = setInterval(() => { void this.checkDocker(); void this.checkDeposit() }, every)
     this.healthTimer.unref()
     await this.driver.resume()
+    // containers kept above for deals that turned out not to be run again
+    await this.reconcileContainers(id => this.runningNow(id))
+  }
+
+  /** A run of this deal is under way in this process. */
+  private runningNow (dealId: string): boolean {
+    return this.driver.inflight(dealId).includes('run')
+  }
+
+  private async reconcileContainers (keep: (dealId: string) => boolean): Promise<void> {
+    try {
+      const r = await this.opts.executor.reconcile(keep)
+      if (r.removed.length > 0) this.c.logger.info({ deals: r.removed }, 'removed containers of deals no longer run')
+    } catch (err) {
+      reportError(this.c, 'provider', err, 'could not list left-over containers (the engine does not answer)')
+    }
   }
 
   async stop (): Promise<void> {
@@ -226,12 +242,14 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
 
   private async checkDocker (): Promise<void> {
     let up = true
-    try { await this.opts.executor.docker.ping() } catch { up = false }
+    try { await this.opts.executor.ping() } catch { up = false }
     if (up !== this.dockerUp) {
       this.dockerUp = up
       if (up) this.c.logger.info('docker engine is back: offering slots')
       else this.c.logger.warn('docker engine unreachable: withdrawing offers')
       this.refreshOffers()
+      // what a run lost with the engine left behind and nobody runs again
+      if (up && !this.stopped) await this.reconcileContainers(id => this.runningNow(id))
     }
   }
 
@@ -322,7 +340,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       case 'release':
         this.capacity.release(rec.dealId)
         return { type: 'released' }
-      case 'run': return await this.run(rec, a.timeoutSec, signal)
+      case 'run': return await this.run(rec, a.timeoutSec, a.deadline, signal)
       case 'abort-run':
         this.driver.abort(rec.dealId, 'run', 'the deal does not go ahead')
         return { type: 'run-aborted' }
@@ -401,7 +419,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     }
   }
 
-  private async run (rec: ProviderDeal, timeoutSec: number, signal: AbortSignal): Promise<ProviderEvent> {
+  private async run (rec: ProviderDeal, timeoutSec: number, deadlineMs: number, signal: AbortSignal): Promise<ProviderEvent> {
     const job = rec.job.value
     let end: ResourceProviderEvents['job:end'][0] = { dealId: rec.dealId, slot: rec.slot }
     let started = false
@@ -411,27 +429,34 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       const loaded = await loadModule(job.module, inputs, modOpts)
       const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, modOpts)
       signal.throwIfAborted()
+      // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
       const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)
-      await rm(resultDir, { recursive: true, force: true })
       started = true
       this.running++
       this.maxRunning = Math.max(this.maxRunning, this.running)
       this.emit('job:start', { dealId: rec.dealId, slot: rec.slot })
       const r = await this.opts.executor.run(spec, { resultDir, timeoutSec, signal, jobId: rec.dealId })
-      this.c.metrics.jobs.inc({ status: jobStatus(r) })
+      this.c.metrics.jobs.inc({ status: r.status === 'ok' && r.exitCode !== 0 ? 'exit-nonzero' : r.status })
       this.c.metrics.containerSeconds.inc(r.runMs / 1000)
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
       const cid = (await this.opts.store.addDirectory(resultDir)).toString()
-      end = { ...end, resultCid: cid, exitCode: r.exitCode, runMs: r.runMs }
+      end = { ...end, resultCid: cid, exitCode: r.exitCode, status: r.status, runMs: r.runMs }
       return { type: 'run-done', cid, exitCode: r.exitCode }
     } catch (err) {
       const e = err as Error
       end = { ...end, error: e.message }
       if (signal.aborted) throw err
-      this.c.metrics.jobs.inc({ status: e.name === 'EngineLostError' ? 'engine-lost' : 'error' })
-      const retryable = RETRYABLE_RUN_ERRORS.has(e.name)
-      this.c.logger.warn({ dealId: rec.dealId, err: e, retryable }, retryable ? 'job interrupted; it is run again while the deadline leaves time' : 'job failed')
-      return { type: 'run-failed', reason: `${e.name}: ${e.message}`, retryable }
+      const lost = err instanceof EngineLostError || err instanceof DockerUnavailableError
+      this.c.metrics.jobs.inc({ status: lost ? 'engine-lost' : 'error' })
+      if (!lost) {
+        this.c.logger.warn({ dealId: rec.dealId, err: e }, 'job failed')
+        return { type: 'run-failed', reason: `${e.name}: ${e.message}`, retryable: false }
+      }
+      // A lost or absent engine: the lifecycle runs it again (the executor adopting the container if it is still
+      // there) once the engine answers, while the result deadline leaves time; until then, nothing to run on.
+      this.c.logger.warn({ dealId: rec.dealId, err: e }, 'docker engine lost during the job: running it again when it answers')
+      const back = await this.opts.executor.waitForEngine({ timeoutMs: Math.max(0, deadlineMs - this.driver.now()), signal })
+      return { type: 'run-failed', reason: `${e.name}: ${e.message}`, retryable: back }
     } finally {
       if (started) {
         this.running--
