@@ -179,7 +179,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await Promise.all([this.checkDocker(), this.checkDeposit()])
     // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or replace,
     // the rest go, before a new deal can take their slot.
-    const open = new Set((await this.deals.open()).filter(r => r.phase === 'countersigned' || r.phase === 'running').map(r => r.dealId))
+    const open = await this.toRun()
     await this.reconcileContainers(id => open.has(id))
     this.opts.gossip.start()
     await this.negotiator.start()
@@ -190,8 +190,15 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.healthTimer = setInterval(() => { void this.checkDocker(); void this.checkDeposit() }, every)
     this.healthTimer.unref()
     await this.driver.resume()
-    // containers kept above for deals that turned out not to be run again
-    await this.reconcileContainers(id => this.runningNow(id))
+    // containers kept above for deals that turned out not to be run again (a deal still to run keeps its
+    // container even when its run has not reached the executor yet: the run adopts it)
+    const still = await this.toRun()
+    await this.reconcileContainers(id => still.has(id) || this.runningNow(id))
+  }
+
+  /** Deals whose job is still to run (or running): their left-over containers are for the run to adopt. */
+  private async toRun (): Promise<Set<string>> {
+    return new Set((await this.deals.open()).filter(r => r.phase === 'countersigned' || r.phase === 'running').map(r => r.dealId))
   }
 
   /** A run of this deal is under way in this process. */
@@ -249,7 +256,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       else this.c.logger.warn('docker engine unreachable: withdrawing offers')
       this.refreshOffers()
       // what a run lost with the engine left behind and nobody runs again
-      if (up && !this.stopped) await this.reconcileContainers(id => this.runningNow(id))
+      if (up && !this.stopped) {
+        const still = await this.toRun()
+        await this.reconcileContainers(id => still.has(id) || this.runningNow(id))
+      }
     }
   }
 
