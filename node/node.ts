@@ -7,7 +7,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
-import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, type HostOptions, type LilypadHost } from './host/index.ts'
+import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, watchConnections, LOCAL_LISTEN, PUBLIC_LISTEN, type HostOptions, type LilypadHost } from './host/index.ts'
 import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/service.ts'
 import { OrderBook } from '../protocols/order-book.ts'
@@ -59,6 +59,7 @@ export interface NodeOptions {
   /** node state: peer key, deals, Helia blocks, downloads */
   dataDir: string
   roles: RoleName[]
+  /** default: loopback when `local`, else every interface plus a relay reservation (PUBLIC_LISTEN) */
   listen?: string[]
   /** many nodes on one machine (devnet, tests): loopback allow-list, no colocation penalty, fast heartbeat */
   local?: boolean
@@ -90,6 +91,7 @@ export class LilypadNode {
   private executor?: Executor
   private readonly peerKey: PrivateKey
   private stopped = false
+  private unwatch?: () => void
   /** the parties' dispute hand-off (push to the drawn mediator, answer its pulls) */
   private readonly disputeSides: Array<{ stop: () => Promise<void> }> = []
 
@@ -111,8 +113,11 @@ export class LilypadNode {
     let host: LilypadHost | undefined
     let store: ResultStore | undefined
     try {
-      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...opts.host })
+      const listen = opts.listen ?? (opts.local === true ? LOCAL_LISTEN : PUBLIC_LISTEN)
+      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), listen, ...opts.host })
       host = await createHost(hostOpts)
+      // on a real network the operator sees how each peer is reached (direct, relayed, upgraded by DCUtR)
+      const unwatch = opts.local !== true && opts.log !== undefined ? watchConnections(host, opts.log) : undefined
       await host.start()
       // The bootstrap discovery module waits a second before its first dial; a CLI run cannot afford that.
       const h = host
@@ -120,6 +125,7 @@ export class LilypadNode {
       store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host })
       const peerKey = hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key'))
       const node = new LilypadNode(host, chain, store, peerKey, opts)
+      node.unwatch = unwatch
       await node.startRoles(opts)
       return node
     } catch (err) {
@@ -193,6 +199,7 @@ export class LilypadNode {
     await this.offerSync.stop()
     this.gossip.stop()
     await this.store.stop()
+    this.unwatch?.()
     await this.host.stop()
     await this.chain.stop()
   }

@@ -16,7 +16,7 @@ import { caseSource, type KeptDeal } from './cases.ts'
 import { closeUnmediated } from './keeper.ts'
 
 interface PartyInit {
-  host: DisputeNode & { services?: { dht?: KadDHT }, getConnections?: (peer?: PeerId) => unknown[] }
+  host: DisputeNode & { services?: { dht?: KadDHT } }
   chain: ChainClient
   networkId: string
   /** signed node records (default: read from the host's DHT), for the mediator's addresses */

@@ -5,6 +5,7 @@ import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import {
   checkResult, decodeResultAck, decodeResultDelivery, encodeResultAck, encodeResultDelivery, decodeOfferSync, encodeOfferSync,
@@ -40,7 +41,7 @@ export class ResultReceiver {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64 })
+    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -106,7 +107,7 @@ export class ResultReceiver {
 /** Provider side: sends a signed result to the job creator; resolves when acked, throws ResultRejectedError otherwise. */
 export async function deliverResult (host: LilypadHost, networkId: string, peer: string, delivery: ResultDelivery, signal?: AbortSignal): Promise<void> {
   const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
-  const stream = await host.dialProtocol(peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
+  const stream = await openStream(host, peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
     await lp.write(encodeResultDelivery(delivery), { signal: sig() })
@@ -156,7 +157,7 @@ export class OfferSync {
     this.running = true
     if (opts.serve !== false) {
       this.serving = true
-      await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32 })
+      await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32, runOnLimitedConnection: true })
     }
     if (opts.pull === true) this.enablePull()
   }
@@ -228,7 +229,7 @@ export class OfferSync {
     if (book === undefined || !this.running) return
     let stream: Stream
     try {
-      stream = await this.host.dialProtocol(peer, this.protocol, { signal: AbortSignal.timeout(STEP_MS) })
+      stream = await openStream(this.host, peer, this.protocol, { signal: AbortSignal.timeout(STEP_MS) })
     } catch { return } // the peer does not serve sync, or went away
     let added = 0
     try {

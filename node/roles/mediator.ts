@@ -55,7 +55,6 @@ export interface DisputeRecord extends StoredRecord {
 
 export interface MediatorHost extends DisputeNode {
   getMultiaddrs: () => Multiaddr[]
-  getConnections?: (peer?: PeerId) => unknown[]
   services: { dht: KadDHT }
 }
 
