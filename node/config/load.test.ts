@@ -9,7 +9,7 @@ const B = '0x' + '22'.repeat(20)
 const good = {
   networkId: 'devnet', chainId: 1337, rpcUrl: 'http://127.0.0.1:8545', deployBlock: 1,
   contracts: { token: A, market: B, directory: A, jobManager: B },
-  bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample'], swarmKeyPath: 'swarm.key'
+  bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWLx2RmNrXqBNRPYbRFMgU1RvW9jCvCchcdLHY37BZCkdE'], swarmKeyPath: 'swarm.key'
 }
 
 test('a network is found by name under LILYPAD_HOME, with the swarm key resolved beside it', async t => {

@@ -22,37 +22,48 @@ function cidrMatcher (range: string): (ip: string) => boolean {
 }
 
 /**
- * A connection gater refusing inbound connections from an IP that already holds `maxPerIp` open ones.
- * `attach(node)` after creation gives it the node's connection list; allow-listed ranges are exempt, as
- * they are from libp2p's own limits.
+ * A connection gater refusing an inbound connection from an IP that already holds `maxPerIp` admitted ones,
+ * or when `maxInbound` are admitted in all — counted from admission, handshakes in progress included, until
+ * they close. libp2p's own maxConnections counts only finished connections, so a burst of simultaneous
+ * handshakes overshoots it until the pruner catches up; this gate does not. Allow-listed ranges are exempt,
+ * as they are from libp2p's limits.
  */
 export class PerIpConnectionGate {
   readonly gater: ConnectionGater
-  private node?: Pick<Libp2p, 'getConnections'>
+  readonly maxPerIp: number
+  readonly maxInbound: number
+  private total = 0
   private readonly allowed: Array<(ip: string) => boolean>
-  /** inbound connections refused by this gate (for tests and metrics) */
+  private readonly admitted = new Map<string, Set<MultiaddrConnection>>()
+  /** inbound connections refused by this gate */
   refused = 0
 
-  readonly maxPerIp: number
-
-  constructor (maxPerIp: number, allow: string[] = []) {
+  constructor (maxPerIp: number, maxInbound: number, allow: string[] = []) {
     this.maxPerIp = maxPerIp
+    this.maxInbound = maxInbound
     this.allowed = allow.map(cidrMatcher)
     this.gater = {
       denyInboundConnection: (maConn: MultiaddrConnection) => this.deny(maConn)
     }
   }
 
-  attach (node: Pick<Libp2p, 'getConnections'>): void { this.node = node }
-
   private deny (maConn: MultiaddrConnection): boolean {
     const ip = remoteIp(maConn.remoteAddr)
-    if (ip === undefined || this.node === undefined || this.allowed.some(a => a(ip))) return false
-    let open = 0
-    for (const c of this.node.getConnections()) if (c.status === 'open' && remoteIp(c.remoteAddr) === ip) open++
-    if (open < this.maxPerIp) return false
-    this.refused++
-    return true
+    if (ip === undefined || this.allowed.some(a => a(ip))) return false
+    const set = this.admitted.get(ip) ?? new Set<MultiaddrConnection>()
+    for (const c of set) if (c.status === 'closed') { set.delete(c); this.total-- }
+    if (set.size >= this.maxPerIp || this.total >= this.maxInbound) {
+      this.refused++
+      return true
+    }
+    set.add(maConn)
+    this.total++
+    this.admitted.set(ip, set)
+    maConn.addEventListener('close', () => {
+      if (set.delete(maConn)) this.total--
+      if (set.size === 0 && this.admitted.get(ip) === set) this.admitted.delete(ip)
+    }, { once: true })
+    return false
   }
 }
 

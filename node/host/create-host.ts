@@ -9,7 +9,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { circuitRelayTransport, circuitRelayServer, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
-import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -91,7 +91,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
   const prefix = `lilypad/${options.networkId}`
   const limits = { ...CONNECTION_LIMITS, ...options.limits, ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}) }
   const relay = { ...RELAY_LIMITS, ...options.relayLimits }
-  const gate = new PerIpConnectionGate(limits.maxConnectionsPerIp, options.allow ?? [])
+  const gate = new PerIpConnectionGate(limits.maxConnectionsPerIp, limits.maxConnections, options.allow ?? [])
   const node = await createLibp2p({
     ...(options.privateKey !== undefined ? { privateKey: options.privateKey } : {}),
     addresses: {
@@ -125,7 +125,8 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       // address changes (a relay reservation made, an address AutoNAT confirmed) reach connected peers
       identifyPush: identifyPush({ protocolPrefix: prefix }),
       ping: ping({ protocolPrefix: prefix }),
-      autoNAT: autoNAT({ protocolPrefix: prefix }),
+      // v2: dials back on a new connection (v1 closed the asker's existing one), with amplification checks
+      autoNAT: autoNATv2({ protocolPrefix: prefix }),
       dcutr: dcutr({ timeout: DCUTR_TIMEOUT_MS, retries: DCUTR_RETRIES }),
       ...(options.relay === true
         ? {
@@ -169,6 +170,5 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       })
     }
   }) as unknown as LilypadHost
-  gate.attach(node)
   return node
 }
