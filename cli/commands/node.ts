@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util'
 import { join } from 'node:path'
 import { parseEther } from 'ethers'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Command } from '../command.ts'
 import { resolveNetworkAndKey, toUserError, usageError } from '../context.ts'
 import { lilypadHome } from '../../node/config/load.ts'
 import { LilypadNode, parseRoles, type RoleName } from '../../node/node.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,jobcreator,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,jobcreator,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -15,6 +16,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       args: argv,
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
+        announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
         slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' }
       }
     })
@@ -32,6 +34,11 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const price = lp('--price', o.price)
   const collateral = lp('--collateral', o.collateral)
   if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
+  for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce]] as const) {
+    for (const a of list ?? []) {
+      try { multiaddr(a) } catch (err) { throw usageError(`${flag} "${a}" is not a multiaddr (${(err as Error).message})`, USAGE) }
+    }
+  }
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
   let node: LilypadNode
@@ -39,6 +46,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     node = await LilypadNode.create({
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
+      host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
       log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
     })

@@ -7,8 +7,8 @@
 import { lpStream } from '@libp2p/utils'
 import { requestReply } from '../request-reply.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { isPeerId, type PeerId, type Stream, type StreamHandler, type StreamHandlerOptions, type AbortOptions, type Connection } from '@libp2p/interface'
-import { openStream } from '../host/connections.ts'
+import { isPeerId, type PeerId, type Stream, type StreamHandler, type StreamHandlerOptions, type Connection } from '@libp2p/interface'
+import { openStream, type StreamOpener } from '../host/connections.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { protocols } from '../../protocols/protocol-id.ts'
 import {
@@ -16,12 +16,10 @@ import {
   type DisputeCase, type DisputeMessage, type RefusalCode
 } from '../../protocols/dispute/index.ts'
 
-export interface DisputeNode {
+export interface DisputeNode extends StreamOpener {
   peerId: PeerId
   handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
-  dialProtocol: (peer: PeerId | Multiaddr | Multiaddr[], protocol: string, options?: AbortOptions & { runOnLimitedConnection?: boolean }) => Promise<Stream>
-  getConnections: (peer?: PeerId) => Connection[]
 }
 
 export interface DisputeServiceInit {

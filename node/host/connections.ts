@@ -1,8 +1,9 @@
 // Connection policy that libp2p's connection manager lacks: a cap on open connections per remote IP (so
 // one machine cannot fill our connection table with fresh peer ids), streams that may use a relayed
 // connection when that is all there is, and a log of how each peer is connected (direct or relayed).
-import { getNetConfig, isNetworkAddress } from '@libp2p/utils'
-import { Circuit } from '@multiformats/multiaddr-matcher'
+import { getNetConfig, isNetworkAddress, isPrivate } from '@libp2p/utils'
+import { Circuit, DNS } from '@multiformats/multiaddr-matcher'
+import { DIRECT_DIAL_TIMEOUT_MS } from './constants.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { cidrContains } from '@chainsafe/netmask'
 import type { Connection, ConnectionGater, Libp2p, MultiaddrConnection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
@@ -73,16 +74,37 @@ export function isRelayed (c: Pick<Connection, 'remoteAddr'>): boolean {
 }
 
 /**
- * Opens a stream for one of our protocols: on an open unlimited connection if there is one, else on an open
- * relayed (limited) one — libp2p would dial again instead, which fails for a peer reachable only through a
- * relay — else by dialing (direct addresses first, relayed last). DCUtR upgrades relayed connections in the
- * background, so later streams go direct when they can.
+ * Opens a stream for one of our protocols: on an open unlimited connection if there is one; else, when all we
+ * have is a relayed (limited) connection, first a short direct dial if the peer advertises a public address
+ * (a node behind NAT can always dial out to a public one, whether or not DCUtR got there first), then the
+ * relayed connection itself — libp2p would dial again instead, which fails for a peer reachable only through
+ * a relay; else a dial (direct addresses first, relayed last).
  */
-export async function openStream (host: Pick<Libp2p, 'getConnections' | 'dialProtocol'>, peer: PeerId, protocol: string, options: AbortOptions = {}): Promise<Stream> {
+export type StreamOpener = Pick<Libp2p, 'getConnections' | 'dialProtocol' | 'dial' | 'peerStore'>
+
+export async function openStream (host: StreamOpener, peer: PeerId, protocol: string, options: AbortOptions = {}): Promise<Stream> {
   const open = host.getConnections(peer).filter(c => c.status === 'open')
-  const best = open.find(c => c.limits === undefined) ?? open[0]
-  if (best !== undefined) return await best.newStream(protocol, { ...options, runOnLimitedConnection: true })
+  const unlimited = open.find(c => c.limits === undefined)
+  if (unlimited !== undefined) return await unlimited.newStream(protocol, { ...options, runOnLimitedConnection: true })
+  if (open.length > 0) {
+    if (await hasPublicAddress(host, peer)) {
+      try {
+        const signal = AbortSignal.any([AbortSignal.timeout(DIRECT_DIAL_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
+        const conn = await host.dial(peer, { signal })
+        if (conn.limits === undefined) return await conn.newStream(protocol, { ...options, runOnLimitedConnection: true })
+      } catch {}
+    }
+    const relayed = open.find(c => c.status === 'open')
+    if (relayed !== undefined) return await relayed.newStream(protocol, { ...options, runOnLimitedConnection: true })
+  }
   return await host.dialProtocol(peer, protocol, { ...options, runOnLimitedConnection: true })
+}
+
+async function hasPublicAddress (host: Pick<Libp2p, 'peerStore'>, peer: PeerId): Promise<boolean> {
+  try {
+    const { addresses } = await host.peerStore.get(peer)
+    return addresses.some(({ multiaddr: ma }) => !Circuit.matches(ma) && (DNS.matches(ma) || (isNetworkAddress(ma) && isPrivate(ma) !== true)))
+  } catch { return false }
 }
 
 export interface ConnectionEvent {
@@ -95,15 +117,27 @@ export interface ConnectionEvent {
   limited: boolean
 }
 
-/** Calls `log` on every connection opened and closed; returns the unsubscribe function. */
-export function watchConnections (host: Pick<Libp2p, 'addEventListener' | 'removeEventListener'>, log: (msg: string, fields: Record<string, unknown>) => void): () => void {
+/**
+ * Calls `log` on every connection opened and closed, and with the node's addresses whenever they change (a
+ * relay reservation made or lost, an address AutoNAT confirmed); returns the unsubscribe function.
+ */
+export function watchConnections (host: Pick<Libp2p, 'addEventListener' | 'removeEventListener' | 'getMultiaddrs'>, log: (msg: string, fields: Record<string, unknown>) => void): () => void {
   const fields = (c: Connection): ConnectionEvent => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction, relayed: isRelayed(c), limited: c.limits !== undefined })
   const opened = (e: CustomEvent<Connection>): void => { log('connection open', { ...fields(e.detail) }) }
   const closed = (e: CustomEvent<Connection>): void => { log('connection close', { ...fields(e.detail) }) }
+  let last = ''
+  const updated = (): void => {
+    const addrs = host.getMultiaddrs().map(String)
+    if (addrs.join() === last) return
+    last = addrs.join()
+    log('addresses', { addrs })
+  }
   host.addEventListener('connection:open', opened)
   host.addEventListener('connection:close', closed)
+  host.addEventListener('self:peer:update', updated)
   return () => {
     host.removeEventListener('connection:open', opened)
     host.removeEventListener('connection:close', closed)
+    host.removeEventListener('self:peer:update', updated)
   }
 }

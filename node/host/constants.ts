@@ -56,6 +56,10 @@ export const DNS_TRIES = 2
 /** answers kept for their TTL */
 export const DNS_CACHE_SIZE = 256
 
+/** When only a relayed connection to a peer with a public address exists: how long a direct dial may take
+ * before a stream goes over the relay instead */
+export const DIRECT_DIAL_TIMEOUT_MS = 3_000
+
 // Hole punching (DCUtR): how long one attempt may take, and how many.
 export const DCUTR_TIMEOUT_MS = 5_000
 export const DCUTR_RETRIES = 3

@@ -6,8 +6,8 @@ import { lpStream } from '@libp2p/utils'
 import { requestReply } from '../request-reply.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Signer } from 'ethers'
-import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
-import { openStream } from '../host/connections.ts'
+import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import { openStream, type StreamOpener } from '../host/connections.ts'
 import { idOf, recoverSigner, signMessage, type Deal, type LilypadDomain } from '../../protocols/eip712.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { buildDeal, decodeNegotiation, encodeNegotiation, defaultDealTerms, MAX_NEGOTIATION_MESSAGE, type DealTerms, type DeclineReason } from '../../protocols/negotiation/messages.ts'
@@ -18,12 +18,10 @@ import type { Envelope } from '../../protocols/codec.ts'
 import type { CapacityProvider } from './capacity.ts'
 import type { IssuedOffer } from '../gossip/announcer.ts'
 
-export interface StreamNode {
+export interface StreamNode extends StreamOpener {
   peerId: PeerId
   handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
-  dialProtocol: (peer: PeerId, protocol: string, options?: AbortOptions) => Promise<Stream>
-  getConnections: (peer?: PeerId) => Connection[]
 }
 
 export interface AgreedDeal {

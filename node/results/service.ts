@@ -208,12 +208,13 @@ export class OfferSync {
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_OFFERS_MESSAGE })
       const offers = this.live()
-      // the providers' addresses from our peer store: the asker can then dial them directly
+      // the providers' addresses from our peer store: the asker can then dial them directly, or through their
+      // relay (a provider behind NAT has only its relayed address to offer)
       for (const o of offers) {
         if (o.addrs.length > 0 || o.offer.peer === undefined) continue
         try {
           const p = await this.host.peerStore.get(peerIdFromString(o.offer.peer))
-          o.addrs = p.addresses.map(a => a.multiaddr.toString()).filter(a => !a.includes('/p2p-circuit'))
+          o.addrs = p.addresses.map(a => a.multiaddr.toString())
         } catch {}
       }
       await lp.write(encodeOfferSync(offers), { signal: AbortSignal.timeout(STEP_MS) })

@@ -9,19 +9,26 @@
 // (every reserved and documentation range is on its private list, and AutoNAT and DCUtR ignore private
 // addresses); the namespaces have no link to the host or beyond, so these addresses never leave them.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
-import { existsSync, rmSync } from 'node:fs'
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises'
+import { existsSync, rmSync, rmdirSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
 
+// Absolute paths: `npx` puts node_modules/.bin first on PATH, and an npm package there is called `nft`.
+const IP = '/usr/sbin/ip'
+const NFT = '/usr/sbin/nft'
+const SYSCTL = '/usr/sbin/sysctl'
+
 /** The /24 the lab's "internet" uses (see above). */
 export const INTERNET = '11.66.0'
 
 let labs = 0
 const live = new Set<NetnsLab>()
+/** /etc/netns did not exist before a lab made it: the last lab to go removes it again when empty */
+let madeEtcNetns = false
 let exitHooked = false
 
 function hookExit (): void {
@@ -40,7 +47,7 @@ export class NetnsUnavailableError extends Error {
 
 /** Whether this process may create network namespaces (root with `ip` and `nft`). */
 export function netnsAvailable (): boolean {
-  return process.getuid?.() === 0 && existsSync('/usr/sbin/ip') && existsSync('/usr/sbin/nft')
+  return process.getuid?.() === 0 && existsSync(IP) && existsSync(NFT) && existsSync(SYSCTL)
 }
 
 export class NetnsLab {
@@ -62,7 +69,7 @@ export class NetnsLab {
   /** The full name of a namespace of this lab. */
   ns (name: string): string { return `${this.prefix}-${name}` }
 
-  async ip (...args: string[]): Promise<void> { await run('ip', args) }
+  async ip (...args: string[]): Promise<void> { await run(IP, args) }
 
   private async addNamespace (name: string): Promise<string> {
     const ns = this.ns(name)
@@ -107,7 +114,7 @@ export class NetnsLab {
     await this.ip('-n', host, 'addr', 'add', `${lan}.2/24`, 'dev', 'eth0')
     await this.ip('-n', host, 'link', 'set', 'eth0', 'up')
     await this.ip('-n', host, 'route', 'add', 'default', 'via', `${lan}.1`)
-    await run('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+    await run(IP, ['netns', 'exec', router, SYSCTL, '-qw', 'net.ipv4.ip_forward=1'])
     await this.nft(router, `table ip lilypad_nat {
   chain postrouting { type nat hook postrouting priority srcnat; oifname "eth0" masquerade; }
   chain forward { type filter hook forward priority filter; policy drop; ct state established,related accept; iifname "lan" accept; }
@@ -118,7 +125,7 @@ export class NetnsLab {
   /** Loads an nftables ruleset into a namespace of this lab (its tables die with the namespace). */
   async nft (ns: string, ruleset: string): Promise<void> {
     this.assertOwn(ns)
-    const child = spawn('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    const child = spawn(IP, ['netns', 'exec', ns, NFT, '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
     child.stdin?.end(ruleset)
@@ -129,6 +136,7 @@ export class NetnsLab {
   /** Writes /etc/netns/<ns>/<file> (bind-mounted over /etc/<file> for processes started in the namespace). */
   async netnsFile (ns: string, file: 'resolv.conf' | 'hosts', content: string): Promise<void> {
     this.assertOwn(ns)
+    if (!existsSync('/etc/netns')) madeEtcNetns = true
     await mkdir(`/etc/netns/${ns}`, { recursive: true })
     await writeFile(`/etc/netns/${ns}/${file}`, content)
   }
@@ -136,7 +144,7 @@ export class NetnsLab {
   /** Starts a process inside a namespace; it is killed (with its namespace's other processes) on destroy. */
   spawn (ns: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
     this.assertOwn(ns)
-    const child = spawn('ip', ['netns', 'exec', ns, command, ...args], options)
+    const child = spawn(IP, ['netns', 'exec', ns, command, ...args], options)
     this.processes.add(child)
     child.once('exit', () => { this.processes.delete(child) })
     return child
@@ -155,15 +163,16 @@ export class NetnsLab {
     await Promise.all(exits)
     for (const ns of [...this.namespaces].reverse()) {
       await this.killInside(ns)
-      await run('ip', ['netns', 'del', ns]).catch(() => {})
+      await run(IP, ['netns', 'del', ns]).catch(() => {})
       await rm(`/etc/netns/${ns}`, { recursive: true, force: true })
     }
     this.namespaces.length = 0
+    if (madeEtcNetns && live.size === 0) await rmdir('/etc/netns').then(() => { madeEtcNetns = false }, () => {})
   }
 
   /** Processes left in a namespace of ours (grandchildren of what we spawned) */
   private async killInside (ns: string): Promise<void> {
-    const { stdout } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }))
+    const { stdout } = await run(IP, ['netns', 'pids', ns]).catch(() => ({ stdout: '' }))
     for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
       try { process.kill(pid, 'SIGKILL') } catch {}
     }
@@ -175,17 +184,19 @@ export class NetnsLab {
     for (const p of this.processes) { try { p.kill('SIGKILL') } catch {} }
     for (const ns of [...this.namespaces].reverse()) {
       try {
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number)
+        const pids = execFileSync(IP, ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number)
         for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch {} }
       } catch {}
-      try { execFileSync('ip', ['netns', 'del', ns]) } catch {}
+      try { execFileSync(IP, ['netns', 'del', ns]) } catch {}
       rmSync(`/etc/netns/${ns}`, { recursive: true, force: true })
     }
+    live.delete(this)
+    if (madeEtcNetns && live.size === 0) { try { rmdirSync('/etc/netns') } catch {} }
   }
 
   /** Namespaces of this lab that still exist (for tests of the teardown itself). */
   static async existing (prefix: string): Promise<string[]> {
-    const { stdout } = await run('ip', ['netns', 'list'])
+    const { stdout } = await run(IP, ['netns', 'list'])
     return stdout.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(`${prefix}-`))
   }
 }
