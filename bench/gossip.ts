@@ -21,8 +21,8 @@ async function benchOne (nodes: number, messages: number, warmup: number): Promi
   const services = hosts.map(h => new GossipService(h, { networkId: NETWORK, domain: testDomain, book: new OrderBook() }))
   try {
     services.forEach(s => { s.start() })
-    await connectMesh(hosts)
-    await waitForMesh(hosts, services[0].topics.resourceOffers, 30_000)
+    await connectMesh(hosts, [], { concurrency: 8, timeoutMs: 30_000 })
+    await waitForMesh(hosts, services[0].topics.resourceOffers, 120_000)
     const envs = await Promise.all(Array.from({ length: warmup + messages }, async (_, i) => { const w = wallet(`bench-${nodes}-${i}`); return await signedResourceOffer(w, resourceOffer(w.address)) }))
     const latencies: number[] = []
     const perMessage: number[] = []
@@ -53,7 +53,7 @@ async function benchOne (nodes: number, messages: number, warmup: number): Promi
 
 export async function benchGossip (options: GossipBenchOptions = {}): Promise<GossipBenchResult[]> {
   const out: GossipBenchResult[] = []
-  for (const n of options.sizes ?? [20, 50]) out.push(await benchOne(n, options.messages ?? 50, options.warmup ?? 10))
+  for (const n of options.sizes ?? [20, 50, 100]) out.push(await benchOne(n, options.messages ?? 50, options.warmup ?? 10))
   return out
 }
 

@@ -1,7 +1,7 @@
 // Connection policy that libp2p's connection manager lacks: a cap on open connections per remote IP (so
 // one machine cannot fill our connection table with fresh peer ids), streams that may use a relayed
 // connection when that is all there is, and a log of how each peer is connected (direct or relayed).
-import { getNetConfig, isNetworkAddress, isPrivate } from '@libp2p/utils'
+import { getNetConfig, isLoopback, isNetworkAddress, isPrivate } from '@libp2p/utils'
 import { Circuit, DNS } from '@multiformats/multiaddr-matcher'
 import { DIRECT_DIAL_TIMEOUT_MS } from './constants.ts'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -53,7 +53,9 @@ export class PerIpConnectionGate {
     if (ip === undefined || this.allowed.some(a => a(ip))) return false
     const set = this.admitted.get(ip) ?? new Set<MultiaddrConnection>()
     for (const c of set) if (c.status === 'closed') { set.delete(c); this.total-- }
-    if (set.size >= this.maxPerIp || this.total >= this.maxInbound) {
+    // loopback is a local tool or a reverse proxy (TLS in front of /ws): its one IP stands for many clients
+    const perIpFull = set.size >= this.maxPerIp && !isLoopback(maConn.remoteAddr)
+    if (perIpFull || this.total >= this.maxInbound) {
       this.refused++
       return true
     }

@@ -23,8 +23,9 @@ export const CONNECTION_LIMITS = {
   inboundConnectionThreshold: 5,
   /** open connections from one IP address; beyond it the gate refuses (not in libp2p) */
   maxConnectionsPerIp: 16,
-  /** handshake (encryption + muxer) of an inbound connection [10 s] */
-  inboundUpgradeTimeoutMs: 5_000,
+  /** handshake (encryption + muxer) of an inbound connection [10 s]; with maxIncomingPendingConnections it
+   * bounds what slow handshakes can hold, and stays generous for a loaded machine */
+  inboundUpgradeTimeoutMs: 10_000,
   /** a whole dial, all addresses [10 s] */
   dialTimeoutMs: 10_000,
   /** addresses tried per dial [25]: a peer record stuffed with addresses cannot make us dial them all */
@@ -68,8 +69,8 @@ export const DCUTR_RETRIES = 3
 export const PEER_SCORE = {
   /** positive topic score counts up to this (first deliveries of valid offers earn it) */
   topicScoreCap: 50,
-  /** colocation penalty: weight × (peers from one IP − threshold)²; 13 peers from one IP reach the gossip
-   * threshold, 16 the publish threshold, 20 the graylist */
+  /** colocation penalty: weight × (peers from one IP − threshold)²; with 14 peers from one IP each falls
+   * below the gossip threshold, with 16 below the publish threshold, with 20 into the graylist */
   IPColocationFactorWeight: -20,
   IPColocationFactorThreshold: 8,
   /** broken gossip promises and GRAFT floods: weight × (count − threshold)², the count decaying ×0.9 a second */
