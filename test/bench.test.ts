@@ -25,7 +25,7 @@ test('lilypad bench --quick --json produces every key', async t => {
   t.is(r.matcher.offers, 10_000)
   t.true(isNum(r.matcher.ms))
 
-  t.deepEqual(r.gossip.map((g: { nodes: number }) => g.nodes), [20, 50])
+  t.deepEqual(r.gossip.map((g: { nodes: number }) => g.nodes), [20, 50, 100])
   for (const g of r.gossip) t.true(isNum(g.p50Ms) && isNum(g.p99Ms), 'gossip percentiles')
 
   t.true(isNum(r.executor.cowsayOverheadMs) && isNum(r.executor.fetch10MbMs), 'executor')
