@@ -11,7 +11,7 @@ import Docker from 'dockerode'
 import { Executor } from '../node/executor/index.ts'
 import { loadModule } from '../node/modules/index.ts'
 import { pinSpecImage } from '../node/modules/images.ts'
-import { ResultStore } from '../node/storage/index.ts'
+import { ResultStore } from '../node/result-store/index.ts'
 
 export interface ExecutorBenchResult {
   cowsayOverheadMs: number

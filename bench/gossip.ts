@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import { OrderBook } from '../protocols/order-book.ts'
 import { idOf } from '../protocols/eip712.ts'
-import { GossipService } from '../node/gossip/service.ts'
+import { GossipService } from '../node/gossip/gossip.ts'
 import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer } from '../node/testing/fixtures.ts'
 
 export interface GossipBenchOptions { sizes?: number[], messages?: number, /** messages sent first and left out of the figures (JIT, first streams) */ warmup?: number }

@@ -13,9 +13,7 @@ import { DEVNET_ID, DEVNET_KEYS, devnetDir, runningDevnet, readyMarkerPath, type
 
 export const CLI_BIN = fileURLToPath(new URL('./bin.ts', import.meta.url))
 
-export function usageError (message: string, usage: string): UserError {
-  return new UserError(message, { hint: `usage:\n  ${usage}`, exitCode: 2 })
-}
+export { usageError } from './usage.ts'
 
 /** Starts `lilypad devnet` detached (logging to $LILYPAD_HOME/devnet/devnet.log) and waits until it is ready. */
 export async function startDetachedDevnet (onNote: (m: string) => void, timeoutMs = 90_000): Promise<ReadyMarker> {
@@ -100,6 +98,15 @@ export function toUserError (e: unknown): unknown {
     case 'ModuleInputError':
     case 'ModuleRefError':
       return new UserError(`${name}: ${err.message}`, { hint: 'modules are name:version (e.g. cowsay:v0.0.1) and inputs -i Key=Value', exitCode: 2, cause: e })
+    case 'MissingInputError':
+    case 'GpuRequirementError':
+      return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, exitCode: 2, cause: e })
+    case 'TemplateStepLimitError':
+    case 'TemplateOutputLimitError':
+    case 'TemplateNestingError':
+    case 'TemplateTimeLimitError':
+    case 'TemplateTooLargeError':
+      return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, cause: e })
     case 'ModuleNotFoundError':
     case 'ModuleTemplateMissingError':
     case 'ModulePinMismatchError':
@@ -115,9 +122,9 @@ export function toUserError (e: unknown): unknown {
     case 'ResultVerificationError':
       return new UserError(`could not download the result: ${err.message}`, { hint: 'the provider may have gone away; the deal stays open until its judge window passes', cause: e })
     case 'RoleNotAvailableError':
-      return new UserError(err.message, { hint: 'the mediator and jobcreator (on-chain job bridge) roles ship as node/roles/mediator.ts and node/roles/job-bridge.ts; run the others meanwhile', cause: e })
+      return new UserError(err.message, { hint: 'the mediator and job-bridge roles ship as node/roles/mediator.ts and node/roles/job-bridge.ts; run the others meanwhile', cause: e })
     case 'UnknownRoleError':
-      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, jobcreator', exitCode: 2, cause: e })
+      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge', exitCode: 2, cause: e })
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
     default: return e

@@ -9,40 +9,29 @@ import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
 import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, watchConnections, LOCAL_LISTEN, PUBLIC_LISTEN, type HostOptions, type LilypadHost } from './host/index.ts'
 import { loadOrCreatePeerKey } from './host/keys.ts'
-import { GossipService } from './gossip/service.ts'
+import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
-import { OfferSync } from './results/index.ts'
-import { ResultStore } from './storage/index.ts'
+import { OfferSync } from './offer-sync/index.ts'
+import { ResultStore } from './result-store/index.ts'
 import { Executor } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
 import { startJobCreatorDisputes, startProviderDisputes } from './dispute/index.ts'
+import type { RoleName } from './role-names.ts'
 
-export const ROLE_NAMES = ['resource-provider', 'solver', 'mediator', 'jobcreator', 'directory'] as const
-export type RoleName = typeof ROLE_NAMES[number]
+export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
 export class RoleNotAvailableError extends Error {
   static override name = 'RoleNotAvailableError'
   override name = 'RoleNotAvailableError'
 }
 
-export class UnknownRoleError extends Error {
-  static override name = 'UnknownRoleError'
-  override name = 'UnknownRoleError'
-}
-
-export function parseRoles (text: string): RoleName[] {
-  const roles = text.split(',').map(s => s.trim()).filter(Boolean)
-  for (const r of roles) if (!(ROLE_NAMES as readonly string[]).includes(r)) throw new UnknownRoleError(`unknown role "${r}" (roles: ${ROLE_NAMES.join(', ')})`)
-  return [...new Set(roles)] as RoleName[]
-}
-
 /** Roles the disputes branch provides; loaded only when their module is present. */
 const OPTIONAL_ROLE_MODULES: Partial<Record<RoleName, string>> = {
   mediator: './roles/mediator.ts',
-  jobcreator: './roles/job-bridge.ts'
+  'job-bridge': './roles/job-bridge.ts'
 }
 
 export function roleAvailable (role: RoleName): boolean {
@@ -142,7 +131,7 @@ export class LilypadNode {
     const needsExecutor = opts.roles.includes('resource-provider') || opts.roles.includes('mediator')
     if (needsExecutor) this.executor = opts.executor ?? new Executor()
     this.gossip.start()
-    await this.offerSync.start({ serve: true, pull: opts.roles.includes('jobcreator') || opts.roles.includes('solver') })
+    await this.offerSync.start({ serve: true, pull: opts.roles.includes('job-bridge') || opts.roles.includes('solver') })
     if (opts.roles.includes('resource-provider')) {
       this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.provider })
       await this.provider.start()
@@ -162,9 +151,9 @@ export class LilypadNode {
       this.mediator = await mod.Mediator.create({ host: this.host, peerKey: this.peerKey, chain: this.chain, store: this.store, executor: this.executor, network, dataDir, ...opts.mediator })
       await this.mediator.start()
     }
-    if (opts.roles.includes('jobcreator')) {
+    if (opts.roles.includes('job-bridge')) {
       this.jobCreator = await this.createJobCreator(opts)
-      const mod = await import(OPTIONAL_ROLE_MODULES.jobcreator as string) as { JobBridge: { create: (init: Record<string, unknown>) => Promise<Startable> } }
+      const mod = await import(OPTIONAL_ROLE_MODULES['job-bridge'] as string) as { JobBridge: { create: (init: Record<string, unknown>) => Promise<Startable> } }
       this.bridge = await mod.JobBridge.create({ chain: this.chain, jobCreator: this.jobCreator, network, dataDir, peerId: this.host.peerId.toString() })
       await this.bridge.start()
     }

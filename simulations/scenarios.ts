@@ -7,8 +7,8 @@ import { round, type Summary } from './metrics.ts'
 
 export const SWEEP_MAX_NODES = 500
 
-export const SCENARIOS = ['steady', 'churn', 'cheaters', 'partition', 'spam'] as const
-export type ScenarioName = typeof SCENARIOS[number]
+import { SCENARIOS, isScenario, type ScenarioName } from './scenario-names.ts'
+export { SCENARIOS, isScenario, type ScenarioName }
 
 export class UnknownScenarioError extends Error {
   static override name = 'UnknownScenarioError'
@@ -20,9 +20,6 @@ export class UnknownScenarioError extends Error {
   }
 }
 
-export function isScenario (s: string): s is ScenarioName {
-  return (SCENARIOS as readonly string[]).includes(s)
-}
 
 export interface ScenarioOptions {
   nodes: number

@@ -1,5 +1,8 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -26,20 +29,33 @@ const badFlags: Array<[string[], RegExp]> = [
   [['run', 'cowsay:v0.0.1', '--target', 'nobody'], /not an Ethereum address/],
   [['run', 'cowsay:v0.0.1', '--max-price', 'lots'], /not an LP amount/],
   [['run', 'cowsay:v0.0.1', '--timeout=0'], /positive number of seconds/],
+  [['run', 'cowsay:v0.0.1', '--gpu', '1.5'], /--gpu "1\.5" must be a whole number from 0 to 65535/],
+  [['run', 'cowsay:v0.0.1', '--vram=-8'], /--vram "-8" must be a whole number/],
+  [['run', 'cowsay:v0.0.1', '--gpu-model', ''], /--gpu-model needs a model name/],
   [['node', '--roles', 'baker'], /unknown role "baker"/],
   [['node'], /at least one role/],
   [['devnet', '--port', 'high'], /TCP port/],
   [['network', 'init', 'Bad_Id', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1'], /lowercase letters/],
   [['network', 'init', 'mine'], /needs contracts/],
+  [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--module-price', 'cowsay:v0.0.1'], /expected NAME=LP/],
+  [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--bridge', 'someone'], /not an Ethereum address/],
   [['faucet', '--address', 'me'], /not an Ethereum address/]
 ]
+// What makes a usage error slow is loading a node's code: none of it loads before the flags are checked.
+const HEAVY = /node_modules\/(libp2p|@libp2p|ethers|helia|@helia|dockerode|@chainsafe)\//
 for (const [args, message] of badFlags) {
   test(`"lilypad ${args.join(' ')}" is a usage error (exit 2)`, async t => {
-    const err = await t.throwsAsync(cli(...args)) as Error & { code: number, stderr: string }
+    const dir = await mkdtemp(join(tmpdir(), 'lilypad-loads-'))
+    t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+    const loads = join(dir, 'loads.txt')
+    const err = await t.throwsAsync(run(process.execPath, ['--import', './test/support/record-loads.ts', 'cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_RECORD_LOADS: loads } })) as Error & { code: number, stderr: string }
     t.is(err.code, 2)
     t.regex(err.stderr, message)
     t.regex(err.stderr, /hint: usage:/)
     t.notRegex(err.stderr, /at .*\.ts:\d+/)
+    const loaded = (await readFile(loads, 'utf8')).split('\n')
+    t.true(loaded.some(u => u.endsWith('/cli/bin.ts')), 'the load recorder saw the CLI')
+    t.deepEqual(loaded.filter(u => HEAVY.test(u)), [], 'no node code loaded for a usage error')
   })
 }
 

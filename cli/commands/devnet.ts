@@ -1,14 +1,12 @@
 import { parseArgs } from 'node:util'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { usageError, toUserError } from '../context.ts'
-import { startDevnet, runningDevnet, DEVNET_CHAIN_ID, DEVNET_KEYS } from '../../node/devnet.ts'
-import { devKey } from '../../node/chain/anvil.ts'
-import { Wallet } from 'ethers'
+import { usageError } from '../usage.ts'
 
 const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator]\n  lilypad devnet stop'
 
 async function stop (): Promise<number> {
+  const { runningDevnet } = await import('../../node/devnet.ts')
   const m = await runningDevnet()
   if (m === undefined) { console.error('no devnet is running'); return 0 }
   process.kill(m.pid, 'SIGTERM')
@@ -36,6 +34,10 @@ export const devnet: Command = {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw usageError('--port must be a TCP port number', USAGE)
     const slots = v.values.slots === undefined ? undefined : Number(v.values.slots)
     if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+    const { startDevnet, runningDevnet, DEVNET_CHAIN_ID, DEVNET_KEYS } = await import('../../node/devnet.ts')
+    const { devKey } = await import('../../node/chain/anvil.ts')
+    const { Wallet } = await import('ethers')
+    const { toUserError } = await import('../context.ts')
     const running = await runningDevnet()
     if (running !== undefined) throw new UserError(`a devnet is already running (pid ${running.pid}, ${running.rpcUrl})`, { hint: 'use it, or stop it with "lilypad devnet stop"' })
     let d
@@ -43,6 +45,7 @@ export const devnet: Command = {
       d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, log: (m, f) => { console.error(`  ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) } })
     } catch (err) { throw toUserError(err) }
     const user = new Wallet(devKey(DEVNET_KEYS.user)).address
+    const bridge = new Wallet(devKey(DEVNET_KEYS.bridge)).address
     console.log(`Lilypad devnet ready in ${(d.readyMs / 1000).toFixed(2)} s
   network file   ${d.networkPath}
   RPC            ${d.network.rpcUrl}   chain id ${DEVNET_CHAIN_ID}
@@ -50,6 +53,8 @@ export const devnet: Command = {
   faucet         ${d.network.contracts.faucet ?? '-'}   ("lilypad faucet --address <you>")
   provider       ${d.provider.chain.address} (${d.provider.provider?.capacity.freeSlots().length ?? 0} slots)
   mediator       ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running in this build)' : ''}
+  job manager    ${d.network.contracts.jobManager}   example client ${d.network.contracts.exampleClient ?? '-'}
+  job bridge     ${bridge} (anvil dev key #${DEVNET_KEYS.bridge}: approved, bonded, funded; see docs/contracts-quickstart.md)
   CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)
 
 MetaMask: Add network manually

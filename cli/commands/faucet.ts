@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util'
-import { formatEther, getAddress, isAddress } from 'ethers'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { resolveNetworkAndKey, toUserError, usageError } from '../context.ts'
-import { ChainClient } from '../../node/chain/index.ts'
+import { usageError, looksLikeAddress, formatLP } from '../usage.ts'
+import type { ChainClient } from '../../node/chain/index.ts'
 
 const USAGE = 'lilypad faucet [--address ADDR] [--network N]'
 
@@ -14,7 +13,10 @@ export const faucet: Command = {
   async run (argv) {
     let v
     try { v = parseArgs({ args: argv, options: { address: { type: 'string' }, network: { type: 'string', short: 'n' } } }) } catch (err) { throw usageError((err as Error).message, USAGE) }
-    if (v.values.address !== undefined && !isAddress(v.values.address)) throw usageError(`--address "${v.values.address}" is not an Ethereum address`, USAGE)
+    if (v.values.address !== undefined && !looksLikeAddress(v.values.address)) throw usageError(`--address "${v.values.address}" is not an Ethereum address`, USAGE)
+    const { resolveNetworkAndKey, toUserError } = await import('../context.ts')
+    const { ChainClient } = await import('../../node/chain/index.ts')
+    const { getAddress } = await import('ethers')
     const { loaded, wallet } = await resolveNetworkAndKey(v.values.network)
     if (loaded.network.contracts.faucet === undefined) throw new UserError(`the network "${loaded.network.networkId}" has no faucet`, { hint: 'ask the network\'s operator for LP' })
     let chain: ChainClient | undefined
@@ -24,7 +26,7 @@ export const faucet: Command = {
       const c = chain
       const f = c.faucet!
       await c.queue.send('claimTo', async () => await f.claimTo.populateTransaction(to))
-      console.log(`claimed LP for ${to}; balance ${formatEther(await c.tokenBalance(to))} LP`)
+      console.log(`claimed LP for ${to}; balance ${formatLP(await c.tokenBalance(to))} LP`)
       return 0
     } catch (err) {
       throw toUserError(err)

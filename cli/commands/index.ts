@@ -1,27 +1,18 @@
-import type { Command } from '../command.ts'
-import { version } from './version.ts'
-import { bench } from './bench.ts'
-import { module } from './module.ts'
-import { run } from './run.ts'
-import { devnet } from './devnet.ts'
-import { node, resourceProvider, solver, mediator, jobcreator } from './node.ts'
-import { network } from './network.ts'
-import { faucet } from './faucet.ts'
-import { simulate } from './simulate.ts'
+import type { CommandEntry } from '../command.ts'
 
-// One line per command; each lives in its own file.
-export const commands: Command[] = [
-  run,
-  devnet,
-  node,
-  resourceProvider,
-  solver,
-  mediator,
-  jobcreator,
-  network,
-  faucet,
-  module,
-  simulate,
-  bench,
-  version
+// One line per command; each lives in its own file and is imported only when it runs.
+export const commands: CommandEntry[] = [
+  { name: 'run', summary: 'Run a job on the Lilypad network (starts the devnet when none is named and none runs)', load: async () => (await import('./run.ts')).run },
+  { name: 'devnet', summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator', load: async () => (await import('./devnet.ts')).devnet },
+  { name: 'node', summary: 'Run a node with the given roles', load: async () => (await import('./node.ts')).node },
+  { name: 'resource-provider', summary: 'Offer this machine\'s compute (= node --roles resource-provider)', load: async () => (await import('./node.ts')).resourceProvider },
+  { name: 'solver', summary: 'Match job offers to resource offers (= node --roles solver)', load: async () => (await import('./node.ts')).solver },
+  { name: 'mediator', summary: 'Re-run challenged jobs and post verdicts (= node --roles mediator)', load: async () => (await import('./node.ts')).mediator },
+  { name: 'job-bridge', aliases: ['jobcreator'], summary: 'Run jobs ordered by contracts, the on-chain job bridge (= node --roles job-bridge)', load: async () => (await import('./node.ts')).jobBridge },
+  { name: 'network', summary: 'Create a new private network (swarm key, network file, contracts)', load: async () => (await import('./network.ts')).network },
+  { name: 'faucet', summary: 'Claim LP tokens from the network\'s faucet', load: async () => (await import('./faucet.ts')).faucet },
+  { name: 'module', summary: 'Render a Lilypad module to its job spec, list its inputs, list or build built-in modules', load: async () => (await import('./module.ts')).module },
+  { name: 'simulate', summary: 'Run a network simulation (steady, churn, cheaters, partition, spam)', load: async () => (await import('./simulate.ts')).simulate },
+  { name: 'bench', summary: 'Measure every performance target on this machine', load: async () => (await import('./bench.ts')).bench },
+  { name: 'version', summary: 'Print the Lilypad version', load: async () => (await import('./version.ts')).version }
 ]

@@ -1,13 +1,10 @@
 import { parseArgs } from 'node:util'
 import { join } from 'node:path'
-import { parseEther } from 'ethers'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Command } from '../command.ts'
-import { resolveNetworkAndKey, toUserError, usageError } from '../context.ts'
-import { lilypadHome } from '../../node/config/load.ts'
-import { LilypadNode, parseRoles, type RoleName } from '../../node/node.ts'
+import { usageError, parseLP } from '../usage.ts'
+import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,jobcreator,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -29,19 +26,24 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
   const lp = (flag: string, s: string | undefined): bigint | undefined => {
     if (s === undefined) return undefined
-    try { return parseEther(s) } catch { throw usageError(`${flag} "${s}" is not an LP amount`, USAGE) }
+    try { return parseLP(s) } catch { throw usageError(`${flag} "${s}" is not an LP amount`, USAGE) }
   }
   const price = lp('--price', o.price)
   const collateral = lp('--collateral', o.collateral)
   if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
-  for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce]] as const) {
-    for (const a of list ?? []) {
-      try { multiaddr(a) } catch (err) { throw usageError(`${flag} "${a}" is not a multiaddr (${(err as Error).message})`, USAGE) }
+  if (o.listen !== undefined || o.announce !== undefined) {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce]] as const) {
+      for (const a of list ?? []) {
+        try { multiaddr(a) } catch (err) { throw usageError(`${flag} "${a}" is not a multiaddr (${(err as Error).message})`, USAGE) }
+      }
     }
   }
+  const { LilypadNode } = await import('../../node/node.ts')
+  const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
-  let node: LilypadNode
+  let node: Awaited<ReturnType<typeof LilypadNode.create>>
   try {
     node = await LilypadNode.create({
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
@@ -61,10 +63,10 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
 export const node: Command = { name: 'node', summary: 'Run a node with the given roles', usage: USAGE, run: async argv => await runNode(argv) }
 
 function shortcut (role: RoleName, summary: string): Command {
-  return { name: role, summary: `${summary} (= node --roles ${role})`, usage: USAGE.replace('node --roles resource-provider,solver,mediator,jobcreator,directory', role), run: async argv => await runNode(argv, [role]) }
+  return { name: role, summary: `${summary} (= node --roles ${role})`, usage: USAGE.replace('node --roles resource-provider,solver,mediator,job-bridge,directory', role), run: async argv => await runNode(argv, [role]) }
 }
 
 export const resourceProvider = shortcut('resource-provider', 'Offer this machine\'s compute')
 export const solver = shortcut('solver', 'Match job offers to resource offers')
 export const mediator = shortcut('mediator', 'Re-run challenged jobs and post verdicts')
-export const jobcreator = shortcut('jobcreator', 'Run jobs ordered by contracts (the on-chain job bridge)')
+export const jobBridge = { ...shortcut('job-bridge', 'Run jobs ordered by contracts (the on-chain job bridge)'), aliases: ['jobcreator'] }

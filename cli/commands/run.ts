@@ -1,21 +1,25 @@
 import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { isAddress, parseEther } from 'ethers'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { Progress } from '../progress.ts'
-import { resolveNetworkAndKey, toUserError, usageError } from '../context.ts'
-import { lilypadHome, parseAddressList } from '../../node/config/load.ts'
-import { parseInputs } from '../../node/modules/index.ts'
-import { DEFAULT_DATA_DIR } from '../../node/storage/store.ts'
-import { LilypadNode } from '../../node/node.ts'
+import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
+import type { LilypadNode } from '../../node/node.ts'
 import type { JobOutcome } from '../../node/roles/job-creator.ts'
+import type { GpuRequirement } from '../../node/modules/requirement.ts'
 
-const USAGE = 'lilypad run <module> [-i Key=Value …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--data-dir DIR] [--no-accept]'
+const USAGE = 'lilypad run <module> [-i Key=Value …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
 
-function parse (argv: string[]): { ref: string, inputs: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, dataDir: string, accept: boolean } {
+/** A whole number flag within [0, max]. */
+function count (flag: string, v: string | undefined, max: number): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n > max) throw usageError(`${flag} "${v}" must be a whole number from 0 to ${max}`, USAGE)
+  return n
+}
+
+async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, dataDir: string, accept: boolean }> {
   let v
   try {
     v = parseArgs({
@@ -30,6 +34,9 @@ function parse (argv: string[]): { ref: string, inputs: Record<string, string>, 
         'max-price': { type: 'string' },
         audit: { type: 'string' },
         timeout: { type: 'string' },
+        gpu: { type: 'string' },
+        'gpu-model': { type: 'string' },
+        vram: { type: 'string' },
         'data-dir': { type: 'string' },
         'no-accept': { type: 'boolean' }
       }
@@ -39,17 +46,10 @@ function parse (argv: string[]): { ref: string, inputs: Record<string, string>, 
   }
   const { values, positionals } = v
   if (positionals.length !== 1) throw usageError(positionals.length === 0 ? 'missing the module, e.g. cowsay:v0.0.1' : `one module only, got ${positionals.join(' ')}`, USAGE)
-  let inputs: Record<string, string>
-  try { inputs = parseInputs(values.input ?? []) } catch (err) { throw usageError((err as Error).message, USAGE) }
-  if (values.target !== undefined && !isAddress(values.target)) throw usageError(`--target "${values.target}" is not an Ethereum address`, USAGE)
-  let mediators: string[] | undefined
-  if (values.mediator !== undefined) {
-    try { mediators = parseAddressList(values.mediator.join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
-  }
+  if (values.target !== undefined && !looksLikeAddress(values.target)) throw usageError(`--target "${values.target}" is not an Ethereum address`, USAGE)
   let maxPrice: bigint | undefined
   if (values['max-price'] !== undefined) {
-    try { maxPrice = parseEther(values['max-price']) } catch { throw usageError(`--max-price "${values['max-price']}" is not an LP amount (e.g. 1.5)`, USAGE) }
-    if (maxPrice < 0n) throw usageError('--max-price must not be negative', USAGE)
+    try { maxPrice = parseLP(values['max-price']) } catch { throw usageError(`--max-price "${values['max-price']}" is not an LP amount (e.g. 1.5)`, USAGE) }
   }
   const audit = values.audit === undefined ? 0 : Number(values.audit)
   if (!(audit >= 0 && audit <= 1)) throw usageError(`--audit "${values.audit}" must be a probability between 0 and 1`, USAGE)
@@ -58,8 +58,28 @@ function parse (argv: string[]): { ref: string, inputs: Record<string, string>, 
     timeoutSec = Number(values.timeout)
     if (!(Number.isFinite(timeoutSec) && timeoutSec > 0)) throw usageError(`--timeout "${values.timeout}" must be a positive number of seconds`, USAGE)
   }
+  const gpu: GpuRequirement = {}
+  const gpus = count('--gpu', values.gpu, 0xffff)
+  const vram = count('--vram', values.vram, 0xffffffff)
+  if (gpus !== undefined) gpu.gpus = gpus
+  if (vram !== undefined) gpu.gpuVramMb = vram
+  if (values['gpu-model'] !== undefined) {
+    const model = values['gpu-model'].trim()
+    if (model === '' || model.length > 64) throw usageError('--gpu-model needs a model name of at most 64 characters, e.g. H100 or "RTX 4090"', USAGE)
+    gpu.gpuModel = model
+  }
+  // the flags' syntax is checked; what needs the node's code (inputs, address lists) loads it now
+  const { parseInputs } = await import('../../node/modules/inputs.ts')
+  let inputs: Record<string, string>
+  try { inputs = parseInputs(values.input ?? []) } catch (err) { throw usageError((err as Error).message, USAGE) }
+  const { parseAddressList } = await import('../../node/config/load.ts')
+  const { DEFAULT_DATA_DIR } = await import('../../node/result-store/result-store.ts')
+  let mediators: string[] | undefined
+  if (values.mediator !== undefined) {
+    try { mediators = parseAddressList(values.mediator.join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
+  }
   return {
-    ref: positionals[0], inputs, json: values.json === true, audit, accept: values['no-accept'] !== true,
+    ref: positionals[0], inputs, json: values.json === true, audit, accept: values['no-accept'] !== true, gpu,
     dataDir: values['data-dir'] ?? process.env.LILYPAD_DATA_DIR ?? DEFAULT_DATA_DIR,
     ...(values.network !== undefined ? { network: values.network } : {}),
     ...(values.target !== undefined ? { target: values.target } : {}),
@@ -74,8 +94,11 @@ export const run: Command = {
   summary: 'Run a job on the Lilypad network (starts the devnet when none is named and none runs)',
   usage: USAGE,
   async run (argv) {
-    const a = parse(argv)
+    const a = await parse(argv)
     const progress = new Progress({ json: a.json })
+    const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
+    const { LilypadNode } = await import('../../node/node.ts')
+    const { generateKeyPair } = await import('@libp2p/crypto/keys')
     const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(a.network, { autoStart: a.network === undefined, onNote: m => { progress.note(m) } })
     const stateDir = join(lilypadHome(), 'state', loaded.network.networkId, wallet.address.toLowerCase())
     const interrupt = new AbortController()
@@ -89,7 +112,7 @@ export const run: Command = {
       node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') } })
       const jc = await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
       outcome = await jc.run({
-        module: a.ref, inputs: a.inputs, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals),
+        module: a.ref, inputs: a.inputs, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
         ...(a.target !== undefined ? { target: a.target } : {}),
         ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
         ...(a.maxPrice !== undefined ? { maxPrice: a.maxPrice } : {}),
@@ -99,7 +122,7 @@ export const run: Command = {
       })
     } catch (err) {
       if (interrupt.signal.aborted) throw interrupt.signal.reason
-      if ((err as Error)?.name === 'TimeoutError') throw new UserError(`gave up after --timeout ${a.timeoutSec} s`, { hint: `the deal's state is kept in ${stateDir}; an agreed deal without result is refunded by the next run after its deadline` })
+      if ((err as Error)?.name === 'TimeoutError' && a.timeoutSec !== undefined) throw new UserError(`gave up after --timeout ${a.timeoutSec} s`, { hint: `the deal's state is kept in ${stateDir}; an agreed deal without result is refunded by the next run after its deadline` })
       throw toUserError(err)
     } finally {
       process.off('SIGINT', onSigint)

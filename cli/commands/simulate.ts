@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { runScenario, isScenario, SCENARIOS, textSummary, toJson, metricsOf, writeOutputs } from '../../simulations/index.ts'
+import { isScenario, SCENARIOS } from '../../simulations/scenario-names.ts'
 
 const USAGE = `lilypad simulate <${SCENARIOS.join('|')}> [--nodes N] [--seed S] [--hours H] [--audit P] [--sweep P,P,…] [--json] [--out DIR]`
 
@@ -59,6 +59,7 @@ export const simulate: Command = {
     const audit = values.audit === undefined ? undefined : numFlag('audit', values.audit, 0, 1)
     const sweep = values.sweep === undefined ? undefined : values.sweep === 'none' ? [] : values.sweep.split(',').map(p => numFlag('sweep', p, 0, 1))
     if (scenario !== 'cheaters' && (audit !== undefined || sweep !== undefined)) throw usageError('--audit and --sweep apply to the cheaters scenario only')
+    const { runScenario, textSummary, toJson, metricsOf, writeOutputs } = await import('../../simulations/index.ts')
     const result = await runScenario(scenario, { nodes, seed, hours, ...(audit !== undefined ? { auditProbability: audit } : {}), ...(sweep !== undefined ? { sweep } : {}) })
     const files = values.out !== undefined ? await writeOutputs(result, values.out) : []
     if (values.json === true) {

@@ -1,6 +1,6 @@
 // Bad input reverts with a named custom error, surfaced by the chain client as ContractRevertError.reason.
 import test, { type ExecutionContext } from 'ava'
-import { startDevnet, agreeDeal, makeDeal, signDeal, increaseTime, LP, type Devnet } from '../devnet.ts'
+import { startDevnet, agreeDeal, makeDeal, signDeal, increaseTime, LP, type Devnet } from '../fixture.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
 
 let net: Devnet

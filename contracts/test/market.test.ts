@@ -1,7 +1,7 @@
 // Every transition and timeout path of the Market on a real anvil, with the ledger balance of every party.
 import test from 'ava'
 import { TypedDataEncoder, id as keccakText } from 'ethers'
-import { startDevnet, agreeDeal, increaseTime, marketBalances, marketTokenBalance, LP, idOf, type Devnet } from '../devnet.ts'
+import { startDevnet, agreeDeal, increaseTime, marketBalances, marketTokenBalance, LP, idOf, type Devnet } from '../fixture.ts'
 import { DealTypes, type Deal } from '../../protocols/eip712.ts'
 import type { ChainClient } from '../../node/chain/index.ts'
 

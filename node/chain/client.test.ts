@@ -1,7 +1,7 @@
 // The chain client against a real anvil: nonce queue, named RPC errors, revert decoding, gas log, deal events.
 import test from 'ava'
 import { createServer, type Server, type Socket } from 'node:net'
-import { startDevnet, agreeDeal, type Devnet } from '../../contracts/devnet.ts'
+import { startDevnet, agreeDeal, type Devnet } from '../../contracts/fixture.ts'
 import { ChainClient } from './client.ts'
 import { connectLilypadToken } from '../../contracts/generated/index.ts'
 

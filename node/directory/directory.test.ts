@@ -1,7 +1,7 @@
 import test from 'ava'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { getBytes } from 'ethers'
-import { Directory } from './service.ts'
+import { Directory } from './directory.ts'
 import { createHost, localMeshOptions, type LilypadHost } from '../host/create-host.ts'
 import { connectMesh, stopAll, testDomain, NETWORK, wallet, waitFor, nowSec } from '../testing/fixtures.ts'
 import { encodeSignedNodeRecord, nodeRecordDigest, nodeRecordKey, signNodeRecord, nodeRecordValidator, type NodeRecord } from '../../protocols/directory/record.ts'

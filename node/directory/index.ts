@@ -1,1 +1,1 @@
-export { Directory, roleCid, type DirectoryInit, type DirectoryNode } from './service.ts'
+export { Directory, roleCid, type DirectoryInit, type DirectoryNode } from './directory.ts'

@@ -1,6 +1,6 @@
 // The job creator's (or provider's) side of a dispute: find the drawn mediator and push it the case.
 import type { DisputeCase } from '../../protocols/dispute/index.ts'
-import { DisputeRefusedError, type DisputeService } from './service.ts'
+import { DisputeRefusedError, type DisputeService } from './dispute-service.ts'
 import { locatePeer, type LocateOptions } from './locate.ts'
 
 export class MediatorUnreachableError extends Error {

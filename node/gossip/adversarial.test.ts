@@ -2,7 +2,7 @@ import test from 'ava'
 import { encode } from 'cborg'
 import { encodeEnvelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
-import { GossipService, routerOf } from './service.ts'
+import { GossipService, routerOf } from './gossip.ts'
 import { createSwarmKey } from '../host/keys.ts'
 import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, jobOffer, signedResourceOffer, signedJobOffer, nowSec, waitFor } from '../testing/fixtures.ts'
 

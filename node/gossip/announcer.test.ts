@@ -1,6 +1,6 @@
 import test from 'ava'
 import { OrderBook } from '../../protocols/order-book.ts'
-import { GossipService } from './service.ts'
+import { GossipService } from './gossip.ts'
 import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet } from '../testing/fixtures.ts'
 import { startProvider } from '../testing/parties.ts'
 import type { Verified } from '../../protocols/validation.ts'

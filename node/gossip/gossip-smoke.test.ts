@@ -1,6 +1,6 @@
 import test from 'ava'
 import { OrderBook } from '../../protocols/order-book.ts'
-import { GossipService } from './service.ts'
+import { GossipService } from './gossip.ts'
 import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer } from '../testing/fixtures.ts'
 
 test('two nodes: an offer published by one lands in the other\'s book', async t => {

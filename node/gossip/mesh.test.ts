@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { idOf } from '../../protocols/eip712.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
-import { GossipService } from './service.ts'
+import { GossipService } from './gossip.ts'
 import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from '../testing/fixtures.ts'
 
 /** Resolves when every service has accepted every id in `ids`. */

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHost, localMeshOptions } from './create-host.ts'
 import { loadOrCreatePeerKey, writeSwarmKeyFile, readSwarmKeyFile, KeyFileError } from './keys.ts'
-import { Directory } from '../directory/service.ts'
+import { Directory } from '../directory/directory.ts'
 import { connectMesh, waitForMesh, testDomain, NETWORK, wallet, jobOffer, signedJobOffer, nowSec } from '../testing/fixtures.ts'
 import { startProvider, startJobCreator } from '../testing/parties.ts'
 

@@ -1,2 +1,2 @@
-export { DealNegotiator, NoDealError, type AgreedDeal, type ProviderRole, type NegotiationInit, type StreamNode } from './service.ts'
+export { DealNegotiator, NoDealError, type AgreedDeal, type ProviderRole, type NegotiationInit, type StreamNode } from './negotiator.ts'
 export { SlotCapacity, type CapacityProvider } from './capacity.ts'

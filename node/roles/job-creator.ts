@@ -18,12 +18,13 @@ import type { ChainClient, DealView, DealWatcher } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
-import { GossipService } from '../gossip/service.ts'
-import { DealNegotiator, NoDealError, type AgreedDeal } from '../negotiation/service.ts'
-import { loadModule } from '../modules/index.ts'
-import type { ResultStore } from '../storage/index.ts'
-import { DealStore, type StoredRecord } from '../store/deal-store.ts'
-import { OfferSync, ResultReceiver, type ReceivedResult } from '../results/index.ts'
+import { GossipService } from '../gossip/gossip.ts'
+import { DealNegotiator, NoDealError, type AgreedDeal } from '../negotiation/negotiator.ts'
+import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
+import type { ResultStore } from '../result-store/index.ts'
+import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
+import { OfferSync } from '../offer-sync/index.ts'
+import { ResultReceiver, type ReceivedResult } from '../result-delivery/index.ts'
 
 /** The same phases cli/progress.ts renders. */
 export type Phase = 'offered' | 'matched' | 'agreed' | 'running' | 'result' | 'downloaded' | 'settled'
@@ -34,6 +35,8 @@ export interface JobRequest {
   target?: string
   mediators?: string[]
   maxPrice?: bigint
+  /** GPUs asked for on top of the module's (`lilypad run --gpu --gpu-model --vram`) */
+  gpu?: GpuRequirement
   /** 0..1: the deal's auditPpm; the contract draws the audit at result submission, so a provider cannot know in advance */
   auditProbability?: number
   /** default true: accept early on success */
@@ -228,6 +231,7 @@ export class JobCreator {
     }
     const note = (m: string): void => { req.onNote?.(m); this.log(m) }
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
+    for (const w of loaded.warnings) note(`warning: ${w.message}`)
     const chain = this.opts.chain
     const domain = chain.domain
     const mediators = (req.mediators ?? this.opts.network.mediators ?? []).map(a => getAddress(a))
@@ -243,7 +247,7 @@ export class JobCreator {
         jobCreator: chain.address,
         module: loaded.module.kind === 'git' ? loaded.module.pinned : req.module,
         inputs: canonicalInputs(req.inputs),
-        spec: { cpu: r.cpu, ramMb: r.ramMb, diskMb: r.diskMb, gpus: r.gpus, gpuVramMb: r.gpuVramMb },
+        spec: machineRequirement(r, req.gpu),
         maxPrice: req.maxPrice ?? MAX_UINT96,
         mediators,
         target: req.target !== undefined ? getAddress(req.target) : ZeroAddress,

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, agreeDeal, increaseTime, LP, type Devnet } from '../../contracts/devnet.ts'
+import { startDevnet, agreeDeal, increaseTime, LP, type Devnet } from '../../contracts/fixture.ts'
 import { Roles } from '../chain/index.ts'
 import { idOf, signMessage, type Deal, type JobOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import type { DisputeCase } from '../../protocols/dispute/index.ts'
 import { createHost, localMeshOptions, type LilypadHost } from '../host/index.ts'
-import { ResultStore } from '../storage/index.ts'
+import { ResultStore } from '../result-store/index.ts'
 import { Executor } from '../executor/index.ts'
 import { loadModule, ensureBuiltinImages, pinSpecImage } from '../modules/index.ts'
 import { DisputeService, DisputeRefusedError, handOffDispute, closeUnmediated } from '../dispute/index.ts'
@@ -73,7 +73,7 @@ async function signedJob (message: string): Promise<Envelope<'JobOffer'>> {
     jobCreator: net.jc.address,
     module: 'cowsay:v0.0.1',
     inputs: JSON.stringify({ Message: message }),
-    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0 },
+    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: LP(100),
     mediators: [net.m1.address],
     target: ZERO_ADDRESS,

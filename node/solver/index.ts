@@ -1,1 +1,1 @@
-export { Solver, CandidateReceiver, CandidateTimeoutError, type SolverInit, type SolverMetrics } from './service.ts'
+export { Solver, CandidateReceiver, CandidateTimeoutError, type SolverInit, type SolverMetrics } from './solver.ts'

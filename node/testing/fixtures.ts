@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { signMessage, type JobOffer, type LilypadDomain, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { createHost, localMeshOptions, type HostOptions, type LilypadHost } from '../host/create-host.ts'
-import { routerOf } from '../gossip/service.ts'
+import { routerOf } from '../gossip/gossip.ts'
 
 export const testDomain: LilypadDomain = { chainId: 1337n, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' }
 export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
@@ -26,7 +26,7 @@ export function resourceOffer (provider: string, over: Partial<ResourceOffer> = 
   return {
     provider,
     slot: 0,
-    spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0 },
+    spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     modules: [],
     price: 100n,
     collateral: 1000n,
@@ -42,7 +42,7 @@ export function jobOffer (jobCreator: string, over: Partial<JobOffer> = {}): Job
     jobCreator,
     module: 'cowsay:v0.0.1',
     inputs: '{"Message":"moo"}',
-    spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 },
+    spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: 1000n,
     mediators: [mediatorA],
     target: ZERO_ADDRESS,

@@ -2,7 +2,7 @@
 // multiaddrs, dials what it is told, reports every resource offer its nodes accept, and publishes on demand.
 import { OrderBook } from '../../protocols/order-book.ts'
 import { multiaddr } from '@multiformats/multiaddr'
-import { GossipService } from '../gossip/service.ts'
+import { GossipService } from '../gossip/gossip.ts'
 import { startHosts, connectMesh, waitForMesh, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from './fixtures.ts'
 
 type Command = { type: 'connect', addrs: string[][] } | { type: 'await-mesh' } | { type: 'publish', label: string } | { type: 'stop' }

@@ -14,8 +14,8 @@ import { decodeCandidates, encodeCandidates, MAX_CANDIDATES, MAX_NEGOTIATION_MES
 import { isCompatible, match, type Candidate, type LiveOffer } from '../../protocols/matcher.ts'
 import { nowSeconds, validateEnvelope, type Verified } from '../../protocols/validation.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import type { GossipService } from '../gossip/service.ts'
-import type { StreamNode } from '../negotiation/service.ts'
+import type { GossipService } from '../gossip/gossip.ts'
+import type { StreamNode } from '../negotiation/negotiator.ts'
 
 export interface SolverInit {
   networkId: string

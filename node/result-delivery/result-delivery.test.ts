@@ -4,7 +4,7 @@ import { ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
 import { idOf, signMessage, type Deal, type Result } from '../../protocols/eip712.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { startHosts, connectMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer } from '../testing/fixtures.ts'
-import { ResultReceiver, deliverResult, OfferSync } from './service.ts'
+import { ResultReceiver, deliverResult } from './result-delivery.ts'
 
 const provider = wallet('results-provider')
 const stranger = wallet('results-stranger')
@@ -49,24 +49,4 @@ test('the job creator takes its provider\'s signed result and refuses forged or 
   const got = await receiver.wait({ deal: d, dealId }, AbortSignal.timeout(5000))
   t.deepEqual(got.result, real.result)
   t.is(got.from, rpHost.peerId.toString())
-})
-
-test('order-book sync: a node that connects gets the peer\'s live offers, validated, with the providers\' addresses', async t => {
-  const hosts = await startHosts(2)
-  t.teardown(async () => { await stopAll(hosts) })
-  const [rpHost, jcHost] = hosts
-  const good = { ...(await signedResourceOffer(provider, resourceOffer(provider.address))), peer: rpHost.peerId.toString() }
-  const forged = { ...(await signedResourceOffer(stranger, resourceOffer(provider.address, { slot: 1 }))), peer: rpHost.peerId.toString() }
-  const serving = new OfferSync(rpHost, { networkId: NETWORK, domain: testDomain, ownOffers: () => [good, forged] })
-  await serving.start({ serve: true })
-  const book = new OrderBook()
-  const pulling = new OfferSync(jcHost, { networkId: NETWORK, domain: testDomain, book })
-  await pulling.start({ serve: false, pull: true })
-  t.teardown(async () => { await pulling.stop(); await serving.stop() })
-  const synced = new Promise<void>(resolve => { pulling.onSynced(resolve) })
-  await connectMesh(hosts)
-  await synced
-  t.is(book.size, 1, 'the forged offer was dropped')
-  t.is(book.offers()[0].offer.provider, provider.address)
-  t.is(book.offers()[0].peer, rpHost.peerId.toString())
 })

@@ -1,0 +1,84 @@
+// Prometheus metrics (prom-client). One registry per node; every metric is defined here, so an operator finds the
+// whole list in one place (docs/operators.md repeats it). libp2p's own metrics join the same registry through
+// @libp2p/prometheus-metrics.
+import { createServer, type Server } from 'node:http'
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
+
+export class LilypadMetrics {
+  readonly registry: Registry
+  /** open deals by role and lifecycle state (set from the deal records) */
+  readonly deals: Gauge<'role' | 'state'>
+  /** every lifecycle transition */
+  readonly dealTransitions: Counter<'role' | 'state'>
+  /** jobs the executor ran, by how they ended (ok, exit-nonzero, timeout, oom, output-limit, engine-lost, …) */
+  readonly jobs: Counter<'status'>
+  /** seconds containers ran */
+  readonly containerSeconds: Counter
+  /** transactions sent, by method and outcome (mined, reverted, failed) */
+  readonly chainTxs: Counter<'method' | 'outcome'>
+  readonly chainGas: Counter<'method'>
+  /** RPC requests retried, by method */
+  readonly chainRetries: Counter<'method'>
+  /** lifecycle actions retried until their deadline, by action */
+  readonly actionRetries: Counter<'action'>
+  /** gossip and sync verdicts: accept, ignore, reject, with the validation code */
+  readonly gossipVerdicts: Counter<'topic' | 'verdict' | 'code'>
+  /** deal negotiation outcomes by side (proposer, provider) */
+  readonly negotiations: Counter<'side' | 'outcome'>
+  readonly peers: Gauge
+  /** chain head seen by the follower, and how far behind the RPC's head it is */
+  readonly chainHead: Gauge
+  readonly chainLagBlocks: Gauge
+  /** errors that were handled (logged, retried, reported), by component — none is swallowed silently */
+  readonly errors: Counter<'component' | 'kind'>
+  /** job phases as the job creator saw them */
+  readonly phaseSeconds: Histogram<'phase'>
+
+  constructor (opts: { registry?: Registry, defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry = opts.registry ?? new Registry()]
+    this.deals = new Gauge({ name: 'lilypad_deals', help: 'Open deals by role and lifecycle state', labelNames: ['role', 'state'], registers })
+    this.dealTransitions = new Counter({ name: 'lilypad_deal_transitions_total', help: 'Deal lifecycle transitions', labelNames: ['role', 'state'], registers })
+    this.jobs = new Counter({ name: 'lilypad_jobs_total', help: 'Jobs run by the executor, by final status', labelNames: ['status'], registers })
+    this.containerSeconds = new Counter({ name: 'lilypad_container_seconds_total', help: 'Seconds containers ran', registers })
+    this.chainTxs = new Counter({ name: 'lilypad_chain_transactions_total', help: 'Transactions sent, by method and outcome', labelNames: ['method', 'outcome'], registers })
+    this.chainGas = new Counter({ name: 'lilypad_chain_gas_total', help: 'Gas used by mined transactions', labelNames: ['method'], registers })
+    this.chainRetries = new Counter({ name: 'lilypad_chain_retries_total', help: 'RPC requests retried', labelNames: ['method'], registers })
+    this.actionRetries = new Counter({ name: 'lilypad_action_retries_total', help: 'Lifecycle actions retried before their deadline', labelNames: ['action'], registers })
+    this.gossipVerdicts = new Counter({ name: 'lilypad_gossip_verdicts_total', help: 'Gossip and offer-sync validation verdicts', labelNames: ['topic', 'verdict', 'code'], registers })
+    this.negotiations = new Counter({ name: 'lilypad_negotiations_total', help: 'Deal negotiation outcomes', labelNames: ['side', 'outcome'], registers })
+    this.peers = new Gauge({ name: 'lilypad_peers', help: 'Connected libp2p peers', registers })
+    this.chainHead = new Gauge({ name: 'lilypad_chain_head_block', help: 'Last block the chain follower processed', registers })
+    this.chainLagBlocks = new Gauge({ name: 'lilypad_chain_lag_blocks', help: 'Blocks between the RPC head and the follower', registers })
+    this.errors = new Counter({ name: 'lilypad_errors_total', help: 'Handled errors by component and kind', labelNames: ['component', 'kind'], registers })
+    this.phaseSeconds = new Histogram({ name: 'lilypad_job_phase_seconds', help: 'Job phases as the job creator saw them', labelNames: ['phase'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers })
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'lilypad_process_' })
+  }
+
+  async text (): Promise<string> { return await this.registry.metrics() }
+}
+
+export class MetricsPortError extends Error {
+  static override name = 'MetricsPortError'
+  override name = 'MetricsPortError'
+}
+
+/** Serves GET /metrics on host:port (loopback by default). Resolves once listening; close() stops it. */
+export async function serveMetrics (metrics: LilypadMetrics, opts: { port: number, host?: string }): Promise<{ url: string, close: () => Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') { res.writeHead(404).end('not found: try GET /metrics\n'); return }
+    metrics.text().then(body => {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body)
+    }, (err: Error) => { res.writeHead(500).end(`metrics failed: ${err.message}\n`) })
+  })
+  const host = opts.host ?? '127.0.0.1'
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => { reject(new MetricsPortError(`cannot serve metrics on ${host}:${opts.port}: ${err.code ?? err.message}`)) })
+    server.listen(opts.port, host, () => { resolve() })
+  })
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port
+  return {
+    url: `http://${host}:${port}/metrics`,
+    close: async () => { await new Promise<void>(resolve => { server.close(() => { resolve() }); server.closeAllConnections() }) }
+  }
+}

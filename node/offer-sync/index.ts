@@ -1,0 +1,1 @@
+export { OfferSync, type OfferSyncInit } from './offer-sync.ts'

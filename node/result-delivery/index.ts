@@ -1,0 +1,1 @@
+export { ResultReceiver, deliverResult, type ExpectedResult, type ReceivedResult } from './result-delivery.ts'

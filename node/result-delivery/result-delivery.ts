@@ -1,0 +1,116 @@
+// Result delivery over /lilypad/<network>/result/1.0.0: the provider sends the signed Result to the job creator,
+// which checks it against the deal it waits on. One request, one reply, every step with a timeout.
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
+import { protocols } from '../../protocols/protocol-id.ts'
+import {
+  checkResult, decodeResultAck, decodeResultDelivery, encodeResultAck, encodeResultDelivery,
+  ResultRejectedError, MAX_RESULT_MESSAGE, type ResultDelivery
+} from '../../protocols/result/index.ts'
+import type { Deal, LilypadDomain, Result } from '../../protocols/eip712.ts'
+import type { LilypadHost } from '../host/create-host.ts'
+
+const STEP_MS = 5000
+
+export interface ExpectedResult { deal: Deal, dealId: string }
+export interface ReceivedResult { result: Result, signature: string, addrs: string[], from: string }
+
+/** Job creator side: receives results for the deals it waits on. */
+export class ResultReceiver {
+  readonly protocol: string
+  private readonly host: LilypadHost
+  private readonly domain: LilypadDomain
+  private readonly waiting = new Map<string, { expected: ExpectedResult, resolve: (r: ReceivedResult) => void }>()
+  /** results that arrived before anyone waited (the provider can be faster than our agree watcher) */
+  private readonly early = new Map<string, ReceivedResult>()
+  private running = false
+
+  constructor (host: LilypadHost, init: { networkId: string, domain: LilypadDomain }) {
+    this.host = host
+    this.domain = init.domain
+    this.protocol = protocols.result(init.networkId)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    await this.host.unhandle(this.protocol)
+    this.waiting.clear()
+  }
+
+  /** Registers interest before the deal is proposed, so a fast provider's result is never dropped. */
+  expect (expected: ExpectedResult): void {
+    this.waiting.set(expected.dealId.toLowerCase(), { expected, resolve: () => {} })
+  }
+
+  forget (dealId: string): void {
+    this.waiting.delete(dealId.toLowerCase())
+    this.early.delete(dealId.toLowerCase())
+  }
+
+  async wait (expected: ExpectedResult, signal: AbortSignal): Promise<ReceivedResult> {
+    const key = expected.dealId.toLowerCase()
+    const got = this.early.get(key)
+    if (got !== undefined) { this.early.delete(key); return got }
+    return await new Promise((resolve, reject) => {
+      const onAbort = (): void => { this.waiting.delete(key); reject(signal.reason) }
+      if (signal.aborted) { onAbort(); return }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.waiting.set(key, { expected, resolve: r => { signal.removeEventListener('abort', onAbort); this.waiting.delete(key); resolve(r) } })
+    })
+  }
+
+  private async answer (stream: Stream, connection: Connection): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
+    try {
+      let ack: Uint8Array
+      let accepted: ReceivedResult | undefined
+      try {
+        const d = decodeResultDelivery((await lp.read({ signal: AbortSignal.timeout(STEP_MS) })).subarray())
+        const w = this.waiting.get(d.result.dealId.toLowerCase())
+        if (w === undefined) throw new ResultRejectedError('UNKNOWN_DEAL', `not waiting for deal ${d.result.dealId}`)
+        checkResult(d, w.expected.deal, w.expected.dealId, this.domain)
+        accepted = { result: d.result, signature: d.signature, addrs: d.addrs, from: connection.remotePeer.toString() }
+        ack = encodeResultAck({ type: 'ack' })
+      } catch (err) {
+        const code = err instanceof ResultRejectedError ? err.code : 'MALFORMED'
+        ack = encodeResultAck({ type: 'reject', code })
+      }
+      await lp.write(ack, { signal: AbortSignal.timeout(STEP_MS) })
+      await stream.close({ signal: AbortSignal.timeout(STEP_MS) }).catch(() => { stream.abort(new Error('close failed')) })
+      if (accepted !== undefined) {
+        const key = accepted.result.dealId.toLowerCase()
+        const w = this.waiting.get(key)
+        if (w !== undefined) w.resolve(accepted)
+        // expect() registered a no-op resolver: keep the result until wait() asks
+        if (w !== undefined && this.waiting.has(key)) { this.early.set(key, accepted); this.waiting.delete(key) }
+      }
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+}
+
+/** Provider side: sends a signed result to the job creator; resolves when acked, throws ResultRejectedError otherwise. */
+export async function deliverResult (host: LilypadHost, networkId: string, peer: string, delivery: ResultDelivery, signal?: AbortSignal): Promise<void> {
+  const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
+  const stream = await openStream(host, peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
+  try {
+    const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
+    await lp.write(encodeResultDelivery(delivery), { signal: sig() })
+    const ack = decodeResultAck((await lp.read({ signal: sig() })).subarray())
+    await stream.close({ signal: sig() }).catch(() => { stream.abort(new Error('close failed')) })
+    if (ack.type === 'reject') throw new ResultRejectedError(ack.code, 'the job creator rejected the result')
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  }
+}

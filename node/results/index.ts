@@ -1,1 +1,0 @@
-export { ResultReceiver, deliverResult, OfferSync, type ExpectedResult, type ReceivedResult, type OfferSyncInit } from './service.ts'

@@ -1,5 +1,0 @@
-export {
-  ResultStore, RESULT_IMPORT_OPTIONS, DEFAULT_DATA_DIR, DOWNLOADS_DIR, FetchTimeoutError, ResultVerificationError,
-  NotADirectoryResultError, StoreAbortedError, PeerUnreachableError
-} from './store.ts'
-export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, RetentionPolicy, FetchOptions } from './store.ts'

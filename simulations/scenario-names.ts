@@ -1,0 +1,7 @@
+// The scenarios by name, apart from their code: the CLI lists them without loading the simulator.
+export const SCENARIOS = ['steady', 'churn', 'cheaters', 'partition', 'spam'] as const
+export type ScenarioName = typeof SCENARIOS[number]
+
+export function isScenario (s: string): s is ScenarioName {
+  return (SCENARIOS as readonly string[]).includes(s)
+}
