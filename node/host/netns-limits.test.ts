@@ -27,8 +27,9 @@ test('per-IP and total connection caps, the inbound rate limit and IP-colocation
     atk2.call<Started>({ type: 'start', count: 4, options: { ...loopbackAllowed, listen: [`/ip4/${INTERNET}.4/tcp/0`] } })
   ])
   const srvState = async (host = 0): Promise<ChildState> => await srv.call<ChildState>({ type: 'state', host })
+  // generous dial timeouts: on a loaded machine a refused dial must be refused by the limit, not the clock
   const dialAll = async (hosts: NamespaceHosts, n: number, addr: string): Promise<boolean[]> =>
-    await Promise.all(Array.from({ length: n }, async (_, from) => await hosts.call({ type: 'dial', from, addr }).then(() => true, () => false)))
+    await Promise.all(Array.from({ length: n }, async (_, from) => await hosts.call({ type: 'dial', from, addr, timeoutMs: 30_000 }).then(() => true, () => false)))
 
   // six peers from one IP: four get in, the gate refuses the other two
   const first = await dialAll(atk1, 6, `/ip4/${INTERNET}.2/tcp/4001/p2p/${srvPeer}`)
