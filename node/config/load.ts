@@ -153,9 +153,12 @@ function parseMesh (raw: unknown, where: string): NetworkMesh {
     if (m.relay === null || typeof m.relay !== 'object' || Array.isArray(m.relay)) throw new NetworkFileError(`${where}: "relay" must be an object`)
     const r = m.relay as Record<string, unknown>
     const relay: NonNullable<NetworkMesh['relay']> = {}
-    for (const k of ['maxReservations', 'reservationTtlSec', 'maxDurationSec', 'maxDataBytes', 'maxRelayedConnections'] as const) {
+    const keys = ['maxReservations', 'maxReservationsPerIp', 'reservationTtlSec', 'maxDurationSec', 'maxDataBytes', 'maxRelayedConnections'] as const
+    for (const k of keys) {
       if (r[k] !== undefined) relay[k] = field(r, k, isPositiveInt, 'a positive integer', `${where} relay`)
     }
+    // a misspelt limit would otherwise leave the default in force without a word
+    for (const k of Object.keys(r)) if (!(keys as readonly string[]).includes(k)) throw new NetworkFileError(`${where} relay: unknown setting "${k}" (known: ${keys.join(', ')})`)
     out.relay = relay
   }
   for (const k of Object.keys(m)) if (!['maxConnections', 'maxConnectionsPerIp', 'inboundConnectionsPerSecond', 'dnsTimeoutMs', 'relay'].includes(k)) throw new NetworkFileError(`${where}: unknown setting "${k}"`)

@@ -44,6 +44,8 @@ export interface NetworkMesh {
   /** What this network's relays (bootstrap nodes run with --relay) grant each reservation. */
   relay?: {
     maxReservations?: number
+    /** reservations held by peers connected from one IP */
+    maxReservationsPerIp?: number
     reservationTtlSec?: number
     /** a relayed connection is closed after this many seconds … */
     maxDurationSec?: number

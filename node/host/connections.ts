@@ -6,6 +6,7 @@ import { Circuit, DNS } from '@multiformats/multiaddr-matcher'
 import { DIRECT_DIAL_TIMEOUT_MS } from './constants.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { cidrContains } from '@chainsafe/netmask'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, ConnectionGater, Libp2p, MultiaddrConnection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
 
 /** The remote IP of a direct connection; undefined for relayed or non-IP ones. */
@@ -22,6 +23,11 @@ function cidrMatcher (range: string): (ip: string) => boolean {
   return ip => { try { return cidrContains(cidr, ip) } catch { return false } }
 }
 
+/** What the gate reads of a relay's reservations: who holds one, made from which address. */
+export interface ReservationsView {
+  entries: () => Iterable<[PeerId, { addr: Multiaddr }]>
+}
+
 /**
  * A connection gater refusing an inbound connection from an IP that already holds `maxPerIp` admitted ones,
  * or when `maxInbound` are admitted in all — counted from admission, handshakes in progress included, until
@@ -34,18 +40,59 @@ export class PerIpConnectionGate {
   readonly maxPerIp: number
   readonly maxInbound: number
   private total = 0
+  private node?: Pick<Libp2p, 'getConnections'>
+  private reservations?: ReservationsView
+  private maxReservationsPerIp = Infinity
   private readonly allowed: Array<(ip: string) => boolean>
   private readonly admitted = new Map<string, Set<MultiaddrConnection>>()
   /** inbound connections refused by this gate */
   refused = 0
+  /** relay reservations refused by the per-IP cap */
+  refusedReservations = 0
 
   constructor (maxPerIp: number, maxInbound: number, allow: string[] = []) {
     this.maxPerIp = maxPerIp
     this.maxInbound = maxInbound
     this.allowed = allow.map(cidrMatcher)
     this.gater = {
-      denyInboundConnection: (maConn: MultiaddrConnection) => this.deny(maConn)
+      denyInboundConnection: (maConn: MultiaddrConnection) => this.deny(maConn),
+      denyInboundRelayReservation: (source: PeerId) => this.denyReservation(source)
     }
+  }
+
+  /**
+   * For a relay: refuse a new reservation when reservations made from the asker's IP already number
+   * `maxPerIp` (libp2p caps reservations only in all, so one machine minting peer ids could take every slot).
+   * A refresh by a holder is never refused. Allow-listed ranges and loopback (a reverse proxy) are exempt.
+   */
+  limitReservations (node: Pick<Libp2p, 'getConnections'>, reservations: ReservationsView, maxPerIp: number): void {
+    this.node = node
+    this.reservations = reservations
+    this.maxReservationsPerIp = maxPerIp
+  }
+
+  private exempt (addr: Multiaddr, ip: string): boolean {
+    return isLoopback(addr) || this.allowed.some(a => a(ip))
+  }
+
+  private denyReservation (source: PeerId): boolean {
+    if (this.reservations === undefined || this.node === undefined) return false
+    const ips = new Set<string>()
+    for (const c of this.node.getConnections(source)) {
+      const ip = remoteIp(c.remoteAddr)
+      if (ip !== undefined && !this.exempt(c.remoteAddr, ip)) ips.add(ip)
+    }
+    // relayed askers are refused by the relay itself; exempt ones are not counted
+    if (ips.size === 0) return false
+    let held = 0
+    for (const [peer, r] of this.reservations.entries()) {
+      if (peer.equals(source)) return false
+      const ip = remoteIp(r.addr)
+      if (ip !== undefined && ips.has(ip)) held++
+    }
+    if (held < this.maxReservationsPerIp) return false
+    this.refusedReservations++
+    return true
   }
 
   private deny (maConn: MultiaddrConnection): boolean {

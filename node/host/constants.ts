@@ -38,6 +38,9 @@ export const CONNECTION_LIMITS = {
 export const RELAY_LIMITS = {
   /** peers holding a reservation at once [15] */
   maxReservations: 128,
+  /** reservations held by peers connected from one IP (not in libp2p): one machine minting peer ids cannot
+   * take every slot */
+  maxReservationsPerIp: 4,
   /** a reservation lasts this long unless refreshed [2 h] */
   reservationTtlMs: 60 * 60_000,
   /** one relayed connection is closed after this long [2 min] */

@@ -170,5 +170,22 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       })
     }
   }) as unknown as LilypadHost
+  const relayService = node.services.relay
+  if (relayService !== undefined) {
+    const reservations = relayService.reservations
+    gate.limitReservations(node, reservations, relay.maxReservationsPerIp)
+    // a reservation is only usable while its holder stays connected to us, and libp2p keeps it until its TTL:
+    // peers that come and go would hold slots (ours and their IP's) for an hour. Free the slot when the holder
+    // leaves; clearing the reservation's timer keeps it from later removing a newer reservation of the same
+    // peer (libp2p's timer cannot be cleared once a refresh re-armed it: then that newer one may go at the
+    // old expiry, and its holder reserves again at its next refresh)
+    node.addEventListener('connection:close', e => {
+      const peer = e.detail.remotePeer
+      const held = reservations.get(peer)
+      if (held === undefined || node.getConnections(peer).length > 0) return
+      held.signal.clear()
+      reservations.delete(peer)
+    })
+  }
   return node
 }

@@ -37,6 +37,7 @@ export function meshOptions (mesh: NetworkMesh | undefined): Partial<HostOptions
     ? {}
     : {
         ...(r.maxReservations !== undefined ? { maxReservations: r.maxReservations } : {}),
+        ...(r.maxReservationsPerIp !== undefined ? { maxReservationsPerIp: r.maxReservationsPerIp } : {}),
         ...(r.reservationTtlSec !== undefined ? { reservationTtlMs: r.reservationTtlSec * 1000 } : {}),
         ...(r.maxDurationSec !== undefined ? { maxDurationMs: r.maxDurationSec * 1000 } : {}),
         ...(r.maxDataBytes !== undefined ? { maxDataBytes: BigInt(r.maxDataBytes) } : {}),

@@ -67,3 +67,37 @@ test('per-IP and total connection caps, the inbound rate limit and IP-colocation
   if (seconds < 3) t.true(accepted < 6, 'the burst was limited')
   t.log(`rate limit: ${accepted} of 6 connections accepted over ${seconds} s`)
 })
+
+test('a relay caps the reservations made from one IP; a holder that leaves frees its slot', async t => {
+  t.timeout(180_000)
+  const lab = await NetnsLab.create()
+  t.teardown(async () => { await lab.destroy() })
+  await lab.internet()
+  const relayHosts = new NamespaceHosts(lab, await lab.publicHost('relay', 2))
+  const atk = new NamespaceHosts(lab, await lab.publicHost('atk', 3))
+  const other = new NamespaceHosts(lab, await lab.publicHost('other', 4))
+  // the loopback allow-list is set, as on a devnet, and must not exempt anyone here; the inbound rate limit
+  // (5 new connections a second from one IP) is raised so that only the reservation cap refuses
+  const { peers: [relayPeer] } = await relayHosts.call<Started>({ type: 'start', count: 1, options: { allow: ['/ip4/127.0.0.0/ipcidr/8'], listen: [`/ip4/${INTERNET}.2/tcp/4001`], relay: true, relayLimits: { maxReservationsPerIp: 2 }, limits: { inboundConnectionThreshold: 100 } } })
+  const viaRelay = `/ip4/${INTERNET}.2/tcp/4001/p2p/${relayPeer}/p2p-circuit`
+  const relayState = async (): Promise<ChildState> => await relayHosts.call<ChildState>({ type: 'state', host: 0 })
+  // a host listening on the relay's circuit address starts only once its reservation is granted
+  const reserve = async (hosts: NamespaceHosts): Promise<string> =>
+    await hosts.call<Started>({ type: 'start', count: 1, options: { listen: [viaRelay] } }).then(s => s.peers[s.peers.length - 1], (err: Error) => `refused: ${err.message}`)
+
+  // one machine minting peer ids: two reservations granted, the next two refused by the relay
+  const first = [await reserve(atk), await reserve(atk)]
+  t.false(first.some(r => r.startsWith('refused')), first.join(', '))
+  for (let i = 0; i < 2; i++) t.regex(await reserve(atk), /^refused: .*reservation failed with status PERMISSION_DENIED/s)
+  // another IP is not affected by the first one's cap
+  const fromOther = await reserve(other)
+  t.false(fromOther.startsWith('refused'), fromOther)
+  t.deepEqual(new Set((await relayState()).reservations), new Set([...first, fromOther]))
+
+  // a holder stops: its connection closes and the relay frees its slot now, not at the reservation's TTL
+  await atk.call({ type: 'close', host: 0 })
+  await waitFor(async () => (await relayState()).reservations?.includes(first[0]) === false, 30_000, 'the departed holder\'s reservation freed')
+  const again = await reserve(atk)
+  t.false(again.startsWith('refused'), again)
+  t.deepEqual(new Set((await relayState()).reservations), new Set([first[1], fromOther, again]))
+})

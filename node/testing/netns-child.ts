@@ -12,10 +12,15 @@ export type ChildCommand =
   | { type: 'dial', from: number, addr: string, timeoutMs?: number }
   | { type: 'subscribe' }
   | { type: 'state', host: number }
+  | { type: 'close', host: number }
   | { type: 'stop' }
 
 export interface ChildState {
   connections: Array<{ peer: string, addr: string, ip?: string, direction: string }>
+  /** peers holding a reservation, when the host relays */
+  reservations?: string[]
+  /** the host's own addresses */
+  addrs: string[]
   /** gossipsub scores of connected peers */
   scores: Record<string, number>
 }
@@ -48,7 +53,13 @@ async function handle (m: ChildCommand): Promise<Record<string, unknown>> {
       const connections = h.getConnections().filter(c => c.status === 'open').map(c => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction, ...(remoteIp(c.remoteAddr) !== undefined ? { ip: remoteIp(c.remoteAddr) } : {}) }))
       const scores: Record<string, number> = {}
       for (const c of connections) scores[c.peer] = pubsub.getScore(c.peer)
-      return { connections, scores } satisfies ChildState as unknown as Record<string, unknown>
+      const reservations = h.services.relay === undefined ? undefined : [...h.services.relay.reservations.keys()].map(String)
+      return { connections, scores, addrs: h.getMultiaddrs().map(String), ...(reservations !== undefined ? { reservations } : {}) } satisfies ChildState as unknown as Record<string, unknown>
+    }
+    case 'close': {
+      // the host keeps its index (stopped), so later indices stay valid
+      await hosts[m.host].stop()
+      return {}
     }
     case 'stop': {
       await Promise.all(hosts.map(async h => { await h.stop() }))
