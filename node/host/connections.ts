@@ -12,6 +12,7 @@ import type { Connection, ConnectionGater, Libp2p, MultiaddrConnection, PeerId, 
 /** The remote IP of a direct connection; undefined for relayed or non-IP ones. */
 export function remoteIp (addr: Connection['remoteAddr']): string | undefined {
   if (Circuit.matches(addr) || !isNetworkAddress(addr)) return undefined
+  // an address without a host part (e.g. /p2p/…) has no IP to count
   try { return getNetConfig(addr).host } catch { return undefined }
 }
 
@@ -20,6 +21,7 @@ function cidrMatcher (range: string): (ip: string) => boolean {
   const config = getNetConfig(multiaddr(range))
   if ((config.type !== 'ip4' && config.type !== 'ip6') || config.cidr === undefined) throw new TypeError(`"${range}" is not an /ip4/…/ipcidr/N or /ip6/…/ipcidr/N range`)
   const cidr = `${config.host}/${config.cidr}`
+  // an IPv6 string against an IPv4 range (or the reverse) throws: not in the range
   return ip => { try { return cidrContains(cidr, ip) } catch { return false } }
 }
 
@@ -141,7 +143,9 @@ export async function openStream (host: StreamOpener, peer: PeerId, protocol: st
         const signal = AbortSignal.any([AbortSignal.timeout(DIRECT_DIAL_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
         const conn = await host.dial(peer, { signal })
         if (conn.limits === undefined) return await conn.newStream(protocol, { ...options, runOnLimitedConnection: true })
-      } catch {}
+      } catch {
+        // expected whenever the peer's public address is not reachable from here: the relayed connection serves
+      }
     }
     const relayed = open.find(c => c.status === 'open')
     if (relayed !== undefined) return await relayed.newStream(protocol, { ...options, runOnLimitedConnection: true })
@@ -153,7 +157,10 @@ async function hasPublicAddress (host: Pick<Libp2p, 'peerStore'>, peer: PeerId):
   try {
     const { addresses } = await host.peerStore.get(peer)
     return addresses.some(({ multiaddr: ma }) => !Circuit.matches(ma) && (DNS.matches(ma) || (isNetworkAddress(ma) && isPrivate(ma) !== true)))
-  } catch { return false }
+  } catch {
+    // NotFoundError: nothing known of the peer, so no public address
+    return false
+  }
 }
 
 export interface ConnectionEvent {

@@ -174,13 +174,14 @@ export class NetnsLab {
   private async killInside (ns: string): Promise<void> {
     const { stdout } = await run(IP, ['netns', 'pids', ns]).catch(() => ({ stdout: '' }))
     for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
-      try { process.kill(pid, 'SIGKILL') } catch {}
+      try { process.kill(pid, 'SIGKILL') } catch {} // exited meanwhile
     }
   }
 
   destroySync (): void {
     if (this.destroyed) return
     this.destroyed = true
+    // best effort on the way out: whatever is already gone stays gone
     for (const p of this.processes) { try { p.kill('SIGKILL') } catch {} }
     for (const ns of [...this.namespaces].reverse()) {
       try {
