@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine of this kind lacks to build, test and run Lilypad:
 # Debian's docker.io and busybox-static, a running Docker engine, and the npm packages; for the mesh tests
-# nftables and iproute2 (network namespaces), nginx-light (the TLS proxy in front of WebSockets) and
+# nftables, iproute2 and procps' sysctl (network namespaces), nginx-light (the TLS proxy in front of WebSockets) and
 # chromium (a browser joining the mesh).
 # Idempotent: each step is skipped when already satisfied.
 set -euo pipefail
@@ -16,6 +16,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 [ -x /usr/sbin/nft ] || need_pkgs+=(nftables)
 [ -x /usr/sbin/ip ] || need_pkgs+=(iproute2)
+[ -x /usr/sbin/sysctl ] || need_pkgs+=(procps)
 [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 [ -x /usr/bin/openssl ] || need_pkgs+=(openssl)
