@@ -5,7 +5,7 @@ import { getNetConfig, isLoopback, isNetworkAddress, isPrivate } from '@libp2p/u
 import { Circuit, DNS } from '@multiformats/multiaddr-matcher'
 import { DIRECT_DIAL_TIMEOUT_MS } from './constants.ts'
 import { multiaddr } from '@multiformats/multiaddr'
-import { cidrContains } from '@chainsafe/netmask'
+import { cidrContains, IpNet } from '@chainsafe/netmask'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, ConnectionGater, Libp2p, MultiaddrConnection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
 
@@ -14,6 +14,17 @@ export function remoteIp (addr: Connection['remoteAddr']): string | undefined {
   if (Circuit.matches(addr) || !isNetworkAddress(addr)) return undefined
   // an address without a host part (e.g. /p2p/…) has no IP to count
   try { return getNetConfig(addr).host } catch { return undefined }
+}
+
+/**
+ * What the per-IP limits count an address under: an IPv4 address itself; for IPv6 its /64, the block a single
+ * subscriber or server is routinely given (counted per address, one such holder would pass as 2^64 machines).
+ */
+export function addressGroup (ip: string): string {
+  if (!ip.includes(':')) return ip
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped !== null) return mapped[1]
+  return new IpNet(ip, 64).toString()
 }
 
 /** `/ip4/…/ipcidr/N` or `/ip6/…/ipcidr/N` → a matcher on IP strings (the form libp2p's allow-list takes). */
@@ -82,7 +93,7 @@ export class PerIpConnectionGate {
     const ips = new Set<string>()
     for (const c of this.node.getConnections(source)) {
       const ip = remoteIp(c.remoteAddr)
-      if (ip !== undefined && !this.exempt(c.remoteAddr, ip)) ips.add(ip)
+      if (ip !== undefined && !this.exempt(c.remoteAddr, ip)) ips.add(addressGroup(ip))
     }
     // relayed askers are refused by the relay itself; exempt ones are not counted
     if (ips.size === 0) return false
@@ -90,7 +101,7 @@ export class PerIpConnectionGate {
     for (const [peer, r] of this.reservations.entries()) {
       if (peer.equals(source)) return false
       const ip = remoteIp(r.addr)
-      if (ip !== undefined && ips.has(ip)) held++
+      if (ip !== undefined && ips.has(addressGroup(ip))) held++
     }
     if (held < this.maxReservationsPerIp) return false
     this.refusedReservations++
@@ -98,8 +109,9 @@ export class PerIpConnectionGate {
   }
 
   private deny (maConn: MultiaddrConnection): boolean {
-    const ip = remoteIp(maConn.remoteAddr)
-    if (ip === undefined || this.allowed.some(a => a(ip))) return false
+    const remote = remoteIp(maConn.remoteAddr)
+    if (remote === undefined || this.allowed.some(a => a(remote))) return false
+    const ip = addressGroup(remote)
     const set = this.admitted.get(ip) ?? new Set<MultiaddrConnection>()
     for (const c of set) if (c.status === 'closed') { set.delete(c); this.total-- }
     // loopback is a local tool or a reverse proxy (TLS in front of /ws): its one IP stands for many clients

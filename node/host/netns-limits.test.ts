@@ -3,7 +3,7 @@
 // exempt anyone here. Needs root (CI runs as root).
 import test from 'ava'
 import { NetnsLab, NamespaceHosts, INTERNET } from '../testing/netns.ts'
-import type { ChildState } from '../testing/netns-child.ts'
+import type { ChildCommand, ChildState } from '../testing/netns-child.ts'
 import { waitFor } from '../testing/fixtures.ts'
 
 interface Started { peers: string[], addrs: string[][] }
@@ -100,4 +100,34 @@ test('a relay caps the reservations made from one IP; a holder that leaves frees
   const again = await reserve(atk)
   t.false(again.startsWith('refused'), again)
   t.deepEqual((await relayState()).reservations?.sort(), [first[1], fromOther, again].sort())
+})
+
+test('IPv6 addresses count per /64: peers spread over one /64 share one per-IP cap, another /64 has its own', async t => {
+  t.timeout(180_000)
+  const lab = await NetnsLab.create()
+  t.teardown(async () => { await lab.destroy() })
+  await lab.internet()
+  // one link, a /48 on it: the server, two hosts in one /64 (one subscriber's block), one host in another /64
+  const six = { srv: '2001:db8:66::2', a: '2001:db8:66::3', b: '2001:db8:66::4', c: '2001:db8:66:1::3' }
+  const spaces: Record<string, string> = {}
+  for (const [name, addr] of Object.entries(six)) {
+    spaces[name] = await lab.publicHost(`v6${name}`, 10 + Object.keys(spaces).length)
+    await lab.addAddress(spaces[name], `${addr}/48`)
+  }
+  const srv = new NamespaceHosts(lab, spaces.srv)
+  const [a, b, c] = [new NamespaceHosts(lab, spaces.a), new NamespaceHosts(lab, spaces.b), new NamespaceHosts(lab, spaces.c)]
+  const { peers: [srvPeer] } = await srv.call<Started>({ type: 'start', count: 1, options: { allow: ['/ip4/127.0.0.0/ipcidr/8'], listen: [`/ip6/${six.srv}/tcp/4001`], limits: { maxConnectionsPerIp: 3, inboundConnectionThreshold: 100 } } })
+  const target = `/ip6/${six.srv}/tcp/4001/p2p/${srvPeer}`
+  const opts = (addr: string): ChildCommand => ({ type: 'start', count: 3, options: { listen: [`/ip6/${addr}/tcp/0`] } })
+  await Promise.all([a.call(opts(six.a)), b.call(opts(six.b)), c.call(opts(six.c))])
+  const dialAll = async (hosts: NamespaceHosts, n: number): Promise<number> =>
+    (await Promise.all(Array.from({ length: n }, async (_, from) => await hosts.call({ type: 'dial', from, addr: target, timeoutMs: 30_000 }).then(() => true, () => false)))).filter(Boolean).length
+
+  t.is(await dialAll(a, 3), 3, 'three from 2001:db8:66::3')
+  // another address in the same /64 finds the cap taken
+  t.is(await dialAll(b, 3), 0, 'none from 2001:db8:66::4')
+  t.is(await dialAll(c, 2), 2, 'two from 2001:db8:66:1::3, another /64')
+  const s = await srv.call<ChildState>({ type: 'state', host: 0 })
+  const from = (addr: string): number => s.connections.filter(x => x.ip === addr).length
+  t.deepEqual([from(six.a), from(six.b), from(six.c)], [3, 0, 2])
 })

@@ -99,6 +99,12 @@ export class NetnsLab {
     return ns
   }
 
+  /** Adds an address (e.g. IPv6 `2001:db8:66::3/48`) to a lab host's eth0; no duplicate detection, usable at once. */
+  async addAddress (ns: string, cidr: string): Promise<void> {
+    this.assertOwn(ns)
+    await this.ip('-n', ns, 'addr', 'add', cidr, 'dev', 'eth0', ...(cidr.includes(':') ? ['nodad'] : []))
+  }
+
   /**
    * A host behind a NAT router: the router is on the internet at `${INTERNET}.<n>` and masquerades the LAN
    * 10.<n>.0.0/24, where the host is 10.<n>.0.2. The router forwards only what the LAN started (conntrack),
