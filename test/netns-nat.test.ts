@@ -29,9 +29,10 @@ const PRICE = LP(1)
 
 interface ConnectionLine { peer: string, addr: string, direction: string, relayed: boolean }
 
-/** The provider's `connection open` log lines from index `from` on. */
+/** The provider's `connection open` log records (pino writes one JSON object a line off a terminal) from line `from` on. */
 function connectionsOf (log: LineLog, from: number): ConnectionLine[] {
-  return log.lines.slice(from).filter(l => / connection open \{/.test(l)).map(l => JSON.parse(l.slice(l.indexOf('{'))) as ConnectionLine)
+  return log.lines.slice(from).filter(l => l.startsWith('{') && l.includes('"msg":"connection open"'))
+    .map(l => JSON.parse(l) as ConnectionLine & { msg: string }).filter(r => r.msg === 'connection open')
 }
 
 test('a provider behind NAT serves jobs through the bootstrap relay, then over a direct connection', async t => {
@@ -77,20 +78,20 @@ test('a provider behind NAT serves jobs through the bootstrap relay, then over a
   await writeFile(networkPath, JSON.stringify(network, null, 2))
   const keys = chain.anvil.keys
 
-  const lilypad = (ns: string, name: string, key: string, args: string[]): { proc: ReturnType<NetnsLab['spawn']>, log: LineLog } => {
+  const lilypad = (ns: string, name: string, key: string, args: string[]): { proc: ReturnType<NetnsLab['spawn']>, log: LineLog, out: LineLog } => {
     const proc = lab.spawn(ns, node, [join(repo, 'cli/bin.ts'), ...args], {
       cwd: repo,
       env: { ...process.env, LILYPAD_HOME: join(tmp, name), LILYPAD_DATA_DIR: join(tmp, name, 'data'), WEB3_PRIVATE_KEY: key },
       stdio: ['ignore', 'pipe', 'pipe']
     })
-    return { proc, log: new LineLog(proc.stdout, proc.stderr) }
+    return { proc, log: new LineLog(proc.stdout, proc.stderr), out: new LineLog(proc.stdout) }
   }
 
-  const boot = lilypad(bootNs, 'boot', keys[7], ['node', '--roles', 'solver,directory', '--relay', '--network', networkPath, '--data-dir', join(tmp, 'boot'), '--listen', `/ip4/${BOOT}/tcp/4001`])
+  const boot = lilypad(bootNs, 'boot', keys[7], ['node', '--log-level', 'info', '--roles', 'solver,directory', '--relay', '--network', networkPath, '--data-dir', join(tmp, 'boot'), '--listen', `/ip4/${BOOT}/tcp/4001`])
   await boot.log.waitFor(/Ctrl-C stops it/, 90_000)
-  const prov = lilypad(provNs, 'prov', keys[3], ['node', '--roles', 'resource-provider', '--network', networkPath, '--data-dir', join(tmp, 'prov')])
+  const prov = lilypad(provNs, 'prov', keys[3], ['node', '--log-level', 'info', '--roles', 'resource-provider', '--network', networkPath, '--data-dir', join(tmp, 'prov')])
   // reachable: a reservation at the bootstrap relay gives the provider a relayed address
-  const addrLine = await prov.log.waitFor(/ addresses .*p2p-circuit/, 90_000)
+  const addrLine = await prov.log.waitFor(/^\{.*p2p-circuit.*"msg":"addresses"/, 90_000)
   t.regex(addrLine, new RegExp(`/ip4/${BOOT.replace(/\./g, '\\.')}/tcp/4001/p2p/${bootId}/p2p-circuit/p2p/`))
   t.notRegex(addrLine, new RegExp(`/ip4/${INTERNET.replace(/\./g, '\\.')}\\.4/`), 'the NAT\'s public address is not advertised (AutoNAT never confirmed it)')
 
@@ -99,7 +100,8 @@ test('a provider behind NAT serves jobs through the bootstrap relay, then over a
     const run = lilypad(ns, `jc-${label}`, keys[1], ['run', 'cowsay:v0.0.1', '-i', `Message=${label}`, '--network', networkPath, '--json'])
     const [code] = await once(run.proc, 'exit') as [number]
     t.is(code, 0, `lilypad run (${label}) failed:\n${run.log.tail(30)}\nprovider:\n${prov.log.tail(30)}`)
-    const out = JSON.parse(run.log.lines.find(l => l.startsWith('{')) ?? '{}') as { dealId: string, path: string, exitCode: number }
+    // stdout holds exactly the one JSON document (log records go to stderr)
+    const out = JSON.parse(run.out.lines.join('\n')) as { dealId: string, path: string, exitCode: number }
     t.is(out.exitCode, 0)
     t.true((await readFile(join(out.path, 'stdout'), 'utf8')).includes(`< ${label} >`))
     return out

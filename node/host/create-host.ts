@@ -20,7 +20,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { dnsaddrResolver } from 'libp2p'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PrivateKey, Metrics } from '@libp2p/interface'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { gossipTopics, contentMessageId, offerTopicScoreParams, defaultScoreThresholds, maxMessageSize } from '../../protocols/gossip/index.ts'
 import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../protocols/directory/record.ts'
@@ -62,6 +62,8 @@ export interface HostOptions {
   dns?: DnsOptions
   /** gossipsub application score of a peer (weight 1), e.g. a penalty for peers we rate-limit */
   appSpecificScore?: (peerId: string) => number
+  /** libp2p's own metrics (e.g. @libp2p/prometheus-metrics into the node's registry) */
+  metrics?: (components: any) => Metrics
 }
 
 export type LilypadServices = {
@@ -120,6 +122,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       resolvers: { dnsaddr: dnsaddrResolver, dns: dnsNameResolver }
     },
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     services: {
       identify: identify({ protocolPrefix: prefix }),
       // address changes (a relay reservation made, an address AutoNAT confirmed) reach connected peers
