@@ -13,7 +13,8 @@ import { testDomain, NETWORK } from '../testing/fixtures.ts'
 const SINK = `/lilypad/${NETWORK}/test-sink/1.0.0`
 
 async function host (over: Partial<HostOptions>, stop: LilypadHost[]): Promise<LilypadHost> {
-  const h = await createHost({ networkId: NETWORK, domain: testDomain, ...localMeshOptions, ...over })
+  // generous dial and handshake timeouts: a loaded machine must not turn a slow handshake into a failure here
+  const h = await createHost({ networkId: NETWORK, domain: testDomain, ...localMeshOptions, limits: { dialTimeoutMs: 60_000, inboundUpgradeTimeoutMs: 60_000 }, ...over })
   stop.push(h)
   return h
 }
@@ -48,7 +49,7 @@ test('a node behind a relay is reachable through it; the relay caps reservations
   const relay = await host({ relay: true, relayLimits: { maxReservations: 1, maxDataBytes: 64n * 1024n, maxDurationMs: 3000 } }, hosts)
   const relayAddr = relay.getMultiaddrs()[0]
   const behind = await host({ listen: ['/p2p-circuit'] }, hosts)
-  await behind.dial(relayAddr, { signal: AbortSignal.timeout(10_000) })
+  await behind.dial(relayAddr, { signal: AbortSignal.timeout(60_000) })
   const viaRelay = await relayedAddress(behind)
   t.true(viaRelay.startsWith(relayAddr.toString()), viaRelay)
   t.is(relay.services.relay?.reservations.size, 1)
@@ -62,12 +63,12 @@ test('a node behind a relay is reachable through it; the relay caps reservations
   // a dialer reaches the node through the relay: a limited connection, used by openStream
   const counts = await sink(behind)
   const dialer = await host({}, hosts)
-  const conn = await dialer.dial(multiaddr(viaRelay), { signal: AbortSignal.timeout(10_000) })
+  const conn = await dialer.dial(multiaddr(viaRelay), { signal: AbortSignal.timeout(60_000) })
   t.true(isRelayed(conn))
   t.not(conn.limits, undefined)
   // the limit the relay announced, less what the handshakes already used
   t.true((conn.limits?.bytes ?? 0n) > 60n * 1024n && (conn.limits?.bytes ?? 0n) <= 64n * 1024n, `${conn.limits?.bytes} bytes left`)
-  const small = await openStream(dialer, behind.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
+  const small = await openStream(dialer, behind.peerId, SINK, { signal: AbortSignal.timeout(60_000) })
   t.is(dialer.getConnections(behind.peerId).length, 1, 'openStream used the relayed connection, no second dial')
   small.send(new Uint8Array(1000))
   await small.close()
@@ -75,11 +76,11 @@ test('a node behind a relay is reachable through it; the relay caps reservations
 
   // more than the data limit: the relay resets the connection before it all arrives
   const closed = once(dialer, 'connection:close') as Promise<[CustomEvent<Connection>]>
-  const big = await openStream(dialer, behind.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
+  const big = await openStream(dialer, behind.peerId, SINK, { signal: AbortSignal.timeout(60_000) })
   const chunk = new Uint8Array(16 * 1024)
   try {
-    for (let i = 0; i < 16; i++) if (!big.send(chunk)) await big.onDrain({ signal: AbortSignal.timeout(10_000) })
-    await big.close({ signal: AbortSignal.timeout(10_000) })
+    for (let i = 0; i < 16; i++) if (!big.send(chunk)) await big.onDrain({ signal: AbortSignal.timeout(60_000) })
+    await big.close({ signal: AbortSignal.timeout(60_000) })
   } catch {}
   const [ev] = await closed
   t.is(ev.detail.id, conn.id)
@@ -89,7 +90,7 @@ test('a node behind a relay is reachable through it; the relay caps reservations
 
   // an idle relayed connection is closed at the duration limit, not before
   const started = Date.now()
-  const idle = await dialer.dial(multiaddr(viaRelay), { signal: AbortSignal.timeout(10_000) })
+  const idle = await dialer.dial(multiaddr(viaRelay), { signal: AbortSignal.timeout(60_000) })
   t.true(isRelayed(idle))
   await new Promise<void>(resolve => {
     const on = (e: CustomEvent<Connection>): void => { if (e.detail.id === idle.id) { dialer.removeEventListener('connection:close', on); resolve() } }
