@@ -19,11 +19,13 @@ function percentile (xs: number[], p: number): number {
 async function benchOne (nodes: number, messages: number, warmup: number): Promise<GossipBenchResult> {
   // the production heartbeat (1 s), not the tests' 200 ms: a hundred nodes' heartbeats in one process at 5 Hz
   // would cost more CPU than the messages being measured
-  const hosts = await startHosts(nodes, { heartbeatIntervalMs: 1000 })
+  // and dial and handshake timeouts well past production's 10 s: a hundred handshakes in one process on a busy
+  // machine can take longer, and setting up the mesh is not what is measured
+  const hosts = await startHosts(nodes, { heartbeatIntervalMs: 1000, limits: { dialTimeoutMs: 120_000, inboundUpgradeTimeoutMs: 120_000 } })
   const services = hosts.map(h => new GossipService(h, { networkId: NETWORK, domain: testDomain, book: new OrderBook() }))
   try {
     services.forEach(s => { s.start() })
-    await connectMesh(hosts, [], { concurrency: 8, timeoutMs: 30_000 })
+    await connectMesh(hosts, [], { concurrency: 8, timeoutMs: 120_000 })
     await waitForMesh(hosts, services[0].topics.resourceOffers, 120_000)
     const envs = await Promise.all(Array.from({ length: warmup + messages }, async (_, i) => { const w = wallet(`bench-${nodes}-${i}`); return await signedResourceOffer(w, resourceOffer(w.address)) }))
     const latencies: number[] = []
