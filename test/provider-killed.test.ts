@@ -80,7 +80,7 @@ test('a provider killed with its container running: the restart adopts it, never
 
   const watcher = await reader.watchDeal(dealId)
   t.teardown(async () => { await watcher.stop() })
-  const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1, price: DEVNET_PRICE.toString() })], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1, price: DEVNET_PRICE.toString() })], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   void createInterface({ input: child.stdout }).on('line', () => {})
   await containerStarted

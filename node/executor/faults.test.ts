@@ -297,7 +297,7 @@ test('a provider process killed with containers running: after restart no orphan
   t.teardown(async () => { for (const c of strangers) await c.remove({ force: true }).catch(() => {}) })
   for (const c of strangers) await c.start()
 
-  const child = spawn(process.execPath, ['node/testing/executor-child.ts', JSON.stringify({ dataDir, jobs })], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['node/testing/executor-child.ts', JSON.stringify({ dataDir, jobs })], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   const startedJobs = new Set<string>()
   for await (const line of createInterface({ input: child.stdout })) {
