@@ -21,6 +21,9 @@ import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../pr
 import { nowSeconds } from '../../protocols/validation.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
 import { DEFAULT_HEARTBEAT_MS } from './constants.ts'
+import { reach, type Reach, type ReachInit } from './reach.ts'
+import { directoryResolver } from '../directory/directory.ts'
+import type { Components } from '../components.ts'
 
 export interface HostOptions {
   networkId: string
@@ -41,6 +44,17 @@ export interface HostOptions {
   /** DHT server mode (default true) */
   dhtServer?: boolean
   maxConnections?: number
+  /**
+   * How long the peer store keeps an address after it was FIRST stored (libp2p's maxAddressAge, default 1 h;
+   * re-storing the same address does not renew it). Tests shorten it to reproduce an hour-old network.
+   */
+  addressTtlMs?: number
+  /** How long a peer with no live address stays in the peer store after its last update (maxPeerAge, default 6 h). */
+  peerTtlMs?: number
+  /** address refresh, peer-store sweep, bootstrap redial and re-resolution settings (node/host/constants.ts) */
+  reach?: Omit<ReachInit, 'bootstrap' | 'logger' | 'metrics' | 'clock'>
+  /** where the host's own services (reach) log and count */
+  components?: Partial<Pick<Components, 'logger' | 'metrics' | 'clock'>>
 }
 
 export type LilypadServices = {
@@ -48,6 +62,7 @@ export type LilypadServices = {
   dht: KadDHT
   identify: Identify
   ping: Ping
+  reach: Reach
 }
 export type LilypadHost = Libp2p<LilypadServices>
 
@@ -69,12 +84,23 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(options.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: options.swarmKey }) } : {}),
+    peerStore: {
+      ...(options.addressTtlMs !== undefined ? { maxAddressAge: options.addressTtlMs } : {}),
+      ...(options.peerTtlMs !== undefined ? { maxPeerAge: options.peerTtlMs } : {})
+    },
     connectionManager: {
       ...(options.allow !== undefined ? { allow: options.allow } : {}),
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
     },
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
     services: {
+      reach: reach({
+        bootstrap: bootstrapList,
+        ...options.reach,
+        ...(options.components?.logger !== undefined ? { logger: options.components.logger } : {}),
+        ...(options.components?.metrics !== undefined ? { metrics: options.components.metrics } : {}),
+        ...(options.components?.clock !== undefined ? { clock: options.components.clock } : {})
+      }),
       identify: identify({ protocolPrefix: `lilypad/${options.networkId}` }),
       ping: ping({ protocolPrefix: `lilypad/${options.networkId}` }),
       pubsub: gossipsub({
@@ -101,5 +127,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       })
     }
   })
+  // the peer's own signed directory record is one place to look when it cannot be dialled
+  node.services.reach.addResolver('directory', directoryResolver(node, options.domain))
   return node
 }

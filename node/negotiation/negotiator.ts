@@ -22,6 +22,8 @@ export interface StreamNode {
   handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
   dialProtocol: (peer: PeerId, protocol: string, options?: AbortOptions) => Promise<Stream>
+  /** a host's reach service (node/host/reach.ts): dials with re-resolution, knows which peers are unreachable */
+  services?: { reach?: { dialProtocol: (peer: PeerId, protocol: string, options?: AbortOptions) => Promise<Stream>, isDemoted: (peer: string) => boolean } }
 }
 
 export interface AgreedDeal {
@@ -109,7 +111,10 @@ export class DealNegotiator {
     const terms = { ...defaultDealTerms, ...options.terms }
     const jobOfferId = idOf('JobOffer', this.init.domain, job.value)
     const attempts: Array<{ provider: string, outcome: string }> = []
-    for (const c of candidates) {
+    // providers found unreachable lately go last (stable: the matcher's ranking holds within each group)
+    const reach = this.node.services?.reach
+    const ordered = reach === undefined ? candidates : [...candidates].sort((a, b) => Number(reach.isDemoted(a.live.peer ?? '')) - Number(reach.isDemoted(b.live.peer ?? '')))
+    for (const c of ordered) {
       options.signal?.throwIfAborted()
       const provider = c.live.offer.provider
       if (c.live.peer === undefined) { attempts.push({ provider, outcome: 'no peer' }); continue }
@@ -139,14 +144,16 @@ export class DealNegotiator {
       } catch (err) {
         options.signal?.throwIfAborted()
         this.metrics.failed++
-        attempts.push({ provider, outcome: `error ${(err as Error).name}` })
+        const reason = (err as { reason?: unknown }).reason
+        attempts.push({ provider, outcome: `error ${(err as Error).name}${typeof reason === 'string' ? ` (${reason})` : ''}` })
       }
     }
     throw new NoDealError(attempts)
   }
 
   private async exchange (peer: string, request: Uint8Array, signal?: AbortSignal): Promise<ReturnType<typeof decodeNegotiation>> {
-    const reply = await requestReply(async dialSignal => await this.node.dialProtocol(peerIdFromString(peer), this.protocol, { signal: dialSignal }), request, {
+    const reach = this.node.services?.reach
+    const reply = await requestReply(async dialSignal => await (reach ?? this.node).dialProtocol(peerIdFromString(peer), this.protocol, { signal: dialSignal }), request, {
       maxDataLength: MAX_NEGOTIATION_MESSAGE, dialTimeoutMs: this.init.dialTimeoutMs ?? 5000, stepMs: this.stepMs, open: this.open, ...(signal !== undefined ? { signal } : {})
     })
     return decodeNegotiation(reply)

@@ -101,7 +101,8 @@ export class ResultReceiver {
 /** Provider side: sends a signed result to the job creator; resolves when acked, throws ResultRejectedError otherwise. */
 export async function deliverResult (host: LilypadHost, networkId: string, peer: string, delivery: ResultDelivery, signal?: AbortSignal): Promise<void> {
   const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
-  const stream = await host.dialProtocol(peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
+  // through reach: a job creator whose addresses aged out of the peer store is re-resolved, not given up on
+  const stream = await host.services.reach.dialProtocol(peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
     await lp.write(encodeResultDelivery(delivery), { signal: sig() })
