@@ -14,7 +14,11 @@ import { ensureBuiltinImages } from './modules/index.ts'
 import { Executor } from './executor/index.ts'
 import { lilypadHome, networkPath } from './config/load.ts'
 import type { NetworkFile } from './config/network.ts'
-import { LilypadNode, roleAvailable } from './node.ts'
+import { LilypadNode, roleAvailable, type NodeOptions } from './node.ts'
+import { quietComponents, type Components } from './components.ts'
+import { LilypadMetrics } from './observability/metrics.ts'
+import { systemClock } from '../core/clock.ts'
+import type { Logger } from './observability/logger.ts'
 
 export const DEVNET_ID = 'devnet'
 export const DEVNET_CHAIN_ID = 1337
@@ -39,6 +43,10 @@ export interface DevnetOptions {
   /** LP each funded account gets (default 10 000) */
   fund?: bigint
   log?: (msg: string, fields?: Record<string, unknown>) => void
+  /** each node logs here as `logger.child({ node })`: status lines, failures (default: silent) */
+  logger?: Logger
+  /** node options every devnet node gets (host settings such as shortened TTLs, housekeeping intervals) */
+  node?: Pick<NodeOptions, 'host' | 'housekeeping' | 'directoryRecord'>
 }
 
 export interface Devnet {
@@ -52,6 +60,10 @@ export interface Devnet {
   readyMs: number
   /** the data dir of the devnet's own nodes */
   dir: string
+  /** Stops the bootstrap node and starts it again with the same key and address (the others keep running). */
+  restartBootstrap: () => Promise<LilypadNode>
+  /** Stops the provider and starts it again with the same key and data but a new port (the others keep running). */
+  restartProvider: () => Promise<LilypadNode>
   stop: () => Promise<void>
 }
 
@@ -103,24 +115,29 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     }))
     log('accounts funded', { ms: Math.round(performance.now() - t0) })
     const path = networkPath(DEVNET_ID, { ...process.env, LILYPAD_HOME: home })
-    const common = { networkPath: path, local: true }
-    const bootstrap = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.bootstrap), dataDir: join(dir, 'bootstrap'), roles: ['solver', 'directory'] })
+    const components = (node: string): Components => opts.logger === undefined
+      ? quietComponents()
+      : { clock: systemClock, logger: opts.logger.child({ node }), metrics: new LilypadMetrics({ defaultMetrics: false }) }
+    const common = { networkPath: path, local: true, ...opts.node }
+    const bootstrapOptions = (): NodeOptions => ({ ...common, network, privateKey: key(DEVNET_KEYS.bootstrap), dataDir: join(dir, 'bootstrap'), roles: ['solver', 'directory'], components: components('bootstrap') })
+    let bootstrap = await LilypadNode.create(bootstrapOptions())
     started.push(bootstrap)
     network.bootstrap = bootstrap.host.getMultiaddrs().map(m => m.toString())
     await writeFile(path, JSON.stringify(network, null, 2) + '\n')
     await images
     log('images built', { ms: Math.round(performance.now() - t0) })
     const executor = new Executor({ docker })
-    const provider = await LilypadNode.create({
-      ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor,
+    const providerOptions = (): NodeOptions => ({
+      ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor, components: components('provider'),
       provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, settleIntervalMs: 10_000, announceIntervalMs: 5_000 }
     })
+    let provider = await LilypadNode.create(providerOptions())
     started.push(provider)
     // ready means a job creator joining now finds the provider's offers at the bootstrap node (order-book sync)
     await until(() => bootstrap.book.offers().some(o => o.offer.provider === provider.chain.address), bootstrap, 10_000)
     let mediator: LilypadNode | undefined
     if (opts.mediator !== false && roleAvailable('mediator')) {
-      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor })
+      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor, components: components('mediator') })
       started.push(mediator)
     }
     await Promise.all(clients.map(async c => { await c.stop() }))
@@ -128,8 +145,26 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     const marker: ReadyMarker = { pid: process.pid, rpcUrl: anvil.rpcUrl, readyMs, startedAt: new Date().toISOString() }
     await writeFile(readyMarkerPath(home), JSON.stringify(marker) + '\n')
     let stopping: Promise<void> | undefined
-    return {
+    const replace = (old: LilypadNode, fresh: LilypadNode): void => { started[started.indexOf(old)] = fresh }
+    const devnet: Devnet = {
       network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), keys: DEVNET_KEYS, readyMs, dir,
+      restartBootstrap: async () => {
+        const listen = bootstrap.host.getMultiaddrs().map(m => m.decapsulateCode(421).toString())
+        await bootstrap.stop()
+        const fresh = await LilypadNode.create({ ...bootstrapOptions(), listen })
+        replace(bootstrap, fresh)
+        bootstrap = devnet.bootstrap = fresh
+        opts.logger?.info({ node: 'devnet' }, 'bootstrap node restarted')
+        return fresh
+      },
+      restartProvider: async () => {
+        await provider.stop()
+        const fresh = await LilypadNode.create(providerOptions())
+        replace(provider, fresh)
+        provider = devnet.provider = fresh
+        opts.logger?.info({ node: 'devnet', addrs: fresh.host.getMultiaddrs().map(String) }, 'provider restarted')
+        return fresh
+      },
       stop: async () => {
         stopping ??= (async () => {
           await rm(readyMarkerPath(home), { force: true })
@@ -139,6 +174,8 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
         await stopping
       }
     }
+    opts.logger?.info({ node: 'devnet', rpc: anvil.rpcUrl, readyMs, bootstrap: network.bootstrap }, 'devnet ready')
+    return devnet
   } catch (err) {
     await Promise.all(clients.map(async c => { await c.stop() }))
     for (const n of started.reverse()) await n.stop().catch(() => {})

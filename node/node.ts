@@ -20,6 +20,9 @@ import { ResourceProvider, type ResourceProviderOptions } from './roles/resource
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
 import { startJobCreatorDisputes, startProviderDisputes } from './dispute/index.ts'
 import type { RoleName } from './role-names.ts'
+import { quietComponents, type Components } from './components.ts'
+import { Housekeeping, type HousekeepingInit } from './housekeeping/index.ts'
+import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
 
 export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
@@ -58,6 +61,12 @@ export interface NodeOptions {
   mediator?: Record<string, unknown>
   executor?: Executor
   log?: (msg: string, fields?: Record<string, unknown>) => void
+  /** clock, logger and metrics (default: quiet). Without `log`, the roles' messages go to the logger. */
+  components?: Components
+  /** status line and sweep intervals, deal-record retention (node/housekeeping) */
+  housekeeping?: HousekeepingInit
+  /** the signed directory record's lifetime and republish interval (providers and directory nodes keep one) */
+  directoryRecord?: { ttlSec?: number, intervalMs?: number }
 }
 
 interface Startable { start: () => Promise<void> | void, stop: () => Promise<void> | void }
@@ -76,6 +85,7 @@ export class LilypadNode {
   directory?: Directory
   mediator?: Startable
   bridge?: Startable
+  housekeeping?: Housekeeping
   private executor?: Executor
   private readonly peerKey: PrivateKey
   private stopped = false
@@ -94,13 +104,16 @@ export class LilypadNode {
     this.offerSync = new OfferSync(host, { networkId: opts.network.networkId, domain, book: this.book, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(Date.now() / 1000))) ?? [] })
   }
 
-  static async create (opts: NodeOptions): Promise<LilypadNode> {
+  static async create (options: NodeOptions): Promise<LilypadNode> {
+    const components = options.components ?? quietComponents()
+    const logger = components.logger.child({ component: 'node' })
+    const opts: NodeOptions = { ...options, components, log: options.log ?? ((m, f) => { logger.info(f ?? {}, m) }) }
     for (const r of opts.roles) if (!roleAvailable(r)) throw new RoleNotAvailableError(`the ${r} role is not available in this build`)
     const chain = await ChainClient.create({ network: opts.network, privateKey: opts.privateKey })
     let host: LilypadHost | undefined
     let store: ResultStore | undefined
     try {
-      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...opts.host })
+      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), ...(opts.listen !== undefined ? { listen: opts.listen } : {}), components, ...opts.host })
       host = await createHost(hostOpts)
       await host.start()
       // The bootstrap discovery module waits a second before its first dial; a CLI run cannot afford that.
@@ -110,6 +123,7 @@ export class LilypadNode {
       const peerKey = hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key'))
       const node = new LilypadNode(host, chain, store, peerKey, opts)
       await node.startRoles(opts)
+      node.startHousekeeping(components, opts)
       return node
     } catch (err) {
       await store?.stop().catch(() => {})
@@ -135,10 +149,11 @@ export class LilypadNode {
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
       this.solver.start()
     }
-    if (opts.roles.includes('directory')) {
+    if (opts.roles.includes('directory') || opts.roles.includes('resource-provider')) {
+      // a signed record of our addresses in the DHT: where a job creator that cannot dial us looks (node/host/reach.ts).
+      // Kept published: records expire, a restarted DHT server forgets them, our addresses may change.
       this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: this.peerKey })
-      // best effort: the DHT may have no peers yet on a fresh network
-      void this.directory.publish({ roles: opts.roles }).catch(() => {})
+      this.directory.keepPublished({ roles: opts.roles, ...opts.directoryRecord, log: (opts.components ?? quietComponents()).logger.child({ component: 'directory' }) })
     }
     if (opts.roles.includes('mediator')) {
       const mod = await import(OPTIONAL_ROLE_MODULES.mediator as string) as { Mediator: { create: (init: Record<string, unknown>) => Promise<Startable> } }
@@ -170,9 +185,25 @@ export class LilypadNode {
     return this.jobCreator
   }
 
+  private startHousekeeping (components: Components, opts: NodeOptions): void {
+    const stores = (): Array<{ name: string, store: DealStore<StoredRecord> }> => {
+      const out: Array<{ name: string, store: DealStore<StoredRecord> }> = []
+      const add = (name: string, store: unknown): void => { if (store !== undefined) out.push({ name, store: store as DealStore<StoredRecord> }) }
+      add('rp-deals', this.provider?.deals)
+      add('jc-deals', this.jobCreator?.deals)
+      add('disputes', (this.mediator as { records?: unknown } | undefined)?.records)
+      add('bridge-jobs', (this.bridge as { jobs?: unknown } | undefined)?.jobs)
+      return out
+    }
+    this.housekeeping = new Housekeeping(components, { host: this.host, book: this.book, gossip: this.gossip, stores, chain: this.chain }, opts.housekeeping)
+    this.housekeeping.start()
+  }
+
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.housekeeping?.stop()
+    await this.directory?.stop()
     await this.bridge?.stop()
     await this.jobCreator?.stop()
     await this.mediator?.stop()

@@ -38,11 +38,14 @@ export const devnet: Command = {
     const { devKey } = await import('../../node/chain/anvil.ts')
     const { Wallet } = await import('ethers')
     const { toUserError } = await import('../context.ts')
+    const { createLogger } = await import('../../node/observability/logger.ts')
+    // every node's status line and failures: to stderr, i.e. $LILYPAD_HOME/devnet/devnet.log when started by `lilypad run`
+    const logger = createLogger()
     const running = await runningDevnet()
     if (running !== undefined) throw new UserError(`a devnet is already running (pid ${running.pid}, ${running.rpcUrl})`, { hint: 'use it, or stop it with "lilypad devnet stop"' })
     let d
     try {
-      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, log: (m, f) => { console.error(`  ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) } })
+      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, logger, log: (m, f) => { console.error(`  ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) } })
     } catch (err) { throw toUserError(err) }
     const user = new Wallet(devKey(DEVNET_KEYS.user)).address
     console.log(`Lilypad devnet ready in ${(d.readyMs / 1000).toFixed(2)} s

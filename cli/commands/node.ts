@@ -31,16 +31,19 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const collateral = lp('--collateral', o.collateral)
   if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
   const { LilypadNode } = await import('../../node/node.ts')
+  const { createComponents } = await import('../../node/components.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
+  // logs to stderr: a status line a minute, every failure with its reason (JSON off a terminal)
+  const components = createComponents({ logger: { base: { node: roles.join(',') } } })
   let node: Awaited<ReturnType<typeof LilypadNode.create>>
   try {
     node = await LilypadNode.create({
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
-      log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
+      components
     })
   } catch (err) { throw toUserError(err) }
   console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}\nCtrl-C stops it.`)

@@ -2,11 +2,15 @@
 // shortened (the real `maxAddressAge`, no fake time inside libp2p): the bootstrap node learned the provider's
 // addresses once, when it connected, and an "hour" later hands joining job creators live offers with no address.
 import test from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { OfferSync } from '../offer-sync/offer-sync.ts'
 import { GossipService } from '../gossip/gossip.ts'
-import { Directory } from '../directory/directory.ts'
+import { Directory, readNodeRecord } from '../directory/directory.ts'
 import { createLogger } from '../observability/logger.ts'
 import { LilypadMetrics } from '../observability/metrics.ts'
 import { startHosts, stopAll, testDomain, NETWORK, wallet, jobOffer, signedJobOffer, nowSec, waitFor } from '../testing/fixtures.ts'
@@ -18,6 +22,12 @@ import type { ExecutionContext } from 'ava'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 
 const TTL = 1500
+
+async function tempKey (t: ExecutionContext): Promise<PrivateKey> {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-reach-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return await loadOrCreatePeerKey(join(dir, 'peer.key'))
+}
 /** reach's periodic work is off unless a test asks for it: each test turns on what it shows */
 const OFF = { refreshIntervalMs: 3_600_000, sweepIntervalMs: 3_600_000 }
 
@@ -103,7 +113,7 @@ test.serial('the fix: the bootstrap re-stores the addresses of connected peers, 
 
 test.serial('a provider the job creator cannot dial is demoted, logged with the reason, and re-resolved from its signed directory record', async t => {
   const log = logs()
-  const rpKey = await loadOrCreatePeerKey(`/tmp/lilypad-reach-test-${process.pid}-${Date.now()}.key`)
+  const rpKey = await tempKey(t)
   const { boot, rpHost } = await scene(t, { addressTtlMs: TTL, reach: OFF }, { privateKey: rpKey })
   await waitFor(async () => (await storedAddrs(boot, rpHost)).length === 0, 10_000, 'the bootstrap\'s addresses for the provider to expire')
   // a DHT client, so the provider's publish cannot reach it directly: the record must be looked up. Only the
@@ -178,4 +188,59 @@ test.serial('unreachable providers go last: a dead cheaper provider is tried onc
   const second = await propose(jc, w)
   t.is(second.deal.resourceProvider, live.wallet.address)
   t.is(jc.negotiator.metrics.failed, 1, 'the demoted provider was not tried before the live one')
+})
+
+test.serial('the peer store stays bounded: departed peers go once libp2p\'s ages pass, and the store is capped', async t => {
+  const [hub] = await startHosts(1, { addressTtlMs: 300, peerTtlMs: 600, reach: { ...OFF, maxPeers: 3 } })
+  t.teardown(async () => { await hub.stop() })
+  // six short-lived peers (like `lilypad run` nodes) connect, identify and leave
+  const visitors = await startHosts(6)
+  for (const v of visitors) await v.dial(hub.getMultiaddrs()[0])
+  await waitFor(async () => (await hub.peerStore.all()).length === 6, 10_000, 'six identified visitors')
+  await stopAll(visitors)
+  await waitFor(() => hub.getConnections().length === 0, 10_000, 'the visitors to leave')
+  const capped = await hub.services.reach.sweep()
+  t.deepEqual(capped, { peers: 3, removed: 3 }, 'over the cap: disconnected peers removed down to it')
+  const left = Date.now()
+  await waitFor(() => Date.now() - left > 900, 5000, 'the peer age to pass')
+  const swept = await hub.services.reach.sweep()
+  t.is(swept.peers, 0, 'peers with no live address and no update for their age are gone once read')
+  t.is((await hub.peerStore.all()).length, 0)
+})
+
+test.serial('a restarted bootstrap node (same key, same address) is redialled; the node did not restart', async t => {
+  const key = await tempKey(t)
+  let [boot] = await startHosts(1, { privateKey: key })
+  const bootAddr = boot.getMultiaddrs()[0]
+  const log = logs()
+  const [node] = await startHosts(1, { bootstrap: [bootAddr.toString()], reach: { ...OFF, bootstrapCheckMs: 200, bootstrapRetryMinMs: 100, bootstrapRetryMaxMs: 400 }, components: { logger: log.logger } })
+  t.teardown(async () => { await stopAll([boot, node]) })
+  await waitFor(() => node.getConnections(boot.peerId).length > 0, 10_000, 'the first connection to the bootstrap')
+  t.is(node.services.reach.stats().connectedBootstrap, 1)
+  await boot.stop()
+  await waitFor(() => log.lines.some(l => l.msg === 'bootstrap peer unreachable: retrying'), 10_000, 'a failed redial while it is down')
+  t.is(node.services.reach.stats().connectedBootstrap, 0)
+  ;[boot] = await startHosts(1, { privateKey: key, listen: [bootAddr.decapsulateCode(421).toString()] })
+  await waitFor(() => node.getConnections(boot.peerId).length > 0, 10_000, 'the node to reconnect by itself')
+  await waitFor(() => log.lines.some(l => l.msg === 'reconnected to bootstrap peer'), 5000, 'the reconnect to be logged')
+  t.truthy(log.lines.find(l => l.msg === 'lost the connection to a bootstrap peer: redialling'))
+})
+
+test.serial('the directory record is kept published: republished before it expires, with a higher sequence number', async t => {
+  const key = await tempKey(t)
+  const [pub] = await startHosts(1, { privateKey: key })
+  const [reader] = await startHosts(1)
+  t.teardown(async () => { await stopAll([pub, reader]) })
+  await reader.dial(pub.getMultiaddrs()[0])
+  await waitFor(() => (pub.services.dht as SingleKadDHT).routingTable.size > 0 && (reader.services.dht as SingleKadDHT).routingTable.size > 0, 10_000, 'DHT routing tables')
+  const directory = new Directory(pub, { networkId: NETWORK, domain: testDomain, signer: wallet('reach-dir'), privateKey: key, timeoutMs: 5000 })
+  directory.keepPublished({ roles: ['resource-provider'], ttlSec: 60, intervalMs: 300 })
+  t.teardown(async () => { await directory.stop() })
+  const get = async (): Promise<bigint | undefined> => (await readNodeRecord(reader.services.dht, testDomain, pub.peerId.toString(), AbortSignal.timeout(5000)))?.seq
+  await waitFor(async () => (await get()) !== undefined, 10_000, 'the first record')
+  const first = await get() as bigint
+  await waitFor(async () => ((await get()) ?? 0n) > first, 10_000, 'a republished record')
+  const rec = await readNodeRecord(reader.services.dht, testDomain, pub.peerId.toString(), AbortSignal.timeout(5000))
+  t.deepEqual(rec?.roles, ['resource-provider'])
+  t.true((rec?.multiaddrs.length ?? 0) > 0)
 })

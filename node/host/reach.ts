@@ -16,7 +16,7 @@
 //   was found; a peer that still cannot be reached is demoted (`isDemoted`) and the reason logged;
 // - keeps the bootstrap peers connected (a restarted bootstrap is redialled with backoff);
 // - walks the peer store every `sweepIntervalMs` (libp2p deletes expired peers only when they are read) and caps it.
-import { KEEP_ALIVE, type AbortOptions, type Connection, type Libp2pEvents, type Peer, type PeerId, type PeerStore, type TagOptions, type PeerRouting, type Stream, type TypedEventTarget, type Startable } from '@libp2p/interface'
+import { type AbortOptions, type Connection, type Libp2pEvents, type Peer, type PeerId, type PeerStore, type TagOptions, type PeerRouting, type Stream, type TypedEventTarget, type Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { systemClock, type Clock, type Timer } from '../../core/clock.ts'
@@ -433,8 +433,9 @@ export class Reach implements Startable {
     let peers = 0
     for (const p of await this.c.peerStore.all()) {
       peers++
+      // only a safety valve: over the cap, any disconnected peer but a bootstrap peer may go (also ones libp2p or the
+      // DHT tagged keep-alive: with no connection left they are being redialled at best, and that gives up anyway)
       if (this.c.connectionManager.getConnections(p.id).length > 0 || this.bootstrap.has(p.id.toString())) continue
-      if ([...p.tags.keys()].some(k => k.startsWith(KEEP_ALIVE))) continue
       spare.push(p.id)
     }
     let removed = 0

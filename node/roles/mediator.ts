@@ -141,8 +141,9 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     if (this.init.register !== false) await this.init.chain.ensureRole(Roles.Mediator, this.init.host.peerId.toString())
     this.dropHandler = this.disputes.setCaseHandler(async (c, from) => { await this.takeCase(c, 'push', from) })
     await this.disputes.start()
-    // Best effort, in the background: a fresh DHT may have no peers yet, and the chain record names us anyway.
-    if (this.directory !== undefined) void this.directory.publish({ roles: ['mediator'] }).catch(() => {})
+    // In the background and kept published (records expire after an hour; a restarted DHT server forgets them):
+    // a fresh DHT may have no peers yet, and the chain record names us anyway.
+    this.directory?.keepPublished({ roles: ['mediator'] })
     this.nextBlock = await this.cursor.load()
     for (const r of await this.records.open()) this.schedule(r.id)
     await this.scan()
@@ -154,6 +155,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     this.running = false
     if (this.timer !== undefined) clearInterval(this.timer)
     this.abort.abort(new Error('mediator stopped'))
+    await this.directory?.stop()
     await this.scanning
     this.dropHandler?.()
     await this.disputes.stop()
