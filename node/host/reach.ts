@@ -282,7 +282,7 @@ export class Reach implements Startable {
         return await this.c.connectionManager.openConnection(peer, options)
       } catch (err) {
         if (options.signal?.aborted === true || !isReachError(err)) throw err
-        why = `${(err as Error).name} dialling ${known.length} known address${known.length === 1 ? '' : 'es'}`
+        why = `${(err as Error).name} (${(err as Error).message.slice(0, 120)}) dialling ${known.length} known address${known.length === 1 ? '' : 'es'}`
       }
     }
     return await this.connectResolved(peer, known, why, options)
@@ -305,7 +305,7 @@ export class Reach implements Startable {
       return conn
     } catch (err) {
       if (options.signal?.aborted === true) throw err
-      const reason = `${why}; re-resolved addresses failed too (${(err as Error).name})`
+      const reason = `${why}; re-resolved addresses failed too (${(err as Error).name}: ${(err as Error).message.slice(0, 120)})`
       this.demote(id, reason)
       throw new UnreachablePeerError(id, reason, { cause: err })
     }
@@ -468,7 +468,7 @@ export class Reach implements Startable {
         b.nextAt = this.clock.now() + wait
         if (!this.running) return
         // the first failure and then every tenth: the log shows the outage without a line per retry
-        const fields = { peer: b.id.toString(), tries: b.failures, downForS: Math.round((this.clock.now() - (b.lostAt ?? now)) / 1000), err: err.name }
+        const fields = { peer: b.id.toString(), tries: b.failures, downForS: Math.round((this.clock.now() - (b.lostAt ?? now)) / 1000), reason: `${err.name}: ${err.message}`.slice(0, 200) }
         if (b.failures === 1 || b.failures % 10 === 0) this.log.warn(fields, 'bootstrap peer unreachable: retrying')
         else this.log.debug(fields, 'bootstrap redial failed')
         this.schedule(() => { this.checkBootstrap() }, wait)

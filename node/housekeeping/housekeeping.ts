@@ -123,7 +123,8 @@ export class Housekeeping {
       connections: connections.length,
       streams: connections.reduce((n, c) => n + c.streams.length, 0),
       bootstrap: `${reach.connectedBootstrap}/${reach.bootstrap}`,
-      storedPeers: reach.storedPeers,
+      // reading the whole peer store also lets libp2p drop the entries that have expired
+      storedPeers: (await host.peerStore.all()).length,
       unreachable: reach.unreachable,
       offers: this.parts.book?.size ?? 0,
       providers: this.parts.book?.providers ?? 0,
