@@ -11,7 +11,7 @@ function esc (s: string): string { return s.replace(/&/g, '&amp;').replace(/</g,
 
 export function soakSvg (r: SoakReport, t0: number): string {
   const end = Math.max(r.durationS, 1)
-  const x = (sec: number): number => M.left + (Math.min(sec, end) / end) * (W - M.left - M.right)
+  const x = (sec: number): number => M.left + (Math.max(0, Math.min(sec, end)) / end) * (W - M.left - M.right)
   // one colour per process in every panel
   const color = (name: string): string => COLORS[Math.max(0, Object.keys(r.samples).indexOf(name)) % COLORS.length]
   const parts: string[] = []

@@ -110,7 +110,8 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   const children = new Map<string, Child>()
   const devnetLog = createWriteStream(join(opts.outDir, 'devnet.log'))
   const t0 = Date.now()
-  const event = (what: string): void => { events.push({ t: Date.now(), what }); opts.log(`  ${Math.round((Date.now() - t0) / 1000)} s: ${what}`) }
+  let steadyFrom = t0
+  const event = (what: string): void => { events.push({ t: Date.now(), what }); opts.log(`  ${Math.round((Date.now() - steadyFrom) / 1000)} s: ${what}`) }
   let devnet: Devnet | undefined
   let stopping = false
   const timers: NodeJS.Timeout[] = []
@@ -168,6 +169,8 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     await spawnChild('jc-a', 'job-creator', DEVNET_KEYS.user2)
     await spawnChild('jc-b', 'job-creator', EXTRA_JC_KEY)
     event('extra provider and two job creators started')
+    // the run's clock starts now that every process is up: the schedule and the intervals count from here
+    steadyFrom = Date.now()
 
     // a fresh `lilypad run` process now and then: the path of the issue's hour-old devnet
     let cliN = 0
@@ -220,7 +223,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
 
     // the disturbances, in the middle of the run
     const at = async (fraction: number): Promise<void> => {
-      const wait = t0 + fraction * durationMs - Date.now()
+      const wait = steadyFrom + fraction * durationMs - Date.now()
       if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
     }
     await at(0.3)
@@ -257,9 +260,9 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     devnetLog.end()
     await rm(home, { recursive: true, force: true })
   }
-  const report = summarise({ t0, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir })
+  const report = summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir })
   await writeFile(join(opts.outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n')
-  await writeFile(join(opts.outDir, 'soak.svg'), soakSvg(report, t0))
+  await writeFile(join(opts.outDir, 'soak.svg'), soakSvg(report, steadyFrom))
   await writeFile(join(opts.outDir, 'soak.txt'), soakText(report))
   return report
 }
@@ -280,7 +283,7 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
   const endT = Math.max(t0 + r.durationMs, ...jobs.map(j => j.t))
   const intervals: IntervalStats[] = []
   for (let from = t0; from < endT; from += intervalMs) {
-    const inside = jobs.filter(j => j.t >= from && j.t < from + intervalMs)
+    const inside = jobs.filter(j => j.t < from + intervalMs && (j.t >= from || from === t0))
     const ok = inside.filter(j => j.ok)
     intervals.push({
       fromS: Math.round((from - t0) / 1000),
@@ -298,7 +301,9 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
   const okJobs = jobs.filter(j => j.ok)
   const busy = intervals.filter(i => i.ok > 0)
   const processes: Record<string, ProcessTrend> = {}
-  for (const [name, ss] of Object.entries(r.samples)) {
+  for (const [name, all] of Object.entries(r.samples)) {
+    const ss = all.filter(s => s.t >= t0)
+    if (ss.length === 0) continue
     // the first tenth is warm-up (caches, JIT, the first deals); trends are fitted on the rest
     const steady = ss.filter(s => s.t >= t0 + r.durationMs * 0.1)
     const fit = steady.length >= 2 ? steady : ss
@@ -334,9 +339,9 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       slopeMsPerHour: round(slope(okJobs.map(j => (j.t - t0) / 3_600_000), okJobs.map(j => j.ms)), 0)
     },
     intervals,
-    events: r.events.map(e => ({ t: Math.round((e.t - t0) / 1000), what: e.what })),
+    events: r.events.map(e => ({ t: Math.max(0, Math.round((e.t - t0) / 1000)), what: e.what })),
     processes,
-    samples: r.samples,
+    samples: Object.fromEntries(Object.entries(r.samples).map(([k, v]) => [k, v.filter(s => s.t >= t0)])),
     failures: jobs.filter(j => !j.ok || j.attempts > 1),
     jobTimes: jobs.map(j => [Math.round((j.t - t0) / 100) / 10, j.ms, j.ok ? 1 : 0]),
     outDir: r.outDir

@@ -6,6 +6,7 @@
 // deal's deadline (connection loss is reported earlier as a hint); the deal is then refunded with
 // timeoutResult and the job retried on another provider with a new job offer nonce.
 import { readFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { ZeroAddress, getAddress } from 'ethers'
 import { idOf, signMessage, type Deal, type JobOffer } from '../../protocols/eip712.ts'
@@ -405,6 +406,8 @@ export class JobCreator {
       const from = 'fromChain' in got ? [agreed.providerPeer] : [...got.addrs.filter(a => a.includes('/p2p/')), agreed.providerPeer]
       rec = await this.save(rec, { state: 'result', resultCid: cid })
       ctx.phase('result', cid)
+      // a provider that restarted on a new port since the deal is re-resolved first (bitswap asks connected peers)
+      await this.opts.host.services.reach.connect(peerIdFromString(agreed.providerPeer), { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).catch(err => { this.log('could not reach the provider before fetching; trying its announced addresses', { peer: agreed.providerPeer, error: (err as Error).message }) })
       const fetched = await this.opts.store.fetch(cid, { from, timeoutMs: this.opts.fetchTimeoutMs ?? 30_000, signal })
       const exitCode = Number((await readFile(join(fetched.dir, 'exitCode'), 'utf8').catch(() => '-1')).trim())
       rec = await this.save(rec, { state: 'downloaded' })
