@@ -4,7 +4,7 @@
 // provider is restarted (same peer id, new port), then the bootstrap node, then the devnet's provider, then anvil
 // is paused (SIGSTOP) to play an RPC outage. Reported: jobs and success per interval, latency drift, and RSS, heap,
 // open handles of every process over time; a JSON report, an SVG plot and a text summary in the output directory.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -55,12 +55,21 @@ export interface SoakReport {
   processes: Record<string, ProcessTrend>
   samples: Record<string, Sample[]>
   failures: JobRecord[]
+  /** data directories (deal records, Helia blocks, downloads) at the start and the end of the steady phase */
+  diskMb: Record<string, { first: number, last: number }>
   /** every job: [seconds since start, ms, 1 ok / 0 failed] */
   jobTimes: Array<[number, number, number]>
   outDir: string
 }
 
 interface Child { name: string, proc: ChildProcess, log: WriteStream, last?: Record<string, unknown>, stopping?: boolean }
+
+/** Size of a directory in MB (du), or 0 when it does not exist yet. */
+function duMb (dir: string): number {
+  const r = spawnSync('du', ['-sk', dir], { encoding: 'utf8' })
+  const kb = Number(r.stdout?.split('\t')[0])
+  return Number.isFinite(kb) ? round(kb / 1024) : 0
+}
 
 async function rssOf (pid: number | undefined): Promise<number | undefined> {
   if (pid === undefined) return undefined
@@ -108,6 +117,8 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   const events: SoakEvent[] = []
   const samples: Record<string, Sample[]> = {}
   const children = new Map<string, Child>()
+  const diskMb: Record<string, { first: number, last: number }> = {}
+  const dataDirs: Record<string, string> = { devnet: join(home, 'devnet'), 'provider-2': join(home, 'provider-2'), 'jc-a': join(home, 'jc-a'), 'jc-b': join(home, 'jc-b'), 'lilypad-run': join(home, 'cli-data') }
   const devnetLog = createWriteStream(join(opts.outDir, 'devnet.log'))
   const t0 = Date.now()
   let steadyFrom = t0
@@ -171,6 +182,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     event('extra provider and two job creators started')
     // the run's clock starts now that every process is up: the schedule and the intervals count from here
     steadyFrom = Date.now()
+    for (const [name, dir] of Object.entries(dataDirs)) diskMb[name] = { first: duMb(dir), last: 0 }
 
     // a fresh `lilypad run` process now and then: the path of the issue's hour-old devnet
     let cliN = 0
@@ -252,6 +264,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     await sample()
     await Promise.allSettled([...cliRuns])
     for (const name of children.keys()) await stopChild(name)
+    for (const [name, dir] of Object.entries(dataDirs)) (diskMb[name] ??= { first: 0, last: 0 }).last = duMb(dir)
   } finally {
     stopping = true
     for (const t of timers) clearInterval(t)
@@ -260,7 +273,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     devnetLog.end()
     await rm(home, { recursive: true, force: true })
   }
-  const report = summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir })
+  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir }), diskMb }
   await writeFile(join(opts.outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n')
   await writeFile(join(opts.outDir, 'soak.svg'), soakSvg(report, steadyFrom))
   await writeFile(join(opts.outDir, 'soak.txt'), soakText(report))
@@ -278,7 +291,7 @@ function pick (l: Record<string, unknown>): Omit<Sample, 't' | 'rssMb'> {
   return out
 }
 
-export function summarise (r: { t0: number, durationMs: number, intervalMs: number, jobs: JobRecord[], events: SoakEvent[], samples: Record<string, Sample[]>, outDir: string }): SoakReport {
+export function summarise (r: { t0: number, durationMs: number, intervalMs: number, jobs: JobRecord[], events: SoakEvent[], samples: Record<string, Sample[]>, outDir: string }): Omit<SoakReport, 'diskMb'> {
   const { t0, intervalMs, jobs } = r
   const endT = Math.max(t0 + r.durationMs, ...jobs.map(j => j.t))
   const intervals: IntervalStats[] = []
@@ -361,6 +374,8 @@ export function soakText (r: SoakReport): string {
   for (const [name, p] of Object.entries(r.processes)) {
     out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-'}`)
   }
+  out.push('')
+  out.push(`data directories MB, start → end: ${Object.entries(r.diskMb).map(([k, d]) => `${k} ${d.first} → ${d.last}`).join(', ')}`)
   if (r.failures.length > 0) {
     out.push('')
     out.push('jobs that failed or needed a retry:')

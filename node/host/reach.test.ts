@@ -13,6 +13,7 @@ import { GossipService } from '../gossip/gossip.ts'
 import { Directory, readNodeRecord } from '../directory/directory.ts'
 import { createLogger } from '../observability/logger.ts'
 import { LilypadMetrics } from '../observability/metrics.ts'
+import { ManualClock } from '../../core/clock.ts'
 import { startHosts, stopAll, testDomain, NETWORK, wallet, jobOffer, signedJobOffer, nowSec, waitFor } from '../testing/fixtures.ts'
 import { startProvider, startJobCreator, type Provider } from '../testing/parties.ts'
 import { NoDealError } from '../negotiation/negotiator.ts'
@@ -243,4 +244,24 @@ test.serial('the directory record is kept published: republished before it expir
   const rec = await readNodeRecord(reader.services.dht, testDomain, pub.peerId.toString(), AbortSignal.timeout(5000))
   t.deepEqual(rec?.roles, ['resource-provider'])
   t.true((rec?.multiaddrs.length ?? 0) > 0)
+})
+
+test.serial('demotions and addresses heard second-hand expire on the node\'s clock', async t => {
+  const clock = new ManualClock(Date.now())
+  const [host, gone] = await startHosts(2, { reach: { ...OFF, demoteTtlMs: 60_000, hintTtlMs: 30_000, resolveTimeoutMs: 1000, resolvers: [] }, components: { clock } })
+  const goneId = gone.peerId
+  const goneAddrs = gone.getMultiaddrs().map(m => m.decapsulateCode(421))
+  await gone.stop()
+  t.teardown(async () => { await host.stop() })
+  // heard from a third party: kept for re-resolution, and (nothing better being stored) written to the peer store
+  await host.services.reach.learn(goneId, goneAddrs, 'hearsay')
+  t.is((await host.services.reach.resolve(goneId)).length, goneAddrs.length)
+  await t.throwsAsync(host.services.reach.dialProtocol(goneId, '/x/1.0.0', { signal: AbortSignal.timeout(5000) }), { name: 'UnreachablePeerError' })
+  t.true(host.services.reach.isDemoted(goneId.toString()))
+  await clock.advance(30_001)
+  t.true(host.services.reach.isDemoted(goneId.toString()), 'still demoted inside its minute')
+  await host.peerStore.delete(goneId)
+  t.deepEqual(await host.services.reach.resolve(goneId), [], 'the hearsay is forgotten after its 30 s')
+  await clock.advance(30_000)
+  t.false(host.services.reach.isDemoted(goneId.toString()), 'the demotion lapsed')
 })
