@@ -27,5 +27,5 @@ export const DEFAULT_MAX_ADDRS_PER_PEER = 8
 /** A peer that could not be reached is ranked last for this long, unless it is reached again sooner. */
 export const DEFAULT_DEMOTE_TTL_MS = 10 * 60_000
 export const DEFAULT_MAX_UNREACHABLE = 4096
-/** One re-resolution (every source together) gets at most this long. */
-export const DEFAULT_RESOLVE_TIMEOUT_MS = 5000
+/** One re-resolution (every source together) gets at most this long: it shares the caller's dial budget (5 s). */
+export const DEFAULT_RESOLVE_TIMEOUT_MS = 3000
