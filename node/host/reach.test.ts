@@ -195,7 +195,7 @@ test.serial('unreachable providers go last: a dead cheaper provider is tried onc
 })
 
 test.serial('the peer store stays bounded: departed peers go once libp2p\'s ages pass, and the store is capped', async t => {
-  const [hub] = await startHosts(1, { addressTtlMs: 2000, peerTtlMs: 3000, reach: { ...OFF, maxPeers: 3 } })
+  const [hub] = await startHosts(1, { addressTtlMs: 5000, peerTtlMs: 8000, reach: { ...OFF, maxPeers: 3 } })
   t.teardown(async () => { await hub.stop() })
   // six short-lived peers (like `lilypad run` nodes) connect, identify and leave
   const visitors = await startHosts(6)
@@ -205,10 +205,9 @@ test.serial('the peer store stays bounded: departed peers go once libp2p\'s ages
   await waitFor(() => hub.getConnections().length === 0, 30_000, 'the visitors to leave')
   const capped = await hub.services.reach.sweep()
   t.deepEqual(capped, { peers: 3, removed: 3 }, 'over the cap: disconnected peers removed down to it')
-  const left = Date.now()
-  await waitFor(() => Date.now() - left > 3500, 15_000, 'the peer age to pass')
-  const swept = await hub.services.reach.sweep()
-  t.is(swept.peers, 0, 'peers with no live address and no update for their age are gone once read')
+  // the rest age out: libp2p drops an entry with no live address once it is older than peerTtlMs (the DHT's redials of
+  // its closest peers keep updating theirs until they give up), and the sweep is what reads them
+  await waitFor(async () => (await hub.services.reach.sweep()).peers === 0, 60_000, 'the departed peers to age out')
   t.is((await hub.peerStore.all()).length, 0)
 })
 
