@@ -21,7 +21,7 @@ export interface Provider {
 export async function startProvider (host: LilypadHost, wallet: Wallet, options: { slots?: number[], price?: bigint, template?: Partial<OfferTemplate>, intervalMs?: number } = {}): Promise<Provider> {
   const gossip = new GossipService(host, { networkId: NETWORK, domain: testDomain, jobOffers: false })
   const capacity = new SlotCapacity(options.slots ?? [0])
-  const template: OfferTemplate = { spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0 }, modules: [], price: options.price ?? 100n, collateral: 1000n, mediators: [mediatorA], ...options.template }
+  const template: OfferTemplate = { spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: options.price ?? 100n, collateral: 1000n, mediators: [mediatorA], ...options.template }
   const announcer = new ResourceOfferAnnouncer(gossip, { domain: testDomain, signer: wallet, template: () => template, freeSlots: capacity.freeSlots(), intervalMs: options.intervalMs ?? 60_000, ttlSec: 120 })
   const accepted: AgreedDeal[] = []
   const negotiator = new DealNegotiator(host, {

@@ -74,7 +74,7 @@ test('acks and rejections round-trip', t => {
 })
 
 test('offer sync carries signed offers with addresses', async t => {
-  const offer = { provider: provider.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 }, modules: [], price: 1n, collateral: 2n, mediators: [stranger.address], expiry: 2_000_000_000n, nonce: 5n }
+  const offer = { provider: provider.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: 1n, collateral: 2n, mediators: [stranger.address], expiry: 2_000_000_000n, nonce: 5n }
   const signature = await signMessage('ResourceOffer', domain, offer, provider)
   const synced = [{ offer: { kind: 'ResourceOffer' as const, value: offer, signature, peer: '12D3KooWExample' }, addrs: ['/ip4/127.0.0.1/tcp/1'] }]
   t.deepEqual(decodeOfferSync(encodeOfferSync(synced)), synced)
