@@ -71,7 +71,7 @@ export interface DevnetOptions {
   /** each node logs here as `logger.child({ node })`: status lines, failures (default: silent) */
   logger?: Logger
   /** node options every devnet node gets (host settings such as shortened TTLs, housekeeping intervals) */
-  node?: Pick<NodeOptions, 'host' | 'housekeeping' | 'directoryRecord'>
+  node?: Pick<NodeOptions, 'host' | 'housekeeping' | 'directoryRecord' | 'resultRetention'>
 }
 
 export interface Devnet {

@@ -12,7 +12,7 @@ import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
-import { ResultStore } from './result-store/index.ts'
+import { ResultStore, ResultRetention, type RetentionOptions } from './result-store/index.ts'
 import { Executor } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
@@ -67,6 +67,8 @@ export interface NodeOptions {
   housekeeping?: HousekeepingInit
   /** the signed directory record's lifetime and republish interval (providers and directory nodes keep one) */
   directoryRecord?: { ttlSec?: number, intervalMs?: number }
+  /** how long and how much a provider keeps of its results (node/result-store/retention.ts; default 7 days, 20 GB) */
+  resultRetention?: Omit<RetentionOptions, 'keep' | 'log'>
 }
 
 interface Startable { start: () => Promise<void> | void, stop: () => Promise<void> | void }
@@ -86,6 +88,7 @@ export class LilypadNode {
   mediator?: Startable
   bridge?: Startable
   housekeeping?: Housekeeping
+  retention?: ResultRetention
   private executor?: Executor
   private readonly peerKey: PrivateKey
   private stopped = false
@@ -143,6 +146,7 @@ export class LilypadNode {
     if (opts.roles.includes('resource-provider')) {
       this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.provider })
       await this.provider.start()
+      await this.startResultRetention(this.provider, opts)
       this.disputeSides.push(await startProviderDisputes(this.provider, { host: this.host, chain: this.chain, networkId: network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
     }
     if (opts.roles.includes('solver')) {
@@ -185,6 +189,23 @@ export class LilypadNode {
     return this.jobCreator
   }
 
+  /** A provider's results are pruned by age and total size, except those of deals still open (fetchable). */
+  private async startResultRetention (provider: ResourceProvider, opts: NodeOptions): Promise<void> {
+    const open = new Set<string>()
+    for (const r of await provider.deals.open()) if (r.resultCid !== undefined) open.add(r.resultCid)
+    const log = (opts.components ?? quietComponents()).logger.child({ component: 'retention' })
+    const retention = this.retention = new ResultRetention(this.store, { ...opts.resultRetention, keep: cid => open.has(cid), log: (m, f) => { log.info(f ?? {}, m) } })
+    // a new result is checked once its deal record holds it (and so keeps it), never before
+    provider.on('deal', r => {
+      if (r.resultCid === undefined) return
+      if (r.terminal) { open.delete(r.resultCid); return }
+      if (open.has(r.resultCid)) return
+      open.add(r.resultCid)
+      retention.noteAdded()
+    })
+    retention.start()
+  }
+
   private startHousekeeping (components: Components, opts: NodeOptions): void {
     const stores = (): Array<{ name: string, store: DealStore<StoredRecord> }> => {
       const out: Array<{ name: string, store: DealStore<StoredRecord> }> = []
@@ -204,6 +225,7 @@ export class LilypadNode {
     this.stopped = true
     await this.housekeeping?.stop()
     await this.directory?.stop()
+    await this.retention?.stop()
     await this.bridge?.stop()
     await this.jobCreator?.stop()
     await this.mediator?.stop()

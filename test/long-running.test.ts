@@ -33,7 +33,12 @@ test.before(async () => {
   devnet = await startDevnet({
     home, port: 0, slots: 2, logger,
     // an hour in seconds: libp2p forgets addresses after 3 s; reach re-stores connected peers' every second
-    node: { host: { addressTtlMs: ADDRESS_TTL_MS, reach: { refreshIntervalMs: 1000, bootstrapCheckMs: 500, bootstrapRetryMinMs: 200, bootstrapRetryMaxMs: 1000 } }, housekeeping: { statusIntervalMs: 1000 } }
+    node: {
+      host: { addressTtlMs: ADDRESS_TTL_MS, reach: { refreshIntervalMs: 1000, bootstrapCheckMs: 500, bootstrapRetryMinMs: 200, bootstrapRetryMaxMs: 1000 } },
+      housekeeping: { statusIntervalMs: 1000 },
+      // results of settled deals go after a minute (the devnet's judge window is 30 s)
+      resultRetention: { maxAgeMs: 60_000, intervalMs: 2000 }
+    }
   })
   // a job creator that stays up through every restart below (like the job bridge, or a user's node)
   jcNode = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user2), dataDir: join(home, 'jc'), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519'), reach: { bootstrapCheckMs: 500, bootstrapRetryMinMs: 200, bootstrapRetryMaxMs: 1000 } } })
@@ -106,4 +111,21 @@ test.serial('every devnet node logs what it is doing: status lines with peers, o
   t.true((boot.offers as number) > 0, 'the bootstrap knows offers')
   t.truthy(lines.find(l => l.msg === 'devnet ready'))
   t.truthy(lines.find(l => l.msg === 'directory record published' && l.node === 'provider'), 'the provider published its directory record')
+})
+
+test.serial('the provider prunes the results of its settled deals past their retention, never an open deal\'s', async t => {
+  const rp = devnet.provider
+  const retention = rp.retention
+  if (retention === undefined || rp.provider === undefined) { t.fail('the devnet provider runs result retention'); return }
+  // the restarted provider holds the deals it made since; the first of them settle 30 s after their result
+  const pruned = await new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error('no result pruned within 3 minutes')) }, 180_000)
+    retention.once('pruned', cids => { clearTimeout(timer); resolve(cids.map(String)) })
+  })
+  t.true(pruned.length > 0)
+  const records = await rp.provider.deals.all()
+  for (const cid of pruned) {
+    const rec = records.find(r => r.resultCid === cid)
+    t.true(rec === undefined || rec.terminal, `${cid} belonged to a deal that had ended`)
+  }
 })
