@@ -10,6 +10,8 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 5000
  * re-stored well inside that hour.
  */
 export const DEFAULT_ADDRESS_REFRESH_MS = 10 * 60_000
+/** A departed peer's entry (no live address) goes this long after its last update (libp2p's default is 6 h). */
+export const DEFAULT_PEER_TTL_MS = 3_600_000
 /** How often the peer store is walked (libp2p drops expired peers only when they are read) and capped. */
 export const DEFAULT_PEER_SWEEP_MS = 10 * 60_000
 /** Peer-store entries kept at most; beyond, disconnected peers that are neither bootstrap nor kept alive go. */

@@ -20,7 +20,7 @@ import { gossipTopics, contentMessageId, offerTopicScoreParams, defaultScoreThre
 import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../protocols/directory/record.ts'
 import { nowSeconds } from '../../protocols/validation.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
-import { DEFAULT_HEARTBEAT_MS } from './constants.ts'
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_PEER_TTL_MS } from './constants.ts'
 import { reach, type Reach, type ReachInit } from './reach.ts'
 import { directoryResolver } from '../directory/directory.ts'
 import type { Components } from '../components.ts'
@@ -49,7 +49,11 @@ export interface HostOptions {
    * re-storing the same address does not renew it). Tests shorten it to reproduce an hour-old network.
    */
   addressTtlMs?: number
-  /** How long a peer with no live address stays in the peer store after its last update (maxPeerAge, default 6 h). */
+  /**
+   * How long a peer with no live address stays in the peer store after its last update (libp2p's maxPeerAge; ours
+   * defaults to 1 h, not libp2p's 6 h: every `lilypad run` is a new peer, and one that left is of no use once its
+   * addresses have expired).
+   */
   peerTtlMs?: number
   /** address refresh, peer-store sweep, bootstrap redial and re-resolution settings (node/host/constants.ts) */
   reach?: Omit<ReachInit, 'bootstrap' | 'logger' | 'metrics' | 'clock'>
@@ -86,7 +90,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
     ...(options.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: options.swarmKey }) } : {}),
     peerStore: {
       ...(options.addressTtlMs !== undefined ? { maxAddressAge: options.addressTtlMs } : {}),
-      ...(options.peerTtlMs !== undefined ? { maxPeerAge: options.peerTtlMs } : {})
+      maxPeerAge: options.peerTtlMs ?? DEFAULT_PEER_TTL_MS
     },
     connectionManager: {
       ...(options.allow !== undefined ? { allow: options.allow } : {}),
