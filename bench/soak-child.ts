@@ -30,7 +30,7 @@ const node = await LilypadNode.create({
   network, networkPath: opts.networkPath, privateKey: opts.key, dataDir: opts.dataDir, local: true, components,
   roles: opts.role === 'provider' ? ['resource-provider'] : [],
   housekeeping: { statusIntervalMs: opts.statusIntervalMs, dealRetentionMs: opts.dealRetentionMs },
-  ...(opts.role === 'provider' ? { provider: { slots: opts.slots ?? 2, price: parseEther('0.5'), collateral: parseEther('2'), announceIntervalMs: 5000, settleIntervalMs: 10_000 } } : {})
+  ...(opts.role === 'provider' ? { provider: { slots: opts.slots ?? 2, price: parseEther('0.5'), collateral: parseEther('2'), announceIntervalMs: 5000 } } : {})
 })
 let stopping = false
 const stop = new Promise<void>(resolve => { process.once('SIGTERM', () => { stopping = true; resolve() }); process.once('SIGINT', () => { stopping = true; resolve() }) })

@@ -129,7 +129,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   try {
     devnet = await startDevnet({
       home, port: 0, slots: 2,
-      logger: createLogger({ level: 'info', format: 'json', destination: { write (l: string) { devnetLog.write(l) } } }),
+      components: { logger: createLogger({ level: 'info', format: 'json', destination: { write (l: string) { devnetLog.write(l) } } }) },
       node: { housekeeping: { statusIntervalMs, dealRetentionMs } }
     })
     const dn = devnet

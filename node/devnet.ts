@@ -16,11 +16,9 @@ import type { MarketBounds } from '../protocols/settlement/index.ts'
 import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { lilypadHome, networkPath } from './config/load.ts'
 import type { NetworkFile } from './config/network.ts'
-import { LilypadNode, roleAvailable, type NodeOptions } from './node.ts'
-import { quietComponents, type Components } from './components.ts'
-import { LilypadMetrics } from './observability/metrics.ts'
-import { systemClock } from '../core/clock.ts'
-import type { Logger } from './observability/logger.ts'
+import { LilypadNode, type NodeOptions } from './node.ts'
+import { createComponents, reportError, type Components } from './components.ts'
+import type { LoggerOptions, Logger } from './observability/logger.ts'
 
 export const DEVNET_ID = 'devnet'
 export const DEVNET_CHAIN_ID = 1337
@@ -67,9 +65,11 @@ export interface DevnetOptions {
   mediator?: boolean
   /** LP each funded account gets (default 10 000) */
   fund?: bigint
-  log?: (msg: string, fields?: Record<string, unknown>) => void
-  /** each node logs here as `logger.child({ node })`: status lines, failures (default: silent) */
-  logger?: Logger
+  /**
+   * the devnet's components: one logger and one metrics registry for its nodes (default: logs to stderr). Each node
+   * logs as `logger.child({ node })` (bootstrap, provider, mediator; the devnet's own lines say `node: 'devnet'`).
+   */
+  components?: { logger?: Logger | LoggerOptions }
   /** node options every devnet node gets (host settings such as shortened TTLs, housekeeping intervals) */
   node?: Pick<NodeOptions, 'host' | 'housekeeping' | 'directoryRecord' | 'resultRetention'>
 }
@@ -81,6 +81,8 @@ export interface Devnet {
   bootstrap: LilypadNode
   provider: LilypadNode
   mediator?: LilypadNode
+  /** the clock, logger and metrics registry its nodes share (the provider's host reports libp2p's metrics) */
+  components: Components
   keys: typeof DEVNET_KEYS
   readyMs: number
   /** the data dir of the devnet's own nodes */
@@ -109,13 +111,15 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
   const t0 = performance.now()
   const home = opts.home ?? lilypadHome()
   const dir = devnetDir(home)
-  const log = opts.log ?? (() => {})
+  const components = createComponents({ logger: opts.components?.logger ?? { base: { devnet: true } } })
+  const logger = components.logger.child({ node: 'devnet', component: 'devnet' })
+  const log = (msg: string, fields: Record<string, unknown> = {}): void => { logger.info(fields, msg) }
   // A devnet is fresh every time (new chain): earlier node state would only refer to deals that no longer exist.
   await Promise.all(['bootstrap', 'provider', 'mediator', 'ready.json'].map(async d => { await rm(join(dir, d), { recursive: true, force: true }) }))
   await mkdir(join(home, 'networks'), { recursive: true })
   const docker = new Docker()
   const images = ensureBuiltinImages(docker)
-  images.catch(() => {})
+  images.catch(() => { /* awaited below, where its failure is raised */ })
   const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, accounts: 10, ...(opts.port !== undefined ? { port: opts.port } : { preferDefaultPort: true }) })
   const started: LilypadNode[] = []
   const clients: ChainClient[] = []
@@ -154,11 +158,12 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     }))
     log('accounts funded', { ms: Math.round(performance.now() - t0) })
     const path = networkPath(DEVNET_ID, { ...process.env, LILYPAD_HOME: home })
-    const components = (node: string): Components => opts.logger === undefined
-      ? quietComponents()
-      : { clock: systemClock, logger: opts.logger.child({ node }), metrics: new LilypadMetrics({ defaultMetrics: false }) }
+    // one registry for the devnet process: the nodes' lifecycles report under their role, libp2p's metrics come
+    // from the provider's host only (two hosts in one registry would clash). One logger: each node's lines (status
+    // lines included) name the node.
+    const nodeComponents = (node: string): NodeOptions['components'] => ({ clock: components.clock, logger: components.logger.child({ node }), metrics: components.metrics })
     const common = { networkPath: path, local: true, ...opts.node }
-    const bootstrapOptions = (): NodeOptions => ({ ...common, network, privateKey: key(DEVNET_KEYS.bootstrap), dataDir: join(dir, 'bootstrap'), roles: ['solver', 'directory'], components: components('bootstrap') })
+    const bootstrapOptions = (): NodeOptions => ({ ...common, network, privateKey: key(DEVNET_KEYS.bootstrap), dataDir: join(dir, 'bootstrap'), roles: ['solver', 'directory'], components: nodeComponents('bootstrap'), libp2pMetrics: false })
     let bootstrap = await LilypadNode.create(bootstrapOptions())
     started.push(bootstrap)
     network.bootstrap = bootstrap.host.getMultiaddrs().map(m => m.toString())
@@ -169,16 +174,16 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     // restarted devnet find the containers a killed one left
     const executor = new Executor({ docker, owner: await loadExecutorOwner(join(dir, 'provider')) })
     const providerOptions = (): NodeOptions => ({
-      ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor, components: components('provider'),
-      provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, settleIntervalMs: 10_000, announceIntervalMs: 5_000 }
+      ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor, components: nodeComponents('provider'),
+      provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, announceIntervalMs: 5_000 }
     })
     let provider = await LilypadNode.create(providerOptions())
     started.push(provider)
     // ready means a job creator joining now finds the provider's offers at the bootstrap node (order-book sync)
     await until(() => bootstrap.book.offers().some(o => o.offer.provider === provider.chain.address), bootstrap, 10_000)
     let mediator: LilypadNode | undefined
-    if (opts.mediator !== false && roleAvailable('mediator')) {
-      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor, components: components('mediator') })
+    if (opts.mediator !== false) {
+      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor, components: nodeComponents('mediator'), libp2pMetrics: false })
       started.push(mediator)
     }
     await Promise.all(clients.map(async c => { await c.stop() }))
@@ -188,14 +193,14 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     let stopping: Promise<void> | undefined
     const replace = (old: LilypadNode, fresh: LilypadNode): void => { started[started.indexOf(old)] = fresh }
     const devnet: Devnet = {
-      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), keys: DEVNET_KEYS, readyMs, dir,
+      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), components, keys: DEVNET_KEYS, readyMs, dir,
       restartBootstrap: async () => {
         const listen = bootstrap.host.getMultiaddrs().map(m => m.decapsulateCode(421).toString())
         await bootstrap.stop()
         const fresh = await LilypadNode.create({ ...bootstrapOptions(), listen })
         replace(bootstrap, fresh)
         bootstrap = devnet.bootstrap = fresh
-        opts.logger?.info({ node: 'devnet' }, 'bootstrap node restarted')
+        log('bootstrap node restarted')
         return fresh
       },
       restartProvider: async () => {
@@ -203,23 +208,23 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
         const fresh = await LilypadNode.create(providerOptions())
         replace(provider, fresh)
         provider = devnet.provider = fresh
-        opts.logger?.info({ node: 'devnet', addrs: fresh.host.getMultiaddrs().map(String) }, 'provider restarted')
+        log('provider restarted', { addrs: fresh.host.getMultiaddrs().map(String) })
         return fresh
       },
       stop: async () => {
         stopping ??= (async () => {
           await rm(readyMarkerPath(home), { force: true })
-          for (const n of started.reverse()) await n.stop().catch(() => {})
+          for (const n of started.reverse()) await n.stop().catch(err => { reportError(components, 'devnet', err, 'a node did not stop cleanly') })
           await anvil.stop()
         })()
         await stopping
       }
     }
-    opts.logger?.info({ node: 'devnet', rpc: anvil.rpcUrl, readyMs, bootstrap: network.bootstrap }, 'devnet ready')
+    log('devnet ready', { rpc: anvil.rpcUrl, readyMs, bootstrap: network.bootstrap })
     return devnet
   } catch (err) {
     await Promise.all(clients.map(async c => { await c.stop() }))
-    for (const n of started.reverse()) await n.stop().catch(() => {})
+    for (const n of started.reverse()) await n.stop().catch(e => { reportError(components, 'devnet', e, 'a node did not stop cleanly') })
     await anvil.stop()
     throw err
   }

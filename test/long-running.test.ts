@@ -31,7 +31,7 @@ test.before(async () => {
   home = await mkdtemp(join(tmpdir(), 'lilypad-long-'))
   const logger = createLogger({ level: 'debug', format: 'json', destination: { write (l: string) { lines.push(JSON.parse(l) as Record<string, unknown>) } } })
   devnet = await startDevnet({
-    home, port: 0, slots: 2, logger,
+    home, port: 0, slots: 2, components: { logger },
     // an hour in seconds: libp2p forgets addresses after 3 s; reach re-stores connected peers' every second
     node: {
       host: { addressTtlMs: ADDRESS_TTL_MS, reach: { refreshIntervalMs: 1000, bootstrapCheckMs: 500, bootstrapRetryMinMs: 200, bootstrapRetryMaxMs: 1000 } },
@@ -41,7 +41,7 @@ test.before(async () => {
     }
   })
   // a job creator that stays up through every restart below (like the job bridge, or a user's node)
-  jcNode = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user2), dataDir: join(home, 'jc'), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519'), reach: { bootstrapCheckMs: 500, bootstrapRetryMinMs: 200, bootstrapRetryMaxMs: 1000 } } })
+  jcNode = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user2), dataDir: join(home, 'jc'), roles: [], local: true, components: { logger: logger.child({ node: 'jc' }) }, host: { privateKey: await generateKeyPair('Ed25519'), reach: { bootstrapCheckMs: 500, bootstrapRetryMinMs: 200, bootstrapRetryMaxMs: 1000 } } })
   jc = await jcNode.createJobCreator({ network: devnet.network, dataDir: join(home, 'jc') })
 })
 

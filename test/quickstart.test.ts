@@ -11,7 +11,8 @@ const execFileP = promisify(execFile)
 
 test('lilypad run cowsay on a fresh home starts the devnet, prints the cow, and devnet stop ends it', async t => {
   const home = await mkdtemp(join(tmpdir(), 'lilypad-quickstart-'))
-  const env = { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }
+  // the background devnet inherits our environment: its log at the level a user gets (ava's environment says warn)
+  const env = { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '', LILYPAD_LOG_LEVEL: 'info' }
   t.teardown(async () => {
     await execFileP(process.execPath, ['cli/bin.ts', 'devnet', 'stop'], { env }).catch(() => {})
     await rm(home, { recursive: true, force: true })

@@ -14,7 +14,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PrivateKey, Metrics } from '@libp2p/interface'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { gossipTopics, contentMessageId, offerTopicScoreParams, defaultScoreThresholds, maxMessageSize } from '../../protocols/gossip/index.ts'
 import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../protocols/directory/record.ts'
@@ -59,6 +59,8 @@ export interface HostOptions {
   reach?: Omit<ReachInit, 'bootstrap' | 'logger' | 'metrics' | 'clock'>
   /** where the host's own services (reach) log and count */
   components?: Partial<Pick<Components, 'logger' | 'metrics' | 'clock'>>
+  /** libp2p's own metrics (e.g. @libp2p/prometheus-metrics into the node's registry) */
+  metrics?: (components: any) => Metrics
 }
 
 export type LilypadServices = {
@@ -97,6 +99,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
     },
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     services: {
       reach: reach({
         bootstrap: bootstrapList,

@@ -146,8 +146,10 @@ test.serial('a provider the job creator cannot dial is demoted, logged with the 
 test.serial('an offer heard by gossip with no address: the job creator asks the peers that know the provider', async t => {
   const [boot] = await startHosts(1)
   const { host, jc, w } = await (async () => {
-    // the job creator joins first, so sync gives it nothing; the provider's offers reach it by gossip only
-    const [h] = await startHosts(1)
+    // the job creator joins first, so sync gives it nothing; the provider's offers reach it by gossip only. Both
+    // are DHT clients: a DHT server is handed out by the bootstrap's routing table, and the other one's DHT would
+    // dial it (a routing-table ping) and learn its address by identify before the test begins
+    const [h] = await startHosts(1, { dhtServer: false })
     const jw = wallet('reach-jc')
     const j = await startJobCreator(h, jw, LOADED)
     t.teardown(async () => { await j.stop(); await stopAll([boot, h]) })
@@ -162,7 +164,7 @@ test.serial('an offer heard by gossip with no address: the job creator asks the 
   await bootSync.start({ serve: true, pull: true })
   const jcSync = new OfferSync(host, { networkId: NETWORK, domain: testDomain, book: jc.gossip.book })
   await jcSync.start({ serve: false, pull: true })
-  const [rpHost] = await startHosts(1)
+  const [rpHost] = await startHosts(1, { dhtServer: false })
   const rp = await startProvider(rpHost, wallet('reach-rp'), { intervalMs: 300 })
   t.teardown(async () => { await jcSync.stop(); await bootSync.stop(); await rp.stop(); await rpHost.stop() })
   await rpHost.dial(boot.getMultiaddrs()[0])
