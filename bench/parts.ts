@@ -12,6 +12,9 @@ export interface BenchContext {
   log: (line: string) => void
   /** One devnet shared by the parts that need a running network, started on first use (random port, temp home). */
   devnet: () => Promise<{ devnet: Devnet, home: string }>
+  /** soak: run length (default: minutes) and where its report goes */
+  hours?: number
+  outDir?: string
 }
 
 export interface Row { figure: string, value: string, target: string, anchor: string, met?: boolean }
@@ -19,6 +22,8 @@ export interface Row { figure: string, value: string, target: string, anchor: st
 export interface BenchPart<R = unknown> {
   key: string
   title: string
+  /** runs only when named with --only (long, or with its own devnet) */
+  optIn?: boolean
   run: (ctx: BenchContext) => Promise<R>
   rows: (r: R) => Row[]
 }
@@ -165,6 +170,44 @@ export const simulationPart: BenchPart<{ nodes: number, simulatedHours: number, 
   }]
 }
 
+export const soakPart: BenchPart<SoakSummary> = {
+  key: 'soak',
+  title: 'Soak: a devnet under a steady job rate, with restarts and an RPC outage',
+  optIn: true,
+  async run (ctx) {
+    const { runSoak } = await import('./soak.ts')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const outDir = ctx.outDir ?? join(tmpdir(), `lilypad-soak-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+    ctx.log(`soak: ${ctx.hours ?? 0.05} h; report, plot and logs in ${outDir}`)
+    const r = await runSoak({ ...(ctx.hours !== undefined ? { hours: ctx.hours } : {}), quick: ctx.quick, outDir, log: ctx.log })
+    const rss = Object.fromEntries(Object.entries(r.processes).map(([k, p]) => [k, { firstMb: p.rssFirstMb, lastMb: p.rssLastMb, slopeMbPerHour: p.rssSlopeMbPerHour, heapSlopeMbPerHour: p.heapSlopeMbPerHour ?? null, handlesFirst: p.handlesFirst ?? null, handlesLast: p.handlesLast ?? null }]))
+    return { durationS: r.durationS, jobs: r.jobs, completed: r.completed, failed: r.failed, retried: r.retried, completionRate: r.completionRate, p50Ms: r.latency.p50Ms, p95Ms: r.latency.p95Ms, latencySlopeMsPerHour: r.latency.slopeMsPerHour, processes: rss, outDir }
+  },
+  rows: r => [
+    { figure: `jobs completed (${Math.round(r.durationS / 60)} min)`, value: `${r.completed} / ${r.jobs}`, target: 'all', anchor: 'Lilypad v2: "job hanging", lost reconnects', met: r.failed === 0 },
+    { figure: 'jobs that needed a retry', value: String(r.retried), target: '', anchor: '' },
+    { figure: 'latency p50 / p95', value: `${round(r.p50Ms)} / ${round(r.p95Ms)} ms`, target: '', anchor: '' },
+    { figure: 'latency trend', value: `${r.latencySlopeMsPerHour} ms/h`, target: '', anchor: '' },
+    ...Object.entries(r.processes).map(([k, p]) => ({ figure: `  ${k} RSS first → last, trend`, value: `${p.firstMb} → ${p.lastMb} MB, ${p.slopeMbPerHour} MB/h`, target: '', anchor: '' })),
+    { figure: 'report, plot, logs', value: r.outDir, target: '', anchor: '' }
+  ]
+}
+
+export interface SoakSummary {
+  durationS: number
+  jobs: number
+  completed: number
+  failed: number
+  retried: number
+  completionRate: number
+  p50Ms: number
+  p95Ms: number
+  latencySlopeMsPerHour: number
+  processes: Record<string, { firstMb: number, lastMb: number, slopeMbPerHour: number, heapSlopeMbPerHour: number | null, handlesFirst: number | null, handlesLast: number | null }>
+  outDir: string
+}
+
 // The parts that share the in-process devnet run last: its nodes would otherwise share the event loop with the
 // gossip and executor measurements.
-export const allParts: BenchPart<any>[] = [gasPart, matcherPart, gossipPart, executorPart, simulationPart, e2ePart, nodePart]
+export const allParts: BenchPart<any>[] = [gasPart, matcherPart, gossipPart, executorPart, simulationPart, e2ePart, nodePart, soakPart]

@@ -12,7 +12,7 @@ import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
-import { ResultStore } from './result-store/index.ts'
+import { ResultStore, ResultRetention, type RetentionOptions } from './result-store/index.ts'
 import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
@@ -26,6 +26,8 @@ import type { Logger, LoggerOptions } from './observability/logger.ts'
 import type { LilypadMetrics } from './observability/metrics.ts'
 import type { Clock } from '../core/clock.ts'
 import type { RoleName } from './role-names.ts'
+import { Housekeeping, type HousekeepingInit } from './housekeeping/index.ts'
+import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
 
 export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
@@ -63,6 +65,12 @@ export interface NodeOptions {
   libp2pMetrics?: boolean
   /** how the chain follower reads the chain (default: no confirmations, 100 ms polls on local networks, 1 s otherwise) */
   chain?: { confirmations?: number, pollMs?: number }
+  /** status line and sweep intervals, deal-record retention (node/housekeeping) */
+  housekeeping?: HousekeepingInit
+  /** the signed directory record's lifetime and republish interval (providers and directory nodes keep one) */
+  directoryRecord?: { ttlSec?: number, intervalMs?: number }
+  /** how long and how much a provider keeps of its results (node/result-store/retention.ts; default 7 days, 20 GB) */
+  resultRetention?: Omit<RetentionOptions, 'keep' | 'log'>
 }
 
 export class LilypadNode {
@@ -81,6 +89,8 @@ export class LilypadNode {
   directory?: Directory
   mediator?: Mediator
   bridge?: JobBridge
+  housekeeping?: Housekeeping
+  retention?: ResultRetention
   private executor?: Executor
   private readonly opts: NodeOptions
   private readonly logger: Logger
@@ -128,6 +138,8 @@ export class LilypadNode {
         ...(opts.local === true ? localMeshOptions : {}),
         listen: opts.listen ?? (opts.local === true ? LOCAL_LISTEN : PUBLIC_LISTEN),
         ...(opts.libp2pMetrics !== false ? { metrics: prometheusMetrics({ registry: components.metrics.registry, collectDefaultMetrics: false, preserveExistingMetrics: true }) } : {}),
+        // the host's reach service logs, counts and keeps time with the node's components
+        components,
         ...opts.host
       })
       host = await createHost(hostOpts)
@@ -175,15 +187,17 @@ export class LilypadNode {
       this.provider = await ResourceProvider.create(c, { host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...this.opts.provider })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
+      await this.startResultRetention(this.provider)
     }
     if (roles.includes('solver')) {
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
       this.solver.start()
     }
-    if (roles.includes('directory')) {
+    if (roles.includes('directory') || roles.includes('resource-provider')) {
+      // a signed record of our addresses in the DHT: where a job creator that cannot dial us looks (node/host/reach.ts).
+      // Kept published: records expire, a restarted DHT server forgets them, our addresses may change.
       this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: peerKey })
-      // best effort: the DHT may have no peers yet on a fresh network
-      void this.directory.publish({ roles }).catch(err => { this.logger.debug({ err }, 'directory record not published yet (no DHT peers)') })
+      this.directory.keepPublished({ roles, ...this.opts.directoryRecord, log: c.logger.child({ component: 'directory' }) })
     }
     if (roles.includes('mediator')) {
       this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as Executor, network, dataDir, disputes: this.disputes, ...this.opts.mediator })
@@ -194,6 +208,7 @@ export class LilypadNode {
       this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
     }
+    this.startHousekeeping()
     this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address }, 'node started')
   }
 
@@ -214,10 +229,45 @@ export class LilypadNode {
     return this.jobCreator
   }
 
+  /** A provider's results are pruned by age and total size, except those of deals still open (fetchable). */
+  private async startResultRetention (provider: ResourceProvider): Promise<void> {
+    const open = new Set<string>()
+    for (const r of await provider.deals.open()) if (r.resultCid !== undefined) open.add(r.resultCid)
+    const log = this.components.logger.child({ component: 'retention' })
+    const retention = this.retention = new ResultRetention(this.store, { ...this.opts.resultRetention, keep: cid => open.has(cid), log: (m, f) => { log.info(f ?? {}, m) } })
+    // a new result is checked once its deal record holds it (and so keeps it), never before
+    provider.on('deal', r => {
+      if (r.resultCid === undefined) return
+      if (r.terminal) { open.delete(r.resultCid); return }
+      if (open.has(r.resultCid)) return
+      open.add(r.resultCid)
+      retention.noteAdded()
+    })
+    retention.start()
+  }
+
+  /** The status line and the sweeps (node/housekeeping): started last, so its first line sees every role. */
+  private startHousekeeping (): void {
+    const stores = (): Array<{ name: string, store: DealStore<StoredRecord> }> => {
+      const out: Array<{ name: string, store: DealStore<StoredRecord> }> = []
+      const add = (name: string, store: unknown): void => { if (store !== undefined) out.push({ name, store: store as DealStore<StoredRecord> }) }
+      add('rp-deals', this.provider?.deals)
+      add('jc-deals', this.jobCreator?.deals)
+      add('disputes', this.mediator?.records)
+      add('bridge-jobs', this.bridge?.jobs)
+      return out
+    }
+    this.housekeeping = new Housekeeping(this.components, { host: this.host, book: this.book, gossip: this.gossip, stores, chain: this.chain }, this.opts.housekeeping)
+    this.housekeeping.start()
+  }
+
   /** Stops the services in the reverse order of their start; a stopped node leaves no open handle. */
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.housekeeping?.stop()
+    await this.directory?.stop()
+    await this.retention?.stop()
     await this.bridge?.stop()
     await this.jobCreator?.stop()
     await this.mediator?.stop()

@@ -121,10 +121,11 @@ export class OrderBook {
       this.withdrawn.delete(key)
     }
     const entry: Entry = { live, key, provider, expiry: live.offer.expiry }
+    // also on replacement: every re-announcement leaves its predecessor in the heap until that one's expiry
+    this.evictExpired(now)
     if (existing !== undefined) {
       this.remove(existing)
     } else {
-      this.evictExpired(now)
       const mine = this.byProvider.get(provider)
       if (mine !== undefined && mine.size >= this.maxPerProvider) {
         const victim = minOf(mine.values())
@@ -160,7 +161,7 @@ export class OrderBook {
     return this.entries.get(`${provider.toLowerCase()}:${slot}`)?.live
   }
 
-  /** Drops every offer expired at `now`; returns how many. */
+  /** Drops every offer expired at `now` (and replaced offers' leftovers); returns how many offers went. */
   evictExpired (now: bigint): number {
     let n = 0
     for (;;) {
@@ -171,6 +172,21 @@ export class OrderBook {
     }
     return n
   }
+
+  /** Periodic upkeep: expired offers and expired withdrawals go. */
+  sweep (now: bigint): { offers: number, withdrawals: number } {
+    const offers = this.evictExpired(now)
+    let withdrawals = 0
+    for (const [k, w] of this.withdrawn) if (w.expiry <= now) { this.withdrawn.delete(k); withdrawals++ }
+    return { offers, withdrawals }
+  }
+
+  /** Providers with live offers. */
+  get providers (): number { return this.byProvider.size }
+  /** Withdrawals remembered (each until it expires). */
+  get withdrawals (): number { return this.withdrawn.size }
+  /** Heap entries, live and leftover (diagnostics: stays near `size` when the book is swept). */
+  get heapSize (): number { return this.heap.length }
 
   offers (): LiveOffer[] { return [...this.entries.values()].map(e => e.live) }
 

@@ -37,7 +37,7 @@ test('lilypad bench --quick --json produces every key', async t => {
 })
 
 test('an unknown part or a bad flag is a usage error (exit 2)', async t => {
-  for (const args of [['--only', 'warp-drive'], ['--frobnicate'], ['--seed', 'x']]) {
+  for (const args of [['--only', 'warp-drive'], ['--frobnicate'], ['--seed', 'x'], ['--hours', '2'], ['--only', 'soak', '--hours', '-1'], ['--only', 'soak', '--hours', 'x']]) {
     const err = await t.throwsAsync(run(process.execPath, ['cli/bin.ts', 'bench', ...args])) as Error & { code: number, stderr: string }
     t.is(err.code, 2, args.join(' '))
     t.regex(err.stderr, /^error: /m)

@@ -83,9 +83,16 @@ async function jobCreator (key: number, name: string, settings: Parameters<Lilyp
   return { node, jc: await node.createJobCreator({ network: devnet.network, dataDir: join(home, name), jobCreator: settings }) }
 }
 
-/** Resolves when the bootstrap node's order book holds an offer of `provider`. */
-async function advertised (provider: string): Promise<void> {
-  const has = (): boolean => devnet.bootstrap.book.offers().some(o => o.offer.provider === provider)
+/**
+ * Resolves when the bootstrap node's order book holds an offer that `node` issues now: an earlier node with the same
+ * key (an earlier test's) leaves offers there until they expire, and those do not say this one is advertising.
+ */
+async function advertised (node: LilypadNode): Promise<void> {
+  const provider = node.chain.address
+  const has = (): boolean => {
+    const own = new Set(node.provider!.liveOffers(BigInt(Math.floor(Date.now() / 1000))).map(e => e.value.nonce))
+    return devnet.bootstrap.book.offers().some(o => o.offer.provider === provider && own.has(o.offer.nonce))
+  }
   if (has()) return
   await new Promise<void>(resolve => { const off = devnet.bootstrap.gossip.onVerified(() => { if (has()) { off(); resolve() } }) })
 }
@@ -109,7 +116,7 @@ test.serial('the provider\'s RPC freezes for 65 s while it submits: it keeps try
   proxies.push(proxy)
   const rpClient = await fund(7, parseEther('20'))
   const rp = await providerNode(7, 'rp-frozen', {}, { network: { ...devnet.network, rpcUrl: proxy.url } })
-  await advertised(rp.chain.address)
+  await advertised(rp)
   // a result window that outlasts the freeze: 60 s job timeout + 120 s
   const { jc } = await jobCreator(DEVNET_KEYS.user2, 'jc-frozen', { terms: { resultSlack: 120 } })
   const [jc0, rp0] = await Promise.all([admin.depositOf(jc.address), admin.depositOf(rp.chain.address)])
@@ -137,7 +144,7 @@ test.serial('a provider restarted 15 s after agree with time left: the restarted
   const rpClient = await fund(8, parseEther('20'))
   const dataDir = 'rp-restarted'
   let rp = await providerNode(8, dataDir, {})
-  await advertised(rp.chain.address)
+  await advertised(rp)
   const { jc } = await jobCreator(DEVNET_KEYS.user2, 'jc-restart')
   const rp0 = await admin.depositOf(rp.chain.address)
   // stopped once the deal is agreed on chain and its container runs
@@ -191,7 +198,7 @@ test.serial('a provider without deposit does not advertise; one whose deposit va
   t.true(lines.some(l => l.includes('not advertising')), 'and the log says why')
   // a deposit for one collateral: the follower sees it, the provider advertises
   await rpClient.deposit(parseEther('2'))
-  await advertised(rp.chain.address)
+  await advertised(rp)
   // the deposit disappears without the provider hearing of it (as if spent elsewhere in the same block)
   await admin.provider.send('anvil_setStorageAt', [devnet.network.contracts.market, await depositSlot(rp.chain.address, parseEther('2')), zeroPadValue('0x', 32)])
   // an agree timeout far away: only the provider's notice can make the job move on
@@ -222,7 +229,7 @@ test.serial('the provider\'s own agree fails, then the job creator agrees the de
   const rpClient = await fund(7, parseEther('20'))
   t.teardown(async () => { await rpClient.stop() })
   const rp = await providerNode(7, 'rp-late-agree', { lifecycle: { agreeWindowMs: 3000 } }, { network: { ...devnet.network, rpcUrl: proxy.url } })
-  await advertised(rp.chain.address)
+  await advertised(rp)
   // a job creator by hand: its own host, the deal proposed straight to this provider
   const jcClient = await ChainClient.create({ network: devnet.network, privateKey: devKey(DEVNET_KEYS.user2) })
   const domain = jcClient.domain

@@ -57,7 +57,8 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
-      components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { roles: roles.join(',') } } }
+      // logs to stderr: a status line a minute, every failure with its reason; `node` names it on every line
+      components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { node: roles.join(',') } } }
     })
   } catch (err) { throw toUserError(err) }
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined

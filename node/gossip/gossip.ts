@@ -76,6 +76,15 @@ export class GossipService {
 
   get book (): OrderBook | undefined { return this.init.book }
   get queueLength (): number { return this.queue.length }
+  /** Messages remembered against replays (each until it expires). */
+  get replaySize (): number { return this.replay.size }
+
+  /** Periodic upkeep: replay entries of expired messages go (otherwise they wait for the cache to fill). */
+  sweep (now: bigint = (this.init.now ?? nowSeconds)()): number {
+    const before = this.replay.size
+    this.replay.prune(now)
+    return before - this.replay.size
+  }
 
   start (): void {
     if (this.running) return

@@ -143,7 +143,10 @@ export function isRelayed (c: Pick<Connection, 'remoteAddr'>): boolean {
  * relayed connection itself — libp2p would dial again instead, which fails for a peer reachable only through
  * a relay; else a dial (direct addresses first, relayed last).
  */
-export type StreamOpener = Pick<Libp2p, 'getConnections' | 'dialProtocol' | 'dial' | 'peerStore'>
+export type StreamOpener = Pick<Libp2p, 'getConnections' | 'dialProtocol' | 'dial' | 'peerStore'> & {
+  /** the host's reach service (node/host/reach.ts): a dial that re-resolves a peer whose addresses went stale */
+  services?: { reach?: { dialProtocol: (peer: PeerId, protocol: string, options?: AbortOptions) => Promise<Stream> } }
+}
 
 export async function openStream (host: StreamOpener, peer: PeerId, protocol: string, options: AbortOptions = {}): Promise<Stream> {
   const open = host.getConnections(peer).filter(c => c.status === 'open')
@@ -162,7 +165,7 @@ export async function openStream (host: StreamOpener, peer: PeerId, protocol: st
     const relayed = open.find(c => c.status === 'open')
     if (relayed !== undefined) return await relayed.newStream(protocol, { ...options, runOnLimitedConnection: true })
   }
-  return await host.dialProtocol(peer, protocol, { ...options, runOnLimitedConnection: true })
+  return await (host.services?.reach ?? host).dialProtocol(peer, protocol, { ...options, runOnLimitedConnection: true })
 }
 
 async function hasPublicAddress (host: Pick<Libp2p, 'peerStore'>, peer: PeerId): Promise<boolean> {

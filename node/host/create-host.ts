@@ -26,12 +26,15 @@ import { gossipTopics, contentMessageId, offerTopicScoreParams, defaultScoreThre
 import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../protocols/directory/record.ts'
 import { nowSeconds } from '../../protocols/validation.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
-import { CONNECTION_LIMITS, DCUTR_RETRIES, DCUTR_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, LOCAL_LISTEN, PEER_SCORE, RELAY_LIMITS } from './constants.ts'
+import { CONNECTION_LIMITS, DCUTR_RETRIES, DCUTR_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_PEER_TTL_MS, LOCAL_LISTEN, PEER_SCORE, RELAY_LIMITS } from './constants.ts'
 import { createDns, dnsNameResolver, type DnsOptions } from './dns.ts'
 import { PerIpConnectionGate } from './connections.ts'
 
 export type ConnectionLimits = typeof CONNECTION_LIMITS
 export type RelayLimits = typeof RELAY_LIMITS
+import { reach, type Reach, type ReachInit } from './reach.ts'
+import { directoryResolver } from '../directory/directory.ts'
+import type { Components } from '../components.ts'
 
 export interface HostOptions {
   networkId: string
@@ -62,6 +65,21 @@ export interface HostOptions {
   dns?: DnsOptions
   /** gossipsub application score of a peer (weight 1), e.g. a penalty for peers we rate-limit */
   appSpecificScore?: (peerId: string) => number
+  /**
+   * How long the peer store keeps an address after it was FIRST stored (libp2p's maxAddressAge, default 1 h;
+   * re-storing the same address does not renew it). Tests shorten it to reproduce an hour-old network.
+   */
+  addressTtlMs?: number
+  /**
+   * How long a peer with no live address stays in the peer store after its last update (libp2p's maxPeerAge; ours
+   * defaults to 1 h, not libp2p's 6 h: every `lilypad run` is a new peer, and one that left is of no use once its
+   * addresses have expired).
+   */
+  peerTtlMs?: number
+  /** address refresh, peer-store sweep, bootstrap redial and re-resolution settings (node/host/constants.ts) */
+  reach?: Omit<ReachInit, 'bootstrap' | 'logger' | 'metrics' | 'clock'>
+  /** where the host's own services (reach) log and count */
+  components?: Partial<Pick<Components, 'logger' | 'metrics' | 'clock'>>
   /** libp2p's own metrics (e.g. @libp2p/prometheus-metrics into the node's registry) */
   metrics?: (components: any) => Metrics
 }
@@ -76,6 +94,7 @@ export type LilypadServices = {
   dcutr: unknown
   /** present when the node serves as a relay */
   relay?: CircuitRelayService
+  reach: Reach
 }
 export type LilypadHost = Libp2p<LilypadServices>
 
@@ -110,6 +129,10 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
     ...(options.swarmKey !== undefined ? { connectionProtector: preSharedKey({ psk: options.swarmKey }) } : {}),
     connectionGater: gate.gater,
     dns: createDns(options.dns),
+    peerStore: {
+      ...(options.addressTtlMs !== undefined ? { maxAddressAge: options.addressTtlMs } : {}),
+      maxPeerAge: options.peerTtlMs ?? DEFAULT_PEER_TTL_MS
+    },
     connectionManager: {
       ...(options.allow !== undefined ? { allow: options.allow } : {}),
       maxConnections: limits.maxConnections,
@@ -124,6 +147,13 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
     ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     services: {
+      reach: reach({
+        bootstrap: bootstrapList,
+        ...options.reach,
+        ...(options.components?.logger !== undefined ? { logger: options.components.logger } : {}),
+        ...(options.components?.metrics !== undefined ? { metrics: options.components.metrics } : {}),
+        ...(options.components?.clock !== undefined ? { clock: options.components.clock } : {})
+      }),
       identify: identify({ protocolPrefix: prefix }),
       // address changes (a relay reservation made, an address AutoNAT confirmed) reach connected peers
       identifyPush: identifyPush({ protocolPrefix: prefix }),
@@ -173,6 +203,8 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       })
     }
   }) as unknown as LilypadHost
+  // the peer's own signed directory record is one place to look when it cannot be dialled
+  node.services.reach.addResolver('directory', directoryResolver(node, options.domain))
   const relayService = node.services.relay
   if (relayService !== undefined) {
     const reservations = relayService.reservations

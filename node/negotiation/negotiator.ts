@@ -6,7 +6,7 @@ import { lpStream } from '@libp2p/utils'
 import { requestReply } from '../request-reply.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Signer } from 'ethers'
-import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { AbortOptions, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { openStream, type StreamOpener } from '../host/connections.ts'
 import { idOf, recoverSigner, signMessage, type Deal, type LilypadDomain } from '../../protocols/eip712.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
@@ -23,6 +23,8 @@ export interface StreamNode extends StreamOpener {
   peerId: PeerId
   handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
+  /** a host's reach service (node/host/reach.ts): dials with re-resolution, knows which peers are unreachable */
+  services?: { reach?: { dialProtocol: (peer: PeerId, protocol: string, options?: AbortOptions) => Promise<Stream>, isDemoted: (peer: string) => boolean } }
 }
 
 export interface AgreedDeal {
@@ -110,7 +112,10 @@ export class DealNegotiator {
     const terms = { ...defaultDealTerms, ...options.terms }
     const jobOfferId = idOf('JobOffer', this.init.domain, job.value)
     const attempts: Array<{ provider: string, outcome: string }> = []
-    for (const c of candidates) {
+    // providers found unreachable lately go last (stable: the matcher's ranking holds within each group)
+    const reach = this.node.services?.reach
+    const ordered = reach === undefined ? candidates : [...candidates].sort((a, b) => Number(reach.isDemoted(a.live.peer ?? '')) - Number(reach.isDemoted(b.live.peer ?? '')))
+    for (const c of ordered) {
       options.signal?.throwIfAborted()
       const provider = c.live.offer.provider
       if (c.live.peer === undefined) { attempts.push({ provider, outcome: 'no peer' }); continue }
@@ -140,7 +145,8 @@ export class DealNegotiator {
       } catch (err) {
         options.signal?.throwIfAborted()
         this.metrics.failed++
-        attempts.push({ provider, outcome: `error ${(err as Error).name}` })
+        const reason = (err as { reason?: unknown }).reason
+        attempts.push({ provider, outcome: `error ${(err as Error).name}${typeof reason === 'string' ? ` (${reason})` : ''}` })
       }
     }
     throw new NoDealError(attempts)

@@ -3,7 +3,7 @@
 // reply, every step with a timeout.
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { openStream } from '../host/connections.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
@@ -15,6 +15,8 @@ import type { OrderBook } from '../../protocols/order-book.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 
 const STEP_MS = 5000
+/** providers whose relaying peer is remembered */
+const MAX_RELAYERS = 4096
 
 export interface OfferSyncInit {
   networkId: string
@@ -39,7 +41,10 @@ export class OfferSync {
   private pulling = false
   private readonly listeners = new Set<() => void>()
   private readonly inflight = new Set<Promise<void>>()
-  private readonly onConnect = (evt: CustomEvent<Connection>): void => { this.track(this.syncFrom(evt.detail.remotePeer)) }
+  private readonly onConnect = (evt: CustomEvent<Connection>): void => { this.track(this.syncFrom(evt.detail.remotePeer).then(() => {})) }
+  /** provider peer → the peer whose sync last told us of it (asked again when the provider cannot be dialled) */
+  private readonly relayers = new Map<string, string>()
+  private removeResolver: (() => void) | undefined
 
   constructor (host: LilypadHost, init: OfferSyncInit) {
     this.host = host
@@ -56,6 +61,21 @@ export class OfferSync {
       await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32, runOnLimitedConnection: true })
     }
     if (opts.pull === true) this.enablePull()
+    // a provider we cannot dial: ask the peer that told us of it (then other connected peers) for its addresses
+    this.removeResolver = this.host.services.reach?.addResolver('offer-sync', async (peer, signal) => await this.askAbout(peer, signal))
+  }
+
+  private async askAbout (peer: PeerId, signal: AbortSignal): Promise<Multiaddr[]> {
+    const id = peer.toString()
+    const relayer = this.relayers.get(id)
+    const asked = [...new Set([...(relayer !== undefined ? [relayer] : []), ...this.host.getConnections().map(c => c.remotePeer.toString())])].filter(p => p !== id).slice(0, 3)
+    for (const p of asked) {
+      if (signal.aborted) break
+      const heard = await this.syncFrom(peerIdFromString(p), signal)
+      const addrs = heard.get(id)
+      if (addrs !== undefined && addrs.length > 0) return addrs.map(a => multiaddr(a))
+    }
+    return []
   }
 
   /** Syncs from every connected peer now and from every peer we connect to later. */
@@ -63,13 +83,15 @@ export class OfferSync {
     if (this.pulling || this.init.book === undefined || !this.running) return
     this.pulling = true
     this.host.addEventListener('connection:open', this.onConnect)
-    for (const c of this.host.getConnections()) this.track(this.syncFrom(c.remotePeer))
+    for (const c of this.host.getConnections()) this.track(this.syncFrom(c.remotePeer).then(() => {}))
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
     this.host.removeEventListener('connection:open', this.onConnect)
+    this.removeResolver?.()
+    this.removeResolver = undefined
     this.pulling = false
     if (this.serving) await this.host.unhandle(this.protocol)
     this.serving = false
@@ -120,18 +142,24 @@ export class OfferSync {
     }
   }
 
-  /** Pulls one peer's offers into the book; resolves with how many were added (0 if the peer does not serve sync). */
-  async syncFrom (peer: PeerId): Promise<void> {
+  /**
+   * Pulls one peer's offers into the book; resolves with the providers' addresses the peer sent (empty if it does
+   * not serve sync).
+   */
+  async syncFrom (peer: PeerId, signal?: AbortSignal): Promise<Map<string, string[]>> {
+    const heard = new Map<string, string[]>()
     const book = this.init.book
-    if (book === undefined || !this.running) return
+    if (book === undefined || !this.running) return heard
+    const step = (): AbortSignal => signal === undefined ? AbortSignal.timeout(STEP_MS) : AbortSignal.any([signal, AbortSignal.timeout(STEP_MS)])
     let stream: Stream
     try {
-      stream = await openStream(this.host, peer, this.protocol, { signal: AbortSignal.timeout(STEP_MS) })
-    } catch { return } // the peer does not serve sync, or went away
+      stream = await openStream(this.host, peer, this.protocol, { signal: step() })
+    } catch { return heard } // the peer does not serve sync, or went away
     let added = 0
+    const from = peer.toString()
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_OFFERS_MESSAGE })
-      const synced = decodeOfferSync((await lp.read({ signal: AbortSignal.timeout(STEP_MS) })).subarray())
+      const synced = decodeOfferSync((await lp.read({ signal: step() })).subarray())
       await stream.close().catch(() => {})
       const now = nowSeconds()
       const self = this.host.peerId.toString()
@@ -140,19 +168,30 @@ export class OfferSync {
           const v = validateEnvelope(s.offer, { domain: this.init.domain, now })
           if (s.offer.peer === undefined || s.offer.peer === self) continue
           if (s.addrs.length > 0) {
-            try {
-              const pid = peerIdFromString(s.offer.peer)
-              await this.host.peerStore.merge(pid, { multiaddrs: s.addrs.map(a => multiaddr(a.replace(/\/p2p\/[^/]+$/, ''))) })
-            } catch {}
+            heard.set(s.offer.peer, s.addrs)
+            // the peer's own addresses are its word; a third party's are hearsay (reach.learn weighs them)
+            await this.learn(s.offer.peer, s.addrs, s.offer.peer === from ? 'peer' : 'hearsay')
           }
+          this.relayers.delete(s.offer.peer)
+          this.relayers.set(s.offer.peer, from)
+          for (const k of this.relayers.keys()) { if (this.relayers.size <= MAX_RELAYERS) break; this.relayers.delete(k) }
           const r = book.add({ offer: v.value, id: v.id, signature: v.signature, peer: s.offer.peer }, now)
           if (r === 'added' || r === 'replaced') added++
         } catch {} // an invalid offer from a peer is skipped, like an invalid gossip message
       }
     } catch (err) {
       stream.abort(err as Error)
-      return
+      return heard
     }
     if (added > 0) for (const fn of this.listeners) fn()
+    return heard
+  }
+
+  private async learn (peer: string, addrs: string[], source: 'peer' | 'hearsay'): Promise<void> {
+    try {
+      const reach = this.host.services.reach
+      if (reach !== undefined) await reach.learn(peer, addrs, source)
+      else await this.host.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a.replace(/\/p2p\/[^/]+$/, ''))) })
+    } catch { /* a malformed peer id or address from a peer is skipped like an invalid offer */ }
   }
 }

@@ -136,6 +136,7 @@ export async function sendDealNotice (host: LilypadHost, networkId: string, peer
 
 async function send (host: LilypadHost, networkId: string, peer: string, message: Uint8Array, signal?: AbortSignal): Promise<void> {
   const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
+  // openStream goes through reach: a job creator whose addresses aged out of the peer store is re-resolved
   const stream = await openStream(host, peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })

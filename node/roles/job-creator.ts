@@ -7,6 +7,7 @@
 // its agree failed, refunded) the job moves on to the next provider with a new job offer nonce, while the old deal
 // is still watched until it ends. This file is the shell: matching, negotiation, and the lifecycle's actions.
 import { readFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { ZeroAddress, getAddress } from 'ethers'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
@@ -147,6 +148,8 @@ export type JcDealRecord = JobCreatorDeal
 const MAX_UINT96 = (1n << 96n) - 1n
 /** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
 const FETCH_ATTEMPT_MS = 10_000
+/** how long a fetch attempt first spends reaching (re-resolving) the provider */
+const REACH_BEFORE_FETCH_MS = 10_000
 
 function canonicalInputs (inputs: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)))
@@ -318,9 +321,12 @@ export class JobCreator {
     const job = jobOffer.value
     const queueDeadline = performance.now() + (this.opts.queueTimeoutMs ?? 120_000)
     let checkedDeposit = false
+    let busySeen = false
     for (;;) {
-      // on a retry providers are known to exist: the others may just be busy (their booked slots withdrawn)
-      const candidates = await this.candidates(job, excluded, signal, retrying ? (this.opts.queueTimeoutMs ?? 120_000) : (this.opts.matchTimeoutMs ?? 5000))
+      // on a retry, or once a provider said it was busy, providers are known to exist: they may just be busy (their
+      // booked slots withdrawn, so the book can be empty for as long as their jobs run): wait up to the queue deadline
+      const known = retrying || busySeen
+      const candidates = await this.candidates(job, excluded, signal, known ? Math.max(0, queueDeadline - performance.now()) : (this.opts.matchTimeoutMs ?? 5000))
       if (!checkedDeposit) {
         const need = candidates[0].price + this.terms.mediationFee
         const have = await this.opts.chain.depositOf()
@@ -335,6 +341,7 @@ export class JobCreator {
         if (!(err instanceof NoDealError)) throw err
         const now = this.c.clock.now()
         const busy = err.attempts.every(a => a.outcome === 'declined NO_CAPACITY')
+        if (err.attempts.some(a => a.outcome === 'declined NO_CAPACITY')) busySeen = true
         for (const a of err.attempts) {
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: a.outcome.split(' ')[0] })
           if (a.outcome === 'declined NO_CAPACITY') continue
@@ -507,6 +514,13 @@ export class JobCreator {
         // Bounded attempts, retried by the driver until the fetch deadline: bitswap sends a want to a peer once,
         // and a want whose send failed (a stream reset under load) is only sent again when the want list
         // changes — a fresh attempt cancels the old want and wants the block anew from every peer.
+        // a provider that restarted on a new port since the deal is re-resolved first (bitswap asks connected peers)
+        const reachMs = Math.max(1000, Math.min(REACH_BEFORE_FETCH_MS, a.deadline - this.driver.now()))
+        await this.opts.host.services.reach.connect(peerIdFromString(rec.providerPeer), { signal: AbortSignal.any([signal, AbortSignal.timeout(reachMs)]) })
+          .catch(err => {
+            // when the action itself is aborted the fetch below ends it; otherwise the announced addresses are tried
+            if (!signal.aborted) this.c.logger.info({ dealId: rec.dealId, peer: rec.providerPeer, err }, 'could not reach the provider before fetching; trying its announced addresses')
+          })
         let fetched
         try {
           fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, Math.min(FETCH_ATTEMPT_MS, a.deadline - this.driver.now())), signal })

@@ -35,7 +35,7 @@ export type DisputeRecord = MediatorDispute
 
 export interface MediatorHost extends DisputeNode {
   getMultiaddrs: () => Multiaddr[]
-  services: { dht: KadDHT }
+  services: { dht: KadDHT } & NonNullable<DisputeNode['services']>
 }
 
 export interface MediatorInit {
@@ -125,10 +125,9 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     if (this.init.register !== false) await chain.ensureRole(Roles.Mediator, this.init.host.peerId.toString())
     this.offs.push(this.disputes.setCaseHandler(async (c, from) => { await this.takeCase(c, 'push', from) }))
     if (this.ownsDisputes) await this.disputes.start()
-    // Best effort, in the background: a fresh DHT may have no peers yet, and the chain record names us anyway.
-    if (this.directory !== undefined) {
-      void this.directory.publish({ roles: ['mediator'] }).catch(err => { this.c.logger.debug({ err }, 'directory record not published yet (no DHT peers)') })
-    }
+    // In the background and kept published (records expire after an hour; a restarted DHT server forgets them):
+    // a fresh DHT may have no peers yet, and the chain record names us anyway. Failures are logged and retried.
+    this.directory?.keepPublished({ roles: ['mediator'], log: this.c.logger })
     // live challenges first, then the ones we missed while down (a challenge seen twice is one record)
     this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'DealChallenged', args: { mediator: this.address } }, async e => { await this.onChallenged(e as MarketChainEvent) }))
     this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'ResultSubmitted' }, e => { this.remember(e as MarketChainEvent) }))
@@ -145,6 +144,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     if (!this.running) return
     this.running = false
     for (const off of this.offs.splice(0)) off()
+    await this.directory?.stop()
     await this.driver.stop()
     if (this.ownsDisputes) await this.disputes.stop()
   }

@@ -47,9 +47,9 @@ export interface JobCreator {
   stop: () => Promise<void>
 }
 
-export async function startJobCreator (host: LilypadHost, wallet: Wallet, options: { keepBook?: boolean } = {}): Promise<JobCreator> {
+export async function startJobCreator (host: LilypadHost, wallet: Wallet, options: { keepBook?: boolean, dialTimeoutMs?: number, stepTimeoutMs?: number } = {}): Promise<JobCreator> {
   const gossip = new GossipService(host, { networkId: NETWORK, domain: testDomain, ...(options.keepBook !== false ? { book: new OrderBook() } : {}) })
-  const negotiator = new DealNegotiator(host, { networkId: NETWORK, domain: testDomain, stepTimeoutMs: 3000, dialTimeoutMs: 3000 })
+  const negotiator = new DealNegotiator(host, { networkId: NETWORK, domain: testDomain, stepTimeoutMs: options.stepTimeoutMs ?? 3000, dialTimeoutMs: options.dialTimeoutMs ?? 3000 })
   gossip.start()
   await negotiator.start()
   return { wallet, gossip, negotiator, stop: async () => { await negotiator.stop(); gossip.stop() } }
