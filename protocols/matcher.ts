@@ -5,14 +5,17 @@
 // precomputed lower-case sets) and shared by many jobs: the scan then stops at the first offer priced above
 // the job's maximum or once `limit` candidates are found.
 import type { JobOffer, ResourceOffer } from './eip712.ts'
+import type { PeerBindingProof } from './peer-binding.ts'
 
 export interface LiveOffer {
   offer: ResourceOffer
   /** EIP-712 id, computed once on receipt */
   id: string
   signature: string
-  /** unsigned hint: the provider's libp2p peer id */
+  /** the provider's libp2p peer id */
   peer?: string
+  /** the provider's signature binding `peer` to it (verified when the offer was accepted) */
+  binding?: PeerBindingProof
 }
 
 export interface Candidate {

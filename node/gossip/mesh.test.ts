@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { idOf } from '../../protocols/eip712.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { GossipService } from './gossip.ts'
-import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from '../testing/fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer, waitFor } from '../testing/fixtures.ts'
 
 /** Resolves when every service has accepted every id in `ids`. */
 function allReceive (services: GossipService[], ids: string[]): Promise<void> {
@@ -26,7 +26,7 @@ test('10-node mesh: every resource offer published reaches every other node', as
   await connectMesh(hosts)
   await waitForMesh(hosts, services[0].topics.resourceOffers)
   const publishers = [0, 4, 9]
-  const envs = await Promise.all(publishers.map(async i => { const w = wallet(`mesh-rp-${i}`); return await signedResourceOffer(w, resourceOffer(w.address)) }))
+  const envs = await Promise.all(publishers.map(async i => { const w = wallet(`mesh-rp-${i}`); return await boundResourceOffer(w, resourceOffer(w.address), hosts[i].peerId.toString()) }))
   const done = publishers.map((p, k) => allReceive(services.filter((_, i) => i !== p), [idOf('ResourceOffer', testDomain, envs[k].value)]))
   await Promise.all(publishers.map(async (p, k) => { await services[p].publishResourceOffer(envs[k]) }))
   await Promise.all(done)
@@ -79,7 +79,7 @@ test('two OS processes: offers cross in both directions', async t => {
 
   // parent → child
   const w = wallet('cross-parent')
-  const env = await signedResourceOffer(w, resourceOffer(w.address))
+  const env = await boundResourceOffer(w, resourceOffer(w.address), hosts[2].peerId.toString())
   const id = idOf('ResourceOffer', testDomain, env.value)
   await services[2].publishResourceOffer(env)
   await next(() => (received.get(id)?.size ?? 0) === 5, () => `child nodes to receive (${[...(received.get(id) ?? [])].join(',')} so far; parent subscribers ${hosts.map(h => h.services.pubsub.getSubscribers(topic).length).join(',')})`)

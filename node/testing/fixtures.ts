@@ -4,6 +4,7 @@ import { Wallet, keccak256, toUtf8Bytes } from 'ethers'
 import { multiaddr } from '@multiformats/multiaddr'
 import { signMessage, type JobOffer, type LilypadDomain, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
+import { signPeerBinding } from '../../protocols/peer-binding.ts'
 import { createHost, localMeshOptions, type HostOptions, type LilypadHost } from '../host/create-host.ts'
 import { routerOf } from '../gossip/gossip.ts'
 
@@ -56,6 +57,12 @@ export function jobOffer (jobCreator: string, over: Partial<JobOffer> = {}): Job
 
 export async function signedResourceOffer (w: Wallet, o: ResourceOffer, domain = testDomain): Promise<Envelope<'ResourceOffer'>> {
   return { kind: 'ResourceOffer', value: o, signature: await signMessage('ResourceOffer', domain, o, w) }
+}
+
+/** A resource offer with its provider's signed binding to `peerId` (what an announcer sends). */
+export async function boundResourceOffer (w: Wallet, o: ResourceOffer, peerId: string, domain = testDomain): Promise<Envelope<'ResourceOffer'>> {
+  const expiry = nowSec() + 3600n
+  return { ...(await signedResourceOffer(w, o, domain)), peer: peerId, binding: { expiry, signature: await signPeerBinding(domain, { account: w.address, peerId, expiry }, w) } }
 }
 
 export async function signedJobOffer (w: Wallet, o: JobOffer, domain = testDomain): Promise<Envelope<'JobOffer'>> {

@@ -3,7 +3,7 @@
 import { OrderBook } from '../../protocols/order-book.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { GossipService } from '../gossip/gossip.ts'
-import { startHosts, connectMesh, waitForMesh, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from './fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer, waitFor } from './fixtures.ts'
 
 type Command = { type: 'connect', addrs: string[][] } | { type: 'await-mesh' } | { type: 'publish', label: string } | { type: 'stop' }
 
@@ -28,7 +28,7 @@ process.on('message', (m: Command) => {
       process.send?.({ type: 'meshed' })
     } else if (m.type === 'publish') {
       const w = wallet(m.label)
-      const env = await signedResourceOffer(w, resourceOffer(w.address))
+      const env = await boundResourceOffer(w, resourceOffer(w.address), hosts[0].peerId.toString())
       await services[0].publishResourceOffer(env)
       process.send?.({ type: 'published' })
     } else if (m.type === 'stop') {

@@ -1,0 +1,1 @@
+export { PeerGuard, type PeerGuardInit, type BanListener } from './peer-guard.ts'
