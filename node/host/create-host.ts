@@ -20,7 +20,7 @@ import { gossipTopics, contentMessageId, offerTopicScoreParams, defaultScoreThre
 import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../protocols/directory/record.ts'
 import { nowSeconds } from '../../protocols/validation.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
-import { DEFAULT_HEARTBEAT_MS } from './constants.ts'
+import { DEFAULT_HEARTBEAT_MS, VERDICT_WINDOW_MS } from './constants.ts'
 
 export interface HostOptions {
   networkId: string
@@ -84,6 +84,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
         emitSelf: false,
         allowPublishToZeroTopicPeers: true,
         heartbeatInterval: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS,
+        mcacheLength: Math.max(5, Math.ceil(VERDICT_WINDOW_MS / (options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS))),
         maxInboundDataLength: maxMessageSize() + 64 * 1024,
         scoreParams: {
           IPColocationFactorWeight: options.colocationWeight ?? -10,

@@ -59,10 +59,18 @@ export async function signedResourceOffer (w: Wallet, o: ResourceOffer, domain =
   return { kind: 'ResourceOffer', value: o, signature: await signMessage('ResourceOffer', domain, o, w) }
 }
 
-/** A resource offer with its provider's signed binding to `peerId` (what an announcer sends). */
+const bindings = new Map<string, { expiry: bigint, signature: string }>()
+
+/** A resource offer with its provider's signed binding to `peerId` (what an announcer sends: one binding per provider and peer). */
 export async function boundResourceOffer (w: Wallet, o: ResourceOffer, peerId: string, domain = testDomain): Promise<Envelope<'ResourceOffer'>> {
-  const expiry = nowSec() + 3600n
-  return { ...(await signedResourceOffer(w, o, domain)), peer: peerId, binding: { expiry, signature: await signPeerBinding(domain, { account: w.address, peerId, expiry }, w) } }
+  const key = `${w.address}|${peerId}|${domain.chainId}|${domain.verifyingContract}`
+  let b = bindings.get(key)
+  if (b === undefined || b.expiry < nowSec() + 600n) {
+    const expiry = nowSec() + 3600n
+    b = { expiry, signature: await signPeerBinding(domain, { account: w.address, peerId, expiry }, w) }
+    bindings.set(key, b)
+  }
+  return { ...(await signedResourceOffer(w, o, domain)), peer: peerId, binding: b }
 }
 
 export async function signedJobOffer (w: Wallet, o: JobOffer, domain = testDomain): Promise<Envelope<'JobOffer'>> {

@@ -71,13 +71,19 @@ export class InlineVerifier implements SignatureVerifier {
 }
 
 interface WorkerJob { resolve: (r: Recovered) => void, reject: (e: Error) => void }
-interface Slot { worker: Worker, inflight: Map<number, WorkerJob> }
+interface Slot { worker: Worker, inflight: Map<number, WorkerJob>, ready: boolean }
 
-/** A pool of worker threads; each message goes to the least busy one. Idle workers do not keep the process alive. */
+/**
+ * A pool of worker threads; each message goes to the least busy one. Idle workers do not keep the process alive.
+ * A worker takes a while to load its code (a second or more on a busy machine); until one is ready, messages are
+ * verified inline, so no verdict waits for a worker to start (gossipsub forgets a message a few heartbeats after
+ * it arrived, and a late verdict means the message is never forwarded).
+ */
 export class WorkerVerifier implements SignatureVerifier {
   readonly kind = 'workers' as const
   readonly size: number
   private readonly slots: Slot[] = []
+  private readonly inline = new InlineVerifier()
   private seq = 0
   private closed = false
 
@@ -86,12 +92,21 @@ export class WorkerVerifier implements SignatureVerifier {
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn())
   }
 
-  get pending (): number { return this.slots.reduce((n, s) => n + s.inflight.size, 0) }
+  get pending (): number { return this.slots.reduce((n, s) => n + s.inflight.size, 0) + this.inline.pending }
+
+  /** Resolves once every worker has loaded (benchmarks wait for it before measuring). */
+  async ready (): Promise<void> {
+    await Promise.all(this.slots.map(async s => {
+      if (s.ready) return
+      await new Promise<void>(resolve => { s.worker.once('message', () => { resolve() }) })
+    }))
+  }
 
   private spawn (): Slot {
     const worker = new Worker(new URL('./worker.ts', import.meta.url))
-    const slot: Slot = { worker, inflight: new Map() }
-    worker.on('message', (m: { seq: number, r?: Recovered, error?: string }) => {
+    const slot: Slot = { worker, inflight: new Map(), ready: false }
+    worker.on('message', (m: { seq: number, r?: Recovered, error?: string, ready?: boolean }) => {
+      if (m.ready === true) { slot.ready = true; return }
       const job = slot.inflight.get(m.seq)
       if (job === undefined) return
       slot.inflight.delete(m.seq)
@@ -111,13 +126,15 @@ export class WorkerVerifier implements SignatureVerifier {
 
   async recover (_env: Envelope, bytes: Uint8Array, domain: LilypadDomain, withBinding: boolean): Promise<Recovered> {
     if (this.closed) throw new VerifierClosedError('the verifier is closed')
-    let slot = this.slots[0]
-    for (const s of this.slots) if (s.inflight.size < slot.inflight.size) slot = s
+    let slot: Slot | undefined
+    for (const s of this.slots) if (s.ready && (slot === undefined || s.inflight.size < slot.inflight.size)) slot = s
+    if (slot === undefined) return await this.inline.recover(_env, bytes, domain, withBinding)
     const seq = ++this.seq
+    const s = slot
     return await new Promise((resolve, reject) => {
-      slot.inflight.set(seq, { resolve, reject })
-      slot.worker.ref()
-      slot.worker.postMessage({ seq, bytes, chainId: domain.chainId, verifyingContract: domain.verifyingContract, withBinding })
+      s.inflight.set(seq, { resolve, reject })
+      s.worker.ref()
+      s.worker.postMessage({ seq, bytes, chainId: domain.chainId, verifyingContract: domain.verifyingContract, withBinding })
     })
   }
 
@@ -127,6 +144,7 @@ export class WorkerVerifier implements SignatureVerifier {
       for (const j of s.inflight.values()) j.reject(new VerifierClosedError('the verifier closed'))
       s.inflight.clear()
     }
+    await this.inline.close()
     await Promise.all(this.slots.map(async s => await s.worker.terminate()))
   }
 }

@@ -15,3 +15,5 @@ parentPort?.on('message', (m: Request) => {
     parentPort?.postMessage({ seq: m.seq, error: `verifier worker: ${(err as Error).message}` })
   }
 })
+
+parentPort?.postMessage({ ready: true })
