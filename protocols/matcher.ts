@@ -30,9 +30,21 @@ export interface MatchOptions {
   now: bigint
   /** provider address (any case) → reputation score; absent = 0 */
   reputation?: ReadonlyMap<string, number>
-  /** at most this many candidates (default 16) */
+  /** at most this many candidates (default 16), counted after `exclude` and the per-provider caps */
   limit?: number
+  /**
+   * Providers (lower-case address) or peers to leave out — those that failed this job creator, banned ones. Applied
+   * while scanning, so excluded offers never use up the limit: sixteen junk offers cannot hide the seventeenth.
+   */
+  exclude?: (provider: string, peer: string | undefined) => boolean
+  /** candidates per provider key at most (default 2): one key's many offers cannot fill the list */
+  maxPerProvider?: number
+  /** candidates per peer hint at most (default 2): many keys bound to one peer cannot fill it either */
+  maxPerPeer?: number
 }
+
+export const DEFAULT_MAX_PER_PROVIDER = 2
+export const DEFAULT_MAX_PER_PEER = 2
 
 interface Prepared {
   live: LiveOffer
@@ -93,11 +105,20 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
   const target = job.target.toLowerCase()
   const anyTarget = target === ZERO
   const need = job.spec
+  const exclude = options.exclude
+  const perProvider = options.maxPerProvider ?? DEFAULT_MAX_PER_PROVIDER
+  const perPeer = options.maxPerPeer ?? DEFAULT_MAX_PER_PEER
+  const byProvider = new Map<string, number>()
+  const byPeer = new Map<string, number>()
   for (const p of prepared.sorted) {
     const o = p.live.offer
     if (o.price > job.maxPrice) break // sorted by price: nothing further can fit
     if (o.expiry <= options.now) continue
     if (!anyTarget && p.provider !== target) continue
+    if ((byProvider.get(p.provider) ?? 0) >= perProvider) continue
+    const peer = p.live.peer
+    if (peer !== undefined && (byPeer.get(peer) ?? 0) >= perPeer) continue
+    if (exclude?.(p.provider, peer) === true) continue
     const s = o.spec
     if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus || s.gpuVramMb < need.gpuVramMb) continue
     if (p.modules !== undefined && !p.modules.has(job.module)) continue
@@ -105,6 +126,8 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
     for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
     if (common.length === 0) continue
     out.push({ live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price })
+    byProvider.set(p.provider, (byProvider.get(p.provider) ?? 0) + 1)
+    if (peer !== undefined) byPeer.set(peer, (byPeer.get(peer) ?? 0) + 1)
     if (out.length >= limit) break
   }
   return out
