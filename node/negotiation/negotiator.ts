@@ -21,7 +21,7 @@ import type { IssuedOffer } from '../gossip/announcer.ts'
 import { checkModule, ModuleNotServedError, type ModulePolicy } from '../modules/policy.ts'
 import { RateLimit } from '../../core/rate-limit.ts'
 import { quietComponents, reportError, type Components } from '../components.ts'
-import type { PeerGuard } from '../peer-guard/index.ts'
+import { guardOf, type GuardedHost, type PeerGuard } from '../peer-guard/index.ts'
 
 export interface StreamNode {
   peerId: PeerId
@@ -130,6 +130,7 @@ export class DealNegotiator {
   private readonly init: NegotiationInit
   private readonly components: Pick<Components, 'clock' | 'logger' | 'metrics'>
   private readonly proposals: RateLimit
+  private readonly guard: PeerGuard | undefined
   private depositReads = 0
   private running = false
   private readonly open = new Set<Stream>()
@@ -140,6 +141,8 @@ export class DealNegotiator {
     this.protocol = protocols.deal(init.networkId)
     this.components = init.components ?? quietComponents()
     this.proposals = new RateLimit(this.components.clock, init.proposalRate ?? { burst: 8, perSecond: 2 })
+    const host = node as Partial<GuardedHost>
+    this.guard = init.guard ?? (typeof host.hangUp === 'function' && host.services !== undefined ? guardOf(host as GuardedHost, this.components) : undefined)
   }
 
   private get now (): bigint { return (this.init.now ?? (() => BigInt(Math.floor(this.components.clock.now() / 1000))))() }
@@ -276,7 +279,7 @@ export class DealNegotiator {
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const role = this.init.provider as ProviderRole
     const peer = connection.remotePeer.toString()
-    const guard = this.init.guard
+    const guard = this.guard
     if (guard?.banned(peer) === true) {
       stream.abort(new Error('banned peer'))
       return

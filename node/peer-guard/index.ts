@@ -1,1 +1,1 @@
-export { PeerGuard, type PeerGuardInit, type BanListener } from './peer-guard.ts'
+export { PeerGuard, guardOf, type PeerGuardInit, type BanListener, type GuardedHost } from './peer-guard.ts'

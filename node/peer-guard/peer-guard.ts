@@ -3,6 +3,8 @@
 // connections are closed, its streams refused and we stop pulling from it — and gossipsub hears of it through a
 // behaviour penalty, so the same peer also loses standing in the mesh (as an invalid gossip message would cost it).
 // The table is bounded: a flood of fresh peer ids forgets the quietest first.
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
 import type { Components } from '../components.ts'
 
 export interface PeerGuardInit {
@@ -14,12 +16,6 @@ export interface PeerGuardInit {
   decayPerMinute?: number
   /** peers remembered (default 10,000) */
   maxPeers?: number
-}
-
-/** The parts of a libp2p node the guard acts on. */
-export interface GuardedNode {
-  hangUp?: (peer: never) => Promise<void>
-  services?: { pubsub?: unknown }
 }
 
 export type BanListener = (peer: string, reason: string) => void
@@ -106,4 +102,25 @@ export class PeerGuard {
     }
     return r
   }
+}
+
+/** What a guard needs of a libp2p host: closing a banned peer's connections, and its gossipsub for penalties. */
+export interface GuardedHost {
+  hangUp: (peer: PeerId) => Promise<void>
+  services: { pubsub?: unknown }
+}
+
+const perHost = new WeakMap<object, PeerGuard>()
+
+/**
+ * The host's guard, made on first use: the node's services share one, so a peer banned for a bad sync answer is
+ * also refused on the deal and dispute protocols. A node that assembles its services itself passes its own.
+ */
+export function guardOf (host: GuardedHost, components: Pick<Components, 'clock' | 'logger' | 'metrics'>): PeerGuard {
+  let g = perHost.get(host)
+  if (g === undefined) {
+    g = new PeerGuard(components, { hangUp: async peer => { await host.hangUp(peerIdFromString(peer)) }, pubsub: host.services.pubsub })
+    perHost.set(host, g)
+  }
+  return g
 }
