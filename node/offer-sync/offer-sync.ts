@@ -209,6 +209,7 @@ export class OfferSync {
       const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE })
       const bytes = (await lp.read({ signal: AbortSignal.timeout(STEP_MS) })).subarray()
       if (bytes.length > MAX_SYNC_REQUEST) throw new MessageValidationError('OVERSIZED', `sync request of ${bytes.length} bytes`)
+      const request = decodeSyncRequest(bytes)
       let reply: SyncAnswer
       if (this.serving >= (this.init.maxServing ?? 8) || !this.serveLimit.take(peer)) {
         this.metrics.busy++
@@ -217,7 +218,7 @@ export class OfferSync {
       } else {
         this.serving++
         try {
-          reply = await this.page(decodeSyncRequest(bytes))
+          reply = await this.page(request)
         } finally {
           this.serving--
         }
