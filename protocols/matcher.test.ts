@@ -123,3 +123,21 @@ test('constraints: gpu vram, module list, target, expiry, mediator intersection 
   t.deepEqual(match({ ...job, target: providers[2] }, [good], { now: NOW }), [])
   t.deepEqual(match({ ...job, expiry: NOW }, [good], { now: NOW }), [])
 })
+
+test('sixteen junk offers from one key priced at 0 cannot hide the seventeenth: per-key caps, and exclusions applied before the limit', t => {
+  const junk = Array.from({ length: 16 }, (_, i) => ({ ...live(100 + i, { provider: providers[3], slot: i, price: 0n }), peer: 'junk-peer' }))
+  const honest = { ...live(200, { provider: providers[1], price: 5n }), peer: 'honest-peer' }
+  // the ranking takes at most two offers of one key (and of one peer)
+  const ranked = match(job, [...junk, honest], { now: NOW })
+  t.deepEqual(ranked.map(c => c.live.id), [junk[0].id, junk[1].id, honest.id])
+  // with the caps lifted, the junk fills the limit…
+  t.false(match(job, [...junk, honest], { now: NOW, maxPerProvider: 100, maxPerPeer: 100 }).some(c => c.live.id === honest.id))
+  // …but a key the job creator excluded (it failed it) uses none of the limit
+  const excluded = match(job, [...junk, honest], { now: NOW, maxPerProvider: 100, maxPerPeer: 100, exclude: p => p === providers[3].toLowerCase() })
+  t.deepEqual(excluded.map(c => c.live.id), [honest.id])
+  // many keys bound to one peer are capped by the peer
+  const sybils = Array.from({ length: 16 }, (_, i) => ({ ...live(300 + i, { provider: '0x' + (0xabc00 + i).toString(16).padStart(40, '0'), price: 0n }), peer: 'one-peer' }))
+  t.deepEqual(match(job, [...sybils, honest], { now: NOW }).map(c => c.live.peer), ['one-peer', 'one-peer', 'honest-peer'])
+  // an excluded peer is skipped whatever key it speaks for
+  t.deepEqual(match(job, [...sybils, honest], { now: NOW, exclude: (_p, peer) => peer === 'one-peer' }).map(c => c.live.id), [honest.id])
+})
