@@ -1,7 +1,7 @@
 import test from 'ava'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { GossipService } from './gossip.ts'
-import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet } from '../testing/fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, waitFor } from '../testing/fixtures.ts'
 import { startProvider } from '../testing/parties.ts'
 import type { Verified } from '../../protocols/validation.ts'
 
@@ -57,4 +57,54 @@ test('a provider re-announces on its heartbeat and at once when capacity changes
   await until(() => quietSeen.length >= before + 3)
   t.deepEqual(quietSeen.slice(before + 1, before + 3).map(v => v.value.slot).sort(), [0, 1])
   t.is(watcher.book?.providerCount(quietW.address), 2)
+})
+
+test('re-announcement storm: a peer toggling its subscription 50 times makes the provider sign and gossip once per interval, not 50 times', async t => {
+  const hosts = await startHosts(2)
+  const [rpHost, toggler] = hosts
+  const { ManualClock } = await import('../../core/clock.ts')
+  const clock = new ManualClock(Date.now())
+  const rp = await startProvider(rpHost, wallet('storm-rp'), { slots: [0, 1], intervalMs: 600_000, clock, minIntervalMs: 1000 })
+  t.teardown(async () => { await rp.stop(); await stopAll(hosts) })
+  const topic = rp.gossip.topics.resourceOffers
+  // what the resource-provider role does: a peer that subscribes to the offers topic is told our offers at once
+  let subscriptions = 0
+  let notify: (() => void) | undefined
+  rpHost.services.pubsub.addEventListener('subscription-change', evt => {
+    if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === topic)) return
+    subscriptions++
+    notify?.()
+    void rp.announcer.announce().catch(() => { /* stopped */ })
+  })
+  await clock.advance(1000) // the start-up announcement is out; the window is open again
+  const base = rp.announcer.announcements
+  await toggler.dial(rpHost.getMultiaddrs()[0])
+  for (let i = 0; i < 50; i++) {
+    const seen = new Promise<void>(resolve => { notify = resolve })
+    toggler.services.pubsub.subscribe(topic)
+    await seen
+    toggler.services.pubsub.unsubscribe(topic)
+  }
+  t.is(subscriptions, 50)
+  // the first one went out at once; the other 49 wait for the window and go out as one
+  t.is(rp.announcer.announcements, base + 1)
+  t.is(rp.announcer.coalesced, 49)
+  await clock.advance(1000)
+  await waitFor(() => rp.announcer.announcements === base + 2, 30_000, 'the coalesced announcement')
+  await clock.advance(10_000)
+  t.is(rp.announcer.announcements, base + 2, 'nothing more without a new request (the heartbeat is 10 minutes away)')
+  // capacity changes coalesce the same way, withdrawals included
+  const withdrawals: number[] = []
+  const publish = rp.gossip.publishWithdrawal.bind(rp.gossip)
+  rp.gossip.publishWithdrawal = async env => { withdrawals.push(env.value.slot); await publish(env) }
+  for (let i = 0; i < 20; i++) {
+    rp.capacity.tryReserve(1, `0x${'ab'.repeat(32)}`, 60_000)
+    rp.capacity.release(`0x${'ab'.repeat(32)}`)
+  }
+  t.true(rp.capacity.tryReserve(1, `0x${'cd'.repeat(32)}`, 60_000))
+  await waitFor(() => rp.announcer.announcements === base + 3, 30_000, 'the first capacity announcement, at once')
+  t.is(rp.announcer.coalesced, 49 + 40, 'the other 40 changes wait for the window')
+  await clock.advance(1000)
+  await waitFor(() => rp.announcer.announcements === base + 4, 30_000, 'the coalesced capacity announcement')
+  t.true(withdrawals.filter(s => s === 1).length <= 2, `slot 1 withdrawn ${withdrawals.length} times`)
 })
