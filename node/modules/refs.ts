@@ -183,7 +183,11 @@ async function boundedGit (args: string[], dir: string, opts: ResolveOptions & {
     void sizeOf(dir).then(n => { if (n > maxBytes && !limit.signal.aborted) { why = `grew past ${maxBytes} bytes`; limit.abort() } })
   }, 200)
   try {
-    return await git(args, { cwd: opts.cwd, signal: AbortSignal.any([limit.signal, ...(opts.signal !== undefined ? [opts.signal] : [])]) })
+    const out = await git(args, { cwd: opts.cwd, signal: AbortSignal.any([limit.signal, ...(opts.signal !== undefined ? [opts.signal] : [])]) })
+    // a fetch faster than the watch's first look is measured once more at the end
+    if (await sizeOf(dir) > maxBytes) { why = `grew past ${maxBytes} bytes`; limit.abort() }
+    if (limit.signal.aborted) throw new Error(why)
+    return out
   } catch (e) {
     if (limit.signal.aborted) throw new ModuleFetchLimitError(`git ${args[0]} ${why}`, { cause: e })
     throw e
