@@ -14,6 +14,7 @@ import { DisputeService, type DisputeNode } from './dispute-service.ts'
 import { handOffDispute } from './hand-off.ts'
 import { caseSource, type KeptDeal } from './cases.ts'
 import { closeUnmediated } from './keeper.ts'
+import { drawnMediatorOnly } from './authorize.ts'
 
 interface PartyInit {
   host: DisputeNode & { services?: { dht?: KadDHT }, getConnections?: (peer?: PeerId) => unknown[] }
@@ -64,6 +65,7 @@ export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: Pa
     const rec = await jc.deals.get(dealId.toLowerCase()).catch(() => undefined)
     return rec === undefined ? undefined : await toCase(rec.dealId, rec.deal, rec.job)
   })
+  const dropAuthorizer = disputes.setPullAuthorizer(drawnMediatorOnly(init.chain))
   await disputes.start()
   let stopped = false
   const ac = new AbortController()
@@ -83,7 +85,7 @@ export async function startJobCreatorDisputes (jc: DisputingJobCreator, init: Pa
       .finally(() => { pushes.delete(p) })
     pushes.add(p)
   })
-  return { disputes, stop: async () => { stopped = true; ac.abort(); await Promise.allSettled([...pushes]); dropSource(); await disputes.stop() } }
+  return { disputes, stop: async () => { stopped = true; ac.abort(); await Promise.allSettled([...pushes]); dropSource(); dropAuthorizer(); await disputes.stop() } }
 }
 
 /**
@@ -94,6 +96,7 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
   const disputes = DisputeService.shared(init.host, init.networkId)
   const directory = readerOf(init)
   const dropSource = disputes.addSource(caseSource(rp.deals))
+  const dropAuthorizer = disputes.setPullAuthorizer(drawnMediatorOnly(init.chain))
   const pushed = new Set<string>()
   const ac = new AbortController()
   const keepers = new Set<Promise<void>>()
@@ -114,5 +117,5 @@ export async function startProviderDisputes (rp: DisputingProvider, init: PartyI
   // listening before the service starts: a provider resuming its deals emits them early
   rp.on('deal', onDeal)
   await disputes.start()
-  return { disputes, stop: async () => { rp.off('deal', onDeal); ac.abort(); await Promise.allSettled([...keepers]); dropSource(); await disputes.stop() } }
+  return { disputes, stop: async () => { rp.off('deal', onDeal); ac.abort(); await Promise.allSettled([...keepers]); dropSource(); dropAuthorizer(); await disputes.stop() } }
 }
