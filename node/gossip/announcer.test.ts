@@ -65,6 +65,7 @@ test('re-announcement storm: a peer toggling its subscription 50 times makes the
   const { ManualClock } = await import('../../core/clock.ts')
   const clock = new ManualClock(Date.now())
   const rp = await startProvider(rpHost, wallet('storm-rp'), { slots: [0, 1], intervalMs: 600_000, clock, minIntervalMs: 1000 })
+  const BURST = 3
   t.teardown(async () => { await rp.stop(); await stopAll(hosts) })
   const topic = rp.gossip.topics.resourceOffers
   // what the resource-provider role does: a peer that subscribes to the offers topic is told our offers at once
@@ -76,7 +77,7 @@ test('re-announcement storm: a peer toggling its subscription 50 times makes the
     notify?.()
     void rp.announcer.announce().catch(() => { /* stopped */ })
   })
-  await clock.advance(1000) // the start-up announcement is out; the window is open again
+  await clock.advance(10_000) // the start-up announcement is out; the bucket is full again
   const base = rp.announcer.announcements
   await toggler.dial(rpHost.getMultiaddrs()[0])
   for (let i = 0; i < 50; i++) {
@@ -86,13 +87,13 @@ test('re-announcement storm: a peer toggling its subscription 50 times makes the
     toggler.services.pubsub.unsubscribe(topic)
   }
   t.is(subscriptions, 50)
-  // the first one went out at once; the other 49 wait for the window and go out as one
-  t.is(rp.announcer.announcements, base + 1)
-  t.is(rp.announcer.coalesced, 49)
+  // a burst went out at once; the other 47 wait for the next token and go out as one
+  await waitFor(() => rp.announcer.announcements === base + BURST, 30_000, 'the burst')
+  t.is(rp.announcer.coalesced, 50 - BURST)
   await clock.advance(1000)
-  await waitFor(() => rp.announcer.announcements === base + 2, 30_000, 'the coalesced announcement')
+  await waitFor(() => rp.announcer.announcements === base + BURST + 1, 30_000, 'the coalesced announcement')
   await clock.advance(10_000)
-  t.is(rp.announcer.announcements, base + 2, 'nothing more without a new request (the heartbeat is 10 minutes away)')
+  t.is(rp.announcer.announcements, base + BURST + 1, 'nothing more without a new request (the heartbeat is 10 minutes away)')
   // capacity changes coalesce the same way, withdrawals included
   const withdrawals: number[] = []
   const publish = rp.gossip.publishWithdrawal.bind(rp.gossip)
@@ -102,9 +103,9 @@ test('re-announcement storm: a peer toggling its subscription 50 times makes the
     rp.capacity.release(`0x${'ab'.repeat(32)}`)
   }
   t.true(rp.capacity.tryReserve(1, `0x${'cd'.repeat(32)}`, 60_000))
-  await waitFor(() => rp.announcer.announcements === base + 3, 30_000, 'the first capacity announcement, at once')
-  t.is(rp.announcer.coalesced, 49 + 40, 'the other 40 changes wait for the window')
+  await waitFor(() => rp.announcer.announcements === base + 2 * BURST + 1, 30_000, 'a burst of capacity announcements, at once')
+  t.is(rp.announcer.coalesced, 50 - BURST + 41 - BURST, 'the other changes wait for a token')
   await clock.advance(1000)
-  await waitFor(() => rp.announcer.announcements === base + 4, 30_000, 'the coalesced capacity announcement')
-  t.true(withdrawals.filter(s => s === 1).length <= 2, `slot 1 withdrawn ${withdrawals.length} times`)
+  await waitFor(() => rp.announcer.announcements === base + 2 * BURST + 2, 30_000, 'the coalesced capacity announcement')
+  t.true(withdrawals.filter(s => s === 1).length <= BURST + 1, `slot 1 withdrawn ${withdrawals.length} times`)
 })

@@ -4,16 +4,17 @@
 // signed binding of its peer id (protocols/peer-binding.ts). It remembers what it issued, so the negotiation
 // side can recognise its own offers by id.
 //
-// Announcing is rate-limited: however often capacity changes or someone asks (a peer toggling its subscription
-// made a provider re-sign and re-gossip 18 times a second), at most one announcement goes out per
-// `minIntervalMs`; requests inside that window are coalesced into one at its end, which publishes the state
-// as it is then (withdrawals of slots taken meanwhile included). Time comes from an injected clock.
+// Announcing is rate-limited by a token bucket: however often capacity changes or someone asks (a peer toggling
+// its subscription made a provider re-sign and re-gossip 18 times a second), a short burst goes out at once and
+// then at most one announcement per `minIntervalMs`; requests beyond are coalesced into one, which publishes the
+// state as it is then (withdrawals of slots taken meanwhile included). Time comes from an injected clock.
 import type { Signer } from 'ethers'
 import { idOf, signMessage, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { signWithdrawal, type OfferWithdrawal } from '../../protocols/withdrawal.ts'
 import { signPeerBinding, type PeerBindingProof } from '../../protocols/peer-binding.ts'
 import { systemClock, type Clock, type Timer } from '../../core/clock.ts'
+import { RateLimit } from '../../core/rate-limit.ts'
 
 export interface OfferTemplate {
   spec: MachineSpec
@@ -32,8 +33,10 @@ export interface AnnouncerInit {
   /** heartbeat (default 10 s) */
   intervalMs?: number
   ttlSec?: number
-  /** at most one announcement per this many ms (default 1,000) */
+  /** sustained: at most one announcement per this many ms (default 1,000; 0 = no limit) */
   minIntervalMs?: number
+  /** announcements that may go out back to back before the limit applies (default 3) */
+  burst?: number
   /** the peer id job creators should dial (default: the publisher's) */
   peerId?: string
   clock?: Clock
@@ -61,7 +64,7 @@ export class ResourceOfferAnnouncer {
   private heartbeat: Timer | undefined
   private deferred: Timer | undefined
   private waiting: Array<{ resolve: (e: Array<Envelope<'ResourceOffer'>>) => void, reject: (e: Error) => void }> = []
-  private lastAt = -Infinity
+  private readonly limit: RateLimit | undefined
   private lastNonce = 0n
   private readonly issued = new Map<string, IssuedOffer>()
   private binding: (PeerBindingProof & { peerId: string }) | undefined
@@ -77,9 +80,10 @@ export class ResourceOfferAnnouncer {
     this.init = init
     this.clock = init.clock ?? systemClock
     this.free = [...init.freeSlots]
+    const interval = init.minIntervalMs ?? 1000
+    this.limit = interval > 0 ? new RateLimit(this.clock, { burst: init.burst ?? 3, perSecond: 1000 / interval }) : undefined
   }
 
-  private get minIntervalMs (): number { return this.init.minIntervalMs ?? 1000 }
   private get nowSec (): bigint { return BigInt(Math.floor(this.clock.now() / 1000)) }
 
   start (): void {
@@ -132,22 +136,19 @@ export class ResourceOfferAnnouncer {
    */
   async announce (): Promise<Array<Envelope<'ResourceOffer'>>> {
     if (!this.running) return []
-    const wait = this.lastAt + this.minIntervalMs - this.clock.now()
-    if (wait > 0 || this.deferred !== undefined) {
-      this.coalesced++
-      const p = new Promise<Array<Envelope<'ResourceOffer'>>>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
-      this.deferred ??= this.clock.setTimeout(() => {
-        this.deferred = undefined
-        const waiters = this.waiting.splice(0)
-        this.run().then(e => { for (const w of waiters) w.resolve(e) }, err => { for (const w of waiters) w.reject(err as Error) })
-      }, Math.max(0, wait))
-      return await p
-    }
-    return await this.run()
+    if (this.deferred === undefined && (this.limit === undefined || this.limit.take('announce'))) return await this.run()
+    this.coalesced++
+    const p = new Promise<Array<Envelope<'ResourceOffer'>>>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
+    this.deferred ??= this.clock.setTimeout(() => {
+      this.deferred = undefined
+      this.limit?.take('announce')
+      const waiters = this.waiting.splice(0)
+      this.run().then(e => { for (const w of waiters) w.resolve(e) }, err => { for (const w of waiters) w.reject(err as Error) })
+    }, this.limit?.waitMs('announce') ?? 0)
+    return await p
   }
 
   private async run (): Promise<Array<Envelope<'ResourceOffer'>>> {
-    this.lastAt = this.clock.now()
     // the heartbeat counts from the last announcement, whatever caused it
     this.heartbeat?.cancel()
     if (this.running) this.heartbeat = this.clock.setTimeout(() => { void this.announce().catch(() => { /* stopped */ }) }, this.init.intervalMs ?? 10_000)

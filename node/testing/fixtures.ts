@@ -102,14 +102,15 @@ export async function connectMesh (hosts: LilypadHost[], extra: Array<{ multiadd
       const from = hosts[i] ?? hosts[j]
       const to = hosts[i] !== undefined ? targets[j] : targets[i]
       if (from === undefined || to === undefined) continue
-      jobs.push(from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(5000) }))
+      // generous: on a loaded machine a dial can take seconds; the test's own timeout bounds the whole
+      jobs.push(from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(60_000) }))
     }
   }
   await Promise.all(jobs)
 }
 
 /** Waits until every host has gossip mesh peers on `topic` (min of its subscribed neighbours and 3). */
-export async function waitForMesh (hosts: LilypadHost[], topic: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForMesh (hosts: LilypadHost[], topic: string, timeoutMs = 60_000): Promise<void> {
   await waitFor(() => hosts.every(h => {
     const subs = h.services.pubsub.getSubscribers(topic).length
     const mesh = routerOf(h.services.pubsub).getMeshPeers(topic).length

@@ -20,7 +20,7 @@ async function samples (): Promise<Array<Awaited<ReturnType<typeof boundResource
 test('the worker pool and the inline verifier answer exactly as recovering in place', async t => {
   const envs = await samples()
   const expected = envs.map(e => recoverEnvelope(e, testDomain, true))
-  t.is(expected[0].signer, expected[0].bindingSigner)
+  t.is(expected[0].bindingSigner, expected[0].signer)
   t.not(expected[1].signer, envs[1].value.provider)
   t.not(expected[2].bindingSigner, expected[2].signer)
   const pool = new WorkerVerifier({ size: 1 })
