@@ -48,15 +48,18 @@ function compatible (job: JobOffer, o: ResourceOffer): boolean {
     low(o.mediators).some(m => low(job.mediators).includes(m))
 }
 
+/** The caps per provider and per peer lifted: these properties are about the order and the constraints. */
+const UNCAPPED = { maxPerProvider: Infinity, maxPerPeer: Infinity }
+
 const repArb = fc.dictionary(fc.constantFrom(...providers), fc.integer({ min: 0, max: 3 })).map(d => new Map(Object.entries(d)))
 
 test('the same offers in any order give the same ranking', t => {
   fc.assert(fc.property(jobArb, liveArb, repArb, fc.infiniteStream(fc.nat()), (job, offers, reputation, seeds) => {
     const shuffled = [...offers]
     for (let i = shuffled.length - 1; i > 0; i--) { const j = seeds.next().value % (i + 1); [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]] }
-    const a = match(job, offers, { now: NOW, reputation, limit: 100 }).map(c => c.live.id)
-    const b = match(job, shuffled, { now: NOW, reputation, limit: 100 }).map(c => c.live.id)
-    const c = match(job, prepareOffers(shuffled, reputation), { now: NOW, reputation, limit: 100 }).map(c => c.live.id)
+    const a = match(job, offers, { now: NOW, reputation, limit: 100, ...UNCAPPED }).map(c => c.live.id)
+    const b = match(job, shuffled, { now: NOW, reputation, limit: 100, ...UNCAPPED }).map(c => c.live.id)
+    const c = match(job, prepareOffers(shuffled, reputation), { now: NOW, reputation, limit: 100, ...UNCAPPED }).map(c => c.live.id)
     t.deepEqual(a, b)
     t.deepEqual(a, c)
   }), { numRuns: 300 })
@@ -64,7 +67,7 @@ test('the same offers in any order give the same ranking', t => {
 
 test('an incompatible offer is never returned; every compatible one is; price and resources hold', t => {
   fc.assert(fc.property(jobArb, liveArb, (job, offers) => {
-    const got = match(job, offers, { now: NOW, limit: 1000 })
+    const got = match(job, offers, { now: NOW, limit: 1000, ...UNCAPPED })
     for (const c of got) {
       t.true(compatible(job, c.live.offer))
       t.true(c.price <= job.maxPrice)
@@ -77,9 +80,21 @@ test('an incompatible offer is never returned; every compatible one is; price an
   }), { numRuns: 300 })
 })
 
+test('with the default caps, the ranking is the uncapped one keeping each provider\'s first two, and a preference only reorders', t => {
+  fc.assert(fc.property(jobArb, liveArb, repArb, (job, offers, reputation) => {
+    const full = match(job, offers, { now: NOW, reputation, limit: 1000, ...UNCAPPED })
+    const seen = new Map<string, number>()
+    const expected = full.filter(c => { const p = c.live.offer.provider.toLowerCase(); const n = (seen.get(p) ?? 0) + 1; seen.set(p, n); return n <= 2 })
+    t.deepEqual(match(job, offers, { now: NOW, reputation, limit: 1000 }).map(c => c.live.id), expected.map(c => c.live.id))
+    const preferred = (p: string): boolean => p === providers[2].toLowerCase()
+    const got = match(job, offers, { now: NOW, reputation, limit: 1000, ...UNCAPPED, prefer: p => preferred(p) })
+    t.deepEqual(got.map(c => c.live.id), [...full.filter(c => preferred(c.live.offer.provider.toLowerCase())), ...full.filter(c => !preferred(c.live.offer.provider.toLowerCase()))].map(c => c.live.id))
+  }), { numRuns: 300 })
+})
+
 test('ranking: price ascending, then reputation, then older nonce, then id', t => {
   fc.assert(fc.property(jobArb, liveArb, repArb, (job, offers, rep) => {
-    const got = match(job, offers, { now: NOW, reputation: rep, limit: 1000 })
+    const got = match(job, offers, { now: NOW, reputation: rep, limit: 1000, ...UNCAPPED })
     const rank = (l: LiveOffer): [bigint, number, bigint, string] => [l.offer.price, -(rep.get(l.offer.provider) ?? 0), l.offer.nonce, l.id]
     const expected = offers.filter(l => compatible(job, l.offer)).sort((a, b) => {
       const x = rank(a); const y = rank(b)

@@ -41,6 +41,11 @@ export interface MatchOptions {
   maxPerProvider?: number
   /** candidates per peer hint at most (default 2): many keys bound to one peer cannot fill it either */
   maxPerPeer?: number
+  /**
+   * Offers to rank ahead of all others (the usual order within each group): e.g. those whose peer this node can
+   * reach — connected, or with addresses its peer signed — ahead of junk bound to peer ids nobody runs.
+   */
+  prefer?: (provider: string, peer: string | undefined) => boolean
 }
 
 export const DEFAULT_MAX_PER_PROVIDER = 2
@@ -110,25 +115,32 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
   const perPeer = options.maxPerPeer ?? DEFAULT_MAX_PER_PEER
   const byProvider = new Map<string, number>()
   const byPeer = new Map<string, number>()
-  for (const p of prepared.sorted) {
-    const o = p.live.offer
-    if (o.price > job.maxPrice) break // sorted by price: nothing further can fit
-    if (o.expiry <= options.now) continue
-    if (!anyTarget && p.provider !== target) continue
-    if ((byProvider.get(p.provider) ?? 0) >= perProvider) continue
-    const peer = p.live.peer
-    if (peer !== undefined && (byPeer.get(peer) ?? 0) >= perPeer) continue
-    if (exclude?.(p.provider, peer) === true) continue
-    const s = o.spec
-    if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus || s.gpuVramMb < need.gpuVramMb) continue
-    if (p.modules !== undefined && !p.modules.has(job.module)) continue
-    const common: string[] = []
-    for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
-    if (common.length === 0) continue
-    out.push({ live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price })
-    byProvider.set(p.provider, (byProvider.get(p.provider) ?? 0) + 1)
-    if (peer !== undefined) byPeer.set(peer, (byPeer.get(peer) ?? 0) + 1)
+  const prefer = options.prefer
+  // with a preference, two passes over the same order: preferred offers first, then the rest
+  const passes: Array<boolean | undefined> = prefer === undefined ? [undefined] : [true, false]
+  for (const pass of passes) {
     if (out.length >= limit) break
+    for (const p of prepared.sorted) {
+      const o = p.live.offer
+      if (o.price > job.maxPrice) break // sorted by price: nothing further can fit
+      if (o.expiry <= options.now) continue
+      if (!anyTarget && p.provider !== target) continue
+      if ((byProvider.get(p.provider) ?? 0) >= perProvider) continue
+      const peer = p.live.peer
+      if (peer !== undefined && (byPeer.get(peer) ?? 0) >= perPeer) continue
+      if (pass !== undefined && prefer?.(p.provider, peer) !== pass) continue
+      if (exclude?.(p.provider, peer) === true) continue
+      const s = o.spec
+      if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus || s.gpuVramMb < need.gpuVramMb) continue
+      if (p.modules !== undefined && !p.modules.has(job.module)) continue
+      const common: string[] = []
+      for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
+      if (common.length === 0) continue
+      out.push({ live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price })
+      byProvider.set(p.provider, (byProvider.get(p.provider) ?? 0) + 1)
+      if (peer !== undefined) byPeer.set(peer, (byPeer.get(peer) ?? 0) + 1)
+      if (out.length >= limit) break
+    }
   }
   return out
 }

@@ -101,6 +101,7 @@ export class OrderBook {
   private readonly seqOf = new Map<string, number>()
   private readonly order: Array<{ provider: string, seq: number }> = []
   private nextSeq = 1
+  private preference: MatchOptions['prefer']
 
   constructor (options: OrderBookOptions = {}) {
     this.maxOffers = options.maxOffers ?? 50_000
@@ -204,13 +205,21 @@ export class OrderBook {
 
   offers (): LiveOffer[] { return [...this.entries.values()].map(e => e.live) }
 
-  /** Candidates for a job among the live offers; the sorted index is cached until the book changes. */
+  /**
+   * Candidates for a job among the live offers; the sorted index is cached until the book changes. Without a
+   * `prefer` of its own, the book's preference applies (see setPreference).
+   */
   match (job: JobOffer, options: MatchOptions): Candidate[] {
     this.evictExpired(options.now)
     if (this.prepared === undefined || this.prepared.reputation !== options.reputation) {
       this.prepared = prepareOffers(this.offers(), options.reputation)
     }
-    return match(job, this.prepared, options)
+    return match(job, this.prepared, options.prefer === undefined && this.preference !== undefined ? { ...options, prefer: this.preference } : options)
+  }
+
+  /** The preference every match of this book uses unless it brings its own (node/offer-sync sets reachability). */
+  setPreference (prefer: MatchOptions['prefer']): void {
+    this.preference = prefer
   }
 
   /** The provider's sequence number in the sync index (first seen = smallest). */

@@ -78,6 +78,17 @@ test.serial('a node that connects gets live offers, verified, and the providers\
   // …so it can dial the provider directly
   await jcHost.dial(rpHost.peerId, { signal: AbortSignal.timeout(30_000) })
   t.true(jcHost.getConnections(rpHost.peerId).length > 0)
+  // junk priced at 0 from 20 keys bound to peer ids nobody runs ranks after the provider it can reach
+  const { generateKeyPair } = await import('@libp2p/crypto/keys')
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+  for (let i = 0; i < 20; i++) {
+    const w = wallet(`sync-ghost-${i}`)
+    const ghost = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    book.add(liveOfferOf(validateEnvelope(await boundResourceOffer(w, resourceOffer(w.address, { price: 0n }), ghost), { domain: testDomain, now: nowSec(), requirePeerBinding: true })), nowSec())
+  }
+  const ranked = book.match(jobOffer(wallet('sync-jc').address, { mediators: resourceOffer(rpW.address).mediators }), { now: nowSec() })
+  t.is(ranked[0].live.offer.provider, rpW.address)
+  t.is(ranked.length, 16)
 })
 
 test.serial('sync cannot be captured by volume: with 300 junk offers from 150 new keys live and the honest offers re-announced, a newcomer\'s first page holds the honest providers', async t => {

@@ -34,6 +34,7 @@ import { sharedVerifier, type SignatureVerifier } from '../verifier/index.ts'
 import { quietComponents, reportError, type Components } from '../components.ts'
 import { guardOf, type PeerGuard } from '../peer-guard/index.ts'
 import { liveOfferOf } from '../gossip/gossip.ts'
+import { Reachability } from './reachability.ts'
 
 const STEP_MS = 5000
 
@@ -66,6 +67,8 @@ export interface OfferSyncInit {
   verifyRate?: { burst: number, perSecond: number }
   /** bad offers in one page after which the rest is not verified (default 4) */
   badOffersBeforeAbort?: number
+  /** rank offers whose peer this node can reach first in the book's matches (default true) */
+  preferReachable?: boolean
 }
 
 export interface OfferSyncMetrics {
@@ -101,6 +104,7 @@ export class OfferSync {
   private readonly pullLimit: RateLimit
   private readonly verifyBudget: RateLimit
   private readonly lastPull = new Map<string, number>()
+  readonly reachability: Reachability
   private readonly replay = new ReplayCache()
   private readonly bindings = new PeerBindingCache()
   private serving = 0
@@ -122,6 +126,7 @@ export class OfferSync {
     this.serveLimit = new RateLimit(clock, init.serveRate ?? { burst: 4, perSecond: 0.2 })
     this.pullLimit = new RateLimit(clock, init.pullRate ?? { burst: 8, perSecond: 0.5 })
     this.verifyBudget = new RateLimit(clock, init.verifyRate ?? { burst: 4096, perSecond: 200 })
+    this.reachability = new Reachability(host)
   }
 
   private get pageSize (): number { return Math.min(MAX_SYNC_OFFERS, this.init.pageSize ?? 128) }
@@ -132,6 +137,11 @@ export class OfferSync {
   async start (opts: { serve?: boolean, pull?: boolean } = {}): Promise<void> {
     if (this.running) return
     this.running = true
+    this.reachability.start()
+    if (this.init.book !== undefined && this.init.preferReachable !== false) {
+      const r = this.reachability
+      this.init.book.setPreference((_provider, peer) => r.has(peer))
+    }
     if (opts.serve !== false) {
       this.handling = true
       await this.host.handle(this.protocol, (stream, connection) => { this.track(this.answer(stream, connection)) }, { maxInboundStreams: 4 })
@@ -150,6 +160,7 @@ export class OfferSync {
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
+    this.reachability.stop()
     this.host.removeEventListener('connection:open', this.onConnect)
     this.pulling = false
     if (this.handling) await this.host.unhandle(this.protocol)
@@ -356,7 +367,10 @@ export class OfferSync {
     // addresses only as their own peer signed them; one record per peer per page
     for (const [peer, record] of records) {
       try {
-        if (await this.host.peerStore.consumePeerRecord(record, { expectedPeer: peerIdFromString(peer) })) this.metrics.peerRecords++
+        if (await this.host.peerStore.consumePeerRecord(record, { expectedPeer: peerIdFromString(peer) })) {
+          this.metrics.peerRecords++
+          this.reachability.note(peer)
+        }
       } catch (err) {
         // a record that does not verify is the sender's fault like a forged offer
         this.guard.penalize(from, BAD_OFFER_POINTS, 'sync peer record', 'offer-sync')
