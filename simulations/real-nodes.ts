@@ -94,7 +94,8 @@ export async function runRealNodes (o: RealRunOptions = defaultRealRun): Promise
       try { pingRttMs.push(await hosts[k].services.ping.ping(hosts[k + 1].peerId, { signal: AbortSignal.timeout(2000) })) } catch {}
     }
     // job creators keep connections to the providers they deal with: open them first, as a running node has
-    await Promise.all(jcs.flatMap((_, j) => providers.map(async (_p, i) => await hosts[o.providers + j].dial(hosts[i].peerId, { signal: AbortSignal.timeout(SETUP_TIMEOUT_MS) }))))
+    // (by address: a job creator the ring did not connect to a provider may not have learnt its addresses yet)
+    await Promise.all(jcs.flatMap((_, j) => providers.map(async (_p, i) => await hosts[o.providers + j].dial(hosts[i].getMultiaddrs(), { signal: AbortSignal.timeout(SETUP_TIMEOUT_MS) }))))
     // probes: uncontended matches, one at a time, to calibrate the model's per-hop latency
     const probeMs: number[] = []
     for (let k = 0; k < 4; k++) {
