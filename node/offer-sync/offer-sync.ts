@@ -61,9 +61,9 @@ export interface OfferSyncInit {
   pullRate?: { burst: number, perSecond: number }
   /** a peer is pulled from at most once per this long (default 10 min) */
   repullMs?: number
-  /** pages one pull may take (default 8) */
+  /** pages a pull takes unless its caller asks for more (default 2: the providers a serving node has known longest) */
   maxPages?: number
-  /** offers verified from sync: burst and per second (default 4,096 and 200) */
+  /** offers verified from sync: burst and per second (default 1,024 and 200) */
   verifyRate?: { burst: number, perSecond: number }
   /** bad offers in one page after which the rest is not verified (default 4) */
   badOffersBeforeAbort?: number
@@ -125,7 +125,7 @@ export class OfferSync {
     const clock = this.components.clock
     this.serveLimit = new RateLimit(clock, init.serveRate ?? { burst: 4, perSecond: 0.2 })
     this.pullLimit = new RateLimit(clock, init.pullRate ?? { burst: 8, perSecond: 0.5 })
-    this.verifyBudget = new RateLimit(clock, init.verifyRate ?? { burst: 4096, perSecond: 200 })
+    this.verifyBudget = new RateLimit(clock, init.verifyRate ?? { burst: 1024, perSecond: 200 })
     this.reachability = new Reachability(host)
   }
 
@@ -281,7 +281,7 @@ export class OfferSync {
     if (this.guard.banned(id) === true) return out
     this.metrics.pulls++
     let cursor: Uint8Array | undefined
-    const maxPages = opts.maxPages ?? this.init.maxPages ?? 8
+    const maxPages = opts.maxPages ?? this.init.maxPages ?? 2
     for (let n = 0; n < maxPages && this.running; n++) {
       if (!this.verifyBudget.take('*', this.pageSize)) {
         this.metrics.limited++
@@ -305,11 +305,13 @@ export class OfferSync {
       if (answer.type === 'busy') break
       out.pages++
       this.metrics.pages++
+      const before = out.added
       const stop = await this.take(id, answer.offers, out)
+      // a job creator waiting for offers matches after each page, not after the whole pull
+      if (out.added > before) for (const fn of this.listeners) fn()
       if (stop || answer.next === undefined) break
       cursor = answer.next
     }
-    if (out.added > 0) for (const fn of this.listeners) fn()
     return out
   }
 
@@ -324,7 +326,14 @@ export class OfferSync {
     const fresh = offers.filter(s => {
       const o = s.offer.value
       const known = book.nonceOf(o.provider, o.slot)
-      if (s.offer.peer === self || (known !== undefined && known >= o.nonce) || o.expiry <= this.nowSec) { out.skipped++; this.metrics.skipped++; return false }
+      if (s.offer.peer === self || (known !== undefined && known >= o.nonce) || o.expiry <= this.nowSec) {
+        out.skipped++
+        this.metrics.skipped++
+        // an offer we hold already (from gossip) may still bring its peer's address, if it is the peer we know it by
+        const held = book.get(o.provider, o.slot)
+        if (s.peerRecord !== undefined && held?.peer !== undefined && held.peer === s.offer.peer && held.peer !== from && !this.reachability.has(held.peer)) records.set(held.peer, s.peerRecord)
+        return false
+      }
       return true
     })
     // in small chunks: a page of forgeries stops being verified after the first few
@@ -363,8 +372,15 @@ export class OfferSync {
           }
         }
       }
+      // the providers of this chunk become reachable (ranked first) before the rest of the page is verified
+      await this.consumeRecords(from, records)
     }
-    // addresses only as their own peer signed them; one record per peer per page
+    await this.consumeRecords(from, records)
+    return bad >= limit
+  }
+
+  /** Addresses only as their own peer signed them; one record per peer per page. */
+  private async consumeRecords (from: string, records: Map<string, Uint8Array>): Promise<void> {
     for (const [peer, record] of records) {
       try {
         if (await this.host.peerStore.consumePeerRecord(record, { expectedPeer: peerIdFromString(peer) })) {
@@ -377,7 +393,7 @@ export class OfferSync {
         this.components.logger.debug({ err, peer, from }, 'peer record refused')
       }
     }
-    return bad >= limit
+    records.clear()
   }
 }
 
