@@ -309,8 +309,10 @@ export class DealNegotiator {
         const first = this.now
         let checked = checkProposal(msg, { ...context, now: first, ownOffer: id => role.ownOffer(id, first) })
         const jobCreator = checked.deal.jobCreator
+        // NO_CAPACITY, not a fault: an honest job creator running jobs side by side waits or goes elsewhere, and
+        // its ban policy does not count it against the provider
         if (role.capacity.reservationsOf !== undefined && role.capacity.reservationsOf(jobCreator) >= (role.maxReservationsPerJobCreator ?? 1)) {
-          throw new DeclineError('RATE_LIMITED', 'this job creator already holds a reservation here')
+          throw new DeclineError('NO_CAPACITY', 'this job creator already holds an unconfirmed reservation here')
         }
         await this.checkDeposit(role, checked)
         // time passed during the chain read: the offer, the job and the deal must still be live now

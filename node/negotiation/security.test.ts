@@ -192,7 +192,7 @@ test.serial('slot lock: one job creator cannot hold the provider\'s slots with p
     const r = await propose(jcHost, rpHost, jc, job, dealOn(i % 2, job))
     answers.push(r.type === 'accept' ? 'accept' : r.reason)
   }
-  t.deepEqual(answers, ['accept', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED'])
+  t.deepEqual(answers, ['accept', 'NO_CAPACITY', 'NO_CAPACITY', 'NO_CAPACITY', 'NO_CAPACITY', 'NO_CAPACITY'])
   t.deepEqual(rp.capacity.freeSlots(), [1], 'one slot is still on the market')
   // another job creator gets the other slot
   const jc2 = net.jc2.wallet as unknown as Wallet

@@ -12,7 +12,7 @@ export const MAX_CANDIDATES = 32
 
 /**
  * Why a provider declined. MODULE: it does not serve the job's module; UNFUNDED: the job creator's deposit does not
- * cover the deal; RATE_LIMITED: too many proposals from this peer or too many open reservations of this job creator.
+ * cover the deal; RATE_LIMITED: too many proposals from this peer (a job creator over its share of reservations hears NO_CAPACITY).
  */
 export type DeclineReason =
   | 'MALFORMED' | 'BAD_SIGNATURE' | 'WRONG_PROVIDER' | 'UNKNOWN_OFFER' | 'EXPIRED' | 'TERMS' | 'NO_CAPACITY' | 'INTERNAL'
