@@ -198,7 +198,8 @@ export class OfferSync {
 
   private async ownPage (): Promise<SyncedOffer[]> {
     const self = this.host.peerId.toString()
-    return (this.init.ownOffers?.() ?? []).map(o => ({ offer: { ...o, peer: o.peer ?? self } }))
+    // only bound offers: an unbound one would be refused by every asker and counted against us
+    return (this.init.ownOffers?.() ?? []).filter(o => o.binding !== undefined && o.peer === self).map(o => ({ offer: o }))
   }
 
   /** The signed peer record our peer store holds for `peer`, if any and small enough. */
