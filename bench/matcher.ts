@@ -29,7 +29,7 @@ export function generate (jobs: number, offers: number, seed: number): { jobOffe
     offer: {
       provider: hex(0x10000 + (i % 2000), 40),
       slot: Math.floor(i / 2000),
-      spec: { cpu: int(1, 64) * 1000, ramMb: int(1, 256) * 1024, diskMb: int(10, 2000) * 1024, gpus: int(0, 8), gpuVramMb: int(0, 80) * 1024 },
+      spec: { cpu: int(1, 64) * 1000, ramMb: int(1, 256) * 1024, diskMb: int(10, 2000) * 1024, gpus: int(0, 8), gpuVramMb: int(0, 80) * 1024, gpuModel: '', cudaVersion: 0 },
       modules: r() < 0.5 ? [] : pick(modules, int(1, 5)),
       price: BigInt(int(1, 1000)) * 10n ** 15n,
       collateral: 10n ** 18n,
@@ -42,7 +42,7 @@ export function generate (jobs: number, offers: number, seed: number): { jobOffe
     jobCreator: hex(0x90000 + i, 40),
     module: modules[int(0, modules.length - 1)],
     inputs: '{}',
-    spec: { cpu: int(1, 32) * 1000, ramMb: int(1, 128) * 1024, diskMb: int(1, 500) * 1024, gpus: int(0, 2), gpuVramMb: int(0, 24) * 1024 },
+    spec: { cpu: int(1, 32) * 1000, ramMb: int(1, 128) * 1024, diskMb: int(1, 500) * 1024, gpus: int(0, 2), gpuVramMb: int(0, 24) * 1024, gpuModel: '', cudaVersion: 0 },
     maxPrice: BigInt(int(1, 1000)) * 10n ** 15n,
     mediators: pick(mediators, int(1, 3)),
     target: '0x0000000000000000000000000000000000000000',

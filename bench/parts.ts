@@ -43,7 +43,7 @@ export const gasPart: BenchPart<Record<string, unknown>> = {
       timeoutResult: r.timeoutResult,
       timeoutMediation: r.timeoutMediation
     }
-    return { ...paths, batchedSettlementPerDeal: r.batchedSettlementPerDeal, batchSize: r.batchSize }
+    return { ...paths, batchedSettlementPerDeal: r.batchedSettlementPerDeal, batchSize: r.batchSize, contractJob: r.contractJob }
   },
   rows (r) {
     const path = (k: string): { gasPerJob: number, txsPerJob: number } => r[k] as { gasPerJob: number, txsPerJob: number }
@@ -57,6 +57,14 @@ export const gasPart: BenchPart<Record<string, unknown>> = {
       { figure: 'timeout (no verdict) gas/job', value: String(path('timeoutMediation').gasPerJob), target: '', anchor: '' },
       { figure: 'batched settlement gas/deal', value: String(r.batchedSettlementPerDeal), target: '', anchor: '' }
     ]
+    const cj = r.contractJob as { request: number, complete: number, perCallbackByte: number, perJob: number } | undefined
+    if (cj !== undefined) {
+      rows.push(
+        { figure: 'contract job: request / completion gas', value: `${cj.request} / ${cj.complete}`, target: '', anchor: '' },
+        { figure: 'contract job: gas per callback byte', value: String(cj.perCallbackByte), target: '', anchor: '' },
+        { figure: 'contract job: gas per job (request, pickup, completion, release)', value: String(cj.perJob), target: '', anchor: '' }
+      )
+    }
     return rows
   }
 }

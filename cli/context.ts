@@ -98,6 +98,15 @@ export function toUserError (e: unknown): unknown {
     case 'ModuleInputError':
     case 'ModuleRefError':
       return new UserError(`${name}: ${err.message}`, { hint: 'modules are name:version (e.g. cowsay:v0.0.1) and inputs -i Key=Value', exitCode: 2, cause: e })
+    case 'MissingInputError':
+    case 'GpuRequirementError':
+      return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, exitCode: 2, cause: e })
+    case 'TemplateStepLimitError':
+    case 'TemplateOutputLimitError':
+    case 'TemplateNestingError':
+    case 'TemplateTimeLimitError':
+    case 'TemplateTooLargeError':
+      return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, cause: e })
     case 'ModuleNotFoundError':
     case 'ModuleTemplateMissingError':
     case 'ModulePinMismatchError':

@@ -1,5 +1,7 @@
-// Compiles contracts/src/**/*.sol with solc from npm and generates contracts/generated/: for each deployable
-// contract its ABI (`as const`), bytecode and typed ethers bindings. Skips work when nothing changed.
+// Compiles contracts/src/**/*.sol and the developer package (contracts/package/*.sol) with solc from npm and
+// generates contracts/generated/: for each deployable contract its ABI (`as const`), bytecode and typed ethers
+// bindings; and contracts/package/abi/: the JSON ABI of every interface and contract a dapp or a client contract
+// developer talks to. Skips work when nothing changed.
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync, readdirSync, mkdirSync, existsSync, rmSync } from 'node:fs'
 import { join, relative, dirname } from 'node:path'
@@ -9,6 +11,8 @@ import { createRequire } from 'node:module'
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const srcDir = join(here, 'src')
+const packageDir = join(here, 'package')
+const abiDir = join(packageDir, 'abi')
 const outDir = join(here, 'generated')
 const hashFile = join(outDir, 'build-hash.txt')
 const require = createRequire(import.meta.url)
@@ -24,8 +28,13 @@ interface AbiItem { type: string, name?: string, inputs?: AbiParam[], outputs?: 
 
 function solFiles (dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap(e =>
-    e.isDirectory() ? solFiles(join(dir, e.name)) : e.name.endsWith('.sol') ? [join(dir, e.name)] : [])
+    e.isDirectory() ? (e.name === 'node_modules' || e.name === 'abi' ? [] : solFiles(join(dir, e.name))) : e.name.endsWith('.sol') ? [join(dir, e.name)] : [])
     .sort()
+}
+
+/** What goes to contracts/package/abi: the package's own interfaces and base, and the deployed contracts (not test doubles). */
+function publishesAbi (file: string): boolean {
+  return file.startsWith('contracts/package/') || (file.startsWith('contracts/src/') && !file.startsWith('contracts/src/testing/'))
 }
 
 function sourceHash (files: string[], solcVersion: string): string {
@@ -173,9 +182,9 @@ export interface SendMethod<A extends unknown[], R> {
 
 export async function build (opts: { force?: boolean, quiet?: boolean } = {}): Promise<{ compiled: boolean, contracts: string[] }> {
   const solc = require('solc') as { version: () => string, compile: (input: string, cb: { import: typeof resolveImport }) => string }
-  const files = solFiles(srcDir)
+  const files = [...solFiles(srcDir), ...solFiles(packageDir)]
   const hash = sourceHash(files, solc.version())
-  if (opts.force !== true && existsSync(hashFile) && readFileSync(hashFile, 'utf8').trim() === hash) {
+  if (opts.force !== true && existsSync(hashFile) && readFileSync(hashFile, 'utf8').trim() === hash && existsSync(abiDir)) {
     if (opts.quiet !== true) console.log('contracts: up to date')
     return { compiled: false, contracts: [] }
   }
@@ -197,10 +206,17 @@ export async function build (opts: { force?: boolean, quiet?: boolean } = {}): P
 
   rmSync(outDir, { recursive: true, force: true })
   mkdirSync(outDir, { recursive: true })
+  rmSync(abiDir, { recursive: true, force: true })
+  mkdirSync(abiDir, { recursive: true })
   writeFileSync(join(outDir, 'types.ts'), TYPES_TS)
   const names: string[] = []
   const structs = new Map<string, AbiParam[]>()
   for (const [file, contracts] of Object.entries(output.contracts)) {
+    if (publishesAbi(file)) {
+      for (const [name, art] of Object.entries(contracts)) {
+        if (art.abi.length > 0) writeFileSync(join(abiDir, `${name}.json`), JSON.stringify(art.abi, null, 2) + '\n')
+      }
+    }
     if (!file.startsWith('contracts/src/')) continue
     for (const [name, art] of Object.entries(contracts)) {
       if (art.evm.bytecode.object === '' || art.abi.length === 0) continue // interfaces and libraries

@@ -1,15 +1,18 @@
 // Deploys the Lilypad contracts to any RPC and optionally writes the network file nodes join with.
 // CLI: npx node contracts/deploy.ts --rpc URL --key-env VAR --network-id ID [--out network.json] [--example-client]
+//   [--mediator ADDR …] [--bridge ADDR …] [--module-price NAME=LP …]
 // The deployer key is read from the environment variable named by --key-env, never from a flag.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { JsonRpcProvider, Wallet, parseEther, type Signer, type ContractFactory, type TransactionReceipt } from 'ethers'
 import {
   lilypadTokenFactory, directoryFactory, marketFactory, jobManagerFactory, faucetFactory, exampleClientFactory,
-  connectLilypadToken, connectDirectory
+  connectLilypadToken, connectDirectory, connectJobManager
 } from './generated/index.ts'
 import type { NetworkFile, NetworkContracts } from '../node/config/network.ts'
 import { waitForReceipt } from '../node/chain/queue.ts'
+import { boundsToJson, type MarketBounds } from '../protocols/settlement/index.ts'
+import { jobManagerConfigToJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 
 export interface DeployOptions {
   /** Either an RPC URL plus a private key, or a signer already connected to a provider. */
@@ -22,9 +25,17 @@ export interface DeployOptions {
   faucet?: { fund: bigint, drip: bigint, capPerPeriod: bigint, periodSeconds: number } | false
   /** Addresses the deployer approves as mediators in the Directory (each must then register itself). */
   mediators?: string[]
-  /** Minimum payment the JobManager accepts for a contract-triggered job (wei). */
-  minJobPayment?: bigint
-  exampleClient?: { payment: bigint, timeout: number, fund: bigint } | false
+  /** Addresses the deployer approves as job bridges in the Directory (each must then register and bond). */
+  bridges?: string[]
+  /** Network-wide limits on deal terms, fixed in the Market (default `defaultMarketBounds`). */
+  marketBounds?: MarketBounds
+  /** The JobManager's fixed parameters (default `defaultJobManagerConfig`). */
+  jobManagerConfig?: JobManagerConfig
+  /** Modules contracts may request, with their price in LP wei (none by default: nothing can be requested). */
+  modulePrices?: Record<string, bigint>
+  /** LP wei per unit of callback gas a client pays for (default 1 gwei of LP). */
+  callbackGasPrice?: bigint
+  exampleClient?: { callbackGasLimit: number, timeout: number, fund: bigint } | false
   /** Write the network file here. */
   out?: string
   bootstrap?: string[]
@@ -44,7 +55,36 @@ export class DeployError extends Error {
 }
 
 export const defaultFaucet = { fund: parseEther('10000000'), drip: parseEther('1000'), capPerPeriod: parseEther('10000'), periodSeconds: 86_400 }
-export const defaultExampleClient = { payment: parseEther('10'), timeout: 3600, fund: parseEther('1000') }
+export const defaultExampleClient = { callbackGasLimit: 500_000, timeout: 3600, fund: parseEther('1000') }
+
+/**
+ * Bounds for a production-like network: every window at least a minute and at most a week, a countersignature
+ * usable for at most an hour. A provider still checks that a deal's result window covers the job's own timeout
+ * plus its start-up; these only make a deal nobody could honour impossible on chain.
+ */
+export const defaultMarketBounds: MarketBounds = {
+  minResultTimeout: 60,
+  maxResultTimeout: 7 * 86_400,
+  minJudgeWindow: 60,
+  maxJudgeWindow: 7 * 86_400,
+  minMediateTimeout: 60,
+  maxMediateTimeout: 7 * 86_400,
+  maxDealTtl: 3600,
+  minMediationFee: 0n
+}
+
+export const defaultJobManagerConfig: JobManagerConfig = {
+  minTimeout: 60,
+  maxTimeout: 7 * 86_400,
+  minCallbackGas: 10_000,
+  maxCallbackGas: 5_000_000,
+  disputeWindow: 3600,
+  mediationWindow: 3600,
+  jobBond: parseEther('10'),
+  disputeFee: parseEther('1')
+}
+
+export const defaultCallbackGasPrice = 1_000_000_000n
 
 export async function deployAll (opts: DeployOptions): Promise<Deployment> {
   let signer = opts.signer
@@ -75,8 +115,10 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
 
     const token = await deploy('LilypadToken', lilypadTokenFactory(signer), me, opts.supply ?? parseEther('1000000000'))
     const directory = await deploy('Directory', directoryFactory(signer), me)
-    const market = await deploy('Market', marketFactory(signer), token.address, directory.address)
-    const jobManager = await deploy('JobManager', jobManagerFactory(signer), token.address, market.address, directory.address, opts.minJobPayment ?? 1n)
+    const bounds = opts.marketBounds ?? defaultMarketBounds
+    const market = await deploy('Market', marketFactory(signer), token.address, directory.address, bounds)
+    const jmConfig = opts.jobManagerConfig ?? defaultJobManagerConfig
+    const jobManager = await deploy('JobManager', jobManagerFactory(signer), token.address, market.address, directory.address, jmConfig, me)
     const contracts: NetworkContracts = { token: token.address, market: market.address, directory: directory.address, jobManager: jobManager.address }
     const lp = connectLilypadToken(token.address, signer)
 
@@ -86,14 +128,20 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
       contracts.faucet = faucet.address
       await record('fund Faucet', lp.transfer(faucet.address, faucetOpts.fund, { nonce: nonce++ }))
     }
+    const jm = connectJobManager(jobManager.address, signer)
+    await record('set callback gas price', jm.setCallbackGasPrice(opts.callbackGasPrice ?? defaultCallbackGasPrice, { nonce: nonce++ }))
+    for (const [module, price] of Object.entries(opts.modulePrices ?? {})) {
+      await record(`price ${module}`, jm.setModulePrice(module, price, { nonce: nonce++ }))
+    }
     if (opts.exampleClient !== undefined && opts.exampleClient !== false) {
       const ec = opts.exampleClient
-      const client = await deploy('ExampleClient', exampleClientFactory(signer), jobManager.address, ec.payment, ec.timeout)
+      const client = await deploy('ExampleClient', exampleClientFactory(signer), jobManager.address, ec.callbackGasLimit, ec.timeout)
       contracts.exampleClient = client.address
       await record('fund ExampleClient', lp.transfer(client.address, ec.fund, { nonce: nonce++ }))
     }
     const dir = connectDirectory(directory.address, signer)
     for (const m of opts.mediators ?? []) await record(`approve mediator ${m}`, dir.approveMediator(m, { nonce: nonce++ }))
+    for (const b of opts.bridges ?? []) await record(`approve bridge ${b}`, dir.approveBridge(b, { nonce: nonce++ }))
 
     const network: NetworkFile = {
       networkId: opts.networkId,
@@ -102,7 +150,10 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
       contracts,
       deployBlock: token.block,
       bootstrap: opts.bootstrap ?? [],
-      ...(opts.mediators !== undefined && opts.mediators.length > 0 ? { mediators: opts.mediators } : {})
+      ...(opts.mediators !== undefined && opts.mediators.length > 0 ? { mediators: opts.mediators } : {}),
+      ...(opts.bridges !== undefined && opts.bridges.length > 0 ? { bridges: opts.bridges } : {}),
+      marketBounds: boundsToJson(bounds),
+      jobManagerConfig: jobManagerConfigToJson(jmConfig)
     }
     if (opts.out !== undefined) writeFileSync(opts.out, JSON.stringify(network, null, 2) + '\n')
     return { chainId, deployBlock: token.block, contracts, network, receipts }
@@ -123,13 +174,19 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const networkId = flag(args, '--network-id') ?? 'custom'
   const privateKey = keyEnv !== undefined ? process.env[keyEnv] : undefined
   if (rpcUrl === undefined || keyEnv === undefined || privateKey === undefined || privateKey === '') {
-    console.error('usage: npx node contracts/deploy.ts --rpc URL --key-env VAR [--network-id ID] [--out network.json] [--example-client] [--mediator ADDR ...]\n' +
+    console.error('usage: npx node contracts/deploy.ts --rpc URL --key-env VAR [--network-id ID] [--out network.json] [--example-client] [--mediator ADDR ...] [--bridge ADDR ...] [--module-price NAME=LP ...]\n' +
       '  VAR names an environment variable holding the deployer\'s private key')
     process.exit(2)
   }
-  const mediators = args.flatMap((a, i) => a === '--mediator' && args[i + 1] !== undefined ? [args[i + 1]] : [])
+  const many = (name: string): string[] => args.flatMap((a, i) => a === name && args[i + 1] !== undefined ? [args[i + 1]] : [])
+  const modulePrices: Record<string, bigint> = {}
+  for (const spec of many('--module-price')) {
+    const eq = spec.lastIndexOf('=')
+    if (eq <= 0) { console.error(`--module-price ${spec}: expected NAME=LP, e.g. cowsay:v0.0.1=2`); process.exit(2) }
+    modulePrices[spec.slice(0, eq)] = parseEther(spec.slice(eq + 1))
+  }
   const d = await deployAll({
-    rpcUrl, privateKey, networkId, out: flag(args, '--out'), mediators,
+    rpcUrl, privateKey, networkId, out: flag(args, '--out'), mediators: many('--mediator'), bridges: many('--bridge'), modulePrices,
     exampleClient: args.includes('--example-client') ? defaultExampleClient : false
   })
   console.log(JSON.stringify({ chainId: d.chainId, deployBlock: d.deployBlock, contracts: d.contracts }, null, 2))

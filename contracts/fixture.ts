@@ -1,13 +1,43 @@
 // A throwaway devnet (tests, gas report, benchmarks): a real anvil, the contracts deployed, funded actors with deposits, and helpers to
 // build and sign deals with protocols/eip712.ts exactly as nodes do.
-import { JsonRpcProvider, Network, Wallet, parseEther, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
+import { JsonRpcProvider, Network, Wallet, parseEther, ZeroHash, ZeroAddress, keccak256, toUtf8Bytes } from 'ethers'
 import { startAnvil, type Anvil } from '../node/chain/anvil.ts'
 import { ChainClient, Roles } from '../node/chain/index.ts'
 import { deployAll, type Deployment } from './deploy.ts'
-import { signMessage, idOf, type Deal, type LilypadDomain } from '../protocols/eip712.ts'
+import { signMessage, idOf, type Deal, type JobOffer, type LilypadDomain } from '../protocols/eip712.ts'
 import { connectLilypadToken, connectMarket } from './generated/index.ts'
+import type { MarketBounds } from '../protocols/settlement/index.ts'
+import { canonicalInputsJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 
 export const LP = (n: number | string): bigint => parseEther(String(n))
+
+/** Loose enough for every test's windows, tight enough that a zero window or a far expiry is refused. */
+export const TEST_BOUNDS: MarketBounds = {
+  minResultTimeout: 10,
+  maxResultTimeout: 30 * 86_400,
+  minJudgeWindow: 10,
+  maxJudgeWindow: 30 * 86_400,
+  minMediateTimeout: 10,
+  maxMediateTimeout: 30 * 86_400,
+  maxDealTtl: 86_400,
+  minMediationFee: 0n
+}
+
+export const TEST_JOB_MANAGER: JobManagerConfig = {
+  minTimeout: 10,
+  maxTimeout: 30 * 86_400,
+  minCallbackGas: 10_000,
+  maxCallbackGas: 2_000_000,
+  disputeWindow: 600,
+  mediationWindow: 900,
+  jobBond: parseEther('5'),
+  disputeFee: parseEther('1')
+}
+
+export const COWSAY = 'cowsay:v0.0.1'
+export const TEST_MODULE_PRICE = parseEther('3')
+/** LP wei per callback gas: 200,000 gas cost 0.0002 LP. */
+export const TEST_CALLBACK_GAS_PRICE = 1_000_000_000n
 
 export interface Devnet {
   anvil: Anvil
@@ -21,14 +51,16 @@ export interface Devnet {
   m1: ChainClient
   m2: ChainClient
   stranger: ChainClient
-  /** A key the owner never approved as mediator. */
+  /** A key the owner never approved as mediator (or bridge). */
   outsider: ChainClient
+  /** The approved job bridge (key 9): registered as job creator and bridge, with a bond in the JobManager. */
+  bridge: ChainClient
   domain: LilypadDomain
   clients: ChainClient[]
   stop: () => Promise<void>
 }
 
-export async function startDevnet (opts: { deposit?: bigint, chainId?: number, exampleClient?: boolean } = {}): Promise<Devnet> {
+export async function startDevnet (opts: { deposit?: bigint, chainId?: number, exampleClient?: boolean, bounds?: MarketBounds, jobManager?: JobManagerConfig, bridgeBond?: bigint } = {}): Promise<Devnet> {
   const anvil = await startAnvil({ chainId: opts.chainId ?? 31337, accounts: 10 })
   try {
     const k = anvil.keys
@@ -38,23 +70,30 @@ export async function startDevnet (opts: { deposit?: bigint, chainId?: number, e
       privateKey: k[0],
       networkId: 'test',
       mediators: mediatorAddrs,
-      exampleClient: opts.exampleClient === true ? { payment: LP(10), timeout: 3600, fund: LP(100) } : false
+      bridges: [new Wallet(k[9]).address],
+      marketBounds: opts.bounds ?? TEST_BOUNDS,
+      jobManagerConfig: opts.jobManager ?? TEST_JOB_MANAGER,
+      modulePrices: { [COWSAY]: TEST_MODULE_PRICE },
+      callbackGasPrice: TEST_CALLBACK_GAS_PRICE,
+      exampleClient: opts.exampleClient === true ? { callbackGasLimit: 500_000, timeout: 3600, fund: LP(100) } : false
     })
     const network = { ...deployment.network, rpcUrl: anvil.rpcUrl }
     const mk = async (i: number): Promise<ChainClient> => await ChainClient.create({ network, privateKey: k[i] })
-    const [admin, jc, jc2, rp, rp2, m1, m2, stranger, outsider] = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7, 8].map(mk))
-    const clients = [admin, jc, jc2, rp, rp2, m1, m2, stranger, outsider]
+    const [admin, jc, jc2, rp, rp2, m1, m2, stranger, outsider, bridge] = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(mk))
+    const clients = [admin, jc, jc2, rp, rp2, m1, m2, stranger, outsider, bridge]
     const token = connectLilypadToken(network.contracts.token, admin.wallet)
     const amount = opts.deposit ?? LP(1000)
     // Fund everyone through the admin's queue (concurrent sends, one nonce owner), then deposit in parallel.
-    await Promise.all([jc, jc2, rp, rp2, m1, m2, stranger, outsider].map(async c =>
+    await Promise.all([jc, jc2, rp, rp2, m1, m2, stranger, outsider, bridge].map(async c =>
       await admin.queue.send('fund', async () => await token.transfer.populateTransaction(c.address, amount * 2n))))
-    await Promise.all([jc, jc2, rp, rp2].map(async c => { await c.deposit(amount) }))
+    await Promise.all([jc, jc2, rp, rp2, bridge].map(async c => { await c.deposit(amount) }))
     await Promise.all([m1, m2].map(async c => { await c.register(Roles.Mediator, `peer-${c.address.slice(2, 8)}`) }))
+    await bridge.register(Roles.JobCreator | Roles.Bridge, 'peer-bridge')
+    await bridge.depositBond(opts.bridgeBond ?? LP(100))
     const provider = new JsonRpcProvider(anvil.rpcUrl, Network.from(anvil.chainId), { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 })
     const domain = { chainId: BigInt(anvil.chainId), verifyingContract: network.contracts.market }
     return {
-      anvil, deployment, provider, admin, jc, jc2, rp, rp2, m1, m2, stranger, outsider, domain, clients,
+      anvil, deployment, provider, admin, jc, jc2, rp, rp2, m1, m2, stranger, outsider, bridge, domain, clients,
       stop: async () => {
         for (const c of clients) c.stop()
         provider.destroy()
@@ -76,9 +115,19 @@ export async function now (provider: JsonRpcProvider): Promise<number> {
   return (await provider.getBlock('latest'))!.timestamp
 }
 
+// How far each devnet's clock was moved ahead of the wall clock, so makeDeal can give a deal an expiry the
+// Market accepts (within its maxDealTtl of chain time) without an RPC call.
+const offsets = new WeakMap<JsonRpcProvider, number>()
+
 export async function increaseTime (provider: JsonRpcProvider, seconds: number): Promise<void> {
   await provider.send('evm_increaseTime', [seconds])
   await provider.send('evm_mine', [])
+  offsets.set(provider, (offsets.get(provider) ?? 0) + seconds)
+}
+
+/** Chain time as the devnet moved it (wall clock plus every increaseTime), to the second or so. */
+export function chainTimeEstimate (net: Devnet): number {
+  return Math.floor(Date.now() / 1000) + (offsets.get(net.provider) ?? 0)
 }
 
 export function makeDeal (net: Devnet, o: Partial<Deal> & { jobCreator?: string, resourceProvider?: string } = {}): Deal {
@@ -95,7 +144,7 @@ export function makeDeal (net: Devnet, o: Partial<Deal> & { jobCreator?: string,
     resultTimeout: 600,
     judgeWindow: 300,
     mediateTimeout: 900,
-    expiry: BigInt(Math.floor(Date.now() / 1000) + 100_000_000),
+    expiry: BigInt(chainTimeEstimate(net) + 3600),
     nonce: nextNonce(),
     ...o
   }
@@ -124,3 +173,30 @@ export async function marketTokenBalance (net: Devnet): Promise<bigint> {
 }
 
 export { idOf }
+
+/**
+ * What a bridge does for a contract job, on chain: a job offer for `module` and `inputs` signed by the bridge, a
+ * deal naming it agreed with provider `rp`, and the provider's result `cid` submitted. Returns both, as the bridge
+ * then passes them to completeJob.
+ */
+export async function agreeJobDeal (net: Devnet, o: { module?: string, inputs?: Record<string, string>, cid: string, bridge?: ChainClient, rp?: ChainClient, deal?: Partial<Deal>, submit?: boolean }): Promise<{ offer: JobOffer, deal: Deal, id: string }> {
+  const bridge = o.bridge ?? net.bridge
+  const rp = o.rp ?? net.rp
+  const nonce = nextNonce()
+  const offer: JobOffer = {
+    jobCreator: bridge.address,
+    module: o.module ?? COWSAY,
+    inputs: canonicalInputsJson(o.inputs ?? {}),
+    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
+    maxPrice: LP(10),
+    mediators: [net.m1.address, net.m2.address],
+    target: ZeroAddress,
+    timeout: 60,
+    auditPpm: 0,
+    expiry: BigInt(chainTimeEstimate(net) + 3600),
+    nonce
+  }
+  const { deal, id } = await agreeDeal(net, { jobOfferId: idOf('JobOffer', net.domain, offer), nonce, ...o.deal }, bridge, rp)
+  if (o.submit !== false) await rp.submitResult(deal, o.cid)
+  return { offer, deal, id }
+}

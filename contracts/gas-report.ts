@@ -2,11 +2,27 @@
 // already warm, as for a node that has run a few jobs). `npm run gas` prints a table; `--json` prints one object.
 // Exported for `lilypad bench`.
 import { fileURLToPath } from 'node:url'
-import { startDevnet, agreeDeal, increaseTime, type Devnet } from './fixture.ts'
-import type { ChainClient, GasEntry } from '../node/chain/index.ts'
+import { startDevnet, agreeDeal, agreeJobDeal, increaseTime, COWSAY, type Devnet } from './fixture.ts'
+import { requestedJobId, type ChainClient, type GasEntry } from '../node/chain/index.ts'
 import type { Deal } from '../protocols/eip712.ts'
+import { connectRevertingClient, revertingClientFactory } from './generated/index.ts'
 
 export interface PathCost { gasPerJob: number, txsPerJob: number }
+
+/** Contract-triggered jobs (JobManager), steady state. */
+export interface ContractJobGas {
+  /** runJob with one short input (the client's transaction; its token approval not counted) */
+  request: number
+  pickUp: number
+  /** completeJob for a contract client whose callback takes the output without storing it, empty output */
+  complete: number
+  /** what each byte of inline output adds to completeJob (calldata, event, callback), from 0 vs 1,024 bytes */
+  perCallbackByte: number
+  /** release, per job in a batch of ten */
+  releasePerJob: number
+  /** request + pickUp + complete (empty output) + release: the contract-job path's own gas, without the deal */
+  perJob: number
+}
 export interface GasReport {
   happy: PathCost
   /** Steady state of a busy provider: each submitResult also settles its previous deal. */
@@ -20,6 +36,7 @@ export interface GasReport {
   batchedSettlementPerDeal: number
   batchSize: number
   firstDealAgree: number
+  contractJob: ContractJobGas
   functions: Record<string, { calls: number, min: number, avg: number, max: number }>
 }
 
@@ -108,6 +125,8 @@ async function measure (net: Devnet): Promise<GasReport> {
     await net.jc.challenge(deal)
   })
 
+  const contractJob = await measureContractJob(net)
+
   const functions: GasReport['functions'] = {}
   for (const e of clients.flatMap(c => c.gasLog)) {
     const name = e.what.replace(/\(\d+\)$/, '')
@@ -134,8 +153,45 @@ async function measure (net: Devnet): Promise<GasReport> {
     batchedSettlementPerDeal: Math.round(settleGas / BATCH),
     batchSize: BATCH,
     firstDealAgree,
+    contractJob,
     functions
   }
+}
+
+async function measureContractJob (net: Devnet): Promise<ContractJobGas> {
+  const gasOf = (c: ChainClient, what: string): number => Number(c.gasLog.filter(e => e.what === what).at(-1)!.gasUsed)
+  // a contract client whose callback accepts the output without storing it (RevertingClient once fixed)
+  const deployed = await net.admin.queue.send('deploy client', async () => await revertingClientFactory(net.admin.wallet).getDeployTransaction(net.deployment.contracts.jobManager))
+  const client = connectRevertingClient(deployed.contractAddress!, net.stranger.wallet)
+  await net.stranger.queue.send('fund client', async () => await net.stranger.token.transfer.populateTransaction(deployed.contractAddress!, 10n ** 21n))
+  await net.stranger.queue.send('fix client', async () => await client.fix.populateTransaction())
+  const order = async (): Promise<bigint> => requestedJobId(await net.stranger.queue.send('order', async () => await client.order.populateTransaction(COWSAY, 200_000, 3600)))
+  const run = async (output: Uint8Array, i: number): Promise<bigint> => {
+    const jobId = await order()
+    await net.bridge.pickUpJob(jobId)
+    const { offer, deal } = await agreeJobDeal(net, { cid: `bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtq${String(i).padStart(6, '0')}` })
+    await net.bridge.completeJob(jobId, offer, deal, `bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtq${String(i).padStart(6, '0')}`, 0, output)
+    return jobId
+  }
+  await run(new Uint8Array(0), 0) // warm-up: first-time slots of the bond account and the client
+  const ids: bigint[] = []
+  const empty: number[] = []
+  const full: number[] = []
+  for (let i = 1; i <= 10; i++) {
+    ids.push(await run(new Uint8Array(i % 2 === 0 ? 1024 : 0).fill(0x41), i))
+    ;(i % 2 === 0 ? full : empty).push(gasOf(net.bridge, 'completeJob'))
+  }
+  // the EOA's runJob with one input, as a dapp user would send it
+  await net.stranger.requestJob(COWSAY, { Message: 'moo' }, { callbackGasLimit: 200_000, timeout: 600 })
+  const request = gasOf(net.stranger, 'runJob')
+  const pickUp = gasOf(net.bridge, 'pickUpJob')
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const complete = median(empty)
+  const perCallbackByte = Math.round((median(full) - complete) / 1024 * 10) / 10
+  await increaseTime(net.provider, Number((await net.bridge.jobManagerConfig()).disputeWindow) + 1)
+  await net.stranger.releaseJobs(ids)
+  const releasePerJob = Math.round(gasOf(net.stranger, `release(${ids.length})`) / ids.length)
+  return { request, pickUp, complete, perCallbackByte, releasePerJob, perJob: request + pickUp + complete + releasePerJob }
 }
 
 async function pathWithJump (net: Devnet, path: (run: () => Promise<void>) => Promise<PathCost>, jump: number, close: (d: Deal) => Promise<void>, before: (d: Deal) => Promise<void>): Promise<PathCost> {
@@ -165,6 +221,14 @@ export function formatGasReport (r: GasReport): string {
     if (['fund', 'register', 'depositWithPermit'].includes(name)) continue
     lines.push(`${name.padEnd(30)} ${String(f.calls).padStart(7)} ${String(f.min).padStart(9)} ${String(f.avg).padStart(9)} ${String(f.max).padStart(9)}`)
   }
+  const cj = r.contractJob
+  lines.push('', 'Contract job (JobManager), gas', '-'.repeat(40),
+    `request (runJob, one input)       ${String(cj.request).padStart(9)}`,
+    `pickUpJob                         ${String(cj.pickUp).padStart(9)}`,
+    `completeJob (empty output)        ${String(cj.complete).padStart(9)}`,
+    `  per byte of inline output       ${String(cj.perCallbackByte).padStart(9)}`,
+    `release, per job (batch of 10)    ${String(cj.releasePerJob).padStart(9)}`,
+    `per job (without the deal)        ${String(cj.perJob).padStart(9)}`)
   lines.push('', `first agree of a job creator (fresh nonce word): ${r.firstDealAgree}`,
     'reference: MODiCuM ≈ 1,160,000 gas / 6 txs per job; Lilypad v2: 4 txs per job')
   return lines.join('\n')

@@ -10,7 +10,9 @@ import { Wallet, parseEther } from 'ethers'
 import { startAnvil, devKey, ChainClient, Roles, type Anvil } from './chain/index.ts'
 import { deployAll } from '../contracts/deploy.ts'
 import { connectLilypadToken } from '../contracts/generated/index.ts'
-import { ensureBuiltinImages } from './modules/index.ts'
+import { ensureBuiltinImages, loadRegistry } from './modules/index.ts'
+import { defaultAllowedModules, type JobManagerConfig } from '../protocols/contract-job/index.ts'
+import type { MarketBounds } from '../protocols/settlement/index.ts'
 import { Executor } from './executor/index.ts'
 import { lilypadHome, networkPath } from './config/load.ts'
 import type { NetworkFile } from './config/network.ts'
@@ -20,12 +22,35 @@ export const DEVNET_ID = 'devnet'
 export const DEVNET_CHAIN_ID = 1337
 
 /** Which anvil dev key plays which part (public keys: devnets only). */
-export const DEVNET_KEYS = { admin: 0, user: 1, provider: 2, mediator: 3, bootstrap: 4, provider2: 5, user2: 6 } as const
+export const DEVNET_KEYS = { admin: 0, user: 1, provider: 2, mediator: 3, bootstrap: 4, provider2: 5, user2: 6, bridge: 7 } as const
 
 export const DEVNET_PRICE = parseEther('1')
 export const DEVNET_COLLATERAL = parseEther('2')
 /** Tight terms so a provider that dies is noticed and refunded in seconds, not the mainnet-ish hour. */
 export const DEVNET_TERMS = { resultSlack: 10, judgeWindow: 30, mediateTimeout: 120, mediationFee: parseEther('1').toString() }
+/** The Market's bounds on the devnet: short minimums (tests and demos run in seconds), a zero window still refused. */
+export const DEVNET_BOUNDS: MarketBounds = {
+  minResultTimeout: 10,
+  maxResultTimeout: 7 * 86_400,
+  minJudgeWindow: 10,
+  maxJudgeWindow: 7 * 86_400,
+  minMediateTimeout: 30,
+  maxMediateTimeout: 7 * 86_400,
+  maxDealTtl: 3600,
+  minMediationFee: 0n
+}
+export const DEVNET_JOB_MANAGER: JobManagerConfig = {
+  minTimeout: 30,
+  maxTimeout: 7 * 86_400,
+  minCallbackGas: 10_000,
+  maxCallbackGas: 2_000_000,
+  disputeWindow: 20,
+  mediationWindow: 120,
+  jobBond: parseEther('5'),
+  disputeFee: parseEther('1')
+}
+/** What a contract pays per job of each built-in module on the devnet (plus its callback gas). */
+export const DEVNET_MODULE_PRICE = parseEther('2')
 
 export interface DevnetOptions {
   /** default $LILYPAD_HOME */
@@ -86,20 +111,34 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     const key = (i: number): string => devKey(i)
     const addr = (i: number): string => new Wallet(key(i)).address
     const mediatorAddr = addr(DEVNET_KEYS.mediator)
-    const deployment = await deployAll({ rpcUrl: anvil.rpcUrl, privateKey: key(DEVNET_KEYS.admin), networkId: DEVNET_ID, mediators: [mediatorAddr], exampleClient: { payment: parseEther('10'), timeout: 3600, fund: parseEther('1000') } })
+    const bridgeAddr = addr(DEVNET_KEYS.bridge)
+    const modulePrices = Object.fromEntries(defaultAllowedModules(Object.keys(loadRegistry())).map(m => [m, DEVNET_MODULE_PRICE]))
+    const deployment = await deployAll({
+      rpcUrl: anvil.rpcUrl,
+      privateKey: key(DEVNET_KEYS.admin),
+      networkId: DEVNET_ID,
+      mediators: [mediatorAddr],
+      bridges: [bridgeAddr],
+      marketBounds: DEVNET_BOUNDS,
+      jobManagerConfig: DEVNET_JOB_MANAGER,
+      modulePrices,
+      exampleClient: { callbackGasLimit: 500_000, timeout: 600, fund: parseEther('1000') }
+    })
     log('contracts deployed', { ms: Math.round(performance.now() - t0) })
     const network: NetworkFile = { ...deployment.network, rpcUrl: anvil.rpcUrl, mediators: [mediatorAddr], dealTerms: DEVNET_TERMS }
     const client = async (i: number): Promise<ChainClient> => { const c = await ChainClient.create({ network, privateKey: key(i) }); clients.push(c); return c }
     const admin = await client(DEVNET_KEYS.admin)
     const token = connectLilypadToken(network.contracts.token, admin.wallet)
     const amount = opts.fund ?? parseEther('10000')
-    const funded = [DEVNET_KEYS.user, DEVNET_KEYS.provider, DEVNET_KEYS.mediator, DEVNET_KEYS.provider2, DEVNET_KEYS.user2]
+    const funded = [DEVNET_KEYS.user, DEVNET_KEYS.provider, DEVNET_KEYS.mediator, DEVNET_KEYS.provider2, DEVNET_KEYS.user2, DEVNET_KEYS.bridge]
     await Promise.all(funded.map(async i => await admin.queue.send('fund', async () => await token.transfer.populateTransaction(addr(i), amount))))
     const parties = await Promise.all(funded.map(client))
     // deposits cover many jobs: price + mediation fee for a job creator, collateral for a provider
     await Promise.all(parties.map(async c => {
       await c.deposit(amount / 2n)
       if (c.address === mediatorAddr) await c.register(Roles.Mediator, 'devnet-mediator')
+      // the bridge pays providers from its Market deposit and locks a bond per delivered job in the JobManager
+      if (c.address === bridgeAddr) await c.depositBond(amount / 4n)
     }))
     log('accounts funded', { ms: Math.round(performance.now() - t0) })
     const path = networkPath(DEVNET_ID, { ...process.env, LILYPAD_HOME: home })

@@ -23,7 +23,9 @@ export const MachineSpecFields = [
   { name: 'ramMb', type: 'uint32' },
   { name: 'diskMb', type: 'uint32' },
   { name: 'gpus', type: 'uint16' }, // count
-  { name: 'gpuVramMb', type: 'uint32' } // largest single GPU's VRAM (required: at least; offered: the largest)
+  { name: 'gpuVramMb', type: 'uint32' }, // VRAM of each GPU, MiB (required: at least; offered: the smallest of the slot's)
+  { name: 'gpuModel', type: 'string' }, // required: '' = any, else matched by name tokens; offered: the slot's model
+  { name: 'cudaVersion', type: 'uint32' } // NVML encoding (13.0 → 13000); required: at least; offered: the driver's
 ] as const
 
 export const ResourceOfferTypes = {
@@ -88,7 +90,7 @@ export const ResultTypes = {
   ]
 }
 
-export interface MachineSpec { cpu: number, ramMb: number, diskMb: number, gpus: number, gpuVramMb: number }
+export interface MachineSpec { cpu: number, ramMb: number, diskMb: number, gpus: number, gpuVramMb: number, gpuModel: string, cudaVersion: number }
 
 export interface ResourceOffer {
   provider: string

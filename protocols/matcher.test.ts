@@ -9,7 +9,17 @@ const mediators = ['0x00000000000000000000000000000000000000A1', '0x000000000000
 const modules = ['cowsay:v1', 'sdxl:v2', 'ollama:v3']
 const NOW = 1_000_000n
 
-const spec = fc.record({ cpu: fc.integer({ min: 0, max: 8 }), ramMb: fc.integer({ min: 0, max: 8 }), diskMb: fc.integer({ min: 0, max: 8 }), gpus: fc.integer({ min: 0, max: 3 }), gpuVramMb: fc.integer({ min: 0, max: 8 }) })
+const gpuFields = { cpu: fc.integer({ min: 0, max: 8 }), ramMb: fc.integer({ min: 0, max: 8 }), diskMb: fc.integer({ min: 0, max: 8 }), gpus: fc.integer({ min: 0, max: 3 }), gpuVramMb: fc.integer({ min: 0, max: 8 }), cudaVersion: fc.constantFrom(0, 12040, 13000) }
+const OFFERED_MODELS = ['', 'NVIDIA H100 80GB HBM3', 'NVIDIA A100-SXM4-80GB']
+const REQUIRED_MODELS = ['', 'H100', 'a100', 'NVIDIA H100 80GB HBM3', 'A10']
+// Which required model each offered model satisfies, written out by hand (the oracle does not reuse the matcher).
+const MODEL_OK: Record<string, string[]> = {
+  '': REQUIRED_MODELS.filter(m => m === ''),
+  'NVIDIA H100 80GB HBM3': ['', 'H100', 'NVIDIA H100 80GB HBM3'],
+  'NVIDIA A100-SXM4-80GB': ['', 'a100']
+}
+const spec = fc.record({ ...gpuFields, gpuModel: fc.constantFrom(...OFFERED_MODELS) })
+const requiredSpec = fc.record({ ...gpuFields, gpuModel: fc.constantFrom(...REQUIRED_MODELS) })
 
 const offerArb = fc.record({
   provider: fc.constantFrom(...providers),
@@ -29,7 +39,7 @@ const jobArb = fc.record({
   jobCreator: fc.constant(providers[0]),
   module: fc.constantFrom(...modules),
   inputs: fc.constant('{}'),
-  spec,
+  spec: requiredSpec,
   maxPrice: fc.bigInt({ min: 0n, max: 20n }),
   mediators: fc.subarray(mediators, { minLength: 1 }),
   target: fc.constantFrom(ZERO, ZERO, providers[1]),
@@ -42,7 +52,8 @@ const jobArb = fc.record({
 function compatible (job: JobOffer, o: ResourceOffer): boolean {
   const low = (xs: string[]): string[] => xs.map(x => x.toLowerCase())
   return o.expiry > NOW && o.price <= job.maxPrice &&
-    o.spec.cpu >= job.spec.cpu && o.spec.ramMb >= job.spec.ramMb && o.spec.diskMb >= job.spec.diskMb && o.spec.gpus >= job.spec.gpus && o.spec.gpuVramMb >= job.spec.gpuVramMb &&
+    o.spec.cpu >= job.spec.cpu && o.spec.ramMb >= job.spec.ramMb && o.spec.diskMb >= job.spec.diskMb && o.spec.gpus >= job.spec.gpus &&
+    (job.spec.gpus === 0 || (o.spec.gpuVramMb >= job.spec.gpuVramMb && o.spec.cudaVersion >= job.spec.cudaVersion && MODEL_OK[o.spec.gpuModel].includes(job.spec.gpuModel))) &&
     (o.modules.length === 0 || o.modules.includes(job.module)) &&
     (job.target === ZERO || job.target.toLowerCase() === o.provider.toLowerCase()) &&
     low(o.mediators).some(m => low(job.mediators).includes(m))
@@ -109,10 +120,10 @@ function live (id: number, over: Partial<ResourceOffer>): LiveOffer {
   return {
     id: '0x' + id.toString(16).padStart(64, '0'),
     signature: '0x',
-    offer: { provider: providers[1], slot: 0, spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus: 1, gpuVramMb: 4 }, modules: [], price: 5n, collateral: 10n, mediators: [mediators[0]], expiry: NOW + 10n, nonce: 1n, ...over }
+    offer: { provider: providers[1], slot: 0, spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus: 1, gpuVramMb: 4, gpuModel: '', cudaVersion: 0 }, modules: [], price: 5n, collateral: 10n, mediators: [mediators[0]], expiry: NOW + 10n, nonce: 1n, ...over }
   }
 }
-const job: JobOffer = { jobCreator: providers[0], module: 'cowsay:v1', inputs: '{}', spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 1, gpuVramMb: 2 }, maxPrice: 10n, mediators: [mediators[2], mediators[0]], target: ZERO, timeout: 60, auditPpm: 0, expiry: NOW + 100n, nonce: 1n }
+const job: JobOffer = { jobCreator: providers[0], module: 'cowsay:v1', inputs: '{}', spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 1, gpuVramMb: 2, gpuModel: '', cudaVersion: 0 }, maxPrice: 10n, mediators: [mediators[2], mediators[0]], target: ZERO, timeout: 60, auditPpm: 0, expiry: NOW + 100n, nonce: 1n }
 
 test('ties: equal price → higher reputation first; equal reputation → older nonce; then smaller id', t => {
   const a = live(3, { provider: providers[1], nonce: 9n })
@@ -126,7 +137,7 @@ test('ties: equal price → higher reputation first; equal reputation → older 
 })
 
 test('constraints: gpu vram, module list, target, expiry, mediator intersection ascending', t => {
-  const lowVram = live(1, { spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus: 1, gpuVramMb: 1 } })
+  const lowVram = live(1, { spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus: 1, gpuVramMb: 1, gpuModel: '', cudaVersion: 0 } })
   const otherModule = live(2, { modules: ['sdxl:v2'] })
   const expired = live(3, { expiry: NOW })
   const tooPricey = live(4, { price: 11n })
@@ -155,4 +166,25 @@ test('sixteen junk offers from one key priced at 0 cannot hide the seventeenth: 
   t.deepEqual(match(job, [...sybils, honest], { now: NOW }).map(c => c.live.peer), ['one-peer', 'one-peer', 'honest-peer'])
   // an excluded peer is skipped whatever key it speaks for
   t.deepEqual(match(job, [...sybils, honest], { now: NOW, exclude: (_p, peer) => peer === 'one-peer' }).map(c => c.live.id), [honest.id])
+})
+
+test('GPUs: pairs by count, model (name tokens) and minimum VRAM; GPU terms do not bind CPU jobs', t => {
+  const gpuOffer = (id: number, gpus: number, gpuModel: string, gpuVramMb: number, cudaVersion = 13000): LiveOffer =>
+    live(id, { spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus, gpuVramMb, gpuModel, cudaVersion } })
+  const h200 = gpuOffer(1, 1, 'NVIDIA H200', 143771)
+  const h100x2 = gpuOffer(2, 2, 'NVIDIA H100 80GB HBM3', 81559)
+  const a100 = gpuOffer(3, 1, 'NVIDIA A100-SXM4-40GB', 40960, 12040)
+  const rtx = gpuOffer(4, 1, 'NVIDIA GeForce RTX 4090', 24564)
+  const cpuOnly = gpuOffer(5, 0, '', 0)
+  const all = [h200, h100x2, a100, rtx, cpuOnly]
+  const ids = (spec: Partial<JobOffer['spec']>): string[] =>
+    match({ ...job, spec: { ...job.spec, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0, ...spec } }, all, { now: NOW, ...UNCAPPED }).map(c => c.live.id).sort()
+  t.deepEqual(ids({ gpus: 1, gpuModel: 'H200' }), [h200.id])
+  t.deepEqual(ids({ gpus: 1, gpuModel: 'h100' }), [h100x2.id])
+  t.deepEqual(ids({ gpus: 2 }), [h100x2.id])
+  t.deepEqual(ids({ gpus: 1, gpuModel: 'RTX 4090' }), [rtx.id])
+  t.deepEqual(ids({ gpus: 1, gpuModel: 'A10' }), [], '"A10" is not "A100"')
+  t.deepEqual(ids({ gpus: 1, gpuVramMb: 80_000 }), [h200.id, h100x2.id].sort())
+  t.deepEqual(ids({ gpus: 1, cudaVersion: 13000 }), [h200.id, h100x2.id, rtx.id].sort())
+  t.deepEqual(ids({ gpus: 0 }), all.map(o => o.id).sort(), 'a CPU job may run on a GPU machine')
 })

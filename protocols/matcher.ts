@@ -6,6 +6,7 @@
 // the job's maximum or once `limit` candidates are found.
 import type { JobOffer, ResourceOffer } from './eip712.ts'
 import type { PeerBindingProof } from './peer-binding.ts'
+import { gpuModelTokens, gpuTokensMatch } from './gpu-model.ts'
 
 export interface LiveOffer {
   offer: ResourceOffer
@@ -57,6 +58,8 @@ interface Prepared {
   mediators: Set<string>
   modules: Set<string> | undefined
   reputation: number
+  /** the offered GPU model's name tokens, split once */
+  gpuTokens: string[]
 }
 
 export interface PreparedOffers {
@@ -85,7 +88,8 @@ export function prepareOffers (offers: Iterable<LiveOffer>, reputation?: Readonl
       provider,
       mediators: new Set(live.offer.mediators.map(m => m.toLowerCase())),
       modules: live.offer.modules.length === 0 ? undefined : new Set(live.offer.modules),
-      reputation: rep?.get(provider) ?? 0
+      reputation: rep?.get(provider) ?? 0,
+      gpuTokens: gpuModelTokens(live.offer.spec.gpuModel)
     })
   }
   sorted.sort((a, b) =>
@@ -110,6 +114,7 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
   const target = job.target.toLowerCase()
   const anyTarget = target === ZERO
   const need = job.spec
+  const wantModel = gpuModelTokens(need.gpuModel)
   const exclude = options.exclude
   const perProvider = options.maxPerProvider ?? DEFAULT_MAX_PER_PROVIDER
   const perPeer = options.maxPerPeer ?? DEFAULT_MAX_PER_PEER
@@ -131,7 +136,9 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
       if (pass !== undefined && prefer?.(p.provider, peer) !== pass) continue
       if (exclude?.(p.provider, peer) === true) continue
       const s = o.spec
-      if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus || s.gpuVramMb < need.gpuVramMb) continue
+      if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus) continue
+      // GPU terms bind only when GPUs are asked for: an offer's GPUs do not stop it running CPU jobs.
+      if (need.gpus > 0 && (s.gpuVramMb < need.gpuVramMb || s.cudaVersion < need.cudaVersion || !gpuTokensMatch(wantModel, p.gpuTokens))) continue
       if (p.modules !== undefined && !p.modules.has(job.module)) continue
       const common: string[] = []
       for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)

@@ -180,7 +180,7 @@ export class MarketSimulation {
           node: i,
           address: addressOf(i),
           slots: Array.from({ length: nSlots }, (_, k) => ({ index: k, state: 0, job: undefined, nonce: 0n, issued: new Map() })),
-          spec: c.uniformSpecs ? { cpu: 4000, ramMb: 8192, diskMb: 50_000, gpus: 0, gpuVramMb: 0 } : { cpu: rng.pick([2000, 4000, 8000]), ramMb: rng.pick([4096, 8192, 16384]), diskMb: 50_000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? rng.pick([8192, 24576]) : 0 },
+          spec: c.uniformSpecs ? { cpu: 4000, ramMb: 8192, diskMb: 50_000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 } : { cpu: rng.pick([2000, 4000, 8000]), ramMb: rng.pick([4096, 8192, 16384]), diskMb: 50_000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? rng.pick([8192, 24576]) : 0, gpuModel: '', cudaVersion: 0 },
           priceFactor: rng.lognormal(1, c.priceSigma),
           cheater: false,
           up: true,
@@ -448,7 +448,7 @@ export class MarketSimulation {
     const job: Job = {
       id: this.jobs.length,
       jc,
-      spec: c.uniformSpecs ? { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 } : { cpu: rng.pick([500, 1000, 2000, 4000]), ramMb: rng.pick([512, 1024, 4096, 8192]), diskMb: 1000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? 8192 : 0 },
+      spec: c.uniformSpecs ? { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 } : { cpu: rng.pick([500, 1000, 2000, 4000]), ramMb: rng.pick([512, 1024, 4096, 8192]), diskMb: 1000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? 8192 : 0, gpuModel: '', cudaVersion: 0 },
       module: rng.pick(MODULES),
       maxPrice: BigInt(Math.round(Number(c.pricing.basePrice / 1_000_000_000n) * c.maxPriceFactor * rng.lognormal(1, 0.15))) * 1_000_000_000n,
       duration,

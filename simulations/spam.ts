@@ -52,7 +52,7 @@ export class JunkSpammer implements SpamSource {
     const spamOffer = (w: Wallet, expiry: bigint, nonce: bigint): ResourceOffer => ({
       provider: w.address,
       slot: rng.int(1 << 30),
-      spec: { cpu: 64_000, ramMb: 512_000, diskMb: 1_000_000, gpus: 8, gpuVramMb: 81_920 },
+      spec: { cpu: 64_000, ramMb: 512_000, diskMb: 1_000_000, gpus: 8, gpuVramMb: 81_920, gpuModel: '', cudaVersion: 0 },
       modules: [],
       price: 10n ** 17n,
       collateral: 10n ** 17n,
@@ -130,7 +130,7 @@ export class JunkSpammer implements SpamSource {
         const offer: ResourceOffer = {
           provider: w.address,
           slot: this.slotCounter++ % 1_000_000,
-          spec: { cpu: 64_000, ramMb: 512_000, diskMb: 1_000_000, gpus: 8, gpuVramMb: 81_920 },
+          spec: { cpu: 64_000, ramMb: 512_000, diskMb: 1_000_000, gpus: 8, gpuVramMb: 81_920, gpuModel: '', cudaVersion: 0 },
           modules: [],
           // priced just under the honest market so it ranks first
           price: sim.config.pricing.basePrice * BigInt(Math.round(500 + this.rng.int(300))) / 1000n,

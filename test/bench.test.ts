@@ -20,6 +20,7 @@ test('lilypad bench --quick --json produces every key', async t => {
     t.true(isNum(r.gas[path]?.gasPerJob) && isNum(r.gas[path]?.txsPerJob), `gas.${path}`)
   }
   t.true(isNum(r.gas.batchedSettlementPerDeal), 'gas.batchedSettlementPerDeal')
+  for (const k of ['request', 'pickUp', 'complete', 'perCallbackByte', 'releasePerJob', 'perJob']) t.true(isNum(r.gas.contractJob?.[k]), `gas.contractJob.${k}`)
 
   t.is(r.matcher.jobs, 1000)
   t.is(r.matcher.offers, 10_000)

@@ -29,11 +29,16 @@ const badFlags: Array<[string[], RegExp]> = [
   [['run', 'cowsay:v0.0.1', '--target', 'nobody'], /not an Ethereum address/],
   [['run', 'cowsay:v0.0.1', '--max-price', 'lots'], /not an LP amount/],
   [['run', 'cowsay:v0.0.1', '--timeout=0'], /positive number of seconds/],
+  [['run', 'cowsay:v0.0.1', '--gpu', '1.5'], /--gpu "1\.5" must be a whole number from 0 to 65535/],
+  [['run', 'cowsay:v0.0.1', '--vram=-8'], /--vram "-8" must be a whole number/],
+  [['run', 'cowsay:v0.0.1', '--gpu-model', ''], /--gpu-model needs a model name/],
   [['node', '--roles', 'baker'], /unknown role "baker"/],
   [['node'], /at least one role/],
   [['devnet', '--port', 'high'], /TCP port/],
   [['network', 'init', 'Bad_Id', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1'], /lowercase letters/],
   [['network', 'init', 'mine'], /needs contracts/],
+  [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--module-price', 'cowsay:v0.0.1'], /expected NAME=LP/],
+  [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--bridge', 'someone'], /not an Ethereum address/],
   [['faucet', '--address', 'me'], /not an Ethereum address/]
 ]
 // What makes a usage error slow is loading a node's code: none of it loads before the flags are checked.

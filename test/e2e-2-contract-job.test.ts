@@ -1,8 +1,10 @@
 // End-to-end 2: a contract orders a job. A real signer calls ExampleClient.runCowsay("hello"); the JobManager
-// emits JobRequested; the bridge node (LilypadNode with the job-bridge role: a JobCreator plus the JobBridge)
-// runs it through the network on a real provider node (Docker, Helia), then completeJob hands the client
-// contract the result CID, which anyone can fetch from the provider. A job that cannot run is failed and the
-// client refunded; a job requested while the bridge was down is picked up when it comes back.
+// emits JobRequested; the bridge node (LilypadNode with the job-bridge role: a JobCreator plus the JobBridge,
+// on the devnet's approved and bonded bridge key) picks it up, runs it through the network on a real provider
+// node (Docker, Helia), then completeJob hands the client contract the result CID, the exit code and the cow
+// itself (stdout inline), and anyone can fetch the CID from the provider. A job that cannot run is failed and the
+// client refunded; a job requested while the bridge was down is picked up when it comes back; a client written
+// only against the developer package (contracts/package) gets its callback the same way.
 import test from 'ava'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { once } from 'node:events'
@@ -10,8 +12,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, LP, type Devnet } from '../contracts/fixture.ts'
-import { connectExampleClient, connectJobManager, connectLilypadToken } from '../contracts/generated/index.ts'
+import { startDevnet, increaseTime, LP, type Devnet } from '../contracts/fixture.ts'
+import { Contract, ContractFactory } from 'ethers'
+import { connectExampleClient, connectLilypadToken } from '../contracts/generated/index.ts'
+import { requestedJobId } from '../node/chain/index.ts'
+import { compileAgainstPackage } from './fixtures/package-client/compile.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
 import { ResultStore } from '../node/result-store/index.ts'
@@ -43,7 +48,8 @@ let fetcherHost: LilypadHost
 const exampleClient = (): string => network.contracts.exampleClient as string
 
 async function startBridge (): Promise<{ node: LilypadNode, bridge: JobBridge }> {
-  const n = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[2], dataDir: join(tmp, 'bridge'), roles: ['job-bridge'], local: true })
+  // key 9: approved as a bridge by the Directory's owner and bonded in the JobManager by startDevnet
+  const n = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[9], dataDir: join(tmp, 'bridge'), roles: ['job-bridge'], local: true })
   await n.host.dial(multiaddr(rpNode.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
   bridgeNode = n
   return { node: n, bridge: n.bridge as unknown as JobBridge }
@@ -73,7 +79,7 @@ test.before(async () => {
   network = { ...net.deployment.network, rpcUrl: net.anvil.rpcUrl, mediators: [net.m1.address] }
   networkPath = join(tmp, 'network.json')
   await writeFile(networkPath, JSON.stringify(network))
-  rpNode = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[3], dataDir: join(tmp, 'rp'), roles: ['resource-provider'], local: true, provider: { price: LP(5), collateral: LP(10), announceIntervalMs: 2000 } })
+  rpNode = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[3], dataDir: join(tmp, 'rp'), roles: ['resource-provider'], local: true, provider: { price: LP(2), collateral: LP(10), announceIntervalMs: 2000 } })
   // an outside Helia node on the network's own protocols (identify under the network prefix), no roles
   fetcherHost = await createHost({ networkId: network.networkId, domain: net.domain, ...localMeshOptions })
   fetcher = await ResultStore.create({ dataDir: join(tmp, 'fetcher'), libp2p: fetcherHost })
@@ -96,19 +102,22 @@ async function runCowsay (message: string): Promise<bigint> {
   return jobId
 }
 
-test.serial('a contract runs cowsay through the network and holds the result CID; the CID gives the cow saying hello', async t => {
+test.serial('a contract runs cowsay through the network and holds the result CID and the cow; the CID gives the cow saying hello', async t => {
   const { bridge } = await startBridge()
   const client = connectExampleClient(exampleClient(), net.provider)
   const token = connectLilypadToken(network.contracts.token, net.provider)
   const clientBalance0 = await token.balanceOf(exampleClient())
+  const quote = await net.stranger.quote('cowsay:v0.0.1', Number(await client.callbackGasLimit()))
   const jobId = await runCowsay('hello')
   const rec = await settled(bridge, jobId)
   t.is(rec.stage, 'completed', rec.reason)
   const cid = await client.results(jobId)
   t.is(cid, rec.resultCid ?? '')
-  const jm = connectJobManager(network.contracts.jobManager, net.provider)
-  t.is((await jm.jobs(jobId)).state, 2n, 'the JobManager shows the job completed')
-  t.is(await token.balanceOf(exampleClient()), clientBalance0 - LP(10), 'the client paid its payment')
+  t.is(await client.exitCodes(jobId), 0n)
+  t.is(Buffer.from((await client.outputs(jobId)).slice(2), 'hex').toString(), HELLO_COW, 'the cow arrived on chain, inline')
+  const view = await net.admin.contractJob(jobId)
+  t.like(view, { status: 'Delivered', bridge: net.bridge.address, resultCid: cid, callbackPending: false }, 'the JobManager shows the job delivered')
+  t.is(await token.balanceOf(exampleClient()), clientBalance0 - quote, 'the client paid exactly the quote')
   t.is((await net.admin.dealRecord(rec.dealId!)).state, 'Settled')
   // anyone can fetch the CID from the provider over bitswap
   const { dir } = await fetcher.fetch(cid, { from: rpNode.host.getMultiaddrs(), timeoutMs: 20_000 })
@@ -119,18 +128,17 @@ test.serial('a contract runs cowsay through the network and holds the result CID
 
 test.serial('a job that cannot run is failed on chain and the client refunded', async t => {
   const { bridge } = await startBridge()
-  const token = connectLilypadToken(network.contracts.token, net.stranger.wallet)
-  const jm = connectJobManager(network.contracts.jobManager, net.stranger.wallet)
-  await net.stranger.queue.send('approve', async () => await token.approve.populateTransaction(network.contracts.jobManager, LP(3)))
-  const before = await token.balanceOf(net.stranger.address)
-  const jobId = await jm.nextJobId()
-  await net.stranger.queue.send('runJob', async () => await jm.runJob.populateTransaction('nosuchmodule:v0.0.0', [{ key: 'Message', value: 'x' }], LP(3), 600))
-  t.is(await token.balanceOf(net.stranger.address), before - LP(3))
+  // the network offers a module the bridge cannot resolve
+  await net.admin.setModulePrice('nosuchmodule:v0.0.0', LP(3))
+  const before = await net.stranger.tokenBalance()
+  const jobId = await net.stranger.requestJob('nosuchmodule:v0.0.0', { Message: 'x' }, { callbackGasLimit: 10_000, timeout: 600 })
+  const quote = await net.stranger.quote('nosuchmodule:v0.0.0', 10_000)
+  t.is(await net.stranger.tokenBalance(), before - quote)
   const rec = await settled(bridge, jobId)
   t.is(rec.stage, 'failed')
   t.regex(rec.reason ?? '', /^ModuleNotFoundError/)
-  t.is((await jm.jobs(jobId)).state, 3n, 'the JobManager shows the job failed')
-  t.is(await token.balanceOf(net.stranger.address), before, 'the client got its payment back')
+  t.is((await net.admin.contractJob(jobId)).status, 'Failed', 'the JobManager shows the job failed')
+  t.is(await net.stranger.tokenBalance(), before, 'the client got its payment back')
   await stopBridge()
 })
 
@@ -143,4 +151,27 @@ test.serial('a job requested while the bridge is down is run when it restarts; f
   t.is(await client.results(jobId), rec.resultCid ?? '')
   t.is(bridge.metrics.requested, 1, 'only the new job was picked up: earlier ones are on record')
   t.is(bridge.metrics.completed, 1)
+})
+
+test.serial('a client written only against the developer package gets its callback from the real bridge', async t => {
+  const bridge = bridgeNode?.bridge as unknown as JobBridge ?? (await startBridge()).bridge
+  const { abi, bytecode } = compileAgainstPackage(join(import.meta.dirname, 'fixtures/package-client/CowsayOracle.sol'), 'CowsayOracle')
+  const deployed = await net.admin.queue.send('deploy CowsayOracle', async () => await new ContractFactory(abi as never, bytecode, net.admin.wallet).getDeployTransaction(network.contracts.jobManager))
+  const oracle = new Contract(deployed.contractAddress!, abi as never, net.stranger.wallet)
+  const quote = await net.stranger.quote('cowsay:v0.0.1', 500_000)
+  await net.stranger.queue.send('approve', async () => await net.stranger.token.approve.populateTransaction(deployed.contractAddress!, quote))
+  const jobId = requestedJobId(await net.stranger.queue.send('ask', async () => await oracle.ask.populateTransaction('hello')))
+  const rec = await settled(bridge, jobId)
+  t.is(rec.stage, 'completed', rec.reason)
+  const answer = await oracle.answers(jobId) as unknown as [string, string, bigint, boolean, string]
+  t.is(answer[0], rec.resultCid ?? '')
+  t.is(Buffer.from(answer[1].slice(2), 'hex').toString(), HELLO_COW)
+  t.true(answer[3])
+
+  // after the dispute window anyone releases the bridge's pay (last: moving the chain's clock ends the devnet's usefulness)
+  const bond0 = await net.bridge.bondOf()
+  const config = await net.admin.jobManagerConfig()
+  await increaseTime(net.provider, config.disputeWindow + 1)
+  await net.stranger.releaseJobs([jobId])
+  t.is((await net.bridge.bondOf()).free, bond0.free + quote + quote + config.jobBond, 'payment credited, lock released')
 })

@@ -14,7 +14,7 @@ import { signMessage, idOf, type Deal, type JobOffer } from '../protocols/eip712
 import { buildDeal, defaultDealTerms } from '../protocols/negotiation/messages.ts'
 import type { RpDealRecord } from '../node/roles/resource-provider.ts'
 import { DealStore } from '../node/deal-store/deal-store.ts'
-import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
+import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, DEVNET_BOUNDS, type Devnet } from '../node/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
 import type { JobCreator, JcDealRecord } from '../node/roles/job-creator.ts'
@@ -166,7 +166,7 @@ test.serial('a job creator that was interrupted after agreement refunds the deal
   const deal: Deal = {
     jobOfferId: keccak256(toUtf8Bytes(`interrupted ${Date.now()}`)), resourceOfferId: ZeroHash, jobCreator: jcAddress, resourceProvider: rpClient.address,
     mediators: [...(devnet.network.mediators ?? [])], price: DEVNET_PRICE, collateral: parseEther('2'), mediationFee: parseEther('1'), auditPpm: 0,
-    resultTimeout: 3, judgeWindow: 30, mediateTimeout: 60, expiry: BigInt(Math.floor(Date.now() / 1000) + 600), nonce: BigInt(Date.now()) * 1000n + 999n
+    resultTimeout: DEVNET_BOUNDS.minResultTimeout, judgeWindow: 30, mediateTimeout: 60, expiry: BigInt(Math.floor(Date.now() / 1000) + 600), nonce: BigInt(Date.now()) * 1000n + 999n
   }
   const [jcSig, rpSig] = await Promise.all([signMessage('Deal', rpClient.domain, deal, new Wallet(jcKey)), signMessage('Deal', rpClient.domain, deal, rpClient.wallet)])
   const { dealId } = await rpClient.agree(deal, jcSig, rpSig)
@@ -180,7 +180,7 @@ test.serial('a job creator that was interrupted after agreement refunds the deal
   const node = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: jcKey, dataDir, roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') } })
   extra.push(node)
   await node.createJobCreator({ network: devnet.network, dataDir })
-  await watcher.waitFor('TimedOutResult', 20_000)
+  await watcher.waitFor('TimedOutResult', 40_000)
   t.is((await reader.depositOf(jcAddress)) - before, DEVNET_PRICE + parseEther('1') + parseEther('2'), 'price and fee back, plus the provider\'s collateral')
 })
 
@@ -190,11 +190,11 @@ test.serial('a resource provider restarted with an accepted deal agrees, runs an
   const domain = { chainId: BigInt(devnet.network.chainId), verifyingContract: devnet.network.contracts.market }
   const now = BigInt(Math.floor(Date.now() / 1000))
   const job: JobOffer = {
-    jobCreator: jcWallet.address, module: 'cowsay:v0.0.1', inputs: JSON.stringify({ Message: 'resumed' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0 },
+    jobCreator: jcWallet.address, module: 'cowsay:v0.0.1', inputs: JSON.stringify({ Message: 'resumed' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 998n
   }
   const jobEnv = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcWallet) }
-  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 1n }
+  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 1n }
   const deal = buildDeal(job, idOf('JobOffer', domain, job), offer, idOf('ResourceOffer', domain, offer), job.mediators, { ...defaultDealTerms, resultSlack: 10, mediationFee: parseEther('1') }, now)
   const dealId = idOf('Deal', domain, deal)
   const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, jcWallet), signMessage('Deal', domain, deal, rpWallet)])

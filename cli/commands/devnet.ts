@@ -45,6 +45,7 @@ export const devnet: Command = {
       d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, log: (m, f) => { console.error(`  ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) } })
     } catch (err) { throw toUserError(err) }
     const user = new Wallet(devKey(DEVNET_KEYS.user)).address
+    const bridge = new Wallet(devKey(DEVNET_KEYS.bridge)).address
     console.log(`Lilypad devnet ready in ${(d.readyMs / 1000).toFixed(2)} s
   network file   ${d.networkPath}
   RPC            ${d.network.rpcUrl}   chain id ${DEVNET_CHAIN_ID}
@@ -52,6 +53,8 @@ export const devnet: Command = {
   faucet         ${d.network.contracts.faucet ?? '-'}   ("lilypad faucet --address <you>")
   provider       ${d.provider.chain.address} (${d.provider.provider?.capacity.freeSlots().length ?? 0} slots)
   mediator       ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running in this build)' : ''}
+  job manager    ${d.network.contracts.jobManager}   example client ${d.network.contracts.exampleClient ?? '-'}
+  job bridge     ${bridge} (anvil dev key #${DEVNET_KEYS.bridge}: approved, bonded, funded; see docs/contracts-quickstart.md)
   CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)
 
 MetaMask: Add network manually

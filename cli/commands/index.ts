@@ -11,7 +11,7 @@ export const commands: CommandEntry[] = [
   { name: 'job-bridge', aliases: ['jobcreator'], summary: 'Run jobs ordered by contracts, the on-chain job bridge (= node --roles job-bridge)', load: async () => (await import('./node.ts')).jobBridge },
   { name: 'network', summary: 'Create a new private network (swarm key, network file, contracts)', load: async () => (await import('./network.ts')).network },
   { name: 'faucet', summary: 'Claim LP tokens from the network\'s faucet', load: async () => (await import('./faucet.ts')).faucet },
-  { name: 'module', summary: 'Render a Lilypad module to its job spec, list or build built-in modules', load: async () => (await import('./module.ts')).module },
+  { name: 'module', summary: 'Render a Lilypad module to its job spec, list its inputs, list or build built-in modules', load: async () => (await import('./module.ts')).module },
   { name: 'simulate', summary: 'Run a network simulation (steady, churn, cheaters, partition, spam)', load: async () => (await import('./simulate.ts')).simulate },
   { name: 'bench', summary: 'Measure every performance target on this machine', load: async () => (await import('./bench.ts')).bench },
   { name: 'version', summary: 'Print the Lilypad version', load: async () => (await import('./version.ts')).version }

@@ -1,9 +1,13 @@
 import { parseArgs } from 'node:util'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { loadModule, loadRegistry, parseInputs, type JobSpec, type LoadedModule } from '../../node/modules/index.ts'
+import {
+  declaredInputs, loadModule, loadRegistry, parseInputs, readModuleTemplate, resolveModule, type DeclaredInput, type JobSpec,
+  type LoadedModule
+} from '../../node/modules/index.ts'
 
 const USAGE = `lilypad module render <ref|dir|file> [-i Key=Value …] [--json] [--pin] [--cache-dir DIR]
+  lilypad module inputs <ref|dir|file> [--json] [--cache-dir DIR]
   lilypad module list
   lilypad module build [name:version …]
 
@@ -12,13 +16,21 @@ host/owner/repo:ref, a git URL with #ref (https://…, file:///…), /path/to/re
 or a lilypad_module.json.tmpl file.`
 
 function usageError (message: string): UserError {
-  return new UserError(message, { hint: `usage:\n  ${USAGE.split('\n').slice(0, 3).join('\n')}`, exitCode: 2 })
+  return new UserError(message, { hint: `usage:\n  ${USAGE.split('\n').slice(0, 4).join('\n')}`, exitCode: 2 })
 }
 
 /** Turns the module layer's named errors into messages with hints. */
 function toUserError (e: unknown, ref: string): unknown {
-  const err = e as Error & { field?: string }
+  const err = e as Error & { field?: string, hint?: string }
   switch (err?.name) {
+    case 'MissingInputError':
+      return new UserError(`${err.name}: ${err.message}`, { hint: (err.hint ?? '').replace('<module>', ref), exitCode: 2, cause: e })
+    case 'TemplateStepLimitError':
+    case 'TemplateOutputLimitError':
+    case 'TemplateNestingError':
+    case 'TemplateTimeLimitError':
+    case 'TemplateTooLargeError':
+      return new UserError(`${err.name}: ${err.message}`, { hint: err.hint, cause: e })
     case 'TemplateSyntaxError':
     case 'UnknownTemplateFunctionError':
     case 'TemplateExecError':
@@ -38,6 +50,12 @@ function toUserError (e: unknown, ref: string): unknown {
   }
 }
 
+function gpuSummary (r: JobSpec['resources']): string {
+  if (r.gpus === 0 && !r.allGpus) return 'no GPU'
+  const what = [r.gpuModel !== '' ? r.gpuModel : '', r.gpuVramMb > 0 ? `${r.gpuVramMb} MB VRAM each` : '', r.cudaVersion > 0 ? `CUDA ≥ ${Math.floor(r.cudaVersion / 1000)}.${(r.cudaVersion % 1000) / 10}` : ''].filter(x => x !== '')
+  return `gpus ${r.allGpus ? `all (at least ${r.gpus})` : r.gpus}${what.length > 0 ? ` (${what.join(', ')})` : ''}`
+}
+
 function summary (m: LoadedModule): string {
   const s: JobSpec = m.spec
   const r = s.resources
@@ -49,7 +67,7 @@ function summary (m: LoadedModule): string {
     ['command', [...s.entrypoint, ...s.args].map(a => /^[\w./:=@%+-]+$/.test(a) ? a : JSON.stringify(a)).join(' ') || '(image default)'],
     ['env', Object.entries(s.env).map(([k, v]) => `${k}=${v}`).join(' ') || '-'],
     ['workdir', s.workingDir || '(image default)'],
-    ['resources', `cpu ${r.cpu}m, ram ${r.ramMb} MB, disk ${r.diskMb} MB, gpus ${r.gpus}${r.gpuVramMb > 0 ? ` (${r.gpuVramMb} MB VRAM)` : ''}`],
+    ['resources', `cpu ${r.cpu}m, ram ${r.ramMb} MB, disk ${r.diskMb} MB, ${gpuSummary(r)}`],
     ['network', s.network + (s.domains.length > 0 ? ` (${s.domains.join(', ')})` : '')],
     ['timeout', `${s.timeoutSec} s`],
     ['outputs', s.outputs.map(o => `${o.name} → ${o.path}`).join(', ')]
@@ -96,7 +114,43 @@ async function render (argv: string[]): Promise<number> {
     }
     loaded = { ...loaded, spec: await pinSpecImage(docker, loaded.spec) }
   }
+  // Warnings go to stderr: with --json, stdout stays one JSON document.
+  for (const w of loaded.warnings) console.error(`warning: ${w.message}`)
   console.log(parsed.values.json === true ? JSON.stringify(loaded.spec, null, 2) : summary(loaded))
+  return 0
+}
+
+function inputsTable (inputs: DeclaredInput[]): string {
+  if (inputs.length === 0) return 'this template reads no inputs'
+  const rows = inputs.map(i => [
+    i.name,
+    i.required ? 'yes' : 'no',
+    i.default === undefined ? '-' : i.defaultKind === 'rendered' ? `(renders ${i.default.length > 40 ? i.default.slice(0, 40) + '…' : i.default})` : JSON.stringify(i.default),
+    i.uses.map(p => `${p.line}:${p.col}`).join(' ')
+  ])
+  const head = ['INPUT', 'REQUIRED', 'DEFAULT', 'READ AT']
+  const width = head.map((h, k) => Math.max(h.length, ...rows.map(r => r[k].length)))
+  return [head, ...rows].map(r => r.map((c, k) => k === r.length - 1 ? c : c.padEnd(width[k] + 2)).join('')).join('\n')
+}
+
+async function inputs (argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, 'cache-dir': { type: 'string' } } })
+  } catch (e) {
+    throw usageError((e as Error).message)
+  }
+  const [ref, ...extra] = parsed.positionals
+  if (ref === undefined) throw usageError('module inputs needs a module reference')
+  if (extra.length > 0) throw usageError(`unexpected argument "${extra[0]}"`)
+  let found: DeclaredInput[]
+  try {
+    const module = await resolveModule(ref, { cacheDir: parsed.values['cache-dir'] })
+    found = declaredInputs(await readModuleTemplate(module))
+  } catch (e) {
+    throw toUserError(e, ref)
+  }
+  console.log(parsed.values.json === true ? JSON.stringify(found) : inputsTable(found))
   return 0
 }
 
@@ -115,7 +169,7 @@ async function build (argv: string[]): Promise<number> {
 export const module: Command = {
   name: 'module',
   aliases: ['modules'],
-  summary: 'Render a Lilypad module to its job spec, list or build built-in modules',
+  summary: 'Render a Lilypad module to its job spec, list its inputs, list or build built-in modules',
   usage: USAGE,
   async run (argv) {
     const [sub, ...rest] = argv
@@ -125,7 +179,8 @@ export const module: Command = {
         for (const [ref, e] of Object.entries(loadRegistry())) console.log(`${ref.padEnd(20)}${e.description ?? ''}`)
         return 0
       case 'build': return await build(rest)
-      case undefined: throw usageError('module needs a subcommand: render, list or build')
+      case 'inputs': return await inputs(rest)
+      case undefined: throw usageError('module needs a subcommand: render, inputs, list or build')
       default: throw usageError(`unknown module subcommand "${sub}"`)
     }
   }

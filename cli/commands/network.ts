@@ -4,10 +4,10 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { usageError } from '../usage.ts'
+import { usageError, parseLP } from '../usage.ts'
 import type { NetworkFile } from '../../node/config/network.ts'
 
-const USAGE = 'lilypad network init <id> [--rpc URL] [--out DIR] (--deploy --key-env VAR | --contracts-from NETWORK_FILE) [--bootstrap MULTIADDR …] [--mediator ADDR …] [--open]'
+const USAGE = 'lilypad network init <id> [--rpc URL] [--out DIR] (--deploy --key-env VAR [--bridge ADDR …] [--module-price NAME=LP …] | --contracts-from NETWORK_FILE) [--bootstrap MULTIADDR …] [--mediator ADDR …] [--open]'
 
 export const network: Command = {
   name: 'network',
@@ -19,7 +19,7 @@ export const network: Command = {
       v = parseArgs({
         args: argv,
         allowPositionals: true,
-        options: { rpc: { type: 'string' }, out: { type: 'string' }, deploy: { type: 'boolean' }, 'key-env': { type: 'string' }, 'contracts-from': { type: 'string' }, bootstrap: { type: 'string', multiple: true }, mediator: { type: 'string', multiple: true }, open: { type: 'boolean' } }
+        options: { rpc: { type: 'string' }, out: { type: 'string' }, deploy: { type: 'boolean' }, 'key-env': { type: 'string' }, 'contracts-from': { type: 'string' }, bootstrap: { type: 'string', multiple: true }, mediator: { type: 'string', multiple: true }, bridge: { type: 'string', multiple: true }, 'module-price': { type: 'string', multiple: true }, open: { type: 'boolean' } }
       })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     const [sub, id, ...extra] = v.positionals
@@ -37,14 +37,26 @@ export const network: Command = {
     const file = join(out, `${id}.json`)
     if (existsSync(file)) throw new UserError(`${file} already exists`, { hint: 'choose another id or --out directory' })
     let mediators: string[] = []
-    try { mediators = parseAddressList((o.mediator ?? []).join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
+    let bridges: string[] = []
+    try {
+      mediators = parseAddressList((o.mediator ?? []).join(','), '--mediator')
+      bridges = parseAddressList((o.bridge ?? []).join(','), '--bridge')
+    } catch (err) { throw usageError((err as Error).message, USAGE) }
+    // modules contracts may request, with their price: NAME=LP (e.g. cowsay:v0.0.1=2)
+    const modulePrices: Record<string, bigint> = {}
+    for (const spec of o['module-price'] ?? []) {
+      const eq = spec.lastIndexOf('=')
+      const lp = eq > 0 ? spec.slice(eq + 1) : ''
+      if (!/^\d+(\.\d{1,18})?$/.test(lp) || Number(lp) === 0) throw usageError(`--module-price ${spec}: expected NAME=LP with a positive amount, e.g. cowsay:v0.0.1=2`, USAGE)
+      modulePrices[spec.slice(0, eq)] = parseLP(lp)
+    }
     let net: NetworkFile
     try {
       if (o.deploy === true) {
         if (o['key-env'] === undefined) throw usageError('--deploy needs --key-env VAR (the deployer key is read from that variable, never from a flag)', USAGE)
         if (o.rpc === undefined) throw usageError('--deploy needs --rpc URL', USAGE)
         const wallet = parsePrivateKey(process.env[o['key-env']], o['key-env'])
-        const d = await deployAll({ rpcUrl: o.rpc, privateKey: wallet.privateKey, networkId: id, mediators, bootstrap: o.bootstrap ?? [] })
+        const d = await deployAll({ rpcUrl: o.rpc, privateKey: wallet.privateKey, networkId: id, mediators, bridges, modulePrices, bootstrap: o.bootstrap ?? [] })
         net = { ...d.network, rpcUrl: o.rpc }
       } else {
         const src = resolve(o['contracts-from'] as string)

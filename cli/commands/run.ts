@@ -7,10 +7,19 @@ import { Progress } from '../progress.ts'
 import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
 import type { LilypadNode } from '../../node/node.ts'
 import type { JobOutcome } from '../../node/roles/job-creator.ts'
+import type { GpuRequirement } from '../../node/modules/requirement.ts'
 
-const USAGE = 'lilypad run <module> [-i Key=Value …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--data-dir DIR] [--no-accept]'
+const USAGE = 'lilypad run <module> [-i Key=Value …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
 
-async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, dataDir: string, accept: boolean }> {
+/** A whole number flag within [0, max]. */
+function count (flag: string, v: string | undefined, max: number): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n > max) throw usageError(`${flag} "${v}" must be a whole number from 0 to ${max}`, USAGE)
+  return n
+}
+
+async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, dataDir: string, accept: boolean }> {
   let v
   try {
     v = parseArgs({
@@ -25,6 +34,9 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
         'max-price': { type: 'string' },
         audit: { type: 'string' },
         timeout: { type: 'string' },
+        gpu: { type: 'string' },
+        'gpu-model': { type: 'string' },
+        vram: { type: 'string' },
         'data-dir': { type: 'string' },
         'no-accept': { type: 'boolean' }
       }
@@ -46,6 +58,16 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     timeoutSec = Number(values.timeout)
     if (!(Number.isFinite(timeoutSec) && timeoutSec > 0)) throw usageError(`--timeout "${values.timeout}" must be a positive number of seconds`, USAGE)
   }
+  const gpu: GpuRequirement = {}
+  const gpus = count('--gpu', values.gpu, 0xffff)
+  const vram = count('--vram', values.vram, 0xffffffff)
+  if (gpus !== undefined) gpu.gpus = gpus
+  if (vram !== undefined) gpu.gpuVramMb = vram
+  if (values['gpu-model'] !== undefined) {
+    const model = values['gpu-model'].trim()
+    if (model === '' || model.length > 64) throw usageError('--gpu-model needs a model name of at most 64 characters, e.g. H100 or "RTX 4090"', USAGE)
+    gpu.gpuModel = model
+  }
   // the flags' syntax is checked; what needs the node's code (inputs, address lists) loads it now
   const { parseInputs } = await import('../../node/modules/inputs.ts')
   let inputs: Record<string, string>
@@ -57,7 +79,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     try { mediators = parseAddressList(values.mediator.join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
   }
   return {
-    ref: positionals[0], inputs, json: values.json === true, audit, accept: values['no-accept'] !== true,
+    ref: positionals[0], inputs, json: values.json === true, audit, accept: values['no-accept'] !== true, gpu,
     dataDir: values['data-dir'] ?? process.env.LILYPAD_DATA_DIR ?? DEFAULT_DATA_DIR,
     ...(values.network !== undefined ? { network: values.network } : {}),
     ...(values.target !== undefined ? { target: values.target } : {}),
@@ -90,7 +112,7 @@ export const run: Command = {
       node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') } })
       const jc = await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
       outcome = await jc.run({
-        module: a.ref, inputs: a.inputs, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals),
+        module: a.ref, inputs: a.inputs, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
         ...(a.target !== undefined ? { target: a.target } : {}),
         ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
         ...(a.maxPrice !== undefined ? { maxPrice: a.maxPrice } : {}),

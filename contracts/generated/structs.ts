@@ -3,7 +3,17 @@ import type { BigNumberish, BytesLike } from 'ethers'
 
 export interface NodeRecordStruct { roles: BigNumberish, peerId: string, metadataCid: string }
 export interface NodeRecordStructOutput { roles: bigint, peerId: string, metadataCid: string }
-export interface InputStruct { key: string, value: string }
-export interface InputStructOutput { key: string, value: string }
+export interface JobOfferStruct { jobCreator: string, module: string, inputs: string, spec: MachineSpecStruct, maxPrice: BigNumberish, mediators: Array<string>, target: string, timeout: BigNumberish, auditPpm: BigNumberish, expiry: BigNumberish, nonce: BigNumberish }
+export interface JobOfferStructOutput { jobCreator: string, module: string, inputs: string, spec: MachineSpecStructOutput, maxPrice: bigint, mediators: Array<string>, target: string, timeout: bigint, auditPpm: bigint, expiry: bigint, nonce: bigint }
 export interface DealStruct { jobOfferId: BytesLike, resourceOfferId: BytesLike, jobCreator: string, resourceProvider: string, mediators: Array<string>, price: BigNumberish, collateral: BigNumberish, mediationFee: BigNumberish, auditPpm: BigNumberish, resultTimeout: BigNumberish, judgeWindow: BigNumberish, mediateTimeout: BigNumberish, expiry: BigNumberish, nonce: BigNumberish }
 export interface DealStructOutput { jobOfferId: string, resourceOfferId: string, jobCreator: string, resourceProvider: string, mediators: Array<string>, price: bigint, collateral: bigint, mediationFee: bigint, auditPpm: bigint, resultTimeout: bigint, judgeWindow: bigint, mediateTimeout: bigint, expiry: bigint, nonce: bigint }
+export interface ConfigStruct { minTimeout: BigNumberish, maxTimeout: BigNumberish, minCallbackGas: BigNumberish, maxCallbackGas: BigNumberish, disputeWindow: BigNumberish, mediationWindow: BigNumberish, jobBond: BigNumberish, disputeFee: BigNumberish }
+export interface ConfigStructOutput { minTimeout: bigint, maxTimeout: bigint, minCallbackGas: bigint, maxCallbackGas: bigint, disputeWindow: bigint, mediationWindow: bigint, jobBond: bigint, disputeFee: bigint }
+export interface InputStruct { key: string, value: string }
+export interface InputStructOutput { key: string, value: string }
+export interface JobResultStruct { status: BigNumberish, client: string, bridge: string, payment: BigNumberish, deadline: BigNumberish, callbackGasLimit: BigNumberish, callbackPending: boolean, exitCode: BigNumberish, dealId: BytesLike, resultCid: string }
+export interface JobResultStructOutput { status: bigint, client: string, bridge: string, payment: bigint, deadline: bigint, callbackGasLimit: bigint, callbackPending: boolean, exitCode: bigint, dealId: string, resultCid: string }
+export interface MarketBoundsStruct { minResultTimeout: BigNumberish, maxResultTimeout: BigNumberish, minJudgeWindow: BigNumberish, maxJudgeWindow: BigNumberish, minMediateTimeout: BigNumberish, maxMediateTimeout: BigNumberish, maxDealTtl: BigNumberish, minMediationFee: BigNumberish }
+export interface MarketBoundsStructOutput { minResultTimeout: bigint, maxResultTimeout: bigint, minJudgeWindow: bigint, maxJudgeWindow: bigint, minMediateTimeout: bigint, maxMediateTimeout: bigint, maxDealTtl: bigint, minMediationFee: bigint }
+export interface MachineSpecStruct { cpu: BigNumberish, ramMb: BigNumberish, diskMb: BigNumberish, gpus: BigNumberish, gpuVramMb: BigNumberish }
+export interface MachineSpecStructOutput { cpu: bigint, ramMb: bigint, diskMb: bigint, gpus: bigint, gpuVramMb: bigint }

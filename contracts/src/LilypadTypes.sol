@@ -20,6 +20,44 @@ struct Deal {
     uint64 nonce;
 }
 
+/// The job offer a job creator signs (EIP-712 struct "JobOffer"); a deal names it by its EIP-712 digest
+/// (`Deal.jobOfferId`). Mirrors protocols/eip712.ts `JobOfferTypes`; the JobManager re-hashes it to bind a
+/// contract job's completion to the module and inputs the client asked for.
+struct MachineSpec {
+    uint32 cpu;
+    uint32 ramMb;
+    uint32 diskMb;
+    uint16 gpus;
+    uint32 gpuVramMb;
+}
+
+struct JobOffer {
+    address jobCreator;
+    string module;
+    string inputs;
+    MachineSpec spec;
+    uint96 maxPrice;
+    address[] mediators;
+    address target;
+    uint32 timeout;
+    uint32 auditPpm;
+    uint64 expiry;
+    uint64 nonce;
+}
+
+/// Network-wide limits on a deal's terms, fixed when the Market is deployed (seconds; LP wei for the fee).
+struct MarketBounds {
+    uint32 minResultTimeout;
+    uint32 maxResultTimeout;
+    uint32 minJudgeWindow;
+    uint32 maxJudgeWindow;
+    uint32 minMediateTimeout;
+    uint32 maxMediateTimeout;
+    /// `agree` is refused when the deal's expiry lies further ahead than this.
+    uint32 maxDealTtl;
+    uint96 minMediationFee;
+}
+
 /// Life of a deal on chain. Values 4..8 are final; a final record is kept (one slot) so a deal id can never be
 /// agreed or settled twice and the JobManager can still check its result hash.
 library DealStates {
@@ -56,8 +94,24 @@ library DealHashing {
     }
 }
 
-/// Implemented by contracts that order jobs through the JobManager.
-interface ILilypadJobClient {
-    function lilypadJobCompleted(uint256 jobId, bytes32 dealId, string calldata resultCid) external;
-    function lilypadJobFailed(uint256 jobId, string calldata reason) external;
+library JobOfferHashing {
+    bytes32 internal constant MACHINE_SPEC_TYPEHASH =
+        keccak256("MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb)");
+    bytes32 internal constant JOB_OFFER_TYPEHASH = keccak256(
+        "JobOffer(address jobCreator,string module,string inputs,MachineSpec spec,uint96 maxPrice,address[] mediators,address target,uint32 timeout,uint32 auditPpm,uint64 expiry,uint64 nonce)MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb)"
+    );
+
+    /// EIP-712 hashStruct(offer), given the keccak256 of its module and inputs (the caller needs them anyway).
+    function structHash(JobOffer calldata o, bytes32 moduleHash, bytes32 inputsHash) internal pure returns (bytes32) {
+        MachineSpec calldata s = o.spec;
+        bytes32 specHash =
+            keccak256(abi.encode(MACHINE_SPEC_TYPEHASH, s.cpu, s.ramMb, s.diskMb, s.gpus, s.gpuVramMb));
+        bytes memory head = abi.encode(
+            JOB_OFFER_TYPEHASH, o.jobCreator, moduleHash, inputsHash, specHash, o.maxPrice
+        );
+        bytes memory tail = abi.encode(
+            keccak256(abi.encodePacked(o.mediators)), o.target, o.timeout, o.auditPpm, o.expiry, o.nonce
+        );
+        return keccak256(bytes.concat(head, tail));
+    }
 }

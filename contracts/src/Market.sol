@@ -6,7 +6,7 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Deal, DealStates, DealHashing} from "./LilypadTypes.sol";
+import {Deal, DealStates, DealHashing, MarketBounds} from "./LilypadTypes.sol";
 import {Directory} from "./Directory.sol";
 
 /// Escrow and the deal state machine.
@@ -19,6 +19,12 @@ import {Directory} from "./Directory.sol";
 /// result CID's hash). Every later call carries the full Deal as calldata and is found by re-hashing it, so the
 /// terms are never written to storage. Each step's deadline is `since + <window from the deal>`: an action is
 /// allowed while block.timestamp <= deadline, the matching timeout once block.timestamp > deadline.
+///
+/// Network-wide bounds on the terms (fixed at deployment, see `bounds()`): every window has a minimum and a maximum,
+/// a deal can be agreed only while its expiry is at most `maxDealTtl` ahead, and an audited deal must pay its
+/// mediator. They make a deal whose windows nobody can meet (a zero result window that lets the job creator take the
+/// provider's collateral in the next block) impossible to agree, whatever the two parties signed. They are
+/// immutable: a deal is signed against these rules, and a Market with no owner has no key that could change them.
 contract Market is EIP712 {
     using SafeERC20 for IERC20;
 
@@ -35,6 +41,15 @@ contract Market is EIP712 {
 
     IERC20 public immutable token;
     Directory public immutable directory;
+
+    uint32 internal immutable minResultTimeout;
+    uint32 internal immutable maxResultTimeout;
+    uint32 internal immutable minJudgeWindow;
+    uint32 internal immutable maxJudgeWindow;
+    uint32 internal immutable minMediateTimeout;
+    uint32 internal immutable maxMediateTimeout;
+    uint32 internal immutable maxDealTtl;
+    uint96 internal immutable minMediationFee;
 
     mapping(address => uint256) public deposits;
     mapping(bytes32 => DealRecord) public deals;
@@ -62,6 +77,7 @@ contract Market is EIP712 {
     event DealTimedOut(
         bytes32 indexed dealId, address indexed jobCreator, address indexed resourceProvider, uint8 which
     );
+    event BoundsSet(MarketBounds bounds);
 
     error ZeroAmount();
     error InsufficientBalance(address account, uint256 needed, uint256 available);
@@ -86,10 +102,46 @@ contract Market is EIP712 {
     error JudgeWindowOpen(uint256 deadline);
     error MediationWindowClosed(uint256 deadline);
     error MediationWindowOpen(uint256 deadline);
+    error DealExpiryTooFar(uint64 expiry, uint256 latest);
+    error ResultTimeoutOutOfBounds(uint32 value, uint32 min, uint32 max);
+    error JudgeWindowOutOfBounds(uint32 value, uint32 min, uint32 max);
+    error MediateTimeoutOutOfBounds(uint32 value, uint32 min, uint32 max);
+    error AuditPpmTooHigh(uint32 auditPpm);
+    error MediationFeeTooLow(uint96 mediationFee, uint96 min);
+    error AuditWithoutFee();
+    error InvalidBounds();
 
-    constructor(IERC20 token_, Directory directory_) EIP712("Lilypad", "1") {
+    constructor(IERC20 token_, Directory directory_, MarketBounds memory b) EIP712("Lilypad", "1") {
+        if (
+            b.minResultTimeout == 0 || b.minResultTimeout > b.maxResultTimeout || b.minJudgeWindow == 0
+                || b.minJudgeWindow > b.maxJudgeWindow || b.minMediateTimeout == 0
+                || b.minMediateTimeout > b.maxMediateTimeout || b.maxDealTtl == 0
+        ) revert InvalidBounds();
         token = token_;
         directory = directory_;
+        minResultTimeout = b.minResultTimeout;
+        maxResultTimeout = b.maxResultTimeout;
+        minJudgeWindow = b.minJudgeWindow;
+        maxJudgeWindow = b.maxJudgeWindow;
+        minMediateTimeout = b.minMediateTimeout;
+        maxMediateTimeout = b.maxMediateTimeout;
+        maxDealTtl = b.maxDealTtl;
+        minMediationFee = b.minMediationFee;
+        emit BoundsSet(b);
+    }
+
+    /// The network-wide bounds every deal's terms must satisfy at `agree`.
+    function bounds() external view returns (MarketBounds memory) {
+        return MarketBounds(
+            minResultTimeout,
+            maxResultTimeout,
+            minJudgeWindow,
+            maxJudgeWindow,
+            minMediateTimeout,
+            maxMediateTimeout,
+            maxDealTtl,
+            minMediationFee
+        );
     }
 
     // ---- ledger ----
@@ -133,15 +185,6 @@ contract Market is EIP712 {
         return nonceBitmap[jobCreator][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
-    /// True if `resultCid` is the result the deal's provider submitted and it was not judged wrong. Used by the
-    /// JobManager so a bridge cannot hand a client a result nobody put on chain.
-    function resultMatches(bytes32 id, string calldata resultCid) external view returns (bool) {
-        DealRecord memory rec = deals[id];
-        if (rec.state < DealStates.ResultSubmitted || rec.state == DealStates.TimedOutResult) return false;
-        if (rec.state == DealStates.MediatedWrong || rec.state == DealStates.Challenged) return false;
-        return rec.resultHash == _cidHash(resultCid);
-    }
-
     // ---- the deal's life ----
 
     function agree(Deal calldata deal, bytes calldata jobCreatorSig, bytes calldata providerSig)
@@ -149,6 +192,7 @@ contract Market is EIP712 {
         returns (bytes32 id)
     {
         if (block.timestamp > deal.expiry) revert DealExpired(deal.expiry, block.timestamp);
+        _checkBounds(deal);
         uint256 nMediators = deal.mediators.length;
         if (nMediators == 0) revert NoMediators();
         if (nMediators > type(uint8).max) revert TooManyMediators(nMediators);
@@ -287,6 +331,24 @@ contract Market is EIP712 {
     }
 
     // ---- internals ----
+
+    /// Checked in this order (protocols/settlement/market.ts mirrors it, so the same error wins).
+    function _checkBounds(Deal calldata deal) internal view {
+        if (deal.expiry > block.timestamp + maxDealTtl) revert DealExpiryTooFar(deal.expiry, block.timestamp + maxDealTtl);
+        if (deal.resultTimeout < minResultTimeout || deal.resultTimeout > maxResultTimeout) {
+            revert ResultTimeoutOutOfBounds(deal.resultTimeout, minResultTimeout, maxResultTimeout);
+        }
+        if (deal.judgeWindow < minJudgeWindow || deal.judgeWindow > maxJudgeWindow) {
+            revert JudgeWindowOutOfBounds(deal.judgeWindow, minJudgeWindow, maxJudgeWindow);
+        }
+        if (deal.mediateTimeout < minMediateTimeout || deal.mediateTimeout > maxMediateTimeout) {
+            revert MediateTimeoutOutOfBounds(deal.mediateTimeout, minMediateTimeout, maxMediateTimeout);
+        }
+        if (deal.auditPpm > PPM) revert AuditPpmTooHigh(deal.auditPpm);
+        if (deal.mediationFee < minMediationFee) revert MediationFeeTooLow(deal.mediationFee, minMediationFee);
+        // An audit sends the result to a mediator; a mediator paid nothing has no reason to answer.
+        if (deal.auditPpm != 0 && deal.mediationFee == 0) revert AuditWithoutFee();
+    }
 
     function _open(Deal calldata deal, uint8 expected) internal view returns (bytes32 id, DealRecord memory rec) {
         id = dealId(deal);

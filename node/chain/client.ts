@@ -1,13 +1,14 @@
 // The typed chain client a node uses: one per key. Reads go straight to the provider; every transaction goes
 // through the key's TxQueue, and each receipt's gas lands in `gasLog`.
-import { Signature, Wallet } from 'ethers'
+import { Interface, Signature, Wallet, type TransactionReceipt } from 'ethers'
 import {
-  connectMarket, connectLilypadToken, connectDirectory, connectJobManager, connectFaucet,
+  connectMarket, connectLilypadToken, connectDirectory, connectJobManager, connectFaucet, JobManagerAbi,
   type MarketContract, type LilypadTokenContract, type DirectoryContract, type JobManagerContract, type FaucetContract,
-  type DealStruct
+  type DealStruct, type JobOfferStruct
 } from '../../contracts/generated/index.ts'
-import { idOf, type Deal, type LilypadDomain } from '../../protocols/eip712.ts'
-import { stateName, type DealStateName } from '../../protocols/settlement/index.ts'
+import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protocols/eip712.ts'
+import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
+import { jobStatusName, toInputList, type JobManagerConfig, type JobStatusName } from '../../protocols/contract-job/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { WrongChainError } from './errors.ts'
 import { RetryingProvider, type RetryOptions } from './rpc.ts'
@@ -29,7 +30,44 @@ export interface DealRecordView {
   resultHash: string
 }
 
-export const Roles = { Solver: 1, ResourceProvider: 2, JobCreator: 4, Mediator: 8 } as const
+export const Roles = { Solver: 1, ResourceProvider: 2, JobCreator: 4, Mediator: 8, Bridge: 16 } as const
+
+/** A contract job as `JobManager.resultOf` reports it. */
+export interface ContractJobView {
+  jobId: bigint
+  status: JobStatusName
+  client: string
+  bridge: string
+  payment: bigint
+  /** request deadline (Open/PickedUp), end of the dispute window (Delivered), mediator's deadline (Disputed) */
+  deadline: number
+  callbackGasLimit: number
+  callbackPending: boolean
+  exitCode: number
+  dealId: string
+  resultCid: string
+}
+
+export interface ContractJobRequestOptions {
+  /** gas the client's callback may use (paid for in the quote) */
+  callbackGasLimit: number
+  /** seconds until the job expires */
+  timeout: number
+  /** the most LP wei to pay (default: the current quote) */
+  maxPayment?: bigint
+}
+
+const jobManagerInterface = new Interface(JobManagerAbi as unknown as string[])
+
+/** The job id of the (first) JobRequested event in a receipt. */
+export function requestedJobId (receipt: TransactionReceipt): bigint {
+  for (const log of receipt.logs) {
+    let parsed
+    try { parsed = jobManagerInterface.parseLog({ topics: [...log.topics], data: log.data }) } catch { parsed = null }
+    if (parsed?.name === 'JobRequested') return parsed.args.jobId as bigint
+  }
+  throw new Error('the transaction emitted no JobRequested event')
+}
 
 export class ChainClient {
   readonly provider: RetryingProvider
@@ -193,16 +231,157 @@ export class ChainClient {
     await this.register(Number(current.roles) | role, peer, current.metadataCid)
   }
 
-  async completeJob (jobId: bigint, deal: Deal, resultCid: string): Promise<void> {
-    await this.queue.send('completeJob', async () => await this.jobManager.completeJob.populateTransaction(jobId, toStruct(deal), resultCid))
+  // ---- contract-triggered jobs: the client's side ----
+
+  /** LP wei `runJob` takes now for `module` with this callback gas (reverts ModuleNotOffered, CallbackGasOutOfBounds). */
+  async quote (module: string, callbackGasLimit: number): Promise<bigint> {
+    return await this.jobManager.quote(module, callbackGasLimit)
+  }
+
+  /** Approves the quote (or `maxPayment`) and requests the job; returns its id. The caller is the client. */
+  async requestJob (module: string, inputs: Record<string, string>, opts: ContractJobRequestOptions): Promise<bigint> {
+    const list = toInputList(inputs)
+    const max = opts.maxPayment ?? await this.quote(module, opts.callbackGasLimit)
+    const spender = this.network.contracts.jobManager
+    await this.queue.send('approve JobManager', async () => await this.token.approve.populateTransaction(spender, max))
+    const r = await this.queue.send('runJob', async () => await this.jobManager.runJob.populateTransaction(module, list, opts.callbackGasLimit, opts.timeout, max))
+    return requestedJobId(r)
+  }
+
+  async cancelJob (jobId: bigint): Promise<void> {
+    await this.queue.send('cancelJob', async () => await this.jobManager.cancelJob.populateTransaction(jobId))
+  }
+
+  async refundExpired (jobId: bigint): Promise<void> {
+    await this.queue.send('refundExpired', async () => await this.jobManager.refundExpired.populateTransaction(jobId))
+  }
+
+  /** Approves the dispute fee and disputes; returns the mediator the contract drew. */
+  async disputeJob (jobId: bigint): Promise<string> {
+    const fee = (await this.jobManager.config()).disputeFee
+    await this.queue.send('approve dispute fee', async () => await this.token.approve.populateTransaction(this.network.contracts.jobManager, fee))
+    const r = await this.queue.send('disputeJob', async () => await this.jobManager.disputeJob.populateTransaction(jobId))
+    for (const log of r.logs) {
+      const parsed = jobManagerInterface.parseLog({ topics: [...log.topics], data: log.data })
+      if (parsed?.name === 'JobDisputed') return parsed.args.mediator as string
+    }
+    throw new Error('disputeJob mined without a JobDisputed event')
+  }
+
+  /** Delivers a failed callback again; `payload` is the job's output (completed) or failure reason (failed). */
+  async retryCallback (jobId: bigint, payload: Uint8Array | string): Promise<void> {
+    const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload
+    await this.queue.send('retryCallback', async () => await this.jobManager.retryCallback.populateTransaction(jobId, bytes))
+  }
+
+  async contractJob (jobId: bigint): Promise<ContractJobView> {
+    const r = await this.jobManager.resultOf(jobId)
+    return {
+      jobId,
+      status: jobStatusName(r.status),
+      client: r.client,
+      bridge: r.bridge,
+      payment: r.payment,
+      deadline: Number(r.deadline),
+      callbackGasLimit: Number(r.callbackGasLimit),
+      callbackPending: r.callbackPending,
+      exitCode: Number(r.exitCode),
+      dealId: r.dealId,
+      resultCid: r.resultCid
+    }
+  }
+
+  async jobManagerConfig (): Promise<JobManagerConfig> {
+    const c = await this.jobManager.config()
+    return {
+      minTimeout: Number(c.minTimeout),
+      maxTimeout: Number(c.maxTimeout),
+      minCallbackGas: Number(c.minCallbackGas),
+      maxCallbackGas: Number(c.maxCallbackGas),
+      disputeWindow: Number(c.disputeWindow),
+      mediationWindow: Number(c.mediationWindow),
+      jobBond: c.jobBond,
+      disputeFee: c.disputeFee
+    }
+  }
+
+  // ---- contract-triggered jobs: the bridge's side ----
+
+  /** Approves and deposits LP into this bridge's bond account in the JobManager. */
+  async depositBond (amount: bigint): Promise<void> {
+    const spender = this.network.contracts.jobManager
+    await this.queue.send('approve bond', async () => await this.token.approve.populateTransaction(spender, amount))
+    await this.queue.send('depositBond', async () => await this.jobManager.depositBond.populateTransaction(amount))
+  }
+
+  async withdrawBond (amount: bigint): Promise<void> {
+    await this.queue.send('withdrawBond', async () => await this.jobManager.withdrawBond.populateTransaction(amount))
+  }
+
+  async bondOf (bridge = this.address): Promise<{ free: bigint, locked: bigint }> {
+    const b = await this.jobManager.bonds(bridge)
+    return { free: b.free, locked: b.locked }
+  }
+
+  async pickUpJob (jobId: bigint): Promise<void> {
+    await this.queue.send('pickUpJob', async () => await this.jobManager.pickUpJob.populateTransaction(jobId))
+  }
+
+  /**
+   * Completes a job with the deal that ran it and the job offer the deal names. The gas limit comes from
+   * eth_estimateGas, which includes the client's whole callback: the contract refuses to call it with less.
+   */
+  async completeJob (jobId: bigint, jobOffer: JobOffer, deal: Deal, resultCid: string, exitCode: number, output: Uint8Array): Promise<void> {
+    await this.queue.send('completeJob', async () => await this.jobManager.completeJob.populateTransaction(jobId, toOfferStruct(jobOffer), toStruct(deal), resultCid, exitCode, output))
   }
 
   async failJob (jobId: bigint, reason: string): Promise<void> {
     await this.queue.send('failJob', async () => await this.jobManager.failJob.populateTransaction(jobId, reason))
   }
 
-  async refundExpired (jobId: bigint): Promise<void> {
-    await this.queue.send('refundExpired', async () => await this.jobManager.refundExpired.populateTransaction(jobId))
+  /** Pays the bridge(s) of delivered jobs whose dispute windows have passed. */
+  async releaseJobs (jobIds: bigint[]): Promise<void> {
+    await this.queue.send(`release(${jobIds.length})`, async () => await this.jobManager.release.populateTransaction(jobIds))
+  }
+
+  async mediateJob (jobId: bigint, resultCorrect: boolean): Promise<void> {
+    await this.queue.send('mediateJob', async () => await this.jobManager.mediateJob.populateTransaction(jobId, resultCorrect))
+  }
+
+  async timeoutJobDispute (jobId: bigint): Promise<void> {
+    await this.queue.send('timeoutJobDispute', async () => await this.jobManager.timeoutJobDispute.populateTransaction(jobId))
+  }
+
+  // ---- network administration (the Directory's and JobManager's owner) ----
+
+  async approveBridge (bridge: string): Promise<void> {
+    await this.queue.send('approveBridge', async () => await this.directory.approveBridge.populateTransaction(bridge))
+  }
+
+  async revokeBridge (bridge: string): Promise<void> {
+    await this.queue.send('revokeBridge', async () => await this.directory.revokeBridge.populateTransaction(bridge))
+  }
+
+  async setModulePrice (module: string, price: bigint): Promise<void> {
+    await this.queue.send('setModulePrice', async () => await this.jobManager.setModulePrice.populateTransaction(module, price))
+  }
+
+  async setCallbackGasPrice (price: bigint): Promise<void> {
+    await this.queue.send('setCallbackGasPrice', async () => await this.jobManager.setCallbackGasPrice.populateTransaction(price))
+  }
+
+  async marketBounds (): Promise<MarketBounds> {
+    const b = await this.market.bounds()
+    return {
+      minResultTimeout: Number(b.minResultTimeout),
+      maxResultTimeout: Number(b.maxResultTimeout),
+      minJudgeWindow: Number(b.minJudgeWindow),
+      maxJudgeWindow: Number(b.maxJudgeWindow),
+      minMediateTimeout: Number(b.minMediateTimeout),
+      maxMediateTimeout: Number(b.maxMediateTimeout),
+      maxDealTtl: Number(b.maxDealTtl),
+      minMediationFee: b.minMediationFee
+    }
   }
 
   /** Lets requests in flight finish (bounded), then closes the provider. Callers that do not await still close it. */
@@ -215,4 +394,8 @@ export class ChainClient {
 
 export function toStruct (deal: Deal): DealStruct {
   return { ...deal, mediators: [...deal.mediators] }
+}
+
+export function toOfferStruct (offer: JobOffer): JobOfferStruct {
+  return { ...offer, spec: { ...offer.spec }, mediators: [...offer.mediators] }
 }

@@ -1,6 +1,6 @@
 // The chain client's public surface.
-export { ChainClient, Roles, toStruct } from './client.ts'
-export type { ChainClientOptions, DealRecordView } from './client.ts'
+export { ChainClient, Roles, toStruct, toOfferStruct, requestedJobId } from './client.ts'
+export type { ChainClientOptions, DealRecordView, ContractJobView, ContractJobRequestOptions } from './client.ts'
 export { TxQueue, TxNotMinedError, waitForReceipt } from './queue.ts'
 export type { GasEntry, QueuedSendOptions } from './queue.ts'
 export { RetryingProvider, defaultRetry } from './rpc.ts'

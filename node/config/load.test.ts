@@ -59,3 +59,24 @@ test('a bad private key is refused without echoing it', t => {
   // anvil's first well-known development key
   t.is(parsePrivateKey('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80').address, '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266')
 })
+
+test('the contract-job fields of a network file: approved bridges, the Market\'s bounds, the JobManager\'s config', t => {
+  const marketBounds = { minResultTimeout: 60, maxResultTimeout: 600, minJudgeWindow: 60, maxJudgeWindow: 600, minMediateTimeout: 60, maxMediateTimeout: 600, maxDealTtl: 3600, minMediationFee: '0' }
+  const jobManagerConfig = { minTimeout: 60, maxTimeout: 600, minCallbackGas: 10000, maxCallbackGas: 2000000, disputeWindow: 600, mediationWindow: 600, jobBond: '5000000000000000000', disputeFee: '1000000000000000000' }
+  const net = parseNetworkFile(JSON.stringify({ ...good, bridges: [A.toLowerCase()], marketBounds, jobManagerConfig }), 'net.json')
+  t.deepEqual(net.bridges, ['0x1111111111111111111111111111111111111111'])
+  t.deepEqual(net.marketBounds, marketBounds)
+  t.deepEqual(net.jobManagerConfig, jobManagerConfig)
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...good, bridges: ['nobody'] }, /"bridges"/],
+    [{ ...good, marketBounds: { ...marketBounds, maxDealTtl: -1 } }, /marketBounds: "maxDealTtl"/],
+    [{ ...good, marketBounds: { ...marketBounds, minMediationFee: 1 } }, /"minMediationFee" must be a decimal string/],
+    [{ ...good, jobManagerConfig: { ...jobManagerConfig, jobBond: '5 LP' } }, /jobManagerConfig: "jobBond"/],
+    [{ ...good, jobManagerConfig: 'yes' }, /"jobManagerConfig" must be an object/]
+  ]
+  for (const [value, re] of cases) {
+    const err = t.throws(() => parseNetworkFile(JSON.stringify(value), 'net.json'))
+    t.is(err?.name, 'NetworkFileError')
+    t.regex(err!.message, re)
+  }
+})

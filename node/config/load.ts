@@ -80,6 +80,38 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
   }
   if (o.swarmKeyPath !== undefined) net.swarmKeyPath = field(o, 'swarmKeyPath', isString, 'a path', where)
   if (o.mediators !== undefined) net.mediators = field(o, 'mediators', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => getAddress(a))
+  if (o.bridges !== undefined) net.bridges = field(o, 'bridges', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => getAddress(a))
+  const isWei = (v: unknown): v is string => typeof v === 'string' && /^\d+$/.test(v)
+  if (o.marketBounds !== undefined) {
+    const b = o.marketBounds as Record<string, unknown>
+    if (b === null || typeof b !== 'object') throw new NetworkFileError(`${where}: "marketBounds" must be an object`)
+    const at = `${where} marketBounds`
+    net.marketBounds = {
+      minResultTimeout: field(b, 'minResultTimeout', isInt, 'seconds', at),
+      maxResultTimeout: field(b, 'maxResultTimeout', isInt, 'seconds', at),
+      minJudgeWindow: field(b, 'minJudgeWindow', isInt, 'seconds', at),
+      maxJudgeWindow: field(b, 'maxJudgeWindow', isInt, 'seconds', at),
+      minMediateTimeout: field(b, 'minMediateTimeout', isInt, 'seconds', at),
+      maxMediateTimeout: field(b, 'maxMediateTimeout', isInt, 'seconds', at),
+      maxDealTtl: field(b, 'maxDealTtl', isInt, 'seconds', at),
+      minMediationFee: field(b, 'minMediationFee', isWei, 'a decimal string of LP wei', at)
+    }
+  }
+  if (o.jobManagerConfig !== undefined) {
+    const c = o.jobManagerConfig as Record<string, unknown>
+    if (c === null || typeof c !== 'object') throw new NetworkFileError(`${where}: "jobManagerConfig" must be an object`)
+    const at = `${where} jobManagerConfig`
+    net.jobManagerConfig = {
+      minTimeout: field(c, 'minTimeout', isInt, 'seconds', at),
+      maxTimeout: field(c, 'maxTimeout', isInt, 'seconds', at),
+      minCallbackGas: field(c, 'minCallbackGas', isInt, 'gas', at),
+      maxCallbackGas: field(c, 'maxCallbackGas', isInt, 'gas', at),
+      disputeWindow: field(c, 'disputeWindow', isInt, 'seconds', at),
+      mediationWindow: field(c, 'mediationWindow', isInt, 'seconds', at),
+      jobBond: field(c, 'jobBond', isWei, 'a decimal string of LP wei', at),
+      disputeFee: field(c, 'disputeFee', isWei, 'a decimal string of LP wei', at)
+    }
+  }
   if (o.dealTerms !== undefined) {
     const t = o.dealTerms as Record<string, unknown>
     if (t === null || typeof t !== 'object') throw new NetworkFileError(`${where}: "dealTerms" must be an object`)

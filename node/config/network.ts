@@ -1,5 +1,7 @@
 // A network is a file: everything a node needs to join it. `lilypad devnet` and the deploy module write one;
 // `lilypad network init` makes one for a new private network.
+import type { MarketBoundsJson } from '../../protocols/settlement/index.ts'
+import type { JobManagerConfigJson } from '../../protocols/contract-job/index.ts'
 export interface NetworkContracts {
   token: string
   market: string
@@ -23,6 +25,12 @@ export interface NetworkFile {
   swarmKeyPath?: string
   /** Registered mediators trusted by default. */
   mediators?: string[]
+  /** Job bridges the Directory's owner approved (contract-triggered jobs). */
+  bridges?: string[]
+  /** The Market's bounds on deal terms (immutable in the contract; a copy so nodes check terms without a call). */
+  marketBounds?: MarketBoundsJson
+  /** The JobManager's fixed parameters (dispute window, bonds, limits). */
+  jobManagerConfig?: JobManagerConfigJson
   /** Deal terms job creators propose on this network (the devnet's are tight, so dead providers show in seconds). */
   dealTerms?: NetworkDealTerms
 }

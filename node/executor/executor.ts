@@ -12,6 +12,7 @@ import type { JobSpec } from '../modules/spec.ts'
 import {
   DockerUnavailableError, ExecutionAbortedError, GpuUnavailableError, ImageMissingError, InsufficientDiskError
 } from './errors.ts'
+import { gpuDeviceRequests, gpuStartError } from './gpu-request.ts'
 
 export interface ExecutorOptions {
   /** A dockerode client to use; otherwise one is made from socketPath (default: dockerode's defaults). */
@@ -49,6 +50,8 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Label put on the container (e.g. the deal id) so operators can find it. */
   jobId?: string
+  /** GPUs (UUIDs) assigned to the slot this job runs in; without them, GPUs are requested by count. */
+  gpuDeviceIds?: readonly string[]
 }
 
 export interface ExecutionResult {
@@ -193,7 +196,7 @@ export class Executor {
   /** Engine, GPU, image and disk checks; throws the named error for the first that fails. */
   async preflight (spec: JobSpec, resultDir: string, signal?: AbortSignal): Promise<void> {
     if (!this.reachable) await this.ping(signal)
-    if (spec.resources.gpus > 0) {
+    if (spec.resources.gpus > 0 || spec.resources.allGpus) {
       const have = await this.detectGpus()
       if (have < spec.resources.gpus) {
         throw new GpuUnavailableError(spec.resources.gpus, have === 0 ? 'this machine has no GPU usable by Docker (no NVIDIA runtime or device)' : `only ${have} are available`)
@@ -287,7 +290,7 @@ export class Executor {
             NanoCpus: Math.max(1, r.cpu) * 1_000_000,
             Binds: binds,
             LogConfig: { Type: 'none', Config: {} },
-            DeviceRequests: r.gpus > 0 ? [{ Driver: 'nvidia', Count: r.gpus, Capabilities: [['gpu']] }] : undefined
+            DeviceRequests: gpuDeviceRequests(r, opts.gpuDeviceIds)
           }
         })
       } catch (e) {
@@ -309,7 +312,7 @@ export class Executor {
       // Registered before start, for the exit that start causes (the default condition answers at once).
       const waited = container.wait({ condition: 'next-exit' })
       const tStart = performance.now()
-      await container.start()
+      await container.start().catch((e: unknown) => { throw gpuStartError(e, r) ?? e })
       // An abort that landed between create and start found nothing running to kill.
       if (aborted) kill()
       const timeoutSec = opts.timeoutSec ?? spec.timeoutSec

@@ -4,3 +4,5 @@ export {
   DockerUnavailableError, ImageMissingError, InsufficientDiskError, GpuUnavailableError, OutputTooLargeError,
   ExecutionAbortedError
 } from './errors.ts'
+export { gpuDeviceRequests, gpuStartError } from './gpu-request.ts'
+export type { DeviceRequest } from './gpu-request.ts'

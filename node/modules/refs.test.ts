@@ -187,3 +187,36 @@ test('lilypad module render: template errors name the line and column, without a
   t.is(r2.code, 1)
   t.regex(r2.stderr, /ModuleSpecError: job\.Spec\.Docker\.Image: expected a string, got number/)
 })
+
+test('lilypad module inputs lists what a template reads; render names a missing input and warns of trailing commas', async t => {
+  const root = await mkdtemp(join(tmpdir(), 'lilypad-cli-'))
+  t.teardown(async () => { await rm(root, { recursive: true, force: true }) })
+  const path = join(root, 'lilypad_module.json.tmpl')
+  await writeFile(path, `{
+  "machine": { "gpu": 0, "cpu": 100, "ram": 32 },
+  "job": { "APIVersion": "V1beta1", "Spec": { "Engine": "Docker",
+    "Docker": { "Image": "example.org/sd:1", "Entrypoint": ["gen", {{ .Prompt }}],
+      "EnvironmentVariables": [ {{ if .Seed }}"{{ subst "SEED=%s" .Seed }}"{{ else }}"SEED=42"{{ end }}, "A=1", ] },
+    "Outputs": [ { "Name": "outputs", "Path": "/outputs" } ] } }
+}`)
+  const list = await cli('module', 'inputs', path)
+  t.is(list.code, 0, list.stderr)
+  t.deepEqual(list.stdout.trimEnd().split('\n').map(l => l.split(/\s{2,}/)), [
+    ['INPUT', 'REQUIRED', 'DEFAULT', 'READ AT'],
+    ['Prompt', 'yes', '-', '4:71'],
+    ['Seed', 'no', '"42"', '5:39 5:67']
+  ])
+  const json = await cli('module', 'inputs', path, '--json')
+  t.deepEqual((JSON.parse(json.stdout) as Array<{ name: string }>).map(i => i.name), ['Prompt', 'Seed'])
+
+  const missing = await cli('module', 'render', path)
+  t.is(missing.code, 2)
+  t.regex(missing.stderr, /MissingInputError: missing input "Prompt" \(\.Prompt at 4:71 in the template\)/)
+  t.regex(missing.stderr, new RegExp(`hint: pass -i Prompt=…; "lilypad module inputs ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" lists`))
+  t.notRegex(missing.stderr, /at .*\.ts:\d+/)
+
+  const ok = await cli('module', 'render', path, '-i', 'Prompt=a frog', '--json')
+  t.is(ok.code, 0, ok.stderr)
+  t.deepEqual((JSON.parse(ok.stdout) as { env: unknown }).env, { SEED: '42', A: '1' })
+  t.regex(ok.stderr, /^warning: trailing comma at line 5, column 49 of the rendered output \(from the template at 5:111\) was ignored here, but Lilypad \(Go's encoding\/json\) rejects the module/m)
+})

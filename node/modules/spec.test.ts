@@ -39,7 +39,7 @@ test('an SDXL-style V1beta1 template with defaults, subst and a GPU machine', t 
     args: [],
     env: { PROMPT: 'a frog on a lily pad', SEED: '42', OUTPUT_DIR: '/outputs/' },
     workingDir: '/app',
-    resources: { cpu: 8000, ramMb: 16000, diskMb: 1024, gpus: 1, gpuVramMb: 24576 },
+    resources: { cpu: 8000, ramMb: 16000, diskMb: 1024, gpus: 1, gpuVramMb: 24576, gpuModel: '', cudaVersion: 0, allGpus: false },
     network: 'none',
     domains: [],
     timeoutSec: 1800,
@@ -95,7 +95,7 @@ test('a v1 Job/Tasks template with parameters, env map, HTTP network and two res
   t.deepEqual(spec.env, { TEMPERATURE: '0' })
   t.is(spec.workingDir, '/work')
   // The machine block wins where it speaks; the task's Resources fill in the disk.
-  t.deepEqual(spec.resources, { cpu: 2000, ramMb: 4096, diskMb: 10000, gpus: 0, gpuVramMb: 0 })
+  t.deepEqual(spec.resources, { cpu: 2000, ramMb: 4096, diskMb: 10000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0, allGpus: false })
   t.is(spec.network, 'http')
   t.deepEqual(spec.domains, ['models.example.org'])
   t.is(spec.timeoutSec, 600)
@@ -125,7 +125,7 @@ test('a template that escapes an input with js inside a shell string', t => {
   t.deepEqual(spec.entrypoint, ['/bin/sh', '-c', 'echo ""<ok> & \\"q\\""" > /outputs/text.txt'])
   t.is(spec.network, 'none')
   t.is(spec.timeoutSec, 1800)
-  t.deepEqual(spec.resources, { cpu: 1000, ramMb: 512, diskMb: 1024, gpus: 0, gpuVramMb: 0 })
+  t.deepEqual(spec.resources, { cpu: 1000, ramMb: 512, diskMb: 1024, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0, allGpus: false })
   t.is(renderModule(JS_STYLE, { Text: 'x', Net: 'yes' }).spec.network, 'full')
 })
 
@@ -174,7 +174,7 @@ test('the EngineSpec form with a null entrypoint and trailing commas from option
   t.is(spec.image, 'example.org/diffusion:v2@sha256:1111111111111111111111111111111111111111111111111111111111111111')
   t.deepEqual(spec.entrypoint, [])
   t.deepEqual(spec.env, { PROMPT: 'a lily pad', STEPS: '30' })
-  t.deepEqual(spec.resources, { cpu: 2000, ramMb: 8000, diskMb: 1024, gpus: 1, gpuVramMb: 12000 })
+  t.deepEqual(spec.resources, { cpu: 2000, ramMb: 8000, diskMb: 1024, gpus: 1, gpuVramMb: 12000, gpuModel: '', cudaVersion: 0, allGpus: false })
   t.deepEqual(renderModule(ENGINE_SPEC_STYLE, {}).spec.env, {})
 })
 
@@ -204,7 +204,7 @@ test('a bare V1beta1 job with lower-case inputs and outputs', t => {
   t.deepEqual(spec.outputs, [{ name: 'outputs', path: '/outputs' }])
   t.deepEqual(spec.inputSources, [{ source: 'ipfs', name: 'inputs', cid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', path: '/inputs' }])
   t.is(spec.timeoutSec, 600)
-  t.deepEqual(spec.resources, { cpu: 1000, ramMb: 512, diskMb: 1024, gpus: 0, gpuVramMb: 0 })
+  t.deepEqual(spec.resources, { cpu: 1000, ramMb: 512, diskMb: 1024, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0, allGpus: false })
 })
 
 test('trailing commas are tolerated only outside strings', t => {

@@ -3,6 +3,7 @@
 // ({ Job: { Type, Count, Tasks: [{ Engine: { Type: 'docker', Params }, … }] } }). Unknown fields are ignored
 // (public modules carry PublisherSpec, Verifier, Annotations, …), but every field we use is type-checked and
 // a bad one is named in a ModuleSpecError.
+import { parseLenientJson, type LenientJsonError } from './lenient-json.ts'
 
 export type NetworkMode = 'none' | 'full' | 'http'
 
@@ -10,8 +11,16 @@ export interface Resources {
   cpu: number // millicores
   ramMb: number
   diskMb: number
+  /** GPUs needed (at least); with allGpus, the job gets every GPU of the machine (or slot) it runs on. */
   gpus: number
+  /** VRAM each GPU must have, MiB. */
   gpuVramMb: number
+  /** GPU model the job needs ('' = any), matched by name tokens: "H100" matches "NVIDIA H100 80GB HBM3". */
+  gpuModel: string
+  /** Lowest CUDA version the driver must support, as NVML encodes it (12.4 → 12040; 0 = any). */
+  cudaVersion: number
+  /** Bacalhau's Resources.GPU "all". */
+  allGpus: boolean
 }
 
 export interface OutputSpec { name: string, path: string }
@@ -53,7 +62,7 @@ export class ModuleSpecError extends Error {
 }
 
 export const DEFAULT_TIMEOUT_SEC = 1800
-export const DEFAULT_RESOURCES: Resources = { cpu: 1000, ramMb: 512, diskMb: 1024, gpus: 0, gpuVramMb: 0 }
+export const DEFAULT_RESOURCES: Resources = { cpu: 1000, ramMb: 512, diskMb: 1024, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0, allGpus: false }
 export const DEFAULT_OUTPUTS: OutputSpec[] = [{ name: 'outputs', path: '/outputs' }]
 
 type Obj = Record<string, unknown>
@@ -186,7 +195,11 @@ function parseJobResources (r: Obj | undefined, field: string): Partial<Resource
   if (r.CPU !== undefined && r.CPU !== '') out.cpu = parseCpu(r.CPU, `${field}.CPU`)
   if (r.Memory !== undefined && r.Memory !== '') out.ramMb = parseBytesToMb(r.Memory, `${field}.Memory`)
   if (r.Disk !== undefined && r.Disk !== '') out.diskMb = parseBytesToMb(r.Disk, `${field}.Disk`)
-  if (r.GPU !== undefined && r.GPU !== '') out.gpus = nonNegInt(r.GPU, `${field}.GPU`)
+  if (r.GPU !== undefined && r.GPU !== '') {
+    // "all" (a public Ollama module uses it): every GPU of the machine, so at least one.
+    if (typeof r.GPU === 'string' && r.GPU.trim().toLowerCase() === 'all') out.allGpus = true
+    else out.gpus = nonNegInt(r.GPU, `${field}.GPU`)
+  }
   return out
 }
 
@@ -255,6 +268,14 @@ function parseV1 (outer: Obj): JobParts {
   }
 }
 
+/** "12.4", 12.4 or NVML's 12040 → 12040. */
+export function parseCudaVersion (v: unknown, field: string): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1000) return v
+  const m = /^\s*(\d{1,3})(?:\.(\d{1,2}))?\s*$/.exec(typeof v === 'number' ? String(v) : typeof v === 'string' ? v : '')
+  if (m !== null) return Number(m[1]) * 1000 + Number(m[2] ?? 0) * 10
+  throw new ModuleSpecError(field, `expected a CUDA version like "12.4", got ${JSON.stringify(v)}`)
+}
+
 function parseMachine (v: unknown): Partial<Resources> {
   const m = optObj(v, 'machine')
   if (m === undefined) return {}
@@ -264,14 +285,27 @@ function parseMachine (v: unknown): Partial<Resources> {
   if (m.disk !== undefined) out.diskMb = nonNegInt(m.disk, 'machine.disk')
   if (m.gpu !== undefined) out.gpus = nonNegInt(m.gpu, 'machine.gpu')
   if (m.vram !== undefined) out.gpuVramMb = nonNegInt(m.vram, 'machine.vram')
+  if (m.cuda !== undefined && m.cuda !== '') out.cudaVersion = parseCudaVersion(m.cuda, 'machine.cuda')
   if (m.gpus !== undefined && m.gpus !== null) {
+    // Lilypad's MachineSpec: gpus [{ name, vendor, vram }]; the name is the model a job may insist on.
     if (!Array.isArray(m.gpus)) throw new ModuleSpecError('machine.gpus', `expected an array, got ${typeName(m.gpus)}`)
-    const vrams = m.gpus.map((g, i) => { const o = obj(g, `machine.gpus[${i}]`); return o.vram === undefined ? 0 : nonNegInt(o.vram, `machine.gpus[${i}].vram`) })
-    out.gpuVramMb = Math.max(out.gpuVramMb ?? 0, ...vrams)
+    const gpus = m.gpus.map((g, i) => {
+      const o = obj(g, `machine.gpus[${i}]`)
+      const name = optStr(o.name, `machine.gpus[${i}].name`) ?? ''
+      if (name.length > MAX_GPU_MODEL_LENGTH) throw new ModuleSpecError(`machine.gpus[${i}].name`, `longer than ${MAX_GPU_MODEL_LENGTH} characters`)
+      return { vram: o.vram === undefined ? 0 : nonNegInt(o.vram, `machine.gpus[${i}].vram`), name: name.trim() }
+    })
+    out.gpuVramMb = Math.max(out.gpuVramMb ?? 0, ...gpus.map(g => g.vram))
     out.gpus = Math.max(out.gpus ?? 0, m.gpus.length)
+    const names = [...new Set(gpus.map(g => g.name).filter(n => n !== ''))]
+    if (names.length > 1) throw new ModuleSpecError('machine.gpus', `asks for different GPU models (${names.join(', ')}); a job runs on one model`)
+    if (names.length === 1) out.gpuModel = names[0]
   }
   return out
 }
+
+/** The longest GPU model name a spec or an offer may carry. */
+export const MAX_GPU_MODEL_LENGTH = 64
 
 function parseInputFiles (v: unknown): string[] {
   if (v === undefined || v === null) return []
@@ -281,43 +315,34 @@ function parseInputFiles (v: unknown): string[] {
   return [...strList(o.required, 'inputFiles.required'), ...strList(o.optional, 'inputFiles.optional')]
 }
 
-/** Parses a rendered module (JSON text or value) into a JobSpec. Throws ModuleSpecError naming the field. */
-/**
- * JSON as Go's decoder reads it, except that trailing commas before ] or } are tolerated: several public
- * module templates have them (e.g. after an {{ if }} block), and they carry no meaning.
- */
-export function parseLenientJson (text: string): unknown {
-  try { return JSON.parse(text) } catch (first) {
-    let out = ''
-    let inString = false
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i]
-      if (inString) {
-        out += c
-        if (c === '\\') { out += text[++i] ?? ''; continue }
-        if (c === '"') inString = false
-        continue
-      }
-      if (c === '"') { inString = true; out += c; continue }
-      if (c === ',') {
-        let j = i + 1
-        while (j < text.length && /\s/.test(text[j])) j++
-        if (text[j] === ']' || text[j] === '}') continue
-      }
-      out += c
-    }
-    try { return JSON.parse(out) } catch { throw first }
-  }
+/** 1-based line and column of a UTF-16 offset in text. */
+export function lineColumnOf (text: string, offset: number): { line: number, col: number } {
+  let line = 1
+  let lineStart = 0
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) { line++; lineStart = i + 1 }
+  return { line, col: offset - lineStart + 1 }
 }
 
-/** Parses a rendered module (JSON text or value) into a JobSpec. Throws ModuleSpecError naming the field. */
+/**
+ * Parses a rendered module (JSON text or an already parsed value) into a JobSpec. Throws ModuleSpecError
+ * naming the field; a JSON error names its line and column in the rendered output. Trailing commas are
+ * dropped (renderModule reports them as warnings).
+ */
 export function parseModuleSpec (rendered: string | unknown): JobSpec {
   let doc: unknown = rendered
   if (typeof rendered === 'string') {
-    try { doc = parseLenientJson(rendered) } catch (e) {
-      throw new ModuleSpecError('(document)', `the rendered template is not valid JSON: ${(e as Error).message}`)
+    try { doc = parseLenientJson(rendered).value } catch (e) {
+      if ((e as Error).name !== 'LenientJsonError') throw e
+      const err = e as LenientJsonError
+      const at = lineColumnOf(rendered, err.offset)
+      throw new ModuleSpecError('(document)', `the rendered template is not valid JSON: ${err.reason} at line ${at.line}, column ${at.col} of the rendered output`)
     }
   }
+  return parseModuleDocument(doc)
+}
+
+/** parseModuleSpec over a parsed JSON value. */
+export function parseModuleDocument (doc: unknown): JobSpec {
   const top = obj(doc, '(document)')
   const machine = parseMachine(top.machine)
   // The oldest public modules are a bare Bacalhau job, without the { machine, job } wrapper.
@@ -330,6 +355,7 @@ export function parseModuleSpec (rendered: string | unknown): JobSpec {
   if (parts.image.trim() === '') throw new ModuleSpecError(parts.imageField, 'must not be empty')
   // The machine block is what offers are matched on; the job's own Resources fill what it leaves out.
   const resources: Resources = { ...DEFAULT_RESOURCES, ...parts.resources, ...machine }
+  if (resources.allGpus && resources.gpus === 0) resources.gpus = 1
   return {
     image: parts.image.trim(),
     entrypoint: parts.entrypoint,

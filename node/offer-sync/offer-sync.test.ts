@@ -128,7 +128,7 @@ test.serial('sync cannot be captured by volume: with 300 junk offers from 150 ne
   await filtered.start({ serve: false })
   t.teardown(async () => { await filtered.stop() })
   const jc = wallet('sync-picky-jc')
-  const job = jobOffer(jc.address, { spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 }, maxPrice: 1000n, module: 'cowsay:v0.0.1', mediators: resourceOffer(jc.address).mediators })
+  const job = jobOffer(jc.address, { spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, maxPrice: 1000n, module: 'cowsay:v0.0.1', mediators: resourceOffer(jc.address).mediators })
   await filtered.syncFrom(bootHost.peerId, { filter: { spec: { ...job.spec, gpus: 1 }, maxPrice: job.maxPrice, module: job.module, mediators: job.mediators }, maxPages: 1 })
   t.is(picky.size, 0, 'nobody offers a GPU')
   await filtered.syncFrom(bootHost.peerId, { filter: { spec: job.spec, maxPrice: 50n, module: job.module, mediators: job.mediators }, maxPages: 10 })

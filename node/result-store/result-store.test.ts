@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
+import { once } from 'node:events'
+import { exporter } from 'ipfs-unixfs-exporter'
 import { setImmediate as tick } from 'node:timers/promises'
 import Docker from 'dockerode'
 import { createLibp2p } from 'libp2p'
@@ -15,7 +17,7 @@ import { CID } from 'multiformats/cid'
 import { loadModule } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
 import { Executor } from '../executor/index.ts'
-import { ResultStore, DOWNLOADS_DIR } from './index.ts'
+import { ResultStore, ResultRetention, DOWNLOADS_DIR } from './index.ts'
 
 interface Ctx { teardown: (fn: () => Promise<void> | void) => void }
 
@@ -41,6 +43,14 @@ async function makeResult (dir: string, payload: Buffer, extra: Record<string, s
   await writeFile(join(dir, 'outputs', 'nested', 'data.bin'), payload)
   for (const [k, v] of Object.entries(extra)) await writeFile(join(dir, 'outputs', k), v)
   return dir
+}
+
+/** The CID of the first file block under a result (to check that blocks, not just the root, are kept or gone). */
+async function firstFileCid (s: ResultStore, root: CID): Promise<CID> {
+  const dir = await exporter(root, s.helia.blockstore)
+  if (dir.type !== 'directory') throw new Error('not a directory')
+  for await (const e of dir.entries()) if (e.name === 'stdout') return e.cid
+  throw new Error('no stdout in the result')
 }
 
 /** Relative path → content (directories as "<dir>"), for comparing trees. */
@@ -166,6 +176,75 @@ test('retention removes results by age and by total size, and their blocks', asy
   t.false(await s.has(mid))
   t.true(await s.has(recent))
   t.deepEqual((await s.prune({ maxAgeMs: 7 * day, maxTotalBytes: 10 ** 9, now })), [])
+})
+
+test('retention on a provider: its results go oldest first past the age and size limits, open deals\' results stay; a job creator\'s downloads stay pinned until unpinned', async t => {
+  const base = await tempDir(t)
+  const provider = await store(t, join(base, 'provider'))
+  const jc = await store(t, join(base, 'jc'))
+  const hour = 3600 * 1000
+  let clock = 1_000_000 * hour
+  const results: CID[] = []
+  for (let i = 0; i < 4; i++) {
+    results.push(await provider.addDirectory(await makeResult(join(base, `r${i}`), randomBytes(60_000)), { addedAt: clock }))
+    clock += hour
+  }
+  // The job creator downloads result 0 (real bitswap), which pins it on its node.
+  const fetched = await jc.fetch(results[0], { from: provider.multiaddrs()[0].toString(), timeoutMs: 20_000 })
+  await jc.settled()
+  const leaf = await firstFileCid(jc, results[0])
+  // The job creator made a result of its own too (it is also a provider on this node): only that may go.
+  const own = await jc.addDirectory(await makeResult(join(base, 'own'), randomBytes(10_000)), { addedAt: 0 })
+  const open = new Set([results[1].toString()]) // result 1's deal is still open
+  const retention = new ResultRetention(provider, { maxAgeMs: 2.5 * hour, maxTotalBytes: 130_000, now: () => clock, keep: cid => open.has(cid) })
+  const events: CID[][] = []
+  retention.on('pruned', cids => { events.push(cids) })
+  // Now = 4 h after the first: results 0 and 1 are past 2.5 h, but 1 is kept; then the oldest unkept (2) goes
+  // for size: 1 + 3 (about 2 × 60 kB) fit in 130 kB.
+  const pruned = await retention.check()
+  t.deepEqual(pruned.map(String), [results[0], results[2]].map(String))
+  t.deepEqual(events.map(e => e.map(String)), [pruned.map(String)])
+  t.false(await provider.has(results[0]), 'the blocks are garbage-collected')
+  t.false(await provider.has(results[2]))
+  t.true(await provider.has(results[1]))
+  t.true(await provider.has(results[3]))
+  t.deepEqual((await provider.list()).map(r => r.cid.toString()), [results[1], results[3]].map(String))
+  // The job creator's store under the harshest policy: its own result goes, the download stays.
+  t.deepEqual((await jc.prune({ maxAgeMs: 0, maxTotalBytes: 0, now: clock })).map(String), [own.toString()])
+  t.true(await jc.has(results[0]))
+  t.true(await jc.has(leaf))
+  t.deepEqual(await snapshot(fetched.dir), await snapshot(join(base, 'r0')))
+  // Unpinned, the download and its blocks go.
+  await jc.unpin(results[0])
+  t.false(await jc.has(results[0]))
+  t.false(await jc.has(leaf))
+  await t.throwsAsync(stat(fetched.dir), { code: 'ENOENT' })
+  t.deepEqual(await jc.list(), [])
+  await retention.stop()
+})
+
+test('the retention service prunes on its timer and after a result is added, and stops', async t => {
+  const base = await tempDir(t)
+  const s = await store(t, join(base, 'p'))
+  const first = await s.addDirectory(await makeResult(join(base, 'a'), randomBytes(40_000)), { addedAt: 1 })
+  const second = await s.addDirectory(await makeResult(join(base, 'b'), randomBytes(40_000)), { addedAt: 2 })
+  // The timer's first tick finds 80 kB over a 50 kB budget.
+  const retention = new ResultRetention(s, { maxTotalBytes: 50_000, intervalMs: 20, now: () => 10 })
+  const byTimer = once(retention, 'pruned')
+  retention.start()
+  t.true(retention.started)
+  t.deepEqual(((await byTimer)[0] as CID[]).map(String), [first.toString()])
+  t.true(await s.has(second))
+  // A result added: noteAdded() prunes at once, without waiting for the timer.
+  await retention.stop()
+  t.false(retention.started)
+  const later = new ResultRetention(s, { maxTotalBytes: 50_000, intervalMs: 3_600_000, now: () => 10 })
+  const third = await s.addDirectory(await makeResult(join(base, 'c'), randomBytes(40_000)), { addedAt: 3 })
+  const byAdd = once(later, 'pruned')
+  later.noteAdded()
+  t.deepEqual(((await byAdd)[0] as CID[]).map(String), [second.toString()])
+  t.true(await s.has(third))
+  await later.stop()
 })
 
 test('the store can share an existing libp2p host and leaves it running when stopped', async t => {

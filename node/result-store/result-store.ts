@@ -78,6 +78,10 @@ export interface ResultStoreOptions {
 
 export interface StoredResult { cid: CID, bytes: number, addedAt: number, kind: 'result' | 'fetched' }
 
+/**
+ * What a provider keeps of the results it made (kind 'result'). Results a job creator downloaded (kind
+ * 'fetched') are never pruned: they stay pinned until unpin().
+ */
 export interface RetentionPolicy {
   /** Results older than this are removed. */
   maxAgeMs?: number
@@ -85,6 +89,12 @@ export interface RetentionPolicy {
   maxTotalBytes?: number
   /** The clock (default Date.now()). */
   now?: number
+}
+
+export interface PruneOptions {
+  signal?: AbortSignal
+  /** Results that must stay whatever their age (a deal still open: its job creator or a mediator may fetch it). */
+  keep?: (cid: string) => boolean
 }
 
 export interface AddDirectoryOptions {
@@ -415,32 +425,47 @@ export class ResultStore {
   }
 
   /**
-   * Applies the retention policy: unpins results older than maxAgeMs, then the oldest until the total is at
-   * most maxTotalBytes, deletes their download directories and garbage-collects unpinned blocks.
+   * Applies the retention policy to this node's own results: unpins those older than maxAgeMs, then the oldest
+   * until the total is at most maxTotalBytes (skipping what keep() holds), deletes their download
+   * directories and garbage-collects unpinned blocks. Downloads ('fetched') are left alone.
    */
-  async prune (policy: RetentionPolicy, opts: { signal?: AbortSignal } = {}): Promise<CID[]> {
+  async prune (policy: RetentionPolicy, opts: PruneOptions = {}): Promise<CID[]> {
     return await exclusively(async () => await this.pruneUnlocked(policy, opts))
   }
 
-  private async pruneUnlocked (policy: RetentionPolicy, opts: { signal?: AbortSignal }): Promise<CID[]> {
+  private async pruneUnlocked (policy: RetentionPolicy, opts: PruneOptions): Promise<CID[]> {
     const now = policy.now ?? Date.now()
-    const all = await this.list(opts)
+    const results = (await this.list(opts)).filter(r => r.kind === 'result')
+    const kept = (r: StoredResult): boolean => opts.keep?.(r.cid.toString()) === true
     const remove = new Set<StoredResult>()
-    if (policy.maxAgeMs !== undefined) for (const r of all) if (now - r.addedAt > policy.maxAgeMs) remove.add(r)
+    if (policy.maxAgeMs !== undefined) for (const r of results) if (now - r.addedAt > policy.maxAgeMs && !kept(r)) remove.add(r)
     if (policy.maxTotalBytes !== undefined) {
-      let total = all.filter(r => !remove.has(r)).reduce((s, r) => s + r.bytes, 0)
-      for (const r of all) {
+      let total = results.filter(r => !remove.has(r)).reduce((sum, r) => sum + r.bytes, 0)
+      for (const r of results) {
         if (total <= policy.maxTotalBytes) break
-        if (remove.has(r)) continue
+        if (remove.has(r) || kept(r)) continue
         remove.add(r); total -= r.bytes
       }
     }
-    for (const r of remove) {
-      for await (const _ of this.helia.pins.rm(r.cid, { signal: opts.signal })) { /* unpin the DAG */ }
-      await rm(join(this.downloadsDir, r.cid.toString()), { recursive: true, force: true })
-    }
+    for (const r of remove) await this.unpinUnlocked(r.cid, opts.signal)
     if (remove.size > 0) await this.helia.gc({ signal: opts.signal })
     return [...remove].map(r => r.cid)
+  }
+
+  /** Unpins a result or a download (deleting its download directory) and garbage-collects its blocks. */
+  async unpin (cid: CID | string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await exclusively(async () => {
+      await this.settled()
+      const c = typeof cid === 'string' ? CID.parse(cid) : cid
+      if (!(await this.helia.pins.isPinned(c, opts))) return
+      await this.unpinUnlocked(c, opts.signal)
+      await this.helia.gc({ signal: opts.signal })
+    })
+  }
+
+  private async unpinUnlocked (cid: CID, signal?: AbortSignal): Promise<void> {
+    for await (const _ of this.helia.pins.rm(cid, { signal })) { /* unpin the DAG */ }
+    await rm(join(this.downloadsDir, cid.toString()), { recursive: true, force: true })
   }
 
   async stop (): Promise<void> {

@@ -1,29 +1,34 @@
-// The job bridge ("lilypad jobcreator"): contract-triggered jobs. It registers as a job creator in the Directory
-// contract, follows JobRequested on the JobManager from the network's deploy block (resuming from the last block
-// it processed, kept on disk), runs each job through the network as an ordinary deal with its JobCreator, and
-// calls completeJob(jobId, deal, resultCid) — the JobManager asks the Market whether that CID is the result the
-// provider submitted, pays the bridge the client's payment and calls the client back with the CID. A job that
-// cannot run (unknown module, no provider, job error, result judged wrong) is failed with failJob(jobId, reason),
-// which refunds the client. A job the chain already shows completed, failed or refunded is skipped, so restarts
-// and several bridges never act twice on one job.
+// The job bridge ("lilypad jobcreator"): contract-triggered jobs. Its key must be approved as a bridge by the
+// Directory's owner and hold a bond in the JobManager. It registers as job creator and bridge, follows
+// JobRequested on the JobManager from the network's deploy block (resuming from the last block it processed, kept
+// on disk), picks each job up (so the client can no longer cancel it), runs it through the network as an ordinary
+// deal with its JobCreator, and calls completeJob(jobId, jobOffer, deal, resultCid, exitCode, stdout's first KiB)
+// — the JobManager checks that the job offer is the deal's and asked for the requested module and inputs, and that
+// the Market holds that CID as the deal's standing result, locks payment + bond until the dispute window passes
+// and calls the client back. A job that cannot run (unknown module, no provider, job error, result judged wrong,
+// deadline passed) is failed with failJob(jobId, reason), which refunds the client. A job the chain already shows
+// completed, failed or refunded is skipped, so restarts and several bridges never act twice on one job.
+// (See docs/contracts.md for what a bridge must still gain: its own allow-list, template-input checks, releases.)
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Interface } from 'ethers'
+import { readFile } from 'node:fs/promises'
+import { Interface, hexlify, getBytes } from 'ethers'
 import { JobManagerAbi } from '../../contracts/generated/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { Roles, ContractRevertError, type ChainClient } from '../chain/index.ts'
 import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
-import type { Deal } from '../../protocols/eip712.ts'
+import type { Deal, JobOffer } from '../../protocols/eip712.ts'
+import type { Envelope } from '../../protocols/codec.ts'
+import { parseRequestInputs, inlineOutput, clip, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
 import { BlockCursor } from '../chain/cursor.ts'
 
 const jobManager = new Interface(JobManagerAbi as unknown as string[])
 const REQUESTED = jobManager.getEvent('JobRequested')!.topicHash
-const JOB_OPEN = 1n
 
 /** What the bridge needs of a job creator (node/roles/job-creator.ts `JobCreator` fits). */
 export interface JobRunner {
-  run: (req: { module: string, inputs: Record<string, string>, maxPrice?: bigint, signal?: AbortSignal }) => Promise<{ dealId: string, deal: Deal, resultCid: string }>
+  run: (req: { module: string, inputs: Record<string, string>, maxPrice?: bigint, signal?: AbortSignal }) => Promise<{ dealId: string, deal: Deal, resultCid: string, jobOffer: Envelope<'JobOffer'>, exitCode: number, path: string }>
 }
 
 export type BridgeStage = 'running' | 'ran' | 'completed' | 'failed' | 'skipped'
@@ -38,7 +43,11 @@ export interface BridgeJobRecord extends StoredRecord {
   stage: BridgeStage
   dealId?: string
   deal?: Deal
+  jobOffer?: JobOffer
   resultCid?: string
+  exitCode?: number
+  /** hex of the first KiB of stdout, as the callback carries it */
+  output?: string
   reason?: string
 }
 
@@ -90,7 +99,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     if (this.running) return
     this.running = true
     await mkdir(this.dir, { recursive: true })
-    if (this.init.register !== false) await this.init.chain.ensureRole(Roles.JobCreator, this.init.peerId)
+    if (this.init.register !== false) await this.init.chain.ensureRole(Roles.JobCreator | Roles.Bridge, this.init.peerId)
     this.nextBlock = await this.cursor.load()
     for (const r of await this.jobs.open()) this.schedule(r.id)
     await this.scan()
@@ -124,11 +133,12 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
           const id = `job-${String(e.args.jobId)}`
           if (await this.jobs.get(id) !== undefined) continue
           this.metrics.requested++
-          const inputs: Record<string, string> = {}
-          for (const kv of e.args.inputs as Array<{ key: string, value: string }>) inputs[kv.key] = kv.value
+          let inputs: Record<string, string> = {}
+          let refused: string | undefined
+          try { inputs = parseRequestInputs(e.args.inputs as string) } catch (err) { refused = clip(`inputs refused: ${(err as Error).message}`, MAX_REASON_BYTES) }
           await this.jobs.put({
             id, terminal: false, updatedAt: 0, jobId: String(e.args.jobId), client: e.args.client, module: e.args.module, inputs,
-            payment: e.args.payment, deadline: Number(e.args.deadline), stage: 'running'
+            payment: e.args.payment, deadline: Number(e.args.deadline), stage: 'running', ...(refused !== undefined ? { reason: refused } : {})
           })
           this.schedule(id)
         }
@@ -180,15 +190,31 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     const signal = this.abort.signal
     let rec = (await this.jobs.get(id))!
     const jobId = BigInt(rec.jobId)
-    const onChain = await this.init.chain.jobManager.jobs(jobId)
-    if (onChain.state !== JOB_OPEN) { await this.finish(id, 'skipped', { reason: `job state ${onChain.state} on chain` }); return }
-    const now = (await this.init.chain.provider.getBlock('latest'))!.timestamp
-    if (now > rec.deadline) { await this.finish(id, 'skipped', { reason: 'past its deadline (the client can refundExpired)' }); return }
+    const chain = this.init.chain
+    const onChain = await chain.contractJob(jobId)
+    const mine = onChain.status === 'PickedUp' && onChain.bridge === chain.address
+    if (onChain.status !== 'Open' && !mine) { await this.finish(id, 'skipped', { reason: `job ${onChain.status} on chain` }); return }
+    const now = (await chain.provider.getBlock('latest'))!.timestamp
+    // failJob is allowed after the deadline: the client learns why, at once, instead of finding it expired later
+    if (now > rec.deadline) { await this.fail(id, jobId, 'expired: the deadline passed before the bridge could run it'); return }
+    if (rec.reason !== undefined && rec.stage === 'running') { await this.fail(id, jobId, rec.reason); return }
+    if (!mine) {
+      // claimed before anything is spent on it: the client can no longer cancel, no other bridge can take it
+      try {
+        await chain.pickUpJob(jobId)
+      } catch (err) {
+        if (err instanceof ContractRevertError && ['WrongJobStatus', 'JobExpired'].includes(err.reason)) { await this.finish(id, 'skipped', { reason: `not picked up: ${err.reason}` }); return }
+        throw err
+      }
+    }
 
-    if (rec.stage === 'running' || rec.deal === undefined || rec.resultCid === undefined) {
+    if (rec.stage === 'running' || rec.deal === undefined || rec.resultCid === undefined || rec.jobOffer === undefined) {
       try {
         const out = await this.init.jobCreator.run({ module: rec.module, inputs: rec.inputs, maxPrice: rec.payment, signal })
-        rec = await this.jobs.update(id, cur => ({ ...cur!, stage: 'ran', dealId: out.dealId, deal: out.deal, resultCid: out.resultCid }))
+        const stdout = await readFile(join(out.path, 'stdout')).catch(() => new Uint8Array(0))
+        rec = await this.jobs.update(id, cur => ({
+          ...cur!, stage: 'ran', dealId: out.dealId, deal: out.deal, jobOffer: out.jobOffer.value, resultCid: out.resultCid, exitCode: out.exitCode, output: hexlify(inlineOutput(stdout))
+        }))
       } catch (err) {
         if (signal.aborted) return // resumes at the next start
         await this.fail(id, jobId, `${(err as Error).name}: ${(err as Error).message}`)
@@ -201,22 +227,22 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     if (verdict === 'aborted') return
     if (verdict !== 'ok') { await this.fail(id, jobId, verdict); return }
     try {
-      await this.init.chain.completeJob(jobId, rec.deal!, rec.resultCid!)
+      await chain.completeJob(jobId, rec.jobOffer!, rec.deal!, rec.resultCid!, rec.exitCode ?? -1, getBytes(rec.output ?? '0x'))
       await this.finish(id, 'completed')
     } catch (err) {
-      if (err instanceof ContractRevertError && err.reason === 'JobNotOpen') { await this.finish(id, 'skipped', { reason: 'completed or failed meanwhile' }); return }
-      if (err instanceof ContractRevertError && err.reason === 'JobExpired') { await this.finish(id, 'skipped', { reason: 'the result came after the job deadline (the client can refundExpired)' }); return }
+      if (err instanceof ContractRevertError && err.reason === 'WrongJobStatus') { await this.finish(id, 'skipped', { reason: 'completed or failed meanwhile' }); return }
+      if (err instanceof ContractRevertError && err.reason === 'JobExpired') { await this.fail(id, jobId, 'expired: the result came after the job deadline'); return }
       throw err
     }
   }
 
   private async fail (id: string, jobId: bigint, reason: string): Promise<void> {
-    const short = reason.length > 200 ? `${reason.slice(0, 197)}...` : reason
+    const short = clip(reason, MAX_REASON_BYTES)
     try {
       await this.init.chain.failJob(jobId, short)
       await this.finish(id, 'failed', { reason: short })
     } catch (err) {
-      if (err instanceof ContractRevertError && err.reason === 'JobNotOpen') { await this.finish(id, 'skipped', { reason: 'completed or failed meanwhile' }); return }
+      if (err instanceof ContractRevertError && ['WrongJobStatus', 'PickedUpByAnother'].includes(err.reason)) { await this.finish(id, 'skipped', { reason: 'completed or failed meanwhile' }); return }
       throw err
     }
   }

@@ -20,7 +20,7 @@ import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
 import { GossipService } from '../gossip/gossip.ts'
 import { DealNegotiator, NoDealError, type AgreedDeal } from '../negotiation/negotiator.ts'
-import { loadModule } from '../modules/index.ts'
+import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
@@ -35,6 +35,8 @@ export interface JobRequest {
   target?: string
   mediators?: string[]
   maxPrice?: bigint
+  /** GPUs asked for on top of the module's (`lilypad run --gpu --gpu-model --vram`) */
+  gpu?: GpuRequirement
   /** 0..1: the deal's auditPpm; the contract draws the audit at result submission, so a provider cannot know in advance */
   auditProbability?: number
   /** default true: accept early on success */
@@ -229,6 +231,7 @@ export class JobCreator {
     }
     const note = (m: string): void => { req.onNote?.(m); this.log(m) }
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
+    for (const w of loaded.warnings) note(`warning: ${w.message}`)
     const chain = this.opts.chain
     const domain = chain.domain
     const mediators = (req.mediators ?? this.opts.network.mediators ?? []).map(a => getAddress(a))
@@ -244,7 +247,7 @@ export class JobCreator {
         jobCreator: chain.address,
         module: loaded.module.kind === 'git' ? loaded.module.pinned : req.module,
         inputs: canonicalInputs(req.inputs),
-        spec: { cpu: r.cpu, ramMb: r.ramMb, diskMb: r.diskMb, gpus: r.gpus, gpuVramMb: r.gpuVramMb },
+        spec: machineRequirement(r, req.gpu),
         maxPrice: req.maxPrice ?? MAX_UINT96,
         mediators,
         target: req.target !== undefined ? getAddress(req.target) : ZeroAddress,

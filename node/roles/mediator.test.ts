@@ -73,7 +73,7 @@ async function signedJob (message: string): Promise<Envelope<'JobOffer'>> {
     jobCreator: net.jc.address,
     module: 'cowsay:v0.0.1',
     inputs: JSON.stringify({ Message: message }),
-    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0 },
+    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: LP(100),
     mediators: [net.m1.address],
     target: ZERO_ADDRESS,

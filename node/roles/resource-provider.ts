@@ -96,7 +96,7 @@ export async function machineSpec (dataDir: string): Promise<MachineSpec> {
     const s = await statfs(dataDir)
     diskMb = Math.floor(Number(s.bavail) * Number(s.bsize) / 1048576)
   } catch {}
-  return { cpu: cpus().length * 1000, ramMb: Math.floor(totalmem() / 1048576), diskMb, gpus: 0, gpuVramMb: 0 }
+  return { cpu: cpus().length * 1000, ramMb: Math.floor(totalmem() / 1048576), diskMb, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }
 }
 
 export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
@@ -146,7 +146,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     const slots = opts.slots ?? 1
     if (!Number.isInteger(slots) || slots < 1) throw new TypeError('slots must be a positive integer')
     const m = { ...(await machineSpec(opts.dataDir)), ...opts.machine }
-    const per: MachineSpec = { cpu: Math.floor(m.cpu / slots), ramMb: Math.floor(m.ramMb / slots), diskMb: Math.floor(m.diskMb / slots), gpus: Math.floor(m.gpus / slots), gpuVramMb: m.gpuVramMb }
+    const per: MachineSpec = { ...m, cpu: Math.floor(m.cpu / slots), ramMb: Math.floor(m.ramMb / slots), diskMb: Math.floor(m.diskMb / slots), gpus: Math.floor(m.gpus / slots) }
     const mediators = (opts.mediators ?? opts.network.mediators ?? []).map(a => getAddress(a))
     if (mediators.length === 0) throw new TypeError('a resource provider needs at least one accepted mediator (the network file names none)')
     const template: OfferTemplate = { spec: per, modules: opts.modules ?? [], price: opts.price ?? 10n ** 18n, collateral: opts.collateral ?? 2n * 10n ** 18n, mediators }

@@ -27,7 +27,7 @@ export function resourceOffer (provider: string, over: Partial<ResourceOffer> = 
   return {
     provider,
     slot: 0,
-    spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0 },
+    spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     modules: [],
     price: 100n,
     collateral: 1000n,
@@ -43,7 +43,7 @@ export function jobOffer (jobCreator: string, over: Partial<JobOffer> = {}): Job
     jobCreator,
     module: 'cowsay:v0.0.1',
     inputs: '{"Message":"moo"}',
-    spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0 },
+    spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: 1000n,
     mediators: [mediatorA],
     target: ZERO_ADDRESS,

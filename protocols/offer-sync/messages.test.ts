@@ -6,7 +6,7 @@ import { wallet, resourceOffer, boundResourceOffer, mediatorA } from '../../node
 import { decodeCursor, decodeSyncAnswer, decodeSyncRequest, encodeCursor, encodeSyncAnswer, encodeSyncRequest, MAX_SYNC_OFFERS, MAX_SYNC_REQUEST } from './messages.ts'
 
 test('requests, pages and "busy" round-trip; cursors are sequence numbers', async t => {
-  const filter = { spec: { cpu: 1000, ramMb: 512, diskMb: 100, gpus: 1, gpuVramMb: 8000 }, maxPrice: 10n ** 20n, module: 'cowsay:v0.0.1', mediators: [mediatorA] }
+  const filter = { spec: { cpu: 1000, ramMb: 512, diskMb: 100, gpus: 1, gpuVramMb: 8000, gpuModel: 'H100', cudaVersion: 12000 }, maxPrice: 10n ** 20n, module: 'cowsay:v0.0.1', mediators: [mediatorA] }
   t.deepEqual(decodeSyncRequest(encodeSyncRequest({ type: 'pull', filter, cursor: encodeCursor(42), limit: 128 })), { type: 'pull', filter, cursor: encodeCursor(42), limit: 128 })
   t.deepEqual(decodeSyncRequest(encodeSyncRequest({ type: 'pull', limit: 1 })), { type: 'pull', limit: 1 })
   t.is(decodeCursor(encodeCursor(123_456)), 123_456)

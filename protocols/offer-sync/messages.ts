@@ -3,7 +3,8 @@
 // canonical CBOR, size-limited; every field is checked here at the edge.
 //
 //   asker → peer   [1, "pull", filter | null, cursor | null, limit]
-//                  filter = [cpu, ramMb, diskMb, gpus, gpuVramMb, maxPrice (big-endian bytes), module, [mediator…]]
+//                  filter = [cpu, ramMb, diskMb, gpus, gpuVramMb, gpuModel, cudaVersion, maxPrice (big-endian bytes),
+//                            module, [mediator…]]
 //   peer → asker   [1, "offers", [[ResourceOffer envelope, signed peer record | null] …], next cursor | null]
 //                | [1, "busy", retry after (ms)]
 //
@@ -67,7 +68,7 @@ function amountBytes (n: bigint): Uint8Array {
 
 export function encodeSyncRequest (r: SyncRequest): Uint8Array {
   const f = r.filter
-  const filter = f === undefined ? null : [f.spec.cpu, f.spec.ramMb, f.spec.diskMb, f.spec.gpus, f.spec.gpuVramMb, amountBytes(f.maxPrice), f.module, f.mediators.map(m => getBytes(getAddress(m)))]
+  const filter = f === undefined ? null : [f.spec.cpu, f.spec.ramMb, f.spec.diskMb, f.spec.gpus, f.spec.gpuVramMb, f.spec.gpuModel, f.spec.cudaVersion, amountBytes(f.maxPrice), f.module, f.mediators.map(m => getBytes(getAddress(m)))]
   return encode([SYNC_VERSION, 'pull', filter, r.cursor ?? null, r.limit])
 }
 
@@ -79,14 +80,15 @@ export function decodeSyncRequest (bytes: Uint8Array): SyncRequest {
   if (cursor !== null && !bytesOf(cursor, MAX_CURSOR)) throw malformed('cursor')
   let filter: SyncFilter | undefined
   if (f !== null) {
-    if (!Array.isArray(f) || f.length !== 8) throw malformed('filter')
-    const [cpu, ramMb, diskMb, gpus, gpuVramMb, maxPrice, module, mediators] = f as unknown[]
-    if (![cpu, ramMb, diskMb, gpus, gpuVramMb].every(u32)) throw malformed('filter spec')
+    if (!Array.isArray(f) || f.length !== 10) throw malformed('filter')
+    const [cpu, ramMb, diskMb, gpus, gpuVramMb, gpuModel, cudaVersion, maxPrice, module, mediators] = f as unknown[]
+    if (![cpu, ramMb, diskMb, gpus, gpuVramMb, cudaVersion].every(u32)) throw malformed('filter spec')
+    if (typeof gpuModel !== 'string' || gpuModel.length > 128) throw malformed('filter gpuModel')
     if (!bytesOf(maxPrice, 12)) throw malformed('filter maxPrice')
     if (typeof module !== 'string' || module.length > 1024) throw malformed('filter module')
     if (!Array.isArray(mediators) || mediators.length > 64 || !mediators.every(m => m instanceof Uint8Array && m.length === 20)) throw malformed('filter mediators')
     filter = {
-      spec: { cpu: cpu as number, ramMb: ramMb as number, diskMb: diskMb as number, gpus: gpus as number, gpuVramMb: gpuVramMb as number },
+      spec: { cpu: cpu as number, ramMb: ramMb as number, diskMb: diskMb as number, gpus: gpus as number, gpuVramMb: gpuVramMb as number, gpuModel, cudaVersion: cudaVersion as number },
       maxPrice: BigInt(hexlify(maxPrice)),
       module,
       mediators: (mediators as Uint8Array[]).map(m => getAddress(hexlify(m)))

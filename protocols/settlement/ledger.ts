@@ -2,7 +2,7 @@
 // updates the model in place: the simulator drives it for thousands of nodes and copying every map per step would
 // dominate its run time. A failed action leaves the model untouched, as a reverted transaction leaves the chain.
 import * as rules from './market.ts'
-import type { DealRecord, DealTerms, MarketErrorName, Step, Transfer } from './market.ts'
+import type { DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
 
 export interface MarketModel {
   deposits: Map<string, bigint>
@@ -10,10 +10,12 @@ export interface MarketModel {
   /** `${jobCreator lowercased}:${nonce}` */
   usedNonces: Set<string>
   mediators: Set<string>
+  /** The Market's bounds on terms; absent: a Market without bounds. */
+  bounds?: MarketBounds
 }
 
-export function emptyMarket (mediators: string[] = []): MarketModel {
-  return { deposits: new Map(), deals: new Map(), usedNonces: new Set(), mediators: new Set(mediators.map(m => m.toLowerCase())) }
+export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds): MarketModel {
+  return { deposits: new Map(), deals: new Map(), usedNonces: new Set(), mediators: new Set(mediators.map(m => m.toLowerCase())), ...(bounds !== undefined ? { bounds } : {}) }
 }
 
 export type MarketAction =
@@ -60,6 +62,7 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       const nonceKey = `${key(action.terms.jobCreator)}:${action.terms.nonce}`
       const step = rules.agree(action.terms, {
         now,
+        ...(m.bounds !== undefined ? { bounds: m.bounds } : {}),
         record: m.deals.get(action.dealId),
         nonceUsed: m.usedNonces.has(nonceKey),
         isMediator: a => m.mediators.has(key(a)),

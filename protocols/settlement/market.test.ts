@@ -74,3 +74,25 @@ test('10,000 deals through agree, result and batched settlement conserve funds',
   t.true([...m.deals.values()].every(r => r.state >= DealState.Settled))
   t.true(batch.length > 9000 && batch.length < 10_000) // some of the audited tenth were drawn
 })
+
+test('bounds: checked after expiry, in the contract\'s order, only when the model has them', t => {
+  const bounds = { minResultTimeout: 60, maxResultTimeout: 1000, minJudgeWindow: 60, maxJudgeWindow: 1000, minMediateTimeout: 60, maxMediateTimeout: 1000, maxDealTtl: 600, minMediationFee: 1n }
+  const m = emptyMarket([M1, M2], bounds)
+  apply(m, { kind: 'deposit', account: JC, amount: 1000n }, { now: 0, prevrandao: 0n })
+  apply(m, { kind: 'deposit', account: RP, amount: 1000n }, { now: 0, prevrandao: 0n })
+  const at = { now: 100, prevrandao: 0n }
+  const ok = terms(1n, { resultTimeout: 60, judgeWindow: 60, mediateTimeout: 60, expiry: 700n })
+  t.deepEqual(apply(m, { kind: 'agree', dealId: '0x01', terms: { ...ok, resultTimeout: 0 } }, at), { ok: false, error: 'ResultTimeoutOutOfBounds' })
+  t.deepEqual(apply(m, { kind: 'agree', dealId: '0x01', terms: { ...ok, expiry: 701n } }, at), { ok: false, error: 'DealExpiryTooFar' })
+  t.deepEqual(apply(m, { kind: 'agree', dealId: '0x01', terms: { ...ok, expiry: 99n, resultTimeout: 0 } }, at), { ok: false, error: 'DealExpired' })
+  t.deepEqual(apply(m, { kind: 'agree', dealId: '0x01', terms: { ...ok, judgeWindow: 1001 } }, at), { ok: false, error: 'JudgeWindowOutOfBounds' })
+  t.deepEqual(apply(m, { kind: 'agree', dealId: '0x01', terms: { ...ok, mediateTimeout: 59 } }, at), { ok: false, error: 'MediateTimeoutOutOfBounds' })
+  t.deepEqual(apply(m, { kind: 'agree', dealId: '0x01', terms: { ...ok, auditPpm: 1_000_001 } }, at), { ok: false, error: 'AuditPpmTooHigh' })
+  t.deepEqual(apply(m, { kind: 'agree', dealId: '0x01', terms: { ...ok, mediationFee: 0n } }, at), { ok: false, error: 'MediationFeeTooLow' })
+  t.true(apply(m, { kind: 'agree', dealId: '0x01', terms: ok }, at).ok)
+  const loose = funded()
+  t.true(apply(loose, { kind: 'agree', dealId: '0x02', terms: terms(2n, { resultTimeout: 0, mediationFee: 0n, auditPpm: 5 }) }, at).ok, 'a model without bounds keeps the old rules')
+  const feeless = emptyMarket([M1], { ...bounds, minMediationFee: 0n })
+  apply(feeless, { kind: 'deposit', account: JC, amount: 1000n }, { now: 0, prevrandao: 0n })
+  t.deepEqual(apply(feeless, { kind: 'agree', dealId: '0x03', terms: { ...ok, mediators: [M1], mediationFee: 0n, auditPpm: 1 } }, at), { ok: false, error: 'AuditWithoutFee' })
+})

@@ -45,6 +45,50 @@ export type MarketErrorName =
   | 'TooManyMediators' | 'NotAMediator' | 'CollateralBelowFee' | 'UnknownDeal' | 'DealClosed' | 'WrongState'
   | 'NotResourceProvider' | 'NotJobCreator' | 'NotSelectedMediator' | 'EmptyResultCid' | 'ResultWindowClosed'
   | 'ResultWindowOpen' | 'JudgeWindowClosed' | 'JudgeWindowOpen' | 'MediationWindowClosed' | 'MediationWindowOpen'
+  | 'DealExpiryTooFar' | 'ResultTimeoutOutOfBounds' | 'JudgeWindowOutOfBounds' | 'MediateTimeoutOutOfBounds'
+  | 'AuditPpmTooHigh' | 'MediationFeeTooLow' | 'AuditWithoutFee'
+
+/**
+ * The Market's network-wide limits on deal terms (contracts/src/LilypadTypes.sol `MarketBounds`), fixed at
+ * deployment and recorded in the network file. Seconds; the fee in LP wei.
+ */
+export interface MarketBounds {
+  minResultTimeout: number
+  maxResultTimeout: number
+  minJudgeWindow: number
+  maxJudgeWindow: number
+  minMediateTimeout: number
+  maxMediateTimeout: number
+  /** `agree` is refused while the deal's expiry lies further ahead than this */
+  maxDealTtl: number
+  minMediationFee: bigint
+}
+
+/** As written in a network file (JSON has no bigint). */
+export type MarketBoundsJson = Omit<MarketBounds, 'minMediationFee'> & { minMediationFee: string }
+
+export function boundsToJson (b: MarketBounds): MarketBoundsJson {
+  return { ...b, minMediationFee: b.minMediationFee.toString() }
+}
+
+export function boundsFromJson (b: MarketBoundsJson): MarketBounds {
+  return { ...b, minMediationFee: BigInt(b.minMediationFee) }
+}
+
+/**
+ * The first bound a deal's terms break at time `now` (unix seconds), in the contract's order, or null. A
+ * provider runs this before countersigning: the Market would refuse the deal anyway.
+ */
+export function checkBounds (terms: Pick<DealTerms, 'expiry' | 'resultTimeout' | 'judgeWindow' | 'mediateTimeout' | 'auditPpm' | 'mediationFee'>, b: MarketBounds, now: number): MarketErrorName | null {
+  if (terms.expiry > BigInt(now) + BigInt(b.maxDealTtl)) return 'DealExpiryTooFar'
+  if (terms.resultTimeout < b.minResultTimeout || terms.resultTimeout > b.maxResultTimeout) return 'ResultTimeoutOutOfBounds'
+  if (terms.judgeWindow < b.minJudgeWindow || terms.judgeWindow > b.maxJudgeWindow) return 'JudgeWindowOutOfBounds'
+  if (terms.mediateTimeout < b.minMediateTimeout || terms.mediateTimeout > b.maxMediateTimeout) return 'MediateTimeoutOutOfBounds'
+  if (terms.auditPpm > Number(PPM)) return 'AuditPpmTooHigh'
+  if (terms.mediationFee < b.minMediationFee) return 'MediationFeeTooLow'
+  if (terms.auditPpm !== 0 && terms.mediationFee === 0n) return 'AuditWithoutFee'
+  return null
+}
 
 export interface Transfer { account: string, amount: bigint }
 
@@ -116,6 +160,8 @@ function expect (record: DealRecord | undefined, state: DealStateValue): MarketE
 
 export interface AgreeContext {
   now: number
+  /** the Market's bounds; absent: none (a model of a Market without bounds, e.g. in a simulation) */
+  bounds?: MarketBounds
   record: DealRecord | undefined
   nonceUsed: boolean
   isMediator: (account: string) => boolean
@@ -124,6 +170,10 @@ export interface AgreeContext {
 
 export function agree (terms: DealTerms, ctx: AgreeContext): Step {
   if (BigInt(ctx.now) > terms.expiry) return fail('DealExpired')
+  if (ctx.bounds !== undefined) {
+    const broken = checkBounds(terms, ctx.bounds, ctx.now)
+    if (broken !== null) return fail(broken)
+  }
   if (terms.mediators.length === 0) return fail('NoMediators')
   if (terms.mediators.length > 255) return fail('TooManyMediators')
   if (!terms.mediators.every(m => ctx.isMediator(m))) return fail('NotAMediator')

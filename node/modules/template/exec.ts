@@ -1,13 +1,22 @@
 // Evaluator for parsed Go text/template trees over JSON-like data, with Go's truthiness, comparison and
 // missing-key rules (a missing map key is "no value": falsy, printed as <no value>, as Lilypad's default).
-import { TemplateExecError, type Position } from './errors.ts'
+// It is iterative (explicit stacks for nested controls and parenthesised pipelines, a lazy iterator for
+// range) and runs under TemplateLimits: every step, byte of output and millisecond is counted.
+import {
+  MissingInputError, TemplateExecError, TemplateOutputLimitError, TemplateStepLimitError, TemplateTimeLimitError,
+  type Position
+} from './errors.ts'
 import { formatValue, goType, isInt, sprint, sprintf, sprintln } from './fmt.ts'
+import { CLOCK_EVERY_STEPS, type TemplateLimits } from './limits.ts'
 import type { Arg, Command, Node, Pipeline } from './parse.ts'
 
 export type TemplateFunc = (...args: unknown[]) => unknown
 
 /** Builtins whose arguments are evaluated lazily (Go 1.18+ short-circuits and/or). */
 const LAZY = new Set(['and', 'or'])
+
+/** Functions that turn their arguments into text: a missing input passed to one ends up as junk in the output. */
+const TEXT_FUNCS = new Set(['print', 'printf', 'println', 'js', 'html', 'urlquery', 'subst'])
 
 export function truth (v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === 0 || v === '') return false
@@ -16,24 +25,91 @@ export function truth (v: unknown): boolean {
   return true
 }
 
-class BreakSignal { }
-class ContinueSignal { }
+/** A top-level input of the data map that was read but is not there. */
+export interface MissingUse { name: string, pos: Position }
+
+/** Where a piece of the output came from: the text or action node that printed it, from `offset` on. */
+export interface Segment { offset: number, pos: Position, text?: string }
+
+export interface ExecResult {
+  output: string
+  /** Missing inputs whose "no value" was printed, in output order (with the output offset). */
+  printedMissing: Array<MissingUse & { offset: number }>
+  /** Output offsets → template positions, ascending by offset. */
+  segments: Segment[]
+  steps: number
+}
 
 interface Scope { vars: Map<string, unknown> }
 
-export function execute (nodes: Node[], data: unknown, funcs: ReadonlyMap<string, TemplateFunc>): string {
-  const st = new State(funcs, data)
-  st.walkList(nodes, data)
-  return st.out.join('')
+type Entry = [unknown, unknown]
+/** Range iteration without materialising the entries: a range over 10^12 costs nothing until it steps. */
+interface RangeIter { next: () => Entry | undefined, isInt: boolean }
+
+type ControlFrame =
+  | { k: 'list', nodes: Node[], i: number, dot: unknown, scopeBase: number }
+  | { k: 'range', node: Extract<Node, { kind: 'range' }>, it: RangeIter, dot: unknown, scopeBase: number }
+
+type ExprFrame =
+  | { k: 'pipe', pipe: Pipeline, dot: unknown, i: number, v: unknown, has: boolean, scoped: boolean, noDecl: boolean, names?: string[], pos: Position }
+  | { k: 'cmd', cmd: Command, dot: unknown, hasFinal: boolean, final: unknown, i: number, vals: unknown[], last: unknown, usedFinal: boolean, missing?: MissingUse }
+
+export function execute (nodes: Node[], data: unknown, funcs: ReadonlyMap<string, TemplateFunc>, limits: TemplateLimits): ExecResult {
+  const st = new State(funcs, data, limits)
+  st.run(nodes)
+  return { output: st.out.join(''), printedMissing: st.printedMissing, segments: st.segments, steps: st.steps }
 }
+
+class BreakSignal { readonly pos: Position; constructor (pos: Position) { this.pos = pos } }
 
 class State {
   out: string[] = []
+  outChars = 0
+  outBytes = 0
+  steps = 0
+  readonly printedMissing: Array<MissingUse & { offset: number }> = []
+  readonly segments: Segment[] = []
   private readonly funcs: ReadonlyMap<string, TemplateFunc>
+  private readonly root: unknown
+  private readonly limits: TemplateLimits
+  private readonly started: number
   private readonly scopes: Scope[] = []
-  constructor (funcs: ReadonlyMap<string, TemplateFunc>, root: unknown) {
+  /** The last read of a missing input while evaluating the current action. */
+  private lastMissing: MissingUse | undefined
+  /** A missing input turned into text by a function while evaluating the current action. */
+  private textOfMissing: MissingUse | undefined
+
+  constructor (funcs: ReadonlyMap<string, TemplateFunc>, root: unknown, limits: TemplateLimits) {
     this.funcs = funcs
+    this.root = root
+    this.limits = limits
+    this.started = limits.now()
     this.scopes.push({ vars: new Map([['$', root]]) })
+  }
+
+  private tick (pos: Position): void {
+    this.steps++
+    if (this.steps > this.limits.maxSteps) throw new TemplateStepLimitError(this.limits.maxSteps, pos)
+    if (this.steps % CLOCK_EVERY_STEPS === 0 && this.limits.now() - this.started > this.limits.maxTimeMs) {
+      throw new TemplateTimeLimitError(this.limits.maxTimeMs, pos)
+    }
+  }
+
+  private emit (s: string, pos: Position, text?: string): void {
+    if (s.length === 0) return
+    this.outBytes += Buffer.byteLength(s)
+    if (this.outBytes > this.limits.maxOutputBytes) throw new TemplateOutputLimitError(this.limits.maxOutputBytes, 'output', pos)
+    this.segments.push(text !== undefined ? { offset: this.outChars, pos, text } : { offset: this.outChars, pos })
+    this.out.push(s)
+    this.outChars += s.length
+  }
+
+  /** A value a function returned: strings are bounded like the output (they could only be printed or measured). */
+  private checkValue (v: unknown, pos: Position): unknown {
+    if (typeof v === 'string' && v.length > this.limits.maxOutputBytes / 3 && Buffer.byteLength(v) > this.limits.maxOutputBytes) {
+      throw new TemplateOutputLimitError(this.limits.maxOutputBytes, 'value', pos)
+    }
+    return v
   }
 
   private lookup (name: string, pos: Position): unknown {
@@ -46,135 +122,250 @@ class State {
     throw new TemplateExecError(`undefined variable: ${name}`, pos)
   }
 
-  private withScope<T> (fn: () => T): T {
-    this.scopes.push({ vars: new Map() })
-    try { return fn() } finally { this.scopes.pop() }
-  }
+  private pushScope (): void { this.scopes.push({ vars: new Map() }) }
 
-  walkList (nodes: Node[], dot: unknown): void {
-    for (const n of nodes) this.walk(n, dot)
-  }
-
-  private walk (n: Node, dot: unknown): void {
-    switch (n.kind) {
-      case 'text': this.out.push(n.text); return
-      case 'action': {
-        const v = this.evalPipeline(n.pipe, dot)
-        if (n.pipe.decl.length === 0) this.out.push(printable(v, n.pos))
-        return
+  run (nodes: Node[]): void {
+    const stack: ControlFrame[] = [{ k: 'list', nodes, i: 0, dot: this.root, scopeBase: 1 }]
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]
+      if (f.k === 'range') {
+        const e = f.it.next()
+        if (e === undefined) { stack.pop(); this.scopes.length = f.scopeBase; continue }
+        this.tick(f.node.pos)
+        // One scope for the range (its pipeline) and a fresh one per iteration.
+        this.scopes.length = f.scopeBase + 1
+        this.pushScope()
+        const [k, x] = e
+        const [d1, d2] = f.node.pipe.decl
+        if (d2 !== undefined) { this.setVar(f.node.pipe, d1, k); this.setVar(f.node.pipe, d2, x) } else if (d1 !== undefined) this.setVar(f.node.pipe, d1, f.it.isInt ? k : x)
+        stack.push({ k: 'list', nodes: f.node.list, i: 0, dot: x, scopeBase: f.scopeBase + 1 })
+        continue
       }
-      case 'if': case 'with':
-        this.withScope(() => {
-          const v = this.evalPipeline(n.pipe, dot)
-          if (truth(v)) this.walkList(n.list, n.kind === 'with' ? v : dot)
-          else if (n.elseList !== undefined) this.walkList(n.elseList, dot)
-        })
-        return
-      case 'range': this.withScope(() => { this.walkRange(n, dot) }); return
-      case 'break': throw new BreakSignal()
-      case 'continue': throw new ContinueSignal()
-    }
-  }
-
-  private walkRange (n: Extract<Node, { kind: 'range' }>, dot: unknown): void {
-    // The range pipeline's declarations receive the index/key and element, not the pipeline value.
-    const v = this.evalPipeline({ ...n.pipe, decl: [] }, dot)
-    let entries: Array<[unknown, unknown]>
-    if (v === undefined || v === null) entries = []
-    else if (Array.isArray(v)) entries = v.map((x, i) => [i, x])
-    else if (typeof v === 'string') throw new TemplateExecError(`range can't iterate over ${v}`, n.pos)
-    else if (isInt(v)) entries = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i])
-    else if (typeof v === 'object') entries = Object.keys(v).sort(goKeyOrder).map(k => [k, (v as Record<string, unknown>)[k]])
-    else throw new TemplateExecError(`range can't iterate over ${formatValue(v)}`, n.pos)
-    if (entries.length === 0) { if (n.elseList !== undefined) this.walkList(n.elseList, dot); return }
-    const [d1, d2] = n.pipe.decl
-    for (const [k, x] of entries) {
-      try {
-        this.withScope(() => {
-          const scope = this.scopes[this.scopes.length - 1]
-          if (d2 !== undefined) { set(d1, k); set(d2, x) } else if (d1 !== undefined) set(d1, isInt(v) ? k : x)
-          function set (name: string, val: unknown): void {
-            if (n.pipe.isAssign) self.assign(name, val, n.pos); else scope.vars.set(name, val)
+      if (f.i >= f.nodes.length) { stack.pop(); this.scopes.length = f.scopeBase; continue }
+      const n = f.nodes[f.i++]
+      this.tick(n.pos)
+      switch (n.kind) {
+        case 'text': this.emit(n.text, n.pos, n.text); break
+        case 'action': {
+          this.lastMissing = undefined
+          this.textOfMissing = undefined
+          const v = this.evalPipeline(n.pipe, f.dot, false)
+          if (n.pipe.decl.length === 0) {
+            const missing = v === undefined ? this.lastMissing as MissingUse | undefined : this.textOfMissing as MissingUse | undefined
+            if (missing !== undefined) this.printedMissing.push({ ...missing, offset: this.outChars })
+            this.emit(printable(v, n.pos), n.pos)
           }
-          const self = this
-          this.walkList(n.list, x)
-        })
+          break
+        }
+        case 'if': case 'with': {
+          const base = this.scopes.length
+          this.pushScope()
+          const v = this.evalPipeline(n.pipe, f.dot, false)
+          if (truth(v)) stack.push({ k: 'list', nodes: n.list, i: 0, dot: n.kind === 'with' ? v : f.dot, scopeBase: base })
+          else if (n.elseList !== undefined) stack.push({ k: 'list', nodes: n.elseList, i: 0, dot: f.dot, scopeBase: base })
+          else this.scopes.length = base
+          break
+        }
+        case 'range': {
+          const base = this.scopes.length
+          this.pushScope()
+          // The range pipeline's declarations receive the index/key and element, not the pipeline value.
+          const v = this.evalPipeline(n.pipe, f.dot, true)
+          const it = rangeIter(v, n.pos)
+          if (it === undefined) {
+            if (n.elseList !== undefined) stack.push({ k: 'list', nodes: n.elseList, i: 0, dot: f.dot, scopeBase: base })
+            else this.scopes.length = base
+          } else stack.push({ k: 'range', node: n, it, dot: f.dot, scopeBase: base })
+          break
+        }
+        case 'break': case 'continue': {
+          // Unwind to the innermost range (the parser guarantees there is one).
+          while (stack[stack.length - 1].k !== 'range') stack.pop()
+          if (n.kind === 'break') { const r = stack.pop() as ControlFrame; this.scopes.length = r.scopeBase }
+          break
+        }
+      }
+    }
+  }
+
+  private setVar (p: Pipeline, name: string, val: unknown): void {
+    if (p.isAssign) this.assign(name, val, p.pos); else this.scopes[this.scopes.length - 1].vars.set(name, val)
+  }
+
+  /** Evaluates a pipeline, with nested parenthesised pipelines on an explicit stack. */
+  private evalPipeline (p: Pipeline, dot: unknown, noDecl: boolean): unknown {
+    const stack: ExprFrame[] = [{ k: 'pipe', pipe: p, dot, i: 0, v: undefined, has: false, scoped: false, noDecl, pos: p.pos }]
+    let ret: unknown
+    let returning = false
+    const pushPipe = (a: Extract<Arg, { kind: 'pipe' }>, d: unknown): void => {
+      this.pushScope()
+      stack.push({ k: 'pipe', pipe: a.pipe, dot: d, i: 0, v: undefined, has: false, scoped: true, noDecl: false, names: a.names, pos: a.pos })
+    }
+    for (;;) {
+      const f = stack[stack.length - 1]
+      if (f.k === 'pipe') {
+        if (returning) { f.v = ret; f.has = true; f.i++; returning = false }
+        if (f.i < f.pipe.cmds.length) {
+          const cmd = f.pipe.cmds[f.i]
+          this.tick(cmd.pos)
+          stack.push({ k: 'cmd', cmd, dot: f.dot, hasFinal: f.has, final: f.v, i: 1, vals: [], last: undefined, usedFinal: false })
+          continue
+        }
+        if (!f.noDecl) {
+          for (const name of f.pipe.decl) {
+            if (f.pipe.isAssign) this.assign(name, f.v, f.pipe.pos)
+            else this.scopes[this.scopes.length - 1].vars.set(name, f.v)
+          }
+        }
+        if (f.scoped) this.scopes.pop()
+        stack.pop()
+        ret = f.names !== undefined && f.names.length > 0 ? this.fieldChain(f.v, f.names, f.pos, undefined) : f.v
+        if (stack.length === 0) return ret
+        returning = true
+        continue
+      }
+      // A command.
+      const args = f.cmd.args
+      const first = args[0]
+      if (first.kind !== 'func') {
+        if (args.length > 1 || f.hasFinal) {
+          if (first.kind === 'field' || first.kind === 'variable' || first.kind === 'pipe') {
+            const name = first.kind === 'variable' && first.names.length === 0 ? first.name : '.' + (first.names.at(-1) ?? '')
+            throw new TemplateExecError(`can't give argument to non-function ${name}`, first.pos)
+          }
+          throw new TemplateExecError(`can't give argument to non-function ${describeArg(first)}`, first.pos)
+        }
+        if (first.kind === 'pipe' && !returning) { pushPipe(first, f.dot); continue }
+        const v = returning ? ret : this.evalArg(first, f.dot, f)
+        stack.pop()
+        ret = v
+        returning = true
+        continue
+      }
+      const fn = this.funcs.get(first.name)
+      if (fn === undefined) throw new TemplateExecError(`function "${first.name}" not defined`, first.pos)
+      if (LAZY.has(first.name)) {
+        const isAnd = first.name === 'and'
+        // and/or: evaluate operands one at a time, stop at the first that decides.
+        let decided = false
+        if (returning) {
+          returning = false
+          f.last = ret
+          f.i++
+          if (isAnd ? !truth(ret) : truth(ret)) decided = true
+        }
+        while (!decided && f.i < args.length) {
+          const a = args[f.i]
+          if (a.kind === 'pipe') break
+          const v = this.evalArg(a, f.dot, f)
+          f.last = v
+          f.i++
+          if (isAnd ? !truth(v) : truth(v)) decided = true
+        }
+        if (!decided && f.i < args.length) { pushPipe(args[f.i] as Extract<Arg, { kind: 'pipe' }>, f.dot); continue }
+        if (!decided && f.hasFinal && !f.usedFinal) { f.usedFinal = true; f.last = f.final }
+        if (args.length === 1 && !f.hasFinal) throw new TemplateExecError(`wrong number of args for ${first.name}: want at least 1 got 0`, first.pos)
+        stack.pop()
+        ret = f.last
+        returning = true
+        continue
+      }
+      if (returning) { f.vals.push(ret); f.i++; returning = false }
+      let pending = false
+      while (f.i < args.length) {
+        const a = args[f.i]
+        if (a.kind === 'pipe') { pushPipe(a, f.dot); pending = true; break }
+        f.vals.push(this.evalArg(a, f.dot, f))
+        f.i++
+      }
+      if (pending) continue
+      if (f.hasFinal) f.vals.push(f.final)
+      let v: unknown
+      try {
+        v = fn(...f.vals)
       } catch (e) {
-        if (e instanceof BreakSignal) break
-        if (e instanceof ContinueSignal) continue
-        throw e
+        if ((e as Error)?.name === 'TemplateExecError' || (e as Error)?.name === 'MissingInputError') throw e
+        // A function that cannot work without an input that was not given: name the input, not the symptom.
+        if (f.missing !== undefined) throw new MissingInputError([f.missing], `${first.name} cannot use its "no value" (${(e as Error).message})`, e)
+        throw new TemplateExecError(`error calling ${first.name}: ${(e as Error).message}`, first.pos, e)
       }
+      if (f.missing !== undefined && TEXT_FUNCS.has(first.name)) this.textOfMissing ??= f.missing
+      stack.pop()
+      ret = this.checkValue(v, first.pos)
+      returning = true
     }
   }
 
-  private evalPipeline (p: Pipeline, dot: unknown): unknown {
-    let v: unknown
-    let has = false
-    for (const cmd of p.cmds) { v = this.evalCommand(cmd, dot, has, v); has = true }
-    for (const name of p.decl) {
-      if (p.isAssign) this.assign(name, v, p.pos)
-      else this.scopes[this.scopes.length - 1].vars.set(name, v)
-    }
-    return v
-  }
-
-  private evalCommand (cmd: Command, dot: unknown, hasFinal: boolean, final: unknown): unknown {
-    const first = cmd.args[0]
-    if (first.kind === 'func') return this.callFunc(first.name, first.pos, cmd.args.slice(1), dot, hasFinal, final)
-    if (cmd.args.length > 1 || hasFinal) {
-      if (first.kind === 'field' || first.kind === 'variable' || first.kind === 'pipe') {
-        const name = first.kind === 'variable' && first.names.length === 0 ? first.name : '.' + (first.names.at(-1) ?? '')
-        throw new TemplateExecError(`can't give argument to non-function ${name}`, first.pos)
-      }
-      throw new TemplateExecError(`can't give argument to non-function ${describeArg(first)}`, first.pos)
-    }
-    return this.evalArg(first, dot)
-  }
-
-  private evalArg (a: Arg, dot: unknown): unknown {
+  /** Every operand but a parenthesised pipeline (those go on the expression stack). */
+  private evalArg (a: Arg, dot: unknown, cmd: Extract<ExprFrame, { k: 'cmd' }> | undefined): unknown {
     switch (a.kind) {
       case 'dot': return dot
       case 'nil': return null
       case 'literal': return a.value
-      case 'field': return this.fieldChain(dot, a.names, a.pos)
-      case 'variable': return this.fieldChain(this.lookup(a.name, a.pos), a.names, a.pos)
-      case 'pipe': return this.fieldChain(this.withScope(() => this.evalPipeline(a.pipe, dot)), a.names, a.pos)
-      case 'func': return this.callFunc(a.name, a.pos, [], dot, false, undefined)
+      case 'field': return this.fieldChain(dot, a.names, a.pos, cmd)
+      case 'variable': {
+        const base = this.lookup(a.name, a.pos)
+        return this.fieldChain(base, a.names, a.pos, cmd)
+      }
+      case 'func': {
+        const fn = this.funcs.get(a.name)
+        if (fn === undefined) throw new TemplateExecError(`function "${a.name}" not defined`, a.pos)
+        if (LAZY.has(a.name)) throw new TemplateExecError(`wrong number of args for ${a.name}: want at least 1 got 0`, a.pos)
+        try {
+          return this.checkValue(fn(), a.pos)
+        } catch (e) {
+          if ((e as Error)?.name === 'TemplateOutputLimitError') throw e
+          throw new TemplateExecError(`error calling ${a.name}: ${(e as Error).message}`, a.pos, e)
+        }
+      }
+      case 'pipe': throw new Error('unreachable: parenthesised pipelines are evaluated on the stack')
     }
   }
 
-  private fieldChain (v: unknown, names: string[], pos: Position): unknown {
-    for (const name of names) {
+  private fieldChain (v: unknown, names: string[], pos: Position, cmd: Extract<ExprFrame, { k: 'cmd' }> | undefined): unknown {
+    const base = v
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]
       if (v === undefined || v === null) return undefined
       if (typeof v !== 'object' || Array.isArray(v)) throw new TemplateExecError(`can't evaluate field ${name} in type ${goType(v)}`, pos)
-      v = Object.hasOwn(v, name) ? (v as Record<string, unknown>)[name] : undefined
+      if (!Object.hasOwn(v, name)) {
+        // A top-level key of the inputs map that is not there: remember which, for the error that names it.
+        if (i === 0 && base === this.root) {
+          const use = { name, pos }
+          this.lastMissing = use
+          if (cmd !== undefined) cmd.missing ??= use
+        }
+        return undefined
+      }
+      v = (v as Record<string, unknown>)[name]
     }
     return v
   }
+}
 
-  private callFunc (name: string, pos: Position, args: Arg[], dot: unknown, hasFinal: boolean, final: unknown): unknown {
-    const fn = this.funcs.get(name)
-    if (fn === undefined) throw new TemplateExecError(`function "${name}" not defined`, pos)
-    if (LAZY.has(name)) {
-      const thunks: Array<() => unknown> = args.map(a => () => this.evalArg(a, dot))
-      if (hasFinal) thunks.push(() => final)
-      if (thunks.length === 0) throw new TemplateExecError(`wrong number of args for ${name}: want at least 1 got 0`, pos)
-      let v: unknown
-      for (const th of thunks) {
-        v = th()
-        if (name === 'and' ? !truth(v) : truth(v)) return v
-      }
-      return v
-    }
-    const vals = args.map(a => this.evalArg(a, dot))
-    if (hasFinal) vals.push(final)
-    try {
-      return fn(...vals)
-    } catch (e) {
-      if ((e as Error)?.name === 'TemplateExecError') throw e
-      throw new TemplateExecError(`error calling ${name}: ${(e as Error).message}`, pos, e)
-    }
+/** A lazy iterator over what range may iterate, or undefined for nothing to iterate (the else branch). */
+function rangeIter (v: unknown, pos: Position): RangeIter | undefined {
+  if (v === undefined || v === null) return undefined
+  if (Array.isArray(v)) {
+    if (v.length === 0) return undefined
+    let i = 0
+    return { isInt: false, next: () => i < v.length ? [i, v[i++]] : undefined }
   }
+  if (typeof v === 'string') throw new TemplateExecError(`range can't iterate over ${v}`, pos)
+  if (isInt(v)) {
+    if (v <= 0) return undefined
+    let i = 0
+    return { isInt: true, next: () => { if (i >= v) return undefined; const k = i++; return [k, k] } }
+  }
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>
+    const keys = Object.keys(o)
+    if (keys.length === 0) return undefined
+    keys.sort(goKeyOrder)
+    let i = 0
+    return { isInt: false, next: () => i < keys.length ? [keys[i], o[keys[i++]]] : undefined }
+  }
+  throw new TemplateExecError(`range can't iterate over ${formatValue(v)}`, pos)
 }
 
 function describeArg (a: Arg): string {

@@ -186,20 +186,32 @@ export function sprintf (format: string, args: unknown[]): string {
       else if (fl === ' ') f.space = true
       else break
     }
-    const readNum = (): number | undefined => {
+    // Go refuses widths and precisions past about 10^6 (fmt's tooLarge), so a format cannot ask for a
+    // gigabyte of padding: a literal that long ends the format with %!(NOVERB), an argument gives BADWIDTH.
+    let overflow = false
+    const readNum = (bad: string): number | undefined => {
       if (format[i] === '*') {
         i++
         const a = args[argi++]
-        return isInt(a) ? a : undefined
+        if (!isInt(a) || a > 1e6 || a < -1e6) { out += bad; return undefined }
+        return a
       }
-      const m = /^[0-9]+/.exec(format.slice(i))
-      if (m === null) return undefined
-      i += m[0].length
-      return Number(m[0])
+      let n: number | undefined
+      for (; i < format.length && format[i] >= '0' && format[i] <= '9'; i++) {
+        if (n !== undefined && n > 1e6) { overflow = true; return undefined }
+        n = (n ?? 0) * 10 + (format.charCodeAt(i) - 48)
+      }
+      return n
     }
-    f.width = readNum()
-    if (format[i] === '.') { i++; f.prec = readNum() ?? 0 }
-    if (i >= format.length) { out += '%!(NOVERB)'; break }
+    f.width = readNum('%!(BADWIDTH)')
+    if (f.width !== undefined && f.width < 0) { f.width = -f.width; f.minus = true; f.zero = false }
+    if (!overflow && format[i] === '.') {
+      i++
+      f.prec = readNum('%!(BADPREC)')
+      if (f.prec !== undefined && f.prec < 0) { f.prec = undefined; out += '%!(BADPREC)' }
+      else if (f.prec === undefined && format[i - 1] !== '*') f.prec = 0
+    }
+    if (overflow || i >= format.length) { out += '%!(NOVERB)'; break }
     const verb = format[i]
     if (verb === '%') { out += '%'; continue }
     if (argi >= args.length) { out += `%!${verb}(MISSING)`; continue }

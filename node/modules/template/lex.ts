@@ -11,6 +11,8 @@ export interface Token { type: TokenType, value: string, pos: Position }
 
 const KEYWORDS = new Set(['if', 'else', 'end', 'range', 'with', 'break', 'continue', 'define', 'template', 'block'])
 const SPACE = new Set([' ', '\t', '\r', '\n'])
+// Sticky: matched in place, without copying the rest of the source for every number.
+const NUMBER = /[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(?:[0-9][0-9_]*)?\.?[0-9_]*(?:[eE][+-]?[0-9]+)?)/y
 
 export function lex (src: string): Token[] {
   const tokens: Token[] = []
@@ -26,14 +28,16 @@ export function lex (src: string): Token[] {
   let trimNextText = false
   while (i < src.length) {
     const open = src.indexOf('{{', i)
-    let textEnd = open === -1 ? src.length : open
+    const textEnd = open === -1 ? src.length : open
     let text = src.slice(i, textEnd)
-    const textPos = posOf(i)
     let trimLeft = false
     if (open !== -1 && src[open + 2] === '-' && SPACE.has(src[open + 3] ?? '')) trimLeft = true
-    if (trimNextText) text = text.replace(/^[ \t\r\n]+/, '')
-    if (trimLeft) text = text.replace(/[ \t\r\n]+$/, '')
-    if (text.length > 0) tokens.push({ type: 'text', value: text, pos: textPos })
+    let textStart = i
+    if (trimNextText) { const kept = text.replace(/^[ \t\r\n]+/, ''); textStart += text.length - kept.length; text = kept }
+    // (a loop, not /\s+$/: that regex is quadratic on long runs of spaces, and the source may be hostile)
+    if (trimLeft) { let e = text.length; while (e > 0 && SPACE.has(text[e - 1])) e--; text = text.slice(0, e) }
+    // The position is that of the first character kept, so rendered text maps back to the template exactly.
+    if (text.length > 0) tokens.push({ type: 'text', value: text, pos: posOf(textStart) })
     trimNextText = false
     if (open === -1) break
     i = open + 2 + (trimLeft ? 2 : 0)
@@ -114,7 +118,8 @@ export function lex (src: string): Token[] {
         if (!/[0-9]/.test(src[i + 1] ?? '')) { tokens.push({ type: 'dot', value: '.', pos: p }); i++; continue }
       }
       if (/[0-9+\-.]/.test(c)) {
-        const m = /^[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(?:[0-9][0-9_]*)?\.?[0-9_]*(?:[eE][+-]?[0-9]+)?)/.exec(src.slice(i))
+        NUMBER.lastIndex = i
+        const m = NUMBER.exec(src)
         const num = m?.[0] ?? ''
         if (num === '' || num === '-' || num === '+' || num === '.' || !/[0-9]/.test(num)) throw new TemplateSyntaxError(`unexpected "${c}" in command`, p)
         if (/[\p{L}_]/u.test(src[i + num.length] ?? '')) throw new TemplateSyntaxError(`bad number syntax: "${num}${src[i + num.length]}"`, p)

@@ -1,6 +1,6 @@
 // Parser for Go text/template: tokens → a tree of nodes. Function names are checked against the known set at
 // parse time, as Go does ("function "x" not defined").
-import { TemplateSyntaxError, UnknownTemplateFunctionError, type Position } from './errors.ts'
+import { TemplateNestingError, TemplateSyntaxError, UnknownTemplateFunctionError, type Position } from './errors.ts'
 import { lex, type Token } from './lex.ts'
 
 export type Arg =
@@ -22,21 +22,60 @@ export type Node =
   | { kind: 'range', pos: Position, pipe: Pipeline, list: Node[], elseList?: Node[] }
   | { kind: 'break' | 'continue', pos: Position }
 
-export function parseTemplate (src: string, funcs: ReadonlySet<string>): Node[] {
-  return new Parser(lex(src), funcs).parseRoot()
+export interface ParseLimits {
+  maxParenDepth: number
+  maxPipelineCommands: number
+  maxNesting: number
+  maxRangeNesting: number
 }
 
-type EndKind = 'end' | 'else' | 'eof'
+export function parseTemplate (src: string, funcs: ReadonlySet<string>, limits: ParseLimits): Node[] {
+  return new Parser(lex(src), funcs, limits).parseRoot()
+}
+
+// The parser is iterative: open controls and open parentheses live on explicit stacks, so nesting is bounded
+// by the limits (with a named error) and never by the JavaScript call stack.
+
+interface ControlFrame {
+  kind: 'root' | 'if' | 'with' | 'range'
+  kw: Token
+  pipe?: Pipeline
+  list: Node[]
+  elseList?: Node[]
+  inElse: boolean
+  /** Opened by {{else if}} / {{else with}}: its {{end}} also closes the control it is the else branch of. */
+  sharesEnd: boolean
+  /** Length of the variable list before this control; restored at its {{end}}. */
+  varsBase: number
+}
+
+interface PipeFrame {
+  ctx: string
+  inAction: boolean
+  start: Token
+  /** The "(" that opened this pipeline (parenthesised pipelines only). */
+  lparen?: Token
+  decl: string[]
+  isAssign: boolean
+  cmds: Command[]
+  /** Operands of the command being read; undefined between commands. */
+  args?: Arg[]
+  cmdFirst?: Token
+}
 
 class Parser {
   private i = 0
   private rangeDepth = 0
+  private rangeNesting = 0
   private readonly tokens: Token[]
   private readonly funcs: ReadonlySet<string>
-  // Declared variable names per scope, so an undeclared $x is a parse error as in Go.
-  private readonly vars: string[][] = [['$']]
+  private readonly limits: ParseLimits
+  // Declared variable names, innermost last, so an undeclared $x is a parse error as in Go; with a count per
+  // name, so a check costs the same however many variables a template declares.
+  private readonly vars: string[] = ['$']
+  private readonly declared = new Map<string, number>([['$', 1]])
 
-  constructor (tokens: Token[], funcs: ReadonlySet<string>) { this.tokens = tokens; this.funcs = funcs }
+  constructor (tokens: Token[], funcs: ReadonlySet<string>, limits: ParseLimits) { this.tokens = tokens; this.funcs = funcs; this.limits = limits }
 
   private peek (): Token { return this.tokens[this.i] }
   private next (): Token { return this.tokens[this.i++] }
@@ -46,37 +85,104 @@ class Parser {
   private describe (t: Token): string { return t.type === 'eof' ? 'EOF' : t.type === 'right' ? '"}}"' : JSON.stringify(t.value) }
 
   parseRoot (): Node[] {
-    const [list, end, tok] = this.parseList()
-    if (end !== 'eof') this.fail(`unexpected {{${end}}}`, tok)
-    return list
-  }
-
-  /** Parses nodes until {{end}}, {{else…}} or EOF; returns which one stopped it (positioned after the keyword). */
-  private parseList (): [Node[], EndKind, Token] {
-    const nodes: Node[] = []
+    const root: ControlFrame = { kind: 'root', kw: this.peek(), list: [], inElse: false, sharesEnd: false, varsBase: 1 }
+    const frames: ControlFrame[] = [root]
+    const target = (f: ControlFrame): Node[] => f.inElse ? (f.elseList as Node[]) : f.list
     for (;;) {
+      const cur = frames[frames.length - 1]
       const t = this.next()
-      if (t.type === 'eof') return [nodes, 'eof', t]
-      if (t.type === 'text') { nodes.push({ kind: 'text', pos: t.pos, text: t.value }); continue }
+      if (t.type === 'eof') {
+        if (cur.kind !== 'root') this.fail(`unexpected EOF: {{${cur.kind}}} has no {{end}}`, cur.kw)
+        return root.list
+      }
+      if (t.type === 'text') { target(cur).push({ kind: 'text', pos: t.pos, text: t.value }); continue }
       // t is 'left'
       const k = this.peekNonSpace()
-      if (k.type === 'keyword') {
-        this.next()
-        switch (k.value) {
-          case 'end': this.expectRight('end'); return [nodes, 'end', k]
-          case 'else': return [nodes, 'else', k]
-          case 'if': case 'with': nodes.push(this.parseControl(k.value, k)); continue
-          case 'range': nodes.push(this.parseRange(k)); continue
-          case 'break': case 'continue':
-            if (this.rangeDepth === 0) this.fail(`{{${k.value}}} outside {{range}}`, k)
-            this.expectRight(k.value)
-            nodes.push({ kind: k.value, pos: k.pos }); continue
-          default: this.fail(`{{${k.value}}} is not supported in module templates`, k)
-        }
+      if (k.type !== 'keyword') {
+        const pipe = this.parsePipeline('command')
+        target(cur).push({ kind: 'action', pos: pipe.pos, pipe })
+        continue
       }
-      const pipe = this.parsePipeline('command', true)
-      nodes.push({ kind: 'action', pos: pipe.pos, pipe })
+      this.next()
+      switch (k.value) {
+        case 'end': {
+          this.expectRight('end')
+          if (cur.kind === 'root') this.fail('unexpected {{end}}', k)
+          // Close this control, and the ones it is the {{else if}} of, which share this {{end}}.
+          for (;;) {
+            const done = frames.pop() as ControlFrame
+            this.closeControl(done)
+            const parent = frames[frames.length - 1]
+            target(parent).push(this.nodeOf(done))
+            if (!done.sharesEnd) break
+          }
+          continue
+        }
+        case 'else': {
+          if (cur.kind === 'root') this.fail('unexpected {{else}}', k)
+          if (cur.inElse) this.fail('expected end; found {{else}}', k)
+          this.enterElse(cur)
+          const n = this.peekNonSpace()
+          // {{else if …}} in an if, {{else with …}} in a with: an else branch holding one nested control that
+          // shares our {{end}} (Go accepts only the same keyword).
+          if (n.type === 'keyword' && n.value === cur.kind && (n.value === 'if' || n.value === 'with')) {
+            this.next()
+            frames.push(this.openControl(n.value, n, true, frames.length))
+          } else {
+            this.expectRight('else')
+          }
+          continue
+        }
+        case 'if': case 'with': case 'range':
+          frames.push(this.openControl(k.value, k, false, frames.length))
+          continue
+        case 'break': case 'continue':
+          if (this.rangeDepth === 0) this.fail(`{{${k.value}}} outside {{range}}`, k)
+          this.expectRight(k.value)
+          target(cur).push({ kind: k.value, pos: k.pos })
+          continue
+        default: this.fail(`{{${k.value}}} is not supported in module templates`, k)
+      }
     }
+  }
+
+  private openControl (kind: 'if' | 'with' | 'range', kw: Token, sharesEnd: boolean, depth: number): ControlFrame {
+    if (depth > this.limits.maxNesting) throw new TemplateNestingError('controls', this.limits.maxNesting, kw.pos)
+    if (kind === 'range' && this.rangeNesting >= this.limits.maxRangeNesting) throw new TemplateNestingError('ranges', this.limits.maxRangeNesting, kw.pos)
+    const varsBase = this.vars.length
+    const pipe = this.parsePipeline(kind)
+    if (kind === 'range') { this.rangeDepth++; this.rangeNesting++ }
+    return { kind, kw, pipe, list: [], inElse: false, sharesEnd, varsBase }
+  }
+
+  private enterElse (f: ControlFrame): void {
+    // {{break}} and {{continue}} belong to the range's body, not to its else branch (as in Go).
+    if (f.kind === 'range') this.rangeDepth--
+    f.inElse = true
+    f.elseList = []
+  }
+
+  private closeControl (f: ControlFrame): void {
+    if (f.kind === 'range') { if (!f.inElse) this.rangeDepth--; this.rangeNesting-- }
+    this.popVars(f.varsBase)
+  }
+
+  private pushVars (names: string[]): void {
+    for (const n of names) { this.vars.push(n); this.declared.set(n, (this.declared.get(n) ?? 0) + 1) }
+  }
+
+  private popVars (length: number): void {
+    while (this.vars.length > length) {
+      const n = this.vars.pop() as string
+      const c = (this.declared.get(n) ?? 1) - 1
+      if (c === 0) this.declared.delete(n); else this.declared.set(n, c)
+    }
+  }
+
+  private nodeOf (f: ControlFrame): Node {
+    const pipe = f.pipe as Pipeline
+    if (f.kind === 'range') return { kind: 'range', pos: f.kw.pos, pipe, list: f.list, elseList: f.elseList }
+    return { kind: f.kind as 'if' | 'with', pos: f.kw.pos, pipe, list: f.list, elseList: f.elseList }
   }
 
   private expectRight (ctx: string): void {
@@ -84,55 +190,61 @@ class Parser {
     if (t.type !== 'right') this.fail(`unexpected ${this.describe(t)} in ${ctx}`, t)
   }
 
-  private parseControl (kind: 'if' | 'with', kw: Token): Node {
-    this.vars.push([])
-    const pipe = this.parsePipeline(kind, true)
-    const [list, end, tok] = this.parseList()
-    let elseList: Node[] | undefined
-    if (end === 'eof') this.fail(`unexpected EOF: {{${kind}}} has no {{end}}`, kw)
-    if (end === 'else') {
-      const n = this.peekNonSpace()
-      // {{else if …}} / {{else with …}}: an else branch holding one nested control that shares our {{end}}.
-      if (n.type === 'keyword' && (n.value === 'if' || n.value === 'with')) {
-        this.next()
-        elseList = [this.parseControl(n.value, n)]
-      } else {
-        this.expectRight('else')
-        const [l2, end2, tok2] = this.parseList()
-        if (end2 !== 'end') this.fail(end2 === 'eof' ? `unexpected EOF: {{${kind}}} has no {{end}}` : 'expected end; found {{else}}', tok2)
-        elseList = l2
+  private isDeclared (name: string): boolean { return this.declared.has(name) }
+
+  /**
+   * pipeline: [decl :=|=] command ('|' command)*, ended by '}}'. A '(' inside opens a nested pipeline ended
+   * by ')'; those are kept on a stack rather than parsed by recursion.
+   */
+  private parsePipeline (ctx: string): Pipeline {
+    const stack: PipeFrame[] = [this.openPipeline(ctx, true)]
+    for (;;) {
+      const f = stack[stack.length - 1]
+      const t = this.peekNonSpace()
+      if (f.args === undefined) {
+        // Between commands.
+        if ((f.inAction && t.type === 'right') || (!f.inAction && t.type === 'rparen')) {
+          this.next()
+          if (f.cmds.length === 0) this.fail(`missing value for ${f.ctx}`, t)
+          const pipe = this.closePipeline(f)
+          stack.pop()
+          if (stack.length === 0) return pipe
+          // The parenthesised pipeline is an operand of the command being read one level up.
+          this.finishOperand(stack[stack.length - 1], { kind: 'pipe', pos: (f.lparen as Token).pos, pipe, names: [] })
+          continue
+        }
+        if (t.type === 'eof') this.fail(f.inAction ? 'unclosed action' : 'unclosed left paren', t)
+        if (!f.inAction && t.type === 'right') this.fail('unclosed left paren', t)
+        if (f.inAction && t.type === 'rparen') this.fail('unexpected right paren', t)
+        f.args = []
+        f.cmdFirst = t
+        continue
       }
-    } else void tok
-    this.vars.pop()
-    return { kind, pos: kw.pos, pipe, list, elseList }
+      // Inside a command: operands until '|', '}}', ')' or EOF.
+      if (t.type === 'pipe' || t.type === 'right' || t.type === 'rparen' || t.type === 'eof') {
+        if (t.type === 'rparen' && f.inAction && f.args.length === 0) this.fail('unexpected right paren', t)
+        if (f.args.length === 0) this.fail('empty command', f.cmdFirst as Token)
+        f.cmds.push({ pos: (f.cmdFirst as Token).pos, args: f.args })
+        f.args = undefined
+        if (f.cmds.length > this.limits.maxPipelineCommands) throw new TemplateNestingError('pipeline', this.limits.maxPipelineCommands, t.pos)
+        if (t.type === 'pipe') this.next()
+        continue
+      }
+      const tok = this.next()
+      if (tok.type === 'lparen') {
+        if (stack.length - 1 >= this.limits.maxParenDepth) throw new TemplateNestingError('parentheses', this.limits.maxParenDepth, tok.pos)
+        stack.push(this.openPipeline('parenthesized pipeline', false, tok))
+        continue
+      }
+      this.finishOperand(f, this.operand(tok))
+    }
   }
 
-  private parseRange (kw: Token): Node {
-    this.vars.push([])
-    const pipe = this.parsePipeline('range', true)
-    this.rangeDepth++
-    const [list, end, tok] = this.parseList()
-    this.rangeDepth--
-    let elseList: Node[] | undefined
-    if (end === 'eof') this.fail('unexpected EOF: {{range}} has no {{end}}', kw)
-    if (end === 'else') {
-      this.expectRight('else')
-      const [l2, end2, tok2] = this.parseList()
-      if (end2 !== 'end') this.fail(end2 === 'eof' ? 'unexpected EOF: {{range}} has no {{end}}' : 'expected end; found {{else}}', tok2)
-      elseList = l2
-    } else void tok
-    this.vars.pop()
-    return { kind: 'range', pos: kw.pos, pipe, list, elseList }
-  }
-
-  private isDeclared (name: string): boolean { return this.vars.some(s => s.includes(name)) }
-
-  /** pipeline: [decl :=|=] command ('|' command)*; ends at '}}' (action) or ')' (parenthesised). */
-  private parsePipeline (ctx: string, inAction: boolean): Pipeline {
+  /** Reads the optional declaration ("$x :=", "$x =", "$i, $v :=") that starts a pipeline. */
+  private openPipeline (ctx: string, inAction: boolean, lparen?: Token): PipeFrame {
     const start = this.peekNonSpace()
     const decl: string[] = []
     let isAssign = false
-    // Look ahead for "$x :=", "$x =" or "$i, $v :=".
     const save = this.i
     const v1 = this.nextNonSpace()
     if (v1.type === 'variable') {
@@ -147,84 +259,56 @@ class Parser {
       } else this.i = save
     } else this.i = save
     if (isAssign) for (const d of decl) if (!this.isDeclared(d)) this.fail(`undefined variable "${d}"`, start)
-    const cmds: Command[] = []
-    for (;;) {
-      const t = this.peekNonSpace()
-      if ((inAction && t.type === 'right') || (!inAction && t.type === 'rparen')) {
-        this.next()
-        if (cmds.length === 0) this.fail(`missing value for ${ctx}`, t)
-        break
-      }
-      if (t.type === 'eof') this.fail(inAction ? 'unclosed action' : 'unclosed left paren', t)
-      if (!inAction && t.type === 'right') this.fail('unclosed left paren', t)
-      if (inAction && t.type === 'rparen') this.fail('unexpected right paren', t)
-      cmds.push(this.parseCommand(inAction))
-      const after = this.peekNonSpace()
-      if (after.type === 'pipe') { this.next(); continue }
-    }
-    // Declarations become visible after the pipeline, as in Go.
-    if (!isAssign) this.vars[this.vars.length - 1].push(...decl)
-    for (let k = 1; k < cmds.length; k++) {
-      const a = cmds[k].args[0]
+    return { ctx, inAction, start, lparen, decl, isAssign, cmds: [] }
+  }
+
+  private closePipeline (f: PipeFrame): Pipeline {
+    // Declarations become visible after the pipeline.
+    if (!f.isAssign) this.pushVars(f.decl)
+    for (let k = 1; k < f.cmds.length; k++) {
+      const a = f.cmds[k].args[0]
       if (a.kind !== 'func' && a.kind !== 'field' && a.kind !== 'variable' && a.kind !== 'pipe') this.fail('non executable command in pipeline stage ' + (k + 1), { type: 'space', value: '', pos: a.pos })
     }
-    return { pos: start.pos, decl, isAssign, cmds }
+    return { pos: f.start.pos, decl: f.decl, isAssign: f.isAssign, cmds: f.cmds }
   }
 
-  private parseCommand (inAction: boolean): Command {
-    const args: Arg[] = []
-    const first = this.peekNonSpace()
-    for (;;) {
-      const t = this.peekNonSpace()
-      if (t.type === 'pipe' || t.type === 'right' || t.type === 'rparen' || t.type === 'eof') {
-        if (t.type === 'rparen' && inAction && args.length === 0) this.fail('unexpected right paren', t)
-        break
-      }
-      args.push(this.parseOperand())
-      // Operands must be separated by spaces: "{{.A.B}}" is one operand, "{{.A"x"}}" is an error.
-      const n = this.peek()
-      if (n.type !== 'space' && n.type !== 'pipe' && n.type !== 'right' && n.type !== 'rparen' && n.type !== 'eof') this.fail(`unexpected ${this.describe(n)} in operand`, n)
+  /** Field chains after an operand (.A.B, $x.A, (pipe).A), then the separator check; appends it. */
+  private finishOperand (f: PipeFrame, arg: Arg): void {
+    while (this.peek().type === 'field') {
+      const fl = this.next()
+      if (arg.kind === 'field' || arg.kind === 'variable' || arg.kind === 'pipe') arg.names.push(fl.value.slice(1))
+      else this.fail(`unexpected ${JSON.stringify(fl.value)} in operand`, fl)
     }
-    if (args.length === 0) this.fail('empty command', first)
-    return { pos: first.pos, args }
+    // Operands must be separated by spaces: "{{.A.B}}" is one operand, "{{.A"x"}}" is an error.
+    const n = this.peek()
+    if (n.type !== 'space' && n.type !== 'pipe' && n.type !== 'right' && n.type !== 'rparen' && n.type !== 'eof') this.fail(`unexpected ${this.describe(n)} in operand`, n)
+    ;(f.args as Arg[]).push(arg)
   }
 
-  private parseOperand (): Arg {
-    const t = this.next()
-    let arg: Arg
+  /** Every operand but a parenthesised pipeline. */
+  private operand (t: Token): Arg {
     switch (t.type) {
-      case 'field': arg = { kind: 'field', pos: t.pos, names: [t.value.slice(1)] }; break
+      case 'field': return { kind: 'field', pos: t.pos, names: [t.value.slice(1)] }
       case 'variable':
         if (!this.isDeclared(t.value)) this.fail(`undefined variable "${t.value}"`, t)
-        arg = { kind: 'variable', pos: t.pos, name: t.value, names: [] }; break
-      case 'dot': arg = { kind: 'dot', pos: t.pos }; break
-      case 'nil': arg = { kind: 'nil', pos: t.pos }; break
-      case 'bool': arg = { kind: 'literal', pos: t.pos, value: t.value === 'true' }; break
-      case 'number': arg = { kind: 'literal', pos: t.pos, value: parseNumber(t) }; break
-      case 'string': arg = { kind: 'literal', pos: t.pos, value: unquote(t) }; break
-      case 'rawString': arg = { kind: 'literal', pos: t.pos, value: t.value.slice(1, -1).replace(/\r/g, '') }; break
+        return { kind: 'variable', pos: t.pos, name: t.value, names: [] }
+      case 'dot': return { kind: 'dot', pos: t.pos }
+      case 'nil': return { kind: 'nil', pos: t.pos }
+      case 'bool': return { kind: 'literal', pos: t.pos, value: t.value === 'true' }
+      case 'number': return { kind: 'literal', pos: t.pos, value: parseNumber(t) }
+      case 'string': return { kind: 'literal', pos: t.pos, value: unquote(t) }
+      case 'rawString': return { kind: 'literal', pos: t.pos, value: t.value.slice(1, -1).replace(/\r/g, '') }
       case 'char': {
         const s = unquote({ ...t, value: '"' + t.value.slice(1, -1).replace(/"/g, '\\"').replace(/\\'/g, "'") + '"' })
         const cp = s.codePointAt(0)
         if (cp === undefined || [...s].length !== 1) this.fail(`malformed character constant: ${t.value}`, t)
-        arg = { kind: 'literal', pos: t.pos, value: cp }; break
+        return { kind: 'literal', pos: t.pos, value: cp }
       }
       case 'ident':
         if (!this.funcs.has(t.value)) throw new UnknownTemplateFunctionError(t.value, t.pos)
-        arg = { kind: 'func', pos: t.pos, name: t.value }; break
-      case 'lparen': {
-        const pipe = this.parsePipeline('parenthesized pipeline', false)
-        arg = { kind: 'pipe', pos: t.pos, pipe, names: [] }; break
-      }
+        return { kind: 'func', pos: t.pos, name: t.value }
       default: this.fail(`unexpected ${this.describe(t)} in operand`, t)
     }
-    // Field chains: .A.B, $x.A, (pipe).A
-    while (this.peek().type === 'field') {
-      const f = this.next()
-      if (arg.kind === 'field' || arg.kind === 'variable' || arg.kind === 'pipe') arg.names.push(f.value.slice(1))
-      else this.fail(`unexpected ${JSON.stringify(f.value)} in operand`, f)
-    }
-    return arg
   }
 }
 

@@ -1,0 +1,6 @@
+export { detectGpus, containerGpuSupport, usableDevices, NO_GPUS } from './detect.ts'
+export type { GpuInventory, ContainerGpuSupport, DetectOptions } from './detect.ts'
+export { parseNvidiaSmiXml, parseNvidiaSmiCsv, parseCudaVersionText, NvidiaSmiParseError, CSV_QUERY_FIELDS } from './nvidia-smi.ts'
+export type { GpuDevice, NvidiaSmiReport } from './nvidia-smi.ts'
+export { gpuSlots, describeGpus } from './slots.ts'
+export type { SlotGpus } from './slots.ts'

@@ -1,0 +1,40 @@
+// What a job asks of a machine: the module's resources, raised by what the person running it asks for
+// (`lilypad run --gpu N --gpu-model NAME --vram MB`). The result is the JobOffer's MachineSpec.
+import type { MachineSpec } from '../../protocols/eip712.ts'
+import { MAX_GPU_MODEL_LENGTH, type Resources } from './spec.ts'
+
+export interface GpuRequirement {
+  /** At least this many GPUs. */
+  gpus?: number
+  /** This model ('' or absent = the module's, if any). */
+  gpuModel?: string
+  /** At least this much VRAM on each GPU, MiB. */
+  gpuVramMb?: number
+}
+
+export class GpuRequirementError extends Error {
+  static override name = 'GpuRequirementError'
+  override name = 'GpuRequirementError'
+  readonly hint = '--gpu takes a count (0-65535), --vram megabytes of VRAM per GPU, --gpu-model a model name like "H100" or "RTX 4090"'
+}
+
+const UINT16 = 0xffff
+const UINT32 = 0xffffffff
+
+/**
+ * The MachineSpec a job offer requires. Counts and VRAM can only be raised (the module knows what it needs
+ * at least); a model given replaces the module's. Asking for a model or VRAM implies at least one GPU.
+ */
+export function machineRequirement (r: Resources, want: GpuRequirement = {}): MachineSpec {
+  if (want.gpus !== undefined && !(Number.isInteger(want.gpus) && want.gpus >= 0 && want.gpus <= UINT16)) throw new GpuRequirementError(`GPU count ${want.gpus} is not a whole number from 0 to ${UINT16}`)
+  if (want.gpuVramMb !== undefined && !(Number.isInteger(want.gpuVramMb) && want.gpuVramMb >= 0 && want.gpuVramMb <= UINT32)) throw new GpuRequirementError(`VRAM ${want.gpuVramMb} is not a whole number of megabytes`)
+  const model = (want.gpuModel ?? '').trim()
+  if (model.length > MAX_GPU_MODEL_LENGTH) throw new GpuRequirementError(`GPU model name longer than ${MAX_GPU_MODEL_LENGTH} characters`)
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(model)) throw new GpuRequirementError('GPU model name has control characters')
+  const gpuModel = model !== '' ? model : r.gpuModel
+  const gpuVramMb = Math.max(r.gpuVramMb, want.gpuVramMb ?? 0)
+  let gpus = Math.max(r.gpus, want.gpus ?? 0)
+  if (gpus === 0 && (gpuModel !== '' || gpuVramMb > 0)) gpus = 1
+  return { cpu: r.cpu, ramMb: r.ramMb, diskMb: r.diskMb, gpus, gpuVramMb, gpuModel, cudaVersion: r.cudaVersion }
+}
