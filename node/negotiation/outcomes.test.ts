@@ -20,7 +20,8 @@ test('junk offers priced at 0 cannot stop a job: the job creator goes past silen
   const stops: Array<() => Promise<void>> = []
   t.teardown(async () => { for (const s of stops.reverse()) await s(); await stopAll(hosts) })
   const jcW = wallet('outcome-jc')
-  const jc = await startJobCreator(jcHost, jcW, { stepTimeoutMs: 2000 })
+  // the silent peer costs one step timeout per attempt; long enough that an honest answer on a loaded machine is never cut off
+  const jc = await startJobCreator(jcHost, jcW, { stepTimeoutMs: 8000 })
   stops.push(jc.stop)
   const honest = await startProvider(rpHost, wallet('outcome-honest'), { price: 100n })
   stops.push(honest.stop)

@@ -20,11 +20,11 @@ await waitForMesh(hosts, services[0].topics.resourceOffers)
 process.on('message', (m: Command) => {
   void (async () => {
     if (m.type === 'connect') {
-      await Promise.all(m.addrs.map(async (a, i) => await hosts[i % hosts.length].dial(multiaddr(a[0]), { signal: AbortSignal.timeout(5000) })))
+      await Promise.all(m.addrs.map(async (a, i) => await hosts[i % hosts.length].dial(multiaddr(a[0]), { signal: AbortSignal.timeout(60_000) })))
       process.send?.({ type: 'connected' })
     } else if (m.type === 'await-mesh') {
       await waitForMesh(hosts, services[0].topics.resourceOffers)
-      await waitFor(() => hosts.some(h => h.getConnections().length > 3) && hosts.every(h => h.services.pubsub.getSubscribers(services[0].topics.resourceOffers).length >= 2), 10_000, 'cross-process subscribers')
+      await waitFor(() => hosts.some(h => h.getConnections().length > 3) && hosts.every(h => h.services.pubsub.getSubscribers(services[0].topics.resourceOffers).length >= 2), 60_000, 'cross-process subscribers')
       process.send?.({ type: 'meshed' })
     } else if (m.type === 'publish') {
       const w = wallet(m.label)
