@@ -175,6 +175,12 @@ export class OfferSync {
     return () => { this.listeners.delete(fn) }
   }
 
+  private notify (): void {
+    for (const fn of this.listeners) {
+      try { fn() } catch (err) { reportError(this.components, 'offer-sync', err, 'a sync listener threw') }
+    }
+  }
+
   private track<T> (p: Promise<T>): void {
     this.inflight.add(p)
     void p.finally(() => { this.inflight.delete(p) })
@@ -309,7 +315,7 @@ export class OfferSync {
       const before = out.added
       const stop = await this.take(id, answer.offers, out)
       // a job creator waiting for offers matches after each page, not after the whole pull
-      if (out.added > before) for (const fn of this.listeners) fn()
+      if (out.added > before) this.notify()
       if (stop || answer.next === undefined) break
       cursor = answer.next
     }
@@ -337,22 +343,24 @@ export class OfferSync {
       }
       return true
     })
-    // in small chunks: a page of forgeries stops being verified after the first few
+    // in small chunks: a page of forgeries stops being verified after the first few. Within a chunk each offer is
+    // taken as soon as its own verification is done (in page order), so the providers a serving node lists first —
+    // those it has known longest — are in the book while the rest of the page is still being verified.
     for (let i = 0; i < fresh.length && bad < limit; i += 16) {
       const chunk = fresh.slice(i, i + 16)
-      const recovered = await Promise.all(chunk.map(async s => {
+      const pending = chunk.map(async s => {
         try {
           return await this.verifier.recover(s.offer, s.bytes ?? new Uint8Array(), domain, bindingNeedsRecovery(s.offer, this.bindings))
         } catch (err) {
           reportError(this.components, 'offer-sync', err, 'verifier failed')
           return undefined
         }
-      }))
-      const now = this.nowSec
+      })
       for (let k = 0; k < chunk.length; k++) {
         const s = chunk[k]
-        const r = recovered[k]
+        const r = await pending[k]
         if (r === undefined) continue
+        const now = this.nowSec
         try {
           const v = checkRecovered(s.offer, r, { domain, now, replay: this.replay, bindings: this.bindings, requirePeerBinding: true })
           const res = book.add(liveOfferOf(v), now)
@@ -372,9 +380,17 @@ export class OfferSync {
             this.guard.penalize(from, BAD_OFFER_POINTS, `sync offer: ${err.code}`, 'offer-sync')
           }
         }
+        // the first offers of a page reach a waiting job creator at once (with their peers' signed addresses)
+        if (i === 0 && k === 0 && out.added > 0) {
+          await this.consumeRecords(from, records)
+          this.notify()
+        }
       }
-      // the providers of this chunk become reachable (ranked first) before the rest of the page is verified
+      // the providers of this chunk become reachable (ranked first) and a waiting job creator hears of them, before
+      // the rest of the page is verified
+      const had = out.added
       await this.consumeRecords(from, records)
+      if (had > 0) this.notify()
     }
     await this.consumeRecords(from, records)
     return bad >= limit
