@@ -96,7 +96,7 @@ test('with the default caps, the ranking is the uncapped one keeping each provid
     const full = match(job, offers, { now: NOW, reputation, limit: 1000, ...UNCAPPED })
     const seen = new Map<string, number>()
     const expected = full.filter(c => { const p = c.live.offer.provider.toLowerCase(); const n = (seen.get(p) ?? 0) + 1; seen.set(p, n); return n <= 2 })
-    t.deepEqual(match(job, offers, { now: NOW, reputation, limit: 1000 }).map(c => c.live.id), expected.map(c => c.live.id))
+    t.deepEqual(match(job, offers, { now: NOW, reputation, limit: 1000, maxPerPeer: Infinity }).map(c => c.live.id), expected.map(c => c.live.id))
     const preferred = (p: string): boolean => p === providers[2].toLowerCase()
     const got = match(job, offers, { now: NOW, reputation, limit: 1000, ...UNCAPPED, prefer: p => preferred(p) })
     t.deepEqual(got.map(c => c.live.id), [...full.filter(c => preferred(c.live.offer.provider.toLowerCase())), ...full.filter(c => !preferred(c.live.offer.provider.toLowerCase()))].map(c => c.live.id))
@@ -153,9 +153,10 @@ test('constraints: gpu vram, module list, target, expiry, mediator intersection 
 test('sixteen junk offers from one key priced at 0 cannot hide the seventeenth: per-key caps, and exclusions applied before the limit', t => {
   const junk = Array.from({ length: 16 }, (_, i) => ({ ...live(100 + i, { provider: providers[3], slot: i, price: 0n }), peer: 'junk-peer' }))
   const honest = { ...live(200, { provider: providers[1], price: 5n }), peer: 'honest-peer' }
-  // the ranking takes at most two offers of one key (and of one peer)
+  // the ranking takes at most one offer of one peer (and two of one key)
   const ranked = match(job, [...junk, honest], { now: NOW })
-  t.deepEqual(ranked.map(c => c.live.id), [junk[0].id, junk[1].id, honest.id])
+  t.deepEqual(ranked.map(c => c.live.id), [junk[0].id, honest.id])
+  t.deepEqual(match(job, [...junk, honest], { now: NOW, maxPerPeer: 100 }).map(c => c.live.id), [junk[0].id, junk[1].id, honest.id])
   // with the caps lifted, the junk fills the limit…
   t.false(match(job, [...junk, honest], { now: NOW, maxPerProvider: 100, maxPerPeer: 100 }).some(c => c.live.id === honest.id))
   // …but a key the job creator excluded (it failed it) uses none of the limit
@@ -163,7 +164,7 @@ test('sixteen junk offers from one key priced at 0 cannot hide the seventeenth: 
   t.deepEqual(excluded.map(c => c.live.id), [honest.id])
   // many keys bound to one peer are capped by the peer
   const sybils = Array.from({ length: 16 }, (_, i) => ({ ...live(300 + i, { provider: '0x' + (0xabc00 + i).toString(16).padStart(40, '0'), price: 0n }), peer: 'one-peer' }))
-  t.deepEqual(match(job, [...sybils, honest], { now: NOW }).map(c => c.live.peer), ['one-peer', 'one-peer', 'honest-peer'])
+  t.deepEqual(match(job, [...sybils, honest], { now: NOW }).map(c => c.live.peer), ['one-peer', 'honest-peer'])
   // an excluded peer is skipped whatever key it speaks for
   t.deepEqual(match(job, [...sybils, honest], { now: NOW, exclude: (_p, peer) => peer === 'one-peer' }).map(c => c.live.id), [honest.id])
 })

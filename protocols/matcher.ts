@@ -40,7 +40,7 @@ export interface MatchOptions {
   exclude?: (provider: string, peer: string | undefined) => boolean
   /** candidates per provider key at most (default 2): one key's many offers cannot fill the list */
   maxPerProvider?: number
-  /** candidates per peer hint at most (default 2): many keys bound to one peer cannot fill it either */
+  /** candidates per peer hint at most (default 1): many keys bound to one peer cannot fill it, and a peer that never answers costs a new job creator one attempt */
   maxPerPeer?: number
   /**
    * Offers to rank ahead of all others (the usual order within each group): e.g. those whose peer this node can
@@ -50,7 +50,7 @@ export interface MatchOptions {
 }
 
 export const DEFAULT_MAX_PER_PROVIDER = 2
-export const DEFAULT_MAX_PER_PEER = 2
+export const DEFAULT_MAX_PER_PEER = 1
 
 interface Prepared {
   live: LiveOffer

@@ -43,6 +43,8 @@ test('junk offers priced at 0 cannot stop a job: the job creator goes past silen
     })().catch(err => { stream.abort(err as Error) })
   })
   await connectMesh(hosts)
+  // the job creator knows every real peer's addresses (in a running node: from their signed records in sync)
+  await Promise.all(hosts.slice(1).map(async h => await jcHost.dial(h.getMultiaddrs(), { signal: AbortSignal.timeout(60_000) })))
   const book = jc.gossip.book as OrderBook
   const now = nowSec()
   const put = async (w: ReturnType<typeof wallet>, peer: string, over: Parameters<typeof resourceOffer>[1] = {}): Promise<void> => {
@@ -60,12 +62,12 @@ test('junk offers priced at 0 cannot stop a job: the job creator goes past silen
   const job = await signedJobOffer(jcW, jobOffer(jcW.address))
   const ranked = book.match(job.value, { now: nowSec() })
   t.true(ranked.some(c => c.live.offer.provider === honest.wallet.address), 'the honest provider is among the candidates')
-  t.is(ranked.filter(c => c.live.offer.provider === junkKey.address).length, 2, 'one key fills at most two places')
+  t.is(ranked.filter(c => c.live.offer.provider === junkKey.address).length, 1, 'one peer fills at most one place')
   const outcomes: CandidateOutcome[] = []
   const agreed = await jc.negotiator.propose(job, ranked, jcW, { onOutcome: o => { outcomes.push(o) } })
   t.is(agreed.deal.resourceProvider, honest.wallet.address)
   const kinds = outcomes.map(o => `${o.provider === junkKey.address ? 'junk' : o.provider === liarKey.address ? 'liar' : o.provider === busy.wallet.address ? 'busy' : o.provider === honest.wallet.address ? 'honest' : 'ghost'}:${o.outcome}${o.reason !== undefined ? `:${o.reason}` : ''}`)
-  t.deepEqual(kinds.filter(k => k.startsWith('junk')), ['junk:timeout', 'junk:timeout'])
+  t.deepEqual(kinds.filter(k => k.startsWith('junk')), ['junk:timeout'])
   t.deepEqual(kinds.filter(k => k.startsWith('ghost')), Array(4).fill('ghost:unreachable'))
   t.deepEqual(kinds.filter(k => !k.startsWith('junk') && !k.startsWith('ghost')), ['liar:bad-countersignature', 'busy:declined:NO_CAPACITY', 'honest:accepted'])
   t.true(outcomes.every(o => o.peer !== undefined && o.ms >= 0))
