@@ -4,7 +4,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -13,7 +13,8 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       args: argv,
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
-        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' }
+        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
+        metrics: { type: 'string' }, 'log-level': { type: 'string' }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
@@ -30,7 +31,13 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const price = lp('--price', o.price)
   const collateral = lp('--collateral', o.collateral)
   if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
+  const metricsPort = o.metrics === undefined ? undefined : Number(o.metrics)
+  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
+  const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+  const level = o['log-level']
+  if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`, USAGE)
   const { LilypadNode } = await import('../../node/node.ts')
+  const { serveMetrics } = await import('../../node/observability/metrics.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
@@ -40,12 +47,17 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
-      log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
+      components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { roles: roles.join(',') } } }
     })
   } catch (err) { throw toUserError(err) }
-  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}\nCtrl-C stops it.`)
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined
+  try {
+    if (metricsPort !== undefined) metricsServer = await serveMetrics(node.components.metrics, { port: metricsPort })
+  } catch (err) { await node.stop(); throw toUserError(err) }
+  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}\nCtrl-C stops it.`)
   await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
   console.error('stopping…')
+  await metricsServer?.close()
   await node.stop()
   return 0
 }

@@ -3,11 +3,12 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { Progress } from '../progress.ts'
+import { Progress, resultStatusLines } from '../progress.ts'
 import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
 import type { LilypadNode } from '../../node/node.ts'
 import type { JobOutcome } from '../../node/roles/job-creator.ts'
 import type { GpuRequirement } from '../../node/modules/requirement.ts'
+import { readResultStatus, type ResultStatus } from '../../node/executor/status.ts'
 
 const USAGE = 'lilypad run <module> [-i Key=Value …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
 
@@ -109,16 +110,17 @@ export const run: Command = {
     let outcome: JobOutcome
     try {
       // an ephemeral peer id: several runs at once must not share one
-      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') } })
+      // the run's own output is the progress on stderr and the result on stdout: the node logs only warnings
+      // unless LILYPAD_LOG_LEVEL asks for more
+      const level = process.env.LILYPAD_LOG_LEVEL !== undefined && process.env.LILYPAD_LOG_LEVEL !== '' ? undefined : 'warn' as const
+      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: level !== undefined ? { level } : {} } })
       const jc = await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
       outcome = await jc.run({
         module: a.ref, inputs: a.inputs, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
         ...(a.target !== undefined ? { target: a.target } : {}),
         ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
         ...(a.maxPrice !== undefined ? { maxPrice: a.maxPrice } : {}),
-        onPhase: (p, d) => { progress.phase(p, d) },
-        onTx: (w, h, g) => { progress.tx(w, h, g) },
-        onNote: m => { progress.note(m) }
+        onProgress: progress.handle
       })
     } catch (err) {
       if (interrupt.signal.aborted) throw interrupt.signal.reason
@@ -126,22 +128,30 @@ export const run: Command = {
       throw toUserError(err)
     } finally {
       process.off('SIGINT', onSigint)
-      await node?.stop().catch(() => {})
+      await node?.stop().catch(err => { process.stderr.write(`warning: the node did not stop cleanly: ${(err as Error).message}\n`) })
     }
+    // the status file says how the job ended (timeout, out of memory, output cap, truncation); a stranger made it
+    let status: ResultStatus | undefined
+    let problem: string | undefined
+    try { status = await readResultStatus(outcome.path) } catch (err) { problem = (err as Error).message }
+    const ok = outcome.exitCode === 0 && (status === undefined || status.status === 'ok')
     if (a.json) {
-      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, phasesMs: outcome.phasesMs, txs: progress.txs, totalMs: Math.round(performance.now()) }))
-      return outcome.exitCode === 0 ? 0 : 1
+      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, status: status ?? null, phasesMs: outcome.phasesMs, txs: progress.txs, totalMs: Math.round(performance.now()) }))
+      return ok ? 0 : 1
     }
     const stdout = await readFile(join(outcome.path, 'stdout'), 'utf8').catch(() => '')
     console.error(`\nresult: ${outcome.path}   (total ${(progress.totalMs() / 1000).toFixed(2)} s)`)
-    if (outcome.exitCode !== 0) {
+    const lines = resultStatusLines(status, problem)
+    if (!ok) {
       const stderr = await readFile(join(outcome.path, 'stderr'), 'utf8').catch(() => '')
       process.stdout.write(stdout)
       console.error(`\nerror: the job exited with code ${outcome.exitCode}`)
+      for (const l of lines) console.error(l)
       if (stderr !== '') console.error(`stderr:\n${stderr}`)
       return 1
     }
     process.stdout.write(stdout)
+    for (const l of lines) console.error(l)
     return 0
   }
 }

@@ -67,8 +67,6 @@ export class DisputeRefusedError extends Error {
   }
 }
 
-const sharedServices = new WeakMap<DisputeNode, DisputeService>()
-
 export interface DisputeServiceMetrics { pushed: number, pushesReceived: number, refused: number, pulls: number, pullsAnswered: number, pullsRefused: number, busy: number }
 
 export class DisputeService {
@@ -85,7 +83,7 @@ export class DisputeService {
   private readonly limit: RateLimit
   private readonly guard: PeerGuard | undefined
   private active = 0
-  private users = 0
+  private running = false
 
   constructor (node: DisputeNode, init: DisputeServiceInit) {
     this.node = node
@@ -98,19 +96,6 @@ export class DisputeService {
     this.limit = new RateLimit(this.components.clock, init.rate ?? { burst: 8, perSecond: 1 })
     const host = node as Partial<GuardedHost>
     this.guard = init.guard ?? (typeof host.hangUp === 'function' && host.services !== undefined ? guardOf(host as GuardedHost, this.components) : undefined)
-  }
-
-  /**
-   * The one service of a host: the mediator, the job creator and the provider of one node share it (a protocol
-   * has one handler per host). Each user calls start() and stop(); the handler goes when the last one stops.
-   */
-  static shared (node: DisputeNode, networkId: string): DisputeService {
-    let s = sharedServices.get(node)
-    if (s === undefined || s.protocol !== protocols.dispute(networkId)) {
-      s = new DisputeService(node, { networkId })
-      sharedServices.set(node, s)
-    }
-    return s
   }
 
   /** Adds a source of cases for pulls (e.g. a role's deal store); returns its remover. */
@@ -134,15 +119,14 @@ export class DisputeService {
   private get stepMs (): number { return this.init.stepTimeoutMs ?? 5000 }
 
   async start (): Promise<void> {
-    this.users++
-    if (this.users > 1) return
+    if (this.running) return
+    this.running = true
     await this.node.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32 })
   }
 
   async stop (): Promise<void> {
-    if (this.users === 0) return
-    this.users--
-    if (this.users > 0) return
+    if (!this.running) return
+    this.running = false
     await this.node.unhandle(this.protocol)
     for (const s of this.open) s.abort(new Error('dispute service stopped'))
     this.open.clear()

@@ -3,7 +3,8 @@
 // its TTL unless confirmed (once the deal is agreed on chain); release() frees a slot at once — when the job
 // ends, and when the deal does not go ahead (agree failed): a proposal that came to nothing must not keep the
 // provider off the market. Each reservation names its job creator, so the negotiator can cap how many slots one
-// job creator holds unconfirmed at a time. Time comes from an injected clock.
+// job creator holds for deals not yet agreed on chain (countersigned, but nothing paid yet) at a time. Time comes from an injected clock, so the simulator runs the same
+// capacity in simulated time.
 import { systemClock, type Clock, type Timer } from '../../core/clock.ts'
 
 export interface CapacityProvider {
@@ -13,13 +14,13 @@ export interface CapacityProvider {
    */
   tryReserve: (slot: number, dealId: string, ttlMs: number, owner?: string) => boolean
   freeSlots: () => number[]
-  /** unconfirmed reservations `owner` holds now (absent: the provider does not count them) */
+  /** reservations `owner` holds for deals not yet agreed on chain (absent: the provider does not count them) */
   reservationsOf?: (owner: string) => number
 }
 
 type ChangeListener = (free: number[]) => void
 
-interface Hold { dealId: string, owner: string | undefined, timer: Timer | undefined }
+interface Hold { dealId: string, owner: string | undefined, timer: Timer | undefined, agreed: boolean }
 
 export class SlotCapacity implements CapacityProvider {
   private readonly slots: Set<number>
@@ -41,7 +42,7 @@ export class SlotCapacity implements CapacityProvider {
     const h = this.held.get(slot)
     if (h !== undefined) return h.dealId === dealId
     const timer = this.clock.setTimeout(() => { this.release(dealId) }, ttlMs)
-    this.held.set(slot, { dealId, owner: owner?.toLowerCase(), timer })
+    this.held.set(slot, { dealId, owner: owner?.toLowerCase(), timer, agreed: false })
     this.emit()
     return true
   }
@@ -49,8 +50,13 @@ export class SlotCapacity implements CapacityProvider {
   reservationsOf (owner: string): number {
     const o = owner.toLowerCase()
     let n = 0
-    for (const h of this.held.values()) if (h.owner === o && h.timer !== undefined) n++
+    for (const h of this.held.values()) if (h.owner === o && !h.agreed) n++
     return n
+  }
+
+  /** The deal is agreed on chain: the job creator pays for the slot now, so it no longer counts against its cap. */
+  agreed (dealId: string): void {
+    for (const h of this.held.values()) if (h.dealId === dealId) h.agreed = true
   }
 
   /** Keeps the reservation until release() (the deal was agreed). */

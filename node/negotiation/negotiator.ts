@@ -17,6 +17,7 @@ import { defaultProviderTerms, type ProviderTermsPolicy } from '../../protocols/
 import type { Candidate } from '../../protocols/matcher.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import type { CapacityProvider } from './capacity.ts'
+import { answerProposal, jobCreatorAtCap } from '../../core/policy/proposal.ts'
 import type { IssuedOffer } from '../gossip/announcer.ts'
 import { checkModule, ModuleNotServedError, type ModulePolicy } from '../modules/policy.ts'
 import { RateLimit } from '../../core/rate-limit.ts'
@@ -311,7 +312,7 @@ export class DealNegotiator {
         const jobCreator = checked.deal.jobCreator
         // NO_CAPACITY, not a fault: an honest job creator running jobs side by side waits or goes elsewhere, and
         // its ban policy does not count it against the provider
-        if (role.capacity.reservationsOf !== undefined && role.capacity.reservationsOf(jobCreator) >= (role.maxReservationsPerJobCreator ?? 1)) {
+        if (jobCreatorAtCap(role.capacity, jobCreator, role.maxReservationsPerJobCreator ?? 1)) {
           throw new DeclineError('NO_CAPACITY', 'this job creator already holds an unconfirmed reservation here')
         }
         await this.checkDeposit(role, checked)
@@ -320,7 +321,8 @@ export class DealNegotiator {
         if (now !== first) checked = checkProposal(msg, { ...context, now, ownOffer: id => role.ownOffer(id, now) })
         // nothing awaits between this check and the reservation: the slot is taken atomically
         const ttlMs = Math.min(role.reservationTtlMs ?? 60_000, Number(checked.deal.expiry - now) * 1000)
-        if (!role.capacity.tryReserve(checked.offer.slot, checked.dealId, ttlMs, jobCreator)) throw new DeclineError('NO_CAPACITY', `slot ${checked.offer.slot} is taken`)
+        const answer = answerProposal({ ownOfferLive: true, slot: checked.offer.slot, dealId: checked.dealId, reservationTtlMs: ttlMs, jobCreator, maxPerJobCreator: role.maxReservationsPerJobCreator ?? 1 }, role.capacity)
+        if (answer !== 'accept') throw new DeclineError(answer, `slot ${checked.offer.slot} is taken, or this job creator holds its share`)
         const providerSignature = await signMessage('Deal', this.init.domain, checked.deal, role.signer)
         reply = encodeNegotiation({ type: 'accept', dealId: checked.dealId, providerSignature })
         agreed = { deal: checked.deal, dealId: checked.dealId, jobCreatorSignature: checked.jobCreatorSignature, providerSignature, providerPeer: this.node.peerId.toString(), job: msg.job, jobCreatorPeer: peer }

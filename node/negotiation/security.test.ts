@@ -30,7 +30,7 @@ async function provider (t: { teardown: (fn: () => Promise<void>) => void }, hos
     template: { collateral: parseEther('2'), mediators: [net.m1.address, net.m2.address] },
     policy: { depositOf: depositReader(net.rp), ...policy },
     // no rate limit on announcing here: these tests move an injected clock only when they mean to
-    minIntervalMs: 0,
+    minGapMs: 0,
     ...extra
   })
   t.teardown(async () => { await p.stop() })

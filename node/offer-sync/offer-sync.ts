@@ -347,9 +347,10 @@ export class OfferSync {
       }
       return true
     })
-    // in small chunks: a page of forgeries stops being verified after the first few. Within a chunk each offer is
-    // taken as soon as its own verification is done (in page order), so the providers a serving node lists first —
-    // those it has known longest — are in the book while the rest of the page is still being verified.
+    // in small chunks: a page of forgeries stops being verified after the first few. A waiting job creator hears of
+    // each chunk as it is done (not of each offer: it would match the first provider verified rather than the
+    // cheapest of the chunk), so the providers a serving node lists first — those it has known longest — are in the
+    // book while the rest of the page is still being verified.
     for (let i = 0; i < fresh.length && bad < limit; i += 16) {
       const chunk = fresh.slice(i, i + 16)
       const pending = chunk.map(async s => {
@@ -383,11 +384,6 @@ export class OfferSync {
             this.metrics.rejected++
             this.guard.penalize(from, BAD_OFFER_POINTS, `sync offer: ${err.code}`, 'offer-sync')
           }
-        }
-        // the first offers of a page reach a waiting job creator at once (with their peers' signed addresses)
-        if (i === 0 && k === 0 && out.added > 0) {
-          await this.consumeRecords(from, records)
-          this.notify()
         }
       }
       // the providers of this chunk become reachable (ranked first) and a waiting job creator hears of them, before

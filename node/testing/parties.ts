@@ -25,13 +25,13 @@ export interface Provider {
   stop: () => Promise<void>
 }
 
-export async function startProvider (host: LilypadHost, wallet: Wallet, options: { slots?: number[], price?: bigint, template?: Partial<OfferTemplate>, intervalMs?: number, domain?: LilypadDomain, policy?: ProviderPolicy, clock?: Clock, guard?: PeerGuard, minIntervalMs?: number } = {}): Promise<Provider> {
+export async function startProvider (host: LilypadHost, wallet: Wallet, options: { slots?: number[], price?: bigint, template?: Partial<OfferTemplate>, intervalMs?: number, domain?: LilypadDomain, policy?: ProviderPolicy, clock?: Clock, guard?: PeerGuard, minGapMs?: number } = {}): Promise<Provider> {
   const domain = options.domain ?? testDomain
   const components = quietComponents(options.clock)
   const gossip = new GossipService(host, { networkId: NETWORK, domain, jobOffers: false })
   const capacity = new SlotCapacity(options.slots ?? [0], { ...(options.clock !== undefined ? { clock: options.clock } : {}) })
   const template: OfferTemplate = { spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: options.price ?? 100n, collateral: 1000n, mediators: [mediatorA], ...options.template }
-  const announcer = new ResourceOfferAnnouncer(gossip, { domain, signer: wallet, template: () => template, freeSlots: capacity.freeSlots(), intervalMs: options.intervalMs ?? 60_000, ttlSec: 120, ...(options.minIntervalMs !== undefined ? { minIntervalMs: options.minIntervalMs } : {}), ...(options.clock !== undefined ? { clock: options.clock } : {}) })
+  const announcer = new ResourceOfferAnnouncer(gossip, { domain, signer: wallet, template: () => template, freeSlots: capacity.freeSlots(), intervalMs: options.intervalMs ?? 60_000, ttlSec: 120, ...(options.minGapMs !== undefined ? { minGapMs: options.minGapMs } : {}), ...(options.clock !== undefined ? { clock: options.clock } : {}) })
   const accepted: AgreedDeal[] = []
   const negotiator = new DealNegotiator(host, {
     networkId: NETWORK,
