@@ -359,7 +359,8 @@ export class JobCreator {
       this.book.evictExpired(now)
       // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
       const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
-      const matched = this.book.match(job, { now, limit }).filter(x => !excluded.has(x.live.offer.provider.toLowerCase()))
+      // excluded providers are skipped inside the matcher, so they use none of the limit
+      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()) })
       const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
       const left = deadline - performance.now()
