@@ -65,6 +65,8 @@ export interface ProviderRole {
   depositOf?: (account: string, options: { signal: AbortSignal }) => Promise<bigint>
   /** the deposit read gives up after this long (default 3 s; the proposal is then declined INTERNAL) */
   depositTimeoutMs?: number
+  /** a deposit read that covered a proposal is trusted this long for the same job creator (default 30 s) */
+  depositCacheMs?: number
   /** unconfirmed reservations one job creator may hold at once (default 1) */
   maxReservationsPerJobCreator?: number
 }
@@ -133,6 +135,8 @@ export class DealNegotiator {
   private readonly proposals: RateLimit
   private readonly guard: PeerGuard | undefined
   private depositReads = 0
+  /** the last deposit read of each job creator (bounded): LRU by insertion */
+  private readonly deposits = new Map<string, { have: bigint, at: number }>()
   private running = false
   private readonly open = new Set<Stream>()
 
@@ -259,10 +263,17 @@ export class DealNegotiator {
   /** Provider side: the chain read that says whether the job creator can pay; undefined when none is configured. */
   private async checkDeposit (role: ProviderRole, checked: CheckedProposal): Promise<void> {
     if (role.depositOf === undefined) return
+    const jc = checked.deal.jobCreator.toLowerCase()
+    const need = checked.deal.price + checked.deal.mediationFee
+    // a deposit that covered as much moments ago is taken as read: the check only filters job creators that cannot
+    // pay (what it read may be spent before agree anyway: then our agree reverts, the slot is released and the deal
+    // watched until it expires), and a job creator's next job costs no chain read on a loaded RPC
+    const seen = this.deposits.get(jc)
+    const nowMs = this.components.clock.now()
+    if (seen !== undefined && nowMs - seen.at < (role.depositCacheMs ?? 30_000) && seen.have >= need) return
     if (this.depositReads >= (this.init.maxDepositReads ?? 8)) throw new DeclineError('RATE_LIMITED', 'too many deposit checks in flight')
     this.depositReads++
     try {
-      const need = checked.deal.price + checked.deal.mediationFee
       let have: bigint
       try {
         have = await role.depositOf(checked.deal.jobCreator, { signal: AbortSignal.timeout(role.depositTimeoutMs ?? 3000) })
@@ -270,6 +281,9 @@ export class DealNegotiator {
         reportError(this.components, 'negotiation', err, 'deposit check failed: declining', { jobCreator: checked.deal.jobCreator })
         throw new DeclineError('INTERNAL', 'could not read the job creator\'s deposit in time')
       }
+      this.deposits.delete(jc)
+      this.deposits.set(jc, { have, at: this.components.clock.now() })
+      if (this.deposits.size > 10_000) this.deposits.delete(this.deposits.keys().next().value as string)
       if (have < need) throw new DeclineError('UNFUNDED', `deposit ${have} does not cover ${need}`)
     } finally {
       this.depositReads--
