@@ -171,6 +171,9 @@ export class OfferSync {
     await Promise.allSettled([...this.inflight])
   }
 
+  /** Pulls under way now (a job creator that finds no offer yet waits for them before it gives up). */
+  get pullsInFlight (): number { return this.inflight.size }
+
   /** Called whenever a sync added offers. */
   onSynced (fn: () => void): () => void {
     this.listeners.add(fn)
