@@ -63,7 +63,7 @@ export interface ProviderRole {
    * it does not cover is declined UNFUNDED before anything is reserved or signed.
    */
   depositOf?: (account: string, options: { signal: AbortSignal }) => Promise<bigint>
-  /** the deposit read gives up after this long (default 3 s; the proposal is then declined INTERNAL) */
+  /** the deposit read gives up after this long (default 4 s, under a job creator's 5 s step; the proposal is then declined INTERNAL) */
   depositTimeoutMs?: number
   /** a deposit read that covered a proposal is trusted this long for the same job creator (default 30 s) */
   depositCacheMs?: number
@@ -276,7 +276,7 @@ export class DealNegotiator {
     try {
       let have: bigint
       try {
-        have = await role.depositOf(checked.deal.jobCreator, { signal: AbortSignal.timeout(role.depositTimeoutMs ?? 3000) })
+        have = await role.depositOf(checked.deal.jobCreator, { signal: AbortSignal.timeout(role.depositTimeoutMs ?? 4000) })
       } catch (err) {
         reportError(this.components, 'negotiation', err, 'deposit check failed: declining', { jobCreator: checked.deal.jobCreator })
         throw new DeclineError('INTERNAL', 'could not read the job creator\'s deposit in time')
