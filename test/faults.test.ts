@@ -242,8 +242,10 @@ test.serial('the provider\'s own agree fails, then the job creator agrees the de
     maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 7n
   }
   const jobOffer = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcClient.wallet) }
-  const live = rp.provider!.liveOffers(now)[0]
-  const candidate = { live: { offer: live.value, id: idOf('ResourceOffer', domain, live.value), signature: live.signature, peer: rp.host.peerId.toString() }, mediators: job.mediators, price: live.value.price }
+  // the offer as the mesh saw it, from this node (the provider's own list is empty while a health check of a loaded
+  // engine is late)
+  const live = devnet.bootstrap.book.offers().find(o => o.offer.provider === rp.chain.address && o.peer === rp.host.peerId.toString())!
+  const candidate = { live: { ...live, peer: rp.host.peerId.toString() }, mediators: job.mediators, price: live.offer.price }
   // the provider's RPC takes no transactions while it tries to agree (reads pass: the job creator's deposit, which
   // the provider checks before it countersigns, is read)
   for (const m of ['eth_sendRawTransaction', 'eth_sendTransaction']) proxy.refuseMethods.add(m)

@@ -15,6 +15,7 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import {
   decodeCursor, decodeSyncAnswer, decodeSyncRequest, encodeCursor, encodeSyncAnswer, encodeSyncRequest,
@@ -146,7 +147,7 @@ export class OfferSync {
     }
     if (opts.serve !== false) {
       this.handling = true
-      await this.host.handle(this.protocol, (stream, connection) => { this.track(this.answer(stream, connection)) }, { maxInboundStreams: 4 })
+      await this.host.handle(this.protocol, (stream, connection) => { this.track(this.answer(stream, connection)) }, { maxInboundStreams: 4, runOnLimitedConnection: true })
     }
     if (opts.pull === true) this.enablePull()
   }
@@ -304,7 +305,7 @@ export class OfferSync {
       }
       let answer: SyncAnswer
       try {
-        const bytes = await requestReply(async signal => await this.host.dialProtocol(peer, this.protocol, { signal }), encodeSyncRequest({ type: 'pull', limit: this.pageSize, ...(opts.filter !== undefined ? { filter: opts.filter } : {}), ...(cursor !== undefined ? { cursor } : {}) }), {
+        const bytes = await requestReply(async signal => await openStream(this.host, peer, this.protocol, { signal }), encodeSyncRequest({ type: 'pull', limit: this.pageSize, ...(opts.filter !== undefined ? { filter: opts.filter } : {}), ...(cursor !== undefined ? { cursor } : {}) }), {
           maxDataLength: MAX_SYNC_MESSAGE, dialTimeoutMs: STEP_MS, stepMs: STEP_MS, open: this.open, ...(opts.signal !== undefined ? { signal: opts.signal } : {})
         })
         answer = decodeSyncAnswer(bytes)
