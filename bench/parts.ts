@@ -5,6 +5,7 @@ import { round } from './stats.ts'
 import type { Devnet } from '../node/devnet.ts'
 import type { E2eBenchResult } from './e2e.ts'
 import type { NodeBenchResult } from './node.ts'
+import type { AdversarialBenchResult } from './adversarial.ts'
 
 export interface BenchContext {
   quick: boolean
@@ -210,4 +211,19 @@ export interface SoakSummary {
 
 // The parts that share the in-process devnet run last: its nodes would otherwise share the event loop with the
 // gossip and executor measurements.
-export const allParts: BenchPart<any>[] = [gasPart, matcherPart, gossipPart, executorPart, simulationPart, e2ePart, nodePart, soakPart]
+export const adversarialPart: BenchPart<AdversarialBenchResult> = {
+  key: 'adversarial',
+  title: 'lilypad run with junk offers live (1,000 from 1,000 keys; --quick: 200)',
+  async run (ctx) {
+    const { benchAdversarial } = await import('./adversarial.ts')
+    const { devnet, home } = await ctx.devnet()
+    return await benchAdversarial(devnet, home, { runs: ctx.quick ? 1 : 5, junk: ctx.quick ? 200 : 1000 })
+  },
+  rows: r => [
+    { figure: `run p50 with ${r.junkOffers} junk offers (clean)`, value: `${ms(r.totalMs.p50)} (${ms(r.cleanTotalMs.p50)})`, target: '', anchor: 'before: 16 junk offers stopped every job' },
+    { figure: 'new job creator: start → countersigned, p50 (clean)', value: `${ms(r.timeToMatchMs.p50)} (${ms(r.cleanTimeToMatchMs.p50)})`, target: '', anchor: '' },
+    { figure: 'runs matched with the honest provider', value: `${r.honest} / ${r.runs}`, target: `${r.runs} / ${r.runs}`, anchor: '', met: r.honest === r.runs }
+  ]
+}
+
+export const allParts: BenchPart<any>[] = [gasPart, matcherPart, gossipPart, executorPart, simulationPart, e2ePart, nodePart, adversarialPart, soakPart]

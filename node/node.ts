@@ -20,7 +20,7 @@ import { ResourceProvider, type ResourceProviderOptions } from './roles/resource
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
 import { Mediator, type MediatorInit } from './roles/mediator.ts'
 import { JobBridge, type JobBridgeInit } from './roles/job-bridge.ts'
-import { DisputeService, caseSource, jobCreatorCaseSource } from './dispute/index.ts'
+import { DisputeService, caseSource, jobCreatorCaseSource, drawnMediatorOnly } from './dispute/index.ts'
 import { createComponents, reportError, type Components } from './components.ts'
 import type { Logger, LoggerOptions } from './observability/logger.ts'
 import type { LilypadMetrics } from './observability/metrics.ts'
@@ -111,9 +111,10 @@ export class LilypadNode {
     this.book = new OrderBook()
     const domain = domainOfNetwork(opts.network)
     const networkId = opts.network.networkId
-    this.gossip = new GossipService(host, { networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver') })
-    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
-    this.disputes = new DisputeService(host, { networkId })
+    this.gossip = new GossipService(host, { networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver'), components })
+    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, components, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
+    // a party's cases go only to the mediator the chain drew for the deal, at the peer id it registered
+    this.disputes = new DisputeService(host, { networkId, components, authorizePull: drawnMediatorOnly(chain) })
   }
 
   static async create (opts: NodeOptions): Promise<LilypadNode> {

@@ -34,6 +34,7 @@ test('lilypad bench --quick --json produces every key', async t => {
   t.true(isNum(r.executor.cowsayOverheadMs) && isNum(r.executor.fetch10MbMs), 'executor')
   t.true(isNum(r.node.readyMs) && isNum(r.node.idleRssMb), 'node')
   t.true(isNum(r.simulation.nodes) && isNum(r.simulation.simulatedHours) && isNum(r.simulation.wallS), 'simulation')
+  t.true(isNum(r.adversarial.junkOffers) && isNum(r.adversarial.totalMs.p50) && isNum(r.adversarial.timeToMatchMs.p50) && isNum(r.adversarial.honest), 'adversarial')
 })
 
 test('an unknown part or a bad flag is a usage error (exit 2)', async t => {

@@ -1,4 +1,5 @@
-export { DisputeService, DisputeRefusedError, type DisputeServiceInit, type DisputeServiceMetrics, type DisputeNode } from './dispute-service.ts'
+export { DisputeService, DisputeRefusedError, type DisputeServiceInit, type DisputeServiceMetrics, type DisputeNode, type PullAuthorizer } from './dispute-service.ts'
+export { drawnMediatorOnly } from './authorize.ts'
 export { locatePeer, type LocateOptions, type PeerTarget } from './locate.ts'
 export { handOffDispute, MediatorUnreachableError } from './hand-off.ts'
 export { caseOfDeal, caseSource, type KeptDeal } from './cases.ts'

@@ -2,11 +2,14 @@
 // the heartbeat, capacity changes, peers asking, and the rate limit on re-announcing one slot — is the shared
 // AnnounceSchedule (core/policy/announce.ts), which the simulator runs too; this shell signs and publishes what it
 // plans. Every announcement has a fresh nonce (a strictly increasing millisecond timestamp, which the matcher reads
-// as the offer's age) and expiry. It remembers what it issued, so the negotiation side recognises its own offers.
+// as the offer's age) and expiry, and carries the provider's signed binding of its peer id
+// (protocols/peer-binding.ts), without which gossip and sync refuse it. It remembers what it issued, so the
+// negotiation side recognises its own offers.
 import type { Signer } from 'ethers'
 import { idOf, signMessage, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { signWithdrawal, type OfferWithdrawal } from '../../protocols/withdrawal.ts'
+import { signPeerBinding, type PeerBindingProof } from '../../protocols/peer-binding.ts'
 import { AnnounceSchedule, type AnnouncePlan } from '../../core/policy/announce.ts'
 import { systemClock, type Clock, type Timer } from '../../core/clock.ts'
 
@@ -29,6 +32,8 @@ export interface AnnouncerInit {
   /** a slot is re-announced at most once per this span (default 1 s) */
   minGapMs?: number
   clock?: Clock
+  /** the peer id job creators should dial (default: the publisher's) */
+  peerId?: string
   /** a failed publication (no peers yet, a stopped pubsub): reported, never thrown */
   onError?: (err: unknown, what: string) => void
 }
@@ -36,9 +41,14 @@ export interface AnnouncerInit {
 export interface OfferPublisher {
   publishResourceOffer: (env: Envelope<'ResourceOffer'>) => Promise<void>
   publishWithdrawal: (env: Envelope<'OfferWithdrawal'>) => Promise<void>
+  /** the publishing node's peer id (GossipService has it) */
+  readonly peerId?: string
 }
 
 export interface IssuedOffer { offer: ResourceOffer, signature: string }
+
+/** Bindings are signed for this long and renewed when less than half is left. */
+const BINDING_TTL_SEC = 12n * 3600n
 
 export class ResourceOfferAnnouncer {
   private readonly publisher: OfferPublisher
@@ -48,6 +58,7 @@ export class ResourceOfferAnnouncer {
   private timer: Timer | undefined
   private lastNonce = 0n
   private running = false
+  private binding: (PeerBindingProof & { peerId: string }) | undefined
   private inflight: Promise<unknown> = Promise.resolve()
   announcements = 0
 
@@ -90,9 +101,23 @@ export class ResourceOfferAnnouncer {
     return this.schedule.own(id, now)
   }
 
-  /** The newest unexpired offer of each free slot (served to peers that sync their order book on connect). */
+  /** The newest unexpired offer of each free slot, with the bound peer hint (served to peers that sync their order book). */
   liveOffers (now: bigint): Array<Envelope<'ResourceOffer'>> {
-    return this.schedule.live(now, (a, b) => a.offer.nonce > b.offer.nonce).map(o => ({ kind: 'ResourceOffer', value: o.offer, signature: o.signature }))
+    const b = this.binding
+    const hint = b !== undefined && b.expiry > now ? { peer: b.peerId, binding: { expiry: b.expiry, signature: b.signature } } : {}
+    return this.schedule.live(now, (a, b) => a.offer.nonce > b.offer.nonce).map(o => ({ kind: 'ResourceOffer', value: o.offer, signature: o.signature, ...hint }))
+  }
+
+  /** The binding of our peer id to our key, signed once and renewed when half its life is gone. */
+  private async peerHint (provider: string, now: bigint): Promise<Pick<Envelope, 'peer' | 'binding'>> {
+    const peerId = this.init.peerId ?? this.publisher.peerId
+    if (peerId === undefined) return {}
+    if (this.binding === undefined || this.binding.peerId !== peerId || this.binding.expiry - now < BINDING_TTL_SEC / 2n) {
+      const expiry = now + BINDING_TTL_SEC
+      const signature = await signPeerBinding(this.init.domain, { account: provider, peerId, expiry }, this.init.signer)
+      this.binding = { peerId, expiry, signature }
+    }
+    return { peer: peerId, binding: { expiry: this.binding.expiry, signature: this.binding.signature } }
   }
 
   /** Signs and publishes one offer per free slot now, whatever the rate limit; resolves with the envelopes. */
@@ -139,12 +164,13 @@ export class ResourceOfferAnnouncer {
     }
     this.schedule.expire(nowSec)
     const out: Array<Envelope<'ResourceOffer'>> = []
+    const hint = plan.announce.length > 0 ? await this.peerHint(provider, nowSec) : {}
     for (const slot of plan.announce) {
       if (!this.running) break
       const offer: ResourceOffer = { provider, slot, ...this.init.template(slot), expiry, nonce: this.nextNonce() }
       const signature = await signMessage('ResourceOffer', this.init.domain, offer, this.init.signer)
       this.schedule.issue(idOf('ResourceOffer', this.init.domain, offer), slot, offer.expiry, { offer, signature })
-      const env: Envelope<'ResourceOffer'> = { kind: 'ResourceOffer', value: offer, signature }
+      const env: Envelope<'ResourceOffer'> = { kind: 'ResourceOffer', value: offer, signature, ...hint }
       out.push(env)
       try { await this.publisher.publishResourceOffer(env) } catch (err) { this.init.onError?.(err, 'offer') }
     }

@@ -26,7 +26,7 @@ import { gossipTopics, contentMessageId, offerTopicScoreParams, defaultScoreThre
 import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../protocols/directory/record.ts'
 import { nowSeconds } from '../../protocols/validation.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
-import { CONNECTION_LIMITS, DCUTR_RETRIES, DCUTR_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_PEER_TTL_MS, LOCAL_LISTEN, PEER_SCORE, RELAY_LIMITS } from './constants.ts'
+import { CONNECTION_LIMITS, DCUTR_RETRIES, DCUTR_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_PEER_TTL_MS, LOCAL_LISTEN, PEER_SCORE, RELAY_LIMITS, VERDICT_WINDOW_MS } from './constants.ts'
 import { createDns, dnsNameResolver, type DnsOptions } from './dns.ts'
 import { PerIpConnectionGate } from './connections.ts'
 
@@ -184,6 +184,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
         emitSelf: false,
         allowPublishToZeroTopicPeers: true,
         heartbeatInterval: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS,
+        mcacheLength: Math.max(5, Math.ceil(VERDICT_WINDOW_MS / (options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS))),
         maxInboundDataLength: maxMessageSize() + 64 * 1024,
         scoreParams: {
           ...PEER_SCORE,

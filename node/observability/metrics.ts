@@ -29,6 +29,8 @@ export class LilypadMetrics {
   /** chain head seen by the follower, and how far behind the RPC's head it is */
   readonly chainHead: Gauge
   readonly chainLagBlocks: Gauge
+  /** what strangers were refused or charged: rate-limited requests, penalty points, bans, by service */
+  readonly limited: Counter<'service' | 'action'>
   /** errors that were handled (logged, retried, reported), by component — none is swallowed silently */
   readonly errors: Counter<'component' | 'kind'>
   /** job phases as the job creator saw them */
@@ -67,6 +69,7 @@ export class LilypadMetrics {
     this.peers = new Gauge({ name: 'lilypad_peers', help: 'Connected libp2p peers', registers })
     this.chainHead = new Gauge({ name: 'lilypad_chain_head_block', help: 'Last block the chain follower processed', registers })
     this.chainLagBlocks = new Gauge({ name: 'lilypad_chain_lag_blocks', help: 'Blocks between the RPC head and the follower', registers })
+    this.limited = new Counter({ name: 'lilypad_limited_total', help: 'Requests refused by rate limits, penalty points and bans, by service', labelNames: ['service', 'action'], registers })
     this.errors = new Counter({ name: 'lilypad_errors_total', help: 'Handled errors by component and kind', labelNames: ['component', 'kind'], registers })
     this.phaseSeconds = new Histogram({ name: 'lilypad_job_phase_seconds', help: 'Job phases as the job creator saw them', labelNames: ['phase'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers })
     this.reach = new Counter({ name: 'lilypad_peer_reach_total', help: 'Peers reached after re-resolution, and peers found unreachable', labelNames: ['outcome'], registers })

@@ -321,12 +321,14 @@ export class JobCreator {
     const job = jobOffer.value
     const queueDeadline = performance.now() + (this.opts.queueTimeoutMs ?? 120_000)
     let checkedDeposit = false
-    let busySeen = false
+    let sawProviders = false
     for (;;) {
-      // on a retry, or once a provider said it was busy, providers are known to exist: they may just be busy (their
-      // booked slots withdrawn, so the book can be empty for as long as their jobs run): wait up to the queue deadline
-      const known = retrying || busySeen
-      const candidates = await this.candidates(job, excluded, signal, known ? Math.max(0, queueDeadline - performance.now()) : (this.opts.matchTimeoutMs ?? 5000))
+      // on a retry, or once providers answered busy, providers are known to exist: they may just have no free slot
+      // now (their booked slots withdrawn, or this job creator's share of unagreed reservations held), so the book
+      // may be empty for a while; that is a queue, waited for until the queue deadline
+      const waitMs = retrying || sawProviders ? Math.max(0, queueDeadline - performance.now()) : (this.opts.matchTimeoutMs ?? 5000)
+      const candidates = await this.candidates(job, excluded, signal, waitMs)
+      sawProviders = true
       if (!checkedDeposit) {
         const need = candidates[0].price + this.terms.mediationFee
         const have = await this.opts.chain.depositOf()
@@ -341,7 +343,6 @@ export class JobCreator {
         if (!(err instanceof NoDealError)) throw err
         const now = this.c.clock.now()
         const busy = err.attempts.every(a => a.outcome === 'declined NO_CAPACITY')
-        if (err.attempts.some(a => a.outcome === 'declined NO_CAPACITY')) busySeen = true
         for (const a of err.attempts) {
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: a.outcome.split(' ')[0] })
           if (a.outcome === 'declined NO_CAPACITY') continue
@@ -360,16 +361,20 @@ export class JobCreator {
 
   private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal, waitMs: number): Promise<Candidate[]> {
     const deadline = performance.now() + waitMs
+    // a sync still pulling may yet bring the offers (a loaded node verifies them slowly): waited for, this long more
+    const syncDeadline = deadline + 30_000
     for (;;) {
       const nowMs = this.c.clock.now()
       const now = BigInt(Math.floor(nowMs / 1000))
       this.book.evictExpired(now)
       // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
       const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
-      const matched = this.book.match(job, { now, limit }).filter(x => !excluded.has(x.live.offer.provider.toLowerCase()))
+      // excluded providers are skipped inside the matcher, so they use none of the limit
+      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()) })
       const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
-      const left = deadline - performance.now()
+      let left = deadline - performance.now()
+      if (left <= 0 && this.offerSync.pullsInFlight > 0 && performance.now() < syncDeadline) left = Math.min(1000, syncDeadline - performance.now())
       if (left <= 0) {
         const n = this.book.size
         const skipped = excluded.size + this.bans.bannedCount(nowMs)

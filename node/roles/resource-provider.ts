@@ -19,6 +19,9 @@ import type { GossipService } from '../gossip/gossip.ts'
 import { ResourceOfferAnnouncer, type OfferTemplate } from '../gossip/announcer.ts'
 import { SlotCapacity, type CapacityProvider } from '../negotiation/capacity.ts'
 import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
+import { depositReader } from '../negotiation/deposit.ts'
+import type { ModulePolicy } from '../modules/policy.ts'
+import type { ProviderTermsPolicy } from '../../protocols/negotiation/terms.ts'
 import { loadModule, pinSpecImage } from '../modules/index.ts'
 import { DockerUnavailableError, EngineLostError, type Executor } from '../executor/index.ts'
 import type { ResultStore } from '../result-store/index.ts'
@@ -68,6 +71,10 @@ export interface ResourceProviderOptions {
   /** fault injection for tests and simulations: a real provider behaving badly */
   fault?: ProviderFault
   lifecycle?: Partial<ProviderPolicy>
+  /** which modules this provider fetches and runs (default: the pinned built-ins; git modules only when configured) */
+  modulePolicy?: ModulePolicy
+  /** the terms it countersigns: minimum result window, bounds on windows and expiry (protocols/negotiation/terms.ts) */
+  terms?: Partial<ProviderTermsPolicy>
 }
 
 export interface ResourceProviderEvents {
@@ -81,7 +88,8 @@ class GatedCapacity implements CapacityProvider {
   readonly inner: SlotCapacity
   readonly usable: () => number
   constructor (inner: SlotCapacity, usable: () => number) { this.inner = inner; this.usable = usable }
-  tryReserve (slot: number, dealId: string, ttlMs: number): boolean { return this.freeSlots().includes(slot) && this.inner.tryReserve(slot, dealId, ttlMs) }
+  tryReserve (slot: number, dealId: string, ttlMs: number, owner?: string): boolean { return this.freeSlots().includes(slot) && this.inner.tryReserve(slot, dealId, ttlMs, owner) }
+  reservationsOf (owner: string): number { return this.inner.reservationsOf(owner) }
   freeSlots (): number[] { return this.inner.freeSlots().slice(0, Math.max(0, this.usable())) }
 }
 
@@ -117,6 +125,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   private readonly c: Pick<Components, 'clock' | 'logger' | 'metrics'>
   private readonly policy: ProviderPolicy
   private readonly gated: GatedCapacity
+  private readonly modulePolicy: ModulePolicy
   private healthTimer: NodeJS.Timeout | undefined
   private dockerUp = true
   /** how many collaterals our free deposit covers (undefined until first read) */
@@ -139,6 +148,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.c = { ...components, logger: components.logger.child({ component: 'provider' }) }
     this.template = template
     this.policy = { ...defaultProviderPolicy, ...opts.lifecycle }
+    this.modulePolicy = { ...(opts.modulesDir !== undefined ? { modulesDir: opts.modulesDir } : {}), ...opts.modulePolicy }
     const domain = domainOfNetwork(opts.network)
     const slots = [...Array(opts.slots ?? 1).keys()]
     this.capacity = new SlotCapacity(slots, { clock: components.clock })
@@ -150,12 +160,27 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.negotiator = new DealNegotiator(opts.host, {
       networkId: opts.network.networkId,
       domain,
-      provider: { signer: opts.chain.wallet, capacity: this.gated, ownOffer: (id, now) => this.announcer.ownOffer(id, now), onDealAccepted: d => { void this.onDeal(d) } }
+      components,
+      provider: {
+        signer: opts.chain.wallet,
+        capacity: this.gated,
+        ownOffer: (id, now) => this.announcer.ownOffer(id, now),
+        onDealAccepted: d => { void this.onDeal(d) },
+        // terms it can meet, modules it serves, and a job creator whose deposit covers the deal: checked before a
+        // slot is reserved or anything signed
+        depositOf: depositReader(opts.chain),
+        modules: this.modulePolicy,
+        ...(opts.terms !== undefined ? { terms: opts.terms } : {})
+      }
     })
     this.capacity.onChange(() => { this.announcer.setFreeSlots(this.gated.freeSlots()) })
     this.deals = new DealStore<RpDealRecord>(join(opts.dataDir, 'rp-deals'))
     this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow() })
-    this.driver.on('change', rec => { this.emit('deal', rec) })
+    this.driver.on('change', rec => {
+      // agreed on chain (by us or by anyone): the job creator has paid, its reservation stops counting against its cap
+      if (rec.agreedAt !== undefined) this.capacity.agreed(rec.dealId)
+      this.emit('deal', rec)
+    })
   }
 
   static async create (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ResourceProviderOptions): Promise<ResourceProvider> {
@@ -436,7 +461,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     try {
       const inputs = JSON.parse(job.inputs) as Record<string, string>
       const modOpts = this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {}
-      const loaded = await loadModule(job.module, inputs, modOpts)
+      const git = this.modulePolicy.git
+      // a git module's fetch is bounded in time and size, and abandoned with the deal
+      const loaded = await loadModule(job.module, inputs, { ...modOpts, signal, ...(git?.timeoutMs !== undefined ? { fetchTimeoutMs: git.timeoutMs } : {}), ...(git?.maxBytes !== undefined ? { maxFetchBytes: git.maxBytes } : {}) })
       const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, modOpts)
       signal.throwIfAborted()
       // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)

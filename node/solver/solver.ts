@@ -95,7 +95,7 @@ export class Solver {
     const body = encodeCandidates({
       type: 'candidates',
       jobOfferId: job.id,
-      offers: candidates.map(c => ({ kind: 'ResourceOffer', value: c.live.offer, signature: c.live.signature, ...(c.live.peer !== undefined ? { peer: c.live.peer } : {}) }))
+      offers: candidates.map(c => ({ kind: 'ResourceOffer', value: c.live.offer, signature: c.live.signature, ...(c.live.peer !== undefined ? { peer: c.live.peer } : {}), ...(c.live.binding !== undefined ? { binding: c.live.binding } : {}) }))
     })
     const signal = AbortSignal.timeout(this.init.timeoutMs ?? 5000)
     let stream: Stream | undefined
@@ -171,8 +171,9 @@ export class CandidateReceiver {
       const live: LiveOffer[] = []
       for (const env of msg.offers) {
         try {
-          const v = validateEnvelope(env, { domain: this.init.domain, now })
-          const l: LiveOffer = { offer: v.value as LiveOffer['offer'], id: v.id, signature: v.signature, ...(v.peer !== undefined ? { peer: v.peer } : {}) }
+          // a lying solver cannot redirect us either: the peer hint must be bound by the provider
+          const v = validateEnvelope(env, { domain: this.init.domain, now, requirePeerBinding: true })
+          const l: LiveOffer = { offer: v.value as LiveOffer['offer'], id: v.id, signature: v.signature, ...(v.peer !== undefined ? { peer: v.peer } : {}), ...(v.binding !== undefined ? { binding: v.binding } : {}) }
           if (isCompatible(w.job.value, l, now)) live.push(l); else this.rejectedOffers++
         } catch {
           this.rejectedOffers++

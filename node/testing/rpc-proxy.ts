@@ -1,6 +1,7 @@
 // A real HTTP proxy in front of a JSON-RPC endpoint (anvil) that misbehaves on request: it can freeze (hold every
 // request unanswered until thawed, as an RPC that stalls), refuse (drop every connection, as an RPC that is down),
-// or fail now and then (drop every n-th request). Tests put it between one node and the chain.
+// or fail now and then (drop every n-th request), or refuse only some methods (e.g. transactions, while reads pass).
+// Tests put it between one node and the chain.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 
@@ -12,6 +13,8 @@ export class RpcProxy {
   mode: ProxyMode = 'pass'
   /** drop every n-th request (0: never) */
   failEvery = 0
+  /** JSON-RPC methods whose requests are dropped (a batch with any of them is dropped whole) */
+  readonly refuseMethods = new Set<string>()
   /** requests seen, and how many were held, refused or dropped */
   readonly counts = { requests: 0, held: 0, refused: 0, dropped: 0 }
   readonly #server: Server
@@ -55,6 +58,15 @@ export class RpcProxy {
     await new Promise<void>(resolve => { this.#server.close(() => { resolve() }) })
   }
 
+  #names (body: Buffer): string[] {
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as unknown
+      return (Array.isArray(parsed) ? parsed : [parsed]).map(r => String((r as { method?: unknown })?.method))
+    } catch {
+      return [] // not JSON: passed on, the endpoint answers it with its own error
+    }
+  }
+
   private handle (req: IncomingMessage, res: ServerResponse): void {
     this.counts.requests++
     if (this.mode === 'refuse') { this.counts.refused++; req.socket.destroy(); return }
@@ -62,6 +74,7 @@ export class RpcProxy {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
+      if (this.refuseMethods.size > 0 && this.#names(Buffer.concat(chunks)).some(m => this.refuseMethods.has(m))) { this.counts.refused++; req.socket.destroy(); return }
       const forward = (): void => {
         if (req.socket.destroyed) return // the client gave up while we held it
         const up = httpRequest({ hostname: this.target.hostname, port: this.target.port, path: this.target.pathname, method: 'POST', headers: { 'content-type': 'application/json' } }, upRes => {

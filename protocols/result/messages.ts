@@ -1,18 +1,14 @@
 // Result delivery (/lilypad/<network>/result/1.0.0): the provider sends the job creator the EIP-712 `Result`
 // it signed plus the multiaddrs it serves the result CID from; the job creator answers with an ack or a named
-// rejection. Offer sync (/lilypad/<network>/offers/1.0.0): a peer answers with the live signed offers it knows
-// and the addresses of their providers, so a node that just joined can match without waiting for a heartbeat.
-// Canonical CBOR, size-limited; every field is checked here at the edge.
+// rejection. Canonical CBOR, size-limited; every field is checked here at the edge. (Offer sync has its own
+// folder: protocols/offer-sync.)
 import { encode, decode } from 'cborg'
 import { getBytes, hexlify } from 'ethers'
 import { recoverSigner, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
-import { decodeEnvelope, encodeEnvelope, type Envelope } from '../codec.ts'
 import { MessageValidationError } from '../errors.ts'
 
 export const RESULT_VERSION = 1
 export const MAX_RESULT_MESSAGE = 16 * 1024
-export const MAX_OFFERS_MESSAGE = 512 * 1024
-export const MAX_SYNC_OFFERS = 256
 const MAX_ADDRS = 16
 
 export interface ResultDelivery {
@@ -36,8 +32,6 @@ const MAX_NOTICE_DETAIL = 200
 
 export type ResultAck = { type: 'ack' } | { type: 'reject', code: ResultRejectCode }
 export type ResultRejectCode = 'MALFORMED' | 'UNKNOWN_DEAL' | 'BAD_SIGNATURE' | 'WRONG_DEAL'
-
-export interface SyncedOffer { offer: Envelope<'ResourceOffer'>, addrs: string[] }
 
 /** A delivered result that does not come from the deal's provider (or not for that deal). */
 export class ResultRejectedError extends Error {
@@ -125,18 +119,4 @@ export function checkResult (d: ResultDelivery, deal: Deal, dealId: string, doma
   try { signer = recoverSigner('Result', domain, d.result, d.signature) } catch {}
   if (signer.toLowerCase() !== deal.resourceProvider.toLowerCase()) throw new ResultRejectedError('BAD_SIGNATURE', 'result not signed by the deal\'s provider (or signed for another network)')
   return d.result
-}
-
-export function encodeOfferSync (offers: SyncedOffer[]): Uint8Array {
-  return encode([RESULT_VERSION, 'offers', offers.slice(0, MAX_SYNC_OFFERS).map(o => [encodeEnvelope(o.offer), o.addrs.slice(0, MAX_ADDRS)])])
-}
-
-/** Decodes the envelopes; their signatures are validated by the caller like any gossiped offer. */
-export function decodeOfferSync (bytes: Uint8Array): SyncedOffer[] {
-  const raw = decodeTop(bytes, MAX_OFFERS_MESSAGE)
-  if (raw[1] !== 'offers' || raw.length !== 3 || !Array.isArray(raw[2]) || raw[2].length > MAX_SYNC_OFFERS) throw malformed('offers')
-  return (raw[2] as unknown[]).map(item => {
-    if (!Array.isArray(item) || item.length !== 2 || !(item[0] instanceof Uint8Array) || !isAddrList(item[1])) throw malformed('offer entry')
-    return { offer: decodeEnvelope(item[0], 'ResourceOffer') as Envelope<'ResourceOffer'>, addrs: item[1] }
-  })
 }
