@@ -1,7 +1,7 @@
 export {
   ResultStore, RESULT_IMPORT_OPTIONS, DEFAULT_DATA_DIR, DOWNLOADS_DIR, FetchTimeoutError, ResultVerificationError,
-  NotADirectoryResultError, StoreAbortedError, PeerUnreachableError
+  NotADirectoryResultError, StoreAbortedError, PeerUnreachableError, DEFAULT_INPUT_HOLD_MS
 } from './result-store.ts'
-export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
+export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, HeldInput, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
 export { ResultRetention, DEFAULT_RETENTION } from './retention.ts'
 export type { RetentionOptions, ResultRetentionEvents } from './retention.ts'
