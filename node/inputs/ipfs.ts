@@ -10,9 +10,13 @@ import type { CID } from 'multiformats/cid'
 import { InputContentError, InputError, InputTooLargeError } from './errors.ts'
 import type { IpfsInput } from './plan.ts'
 
-/** Where an IPFS input's blocks come from; `get` returns a block verified against its CID. */
+/**
+ * Where an IPFS input's blocks come from; `get` returns a block verified against its CID. `keep` is told of
+ * each DAG staged whole, once the whole job's inputs are staged (the store may cache it for the next job).
+ */
 export interface BlockSource {
   get: (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
+  keep?: (root: CID, bytes: number) => void
 }
 
 export interface IpfsFetchOptions {

@@ -150,6 +150,7 @@ export async function stageInputs (spec: Pick<JobSpec, 'inputSources' | 'outputs
     budget.release()
   }
   staged.sort((a, b) => a.index - b.index)
+  for (const p of plan) if (p.kind === 'ipfs') opts.blocks?.keep?.(p.cid, staged.find(s => s.index === p.ref.index)?.bytes ?? 0)
   return {
     mounts: staged.map(s => ({ source: join(dir, String(s.index)), target: s.target })),
     inputs: staged,

@@ -2,6 +2,6 @@ export {
   ResultStore, RESULT_IMPORT_OPTIONS, DEFAULT_DATA_DIR, DOWNLOADS_DIR, FetchTimeoutError, ResultVerificationError,
   NotADirectoryResultError, StoreAbortedError, PeerUnreachableError, DEFAULT_INPUT_HOLD_MS
 } from './result-store.ts'
-export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, HeldInput, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
+export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, HeldInput, InputBlocks, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
 export { ResultRetention, DEFAULT_RETENTION } from './retention.ts'
 export type { RetentionOptions, ResultRetentionEvents } from './retention.ts'

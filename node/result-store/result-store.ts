@@ -77,17 +77,28 @@ export interface ResultStoreOptions {
 }
 
 /** 'result': a provider's own result; 'fetched': a download; 'input': a job creator's input file, held while its job runs. */
+/** Blocks for a provider's input staging: verified reads, and keep() for a DAG staged whole. */
+export interface InputBlocks {
+  get: (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
+  keep: (root: CID, bytes: number) => void
+}
+
 /** A job creator's input held in the store while its job runs. */
 export interface HeldInput { cid: CID, bytes: number, release: () => Promise<void> }
 
 /** How long an input stays pinned when its holder dies without releasing it. */
 export const DEFAULT_INPUT_HOLD_MS = 24 * 3600_000
 
-export interface StoredResult { cid: CID, bytes: number, addedAt: number, kind: 'result' | 'fetched' | 'input', heldUntil?: number }
+/**
+ * 'result': a provider's own result; 'fetched': a download; 'input': a job creator's input, held while its job
+ * runs; 'cached-input': an input a provider fetched for a job, kept for the next job that names it.
+ */
+export interface StoredResult { cid: CID, bytes: number, addedAt: number, kind: 'result' | 'fetched' | 'input' | 'cached-input', heldUntil?: number }
 
 /**
- * What a provider keeps of the results it made (kind 'result'). Results a job creator downloaded (kind
- * 'fetched') are never pruned: they stay pinned until unpin().
+ * What a provider keeps of the results it made (kind 'result') and the inputs it cached ('cached-input').
+ * Results a job creator downloaded ('fetched') and inputs it holds ('input') are never pruned: they stay
+ * pinned until unpin() or release().
  */
 export interface RetentionPolicy {
   /** Results older than this are removed. */
@@ -436,8 +447,7 @@ export class ResultStore {
       return { cid: cid ?? await this.fs.addDirectory({}, { cidVersion: 1, signal }), bytes: await treeBytes(full) }
     }
     if (!st.isFile()) throw new NotADirectoryResultError(`${full} is neither a file nor a directory`)
-    // the name is not part of a file's CID: the job's spec names where it is mounted
-    const cid = await this.fs.addFile({ path: 'input', content: createReadStream(full) }, { cidVersion: 1, rawLeaves: true, profile: RESULT_IMPORT_OPTIONS.profile, signal })
+    const cid = await this.fs.addByteStream(createReadStream(full), { cidVersion: 1, rawLeaves: true, profile: RESULT_IMPORT_OPTIONS.profile, signal })
     return { cid, bytes: st.size }
   }
 
@@ -449,33 +459,46 @@ export class ResultStore {
   }
 
   /**
-   * Reads a stranger's DAG (a job's input): runs fn with a block source that reads local blocks, else fetches
+   * Reads strangers' DAGs (a job's inputs): runs fn with a block source that reads local blocks, else fetches
    * them over bitswap from the connected peers (those in `from` are dialled first); Helia hashes every fetched
-   * block and compares it with its CID before handing it over. Blocks this store did not have before are
-   * removed again afterwards (in the background, when no other store operation runs), unless something pinned
-   * them meanwhile, so a stranger's input does not stay in the store.
+   * block and compares it with its CID before handing it over. The DAGs fn keep()s are pinned as
+   * 'cached-input' once fn succeeds (the next job naming them reads them locally; retention prunes them with
+   * the provider's results). Every other block fetched is removed again afterwards, in the background when no
+   * other store operation runs, unless something pinned it meanwhile: a failed or hostile fetch leaves nothing.
    */
-  async readBlocks<T> (fn: (blocks: { get: (cid: CID, o: { signal: AbortSignal }) => Promise<Uint8Array> }) => Promise<T>, opts: { from?: FetchOptions['from'], signal?: AbortSignal } = {}): Promise<T> {
+  async readBlocks<T> (fn: (blocks: InputBlocks) => Promise<T>, opts: { from?: FetchOptions['from'], signal?: AbortSignal, now?: number } = {}): Promise<T> {
     const fetched: CID[] = []
     try {
       return await shared(async () => {
         const from = opts.from === undefined ? [] : (Array.isArray(opts.from) ? opts.from : [opts.from]).map(a => typeof a !== 'string' ? a : a.startsWith('/') ? multiaddr(a) : peerIdFromString(a))
-        // A peer we cannot dial may still not be needed (another connected peer may have the blocks); the
-        // caller's deadline bounds a fetch that finds no one.
+        // A peer we cannot dial may not be needed (another connected peer may have the blocks); the caller's
+        // deadline bounds a fetch that finds no one.
         await Promise.allSettled(from.map(async addr => await this.helia.libp2p.dial(addr, { signal: opts.signal })))
-        return await fn({
+        const kept: Array<{ root: CID, bytes: number }> = []
+        const value = await fn({
           get: async (cid, o) => {
             const had = await this.helia.blockstore.has(cid, o)
             const parts: Uint8Array[] = []
             for await (const part of this.helia.blockstore.get(cid, o)) parts.push(part)
             if (!had) fetched.push(cid)
             return parts.length === 1 ? parts[0] : Buffer.concat(parts)
-          }
+          },
+          keep: (root, bytes) => { kept.push({ root, bytes }) }
         })
+        for (const k of kept) {
+          // content pinned for another reason (a result, a download, a held input) keeps its kind
+          if (!(await this.helia.pins.isPinned(k.root, opts))) await this.pin(k.root, k.bytes, opts.now ?? Date.now(), 'cached-input', opts.signal)
+        }
+        return value
       })
     } finally {
       if (fetched.length > 0) this.dropInBackground(fetched)
     }
+  }
+
+  /** Resolves once the blocks of every readBlocks() so far have been dropped. */
+  async settledDrops (): Promise<void> {
+    while (this.drops.size > 0) await Promise.all([...this.drops])
   }
 
   private dropInBackground (cids: CID[]): void {
@@ -524,7 +547,7 @@ export class ResultStore {
     const out: StoredResult[] = []
     for await (const p of this.helia.pins.ls({ signal: opts.signal })) {
       const kind = p.metadata.lilypad
-      if (kind !== 'result' && kind !== 'fetched' && kind !== 'input') continue
+      if (kind !== 'result' && kind !== 'fetched' && kind !== 'input' && kind !== 'cached-input') continue
       out.push({ cid: p.cid, bytes: Number(p.metadata.bytes ?? 0), addedAt: Number(p.metadata.addedAt ?? 0), kind, ...(p.metadata.heldUntil !== undefined ? { heldUntil: Number(p.metadata.heldUntil) } : {}) })
     }
     return out.sort((a, b) => a.addedAt - b.addedAt || a.cid.toString().localeCompare(b.cid.toString()))
@@ -545,7 +568,8 @@ export class ResultStore {
 
   private async pruneUnlocked (policy: RetentionPolicy, opts: PruneOptions): Promise<CID[]> {
     const now = policy.now ?? Date.now()
-    const results = (await this.list(opts)).filter(r => r.kind === 'result')
+    // a provider's own results and the inputs it cached share one budget; downloads and held inputs are not its to prune
+    const results = (await this.list(opts)).filter(r => r.kind === 'result' || r.kind === 'cached-input')
     const kept = (r: StoredResult): boolean => opts.keep?.(r.cid.toString()) === true
     const remove = new Set<StoredResult>()
     if (policy.maxAgeMs !== undefined) for (const r of results) if (now - r.addedAt > policy.maxAgeMs && !kept(r)) remove.add(r)
@@ -580,7 +604,7 @@ export class ResultStore {
 
   async stop (): Promise<void> {
     await this.settled()
-    while (this.drops.size > 0) await Promise.all([...this.drops])
+    await this.settledDrops()
     await this.helia.stop()
   }
 
