@@ -13,6 +13,7 @@ import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
 import { ResultStore } from './result-store/index.ts'
+import type { InputPolicy } from './inputs/index.ts'
 import { Executor } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
@@ -56,6 +57,8 @@ export interface NodeOptions {
   jobCreator?: Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync'>>
   /** options for the disputes branch's mediator role */
   mediator?: Record<string, unknown>
+  /** what jobs' inputs may make this node's provider and mediator fetch (node/inputs; default: no private addresses) */
+  inputPolicy?: Partial<InputPolicy>
   executor?: Executor
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }
@@ -127,7 +130,7 @@ export class LilypadNode {
     this.gossip.start()
     await this.offerSync.start({ serve: true, pull: opts.roles.includes('job-bridge') || opts.roles.includes('solver') })
     if (opts.roles.includes('resource-provider')) {
-      this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.provider })
+      this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...(opts.inputPolicy !== undefined ? { inputPolicy: opts.inputPolicy } : {}), ...opts.provider })
       await this.provider.start()
       this.disputeSides.push(await startProviderDisputes(this.provider, { host: this.host, chain: this.chain, networkId: network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
     }
@@ -142,7 +145,7 @@ export class LilypadNode {
     }
     if (opts.roles.includes('mediator')) {
       const mod = await import(OPTIONAL_ROLE_MODULES.mediator as string) as { Mediator: { create: (init: Record<string, unknown>) => Promise<Startable> } }
-      this.mediator = await mod.Mediator.create({ host: this.host, peerKey: this.peerKey, chain: this.chain, store: this.store, executor: this.executor, network, dataDir, ...opts.mediator })
+      this.mediator = await mod.Mediator.create({ host: this.host, peerKey: this.peerKey, chain: this.chain, store: this.store, executor: this.executor, network, dataDir, ...(opts.inputPolicy !== undefined ? { inputPolicy: opts.inputPolicy } : {}), ...opts.mediator })
       await this.mediator.start()
     }
     if (opts.roles.includes('job-bridge')) {

@@ -4,7 +4,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--fault wrong-result]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -13,7 +13,8 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       args: argv,
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
-        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' }
+        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
+        'input-allow': { type: 'string', multiple: true }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
@@ -30,6 +31,12 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const price = lp('--price', o.price)
   const collateral = lp('--collateral', o.collateral)
   if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
+  // ranges a job's URL inputs may come from although they are private (the operator's own LAN, a local mirror)
+  const allowAddresses = o['input-allow'] ?? []
+  if (allowAddresses.length > 0) {
+    const { checkAddressRanges } = await import('../../node/inputs/address.ts')
+    try { checkAddressRanges(allowAddresses) } catch (err) { throw usageError(`--input-allow: ${(err as Error).message}`, USAGE) }
+  }
   const { LilypadNode } = await import('../../node/node.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
@@ -39,6 +46,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     node = await LilypadNode.create({
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
+      ...(allowAddresses.length > 0 ? { inputPolicy: { allowAddresses } } : {}),
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
       log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
     })

@@ -45,6 +45,8 @@ export interface RunOptions {
   resultDir: string
   /** Host directory mounted read-only at /inputs. */
   inputsDir?: string
+  /** Staged job inputs (node/inputs), each host path bound read-only at its container path. */
+  inputMounts?: ReadonlyArray<{ source: string, target: string }>
   /** Seconds before the container is killed; defaults to the spec's timeout (the deal's, if the caller sets it). */
   timeoutSec?: number
   signal?: AbortSignal
@@ -123,6 +125,14 @@ async function dirSize (dir: string): Promise<number> {
 const isAborted = (signal?: AbortSignal): boolean => signal?.aborted === true
 
 const RESERVED_NAMES = new Set(['stdout', 'stderr', 'exitCode'])
+
+/** A read-only bind for a staged input. node/inputs checked the target already; a bind string must not be re-parsed differently. */
+function inputBind (m: { source: string, target: string }): string {
+  const source = resolve(m.source)
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(m.target) || m.target.split('/').some(s => s === '..')) throw new Error(`bad input mount target ${JSON.stringify(m.target)}`)
+  if (source.includes(':') || source.includes(',')) throw new Error(`input mount source ${JSON.stringify(source)} cannot be bound (":" or "," in the path)`)
+  return `${source}:${m.target}:ro`
+}
 
 export class Executor {
   readonly docker: Docker
@@ -247,6 +257,7 @@ export class Executor {
       outputDirs.push(host)
     }
     if (opts.inputsDir !== undefined) binds.push(`${resolve(opts.inputsDir)}:/inputs:ro`)
+    for (const m of opts.inputMounts ?? []) binds.push(inputBind(m))
     // The writable /tmp is a host scratch directory rather than a tmpfs: some engines ignore tmpfs modes, and
     // a non-root job needs to write there. Its size counts against the output cap; it is deleted afterwards.
     const scratch = await mkdtemp(join(this.opts.scratchRoot ?? tmpdir(), 'lilypad-scratch-'))

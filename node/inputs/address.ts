@@ -71,6 +71,11 @@ export function specialRange (ip: string): string | undefined {
   return undefined
 }
 
+/** Throws a RangeError naming the first entry that is not an address range (for flags and config files). */
+export function checkAddressRanges (ranges: readonly string[]): void {
+  for (const r of ranges) blockListOf(r)
+}
+
 /** The operator's allowed ranges, compiled once. */
 export class AddressPolicy {
   private readonly allowed: BlockList[]

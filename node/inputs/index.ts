@@ -7,7 +7,7 @@ export type { PlannedInput, IpfsInput, UrlInput } from './plan.ts'
 export { DEFAULT_INPUT_POLICY, inputPolicy } from './policy.ts'
 export type { InputPolicy } from './policy.ts'
 export { FetchSlots } from './fetch-slots.ts'
-export { AddressPolicy, specialRange } from './address.ts'
+export { AddressPolicy, specialRange, checkAddressRanges } from './address.ts'
 export type { BlockSource } from './ipfs.ts'
 export {
   InputError, TooManyInputsError, InputPathError, UnsupportedInputError, InputTooLargeError, InputTimeoutError,
@@ -16,3 +16,4 @@ export {
 } from './errors.ts'
 export type { InputRef } from './errors.ts'
 export { InsufficientDiskError, DiskFullError } from './disk.ts'
+export { writeInputErrorResult, isJobInputFault, INPUT_ERROR_EXIT_CODE } from './result.ts'

@@ -21,7 +21,7 @@ import { domainOfNetwork } from '../host/from-network.ts'
 import { GossipService } from '../gossip/gossip.ts'
 import { DealNegotiator, NoDealError, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
-import type { ResultStore } from '../result-store/index.ts'
+import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
 import { ResultReceiver, type ReceivedResult } from '../result-delivery/index.ts'
@@ -32,6 +32,11 @@ export type Phase = 'offered' | 'matched' | 'agreed' | 'running' | 'result' | 'd
 export interface JobRequest {
   module: string
   inputs: Record<string, string>
+  /**
+   * Local files or directories passed as inputs (`lilypad run --input-file Name=./path`): each is added to
+   * this node's store, served by CID while the job runs, and given to the module as input Name = its CID.
+   */
+  inputFiles?: Record<string, string>
   target?: string
   mediators?: string[]
   maxPrice?: bigint
@@ -62,6 +67,8 @@ export interface JobOutcome {
   verdict?: 'correct' | 'wrong' | 'timed-out'
   /** providers that failed before this one (their deals refunded) */
   retries: Array<{ provider: string, dealId?: string, reason: string }>
+  /** the CID each input file was passed as */
+  inputFiles?: Record<string, string>
 }
 
 export interface DisputeInfo { dealId: string, deal: Deal, jobOffer: Envelope<'JobOffer'>, mediator: string }
@@ -106,6 +113,22 @@ export interface JcDealRecord extends StoredRecord {
 export class NoProviderError extends Error {
   static override name = 'NoProviderError'
   override name = 'NoProviderError'
+}
+/** An input file the module's spec does not mount: it would be uploaded for nothing. */
+export class InputFileNotUsedError extends Error {
+  static override name = 'InputFileNotUsedError'
+  override name = 'InputFileNotUsedError'
+  readonly hint: string
+  constructor (name: string, module: string) {
+    super(`the module ${module} does not mount input ${name} (no input source of its job names the file's CID)`)
+    this.hint = `"lilypad module inputs ${module}" lists the inputs it reads; a file input must be one its template puts in the job's Inputs/InputSources as a CID`
+  }
+}
+export class InputNameConflictError extends Error {
+  static override name = 'InputNameConflictError'
+  override name = 'InputNameConflictError'
+  readonly hint = 'give each input once: -i Name=value or --input-file Name=./path'
+  constructor (name: string) { super(`input ${name} is given both as a value and as a file`) }
 }
 export class InsufficientDepositError extends Error {
   static override name = 'InsufficientDepositError'
@@ -230,7 +253,31 @@ export class JobCreator {
       req.onPhase?.(p, detail)
     }
     const note = (m: string): void => { req.onNote?.(m); this.log(m) }
+    // input files are served from this node's store while the job runs (retries and mediation included)
+    const held: HeldInput[] = []
+    try {
+      const inputs = { ...req.inputs }
+      const inputFiles: Record<string, string> = {}
+      for (const [name, path] of Object.entries(req.inputFiles ?? {})) {
+        if (name in inputs) throw new InputNameConflictError(name)
+        const h = await this.opts.store.holdInput(path, { signal })
+        held.push(h)
+        inputs[name] = inputFiles[name] = h.cid.toString()
+        note(`input ${name}: ${path} is ${inputFiles[name]} (${h.bytes} bytes), served by this node while the job runs`)
+      }
+      const outcome = await this.runWith({ ...req, inputs }, inputFiles, { signal, note, phase, phasesMs })
+      return { ...outcome, ...(held.length > 0 ? { inputFiles } : {}) }
+    } finally {
+      for (const h of held) await h.release().catch(err => { this.log('releasing an input file failed (it is unpinned when its hold time passes)', { error: (err as Error).message }) })
+    }
+  }
+
+  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number> }): Promise<JobOutcome> {
+    const { signal, note, phase, phasesMs } = ctx
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
+    for (const [name, cid] of Object.entries(inputFiles)) {
+      if (!loaded.spec.inputSources.some(s => s.cid === cid)) throw new InputFileNotUsedError(name, req.module)
+    }
     for (const w of loaded.warnings) note(`warning: ${w.message}`)
     const chain = this.opts.chain
     const domain = chain.domain
@@ -467,6 +514,8 @@ export class JobCreator {
 
   /** Open deals of earlier runs: refund agreed deals past their deadline, accept downloaded ones, close the rest. */
   private async resume (): Promise<void> {
+    // input files an earlier process held and never released (it died) stop being served once their time is up
+    await this.opts.store.releaseExpiredInputs().catch(err => { this.log('releasing expired input files failed', { error: (err as Error).message }) })
     await Promise.all((await this.deals.open()).map(async rec => { await this.resumeOne(rec) }))
   }
 

@@ -28,6 +28,7 @@ import type { LilypadDomain } from '../../protocols/eip712.ts'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { BlockCursor } from '../chain/cursor.ts'
+import { FetchSlots, inputPolicy, isJobInputFault, stageInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 const market = new Interface(MarketAbi as unknown as string[])
 const CHALLENGED = market.getEvent('DealChallenged')!.topicHash
@@ -80,6 +81,8 @@ export interface MediatorInit {
   /** register in the Directory contract with this host's peer id (default true; the owner must have approved the key) */
   register?: boolean
   modules?: ResolveOptions
+  /** what a job's inputs may make this mediator fetch (default DEFAULT_INPUT_POLICY, as providers) */
+  inputPolicy?: Partial<InputPolicy>
 }
 
 export interface MediatorMetrics {
@@ -102,6 +105,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   readonly records: DealStore<DisputeRecord>
   readonly directory: Directory | undefined
   private readonly init: MediatorInit
+  private readonly fetchSlots: FetchSlots
   private readonly domain: LilypadDomain
   private readonly dir: string
   private nextBlock = 0
@@ -117,6 +121,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   private constructor (init: MediatorInit) {
     super()
     this.init = init
+    this.fetchSlots = new FetchSlots(inputPolicy(init.inputPolicy).maxConcurrentFetches)
     this.domain = { chainId: BigInt(init.network.chainId), verifyingContract: init.network.contracts.market }
     this.dir = join(init.dataDir, 'mediator')
     this.cursor = new BlockCursor(join(this.dir, 'cursor.json'), init.network.deployBlock)
@@ -383,7 +388,26 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       const loaded = await loadModule(job.module, inputs, this.init.modules)
       const spec = await pinSpecImage(this.init.executor.docker, loaded.spec, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
       await rm(resultDir, { recursive: true, force: true })
-      await this.init.executor.run(spec, { resultDir, timeoutSec: job.timeout, signal, jobId: dealId })
+      // the inputs as the provider staged them: from whichever connected party serves them (the job creator
+      // holds them while its job is open, the provider caches what it fetched), within the job's time
+      const deadline = Date.now() + job.timeout * 1000
+      let staged: StagedInputs | undefined
+      try {
+        staged = await this.init.store.readBlocks(async blocks => await stageInputs(spec, {
+          signal, deadline, dir: join(this.dir, 'inputs', dealId), policy: this.init.inputPolicy ?? {}, blocks, slots: this.fetchSlots
+        }), { signal })
+      } catch (err) {
+        if (!isJobInputFault(err)) throw err
+        await writeInputErrorResult(resultDir, err, spec.outputs)
+      }
+      if (staged !== undefined) {
+        try {
+          const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
+          await this.init.executor.run(spec, { resultDir, timeoutSec: left, signal, jobId: dealId, inputMounts: staged.mounts })
+        } finally {
+          await staged.release()
+        }
+      }
       const cid = await this.init.store.addDirectory(resultDir, { signal })
       return cid.toString()
     } catch (err) {

@@ -24,6 +24,7 @@ import type { Executor } from '../executor/index.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
 import { deliverResult } from '../result-delivery/index.ts'
+import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 export type ProviderFault = 'wrong-result'
 
@@ -69,6 +70,8 @@ export interface ResourceProviderOptions {
   /** how often leftovers are batch-settled (default 30 s) */
   settleIntervalMs?: number
   modulesDir?: string
+  /** what a job's inputs may make this provider fetch (default DEFAULT_INPUT_POLICY: no private addresses) */
+  inputPolicy?: Partial<InputPolicy>
   /** fault injection for tests and simulations: a real provider behaving badly */
   fault?: ProviderFault
   log?: (msg: string, fields?: Record<string, unknown>) => void
@@ -76,7 +79,9 @@ export interface ResourceProviderOptions {
 
 export interface ResourceProviderEvents {
   'job:start': [{ dealId: string, slot: number }]
-  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, runMs?: number, error?: string }]
+  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, runMs?: number, error?: string, inputError?: string }]
+  /** the job's inputs are staged (fetched and checked) and its container is about to start */
+  'job:inputs': [{ dealId: string, bytes: number, mounts: number }]
   deal: [RpDealRecord]
 }
 
@@ -109,6 +114,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   running = 0
   maxRunning = 0
   private readonly opts: ResourceProviderOptions
+  /** input fetches at once across all of this provider's jobs */
+  readonly fetchSlots: FetchSlots
   private readonly tasks = new Set<Promise<void>>()
   private readonly aborts = new Map<string, AbortController>()
   private settleTimer: NodeJS.Timeout | undefined
@@ -128,6 +135,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     super()
     this.opts = opts
     this.template = template
+    this.fetchSlots = new FetchSlots(inputPolicy(opts.inputPolicy).maxConcurrentFetches)
     const domain = domainOfNetwork(opts.network)
     const slots = [...Array(opts.slots ?? 1).keys()]
     this.capacity = new SlotCapacity(slots)
@@ -292,12 +300,38 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.maxRunning = Math.max(this.maxRunning, this.running)
     this.emit('job:start', { dealId: rec.dealId, slot: rec.slot })
     let end: ResourceProviderEvents['job:end'][0] = { dealId: rec.dealId, slot: rec.slot }
+    // the job's time starts now: fetching its inputs comes out of it
+    const timeoutSec = Math.min(job.timeout, rec.deal.resultTimeout)
+    const deadline = Date.now() + timeoutSec * 1000
     try {
-      const r = await this.opts.executor.run(spec, { resultDir, timeoutSec: Math.min(job.timeout, rec.deal.resultTimeout), signal, jobId: rec.dealId })
+      let staged: StagedInputs | undefined
+      try {
+        staged = await this.opts.store.readBlocks(async blocks => await stageInputs(spec, {
+          signal, deadline, dir: join(this.opts.dataDir, 'inputs', rec.dealId), policy: this.opts.inputPolicy ?? {}, blocks, slots: this.fetchSlots
+        }), { signal, ...(rec.jobCreatorPeer !== undefined ? { from: rec.jobCreatorPeer } : {}) })
+      } catch (err) {
+        if (!isJobInputFault(err)) throw err
+        // the job's own inputs failed it: that is its result (paid for, and what a mediator's re-run writes too)
+        this.log('the job\'s inputs were refused: its result says why', { dealId: rec.dealId, error: err.message })
+        end = { ...end, inputError: err.name }
+        await writeInputErrorResult(resultDir, err, spec.outputs)
+      }
+      let exitCode = INPUT_ERROR_EXIT_CODE
+      if (staged !== undefined) {
+        this.emit('job:inputs', { dealId: rec.dealId, bytes: staged.bytes, mounts: staged.mounts.length })
+        try {
+          const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
+          const r = await this.opts.executor.run(spec, { resultDir, timeoutSec: left, signal, jobId: rec.dealId, inputMounts: staged.mounts })
+          exitCode = r.exitCode
+          end = { ...end, runMs: r.runMs }
+        } finally {
+          await staged.release()
+        }
+      }
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
       const cid = (await this.opts.store.addDirectory(resultDir)).toString()
-      end = { ...end, resultCid: cid, exitCode: r.exitCode, runMs: r.runMs }
-      return { cid, exitCode: r.exitCode }
+      end = { ...end, resultCid: cid, exitCode }
+      return { cid, exitCode }
     } catch (err) {
       end = { ...end, error: (err as Error).message }
       throw err
