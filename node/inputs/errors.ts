@@ -83,7 +83,7 @@ export class InputAddressRefusedError extends InputError {
   override name = 'InputAddressRefusedError'
   readonly address: string
   constructor (input: InputRef | undefined, host: string, address: string, range: string) {
-    super(input, `${host} resolves to ${address} (${range}), an address this provider does not fetch from`, { hint: 'inputs must come from public addresses; a provider operator can allow a private network in its input policy (allowAddresses)' })
+    super(input, `${host === address ? address : `${host} resolves to ${address}`} (${range}) is an address this provider does not fetch from`, { hint: 'inputs must come from public addresses; a provider operator can allow a private network in its input policy (allowAddresses)' })
     this.address = address
   }
 }
