@@ -1,5 +1,5 @@
 import test from 'ava'
-import { Progress } from './progress.ts'
+import { Progress, resultStatusLines } from './progress.ts'
 
 function clock (...ticks: number[]): () => number {
   let i = 0
@@ -26,4 +26,16 @@ test('json mode prints nothing while running but keeps phases and txs', t => {
   t.is(text, '')
   t.deepEqual(p.txs, [{ what: 'agree', hash: '0xdead', gasUsed: '123456' }])
   t.is(p.phasesMs.offered, 5)
+})
+
+test('a result that did not end on its own is named with its limit; truncation is a note; an ordinary run says nothing', t => {
+  t.deepEqual(resultStatusLines({ status: 'ok' }), [])
+  t.deepEqual(resultStatusLines(undefined), [], 'a result from a provider that writes no status file')
+  t.deepEqual(resultStatusLines({ status: 'timeout', limits: { timeoutSec: 2 } }), ['error: the job was stopped at its time limit (2 s)'])
+  t.deepEqual(resultStatusLines({ status: 'oom', limits: { ramMb: 16 } }), ['error: the job ran out of memory (limit 16 MB) and was killed'])
+  t.deepEqual(resultStatusLines({ status: 'output-limit', limits: { outputBytes: 100 * 1024 * 1024 } }), ['error: the job\'s outputs went over the 100 MiB cap: they were dropped (outputs/ is empty)'])
+  t.deepEqual(resultStatusLines({ status: 'killed' }), ['error: the job was killed (SIGKILL) by something other than its limits'])
+  t.deepEqual(resultStatusLines({ status: 'ok', truncated: { stdout: true, stderr: true }, limits: { streamBytes: 4 * 1024 * 1024 } }), ['note: stdout and stderr were cut at 4 MiB'])
+  t.deepEqual(resultStatusLines({ status: 'timeout', truncated: { stderr: true }, limits: { timeoutSec: 5, streamBytes: 1000 } }), ['error: the job was stopped at its time limit (5 s)', 'note: stderr was cut at 1000 bytes'])
+  t.deepEqual(resultStatusLines(undefined, 'unknown status "fine"'), ['warning: the result\'s status file is unusable (unknown status "fine")'])
 })

@@ -1,5 +1,6 @@
 // Renders a job's progress through its phases for people (one line per phase, with elapsed time) and
 // collects the same facts for `--json`, which prints one object at the end instead.
+import { describeResultStatus, type ResultStatus } from '../node/executor/status.ts'
 export const PHASES = ['offered', 'matched', 'agreed', 'running', 'result', 'downloaded', 'settled'] as const
 export type Phase = typeof PHASES[number]
 
@@ -57,4 +58,17 @@ export class Progress {
   totalMs (): number {
     return Math.round(this.now() - this.started)
   }
+}
+
+/**
+ * What a person must know about how the job ended, from the result's status file: one "error:" line per cause
+ * when it did not end on its own (timeout, out of memory, output cap, killed), "note:" lines for truncated
+ * streams; nothing for an ordinary run. `problem` is a status file that could not be read.
+ */
+export function resultStatusLines (status: ResultStatus | undefined, problem?: string): string[] {
+  if (problem !== undefined) return [`warning: the result's status file is unusable (${problem})`]
+  if (status === undefined) return []
+  const facts = describeResultStatus(status)
+  const causeLines = status.status === 'ok' ? 0 : 1
+  return facts.map((f, i) => `${i < causeLines ? 'error' : 'note'}: ${f}`)
 }

@@ -13,7 +13,7 @@ import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { ensureBuiltinImages, loadRegistry } from './modules/index.ts'
 import { defaultAllowedModules, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
-import { Executor } from './executor/index.ts'
+import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { lilypadHome, networkPath } from './config/load.ts'
 import type { NetworkFile } from './config/network.ts'
 import { LilypadNode, roleAvailable } from './node.ts'
@@ -149,7 +149,9 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     await writeFile(path, JSON.stringify(network, null, 2) + '\n')
     await images
     log('images built', { ms: Math.round(performance.now() - t0) })
-    const executor = new Executor({ docker })
+    // one executor for the provider and the mediator; its owner id (from the provider's data directory) lets a
+    // restarted devnet find the containers a killed one left
+    const executor = new Executor({ docker, owner: await loadExecutorOwner(join(dir, 'provider')) })
     const provider = await LilypadNode.create({
       ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor,
       provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, settleIntervalMs: 10_000, announceIntervalMs: 5_000 }

@@ -14,7 +14,7 @@ import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
 import { ResultStore } from './result-store/index.ts'
 import type { InputPolicy } from './inputs/index.ts'
-import { Executor } from './executor/index.ts'
+import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
@@ -80,6 +80,8 @@ export class LilypadNode {
   mediator?: Startable
   bridge?: Startable
   private executor?: Executor
+  /** The executor was made here (not passed in), so stop() stops it. */
+  private ownsExecutor = false
   private readonly peerKey: PrivateKey
   private stopped = false
   /** the parties' dispute hand-off (push to the drawn mediator, answer its pulls) */
@@ -126,7 +128,12 @@ export class LilypadNode {
     const { network, dataDir } = opts
     const domain = domainOfNetwork(network)
     const needsExecutor = opts.roles.includes('resource-provider') || opts.roles.includes('mediator')
-    if (needsExecutor) this.executor = opts.executor ?? new Executor()
+    if (needsExecutor) {
+      // The owner id labels this node's containers on the engine: stable per data directory, so a restart finds
+      // (and adopts or removes) what a killed predecessor left, and other nodes sharing the engine are left alone.
+      this.ownsExecutor = opts.executor === undefined
+      this.executor = opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
+    }
     this.gossip.start()
     await this.offerSync.start({ serve: true, pull: opts.roles.includes('job-bridge') || opts.roles.includes('solver') })
     if (opts.roles.includes('resource-provider')) {
@@ -181,6 +188,7 @@ export class LilypadNode {
     await this.mediator?.stop()
     for (const side of this.disputeSides.splice(0)) await side.stop()
     await this.provider?.stop()
+    if (this.ownsExecutor) await this.executor?.stop()
     await this.solver?.stop()
     await this.offerSync.stop()
     this.gossip.stop()

@@ -69,8 +69,9 @@ test.serial('1. lilypad run cowsay moo: the cow on disk, the deal settled, the l
   const rpAddr = devnet.provider.chain.address
   const [jcBefore, rpBefore] = await Promise.all([reader.depositOf(jcAddr), reader.depositOf(rpAddr)])
   const { stdout } = await cli('run', 'cowsay:v0.0.1', '-i', 'Message=moo', '--json')
-  const out = JSON.parse(stdout) as { dealId: string, resultCid: string, path: string, exitCode: number, phasesMs: Record<string, number>, txs: Array<{ what: string, hash: string, gasUsed: string }> }
-  t.deepEqual(Object.keys(out).filter(k => k !== 'totalMs').sort(), ['dealId', 'exitCode', 'path', 'phasesMs', 'resultCid', 'txs'])
+  const out = JSON.parse(stdout) as { dealId: string, resultCid: string, path: string, exitCode: number, status: unknown, phasesMs: Record<string, number>, txs: Array<{ what: string, hash: string, gasUsed: string }> }
+  t.deepEqual(Object.keys(out).filter(k => k !== 'totalMs').sort(), ['dealId', 'exitCode', 'path', 'phasesMs', 'resultCid', 'status', 'txs'])
+  t.deepEqual(out.status, { status: 'ok' })
   t.regex(out.dealId, /^0x[0-9a-f]{64}$/)
   t.is(out.exitCode, 0)
   t.is(out.path, join(home, 'data', 'downloaded-files', out.resultCid))
@@ -96,6 +97,13 @@ test.serial('5. a container that exits non-zero: exit code and stderr shown prom
   t.regex(err.stderr, /the job exited with code 3/)
   t.regex(err.stderr, /stress: failing on purpose with 3/)
   t.regex(err.stdout, /stress: exiting with 3/)
+  t.notRegex(err.stderr, /at .*\.ts:\d+/)
+})
+
+test.serial('5b. a job killed at its memory limit: the CLI names the cause and the limit, non-zero exit', async t => {
+  const err = await t.throwsAsync(cli('run', 'stress:v0.1.0', '-i', 'Mode=oom', '-i', 'RamMb=16')) as Error & { code: number, stdout: string, stderr: string }
+  t.is(err.code, 1)
+  t.regex(err.stderr, /error: the job ran out of memory \(limit 16 MB\) and was killed/)
   t.notRegex(err.stderr, /at .*\.ts:\d+/)
 })
 

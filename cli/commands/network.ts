@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { usageError, parseLP } from '../usage.ts'
+import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
 import type { NetworkFile } from '../../node/config/network.ts'
 
 const USAGE = 'lilypad network init <id> [--rpc URL] [--out DIR] (--deploy --key-env VAR [--bridge ADDR …] [--module-price NAME=LP …] | --contracts-from NETWORK_FILE) [--bootstrap MULTIADDR …] [--mediator ADDR …] [--open]'
@@ -29,6 +29,17 @@ export const network: Command = {
     const o = v.values
     if (o.deploy === true && o['contracts-from'] !== undefined) throw usageError('--deploy and --contracts-from exclude each other', USAGE)
     if (o.deploy !== true && o['contracts-from'] === undefined) throw usageError('a network needs contracts: --deploy --key-env VAR, or --contracts-from FILE', USAGE)
+    for (const [flag, list] of [['--mediator', o.mediator], ['--bridge', o.bridge]] as const) {
+      for (const a of (list ?? []).flatMap(x => x.split(',')).map(x => x.trim()).filter(Boolean)) if (!looksLikeAddress(a)) throw usageError(`${flag} "${a}" is not an Ethereum address`, USAGE)
+    }
+    // modules contracts may request, with their price: NAME=LP (e.g. cowsay:v0.0.1=2)
+    const modulePrices: Record<string, bigint> = {}
+    for (const spec of o['module-price'] ?? []) {
+      const eq = spec.lastIndexOf('=')
+      const lp = eq > 0 ? spec.slice(eq + 1) : ''
+      if (!/^\d+(\.\d{1,18})?$/.test(lp) || Number(lp) === 0) throw usageError(`--module-price ${spec}: expected NAME=LP with a positive amount, e.g. cowsay:v0.0.1=2`, USAGE)
+      modulePrices[spec.slice(0, eq)] = parseLP(lp)
+    }
     const { toUserError } = await import('../context.ts')
     const { lilypadHome, parseNetworkFile, parsePrivateKey, parseAddressList } = await import('../../node/config/load.ts')
     const { writeSwarmKeyFile } = await import('../../node/host/keys.ts')
@@ -42,14 +53,6 @@ export const network: Command = {
       mediators = parseAddressList((o.mediator ?? []).join(','), '--mediator')
       bridges = parseAddressList((o.bridge ?? []).join(','), '--bridge')
     } catch (err) { throw usageError((err as Error).message, USAGE) }
-    // modules contracts may request, with their price: NAME=LP (e.g. cowsay:v0.0.1=2)
-    const modulePrices: Record<string, bigint> = {}
-    for (const spec of o['module-price'] ?? []) {
-      const eq = spec.lastIndexOf('=')
-      const lp = eq > 0 ? spec.slice(eq + 1) : ''
-      if (!/^\d+(\.\d{1,18})?$/.test(lp) || Number(lp) === 0) throw usageError(`--module-price ${spec}: expected NAME=LP with a positive amount, e.g. cowsay:v0.0.1=2`, USAGE)
-      modulePrices[spec.slice(0, eq)] = parseLP(lp)
-    }
     let net: NetworkFile
     try {
       if (o.deploy === true) {

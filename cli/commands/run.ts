@@ -3,11 +3,12 @@ import { readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { Progress } from '../progress.ts'
+import { Progress, resultStatusLines } from '../progress.ts'
 import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
 import type { LilypadNode } from '../../node/node.ts'
 import type { JobOutcome } from '../../node/roles/job-creator.ts'
 import type { GpuRequirement } from '../../node/modules/requirement.ts'
+import { readResultStatus, type ResultStatus } from '../../node/executor/status.ts'
 
 const USAGE = 'lilypad run <module> [-i Key=Value …] [--input-file Name=PATH …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
 
@@ -140,20 +141,28 @@ export const run: Command = {
       process.off('SIGINT', onSigint)
       await node?.stop().catch(() => {})
     }
+    // the status file says how the job ended (timeout, out of memory, output cap, truncation); a stranger made it
+    let status: ResultStatus | undefined
+    let problem: string | undefined
+    try { status = await readResultStatus(outcome.path) } catch (err) { problem = (err as Error).message }
+    const ok = outcome.exitCode === 0 && (status === undefined || status.status === 'ok')
     if (a.json) {
-      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, phasesMs: outcome.phasesMs, txs: progress.txs, ...(outcome.inputFiles !== undefined ? { inputFiles: outcome.inputFiles } : {}), totalMs: Math.round(performance.now()) }))
-      return outcome.exitCode === 0 ? 0 : 1
+      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, status: status ?? null, phasesMs: outcome.phasesMs, txs: progress.txs, ...(outcome.inputFiles !== undefined ? { inputFiles: outcome.inputFiles } : {}), totalMs: Math.round(performance.now()) }))
+      return ok ? 0 : 1
     }
     const stdout = await readFile(join(outcome.path, 'stdout'), 'utf8').catch(() => '')
     console.error(`\nresult: ${outcome.path}   (total ${(progress.totalMs() / 1000).toFixed(2)} s)`)
-    if (outcome.exitCode !== 0) {
+    const lines = resultStatusLines(status, problem)
+    if (!ok) {
       const stderr = await readFile(join(outcome.path, 'stderr'), 'utf8').catch(() => '')
       process.stdout.write(stdout)
       console.error(`\nerror: the job exited with code ${outcome.exitCode}`)
+      for (const l of lines) console.error(l)
       if (stderr !== '') console.error(`stderr:\n${stderr}`)
       return 1
     }
     process.stdout.write(stdout)
+    for (const l of lines) console.error(l)
     return 0
   }
 }

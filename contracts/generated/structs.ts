@@ -15,5 +15,5 @@ export interface JobResultStruct { status: BigNumberish, client: string, bridge:
 export interface JobResultStructOutput { status: bigint, client: string, bridge: string, payment: bigint, deadline: bigint, callbackGasLimit: bigint, callbackPending: boolean, exitCode: bigint, dealId: string, resultCid: string }
 export interface MarketBoundsStruct { minResultTimeout: BigNumberish, maxResultTimeout: BigNumberish, minJudgeWindow: BigNumberish, maxJudgeWindow: BigNumberish, minMediateTimeout: BigNumberish, maxMediateTimeout: BigNumberish, maxDealTtl: BigNumberish, minMediationFee: BigNumberish }
 export interface MarketBoundsStructOutput { minResultTimeout: bigint, maxResultTimeout: bigint, minJudgeWindow: bigint, maxJudgeWindow: bigint, minMediateTimeout: bigint, maxMediateTimeout: bigint, maxDealTtl: bigint, minMediationFee: bigint }
-export interface MachineSpecStruct { cpu: BigNumberish, ramMb: BigNumberish, diskMb: BigNumberish, gpus: BigNumberish, gpuVramMb: BigNumberish }
-export interface MachineSpecStructOutput { cpu: bigint, ramMb: bigint, diskMb: bigint, gpus: bigint, gpuVramMb: bigint }
+export interface MachineSpecStruct { cpu: BigNumberish, ramMb: BigNumberish, diskMb: BigNumberish, gpus: BigNumberish, gpuVramMb: BigNumberish, gpuModel: string, cudaVersion: BigNumberish }
+export interface MachineSpecStructOutput { cpu: bigint, ramMb: bigint, diskMb: bigint, gpus: bigint, gpuVramMb: bigint, gpuModel: string, cudaVersion: bigint }

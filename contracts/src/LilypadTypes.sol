@@ -29,6 +29,8 @@ struct MachineSpec {
     uint32 diskMb;
     uint16 gpus;
     uint32 gpuVramMb;
+    string gpuModel;
+    uint32 cudaVersion;
 }
 
 struct JobOffer {
@@ -96,16 +98,19 @@ library DealHashing {
 
 library JobOfferHashing {
     bytes32 internal constant MACHINE_SPEC_TYPEHASH =
-        keccak256("MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb)");
+        keccak256("MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb,string gpuModel,uint32 cudaVersion)");
     bytes32 internal constant JOB_OFFER_TYPEHASH = keccak256(
-        "JobOffer(address jobCreator,string module,string inputs,MachineSpec spec,uint96 maxPrice,address[] mediators,address target,uint32 timeout,uint32 auditPpm,uint64 expiry,uint64 nonce)MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb)"
+        "JobOffer(address jobCreator,string module,string inputs,MachineSpec spec,uint96 maxPrice,address[] mediators,address target,uint32 timeout,uint32 auditPpm,uint64 expiry,uint64 nonce)MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb,string gpuModel,uint32 cudaVersion)"
     );
 
     /// EIP-712 hashStruct(offer), given the keccak256 of its module and inputs (the caller needs them anyway).
     function structHash(JobOffer calldata o, bytes32 moduleHash, bytes32 inputsHash) internal pure returns (bytes32) {
         MachineSpec calldata s = o.spec;
-        bytes32 specHash =
-            keccak256(abi.encode(MACHINE_SPEC_TYPEHASH, s.cpu, s.ramMb, s.diskMb, s.gpus, s.gpuVramMb));
+        bytes32 specHash = keccak256(
+            abi.encode(
+                MACHINE_SPEC_TYPEHASH, s.cpu, s.ramMb, s.diskMb, s.gpus, s.gpuVramMb, keccak256(bytes(s.gpuModel)), s.cudaVersion
+            )
+        );
         bytes memory head = abi.encode(
             JOB_OFFER_TYPEHASH, o.jobCreator, moduleHash, inputsHash, specHash, o.maxPrice
         );

@@ -1,8 +1,13 @@
-// Executor failures. A job that runs and exits non-zero is NOT one of these: that is a result.
+// Executor failures. A job that runs and exits non-zero (or times out, runs out of memory, writes too much) is
+// NOT one of these: that is a result, with its status file. These are what stops the executor from producing a
+// result at all; each carries a hint, and those that trying again can cure say so (`retryable`).
+export { InsufficientDiskError, DiskFullError } from '../result-store/disk.ts'
 export class DockerUnavailableError extends Error {
   static override name = 'DockerUnavailableError'
   override name = 'DockerUnavailableError'
   readonly hint = 'start the Docker engine (dockerd) or point DOCKER_HOST / the socket path at a running one'
+  /** Nothing ran: run again once the engine answers. */
+  readonly retryable = true
 }
 
 export class ImageMissingError extends Error {
@@ -13,18 +18,6 @@ export class ImageMissingError extends Error {
   constructor (image: string, detail?: string, cause?: unknown) {
     super(`image ${image} is not present${detail !== undefined ? ` (${detail})` : ''}`, { cause })
     this.image = image
-  }
-}
-
-export class InsufficientDiskError extends Error {
-  static override name = 'InsufficientDiskError'
-  override name = 'InsufficientDiskError'
-  readonly freeBytes: number
-  readonly neededBytes: number
-  constructor (path: string, freeBytes: number, neededBytes: number) {
-    super(`only ${freeBytes} bytes free under ${path}, the job needs ${neededBytes}`)
-    this.freeBytes = freeBytes
-    this.neededBytes = neededBytes
   }
 }
 
@@ -51,4 +44,52 @@ export class OutputTooLargeError extends Error {
 export class ExecutionAbortedError extends Error {
   static override name = 'ExecutionAbortedError'
   override name = 'ExecutionAbortedError'
+}
+
+/**
+ * The engine connection was lost after the container was created, and the run could not be finished from what
+ * the engine still holds. reason:
+ *   unreachable    the engine did not answer again within the reconnect window;
+ *   container-gone the container vanished (removed by someone else, or the engine restarted without it);
+ *   output-lost    the engine came back but the job's stdout/stderr from the gap cannot be proven complete
+ *                  (its log rotated), so no result is made up.
+ * `containerLeft`: a container of this job may still exist on the engine; the next run() of the same job id
+ * adopts or removes it before anything new starts, and reconcile() removes it when the job is not kept.
+ */
+export type EngineLostReason = 'unreachable' | 'container-gone' | 'output-lost'
+
+export class EngineLostError extends Error {
+  static override name = 'EngineLostError'
+  override name = 'EngineLostError'
+  readonly reason: EngineLostReason
+  readonly jobId: string
+  readonly containerId: string | undefined
+  readonly containerLeft: boolean
+  /** Running the job again (same job id) is sound: it adopts what is left or starts afresh, never beside it. */
+  readonly retryable = true
+  readonly hint: string
+  constructor (reason: EngineLostReason, detail: string, opts: { jobId: string, containerId?: string, containerLeft: boolean, cause?: unknown }) {
+    super(`lost the Docker engine during job ${opts.jobId}: ${detail}`, { cause: opts.cause })
+    this.reason = reason
+    this.jobId = opts.jobId
+    this.containerId = opts.containerId
+    this.containerLeft = opts.containerLeft
+    this.hint = reason === 'unreachable'
+      ? 'check that dockerd is running and its socket reachable; run the job again (same job id) once it answers'
+      : 'run the job again (same job id) while its deadline leaves time'
+  }
+}
+
+/** A second run() of a job id this executor is already running: refused, so one job never has two containers. */
+export class JobAlreadyRunningError extends Error {
+  static override name = 'JobAlreadyRunningError'
+  override name = 'JobAlreadyRunningError'
+  readonly hint = 'wait for the running attempt to finish or abort it before starting the job again'
+}
+
+/** The executor's owner id file (one per provider data directory) is not what this program wrote. */
+export class ExecutorOwnerError extends Error {
+  static override name = 'ExecutorOwnerError'
+  override name = 'ExecutorOwnerError'
+  readonly hint = 'the file names this provider\'s containers on the Docker engine; restore it, or delete it (containers left by an earlier run then have to be removed by hand: docker ps -a --filter label=org.lilypad.owner)'
 }

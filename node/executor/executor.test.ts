@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import Docker from 'dockerode'
 import { loadModule, type JobSpec } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
+import { ResultStore } from '../result-store/index.ts'
 import { Executor, type ExecutorOptions, type RunOptions } from './index.ts'
 
 // The cow of Lilypad's hello world (shared/seed/: `lilypad run cowsay:v0.0.1 -i Message="moo"`).
@@ -48,9 +49,14 @@ async function runJob (t: Ctx & { is: (a: unknown, b: unknown, m?: string) => vo
   const jobId = randomUUID()
   const resultDir = join(await tempDir(t), 'result')
   const ex = new Executor({ docker, ...execOpts })
+  // an aborted run returns before its container's removal has finished (it never waits long on the engine)
+  let created = false
+  ex.once('container:create', () => { created = true })
+  const removed = once(ex, 'container:removed')
   try {
     return await ex.run(spec, { resultDir, jobId, ...runOpts })
   } finally {
+    if (created) await removed
     const left = await docker.listContainers({ all: true, filters: { label: [`org.lilypad.job=${jobId}`] } })
     t.is(left.length, 0, 'the container was removed')
   }
@@ -68,7 +74,9 @@ test('cowsay prints the cow of the seed, byte for byte', async t => {
   t.is(await read(r.resultDir, 'stdout'), MOO_COW)
   t.is(await read(r.resultDir, 'stderr'), '')
   t.is(await read(r.resultDir, 'exitCode'), '0')
-  t.deepEqual((await readdir(r.resultDir)).sort(), ['exitCode', 'outputs', 'stderr', 'stdout'])
+  t.is(r.status, 'ok')
+  t.is(await read(r.resultDir, 'status'), '{"status":"ok"}\n', 'an ordinary run records nothing node-specific')
+  t.deepEqual((await readdir(r.resultDir)).sort(), ['exitCode', 'outputs', 'status', 'stderr', 'stdout'])
   t.true(r.durationMs > 0 && r.runMs > 0 && r.runMs <= r.durationMs)
 })
 
@@ -90,6 +98,7 @@ test('a non-zero exit is a result with stderr captured', async t => {
   t.is(await read(r.resultDir, 'exitCode'), '3')
   t.is(await read(r.resultDir, 'stdout'), 'stress: exiting with 3\n')
   t.is(await read(r.resultDir, 'stderr'), 'stress: failing on purpose with 3\n')
+  t.is(r.status, 'ok', 'a non-zero exit of its own is an ordinary end')
 })
 
 test('out of memory is reported', async t => {
@@ -97,13 +106,14 @@ test('out of memory is reported', async t => {
   t.true(r.oomKilled, `exit ${r.exitCode}, stderr: ${await readFile(join(r.resultDir, 'stderr'), 'utf8').catch(() => '?')}`)
   t.is(r.exitCode, 137)
   t.false(r.timedOut)
+  t.is(await read(r.resultDir, 'status'), '{"status":"oom","limits":{"ramMb":16}}\n')
 })
 
 test('the deadline kills the container and is reported', async t => {
   const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'sleep', Arg: '60' }), {}, { timeoutSec: 1 })
   t.true(r.timedOut)
   t.not(r.exitCode, 0)
-  t.true(r.runMs < 20_000)
+  t.is(await read(r.resultDir, 'status'), '{"status":"timeout","limits":{"timeoutSec":1}}\n')
 })
 
 test('an abort signal stops the job and the container is still removed', async t => {
@@ -140,6 +150,7 @@ test('outputs over the cap are reported and not kept', async t => {
   const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'write', Arg: '8' }), { outputCapBytes: 1024 * 1024 })
   t.true(r.outputTooLarge)
   t.deepEqual(await readdir(join(r.resultDir, 'outputs')), [])
+  t.is(await read(r.resultDir, 'status'), '{"status":"output-limit","limits":{"outputBytes":1048576}}\n')
   const ok = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'write', Arg: '1' }), { outputCapBytes: 2 * 1024 * 1024 })
   t.false(ok.outputTooLarge)
   t.deepEqual(await readdir(join(ok.resultDir, 'outputs')), ['blob'])
@@ -151,6 +162,30 @@ test('stdout is capped and the truncation reported', async t => {
   t.true(r.stdoutTruncated)
   t.false(r.stderrTruncated)
   t.is(await read(r.resultDir, 'stdout'), 'x'.repeat(1000))
+  t.is(await read(r.resultDir, 'status'), '{"status":"ok","truncated":{"stdout":true},"limits":{"streamBytes":1000}}\n')
+})
+
+test('a 150 MB output under the default 100 MB cap: a clear output-limit status, not empty outputs and exit 0', async t => {
+  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'write', Arg: '150' }))
+  t.is(r.status, 'output-limit')
+  t.deepEqual(await readdir(join(r.resultDir, 'outputs')), [])
+  t.is(await read(r.resultDir, 'status'), `{"status":"output-limit","limits":{"outputBytes":${100 * 1024 * 1024}}}\n`)
+})
+
+test('timeout, OOM and output cap end in different results (and result CIDs)', async t => {
+  // Killed three ways, the first two with the same exit code and empty stdout and stderr (they used to give
+  // byte-identical results): now each one's status names the cause and the limit.
+  const [timeout, oom, cap] = await Promise.all([
+    runJob(t, await specOf('stress:v0.1.0', { Mode: 'sleep', Arg: '60' }), {}, { timeoutSec: 1 }),
+    runJob(t, await specOf('stress:v0.1.0', { Mode: 'oom', RamMb: '16' })),
+    runJob(t, await specOf('stress:v0.1.0', { Mode: 'write', Arg: '8' }), { outputCapBytes: 1024 * 1024 })
+  ])
+  t.deepEqual([timeout.status, oom.status, cap.status], ['timeout', 'oom', 'output-limit'])
+  t.deepEqual([timeout.exitCode, oom.exitCode], [137, 137])
+  const store = await ResultStore.create({ dataDir: join(await tempDir(t), 'store') })
+  t.teardown(async () => { await store.stop() })
+  const cids = await Promise.all([timeout, oom, cap].map(async r => (await store.addDirectory(r.resultDir)).toString()))
+  t.is(new Set(cids).size, 3, cids.join(' '))
 })
 
 test('the root file system is read-only, /tmp is writable, /inputs is read-only', async t => {

@@ -1,23 +1,42 @@
 // Runs a JobSpec in a sandboxed Docker container and writes Lilypad's result directory:
-//   <resultDir>/stdout, stderr, exitCode, outputs/ (and one directory per further declared output)
-// A non-zero exit, an OOM kill, a deadline kill or an output over the cap are results (flags), not errors;
-// errors are reserved for what stops the job from running at all (engine down, image missing, disk, GPU).
+//   <resultDir>/stdout, stderr, exitCode, status, outputs/ (and one directory per further declared output)
+// A non-zero exit, an OOM kill, a deadline kill or an output over the cap are results (the status file says
+// which), not errors; errors are reserved for what stops the job from giving a result at all (engine down or
+// lost, image missing, disk, GPU).
+//
+// The engine may vanish at any moment (dockerd restarted, socket dropped, daemon frozen): every engine call is
+// bounded, a running job is watched by its wait, its attach stream and a periodic inspect, and a lost engine is
+// retried for a few seconds. Containers carry this executor's owner id, the job id and a hash of their
+// configuration, so a later run of the same job (after a reconnect, or in a restarted provider) adopts the
+// container when it is the same job, removes it otherwise, and never starts a second one beside it.
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
-import { chmod, chown, mkdir, mkdtemp, readdir, lstat, rm, statfs, writeFile } from 'node:fs/promises'
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, rmdir, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { Writable } from 'node:stream'
+import { basename, dirname, join, resolve } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import Docker from 'dockerode'
 import type { JobSpec } from '../modules/spec.ts'
+import { DiskFullError, InsufficientDiskError, isDiskFull, onDisk, reserveDisk } from '../result-store/disk.ts'
 import {
-  DockerUnavailableError, ExecutionAbortedError, GpuUnavailableError, ImageMissingError, InsufficientDiskError
+  DockerUnavailableError, EngineLostError, ExecutionAbortedError, GpuUnavailableError, ImageMissingError,
+  JobAlreadyRunningError
 } from './errors.ts'
-import { gpuDeviceRequests, gpuStartError } from './gpu-request.ts'
+import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplete, pause, statusCodeOf } from './engine.ts'
+import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
+import { configHash, containerConfig, dirIdentity, LABEL_CONFIG, LABEL_JOB, LABEL_OUTPUTS, LABEL_OWNER } from './container.ts'
+import { gpuStartError } from './gpu-request.ts'
 
 export interface ExecutorOptions {
   /** A dockerode client to use; otherwise one is made from socketPath (default: dockerode's defaults). */
   docker?: Docker
   socketPath?: string
+  /**
+   * Labels every container this executor makes; reconcile() and adoption only ever look at containers with
+   * this owner. Give a stable id per provider (loadExecutorOwner(dataDir)); default a fresh random one.
+   */
+  owner?: string
   /** The user the job runs as (default 65534:65534, nobody). */
   user?: string
   pidsLimit?: number
@@ -38,10 +57,30 @@ export interface ExecutorOptions {
   gpusAvailable?: number
   /** Where per-job scratch directories (the job's writable /tmp) are made (default the OS temp dir). */
   scratchRoot?: string
+  /**
+   * Bound on each engine call: inspect, create, start, kill, remove, list (default 60 s: a loaded engine with
+   * the vfs driver can take many seconds to create or remove; a dropped socket fails at once regardless).
+   */
+  callTimeoutMs?: number
+  /** How long an aborted run (and then stop()) waits for its container's removal before returning (default 3 s). */
+  cleanupTimeoutMs?: number
+  /** How often a running job's container is inspected, so a silent engine is noticed (default 1 s). */
+  healthPollMs?: number
+  /** Bound on that inspect: an engine silent for this long is taken as lost (default 5 s). */
+  healthTimeoutMs?: number
+  /** How long a lost engine is retried before the run ends in EngineLostError (default 5 s). */
+  reconnectMs?: number
+  /**
+   * Size of the engine-side log of each container (the `local` log driver, one file): what a run reads back
+   * after a reconnect or adopts after a restart (default 2 × streamCapBytes + 1 MiB).
+   */
+  logMaxBytes?: number
+  /** Adopt a container left by an earlier run of the same job with the same configuration (default true). */
+  adopt?: boolean
 }
 
 export interface RunOptions {
-  /** Where the result directory is written (created; should be new or empty). */
+  /** Where the result directory is written (created). Its result files and output directories are replaced. */
   resultDir: string
   /** Host directory mounted read-only at /inputs. */
   inputsDir?: string
@@ -49,8 +88,17 @@ export interface RunOptions {
   inputMounts?: ReadonlyArray<{ source: string, target: string }>
   /** Seconds before the container is killed; defaults to the spec's timeout (the deal's, if the caller sets it). */
   timeoutSec?: number
+  /**
+   * Milliseconds of the job's time spent before its container starts (fetching its inputs): the container is
+   * killed that much sooner. The status still records timeoutSec, the limit the job asked for, so a re-run
+   * whose fetch took longer or shorter writes the same result.
+   */
+  usedMs?: number
   signal?: AbortSignal
-  /** Label put on the container (e.g. the deal id) so operators can find it. */
+  /**
+   * The job's id (the deal id), put on the container: a second run() with the same id adopts or replaces what
+   * the first left. Default a fresh random id.
+   */
   jobId?: string
   /** GPUs (UUIDs) assigned to the slot this job runs in; without them, GPUs are requested by count. */
   gpuDeviceIds?: readonly string[]
@@ -59,15 +107,40 @@ export interface RunOptions {
 export interface ExecutionResult {
   resultDir: string
   exitCode: number
+  /** What the status file says: ok, timeout, oom, output-limit or killed. */
+  status: ResultStatusCode
+  resultStatus: ResultStatus
   oomKilled: boolean
   timedOut: boolean
   outputTooLarge: boolean
   stdoutTruncated: boolean
   stderrTruncated: boolean
+  /** The container was left by an earlier run (or process) and its outcome taken over. */
+  adopted: boolean
+  /** Times the engine was lost and came back during this run. */
+  reconnects: number
+  containerId: string
   /** Preflight + create + run + collect + remove. */
   durationMs: number
   /** From start() to exit. */
   runMs: number
+}
+
+export interface ExecutorEvents {
+  'container:create': [{ jobId: string, containerId: string }]
+  'container:start': [{ jobId: string, containerId: string }]
+  'container:adopted': [{ jobId: string, containerId: string, running: boolean }]
+  'container:removed': [{ jobId: string, containerId: string, why: 'done' | 'replaced' | 'orphan' | 'aborted' | 'failed' }]
+  /** The engine stopped answering (or a stream to it broke) while the job ran. */
+  'engine:lost': [{ jobId: string, containerId: string }]
+  'engine:back': [{ jobId: string, containerId: string, lostMs: number }]
+}
+
+export interface ReconcileReport {
+  /** Job ids of containers left for adoption by a later run(). */
+  kept: string[]
+  /** Job ids of containers removed. */
+  removed: string[]
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS = {
@@ -79,36 +152,17 @@ export const DEFAULT_EXECUTOR_OPTIONS = {
   pull: true,
   pullTimeoutMs: 15_000,
   minFreeBytes: 64 * 1024 * 1024,
-  outputPollMs: 250
+  outputPollMs: 250,
+  callTimeoutMs: 60_000,
+  cleanupTimeoutMs: 3_000,
+  healthPollMs: 1_000,
+  healthTimeoutMs: 5_000,
+  reconnectMs: 5_000,
+  adopt: true
 }
 
-const CONN_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'])
-
-function isConnError (e: unknown): boolean {
-  const code = (e as { code?: string })?.code
-  return code !== undefined && CONN_CODES.has(code)
-}
-
-function wrapDocker (e: unknown, what: string): never {
-  if (isConnError(e)) throw new DockerUnavailableError(`Docker engine unreachable while ${what}: ${(e as Error).message}`, { cause: e })
-  throw e
-}
-
-class CappedSink extends Writable {
-  readonly chunks: Buffer[] = []
-  kept = 0
-  total = 0
-  private readonly cap: number
-  constructor (cap: number) { super(); this.cap = cap }
-  override _write (chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.total += chunk.length
-    const room = this.cap - this.kept
-    if (room > 0) { const part = chunk.length <= room ? chunk : chunk.subarray(0, room); this.chunks.push(part); this.kept += part.length }
-    cb()
-  }
-  get truncated (): boolean { return this.total > this.kept }
-  bytes (): Buffer { return Buffer.concat(this.chunks) }
-}
+const SCRATCH_PREFIX = 'lilypad-scratch-'
+const RESERVED_NAMES = new Set(['stdout', 'stderr', 'exitCode', STATUS_FILE])
 
 async function dirSize (dir: string): Promise<number> {
   let total = 0
@@ -122,9 +176,23 @@ async function dirSize (dir: string): Promise<number> {
   return total
 }
 
+// (read through a function: TypeScript narrows signal.aborted after an earlier check and forgets it can change)
 const isAborted = (signal?: AbortSignal): boolean => signal?.aborted === true
 
-const RESERVED_NAMES = new Set(['stdout', 'stderr', 'exitCode'])
+/** One job's run: what the watch loop, the engine-call wrapper and the cleanup share. */
+interface Job {
+  jobId: string
+  signal: AbortSignal
+  containerId?: string
+  /**
+   * Connections that broke (refused, reset, a stream cut short): each one invalidates the attach stream and the
+   * pending wait. An engine that is only slow to answer does not count: its streams may well still be intact.
+   */
+  broken: number
+  reconnects: number
+  /** The engine was lost and did not come back: cleanup cannot reach it. */
+  gone: boolean
+}
 
 /** A read-only bind for a staged input. node/inputs checked the target already; a bind string must not be re-parsed differently. */
 function inputBind (m: { source: string, target: string }): string {
@@ -134,71 +202,111 @@ function inputBind (m: { source: string, target: string }): string {
   return `${source}:${m.target}:ro`
 }
 
-export class Executor {
+type ContainerState = Docker.ContainerInspectInfo['State']
+type Check = { kind: 'exit', code: number } | { kind: 'wait-failed' } | { kind: 'attach-ended' } | { kind: 'tick' }
+
+export class Executor extends EventEmitter<ExecutorEvents> {
   readonly docker: Docker
-  private readonly opts: typeof DEFAULT_EXECUTOR_OPTIONS & ExecutorOptions
+  readonly owner: string
+  private readonly opts: typeof DEFAULT_EXECUTOR_OPTIONS & ExecutorOptions & { logMaxBytes: number }
   private reachable = false
   private gpuCount: number | undefined
   /** Images seen present; a later create that fails with 404 drops the entry and reports ImageMissingError. */
   private readonly knownImages = new Set<string>()
+  /** Runs in progress by job id. */
+  private readonly active = new Map<string, { ac: AbortController, done: Promise<unknown> }>()
+  /** Container removals in progress (an aborted run does not wait for them to finish), cancelled by stop(). */
+  private readonly cleanups = new Map<Promise<void>, AbortController>()
+  /** Containers a run of this executor follows now: reconcile() leaves them alone. */
+  private readonly following = new Set<string>()
+  private stopped = false
 
   constructor (opts: ExecutorOptions = {}) {
-    this.opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...opts }
+    super()
+    const streamCap = opts.streamCapBytes ?? DEFAULT_EXECUTOR_OPTIONS.streamCapBytes
+    this.opts = { ...DEFAULT_EXECUTOR_OPTIONS, logMaxBytes: 2 * streamCap + 1024 * 1024, ...opts }
     this.docker = opts.docker ?? new Docker(opts.socketPath !== undefined ? { socketPath: opts.socketPath } : undefined)
+    this.owner = opts.owner ?? randomUUID().replaceAll('-', '')
   }
 
   /** Engine reachable? Throws DockerUnavailableError with a hint. */
   async ping (signal?: AbortSignal): Promise<void> {
     try {
       // dockerode accepts an abort signal here though its types do not say so.
-      await (this.docker as unknown as { ping: (o: object) => Promise<unknown> }).ping({ abortSignal: signal ?? AbortSignal.timeout(5000) })
+      await bounded('ping', Math.min(this.opts.callTimeoutMs, 10_000), signal, async s => await (this.docker as unknown as { ping: (o: object) => Promise<unknown> }).ping({ abortSignal: s }))
       this.reachable = true
     } catch (e) {
+      if (signal?.aborted === true) throw e
       this.reachable = false
       throw new DockerUnavailableError(`Docker engine unreachable: ${(e as Error).message}`, { cause: e })
     }
   }
 
+  /** Resolves true once the engine answers, false when timeoutMs passes (or the signal aborts) first. */
+  async waitForEngine (opts: { timeoutMs: number, signal?: AbortSignal }): Promise<boolean> {
+    const until = Date.now() + opts.timeoutMs
+    for (;;) {
+      if (opts.signal?.aborted === true) return false
+      try {
+        // one slow answer may take the whole window: a loaded engine is not a lost one
+        await bounded('ping', Math.max(1, until - Date.now()), opts.signal, async s => await (this.docker as unknown as { ping: (o: object) => Promise<unknown> }).ping({ abortSignal: s }))
+        this.reachable = true
+        return true
+      } catch {
+        if (Date.now() >= until) return false
+        await pause(Math.min(250, Math.max(0, until - Date.now())), opts.signal)
+      }
+    }
+  }
+
   /** GPUs usable through device requests: the NVIDIA runtime registered with the engine and a device node. */
-  async detectGpus (): Promise<number> {
+  async detectGpus (signal?: AbortSignal): Promise<number> {
     if (this.opts.gpusAvailable !== undefined) return this.opts.gpusAvailable
     if (this.gpuCount !== undefined) return this.gpuCount
     let count = 0
     try {
-      const info = await this.docker.info() as { Runtimes?: Record<string, unknown> }
+      const info = await bounded('info', this.opts.callTimeoutMs, signal, async s => await (this.docker.info as (o: object) => Promise<{ Runtimes?: Record<string, unknown> }>).call(this.docker, { abortSignal: s }))
       const hasRuntime = info.Runtimes !== undefined && Object.keys(info.Runtimes).some(r => r.includes('nvidia'))
       if (hasRuntime || existsSync('/usr/bin/nvidia-container-runtime-hook') || existsSync('/usr/bin/nvidia-container-toolkit')) {
         for (let i = 0; existsSync(`/dev/nvidia${i}`); i++) count++
       }
-    } catch (e) { wrapDocker(e, 'reading engine info') }
+    } catch (e) { this.unreachable(e, 'reading engine info') }
     this.gpuCount = count
     return count
   }
 
+  private unreachable (e: unknown, what: string): never {
+    if (isConnError(e)) { this.reachable = false; throw new DockerUnavailableError(`Docker engine unreachable while ${what}: ${(e as Error).message}`, { cause: e }) }
+    throw e
+  }
+
   /** Makes sure the image is here; pulls it when allowed and a registry answers. Returns the image id. */
   async ensureImage (image: string, signal?: AbortSignal): Promise<string> {
+    const inspect = async (): Promise<string> => (await bounded('image inspect', this.opts.callTimeoutMs, signal, async s => { const img = this.docker.getImage(image); return await (img.inspect as (o: object) => Promise<Docker.ImageInspectInfo>).call(img, { abortSignal: s }) })).Id
     try {
-      const id = (await this.docker.getImage(image).inspect()).Id
+      const id = await inspect()
       this.knownImages.add(image)
       return id
     } catch (e) {
-      if (isConnError(e)) wrapDocker(e, 'inspecting the image')
-      if ((e as { statusCode?: number }).statusCode !== 404) throw e
+      if (isAborted(signal)) throw e
+      if (isConnError(e)) this.unreachable(e, 'inspecting the image')
+      if (statusCodeOf(e) !== 404) throw e
     }
     if (!this.opts.pull || image.startsWith('sha256:')) throw new ImageMissingError(image)
     try {
-      const pullSignal = AbortSignal.any([AbortSignal.timeout(this.opts.pullTimeoutMs), ...(signal !== undefined ? [signal] : [])])
-      const pullOpts: object = { abortSignal: pullSignal }
-      const stream = await this.docker.pull(image, pullOpts)
-      await new Promise<void>((resolve, reject) => {
-        this.docker.modem.followProgress(stream, (err: Error | null, res: Array<{ error?: string }>) => {
-          const failed = res?.find(r => r.error !== undefined)
-          if (err !== null) reject(err); else if (failed !== undefined) reject(new Error(failed.error)); else resolve()
+      await bounded('pull', this.opts.pullTimeoutMs, signal, async s => {
+        const stream = await this.docker.pull(image, { abortSignal: s })
+        await new Promise<void>((resolve, reject) => {
+          this.docker.modem.followProgress(stream, (err: Error | null, res: Array<{ error?: string }>) => {
+            const failed = res?.find(r => r.error !== undefined)
+            if (err !== null) reject(err); else if (failed !== undefined) reject(new Error(failed.error)); else resolve()
+          })
         })
       })
-      return (await this.docker.getImage(image).inspect()).Id
+      return await inspect()
     } catch (e) {
-      if (isConnError(e) && (e as { syscall?: string }).syscall === 'connect') wrapDocker(e, 'pulling')
+      if (isAborted(signal)) throw e
+      if (isConnError(e) && (e as { syscall?: string }).syscall === 'connect') this.unreachable(e, 'pulling')
       throw new ImageMissingError(image, `pull failed: ${(e as Error).message.split('\n')[0]}`, e)
     }
   }
@@ -207,7 +315,7 @@ export class Executor {
   async preflight (spec: JobSpec, resultDir: string, signal?: AbortSignal): Promise<void> {
     if (!this.reachable) await this.ping(signal)
     if (spec.resources.gpus > 0 || spec.resources.allGpus) {
-      const have = await this.detectGpus()
+      const have = await this.detectGpus(signal)
       if (have < spec.resources.gpus) {
         throw new GpuUnavailableError(spec.resources.gpus, have === 0 ? 'this machine has no GPU usable by Docker (no NVIDIA runtime or device)' : `only ${have} are available`)
       }
@@ -222,162 +330,484 @@ export class Executor {
     if (free < needed) throw new InsufficientDiskError(probe, free, needed)
   }
 
-  /** Whether the engine recorded an OOM kill; `patient` waits up to ~1 s for the engine's trailing OOM event. */
-  private async wasOomKilled (container: Docker.Container, patient: boolean): Promise<boolean> {
-    for (let i = 0; ; i++) {
-      if ((await container.inspect()).State.OOMKilled === true) return true
-      if (!patient || i >= 20) return false
-      await new Promise(resolve => setTimeout(resolve, 50))
+  /**
+   * Finds this owner's containers that no run of this executor follows (left by a killed or restarted
+   * provider): keeps those whose job `keep` says is still to be run (a later run() of that job id adopts or
+   * replaces it), removes the others with their scratch directories. Never looks at other owners' containers.
+   */
+  async reconcile (keep: (jobId: string) => boolean, signal?: AbortSignal): Promise<ReconcileReport> {
+    const report: ReconcileReport = { kept: [], removed: [] }
+    let list: Docker.ContainerInfo[]
+    try {
+      list = await this.listOwn(undefined, signal)
+    } catch (e) { this.unreachable(e, 'listing containers') }
+    for (const c of list) {
+      const jobId = c.Labels?.[LABEL_JOB] ?? ''
+      // a run of this job in progress adopts or replaces the container itself
+      if (this.following.has(c.Id) || this.active.has(jobId) || c.Labels?.[LABEL_OWNER] !== this.owner) continue
+      if (keep(jobId)) { report.kept.push(jobId); continue }
+      try {
+        await this.removeContainer(c.Id, jobId, 'orphan', this.opts.callTimeoutMs, signal)
+      } catch (e) { this.unreachable(e, 'removing a left-over container') }
+      await this.removeScratch(c.Mounts?.find(m => m.Destination === '/tmp')?.Source)
+      report.removed.push(jobId)
     }
+    return report
+  }
+
+  /** Aborts every run in progress (their containers are removed, as far as the engine answers) and waits for them. */
+  async stop (): Promise<void> {
+    this.stopped = true
+    const until = Date.now() + this.opts.cleanupTimeoutMs
+    const runs = [...this.active.values()]
+    for (const r of runs) r.ac.abort(new ExecutionAbortedError('the executor is stopping'))
+    await Promise.allSettled(runs.map(async r => await r.done))
+    // removals still waiting on a slow or silent engine get one more cleanup bound, then their requests are
+    // cancelled (no socket or timer outlives stop(); reconcile() on the next start finds what is left)
+    await Promise.race([Promise.allSettled([...this.cleanups.keys()]), pause(Math.max(0, until - Date.now()))])
+    for (const ac of this.cleanups.values()) ac.abort()
   }
 
   async run (spec: JobSpec, opts: RunOptions): Promise<ExecutionResult> {
+    if (this.stopped) throw new ExecutionAbortedError('the executor is stopped')
+    if (opts.signal?.aborted === true) throw new ExecutionAbortedError('aborted before start')
+    const jobId = opts.jobId ?? randomUUID()
+    if (this.active.has(jobId)) throw new JobAlreadyRunningError(`job ${jobId} is already running on this executor`)
+    const ac = new AbortController()
+    const onOuter = (): void => { ac.abort(new ExecutionAbortedError('the job was aborted', { cause: opts.signal?.reason })) }
+    opts.signal?.addEventListener('abort', onOuter, { once: true })
+    const job: Job = { jobId, signal: ac.signal, broken: 0, reconnects: 0, gone: false }
+    const done = this.runJob(spec, opts, job)
+    this.active.set(jobId, { ac, done })
+    try {
+      return await done
+    } catch (e) {
+      if (ac.signal.aborted && !(e instanceof ExecutionAbortedError)) throw new ExecutionAbortedError('the job was aborted', { cause: e })
+      throw e
+    } finally {
+      opts.signal?.removeEventListener('abort', onOuter)
+      this.active.delete(jobId)
+    }
+  }
+
+  private async listOwn (jobId: string | undefined, signal?: AbortSignal): Promise<Docker.ContainerInfo[]> {
+    const label = [`${LABEL_OWNER}=${this.owner}`, ...(jobId !== undefined ? [`${LABEL_JOB}=${jobId}`] : [])]
+    return await bounded('list', this.opts.callTimeoutMs, signal, async s => await this.docker.listContainers({ all: true, filters: { label }, abortSignal: s }))
+  }
+
+  /** Force-removes a container (404: already gone); a failure to reach the engine is thrown. */
+  private async removeContainer (id: string, jobId: string, why: ExecutorEvents['container:removed'][0]['why'], ms: number, signal?: AbortSignal): Promise<void> {
+    try {
+      await bounded('remove', ms, signal, async s => await this.docker.getContainer(id).remove({ force: true, v: true, abortSignal: s }))
+    } catch (e) {
+      if (statusCodeOf(e) !== 404) throw e
+    }
+    this.emit('container:removed', { jobId, containerId: id, why })
+  }
+
+  /** Only directories this executor makes for scratch, directly under its scratch root. */
+  private async removeScratch (path: string | undefined): Promise<void> {
+    if (path === undefined || !basename(path).startsWith(SCRATCH_PREFIX) || dirname(resolve(path)) !== resolve(this.opts.scratchRoot ?? tmpdir())) return
+    await rm(path, { recursive: true, force: true })
+  }
+
+  private lost (job: Job, cause: unknown): void {
+    if (!(cause instanceof EngineTimeoutError)) job.broken++
+    this.reachable = false
+    this.emit('engine:lost', { jobId: job.jobId, containerId: job.containerId ?? '' })
+  }
+
+  /** Pings the engine until it answers or reconnectMs passes; EngineLostError('unreachable') then. */
+  private async reconnect (job: Job, cause: unknown): Promise<void> {
+    const t0 = Date.now()
+    if (await this.waitForEngine({ timeoutMs: this.opts.reconnectMs, signal: job.signal })) {
+      job.reconnects++
+      this.emit('engine:back', { jobId: job.jobId, containerId: job.containerId ?? '', lostMs: Date.now() - t0 })
+      return
+    }
+    job.signal.throwIfAborted()
+    job.gone = true
+    throw new EngineLostError('unreachable', `no answer for ${this.opts.reconnectMs} ms (${(cause as Error)?.message ?? cause})`, { jobId: job.jobId, containerId: job.containerId, containerLeft: true, cause })
+  }
+
+  /** An engine call for a job with a container: bounded, and on a lost connection reconnected and retried. */
+  private async call<T> (job: Job, what: string, fn: (signal: AbortSignal) => Promise<T>, ms = this.opts.callTimeoutMs): Promise<T> {
+    for (;;) {
+      try {
+        return await bounded(what, ms, job.signal, fn)
+      } catch (e) {
+        if (job.signal.aborted || !isConnError(e)) throw e
+        this.lost(job, e)
+        await this.reconnect(job, e)
+      }
+    }
+  }
+
+  /** The container's inspect record; EngineLostError('container-gone') when it no longer exists. */
+  private async inspect (job: Job, container: Docker.Container, ms = this.opts.callTimeoutMs): Promise<Docker.ContainerInspectInfo> {
+    try {
+      return await this.call(job, 'inspect', async s => {
+        const info = await container.inspect({ abortSignal: s })
+        // a connection cut mid-answer can "succeed" with a partial body
+        if (typeof info?.State !== 'object' || info.State === null) throw Object.assign(new Error('the engine\'s answer was cut short'), { code: 'ECONNRESET' })
+        return info
+      }, ms)
+    } catch (e) {
+      if (statusCodeOf(e) === 404) throw new EngineLostError('container-gone', 'the container no longer exists', { jobId: job.jobId, containerId: container.id, containerLeft: false, cause: e })
+      throw e
+    }
+  }
+
+  private async state (job: Job, container: Docker.Container, ms?: number): Promise<ContainerState> {
+    return (await this.inspect(job, container, ms)).State
+  }
+
+  /** Whether the engine recorded an OOM kill; `patient` waits a while for the engine's trailing OOM record. */
+  private async wasOomKilled (job: Job, container: Docker.Container, patient: boolean): Promise<boolean> {
+    // The status file makes oom vs killed part of the result's CID: a mediator's re-run must classify the same
+    // way, so an unexplained SIGKILL waits up to 3 s for the record that can trail the exit under load.
+    for (let i = 0; ; i++) {
+      if ((await this.state(job, container)).OOMKilled) return true
+      if (!patient || i >= 60) return false
+      await pause(50, job.signal)
+      job.signal.throwIfAborted()
+    }
+  }
+
+  private async runJob (spec: JobSpec, opts: RunOptions, job: Job): Promise<ExecutionResult> {
     const t0 = performance.now()
-    const signal = opts.signal
-    if (signal?.aborted === true) throw new ExecutionAbortedError('aborted before start')
+    const { signal, jobId } = job
     const resultDir = resolve(opts.resultDir)
     await this.preflight(spec, resultDir, signal)
 
     // Result layout and mounts: each declared output is <resultDir>/<name> bound read-write at its path.
-    await mkdir(resultDir, { recursive: true })
     const binds: string[] = []
     const outputDirs: string[] = []
-    const [uid, gid] = this.opts.user.split(':').map(Number)
-    // The job's user must be able to write its directories; as root we hand them over, else open them up.
-    const handOver = async (dir: string): Promise<void> => {
-      if (process.getuid?.() === 0 && Number.isInteger(uid)) await chown(dir, uid, Number.isInteger(gid) ? gid : uid)
-      else await chmod(dir, 0o777)
-    }
     for (const o of spec.outputs) {
       if (!/^[\w.-]+$/.test(o.name) || RESERVED_NAMES.has(o.name) || o.name === '.' || o.name === '..') throw new Error(`bad output name ${JSON.stringify(o.name)}`)
       const host = join(resultDir, o.name)
-      await mkdir(host, { recursive: true })
-      await handOver(host)
       binds.push(`${host}:${o.path}:rw`)
       outputDirs.push(host)
     }
     if (opts.inputsDir !== undefined) binds.push(`${resolve(opts.inputsDir)}:/inputs:ro`)
     for (const m of opts.inputMounts ?? []) binds.push(inputBind(m))
-    // The writable /tmp is a host scratch directory rather than a tmpfs: some engines ignore tmpfs modes, and
-    // a non-root job needs to write there. Its size counts against the output cap; it is deleted afterwards.
-    const scratch = await mkdtemp(join(this.opts.scratchRoot ?? tmpdir(), 'lilypad-scratch-'))
-    await handOver(scratch)
-    binds.push(`${scratch}:/tmp:rw`)
-    const capped = [...outputDirs, scratch]
+    const config = containerConfig(spec, { ...this.opts, binds, logMaxBytes: this.opts.logMaxBytes, ...(opts.gpuDeviceIds !== undefined ? { gpuDeviceIds: opts.gpuDeviceIds } : {}) })
+    const hash = configHash(config)
+    const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
 
-    const wantsNet = spec.network !== 'none'
-    const r = spec.resources
-    const memory = Math.max(6, r.ramMb) * 1024 * 1024
+    // What an earlier run of this job left: the same configuration is adopted, anything else removed before a
+    // new container is made, so one job never has two containers.
+    let leftovers: Docker.ContainerInfo[]
+    try { leftovers = await this.listOwn(jobId, signal) } catch (e) { this.unreachable(e, 'listing containers') }
+    let adopt: Docker.ContainerInfo | undefined
+    for (const c of leftovers) {
+      const same = c.Labels?.[LABEL_CONFIG] === hash && c.Labels?.[LABEL_OUTPUTS] === await dirIdentity(outputDirs)
+      if (this.opts.adopt && adopt === undefined && same && (c.State === 'running' || c.State === 'exited')) { adopt = c; continue }
+      try { await this.removeContainer(c.Id, jobId, 'replaced', this.opts.callTimeoutMs, signal) } catch (e) { this.unreachable(e, 'removing the container an earlier run left') }
+      await this.removeScratch(c.Mounts?.find(m => m.Destination === '/tmp')?.Source)
+    }
+
     let container: Docker.Container | undefined
+    let scratch: string | undefined
+    const sink = new DemuxSink(this.opts.streamCapBytes)
+    let attach: NodeJS.ReadWriteStream & { destroy: () => void } | undefined
+    let attachClean: Promise<boolean> = Promise.resolve(false)
+    let startedAt: number
+    let tStart = performance.now()
+    try {
+      if (adopt !== undefined) {
+        container = this.docker.getContainer(adopt.Id)
+        job.containerId = adopt.Id
+        this.following.add(adopt.Id)
+        const info = await this.inspect(job, container)
+        scratch = info.HostConfig.Binds?.map(b => b.split(':')).find(p => p[1] === '/tmp')?.[0]
+        startedAt = Date.parse(info.State.StartedAt)
+        tStart = performance.now() - Math.max(0, Date.now() - startedAt)
+        await this.clearResult(resultDir, [])
+        this.emit('container:adopted', { jobId, containerId: adopt.Id, running: info.State.Running })
+      } else {
+        await this.clearResult(resultDir, outputDirs)
+        await mkdir(resultDir, { recursive: true })
+        for (const d of outputDirs) { await mkdir(d, { recursive: true }); await this.handOver(d) }
+        // The writable /tmp is a host scratch directory rather than a tmpfs: some engines ignore tmpfs modes, and
+        // a non-root job needs to write there. Its size counts against the output cap; it is deleted afterwards.
+        scratch = await mkdtemp(join(this.opts.scratchRoot ?? tmpdir(), SCRATCH_PREFIX))
+        await this.handOver(scratch)
+        const create = {
+          ...config,
+          Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash, [LABEL_OUTPUTS]: await dirIdentity(outputDirs) },
+          HostConfig: { ...config.HostConfig, Binds: [...binds, `${scratch}:/tmp:rw`] }
+        }
+        try {
+          container = await bounded('create', this.opts.callTimeoutMs, signal, async s => await this.docker.createContainer({ ...create, abortSignal: s }))
+        } catch (e) {
+          if (statusCodeOf(e) === 404) {
+            this.knownImages.delete(spec.image)
+            throw new ImageMissingError(spec.image, 'removed from the engine', e)
+          }
+          // (a create the engine did complete is found by label and removed by the next run of this job)
+          this.unreachable(e, 'creating the container')
+        }
+        job.containerId = container.id
+        this.following.add(container.id)
+        this.emit('container:create', { jobId, containerId: container.id })
+        try {
+          attach = await bounded('attach', this.opts.callTimeoutMs, signal, async s => await container!.attach({ stream: true, stdout: true, stderr: true, abortSignal: s })) as typeof attach
+        } catch (e) {
+          if (!isConnError(e)) throw e
+          throw new EngineLostError('unreachable', `attaching: ${(e as Error).message}`, { jobId, containerId: container.id, containerLeft: true, cause: e })
+        }
+        const a = attach!
+        // Clean: the engine ended the stream; anything else (reset, abort) leaves the capture in doubt.
+        attachClean = new Promise<boolean>(resolve => {
+          a.once('end', () => { resolve(true) })
+          a.once('error', () => { resolve(false) })
+          a.once('close', () => { resolve(false) })
+        })
+        a.pipe(sink)
+        try {
+          await bounded('start', this.opts.callTimeoutMs, signal, async s => await container!.start({ abortSignal: s }))
+        } catch (e) {
+          if (!isConnError(e)) throw gpuStartError(e, spec.resources) ?? e
+          throw new EngineLostError('unreachable', `starting: ${(e as Error).message}`, { jobId, containerId: container.id, containerLeft: true, cause: e })
+        }
+        startedAt = Date.now()
+        tStart = performance.now()
+        this.emit('container:start', { jobId, containerId: container.id })
+      }
+
+      const watched = await this.watch(job, container, {
+        running: adopt === undefined || adopt.State === 'running',
+        startedAt,
+        limitMs: Math.max(1000, timeoutSec * 1000 - (opts.usedMs ?? 0)),
+        capped: [...outputDirs, ...(scratch !== undefined ? [scratch] : [])],
+        attachEnded: adopt === undefined ? attachClean : undefined
+      })
+      const runMs = performance.now() - tStart
+      let { timedOut, outputTooLarge } = watched
+      const exitCode = watched.exitCode
+      // The kernel's OOM killer sends SIGKILL (exit 137); only then is the engine asked whether it was OOM.
+      const oomKilled = exitCode === 137 && await this.wasOomKilled(job, container, !(timedOut || outputTooLarge))
+
+      const { stdout, stderr } = await this.collectStreams(job, container, adopt === undefined && job.broken === 0, attachClean, sink)
+
+      if (!outputTooLarge) {
+        let size = 0
+        for (const d of [...outputDirs, ...(scratch !== undefined ? [scratch] : [])]) size += await dirSize(d)
+        outputTooLarge = size > this.opts.outputCapBytes
+      }
+      if (outputTooLarge) {
+        // Nothing over the cap is kept or published; the status says why the outputs are empty.
+        for (const d of outputDirs) { await rm(d, { recursive: true, force: true }); await mkdir(d) }
+        timedOut = watched.timedOut
+      }
+      const status: ResultStatusCode = outputTooLarge ? 'output-limit' : timedOut ? 'timeout' : oomKilled ? 'oom' : exitCode === 137 ? 'killed' : 'ok'
+      const limits: NonNullable<ResultStatus['limits']> = {
+        ...(status === 'timeout' ? { timeoutSec } : {}),
+        ...(status === 'oom' ? { ramMb: Math.max(6, spec.resources.ramMb) } : {}),
+        ...(status === 'output-limit' ? { outputBytes: this.opts.outputCapBytes } : {}),
+        ...(stdout.truncated || stderr.truncated ? { streamBytes: this.opts.streamCapBytes } : {})
+      }
+      const resultStatus: ResultStatus = {
+        status,
+        ...(stdout.truncated || stderr.truncated ? { truncated: { ...(stdout.truncated ? { stdout: true as const } : {}), ...(stderr.truncated ? { stderr: true as const } : {}) } } : {}),
+        ...(Object.keys(limits).length > 0 ? { limits } : {})
+      }
+      await this.writeResult(resultDir, outputDirs, {
+        stdout: stdout.bytes(),
+        stderr: stderr.bytes(),
+        exitCode: Buffer.from(String(exitCode)),
+        [STATUS_FILE]: Buffer.from(encodeResultStatus(resultStatus))
+      })
+      return {
+        resultDir,
+        exitCode,
+        status,
+        resultStatus,
+        oomKilled,
+        timedOut,
+        outputTooLarge,
+        stdoutTruncated: stdout.truncated,
+        stderrTruncated: stderr.truncated,
+        adopted: adopt !== undefined,
+        reconnects: job.reconnects,
+        containerId: container.id,
+        durationMs: performance.now() - t0,
+        runMs
+      }
+    } catch (e) {
+      if (e instanceof EngineLostError && e.reason === 'output-lost') await this.clearResult(resultDir, outputDirs)
+      throw e
+    } finally {
+      attach?.destroy()
+      if (container === undefined) await this.removeScratch(scratch)
+      else if (job.gone) this.following.delete(container.id) // left for the next run of this job id, or reconcile()
+      else {
+        // An ordinary end waits for the removal (a loaded engine can be slow); an abort waits only
+        // cleanupTimeoutMs, so Ctrl-C never hangs on a silent engine, and leaves the rest to stop().
+        const id = container.id
+        const ac = new AbortController()
+        const removal = this.removeContainer(id, jobId, signal.aborted ? 'aborted' : 'done', this.opts.callTimeoutMs, ac.signal)
+          .then(async () => { await this.removeScratch(scratch) }, () => { /* left for the next run of this job id, or reconcile() */ })
+          .finally(() => { this.following.delete(id); this.cleanups.delete(removal) })
+        this.cleanups.set(removal, ac)
+        if (signal.aborted) await Promise.race([removal, pause(this.opts.cleanupTimeoutMs)])
+        else await removal
+      }
+    }
+  }
+
+  /** The job's user must be able to write its directories; as root we hand them over, else open them up. */
+  private async handOver (dir: string): Promise<void> {
+    const [uid, gid] = this.opts.user.split(':').map(Number)
+    if (process.getuid?.() === 0 && Number.isInteger(uid)) await chown(dir, uid, Number.isInteger(gid) ? gid : uid)
+    else await chmod(dir, 0o777)
+  }
+
+  /**
+   * Follows a started (or adopted) container to its exit: the wait request, the end of the attach stream and a
+   * periodic inspect all lead to the engine being asked; a lost engine is reconnected (or the run ends in
+   * EngineLostError). Kills it at the deadline and when the outputs pass the cap.
+   */
+  private async watch (job: Job, container: Docker.Container, o: { running: boolean, startedAt: number, limitMs: number, capped: string[], attachEnded?: Promise<boolean> }): Promise<{ exitCode: number, timedOut: boolean, outputTooLarge: boolean }> {
+    let cause: 'timeout' | 'output' | undefined
+    const kill = (why: 'timeout' | 'output'): void => {
+      cause ??= why
+      void bounded('kill', this.opts.callTimeoutMs, job.signal, async s => await container.kill({ abortSignal: s })).catch(() => { /* exited meanwhile, or the engine is lost: the watch finds out */ })
+    }
     let timer: NodeJS.Timeout | undefined
     let poller: NodeJS.Timeout | undefined
-    let timedOut = false
-    let outputTooLarge = false
-    let aborted = false
-    const kill = (): void => { container?.kill().catch(() => { /* already gone */ }) }
-    const onAbort = (): void => { aborted = true; kill() }
+    const onAbort = (): void => {
+      void bounded('kill', this.opts.cleanupTimeoutMs, undefined, async s => await container.kill({ abortSignal: s })).catch(() => {})
+    }
+    job.signal.addEventListener('abort', onAbort, { once: true })
     try {
-      try {
-        container = await this.docker.createContainer({
-          Image: spec.image,
-          Entrypoint: spec.entrypoint.length > 0 ? spec.entrypoint : undefined,
-          Cmd: spec.args.length > 0 ? spec.args : (spec.entrypoint.length > 0 ? [] : undefined),
-          Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-          WorkingDir: spec.workingDir !== '' ? spec.workingDir : undefined,
-          User: this.opts.user,
-          Tty: false,
-          AttachStdout: true,
-          AttachStderr: true,
-          NetworkDisabled: !wantsNet,
-          Labels: { 'org.lilypad.job': opts.jobId ?? '' },
-          HostConfig: {
-            NetworkMode: wantsNet ? this.opts.fullNetworkMode : 'none',
-            ReadonlyRootfs: true,
-            CapDrop: ['ALL'],
-            SecurityOpt: ['no-new-privileges'],
-            PidsLimit: this.opts.pidsLimit,
-            Memory: memory,
-            MemorySwap: memory,
-            NanoCpus: Math.max(1, r.cpu) * 1_000_000,
-            Binds: binds,
-            LogConfig: { Type: 'none', Config: {} },
-            DeviceRequests: gpuDeviceRequests(r, opts.gpuDeviceIds)
-          }
-        })
-      } catch (e) {
-        if (isConnError(e)) this.reachable = false
-        if ((e as { statusCode?: number }).statusCode === 404) {
-          this.knownImages.delete(spec.image)
-          throw new ImageMissingError(spec.image, 'removed from the engine', e)
-        }
-        wrapDocker(e, 'creating the container')
+      if (!o.running) {
+        const st = await this.state(job, container)
+        // An exited container adopted from an earlier process: it was killed at its deadline if it ran that long.
+        const ranMs = Date.parse(st.FinishedAt) - Date.parse(st.StartedAt)
+        const timedOut = st.ExitCode === 137 && !st.OOMKilled && ranMs >= o.limitMs - 1000
+        return { exitCode: st.ExitCode, timedOut, outputTooLarge: false }
       }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      // (read through a function: TypeScript narrowed signal.aborted to false at the top of run)
-      if (isAborted(signal)) throw new ExecutionAbortedError('aborted before start')
-      const stdout = new CappedSink(this.opts.streamCapBytes)
-      const stderr = new CappedSink(this.opts.streamCapBytes)
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true })
-      const streamEnded = new Promise<void>(resolve => { stream.once('end', resolve); stream.once('close', resolve); stream.once('error', () => resolve()) })
-      container.modem.demuxStream(stream, stdout, stderr)
-      // Registered before start, for the exit that start causes (the default condition answers at once).
-      const waited = container.wait({ condition: 'next-exit' })
-      const tStart = performance.now()
-      await container.start().catch((e: unknown) => { throw gpuStartError(e, r) ?? e })
-      // An abort that landed between create and start found nothing running to kill.
-      if (aborted) kill()
-      const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
-      timer = setTimeout(() => { timedOut = true; kill() }, timeoutSec * 1000)
+      timer = setTimeout(() => { kill('timeout') }, Math.max(0, o.startedAt + o.limitMs - Date.now()))
       let measuring = false
       poller = setInterval(() => {
         if (measuring) return // a slow walk of a big tree must not pile up
         measuring = true
         void (async () => {
           let size = 0
-          for (const d of capped) size += await dirSize(d)
-          if (size > this.opts.outputCapBytes && !outputTooLarge) { outputTooLarge = true; kill() }
+          for (const d of o.capped) size += await dirSize(d)
+          if (size > this.opts.outputCapBytes) kill('output')
         })().finally(() => { measuring = false })
       }, this.opts.outputPollMs)
-      const status = await waited as { StatusCode: number }
-      const runMs = performance.now() - tStart
-      clearTimeout(timer); clearInterval(poller)
-      // The kernel's OOM killer sends SIGKILL (exit 137); only then is the engine asked whether it was OOM. The
-      // engine learns of the OOM from a cgroup event that can trail the exit under load, so a SIGKILL we did not
-      // send ourselves is re-checked for a short while before it is called anything else.
-      const oomKilled = status.StatusCode === 137 && await this.wasOomKilled(container, !(timedOut || outputTooLarge || aborted))
-      await streamEnded
-      if (aborted) throw new ExecutionAbortedError('the job was aborted')
-      if (!outputTooLarge) {
-        let size = 0
-        for (const d of capped) size += await dirSize(d)
-        outputTooLarge = size > this.opts.outputCapBytes
-      }
-      if (outputTooLarge) {
-        // Nothing over the cap is kept or published; the flag says why the outputs are empty.
-        for (const d of outputDirs) { await rm(d, { recursive: true, force: true }); await mkdir(d) }
-      }
-      const exitCode = status.StatusCode
-      await Promise.all([
-        writeFile(join(resultDir, 'stdout'), stdout.bytes()),
-        writeFile(join(resultDir, 'stderr'), stderr.bytes()),
-        writeFile(join(resultDir, 'exitCode'), String(exitCode))
-      ])
-      return {
-        resultDir,
-        exitCode,
-        oomKilled,
-        timedOut,
-        outputTooLarge,
-        stdoutTruncated: stdout.truncated,
-        stderrTruncated: stderr.truncated,
-        durationMs: performance.now() - t0,
-        runMs
+
+      // A broken connection (job.broken changes) kills the pending wait and the attach stream: the wait is registered again
+      // on a fresh connection ('not-running' answers at once if the job exited meanwhile).
+      let epoch = -1
+      let waitAc: AbortController | undefined
+      let waited: Promise<Check> | undefined
+      let attachEnded = o.attachEnded?.then((): Check => ({ kind: 'attach-ended' }))
+      let attachEndedAt: number | undefined
+      try {
+        for (;;) {
+          if (epoch !== job.broken) {
+            if (epoch >= 0) attachEnded = undefined
+            epoch = job.broken
+            waitAc?.abort()
+            waitAc = new AbortController()
+            const signal = AbortSignal.any([waitAc.signal, job.signal])
+            const w: Promise<Check> = (container.wait({ condition: epoch === 0 ? 'next-exit' : 'not-running', abortSignal: signal }) as Promise<unknown>)
+              .then(r => {
+                const code = (r as { StatusCode?: unknown })?.StatusCode
+                // a connection cut mid-answer can "succeed" with no body: only a number is an exit
+                return typeof code === 'number' ? { kind: 'exit', code } : { kind: 'wait-failed' }
+              }, () => ({ kind: 'wait-failed' }))
+            waited = w
+          }
+          const ev = await Promise.race([
+            ...(waited !== undefined ? [waited] : []),
+            ...(attachEnded !== undefined ? [attachEnded] : []),
+            pause(this.opts.healthPollMs, job.signal).then((): Check => ({ kind: 'tick' }))
+          ])
+          job.signal.throwIfAborted()
+          if (ev.kind === 'exit') return { exitCode: ev.code, timedOut: cause === 'timeout', outputTooLarge: cause === 'output' }
+          if (ev.kind === 'wait-failed') waited = undefined // the inspect below tells a lost engine from an exit
+          if (ev.kind === 'attach-ended') { attachEnded = undefined; attachEndedAt = Date.now() }
+          const st = await this.state(job, container, this.opts.healthTimeoutMs)
+          if (!st.Running) return { exitCode: st.ExitCode, timedOut: cause === 'timeout', outputTooLarge: cause === 'output' }
+          // The attach stream ends with the job's output, just before the engine records the exit. Still running
+          // well after it ended, the stream was cut (a proxy, a dropped socket): a loss, though the engine answers.
+          if (attachEndedAt !== undefined && epoch === job.broken && Date.now() - attachEndedAt >= this.opts.reconnectMs) {
+            this.lost(job, new Error('the attach stream ended while the job ran'))
+            job.reconnects++
+            this.emit('engine:back', { jobId: job.jobId, containerId: job.containerId ?? '', lostMs: 0 })
+          }
+        }
+      } finally {
+        waitAc?.abort()
       }
     } finally {
-      clearTimeout(timer); clearInterval(poller)
-      signal?.removeEventListener('abort', onAbort)
-      if (container !== undefined) await container.remove({ force: true, v: true }).catch(() => { /* engine gone: nothing left to remove */ })
-      await rm(scratch, { recursive: true, force: true })
+      clearTimeout(timer)
+      clearInterval(poller)
+      job.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /**
+   * The job's stdout and stderr. The attach stream is taken when it ended cleanly with no engine loss and the
+   * engine's log cannot hold it all; otherwise the engine's log is read back, and used only when it provably
+   * holds everything (its single file never rotated) — else EngineLostError('output-lost'): no made-up result.
+   */
+  private async collectStreams (job: Job, container: Docker.Container, attached: boolean, attachClean: Promise<boolean>, sink: DemuxSink): Promise<{ stdout: DemuxSink['stdout'], stderr: DemuxSink['stderr'] }> {
+    let attachOk = false
+    if (attached) {
+      const ended = await Promise.race([attachClean, pause(this.opts.callTimeoutMs, job.signal).then(() => false)])
+      job.signal.throwIfAborted()
+      attachOk = ended && job.broken === 0
+      if (attachOk && !logProvablyComplete(sink, this.opts.logMaxBytes)) return sink
+    }
+    const log = new DemuxSink(this.opts.streamCapBytes)
+    await this.call(job, 'logs', async s => {
+      // follow on an exited container reads the whole log and ends; as a stream it is never held whole
+      const stream = await container.logs({ stdout: true, stderr: true, follow: true, abortSignal: s })
+      await pipeline(stream, log, { signal: s })
+    }, Math.max(this.opts.callTimeoutMs, 30_000))
+    if (logProvablyComplete(log, this.opts.logMaxBytes)) return log
+    if (attachOk) return sink
+    throw new EngineLostError('output-lost', 'the job\'s output from while the engine was unreachable is no longer in the engine\'s log', { jobId: job.jobId, containerId: container.id, containerLeft: false })
+  }
+
+  /** Removes the result files and the given output directories (a fresh run, or a run that leaves nothing). */
+  private async clearResult (resultDir: string, outputDirs: string[]): Promise<void> {
+    for (const name of RESERVED_NAMES) await rm(join(resultDir, name), { force: true })
+    for (const d of outputDirs) await rm(d, { recursive: true, force: true })
+  }
+
+  /**
+   * Writes the result files after checking they fit; a disk too full (before or during the write) is a named
+   * error and leaves no result directory behind.
+   */
+  private async writeResult (resultDir: string, outputDirs: string[], files: Record<string, Buffer>): Promise<void> {
+    const needed = Object.values(files).reduce((n, b) => n + onDisk(b.length), 0)
+    const discard = async (): Promise<void> => {
+      await this.clearResult(resultDir, outputDirs)
+      await rmdir(resultDir).catch(() => { /* not empty: the caller's other files stay */ })
+    }
+    let reservation
+    try {
+      reservation = await reserveDisk(resultDir, needed, { what: 'the result files' })
+    } catch (e) {
+      await discard()
+      throw e
+    }
+    try {
+      for (const [name, bytes] of Object.entries(files)) await writeFile(join(resultDir, name), bytes)
+    } catch (e) {
+      await discard()
+      if (isDiskFull(e)) throw new DiskFullError(resultDir, 'writing the result files', e)
+      throw e
+    } finally {
+      reservation.release()
     }
   }
 }

@@ -1,8 +1,15 @@
 export { Executor, DEFAULT_EXECUTOR_OPTIONS } from './executor.ts'
-export type { ExecutorOptions, RunOptions, ExecutionResult } from './executor.ts'
+export { LABEL_OWNER, LABEL_JOB, LABEL_CONFIG, LABEL_OUTPUTS } from './container.ts'
+export type { ExecutorOptions, RunOptions, ExecutionResult, ExecutorEvents, ReconcileReport } from './executor.ts'
+export { loadExecutorOwner, OWNER_FILE } from './owner.ts'
 export {
-  DockerUnavailableError, ImageMissingError, InsufficientDiskError, GpuUnavailableError, OutputTooLargeError,
-  ExecutionAbortedError
+  STATUS_FILE, RESULT_STATUSES, encodeResultStatus, parseResultStatus, readResultStatus, describeResultStatus, ResultStatusError
+} from './status.ts'
+export type { ResultStatus, ResultStatusCode } from './status.ts'
+export {
+  DockerUnavailableError, ImageMissingError, InsufficientDiskError, DiskFullError, GpuUnavailableError, OutputTooLargeError,
+  ExecutionAbortedError, EngineLostError, JobAlreadyRunningError, ExecutorOwnerError
 } from './errors.ts'
+export type { EngineLostReason } from './errors.ts'
 export { gpuDeviceRequests, gpuStartError } from './gpu-request.ts'
 export type { DeviceRequest } from './gpu-request.ts'

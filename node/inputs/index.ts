@@ -15,5 +15,5 @@ export {
   InputContentError, InputsAbortedError
 } from './errors.ts'
 export type { InputRef } from './errors.ts'
-export { InsufficientDiskError, DiskFullError } from './disk.ts'
+export { InsufficientDiskError, DiskFullError } from '../result-store/disk.ts'
 export { writeInputErrorResult, isJobInputFault, INPUT_ERROR_EXIT_CODE } from './result.ts'

@@ -13,6 +13,7 @@ import Docker from 'dockerode'
 import { loadModule, type JobSpec } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
 import { Executor } from '../executor/index.ts'
+import { readResultStatus } from '../executor/status.ts'
 import { ResultStore } from '../result-store/index.ts'
 import { INPUT_ERROR_EXIT_CODE, isJobInputFault, stageInputs, writeInputErrorResult } from './index.ts'
 
@@ -101,6 +102,24 @@ test('a job whose inputs are at fault gets a result that says so, the same CID o
     t.is(await readFile(join(resultDir, 'stderr'), 'utf8'),
       `lilypad: the job's inputs were not staged: InputChecksumError: input 0 (url ${url} at /inputs/url): content does not match its checksum sha256:${sha(POEM)}\n` +
       'hint: the server sent something else than the checksum names: fix the URL or the checksum\n')
+    cids.push((await s.addDirectory(resultDir)).toString())
+  }
+  t.is(cids[0], cids[1])
+})
+
+test('the time its inputs took comes out of the container\'s time; the status names the job\'s limit, the same whatever the fetch took', async t => {
+  const s = await store(t)
+  const base = await tempDir(t)
+  // a job that would sleep for its whole 600 s limit: only the fetch's share of that time (usedMs) stops it
+  const spec = await pinSpecImage(docker, (await loadModule('stress:v0.1.0', { Mode: 'sleep', Arg: '600' })).spec)
+  const cids: string[] = []
+  for (const [run, usedMs] of [['provider', 598_500], ['mediator', 599_000]] as const) {
+    const resultDir = join(base, run)
+    const r = await new Executor({ docker }).run(spec, { resultDir, jobId: randomUUID(), timeoutSec: 600, usedMs })
+    t.is(r.exitCode, 137)
+    const status = await readResultStatus(resultDir)
+    t.is(status?.status, 'timeout')
+    t.is(status?.limits?.timeoutSec, 600)
     cids.push((await s.addDirectory(resultDir)).toString())
   }
   t.is(cids[0], cids[1])

@@ -5,3 +5,5 @@ export {
 export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, HeldInput, InputBlocks, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
 export { ResultRetention, DEFAULT_RETENTION } from './retention.ts'
 export type { RetentionOptions, ResultRetentionEvents } from './retention.ts'
+export { InsufficientDiskError, DiskFullError, freeBytes, reserveDisk, isDiskFull } from './disk.ts'
+export type { Reservation } from './disk.ts'

@@ -3,12 +3,13 @@
 // Result directories are added as deterministic UnixFS directories (CIDv1, raw leaves, the IPIP-499
 // unixfs-v1-2025 profile, sorted entries, no mode or mtime), so the same bytes always give the same CID.
 import { createReadStream, existsSync } from 'node:fs'
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile, open } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { DiskFullError, FS_BLOCK, isDiskFull, onDisk, reserveDisk } from './disk.ts'
 import { CarReader } from '@ipld/car'
 import { car } from '@helia/car'
 import { withBitswap } from '@helia/bitswap'
-import { unixfs, type UnixFS } from '@helia/unixfs'
+import { unixfs } from '@helia/unixfs'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
@@ -74,6 +75,8 @@ export interface ResultStoreOptions {
   libp2pOptions?: Libp2pOptions
   /** Listen addresses for the store's own host (default /ip4/127.0.0.1/tcp/0). */
   listen?: string[]
+  /** Free space that must remain on the blocks' file system after an add (default 0). */
+  minFreeBytes?: number
 }
 
 /** 'result': a provider's own result; 'fetched': a download; 'input': a job creator's input file, held while its job runs. */
@@ -117,6 +120,8 @@ export interface PruneOptions {
 
 export interface AddDirectoryOptions {
   signal?: AbortSignal
+  /** Helia's importer progress events (a block written: 'unixfs:importer:progress:file:write'). */
+  onProgress?: (evt: { type: string, detail: unknown }) => void
   /** Pin for the retention policy (default true). */
   pin?: boolean
   /** When the result was made (default now); retention ages results from this. */
@@ -208,12 +213,59 @@ async function treeBytes (dir: string): Promise<number> {
   return total
 }
 
+/** The unixfs-v1-2025 profile's leaf size. */
+const CHUNK = 1024 * 1024
+
+/**
+ * What adding dir may take on disk at most: every leaf block rounded up to whole file-system blocks, and per
+ * block a file node, a shard directory and the pin record the background pin writes.
+ */
+async function addFootprint (dir: string): Promise<number> {
+  let total = 16 * FS_BLOCK // the root directory node and its pin
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) total += await addFootprint(p)
+    else if (e.isFile()) {
+      const size = (await stat(p)).size
+      const leaves = Math.max(1, Math.ceil(size / CHUNK))
+      total += leaves * onDisk(CHUNK) - (leaves * CHUNK - size) + (leaves + 1) * 3 * FS_BLOCK
+    }
+  }
+  return total
+}
+
+/**
+ * The blockstore as one add sees it: records the blocks it writes that were not there before, and the puts
+ * still in flight (the importer writes in parallel and can still be writing after its first failure).
+ */
+class BlockTracker {
+  readonly added: CID[] = []
+  private readonly inner: Helia['blockstore']
+  private readonly pending = new Set<Promise<unknown>>()
+  constructor (inner: Helia['blockstore']) { this.inner = inner }
+
+  async put (cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<CID> {
+    const p = (async () => {
+      if (!(await this.inner.has(cid, options))) this.added.push(cid)
+      return await this.inner.put(cid, bytes, options)
+    })()
+    this.pending.add(p)
+    try { return await p } finally { this.pending.delete(p) }
+  }
+
+  async has (cid: CID, options?: { signal?: AbortSignal }): Promise<boolean> { return await this.inner.has(cid, options) }
+  get (cid: CID, options?: { signal?: AbortSignal }): ReturnType<Helia['blockstore']['get']> { return this.inner.get(cid, options) }
+
+  async settled (): Promise<void> { while (this.pending.size > 0) await Promise.allSettled([...this.pending]) }
+}
+
 export class ResultStore {
   readonly helia: Helia & { libp2p: Libp2p }
   readonly dataDir: string
   readonly downloadsDir: string
-  private readonly fs: UnixFS
   private readonly ownsLibp2p: boolean
+  private readonly blocksDir: string
+  private readonly minFreeBytes: number
   private readonly pending = new Set<Promise<void>>()
   /** Pins that failed in the background (kept for diagnostics; the content itself is unaffected). */
   readonly pinErrors: unknown[] = []
@@ -224,11 +276,12 @@ export class ResultStore {
   /** Block drops that failed (the blocks stay until the next garbage collection). */
   readonly dropErrors: unknown[] = []
 
-  private constructor (helia: Helia & { libp2p: Libp2p }, dataDir: string, ownsLibp2p: boolean) {
+  private constructor (helia: Helia & { libp2p: Libp2p }, dataDir: string, ownsLibp2p: boolean, minFreeBytes: number) {
     this.helia = helia
     this.dataDir = dataDir
+    this.blocksDir = join(dataDir, 'helia', 'blocks')
+    this.minFreeBytes = minFreeBytes
     this.downloadsDir = join(dataDir, DOWNLOADS_DIR)
-    this.fs = unixfs(helia)
     this.ownsLibp2p = ownsLibp2p
   }
 
@@ -272,7 +325,7 @@ export class ResultStore {
       await helia.stop().catch(() => {})
       throw e
     }
-    return new ResultStore(helia, dataDir, owns)
+    return new ResultStore(helia, dataDir, owns, opts.minFreeBytes ?? 0)
   }
 
   get libp2p (): Libp2p { return this.helia.libp2p }
@@ -280,24 +333,62 @@ export class ResultStore {
   /** Addresses other nodes fetch from (each ends in /p2p/<peer id>). */
   multiaddrs (): Multiaddr[] { return this.helia.libp2p.getMultiaddrs() }
 
-  /** Adds a result directory as a UnixFS directory and pins it for the retention policy. */
+  /**
+   * Adds a result directory as a UnixFS directory and pins it for the retention policy. The space it may take
+   * is checked and reserved first (InsufficientDiskError); if the disk fills up anyway, the blocks this add
+   * wrote are deleted again and DiskFullError is thrown: a failed add leaves no partial DAG behind.
+   */
   async addDirectory (dir: string, opts: AddDirectoryOptions = {}): Promise<CID> {
-    return await shared(async () => await this.addDirectoryUnlocked(dir, opts))
-  }
-
-  private async addDirectoryUnlocked (dir: string, opts: AddDirectoryOptions): Promise<CID> {
     const root = resolve(dir)
     if (!(await stat(root)).isDirectory()) throw new NotADirectoryResultError(`${root} is not a directory`)
+    const reservation = await reserveDisk(this.blocksDir, await addFootprint(root), { keepFree: this.minFreeBytes, what: 'adding the result' })
+    const written = new BlockTracker(this.helia.blockstore)
+    try {
+      return await shared(async () => await this.addDirectoryUnlocked(root, opts, written))
+    } catch (e) {
+      await this.discard(written)
+      if (isDiskFull(e)) throw new DiskFullError(this.blocksDir, `adding ${root}`, e)
+      throw e
+    } finally {
+      reservation.release()
+    }
+  }
+
+  private async addDirectoryUnlocked (root: string, opts: AddDirectoryOptions, written: BlockTracker): Promise<CID> {
     let cid: CID | undefined
     const source = (async function * () {
       yield * directorySource(root)
     })()
-    for await (const entry of this.fs.addAll(source, { ...RESULT_IMPORT_OPTIONS, signal: opts.signal })) {
+    const fs = unixfs({ blockstore: written } as unknown as Parameters<typeof unixfs>[0])
+    for await (const entry of fs.addAll(source, { ...RESULT_IMPORT_OPTIONS, signal: opts.signal, ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress as never } : {}) })) {
       if (entry.path === '') cid = entry.cid
     }
-    if (cid === undefined) cid = await this.fs.addDirectory({}, { cidVersion: 1, signal: opts.signal }) // an empty result
+    if (cid === undefined) cid = await fs.addDirectory({}, { cidVersion: 1, signal: opts.signal }) // an empty result
     if (opts.pin !== false) this.pinInBackground(cid, await treeBytes(root), opts.addedAt ?? Date.now(), opts.kind ?? 'result')
     return cid
+  }
+
+  /**
+   * Deletes what a failed add wrote: its new blocks that no pin holds, and the block store's leftovers (temp
+   * files of writes cut short, emptied shard directories). Runs when no other add, fetch or pin is in flight,
+   * so every other add's blocks are pinned by then and nobody is writing.
+   */
+  private async discard (written: BlockTracker): Promise<void> {
+    await written.settled()
+    await exclusively(async () => {
+      for (const cid of written.added) {
+        if (await this.helia.pins.isPinned(cid)) continue
+        try { await this.helia.blockstore.delete(cid) } catch { /* never landed */ }
+      }
+      let shards
+      try { shards = await readdir(this.blocksDir, { withFileTypes: true }) } catch { return }
+      for (const shard of shards) {
+        if (!shard.isDirectory()) continue
+        const d = join(this.blocksDir, shard.name)
+        for (const f of await readdir(d)) if (f.startsWith('.') && f.endsWith('.tmp')) await rm(join(d, f), { force: true })
+        await rmdir(d).catch(() => { /* holds blocks */ })
+      }
+    })
   }
 
   /**
@@ -375,6 +466,7 @@ export class ResultStore {
       return { cid, dir: dest }
     } catch (e) {
       await rm(tmp, { recursive: true, force: true })
+      if (isDiskFull(e)) throw new DiskFullError(this.downloadsDir, `fetching ${key}`, e)
       if (timeout.aborted) throw new FetchTimeoutError(key, timeoutMs, e)
       if (opts.signal?.aborted === true) throw new StoreAbortedError(`fetching ${key} was aborted`, { cause: e })
       throw e
@@ -410,7 +502,7 @@ export class ResultStore {
    */
   async holdInput (path: string, opts: { signal?: AbortSignal, holdMs?: number, now?: number } = {}): Promise<HeldInput> {
     const now = opts.now ?? Date.now()
-    const { cid, bytes } = await shared(async () => await this.addInputUnlocked(path, opts.signal))
+    const { cid, bytes } = await this.addInput(path, opts.signal)
     const key = cid.toString()
     let hold = this.inputHolds.get(key)
     if (hold === undefined) {
@@ -438,17 +530,33 @@ export class ResultStore {
     }
   }
 
-  private async addInputUnlocked (path: string, signal?: AbortSignal): Promise<{ cid: CID, bytes: number }> {
+  /** Adds a job creator's input with the same disk check and cleanup as addDirectory: a failed add leaves no blocks. */
+  private async addInput (path: string, signal?: AbortSignal): Promise<{ cid: CID, bytes: number }> {
     const full = resolve(path)
     const st = await stat(full)
-    if (st.isDirectory()) {
-      let cid: CID | undefined
-      for await (const entry of this.fs.addAll(directorySource(full), { ...RESULT_IMPORT_OPTIONS, signal })) if (entry.path === '') cid = entry.cid
-      return { cid: cid ?? await this.fs.addDirectory({}, { cidVersion: 1, signal }), bytes: await treeBytes(full) }
+    if (!st.isDirectory() && !st.isFile()) throw new NotADirectoryResultError(`${full} is neither a file nor a directory`)
+    const leaves = Math.max(1, Math.ceil(st.size / CHUNK))
+    const footprint = st.isDirectory() ? await addFootprint(full) : leaves * onDisk(CHUNK) + (leaves + 1) * 3 * FS_BLOCK
+    const reservation = await reserveDisk(this.blocksDir, footprint, { keepFree: this.minFreeBytes, what: 'adding the input' })
+    const written = new BlockTracker(this.helia.blockstore)
+    try {
+      return await shared(async () => {
+        const fs = unixfs({ blockstore: written } as unknown as Parameters<typeof unixfs>[0])
+        if (st.isDirectory()) {
+          let cid: CID | undefined
+          for await (const entry of fs.addAll(directorySource(full), { ...RESULT_IMPORT_OPTIONS, signal })) if (entry.path === '') cid = entry.cid
+          return { cid: cid ?? await fs.addDirectory({}, { cidVersion: 1, signal }), bytes: await treeBytes(full) }
+        }
+        const cid = await fs.addByteStream(createReadStream(full), { cidVersion: 1, rawLeaves: true, profile: RESULT_IMPORT_OPTIONS.profile, signal })
+        return { cid, bytes: st.size }
+      })
+    } catch (e) {
+      await this.discard(written)
+      if (isDiskFull(e)) throw new DiskFullError(this.blocksDir, `adding ${full}`, e)
+      throw e
+    } finally {
+      reservation.release()
     }
-    if (!st.isFile()) throw new NotADirectoryResultError(`${full} is neither a file nor a directory`)
-    const cid = await this.fs.addByteStream(createReadStream(full), { cidVersion: 1, rawLeaves: true, profile: RESULT_IMPORT_OPTIONS.profile, signal })
-    return { cid, bytes: st.size }
   }
 
   /** Unpins inputs whose holder went away without releasing them (their hold time has passed). */

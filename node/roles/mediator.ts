@@ -390,7 +390,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       await rm(resultDir, { recursive: true, force: true })
       // the inputs as the provider staged them: from whichever connected party serves them (the job creator
       // holds them while its job is open, the provider caches what it fetched), within the job's time
-      const deadline = Date.now() + job.timeout * 1000
+      const startedAt = Date.now()
+      const deadline = startedAt + job.timeout * 1000
       let staged: StagedInputs | undefined
       try {
         staged = await this.init.store.readBlocks(async blocks => await stageInputs(spec, {
@@ -402,8 +403,9 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       }
       if (staged !== undefined) {
         try {
-          const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
-          await this.init.executor.run(spec, { resultDir, timeoutSec: left, signal, jobId: dealId, inputMounts: staged.mounts })
+          // the status of a timed-out run records job.timeout, as the provider's does: the fetch's share only
+          // shortens the container's time
+          await this.init.executor.run(spec, { resultDir, timeoutSec: job.timeout, usedMs: Date.now() - startedAt, signal, jobId: dealId, inputMounts: staged.mounts })
         } finally {
           await staged.release()
         }

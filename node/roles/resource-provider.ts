@@ -6,7 +6,7 @@
 // Deals are kept in a DealStore and resumed after a restart.
 import { EventEmitter } from 'node:events'
 import { cpus, totalmem } from 'node:os'
-import { statfs, rm, appendFile, mkdir } from 'node:fs/promises'
+import { statfs, appendFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
@@ -20,7 +20,7 @@ import { ResourceOfferAnnouncer, type OfferTemplate } from '../gossip/announcer.
 import { SlotCapacity, type CapacityProvider } from '../negotiation/capacity.ts'
 import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { loadModule, pinSpecImage } from '../modules/index.ts'
-import type { Executor } from '../executor/index.ts'
+import { DockerUnavailableError, EngineLostError, type Executor } from '../executor/index.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
 import { deliverResult } from '../result-delivery/index.ts'
@@ -79,7 +79,7 @@ export interface ResourceProviderOptions {
 
 export interface ResourceProviderEvents {
   'job:start': [{ dealId: string, slot: number }]
-  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, runMs?: number, error?: string, inputError?: string }]
+  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string, inputError?: string }]
   /** the job's inputs are staged (fetched and checked) and its container is about to start */
   'job:inputs': [{ dealId: string, bytes: number, mounts: number }]
   deal: [RpDealRecord]
@@ -165,6 +165,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
 
   async start (): Promise<void> {
     await this.checkDocker()
+    // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or
+    // replace, the rest go, before a new deal can take their slot.
+    const open = new Set((await this.deals.open()).filter(r => r.state === 'accepted' || r.state === 'agreed').map(r => r.dealId))
+    await this.reconcileContainers(id => open.has(id))
     this.opts.gossip.start()
     await this.negotiator.start()
     this.announcer.start()
@@ -205,11 +209,22 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
 
   private async checkDocker (): Promise<void> {
     let up = true
-    try { await this.opts.executor.docker.ping() } catch { up = false }
+    try { await this.opts.executor.ping() } catch { up = false }
     if (up !== this.dockerUp) {
       this.dockerUp = up
       this.log(up ? 'docker engine is back: offering slots' : 'docker engine unreachable: withdrawing offers')
       this.announcer.setFreeSlots(up ? this.capacity.freeSlots() : [])
+      // what a run lost with the engine left behind and nobody re-runs
+      if (up && !this.stopped) await this.reconcileContainers(id => this.aborts.has(id))
+    }
+  }
+
+  private async reconcileContainers (keep: (dealId: string) => boolean): Promise<void> {
+    try {
+      const r = await this.opts.executor.reconcile(keep)
+      if (r.removed.length > 0) this.log('removed containers of deals no longer run', { deals: r.removed })
+    } catch (err) {
+      this.log('could not list left-over containers (the engine does not answer)', { error: (err as Error).message })
     }
   }
 
@@ -294,44 +309,58 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     const loaded = await loadModule(job.module, inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
     const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
     signal.throwIfAborted()
+    // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
     const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)
-    await rm(resultDir, { recursive: true, force: true })
     this.running++
     this.maxRunning = Math.max(this.maxRunning, this.running)
     this.emit('job:start', { dealId: rec.dealId, slot: rec.slot })
     let end: ResourceProviderEvents['job:end'][0] = { dealId: rec.dealId, slot: rec.slot }
-    // the job's time starts now: fetching its inputs comes out of it
-    const timeoutSec = Math.min(job.timeout, rec.deal.resultTimeout)
-    const deadline = Date.now() + timeoutSec * 1000
     try {
+      // the job's time starts now: fetching its inputs comes out of it
+      const timeoutSec = Math.min(job.timeout, rec.deal.resultTimeout)
+      const startedAt = Date.now()
       let staged: StagedInputs | undefined
       try {
         staged = await this.opts.store.readBlocks(async blocks => await stageInputs(spec, {
-          signal, deadline, dir: join(this.opts.dataDir, 'inputs', rec.dealId), policy: this.opts.inputPolicy ?? {}, blocks, slots: this.fetchSlots
+          signal, deadline: startedAt + timeoutSec * 1000, dir: join(this.opts.dataDir, 'inputs', rec.dealId), policy: this.opts.inputPolicy ?? {}, blocks, slots: this.fetchSlots
         }), { signal, ...(rec.jobCreatorPeer !== undefined ? { from: rec.jobCreatorPeer } : {}) })
       } catch (err) {
         if (!isJobInputFault(err)) throw err
         // the job's own inputs failed it: that is its result (paid for, and what a mediator's re-run writes too)
         this.log('the job\'s inputs were refused: its result says why', { dealId: rec.dealId, error: err.message })
         end = { ...end, inputError: err.name }
+        await rm(resultDir, { recursive: true, force: true })
         await writeInputErrorResult(resultDir, err, spec.outputs)
       }
-      let exitCode = INPUT_ERROR_EXIT_CODE
+      let r: { exitCode: number, status: string, runMs?: number } = { exitCode: INPUT_ERROR_EXIT_CODE, status: 'input-error' }
       if (staged !== undefined) {
         this.emit('job:inputs', { dealId: rec.dealId, bytes: staged.bytes, mounts: staged.mounts.length })
+        // fixed once: a re-run after a lost engine (or the container it adopts) gets the same share of the job's time
+        const usedMs = Date.now() - startedAt
         try {
-          const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
-          const r = await this.opts.executor.run(spec, { resultDir, timeoutSec: left, signal, jobId: rec.dealId, inputMounts: staged.mounts })
-          exitCode = r.exitCode
-          end = { ...end, runMs: r.runMs }
+          for (;;) {
+            try {
+              r = await this.opts.executor.run(spec, { resultDir, timeoutSec, usedMs, signal, jobId: rec.dealId, inputMounts: staged.mounts })
+              break
+            } catch (err) {
+              // A lost or absent engine: run again (adopting the container if it is still there) while the result
+              // deadline leaves time for a whole run; otherwise the deal fails as before.
+              if (!(err instanceof EngineLostError || err instanceof DockerUnavailableError) || signal.aborted) throw err
+              const agreedAt = (await this.deals.get(rec.dealId))?.agreedAt ?? Math.floor(Date.now() / 1000)
+              const spareSec = agreedAt + rec.deal.resultTimeout - Math.floor(Date.now() / 1000) - timeoutSec
+              if (spareSec <= 0) throw err
+              this.log('docker engine lost during the job: running it again when it answers', { dealId: rec.dealId, error: err.message })
+              if (!await this.opts.executor.waitForEngine({ timeoutMs: spareSec * 1000, signal })) throw err
+            }
+          }
         } finally {
           await staged.release()
         }
       }
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
       const cid = (await this.opts.store.addDirectory(resultDir)).toString()
-      end = { ...end, resultCid: cid, exitCode }
-      return { cid, exitCode }
+      end = { ...end, resultCid: cid, exitCode: r.exitCode, status: r.status, ...(r.runMs !== undefined ? { runMs: r.runMs } : {}) }
+      return { cid, exitCode: r.exitCode }
     } catch (err) {
       end = { ...end, error: (err as Error).message }
       throw err
@@ -399,6 +428,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         await this.save(rec, { state: 'closed', terminal: true })
       }
     }
+    // containers kept at start for deals that turned out not to be re-run
+    await this.reconcileContainers(id => this.aborts.has(id))
   }
 }
 

@@ -1,8 +1,13 @@
-// Disk space for inputs: checked before writing, reserved per file system so that two fetches that each fit
-// alone cannot both pass the check, and a full disk turned into a named error.
+// Disk space for everything a node writes that a stranger sized (result directories, Helia blocks): checked
+// before writing, and a full disk turned into a named error. Space promised to writes still in progress is
+// reserved per file system, so two writes that each fit alone cannot both pass the check and fill the disk.
 import { existsSync } from 'node:fs'
 import { stat, statfs } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
+
+/** What a file of n bytes may take on disk: whole file-system blocks, plus one for its inode's metadata. */
+export const FS_BLOCK = 4096
+export const onDisk = (bytes: number): number => (Math.ceil(bytes / FS_BLOCK) + 1) * FS_BLOCK
 
 export class InsufficientDiskError extends Error {
   static override name = 'InsufficientDiskError'
@@ -33,31 +38,42 @@ export class DiskFullError extends Error {
   }
 }
 
-/** ENOSPC or EDQUOT anywhere in the cause chain (libraries rewrap fs errors). */
+/** ENOSPC or EDQUOT anywhere in the cause chain (libraries rewrap fs errors, some only in the message). */
 export function isDiskFull (err: unknown): boolean {
   for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code
     if (code === 'ENOSPC' || code === 'EDQUOT') return true
+    if (/\b(ENOSPC|EDQUOT)\b/.test(String((e as { message?: unknown }).message ?? ''))) return true
   }
   return false
 }
 
+/** The nearest existing directory at or above path (a result directory may not exist yet). */
 function existingAncestor (path: string): string {
   let p = resolve(path)
   while (!existsSync(p)) { const up = dirname(p); if (up === p) break; p = up }
   return p
 }
 
+/** Bytes an unprivileged writer may still use on the file system holding path. */
+export async function freeBytes (path: string): Promise<number> {
+  const s = await statfs(existingAncestor(path))
+  return Number(s.bavail) * Number(s.bsize)
+}
+
+// Per file system (device number): bytes promised to writes in progress in this process.
 const reserved = new Map<number, number>()
 
 export interface Reservation { release: () => void }
 
-/** Reserves `bytes` (plus keepFree left over) on the file system holding path; InsufficientDiskError otherwise. */
+/**
+ * Checks that `bytes` (plus `keepFree`) fit on the file system holding path, counting what other writes of
+ * this process have reserved, and reserves them until release(). Throws InsufficientDiskError otherwise.
+ */
 export async function reserveDisk (path: string, bytes: number, opts: { keepFree?: number, what?: string } = {}): Promise<Reservation> {
   const at = existingAncestor(path)
   const dev = (await stat(at)).dev
-  const s = await statfs(at)
-  const free = Number(s.bavail) * Number(s.bsize)
+  const free = await freeBytes(at)
   const others = reserved.get(dev) ?? 0
   const needed = bytes + (opts.keepFree ?? 0)
   if (free - others < needed) throw new InsufficientDiskError(at, Math.max(0, free - others), needed, opts.what)

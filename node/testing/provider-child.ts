@@ -1,0 +1,10 @@
+// A resource provider in its own process, for tests that SIGKILL it mid-job. Reads { networkPath, privateKey,
+// dataDir, slots, price } as JSON from argv[2]; prints "ready" once started. Its executor's owner id comes from
+// dataDir, as in a real node, so a provider restarted on the same data directory finds its containers.
+import { loadNetwork } from '../config/load.ts'
+import { LilypadNode } from '../node.ts'
+
+const o = JSON.parse(process.argv[2]) as { networkPath: string, privateKey: string, dataDir: string, slots: number, price: string }
+const { network } = await loadNetwork(o.networkPath)
+await LilypadNode.create({ network, networkPath: o.networkPath, privateKey: o.privateKey, dataDir: o.dataDir, roles: ['resource-provider'], local: true, provider: { slots: o.slots, price: BigInt(o.price) } })
+process.stdout.write('ready\n')
