@@ -39,6 +39,8 @@ const badFlags: Array<[string[], RegExp]> = [
   [['node', '--roles', 'baker'], /unknown role "baker"/],
   [['node'], /at least one role/],
   [['node', '--roles', 'resource-provider', '--input-allow', '10.0.0.0/33'], /--input-allow: bad prefix length in "10.0.0.0\/33"/],
+  [['node', '--roles', 'resource-provider', '--input-ca', '/nonexistent/ca.pem'], /--input-ca \/nonexistent\/ca.pem: no such file/],
+  [['node', '--roles', 'resource-provider', '--input-ca', './package.json'], /--input-ca .\/package.json: not a PEM certificate file/],
   [['devnet', '--port', 'high'], /TCP port/],
   [['network', 'init', 'Bad_Id', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1'], /lowercase letters/],
   [['network', 'init', 'mine'], /needs contracts/],

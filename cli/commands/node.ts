@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--fault wrong-result]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -14,7 +15,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
         slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
-        'input-allow': { type: 'string', multiple: true }
+        'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
@@ -37,6 +38,15 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     const { checkAddressRanges } = await import('../../node/inputs/address.ts')
     try { checkAddressRanges(allowAddresses) } catch (err) { throw usageError(`--input-allow: ${(err as Error).message}`, USAGE) }
   }
+  // authorities trusted for https inputs besides the system's (an internal mirror with its own CA)
+  const trustedCa: string[] = []
+  for (const f of o['input-ca'] ?? []) {
+    let pem: string
+    try { pem = await readFile(f, 'utf8') } catch (err) { throw usageError(`--input-ca ${f}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, USAGE) }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw usageError(`--input-ca ${f}: not a PEM certificate file`, USAGE)
+    trustedCa.push(pem)
+  }
+  const inputPolicy = { ...(allowAddresses.length > 0 ? { allowAddresses } : {}), ...(trustedCa.length > 0 ? { trustedCa } : {}) }
   const { LilypadNode } = await import('../../node/node.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
@@ -46,7 +56,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     node = await LilypadNode.create({
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
-      ...(allowAddresses.length > 0 ? { inputPolicy: { allowAddresses } } : {}),
+      ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
       log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
     })

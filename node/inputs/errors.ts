@@ -109,8 +109,8 @@ export class InputHttpError extends InputError {
 export class InputUnreachableError extends InputError {
   static override name = 'InputUnreachableError'
   override name = 'InputUnreachableError'
-  constructor (input: InputRef, why: string, cause?: unknown) {
-    super(input, `cannot be fetched: ${why}`, { hint: 'check that the source is up and reachable from the internet', cause })
+  constructor (input: InputRef, why: string, cause?: unknown, hint = 'check that the source is up and reachable from the internet') {
+    super(input, `cannot be fetched: ${why}`, { hint, cause })
   }
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
+import { rootCertificates } from 'node:tls'
 import { isIP } from 'node:net'
 import type { AddressPolicy } from './address.ts'
 import {
@@ -20,6 +21,8 @@ export interface UrlFetchOptions {
   maxRedirects: number
   idleTimeoutMs: number
   addresses: AddressPolicy
+  /** Authorities trusted besides the system's (PEM); empty: the system's only. */
+  trustedCa?: readonly string[]
   /** Aborts the fetch: the job's abort and its deadline. */
   signal: AbortSignal
   /** Called before bytes are written, with the total the file will have reached: reserves disk or throws. */
@@ -42,6 +45,12 @@ function isNetworkError (e: unknown): boolean {
   return /^(E(CONN|HOST|NET|AI_|ADDR|PIPE|PROTO|TIMEDOUT)|ENOTFOUND|HPE_|ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED|ERR_HTTP|ERR_STREAM_PREMATURE_CLOSE|ECONNRESET)/.test(code)
 }
 
+/** A certificate that did not verify (unknown authority, self-signed, expired, for another host). */
+function isTlsError (e: unknown): boolean {
+  const code = (e as { code?: unknown }).code
+  return typeof code === 'string' && /^(CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED|ERR_TLS_CERT|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME)/.test(code)
+}
+
 /** Whether the socket went idle for too long (the error that surfaces then is a plain reset). */
 interface Idle { hit: boolean }
 
@@ -59,6 +68,8 @@ async function request (url: URL, input: UrlInput, opts: UrlFetchOptions, idle: 
       method: 'GET',
       headers: { 'user-agent': 'lilypad-inputs/1', accept: '*/*', 'accept-encoding': 'identity' },
       agent: false,
+      // (an explicit ca replaces the system's list: both go in; certificates are verified either way)
+      ...(url.protocol === 'https:' && opts.trustedCa !== undefined && opts.trustedCa.length > 0 ? { ca: [...rootCertificates, ...opts.trustedCa] } : {}),
       lookup: opts.addresses.lookup(input.ref),
       signal: opts.signal,
       timeout: opts.idleTimeoutMs,
@@ -76,6 +87,10 @@ function networkFailure (input: UrlInput, e: unknown, opts: UrlFetchOptions, idl
   if (opts.signal.aborted) return opts.signal.reason
   if (e instanceof IdleTimeout || idle.hit) return new InputTimeoutError(input.ref, `the server sent nothing for ${opts.idleTimeoutMs} ms`, e)
   if (e instanceof InputError) return e
+  if (isTlsError(e)) {
+    return new InputUnreachableError(input.ref, `the server's certificate was not accepted (${(e as { code: string }).code})`, e,
+      'serve the input over https with a certificate a public authority issued for its host name (a provider trusts only those, and the authorities it was configured with)')
+  }
   if (isNetworkError(e)) return new InputUnreachableError(input.ref, (e as { code: string }).code, e)
   return e
 }

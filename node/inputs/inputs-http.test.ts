@@ -6,14 +6,17 @@ import test from 'ava'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import https from 'node:https'
+import { promisify } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock } from '../../core/clock.ts'
 import { DEFAULT_RESOURCES, type InputSource, type JobSpec } from '../modules/spec.ts'
-import { FetchSlots, stageInputs, specialRange, type InputPolicy, type StageOptions } from './index.ts'
+import { FetchSlots, inputPolicy, stageInputs, specialRange, type InputPolicy, type StageOptions } from './index.ts'
 
 interface Ctx { teardown: (fn: () => Promise<void> | void) => void }
 
@@ -332,4 +335,69 @@ test('staged files are plain files of the job\'s bytes, nothing else in the stag
   // a URL whose last segment is not a plain name gets the name "download"
   t.true((await stat(join(dir, '0', 'download'))).isFile())
   t.true((await stat(join(dir, '1', 'download'))).isFile())
+})
+
+// https against a real TLS server on 127.0.0.1, its certificate issued by a throwaway authority made with openssl
+interface Tls { ca: string, key: string, cert: string, selfKey: string, selfCert: string }
+async function makeTls (t: Ctx): Promise<Tls> {
+  const dir = await tempDir(t)
+  const ssl = async (...args: string[]): Promise<void> => { await promisify(execFile)('openssl', args, { cwd: dir }) }
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n')
+  await ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=lilypad test authority')
+  await ssl('req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=127.0.0.1')
+  await ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'san.ext')
+  // a certificate for the right address that signs itself: what an attacker in the path could present
+  await ssl('req', '-x509', ...ec, '-keyout', 'self.key', '-out', 'self.pem', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1')
+  const r = async (f: string): Promise<string> => await readFile(join(dir, f), 'utf8')
+  return { ca: await r('ca.pem'), key: await r('leaf.key'), cert: await r('leaf.pem'), selfKey: await r('self.key'), selfCert: await r('self.pem') }
+}
+
+async function serveTls (t: Ctx, key: string, cert: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ base: string, requests: string[] }> {
+  const requests: string[] = []
+  const server = https.createServer({ key, cert }, (req, res) => { requests.push(req.url ?? ''); handler(req, res) })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => { server.closeAllConnections(); server.close(); await once(server, 'close') })
+  return { base: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, requests }
+}
+
+test('https: fetched from a server whose certificate a trusted authority issued, checked against its checksum', async t => {
+  const tls = await makeTls(t)
+  const srv = await serveTls(t, tls.key, tls.cert, (_req, res) => { res.end(WORDS) })
+  const { dir, run } = await stage(t, spec([url(`${srv.base}/words.txt`, '/inputs/data', `sha256:${sha(WORDS)}`)]), { policy: { ...LOCAL, trustedCa: [tls.ca] } })
+  const staged = await run
+  t.is(await readFile(join(dir, '0', 'words.txt'), 'utf8'), WORDS)
+  await staged.release()
+})
+
+test('https: certificates are verified; an unknown authority or a self-signed certificate is refused before any request', async t => {
+  const tls = await makeTls(t)
+  const issued = await serveTls(t, tls.key, tls.cert, (_req, res) => { res.end(WORDS) })
+  const self = await serveTls(t, tls.selfKey, tls.selfCert, (_req, res) => { res.end(WORDS) })
+  const cases: Array<[typeof issued, Partial<InputPolicy>]> = [[issued, LOCAL], [self, { ...LOCAL, trustedCa: [tls.ca] }]]
+  for (const [srv, policy] of cases) {
+    const { dir, run } = await stage(t, spec([url(`${srv.base}/words.txt`)]), { policy })
+    const err = await t.throwsAsync(run)
+    t.is(err?.name, 'InputUnreachableError')
+    t.regex(err?.message ?? '', /certificate was not accepted/)
+    t.regex((err as unknown as { hint: string }).hint, /certificate/)
+    t.false(existsSync(dir))
+    t.deepEqual(srv.requests, [], 'no request was sent over the unverified connection')
+  }
+})
+
+test('https: a redirect down to http is refused, the http target never requested', async t => {
+  const tls = await makeTls(t)
+  const plain = await serve(t, (_req, res) => { res.end(WORDS) })
+  const srv = await serveTls(t, tls.key, tls.cert, (_req, res) => { res.writeHead(302, { location: `${plain.base}/words.txt` }).end() })
+  const { run } = await stage(t, spec([url(`${srv.base}/words.txt`)]), { policy: { ...LOCAL, trustedCa: [tls.ca] } })
+  const err = await t.throwsAsync(run)
+  t.is(err?.name, 'InputRedirectError')
+  t.regex(err?.message ?? '', /from https down to http/)
+  t.deepEqual(plain.requests, [])
+})
+
+test('the input policy checks its trusted authorities', t => {
+  t.throws(() => inputPolicy({ trustedCa: ['not a certificate'] }), { instanceOf: RangeError, message: /PEM/ })
 })

@@ -31,6 +31,11 @@ export interface InputPolicy {
   allowAddresses: string[]
   /** Free space left on the disk beside what inputs take. */
   keepFreeBytes: number
+  /**
+   * Certificate authorities (PEM) trusted for https inputs besides the system's (a provider's internal mirror).
+   * Certificates are always verified: a server no trusted authority vouches for is unreachable.
+   */
+  trustedCa: string[]
 }
 
 export const DEFAULT_INPUT_POLICY: Readonly<InputPolicy> = Object.freeze({
@@ -45,16 +50,20 @@ export const DEFAULT_INPUT_POLICY: Readonly<InputPolicy> = Object.freeze({
   maxEntries: 10_000,
   maxDepth: 32,
   allowAddresses: [],
-  keepFreeBytes: 256 * 1024 ** 2
+  keepFreeBytes: 256 * 1024 ** 2,
+  trustedCa: []
 })
 
 export function inputPolicy (overrides: Partial<InputPolicy> = {}): InputPolicy {
-  const p = { ...DEFAULT_INPUT_POLICY, ...overrides, allowAddresses: [...(overrides.allowAddresses ?? DEFAULT_INPUT_POLICY.allowAddresses)] }
+  const p = { ...DEFAULT_INPUT_POLICY, ...overrides, allowAddresses: [...(overrides.allowAddresses ?? DEFAULT_INPUT_POLICY.allowAddresses)], trustedCa: [...(overrides.trustedCa ?? DEFAULT_INPUT_POLICY.trustedCa)] }
   for (const k of ['maxInputs', 'maxInputBytes', 'maxTotalBytes', 'fetchTimeoutMs', 'idleTimeoutMs', 'maxConcurrentFetches', 'maxBlocks', 'maxEntries', 'maxDepth'] as const) {
     if (!Number.isSafeInteger(p[k]) || p[k] < 1) throw new RangeError(`input policy ${k} must be a positive whole number, got ${String(p[k])}`)
   }
   for (const k of ['maxRedirects', 'keepFreeBytes'] as const) {
     if (!Number.isSafeInteger(p[k]) || p[k] < 0) throw new RangeError(`input policy ${k} must be a whole number, got ${String(p[k])}`)
+  }
+  for (const ca of p.trustedCa) {
+    if (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')) throw new RangeError('input policy trustedCa must hold PEM certificates')
   }
   return p
 }

@@ -116,7 +116,7 @@ export async function stageInputs (spec: Pick<JobSpec, 'inputSources' | 'outputs
         await mkdir(dest)
         const got = await fetchUrl(p, {
           dest: join(dest, p.fileName), maxBytes: perInput, maxRedirects: policy.maxRedirects, idleTimeoutMs: policy.idleTimeoutMs,
-          addresses, signal, grow: async n => { await budget.grow(p.ref.index, n, 1) }
+          addresses, trustedCa: policy.trustedCa, signal, grow: async n => { await budget.grow(p.ref.index, n, 1) }
         })
         staged.push({ index: p.ref.index, target: p.ref.path, kind: 'directory', bytes: got.bytes, from: p.ref.from })
       } else {
