@@ -490,10 +490,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       outputDirs.push(host)
     }
     if (opts.inputsDir !== undefined) binds.push(`${resolve(opts.inputsDir)}:/inputs:ro`)
-    for (const m of opts.inputMounts ?? []) binds.push(inputBind(m))
+    for (const m of opts.inputMounts ?? []) {
+      // the engine cannot make a mount point inside a read-only bind
+      if (opts.inputsDir !== undefined && (m.target === '/inputs' || m.target.startsWith('/inputs/'))) throw new Error(`input mount ${m.target} is inside /inputs, which inputsDir binds read-only`)
+      binds.push(inputBind(m))
+    }
     const config = containerConfig(spec, { ...this.opts, binds, logMaxBytes: this.opts.logMaxBytes, ...(opts.gpuDeviceIds !== undefined ? { gpuDeviceIds: opts.gpuDeviceIds } : {}) })
     const hash = configHash(config)
     const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
+    // The directories the container binds by identity: inputs staged anew (deleted and written again) are, like a
+    // result directory made again, never adopted: the old container would still see the deleted ones.
+    const boundDirs = (): string[] => [...outputDirs, ...(opts.inputMounts ?? []).map(m => resolve(m.source))]
 
     // What an earlier run of this job left: the same configuration is adopted, anything else removed before a
     // new container is made, so one job never has two containers.
@@ -501,7 +508,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     try { leftovers = await this.listOwn(jobId, signal) } catch (e) { this.unreachable(e, 'listing containers') }
     let adopt: Docker.ContainerInfo | undefined
     for (const c of leftovers) {
-      const same = c.Labels?.[LABEL_CONFIG] === hash && c.Labels?.[LABEL_OUTPUTS] === await dirIdentity(outputDirs)
+      const same = c.Labels?.[LABEL_CONFIG] === hash && c.Labels?.[LABEL_OUTPUTS] === await dirIdentity(boundDirs())
       if (this.opts.adopt && adopt === undefined && same && (c.State === 'running' || c.State === 'exited')) { adopt = c; continue }
       try { await this.removeContainer(c.Id, jobId, 'replaced', this.opts.callTimeoutMs, signal) } catch (e) { this.unreachable(e, 'removing the container an earlier run left') }
       await this.removeScratch(c.Mounts?.find(m => m.Destination === '/tmp')?.Source)
@@ -535,7 +542,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         await this.handOver(scratch)
         const create = {
           ...config,
-          Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash, [LABEL_OUTPUTS]: await dirIdentity(outputDirs) },
+          Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash, [LABEL_OUTPUTS]: await dirIdentity(boundDirs()) },
           HostConfig: { ...config.HostConfig, Binds: [...binds, `${scratch}:/tmp:rw`] }
         }
         try {

@@ -139,6 +139,8 @@ export async function stageInputs (spec: Pick<JobSpec, 'inputSources' | 'outputs
   }
 
   try {
+    // what an earlier attempt left (a process killed while staging): staged anew, never trusted
+    await rm(dir, { recursive: true, force: true })
     await mkdir(dir, { recursive: true })
     const outcomes = await Promise.allSettled(plan.map(fetchOne))
     if (outcomes.some(o => o.status === 'rejected')) throw first ?? (outcomes.find(o => o.status === 'rejected') as PromiseRejectedResult).reason
