@@ -1,10 +1,10 @@
-// One process per node: one libp2p host (shared by gossip, negotiation, the DHT and the Helia store), one
-// ChainClient for the node's key, and the roles switched on by flags.
-import { existsSync } from 'node:fs'
+// One process per node. It assembles the components every service shares — clock, logger, metrics — with the
+// node's host (one libp2p host for gossip, negotiation, results, sync, disputes, the DHT and the Helia store), its
+// chain client (one nonce-owning queue and one chain follower for the node's key) and its stores, then gives each
+// role the slice it uses, the way libp2p passes components. Start and stop order live here, in one place.
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
 import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, type HostOptions, type LilypadHost } from './host/index.ts'
@@ -19,26 +19,25 @@ import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
-import { startJobCreatorDisputes, startProviderDisputes } from './dispute/index.ts'
+import { Mediator, type MediatorInit } from './roles/mediator.ts'
+import { JobBridge, type JobBridgeInit } from './roles/job-bridge.ts'
+import { DisputeService, caseSource, jobCreatorCaseSource } from './dispute/index.ts'
+import { createComponents, reportError, type Components } from './components.ts'
+import type { Logger, LoggerOptions } from './observability/logger.ts'
+import type { LilypadMetrics } from './observability/metrics.ts'
+import type { Clock } from '../core/clock.ts'
 import type { RoleName } from './role-names.ts'
 
 export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
-export class RoleNotAvailableError extends Error {
-  static override name = 'RoleNotAvailableError'
-  override name = 'RoleNotAvailableError'
-}
-
-/** Roles the disputes branch provides; loaded only when their module is present. */
-const OPTIONAL_ROLE_MODULES: Partial<Record<RoleName, string>> = {
-  mediator: './roles/mediator.ts',
-  'job-bridge': './roles/job-bridge.ts'
-}
-
-export function roleAvailable (role: RoleName): boolean {
-  const mod = OPTIONAL_ROLE_MODULES[role]
-  return mod === undefined || existsSync(fileURLToPath(new URL(mod, import.meta.url)))
-}
+/** Provider settings a node takes (the rest comes from the node). */
+export type ProviderSettings = Partial<Omit<ResourceProviderOptions, 'host' | 'chain' | 'store' | 'executor' | 'network' | 'gossip' | 'dataDir' | 'disputes'>>
+/** Job creator settings a node takes. */
+export type JobCreatorSettings = Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync' | 'disputes'>>
+/** Mediator settings a node takes. */
+export type MediatorSettings = Partial<Pick<MediatorInit, 'pullAfterMs' | 'pullIntervalMs' | 'marginSec' | 'register' | 'modules'>>
+/** Job bridge settings a node takes. */
+export type BridgeSettings = Partial<Pick<JobBridgeInit, 'concurrency' | 'register'>>
 
 export interface NodeOptions {
   network: NetworkFile
@@ -46,125 +45,157 @@ export interface NodeOptions {
   networkPath: string
   /** the node's Ethereum key; never logged */
   privateKey: string
-  /** node state: peer key, deals, Helia blocks, downloads */
+  /** node state: peer key, deals, Helia blocks, downloads, the chain cursor */
   dataDir: string
   roles: RoleName[]
   listen?: string[]
   /** many nodes on one machine (devnet, tests): loopback allow-list, no colocation penalty, fast heartbeat */
   local?: boolean
   host?: Partial<HostOptions>
-  provider?: Partial<Omit<ResourceProviderOptions, 'host' | 'chain' | 'store' | 'executor' | 'network' | 'gossip' | 'dataDir'>>
-  jobCreator?: Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync'>>
-  /** options for the disputes branch's mediator role */
-  mediator?: Record<string, unknown>
+  provider?: ProviderSettings
+  jobCreator?: JobCreatorSettings
+  mediator?: MediatorSettings
+  bridge?: BridgeSettings
   /** what jobs' inputs may make this node's provider and mediator fetch (node/inputs; default: no private addresses) */
   inputPolicy?: Partial<InputPolicy>
   executor?: Executor
-  log?: (msg: string, fields?: Record<string, unknown>) => void
+  /** the components to build on (default: the system clock, a logger to stderr, a registry of our own) */
+  components?: { clock?: Clock, logger?: Logger | LoggerOptions, metrics?: LilypadMetrics }
+  /** put libp2p's own metrics in the node's registry (default true; one host per registry) */
+  libp2pMetrics?: boolean
+  /** how the chain follower reads the chain (default: no confirmations, 100 ms polls on local networks, 1 s otherwise) */
+  chain?: { confirmations?: number, pollMs?: number }
 }
 
-interface Startable { start: () => Promise<void> | void, stop: () => Promise<void> | void }
-
 export class LilypadNode {
+  readonly components: Components
   readonly host: LilypadHost
   readonly chain: ChainClient
   readonly store: ResultStore
   readonly gossip: GossipService
   readonly book: OrderBook
   readonly offerSync: OfferSync
+  readonly disputes: DisputeService
   readonly roles: RoleName[]
   provider?: ResourceProvider
   jobCreator?: JobCreator
   solver?: Solver
   directory?: Directory
-  mediator?: Startable
-  bridge?: Startable
+  mediator?: Mediator
+  bridge?: JobBridge
   private executor?: Executor
+  private readonly opts: NodeOptions
+  private readonly logger: Logger
+  private readonly dropSources: Array<() => void> = []
   /** The executor was made here (not passed in), so stop() stops it. */
   private ownsExecutor = false
-  private readonly peerKey: PrivateKey
   private stopped = false
-  /** the parties' dispute hand-off (push to the drawn mediator, answer its pulls) */
-  private readonly disputeSides: Array<{ stop: () => Promise<void> }> = []
 
-  private constructor (host: LilypadHost, chain: ChainClient, store: ResultStore, peerKey: PrivateKey, opts: NodeOptions) {
+  private constructor (components: Components, host: LilypadHost, chain: ChainClient, store: ResultStore, opts: NodeOptions) {
+    this.components = components
+    this.logger = components.logger.child({ component: 'node' })
     this.host = host
     this.chain = chain
     this.store = store
-    this.peerKey = peerKey
+    this.opts = opts
     this.roles = opts.roles
     this.book = new OrderBook()
     const domain = domainOfNetwork(opts.network)
-    this.gossip = new GossipService(host, { networkId: opts.network.networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver') })
-    this.offerSync = new OfferSync(host, { networkId: opts.network.networkId, domain, book: this.book, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(Date.now() / 1000))) ?? [] })
+    const networkId = opts.network.networkId
+    this.gossip = new GossipService(host, { networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver') })
+    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
+    this.disputes = new DisputeService(host, { networkId })
   }
 
   static async create (opts: NodeOptions): Promise<LilypadNode> {
-    for (const r of opts.roles) if (!roleAvailable(r)) throw new RoleNotAvailableError(`the ${r} role is not available in this build`)
-    const chain = await ChainClient.create({ network: opts.network, privateKey: opts.privateKey })
+    const components = createComponents(opts.components ?? {})
+    const needsHistory = opts.roles.includes('mediator') || opts.roles.includes('job-bridge')
+    const chain = await ChainClient.create({
+      network: opts.network,
+      privateKey: opts.privateKey,
+      components,
+      follow: {
+        // a node with no role that needs the past starts at the head; the others resume where they stopped
+        startBlock: needsHistory ? opts.network.deployBlock : 'latest',
+        ...(opts.roles.length > 0 ? { cursorFile: join(opts.dataDir, `chain-cursor-${opts.network.chainId}.json`) } : {}),
+        confirmations: opts.chain?.confirmations ?? 0,
+        pollMs: opts.chain?.pollMs ?? (opts.local === true ? 100 : 1000)
+      }
+    })
     let host: LilypadHost | undefined
     let store: ResultStore | undefined
     try {
-      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...opts.host })
+      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, {
+        ...(opts.local === true ? localMeshOptions : {}),
+        ...(opts.listen !== undefined ? { listen: opts.listen } : {}),
+        ...(opts.libp2pMetrics !== false ? { metrics: prometheusMetrics({ registry: components.metrics.registry, collectDefaultMetrics: false, preserveExistingMetrics: true }) } : {}),
+        ...opts.host
+      })
       host = await createHost(hostOpts)
       await host.start()
       // The bootstrap discovery module waits a second before its first dial; a CLI run cannot afford that.
       const h = host
-      for (const b of opts.network.bootstrap) void h.dial(multiaddr(b), { signal: AbortSignal.timeout(5000) }).catch(() => {})
+      for (const b of opts.network.bootstrap) {
+        void h.dial(multiaddr(b), { signal: AbortSignal.timeout(5000) }).catch(err => { components.logger.warn({ component: 'node', bootstrap: b, err }, 'bootstrap peer not reached (discovery keeps trying)') })
+      }
       store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host })
-      const peerKey = hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key'))
-      const node = new LilypadNode(host, chain, store, peerKey, opts)
-      await node.startRoles(opts)
+      const node = new LilypadNode(components, host, chain, store, opts)
+      await node.start(hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key')))
       return node
     } catch (err) {
-      await store?.stop().catch(() => {})
-      try { await host?.stop() } catch {}
+      await store?.stop().catch(e => { reportError(components, 'node', e, 'store did not stop cleanly') })
+      try { await host?.stop() } catch (e) { reportError(components, 'node', e, 'host did not stop cleanly') }
       await chain.stop()
       throw err
     }
   }
 
-  private async startRoles (opts: NodeOptions): Promise<void> {
-    const { network, dataDir } = opts
+  private async start (peerKey: import('@libp2p/interface').PrivateKey): Promise<void> {
+    const { network, dataDir, roles } = this.opts
+    const c = this.components
     const domain = domainOfNetwork(network)
-    const needsExecutor = opts.roles.includes('resource-provider') || opts.roles.includes('mediator')
-    if (needsExecutor) {
+    const peers = (): void => { c.metrics.peers.set(this.host.getPeers().length) }
+    this.host.addEventListener('peer:connect', peers)
+    this.host.addEventListener('peer:disconnect', peers)
+    this.dropSources.push(this.gossip.onVerdict((verdict, code) => { c.metrics.gossipVerdicts.inc({ topic: 'gossip', verdict: String(verdict), code: code ?? '' }) }))
+    await this.chain.follower.start()
+    if (roles.includes('resource-provider') || roles.includes('mediator')) {
       // The owner id labels this node's containers on the engine: stable per data directory, so a restart finds
       // (and adopts or removes) what a killed predecessor left, and other nodes sharing the engine are left alone.
-      this.ownsExecutor = opts.executor === undefined
-      this.executor = opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
+      this.ownsExecutor = this.opts.executor === undefined
+      this.executor = this.opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
     }
     this.gossip.start()
-    await this.offerSync.start({ serve: true, pull: opts.roles.includes('job-bridge') || opts.roles.includes('solver') })
-    if (opts.roles.includes('resource-provider')) {
-      this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...(opts.inputPolicy !== undefined ? { inputPolicy: opts.inputPolicy } : {}), ...opts.provider })
+    await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') })
+    await this.disputes.start()
+    if (roles.includes('resource-provider')) {
+      this.provider = await ResourceProvider.create(c, { host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
+      this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
-      this.disputeSides.push(await startProviderDisputes(this.provider, { host: this.host, chain: this.chain, networkId: network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
     }
-    if (opts.roles.includes('solver')) {
+    if (roles.includes('solver')) {
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
       this.solver.start()
     }
-    if (opts.roles.includes('directory')) {
-      this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: this.peerKey })
+    if (roles.includes('directory')) {
+      this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: peerKey })
       // best effort: the DHT may have no peers yet on a fresh network
-      void this.directory.publish({ roles: opts.roles }).catch(() => {})
+      void this.directory.publish({ roles }).catch(err => { this.logger.debug({ err }, 'directory record not published yet (no DHT peers)') })
     }
-    if (opts.roles.includes('mediator')) {
-      const mod = await import(OPTIONAL_ROLE_MODULES.mediator as string) as { Mediator: { create: (init: Record<string, unknown>) => Promise<Startable> } }
-      this.mediator = await mod.Mediator.create({ host: this.host, peerKey: this.peerKey, chain: this.chain, store: this.store, executor: this.executor, network, dataDir, ...(opts.inputPolicy !== undefined ? { inputPolicy: opts.inputPolicy } : {}), ...opts.mediator })
+    if (roles.includes('mediator')) {
+      this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as Executor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
       await this.mediator.start()
     }
-    if (opts.roles.includes('job-bridge')) {
-      this.jobCreator = await this.createJobCreator(opts)
-      const mod = await import(OPTIONAL_ROLE_MODULES['job-bridge'] as string) as { JobBridge: { create: (init: Record<string, unknown>) => Promise<Startable> } }
-      this.bridge = await mod.JobBridge.create({ chain: this.chain, jobCreator: this.jobCreator, network, dataDir, peerId: this.host.peerId.toString() })
+    if (roles.includes('job-bridge')) {
+      const jobCreator = await this.createJobCreator(this.opts)
+      this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
     }
+    this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address }, 'node started')
   }
 
   /** A job creator on this node's host, chain and store (the CLI's `run`; the bridge). */
-  async createJobCreator (opts: Pick<NodeOptions, 'network' | 'dataDir' | 'jobCreator' | 'log'>): Promise<JobCreator> {
+  async createJobCreator (opts: Pick<NodeOptions, 'network' | 'dataDir' | 'jobCreator'>): Promise<JobCreator> {
     const t = opts.network.dealTerms
     const terms = {
       ...(t?.resultSlack !== undefined ? { resultSlack: t.resultSlack } : {}),
@@ -174,26 +205,29 @@ export class LilypadNode {
       ...opts.jobCreator?.terms
     }
     if (this.jobCreator === undefined) {
-      this.jobCreator = await JobCreator.create({ host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.jobCreator, terms })
-      this.disputeSides.push(await startJobCreatorDisputes(this.jobCreator, { host: this.host, chain: this.chain, networkId: opts.network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
+      this.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, ...opts.jobCreator, terms })
+      this.dropSources.push(this.disputes.addSource(jobCreatorCaseSource(this.jobCreator.deals, this.chain)))
     }
     return this.jobCreator
   }
 
+  /** Stops the services in the reverse order of their start; a stopped node leaves no open handle. */
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     await this.bridge?.stop()
     await this.jobCreator?.stop()
     await this.mediator?.stop()
-    for (const side of this.disputeSides.splice(0)) await side.stop()
+    await this.solver?.stop()
     await this.provider?.stop()
     if (this.ownsExecutor) await this.executor?.stop()
-    await this.solver?.stop()
+    for (const drop of this.dropSources.splice(0)) drop()
+    await this.disputes.stop()
     await this.offerSync.stop()
     this.gossip.stop()
     await this.store.stop()
     await this.host.stop()
     await this.chain.stop()
+    this.logger.info('node stopped')
   }
 }

@@ -86,6 +86,7 @@ export async function runRealNodes (o: RealRunOptions = defaultRealRun): Promise
     })))
     const pingRttMs: number[] = []
     for (let k = 0; k < Math.min(8, hosts.length - 1); k++) {
+      // a ping that times out only leaves one calibration sample out
       try { pingRttMs.push(await hosts[k].services.ping.ping(hosts[k + 1].peerId, { signal: AbortSignal.timeout(2000) })) } catch {}
     }
     // job creators keep connections to the providers they deal with: open them first, as a running node has
@@ -152,7 +153,8 @@ export async function runRealNodes (o: RealRunOptions = defaultRealRun): Promise
     for (const jc of jcs) for (const [k, v] of Object.entries(jc.negotiator.metrics.declined)) declineReasons[k] = (declineReasons[k] ?? 0) + (v ?? 0)
     return { latenciesMs, matched: latenciesMs.length, unmatched, proposals, declines, declineReasons, pingRttMs, probeMs, firstTryMs, setupS, wallS: (performance.now() - t0) / 1000 }
   } finally {
-    for (const s of stops.reverse()) { try { await s() } catch {} }
+    // tearing down: a party that fails to stop must not keep the others (and the hosts) running
+    for (const s of stops.reverse()) { try { await s() } catch (err) { console.error('a party did not stop cleanly:', (err as Error).message) } }
     await stopAll(hosts)
   }
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { computeAddress, parseEther } from 'ethers'
-import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
+import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, DEVNET_TERMS, type Devnet } from '../node/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
 import { ResultStore } from '../node/result-store/index.ts'
@@ -31,6 +31,8 @@ let server: http.Server
 let base: string
 let connections = 0
 const extra: LilypadNode[] = []
+/** a provider whose input policy allows the job creator's local server (the devnet's mediator's does not) */
+let rp2: LilypadNode | undefined
 
 const WORDS = 'one two three\nfour five six seven\n'
 const POEM = 'so much depends\nupon\na red wheel\nbarrow\n'
@@ -92,7 +94,7 @@ test.serial('lilypad run --input-file: the provider fetches the file from the jo
 })
 
 test.serial('a URL input, fetched by a provider whose policy allows the job creator\'s local server', async t => {
-  const rp2 = await LilypadNode.create({
+  rp2 = await LilypadNode.create({
     network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.provider2), dataDir: join(home, 'rp2'), roles: ['resource-provider'], local: true,
     inputPolicy: { allowAddresses: ['127.0.0.1/32'] },
     provider: { slots: 1, price: DEVNET_PRICE, collateral: parseEther('2'), announceIntervalMs: 2000 }
@@ -129,4 +131,39 @@ test.serial('an audited job with an input file: the mediator stages the same inp
   t.is(outcome.verdict, 'correct')
   t.is(outcome.exitCode, 0)
   t.is(await readFile(join(outcome.path, 'outputs', 'counts.txt'), 'utf8'), 'text lines=0 words=0 bytes=0\ndata lines=2 words=7 bytes=34\n')
+})
+
+test.serial('an audited job whose URL input the mediator may not fetch: it abstains, the mediation times out, the provider is paid', async t => {
+  if (rp2 === undefined) { t.fail('needs the URL-input test\'s provider'); return }
+  const provider = rp2
+  const mediator = devnet.mediator?.mediator
+  if (mediator === undefined) { t.fail('the devnet has no mediator'); return }
+  const jc = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-abstain')
+  const [jcBefore, rpBefore, medBefore] = await Promise.all([reader.depositOf(jc.address), reader.depositOf(provider.chain.address), reader.depositOf(mediator.address)])
+  const abandoned = new Promise<{ dealId: string, reason: string }>(resolve => { mediator.on('abandoned', resolve) })
+  const running = jc.run({ module: 'wordcount:v0.1.0', inputs: { URL: `${base}/texts/poem.txt`, Checksum: `sha256:${sha(POEM)}` }, auditProbability: 1, target: provider.chain.address })
+  // the mediator's default policy refuses the loopback server the provider fetched from: it cannot judge
+  const gaveUp = await abandoned
+  t.regex(gaveUp.reason, /InputsNotStagedError: the job's inputs could not be staged here \(InputAddressRefusedError: /)
+  // the mediation window passes (chain time): the provider's lifecycle closes the deal
+  await reader.provider.send('evm_increaseTime', [DEVNET_TERMS.mediateTimeout + 5])
+  await reader.provider.send('evm_mine', [])
+  const outcome = await running
+  t.is(outcome.dealId, gaveUp.dealId)
+  t.is(outcome.verdict, 'timed-out')
+  t.is(outcome.exitCode, 0)
+  t.is(await readFile(join(outcome.path, 'outputs', 'counts.txt'), 'utf8'), 'text lines=0 words=0 bytes=0\nurl/poem.txt lines=4 words=8 bytes=40\n')
+  const [jcAfter, rpAfter, medAfter] = await Promise.all([reader.depositOf(jc.address), reader.depositOf(provider.chain.address), reader.depositOf(mediator.address)])
+  t.is(jcBefore - jcAfter, DEVNET_PRICE, 'the job creator pays the price; its mediation fee comes back')
+  t.is(rpAfter - rpBefore, DEVNET_PRICE, 'the provider is paid and keeps its collateral')
+  t.is(medAfter, medBefore, 'the mediator that did not rule earns nothing')
+})
+
+test.serial('an audited job whose URL both the provider and the mediator refuse: the mediator writes the same input-error result and upholds it', async t => {
+  const jc = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-both-refuse')
+  const outcome = await jc.run({ module: 'wordcount:v0.1.0', inputs: { URL: `${base}/admin` }, auditProbability: 1, target: devnet.provider.chain.address })
+  t.true(outcome.challenged)
+  t.is(outcome.verdict, 'correct')
+  t.is(outcome.exitCode, 125)
+  t.regex(await readFile(join(outcome.path, 'stderr'), 'utf8'), /^lilypad: the job's inputs were not staged: InputAddressRefusedError: /)
 })

@@ -5,7 +5,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -15,7 +15,8 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
         slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
-        'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true }
+        'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
+        metrics: { type: 'string' }, 'log-level': { type: 'string' }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
@@ -47,7 +48,13 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     trustedCa.push(pem)
   }
   const inputPolicy = { ...(allowAddresses.length > 0 ? { allowAddresses } : {}), ...(trustedCa.length > 0 ? { trustedCa } : {}) }
+  const metricsPort = o.metrics === undefined ? undefined : Number(o.metrics)
+  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
+  const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+  const level = o['log-level']
+  if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`, USAGE)
   const { LilypadNode } = await import('../../node/node.ts')
+  const { serveMetrics } = await import('../../node/observability/metrics.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
@@ -58,12 +65,17 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
-      log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
+      components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { roles: roles.join(',') } } }
     })
   } catch (err) { throw toUserError(err) }
-  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}\nCtrl-C stops it.`)
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined
+  try {
+    if (metricsPort !== undefined) metricsServer = await serveMetrics(node.components.metrics, { port: metricsPort })
+  } catch (err) { await node.stop(); throw toUserError(err) }
+  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}\nCtrl-C stops it.`)
   await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
   console.error('stopping…')
+  await metricsServer?.close()
   await node.stop()
   return 0
 }

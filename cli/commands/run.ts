@@ -122,16 +122,17 @@ export const run: Command = {
     let outcome: JobOutcome
     try {
       // an ephemeral peer id: several runs at once must not share one
-      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') } })
+      // the run's own output is the progress on stderr and the result on stdout: the node logs only warnings
+      // unless LILYPAD_LOG_LEVEL asks for more
+      const level = process.env.LILYPAD_LOG_LEVEL !== undefined && process.env.LILYPAD_LOG_LEVEL !== '' ? undefined : 'warn' as const
+      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: level !== undefined ? { level } : {} } })
       const jc = await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
       outcome = await jc.run({
         module: a.ref, inputs: a.inputs, inputFiles: a.inputFiles, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
         ...(a.target !== undefined ? { target: a.target } : {}),
         ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
         ...(a.maxPrice !== undefined ? { maxPrice: a.maxPrice } : {}),
-        onPhase: (p, d) => { progress.phase(p, d) },
-        onTx: (w, h, g) => { progress.tx(w, h, g) },
-        onNote: m => { progress.note(m) }
+        onProgress: progress.handle
       })
     } catch (err) {
       if (interrupt.signal.aborted) throw interrupt.signal.reason
@@ -139,7 +140,7 @@ export const run: Command = {
       throw toUserError(err)
     } finally {
       process.off('SIGINT', onSigint)
-      await node?.stop().catch(() => {})
+      await node?.stop().catch(err => { process.stderr.write(`warning: the node did not stop cleanly: ${(err as Error).message}\n`) })
     }
     // the status file says how the job ended (timeout, out of memory, output cap, truncation); a stranger made it
     let status: ResultStatus | undefined

@@ -81,7 +81,9 @@ export class Directory {
         try {
           const r = await verifyNodeRecord(key, e.value, this.init.domain, nowSeconds())
           if (best === undefined || r.seq > best.seq) best = r
-        } catch {}
+        } catch {
+          // an invalid copy (forged, expired, for another network): the other copies may be valid
+        }
       }
     } catch (err) {
       if (best === undefined && (err as Error).name !== 'NotFoundError' && (err as Error).name !== 'AbortError' && (err as Error).name !== 'TimeoutError') throw err

@@ -45,8 +45,6 @@ export class DisputeRefusedError extends Error {
   }
 }
 
-const sharedServices = new WeakMap<DisputeNode, DisputeService>()
-
 export interface DisputeServiceMetrics { pushed: number, pushesReceived: number, refused: number, pulls: number, pullsAnswered: number }
 
 export class DisputeService {
@@ -58,7 +56,7 @@ export class DisputeService {
   private readonly open = new Set<Stream>()
   private readonly sources = new Set<(dealId: string) => Promise<DisputeCase | undefined> | DisputeCase | undefined>()
   private caseHandler: ((c: DisputeCase, from: string) => Promise<void>) | undefined
-  private users = 0
+  private running = false
 
   constructor (node: DisputeNode, init: DisputeServiceInit) {
     this.node = node
@@ -66,19 +64,6 @@ export class DisputeService {
     this.protocol = protocols.dispute(init.networkId)
     if (init.caseOf !== undefined) this.sources.add(init.caseOf)
     this.caseHandler = init.onCase
-  }
-
-  /**
-   * The one service of a host: the mediator, the job creator and the provider of one node share it (a protocol
-   * has one handler per host). Each user calls start() and stop(); the handler goes when the last one stops.
-   */
-  static shared (node: DisputeNode, networkId: string): DisputeService {
-    let s = sharedServices.get(node)
-    if (s === undefined || s.protocol !== protocols.dispute(networkId)) {
-      s = new DisputeService(node, { networkId })
-      sharedServices.set(node, s)
-    }
-    return s
   }
 
   /** Adds a source of cases for pulls (e.g. a role's deal store); returns its remover. */
@@ -96,15 +81,14 @@ export class DisputeService {
   private get stepMs (): number { return this.init.stepTimeoutMs ?? 5000 }
 
   async start (): Promise<void> {
-    this.users++
-    if (this.users > 1) return
+    if (this.running) return
+    this.running = true
     await this.node.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32 })
   }
 
   async stop (): Promise<void> {
-    if (this.users === 0) return
-    this.users--
-    if (this.users > 0) return
+    if (!this.running) return
+    this.running = false
     await this.node.unhandle(this.protocol)
     for (const s of this.open) s.abort(new Error('dispute service stopped'))
     this.open.clear()
@@ -154,7 +138,7 @@ export class DisputeService {
       try {
         msg = decodeDispute((await lp.read({ signal: step() })).subarray())
       } catch {
-        msg = undefined
+        msg = undefined // a malformed request: refused below, the stream is the stranger's loss
       }
       if (msg === undefined) {
         reply = { type: 'refuse', code: 'MALFORMED' }
@@ -176,6 +160,7 @@ export class DisputeService {
         let found = this.cases.get(msg.dealId.toLowerCase())
         for (const source of this.sources) {
           if (found !== undefined) break
+          // a source that fails (its store unreadable) knows nothing: the next source is asked
           found = await Promise.resolve(source(msg.dealId)).catch(() => undefined)
         }
         if (found !== undefined) this.metrics.pullsAnswered++

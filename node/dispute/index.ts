@@ -2,5 +2,5 @@ export { DisputeService, DisputeRefusedError, type DisputeServiceInit, type Disp
 export { locatePeer, type LocateOptions, type PeerTarget } from './locate.ts'
 export { handOffDispute, MediatorUnreachableError } from './hand-off.ts'
 export { caseOfDeal, caseSource, type KeptDeal } from './cases.ts'
-export { startJobCreatorDisputes, startProviderDisputes, type DisputingJobCreator, type DisputingProvider } from './parties.ts'
+export { jobCreatorCaseSource } from './parties.ts'
 export { closeUnmediated, type KeeperOutcome } from './keeper.ts'

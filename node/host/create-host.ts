@@ -14,7 +14,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PrivateKey, Metrics } from '@libp2p/interface'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { gossipTopics, contentMessageId, offerTopicScoreParams, defaultScoreThresholds, maxMessageSize } from '../../protocols/gossip/index.ts'
 import { DHT_NAMESPACE, nodeRecordSelector, nodeRecordValidator } from '../../protocols/directory/record.ts'
@@ -41,6 +41,8 @@ export interface HostOptions {
   /** DHT server mode (default true) */
   dhtServer?: boolean
   maxConnections?: number
+  /** libp2p's own metrics (e.g. @libp2p/prometheus-metrics into the node's registry) */
+  metrics?: (components: any) => Metrics
 }
 
 export type LilypadServices = {
@@ -74,6 +76,7 @@ export async function createHost (options: HostOptions): Promise<LilypadHost> {
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
     },
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     services: {
       identify: identify({ protocolPrefix: `lilypad/${options.networkId}` }),
       ping: ping({ protocolPrefix: `lilypad/${options.networkId}` }),

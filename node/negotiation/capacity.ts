@@ -1,6 +1,9 @@
 // The provider's own view of its capacity slots. Reservation is synchronous, so two proposals for one slot
 // can never both succeed (JavaScript runs one to completion before the other). A reservation lapses after
 // its TTL unless confirmed (e.g. once the deal is agreed on chain); release() frees a slot when the job ends.
+// Time comes from an injected clock, so the simulator runs the same capacity in simulated time.
+import { systemClock, type Clock, type Timer } from '../../core/clock.ts'
+
 export interface CapacityProvider {
   /** Reserves `slot` for `dealId`; true also when this deal already holds it (idempotent retries). */
   tryReserve: (slot: number, dealId: string, ttlMs: number) => boolean
@@ -11,11 +14,13 @@ type ChangeListener = (free: number[]) => void
 
 export class SlotCapacity implements CapacityProvider {
   private readonly slots: Set<number>
-  private readonly held = new Map<number, { dealId: string, timer: NodeJS.Timeout | undefined }>()
+  private readonly held = new Map<number, { dealId: string, timer: Timer | undefined }>()
   private readonly listeners = new Set<ChangeListener>()
+  private readonly clock: Clock
 
-  constructor (slots: Iterable<number>) {
+  constructor (slots: Iterable<number>, opts: { clock?: Clock } = {}) {
     this.slots = new Set(slots)
+    this.clock = opts.clock ?? systemClock
   }
 
   freeSlots (): number[] {
@@ -26,8 +31,7 @@ export class SlotCapacity implements CapacityProvider {
     if (!this.slots.has(slot)) return false
     const h = this.held.get(slot)
     if (h !== undefined) return h.dealId === dealId
-    const timer = setTimeout(() => { this.release(dealId) }, ttlMs)
-    timer.unref()
+    const timer = this.clock.setTimeout(() => { this.release(dealId) }, ttlMs)
     this.held.set(slot, { dealId, timer })
     this.emit()
     return true
@@ -36,7 +40,7 @@ export class SlotCapacity implements CapacityProvider {
   /** Keeps the reservation until release() (the deal was agreed). */
   confirm (dealId: string): boolean {
     for (const h of this.held.values()) {
-      if (h.dealId === dealId) { clearTimeout(h.timer); h.timer = undefined; return true }
+      if (h.dealId === dealId) { h.timer?.cancel(); h.timer = undefined; return true }
     }
     return false
   }
@@ -44,7 +48,7 @@ export class SlotCapacity implements CapacityProvider {
   release (dealId: string): boolean {
     for (const [slot, h] of this.held) {
       if (h.dealId === dealId) {
-        clearTimeout(h.timer)
+        h.timer?.cancel()
         this.held.delete(slot)
         this.emit()
         return true
@@ -62,7 +66,7 @@ export class SlotCapacity implements CapacityProvider {
 
   /** Clears every timer (the node is stopping). */
   stop (): void {
-    for (const h of this.held.values()) clearTimeout(h.timer)
+    for (const h of this.held.values()) h.timer?.cancel()
   }
 
   private emit (): void {

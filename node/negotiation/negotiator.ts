@@ -15,6 +15,7 @@ import { nowSeconds } from '../../protocols/validation.ts'
 import type { Candidate } from '../../protocols/matcher.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import type { CapacityProvider } from './capacity.ts'
+import { answerProposal } from '../../core/policy/proposal.ts'
 import type { IssuedOffer } from '../gossip/announcer.ts'
 
 export interface StreamNode {
@@ -168,7 +169,8 @@ export class DealNegotiator {
         const provider = await role.signer.getAddress()
         const checked = checkProposal(msg, { domain: this.init.domain, now, provider, ownOffer: id => role.ownOffer(id, now) })
         // nothing awaits between the check and the reservation: the slot is taken atomically
-        if (!role.capacity.tryReserve(checked.offer.slot, checked.dealId, role.reservationTtlMs ?? 60_000)) throw new DeclineError('NO_CAPACITY', `slot ${checked.offer.slot} is taken`)
+        const answer = answerProposal({ ownOfferLive: true, slot: checked.offer.slot, dealId: checked.dealId, reservationTtlMs: role.reservationTtlMs ?? 60_000 }, role.capacity)
+        if (answer !== 'accept') throw new DeclineError(answer, `slot ${checked.offer.slot} is taken`)
         const providerSignature = await signMessage('Deal', this.init.domain, checked.deal, role.signer)
         reply = encodeNegotiation({ type: 'accept', dealId: checked.dealId, providerSignature })
         agreed = { deal: checked.deal, dealId: checked.dealId, jobCreatorSignature: checked.jobCreatorSignature, providerSignature, providerPeer: this.node.peerId.toString(), job: msg.job, jobCreatorPeer: connection.remotePeer.toString() }

@@ -267,6 +267,8 @@ export class ResultStore {
   private readonly blocksDir: string
   private readonly minFreeBytes: number
   private readonly pending = new Set<Promise<void>>()
+  /** fetches in flight by CID (see fetch) */
+  private readonly fetching = new Map<string, Promise<{ cid: CID, dir: string }>>()
   /** Pins that failed in the background (kept for diagnostics; the content itself is unaffected). */
   readonly pinErrors: unknown[] = []
   /** Input files held for running jobs: how many holders each has, and whether this store pinned it for them. */
@@ -427,7 +429,23 @@ export class ResultStore {
    * and must give back the same root CID.
    */
   async fetch (cidLike: CID | string, opts: FetchOptions = {}): Promise<{ cid: CID, dir: string }> {
-    return await shared(async () => await this.fetchUnlocked(cidLike, opts))
+    // One fetch per CID at a time: @helia/bitswap marks a want cancelled once its block arrives, and a second want
+    // of that CID made before the cancel is sent joins the cancelled entry and never resolves (a fetch stalled until
+    // its timeout: seen when several jobs with the same result ran at once). Later callers wait for the first.
+    const key = (typeof cidLike === 'string' ? CID.parse(cidLike) : cidLike).toString()
+    const running = this.fetching.get(key)
+    if (running !== undefined) {
+      try { return await running } catch {
+        // the first fetch failed (its own timeout or signal): this caller tries with its own
+      }
+    }
+    const p = shared(async () => await this.fetchUnlocked(cidLike, opts))
+    this.fetching.set(key, p)
+    try {
+      return await p
+    } finally {
+      if (this.fetching.get(key) === p) this.fetching.delete(key)
+    }
   }
 
   private async fetchUnlocked (cidLike: CID | string, opts: FetchOptions): Promise<{ cid: CID, dir: string }> {

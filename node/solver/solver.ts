@@ -162,7 +162,8 @@ export class CandidateReceiver {
     const signal = AbortSignal.timeout(5000)
     try {
       const msg = decodeCandidates((await lpStream(stream, { maxDataLength: MAX_NEGOTIATION_MESSAGE }).read({ signal })).subarray())
-      await stream.close({ signal }).catch(() => {})
+      // the candidates are read; a close the solver does not complete changes nothing for us
+      await stream.close({ signal }).catch(() => { stream.abort(new Error('close failed')) })
       const w = this.waiting.get(msg.jobOfferId)
       if (w === undefined) return
       const now = (this.init.now ?? nowSeconds)()

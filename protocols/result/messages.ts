@@ -23,6 +23,17 @@ export interface ResultDelivery {
   addrs: string[]
 }
 
+/**
+ * A provider's notice about a deal it countersigned, on the same stream protocol as results: its own agree failed
+ * for good (a revert: someone's deposit, an expired or already used deal), so the job creator can move on at once
+ * instead of waiting out its agree timeout. Only the deal's provider peer is listened to, and the job creator
+ * checks the chain before it acts, so a forged notice can at most make it move on from that provider.
+ */
+export interface DealNotice { dealId: string, code: DealNoticeCode, detail: string }
+export type DealNoticeCode = 'AGREE_FAILED'
+const NOTICE_CODES = new Set<string>(['AGREE_FAILED'])
+const MAX_NOTICE_DETAIL = 200
+
 export type ResultAck = { type: 'ack' } | { type: 'reject', code: ResultRejectCode }
 export type ResultRejectCode = 'MALFORMED' | 'UNKNOWN_DEAL' | 'BAD_SIGNATURE' | 'WRONG_DEAL'
 
@@ -74,6 +85,23 @@ export function decodeResultDelivery (bytes: Uint8Array): ResultDelivery {
   if (!(sig instanceof Uint8Array) || sig.length !== 65) throw malformed('signature')
   if (!isAddrList(addrs)) throw malformed('addrs')
   return { result: { dealId: hexlify(dealId), resultCid, exitCode, timestamp }, signature: hexlify(sig), addrs }
+}
+
+export function encodeDealNotice (n: DealNotice): Uint8Array {
+  return encode([RESULT_VERSION, 'notice', getBytes(n.dealId), n.code, n.detail.slice(0, MAX_NOTICE_DETAIL)])
+}
+
+/** A result or a notice: what a provider sends on the result protocol. */
+export function decodeProviderMessage (bytes: Uint8Array): { type: 'result', delivery: ResultDelivery } | { type: 'notice', notice: DealNotice } {
+  const raw = decodeTop(bytes, MAX_RESULT_MESSAGE)
+  if (raw[1] === 'notice') {
+    const [, , dealId, code, detail] = raw
+    if (raw.length !== 5 || !(dealId instanceof Uint8Array) || dealId.length !== 32) throw malformed('notice dealId')
+    if (typeof code !== 'string' || !NOTICE_CODES.has(code)) throw malformed('notice code')
+    if (typeof detail !== 'string' || detail.length > MAX_NOTICE_DETAIL) throw malformed('notice detail')
+    return { type: 'notice', notice: { dealId: hexlify(dealId), code: code as DealNoticeCode, detail } }
+  }
+  return { type: 'result', delivery: decodeResultDelivery(bytes) }
 }
 
 export function encodeResultAck (a: ResultAck): Uint8Array {
