@@ -141,9 +141,16 @@ test.serial('an audited job whose URL input the mediator may not fetch: it absta
   const jc = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-abstain')
   const [jcBefore, rpBefore, medBefore] = await Promise.all([reader.depositOf(jc.address), reader.depositOf(provider.chain.address), reader.depositOf(mediator.address)])
   const abandoned = new Promise<{ dealId: string, reason: string }>(resolve => { mediator.on('abandoned', resolve) })
-  const running = jc.run({ module: 'wordcount:v0.1.0', inputs: { URL: `${base}/texts/poem.txt`, Checksum: `sha256:${sha(POEM)}` }, auditProbability: 1, target: provider.chain.address })
+  let onDownloaded: () => void = () => {}
+  const downloaded = new Promise<void>(resolve => { onDownloaded = resolve })
+  const running = jc.run({
+    module: 'wordcount:v0.1.0', inputs: { URL: `${base}/texts/poem.txt`, Checksum: `sha256:${sha(POEM)}` }, auditProbability: 1, target: provider.chain.address,
+    onProgress: e => { if (e.type === 'lilypad:job:phase' && (e.detail as { phase: string }).phase === 'downloaded') onDownloaded() }
+  })
   // the mediator's default policy refuses the loopback server the provider fetched from: it cannot judge
   const gaveUp = await abandoned
+  // (the job creator's fetch deadline runs on chain time too: the jump below waits for its download)
+  await Promise.race([downloaded, running])
   t.regex(gaveUp.reason, /InputsNotStagedError: the job's inputs could not be staged here \(InputAddressRefusedError: /)
   // the mediation window passes (chain time): the provider's lifecycle closes the deal
   await reader.provider.send('evm_increaseTime', [DEVNET_TERMS.mediateTimeout + 5])

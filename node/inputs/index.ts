@@ -1,8 +1,8 @@
 // Job inputs: what a module's spec names (IPFS CIDs, http(s) URLs) fetched by the provider within the job's
 // time and disk share, and mounted read-only where the spec says. docs/modules.md, "Inputs".
-export { stageInputs } from './stage.ts'
-export type { StageOptions, StagedInputs, StagedInput, InputMount } from './stage.ts'
-export { planInputs, checkMountPath, fileNameOf } from './plan.ts'
+export { stageInputs, stageJobInputs } from './stage.ts'
+export type { StageOptions, StagedInputs, StagedInput, InputMount, BlockReader } from './stage.ts'
+export { planInputs, checkMountPath, fileNameOf, hasIpfsInput } from './plan.ts'
 export type { PlannedInput, IpfsInput, UrlInput } from './plan.ts'
 export { DEFAULT_INPUT_POLICY, inputPolicy } from './policy.ts'
 export type { InputPolicy } from './policy.ts'

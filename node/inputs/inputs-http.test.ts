@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock } from '../../core/clock.ts'
 import { DEFAULT_RESOURCES, type InputSource, type JobSpec } from '../modules/spec.ts'
-import { FetchSlots, inputPolicy, stageInputs, specialRange, type InputPolicy, type StageOptions } from './index.ts'
+import { FetchSlots, inputPolicy, stageInputs, stageJobInputs, specialRange, type BlockReader, type InputPolicy, type StageOptions } from './index.ts'
 
 interface Ctx { teardown: (fn: () => Promise<void> | void) => void }
 
@@ -400,4 +400,17 @@ test('https: a redirect down to http is refused, the http target never requested
 
 test('the input policy checks its trusted authorities', t => {
   t.throws(() => inputPolicy({ trustedCa: ['not a certificate'] }), { instanceOf: RangeError, message: /PEM/ })
+})
+
+test('a job without inputs, or with URL inputs only, never goes through the node\'s block reader (no dial of the job creator)', async t => {
+  const srv = await serve(t, (_req, res) => { res.end(WORDS) })
+  let reads = 0
+  const reader: BlockReader = { readBlocks: async () => { reads++; throw new Error('no IPFS input here') } }
+  const none = await stageJobInputs(spec([]), { deadline: Date.now() + 60_000, dir: join(await tempDir(t), 'none'), policy: LOCAL }, reader, 'a-peer')
+  t.deepEqual(none.mounts, [])
+  const dir = join(await tempDir(t), 'urls')
+  const staged = await stageJobInputs(spec([url(`${srv.base}/w.txt`)]), { deadline: Date.now() + 60_000, dir, policy: LOCAL }, reader, 'a-peer')
+  t.is(await readFile(join(dir, '0', 'w.txt'), 'utf8'), WORDS)
+  await staged.release()
+  t.is(reads, 0)
 })

@@ -87,6 +87,9 @@ function parseUrl (s: string, ref: InputRef): URL {
 }
 
 const IPFS_SOURCES = new Set(['ipfs'])
+
+/** Whether the spec names an IPFS input (its staging needs a block source); planInputs classifies them alike. */
+export const hasIpfsInput = (spec: Pick<JobSpec, 'inputSources'>): boolean => spec.inputSources.some(s => IPFS_SOURCES.has(s.source) || (s.cid !== undefined && s.url === undefined))
 const URL_SOURCES = new Set(['urldownload', 'url', 'http', 'https'])
 
 /**

@@ -12,7 +12,7 @@ import { InputError, InputTimeoutError, InputTooLargeError, InputsAbortedError }
 import { FetchSlots } from './fetch-slots.ts'
 import { fetchUrl } from './http.ts'
 import { fetchIpfs, type BlockSource } from './ipfs.ts'
-import { planInputs, type PlannedInput } from './plan.ts'
+import { hasIpfsInput, planInputs, type PlannedInput } from './plan.ts'
 import { inputPolicy, type InputPolicy } from './policy.ts'
 
 /** A host path the executor binds read-only at a container path. */
@@ -168,4 +168,19 @@ function stagingError (e: unknown, ctx: { job?: AbortSignal, timeUp: AbortSignal
   if (e instanceof InputError || e instanceof InsufficientDiskError || e instanceof DiskFullError) return e
   if (isDiskFull(e)) return new DiskFullError(ctx.dir, 'writing the job\'s inputs', e)
   return e
+}
+
+/** A node's block reader (ResultStore.readBlocks): local blocks, else bitswap from its peers (`from` dialled first). */
+export interface BlockReader {
+  readBlocks: <T>(fn: (blocks: BlockSource) => Promise<T>, opts: { from?: string, signal?: AbortSignal }) => Promise<T>
+}
+
+/**
+ * stageInputs for a job on a node: a job without inputs stages nothing and touches nothing; only a job with an
+ * IPFS input goes through the node's block reader (which dials `from`, the job creator's peer, first).
+ */
+export async function stageJobInputs (spec: Pick<JobSpec, 'inputSources' | 'outputs' | 'resources'>, opts: Omit<StageOptions, 'blocks'>, store: BlockReader, from?: string): Promise<StagedInputs> {
+  if (spec.inputSources.length === 0) return noInputs
+  if (!hasIpfsInput(spec)) return await stageInputs(spec, opts)
+  return await store.readBlocks(async blocks => await stageInputs(spec, { ...opts, blocks }), { ...(opts.signal !== undefined ? { signal: opts.signal } : {}), ...(from !== undefined ? { from } : {}) })
 }

@@ -29,7 +29,7 @@ import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { FetchSlots, inputPolicy, isJobInputFault, stageInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
+import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 /** The mediator's record of one dispute: the lifecycle's data. */
 export type DisputeRecord = MediatorDispute
@@ -323,9 +323,9 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     const startedAt = this.c.clock.now()
     let staged: StagedInputs | undefined
     try {
-      staged = await this.init.store.readBlocks(async blocks => await stageInputs(spec, {
-        signal, deadline: startedAt + job.timeout * 1000, dir: join(this.dir, 'inputs', rec.dealId), policy: this.init.inputPolicy ?? {}, blocks, slots: this.fetchSlots, clock: this.c.clock
-      }), { signal })
+      staged = await stageJobInputs(spec, {
+        signal, deadline: startedAt + job.timeout * 1000, dir: join(this.dir, 'inputs', rec.dealId), policy: this.init.inputPolicy ?? {}, slots: this.fetchSlots, clock: this.c.clock
+      }, this.init.store)
     } catch (err) {
       if (!isJobInputFault(err)) throw err
       // the same result the provider had to publish when its inputs failed it: the inputs' error, named

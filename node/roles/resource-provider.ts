@@ -33,7 +33,7 @@ import {
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 import { caseOfDeal } from '../dispute/cases.ts'
-import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
+import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 export type ProviderFault = 'wrong-result'
 
@@ -467,9 +467,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         const t0 = this.c.clock.now()
         let got: StagedInputs
         try {
-          got = await this.opts.store.readBlocks(async blocks => await stageInputs(spec, {
-            signal, deadline: t0 + timeoutSec * 1000, dir: join(this.opts.dataDir, 'inputs', rec.dealId), policy: this.opts.inputPolicy ?? {}, blocks, slots: this.fetchSlots, clock: this.c.clock
-          }), { signal, ...(rec.jobCreatorPeer !== undefined ? { from: rec.jobCreatorPeer } : {}) })
+          got = await stageJobInputs(spec, {
+            signal, deadline: t0 + timeoutSec * 1000, dir: join(this.opts.dataDir, 'inputs', rec.dealId), policy: this.opts.inputPolicy ?? {}, slots: this.fetchSlots, clock: this.c.clock
+          }, this.opts.store, rec.jobCreatorPeer)
         } catch (err) {
           if (!isJobInputFault(err)) throw err
           // the job's own inputs failed it: that is its result (paid for, and what a mediator's re-run writes too)
