@@ -237,8 +237,9 @@ test.serial('the provider\'s own agree fails, then the job creator agrees the de
     maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 7n
   }
   const jobOffer = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcClient.wallet) }
-  const live = rp.provider!.liveOffers(now)[0]
-  const candidate = { live: { offer: live.value, id: idOf('ResourceOffer', domain, live.value), signature: live.signature, peer: rp.host.peerId.toString() }, mediators: job.mediators, price: live.value.price }
+  // the offer as the mesh saw it (the provider's own list is empty while a health check of a loaded engine is late)
+  const live = devnet.bootstrap.book.offers().find(o => o.offer.provider === rp.chain.address)!
+  const candidate = { live: { ...live, peer: rp.host.peerId.toString() }, mediators: job.mediators, price: live.offer.price }
   // the provider's RPC is down while it tries to agree
   proxy.refuse()
   const failed = dealWhere(rp, r => r.agreeFailed !== undefined && !r.holding)
