@@ -7,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
-import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, type HostOptions, type LilypadHost } from './host/index.ts'
+import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, watchConnections, LOCAL_LISTEN, PUBLIC_LISTEN, type HostOptions, type LilypadHost } from './host/index.ts'
 import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
@@ -48,6 +48,7 @@ export interface NodeOptions {
   /** node state: peer key, deals, Helia blocks, downloads, the chain cursor */
   dataDir: string
   roles: RoleName[]
+  /** default: loopback when `local`, else every interface plus a relay reservation (PUBLIC_LISTEN) */
   listen?: string[]
   /** many nodes on one machine (devnet, tests): loopback allow-list, no colocation penalty, fast heartbeat */
   local?: boolean
@@ -90,6 +91,7 @@ export class LilypadNode {
   /** The executor was made here (not passed in), so stop() stops it. */
   private ownsExecutor = false
   private stopped = false
+  private unwatch?: () => void
 
   private constructor (components: Components, host: LilypadHost, chain: ChainClient, store: ResultStore, opts: NodeOptions) {
     this.components = components
@@ -127,11 +129,14 @@ export class LilypadNode {
     try {
       const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, {
         ...(opts.local === true ? localMeshOptions : {}),
-        ...(opts.listen !== undefined ? { listen: opts.listen } : {}),
+        listen: opts.listen ?? (opts.local === true ? LOCAL_LISTEN : PUBLIC_LISTEN),
         ...(opts.libp2pMetrics !== false ? { metrics: prometheusMetrics({ registry: components.metrics.registry, collectDefaultMetrics: false, preserveExistingMetrics: true }) } : {}),
         ...opts.host
       })
       host = await createHost(hostOpts)
+      // on a real network the operator sees how each peer is reached (direct, relayed, upgraded by DCUtR)
+      const hostLog = components.logger.child({ component: 'host' })
+      const unwatch = opts.local !== true ? watchConnections(host, (msg, fields) => { hostLog.info(fields, msg) }) : undefined
       await host.start()
       // The bootstrap discovery module waits a second before its first dial; a CLI run cannot afford that.
       const h = host
@@ -140,6 +145,7 @@ export class LilypadNode {
       }
       store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host })
       const node = new LilypadNode(components, host, chain, store, opts)
+      node.unwatch = unwatch
       await node.start(hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key')))
       return node
     } catch (err) {
@@ -226,6 +232,7 @@ export class LilypadNode {
     await this.offerSync.stop()
     this.gossip.stop()
     await this.store.stop()
+    this.unwatch?.()
     await this.host.stop()
     await this.chain.stop()
     this.logger.info('node stopped')

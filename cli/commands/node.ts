@@ -5,7 +5,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -14,6 +14,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       args: argv,
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
+        announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
         slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
         'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
         metrics: { type: 'string' }, 'log-level': { type: 'string' }
@@ -33,6 +34,14 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const price = lp('--price', o.price)
   const collateral = lp('--collateral', o.collateral)
   if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
+  if (o.listen !== undefined || o.announce !== undefined) {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce]] as const) {
+      for (const a of list ?? []) {
+        try { multiaddr(a) } catch (err) { throw usageError(`${flag} "${a}" is not a multiaddr (${(err as Error).message})`, USAGE) }
+      }
+    }
+  }
   // ranges a job's URL inputs may come from although they are private (the operator's own LAN, a local mirror)
   const allowAddresses = o['input-allow'] ?? []
   if (allowAddresses.length > 0) {
@@ -64,6 +73,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
+      host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
       components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { roles: roles.join(',') } } }
     })

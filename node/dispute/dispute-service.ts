@@ -7,7 +7,8 @@
 import { lpStream } from '@libp2p/utils'
 import { requestReply } from '../request-reply.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { PeerId, Stream, StreamHandler, StreamHandlerOptions, AbortOptions, Connection } from '@libp2p/interface'
+import { isPeerId, type PeerId, type Stream, type StreamHandler, type StreamHandlerOptions, type Connection } from '@libp2p/interface'
+import { openStream, type StreamOpener } from '../host/connections.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { protocols } from '../../protocols/protocol-id.ts'
 import {
@@ -15,11 +16,10 @@ import {
   type DisputeCase, type DisputeMessage, type RefusalCode
 } from '../../protocols/dispute/index.ts'
 
-export interface DisputeNode {
+export interface DisputeNode extends StreamOpener {
   peerId: PeerId
   handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
-  dialProtocol: (peer: PeerId | Multiaddr | Multiaddr[], protocol: string, options?: AbortOptions) => Promise<Stream>
 }
 
 export interface DisputeServiceInit {
@@ -83,7 +83,7 @@ export class DisputeService {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    await this.node.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32 })
+    await this.node.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -122,7 +122,7 @@ export class DisputeService {
 
   private async exchange (peer: string | PeerId | Multiaddr[], msg: DisputeMessage, signal?: AbortSignal): Promise<DisputeMessage> {
     const target = typeof peer === 'string' ? peerIdFromString(peer) : peer
-    const reply = await requestReply(async dialSignal => await this.node.dialProtocol(target, this.protocol, { signal: dialSignal }), encodeDispute(msg), {
+    const reply = await requestReply(async dialSignal => isPeerId(target) ? await openStream(this.node, target, this.protocol, { signal: dialSignal }) : await this.node.dialProtocol(target, this.protocol, { signal: dialSignal, runOnLimitedConnection: true }), encodeDispute(msg), {
       maxDataLength: MAX_DISPUTE_MESSAGE, dialTimeoutMs: this.init.dialTimeoutMs ?? 5000, stepMs: this.stepMs, open: this.open, ...(signal !== undefined ? { signal } : {})
     })
     return decodeDispute(reply)

@@ -6,7 +6,8 @@ import { lpStream } from '@libp2p/utils'
 import { requestReply } from '../request-reply.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Signer } from 'ethers'
-import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
+import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import { openStream, type StreamOpener } from '../host/connections.ts'
 import { idOf, recoverSigner, signMessage, type Deal, type LilypadDomain } from '../../protocols/eip712.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { buildDeal, decodeNegotiation, encodeNegotiation, defaultDealTerms, MAX_NEGOTIATION_MESSAGE, type DealTerms, type DeclineReason } from '../../protocols/negotiation/messages.ts'
@@ -18,11 +19,10 @@ import type { CapacityProvider } from './capacity.ts'
 import { answerProposal } from '../../core/policy/proposal.ts'
 import type { IssuedOffer } from '../gossip/announcer.ts'
 
-export interface StreamNode {
+export interface StreamNode extends StreamOpener {
   peerId: PeerId
   handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
-  dialProtocol: (peer: PeerId, protocol: string, options?: AbortOptions) => Promise<Stream>
 }
 
 export interface AgreedDeal {
@@ -90,7 +90,7 @@ export class DealNegotiator {
     if (this.running) return
     this.running = true
     if (this.init.provider !== undefined) {
-      await this.node.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64 })
+      await this.node.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
     }
   }
 
@@ -147,7 +147,7 @@ export class DealNegotiator {
   }
 
   private async exchange (peer: string, request: Uint8Array, signal?: AbortSignal): Promise<ReturnType<typeof decodeNegotiation>> {
-    const reply = await requestReply(async dialSignal => await this.node.dialProtocol(peerIdFromString(peer), this.protocol, { signal: dialSignal }), request, {
+    const reply = await requestReply(async dialSignal => await openStream(this.node, peerIdFromString(peer), this.protocol, { signal: dialSignal }), request, {
       maxDataLength: MAX_NEGOTIATION_MESSAGE, dialTimeoutMs: this.init.dialTimeoutMs ?? 5000, stepMs: this.stepMs, open: this.open, ...(signal !== undefined ? { signal } : {})
     })
     return decodeNegotiation(reply)

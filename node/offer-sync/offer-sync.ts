@@ -5,6 +5,7 @@ import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { decodeOfferSync, encodeOfferSync, MAX_OFFERS_MESSAGE, type SyncedOffer } from '../../protocols/result/index.ts'
 import { validateEnvelope, nowSeconds } from '../../protocols/validation.ts'
@@ -52,7 +53,7 @@ export class OfferSync {
     this.running = true
     if (opts.serve !== false) {
       this.serving = true
-      await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32 })
+      await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 32, runOnLimitedConnection: true })
     }
     if (opts.pull === true) this.enablePull()
   }
@@ -103,12 +104,13 @@ export class OfferSync {
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_OFFERS_MESSAGE })
       const offers = this.live()
-      // the providers' addresses from our peer store: the asker can then dial them directly
+      // the providers' addresses from our peer store: the asker can then dial them directly, or through their
+      // relay (a provider behind NAT has only its relayed address to offer)
       for (const o of offers) {
         if (o.addrs.length > 0 || o.offer.peer === undefined) continue
         try {
           const p = await this.host.peerStore.get(peerIdFromString(o.offer.peer))
-          o.addrs = p.addresses.map(a => a.multiaddr.toString()).filter(a => !a.includes('/p2p-circuit'))
+          o.addrs = p.addresses.map(a => a.multiaddr.toString())
         } catch {}
       }
       await lp.write(encodeOfferSync(offers), { signal: AbortSignal.timeout(STEP_MS) })
@@ -124,7 +126,7 @@ export class OfferSync {
     if (book === undefined || !this.running) return
     let stream: Stream
     try {
-      stream = await this.host.dialProtocol(peer, this.protocol, { signal: AbortSignal.timeout(STEP_MS) })
+      stream = await openStream(this.host, peer, this.protocol, { signal: AbortSignal.timeout(STEP_MS) })
     } catch { return } // the peer does not serve sync, or went away
     let added = 0
     try {

@@ -4,6 +4,7 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import {
   checkResult, decodeResultAck, decodeProviderMessage, encodeResultAck, encodeResultDelivery, encodeDealNotice,
@@ -39,7 +40,7 @@ export class ResultReceiver {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64 })
+    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -135,7 +136,7 @@ export async function sendDealNotice (host: LilypadHost, networkId: string, peer
 
 async function send (host: LilypadHost, networkId: string, peer: string, message: Uint8Array, signal?: AbortSignal): Promise<void> {
   const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
-  const stream = await host.dialProtocol(peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
+  const stream = await openStream(host, peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
     await lp.write(message, { signal: sig() })

@@ -320,7 +320,9 @@ export class ResultStore {
       start: async () => { if (owns) await host.start() },
       stop: async () => { if (owns) await host.stop() }
     })
-    withBitswap(helia as Parameters<typeof withBitswap>[0])
+    // A provider behind NAT may be reachable only through a relay: results then travel over the relayed
+    // connection (within the relay's data limit) until DCUtR upgrades it to a direct one.
+    withBitswap(helia as Parameters<typeof withBitswap>[0], { runOnLimitedConnections: true })
     try {
       await helia.start()
     } catch (e) {

@@ -36,7 +36,6 @@ export type DisputeRecord = MediatorDispute
 
 export interface MediatorHost extends DisputeNode {
   getMultiaddrs: () => Multiaddr[]
-  getConnections?: (peer?: PeerId) => unknown[]
   services: { dht: KadDHT }
 }
 

@@ -7,6 +7,7 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
 import { idOf, type LilypadDomain } from '../../protocols/eip712.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { decodeCandidates, encodeCandidates, MAX_CANDIDATES, MAX_NEGOTIATION_MESSAGE } from '../../protocols/negotiation/messages.ts'
@@ -99,7 +100,7 @@ export class Solver {
     const signal = AbortSignal.timeout(this.init.timeoutMs ?? 5000)
     let stream: Stream | undefined
     try {
-      stream = await this.node.dialProtocol(peerIdFromString(job.peer), protocols.candidates(this.init.networkId), { signal })
+      stream = await openStream(this.node, peerIdFromString(job.peer), protocols.candidates(this.init.networkId), { signal })
       this.open.add(stream)
       await lpStream(stream, { maxDataLength: MAX_NEGOTIATION_MESSAGE }).write(body, { signal })
       await stream.close({ signal })
@@ -137,7 +138,7 @@ export class CandidateReceiver {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    await this.node.handle(protocols.candidates(this.init.networkId), (stream) => { void this.receive(stream) }, { maxInboundStreams: 16 })
+    await this.node.handle(protocols.candidates(this.init.networkId), (stream) => { void this.receive(stream) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {

@@ -77,20 +77,28 @@ export async function startHosts (n: number, over: Partial<HostOptions> = {}): P
   return await Promise.all(Array.from({ length: n }, async () => await createHost({ networkId: NETWORK, domain: testDomain, ...localMeshOptions, ...over })))
 }
 
-/** Connects node i to i-1 and i-3 (a ring with chords): connected, low diameter, degree ~4. */
-export async function connectMesh (hosts: LilypadHost[], extra: Array<{ multiaddrs: string[] }> = []): Promise<void> {
+/**
+ * Connects node i to i-1 and i-3 (a ring with chords): connected, low diameter, degree ~4. Dials run
+ * `concurrency` at a time (default all at once): a hundred simultaneous handshakes in one process can starve
+ * the event loop past the dial timeout on a loaded machine.
+ */
+export async function connectMesh (hosts: LilypadHost[], extra: Array<{ multiaddrs: string[] }> = [], opts: { concurrency?: number, timeoutMs?: number } = {}): Promise<void> {
   const targets = [...hosts.map(h => h.getMultiaddrs().map(String)), ...extra.map(e => e.multiaddrs)]
-  const jobs: Array<Promise<unknown>> = []
+  const dials: Array<() => Promise<unknown>> = []
   for (let i = 1; i < targets.length; i++) {
     for (const j of new Set([i - 1, i >= 3 ? i - 3 : 0])) {
       if (j === i) continue
       const from = hosts[i] ?? hosts[j]
       const to = hosts[i] !== undefined ? targets[j] : targets[i]
       if (from === undefined || to === undefined) continue
-      jobs.push(from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(5000) }))
+      dials.push(async () => await from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) }))
     }
   }
-  await Promise.all(jobs)
+  const width = opts.concurrency ?? dials.length
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(width, dials.length) }, async () => {
+    while (next < dials.length) await dials[next++]()
+  }))
 }
 
 /** Waits until every host has gossip mesh peers on `topic` (min of its subscribed neighbours and 3). */
