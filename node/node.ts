@@ -13,6 +13,7 @@ import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
 import { ResultStore, ResultRetention, type RetentionOptions } from './result-store/index.ts'
+import type { InputPolicy } from './inputs/index.ts'
 import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
@@ -58,6 +59,8 @@ export interface NodeOptions {
   jobCreator?: JobCreatorSettings
   mediator?: MediatorSettings
   bridge?: BridgeSettings
+  /** what jobs' inputs may make this node's provider and mediator fetch (node/inputs; default: no private addresses) */
+  inputPolicy?: Partial<InputPolicy>
   executor?: Executor
   /** the components to build on (default: the system clock, a logger to stderr, a registry of our own) */
   components?: { clock?: Clock, logger?: Logger | LoggerOptions, metrics?: LilypadMetrics }
@@ -185,7 +188,7 @@ export class LilypadNode {
     await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') })
     await this.disputes.start()
     if (roles.includes('resource-provider')) {
-      this.provider = await ResourceProvider.create(c, { host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...this.opts.provider })
+      this.provider = await ResourceProvider.create(c, { host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
       await this.startResultRetention(this.provider)
@@ -201,7 +204,7 @@ export class LilypadNode {
       this.directory.keepPublished({ roles, ...this.opts.directoryRecord, log: c.logger.child({ component: 'directory' }) })
     }
     if (roles.includes('mediator')) {
-      this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as Executor, network, dataDir, disputes: this.disputes, ...this.opts.mediator })
+      this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as Executor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
       await this.mediator.start()
     }
     if (roles.includes('job-bridge')) {

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -15,6 +16,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
         announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
         slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
+        'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
         metrics: { type: 'string' }, 'log-level': { type: 'string' }
       }
     })
@@ -40,6 +42,21 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       }
     }
   }
+  // ranges a job's URL inputs may come from although they are private (the operator's own LAN, a local mirror)
+  const allowAddresses = o['input-allow'] ?? []
+  if (allowAddresses.length > 0) {
+    const { checkAddressRanges } = await import('../../node/inputs/address.ts')
+    try { checkAddressRanges(allowAddresses) } catch (err) { throw usageError(`--input-allow: ${(err as Error).message}`, USAGE) }
+  }
+  // authorities trusted for https inputs besides the system's (an internal mirror with its own CA)
+  const trustedCa: string[] = []
+  for (const f of o['input-ca'] ?? []) {
+    let pem: string
+    try { pem = await readFile(f, 'utf8') } catch (err) { throw usageError(`--input-ca ${f}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, USAGE) }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw usageError(`--input-ca ${f}: not a PEM certificate file`, USAGE)
+    trustedCa.push(pem)
+  }
+  const inputPolicy = { ...(allowAddresses.length > 0 ? { allowAddresses } : {}), ...(trustedCa.length > 0 ? { trustedCa } : {}) }
   const metricsPort = o.metrics === undefined ? undefined : Number(o.metrics)
   if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
   const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -55,6 +72,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     node = await LilypadNode.create({
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
+      ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
       host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
       // logs to stderr: a status line a minute, every failure with its reason; `node` names it on every line

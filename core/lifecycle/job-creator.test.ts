@@ -172,3 +172,20 @@ test('accept false: done once downloaded, the provider settles after the judge w
   t.deepEqual(jobView(s.record), { status: 'done' })
   t.false(s.record.terminal)
 })
+
+test('audited and upheld before our fetch finished: the job waits for the fetch in flight, then is done', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.setFacts({ state: 'Challenged', since: sec(T0), resultCid: 'bafyq', mediator: '0x' + 'cc'.repeat(20) })
+  let s = d.step({ type: 'chain' })
+  t.deepEqual(kinds(s.actions), ['fetch', 'hand-off'])
+  // a mediator that needs no container (an input error upheld) rules within a second
+  d.setFacts({ state: 'MediatedCorrect', since: sec(T0) })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'mediated')
+  t.true(s.record.terminal)
+  t.deepEqual(jobView(s.record), { status: 'waiting' }, 'the fetch is still under way')
+  s = d.step({ type: 'fetched', path: '/tmp/q', exitCode: 125 })
+  t.is(s.record.path, '/tmp/q')
+  t.deepEqual(jobView(s.record), { status: 'done' })
+})

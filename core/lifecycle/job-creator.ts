@@ -234,6 +234,8 @@ export type JobView =
   | { status: 'failed', reason: string }
 
 export function jobView (r: JobCreatorDeal): JobView {
+  // a deal can end (a quick mediator, a settle) while our fetch of its result is still under way: wait for it
+  if (r.terminal && r.fetching && r.path === undefined) return { status: 'waiting' }
   switch (r.phase) {
     case 'countersigned': case 'agreed': case 'result': return { status: 'waiting' }
     case 'abandoned': return { status: 'moved-on', reason: r.abandoned ?? 'abandoned', refunded: false }

@@ -23,7 +23,7 @@ import { domainOfNetwork } from '../host/from-network.ts'
 import { GossipService } from '../gossip/gossip.ts'
 import { DealNegotiator, NoDealError, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
-import type { ResultStore } from '../result-store/index.ts'
+import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
 import { ResultReceiver } from '../result-delivery/index.ts'
@@ -49,6 +49,11 @@ export type JobProgressEvents =
 export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   module: string
   inputs: Record<string, string>
+  /**
+   * Local files or directories passed as inputs (`lilypad run --input-file Name=./path`): each is added to
+   * this node's store, served by CID while the job runs, and given to the module as input Name = its CID.
+   */
+  inputFiles?: Record<string, string>
   target?: string
   mediators?: string[]
   maxPrice?: bigint
@@ -75,6 +80,8 @@ export interface JobOutcome {
   verdict?: 'correct' | 'wrong' | 'timed-out'
   /** providers that failed before this one (their deals refunded or abandoned) */
   retries: Array<{ provider: string, dealId?: string, reason: string }>
+  /** the CID each input file was passed as */
+  inputFiles?: Record<string, string>
 }
 
 export interface JobCreatorOptions {
@@ -109,6 +116,22 @@ export interface JobCreatorOptions {
 export class NoProviderError extends Error {
   static override name = 'NoProviderError'
   override name = 'NoProviderError'
+}
+/** An input file the module's spec does not mount: it would be uploaded for nothing. */
+export class InputFileNotUsedError extends Error {
+  static override name = 'InputFileNotUsedError'
+  override name = 'InputFileNotUsedError'
+  readonly hint: string
+  constructor (name: string, module: string) {
+    super(`the module ${module} does not mount input ${name} (no input source of its job names the file's CID)`)
+    this.hint = `"lilypad module inputs ${module}" lists the inputs it reads; a file input must be one its template puts in the job's Inputs/InputSources as a CID`
+  }
+}
+export class InputNameConflictError extends Error {
+  static override name = 'InputNameConflictError'
+  override name = 'InputNameConflictError'
+  readonly hint = 'give each input once: -i Name=value or --input-file Name=./path'
+  constructor (name: string) { super(`input ${name} is given both as a value and as a file`) }
 }
 export class InsufficientDepositError extends Error {
   static override name = 'InsufficientDepositError'
@@ -224,6 +247,8 @@ export class JobCreator {
     jc.offs.push(jc.results.onNotice(n => { void jc.onNotice(n.notice.dealId.toLowerCase(), n.notice.detail, n.from) }))
     if (!opts.chain.follower.running) await opts.chain.follower.start()
     for (const rec of await jc.deals.open()) jc.results.expect({ deal: rec.deal, dealId: rec.dealId })
+    // input files an earlier process held and never released (it died) stop being served once their time is up
+    await opts.store.releaseExpiredInputs().catch(err => { reportError(jc.c, 'job-creator', err, 'releasing expired input files failed') })
     // open deals of earlier runs: refunded at their deadline, accepted once fetched, closed when the chain closes them
     void jc.driver.resume().catch(err => { reportError(jc.c, 'job-creator', err, 'resuming stored deals failed') })
     return jc
@@ -272,7 +297,31 @@ export class JobCreator {
     }
     const note = (message: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:note', { message })); this.c.logger.info(message) }
     const tx = (what: string, hash: string, gasUsed: bigint): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:tx', { what, hash, gasUsed })) }
+    // input files are served from this node's store while the job runs (retries and mediation included)
+    const held: HeldInput[] = []
+    try {
+      const inputs = { ...req.inputs }
+      const inputFiles: Record<string, string> = {}
+      for (const [name, path] of Object.entries(req.inputFiles ?? {})) {
+        if (name in inputs) throw new InputNameConflictError(name)
+        const h = await this.opts.store.holdInput(path, { signal })
+        held.push(h)
+        inputs[name] = inputFiles[name] = h.cid.toString()
+        note(`input ${name}: ${path} is ${inputFiles[name]} (${h.bytes} bytes), served by this node while the job runs`)
+      }
+      const outcome = await this.runWith({ ...req, inputs }, inputFiles, { signal, note, tx, phase, phasesMs })
+      return { ...outcome, ...(held.length > 0 ? { inputFiles } : {}) }
+    } finally {
+      for (const h of held) await h.release().catch(err => { reportError(this.c, 'job-creator', err, 'releasing an input file failed (it is unpinned when its hold time passes)') })
+    }
+  }
+
+  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number> }): Promise<JobOutcome> {
+    const { signal, note, tx, phase, phasesMs } = ctx
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
+    for (const [name, cid] of Object.entries(inputFiles)) {
+      if (!loaded.spec.inputSources.some(s => s.cid === cid)) throw new InputFileNotUsedError(name, req.module)
+    }
     for (const w of loaded.warnings) note(`warning: ${w.message}`)
     const chain = this.opts.chain
     const domain = chain.domain

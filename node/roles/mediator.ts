@@ -29,6 +29,7 @@ import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
+import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 /** The mediator's record of one dispute: the lifecycle's data. */
 export type DisputeRecord = MediatorDispute
@@ -36,6 +37,19 @@ export type DisputeRecord = MediatorDispute
 export interface MediatorHost extends DisputeNode {
   getMultiaddrs: () => Multiaddr[]
   services: { dht: KadDHT } & NonNullable<DisputeNode['services']>
+}
+
+/**
+ * The mediator could not stage the job's inputs although the provider's result says it did: it cannot judge the
+ * result, so it abstains (the deal's mediation times out and the result stands).
+ */
+export class InputsNotStagedError extends Error {
+  static override name = 'InputsNotStagedError'
+  override name = 'InputsNotStagedError'
+  readonly hint = 'a mediator that cannot fetch a job\'s inputs must not slash the provider that did: check this node\'s input policy (--input-allow) and its connectivity'
+  constructor (cause: Error & { summary?: string }) {
+    super(`the job's inputs could not be staged here (${cause.name}: ${cause.summary ?? cause.message}), though the provider's result is not that failure`, { cause })
+  }
 }
 
 export interface MediatorInit {
@@ -59,6 +73,8 @@ export interface MediatorInit {
   /** register in the Directory contract with this host's peer id (default true; the owner must have approved the key) */
   register?: boolean
   modules?: ResolveOptions
+  /** what a job's inputs may make this mediator fetch (default DEFAULT_INPUT_POLICY, as providers) */
+  inputPolicy?: Partial<InputPolicy>
 }
 
 export interface MediatorMetrics {
@@ -81,6 +97,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   readonly driver: LifecycleDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>
   private readonly init: MediatorInit
   private readonly c: Pick<Components, 'clock' | 'logger' | 'metrics'>
+  /** input fetches at once across this mediator's re-runs */
+  private readonly fetchSlots: FetchSlots
   private readonly domain: LilypadDomain
   private readonly dir: string
   private readonly cursor: BlockCursor
@@ -96,6 +114,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     super()
     this.init = init
     this.c = { ...components, logger: components.logger.child({ component: 'mediator' }) }
+    this.fetchSlots = new FetchSlots(inputPolicy(init.inputPolicy).maxConcurrentFetches)
     this.domain = { chainId: BigInt(init.network.chainId), verifyingContract: init.network.contracts.market }
     this.dir = join(init.dataDir, 'mediator')
     this.cursor = new BlockCursor(join(this.dir, 'cursor.json'), init.network.deployBlock)
@@ -298,8 +317,35 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     const loaded = await loadModule(job.module, inputs, this.init.modules)
     const spec = await pinSpecImage(this.init.executor.docker, loaded.spec, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
     await rm(resultDir, { recursive: true, force: true })
-    const r = await this.init.executor.run(spec, { resultDir, timeoutSec: job.timeout, signal, jobId: rec.dealId })
-    this.c.metrics.containerSeconds.inc(r.runMs / 1000)
+    // the inputs as the provider staged them: from whichever connected party serves them (the job creator holds
+    // them while its job is open, the provider caches what it fetched), within the job's time
+    const startedAt = this.c.clock.now()
+    let staged: StagedInputs | undefined
+    try {
+      staged = await stageJobInputs(spec, {
+        signal, deadline: startedAt + job.timeout * 1000, dir: join(this.dir, 'inputs', rec.dealId), policy: this.init.inputPolicy ?? {}, slots: this.fetchSlots, clock: this.c.clock
+      }, this.init.store)
+    } catch (err) {
+      if (!isJobInputFault(err)) throw err
+      // the same result the provider had to publish when its inputs failed it: the inputs' error, named
+      await writeInputErrorResult(resultDir, err, spec.outputs)
+      const cid = (await this.init.store.addDirectory(resultDir, { signal })).toString()
+      // Anything else means the provider staged inputs that failed here: a source reachable from it and not
+      // from us, another input policy, a holder gone since. That proves nothing against the provider.
+      if (cid !== rec.resultCid) throw new InputsNotStagedError(err)
+      this.c.logger.info({ dealId: rec.dealId, err }, 'the job\'s inputs were refused here as at the provider: the same result')
+      return cid
+    }
+    if (staged !== undefined) {
+      try {
+        // the status of a timed-out run records job.timeout, as the provider's does: the fetch's share only
+        // shortens the container's time
+        const r = await this.init.executor.run(spec, { resultDir, timeoutSec: job.timeout, usedMs: this.c.clock.now() - startedAt, signal, jobId: rec.dealId, inputMounts: staged.mounts })
+        this.c.metrics.containerSeconds.inc(r.runMs / 1000)
+      } finally {
+        await staged.release()
+      }
+    }
     const cid = await this.init.store.addDirectory(resultDir, { signal })
     return cid.toString()
   }

@@ -6,7 +6,7 @@
 // the lifecycle's actions with the chain client, the executor, the capacity and the streams.
 import { EventEmitter } from 'node:events'
 import { cpus, totalmem } from 'node:os'
-import { statfs, appendFile, mkdir } from 'node:fs/promises'
+import { statfs, appendFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
@@ -36,6 +36,7 @@ import {
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 import { caseOfDeal } from '../dispute/cases.ts'
+import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 export type ProviderFault = 'wrong-result'
 
@@ -68,6 +69,8 @@ export interface ResourceProviderOptions {
   /** how often the Docker engine and our deposit are checked (default: the announce interval) */
   healthIntervalMs?: number
   modulesDir?: string
+  /** what a job's inputs may make this provider fetch (default DEFAULT_INPUT_POLICY: no private addresses) */
+  inputPolicy?: Partial<InputPolicy>
   /** fault injection for tests and simulations: a real provider behaving badly */
   fault?: ProviderFault
   lifecycle?: Partial<ProviderPolicy>
@@ -79,7 +82,9 @@ export interface ResourceProviderOptions {
 
 export interface ResourceProviderEvents {
   'job:start': [{ dealId: string, slot: number }]
-  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string }]
+  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string, inputError?: string }]
+  /** the job's inputs are staged (fetched and checked) and its container is about to start */
+  'job:inputs': [{ dealId: string, bytes: number, mounts: number }]
   deal: [RpDealRecord]
 }
 
@@ -126,6 +131,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   private readonly policy: ProviderPolicy
   private readonly gated: GatedCapacity
   private readonly modulePolicy: ModulePolicy
+  /** input fetches at once across all of this provider's jobs */
+  readonly fetchSlots: FetchSlots
+  /** inputs staged for a run lost with the engine, kept for its re-run (which may adopt the container binding them) */
+  private readonly staged = new Map<string, { inputs: StagedInputs, usedMs: number }>()
   private healthTimer: NodeJS.Timeout | undefined
   private dockerUp = true
   /** how many collaterals our free deposit covers (undefined until first read) */
@@ -149,6 +158,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.template = template
     this.policy = { ...defaultProviderPolicy, ...opts.lifecycle }
     this.modulePolicy = { ...(opts.modulesDir !== undefined ? { modulesDir: opts.modulesDir } : {}), ...opts.modulePolicy }
+    this.fetchSlots = new FetchSlots(inputPolicy(opts.inputPolicy).maxConcurrentFetches)
     const domain = domainOfNetwork(opts.network)
     const slots = [...Array(opts.slots ?? 1).keys()]
     this.capacity = new SlotCapacity(slots, { clock: components.clock })
@@ -249,6 +259,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await this.announcer.stop()
     await this.negotiator.stop()
     await this.driver.stop()
+    // (kept inputs are left on disk: the next process stages its deals' inputs anew, replacing them)
+    this.staged.clear()
     this.capacity.stop()
   }
 
@@ -374,6 +386,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       case 'hold': return await this.hold(rec, signal)
       case 'release':
         this.capacity.release(rec.dealId)
+        // inputs kept for a re-run that will not come
+        await this.releaseInputs(rec.dealId)
         return { type: 'released' }
       case 'run': return await this.run(rec, a.timeoutSec, a.deadline, signal)
       case 'abort-run':
@@ -458,6 +472,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     const job = rec.job.value
     let end: ResourceProviderEvents['job:end'][0] = { dealId: rec.dealId, slot: rec.slot }
     let started = false
+    let keepInputs = false
     try {
       const inputs = JSON.parse(job.inputs) as Record<string, string>
       const modOpts = this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {}
@@ -472,7 +487,39 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       this.running++
       this.maxRunning = Math.max(this.maxRunning, this.running)
       this.emit('job:start', { dealId: rec.dealId, slot: rec.slot })
-      const r = await this.opts.executor.run(spec, { resultDir, timeoutSec, signal, jobId: rec.dealId })
+      // The job's time starts now: fetching its inputs comes out of it. A re-run after a lost engine uses the
+      // inputs its first run staged (the container it may adopt binds those very directories).
+      let staged = this.staged.get(rec.dealId)
+      if (staged === undefined) {
+        const t0 = this.c.clock.now()
+        let got: StagedInputs
+        try {
+          got = await stageJobInputs(spec, {
+            signal, deadline: t0 + timeoutSec * 1000, dir: join(this.opts.dataDir, 'inputs', rec.dealId), policy: this.opts.inputPolicy ?? {}, slots: this.fetchSlots, clock: this.c.clock
+          }, this.opts.store, rec.jobCreatorPeer)
+        } catch (err) {
+          if (!isJobInputFault(err)) throw err
+          // the job's own inputs failed it: that is its result (paid for, and what a mediator's re-run writes too)
+          this.c.logger.info({ dealId: rec.dealId, err }, 'the job\'s inputs were refused: its result says why')
+          await rm(resultDir, { recursive: true, force: true })
+          await writeInputErrorResult(resultDir, err, spec.outputs)
+          this.c.metrics.jobs.inc({ status: 'input-error' })
+          const cid = (await this.opts.store.addDirectory(resultDir)).toString()
+          end = { ...end, resultCid: cid, exitCode: INPUT_ERROR_EXIT_CODE, status: 'input-error', inputError: err.name }
+          return { type: 'run-done', cid, exitCode: INPUT_ERROR_EXIT_CODE }
+        }
+        staged = { inputs: got, usedMs: this.c.clock.now() - t0 }
+        this.staged.set(rec.dealId, staged)
+        if (got.mounts.length > 0) this.emit('job:inputs', { dealId: rec.dealId, bytes: got.bytes, mounts: got.mounts.length })
+      }
+      let r
+      try {
+        r = await this.opts.executor.run(spec, { resultDir, timeoutSec, usedMs: staged.usedMs, signal, jobId: rec.dealId, inputMounts: staged.inputs.mounts })
+      } catch (err) {
+        // a run the engine lost may be run again (and adopt its container): its inputs stay until then
+        keepInputs = (err instanceof EngineLostError || err instanceof DockerUnavailableError) && !signal.aborted
+        throw err
+      }
       this.c.metrics.jobs.inc({ status: r.status === 'ok' && r.exitCode !== 0 ? 'exit-nonzero' : r.status })
       this.c.metrics.containerSeconds.inc(r.runMs / 1000)
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
@@ -493,13 +540,23 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       // there) once the engine answers, while the result deadline leaves time; until then, nothing to run on.
       this.c.logger.warn({ dealId: rec.dealId, err: e }, 'docker engine lost during the job: running it again when it answers')
       const back = await this.opts.executor.waitForEngine({ timeoutMs: Math.max(0, deadlineMs - this.driver.now()), signal })
+      if (!back) keepInputs = false
       return { type: 'run-failed', reason: `${e.name}: ${e.message}`, retryable: back }
     } finally {
+      if (!keepInputs) await this.releaseInputs(rec.dealId)
       if (started) {
         this.running--
         this.emit('job:end', end)
       }
     }
+  }
+
+  /** Removes a deal's staged inputs (after its run, or once the deal no longer goes ahead). */
+  private async releaseInputs (dealId: string): Promise<void> {
+    const staged = this.staged.get(dealId)
+    if (staged === undefined) return
+    this.staged.delete(dealId)
+    try { await staged.inputs.release() } catch (err) { reportError(this.c, 'provider', err, 'could not remove a job\'s staged inputs', { dealId }) }
   }
 
   /** Submits the result, settling our earlier deals whose judge windows passed in the same transaction. */
