@@ -117,14 +117,15 @@ export function toUserError (e: unknown): unknown {
       return new UserError(`${name}: ${err.message}`, { hint: 'check the module reference and its template ("lilypad module render <ref>" shows what it renders)', cause: e })
     case 'ContractRevertError':
       return new UserError(`a transaction was refused: ${err.message}`, { hint: 'check your deposit and the deal state', cause: e })
+    case 'ResultUnavailableError':
     case 'FetchTimeoutError':
     case 'PeerUnreachableError':
     case 'ResultVerificationError':
       return new UserError(`could not download the result: ${err.message}`, { hint: 'the provider may have gone away; the deal stays open until its judge window passes', cause: e })
-    case 'RoleNotAvailableError':
-      return new UserError(err.message, { hint: 'the mediator and job-bridge roles ship as node/roles/mediator.ts and node/roles/job-bridge.ts; run the others meanwhile', cause: e })
     case 'UnknownRoleError':
       return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge', exitCode: 2, cause: e })
+    case 'MetricsPortError':
+      return new UserError(err.message, { hint: 'pick a free port for --metrics (0 lets the system choose)', exitCode: 2, cause: e })
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
     default: return e

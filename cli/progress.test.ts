@@ -1,4 +1,5 @@
 import test from 'ava'
+import { CustomProgressEvent } from 'progress-events'
 import { Progress, resultStatusLines } from './progress.ts'
 
 function clock (...ticks: number[]): () => number {
@@ -26,6 +27,17 @@ test('json mode prints nothing while running but keeps phases and txs', t => {
   t.is(text, '')
   t.deepEqual(p.txs, [{ what: 'agree', hash: '0xdead', gasUsed: '123456' }])
   t.is(p.phasesMs.offered, 5)
+})
+
+test('the job creator\'s typed progress events become lines and records', t => {
+  let text = ''
+  const p = new Progress({ out: { write: s => { text += s } }, now: clock(0, 40, 90) })
+  p.handle(new CustomProgressEvent('lilypad:job:phase', { phase: 'offered', detail: 'cowsay', ms: 40 }))
+  p.handle(new CustomProgressEvent('lilypad:job:tx', { what: 'accept(1)', hash: '0xbeef', gasUsed: 48000n }))
+  p.handle(new CustomProgressEvent('lilypad:job:note', { message: 'retrying with another provider' }))
+  t.regex(text, /✔ offer sent {6}cowsay/)
+  t.regex(text, /· retrying with another provider/)
+  t.deepEqual(p.txs, [{ what: 'accept(1)', hash: '0xbeef', gasUsed: '48000' }])
 })
 
 test('a result that did not end on its own is named with its limit; truncation is a note; an ordinary run says nothing', t => {

@@ -1,5 +1,7 @@
 // Renders a job's progress through its phases for people (one line per phase, with elapsed time) and
-// collects the same facts for `--json`, which prints one object at the end instead.
+// collects the same facts for `--json`, which prints one object at the end instead. The job creator reports
+// typed progress events (Helia style: `onProgress`); `handle` turns each into a line or a record.
+import type { JobProgressEvents } from '../node/roles/job-creator.ts'
 import { describeResultStatus, type ResultStatus } from '../node/executor/status.ts'
 export const PHASES = ['offered', 'matched', 'agreed', 'running', 'result', 'downloaded', 'settled'] as const
 export type Phase = typeof PHASES[number]
@@ -53,6 +55,15 @@ export class Progress {
   /** Human-only notes (retries, fallbacks); silent in JSON mode, which reports only the outcome. */
   note (message: string): void {
     if (!this.json) this.out.write(`         · ${message}\n`)
+  }
+
+  /** The job creator's `onProgress`: phases, transactions and notes. */
+  readonly handle = (evt: JobProgressEvents): void => {
+    switch (evt.type) {
+      case 'lilypad:job:phase': this.phase(evt.detail.phase, evt.detail.detail); break
+      case 'lilypad:job:tx': this.tx(evt.detail.what, evt.detail.hash, evt.detail.gasUsed); break
+      case 'lilypad:job:note': this.note(evt.detail.message); break
+    }
   }
 
   totalMs (): number {

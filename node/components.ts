@@ -25,5 +25,7 @@ export function quietComponents (clock: Clock = systemClock): Components {
 export function reportError (c: Pick<Components, 'logger' | 'metrics'>, component: string, err: unknown, msg: string, fields: Record<string, unknown> = {}): void {
   const e = err as Error
   c.metrics.errors.inc({ component, kind: e?.name ?? 'Error' })
-  c.logger.warn({ component, ...fields, err: e }, msg)
+  // a child logger of the component already carries its name
+  const named = (c.logger.bindings() as { component?: unknown }).component !== undefined
+  c.logger.warn({ ...(named ? {} : { component }), ...fields, err: e }, msg)
 }

@@ -16,7 +16,9 @@ import type { MarketBounds } from '../protocols/settlement/index.ts'
 import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { lilypadHome, networkPath } from './config/load.ts'
 import type { NetworkFile } from './config/network.ts'
-import { LilypadNode, roleAvailable } from './node.ts'
+import { LilypadNode, type NodeOptions } from './node.ts'
+import { createComponents, reportError, type Components } from './components.ts'
+import type { LoggerOptions, Logger } from './observability/logger.ts'
 
 export const DEVNET_ID = 'devnet'
 export const DEVNET_CHAIN_ID = 1337
@@ -63,7 +65,13 @@ export interface DevnetOptions {
   mediator?: boolean
   /** LP each funded account gets (default 10 000) */
   fund?: bigint
-  log?: (msg: string, fields?: Record<string, unknown>) => void
+  /**
+   * the devnet's components: one logger and one metrics registry for its nodes (default: logs to stderr). Each node
+   * logs as `logger.child({ node })` (bootstrap, provider, mediator; the devnet's own lines say `node: 'devnet'`).
+   */
+  components?: { logger?: Logger | LoggerOptions }
+  /** node options every devnet node gets (host settings such as shortened TTLs, housekeeping intervals) */
+  node?: Pick<NodeOptions, 'host' | 'housekeeping' | 'directoryRecord' | 'resultRetention'>
 }
 
 export interface Devnet {
@@ -73,10 +81,16 @@ export interface Devnet {
   bootstrap: LilypadNode
   provider: LilypadNode
   mediator?: LilypadNode
+  /** the clock, logger and metrics registry its nodes share (the provider's host reports libp2p's metrics) */
+  components: Components
   keys: typeof DEVNET_KEYS
   readyMs: number
   /** the data dir of the devnet's own nodes */
   dir: string
+  /** Stops the bootstrap node and starts it again with the same key and address (the others keep running). */
+  restartBootstrap: () => Promise<LilypadNode>
+  /** Stops the provider and starts it again with the same key and data but a new port (the others keep running). */
+  restartProvider: () => Promise<LilypadNode>
   stop: () => Promise<void>
 }
 
@@ -97,13 +111,15 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
   const t0 = performance.now()
   const home = opts.home ?? lilypadHome()
   const dir = devnetDir(home)
-  const log = opts.log ?? (() => {})
+  const components = createComponents({ logger: opts.components?.logger ?? { base: { devnet: true } } })
+  const logger = components.logger.child({ node: 'devnet', component: 'devnet' })
+  const log = (msg: string, fields: Record<string, unknown> = {}): void => { logger.info(fields, msg) }
   // A devnet is fresh every time (new chain): earlier node state would only refer to deals that no longer exist.
   await Promise.all(['bootstrap', 'provider', 'mediator', 'ready.json'].map(async d => { await rm(join(dir, d), { recursive: true, force: true }) }))
   await mkdir(join(home, 'networks'), { recursive: true })
   const docker = new Docker()
   const images = ensureBuiltinImages(docker)
-  images.catch(() => {})
+  images.catch(() => { /* awaited below, where its failure is raised */ })
   const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, accounts: 10, ...(opts.port !== undefined ? { port: opts.port } : { preferDefaultPort: true }) })
   const started: LilypadNode[] = []
   const clients: ChainClient[] = []
@@ -142,8 +158,13 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     }))
     log('accounts funded', { ms: Math.round(performance.now() - t0) })
     const path = networkPath(DEVNET_ID, { ...process.env, LILYPAD_HOME: home })
-    const common = { networkPath: path, local: true }
-    const bootstrap = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.bootstrap), dataDir: join(dir, 'bootstrap'), roles: ['solver', 'directory'] })
+    // one registry for the devnet process: the nodes' lifecycles report under their role, libp2p's metrics come
+    // from the provider's host only (two hosts in one registry would clash). One logger: each node's lines (status
+    // lines included) name the node.
+    const nodeComponents = (node: string): NodeOptions['components'] => ({ clock: components.clock, logger: components.logger.child({ node }), metrics: components.metrics })
+    const common = { networkPath: path, local: true, ...opts.node }
+    const bootstrapOptions = (): NodeOptions => ({ ...common, network, privateKey: key(DEVNET_KEYS.bootstrap), dataDir: join(dir, 'bootstrap'), roles: ['solver', 'directory'], components: nodeComponents('bootstrap'), libp2pMetrics: false })
+    let bootstrap = await LilypadNode.create(bootstrapOptions())
     started.push(bootstrap)
     network.bootstrap = bootstrap.host.getMultiaddrs().map(m => m.toString())
     await writeFile(path, JSON.stringify(network, null, 2) + '\n')
@@ -152,16 +173,17 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     // one executor for the provider and the mediator; its owner id (from the provider's data directory) lets a
     // restarted devnet find the containers a killed one left
     const executor = new Executor({ docker, owner: await loadExecutorOwner(join(dir, 'provider')) })
-    const provider = await LilypadNode.create({
-      ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor,
-      provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, settleIntervalMs: 10_000, announceIntervalMs: 5_000 }
+    const providerOptions = (): NodeOptions => ({
+      ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor, components: nodeComponents('provider'),
+      provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, announceIntervalMs: 5_000 }
     })
+    let provider = await LilypadNode.create(providerOptions())
     started.push(provider)
     // ready means a job creator joining now finds the provider's offers at the bootstrap node (order-book sync)
     await until(() => bootstrap.book.offers().some(o => o.offer.provider === provider.chain.address), bootstrap, 10_000)
     let mediator: LilypadNode | undefined
-    if (opts.mediator !== false && roleAvailable('mediator')) {
-      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor })
+    if (opts.mediator !== false) {
+      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor, components: nodeComponents('mediator'), libp2pMetrics: false })
       started.push(mediator)
     }
     await Promise.all(clients.map(async c => { await c.stop() }))
@@ -169,20 +191,40 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     const marker: ReadyMarker = { pid: process.pid, rpcUrl: anvil.rpcUrl, readyMs, startedAt: new Date().toISOString() }
     await writeFile(readyMarkerPath(home), JSON.stringify(marker) + '\n')
     let stopping: Promise<void> | undefined
-    return {
-      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), keys: DEVNET_KEYS, readyMs, dir,
+    const replace = (old: LilypadNode, fresh: LilypadNode): void => { started[started.indexOf(old)] = fresh }
+    const devnet: Devnet = {
+      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), components, keys: DEVNET_KEYS, readyMs, dir,
+      restartBootstrap: async () => {
+        const listen = bootstrap.host.getMultiaddrs().map(m => m.decapsulateCode(421).toString())
+        await bootstrap.stop()
+        const fresh = await LilypadNode.create({ ...bootstrapOptions(), listen })
+        replace(bootstrap, fresh)
+        bootstrap = devnet.bootstrap = fresh
+        log('bootstrap node restarted')
+        return fresh
+      },
+      restartProvider: async () => {
+        await provider.stop()
+        const fresh = await LilypadNode.create(providerOptions())
+        replace(provider, fresh)
+        provider = devnet.provider = fresh
+        log('provider restarted', { addrs: fresh.host.getMultiaddrs().map(String) })
+        return fresh
+      },
       stop: async () => {
         stopping ??= (async () => {
           await rm(readyMarkerPath(home), { force: true })
-          for (const n of started.reverse()) await n.stop().catch(() => {})
+          for (const n of started.reverse()) await n.stop().catch(err => { reportError(components, 'devnet', err, 'a node did not stop cleanly') })
           await anvil.stop()
         })()
         await stopping
       }
     }
+    log('devnet ready', { rpc: anvil.rpcUrl, readyMs, bootstrap: network.bootstrap })
+    return devnet
   } catch (err) {
     await Promise.all(clients.map(async c => { await c.stop() }))
-    for (const n of started.reverse()) await n.stop().catch(() => {})
+    for (const n of started.reverse()) await n.stop().catch(e => { reportError(components, 'devnet', e, 'a node did not stop cleanly') })
     await anvil.stop()
     throw err
   }

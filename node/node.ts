@@ -1,43 +1,45 @@
-// One process per node: one libp2p host (shared by gossip, negotiation, the DHT and the Helia store), one
-// ChainClient for the node's key, and the roles switched on by flags.
-import { existsSync } from 'node:fs'
+// One process per node. It assembles the components every service shares — clock, logger, metrics — with the
+// node's host (one libp2p host for gossip, negotiation, results, sync, disputes, the DHT and the Helia store), its
+// chain client (one nonce-owning queue and one chain follower for the node's key) and its stores, then gives each
+// role the slice it uses, the way libp2p passes components. Start and stop order live here, in one place.
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
-import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, type HostOptions, type LilypadHost } from './host/index.ts'
+import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, watchConnections, LOCAL_LISTEN, PUBLIC_LISTEN, type HostOptions, type LilypadHost } from './host/index.ts'
 import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
-import { ResultStore } from './result-store/index.ts'
+import { ResultStore, ResultRetention, type RetentionOptions } from './result-store/index.ts'
+import type { InputPolicy } from './inputs/index.ts'
 import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
-import { startJobCreatorDisputes, startProviderDisputes } from './dispute/index.ts'
+import { Mediator, type MediatorInit } from './roles/mediator.ts'
+import { JobBridge, type JobBridgeInit } from './roles/job-bridge.ts'
+import { DisputeService, caseSource, jobCreatorCaseSource, drawnMediatorOnly } from './dispute/index.ts'
+import { createComponents, reportError, type Components } from './components.ts'
+import type { Logger, LoggerOptions } from './observability/logger.ts'
+import type { LilypadMetrics } from './observability/metrics.ts'
+import type { Clock } from '../core/clock.ts'
 import type { RoleName } from './role-names.ts'
+import { Housekeeping, type HousekeepingInit } from './housekeeping/index.ts'
+import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
 
 export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
-export class RoleNotAvailableError extends Error {
-  static override name = 'RoleNotAvailableError'
-  override name = 'RoleNotAvailableError'
-}
-
-/** Roles the disputes branch provides; loaded only when their module is present. */
-const OPTIONAL_ROLE_MODULES: Partial<Record<RoleName, string>> = {
-  mediator: './roles/mediator.ts',
-  'job-bridge': './roles/job-bridge.ts'
-}
-
-export function roleAvailable (role: RoleName): boolean {
-  const mod = OPTIONAL_ROLE_MODULES[role]
-  return mod === undefined || existsSync(fileURLToPath(new URL(mod, import.meta.url)))
-}
+/** Provider settings a node takes (the rest comes from the node). */
+export type ProviderSettings = Partial<Omit<ResourceProviderOptions, 'host' | 'chain' | 'store' | 'executor' | 'network' | 'gossip' | 'dataDir' | 'disputes'>>
+/** Job creator settings a node takes. */
+export type JobCreatorSettings = Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync' | 'disputes'>>
+/** Mediator settings a node takes. */
+export type MediatorSettings = Partial<Pick<MediatorInit, 'pullAfterMs' | 'pullIntervalMs' | 'marginSec' | 'register' | 'modules'>>
+/** Job bridge settings a node takes. */
+export type BridgeSettings = Partial<Pick<JobBridgeInit, 'concurrency' | 'register'>>
 
 export interface NodeOptions {
   network: NetworkFile
@@ -45,123 +47,177 @@ export interface NodeOptions {
   networkPath: string
   /** the node's Ethereum key; never logged */
   privateKey: string
-  /** node state: peer key, deals, Helia blocks, downloads */
+  /** node state: peer key, deals, Helia blocks, downloads, the chain cursor */
   dataDir: string
   roles: RoleName[]
+  /** default: loopback when `local`, else every interface plus a relay reservation (PUBLIC_LISTEN) */
   listen?: string[]
   /** many nodes on one machine (devnet, tests): loopback allow-list, no colocation penalty, fast heartbeat */
   local?: boolean
   host?: Partial<HostOptions>
-  provider?: Partial<Omit<ResourceProviderOptions, 'host' | 'chain' | 'store' | 'executor' | 'network' | 'gossip' | 'dataDir'>>
-  jobCreator?: Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync'>>
-  /** options for the disputes branch's mediator role */
-  mediator?: Record<string, unknown>
+  provider?: ProviderSettings
+  jobCreator?: JobCreatorSettings
+  mediator?: MediatorSettings
+  bridge?: BridgeSettings
+  /** what jobs' inputs may make this node's provider and mediator fetch (node/inputs; default: no private addresses) */
+  inputPolicy?: Partial<InputPolicy>
   executor?: Executor
-  log?: (msg: string, fields?: Record<string, unknown>) => void
+  /** the components to build on (default: the system clock, a logger to stderr, a registry of our own) */
+  components?: { clock?: Clock, logger?: Logger | LoggerOptions, metrics?: LilypadMetrics }
+  /** put libp2p's own metrics in the node's registry (default true; one host per registry) */
+  libp2pMetrics?: boolean
+  /** how the chain follower reads the chain (default: no confirmations, 100 ms polls on local networks, 1 s otherwise) */
+  chain?: { confirmations?: number, pollMs?: number }
+  /** status line and sweep intervals, deal-record retention (node/housekeeping) */
+  housekeeping?: HousekeepingInit
+  /** the signed directory record's lifetime and republish interval (providers and directory nodes keep one) */
+  directoryRecord?: { ttlSec?: number, intervalMs?: number }
+  /** how long and how much a provider keeps of its results (node/result-store/retention.ts; default 7 days, 20 GB) */
+  resultRetention?: Omit<RetentionOptions, 'keep' | 'log'>
 }
 
-interface Startable { start: () => Promise<void> | void, stop: () => Promise<void> | void }
-
 export class LilypadNode {
+  readonly components: Components
   readonly host: LilypadHost
   readonly chain: ChainClient
   readonly store: ResultStore
   readonly gossip: GossipService
   readonly book: OrderBook
   readonly offerSync: OfferSync
+  readonly disputes: DisputeService
   readonly roles: RoleName[]
   provider?: ResourceProvider
   jobCreator?: JobCreator
   solver?: Solver
   directory?: Directory
-  mediator?: Startable
-  bridge?: Startable
+  mediator?: Mediator
+  bridge?: JobBridge
+  housekeeping?: Housekeeping
+  retention?: ResultRetention
   private executor?: Executor
+  private readonly opts: NodeOptions
+  private readonly logger: Logger
+  private readonly dropSources: Array<() => void> = []
   /** The executor was made here (not passed in), so stop() stops it. */
   private ownsExecutor = false
-  private readonly peerKey: PrivateKey
   private stopped = false
-  /** the parties' dispute hand-off (push to the drawn mediator, answer its pulls) */
-  private readonly disputeSides: Array<{ stop: () => Promise<void> }> = []
+  private unwatch?: () => void
 
-  private constructor (host: LilypadHost, chain: ChainClient, store: ResultStore, peerKey: PrivateKey, opts: NodeOptions) {
+  private constructor (components: Components, host: LilypadHost, chain: ChainClient, store: ResultStore, opts: NodeOptions) {
+    this.components = components
+    this.logger = components.logger.child({ component: 'node' })
     this.host = host
     this.chain = chain
     this.store = store
-    this.peerKey = peerKey
+    this.opts = opts
     this.roles = opts.roles
     this.book = new OrderBook()
     const domain = domainOfNetwork(opts.network)
-    this.gossip = new GossipService(host, { networkId: opts.network.networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver') })
-    this.offerSync = new OfferSync(host, { networkId: opts.network.networkId, domain, book: this.book, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(Date.now() / 1000))) ?? [] })
+    const networkId = opts.network.networkId
+    this.gossip = new GossipService(host, { networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver'), components })
+    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, components, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
+    // a party's cases go only to the mediator the chain drew for the deal, at the peer id it registered
+    this.disputes = new DisputeService(host, { networkId, components, authorizePull: drawnMediatorOnly(chain) })
   }
 
   static async create (opts: NodeOptions): Promise<LilypadNode> {
-    for (const r of opts.roles) if (!roleAvailable(r)) throw new RoleNotAvailableError(`the ${r} role is not available in this build`)
-    const chain = await ChainClient.create({ network: opts.network, privateKey: opts.privateKey })
+    const components = createComponents(opts.components ?? {})
+    const needsHistory = opts.roles.includes('mediator') || opts.roles.includes('job-bridge')
+    const chain = await ChainClient.create({
+      network: opts.network,
+      privateKey: opts.privateKey,
+      components,
+      follow: {
+        // a node with no role that needs the past starts at the head; the others resume where they stopped
+        startBlock: needsHistory ? opts.network.deployBlock : 'latest',
+        ...(opts.roles.length > 0 ? { cursorFile: join(opts.dataDir, `chain-cursor-${opts.network.chainId}.json`) } : {}),
+        confirmations: opts.chain?.confirmations ?? 0,
+        pollMs: opts.chain?.pollMs ?? (opts.local === true ? 100 : 1000)
+      }
+    })
     let host: LilypadHost | undefined
     let store: ResultStore | undefined
     try {
-      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, { ...(opts.local === true ? localMeshOptions : {}), ...(opts.listen !== undefined ? { listen: opts.listen } : {}), ...opts.host })
+      const hostOpts = await hostOptionsFromNetwork(opts.network, opts.networkPath, opts.dataDir, {
+        ...(opts.local === true ? localMeshOptions : {}),
+        listen: opts.listen ?? (opts.local === true ? LOCAL_LISTEN : PUBLIC_LISTEN),
+        ...(opts.libp2pMetrics !== false ? { metrics: prometheusMetrics({ registry: components.metrics.registry, collectDefaultMetrics: false, preserveExistingMetrics: true }) } : {}),
+        // the host's reach service logs, counts and keeps time with the node's components
+        components,
+        ...opts.host
+      })
       host = await createHost(hostOpts)
+      // on a real network the operator sees how each peer is reached (direct, relayed, upgraded by DCUtR)
+      const hostLog = components.logger.child({ component: 'host' })
+      const unwatch = opts.local !== true ? watchConnections(host, (msg, fields) => { hostLog.info(fields, msg) }) : undefined
       await host.start()
       // The bootstrap discovery module waits a second before its first dial; a CLI run cannot afford that.
       const h = host
-      for (const b of opts.network.bootstrap) void h.dial(multiaddr(b), { signal: AbortSignal.timeout(5000) }).catch(() => {})
+      for (const b of opts.network.bootstrap) {
+        void h.dial(multiaddr(b), { signal: AbortSignal.timeout(5000) }).catch(err => { components.logger.warn({ component: 'node', bootstrap: b, err }, 'bootstrap peer not reached (discovery keeps trying)') })
+      }
       store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host })
-      const peerKey = hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key'))
-      const node = new LilypadNode(host, chain, store, peerKey, opts)
-      await node.startRoles(opts)
+      const node = new LilypadNode(components, host, chain, store, opts)
+      node.unwatch = unwatch
+      await node.start(hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key')))
       return node
     } catch (err) {
-      await store?.stop().catch(() => {})
-      try { await host?.stop() } catch {}
+      await store?.stop().catch(e => { reportError(components, 'node', e, 'store did not stop cleanly') })
+      try { await host?.stop() } catch (e) { reportError(components, 'node', e, 'host did not stop cleanly') }
       await chain.stop()
       throw err
     }
   }
 
-  private async startRoles (opts: NodeOptions): Promise<void> {
-    const { network, dataDir } = opts
+  private async start (peerKey: import('@libp2p/interface').PrivateKey): Promise<void> {
+    const { network, dataDir, roles } = this.opts
+    const c = this.components
     const domain = domainOfNetwork(network)
-    const needsExecutor = opts.roles.includes('resource-provider') || opts.roles.includes('mediator')
-    if (needsExecutor) {
+    const peers = (): void => { c.metrics.peers.set(this.host.getPeers().length) }
+    this.host.addEventListener('peer:connect', peers)
+    this.host.addEventListener('peer:disconnect', peers)
+    this.dropSources.push(this.gossip.onVerdict((verdict, code) => { c.metrics.gossipVerdicts.inc({ topic: 'gossip', verdict: String(verdict), code: code ?? '' }) }))
+    await this.chain.follower.start()
+    if (roles.includes('resource-provider') || roles.includes('mediator')) {
       // The owner id labels this node's containers on the engine: stable per data directory, so a restart finds
       // (and adopts or removes) what a killed predecessor left, and other nodes sharing the engine are left alone.
-      this.ownsExecutor = opts.executor === undefined
-      this.executor = opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
+      this.ownsExecutor = this.opts.executor === undefined
+      this.executor = this.opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
     }
     this.gossip.start()
-    await this.offerSync.start({ serve: true, pull: opts.roles.includes('job-bridge') || opts.roles.includes('solver') })
-    if (opts.roles.includes('resource-provider')) {
-      this.provider = await ResourceProvider.create({ host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, dataDir, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.provider })
+    await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') })
+    await this.disputes.start()
+    if (roles.includes('resource-provider')) {
+      this.provider = await ResourceProvider.create(c, { host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
+      this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
-      this.disputeSides.push(await startProviderDisputes(this.provider, { host: this.host, chain: this.chain, networkId: network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
+      await this.startResultRetention(this.provider)
     }
-    if (opts.roles.includes('solver')) {
+    if (roles.includes('solver')) {
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
       this.solver.start()
     }
-    if (opts.roles.includes('directory')) {
-      this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: this.peerKey })
-      // best effort: the DHT may have no peers yet on a fresh network
-      void this.directory.publish({ roles: opts.roles }).catch(() => {})
+    if (roles.includes('directory') || roles.includes('resource-provider')) {
+      // a signed record of our addresses in the DHT: where a job creator that cannot dial us looks (node/host/reach.ts).
+      // Kept published: records expire, a restarted DHT server forgets them, our addresses may change.
+      this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: peerKey })
+      this.directory.keepPublished({ roles, ...this.opts.directoryRecord, log: c.logger.child({ component: 'directory' }) })
     }
-    if (opts.roles.includes('mediator')) {
-      const mod = await import(OPTIONAL_ROLE_MODULES.mediator as string) as { Mediator: { create: (init: Record<string, unknown>) => Promise<Startable> } }
-      this.mediator = await mod.Mediator.create({ host: this.host, peerKey: this.peerKey, chain: this.chain, store: this.store, executor: this.executor, network, dataDir, ...opts.mediator })
+    if (roles.includes('mediator')) {
+      this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as Executor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
       await this.mediator.start()
     }
-    if (opts.roles.includes('job-bridge')) {
-      this.jobCreator = await this.createJobCreator(opts)
-      const mod = await import(OPTIONAL_ROLE_MODULES['job-bridge'] as string) as { JobBridge: { create: (init: Record<string, unknown>) => Promise<Startable> } }
-      this.bridge = await mod.JobBridge.create({ chain: this.chain, jobCreator: this.jobCreator, network, dataDir, peerId: this.host.peerId.toString() })
+    if (roles.includes('job-bridge')) {
+      const jobCreator = await this.createJobCreator(this.opts)
+      this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
     }
+    this.startHousekeeping()
+    this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address }, 'node started')
   }
 
   /** A job creator on this node's host, chain and store (the CLI's `run`; the bridge). */
-  async createJobCreator (opts: Pick<NodeOptions, 'network' | 'dataDir' | 'jobCreator' | 'log'>): Promise<JobCreator> {
+  async createJobCreator (opts: Pick<NodeOptions, 'network' | 'dataDir' | 'jobCreator'>): Promise<JobCreator> {
     const t = opts.network.dealTerms
     const terms = {
       ...(t?.resultSlack !== undefined ? { resultSlack: t.resultSlack } : {}),
@@ -171,26 +227,65 @@ export class LilypadNode {
       ...opts.jobCreator?.terms
     }
     if (this.jobCreator === undefined) {
-      this.jobCreator = await JobCreator.create({ host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, ...(opts.log !== undefined ? { log: opts.log } : {}), ...opts.jobCreator, terms })
-      this.disputeSides.push(await startJobCreatorDisputes(this.jobCreator, { host: this.host, chain: this.chain, networkId: opts.network.networkId, ...(opts.log !== undefined ? { log: opts.log } : {}) }))
+      this.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, ...opts.jobCreator, terms })
+      this.dropSources.push(this.disputes.addSource(jobCreatorCaseSource(this.jobCreator.deals, this.chain)))
     }
     return this.jobCreator
   }
 
+  /** A provider's results are pruned by age and total size, except those of deals still open (fetchable). */
+  private async startResultRetention (provider: ResourceProvider): Promise<void> {
+    const open = new Set<string>()
+    for (const r of await provider.deals.open()) if (r.resultCid !== undefined) open.add(r.resultCid)
+    const log = this.components.logger.child({ component: 'retention' })
+    const retention = this.retention = new ResultRetention(this.store, { ...this.opts.resultRetention, keep: cid => open.has(cid), log: (m, f) => { log.info(f ?? {}, m) } })
+    // a new result is checked once its deal record holds it (and so keeps it), never before
+    provider.on('deal', r => {
+      if (r.resultCid === undefined) return
+      if (r.terminal) { open.delete(r.resultCid); return }
+      if (open.has(r.resultCid)) return
+      open.add(r.resultCid)
+      retention.noteAdded()
+    })
+    retention.start()
+  }
+
+  /** The status line and the sweeps (node/housekeeping): started last, so its first line sees every role. */
+  private startHousekeeping (): void {
+    const stores = (): Array<{ name: string, store: DealStore<StoredRecord> }> => {
+      const out: Array<{ name: string, store: DealStore<StoredRecord> }> = []
+      const add = (name: string, store: unknown): void => { if (store !== undefined) out.push({ name, store: store as DealStore<StoredRecord> }) }
+      add('rp-deals', this.provider?.deals)
+      add('jc-deals', this.jobCreator?.deals)
+      add('disputes', this.mediator?.records)
+      add('bridge-jobs', this.bridge?.jobs)
+      return out
+    }
+    this.housekeeping = new Housekeeping(this.components, { host: this.host, book: this.book, gossip: this.gossip, stores, chain: this.chain }, this.opts.housekeeping)
+    this.housekeeping.start()
+  }
+
+  /** Stops the services in the reverse order of their start; a stopped node leaves no open handle. */
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.housekeeping?.stop()
+    await this.directory?.stop()
+    await this.retention?.stop()
     await this.bridge?.stop()
     await this.jobCreator?.stop()
     await this.mediator?.stop()
-    for (const side of this.disputeSides.splice(0)) await side.stop()
+    await this.solver?.stop()
     await this.provider?.stop()
     if (this.ownsExecutor) await this.executor?.stop()
-    await this.solver?.stop()
+    for (const drop of this.dropSources.splice(0)) drop()
+    await this.disputes.stop()
     await this.offerSync.stop()
     this.gossip.stop()
     await this.store.stop()
+    this.unwatch?.()
     await this.host.stop()
     await this.chain.stop()
+    this.logger.info('node stopped')
   }
 }

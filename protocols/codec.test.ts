@@ -120,3 +120,32 @@ test('offer withdrawals round-trip and verify; forged ones are REJECTed', async 
   const forged = { ...env, value: { ...w, provider: jc.address } }
   t.deepEqual(codeOf(t, () => validateEnvelope(forged, { domain: testDomain, now: nowSec() })), { code: 'BAD_SIGNATURE', action: 'REJECT' })
 })
+
+test('a bound peer hint round-trips and verifies; an unbound, moved or foreign binding is REJECTed, an expired one IGNOREd; a verified binding is cached', async t => {
+  const { boundResourceOffer } = await import('../node/testing/fixtures.ts')
+  const { PeerBindingCache, signPeerBinding } = await import('./peer-binding.ts')
+  const env = await boundResourceOffer(rp, resourceOffer(rp.address), '12D3KooWbound')
+  const bytes = encodeEnvelope(env)
+  t.deepEqual(decodeEnvelope(bytes), env)
+  const bindings = new PeerBindingCache()
+  const v = validateGossip('resource-offers', bytes, { domain: testDomain, now: nowSec(), replay: new ReplayCache(), bindings })
+  t.is(v.peer, '12D3KooWbound')
+  t.deepEqual(v.binding, env.binding)
+  t.true(bindings.has({ account: rp.address, peerId: '12D3KooWbound', expiry: env.binding!.expiry }, env.binding!.signature))
+  const gossip = (e: typeof env): { code: string, action: string } => codeOf(t, () => validateGossip('resource-offers', encodeEnvelope(e), { domain: testDomain, now: nowSec(), replay: new ReplayCache() }))
+  t.deepEqual(gossip({ kind: env.kind, value: env.value, signature: env.signature, peer: '12D3KooWbound' }), { code: 'UNBOUND_PEER', action: 'REJECT' })
+  t.deepEqual(gossip({ kind: env.kind, value: env.value, signature: env.signature }), { code: 'UNBOUND_PEER', action: 'REJECT' })
+  t.deepEqual(gossip({ ...env, peer: '12D3KooWother' }), { code: 'BAD_PEER_BINDING', action: 'REJECT' })
+  const expiry = nowSec() + 60n
+  t.deepEqual(gossip({ ...env, binding: { expiry, signature: await signPeerBinding(testDomain, { account: rp.address, peerId: '12D3KooWbound', expiry }, jc) } }), { code: 'BAD_PEER_BINDING', action: 'REJECT' })
+  const old = nowSec() - 1n
+  t.deepEqual(gossip({ ...env, binding: { expiry: old, signature: await signPeerBinding(testDomain, { account: rp.address, peerId: '12D3KooWbound', expiry: old }, rp) } }), { code: 'EXPIRED', action: 'IGNORE' })
+  // a job offer's hint may stay bare
+  const job = await signedJobOffer(jc, jobOffer(jc.address))
+  t.is(validateGossip('job-offers', encodeEnvelope({ ...job, peer: '12D3KooWjc' }), { domain: testDomain, now: nowSec(), replay: new ReplayCache() }).peer, '12D3KooWjc')
+  // malformed binding slots
+  const raw = cborgDecode(bytes) as unknown[]
+  for (const slot of [['p', 1], ['p', -1, new Uint8Array(65)], ['p', 1, new Uint8Array(64)], [7, 1, new Uint8Array(65)]]) {
+    t.deepEqual(codeOf(t, () => decodeEnvelope(encode([...raw.slice(0, 4), slot]))), { code: 'MALFORMED', action: 'REJECT' })
+  }
+})

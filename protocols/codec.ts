@@ -8,6 +8,7 @@ import { typesOf, type MessageKinds } from './eip712.ts'
 import { NodeRecordTypes, type NodeRecord } from './directory/record-types.ts'
 import { OfferWithdrawalTypes, type OfferWithdrawal } from './withdrawal.ts'
 import { MessageValidationError } from './errors.ts'
+import type { PeerBindingProof } from './peer-binding.ts'
 
 export const WIRE_VERSION = 1
 
@@ -47,8 +48,10 @@ export interface Envelope<K extends WireKind = WireKind> {
   value: WireKinds[K]
   /** 65-byte signature, 0x-hex */
   signature: string
-  /** Unsigned hint: the libp2p peer id of the publisher (verified later by who answers on it). */
+  /** Hint: the libp2p peer id that answers for the signer. */
   peer?: string
+  /** The signer's own signature binding `peer` to it (protocols/peer-binding.ts); without it the hint is unsigned. */
+  binding?: PeerBindingProof
 }
 
 const DECODE_OPTIONS = {
@@ -132,11 +135,20 @@ function decodeValue (types: TypeTable, type: string, v: unknown, path: string):
   throw schema(path, `unsupported type ${type}`)
 }
 
+/** The peer slot: a bare peer id, or [peer id, binding expiry, binding signature] when the hint is bound. */
+function peerSlot (env: Pick<Envelope, 'peer' | 'binding'>): unknown[] {
+  if (env.peer === undefined) {
+    if (env.binding !== undefined) throw new Error('a peer binding needs a peer hint')
+    return []
+  }
+  if (env.binding === undefined) return [env.peer]
+  const e = env.binding.expiry
+  return [[env.peer, e <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(e) : e, getBytes(env.binding.signature)]]
+}
+
 export function encodeEnvelope<K extends WireKind> (env: Envelope<K>): Uint8Array {
   const types = typeTableOf(env.kind)
-  const body: unknown[] = [WIRE_VERSION, KIND_TAGS[env.kind], encodeValue(types, env.kind, env.value), getBytes(env.signature)]
-  if (env.peer !== undefined) body.push(env.peer)
-  const bytes = encode(body)
+  const bytes = encode([WIRE_VERSION, KIND_TAGS[env.kind], encodeValue(types, env.kind, env.value), getBytes(env.signature), ...peerSlot(env)])
   if (bytes.length > MAX_SIZE[env.kind]) throw new MessageValidationError('OVERSIZED', `${env.kind} is ${bytes.length} bytes, limit ${MAX_SIZE[env.kind]}`)
   return bytes
 }
@@ -162,14 +174,27 @@ export function decodeEnvelope (bytes: Uint8Array, expected?: WireKind | readonl
   }
   if (bytes.length > MAX_SIZE[kind]) throw new MessageValidationError('OVERSIZED', `${kind} is ${bytes.length} bytes, limit ${MAX_SIZE[kind]}`)
   if (!(sig instanceof Uint8Array) || sig.length !== 65) throw new MessageValidationError('MALFORMED', 'signature must be 65 bytes')
-  if (peer !== undefined && (typeof peer !== 'string' || peer.length === 0 || peer.length > MAX_PEER_HINT)) {
-    throw new MessageValidationError('MALFORMED', 'peer hint must be a short string')
-  }
+  const hint = decodePeerSlot(peer)
   const value = decodeValue(typeTableOf(kind), kind, body, kind) as WireKinds[typeof kind]
-  const env: Envelope = { kind, value, signature: hexlify(sig), ...(peer !== undefined ? { peer: peer as string } : {}) }
-  const again = encode([WIRE_VERSION, tag, encodeValue(typeTableOf(kind), kind, value), sig, ...(peer !== undefined ? [peer] : [])])
+  const env: Envelope = { kind, value, signature: hexlify(sig), ...hint }
+  const again = encode([WIRE_VERSION, tag, encodeValue(typeTableOf(kind), kind, value), sig, ...peerSlot(hint)])
   if (!equalBytes(again, bytes)) throw new MessageValidationError('NON_CANONICAL', 'bytes are not the canonical encoding')
   return env
+}
+
+const isPeerId = (p: unknown): p is string => typeof p === 'string' && p.length > 0 && p.length <= MAX_PEER_HINT
+
+function decodePeerSlot (slot: unknown): Pick<Envelope, 'peer' | 'binding'> {
+  if (slot === undefined) return {}
+  if (isPeerId(slot)) return { peer: slot }
+  if (Array.isArray(slot) && slot.length === 3 && isPeerId(slot[0])) {
+    const [peer, expiry, sig] = slot as [string, unknown, unknown]
+    const e = typeof expiry === 'number' && Number.isSafeInteger(expiry) ? BigInt(expiry) : expiry
+    if (typeof e !== 'bigint' || e < 0n || e >= U64_LIMIT) throw new MessageValidationError('MALFORMED', 'peer binding expiry must be a uint64')
+    if (!(sig instanceof Uint8Array) || sig.length !== 65) throw new MessageValidationError('MALFORMED', 'peer binding signature must be 65 bytes')
+    return { peer, binding: { expiry: e, signature: hexlify(sig) } }
+  }
+  throw new MessageValidationError('MALFORMED', 'peer hint must be a short string, or [peer, expiry, signature]')
 }
 
 function equalBytes (a: Uint8Array, b: Uint8Array): boolean {

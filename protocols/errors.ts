@@ -17,6 +17,8 @@ export type ValidationCode =
   | 'DUPLICATE'
   | 'REPLAYED_NONCE'
   | 'STALE_NONCE'
+  | 'UNBOUND_PEER'
+  | 'BAD_PEER_BINDING'
 
 const ACTIONS: Record<ValidationCode, ValidationAction> = {
   OVERSIZED: 'REJECT',
@@ -31,7 +33,10 @@ const ACTIONS: Record<ValidationCode, ValidationAction> = {
   EXPIRY_TOO_FAR: 'IGNORE',
   DUPLICATE: 'IGNORE',
   REPLAYED_NONCE: 'IGNORE',
-  STALE_NONCE: 'IGNORE'
+  STALE_NONCE: 'IGNORE',
+  // a resource offer whose peer hint its provider did not sign: our nodes always sign it, so the sender made it up
+  UNBOUND_PEER: 'REJECT',
+  BAD_PEER_BINDING: 'REJECT'
 }
 
 export class MessageValidationError extends Error {

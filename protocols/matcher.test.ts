@@ -59,15 +59,18 @@ function compatible (job: JobOffer, o: ResourceOffer): boolean {
     low(o.mediators).some(m => low(job.mediators).includes(m))
 }
 
+/** The caps per provider and per peer lifted: these properties are about the order and the constraints. */
+const UNCAPPED = { maxPerProvider: Infinity, maxPerPeer: Infinity }
+
 const repArb = fc.dictionary(fc.constantFrom(...providers), fc.integer({ min: 0, max: 3 })).map(d => new Map(Object.entries(d)))
 
 test('the same offers in any order give the same ranking', t => {
   fc.assert(fc.property(jobArb, liveArb, repArb, fc.infiniteStream(fc.nat()), (job, offers, reputation, seeds) => {
     const shuffled = [...offers]
     for (let i = shuffled.length - 1; i > 0; i--) { const j = seeds.next().value % (i + 1); [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]] }
-    const a = match(job, offers, { now: NOW, reputation, limit: 100 }).map(c => c.live.id)
-    const b = match(job, shuffled, { now: NOW, reputation, limit: 100 }).map(c => c.live.id)
-    const c = match(job, prepareOffers(shuffled, reputation), { now: NOW, reputation, limit: 100 }).map(c => c.live.id)
+    const a = match(job, offers, { now: NOW, reputation, limit: 100, ...UNCAPPED }).map(c => c.live.id)
+    const b = match(job, shuffled, { now: NOW, reputation, limit: 100, ...UNCAPPED }).map(c => c.live.id)
+    const c = match(job, prepareOffers(shuffled, reputation), { now: NOW, reputation, limit: 100, ...UNCAPPED }).map(c => c.live.id)
     t.deepEqual(a, b)
     t.deepEqual(a, c)
   }), { numRuns: 300 })
@@ -75,7 +78,7 @@ test('the same offers in any order give the same ranking', t => {
 
 test('an incompatible offer is never returned; every compatible one is; price and resources hold', t => {
   fc.assert(fc.property(jobArb, liveArb, (job, offers) => {
-    const got = match(job, offers, { now: NOW, limit: 1000 })
+    const got = match(job, offers, { now: NOW, limit: 1000, ...UNCAPPED })
     for (const c of got) {
       t.true(compatible(job, c.live.offer))
       t.true(c.price <= job.maxPrice)
@@ -88,9 +91,21 @@ test('an incompatible offer is never returned; every compatible one is; price an
   }), { numRuns: 300 })
 })
 
+test('with the default caps, the ranking is the uncapped one keeping each provider\'s first two, and a preference only reorders', t => {
+  fc.assert(fc.property(jobArb, liveArb, repArb, (job, offers, reputation) => {
+    const full = match(job, offers, { now: NOW, reputation, limit: 1000, ...UNCAPPED })
+    const seen = new Map<string, number>()
+    const expected = full.filter(c => { const p = c.live.offer.provider.toLowerCase(); const n = (seen.get(p) ?? 0) + 1; seen.set(p, n); return n <= 2 })
+    t.deepEqual(match(job, offers, { now: NOW, reputation, limit: 1000, maxPerPeer: Infinity }).map(c => c.live.id), expected.map(c => c.live.id))
+    const preferred = (p: string): boolean => p === providers[2].toLowerCase()
+    const got = match(job, offers, { now: NOW, reputation, limit: 1000, ...UNCAPPED, prefer: p => preferred(p) })
+    t.deepEqual(got.map(c => c.live.id), [...full.filter(c => preferred(c.live.offer.provider.toLowerCase())), ...full.filter(c => !preferred(c.live.offer.provider.toLowerCase()))].map(c => c.live.id))
+  }), { numRuns: 300 })
+})
+
 test('ranking: price ascending, then reputation, then older nonce, then id', t => {
   fc.assert(fc.property(jobArb, liveArb, repArb, (job, offers, rep) => {
-    const got = match(job, offers, { now: NOW, reputation: rep, limit: 1000 })
+    const got = match(job, offers, { now: NOW, reputation: rep, limit: 1000, ...UNCAPPED })
     const rank = (l: LiveOffer): [bigint, number, bigint, string] => [l.offer.price, -(rep.get(l.offer.provider) ?? 0), l.offer.nonce, l.id]
     const expected = offers.filter(l => compatible(job, l.offer)).sort((a, b) => {
       const x = rank(a); const y = rank(b)
@@ -135,6 +150,25 @@ test('constraints: gpu vram, module list, target, expiry, mediator intersection 
   t.deepEqual(match({ ...job, expiry: NOW }, [good], { now: NOW }), [])
 })
 
+test('sixteen junk offers from one key priced at 0 cannot hide the seventeenth: per-key caps, and exclusions applied before the limit', t => {
+  const junk = Array.from({ length: 16 }, (_, i) => ({ ...live(100 + i, { provider: providers[3], slot: i, price: 0n }), peer: 'junk-peer' }))
+  const honest = { ...live(200, { provider: providers[1], price: 5n }), peer: 'honest-peer' }
+  // the ranking takes at most one offer of one peer (and two of one key)
+  const ranked = match(job, [...junk, honest], { now: NOW })
+  t.deepEqual(ranked.map(c => c.live.id), [junk[0].id, honest.id])
+  t.deepEqual(match(job, [...junk, honest], { now: NOW, maxPerPeer: 100 }).map(c => c.live.id), [junk[0].id, junk[1].id, honest.id])
+  // with the caps lifted, the junk fills the limit…
+  t.false(match(job, [...junk, honest], { now: NOW, maxPerProvider: 100, maxPerPeer: 100 }).some(c => c.live.id === honest.id))
+  // …but a key the job creator excluded (it failed it) uses none of the limit
+  const excluded = match(job, [...junk, honest], { now: NOW, maxPerProvider: 100, maxPerPeer: 100, exclude: p => p === providers[3].toLowerCase() })
+  t.deepEqual(excluded.map(c => c.live.id), [honest.id])
+  // many keys bound to one peer are capped by the peer
+  const sybils = Array.from({ length: 16 }, (_, i) => ({ ...live(300 + i, { provider: '0x' + (0xabc00 + i).toString(16).padStart(40, '0'), price: 0n }), peer: 'one-peer' }))
+  t.deepEqual(match(job, [...sybils, honest], { now: NOW }).map(c => c.live.peer), ['one-peer', 'honest-peer'])
+  // an excluded peer is skipped whatever key it speaks for
+  t.deepEqual(match(job, [...sybils, honest], { now: NOW, exclude: (_p, peer) => peer === 'one-peer' }).map(c => c.live.id), [honest.id])
+})
+
 test('GPUs: pairs by count, model (name tokens) and minimum VRAM; GPU terms do not bind CPU jobs', t => {
   const gpuOffer = (id: number, gpus: number, gpuModel: string, gpuVramMb: number, cudaVersion = 13000): LiveOffer =>
     live(id, { spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus, gpuVramMb, gpuModel, cudaVersion } })
@@ -145,7 +179,7 @@ test('GPUs: pairs by count, model (name tokens) and minimum VRAM; GPU terms do n
   const cpuOnly = gpuOffer(5, 0, '', 0)
   const all = [h200, h100x2, a100, rtx, cpuOnly]
   const ids = (spec: Partial<JobOffer['spec']>): string[] =>
-    match({ ...job, spec: { ...job.spec, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0, ...spec } }, all, { now: NOW }).map(c => c.live.id).sort()
+    match({ ...job, spec: { ...job.spec, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0, ...spec } }, all, { now: NOW, ...UNCAPPED }).map(c => c.live.id).sort()
   t.deepEqual(ids({ gpus: 1, gpuModel: 'H200' }), [h200.id])
   t.deepEqual(ids({ gpus: 1, gpuModel: 'h100' }), [h100x2.id])
   t.deepEqual(ids({ gpus: 2 }), [h100x2.id])

@@ -5,6 +5,7 @@
 // precomputed lower-case sets) and shared by many jobs: the scan then stops at the first offer priced above
 // the job's maximum or once `limit` candidates are found.
 import type { JobOffer, ResourceOffer } from './eip712.ts'
+import type { PeerBindingProof } from './peer-binding.ts'
 import { gpuModelTokens, gpuTokensMatch } from './gpu-model.ts'
 
 export interface LiveOffer {
@@ -12,8 +13,10 @@ export interface LiveOffer {
   /** EIP-712 id, computed once on receipt */
   id: string
   signature: string
-  /** unsigned hint: the provider's libp2p peer id */
+  /** the provider's libp2p peer id */
   peer?: string
+  /** the provider's signature binding `peer` to it (verified when the offer was accepted) */
+  binding?: PeerBindingProof
 }
 
 export interface Candidate {
@@ -28,9 +31,26 @@ export interface MatchOptions {
   now: bigint
   /** provider address (any case) → reputation score; absent = 0 */
   reputation?: ReadonlyMap<string, number>
-  /** at most this many candidates (default 16) */
+  /** at most this many candidates (default 16), counted after `exclude` and the per-provider caps */
   limit?: number
+  /**
+   * Providers (lower-case address) or peers to leave out — those that failed this job creator, banned ones. Applied
+   * while scanning, so excluded offers never use up the limit: sixteen junk offers cannot hide the seventeenth.
+   */
+  exclude?: (provider: string, peer: string | undefined) => boolean
+  /** candidates per provider key at most (default 2): one key's many offers cannot fill the list */
+  maxPerProvider?: number
+  /** candidates per peer hint at most (default 1): many keys bound to one peer cannot fill it, and a peer that never answers costs a new job creator one attempt */
+  maxPerPeer?: number
+  /**
+   * Offers to rank ahead of all others (the usual order within each group): e.g. those whose peer this node can
+   * reach — connected, or with addresses its peer signed — ahead of junk bound to peer ids nobody runs.
+   */
+  prefer?: (provider: string, peer: string | undefined) => boolean
 }
+
+export const DEFAULT_MAX_PER_PROVIDER = 2
+export const DEFAULT_MAX_PER_PEER = 1
 
 interface Prepared {
   live: LiveOffer
@@ -95,21 +115,39 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
   const anyTarget = target === ZERO
   const need = job.spec
   const wantModel = gpuModelTokens(need.gpuModel)
-  for (const p of prepared.sorted) {
-    const o = p.live.offer
-    if (o.price > job.maxPrice) break // sorted by price: nothing further can fit
-    if (o.expiry <= options.now) continue
-    if (!anyTarget && p.provider !== target) continue
-    const s = o.spec
-    if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus) continue
-    // GPU terms bind only when GPUs are asked for: an offer's GPUs do not stop it running CPU jobs.
-    if (need.gpus > 0 && (s.gpuVramMb < need.gpuVramMb || s.cudaVersion < need.cudaVersion || !gpuTokensMatch(wantModel, p.gpuTokens))) continue
-    if (p.modules !== undefined && !p.modules.has(job.module)) continue
-    const common: string[] = []
-    for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
-    if (common.length === 0) continue
-    out.push({ live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price })
+  const exclude = options.exclude
+  const perProvider = options.maxPerProvider ?? DEFAULT_MAX_PER_PROVIDER
+  const perPeer = options.maxPerPeer ?? DEFAULT_MAX_PER_PEER
+  const byProvider = new Map<string, number>()
+  const byPeer = new Map<string, number>()
+  const prefer = options.prefer
+  // with a preference, two passes over the same order: preferred offers first, then the rest
+  const passes: Array<boolean | undefined> = prefer === undefined ? [undefined] : [true, false]
+  for (const pass of passes) {
     if (out.length >= limit) break
+    for (const p of prepared.sorted) {
+      const o = p.live.offer
+      if (o.price > job.maxPrice) break // sorted by price: nothing further can fit
+      if (o.expiry <= options.now) continue
+      if (!anyTarget && p.provider !== target) continue
+      if ((byProvider.get(p.provider) ?? 0) >= perProvider) continue
+      const peer = p.live.peer
+      if (peer !== undefined && (byPeer.get(peer) ?? 0) >= perPeer) continue
+      if (pass !== undefined && prefer?.(p.provider, peer) !== pass) continue
+      if (exclude?.(p.provider, peer) === true) continue
+      const s = o.spec
+      if (s.cpu < need.cpu || s.ramMb < need.ramMb || s.diskMb < need.diskMb || s.gpus < need.gpus) continue
+      // GPU terms bind only when GPUs are asked for: an offer's GPUs do not stop it running CPU jobs.
+      if (need.gpus > 0 && (s.gpuVramMb < need.gpuVramMb || s.cudaVersion < need.cudaVersion || !gpuTokensMatch(wantModel, p.gpuTokens))) continue
+      if (p.modules !== undefined && !p.modules.has(job.module)) continue
+      const common: string[] = []
+      for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
+      if (common.length === 0) continue
+      out.push({ live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price })
+      byProvider.set(p.provider, (byProvider.get(p.provider) ?? 0) + 1)
+      if (peer !== undefined) byPeer.set(peer, (byPeer.get(peer) ?? 0) + 1)
+      if (out.length >= limit) break
+    }
   }
   return out
 }

@@ -70,3 +70,23 @@ test('a withdrawal removes an older offer of the slot and keeps older copies out
   book.withdraw(offer.offer.provider, 3, 20n, NOW + 5n, NOW)
   t.is(book.add(live(7, { nonce: 15n, slot: 3, expiry: NOW + 100n }), NOW + 6n), 'added') // the withdrawal expired
 })
+
+test('upkeep: a slot re-announced all day keeps one offer and leaves no leftovers past their expiry', t => {
+  const book = new OrderBook()
+  const provider = 7
+  // one re-announcement every 10 s for 24 h, each offer living 60 s
+  for (let i = 0n; i < 8640n; i++) {
+    const now = NOW + i * 10n
+    t.not(book.add(live(provider, { nonce: i + 1n, expiry: now + 60n }), now), 'stale')
+  }
+  t.is(book.size, 1)
+  t.true(book.heapSize <= 8, `replaced offers leave the heap once expired (heap ${book.heapSize})`)
+  // withdrawals are remembered until they expire, then swept
+  book.withdraw('0x' + provider.toString(16).padStart(40, '0'), 1, 10n ** 6n, NOW + 90_000n, NOW + 86_400n)
+  t.is(book.withdrawals, 1)
+  t.deepEqual(book.sweep(NOW + 86_400n), { offers: 0, withdrawals: 0 })
+  t.deepEqual(book.sweep(NOW + 90_000n), { offers: 1, withdrawals: 1 })
+  t.is(book.size, 0)
+  t.is(book.providers, 0)
+  t.is(book.heapSize, 0)
+})

@@ -2,8 +2,30 @@
 // they expire. Memory is bounded under spam: at most `maxPerProvider` slots per provider and `maxOffers` in
 // total. Eviction is deterministic: the offer expiring first goes (ties: smaller id), within the provider
 // when its cap is hit, globally otherwise.
-import { match, prepareOffers, type Candidate, type LiveOffer, type MatchOptions, type PreparedOffers } from './matcher.ts'
+import { isCompatible, match, prepareOffers, type Candidate, type LiveOffer, type MatchOptions, type PreparedOffers } from './matcher.ts'
 import type { JobOffer } from './eip712.ts'
+
+/** What a sync page may be narrowed to: offers that could serve a job like this one. */
+export type SyncFilter = Pick<JobOffer, 'spec' | 'maxPrice' | 'module' | 'mediators'>
+
+export interface SyncPageOptions {
+  /** resume after this provider sequence number (from the previous page's `next`) */
+  after?: number
+  filter?: SyncFilter
+  /** offers in the page at most */
+  limit: number
+  /** offers per provider at most */
+  perProvider: number
+  /** providers looked at per page at most, so a narrow filter cannot make one request walk the whole book */
+  maxScan?: number
+  now: bigint
+}
+
+export interface SyncPage {
+  offers: LiveOffer[]
+  /** where the next page starts; undefined when this was the last */
+  next?: number
+}
 
 export interface OrderBookOptions {
   maxOffers?: number
@@ -71,6 +93,15 @@ export class OrderBook {
   /** withdrawn slots: the withdrawal's nonce keeps older copies of the offer out until it expires */
   private readonly withdrawn = new Map<string, { nonce: bigint, expiry: bigint }>()
   private prepared: PreparedOffers | undefined
+  /**
+   * Sync index: providers in the order this book first saw them (a sequence number each, kept while they are
+   * absent too, bounded). Serving sync walks it from a cursor instead of the whole book, and re-announcing never
+   * moves a provider back: a flood of new keys queues behind the providers that were here before it.
+   */
+  private readonly seqOf = new Map<string, number>()
+  private readonly order: Array<{ provider: string, seq: number }> = []
+  private nextSeq = 1
+  private preference: MatchOptions['prefer']
 
   constructor (options: OrderBookOptions = {}) {
     this.maxOffers = options.maxOffers ?? 50_000
@@ -121,10 +152,11 @@ export class OrderBook {
       this.withdrawn.delete(key)
     }
     const entry: Entry = { live, key, provider, expiry: live.offer.expiry }
+    // also on replacement: every re-announcement leaves its predecessor in the heap until that one's expiry
+    this.evictExpired(now)
     if (existing !== undefined) {
       this.remove(existing)
     } else {
-      this.evictExpired(now)
       const mine = this.byProvider.get(provider)
       if (mine !== undefined && mine.size >= this.maxPerProvider) {
         const victim = minOf(mine.values())
@@ -140,7 +172,7 @@ export class OrderBook {
     }
     this.entries.set(key, entry)
     let mine = this.byProvider.get(provider)
-    if (mine === undefined) { mine = new Map(); this.byProvider.set(provider, mine) }
+    if (mine === undefined) { mine = new Map(); this.byProvider.set(provider, mine); this.remember(provider) }
     mine.set(key, entry)
     this.heap.push(entry)
     if (this.heap.length > 4 * this.maxOffers + 1024) this.heap.rebuild(this.entries.values())
@@ -160,7 +192,7 @@ export class OrderBook {
     return this.entries.get(`${provider.toLowerCase()}:${slot}`)?.live
   }
 
-  /** Drops every offer expired at `now`; returns how many. */
+  /** Drops every offer expired at `now` (and replaced offers' leftovers); returns how many offers went. */
   evictExpired (now: bigint): number {
     let n = 0
     for (;;) {
@@ -172,15 +204,86 @@ export class OrderBook {
     return n
   }
 
+  /** Periodic upkeep: expired offers and expired withdrawals go. */
+  sweep (now: bigint): { offers: number, withdrawals: number } {
+    const offers = this.evictExpired(now)
+    let withdrawals = 0
+    for (const [k, w] of this.withdrawn) if (w.expiry <= now) { this.withdrawn.delete(k); withdrawals++ }
+    return { offers, withdrawals }
+  }
+
+  /** Providers with live offers. */
+  get providers (): number { return this.byProvider.size }
+  /** Withdrawals remembered (each until it expires). */
+  get withdrawals (): number { return this.withdrawn.size }
+  /** Heap entries, live and leftover (diagnostics: stays near `size` when the book is swept). */
+  get heapSize (): number { return this.heap.length }
+
   offers (): LiveOffer[] { return [...this.entries.values()].map(e => e.live) }
 
-  /** Candidates for a job among the live offers; the sorted index is cached until the book changes. */
+  /**
+   * Candidates for a job among the live offers; the sorted index is cached until the book changes. Without a
+   * `prefer` of its own, the book's preference applies (see setPreference).
+   */
   match (job: JobOffer, options: MatchOptions): Candidate[] {
     this.evictExpired(options.now)
     if (this.prepared === undefined || this.prepared.reputation !== options.reputation) {
       this.prepared = prepareOffers(this.offers(), options.reputation)
     }
-    return match(job, this.prepared, options)
+    return match(job, this.prepared, options.prefer === undefined && this.preference !== undefined ? { ...options, prefer: this.preference } : options)
+  }
+
+  /** The preference every match of this book uses unless it brings its own (node/offer-sync sets reachability). */
+  setPreference (prefer: MatchOptions['prefer']): void {
+    this.preference = prefer
+  }
+
+  /** The provider's sequence number in the sync index (first seen = smallest). */
+  seqOfProvider (provider: string): number | undefined { return this.seqOf.get(provider.toLowerCase()) }
+
+  /**
+   * One page of the book for sync: providers in first-seen order after `after`, at most `perProvider` offers each
+   * (cheapest first), only offers that fit `filter`. Cost: the providers looked at, not the book's size.
+   */
+  syncPage (opts: SyncPageOptions): SyncPage {
+    const offers: LiveOffer[] = []
+    const maxScan = opts.maxScan ?? opts.limit * 4
+    const probe: JobOffer | undefined = opts.filter === undefined
+      ? undefined
+      : { ...opts.filter, jobCreator: ZERO_ADDRESS, inputs: '', target: ZERO_ADDRESS, timeout: 0, auditPpm: 0, expiry: opts.now + 1n, nonce: 0n }
+    let i = lowerBound(this.order, (opts.after ?? 0) + 1)
+    let scanned = 0
+    let last: number | undefined
+    for (; i < this.order.length; i++) {
+      if (scanned >= maxScan) return { offers, next: last ?? this.order[i - 1]?.seq }
+      const { provider, seq } = this.order[i]
+      const mine = this.byProvider.get(provider)
+      if (mine === undefined) { last = seq; continue }
+      scanned++
+      const fit = [...mine.values()]
+        .filter(e => e.expiry > opts.now && (probe === undefined || isCompatible(probe, e.live, opts.now)))
+        .sort((a, b) => a.live.offer.price < b.live.offer.price ? -1 : a.live.offer.price > b.live.offer.price ? 1 : a.live.id < b.live.id ? -1 : 1)
+        .slice(0, opts.perProvider)
+      if (offers.length + fit.length > opts.limit && offers.length > 0) return { offers, next: last }
+      for (const e of fit) offers.push(e.live)
+      last = seq
+    }
+    return { offers }
+  }
+
+  private remember (provider: string): void {
+    if (this.seqOf.has(provider)) return
+    const seq = this.nextSeq++
+    this.seqOf.set(provider, seq)
+    this.order.push({ provider, seq })
+    // absent providers keep their place for a while; past a bound the longest-known absent ones are forgotten
+    if (this.order.length > 2 * this.maxOffers + 1024) {
+      const keep = this.order.filter(o => this.byProvider.has(o.provider) || o.seq > seq - this.maxOffers)
+      const kept = new Set(keep)
+      for (const o of this.order) if (!kept.has(o)) this.seqOf.delete(o.provider)
+      this.order.length = 0
+      for (const o of keep) this.order.push(o)
+    }
   }
 
   private popLive (): Entry | undefined {
@@ -198,6 +301,19 @@ export class OrderBook {
     if (mine?.size === 0) this.byProvider.delete(e.provider)
     this.prepared = undefined
   }
+}
+
+const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
+
+/** First index whose seq ≥ `seq` (the order is sorted by seq). */
+function lowerBound (a: ReadonlyArray<{ seq: number }>, seq: number): number {
+  let lo = 0
+  let hi = a.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (a[mid].seq < seq) lo = mid + 1; else hi = mid
+  }
+  return lo
 }
 
 function minOf (it: Iterable<Entry>): Entry | undefined {

@@ -1,9 +1,15 @@
 // Edge validation of a decoded envelope: signature (which also proves the domain: a message signed for
-// another chain or Market contract recovers a different address), expiry, and replay. Pure apart from the
-// replay cache the caller owns.
+// another chain or Market contract recovers a different address), the peer binding, expiry, and replay. Pure
+// apart from the caches the caller owns.
+//
+// It comes in two halves so the expensive one can run off the event loop: `recoverEnvelope` does the signature
+// recoveries and the EIP-712 hashing (milliseconds of CPU per message in JavaScript; a worker can do it, see
+// node/verifier), `checkRecovered` does everything else from its answer (microseconds, on the caller's thread,
+// where the replay cache lives). `validateEnvelope` is both in one call.
 import { idOf, recoverSigner, type LilypadDomain, type MessageKind } from './eip712.ts'
 import { recoverNodeRecordSigner, nodeRecordDigest } from './directory/record-types.ts'
 import { recoverWithdrawalSigner, withdrawalId } from './withdrawal.ts'
+import { MAX_BINDING_TTL, recoverPeerBindingSigner, type PeerBindingCache, type PeerBindingProof } from './peer-binding.ts'
 import { MessageValidationError } from './errors.ts'
 import type { Envelope, WireKind, WireKinds } from './codec.ts'
 import type { ReplayCache } from './replay-cache.ts'
@@ -15,6 +21,10 @@ export interface ValidateOptions {
   /** messages expiring further ahead than this are ignored (seconds) */
   maxTtl?: bigint
   replay?: ReplayCache
+  /** peer bindings already verified (skips their recovery) */
+  bindings?: PeerBindingCache
+  /** refuse a message whose peer hint its signer did not bind (resource offers going into an order book) */
+  requirePeerBinding?: boolean
 }
 
 export interface Verified<K extends WireKind = WireKind> {
@@ -22,8 +32,18 @@ export interface Verified<K extends WireKind = WireKind> {
   value: WireKinds[K]
   signature: string
   peer?: string
+  /** present when `peer` was bound by the signer and the binding verified */
+  binding?: PeerBindingProof
   id: string
   signer: string
+}
+
+/** The expensive half's answer: the message id and who signed what (empty string: unrecoverable). */
+export interface Recovered {
+  id: string
+  signer: string
+  /** who signed the peer binding; absent when there is none or it was already verified */
+  bindingSigner?: string
 }
 
 export const DEFAULT_MAX_TTL = 3600n
@@ -46,33 +66,78 @@ export function messageId (env: Envelope, domain: LilypadDomain): string {
   return idOf(env.kind as MessageKind, domain, env.value as never)
 }
 
-export function validateEnvelope<K extends WireKind> (env: Envelope<K>, opts: ValidateOptions): Verified<K> {
-  const signer = statedSigner(env)
-  let recovered: string
-  try {
-    recovered = env.kind === 'NodeRecord'
-      ? recoverNodeRecordSigner(opts.domain, env.value as WireKinds['NodeRecord'], env.signature)
-      : env.kind === 'OfferWithdrawal'
-        ? recoverWithdrawalSigner(opts.domain, env.value as WireKinds['OfferWithdrawal'], env.signature)
-        : recoverSigner(env.kind as MessageKind, opts.domain, env.value as never, env.signature)
-  } catch (err) {
-    throw new MessageValidationError('BAD_SIGNATURE', `unrecoverable signature (${(err as Error).message})`)
+function safely (f: () => string): string {
+  try { return f() } catch { return '' } // an unrecoverable signature is reported as BAD_SIGNATURE by checkRecovered
+}
+
+/** True when the envelope's binding must be recovered (it has one and the cache does not vouch for it). */
+export function bindingNeedsRecovery (env: Envelope, bindings?: PeerBindingCache): boolean {
+  if (env.binding === undefined || env.peer === undefined) return false
+  return bindings?.has({ account: statedSigner(env), peerId: env.peer, expiry: env.binding.expiry }, env.binding.signature) !== true
+}
+
+/** The expensive half: id, signer and binding signer. Never throws on a bad signature (returns ''). */
+export function recoverEnvelope (env: Envelope, domain: LilypadDomain, withBinding = true): Recovered {
+  const signer = safely(() => env.kind === 'NodeRecord'
+    ? recoverNodeRecordSigner(domain, env.value as WireKinds['NodeRecord'], env.signature)
+    : env.kind === 'OfferWithdrawal'
+      ? recoverWithdrawalSigner(domain, env.value as WireKinds['OfferWithdrawal'], env.signature)
+      : recoverSigner(env.kind as MessageKind, domain, env.value as never, env.signature))
+  const out: Recovered = { id: messageId(env, domain), signer }
+  if (withBinding && env.binding !== undefined && env.peer !== undefined) {
+    const binding = env.binding
+    const peerId = env.peer
+    out.bindingSigner = safely(() => recoverPeerBindingSigner(domain, { account: statedSigner(env), peerId, expiry: binding.expiry }, binding.signature))
   }
-  if (recovered.toLowerCase() !== signer.toLowerCase()) {
+  return out
+}
+
+/** The cheap half: every check given the recoveries. Adds to the replay and binding caches only when all pass. */
+export function checkRecovered<K extends WireKind> (env: Envelope<K>, r: Recovered, opts: ValidateOptions): Verified<K> {
+  const stated = statedSigner(env)
+  if (r.signer === '' || r.signer.toLowerCase() !== stated.toLowerCase()) {
     throw new MessageValidationError('BAD_SIGNATURE', 'signer is not the stated party, or the message is for another network')
   }
   const { expiry } = env.value as { expiry: bigint }
   if (expiry <= opts.now) throw new MessageValidationError('EXPIRED', `expired at ${expiry}`)
   if (expiry > opts.now + (opts.maxTtl ?? DEFAULT_MAX_TTL)) throw new MessageValidationError('EXPIRY_TOO_FAR', `expiry ${expiry} too far ahead`)
-  const id = messageId(env, opts.domain)
+  const binding = env.binding
+  if (binding !== undefined && env.peer !== undefined) {
+    if (binding.expiry <= opts.now) throw new MessageValidationError('EXPIRED', `peer binding expired at ${binding.expiry}`)
+    if (binding.expiry > opts.now + MAX_BINDING_TTL) throw new MessageValidationError('EXPIRY_TOO_FAR', `peer binding expiry ${binding.expiry} too far ahead`)
+    if (r.bindingSigner !== undefined && r.bindingSigner.toLowerCase() !== stated.toLowerCase()) {
+      throw new MessageValidationError('BAD_PEER_BINDING', `the peer hint ${env.peer} is not bound by ${stated}`)
+    }
+    if (r.bindingSigner === undefined && opts.bindings?.has({ account: stated, peerId: env.peer, expiry: binding.expiry }, binding.signature) !== true) {
+      throw new MessageValidationError('BAD_PEER_BINDING', 'peer binding not verified')
+    }
+  } else if (opts.requirePeerBinding === true) {
+    throw new MessageValidationError('UNBOUND_PEER', `${env.kind} without a peer hint bound by its signer`)
+  }
+  const id = r.id
   const nonce = (env.value as { nonce?: bigint, seq?: bigint }).nonce ?? (env.value as { seq: bigint }).seq
   if (opts.replay !== undefined) {
-    const seen = opts.replay.check(id, signer, nonce, opts.now)
+    const seen = opts.replay.check(id, stated, nonce, opts.now)
     if (seen === 'duplicate') throw new MessageValidationError('DUPLICATE', `already seen ${id}`)
-    if (seen === 'replayed') throw new MessageValidationError('REPLAYED_NONCE', `nonce ${nonce} reused by ${signer}`)
-    opts.replay.add(id, signer, nonce, expiry, opts.now)
+    if (seen === 'replayed') throw new MessageValidationError('REPLAYED_NONCE', `nonce ${nonce} reused by ${stated}`)
+    opts.replay.add(id, stated, nonce, expiry, opts.now)
   }
-  return { kind: env.kind, value: env.value, signature: env.signature, ...(env.peer !== undefined ? { peer: env.peer } : {}), id, signer: recovered }
+  if (binding !== undefined && env.peer !== undefined && r.bindingSigner !== undefined) {
+    opts.bindings?.add({ account: stated, peerId: env.peer, expiry: binding.expiry }, binding.signature)
+  }
+  return {
+    kind: env.kind,
+    value: env.value,
+    signature: env.signature,
+    ...(env.peer !== undefined ? { peer: env.peer } : {}),
+    ...(binding !== undefined ? { binding } : {}),
+    id,
+    signer: r.signer
+  }
+}
+
+export function validateEnvelope<K extends WireKind> (env: Envelope<K>, opts: ValidateOptions): Verified<K> {
+  return checkRecovered(env, recoverEnvelope(env, opts.domain, bindingNeedsRecovery(env, opts.bindings)), opts)
 }
 
 export function nowSeconds (): bigint {

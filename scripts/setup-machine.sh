@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine of this kind lacks to build, test and run Lilypad:
-# Debian's docker.io and busybox-static, a running Docker engine, and the npm packages.
+# Debian's docker.io and busybox-static, a running Docker engine, and the npm packages; for the mesh tests
+# nftables, iproute2 and procps' sysctl (network namespaces), nginx-light (the TLS proxy in front of WebSockets) and
+# chromium (a browser joining the mesh).
 # Idempotent: each step is skipped when already satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,12 @@ need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+[ -x /usr/sbin/nft ] || need_pkgs+=(nftables)
+[ -x /usr/sbin/ip ] || need_pkgs+=(iproute2)
+[ -x /usr/sbin/sysctl ] || need_pkgs+=(procps)
+[ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+[ -x /usr/bin/openssl ] || need_pkgs+=(openssl)
 if ((${#need_pkgs[@]})); then
   log "installing ${need_pkgs[*]}"
   as_root apt-get update -qq >/dev/null 2>&1 || true

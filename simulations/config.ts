@@ -70,9 +70,8 @@ export interface MarketConfig {
   maxRetryDelay: number
   jobPatience: number
   maxAttempts: number
+  /** how long a job creator remembers a provider that failed it (the node's BanList TTL) */
   banDuration: number
-  /** a job creator keeps providers it banned out of its own book (see MarketSimulation.ban) */
-  localBans: boolean
   fetchRetry: number
   resultBytes: number
   orderBook: { maxOffers: number, maxPerProvider: number }
@@ -132,7 +131,6 @@ export function defaultMarketConfig (nodes: number, seed: number, hours: number)
     jobPatience: 1800,
     maxAttempts: 5,
     banDuration: 300,
-    localBans: false,
     fetchRetry: 15,
     resultBytes: 2_000_000,
     orderBook: { maxOffers: 50_000, maxPerProvider: 64 },

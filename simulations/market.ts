@@ -1,24 +1,42 @@
-// The discrete-event market: resource providers, job creators, solvers and mediators as agents whose every
-// protocol decision goes through the real core — ResourceOffers into the real OrderBook, the real matcher
-// (through OrderBook.match), deals built by the real negotiation `buildDeal`, and every deal step applied to
-// the real Market model (protocols/settlement) that mirrors the contract, with its payouts. Only time, the
-// network and the agents' behaviour (arrivals, execution, churn, cheating, spam) are modelled here.
+// The discrete-event market: resource providers, job creators, solvers and mediators as agents whose every protocol
+// decision goes through the node's own code. Offers go into the real OrderBook and are matched by the real matcher;
+// deals are built by the real `buildDeal`; a provider's slots are the node's SlotCapacity, its announcements and
+// withdrawals follow the node's AnnounceSchedule, it answers proposals with the node's `answerProposal`; every deal
+// is followed on both sides — and by the drawn mediator — by the roles' own lifecycle step functions
+// (core/lifecycle), the same ones the node runs; job creators rank providers with the node's BanList and re-match
+// with the node's retry backoff; every chain step is applied to the real Market model (protocols/settlement) with
+// its payouts. Only time, the network and the agents' behaviour (arrivals, execution, churn, cheating, spam) are
+// modelled here.
 import { OrderBook } from '../protocols/order-book.ts'
 import { match as matchOffers, prepareOffers, type Candidate, type LiveOffer, type PreparedOffers } from '../protocols/matcher.ts'
 import { buildDeal, defaultDealTerms, type DealTerms as NegotiationTerms } from '../protocols/negotiation/messages.ts'
 import { idOf, type Deal, type JobOffer, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../protocols/eip712.ts'
+import type { Envelope } from '../protocols/codec.ts'
 import { apply, emptyMarket, totalHeld, depositOf, DealState, isFinal, stateName, type MarketModel, type MarketAction, type DealTerms } from '../protocols/settlement/index.ts'
+import type { Clock, Timer } from '../core/clock.ts'
+import { SlotCapacity } from '../node/negotiation/capacity.ts'
+import { AnnounceSchedule, type AnnouncePlan } from '../core/policy/announce.ts'
+import { answerProposal } from '../core/policy/proposal.ts'
+import { BanList } from '../core/policy/ban.ts'
+import { backoffMs, type RetryPolicy } from '../core/policy/retry.ts'
+import type { DealFacts } from '../core/lifecycle/facts.ts'
+import { countersignedDeal, stepProvider, defaultProviderPolicy, type ProviderDeal, type ProviderEvent, type ProviderAction, type ProviderPolicy } from '../core/lifecycle/provider.ts'
+import { jobCreatorDeal, stepJobCreator, jobView, defaultJobCreatorPolicy, type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy } from '../core/lifecycle/job-creator.ts'
+import { newDispute, stepMediator, type MediatorDispute, type MediatorEvent, type MediatorAction } from '../core/lifecycle/mediator.ts'
 import { Engine } from './engine.ts'
 import { Network } from './network.ts'
 import { Rng, mix32 } from './rng.ts'
 import type { MarketConfig } from './config.ts'
 import { Metrics } from './metrics.ts'
 import type { SpamSource } from './spam.ts'
+import { SimDriver, simNowMs, type SimRecord } from './lifecycle.ts'
+import { EPOCH } from './epoch.ts'
 
-export const EPOCH = 1_800_000_000 // simulated time 0 in unix seconds
+export { EPOCH }
 const LP = 10n ** 18n
 const ZERO = '0x0000000000000000000000000000000000000000'
 const MODULES = ['cowsay:v0.0.1', 'lilysay:v0.5.2', 'sdxl:v0.9-lilypad1', 'llama3:8b-lilypad1']
+const NO_JOB_SIGNATURE = '0x'
 
 export type Role = 'mediator' | 'solver' | 'rp' | 'jc' | 'spammer'
 
@@ -26,29 +44,42 @@ export function addressOf (node: number): string {
   return '0x' + (node + 1).toString(16).padStart(40, '0')
 }
 
-interface Slot {
-  index: number
-  /** 0 free, 1 reserved (countersigned, waiting for agree), 2 running */
-  state: number
-  job: Attempt | undefined
-  nonce: bigint
-  /** ids of this slot's offers still unexpired (the announcer's `ownOffer`) */
-  issued: Map<string, bigint>
+/** The node's Clock over the engine's simulated time (SlotCapacity's reservation timers run on it). */
+class EngineClock implements Clock {
+  readonly engine: Engine
+  constructor (engine: Engine) { this.engine = engine }
+  now (): number { return simNowMs(this.engine) }
+  setTimeout (fn: () => void, ms: number): Timer {
+    let live = true
+    this.engine.after(Math.max(0, ms) / 1000, () => { if (live) fn() })
+    return { cancel: () => { live = false } }
+  }
+
+  async sleep (ms: number): Promise<void> { await new Promise<void>(resolve => { this.setTimeout(resolve, ms) }) }
 }
 
 interface Provider {
   node: number
   address: string
-  slots: Slot[]
+  slots: number
   spec: MachineSpec
   priceFactor: number
   cheater: boolean
   up: boolean
   incarnation: number
-  /** slots taken since the last heartbeat, for the adaptive price */
+  /** slots taken since the last price step, for the adaptive price */
   taken: number
   costs: bigint
   dealsDone: number
+  /** the node's capacity and announce schedule (fresh after a restart, as in a restarted process) */
+  capacity: SlotCapacity
+  schedule: AnnounceSchedule<{ id: string }>
+  lastNonce: bigint
+  wake: number
+  /** the deal records on its disk: they survive a restart and are resumed */
+  deals: Map<string, SimRecord<ProviderDeal>>
+  /** hold actions waiting for a slot to free up */
+  holds: Array<() => void>
 }
 
 export type JobOutcome = 'completed' | 'unmatched' | 'failed'
@@ -77,14 +108,21 @@ interface Attempt {
   /** offers already proposed to and declined for this job offer */
   tried: Set<string>
   proposalsThisRound: number
-  backoff: number
-  deal: Deal | undefined
-  dealId: string | undefined
-  provider: Provider | undefined
-  slot: Slot | undefined
-  incarnation: number
-  wrong: boolean
+  rounds: number
   done: boolean
+}
+
+/** What the chain and the agents know of one deal beyond the Market model. */
+interface SimDeal {
+  /** the job creator has the countersignature (before that, it knows nothing of this deal) */
+  jcKnows: boolean
+  deal: Deal
+  attempt: Attempt
+  provider: Provider
+  jc: SimRecord<JobCreatorDeal>
+  wrong: boolean
+  resultCid?: string
+  mediator?: SimRecord<MediatorDispute>
 }
 
 interface Matcher {
@@ -98,6 +136,7 @@ interface Matcher {
 export class MarketSimulation {
   readonly config: MarketConfig
   readonly engine = new Engine()
+  readonly clock: EngineClock
   readonly net: Network
   readonly metrics: Metrics
   readonly model: MarketModel
@@ -107,7 +146,7 @@ export class MarketSimulation {
   readonly jcs: number[] = []
   readonly mediators: string[] = []
   readonly jobs: Job[] = []
-  readonly dealStates = new Map<string, Attempt>()
+  readonly dealStates = new Map<string, SimDeal>()
   private readonly rng: Rng
   private readonly netRng: Rng
   private readonly matchers: Matcher[] = []
@@ -116,7 +155,15 @@ export class MarketSimulation {
   private readonly providerByAddress = new Map<string, Provider>()
   readonly domain: LilypadDomain = { chainId: 1337n, verifyingContract: '0x00000000000000000000000000000000000b0a4d' }
   private readonly negotiationTerms: NegotiationTerms
-  private readonly bans: Array<Map<string, number>>
+  /** each job creator's memory of providers that failed it (the node's BanList) */
+  private readonly bans: Array<BanList | undefined>
+  private readonly retry: RetryPolicy
+  private readonly providerPolicy: ProviderPolicy
+  private readonly jcPolicy: JobCreatorPolicy
+  private readonly providerDriver: SimDriver<ProviderDeal, ProviderEvent, ProviderAction, DealFacts>
+  private readonly jcDriver: SimDriver<JobCreatorDeal, JobCreatorEvent, JobCreatorAction, DealFacts>
+  private readonly mediatorDriver: SimDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>
+  private readonly disputes = new Map<string, SimRecord<MediatorDispute>>()
   private nextNonce = 1n
   private idCounter = 0
   private initialTotal = 0n
@@ -128,16 +175,24 @@ export class MarketSimulation {
 
   constructor (config: MarketConfig) {
     this.config = config
+    this.clock = new EngineClock(this.engine)
     this.rng = new Rng(`market:${config.seed}`)
     this.netRng = new Rng(`network:${config.seed}`)
     this.net = new Network(config.nodes, config.network, this.netRng)
     this.metrics = new Metrics(config)
     this.roles = assignRoles(config)
     this.matcherOf = new Int32Array(config.nodes).fill(-1)
-    this.bans = Array.from({ length: config.nodes }, () => new Map<string, number>())
+    this.bans = new Array<BanList | undefined>(config.nodes)
+    this.retry = { initialMs: config.retryDelay * 1000, maxMs: config.maxRetryDelay * 1000, factor: 2, attemptTimeoutMs: 60_000, finalLeadMs: 0 }
     this.negotiationTerms = { ...defaultDealTerms, mediationFee: config.pricing.mediationFee, judgeWindow: config.judgeWindow, mediateTimeout: config.mediateTimeout }
+    this.providerPolicy = { ...defaultProviderPolicy, submitMarginSec: Math.ceil(config.chainDelay) + 1 }
+    // a result is fetched for as long as the judge window leaves time to act on it
+    this.jcPolicy = { ...defaultJobCreatorPolicy, fetchTimeoutMs: Math.max(30_000, (config.judgeWindow - 4 * config.chainDelay) * 1000) }
     for (let i = 0; i < config.nodes; i++) if (this.roles[i] === 'mediator') this.mediators.push(addressOf(i))
     this.model = emptyMarket(this.mediators)
+    this.providerDriver = new SimDriver(this.engine, this.providerLifecycle())
+    this.jcDriver = new SimDriver(this.engine, this.jcLifecycle())
+    this.mediatorDriver = new SimDriver(this.engine, this.mediatorLifecycle())
     this.setUp()
   }
 
@@ -152,13 +207,39 @@ export class MarketSimulation {
     return '0x' + mix32(this.idCounter, 0x5eed).toString(16).padStart(8, '0') + this.idCounter.toString(16).padStart(56, '0')
   }
 
-  /** Applies an action to the real Market model; a refusal is a bug in the agents, except where noted. */
+  /** Applies an action to the real Market model; the deal's parties then see the new facts (their chain followers). */
   private chain (action: MarketAction): ReturnType<typeof apply> {
     const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()) })
     this.metrics.chainCalls[action.kind] = (this.metrics.chainCalls[action.kind] ?? 0) + 1
     if (!r.ok) this.metrics.chainErrors[r.error] = (this.metrics.chainErrors[r.error] ?? 0) + 1
     if (this.config.checkEveryEvent && this.ready) this.checkConservation()
     return r
+  }
+
+  /** What the chain says about a deal (what the node's follower and the Market's deal record tell it). */
+  private factsOf (dealId: string): DealFacts {
+    const rec = this.model.deals.get(dealId)
+    if (rec === undefined) return { state: 'None', since: 0 }
+    const d = this.dealStates.get(dealId)
+    const state = stateName(rec.state)
+    return {
+      state,
+      since: rec.since,
+      ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}),
+      ...(state === 'Challenged' && d !== undefined ? { mediator: d.deal.mediators[rec.mediatorIndex] } : {})
+    }
+  }
+
+  /** A chain step touched this deal: every party following it steps on the new facts. */
+  private onChain (dealId: string): void {
+    const d = this.dealStates.get(dealId)
+    if (d === undefined) return
+    const rec = this.model.deals.get(dealId)
+    if (rec !== undefined && rec.state === DealState.Challenged && d.mediator === undefined) this.dispute(d, dealId)
+    const ph = d.provider.deals.get(dealId)
+    if (ph !== undefined && !ph.rec.terminal) this.providerDriver.step(ph, { type: 'chain' })
+    if (d.jcKnows && !d.jc.rec.terminal) this.jcDriver.step(d.jc, { type: 'chain' })
+    if (d.mediator !== undefined && !d.mediator.rec.terminal) this.mediatorDriver.step(d.mediator, { type: 'chain' })
   }
 
   // ---------------------------------------------------------------- set-up
@@ -179,7 +260,7 @@ export class MarketSimulation {
         const p: Provider = {
           node: i,
           address: addressOf(i),
-          slots: Array.from({ length: nSlots }, (_, k) => ({ index: k, state: 0, job: undefined, nonce: 0n, issued: new Map() })),
+          slots: nSlots,
           spec: c.uniformSpecs ? { cpu: 4000, ramMb: 8192, diskMb: 50_000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 } : { cpu: rng.pick([2000, 4000, 8000]), ramMb: rng.pick([4096, 8192, 16384]), diskMb: 50_000, gpus: gpu ? 1 : 0, gpuVramMb: gpu ? rng.pick([8192, 24576]) : 0, gpuModel: '', cudaVersion: 0 },
           priceFactor: rng.lognormal(1, c.priceSigma),
           cheater: false,
@@ -187,7 +268,13 @@ export class MarketSimulation {
           incarnation: 0,
           taken: 0,
           costs: 0n,
-          dealsDone: 0
+          dealsDone: 0,
+          capacity: undefined as unknown as SlotCapacity,
+          schedule: undefined as unknown as AnnounceSchedule<{ id: string }>,
+          lastNonce: 0n,
+          wake: 0,
+          deals: new Map(),
+          holds: []
         }
         slotsTotal += nSlots
         this.providers.push(p)
@@ -208,14 +295,14 @@ export class MarketSimulation {
 
     // deposits through the real Market model
     for (const j of this.jcs) this.chain({ kind: 'deposit', account: addressOf(j), amount: c.deposits.jobCreator })
-    for (const p of this.providers) this.chain({ kind: 'deposit', account: p.address, amount: c.deposits.provider * BigInt(p.slots.length) })
+    for (const p of this.providers) this.chain({ kind: 'deposit', account: p.address, amount: c.deposits.provider * BigInt(p.slots) })
     this.initialTotal = totalHeld(this.model, this.terms)
     this.ready = true
     this.metrics.slotsTotal = slotsTotal
 
     // first announcements, spread over one heartbeat so they do not all land at t=0
     for (const p of this.providers) {
-      this.engine.at(rng.next() * c.heartbeat, () => { this.heartbeat(p) })
+      this.engine.at(rng.next() * c.heartbeat, () => { if (p.incarnation === 0) this.boot(p) })
       if (c.churn !== undefined) this.engine.at(rng.exp(c.churn.meanUp), () => { this.leave(p) })
     }
     // job arrivals: one Poisson stream for the whole market, λ = utilisation × slots / mean duration
@@ -241,9 +328,7 @@ export class MarketSimulation {
 
   /** Delivers a (spam or honest) live offer into every matching node's book after its gossip delay. */
   deliverOffer (from: number, live: LiveOffer, kind: 'honest' | 'spam'): void {
-    const provider = live.offer.provider.toLowerCase()
     for (const m of this.matchers) {
-      if (this.config.localBans && this.banned(m.node, provider)) { if (kind === 'spam') this.metrics.spam.droppedByBan++; continue }
       const d = this.net.gossipDelay(from, m.node)
       if (d < 0) { this.metrics.gossipMissed++; continue }
       this.engine.after(d, () => {
@@ -270,72 +355,110 @@ export class MarketSimulation {
     return c < this.config.pricing.mediationFee ? this.config.pricing.mediationFee : c
   }
 
-  private heartbeat (p: Provider): void {
-    if (!p.up) return
+  /** A provider process starts: fresh capacity and schedule (what a node has in memory), its stored deals resumed. */
+  private boot (p: Provider): void {
     const c = this.config
-    // adaptive price: busy providers creep up, idle ones down (bounded)
-    // adaptive price (per minute of heartbeats): busy providers creep up, idle ones down, never below cost
-    const free = p.slots.filter(s => s.state === 0).length
+    const slots = [...Array(p.slots).keys()]
+    p.capacity = new SlotCapacity(slots, { clock: this.clock })
+    p.schedule = new AnnounceSchedule<{ id: string }>(slots, simNowMs(this.engine), { intervalMs: c.heartbeat * 1000, minGapMs: 1000 })
+    p.holds = []
+    p.capacity.onChange(free => {
+      this.carryOut(p, p.schedule.setFree(free, simNowMs(this.engine)))
+      this.arm(p)
+      for (const h of p.holds.splice(0)) h()
+    })
+    this.wakeSchedule(p)
+    const inc = p.incarnation
+    this.engine.after(c.heartbeat, () => { this.adaptPrice(p, inc) })
+    for (const h of p.deals.values()) if (!h.rec.terminal) this.providerDriver.step(h, { type: 'resume' })
+  }
+
+  /** The announce schedule's next wake-up (heartbeat or a deferred announcement). */
+  private arm (p: Provider): void {
+    const token = ++p.wake
+    const inc = p.incarnation
+    const at = p.schedule.nextWakeAt() / 1000 - EPOCH
+    this.engine.at(at, () => { if (p.wake === token && p.incarnation === inc && p.up) this.wakeSchedule(p) })
+  }
+
+  private wakeSchedule (p: Provider): void {
+    this.carryOut(p, p.schedule.due(simNowMs(this.engine)))
+    this.arm(p)
+  }
+
+  /** Adaptive price (per minute of heartbeats): busy providers creep up, idle ones down, never below cost. */
+  private adaptPrice (p: Provider, inc: number): void {
+    if (!p.up || p.incarnation !== inc) return
+    const c = this.config
+    const free = p.capacity.freeSlots().length
     const step = c.priceStep * c.heartbeat / 60
     const floor = c.execCostPpm / 1_000_000 * 1.1
     if (p.taken > 0 && free === 0) p.priceFactor = Math.min(3, p.priceFactor * (1 + step))
-    else if (p.taken === 0 && free === p.slots.length) p.priceFactor = Math.max(floor, p.priceFactor * (1 - step))
+    else if (p.taken === 0 && free === p.slots) p.priceFactor = Math.max(floor, p.priceFactor * (1 - step))
     p.taken = 0
-    // once arrivals have stopped and no job is looking for a provider, heartbeats have nobody to serve
-    if (this.arrivalsOpen || this.seeking > 0) for (const s of p.slots) if (s.state === 0) this.announce(p, s)
-    const inc = p.incarnation
-    this.engine.after(c.heartbeat, () => { if (p.incarnation === inc) this.heartbeat(p) })
+    this.engine.after(c.heartbeat, () => { this.adaptPrice(p, inc) })
   }
 
-  private announce (p: Provider, s: Slot): void {
+  private nonceOf (p: Provider): bigint {
+    const nowMs = BigInt(simNowMs(this.engine))
+    p.lastNonce = nowMs * 1000n > p.lastNonce ? nowMs * 1000n : p.lastNonce + 1n
+    return p.lastNonce
+  }
+
+  /** What the node's announcer does with a plan: signed withdrawals and offers, gossiped. */
+  private carryOut (p: Provider, plan: AnnouncePlan): void {
+    if (!p.up) return
+    for (const slot of plan.withdraw) this.withdraw(p, slot)
+    // once arrivals have stopped and no job is looking for a provider, announcements have nobody to serve
+    if (!this.arrivalsOpen && this.seeking === 0) return
+    for (const slot of plan.announce) this.announce(p, slot)
+  }
+
+  private announce (p: Provider, slot: number): void {
     const c = this.config
-    const nowMs = BigInt(Math.floor((EPOCH + this.engine.now) * 1000))
-    s.nonce = nowMs > s.nonce ? nowMs : s.nonce + 1n
     const price = this.priceOf(p)
     const offer: ResourceOffer = {
       provider: p.address,
-      slot: s.index,
+      slot,
       spec: p.spec,
       modules: [],
       price,
       collateral: this.collateralOf(price),
       mediators: this.mediators,
       expiry: this.nowBig() + BigInt(c.offerTtl),
-      nonce: s.nonce
+      nonce: this.nonceOf(p)
     }
     const id = this.id('ResourceOffer', offer)
-    const now = this.nowBig()
-    for (const [k, exp] of s.issued) if (exp <= now) s.issued.delete(k)
-    s.issued.set(id, offer.expiry)
+    p.schedule.expire(this.nowBig())
+    p.schedule.issue(id, slot, offer.expiry, { id })
     this.metrics.announcements++
     this.deliverOffer(p.node, { offer, id, signature: '0x', peer: String(p.node) }, 'honest')
   }
 
   /** The booked slot's offer leaves every book (the real announcer's signed OfferWithdrawal, gossiped). */
-  private withdraw (p: Provider, s: Slot): void {
-    const nowMs = BigInt(Math.floor((EPOCH + this.engine.now) * 1000))
-    s.nonce = nowMs > s.nonce ? nowMs : s.nonce + 1n
-    const nonce = s.nonce
+  private withdraw (p: Provider, slot: number): void {
+    const nonce = this.nonceOf(p)
     const expiry = this.nowBig() + BigInt(this.config.offerTtl)
     this.metrics.withdrawals++
     for (const m of this.matchers) {
       const d = this.net.gossipDelay(p.node, m.node)
       if (d < 0) { this.metrics.gossipMissed++; continue }
-      this.engine.after(d, () => { m.book.withdraw(p.address, s.index, nonce, expiry, this.nowBig()) })
+      this.engine.after(d, () => { m.book.withdraw(p.address, slot, nonce, expiry, this.nowBig()) })
     }
   }
 
+  /** The provider's process dies: what it had in memory (slots, schedule, runs, actions) is gone; its records stay. */
   private leave (p: Provider): void {
     if (!p.up) return
     p.up = false
     p.incarnation++
+    p.wake++
     this.net.up[p.node] = 0
     this.metrics.churn.left++
-    for (const s of p.slots) {
-      if (s.job !== undefined && s.state === 2) this.metrics.churn.jobsInterrupted++
-      s.state = 0
-      s.job = undefined
-      s.issued.clear()
+    p.capacity?.stop()
+    for (const h of p.deals.values()) {
+      if (h.rec.running) this.metrics.churn.jobsInterrupted++
+      this.providerDriver.kill(h)
     }
     const c = this.config.churn
     if (c !== undefined) this.engine.after(this.rng.exp(c.meanDown), () => { this.rejoin(p) })
@@ -346,94 +469,204 @@ export class MarketSimulation {
     p.incarnation++
     this.net.up[p.node] = 1
     this.metrics.churn.rejoined++
-    this.heartbeat(p)
+    this.boot(p)
     const c = this.config.churn
     if (c !== undefined) this.engine.after(this.rng.exp(c.meanUp), () => { this.leave(p) })
   }
 
-  /** The provider's answer to a proposal: reserve the slot if it is free and the offer is its own (capacity is its call). */
-  private answerProposal (p: Provider, offerSlot: number, offerId: string, a: Attempt): 'accept' | 'NO_CAPACITY' | 'UNKNOWN_OFFER' {
-    const s = p.slots[offerSlot]
-    if (s === undefined) return 'UNKNOWN_OFFER'
-    const exp = s.issued.get(offerId)
-    if (exp === undefined || exp <= this.nowBig()) return 'UNKNOWN_OFFER'
-    if (s.state !== 0) return 'NO_CAPACITY'
-    s.state = 1
-    s.job = a
-    p.taken++
-    this.withdraw(p, s)
-    const inc = p.incarnation
-    // a reservation lapses unless the deal is agreed on chain in time
-    this.engine.after(this.config.reservationTtl, () => {
-      if (p.incarnation === inc && s.state === 1 && s.job === a) { s.state = 0; s.job = undefined; this.announce(p, s) }
-    })
-    return 'accept'
-  }
-
-  private execute (a: Attempt): void {
-    const p = a.provider as Provider
-    const s = a.slot as Slot
-    const inc = p.incarnation
-    s.state = 2
-    a.incarnation = inc
-    const runtime = p.cheater ? a.job.duration * this.config.cheatRuntimeFraction : a.job.duration
-    a.wrong = p.cheater
-    if (!p.cheater) p.costs += this.execCost(a)
-    this.engine.after(runtime, () => {
-      if (p.incarnation !== inc || s.job !== a) return // the provider died mid-job: the deal times out
-      this.engine.after(this.config.chainDelay, () => { this.submitResult(a) })
-    })
-  }
-
-  private execCost (a: Attempt): bigint {
+  private execCost (): bigint {
     // running a job costs the same whatever it was sold for
     return this.config.pricing.basePrice * BigInt(this.config.execCostPpm) / 1_000_000n
   }
 
-  private submitResult (a: Attempt): void {
-    const p = a.provider as Provider
-    const s = a.slot as Slot
-    if (p.incarnation !== a.incarnation) return
-    const deal = a.deal as Deal
-    const cid = `bafy${a.wrong ? 'wrong' : 'good'}${(a.dealId as string).slice(2, 26)}`
-    const r = this.chain({ kind: 'submitResult', caller: p.address, dealId: a.dealId as string, terms: deal, cid })
-    // the slot is free again either way
-    s.state = 0
-    s.job = undefined
-    this.announce(p, s)
-    if (!r.ok) return
-    p.dealsDone++
-    if (a.wrong) this.metrics.cheats.submitted++
-    const step = r.steps[0]
-    if (step.audited === true) {
-      this.metrics.audits++
-      this.mediate(a, step.mediator as string)
-    } else {
-      this.fetchResult(a, 0)
+  /** The provider lifecycle, its actions carried out by this provider in simulated time. */
+  private providerLifecycle (): ConstructorParameters<typeof SimDriver<ProviderDeal, ProviderEvent, ProviderAction, DealFacts>>[1] {
+    return {
+      step: (rec, input) => stepProvider(rec, input, this.providerPolicy),
+      facts: rec => this.factsOf(rec.dealId),
+      alive: h => this.dealStates.get(h.rec.dealId)?.provider.up ?? false,
+      perform: (h, a, done) => { this.providerAct(h, a, done) },
+      changed: (h, prev) => {
+        const d = this.dealStates.get(h.rec.dealId)
+        if (d === undefined) return
+        if (h.rec.submitted && !prev.submitted) { d.provider.dealsDone++; if (d.wrong) this.metrics.cheats.submitted++ }
+      }
+    }
+  }
+
+  private providerAct (h: SimRecord<ProviderDeal>, a: ProviderAction, done: (e: ProviderEvent) => void): void {
+    const c = this.config
+    const rec = h.rec
+    const d = this.dealStates.get(rec.dealId) as SimDeal
+    const p = d.provider
+    const later = (s: number, fn: () => void): void => { this.engine.after(s, fn) }
+    switch (a.kind) {
+      case 'hold': {
+        const life = h.life
+        const tryHold = (): void => {
+          if (h.life !== life || !p.up) return
+          for (const s of [rec.slot, ...p.capacity.freeSlots()]) {
+            if (s >= 0 && p.capacity.tryReserve(s, rec.dealId, c.reservationTtl * 1000)) { p.capacity.confirm(rec.dealId); done({ type: 'held', slot: s }); return }
+          }
+          if (simNowMs(this.engine) >= a.deadline) { done({ type: 'hold-failed', reason: 'no slot freed in time' }); return }
+          p.holds.push(tryHold)
+        }
+        later(0, tryHold)
+        return
+      }
+      case 'release': later(0, () => { p.capacity.release(rec.dealId); done({ type: 'released' }) }); return
+      case 'agree':
+        later(c.chainDelay, () => {
+          // the escrow audit reads each live deal's terms, so they are known before the deal exists
+          this.terms.set(rec.dealId, d.deal)
+          const r = this.chain({ kind: 'agree', dealId: rec.dealId, terms: d.deal })
+          if (r.ok) {
+            this.metrics.deals++
+            this.metrics.prices.push(d.deal.price)
+            done({ type: 'agreed', at: this.chainNow() })
+          } else {
+            this.terms.delete(rec.dealId)
+            done({ type: 'agree-failed', reason: r.error })
+          }
+          this.onChain(rec.dealId)
+        })
+        return
+      case 'run': {
+        const runtime = p.cheater ? d.attempt.job.duration * c.cheatRuntimeFraction : d.attempt.job.duration
+        d.wrong = p.cheater
+        if (!p.cheater) p.costs += this.execCost()
+        const life = h.life
+        const run = rec.runs
+        later(Math.min(runtime, a.timeoutSec), () => {
+          // an aborted run (a later run, or the process died) ends with nothing
+          if (h.life !== life || h.rec.runs !== run || !h.rec.running) return
+          done({ type: 'run-done', cid: `bafy${d.wrong ? 'wrong' : 'good'}${rec.dealId.slice(2, 26)}`, exitCode: 0 })
+        })
+        return
+      }
+      case 'abort-run': later(0, () => { done({ type: 'run-aborted' }) }); return
+      case 'notify': {
+        const t = this.net.directDelay(p.node, d.attempt.job.jc, 128)
+        later(Math.max(0, t), () => {
+          if (t >= 0 && d.jcKnows) this.jcDriver.step(d.jc, { type: 'agree-notice', reason: a.reason })
+          done(t >= 0 ? { type: 'notified' } : { type: 'notify-failed', reason: 'lost' })
+        })
+        return
+      }
+      case 'submit':
+        later(c.chainDelay, () => {
+          const cid = rec.resultCid as string
+          const r = this.chain({ kind: 'submitResult', caller: p.address, dealId: rec.dealId, terms: d.deal, cid })
+          if (r.ok) {
+            d.resultCid = cid
+            if (r.steps[0].audited === true) this.metrics.audits++
+            done({ type: 'submitted' })
+          } else {
+            done({ type: 'submit-failed', reason: r.error })
+          }
+          this.onChain(rec.dealId)
+        })
+        return
+      case 'deliver': {
+        const t = this.net.directDelay(p.node, d.attempt.job.jc, 512)
+        later(Math.max(0, t), () => {
+          if (t >= 0 && d.jcKnows && rec.resultCid !== undefined) this.jcDriver.step(d.jc, { type: 'result', cid: rec.resultCid, addrs: [] })
+          done(t >= 0 ? { type: 'delivered' } : { type: 'deliver-failed', reason: 'lost' })
+        })
+        return
+      }
+      case 'settle':
+        later(c.chainDelay, () => {
+          const r = this.chain({ kind: 'settle', deals: [{ dealId: rec.dealId, terms: d.deal }] })
+          done(r.ok ? { type: 'settled' } : { type: 'settle-failed', reason: r.error })
+          this.onChain(rec.dealId)
+        })
+        return
+      case 'hand-off': this.handOff(p.node, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'timeout-mediation':
+        later(c.chainDelay, () => {
+          const r = this.chain({ kind: 'timeoutMediation', dealId: rec.dealId, terms: d.deal })
+          done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
+          this.onChain(rec.dealId)
+        })
     }
   }
 
   // ---------------------------------------------------------------- mediators
 
-  private mediate (a: Attempt, mediator: string): void {
-    const deal = a.deal as Deal
-    const medNode = Number(BigInt(mediator)) - 1
-    // the mediator fetches the result and re-runs the job; a result it cannot fetch counts as wrong
-    const rpNode = a.provider?.node ?? 0
-    // a lost transfer is retried; a provider it cannot reach at all (gone, cut off) fails the check
-    const reachable = this.net.reachable(rpNode, medNode)
-    const once = this.net.directDelay(rpNode, medNode, this.config.resultBytes)
-    const fetch = !reachable ? 0 : once >= 0 ? once : this.config.fetchRetry + this.net.linkLatency() + this.config.resultBytes / this.net.params.bandwidth
-    const correct = !a.wrong && reachable
-    this.metrics.mediatorCosts += this.execCost(a)
-    this.engine.after(Math.max(0, fetch) + a.job.duration + this.config.chainDelay, () => {
-      const r = this.chain({ kind: 'mediate', caller: mediator, dealId: a.dealId as string, terms: deal, resultCorrect: correct })
-      if (!r.ok) return
-      if (correct) { this.finish(a, 'completed') } else {
-        if (a.wrong) this.metrics.cheats.detected++
-        this.rematch(a)
-      }
+  /** The drawn mediator's follower sees the challenge: a dispute record, stepped by the mediator lifecycle. */
+  private dispute (d: SimDeal, dealId: string): void {
+    const rec = this.model.deals.get(dealId)
+    if (rec === undefined) return
+    const mediator = d.deal.mediators[rec.mediatorIndex]
+    const m = this.mediatorDriver.holder(newDispute({ dealId, jobCreator: d.deal.jobCreator, audit: true }, simNowMs(this.engine)))
+    d.mediator = m
+    this.disputes.set(dealId, m)
+    ;(m as SimRecord<MediatorDispute> & { self: string }).self = mediator
+    this.mediatorDriver.step(m)
+  }
+
+  /** A party pushes the case to the drawn mediator (a lost push leaves the mediator to pull it). */
+  private handOff (from: number, d: SimDeal, dealId: string, done: () => void): void {
+    const m = d.mediator
+    const mediator = m === undefined ? undefined : (m as SimRecord<MediatorDispute> & { self: string }).self
+    const to = mediator === undefined ? -1 : Number(BigInt(mediator)) - 1
+    const t = to < 0 ? -1 : this.net.directDelay(from, to, 4096)
+    this.engine.after(Math.max(0, t), () => {
+      if (t >= 0 && m !== undefined) this.mediatorDriver.step(m, this.caseOf(d))
+      done()
     })
+  }
+
+  private caseOf (d: SimDeal): MediatorEvent {
+    const job: Envelope<'JobOffer'> = { kind: 'JobOffer', value: d.attempt.offer, signature: NO_JOB_SIGNATURE }
+    return { type: 'case', deal: { kind: 'Deal', value: d.deal, signature: NO_JOB_SIGNATURE }, jobOffer: job, via: 'push' }
+  }
+
+  private mediatorLifecycle (): ConstructorParameters<typeof SimDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>>[1] {
+    const c = this.config
+    return {
+      step: (rec, input) => {
+        const h = this.disputes.get(rec.dealId) as SimRecord<MediatorDispute> & { self: string }
+        return stepMediator(rec, input, { self: h.self, pullAfterMs: 5000, pullIntervalMs: 5000, marginSec: Math.min(30, Math.floor(c.mediateTimeout / 10)) })
+      },
+      facts: rec => this.factsOf(rec.dealId),
+      perform: (h, a, done) => {
+        const d = this.dealStates.get(h.rec.dealId) as SimDeal
+        const medNode = Number(BigInt((h as SimRecord<MediatorDispute> & { self: string }).self)) - 1
+        switch (a.kind) {
+          case 'pull': {
+            // the mediator asks the job creator (always up in this model)
+            const t = this.net.directDelay(medNode, d.attempt.job.jc, 4096)
+            this.engine.after(Math.max(0, t) * 2, () => {
+              if (t >= 0) this.mediatorDriver.step(h, { ...this.caseOf(d), via: 'pull' } as MediatorEvent)
+              done(t >= 0 ? { type: 'pulled' } : { type: 'pull-failed', reason: 'unreachable' })
+            })
+            return
+          }
+          case 'rerun': {
+            // the mediator fetches the result and re-runs the job; a result it cannot fetch counts as wrong
+            const rpNode = d.provider.node
+            const reachable = this.net.reachable(rpNode, medNode)
+            const once = this.net.directDelay(rpNode, medNode, c.resultBytes)
+            const fetch = !reachable ? 0 : once >= 0 ? once : c.fetchRetry + this.net.linkLatency() + c.resultBytes / this.net.params.bandwidth
+            const correct = !d.wrong && reachable
+            this.metrics.mediatorCosts += this.execCost()
+            this.engine.after(Math.max(0, fetch) + d.attempt.job.duration, () => {
+              done({ type: 'rerun-done', cid: correct ? (h.rec.resultCid ?? '') : 'bafymediatordisagrees' })
+            })
+            return
+          }
+          case 'mediate':
+            this.engine.after(c.chainDelay, () => {
+              const r = this.chain({ kind: 'mediate', caller: (h as SimRecord<MediatorDispute> & { self: string }).self, dealId: h.rec.dealId, terms: d.deal, resultCorrect: a.resultCorrect })
+              if (r.ok && !a.resultCorrect && d.wrong) this.metrics.cheats.detected++
+              done(r.ok ? { type: 'mediated' } : { type: 'mediate-failed', reason: r.error })
+              this.onChain(h.rec.dealId)
+            })
+        }
+      }
+    }
   }
 
   // ---------------------------------------------------------------- job creators
@@ -465,6 +698,12 @@ export class MarketSimulation {
     this.engine.after(rng.exp(1 / this.metrics.arrivalRate), () => { this.arrival() })
   }
 
+  private bansOf (jc: number): BanList {
+    let b = this.bans[jc]
+    if (b === undefined) { b = new BanList({ ttlMs: this.config.banDuration * 1000 }); this.bans[jc] = b }
+    return b
+  }
+
   private startAttempt (job: Job): void {
     const c = this.config
     job.attempts++
@@ -491,13 +730,7 @@ export class MarketSimulation {
       patienceUntil: this.engine.now + c.jobPatience,
       tried: new Set(),
       proposalsThisRound: 0,
-      backoff: c.retryDelay,
-      deal: undefined,
-      dealId: undefined,
-      provider: undefined,
-      slot: undefined,
-      incarnation: 0,
-      wrong: false,
+      rounds: 0,
       done: false
     }
     if (job.attempts > 1) this.metrics.rematched++
@@ -505,17 +738,22 @@ export class MarketSimulation {
     this.requestCandidates(a)
   }
 
+  /** The node's rule: more candidates than the list needs, so skipping banned providers still leaves some. */
+  private matchFor (m: Matcher, a: Attempt): Candidate[] {
+    const bans = this.bansOf(a.job.jc)
+    const nowMs = simNowMs(this.engine)
+    const limit = Math.min(1024, this.config.candidateLimit + bans.bannedCount(nowMs))
+    this.metrics.matchCalls++
+    return bans.rank(m.book.match(a.offer, { now: this.nowBig(), limit }), x => x.live.offer.provider, nowMs).slice(0, this.config.candidateLimit)
+  }
+
   private requestCandidates (a: Attempt): void {
     if (this.engine.now > a.patienceUntil) { this.seeking--; this.finishJob(a.job, 'unmatched'); return }
     a.proposalsThisRound = 0
     const jc = a.job.jc
     const m = this.matchers[this.matcherOf[jc]]
-    const match = (): Candidate[] => {
-      this.metrics.matchCalls++
-      return m.book.match(a.offer, { now: this.nowBig(), limit: this.config.candidateLimit })
-    }
     if (m.node === jc) {
-      this.engine.after(this.config.matchProcessing, () => { this.negotiate(a, match(), 0) })
+      this.engine.after(this.config.matchProcessing, () => { this.negotiate(a, this.matchFor(m, a), 0) })
       return
     }
     // the job offer reaches the solver by gossip; the candidates come back on a direct stream
@@ -525,7 +763,7 @@ export class MarketSimulation {
       const candidates = this.solverMatch(m, a.offer)
       const back = this.net.directDelay(m.node, jc, 1024 * Math.max(1, candidates.length))
       if (back < 0) { this.retryLater(a, this.config.negotiationTimeout); return }
-      this.engine.after(back + this.config.matchProcessing, () => { this.negotiate(a, candidates, 0) })
+      this.engine.after(back + this.config.matchProcessing, () => { this.negotiate(a, this.bansOf(jc).rank(candidates, x => x.live.offer.provider, simNowMs(this.engine)), 0) })
     })
   }
 
@@ -559,159 +797,182 @@ export class MarketSimulation {
     if (d >= 0) this.engine.after(d, drop)
   }
 
+  /** No candidate agreed: match again after the node's retry backoff. */
   private retryLater (a: Attempt, extra = 0): void {
-    const d = a.backoff + extra
-    a.backoff = Math.min(this.config.maxRetryDelay, a.backoff * 2)
+    a.rounds++
     this.metrics.retries++
-    this.engine.after(d, () => { this.requestCandidates(a) })
+    this.engine.after(backoffMs(this.retry, a.rounds) / 1000 + extra, () => { this.requestCandidates(a) })
   }
 
-  /**
-   * The job creator skips a provider that failed to answer or declined an offer it never issued. With
-   * `localBans` it also keeps that provider out of its own book for the ban (a local ban list in front of the
-   * book: not in the node today, the mitigation the spam scenario evaluates).
-   */
-  private ban (jc: number, provider: string): void {
-    this.bans[jc].set(provider, this.engine.now + this.config.banDuration)
-    if (!this.config.localBans) return
-    const m = this.matchers[this.matcherOf[jc]]
-    if (m.node !== jc) return
-    for (const l of m.book.offers()) if (l.offer.provider.toLowerCase() === provider) m.book.delete(l.offer.provider, l.offer.slot)
-  }
-
-  private banned (jc: number, provider: string): boolean {
-    const until = this.bans[jc].get(provider)
-    return until !== undefined && until > this.engine.now
-  }
-
-  /** Proposes to candidates in rank order (the real negotiation's fallback), skipping banned providers. */
+  /** Proposes to candidates in rank order (the real negotiation's fallback); a failure goes on the ban list. */
   private negotiate (a: Attempt, candidates: Candidate[], k: number): void {
     const c = this.config
     const jc = a.job.jc
-    while (k < candidates.length && (this.banned(jc, candidates[k].live.offer.provider.toLowerCase()) || a.tried.has(candidates[k].live.id))) k++
+    const bans = this.bansOf(jc)
+    while (k < candidates.length && (bans.banned(candidates[k].live.offer.provider, simNowMs(this.engine)) || a.tried.has(candidates[k].live.id))) k++
     if (k >= candidates.length || a.proposalsThisRound >= c.maxProposals) { this.retryLater(a); return }
     const cand = candidates[k]
     a.tried.add(cand.live.id)
     a.proposalsThisRound++
     const deal = buildDeal(a.offer, a.offerId, cand.live.offer, cand.live.id, cand.mediators, this.negotiationTerms, this.nowBig())
+    const dealId = this.id('Deal', deal)
     const providerAddr = cand.live.offer.provider.toLowerCase()
     const p = this.providerByAddress.get(providerAddr)
     const target = p?.node ?? Number(cand.live.peer ?? -1)
     this.metrics.proposals++
     const raw = target >= 0 ? this.net.directDelay(jc, target, 3072) : -1
     const there = raw < 0 ? -1 : raw + c.proposalProcessing
-    const timeout = (): void => {
-      this.metrics.negotiationTimeouts++
-      this.ban(jc, providerAddr)
-      this.engine.after(c.negotiationTimeout, () => { this.negotiate(a, candidates, k + 1) })
+    const unanswered = (wait: number): void => {
+      this.engine.after(wait, () => {
+        this.metrics.negotiationTimeouts++
+        bans.record(providerAddr, 'unreachable', simNowMs(this.engine))
+        this.negotiate(a, candidates, k + 1)
+      })
     }
-    if (there < 0) { timeout(); return }
+    if (there < 0) { unanswered(c.negotiationTimeout); return }
     this.engine.after(there + c.rpProcessing, () => {
       if (p === undefined) {
         // a spammer's offer: nobody honest behind it
         const spamAnswer = this.spam?.answer(target)
-        if (spamAnswer === 'silent' || spamAnswer === undefined) { this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; this.ban(jc, providerAddr); this.negotiate(a, candidates, k + 1) }); return }
+        if (spamAnswer === 'silent' || spamAnswer === undefined) { unanswered(c.negotiationTimeout - there - c.rpProcessing); return }
         const back = this.net.directDelay(target, jc, 256)
-        this.engine.after(Math.max(0, back), () => { this.metrics.declines.UNKNOWN_OFFER = (this.metrics.declines.UNKNOWN_OFFER ?? 0) + 1; this.ban(jc, providerAddr); this.negotiate(a, candidates, k + 1) })
+        this.engine.after(Math.max(0, back), () => {
+          this.metrics.declines.UNKNOWN_OFFER = (this.metrics.declines.UNKNOWN_OFFER ?? 0) + 1
+          bans.record(providerAddr, 'declined', simNowMs(this.engine))
+          this.negotiate(a, candidates, k + 1)
+        })
         return
       }
-      if (!p.up) { this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; this.negotiate(a, candidates, k + 1) }); return }
-      const answer = this.answerProposal(p, cand.live.offer.slot, cand.live.id, a)
+      if (!p.up) {
+        this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; bans.record(providerAddr, 'unreachable', simNowMs(this.engine)); this.negotiate(a, candidates, k + 1) })
+        return
+      }
+      const slot = cand.live.offer.slot
+      const answer = answerProposal({ ownOfferLive: p.schedule.own(cand.live.id, this.nowBig()) !== undefined, slot, dealId, reservationTtlMs: c.reservationTtl * 1000 }, p.capacity)
+      if (answer === 'accept') { p.taken++; this.countersigned(a, deal, dealId, p, slot) }
       const back = this.net.directDelay(target, jc, 512)
       if (back < 0) {
-        // the reply is lost: the job creator times out; the provider's reservation lapses on its own
+        // the reply is lost: the job creator times out (the provider's countersigned deal is never agreed and expires)
         this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; this.negotiate(a, candidates, k + 1) })
         return
       }
       this.engine.after(back + c.jcProcessing, () => {
         if (answer !== 'accept') {
           this.metrics.declines[answer] = (this.metrics.declines[answer] ?? 0) + 1
+          if (answer === 'UNKNOWN_OFFER') bans.record(providerAddr, 'declined', simNowMs(this.engine))
           if (c.dropDeclined) this.dropStale(a, cand)
           this.negotiate(a, candidates, k + 1)
           return
         }
-        this.agreed(a, deal, p, p.slots[cand.live.offer.slot])
+        this.agreed(a, dealId)
       })
     })
   }
 
-  private agreed (a: Attempt, deal: Deal, p: Provider, s: Slot): void {
+  /** The provider countersigned: it records the deal at once and follows it with its lifecycle. */
+  private countersigned (a: Attempt, deal: Deal, dealId: string, p: Provider, slot: number): void {
+    p.capacity.confirm(dealId)
+    const jcRec = this.jcDriver.holder(jobCreatorDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, providerPeer: String(p.node) }, simNowMs(this.engine), this.jcPolicy))
+    const d: SimDeal = { jcKnows: false, deal, attempt: a, provider: p, jc: jcRec, wrong: false }
+    this.dealStates.set(dealId, d)
+    const rec = countersignedDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, jobCreatorSignature: NO_JOB_SIGNATURE, providerSignature: NO_JOB_SIGNATURE, slot, jobCreatorPeer: String(a.job.jc) }, simNowMs(this.engine))
+    const h = this.providerDriver.holder(rec)
+    p.deals.set(dealId, h)
+    this.providerDriver.step(h)
+  }
+
+  /** The countersignature reached the job creator: its lifecycle follows the deal from here. */
+  private agreed (a: Attempt, dealId: string): void {
     this.seeking--
+    const d = this.dealStates.get(dealId) as SimDeal
     const latency = this.engine.now - a.startedAt
-    const cross = this.config.partition !== undefined && this.net.side[a.job.jc] !== this.net.side[p.node]
+    const cross = this.config.partition !== undefined && this.net.side[a.job.jc] !== this.net.side[d.provider.node]
     this.metrics.recordMatch(this.engine.now, latency, cross, this.net.partitioned, this.metrics.partitionEvents.length > 1)
-    a.deal = deal
-    a.dealId = this.id('Deal', deal)
-    a.provider = p
-    a.slot = s
-    this.engine.after(this.config.chainDelay, () => {
-      // the escrow audit reads each live deal's terms, so they are known before the deal exists
-      this.terms.set(a.dealId as string, deal)
-      const r = this.chain({ kind: 'agree', dealId: a.dealId as string, terms: deal })
-      if (!r.ok) {
-        if (s.job === a) { s.state = 0; s.job = undefined; this.announce(p, s) }
-        this.finishAttemptAndRetry(a)
+    // a job creator records the deal when it gets the countersignature; the provider may have acted already
+    d.jc.rec = { ...d.jc.rec, countersignedAt: simNowMs(this.engine), agreeBy: simNowMs(this.engine) + this.jcPolicy.agreeTimeoutMs }
+    d.jcKnows = true
+    this.jcDriver.step(d.jc)
+  }
+
+  private jcLifecycle (): ConstructorParameters<typeof SimDriver<JobCreatorDeal, JobCreatorEvent, JobCreatorAction, DealFacts>>[1] {
+    return {
+      step: (rec, input) => stepJobCreator(rec, input, this.jcPolicy),
+      facts: rec => this.factsOf(rec.dealId),
+      perform: (h, a, done) => { this.jcAct(h, a, done) },
+      changed: (h, prev) => { this.jobFollows(h, prev) }
+    }
+  }
+
+  private jcAct (h: SimRecord<JobCreatorDeal>, a: JobCreatorAction, done: (e: JobCreatorEvent) => void): void {
+    const c = this.config
+    const rec = h.rec
+    const d = this.dealStates.get(rec.dealId) as SimDeal
+    switch (a.kind) {
+      case 'fetch': {
+        const tryFetch = (): void => {
+          const t = this.net.directDelay(d.provider.node, d.attempt.job.jc, c.resultBytes)
+          if (t >= 0) {
+            this.metrics.resultFetchTimes.push(t)
+            this.engine.after(t, () => { done({ type: 'fetched', path: 'sim', exitCode: 0 }) })
+            return
+          }
+          // unreachable (partition, provider gone): tried again until the fetch deadline
+          if (simNowMs(this.engine) + c.fetchRetry * 1000 < a.deadline) this.engine.after(c.fetchRetry, tryFetch)
+          else this.engine.at(a.deadline / 1000 - EPOCH, () => { done({ type: 'fetch-failed', reason: 'the provider could not be reached' }) })
+        }
+        tryFetch()
         return
       }
-      this.dealStates.set(a.dealId as string, a)
-      this.metrics.deals++
-      this.metrics.prices.push(deal.price)
-      // anyone may close a deal whose result never came
-      this.engine.at(this.engine.now + deal.resultTimeout + 1, () => { this.checkResultTimeout(a) })
-      if (s.job === a && p.incarnation === a.incarnation + 0 && p.up) this.execute(a)
-    })
-    a.incarnation = p.incarnation
-  }
-
-  private finishAttemptAndRetry (a: Attempt): void {
-    a.done = true
-    this.startAttempt(a.job)
-  }
-
-  private checkResultTimeout (a: Attempt): void {
-    const rec = this.model.deals.get(a.dealId as string)
-    if (rec === undefined || rec.state !== DealState.Agreed) return
-    const r = this.chain({ kind: 'timeoutResult', dealId: a.dealId as string, terms: a.deal as Deal })
-    if (r.ok) {
-      this.metrics.timeoutsRefunded++
-      this.rematch(a)
-    }
-  }
-
-  private fetchResult (a: Attempt, tries: number): void {
-    const c = this.config
-    const p = a.provider as Provider
-    const d = this.net.directDelay(p.node, a.job.jc, c.resultBytes)
-    const deal = a.deal as Deal
-    const rec = this.model.deals.get(a.dealId as string)
-    if (d < 0) {
-      // unreachable (partition, provider gone): keep trying inside the judge window, then challenge
-      const deadline = (rec?.since ?? this.chainNow()) + deal.judgeWindow - EPOCH
-      if (this.engine.now + c.fetchRetry < deadline - c.chainDelay * 4) {
-        this.engine.after(c.fetchRetry, () => { this.fetchResult(a, tries + 1) })
-      } else {
-        const r = this.chain({ kind: 'challenge', caller: deal.jobCreator, dealId: a.dealId as string, terms: deal })
-        if (r.ok) { this.metrics.challenges++; this.mediate(a, r.steps[0].mediator as string) }
+      case 'accept':
+        this.engine.after(c.chainDelay, () => {
+          const r = this.chain({ kind: 'accept', caller: d.deal.jobCreator, deals: [{ dealId: rec.dealId, terms: d.deal }] })
+          done(r.ok ? { type: 'accepted' } : { type: 'accept-failed', reason: r.error })
+          this.onChain(rec.dealId)
+        })
+        return
+      case 'refund': {
+        const attempt = (n: number): void => {
+          this.engine.after(c.chainDelay, () => {
+            const r = this.chain({ kind: 'timeoutResult', dealId: rec.dealId, terms: d.deal })
+            // the chain's clock not past the deadline yet: retried, as the node's driver does
+            if (!r.ok && r.error === 'ResultWindowOpen' && n < 10) { this.engine.after(1, () => { attempt(n + 1) }); return }
+            if (r.ok) this.metrics.timeoutsRefunded++
+            done(r.ok ? { type: 'refunded' } : { type: 'refund-failed', reason: r.error })
+            this.onChain(rec.dealId)
+          })
+        }
+        attempt(0)
+        return
       }
-      return
+      case 'hand-off': this.handOff(d.attempt.job.jc, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'timeout-mediation':
+        this.engine.after(c.chainDelay, () => {
+          const r = this.chain({ kind: 'timeoutMediation', dealId: rec.dealId, terms: d.deal })
+          done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
+          this.onChain(rec.dealId)
+        })
     }
-    this.metrics.resultFetchTimes.push(d)
-    this.engine.after(d + c.chainDelay, () => {
-      const r = this.chain({ kind: 'accept', caller: deal.jobCreator, deals: [{ dealId: a.dealId as string, terms: deal }] })
-      if (!r.ok) return
-      if (a.wrong) { a.job.wrongAccepted = true; this.metrics.cheats.undetected++ }
-      this.finish(a, 'completed')
-    })
   }
 
-  private finish (a: Attempt, outcome: JobOutcome): void {
+  /** The job waiting on a deal reacts to the deal's record as the node's `run` does (core jobView). */
+  private jobFollows (h: SimRecord<JobCreatorDeal>, prev: JobCreatorDeal): void {
+    const d = this.dealStates.get(h.rec.dealId)
+    if (d === undefined || d.attempt.done) return
+    const a = d.attempt
+    const view = jobView(h.rec)
+    if (view.status === 'waiting' || jobView(prev).status === view.status) return
     a.done = true
-    this.finishJob(a.job, outcome)
-  }
-
-  private rematch (a: Attempt): void {
-    a.done = true
-    this.startAttempt(a.job)
+    if (view.status === 'done') {
+      if (d.wrong && (h.rec.outcome === undefined || h.rec.outcome === 'Settled')) { a.job.wrongAccepted = true; this.metrics.cheats.undetected++ }
+      this.finishJob(a.job, 'completed')
+    } else if (view.status === 'failed') {
+      this.finishJob(a.job, 'failed')
+    } else {
+      const failure = h.rec.phase === 'refunded' ? 'no-result' : h.rec.abandoned?.startsWith('the provider could not agree') === true ? 'agree-reverted' : 'no-agree'
+      this.bansOf(a.job.jc).record(d.deal.resourceProvider, failure, simNowMs(this.engine))
+      if (!h.rec.terminal) this.jcDriver.step(h, { type: 'abandon', reason: view.reason })
+      this.startAttempt(a.job)
+    }
   }
 
   private finishJob (job: Job, outcome: JobOutcome): void {
@@ -727,8 +988,9 @@ export class MarketSimulation {
     let busy = 0
     let upSlots = 0
     for (const p of this.providers) {
-      if (!p.up) continue
-      for (const s of p.slots) { upSlots++; if (s.state !== 0) busy++ }
+      if (!p.up || p.capacity === undefined) continue
+      upSlots += p.slots
+      busy += p.slots - p.capacity.freeSlots().length
     }
     this.metrics.utilisation.push({ t: this.engine.now, busy, upSlots, value: upSlots === 0 ? 0 : busy / upSlots })
     this.checkConservation()
@@ -744,15 +1006,15 @@ export class MarketSimulation {
     }
   }
 
-  /** Runs arrivals for the configured hours, then lets every started job reach an end (bounded drain). */
+  /** Runs arrivals for the configured hours, then lets every started job and every deal reach an end (bounded drain). */
   run (): void {
     const c = this.config
     const end = c.hours * 3600
     this.engine.run(end)
     const drainLimit = end + c.jobPatience + c.maxAttempts * (c.jobTimeout + c.judgeWindow + c.mediateTimeout + 600)
-    // stop heartbeats from keeping the queue alive forever: drain until every job has an outcome
+    // heartbeats keep the queue alive forever: drain until every job has an outcome and every deal has ended
     const step = 60
-    while (this.jobs.some(j => j.outcome === undefined) && this.engine.now < drainLimit) this.engine.run(this.engine.now + step)
+    while ((this.jobs.some(j => j.outcome === undefined) || this.openDeals() > 0) && this.engine.now < drainLimit) this.engine.run(this.engine.now + step)
     this.checkConservation()
     this.metrics.finish(this)
   }
@@ -763,10 +1025,15 @@ export class MarketSimulation {
     return this.providers.map(p => ({
       address: p.address,
       cheater: p.cheater,
-      tokenDelta: depositOf(this.model, p.address) - c.deposits.provider * BigInt(p.slots.length),
+      tokenDelta: depositOf(this.model, p.address) - c.deposits.provider * BigInt(p.slots),
       costs: p.costs,
       deals: p.dealsDone
     }))
+  }
+
+  /** Lifecycle steps taken by every role's step function (how much of the run is the shared core). */
+  lifecycleSteps (): { provider: number, jobCreator: number, mediator: number } {
+    return { provider: this.providerDriver.steps, jobCreator: this.jcDriver.steps, mediator: this.mediatorDriver.steps }
   }
 
   dealStateCounts (): Record<string, number> {

@@ -57,7 +57,7 @@ export class Metrics {
   rematched = 0
   timeoutsRefunded = 0
   resultFetchTimes: number[] = []
-  spam = { published: 0, verdicts: {} as Record<string, number>, bookResults: {} as Record<string, number>, deliveredToBooks: 0, droppedByBan: 0 }
+  spam = { published: 0, verdicts: {} as Record<string, number>, bookResults: {} as Record<string, number>, deliveredToBooks: 0 }
   partitionEvents: Array<{ t: number, event: string }> = []
   conservationChecks = 0
   conservationViolations = 0

@@ -80,7 +80,6 @@ export function scenarioConfig (name: ScenarioName, o: ScenarioOptions): MarketC
     case 'spam':
       c.spammers = Math.max(2, Math.round(o.nodes / 25))
       c.spam = { rate: Math.max(20, o.nodes / 2) }
-      c.localBans = true
       break
   }
   return { ...c, ...o.overrides }

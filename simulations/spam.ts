@@ -7,6 +7,7 @@
 import { Wallet, getBytes } from 'ethers'
 import { encodeEnvelope, type Envelope } from '../protocols/codec.ts'
 import { signMessage, type LilypadDomain, type ResourceOffer } from '../protocols/eip712.ts'
+import { signPeerBinding } from '../protocols/peer-binding.ts'
 import { validateGossip } from '../protocols/gossip/validator.ts'
 import { ReplayCache } from '../protocols/replay-cache.ts'
 import type { MarketSimulation } from './market.ts'
@@ -84,8 +85,12 @@ export class JunkSpammer implements SpamSource {
       pool.push({ kind: 'expired', verdict: validate(encodeEnvelope({ kind: 'ResourceOffer', value: expiredOffer, signature: await signMessage('ResourceOffer', opts.domain, expiredOffer, w) })) })
       const farOffer = spamOffer(w, opts.now + 10n ** 6n, nonce++)
       pool.push({ kind: 'far-expiry', verdict: validate(encodeEnvelope({ kind: 'ResourceOffer', value: farOffer, signature: await signMessage('ResourceOffer', opts.domain, farOffer, w) })) })
+      // validly signed junk carries the spammer's own peer binding (to a peer id of its choosing), as every offer the
+      // mesh accepts must: that is what makes it junk the validator lets through
       const signedOffer = spamOffer(w, opts.now + 60n, nonce++)
-      pool.push({ kind: 'signed', verdict: validate(encodeEnvelope({ kind: 'ResourceOffer', value: signedOffer, signature: await signMessage('ResourceOffer', opts.domain, signedOffer, w) })) })
+      const peerId = `12D3KooWspammer${i}`
+      const binding = { expiry: opts.now + 3600n, signature: await signPeerBinding(opts.domain, { account: w.address, peerId, expiry: opts.now + 3600n }, w) }
+      pool.push({ kind: 'signed', verdict: validate(encodeEnvelope({ kind: 'ResourceOffer', value: signedOffer, signature: await signMessage('ResourceOffer', opts.domain, signedOffer, w), peer: peerId, binding })) })
       void getBytes
     }
     const addresses = new Map([...wallets].map(([n, w]) => [n, w.address]))

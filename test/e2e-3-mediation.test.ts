@@ -57,7 +57,7 @@ test.before(async () => {
   }
   networkPath = join(tmp, 'network.json')
   await writeFile(networkPath, JSON.stringify(network))
-  mediatorNode = await node(net.anvil.keys[5], 'mediator', ['mediator'], { mediator: { pollMs: 200, pullAfterMs: 2000, pullIntervalMs: 1000 } })
+  mediatorNode = await node(net.anvil.keys[5], 'mediator', ['mediator'], { mediator: { pullAfterMs: 2000, pullIntervalMs: 1000 } })
   jcNode = await node(net.anvil.keys[1], 'jc', [])
   // the node wires the job creator's dispute hook to a push to the drawn mediator
   jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc') })

@@ -15,6 +15,7 @@ import { signMessage, idOf, type JobOffer } from '../protocols/eip712.ts'
 import { buildDeal, defaultDealTerms } from '../protocols/negotiation/messages.ts'
 import type { RpDealRecord } from '../node/roles/resource-provider.ts'
 import { DealStore } from '../node/deal-store/deal-store.ts'
+import { countersignedDeal } from '../core/lifecycle/provider.ts'
 import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
@@ -54,7 +55,7 @@ test('a provider killed with its container running: the restart adopts it, never
   const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, jcWallet), signMessage('Deal', domain, deal, rpWallet)])
   // what a provider that crashed right after countersigning has on disk: its restart agrees and runs it
   const dataDir = join(home, 'rp')
-  await new DealStore<RpDealRecord>(join(dataDir, 'rp-deals')).put({ id: dealId, dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0, state: 'accepted', terminal: false, updatedAt: 0 })
+  await new DealStore<RpDealRecord>(join(dataDir, 'rp-deals')).put(countersignedDeal({ dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0 }, Date.now()))
   const owner = await loadExecutorOwner(dataDir)
   t.teardown(async () => {
     await new Executor({ docker, owner }).reconcile(() => false)
@@ -79,7 +80,7 @@ test('a provider killed with its container running: the restart adopts it, never
 
   const watcher = await reader.watchDeal(dealId)
   t.teardown(async () => { await watcher.stop() })
-  const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1, price: DEVNET_PRICE.toString() })], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1, price: DEVNET_PRICE.toString() })], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   void createInterface({ input: child.stdout }).on('line', () => {})
   await containerStarted

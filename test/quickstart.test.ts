@@ -11,7 +11,8 @@ const execFileP = promisify(execFile)
 
 test('lilypad run cowsay on a fresh home starts the devnet, prints the cow, and devnet stop ends it', async t => {
   const home = await mkdtemp(join(tmpdir(), 'lilypad-quickstart-'))
-  const env = { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }
+  // the background devnet inherits our environment: its log at the level a user gets (ava's environment says warn)
+  const env = { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '', LILYPAD_LOG_LEVEL: 'info' }
   t.teardown(async () => {
     await execFileP(process.execPath, ['cli/bin.ts', 'devnet', 'stop'], { env }).catch(() => {})
     await rm(home, { recursive: true, force: true })
@@ -20,6 +21,10 @@ test('lilypad run cowsay on a fresh home starts the devnet, prints the cow, and 
   t.regex(stderr, /starting one in the background/)
   t.true(stdout.includes('< moo >') && stdout.includes('(oo)'), stdout)
   const marker = JSON.parse(await readFile(join(home, 'devnet', 'ready.json'), 'utf8')) as { pid: number }
+  // the background devnet says what it is doing in its log: one JSON object per line, each node named
+  const log = (await readFile(join(home, 'devnet', 'devnet.log'), 'utf8')).split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as Record<string, unknown>)
+  t.truthy(log.find(l => l.msg === 'devnet ready' && typeof l.rpc === 'string'), 'the devnet logs that it is ready')
+  t.truthy(log.find(l => l.msg === 'directory record published' && l.node === 'provider'), 'the provider\'s record is in the DHT')
   const stopped = await execFileP(process.execPath, ['cli/bin.ts', 'devnet', 'stop'], { env })
   t.regex(stopped.stderr, new RegExp(`devnet \\(pid ${marker.pid}\\) stopped`))
   t.throws(() => process.kill(marker.pid, 0), undefined, 'the devnet process is gone')

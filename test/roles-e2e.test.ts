@@ -18,6 +18,8 @@ import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, DEVNET_BOUNDS, type Devnet } fr
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
 import type { JobCreator, JcDealRecord } from '../node/roles/job-creator.ts'
+import { jobCreatorDeal } from '../core/lifecycle/job-creator.ts'
+import { countersignedDeal } from '../core/lifecycle/provider.ts'
 
 const execFileP = promisify(execFile)
 
@@ -145,11 +147,11 @@ test.serial('4. a provider killed mid-job: the deal times out, the job creator i
   let agreed = false
   let running = false
   const maybeKill = (): void => { if (agreed && running && killed === undefined) killed = victim!.stop() }
-  victim!.provider!.on('deal', r => { if (r.state === 'agreed') { agreed = true; maybeKill() } })
+  victim!.provider!.on('deal', r => { if (r.agreedAt !== undefined) { agreed = true; maybeKill() } })
   victim!.provider!.on('job:start', () => { running = true; maybeKill() })
   const notes: string[] = []
   const t0 = Date.now()
-  const outcome = await jc.run({ module: 'stress:v0.1.0', inputs: { Mode: 'sleep', Arg: '2', Timeout: '4' }, onNote: m => { notes.push(m) } })
+  const outcome = await jc.run({ module: 'stress:v0.1.0', inputs: { Mode: 'sleep', Arg: '2', Timeout: '4' }, onProgress: e => { if (e.type === 'lilypad:job:note') notes.push(e.detail.message) } })
   const elapsed = Date.now() - t0
   await killed
   t.log(outcome.retries.map(r => r.reason).join('; '), notes.join(' | '))
@@ -180,7 +182,7 @@ test.serial('a job creator that was interrupted after agreement refunds the deal
   const { dealId } = await rpClient.agree(deal, jcSig, rpSig)
   const dataDir = join(home, 'jc-resume')
   const store = new DealStore<JcDealRecord>(join(dataDir, 'jc-deals'))
-  await store.put({ id: dealId, dealId, deal, job: { kind: 'JobOffer', value: {} as never, signature: '0x' }, providerPeer: '', state: 'agreed', terminal: false, updatedAt: 0 })
+  await store.put(jobCreatorDeal({ dealId, deal, job: { kind: 'JobOffer', value: {} as never, signature: '0x' }, providerPeer: '' }, Date.now()))
   const before = await reader.depositOf(jcAddress)
   const watcher = await reader.watchDeal(dealId)
   t.teardown(async () => { await watcher.stop() })
@@ -208,7 +210,7 @@ test.serial('a resource provider restarted with an accepted deal agrees, runs an
   const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, jcWallet), signMessage('Deal', domain, deal, rpWallet)])
   // what a provider that crashed right after countersigning has on disk
   const dataDir = join(home, 'rp-resume')
-  await new DealStore<RpDealRecord>(join(dataDir, 'rp-deals')).put({ id: dealId, dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0, state: 'accepted', terminal: false, updatedAt: 0 })
+  await new DealStore<RpDealRecord>(join(dataDir, 'rp-deals')).put(countersignedDeal({ dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0 }, Date.now()))
   const watcher = await reader.watchDeal(dealId)
   t.teardown(async () => { await watcher.stop() })
   const node = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, roles: ['resource-provider'], local: true, provider: { slots: 1, price: DEVNET_PRICE } })

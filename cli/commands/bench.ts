@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { allParts, type Row, type BenchContext } from '../../bench/parts.ts'
 import type { Devnet } from '../../node/devnet.ts'
 
-const USAGE = 'lilypad bench [--only <part>[,<part>…]] [--quick] [--json] [--seed N]'
+const USAGE = 'lilypad bench [--only <part>[,<part>…]] [--quick] [--json] [--seed N]\n  lilypad bench --only soak [--hours H] [--out DIR]   (soak: minutes by default; not part of a plain run)'
 
 export const bench: Command = {
   name: 'bench',
@@ -16,7 +16,7 @@ export const bench: Command = {
   async run (argv) {
     let values
     try {
-      values = parseArgs({ args: argv, options: { only: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, seed: { type: 'string' } } }).values
+      values = parseArgs({ args: argv, options: { only: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, seed: { type: 'string' }, hours: { type: 'string' }, out: { type: 'string' } } }).values
     } catch (err) {
       throw new UserError((err as Error).message, { hint: USAGE, exitCode: 2 })
     }
@@ -25,6 +25,9 @@ export const bench: Command = {
     for (const k of only ?? []) if (!keys.includes(k)) throw new UserError(`unknown bench part "${k}"`, { hint: `parts: ${keys.join(', ')}`, exitCode: 2 })
     const seed = values.seed === undefined ? 42 : Number(values.seed)
     if (!Number.isSafeInteger(seed)) throw new UserError('--seed must be an integer', { exitCode: 2 })
+    const hours = values.hours === undefined ? undefined : Number(values.hours)
+    if (hours !== undefined && !(Number.isFinite(hours) && hours > 0 && hours <= 168)) throw new UserError('--hours must be a number of hours between 0 and 168', { hint: USAGE, exitCode: 2 })
+    if ((hours !== undefined || values.out !== undefined) && !(only ?? []).includes('soak')) throw new UserError('--hours and --out belong to the soak part', { hint: 'lilypad bench --only soak --hours 2', exitCode: 2 })
     const json = values.json === true
     const log = (line: string): void => { if (!json) process.stderr.write(`${line}\n`) }
     const out: Record<string, unknown> = {}
@@ -33,6 +36,8 @@ export const bench: Command = {
     const ctx: BenchContext = {
       quick: values.quick === true,
       seed,
+      ...(hours !== undefined ? { hours } : {}),
+      ...(values.out !== undefined ? { outDir: values.out } : {}),
       log,
       devnet: async () => {
         shared ??= (async () => {
@@ -45,7 +50,7 @@ export const bench: Command = {
     }
     try {
       for (const part of allParts) {
-        if (only !== undefined && !only.includes(part.key)) continue
+        if (only !== undefined ? !only.includes(part.key) : part.optIn === true) continue
         log(`measuring ${part.key}…`)
         const result = await part.run(ctx)
         out[part.key] = result

@@ -3,7 +3,7 @@ import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { usageError } from '../usage.ts'
 
-const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator]\n  lilypad devnet stop'
+const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator] [--metrics PORT]\n  lilypad devnet stop'
 
 async function stop (): Promise<number> {
   const { runningDevnet } = await import('../../node/devnet.ts')
@@ -26,7 +26,7 @@ export const devnet: Command = {
   async run (argv) {
     let v
     try {
-      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' } } })
+      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' }, metrics: { type: 'string' } } })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     if (v.positionals[0] === 'stop') return await stop()
     if (v.positionals.length > 0) throw usageError(`unknown argument "${v.positionals[0]}"`, USAGE)
@@ -34,6 +34,8 @@ export const devnet: Command = {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw usageError('--port must be a TCP port number', USAGE)
     const slots = v.values.slots === undefined ? undefined : Number(v.values.slots)
     if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+    const metricsPort = v.values.metrics === undefined ? undefined : Number(v.values.metrics)
+    if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
     const { startDevnet, runningDevnet, DEVNET_CHAIN_ID, DEVNET_KEYS } = await import('../../node/devnet.ts')
     const { devKey } = await import('../../node/chain/anvil.ts')
     const { Wallet } = await import('ethers')
@@ -42,8 +44,13 @@ export const devnet: Command = {
     if (running !== undefined) throw new UserError(`a devnet is already running (pid ${running.pid}, ${running.rpcUrl})`, { hint: 'use it, or stop it with "lilypad devnet stop"' })
     let d
     try {
-      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, log: (m, f) => { console.error(`  ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) } })
+      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true })
     } catch (err) { throw toUserError(err) }
+    const { serveMetrics } = await import('../../node/observability/metrics.ts')
+    let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined
+    try {
+      if (metricsPort !== undefined) metrics = await serveMetrics(d.components.metrics, { port: metricsPort })
+    } catch (err) { await d.stop(); throw toUserError(err) }
     const user = new Wallet(devKey(DEVNET_KEYS.user)).address
     const bridge = new Wallet(devKey(DEVNET_KEYS.bridge)).address
     console.log(`Lilypad devnet ready in ${(d.readyMs / 1000).toFixed(2)} s
@@ -55,7 +62,7 @@ export const devnet: Command = {
   mediator       ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running in this build)' : ''}
   job manager    ${d.network.contracts.jobManager}   example client ${d.network.contracts.exampleClient ?? '-'}
   job bridge     ${bridge} (anvil dev key #${DEVNET_KEYS.bridge}: approved, bonded, funded; see docs/contracts-quickstart.md)
-  CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)
+  CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)${metrics !== undefined ? `\n  metrics        ${metrics.url}` : ''}
 
 MetaMask: Add network manually
   Network name     Lilypad devnet
@@ -70,6 +77,7 @@ Try: ./lilypad run cowsay:v0.0.1 -i Message=moo      Ctrl-C stops the devnet.`)
       process.once('SIGTERM', done)
     })
     console.error('stopping the devnet…')
+    await metrics?.close()
     await d.stop()
     return 0
   }

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--slots N] [--price LP] [--collateral LP] [--fault wrong-result]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -13,7 +14,10 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       args: argv,
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
-        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' }
+        announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
+        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
+        'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
+        metrics: { type: 'string' }, 'log-level': { type: 'string' }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
@@ -30,7 +34,36 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const price = lp('--price', o.price)
   const collateral = lp('--collateral', o.collateral)
   if (o.fault !== undefined && o.fault !== 'wrong-result') throw usageError('--fault must be wrong-result', USAGE)
+  if (o.listen !== undefined || o.announce !== undefined) {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce]] as const) {
+      for (const a of list ?? []) {
+        try { multiaddr(a) } catch (err) { throw usageError(`${flag} "${a}" is not a multiaddr (${(err as Error).message})`, USAGE) }
+      }
+    }
+  }
+  // ranges a job's URL inputs may come from although they are private (the operator's own LAN, a local mirror)
+  const allowAddresses = o['input-allow'] ?? []
+  if (allowAddresses.length > 0) {
+    const { checkAddressRanges } = await import('../../node/inputs/address.ts')
+    try { checkAddressRanges(allowAddresses) } catch (err) { throw usageError(`--input-allow: ${(err as Error).message}`, USAGE) }
+  }
+  // authorities trusted for https inputs besides the system's (an internal mirror with its own CA)
+  const trustedCa: string[] = []
+  for (const f of o['input-ca'] ?? []) {
+    let pem: string
+    try { pem = await readFile(f, 'utf8') } catch (err) { throw usageError(`--input-ca ${f}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, USAGE) }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw usageError(`--input-ca ${f}: not a PEM certificate file`, USAGE)
+    trustedCa.push(pem)
+  }
+  const inputPolicy = { ...(allowAddresses.length > 0 ? { allowAddresses } : {}), ...(trustedCa.length > 0 ? { trustedCa } : {}) }
+  const metricsPort = o.metrics === undefined ? undefined : Number(o.metrics)
+  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
+  const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+  const level = o['log-level']
+  if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`, USAGE)
   const { LilypadNode } = await import('../../node/node.ts')
+  const { serveMetrics } = await import('../../node/observability/metrics.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
@@ -39,13 +72,21 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     node = await LilypadNode.create({
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
+      ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
+      host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
-      log: (m, f) => { console.error(`${new Date().toISOString()} ${m}${f !== undefined ? ' ' + JSON.stringify(f) : ''}`) }
+      // logs to stderr: a status line a minute, every failure with its reason; `node` names it on every line
+      components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { node: roles.join(',') } } }
     })
   } catch (err) { throw toUserError(err) }
-  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}\nCtrl-C stops it.`)
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined
+  try {
+    if (metricsPort !== undefined) metricsServer = await serveMetrics(node.components.metrics, { port: metricsPort })
+  } catch (err) { await node.stop(); throw toUserError(err) }
+  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}\nCtrl-C stops it.`)
   await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
   console.error('stopping…')
+  await metricsServer?.close()
   await node.stop()
   return 0
 }

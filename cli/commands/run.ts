@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { Progress, resultStatusLines } from '../progress.ts'
@@ -10,7 +10,7 @@ import type { JobOutcome } from '../../node/roles/job-creator.ts'
 import type { GpuRequirement } from '../../node/modules/requirement.ts'
 import { readResultStatus, type ResultStatus } from '../../node/executor/status.ts'
 
-const USAGE = 'lilypad run <module> [-i Key=Value …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
+const USAGE = 'lilypad run <module> [-i Key=Value …] [--input-file Name=PATH …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
 
 /** A whole number flag within [0, max]. */
 function count (flag: string, v: string | undefined, max: number): number | undefined {
@@ -20,7 +20,7 @@ function count (flag: string, v: string | undefined, max: number): number | unde
   return n
 }
 
-async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, dataDir: string, accept: boolean }> {
+async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, inputFiles: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, dataDir: string, accept: boolean }> {
   let v
   try {
     v = parseArgs({
@@ -28,6 +28,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
       allowPositionals: true,
       options: {
         input: { type: 'string', short: 'i', multiple: true },
+        'input-file': { type: 'string', multiple: true },
         network: { type: 'string', short: 'n' },
         target: { type: 'string' },
         json: { type: 'boolean' },
@@ -70,9 +71,20 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     gpu.gpuModel = model
   }
   // the flags' syntax is checked; what needs the node's code (inputs, address lists) loads it now
-  const { parseInputs } = await import('../../node/modules/inputs.ts')
+  const { parseInputs, parseInputFiles } = await import('../../node/modules/inputs.ts')
   let inputs: Record<string, string>
-  try { inputs = parseInputs(values.input ?? []) } catch (err) { throw usageError((err as Error).message, USAGE) }
+  let inputFiles: Record<string, string>
+  try {
+    inputs = parseInputs(values.input ?? [])
+    inputFiles = parseInputFiles(values['input-file'] ?? [])
+  } catch (err) { throw usageError((err as Error).message, USAGE) }
+  for (const [name, path] of Object.entries(inputFiles)) {
+    if (name in inputs) throw usageError(`input ${name} is given both with -i and with --input-file`, USAGE)
+    const full = resolve(path)
+    const st = await stat(full).catch(() => undefined)
+    if (st === undefined || !(st.isFile() || st.isDirectory())) throw usageError(`--input-file ${name}=${path}: no such file or directory`, USAGE)
+    inputFiles[name] = full
+  }
   const { parseAddressList } = await import('../../node/config/load.ts')
   const { DEFAULT_DATA_DIR } = await import('../../node/result-store/result-store.ts')
   let mediators: string[] | undefined
@@ -80,7 +92,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     try { mediators = parseAddressList(values.mediator.join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
   }
   return {
-    ref: positionals[0], inputs, json: values.json === true, audit, accept: values['no-accept'] !== true, gpu,
+    ref: positionals[0], inputs, inputFiles, json: values.json === true, audit, accept: values['no-accept'] !== true, gpu,
     dataDir: values['data-dir'] ?? process.env.LILYPAD_DATA_DIR ?? DEFAULT_DATA_DIR,
     ...(values.network !== undefined ? { network: values.network } : {}),
     ...(values.target !== undefined ? { target: values.target } : {}),
@@ -110,16 +122,17 @@ export const run: Command = {
     let outcome: JobOutcome
     try {
       // an ephemeral peer id: several runs at once must not share one
-      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') } })
+      // the run's own output is the progress on stderr and the result on stdout: the node logs only warnings
+      // unless LILYPAD_LOG_LEVEL asks for more
+      const level = process.env.LILYPAD_LOG_LEVEL !== undefined && process.env.LILYPAD_LOG_LEVEL !== '' ? undefined : 'warn' as const
+      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: level !== undefined ? { level } : {} } })
       const jc = await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
       outcome = await jc.run({
-        module: a.ref, inputs: a.inputs, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
+        module: a.ref, inputs: a.inputs, inputFiles: a.inputFiles, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
         ...(a.target !== undefined ? { target: a.target } : {}),
         ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
         ...(a.maxPrice !== undefined ? { maxPrice: a.maxPrice } : {}),
-        onPhase: (p, d) => { progress.phase(p, d) },
-        onTx: (w, h, g) => { progress.tx(w, h, g) },
-        onNote: m => { progress.note(m) }
+        onProgress: progress.handle
       })
     } catch (err) {
       if (interrupt.signal.aborted) throw interrupt.signal.reason
@@ -127,7 +140,7 @@ export const run: Command = {
       throw toUserError(err)
     } finally {
       process.off('SIGINT', onSigint)
-      await node?.stop().catch(() => {})
+      await node?.stop().catch(err => { process.stderr.write(`warning: the node did not stop cleanly: ${(err as Error).message}\n`) })
     }
     // the status file says how the job ended (timeout, out of memory, output cap, truncation); a stranger made it
     let status: ResultStatus | undefined
@@ -135,7 +148,7 @@ export const run: Command = {
     try { status = await readResultStatus(outcome.path) } catch (err) { problem = (err as Error).message }
     const ok = outcome.exitCode === 0 && (status === undefined || status.status === 'ok')
     if (a.json) {
-      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, status: status ?? null, phasesMs: outcome.phasesMs, txs: progress.txs, totalMs: Math.round(performance.now()) }))
+      console.log(JSON.stringify({ dealId: outcome.dealId, resultCid: outcome.resultCid, path: outcome.path, exitCode: outcome.exitCode, status: status ?? null, phasesMs: outcome.phasesMs, txs: progress.txs, ...(outcome.inputFiles !== undefined ? { inputFiles: outcome.inputFiles } : {}), totalMs: Math.round(performance.now()) }))
       return ok ? 0 : 1
     }
     const stdout = await readFile(join(outcome.path, 'stdout'), 'utf8').catch(() => '')

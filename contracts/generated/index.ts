@@ -17,5 +17,15 @@ import { JobManagerAbi } from './JobManager.ts'
 import { LilypadTokenAbi } from './LilypadToken.ts'
 import { MarketAbi } from './Market.ts'
 import { RevertingClientAbi } from './RevertingClient.ts'
+import { DirectoryInterface } from './Directory.ts'
+import { ExampleClientInterface } from './ExampleClient.ts'
+import { FaucetInterface } from './Faucet.ts'
+import { HeavyClientInterface } from './HeavyClient.ts'
+import { JobManagerInterface } from './JobManager.ts'
+import { LilypadTokenInterface } from './LilypadToken.ts'
+import { MarketInterface } from './Market.ts'
+import { RevertingClientInterface } from './RevertingClient.ts'
 /** Every generated ABI, for decoding errors and events whatever contract raised them. */
 export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi } as const
+/** Every generated interface (ethers), for decoding errors whatever contract raised them. */
+export const allInterfaces = { Directory: DirectoryInterface, ExampleClient: ExampleClientInterface, Faucet: FaucetInterface, HeavyClient: HeavyClientInterface, JobManager: JobManagerInterface, LilypadToken: LilypadTokenInterface, Market: MarketInterface, RevertingClient: RevertingClientInterface } as const

@@ -31,6 +31,8 @@ export interface Anvil {
   chainId: number
   /** Private keys of the funded dev accounts, derived from DEV_MNEMONIC. */
   keys: string[]
+  /** the anvil process (the soak benchmark pauses it with SIGSTOP to play an RPC outage, and reads its memory) */
+  pid: number
   stop: () => Promise<void>
 }
 
@@ -89,7 +91,7 @@ async function launch (opts: AnvilOptions): Promise<Anvil> {
   })
   child.stderr?.resume()
   const keys = Array.from({ length: accounts }, (_, i) => devKey(i))
-  return { rpcUrl: `http://127.0.0.1:${port}`, port, chainId, keys, stop: async () => { await stop(child) } }
+  return { rpcUrl: `http://127.0.0.1:${port}`, port, chainId, keys, pid: child.pid ?? 0, stop: async () => { if (child.signalCode === null) child.kill('SIGCONT'); await stop(child) } }
 }
 
 async function stop (child: ChildProcess): Promise<void> {

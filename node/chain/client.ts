@@ -14,6 +14,8 @@ import { WrongChainError } from './errors.ts'
 import { RetryingProvider, type RetryOptions } from './rpc.ts'
 import { TxQueue, type GasEntry } from './queue.ts'
 import { DealWatcher, decodeDealLog } from './events.ts'
+import { ChainFollower, type ChainFollowerInit } from './follower.ts'
+import { quietComponents, type Components } from '../components.ts'
 
 export interface ChainClientOptions {
   network: Pick<NetworkFile, 'chainId' | 'rpcUrl' | 'contracts'> & { deployBlock?: number }
@@ -21,6 +23,10 @@ export interface ChainClientOptions {
   privateKey: string
   retry?: Partial<RetryOptions>
   pollingIntervalMs?: number
+  /** clock, logs and metrics (default: quiet ones) */
+  components?: Pick<Components, 'clock' | 'logger' | 'metrics'>
+  /** how the client's chain follower reads the chain (start block, cursor file, confirmations, poll interval) */
+  follow?: Partial<Omit<ChainFollowerInit, 'source' | 'contracts' | 'deployBlock'>>
 }
 
 export interface DealRecordView {
@@ -80,12 +86,23 @@ export class ChainClient {
   readonly jobManager: JobManagerContract
   readonly faucet: FaucetContract | undefined
   readonly network: ChainClientOptions['network']
+  /** the one reader of this client's chain events: every role subscribes here */
+  readonly follower: ChainFollower
 
   private constructor (opts: ChainClientOptions, provider: RetryingProvider) {
     this.network = opts.network
     this.provider = provider
     this.wallet = new Wallet(opts.privateKey, provider)
-    this.queue = new TxQueue(this.wallet, this.gasLog)
+    const components = opts.components ?? quietComponents()
+    this.follower = new ChainFollower(components, {
+      source: provider,
+      contracts: { market: opts.network.contracts.market, jobManager: opts.network.contracts.jobManager },
+      deployBlock: opts.network.deployBlock ?? 0,
+      pollMs: opts.pollingIntervalMs ?? 250,
+      ...opts.follow
+    })
+    // a transaction of ours was mined: there is a new block for the follower to read now
+    this.queue = new TxQueue(this.wallet, this.gasLog, { metrics: components.metrics, onMined: () => { this.follower.poke() } })
     const c = opts.network.contracts
     this.market = connectMarket(c.market, provider)
     this.token = connectLilypadToken(c.token, provider)
@@ -96,7 +113,7 @@ export class ChainClient {
 
   /** Connects and checks that the RPC serves the network file's chain (WrongChainError otherwise). */
   static async create (opts: ChainClientOptions): Promise<ChainClient> {
-    const provider = new RetryingProvider(opts.network.rpcUrl, opts.network.chainId, opts.retry, opts.pollingIntervalMs ?? 100)
+    const provider = new RetryingProvider(opts.network.rpcUrl, opts.network.chainId, opts.retry, opts.pollingIntervalMs ?? 100, opts.components?.metrics)
     try {
       const actual = Number(await provider.send('eth_chainId', []))
       if (actual !== opts.network.chainId) throw new WrongChainError(opts.network.chainId, actual)
@@ -212,9 +229,10 @@ export class ChainClient {
     return { state: stateName(Number(r.state)), since: Number(r.since), mediatorIndex: Number(r.mediatorIndex), resultHash: r.resultHash }
   }
 
-  /** Follows a deal from its events; call stop() on the watcher when done. */
-  async watchDeal (dealId: string, fromBlock = this.network.deployBlock ?? 0): Promise<DealWatcher> {
-    return await new DealWatcher(this.provider, this.network.contracts.market, dealId, fromBlock).start()
+  /** Follows a deal from its events (starting the follower if it is not running); call stop() on the watcher when done. */
+  async watchDeal (dealId: string): Promise<DealWatcher> {
+    if (!this.follower.running) await this.follower.start()
+    return await new DealWatcher(this.follower, dealId).start()
   }
 
   // ---- directory and contract-triggered jobs ----
@@ -386,6 +404,7 @@ export class ChainClient {
 
   /** Lets requests in flight finish (bounded), then closes the provider. Callers that do not await still close it. */
   async stop (): Promise<void> {
+    await this.follower.stop()
     if (this.provider.destroyed) return
     await this.provider.settle()
     if (!this.provider.destroyed) this.provider.destroy()

@@ -1,6 +1,6 @@
 // Named chain errors: callers branch on err.name.
-import { Interface, type ErrorDescription } from 'ethers'
-import { allAbis } from '../../contracts/generated/index.ts'
+import type { ErrorDescription } from 'ethers'
+import { allInterfaces } from '../../contracts/generated/index.ts'
 
 export class RpcUnreachableError extends Error {
   static override name = 'RpcUnreachableError'
@@ -51,13 +51,14 @@ export class ContractRevertError extends Error {
   }
 }
 
-const errorInterfaces = Object.values(allAbis).map(abi => new Interface(abi as unknown as string[]))
+const errorInterfaces = Object.values(allInterfaces)
 
 /** The custom error a revert payload encodes, searched across every generated contract ABI. */
 export function decodeRevert (data: string | undefined | null): { name: string, args: unknown[] } | null {
   if (data == null || data.length < 10) return null
   for (const iface of errorInterfaces) {
     let parsed: ErrorDescription | null = null
+    // a selector no contract of ours defines throws here: try the next ABI
     try { parsed = iface.parseError(data) } catch { parsed = null }
     if (parsed != null) return { name: parsed.name, args: [...parsed.args] }
   }

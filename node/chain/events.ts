@@ -1,10 +1,10 @@
-// Market events decoded into typed deal transitions, and a watcher that follows one deal from its events.
+// Market events as typed deal transitions, a pure reduction of them into a deal's view, and a watcher that follows
+// one deal through the chain follower (no log filters: see follower.ts).
 import { EventEmitter } from 'node:events'
-import { Interface, type Log, type Provider } from 'ethers'
-import { MarketAbi } from '../../contracts/generated/index.ts'
+import type { Log } from 'ethers'
+import { decodeMarketLog, type MarketEvent } from '../../contracts/generated/index.ts'
 import type { DealStateName } from '../../protocols/settlement/index.ts'
-
-const market = new Interface(MarketAbi as unknown as string[])
+import type { ChainFollower, MarketChainEvent } from './follower.ts'
 
 interface EventBase { dealId: string, blockNumber: number, txHash: string, logIndex: number }
 export type DealEvent = EventBase & (
@@ -32,21 +32,22 @@ export interface DealView {
   events: DealEvent[]
 }
 
-export function decodeDealLog (log: Log): DealEvent | null {
-  let parsed
-  try { parsed = market.parseLog({ topics: [...log.topics], data: log.data }) } catch { return null }
-  if (parsed == null) return null
-  const a = parsed.args
-  const base: EventBase = { dealId: a.dealId as string, blockNumber: log.blockNumber, txHash: log.transactionHash, logIndex: log.index }
-  switch (parsed.name) {
-    case 'DealAgreed': return { ...base, kind: 'DealAgreed', jobCreator: a.jobCreator, resourceProvider: a.resourceProvider, price: a.price, collateral: a.collateral, mediationFee: a.mediationFee }
-    case 'ResultSubmitted': return { ...base, kind: 'ResultSubmitted', resourceProvider: a.resourceProvider, resultCid: a.resultCid, audited: a.audited }
-    case 'DealChallenged': return { ...base, kind: 'DealChallenged', jobCreator: a.jobCreator, mediator: a.mediator, audit: a.audit }
-    case 'DealMediated': return { ...base, kind: 'DealMediated', mediator: a.mediator, resourceProvider: a.resourceProvider, resultCorrect: a.resultCorrect }
-    case 'DealSettled': return { ...base, kind: 'DealSettled', jobCreator: a.jobCreator, resourceProvider: a.resourceProvider, acceptedEarly: a.acceptedEarly }
-    case 'DealTimedOut': return { ...base, kind: 'DealTimedOut', jobCreator: a.jobCreator, resourceProvider: a.resourceProvider, which: Number(a.which) === 0 ? 'result' : 'mediation' }
+/** The deal transition a decoded Market event is, or null for events that are not about a deal. */
+export function dealEventOf (e: MarketEvent, pos: { blockNumber: number, txHash: string, logIndex: number }): DealEvent | null {
+  switch (e.name) {
+    case 'DealAgreed': return { ...pos, kind: e.name, ...e.args }
+    case 'ResultSubmitted': return { ...pos, kind: e.name, ...e.args }
+    case 'DealChallenged': return { ...pos, kind: e.name, ...e.args }
+    case 'DealMediated': return { ...pos, kind: e.name, ...e.args }
+    case 'DealSettled': return { ...pos, kind: e.name, ...e.args }
+    case 'DealTimedOut': return { ...pos, kind: e.name, ...e.args, which: Number(e.args.which) === 0 ? 'result' : 'mediation' }
     default: return null
   }
+}
+
+export function decodeDealLog (log: Log): DealEvent | null {
+  const e = decodeMarketLog(log)
+  return e === null ? null : dealEventOf(e, { blockNumber: log.blockNumber, txHash: log.transactionHash, logIndex: log.index })
 }
 
 export function emptyDealView (dealId: string): DealView {
@@ -72,46 +73,30 @@ export class DealWatchTimeoutError extends Error {
 }
 
 /**
- * Follows one deal: replays its past events from `fromBlock`, then listens for new ones (every Market deal event
- * has the deal id as its first indexed topic). Emits 'transition' with the new DealView.
+ * Follows one deal: its past events (the follower's history query), then the follower's live delivery; an event
+ * seen twice (history and live, or a reorg's re-delivery) counts once. Emits 'transition' with the new view.
  */
 export class DealWatcher extends EventEmitter<{ transition: [DealView] }> {
   view: DealView
-  readonly #provider: Provider
-  readonly #filter: { address: string, topics: Array<string | null> }
-  readonly #fromBlock: number
+  readonly #follower: ChainFollower
   readonly #seen = new Set<string>()
-  #listener: ((log: Log) => void) | undefined
+  #off: (() => void) | undefined
 
-  constructor (provider: Provider, marketAddress: string, dealId: string, fromBlock = 0) {
+  constructor (follower: ChainFollower, dealId: string) {
     super()
-    this.#provider = provider
-    this.#filter = { address: marketAddress, topics: [null, dealId] }
-    this.#fromBlock = fromBlock
+    this.#follower = follower
     this.view = emptyDealView(dealId)
   }
 
   async start (): Promise<this> {
-    this.#listener = (log: Log) => { this.#ingest(log) }
-    await this.#provider.on(this.#filter, this.#listener)
-    const past = await this.#provider.getLogs({ ...this.#filter, fromBlock: this.#fromBlock, toBlock: 'latest' })
-    for (const log of past) this.#ingest(log)
+    this.#off = this.#follower.onDeal(this.view.dealId, e => { if (e.contract === 'Market') this.#ingest(e) })
+    for (const e of await this.#follower.history(this.view.dealId)) this.#ingest(e)
     return this
   }
 
-  /**
-   * Re-reads the deal's logs (duplicates are skipped). ethers installs the log filter asynchronously, and a
-   * block mined between the backfill and the filter's installation would otherwise be missed for good; callers
-   * waiting on a deadline call this now and then as a safety net.
-   */
-  async resync (): Promise<void> {
-    const past = await this.#provider.getLogs({ ...this.#filter, fromBlock: this.#fromBlock, toBlock: 'latest' })
-    for (const log of past) this.#ingest(log)
-  }
-
   async stop (): Promise<void> {
-    if (this.#listener !== undefined) await this.#provider.off(this.#filter, this.#listener)
-    this.#listener = undefined
+    this.#off?.()
+    this.#off = undefined
   }
 
   /** Resolves with the view once the deal reaches one of `states`. */
@@ -130,13 +115,13 @@ export class DealWatcher extends EventEmitter<{ transition: [DealView] }> {
     })
   }
 
-  #ingest (log: Log): void {
-    const id = `${log.transactionHash}:${log.index}`
-    if (this.#seen.has(id)) return // a log can arrive both from the backfill and the live subscription
+  #ingest (e: MarketChainEvent): void {
+    const id = `${e.txHash}:${e.logIndex}`
+    if (this.#seen.has(id)) return
     this.#seen.add(id)
-    const e = decodeDealLog(log)
-    if (e === null) return
-    this.view = reduceDeal(this.view, e)
+    const d = dealEventOf(e, { blockNumber: e.blockNumber, txHash: e.txHash, logIndex: e.logIndex })
+    if (d === null) return
+    this.view = reduceDeal(this.view, d)
     this.emit('transition', this.view)
   }
 }

@@ -4,6 +4,7 @@
 // queue; a nonce the node disagrees with is re-read from the chain.
 import type { ContractTransaction, Provider, TransactionReceipt, TransactionRequest, Wallet } from 'ethers'
 import { ContractRevertError, decodeRevert, revertDataOf } from './errors.ts'
+import type { LilypadMetrics } from '../observability/metrics.ts'
 
 export class TxNotMinedError extends Error {
   static override name = 'TxNotMinedError'
@@ -46,10 +47,14 @@ export class TxQueue {
 
   readonly pollIntervalMs: number
   readonly receiptTimeoutMs: number
+  readonly #metrics: LilypadMetrics | undefined
+  readonly #onMined: (() => void) | undefined
 
-  constructor (wallet: Wallet, gasLog: GasEntry[] = [], opts: { pollIntervalMs?: number, receiptTimeoutMs?: number } = {}) {
+  constructor (wallet: Wallet, gasLog: GasEntry[] = [], opts: { pollIntervalMs?: number, receiptTimeoutMs?: number, metrics?: LilypadMetrics, onMined?: () => void } = {}) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 250
     this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 120_000
+    this.#metrics = opts.metrics
+    this.#onMined = opts.onMined
     if (wallet.provider == null) throw new TypeError('TxQueue needs a wallet connected to a provider')
     this.wallet = wallet
     this.gasLog = gasLog
@@ -59,12 +64,25 @@ export class TxQueue {
 
   /** Queues the transaction, waits for it to be mined and returns the receipt; reverts become ContractRevertError. */
   async send (what: string, build: () => Promise<ContractTransaction | TransactionRequest>, opts: QueuedSendOptions = {}): Promise<TransactionReceipt> {
-    const broadcast = this.#serialised(async () => await this.#broadcast(what, build, opts))
-    const { hash, request } = await broadcast
+    const method = what.replace(/\(.*$/, '').replace(/ .*$/, '')
+    let receipt: TransactionReceipt
+    let request: TransactionRequest
+    try {
+      const broadcast = this.#serialised(async () => await this.#broadcast(what, build, opts))
+      const sent = await broadcast
+      request = sent.request
+      receipt = await this.#receiptOf(sent.hash)
+    } catch (err) {
+      this.#metrics?.chainTxs.inc({ method, outcome: err instanceof ContractRevertError ? 'reverted' : 'failed' })
+      throw err
+    }
     const provider = this.wallet.provider!
-    const receipt = await this.#receiptOf(hash)
+    const hash = receipt.hash
     this.gasLog.push({ what, hash, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber })
+    this.#metrics?.chainGas.inc({ method }, Number(receipt.gasUsed))
+    this.#onMined?.()
     if (receipt.status !== 1) {
+      this.#metrics?.chainTxs.inc({ method, outcome: 'reverted' })
       // Mined but reverted (state changed between estimate and inclusion): replay it to learn the reason.
       let reason: { name: string, args: unknown[] } | null = null
       try {
@@ -74,6 +92,7 @@ export class TxQueue {
       }
       throw new ContractRevertError(what, reason?.name ?? 'Reverted', reason?.args ?? [])
     }
+    this.#metrics?.chainTxs.inc({ method, outcome: 'mined' })
     return receipt
   }
 
@@ -88,6 +107,7 @@ export class TxQueue {
 
   #serialised<T> (job: () => Promise<T>): Promise<T> {
     const run = this.#tail.then(job, job)
+    // the next send waits for this one to finish, not to succeed: its caller gets the error
     this.#tail = run.catch(() => undefined)
     return run
   }

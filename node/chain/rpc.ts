@@ -2,6 +2,7 @@
 // backoff and then fails with a named error, so a dead or flaky RPC never surfaces as a raw socket error.
 import { FetchRequest, JsonRpcProvider, Network, type JsonRpcPayload, type JsonRpcResult } from 'ethers'
 import { RpcTimeoutError, RpcUnreachableError, transientKind } from './errors.ts'
+import type { LilypadMetrics } from '../observability/metrics.ts'
 
 export interface RetryOptions {
   /** Total attempts per request, including the first. */
@@ -17,8 +18,9 @@ export const defaultRetry: RetryOptions = { attempts: 4, baseDelayMs: 100, maxDe
 export class RetryingProvider extends JsonRpcProvider {
   readonly rpcUrl: string
   readonly retry: RetryOptions
+  readonly #metrics: LilypadMetrics | undefined
 
-  constructor (rpcUrl: string, chainId: number, retry: Partial<RetryOptions> = {}, pollingInterval = 250) {
+  constructor (rpcUrl: string, chainId: number, retry: Partial<RetryOptions> = {}, pollingInterval = 250, metrics?: LilypadMetrics) {
     const req = new FetchRequest(rpcUrl)
     const r = { ...defaultRetry, ...retry }
     req.timeout = r.timeoutMs
@@ -28,6 +30,7 @@ export class RetryingProvider extends JsonRpcProvider {
     super(req, Network.from(chainId), { staticNetwork: true, pollingInterval, batchMaxCount: 1, cacheTimeout: -1 })
     this.rpcUrl = rpcUrl
     this.retry = r
+    this.#metrics = metrics
   }
 
   #pending = 0
@@ -70,6 +73,7 @@ export class RetryingProvider extends JsonRpcProvider {
         if (attempt >= this.retry.attempts) {
           throw kind === 'timeout' ? new RpcTimeoutError(this.rpcUrl, attempt, err) : new RpcUnreachableError(this.rpcUrl, attempt, err)
         }
+        this.#metrics?.chainRetries.inc({ method: Array.isArray(payload) ? 'batch' : payload.method })
         const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1))
         await new Promise(resolve => setTimeout(resolve, delay))
       }

@@ -3,13 +3,14 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadNetwork, parseNetworkFile, parsePrivateKey, applyEnvOverrides } from './load.ts'
+import { meshOptions } from '../host/from-network.ts'
 
 const A = '0x' + '11'.repeat(20)
 const B = '0x' + '22'.repeat(20)
 const good = {
   networkId: 'devnet', chainId: 1337, rpcUrl: 'http://127.0.0.1:8545', deployBlock: 1,
   contracts: { token: A, market: B, directory: A, jobManager: B },
-  bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample'], swarmKeyPath: 'swarm.key'
+  bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWLx2RmNrXqBNRPYbRFMgU1RvW9jCvCchcdLHY37BZCkdE'], swarmKeyPath: 'swarm.key'
 }
 
 test('a network is found by name under LILYPAD_HOME, with the swarm key resolved beside it', async t => {
@@ -38,6 +39,27 @@ test('each malformed field is a NetworkFileError naming the field', t => {
     t.regex(err!.message, re)
   }
   t.is(t.throws(() => parseNetworkFile('{', 'net.json'))?.name, 'NetworkFileError')
+})
+
+test('the mesh section sets connection and relay limits; a bad or unknown one is a NetworkFileError', t => {
+  const mesh = { maxConnectionsPerIp: 8, inboundConnectionsPerSecond: 3, relay: { maxReservations: 64, maxReservationsPerIp: 2, maxDataBytes: 1048576 } }
+  const net = parseNetworkFile(JSON.stringify({ ...good, mesh }), 'net.json')
+  t.deepEqual(meshOptions(net.mesh), {
+    limits: { maxConnectionsPerIp: 8, inboundConnectionThreshold: 3 },
+    relayLimits: { maxReservations: 64, maxReservationsPerIp: 2, maxDataBytes: 1048576n }
+  })
+  const cases: Array<[unknown, RegExp]> = [
+    [{ maxConnectionsPerIp: 0 }, /"maxConnectionsPerIp"/],
+    [{ maxConections: 8 }, /unknown setting "maxConections"/],
+    [{ relay: { maxReservationsPerIp: 1.5 } }, /"maxReservationsPerIp"/],
+    [{ relay: { maxReservationPerIp: 2 } }, /unknown setting "maxReservationPerIp"/],
+    [{ relay: [] }, /"relay"/]
+  ]
+  for (const [value, re] of cases) {
+    const err = t.throws(() => parseNetworkFile(JSON.stringify({ ...good, mesh: value }), 'net.json'))
+    t.is(err?.name, 'NetworkFileError')
+    t.regex(err!.message, re)
+  }
 })
 
 test('environment overrides as in Lilypad v2, with named errors', t => {

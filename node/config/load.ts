@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve, isAbsolute } from 'node:path'
 import { getAddress, isAddress, Wallet } from 'ethers'
-import type { NetworkFile } from './network.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { NetworkFile, NetworkMesh } from './network.ts'
 
 export class NetworkNotFoundError extends Error {
   static override name = 'NetworkNotFoundError'
@@ -76,7 +77,7 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     rpcUrl: field(o, 'rpcUrl', isString, 'a URL', where),
     contracts,
     deployBlock: o.deployBlock === undefined ? 0 : field(o, 'deployBlock', isInt, 'a non-negative integer', where),
-    bootstrap: o.bootstrap === undefined ? [] : field(o, 'bootstrap', isStringList, 'a list of multiaddrs', where)
+    bootstrap: o.bootstrap === undefined ? [] : field(o, 'bootstrap', isStringList, 'a list of multiaddrs', where).map(b => checkBootstrapAddr(b, where))
   }
   if (o.swarmKeyPath !== undefined) net.swarmKeyPath = field(o, 'swarmKeyPath', isString, 'a path', where)
   if (o.mediators !== undefined) net.mediators = field(o, 'mediators', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => getAddress(a))
@@ -120,8 +121,48 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     if (t.mediationFee !== undefined) terms.mediationFee = field(t, 'mediationFee', (v): v is string => typeof v === 'string' && /^\d+$/.test(v), 'a decimal string of LP wei', `${where} dealTerms`)
     net.dealTerms = terms
   }
+  if (o.mesh !== undefined) net.mesh = parseMesh(o.mesh, `${where} mesh`)
   try { new URL(net.rpcUrl) } catch { throw new NetworkFileError(`${where}: "rpcUrl" is not a URL`) }
   return net
+}
+
+const BOOTSTRAP_HEADS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6', 'dnsaddr'])
+
+/** A bootstrap entry must parse, start with an address or a DNS name, and name its peer (dnsaddr records may). */
+function checkBootstrapAddr (text: string, where: string): string {
+  let parts
+  try { parts = multiaddr(text).getComponents() } catch (err) {
+    throw new NetworkFileError(`${where}: bootstrap entry "${text}" is not a multiaddr (${(err as Error).message})`)
+  }
+  const head = parts[0]?.name
+  if (head === undefined || !BOOTSTRAP_HEADS.has(head)) throw new NetworkFileError(`${where}: bootstrap entry "${text}" must start with /ip4, /ip6, /dns4, /dns6, /dns or /dnsaddr`)
+  if (head !== 'dnsaddr' && !parts.some(c => c.name === 'p2p')) throw new NetworkFileError(`${where}: bootstrap entry "${text}" must end in /p2p/<peer id>`)
+  return text
+}
+
+const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0
+
+function parseMesh (raw: unknown, where: string): NetworkMesh {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new NetworkFileError(`${where}: must be an object`)
+  const m = raw as Record<string, unknown>
+  const out: NetworkMesh = {}
+  for (const k of ['maxConnections', 'maxConnectionsPerIp', 'inboundConnectionsPerSecond', 'dnsTimeoutMs'] as const) {
+    if (m[k] !== undefined) out[k] = field(m, k, isPositiveInt, 'a positive integer', where)
+  }
+  if (m.relay !== undefined) {
+    if (m.relay === null || typeof m.relay !== 'object' || Array.isArray(m.relay)) throw new NetworkFileError(`${where}: "relay" must be an object`)
+    const r = m.relay as Record<string, unknown>
+    const relay: NonNullable<NetworkMesh['relay']> = {}
+    const keys = ['maxReservations', 'maxReservationsPerIp', 'reservationTtlSec', 'maxDurationSec', 'maxDataBytes', 'maxRelayedConnections'] as const
+    for (const k of keys) {
+      if (r[k] !== undefined) relay[k] = field(r, k, isPositiveInt, 'a positive integer', `${where} relay`)
+    }
+    // a misspelt limit would otherwise leave the default in force without a word
+    for (const k of Object.keys(r)) if (!(keys as readonly string[]).includes(k)) throw new NetworkFileError(`${where} relay: unknown setting "${k}" (known: ${keys.join(', ')})`)
+    out.relay = relay
+  }
+  for (const k of Object.keys(m)) if (!['maxConnections', 'maxConnectionsPerIp', 'inboundConnectionsPerSecond', 'dnsTimeoutMs', 'relay'].includes(k)) throw new NetworkFileError(`${where}: unknown setting "${k}"`)
+  return out
 }
 
 export interface LoadedNetwork {

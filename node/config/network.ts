@@ -19,7 +19,10 @@ export interface NetworkFile {
   contracts: NetworkContracts
   /** Block the contracts were deployed in: where event scans start. */
   deployBlock: number
-  /** Bootstrap multiaddrs (with /p2p/<peer id>). */
+  /**
+   * Bootstrap multiaddrs, each ending in /p2p/<peer id>: /ip4, /ip6, or a DNS name (/dns4, /dns6, /dns, resolved
+   * when dialled), or /dnsaddr/<domain> (TXT records `dnsaddr=<multiaddr>` under `_dnsaddr.<domain>`).
+   */
   bootstrap: string[]
   /** Path of the pre-shared swarm key (libp2p pnet), relative to the network file, or absent for an open mesh. */
   swarmKeyPath?: string
@@ -33,6 +36,30 @@ export interface NetworkFile {
   jobManagerConfig?: JobManagerConfigJson
   /** Deal terms job creators propose on this network (the devnet's are tight, so dead providers show in seconds). */
   dealTerms?: NetworkDealTerms
+  /** Mesh settings shared by the network's nodes (defaults: node/host/constants.ts). */
+  mesh?: NetworkMesh
+}
+
+export interface NetworkMesh {
+  /** What this network's relays (bootstrap nodes run with --relay) grant each reservation. */
+  relay?: {
+    maxReservations?: number
+    /** reservations held by peers connected from one IP */
+    maxReservationsPerIp?: number
+    reservationTtlSec?: number
+    /** a relayed connection is closed after this many seconds … */
+    maxDurationSec?: number
+    /** … or this many bytes */
+    maxDataBytes?: number
+    /** relayed connections carried at once */
+    maxRelayedConnections?: number
+  }
+  maxConnections?: number
+  maxConnectionsPerIp?: number
+  /** new inbound connections per second from one IP */
+  inboundConnectionsPerSecond?: number
+  /** bound on resolving one DNS name in the bootstrap list or a dial */
+  dnsTimeoutMs?: number
 }
 
 export interface NetworkDealTerms {

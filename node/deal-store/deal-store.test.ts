@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DealStore, type StoredRecord } from './deal-store.ts'
+import { ManualClock } from '../../core/clock.ts'
 
 interface Rec extends StoredRecord { phase: string, price: bigint, count?: number }
 
@@ -54,4 +55,24 @@ test('an id that could escape the directory is refused', async t => {
   const dir = await tempDir(t)
   const s = new DealStore<Rec>(dir)
   await t.throwsAsync(s.put({ id: '../../etc/passwd', terminal: false, updatedAt: 0, phase: 'x', price: 0n }), { instanceOf: TypeError })
+})
+
+test('terminal records are removed after their retention period; open ones never', async t => {
+  const dir = await tempDir(t)
+  const clock = new ManualClock()
+  const store = new DealStore<Rec>(dir, { clock })
+  await store.put({ id: id(1), terminal: true, updatedAt: 0, phase: 'settled', price: 1n })
+  await store.put({ id: id(2), terminal: false, updatedAt: 0, phase: 'agreed', price: 1n })
+  await clock.advance(60_000)
+  await store.put({ id: id(3), terminal: true, updatedAt: 0, phase: 'refunded', price: 1n })
+  const retention = 30_000
+  t.is(await store.prune(clock.now() - retention), 1, 'only the settled record is past retention')
+  t.deepEqual((await store.all()).map(r => r.id).sort(), [id(2), id(3)])
+  await clock.advance(3_600_000)
+  t.is(await store.prune(clock.now() - retention), 1)
+  t.deepEqual((await store.all()).map(r => r.id), [id(2)], 'the open record stays however old')
+  t.is(store.size, 1)
+  t.deepEqual((await readdir(dir)).filter(f => f.endsWith('.json')), [`${id(2)}.json`], 'the files went too')
+  const reopened = new DealStore<Rec>(dir)
+  t.is((await reopened.load()).records.length, 1)
 })

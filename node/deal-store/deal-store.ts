@@ -3,6 +3,7 @@
 import { mkdir, readdir, readFile, rename, open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toJson, fromJson } from './json.ts'
+import { systemClock, type Clock } from '../../core/clock.ts'
 
 export class DealRecordCorruptError extends Error {
   static override name = 'DealRecordCorruptError'
@@ -25,8 +26,11 @@ export class DealStore<R extends StoredRecord> {
   // Serialises writes per id so two updates of one deal cannot interleave their read-modify-write.
   private readonly locks = new Map<string, Promise<unknown>>()
 
-  constructor (dir: string) {
+  private readonly clock: Pick<Clock, 'now'>
+
+  constructor (dir: string, options: { clock?: Pick<Clock, 'now'> } = {}) {
     this.dir = dir
+    this.clock = options.clock ?? systemClock
   }
 
   private path (id: string): string {
@@ -83,6 +87,30 @@ export class DealStore<R extends StoredRecord> {
     return await this.withLock(id, async () => await this.write(fn(this.cache.get(id))))
   }
 
+  /**
+   * Removes terminal records last updated before `olderThanMs` (epoch ms): history is kept for a retention period,
+   * not forever. Open records are never removed. Returns how many went.
+   */
+  async prune (olderThanMs: number): Promise<number> {
+    await this.ensureLoaded()
+    let n = 0
+    for (const r of [...this.cache.values()]) {
+      if (!r.terminal || r.updatedAt >= olderThanMs) continue
+      await this.withLock(r.id, async () => {
+        // re-checked under the lock: an update may have re-opened it meanwhile
+        const cur = this.cache.get(r.id)
+        if (cur === undefined || !cur.terminal || cur.updatedAt >= olderThanMs) return
+        this.cache.delete(r.id)
+        await rm(this.path(r.id), { force: true })
+        n++
+      })
+    }
+    return n
+  }
+
+  /** Records held (open and terminal). */
+  get size (): number { return this.cache.size }
+
   async remove (id: string): Promise<void> {
     await this.withLock(id, async () => {
       this.cache.delete(id)
@@ -92,7 +120,7 @@ export class DealStore<R extends StoredRecord> {
 
   private async write (record: R): Promise<R> {
     await mkdir(this.dir, { recursive: true })
-    const rec = { ...record, updatedAt: Date.now() }
+    const rec = { ...record, updatedAt: this.clock.now() }
     const file = this.path(rec.id)
     const tmp = `${file}.${process.pid}.tmp`
     const fh = await open(tmp, 'w')

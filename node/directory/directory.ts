@@ -9,7 +9,8 @@ import * as raw from 'multiformats/codecs/raw'
 import { getBytes, type Signer } from 'ethers'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../observability/logger.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { encodeSignedNodeRecord, nodeRecordDigest, nodeRecordKey, signNodeRecord, verifyNodeRecord, type NodeRecord } from '../../protocols/directory/record.ts'
 import { nowSeconds } from '../../protocols/validation.ts'
@@ -35,10 +36,56 @@ export async function roleCid (networkId: string, role: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(protocols.role(networkId, role))))
 }
 
+/** The newest valid record of `peerId` in the DHT, or undefined (not found, timed out, or every copy invalid). */
+export async function readNodeRecord (dht: KadDHT, domain: LilypadDomain, peerId: string, signal: AbortSignal): Promise<NodeRecord | undefined> {
+  const key = nodeRecordKey(peerId)
+  let best: NodeRecord | undefined
+  try {
+    for await (const e of dht.get(key, { signal })) {
+      if (e.name !== 'VALUE') continue
+      try {
+        const r = await verifyNodeRecord(key, e.value, domain, nowSeconds())
+        if (best === undefined || r.seq > best.seq) best = r
+      } catch { /* an invalid copy: the validator already refuses to store them, a peer may still answer with one */ }
+    }
+  } catch (err) {
+    if (best === undefined && (err as Error).name !== 'NotFoundError' && (err as Error).name !== 'AbortError' && (err as Error).name !== 'TimeoutError') throw err
+  }
+  return best
+}
+
+/**
+ * Re-resolution from the directory: the addresses in the peer's own signed record (node/host/reach.ts). Both keys
+ * signed them, so they come from the peer itself.
+ */
+export function directoryResolver (node: { services: { dht: KadDHT } }, domain: LilypadDomain): (peer: PeerId, signal: AbortSignal) => Promise<Multiaddr[]> {
+  return async (peer, signal) => {
+    const r = await readNodeRecord(node.services.dht, domain, peer.toString(), signal)
+    const out: Multiaddr[] = []
+    for (const a of r?.multiaddrs ?? []) {
+      try { out.push(multiaddr(a)) } catch { /* a bad address in a signed record is the publisher's loss */ }
+    }
+    return out
+  }
+}
+
+export interface PublishLoopOptions {
+  roles: string[]
+  /** record lifetime (default 1 h) */
+  ttlSec?: number
+  /** republish this often (default ttl / 3): a restarted DHT server, or new addresses, are covered within it */
+  intervalMs?: number
+  /** retry a failed publish after this long (default 10 s) */
+  retryMs?: number
+  log?: Logger
+}
+
 export class Directory {
   private readonly node: DirectoryNode
   private readonly init: DirectoryInit
   private seq = 0n
+  private published = 0
+  private loop: { timer?: NodeJS.Timeout, running: Promise<void> } | undefined
 
   constructor (node: DirectoryNode, init: DirectoryInit) {
     if (!init.privateKey.publicKey.equals(node.peerId.publicKey)) throw new TypeError('privateKey is not the key of this node')
@@ -73,20 +120,51 @@ export class Directory {
 
   /** The newest valid record of `peerId`, or undefined. */
   async get (peerId: string, options: { signal?: AbortSignal } = {}): Promise<NodeRecord | undefined> {
-    const key = nodeRecordKey(peerId)
-    let best: NodeRecord | undefined
-    try {
-      for await (const e of this.node.services.dht.get(key, { signal: options.signal ?? this.signal() })) {
-        if (e.name !== 'VALUE') continue
-        try {
-          const r = await verifyNodeRecord(key, e.value, this.init.domain, nowSeconds())
-          if (best === undefined || r.seq > best.seq) best = r
-        } catch {}
+    return await readNodeRecord(this.node.services.dht, this.init.domain, peerId, options.signal ?? this.signal())
+  }
+
+  /**
+   * Publishes now and keeps the record published (records expire; a DHT server that restarts forgets them), until
+   * `stop()`. Failures are logged and retried, never thrown.
+   */
+  keepPublished (opts: PublishLoopOptions): void {
+    this.stopPublishing()
+    const ttlSec = opts.ttlSec ?? 3600
+    const every = opts.intervalMs ?? Math.floor(ttlSec * 1000 / 3)
+    const log = opts.log
+    let failures = 0
+    const run = async (): Promise<void> => {
+      try {
+        const r = await this.publish({ roles: opts.roles, ttlSec })
+        if (failures > 0 || this.published === 0) log?.info({ roles: r.roles, addrs: r.multiaddrs.length, expiry: Number(r.expiry), afterFailures: failures }, 'directory record published')
+        else log?.debug({ expiry: Number(r.expiry) }, 'directory record republished')
+        this.published++
+        failures = 0
+        arm(every)
+      } catch (err) {
+        failures++
+        if (failures === 1 || failures % 10 === 0) log?.warn({ err, failures }, 'could not publish the directory record: retrying')
+        arm(opts.retryMs ?? 10_000)
       }
-    } catch (err) {
-      if (best === undefined && (err as Error).name !== 'NotFoundError' && (err as Error).name !== 'AbortError' && (err as Error).name !== 'TimeoutError') throw err
     }
-    return best
+    const arm = (ms: number): void => {
+      if (this.loop === undefined) return
+      this.loop.timer = setTimeout(() => { this.loop!.running = run() }, ms)
+      this.loop.timer.unref()
+    }
+    this.loop = { running: run() }
+  }
+
+  /** Stops keepPublished's loop (the record stays in the DHT until it expires). */
+  async stop (): Promise<void> {
+    const running = this.loop?.running
+    this.stopPublishing()
+    await running
+  }
+
+  private stopPublishing (): void {
+    if (this.loop?.timer !== undefined) clearTimeout(this.loop.timer)
+    this.loop = undefined
   }
 
   /** Verified records of nodes that provide `role` (e.g. 'mediator', 'solver'). */

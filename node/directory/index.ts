@@ -1,1 +1,1 @@
-export { Directory, roleCid, type DirectoryInit, type DirectoryNode } from './directory.ts'
+export { Directory, roleCid, readNodeRecord, directoryResolver, type DirectoryInit, type DirectoryNode, type PublishLoopOptions } from './directory.ts'

@@ -15,6 +15,7 @@ export function caseOfDeal (d: KeptDeal): DisputeCase {
 export function caseSource (store: { get: (id: string) => Promise<KeptDeal | undefined> }): (dealId: string) => Promise<DisputeCase | undefined> {
   return async (dealId: string) => {
     let kept: KeptDeal | undefined
+    // a malformed deal id from a puller is an invalid record id here: nothing to answer
     try { kept = await store.get(dealId.toLowerCase()) } catch { return undefined }
     return kept === undefined ? undefined : caseOfDeal(kept)
   }

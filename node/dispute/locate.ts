@@ -70,6 +70,7 @@ export async function locatePeer (address: string, opts: LocateOptions): Promise
       peerIdFromString(registered)
       seen.add(registered)
       if (opts.connected?.(registered) === true) out.push(registered)
+      // no record in the DHT (yet): the peer id alone is tried below
       const rec = opts.directory !== undefined ? await opts.directory.get(registered, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) }).catch(() => undefined) : undefined
       if (rec !== undefined && rec.ethAddress.toLowerCase() === address.toLowerCase()) {
         const addrs = dialable(rec)

@@ -84,8 +84,16 @@ export interface RunOptions {
   resultDir: string
   /** Host directory mounted read-only at /inputs. */
   inputsDir?: string
+  /** Staged job inputs (node/inputs), each host path bound read-only at its container path. */
+  inputMounts?: ReadonlyArray<{ source: string, target: string }>
   /** Seconds before the container is killed; defaults to the spec's timeout (the deal's, if the caller sets it). */
   timeoutSec?: number
+  /**
+   * Milliseconds of the job's time spent before its container starts (fetching its inputs): the container is
+   * killed that much sooner. The status still records timeoutSec, the limit the job asked for, so a re-run
+   * whose fetch took longer or shorter writes the same result.
+   */
+  usedMs?: number
   signal?: AbortSignal
   /**
    * The job's id (the deal id), put on the container: a second run() with the same id adopts or replaces what
@@ -184,6 +192,14 @@ interface Job {
   reconnects: number
   /** The engine was lost and did not come back: cleanup cannot reach it. */
   gone: boolean
+}
+
+/** A read-only bind for a staged input. node/inputs checked the target already; a bind string must not be re-parsed differently. */
+function inputBind (m: { source: string, target: string }): string {
+  const source = resolve(m.source)
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(m.target) || m.target.split('/').some(s => s === '..')) throw new Error(`bad input mount target ${JSON.stringify(m.target)}`)
+  if (source.includes(':') || source.includes(',')) throw new Error(`input mount source ${JSON.stringify(source)} cannot be bound (":" or "," in the path)`)
+  return `${source}:${m.target}:ro`
 }
 
 type ContainerState = Docker.ContainerInspectInfo['State']
@@ -474,9 +490,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       outputDirs.push(host)
     }
     if (opts.inputsDir !== undefined) binds.push(`${resolve(opts.inputsDir)}:/inputs:ro`)
+    for (const m of opts.inputMounts ?? []) {
+      // the engine cannot make a mount point inside a read-only bind
+      if (opts.inputsDir !== undefined && (m.target === '/inputs' || m.target.startsWith('/inputs/'))) throw new Error(`input mount ${m.target} is inside /inputs, which inputsDir binds read-only`)
+      binds.push(inputBind(m))
+    }
     const config = containerConfig(spec, { ...this.opts, binds, logMaxBytes: this.opts.logMaxBytes, ...(opts.gpuDeviceIds !== undefined ? { gpuDeviceIds: opts.gpuDeviceIds } : {}) })
     const hash = configHash(config)
     const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
+    // The directories the container binds by identity: inputs staged anew (deleted and written again) are, like a
+    // result directory made again, never adopted: the old container would still see the deleted ones.
+    const boundDirs = (): string[] => [...outputDirs, ...(opts.inputMounts ?? []).map(m => resolve(m.source))]
 
     // What an earlier run of this job left: the same configuration is adopted, anything else removed before a
     // new container is made, so one job never has two containers.
@@ -484,7 +508,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     try { leftovers = await this.listOwn(jobId, signal) } catch (e) { this.unreachable(e, 'listing containers') }
     let adopt: Docker.ContainerInfo | undefined
     for (const c of leftovers) {
-      const same = c.Labels?.[LABEL_CONFIG] === hash && c.Labels?.[LABEL_OUTPUTS] === await dirIdentity(outputDirs)
+      const same = c.Labels?.[LABEL_CONFIG] === hash && c.Labels?.[LABEL_OUTPUTS] === await dirIdentity(boundDirs())
       if (this.opts.adopt && adopt === undefined && same && (c.State === 'running' || c.State === 'exited')) { adopt = c; continue }
       try { await this.removeContainer(c.Id, jobId, 'replaced', this.opts.callTimeoutMs, signal) } catch (e) { this.unreachable(e, 'removing the container an earlier run left') }
       await this.removeScratch(c.Mounts?.find(m => m.Destination === '/tmp')?.Source)
@@ -518,7 +542,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         await this.handOver(scratch)
         const create = {
           ...config,
-          Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash, [LABEL_OUTPUTS]: await dirIdentity(outputDirs) },
+          Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash, [LABEL_OUTPUTS]: await dirIdentity(boundDirs()) },
           HostConfig: { ...config.HostConfig, Binds: [...binds, `${scratch}:/tmp:rw`] }
         }
         try {
@@ -562,7 +586,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       const watched = await this.watch(job, container, {
         running: adopt === undefined || adopt.State === 'running',
         startedAt,
-        timeoutSec,
+        limitMs: Math.max(1000, timeoutSec * 1000 - (opts.usedMs ?? 0)),
         capped: [...outputDirs, ...(scratch !== undefined ? [scratch] : [])],
         attachEnded: adopt === undefined ? attachClean : undefined
       })
@@ -652,7 +676,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
    * periodic inspect all lead to the engine being asked; a lost engine is reconnected (or the run ends in
    * EngineLostError). Kills it at the deadline and when the outputs pass the cap.
    */
-  private async watch (job: Job, container: Docker.Container, o: { running: boolean, startedAt: number, timeoutSec: number, capped: string[], attachEnded?: Promise<boolean> }): Promise<{ exitCode: number, timedOut: boolean, outputTooLarge: boolean }> {
+  private async watch (job: Job, container: Docker.Container, o: { running: boolean, startedAt: number, limitMs: number, capped: string[], attachEnded?: Promise<boolean> }): Promise<{ exitCode: number, timedOut: boolean, outputTooLarge: boolean }> {
     let cause: 'timeout' | 'output' | undefined
     const kill = (why: 'timeout' | 'output'): void => {
       cause ??= why
@@ -669,10 +693,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         const st = await this.state(job, container)
         // An exited container adopted from an earlier process: it was killed at its deadline if it ran that long.
         const ranMs = Date.parse(st.FinishedAt) - Date.parse(st.StartedAt)
-        const timedOut = st.ExitCode === 137 && !st.OOMKilled && ranMs >= o.timeoutSec * 1000 - 1000
+        const timedOut = st.ExitCode === 137 && !st.OOMKilled && ranMs >= o.limitMs - 1000
         return { exitCode: st.ExitCode, timedOut, outputTooLarge: false }
       }
-      timer = setTimeout(() => { kill('timeout') }, Math.max(0, o.startedAt + o.timeoutSec * 1000 - Date.now()))
+      timer = setTimeout(() => { kill('timeout') }, Math.max(0, o.startedAt + o.limitMs - Date.now()))
       let measuring = false
       poller = setInterval(() => {
         if (measuring) return // a slow walk of a big tree must not pile up

@@ -155,6 +155,39 @@ test('a re-run whose result directory was deleted and made again starts afresh: 
   t.is(await readFile(join(r.resultDir, 'stdout'), 'utf8'), 'before\nafter\n')
 })
 
+test('staged inputs: a re-run with the same ones adopts the container; inputs staged anew start afresh', async t => {
+  for (const restaged of [false, true]) {
+    const p = await proxy(t)
+    const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
+    const job = await gatedJob(t)
+    const staged = join(await tempDir(t), '0')
+    await mkdir(staged)
+    await writeFile(join(staged, 'words.txt'), 'one two\n')
+    const inputMounts = [{ source: staged, target: '/data' }]
+    const spec = shell('cat /data/words.txt; while [ ! -e /inputs/go ]; do sleep 0.05; done; cat /data/words.txt')
+    const jobId = randomUUID()
+    const running = ex.run(spec, { ...job, jobId, inputMounts })
+    await started(ex, running)
+    await p.down()
+    await t.throwsAsync(running, { name: 'EngineLostError' })
+    await p.up()
+    if (restaged) {
+      // what the provider does when it stages a job's inputs again (after a restart): delete, fetch, write
+      await rm(staged, { recursive: true })
+      await mkdir(staged)
+      await writeFile(join(staged, 'words.txt'), 'one two\n')
+    }
+    const event = once(ex, restaged ? 'container:removed' : 'container:adopted')
+    const again = ex.run(spec, { ...job, jobId, inputMounts })
+    await event
+    if (restaged) await started(ex, again)
+    await job.go()
+    const r = await again
+    t.is(r.adopted, !restaged)
+    t.is(await readFile(join(r.resultDir, 'stdout'), 'utf8'), 'one two\none two\n', restaged ? 'inputs staged anew' : 'adopted')
+  }
+})
+
 test('a frozen daemon (connections open, nothing answered) is taken as lost too', async t => {
   const p = await proxy(t)
   const ex = executor(t, { socketPath: p.path, healthTimeoutMs: 1000, reconnectMs: 1000 })
@@ -297,7 +330,7 @@ test('a provider process killed with containers running: after restart no orphan
   t.teardown(async () => { for (const c of strangers) await c.remove({ force: true }).catch(() => {}) })
   for (const c of strangers) await c.start()
 
-  const child = spawn(process.execPath, ['node/testing/executor-child.ts', JSON.stringify({ dataDir, jobs })], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['node/testing/executor-child.ts', JSON.stringify({ dataDir, jobs })], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   const startedJobs = new Set<string>()
   for await (const line of createInterface({ input: child.stdout })) {

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { GossipService } from './gossip.ts'
-import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet } from '../testing/fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, waitFor } from '../testing/fixtures.ts'
 import { startProvider } from '../testing/parties.ts'
 import type { Verified } from '../../protocols/validation.ts'
 
@@ -57,4 +57,63 @@ test('a provider re-announces on its heartbeat and at once when capacity changes
   await until(() => quietSeen.length >= before + 3)
   t.deepEqual(quietSeen.slice(before + 1, before + 3).map(v => v.value.slot).sort(), [0, 1])
   t.is(watcher.book?.providerCount(quietW.address), 2)
+})
+
+test('re-announcement storm: a peer toggling its subscription 50 times makes the provider sign and gossip once per gap, not 50 times', async t => {
+  const hosts = await startHosts(2)
+  const [rpHost, toggler] = hosts
+  const { ManualClock } = await import('../../core/clock.ts')
+  const clock = new ManualClock(Date.now())
+  const rp = await startProvider(rpHost, wallet('storm-rp'), { slots: [0, 1], intervalMs: 600_000, clock, minGapMs: 1000 })
+  t.teardown(async () => { await rp.stop(); await stopAll(hosts) })
+  const topic = rp.gossip.topics.resourceOffers
+  // what the resource-provider role does: a peer that subscribes to the offers topic asks for our offers
+  let subscriptions = 0
+  let notify: (() => void) | undefined
+  rpHost.services.pubsub.addEventListener('subscription-change', evt => {
+    if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === topic)) return
+    subscriptions++
+    notify?.()
+    rp.announcer.requestAnnouncement()
+  })
+  await waitFor(() => rp.announcer.announcements === 1, 30_000, 'the start-up announcement')
+  await clock.advance(10_000) // the start-up announcement's gap has passed
+  const base = rp.announcer.announcements
+  const signed: number[] = []
+  const publish = rp.gossip.publishResourceOffer.bind(rp.gossip)
+  rp.gossip.publishResourceOffer = async env => { signed.push(env.value.slot); await publish(env) }
+  await toggler.dial(rpHost.getMultiaddrs()[0])
+  for (let i = 0; i < 50; i++) {
+    const seen = new Promise<void>(resolve => { notify = resolve })
+    toggler.services.pubsub.subscribe(topic)
+    await seen
+    toggler.services.pubsub.unsubscribe(topic)
+  }
+  t.is(subscriptions, 50)
+  // the first request went out at once; the other 49 came within the gap and wait for it, as one
+  await waitFor(() => rp.announcer.announcements === base + 1, 30_000, 'the first announcement')
+  t.deepEqual(signed.sort(), [0, 1], 'each slot signed once')
+  await clock.advance(1000)
+  await waitFor(() => rp.announcer.announcements === base + 2, 30_000, 'the deferred announcement')
+  await clock.advance(10_000)
+  t.is(rp.announcer.announcements, base + 2, 'nothing more without a new request (the heartbeat is 10 minutes away)')
+  t.is(signed.length, 4, 'two rounds of two slots for 50 requests')
+  // capacity flapping is held to the same gap: a slot is re-announced at most once per gap however often it is
+  // taken and freed (each withdrawal follows a reservation, which the negotiator rate-limits per peer and caps
+  // per job creator)
+  const withdrawals: number[] = []
+  const withdraw = rp.gossip.publishWithdrawal.bind(rp.gossip)
+  rp.gossip.publishWithdrawal = async env => { withdrawals.push(env.value.slot); await withdraw(env) }
+  const before = signed.length
+  for (let i = 0; i < 20; i++) {
+    rp.capacity.tryReserve(1, `0x${'ab'.repeat(32)}`, 60_000)
+    rp.capacity.release(`0x${'ab'.repeat(32)}`)
+  }
+  t.true(rp.capacity.tryReserve(1, `0x${'cd'.repeat(32)}`, 60_000))
+  await waitFor(() => withdrawals.length === 21, 30_000, 'every reservation withdrew the slot')
+  t.true(signed.length - before <= 2, `${signed.length - before} offers signed for 20 flaps within one gap`)
+  rp.capacity.release(`0x${'cd'.repeat(32)}`)
+  await clock.advance(1000)
+  await waitFor(() => signed.slice(before).filter(s => s === 1).length >= 1, 30_000, 'slot 1 announced again after the gap')
+  t.true(signed.length - before <= 4, `${signed.length - before} offers signed in all`)
 })

@@ -1,11 +1,17 @@
-// A provider's announcer: signs one ResourceOffer per free slot and gossips them on a heartbeat and
-// whenever its free capacity changes. Every announcement has a fresh nonce (a strictly increasing
-// millisecond timestamp, which the matcher reads as the offer's age) and expiry. It remembers what it
-// issued, so the negotiation side can recognise its own offers by id.
+// A provider's announcer: signs one ResourceOffer per free slot and gossips it. When to announce and withdraw —
+// the heartbeat, capacity changes, peers asking, and the rate limit on re-announcing one slot — is the shared
+// AnnounceSchedule (core/policy/announce.ts), which the simulator runs too; this shell signs and publishes what it
+// plans. Every announcement has a fresh nonce (a strictly increasing millisecond timestamp, which the matcher reads
+// as the offer's age) and expiry, and carries the provider's signed binding of its peer id
+// (protocols/peer-binding.ts), without which gossip and sync refuse it. It remembers what it issued, so the
+// negotiation side recognises its own offers.
 import type { Signer } from 'ethers'
 import { idOf, signMessage, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { signWithdrawal, type OfferWithdrawal } from '../../protocols/withdrawal.ts'
+import { signPeerBinding, type PeerBindingProof } from '../../protocols/peer-binding.ts'
+import { AnnounceSchedule, type AnnouncePlan } from '../../core/policy/announce.ts'
+import { systemClock, type Clock, type Timer } from '../../core/clock.ts'
 
 export interface OfferTemplate {
   spec: MachineSpec
@@ -23,113 +29,152 @@ export interface AnnouncerInit {
   freeSlots: number[]
   intervalMs?: number
   ttlSec?: number
+  /** a slot is re-announced at most once per this span (default 1 s) */
+  minGapMs?: number
+  clock?: Clock
+  /** the peer id job creators should dial (default: the publisher's) */
+  peerId?: string
+  /** a failed publication (no peers yet, a stopped pubsub): reported, never thrown */
+  onError?: (err: unknown, what: string) => void
 }
 
 export interface OfferPublisher {
   publishResourceOffer: (env: Envelope<'ResourceOffer'>) => Promise<void>
   publishWithdrawal: (env: Envelope<'OfferWithdrawal'>) => Promise<void>
+  /** the publishing node's peer id (GossipService has it) */
+  readonly peerId?: string
 }
 
 export interface IssuedOffer { offer: ResourceOffer, signature: string }
 
+/** Bindings are signed for this long and renewed when less than half is left. */
+const BINDING_TTL_SEC = 12n * 3600n
+
 export class ResourceOfferAnnouncer {
   private readonly publisher: OfferPublisher
   private readonly init: AnnouncerInit
-  private free: number[]
-  private timer: NodeJS.Timeout | undefined
+  private readonly clock: Clock
+  readonly schedule: AnnounceSchedule<IssuedOffer>
+  private timer: Timer | undefined
   private lastNonce = 0n
-  private readonly issued = new Map<string, IssuedOffer>()
   private running = false
-  private inflight: Promise<void> = Promise.resolve()
+  private binding: (PeerBindingProof & { peerId: string }) | undefined
+  private inflight: Promise<unknown> = Promise.resolve()
   announcements = 0
 
   constructor (publisher: OfferPublisher, init: AnnouncerInit) {
     this.publisher = publisher
     this.init = init
-    this.free = [...init.freeSlots]
+    this.clock = init.clock ?? systemClock
+    this.schedule = new AnnounceSchedule<IssuedOffer>(init.freeSlots, this.clock.now(), { intervalMs: init.intervalMs ?? 10_000, minGapMs: init.minGapMs ?? 1000 })
   }
 
   start (): void {
     if (this.running) return
     this.running = true
-    this.timer = setInterval(() => { void this.announce() }, this.init.intervalMs ?? 10_000)
-    void this.announce()
+    this.wake()
   }
 
   async stop (): Promise<void> {
     this.running = false
-    clearInterval(this.timer)
+    this.timer?.cancel()
     this.timer = undefined
     await this.inflight
   }
 
-  /** Capacity changed: withdraw slots no longer free and re-announce the free ones, at once. */
+  /** Capacity changed: withdraw slots no longer free and re-announce the free ones (rate-limited), at once. */
   setFreeSlots (slots: number[]): void {
-    const gone = this.free.filter(s => !slots.includes(s))
-    this.free = [...slots]
-    if (!this.running) return
-    if (gone.length > 0) {
-      const run = this.inflight.then(async () => { await this.withdrawNow(gone) })
-      this.inflight = run.then(() => {}, () => {})
-    }
-    void this.announce()
+    const plan = this.schedule.setFree(slots, this.clock.now())
+    if (this.running) void this.carryOut(plan)
+    this.arm()
   }
 
-  private async withdrawNow (slots: number[]): Promise<void> {
-    const provider = await this.init.signer.getAddress()
-    const now = BigInt(Math.floor(Date.now() / 1000))
-    for (const slot of slots) {
-      const w: OfferWithdrawal = { provider, slot, expiry: now + BigInt(this.init.ttlSec ?? 60), nonce: this.nextNonce() }
-      const signature = await signWithdrawal(this.init.domain, w, this.init.signer)
-      try { await this.publisher.publishWithdrawal({ kind: 'OfferWithdrawal', value: w, signature }) } catch {}
-    }
+  /** A peer asked (it just subscribed): the free slots, unless announced within the rate limit. */
+  requestAnnouncement (): void {
+    if (!this.running) return
+    void this.carryOut(this.schedule.request(this.clock.now()))
+    this.arm()
   }
 
   /** An offer this provider issued and that has not expired. */
   ownOffer (id: string, now: bigint): IssuedOffer | undefined {
-    const o = this.issued.get(id)
-    return o !== undefined && o.offer.expiry > now ? o : undefined
+    return this.schedule.own(id, now)
   }
 
-  /** The newest unexpired offer of each free slot (served to peers that sync their order book on connect). */
+  /** The newest unexpired offer of each free slot, with the bound peer hint (served to peers that sync their order book). */
   liveOffers (now: bigint): Array<Envelope<'ResourceOffer'>> {
-    const newest = new Map<number, IssuedOffer>()
-    for (const o of this.issued.values()) {
-      if (o.offer.expiry <= now || !this.free.includes(o.offer.slot)) continue
-      const cur = newest.get(o.offer.slot)
-      if (cur === undefined || cur.offer.nonce < o.offer.nonce) newest.set(o.offer.slot, o)
-    }
-    return [...newest.values()].map(o => ({ kind: 'ResourceOffer', value: o.offer, signature: o.signature }))
+    const b = this.binding
+    const hint = b !== undefined && b.expiry > now ? { peer: b.peerId, binding: { expiry: b.expiry, signature: b.signature } } : {}
+    return this.schedule.live(now, (a, b) => a.offer.nonce > b.offer.nonce).map(o => ({ kind: 'ResourceOffer', value: o.offer, signature: o.signature, ...hint }))
   }
 
-  /** Signs and publishes one offer per free slot; resolves with the envelopes. */
+  /** The binding of our peer id to our key, signed once and renewed when half its life is gone. */
+  private async peerHint (provider: string, now: bigint): Promise<Pick<Envelope, 'peer' | 'binding'>> {
+    const peerId = this.init.peerId ?? this.publisher.peerId
+    if (peerId === undefined) return {}
+    if (this.binding === undefined || this.binding.peerId !== peerId || this.binding.expiry - now < BINDING_TTL_SEC / 2n) {
+      const expiry = now + BINDING_TTL_SEC
+      const signature = await signPeerBinding(this.init.domain, { account: provider, peerId, expiry }, this.init.signer)
+      this.binding = { peerId, expiry, signature }
+    }
+    return { peer: peerId, binding: { expiry: this.binding.expiry, signature: this.binding.signature } }
+  }
+
+  /** Signs and publishes one offer per free slot now, whatever the rate limit; resolves with the envelopes. */
   async announce (): Promise<Array<Envelope<'ResourceOffer'>>> {
-    const run = this.inflight.then(async () => await this.announceNow())
-    this.inflight = run.then(() => {}, () => {})
-    return await run
+    if (!this.running) return []
+    return await this.carryOut(this.schedule.force(this.clock.now()))
+  }
+
+  private wake (): void {
+    if (!this.running) return
+    void this.carryOut(this.schedule.due(this.clock.now()))
+    this.arm()
+  }
+
+  private arm (): void {
+    if (!this.running) return
+    this.timer?.cancel()
+    this.timer = this.clock.setTimeout(() => { this.wake() }, Math.max(0, this.schedule.nextWakeAt() - this.clock.now()))
   }
 
   private nextNonce (): bigint {
-    const t = BigInt(Date.now()) * 1000n
+    const t = BigInt(this.clock.now()) * 1000n
     this.lastNonce = t > this.lastNonce ? t : this.lastNonce + 1n
     return this.lastNonce
   }
 
-  private async announceNow (): Promise<Array<Envelope<'ResourceOffer'>>> {
-    if (!this.running) return []
+  /** Runs one plan after the previous ones (announcements keep their order; nonces keep increasing). */
+  private async carryOut (plan: AnnouncePlan): Promise<Array<Envelope<'ResourceOffer'>>> {
+    if (plan.announce.length === 0 && plan.withdraw.length === 0) return []
+    const run = this.inflight.then(async () => await this.publish(plan))
+    // the next plan waits for this one to finish, not to succeed: failures are reported through onError
+    this.inflight = run.catch(() => undefined)
+    return await run
+  }
+
+  private async publish (plan: AnnouncePlan): Promise<Array<Envelope<'ResourceOffer'>>> {
     const provider = await this.init.signer.getAddress()
-    const now = BigInt(Math.floor(Date.now() / 1000))
-    for (const [id, o] of this.issued) if (o.offer.expiry <= now) this.issued.delete(id)
-    const out: Array<Envelope<'ResourceOffer'>> = []
-    for (const slot of this.free) {
-      const offer: ResourceOffer = { provider, slot, ...this.init.template(slot), expiry: now + BigInt(this.init.ttlSec ?? 60), nonce: this.nextNonce() }
-      const signature = await signMessage('ResourceOffer', this.init.domain, offer, this.init.signer)
-      this.issued.set(idOf('ResourceOffer', this.init.domain, offer), { offer, signature })
-      const env: Envelope<'ResourceOffer'> = { kind: 'ResourceOffer', value: offer, signature }
-      out.push(env)
-      try { await this.publisher.publishResourceOffer(env) } catch {}
+    const nowSec = BigInt(Math.floor(this.clock.now() / 1000))
+    const expiry = nowSec + BigInt(this.init.ttlSec ?? 60)
+    for (const slot of plan.withdraw) {
+      const w: OfferWithdrawal = { provider, slot, expiry, nonce: this.nextNonce() }
+      const signature = await signWithdrawal(this.init.domain, w, this.init.signer)
+      try { await this.publisher.publishWithdrawal({ kind: 'OfferWithdrawal', value: w, signature }) } catch (err) { this.init.onError?.(err, 'withdrawal') }
     }
-    this.announcements++
+    this.schedule.expire(nowSec)
+    const out: Array<Envelope<'ResourceOffer'>> = []
+    const hint = plan.announce.length > 0 ? await this.peerHint(provider, nowSec) : {}
+    for (const slot of plan.announce) {
+      if (!this.running) break
+      const offer: ResourceOffer = { provider, slot, ...this.init.template(slot), expiry, nonce: this.nextNonce() }
+      const signature = await signMessage('ResourceOffer', this.init.domain, offer, this.init.signer)
+      this.schedule.issue(idOf('ResourceOffer', this.init.domain, offer), slot, offer.expiry, { offer, signature })
+      const env: Envelope<'ResourceOffer'> = { kind: 'ResourceOffer', value: offer, signature, ...hint }
+      out.push(env)
+      try { await this.publisher.publishResourceOffer(env) } catch (err) { this.init.onError?.(err, 'offer') }
+    }
+    if (plan.announce.length > 0) this.announcements++
     return out
   }
 }

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { GossipService } from './gossip.ts'
-import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer } from '../testing/fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer } from '../testing/fixtures.ts'
 
 test('two nodes: an offer published by one lands in the other\'s book', async t => {
   const hosts = await startHosts(2)
@@ -11,7 +11,7 @@ test('two nodes: an offer published by one lands in the other\'s book', async t 
   await connectMesh(hosts)
   await waitForMesh(hosts, services[0].topics.resourceOffers)
   const rp = wallet('rp')
-  const env = await signedResourceOffer(rp, resourceOffer(rp.address))
+  const env = await boundResourceOffer(rp, resourceOffer(rp.address), hosts[0].peerId.toString())
   const got = new Promise(resolve => services[1].onVerified(v => { resolve(v) }))
   await services[0].publishResourceOffer(env)
   await got
@@ -27,7 +27,7 @@ test('a burst through a tiny queue: the queue stays bounded and every message ge
   sender.start(); receiver.start()
   await connectMesh(hosts)
   await waitForMesh(hosts, sender.topics.resourceOffers)
-  const envs = await Promise.all(Array.from({ length: 40 }, async (_, i) => { const w = wallet(`burst-${i}`); return await signedResourceOffer(w, resourceOffer(w.address)) }))
+  const envs = await Promise.all(Array.from({ length: 40 }, async (_, i) => { const w = wallet(`burst-${i}`); return await boundResourceOffer(w, resourceOffer(w.address), hosts[0].peerId.toString()) }))
   const verdicts = new Map<string, number>()
   let maxQueue = 0
   const all = new Promise<void>(resolve => receiver.onVerdict((_v, _c, _f, msgId) => {

@@ -4,12 +4,16 @@
 import { TopicValidatorResult, type GossipSub, type GossipsubMessage } from '@libp2p/gossipsub'
 import { encodeEnvelope, type Envelope } from '../../protocols/codec.ts'
 import { MessageValidationError, type ValidationCode } from '../../protocols/errors.ts'
-import { gossipTopics, parseTopic, validateGossip, type GossipTopicName } from '../../protocols/gossip/index.ts'
+import { gossipTopics, parseTopic, validateGossipAsync, type GossipTopicName } from '../../protocols/gossip/index.ts'
 import { ReplayCache } from '../../protocols/replay-cache.ts'
+import { PeerBindingCache } from '../../protocols/peer-binding.ts'
 import { nowSeconds, type Verified } from '../../protocols/validation.ts'
 import type { OrderBook } from '../../protocols/order-book.ts'
+import type { LiveOffer } from '../../protocols/matcher.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
 import type { PeerId } from '@libp2p/interface'
+import { sharedVerifier, type SignatureVerifier } from '../verifier/index.ts'
+import { quietComponents, reportError, type Components } from '../components.ts'
 
 export interface GossipServiceInit {
   networkId: string
@@ -22,6 +26,11 @@ export interface GossipServiceInit {
   /** subscribe to job offers too (solvers); default true */
   jobOffers?: boolean
   now?: () => bigint
+  /** where signatures are recovered (default: the process's shared verifier: worker threads, or inline slices) */
+  verifier?: SignatureVerifier
+  /** messages being verified at once (default 64); the rest wait in the queue */
+  concurrency?: number
+  components?: Pick<Components, 'logger' | 'metrics'>
 }
 
 export interface GossipMetrics {
@@ -58,6 +67,9 @@ export class GossipService {
   private readonly node: GossipNode
   private readonly init: GossipServiceInit
   private readonly replay: ReplayCache
+  private readonly bindings = new PeerBindingCache()
+  private inflight = 0
+  private readonly components: Pick<Components, 'logger' | 'metrics'>
   private readonly queue: Pending[] = []
   private readonly queueSize: number
   private readonly listeners = new Set<VerifiedListener>()
@@ -72,10 +84,23 @@ export class GossipService {
     this.topics = gossipTopics(init.networkId)
     this.replay = new ReplayCache({ capacity: init.replayCapacity })
     this.queueSize = init.queueSize ?? 4096
+    this.components = init.components ?? quietComponents()
   }
 
   get book (): OrderBook | undefined { return this.init.book }
   get queueLength (): number { return this.queue.length }
+  /** Messages remembered against replays (each until it expires). */
+  get replaySize (): number { return this.replay.size }
+
+  /** Periodic upkeep: replay entries of expired messages go (otherwise they wait for the cache to fill). */
+  sweep (now: bigint = (this.init.now ?? nowSeconds)()): number {
+    const before = this.replay.size
+    this.replay.prune(now)
+    return before - this.replay.size
+  }
+  /** this node's peer id (the announcer binds its offers to it) */
+  get peerId (): string { return this.node.peerId.toString() }
+  private get verifier (): SignatureVerifier { return this.init.verifier ?? sharedVerifier() }
 
   start (): void {
     if (this.running) return
@@ -92,7 +117,7 @@ export class GossipService {
     const pubsub = this.node.services.pubsub
     pubsub.removeEventListener('gossipsub:message', this.onMessage)
     for (const t of [this.topics.resourceOffers, this.topics.jobOffers]) {
-      try { pubsub.unsubscribe(t) } catch {}
+      try { pubsub.unsubscribe(t) } catch (err) { reportError(this.components, 'gossip', err, 'unsubscribe failed while stopping', { topic: t }) }
     }
     if (this.scheduled !== undefined) clearImmediate(this.scheduled)
     this.scheduled = undefined
@@ -154,45 +179,55 @@ export class GossipService {
     })
   }
 
-  /** Validates a batch per turn of the event loop so publishing and streams keep moving under load. */
+  /**
+   * Starts verifying queued messages, up to `concurrency` at a time. Decoding and the cheap checks run here; the
+   * signature recoveries go to the verifier, so the event loop is never held for a batch of them.
+   */
   private drain (): void {
-    const deadline = performance.now() + 10
-    while (this.queue.length > 0 && performance.now() < deadline) {
+    const limit = this.init.concurrency ?? 64
+    while (this.queue.length > 0 && this.inflight < limit && this.running) {
       const p = this.queue.shift() as Pending
-      this.validate(p)
+      this.inflight++
+      void this.validate(p).finally(() => {
+        this.inflight--
+        if (this.queue.length > 0) this.schedule()
+      })
     }
-    if (this.queue.length > 0) this.schedule()
   }
 
-  private validate (p: Pending): void {
-    const now = (this.init.now ?? nowSeconds)()
+  private async validate (p: Pending): Promise<void> {
+    const now = this.init.now ?? nowSeconds
     const book = this.init.book
+    const domain = this.init.domain
     let verified: Verified
     try {
-      verified = validateGossip(p.topic, p.data, {
-        domain: this.init.domain,
+      verified = await validateGossipAsync(p.topic, p.data, {
+        domain,
         now,
         replay: this.replay,
+        bindings: this.bindings,
         ...(book !== undefined ? { knownNonce: (provider: string, slot: number) => book.nonceOf(provider, slot) } : {})
-      })
+      }, async (env, bytes, withBinding) => await this.verifier.recover(env, bytes, domain, withBinding))
     } catch (err) {
       if (err instanceof MessageValidationError) {
         this.report(p, err.action === 'REJECT' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore, err.code)
       } else {
+        reportError(this.components, 'gossip', err, 'validation failed unexpectedly', { msgId: p.msgId })
         this.report(p, TopicValidatorResult.Ignore, 'INTERNAL')
       }
       return
     }
+    const t = now()
     if (verified.kind === 'OfferWithdrawal' && book !== undefined) {
       const w = (verified as Verified<'OfferWithdrawal'>).value
-      book.withdraw(w.provider, w.slot, w.nonce, w.expiry, now)
+      book.withdraw(w.provider, w.slot, w.nonce, w.expiry, t)
     }
     if (verified.kind === 'ResourceOffer' && book !== undefined) {
-      book.add({ offer: (verified as Verified<'ResourceOffer'>).value, id: verified.id, signature: verified.signature, ...(verified.peer !== undefined ? { peer: verified.peer } : {}) }, now)
+      book.add(liveOfferOf(verified as Verified<'ResourceOffer'>), t)
     }
     this.report(p, TopicValidatorResult.Accept, undefined)
     for (const fn of this.listeners) {
-      try { fn(verified, p.from) } catch {}
+      try { fn(verified, p.from) } catch (err) { reportError(this.components, 'gossip', err, 'a verified-message listener threw') }
     }
   }
 
@@ -204,11 +239,20 @@ export class GossipService {
       const k = code as keyof GossipMetrics['byCode']
       this.metrics.byCode[k] = (this.metrics.byCode[k] ?? 0) + 1
     }
+    this.components.metrics.gossipVerdicts.inc({ topic: p.topic, verdict, code: code ?? '' })
     try {
       routerOf(this.node.services.pubsub).reportMessageValidationResult(p.msgId, p.from, verdict)
-    } catch {}
+    } catch (err) {
+      // the router stopped before our verdict: nothing left to report to
+      this.components.logger.debug({ err, msgId: p.msgId }, 'verdict not reported to gossipsub')
+    }
     for (const fn of this.verdictListeners) {
-      try { fn(verdict, code, p.from, p.msgId) } catch {}
+      try { fn(verdict, code, p.from, p.msgId) } catch (err) { reportError(this.components, 'gossip', err, 'a verdict listener threw') }
     }
   }
+}
+
+/** The order book's form of a verified offer (its bound peer hint kept, so sync can pass the binding on). */
+export function liveOfferOf (v: Verified<'ResourceOffer'>): LiveOffer {
+  return { offer: v.value, id: v.id, signature: v.signature, ...(v.peer !== undefined ? { peer: v.peer } : {}), ...(v.binding !== undefined ? { binding: v.binding } : {}) }
 }

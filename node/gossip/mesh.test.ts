@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { idOf } from '../../protocols/eip712.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { GossipService } from './gossip.ts'
-import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from '../testing/fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer, waitFor } from '../testing/fixtures.ts'
 
 /** Resolves when every service has accepted every id in `ids`. */
 function allReceive (services: GossipService[], ids: string[]): Promise<void> {
@@ -26,7 +26,7 @@ test('10-node mesh: every resource offer published reaches every other node', as
   await connectMesh(hosts)
   await waitForMesh(hosts, services[0].topics.resourceOffers)
   const publishers = [0, 4, 9]
-  const envs = await Promise.all(publishers.map(async i => { const w = wallet(`mesh-rp-${i}`); return await signedResourceOffer(w, resourceOffer(w.address)) }))
+  const envs = await Promise.all(publishers.map(async i => { const w = wallet(`mesh-rp-${i}`); return await boundResourceOffer(w, resourceOffer(w.address), hosts[i].peerId.toString()) }))
   const done = publishers.map((p, k) => allReceive(services.filter((_, i) => i !== p), [idOf('ResourceOffer', testDomain, envs[k].value)]))
   await Promise.all(publishers.map(async (p, k) => { await services[p].publishResourceOffer(envs[k]) }))
   await Promise.all(done)
@@ -58,7 +58,7 @@ test('two OS processes: offers cross in both directions', async t => {
   })
   // waits on the child's IPC messages; fails (instead of hanging) if the condition is not met in time
   const next = async (cond: () => boolean, what: string | (() => string)): Promise<void> => {
-    const deadline = AbortSignal.timeout(15_000)
+    const deadline = AbortSignal.timeout(120_000) // generous: a child process starting under load takes seconds; the test timeout bounds the whole
     while (!cond()) {
       await new Promise<void>((resolve, reject) => {
         waiters.push(resolve)
@@ -68,10 +68,10 @@ test('two OS processes: offers cross in both directions', async t => {
   }
   await Promise.race([next(() => ready !== undefined, 'child ready'), once(child, 'exit').then(() => { throw new Error('child exited') })])
   await connectMesh(hosts)
-  await Promise.all((ready as { addrs: string[][] }).addrs.map(async (a, i) => await hosts[i].dial((await import('@multiformats/multiaddr')).multiaddr(a[0]), { signal: AbortSignal.timeout(5000) })))
+  await Promise.all((ready as { addrs: string[][] }).addrs.map(async (a, i) => await hosts[i].dial((await import('@multiformats/multiaddr')).multiaddr(a[0]), { signal: AbortSignal.timeout(60_000) })))
   const topic = services[0].topics.resourceOffers
   await waitForMesh(hosts, topic)
-  await waitFor(() => hosts.every(h => h.services.pubsub.getSubscribers(topic).length >= 2), 10_000, 'cross-process subscriptions')
+  await waitFor(() => hosts.every(h => h.services.pubsub.getSubscribers(topic).length >= 2), 60_000, 'cross-process subscriptions')
   let meshed = false
   child.on('message', (m: { type: string }) => { if (m.type === 'meshed') meshed = true })
   child.send({ type: 'await-mesh' })
@@ -79,7 +79,7 @@ test('two OS processes: offers cross in both directions', async t => {
 
   // parent → child
   const w = wallet('cross-parent')
-  const env = await signedResourceOffer(w, resourceOffer(w.address))
+  const env = await boundResourceOffer(w, resourceOffer(w.address), hosts[2].peerId.toString())
   const id = idOf('ResourceOffer', testDomain, env.value)
   await services[2].publishResourceOffer(env)
   await next(() => (received.get(id)?.size ?? 0) === 5, () => `child nodes to receive (${[...(received.get(id) ?? [])].join(',')} so far; parent subscribers ${hosts.map(h => h.services.pubsub.getSubscribers(topic).length).join(',')})`)
@@ -89,7 +89,7 @@ test('two OS processes: offers cross in both directions', async t => {
   const got = new Promise<void>((resolve, reject) => {
     const seen = new Set<number>()
     services.forEach((s, i) => s.onVerified(v => { if (v.signer === wallet('cross-child').address) { seen.add(i); if (seen.size === 5) resolve() } }))
-    AbortSignal.timeout(15_000).addEventListener('abort', () => { reject(new Error(`parent nodes received from child: ${seen.size}/5`)) })
+    AbortSignal.timeout(120_000).addEventListener('abort', () => { reject(new Error(`parent nodes received from child: ${seen.size}/5`)) })
   })
   child.send({ type: 'publish', label: 'cross-child' })
   await got

@@ -2,6 +2,7 @@ import test from 'ava'
 import { mkdtemp, rm, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createHost, localMeshOptions } from './create-host.ts'
 import { loadOrCreatePeerKey, writeSwarmKeyFile, readSwarmKeyFile, KeyFileError } from './keys.ts'
 import { Directory } from '../directory/directory.ts'
@@ -13,7 +14,8 @@ function handles (): string[] {
   return process.getActiveResourcesInfo().filter(r => /^(TCP|UDP|Timeout|Immediate)/.test(r)).sort()
 }
 
-test('a node with every mesh service leaves no open handles once stopped', async t => {
+// serial: each test compares the whole process's handles before and after
+test.serial('a node with every mesh service leaves no open handles once stopped', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'lilypad-mesh-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const before = handles()
@@ -49,4 +51,28 @@ test('a node with every mesh service leaves no open handles once stopped', async
   t.deepEqual(await readSwarmKeyFile(join(dir, 'swarm.key')), swarmKey)
   await t.throwsAsync(loadOrCreatePeerKey(join(dir, 'swarm.key')), { name: KeyFileError.name })
   t.true((await readFile(join(dir, 'swarm.key'), 'utf8')).startsWith('/key/swarm/psk/1.0.0/'))
+})
+
+test.serial('a relay, a node holding a reservation at it and a relayed connection leave no open handles once stopped', async t => {
+  const before = handles()
+  // a loaded machine (the whole suite at once on two cores) may take more than the production 10 s to dial and
+  // handshake; this test is about what stop() releases, not about speed
+  const slow = { ...localMeshOptions, limits: { dialTimeoutMs: 60_000, inboundUpgradeTimeoutMs: 60_000 } }
+  const relay = await createHost({ networkId: NETWORK, domain: testDomain, ...slow, relay: true, relayLimits: { hopTimeoutMs: 60_000 } })
+  const behind = await createHost({ networkId: NETWORK, domain: testDomain, ...slow, listen: ['/ip4/127.0.0.1/tcp/0', '/p2p-circuit'] })
+  const dialer = await createHost({ networkId: NETWORK, domain: testDomain, ...slow })
+  await behind.dial(relay.getMultiaddrs()[0], { signal: AbortSignal.timeout(60_000) })
+  const circuit = await new Promise<string>(resolve => {
+    const find = (): void => { const a = behind.getMultiaddrs().map(String).find(x => x.includes('/p2p-circuit/')); if (a !== undefined) { behind.removeEventListener('self:peer:update', find); resolve(a) } }
+    behind.addEventListener('self:peer:update', find)
+    find()
+  })
+  const conn = await dialer.dial(multiaddr(circuit), { signal: AbortSignal.timeout(60_000) })
+  t.not(conn.limits, undefined)
+  t.true(handles().length > before.length)
+  await Promise.all([relay, behind, dialer].map(async h => { await h.stop() }))
+  const started = Date.now()
+  const same = (): boolean => handles().join() === before.join()
+  while (!same() && Date.now() < started + 10_000) await new Promise(resolve => setTimeout(resolve, 50))
+  t.deepEqual(handles(), before)
 })

@@ -1,3 +1,6 @@
-export { createHost, localMeshOptions, type HostOptions, type LilypadHost, type LilypadServices } from './create-host.ts'
+export { createHost, localMeshOptions, type HostOptions, type LilypadHost, type LilypadServices, type ConnectionLimits, type RelayLimits } from './create-host.ts'
+export { LOCAL_LISTEN, PUBLIC_LISTEN, CONNECTION_LIMITS, RELAY_LIMITS, PEER_SCORE, DNS_TIMEOUT_MS } from './constants.ts'
+export { openStream, watchConnections, isRelayed, remoteIp, PerIpConnectionGate, type ConnectionEvent } from './connections.ts'
+export { createDns, dnsNameResolver, DnsTimeoutError, type DnsOptions } from './dns.ts'
 export { loadOrCreatePeerKey, createSwarmKey, writeSwarmKeyFile, readSwarmKeyFile, KeyFileError } from './keys.ts'
-export { hostOptionsFromNetwork, domainOfNetwork } from './from-network.ts'
+export { hostOptionsFromNetwork, domainOfNetwork, meshOptions } from './from-network.ts'

@@ -8,7 +8,7 @@ const builtin = (dir: string): string => readFileSync(new URL(`../../modules/${d
 test('the built-in modules: every input is optional behind an if/with', t => {
   t.deepEqual(templateInputs(builtin('cowsay')), { known: ['Message'], required: [] })
   t.deepEqual(templateInputs(builtin('primes')), { known: ['N'], required: [] })
-  t.deepEqual(templateInputs(builtin('wordcount')), { known: ['Text'], required: [] })
+  t.deepEqual(templateInputs(builtin('wordcount')), { known: ['Checksum', 'Data', 'Text', 'URL'], required: [] })
 })
 
 test('an unguarded input is required; guards, $ and nested pipes are followed', t => {

@@ -19,7 +19,7 @@ export { parseLenientJson, LenientJsonError } from './lenient-json.ts'
 export type { JobSpec, Resources, OutputSpec, NetworkMode, InputSource } from './spec.ts'
 export {
   resolveModule, parseModuleRef, loadRegistry, ModuleRefError, ModuleNotFoundError, ModuleTemplateMissingError,
-  ModulePinMismatchError, TEMPLATE_FILE, LILYPAD_MODULE_PREFIX, BUILTIN_MODULES_DIR, DEFAULT_MODULE_CACHE
+  ModulePinMismatchError, ModuleFetchLimitError, TEMPLATE_FILE, LILYPAD_MODULE_PREFIX, BUILTIN_MODULES_DIR, DEFAULT_MODULE_CACHE
 } from './refs.ts'
 export type { ResolvedModule, ResolveOptions, ModuleSource } from './refs.ts'
 export { declaredInputs, templateInputs } from './declared-inputs.ts'
@@ -106,3 +106,4 @@ export async function loadModule (ref: string, inputs: Record<string, string> = 
 }
 export { ensureModuleImage, ensureBuiltinImages, pinSpecImage, ImageBuildError, BUSYBOX_PATH } from './images.ts'
 export type { BuiltImage } from './images.ts'
+export { checkModule, fetchBounds, ModuleNotServedError, DEFAULT_GIT_FETCH_TIMEOUT_MS, DEFAULT_GIT_MAX_BYTES, type ModulePolicy, type GitModulePolicy, type ModuleDecision } from './policy.ts'

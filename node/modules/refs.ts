@@ -14,7 +14,7 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -34,6 +34,11 @@ export class ModuleNotFoundError extends Error {
 export class ModuleTemplateMissingError extends Error {
   static override name = 'ModuleTemplateMissingError'
   override name = 'ModuleTemplateMissingError'
+}
+/** A git fetch ran past its time or size bound and was aborted (its partial clone removed). */
+export class ModuleFetchLimitError extends Error {
+  static override name = 'ModuleFetchLimitError'
+  override name = 'ModuleFetchLimitError'
 }
 export class ModulePinMismatchError extends Error {
   static override name = 'ModulePinMismatchError'
@@ -143,6 +148,53 @@ export interface ResolveOptions {
   /** Refuse unless the ref resolves to this commit (a job offer's pinned commit). */
   expectCommit?: string
   signal?: AbortSignal
+  /** a clone or fetch is aborted after this long (default 60 s) */
+  fetchTimeoutMs?: number
+  /** …or once the repository on disk is this big (default 100 MiB) */
+  maxFetchBytes?: number
+}
+
+const DEFAULT_FETCH_TIMEOUT_MS = 60_000
+const DEFAULT_MAX_FETCH_BYTES = 100 * 1024 * 1024
+
+async function sizeOf (dir: string): Promise<number> {
+  let total = 0
+  let entries
+  try { entries = await readdir(dir, { withFileTypes: true }) } catch { return 0 } // not created yet, or removed meanwhile
+  for (const e of entries) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) total += await sizeOf(p)
+    else total += await stat(p).then(s => s.size, () => 0)
+  }
+  return total
+}
+
+/**
+ * Runs a git command that writes into `dir`, bounded in time and in the size of `dir` (git has no size limit of
+ * its own): past either bound the process is killed and ModuleFetchLimitError thrown.
+ */
+async function boundedGit (args: string[], dir: string, opts: ResolveOptions & { cwd?: string }): Promise<string> {
+  const timeoutMs = opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
+  const maxBytes = opts.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES
+  const limit = new AbortController()
+  let why = ''
+  const timer = setTimeout(() => { why = `took longer than ${timeoutMs} ms`; limit.abort() }, timeoutMs)
+  const watch = setInterval(() => {
+    void sizeOf(dir).then(n => { if (n > maxBytes && !limit.signal.aborted) { why = `grew past ${maxBytes} bytes`; limit.abort() } })
+  }, 200)
+  try {
+    const out = await git(args, { cwd: opts.cwd, signal: AbortSignal.any([limit.signal, ...(opts.signal !== undefined ? [opts.signal] : [])]) })
+    // a fetch faster than the watch's first look is measured once more at the end
+    if (await sizeOf(dir) > maxBytes) { why = `grew past ${maxBytes} bytes`; limit.abort() }
+    if (limit.signal.aborted) throw new Error(why)
+    return out
+  } catch (e) {
+    if (limit.signal.aborted) throw new ModuleFetchLimitError(`git ${args[0]} ${why}`, { cause: e })
+    throw e
+  } finally {
+    clearTimeout(timer)
+    clearInterval(watch)
+  }
 }
 
 async function resolveGit (ref: string, url: string, r: string, opts: ResolveOptions): Promise<ResolvedModule> {
@@ -153,10 +205,11 @@ async function resolveGit (ref: string, url: string, r: string, opts: ResolveOpt
     await mkdir(base, { recursive: true })
     const tmp = `${bare}.tmp-${process.pid}-${Date.now()}`
     try {
-      await git(['clone', '--quiet', '--bare', '--', url, tmp], { signal: opts.signal })
+      await boundedGit(['clone', '--quiet', '--bare', '--', url, tmp], tmp, opts)
       await rename(tmp, bare)
     } catch (e) {
       await rm(tmp, { recursive: true, force: true })
+      if (e instanceof ModuleFetchLimitError) throw e
       if (existsSync(join(bare, 'HEAD'))) { /* a concurrent resolve won */ } else {
         throw new ModuleNotFoundError(`cannot clone module repository ${url}: ${(e as Error).message}`, { cause: e })
       }
@@ -170,9 +223,9 @@ async function resolveGit (ref: string, url: string, r: string, opts: ResolveOpt
   if (COMMIT_RE.test(r)) commit = await revParse()
   if (commit === undefined) {
     try {
-      await git(['fetch', '--quiet', '--force', '--tags', 'origin', '+refs/heads/*:refs/heads/*'], { cwd: bare, signal: opts.signal })
+      await boundedGit(['fetch', '--quiet', '--force', '--tags', 'origin', '+refs/heads/*:refs/heads/*'], bare, { ...opts, cwd: bare })
     } catch (e) {
-      if (opts.signal?.aborted === true) throw e
+      if (opts.signal?.aborted === true || e instanceof ModuleFetchLimitError) throw e
       // Offline: fall back to what the cache has.
     }
     commit = await revParse()

@@ -25,13 +25,15 @@ export interface Resources {
 
 export interface OutputSpec { name: string, path: string }
 
-/** An input the job spec asks to have mounted (Bacalhau's Inputs); fetching it is the caller's business. */
+/** An input the job spec asks to have mounted read-only at `path` (Bacalhau's Inputs); node/inputs fetches it. */
 export interface InputSource {
   /** StorageSource as written: 'ipfs', 'urldownload', 's3', … (lower-cased). */
   source: string
   name?: string
   cid?: string
   url?: string
+  /** Expected digest of a URL's body, "sha256:<hex>". */
+  checksum?: string
   path: string
 }
 
@@ -180,11 +182,22 @@ function parseInputSources (v: unknown, field: string): InputSource[] {
     const x = obj(o, f)
     const path = str(x.Path ?? x.path ?? x.Target ?? x.target, `${f}.Path`)
     if (!path.startsWith('/')) throw new ModuleSpecError(`${f}.Path`, `must be absolute, got ${JSON.stringify(path)}`)
-    const src = optStr(x.StorageSource ?? x.storageSource, `${f}.StorageSource`) ?? (x.CID !== undefined ? 'IPFS' : 'unknown')
+    // Bacalhau v1: { Source: { Type, Params: { CID | URL, Checksum } }, Target, Alias }; V1beta1 puts them flat.
+    const source = optObj(x.Source, `${f}.Source`)
+    const params = source !== undefined ? (optObj(source.Params, `${f}.Source.Params`) ?? {}) : x
+    const pf = source !== undefined ? `${f}.Source.Params` : f
+    const cid = optStr(params.CID ?? params.cid, `${pf}.CID`)
+    const url = optStr(params.URL ?? params.url, `${pf}.URL`)
+    const checksum = optStr(params.Checksum ?? params.checksum, `${pf}.Checksum`)
+    const declared = source !== undefined
+      ? optStr(source.Type, `${f}.Source.Type`)
+      : optStr(x.StorageSource ?? x.storageSource, `${f}.StorageSource`)
+    const src = declared ?? (cid !== undefined ? 'IPFS' : url !== undefined ? 'urlDownload' : 'unknown')
     const out: InputSource = { source: src.toLowerCase(), path }
-    const name = optStr(x.Name ?? x.name, `${f}.Name`); if (name !== undefined) out.name = name
-    const cid = optStr(x.CID ?? x.cid, `${f}.CID`); if (cid !== undefined) out.cid = cid
-    const url = optStr(x.URL ?? x.url, `${f}.URL`); if (url !== undefined) out.url = url
+    const name = optStr(x.Name ?? x.name ?? x.Alias ?? x.alias, `${f}.Name`); if (name !== undefined) out.name = name
+    if (cid !== undefined) out.cid = cid
+    if (url !== undefined) out.url = url
+    if (checksum !== undefined) out.checksum = checksum
     return out
   })
 }

@@ -1,2 +1,3 @@
-export { DealNegotiator, NoDealError, type AgreedDeal, type ProviderRole, type NegotiationInit, type StreamNode } from './negotiator.ts'
+export { DealNegotiator, NoDealError, type AgreedDeal, type ProviderRole, type NegotiationInit, type StreamNode, type CandidateOutcome, type OutcomeKind } from './negotiator.ts'
 export { SlotCapacity, type CapacityProvider } from './capacity.ts'
+export { depositReader, DepositReadAbortedError } from './deposit.ts'

@@ -29,10 +29,30 @@ export class LilypadMetrics {
   /** chain head seen by the follower, and how far behind the RPC's head it is */
   readonly chainHead: Gauge
   readonly chainLagBlocks: Gauge
+  /** what strangers were refused or charged: rate-limited requests, penalty points, bans, by service */
+  readonly limited: Counter<'service' | 'action'>
   /** errors that were handled (logged, retried, reported), by component — none is swallowed silently */
   readonly errors: Counter<'component' | 'kind'>
   /** job phases as the job creator saw them */
   readonly phaseSeconds: Histogram<'phase'>
+  /** peers reached only after re-resolving their addresses, and peers found unreachable (node/host/reach.ts) */
+  readonly reach: Counter<'outcome'>
+  /** re-resolutions by the source that answered first ('none': nothing new was found) */
+  readonly resolutions: Counter<'source'>
+  /** libp2p peer-store entries at the last sweep */
+  readonly peerStorePeers: Gauge
+  /** peers currently demoted as unreachable */
+  readonly unreachablePeers: Gauge
+  /** bootstrap peers this node is connected to */
+  readonly bootstrapConnected: Gauge
+  /** open libp2p connections and streams */
+  readonly connections: Gauge
+  readonly streams: Gauge
+  /** live resource offers in this node's order book, and the providers they come from */
+  readonly offersKnown: Gauge
+  readonly providersKnown: Gauge
+  /** records removed from the deal stores after their retention period, by store */
+  readonly dealRecordsPruned: Counter<'store'>
 
   constructor (opts: { registry?: Registry, defaultMetrics?: boolean } = {}) {
     const registers = [this.registry = opts.registry ?? new Registry()]
@@ -49,8 +69,19 @@ export class LilypadMetrics {
     this.peers = new Gauge({ name: 'lilypad_peers', help: 'Connected libp2p peers', registers })
     this.chainHead = new Gauge({ name: 'lilypad_chain_head_block', help: 'Last block the chain follower processed', registers })
     this.chainLagBlocks = new Gauge({ name: 'lilypad_chain_lag_blocks', help: 'Blocks between the RPC head and the follower', registers })
+    this.limited = new Counter({ name: 'lilypad_limited_total', help: 'Requests refused by rate limits, penalty points and bans, by service', labelNames: ['service', 'action'], registers })
     this.errors = new Counter({ name: 'lilypad_errors_total', help: 'Handled errors by component and kind', labelNames: ['component', 'kind'], registers })
     this.phaseSeconds = new Histogram({ name: 'lilypad_job_phase_seconds', help: 'Job phases as the job creator saw them', labelNames: ['phase'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers })
+    this.reach = new Counter({ name: 'lilypad_peer_reach_total', help: 'Peers reached after re-resolution, and peers found unreachable', labelNames: ['outcome'], registers })
+    this.resolutions = new Counter({ name: 'lilypad_peer_resolutions_total', help: 'Peer address re-resolutions by the source that answered', labelNames: ['source'], registers })
+    this.peerStorePeers = new Gauge({ name: 'lilypad_peer_store_peers', help: 'libp2p peer-store entries at the last sweep', registers })
+    this.unreachablePeers = new Gauge({ name: 'lilypad_unreachable_peers', help: 'Peers demoted as unreachable', registers })
+    this.bootstrapConnected = new Gauge({ name: 'lilypad_bootstrap_connected', help: 'Bootstrap peers connected', registers })
+    this.connections = new Gauge({ name: 'lilypad_connections', help: 'Open libp2p connections', registers })
+    this.streams = new Gauge({ name: 'lilypad_streams', help: 'Open libp2p streams', registers })
+    this.offersKnown = new Gauge({ name: 'lilypad_offers_known', help: 'Live resource offers in the order book', registers })
+    this.providersKnown = new Gauge({ name: 'lilypad_providers_known', help: 'Providers with live offers in the order book', registers })
+    this.dealRecordsPruned = new Counter({ name: 'lilypad_deal_records_pruned_total', help: 'Terminal deal records removed after their retention period', labelNames: ['store'], registers })
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'lilypad_process_' })
   }
 

@@ -10,7 +10,7 @@ function capture (): { lines: string[], write: (s: string) => void } {
 
 test('JSON log lines carry level, message and fields; secrets are redacted by field name', t => {
   const out = capture()
-  const log = createLogger({ format: 'json', destination: out, base: { node: 'rp-1' } })
+  const log = createLogger({ format: 'json', destination: out, base: { node: 'rp-1' }, level: 'info' })
   log.child({ component: 'provider' }).info({ dealId: '0xabc', privateKey: '0x' + '11'.repeat(32), nested: { token: 'sekrit' } }, 'deal agreed')
   t.is(out.lines.length, 1)
   const rec = JSON.parse(out.lines[0]) as Record<string, unknown>

@@ -1,1 +1,1 @@
-export { ResultReceiver, deliverResult, type ExpectedResult, type ReceivedResult } from './result-delivery.ts'
+export { ResultReceiver, deliverResult, sendDealNotice, type ExpectedResult, type ReceivedResult, type ReceivedNotice } from './result-delivery.ts'

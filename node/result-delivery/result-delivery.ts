@@ -1,12 +1,14 @@
 // Result delivery over /lilypad/<network>/result/1.0.0: the provider sends the signed Result to the job creator,
-// which checks it against the deal it waits on. One request, one reply, every step with a timeout.
+// which checks it against the deal it waits on — or a notice that its own agree failed, so the job creator moves
+// on at once. One request, one reply, every step with a timeout.
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import {
-  checkResult, decodeResultAck, decodeResultDelivery, encodeResultAck, encodeResultDelivery,
-  ResultRejectedError, MAX_RESULT_MESSAGE, type ResultDelivery
+  checkResult, decodeResultAck, decodeProviderMessage, encodeResultAck, encodeResultDelivery, encodeDealNotice,
+  ResultRejectedError, MAX_RESULT_MESSAGE, type ResultDelivery, type DealNotice
 } from '../../protocols/result/index.ts'
 import type { Deal, LilypadDomain, Result } from '../../protocols/eip712.ts'
 import type { LilypadHost } from '../host/create-host.ts'
@@ -15,6 +17,7 @@ const STEP_MS = 5000
 
 export interface ExpectedResult { deal: Deal, dealId: string }
 export interface ReceivedResult { result: Result, signature: string, addrs: string[], from: string }
+export interface ReceivedNotice { notice: DealNotice, from: string }
 
 /** Job creator side: receives results for the deals it waits on. */
 export class ResultReceiver {
@@ -24,6 +27,8 @@ export class ResultReceiver {
   private readonly waiting = new Map<string, { expected: ExpectedResult, resolve: (r: ReceivedResult) => void }>()
   /** results that arrived before anyone waited (the provider can be faster than our agree watcher) */
   private readonly early = new Map<string, ReceivedResult>()
+  private readonly resultListeners = new Set<(r: ReceivedResult) => void>()
+  private readonly noticeListeners = new Set<(n: ReceivedNotice) => void>()
   private running = false
 
   constructor (host: LilypadHost, init: { networkId: string, domain: LilypadDomain }) {
@@ -35,7 +40,7 @@ export class ResultReceiver {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64 })
+    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -48,6 +53,18 @@ export class ResultReceiver {
   /** Registers interest before the deal is proposed, so a fast provider's result is never dropped. */
   expect (expected: ExpectedResult): void {
     this.waiting.set(expected.dealId.toLowerCase(), { expected, resolve: () => {} })
+  }
+
+  /** Every accepted result (checked against the deal it names), as it arrives. */
+  onResult (fn: (r: ReceivedResult) => void): () => void {
+    this.resultListeners.add(fn)
+    return () => { this.resultListeners.delete(fn) }
+  }
+
+  /** Every notice about a deal we expect a result for (the caller checks who sent it). */
+  onNotice (fn: (n: ReceivedNotice) => void): () => void {
+    this.noticeListeners.add(fn)
+    return () => { this.noticeListeners.delete(fn) }
   }
 
   forget (dealId: string): void {
@@ -72,12 +89,19 @@ export class ResultReceiver {
     try {
       let ack: Uint8Array
       let accepted: ReceivedResult | undefined
+      let notice: ReceivedNotice | undefined
       try {
-        const d = decodeResultDelivery((await lp.read({ signal: AbortSignal.timeout(STEP_MS) })).subarray())
-        const w = this.waiting.get(d.result.dealId.toLowerCase())
-        if (w === undefined) throw new ResultRejectedError('UNKNOWN_DEAL', `not waiting for deal ${d.result.dealId}`)
-        checkResult(d, w.expected.deal, w.expected.dealId, this.domain)
-        accepted = { result: d.result, signature: d.signature, addrs: d.addrs, from: connection.remotePeer.toString() }
+        const msg = decodeProviderMessage((await lp.read({ signal: AbortSignal.timeout(STEP_MS) })).subarray())
+        const id = msg.type === 'result' ? msg.delivery.result.dealId : msg.notice.dealId
+        const w = this.waiting.get(id.toLowerCase())
+        if (w === undefined) throw new ResultRejectedError('UNKNOWN_DEAL', `not waiting for deal ${id}`)
+        if (msg.type === 'notice') {
+          notice = { notice: msg.notice, from: connection.remotePeer.toString() }
+        } else {
+          const d = msg.delivery
+          checkResult(d, w.expected.deal, w.expected.dealId, this.domain)
+          accepted = { result: d.result, signature: d.signature, addrs: d.addrs, from: connection.remotePeer.toString() }
+        }
         ack = encodeResultAck({ type: 'ack' })
       } catch (err) {
         const code = err instanceof ResultRejectedError ? err.code : 'MALFORMED'
@@ -85,7 +109,9 @@ export class ResultReceiver {
       }
       await lp.write(ack, { signal: AbortSignal.timeout(STEP_MS) })
       await stream.close({ signal: AbortSignal.timeout(STEP_MS) }).catch(() => { stream.abort(new Error('close failed')) })
+      if (notice !== undefined) for (const fn of this.noticeListeners) fn(notice)
       if (accepted !== undefined) {
+        for (const fn of this.resultListeners) fn(accepted)
         const key = accepted.result.dealId.toLowerCase()
         const w = this.waiting.get(key)
         if (w !== undefined) w.resolve(accepted)
@@ -100,14 +126,24 @@ export class ResultReceiver {
 
 /** Provider side: sends a signed result to the job creator; resolves when acked, throws ResultRejectedError otherwise. */
 export async function deliverResult (host: LilypadHost, networkId: string, peer: string, delivery: ResultDelivery, signal?: AbortSignal): Promise<void> {
+  await send(host, networkId, peer, encodeResultDelivery(delivery), signal)
+}
+
+/** Provider side: tells the job creator something about a deal it countersigned (its agree failed). */
+export async function sendDealNotice (host: LilypadHost, networkId: string, peer: string, notice: DealNotice, signal?: AbortSignal): Promise<void> {
+  await send(host, networkId, peer, encodeDealNotice(notice), signal)
+}
+
+async function send (host: LilypadHost, networkId: string, peer: string, message: Uint8Array, signal?: AbortSignal): Promise<void> {
   const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
-  const stream = await host.dialProtocol(peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
+  // openStream goes through reach: a job creator whose addresses aged out of the peer store is re-resolved
+  const stream = await openStream(host, peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
-    await lp.write(encodeResultDelivery(delivery), { signal: sig() })
+    await lp.write(message, { signal: sig() })
     const ack = decodeResultAck((await lp.read({ signal: sig() })).subarray())
     await stream.close({ signal: sig() }).catch(() => { stream.abort(new Error('close failed')) })
-    if (ack.type === 'reject') throw new ResultRejectedError(ack.code, 'the job creator rejected the result')
+    if (ack.type === 'reject') throw new ResultRejectedError(ack.code, 'the job creator refused it')
   } catch (err) {
     stream.abort(err as Error)
     throw err

@@ -1,8 +1,8 @@
 export {
   ResultStore, RESULT_IMPORT_OPTIONS, DEFAULT_DATA_DIR, DOWNLOADS_DIR, FetchTimeoutError, ResultVerificationError,
-  NotADirectoryResultError, StoreAbortedError, PeerUnreachableError
+  NotADirectoryResultError, StoreAbortedError, PeerUnreachableError, DEFAULT_INPUT_HOLD_MS
 } from './result-store.ts'
-export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
+export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, HeldInput, InputBlocks, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
 export { ResultRetention, DEFAULT_RETENTION } from './retention.ts'
 export type { RetentionOptions, ResultRetentionEvents } from './retention.ts'
 export { InsufficientDiskError, DiskFullError, freeBytes, reserveDisk, isDiskFull } from './disk.ts'

@@ -79,11 +79,29 @@ export interface ResultStoreOptions {
   minFreeBytes?: number
 }
 
-export interface StoredResult { cid: CID, bytes: number, addedAt: number, kind: 'result' | 'fetched' }
+/** 'result': a provider's own result; 'fetched': a download; 'input': a job creator's input file, held while its job runs. */
+/** Blocks for a provider's input staging: verified reads, and keep() for a DAG staged whole. */
+export interface InputBlocks {
+  get: (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
+  keep: (root: CID, bytes: number) => void
+}
+
+/** A job creator's input held in the store while its job runs. */
+export interface HeldInput { cid: CID, bytes: number, release: () => Promise<void> }
+
+/** How long an input stays pinned when its holder dies without releasing it. */
+export const DEFAULT_INPUT_HOLD_MS = 24 * 3600_000
 
 /**
- * What a provider keeps of the results it made (kind 'result'). Results a job creator downloaded (kind
- * 'fetched') are never pruned: they stay pinned until unpin().
+ * 'result': a provider's own result; 'fetched': a download; 'input': a job creator's input, held while its job
+ * runs; 'cached-input': an input a provider fetched for a job, kept for the next job that names it.
+ */
+export interface StoredResult { cid: CID, bytes: number, addedAt: number, kind: 'result' | 'fetched' | 'input' | 'cached-input', heldUntil?: number }
+
+/**
+ * What a provider keeps of the results it made (kind 'result') and the inputs it cached ('cached-input').
+ * Results a job creator downloaded ('fetched') and inputs it holds ('input') are never pruned: they stay
+ * pinned until unpin() or release().
  */
 export interface RetentionPolicy {
   /** Results older than this are removed. */
@@ -249,8 +267,16 @@ export class ResultStore {
   private readonly blocksDir: string
   private readonly minFreeBytes: number
   private readonly pending = new Set<Promise<void>>()
+  /** fetches in flight by CID (see fetch) */
+  private readonly fetching = new Map<string, Promise<{ cid: CID, dir: string }>>()
   /** Pins that failed in the background (kept for diagnostics; the content itself is unaffected). */
   readonly pinErrors: unknown[] = []
+  /** Input files held for running jobs: how many holders each has, and whether this store pinned it for them. */
+  private readonly inputHolds = new Map<string, { count: number, pinnedByUs: boolean }>()
+  /** Background removals of blocks fetched for strangers' DAGs; stop() waits for them. */
+  private readonly drops = new Set<Promise<void>>()
+  /** Block drops that failed (the blocks stay until the next garbage collection). */
+  readonly dropErrors: unknown[] = []
 
   private constructor (helia: Helia & { libp2p: Libp2p }, dataDir: string, ownsLibp2p: boolean, minFreeBytes: number) {
     this.helia = helia
@@ -294,7 +320,9 @@ export class ResultStore {
       start: async () => { if (owns) await host.start() },
       stop: async () => { if (owns) await host.stop() }
     })
-    withBitswap(helia as Parameters<typeof withBitswap>[0])
+    // A provider behind NAT may be reachable only through a relay: results then travel over the relayed
+    // connection (within the relay's data limit) until DCUtR upgrades it to a direct one.
+    withBitswap(helia as Parameters<typeof withBitswap>[0], { runOnLimitedConnections: true })
     try {
       await helia.start()
     } catch (e) {
@@ -388,8 +416,8 @@ export class ResultStore {
     while (this.pending.size > 0) await Promise.all([...this.pending])
   }
 
-  private async pin (cid: CID, bytes: number, addedAt: number, kind: StoredResult['kind'], signal?: AbortSignal): Promise<void> {
-    const metadata = { lilypad: kind, bytes, addedAt }
+  private async pin (cid: CID, bytes: number, addedAt: number, kind: StoredResult['kind'], signal?: AbortSignal, extra: Record<string, number> = {}): Promise<void> {
+    const metadata = { lilypad: kind, bytes, addedAt, ...extra }
     if (await this.helia.pins.isPinned(cid, { signal })) {
       await this.helia.pins.setMetadata(cid, metadata, { signal })
       return
@@ -403,7 +431,23 @@ export class ResultStore {
    * and must give back the same root CID.
    */
   async fetch (cidLike: CID | string, opts: FetchOptions = {}): Promise<{ cid: CID, dir: string }> {
-    return await shared(async () => await this.fetchUnlocked(cidLike, opts))
+    // One fetch per CID at a time: @helia/bitswap marks a want cancelled once its block arrives, and a second want
+    // of that CID made before the cancel is sent joins the cancelled entry and never resolves (a fetch stalled until
+    // its timeout: seen when several jobs with the same result ran at once). Later callers wait for the first.
+    const key = (typeof cidLike === 'string' ? CID.parse(cidLike) : cidLike).toString()
+    const running = this.fetching.get(key)
+    if (running !== undefined) {
+      try { return await running } catch {
+        // the first fetch failed (its own timeout or signal): this caller tries with its own
+      }
+    }
+    const p = shared(async () => await this.fetchUnlocked(cidLike, opts))
+    this.fetching.set(key, p)
+    try {
+      return await p
+    } finally {
+      if (this.fetching.get(key) === p) this.fetching.delete(key)
+    }
   }
 
   private async fetchUnlocked (cidLike: CID | string, opts: FetchOptions): Promise<{ cid: CID, dir: string }> {
@@ -470,6 +514,131 @@ export class ResultStore {
     }
   }
 
+  /**
+   * Adds a job creator's input (a file or a directory) and holds it for a running job: the node serves it by
+   * CID over bitswap until release(). It is pinned as an 'input' (never pruned by retention) unless something
+   * else pinned the same content already; the last holder's release() unpins it and collects its blocks. A
+   * process that dies holding an input leaves a pin that releaseExpiredInputs() removes after `holdMs`.
+   */
+  async holdInput (path: string, opts: { signal?: AbortSignal, holdMs?: number, now?: number } = {}): Promise<HeldInput> {
+    const now = opts.now ?? Date.now()
+    const { cid, bytes } = await this.addInput(path, opts.signal)
+    const key = cid.toString()
+    let hold = this.inputHolds.get(key)
+    if (hold === undefined) {
+      hold = { count: 0, pinnedByUs: false }
+      this.inputHolds.set(key, hold)
+      await this.settled()
+      if (!(await this.helia.pins.isPinned(cid, { signal: opts.signal }))) {
+        hold.pinnedByUs = true
+        await shared(async () => { await this.pin(cid, bytes, now, 'input', opts.signal, { heldUntil: now + (opts.holdMs ?? DEFAULT_INPUT_HOLD_MS) }) })
+      }
+    }
+    hold.count++
+    let released = false
+    return {
+      cid,
+      bytes,
+      release: async () => {
+        if (released) return
+        released = true
+        const h = this.inputHolds.get(key)
+        if (h === undefined || --h.count > 0) return
+        this.inputHolds.delete(key)
+        if (h.pinnedByUs) await this.unpin(cid)
+      }
+    }
+  }
+
+  /** Adds a job creator's input with the same disk check and cleanup as addDirectory: a failed add leaves no blocks. */
+  private async addInput (path: string, signal?: AbortSignal): Promise<{ cid: CID, bytes: number }> {
+    const full = resolve(path)
+    const st = await stat(full)
+    if (!st.isDirectory() && !st.isFile()) throw new NotADirectoryResultError(`${full} is neither a file nor a directory`)
+    const leaves = Math.max(1, Math.ceil(st.size / CHUNK))
+    const footprint = st.isDirectory() ? await addFootprint(full) : leaves * onDisk(CHUNK) + (leaves + 1) * 3 * FS_BLOCK
+    const reservation = await reserveDisk(this.blocksDir, footprint, { keepFree: this.minFreeBytes, what: 'adding the input' })
+    const written = new BlockTracker(this.helia.blockstore)
+    try {
+      return await shared(async () => {
+        const fs = unixfs({ blockstore: written } as unknown as Parameters<typeof unixfs>[0])
+        if (st.isDirectory()) {
+          let cid: CID | undefined
+          for await (const entry of fs.addAll(directorySource(full), { ...RESULT_IMPORT_OPTIONS, signal })) if (entry.path === '') cid = entry.cid
+          return { cid: cid ?? await fs.addDirectory({}, { cidVersion: 1, signal }), bytes: await treeBytes(full) }
+        }
+        const cid = await fs.addByteStream(createReadStream(full), { cidVersion: 1, rawLeaves: true, profile: RESULT_IMPORT_OPTIONS.profile, signal })
+        return { cid, bytes: st.size }
+      })
+    } catch (e) {
+      await this.discard(written)
+      if (isDiskFull(e)) throw new DiskFullError(this.blocksDir, `adding ${full}`, e)
+      throw e
+    } finally {
+      reservation.release()
+    }
+  }
+
+  /** Unpins inputs whose holder went away without releasing them (their hold time has passed). */
+  async releaseExpiredInputs (now = Date.now()): Promise<CID[]> {
+    const gone = (await this.list()).filter(r => r.kind === 'input' && r.heldUntil !== undefined && r.heldUntil < now && !this.inputHolds.has(r.cid.toString()))
+    for (const r of gone) await this.unpin(r.cid)
+    return gone.map(r => r.cid)
+  }
+
+  /**
+   * Reads strangers' DAGs (a job's inputs): runs fn with a block source that reads local blocks, else fetches
+   * them over bitswap from the connected peers (those in `from` are dialled first); Helia hashes every fetched
+   * block and compares it with its CID before handing it over. The DAGs fn keep()s are pinned as
+   * 'cached-input' once fn succeeds (the next job naming them reads them locally; retention prunes them with
+   * the provider's results). Every other block fetched is removed again afterwards, in the background when no
+   * other store operation runs, unless something pinned it meanwhile: a failed or hostile fetch leaves nothing.
+   */
+  async readBlocks<T> (fn: (blocks: InputBlocks) => Promise<T>, opts: { from?: FetchOptions['from'], signal?: AbortSignal, now?: number } = {}): Promise<T> {
+    const fetched: CID[] = []
+    try {
+      return await shared(async () => {
+        const from = opts.from === undefined ? [] : (Array.isArray(opts.from) ? opts.from : [opts.from]).map(a => typeof a !== 'string' ? a : a.startsWith('/') ? multiaddr(a) : peerIdFromString(a))
+        // A peer we cannot dial may not be needed (another connected peer may have the blocks); the caller's
+        // deadline bounds a fetch that finds no one.
+        await Promise.allSettled(from.map(async addr => await this.helia.libp2p.dial(addr, { signal: opts.signal })))
+        const kept: Array<{ root: CID, bytes: number }> = []
+        const value = await fn({
+          get: async (cid, o) => {
+            const had = await this.helia.blockstore.has(cid, o)
+            const parts: Uint8Array[] = []
+            for await (const part of this.helia.blockstore.get(cid, o)) parts.push(part)
+            if (!had) fetched.push(cid)
+            return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+          },
+          keep: (root, bytes) => { kept.push({ root, bytes }) }
+        })
+        for (const k of kept) {
+          // content pinned for another reason (a result, a download, a held input) keeps its kind
+          if (!(await this.helia.pins.isPinned(k.root, opts))) await this.pin(k.root, k.bytes, opts.now ?? Date.now(), 'cached-input', opts.signal)
+        }
+        return value
+      })
+    } finally {
+      if (fetched.length > 0) this.dropInBackground(fetched)
+    }
+  }
+
+  /** Resolves once the blocks of every readBlocks() so far have been dropped. */
+  async settledDrops (): Promise<void> {
+    while (this.drops.size > 0) await Promise.all([...this.drops])
+  }
+
+  private dropInBackground (cids: CID[]): void {
+    const p = exclusively(async () => {
+      for (const cid of cids) {
+        if (await this.helia.pins.isPinned(cid)) continue
+        await this.helia.blockstore.delete(cid)
+      }
+    }).catch(err => { this.dropErrors.push(err) }).finally(() => { this.drops.delete(p) })
+    this.drops.add(p)
+  }
+
   /** A CAR of the DAG under cid (blocks fetched over bitswap if missing locally). */
   async * exportCar (cid: CID | string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
     while (exclusive !== undefined) await exclusive
@@ -506,8 +675,8 @@ export class ResultStore {
     const out: StoredResult[] = []
     for await (const p of this.helia.pins.ls({ signal: opts.signal })) {
       const kind = p.metadata.lilypad
-      if (kind !== 'result' && kind !== 'fetched') continue
-      out.push({ cid: p.cid, bytes: Number(p.metadata.bytes ?? 0), addedAt: Number(p.metadata.addedAt ?? 0), kind })
+      if (kind !== 'result' && kind !== 'fetched' && kind !== 'input' && kind !== 'cached-input') continue
+      out.push({ cid: p.cid, bytes: Number(p.metadata.bytes ?? 0), addedAt: Number(p.metadata.addedAt ?? 0), kind, ...(p.metadata.heldUntil !== undefined ? { heldUntil: Number(p.metadata.heldUntil) } : {}) })
     }
     return out.sort((a, b) => a.addedAt - b.addedAt || a.cid.toString().localeCompare(b.cid.toString()))
   }
@@ -527,7 +696,8 @@ export class ResultStore {
 
   private async pruneUnlocked (policy: RetentionPolicy, opts: PruneOptions): Promise<CID[]> {
     const now = policy.now ?? Date.now()
-    const results = (await this.list(opts)).filter(r => r.kind === 'result')
+    // a provider's own results and the inputs it cached share one budget; downloads and held inputs are not its to prune
+    const results = (await this.list(opts)).filter(r => r.kind === 'result' || r.kind === 'cached-input')
     const kept = (r: StoredResult): boolean => opts.keep?.(r.cid.toString()) === true
     const remove = new Set<StoredResult>()
     if (policy.maxAgeMs !== undefined) for (const r of results) if (now - r.addedAt > policy.maxAgeMs && !kept(r)) remove.add(r)
@@ -562,6 +732,7 @@ export class ResultStore {
 
   async stop (): Promise<void> {
     await this.settled()
+    await this.settledDrops()
     await this.helia.stop()
   }
 

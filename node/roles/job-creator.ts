@@ -1,37 +1,59 @@
-// The job creator role: resolves the module, signs and gossips a JobOffer, matches it against its own order
-// book (kept fresh by gossip and by order-book sync on connect), negotiates, waits for the provider's agree
-// on chain, waits for the signed Result (stream, or the ResultSubmitted event), fetches and verifies the result
-// directory over bitswap, then accepts early — or, when the contract drew an audit (the deal's auditPpm), hands
-// the dispute to the mediator side and waits for the verdict. A provider that never delivers is detected by the
-// deal's deadline (connection loss is reported earlier as a hint); the deal is then refunded with
-// timeoutResult and the job retried on another provider with a new job offer nonce.
+// The job creator role: resolves the module, signs and gossips a JobOffer, matches it against its own order book
+// (kept fresh by gossip and by order-book sync on connect), ranks away from providers that failed it (a local ban
+// list), negotiates, and follows the countersigned deal with the job creator lifecycle (core/lifecycle/
+// job-creator.ts): the provider's agree, the result (delivered over a stream, or read from the chain), fetched
+// and verified over bitswap, accepted early; an audit handed to the drawn mediator; a provider that never delivers
+// refunded with timeoutResult. When a deal will not give the job its result (no agree in time, the provider says
+// its agree failed, refunded) the job moves on to the next provider with a new job offer nonce, while the old deal
+// is still watched until it ends. This file is the shell: matching, negotiation, and the lifecycle's actions.
 import { readFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { ZeroAddress, getAddress } from 'ethers'
-import { idOf, signMessage, type Deal, type JobOffer } from '../../protocols/eip712.ts'
+import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
+import { signMessage, type Deal, type JobOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
 import type { Candidate } from '../../protocols/matcher.ts'
-import { nowSeconds } from '../../protocols/validation.ts'
-import type { ChainClient, DealView, DealWatcher } from '../chain/index.ts'
+import { ContractRevertError, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
 import { GossipService } from '../gossip/gossip.ts'
 import { DealNegotiator, NoDealError, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
-import type { ResultStore } from '../result-store/index.ts'
-import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
+import type { HeldInput, ResultStore } from '../result-store/index.ts'
+import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
-import { ResultReceiver, type ReceivedResult } from '../result-delivery/index.ts'
+import { ResultReceiver } from '../result-delivery/index.ts'
+import { reportError, type Components } from '../components.ts'
+import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
+import {
+  jobCreatorDeal, stepJobCreator, jobCreatorFailure, jobView, defaultJobCreatorPolicy,
+  type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
+} from '../../core/lifecycle/job-creator.ts'
+import type { DealFacts } from '../../core/lifecycle/facts.ts'
+import { BanList, type BanPolicy, type ProviderFailure } from '../../core/policy/ban.ts'
+import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
 /** The same phases cli/progress.ts renders. */
 export type Phase = 'offered' | 'matched' | 'agreed' | 'running' | 'result' | 'downloaded' | 'settled'
 
-export interface JobRequest {
+/** What `run` reports as it goes (Helia-style typed progress events). */
+export type JobProgressEvents =
+  | ProgressEvent<'lilypad:job:phase', { phase: Phase, detail?: string, ms: number }>
+  | ProgressEvent<'lilypad:job:tx', { what: string, hash: string, gasUsed: bigint }>
+  | ProgressEvent<'lilypad:job:note', { message: string }>
+
+export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   module: string
   inputs: Record<string, string>
+  /**
+   * Local files or directories passed as inputs (`lilypad run --input-file Name=./path`): each is added to
+   * this node's store, served by CID while the job runs, and given to the module as input Name = its CID.
+   */
+  inputFiles?: Record<string, string>
   target?: string
   mediators?: string[]
   maxPrice?: bigint
@@ -42,10 +64,6 @@ export interface JobRequest {
   /** default true: accept early on success */
   accept?: boolean
   signal?: AbortSignal
-  onPhase?: (phase: Phase, detail?: string) => void
-  onTx?: (what: string, hash: string, gasUsed: bigint) => void
-  /** human notes: retries, fallbacks, a provider that went away */
-  onNote?: (message: string) => void
 }
 
 export interface JobOutcome {
@@ -60,11 +78,11 @@ export interface JobOutcome {
   phasesMs: Record<string, number>
   /** set when the job was challenged and mediated */
   verdict?: 'correct' | 'wrong' | 'timed-out'
-  /** providers that failed before this one (their deals refunded) */
+  /** providers that failed before this one (their deals refunded or abandoned) */
   retries: Array<{ provider: string, dealId?: string, reason: string }>
+  /** the CID each input file was passed as */
+  inputFiles?: Record<string, string>
 }
-
-export interface DisputeInfo { dealId: string, deal: Deal, jobOffer: Envelope<'JobOffer'>, mediator: string }
 
 export interface JobCreatorOptions {
   host: LilypadHost
@@ -77,6 +95,8 @@ export interface JobCreatorOptions {
   gossip?: GossipService
   /** an order-book sync already serving on this host (made here, pull only, when absent) */
   offerSync?: OfferSync
+  /** the host's dispute service (audited deals are handed to the mediator through it) */
+  disputes?: DisputeService
   /** deal terms; the devnet's network file carries tight ones so a dead provider is noticed in seconds */
   terms?: Partial<DealTerms>
   /** how long to wait for a matching offer (default 5 s) */
@@ -89,23 +109,29 @@ export interface JobCreatorOptions {
   maxAttempts?: number
   fetchTimeoutMs?: number
   modulesDir?: string
-  log?: (msg: string, fields?: Record<string, unknown>) => void
-}
-
-export type JcDealState = 'proposed' | 'agreed' | 'result' | 'downloaded' | 'challenged' | 'accepted' | 'settled' | 'refunded' | 'abandoned' | 'closed'
-
-export interface JcDealRecord extends StoredRecord {
-  dealId: string
-  deal: Deal
-  job: Envelope<'JobOffer'>
-  providerPeer: string
-  state: JcDealState
-  resultCid?: string
+  /** how providers that failed us are demoted and banned */
+  bans?: Partial<BanPolicy>
 }
 
 export class NoProviderError extends Error {
   static override name = 'NoProviderError'
   override name = 'NoProviderError'
+}
+/** An input file the module's spec does not mount: it would be uploaded for nothing. */
+export class InputFileNotUsedError extends Error {
+  static override name = 'InputFileNotUsedError'
+  override name = 'InputFileNotUsedError'
+  readonly hint: string
+  constructor (name: string, module: string) {
+    super(`the module ${module} does not mount input ${name} (no input source of its job names the file's CID)`)
+    this.hint = `"lilypad module inputs ${module}" lists the inputs it reads; a file input must be one its template puts in the job's Inputs/InputSources as a CID`
+  }
+}
+export class InputNameConflictError extends Error {
+  static override name = 'InputNameConflictError'
+  override name = 'InputNameConflictError'
+  readonly hint = 'give each input once: -i Name=value or --input-file Name=./path'
+  constructor (name: string) { super(`input ${name} is given both as a value and as a file`) }
 }
 export class InsufficientDepositError extends Error {
   static override name = 'InsufficientDepositError'
@@ -127,20 +153,36 @@ export class ProvidersFailedError extends Error {
     this.retries = retries
   }
 }
+/** A result exists (on chain or delivered) but could not be fetched from the provider in time. */
+export class ResultUnavailableError extends Error {
+  static override name = 'ResultUnavailableError'
+  override name = 'ResultUnavailableError'
+  readonly dealId: string
+  readonly hint = 'the provider may be unreachable; the deal is kept and settled on chain whatever happens'
+  constructor (dealId: string, reason: string) {
+    super(`the result of deal ${dealId} could not be fetched: ${reason}`)
+    this.dealId = dealId
+  }
+}
+
+/** The job creator's record of a deal: the lifecycle's data. */
+export type JcDealRecord = JobCreatorDeal
 
 const MAX_UINT96 = (1n << 96n) - 1n
-const LATER_THAN_AGREED = ['Agreed', 'ResultSubmitted', 'Challenged', 'MediatedCorrect', 'MediatedWrong', 'Settled', 'TimedOutResult', 'TimedOutMediation'] as const
+/** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
+const FETCH_ATTEMPT_MS = 10_000
+/** how long a fetch attempt first spends reaching (re-resolving) the provider */
+const REACH_BEFORE_FETCH_MS = 10_000
 
 function canonicalInputs (inputs: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)))
 }
 
-async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(signal?.reason) }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
+/** The ban-list failure a moved-on deal counts as. */
+function failureOf (rec: JobCreatorDeal): ProviderFailure {
+  if (rec.phase === 'refunded') return 'no-result'
+  if (rec.abandoned?.startsWith('the provider could not agree') === true) return 'agree-reverted'
+  return 'no-agree'
 }
 
 export class JobCreator {
@@ -150,17 +192,25 @@ export class JobCreator {
   readonly offerSync: OfferSync
   readonly results: ResultReceiver
   readonly negotiator: DealNegotiator
+  readonly driver: LifecycleDriver<JobCreatorDeal, JobCreatorEvent, JobCreatorAction, DealFacts>
+  /** providers that failed us, demoted or skipped for a while */
+  readonly bans: BanList
   private readonly opts: JobCreatorOptions
+  private readonly c: Pick<Components, 'clock' | 'logger' | 'metrics'>
+  private readonly policy: JobCreatorPolicy
   private readonly ownsGossip: boolean
   private readonly ownsSync: boolean
-  private readonly disputeHooks: Array<(d: DisputeInfo) => Promise<void>> = []
-  private readonly tasks = new Set<Promise<unknown>>()
   private readonly stopController = new AbortController()
+  /** what the chain's events told us beyond the deal record (the submitted CID, the drawn mediator) */
+  private readonly details = new Map<string, { resultCid?: string, mediator?: string }>()
+  /** a run's transaction reporter per deal */
+  private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
+  private readonly offs: Array<() => void> = []
   private lastNonce = 0n
-  private fromBlock = 0
 
-  private constructor (opts: JobCreatorOptions) {
+  private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: JobCreatorOptions) {
     this.opts = opts
+    this.c = { ...components, logger: components.logger.child({ component: 'job-creator' }) }
     const domain = domainOfNetwork(opts.network)
     const networkId = opts.network.networkId
     this.ownsGossip = opts.gossip === undefined
@@ -172,51 +222,65 @@ export class JobCreator {
     this.results = new ResultReceiver(opts.host, { networkId, domain })
     this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000 })
     this.deals = new DealStore<JcDealRecord>(join(opts.dataDir, 'jc-deals'))
+    this.bans = new BanList(opts.bans)
+    this.policy = {
+      ...defaultJobCreatorPolicy,
+      ...(opts.agreeTimeoutMs !== undefined ? { agreeTimeoutMs: opts.agreeTimeoutMs } : {}),
+      ...(opts.fetchTimeoutMs !== undefined ? { fetchTimeoutMs: opts.fetchTimeoutMs } : {})
+    }
+    this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow() })
+    this.driver.on('change', rec => {
+      if (rec.terminal) { this.results.forget(rec.dealId); this.details.delete(rec.dealId) }
+    })
   }
 
-  static async create (opts: JobCreatorOptions): Promise<JobCreator> {
-    const jc = new JobCreator(opts)
+  static async create (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: JobCreatorOptions): Promise<JobCreator> {
+    const jc = new JobCreator(components, opts)
     jc.gossip.start()
     await jc.results.start()
     await jc.negotiator.start()
     if (jc.ownsSync) await jc.offerSync.start({ serve: false, pull: true })
     else jc.offerSync.enablePull()
-    jc.fromBlock = Math.max(0, (await opts.chain.provider.getBlockNumber()) - 1)
-    jc.track(jc.resume())
+    jc.offs.push(jc.results.onResult(r => {
+      void jc.driver.dispatch(r.result.dealId.toLowerCase(), { type: 'result', cid: r.result.resultCid, addrs: r.addrs.filter(a => a.includes('/p2p/')) })
+    }))
+    jc.offs.push(jc.results.onNotice(n => { void jc.onNotice(n.notice.dealId.toLowerCase(), n.notice.detail, n.from) }))
+    if (!opts.chain.follower.running) await opts.chain.follower.start()
+    for (const rec of await jc.deals.open()) jc.results.expect({ deal: rec.deal, dealId: rec.dealId })
+    // input files an earlier process held and never released (it died) stop being served once their time is up
+    await opts.store.releaseExpiredInputs().catch(err => { reportError(jc.c, 'job-creator', err, 'releasing expired input files failed') })
+    // open deals of earlier runs: refunded at their deadline, accepted once fetched, closed when the chain closes them
+    void jc.driver.resume().catch(err => { reportError(jc.c, 'job-creator', err, 'resuming stored deals failed') })
     return jc
   }
 
   get address (): string { return this.opts.chain.address }
 
-  onDispute (hook: (d: DisputeInfo) => Promise<void>): void {
-    this.disputeHooks.push(hook)
-  }
-
   async stop (): Promise<void> {
     this.stopController.abort(new Error('job creator stopping'))
-    await Promise.allSettled([...this.tasks])
+    for (const off of this.offs.splice(0)) off()
+    await this.driver.stop()
     await this.negotiator.stop()
     await this.results.stop()
     if (this.ownsSync) await this.offerSync.stop()
     if (this.ownsGossip) this.gossip.stop()
   }
 
-  private log (msg: string, fields?: Record<string, unknown>): void { this.opts.log?.(msg, fields) }
-
-  private track<T> (p: Promise<T>): Promise<T> {
-    const q = p.catch(err => { this.log('job creator task failed', { error: (err as Error).message }) })
-    this.tasks.add(q)
-    void q.finally(() => { this.tasks.delete(q) })
-    return p
-  }
-
   private nextNonce (): bigint {
-    const t = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000))
+    const t = BigInt(this.c.clock.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000))
     this.lastNonce = t > this.lastNonce ? t : this.lastNonce + 1n
     return this.lastNonce
   }
 
   private get terms (): DealTerms { return { ...defaultDealTerms, ...this.opts.terms } }
+
+  /** A provider's notice that its agree failed: believed only from the deal's provider, and only while the chain shows no agree. */
+  private async onNotice (dealId: string, detail: string, from: string): Promise<void> {
+    const rec = await this.deals.get(dealId)
+    if (rec === undefined || rec.providerPeer !== from) return
+    this.c.logger.info({ dealId, provider: rec.deal.resourceProvider, detail }, 'the provider says its agree failed: moving on')
+    await this.driver.dispatch(dealId, { type: 'agree-notice', reason: detail })
+  }
 
   async run (req: JobRequest): Promise<JobOutcome> {
     const signal = req.signal !== undefined ? AbortSignal.any([req.signal, this.stopController.signal]) : this.stopController.signal
@@ -225,12 +289,39 @@ export class JobCreator {
     const phasesMs: Record<string, number> = {}
     const phase = (p: Phase, detail?: string): void => {
       const t = performance.now()
-      phasesMs[p] = Math.round(t - last)
+      const ms = Math.round(t - last)
+      phasesMs[p] = ms
       last = t
-      req.onPhase?.(p, detail)
+      this.c.metrics.phaseSeconds.observe({ phase: p }, ms / 1000)
+      req.onProgress?.(new CustomProgressEvent('lilypad:job:phase', { phase: p, ...(detail !== undefined ? { detail } : {}), ms }))
     }
-    const note = (m: string): void => { req.onNote?.(m); this.log(m) }
+    const note = (message: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:note', { message })); this.c.logger.info(message) }
+    const tx = (what: string, hash: string, gasUsed: bigint): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:tx', { what, hash, gasUsed })) }
+    // input files are served from this node's store while the job runs (retries and mediation included)
+    const held: HeldInput[] = []
+    try {
+      const inputs = { ...req.inputs }
+      const inputFiles: Record<string, string> = {}
+      for (const [name, path] of Object.entries(req.inputFiles ?? {})) {
+        if (name in inputs) throw new InputNameConflictError(name)
+        const h = await this.opts.store.holdInput(path, { signal })
+        held.push(h)
+        inputs[name] = inputFiles[name] = h.cid.toString()
+        note(`input ${name}: ${path} is ${inputFiles[name]} (${h.bytes} bytes), served by this node while the job runs`)
+      }
+      const outcome = await this.runWith({ ...req, inputs }, inputFiles, { signal, note, tx, phase, phasesMs })
+      return { ...outcome, ...(held.length > 0 ? { inputFiles } : {}) }
+    } finally {
+      for (const h of held) await h.release().catch(err => { reportError(this.c, 'job-creator', err, 'releasing an input file failed (it is unpinned when its hold time passes)') })
+    }
+  }
+
+  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number> }): Promise<JobOutcome> {
+    const { signal, note, tx, phase, phasesMs } = ctx
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
+    for (const [name, cid] of Object.entries(inputFiles)) {
+      if (!loaded.spec.inputSources.some(s => s.cid === cid)) throw new InputFileNotUsedError(name, req.module)
+    }
     for (const w of loaded.warnings) note(`warning: ${w.message}`)
     const chain = this.opts.chain
     const domain = chain.domain
@@ -253,16 +344,16 @@ export class JobCreator {
         target: req.target !== undefined ? getAddress(req.target) : ZeroAddress,
         timeout: loaded.spec.timeoutSec,
         auditPpm: Math.round(audit * 1_000_000),
-        expiry: nowSeconds() + 600n,
+        expiry: BigInt(Math.floor(this.c.clock.now() / 1000)) + 600n,
         nonce: this.nextNonce()
       }
       const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, chain.wallet) }
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
-      void this.gossip.publishJobOffer(jobOffer).catch(() => {})
+      void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
       phase('offered', `${req.module} nonce ${job.nonce}`)
       const agreed = await this.negotiate(jobOffer, excluded, signal, note, attempt > 1)
       phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`)
-      const outcome = await this.follow(jobOffer, agreed, req, { phase, note, signal, phasesMs })
+      const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
         excluded.add(agreed.deal.resourceProvider.toLowerCase())
@@ -279,9 +370,14 @@ export class JobCreator {
     const job = jobOffer.value
     const queueDeadline = performance.now() + (this.opts.queueTimeoutMs ?? 120_000)
     let checkedDeposit = false
+    let sawProviders = false
     for (;;) {
-      // on a retry providers are known to exist: the others may just be busy (their booked slots withdrawn)
-      const candidates = await this.candidates(job, excluded, signal, retrying ? (this.opts.queueTimeoutMs ?? 120_000) : (this.opts.matchTimeoutMs ?? 5000))
+      // on a retry, or once providers answered busy, providers are known to exist: they may just have no free slot
+      // now (their booked slots withdrawn, or this job creator's share of unagreed reservations held), so the book
+      // may be empty for a while; that is a queue, waited for until the queue deadline
+      const waitMs = retrying || sawProviders ? Math.max(0, queueDeadline - performance.now()) : (this.opts.matchTimeoutMs ?? 5000)
+      const candidates = await this.candidates(job, excluded, signal, waitMs)
+      sawProviders = true
       if (!checkedDeposit) {
         const need = candidates[0].price + this.terms.mediationFee
         const have = await this.opts.chain.depositOf()
@@ -289,15 +385,23 @@ export class JobCreator {
         checkedDeposit = true
       }
       try {
-        return await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal })
+        const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal })
+        this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
+        return agreed
       } catch (err) {
         if (!(err instanceof NoDealError)) throw err
+        const now = this.c.clock.now()
         const busy = err.attempts.every(a => a.outcome === 'declined NO_CAPACITY')
-        if (!busy) {
-          // a provider that declined for another reason, or could not be reached, is not asked again for this job
-          for (const a of err.attempts) if (a.outcome !== 'declined NO_CAPACITY') excluded.add(a.provider.toLowerCase())
-          note(`no provider agreed (${err.message}); trying others`)
+        for (const a of err.attempts) {
+          this.c.metrics.negotiations.inc({ side: 'proposer', outcome: a.outcome.split(' ')[0] })
+          if (a.outcome === 'declined NO_CAPACITY') continue
+          // a provider that declined for another reason, or could not be reached, is not asked again for this job,
+          // and is demoted or banned for the next ones
+          excluded.add(a.provider.toLowerCase())
+          const standing = this.bans.record(a.provider, a.outcome.startsWith('declined') || a.outcome === 'bad countersignature' ? 'declined' : 'unreachable', now)
+          if (standing === 'banned') this.c.logger.info({ provider: a.provider, outcome: a.outcome }, 'provider banned for a while')
         }
+        if (!busy) note(`no provider agreed (${err.message}); trying others`)
         if (performance.now() > queueDeadline) throw new NoProviderError(`no provider had a free slot in time (${err.message})`)
         await this.bookChange(signal, 2000)
       }
@@ -306,17 +410,26 @@ export class JobCreator {
 
   private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal, waitMs: number): Promise<Candidate[]> {
     const deadline = performance.now() + waitMs
+    // a sync still pulling may yet bring the offers (a loaded node verifies them slowly): waited for, this long more
+    const syncDeadline = deadline + 30_000
     for (;;) {
-      const now = nowSeconds()
+      const nowMs = this.c.clock.now()
+      const now = BigInt(Math.floor(nowMs / 1000))
       this.book.evictExpired(now)
-      const c = this.book.match(job, { now }).filter(x => !excluded.has(x.live.offer.provider.toLowerCase()))
+      // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
+      const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
+      // excluded providers are skipped inside the matcher, so they use none of the limit
+      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()) })
+      const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
-      const left = deadline - performance.now()
+      let left = deadline - performance.now()
+      if (left <= 0 && this.offerSync.pullsInFlight > 0 && performance.now() < syncDeadline) left = Math.min(1000, syncDeadline - performance.now())
       if (left <= 0) {
         const n = this.book.size
+        const skipped = excluded.size + this.bans.bannedCount(nowMs)
         throw new NoProviderError(n === 0
           ? 'no resource provider offers are known (no peer answered, or none is on the network)'
-          : `none of the ${n} known offers fits the job (resources, price, mediators, module or target)${excluded.size > 0 ? ` apart from providers that already failed it (${excluded.size})` : ''}`)
+          : `none of the ${n} known offers fits the job (resources, price, mediators, module or target)${skipped > 0 ? ` apart from providers that failed it or are banned for a while (${skipped})` : ''}`)
       }
       await this.bookChange(signal, left)
     }
@@ -324,8 +437,6 @@ export class JobCreator {
 
   /** Resolves when gossip or sync brought offers, or after `ms`. */
   private async bookChange (signal: AbortSignal, ms: number): Promise<void> {
-    const ac = new AbortController()
-    const any = AbortSignal.any([signal, ac.signal])
     const offs: Array<() => void> = []
     try {
       await new Promise<void>((resolve, reject) => {
@@ -333,183 +444,191 @@ export class JobCreator {
         const done = (): void => { clearTimeout(t); resolve() }
         offs.push(this.gossip.onVerified(v => { if (v.kind === 'ResourceOffer') done() }))
         offs.push(this.offerSync.onSynced(done))
-        any.addEventListener('abort', () => { clearTimeout(t); if (signal.aborted) reject(signal.reason); else resolve() }, { once: true })
+        const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
+        if (signal.aborted) { onAbort(); return }
+        signal.addEventListener('abort', onAbort, { once: true })
+        offs.push(() => { signal.removeEventListener('abort', onAbort) })
       })
     } finally {
       for (const off of offs) off()
-      ac.abort()
     }
   }
 
-  private async save (rec: JcDealRecord, patch: Partial<JcDealRecord>): Promise<JcDealRecord> {
-    return await this.deals.update(rec.id, cur => ({ ...(cur ?? rec), ...patch }))
-  }
-
-  /** One deal from countersignature to settlement, or `{ failed }` when the provider let it down (refunded). */
+  /** One deal from countersignature to its outcome for the job, or `{ failed }` when the job must move on. */
   private async follow (
     jobOffer: Envelope<'JobOffer'>, agreed: AgreedDeal, req: JobRequest,
-    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, signal: AbortSignal, phasesMs: Record<string, number> }
+    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal }
   ): Promise<Omit<JobOutcome, 'retries' | 'phasesMs'> | { failed: string }> {
     const { deal, dealId } = agreed
     const chain = this.opts.chain
-    const expected = { deal, dealId }
-    this.results.expect(expected)
-    let rec: JcDealRecord = { id: dealId, dealId, deal, job: jobOffer, providerPeer: agreed.providerPeer, state: 'proposed', terminal: false, updatedAt: 0 }
-    // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
-    rec = await this.deals.put(rec)
-    const watcher = await chain.watchDeal(dealId, this.fromBlock)
-    // safety net for an event the log filter missed (see DealWatcher.resync); cheap: one getLogs a second
-    const resync = setInterval(() => { void watcher.resync().catch(() => {}) }, 1000)
-    const local = new AbortController()
-    const signal = AbortSignal.any([ctx.signal, local.signal])
+    const id = dealId.toLowerCase()
+    this.results.expect({ deal, dealId })
+    const reported = new Set<string>()
+    const reportTx = (what: string, hash: string): void => {
+      if (reported.has(what)) return
+      reported.add(what)
+      void chain.provider.getTransactionReceipt(hash).then(r => { if (r !== null) ctx.tx(what, r.hash, r.gasUsed) })
+        .catch(err => { this.c.logger.debug({ err, hash }, 'no receipt for a provider transaction (reported without it)') })
+    }
+    this.txHooks.set(id, (what, hash, gasUsed) => { ctx.tx(what, hash, gasUsed) })
+    const offTx = chain.follower.onDeal(id, e => {
+      if (e.contract !== 'Market') return
+      if (e.name === 'DealAgreed') reportTx('agree (provider)', e.txHash)
+      if (e.name === 'ResultSubmitted') reportTx('submitResult (provider)', e.txHash)
+    })
+    const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => {
+      if (evt.detail.toString() === agreed.providerPeer) ctx.note('lost the connection to the provider; if no result comes, the deal is refunded at its deadline')
+    }
+    this.opts.host.addEventListener('peer:disconnect', onDisconnect as never)
     try {
-      let view: DealView
+      // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
+      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.driver.now(), this.policy)
+      await this.driver.add(rec0)
+      const shown = new Set<Phase>()
+      const show = (p: Phase, d?: string): void => { if (!shown.has(p)) { shown.add(p); ctx.phase(p, d) } }
+      const progress = (r: JobCreatorDeal): void => {
+        if (r.agreedAt !== undefined) { show('agreed'); show('running', `deadline in ${deal.resultTimeout} s`) }
+        if (r.resultCid !== undefined && (r.phase === 'result' || r.phase === 'downloaded' || r.phase === 'challenged')) { show('agreed'); show('running'); show('result', r.resultCid) }
+        if (r.path !== undefined) show('downloaded', r.path)
+        if (r.phase === 'challenged' && !shown.has('settled') && r.mediator !== undefined && !noted) { noted = true; ctx.note(`the contract drew an audit: mediator ${r.mediator} re-runs the job`) }
+        if (r.phase === 'refunded') ctx.note('no result by the deadline: the payment was reclaimed (timeoutResult)')
+      }
+      let noted = false
+      const onChange = (r: JobCreatorDeal): void => { if (r.id === id) progress(r) }
+      this.driver.on('change', onChange)
+      let rec: JobCreatorDeal
       try {
-        view = await reach(watcher, [...LATER_THAN_AGREED], AbortSignal.any([signal, AbortSignal.timeout(this.opts.agreeTimeoutMs ?? 15_000)]))
-      } catch (err) {
-        if (signal.aborted) throw err
-        // Left open: if the provider's agree lands after all, the next resume refunds it after its deadline.
-        await this.save(rec, { state: 'abandoned' })
-        return { failed: 'agree was not mined in time' }
-      }
-      const agreedEvent = view.events.find(e => e.kind === 'DealAgreed')
-      const since = (await chain.dealRecord(dealId)).since
-      rec = await this.save(rec, { state: 'agreed' })
-      ctx.phase('agreed', agreedEvent !== undefined ? `tx ${agreedEvent.txHash}` : '')
-      // the provider's transactions belong to the job's record too (--json lists every transaction of the deal)
-      const providerTxs: Array<Promise<void>> = []
-      const reportTx = (what: string, hash: string): void => {
-        providerTxs.push(chain.provider.getTransactionReceipt(hash).then(r => { if (r !== null) req.onTx?.(what, r.hash, r.gasUsed) }).catch(() => {}))
-      }
-      if (agreedEvent !== undefined) reportTx('agree (provider)', agreedEvent.txHash)
-      ctx.phase('running', `deadline in ${deal.resultTimeout} s`)
-      const deadlineMs = (since + deal.resultTimeout) * 1000
-      const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => {
-        if (evt.detail.toString() === agreed.providerPeer) ctx.note(`lost the connection to the provider; if no result comes, the deal is refunded at its deadline (${new Date(deadlineMs).toISOString()})`)
-      }
-      this.opts.host.addEventListener('peer:disconnect', onDisconnect as never)
-      let got: ReceivedResult | { fromChain: string } | 'deadline'
-      try {
-        got = await Promise.race([
-          this.results.wait(expected, signal),
-          reach(watcher, ['ResultSubmitted', 'Challenged'], signal).then(v => ({ fromChain: v.resultCid as string })),
-          sleep(Math.max(0, deadlineMs - Date.now() + 1000), signal).then(() => 'deadline' as const)
-        ])
+        rec = await this.driver.until(id, r => jobView(r).status !== 'waiting', ctx.signal)
       } finally {
-        this.opts.host.removeEventListener('peer:disconnect', onDisconnect as never)
+        this.driver.off('change', onChange)
       }
-      if (got === 'deadline') {
-        ctx.note(`no result by the deadline: reclaiming the payment (timeoutResult)`)
-        await this.refund(deal, deadlineMs, signal)
-        await this.save(rec, { state: 'refunded', terminal: true })
-        return { failed: 'no result before the deadline (refunded)' }
+      progress(rec)
+      const view: JobView = jobView(rec)
+      if (view.status === 'moved-on') {
+        // the deal stays recorded and watched until it ends; the job goes on elsewhere
+        if (rec.phase === 'abandoned' || rec.phase === 'countersigned') await this.driver.dispatch(id, { type: 'abandon', reason: view.reason })
+        const standing = this.bans.record(deal.resourceProvider, failureOf(rec), this.c.clock.now())
+        this.c.logger.info({ dealId: id, provider: deal.resourceProvider, reason: view.reason, standing }, 'the job moves on from this deal')
+        return { failed: view.reason }
       }
-      const cid = 'fromChain' in got ? got.fromChain : got.result.resultCid
-      const from = 'fromChain' in got ? [agreed.providerPeer] : [...got.addrs.filter(a => a.includes('/p2p/')), agreed.providerPeer]
-      rec = await this.save(rec, { state: 'result', resultCid: cid })
-      ctx.phase('result', cid)
-      const fetched = await this.opts.store.fetch(cid, { from, timeoutMs: this.opts.fetchTimeoutMs ?? 30_000, signal })
-      const exitCode = Number((await readFile(join(fetched.dir, 'exitCode'), 'utf8').catch(() => '-1')).trim())
-      rec = await this.save(rec, { state: 'downloaded' })
-      ctx.phase('downloaded', fetched.dir)
-      // the chain must have the submission before we can accept or learn of an audit
-      view = await reach(watcher, ['ResultSubmitted', 'Challenged', 'MediatedCorrect', 'MediatedWrong', 'Settled', 'TimedOutMediation'], AbortSignal.any([signal, AbortSignal.timeout(Math.max(5000, deadlineMs - Date.now() + 5000))]))
-      const base = { dealId, deal, jobOffer, resultCid: cid, path: fetched.dir, exitCode, providerPeer: agreed.providerPeer }
-      const submitted = view.events.find(e => e.kind === 'ResultSubmitted')
-      if (submitted !== undefined) reportTx('submitResult (provider)', submitted.txHash)
-      if (view.state !== 'ResultSubmitted' && view.state !== 'Settled') {
-        const mediator = view.mediator ?? ''
-        rec = await this.save(rec, { state: 'challenged' })
-        ctx.note(`the contract drew an audit: mediator ${mediator} re-runs the job`)
-        for (const hook of this.disputeHooks) await hook({ dealId, deal, jobOffer, mediator }).catch(err => { this.log('dispute hook failed', { dealId, error: (err as Error).message }) })
-        const v = await reach(watcher, ['MediatedCorrect', 'MediatedWrong', 'TimedOutMediation'], AbortSignal.any([signal, AbortSignal.timeout(deal.mediateTimeout * 1000 + 10_000)]))
-        const verdict = v.state === 'MediatedCorrect' ? 'correct' : v.state === 'MediatedWrong' ? 'wrong' : 'timed-out'
-        await this.save(rec, { state: 'closed', terminal: true })
-        ctx.phase('settled', `mediated: result ${verdict}`)
-        return { ...base, challenged: true, verdict }
-      }
-      if (req.accept !== false && view.state === 'ResultSubmitted') {
-        await chain.accept([deal])
-        const tx = chain.gasLog.at(-1)
-        if (tx !== undefined) req.onTx?.(tx.what, tx.hash, tx.gasUsed)
-        await this.save(rec, { state: 'accepted', terminal: true })
-        ctx.phase('settled', tx !== undefined ? `accepted, tx ${tx.hash}` : 'accepted')
-        await Promise.all(providerTxs)
-      } else {
-        await this.save(rec, { state: 'downloaded', terminal: req.accept === false })
-      }
-      return { ...base, challenged: false }
+      if (view.status === 'failed') throw new ResultUnavailableError(id, view.reason)
+      const challenged = rec.phase === 'mediated' || rec.phase === 'challenged' || rec.challengedAt !== undefined
+      const verdict = rec.outcome === 'MediatedCorrect' ? 'correct' : rec.outcome === 'MediatedWrong' ? 'wrong' : rec.outcome === 'TimedOutMediation' ? 'timed-out' : undefined
+      if (rec.path === undefined || rec.resultCid === undefined) throw new ResultUnavailableError(id, 'the deal ended without a result we could fetch')
+      ctx.phase('settled', challenged ? `mediated: result ${verdict ?? 'pending'}` : rec.accepted ? 'accepted' : 'left to settle after the judge window')
+      return { dealId: id, deal, jobOffer, resultCid: rec.resultCid, path: rec.path, exitCode: rec.exitCode ?? -1, providerPeer: agreed.providerPeer, challenged, ...(verdict !== undefined ? { verdict } : {}) }
     } finally {
-      clearInterval(resync)
-      local.abort()
-      this.results.forget(dealId)
-      await watcher.stop()
+      offTx()
+      this.txHooks.delete(id)
+      this.opts.host.removeEventListener('peer:disconnect', onDisconnect as never)
     }
   }
 
-  /** timeoutResult as soon as the chain's clock has passed the deadline. */
-  private async refund (deal: Deal, deadlineMs: number, signal?: AbortSignal): Promise<void> {
-    for (let i = 0; ; i++) {
-      const wait = deadlineMs + 1000 - Date.now()
-      if (wait > 0) await sleep(wait, signal)
-      try {
-        await this.opts.chain.timeoutResult(deal)
-        return
-      } catch (err) {
-        const reason = (err as { reason?: string }).reason ?? ''
-        if (reason === 'ResultWindowOpen' && i < 10) { await sleep(1000, signal); continue }
-        const state = (await this.opts.chain.dealRecord(this.opts.chain.dealId(deal))).state
-        if (state !== 'Agreed') return // someone else closed it, or the result came in after all
-        throw err
+  // ---- the lifecycle's shell ----
+
+  private lifecycle (): Lifecycle<JobCreatorDeal, JobCreatorEvent, JobCreatorAction, DealFacts> {
+    const chain = this.opts.chain
+    return {
+      role: 'job-creator',
+      step: (rec, input) => stepJobCreator(rec, input, this.policy),
+      failure: jobCreatorFailure,
+      facts: async rec => await this.facts(rec),
+      watch: (rec, changed) => chain.follower.onDeal(rec.dealId, e => { this.remember(e); changed() }),
+      perform: async (rec, a, signal) => await this.perform(rec, a, signal),
+      describe: rec => ({ dealId: rec.dealId, provider: rec.deal.resourceProvider, ...(rec.abandoned !== undefined ? { abandoned: rec.abandoned } : {}) })
+    }
+  }
+
+  private remember (e: MarketChainEvent | { contract: string }): void {
+    if (e.contract !== 'Market') return
+    const m = e as MarketChainEvent
+    if (m.name === 'ResultSubmitted') this.details.set(m.args.dealId.toLowerCase(), { ...this.details.get(m.args.dealId.toLowerCase()), resultCid: m.args.resultCid })
+    if (m.name === 'DealChallenged') this.details.set(m.args.dealId.toLowerCase(), { ...this.details.get(m.args.dealId.toLowerCase()), mediator: m.args.mediator })
+  }
+
+  private async facts (rec: JobCreatorDeal): Promise<DealFacts> {
+    const chain = this.opts.chain
+    const r = await chain.dealRecord(rec.dealId)
+    let d = this.details.get(rec.dealId)
+    const past = r.state !== 'None' && r.state !== 'Agreed'
+    if (past && d?.resultCid === undefined && r.state !== 'TimedOutResult') {
+      for (const e of await chain.follower.history(rec.dealId)) this.remember(e)
+      d = this.details.get(rec.dealId)
+    }
+    const mediator = r.state === 'Challenged' ? d?.mediator ?? rec.deal.mediators[r.mediatorIndex] : undefined
+    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}) }
+  }
+
+  private async perform (rec: JobCreatorDeal, a: JobCreatorAction, signal: AbortSignal): Promise<JobCreatorEvent> {
+    const chain = this.opts.chain
+    switch (a.kind) {
+      case 'fetch': {
+        const cid = rec.resultCid as string
+        const from = [...(rec.resultAddrs ?? []), rec.providerPeer]
+        // Bounded attempts, retried by the driver until the fetch deadline: bitswap sends a want to a peer once,
+        // and a want whose send failed (a stream reset under load) is only sent again when the want list
+        // changes — a fresh attempt cancels the old want and wants the block anew from every peer.
+        // a provider that restarted on a new port since the deal is re-resolved first (bitswap asks connected peers)
+        const reachMs = Math.max(1000, Math.min(REACH_BEFORE_FETCH_MS, a.deadline - this.driver.now()))
+        await this.opts.host.services.reach.connect(peerIdFromString(rec.providerPeer), { signal: AbortSignal.any([signal, AbortSignal.timeout(reachMs)]) })
+          .catch(err => {
+            // when the action itself is aborted the fetch below ends it; otherwise the announced addresses are tried
+            if (!signal.aborted) this.c.logger.info({ dealId: rec.dealId, peer: rec.providerPeer, err }, 'could not reach the provider before fetching; trying its announced addresses')
+          })
+        let fetched
+        try {
+          fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, Math.min(FETCH_ATTEMPT_MS, a.deadline - this.driver.now())), signal })
+        } catch (err) {
+          const name = (err as Error).name
+          if (name === 'ResultVerificationError' || name === 'NotADirectoryResultError') return { type: 'fetch-failed', reason: `${name}: ${(err as Error).message}` }
+          throw err
+        }
+        // a result directory without an exitCode file (a module that wrote none) counts as -1
+        const text = await readFile(join(fetched.dir, 'exitCode'), 'utf8').catch(() => '-1')
+        return { type: 'fetched', path: fetched.dir, exitCode: Number(text.trim()) }
       }
-    }
-  }
-
-  /** Open deals of earlier runs: refund agreed deals past their deadline, accept downloaded ones, close the rest. */
-  private async resume (): Promise<void> {
-    await Promise.all((await this.deals.open()).map(async rec => { await this.resumeOne(rec) }))
-  }
-
-  private async resumeOne (rec: JcDealRecord): Promise<void> {
-    {
-      if (this.stopController.signal.aborted) return
-      let onChain
-      try { onChain = await this.opts.chain.dealRecord(rec.dealId) } catch { return }
-      const now = Math.floor(Date.now() / 1000)
-      if (onChain.state === 'None') {
-        if (rec.deal.expiry < BigInt(now)) await this.save(rec, { state: 'closed', terminal: true })
-      } else if (onChain.state === 'Agreed') {
-        // refunded at its deadline unless the provider submits meanwhile (refund() then finds it no longer Agreed)
-        const deadline = onChain.since + rec.deal.resultTimeout
-        this.log('an agreed deal left open by an earlier run: refunding it at its deadline unless a result comes', { dealId: rec.dealId, deadline })
-        await this.refund(rec.deal, deadline * 1000, this.stopController.signal)
-        const state = (await this.opts.chain.dealRecord(rec.dealId)).state
-        await this.save(rec, state === 'TimedOutResult' ? { state: 'refunded', terminal: true } : { state: 'result' })
-      } else if (onChain.state === 'ResultSubmitted' && rec.state === 'downloaded') {
-        await this.opts.chain.accept([rec.deal])
-        await this.save(rec, { state: 'accepted', terminal: true })
-      } else if (onChain.state !== 'ResultSubmitted' && onChain.state !== 'Challenged') {
-        await this.save(rec, { state: 'closed', terminal: true })
+      case 'accept': {
+        try {
+          await chain.accept([rec.deal])
+        } catch (err) {
+          if (!(err instanceof ContractRevertError)) throw err
+          return { type: 'accept-failed', reason: err.reason }
+        }
+        const tx = chain.gasLog.findLast(g => g.what === 'accept(1)')
+        if (tx !== undefined) this.txHooks.get(rec.dealId)?.(tx.what, tx.hash, tx.gasUsed)
+        return { type: 'accepted' }
+      }
+      case 'refund': {
+        try {
+          await chain.timeoutResult(rec.deal)
+        } catch (err) {
+          // the chain's clock has not passed the deadline yet: retried
+          if (!(err instanceof ContractRevertError) || err.reason === 'ResultWindowOpen') throw err
+          return { type: 'refund-failed', reason: err.reason }
+        }
+        return { type: 'refunded' }
+      }
+      case 'hand-off': {
+        const disputes = this.opts.disputes
+        if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
+        const c = { dealId: rec.dealId, deal: { kind: 'Deal' as const, value: rec.deal, signature: await signMessage('Deal', chain.domain, rec.deal, chain.wallet) }, jobOffer: rec.job }
+        try {
+          await handOffDispute(disputes, a.mediator, c, { chain, signal, connected: peer => this.opts.host.getConnections().some(x => x.remotePeer.toString() === peer) })
+        } catch (err) {
+          if (err instanceof DisputeRefusedError) return { type: 'hand-off-failed', reason: err.code }
+          throw err
+        }
+        return { type: 'handed-off' }
+      }
+      case 'timeout-mediation': {
+        try {
+          await chain.timeoutMediation(rec.deal)
+        } catch (err) {
+          if (!(err instanceof ContractRevertError) || err.reason === 'MediationWindowOpen') throw err
+          return { type: 'timeout-mediation-failed', reason: err.reason }
+        }
+        return { type: 'mediation-timed-out' }
       }
     }
   }
 }
-
-/** Resolves when the deal reaches one of `states`; rejects when `signal` aborts. Leaves no timer or listener behind. */
-async function reach (watcher: DealWatcher, states: string[], signal: AbortSignal): Promise<DealView> {
-  if (states.includes(watcher.view.state)) return watcher.view
-  return await new Promise((resolve, reject) => {
-    const onT = (v: DealView): void => {
-      if (!states.includes(v.state)) return
-      cleanup()
-      resolve(v)
-    }
-    const onAbort = (): void => { cleanup(); reject(signal.reason) }
-    const cleanup = (): void => { watcher.off('transition', onT); signal.removeEventListener('abort', onAbort) }
-    if (signal.aborted) { reject(signal.reason); return }
-    watcher.on('transition', onT)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-export { idOf }

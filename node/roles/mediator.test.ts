@@ -20,6 +20,7 @@ import { loadModule, ensureBuiltinImages, pinSpecImage } from '../modules/index.
 import { DisputeService, DisputeRefusedError, handOffDispute, closeUnmediated } from '../dispute/index.ts'
 import { Mediator, type DisputeRecord } from './mediator.ts'
 import { ZERO_ADDRESS, freshNonce } from '../testing/fixtures.ts'
+import { quietComponents } from '../components.ts'
 import type { NetworkFile } from '../config/network.ts'
 
 const docker = new Docker()
@@ -35,7 +36,7 @@ let mediator: Mediator
 
 async function startMediator (dataDir: string): Promise<Mediator> {
   const store = await ResultStore.create({ dataDir })
-  const m = await Mediator.create({ host: mediatorHost, chain: net.m1, store, executor, network, dataDir, pollMs: 150, pullAfterMs: 300, pullIntervalMs: 500 })
+  const m = await Mediator.create(quietComponents(), { host: mediatorHost, chain: net.m1, store, executor, network, dataDir, pullAfterMs: 300, pullIntervalMs: 500 })
   m.on('failure', err => { console.error('mediator failure', err) })
   await m.start()
   const stop = m.stop.bind(m)
@@ -130,7 +131,7 @@ test.serial('an honest result challenged: the mediator re-runs it, finds the sam
   t.is(jc1 - jc0, -(deal.price + deal.mediationFee), 'the job creator paid the price and the fee')
   t.is(rp1 - rp0, deal.price, 'the provider got the price (and its collateral back)')
   t.is(m1 - m0, deal.mediationFee, 'the mediator got the fee')
-  t.is(rec.stage, 'done')
+  t.is(rec.phase, 'done')
   t.is(rec.via, 'push')
   t.is(rec.mediatorCid, rec.resultCid)
 })

@@ -1,17 +1,17 @@
-// The resource provider role: announces offers for its machine's slots, answers negotiation, and for every
-// deal it countersigned submits `agree` itself (it holds both signatures) while already running the job —
-// optimistic execution: only its own compute is at risk if agree fails, and nothing is published before agree
-// is mined. The result directory goes into Helia, the CID on chain (piggybacking settlement of its earlier
-// deals whose judge windows passed: two transactions per job), and a signed Result to the job creator.
-// Deals are kept in a DealStore and resumed after a restart.
+// The resource provider role: announces offers for its machine's slots (only while its Market deposit covers the
+// collateral), answers negotiation, and follows every deal it countersigned with the provider lifecycle
+// (core/lifecycle/provider.ts) until the deal ends: agree (it holds both signatures) while already running the
+// job, add the result to Helia, submit the CID on chain (piggybacking the settlement of its earlier deals whose
+// judge windows passed) and deliver a signed Result to the job creator. This file is the shell: it carries out
+// the lifecycle's actions with the chain client, the executor, the capacity and the streams.
 import { EventEmitter } from 'node:events'
 import { cpus, totalmem } from 'node:os'
-import { statfs, appendFile, mkdir } from 'node:fs/promises'
+import { statfs, appendFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { getAddress } from 'ethers'
+import { formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import type { ChainClient } from '../chain/index.ts'
+import { ContractRevertError, type ChainClient } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
@@ -19,31 +19,29 @@ import type { GossipService } from '../gossip/gossip.ts'
 import { ResourceOfferAnnouncer, type OfferTemplate } from '../gossip/announcer.ts'
 import { SlotCapacity, type CapacityProvider } from '../negotiation/capacity.ts'
 import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
+import { depositReader } from '../negotiation/deposit.ts'
+import type { ModulePolicy } from '../modules/policy.ts'
+import type { ProviderTermsPolicy } from '../../protocols/negotiation/terms.ts'
 import { loadModule, pinSpecImage } from '../modules/index.ts'
 import { DockerUnavailableError, EngineLostError, type Executor } from '../executor/index.ts'
 import type { ResultStore } from '../result-store/index.ts'
-import { DealStore, type StoredRecord } from '../deal-store/deal-store.ts'
-import { deliverResult } from '../result-delivery/index.ts'
+import { DealStore } from '../deal-store/deal-store.ts'
+import { deliverResult, sendDealNotice } from '../result-delivery/index.ts'
+import { reportError, type Components } from '../components.ts'
+import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
+import {
+  countersignedDeal, stepProvider, providerFailure, defaultProviderPolicy,
+  type ProviderDeal, type ProviderEvent, type ProviderAction, type ProviderPolicy
+} from '../../core/lifecycle/provider.ts'
+import type { DealFacts } from '../../core/lifecycle/facts.ts'
+import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
+import { caseOfDeal } from '../dispute/cases.ts'
+import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 export type ProviderFault = 'wrong-result'
 
-export type RpDealState = 'accepted' | 'agreed' | 'submitted' | 'settled' | 'failed' | 'closed'
-
-export interface RpDealRecord extends StoredRecord {
-  dealId: string
-  deal: Deal
-  job: Envelope<'JobOffer'>
-  jobCreatorSignature: string
-  providerSignature: string
-  jobCreatorPeer?: string
-  slot: number
-  state: RpDealState
-  /** chain time (s) of the agree block */
-  agreedAt?: number
-  resultCid?: string
-  exitCode?: number
-  error?: string
-}
+/** The provider's deal record: the lifecycle's data (phase, deadlines' inputs, what is done). */
+export type RpDealRecord = ProviderDeal
 
 export interface ResourceProviderOptions {
   host: LilypadHost
@@ -52,6 +50,8 @@ export interface ResourceProviderOptions {
   executor: Executor
   network: NetworkFile
   gossip: GossipService
+  /** the host's dispute service (cases of our deals are answered from our deal store, pushes when audited) */
+  disputes?: DisputeService
   /** deals in <dataDir>/rp-deals, result directories in <dataDir>/jobs */
   dataDir: string
   /** capacity slots (default 1); the machine's resources are split evenly between them */
@@ -66,27 +66,36 @@ export interface ResourceProviderOptions {
   modules?: string[]
   announceIntervalMs?: number
   offerTtlSec?: number
-  /** how often leftovers are batch-settled (default 30 s) */
-  settleIntervalMs?: number
+  /** how often the Docker engine and our deposit are checked (default: the announce interval) */
+  healthIntervalMs?: number
   modulesDir?: string
+  /** what a job's inputs may make this provider fetch (default DEFAULT_INPUT_POLICY: no private addresses) */
+  inputPolicy?: Partial<InputPolicy>
   /** fault injection for tests and simulations: a real provider behaving badly */
   fault?: ProviderFault
-  log?: (msg: string, fields?: Record<string, unknown>) => void
+  lifecycle?: Partial<ProviderPolicy>
+  /** which modules this provider fetches and runs (default: the pinned built-ins; git modules only when configured) */
+  modulePolicy?: ModulePolicy
+  /** the terms it countersigns: minimum result window, bounds on windows and expiry (protocols/negotiation/terms.ts) */
+  terms?: Partial<ProviderTermsPolicy>
 }
 
 export interface ResourceProviderEvents {
   'job:start': [{ dealId: string, slot: number }]
-  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string }]
+  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string, inputError?: string }]
+  /** the job's inputs are staged (fetched and checked) and its container is about to start */
+  'job:inputs': [{ dealId: string, bytes: number, mounts: number }]
   deal: [RpDealRecord]
 }
 
-/** Wraps the slots so the provider declines (NO_CAPACITY) while its Docker engine does not answer. */
+/** Wraps the slots so the provider offers (and accepts) nothing while Docker is down or its deposit is too low. */
 class GatedCapacity implements CapacityProvider {
   readonly inner: SlotCapacity
-  readonly healthy: () => boolean
-  constructor (inner: SlotCapacity, healthy: () => boolean) { this.inner = inner; this.healthy = healthy }
-  tryReserve (slot: number, dealId: string, ttlMs: number): boolean { return this.healthy() && this.inner.tryReserve(slot, dealId, ttlMs) }
-  freeSlots (): number[] { return this.healthy() ? this.inner.freeSlots() : [] }
+  readonly usable: () => number
+  constructor (inner: SlotCapacity, usable: () => number) { this.inner = inner; this.usable = usable }
+  tryReserve (slot: number, dealId: string, ttlMs: number, owner?: string): boolean { return this.freeSlots().includes(slot) && this.inner.tryReserve(slot, dealId, ttlMs, owner) }
+  reservationsOf (owner: string): number { return this.inner.reservationsOf(owner) }
+  freeSlots (): number[] { return this.inner.freeSlots().slice(0, Math.max(0, this.usable())) }
 }
 
 export async function machineSpec (dataDir: string): Promise<MachineSpec> {
@@ -95,54 +104,96 @@ export async function machineSpec (dataDir: string): Promise<MachineSpec> {
     await mkdir(dataDir, { recursive: true })
     const s = await statfs(dataDir)
     diskMb = Math.floor(Number(s.bavail) * Number(s.bsize) / 1048576)
-  } catch {}
+  } catch {
+    // an unreadable data dir is reported when the store first writes to it; until then a modest default
+  }
   return { cpu: cpus().length * 1000, ramMb: Math.floor(totalmem() / 1048576), diskMb, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }
 }
+
+const formatLP = (wei: bigint): string => `${formatEther(wei)} LP`
+
+/** Reverts of agree that will not change by retrying. */
+const FINAL_AGREE = new Set(['InsufficientBalance', 'DealExpired', 'NonceUsed', 'InvalidSignature', 'NoMediators', 'TooManyMediators', 'NotAMediator', 'CollateralBelowFee'])
+
 
 export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   readonly capacity: SlotCapacity
   readonly announcer: ResourceOfferAnnouncer
   readonly negotiator: DealNegotiator
   readonly deals: DealStore<RpDealRecord>
+  readonly driver: LifecycleDriver<ProviderDeal, ProviderEvent, ProviderAction, DealFacts>
   readonly template: OfferTemplate
   /** deals whose container is running now (tests check it never exceeds the slots) */
   running = 0
   maxRunning = 0
   private readonly opts: ResourceProviderOptions
-  private readonly tasks = new Set<Promise<void>>()
-  private readonly aborts = new Map<string, AbortController>()
-  private settleTimer: NodeJS.Timeout | undefined
+  private readonly c: Pick<Components, 'clock' | 'logger' | 'metrics'>
+  private readonly policy: ProviderPolicy
+  private readonly gated: GatedCapacity
+  private readonly modulePolicy: ModulePolicy
+  /** input fetches at once across all of this provider's jobs */
+  readonly fetchSlots: FetchSlots
+  /** inputs staged for a run lost with the engine, kept for its re-run (which may adopt the container binding them) */
+  private readonly staged = new Map<string, { inputs: StagedInputs, usedMs: number }>()
   private healthTimer: NodeJS.Timeout | undefined
   private dockerUp = true
+  /** how many collaterals our free deposit covers (undefined until first read) */
+  private fundedSlots: number | undefined
+  private depositNote = ''
+  private depositFailures = 0
   private stopped = false
-  private reannounce: NodeJS.Timeout | undefined
+  private readonly offs: Array<() => void> = []
+  private settleBatch: { deals: Map<string, Deal>, done: Promise<void> } | undefined
   // A peer that just subscribed to the offers topic (a bootstrap node, a job creator) hears our offers at once,
-  // not at the next heartbeat.
+  // not at the next heartbeat (rate-limited by the announcer).
   private readonly onSubscription = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
     if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.opts.gossip.topics.resourceOffers)) return
-    if (this.reannounce !== undefined || this.stopped) return
-    this.reannounce = setTimeout(() => { this.reannounce = undefined; void this.announcer.announce().catch(() => {}) }, 50)
+    if (!this.stopped) this.announcer.requestAnnouncement()
   }
 
-  private constructor (opts: ResourceProviderOptions, template: OfferTemplate) {
+  private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ResourceProviderOptions, template: OfferTemplate) {
     super()
     this.opts = opts
+    this.c = { ...components, logger: components.logger.child({ component: 'provider' }) }
     this.template = template
+    this.policy = { ...defaultProviderPolicy, ...opts.lifecycle }
+    this.modulePolicy = { ...(opts.modulesDir !== undefined ? { modulesDir: opts.modulesDir } : {}), ...opts.modulePolicy }
+    this.fetchSlots = new FetchSlots(inputPolicy(opts.inputPolicy).maxConcurrentFetches)
     const domain = domainOfNetwork(opts.network)
     const slots = [...Array(opts.slots ?? 1).keys()]
-    this.capacity = new SlotCapacity(slots)
-    const gated = new GatedCapacity(this.capacity, () => this.dockerUp)
-    this.announcer = new ResourceOfferAnnouncer(opts.gossip, { domain, signer: opts.chain.wallet, template: () => template, freeSlots: gated.freeSlots(), intervalMs: opts.announceIntervalMs ?? 10_000, ttlSec: opts.offerTtlSec ?? 60 })
+    this.capacity = new SlotCapacity(slots, { clock: components.clock })
+    this.gated = new GatedCapacity(this.capacity, () => this.usableSlots())
+    this.announcer = new ResourceOfferAnnouncer(opts.gossip, {
+      domain, signer: opts.chain.wallet, template: () => template, freeSlots: [], intervalMs: opts.announceIntervalMs ?? 10_000, ttlSec: opts.offerTtlSec ?? 60, clock: components.clock,
+      onError: (err, what) => { this.c.logger.debug({ err, what }, 'could not publish (no peers yet?)') }
+    })
     this.negotiator = new DealNegotiator(opts.host, {
       networkId: opts.network.networkId,
       domain,
-      provider: { signer: opts.chain.wallet, capacity: gated, ownOffer: (id, now) => this.announcer.ownOffer(id, now), onDealAccepted: d => { this.track(this.onDeal(d)) } }
+      components,
+      provider: {
+        signer: opts.chain.wallet,
+        capacity: this.gated,
+        ownOffer: (id, now) => this.announcer.ownOffer(id, now),
+        onDealAccepted: d => { void this.onDeal(d) },
+        // terms it can meet, modules it serves, and a job creator whose deposit covers the deal: checked before a
+        // slot is reserved or anything signed
+        depositOf: depositReader(opts.chain),
+        modules: this.modulePolicy,
+        ...(opts.terms !== undefined ? { terms: opts.terms } : {})
+      }
     })
-    this.capacity.onChange(free => { this.announcer.setFreeSlots(this.dockerUp ? free : []) })
+    this.capacity.onChange(() => { this.announcer.setFreeSlots(this.gated.freeSlots()) })
     this.deals = new DealStore<RpDealRecord>(join(opts.dataDir, 'rp-deals'))
+    this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow() })
+    this.driver.on('change', rec => {
+      // agreed on chain (by us or by anyone): the job creator has paid, its reservation stops counting against its cap
+      if (rec.agreedAt !== undefined) this.capacity.agreed(rec.dealId)
+      this.emit('deal', rec)
+    })
   }
 
-  static async create (opts: ResourceProviderOptions): Promise<ResourceProvider> {
+  static async create (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ResourceProviderOptions): Promise<ResourceProvider> {
     const slots = opts.slots ?? 1
     if (!Number.isInteger(slots) || slots < 1) throw new TypeError('slots must be a positive integer')
     const m = { ...(await machineSpec(opts.dataDir)), ...opts.machine }
@@ -150,53 +201,87 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     const mediators = (opts.mediators ?? opts.network.mediators ?? []).map(a => getAddress(a))
     if (mediators.length === 0) throw new TypeError('a resource provider needs at least one accepted mediator (the network file names none)')
     const template: OfferTemplate = { spec: per, modules: opts.modules ?? [], price: opts.price ?? 10n ** 18n, collateral: opts.collateral ?? 2n * 10n ** 18n, mediators }
-    return new ResourceProvider(opts, template)
+    return new ResourceProvider(components, opts, template)
   }
 
   get address (): string { return this.opts.chain.address }
 
   async start (): Promise<void> {
-    await this.checkDocker()
-    // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or
-    // replace, the rest go, before a new deal can take their slot.
-    const open = new Set((await this.deals.open()).filter(r => r.state === 'accepted' || r.state === 'agreed').map(r => r.dealId))
+    const chain = this.opts.chain
+    // our deposit moves with every deal of ours (and with deposits and withdrawals): re-read it then
+    this.offs.push(chain.follower.subscribe({ contract: 'Market', args: { account: chain.address } }, () => { void this.checkDeposit() }))
+    this.offs.push(chain.follower.subscribe({ contract: 'Market', args: { resourceProvider: chain.address } }, () => { void this.checkDeposit() }))
+    await Promise.all([this.checkDocker(), this.checkDeposit()])
+    // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or replace,
+    // the rest go, before a new deal can take their slot.
+    const open = await this.toRun()
     await this.reconcileContainers(id => open.has(id))
     this.opts.gossip.start()
     await this.negotiator.start()
     this.announcer.start()
+    this.announcer.setFreeSlots(this.gated.freeSlots())
     this.opts.host.services.pubsub.addEventListener('subscription-change', this.onSubscription as never)
-    this.healthTimer = setInterval(() => { void this.checkDocker() }, this.opts.announceIntervalMs ?? 10_000)
+    const every = this.opts.healthIntervalMs ?? this.opts.announceIntervalMs ?? 10_000
+    this.healthTimer = setInterval(() => { void this.checkDocker(); void this.checkDeposit() }, every)
     this.healthTimer.unref()
-    this.settleTimer = setInterval(() => { this.track(this.settleLeftovers().then(() => {})) }, this.opts.settleIntervalMs ?? 30_000)
-    this.settleTimer.unref()
-    this.track(this.resume())
+    await this.driver.resume()
+    // containers kept above for deals that turned out not to be run again (a deal still to run keeps its
+    // container even when its run has not reached the executor yet: the run adopts it)
+    const still = await this.toRun()
+    await this.reconcileContainers(id => still.has(id) || this.runningNow(id))
+  }
+
+  /** Deals whose job is still to run (or running): their left-over containers are for the run to adopt. */
+  private async toRun (): Promise<Set<string>> {
+    return new Set((await this.deals.open()).filter(r => r.phase === 'countersigned' || r.phase === 'running').map(r => r.dealId))
+  }
+
+  /** A run of this deal is under way in this process. */
+  private runningNow (dealId: string): boolean {
+    return this.driver.inflight(dealId).includes('run')
+  }
+
+  private async reconcileContainers (keep: (dealId: string) => boolean): Promise<void> {
+    try {
+      const r = await this.opts.executor.reconcile(keep)
+      if (r.removed.length > 0) this.c.logger.info({ deals: r.removed }, 'removed containers of deals no longer run')
+    } catch (err) {
+      reportError(this.c, 'provider', err, 'could not list left-over containers (the engine does not answer)')
+    }
   }
 
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    clearInterval(this.settleTimer)
     clearInterval(this.healthTimer)
-    clearTimeout(this.reannounce)
+    for (const off of this.offs.splice(0)) off()
     this.opts.host.services.pubsub.removeEventListener('subscription-change', this.onSubscription as never)
     await this.announcer.stop()
     await this.negotiator.stop()
-    for (const a of this.aborts.values()) a.abort(new Error('provider stopping'))
-    await Promise.allSettled([...this.tasks])
+    await this.driver.stop()
+    // (kept inputs are left on disk: the next process stages its deals' inputs anew, replacing them)
+    this.staged.clear()
     this.capacity.stop()
   }
 
   /** Live offers of free slots, for order-book sync. */
   liveOffers (now: bigint): Array<Envelope<'ResourceOffer'>> {
-    return this.dockerUp ? this.announcer.liveOffers(now) : []
+    return this.usableSlots() > 0 ? this.announcer.liveOffers(now) : []
   }
 
-  private log (msg: string, fields?: Record<string, unknown>): void { this.opts.log?.(msg, fields) }
+  /** Slots we may offer: none while Docker is down; no more than our deposit covers collateral for. */
+  private usableSlots (): number {
+    if (!this.dockerUp) return 0
+    if (this.fundedSlots === undefined) return this.capacity.freeSlots().length
+    // an agree in flight will lock its collateral too
+    return Math.max(0, this.fundedSlots - this.agreeing.size)
+  }
 
-  private track (p: Promise<void>): void {
-    const q = p.catch(err => { this.log('provider task failed', { error: (err as Error).message }) })
-    this.tasks.add(q)
-    void q.finally(() => { this.tasks.delete(q) })
+  /** deals whose agree is in flight (collateral not yet locked) */
+  private readonly agreeing = new Set<string>()
+
+  private refreshOffers (): void {
+    this.announcer.setFreeSlots(this.gated.freeSlots())
   }
 
   private async checkDocker (): Promise<void> {
@@ -204,200 +289,334 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     try { await this.opts.executor.ping() } catch { up = false }
     if (up !== this.dockerUp) {
       this.dockerUp = up
-      this.log(up ? 'docker engine is back: offering slots' : 'docker engine unreachable: withdrawing offers')
-      this.announcer.setFreeSlots(up ? this.capacity.freeSlots() : [])
-      // what a run lost with the engine left behind and nobody re-runs
-      if (up && !this.stopped) await this.reconcileContainers(id => this.aborts.has(id))
+      if (up) this.c.logger.info('docker engine is back: offering slots')
+      else this.c.logger.warn('docker engine unreachable: withdrawing offers')
+      this.refreshOffers()
+      // what a run lost with the engine left behind and nobody runs again
+      if (up && !this.stopped) {
+        const still = await this.toRun()
+        await this.reconcileContainers(id => still.has(id) || this.runningNow(id))
+      }
     }
   }
 
-  private async reconcileContainers (keep: (dealId: string) => boolean): Promise<void> {
+  private async checkDeposit (): Promise<void> {
+    if (this.stopped) return
+    let deposit: bigint
     try {
-      const r = await this.opts.executor.reconcile(keep)
-      if (r.removed.length > 0) this.log('removed containers of deals no longer run', { deals: r.removed })
+      deposit = await this.opts.chain.depositOf()
+      this.depositFailures = 0
     } catch (err) {
-      this.log('could not list left-over containers (the engine does not answer)', { error: (err as Error).message })
+      // one line per outage, not one per check
+      if (this.depositFailures++ === 0) reportError(this.c, 'provider', err, 'cannot read our Market deposit; keeping the last known figure')
+      return
     }
-  }
-
-  private async save (rec: RpDealRecord, patch: Partial<RpDealRecord>): Promise<RpDealRecord> {
-    const next = await this.deals.update(rec.id, cur => ({ ...(cur ?? rec), ...patch }))
-    this.emit('deal', next)
-    return next
+    const collateral = this.template.collateral
+    const covered = collateral === 0n ? (this.opts.slots ?? 1) : Number(deposit / collateral)
+    const note = covered === 0
+      ? `deposit ${formatLP(deposit)} is below the collateral of one deal (${formatLP(collateral)}): not advertising (deposit more LP to offer slots)`
+      : covered < (this.opts.slots ?? 1) ? `deposit ${formatLP(deposit)} covers the collateral of ${covered} of ${this.opts.slots ?? 1} slots: advertising ${covered}` : ''
+    if (note !== this.depositNote) {
+      if (note !== '') this.c.logger.warn({ deposit: formatLP(deposit), collateral: formatLP(collateral) }, note)
+      else if (this.depositNote !== '') this.c.logger.info({ deposit: formatLP(deposit) }, 'deposit covers every slot again: advertising them')
+      this.depositNote = note
+    }
+    const changed = covered !== this.fundedSlots
+    this.fundedSlots = covered
+    if (changed) this.refreshOffers()
   }
 
   private async onDeal (a: AgreedDeal): Promise<void> {
-    if (a.job === undefined) throw new Error('negotiator gave no job offer')
-    const slot = this.announcer.ownOffer(a.deal.resourceOfferId, 0n)?.offer.slot ?? -1
-    const rec: RpDealRecord = {
-      id: a.dealId, dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature,
-      ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}), slot, state: 'accepted', terminal: false, updatedAt: 0
+    if (a.job === undefined) { this.c.logger.error({ dealId: a.dealId }, 'negotiator gave no job offer: dropping the deal'); this.capacity.release(a.dealId); return }
+    // the lifecycle owns the slot from here (it releases it if the deal does not go ahead)
+    this.capacity.confirm(a.dealId)
+    const slot = this.announcer.schedule.slotOf(a.deal.resourceOfferId) ?? -1
+    const rec = countersignedDeal({ dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature, slot, ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}) }, this.driver.now())
+    this.c.metrics.negotiations.inc({ side: 'provider', outcome: 'countersigned' })
+    try {
+      await this.driver.add(rec, { facts: { state: 'None', since: 0 } })
+    } catch (err) {
+      reportError(this.c, 'provider', err, 'could not record a countersigned deal: releasing its slot', { dealId: a.dealId })
+      this.capacity.release(a.dealId)
     }
-    await this.deals.put(rec)
-    await this.execute(rec, true)
   }
 
-  /** Agree (when asked) and run concurrently; then publish, submit and deliver. */
-  private async execute (rec: RpDealRecord, agree: boolean): Promise<void> {
-    const ac = new AbortController()
-    this.aborts.set(rec.dealId, ac)
+  // ---- the lifecycle's shell ----
+
+  private lifecycle (): Lifecycle<ProviderDeal, ProviderEvent, ProviderAction, DealFacts> {
     const chain = this.opts.chain
-    try {
-      const agreed = agree
-        ? chain.agree(rec.deal, rec.jobCreatorSignature, rec.providerSignature).then(async r => {
-          this.capacity.confirm(rec.dealId)
-          const block = await chain.provider.getBlock(r.blockNumber)
-          rec = await this.save(rec, { state: 'agreed', agreedAt: block?.timestamp ?? Math.floor(Date.now() / 1000) })
-        })
-        : Promise.resolve()
-      agreed.catch(err => { ac.abort(err) })
-      const ran = this.runJob(rec, ac.signal)
-      ran.catch(() => {})
-      try {
-        await agreed
-      } catch (err) {
-        this.log('agree failed: dropping the job', { dealId: rec.dealId, error: (err as Error).message })
-        await ran.catch(() => {})
-        this.capacity.release(rec.dealId)
-        await this.save(rec, { state: 'failed', terminal: true, error: `agree: ${(err as Error).message}` })
-        return
-      }
-      let out: { cid: string, exitCode: number }
-      try {
-        out = await ran
-      } catch (err) {
-        this.log('job failed', { dealId: rec.dealId, error: (err as Error).message })
-        await this.save(rec, { state: 'failed', terminal: true, error: (err as Error).message })
-        return
-      } finally {
-        this.capacity.release(rec.dealId)
-      }
-      const deadline = (rec.agreedAt ?? 0) + rec.deal.resultTimeout
-      if (Math.floor(Date.now() / 1000) > deadline) {
-        await this.save(rec, { state: 'failed', terminal: true, error: 'result deadline passed before the job finished' })
-        return
-      }
-      rec = await this.save(rec, { resultCid: out.cid, exitCode: out.exitCode })
-      const result: Result = { dealId: rec.dealId, resultCid: out.cid, exitCode: out.exitCode, timestamp: BigInt(Math.floor(Date.now() / 1000)) }
-      const signature = await signMessage('Result', chain.domain, result, chain.wallet)
-      // the job creator can fetch while our submission is mined
-      const delivered = rec.jobCreatorPeer === undefined
-        ? Promise.resolve()
-        : deliverResult(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { result, signature, addrs: this.opts.host.getMultiaddrs().map(m => m.toString()) }, ac.signal)
-            .catch(err => { this.log('result delivery failed (the job creator can still read it from chain)', { dealId: rec.dealId, error: (err as Error).message }) })
-      const ready = await this.readyToSettle(rec.dealId)
-      await chain.submitResult(rec.deal, out.cid, { settle: ready.map(r => r.deal) })
-      for (const r of ready) await this.save(r, { state: 'settled', terminal: true })
-      await this.save(rec, { state: 'submitted' })
-      await delivered
-    } finally {
-      this.aborts.delete(rec.dealId)
+    return {
+      role: 'provider',
+      step: (rec, input) => stepProvider(rec, input, this.policy),
+      failure: providerFailure,
+      facts: async rec => {
+        const r = await chain.dealRecord(rec.dealId)
+        return { state: r.state, since: r.since, ...(r.state === 'Challenged' ? { mediator: rec.deal.mediators[r.mediatorIndex] } : {}) }
+      },
+      watch: (rec, changed) => chain.follower.onDeal(rec.dealId, () => { changed() }),
+      perform: async (rec, a, signal) => await this.perform(rec, a, signal),
+      longRunning: a => a.kind === 'run' || a.kind === 'hold',
+      describe: rec => ({ dealId: rec.dealId, slot: rec.slot, ...(rec.error !== undefined ? { error: rec.error } : {}), ...(rec.agreeFailed !== undefined ? { agreeFailed: rec.agreeFailed } : {}) })
     }
   }
 
-  private async runJob (rec: RpDealRecord, signal: AbortSignal): Promise<{ cid: string, exitCode: number }> {
-    const job = rec.job.value
-    const inputs = JSON.parse(job.inputs) as Record<string, string>
-    const loaded = await loadModule(job.module, inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
-    const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
-    signal.throwIfAborted()
-    // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
-    const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)
-    this.running++
-    this.maxRunning = Math.max(this.maxRunning, this.running)
-    this.emit('job:start', { dealId: rec.dealId, slot: rec.slot })
-    let end: ResourceProviderEvents['job:end'][0] = { dealId: rec.dealId, slot: rec.slot }
-    try {
-      const timeoutSec = Math.min(job.timeout, rec.deal.resultTimeout)
-      let r
-      for (;;) {
+  private async perform (rec: ProviderDeal, a: ProviderAction, signal: AbortSignal): Promise<ProviderEvent> {
+    const chain = this.opts.chain
+    switch (a.kind) {
+      case 'agree': {
+        this.agreeing.add(rec.dealId)
         try {
-          r = await this.opts.executor.run(spec, { resultDir, timeoutSec, signal, jobId: rec.dealId })
-          break
+          const r = await chain.agree(rec.deal, rec.jobCreatorSignature, rec.providerSignature)
+          const block = await chain.provider.getBlock(r.blockNumber)
+          return { type: 'agreed', at: block?.timestamp ?? Math.floor(this.c.clock.now() / 1000) }
         } catch (err) {
-          // A lost or absent engine: run again (adopting the container if it is still there) while the result
-          // deadline leaves time for a whole run; otherwise the deal fails as before.
-          if (!(err instanceof EngineLostError || err instanceof DockerUnavailableError) || signal.aborted) throw err
-          const agreedAt = (await this.deals.get(rec.dealId))?.agreedAt ?? Math.floor(Date.now() / 1000)
-          const spareSec = agreedAt + rec.deal.resultTimeout - Math.floor(Date.now() / 1000) - timeoutSec
-          if (spareSec <= 0) throw err
-          this.log('docker engine lost during the job: running it again when it answers', { dealId: rec.dealId, error: err.message })
-          if (!await this.opts.executor.waitForEngine({ timeoutMs: spareSec * 1000, signal })) throw err
+          if (!(err instanceof ContractRevertError)) throw err
+          if (err.reason === 'DealExists') {
+            // someone holding both signatures agreed it first: it is ours to run all the same
+            const d = await chain.dealRecord(rec.dealId)
+            return { type: 'agreed', at: d.since }
+          }
+          if (err.reason === 'InsufficientBalance') void this.checkDeposit()
+          if (FINAL_AGREE.has(err.reason) || err.reason === 'Reverted') return { type: 'agree-failed', reason: err.reason }
+          throw err
+        } finally {
+          this.agreeing.delete(rec.dealId)
         }
       }
+      case 'hold': return await this.hold(rec, signal)
+      case 'release':
+        this.capacity.release(rec.dealId)
+        // inputs kept for a re-run that will not come
+        await this.releaseInputs(rec.dealId)
+        return { type: 'released' }
+      case 'run': return await this.run(rec, a.timeoutSec, a.deadline, signal)
+      case 'abort-run':
+        this.driver.abort(rec.dealId, 'run', 'the deal does not go ahead')
+        return { type: 'run-aborted' }
+      case 'notify': {
+        if (rec.jobCreatorPeer === undefined) return { type: 'notify-failed', reason: 'no job creator peer' }
+        await sendDealNotice(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { dealId: rec.dealId, code: 'AGREE_FAILED', detail: a.reason }, signal)
+        return { type: 'notified' }
+      }
+      case 'submit': return await this.submit(rec)
+      case 'deliver': {
+        if (rec.jobCreatorPeer === undefined || rec.resultCid === undefined) return { type: 'deliver-failed', reason: 'nothing to deliver' }
+        const result: Result = { dealId: rec.dealId, resultCid: rec.resultCid, exitCode: rec.exitCode ?? -1, timestamp: BigInt(Math.floor(this.c.clock.now() / 1000)) }
+        const signature = await signMessage('Result', chain.domain, result, chain.wallet)
+        try {
+          await deliverResult(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { result, signature, addrs: this.opts.host.getMultiaddrs().map(m => m.toString()) }, signal)
+        } catch (err) {
+          // the job creator refused it (it no longer waits for this deal): it can still read the CID from chain
+          if ((err as Error).name === 'ResultRejectedError') return { type: 'deliver-failed', reason: (err as Error).message }
+          throw err
+        }
+        return { type: 'delivered' }
+      }
+      case 'settle': {
+        try {
+          await this.settle(rec.deal)
+        } catch (err) {
+          if (!(err instanceof ContractRevertError) || err.reason === 'JudgeWindowOpen') throw err
+          return { type: 'settle-failed', reason: err.reason }
+        }
+        return { type: 'settled' }
+      }
+      case 'hand-off': {
+        const disputes = this.opts.disputes
+        if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
+        try {
+          await handOffDispute(disputes, a.mediator, caseOfDeal(rec), { chain, signal, connected: peer => this.connected(peer) })
+        } catch (err) {
+          if (err instanceof DisputeRefusedError) return { type: 'hand-off-failed', reason: err.code }
+          throw err
+        }
+        return { type: 'handed-off' }
+      }
+      case 'timeout-mediation': {
+        try {
+          await chain.timeoutMediation(rec.deal)
+        } catch (err) {
+          if (!(err instanceof ContractRevertError) || err.reason === 'MediationWindowOpen') throw err
+          return { type: 'timeout-mediation-failed', reason: err.reason }
+        }
+        return { type: 'mediation-timed-out' }
+      }
+    }
+  }
+
+  private connected (peerId: string): boolean {
+    return this.opts.host.getConnections().some(c => c.remotePeer.toString() === peerId)
+  }
+
+  /** A slot for a deal that has none in this process (after a restart, or agreed after we released it). */
+  private async hold (rec: ProviderDeal, signal: AbortSignal): Promise<ProviderEvent> {
+    for (;;) {
+      signal.throwIfAborted()
+      const slots = [rec.slot, ...this.capacity.freeSlots()]
+      for (const s of slots) {
+        if (s >= 0 && this.capacity.tryReserve(s, rec.dealId, 60_000)) {
+          this.capacity.confirm(rec.dealId)
+          return { type: 'held', slot: s }
+        }
+      }
+      // every slot is busy: wait for one to free up (or for the deadline, which aborts us)
+      await new Promise<void>((resolve, reject) => {
+        const off = this.capacity.onChange(() => { off(); signal.removeEventListener('abort', onAbort); resolve() })
+        const onAbort = (): void => { off(); reject(signal.reason) }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+  }
+
+  private async run (rec: ProviderDeal, timeoutSec: number, deadlineMs: number, signal: AbortSignal): Promise<ProviderEvent> {
+    const job = rec.job.value
+    let end: ResourceProviderEvents['job:end'][0] = { dealId: rec.dealId, slot: rec.slot }
+    let started = false
+    let keepInputs = false
+    try {
+      const inputs = JSON.parse(job.inputs) as Record<string, string>
+      const modOpts = this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {}
+      const git = this.modulePolicy.git
+      // a git module's fetch is bounded in time and size, and abandoned with the deal
+      const loaded = await loadModule(job.module, inputs, { ...modOpts, signal, ...(git?.timeoutMs !== undefined ? { fetchTimeoutMs: git.timeoutMs } : {}), ...(git?.maxBytes !== undefined ? { maxFetchBytes: git.maxBytes } : {}) })
+      const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, modOpts)
+      signal.throwIfAborted()
+      // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
+      const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)
+      started = true
+      this.running++
+      this.maxRunning = Math.max(this.maxRunning, this.running)
+      this.emit('job:start', { dealId: rec.dealId, slot: rec.slot })
+      // The job's time starts now: fetching its inputs comes out of it. A re-run after a lost engine uses the
+      // inputs its first run staged (the container it may adopt binds those very directories).
+      let staged = this.staged.get(rec.dealId)
+      if (staged === undefined) {
+        const t0 = this.c.clock.now()
+        let got: StagedInputs
+        try {
+          got = await stageJobInputs(spec, {
+            signal, deadline: t0 + timeoutSec * 1000, dir: join(this.opts.dataDir, 'inputs', rec.dealId), policy: this.opts.inputPolicy ?? {}, slots: this.fetchSlots, clock: this.c.clock
+          }, this.opts.store, rec.jobCreatorPeer)
+        } catch (err) {
+          if (!isJobInputFault(err)) throw err
+          // the job's own inputs failed it: that is its result (paid for, and what a mediator's re-run writes too)
+          this.c.logger.info({ dealId: rec.dealId, err }, 'the job\'s inputs were refused: its result says why')
+          await rm(resultDir, { recursive: true, force: true })
+          await writeInputErrorResult(resultDir, err, spec.outputs)
+          this.c.metrics.jobs.inc({ status: 'input-error' })
+          const cid = (await this.opts.store.addDirectory(resultDir)).toString()
+          end = { ...end, resultCid: cid, exitCode: INPUT_ERROR_EXIT_CODE, status: 'input-error', inputError: err.name }
+          return { type: 'run-done', cid, exitCode: INPUT_ERROR_EXIT_CODE }
+        }
+        staged = { inputs: got, usedMs: this.c.clock.now() - t0 }
+        this.staged.set(rec.dealId, staged)
+        if (got.mounts.length > 0) this.emit('job:inputs', { dealId: rec.dealId, bytes: got.bytes, mounts: got.mounts.length })
+      }
+      let r
+      try {
+        r = await this.opts.executor.run(spec, { resultDir, timeoutSec, usedMs: staged.usedMs, signal, jobId: rec.dealId, inputMounts: staged.inputs.mounts })
+      } catch (err) {
+        // a run the engine lost may be run again (and adopt its container): its inputs stay until then
+        keepInputs = (err instanceof EngineLostError || err instanceof DockerUnavailableError) && !signal.aborted
+        throw err
+      }
+      this.c.metrics.jobs.inc({ status: r.status === 'ok' && r.exitCode !== 0 ? 'exit-nonzero' : r.status })
+      this.c.metrics.containerSeconds.inc(r.runMs / 1000)
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
       const cid = (await this.opts.store.addDirectory(resultDir)).toString()
       end = { ...end, resultCid: cid, exitCode: r.exitCode, status: r.status, runMs: r.runMs }
-      return { cid, exitCode: r.exitCode }
+      return { type: 'run-done', cid, exitCode: r.exitCode }
     } catch (err) {
-      end = { ...end, error: (err as Error).message }
-      throw err
+      const e = err as Error
+      end = { ...end, error: e.message }
+      if (signal.aborted) throw err
+      const lost = err instanceof EngineLostError || err instanceof DockerUnavailableError
+      this.c.metrics.jobs.inc({ status: lost ? 'engine-lost' : 'error' })
+      if (!lost) {
+        this.c.logger.warn({ dealId: rec.dealId, err: e }, 'job failed')
+        return { type: 'run-failed', reason: `${e.name}: ${e.message}`, retryable: false }
+      }
+      // A lost or absent engine: the lifecycle runs it again (the executor adopting the container if it is still
+      // there) once the engine answers, while the result deadline leaves time; until then, nothing to run on.
+      this.c.logger.warn({ dealId: rec.dealId, err: e }, 'docker engine lost during the job: running it again when it answers')
+      const back = await this.opts.executor.waitForEngine({ timeoutMs: Math.max(0, deadlineMs - this.driver.now()), signal })
+      if (!back) keepInputs = false
+      return { type: 'run-failed', reason: `${e.name}: ${e.message}`, retryable: back }
     } finally {
-      this.running--
-      this.emit('job:end', end)
+      if (!keepInputs) await this.releaseInputs(rec.dealId)
+      if (started) {
+        this.running--
+        this.emit('job:end', end)
+      }
     }
   }
 
-  /** Our submitted deals whose judge window has passed unchallenged (settled in our next submission). */
-  private async readyToSettle (except?: string, limit = 16): Promise<RpDealRecord[]> {
-    const now = Math.floor(Date.now() / 1000)
-    const out: RpDealRecord[] = []
-    for (const r of await this.deals.open()) {
-      if (r.state !== 'submitted' || r.dealId === except) continue
-      if (out.length >= limit) break
-      try {
-        const onChain = await this.opts.chain.dealRecord(r.dealId)
-        if (onChain.state === 'ResultSubmitted') {
-          // one second of margin: the block that settles is mined at least at our clock
-          if (onChain.since + r.deal.judgeWindow < now - 1) out.push(r)
-        } else if (onChain.state !== 'Challenged') {
-          await this.save(r, { state: 'closed', terminal: true })
+  /** Removes a deal's staged inputs (after its run, or once the deal no longer goes ahead). */
+  private async releaseInputs (dealId: string): Promise<void> {
+    const staged = this.staged.get(dealId)
+    if (staged === undefined) return
+    this.staged.delete(dealId)
+    try { await staged.inputs.release() } catch (err) { reportError(this.c, 'provider', err, 'could not remove a job\'s staged inputs', { dealId }) }
+  }
+
+  /** Submits the result, settling our earlier deals whose judge windows passed in the same transaction. */
+  private async submit (rec: ProviderDeal): Promise<ProviderEvent> {
+    const chain = this.opts.chain
+    if (rec.resultCid === undefined) return { type: 'submit-failed', reason: 'no result' }
+    const ready = await this.readyToSettle(rec.dealId)
+    try {
+      await chain.submitResult(rec.deal, rec.resultCid, { settle: ready.map(r => r.deal) })
+    } catch (err) {
+      if (!(err instanceof ContractRevertError)) throw err
+      // a submission whose receipt we lost (the RPC stalled) may have landed after all
+      const now = await chain.dealRecord(rec.dealId)
+      if (now.state === 'ResultSubmitted' || now.state === 'Challenged') return { type: 'submitted' }
+      if (ready.length > 0) {
+        // one of the piggybacked settlements no longer applies: submit alone
+        try { await chain.submitResult(rec.deal, rec.resultCid) } catch (again) {
+          if (again instanceof ContractRevertError) return { type: 'submit-failed', reason: again.reason }
+          throw again
         }
-      } catch {}
+        return { type: 'submitted' }
+      }
+      return { type: 'submit-failed', reason: err.reason }
+    }
+    for (const r of ready) void this.driver.dispatch(r.dealId, { type: 'settled' })
+    return { type: 'submitted' }
+  }
+
+  /** Our submitted deals whose judge window has passed (settled in our next submission). */
+  private async readyToSettle (except: string, limit = 16): Promise<ProviderDeal[]> {
+    const now = Math.floor(this.driver.now() / 1000)
+    const out: ProviderDeal[] = []
+    for (const r of await this.deals.open()) {
+      if (out.length >= limit) break
+      // one second of margin: the block that settles is mined at least at our clock
+      if (r.dealId !== except && r.phase === 'submitted' && !r.settleSent && r.submittedAt !== undefined && r.submittedAt + r.deal.judgeWindow < now - 1) out.push(r)
     }
     return out
   }
 
-  /** Batch-settles what no submission of ours carried. */
-  async settleLeftovers (): Promise<number> {
-    if (this.stopped) return 0
-    const ready = await this.readyToSettle()
-    if (ready.length === 0) return 0
-    await this.opts.chain.settle(ready.map(r => r.deal))
-    for (const r of ready) await this.save(r, { state: 'settled', terminal: true })
-    return ready.length
-  }
-
-  /** After a restart: finish what was accepted or agreed, leave submitted deals to the settle loop. */
-  private async resume (): Promise<void> {
-    for (const rec of await this.deals.open()) {
-      if (rec.state === 'submitted') continue
-      let state = 'None'
-      try { state = (await this.opts.chain.dealRecord(rec.dealId)).state } catch { continue }
-      const now = Math.floor(Date.now() / 1000)
-      // a resumed deal holds its slot like a fresh one, so the provider is not double-booked while it reruns
-      const hold = (): void => { if (this.capacity.tryReserve(rec.slot, rec.dealId, 60_000)) this.capacity.confirm(rec.dealId) }
-      if (state === 'None' && rec.deal.expiry > BigInt(now)) {
-        hold()
-        this.log('resuming an unagreed deal', { dealId: rec.dealId })
-        this.track(this.execute(rec, true))
-      } else if (state === 'Agreed') {
-        const since = (await this.opts.chain.dealRecord(rec.dealId)).since
-        if (since + rec.deal.resultTimeout > now + rec.job.value.timeout) {
-          hold()
-          this.log('resuming an agreed deal: re-running the job', { dealId: rec.dealId })
-          this.track(this.execute({ ...rec, agreedAt: since }, false))
-        } else {
-          await this.save(rec, { state: 'failed', terminal: true, error: 'no time left to re-run after restart' })
+  /** Settles in batches: deals whose settle falls within one second go in one transaction. */
+  private async settle (deal: Deal): Promise<void> {
+    const id = this.opts.chain.dealId(deal)
+    if (this.settleBatch === undefined) {
+      const deals = new Map<string, Deal>()
+      const done = this.c.clock.sleep(1000).then(async () => {
+        this.settleBatch = undefined
+        try {
+          await this.opts.chain.settle([...deals.values()])
+        } catch (err) {
+          if (!(err instanceof ContractRevertError) || deals.size === 1) throw err
+          // one deal of the batch was closed meanwhile: settle them one by one
+          for (const d of deals.values()) {
+            await this.opts.chain.settle([d]).catch(e => { reportError(this.c, 'provider', e, 'settle failed (closed by someone else?)', { dealId: this.opts.chain.dealId(d) }) })
+          }
         }
-      } else if (state === 'ResultSubmitted' || state === 'Challenged') {
-        await this.save(rec, { state: 'submitted' })
-      } else {
-        await this.save(rec, { state: 'closed', terminal: true })
-      }
+      })
+      this.settleBatch = { deals, done }
     }
-    // containers kept at start for deals that turned out not to be re-run
-    await this.reconcileContainers(id => this.aborts.has(id))
+    this.settleBatch.deals.set(id, deal)
+    await this.settleBatch.done
   }
 }
-

@@ -7,6 +7,7 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream } from '@libp2p/interface'
+import { openStream } from '../host/connections.ts'
 import { idOf, type LilypadDomain } from '../../protocols/eip712.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import { decodeCandidates, encodeCandidates, MAX_CANDIDATES, MAX_NEGOTIATION_MESSAGE } from '../../protocols/negotiation/messages.ts'
@@ -94,12 +95,12 @@ export class Solver {
     const body = encodeCandidates({
       type: 'candidates',
       jobOfferId: job.id,
-      offers: candidates.map(c => ({ kind: 'ResourceOffer', value: c.live.offer, signature: c.live.signature, ...(c.live.peer !== undefined ? { peer: c.live.peer } : {}) }))
+      offers: candidates.map(c => ({ kind: 'ResourceOffer', value: c.live.offer, signature: c.live.signature, ...(c.live.peer !== undefined ? { peer: c.live.peer } : {}), ...(c.live.binding !== undefined ? { binding: c.live.binding } : {}) }))
     })
     const signal = AbortSignal.timeout(this.init.timeoutMs ?? 5000)
     let stream: Stream | undefined
     try {
-      stream = await this.node.dialProtocol(peerIdFromString(job.peer), protocols.candidates(this.init.networkId), { signal })
+      stream = await openStream(this.node, peerIdFromString(job.peer), protocols.candidates(this.init.networkId), { signal })
       this.open.add(stream)
       await lpStream(stream, { maxDataLength: MAX_NEGOTIATION_MESSAGE }).write(body, { signal })
       await stream.close({ signal })
@@ -137,7 +138,7 @@ export class CandidateReceiver {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    await this.node.handle(protocols.candidates(this.init.networkId), (stream) => { void this.receive(stream) }, { maxInboundStreams: 16 })
+    await this.node.handle(protocols.candidates(this.init.networkId), (stream) => { void this.receive(stream) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -162,15 +163,17 @@ export class CandidateReceiver {
     const signal = AbortSignal.timeout(5000)
     try {
       const msg = decodeCandidates((await lpStream(stream, { maxDataLength: MAX_NEGOTIATION_MESSAGE }).read({ signal })).subarray())
-      await stream.close({ signal }).catch(() => {})
+      // the candidates are read; a close the solver does not complete changes nothing for us
+      await stream.close({ signal }).catch(() => { stream.abort(new Error('close failed')) })
       const w = this.waiting.get(msg.jobOfferId)
       if (w === undefined) return
       const now = (this.init.now ?? nowSeconds)()
       const live: LiveOffer[] = []
       for (const env of msg.offers) {
         try {
-          const v = validateEnvelope(env, { domain: this.init.domain, now })
-          const l: LiveOffer = { offer: v.value as LiveOffer['offer'], id: v.id, signature: v.signature, ...(v.peer !== undefined ? { peer: v.peer } : {}) }
+          // a lying solver cannot redirect us either: the peer hint must be bound by the provider
+          const v = validateEnvelope(env, { domain: this.init.domain, now, requirePeerBinding: true })
+          const l: LiveOffer = { offer: v.value as LiveOffer['offer'], id: v.id, signature: v.signature, ...(v.peer !== undefined ? { peer: v.peer } : {}), ...(v.binding !== undefined ? { binding: v.binding } : {}) }
           if (isCompatible(w.job.value, l, now)) live.push(l); else this.rejectedOffers++
         } catch {
           this.rejectedOffers++

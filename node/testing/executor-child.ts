@@ -14,3 +14,7 @@ for (const j of jobs) {
     .then(r => { process.stdout.write(JSON.stringify({ finished: j.jobId, exitCode: r.exitCode }) + '\n') })
     .catch((e: Error) => { process.stdout.write(JSON.stringify({ failed: j.jobId, error: e.name }) + '\n') })
 }
+// The test that spawned us holds our stdin: when it goes (finished, timed out, killed), so do we, leaving no
+// process behind to run jobs beside later tests.
+process.stdin.on('end', () => { process.exit(1) })
+process.stdin.resume()

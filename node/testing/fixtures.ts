@@ -4,6 +4,7 @@ import { Wallet, keccak256, toUtf8Bytes } from 'ethers'
 import { multiaddr } from '@multiformats/multiaddr'
 import { signMessage, type JobOffer, type LilypadDomain, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
+import { signPeerBinding } from '../../protocols/peer-binding.ts'
 import { createHost, localMeshOptions, type HostOptions, type LilypadHost } from '../host/create-host.ts'
 import { routerOf } from '../gossip/gossip.ts'
 
@@ -58,6 +59,20 @@ export async function signedResourceOffer (w: Wallet, o: ResourceOffer, domain =
   return { kind: 'ResourceOffer', value: o, signature: await signMessage('ResourceOffer', domain, o, w) }
 }
 
+const bindings = new Map<string, { expiry: bigint, signature: string }>()
+
+/** A resource offer with its provider's signed binding to `peerId` (what an announcer sends: one binding per provider and peer). */
+export async function boundResourceOffer (w: Wallet, o: ResourceOffer, peerId: string, domain = testDomain): Promise<Envelope<'ResourceOffer'>> {
+  const key = `${w.address}|${peerId}|${domain.chainId}|${domain.verifyingContract}`
+  let b = bindings.get(key)
+  if (b === undefined || b.expiry < nowSec() + 600n) {
+    const expiry = nowSec() + 3600n
+    b = { expiry, signature: await signPeerBinding(domain, { account: w.address, peerId, expiry }, w) }
+    bindings.set(key, b)
+  }
+  return { ...(await signedResourceOffer(w, o, domain)), peer: peerId, binding: b }
+}
+
 export async function signedJobOffer (w: Wallet, o: JobOffer, domain = testDomain): Promise<Envelope<'JobOffer'>> {
   return { kind: 'JobOffer', value: o, signature: await signMessage('JobOffer', domain, o, w) }
 }
@@ -77,24 +92,33 @@ export async function startHosts (n: number, over: Partial<HostOptions> = {}): P
   return await Promise.all(Array.from({ length: n }, async () => await createHost({ networkId: NETWORK, domain: testDomain, ...localMeshOptions, ...over })))
 }
 
-/** Connects node i to i-1 and i-3 (a ring with chords): connected, low diameter, degree ~4. */
-export async function connectMesh (hosts: LilypadHost[], extra: Array<{ multiaddrs: string[] }> = []): Promise<void> {
+/**
+ * Connects node i to i-1 and i-3 (a ring with chords): connected, low diameter, degree ~4. Dials run
+ * `concurrency` at a time (default all at once): a hundred simultaneous handshakes in one process can starve
+ * the event loop past the dial timeout on a loaded machine.
+ */
+export async function connectMesh (hosts: LilypadHost[], extra: Array<{ multiaddrs: string[] }> = [], opts: { concurrency?: number, timeoutMs?: number } = {}): Promise<void> {
   const targets = [...hosts.map(h => h.getMultiaddrs().map(String)), ...extra.map(e => e.multiaddrs)]
-  const jobs: Array<Promise<unknown>> = []
+  const dials: Array<() => Promise<unknown>> = []
   for (let i = 1; i < targets.length; i++) {
     for (const j of new Set([i - 1, i >= 3 ? i - 3 : 0])) {
       if (j === i) continue
       const from = hosts[i] ?? hosts[j]
       const to = hosts[i] !== undefined ? targets[j] : targets[i]
       if (from === undefined || to === undefined) continue
-      jobs.push(from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(5000) }))
+      // generous by default: on a loaded machine a dial can take seconds; the test's own timeout bounds the whole
+      dials.push(async () => await from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) }))
     }
   }
-  await Promise.all(jobs)
+  const width = opts.concurrency ?? dials.length
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(width, dials.length) }, async () => {
+    while (next < dials.length) await dials[next++]()
+  }))
 }
 
 /** Waits until every host has gossip mesh peers on `topic` (min of its subscribed neighbours and 3). */
-export async function waitForMesh (hosts: LilypadHost[], topic: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForMesh (hosts: LilypadHost[], topic: string, timeoutMs = 60_000): Promise<void> {
   await waitFor(() => hosts.every(h => {
     const subs = h.services.pubsub.getSubscribers(topic).length
     const mesh = routerOf(h.services.pubsub).getMeshPeers(topic).length

@@ -3,7 +3,7 @@
 import { OrderBook } from '../../protocols/order-book.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { GossipService } from '../gossip/gossip.ts'
-import { startHosts, connectMesh, waitForMesh, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from './fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer, waitFor } from './fixtures.ts'
 
 type Command = { type: 'connect', addrs: string[][] } | { type: 'await-mesh' } | { type: 'publish', label: string } | { type: 'stop' }
 
@@ -20,15 +20,15 @@ await waitForMesh(hosts, services[0].topics.resourceOffers)
 process.on('message', (m: Command) => {
   void (async () => {
     if (m.type === 'connect') {
-      await Promise.all(m.addrs.map(async (a, i) => await hosts[i % hosts.length].dial(multiaddr(a[0]), { signal: AbortSignal.timeout(5000) })))
+      await Promise.all(m.addrs.map(async (a, i) => await hosts[i % hosts.length].dial(multiaddr(a[0]), { signal: AbortSignal.timeout(60_000) })))
       process.send?.({ type: 'connected' })
     } else if (m.type === 'await-mesh') {
       await waitForMesh(hosts, services[0].topics.resourceOffers)
-      await waitFor(() => hosts.some(h => h.getConnections().length > 3) && hosts.every(h => h.services.pubsub.getSubscribers(services[0].topics.resourceOffers).length >= 2), 10_000, 'cross-process subscribers')
+      await waitFor(() => hosts.some(h => h.getConnections().length > 3) && hosts.every(h => h.services.pubsub.getSubscribers(services[0].topics.resourceOffers).length >= 2), 60_000, 'cross-process subscribers')
       process.send?.({ type: 'meshed' })
     } else if (m.type === 'publish') {
       const w = wallet(m.label)
-      const env = await signedResourceOffer(w, resourceOffer(w.address))
+      const env = await boundResourceOffer(w, resourceOffer(w.address), hosts[0].peerId.toString())
       await services[0].publishResourceOffer(env)
       process.send?.({ type: 'published' })
     } else if (m.type === 'stop') {

@@ -8,3 +8,7 @@ const o = JSON.parse(process.argv[2]) as { networkPath: string, privateKey: stri
 const { network } = await loadNetwork(o.networkPath)
 await LilypadNode.create({ network, networkPath: o.networkPath, privateKey: o.privateKey, dataDir: o.dataDir, roles: ['resource-provider'], local: true, provider: { slots: o.slots, price: BigInt(o.price) } })
 process.stdout.write('ready\n')
+// The test that spawned us holds our stdin: when it goes (finished, timed out, killed), so do we, leaving no
+// process behind to run jobs beside later tests.
+process.stdin.on('end', () => { process.exit(1) })
+process.stdin.resume()

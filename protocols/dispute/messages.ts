@@ -16,9 +16,10 @@ export const DISPUTE_VERSION = 1
 export const MAX_DISPUTE_MESSAGE = 20 * 1024
 
 /** Why a mediator refused a pushed case (also the `code` of the matching DisputeVerificationError). */
+/** BUSY: the peer sent more than its share of requests, or the service is at its limit of requests in progress. */
 export type RefusalCode =
-  | 'MALFORMED' | 'DEAL_MISMATCH' | 'JOB_OFFER_MISMATCH' | 'FORGED_JOB_OFFER' | 'NOT_CHALLENGED' | 'NOT_MY_DISPUTE' | 'INTERNAL'
-const CODES = new Set<string>(['MALFORMED', 'DEAL_MISMATCH', 'JOB_OFFER_MISMATCH', 'FORGED_JOB_OFFER', 'NOT_CHALLENGED', 'NOT_MY_DISPUTE', 'INTERNAL'])
+  | 'MALFORMED' | 'DEAL_MISMATCH' | 'JOB_OFFER_MISMATCH' | 'FORGED_JOB_OFFER' | 'NOT_CHALLENGED' | 'NOT_MY_DISPUTE' | 'INTERNAL' | 'BUSY'
+const CODES = new Set<string>(['MALFORMED', 'DEAL_MISMATCH', 'JOB_OFFER_MISMATCH', 'FORGED_JOB_OFFER', 'NOT_CHALLENGED', 'NOT_MY_DISPUTE', 'INTERNAL', 'BUSY'])
 
 /** Everything a mediator needs to re-run a deal's job. */
 export interface DisputeCase {

@@ -1,2 +1,3 @@
 export * from './messages.ts'
 export * from './proposal.ts'
+export * from './terms.ts'

@@ -10,9 +10,15 @@ export const NEGOTIATION_VERSION = 1
 export const MAX_NEGOTIATION_MESSAGE = 24 * 1024
 export const MAX_CANDIDATES = 32
 
+/**
+ * Why a provider declined. MODULE: it does not serve the job's module; UNFUNDED: the job creator's deposit does not
+ * cover the deal; RATE_LIMITED: too many proposals from this peer (a job creator over its share of reservations hears NO_CAPACITY).
+ */
 export type DeclineReason =
   | 'MALFORMED' | 'BAD_SIGNATURE' | 'WRONG_PROVIDER' | 'UNKNOWN_OFFER' | 'EXPIRED' | 'TERMS' | 'NO_CAPACITY' | 'INTERNAL'
-const REASONS = new Set<string>(['MALFORMED', 'BAD_SIGNATURE', 'WRONG_PROVIDER', 'UNKNOWN_OFFER', 'EXPIRED', 'TERMS', 'NO_CAPACITY', 'INTERNAL'])
+  | 'MODULE' | 'UNFUNDED' | 'RATE_LIMITED'
+export const DECLINE_REASONS: readonly DeclineReason[] = ['MALFORMED', 'BAD_SIGNATURE', 'WRONG_PROVIDER', 'UNKNOWN_OFFER', 'EXPIRED', 'TERMS', 'NO_CAPACITY', 'INTERNAL', 'MODULE', 'UNFUNDED', 'RATE_LIMITED']
+const REASONS = new Set<string>(DECLINE_REASONS)
 
 export interface Propose {
   type: 'propose'
@@ -97,7 +103,8 @@ export interface DealTerms {
   dealTtl: number
 }
 
-export const defaultDealTerms: DealTerms = { mediationFee: 0n, resultSlack: 300, judgeWindow: 3600, mediateTimeout: 3600, dealTtl: 600 }
+// dealTtl stays well inside what providers countersign (protocols/negotiation/terms.ts maxDealTtlSec)
+export const defaultDealTerms: DealTerms = { mediationFee: 0n, resultSlack: 300, judgeWindow: 3600, mediateTimeout: 3600, dealTtl: 120 }
 
 /**
  * The deal for a job and a resource offer. Its nonce is the job offer's nonce: one job offer can become at

@@ -52,3 +52,30 @@ test('the provider declines bad proposals with the right reason', async t => {
   t.is(await reason({}, s => { s.propose.deal.signature = s.propose.job.signature }), 'BAD_SIGNATURE')
   t.is(await reason({}, s => { s.propose.job = { ...s.propose.job, value: { ...s.propose.job.value, maxPrice: 1n } } }), 'BAD_SIGNATURE')
 })
+
+test('the provider\'s terms: a result window it can meet, bounded durations, a short-lived countersignature, no unpaid audits', async t => {
+  const { checkTerms, minResultTimeout, defaultProviderTerms, UnacceptableTermsError } = await import('./terms.ts')
+  const rule = async (over: Partial<Deal>, job: Partial<import('../eip712.ts').JobOffer> = {}, fetchSec = 0): Promise<string | undefined> => {
+    const s = await setup(over)
+    try { checkTerms(s.deal, { ...s.propose.job.value, ...job }, nowSec(), defaultProviderTerms, fetchSec); return undefined } catch (err) {
+      t.true(err instanceof UnacceptableTermsError)
+      return (err as InstanceType<typeof UnacceptableTermsError>).rule
+    }
+  }
+  t.is(minResultTimeout(60, defaultProviderTerms, 0), 68)
+  t.is(minResultTimeout(60, defaultProviderTerms, 30), 98)
+  t.is(await rule({}), undefined, 'the job creator\'s defaults are signed')
+  t.is(await rule({ resultTimeout: 0 }, { timeout: 0 }), 'job.timeout')
+  t.is(await rule({ resultTimeout: 61 }), 'resultTimeout')
+  t.is(await rule({ resultTimeout: 80 }, {}, 30), 'resultTimeout', 'a module that must be fetched needs the fetch time too')
+  t.is(await rule({ resultTimeout: 26 * 3600 }), 'resultTimeout')
+  t.is(await rule({}, { timeout: 25 * 3600 }), 'job.timeout')
+  t.is(await rule({ judgeWindow: 30 * 86400 }), 'judgeWindow')
+  t.is(await rule({ mediateTimeout: 30 * 86400 }), 'mediateTimeout')
+  t.is(await rule({ expiry: 16_725_225_600n }), 'expiry')
+  t.is(await rule({ auditPpm: 10 }), 'mediationFee')
+  t.is(await rule({ auditPpm: 10, mediationFee: 1n }), undefined)
+  // checkProposal declines them with TERMS
+  const s = await setup({ resultTimeout: 1 })
+  t.is(t.throws(() => checkProposal(s.propose, s.ctx), { instanceOf: DeclineError })?.reason, 'TERMS')
+})

@@ -2,6 +2,7 @@
 import { idOf, recoverSigner, type Deal, type JobOffer, type LilypadDomain, type ResourceOffer } from '../eip712.ts'
 import { isCompatible } from '../matcher.ts'
 import type { DeclineReason, Propose } from './messages.ts'
+import { checkTerms, defaultProviderTerms, UnacceptableTermsError, type ProviderTermsPolicy } from './terms.ts'
 
 export class DeclineError extends Error {
   static override name = 'DeclineError'
@@ -19,6 +20,10 @@ export interface ProposalContext {
   provider: string
   /** the provider's own offer with this id, if it issued it and it is still valid */
   ownOffer: (resourceOfferId: string) => { offer: ResourceOffer, signature: string } | undefined
+  /** the terms this provider signs (default protocols/negotiation/terms.ts defaultProviderTerms) */
+  terms?: ProviderTermsPolicy
+  /** how long fetching the job's module may take here (seconds; 0 for built-ins and cached modules) */
+  fetchSec?: number
 }
 
 export interface CheckedProposal { deal: Deal, dealId: string, job: JobOffer, jobOfferId: string, offer: ResourceOffer, jobCreatorSignature: string }
@@ -46,5 +51,11 @@ export function checkProposal (p: Propose, ctx: ProposalContext): CheckedProposa
   const med = deal.mediators.map(m => m.toLowerCase())
   if (med.length === 0 || med.some((m, i) => !ours.has(m) || !theirs.has(m) || (i > 0 && med[i - 1] >= m))) throw new DeclineError('TERMS', 'mediators must be common to both offers, ascending')
   if (!isCompatible(job, { offer, id: deal.resourceOfferId, signature: own.signature }, ctx.now)) throw new DeclineError('TERMS', 'the job does not fit the offer')
+  try {
+    checkTerms(deal, job, ctx.now, ctx.terms ?? defaultProviderTerms, ctx.fetchSec ?? 0)
+  } catch (err) {
+    if (err instanceof UnacceptableTermsError) throw new DeclineError('TERMS', err.message)
+    throw err
+  }
   return { deal, dealId: idOf('Deal', ctx.domain, deal), job, jobOfferId, offer, jobCreatorSignature: p.deal.signature }
 }

@@ -3,7 +3,7 @@ import { Wallet, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
 import { signMessage, idOf, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
 import { MessageValidationError } from '../errors.ts'
 import {
-  checkResult, decodeResultDelivery, encodeResultDelivery, decodeResultAck, encodeResultAck, decodeOfferSync, encodeOfferSync,
+  checkResult, decodeResultDelivery, encodeResultDelivery, decodeResultAck, encodeResultAck,
   ResultRejectedError, type ResultDelivery
 } from './messages.ts'
 
@@ -71,11 +71,4 @@ test('malformed bytes are a MessageValidationError, never a crash', t => {
 test('acks and rejections round-trip', t => {
   t.deepEqual(decodeResultAck(encodeResultAck({ type: 'ack' })), { type: 'ack' })
   t.deepEqual(decodeResultAck(encodeResultAck({ type: 'reject', code: 'WRONG_DEAL' })), { type: 'reject', code: 'WRONG_DEAL' })
-})
-
-test('offer sync carries signed offers with addresses', async t => {
-  const offer = { provider: provider.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: 1n, collateral: 2n, mediators: [stranger.address], expiry: 2_000_000_000n, nonce: 5n }
-  const signature = await signMessage('ResourceOffer', domain, offer, provider)
-  const synced = [{ offer: { kind: 'ResourceOffer' as const, value: offer, signature, peer: '12D3KooWExample' }, addrs: ['/ip4/127.0.0.1/tcp/1'] }]
-  t.deepEqual(decodeOfferSync(encodeOfferSync(synced)), synced)
 })

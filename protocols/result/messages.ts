@@ -1,18 +1,14 @@
 // Result delivery (/lilypad/<network>/result/1.0.0): the provider sends the job creator the EIP-712 `Result`
 // it signed plus the multiaddrs it serves the result CID from; the job creator answers with an ack or a named
-// rejection. Offer sync (/lilypad/<network>/offers/1.0.0): a peer answers with the live signed offers it knows
-// and the addresses of their providers, so a node that just joined can match without waiting for a heartbeat.
-// Canonical CBOR, size-limited; every field is checked here at the edge.
+// rejection. Canonical CBOR, size-limited; every field is checked here at the edge. (Offer sync has its own
+// folder: protocols/offer-sync.)
 import { encode, decode } from 'cborg'
 import { getBytes, hexlify } from 'ethers'
 import { recoverSigner, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
-import { decodeEnvelope, encodeEnvelope, type Envelope } from '../codec.ts'
 import { MessageValidationError } from '../errors.ts'
 
 export const RESULT_VERSION = 1
 export const MAX_RESULT_MESSAGE = 16 * 1024
-export const MAX_OFFERS_MESSAGE = 512 * 1024
-export const MAX_SYNC_OFFERS = 256
 const MAX_ADDRS = 16
 
 export interface ResultDelivery {
@@ -23,10 +19,19 @@ export interface ResultDelivery {
   addrs: string[]
 }
 
+/**
+ * A provider's notice about a deal it countersigned, on the same stream protocol as results: its own agree failed
+ * for good (a revert: someone's deposit, an expired or already used deal), so the job creator can move on at once
+ * instead of waiting out its agree timeout. Only the deal's provider peer is listened to, and the job creator
+ * checks the chain before it acts, so a forged notice can at most make it move on from that provider.
+ */
+export interface DealNotice { dealId: string, code: DealNoticeCode, detail: string }
+export type DealNoticeCode = 'AGREE_FAILED'
+const NOTICE_CODES = new Set<string>(['AGREE_FAILED'])
+const MAX_NOTICE_DETAIL = 200
+
 export type ResultAck = { type: 'ack' } | { type: 'reject', code: ResultRejectCode }
 export type ResultRejectCode = 'MALFORMED' | 'UNKNOWN_DEAL' | 'BAD_SIGNATURE' | 'WRONG_DEAL'
-
-export interface SyncedOffer { offer: Envelope<'ResourceOffer'>, addrs: string[] }
 
 /** A delivered result that does not come from the deal's provider (or not for that deal). */
 export class ResultRejectedError extends Error {
@@ -76,6 +81,23 @@ export function decodeResultDelivery (bytes: Uint8Array): ResultDelivery {
   return { result: { dealId: hexlify(dealId), resultCid, exitCode, timestamp }, signature: hexlify(sig), addrs }
 }
 
+export function encodeDealNotice (n: DealNotice): Uint8Array {
+  return encode([RESULT_VERSION, 'notice', getBytes(n.dealId), n.code, n.detail.slice(0, MAX_NOTICE_DETAIL)])
+}
+
+/** A result or a notice: what a provider sends on the result protocol. */
+export function decodeProviderMessage (bytes: Uint8Array): { type: 'result', delivery: ResultDelivery } | { type: 'notice', notice: DealNotice } {
+  const raw = decodeTop(bytes, MAX_RESULT_MESSAGE)
+  if (raw[1] === 'notice') {
+    const [, , dealId, code, detail] = raw
+    if (raw.length !== 5 || !(dealId instanceof Uint8Array) || dealId.length !== 32) throw malformed('notice dealId')
+    if (typeof code !== 'string' || !NOTICE_CODES.has(code)) throw malformed('notice code')
+    if (typeof detail !== 'string' || detail.length > MAX_NOTICE_DETAIL) throw malformed('notice detail')
+    return { type: 'notice', notice: { dealId: hexlify(dealId), code: code as DealNoticeCode, detail } }
+  }
+  return { type: 'result', delivery: decodeResultDelivery(bytes) }
+}
+
 export function encodeResultAck (a: ResultAck): Uint8Array {
   return encode(a.type === 'ack' ? [RESULT_VERSION, 'ack'] : [RESULT_VERSION, 'reject', a.code])
 }
@@ -97,18 +119,4 @@ export function checkResult (d: ResultDelivery, deal: Deal, dealId: string, doma
   try { signer = recoverSigner('Result', domain, d.result, d.signature) } catch {}
   if (signer.toLowerCase() !== deal.resourceProvider.toLowerCase()) throw new ResultRejectedError('BAD_SIGNATURE', 'result not signed by the deal\'s provider (or signed for another network)')
   return d.result
-}
-
-export function encodeOfferSync (offers: SyncedOffer[]): Uint8Array {
-  return encode([RESULT_VERSION, 'offers', offers.slice(0, MAX_SYNC_OFFERS).map(o => [encodeEnvelope(o.offer), o.addrs.slice(0, MAX_ADDRS)])])
-}
-
-/** Decodes the envelopes; their signatures are validated by the caller like any gossiped offer. */
-export function decodeOfferSync (bytes: Uint8Array): SyncedOffer[] {
-  const raw = decodeTop(bytes, MAX_OFFERS_MESSAGE)
-  if (raw[1] !== 'offers' || raw.length !== 3 || !Array.isArray(raw[2]) || raw[2].length > MAX_SYNC_OFFERS) throw malformed('offers')
-  return (raw[2] as unknown[]).map(item => {
-    if (!Array.isArray(item) || item.length !== 2 || !(item[0] instanceof Uint8Array) || !isAddrList(item[1])) throw malformed('offer entry')
-    return { offer: decodeEnvelope(item[0], 'ResourceOffer') as Envelope<'ResourceOffer'>, addrs: item[1] }
-  })
 }

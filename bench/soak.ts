@@ -1,0 +1,385 @@
+// The soak benchmark (`lilypad bench --only soak [--hours H]`): a devnet (anvil, bootstrap, provider, mediator, in
+// this process) plus an extra provider and two job creators in their own processes, and a fresh `lilypad run`
+// process now and then, running cowsay at a steady rate for minutes (quick) or hours. In the middle: the extra
+// provider is restarted (same peer id, new port), then the bootstrap node, then the devnet's provider, then anvil
+// is paused (SIGSTOP) to play an RPC outage. Reported: jobs and success per interval, latency drift, and RSS, heap,
+// open handles of every process over time; a JSON report, an SVG plot and a text summary in the output directory.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { once } from 'node:events'
+import { Wallet, parseEther } from 'ethers'
+import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
+import { ChainClient, devKey } from '../node/chain/index.ts'
+import { connectLilypadToken } from '../contracts/generated/index.ts'
+import { createLogger } from '../node/observability/logger.ts'
+import { percentile, round } from './stats.ts'
+import { soakSvg } from './soak-plot.ts'
+
+const CLI = fileURLToPath(new URL('../cli/bin.ts', import.meta.url))
+const CHILD = fileURLToPath(new URL('./soak-child.ts', import.meta.url))
+/** the job creator that the harness funds itself (anvil dev key 7) */
+const EXTRA_JC_KEY = 7
+
+export interface SoakOptions {
+  /** run length; default 3 minutes (quick) */
+  hours?: number
+  quick: boolean
+  /** where the report, the plot and every process's log go */
+  outDir: string
+  log: (line: string) => void
+}
+
+export interface JobRecord { t: number, source: string, ok: boolean, ms: number, attempts: number, errors: string[] }
+export interface Sample { t: number, rssMb: number, heapMb?: number, handles?: number, connections?: number, streams?: number, peers?: number, offers?: number, dealRecords?: number, storedPeers?: number }
+export interface SoakEvent { t: number, what: string }
+export interface IntervalStats { fromS: number, toS: number, jobs: number, ok: number, failed: number, retried: number, successRate: number, p50Ms: number, p95Ms: number, events: string[] }
+export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
+
+export interface SoakReport {
+  durationS: number
+  intervalS: number
+  jobs: number
+  completed: number
+  failed: number
+  /** jobs that needed more than one attempt */
+  retried: number
+  firstAttemptSuccessRate: number
+  completionRate: number
+  latency: { p50Ms: number, p95Ms: number, firstIntervalP50Ms: number, lastIntervalP50Ms: number, slopeMsPerHour: number }
+  intervals: IntervalStats[]
+  events: SoakEvent[]
+  processes: Record<string, ProcessTrend>
+  samples: Record<string, Sample[]>
+  failures: JobRecord[]
+  /** data directories (deal records, Helia blocks, downloads) at the start and the end of the steady phase */
+  diskMb: Record<string, { first: number, last: number }>
+  /** every job: [seconds since start, ms, 1 ok / 0 failed] */
+  jobTimes: Array<[number, number, number]>
+  outDir: string
+}
+
+interface Child { name: string, proc: ChildProcess, log: WriteStream, last?: Record<string, unknown>, stopping?: boolean }
+
+/** Size of a directory in MB (du), or 0 when it does not exist yet. */
+function duMb (dir: string): number {
+  const r = spawnSync('du', ['-sk', dir], { encoding: 'utf8' })
+  const kb = Number(r.stdout?.split('\t')[0])
+  return Number.isFinite(kb) ? round(kb / 1024) : 0
+}
+
+async function rssOf (pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined
+  try {
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1])
+    return Number.isFinite(kb) ? round(kb / 1024) : undefined
+  } catch { return undefined } // the process is between a stop and its restart
+}
+
+/** Least-squares slope of y over x (per unit of x). */
+function slope (xs: number[], ys: number[]): number {
+  const n = xs.length
+  if (n < 2) return 0
+  const mx = xs.reduce((a, b) => a + b, 0) / n
+  const my = ys.reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2 }
+  return den === 0 ? 0 : num / den
+}
+
+function lines (stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let buf = ''
+  stream.on('data', (b: Buffer) => {
+    buf += b.toString()
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) { fn(buf.slice(0, i)); buf = buf.slice(i + 1) }
+  })
+}
+
+export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
+  const durationMs = Math.round((opts.hours ?? 0.05) * 3_600_000)
+  const long = durationMs >= 30 * 60_000
+  const intervalMs = long ? 10 * 60_000 : 30_000
+  const sampleMs = long ? 30_000 : 5000
+  const statusIntervalMs = long ? 30_000 : 5000
+  // short enough that the deal stores are seen to be pruned within the run
+  const dealRetentionMs = long ? 15 * 60_000 : 60_000
+  const pauseMs = long ? 30_000 : 10_000
+  const jcIntervalMs = 10_000
+  const cliEveryMs = long ? 60_000 : 30_000
+  await mkdir(opts.outDir, { recursive: true })
+  const home = await mkdtemp(join(tmpdir(), 'lilypad-soak-'))
+  const jobs: JobRecord[] = []
+  const events: SoakEvent[] = []
+  const samples: Record<string, Sample[]> = {}
+  const children = new Map<string, Child>()
+  const diskMb: Record<string, { first: number, last: number }> = {}
+  const dataDirs: Record<string, string> = { devnet: join(home, 'devnet'), 'provider-2': join(home, 'provider-2'), 'jc-a': join(home, 'jc-a'), 'jc-b': join(home, 'jc-b'), 'lilypad-run': join(home, 'cli-data') }
+  const devnetLog = createWriteStream(join(opts.outDir, 'devnet.log'))
+  const t0 = Date.now()
+  let steadyFrom = t0
+  const event = (what: string): void => { events.push({ t: Date.now(), what }); opts.log(`  ${Math.round((Date.now() - steadyFrom) / 1000)} s: ${what}`) }
+  let devnet: Devnet | undefined
+  let stopping = false
+  const timers: NodeJS.Timeout[] = []
+  try {
+    devnet = await startDevnet({
+      home, port: 0, slots: 2,
+      components: { logger: createLogger({ level: 'info', format: 'json', destination: { write (l: string) { devnetLog.write(l) } } }) },
+      node: { housekeeping: { statusIntervalMs, dealRetentionMs } }
+    })
+    const dn = devnet
+    event(`devnet ready in ${dn.readyMs} ms`)
+    // fund the second job creator like the devnet funds its parties
+    const admin = await ChainClient.create({ network: dn.network, privateKey: devKey(DEVNET_KEYS.admin) })
+    const extra = new Wallet(devKey(EXTRA_JC_KEY)).address
+    await admin.queue.send('fund', async () => await connectLilypadToken(dn.network.contracts.token, admin.wallet).transfer.populateTransaction(extra, parseEther('10000')))
+    await admin.stop()
+    const jcB = await ChainClient.create({ network: dn.network, privateKey: devKey(EXTRA_JC_KEY) })
+    await jcB.deposit(parseEther('5000'))
+    await jcB.stop()
+
+    const spawnChild = async (name: string, role: 'provider' | 'job-creator', key: number): Promise<Child> => {
+      const log = children.get(name)?.log ?? createWriteStream(join(opts.outDir, `${name}.log`), { flags: 'a' })
+      const args = { role, name, networkPath: dn.networkPath, key: devKey(key), dataDir: join(home, name), statusIntervalMs, dealRetentionMs, intervalMs: jcIntervalMs, inFlight: 2, slots: 2 }
+      const proc = spawn(process.execPath, [CHILD, JSON.stringify(args)], { env: { ...process.env, LILYPAD_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child: Child = { name, proc, log }
+      children.set(name, child)
+      const ready = new Promise<void>((resolve, reject) => {
+        lines(proc.stderr as NodeJS.ReadableStream, l => {
+          log.write(l + '\n')
+          if (!l.startsWith('{')) return
+          try {
+            const rec = JSON.parse(l) as Record<string, unknown>
+            if (rec.msg === 'status') child.last = rec
+            if (rec.msg === 'soak child ready') resolve()
+          } catch { /* a line that is not ours (a library writing to stderr): kept in the log file only */ }
+        })
+        proc.once('exit', code => { if (!stopping) reject(new Error(`${name} exited with ${String(code)} before it was ready; see ${name}.log`)) })
+      })
+      lines(proc.stdout as NodeJS.ReadableStream, l => { if (l.startsWith('{')) jobs.push(JSON.parse(l) as JobRecord) })
+      proc.once('exit', code => { if (!stopping && child.stopping !== true) event(`${name} exited unexpectedly (${String(code)})`) })
+      await ready
+      return child
+    }
+    const stopChild = async (name: string): Promise<void> => {
+      const c = children.get(name)
+      if (c === undefined || c.proc.exitCode !== null) return
+      c.stopping = true
+      c.proc.kill('SIGTERM')
+      const timer = setTimeout(() => { c.proc.kill('SIGKILL') }, 30_000)
+      await once(c.proc, 'exit')
+      clearTimeout(timer)
+    }
+
+    await spawnChild('provider-2', 'provider', DEVNET_KEYS.provider2)
+    await spawnChild('jc-a', 'job-creator', DEVNET_KEYS.user2)
+    await spawnChild('jc-b', 'job-creator', EXTRA_JC_KEY)
+    event('extra provider and two job creators started')
+    // the run's clock starts now that every process is up: the schedule and the intervals count from here
+    steadyFrom = Date.now()
+    for (const [name, dir] of Object.entries(dataDirs)) diskMb[name] = { first: duMb(dir), last: 0 }
+
+    // a fresh `lilypad run` process now and then: the path of the issue's hour-old devnet
+    let cliN = 0
+    const cliRuns = new Set<Promise<void>>()
+    const cliRun = async (): Promise<void> => {
+      const i = cliN++
+      const start = performance.now()
+      const errors: string[] = []
+      for (let attempt = 1; attempt <= 3 && !stopping; attempt++) {
+        const r = await new Promise<{ code: number | null, stdout: string, stderr: string }>(resolve => {
+          const p = spawn(process.execPath, [CLI, 'run', 'cowsay:v0.0.1', '-i', `Message=cli ${i}`, '--json'], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'cli-data'), WEB3_PRIVATE_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+          let stdout = ''
+          let stderr = ''
+          p.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+          p.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+          p.once('exit', code => { resolve({ code, stdout, stderr }) })
+        })
+        if (r.code === 0) {
+          jobs.push({ t: Date.now(), source: 'lilypad-run', ok: true, ms: Math.round(performance.now() - start), attempts: attempt, errors })
+          return
+        }
+        errors.push(`exit ${String(r.code)}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`.slice(0, 400))
+        if (!stopping) await new Promise(resolve => setTimeout(resolve, 2000))
+      }
+      if (!stopping) jobs.push({ t: Date.now(), source: 'lilypad-run', ok: false, ms: Math.round(performance.now() - start), attempts: errors.length, errors })
+    }
+    timers.push(setInterval(() => {
+      if (stopping || cliRuns.size > 0) return
+      const p = cliRun().finally(() => { cliRuns.delete(p) })
+      cliRuns.add(p)
+    }, cliEveryMs))
+
+    // every process's memory, heap and handles over time
+    const sample = async (): Promise<void> => {
+      const t = Date.now()
+      const add = (name: string, s: Omit<Sample, 't'> | undefined): void => { if (s !== undefined) (samples[name] ??= []).push({ t, ...s }) }
+      const mem = process.memoryUsage()
+      add('devnet', { rssMb: round(mem.rss / 1048576), heapMb: round(mem.heapUsed / 1048576), handles: process.getActiveResourcesInfo().length, ...statusOf(dn) })
+      const anvilRss = await rssOf(dn.anvil.pid)
+      if (anvilRss !== undefined) add('anvil', { rssMb: anvilRss })
+      for (const c of children.values()) {
+        const rss = await rssOf(c.proc.exitCode === null ? c.proc.pid : undefined)
+        if (rss === undefined) continue
+        const l = c.last ?? {}
+        add(c.name, { rssMb: rss, ...pick(l) })
+      }
+    }
+    timers.push(setInterval(() => { void sample() }, sampleMs))
+    await sample()
+
+    // the disturbances, in the middle of the run
+    const at = async (fraction: number): Promise<void> => {
+      const wait = steadyFrom + fraction * durationMs - Date.now()
+      if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+    }
+    await at(0.3)
+    event('restarting provider-2 (same peer id, new port)')
+    await stopChild('provider-2')
+    await spawnChild('provider-2', 'provider', DEVNET_KEYS.provider2)
+    event('provider-2 back')
+    await at(0.45)
+    event('restarting the bootstrap node (same key, same address)')
+    await dn.restartBootstrap()
+    event('bootstrap back')
+    await at(0.6)
+    event('restarting the devnet provider (same peer id, new port)')
+    await dn.restartProvider()
+    event('devnet provider back')
+    await at(0.75)
+    event(`pausing anvil for ${pauseMs / 1000} s (SIGSTOP)`)
+    process.kill(dn.anvil.pid, 'SIGSTOP')
+    await new Promise(resolve => setTimeout(resolve, pauseMs))
+    process.kill(dn.anvil.pid, 'SIGCONT')
+    event('anvil resumed')
+    await at(1)
+    event('stopping: waiting for the jobs in flight')
+    stopping = true
+    for (const t of timers) clearInterval(t)
+    await sample()
+    await Promise.allSettled([...cliRuns])
+    for (const name of children.keys()) await stopChild(name)
+    for (const [name, dir] of Object.entries(dataDirs)) (diskMb[name] ??= { first: 0, last: 0 }).last = duMb(dir)
+  } finally {
+    stopping = true
+    for (const t of timers) clearInterval(t)
+    for (const c of children.values()) { if (c.proc.exitCode === null) c.proc.kill('SIGKILL'); c.log.end() }
+    await devnet?.stop()
+    devnetLog.end()
+    await rm(home, { recursive: true, force: true })
+  }
+  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir }), diskMb }
+  await writeFile(join(opts.outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n')
+  await writeFile(join(opts.outDir, 'soak.svg'), soakSvg(report, steadyFrom))
+  await writeFile(join(opts.outDir, 'soak.txt'), soakText(report))
+  return report
+}
+
+function statusOf (dn: Devnet): Omit<Sample, 't' | 'rssMb' | 'heapMb' | 'handles'> {
+  const s = dn.bootstrap.housekeeping?.last
+  return s === undefined ? {} : { connections: s.connections, streams: s.streams, peers: s.peers, offers: s.offers, storedPeers: s.storedPeers }
+}
+
+function pick (l: Record<string, unknown>): Omit<Sample, 't' | 'rssMb'> {
+  const out: Record<string, number> = {}
+  for (const k of ['heapMb', 'handles', 'connections', 'streams', 'peers', 'offers', 'dealRecords', 'storedPeers']) if (typeof l[k] === 'number') out[k] = l[k]
+  return out
+}
+
+export function summarise (r: { t0: number, durationMs: number, intervalMs: number, jobs: JobRecord[], events: SoakEvent[], samples: Record<string, Sample[]>, outDir: string }): Omit<SoakReport, 'diskMb'> {
+  const { t0, intervalMs, jobs } = r
+  const endT = Math.max(t0 + r.durationMs, ...jobs.map(j => j.t))
+  const intervals: IntervalStats[] = []
+  for (let from = t0; from < endT; from += intervalMs) {
+    const inside = jobs.filter(j => j.t < from + intervalMs && (j.t >= from || from === t0))
+    const ok = inside.filter(j => j.ok)
+    intervals.push({
+      fromS: Math.round((from - t0) / 1000),
+      toS: Math.round((from + intervalMs - t0) / 1000),
+      jobs: inside.length,
+      ok: ok.length,
+      failed: inside.length - ok.length,
+      retried: inside.filter(j => j.attempts > 1).length,
+      successRate: inside.length === 0 ? 1 : round(ok.length / inside.length, 3),
+      p50Ms: round(percentile(ok.map(j => j.ms), 0.5), 0),
+      p95Ms: round(percentile(ok.map(j => j.ms), 0.95), 0),
+      events: r.events.filter(e => e.t >= from && e.t < from + intervalMs).map(e => e.what)
+    })
+  }
+  const okJobs = jobs.filter(j => j.ok)
+  const busy = intervals.filter(i => i.ok > 0)
+  const processes: Record<string, ProcessTrend> = {}
+  for (const [name, all] of Object.entries(r.samples)) {
+    const ss = all.filter(s => s.t >= t0)
+    if (ss.length === 0) continue
+    // the first tenth is warm-up (caches, JIT, the first deals); trends are fitted on the rest
+    const steady = ss.filter(s => s.t >= t0 + r.durationMs * 0.1)
+    const fit = steady.length >= 2 ? steady : ss
+    const hours = fit.map(s => (s.t - t0) / 3_600_000)
+    const heaps = fit.filter(s => s.heapMb !== undefined)
+    const handles = ss.map(s => s.handles).filter((h): h is number => h !== undefined)
+    processes[name] = {
+      samples: ss.length,
+      rssFirstMb: fit[0]?.rssMb ?? 0,
+      rssLastMb: ss.at(-1)?.rssMb ?? 0,
+      rssMaxMb: Math.max(...ss.map(s => s.rssMb)),
+      rssSlopeMbPerHour: round(slope(hours, fit.map(s => s.rssMb))),
+      ...(heaps.length > 0
+        ? { heapFirstMb: heaps[0].heapMb, heapLastMb: heaps.at(-1)?.heapMb, heapSlopeMbPerHour: round(slope(heaps.map(s => (s.t - t0) / 3_600_000), heaps.map(s => s.heapMb as number))) }
+        : {}),
+      ...(handles.length > 0 ? { handlesFirst: handles[0], handlesLast: handles.at(-1), handlesMax: Math.max(...handles) } : {})
+    }
+  }
+  return {
+    durationS: Math.round((endT - t0) / 1000),
+    intervalS: Math.round(intervalMs / 1000),
+    jobs: jobs.length,
+    completed: okJobs.length,
+    failed: jobs.length - okJobs.length,
+    retried: jobs.filter(j => j.attempts > 1).length,
+    firstAttemptSuccessRate: jobs.length === 0 ? 0 : round(jobs.filter(j => j.ok && j.attempts === 1).length / jobs.length, 3),
+    completionRate: jobs.length === 0 ? 0 : round(okJobs.length / jobs.length, 3),
+    latency: {
+      p50Ms: round(percentile(okJobs.map(j => j.ms), 0.5), 0),
+      p95Ms: round(percentile(okJobs.map(j => j.ms), 0.95), 0),
+      firstIntervalP50Ms: busy[0]?.p50Ms ?? 0,
+      lastIntervalP50Ms: busy.at(-1)?.p50Ms ?? 0,
+      slopeMsPerHour: round(slope(okJobs.map(j => (j.t - t0) / 3_600_000), okJobs.map(j => j.ms)), 0)
+    },
+    intervals,
+    events: r.events.map(e => ({ t: Math.max(0, Math.round((e.t - t0) / 1000)), what: e.what })),
+    processes,
+    samples: Object.fromEntries(Object.entries(r.samples).map(([k, v]) => [k, v.filter(s => s.t >= t0)])),
+    failures: jobs.filter(j => !j.ok || j.attempts > 1),
+    jobTimes: jobs.map(j => [Math.round((j.t - t0) / 100) / 10, j.ms, j.ok ? 1 : 0]),
+    outDir: r.outDir
+  }
+}
+
+export function soakText (r: SoakReport): string {
+  const out: string[] = []
+  out.push(`soak: ${r.durationS} s, ${r.jobs} jobs, ${r.completed} completed (${(r.completionRate * 100).toFixed(1)} %), ${r.failed} failed, ${r.retried} needed a retry`)
+  out.push(`latency: p50 ${r.latency.p50Ms} ms, p95 ${r.latency.p95Ms} ms; first interval p50 ${r.latency.firstIntervalP50Ms} ms, last ${r.latency.lastIntervalP50Ms} ms; trend ${r.latency.slopeMsPerHour} ms/h`)
+  out.push('')
+  out.push('interval (s)    jobs  ok  failed  retried  p50 ms  p95 ms  events')
+  const ms = (v: number): string => Number.isFinite(v) ? String(v) : '-'
+  for (const i of r.intervals) out.push(`${`${i.fromS}-${i.toS}`.padEnd(14)}${String(i.jobs).padStart(6)}${String(i.ok).padStart(4)}${String(i.failed).padStart(8)}${String(i.retried).padStart(9)}${ms(i.p50Ms).padStart(8)}${ms(i.p95Ms).padStart(8)}  ${i.events.join('; ')}`)
+  out.push('')
+  out.push('process        RSS first → last (max) MB   RSS trend MB/h   heap first → last MB   heap trend MB/h   handles first → last (max)')
+  for (const [name, p] of Object.entries(r.processes)) {
+    out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-'}`)
+  }
+  out.push('')
+  out.push(`data directories MB, start → end: ${Object.entries(r.diskMb).map(([k, d]) => `${k} ${d.first} → ${d.last}`).join(', ')}`)
+  if (r.failures.length > 0) {
+    out.push('')
+    out.push('jobs that failed or needed a retry:')
+    for (const f of r.failures.slice(0, 30)) out.push(`  ${f.source} ${f.ok ? 'ok after' : 'FAILED after'} ${f.attempts} attempt(s): ${f.errors.join(' | ').slice(0, 300)}`)
+  }
+  return out.join('\n') + '\n'
+}

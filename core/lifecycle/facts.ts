@@ -1,0 +1,37 @@
+// What the chain says about a deal, as the roles' lifecycles read it. The node fills it from the chain follower
+// (events) and the Market's deal record; the simulator from its Market model.
+import type { DealStateName } from '../../protocols/settlement/index.ts'
+
+export type { DealStateName }
+
+export interface DealFacts {
+  state: DealStateName
+  /** chain time (unix seconds) of the deal's last transition; 0 while it does not exist */
+  since: number
+  /** the CID the provider submitted (from its ResultSubmitted event) */
+  resultCid?: string
+  /** the mediator the Market drew when the deal was challenged or audited */
+  mediator?: string
+}
+
+export const NO_DEAL: DealFacts = { state: 'None', since: 0 }
+
+export const FINAL_STATES: readonly DealStateName[] = ['Settled', 'MediatedCorrect', 'MediatedWrong', 'TimedOutResult', 'TimedOutMediation']
+
+export function isFinalState (s: DealStateName): boolean {
+  return FINAL_STATES.includes(s)
+}
+
+/** A lifecycle action: something the shell does, retried until `deadline` (ms) when it fails transiently. */
+export interface ActionBase<K extends string> { kind: K, deadline: number }
+
+/** One step's result: the next record, the actions that should be under way, and when to step again at the latest. */
+export interface Step<R, A> {
+  record: R
+  actions: A[]
+  /** ms; the shell steps the record again then (a deadline to check), or never when undefined */
+  wakeAt?: number
+}
+
+/** An action that failed for good (a revert that will not change) or whose deadline passed. */
+export interface ActionFailure { reason: string }

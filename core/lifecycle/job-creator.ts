@@ -1,0 +1,250 @@
+// The job creator's view of one deal, from the provider's countersignature to the deal's end, as data plus a
+// step function. The provider agrees on chain; if it does not within the job creator's patience, or tells us its
+// agree failed, the deal is abandoned — the job moves on to another provider — but still watched until it
+// expires, because anyone holding both signatures may still agree it (then it is followed like any other deal:
+// refunded if no result comes). A result (over the stream or from the chain) is fetched and verified, then
+// accepted early; an audited or challenged deal is handed to the drawn mediator and closed when the mediation
+// window passes without a verdict; a provider that never submits is refunded with timeoutResult once the chain's
+// clock has passed the deadline. `resume` after a restart is the same step over the stored record.
+import type { Deal } from '../../protocols/eip712.ts'
+import type { Envelope } from '../../protocols/codec.ts'
+import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
+
+export type JobCreatorPhase =
+  | 'countersigned' // waiting for the provider's agree
+  | 'abandoned' // the job moved on; watched until expiry in case someone agrees it after all
+  | 'agreed' // waiting for the result
+  | 'result' // a result CID is known; fetching it
+  | 'unfetched' // the result could not be fetched in time; the chain decides the rest
+  | 'downloaded' // fetched and verified; accepting
+  | 'challenged' // under mediation
+  | 'settled' // terminal: paid (accepted early, or settled after the judge window)
+  | 'refunded' // terminal: timed out without a result, payment and collateral back
+  | 'mediated' // terminal: a verdict, or the mediation timed out (`outcome`)
+  | 'expired' // terminal: never agreed
+
+export interface JobCreatorDeal {
+  id: string
+  dealId: string
+  deal: Deal
+  job: Envelope<'JobOffer'>
+  providerPeer: string
+  phase: JobCreatorPhase
+  terminal: boolean
+  updatedAt: number
+  /** ms, local clock */
+  countersignedAt: number
+  /** ms: the provider's agree must be on chain by then, or the job moves on */
+  agreeBy: number
+  /** why the job moved on from this deal */
+  abandoned?: string
+  /** fetch the result (a job waits for it); late deals nobody waits for are only settled or refunded */
+  fetch: boolean
+  /** accept early once fetched (else the judge window passes and the provider settles) */
+  accept: boolean
+  agreedAt?: number
+  resultCid?: string
+  /** where the provider said it serves the result */
+  resultAddrs?: string[]
+  submittedAt?: number
+  fetching: boolean
+  /** ms: give up fetching then */
+  fetchBy?: number
+  fetchFailed?: string
+  path?: string
+  exitCode?: number
+  accepted: boolean
+  refundSent: boolean
+  mediator?: string
+  challengedAt?: number
+  handedOff: boolean
+  outcome?: string
+}
+
+export interface JobCreatorPolicy {
+  /** how long the provider gets to have its agree mined */
+  agreeTimeoutMs: number
+  /** how long a result may take to fetch */
+  fetchTimeoutMs: number
+  /** chain clocks lag ours: timeoutResult is sent this long after the deadline */
+  chainMarginMs: number
+  /** how long refund, accept and timeoutMediation are retried once possible */
+  closeWindowMs: number
+}
+
+export const defaultJobCreatorPolicy: JobCreatorPolicy = { agreeTimeoutMs: 15_000, fetchTimeoutMs: 60_000, chainMarginMs: 1_000, closeWindowMs: 3_600_000 }
+
+export type JobCreatorAction =
+  | ActionBase<'fetch'>
+  | ActionBase<'accept'>
+  | ActionBase<'refund'> // timeoutResult
+  | (ActionBase<'hand-off'> & { mediator: string })
+  | ActionBase<'timeout-mediation'>
+
+export type JobCreatorEvent =
+  | { type: 'resume' }
+  | { type: 'chain' }
+  | { type: 'tick' }
+  | { type: 'result', cid: string, addrs: string[] } // a signed result from the deal's provider
+  | { type: 'agree-notice', reason: string } // the deal's provider says its agree failed
+  | { type: 'abandon', reason: string }
+  | { type: 'fetched', path: string, exitCode: number } | { type: 'fetch-failed', reason: string }
+  | { type: 'accepted' } | { type: 'accept-failed', reason: string }
+  | { type: 'refunded' } | { type: 'refund-failed', reason: string }
+  | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
+  | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
+
+export interface JobCreatorInput { now: number, facts: DealFacts, event?: JobCreatorEvent }
+
+export function jobCreatorDeal (d: Pick<JobCreatorDeal, 'dealId' | 'deal' | 'job' | 'providerPeer'> & { accept?: boolean }, now: number, policy: JobCreatorPolicy = defaultJobCreatorPolicy): JobCreatorDeal {
+  return {
+    dealId: d.dealId, deal: d.deal, job: d.job, providerPeer: d.providerPeer, id: d.dealId, phase: 'countersigned', terminal: false, updatedAt: 0,
+    countersignedAt: now, agreeBy: now + policy.agreeTimeoutMs, fetch: true, accept: d.accept ?? true, fetching: false, accepted: false, refundSent: false, handedOff: false
+  }
+}
+
+export function jobCreatorFailure (a: JobCreatorAction, reason: string): JobCreatorEvent {
+  switch (a.kind) {
+    case 'fetch': return { type: 'fetch-failed', reason }
+    case 'accept': return { type: 'accept-failed', reason }
+    case 'refund': return { type: 'refund-failed', reason }
+    case 'hand-off': return { type: 'hand-off-failed', reason }
+    case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
+  }
+}
+
+function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
+  if (e === undefined) return
+  switch (e.type) {
+    case 'resume': r.fetching = false; break
+    case 'result': if (r.resultCid === undefined) { r.resultCid = e.cid; r.resultAddrs = e.addrs } break
+    case 'agree-notice': if (r.agreedAt === undefined) r.abandoned ??= `the provider could not agree: ${e.reason}`; break
+    case 'abandon': r.abandoned ??= e.reason; if (r.path === undefined) { r.fetch = false; r.accept = false } break
+    case 'fetched': r.fetching = false; r.path = e.path; r.exitCode = e.exitCode; break
+    case 'fetch-failed': r.fetching = false; r.fetchFailed = e.reason; break
+    case 'accepted': r.accepted = true; break
+    case 'refunded': r.refundSent = true; break
+    case 'handed-off': case 'hand-off-failed': r.handedOff = true; break
+    case 'accept-failed': case 'refund-failed': case 'mediation-timed-out': case 'timeout-mediation-failed': case 'chain': case 'tick': break
+  }
+}
+
+function merge (r: JobCreatorDeal, f: DealFacts): void {
+  if (f.state === 'None') return
+  if (r.agreedAt === undefined) {
+    r.agreedAt = f.state === 'Agreed' ? f.since : r.agreedAt
+    // agreed after we moved on: followed to its end, but nobody waits for its result
+    if (r.abandoned !== undefined && r.path === undefined) { r.fetch = false; r.accept = false }
+  }
+  if (f.resultCid !== undefined && r.resultCid !== f.resultCid) {
+    // the chain is the authority: a CID delivered over the stream that differs is replaced
+    if (r.resultCid !== undefined && r.path !== undefined) { r.path = undefined; r.exitCode = undefined }
+    r.resultCid = f.resultCid
+  }
+  if (f.state === 'ResultSubmitted') r.submittedAt = f.since
+  if (f.state === 'Challenged') {
+    r.challengedAt = f.since
+    if (f.mediator !== undefined) r.mediator = f.mediator
+  }
+}
+
+function phaseOf (r: JobCreatorDeal, f: DealFacts, now: number): JobCreatorPhase {
+  if (r.terminal) return r.phase
+  const s = f.state
+  if (s === 'Settled') return 'settled'
+  if (s === 'TimedOutResult') return 'refunded'
+  if (isFinalState(s)) return 'mediated'
+  if (s === 'Challenged') return 'challenged'
+  if (s === 'ResultSubmitted' || (s === 'Agreed' && r.resultCid !== undefined)) {
+    if (r.path !== undefined) return 'downloaded'
+    return r.fetchFailed !== undefined || !r.fetch ? 'unfetched' : 'result'
+  }
+  if (s === 'Agreed') return 'agreed'
+  if (now >= Number(r.deal.expiry) * 1000) return 'expired'
+  if (r.abandoned !== undefined) return 'abandoned'
+  if (now >= r.agreeBy) { r.abandoned = 'agree was not mined in time'; return 'abandoned' }
+  return 'countersigned'
+}
+
+export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, policy: JobCreatorPolicy = defaultJobCreatorPolicy): Step<JobCreatorDeal, JobCreatorAction> {
+  const r: JobCreatorDeal = { ...rec }
+  const { now, facts } = input
+  apply(r, input.event)
+  merge(r, facts)
+  r.phase = phaseOf(r, facts, now)
+  const actions: JobCreatorAction[] = []
+  const wakes: number[] = []
+  const deal = r.deal
+
+  // a provider that delivered over the stream but never submitted on chain is refunded like one that did nothing
+  if (facts.state === 'Agreed' && r.agreedAt !== undefined) {
+    const refundAt = (r.agreedAt + deal.resultTimeout) * 1000 + policy.chainMarginMs
+    if (now >= refundAt) {
+      if (!r.refundSent) actions.push({ kind: 'refund', deadline: refundAt + policy.closeWindowMs })
+    } else {
+      wakes.push(refundAt)
+    }
+  }
+  switch (r.phase) {
+    case 'countersigned': wakes.push(r.agreeBy); break
+    case 'abandoned': wakes.push(Number(deal.expiry) * 1000); break
+    case 'result': {
+      r.fetchBy ??= now + policy.fetchTimeoutMs
+      if (now >= r.fetchBy && !r.fetching) { r.fetchFailed = 'the result could not be fetched in time'; r.phase = 'unfetched'; break }
+      if (!r.fetching) { r.fetching = true; actions.push({ kind: 'fetch', deadline: r.fetchBy }) }
+      break
+    }
+    case 'downloaded': {
+      if (facts.state === 'ResultSubmitted' && r.accept && !r.accepted) {
+        actions.push({ kind: 'accept', deadline: ((r.submittedAt ?? Math.floor(now / 1000)) + deal.judgeWindow) * 1000 })
+      }
+      break
+    }
+    case 'challenged': {
+      // an audited submission is challenged in the same transaction: the result is still ours to fetch
+      if (r.fetch && r.path === undefined && r.fetchFailed === undefined && r.resultCid !== undefined) {
+        r.fetchBy ??= now + policy.fetchTimeoutMs
+        if (!r.fetching && now < r.fetchBy) { r.fetching = true; actions.push({ kind: 'fetch', deadline: r.fetchBy }) }
+      }
+      const mediateEnd = ((r.challengedAt ?? Math.floor(now / 1000)) + deal.mediateTimeout) * 1000
+      if (!r.handedOff && r.mediator !== undefined) actions.push({ kind: 'hand-off', deadline: mediateEnd, mediator: r.mediator })
+      if (r.challengedAt !== undefined && now >= mediateEnd + policy.chainMarginMs) actions.push({ kind: 'timeout-mediation', deadline: mediateEnd + policy.closeWindowMs })
+      else wakes.push(mediateEnd + policy.chainMarginMs)
+      break
+    }
+    case 'settled': case 'refunded': case 'mediated': case 'expired':
+      r.terminal = true
+      r.outcome ??= facts.state === 'None' ? 'expired' : facts.state
+      break
+    case 'agreed': case 'unfetched':
+      break
+  }
+  const wakeAt = wakes.length > 0 ? Math.min(...wakes) : undefined
+  return wakeAt !== undefined ? { record: r, actions, wakeAt } : { record: r, actions }
+}
+
+/** What a job waiting on this deal should do now. */
+export type JobView =
+  | { status: 'waiting' }
+  /** the deal will not give the job its result: try another provider */
+  | { status: 'moved-on', reason: string, refunded: boolean }
+  /** the result is on disk (and accepted, or left to settle); or the deal was mediated */
+  | { status: 'done' }
+  /** a result exists but could not be fetched */
+  | { status: 'failed', reason: string }
+
+export function jobView (r: JobCreatorDeal): JobView {
+  // a deal can end (a quick mediator, a settle) while our fetch of its result is still under way: wait for it
+  if (r.terminal && r.fetching && r.path === undefined) return { status: 'waiting' }
+  switch (r.phase) {
+    case 'countersigned': case 'agreed': case 'result': return { status: 'waiting' }
+    case 'abandoned': return { status: 'moved-on', reason: r.abandoned ?? 'abandoned', refunded: false }
+    case 'expired': return { status: 'moved-on', reason: r.abandoned ?? 'the deal expired before anyone agreed it', refunded: false }
+    case 'refunded': return { status: 'moved-on', reason: 'no result before the deadline (refunded)', refunded: true }
+    case 'unfetched': return { status: 'failed', reason: r.fetchFailed ?? 'the result was not fetched' }
+    case 'downloaded': return r.accepted || !r.accept ? { status: 'done' } : { status: 'waiting' }
+    case 'challenged': return { status: 'waiting' }
+    case 'settled': return r.path !== undefined ? { status: 'done' } : { status: 'moved-on', reason: 'settled without our result', refunded: false }
+    case 'mediated': return r.path !== undefined || r.outcome === 'MediatedCorrect' || r.outcome === 'TimedOutMediation' ? { status: 'done' } : { status: 'moved-on', reason: `mediated: ${r.outcome ?? ''}`, refunded: true }
+  }
+}

@@ -1,0 +1,135 @@
+// The mediator's view of one dispute, from the challenge (or on-chain audit) that drew it to its verdict. It
+// needs the case — the deal and the signed job offer — pushed by a party or pulled from the parties when no push
+// came in time; then it re-runs the job and posts mediate(correct) before the mediation deadline. A dispute it
+// cannot obtain, run or rule on in time is abandoned: anyone may then call timeoutMediation, which lets the
+// result stand (docs/mediation.md). The same step resumes stored disputes after a restart.
+import type { Envelope } from '../../protocols/codec.ts'
+import type { ActionBase, DealFacts, Step } from './facts.ts'
+
+export type MediatorPhase = 'awaiting-case' | 'running' | 'ruling' | 'done' | 'abandoned'
+
+export interface MediatorDispute {
+  id: string
+  dealId: string
+  jobCreator: string
+  /** true when an on-chain random audit started it (no job creator involved) */
+  audit: boolean
+  phase: MediatorPhase
+  terminal: boolean
+  updatedAt: number
+  /** ms, local clock: when we learned of it */
+  seenAt: number
+  deal?: Envelope<'Deal'>
+  jobOffer?: Envelope<'JobOffer'>
+  via?: 'push' | 'pull'
+  pulling: boolean
+  /** ms: the next pull round */
+  nextPullAt?: number
+  pulls: number
+  running: boolean
+  /** the CID of our own re-run */
+  mediatorCid?: string
+  verdictSent: boolean
+  resultCorrect?: boolean
+  /** the provider's submitted CID */
+  resultCid?: string
+  reason?: string
+}
+
+export interface MediatorPolicy {
+  /** our own address (the Market names the drawn mediator) */
+  self: string
+  /** wait this long for a push before pulling */
+  pullAfterMs: number
+  pullIntervalMs: number
+  /** a re-run is not started with less than this left before the deadline */
+  marginSec: number
+}
+
+export const defaultMediatorTiming = { pullAfterMs: 5000, pullIntervalMs: 5000, marginSec: 30 }
+
+export type MediatorAction =
+  | ActionBase<'pull'>
+  | ActionBase<'rerun'>
+  | (ActionBase<'mediate'> & { resultCorrect: boolean })
+
+export type MediatorEvent =
+  | { type: 'resume' } | { type: 'chain' } | { type: 'tick' }
+  | { type: 'case', deal: Envelope<'Deal'>, jobOffer: Envelope<'JobOffer'>, via: 'push' | 'pull' }
+  | { type: 'pulled' } | { type: 'pull-failed', reason: string }
+  | { type: 'rerun-done', cid: string } | { type: 'rerun-failed', reason: string }
+  | { type: 'mediated' } | { type: 'mediate-failed', reason: string }
+
+export interface MediatorInput { now: number, facts: DealFacts, event?: MediatorEvent }
+
+export function newDispute (d: { dealId: string, jobCreator: string, audit: boolean }, now: number): MediatorDispute {
+  return { ...d, id: d.dealId, phase: 'awaiting-case', terminal: false, updatedAt: 0, seenAt: now, pulling: false, pulls: 0, running: false, verdictSent: false }
+}
+
+export function mediatorFailure (a: MediatorAction, reason: string): MediatorEvent {
+  switch (a.kind) {
+    case 'pull': return { type: 'pull-failed', reason }
+    case 'rerun': return { type: 'rerun-failed', reason }
+    case 'mediate': return { type: 'mediate-failed', reason }
+  }
+}
+
+const same = (a: string | undefined, b: string | undefined): boolean => a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase()
+
+export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy: MediatorPolicy): Step<MediatorDispute, MediatorAction> {
+  const r: MediatorDispute = { ...rec }
+  const { now, facts } = input
+  const e = input.event
+  const end = (phase: 'done' | 'abandoned', reason: string): Step<MediatorDispute, MediatorAction> => {
+    if (!r.terminal) { r.phase = phase; r.terminal = true; r.reason = reason }
+    return { record: r, actions: [] }
+  }
+  switch (e?.type) {
+    case 'resume': r.pulling = false; r.running = false; break
+    case 'case': if (r.deal === undefined) { r.deal = e.deal; r.jobOffer = e.jobOffer; r.via = e.via } break
+    case 'pulled': r.pulling = false; r.pulls++; r.nextPullAt = now + policy.pullIntervalMs; break
+    case 'pull-failed': r.pulling = false; r.pulls++; r.nextPullAt = now + policy.pullIntervalMs; break
+    case 'rerun-done': r.running = false; r.mediatorCid = e.cid; break
+    case 'rerun-failed': r.running = false; return end('abandoned', `re-run failed: ${e.reason}`)
+    case 'mediated': r.verdictSent = true; break
+    case 'mediate-failed': if (facts.state === 'Challenged') return end('abandoned', `mediate failed: ${e.reason}`); break
+    default: break
+  }
+  if (r.terminal) return { record: r, actions: [] }
+  if (facts.resultCid !== undefined) r.resultCid = facts.resultCid
+  if (facts.state !== 'Challenged') {
+    if (facts.state === 'None') return end('abandoned', 'no such deal on chain')
+    if (r.verdictSent && (facts.state === 'MediatedCorrect' || facts.state === 'MediatedWrong')) r.resultCorrect = facts.state === 'MediatedCorrect'
+    return end('done', `deal is ${facts.state}`)
+  }
+  const actions: MediatorAction[] = []
+  if (r.deal === undefined) {
+    // without the deal we do not know its mediation deadline: pull while the chain says it is still challenged
+    r.phase = 'awaiting-case'
+    const at = r.nextPullAt ?? r.seenAt + policy.pullAfterMs
+    if (r.pulling) return { record: r, actions }
+    if (now >= at) {
+      r.pulling = true
+      actions.push({ kind: 'pull', deadline: now + policy.pullIntervalMs })
+      return { record: r, actions }
+    }
+    return { record: r, actions, wakeAt: at }
+  }
+  if (!same(facts.mediator, policy.self)) return end('abandoned', 'another mediator was drawn')
+  if (r.resultCid === undefined) return end('abandoned', 'no ResultSubmitted event')
+  const deadline = (facts.since + r.deal.value.mediateTimeout) * 1000
+  if (r.mediatorCid === undefined) {
+    r.phase = 'running'
+    if (r.running) return { record: r, actions, wakeAt: deadline }
+    const latest = deadline - policy.marginSec * 1000
+    if (now > latest) return end('abandoned', 'too late to mediate before the deadline')
+    r.running = true
+    actions.push({ kind: 'rerun', deadline: latest })
+    return { record: r, actions, wakeAt: deadline }
+  }
+  r.phase = 'ruling'
+  if (now > deadline) return end('abandoned', 'the re-run finished after the deadline')
+  r.resultCorrect = r.mediatorCid === r.resultCid
+  if (!r.verdictSent) actions.push({ kind: 'mediate', deadline, resultCorrect: r.resultCorrect })
+  return { record: r, actions, wakeAt: deadline }
+}

@@ -1,0 +1,229 @@
+// The provider's deal lifecycle, every phase and deadline, with an injected clock (no sleeping, no I/O).
+import test from 'ava'
+import { ManualClock } from '../clock.ts'
+import { countersignedDeal, stepProvider, holdsSlot, providerFailure, type ProviderDeal, type ProviderEvent, type ProviderAction } from './provider.ts'
+import { NO_DEAL, type DealFacts } from './facts.ts'
+import { sampleDeal, sampleJob, T0, sec } from './testing.ts'
+
+const kinds = (a: ProviderAction[]): string[] => a.map(x => x.kind).sort()
+
+function fresh (clock: ManualClock, over: Partial<ProviderDeal> = {}): ProviderDeal {
+  return { ...countersignedDeal({ dealId: '0x' + '33'.repeat(32), deal: sampleDeal(), job: sampleJob(), jobCreatorSignature: '0x01', providerSignature: '0x02', slot: 0, jobCreatorPeer: 'peer-jc' }, clock.now()), ...over }
+}
+
+/** Steps a record along, as the shell does: each step's record feeds the next. */
+function driver (clock: ManualClock, rec: ProviderDeal) {
+  let r = rec
+  let facts: DealFacts = NO_DEAL
+  return {
+    get rec () { return r },
+    setFacts (f: DealFacts) { facts = f },
+    step (event?: ProviderEvent) {
+      const s = stepProvider(r, { now: clock.now(), facts, ...(event !== undefined ? { event } : {}) })
+      r = s.record
+      return s
+    }
+  }
+}
+
+test('happy path: agree and an optimistic run at once, then submit, deliver, release, settle after the judge window', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  let s = d.step()
+  t.is(s.record.phase, 'countersigned')
+  t.deepEqual(kinds(s.actions), ['agree', 'run'])
+  t.is(s.actions.find(a => a.kind === 'agree')?.deadline, T0 + 15_000, 'agree is tried for the agree window, within the expiry')
+  t.is(s.wakeAt, T0 + 15_000)
+  t.true(holdsSlot(s.record))
+  // stepping again does not start a second run
+  t.deepEqual(kinds(d.step({ type: 'tick' }).actions), ['agree'])
+  await clock.advance(400)
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  s = d.step({ type: 'agreed', at: sec(T0) })
+  t.is(s.record.phase, 'running')
+  t.deepEqual(s.actions, [], 'the optimistic run goes on')
+  t.is(s.wakeAt, (sec(T0) + 40 - 5) * 1000, 'woken at the last moment a run could still be submitted')
+  await clock.advance(2000)
+  s = d.step({ type: 'run-done', cid: 'bafyresult', exitCode: 0 })
+  t.is(s.record.phase, 'ran')
+  t.deepEqual(kinds(s.actions), ['deliver', 'release', 'submit'])
+  t.is(s.actions.find(a => a.kind === 'submit')?.deadline, (sec(T0) + 40) * 1000, 'submission is retried until the result deadline')
+  s = d.step({ type: 'released' })
+  s = d.step({ type: 'delivered' })
+  t.deepEqual(kinds(s.actions), ['submit'])
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyresult' })
+  s = d.step({ type: 'submitted' })
+  t.is(s.record.phase, 'submitted')
+  t.deepEqual(s.actions, [])
+  const judgeEnd = (sec(clock.now()) + 30) * 1000
+  t.is(s.wakeAt, judgeEnd + 1000)
+  await clock.advance(judgeEnd + 1000 - clock.now())
+  s = d.step({ type: 'tick' })
+  t.deepEqual(kinds(s.actions), ['settle'])
+  s = d.step({ type: 'settled' })
+  t.deepEqual(s.actions, [], 'settle is not sent twice')
+  d.setFacts({ state: 'Settled', since: sec(clock.now()) })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'closed')
+  t.is(s.record.outcome, 'Settled')
+  t.true(s.record.terminal)
+})
+
+test('our agree reverts: the run is aborted, the slot released at once, the job creator told; the deal is still watched', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  d.step()
+  await clock.advance(300)
+  let s = d.step({ type: 'agree-failed', reason: 'InsufficientBalance' })
+  t.is(s.record.phase, 'countersigned')
+  t.deepEqual(kinds(s.actions), ['abort-run', 'notify', 'release'])
+  t.is((s.actions.find(a => a.kind === 'notify') as { reason: string }).reason, 'InsufficientBalance')
+  t.is(s.wakeAt, Number(s.record.deal.expiry) * 1000, 'watched until the deal expires')
+  s = d.step({ type: 'run-aborted' })
+  s = d.step({ type: 'released' })
+  s = d.step({ type: 'notified' })
+  t.deepEqual(s.actions, [])
+  t.false(holdsSlot(s.record))
+  // the job creator deposits and agrees the deal itself: the provider runs it
+  await clock.advance(5000)
+  d.setFacts({ state: 'Agreed', since: sec(clock.now()) })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'running')
+  t.is(s.record.agreeFailed, undefined)
+  t.deepEqual(kinds(s.actions), ['hold'], 'first a slot')
+  s = d.step({ type: 'held', slot: 1 })
+  t.deepEqual(kinds(s.actions), ['run'])
+  t.is(s.record.slot, 1)
+  t.is((s.actions[0] as { timeoutSec: number }).timeoutSec, 30, 'the job timeout: the deadline leaves time for all of it')
+})
+
+test('our agree never makes it within the agree window: same as a revert (the shell reports the deadline)', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  const first = d.step()
+  const agree = first.actions.find(a => a.kind === 'agree')!
+  const s = d.step(providerFailure(agree, 'deadline passed'))
+  t.is(s.record.agreeFailed, 'deadline passed')
+  t.deepEqual(kinds(s.actions), ['abort-run', 'notify', 'release'])
+})
+
+test('a countersigned deal nobody agreed expires and ends', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  d.step()
+  d.step({ type: 'agree-failed', reason: 'NonceUsed' })
+  d.step({ type: 'run-aborted' }); d.step({ type: 'released' }); d.step({ type: 'notified' })
+  await clock.advance(600_000)
+  const s = d.step({ type: 'tick' })
+  t.is(s.record.phase, 'expired')
+  t.true(s.record.terminal)
+})
+
+test('restarted 15 s after agree with time left: it re-runs the job, bounded by what is left', async t => {
+  const clock = new ManualClock(T0)
+  const agreedAt = sec(T0)
+  const rec = fresh(clock, { agreedAt, phase: 'running', running: true, runs: 1, holding: true })
+  await clock.advance(15_000)
+  const d = driver(clock, rec)
+  d.setFacts({ state: 'Agreed', since: agreedAt })
+  let s = d.step({ type: 'resume' })
+  t.is(s.record.phase, 'running')
+  t.deepEqual(kinds(s.actions), ['hold'], 'nothing is held after a restart')
+  s = d.step({ type: 'held', slot: 0 })
+  t.deepEqual(kinds(s.actions), ['run'])
+  t.is((s.actions[0] as { timeoutSec: number }).timeoutSec, 20, '40 s window − 15 s gone − 5 s to submit')
+  t.is(s.record.runs, 2)
+})
+
+test('restarted with no time left to run: failed, not run', async t => {
+  const clock = new ManualClock(T0)
+  const rec = fresh(clock, { agreedAt: sec(T0), phase: 'running', running: true, runs: 1 })
+  await clock.advance(35_000)
+  const d = driver(clock, rec)
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  const s = d.step({ type: 'resume' })
+  t.is(s.record.phase, 'failed')
+  t.regex(s.record.error ?? '', /no time left to re-run/)
+  t.true(s.record.terminal)
+})
+
+test('restarted with a result not yet submitted: it submits it', t => {
+  const clock = new ManualClock(T0 + 10_000)
+  const rec = fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1 })
+  const d = driver(clock, rec)
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  const s = d.step({ type: 'resume' })
+  t.deepEqual(kinds(s.actions), ['deliver', 'submit'])
+})
+
+test('an engine lost mid-job is re-run while the deadline leaves time; a job that cannot run fails and frees its slot', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  d.step()
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  d.step({ type: 'agreed', at: sec(T0) })
+  let s = d.step({ type: 'run-failed', reason: 'EngineLostError', retryable: true })
+  t.deepEqual(kinds(s.actions), ['run'])
+  t.is(s.record.runs, 2)
+  s = d.step({ type: 'run-failed', reason: 'ModuleNotFoundError', retryable: false })
+  t.is(s.record.phase, 'failed')
+  t.deepEqual(kinds(s.actions), ['release'])
+})
+
+test('a job that cannot run before agree is mined: no agree is sent again, the slot is released and the job creator told', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  d.step()
+  const s = d.step({ type: 'run-failed', reason: 'ModuleNotFoundError', retryable: false })
+  t.is(s.record.phase, 'countersigned')
+  t.deepEqual(kinds(s.actions), ['notify', 'release'])
+})
+
+test('the result deadline passes before submission succeeded: failed', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', exitCode: 0, runs: 1, holding: false }))
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  const s0 = d.step()
+  const submit = s0.actions.find(a => a.kind === 'submit')!
+  await clock.advance(40_000)
+  const s = d.step(providerFailure(submit, 'deadline passed'))
+  t.is(s.record.phase, 'failed')
+  t.regex(s.record.error ?? '', /submitResult failed/)
+})
+
+test('the deal timed out on chain while the job ran: the run is aborted and the slot freed', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'running', running: true, runs: 1 }))
+  d.setFacts({ state: 'TimedOutResult', since: sec(T0) + 41 })
+  const s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'closed')
+  t.is(s.record.outcome, 'TimedOutResult')
+  t.deepEqual(kinds(s.actions), ['abort-run', 'release'])
+})
+
+test('challenged: the case is handed to the drawn mediator; an unanswered mediation is closed after its window', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', submitted: true, delivered: true, holding: false }))
+  d.setFacts({ state: 'Challenged', since: sec(T0) + 5, mediator: '0x' + 'cc'.repeat(20) })
+  let s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'challenged')
+  t.deepEqual(kinds(s.actions), ['hand-off'])
+  s = d.step({ type: 'handed-off' })
+  t.is(s.wakeAt, (sec(T0) + 5 + 120) * 1000 + 1000)
+  await clock.advance(s.wakeAt! - clock.now())
+  s = d.step({ type: 'tick' })
+  t.deepEqual(kinds(s.actions), ['timeout-mediation'])
+  d.setFacts({ state: 'TimedOutMediation', since: sec(clock.now()) })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'closed')
+  t.is(s.record.outcome, 'TimedOutMediation')
+})
+
+test('a terminal record stays terminal whatever comes later', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { phase: 'closed', terminal: true, holding: false }))
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  const s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'closed')
+  t.deepEqual(s.actions, [])
+})

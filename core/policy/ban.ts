@@ -1,0 +1,104 @@
+// A job creator's memory of providers that failed it. Each failure adds its weight to the provider's score;
+// a provider with any score is demoted (asked after the others), one whose score reaches `banAt` is skipped.
+// A score lapses `ttlMs` after the provider's last failure, and the list keeps at most `maxEntries` providers
+// (the least recently failed are forgotten first), so a stranger cannot grow it without bound. Pure: every
+// call takes `now`; the node and the simulator keep one per job creator.
+
+export type ProviderFailure =
+  /** declined for a reason other than a full slot (an offer it never issued, terms it refused) */
+  | 'declined'
+  /** could not be dialled, or never answered the proposal */
+  | 'unreachable'
+  /** countersigned but its agree never came */
+  | 'no-agree'
+  /** countersigned, then told us its agree reverted */
+  | 'agree-reverted'
+  /** agreed, then submitted no result in time */
+  | 'no-result'
+
+export type Standing = 'ok' | 'demoted' | 'banned'
+
+export interface BanPolicy {
+  ttlMs: number
+  banAt: number
+  weights: Record<ProviderFailure, number>
+  maxEntries: number
+}
+
+export const defaultBanPolicy: BanPolicy = {
+  ttlMs: 5 * 60_000,
+  banAt: 2,
+  // a provider that cannot be reached or took a deal and did nothing is banned at once; one decline or one
+  // reverted agree (possibly our own deposit's fault) only demotes it
+  weights: { declined: 1, unreachable: 2, 'no-agree': 2, 'agree-reverted': 1, 'no-result': 2 },
+  maxEntries: 10_000
+}
+
+interface Entry { score: number, until: number, last: ProviderFailure }
+
+export class BanList {
+  readonly policy: BanPolicy
+  readonly #entries = new Map<string, Entry>()
+
+  constructor (policy: Partial<BanPolicy> = {}) {
+    this.policy = { ...defaultBanPolicy, ...policy, weights: { ...defaultBanPolicy.weights, ...policy.weights } }
+  }
+
+  get size (): number { return this.#entries.size }
+
+  /** Counts a failure of `provider` (an address, any case) and returns its standing now. */
+  record (provider: string, failure: ProviderFailure, now: number): Standing {
+    const key = provider.toLowerCase()
+    const cur = this.#live(key, now)
+    const score = (cur?.score ?? 0) + this.policy.weights[failure]
+    // re-inserted so that Map order is least recently failed first
+    this.#entries.delete(key)
+    this.#entries.set(key, { score, until: now + this.policy.ttlMs, last: failure })
+    while (this.#entries.size > this.policy.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
+    return this.#standingOf(score)
+  }
+
+  standing (provider: string, now: number): Standing {
+    const e = this.#live(provider.toLowerCase(), now)
+    return e === undefined ? 'ok' : this.#standingOf(e.score)
+  }
+
+  banned (provider: string, now: number): boolean {
+    return this.standing(provider, now) === 'banned'
+  }
+
+  /** The last failure recorded for a provider still remembered. */
+  lastFailure (provider: string, now: number): ProviderFailure | undefined {
+    return this.#live(provider.toLowerCase(), now)?.last
+  }
+
+  /** Drops banned providers' items and moves demoted ones after the rest, keeping each group's order. */
+  rank<T> (items: readonly T[], providerOf: (item: T) => string, now: number): T[] {
+    const ok: T[] = []
+    const demoted: T[] = []
+    for (const it of items) {
+      const s = this.standing(providerOf(it), now)
+      if (s === 'ok') ok.push(it)
+      else if (s === 'demoted') demoted.push(it)
+    }
+    return demoted.length === 0 ? ok : [...ok, ...demoted]
+  }
+
+  /** Providers currently banned (for logs and metrics). */
+  bannedCount (now: number): number {
+    let n = 0
+    for (const [k] of this.#entries) if (this.standing(k, now) === 'banned') n++
+    return n
+  }
+
+  #live (key: string, now: number): Entry | undefined {
+    const e = this.#entries.get(key)
+    if (e === undefined) return undefined
+    if (e.until <= now) { this.#entries.delete(key); return undefined }
+    return e
+  }
+
+  #standingOf (score: number): Standing {
+    return score >= this.policy.banAt ? 'banned' : score > 0 ? 'demoted' : 'ok'
+  }
+}

@@ -1,0 +1,292 @@
+// The shell around a role's pure lifecycle (core/lifecycle): it keeps the records in a DealStore, feeds each step
+// the chain's facts (re-read when the chain follower reports an event for the deal), the time and what just
+// happened, saves the next record, and executes the actions the step asks for. Each action is retried with the
+// retry policy until its deadline — never given up early, never left hanging (every attempt is bounded) — and
+// ends as an event that goes back into the step. Events for one deal are handled one at a time and never lost:
+// while the chain cannot be read, they wait for the facts. Resuming after a restart is the same: every open record
+// is stepped with `resume` over fresh facts.
+import { EventEmitter } from 'node:events'
+import type { Components } from '../components.ts'
+import { reportError } from '../components.ts'
+import type { Timer } from '../../core/clock.ts'
+import type { Step } from '../../core/lifecycle/facts.ts'
+import { attemptBudgetMs, backoffMs, defaultRetryPolicy, nextAttemptAt, type RetryPolicy } from '../../core/policy/retry.ts'
+import type { DealStore, StoredRecord } from '../deal-store/deal-store.ts'
+import { toJson } from '../deal-store/json.ts'
+
+export type RoleName = 'provider' | 'job-creator' | 'mediator' | 'job-bridge'
+
+export interface Lifecycle<R extends StoredRecord & { phase: string }, E extends { type: string }, A extends { kind: string, deadline: number }, F> {
+  readonly role: RoleName
+  step: (rec: R, input: { now: number, facts: F, event?: E }) => Step<R, A>
+  /** the event an action ends with when it failed for good or ran out of time */
+  failure: (a: A, reason: string) => E
+  /** the chain's facts about the record now (throws when the chain cannot be read) */
+  facts: (rec: R) => Promise<F>
+  /** does one attempt of the action; returns its outcome as an event, or throws to have it retried */
+  perform: (rec: R, a: A, signal: AbortSignal) => Promise<E>
+  /** subscribes to chain events that concern the record; `changed` re-reads its facts */
+  watch?: (rec: R, changed: () => void) => () => void
+  /** a line of context for logs */
+  describe?: (rec: R) => Record<string, unknown>
+  /** an action bounded only by its deadline, not by the policy's per-attempt bound (running a job) */
+  longRunning?: (a: A) => boolean
+  /** true when a step changed what the facts are about (e.g. a job now has a deal): they are read again */
+  refetch?: (prev: R, next: R) => boolean
+}
+
+interface Live<E, F> {
+  facts: F | undefined
+  /** the chain reported something: read the facts again before the next step */
+  stale: boolean
+  pending: E[]
+  inflight: Map<string, AbortController>
+  timer?: Timer
+  refreshTimer?: Timer
+  refreshFailures: number
+  unwatch?: () => void
+  queue: Promise<unknown>
+}
+
+export interface DriverOptions {
+  retry?: RetryPolicy
+  /** the time the lifecycle reasons in (ms): default the clock; a node passes its chain follower's estimate */
+  now?: () => number
+}
+
+/** Rejects with the signal's reason when it aborts. */
+function aborted (signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) { reject(signal.reason); return }
+    signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+  })
+}
+
+const RESUME = { type: 'resume' } as const
+const TICK = { type: 'tick' } as const
+const CHAIN = { type: 'chain' } as const
+
+export class LifecycleDriver<R extends StoredRecord & { phase: string }, E extends { type: string }, A extends { kind: string, deadline: number }, F> extends EventEmitter<{ change: [R, R | undefined] }> {
+  readonly store: DealStore<R>
+  readonly lifecycle: Lifecycle<R, E, A, F>
+  readonly #c: Pick<Components, 'clock' | 'logger' | 'metrics'>
+  readonly #retry: RetryPolicy
+  readonly #now: () => number
+  readonly #live = new Map<string, Live<E, F>>()
+  readonly #tasks = new Set<Promise<unknown>>()
+  readonly #stop = new AbortController()
+  /** the phase each open record is counted under in the deals gauge */
+  readonly #counted = new Map<string, string>()
+
+  constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, lifecycle: Lifecycle<R, E, A, F>, store: DealStore<R>, opts: DriverOptions = {}) {
+    super()
+    // every job waiting on a deal listens here: as many listeners as jobs in flight
+    this.setMaxListeners(0)
+    this.#c = { ...components, logger: components.logger.child({ component: lifecycle.role }) }
+    this.lifecycle = lifecycle
+    this.store = store
+    this.#retry = opts.retry ?? defaultRetryPolicy
+    this.#now = opts.now ?? (() => components.clock.now())
+  }
+
+  get stopped (): boolean { return this.#stop.signal.aborted }
+
+  /** The time the lifecycle reasons in (ms). Times put in records (countersignedAt, seenAt) must come from here. */
+  now (): number { return this.#now() }
+
+  /** Records a new deal and takes its first step (with `event`, if given). */
+  async add (rec: R, opts: { event?: E, facts?: F } = {}): Promise<R | undefined> {
+    await this.store.put(rec)
+    const live = this.#liveOf(rec.id, rec)
+    if (opts.facts !== undefined) { live.facts = opts.facts; live.stale = false }
+    return await this.dispatch(rec.id, opts.event)
+  }
+
+  /** Every open record, stepped with `resume` over fresh facts (after a restart). */
+  async resume (): Promise<void> {
+    const open = await this.store.open()
+    await Promise.all(open.map(async rec => {
+      this.#liveOf(rec.id, rec)
+      await this.dispatch(rec.id, RESUME as unknown as E)
+    }))
+  }
+
+  /** Feeds one event (or a plain re-step) to a record. Resolves with the record after the step. */
+  async dispatch (id: string, event?: E): Promise<R | undefined> {
+    if (this.stopped) return await this.store.get(id)
+    const live = this.#live.get(id) ?? this.#liveOf(id, await this.store.get(id))
+    if (event !== undefined) live.pending.push(event)
+    const run = live.queue.then(async () => await this.#drain(id, live))
+    // the next event waits for this one's step, not its success: the caller of dispatch gets the error
+    live.queue = run.catch(() => undefined)
+    return await this.#track(run)
+  }
+
+  /** Re-reads the chain's facts about a record and steps it. */
+  refresh (id: string): void {
+    const live = this.#live.get(id)
+    if (live === undefined || this.stopped) return
+    live.stale = true
+    void this.dispatch(id, CHAIN as unknown as E)
+  }
+
+  /** Aborts an action in flight (e.g. the run, when the deal is off). */
+  abort (id: string, kind: string, reason: string): boolean {
+    const ac = this.#live.get(id)?.inflight.get(kind)
+    ac?.abort(new Error(reason))
+    return ac !== undefined
+  }
+
+  inflight (id: string): string[] {
+    return [...(this.#live.get(id)?.inflight.keys() ?? [])]
+  }
+
+  async get (id: string): Promise<R | undefined> { return await this.store.get(id) }
+
+  /** Resolves with the record once `done(record)` holds (checked now and after every change), or rejects on abort. */
+  async until (id: string, done: (r: R) => boolean, signal?: AbortSignal): Promise<R> {
+    const now = await this.store.get(id)
+    if (now !== undefined && done(now)) return now
+    return await new Promise<R>((resolve, reject) => {
+      const onChange = (r: R): void => { if (r.id === id && done(r)) { cleanup(); resolve(r) } }
+      const onAbort = (): void => { cleanup(); reject(signal?.reason) }
+      const cleanup = (): void => { this.off('change', onChange); signal?.removeEventListener('abort', onAbort); this.#stop.signal.removeEventListener('abort', onAbort) }
+      if (signal?.aborted === true) { reject(signal.reason); return }
+      this.on('change', onChange)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#stop.signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.#stop.abort(new Error(`${this.lifecycle.role} lifecycle stopping`))
+    for (const live of this.#live.values()) {
+      live.timer?.cancel()
+      live.refreshTimer?.cancel()
+      live.unwatch?.()
+      for (const ac of live.inflight.values()) ac.abort(this.#stop.signal.reason)
+    }
+    await Promise.allSettled([...this.#tasks])
+    this.#live.clear()
+  }
+
+  #track<T> (p: Promise<T>): Promise<T> {
+    this.#tasks.add(p)
+    void p.then(() => { this.#tasks.delete(p) }, () => { this.#tasks.delete(p) })
+    return p
+  }
+
+  #liveOf (id: string, rec: R | undefined): Live<E, F> {
+    let live = this.#live.get(id)
+    if (live === undefined) {
+      live = { facts: undefined, stale: true, pending: [], inflight: new Map(), refreshFailures: 0, queue: Promise.resolve() }
+      this.#live.set(id, live)
+      if (rec !== undefined && !rec.terminal && this.lifecycle.watch !== undefined) live.unwatch = this.lifecycle.watch(rec, () => { this.refresh(id) })
+    }
+    return live
+  }
+
+  async #drain (id: string, live: Live<E, F>): Promise<R | undefined> {
+    let rec = await this.store.get(id)
+    if (rec === undefined || this.stopped) return rec
+    if (live.stale || live.facts === undefined) {
+      try {
+        live.stale = false
+        live.facts = await this.lifecycle.facts(rec)
+        live.refreshFailures = 0
+      } catch (err) {
+        // the chain cannot be read now: the facts are read again with backoff; meanwhile events are stepped over
+        // the last facts known, or wait for the first ones
+        live.stale = true
+        live.refreshFailures++
+        if (live.refreshFailures === 1 || live.refreshFailures % 20 === 0) reportError(this.#c, this.lifecycle.role, err, 'cannot read the deal from the chain; retrying', { id, failures: live.refreshFailures })
+        live.refreshTimer?.cancel()
+        live.refreshTimer = this.#c.clock.setTimeout(() => { void this.dispatch(id) }, backoffMs(this.#retry, live.refreshFailures))
+        if (live.facts === undefined) return rec
+      }
+    }
+    const events = live.pending.splice(0)
+    if (events.length === 0) events.push(TICK as unknown as E)
+    const facts = live.facts as F
+    for (const event of events) rec = await this.#step(id, live, rec, event, facts)
+    return rec
+  }
+
+  async #step (id: string, live: Live<E, F>, rec: R, event: E, facts: F): Promise<R> {
+    const now = this.#now()
+    const s = this.lifecycle.step(rec, { now, facts, event })
+    let next = s.record
+    const { updatedAt: _a, ...before } = rec
+    const { updatedAt: _b, ...after } = next
+    if (toJson(before) !== toJson(after)) {
+      next = await this.store.put(next)
+      this.#account(rec, next, event)
+      this.emit('change', next, rec)
+    }
+    for (const a of s.actions) if (!live.inflight.has(a.kind)) this.#start(id, live, a)
+    if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; void this.dispatch(id, CHAIN as unknown as E) }
+    live.timer?.cancel()
+    live.timer = undefined
+    if (next.terminal) {
+      live.unwatch?.()
+      live.unwatch = undefined
+      if (live.inflight.size === 0 && live.pending.length === 0) this.#live.delete(id)
+    } else if (s.wakeAt !== undefined) {
+      live.timer = this.#c.clock.setTimeout(() => { void this.dispatch(id, TICK as unknown as E) }, Math.max(0, s.wakeAt - this.#now()))
+    }
+    return next
+  }
+
+  #account (prev: R, next: R, event: E): void {
+    const role = this.lifecycle.role
+    const m = this.#c.metrics
+    const was = this.#counted.get(next.id)
+    if (was !== undefined) m.deals.dec({ role, state: was })
+    if (next.terminal) this.#counted.delete(next.id)
+    else { this.#counted.set(next.id, next.phase); m.deals.inc({ role, state: next.phase }) }
+    if (prev.phase !== next.phase || (next.terminal && !prev.terminal)) {
+      m.dealTransitions.inc({ role, state: next.phase })
+      this.#c.logger.info({ id: next.id, from: prev.phase, to: next.phase, event: event.type, ...this.lifecycle.describe?.(next) }, `${role} deal ${next.phase}`)
+    }
+  }
+
+  #start (id: string, live: Live<E, F>, a: A): void {
+    const ac = new AbortController()
+    live.inflight.set(a.kind, ac)
+    const stop = this.#stop.signal
+    const role = this.lifecycle.role
+    const task = (async () => {
+      let outcome: E | undefined
+      for (let failures = 0; ;) {
+        const budget = this.lifecycle.longRunning?.(a) === true ? a.deadline - this.#now() : attemptBudgetMs(this.#retry, this.#now(), a.deadline)
+        if (budget <= 0) { outcome = this.lifecycle.failure(a, 'its deadline passed'); break }
+        // each attempt is bounded by the retry policy and the deadline, on the injected clock
+        const attempt = new AbortController()
+        const timer = this.#c.clock.setTimeout(() => { attempt.abort(new Error(`${a.kind} attempt took longer than ${budget} ms`)) }, budget)
+        const signal = AbortSignal.any([stop, ac.signal, attempt.signal])
+        try {
+          const rec = await this.store.get(id)
+          if (rec === undefined) return
+          // an attempt that ignores its signal (a chain call the RPC holds) is left behind, not waited for
+          outcome = await Promise.race([this.lifecycle.perform(rec, a, signal), aborted(signal)])
+          break
+        } catch (err) {
+          if (stop.aborted || ac.signal.aborted) return
+          failures++
+          this.#c.metrics.actionRetries.inc({ action: `${role}:${a.kind}` })
+          const at = nextAttemptAt(this.#retry, failures, this.#now(), a.deadline)
+          const e = err as Error
+          if (failures === 1 || failures % 10 === 0) this.#c.logger.warn({ id, action: a.kind, failures, err: e, retryAt: at }, `${a.kind} failed; ${at === undefined ? 'its deadline passed' : 'retrying'}`)
+          if (at === undefined) { outcome = this.lifecycle.failure(a, `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`); break }
+          try { await this.#c.clock.sleep(Math.max(0, at - this.#now()), AbortSignal.any([stop, ac.signal])) } catch { return }
+        } finally {
+          timer.cancel()
+        }
+      }
+      if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind)
+      if (outcome !== undefined) await this.dispatch(id, outcome)
+    })().finally(() => { if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind) })
+    void this.#track(task).catch(err => { reportError(this.#c, role, err, `${a.kind} failed unexpectedly`, { id }) })
+  }
+}

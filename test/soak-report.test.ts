@@ -1,0 +1,46 @@
+// The soak benchmark's report (bench/soak.ts): its arithmetic on a known run, and the plot and text it writes.
+// The soak itself takes minutes to hours and runs with `lilypad bench --only soak`, not in the test suite.
+import test from 'ava'
+import { summarise, soakText, type JobRecord, type Sample } from '../bench/soak.ts'
+import { soakSvg } from '../bench/soak-plot.ts'
+
+const T0 = 1_800_000_000_000
+const MIN = 60_000
+
+test('summarise: jobs per interval, completion, latency trend, and each process\'s memory trend after warm-up', t => {
+  const jobs: JobRecord[] = []
+  // 60 minutes, a job a minute taking 2 s + 10 ms per minute (a drift of 600 ms/h); one failure in minute 31
+  for (let m = 0; m < 60; m++) jobs.push({ t: T0 + m * MIN + 30_000, source: 'jc-a', ok: m !== 31, ms: 2000 + 10 * m, attempts: m === 20 ? 2 : 1, errors: m === 20 ? ['FetchTimeoutError: …'] : [] })
+  // RSS flat at 200 MB for the devnet; 100 → 160 MB over the hour for a leaking process; a warm-up spike ignored
+  const samples: Record<string, Sample[]> = { devnet: [], leaky: [] }
+  for (let m = 0; m <= 60; m += 5) {
+    samples.devnet.push({ t: T0 + m * MIN, rssMb: m === 0 ? 400 : 200, heapMb: 80, handles: 60 })
+    samples.leaky.push({ t: T0 + m * MIN, rssMb: 100 + m, heapMb: 50 + m / 2, handles: 20 })
+  }
+  const r = summarise({ t0: T0, durationMs: 60 * MIN, intervalMs: 10 * MIN, jobs, events: [{ t: T0 + 30 * MIN, what: 'restarting the bootstrap node' }], samples, outDir: '/tmp/x' })
+  t.is(r.jobs, 60)
+  t.is(r.completed, 59)
+  t.is(r.failed, 1)
+  t.is(r.retried, 1)
+  t.is(r.completionRate, round3(59 / 60))
+  t.is(r.intervals.length, 6)
+  t.like(r.intervals[3], { fromS: 1800, toS: 2400, jobs: 10, ok: 9, failed: 1, events: ['restarting the bootstrap node'] })
+  t.is(r.latency.slopeMsPerHour, 600)
+  t.is(r.processes.devnet.rssSlopeMbPerHour, 0, 'flat once warmed up')
+  t.is(r.processes.leaky.rssSlopeMbPerHour, 60)
+  t.is(r.processes.leaky.heapSlopeMbPerHour, 30)
+  t.is(r.processes.devnet.rssMaxMb, 400)
+  t.is(r.jobTimes.length, 60)
+
+  const report = { ...r, diskMb: { devnet: { first: 1, last: 2 } } }
+  const text = soakText(report)
+  t.regex(text, /60 jobs, 59 completed \(98\.3 %\), 1 failed, 1 needed a retry/)
+  t.regex(text, /leaky\s+110 → 160 \(160\)\s+60/, 'the first steady sample (after the warm-up tenth) to the last')
+  t.regex(text, /jc-a FAILED after 1 attempt/)
+  const svg = soakSvg(report, T0)
+  t.true(svg.startsWith('<svg'))
+  t.is((svg.match(/<polyline/g) ?? []).length, 6, 'RSS, heap and handles for each of the two processes')
+  t.is((svg.match(/<circle/g) ?? []).length, 60, 'one dot per job')
+})
+
+function round3 (x: number): number { return Math.round(x * 1000) / 1000 }
