@@ -39,6 +39,36 @@ test('pick up, run, wait for a standing result, complete', t => {
   t.true(s.record.terminal)
 })
 
+test('our pick-up mined while the facts still say Open: the job runs, it is not picked up again (which would revert)', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, open)
+  d.step()
+  let s = d.step({ type: 'picked-up' })
+  t.deepEqual(s.actions.map(a => a.kind), ['run'])
+  s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions, [], 'the run is already under way')
+  t.is(s.record.phase, 'running')
+})
+
+test('a refused pick-up that was our own earlier one (mined unseen) goes on to run once the facts are read', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, open)
+  d.step()
+  d.step({ type: 'pick-up-failed', reason: 'WrongJobStatus(7, 2)' })
+  d.setFacts(mine)
+  const s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions.map(a => a.kind), ['run'])
+  t.false(s.record.terminal)
+})
+
+test('a refused pick-up whose fresh facts still show the job open is tried again', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, open)
+  d.step()
+  d.step({ type: 'pick-up-failed', reason: 'WrongJobStatus(7, 0)' })
+  t.deepEqual(d.step({ type: 'chain' }).actions.map(a => a.kind), ['pick-up'])
+})
+
 test('a refused request, a job that cannot run, a wrong result, no result, a passed deadline: failed on chain (the client is refunded)', async t => {
   const clock = new ManualClock(T0)
   let d = driver(clock, open, 'inputs refused: bad key')
@@ -71,7 +101,13 @@ test('skipped: closed on chain, picked up by another bridge, or completed by som
   t.is(d.step().record.reason, 'job PickedUp on chain')
   d = driver(clock, open)
   d.step()
-  t.is(d.step({ type: 'pick-up-failed', reason: 'WrongJobStatus(7, 2)' }).record.phase, 'skipped')
+  let s = d.step({ type: 'pick-up-failed', reason: 'WrongJobStatus(7, 2)' })
+  t.false(s.record.terminal, 'a refusal read against old facts decides nothing yet')
+  t.deepEqual(s.actions, [], 'and is not retried before the facts are read again')
+  d.setFacts({ job: 'PickedUp', mine: false })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'skipped')
+  t.regex(s.record.reason ?? '', /not picked up: WrongJobStatus.*PickedUp/)
   d = driver(clock, mine)
   d.step(); d.step(ran)
   d.setFacts({ ...mine, deal: { state: 'Settled', since: sec(T0) } })

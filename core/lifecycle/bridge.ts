@@ -26,6 +26,11 @@ export interface BridgeJob {
   terminal: boolean
   updatedAt: number
   running: boolean
+  /** our pickUpJob was mined: facts read before it (still Open) are not a reason to pick up again */
+  pickedUp?: boolean
+  /** pickUpJob reverted WrongJobStatus: the job is someone else's or closed, or our own earlier pick-up was
+   * mined unseen; the chain's fresh facts decide */
+  pickUpRefused?: string
   dealId?: string
   deal?: Deal
   jobOffer?: JobOffer
@@ -88,8 +93,14 @@ export function stepBridge (rec: BridgeJob, input: BridgeInput): Step<BridgeJob,
   }
   switch (e?.type) {
     case 'resume': r.running = false; break
+    case 'picked-up': r.pickedUp = true; break
     case 'pick-up-failed':
-      if (/WrongJobStatus|JobExpired/.test(e.reason)) return end('skipped', `not picked up: ${e.reason}`)
+      if (/JobExpired/.test(e.reason)) return end('skipped', `not picked up: ${e.reason}`)
+      if (/WrongJobStatus/.test(e.reason)) r.pickUpRefused = e.reason
+      break
+    case 'chain':
+      // fresh facts after a refused pick-up that still show the job open to all: try again
+      if (r.pickUpRefused !== undefined && facts.job === 'Open' && !facts.mine && r.pickedUp !== true) delete r.pickUpRefused
       break
     case 'ran':
       r.running = false
@@ -108,7 +119,10 @@ export function stepBridge (rec: BridgeJob, input: BridgeInput): Step<BridgeJob,
     default: break
   }
   if (r.terminal) return { record: r, actions: [] }
-  if (facts.job !== 'Open' && !(facts.job === 'PickedUp' && facts.mine)) return end('skipped', `job ${facts.job} on chain`)
+  // facts read before our own pick-up was mined still say Open: the record knows better
+  const mine = facts.mine || (r.pickedUp === true && facts.job === 'Open')
+  const status = facts.job === 'Open' && mine ? 'PickedUp' : facts.job
+  if (status !== 'Open' && !(status === 'PickedUp' && mine)) return end('skipped', r.pickUpRefused !== undefined ? `not picked up: ${r.pickUpRefused} (job ${status} on chain)` : `job ${status} on chain`)
   const deadline = r.deadline * 1000
   // failJob is allowed after the deadline: the client learns why at once instead of finding its job expired later
   if (now > deadline && r.resultCid === undefined) r.failReason ??= 'expired: the deadline passed before the bridge could run it'
@@ -118,9 +132,10 @@ export function stepBridge (rec: BridgeJob, input: BridgeInput): Step<BridgeJob,
     return { record: r, actions: [{ kind: 'fail', deadline: Math.max(deadline, now) + 60_000, reason: r.failReason }] }
   }
   const actions: BridgeAction[] = []
-  if (!facts.mine) {
+  if (!mine) {
     r.phase = 'requested'
-    actions.push({ kind: 'pick-up', deadline })
+    // refused: wait for the fresh facts the refusal asked for (the shell re-reads them) before trying again
+    if (r.pickUpRefused === undefined) actions.push({ kind: 'pick-up', deadline })
     return { record: r, actions, wakeAt: deadline }
   }
   if (r.dealId === undefined) {

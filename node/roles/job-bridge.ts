@@ -142,7 +142,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
       watch: (rec, changed) => rec.dealId === undefined ? () => {} : chain.follower.onDeal(rec.dealId, () => { changed() }),
       perform: async (rec, a, signal) => await this.perform(rec, a, signal),
       longRunning: a => a.kind === 'run',
-      refetch: (prev, next) => prev.dealId !== next.dealId,
+      refetch: (prev, next) => prev.dealId !== next.dealId || (next.pickUpRefused !== undefined && prev.pickUpRefused === undefined),
       describe: rec => ({ jobId: rec.jobId, ...(rec.dealId !== undefined ? { dealId: rec.dealId } : {}), ...(rec.reason !== undefined ? { reason: rec.reason } : {}) })
     }
   }
