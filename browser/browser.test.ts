@@ -10,7 +10,7 @@ import { createHost, localMeshOptions, type LilypadHost } from '../node/host/cre
 import { GossipService } from '../node/gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { idOf } from '../protocols/eip712.ts'
-import { testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from '../node/testing/fixtures.ts'
+import { testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer, waitFor } from '../node/testing/fixtures.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--no-sandbox', '--headless=new', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
@@ -67,7 +67,7 @@ test('a browser joins the mesh over WebSockets and receives gossiped offers, ver
 
   // the publisher's offer crosses the mesh (publisher → entry → browser)
   const w = wallet('browser-provider')
-  const env = await signedResourceOffer(w, resourceOffer(w.address))
+  const env = await boundResourceOffer(w, resourceOffer(w.address), publisher.peerId.toString())
   const id = idOf('ResourceOffer', testDomain, env.value)
   await services[1].publishResourceOffer(env)
   await page.waitForFunction(i => globalThis.offers!.some(o => o.id === i), id, { timeout: 60_000 })

@@ -29,7 +29,7 @@ test('steady: tokens conserved after every chain step, every job and deal ends, 
 })
 
 test('steady with real EIP-712 ids runs the same way', async t => {
-  const sim = await runMarket({ ...scenarioConfig('steady', { nodes: 20, seed: 3, hours: 0.1 }), exactIds: true })
+  const sim = await runMarket({ ...scenarioConfig('steady', { nodes: 20, seed: 3, hours: 0.15 }), exactIds: true })
   common(t, sim.metrics.summary as Record<string, any>)
 })
 

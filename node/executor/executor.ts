@@ -465,11 +465,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Whether the engine recorded an OOM kill; `patient` waits a while for the engine's trailing OOM record. */
   private async wasOomKilled (job: Job, container: Docker.Container, patient: boolean): Promise<boolean> {
     // The status file makes oom vs killed part of the result's CID: a mediator's re-run must classify the same
-    // way, so an unexplained SIGKILL waits up to 3 s for the record that can trail the exit under load.
-    for (let i = 0; ; i++) {
+    // way, so an unexplained SIGKILL waits up to 15 s for the record that can trail the exit on a loaded machine
+    // (3 s was too short on CI: an OOM kill was classified 'killed'). Only such a SIGKILL waits, so this is rare.
+    const until = performance.now() + 15_000
+    for (;;) {
       if ((await this.state(job, container)).OOMKilled) return true
-      if (!patient || i >= 60) return false
-      await pause(50, job.signal)
+      if (!patient || performance.now() >= until) return false
+      await pause(100, job.signal)
       job.signal.throwIfAborted()
     }
   }

@@ -16,7 +16,7 @@ import { createHost, localMeshOptions, type LilypadHost } from './create-host.ts
 import { GossipService } from '../gossip/gossip.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { idOf } from '../../protocols/eip712.ts'
-import { testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer, waitFor } from '../testing/fixtures.ts'
+import { testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer, waitFor, waitForMesh } from '../testing/fixtures.ts'
 
 const run = promisify(execFile)
 const NGINX = '/usr/sbin/nginx'
@@ -122,11 +122,12 @@ test('a node behind an nginx TLS proxy is dialled at its /tls/ws address and gos
   t.true(conn.encryption !== undefined && conn.remotePeer.equals(behind.peerId))
 
   const topic = services[0].topics.resourceOffers
-  await waitFor(() => dialer.services.pubsub.getSubscribers(topic).length > 0 && behind.services.pubsub.getSubscribers(topic).length > 0, 15_000, 'subscriptions over wss')
+  // published into a formed mesh (a publish before the first heartbeat grafts the peer can be dropped)
+  await waitForMesh([dialer, behind], topic)
   const w = wallet('wss-provider')
-  const env = await signedResourceOffer(w, resourceOffer(w.address))
+  const env = await boundResourceOffer(w, resourceOffer(w.address), behind.peerId.toString())
   const got = new Promise<void>(resolve => { services[1].onVerified(v => { if (v.id === idOf('ResourceOffer', testDomain, env.value)) resolve() }) })
   await services[0].publishResourceOffer(env)
-  await got
+  await Promise.race([got, new Promise((_resolve, reject) => { setTimeout(() => { reject(new Error('the offer did not arrive over wss within 60 s')) }, 60_000).unref() })])
   t.is(services[1].book?.size, 1)
 })
