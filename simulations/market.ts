@@ -17,7 +17,7 @@ import type { Clock, Timer } from '../core/clock.ts'
 import { SlotCapacity } from '../node/negotiation/capacity.ts'
 import { AnnounceSchedule, type AnnouncePlan } from '../core/policy/announce.ts'
 import { answerProposal } from '../core/policy/proposal.ts'
-import { BanList } from '../core/policy/ban.ts'
+import { BanList, afterProposal, type ProposalFailure } from '../core/policy/ban.ts'
 import { backoffMs, type RetryPolicy } from '../core/policy/retry.ts'
 import type { DealFacts } from '../core/lifecycle/facts.ts'
 import { countersignedDeal, stepProvider, defaultProviderPolicy, type ProviderDeal, type ProviderEvent, type ProviderAction, type ProviderPolicy } from '../core/lifecycle/provider.ts'
@@ -822,29 +822,34 @@ export class MarketSimulation {
     this.metrics.proposals++
     const raw = target >= 0 ? this.net.directDelay(jc, target, 3072) : -1
     const there = raw < 0 ? -1 : raw + c.proposalProcessing
-    const unanswered = (wait: number): void => {
+    // the ban policy's reading of each failure (core/policy/ban.ts), as the node's job creator applies it
+    const mark = (f: ProposalFailure): void => {
+      const v = afterProposal(f)
+      if (v.failure !== undefined) bans.record(providerAddr, v.failure, simNowMs(this.engine))
+    }
+    const unanswered = (wait: number, how: 'unreachable' | 'no-answer'): void => {
       this.engine.after(wait, () => {
         this.metrics.negotiationTimeouts++
-        bans.record(providerAddr, 'unreachable', simNowMs(this.engine))
+        mark({ outcome: how })
         this.negotiate(a, candidates, k + 1)
       })
     }
-    if (there < 0) { unanswered(c.negotiationTimeout); return }
+    if (there < 0) { unanswered(c.negotiationTimeout, 'unreachable'); return }
     this.engine.after(there + c.rpProcessing, () => {
       if (p === undefined) {
         // a spammer's offer: nobody honest behind it
         const spamAnswer = this.spam?.answer(target)
-        if (spamAnswer === 'silent' || spamAnswer === undefined) { unanswered(c.negotiationTimeout - there - c.rpProcessing); return }
+        if (spamAnswer === 'silent' || spamAnswer === undefined) { unanswered(c.negotiationTimeout - there - c.rpProcessing, 'no-answer'); return }
         const back = this.net.directDelay(target, jc, 256)
         this.engine.after(Math.max(0, back), () => {
           this.metrics.declines.UNKNOWN_OFFER = (this.metrics.declines.UNKNOWN_OFFER ?? 0) + 1
-          bans.record(providerAddr, 'declined', simNowMs(this.engine))
+          mark({ outcome: 'declined', reason: 'UNKNOWN_OFFER' })
           this.negotiate(a, candidates, k + 1)
         })
         return
       }
       if (!p.up) {
-        this.engine.after(c.negotiationTimeout - there - c.rpProcessing, () => { this.metrics.negotiationTimeouts++; bans.record(providerAddr, 'unreachable', simNowMs(this.engine)); this.negotiate(a, candidates, k + 1) })
+        unanswered(c.negotiationTimeout - there - c.rpProcessing, 'unreachable')
         return
       }
       const slot = cand.live.offer.slot
@@ -859,7 +864,7 @@ export class MarketSimulation {
       this.engine.after(back + c.jcProcessing, () => {
         if (answer !== 'accept') {
           this.metrics.declines[answer] = (this.metrics.declines[answer] ?? 0) + 1
-          if (answer === 'UNKNOWN_OFFER') bans.record(providerAddr, 'declined', simNowMs(this.engine))
+          mark({ outcome: 'declined', reason: answer })
           if (c.dropDeclined) this.dropStale(a, cand)
           this.negotiate(a, candidates, k + 1)
           return

@@ -133,6 +133,16 @@ test.serial('an audited job with an input file: the mediator stages the same inp
   t.is(await readFile(join(outcome.path, 'outputs', 'counts.txt'), 'utf8'), 'text lines=0 words=0 bytes=0\ndata lines=2 words=7 bytes=34\n')
 })
 
+test.serial('an audited job whose URL both the provider and the mediator refuse: the mediator writes the same input-error result and upholds it', async t => {
+  const jc = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-both-refuse')
+  const outcome = await jc.run({ module: 'wordcount:v0.1.0', inputs: { URL: `${base}/admin` }, auditProbability: 1, target: devnet.provider.chain.address })
+  t.true(outcome.challenged)
+  t.is(outcome.verdict, 'correct')
+  t.is(outcome.exitCode, 125)
+  t.regex(await readFile(join(outcome.path, 'stderr'), 'utf8'), /^lilypad: the job's inputs were not staged: InputAddressRefusedError: /)
+})
+
+// last: it moves the chain's clock ahead of the wall clock, which the deals of later tests would be built on
 test.serial('an audited job whose URL input the mediator may not fetch: it abstains, the mediation times out, the provider is paid', async t => {
   if (rp2 === undefined) { t.fail('needs the URL-input test\'s provider'); return }
   const provider = rp2
@@ -166,11 +176,3 @@ test.serial('an audited job whose URL input the mediator may not fetch: it absta
   t.is(medAfter, medBefore, 'the mediator that did not rule earns nothing')
 })
 
-test.serial('an audited job whose URL both the provider and the mediator refuse: the mediator writes the same input-error result and upholds it', async t => {
-  const jc = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-both-refuse')
-  const outcome = await jc.run({ module: 'wordcount:v0.1.0', inputs: { URL: `${base}/admin` }, auditProbability: 1, target: devnet.provider.chain.address })
-  t.true(outcome.challenged)
-  t.is(outcome.verdict, 'correct')
-  t.is(outcome.exitCode, 125)
-  t.regex(await readFile(join(outcome.path, 'stderr'), 'utf8'), /^lilypad: the job's inputs were not staged: InputAddressRefusedError: /)
-})

@@ -18,6 +18,31 @@ export type ProviderFailure =
 
 export type Standing = 'ok' | 'demoted' | 'banned'
 
+/** How a proposal to a provider failed (node/negotiation's outcomes; the simulator models the same ones). */
+export type ProposalFailure =
+  | { outcome: 'declined', reason: string }
+  | { outcome: 'no-answer' | 'unreachable' | 'no-peer' | 'bad-countersignature' | 'malformed-reply' | 'error' }
+
+/**
+ * What a failed proposal means for the job being matched and for the provider's standing. Busy (a full slot,
+ * or this job creator's share of its unagreed reservations): wait for a turn, no mark. Passing (a deposit read
+ * that failed there; an offer replaced or expired meanwhile; no answer from a loaded provider): it stays in this
+ * job's queue, and all but its own internal fault demote it (a stranger that always answers so is banned after
+ * two). Hard (it refused the job or its terms, could not be dialled, or answered with garbage): not asked again
+ * for this job, and demoted or banned for the next ones.
+ */
+export function afterProposal (f: ProposalFailure): { exclude: boolean, failure?: ProviderFailure } {
+  if (f.outcome === 'declined') {
+    if (f.reason === 'NO_CAPACITY' || f.reason === 'RATE_LIMITED') return { exclude: false }
+    if (f.reason === 'INTERNAL') return { exclude: false }
+    if (f.reason === 'UNKNOWN_OFFER' || f.reason === 'EXPIRED') return { exclude: false, failure: 'declined' }
+    return { exclude: true, failure: 'declined' }
+  }
+  if (f.outcome === 'no-answer') return { exclude: false, failure: 'declined' }
+  if (f.outcome === 'unreachable' || f.outcome === 'no-peer') return { exclude: true, failure: 'unreachable' }
+  return { exclude: true, failure: 'declined' }
+}
+
 export interface BanPolicy {
   ttlMs: number
   banAt: number

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { nextAttemptAt, attemptBudgetMs, backoffMs, defaultRetryPolicy, type RetryPolicy } from './retry.ts'
-import { BanList } from './ban.ts'
+import { BanList, afterProposal } from './ban.ts'
 import { AnnounceSchedule } from './announce.ts'
 
 const P: RetryPolicy = { initialMs: 100, maxMs: 1000, factor: 2, attemptTimeoutMs: 5000, finalLeadMs: 300 }
@@ -52,6 +52,20 @@ test('ban list: failures demote, then ban; bans lapse after the TTL; ranking dro
   t.deepEqual(bans.rank(['0xee', '0xcc'], p => p, 300), ['0xcc', '0xee'], 'a demoted provider goes last')
   t.is(bans.standing('0xaa', 1100), 'ok', 'the score lapses a TTL after the last failure')
   t.is(bans.lastFailure('0xbb', 1099), 'unreachable')
+})
+
+test('after a failed proposal: busy and passing faults keep the provider in the job\'s queue; refusals and dead peers do not; a stranger always answering UNKNOWN_OFFER is banned after two', t => {
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'NO_CAPACITY' }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'RATE_LIMITED' }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'INTERNAL' }), { exclude: false }, 'a deposit read that timed out at the provider')
+  t.deepEqual(afterProposal({ outcome: 'no-answer' }), { exclude: false, failure: 'declined' }, 'a loaded provider answering late is demoted, not dropped')
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER' }), { exclude: false, failure: 'declined' })
+  for (const reason of ['TERMS', 'MODULE', 'UNFUNDED', 'BAD_SIGNATURE', 'WRONG_PROVIDER', 'MALFORMED']) t.deepEqual(afterProposal({ outcome: 'declined', reason }), { exclude: true, failure: 'declined' }, reason)
+  t.deepEqual(afterProposal({ outcome: 'unreachable' }), { exclude: true, failure: 'unreachable' })
+  t.deepEqual(afterProposal({ outcome: 'bad-countersignature' }), { exclude: true, failure: 'declined' })
+  const bans = new BanList()
+  for (let i = 0; i < 2; i++) { const v = afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER' }); bans.record('0xspam', v.failure!, 0) }
+  t.true(bans.banned('0xspam', 1))
 })
 
 test('ban list: bounded, forgetting the least recently failed', t => {

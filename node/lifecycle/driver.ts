@@ -44,6 +44,8 @@ interface Live<E, F> {
   timer?: Timer
   refreshTimer?: Timer
   refreshFailures: number
+  /** when the last step asked to be woken (lifecycle time) */
+  wakeAt?: number
   unwatch?: () => void
   queue: Promise<unknown>
 }
@@ -52,6 +54,19 @@ export interface DriverOptions {
   retry?: RetryPolicy
   /** the time the lifecycle reasons in (ms): default the clock; a node passes its chain follower's estimate */
   now?: () => number
+  /**
+   * Subscribes to jumps of that time (the follower's new blocks: a chain clock moved ahead, as anvil's
+   * evm_increaseTime or a node that slept moves it): records whose wake-up time has passed are stepped then,
+   * not when the local timer set before the jump fires. Returns the unsubscribe.
+   */
+  clockMoved?: (listener: () => void) => () => void
+}
+
+/** `clockMoved` for a chain follower: its new blocks (each may move its chain clock). */
+export function followClock (follower: { on: (e: 'block', l: (n: number) => void) => unknown, off: (e: 'block', l: (n: number) => void) => unknown }, listener: () => void): () => void {
+  const onBlock = (): void => { listener() }
+  follower.on('block', onBlock)
+  return () => { follower.off('block', onBlock) }
 }
 
 /** Rejects with the signal's reason when it aborts. */
@@ -87,6 +102,22 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     this.store = store
     this.#retry = opts.retry ?? defaultRetryPolicy
     this.#now = opts.now ?? (() => components.clock.now())
+    if (opts.clockMoved !== undefined) this.#offClock = opts.clockMoved(() => { this.#wakeDue() })
+  }
+
+  readonly #offClock: (() => void) | undefined
+
+  /** Steps every record whose wake-up time the lifecycle's clock has reached. */
+  #wakeDue (): void {
+    if (this.stopped) return
+    const now = this.#now()
+    for (const [id, live] of this.#live) {
+      if (live.wakeAt === undefined || live.wakeAt > now) continue
+      live.wakeAt = undefined
+      live.timer?.cancel()
+      live.timer = undefined
+      void this.dispatch(id, TICK as unknown as E).catch(err => { reportError(this.#c, this.lifecycle.role, err, 'a step after the clock moved failed', { id }) })
+    }
   }
 
   get stopped (): boolean { return this.#stop.signal.aborted }
@@ -161,6 +192,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
   async stop (): Promise<void> {
     if (this.stopped) return
     this.#stop.abort(new Error(`${this.lifecycle.role} lifecycle stopping`))
+    this.#offClock?.()
     for (const live of this.#live.values()) {
       live.timer?.cancel()
       live.refreshTimer?.cancel()
@@ -228,11 +260,13 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; void this.dispatch(id, CHAIN as unknown as E) }
     live.timer?.cancel()
     live.timer = undefined
+    live.wakeAt = undefined
     if (next.terminal) {
       live.unwatch?.()
       live.unwatch = undefined
       if (live.inflight.size === 0 && live.pending.length === 0) this.#live.delete(id)
     } else if (s.wakeAt !== undefined) {
+      live.wakeAt = s.wakeAt
       live.timer = this.#c.clock.setTimeout(() => { void this.dispatch(id, TICK as unknown as E) }, Math.max(0, s.wakeAt - this.#now()))
     }
     return next

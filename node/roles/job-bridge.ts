@@ -21,7 +21,7 @@ import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { parseRequestInputs, inlineOutput, clip, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
 import { reportError, type Components } from '../components.ts'
-import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
+import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { requestedJob, stepBridge, bridgeFailure, type BridgeJob, type BridgeEvent, type BridgeAction, type BridgeFacts } from '../../core/lifecycle/bridge.ts'
 
 /** What the bridge needs of a job creator (node/roles/job-creator.ts `JobCreator` fits). */
@@ -69,7 +69,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     this.dir = join(init.dataDir, 'bridge')
     this.cursor = new BlockCursor(join(this.dir, 'cursor.json'), init.network.deployBlock)
     this.jobs = new DealStore<BridgeJobRecord>(join(this.dir, 'jobs'))
-    this.driver = new LifecycleDriver(components, this.lifecycle(), this.jobs, { now: () => init.chain.follower.chainNow() })
+    this.driver = new LifecycleDriver(components, this.lifecycle(), this.jobs, { now: () => init.chain.follower.chainNow(), clockMoved: listener => followClock(init.chain.follower, listener) })
     this.driver.on('change', (rec, prev) => {
       if (!rec.terminal || prev?.terminal === true) return
       this.metrics[rec.phase as 'completed' | 'failed' | 'skipped']++

@@ -28,13 +28,13 @@ import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
 import { ResultReceiver } from '../result-delivery/index.ts'
 import { reportError, type Components } from '../components.ts'
-import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
+import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import {
   jobCreatorDeal, stepJobCreator, jobCreatorFailure, jobView, defaultJobCreatorPolicy,
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { BanList, type BanPolicy, type ProviderFailure } from '../../core/policy/ban.ts'
+import { BanList, afterProposal, type BanPolicy, type ProviderFailure, type ProposalFailure } from '../../core/policy/ban.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
 /** The same phases cli/progress.ts renders. */
@@ -169,6 +169,15 @@ export class ResultUnavailableError extends Error {
 export type JcDealRecord = JobCreatorDeal
 
 const MAX_UINT96 = (1n << 96n) - 1n
+/** A negotiation attempt's outcome text (node/negotiation outcomeText) as the ban policy reads it. */
+function proposalFailureOf (outcome: string): ProposalFailure {
+  const m = /^declined (\S*)/.exec(outcome)
+  if (m !== null) return { outcome: 'declined', reason: m[1] }
+  if (outcome.startsWith('no answer')) return { outcome: 'no-answer' }
+  const head = outcome.split(' ')[0]
+  return { outcome: (['unreachable', 'no-peer', 'bad-countersignature', 'malformed-reply'].includes(head) ? head : 'error') as 'error' }
+}
+
 /** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
 const FETCH_ATTEMPT_MS = 10_000
 /** how long a fetch attempt first spends reaching (re-resolving) the provider */
@@ -228,7 +237,7 @@ export class JobCreator {
       ...(opts.agreeTimeoutMs !== undefined ? { agreeTimeoutMs: opts.agreeTimeoutMs } : {}),
       ...(opts.fetchTimeoutMs !== undefined ? { fetchTimeoutMs: opts.fetchTimeoutMs } : {})
     }
-    this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow() })
+    this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow(), clockMoved: listener => followClock(opts.chain.follower, listener) })
     this.driver.on('change', rec => {
       if (rec.terminal) { this.results.forget(rec.dealId); this.details.delete(rec.dealId) }
     })
@@ -391,14 +400,14 @@ export class JobCreator {
       } catch (err) {
         if (!(err instanceof NoDealError)) throw err
         const now = this.c.clock.now()
-        const busy = err.attempts.every(a => a.outcome === 'declined NO_CAPACITY')
-        for (const a of err.attempts) {
+        const verdicts = err.attempts.map(a => ({ a, v: afterProposal(proposalFailureOf(a.outcome)) }))
+        const busy = verdicts.every(({ v }) => !v.exclude && v.failure === undefined)
+        for (const { a, v } of verdicts) {
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: a.outcome.split(' ')[0] })
-          if (a.outcome === 'declined NO_CAPACITY') continue
-          // a provider that declined for another reason, or could not be reached, is not asked again for this job,
-          // and is demoted or banned for the next ones
-          excluded.add(a.provider.toLowerCase())
-          const standing = this.bans.record(a.provider, a.outcome.startsWith('declined') || a.outcome === 'bad countersignature' ? 'declined' : 'unreachable', now)
+          // core/policy/ban.ts: a passing fault leaves the provider in this job's queue; a hard one does not
+          if (v.exclude) excluded.add(a.provider.toLowerCase())
+          if (v.failure === undefined) continue
+          const standing = this.bans.record(a.provider, v.failure, now)
           if (standing === 'banned') this.c.logger.info({ provider: a.provider, outcome: a.outcome }, 'provider banned for a while')
         }
         if (!busy) note(`no provider agreed (${err.message}); trying others`)

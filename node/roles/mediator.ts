@@ -26,7 +26,7 @@ import { locatePeer, dhtRecords } from '../dispute/locate.ts'
 import { verifyDisputeCase, NotChallengedError, DisputeVerificationError, type DisputeCase } from '../../protocols/dispute/index.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
 import { reportError, type Components } from '../components.ts'
-import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
+import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
@@ -125,7 +125,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       ? new Directory(init.host, { networkId: init.network.networkId, domain: this.domain, signer: init.chain.wallet, privateKey: init.peerKey })
       : undefined
     this.policy = { self: init.chain.address, pullAfterMs: init.pullAfterMs ?? defaultMediatorTiming.pullAfterMs, pullIntervalMs: init.pullIntervalMs ?? defaultMediatorTiming.pullIntervalMs, marginSec: init.marginSec ?? defaultMediatorTiming.marginSec }
-    this.driver = new LifecycleDriver(components, this.lifecycle(), this.records, { now: () => init.chain.follower.chainNow() })
+    this.driver = new LifecycleDriver(components, this.lifecycle(), this.records, { now: () => init.chain.follower.chainNow(), clockMoved: listener => followClock(init.chain.follower, listener) })
     this.driver.on('change', (rec, prev) => { this.onChange(rec, prev) })
   }
 

@@ -28,7 +28,7 @@ import type { ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { deliverResult, sendDealNotice } from '../result-delivery/index.ts'
 import { reportError, type Components } from '../components.ts'
-import { LifecycleDriver, type Lifecycle } from '../lifecycle/driver.ts'
+import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import {
   countersignedDeal, stepProvider, providerFailure, defaultProviderPolicy,
   type ProviderDeal, type ProviderEvent, type ProviderAction, type ProviderPolicy
@@ -185,7 +185,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     })
     this.capacity.onChange(() => { this.announcer.setFreeSlots(this.gated.freeSlots()) })
     this.deals = new DealStore<RpDealRecord>(join(opts.dataDir, 'rp-deals'))
-    this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow() })
+    this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow(), clockMoved: listener => followClock(opts.chain.follower, listener) })
     this.driver.on('change', rec => {
       // agreed on chain (by us or by anyone): the job creator has paid, its reservation stops counting against its cap
       if (rec.agreedAt !== undefined) this.capacity.agreed(rec.dealId)

@@ -1,0 +1,41 @@
+// The lifecycle driver wakes a record when the lifecycle's clock (the chain's) jumps past its wake-up time,
+// without waiting for the local timer it set before the jump.
+import test from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EventEmitter } from 'node:events'
+import { ManualClock } from '../../core/clock.ts'
+import { quietComponents } from '../components.ts'
+import { DealStore } from '../deal-store/deal-store.ts'
+import { LifecycleDriver, followClock, type Lifecycle } from './driver.ts'
+
+interface Rec { id: string, terminal: boolean, updatedAt: number, phase: string, due: number }
+
+test('a chain clock that jumps past a wake-up time steps the record at the next block, not when the local timer fires', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const clock = new ManualClock(1_000_000)
+  let skew = 0
+  const follower = new EventEmitter<{ block: [number] }>()
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'job-creator',
+    step: (rec, { now }) => now >= rec.due ? { record: { ...rec, phase: 'done', terminal: true }, actions: [] } : { record: rec, actions: [], wakeAt: rec.due },
+    failure: () => ({ type: 'failed' }),
+    facts: async () => ({}),
+    perform: async () => ({ type: 'noop' })
+  }
+  const driver = new LifecycleDriver(quietComponents(clock), lifecycle, new DealStore<Rec>(dir), { now: () => clock.now() + skew, clockMoved: l => followClock(follower, l) })
+  t.teardown(async () => { await driver.stop() })
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'waiting', due: 1_000_000 + 120_000 })
+  t.is((await driver.get('d1'))?.phase, 'waiting')
+  const done = driver.until('d1', r => r.terminal)
+  // a block before the wake-up time changes nothing
+  follower.emit('block', 1)
+  t.is((await driver.get('d1'))?.phase, 'waiting')
+  // the chain's clock jumps 125 s (evm_increaseTime): the next block wakes the record; the local clock stood still
+  skew = 125_000
+  follower.emit('block', 2)
+  t.is((await done).phase, 'done')
+  t.is(clock.now(), 1_000_000)
+})
