@@ -17,6 +17,7 @@ import type { InputPolicy } from './inputs/index.ts'
 import { Executor, loadExecutorOwner } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
+import { detectGpus, describeGpus, usableDevices } from './gpu/index.ts'
 import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
 import { Mediator, type MediatorInit } from './roles/mediator.ts'
@@ -188,7 +189,10 @@ export class LilypadNode {
     await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') })
     await this.disputes.start()
     if (roles.includes('resource-provider')) {
-      this.provider = await ResourceProvider.create(c, { host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
+      // the machine's GPUs, unless the settings give an inventory (or a bare machine.gpus count) themselves
+      const gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined ? undefined : await detectGpus({ docker: (this.executor as Executor).docker }))
+      if (gpus !== undefined) this.logger.info({ gpus: describeGpus(gpus), usable: usableDevices(gpus).length }, 'GPUs detected')
+      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
       await this.startResultRetention(this.provider)

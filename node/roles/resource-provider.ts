@@ -29,6 +29,7 @@ import { DealStore } from '../deal-store/deal-store.ts'
 import { deliverResult, sendDealNotice } from '../result-delivery/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
+import { gpuSlots, type GpuInventory, type SlotGpus } from '../gpu/index.ts'
 import {
   countersignedDeal, stepProvider, providerFailure, defaultProviderPolicy,
   type ProviderDeal, type ProviderEvent, type ProviderAction, type ProviderPolicy
@@ -58,6 +59,12 @@ export interface ResourceProviderOptions {
   slots?: number
   /** the whole machine (default: this host's cpus, memory and the data dir's free disk) */
   machine?: Partial<MachineSpec>
+  /**
+   * The GPUs detected on this machine (node/gpu detectGpus; the node detects them at start). Each slot offers
+   * its own share — count, model, the smallest VRAM, the CUDA version — and its jobs get exactly those devices
+   * (by UUID), so two jobs never share a GPU. Without it, `machine.gpus` is split as a bare count.
+   */
+  gpus?: GpuInventory
   price?: bigint
   collateral?: bigint
   /** accepted mediators (default the network's) */
@@ -123,6 +130,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   readonly deals: DealStore<RpDealRecord>
   readonly driver: LifecycleDriver<ProviderDeal, ProviderEvent, ProviderAction, DealFacts>
   readonly template: OfferTemplate
+  /** each slot's GPUs (spec and device UUIDs), when the machine's GPUs were detected */
+  readonly gpuShares: SlotGpus[] | undefined
   /** deals whose container is running now (tests check it never exceeds the slots) */
   running = 0
   maxRunning = 0
@@ -151,9 +160,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     if (!this.stopped) this.announcer.requestAnnouncement()
   }
 
-  private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ResourceProviderOptions, template: OfferTemplate) {
+  private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ResourceProviderOptions, template: OfferTemplate, gpuShares?: SlotGpus[]) {
     super()
     this.opts = opts
+    this.gpuShares = gpuShares
     this.c = { ...components, logger: components.logger.child({ component: 'provider' }) }
     this.template = template
     this.policy = { ...defaultProviderPolicy, ...opts.lifecycle }
@@ -164,7 +174,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.capacity = new SlotCapacity(slots, { clock: components.clock })
     this.gated = new GatedCapacity(this.capacity, () => this.usableSlots())
     this.announcer = new ResourceOfferAnnouncer(opts.gossip, {
-      domain, signer: opts.chain.wallet, template: () => template, freeSlots: [], intervalMs: opts.announceIntervalMs ?? 10_000, ttlSec: opts.offerTtlSec ?? 60, clock: components.clock,
+      domain, signer: opts.chain.wallet, template: slot => this.templateOf(slot), freeSlots: [], intervalMs: opts.announceIntervalMs ?? 10_000, ttlSec: opts.offerTtlSec ?? 60, clock: components.clock,
       onError: (err, what) => { this.c.logger.debug({ err, what }, 'could not publish (no peers yet?)') }
     })
     this.negotiator = new DealNegotiator(opts.host, {
@@ -193,6 +203,12 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     })
   }
 
+  /** What slot `slot` offers: the machine's share, with the slot's own GPUs when they were detected. */
+  templateOf (slot: number): OfferTemplate {
+    const gpus = this.gpuShares?.[slot]
+    return gpus === undefined ? this.template : { ...this.template, spec: { ...this.template.spec, ...gpus.spec } }
+  }
+
   static async create (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ResourceProviderOptions): Promise<ResourceProvider> {
     const slots = opts.slots ?? 1
     if (!Number.isInteger(slots) || slots < 1) throw new TypeError('slots must be a positive integer')
@@ -201,7 +217,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     const mediators = (opts.mediators ?? opts.network.mediators ?? []).map(a => getAddress(a))
     if (mediators.length === 0) throw new TypeError('a resource provider needs at least one accepted mediator (the network file names none)')
     const template: OfferTemplate = { spec: per, modules: opts.modules ?? [], price: opts.price ?? 10n ** 18n, collateral: opts.collateral ?? 2n * 10n ** 18n, mediators }
-    return new ResourceProvider(components, opts, template)
+    const shares = opts.gpus !== undefined ? gpuSlots(opts.gpus, slots) : undefined
+    return new ResourceProvider(components, opts, template, shares)
   }
 
   get address (): string { return this.opts.chain.address }
@@ -514,7 +531,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       }
       let r
       try {
-        r = await this.opts.executor.run(spec, { resultDir, timeoutSec, usedMs: staged.usedMs, signal, jobId: rec.dealId, inputMounts: staged.inputs.mounts })
+        const gpuDeviceIds = this.gpuShares?.[rec.slot]?.deviceIds ?? []
+        r = await this.opts.executor.run(spec, { resultDir, timeoutSec, usedMs: staged.usedMs, signal, jobId: rec.dealId, inputMounts: staged.inputs.mounts, ...(gpuDeviceIds.length > 0 ? { gpuDeviceIds } : {}) })
       } catch (err) {
         // a run the engine lost may be run again (and adopt its container): its inputs stay until then
         keepInputs = (err instanceof EngineLostError || err instanceof DockerUnavailableError) && !signal.aborted
