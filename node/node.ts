@@ -40,7 +40,7 @@ export type JobCreatorSettings = Partial<Omit<JobCreatorOptions, 'host' | 'chain
 /** Mediator settings a node takes. */
 export type MediatorSettings = Partial<Pick<MediatorInit, 'pullAfterMs' | 'pullIntervalMs' | 'marginSec' | 'register' | 'modules'>>
 /** Job bridge settings a node takes. */
-export type BridgeSettings = Partial<Pick<JobBridgeInit, 'concurrency' | 'register'>>
+export type BridgeSettings = Partial<Pick<JobBridgeInit, 'concurrency' | 'register' | 'allowedModules'>>
 
 export interface NodeOptions {
   network: NetworkFile

@@ -2,8 +2,8 @@
 // emits JobRequested; the bridge node (LilypadNode with the job-bridge role: a JobCreator plus the JobBridge,
 // on the devnet's approved and bonded bridge key) picks it up, runs it through the network on a real provider
 // node (Docker, Helia), then completeJob hands the client contract the result CID, the exit code and the cow
-// itself (stdout inline), and anyone can fetch the CID from the provider. A job that cannot run is failed and the
-// client refunded; a job requested while the bridge was down is picked up when it comes back; a client written
+// itself (stdout inline), and anyone can fetch the CID from the provider. A module outside the bridge's allow-list
+// is failed and the client refunded; a job requested while the bridge was down is picked up when it comes back; a client written
 // only against the developer package (contracts/package) gets its callback the same way.
 import test from 'ava'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
@@ -126,19 +126,28 @@ test.serial('a contract runs cowsay through the network and holds the result CID
   await stopBridge()
 })
 
-test.serial('a job that cannot run is failed on chain and the client refunded', async t => {
+test.serial('a module outside the bridge\'s allow-list (a name not built in, a local path, a git URL) is failed on chain with the rule, and the client refunded', async t => {
   const { bridge } = await startBridge()
-  // the network offers a module the bridge cannot resolve
-  await net.admin.setModulePrice('nosuchmodule:v0.0.0', LP(3))
-  const before = await net.stranger.tokenBalance()
-  const jobId = await net.stranger.requestJob('nosuchmodule:v0.0.0', { Message: 'x' }, { callbackGasLimit: 10_000, timeout: 600 })
-  const quote = await net.stranger.quote('nosuchmodule:v0.0.0', 10_000)
-  t.is(await net.stranger.tokenBalance(), before - quote)
-  const rec = await settled(bridge, jobId)
-  t.is(rec.phase, 'failed')
-  t.regex(rec.reason ?? '', /^ModuleNotFoundError/)
-  t.is((await net.admin.contractJob(jobId)).status, 'Failed', 'the JobManager shows the job failed')
-  t.is(await net.stranger.tokenBalance(), before, 'the client got its payment back')
+  // the network prices modules the bridge does not run: it refuses them before resolving or fetching anything
+  const cases: Array<[string, RegExp]> = [
+    ['nosuchmodule:v0.0.0', /^module nosuchmodule:v0\.0\.0 is not on this bridge's allow-list \(cowsay:v0\.0\.1, /],
+    ['file:///etc/passwd', /^module file:\/\/\/etc\/passwd is a local path or file reference; a bridge never runs those for a contract$/],
+    ['https://github.com/evil/module', /^git module https:\/\/github\.com\/evil\/module is not pinned to a commit$/],
+    ['https://github.com/evil/module#0123456789abcdef0123456789abcdef01234567', /is not on this bridge's allow-list/]
+  ]
+  for (const [module, why] of cases) {
+    await net.admin.setModulePrice(module, LP(3))
+    const before = await net.stranger.tokenBalance()
+    const jobId = await net.stranger.requestJob(module, { Message: 'x' }, { callbackGasLimit: 10_000, timeout: 600 })
+    const quote = await net.stranger.quote(module, 10_000)
+    t.is(await net.stranger.tokenBalance(), before - quote)
+    const rec = await settled(bridge, jobId)
+    t.is(rec.phase, 'failed', module)
+    t.regex(rec.reason ?? '', why, module)
+    t.is(rec.dealId, undefined, `${module}: no deal was made for it`)
+    t.is((await net.admin.contractJob(jobId)).status, 'Failed', 'the JobManager shows the job failed')
+    t.is(await net.stranger.tokenBalance(), before, 'the client got its payment back')
+  }
   await stopBridge()
 })
 

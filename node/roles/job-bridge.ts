@@ -19,8 +19,9 @@ import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { parseRequestInputs, inlineOutput, clip, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
+import { inlineOutput, clip, vetRequest, defaultAllowedModules, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
 import { reportError, type Components } from '../components.ts'
+import { loadRegistry } from '../modules/refs.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { requestedJob, stepBridge, bridgeFailure, type BridgeJob, type BridgeEvent, type BridgeAction, type BridgeFacts } from '../../core/lifecycle/bridge.ts'
 
@@ -44,6 +45,13 @@ export interface JobBridgeInit {
   concurrency?: number
   /** register in the Directory contract (default true) */
   register?: boolean
+  /**
+   * The modules a contract may have this bridge run, exactly as named (default: the built-in registry's
+   * versioned names, `defaultAllowedModules`). A request naming anything else — a local path or file:// URL
+   * (never run), an unpinned git URL, a name not listed — is failed on chain with the rule it broke
+   * (protocols/contract-job `vetRequest`), before the bridge resolves or fetches anything for it.
+   */
+  allowedModules?: string[]
 }
 
 export interface JobBridgeMetrics { requested: number, completed: number, failed: number, skipped: number }
@@ -118,10 +126,12 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     const id = `job-${a.jobId}`
     if (await this.jobs.get(id) !== undefined) return
     this.metrics.requested++
-    // the request's inputs are checked at the edge: a request that cannot be run as asked is failed at once
-    let inputs: Record<string, string> = {}
-    let refused: string | undefined
-    try { inputs = parseRequestInputs(a.inputs) } catch (err) { refused = `inputs refused: ${(err as Error).message}` }
+    // the request is vetted at the edge (protocols/contract-job vetRequest: the module allow-list, the inputs'
+    // form): one that cannot be run as asked, or came after its deadline, is failed at once
+    const allowed = this.init.allowedModules ?? defaultAllowedModules(Object.keys(loadRegistry()))
+    const vetted = vetRequest({ jobId: a.jobId, module: a.module, inputs: a.inputs, deadline: Number(a.deadline) }, { allowed, minSecondsLeft: 0 }, Math.floor(this.init.chain.follower.chainNow() / 1000))
+    const inputs: Record<string, string> = vetted.action === 'run' ? vetted.inputs : {}
+    const refused = vetted.action === 'fail' ? vetted.reason : undefined
     this.c.logger.info({ jobId: String(a.jobId), module: a.module, client: a.client, ...(refused !== undefined ? { refused } : {}) }, 'a contract asked for a job')
     await this.driver.add(requestedJob({ jobId: String(a.jobId), client: a.client, module: a.module, inputs, payment: a.payment, deadline: Number(a.deadline) }, refused))
   }
