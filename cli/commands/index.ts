@@ -3,6 +3,7 @@ import type { CommandEntry } from '../command.ts'
 // One line per command; each lives in its own file and is imported only when it runs.
 export const commands: CommandEntry[] = [
   { name: 'run', summary: 'Run a job on the Lilypad network (starts the devnet when none is named and none runs)', load: async () => (await import('./run.ts')).run },
+  { name: 'get', summary: 'Fetch and verify the result directory behind a CID from the network', load: async () => (await import('./get.ts')).get },
   { name: 'devnet', summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator', load: async () => (await import('./devnet.ts')).devnet },
   { name: 'node', summary: 'Run a node with the given roles', load: async () => (await import('./node.ts')).node },
   { name: 'resource-provider', summary: 'Offer this machine\'s compute (= node --roles resource-provider)', load: async () => (await import('./node.ts')).resourceProvider },
