@@ -151,6 +151,18 @@ test.serial('a module outside the bridge\'s allow-list (a name not built in, a l
   await stopBridge()
 })
 
+test.serial('an input the module does not take (a misspelt key) is named and the job failed, not run on the default', async t => {
+  const { bridge } = await startBridge()
+  const before = await net.stranger.tokenBalance()
+  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Mesage: 'typo' }, { callbackGasLimit: 10_000, timeout: 600 })
+  const rec = await settled(bridge, jobId)
+  t.is(rec.phase, 'failed')
+  t.is(rec.reason, 'cowsay:v0.0.1 has no input Mesage (it takes: Message)')
+  t.is(rec.dealId, undefined, 'nothing ran')
+  t.is(await net.stranger.tokenBalance(), before, 'the client got its payment back')
+  await stopBridge()
+})
+
 test.serial('a job requested while the bridge is down is run when it restarts; finished jobs are not run again', async t => {
   const client = connectExampleClient(exampleClient(), net.provider)
   const jobId = await runCowsay('hello again')

@@ -19,9 +19,11 @@ import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { inlineOutput, clip, vetRequest, defaultAllowedModules, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
+import { inlineOutput, clip, vetRequest, defaultAllowedModules, checkTemplateInputs, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
 import { reportError, type Components } from '../components.ts'
-import { loadRegistry } from '../modules/refs.ts'
+import { loadRegistry, resolveModule } from '../modules/refs.ts'
+import { readModuleTemplate } from '../modules/index.ts'
+import { templateInputs } from '../modules/declared-inputs.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { requestedJob, stepBridge, bridgeFailure, type BridgeJob, type BridgeEvent, type BridgeAction, type BridgeFacts } from '../../core/lifecycle/bridge.ts'
 
@@ -52,6 +54,8 @@ export interface JobBridgeInit {
    * (protocols/contract-job `vetRequest`), before the bridge resolves or fetches anything for it.
    */
   allowedModules?: string[]
+  /** where the built-in registry lives (tests; default the repository's modules/) */
+  modulesDir?: string
 }
 
 export interface JobBridgeMetrics { requested: number, completed: number, failed: number, skipped: number }
@@ -128,7 +132,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     this.metrics.requested++
     // the request is vetted at the edge (protocols/contract-job vetRequest: the module allow-list, the inputs'
     // form): one that cannot be run as asked, or came after its deadline, is failed at once
-    const allowed = this.init.allowedModules ?? defaultAllowedModules(Object.keys(loadRegistry()))
+    const allowed = this.init.allowedModules ?? defaultAllowedModules(Object.keys(loadRegistry(this.init.modulesDir)))
     const vetted = vetRequest({ jobId: a.jobId, module: a.module, inputs: a.inputs, deadline: Number(a.deadline) }, { allowed, minSecondsLeft: 0 }, Math.floor(this.init.chain.follower.chainNow() / 1000))
     const inputs: Record<string, string> = vetted.action === 'run' ? vetted.inputs : {}
     const refused = vetted.action === 'fail' ? vetted.reason : undefined
@@ -173,6 +177,10 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
       case 'run': {
         await this.turn(signal) // aborted while waiting: stopping, resumed at the next start
         try {
+          // an input the template never reads (a misspelt key) or reads unguarded and lacks would otherwise
+          // silently fall back to a default: the client is told which, and refunded
+          const wrong = await this.templateInputsProblem(rec)
+          if (wrong !== null) return { type: 'run-failed', reason: wrong }
           const out = await this.init.jobCreator.run({ module: rec.module, inputs: rec.inputs, maxPrice: rec.payment, signal })
           // the deal is watched from now on (its result must stand before completeJob)
           this.offs.push(chain.follower.onDeal(out.dealId, () => { this.driver.refresh(rec.id) }))
@@ -206,6 +214,12 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
         return { type: 'failed' }
       }
     }
+  }
+
+  /** What is wrong with the request's inputs for its module's template, or null. */
+  private async templateInputsProblem (rec: BridgeJob): Promise<string | null> {
+    const module = await resolveModule(rec.module, this.init.modulesDir !== undefined ? { modulesDir: this.init.modulesDir } : {})
+    return checkTemplateInputs(rec.module, templateInputs(await readModuleTemplate(module)), rec.inputs)
   }
 
   /** Waits for one of `concurrency` turns to run a job. */
