@@ -126,6 +126,8 @@ export function toUserError (e: unknown): unknown {
       return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge', exitCode: 2, cause: e })
     case 'MetricsPortError':
       return new UserError(err.message, { hint: 'pick a free port for --metrics (0 lets the system choose)', exitCode: 2, cause: e })
+    case 'GatewayPortError':
+      return new UserError(err.message, { hint: 'pick a free port for --gateway (0 lets the system choose)', exitCode: 2, cause: e })
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
     default: return e

@@ -46,7 +46,11 @@ const badFlags: Array<[string[], RegExp]> = [
   [['network', 'init', 'mine'], /needs contracts/],
   [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--module-price', 'cowsay:v0.0.1'], /expected NAME=LP/],
   [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--bridge', 'someone'], /not an Ethereum address/],
-  [['faucet', '--address', 'me'], /not an Ethereum address/]
+  [['faucet', '--address', 'me'], /not an Ethereum address/],
+  [['node', '--roles', 'resource-provider', '--gateway', 'web'], /--gateway must be a TCP port number/],
+  [['get'], /name the CID to fetch/],
+  [['get', 'not-a-cid'], /"not-a-cid" is not a CID/],
+  [['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--timeout', '99999'], /--timeout "99999" must be a whole number of seconds from 1 to 3600/]
 ]
 // What makes a usage error slow is loading a node's code: none of it loads before the flags are checked.
 const HEAVY = /node_modules\/(libp2p|@libp2p|ethers|helia|@helia|dockerode|@chainsafe)\//

@@ -5,7 +5,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--log-level LEVEL]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--gateway PORT] [--log-level LEVEL]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -17,7 +17,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
         announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
         slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
         'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
-        metrics: { type: 'string' }, 'log-level': { type: 'string' }
+        metrics: { type: 'string' }, gateway: { type: 'string' }, 'log-level': { type: 'string' }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
@@ -59,11 +59,14 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const inputPolicy = { ...(allowAddresses.length > 0 ? { allowAddresses } : {}), ...(trustedCa.length > 0 ? { trustedCa } : {}) }
   const metricsPort = o.metrics === undefined ? undefined : Number(o.metrics)
   if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
+  const gatewayPort = o.gateway === undefined ? undefined : Number(o.gateway)
+  if (gatewayPort !== undefined && !(Number.isInteger(gatewayPort) && gatewayPort >= 0 && gatewayPort < 65536)) throw usageError('--gateway must be a TCP port number', USAGE)
   const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
   const level = o['log-level']
   if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`, USAGE)
   const { LilypadNode } = await import('../../node/node.ts')
   const { serveMetrics } = await import('../../node/observability/metrics.ts')
+  const { serveGateway } = await import('../../node/result-store/gateway.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
@@ -80,13 +83,17 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     })
   } catch (err) { throw toUserError(err) }
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined
+  let gateway: Awaited<ReturnType<typeof serveGateway>> | undefined
   try {
     if (metricsPort !== undefined) metricsServer = await serveMetrics(node.components.metrics, { port: metricsPort })
-  } catch (err) { await node.stop(); throw toUserError(err) }
-  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}\nCtrl-C stops it.`)
+    // read-only, loopback: the results this node holds at /ipfs/<CID>/<path> (node/result-store/gateway.ts)
+    if (gatewayPort !== undefined) gateway = await serveGateway(node.store, { port: gatewayPort })
+  } catch (err) { await metricsServer?.close(); await node.stop(); throw toUserError(err) }
+  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}${gateway !== undefined ? `\n  gateway ${gateway.url}` : ''}\nCtrl-C stops it.`)
   await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
   console.error('stopping…')
   await metricsServer?.close()
+  await gateway?.close()
   await node.stop()
   return 0
 }

@@ -4,6 +4,7 @@ export {
 } from './result-store.ts'
 export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, HeldInput, InputBlocks, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
 export { ResultRetention, DEFAULT_RETENTION } from './retention.ts'
+export { serveGateway, GatewayPortError, type GatewayOptions } from './gateway.ts'
 export type { RetentionOptions, ResultRetentionEvents } from './retention.ts'
 export { InsufficientDiskError, DiskFullError, freeBytes, reserveDisk, isDiskFull } from './disk.ts'
 export type { Reservation } from './disk.ts'
