@@ -462,14 +462,26 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return (await this.inspect(job, container, ms)).State
   }
 
+  /** Whether the engine's event log holds an "oom" event of this container (the last 10 minutes, replayed, no stream left open). */
+  private async oomEventLogged (id: string): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000)
+    const stream = await this.docker.getEvents({ since: now - 600, until: now, filters: { type: ['container'], event: ['oom'], container: [id] } }) as NodeJS.ReadableStream
+    let text = ''
+    for await (const chunk of stream) text += chunk.toString()
+    return text.includes('"oom"')
+  }
+
   /** Whether the engine recorded an OOM kill; `patient` waits a while for the engine's trailing OOM record. */
   private async wasOomKilled (job: Job, container: Docker.Container, patient: boolean): Promise<boolean> {
     // The status file makes oom vs killed part of the result's CID: a mediator's re-run must classify the same
     // way, so an unexplained SIGKILL waits up to 15 s for the record that can trail the exit on a loaded machine
     // (3 s was too short on CI: an OOM kill was classified 'killed'). Only such a SIGKILL waits, so this is rare.
+    // The engine sets State.OOMKilled only when the kernel's OOM event reached it before the exit; one that came
+    // after is still logged as the container's "oom" event, which is asked for too.
     const until = performance.now() + 15_000
     for (;;) {
       if ((await this.state(job, container)).OOMKilled) return true
+      if (await this.oomEventLogged(container.id).catch(() => false)) return true
       if (!patient || performance.now() >= until) return false
       await pause(100, job.signal)
       job.signal.throwIfAborted()
