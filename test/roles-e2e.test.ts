@@ -3,6 +3,7 @@
 // jobs at once without double-booking; a provider killed mid-job is timed out, refunded and replaced.
 // Serial: the tests share the devnet's accounts and check exact ledger movements.
 import test from 'ava'
+import { waitFor } from '../node/testing/fixtures.ts'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -140,7 +141,10 @@ test.serial('6. two job creators and two providers run 10 jobs at once: all comp
 test.serial('4. a provider killed mid-job: the deal times out, the job creator is refunded and the job succeeds on another provider', async t => {
   const victim = extra.find(n => n.provider !== undefined && n.chain.address === computeAddress(devKey(DEVNET_KEYS.provider2)))
   t.truthy(victim, 'test 6 started the second provider (the cheaper one, ranked first)')
-  const { jc } = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-c')
+  const { jc, node: jcNode } = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-c')
+  // the victim's offers must be in this new node's book (synced or gossiped), or the job goes straight to the other
+  const victimAddress = victim!.chain.address.toLowerCase()
+  await waitFor(() => jcNode.book.offers().some(o => o.offer.provider.toLowerCase() === victimAddress), 60_000, 'the victim\'s offer at the new job creator')
   const before = await reader.depositOf(jc.address)
   // kill it once its deal is agreed on chain and its container runs
   let killed: Promise<void> | undefined
