@@ -63,6 +63,11 @@ export interface DevnetOptions {
   slots?: number
   /** start the mediator role when present (default true) */
   mediator?: boolean
+  /**
+   * run the job bridge (dev key #7, approved and bonded) so contracts' jobs run (default false here; `lilypad
+   * devnet` runs it unless --no-bridge)
+   */
+  bridge?: boolean
   /** LP each funded account gets (default 10 000) */
   fund?: bigint
   /**
@@ -81,6 +86,8 @@ export interface Devnet {
   bootstrap: LilypadNode
   provider: LilypadNode
   mediator?: LilypadNode
+  /** the job bridge, when started (`bridge: true`) */
+  bridge?: LilypadNode
   /** the clock, logger and metrics registry its nodes share (the provider's host reports libp2p's metrics) */
   components: Components
   keys: typeof DEVNET_KEYS
@@ -186,6 +193,11 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
       mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor, components: nodeComponents('mediator'), libp2pMetrics: false })
       started.push(mediator)
     }
+    let bridge: LilypadNode | undefined
+    if (opts.bridge === true) {
+      bridge = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.bridge), dataDir: join(dir, 'bridge'), roles: ['job-bridge'], components: nodeComponents('bridge'), libp2pMetrics: false })
+      started.push(bridge)
+    }
     await Promise.all(clients.map(async c => { await c.stop() }))
     const readyMs = Math.round(performance.now() - t0)
     const marker: ReadyMarker = { pid: process.pid, rpcUrl: anvil.rpcUrl, readyMs, startedAt: new Date().toISOString() }
@@ -193,7 +205,7 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     let stopping: Promise<void> | undefined
     const replace = (old: LilypadNode, fresh: LilypadNode): void => { started[started.indexOf(old)] = fresh }
     const devnet: Devnet = {
-      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), components, keys: DEVNET_KEYS, readyMs, dir,
+      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), ...(bridge !== undefined ? { bridge } : {}), components, keys: DEVNET_KEYS, readyMs, dir,
       restartBootstrap: async () => {
         const listen = bootstrap.host.getMultiaddrs().map(m => m.decapsulateCode(421).toString())
         await bootstrap.stop()

@@ -3,7 +3,7 @@ import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { usageError } from '../usage.ts'
 
-const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator] [--metrics PORT]\n  lilypad devnet stop'
+const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator] [--no-bridge] [--metrics PORT]\n  lilypad devnet stop'
 
 async function stop (): Promise<number> {
   const { runningDevnet } = await import('../../node/devnet.ts')
@@ -21,12 +21,12 @@ async function stop (): Promise<number> {
 
 export const devnet: Command = {
   name: 'devnet',
-  summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator',
+  summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator, a job bridge',
   usage: USAGE,
   async run (argv) {
     let v
     try {
-      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' }, metrics: { type: 'string' } } })
+      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' }, 'no-bridge': { type: 'boolean' }, metrics: { type: 'string' } } })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     if (v.positionals[0] === 'stop') return await stop()
     if (v.positionals.length > 0) throw usageError(`unknown argument "${v.positionals[0]}"`, USAGE)
@@ -44,7 +44,7 @@ export const devnet: Command = {
     if (running !== undefined) throw new UserError(`a devnet is already running (pid ${running.pid}, ${running.rpcUrl})`, { hint: 'use it, or stop it with "lilypad devnet stop"' })
     let d
     try {
-      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true })
+      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, bridge: v.values['no-bridge'] !== true })
     } catch (err) { throw toUserError(err) }
     const { serveMetrics } = await import('../../node/observability/metrics.ts')
     let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined
@@ -61,7 +61,7 @@ export const devnet: Command = {
   provider       ${d.provider.chain.address} (${d.provider.provider?.capacity.freeSlots().length ?? 0} slots)
   mediator       ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running in this build)' : ''}
   job manager    ${d.network.contracts.jobManager}   example client ${d.network.contracts.exampleClient ?? '-'}
-  job bridge     ${bridge} (anvil dev key #${DEVNET_KEYS.bridge}: approved, bonded, funded; see docs/contracts-quickstart.md)
+  job bridge     ${bridge} (anvil dev key #${DEVNET_KEYS.bridge}: approved, bonded, funded; ${d.bridge !== undefined ? 'running: contracts\' jobs run' : 'not running (--no-bridge)'}; docs/contracts-quickstart.md)
   CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)${metrics !== undefined ? `\n  metrics        ${metrics.url}` : ''}
 
 MetaMask: Add network manually

@@ -4,7 +4,7 @@ import type { CommandEntry } from '../command.ts'
 export const commands: CommandEntry[] = [
   { name: 'run', summary: 'Run a job on the Lilypad network (starts the devnet when none is named and none runs)', load: async () => (await import('./run.ts')).run },
   { name: 'get', summary: 'Fetch and verify the result directory behind a CID from the network', load: async () => (await import('./get.ts')).get },
-  { name: 'devnet', summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator', load: async () => (await import('./devnet.ts')).devnet },
+  { name: 'devnet', summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator, a job bridge', load: async () => (await import('./devnet.ts')).devnet },
   { name: 'node', summary: 'Run a node with the given roles', load: async () => (await import('./node.ts')).node },
   { name: 'resource-provider', summary: 'Offer this machine\'s compute (= node --roles resource-provider)', load: async () => (await import('./node.ts')).resourceProvider },
   { name: 'solver', summary: 'Match job offers to resource offers (= node --roles solver)', load: async () => (await import('./node.ts')).solver },
