@@ -46,7 +46,7 @@ async function specOf (ref: string, inputs: Record<string, string>): Promise<Job
 
 /** Runs and checks afterwards that the engine holds no container of this job. */
 async function runJob (t: Ctx & { is: (a: unknown, b: unknown, m?: string) => void }, spec: JobSpec, execOpts: ExecutorOptions = {}, runOpts: Partial<RunOptions> = {}) {
-  const jobId = randomUUID()
+  const jobId = runOpts.jobId ?? randomUUID()
   const resultDir = join(await tempDir(t), 'result')
   const ex = new Executor({ docker, ...execOpts })
   // an aborted run returns before its container's removal has finished (it never waits long on the engine)
@@ -119,11 +119,13 @@ test('the deadline kills the container and is reported', async t => {
 test('an abort signal stops the job and the container is still removed', async t => {
   const ac = new AbortController()
   const spec = await specOf('stress:v0.1.0', { Mode: 'sleep', Arg: '60' })
-  // Abort once the container is running: the engine's start event for this image.
-  const events = await docker.getEvents({ filters: { event: ['start'], image: [spec.image] } })
+  // Abort once this job's container is running: the engine's start event for its label (other tests of this file
+  // start containers of the same image at the same time)
+  const jobId = randomUUID()
+  const events = await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [`org.lilypad.job=${jobId}`] } })
   t.teardown(async () => { (events as unknown as { destroy: () => void }).destroy() })
   events.once('data', () => { ac.abort() })
-  const err = await t.throwsAsync(runJob(t, spec, {}, { signal: ac.signal }))
+  const err = await t.throwsAsync(runJob(t, spec, {}, { signal: ac.signal, jobId }))
   t.is(err?.name, 'ExecutionAbortedError')
 })
 
