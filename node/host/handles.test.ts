@@ -14,6 +14,16 @@ function handles (): string[] {
   return process.getActiveResourcesInfo().filter(r => /^(TCP|UDP|Timeout|Immediate)/.test(r)).sort()
 }
 
+/**
+ * Sockets close asynchronously after stop() resolves and libp2p emits no event for it, so this polls (bounded by
+ * 30 s, generous for a loaded machine) until the process holds the same handles as before; returns the ms waited.
+ */
+async function untilReleased (before: string[]): Promise<number> {
+  const started = Date.now()
+  while (handles().join() !== before.join() && Date.now() < started + 30_000) await new Promise(resolve => setTimeout(resolve, 50))
+  return Date.now() - started
+}
+
 // serial: each test compares the whole process's handles before and after
 test.serial('a node with every mesh service leaves no open handles once stopped', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'lilypad-mesh-'))
@@ -38,12 +48,9 @@ test.serial('a node with every mesh service leaves no open handles once stopped'
   await rp.stop()
   await jc.stop()
   await Promise.all(hosts.map(async h => { await h.stop() }))
-  // sockets close asynchronously after stop() resolves, with no event to wait on: poll with a timeout
-  const started = Date.now()
-  const same = (): boolean => handles().join() === before.join()
-  while (!same() && Date.now() < started + 30_000) await new Promise(resolve => setTimeout(resolve, 50))
+  const waited = await untilReleased(before)
   t.deepEqual(handles(), before)
-  t.log(`handles released ${Date.now() - started} ms after stop`)
+  t.log(`handles released ${waited} ms after stop`)
 
   // the persistent peer key survives a restart; a corrupt key file is a named error
   const again = await loadOrCreatePeerKey(join(dir, 'peer-0.key'))
@@ -71,8 +78,6 @@ test.serial('a relay, a node holding a reservation at it and a relayed connectio
   t.not(conn.limits, undefined)
   t.true(handles().length > before.length)
   await Promise.all([relay, behind, dialer].map(async h => { await h.stop() }))
-  const started = Date.now()
-  const same = (): boolean => handles().join() === before.join()
-  while (!same() && Date.now() < started + 10_000) await new Promise(resolve => setTimeout(resolve, 50))
+  await untilReleased(before)
   t.deepEqual(handles(), before)
 })

@@ -24,6 +24,7 @@ import { checkModule, ModuleNotServedError, type ModulePolicy } from '../modules
 import { RateLimit } from '../../core/rate-limit.ts'
 import { quietComponents, reportError, type Components } from '../components.ts'
 import { guardOf, type GuardedHost, type PeerGuard } from '../peer-guard/index.ts'
+import type { ProposalFailure } from '../../core/policy/ban.ts'
 
 export interface StreamNode extends StreamOpener {
   peerId: PeerId
@@ -105,10 +106,21 @@ export interface CandidateOutcome {
 export class NoDealError extends Error {
   static override name = 'NoDealError'
   override name = NoDealError.name
-  readonly attempts: Array<{ provider: string, outcome: string }>
-  constructor (attempts: Array<{ provider: string, outcome: string }>) {
-    super(`no candidate agreed (${attempts.map(a => `${a.provider}: ${a.outcome}`).join('; ') || 'no candidates'})`)
+  /** every candidate asked, in order, with what happened */
+  readonly attempts: CandidateOutcome[]
+  constructor (attempts: CandidateOutcome[]) {
+    super(`no candidate agreed (${attempts.map(a => `${a.provider}: ${outcomeText(a)}`).join('; ') || 'no candidates'})`)
     this.attempts = attempts
+  }
+}
+
+/** A failed proposal's outcome as the ban policy (core/policy/ban.ts) reads it. */
+export function proposalFailureOf (o: CandidateOutcome): ProposalFailure {
+  switch (o.outcome) {
+    case 'declined': return { outcome: 'declined', reason: o.reason ?? '' }
+    case 'timeout': return { outcome: 'no-answer' }
+    case 'accepted': return { outcome: 'error' } // never in a NoDealError; an accepted candidate ends the search
+    default: return { outcome: o.outcome }
   }
 }
 
@@ -179,7 +191,7 @@ export class DealNegotiator {
   async propose (job: Envelope<'JobOffer'>, candidates: Candidate[], signer: Signer, options: { terms?: Partial<DealTerms>, signal?: AbortSignal, onOutcome?: (o: CandidateOutcome) => void, lookahead?: number } = {}): Promise<AgreedDeal> {
     const terms = { ...defaultDealTerms, ...options.terms }
     const jobOfferId = idOf('JobOffer', this.init.domain, job.value)
-    const attempts: Array<{ provider: string, outcome: string }> = []
+    const attempts: CandidateOutcome[] = []
     // providers found unreachable lately go last (stable: the matcher's ranking holds within each group)
     const reach = this.node.services?.reach
     const ordered = reach === undefined ? candidates : [...candidates].sort((a, b) => Number(reach.isDemoted(a.live.peer ?? '')) - Number(reach.isDemoted(b.live.peer ?? '')))
@@ -198,7 +210,7 @@ export class DealNegotiator {
       }
     }
     const report = (o: CandidateOutcome): void => {
-      attempts.push({ provider: o.provider, outcome: outcomeText(o) })
+      attempts.push(o)
       this.components.metrics.negotiations.inc({ side: 'proposer', outcome: o.outcome === 'declined' ? `declined-${o.reason ?? ''}` : o.outcome })
       try { options.onOutcome?.(o) } catch (err) { reportError(this.components, 'negotiation', err, 'an outcome listener threw') }
     }

@@ -12,7 +12,8 @@ import { validateEnvelope } from '../../protocols/validation.ts'
 import { liveOfferOf } from '../gossip/gossip.ts'
 import { startHosts, connectMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, boundResourceOffer, jobOffer, signedJobOffer, nowSec } from '../testing/fixtures.ts'
 import { startProvider, startJobCreator } from '../testing/parties.ts'
-import type { CandidateOutcome } from './negotiator.ts'
+import { proposalFailureOf, type CandidateOutcome } from './negotiator.ts'
+import { afterProposal } from '../../core/policy/ban.ts'
 
 test('junk offers priced at 0 cannot stop a job: the job creator goes past silent, unreachable and lying peers to the honest provider, and hears every outcome', async t => {
   const hosts = await startHosts(5)
@@ -71,6 +72,13 @@ test('junk offers priced at 0 cannot stop a job: the job creator goes past silen
   t.deepEqual(kinds.filter(k => k.startsWith('ghost')), Array(4).fill('ghost:unreachable'))
   t.deepEqual(kinds.filter(k => !k.startsWith('junk') && !k.startsWith('ghost')), ['liar:bad-countersignature', 'busy:declined:NO_CAPACITY', 'honest:accepted'])
   t.true(outcomes.every(o => o.peer !== undefined && o.ms >= 0))
+  // the ban policy reads each outcome as it is (no text parsed back): the silent junk peer stays in this job's
+  // queue but is marked, the ghosts and the liar leave it, the busy provider waits unmarked
+  const verdict = (who: string): unknown => outcomes.filter(o => o.provider === who).map(o => afterProposal(proposalFailureOf(o)))
+  t.deepEqual(verdict(junkKey.address), [{ exclude: false, failure: 'declined' }])
+  t.deepEqual(verdict(liarKey.address), [{ exclude: true, failure: 'declined' }])
+  t.deepEqual(verdict(busy.wallet.address), [{ exclude: false }])
+  t.deepEqual(outcomes.filter(o => o.outcome === 'unreachable').map(o => afterProposal(proposalFailureOf(o))), Array(4).fill({ exclude: true, failure: 'unreachable' }))
 
   // the job creator's ban policy keeps those that failed it: the next job's list starts with the honest provider
   const failed = new Set(outcomes.filter(o => o.outcome !== 'accepted' && !(o.outcome === 'declined' && o.reason === 'NO_CAPACITY')).map(o => o.peer))

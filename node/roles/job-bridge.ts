@@ -72,6 +72,8 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   /** jobs allowed to run at once; the rest wait for a turn */
   private running = 0
   private readonly turns: Array<() => void> = []
+  /** the modules contracts may ask for, fixed at start (the option, or the built-in registry's names) */
+  private allowed: string[] = []
   private started = false
 
   private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, init: JobBridgeInit) {
@@ -98,6 +100,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     if (this.started) return
     this.started = true
     await mkdir(this.dir, { recursive: true })
+    this.allowed = this.init.allowedModules ?? defaultAllowedModules(Object.keys(loadRegistry(this.init.modulesDir)))
     const chain = this.init.chain
     if (this.init.register !== false) await chain.ensureRole(Roles.JobCreator | Roles.Bridge, this.init.peerId)
     this.offs.push(chain.follower.subscribe({ contract: 'JobManager', event: 'JobRequested' }, async e => { await this.onRequested(e as JobManagerChainEvent) }))
@@ -132,8 +135,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     this.metrics.requested++
     // the request is vetted at the edge (protocols/contract-job vetRequest: the module allow-list, the inputs'
     // form): one that cannot be run as asked, or came after its deadline, is failed at once
-    const allowed = this.init.allowedModules ?? defaultAllowedModules(Object.keys(loadRegistry(this.init.modulesDir)))
-    const vetted = vetRequest({ jobId: a.jobId, module: a.module, inputs: a.inputs, deadline: Number(a.deadline) }, { allowed, minSecondsLeft: 0 }, Math.floor(this.init.chain.follower.chainNow() / 1000))
+    const vetted = vetRequest({ jobId: a.jobId, module: a.module, inputs: a.inputs, deadline: Number(a.deadline) }, { allowed: this.allowed, minSecondsLeft: 0 }, Math.floor(this.init.chain.follower.chainNow() / 1000))
     const inputs: Record<string, string> = vetted.action === 'run' ? vetted.inputs : {}
     const refused = vetted.action === 'fail' ? vetted.reason : undefined
     this.c.logger.info({ jobId: String(a.jobId), module: a.module, client: a.client, ...(refused !== undefined ? { refused } : {}) }, 'a contract asked for a job')

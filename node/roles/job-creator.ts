@@ -21,7 +21,7 @@ import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
 import { GossipService } from '../gossip/gossip.ts'
-import { DealNegotiator, NoDealError, type AgreedDeal } from '../negotiation/negotiator.ts'
+import { DealNegotiator, NoDealError, proposalFailureOf, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
 import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
@@ -34,7 +34,7 @@ import {
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { BanList, afterProposal, type BanPolicy, type ProviderFailure, type ProposalFailure } from '../../core/policy/ban.ts'
+import { BanList, afterProposal, type BanPolicy, type ProviderFailure } from '../../core/policy/ban.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
 /** The same phases cli/progress.ts renders. */
@@ -169,15 +169,6 @@ export class ResultUnavailableError extends Error {
 export type JcDealRecord = JobCreatorDeal
 
 const MAX_UINT96 = (1n << 96n) - 1n
-/** A negotiation attempt's outcome text (node/negotiation outcomeText) as the ban policy reads it. */
-function proposalFailureOf (outcome: string): ProposalFailure {
-  const m = /^declined (\S*)/.exec(outcome)
-  if (m !== null) return { outcome: 'declined', reason: m[1] }
-  if (outcome.startsWith('no answer')) return { outcome: 'no-answer' }
-  const head = outcome.split(' ')[0]
-  return { outcome: (['unreachable', 'no-peer', 'bad-countersignature', 'malformed-reply'].includes(head) ? head : 'error') as 'error' }
-}
-
 /** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
 const FETCH_ATTEMPT_MS = 10_000
 /** how long a fetch attempt first spends reaching (re-resolving) the provider */
@@ -400,15 +391,14 @@ export class JobCreator {
       } catch (err) {
         if (!(err instanceof NoDealError)) throw err
         const now = this.c.clock.now()
-        const verdicts = err.attempts.map(a => ({ a, v: afterProposal(proposalFailureOf(a.outcome)) }))
+        const verdicts = err.attempts.map(a => ({ a, v: afterProposal(proposalFailureOf(a)) }))
         const busy = verdicts.every(({ v }) => !v.exclude && v.failure === undefined)
         for (const { a, v } of verdicts) {
-          this.c.metrics.negotiations.inc({ side: 'proposer', outcome: a.outcome.split(' ')[0] })
-          // core/policy/ban.ts: a passing fault leaves the provider in this job's queue; a hard one does not
+          // (each outcome was counted in the negotiations metric as it happened) core/policy/ban.ts: a passing fault leaves the provider in this job's queue; a hard one does not
           if (v.exclude) excluded.add(a.provider.toLowerCase())
           if (v.failure === undefined) continue
           const standing = this.bans.record(a.provider, v.failure, now)
-          if (standing === 'banned') this.c.logger.info({ provider: a.provider, outcome: a.outcome }, 'provider banned for a while')
+          if (standing === 'banned') this.c.logger.info({ provider: a.provider, outcome: a.outcome, reason: a.reason, detail: a.detail }, 'provider banned for a while')
         }
         if (!busy) note(`no provider agreed (${err.message}); trying others`)
         if (performance.now() > queueDeadline) throw new NoProviderError(`no provider had a free slot in time (${err.message})`)
