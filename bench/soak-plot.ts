@@ -54,6 +54,7 @@ export function soakSvg (r: SoakReport, t0: number): string {
   })
   series('rssMb', 'resident memory per process', 'MB')
   series('heapMb', 'JS heap used per process', 'MB')
+  series('externalMb', 'memory held outside the JS heap (Buffers) per process', 'MB')
   series('handles', 'open handles per process (sockets, timers)', 'count')
   // event labels along the bottom
   r.events.forEach((e, i) => { parts.push(`<text x="${x(e.t) + 2}" y="${y0 + 12 + (i % 6) * 11}" font-size="9" fill="#555">${esc(`${e.t} s ${e.what}`.slice(0, 48))}</text>`) })

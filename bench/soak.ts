@@ -34,10 +34,10 @@ export interface SoakOptions {
 }
 
 export interface JobRecord { t: number, source: string, ok: boolean, ms: number, attempts: number, errors: string[] }
-export interface Sample { t: number, rssMb: number, heapMb?: number, handles?: number, connections?: number, streams?: number, peers?: number, offers?: number, dealRecords?: number, storedPeers?: number }
+export interface Sample { t: number, rssMb: number, heapMb?: number, externalMb?: number, handles?: number, connections?: number, streams?: number, peers?: number, offers?: number, dealRecords?: number, storedPeers?: number }
 export interface SoakEvent { t: number, what: string }
 export interface IntervalStats { fromS: number, toS: number, jobs: number, ok: number, failed: number, retried: number, successRate: number, p50Ms: number, p95Ms: number, events: string[] }
-export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
+export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
 
 export interface SoakReport {
   durationS: number
@@ -220,7 +220,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
       const t = Date.now()
       const add = (name: string, s: Omit<Sample, 't'> | undefined): void => { if (s !== undefined) (samples[name] ??= []).push({ t, ...s }) }
       const mem = process.memoryUsage()
-      add('devnet', { rssMb: round(mem.rss / 1048576), heapMb: round(mem.heapUsed / 1048576), handles: process.getActiveResourcesInfo().length, ...statusOf(dn) })
+      add('devnet', { rssMb: round(mem.rss / 1048576), heapMb: round(mem.heapUsed / 1048576), externalMb: round(mem.external / 1048576), handles: process.getActiveResourcesInfo().length, ...statusOf(dn) })
       const anvilRss = await rssOf(dn.anvil.pid)
       if (anvilRss !== undefined) add('anvil', { rssMb: anvilRss })
       for (const c of children.values()) {
@@ -280,14 +280,14 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   return report
 }
 
-function statusOf (dn: Devnet): Omit<Sample, 't' | 'rssMb' | 'heapMb' | 'handles'> {
+function statusOf (dn: Devnet): Omit<Sample, 't' | 'rssMb' | 'heapMb' | 'externalMb' | 'handles'> {
   const s = dn.bootstrap.housekeeping?.last
   return s === undefined ? {} : { connections: s.connections, streams: s.streams, peers: s.peers, offers: s.offers, storedPeers: s.storedPeers }
 }
 
 function pick (l: Record<string, unknown>): Omit<Sample, 't' | 'rssMb'> {
   const out: Record<string, number> = {}
-  for (const k of ['heapMb', 'handles', 'connections', 'streams', 'peers', 'offers', 'dealRecords', 'storedPeers']) if (typeof l[k] === 'number') out[k] = l[k]
+  for (const k of ['heapMb', 'externalMb', 'handles', 'connections', 'streams', 'peers', 'offers', 'dealRecords', 'storedPeers']) if (typeof l[k] === 'number') out[k] = l[k]
   return out
 }
 
@@ -322,6 +322,7 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
     const fit = steady.length >= 2 ? steady : ss
     const hours = fit.map(s => (s.t - t0) / 3_600_000)
     const heaps = fit.filter(s => s.heapMb !== undefined)
+    const externals = fit.filter(s => s.externalMb !== undefined)
     const handles = ss.map(s => s.handles).filter((h): h is number => h !== undefined)
     processes[name] = {
       samples: ss.length,
@@ -331,6 +332,9 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       rssSlopeMbPerHour: round(slope(hours, fit.map(s => s.rssMb))),
       ...(heaps.length > 0
         ? { heapFirstMb: heaps[0].heapMb, heapLastMb: heaps.at(-1)?.heapMb, heapSlopeMbPerHour: round(slope(heaps.map(s => (s.t - t0) / 3_600_000), heaps.map(s => s.heapMb as number))) }
+        : {}),
+      ...(externals.length > 0
+        ? { externalFirstMb: externals[0].externalMb, externalLastMb: externals.at(-1)?.externalMb, externalSlopeMbPerHour: round(slope(externals.map(s => (s.t - t0) / 3_600_000), externals.map(s => s.externalMb as number))) }
         : {}),
       ...(handles.length > 0 ? { handlesFirst: handles[0], handlesLast: handles.at(-1), handlesMax: Math.max(...handles) } : {})
     }
@@ -370,9 +374,10 @@ export function soakText (r: SoakReport): string {
   const ms = (v: number): string => Number.isFinite(v) ? String(v) : '-'
   for (const i of r.intervals) out.push(`${`${i.fromS}-${i.toS}`.padEnd(14)}${String(i.jobs).padStart(6)}${String(i.ok).padStart(4)}${String(i.failed).padStart(8)}${String(i.retried).padStart(9)}${ms(i.p50Ms).padStart(8)}${ms(i.p95Ms).padStart(8)}  ${i.events.join('; ')}`)
   out.push('')
-  out.push('process        RSS first → last (max) MB   RSS trend MB/h   heap first → last MB   heap trend MB/h   handles first → last (max)')
+  out.push('process        RSS first → last (max) MB   RSS trend MB/h   heap first → last MB   heap trend MB/h   external first → last MB (trend MB/h)   handles first → last (max)')
   for (const [name, p] of Object.entries(r.processes)) {
-    out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-'}`)
+    const external = p.externalFirstMb !== undefined ? `${p.externalFirstMb} → ${p.externalLastMb} (${p.externalSlopeMbPerHour})` : '-'
+    out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${external.padEnd(38)}   ${p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-'}`)
   }
   out.push('')
   out.push(`data directories MB, start → end: ${Object.entries(r.diskMb).map(([k, d]) => `${k} ${d.first} → ${d.last}`).join(', ')}`)
