@@ -78,7 +78,9 @@ test('a status line every interval says what the node holds; sweeps bound the bo
 async function waitForLine (cond: () => boolean, what = ''): Promise<void> {
   for (let i = 0; i < 400 && !cond(); i++) await new Promise(resolve => setImmediate(resolve))
   if (!cond()) await new Promise<void>((resolve, reject) => {
-    const end = Date.now() + 10_000
+    // a bound for failing, not a wait: the RPC-outage step alone spends the call's 5 s timeout, and on a loaded
+    // machine (load 20 seen) the reads around it add seconds more
+    const end = Date.now() + 30_000
     const poll = (): void => { if (cond()) resolve(); else if (Date.now() > end) reject(new Error(`no status line (${what})`)); else setTimeout(poll, 20) }
     poll()
   })
