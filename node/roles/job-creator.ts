@@ -27,6 +27,7 @@ import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
 import { ResultReceiver } from '../result-delivery/index.ts'
+import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import {
@@ -45,6 +46,8 @@ export type JobProgressEvents =
   | ProgressEvent<'lilypad:job:phase', { phase: Phase, detail?: string, ms: number }>
   | ProgressEvent<'lilypad:job:tx', { what: string, hash: string, gasUsed: bigint }>
   | ProgressEvent<'lilypad:job:note', { message: string }>
+  /** live output of the deal's container, as the provider streams it (advisory: the result is the CID-verified one) */
+  | ProgressEvent<'lilypad:job:log', { stream: 'stdout' | 'stderr', data: string }>
 
 export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   module: string
@@ -111,6 +114,8 @@ export interface JobCreatorOptions {
   modulesDir?: string
   /** how providers that failed us are demoted and banned */
   bans?: Partial<BanPolicy>
+  /** bounds a provider's live log stream is held to (node/job-logs/constants.ts) */
+  logLimits?: Partial<LogLimits>
 }
 
 export class NoProviderError extends Error {
@@ -164,6 +169,9 @@ export class ResultUnavailableError extends Error {
     this.dealId = dealId
   }
 }
+
+/** Where live output goes (text, decoded per stream). */
+type LogSink = (stream: 'stdout' | 'stderr', data: string) => void
 
 /** The job creator's record of a deal: the lifecycle's data. */
 export type JcDealRecord = JobCreatorDeal
@@ -297,6 +305,7 @@ export class JobCreator {
     }
     const note = (message: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:note', { message })); this.c.logger.info(message) }
     const tx = (what: string, hash: string, gasUsed: bigint): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:tx', { what, hash, gasUsed })) }
+    const log = req.onProgress === undefined ? undefined : (stream: 'stdout' | 'stderr', data: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:log', { stream, data })) }
     // input files are served from this node's store while the job runs (retries and mediation included)
     const held: HeldInput[] = []
     try {
@@ -309,15 +318,15 @@ export class JobCreator {
         inputs[name] = inputFiles[name] = h.cid.toString()
         note(`input ${name}: ${path} is ${inputFiles[name]} (${h.bytes} bytes), served by this node while the job runs`)
       }
-      const outcome = await this.runWith({ ...req, inputs }, inputFiles, { signal, note, tx, phase, phasesMs })
+      const outcome = await this.runWith({ ...req, inputs }, inputFiles, { signal, note, tx, phase, phasesMs, ...(log !== undefined ? { log } : {}) })
       return { ...outcome, ...(held.length > 0 ? { inputFiles } : {}) }
     } finally {
       for (const h of held) await h.release().catch(err => { reportError(this.c, 'job-creator', err, 'releasing an input file failed (it is unpinned when its hold time passes)') })
     }
   }
 
-  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number> }): Promise<JobOutcome> {
-    const { signal, note, tx, phase, phasesMs } = ctx
+  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number>, log?: LogSink }): Promise<JobOutcome> {
+    const { signal, note, tx, phase, phasesMs, log } = ctx
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
     for (const [name, cid] of Object.entries(inputFiles)) {
       if (!loaded.spec.inputSources.some(s => s.cid === cid)) throw new InputFileNotUsedError(name, req.module)
@@ -353,7 +362,7 @@ export class JobCreator {
       phase('offered', `${req.module} nonce ${job.nonce}`)
       const agreed = await this.negotiate(jobOffer, excluded, signal, note, attempt > 1)
       phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`)
-      const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal })
+      const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal, ...(log !== undefined ? { log } : {}) })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
         excluded.add(agreed.deal.resourceProvider.toLowerCase())
@@ -456,7 +465,7 @@ export class JobCreator {
   /** One deal from countersignature to its outcome for the job, or `{ failed }` when the job must move on. */
   private async follow (
     jobOffer: Envelope<'JobOffer'>, agreed: AgreedDeal, req: JobRequest,
-    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal }
+    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal, log?: LogSink }
   ): Promise<Omit<JobOutcome, 'retries' | 'phasesMs'> | { failed: string }> {
     const { deal, dealId } = agreed
     const chain = this.opts.chain
@@ -479,10 +488,12 @@ export class JobCreator {
       if (evt.detail.toString() === agreed.providerPeer) ctx.note('lost the connection to the provider; if no result comes, the deal is refunded at its deadline')
     }
     this.opts.host.addEventListener('peer:disconnect', onDisconnect as never)
+    const logsDone = new AbortController()
     try {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
       const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
+      if (ctx.log !== undefined) this.followLogs(id, agreed.providerPeer, ctx.log, AbortSignal.any([logsDone.signal, ctx.signal]))
       const shown = new Set<Phase>()
       const show = (p: Phase, d?: string): void => { if (!shown.has(p)) { shown.add(p); ctx.phase(p, d) } }
       const progress = (r: JobCreatorDeal): void => {
@@ -517,10 +528,38 @@ export class JobCreator {
       ctx.phase('settled', challenged ? `mediated: result ${verdict ?? 'pending'}` : rec.accepted ? 'accepted' : 'left to settle after the judge window')
       return { dealId: id, deal, jobOffer, resultCid: rec.resultCid, path: rec.path, exitCode: rec.exitCode ?? -1, providerPeer: agreed.providerPeer, challenged, ...(verdict !== undefined ? { verdict } : {}) }
     } finally {
+      logsDone.abort(new Error('the job is done with this deal'))
       offTx()
       this.txHooks.delete(id)
       this.opts.host.removeEventListener('peer:disconnect', onDisconnect as never)
     }
+  }
+
+  /**
+   * Follows the deal's live output from the provider peer it was negotiated with, in the background, until the
+   * provider ends it or the job is done with the deal. The provider may not know the deal for a moment after its
+   * countersignature reached us (it records it after replying), so UNKNOWN_DEAL is asked again twice, briefly.
+   */
+  private followLogs (dealId: string, peer: string, log: LogSink, signal: AbortSignal): void {
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() }
+    const opts = {
+      networkId: this.opts.network.networkId, peer, dealId, signal,
+      onChunk: (c: { stream: 'stdout' | 'stderr', data: Uint8Array }) => { const text = decoders[c.stream].decode(c.data, { stream: true }); if (text !== '') log(c.stream, text) },
+      onDropped: (bytes: number) => { this.c.logger.debug({ dealId, bytes }, 'the provider dropped live output over its rate') },
+      ...(this.opts.logLimits !== undefined ? { limits: this.opts.logLimits } : {})
+    }
+    void (async () => {
+      for (const waitMs of [250, 1000, -1]) {
+        const r = await followLogs(this.opts.host, this.c, opts)
+        if (r.code !== 'UNKNOWN_DEAL' || waitMs < 0 || signal.aborted) {
+          this.c.logger.debug({ dealId, code: r.code, bytes: r.bytes, dropped: r.dropped }, 'live log stream ended')
+          return
+        }
+        await new Promise<void>(resolve => { const t = setTimeout(resolve, waitMs); signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true }) })
+      }
+    })().catch(err => {
+      if (!signal.aborted) this.c.logger.info({ dealId, peer, err }, 'live logs unavailable (the result is unaffected)')
+    })
   }
 
   // ---- the lifecycle's shell ----
