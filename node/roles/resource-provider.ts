@@ -16,7 +16,7 @@ import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
 import type { GossipService } from '../gossip/gossip.ts'
-import { ResourceOfferAnnouncer, type OfferTemplate } from '../gossip/announcer.ts'
+import { ResourceOfferAnnouncer, type BusySlot, type OfferTemplate } from '../gossip/announcer.ts'
 import { SlotCapacity, type CapacityProvider } from '../negotiation/capacity.ts'
 import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { depositReader } from '../negotiation/deposit.ts'
@@ -203,7 +203,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       }
     })
     this.logs = new LiveLogs(opts.host, components, { networkId: opts.network.networkId, ...(opts.logLimits !== undefined ? { limits: opts.logLimits } : {}) })
-    this.capacity.onChange(() => { this.announcer.setFreeSlots(this.gated.freeSlots()) })
+    this.capacity.onChange(() => { this.refreshOffers() })
     this.deals = new DealStore<RpDealRecord>(join(opts.dataDir, 'rp-deals'))
     this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow(), clockMoved: listener => followClock(opts.chain.follower, listener) })
     this.driver.on('change', rec => {
@@ -249,7 +249,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await this.logs.start()
     await this.negotiator.start()
     this.announcer.start()
-    this.announcer.setFreeSlots(this.gated.freeSlots())
+    this.refreshOffers()
     this.opts.host.services.pubsub.addEventListener('subscription-change', this.onSubscription as never)
     const every = this.opts.healthIntervalMs ?? this.opts.announceIntervalMs ?? 10_000
     this.healthTimer = setInterval(() => { void this.checkDocker(); void this.checkDeposit() }, every)
@@ -311,8 +311,17 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   /** deals whose agree is in flight (collateral not yet locked) */
   private readonly agreeing = new Set<string>()
 
+  /** Free slots are offered; booked ones (a deal or a reservation holds them) stay visible as busy while Docker answers. */
   private refreshOffers (): void {
-    this.announcer.setFreeSlots(this.gated.freeSlots())
+    const free = this.gated.freeSlots()
+    const open = new Set(this.capacity.freeSlots())
+    const busy = this.dockerUp ? [...Array(this.opts.slots ?? 1).keys()].filter(s => !open.has(s)) : []
+    this.announcer.setFreeSlots(free, busy)
+  }
+
+  /** Booked slots' last offers with the withdrawals that mark them busy, for order-book sync. */
+  busySlots (now: bigint): BusySlot[] {
+    return this.dockerUp ? this.announcer.busySlots(now) : []
   }
 
   private async checkDocker (): Promise<void> {
