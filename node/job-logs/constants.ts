@@ -33,7 +33,7 @@ export const defaultLogLimits: LogLimits = {
   queueBytes: 256 * 1024,
   maxDeals: 256,
   keepAfterEndMs: 5 * 60_000,
-  streamsPerPeer: 4,
+  streamsPerPeer: 8,
   maxStreams: 64,
   opensBurst: 8,
   opensPerSecond: 1,
