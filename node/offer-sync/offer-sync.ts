@@ -357,6 +357,8 @@ export class OfferSync {
       if (w === undefined || bad >= limit) continue
       const known = book.nonceOf(w.value.provider, w.value.slot)
       if ((known !== undefined && known >= w.value.nonce) || w.value.expiry <= this.nowSec) continue
+      // a withdrawal costs a recovery like an offer: out of the same budget
+      if (!this.verifyBudget.take('*', 1)) break
       try {
         const r = await this.verifier.recover(w, s.withdrawalBytes ?? encodeEnvelope(w), domain, false)
         const v = checkRecovered(w, r, { domain, now: this.nowSec })
