@@ -5,7 +5,7 @@ import test from 'ava'
 import { hexlify, randomBytes } from 'ethers'
 import { lpStream } from '@libp2p/utils'
 import { encode } from 'cborg'
-import { startHosts, connectMesh, stopAll, NETWORK } from '../testing/fixtures.ts'
+import { startHosts, connectMesh, stopAll, NETWORK, waitFor } from '../testing/fixtures.ts'
 import { quietComponents } from '../components.ts'
 import { ManualClock } from '../../core/clock.ts'
 import { PeerGuard } from '../peer-guard/index.ts'
@@ -131,6 +131,15 @@ test('log streams per peer and stream opens per second are bounded', async t => 
   t.is(clock.pending, 0)
   stop.abort()
   t.deepEqual((await Promise.all(held)).map(r => r.code), ['STOPPING', 'STOPPING'])
+  // readers that went away free their streams at once (not at the deal's end): the peer is served again
+  await waitFor(() => logs.streams === 0, 10_000, 'the abandoned streams released')
+  await clock.advance(1_000_000)
+  const again = new AbortController()
+  const c = collector()
+  const back = followLogs(jcHost, quietComponents(), { networkId: NETWORK, peer: rpHost.peerId.toString(), dealId, signal: again.signal, onChunk: c.onChunk })
+  await c.until(s => s.includes('x'))
+  again.abort()
+  t.is((await back).code, 'STOPPING')
 })
 
 test('a provider that floods or lies is cut off by the job creator and penalised', async t => {

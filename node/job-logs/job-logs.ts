@@ -99,7 +99,11 @@ class Follower {
   async pump (stream: Stream, stop: AbortSignal): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_LOG_FRAME })
     const c = this.server.c
+    // a reader that went away (reset, closed, its connection gone) frees its stream slot at once, not at the deal's end
+    let gone = false
+    stream.addEventListener('close', () => { gone = true; this.wake?.() }, { once: true })
     for (;;) {
+      if (gone) return
       const frame = this.queue.shift()
       if (frame === undefined) {
         if (this.finished) break
@@ -166,8 +170,9 @@ export class LiveLogs {
     this.feeds.clear()
   }
 
-  /** Feeds being kept (tests, diagnostics). */
+  /** Feeds being kept, and streams being served (tests, diagnostics). */
   get size (): number { return this.feeds.size }
+  get streams (): number { return this.active }
 
   /** Only `peer` (the peer the deal was negotiated with) may follow `dealId`. */
   expect (dealId: string, peer: string): void {
