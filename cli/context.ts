@@ -91,6 +91,10 @@ export function toUserError (e: unknown): unknown {
       return new UserError(err.message, { hint: 'WEB3_RPC_URL points at another chain than the network file; check WEB3_RPC_URL and WEB3_CHAIN_ID', cause: e })
     case 'NoProviderError':
       return new UserError(`no resource provider for this job: ${err.message}`, { hint: 'check that a resource provider runs (the devnet starts one), the module\'s resources, --max-price, --target and the mediators (SERVICE_MEDIATORS)', cause: e })
+    case 'NoMatchingProviderError':
+      return new UserError(`no resource provider can run this job: ${err.message}`, { hint: 'check that a resource provider runs (the devnet starts one), the module\'s resources, --max-price, --target and the mediators (SERVICE_MEDIATORS)', cause: e })
+    case 'QueueTimeoutError':
+      return new UserError(`every resource provider that fits stayed busy: ${err.message}`, { hint: 'the providers that can run it were busy the whole time; try again later', cause: e })
     case 'InsufficientDepositError':
       return new UserError(`insufficient deposit: ${err.message}`, { hint: 'get LP with "lilypad faucet" and deposit it into the Market', cause: e })
     case 'ProvidersFailedError':

@@ -116,7 +116,7 @@ export class LilypadNode {
     const domain = domainOfNetwork(opts.network)
     const networkId = opts.network.networkId
     this.gossip = new GossipService(host, { networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver'), components })
-    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, components, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
+    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, components, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [], ownBusy: () => this.provider?.busySlots(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
     // a party's cases go only to the mediator the chain drew for the deal, at the peer id it registered
     this.disputes = new DisputeService(host, { networkId, components, authorizePull: drawnMediatorOnly(chain) })
   }
