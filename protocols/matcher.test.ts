@@ -155,3 +155,21 @@ test('GPUs: pairs by count, model (name tokens) and minimum VRAM; GPU terms do n
   t.deepEqual(ids({ gpus: 1, cudaVersion: 13000 }), [h200.id, h100x2.id, rtx.id].sort())
   t.deepEqual(ids({ gpus: 0 }), all.map(o => o.id).sort(), 'a CPU job may run on a GPU machine')
 })
+
+test('standing: banned providers are skipped before the limit, demoted ones come after every other candidate', t => {
+  // 16 junk offers priced at 0 from banned keys, one demoted provider at 1, the honest one at 5: with a limit of 16
+  // the honest offer is still a candidate (issue 10 part 4), and the demoted one is asked last
+  const junkKeys = Array.from({ length: 16 }, (_, i) => '0x' + (0xdead0000 + i).toString(16).padStart(40, '0'))
+  const junk = junkKeys.map((p, i) => live(100 + i, { provider: p, price: 0n }))
+  const demoted = live(200, { provider: providers[3], price: 1n })
+  const honest = live(300, { provider: providers[2], price: 5n })
+  const banned = new Set(junkKeys.map(k => k.toLowerCase()))
+  const standing = (p: string): 'ok' | 'demoted' | 'banned' => banned.has(p) ? 'banned' : p === providers[3].toLowerCase() ? 'demoted' : 'ok'
+  const all = [...junk, demoted, honest]
+  t.deepEqual(match(job, all, { now: NOW, limit: 16 }).map(c => c.live.id), junk.map(j => j.id), 'without standing the junk fills the list')
+  t.deepEqual(match(job, all, { now: NOW, limit: 16, standing }).map(c => c.live.id), [honest.id, demoted.id])
+  t.deepEqual(match(job, all, { now: NOW, limit: 1, standing }).map(c => c.live.id), [honest.id])
+  t.deepEqual(match(job, [...junk, demoted], { now: NOW, limit: 16, standing }).map(c => c.live.id), [demoted.id], 'a demoted provider is still asked when nobody else fits')
+  // prepared offers (a solver's shared sort) honour it too
+  t.deepEqual(match(job, prepareOffers(all), { now: NOW, limit: 16, standing }).map(c => c.live.id), [honest.id, demoted.id])
+})

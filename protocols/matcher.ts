@@ -3,7 +3,9 @@
 // announcers use millisecond timestamps as nonces), then id ascending. The comparator is total, so any input
 // order gives the same ranking on every node. For throughput the offers can be prepared once (sorted with
 // precomputed lower-case sets) and shared by many jobs: the scan then stops at the first offer priced above
-// the job's maximum or once `limit` candidates are found.
+// the job's maximum or once `limit` candidates are found. A job creator's view of each provider (`standing`: its
+// reputation and its own memory of failures) applies during the scan, before the limit: banned providers are never
+// candidates and demoted ones come after every other, so junk offers priced under the market cannot fill the list.
 import type { JobOffer, ResourceOffer } from './eip712.ts'
 import { gpuModelTokens, gpuTokensMatch } from './gpu-model.ts'
 
@@ -30,6 +32,8 @@ export interface MatchOptions {
   reputation?: ReadonlyMap<string, number>
   /** at most this many candidates (default 16) */
   limit?: number
+  /** the job creator's standing of a provider (lower-case address): banned ones are skipped, demoted ones ranked last */
+  standing?: (provider: string) => 'ok' | 'demoted' | 'banned'
 }
 
 interface Prepared {
@@ -89,6 +93,7 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
   const prepared = isPrepared(offers) && offers.reputation === options.reputation ? offers : prepareOffers(isPrepared(offers) ? offers.sorted.map(p => p.live) : offers, options.reputation)
   const limit = options.limit ?? 16
   const out: Candidate[] = []
+  const demoted: Candidate[] = []
   if (job.expiry <= options.now || limit <= 0) return out
   const jobMediators = [...new Set(job.mediators.map(m => m.toLowerCase()))].sort()
   const target = job.target.toLowerCase()
@@ -108,9 +113,14 @@ export function match (job: JobOffer, offers: Iterable<LiveOffer> | PreparedOffe
     const common: string[] = []
     for (const m of jobMediators) if (p.mediators.has(m)) common.push(m)
     if (common.length === 0) continue
-    out.push({ live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price })
+    const standing = options.standing?.(p.provider) ?? 'ok'
+    if (standing === 'banned') continue
+    const c = { live: p.live, mediators: common.map(m => checksum(o.mediators, m)), price: o.price }
+    if (standing === 'demoted') { if (demoted.length < limit) demoted.push(c); continue }
+    out.push(c)
     if (out.length >= limit) break
   }
+  for (const c of demoted) { if (out.length >= limit) break; out.push(c) }
   return out
 }
 

@@ -9,6 +9,7 @@ export * from './JobManager.ts'
 export * from './LilypadToken.ts'
 export * from './Market.ts'
 export * from './RevertingClient.ts'
+export * from './Rewards.ts'
 import { DirectoryAbi } from './Directory.ts'
 import { ExampleClientAbi } from './ExampleClient.ts'
 import { FaucetAbi } from './Faucet.ts'
@@ -17,5 +18,6 @@ import { JobManagerAbi } from './JobManager.ts'
 import { LilypadTokenAbi } from './LilypadToken.ts'
 import { MarketAbi } from './Market.ts'
 import { RevertingClientAbi } from './RevertingClient.ts'
+import { RewardsAbi } from './Rewards.ts'
 /** Every generated ABI, for decoding errors and events whatever contract raised them. */
-export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi } as const
+export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi, Rewards: RewardsAbi } as const

@@ -7,6 +7,7 @@ import { homedir } from 'node:os'
 import { dirname, join, resolve, isAbsolute } from 'node:path'
 import { getAddress, isAddress, Wallet } from 'ethers'
 import type { NetworkFile } from './network.ts'
+import { setupFromJson, setupToJson } from '../../protocols/incentives/config.ts'
 
 export class NetworkNotFoundError extends Error {
   static override name = 'NetworkNotFoundError'
@@ -67,7 +68,7 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     directory: getAddress(field(c, 'directory', isAddr, 'an address', `${where} contracts`)),
     jobManager: getAddress(field(c, 'jobManager', isAddr, 'an address', `${where} contracts`))
   }
-  for (const opt of ['faucet', 'exampleClient'] as const) {
+  for (const opt of ['faucet', 'exampleClient', 'rewards'] as const) {
     if (c[opt] !== undefined) contracts[opt] = getAddress(field(c, opt, isAddr, 'an address', `${where} contracts`))
   }
   const net: NetworkFile = {
@@ -119,6 +120,15 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     for (const k of ['resultSlack', 'judgeWindow', 'mediateTimeout'] as const) if (t[k] !== undefined) terms[k] = field(t, k, isInt, 'a non-negative integer (seconds)', `${where} dealTerms`)
     if (t.mediationFee !== undefined) terms.mediationFee = field(t, 'mediationFee', (v): v is string => typeof v === 'string' && /^\d+$/.test(v), 'a decimal string of LP wei', `${where} dealTerms`)
     net.dealTerms = terms
+  }
+  if (o.rewards !== undefined) {
+    if (contracts.rewards === undefined) throw new NetworkFileError(`${where}: "rewards" needs "contracts.rewards", the Rewards contract's address`)
+    try {
+      const setup = setupFromJson(o.rewards, isAddress)
+      net.rewards = setupToJson({ ...setup, publishers: setup.publishers.map(a => getAddress(a)), validators: setup.validators.map(a => getAddress(a)) })
+    } catch (err) {
+      throw new NetworkFileError(`${where}: ${(err as Error).message}`)
+    }
   }
   try { new URL(net.rpcUrl) } catch { throw new NetworkFileError(`${where}: "rpcUrl" is not a URL`) }
   return net
