@@ -47,11 +47,12 @@ struct RewardsConfig {
 ///
 /// One compromised key cannot steal the pool: a root needs `threshold` publishers to propose the very same
 /// (root, total) — each computes it independently from public data — and then waits `challengeDelay`, during which
-/// any single publisher can veto it; a root never pays more than `maxPerEpoch`, never more than the pool holds beyond
-/// what earlier roots still owe, and never more than its declared total, whatever its leaves say. With threshold 1
-/// the constructor requires a second publisher and a delay, so a lone key's root can always be vetoed. A rogue
-/// publisher can veto honest roots (delay payouts) but cannot move funds. Publishers and validators are fixed at
-/// deployment: there is no owner.
+/// any publisher can veto it. Each veto raises the approvals the root needs by one and restarts the delay, so a root
+/// becomes final only with more approvals than `threshold` + vetoes: a lone key can neither push its own root through
+/// (the others veto it) nor block an honest one for good (the others out-vote its veto). A root never pays more than
+/// `maxPerEpoch`, never more than the pool holds beyond what earlier roots still owe, and never more than its declared
+/// total, whatever its leaves say. With threshold 1 the constructor requires a second publisher and a delay, so a lone
+/// key's root can always be vetoed. Publishers and validators are fixed at deployment: there is no owner.
 contract Rewards is EIP712 {
     using SafeERC20 for IERC20;
 
@@ -63,7 +64,8 @@ contract Rewards is EIP712 {
 
     struct Proposal {
         uint8 approvals;
-        bool vetoed;
+        uint8 vetoes;
+        /// zero while the root lacks approvals; else when it may become final
         uint40 readyAt;
     }
 
@@ -99,17 +101,18 @@ contract Rewards is EIP712 {
 
     /// epoch => keccak256(root, total) => proposal
     mapping(uint256 => mapping(bytes32 => Proposal)) public proposals;
-    mapping(uint256 => mapping(bytes32 => mapping(address => bool))) public approvedBy;
+    /// one voice per publisher and proposal: an approval or a veto
+    mapping(uint256 => mapping(bytes32 => mapping(address => bool))) public votedBy;
     mapping(uint256 => EpochRoot) public epochs;
     mapping(uint256 => mapping(address => bool)) public claimed;
     /// Σ over final, unexpired epochs of (total − claimed): what the pool still owes
     uint256 public outstanding;
-    mapping(bytes32 => bool) public reportRecorded;
-    mapping(bytes32 => bool) public dealReported;
+    /// a recorded report's deal id, or its report id when it names no deal (an unreachable provider)
+    mapping(bytes32 => bool) public reported;
 
     event Funded(address indexed from, uint256 amount);
-    event RootProposed(uint256 indexed epoch, bytes32 root, uint96 total, address indexed publisher, uint8 approvals);
-    event RootVetoed(uint256 indexed epoch, bytes32 root, uint96 total, address indexed publisher);
+    event RootProposed(uint256 indexed epoch, bytes32 root, uint96 total, address indexed publisher, uint8 approvals, uint40 readyAt);
+    event RootVetoed(uint256 indexed epoch, bytes32 root, uint96 total, address indexed publisher, uint8 vetoes, uint40 readyAt);
     event RootFinalized(uint256 indexed epoch, bytes32 root, uint96 total);
     event Claimed(uint256 indexed epoch, address indexed account, uint256 amount);
     event EpochExpired(uint256 indexed epoch, uint256 returned);
@@ -132,10 +135,9 @@ contract Rewards is EIP712 {
     error EpochAlreadyFinal(uint256 epoch);
     error InvalidRoot();
     error TotalOutOfRange(uint256 total, uint256 max);
-    error AlreadyApproved(address publisher);
-    error ProposalIsVetoed(uint256 epoch, bytes32 root);
+    error AlreadyVoted(address publisher);
     error UnknownProposal(uint256 epoch, bytes32 root);
-    error BelowThreshold(uint8 approvals, uint8 threshold);
+    error BelowThreshold(uint8 approvals, uint256 needed);
     error ChallengeWindowOpen(uint256 readyAt);
     error PoolTooSmall(uint256 free, uint256 needed);
     error EpochNotFinal(uint256 epoch);
@@ -250,36 +252,35 @@ contract Rewards is EIP712 {
         if (epochs[epoch].finalizedAt != 0) revert EpochAlreadyFinal(epoch);
         if (root == bytes32(0)) revert InvalidRoot();
         if (total == 0 || total > maxPerEpoch) revert TotalOutOfRange(total, maxPerEpoch);
-        bytes32 key = proposalKey(root, total);
+        bytes32 key = _vote(epoch, root, total);
         Proposal memory p = proposals[epoch][key];
-        if (p.vetoed) revert ProposalIsVetoed(epoch, root);
-        if (approvedBy[epoch][key][msg.sender]) revert AlreadyApproved(msg.sender);
-        approvedBy[epoch][key][msg.sender] = true;
         p.approvals += 1;
-        if (p.approvals == threshold) p.readyAt = uint40(block.timestamp + challengeDelay);
+        if (p.readyAt == 0 && p.approvals >= uint256(threshold) + p.vetoes) p.readyAt = uint40(block.timestamp + challengeDelay);
         proposals[epoch][key] = p;
-        emit RootProposed(epoch, root, total, msg.sender, p.approvals);
+        emit RootProposed(epoch, root, total, msg.sender, p.approvals, p.readyAt);
     }
 
-    /// Any one publisher can stop a root that is not final yet (one that does not match its own computation).
+    /// Any publisher can object to a root that is not final (one that does not match its own computation): the root
+    /// then needs one more approval, and its delay starts again once it has them.
     function vetoRoot(uint256 epoch, bytes32 root, uint96 total) external {
         _onlyPublisher();
         if (epochs[epoch].finalizedAt != 0) revert EpochAlreadyFinal(epoch);
-        bytes32 key = proposalKey(root, total);
-        Proposal storage p = proposals[epoch][key];
+        Proposal memory p = proposals[epoch][proposalKey(root, total)];
         if (p.approvals == 0) revert UnknownProposal(epoch, root);
-        if (p.vetoed) revert ProposalIsVetoed(epoch, root);
-        p.vetoed = true;
-        emit RootVetoed(epoch, root, total, msg.sender);
+        bytes32 key = _vote(epoch, root, total);
+        p.vetoes += 1;
+        p.readyAt = p.approvals >= uint256(threshold) + p.vetoes ? uint40(block.timestamp + challengeDelay) : 0;
+        proposals[epoch][key] = p;
+        emit RootVetoed(epoch, root, total, msg.sender, p.vetoes, p.readyAt);
     }
 
-    /// Anyone may make a root final once it has the threshold, survived the challenge delay, and the pool covers it.
+    /// Anyone may make a root final once it has its approvals, survived the challenge delay, and the pool covers it.
     function finalize(uint256 epoch, bytes32 root, uint96 total) external {
         if (epochs[epoch].finalizedAt != 0) revert EpochAlreadyFinal(epoch);
         Proposal memory p = proposals[epoch][proposalKey(root, total)];
         if (p.approvals == 0) revert UnknownProposal(epoch, root);
-        if (p.vetoed) revert ProposalIsVetoed(epoch, root);
-        if (p.approvals < threshold) revert BelowThreshold(p.approvals, threshold);
+        uint256 needed = uint256(threshold) + p.vetoes;
+        if (p.approvals < needed) revert BelowThreshold(p.approvals, needed);
         if (block.timestamp < p.readyAt) revert ChallengeWindowOpen(p.readyAt);
         uint256 free = freeBalance();
         if (free < total) revert PoolTooSmall(free, total);
@@ -345,14 +346,17 @@ contract Rewards is EIP712 {
             bytes32 id = reportId(r);
             address signer = ECDSA.recover(id, signatures[i]);
             if (!isValidator[signer]) revert NotAValidator(signer);
-            if (reportRecorded[id]) continue;
-            if (r.dealId != bytes32(0)) {
-                if (dealReported[r.dealId]) continue;
-                dealReported[r.dealId] = true;
-            }
-            reportRecorded[id] = true;
+            bytes32 seen = r.dealId != bytes32(0) ? r.dealId : id;
+            if (reported[seen]) continue;
+            reported[seen] = true;
             emit CanaryRecorded(r.epoch, r.provider, signer, id, r.dealId, r.outcome, r.units, r.observedAt);
         }
+    }
+
+    function _vote(uint256 epoch, bytes32 root, uint96 total) internal returns (bytes32 key) {
+        key = proposalKey(root, total);
+        if (votedBy[epoch][key][msg.sender]) revert AlreadyVoted(msg.sender);
+        votedBy[epoch][key][msg.sender] = true;
     }
 
     function _onlyPublisher() internal view {

@@ -19,7 +19,7 @@ export interface EpochRootView {
   expired: boolean
 }
 
-export interface ProposalView { approvals: number, vetoed: boolean, readyAt: number }
+export interface ProposalView { approvals: number, vetoes: number, readyAt: number }
 
 export class RewardsClient {
   readonly chain: ChainClient
@@ -53,7 +53,7 @@ export class RewardsClient {
 
   async proposal (epoch: number, root: string, total: bigint): Promise<ProposalView> {
     const p = await this.contract.proposals(epoch, await this.contract.proposalKey(root, total))
-    return { approvals: Number(p.approvals), vetoed: p.vetoed, readyAt: Number(p.readyAt) }
+    return { approvals: Number(p.approvals), vetoes: Number(p.vetoes), readyAt: Number(p.readyAt) }
   }
 
   async claimed (epoch: number, account: string): Promise<boolean> {
