@@ -39,7 +39,14 @@ const badFlags: Array<[string[], RegExp]> = [
   [['network', 'init', 'mine'], /needs contracts/],
   [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--module-price', 'cowsay:v0.0.1'], /expected NAME=LP/],
   [['network', 'init', 'mine', '--deploy', '--key-env', 'K', '--rpc', 'http://127.0.0.1:1', '--bridge', 'someone'], /not an Ethereum address/],
-  [['faucet', '--address', 'me'], /not an Ethereum address/]
+  [['faucet', '--address', 'me'], /not an Ethereum address/],
+  [['rewards'], /name what to do/],
+  [['rewards', 'steal'], /unknown rewards command "steal"/],
+  [['rewards', 'compute', '--epoch', 'last'], /--epoch "last" must be a whole number/],
+  [['rewards', 'claim', '--account', 'me'], /--account "me" is not an Ethereum address/],
+  [['rewards', 'compute', '--account', '0x0000000000000000000000000000000000000001'], /--account is for claim/],
+  [['rewards', 'record'], /one FILE of signed canary reports/],
+  [['leaderboard', '--epochs', '0'], /--epochs "0" must be a whole number from 1/]
 ]
 // What makes a usage error slow is loading a node's code: none of it loads before the flags are checked.
 const HEAVY = /node_modules\/(libp2p|@libp2p|ethers|helia|@helia|dockerode|@chainsafe)\//
