@@ -130,6 +130,15 @@ export function toUserError (e: unknown): unknown {
       return new UserError(err.message, { hint: 'pick a free port for --gateway (0 lets the system choose)', exitCode: 2, cause: e })
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
+    case 'NoRewardsContractError':
+    case 'RulesMismatchError':
+    case 'RootMismatchError':
+    case 'EpochNotClosedError':
+    case 'NoRewardsError':
+    case 'NotInTreeError':
+    case 'InvalidRewardsSetupError':
+    case 'CanaryReportError':
+      return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, cause: e })
     default: return e
   }
 }
