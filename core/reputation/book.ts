@@ -3,15 +3,16 @@
 //   score(provider)    0..1,000,000 (500,000 unknown)   — the matcher ranks equal prices by it
 //   standing(provider) 'ok' | 'demoted' | 'banned'       — demoted providers are asked last, banned ones not at all
 //   scores()           a map for the matcher's `reputation` option
-// The ban policy combines `standing` with its own memory of local failures (declined, unreachable), which expires;
-// the chain record does not. Whatever order the facts arrive in, the records equal `chainRecords` over them (tested).
+// It is the source of core/policy/ban.ts's BanList (`new BanList(policy, book)`): the job creator's one standing per
+// provider is the worse of its own lapsing memory of failures (declined, unreachable) and this chain record, which
+// does not lapse. Whatever order the facts arrive in, the records equal `chainRecords` over them (tested).
 import type { CanaryRecord, DealOutcome, DealParties } from '../../protocols/incentives/outcomes.ts'
 import { CanaryOutcome } from '../../protocols/incentives/canary-report.ts'
+import type { StandingSource } from '../policy/ban.ts'
 import { emptyChainRecord, reputationScore, standingOf, defaultStandingPolicy, defaultReputationWeights, UNKNOWN_SCORE, type ChainRecord, type Standing, type StandingPolicy, type ReputationWeights } from './score.ts'
 
-export interface Reputation {
+export interface Reputation extends StandingSource {
   score: (provider: string) => number
-  standing: (provider: string) => Standing
 }
 
 export interface ReputationBookInit {
@@ -35,6 +36,7 @@ export class ReputationBook implements Reputation {
   readonly #canaryDeals = new Set<string>()
   readonly #reports = new Set<string>()
   #scores: Map<string, number> | undefined
+  #banned: number | undefined
 
   constructor (init: ReputationBookInit = {}) {
     this.#policy = init.policy ?? defaultStandingPolicy
@@ -73,6 +75,7 @@ export class ReputationBook implements Reputation {
     if (c.outcome === CanaryOutcome.Passed) r.canaryPassed++
     else r.canaryFailed++
     this.#scores = undefined
+    this.#banned = undefined
     return true
   }
 
@@ -82,20 +85,30 @@ export class ReputationBook implements Reputation {
 
   score (provider: string): number {
     const r = this.#records.get(provider.toLowerCase())
-    return r === undefined ? UNKNOWN_SCORE : reputationScore(r, undefined, this.#weights)
+    return r === undefined ? UNKNOWN_SCORE : reputationScore(r, this.#weights)
   }
 
   standing (provider: string): Standing {
     const r = this.#records.get(provider.toLowerCase())
-    return r === undefined ? 'ok' : standingOf(r, undefined, this.#policy, this.#weights)
+    return r === undefined ? 'ok' : standingOf(r, this.#policy, this.#weights)
   }
 
   /** Every known provider's score; the same Map object until something changes (the matcher caches on identity). */
   scores (): ReadonlyMap<string, number> {
     if (this.#scores === undefined) {
-      this.#scores = new Map([...this.#records].map(([p, r]) => [p, reputationScore(r, undefined, this.#weights)]))
+      this.#scores = new Map([...this.#records].map(([p, r]) => [p, reputationScore(r, this.#weights)]))
     }
     return this.#scores
+  }
+
+  /** Providers whose record bans them (cached until something changes). */
+  bannedCount (): number {
+    if (this.#banned === undefined) {
+      let n = 0
+      for (const r of this.#records.values()) if (standingOf(r, this.#policy, this.#weights) === 'banned') n++
+      this.#banned = n
+    }
+    return this.#banned
   }
 
   providers (): string[] {
@@ -129,6 +142,7 @@ export class ReputationBook implements Reputation {
       case 'TimedOutMediation': break
     }
     this.#scores = undefined
+    this.#banned = undefined
   }
 
   #trim (c: Set<string> | Map<string, unknown>): void {

@@ -4,6 +4,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import { reputationScore, standingOf, chainRecords, emptyChainRecord, UNKNOWN_SCORE, type ChainRecord } from './score.ts'
 import { ReputationBook } from './book.ts'
+import { BanList } from '../policy/ban.ts'
 import { CanaryOutcome, type CanaryOutcomeValue } from '../../protocols/incentives/canary-report.ts'
 import type { CanaryRecord, DealOutcome, DealParties } from '../../protocols/incentives/outcomes.ts'
 
@@ -22,14 +23,11 @@ test('scores: unknown in the middle, canaries lift a provider that has run nothi
   // settled deals count at most ten per job creator: a hundred deals with one's own job creator build little
   t.is(reputationScore(rec({ settled: 100, jobCreators: 1 })), reputationScore(rec({ settled: 10, jobCreators: 1 })))
   t.true(reputationScore(rec({ settled: 100, jobCreators: 10 })) > reputationScore(rec({ settled: 100, jobCreators: 1 })))
-  // local experience: this node's view only
-  t.is(reputationScore(emptyChainRecord(), { declined: 0, unreachable: 1 }), 250_000)
 })
 
 test('standing: demoted under 0.45, banned under 0.25 with enough evidence', t => {
   t.is(standingOf(emptyChainRecord()), 'ok')
   t.is(standingOf(rec({ canaryPassed: 3 })), 'ok')
-  t.is(standingOf(emptyChainRecord(), { declined: 1, unreachable: 0 }), 'demoted', 'one decline: asked last, not dropped')
   t.is(standingOf(rec({ canaryFailed: 1 })), 'demoted', 'one failed canary is not yet enough evidence to ban')
   t.is(standingOf(rec({ canaryFailed: 2 })), 'banned')
   t.is(standingOf(rec({ slashed: 1 })), 'banned')
@@ -87,4 +85,31 @@ test('a deal later revealed as a canary leaves the ordinary counts; the scores m
   t.is(book.scores().get(PROVIDERS[0]), 666_666)
   t.deepEqual(book.providers(), [PROVIDERS[0]])
   t.is(book.standing(addr(42)), 'ok', 'unknown providers are not held back')
+})
+
+test('one standing: the ban list takes the chain record as its source; the worse of the two applies, and only its own part lapses', t => {
+  const book = new ReputationBook()
+  const bans = new BanList({ ttlMs: 1000 }, book)
+  const [a, b, c] = PROVIDERS
+  const deal = (n: number, p: string, state: DealOutcome['state']): DealOutcome => ({ dealId: id(n), provider: p, jobCreator: JCS[0], price: 1n, auditPpm: 0, audited: false, challenged: false, state, closedBlock: n })
+  // a: slashed on chain (banned there); b: one result timeout (demoted there); c: a clean record
+  book.addOutcome(deal(1, a, 'MediatedWrong'))
+  book.addOutcome(deal(2, b, 'TimedOutResult'))
+  book.addOutcome(deal(3, c, 'Settled'))
+  t.is(book.standing(a), 'banned')
+  t.is(book.standing(b), 'demoted')
+  t.is(bans.standing(a, 0), 'banned', 'banned on chain: banned for this job creator with no failure of its own')
+  t.is(bans.standing(b, 0), 'demoted')
+  t.is(bans.standing(c, 0), 'ok')
+  t.is(bans.bannedCount(0), 1)
+  t.deepEqual(bans.rank([a, b, c], x => x, 0), [c, b], 'chain-banned dropped, chain-demoted asked last')
+  // c declines once: demoted by this job creator's own memory, which lapses after its TTL; the chain's part does not
+  t.is(bans.record(c, 'declined', 0), 'demoted')
+  t.deepEqual(bans.rank([a, b, c], x => x, 10), [b, c])
+  t.is(bans.standing(c, 1000), 'ok')
+  t.is(bans.standing(b, 1_000_000), 'demoted', 'the chain record does not lapse')
+  // b unreachable once more: banned by its own memory (2 points), the worse of the two
+  t.is(bans.record(b, 'unreachable', 0), 'banned')
+  t.is(bans.bannedCount(0), 2)
+  t.is(bans.standing(b, 1000), 'demoted', 'its own ban lapsed, the chain demotion stays')
 })

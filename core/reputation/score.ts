@@ -1,7 +1,8 @@
 // A provider's reputation: one number from what it did. The chain part is reproducible — every node reading the same
 // blocks gets the same record and the same score (deals settled, upheld by a mediator, random audits passed, results
-// mediated wrong, result timeouts, canaries passed and failed). The local part is this node's own experience
-// (proposals it declined, times it could not be reached) and differs between nodes; the score takes both.
+// mediated wrong, result timeouts, canaries passed and failed). This node's own experience (proposals declined,
+// providers unreachable) is not here: it is core/policy/ban.ts's BanList, which lapses, and which takes this record's
+// standing as its source, so a job creator has one standing per provider.
 //
 // score = (good + 1) / (good + bad + 2) in parts per million: the mean of a Beta(1, 1) prior updated by weighted
 // outcomes, so a provider nothing is known of sits at 500,000, a canary pass lifts a provider that has run nothing
@@ -27,25 +28,17 @@ export interface ChainRecord {
   jobCreators: number
 }
 
-export interface LocalRecord {
-  /** proposals it declined for a reason other than a full slot */
-  declined: number
-  /** times it could not be dialled or did not answer */
-  unreachable: number
-}
-
-export type Standing = 'ok' | 'demoted' | 'banned'
+import type { Standing } from '../policy/ban.ts'
+export type { Standing }
 
 export interface ReputationWeights {
   slashed: number
   timedOut: number
   canaryFailed: number
-  declined: number
-  unreachable: number
   settledPerJobCreator: number
 }
 
-export const defaultReputationWeights: ReputationWeights = { slashed: 4, timedOut: 2, canaryFailed: 2, declined: 1, unreachable: 2, settledPerJobCreator: 10 }
+export const defaultReputationWeights: ReputationWeights = { slashed: 4, timedOut: 2, canaryFailed: 2, settledPerJobCreator: 10 }
 
 export interface StandingPolicy {
   /** below this score (ppm) a provider is asked after the others */
@@ -63,24 +56,22 @@ export function emptyChainRecord (): ChainRecord {
   return { settled: 0, upheld: 0, auditsPassed: 0, slashed: 0, timedOut: 0, canaryPassed: 0, canaryFailed: 0, jobCreators: 0 }
 }
 
-const NO_LOCAL: LocalRecord = { declined: 0, unreachable: 0 }
-
-function goodBad (c: ChainRecord, l: LocalRecord, w: ReputationWeights): { good: number, bad: number } {
+function goodBad (c: ChainRecord, w: ReputationWeights): { good: number, bad: number } {
   const settled = Math.min(c.settled, w.settledPerJobCreator * Math.max(1, c.jobCreators))
   const good = settled + c.upheld + c.auditsPassed + c.canaryPassed
-  const bad = w.slashed * c.slashed + w.timedOut * c.timedOut + w.canaryFailed * c.canaryFailed + w.declined * l.declined + w.unreachable * l.unreachable
+  const bad = w.slashed * c.slashed + w.timedOut * c.timedOut + w.canaryFailed * c.canaryFailed
   return { good, bad }
 }
 
-/** The score in parts per million (integer), from the chain record and, where given, this node's own experience. */
-export function reputationScore (chain: ChainRecord, local: LocalRecord = NO_LOCAL, w: ReputationWeights = defaultReputationWeights): number {
-  const { good, bad } = goodBad(chain, local, w)
+/** The score in parts per million (integer), from the chain record. */
+export function reputationScore (chain: ChainRecord, w: ReputationWeights = defaultReputationWeights): number {
+  const { good, bad } = goodBad(chain, w)
   return Math.floor((good + 1) * 1_000_000 / (good + bad + 2))
 }
 
-export function standingOf (chain: ChainRecord, local: LocalRecord = NO_LOCAL, p: StandingPolicy = defaultStandingPolicy, w: ReputationWeights = defaultReputationWeights): Standing {
-  const score = reputationScore(chain, local, w)
-  if (score < p.banBelow && goodBad(chain, local, w).bad >= p.banEvidence) return 'banned'
+export function standingOf (chain: ChainRecord, p: StandingPolicy = defaultStandingPolicy, w: ReputationWeights = defaultReputationWeights): Standing {
+  const score = reputationScore(chain, w)
+  if (score < p.banBelow && goodBad(chain, w).bad >= p.banEvidence) return 'banned'
   return score < p.demoteBelow ? 'demoted' : 'ok'
 }
 
