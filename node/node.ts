@@ -7,6 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
+import { ReputationFeed } from './incentives/reputation-feed.ts'
 import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, watchConnections, LOCAL_LISTEN, PUBLIC_LISTEN, type HostOptions, type LilypadHost } from './host/index.ts'
 import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/gossip.ts'
@@ -81,6 +82,8 @@ export class LilypadNode {
   readonly components: Components
   readonly host: LilypadHost
   readonly chain: ChainClient
+  /** providers' chain records, kept current while a job creator runs here */
+  reputation: ReputationFeed | undefined
   readonly store: ResultStore
   readonly gossip: GossipService
   readonly book: OrderBook
@@ -231,7 +234,18 @@ export class LilypadNode {
       ...opts.jobCreator?.terms
     }
     if (this.jobCreator === undefined) {
-      this.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, ...opts.jobCreator, terms })
+      // providers' records on chain (deals settled, slashed, timed out; canaries passed and failed): the job
+      // creator's ban list takes them as its second source and the matcher ranks equal prices by them
+      if (this.reputation === undefined && opts.jobCreator?.reputation === undefined) {
+        const feed = new ReputationFeed(this.components, {
+          source: { provider: this.chain.provider, market: opts.network.contracts.market, deployBlock: opts.network.deployBlock, ...(opts.network.contracts.rewards !== undefined ? { rewards: opts.network.contracts.rewards } : {}) },
+          follower: this.chain.follower
+        })
+        await feed.start()
+        this.reputation = feed
+      }
+      const reputation = opts.jobCreator?.reputation ?? this.reputation?.book
+      this.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, ...opts.jobCreator, ...(reputation !== undefined ? { reputation } : {}), terms })
       this.dropSources.push(this.disputes.addSource(jobCreatorCaseSource(this.jobCreator.deals, this.chain)))
     }
     return this.jobCreator
@@ -278,6 +292,7 @@ export class LilypadNode {
     await this.retention?.stop()
     await this.bridge?.stop()
     await this.jobCreator?.stop()
+    this.reputation?.stop()
     await this.mediator?.stop()
     await this.solver?.stop()
     await this.provider?.stop()

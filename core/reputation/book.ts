@@ -13,6 +13,8 @@ import { emptyChainRecord, reputationScore, standingOf, defaultStandingPolicy, d
 
 export interface Reputation extends StandingSource {
   score: (provider: string) => number
+  /** every known provider's score (the matcher's `reputation`) */
+  scores: () => ReadonlyMap<string, number>
 }
 
 export interface ReputationBookInit {

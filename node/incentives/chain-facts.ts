@@ -20,6 +20,7 @@ const CANARY_RECORDED = rewards.getEvent('CanaryRecorded')!.topicHash
 export interface ChainFactsSource {
   provider: Pick<Provider, 'getBlock' | 'getBlockNumber' | 'getLogs' | 'getTransaction'>
   market: string
+  /** the Rewards contract (absent: a network without one; no canary records) */
   rewards: string
   deployBlock: number
   /** blocks per eth_getLogs (default 5,000) */
@@ -116,9 +117,14 @@ export async function closedDealFacts (src: ChainFactsSource, fromBlock: number,
 /** The canary reports recorded for an epoch (all of them, in order of recording). */
 export async function canaryRecords (src: ChainFactsSource, epoch: number): Promise<CanaryRecord[]> {
   const head = await src.provider.getBlockNumber()
-  const topic = '0x' + BigInt(epoch).toString(16).padStart(64, '0')
+  return await canaryRecordsIn(src, src.deployBlock, head, epoch)
+}
+
+/** The canary reports recorded in blocks [fromBlock, toBlock] (of one epoch, or of any). */
+export async function canaryRecordsIn (src: ChainFactsSource, fromBlock: number, toBlock: number, epoch?: number): Promise<CanaryRecord[]> {
+  const topics = epoch === undefined ? [CANARY_RECORDED] : [CANARY_RECORDED, '0x' + BigInt(epoch).toString(16).padStart(64, '0')]
   const out: CanaryRecord[] = []
-  for (const log of await logs(src, src.rewards, [CANARY_RECORDED, topic], src.deployBlock, head)) {
+  for (const log of await logs(src, src.rewards, topics, fromBlock, toBlock)) {
     const p = rewards.parseLog({ topics: [...log.topics], data: log.data })
     if (p == null) continue
     const a = p.args

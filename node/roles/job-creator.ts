@@ -35,6 +35,7 @@ import {
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { BanList, afterProposal, type BanPolicy, type ProviderFailure } from '../../core/policy/ban.ts'
+import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
 /** The same phases cli/progress.ts renders. */
@@ -111,6 +112,8 @@ export interface JobCreatorOptions {
   modulesDir?: string
   /** how providers that failed us are demoted and banned */
   bans?: Partial<BanPolicy>
+  /** providers' records on chain (node/incentives/reputation-feed.ts): the ban list's second source, and the matcher's tie-break */
+  reputation?: Reputation
 }
 
 export class NoProviderError extends Error {
@@ -222,7 +225,7 @@ export class JobCreator {
     this.results = new ResultReceiver(opts.host, { networkId, domain })
     this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000 })
     this.deals = new DealStore<JcDealRecord>(join(opts.dataDir, 'jc-deals'))
-    this.bans = new BanList(opts.bans)
+    this.bans = new BanList(opts.bans, opts.reputation)
     this.policy = {
       ...defaultJobCreatorPolicy,
       ...(opts.agreeTimeoutMs !== undefined ? { agreeTimeoutMs: opts.agreeTimeoutMs } : {}),
@@ -418,7 +421,7 @@ export class JobCreator {
       // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
       const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
       // excluded providers are skipped inside the matcher, so they use none of the limit
-      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()) })
+      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()), ...(this.opts.reputation !== undefined ? { reputation: this.opts.reputation.scores() } : {}) })
       const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
       let left = deadline - performance.now()
