@@ -123,7 +123,7 @@ export function toUserError (e: unknown): unknown {
     case 'ResultVerificationError':
       return new UserError(`could not download the result: ${err.message}`, { hint: 'the provider may have gone away; the deal stays open until its judge window passes', cause: e })
     case 'UnknownRoleError':
-      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge', exitCode: 2, cause: e })
+      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge, validator', exitCode: 2, cause: e })
     case 'MetricsPortError':
       return new UserError(err.message, { hint: 'pick a free port for --metrics (0 lets the system choose)', exitCode: 2, cause: e })
     case 'GatewayPortError':

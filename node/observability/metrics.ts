@@ -53,6 +53,10 @@ export class LilypadMetrics {
   readonly providersKnown: Gauge
   /** records removed from the deal stores after their retention period, by store */
   readonly dealRecordsPruned: Counter<'store'>
+  /** the validator's canary rounds, canaries by outcome (Passed, WrongResult, NoResult, Unreachable), reports recorded on chain */
+  readonly canaryRounds: Counter
+  readonly canaries: Counter<'outcome'>
+  readonly canaryReportsRecorded: Counter
 
   constructor (opts: { registry?: Registry, defaultMetrics?: boolean } = {}) {
     const registers = [this.registry = opts.registry ?? new Registry()]
@@ -82,6 +86,9 @@ export class LilypadMetrics {
     this.offersKnown = new Gauge({ name: 'lilypad_offers_known', help: 'Live resource offers in the order book', registers })
     this.providersKnown = new Gauge({ name: 'lilypad_providers_known', help: 'Providers with live offers in the order book', registers })
     this.dealRecordsPruned = new Counter({ name: 'lilypad_deal_records_pruned_total', help: 'Terminal deal records removed after their retention period', labelNames: ['store'], registers })
+    this.canaryRounds = new Counter({ name: 'lilypad_canary_rounds_total', help: 'Canary rounds the validator ran', registers })
+    this.canaries = new Counter({ name: 'lilypad_canaries_total', help: 'Canary jobs checked by the validator, by outcome', labelNames: ['outcome'], registers })
+    this.canaryReportsRecorded = new Counter({ name: 'lilypad_canary_reports_recorded_total', help: 'Signed canary reports the validator recorded in the Rewards contract', registers })
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'lilypad_process_' })
   }
 

@@ -65,6 +65,11 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   /** default true: accept early on success */
   accept?: boolean
   signal?: AbortSignal
+  /**
+   * Propose only to this provider, without naming it in the job offer (its target stays zero): the validator's
+   * canaries, which must look like any job.
+   */
+  provider?: string
 }
 
 export interface JobOutcome {
@@ -210,6 +215,8 @@ export class JobCreator {
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
   private readonly offs: Array<() => void> = []
   private lastNonce = 0n
+  /** a job offer's only provider (JobRequest.provider), kept off the wire */
+  private readonly onlyProvider = new WeakMap<JobOffer, string>()
 
   private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: JobCreatorOptions) {
     this.opts = opts
@@ -350,6 +357,7 @@ export class JobCreator {
         expiry: BigInt(Math.floor(this.c.clock.now() / 1000)) + 600n,
         nonce: this.nextNonce()
       }
+      if (req.provider !== undefined) this.onlyProvider.set(job, req.provider.toLowerCase())
       const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, chain.wallet) }
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
@@ -421,7 +429,8 @@ export class JobCreator {
       // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
       const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
       // excluded providers are skipped inside the matcher, so they use none of the limit
-      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()), ...(this.opts.reputation !== undefined ? { reputation: this.opts.reputation.scores() } : {}) })
+      const only = this.onlyProvider.get(job)
+      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()) || (only !== undefined && p.toLowerCase() !== only), ...(this.opts.reputation !== undefined ? { reputation: this.opts.reputation.scores() } : {}) })
       const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
       let left = deadline - performance.now()
