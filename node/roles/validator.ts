@@ -56,6 +56,8 @@ export interface ValidatorOptions {
 
 export interface CanaryResult {
   canary: PlannedCanary
+  /** the job offer the canary went out as (absent when no deal was made) */
+  jobOffer?: JobOutcome['jobOffer']
   outcome: CanaryOutcomeValue
   dealId: string
   report: SignedCanaryReport
@@ -128,9 +130,11 @@ export class Validator {
     let outcome: CanaryOutcomeValue
     let dealId = ZeroHash
     let detail: string | undefined
+    let jobOffer: JobOutcome['jobOffer'] | undefined
     try {
       const out = await runner.run({ ...req, provider: c.provider, accept: true })
       dealId = out.dealId
+      jobOffer = out.jobOffer
       const stdout = await readFile(join(out.path, 'stdout'), 'utf8').catch(() => '')
       const verdict = checkCanaryResult(c.expected, { exitCode: out.exitCode, stdout })
       outcome = verdict.passed ? CanaryOutcome.Passed : CanaryOutcome.WrongResult
@@ -149,7 +153,7 @@ export class Validator {
     list.push(report)
     this.#c.metrics.canaries.inc({ outcome: outcomeName(outcome) })
     this.#c.logger.info({ epoch, provider: c.provider, module: c.module, dealId, outcome: outcomeName(outcome), ...(detail !== undefined ? { detail } : {}) }, 'canary checked')
-    return { canary: c, outcome, dealId, report, ...(detail !== undefined ? { detail } : {}) }
+    return { canary: c, outcome, dealId, report, ...(jobOffer !== undefined ? { jobOffer } : {}), ...(detail !== undefined ? { detail } : {}) }
   }
 
   #at (chainSec: number, fn: () => Promise<unknown>): void {
