@@ -53,7 +53,7 @@ test('rounds: random times inside the epoch before its tail; each slot joins wit
       t.not(c.provider, live[50].provider, 'nothing fits a 0.1-core slot')
       t.true(defaultRoundOptions.auditPpms.some(([p]) => p === c.auditPpm))
       const template = defaultCanaryTemplates.find(x => x.module === c.module)!
-      t.is(c.units, 2000 + 1000)
+      t.is(c.units, resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), 'credited the canary\'s own requirement, not the slot\'s claim')
       t.true(template.cpu <= 2000)
     }
   }
@@ -64,6 +64,11 @@ test('rounds: random times inside the epoch before its tail; each slot joins wit
   // a provider with many slots gets several canaries at once: they test its capacity together
   const many = planRound(new Rng('x'), Array.from({ length: 40 }, (_, i) => slot(7, i)), { ...defaultRoundOptions, slotPpm: 1_000_000, maxPerProvider: 16 })
   t.is(many.length, 16)
+  // an overclaimed slot (a thousand cores, a terabyte) earns a canary no more units than a modest one
+  const huge = planRound(new Rng('y'), [slot(8, 0, 1_000_000, 1_000_000)], { ...defaultRoundOptions, slotPpm: 1_000_000 })
+  const modest = planRound(new Rng('y'), [slot(9, 0)], { ...defaultRoundOptions, slotPpm: 1_000_000 })
+  t.is(huge[0].module, modest[0].module)
+  t.is(huge[0].units, modest[0].units)
 })
 
 test('canary keys: fresh per epoch and index, reproducible from the validator\'s secret', t => {

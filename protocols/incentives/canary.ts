@@ -9,6 +9,7 @@
 // validator, a seeded generator in tests and simulations).
 import { concat, getBytes, keccak256, toBeHex } from 'ethers'
 import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
+import { resourceUnits } from './units.ts'
 
 export interface RandomSource {
   /** a uniformly random integer in [0, n) */
@@ -67,7 +68,7 @@ export interface CanaryTarget {
   offerId: string
   cpu: number
   ramMb: number
-  /** resourceUnits of the slot's spec */
+  /** resourceUnits of the slot's spec (what the provider claims; not what a canary credits) */
   units: number
 }
 
@@ -84,6 +85,10 @@ export interface CanaryRoundOptions {
 export interface PlannedCanary {
   provider: string
   offerId: string
+  /**
+   * resourceUnits of the canary's own requirement: what it verified. Not the slot's claim — a provider claiming a
+   * 64-GPU slot that runs a cowsay has proved a cowsay's worth of resources, and is credited that.
+   */
   units: number
   module: string
   inputs: Record<string, string>
@@ -132,7 +137,7 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
     const template = weighted(rng, fits.map(c => [c, c.weight] as const))
     const { inputs, expected } = template.draw(rng)
     perProvider.set(p, n + 1)
-    out.push({ provider: t.provider, offerId: t.offerId, units: t.units, module: template.module, inputs, auditPpm: weighted(rng, o.auditPpms), expected })
+    out.push({ provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), module: template.module, inputs, auditPpm: weighted(rng, o.auditPpms), expected })
   }
   return out
 }
