@@ -45,7 +45,7 @@ export interface ValidatorOptions {
   record: (reports: SignedCanaryReport[]) => Promise<void>
   /** chain time in seconds (the follower's) */
   chainNow: () => number
-  /** rounds per epoch (default 4) */
+  /** rounds per epoch (default 4: with the default round options, a census of every provider at four random moments) */
   rounds?: number
   round?: CanaryRoundOptions
   /** no round starts in an epoch's last `tailSec` seconds (default a tenth of the epoch) */

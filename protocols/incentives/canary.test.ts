@@ -36,7 +36,7 @@ const slot = (provider: number, i: number, cpu = 2000, ramMb = 4096): CanaryTarg
   provider: '0x' + provider.toString(16).padStart(40, '0'), offerId: '0x' + (provider * 100 + i).toString(16).padStart(64, '0'), cpu, ramMb, units: resourceUnits({ cpu, ramMb, gpus: 0, gpuVramMb: 0 })
 })
 
-test('rounds: random times inside the epoch before its tail; each slot joins with the set probability; only canaries that fit', t => {
+test('rounds: random times inside the epoch before its tail; each provider joins with the set probability, with all its slots at once; only canaries that fit', t => {
   const rng = new Rng('canary-rounds')
   const times = roundTimes(rng, 1000, 1000 + 86_400, 24, 600)
   t.is(times.length, 24)
@@ -46,7 +46,7 @@ test('rounds: random times inside the epoch before its tail; each slot joins wit
   let picked = 0
   const modules = new Map<string, number>()
   for (let r = 0; r < 400; r++) {
-    const round = planRound(rng, live)
+    const round = planRound(rng, live, { ...defaultRoundOptions, slotPpm: 250_000 })
     picked += round.length
     for (const c of round) {
       modules.set(c.module, (modules.get(c.module) ?? 0) + 1)
@@ -58,12 +58,19 @@ test('rounds: random times inside the epoch before its tail; each slot joins wit
     }
   }
   const rate = picked / (400 * 50)
-  t.true(Math.abs(rate - defaultRoundOptions.slotPpm / 1e6) < 0.02, `slot rate ${rate}`)
+  t.true(Math.abs(rate - 0.25) < 0.02, `provider rate ${rate}`)
   t.true((modules.get('cowsay:v0.0.1') ?? 0) > (modules.get('primes:v0.1.0') ?? 0), 'cowsay, the common job, is the common canary')
   t.is(modules.size, 3)
   // a provider with many slots gets several canaries at once: they test its capacity together
   const many = planRound(new Rng('x'), Array.from({ length: 40 }, (_, i) => slot(7, i)), { ...defaultRoundOptions, slotPpm: 1_000_000, maxPerProvider: 16 })
   t.is(many.length, 16)
+  // a provider is asked for all its slots at once or not at all in a round
+  const four = Array.from({ length: 10 }, (_, p) => Array.from({ length: 4 }, (_, i) => slot(100 + p, i))).flat()
+  for (let r = 0; r < 50; r++) {
+    const counts = new Map<string, number>()
+    for (const c of planRound(rng, four, { ...defaultRoundOptions, slotPpm: 250_000 })) counts.set(c.provider, (counts.get(c.provider) ?? 0) + 1)
+    t.true([...counts.values()].every(n => n === 4))
+  }
   // an overclaimed slot (a thousand cores, a terabyte) earns a canary no more units than a modest one
   const huge = planRound(new Rng('y'), [slot(8, 0, 1_000_000, 1_000_000)], { ...defaultRoundOptions, slotPpm: 1_000_000 })
   const modest = planRound(new Rng('y'), [slot(9, 0)], { ...defaultRoundOptions, slotPpm: 1_000_000 })

@@ -3,9 +3,9 @@
 // job creators' choices), sent through the ordinary job creator from keys used for one epoch only, at random times.
 // What a provider cannot tell apart it must do honestly every time; what the canaries see is its real uptime.
 //
-// Rounds, not lone canaries: every round (at a uniformly random time) picks each live offer slot with the same
-// probability and sends all its canaries at once, so identities that share one machine — each claiming all of it —
-// are asked to run at the same moment and cannot all pass. Pure: randomness comes from the caller (a CSPRNG in a
+// Rounds, not lone canaries: every round (at a uniformly random time) picks each provider with the same probability
+// and sends canaries to all its live slots at once, so a provider offering more than it has, or identities that
+// share one machine and are picked together, are asked to run at the same moment and cannot all pass. Pure: randomness comes from the caller (a CSPRNG in a
 // validator, a seeded generator in tests and simulations).
 import { concat, getBytes, keccak256, toBeHex } from 'ethers'
 import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
@@ -73,7 +73,7 @@ export interface CanaryTarget {
 }
 
 export interface CanaryRoundOptions {
-  /** chance (ppm) each live slot is in a round */
+  /** chance (ppm) each provider is in a round (with all its live slots) */
   slotPpm: number
   /** audit probabilities (ppm) with weights, as real job creators choose them */
   auditPpms: ReadonlyArray<readonly [number, number]>
@@ -97,7 +97,10 @@ export interface PlannedCanary {
 }
 
 export const defaultRoundOptions: CanaryRoundOptions = {
-  slotPpm: 250_000,
+  // every provider in every round (a census at a random moment, four an epoch by default): identities that share a
+  // machine are always asked together, and canaries (paid like any job) stay a small part of an honest machine's
+  // income (simulations/rewards.ts; docs/incentives.md)
+  slotPpm: 1_000_000,
   // the CLI's default is no audit; careful job creators ask for some
   auditPpms: [[0, 6], [10_000, 2], [50_000, 1], [100_000, 1]],
   maxPerProvider: 16
@@ -122,24 +125,35 @@ export function roundTimes (rng: RandomSource, start: number, end: number, round
   return out.sort((a, b) => a - b)
 }
 
-/** One round: each live slot joins with probability slotPpm and gets a canary that fits it. Sorted by offer id. */
+/**
+ * One round: each provider joins with probability slotPpm, and then every one of its live slots (up to
+ * maxPerProvider) gets a canary that fits it, all at once — a provider is asked for the capacity it offers, at the
+ * same moment, so slots it cannot run together fail together. Sorted by offer id.
+ */
 export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: CanaryRoundOptions = defaultRoundOptions): PlannedCanary[] {
   const templates = o.templates ?? defaultCanaryTemplates
-  const perProvider = new Map<string, number>()
-  const out: PlannedCanary[] = []
+  const byProvider = new Map<string, CanaryTarget[]>()
   for (const t of [...live].sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)) {
-    if (rng.int(1_000_000) >= o.slotPpm) continue
     const p = t.provider.toLowerCase()
-    const n = perProvider.get(p) ?? 0
-    if (n >= (o.maxPerProvider ?? Infinity)) continue
-    const fits = templates.filter(c => c.cpu <= t.cpu && c.ramMb <= t.ramMb)
-    if (fits.length === 0) continue
-    const template = weighted(rng, fits.map(c => [c, c.weight] as const))
-    const { inputs, expected } = template.draw(rng)
-    perProvider.set(p, n + 1)
-    out.push({ provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), module: template.module, inputs, auditPpm: weighted(rng, o.auditPpms), expected })
+    let l = byProvider.get(p)
+    if (l === undefined) { l = []; byProvider.set(p, l) }
+    l.push(t)
   }
-  return out
+  const out: PlannedCanary[] = []
+  for (const p of [...byProvider.keys()].sort()) {
+    if (rng.int(1_000_000) >= o.slotPpm) continue
+    let n = 0
+    for (const t of byProvider.get(p) as CanaryTarget[]) {
+      if (n >= (o.maxPerProvider ?? Infinity)) break
+      const fits = templates.filter(c => c.cpu <= t.cpu && c.ramMb <= t.ramMb)
+      if (fits.length === 0) continue
+      const template = weighted(rng, fits.map(c => [c, c.weight] as const))
+      const { inputs, expected } = template.draw(rng)
+      n++
+      out.push({ provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), module: template.module, inputs, auditPpm: weighted(rng, o.auditPpms), expected })
+    }
+  }
+  return out.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
 }
 
 export type CanaryVerdict = { passed: true } | { passed: false, reason: 'wrong-exit-code' | 'wrong-output' }

@@ -15,6 +15,7 @@ const id = (n: number): string => '0x' + n.toString(16).padStart(64, '0')
 const HONEST = addr(0xa1)
 const JC = [addr(0xc1), addr(0xc2), addr(0xc3)]
 const VALIDATOR = addr(0xf1)
+const OTHER = addr(0xa2)
 
 /** 2 units a slot (2,000 milli-units), 0.1 LP per unit per pass, 3 LP of paid cap per unit: easy sums. */
 const rules: RewardRules = { ...defaultRewardRules, epochBudget: 1_000_000n * LP, canaryRewardPerUnit: LP / 10n, paidCapPerUnit: 3n * LP, paidRewardPpm: 200_000, maxPricePerDeal: 10n * LP, minAuditPpm: 10_000, creatorSharePpm: 500_000, providerCap: 1000n * LP, failPenalty: 3, timeoutPenalty: 2, minPasses: 1, maxCanariesPerProvider: 96 }
@@ -36,7 +37,9 @@ function inputs (cs: Array<ReturnType<typeof canary>>, deals: DealOutcome[]): Ep
 test('an honest provider: canary reward per verified unit, paid reward a fifth of the price, within its caps', t => {
   const cs = Array.from({ length: 4 }, () => canary(HONEST, CanaryOutcome.Passed))
   const deals = [...Array.from({ length: 5 }, () => deal(HONEST, { jobCreator: JC[0] })), ...Array.from({ length: 5 }, () => deal(HONEST, { jobCreator: JC[1] }))]
-  const r = computeEpochRewards(inputs(cs, deals), rules)
+  // the same job creators paid another provider as much (they are real customers of the market, not a cartel's keys)
+  const elsewhere = [...Array.from({ length: 5 }, () => deal(OTHER, { jobCreator: JC[0] })), ...Array.from({ length: 5 }, () => deal(OTHER, { jobCreator: JC[1] }))]
+  const r = computeEpochRewards(inputs(cs, [...deals, ...elsewhere]), rules)
   const p = r.providers[0]
   t.is(p.provider, HONEST)
   t.is(p.units, 8000) // 4 passes × 2,000
@@ -45,8 +48,22 @@ test('an honest provider: canary reward per verified unit, paid reward a fifth o
   t.is(p.paidDeals, 10)
   t.is(p.paidReward, 2n * LP) // 10 LP of price × 0.2
   t.is(p.amount, 2n * LP + 8n * LP / 10n)
-  t.is(r.total, p.amount)
+  t.is(r.total, p.amount, 'OTHER had no canary pass: no reward')
   t.false(r.scaled)
+})
+
+test('self-dealing: a job creator that pays only one provider counts for nothing; a cartel must pay strangers what it wants counted', t => {
+  const cs = Array.from({ length: 48 }, () => canary(HONEST, CanaryOutcome.Passed)) // paid cap 288 LP
+  const own = [addr(0xd1), addr(0xd2), addr(0xd3), addr(0xd4)] // the cartel's own job creator keys
+  const fake = own.flatMap(jc => Array.from({ length: 50 }, () => deal(HONEST, { jobCreator: jc, price: 10n * LP, auditPpm: 10_000 })))
+  const alone = computeEpochRewards(inputs(cs, fake), rules).providers[0]
+  t.is(alone.paidVolume, 2000n * LP)
+  t.is(alone.paidReward, 0n, 'no job creator paid anyone else')
+  // to have 20 LP of its fake volume counted from each key, each key pays strangers 20 LP: 80 LP out, 16 LP of reward
+  const strangers = own.flatMap(jc => Array.from({ length: 2 }, () => deal(OTHER, { jobCreator: jc, price: 10n * LP, auditPpm: 10_000 })))
+  const paying = computeEpochRewards(inputs(cs, [...fake, ...strangers]), rules).providers.find(p => p.provider === HONEST.toLowerCase())
+  t.is(paying?.paidReward, 16n * LP)
+  t.true((paying?.paidReward ?? 0n) < 80n * LP, 'the reward bought is less than the money paid away')
 })
 
 test('idle uptime earns nothing: a provider no canary reached, however many offers it kept live, has no reward', t => {
@@ -90,10 +107,12 @@ test('what counts as paid work: not canaries, not deals with itself, only audite
 test('caps: paid work up to the capacity canaries verified, at most half of it from one job creator; a provider cap', t => {
   const cs = [canary(HONEST, CanaryOutcome.Passed)] // 2 units: paid cap 6 LP, 3 LP from one job creator
   const fake = Array.from({ length: 100 }, () => deal(HONEST, { jobCreator: JC[0], price: 10n * LP })) // 200 LP of paid reward
-  const one = computeEpochRewards(inputs(cs, fake), rules).providers[0]
+  // the job creators also paid others as much (counted volume from a job creator is at most what it paid others)
+  const others = [0, 1, 2].flatMap(j => Array.from({ length: 100 }, () => deal(OTHER, { jobCreator: JC[j], price: 10n * LP })))
+  const one = computeEpochRewards(inputs(cs, [...fake, ...others]), rules).providers[0]
   t.is(one.paidCap, 6n * LP)
   t.is(one.paidReward, 3n * LP, 'one job creator: half the cap')
-  const many = computeEpochRewards(inputs(cs, [...fake, ...Array.from({ length: 100 }, (_, i) => deal(HONEST, { jobCreator: JC[1 + (i % 2)], price: 10n * LP }))]), rules).providers[0]
+  const many = computeEpochRewards(inputs(cs, [...fake, ...others, ...Array.from({ length: 100 }, (_, i) => deal(HONEST, { jobCreator: JC[1 + (i % 2)], price: 10n * LP }))]), rules).providers[0]
   t.is(many.paidReward, 6n * LP, 'several job creators: the whole cap, never more')
   const capped = computeEpochRewards(inputs(Array.from({ length: 96 }, () => canary(HONEST, CanaryOutcome.Passed)), []), { ...rules, providerCap: 5n * LP }).providers[0]
   t.is(capped.canaryReward, 96n * 2n * LP / 10n)

@@ -11,7 +11,10 @@
 //   canary   = canaryRewardPerUnit × units
 //   paid     = paidRewardPpm × Σ min(price, maxPricePerDeal) over its paid deals that closed in the epoch —
 //              not canaries, not with itself, with auditPpm ≥ minAuditPpm — at most creatorSharePpm of the cap from
-//              any one job creator, and at most paidCapPerUnit × units in all
+//              any one job creator, and at most paidCapPerUnit × units in all. From each job creator a provider's
+//              counted volume is at most what that job creator paid all other providers in the epoch: a job creator
+//              that pays only one provider (its own, faking deals) counts for nothing, and to make X count for its
+//              own provider a cartel must pay X to strangers, which costs more than the reward it buys.
 //   reward   = min(canary + paid, providerCap); scaled down pro rata (rounding down) when the epoch's sum exceeds
 //              epochBudget.
 // Idle uptime alone earns nothing: an offer nobody sends a job to is never observed; only answered canaries are.
@@ -103,6 +106,23 @@ export function computeEpochRewards (inputs: EpochInputs, rules: RewardRules): E
       d.auditPpm !== null && d.auditPpm >= rules.minAuditPpm) t.paid.push(d)
   }
 
+  // what each job creator paid each provider in the epoch's counted deals (prices capped)
+  const paidBy = new Map<string, Map<string, bigint>>()
+  for (const [provider, t] of tallies) {
+    for (const d of t.paid) {
+      const jc = d.jobCreator.toLowerCase()
+      let m = paidBy.get(jc)
+      if (m === undefined) { m = new Map(); paidBy.set(jc, m) }
+      const price = d.price < rules.maxPricePerDeal ? d.price : rules.maxPricePerDeal
+      m.set(provider, (m.get(provider) ?? 0n) + price)
+    }
+  }
+  const paidToOthers = (jc: string, provider: string): bigint => {
+    let sum = 0n
+    for (const [p, v] of paidBy.get(jc) ?? []) if (p !== provider) sum += v
+    return sum
+  }
+
   const providers: ProviderReward[] = []
   for (const provider of [...tallies.keys()].sort(cmp)) {
     const t = tallies.get(provider) as Tally
@@ -131,7 +151,9 @@ export function computeEpochRewards (inputs: EpochInputs, rules: RewardRules): E
     }
     let paid = 0n
     for (const jc of [...byCreator.keys()].sort(cmp)) {
-      const fromJc = (byCreator.get(jc) as bigint) * BigInt(rules.paidRewardPpm) / PPM
+      const own = byCreator.get(jc) as bigint
+      const others = paidToOthers(jc, provider)
+      const fromJc = (own < others ? own : others) * BigInt(rules.paidRewardPpm) / PPM
       paid += fromJc < creatorCap ? fromJc : creatorCap
     }
     r.paidReward = paid < r.paidCap ? paid : r.paidCap

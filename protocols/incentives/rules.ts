@@ -47,7 +47,9 @@ export const defaultRewardRules: RewardRules = {
   paidRewardPpm: 200_000,
   maxPricePerDeal: 10n * LP,
   minAuditPpm: 10_000,
-  paidCapPerUnit: 3n * LP,
+  // 1 LP per verified unit: what a cartel faking deals among its own keys can take at most; at 3 LP it out-earned
+  // honest work on a quiet testnet (simulations/rewards.ts, docs/incentives.md)
+  paidCapPerUnit: LP,
   creatorSharePpm: 500_000,
   providerCap: 1_000n * LP
 }
