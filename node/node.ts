@@ -312,6 +312,7 @@ export class LilypadNode {
       runnerFor,
       record: async reports => { await rewards.recordCanaries(reports) },
       chainNow: () => Math.floor(this.chain.follower.chainNow() / 1000),
+      ...(this.reputation !== undefined ? { reputation: this.reputation.book } : {}),
       ...settings
     })
     this.validator.start()

@@ -16,6 +16,7 @@ import { ZeroHash, type Signer } from 'ethers'
 import type { Components } from '../components.ts'
 import { reportError } from '../components.ts'
 import type { Timer } from '../../core/clock.ts'
+import { BanList, type StandingSource } from '../../core/policy/ban.ts'
 import type { LiveOffer } from '../../protocols/matcher.ts'
 import {
   planRound, roundTimes, checkCanaryResult, canaryJobRequest, defaultRoundOptions, resourceUnits, signCanaryReport, CanaryOutcome,
@@ -52,6 +53,8 @@ export interface ValidatorOptions {
   tailSec?: number
   /** randomness (default node:crypto) */
   rng?: RandomSource
+  /** providers' chain records (node/incentives/reputation-feed.ts): providers it bans get no canaries */
+  reputation?: StandingSource
 }
 
 export interface CanaryResult {
@@ -75,10 +78,16 @@ export class Validator {
   /** rounds running (an epoch's reports are recorded once its rounds are done) */
   readonly #rounds = new Set<Promise<unknown>>()
   #running = false
+  /**
+   * A provider that failed a canary gets no more until the epoch is over (its failures are on record; more canaries
+   * would only pay it for the ones it can run): the job creators' ban list, over the chain record, for an epoch.
+   */
+  readonly bans: BanList
 
   constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ValidatorOptions) {
     this.#c = { ...components, logger: components.logger.child({ component: 'validator' }) }
     this.#o = opts
+    this.bans = new BanList({ ttlMs: opts.schedule.epochLength * 1000 }, opts.reputation)
   }
 
   /** Plans the current epoch's rounds at random times (and each later epoch's when it starts). */
@@ -102,8 +111,9 @@ export class Validator {
 
   /** Runs one round now: every live slot joins with the round's probability; resolves with each canary's verdict. */
   async runRound (epoch: number): Promise<CanaryResult[]> {
-    const now = BigInt(Math.floor(this.#c.clock.now() / 1000))
-    const targets: CanaryTarget[] = this.#o.offers().filter(l => l.offer.expiry > now).map(l => ({
+    const nowMs = this.#c.clock.now()
+    const now = BigInt(Math.floor(nowMs / 1000))
+    const targets: CanaryTarget[] = this.#o.offers().filter(l => l.offer.expiry > now && !this.bans.banned(l.offer.provider, nowMs)).map(l => ({
       provider: l.offer.provider, offerId: l.id, cpu: l.offer.spec.cpu, ramMb: l.offer.spec.ramMb, units: resourceUnits(l.offer.spec)
     }))
     const planned = planRound(this.#o.rng ?? cryptoRng, targets, this.#o.round ?? defaultRoundOptions)
@@ -148,6 +158,7 @@ export class Validator {
     const report = await signCanaryReport(this.#o.domain, {
       epoch: BigInt(epoch), provider: c.provider, dealId, outcome, units: c.units, observedAt: BigInt(Math.floor(this.#c.clock.now() / 1000))
     }, this.#o.signer)
+    if (outcome !== CanaryOutcome.Passed) this.bans.record(c.provider, outcome === CanaryOutcome.Unreachable ? 'unreachable' : 'no-result', this.#c.clock.now())
     let list = this.#reports.get(epoch)
     if (list === undefined) { list = []; this.#reports.set(epoch, list) }
     list.push(report)
