@@ -110,6 +110,10 @@ test.serial('an epoch end to end: deals and canaries on chain, inputs read back,
   await net.jc2.accept([canary3.deal])
   await paidJob(net.jc, net.rp, LP(10))
   await paidJob(net.bridge, net.rp, LP(5))
+  // the same job creators pay rp2 as much: their deals with rp count (a job creator's deals count for a provider
+  // only up to what it paid the others)
+  await paidJob(net.jc, net.rp2, LP(10))
+  await paidJob(net.bridge, net.rp2, LP(5))
   const slash = await agreeDeal(net, { auditPpm: 20_000 }, net.jc, net.rp2)
   await net.rp2.submitResult(slash.deal, 'bafy-junk')
   const drawn = await net.jc.challenge(slash.deal).catch(() => undefined)
