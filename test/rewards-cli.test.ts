@@ -71,9 +71,11 @@ async function canaryJob (rp: Chain): Promise<string> {
 test.serial('rewards end to end through the CLI: record, compute, leaderboard, publish (with a veto), finalize, claim', async t => {
   // epoch 0: rp does paid, audited work and passes a canary; rp2 has run nothing but a canary it passed; the
   // stranger's offer could not be reached
-  for (const price of [LP(10), LP(20)]) {
-    const { deal } = await agreeDeal(net, { auditPpm: 10_000, price }, net.jc, net.rp)
-    const { audited } = await net.rp.submitResult(deal, 'bafy-job')
+  // (the job creator pays another provider too, 2 × 10 LP: a job creator's deals count for a provider only up to
+  // what it paid the others)
+  for (const [price, provider] of [[LP(10), net.rp], [LP(20), net.rp], [LP(10), net.outsider], [LP(10), net.outsider]] as const) {
+    const { deal } = await agreeDeal(net, { auditPpm: 10_000, price }, net.jc, provider)
+    const { audited } = await provider.submitResult(deal, 'bafy-job')
     if (!audited) await net.jc.accept([deal])
     else await net.m1.mediate(deal, true).catch(async () => { await net.m2.mediate(deal, true) })
   }
