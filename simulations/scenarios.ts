@@ -7,6 +7,7 @@ import { round, type Summary } from './metrics.ts'
 import { runRewardsScenario, STRATEGIES } from './rewards.ts'
 
 export const REWARDS_DEMAND = [40, 200] as const
+export const REWARDS_EPOCHS = 5
 
 export const SWEEP_MAX_NODES = 500
 
@@ -132,9 +133,9 @@ export async function runScenario (name: string, o: ScenarioOptions): Promise<Sc
   if (!isScenario(name)) throw new UnknownScenarioError(name)
   if (name === 'rewards') {
     // an epoch-level market of strategies (simulations/rewards.ts), not the event-level one: --nodes sets the
-    // machines (a sixth per strategy), --hours the epochs (one a day, at least two)
+    // machines (a sixth per strategy); five epochs (a day each) whatever --hours says
     // at two levels of real demand: a quiet testnet (40 jobs per machine a day) and a busy one (200)
-    const runs = REWARDS_DEMAND.map(demand => runRewardsScenario({ seed: o.seed, demand, machinesPer: Math.max(1, Math.floor(o.nodes / STRATEGIES.length)), epochs: Math.max(2, Math.ceil(o.hours / 24)) }))
+    const runs = REWARDS_DEMAND.map(demand => runRewardsScenario({ seed: o.seed, demand, machinesPer: Math.max(1, Math.floor(o.nodes / STRATEGIES.length)), epochs: REWARDS_EPOCHS }))
     return { scenario: name, summary: { scenario: name, nodes: o.nodes, seed: o.seed, rewards: runs } as unknown as Summary, matchLatencies: [], analysis: Object.fromEntries(runs.map(r => [`demand${r.demand}`, { best: r.best, honestEarnsMost: r.honestEarnsMost }])) }
   }
   const c = scenarioConfig(name, o)

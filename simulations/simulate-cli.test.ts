@@ -30,7 +30,7 @@ test('simulate cheaters --out writes metrics, three plots and a report', async t
 })
 
 test('simulate rewards --json: one JSON document with each strategy\'s income at two levels of demand', async t => {
-  const { stdout } = await cli('simulate', 'rewards', '--nodes', '30', '--hours', '72', '--json')
+  const { stdout } = await cli('simulate', 'rewards', '--nodes', '30', '--json')
   const m = JSON.parse(stdout)
   t.is(m.scenario, 'rewards')
   t.deepEqual(m.rewards.map((r: { demand: number }) => r.demand), [40, 200])
