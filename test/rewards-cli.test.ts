@@ -73,6 +73,7 @@ test.serial('rewards end to end through the CLI: record, compute, leaderboard, p
   // stranger's offer could not be reached
   // (the job creator pays another provider too, 2 × 10 LP: a job creator's deals count for a provider only up to
   // what it paid the others)
+  await net.outsider.deposit(LP(100))
   for (const [price, provider] of [[LP(10), net.rp], [LP(20), net.rp], [LP(10), net.outsider], [LP(10), net.outsider]] as const) {
     const { deal } = await agreeDeal(net, { auditPpm: 10_000, price }, net.jc, provider)
     const { audited } = await provider.submitResult(deal, 'bafy-job')
