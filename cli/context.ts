@@ -131,6 +131,7 @@ export function toUserError (e: unknown): unknown {
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
     case 'NoRewardsContractError':
+    case 'NotAValidatorError':
     case 'RulesMismatchError':
     case 'RootMismatchError':
     case 'EpochNotClosedError':

@@ -9,7 +9,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
 import { ReputationFeed } from './incentives/reputation-feed.ts'
-import { Validator, type ValidatorOptions } from './roles/validator.ts'
+import { Validator, NotAValidatorError, type ValidatorOptions } from './roles/validator.ts'
 import { RewardsClient, NoRewardsContractError } from './incentives/rewards-client.ts'
 import { deriveCanaryKey, setupFromJson } from '../protocols/incentives/index.ts'
 import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, watchConnections, LOCAL_LISTEN, PUBLIC_LISTEN, type HostOptions, type LilypadHost } from './host/index.ts'
@@ -279,6 +279,7 @@ export class LilypadNode {
     const network = this.opts.network
     if (network.contracts.rewards === undefined || network.rewards === undefined) throw new NoRewardsContractError(`the network "${network.networkId}" has no Rewards contract: a validator has nothing to report to`)
     const setup = setupFromJson(network.rewards, isAddress)
+    if (!setup.validators.some(v => v.toLowerCase() === this.chain.address.toLowerCase())) throw new NotAValidatorError(`${this.chain.address} is not a validator of the Rewards contract ${network.contracts.rewards}`)
     const rewards = new RewardsClient(this.chain, network.contracts.rewards)
     const settings = this.opts.validator ?? {}
     // the canary keys' secret: from this node's key, so a restarted validator finds its keys again; nobody else can derive them

@@ -67,6 +67,13 @@ export interface CanaryResult {
   detail?: string
 }
 
+/** This node's key is not one of the Rewards contract's validators: its reports would be refused. */
+export class NotAValidatorError extends Error {
+  static override name = 'NotAValidatorError'
+  override name = NotAValidatorError.name
+  readonly hint = 'run the validator role with a key in the network file\'s rewards.validators (the Rewards contract\'s validator set)'
+}
+
 const cryptoRng: RandomSource = { int: n => randomInt(n) }
 
 export class Validator {
