@@ -255,19 +255,26 @@ export class LilypadNode {
     if (this.jobCreator === undefined) {
       // providers' records on chain (deals settled, slashed, timed out; canaries passed and failed): the job
       // creator's ban list takes them as its second source and the matcher ranks equal prices by them
-      if (this.reputation === undefined && opts.jobCreator?.reputation === undefined) {
-        const feed = new ReputationFeed(this.components, {
-          source: { provider: this.chain.provider, market: opts.network.contracts.market, deployBlock: opts.network.deployBlock, ...(opts.network.contracts.rewards !== undefined ? { rewards: opts.network.contracts.rewards } : {}) },
-          follower: this.chain.follower
-        })
-        await feed.start()
-        this.reputation = feed
-      }
+      if (opts.jobCreator?.reputation === undefined) await this.startReputation()
       const reputation = opts.jobCreator?.reputation ?? this.reputation?.book
       this.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, ...opts.jobCreator, ...(reputation !== undefined ? { reputation } : {}), terms })
       this.dropSources.push(this.disputes.addSource(jobCreatorCaseSource(this.jobCreator.deals, this.chain)))
     }
     return this.jobCreator
+  }
+
+  /** Providers' chain records, read once per node (a job creator's and a validator's). */
+  private async startReputation (): Promise<ReputationFeed> {
+    if (this.reputation === undefined) {
+      const network = this.opts.network
+      const feed = new ReputationFeed(this.components, {
+        source: { provider: this.chain.provider, market: network.contracts.market, deployBlock: network.deployBlock, ...(network.contracts.rewards !== undefined ? { rewards: network.contracts.rewards } : {}) },
+        follower: this.chain.follower
+      })
+      await feed.start()
+      this.reputation = feed
+    }
+    return this.reputation
   }
 
   /**
@@ -313,7 +320,7 @@ export class LilypadNode {
       runnerFor,
       record: async reports => { await rewards.recordCanaries(reports) },
       chainNow: () => Math.floor(this.chain.follower.chainNow() / 1000),
-      ...(this.reputation !== undefined ? { reputation: this.reputation.book } : {}),
+      reputation: (await this.startReputation()).book,
       ...settings
     })
     this.validator.start()
