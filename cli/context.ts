@@ -127,13 +127,23 @@ export function toUserError (e: unknown): unknown {
     case 'ResultVerificationError':
       return new UserError(`could not download the result: ${err.message}`, { hint: 'the provider may have gone away; the deal stays open until its judge window passes', cause: e })
     case 'UnknownRoleError':
-      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge', exitCode: 2, cause: e })
+      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge, validator', exitCode: 2, cause: e })
     case 'MetricsPortError':
       return new UserError(err.message, { hint: 'pick a free port for --metrics (0 lets the system choose)', exitCode: 2, cause: e })
     case 'GatewayPortError':
       return new UserError(err.message, { hint: 'pick a free port for --gateway (0 lets the system choose)', exitCode: 2, cause: e })
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
+    case 'NoRewardsContractError':
+    case 'NotAValidatorError':
+    case 'RulesMismatchError':
+    case 'RootMismatchError':
+    case 'EpochNotClosedError':
+    case 'NoRewardsError':
+    case 'NotInTreeError':
+    case 'InvalidRewardsSetupError':
+    case 'CanaryReportError':
+      return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, cause: e })
     default: return e
   }
 }

@@ -3,6 +3,11 @@
 // A score lapses `ttlMs` after the provider's last failure, and the list keeps at most `maxEntries` providers
 // (the least recently failed are forgotten first), so a stranger cannot grow it without bound. Pure: every
 // call takes `now`; the node and the simulator keep one per job creator.
+//
+// One standing per provider: the list may be given a second source, the provider's record on chain
+// (core/reputation's ReputationBook: slashes, result timeouts, failed canaries), which does not lapse. A provider's
+// standing is the worse of the two, so `rank`, `banned` and `bannedCount` apply both, and the matcher's callers need
+// nothing else.
 
 export type ProviderFailure =
   /** declined for a reason other than a full slot (an offer it never issued, terms it refused) */
@@ -61,12 +66,28 @@ export const defaultBanPolicy: BanPolicy = {
 
 interface Entry { score: number, until: number, last: ProviderFailure }
 
+/** A standing that comes from elsewhere than this job creator's own failures: the provider's chain record. */
+export interface StandingSource {
+  standing: (provider: string) => Standing
+  /** how many providers it bans (for the matcher's limit) */
+  bannedCount: () => number
+}
+
+const RANK: Record<Standing, number> = { ok: 0, demoted: 1, banned: 2 }
+
+/** The worse of two standings. */
+export function worse (a: Standing, b: Standing): Standing {
+  return RANK[a] >= RANK[b] ? a : b
+}
+
 export class BanList {
   readonly policy: BanPolicy
   readonly #entries = new Map<string, Entry>()
+  readonly #source: StandingSource | undefined
 
-  constructor (policy: Partial<BanPolicy> = {}) {
+  constructor (policy: Partial<BanPolicy> = {}, source?: StandingSource) {
     this.policy = { ...defaultBanPolicy, ...policy, weights: { ...defaultBanPolicy.weights, ...policy.weights } }
+    this.#source = source
   }
 
   get size (): number { return this.#entries.size }
@@ -80,12 +101,14 @@ export class BanList {
     this.#entries.delete(key)
     this.#entries.set(key, { score, until: now + this.policy.ttlMs, last: failure })
     while (this.#entries.size > this.policy.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
-    return this.#standingOf(score)
+    return this.#withSource(key, this.#standingOf(score))
   }
 
+  /** The worse of this list's standing (own failures, lapsing) and the source's (the chain record). */
   standing (provider: string, now: number): Standing {
-    const e = this.#live(provider.toLowerCase(), now)
-    return e === undefined ? 'ok' : this.#standingOf(e.score)
+    const key = provider.toLowerCase()
+    const e = this.#live(key, now)
+    return this.#withSource(key, e === undefined ? 'ok' : this.#standingOf(e.score))
   }
 
   banned (provider: string, now: number): boolean {
@@ -109,11 +132,18 @@ export class BanList {
     return demoted.length === 0 ? ok : [...ok, ...demoted]
   }
 
-  /** Providers currently banned (for logs and metrics). */
+  /** Providers currently banned, by this list or its source (for the matcher's limit, logs and metrics); one banned by both counts twice, an upper bound. */
   bannedCount (now: number): number {
     let n = 0
-    for (const [k] of this.#entries) if (this.standing(k, now) === 'banned') n++
-    return n
+    for (const [k] of this.#entries) {
+      const e = this.#live(k, now)
+      if (e !== undefined && this.#standingOf(e.score) === 'banned') n++
+    }
+    return n + (this.#source?.bannedCount() ?? 0)
+  }
+
+  #withSource (key: string, local: Standing): Standing {
+    return this.#source === undefined || local === 'banned' ? local : worse(local, this.#source.standing(key))
   }
 
   #live (key: string, now: number): Entry | undefined {

@@ -37,6 +37,7 @@ import {
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { BanList, afterProposal, type BanPolicy, type ProviderFailure } from '../../core/policy/ban.ts'
 import { queueDecision, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
+import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
 /** The same phases cli/progress.ts renders. */
@@ -70,6 +71,11 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   /** default true: accept early on success */
   accept?: boolean
   signal?: AbortSignal
+  /**
+   * Propose only to this provider, without naming it in the job offer (its target stays zero): the validator's
+   * canaries, which must look like any job.
+   */
+  provider?: string
 }
 
 export interface JobOutcome {
@@ -119,6 +125,8 @@ export interface JobCreatorOptions {
   bans?: Partial<BanPolicy>
   /** bounds a provider's live log stream is held to (node/job-logs/constants.ts) */
   logLimits?: Partial<LogLimits>
+  /** providers' records on chain (node/incentives/reputation-feed.ts): the ban list's second source, and the matcher's tie-break */
+  reputation?: Reputation
 }
 
 export class NoProviderError extends Error {
@@ -284,6 +292,8 @@ export class JobCreator {
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
   private readonly offs: Array<() => void> = []
   private lastNonce = 0n
+  /** a job offer's only provider (JobRequest.provider), kept off the wire */
+  private readonly onlyProvider = new WeakMap<JobOffer, string>()
 
   private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: JobCreatorOptions) {
     this.opts = opts
@@ -299,7 +309,7 @@ export class JobCreator {
     this.results = new ResultReceiver(opts.host, { networkId, domain })
     this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000 })
     this.deals = new DealStore<JcDealRecord>(join(opts.dataDir, 'jc-deals'))
-    this.bans = new BanList(opts.bans)
+    this.bans = new BanList(opts.bans, opts.reputation)
     this.policy = {
       ...defaultJobCreatorPolicy,
       ...(opts.agreeTimeoutMs !== undefined ? { agreeTimeoutMs: opts.agreeTimeoutMs } : {}),
@@ -429,6 +439,7 @@ export class JobCreator {
         expiry: BigInt(Math.floor(this.c.clock.now() / 1000)) + 600n,
         nonce: this.nextNonce()
       }
+      if (req.provider !== undefined) this.onlyProvider.set(job, req.provider.toLowerCase())
       const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, chain.wallet) }
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
@@ -510,8 +521,9 @@ export class JobCreator {
       // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
       const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
       // excluded providers are skipped inside the matcher, so they use none of the limit
-      const exclude = (p: string): boolean => excluded.has(p.toLowerCase())
-      const matched = this.book.match(job, { now, limit, exclude })
+      const only = this.onlyProvider.get(job)
+      const exclude = (p: string): boolean => excluded.has(p.toLowerCase()) || (only !== undefined && p.toLowerCase() !== only)
+      const matched = this.book.match(job, { now, limit, exclude, ...(this.opts.reputation !== undefined ? { reputation: this.opts.reputation.scores() } : {}) })
       const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
       // booked slots that fit: their providers exist and will free a slot — a queue, not "none"
