@@ -53,6 +53,8 @@ export class LilypadMetrics {
   readonly providersKnown: Gauge
   /** records removed from the deal stores after their retention period, by store */
   readonly dealRecordsPruned: Counter<'store'>
+  /** jobs the node's job service holds (its local API's jobs), by state */
+  readonly userJobs: Gauge<'state'>
 
   constructor (opts: { registry?: Registry, defaultMetrics?: boolean } = {}) {
     const registers = [this.registry = opts.registry ?? new Registry()]
@@ -82,6 +84,7 @@ export class LilypadMetrics {
     this.offersKnown = new Gauge({ name: 'lilypad_offers_known', help: 'Live resource offers in the order book', registers })
     this.providersKnown = new Gauge({ name: 'lilypad_providers_known', help: 'Providers with live offers in the order book', registers })
     this.dealRecordsPruned = new Counter({ name: 'lilypad_deal_records_pruned_total', help: 'Terminal deal records removed after their retention period', labelNames: ['store'], registers })
+    this.userJobs = new Gauge({ name: 'lilypad_user_jobs', help: 'Jobs held by the node\'s job service (local API), by state', labelNames: ['state'], registers })
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'lilypad_process_' })
   }
 

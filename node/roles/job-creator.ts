@@ -42,7 +42,7 @@ export type Phase = 'offered' | 'matched' | 'agreed' | 'running' | 'result' | 'd
 
 /** What `run` reports as it goes (Helia-style typed progress events). */
 export type JobProgressEvents =
-  | ProgressEvent<'lilypad:job:phase', { phase: Phase, detail?: string, ms: number }>
+  | ProgressEvent<'lilypad:job:phase', { phase: Phase, detail?: string, ms: number, /** on 'matched': the countersigned deal */ dealId?: string }>
   | ProgressEvent<'lilypad:job:tx', { what: string, hash: string, gasUsed: bigint }>
   | ProgressEvent<'lilypad:job:note', { message: string }>
 
@@ -287,13 +287,13 @@ export class JobCreator {
     const t0 = performance.now()
     let last = t0
     const phasesMs: Record<string, number> = {}
-    const phase = (p: Phase, detail?: string): void => {
+    const phase = (p: Phase, detail?: string, dealId?: string): void => {
       const t = performance.now()
       const ms = Math.round(t - last)
       phasesMs[p] = ms
       last = t
       this.c.metrics.phaseSeconds.observe({ phase: p }, ms / 1000)
-      req.onProgress?.(new CustomProgressEvent('lilypad:job:phase', { phase: p, ...(detail !== undefined ? { detail } : {}), ms }))
+      req.onProgress?.(new CustomProgressEvent('lilypad:job:phase', { phase: p, ...(detail !== undefined ? { detail } : {}), ms, ...(dealId !== undefined ? { dealId } : {}) }))
     }
     const note = (message: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:note', { message })); this.c.logger.info(message) }
     const tx = (what: string, hash: string, gasUsed: bigint): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:tx', { what, hash, gasUsed })) }
@@ -316,7 +316,7 @@ export class JobCreator {
     }
   }
 
-  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number> }): Promise<JobOutcome> {
+  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string, dealId?: string) => void, phasesMs: Record<string, number> }): Promise<JobOutcome> {
     const { signal, note, tx, phase, phasesMs } = ctx
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
     for (const [name, cid] of Object.entries(inputFiles)) {
@@ -352,7 +352,7 @@ export class JobCreator {
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
       phase('offered', `${req.module} nonce ${job.nonce}`)
       const agreed = await this.negotiate(jobOffer, excluded, signal, note, attempt > 1)
-      phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`)
+      phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`, agreed.dealId.toLowerCase())
       const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
