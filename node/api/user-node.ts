@@ -1,0 +1,70 @@
+// A node that owns its key: the key's and the data dir's locks (a second node for either is refused), the node,
+// its job service, and the local API with its token and api.json. `lilypad node` and the SDK's embedded mode
+// start nodes this way; stop() undoes it in reverse.
+import { join } from 'node:path'
+import { LilypadNode, type NodeOptions } from '../node.ts'
+import type { JobServiceInit } from '../jobs/index.ts'
+import { serveApi, type ApiServer } from './server.ts'
+import { LOCK_FILE, acquireLock, keyLockPath, loadOrCreateToken, removeApiFile, writeApiFile } from './discovery.ts'
+
+export interface UserNodeOptions extends NodeOptions {
+  /** the Lilypad home, where the key's lock lives */
+  home: string
+  /** the local API: loopback on `port` (default 0: any free port); false: none */
+  api?: { port?: number, host?: string, maxStreams?: number, heartbeatMs?: number } | false
+  jobs?: JobServiceInit
+}
+
+export interface UserNode {
+  node: LilypadNode
+  api?: ApiServer
+  token?: string
+  stop: () => Promise<void>
+}
+
+export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
+  const address = (await import('ethers')).computeAddress(opts.privateKey.startsWith('0x') ? opts.privateKey : `0x${opts.privateKey}`)
+  const releaseKey = await acquireLock(keyLockPath(opts.home, opts.network.networkId, address), 'key', opts.dataDir)
+  let releaseDir: (() => Promise<void>) | undefined
+  let node: LilypadNode | undefined
+  let api: ApiServer | undefined
+  try {
+    releaseDir = await acquireLock(join(opts.dataDir, LOCK_FILE), 'data dir', opts.dataDir)
+    node = await LilypadNode.create(opts)
+    const jobs = await node.startJobs(opts.jobs)
+    let token: string | undefined
+    if (opts.api !== false) {
+      token = await loadOrCreateToken(opts.dataDir)
+      const a = opts.api ?? {}
+      api = await serveApi({
+        jobs, jobCreator: await node.createJobCreator(opts), chain: node.chain, book: node.book, networkId: opts.network.networkId,
+        peerId: node.host.peerId.toString(), roles: node.roles, logger: node.components.logger
+      }, { token, ...(a.port !== undefined ? { port: a.port } : {}), ...(a.host !== undefined ? { host: a.host } : {}), ...(a.maxStreams !== undefined ? { maxStreams: a.maxStreams } : {}), ...(a.heartbeatMs !== undefined ? { heartbeatMs: a.heartbeatMs } : {}) })
+      await writeApiFile(opts.dataDir, { url: api.url, pid: process.pid, network: opts.network.networkId, address: node.chain.address })
+    }
+    const started = node
+    let stopping: Promise<void> | undefined
+    return {
+      node: started,
+      ...(api !== undefined ? { api } : {}),
+      ...(token !== undefined ? { token } : {}),
+      stop: async () => {
+        stopping ??= (async () => {
+          await removeApiFile(opts.dataDir)
+          await api?.close()
+          await started.stop()
+          await releaseDir?.()
+          await releaseKey()
+        })()
+        await stopping
+      }
+    }
+  } catch (err) {
+    await api?.close().catch(() => {})
+    await node?.stop().catch(() => {})
+    await removeApiFile(opts.dataDir).catch(() => {})
+    await releaseDir?.()
+    await releaseKey()
+    throw err
+  }
+}
