@@ -152,6 +152,8 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     requestTimeout: 30_000
   })
 
+  // bodies are JSON or nothing: a text/plain body is refused (415) rather than handed to a route as a string
+  app.removeContentTypeParser('text/plain')
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const m = LOOPBACK_HOST.exec(req.headers.host ?? '')
     if (m === null || (m[2] !== undefined && Number(m[2]) !== port)) throw new ApiError(403, 'ForeignHostError', `the Host header "${String(req.headers.host ?? '').slice(0, 100)}" is not this machine's loopback`, 'call the API at 127.0.0.1 or localhost')
