@@ -59,6 +59,8 @@ export interface JobResult {
   verdict?: string
   retries: Array<{ provider: string, dealId?: string, reason: string }>
   phasesMs: Record<string, number>
+  /** the CID each input file was passed as */
+  inputFiles?: Record<string, string>
 }
 
 export interface JobError { name: string, message: string, hint?: string }
@@ -279,7 +281,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       this.finish(job, 'done', {
         outcome: {
           dealId: o.dealId, resultCid: o.resultCid, path: o.path, exitCode: o.exitCode, status, challenged: o.challenged,
-          retries: o.retries, phasesMs: o.phasesMs, ...(o.verdict !== undefined ? { verdict: o.verdict } : {})
+          retries: o.retries, phasesMs: o.phasesMs, ...(o.verdict !== undefined ? { verdict: o.verdict } : {}), ...(o.inputFiles !== undefined ? { inputFiles: o.inputFiles } : {})
         }
       })
     } catch (err) {
