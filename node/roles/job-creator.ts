@@ -385,7 +385,11 @@ export class JobCreator {
         checkedDeposit = true
       }
       try {
-        const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal })
+        // A proposal on the wire is not cut by the job's own signal (a cancel, Ctrl-C): the provider may countersign
+        // it and have its agree mined after we stopped listening, and a deal must be known to be followed (paid
+        // for its result or refunded). The round is bounded by the negotiator's dial and step timeouts; a deal
+        // countersigned after the job's abort is recorded by follow(), which then gives up on it at once.
+        const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal: this.stopController.signal })
         this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
         return agreed
       } catch (err) {
