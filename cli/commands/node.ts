@@ -23,7 +23,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   } catch (err) { throw usageError((err as Error).message, USAGE) }
   const o = v.values
   let roles: RoleName[]
-  if (fixedRoles === undefined && o.roles === undefined) throw usageError('name the roles with --roles (--roles none: a node that only runs your jobs through its API)', USAGE)
+  if (fixedRoles === undefined && o.roles === undefined) throw usageError('name at least one role with --roles, or --roles none for a node that only runs your jobs through its API', USAGE)
   try { roles = fixedRoles ?? (o.roles?.trim() === 'none' ? [] : parseRoles(o.roles ?? '')) } catch (err) { throw usageError((err as Error).message, USAGE) }
   const slots = o.slots === undefined ? undefined : Number(o.slots)
   if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
