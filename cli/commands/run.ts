@@ -158,8 +158,6 @@ export const run: Command = {
     const a = await parse(argv)
     const progress = new Progress({ json: a.json })
     const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
-    const { LilypadNode } = await import('../../node/node.ts')
-    const { generateKeyPair } = await import('@libp2p/crypto/keys')
     const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(a.network, { autoStart: a.network === undefined, onNote: m => { progress.note(m) } })
     const stateDir = join(lilypadHome(), 'state', loaded.network.networkId, wallet.address.toLowerCase())
     const interrupt = new AbortController()
@@ -175,6 +173,8 @@ export const run: Command = {
       process.off('SIGINT', onSigint)
       outcome = await runThroughNode(viaNode, a, progress)
     } else try {
+      const { LilypadNode } = await import('../../node/node.ts')
+      const { generateKeyPair } = await import('@libp2p/crypto/keys')
       // an ephemeral peer id: several runs at once must not share one
       // the run's own output is the progress on stderr and the result on stdout: the node logs only warnings
       // unless LILYPAD_LOG_LEVEL asks for more
