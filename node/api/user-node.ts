@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import { LilypadNode, type NodeOptions } from '../node.ts'
 import type { JobServiceInit } from '../jobs/index.ts'
+import { reportError } from '../components.ts'
 import { serveApi, type ApiServer } from './server.ts'
 import { LOCK_FILE, acquireLock, keyLockPath, loadOrCreateToken, removeApiFile, writeApiFile } from './discovery.ts'
 
@@ -60,11 +61,16 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
       }
     }
   } catch (err) {
-    await api?.close().catch(() => {})
-    await node?.stop().catch(() => {})
-    await removeApiFile(opts.dataDir).catch(() => {})
-    await releaseDir?.()
-    await releaseKey()
+    // undone in reverse; a failure while undoing is logged, the start's own error is what the caller gets
+    const c = node?.components
+    const undo = async (what: string, f: () => Promise<void>): Promise<void> => {
+      try { await f() } catch (e) { if (c !== undefined) reportError(c, 'api', e, `${what} failed while a node start was undone`); else process.stderr.write(`warning: ${what} failed: ${(e as Error).message}\n`) }
+    }
+    await undo('closing the API', async () => { await api?.close() })
+    await undo('stopping the node', async () => { await node?.stop() })
+    await undo('removing api.json', async () => { await removeApiFile(opts.dataDir) })
+    await undo('releasing the data dir lock', async () => { await releaseDir?.() })
+    await undo('releasing the key lock', async () => { await releaseKey() })
     throw err
   }
 }
