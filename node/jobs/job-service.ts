@@ -332,15 +332,15 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private onProgress (job: JobRecord, evt: ProgressEvent): void {
     const type = evt.type.split(':').at(-1) ?? evt.type
     const data = plain(evt.detail)
-    if (type === 'phase') {
-      const phase = data.phase as Phase
-      job.phase = phase
-      if (typeof data.dealId === 'string' && !job.dealIds.includes(data.dealId)) job.dealIds.push(data.dealId)
-      if (phase !== 'offered' && job.state === 'matching') this.setState(job, 'running')
-      // a retry with another provider offers the job again
-      if (phase === 'offered' && job.state === 'running') this.setState(job, 'matching')
-    }
+    if (type !== 'phase') { this.event(job, type, data); return }
+    const phase = data.phase as Phase
+    job.phase = phase
+    if (typeof data.dealId === 'string' && !job.dealIds.includes(data.dealId)) job.dealIds.push(data.dealId)
+    // the phase first, then the state it moves the job to
     this.event(job, type, data)
+    if (phase !== 'offered' && job.state === 'matching') this.setState(job, 'running')
+    // a retry with another provider offers the job again
+    if (phase === 'offered' && job.state === 'running') this.setState(job, 'matching')
   }
 
   // ---- records ----
