@@ -352,7 +352,6 @@ export class JobCreator {
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
       phase('offered', `${req.module} nonce ${job.nonce}`)
       const agreed = await this.negotiate(jobOffer, excluded, signal, note, attempt > 1)
-      phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`, agreed.dealId.toLowerCase())
       const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
@@ -460,7 +459,7 @@ export class JobCreator {
   /** One deal from countersignature to its outcome for the job, or `{ failed }` when the job must move on. */
   private async follow (
     jobOffer: Envelope<'JobOffer'>, agreed: AgreedDeal, req: JobRequest,
-    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal }
+    ctx: { phase: (p: Phase, d?: string, dealId?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal }
   ): Promise<Omit<JobOutcome, 'retries' | 'phasesMs'> | { failed: string }> {
     const { deal, dealId } = agreed
     const chain = this.opts.chain
@@ -487,6 +486,8 @@ export class JobCreator {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
       const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
+      // matched once the deal is on record: whoever hears of the deal id can look it up
+      ctx.phase('matched', `${deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`, id)
       const shown = new Set<Phase>()
       const show = (p: Phase, d?: string): void => { if (!shown.has(p)) { shown.add(p); ctx.phase(p, d) } }
       const progress = (r: JobCreatorDeal): void => {
