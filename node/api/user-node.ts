@@ -8,6 +8,9 @@ import { reportError } from '../components.ts'
 import { serveApi, type ApiServer } from './server.ts'
 import { LOCK_FILE, acquireLock, keyLockPath, loadOrCreateToken, removeApiFile, writeApiFile } from './discovery.ts'
 
+/** how long a job of the user's node waits for a matching offer (the job creator's queue timeout, 120 s) */
+export const USER_MATCH_TIMEOUT_MS = 120_000
+
 export interface UserNodeOptions extends NodeOptions {
   /** the Lilypad home, where the key's lock lives */
   home: string
@@ -31,7 +34,9 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
   let api: ApiServer | undefined
   try {
     releaseDir = await acquireLock(join(opts.dataDir, LOCK_FILE), 'data dir', opts.dataDir)
-    node = await LilypadNode.create(opts)
+    // A node holds a queue of jobs: while providers' booked slots are withdrawn from the book (busy looks like none
+    // until busy slots are announced), a job waits for an offer as long as it waits for a free slot.
+    node = await LilypadNode.create({ ...opts, jobCreator: { matchTimeoutMs: USER_MATCH_TIMEOUT_MS, ...opts.jobCreator } })
     const jobs = await node.startJobs(opts.jobs)
     let token: string | undefined
     if (opts.api !== false) {
