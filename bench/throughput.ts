@@ -12,6 +12,9 @@ import type { JobRecord } from '../node/jobs/index.ts'
 import { Lilypad } from '../sdk/index.ts'
 import { median, percentile, round } from './stats.ts'
 
+/** what a nonce collision looks like from ethers, the node or the contract (the job offer's own nonce is no error) */
+const NONCE_ERROR = /nonce too low|nonce has already been used|replacement (fee|transaction) too low|NonceUsed|NONCE_EXPIRED/i
+
 export interface ThroughputResult {
   jobs: number
   done: number
@@ -73,7 +76,7 @@ export async function measureThroughput (user: UserNode, opts: { jobs?: number }
     failed: ended.filter(j => j.state !== 'done').map(j => ({ id: j.id, error: `${j.error?.name ?? j.state}: ${j.error?.message ?? ''}` })),
     jobsPerMin: round(n / ((last - t0) / 60_000)),
     jobMs: { p50: round(median(durations)), p95: round(percentile(durations, 0.95)) },
-    nonceErrors: ended.filter(j => j.events.some(e => /nonce/i.test(JSON.stringify(e.data)))).length,
+    nonceErrors: ended.filter(j => j.events.some(e => NONCE_ERROR.test(JSON.stringify(e.data)))).length,
     perProvider
   }
 }
