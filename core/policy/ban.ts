@@ -25,25 +25,28 @@ export type Standing = 'ok' | 'demoted' | 'banned'
 
 /** How a proposal to a provider failed (node/negotiation's outcomes; the simulator models the same ones). */
 export type ProposalFailure =
-  | { outcome: 'declined', reason: string }
-  | { outcome: 'no-answer' | 'unreachable' | 'no-peer' | 'bad-countersignature' | 'malformed-reply' | 'error' }
+  | { outcome: 'declined', reason: string, contended?: boolean }
+  | { outcome: 'no-answer', contended?: boolean }
+  | { outcome: 'unreachable' | 'no-peer' | 'bad-countersignature' | 'malformed-reply' | 'error' }
 
 /**
  * What a failed proposal means for the job being matched and for the provider's standing. Busy (a full slot,
  * or this job creator's share of its unagreed reservations): wait for a turn, no mark. Passing (a deposit read
  * that failed there; an offer replaced or expired meanwhile; no answer from a loaded provider): it stays in this
  * job's queue, and all but its own internal fault demote it (a stranger that always answers so is banned after
- * two). Hard (it refused the job or its terms, could not be dialled, or answered with garbage): not asked again
- * for this job, and demoted or banned for the next ones.
+ * two). Contended: a replaced offer or no answer while this job creator's own other jobs just took that
+ * provider's slots (its offer was booked by us, or the provider is busy answering our other proposals) is our
+ * own jobs racing each other, no mark (`contended`). Hard (it refused the job or its terms, could not be
+ * dialled, or answered with garbage): not asked again for this job, and demoted or banned for the next ones.
  */
 export function afterProposal (f: ProposalFailure): { exclude: boolean, failure?: ProviderFailure } {
   if (f.outcome === 'declined') {
     if (f.reason === 'NO_CAPACITY' || f.reason === 'RATE_LIMITED') return { exclude: false }
     if (f.reason === 'INTERNAL') return { exclude: false }
-    if (f.reason === 'UNKNOWN_OFFER' || f.reason === 'EXPIRED') return { exclude: false, failure: 'declined' }
+    if (f.reason === 'UNKNOWN_OFFER' || f.reason === 'EXPIRED') return f.contended === true ? { exclude: false } : { exclude: false, failure: 'declined' }
     return { exclude: true, failure: 'declined' }
   }
-  if (f.outcome === 'no-answer') return { exclude: false, failure: 'declined' }
+  if (f.outcome === 'no-answer') return f.contended === true ? { exclude: false } : { exclude: false, failure: 'declined' }
   if (f.outcome === 'unreachable' || f.outcome === 'no-peer') return { exclude: true, failure: 'unreachable' }
   return { exclude: true, failure: 'declined' }
 }

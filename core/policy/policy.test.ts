@@ -61,6 +61,11 @@ test('after a failed proposal: busy and passing faults keep the provider in the 
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'INTERNAL' }), { exclude: false }, 'a deposit read that timed out at the provider')
   t.deepEqual(afterProposal({ outcome: 'no-answer' }), { exclude: false, failure: 'declined' }, 'a loaded provider answering late is demoted, not dropped')
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER' }), { exclude: false, failure: 'declined' })
+  // this job creator's own jobs racing for one provider's slots: the lost races are not the provider's fault
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER', contended: true }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'EXPIRED', contended: true }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'no-answer', contended: true }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'TERMS', contended: true }), { exclude: true, failure: 'declined' }, 'a refusal stays a refusal')
   for (const reason of ['TERMS', 'MODULE', 'UNFUNDED', 'BAD_SIGNATURE', 'WRONG_PROVIDER', 'MALFORMED']) t.deepEqual(afterProposal({ outcome: 'declined', reason }), { exclude: true, failure: 'declined' }, reason)
   t.deepEqual(afterProposal({ outcome: 'unreachable' }), { exclude: true, failure: 'unreachable' })
   t.deepEqual(afterProposal({ outcome: 'bad-countersignature' }), { exclude: true, failure: 'declined' })

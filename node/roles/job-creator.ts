@@ -35,7 +35,7 @@ import {
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { BanList, afterProposal, type BanPolicy, type ProviderFailure } from '../../core/policy/ban.ts'
+import { BanList, afterProposal, type BanPolicy, type ProviderFailure, type ProposalFailure } from '../../core/policy/ban.ts'
 import { queueDecision, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
@@ -209,6 +209,8 @@ type QueueSink = (busyProviders: number, waitedMs: number, deadlineMs: number) =
 export type JcDealRecord = JobCreatorDeal
 
 const MAX_UINT96 = (1n << 96n) - 1n
+/** how long after one of our own jobs took a provider's slot its replaced offers and silence are our own jobs' contention */
+const CONTENTION_MS = 30_000
 /** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
 const FETCH_ATTEMPT_MS = 10_000
 /** how long a fetch attempt first spends reaching (re-resolving) the provider */
@@ -292,6 +294,8 @@ export class JobCreator {
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
   private readonly offs: Array<() => void> = []
   private lastNonce = 0n
+  /** provider (lower case) → when one of our jobs last got its countersignature (noteCountersigned) */
+  private readonly recentDeals = new Map<string, number>()
   /** a job offer's only provider (JobRequest.provider), kept off the wire */
   private readonly onlyProvider = new WeakMap<JobOffer, string>()
 
@@ -489,11 +493,12 @@ export class JobCreator {
           // countersigned after the job's abort is recorded by follow(), which then gives up on it at once.
           const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal: this.stopController.signal })
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
+          this.noteCountersigned(agreed.deal.resourceProvider)
           return agreed
         } catch (err) {
           if (!(err instanceof NoDealError)) throw err
           const now = this.c.clock.now()
-          const verdicts = err.attempts.map(a => ({ a, v: afterProposal(proposalFailureOf(a)) }))
+          const verdicts = err.attempts.map(a => ({ a, v: afterProposal(this.contended(proposalFailureOf(a), a.provider, a.resourceOfferId, candidates, now)) }))
           const busy = verdicts.every(({ v }) => !v.exclude && v.failure === undefined)
           for (const { a, v } of verdicts) {
             // (each outcome was counted in the negotiations metric as it happened) core/policy/ban.ts: a passing fault leaves the provider in this job's queue; a hard one does not
@@ -512,6 +517,28 @@ export class JobCreator {
     } finally {
       queue.close()
     }
+  }
+
+  /** A provider's slot taken by one of this job creator's own jobs, remembered briefly (bounded). */
+  private noteCountersigned (provider: string): void {
+    const now = this.c.clock.now()
+    this.recentDeals.delete(provider.toLowerCase())
+    this.recentDeals.set(provider.toLowerCase(), now)
+    for (const [p, at] of this.recentDeals) { if (this.recentDeals.size <= 1024 && at > now - CONTENTION_MS) break; this.recentDeals.delete(p) }
+  }
+
+  /**
+   * A replaced offer or no answer is contention among this job creator's own jobs (no mark on the provider,
+   * core/policy/ban.ts) when one of them took a slot of that provider moments ago, or the offer proposed on is no
+   * longer the provider's live offer for its slot in our book (booked, replaced). Without this, ten jobs at once
+   * to one provider banned it: each lost race read as the provider's fault.
+   */
+  private contended (f: ProposalFailure, provider: string, offerId: string, candidates: Candidate[], now: number): ProposalFailure {
+    if (f.outcome !== 'no-answer' && !(f.outcome === 'declined' && (f.reason === 'UNKNOWN_OFFER' || f.reason === 'EXPIRED'))) return f
+    const tookSlot = (this.recentDeals.get(provider.toLowerCase()) ?? -Infinity) > now - CONTENTION_MS
+    const proposed = candidates.find(c => c.live.id === offerId)?.live.offer
+    const replaced = f.outcome === 'declined' && proposed !== undefined && this.book.get(proposed.provider, proposed.slot)?.id !== offerId
+    return tookSlot || replaced ? { ...f, contended: true } : f
   }
 
   private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal, queue: JobQueue, providersSeen: boolean): Promise<Candidate[]> {
