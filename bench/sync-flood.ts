@@ -45,7 +45,7 @@ export async function benchSyncFlood (o: SyncFloodOptions = {}): Promise<SyncFlo
     const v2 = encode([1, 'offers', bound.map(b => [b, null]), null])
     for (const h of evil) {
       await h.handle(`/lilypad/${NETWORK}/offers/1.0.0`, stream => { void lpStream(stream, { maxDataLength: 2 << 20 }).write(v1).then(async () => { await stream.close() }).catch(err => { stream.abort(err as Error) }) })
-      await h.handle(`/lilypad/${NETWORK}/offers/2.0.0`, stream => {
+      await h.handle(`/lilypad/${NETWORK}/offers/3.0.0`, stream => {
         const lp = lpStream(stream, { maxDataLength: 2 << 20 })
         void lp.read().then(async () => { await lp.write(v2); await stream.close() }).catch(err => { stream.abort(err as Error) })
       })
@@ -61,7 +61,7 @@ export async function benchSyncFlood (o: SyncFloodOptions = {}): Promise<SyncFlo
         try {
           let stream
           try {
-            stream = await h.dialProtocol(victim, `/lilypad/${NETWORK}/offers/2.0.0`, { signal: AbortSignal.timeout(5000) })
+            stream = await h.dialProtocol(victim, `/lilypad/${NETWORK}/offers/3.0.0`, { signal: AbortSignal.timeout(5000) })
             const lp = lpStream(stream, { maxDataLength: 4 << 20 })
             await lp.write(encode([1, 'pull', null, null, 256]))
             const a = (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray()

@@ -91,6 +91,10 @@ export function toUserError (e: unknown): unknown {
       return new UserError(err.message, { hint: 'WEB3_RPC_URL points at another chain than the network file; check WEB3_RPC_URL and WEB3_CHAIN_ID', cause: e })
     case 'NoProviderError':
       return new UserError(`no resource provider for this job: ${err.message}`, { hint: 'check that a resource provider runs (the devnet starts one), the module\'s resources, --max-price, --target and the mediators (SERVICE_MEDIATORS)', cause: e })
+    case 'NoMatchingProviderError':
+      return new UserError(`no resource provider can run this job: ${err.message}`, { hint: 'check that a resource provider runs (the devnet starts one), the module\'s resources, --max-price, --target and the mediators (SERVICE_MEDIATORS)', cause: e })
+    case 'QueueTimeoutError':
+      return new UserError(`every resource provider that fits stayed busy: ${err.message}`, { hint: 'the providers that can run it were busy the whole time; try again later', cause: e })
     case 'InsufficientDepositError':
       return new UserError(`insufficient deposit: ${err.message}`, { hint: 'get LP with "lilypad faucet" and deposit it into the Market', cause: e })
     case 'ProvidersFailedError':
@@ -123,13 +127,23 @@ export function toUserError (e: unknown): unknown {
     case 'ResultVerificationError':
       return new UserError(`could not download the result: ${err.message}`, { hint: 'the provider may have gone away; the deal stays open until its judge window passes', cause: e })
     case 'UnknownRoleError':
-      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge', exitCode: 2, cause: e })
+      return new UserError(err.message, { hint: 'roles: resource-provider, solver, directory, mediator, job-bridge, validator', exitCode: 2, cause: e })
     case 'MetricsPortError':
       return new UserError(err.message, { hint: 'pick a free port for --metrics (0 lets the system choose)', exitCode: 2, cause: e })
     case 'GatewayPortError':
       return new UserError(err.message, { hint: 'pick a free port for --gateway (0 lets the system choose)', exitCode: 2, cause: e })
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
+    case 'NoRewardsContractError':
+    case 'NotAValidatorError':
+    case 'RulesMismatchError':
+    case 'RootMismatchError':
+    case 'EpochNotClosedError':
+    case 'NoRewardsError':
+    case 'NotInTreeError':
+    case 'InvalidRewardsSetupError':
+    case 'CanaryReportError':
+      return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, cause: e })
     default: return e
   }
 }

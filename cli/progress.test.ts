@@ -51,3 +51,19 @@ test('a result that did not end on its own is named with its limit; truncation i
   t.deepEqual(resultStatusLines({ status: 'timeout', truncated: { stderr: true }, limits: { timeoutSec: 5, streamBytes: 1000 } }), ['error: the job was stopped at its time limit (5 s)', 'note: stderr was cut at 1000 bytes'])
   t.deepEqual(resultStatusLines(undefined, 'unknown status "fine"'), ['warning: the result\'s status file is unusable (unknown status "fine")'])
 })
+
+test('live output is shown on the progress stream as whole lines, marked by stream, with control characters escaped; json mode shows none', t => {
+  let text = ''
+  const p = new Progress({ out: { write: s => { text += s } }, now: clock(0, 10, 20) })
+  p.handle(new CustomProgressEvent('lilypad:job:log', { stream: 'stdout' as const, data: 'tick 1\ntick' }))
+  p.handle(new CustomProgressEvent('lilypad:job:log', { stream: 'stderr' as const, data: 'oops \u001b[31mred\n' }))
+  p.handle(new CustomProgressEvent('lilypad:job:log', { stream: 'stdout' as const, data: ' 2\n' }))
+  t.is(text, '         │ tick 1\n         ! oops \\x1b[31mred\n         │ tick 2\n')
+  p.handle(new CustomProgressEvent('lilypad:job:log', { stream: 'stdout' as const, data: 'no newline' }))
+  p.phase('result')
+  t.regex(text, /│ no newline\n.*✔ result/)
+  let json = ''
+  const q = new Progress({ json: true, out: { write: s => { json += s } } })
+  q.handle(new CustomProgressEvent('lilypad:job:log', { stream: 'stdout' as const, data: 'hidden\n' }))
+  t.is(json, '')
+})

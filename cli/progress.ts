@@ -29,6 +29,8 @@ export class Progress {
   /** Milliseconds spent reaching each phase from the previous one. */
   readonly phasesMs: Partial<Record<Phase, number>> = {}
   readonly txs: TxRecord[] = []
+  /** live output not yet ended by a newline, per stream */
+  private readonly partial = { stdout: '', stderr: '' }
 
   constructor (opts: { json?: boolean, out?: Writer, now?: () => number } = {}) {
     this.json = opts.json ?? false
@@ -39,6 +41,7 @@ export class Progress {
   }
 
   phase (phase: Phase, detail?: string): void {
+    this.flushLog()
     const t = this.now()
     this.phasesMs[phase] = Math.round(t - this.last)
     this.last = t
@@ -57,12 +60,39 @@ export class Progress {
     if (!this.json) this.out.write(`         · ${message}\n`)
   }
 
-  /** The job creator's `onProgress`: phases, transactions and notes. */
+  /**
+   * The container's live output (human mode only, on stderr like the phases): whole lines, each marked with its
+   * stream. It is what the provider says while the job runs; the result printed at the end is the verified one.
+   */
+  log (stream: 'stdout' | 'stderr', data: string): void {
+    if (this.json) return
+    const text = this.partial[stream] + data
+    const cut = text.lastIndexOf('\n')
+    this.partial[stream] = cut === -1 ? text : text.slice(cut + 1)
+    // a provider that never sends a newline still shows up, in pieces of bounded length
+    if (this.partial[stream].length > 4096) { this.writeLines(stream, this.partial[stream]); this.partial[stream] = '' }
+    if (cut !== -1) this.writeLines(stream, text.slice(0, cut))
+  }
+
+  private writeLines (stream: 'stdout' | 'stderr', text: string): void {
+    const mark = stream === 'stdout' ? '│' : '!'
+    // control characters other than tab are shown escaped: the output comes from someone else's container
+    for (const line of text.split('\n')) this.out.write(`         ${mark} ${line.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}\n`)
+  }
+
+  private flushLog (): void {
+    for (const s of ['stdout', 'stderr'] as const) {
+      if (this.partial[s] !== '') { this.writeLines(s, this.partial[s]); this.partial[s] = '' }
+    }
+  }
+
+  /** The job creator's `onProgress`: phases, transactions, notes and live output. */
   readonly handle = (evt: JobProgressEvents): void => {
     switch (evt.type) {
       case 'lilypad:job:phase': this.phase(evt.detail.phase, evt.detail.detail); break
       case 'lilypad:job:tx': this.tx(evt.detail.what, evt.detail.hash, evt.detail.gasUsed); break
       case 'lilypad:job:note': this.note(evt.detail.message); break
+      case 'lilypad:job:log': this.log(evt.detail.stream, evt.detail.data); break
     }
   }
 

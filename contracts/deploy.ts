@@ -6,13 +6,14 @@ import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { JsonRpcProvider, Wallet, parseEther, type Signer, type ContractFactory, type TransactionReceipt } from 'ethers'
 import {
-  lilypadTokenFactory, directoryFactory, marketFactory, jobManagerFactory, faucetFactory, exampleClientFactory,
+  lilypadTokenFactory, directoryFactory, marketFactory, jobManagerFactory, faucetFactory, exampleClientFactory, rewardsFactory,
   connectLilypadToken, connectDirectory, connectJobManager
 } from './generated/index.ts'
 import type { NetworkFile, NetworkContracts } from '../node/config/network.ts'
 import { waitForReceipt } from '../node/chain/queue.ts'
 import { boundsToJson, type MarketBounds } from '../protocols/settlement/index.ts'
 import { jobManagerConfigToJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
+import { defaultRewardRules, defaultRewardsConfig, rulesHash, setupToJson, type RewardRules, type RewardsConfig } from '../protocols/incentives/index.ts'
 
 export interface DeployOptions {
   /** Either an RPC URL plus a private key, or a signer already connected to a provider. */
@@ -36,6 +37,13 @@ export interface DeployOptions {
   /** LP wei per unit of callback gas a client pays for (default 1 gwei of LP). */
   callbackGasPrice?: bigint
   exampleClient?: { callbackGasLimit: number, timeout: number, fund: bigint } | false
+  /**
+   * The incentivised testnet's Rewards contract: who may publish roots (they must agree, `threshold` of them) and
+   * whose canary reports it records; the rules (default `defaultRewardRules`), the contract's parameters (default
+   * `defaultRewardsConfig` with genesis = the deploy block's time; `rulesHash` always from the rules) and the LP
+   * moved into its pool.
+   */
+  rewards?: { publishers: string[], validators: string[], rules?: RewardRules, config?: Partial<Omit<RewardsConfig, 'rulesHash'>>, fund?: bigint }
   /** Write the network file here. */
   out?: string
   bootstrap?: string[]
@@ -139,6 +147,16 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
       contracts.exampleClient = client.address
       await record('fund ExampleClient', lp.transfer(client.address, ec.fund, { nonce: nonce++ }))
     }
+    let rewardsSetup: Parameters<typeof setupToJson>[0] | undefined
+    if (opts.rewards !== undefined) {
+      const rules = opts.rewards.rules ?? defaultRewardRules
+      const genesis = (await provider.getBlock('latest'))?.timestamp ?? 0
+      const config: RewardsConfig = { ...defaultRewardsConfig(genesis, rules), ...opts.rewards.config, rulesHash: rulesHash(rules) }
+      const rewards = await deploy('Rewards', rewardsFactory(signer), token.address, { ...config, maxPerEpoch: config.maxPerEpoch }, opts.rewards.publishers, opts.rewards.validators)
+      contracts.rewards = rewards.address
+      if ((opts.rewards.fund ?? 0n) > 0n) await record('fund Rewards', lp.transfer(rewards.address, opts.rewards.fund as bigint, { nonce: nonce++ }))
+      rewardsSetup = { config, rules, publishers: opts.rewards.publishers, validators: opts.rewards.validators }
+    }
     const dir = connectDirectory(directory.address, signer)
     for (const m of opts.mediators ?? []) await record(`approve mediator ${m}`, dir.approveMediator(m, { nonce: nonce++ }))
     for (const b of opts.bridges ?? []) await record(`approve bridge ${b}`, dir.approveBridge(b, { nonce: nonce++ }))
@@ -153,7 +171,8 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
       ...(opts.mediators !== undefined && opts.mediators.length > 0 ? { mediators: opts.mediators } : {}),
       ...(opts.bridges !== undefined && opts.bridges.length > 0 ? { bridges: opts.bridges } : {}),
       marketBounds: boundsToJson(bounds),
-      jobManagerConfig: jobManagerConfigToJson(jmConfig)
+      jobManagerConfig: jobManagerConfigToJson(jmConfig),
+      ...(rewardsSetup !== undefined ? { rewards: setupToJson(rewardsSetup) } : {})
     }
     if (opts.out !== undefined) writeFileSync(opts.out, JSON.stringify(network, null, 2) + '\n')
     return { chainId, deployBlock: token.block, contracts, network, receipts }

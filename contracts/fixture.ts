@@ -3,7 +3,7 @@
 import { JsonRpcProvider, Network, Wallet, parseEther, ZeroHash, ZeroAddress, keccak256, toUtf8Bytes } from 'ethers'
 import { startAnvil, type Anvil } from '../node/chain/anvil.ts'
 import { ChainClient, Roles } from '../node/chain/index.ts'
-import { deployAll, type Deployment } from './deploy.ts'
+import { deployAll, type Deployment, type DeployOptions } from './deploy.ts'
 import { signMessage, idOf, type Deal, type JobOffer, type LilypadDomain } from '../protocols/eip712.ts'
 import { connectLilypadToken, connectMarket } from './generated/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
@@ -60,8 +60,12 @@ export interface Devnet {
   stop: () => Promise<void>
 }
 
-export async function startDevnet (opts: { deposit?: bigint, chainId?: number, exampleClient?: boolean, bounds?: MarketBounds, jobManager?: JobManagerConfig, bridgeBond?: bigint } = {}): Promise<Devnet> {
-  const anvil = await startAnvil({ chainId: opts.chainId ?? 31337, accounts: 10 })
+/**
+ * `accounts` beyond the ten the devnet's actors use are funded with ETH only (keys in `anvil.keys`); `rewards`
+ * deploys the Rewards contract as the deploy module does.
+ */
+export async function startDevnet (opts: { deposit?: bigint, chainId?: number, exampleClient?: boolean, bounds?: MarketBounds, jobManager?: JobManagerConfig, bridgeBond?: bigint, accounts?: number, rewards?: DeployOptions['rewards'] } = {}): Promise<Devnet> {
+  const anvil = await startAnvil({ chainId: opts.chainId ?? 31337, accounts: Math.max(10, opts.accounts ?? 10) })
   try {
     const k = anvil.keys
     const mediatorAddrs = [new Wallet(k[5]).address, new Wallet(k[6]).address]
@@ -75,7 +79,8 @@ export async function startDevnet (opts: { deposit?: bigint, chainId?: number, e
       jobManagerConfig: opts.jobManager ?? TEST_JOB_MANAGER,
       modulePrices: { [COWSAY]: TEST_MODULE_PRICE },
       callbackGasPrice: TEST_CALLBACK_GAS_PRICE,
-      exampleClient: opts.exampleClient === true ? { callbackGasLimit: 500_000, timeout: 3600, fund: LP(100) } : false
+      exampleClient: opts.exampleClient === true ? { callbackGasLimit: 500_000, timeout: 3600, fund: LP(100) } : false,
+      rewards: opts.rewards
     })
     const network = { ...deployment.network, rpcUrl: anvil.rpcUrl }
     const mk = async (i: number): Promise<ChainClient> => await ChainClient.create({ network, privateKey: k[i] })

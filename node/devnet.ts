@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import Docker from 'dockerode'
 import { Wallet, parseEther } from 'ethers'
 import { startAnvil, devKey, ChainClient, Roles, type Anvil } from './chain/index.ts'
-import { deployAll } from '../contracts/deploy.ts'
+import { deployAll, type DeployOptions } from '../contracts/deploy.ts'
 import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { ensureBuiltinImages, loadRegistry } from './modules/index.ts'
 import { defaultAllowedModules, type JobManagerConfig } from '../protocols/contract-job/index.ts'
@@ -75,6 +75,8 @@ export interface DevnetOptions {
    * logs as `logger.child({ node })` (bootstrap, provider, mediator; the devnet's own lines say `node: 'devnet'`).
    */
   components?: { logger?: Logger | LoggerOptions }
+  /** deploy the Rewards contract (the incentivised testnet): its publishers and validators, parameters, pool */
+  rewards?: DeployOptions['rewards']
   /** node options every devnet node gets (host settings such as shortened TTLs, housekeeping intervals) */
   node?: Pick<NodeOptions, 'host' | 'housekeeping' | 'directoryRecord' | 'resultRetention'>
 }
@@ -145,7 +147,8 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
       marketBounds: DEVNET_BOUNDS,
       jobManagerConfig: DEVNET_JOB_MANAGER,
       modulePrices,
-      exampleClient: { callbackGasLimit: 500_000, timeout: 600, fund: parseEther('1000') }
+      exampleClient: { callbackGasLimit: 500_000, timeout: 600, fund: parseEther('1000') },
+      ...(opts.rewards !== undefined ? { rewards: opts.rewards } : {})
     })
     log('contracts deployed', { ms: Math.round(performance.now() - t0) })
     const network: NetworkFile = { ...deployment.network, rpcUrl: anvil.rpcUrl, mediators: [mediatorAddr], dealTerms: DEVNET_TERMS }

@@ -3,10 +3,15 @@
 // chain client (one nonce-owning queue and one chain follower for the node's key) and its stores, then gives each
 // role the slice it uses, the way libp2p passes components. Start and stop order live here, in one place.
 import { join } from 'node:path'
+import { concat, getBytes, isAddress, keccak256, parseEther, toUtf8Bytes } from 'ethers'
 import { multiaddr } from '@multiformats/multiaddr'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
+import { ReputationFeed } from './incentives/reputation-feed.ts'
+import { Validator, NotAValidatorError, type ValidatorOptions } from './roles/validator.ts'
+import { RewardsClient, NoRewardsContractError } from './incentives/rewards-client.ts'
+import { deriveCanaryKey, setupFromJson } from '../protocols/incentives/index.ts'
 import { createHost, localMeshOptions, hostOptionsFromNetwork, domainOfNetwork, watchConnections, LOCAL_LISTEN, PUBLIC_LISTEN, type HostOptions, type LilypadHost } from './host/index.ts'
 import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/gossip.ts'
@@ -33,12 +38,29 @@ import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
 
 export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
+/** The deal terms a network file sets for its job creators. */
+function dealTermsOf (t: NetworkFile['dealTerms']): NonNullable<JobCreatorOptions['terms']> {
+  return {
+    ...(t?.resultSlack !== undefined ? { resultSlack: t.resultSlack } : {}),
+    ...(t?.judgeWindow !== undefined ? { judgeWindow: t.judgeWindow } : {}),
+    ...(t?.mediateTimeout !== undefined ? { mediateTimeout: t.mediateTimeout } : {}),
+    ...(t?.mediationFee !== undefined ? { mediationFee: BigInt(t.mediationFee) } : {})
+  }
+}
+
 /** Provider settings a node takes (the rest comes from the node). */
 export type ProviderSettings = Partial<Omit<ResourceProviderOptions, 'host' | 'chain' | 'store' | 'executor' | 'network' | 'gossip' | 'dataDir' | 'disputes'>>
 /** Job creator settings a node takes. */
 export type JobCreatorSettings = Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync' | 'disputes'>>
 /** Mediator settings a node takes. */
 export type MediatorSettings = Partial<Pick<MediatorInit, 'pullAfterMs' | 'pullIntervalMs' | 'marginSec' | 'register' | 'modules'>>
+/** Validator settings a node takes: rounds per epoch, round options, the LP and ETH each epoch's canary key gets. */
+export type ValidatorSettings = Partial<Pick<ValidatorOptions, 'rounds' | 'round' | 'tailSec' | 'rng'>> & {
+  /** LP moved to each epoch's canary key and deposited in the Market (its canaries' prices and fees; default 50 LP) */
+  canaryDeposit?: bigint
+  /** ETH moved to each epoch's canary key for its gas (default 0.05) */
+  canaryGas?: bigint
+}
 /** Job bridge settings a node takes. */
 export type BridgeSettings = Partial<Pick<JobBridgeInit, 'concurrency' | 'register' | 'allowedModules'>>
 
@@ -60,6 +82,7 @@ export interface NodeOptions {
   jobCreator?: JobCreatorSettings
   mediator?: MediatorSettings
   bridge?: BridgeSettings
+  validator?: ValidatorSettings
   /** what jobs' inputs may make this node's provider and mediator fetch (node/inputs; default: no private addresses) */
   inputPolicy?: Partial<InputPolicy>
   executor?: Executor
@@ -81,6 +104,8 @@ export class LilypadNode {
   readonly components: Components
   readonly host: LilypadHost
   readonly chain: ChainClient
+  /** providers' chain records, kept current while a job creator runs here */
+  reputation: ReputationFeed | undefined
   readonly store: ResultStore
   readonly gossip: GossipService
   readonly book: OrderBook
@@ -93,6 +118,9 @@ export class LilypadNode {
   directory?: Directory
   mediator?: Mediator
   bridge?: JobBridge
+  validator?: Validator
+  /** each epoch's canary job creator (its own key and chain client) */
+  private readonly canaryRunners = new Map<number, { jc: JobCreator, chain: ChainClient }>()
   housekeeping?: Housekeeping
   retention?: ResultRetention
   private executor?: Executor
@@ -116,7 +144,7 @@ export class LilypadNode {
     const domain = domainOfNetwork(opts.network)
     const networkId = opts.network.networkId
     this.gossip = new GossipService(host, { networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver'), components })
-    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, components, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
+    this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, components, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [], ownBusy: () => this.provider?.busySlots(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
     // a party's cases go only to the mediator the chain drew for the deal, at the peer id it registered
     this.disputes = new DisputeService(host, { networkId, components, authorizePull: drawnMediatorOnly(chain) })
   }
@@ -186,7 +214,7 @@ export class LilypadNode {
       this.executor = this.opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
     }
     this.gossip.start()
-    await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') })
+    await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') || roles.includes('validator') })
     await this.disputes.start()
     if (roles.includes('resource-provider')) {
       // the machine's GPUs, unless the settings give an inventory (or a bare machine.gpus count) themselves
@@ -216,25 +244,86 @@ export class LilypadNode {
       this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
     }
+    if (roles.includes('validator')) await this.startValidator()
     this.startHousekeeping()
     this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address }, 'node started')
   }
 
   /** A job creator on this node's host, chain and store (the CLI's `run`; the bridge). */
   async createJobCreator (opts: Pick<NodeOptions, 'network' | 'dataDir' | 'jobCreator'>): Promise<JobCreator> {
-    const t = opts.network.dealTerms
-    const terms = {
-      ...(t?.resultSlack !== undefined ? { resultSlack: t.resultSlack } : {}),
-      ...(t?.judgeWindow !== undefined ? { judgeWindow: t.judgeWindow } : {}),
-      ...(t?.mediateTimeout !== undefined ? { mediateTimeout: t.mediateTimeout } : {}),
-      ...(t?.mediationFee !== undefined ? { mediationFee: BigInt(t.mediationFee) } : {}),
-      ...opts.jobCreator?.terms
-    }
+    const terms = { ...dealTermsOf(opts.network.dealTerms), ...opts.jobCreator?.terms }
     if (this.jobCreator === undefined) {
-      this.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, ...opts.jobCreator, terms })
+      // providers' records on chain (deals settled, slashed, timed out; canaries passed and failed): the job
+      // creator's ban list takes them as its second source and the matcher ranks equal prices by them
+      if (opts.jobCreator?.reputation === undefined) await this.startReputation()
+      const reputation = opts.jobCreator?.reputation ?? this.reputation?.book
+      this.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: this.chain, store: this.store, network: opts.network, dataDir: opts.dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, ...opts.jobCreator, ...(reputation !== undefined ? { reputation } : {}), terms })
       this.dropSources.push(this.disputes.addSource(jobCreatorCaseSource(this.jobCreator.deals, this.chain)))
     }
     return this.jobCreator
+  }
+
+  /** Providers' chain records, read once per node (a job creator's and a validator's). */
+  private async startReputation (): Promise<ReputationFeed> {
+    if (this.reputation === undefined) {
+      const network = this.opts.network
+      const feed = new ReputationFeed(this.components, {
+        source: { provider: this.chain.provider, market: network.contracts.market, deployBlock: network.deployBlock, ...(network.contracts.rewards !== undefined ? { rewards: network.contracts.rewards } : {}) },
+        follower: this.chain.follower
+      })
+      await feed.start()
+      this.reputation = feed
+    }
+    return this.reputation
+  }
+
+  /**
+   * The validator role: canaries go through an ordinary job creator on this host, from a key derived for each epoch
+   * (funded from this node's key with `canaryDeposit` LP, deposited, and `canaryGas` ETH), so the key a provider sees
+   * is new every epoch and is not the validator's.
+   */
+  private async startValidator (): Promise<void> {
+    const network = this.opts.network
+    if (network.contracts.rewards === undefined || network.rewards === undefined) throw new NoRewardsContractError(`the network "${network.networkId}" has no Rewards contract: a validator has nothing to report to`)
+    const setup = setupFromJson(network.rewards, isAddress)
+    if (!setup.validators.some(v => v.toLowerCase() === this.chain.address.toLowerCase())) throw new NotAValidatorError(`${this.chain.address} is not a validator of the Rewards contract ${network.contracts.rewards}`)
+    const rewards = new RewardsClient(this.chain, network.contracts.rewards)
+    const settings = this.opts.validator ?? {}
+    // the canary keys' secret: from this node's key, so a restarted validator finds its keys again; nobody else can derive them
+    const secret = keccak256(concat([getBytes(this.opts.privateKey), toUtf8Bytes('lilypad canary keys')]))
+    const runnerFor = async (epoch: number): Promise<{ run: JobCreator['run'], address: string }> => {
+      let r = this.canaryRunners.get(epoch)
+      if (r === undefined) {
+        const key = deriveCanaryKey(secret, epoch, 0)
+        const chain = await ChainClient.create({ network, privateKey: key, components: this.components })
+        const lp = settings.canaryDeposit ?? parseEther('50')
+        if (await chain.depositOf() < lp) {
+          await this.chain.queue.send('fund canary key (gas)', async () => ({ to: chain.address, value: settings.canaryGas ?? parseEther('0.05') }))
+          await this.chain.queue.send('fund canary key (LP)', async () => await this.chain.token.transfer.populateTransaction(chain.address, lp))
+          await chain.deposit(lp)
+        }
+        await chain.follower.start()
+        const dataDir = join(this.opts.dataDir, 'canaries', `epoch-${epoch}`)
+        const jc = await JobCreator.create(this.components, { host: this.host, chain, store: this.store, network, dataDir, gossip: this.gossip, offerSync: this.offerSync, disputes: this.disputes, maxAttempts: 1, terms: dealTermsOf(network.dealTerms) })
+        r = { jc, chain }
+        this.canaryRunners.set(epoch, r)
+        this.logger.info({ epoch, canaryKey: chain.address }, 'canary key of the epoch funded')
+      }
+      const jc = r.jc
+      return { run: async req => await jc.run(req), address: r.chain.address }
+    }
+    this.validator = new Validator(this.components, {
+      offers: () => this.book.offers(),
+      schedule: setup.config,
+      domain: rewards.domain,
+      signer: this.chain.wallet,
+      runnerFor,
+      record: async reports => { await rewards.recordCanaries(reports) },
+      chainNow: () => Math.floor(this.chain.follower.chainNow() / 1000),
+      reputation: (await this.startReputation()).book,
+      ...settings
+    })
+    this.validator.start()
   }
 
   /** A provider's results are pruned by age and total size, except those of deals still open (fetchable). */
@@ -277,7 +366,11 @@ export class LilypadNode {
     await this.directory?.stop()
     await this.retention?.stop()
     await this.bridge?.stop()
+    await this.validator?.stop()
+    for (const r of this.canaryRunners.values()) { await r.jc.stop(); await r.chain.stop() }
+    this.canaryRunners.clear()
     await this.jobCreator?.stop()
+    this.reputation?.stop()
     await this.mediator?.stop()
     await this.solver?.stop()
     await this.provider?.stop()

@@ -1,5 +1,5 @@
 // The roles a node can run, by name; light, so the CLI checks --roles before loading a node.
-export const ROLE_NAMES = ['resource-provider', 'solver', 'mediator', 'job-bridge', 'directory'] as const
+export const ROLE_NAMES = ['resource-provider', 'solver', 'mediator', 'job-bridge', 'directory', 'validator'] as const
 /** Lilypad v2's names for roles: its `jobcreator` service is the on-chain job bridge. */
 const ROLE_ALIASES: Record<string, RoleName> = { jobcreator: 'job-bridge' }
 export type RoleName = typeof ROLE_NAMES[number]

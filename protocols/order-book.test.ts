@@ -90,3 +90,43 @@ test('upkeep: a slot re-announced all day keeps one offer and leaves no leftover
   t.is(book.providers, 0)
   t.is(book.heapSize, 0)
 })
+
+test('a withdrawn (booked) slot stays visible as busy: never a candidate, found by busyMatching, passed on by sync, gone when freed or expired', t => {
+  const book = new OrderBook({ maxPerProvider: 2 })
+  const job = { jobCreator: '0x' + '0'.repeat(40), module: 'm', inputs: '{}', spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, maxPrice: 10n, mediators: ['0x00000000000000000000000000000000000000a1'], target: '0x' + '0'.repeat(40), timeout: 1, auditPpm: 0, expiry: NOW + 500n, nonce: 1n }
+  const a = live(7, { nonce: 10n, slot: 0 })
+  book.add(a, NOW)
+  t.true(book.withdraw(a.offer.provider, 0, 11n, NOW + 60n, NOW, '0xsig'))
+  t.is(book.size, 0)
+  t.deepEqual(book.match(job, { now: NOW }), [], 'a busy slot is no candidate')
+  t.deepEqual(book.busyMatching(job, { now: NOW }).map(l => l.id), [a.id])
+  t.deepEqual(book.busyMatching({ ...job, maxPrice: 0n }, { now: NOW }), [], 'busy offers are matched like free ones (price here)')
+  t.deepEqual(book.busyMatching(job, { now: NOW, exclude: p => p === a.offer.provider }), [])
+  t.deepEqual(book.busy(NOW)[0].withdrawal, { nonce: 11n, expiry: NOW + 60n, signature: '0xsig' })
+  // the heartbeat's refresh: the withdrawal (nonce 13) may arrive before its offer (nonce 12), either way the slot stays busy
+  book.withdraw(a.offer.provider, 0, 13n, NOW + 70n, NOW)
+  const b = live(7, { nonce: 12n, slot: 0, expiry: NOW + 70n })
+  t.is(book.offerNonceOf(a.offer.provider, 0), 10n)
+  t.is(book.add(b, NOW), 'busy')
+  t.is(book.add(live(7, { nonce: 9n, slot: 0 }), NOW), 'stale', 'an older copy shows nothing new')
+  t.deepEqual(book.busy(NOW).map(x => x.live.id), [b.id])
+  t.is(book.size, 0)
+  // sync passes busy slots on with their withdrawal
+  const page = book.syncPage({ limit: 10, perProvider: 4, now: NOW })
+  t.deepEqual(page.offers, [])
+  t.deepEqual(page.busy.map(x => [x.live.id, x.withdrawal.nonce]), [[b.id, 13n]])
+  // freed: a newer offer is live again and no longer busy
+  const c = live(7, { nonce: 14n, slot: 0 })
+  t.is(book.add(c, NOW), 'added')
+  t.deepEqual(book.busy(NOW), [])
+  t.is(book.match(job, { now: NOW }).length, 1)
+  // a busy slot whose provider stopped refreshing it disappears with its offer
+  book.withdraw(c.offer.provider, 0, 15n, NOW + 1000n, NOW)
+  t.is(book.busy(NOW).length, 1)
+  t.is(book.busy(c.offer.expiry).length, 0)
+  book.sweep(c.offer.expiry)
+  t.is(book.busy(NOW).length, 0, 'swept')
+  // one provider shows at most maxPerProvider busy slots
+  for (let slot = 1; slot <= 5; slot++) { book.add(live(8, { nonce: 1n, slot }), NOW); book.withdraw(live(8).offer.provider, slot, 2n, NOW + 60n, NOW) }
+  t.is(book.busy(NOW).length, 2)
+})

@@ -2,6 +2,9 @@
 // they expire. Memory is bounded under spam: at most `maxPerProvider` slots per provider and `maxOffers` in
 // total. Eviction is deterministic: the offer expiring first goes (ties: smaller id), within the provider
 // when its cap is hit, globally otherwise.
+// A slot whose provider withdrew it (booked) is not forgotten: its last offer stays visible as BUSY — never a
+// candidate, but proof that a provider that could serve the job exists — until the offer or the withdrawal
+// expires, or a newer offer frees it. Providers re-announce busy slots (offer + withdrawal) on their heartbeat.
 import { isCompatible, match, prepareOffers, type Candidate, type LiveOffer, type MatchOptions, type PreparedOffers } from './matcher.ts'
 import type { JobOffer } from './eip712.ts'
 
@@ -23,6 +26,8 @@ export interface SyncPageOptions {
 
 export interface SyncPage {
   offers: LiveOffer[]
+  /** booked slots' offers with their withdrawals (a newcomer tells "busy" from "none") */
+  busy: BusyOffer[]
   /** where the next page starts; undefined when this was the last */
   next?: number
 }
@@ -32,7 +37,13 @@ export interface OrderBookOptions {
   maxPerProvider?: number
 }
 
-export type AddResult = 'added' | 'replaced' | 'stale' | 'expired' | 'rejected-full'
+export type AddResult = 'added' | 'replaced' | 'busy' | 'stale' | 'expired' | 'rejected-full'
+
+/** A withdrawal as the book holds it: enough to pass it on (sync) with the provider's signature. */
+export interface HeldWithdrawal { nonce: bigint, expiry: bigint, signature?: string }
+
+/** A booked slot's last offer, shown as busy, with the withdrawal that says so. */
+export interface BusyOffer { live: LiveOffer, withdrawal: HeldWithdrawal }
 
 interface Entry { live: LiveOffer, key: string, provider: string, expiry: bigint }
 
@@ -90,8 +101,12 @@ export class OrderBook {
   private readonly entries = new Map<string, Entry>()
   private readonly byProvider = new Map<string, Map<string, Entry>>()
   private readonly heap = new ExpiryHeap()
-  /** withdrawn slots: the withdrawal's nonce keeps older copies of the offer out until it expires */
-  private readonly withdrawn = new Map<string, { nonce: bigint, expiry: bigint }>()
+  /**
+   * withdrawn slots: the withdrawal's nonce keeps older copies of the offer out of the live book until it expires;
+   * the slot's last offer stays attached as busy (`offer`), at most `maxPerProvider` per provider
+   */
+  private readonly withdrawn = new Map<string, HeldWithdrawal & { offer?: LiveOffer }>()
+  private readonly busyByProvider = new Map<string, Set<string>>()
   private prepared: PreparedOffers | undefined
   /**
    * Sync index: providers in the order this book first saw them (a sequence number each, kept while they are
@@ -111,7 +126,16 @@ export class OrderBook {
   get size (): number { return this.entries.size }
   providerCount (provider: string): number { return this.byProvider.get(provider.toLowerCase())?.size ?? 0 }
 
-  /** The newest nonce held for this provider slot, if any. */
+  /**
+   * The newest offer nonce held for this provider slot (live or busy): an offer at or below it brings nothing new.
+   * (An offer older than a withdrawal may still be news: it is the busy slot's offer.)
+   */
+  offerNonceOf (provider: string, slot: number): bigint | undefined {
+    const key = `${provider.toLowerCase()}:${slot}`
+    return this.entries.get(key)?.live.offer.nonce ?? this.withdrawn.get(key)?.offer?.offer.nonce
+  }
+
+  /** The newest nonce held for this provider slot, offer or withdrawal, if any. */
   nonceOf (provider: string, slot: number): bigint | undefined {
     const key = `${provider.toLowerCase()}:${slot}`
     const a = this.entries.get(key)?.live.offer.nonce
@@ -123,21 +147,62 @@ export class OrderBook {
    * A provider withdrew a slot: drop its offer if older than the withdrawal and refuse older offers for
    * the slot until `expiry`. Returns whether an offer was removed. Withdrawals held are bounded like offers.
    */
-  withdraw (provider: string, slot: number, nonce: bigint, expiry: bigint, now: bigint): boolean {
+  withdraw (provider: string, slot: number, nonce: bigint, expiry: bigint, now: bigint, signature?: string): boolean {
     const key = `${provider.toLowerCase()}:${slot}`
     const held = this.withdrawn.get(key)
     if (held === undefined || held.nonce < nonce) {
-      this.withdrawn.delete(key)
-      this.withdrawn.set(key, { nonce, expiry })
+      this.dropWithdrawal(key)
+      this.withdrawn.set(key, { nonce, expiry, ...(signature !== undefined ? { signature } : {}) })
+      // the busy slot keeps the offer it had
+      if (held?.offer !== undefined) this.attachBusy(key, held.offer)
       if (this.withdrawn.size > this.maxOffers) {
-        for (const [k, w] of this.withdrawn) if (w.expiry <= now) this.withdrawn.delete(k)
-        for (const k of this.withdrawn.keys()) { if (this.withdrawn.size <= this.maxOffers) break; this.withdrawn.delete(k) }
+        for (const [k, w] of this.withdrawn) if (w.expiry <= now) this.dropWithdrawal(k)
+        for (const k of this.withdrawn.keys()) { if (this.withdrawn.size <= this.maxOffers) break; this.dropWithdrawal(k) }
       }
     }
     const e = this.entries.get(key)
     if (e === undefined || e.live.offer.nonce >= nonce) return false
     this.remove(e)
+    if (this.withdrawn.get(key)?.nonce === nonce) this.attachBusy(key, e.live)
     return true
+  }
+
+  /** Booked slots' offers still shown as busy at `now`. */
+  busy (now: bigint): BusyOffer[] {
+    const out: BusyOffer[] = []
+    for (const w of this.withdrawn.values()) {
+      if (w.offer !== undefined && w.expiry > now && w.offer.offer.expiry > now) out.push({ live: w.offer, withdrawal: { nonce: w.nonce, expiry: w.expiry, ...(w.signature !== undefined ? { signature: w.signature } : {}) } })
+    }
+    return out
+  }
+
+  /** Busy offers that would fit `job` (its resources, price, mediators, module, target), ignoring `exclude`d providers. */
+  busyMatching (job: JobOffer, options: Pick<MatchOptions, 'now' | 'exclude'>): LiveOffer[] {
+    return this.busy(options.now).map(b => b.live).filter(l => isCompatible(job, l, options.now) && options.exclude?.(l.offer.provider, l.peer) !== true)
+  }
+
+  private attachBusy (key: string, live: LiveOffer): void {
+    const w = this.withdrawn.get(key)
+    if (w === undefined) return
+    const provider = live.offer.provider.toLowerCase()
+    let mine = this.busyByProvider.get(provider)
+    if (mine === undefined) { mine = new Set(); this.busyByProvider.set(provider, mine) }
+    // a provider shows at most as many busy slots as it may hold live offers
+    if (!mine.has(key) && mine.size >= this.maxPerProvider) return
+    mine.add(key)
+    w.offer = live
+    this.remember(provider)
+  }
+
+  private dropWithdrawal (key: string): void {
+    const w = this.withdrawn.get(key)
+    if (w === undefined) return
+    this.withdrawn.delete(key)
+    if (w.offer === undefined) return
+    const provider = w.offer.offer.provider.toLowerCase()
+    const mine = this.busyByProvider.get(provider)
+    mine?.delete(key)
+    if (mine?.size === 0) this.busyByProvider.delete(provider)
   }
 
   add (live: LiveOffer, now: bigint): AddResult {
@@ -148,8 +213,13 @@ export class OrderBook {
     if (existing !== undefined && existing.live.offer.nonce >= live.offer.nonce) return 'stale'
     const withdrawal = this.withdrawn.get(key)
     if (withdrawal !== undefined) {
-      if (withdrawal.expiry > now && withdrawal.nonce >= live.offer.nonce) return 'stale'
-      this.withdrawn.delete(key)
+      if (withdrawal.expiry > now && withdrawal.nonce >= live.offer.nonce) {
+        // the slot is booked: a newer copy of its offer is what the busy slot shows
+        if (withdrawal.offer !== undefined && withdrawal.offer.offer.nonce >= live.offer.nonce) return 'stale'
+        this.attachBusy(key, live)
+        return withdrawal.offer === live ? 'busy' : 'stale'
+      }
+      this.dropWithdrawal(key)
     }
     const entry: Entry = { live, key, provider, expiry: live.offer.expiry }
     // also on replacement: every re-announcement leaves its predecessor in the heap until that one's expiry
@@ -208,7 +278,17 @@ export class OrderBook {
   sweep (now: bigint): { offers: number, withdrawals: number } {
     const offers = this.evictExpired(now)
     let withdrawals = 0
-    for (const [k, w] of this.withdrawn) if (w.expiry <= now) { this.withdrawn.delete(k); withdrawals++ }
+    for (const [k, w] of this.withdrawn) {
+      if (w.expiry <= now) { this.dropWithdrawal(k); withdrawals++; continue }
+      // a busy slot whose offer expired shows nothing any more (its provider stopped refreshing it)
+      if (w.offer !== undefined && w.offer.offer.expiry <= now) {
+        const provider = w.offer.offer.provider.toLowerCase()
+        delete w.offer
+        const mine = this.busyByProvider.get(provider)
+        mine?.delete(k)
+        if (mine?.size === 0) this.busyByProvider.delete(provider)
+      }
+    }
     return { offers, withdrawals }
   }
 
@@ -247,6 +327,7 @@ export class OrderBook {
    */
   syncPage (opts: SyncPageOptions): SyncPage {
     const offers: LiveOffer[] = []
+    const busy: BusyOffer[] = []
     const maxScan = opts.maxScan ?? opts.limit * 4
     const probe: JobOffer | undefined = opts.filter === undefined
       ? undefined
@@ -255,20 +336,30 @@ export class OrderBook {
     let scanned = 0
     let last: number | undefined
     for (; i < this.order.length; i++) {
-      if (scanned >= maxScan) return { offers, next: last ?? this.order[i - 1]?.seq }
+      if (scanned >= maxScan) return { offers, busy, next: last ?? this.order[i - 1]?.seq }
       const { provider, seq } = this.order[i]
       const mine = this.byProvider.get(provider)
-      if (mine === undefined) { last = seq; continue }
+      const booked = this.busyByProvider.get(provider)
+      if (mine === undefined && booked === undefined) { last = seq; continue }
       scanned++
-      const fit = [...mine.values()]
-        .filter(e => e.expiry > opts.now && (probe === undefined || isCompatible(probe, e.live, opts.now)))
-        .sort((a, b) => a.live.offer.price < b.live.offer.price ? -1 : a.live.offer.price > b.live.offer.price ? 1 : a.live.id < b.live.id ? -1 : 1)
-        .slice(0, opts.perProvider)
-      if (offers.length + fit.length > opts.limit && offers.length > 0) return { offers, next: last }
-      for (const e of fit) offers.push(e.live)
+      const byPrice = (a: LiveOffer, b: LiveOffer): number => a.offer.price < b.offer.price ? -1 : a.offer.price > b.offer.price ? 1 : a.id < b.id ? -1 : 1
+      const fits = (l: LiveOffer): boolean => l.offer.expiry > opts.now && (probe === undefined || isCompatible(probe, l, opts.now))
+      const fit = [...(mine?.values() ?? [])].map(e => e.live).filter(fits).sort(byPrice).slice(0, opts.perProvider)
+      // busy slots fill what the provider's share of the page leaves
+      const fitBusy: BusyOffer[] = []
+      for (const key of booked ?? []) {
+        if (fit.length + fitBusy.length >= opts.perProvider) break
+        const w = this.withdrawn.get(key)
+        if (w?.offer === undefined || w.expiry <= opts.now || !fits(w.offer)) continue
+        fitBusy.push({ live: w.offer, withdrawal: { nonce: w.nonce, expiry: w.expiry, ...(w.signature !== undefined ? { signature: w.signature } : {}) } })
+      }
+      const n = offers.length + busy.length
+      if (n + fit.length + fitBusy.length > opts.limit && n > 0) return { offers, busy, next: last }
+      for (const l of fit) offers.push(l)
+      for (const b of fitBusy) busy.push(b)
       last = seq
     }
-    return { offers }
+    return { offers, busy }
   }
 
   private remember (provider: string): void {
@@ -278,7 +369,7 @@ export class OrderBook {
     this.order.push({ provider, seq })
     // absent providers keep their place for a while; past a bound the longest-known absent ones are forgotten
     if (this.order.length > 2 * this.maxOffers + 1024) {
-      const keep = this.order.filter(o => this.byProvider.has(o.provider) || o.seq > seq - this.maxOffers)
+      const keep = this.order.filter(o => this.byProvider.has(o.provider) || this.busyByProvider.has(o.provider) || o.seq > seq - this.maxOffers)
       const kept = new Set(keep)
       for (const o of this.order) if (!kept.has(o)) this.seqOf.delete(o.provider)
       this.order.length = 0

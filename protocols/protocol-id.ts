@@ -22,8 +22,11 @@ export const protocols = {
   candidates: (network: string) => protocolId(network, 'candidates', '1.0.0'),
   dispute: (network: string) => protocolId(network, 'dispute', '1.0.0'),
   result: (network: string) => protocolId(network, 'result', '1.0.0'),
-  // 2.0.0: paged, filtered answers with signed peer records (1.0.0 answered the first 256 offers in insertion order)
-  offers: (network: string) => protocolId(network, 'offers', '2.0.0'),
+  // live container output of a deal, provider → its job creator (advisory; the result is the CID-verified one)
+  logs: (network: string) => protocolId(network, 'logs', '1.0.0'),
+  // 2.0.0: paged, filtered answers with signed peer records (1.0.0 answered the first 256 offers in insertion order);
+  // 3.0.0: a booked slot's offer travels with the withdrawal that marks it busy (2.0.0 refused 3-element entries)
+  offers: (network: string) => protocolId(network, 'offers', '3.0.0'),
   resourceOffers: (network: string) => protocolId(network, 'resource-offers', '1'),
   jobOffers: (network: string) => protocolId(network, 'job-offers', '1'),
   role: (network: string, role: string) => protocolId(network, 'role', segment('role', role))

@@ -68,7 +68,10 @@ export interface MarketConfig {
   chainDelay: number
   retryDelay: number
   maxRetryDelay: number
+  /** how long a job waits in a queue for a busy provider (core/policy/queue.ts queueTimeoutMs), seconds */
   jobPatience: number
+  /** how long a job waits for any fitting offer, free or busy, before it is unmatched (queue policy matchTimeoutMs), seconds */
+  matchTimeout: number
   maxAttempts: number
   /** how long a job creator remembers a provider that failed it (the node's BanList TTL) */
   banDuration: number
@@ -129,6 +132,7 @@ export function defaultMarketConfig (nodes: number, seed: number, hours: number)
     retryDelay: 2,
     maxRetryDelay: 30,
     jobPatience: 1800,
+    matchTimeout: 5,
     maxAttempts: 5,
     banDuration: 300,
     fetchRetry: 15,

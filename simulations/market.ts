@@ -16,6 +16,7 @@ import { apply, emptyMarket, totalHeld, depositOf, DealState, isFinal, stateName
 import type { Clock, Timer } from '../core/clock.ts'
 import { SlotCapacity } from '../node/negotiation/capacity.ts'
 import { AnnounceSchedule, type AnnouncePlan } from '../core/policy/announce.ts'
+import { queueDecision } from '../core/policy/queue.ts'
 import { answerProposal } from '../core/policy/proposal.ts'
 import { BanList, afterProposal, type ProposalFailure } from '../core/policy/ban.ts'
 import { backoffMs, type RetryPolicy } from '../core/policy/retry.ts'
@@ -363,7 +364,8 @@ export class MarketSimulation {
     p.schedule = new AnnounceSchedule<{ id: string }>(slots, simNowMs(this.engine), { intervalMs: c.heartbeat * 1000, minGapMs: 1000 })
     p.holds = []
     p.capacity.onChange(free => {
-      this.carryOut(p, p.schedule.setFree(free, simNowMs(this.engine)))
+      // booked slots stay visible as busy (the node's provider passes the same)
+      this.carryOut(p, p.schedule.setFree(free, simNowMs(this.engine), slots.filter(s => !free.includes(s))))
       this.arm(p)
       for (const h of p.holds.splice(0)) h()
     })
@@ -412,6 +414,8 @@ export class MarketSimulation {
     // once arrivals have stopped and no job is looking for a provider, announcements have nobody to serve
     if (!this.arrivalsOpen && this.seeking === 0) return
     for (const slot of plan.announce) this.announce(p, slot)
+    // booked slots kept visible: a fresh offer and its withdrawal (books keep the offer as busy)
+    for (const slot of plan.busy ?? []) { this.announce(p, slot); this.withdraw(p, slot) }
   }
 
   private announce (p: Provider, slot: number): void {
@@ -810,6 +814,14 @@ export class MarketSimulation {
     const jc = a.job.jc
     const bans = this.bansOf(jc)
     while (k < candidates.length && (bans.banned(candidates[k].live.offer.provider, simNowMs(this.engine)) || a.tried.has(candidates[k].live.id))) k++
+    if (k >= candidates.length && a.proposalsThisRound === 0) {
+      // no free candidate this round: the node's queue policy says whether busy providers are worth waiting for
+      const m = this.matchers[this.matcherOf[jc]]
+      const busyProviders = new Set(m.book.busyMatching(a.offer, { now: this.nowBig() }).map(l => l.offer.provider.toLowerCase())).size
+      const d = queueDecision({ free: 0, busyProviders, providersSeen: a.tried.size > 0 || a.job.attempts > 1, waitedMs: (this.engine.now - a.startedAt) * 1000 }, { matchTimeoutMs: c.matchTimeout * 1000, queueTimeoutMs: c.jobPatience * 1000 })
+      if (d.kind === 'fail') { this.seeking--; this.finishJob(a.job, 'unmatched'); return }
+      if (d.kind === 'wait' && d.queued) this.metrics.queuedRounds++
+    }
     if (k >= candidates.length || a.proposalsThisRound >= c.maxProposals) { this.retryLater(a); return }
     const cand = candidates[k]
     a.tried.add(cand.live.id)

@@ -49,6 +49,8 @@ export class Metrics {
   negotiationTimeouts = 0
   proposals = 0
   retries = 0
+  /** match rounds in which every provider that fits was busy (the job waited in the queue) */
+  queuedRounds = 0
   staleDropped = 0
   matchCalls = 0
   announcements = 0
@@ -129,7 +131,7 @@ export class Metrics {
         p99: round(quantile(lat, 0.99) * 1000, 3),
         mean: round(lat.reduce((s, x) => s + x, 0) / Math.max(1, lat.length) * 1000, 3)
       },
-      negotiation: { proposals: this.proposals, declines: this.declines, timeouts: this.negotiationTimeouts, retries: this.retries, matchCalls: this.matchCalls, staleOffersDropped: this.staleDropped },
+      negotiation: { proposals: this.proposals, declines: this.declines, timeouts: this.negotiationTimeouts, retries: this.retries, queuedRounds: this.queuedRounds, matchCalls: this.matchCalls, staleOffersDropped: this.staleDropped },
       gossip: { announcements: this.announcements, withdrawals: this.withdrawals, missedDeliveries: this.gossipMissed },
       utilisation: { mean: round(util.reduce((s, x) => s + x, 0) / Math.max(1, util.length)), target: c.utilisationTarget },
       pricesLP: { deals: prices.length, mean: round(prices.reduce((s, x) => s + x, 0) / Math.max(1, prices.length), 6), p10: round(quantile(prices, 0.1), 6), p50: round(quantile(prices, 0.5), 6), p90: round(quantile(prices, 0.9), 6) },

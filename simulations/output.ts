@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { cdfPoints, lineChart } from './plots.ts'
 import { quantile } from './metrics.ts'
 import type { ScenarioResult } from './scenarios.ts'
+import type { RewardsScenarioResult } from './rewards.ts'
 
 /** JSON with bigints as strings; stable for equal inputs. */
 export function toJson (x: unknown): string {
@@ -47,9 +48,27 @@ export function cheaterProfitSvg (r: ScenarioResult): string | undefined {
   })
 }
 
+/** The rewards scenario's table: income by strategy, per machine and per unit of resource. */
+function rewardsTable (r: ScenarioResult): string[] {
+  return ((r.summary as Record<string, any>).rewards as RewardsScenarioResult[]).flatMap(x => [`## ${x.demand} real jobs per machine per epoch`, '', ...rewardsLevel(x), ''])
+}
+
+function rewardsLevel (x: RewardsScenarioResult): string[] {
+  const lines = [`${x.epochs} epochs of ${x.rounds} canary rounds; roots ${x.roots.map(h => h.slice(0, 10)).join(', ')}; distributed ${x.totalsLP.join(' + ')} LP.`, '',
+    '| strategy | machines | identities | canaries passed / failed | paid deals counted | slashed | rewards LP | payments LP | costs LP | income / machine / epoch LP | per 1,000 units LP | banned at end |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|']
+  for (const s of x.strategies) lines.push(`| ${s.strategy} | ${s.machines} | ${s.identities} | ${s.canaries.passed} / ${s.canaries.failed} | ${s.paidDeals} | ${s.slashed} | ${s.rewardsLP} | ${s.paymentsLP} | ${s.costsLP} | ${s.incomePerMachineLP} | ${s.incomePerKiloUnitLP} | ${s.bannedAtEnd} |`)
+  lines.push('', `Highest income per unit of resource: **${x.best}**${x.honestEarnsMost ? ' (honest work earns most)' : ' — honest work does NOT earn most'}.`)
+  return lines
+}
+
 export function reportMarkdown (r: ScenarioResult, files: string[]): string {
   const s = r.summary as Record<string, any>
   const lines: string[] = []
+  if (r.scenario === 'rewards') {
+    lines.push('# Lilypad simulation — rewards', '', ...rewardsTable(r), '', '## Files', '', ...files.map(f => `- ${f}`), '')
+    return lines.join('\n')
+  }
   lines.push(`# Lilypad simulation — ${r.scenario}`, '')
   lines.push(`${s.nodes} nodes (${Object.entries(s.roles).map(([k, v]) => `${String(v)} ${k}`).join(', ')}), seed ${s.seed}, ${s.simulatedHours} h of arrivals, matching: ${s.matching}.`, '')
   lines.push('| metric | value |', '|---|---|')
@@ -86,11 +105,13 @@ export function reportMarkdown (r: ScenarioResult, files: string[]): string {
 
 export async function writeOutputs (r: ScenarioResult, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true })
-  const files: Array<[string, string]> = [
-    ['metrics.json', toJson(metricsOf(r)) + '\n'],
-    ['match-latency-cdf.svg', latencyCdfSvg(r)],
-    ['utilisation.svg', utilisationSvg(r)]
-  ]
+  const files: Array<[string, string]> = r.scenario === 'rewards'
+    ? [['metrics.json', toJson(metricsOf(r)) + '\n']]
+    : [
+        ['metrics.json', toJson(metricsOf(r)) + '\n'],
+        ['match-latency-cdf.svg', latencyCdfSvg(r)],
+        ['utilisation.svg', utilisationSvg(r)]
+      ]
   const profit = cheaterProfitSvg(r)
   if (profit !== undefined) files.push(['cheater-profit.svg', profit])
   const names = [...files.map(f => f[0]), 'report.md']
@@ -101,6 +122,11 @@ export async function writeOutputs (r: ScenarioResult, dir: string): Promise<str
 
 export function textSummary (r: ScenarioResult): string {
   const s = r.summary as Record<string, any>
+  if (r.scenario === 'rewards') {
+    return (s.rewards as RewardsScenarioResult[]).flatMap(x => [`scenario rewards: ${x.demand} real jobs per machine per epoch, ${x.epochs} epochs, ${x.rounds} canary rounds each, seed ${s.seed as number}`,
+      ...x.strategies.map(t => `  ${t.strategy.padEnd(9)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),
+      `  highest income per unit of resource: ${x.best}${x.honestEarnsMost ? ' (honest work earns most)' : ' — honest work does NOT earn most'}`]).join('\n')
+  }
   const out = [
     `scenario ${r.scenario}: ${s.nodes} nodes, seed ${s.seed}, ${s.simulatedHours} h (${s.eventsProcessed} events)`,
     `  jobs: ${s.jobs.submitted} submitted, ${s.jobs.completed} completed, ${s.jobs.unmatched} unmatched, ${s.jobs.failed} failed, ${s.jobs.rematched} re-matched`,

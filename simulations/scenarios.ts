@@ -4,6 +4,10 @@ import { MarketSimulation, addressOf, EPOCH } from './market.ts'
 import { JunkSpammer } from './spam.ts'
 import { auditThreshold, type AuditThreshold } from './audit-threshold.ts'
 import { round, type Summary } from './metrics.ts'
+import { runRewardsScenario, STRATEGIES } from './rewards.ts'
+
+export const REWARDS_DEMAND = [40, 200] as const
+export const REWARDS_EPOCHS = 5
 
 export const SWEEP_MAX_NODES = 500
 
@@ -77,6 +81,8 @@ export function scenarioConfig (name: ScenarioName, o: ScenarioOptions): MarketC
       c.partition = { start: span * 0.25, end: span * 0.55, fraction: 0.5 }
       c.jobPatience = Math.max(c.jobPatience, span * 0.35)
       break
+    case 'rewards':
+      break
     case 'spam':
       c.spammers = Math.max(2, Math.round(o.nodes / 25))
       c.spam = { rate: Math.max(20, o.nodes / 2) }
@@ -125,6 +131,13 @@ export function defaultSweep (t: AuditThreshold): number[] {
 
 export async function runScenario (name: string, o: ScenarioOptions): Promise<ScenarioResult> {
   if (!isScenario(name)) throw new UnknownScenarioError(name)
+  if (name === 'rewards') {
+    // an epoch-level market of strategies (simulations/rewards.ts), not the event-level one: --nodes sets the
+    // machines (a sixth per strategy); five epochs (a day each) whatever --hours says
+    // at two levels of real demand: a quiet testnet (40 jobs per machine a day) and a busy one (200)
+    const runs = REWARDS_DEMAND.map(demand => runRewardsScenario({ seed: o.seed, demand, machinesPer: Math.max(1, Math.floor(o.nodes / STRATEGIES.length)), epochs: REWARDS_EPOCHS }))
+    return { scenario: name, summary: { scenario: name, nodes: o.nodes, seed: o.seed, rewards: runs } as unknown as Summary, matchLatencies: [], analysis: Object.fromEntries(runs.map(r => [`demand${r.demand}`, { best: r.best, honestEarnsMost: r.honestEarnsMost }])) }
+  }
   const c = scenarioConfig(name, o)
   const sim = await runMarket(c)
   const result: ScenarioResult = { scenario: name, summary: { scenario: name, ...sim.metrics.summary }, matchLatencies: sim.metrics.matchLatencies }

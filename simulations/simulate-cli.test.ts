@@ -29,9 +29,22 @@ test('simulate cheaters --out writes metrics, three plots and a report', async t
   t.is(JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')).scenario, 'cheaters')
 })
 
+test('simulate rewards --json: one JSON document with each strategy\'s income at two levels of demand', async t => {
+  const { stdout } = await cli('simulate', 'rewards', '--nodes', '30', '--json')
+  const m = JSON.parse(stdout)
+  t.is(m.scenario, 'rewards')
+  t.deepEqual(m.rewards.map((r: { demand: number }) => r.demand), [40, 200])
+  for (const r of m.rewards) {
+    t.deepEqual(r.strategies.map((s: { strategy: string }) => s.strategy), ['honest', 'idle', 'sybil', 'cheater', 'colluder', 'overclaim'])
+    const honest = r.strategies[0].incomePerKiloUnitLP
+    for (const s of r.strategies) t.true(s.incomePerKiloUnitLP <= honest * 1.05, s.strategy)
+    t.is(typeof r.honestEarnsMost, 'boolean')
+  }
+})
+
 test('an unknown scenario and bad flags exit 2 with a clear message', async t => {
   for (const [args, msg] of [
-    [['simulate', 'meltdown'], /unknown scenario "meltdown" \(known: steady, churn, cheaters, partition, spam\)/],
+    [['simulate', 'meltdown'], /unknown scenario "meltdown" \(known: steady, churn, cheaters, partition, spam, rewards\)/],
     [['simulate', 'steady', '--nodes', 'lots'], /--nodes must be a whole number, got "lots"/],
     [['simulate', 'steady', '--nodes', '3'], /--nodes must be between 10 and 20000/],
     [['simulate', 'steady', '--hours', '0'], /--hours must be between 0.01 and 24, got 0/],

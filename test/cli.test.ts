@@ -50,7 +50,14 @@ const badFlags: Array<[string[], RegExp]> = [
   [['node', '--roles', 'resource-provider', '--gateway', 'web'], /--gateway must be a TCP port number/],
   [['get'], /name the CID to fetch/],
   [['get', 'not-a-cid'], /"not-a-cid" is not a CID/],
-  [['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--timeout', '99999'], /--timeout "99999" must be a whole number of seconds from 1 to 3600/]
+  [['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--timeout', '99999'], /--timeout "99999" must be a whole number of seconds from 1 to 3600/],
+  [['rewards'], /name what to do/],
+  [['rewards', 'steal'], /unknown rewards command "steal"/],
+  [['rewards', 'compute', '--epoch', 'last'], /--epoch "last" must be a whole number/],
+  [['rewards', 'claim', '--account', 'me'], /--account "me" is not an Ethereum address/],
+  [['rewards', 'compute', '--account', '0x0000000000000000000000000000000000000001'], /--account is for claim/],
+  [['rewards', 'record'], /one FILE of signed canary reports/],
+  [['leaderboard', '--epochs', '0'], /--epochs "0" must be a whole number from 1/]
 ]
 // What makes a usage error slow is loading a node's code: none of it loads before the flags are checked.
 const HEAVY = /node_modules\/(libp2p|@libp2p|ethers|helia|@helia|dockerode|@chainsafe)\//

@@ -13,7 +13,9 @@ export const commands: CommandEntry[] = [
   { name: 'network', summary: 'Create a new private network (swarm key, network file, contracts)', load: async () => (await import('./network.ts')).network },
   { name: 'faucet', summary: 'Claim LP tokens from the network\'s faucet', load: async () => (await import('./faucet.ts')).faucet },
   { name: 'module', summary: 'Render a Lilypad module to its job spec, list its inputs, list or build built-in modules', load: async () => (await import('./module.ts')).module },
-  { name: 'simulate', summary: 'Run a network simulation (steady, churn, cheaters, partition, spam)', load: async () => (await import('./simulate.ts')).simulate },
+  { name: 'rewards', summary: 'Compute, publish and claim the incentivised testnet\'s rewards (amounts in LP)', load: async () => (await import('./rewards.ts')).rewards },
+  { name: 'leaderboard', summary: 'Providers by reputation: deals, canaries passed and failed, last epoch\'s reward (in LP)', load: async () => (await import('./leaderboard.ts')).leaderboard },
+  { name: 'simulate', summary: 'Run a network simulation (steady, churn, cheaters, partition, spam, rewards)', load: async () => (await import('./simulate.ts')).simulate },
   { name: 'bench', summary: 'Measure every performance target on this machine', load: async () => (await import('./bench.ts')).bench },
   { name: 'version', summary: 'Print the Lilypad version', load: async () => (await import('./version.ts')).version }
 ]

@@ -5,7 +5,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--gateway PORT] [--log-level LEVEL]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--gateway PORT] [--log-level LEVEL]'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -101,7 +101,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
 export const node: Command = { name: 'node', summary: 'Run a node with the given roles', usage: USAGE, run: async argv => await runNode(argv) }
 
 function shortcut (role: RoleName, summary: string): Command {
-  return { name: role, summary: `${summary} (= node --roles ${role})`, usage: USAGE.replace('node --roles resource-provider,solver,mediator,job-bridge,directory', role), run: async argv => await runNode(argv, [role]) }
+  return { name: role, summary: `${summary} (= node --roles ${role})`, usage: USAGE.replace('node --roles resource-provider,solver,mediator,job-bridge,directory,validator', role), run: async argv => await runNode(argv, [role]) }
 }
 
 export const resourceProvider = shortcut('resource-provider', 'Offer this machine\'s compute')

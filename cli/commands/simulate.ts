@@ -26,7 +26,7 @@ function numFlag (name: string, v: string, min: number, max: number): number {
 
 export const simulate: Command = {
   name: 'simulate',
-  summary: 'Run a network simulation (steady, churn, cheaters, partition, spam)',
+  summary: 'Run a network simulation (steady, churn, cheaters, partition, spam, rewards)',
   usage: USAGE,
   async run (argv) {
     let parsed

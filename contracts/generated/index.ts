@@ -9,6 +9,7 @@ export * from './JobManager.ts'
 export * from './LilypadToken.ts'
 export * from './Market.ts'
 export * from './RevertingClient.ts'
+export * from './Rewards.ts'
 import { DirectoryAbi } from './Directory.ts'
 import { ExampleClientAbi } from './ExampleClient.ts'
 import { FaucetAbi } from './Faucet.ts'
@@ -17,6 +18,7 @@ import { JobManagerAbi } from './JobManager.ts'
 import { LilypadTokenAbi } from './LilypadToken.ts'
 import { MarketAbi } from './Market.ts'
 import { RevertingClientAbi } from './RevertingClient.ts'
+import { RewardsAbi } from './Rewards.ts'
 import { DirectoryInterface } from './Directory.ts'
 import { ExampleClientInterface } from './ExampleClient.ts'
 import { FaucetInterface } from './Faucet.ts'
@@ -25,7 +27,8 @@ import { JobManagerInterface } from './JobManager.ts'
 import { LilypadTokenInterface } from './LilypadToken.ts'
 import { MarketInterface } from './Market.ts'
 import { RevertingClientInterface } from './RevertingClient.ts'
+import { RewardsInterface } from './Rewards.ts'
 /** Every generated ABI, for decoding errors and events whatever contract raised them. */
-export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi } as const
+export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi, Rewards: RewardsAbi } as const
 /** Every generated interface (ethers), for decoding errors whatever contract raised them. */
-export const allInterfaces = { Directory: DirectoryInterface, ExampleClient: ExampleClientInterface, Faucet: FaucetInterface, HeavyClient: HeavyClientInterface, JobManager: JobManagerInterface, LilypadToken: LilypadTokenInterface, Market: MarketInterface, RevertingClient: RevertingClientInterface } as const
+export const allInterfaces = { Directory: DirectoryInterface, ExampleClient: ExampleClientInterface, Faucet: FaucetInterface, HeavyClient: HeavyClientInterface, JobManager: JobManagerInterface, LilypadToken: LilypadTokenInterface, Market: MarketInterface, RevertingClient: RevertingClientInterface, Rewards: RewardsInterface } as const

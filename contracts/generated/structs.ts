@@ -15,5 +15,11 @@ export interface JobResultStruct { status: BigNumberish, client: string, bridge:
 export interface JobResultStructOutput { status: bigint, client: string, bridge: string, payment: bigint, deadline: bigint, callbackGasLimit: bigint, callbackPending: boolean, exitCode: bigint, dealId: string, resultCid: string }
 export interface MarketBoundsStruct { minResultTimeout: BigNumberish, maxResultTimeout: BigNumberish, minJudgeWindow: BigNumberish, maxJudgeWindow: BigNumberish, minMediateTimeout: BigNumberish, maxMediateTimeout: BigNumberish, maxDealTtl: BigNumberish, minMediationFee: BigNumberish }
 export interface MarketBoundsStructOutput { minResultTimeout: bigint, maxResultTimeout: bigint, minJudgeWindow: bigint, maxJudgeWindow: bigint, minMediateTimeout: bigint, maxMediateTimeout: bigint, maxDealTtl: bigint, minMediationFee: bigint }
+export interface RewardsConfigStruct { genesis: BigNumberish, epochLength: BigNumberish, reportWindow: BigNumberish, challengeDelay: BigNumberish, claimWindow: BigNumberish, maxPerEpoch: BigNumberish, threshold: BigNumberish, rulesHash: BytesLike }
+export interface RewardsConfigStructOutput { genesis: bigint, epochLength: bigint, reportWindow: bigint, challengeDelay: bigint, claimWindow: bigint, maxPerEpoch: bigint, threshold: bigint, rulesHash: string }
+export interface ClaimStruct { epoch: BigNumberish, account: string, amount: BigNumberish, proof: Array<BytesLike> }
+export interface ClaimStructOutput { epoch: bigint, account: string, amount: bigint, proof: Array<string> }
+export interface CanaryReportStruct { epoch: BigNumberish, provider: string, dealId: BytesLike, outcome: BigNumberish, units: BigNumberish, observedAt: BigNumberish }
+export interface CanaryReportStructOutput { epoch: bigint, provider: string, dealId: string, outcome: bigint, units: bigint, observedAt: bigint }
 export interface MachineSpecStruct { cpu: BigNumberish, ramMb: BigNumberish, diskMb: BigNumberish, gpus: BigNumberish, gpuVramMb: BigNumberish, gpuModel: string, cudaVersion: BigNumberish }
 export interface MachineSpecStructOutput { cpu: bigint, ramMb: bigint, diskMb: bigint, gpus: bigint, gpuVramMb: bigint, gpuModel: string, cudaVersion: bigint }

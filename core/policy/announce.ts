@@ -2,8 +2,10 @@
 // capacity changes, a slot that was taken is withdrawn at once and the free ones are announced at once; a
 // slot is never re-announced within `minGapMs` of its last announcement (the deferred announcement goes out
 // when the gap has passed), so a peer toggling its subscription, or capacity flapping, cannot make the provider
-// sign and gossip in a loop. It also remembers the offers issued, so the provider recognises its own offers by
-// id. Pure and synchronous: every call takes `now`; the node's announcer signs and publishes what it plans, the
+// sign and gossip in a loop. A booked slot stays visible as busy: the heartbeat re-announces it as busy (a fresh
+// offer followed by a withdrawal, which order books read as "this slot exists and is taken"), so a job creator can
+// tell "busy" from "none" and wait in a queue. It also remembers the offers issued, so the provider recognises its
+// own offers by id. Pure and synchronous: every call takes `now`; the node's announcer signs and publishes what it plans, the
 // simulator delivers it into simulated order books.
 
 export interface AnnouncePolicy {
@@ -20,6 +22,8 @@ export interface AnnouncePlan {
   announce: number[]
   /** slots to withdraw now (they were free and no longer are) */
   withdraw: number[]
+  /** booked slots to re-announce as busy now (a fresh offer, then its withdrawal); absent when none */
+  busy?: number[]
 }
 
 interface Issued<T> { slot: number, expiry: bigint, payload: T }
@@ -27,6 +31,8 @@ interface Issued<T> { slot: number, expiry: bigint, payload: T }
 export class AnnounceSchedule<T> {
   readonly policy: AnnouncePolicy
   #free: number[]
+  /** booked slots (taken by a deal or a reservation), refreshed as busy on the heartbeat */
+  #busy: number[] = []
   readonly #last = new Map<number, number>()
   /** slots whose announcement waits for the gap to pass */
   readonly #deferred = new Set<number>()
@@ -41,11 +47,18 @@ export class AnnounceSchedule<T> {
 
   get free (): readonly number[] { return this.#free }
 
-  /** Capacity changed: withdraw what was taken, announce the free slots (rate-limited). */
-  setFree (slots: number[], now: number): AnnouncePlan {
+  /** The booked slots, refreshed as busy on the heartbeat. */
+  get busy (): readonly number[] { return this.#busy }
+
+  /**
+   * Capacity changed: withdraw what was taken, announce the free slots (rate-limited). `busy` names the slots that
+   * are booked (a withdrawn slot that is not booked — the engine down, no deposit — is not kept visible).
+   */
+  setFree (slots: number[], now: number, busy: number[] = []): AnnouncePlan {
     const next = [...new Set(slots)].sort((a, b) => a - b)
     const withdraw = this.#free.filter(s => !next.includes(s))
     this.#free = next
+    this.#busy = [...new Set(busy)].filter(s => !next.includes(s)).sort((a, b) => a - b)
     for (const s of withdraw) this.#deferred.delete(s)
     return { announce: this.#announceable(next, now), withdraw }
   }
@@ -59,8 +72,10 @@ export class AnnounceSchedule<T> {
   due (now: number): AnnouncePlan {
     if (now >= this.#nextHeartbeat) {
       this.#nextHeartbeat = now + this.policy.intervalMs
-      // the heartbeat refreshes every free slot, except one announced within the gap (it is fresh already)
-      return { announce: this.#announceable(this.#free, now, false), withdraw: [] }
+      // the heartbeat refreshes every free slot, except one announced within the gap (it is fresh already), and
+      // keeps every booked slot visible as busy (the same gap applies)
+      const busy = this.#busy.filter(s => { const last = this.#last.get(s); if (last !== undefined && now < last + this.policy.minGapMs) return false; this.#last.set(s, now); return true })
+      return { announce: this.#announceable(this.#free, now, false), withdraw: [], ...(busy.length > 0 ? { busy } : {}) }
     }
     const ready = [...this.#deferred].filter(s => (this.#last.get(s) ?? -Infinity) + this.policy.minGapMs <= now)
     return { announce: this.#announceable(ready, now), withdraw: [] }

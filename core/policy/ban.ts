@@ -3,6 +3,11 @@
 // A score lapses `ttlMs` after the provider's last failure, and the list keeps at most `maxEntries` providers
 // (the least recently failed are forgotten first), so a stranger cannot grow it without bound. Pure: every
 // call takes `now`; the node and the simulator keep one per job creator.
+//
+// One standing per provider: the list may be given a second source, the provider's record on chain
+// (core/reputation's ReputationBook: slashes, result timeouts, failed canaries), which does not lapse. A provider's
+// standing is the worse of the two, so `rank`, `banned` and `bannedCount` apply both, and the matcher's callers need
+// nothing else.
 
 export type ProviderFailure =
   /** declined for a reason other than a full slot (an offer it never issued, terms it refused) */
@@ -20,25 +25,28 @@ export type Standing = 'ok' | 'demoted' | 'banned'
 
 /** How a proposal to a provider failed (node/negotiation's outcomes; the simulator models the same ones). */
 export type ProposalFailure =
-  | { outcome: 'declined', reason: string }
-  | { outcome: 'no-answer' | 'unreachable' | 'no-peer' | 'bad-countersignature' | 'malformed-reply' | 'error' }
+  | { outcome: 'declined', reason: string, contended?: boolean }
+  | { outcome: 'no-answer', contended?: boolean }
+  | { outcome: 'unreachable' | 'no-peer' | 'bad-countersignature' | 'malformed-reply' | 'error' }
 
 /**
  * What a failed proposal means for the job being matched and for the provider's standing. Busy (a full slot,
  * or this job creator's share of its unagreed reservations): wait for a turn, no mark. Passing (a deposit read
  * that failed there; an offer replaced or expired meanwhile; no answer from a loaded provider): it stays in this
  * job's queue, and all but its own internal fault demote it (a stranger that always answers so is banned after
- * two). Hard (it refused the job or its terms, could not be dialled, or answered with garbage): not asked again
- * for this job, and demoted or banned for the next ones.
+ * two). Contended: a replaced offer or no answer while this job creator's own other jobs just took that
+ * provider's slots (its offer was booked by us, or the provider is busy answering our other proposals) is our
+ * own jobs racing each other, no mark (`contended`). Hard (it refused the job or its terms, could not be
+ * dialled, or answered with garbage): not asked again for this job, and demoted or banned for the next ones.
  */
 export function afterProposal (f: ProposalFailure): { exclude: boolean, failure?: ProviderFailure } {
   if (f.outcome === 'declined') {
     if (f.reason === 'NO_CAPACITY' || f.reason === 'RATE_LIMITED') return { exclude: false }
     if (f.reason === 'INTERNAL') return { exclude: false }
-    if (f.reason === 'UNKNOWN_OFFER' || f.reason === 'EXPIRED') return { exclude: false, failure: 'declined' }
+    if (f.reason === 'UNKNOWN_OFFER' || f.reason === 'EXPIRED') return f.contended === true ? { exclude: false } : { exclude: false, failure: 'declined' }
     return { exclude: true, failure: 'declined' }
   }
-  if (f.outcome === 'no-answer') return { exclude: false, failure: 'declined' }
+  if (f.outcome === 'no-answer') return f.contended === true ? { exclude: false } : { exclude: false, failure: 'declined' }
   if (f.outcome === 'unreachable' || f.outcome === 'no-peer') return { exclude: true, failure: 'unreachable' }
   return { exclude: true, failure: 'declined' }
 }
@@ -61,12 +69,28 @@ export const defaultBanPolicy: BanPolicy = {
 
 interface Entry { score: number, until: number, last: ProviderFailure }
 
+/** A standing that comes from elsewhere than this job creator's own failures: the provider's chain record. */
+export interface StandingSource {
+  standing: (provider: string) => Standing
+  /** how many providers it bans (for the matcher's limit) */
+  bannedCount: () => number
+}
+
+const RANK: Record<Standing, number> = { ok: 0, demoted: 1, banned: 2 }
+
+/** The worse of two standings. */
+export function worse (a: Standing, b: Standing): Standing {
+  return RANK[a] >= RANK[b] ? a : b
+}
+
 export class BanList {
   readonly policy: BanPolicy
   readonly #entries = new Map<string, Entry>()
+  readonly #source: StandingSource | undefined
 
-  constructor (policy: Partial<BanPolicy> = {}) {
+  constructor (policy: Partial<BanPolicy> = {}, source?: StandingSource) {
     this.policy = { ...defaultBanPolicy, ...policy, weights: { ...defaultBanPolicy.weights, ...policy.weights } }
+    this.#source = source
   }
 
   get size (): number { return this.#entries.size }
@@ -80,12 +104,14 @@ export class BanList {
     this.#entries.delete(key)
     this.#entries.set(key, { score, until: now + this.policy.ttlMs, last: failure })
     while (this.#entries.size > this.policy.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
-    return this.#standingOf(score)
+    return this.#withSource(key, this.#standingOf(score))
   }
 
+  /** The worse of this list's standing (own failures, lapsing) and the source's (the chain record). */
   standing (provider: string, now: number): Standing {
-    const e = this.#live(provider.toLowerCase(), now)
-    return e === undefined ? 'ok' : this.#standingOf(e.score)
+    const key = provider.toLowerCase()
+    const e = this.#live(key, now)
+    return this.#withSource(key, e === undefined ? 'ok' : this.#standingOf(e.score))
   }
 
   banned (provider: string, now: number): boolean {
@@ -109,11 +135,18 @@ export class BanList {
     return demoted.length === 0 ? ok : [...ok, ...demoted]
   }
 
-  /** Providers currently banned (for logs and metrics). */
+  /** Providers currently banned, by this list or its source (for the matcher's limit, logs and metrics); one banned by both counts twice, an upper bound. */
   bannedCount (now: number): number {
     let n = 0
-    for (const [k] of this.#entries) if (this.standing(k, now) === 'banned') n++
-    return n
+    for (const [k] of this.#entries) {
+      const e = this.#live(k, now)
+      if (e !== undefined && this.#standingOf(e.score) === 'banned') n++
+    }
+    return n + (this.#source?.bannedCount() ?? 0)
+  }
+
+  #withSource (key: string, local: Standing): Standing {
+    return this.#source === undefined || local === 'banned' ? local : worse(local, this.#source.standing(key))
   }
 
   #live (key: string, now: number): Entry | undefined {

@@ -2,6 +2,7 @@ import test from 'ava'
 import { nextAttemptAt, attemptBudgetMs, backoffMs, defaultRetryPolicy, type RetryPolicy } from './retry.ts'
 import { BanList, afterProposal } from './ban.ts'
 import { AnnounceSchedule } from './announce.ts'
+import { queueDecision } from './queue.ts'
 
 const P: RetryPolicy = { initialMs: 100, maxMs: 1000, factor: 2, attemptTimeoutMs: 5000, finalLeadMs: 300 }
 
@@ -60,6 +61,11 @@ test('after a failed proposal: busy and passing faults keep the provider in the 
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'INTERNAL' }), { exclude: false }, 'a deposit read that timed out at the provider')
   t.deepEqual(afterProposal({ outcome: 'no-answer' }), { exclude: false, failure: 'declined' }, 'a loaded provider answering late is demoted, not dropped')
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER' }), { exclude: false, failure: 'declined' })
+  // this job creator's own jobs racing for one provider's slots: the lost races are not the provider's fault
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER', contended: true }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'EXPIRED', contended: true }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'no-answer', contended: true }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'declined', reason: 'TERMS', contended: true }), { exclude: true, failure: 'declined' }, 'a refusal stays a refusal')
   for (const reason of ['TERMS', 'MODULE', 'UNFUNDED', 'BAD_SIGNATURE', 'WRONG_PROVIDER', 'MALFORMED']) t.deepEqual(afterProposal({ outcome: 'declined', reason }), { exclude: true, failure: 'declined' }, reason)
   t.deepEqual(afterProposal({ outcome: 'unreachable' }), { exclude: true, failure: 'unreachable' })
   t.deepEqual(afterProposal({ outcome: 'bad-countersignature' }), { exclude: true, failure: 'declined' })
@@ -109,4 +115,26 @@ test('announce schedule: remembers issued offers until they expire, newest live 
   s.expire(150n)
   t.is(s.own('c', 0n), undefined)
   t.is(s.own('b', 150n)?.id, 'b')
+})
+
+test('queue: propose while a slot is free; wait up to the queue deadline while fitting providers are busy; fail fast when none fits', t => {
+  const p = { matchTimeoutMs: 5000, queueTimeoutMs: 60_000 }
+  t.deepEqual(queueDecision({ free: 2, busyProviders: 1, providersSeen: false, waitedMs: 0 }, p), { kind: 'propose' })
+  t.deepEqual(queueDecision({ free: 0, busyProviders: 1, providersSeen: false, waitedMs: 10_000 }, p), { kind: 'wait', queued: true, untilMs: 60_000 })
+  t.deepEqual(queueDecision({ free: 0, busyProviders: 1, providersSeen: false, waitedMs: 60_000 }, p), { kind: 'fail', reason: 'queue-timeout' })
+  // providers answered busy earlier (or a retry): a queue even while the book shows none
+  t.deepEqual(queueDecision({ free: 0, busyProviders: 0, providersSeen: true, waitedMs: 10_000 }, p), { kind: 'wait', queued: false, untilMs: 60_000 })
+  t.deepEqual(queueDecision({ free: 0, busyProviders: 0, providersSeen: false, waitedMs: 1000 }, p), { kind: 'wait', queued: false, untilMs: 5000 })
+  t.deepEqual(queueDecision({ free: 0, busyProviders: 0, providersSeen: false, waitedMs: 5000 }, p), { kind: 'fail', reason: 'no-match' })
+})
+
+test('announce schedule: a booked slot is withdrawn at once and kept visible as busy on every heartbeat', t => {
+  const s = new AnnounceSchedule<string>([0, 1], 0, { intervalMs: 10_000, minGapMs: 1000 })
+  t.deepEqual(s.due(0), { announce: [0, 1], withdraw: [] })
+  t.deepEqual(s.setFree([0], 2000, [1]), { announce: [0], withdraw: [1] })
+  t.deepEqual(s.busy, [1])
+  t.deepEqual(s.due(10_000), { announce: [0], withdraw: [], busy: [1] })
+  // a slot gone for another reason (engine down, no deposit) is withdrawn but not kept visible
+  t.deepEqual(s.setFree([], 11_000), { announce: [], withdraw: [0] })
+  t.deepEqual(s.due(20_000), { announce: [], withdraw: [] })
 })

@@ -8,6 +8,7 @@ import { dirname, join, resolve, isAbsolute } from 'node:path'
 import { getAddress, isAddress, Wallet } from 'ethers'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NetworkFile, NetworkMesh } from './network.ts'
+import { setupFromJson, setupToJson } from '../../protocols/incentives/config.ts'
 
 export class NetworkNotFoundError extends Error {
   static override name = 'NetworkNotFoundError'
@@ -68,7 +69,7 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     directory: getAddress(field(c, 'directory', isAddr, 'an address', `${where} contracts`)),
     jobManager: getAddress(field(c, 'jobManager', isAddr, 'an address', `${where} contracts`))
   }
-  for (const opt of ['faucet', 'exampleClient'] as const) {
+  for (const opt of ['faucet', 'exampleClient', 'rewards'] as const) {
     if (c[opt] !== undefined) contracts[opt] = getAddress(field(c, opt, isAddr, 'an address', `${where} contracts`))
   }
   const net: NetworkFile = {
@@ -122,6 +123,15 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     net.dealTerms = terms
   }
   if (o.mesh !== undefined) net.mesh = parseMesh(o.mesh, `${where} mesh`)
+  if (o.rewards !== undefined) {
+    if (contracts.rewards === undefined) throw new NetworkFileError(`${where}: "rewards" needs "contracts.rewards", the Rewards contract's address`)
+    try {
+      const setup = setupFromJson(o.rewards, isAddress)
+      net.rewards = setupToJson({ ...setup, publishers: setup.publishers.map(a => getAddress(a)), validators: setup.validators.map(a => getAddress(a)) })
+    } catch (err) {
+      throw new NetworkFileError(`${where}: ${(err as Error).message}`)
+    }
+  }
   try { new URL(net.rpcUrl) } catch { throw new NetworkFileError(`${where}: "rpcUrl" is not a URL`) }
   return net
 }

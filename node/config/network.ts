@@ -2,6 +2,7 @@
 // `lilypad network init` makes one for a new private network.
 import type { MarketBoundsJson } from '../../protocols/settlement/index.ts'
 import type { JobManagerConfigJson } from '../../protocols/contract-job/index.ts'
+import type { RewardsSetupJson } from '../../protocols/incentives/config.ts'
 export interface NetworkContracts {
   token: string
   market: string
@@ -9,6 +10,8 @@ export interface NetworkContracts {
   jobManager: string
   faucet?: string
   exampleClient?: string
+  /** the incentivised testnet's rewards pool and canary report registry */
+  rewards?: string
 }
 
 export interface NetworkFile {
@@ -38,6 +41,8 @@ export interface NetworkFile {
   dealTerms?: NetworkDealTerms
   /** Mesh settings shared by the network's nodes (defaults: node/host/constants.ts). */
   mesh?: NetworkMesh
+  /** The Rewards contract's parameters, the reward rules it was deployed with, its publishers and validators. */
+  rewards?: RewardsSetupJson
 }
 
 export interface NetworkMesh {

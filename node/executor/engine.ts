@@ -65,19 +65,28 @@ export class CappedBuffer {
   total = 0
   newlines = 0
   constructor (cap: number) { this.cap = cap }
-  push (chunk: Buffer): void {
+  /** Returns the part kept (a copy), if any. */
+  push (chunk: Buffer): Buffer | undefined {
     this.total += chunk.length
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.newlines++
     const room = this.cap - this.kept
-    if (room > 0) { const part = chunk.length <= room ? chunk : chunk.subarray(0, room); this.chunks.push(Buffer.from(part)); this.kept += part.length }
+    if (room <= 0) return undefined
+    const part = Buffer.from(chunk.length <= room ? chunk : chunk.subarray(0, room))
+    this.chunks.push(part)
+    this.kept += part.length
+    return part
   }
   get truncated (): boolean { return this.total > this.kept }
   bytes (): Buffer { return Buffer.concat(this.chunks) }
 }
 
+/** A piece of a running container's output, as the engine delivered it. */
+export interface OutputChunk { stream: 'stdout' | 'stderr', data: Buffer }
+
 /**
  * Reads Docker's multiplexed stream (8-byte headers: stream id, 3 zero bytes, big-endian length) into two
- * capped buffers, counting frames: a container log read back yields one frame per log entry.
+ * capped buffers, counting frames: a container log read back yields one frame per log entry. `live`, when given,
+ * hears each kept piece as it arrives — the live feed is bounded by the same cap as the result's files.
  */
 export class DemuxSink extends Writable {
   readonly stdout: CappedBuffer
@@ -86,10 +95,21 @@ export class DemuxSink extends Writable {
   private pending = Buffer.alloc(0)
   private left = 0
   private target: CappedBuffer | undefined
-  constructor (cap: number) {
+  private readonly live: ((chunk: OutputChunk) => void) | undefined
+  constructor (cap: number, live?: (chunk: OutputChunk) => void) {
     super()
     this.stdout = new CappedBuffer(cap)
     this.stderr = new CappedBuffer(cap)
+    this.live = live
+  }
+
+  private feed (part: Buffer | undefined): void {
+    if (part === undefined || this.live === undefined || this.target === undefined) return
+    try {
+      this.live({ stream: this.target === this.stdout ? 'stdout' : 'stderr', data: part })
+    } catch {
+      // a listener's failure is its own: the capture goes on
+    }
   }
 
   override _write (chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error) => void): void {
@@ -98,7 +118,7 @@ export class DemuxSink extends Writable {
     while (buf.length > 0) {
       if (this.left > 0) {
         const n = Math.min(this.left, buf.length)
-        this.target?.push(buf.subarray(0, n))
+        this.feed(this.target?.push(buf.subarray(0, n)))
         this.left -= n
         buf = buf.subarray(n)
         continue

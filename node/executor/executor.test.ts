@@ -2,7 +2,7 @@
 // builder reuses them across files and runs).
 import test from 'ava'
 import { once } from 'node:events'
-import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -249,4 +249,29 @@ test('too little free disk is refused before anything runs', async t => {
   const err = await t.throwsAsync(ex.run(spec, { resultDir }))
   t.is(err?.name, 'InsufficientDiskError')
   await t.throwsAsync(readdir(resultDir), { code: 'ENOENT' })
+})
+
+test('live output: each piece of a running container\'s output is fed as it is produced, bounded by the stream cap, and the result files are unchanged', async t => {
+  const inputs = await tempDir(t)
+  await chmod(inputs, 0o755)
+  const base = await specOf('stress:v0.1.0', { Mode: 'sleep', Arg: '1' })
+  // the container cannot end before the test has seen its first line: it waits for a file the test writes then
+  const spec: JobSpec = { ...base, entrypoint: ['/bin/sh', '-c', 'echo first; while [ ! -e /inputs/go ]; do sleep 0.1; done; echo second >&2; head -c 3000 /dev/zero | tr "\\0" y'], args: [] }
+  const live: Array<{ stream: string, text: string }> = []
+  let sawFirst: () => void = () => {}
+  const first = new Promise<void>(resolve => { sawFirst = resolve })
+  const run = runJob(t, spec, { streamCapBytes: 1000 }, {
+    inputsDir: inputs,
+    onOutput: c => { live.push({ stream: c.stream, text: c.data.toString() }); if (c.data.toString().includes('first')) sawFirst() }
+  })
+  await first
+  t.deepEqual(live.map(l => l.stream), ['stdout'], 'only what was produced so far')
+  await writeFile(join(inputs, 'go'), '')
+  const r = await run
+  const out = live.filter(l => l.stream === 'stdout').map(l => l.text).join('')
+  const err = live.filter(l => l.stream === 'stderr').map(l => l.text).join('')
+  t.is(err, 'second\n')
+  t.is(out.length, 1000, 'no more than the cap is fed')
+  t.is(out, await read(r.resultDir, 'stdout'), 'the feed is what the result keeps')
+  t.true(r.stdoutTruncated)
 })

@@ -23,7 +23,7 @@ import {
   DockerUnavailableError, EngineLostError, ExecutionAbortedError, GpuUnavailableError, ImageMissingError,
   JobAlreadyRunningError
 } from './errors.ts'
-import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplete, pause, statusCodeOf } from './engine.ts'
+import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplete, pause, statusCodeOf, type OutputChunk } from './engine.ts'
 import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
 import { configHash, containerConfig, dirIdentity, LABEL_CONFIG, LABEL_JOB, LABEL_OUTPUTS, LABEL_OWNER } from './container.ts'
 import { gpuStartError } from './gpu-request.ts'
@@ -102,6 +102,12 @@ export interface RunOptions {
   jobId?: string
   /** GPUs (UUIDs) assigned to the slot this job runs in; without them, GPUs are requested by count. */
   gpuDeviceIds?: readonly string[]
+  /**
+   * The container's stdout and stderr as they are produced (live logs), from the stream the run is attached to:
+   * at most the kept part of each stream (streamCapBytes), so the feed is bounded like the result's files. An
+   * adopted container or output read back from the engine's log after a reconnect is not fed again.
+   */
+  onOutput?: (chunk: OutputChunk) => void
 }
 
 export interface ExecutionResult {
@@ -134,6 +140,8 @@ export interface ExecutorEvents {
   /** The engine stopped answering (or a stream to it broke) while the job ran. */
   'engine:lost': [{ jobId: string, containerId: string }]
   'engine:back': [{ jobId: string, containerId: string, lostMs: number }]
+  /** A piece of a running container's output (the live feed; bounded by streamCapBytes per stream and run). */
+  'container:output': [{ jobId: string, stream: 'stdout' | 'stderr', data: Buffer }]
 }
 
 export interface ReconcileReport {
@@ -530,7 +538,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
     let container: Docker.Container | undefined
     let scratch: string | undefined
-    const sink = new DemuxSink(this.opts.streamCapBytes)
+    const sink = new DemuxSink(this.opts.streamCapBytes, chunk => {
+      opts.onOutput?.(chunk)
+      this.emit('container:output', { jobId, ...chunk })
+    })
     let attach: NodeJS.ReadWriteStream & { destroy: () => void } | undefined
     let attachClean: Promise<boolean> = Promise.resolve(false)
     let startedAt: number

@@ -1,6 +1,7 @@
 export { Executor, DEFAULT_EXECUTOR_OPTIONS } from './executor.ts'
 export { LABEL_OWNER, LABEL_JOB, LABEL_CONFIG, LABEL_OUTPUTS } from './container.ts'
 export type { ExecutorOptions, RunOptions, ExecutionResult, ExecutorEvents, ReconcileReport } from './executor.ts'
+export type { OutputChunk } from './engine.ts'
 export { loadExecutorOwner, OWNER_FILE } from './owner.ts'
 export {
   STATUS_FILE, RESULT_STATUSES, encodeResultStatus, parseResultStatus, readResultStatus, describeResultStatus, ResultStatusError

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { GossipService } from './gossip.ts'
-import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, waitFor } from '../testing/fixtures.ts'
+import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, waitFor, nowSec } from '../testing/fixtures.ts'
 import { startProvider } from '../testing/parties.ts'
 import type { Verified } from '../../protocols/validation.ts'
 
@@ -45,8 +45,10 @@ test('a provider re-announces on its heartbeat and at once when capacity changes
   await until(() => quietSeen.length > before && withdrawals.length === 1)
   t.is(withdrawals[0].value.slot, 1)
   t.is(withdrawals[0].signer, quietW.address)
+  // no longer a candidate, but not forgotten either: the watcher shows the slot busy (a job creator queues for it)
   t.is(watcher.book?.get(quietW.address, 1), undefined)
   t.is(watcher.book?.providerCount(quietW.address), 1)
+  t.deepEqual(watcher.book?.busy(nowSec()).filter(b => b.live.offer.provider === quietW.address).map(b => [b.live.offer.slot, b.withdrawal.nonce]), [[1, withdrawals[0].value.nonce]])
   const next = quietSeen[before]
   t.is(next.value.slot, 0)
   t.true(next.value.nonce > lastNonce)
@@ -57,6 +59,7 @@ test('a provider re-announces on its heartbeat and at once when capacity changes
   await until(() => quietSeen.length >= before + 3)
   t.deepEqual(quietSeen.slice(before + 1, before + 3).map(v => v.value.slot).sort(), [0, 1])
   t.is(watcher.book?.providerCount(quietW.address), 2)
+  t.deepEqual(watcher.book?.busy(nowSec()).filter(b => b.live.offer.provider === quietW.address), [], 'freed: busy no more')
 })
 
 test('re-announcement storm: a peer toggling its subscription 50 times makes the provider sign and gossip once per gap, not 50 times', async t => {

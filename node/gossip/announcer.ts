@@ -4,7 +4,9 @@
 // plans. Every announcement has a fresh nonce (a strictly increasing millisecond timestamp, which the matcher reads
 // as the offer's age) and expiry, and carries the provider's signed binding of its peer id
 // (protocols/peer-binding.ts), without which gossip and sync refuse it. It remembers what it issued, so the
-// negotiation side recognises its own offers.
+// negotiation side recognises its own offers. A booked slot is withdrawn at once and then, on every heartbeat,
+// re-announced as busy — a fresh offer and a withdrawal with the next nonce — so order books keep showing it as busy
+// rather than forgetting it (protocols/order-book.ts).
 import type { Signer } from 'ethers'
 import { idOf, signMessage, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
@@ -47,6 +49,9 @@ export interface OfferPublisher {
 
 export interface IssuedOffer { offer: ResourceOffer, signature: string }
 
+/** A booked slot as sync passes it on: its last offer and the withdrawal that marks it busy. */
+export interface BusySlot { offer: Envelope<'ResourceOffer'>, withdrawal: Envelope<'OfferWithdrawal'> }
+
 /** Bindings are signed for this long and renewed when less than half is left. */
 const BINDING_TTL_SEC = 12n * 3600n
 
@@ -60,6 +65,9 @@ export class ResourceOfferAnnouncer {
   private running = false
   private binding: (PeerBindingProof & { peerId: string }) | undefined
   private inflight: Promise<unknown> = Promise.resolve()
+  /** each slot's newest offer, and the newest withdrawal of the booked ones */
+  private readonly lastOffer = new Map<number, Envelope<'ResourceOffer'>>()
+  private readonly lastWithdrawal = new Map<number, Envelope<'OfferWithdrawal'>>()
   announcements = 0
 
   constructor (publisher: OfferPublisher, init: AnnouncerInit) {
@@ -82,9 +90,12 @@ export class ResourceOfferAnnouncer {
     await this.inflight
   }
 
-  /** Capacity changed: withdraw slots no longer free and re-announce the free ones (rate-limited), at once. */
-  setFreeSlots (slots: number[]): void {
-    const plan = this.schedule.setFree(slots, this.clock.now())
+  /**
+   * Capacity changed: withdraw slots no longer free and re-announce the free ones (rate-limited), at once. `busy`
+   * names the booked slots, kept visible as busy on the heartbeat.
+   */
+  setFreeSlots (slots: number[], busy: number[] = []): void {
+    const plan = this.schedule.setFree(slots, this.clock.now(), busy)
     if (this.running) void this.carryOut(plan)
     this.arm()
   }
@@ -106,6 +117,19 @@ export class ResourceOfferAnnouncer {
     const b = this.binding
     const hint = b !== undefined && b.expiry > now ? { peer: b.peerId, binding: { expiry: b.expiry, signature: b.signature } } : {}
     return this.schedule.live(now, (a, b) => a.offer.nonce > b.offer.nonce).map(o => ({ kind: 'ResourceOffer', value: o.offer, signature: o.signature, ...hint }))
+  }
+
+  /** The booked slots' newest offers with the withdrawals that mark them busy (served to peers that sync). */
+  busySlots (now: bigint): BusySlot[] {
+    const out: BusySlot[] = []
+    for (const slot of this.schedule.busy) {
+      const offer = this.lastOffer.get(slot)
+      const withdrawal = this.lastWithdrawal.get(slot)
+      if (offer === undefined || withdrawal === undefined || offer.value.expiry <= now || withdrawal.value.expiry <= now) continue
+      if (withdrawal.value.nonce <= offer.value.nonce || offer.binding === undefined || offer.binding.expiry <= now) continue
+      out.push({ offer, withdrawal })
+    }
+    return out
   }
 
   /** The binding of our peer id to our key, signed once and renewed when half its life is gone. */
@@ -146,7 +170,7 @@ export class ResourceOfferAnnouncer {
 
   /** Runs one plan after the previous ones (announcements keep their order; nonces keep increasing). */
   private async carryOut (plan: AnnouncePlan): Promise<Array<Envelope<'ResourceOffer'>>> {
-    if (plan.announce.length === 0 && plan.withdraw.length === 0) return []
+    if (plan.announce.length === 0 && plan.withdraw.length === 0 && (plan.busy ?? []).length === 0) return []
     const run = this.inflight.then(async () => await this.publish(plan))
     // the next plan waits for this one to finish, not to succeed: failures are reported through onError
     this.inflight = run.catch(() => undefined)
@@ -157,24 +181,44 @@ export class ResourceOfferAnnouncer {
     const provider = await this.init.signer.getAddress()
     const nowSec = BigInt(Math.floor(this.clock.now() / 1000))
     const expiry = nowSec + BigInt(this.init.ttlSec ?? 60)
-    for (const slot of plan.withdraw) {
-      const w: OfferWithdrawal = { provider, slot, expiry, nonce: this.nextNonce() }
-      const signature = await signWithdrawal(this.init.domain, w, this.init.signer)
-      try { await this.publisher.publishWithdrawal({ kind: 'OfferWithdrawal', value: w, signature }) } catch (err) { this.init.onError?.(err, 'withdrawal') }
-    }
+    for (const slot of plan.withdraw) await this.withdraw(provider, slot, expiry)
     this.schedule.expire(nowSec)
     const out: Array<Envelope<'ResourceOffer'>> = []
-    const hint = plan.announce.length > 0 ? await this.peerHint(provider, nowSec) : {}
+    const busy = plan.busy ?? []
+    const hint = plan.announce.length > 0 || busy.length > 0 ? await this.peerHint(provider, nowSec) : {}
     for (const slot of plan.announce) {
       if (!this.running) break
-      const offer: ResourceOffer = { provider, slot, ...this.init.template(slot), expiry, nonce: this.nextNonce() }
-      const signature = await signMessage('ResourceOffer', this.init.domain, offer, this.init.signer)
-      this.schedule.issue(idOf('ResourceOffer', this.init.domain, offer), slot, offer.expiry, { offer, signature })
-      const env: Envelope<'ResourceOffer'> = { kind: 'ResourceOffer', value: offer, signature, ...hint }
+      const env = await this.sign(provider, slot, expiry, hint)
       out.push(env)
       try { await this.publisher.publishResourceOffer(env) } catch (err) { this.init.onError?.(err, 'offer') }
     }
-    if (plan.announce.length > 0) this.announcements++
+    // a booked slot, kept visible: the offer (nonce n) and its withdrawal (n + 1), the withdrawal published first so
+    // a book never shows the slot free in between (a book keeps an offer older than the withdrawal as busy)
+    for (const slot of busy) {
+      if (!this.running) break
+      const env = await this.sign(provider, slot, expiry, hint)
+      await this.withdraw(provider, slot, expiry)
+      try { await this.publisher.publishResourceOffer(env) } catch (err) { this.init.onError?.(err, 'busy offer') }
+    }
+    if (plan.announce.length > 0 || busy.length > 0) this.announcements++
     return out
+  }
+
+  private async sign (provider: string, slot: number, expiry: bigint, hint: Pick<Envelope, 'peer' | 'binding'>): Promise<Envelope<'ResourceOffer'>> {
+    const offer: ResourceOffer = { provider, slot, ...this.init.template(slot), expiry, nonce: this.nextNonce() }
+    const signature = await signMessage('ResourceOffer', this.init.domain, offer, this.init.signer)
+    // issued busy offers are ours too: a job creator that missed the withdrawal is declined NO_CAPACITY (wait), not UNKNOWN_OFFER
+    this.schedule.issue(idOf('ResourceOffer', this.init.domain, offer), slot, offer.expiry, { offer, signature })
+    const env: Envelope<'ResourceOffer'> = { kind: 'ResourceOffer', value: offer, signature, ...hint }
+    this.lastOffer.set(slot, env)
+    return env
+  }
+
+  private async withdraw (provider: string, slot: number, expiry: bigint): Promise<void> {
+    const w: OfferWithdrawal = { provider, slot, expiry, nonce: this.nextNonce() }
+    const signature = await signWithdrawal(this.init.domain, w, this.init.signer)
+    const env: Envelope<'OfferWithdrawal'> = { kind: 'OfferWithdrawal', value: w, signature }
+    this.lastWithdrawal.set(slot, env)
+    try { await this.publisher.publishWithdrawal(env) } catch (err) { this.init.onError?.(err, 'withdrawal') }
   }
 }

@@ -206,7 +206,7 @@ export class GossipService {
         now,
         replay: this.replay,
         bindings: this.bindings,
-        ...(book !== undefined ? { knownNonce: (provider: string, slot: number) => book.nonceOf(provider, slot) } : {})
+        ...(book !== undefined ? { knownNonce: (provider: string, slot: number, kind: 'ResourceOffer' | 'OfferWithdrawal') => kind === 'ResourceOffer' ? book.offerNonceOf(provider, slot) : book.nonceOf(provider, slot) } : {})
       }, async (env, bytes, withBinding) => await this.verifier.recover(env, bytes, domain, withBinding))
     } catch (err) {
       if (err instanceof MessageValidationError) {
@@ -220,7 +220,7 @@ export class GossipService {
     const t = now()
     if (verified.kind === 'OfferWithdrawal' && book !== undefined) {
       const w = (verified as Verified<'OfferWithdrawal'>).value
-      book.withdraw(w.provider, w.slot, w.nonce, w.expiry, t)
+      book.withdraw(w.provider, w.slot, w.nonce, w.expiry, t, verified.signature)
     }
     if (verified.kind === 'ResourceOffer' && book !== undefined) {
       book.add(liveOfferOf(verified as Verified<'ResourceOffer'>), t)

@@ -53,6 +53,17 @@ export class LilypadMetrics {
   readonly providersKnown: Gauge
   /** records removed from the deal stores after their retention period, by store */
   readonly dealRecordsPruned: Counter<'store'>
+  /** live log bytes by side (provider, job-creator) and what became of them (sent, dropped, received, refused) */
+  readonly logBytes: Counter<'side' | 'what'>
+  /** live log streams open now, by side */
+  readonly logStreams: Gauge<'side'>
+  /** jobs waiting for a busy provider's slot (the job creator's queue), and how long they waited */
+  readonly queuedJobs: Gauge
+  readonly queueSeconds: Histogram
+  /** the validator's canary rounds, canaries by outcome (Passed, WrongResult, NoResult, Unreachable), reports recorded on chain */
+  readonly canaryRounds: Counter
+  readonly canaries: Counter<'outcome'>
+  readonly canaryReportsRecorded: Counter
 
   constructor (opts: { registry?: Registry, defaultMetrics?: boolean } = {}) {
     const registers = [this.registry = opts.registry ?? new Registry()]
@@ -82,6 +93,13 @@ export class LilypadMetrics {
     this.offersKnown = new Gauge({ name: 'lilypad_offers_known', help: 'Live resource offers in the order book', registers })
     this.providersKnown = new Gauge({ name: 'lilypad_providers_known', help: 'Providers with live offers in the order book', registers })
     this.dealRecordsPruned = new Counter({ name: 'lilypad_deal_records_pruned_total', help: 'Terminal deal records removed after their retention period', labelNames: ['store'], registers })
+    this.logBytes = new Counter({ name: 'lilypad_log_bytes_total', help: 'Live container log bytes by side and outcome (sent, dropped, received, refused)', labelNames: ['side', 'what'], registers })
+    this.logStreams = new Gauge({ name: 'lilypad_log_streams', help: 'Live log streams open now, by side', labelNames: ['side'], registers })
+    this.queuedJobs = new Gauge({ name: 'lilypad_jobs_queued', help: 'Jobs waiting for a busy provider to free a slot', registers })
+    this.queueSeconds = new Histogram({ name: 'lilypad_job_queue_seconds', help: 'Time jobs waited for a busy provider before a deal or giving up', buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers })
+    this.canaryRounds = new Counter({ name: 'lilypad_canary_rounds_total', help: 'Canary rounds the validator ran', registers })
+    this.canaries = new Counter({ name: 'lilypad_canaries_total', help: 'Canary jobs checked by the validator, by outcome', labelNames: ['outcome'], registers })
+    this.canaryReportsRecorded = new Counter({ name: 'lilypad_canary_reports_recorded_total', help: 'Signed canary reports the validator recorded in the Rewards contract', registers })
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'lilypad_process_' })
   }
 

@@ -16,6 +16,7 @@ import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wal
 import { startProvider } from '../testing/parties.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { OfferSync } from './offer-sync.ts'
+import { signWithdrawal } from '../../protocols/withdrawal.ts'
 
 /** A hostile peer's sync handler: answers every pull with what `answer` makes of the request. */
 async function serveRaw (host: LilypadHost, protocol: string, answer: (req: Uint8Array) => Uint8Array): Promise<{ requests: number }> {
@@ -261,4 +262,52 @@ test.serial('pulling is bounded too: connecting to many peers starts only the bu
   await jcHost.hangUp(peers[0].peerId)
   await jcHost.dial(peers[0].getMultiaddrs()[0])
   t.is(pulling.metrics.pulls, 4)
+})
+
+test.serial('a newcomer learns a provider\'s booked slot as busy (its signed withdrawal travels with its offer); a forged withdrawal costs the peer that serves it', async t => {
+  const hosts = await startHosts(3)
+  const [rpHost, jcHost, evilHost] = hosts
+  const rpW = wallet('sync-busy-rp')
+  const rp = await startProvider(rpHost, rpW, { slots: [0, 1], intervalMs: 600_000 })
+  const clock = new ManualClock(Date.now())
+  const now = (): bigint => BigInt(Math.floor(clock.now() / 1000))
+  const serving = new OfferSync(rpHost, { networkId: NETWORK, domain: testDomain, ownOffers: () => rp.announcer.liveOffers(now()), ownBusy: () => rp.announcer.busySlots(now()) })
+  await serving.start({ serve: true })
+  const components = quietComponents(clock)
+  const guard = new PeerGuard(components, {}, { banThreshold: 50 })
+  const book = new OrderBook()
+  const pulling = new OfferSync(jcHost, { networkId: NETWORK, domain: testDomain, book, components, guard })
+  await pulling.start({ serve: false, pull: true })
+  t.teardown(async () => { await pulling.stop(); await serving.stop(); await rp.stop(); await stopAll(hosts) })
+  await rp.announcer.announce()
+  // slot 1 is booked: withdrawn at once, and kept visible as busy
+  rp.announcer.setFreeSlots([0], [1])
+  await rp.announcer.announce()
+  t.is(rp.announcer.busySlots(now()).length, 1)
+  const synced = nextSync(pulling)
+  await jcHost.dial(rpHost.getMultiaddrs()[0])
+  await synced
+  t.deepEqual(book.offers().map(o => o.offer.slot), [0], 'the free slot is a candidate')
+  const busy = book.busy(now())
+  t.deepEqual(busy.map(b => b.live.offer.slot), [1], 'the booked slot is known, as busy')
+  const job = jobOffer(wallet('sync-busy-jc').address, { maxPrice: 1000n })
+  t.is(book.busyMatching(job, { now: now() }).length, 1)
+
+  // a peer serving the honest offer with a withdrawal it forged (to hide the slot as busy) is caught and penalised:
+  // here jcHost turns liar and a third host (evilHost's name notwithstanding, the newcomer) pulls from it
+  const honest = rp.announcer.liveOffers(now())[0]
+  const forger = wallet('sync-busy-forger')
+  const w = { provider: rpW.address, slot: 0, expiry: honest.value.expiry, nonce: honest.value.nonce + 1n }
+  const forged: Envelope<'OfferWithdrawal'> = { kind: 'OfferWithdrawal', value: w, signature: await signWithdrawal(testDomain, w, forger) }
+  const book2 = new OrderBook()
+  const pulling2 = new OfferSync(evilHost, { networkId: NETWORK, domain: testDomain, book: book2, components, guard })
+  t.teardown(async () => { await pulling2.stop() })
+  await serveRaw(jcHost, `/lilypad/${NETWORK}/offers/3.0.0`, () => encodeSyncAnswer({ type: 'offers', offers: [{ offer: honest, withdrawal: forged }] }))
+  await pulling2.start({ serve: false, pull: false })
+  await evilHost.dial(jcHost.getMultiaddrs()[0])
+  const out = await pulling2.syncFrom(jcHost.peerId)
+  t.is(out.rejected, 1)
+  t.is(guard.points(jcHost.peerId.toString()), 2)
+  t.deepEqual(book2.busy(now()), [], 'the forged withdrawal changed nothing')
+  t.is(book2.offers().length, 1, 'the honest offer itself is still taken, free')
 })

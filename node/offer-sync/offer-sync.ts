@@ -1,4 +1,4 @@
-// Order-book sync over /lilypad/<network>/offers/2.0.0 (protocols/offer-sync): a node that connects asks the peer
+// Order-book sync over /lilypad/<network>/offers/3.0.0 (protocols/offer-sync): a node that connects asks the peer
 // for the live offers it knows, a page at a time; synced offers are verified like gossip (signature, peer binding,
 // expiry, nonce reuse) before they enter the book.
 //
@@ -46,6 +46,8 @@ export interface OfferSyncInit {
   book?: OrderBook
   /** this node's own live offers (resource providers), with their bound peer hint */
   ownOffers?: () => Array<Envelope<'ResourceOffer'>>
+  /** this node's booked slots: their last offers with the withdrawals that mark them busy */
+  ownBusy?: () => Array<{ offer: Envelope<'ResourceOffer'>, withdrawal: Envelope<'OfferWithdrawal'> }>
   components?: Pick<Components, 'clock' | 'logger' | 'metrics'>
   /** penalties and bans shared with the node's other protocols */
   guard?: PeerGuard
@@ -211,7 +213,9 @@ export class OfferSync {
   private async ownPage (): Promise<SyncedOffer[]> {
     const self = this.host.peerId.toString()
     // only bound offers: an unbound one would be refused by every asker and counted against us
-    return (this.init.ownOffers?.() ?? []).filter(o => o.binding !== undefined && o.peer === self).map(o => ({ offer: o }))
+    const free: SyncedOffer[] = (this.init.ownOffers?.() ?? []).filter(o => o.binding !== undefined && o.peer === self).map(o => ({ offer: o }))
+    const busy: SyncedOffer[] = (this.init.ownBusy?.() ?? []).filter(b => b.offer.binding !== undefined && b.offer.peer === self).map(b => ({ offer: b.offer, withdrawal: b.withdrawal }))
+    return [...free, ...busy]
   }
 
   /** The signed peer record our peer store holds for `peer`, if any and small enough. */
@@ -279,6 +283,14 @@ export class OfferSync {
       }
       offers.push({ offer: env, bytes, ...(peerRecord !== undefined ? { peerRecord } : {}) })
     }
+    // booked slots, with the withdrawal that marks each busy (passed on only when its signature was kept)
+    for (const b of page.busy) {
+      const l = b.live
+      if (l.peer === undefined || l.binding === undefined || b.withdrawal.signature === undefined) continue
+      const env: Envelope<'ResourceOffer'> = { kind: 'ResourceOffer', value: l.offer, signature: l.signature, peer: l.peer, binding: l.binding }
+      const withdrawal: Envelope<'OfferWithdrawal'> = { kind: 'OfferWithdrawal', value: { provider: l.offer.provider, slot: l.offer.slot, expiry: b.withdrawal.expiry, nonce: b.withdrawal.nonce }, signature: b.withdrawal.signature }
+      offers.push({ offer: env, withdrawal })
+    }
     return { type: 'offers', offers, ...(page.next !== undefined ? { next: encodeCursor(page.next) } : {}) }
   }
 
@@ -338,9 +350,34 @@ export class OfferSync {
     const limit = this.init.badOffersBeforeAbort ?? 4
     let bad = 0
     const records = new Map<string, Uint8Array>()
+    // booked slots first: a withdrawal newer than what the book holds is verified (the provider's signature) and
+    // applied, so the offer that comes with it enters the book as busy, not as a free candidate
+    for (const s of offers) {
+      const w = s.withdrawal
+      if (w === undefined || bad >= limit) continue
+      const known = book.nonceOf(w.value.provider, w.value.slot)
+      if ((known !== undefined && known >= w.value.nonce) || w.value.expiry <= this.nowSec) continue
+      // a withdrawal costs a recovery like an offer: out of the same budget
+      if (!this.verifyBudget.take('*', 1)) break
+      try {
+        const r = await this.verifier.recover(w, s.withdrawalBytes ?? encodeEnvelope(w), domain, false)
+        const v = checkRecovered(w, r, { domain, now: this.nowSec })
+        book.withdraw(v.value.provider, v.value.slot, v.value.nonce, v.value.expiry, this.nowSec, v.signature)
+      } catch (err) {
+        if (!(err instanceof MessageValidationError)) { reportError(this.components, 'offer-sync', err, 'withdrawal check failed'); continue }
+        this.components.metrics.gossipVerdicts.inc({ topic: 'offer-sync', verdict: err.action === 'REJECT' ? 'reject' : 'ignore', code: err.code })
+        if (err.action === 'REJECT') {
+          bad++
+          out.rejected++
+          this.metrics.rejected++
+          this.guard.penalize(from, BAD_OFFER_POINTS, `sync withdrawal: ${err.code}`, 'offer-sync')
+        }
+      }
+    }
     const fresh = offers.filter(s => {
       const o = s.offer.value
-      const known = book.nonceOf(o.provider, o.slot)
+      // an offer older than the slot's withdrawal is still news: it is what the busy slot shows
+      const known = book.offerNonceOf(o.provider, o.slot)
       if (s.offer.peer === self || (known !== undefined && known >= o.nonce) || o.expiry <= this.nowSec) {
         out.skipped++
         this.metrics.skipped++
@@ -373,7 +410,7 @@ export class OfferSync {
         try {
           const v = checkRecovered(s.offer, r, { domain, now, replay: this.replay, bindings: this.bindings, requirePeerBinding: true })
           const res = book.add(liveOfferOf(v), now)
-          if (res === 'added' || res === 'replaced') {
+          if (res === 'added' || res === 'replaced' || res === 'busy') {
             out.added++
             this.metrics.added++
             if (s.peerRecord !== undefined && v.peer !== undefined && v.peer !== self && v.peer !== from) records.set(v.peer, s.peerRecord)

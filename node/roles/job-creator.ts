@@ -27,6 +27,7 @@ import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
 import { ResultReceiver } from '../result-delivery/index.ts'
+import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import {
@@ -34,7 +35,9 @@ import {
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { BanList, afterProposal, type BanPolicy, type ProviderFailure } from '../../core/policy/ban.ts'
+import { BanList, afterProposal, type BanPolicy, type ProviderFailure, type ProposalFailure } from '../../core/policy/ban.ts'
+import { queueDecision, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
+import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
 /** The same phases cli/progress.ts renders. */
@@ -45,6 +48,10 @@ export type JobProgressEvents =
   | ProgressEvent<'lilypad:job:phase', { phase: Phase, detail?: string, ms: number }>
   | ProgressEvent<'lilypad:job:tx', { what: string, hash: string, gasUsed: bigint }>
   | ProgressEvent<'lilypad:job:note', { message: string }>
+  /** live output of the deal's container, as the provider streams it (advisory: the result is the CID-verified one) */
+  | ProgressEvent<'lilypad:job:log', { stream: 'stdout' | 'stderr', data: string }>
+  /** every provider that fits is busy: the job waits in a queue (sent on entering it and whenever the count changes) */
+  | ProgressEvent<'lilypad:job:queued', { busyProviders: number, waitedMs: number, deadlineMs: number }>
 
 export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   module: string
@@ -64,6 +71,11 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   /** default true: accept early on success */
   accept?: boolean
   signal?: AbortSignal
+  /**
+   * Propose only to this provider, without naming it in the job offer (its target stays zero): the validator's
+   * canaries, which must look like any job.
+   */
+  provider?: string
 }
 
 export interface JobOutcome {
@@ -111,11 +123,34 @@ export interface JobCreatorOptions {
   modulesDir?: string
   /** how providers that failed us are demoted and banned */
   bans?: Partial<BanPolicy>
+  /** bounds a provider's live log stream is held to (node/job-logs/constants.ts) */
+  logLimits?: Partial<LogLimits>
+  /** providers' records on chain (node/incentives/reputation-feed.ts): the ban list's second source, and the matcher's tie-break */
+  reputation?: Reputation
 }
 
 export class NoProviderError extends Error {
   static override name = 'NoProviderError'
   override name = 'NoProviderError'
+}
+/** No provider could ever serve this job: no offer known, free or busy, fits it (resources, price, mediators, module, target). */
+export class NoMatchingProviderError extends NoProviderError {
+  static override name = 'NoMatchingProviderError'
+  override name = 'NoMatchingProviderError'
+  readonly hint = 'check the module\'s resources, --max-price, --target and the mediators (SERVICE_MEDIATORS); is a resource provider running?'
+}
+/** Providers fit the job but every one stayed busy for the whole queue time. */
+export class QueueTimeoutError extends NoProviderError {
+  static override name = 'QueueTimeoutError'
+  override name = 'QueueTimeoutError'
+  readonly busyProviders: number
+  readonly waitedMs: number
+  readonly hint = 'the providers that fit were busy the whole time; try again later, or wait longer (queueTimeoutMs)'
+  constructor (message: string, busyProviders: number, waitedMs: number) {
+    super(message)
+    this.busyProviders = busyProviders
+    this.waitedMs = waitedMs
+  }
 }
 /** An input file the module's spec does not mount: it would be uploaded for nothing. */
 export class InputFileNotUsedError extends Error {
@@ -165,10 +200,17 @@ export class ResultUnavailableError extends Error {
   }
 }
 
+/** Where live output goes (text, decoded per stream). */
+type LogSink = (stream: 'stdout' | 'stderr', data: string) => void
+/** Where the queue's state goes. */
+type QueueSink = (busyProviders: number, waitedMs: number, deadlineMs: number) => void
+
 /** The job creator's record of a deal: the lifecycle's data. */
 export type JcDealRecord = JobCreatorDeal
 
 const MAX_UINT96 = (1n << 96n) - 1n
+/** how long after one of our own jobs took a provider's slot its replaced offers and silence are our own jobs' contention */
+const CONTENTION_MS = 30_000
 /** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
 const FETCH_ATTEMPT_MS = 10_000
 /** how long a fetch attempt first spends reaching (re-resolving) the provider */
@@ -183,6 +225,51 @@ function failureOf (rec: JobCreatorDeal): ProviderFailure {
   if (rec.phase === 'refunded') return 'no-result'
   if (rec.abandoned?.startsWith('the provider could not agree') === true) return 'agree-reverted'
   return 'no-agree'
+}
+
+/**
+ * One job's wait for a provider: when it started, what the queue policy says, and the `lilypad:job:queued` events
+ * (on entering the queue and whenever the number of busy providers changes) and metrics that go with it.
+ */
+class JobQueue {
+  private readonly c: Pick<Components, 'clock' | 'metrics'>
+  private readonly policy: QueuePolicy
+  private readonly sink: QueueSink
+  private readonly startedAt: number
+  private inQueue = false
+  busyProviders = 0
+
+  constructor (c: Pick<Components, 'clock' | 'metrics'>, policy: QueuePolicy, sink: QueueSink) {
+    this.c = c
+    this.policy = policy
+    this.sink = sink
+    this.startedAt = c.clock.now()
+  }
+
+  waitedMs (): number { return Math.max(0, this.c.clock.now() - this.startedAt) }
+
+  decide (s: { free: number, busyProviders: number, providersSeen: boolean }): ReturnType<typeof queueDecision> {
+    const d = queueDecision({ ...s, waitedMs: this.waitedMs() }, this.policy)
+    if (d.kind === 'wait' && d.queued && (!this.inQueue || s.busyProviders !== this.busyProviders)) {
+      if (!this.inQueue) this.c.metrics.queuedJobs.inc()
+      this.inQueue = true
+      this.busyProviders = s.busyProviders
+      this.sink(s.busyProviders, this.waitedMs(), this.policy.queueTimeoutMs)
+    }
+    return d
+  }
+
+  /** Time left of a wait decision. */
+  leftMs (d: ReturnType<typeof queueDecision>): number {
+    return d.kind === 'wait' ? Math.max(0, d.untilMs - this.waitedMs()) : 0
+  }
+
+  close (): void {
+    if (!this.inQueue) return
+    this.inQueue = false
+    this.c.metrics.queuedJobs.dec()
+    this.c.metrics.queueSeconds.observe(this.waitedMs() / 1000)
+  }
 }
 
 export class JobCreator {
@@ -207,6 +294,10 @@ export class JobCreator {
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
   private readonly offs: Array<() => void> = []
   private lastNonce = 0n
+  /** provider (lower case) → when one of our jobs last got its countersignature (noteCountersigned) */
+  private readonly recentDeals = new Map<string, number>()
+  /** a job offer's only provider (JobRequest.provider), kept off the wire */
+  private readonly onlyProvider = new WeakMap<JobOffer, string>()
 
   private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: JobCreatorOptions) {
     this.opts = opts
@@ -222,7 +313,7 @@ export class JobCreator {
     this.results = new ResultReceiver(opts.host, { networkId, domain })
     this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000 })
     this.deals = new DealStore<JcDealRecord>(join(opts.dataDir, 'jc-deals'))
-    this.bans = new BanList(opts.bans)
+    this.bans = new BanList(opts.bans, opts.reputation)
     this.policy = {
       ...defaultJobCreatorPolicy,
       ...(opts.agreeTimeoutMs !== undefined ? { agreeTimeoutMs: opts.agreeTimeoutMs } : {}),
@@ -297,6 +388,11 @@ export class JobCreator {
     }
     const note = (message: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:note', { message })); this.c.logger.info(message) }
     const tx = (what: string, hash: string, gasUsed: bigint): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:tx', { what, hash, gasUsed })) }
+    const queued = (busyProviders: number, waitedMs: number, deadlineMs: number): void => {
+      req.onProgress?.(new CustomProgressEvent('lilypad:job:queued', { busyProviders, waitedMs, deadlineMs }))
+      note(`every provider that fits is busy (${busyProviders}): waiting for a free slot (${Math.round(waitedMs / 1000)} s of ${Math.round(deadlineMs / 1000)} s)`)
+    }
+    const log = req.onProgress === undefined ? undefined : (stream: 'stdout' | 'stderr', data: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:log', { stream, data })) }
     // input files are served from this node's store while the job runs (retries and mediation included)
     const held: HeldInput[] = []
     try {
@@ -309,15 +405,15 @@ export class JobCreator {
         inputs[name] = inputFiles[name] = h.cid.toString()
         note(`input ${name}: ${path} is ${inputFiles[name]} (${h.bytes} bytes), served by this node while the job runs`)
       }
-      const outcome = await this.runWith({ ...req, inputs }, inputFiles, { signal, note, tx, phase, phasesMs })
+      const outcome = await this.runWith({ ...req, inputs }, inputFiles, { signal, note, tx, phase, phasesMs, queued, ...(log !== undefined ? { log } : {}) })
       return { ...outcome, ...(held.length > 0 ? { inputFiles } : {}) }
     } finally {
       for (const h of held) await h.release().catch(err => { reportError(this.c, 'job-creator', err, 'releasing an input file failed (it is unpinned when its hold time passes)') })
     }
   }
 
-  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number> }): Promise<JobOutcome> {
-    const { signal, note, tx, phase, phasesMs } = ctx
+  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number>, log?: LogSink, queued: QueueSink }): Promise<JobOutcome> {
+    const { signal, note, tx, phase, phasesMs, log, queued } = ctx
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
     for (const [name, cid] of Object.entries(inputFiles)) {
       if (!loaded.spec.inputSources.some(s => s.cid === cid)) throw new InputFileNotUsedError(name, req.module)
@@ -347,13 +443,14 @@ export class JobCreator {
         expiry: BigInt(Math.floor(this.c.clock.now() / 1000)) + 600n,
         nonce: this.nextNonce()
       }
+      if (req.provider !== undefined) this.onlyProvider.set(job, req.provider.toLowerCase())
       const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, chain.wallet) }
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
       phase('offered', `${req.module} nonce ${job.nonce}`)
-      const agreed = await this.negotiate(jobOffer, excluded, signal, note, attempt > 1)
+      const agreed = await this.negotiate(jobOffer, excluded, signal, note, queued, attempt > 1)
       phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`)
-      const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal })
+      const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal, ...(log !== undefined ? { log } : {}) })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
         excluded.add(agreed.deal.resourceProvider.toLowerCase())
@@ -365,52 +462,85 @@ export class JobCreator {
     throw new ProvidersFailedError(retries)
   }
 
-  /** Matches and proposes until a provider countersigns; waits for the book to change when all are busy. */
-  private async negotiate (jobOffer: Envelope<'JobOffer'>, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, retrying: boolean): Promise<AgreedDeal> {
+  private get queuePolicy (): QueuePolicy {
+    return { matchTimeoutMs: this.opts.matchTimeoutMs ?? defaultQueuePolicy.matchTimeoutMs, queueTimeoutMs: this.opts.queueTimeoutMs ?? defaultQueuePolicy.queueTimeoutMs }
+  }
+
+  /**
+   * Matches and proposes until a provider countersigns. When every provider that fits is busy (their booked slots
+   * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
+   * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
+   */
+  private async negotiate (jobOffer: Envelope<'JobOffer'>, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
-    const queueDeadline = performance.now() + (this.opts.queueTimeoutMs ?? 120_000)
+    const queue = new JobQueue(this.c, this.queuePolicy, queued)
     let checkedDeposit = false
-    let sawProviders = false
-    for (;;) {
-      // on a retry, or once providers answered busy, providers are known to exist: they may just have no free slot
-      // now (their booked slots withdrawn, or this job creator's share of unagreed reservations held), so the book
-      // may be empty for a while; that is a queue, waited for until the queue deadline
-      const waitMs = retrying || sawProviders ? Math.max(0, queueDeadline - performance.now()) : (this.opts.matchTimeoutMs ?? 5000)
-      const candidates = await this.candidates(job, excluded, signal, waitMs)
-      sawProviders = true
-      if (!checkedDeposit) {
-        const need = candidates[0].price + this.terms.mediationFee
-        const have = await this.opts.chain.depositOf()
-        if (have < need) throw new InsufficientDepositError(need, have)
-        checkedDeposit = true
-      }
-      try {
-        const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal })
-        this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
-        return agreed
-      } catch (err) {
-        if (!(err instanceof NoDealError)) throw err
-        const now = this.c.clock.now()
-        const verdicts = err.attempts.map(a => ({ a, v: afterProposal(proposalFailureOf(a)) }))
-        const busy = verdicts.every(({ v }) => !v.exclude && v.failure === undefined)
-        for (const { a, v } of verdicts) {
-          // (each outcome was counted in the negotiations metric as it happened) core/policy/ban.ts: a passing fault leaves the provider in this job's queue; a hard one does not
-          if (v.exclude) excluded.add(a.provider.toLowerCase())
-          if (v.failure === undefined) continue
-          const standing = this.bans.record(a.provider, v.failure, now)
-          if (standing === 'banned') this.c.logger.info({ provider: a.provider, outcome: a.outcome, reason: a.reason, detail: a.detail }, 'provider banned for a while')
+    // on a retry, or once providers answered busy, providers are known to exist: they may just have no free slot now
+    let providersSeen = retrying
+    try {
+      for (;;) {
+        const candidates = await this.candidates(job, excluded, signal, queue, providersSeen)
+        providersSeen = true
+        if (!checkedDeposit) {
+          const need = candidates[0].price + this.terms.mediationFee
+          const have = await this.opts.chain.depositOf()
+          if (have < need) throw new InsufficientDepositError(need, have)
+          checkedDeposit = true
         }
-        if (!busy) note(`no provider agreed (${err.message}); trying others`)
-        if (performance.now() > queueDeadline) throw new NoProviderError(`no provider had a free slot in time (${err.message})`)
-        await this.bookChange(signal, 2000)
+        try {
+          const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal })
+          this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
+          this.noteCountersigned(agreed.deal.resourceProvider)
+          return agreed
+        } catch (err) {
+          if (!(err instanceof NoDealError)) throw err
+          const now = this.c.clock.now()
+          const verdicts = err.attempts.map(a => ({ a, v: afterProposal(this.contended(proposalFailureOf(a), a.provider, a.resourceOfferId, candidates, now)) }))
+          const busy = verdicts.every(({ v }) => !v.exclude && v.failure === undefined)
+          for (const { a, v } of verdicts) {
+            // (each outcome was counted in the negotiations metric as it happened) core/policy/ban.ts: a passing fault leaves the provider in this job's queue; a hard one does not
+            if (v.exclude) excluded.add(a.provider.toLowerCase())
+            if (v.failure === undefined) continue
+            const standing = this.bans.record(a.provider, v.failure, now)
+            if (standing === 'banned') this.c.logger.info({ provider: a.provider, outcome: a.outcome, reason: a.reason, detail: a.detail }, 'provider banned for a while')
+          }
+          if (!busy) note(`no provider agreed (${err.message}); trying others`)
+          // the providers that answered busy are the queue, whether or not the book shows them busy yet
+          const d = queue.decide({ free: 0, busyProviders: busy ? new Set(err.attempts.map(a => a.provider.toLowerCase())).size : 0, providersSeen: true })
+          if (d.kind === 'fail') throw new QueueTimeoutError(`no provider had a free slot in time (${err.message})`, queue.busyProviders, queue.waitedMs())
+          await this.bookChange(signal, Math.min(2000, queue.leftMs(d)))
+        }
       }
+    } finally {
+      queue.close()
     }
   }
 
-  private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal, waitMs: number): Promise<Candidate[]> {
-    const deadline = performance.now() + waitMs
+  /** A provider's slot taken by one of this job creator's own jobs, remembered briefly (bounded). */
+  private noteCountersigned (provider: string): void {
+    const now = this.c.clock.now()
+    this.recentDeals.delete(provider.toLowerCase())
+    this.recentDeals.set(provider.toLowerCase(), now)
+    for (const [p, at] of this.recentDeals) { if (this.recentDeals.size <= 1024 && at > now - CONTENTION_MS) break; this.recentDeals.delete(p) }
+  }
+
+  /**
+   * A replaced offer or no answer is contention among this job creator's own jobs (no mark on the provider,
+   * core/policy/ban.ts) when one of them took a slot of that provider moments ago, or the offer proposed on is no
+   * longer the provider's live offer for its slot in our book (booked, replaced). Without this, ten jobs at once
+   * to one provider banned it: each lost race read as the provider's fault.
+   */
+  private contended (f: ProposalFailure, provider: string, offerId: string, candidates: Candidate[], now: number): ProposalFailure {
+    if (f.outcome !== 'no-answer' && !(f.outcome === 'declined' && (f.reason === 'UNKNOWN_OFFER' || f.reason === 'EXPIRED'))) return f
+    const tookSlot = (this.recentDeals.get(provider.toLowerCase()) ?? -Infinity) > now - CONTENTION_MS
+    const proposed = candidates.find(c => c.live.id === offerId)?.live.offer
+    const replaced = f.outcome === 'declined' && proposed !== undefined && this.book.get(proposed.provider, proposed.slot)?.id !== offerId
+    return tookSlot || replaced ? { ...f, contended: true } : f
+  }
+
+  private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal, queue: JobQueue, providersSeen: boolean): Promise<Candidate[]> {
     // a sync still pulling may yet bring the offers (a loaded node verifies them slowly): waited for, this long more
-    const syncDeadline = deadline + 30_000
+    let syncGrace = 30_000
     for (;;) {
       const nowMs = this.c.clock.now()
       const now = BigInt(Math.floor(nowMs / 1000))
@@ -418,19 +548,29 @@ export class JobCreator {
       // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
       const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
       // excluded providers are skipped inside the matcher, so they use none of the limit
-      const matched = this.book.match(job, { now, limit, exclude: p => excluded.has(p.toLowerCase()) })
+      const only = this.onlyProvider.get(job)
+      const exclude = (p: string): boolean => excluded.has(p.toLowerCase()) || (only !== undefined && p.toLowerCase() !== only)
+      const matched = this.book.match(job, { now, limit, exclude, ...(this.opts.reputation !== undefined ? { reputation: this.opts.reputation.scores() } : {}) })
       const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
-      let left = deadline - performance.now()
-      if (left <= 0 && this.offerSync.pullsInFlight > 0 && performance.now() < syncDeadline) left = Math.min(1000, syncDeadline - performance.now())
+      // booked slots that fit: their providers exist and will free a slot — a queue, not "none"
+      const busyProviders = new Set(this.book.busyMatching(job, { now, exclude }).map(l => l.offer.provider.toLowerCase())).size
+      const d = queue.decide({ free: 0, busyProviders, providersSeen })
+      let left = d.kind === 'wait' ? queue.leftMs(d) : 0
+      if (d.kind === 'fail' && d.reason === 'no-match' && this.offerSync.pullsInFlight > 0 && syncGrace > 0) left = Math.min(1000, syncGrace)
       if (left <= 0) {
+        if (d.kind === 'fail' && d.reason === 'queue-timeout') {
+          throw new QueueTimeoutError(`every provider that fits stayed busy for ${Math.round(queue.waitedMs() / 1000)} s (${queue.busyProviders} busy)`, queue.busyProviders, queue.waitedMs())
+        }
         const n = this.book.size
         const skipped = excluded.size + this.bans.bannedCount(nowMs)
-        throw new NoProviderError(n === 0
+        throw new NoMatchingProviderError(n === 0 && this.book.busy(now).length === 0
           ? 'no resource provider offers are known (no peer answered, or none is on the network)'
-          : `none of the ${n} known offers fits the job (resources, price, mediators, module or target)${skipped > 0 ? ` apart from providers that failed it or are banned for a while (${skipped})` : ''}`)
+          : `none of the ${n + this.book.busy(now).length} known offers (free or busy) fits the job (resources, price, mediators, module or target)${skipped > 0 ? ` apart from providers that failed it or are banned for a while (${skipped})` : ''}`)
       }
+      const t = performance.now()
       await this.bookChange(signal, left)
+      if (d.kind === 'fail') syncGrace -= performance.now() - t
     }
   }
 
@@ -456,7 +596,7 @@ export class JobCreator {
   /** One deal from countersignature to its outcome for the job, or `{ failed }` when the job must move on. */
   private async follow (
     jobOffer: Envelope<'JobOffer'>, agreed: AgreedDeal, req: JobRequest,
-    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal }
+    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal, log?: LogSink }
   ): Promise<Omit<JobOutcome, 'retries' | 'phasesMs'> | { failed: string }> {
     const { deal, dealId } = agreed
     const chain = this.opts.chain
@@ -479,10 +619,12 @@ export class JobCreator {
       if (evt.detail.toString() === agreed.providerPeer) ctx.note('lost the connection to the provider; if no result comes, the deal is refunded at its deadline')
     }
     this.opts.host.addEventListener('peer:disconnect', onDisconnect as never)
+    const logsDone = new AbortController()
     try {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
       const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
+      if (ctx.log !== undefined) this.followLogs(id, agreed.providerPeer, ctx.log, AbortSignal.any([logsDone.signal, ctx.signal]))
       const shown = new Set<Phase>()
       const show = (p: Phase, d?: string): void => { if (!shown.has(p)) { shown.add(p); ctx.phase(p, d) } }
       const progress = (r: JobCreatorDeal): void => {
@@ -517,10 +659,38 @@ export class JobCreator {
       ctx.phase('settled', challenged ? `mediated: result ${verdict ?? 'pending'}` : rec.accepted ? 'accepted' : 'left to settle after the judge window')
       return { dealId: id, deal, jobOffer, resultCid: rec.resultCid, path: rec.path, exitCode: rec.exitCode ?? -1, providerPeer: agreed.providerPeer, challenged, ...(verdict !== undefined ? { verdict } : {}) }
     } finally {
+      logsDone.abort(new Error('the job is done with this deal'))
       offTx()
       this.txHooks.delete(id)
       this.opts.host.removeEventListener('peer:disconnect', onDisconnect as never)
     }
+  }
+
+  /**
+   * Follows the deal's live output from the provider peer it was negotiated with, in the background, until the
+   * provider ends it or the job is done with the deal. The provider may not know the deal for a moment after its
+   * countersignature reached us (it records it after replying), so UNKNOWN_DEAL is asked again twice, briefly.
+   */
+  private followLogs (dealId: string, peer: string, log: LogSink, signal: AbortSignal): void {
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() }
+    const opts = {
+      networkId: this.opts.network.networkId, peer, dealId, signal,
+      onChunk: (c: { stream: 'stdout' | 'stderr', data: Uint8Array }) => { const text = decoders[c.stream].decode(c.data, { stream: true }); if (text !== '') log(c.stream, text) },
+      onDropped: (bytes: number) => { this.c.logger.debug({ dealId, bytes }, 'the provider dropped live output over its rate') },
+      ...(this.opts.logLimits !== undefined ? { limits: this.opts.logLimits } : {})
+    }
+    void (async () => {
+      for (const waitMs of [250, 1000, -1]) {
+        const r = await followLogs(this.opts.host, this.c, opts)
+        if (r.code !== 'UNKNOWN_DEAL' || waitMs < 0 || signal.aborted) {
+          this.c.logger.debug({ dealId, code: r.code, bytes: r.bytes, dropped: r.dropped }, 'live log stream ended')
+          return
+        }
+        await new Promise<void>(resolve => { const t = setTimeout(resolve, waitMs); signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true }) })
+      }
+    })().catch(err => {
+      if (!signal.aborted) this.c.logger.info({ dealId, peer, err }, 'live logs unavailable (the result is unaffected)')
+    })
   }
 
   // ---- the lifecycle's shell ----

@@ -16,7 +16,7 @@ import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
 import type { GossipService } from '../gossip/gossip.ts'
-import { ResourceOfferAnnouncer, type OfferTemplate } from '../gossip/announcer.ts'
+import { ResourceOfferAnnouncer, type BusySlot, type OfferTemplate } from '../gossip/announcer.ts'
 import { SlotCapacity, type CapacityProvider } from '../negotiation/capacity.ts'
 import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { depositReader } from '../negotiation/deposit.ts'
@@ -27,6 +27,7 @@ import { DockerUnavailableError, EngineLostError, type Executor } from '../execu
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { deliverResult, sendDealNotice } from '../result-delivery/index.ts'
+import { LiveLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { gpuSlots, type GpuInventory, type SlotGpus } from '../gpu/index.ts'
@@ -85,6 +86,8 @@ export interface ResourceProviderOptions {
   modulePolicy?: ModulePolicy
   /** the terms it countersigns: minimum result window, bounds on windows and expiry (protocols/negotiation/terms.ts) */
   terms?: Partial<ProviderTermsPolicy>
+  /** bounds on the live logs it streams to job creators (node/job-logs/constants.ts) */
+  logLimits?: Partial<LogLimits>
 }
 
 export interface ResourceProviderEvents {
@@ -127,6 +130,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   readonly capacity: SlotCapacity
   readonly announcer: ResourceOfferAnnouncer
   readonly negotiator: DealNegotiator
+  /** the containers' live output, served to each deal's job creator peer only */
+  readonly logs: LiveLogs
   readonly deals: DealStore<RpDealRecord>
   readonly driver: LifecycleDriver<ProviderDeal, ProviderEvent, ProviderAction, DealFacts>
   readonly template: OfferTemplate
@@ -185,7 +190,11 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         signer: opts.chain.wallet,
         capacity: this.gated,
         ownOffer: (id, now) => this.announcer.ownOffer(id, now),
-        onDealAccepted: d => { void this.onDeal(d) },
+        onDealAccepted: d => {
+          // before the container can start: only the peer that negotiated the deal may follow its output
+          if (d.jobCreatorPeer !== undefined) this.logs.expect(d.dealId, d.jobCreatorPeer)
+          void this.onDeal(d)
+        },
         // terms it can meet, modules it serves, and a job creator whose deposit covers the deal: checked before a
         // slot is reserved or anything signed
         depositOf: depositReader(opts.chain),
@@ -193,12 +202,14 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         ...(opts.terms !== undefined ? { terms: opts.terms } : {})
       }
     })
-    this.capacity.onChange(() => { this.announcer.setFreeSlots(this.gated.freeSlots()) })
+    this.logs = new LiveLogs(opts.host, components, { networkId: opts.network.networkId, ...(opts.logLimits !== undefined ? { limits: opts.logLimits } : {}) })
+    this.capacity.onChange(() => { this.refreshOffers() })
     this.deals = new DealStore<RpDealRecord>(join(opts.dataDir, 'rp-deals'))
     this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow(), clockMoved: listener => followClock(opts.chain.follower, listener) })
     this.driver.on('change', rec => {
       // agreed on chain (by us or by anyone): the job creator has paid, its reservation stops counting against its cap
       if (rec.agreedAt !== undefined) this.capacity.agreed(rec.dealId)
+      if (rec.terminal) this.logs.forget(rec.dealId)
       this.emit('deal', rec)
     })
   }
@@ -234,9 +245,11 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     const open = await this.toRun()
     await this.reconcileContainers(id => open.has(id))
     this.opts.gossip.start()
+    for (const rec of await this.deals.open()) if (rec.jobCreatorPeer !== undefined) this.logs.expect(rec.dealId, rec.jobCreatorPeer)
+    await this.logs.start()
     await this.negotiator.start()
     this.announcer.start()
-    this.announcer.setFreeSlots(this.gated.freeSlots())
+    this.refreshOffers()
     this.opts.host.services.pubsub.addEventListener('subscription-change', this.onSubscription as never)
     const every = this.opts.healthIntervalMs ?? this.opts.announceIntervalMs ?? 10_000
     this.healthTimer = setInterval(() => { void this.checkDocker(); void this.checkDeposit() }, every)
@@ -276,6 +289,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await this.announcer.stop()
     await this.negotiator.stop()
     await this.driver.stop()
+    await this.logs.stop()
     // (kept inputs are left on disk: the next process stages its deals' inputs anew, replacing them)
     this.staged.clear()
     this.capacity.stop()
@@ -297,8 +311,17 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   /** deals whose agree is in flight (collateral not yet locked) */
   private readonly agreeing = new Set<string>()
 
+  /** Free slots are offered; booked ones (a deal or a reservation holds them) stay visible as busy while Docker answers. */
   private refreshOffers (): void {
-    this.announcer.setFreeSlots(this.gated.freeSlots())
+    const free = this.gated.freeSlots()
+    const open = new Set(this.capacity.freeSlots())
+    const busy = this.dockerUp ? [...Array(this.opts.slots ?? 1).keys()].filter(s => !open.has(s)) : []
+    this.announcer.setFreeSlots(free, busy)
+  }
+
+  /** Booked slots' last offers with the withdrawals that mark them busy, for order-book sync. */
+  busySlots (now: bigint): BusySlot[] {
+    return this.dockerUp ? this.announcer.busySlots(now) : []
   }
 
   private async checkDocker (): Promise<void> {
@@ -532,12 +555,17 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       let r
       try {
         const gpuDeviceIds = this.gpuShares?.[rec.slot]?.deviceIds ?? []
-        r = await this.opts.executor.run(spec, { resultDir, timeoutSec, usedMs: staged.usedMs, signal, jobId: rec.dealId, inputMounts: staged.inputs.mounts, ...(gpuDeviceIds.length > 0 ? { gpuDeviceIds } : {}) })
+        r = await this.opts.executor.run(spec, {
+          resultDir, timeoutSec, usedMs: staged.usedMs, signal, jobId: rec.dealId, inputMounts: staged.inputs.mounts, ...(gpuDeviceIds.length > 0 ? { gpuDeviceIds } : {}),
+          onOutput: chunk => { this.logs.publish(rec.dealId, chunk) }
+        })
       } catch (err) {
         // a run the engine lost may be run again (and adopt its container): its inputs stay until then
         keepInputs = (err instanceof EngineLostError || err instanceof DockerUnavailableError) && !signal.aborted
         throw err
       }
+      // the container's output is complete: its followers hear the end before the result is added and delivered
+      this.logs.end(rec.dealId)
       this.c.metrics.jobs.inc({ status: r.status === 'ok' && r.exitCode !== 0 ? 'exit-nonzero' : r.status })
       this.c.metrics.containerSeconds.inc(r.runMs / 1000)
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
@@ -561,6 +589,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       if (!back) keepInputs = false
       return { type: 'run-failed', reason: `${e.name}: ${e.message}`, retryable: back }
     } finally {
+      this.logs.end(rec.dealId)
       if (!keepInputs) await this.releaseInputs(rec.dealId)
       if (started) {
         this.running--

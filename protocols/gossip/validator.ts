@@ -17,8 +17,11 @@ export interface GossipValidationContext {
   maxTtl?: bigint
   /** peer bindings already verified */
   bindings?: PeerBindingCache
-  /** newest nonce known for a provider slot (the order book), to ignore offers it already superseded */
-  knownNonce?: (provider: string, slot: number) => bigint | undefined
+  /**
+   * newest nonce known for a provider slot (the order book), to ignore messages it already superseded; for an offer,
+   * the newest offer (live or busy): an offer older than the slot's withdrawal is still the busy slot's news
+   */
+  knownNonce?: (provider: string, slot: number, kind: 'ResourceOffer' | 'OfferWithdrawal') => bigint | undefined
 }
 
 /** Recovers the signatures of an envelope (inline, or in a worker: see node/verifier). */
@@ -31,7 +34,7 @@ function prepare (topic: GossipTopicName, data: Uint8Array, ctx: GossipValidatio
   const env = decodeGossip(topic, data)
   if ((env.kind === 'ResourceOffer' || env.kind === 'OfferWithdrawal') && ctx.knownNonce !== undefined) {
     const o = env.value as Pick<ResourceOffer, 'provider' | 'slot' | 'nonce'>
-    const known = ctx.knownNonce(o.provider, o.slot)
+    const known = ctx.knownNonce(o.provider, o.slot, env.kind)
     // still verified below: a forged stale offer is REJECTed, an honest one relayed late only IGNOREd
     if (known !== undefined && known >= o.nonce) return { env, stale: known }
   }

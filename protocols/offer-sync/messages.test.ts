@@ -2,7 +2,8 @@ import test from 'ava'
 import { encode } from 'cborg'
 import { encodeEnvelope } from '../codec.ts'
 import { MessageValidationError } from '../errors.ts'
-import { wallet, resourceOffer, boundResourceOffer, mediatorA } from '../../node/testing/fixtures.ts'
+import { wallet, resourceOffer, boundResourceOffer, mediatorA, testDomain } from '../../node/testing/fixtures.ts'
+import { signWithdrawal } from '../withdrawal.ts'
 import { decodeCursor, decodeSyncAnswer, decodeSyncRequest, encodeCursor, encodeSyncAnswer, encodeSyncRequest, MAX_SYNC_OFFERS, MAX_SYNC_REQUEST } from './messages.ts'
 
 test('requests, pages and "busy" round-trip; cursors are sequence numbers', async t => {
@@ -36,4 +37,18 @@ test('malformed and oversized sync messages are MessageValidationErrors with a c
   t.is(bad(() => decodeSyncAnswer(encode([1, 'offers', [[new Uint8Array(10), null]], null]))), 'MALFORMED')
   t.is(bad(() => decodeSyncAnswer(encode([1, 'offers', [[new Uint8Array(1), new Uint8Array(4000)]], null]))), 'MALFORMED')
   t.is(bad(() => decodeSyncAnswer(encode([1, 'busy', -1]))), 'MALFORMED')
+})
+
+test('a booked slot\'s offer travels with its withdrawal; a withdrawal of another slot, or not newer, is MALFORMED', async t => {
+  const w = wallet('sync-busy')
+  const env = await boundResourceOffer(w, resourceOffer(w.address, { slot: 3, nonce: 100n }), '12D3KooWsync')
+  const withdrawal = { kind: 'OfferWithdrawal' as const, value: { provider: w.address, slot: 3, expiry: env.value.expiry, nonce: 101n }, signature: await signWithdrawal(testDomain, { provider: w.address, slot: 3, expiry: env.value.expiry, nonce: 101n }, w) }
+  const back = decodeSyncAnswer(encodeSyncAnswer({ type: 'offers', offers: [{ offer: env, withdrawal }, { offer: env }] }))
+  if (back.type !== 'offers') { t.fail(); return }
+  t.deepEqual(back.offers[0].withdrawal, withdrawal)
+  t.is(back.offers[1].withdrawal, undefined)
+  const bad = (over: Partial<typeof withdrawal.value>): string => (t.throws(() => decodeSyncAnswer(encodeSyncAnswer({ type: 'offers', offers: [{ offer: env, withdrawal: { ...withdrawal, value: { ...withdrawal.value, ...over } } }] })), { instanceOf: MessageValidationError }) as MessageValidationError).code
+  t.is(bad({ slot: 4 }), 'MALFORMED')
+  t.is(bad({ nonce: 100n }), 'MALFORMED')
+  t.is(bad({ provider: wallet('someone-else').address }), 'MALFORMED')
 })

@@ -1,4 +1,4 @@
-// Offer sync (/lilypad/<network>/offers/2.0.0): a node that just joined asks a peer for the live offers it knows, a
+// Offer sync (/lilypad/<network>/offers/3.0.0): a node that just joined asks a peer for the live offers it knows, a
 // page at a time, so it can match at once instead of waiting for heartbeats. One request and one reply per stream,
 // canonical CBOR, size-limited; every field is checked here at the edge.
 //
@@ -35,6 +35,9 @@ export interface SyncedOffer {
   bytes?: Uint8Array
   /** libp2p signed peer record of the offer's peer */
   peerRecord?: Uint8Array
+  /** the slot is booked: the provider's withdrawal (newer than the offer) marks the offer busy */
+  withdrawal?: Envelope<'OfferWithdrawal'>
+  withdrawalBytes?: Uint8Array
 }
 
 export type SyncAnswer =
@@ -99,7 +102,11 @@ export function decodeSyncRequest (bytes: Uint8Array): SyncRequest {
 
 export function encodeSyncAnswer (a: SyncAnswer): Uint8Array {
   if (a.type === 'busy') return encode([SYNC_VERSION, 'busy', Math.max(0, Math.round(a.retryAfterMs))])
-  return encode([SYNC_VERSION, 'offers', a.offers.slice(0, MAX_SYNC_OFFERS).map(o => [o.bytes ?? encodeEnvelope(o.offer), o.peerRecord ?? null]), a.next ?? null])
+  return encode([SYNC_VERSION, 'offers', a.offers.slice(0, MAX_SYNC_OFFERS).map(o => {
+    const entry: unknown[] = [o.bytes ?? encodeEnvelope(o.offer), o.peerRecord ?? null]
+    if (o.withdrawal !== undefined) entry.push(o.withdrawalBytes ?? encodeEnvelope(o.withdrawal))
+    return entry
+  }), a.next ?? null])
 }
 
 /** Decodes the envelopes; their signatures and bindings are verified by the caller like any gossiped offer. */
@@ -112,10 +119,17 @@ export function decodeSyncAnswer (bytes: Uint8Array): SyncAnswer {
   if (raw[1] !== 'offers' || raw.length !== 4 || !Array.isArray(raw[2]) || raw[2].length > MAX_SYNC_OFFERS) throw malformed('offers')
   if (raw[3] !== null && !bytesOf(raw[3], MAX_CURSOR)) throw malformed('next cursor')
   const offers = (raw[2] as unknown[]).map(item => {
-    if (!Array.isArray(item) || item.length !== 2 || !(item[0] instanceof Uint8Array)) throw malformed('offer entry')
+    if (!Array.isArray(item) || (item.length !== 2 && item.length !== 3) || !(item[0] instanceof Uint8Array)) throw malformed('offer entry')
     if (item[1] !== null && !bytesOf(item[1], MAX_PEER_RECORD)) throw malformed('peer record')
     const env = decodeEnvelope(item[0], 'ResourceOffer') as Envelope<'ResourceOffer'>
-    return { offer: env, bytes: item[0], ...(item[1] !== null ? { peerRecord: item[1] as Uint8Array } : {}) }
+    let busy: Pick<SyncedOffer, 'withdrawal' | 'withdrawalBytes'> = {}
+    if (item.length === 3) {
+      if (!(item[2] instanceof Uint8Array)) throw malformed('withdrawal')
+      const w = decodeEnvelope(item[2], 'OfferWithdrawal') as Envelope<'OfferWithdrawal'>
+      if (w.value.provider.toLowerCase() !== env.value.provider.toLowerCase() || w.value.slot !== env.value.slot || w.value.nonce <= env.value.nonce) throw malformed('a withdrawal that is not the offer\'s slot\'s, or not newer')
+      busy = { withdrawal: w, withdrawalBytes: item[2] }
+    }
+    return { offer: env, bytes: item[0], ...(item[1] !== null ? { peerRecord: item[1] as Uint8Array } : {}), ...busy }
   })
   return { type: 'offers', offers, ...(raw[3] !== null ? { next: raw[3] as Uint8Array } : {}) }
 }

@@ -1,0 +1,209 @@
+// The validator role: sends providers canary jobs (protocols/incentives/canary.ts: known answers, the modules and
+// inputs users run) at random times, checks each answer, and signs a canary report per canary, recorded in the
+// Rewards contract once the epoch has ended (a canary is revealed only when it can no longer be told apart).
+//
+// Nothing on the wire sets a canary apart: it goes through an ordinary JobCreator (the same job offer, negotiation,
+// deal and result fetch as `lilypad run`) from a job creator key used for one epoch only (deriveCanaryKey), with
+// target zero — the provider it is meant for is chosen by the job creator's candidate filter, not named in the offer.
+// Rounds (planRound) ask every chosen slot at once, so identities sharing one machine cannot all pass.
+//
+// Outcomes: the known answer → Passed; another answer or exit code → WrongResult; a deal agreed but no result →
+// NoResult (with its deal, so the record is tied to the provider on chain); no deal at all → Unreachable.
+import { randomInt } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ZeroHash, type Signer } from 'ethers'
+import type { Components } from '../components.ts'
+import { reportError } from '../components.ts'
+import type { Timer } from '../../core/clock.ts'
+import { BanList, type StandingSource } from '../../core/policy/ban.ts'
+import type { LiveOffer } from '../../protocols/matcher.ts'
+import {
+  planRound, roundTimes, checkCanaryResult, canaryJobRequest, defaultRoundOptions, resourceUnits, signCanaryReport, CanaryOutcome,
+  epochAt, epochStart, epochEnd, outcomeName,
+  type CanaryRoundOptions, type CanaryTarget, type PlannedCanary, type RandomSource, type SignedCanaryReport, type RewardsDomain, type EpochSchedule, type CanaryOutcomeValue
+} from '../../protocols/incentives/index.ts'
+import type { JobRequest, JobOutcome } from './job-creator.ts'
+
+/** What runs a canary: an ordinary job creator (node/roles/job-creator.ts) of the epoch's canary key. */
+export interface CanaryRunner {
+  run: (req: JobRequest) => Promise<JobOutcome>
+  /** the runner's job creator address (the epoch's canary key) */
+  address: string
+}
+
+export interface ValidatorOptions {
+  /** live resource offers (the node's order book) */
+  offers: () => LiveOffer[]
+  /** the Rewards contract's epochs */
+  schedule: Pick<EpochSchedule, 'genesis' | 'epochLength' | 'reportWindow'>
+  domain: RewardsDomain
+  /** the validator's key: signs the reports; must be one of the Rewards contract's validators */
+  signer: Signer
+  /** the job creator of an epoch's canaries (a fresh key per epoch, funded for its canaries) */
+  runnerFor: (epoch: number) => Promise<CanaryRunner>
+  /** records an ended epoch's signed reports (RewardsClient.recordCanaries) */
+  record: (reports: SignedCanaryReport[]) => Promise<void>
+  /** chain time in seconds (the follower's) */
+  chainNow: () => number
+  /** rounds per epoch (default 4: with the default round options, a census of every provider at four random moments) */
+  rounds?: number
+  round?: CanaryRoundOptions
+  /** no round starts in an epoch's last `tailSec` seconds (default a tenth of the epoch) */
+  tailSec?: number
+  /** randomness (default node:crypto) */
+  rng?: RandomSource
+  /** providers' chain records (node/incentives/reputation-feed.ts): providers it bans get no canaries */
+  reputation?: StandingSource
+}
+
+export interface CanaryResult {
+  canary: PlannedCanary
+  /** the job offer the canary went out as (absent when no deal was made) */
+  jobOffer?: JobOutcome['jobOffer']
+  outcome: CanaryOutcomeValue
+  dealId: string
+  report: SignedCanaryReport
+  detail?: string
+}
+
+/** This node's key is not one of the Rewards contract's validators: its reports would be refused. */
+export class NotAValidatorError extends Error {
+  static override name = 'NotAValidatorError'
+  override name = NotAValidatorError.name
+  readonly hint = 'run the validator role with a key in the network file\'s rewards.validators (the Rewards contract\'s validator set)'
+}
+
+const cryptoRng: RandomSource = { int: n => randomInt(n) }
+
+export class Validator {
+  readonly #c: Pick<Components, 'clock' | 'logger' | 'metrics'>
+  readonly #o: ValidatorOptions
+  readonly #reports = new Map<number, SignedCanaryReport[]>()
+  readonly #timers = new Set<Timer>()
+  readonly #inFlight = new Set<Promise<unknown>>()
+  /** rounds running (an epoch's reports are recorded once its rounds are done) */
+  readonly #rounds = new Set<Promise<unknown>>()
+  #running = false
+  /**
+   * A provider that failed a canary gets no more until the epoch is over (its failures are on record; more canaries
+   * would only pay it for the ones it can run): the job creators' ban list, over the chain record, for an epoch.
+   */
+  readonly bans: BanList
+
+  constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ValidatorOptions) {
+    this.#c = { ...components, logger: components.logger.child({ component: 'validator' }) }
+    this.#o = opts
+    this.bans = new BanList({ ttlMs: opts.schedule.epochLength * 1000 }, opts.reputation)
+  }
+
+  /** Plans the current epoch's rounds at random times (and each later epoch's when it starts). */
+  start (): void {
+    if (this.#running) return
+    this.#running = true
+    this.#planEpoch(epochAt(this.#o.schedule, this.#o.chainNow()))
+  }
+
+  async stop (): Promise<void> {
+    this.#running = false
+    for (const t of this.#timers) t.cancel()
+    this.#timers.clear()
+    await Promise.allSettled([...this.#inFlight])
+  }
+
+  /** Reports signed so far for an epoch (not yet recorded). */
+  reports (epoch: number): readonly SignedCanaryReport[] {
+    return this.#reports.get(epoch) ?? []
+  }
+
+  /** Runs one round now: every live slot joins with the round's probability; resolves with each canary's verdict. */
+  async runRound (epoch: number): Promise<CanaryResult[]> {
+    const nowMs = this.#c.clock.now()
+    const now = BigInt(Math.floor(nowMs / 1000))
+    const targets: CanaryTarget[] = this.#o.offers().filter(l => l.offer.expiry > now && !this.bans.banned(l.offer.provider, nowMs)).map(l => ({
+      provider: l.offer.provider, offerId: l.id, cpu: l.offer.spec.cpu, ramMb: l.offer.spec.ramMb, units: resourceUnits(l.offer.spec)
+    }))
+    const planned = planRound(this.#o.rng ?? cryptoRng, targets, this.#o.round ?? defaultRoundOptions)
+    this.#c.metrics.canaryRounds.inc()
+    this.#c.logger.info({ epoch, slots: targets.length, canaries: planned.length }, 'canary round')
+    if (planned.length === 0) return []
+    const runner = await this.#o.runnerFor(epoch)
+    return await Promise.all(planned.map(async c => await this.#runOne(epoch, runner, c)))
+  }
+
+  /** Records an ended epoch's reports on chain (the contract takes them after the epoch's end, inside its report window). */
+  async recordEpoch (epoch: number): Promise<number> {
+    const reports = this.#reports.get(epoch) ?? []
+    if (reports.length === 0) return 0
+    await this.#o.record(reports)
+    this.#reports.delete(epoch)
+    this.#c.metrics.canaryReportsRecorded.inc(reports.length)
+    this.#c.logger.info({ epoch, reports: reports.length }, 'canary reports recorded')
+    return reports.length
+  }
+
+  async #runOne (epoch: number, runner: CanaryRunner, c: PlannedCanary): Promise<CanaryResult> {
+    const req = canaryJobRequest(c)
+    let outcome: CanaryOutcomeValue
+    let dealId = ZeroHash
+    let detail: string | undefined
+    let jobOffer: JobOutcome['jobOffer'] | undefined
+    try {
+      const out = await runner.run({ ...req, provider: c.provider, accept: true })
+      dealId = out.dealId
+      jobOffer = out.jobOffer
+      const stdout = await readFile(join(out.path, 'stdout'), 'utf8').catch(() => '')
+      const verdict = checkCanaryResult(c.expected, { exitCode: out.exitCode, stdout })
+      outcome = verdict.passed ? CanaryOutcome.Passed : CanaryOutcome.WrongResult
+      if (!verdict.passed) detail = verdict.reason
+    } catch (err) {
+      // a deal that was agreed but brought no result names its deal; no deal at all: the provider was unreachable
+      const retries = (err as { retries?: Array<{ provider: string, dealId?: string, reason: string }> }).retries
+      const failed = retries?.find(r => r.provider.toLowerCase() === c.provider.toLowerCase() && r.dealId !== undefined)
+      if (failed?.dealId !== undefined) { outcome = CanaryOutcome.NoResult; dealId = failed.dealId; detail = failed.reason } else { outcome = CanaryOutcome.Unreachable; detail = (err as Error).message }
+    }
+    const report = await signCanaryReport(this.#o.domain, {
+      epoch: BigInt(epoch), provider: c.provider, dealId, outcome, units: c.units, observedAt: BigInt(Math.floor(this.#c.clock.now() / 1000))
+    }, this.#o.signer)
+    if (outcome !== CanaryOutcome.Passed) this.bans.record(c.provider, outcome === CanaryOutcome.Unreachable ? 'unreachable' : 'no-result', this.#c.clock.now())
+    let list = this.#reports.get(epoch)
+    if (list === undefined) { list = []; this.#reports.set(epoch, list) }
+    list.push(report)
+    this.#c.metrics.canaries.inc({ outcome: outcomeName(outcome) })
+    this.#c.logger.info({ epoch, provider: c.provider, module: c.module, dealId, outcome: outcomeName(outcome), ...(detail !== undefined ? { detail } : {}) }, 'canary checked')
+    return { canary: c, outcome, dealId, report, ...(jobOffer !== undefined ? { jobOffer } : {}), ...(detail !== undefined ? { detail } : {}) }
+  }
+
+  #at (chainSec: number, fn: () => Promise<unknown>): void {
+    const ms = Math.max(0, (chainSec - this.#o.chainNow()) * 1000)
+    const t = this.#c.clock.setTimeout(() => {
+      this.#timers.delete(t)
+      if (!this.#running) return
+      const p = fn().catch(err => { reportError(this.#c, 'validator', err, 'a canary step failed') }).finally(() => this.#inFlight.delete(p))
+      this.#inFlight.add(p)
+    }, ms)
+    this.#timers.add(t)
+  }
+
+  #planEpoch (epoch: number): void {
+    const s = this.#o.schedule
+    const start = Math.max(epochStart(s, epoch), this.#o.chainNow())
+    const end = epochEnd(s, epoch)
+    const times = roundTimes(this.#o.rng ?? cryptoRng, start, end, this.#o.rounds ?? 4, this.#o.tailSec ?? Math.floor(s.epochLength / 10))
+    this.#c.logger.info({ epoch, rounds: times.length }, 'canary rounds planned')
+    for (const at of times) {
+      this.#at(at, async () => {
+        const r = this.runRound(epoch)
+        this.#rounds.add(r)
+        try { await r } finally { this.#rounds.delete(r) }
+      })
+    }
+    // at the epoch's end: its reports go on chain, and the next epoch is planned
+    this.#at(end, async () => {
+      this.#planEpoch(epoch + 1)
+      // the last canaries may still be running: recorded once they are done, inside the report window
+      await Promise.allSettled([...this.#rounds])
+      await this.recordEpoch(epoch)
+    })
+  }
+}

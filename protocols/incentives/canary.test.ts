@@ -1,0 +1,122 @@
+// Canary jobs: their known answers, their schedule, and that nothing in a canary's request sets it apart from what a
+// user asks `lilypad run` for (same modules by the same names, inputs the module declares, the module's own machine
+// requirement and timeout, audit rates from the same set).
+import test from 'ava'
+import { Wallet } from 'ethers'
+import { Rng } from '../../simulations/rng.ts'
+import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
+import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, type CanaryTarget } from './canary.ts'
+import { resourceUnits } from './units.ts'
+import { loadModule, declaredInputs, readModuleTemplate, resolveModule, machineRequirement } from '../../node/modules/index.ts'
+import { encodeEnvelope, decodeEnvelope } from '../codec.ts'
+import { canonicalInputsJson } from '../contract-job/index.ts'
+import type { JobOffer } from '../eip712.ts'
+
+test('known answers: the seed\'s cow, a sieve, a word count', t => {
+  t.is(cowsayAnswer('moo'), [
+    ' _____', '< moo >', ' -----', '        \\   ^__^', '         \\  (oo)\\_______', '            (__)\\       )\\/\\', '                ||----w |', '                ||     ||', ''
+  ].join('\n'))
+  const long = cowsayAnswer('the quick brown fox jumps over the lazy dog and keeps running far away')
+  t.true(long.startsWith(' ' + '_'.repeat(41) + '\n/ the quick brown fox jumps over the lazy \\\n\\ dog and keeps running far away'), long)
+  t.is(primesAnswer(10), 'n=10 count=4 largest=7\n')
+  t.is(primesAnswer(10_000), 'n=10000 count=1229 largest=9973\n')
+  t.is(wordcountAnswer('hello  world'), 'text lines=0 words=2 bytes=12\n')
+  t.is(wordcountAnswer('a\nb c\n'), 'text lines=2 words=3 bytes=6\n')
+  t.throws(() => primesAnswer(5_000_001), { instanceOf: RangeError })
+})
+
+test('the check: exit code and stdout exactly', t => {
+  const expected = { exitCode: 0, stdout: 'n=10 count=4 largest=7\n' }
+  t.deepEqual(checkCanaryResult(expected, { exitCode: 0, stdout: 'n=10 count=4 largest=7\n' }), { passed: true })
+  t.deepEqual(checkCanaryResult(expected, { exitCode: 0, stdout: 'n=10 count=4 largest=7' }), { passed: false, reason: 'wrong-output' })
+  t.deepEqual(checkCanaryResult(expected, { exitCode: 1, stdout: expected.stdout }), { passed: false, reason: 'wrong-exit-code' })
+})
+
+const slot = (provider: number, i: number, cpu = 2000, ramMb = 4096): CanaryTarget => ({
+  provider: '0x' + provider.toString(16).padStart(40, '0'), offerId: '0x' + (provider * 100 + i).toString(16).padStart(64, '0'), cpu, ramMb, units: resourceUnits({ cpu, ramMb, gpus: 0, gpuVramMb: 0 })
+})
+
+test('rounds: random times inside the epoch before its tail; each provider joins with the set probability, with all its slots at once; only canaries that fit', t => {
+  const rng = new Rng('canary-rounds')
+  const times = roundTimes(rng, 1000, 1000 + 86_400, 24, 600)
+  t.is(times.length, 24)
+  t.true(times.every((x, i) => x >= 1000 && x < 1000 + 86_400 - 600 && (i === 0 || x >= times[i - 1])))
+  t.deepEqual(roundTimes(rng, 1000, 1500, 5, 600), [], 'an epoch shorter than its tail has no round')
+  const live = [...Array.from({ length: 50 }, (_, p) => slot(p + 1, 0)), slot(999, 0, 100, 32)]
+  let picked = 0
+  const modules = new Map<string, number>()
+  for (let r = 0; r < 400; r++) {
+    const round = planRound(rng, live, { ...defaultRoundOptions, slotPpm: 250_000 })
+    picked += round.length
+    for (const c of round) {
+      modules.set(c.module, (modules.get(c.module) ?? 0) + 1)
+      t.not(c.provider, live[50].provider, 'nothing fits a 0.1-core slot')
+      t.true(defaultRoundOptions.auditPpms.some(([p]) => p === c.auditPpm))
+      const template = defaultCanaryTemplates.find(x => x.module === c.module)!
+      t.is(c.units, resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), 'credited the canary\'s own requirement, not the slot\'s claim')
+      t.true(template.cpu <= 2000)
+    }
+  }
+  const rate = picked / (400 * 50)
+  t.true(Math.abs(rate - 0.25) < 0.02, `provider rate ${rate}`)
+  t.true((modules.get('cowsay:v0.0.1') ?? 0) > (modules.get('primes:v0.1.0') ?? 0), 'cowsay, the common job, is the common canary')
+  t.is(modules.size, 3)
+  // a provider with many slots gets several canaries at once: they test its capacity together
+  const many = planRound(new Rng('x'), Array.from({ length: 40 }, (_, i) => slot(7, i)), { ...defaultRoundOptions, slotPpm: 1_000_000, maxPerProvider: 16 })
+  t.is(many.length, 16)
+  // a provider is asked for all its slots at once or not at all in a round
+  const four = Array.from({ length: 10 }, (_, p) => Array.from({ length: 4 }, (_, i) => slot(100 + p, i))).flat()
+  for (let r = 0; r < 50; r++) {
+    const counts = new Map<string, number>()
+    for (const c of planRound(rng, four, { ...defaultRoundOptions, slotPpm: 250_000 })) counts.set(c.provider, (counts.get(c.provider) ?? 0) + 1)
+    t.true([...counts.values()].every(n => n === 4))
+  }
+  // an overclaimed slot (a thousand cores, a terabyte) earns a canary no more units than a modest one
+  const huge = planRound(new Rng('y'), [slot(8, 0, 1_000_000, 1_000_000)], { ...defaultRoundOptions, slotPpm: 1_000_000 })
+  const modest = planRound(new Rng('y'), [slot(9, 0)], { ...defaultRoundOptions, slotPpm: 1_000_000 })
+  t.is(huge[0].module, modest[0].module)
+  t.is(huge[0].units, modest[0].units)
+})
+
+test('canary keys: fresh per epoch and index, reproducible from the validator\'s secret', t => {
+  const secret = '0x' + '42'.repeat(32)
+  const a = deriveCanaryKey(secret, 7, 0)
+  t.is(deriveCanaryKey(secret, 7, 0), a)
+  t.not(deriveCanaryKey(secret, 8, 0), a)
+  t.not(deriveCanaryKey(secret, 7, 1), a)
+  t.not(deriveCanaryKey('0x' + '43'.repeat(32), 7, 0), a)
+  t.regex(new Wallet(a).address, /^0x[0-9a-fA-F]{40}$/)
+})
+
+test('indistinguishable requests: registry modules, declared inputs, the module\'s own requirement and timeout, the same wire shape', async t => {
+  const rng = new Rng('canary-shape')
+  const live = Array.from({ length: 20 }, (_, p) => slot(p + 1, 0))
+  const userRuns: Record<string, Record<string, string>> = { 'cowsay:v0.0.1': { Message: 'hello from a user' }, 'primes:v0.1.0': { N: '77' }, 'wordcount:v0.1.0': { Text: 'some text' } }
+  const seen = new Set<string>()
+  for (let r = 0; r < 30; r++) {
+    for (const c of planRound(rng, live, { ...defaultRoundOptions, slotPpm: 500_000 })) {
+      const req = canaryJobRequest(c)
+      t.deepEqual(Object.keys(req).sort(), ['auditProbability', 'inputs', 'module'], 'a canary asks for what a user passes to lilypad run')
+      const canary = await loadModule(req.module, req.inputs)
+      const user = await loadModule(req.module, userRuns[req.module])
+      t.deepEqual(canary.warnings, [])
+      t.deepEqual(machineRequirement(canary.spec.resources), machineRequirement(user.spec.resources))
+      t.is(canary.spec.timeoutSec, user.spec.timeoutSec)
+      if (!seen.has(req.module)) {
+        seen.add(req.module)
+        const declared = declaredInputs(await readModuleTemplate(await resolveModule(req.module))).map(d => d.name)
+        for (const k of Object.keys(req.inputs)) t.true(declared.includes(k), `${req.module} declares ${k}`)
+      }
+      // the job offer a provider receives: the same fields and the same encoding rules as a user's
+      const offer = (inputs: Record<string, string>, auditPpm: number): JobOffer => ({
+        jobCreator: new Wallet(deriveCanaryKey('0x' + '11'.repeat(32), 1, 0)).address, module: req.module, inputs: canonicalInputsJson(inputs),
+        spec: machineRequirement(canary.spec.resources), maxPrice: (1n << 96n) - 1n, mediators: ['0x' + 'a'.repeat(40)], target: '0x' + '0'.repeat(40),
+        timeout: canary.spec.timeoutSec, auditPpm, expiry: 2_000_000_000n, nonce: 1_700_000_000_000_000n
+      })
+      const env = (v: JobOffer): Uint8Array => encodeEnvelope({ kind: 'JobOffer', value: v, signature: '0x' + '1'.repeat(130) })
+      const decoded = decodeEnvelope(env(offer(req.inputs, c.auditPpm)), 'JobOffer')
+      t.deepEqual(Object.keys(decoded.value), Object.keys(decodeEnvelope(env(offer(userRuns[req.module], 0)), 'JobOffer').value))
+    }
+  }
+  t.deepEqual([...seen].sort(), ['cowsay:v0.0.1', 'primes:v0.1.0', 'wordcount:v0.1.0'])
+})

@@ -1,0 +1,182 @@
+// Canary jobs: ordinary jobs with answers the validator knows in advance. Nothing on the wire sets them apart: they
+// use the modules job creators run, with inputs of the same kind, the same terms (audit probabilities drawn like real
+// job creators' choices), sent through the ordinary job creator from keys used for one epoch only, at random times.
+// What a provider cannot tell apart it must do honestly every time; what the canaries see is its real uptime.
+//
+// Rounds, not lone canaries: every round (at a uniformly random time) picks each provider with the same probability
+// and sends canaries to all its live slots at once, so a provider offering more than it has, or identities that
+// share one machine and are picked together, are asked to run at the same moment and cannot all pass. Pure: randomness comes from the caller (a CSPRNG in a
+// validator, a seeded generator in tests and simulations).
+import { concat, getBytes, keccak256, toBeHex } from 'ethers'
+import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
+import { resourceUnits } from './units.ts'
+
+export interface RandomSource {
+  /** a uniformly random integer in [0, n) */
+  int: (n: number) => number
+}
+
+export interface ExpectedAnswer { exitCode: number, stdout: string }
+
+export interface CanaryTemplate {
+  /** a built-in module's name:version, exactly as job creators name it */
+  module: string
+  /** the module's machine requirement (its template's `machine`), so a canary only goes where it fits */
+  cpu: number
+  ramMb: number
+  weight: number
+  draw: (rng: RandomSource) => { inputs: Record<string, string>, expected: ExpectedAnswer }
+}
+
+const WORDS = [
+  'hello', 'lilypad', 'moo', 'world', 'compute', 'network', 'peer', 'job', 'result', 'cow', 'grass', 'field', 'river',
+  'stone', 'cloud', 'green', 'blue', 'quick', 'brown', 'fox', 'lazy', 'dog', 'jumps', 'over', 'the', 'a', 'an', 'of',
+  'test', 'run', 'again', 'today', 'tomorrow', 'morning', 'night', 'sun', 'moon', 'star', 'pond', 'frog', 'leaf',
+  'water', 'fire', 'earth', 'wind', 'light', 'dark', 'small', 'large', 'fast', 'slow', 'data', 'model', 'train',
+  'infer', 'batch', 'node', 'chain', 'block', 'token', 'deal', 'offer', 'price', 'market', 'hash', 'proof', 'is',
+  'are', 'was', 'were', 'be', 'to', 'and', 'or', 'not', 'yes', 'no', 'maybe', 'always', 'never', 'every', 'some',
+  'many', 'few', 'one', 'two', 'three', 'four', 'five', 'ten', 'hundred', 'thousand', 'please', 'thanks', 'good', 'bad'
+]
+
+function words (rng: RandomSource, min: number, max: number): string {
+  const n = min + rng.int(max - min + 1)
+  const out: string[] = []
+  for (let i = 0; i < n; i++) out.push(WORDS[rng.int(WORDS.length)])
+  return out.join(' ')
+}
+
+/** The canaries a validator sends: the built-in modules job creators run most (cowsay above all). */
+export const defaultCanaryTemplates: readonly CanaryTemplate[] = [
+  {
+    module: 'cowsay:v0.0.1', cpu: 500, ramMb: 64, weight: 6,
+    draw: rng => { const m = words(rng, 1, 12); return { inputs: { Message: m }, expected: { exitCode: 0, stdout: cowsayAnswer(m) } } }
+  },
+  {
+    module: 'primes:v0.1.0', cpu: 1000, ramMb: 256, weight: 2,
+    draw: rng => { const n = 1000 + rng.int(199_001); return { inputs: { N: String(n) }, expected: { exitCode: 0, stdout: primesAnswer(n) } } }
+  },
+  {
+    module: 'wordcount:v0.1.0', cpu: 250, ramMb: 64, weight: 2,
+    draw: rng => { const t = words(rng, 1, 30); return { inputs: { Text: t }, expected: { exitCode: 0, stdout: wordcountAnswer(t) } } }
+  }
+]
+
+/** A live offer slot a canary may go to. */
+export interface CanaryTarget {
+  provider: string
+  /** the resource offer's id: the canary is proposed to exactly this slot */
+  offerId: string
+  cpu: number
+  ramMb: number
+  /** resourceUnits of the slot's spec (what the provider claims; not what a canary credits) */
+  units: number
+}
+
+export interface CanaryRoundOptions {
+  /** chance (ppm) each provider is in a round (with all its live slots) */
+  slotPpm: number
+  /** audit probabilities (ppm) with weights, as real job creators choose them */
+  auditPpms: ReadonlyArray<readonly [number, number]>
+  templates?: readonly CanaryTemplate[]
+  /** at most this many canaries per provider in one round (its slots beyond are left alone) */
+  maxPerProvider?: number
+}
+
+export interface PlannedCanary {
+  provider: string
+  offerId: string
+  /**
+   * resourceUnits of the canary's own requirement: what it verified. Not the slot's claim — a provider claiming a
+   * 64-GPU slot that runs a cowsay has proved a cowsay's worth of resources, and is credited that.
+   */
+  units: number
+  module: string
+  inputs: Record<string, string>
+  auditPpm: number
+  expected: ExpectedAnswer
+}
+
+export const defaultRoundOptions: CanaryRoundOptions = {
+  // every provider in every round (a census at a random moment, four an epoch by default): identities that share a
+  // machine are always asked together, and canaries (paid like any job) stay a small part of an honest machine's
+  // income (simulations/rewards.ts; docs/incentives.md)
+  slotPpm: 1_000_000,
+  // the CLI's default is no audit; careful job creators ask for some
+  auditPpms: [[0, 6], [10_000, 2], [50_000, 1], [100_000, 1]],
+  maxPerProvider: 16
+}
+
+function weighted<T> (rng: RandomSource, items: ReadonlyArray<readonly [T, number]>): T {
+  const total = items.reduce((s, [, w]) => s + w, 0)
+  let u = rng.int(total)
+  for (const [v, w] of items) { if (u < w) return v; u -= w }
+  return items[items.length - 1][0]
+}
+
+/**
+ * The times of an epoch's rounds: `rounds` uniform draws in [start, end − tail) (seconds), ascending. `tail` keeps
+ * the last canaries far enough from the epoch's end to finish and be reported inside its report window.
+ */
+export function roundTimes (rng: RandomSource, start: number, end: number, rounds: number, tail: number): number[] {
+  const span = end - tail - start
+  if (span <= 0 || rounds <= 0) return []
+  const out: number[] = []
+  for (let i = 0; i < rounds; i++) out.push(start + rng.int(span))
+  return out.sort((a, b) => a - b)
+}
+
+/**
+ * One round: each provider joins with probability slotPpm, and then every one of its live slots (up to
+ * maxPerProvider) gets a canary that fits it, all at once — a provider is asked for the capacity it offers, at the
+ * same moment, so slots it cannot run together fail together. Sorted by offer id.
+ */
+export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: CanaryRoundOptions = defaultRoundOptions): PlannedCanary[] {
+  const templates = o.templates ?? defaultCanaryTemplates
+  const byProvider = new Map<string, CanaryTarget[]>()
+  for (const t of [...live].sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)) {
+    const p = t.provider.toLowerCase()
+    let l = byProvider.get(p)
+    if (l === undefined) { l = []; byProvider.set(p, l) }
+    l.push(t)
+  }
+  const out: PlannedCanary[] = []
+  for (const p of [...byProvider.keys()].sort()) {
+    if (rng.int(1_000_000) >= o.slotPpm) continue
+    let n = 0
+    for (const t of byProvider.get(p) as CanaryTarget[]) {
+      if (n >= (o.maxPerProvider ?? Infinity)) break
+      const fits = templates.filter(c => c.cpu <= t.cpu && c.ramMb <= t.ramMb)
+      if (fits.length === 0) continue
+      const template = weighted(rng, fits.map(c => [c, c.weight] as const))
+      const { inputs, expected } = template.draw(rng)
+      n++
+      out.push({ provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), module: template.module, inputs, auditPpm: weighted(rng, o.auditPpms), expected })
+    }
+  }
+  return out.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
+}
+
+export type CanaryVerdict = { passed: true } | { passed: false, reason: 'wrong-exit-code' | 'wrong-output' }
+
+/** A canary passes when the job's exit code and stdout are exactly the known answer. */
+export function checkCanaryResult (expected: ExpectedAnswer, got: { exitCode: number, stdout: string }): CanaryVerdict {
+  if (got.exitCode !== expected.exitCode) return { passed: false, reason: 'wrong-exit-code' }
+  if (got.stdout !== expected.stdout) return { passed: false, reason: 'wrong-output' }
+  return { passed: true }
+}
+
+/** What the validator asks its ordinary job creator for: exactly what `lilypad run` takes from a user. */
+export interface CanaryJobRequest { module: string, inputs: Record<string, string>, auditProbability: number }
+
+export function canaryJobRequest (c: PlannedCanary): CanaryJobRequest {
+  return { module: c.module, inputs: { ...c.inputs }, auditProbability: c.auditPpm / 1_000_000 }
+}
+
+/**
+ * The job creator key of a canary: derived from the validator's secret, the epoch and an index, so keys are fresh
+ * every epoch (a key revealed by an epoch's reports is never used again), unlinkable to the validator without the
+ * secret, and found again after a restart.
+ */
+export function deriveCanaryKey (secret: string, epoch: number, index: number): string {
+  return keccak256(concat([getBytes(secret), toBeHex(epoch, 8), toBeHex(index, 4)]))
+}

@@ -1,0 +1,258 @@
+// Scenario `rewards`: the incentivised testnet over several epochs, with providers following six strategies on
+// machines of the same size. It drives the same core code the nodes and `lilypad rewards compute` run:
+// canary rounds planned by protocols/incentives/canary.ts (planRound, the validator's planner), reward computation
+// and Merkle roots by protocols/incentives (computeEpochRewards, RewardsTree) under the default rules, and each
+// job creator's view of providers by core/reputation's ReputationBook (from the epoch's chain outcomes) behind
+// core/policy/ban.ts's BanList — a provider a job creator bans gets none of its jobs. What is modelled rather than
+// run: demand (each honest machine's share of real jobs), container execution (a canary passes when the machine
+// has the free capacity to run it at the round's moment and the strategy answers honestly), and the Market's
+// random audits (drawn with the deal's audit probability; an audited junk result is mediated wrong and slashed).
+//
+// Strategies (each on `machinesPer` machines of MACHINE units, four slots each):
+//   honest    one identity; real jobs from many job creators, answered correctly
+//   idle      one identity, online, answering canaries, but no demand (priced out): uptime alone
+//   sybil     one machine split into SYBIL_IDENTITIES identities, each offering the whole machine's four slots
+//   cheater   one identity that answers canaries correctly (it cannot tell them apart) but returns junk on real jobs
+//   colluder  a cartel: its providers and its own job creator keys (COLLUDER_CREATORS) fake paid jobs among
+//             themselves at the highest counted price and the lowest counted audit rate; real demand as honest
+//   overclaim one identity announcing ten times its machine's slots
+//
+// Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
+// paid by the validator like any job) − costs (gas of faked deals, slashed collateral). The report divides it by the
+// machine's resource units.
+import { Wallet, getAddress } from 'ethers'
+import { Rng } from './rng.ts'
+import { round } from './metrics.ts'
+import {
+  planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
+  type CanaryTarget, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue
+} from '../protocols/incentives/index.ts'
+import { ReputationBook } from '../core/reputation/index.ts'
+import { BanList } from '../core/policy/ban.ts'
+
+export const STRATEGIES = ['honest', 'idle', 'sybil', 'cheater', 'colluder', 'overclaim'] as const
+export type Strategy = typeof STRATEGIES[number]
+
+const LP = 10n ** 18n
+/** a machine: 4 cores, 8 GiB, offered as four slots of 1 core and 2 GiB */
+const SLOT = { cpu: 1000, ramMb: 2048, gpus: 0, gpuVramMb: 0 }
+const SLOTS = 4
+const MACHINE_UNITS = resourceUnits({ cpu: SLOT.cpu * SLOTS, ramMb: SLOT.ramMb * SLOTS, gpus: 0, gpuVramMb: 0 })
+export const SYBIL_IDENTITIES = 8
+export const COLLUDER_CREATORS = 4
+
+export interface RewardsScenarioOptions {
+  seed: number
+  /** machines per strategy (default 5) */
+  machinesPer?: number
+  epochs?: number
+  /** canary rounds per epoch (default 4, the validator's default) */
+  rounds?: number
+  /** real jobs per honest machine per epoch (default 40) */
+  demand?: number
+  /** faked deals per colluder per epoch (default 200) */
+  fakeDeals?: number
+  rules?: RewardRules
+  /** the validator's round options (default: defaultRoundOptions) */
+  round?: typeof defaultRoundOptions
+}
+
+export interface StrategyReport {
+  strategy: Strategy
+  machines: number
+  identities: number
+  canaries: { passed: number, failed: number }
+  paidDeals: number
+  slashed: number
+  rewardsLP: number
+  paymentsLP: number
+  costsLP: number
+  incomeLP: number
+  /** income per machine per epoch */
+  incomePerMachineLP: number
+  /** income per 1,000 resource units of machine per epoch */
+  incomePerKiloUnitLP: number
+  /** identities some job creator banned at the end */
+  bannedAtEnd: number
+}
+
+export interface RewardsScenarioResult {
+  /** real jobs per honest machine per epoch */
+  demand: number
+  epochs: number
+  rounds: number
+  roots: string[]
+  totalsLP: number[]
+  strategies: StrategyReport[]
+  /** the strategy with the highest income per unit of resource */
+  best: Strategy
+  honestEarnsMost: boolean
+}
+
+interface Identity { address: string, strategy: Strategy, machine: number, slots: number }
+
+const lp = (x: bigint): number => Number(x * 1_000_000n / LP) / 1_000_000
+
+function addressOf (tag: string, i: number): string {
+  return getAddress('0x' + Buffer.from(`${tag}:${i}`.padEnd(20, '.').slice(0, 20)).toString('hex'))
+}
+
+export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioResult {
+  const rng = new Rng(`rewards:${o.seed}`)
+  const rules = o.rules ?? defaultRewardRules
+  const machinesPer = o.machinesPer ?? 5
+  const epochs = o.epochs ?? 3
+  const rounds = o.rounds ?? 4
+  const demand = o.demand ?? 40
+  const fakeDeals = o.fakeDeals ?? 200
+  const price = LP
+  const collateral = 2n * LP
+  /** what a faked deal costs in gas (agree, submit, accept) on a cheap chain */
+  const gasPerDeal = LP / 500n
+
+  const identities: Identity[] = []
+  let machine = 0
+  for (const s of STRATEGIES) {
+    for (let m = 0; m < machinesPer; m++, machine++) {
+      const n = s === 'sybil' ? SYBIL_IDENTITIES : 1
+      for (let k = 0; k < n; k++) identities.push({ address: addressOf(s, identities.length).toLowerCase(), strategy: s, machine, slots: s === 'overclaim' ? SLOTS * 10 : SLOTS })
+    }
+  }
+  const byAddress = new Map(identities.map(i => [i.address, i]))
+  // real job creators (many, independent) and the colluders' own keys
+  const jobCreators = Array.from({ length: 50 }, (_, i) => addressOf('jc', i).toLowerCase())
+  const book = new ReputationBook()
+  // job creators' view: the chain record (read at each epoch's end) behind their own lapsing memory
+  const bans = new BanList({}, book)
+  // the validator's view: the same chain record, plus the canaries it saw fail this epoch (a provider that failed
+  // one is sent no more until the epoch ends) — the node's Validator does the same with its own BanList
+  const EPOCH_MS = 86_400_000
+  const validatorBans = new BanList({ ttlMs: EPOCH_MS }, book)
+  const validator = new Wallet('0x' + '77'.repeat(32)).address.toLowerCase()
+  const acc = new Map<Strategy, { passed: number, failed: number, paid: number, slashed: number, rewards: bigint, payments: bigint, costs: bigint }>()
+  for (const s of STRATEGIES) acc.set(s, { passed: 0, failed: 0, paid: 0, slashed: 0, rewards: 0n, payments: 0n, costs: 0n })
+  const roots: string[] = []
+  const totals: number[] = []
+  let deal = 0
+  const nextDeal = (): string => '0x' + (++deal).toString(16).padStart(64, '0')
+
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const deals: DealOutcome[] = []
+    const canaries: CanaryRecord[] = []
+    const canaryDeals = new Map<string, DealParties>()
+    // ---- real demand: each honest-sized share of jobs goes to a provider the job creator does not ban, demoted last ----
+    const serving = identities.filter(i => i.strategy !== 'idle')
+    const machinesServing = new Set(serving.map(i => i.machine)).size
+    const jobs = demand * machinesServing
+    for (let j = 0; j < jobs; j++) {
+      const jc = jobCreators[rng.int(jobCreators.length)]
+      // the job creator's candidates ranked by its standing of each (the node's order: ok, then demoted; banned
+      // dropped); demand goes to machines, not identities: a machine split into many keys gets no more real jobs
+      const ranked = bans.rank(serving, i => i.address, epoch * EPOCH_MS)
+      if (ranked.length === 0) break
+      const okOnes = ranked.filter(i => bans.standing(i.address, epoch * EPOCH_MS) === 'ok')
+      const pool = okOnes.length > 0 ? okOnes : ranked
+      const machines = [...new Set(pool.map(i => i.machine))]
+      const m = machines[rng.int(machines.length)]
+      const onMachine = pool.filter(i => i.machine === m)
+      const p = onMachine[rng.int(onMachine.length)]
+      const auditPpm = [0, 10_000, 50_000, 100_000][rng.int(4)]
+      const id = nextDeal()
+      const a = acc.get(p.strategy)!
+      if (p.strategy === 'cheater' && rng.int(1_000_000) < auditPpm) {
+        deals.push({ dealId: id, provider: p.address, jobCreator: jc, price, auditPpm, audited: true, challenged: false, state: 'MediatedWrong', closedBlock: j })
+        a.slashed++
+        a.costs += collateral
+      } else {
+        deals.push({ dealId: id, provider: p.address, jobCreator: jc, price, auditPpm, audited: false, challenged: false, state: 'Settled', closedBlock: j })
+        a.payments += price
+      }
+    }
+    // ---- the colluders' faked deals: their own job creators, the highest counted price, the lowest counted audit rate ----
+    // (one cartel: its job creator keys pay every colluding provider in turn, so each key pays "others" too)
+    for (const c of identities.filter(i => i.strategy === 'colluder')) {
+      const a = acc.get('colluder')!
+      for (let k = 0; k < fakeDeals; k++) {
+        const jc = addressOf('cartel', k % COLLUDER_CREATORS).toLowerCase()
+        deals.push({ dealId: nextDeal(), provider: c.address, jobCreator: jc, price: rules.maxPricePerDeal, auditPpm: rules.minAuditPpm, audited: false, challenged: false, state: 'Settled', closedBlock: 0 })
+        // the price goes round in a circle (its own job creator pays it); the gas does not
+        a.costs += gasPerDeal
+      }
+    }
+    // ---- canary rounds: the validator's planner over every live slot; a machine runs what its free capacity allows ----
+    for (let r = 0; r < rounds; r++) {
+      // each machine is busy with real jobs part of the time: 0–2 of its four slots at the round's moment. An honest
+      // provider withdraws the offers of busy slots; a Sybil identity or an overclaimer offers what it claims.
+      const busy = new Map<number, number>()
+      for (let m = 0; m < machine; m++) busy.set(m, rng.int(3))
+      const targets: CanaryTarget[] = []
+      // the validator skips providers its reputation book bans (the same standing job creators use)
+      for (const i of identities) {
+        const offered = i.strategy === 'sybil' || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
+        for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
+      }
+      const roundAt = epoch * EPOCH_MS + Math.floor((r + 0.5) * EPOCH_MS / rounds)
+      const planned = planRound(rng, targets.filter(t => validatorBans.standing(t.provider, roundAt) !== 'banned'), o.round ?? defaultRoundOptions)
+      // a canary runs when its machine has the CPU free at the round's moment (real jobs hold their slots' CPU)
+      const free = new Map<number, number>()
+      for (const c of planned) {
+        const who = byAddress.get(c.provider.toLowerCase())!
+        if (!free.has(who.machine)) free.set(who.machine, SLOT.cpu * (SLOTS - (who.strategy === 'idle' ? 0 : busy.get(who.machine) as number)))
+        const cpu = (free.get(who.machine) as number)
+        const template = defaultCanaryTemplates.find(t => t.module === c.module)
+        const need = template?.cpu ?? 500
+        let outcome: CanaryOutcomeValue
+        if (cpu < need) outcome = CanaryOutcome.NoResult // the machine cannot run it at this moment: it times out
+        else { free.set(who.machine, cpu - need); outcome = CanaryOutcome.Passed }
+        const id = nextDeal()
+        canaryDeals.set(id, { provider: who.address, jobCreator: validator })
+        // the validator pays for a canary as any job creator pays (only for results it accepts)
+        if (outcome === CanaryOutcome.Passed) acc.get(who.strategy)!.payments += price
+        canaries.push({ reportId: nextDeal(), epoch, provider: who.address, validator, dealId: id, outcome, units: c.units, observedAt: 0 })
+        deals.push({ dealId: id, provider: who.address, jobCreator: validator, price, auditPpm: c.auditPpm, audited: false, challenged: false, state: outcome === CanaryOutcome.Passed ? 'Settled' : 'TimedOutResult', closedBlock: 0 })
+        const a = acc.get(who.strategy)!
+        if (outcome === CanaryOutcome.Passed) a.passed++
+        else { a.failed++; validatorBans.record(who.address, 'no-result', roundAt) }
+      }
+    }
+    // ---- the epoch's rewards and root: exactly what `lilypad rewards compute` computes from these facts ----
+    const rewards = computeEpochRewards({ epoch, deals, canaries, canaryDeals }, rules)
+    if (rewards.total > 0n) roots.push(RewardsTree.fromRewards(rewards).root)
+    totals.push(lp(rewards.total))
+    for (const p of rewards.providers) {
+      const who = byAddress.get(p.provider)
+      if (who === undefined) continue
+      const a = acc.get(who.strategy)!
+      a.rewards += p.amount
+      if (p.paidDeals > 0) a.paid += p.paidDeals
+    }
+    // ---- every job creator reads the epoch's outcomes from the chain: the next epoch's standing ----
+    for (const d of deals) book.addOutcome(d)
+    for (const c of canaries) book.addCanary(c, canaryDeals.get(c.dealId))
+  }
+
+  const strategies: StrategyReport[] = STRATEGIES.map(s => {
+    const a = acc.get(s)!
+    const ids = identities.filter(i => i.strategy === s)
+    const machines = new Set(ids.map(i => i.machine)).size
+    const income = a.rewards + a.payments - a.costs
+    const perMachine = lp(income) / machines / epochs
+    return {
+      strategy: s,
+      machines,
+      identities: ids.length,
+      canaries: { passed: a.passed, failed: a.failed },
+      paidDeals: a.paid,
+      slashed: a.slashed,
+      rewardsLP: lp(a.rewards),
+      paymentsLP: lp(a.payments),
+      costsLP: lp(a.costs),
+      incomeLP: lp(income),
+      incomePerMachineLP: round(perMachine, 4),
+      incomePerKiloUnitLP: round(perMachine * 1000 / MACHINE_UNITS, 4),
+      bannedAtEnd: ids.filter(i => bans.standing(i.address, epochs * EPOCH_MS) === 'banned').length
+    }
+  })
+  const best = [...strategies].sort((a, b) => b.incomePerKiloUnitLP - a.incomePerKiloUnitLP)[0].strategy
+  return { demand, epochs, rounds, roots, totalsLP: totals, strategies, best, honestEarnsMost: best === 'honest' }
+}
