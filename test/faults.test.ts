@@ -95,6 +95,17 @@ async function advertised (node: LilypadNode): Promise<void> {
   await new Promise<void>(resolve => { const off = devnet.bootstrap.gossip.onVerified(() => { if (has()) { off(); resolve() } }) })
 }
 
+/** Resolves once `book` holds a live offer of `provider` (it heard it through gossip or sync). */
+async function knows (book: { offers: () => Array<{ offer: { provider: string } }> }, provider: string, gossip: { onVerified: (fn: () => void) => () => void }): Promise<void> {
+  const has = (): boolean => book.offers().some(o => o.offer.provider === provider)
+  if (has()) return
+  await new Promise<void>(resolve => {
+    const off = gossip.onVerified(() => { if (has()) { off(); clearInterval(timer); resolve() } })
+    // synced offers enter the book without a gossip event: look again on a short interval as well
+    const timer = setInterval(() => { if (has()) { off(); clearInterval(timer); resolve() } }, 100)
+  })
+}
+
 /** Resolves with the provider's record of its first deal that satisfies `pred`. */
 async function dealWhere (node: LilypadNode, pred: (r: RpDealRecord) => boolean): Promise<RpDealRecord> {
   return await new Promise(resolve => {
@@ -201,6 +212,9 @@ test.serial('a provider without deposit does not advertise; one whose deposit va
   await admin.provider.send('anvil_setStorageAt', [devnet.network.contracts.market, await depositSlot(rp.chain.address, parseEther('2')), zeroPadValue('0x', 32)])
   // an agree timeout far away: only the provider's notice can make the job move on
   const { jc } = await jobCreator(DEVNET_KEYS.user2, 'jc-no-deposit', { agreeTimeoutMs: 600_000 })
+  // the new job creator must know the victim's (cheapest) offer before it runs, or it may match the devnet's
+  // provider first and never propose to the victim (sync and gossip bring the offers in either order)
+  await knows(jc.book, rp.chain.address, jc.gossip)
   let revertedAt = 0
   let movedOnAt = 0
   rp.provider!.on('deal', r => { if (r.agreeFailed !== undefined && revertedAt === 0) revertedAt = performance.now() })
