@@ -3,6 +3,7 @@ import test from 'ava'
 import { createServer, type Server, type Socket } from 'node:net'
 import { startDevnet, agreeDeal, type Devnet } from '../../contracts/fixture.ts'
 import { ChainClient } from './client.ts'
+import { withHeadroom } from './queue.ts'
 import { connectLilypadToken } from '../../contracts/generated/index.ts'
 
 let net: Devnet
@@ -60,6 +61,28 @@ test.serial('every receipt lands in the gas log', async t => {
     const receipt = await net.provider.getTransactionReceipt(e.hash)
     t.is(receipt!.gasUsed, e.gasUsed)
   }
+})
+
+test.serial('the gas limit sent covers a result drawn for audit on inclusion though the estimate saw none', async t => {
+  // The draw uses the including block's prevrandao, which the estimate (on the pending block) cannot know: a deal
+  // with 0 < auditPpm < 100 % is estimated on either path and may run on the other. The audited path is the dearer.
+  const costOf = async (auditPpm: number): Promise<{ gasUsed: bigint, gasLimit: bigint, audited: boolean }> => {
+    const { deal } = await agreeDeal(net, { auditPpm })
+    const { audited } = await net.rp.submitResult(deal, 'bafy-headroom')
+    const entry = net.rp.gasLog.at(-1)!
+    const tx = await net.provider.getTransaction(entry.hash)
+    return { gasUsed: entry.gasUsed, gasLimit: tx!.gasLimit, audited }
+  }
+  const plain = await costOf(0)
+  const drawn = await costOf(1_000_000)
+  t.false(plain.audited)
+  t.true(drawn.audited)
+  t.true(drawn.gasUsed > plain.gasUsed)
+  t.log(`submitResult gas: ${plain.gasUsed} not audited, ${drawn.gasUsed} audited; limit sent ${plain.gasLimit}`)
+  // what a sender estimating the plain path sends is enough for the audited one
+  t.true(withHeadroom(plain.gasUsed) >= drawn.gasUsed, `headroom ${withHeadroom(plain.gasUsed)} < audited ${drawn.gasUsed}`)
+  // and that is what the queue sends: the estimate (at least the gas used) with headroom
+  t.true(plain.gasLimit >= withHeadroom(plain.gasUsed))
 })
 
 test.serial('a deal watcher follows the deal through its events', async t => {

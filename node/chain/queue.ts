@@ -31,6 +31,16 @@ export async function waitForReceipt (provider: Provider, hash: string, opts: { 
   }
 }
 
+/**
+ * The gas limit sent for an estimate. eth_estimateGas runs the call on the pending block, but the transaction runs
+ * in the block that includes it, whose randomness (prevrandao) and state differ: a result the estimate saw as not
+ * audited can be drawn for audit on inclusion, which costs more (the mediator's draw and one more event) and, at the
+ * bare estimate, runs out of gas and reverts. Unused gas is refunded, so the headroom costs nothing.
+ */
+export function withHeadroom (estimate: bigint): bigint {
+  return estimate + estimate / 4n + 10_000n
+}
+
 export interface GasEntry { what: string, hash: string, gasUsed: bigint, blockNumber: number }
 
 export interface QueuedSendOptions {
@@ -120,7 +130,7 @@ export class TxQueue {
       this.#chainId ??= (await provider.getNetwork()).chainId
       const request: TransactionRequest = { ...tx, from: this.wallet.address, nonce: this.#nonce, chainId: this.#chainId }
       try {
-        request.gasLimit = opts.gasLimit ?? await provider.estimateGas(request)
+        request.gasLimit = opts.gasLimit ?? withHeadroom(await provider.estimateGas(request))
       } catch (err) {
         const decoded = decodeRevert(revertDataOf(err))
         if (decoded != null) throw new ContractRevertError(what, decoded.name, decoded.args, err)
