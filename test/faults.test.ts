@@ -268,9 +268,11 @@ test.serial('the provider\'s own agree fails, then the job creator agrees the de
   const rec = await failed
   t.regex(rec.agreeFailed ?? '', /deadline|Rpc|took longer/)
   t.deepEqual(rp.provider!.capacity.freeSlots(), [0], 'its slot was released at once')
+  // the balances before anything is agreed: read while the provider's transactions are still refused, since its
+  // lifecycle retries its agree as soon as they pass and may have it mined before a read after clear()
+  const [jc0, rp0] = await Promise.all([admin.depositOf(jcClient.address), admin.depositOf(rp.chain.address)])
   // the RPC is back; the job creator agrees with both signatures
   proxy.refuseMethods.clear()
-  const [jc0, rp0] = await Promise.all([admin.depositOf(jcClient.address), admin.depositOf(rp.chain.address)])
   const submitted = dealWhere(rp, r => r.dealId === agreed.dealId && r.phase === 'submitted')
   // the provider's lifecycle may retry its own agree once transactions pass again, and win the race: either way the
   // deal is agreed on chain with both signatures, and the provider must run it
