@@ -20,6 +20,8 @@ export interface E2eBenchResult {
   overheadMs: { p50: number }
   phasesMs: Record<string, { p50: number }>
   devnetReadyMs: number
+  /** the same command while the user's node runs (`lilypad node --roles none`): the CLI submits through its API */
+  viaNodeMs: { p50: number, p95: number }
 }
 
 export async function benchE2e (devnet: Devnet, home: string, opts: { runs?: number } = {}): Promise<E2eBenchResult> {
@@ -46,8 +48,21 @@ export async function benchE2e (devnet: Devnet, home: string, opts: { runs?: num
       if (runMs !== undefined) overheads.push(o.totalMs - runMs)
       for (const [k, v] of Object.entries(o.phasesMs)) (phases[k] ??= []).push(v)
     }
+    // the fast path: the node that owns the key runs; each CLI process only submits and follows the job
+    const { userNode } = await import('./throughput.ts')
+    const user = await userNode(devnet, home)
+    const viaNode: number[] = []
+    try {
+      for (let i = -1; i < runs; i++) {
+        const { stdout } = await execFileP(process.execPath, [CLI, 'run', 'cowsay:v0.0.1', '-i', `Message=via node ${i}`, '--json'], { env })
+        if (i >= 0) viaNode.push((JSON.parse(stdout) as { totalMs: number }).totalMs)
+      }
+    } finally {
+      await user.stop()
+    }
     return {
       runs,
+      viaNodeMs: { p50: round(median(viaNode)), p95: round(percentile(viaNode, 0.95)) },
       totalMs: { p50: round(median(totals)), p95: round(percentile(totals, 0.95)) },
       resultOnDiskMs: { p50: round(median(onDisk)) },
       overheadMs: { p50: round(median(overheads)) },

@@ -132,6 +132,20 @@ export function toUserError (e: unknown): unknown {
       return new UserError(err.message, { hint: 'pick a free port for --metrics (0 lets the system choose)', exitCode: 2, cause: e })
     case 'GatewayPortError':
       return new UserError(err.message, { hint: 'pick a free port for --gateway (0 lets the system choose)', exitCode: 2, cause: e })
+    case 'NodeAlreadyRunningError':
+    case 'JobNotFoundError':
+    case 'JobNotDoneError':
+    case 'JobEndedError':
+    case 'JobCancelledError':
+    case 'NodeRestartedError':
+    case 'TooManyJobsError':
+    case 'BadResultPathError':
+    case 'ResultFileNotFoundError':
+    case 'InputFileNotUsedError':
+    case 'InputNameConflictError':
+      return new UserError(err.message, { hint: (err as { hint?: string }).hint, cause: e })
+    case 'ApiPortError':
+      return new UserError(err.message, { hint: 'pick a free port for --api (0 lets the system choose), or --no-api', exitCode: 2, cause: e })
     case 'DockerUnavailableError':
       return new UserError(err.message, { hint: 'start the Docker engine (./lilypad sets up the machine)', cause: e })
     case 'NoRewardsContractError':

@@ -35,6 +35,7 @@ import type { Clock } from '../core/clock.ts'
 import type { RoleName } from './role-names.ts'
 import { Housekeeping, type HousekeepingInit } from './housekeeping/index.ts'
 import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
+import { JobService, type JobServiceInit } from './jobs/index.ts'
 
 export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
@@ -121,6 +122,8 @@ export class LilypadNode {
   validator?: Validator
   /** each epoch's canary job creator (its own key and chain client) */
   private readonly canaryRunners = new Map<number, { jc: JobCreator, chain: ChainClient }>()
+  /** the user's jobs (the local API's), once startJobs() ran */
+  jobs?: JobService
   housekeeping?: Housekeeping
   retention?: ResultRetention
   private executor?: Executor
@@ -326,6 +329,19 @@ export class LilypadNode {
     this.validator.start()
   }
 
+  /**
+   * The job service over this node's job creator (deals and jobs in the node's data dir): many jobs at once with
+   * the node's one key, one nonce-owning queue. Stored jobs whose deal was open are followed again.
+   */
+  async startJobs (init?: JobServiceInit): Promise<JobService> {
+    if (this.jobs !== undefined) return this.jobs
+    const jc = await this.createJobCreator(this.opts)
+    const jobs = new JobService(this.components, jc, this.opts.dataDir, init)
+    await jobs.start()
+    this.jobs = jobs
+    return jobs
+  }
+
   /** A provider's results are pruned by age and total size, except those of deals still open (fetchable). */
   private async startResultRetention (provider: ResourceProvider): Promise<void> {
     const open = new Set<string>()
@@ -369,6 +385,7 @@ export class LilypadNode {
     await this.validator?.stop()
     for (const r of this.canaryRunners.values()) { await r.jc.stop(); await r.chain.stop() }
     this.canaryRunners.clear()
+    await this.jobs?.stop()
     await this.jobCreator?.stop()
     this.reputation?.stop()
     await this.mediator?.stop()

@@ -16,6 +16,8 @@ test('lilypad bench --quick --json produces every key', async t => {
 
   t.true(isNum(r.e2e.totalMs.p50) && isNum(r.e2e.totalMs.p95), 'e2e.totalMs')
   t.true(isNum(r.e2e.overheadMs.p50), 'e2e.overheadMs')
+  t.true(isNum(r.e2e.viaNodeMs?.p50) && isNum(r.e2e.viaNodeMs?.p95), 'e2e.viaNodeMs')
+  t.true(isNum(r.throughput?.jobsPerMin) && isNum(r.throughput?.jobMs?.p50) && isNum(r.throughput?.done) && isNum(r.throughput?.nonceErrors), 'throughput')
   for (const phase of ['offered', 'matched', 'agreed', 'result', 'downloaded', 'settled']) t.true(isNum(r.e2e.phasesMs[phase]?.p50), `e2e.phasesMs.${phase}`)
 
   for (const path of ['happy', 'challengedCorrect', 'challengedWrong', 'timeoutResult', 'timeoutMediation']) {

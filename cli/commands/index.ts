@@ -3,6 +3,13 @@ import type { CommandEntry } from '../command.ts'
 // One line per command; each lives in its own file and is imported only when it runs.
 export const commands: CommandEntry[] = [
   { name: 'run', summary: 'Run a job on the Lilypad network (starts the devnet when none is named and none runs)', load: async () => (await import('./run.ts')).run },
+  { name: 'jobs', summary: 'List the jobs of the node that owns your key, newest first', load: async () => (await import('./jobs.ts')).jobs },
+  { name: 'job', summary: 'Show one job: state, phase, deals, outcome or error, events', load: async () => (await import('./jobs.ts')).job },
+  { name: 'cancel', summary: 'Cancel a job (nothing is spent before a deal is agreed; after, the deal runs to its end)', load: async () => (await import('./jobs.ts')).cancel },
+  { name: 'logs', summary: 'Show a job\'s events; -f follows until the job ends', load: async () => (await import('./jobs.ts')).logs },
+  { name: 'balance', summary: 'LP in your wallet, in the Market deposit, and locked in open deals', load: async () => (await import('./money.ts')).balance },
+  { name: 'deposit', summary: 'Move LP from your wallet into the Market deposit that pays for jobs', load: async () => (await import('./money.ts')).deposit },
+  { name: 'withdraw', summary: 'Move LP from the Market deposit back to your wallet', load: async () => (await import('./money.ts')).withdraw },
   { name: 'get', summary: 'Fetch and verify the result directory behind a CID from the network', load: async () => (await import('./get.ts')).get },
   { name: 'devnet', summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator, a job bridge', load: async () => (await import('./devnet.ts')).devnet },
   { name: 'node', summary: 'Run a node with the given roles', load: async () => (await import('./node.ts')).node },

@@ -5,7 +5,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--gateway PORT] [--log-level LEVEL]'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--log-level LEVEL]   (--roles none: only the job API)'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -17,14 +17,14 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
         announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
         slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
         'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
-        metrics: { type: 'string' }, gateway: { type: 'string' }, 'log-level': { type: 'string' }
+        metrics: { type: 'string' }, gateway: { type: 'string' }, api: { type: 'string' }, 'no-api': { type: 'boolean' }, 'log-level': { type: 'string' }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
   const o = v.values
   let roles: RoleName[]
-  try { roles = fixedRoles ?? parseRoles(o.roles ?? '') } catch (err) { throw usageError((err as Error).message, USAGE) }
-  if (roles.length === 0) throw usageError('name at least one role with --roles', USAGE)
+  if (fixedRoles === undefined && o.roles === undefined) throw usageError('name at least one role with --roles, or --roles none for a node that only runs your jobs through its API', USAGE)
+  try { roles = fixedRoles ?? (o.roles?.trim() === 'none' ? [] : parseRoles(o.roles ?? '')) } catch (err) { throw usageError((err as Error).message, USAGE) }
   const slots = o.slots === undefined ? undefined : Number(o.slots)
   if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
   const lp = (flag: string, s: string | undefined): bigint | undefined => {
@@ -61,40 +61,45 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
   const gatewayPort = o.gateway === undefined ? undefined : Number(o.gateway)
   if (gatewayPort !== undefined && !(Number.isInteger(gatewayPort) && gatewayPort >= 0 && gatewayPort < 65536)) throw usageError('--gateway must be a TCP port number', USAGE)
+  const apiPort = o.api === undefined ? 0 : Number(o.api)
+  if (!(Number.isInteger(apiPort) && apiPort >= 0 && apiPort < 65536)) throw usageError('--api must be a TCP port number (0: any free port)', USAGE)
+  if (o.api !== undefined && o['no-api'] === true) throw usageError('--api and --no-api exclude each other', USAGE)
   const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
   const level = o['log-level']
   if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`, USAGE)
-  const { LilypadNode } = await import('../../node/node.ts')
+  const { startUserNode } = await import('../../node/api/user-node.ts')
   const { serveMetrics } = await import('../../node/observability/metrics.ts')
   const { serveGateway } = await import('../../node/result-store/gateway.ts')
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
-  let node: Awaited<ReturnType<typeof LilypadNode.create>>
+  let user: Awaited<ReturnType<typeof startUserNode>>
   try {
-    node = await LilypadNode.create({
+    user = await startUserNode({
+      home: lilypadHome(), api: o['no-api'] === true ? false : { port: apiPort },
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
       host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
       provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' ? { fault: 'wrong-result' as const } : {}) },
       // logs to stderr: a status line a minute, every failure with its reason; `node` names it on every line
-      components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { node: roles.join(',') } } }
+      components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { node: roles.length > 0 ? roles.join(',') : 'jobs' } } }
     })
   } catch (err) { throw toUserError(err) }
+  const node = user.node
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined
   let gateway: Awaited<ReturnType<typeof serveGateway>> | undefined
   try {
     if (metricsPort !== undefined) metricsServer = await serveMetrics(node.components.metrics, { port: metricsPort })
     // read-only, loopback: the results this node holds at /ipfs/<CID>/<path> (node/result-store/gateway.ts)
     if (gatewayPort !== undefined) gateway = await serveGateway(node.store, { port: gatewayPort })
-  } catch (err) { await metricsServer?.close(); await node.stop(); throw toUserError(err) }
-  console.error(`lilypad node ${roles.join(',')} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}${gateway !== undefined ? `\n  gateway ${gateway.url}` : ''}\nCtrl-C stops it.`)
+  } catch (err) { await metricsServer?.close(); await user.stop(); throw toUserError(err) }
+  console.error(`lilypad node ${roles.length > 0 ? roles.join(',') : '(jobs only)'} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}${gateway !== undefined ? `\n  gateway ${gateway.url}` : ''}${user.api !== undefined ? `\n  api ${user.api.url}/v1 (token in ${join(dataDir, 'api-token')})` : ''}\nCtrl-C stops it.`)
   await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
   console.error('stopping…')
   await metricsServer?.close()
   await gateway?.close()
-  await node.stop()
+  await user.stop()
   return 0
 }
 

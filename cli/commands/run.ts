@@ -7,6 +7,7 @@ import { Progress, resultStatusLines } from '../progress.ts'
 import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
 import type { LilypadNode } from '../../node/node.ts'
 import type { JobOutcome } from '../../node/roles/job-creator.ts'
+import type { Lilypad } from '../../sdk/index.ts'
 import type { GpuRequirement } from '../../node/modules/requirement.ts'
 import { readResultStatus, type ResultStatus } from '../../node/executor/status.ts'
 
@@ -102,6 +103,53 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
   }
 }
 
+type Parsed = Awaited<ReturnType<typeof parse>>
+/** What the output needs of a job's outcome, whichever way it ran. */
+type Finished = Pick<JobOutcome, 'dealId' | 'resultCid' | 'path' | 'exitCode' | 'phasesMs' | 'inputFiles'>
+
+/** Submits the job to the running node and follows its events; Ctrl-C cancels it (and says what that costs). */
+async function runThroughNode (lp: Lilypad, a: Parsed, progress: Progress): Promise<Finished> {
+  const { fromApi, render } = await import('../node-client.ts')
+  const { formatLP } = await import('../usage.ts')
+  const gpu = { ...(a.gpu.gpus !== undefined ? { gpus: a.gpu.gpus } : {}), ...(a.gpu.gpuModel !== undefined ? { model: a.gpu.gpuModel } : {}), ...(a.gpu.gpuVramMb !== undefined ? { vramMb: a.gpu.gpuVramMb } : {}) }
+  let job
+  try {
+    job = await lp.submit(a.ref, a.inputs, {
+      audit: a.audit, accept: a.accept,
+      ...(Object.keys(gpu).length > 0 ? { gpu } : {}),
+      ...(Object.keys(a.inputFiles).length > 0 ? { inputFiles: a.inputFiles } : {}),
+      ...(a.target !== undefined ? { target: a.target } : {}),
+      ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
+      ...(a.maxPrice !== undefined ? { maxPrice: formatLP(a.maxPrice) } : {})
+    })
+  } catch (err) { throw await fromApi(err) }
+  progress.note(`job ${job.id} submitted to the running node ("lilypad job ${job.id}" shows it)`)
+  const stop = new AbortController()
+  let why: 'interrupted' | 'timeout' | undefined
+  const onSigint = (): void => { why = 'interrupted'; stop.abort() }
+  process.once('SIGINT', onSigint)
+  const timer = a.timeoutSec !== undefined ? setTimeout(() => { why = 'timeout'; stop.abort() }, a.timeoutSec * 1000) : undefined
+  try {
+    for await (const e of lp.logs(job.id, { signal: stop.signal })) render(progress, e)
+  } catch (err) {
+    if (why === undefined) throw await fromApi(err)
+    const answer = await lp.cancel(job.id).catch(async e => { throw await fromApi(e) })
+    const what = why === 'interrupted' ? 'interrupted' : `gave up after --timeout ${a.timeoutSec ?? 0} s`
+    throw new UserError(answer.cancelled ? `${what}: job ${job.id} cancelled` : `${what}: job ${job.id} goes on in the node`, { hint: answer.money, exitCode: why === 'interrupted' ? 130 : 1 })
+  } finally {
+    process.off('SIGINT', onSigint)
+    clearTimeout(timer)
+  }
+  let end
+  try { end = await lp.job(job.id) } catch (err) { throw await fromApi(err) }
+  if (end.state !== 'done' || end.outcome === undefined) {
+    const e = Object.assign(new Error(end.error?.message ?? `the job ended ${end.state}`), { name: end.error?.name ?? 'Error', status: 200, ...(end.error?.hint !== undefined ? { hint: end.error.hint } : {}) })
+    throw await fromApi(e)
+  }
+  const o = end.outcome
+  return { dealId: o.dealId, resultCid: o.resultCid, path: o.path, exitCode: o.exitCode, phasesMs: o.phasesMs, ...(o.inputFiles !== undefined ? { inputFiles: o.inputFiles } : {}) }
+}
+
 export const run: Command = {
   name: 'run',
   summary: 'Run a job on the Lilypad network (starts the devnet when none is named and none runs)',
@@ -110,8 +158,6 @@ export const run: Command = {
     const a = await parse(argv)
     const progress = new Progress({ json: a.json })
     const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
-    const { LilypadNode } = await import('../../node/node.ts')
-    const { generateKeyPair } = await import('@libp2p/crypto/keys')
     const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(a.network, { autoStart: a.network === undefined, onNote: m => { progress.note(m) } })
     const stateDir = join(lilypadHome(), 'state', loaded.network.networkId, wallet.address.toLowerCase())
     const interrupt = new AbortController()
@@ -119,8 +165,16 @@ export const run: Command = {
     process.once('SIGINT', onSigint)
     const signals = [interrupt.signal, ...(a.timeoutSec !== undefined ? [AbortSignal.timeout(a.timeoutSec * 1000)] : [])]
     let node: LilypadNode | undefined
-    let outcome: JobOutcome
-    try {
+    let outcome: Finished
+    // the fast path: the node that owns this key runs the job (it owns the nonce, the deals and the store)
+    const { runningNode } = await import('../node-client.ts')
+    const viaNode = await runningNode({ loaded, wallet, isDevnet })
+    if (viaNode !== undefined) {
+      process.off('SIGINT', onSigint)
+      outcome = await runThroughNode(viaNode, a, progress)
+    } else try {
+      const { LilypadNode } = await import('../../node/node.ts')
+      const { generateKeyPair } = await import('@libp2p/crypto/keys')
       // an ephemeral peer id: several runs at once must not share one
       // the run's own output is the progress on stderr and the result on stdout: the node logs only warnings
       // unless LILYPAD_LOG_LEVEL asks for more

@@ -64,6 +64,8 @@ export class LilypadMetrics {
   readonly canaryRounds: Counter
   readonly canaries: Counter<'outcome'>
   readonly canaryReportsRecorded: Counter
+  /** jobs the node's job service holds (its local API's jobs), by state */
+  readonly userJobs: Gauge<'state'>
 
   constructor (opts: { registry?: Registry, defaultMetrics?: boolean } = {}) {
     const registers = [this.registry = opts.registry ?? new Registry()]
@@ -100,6 +102,7 @@ export class LilypadMetrics {
     this.canaryRounds = new Counter({ name: 'lilypad_canary_rounds_total', help: 'Canary rounds the validator ran', registers })
     this.canaries = new Counter({ name: 'lilypad_canaries_total', help: 'Canary jobs checked by the validator, by outcome', labelNames: ['outcome'], registers })
     this.canaryReportsRecorded = new Counter({ name: 'lilypad_canary_reports_recorded_total', help: 'Signed canary reports the validator recorded in the Rewards contract', registers })
+    this.userJobs = new Gauge({ name: 'lilypad_user_jobs', help: 'Jobs held by the node\'s job service (local API), by state', labelNames: ['state'], registers })
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'lilypad_process_' })
   }
 

@@ -24,8 +24,10 @@ export class GatewayPortError extends Error {
   override name = 'GatewayPortError'
 }
 
-const TEXT_NAMES = /^(stdout|stderr|exitCode|status)$|\.(txt|json|csv|log|md)$/i
-const SAFE_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "sandbox; default-src 'none'", 'cache-control': 'public, max-age=31536000, immutable' }
+/** result files shown as text; everything else is served as bytes (the job API's result files use the same rule) */
+export const TEXT_NAMES = /^(stdout|stderr|exitCode|status)$|\.(txt|json|csv|log|md)$/i
+/** a result is data from a stranger: never sniffed, never run as a page */
+export const SAFE_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "sandbox; default-src 'none'", 'cache-control': 'public, max-age=31536000, immutable' }
 
 function send (res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }).end(`${text}\n`)

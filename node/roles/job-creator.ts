@@ -45,7 +45,7 @@ export type Phase = 'offered' | 'matched' | 'agreed' | 'running' | 'result' | 'd
 
 /** What `run` reports as it goes (Helia-style typed progress events). */
 export type JobProgressEvents =
-  | ProgressEvent<'lilypad:job:phase', { phase: Phase, detail?: string, ms: number }>
+  | ProgressEvent<'lilypad:job:phase', { phase: Phase, detail?: string, ms: number, /** on 'matched': the countersigned deal */ dealId?: string }>
   | ProgressEvent<'lilypad:job:tx', { what: string, hash: string, gasUsed: bigint }>
   | ProgressEvent<'lilypad:job:note', { message: string }>
   /** live output of the deal's container, as the provider streams it (advisory: the result is the CID-verified one) */
@@ -378,13 +378,13 @@ export class JobCreator {
     const t0 = performance.now()
     let last = t0
     const phasesMs: Record<string, number> = {}
-    const phase = (p: Phase, detail?: string): void => {
+    const phase = (p: Phase, detail?: string, dealId?: string): void => {
       const t = performance.now()
       const ms = Math.round(t - last)
       phasesMs[p] = ms
       last = t
       this.c.metrics.phaseSeconds.observe({ phase: p }, ms / 1000)
-      req.onProgress?.(new CustomProgressEvent('lilypad:job:phase', { phase: p, ...(detail !== undefined ? { detail } : {}), ms }))
+      req.onProgress?.(new CustomProgressEvent('lilypad:job:phase', { phase: p, ...(detail !== undefined ? { detail } : {}), ms, ...(dealId !== undefined ? { dealId } : {}) }))
     }
     const note = (message: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:note', { message })); this.c.logger.info(message) }
     const tx = (what: string, hash: string, gasUsed: bigint): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:tx', { what, hash, gasUsed })) }
@@ -412,7 +412,7 @@ export class JobCreator {
     }
   }
 
-  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string) => void, phasesMs: Record<string, number>, log?: LogSink, queued: QueueSink }): Promise<JobOutcome> {
+  private async runWith (req: JobRequest, inputFiles: Record<string, string>, ctx: { signal: AbortSignal, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, phase: (p: Phase, detail?: string, dealId?: string) => void, phasesMs: Record<string, number>, log?: LogSink, queued: QueueSink }): Promise<JobOutcome> {
     const { signal, note, tx, phase, phasesMs, log, queued } = ctx
     const loaded = await loadModule(req.module, req.inputs, this.opts.modulesDir !== undefined ? { modulesDir: this.opts.modulesDir } : {})
     for (const [name, cid] of Object.entries(inputFiles)) {
@@ -449,7 +449,6 @@ export class JobCreator {
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
       phase('offered', `${req.module} nonce ${job.nonce}`)
       const agreed = await this.negotiate(jobOffer, excluded, signal, note, queued, attempt > 1)
-      phase('matched', `${agreed.deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`)
       const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal, ...(log !== undefined ? { log } : {}) })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
@@ -488,7 +487,11 @@ export class JobCreator {
           checkedDeposit = true
         }
         try {
-          const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal })
+          // A proposal on the wire is not cut by the job's own signal (a cancel, Ctrl-C): the provider may countersign
+          // it and have its agree mined after we stopped listening, and a deal must be known to be followed (paid
+          // for its result or refunded). The round is bounded by the negotiator's dial and step timeouts; a deal
+          // countersigned after the job's abort is recorded by follow(), which then gives up on it at once.
+          const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal: this.stopController.signal })
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
           this.noteCountersigned(agreed.deal.resourceProvider)
           return agreed
@@ -596,7 +599,7 @@ export class JobCreator {
   /** One deal from countersignature to its outcome for the job, or `{ failed }` when the job must move on. */
   private async follow (
     jobOffer: Envelope<'JobOffer'>, agreed: AgreedDeal, req: JobRequest,
-    ctx: { phase: (p: Phase, d?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal, log?: LogSink }
+    ctx: { phase: (p: Phase, d?: string, dealId?: string) => void, note: (m: string) => void, tx: (what: string, hash: string, gasUsed: bigint) => void, signal: AbortSignal, log?: LogSink }
   ): Promise<Omit<JobOutcome, 'retries' | 'phasesMs'> | { failed: string }> {
     const { deal, dealId } = agreed
     const chain = this.opts.chain
@@ -624,6 +627,8 @@ export class JobCreator {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
       const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
+      // matched once the deal is on record: whoever hears of the deal id can look it up
+      ctx.phase('matched', `${deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`, id)
       if (ctx.log !== undefined) this.followLogs(id, agreed.providerPeer, ctx.log, AbortSignal.any([logsDone.signal, ctx.signal]))
       const shown = new Set<Phase>()
       const show = (p: Phase, d?: string): void => { if (!shown.has(p)) { shown.add(p); ctx.phase(p, d) } }

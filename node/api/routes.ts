@@ -1,0 +1,155 @@
+// The local API's routes in one table: each route's request schemas (JSON Schema, checked by fastify's validator)
+// and its documented responses. The server registers exactly these; the OpenAPI document is built from them, so
+// the document cannot drift from what is checked.
+
+export type Method = 'GET' | 'POST'
+export type JsonSchema = Record<string, unknown>
+
+export interface RouteSpec {
+  method: Method
+  /** fastify path syntax (`:id`, `*`) */
+  url: string
+  operationId: string
+  summary: string
+  params?: JsonSchema
+  querystring?: JsonSchema
+  body?: JsonSchema
+  /** status → description and, for JSON, the body's schema */
+  responses: Record<number, { description: string, schema?: JsonSchema, contentType?: string }>
+  /** served without the bearer token */
+  public?: boolean
+}
+
+export const LP_AMOUNT = { type: 'string', pattern: '^[0-9]{1,30}(\\.[0-9]{1,18})?$', maxLength: 50, description: 'LP as a decimal, e.g. "1.5" (18 decimals at most)' }
+const ADDRESS = { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' }
+const JOB_ID = { type: 'string', pattern: '^job-[0-9a-f]{16}$' }
+const AMOUNT_OUT = { type: 'object', properties: { lp: { type: 'string' }, wei: { type: 'string' } }, required: ['lp', 'wei'] }
+export const ERROR_SCHEMA = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { name: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } }, required: ['name', 'message'] } },
+  required: ['error']
+}
+const JOB = {
+  type: 'object',
+  description: 'A job: its state (queued, matching, running, done, failed, cancelled), phase, deals, outcome or error; `events` only on GET /v1/jobs/{id}',
+  properties: {
+    id: JOB_ID,
+    state: { type: 'string', enum: ['queued', 'matching', 'running', 'done', 'failed', 'cancelled'] },
+    phase: { type: 'string' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    request: { type: 'object' },
+    dealIds: { type: 'array', items: { type: 'string' } },
+    outcome: { type: 'object' },
+    error: { type: 'object' },
+    resumed: { type: 'boolean' },
+    events: { type: 'array', items: { type: 'object', properties: { seq: { type: 'integer' }, at: { type: 'integer' }, type: { type: 'string' }, data: { type: 'object' } } } },
+    eventsDropped: { type: 'integer' }
+  },
+  required: ['id', 'state']
+}
+const BALANCE = {
+  type: 'object',
+  properties: { address: ADDRESS, wallet: AMOUNT_OUT, deposit: AMOUNT_OUT, locked: AMOUNT_OUT },
+  required: ['address', 'wallet', 'deposit', 'locked']
+}
+const ID_PARAMS = { type: 'object', properties: { id: JOB_ID }, required: ['id'], additionalProperties: false }
+const AMOUNT_BODY = { type: 'object', properties: { amount: LP_AMOUNT }, required: ['amount'], additionalProperties: false }
+
+export const SUBMIT_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['module'],
+  properties: {
+    module: { type: 'string', minLength: 1, maxLength: 512, description: 'a module reference, e.g. cowsay:v0.0.1' },
+    inputs: { type: 'object', maxProperties: 64, propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }, additionalProperties: { type: 'string', maxLength: 8192 } },
+    inputFiles: { type: 'object', maxProperties: 16, propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }, additionalProperties: { type: 'string', pattern: '^/', maxLength: 4096 }, description: 'absolute paths on the node\'s machine, served while the job runs' },
+    maxPrice: LP_AMOUNT,
+    target: ADDRESS,
+    mediators: { type: 'array', items: ADDRESS, minItems: 1, maxItems: 16 },
+    audit: { type: 'number', minimum: 0, maximum: 1, description: 'probability of an audit by a mediator' },
+    gpu: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { gpus: { type: 'integer', minimum: 0, maximum: 65535 }, model: { type: 'string', minLength: 1, maxLength: 64 }, vramMb: { type: 'integer', minimum: 0, maximum: 4294967295 } }
+    },
+    accept: { type: 'boolean', description: 'accept the result early on success (default true)' }
+  }
+}
+
+const errors = (...codes: number[]): Record<number, { description: string, schema: JsonSchema }> =>
+  Object.fromEntries(codes.map(c => [c, { description: 'a named error', schema: ERROR_SCHEMA }]))
+
+export const ROUTES: RouteSpec[] = [
+  { method: 'GET', url: '/v1/openapi.json', operationId: 'openapi', summary: 'This document', public: true, responses: { 200: { description: 'the OpenAPI 3 document' } } },
+  { method: 'GET', url: '/v1/node', operationId: 'node', summary: 'The node: network, address, peer id, roles', responses: { 200: { description: 'the node', schema: { type: 'object' } }, ...errors(401) } },
+  {
+    method: 'POST', url: '/v1/jobs', operationId: 'submitJob', summary: 'Submit a job; it runs at once or waits as queued', body: SUBMIT_BODY,
+    responses: { 201: { description: 'the job', schema: JOB }, ...errors(400, 401, 413, 415, 429) }
+  },
+  {
+    method: 'GET', url: '/v1/jobs', operationId: 'listJobs', summary: 'Jobs, newest first',
+    querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', enum: ['queued', 'matching', 'running', 'done', 'failed', 'cancelled'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' } } },
+    responses: { 200: { description: 'the jobs (without events)', schema: { type: 'object', properties: { jobs: { type: 'array', items: JOB } } } }, ...errors(400, 401) }
+  },
+  { method: 'GET', url: '/v1/jobs/:id', operationId: 'getJob', summary: 'One job with its event history', params: ID_PARAMS, responses: { 200: { description: 'the job', schema: JOB }, ...errors(400, 401, 404) } },
+  {
+    method: 'POST', url: '/v1/jobs/:id/cancel', operationId: 'cancelJob', summary: 'Cancel a job: aborted when no deal is agreed yet (nothing spent); else its deal runs to its end, and the answer says what happens to the money',
+    params: ID_PARAMS,
+    responses: { 200: { description: 'what cancel did', schema: { type: 'object', properties: { id: JOB_ID, cancelled: { type: 'boolean' }, state: { type: 'string' }, dealId: { type: 'string' }, money: { type: 'string' } }, required: ['id', 'cancelled', 'state', 'money'] } }, ...errors(400, 401, 404, 409) }
+  },
+  {
+    method: 'GET', url: '/v1/jobs/:id/events', operationId: 'jobEvents', summary: 'The job\'s events as server-sent events (event types state, phase, tx, note, log; then end): the history after Last-Event-ID or ?after, then live until the job ends',
+    params: ID_PARAMS, querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'string', pattern: '^[0-9]{1,12}$' } } },
+    responses: { 200: { description: 'an event stream', contentType: 'text/event-stream' }, ...errors(400, 401, 404, 429) }
+  },
+  {
+    method: 'GET', url: '/v1/jobs/:id/files', operationId: 'listFiles', summary: 'The files of a done job\'s result', params: ID_PARAMS,
+    responses: { 200: { description: 'the result\'s files', schema: { type: 'object', properties: { cid: { type: 'string' }, files: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, bytes: { type: 'integer' } } } } } } }, ...errors(400, 401, 404, 409) }
+  },
+  {
+    method: 'GET', url: '/v1/jobs/:id/files/*', operationId: 'getFile', summary: 'One file of a done job\'s result (a path inside the result, e.g. stdout or outputs/x.txt)',
+    params: { type: 'object', properties: { id: JOB_ID, '*': { type: 'string', minLength: 1, maxLength: 1024 } }, required: ['id', '*'] },
+    responses: { 200: { description: 'the file\'s bytes', contentType: 'application/octet-stream' }, ...errors(400, 401, 404, 409) }
+  },
+  { method: 'GET', url: '/v1/balance', operationId: 'balance', summary: 'LP in the wallet, in the Market deposit, and locked in this node\'s open deals', responses: { 200: { description: 'balances (LP decimals and wei)', schema: BALANCE }, ...errors(401) } },
+  { method: 'POST', url: '/v1/deposit', operationId: 'deposit', summary: 'Move LP from the wallet into the Market deposit', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415) } },
+  { method: 'POST', url: '/v1/withdraw', operationId: 'withdraw', summary: 'Move LP from the Market deposit back to the wallet', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415) } },
+  { method: 'GET', url: '/v1/offers', operationId: 'offers', summary: 'Resource offers in this node\'s order book', responses: { 200: { description: 'offers', schema: { type: 'object', properties: { offers: { type: 'array', items: { type: 'object' } } } } }, ...errors(401) } },
+  { method: 'GET', url: '/v1/providers', operationId: 'providers', summary: 'Providers known from the order book', responses: { 200: { description: 'providers', schema: { type: 'object', properties: { providers: { type: 'array', items: { type: 'object' } } } } }, ...errors(401) } }
+]
+
+/** The OpenAPI 3 document of ROUTES. */
+export function openApiDocument (version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {}
+  for (const r of ROUTES) {
+    const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}').replace(/\*$/, '{path}')
+    const parameters: unknown[] = []
+    for (const [name, schema] of Object.entries((r.params?.properties ?? {}) as Record<string, JsonSchema>)) {
+      parameters.push({ name: name === '*' ? 'path' : name, in: 'path', required: true, schema })
+    }
+    for (const [name, schema] of Object.entries((r.querystring?.properties ?? {}) as Record<string, JsonSchema>)) {
+      parameters.push({ name, in: 'query', required: false, schema })
+    }
+    const responses = Object.fromEntries(Object.entries(r.responses).map(([code, x]) => [code, {
+      description: x.description,
+      ...(x.schema !== undefined ? { content: { 'application/json': { schema: x.schema } } } : x.contentType !== undefined ? { content: { [x.contentType]: {} } } : {})
+    }]))
+    paths[path] ??= {}
+    paths[path][r.method.toLowerCase()] = {
+      operationId: r.operationId,
+      summary: r.summary,
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(r.body !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
+      responses,
+      security: r.public === true ? [] : [{ bearer: [] }]
+    }
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'Lilypad node API', version, description: 'The local API of a Lilypad node: jobs, results, balances. Loopback only; every route but this document needs `Authorization: Bearer <token>` (the token is in the node\'s data dir, file api-token).' },
+    servers: [{ url: '/' }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: ERROR_SCHEMA } },
+    paths
+  }
+}

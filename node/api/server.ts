@@ -1,0 +1,341 @@
+// The node's local job API (fastify): jobs, their events as server-sent events, result files, balances,
+// deposit/withdraw, offers and providers. Every request is hostile until checked, in this order: the Host header
+// must name loopback (a DNS-rebinding page cannot reach it through a name of its own), no Origin header (no
+// browser page may call it; no CORS headers are ever sent), the bearer token (constant-time compare), then the
+// route's schema (bounded bodies, strings, lists). Failures are `{ error: { name, message, hint } }` with a 4xx.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { lstat, readdir, realpath } from 'node:fs/promises'
+import { basename, join, sep } from 'node:path'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { getAddress } from 'ethers'
+import type { ChainClient } from '../chain/index.ts'
+import type { OrderBook } from '../../protocols/order-book.ts'
+import type { JobCreator } from '../roles/job-creator.ts'
+import { JobNotDoneError, BadResultPathError, ResultFileNotFoundError, type JobService, type JobRecord, type JobSubmission, type JobEvent } from '../jobs/index.ts'
+import { formatLP, parseLP } from '../../core/lp.ts'
+import { SAFE_HEADERS, TEXT_NAMES } from '../result-store/gateway.ts'
+import type { Logger } from '../observability/logger.ts'
+import { ApiError, bodyOf, statusOf } from './errors.ts'
+import { ROUTES, openApiDocument, type RouteSpec } from './routes.ts'
+
+export interface ApiNode {
+  jobs: JobService
+  jobCreator: JobCreator
+  chain: ChainClient
+  book: OrderBook
+  networkId: string
+  peerId: string
+  roles: string[]
+  logger: Logger
+}
+
+export interface ApiOptions {
+  /** default 0: the system picks */
+  port?: number
+  /** default 127.0.0.1; the API is for this machine */
+  host?: string
+  token: string
+  /** request bodies at most (default 64 KiB) */
+  bodyLimit?: number
+  /** event streams open at once (default 64) */
+  maxStreams?: number
+  /** a comment line on each event stream this often (default 15 s), so proxies and clients see it alive */
+  heartbeatMs?: number
+  version?: string
+}
+
+export class ApiPortError extends Error {
+  static override name = 'ApiPortError'
+  override name = 'ApiPortError'
+}
+
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$/i
+/** an event stream whose client stops reading is dropped once this much is buffered */
+const STREAM_BUFFER_LIMIT = 1 << 20
+const MAX_LISTED_FILES = 10_000
+
+function amount (wei: bigint): { lp: string, wei: string } { return { lp: formatLP(wei), wei: wei.toString() } }
+
+/** A job as JSON: amounts in LP and wei, times as ISO strings; events only when asked. */
+export function jobJson (j: JobRecord, withEvents: boolean): Record<string, unknown> {
+  const { maxPrice, ...request } = j.request
+  return {
+    id: j.id,
+    state: j.state,
+    ...(j.phase !== undefined ? { phase: j.phase } : {}),
+    createdAt: new Date(j.createdAt).toISOString(),
+    updatedAt: new Date(j.updatedAt).toISOString(),
+    request: { ...request, ...(maxPrice !== undefined ? { maxPrice: amount(maxPrice) } : {}) },
+    dealIds: j.dealIds,
+    ...(j.outcome !== undefined ? { outcome: j.outcome } : {}),
+    ...(j.error !== undefined ? { error: j.error } : {}),
+    ...(j.resumed === true ? { resumed: true } : {}),
+    ...(withEvents ? { events: j.events, eventsDropped: j.eventsDropped } : {})
+  }
+}
+
+function tokenDigest (t: string): Buffer { return createHash('sha256').update(t).digest() }
+
+/** The submission's checked, typed form (the schema checked the shapes; this checks the values). */
+async function submission (b: Record<string, unknown>): Promise<JobSubmission> {
+  const bad = (m: string): ApiError => new ApiError(400, 'ValidationError', m)
+  const address = (v: string, what: string): string => { try { return getAddress(v.toLowerCase()) } catch { throw bad(`${what} "${v}" is not an address`) } }
+  const gpu = b.gpu as { gpus?: number, model?: string, vramMb?: number } | undefined
+  const inputFiles = b.inputFiles as Record<string, string> | undefined
+  const inputs = (b.inputs ?? {}) as Record<string, string>
+  if (inputFiles !== undefined) {
+    for (const [name, path] of Object.entries(inputFiles)) {
+      if (name in inputs) throw new ApiError(400, 'InputNameConflictError', `input ${name} is given both in inputs and in inputFiles`)
+      const st = await lstat(path).catch(() => undefined)
+      if (st === undefined || !(st.isFile() || st.isDirectory())) throw new ApiError(400, 'InputFileError', `inputFiles.${name}: ${path} is not a file or directory on the node's machine`)
+    }
+  }
+  return {
+    module: (b.module as string).trim(),
+    inputs,
+    ...(inputFiles !== undefined ? { inputFiles } : {}),
+    ...(b.maxPrice !== undefined ? { maxPrice: parseLP(b.maxPrice as string) } : {}),
+    ...(b.target !== undefined ? { target: address(b.target as string, 'target') } : {}),
+    ...(b.mediators !== undefined ? { mediators: (b.mediators as string[]).map(m => address(m, 'mediator')) } : {}),
+    ...(b.audit !== undefined ? { auditProbability: b.audit as number } : {}),
+    ...(gpu !== undefined ? { gpu: { ...(gpu.gpus !== undefined ? { gpus: gpu.gpus } : {}), ...(gpu.model !== undefined ? { gpuModel: gpu.model } : {}), ...(gpu.vramMb !== undefined ? { gpuVramMb: gpu.vramMb } : {}) } } : {}),
+    ...(b.accept !== undefined ? { accept: b.accept as boolean } : {})
+  }
+}
+
+/** A path inside a result directory: plain segments only, resolved without leaving it, a regular file. */
+export async function resultFile (root: string, rel: string): Promise<{ path: string, bytes: number }> {
+  const segs = rel.split('/')
+  if (rel.length > 1024 || segs.some(s => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0'))) throw new BadResultPathError(`"${rel.slice(0, 100)}" is not a path inside the result`)
+  const full = join(root, ...segs)
+  const st = await lstat(full).catch(() => undefined)
+  if (st === undefined || !st.isFile()) throw new ResultFileNotFoundError(`no file ${rel.slice(0, 200)} in the result`)
+  // a directory on the way that is a link out of the result is refused, whatever the segments say
+  const [r, f] = await Promise.all([realpath(root), realpath(full)])
+  if (!f.startsWith(r + sep)) throw new BadResultPathError(`"${rel.slice(0, 100)}" leaves the result`)
+  return { path: full, bytes: st.size }
+}
+
+async function listFiles (root: string): Promise<Array<{ name: string, bytes: number }>> {
+  const out: Array<{ name: string, bytes: number }> = []
+  const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
+    if (depth > 32) return
+    for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name < b.name ? -1 : 1)) {
+      if (out.length >= MAX_LISTED_FILES) return
+      const name = prefix === '' ? e.name : `${prefix}/${e.name}`
+      if (e.isDirectory()) await walk(join(dir, e.name), name, depth + 1)
+      else if (e.isFile()) out.push({ name, bytes: (await lstat(join(dir, e.name))).size })
+    }
+  }
+  await walk(root, '', 0)
+  return out
+}
+
+export interface ApiServer { url: string, port: number, close: () => Promise<void> }
+
+export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiServer> {
+  const host = opts.host ?? '127.0.0.1'
+  const expected = tokenDigest(opts.token)
+  const maxStreams = opts.maxStreams ?? 64
+  const heartbeatMs = opts.heartbeatMs ?? 15_000
+  const log = node.logger.child({ component: 'api' })
+  const streams = new Set<() => void>()
+  let port = opts.port ?? 0
+  const app: FastifyInstance = Fastify({
+    bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    logger: false,
+    // unknown fields are refused (not silently dropped), and nothing is coerced into another type
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+    connectionTimeout: 0,
+    requestTimeout: 30_000
+  })
+
+  // bodies are JSON or nothing: a text/plain body is refused (415) rather than handed to a route as a string
+  app.removeContentTypeParser('text/plain')
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const m = LOOPBACK_HOST.exec(req.headers.host ?? '')
+    if (m === null || (m[2] !== undefined && Number(m[2]) !== port)) throw new ApiError(403, 'ForeignHostError', `the Host header "${String(req.headers.host ?? '').slice(0, 100)}" is not this machine's loopback`, 'call the API at 127.0.0.1 or localhost')
+    if (req.headers.origin !== undefined) throw new ApiError(403, 'BrowserOriginError', 'requests from web pages (an Origin header) are refused', 'call the API from a program on this machine (the SDK, curl), not from a browser page')
+    const route = ROUTES.find(r => r.method === req.method && r.url === req.routeOptions.url)
+    if (route?.public === true) return
+    const auth = req.headers.authorization ?? ''
+    const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
+    if (given === '' || !timingSafeEqual(tokenDigest(given), expected)) throw new ApiError(401, 'UnauthorizedError', given === '' ? 'no bearer token' : 'wrong bearer token', 'send Authorization: Bearer <token>; the token is in the node\'s data dir, file api-token')
+  })
+
+  app.setErrorHandler((err: Error & { validation?: unknown, statusCode?: number, code?: string }, req, reply) => {
+    let e: unknown = err
+    if (err.validation !== undefined) e = new ApiError(400, 'ValidationError', err.message, 'GET /v1/openapi.json describes every route\'s input')
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new ApiError(413, 'BodyTooLargeError', 'the request body is too large')
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = new ApiError(415, 'UnsupportedMediaTypeError', 'send the body as application/json')
+    else if (err instanceof RangeError) e = new ApiError(400, 'BadAmountError', err.message)
+    else if (!(err instanceof ApiError) && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) e = new ApiError(err.statusCode, 'BadRequestError', err.message)
+    const status = statusOf(e)
+    if (status >= 500) log.warn({ err, method: req.method, url: req.routeOptions.url }, 'API request failed')
+    void reply.code(status).type('application/json').send(bodyOf(e, status))
+  })
+  app.setNotFoundHandler(async (req, reply) => {
+    await reply.code(404).send(bodyOf(new ApiError(404, 'RouteNotFoundError', `no route ${req.method} ${req.url.split('?')[0].slice(0, 200)}`, 'GET /v1/openapi.json lists the routes'), 404))
+  })
+
+  const doc = openApiDocument(opts.version ?? '0.1.0')
+  const balances = async (): Promise<Record<string, unknown>> => {
+    const [wallet, deposit, open] = await Promise.all([node.chain.tokenBalance(), node.chain.depositOf(), node.jobCreator.deals.open()])
+    let locked = 0n
+    for (const r of open) if (r.agreedAt !== undefined) locked += r.deal.price + r.deal.mediationFee
+    return { address: node.chain.address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(locked) }
+  }
+  const lpBody = (req: FastifyRequest): bigint => {
+    const wei = parseLP((req.body as { amount: string }).amount)
+    if (wei === 0n) throw new ApiError(400, 'BadAmountError', 'the amount must be more than 0')
+    return wei
+  }
+  const doneJob = (id: string): JobRecord & { outcome: NonNullable<JobRecord['outcome']> } => {
+    const j = node.jobs.get(id)
+    if (j.state !== 'done' || j.outcome === undefined) throw new JobNotDoneError(id, j.state)
+    return j as JobRecord & { outcome: NonNullable<JobRecord['outcome']> }
+  }
+
+  const handlers: Record<string, (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>> = {
+    openapi: async () => doc,
+    node: async () => ({ network: node.networkId, address: node.chain.address, peerId: node.peerId, roles: node.roles, pid: process.pid }),
+    submitJob: async (req, reply) => {
+      const job = node.jobs.submit(await submission(req.body as Record<string, unknown>))
+      return await reply.code(201).send(jobJson(job, false))
+    },
+    listJobs: async req => {
+      const q = req.query as { state?: string, limit?: string }
+      const limit = q.limit !== undefined ? Number(q.limit) : 100
+      return { jobs: node.jobs.list().filter(j => q.state === undefined || j.state === q.state).slice(0, limit).map(j => jobJson(j, false)) }
+    },
+    getJob: async req => jobJson(node.jobs.get((req.params as { id: string }).id), true),
+    cancelJob: async req => await node.jobs.cancel((req.params as { id: string }).id),
+    jobEvents: async (req, reply) => { await events(req, reply) },
+    listFiles: async req => {
+      const j = doneJob((req.params as { id: string }).id)
+      return { cid: j.outcome.resultCid, files: await listFiles(j.outcome.path) }
+    },
+    getFile: async (req, reply) => {
+      const p = req.params as { id: string, '*': string }
+      const j = doneJob(p.id)
+      const f = await resultFile(j.outcome.path, p['*'])
+      return await reply.headers({ ...SAFE_HEADERS, 'content-type': TEXT_NAMES.test(basename(f.path)) ? 'text/plain; charset=utf-8' : 'application/octet-stream', 'content-length': String(f.bytes) }).send(createReadStream(f.path))
+    },
+    balance: async () => await balances(),
+    deposit: async req => {
+      const wei = lpBody(req)
+      const have = await node.chain.tokenBalance()
+      if (have < wei) throw new ApiError(409, 'InsufficientBalanceError', `depositing ${formatLP(wei)} LP: the wallet holds ${formatLP(have)} LP`, 'get LP with "lilypad faucet" (on a test network) or send some to this address')
+      await node.chain.deposit(wei)
+      log.info({ lp: formatLP(wei) }, 'deposited')
+      return await balances()
+    },
+    withdraw: async req => {
+      const wei = lpBody(req)
+      const have = await node.chain.depositOf()
+      if (have < wei) throw new ApiError(409, 'InsufficientDepositError', `withdrawing ${formatLP(wei)} LP: the Market deposit holds ${formatLP(have)} LP free (amounts locked in open deals are not in it)`, '"lilypad balance" shows what is free and what is locked')
+      await node.chain.withdraw(wei)
+      log.info({ lp: formatLP(wei) }, 'withdrawn')
+      return await balances()
+    },
+    offers: async () => ({
+      offers: node.book.offers().slice(0, 1000).map(l => ({
+        id: l.id, provider: l.offer.provider, ...(l.peer !== undefined ? { peer: l.peer } : {}), slot: l.offer.slot, spec: l.offer.spec, modules: l.offer.modules,
+        price: amount(l.offer.price), collateral: amount(l.offer.collateral), mediators: l.offer.mediators, expiry: Number(l.offer.expiry)
+      }))
+    }),
+    providers: async () => {
+      const by = new Map<string, { address: string, peer?: string, offers: number, minPrice: bigint }>()
+      for (const l of node.book.offers()) {
+        const p = by.get(l.offer.provider) ?? { address: l.offer.provider, ...(l.peer !== undefined ? { peer: l.peer } : {}), offers: 0, minPrice: l.offer.price }
+        p.offers++
+        if (l.offer.price < p.minPrice) p.minPrice = l.offer.price
+        by.set(l.offer.provider, p)
+      }
+      return { providers: [...by.values()].slice(0, 1000).map(p => ({ ...p, minPrice: amount(p.minPrice) })) }
+    }
+  }
+
+  /** Server-sent events: the history after Last-Event-ID (or ?after), then live events until the job ends. */
+  const events = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const id = (req.params as { id: string }).id
+    const job = node.jobs.get(id)
+    if (streams.size >= maxStreams) throw new ApiError(429, 'TooManyStreamsError', `${maxStreams} event streams are open, this node's limit`, 'close some (lilypad logs -f), or poll GET /v1/jobs/{id}')
+    const lastHeader = req.headers['last-event-id']
+    const afterText = (req.query as { after?: string }).after ?? (typeof lastHeader === 'string' && /^\d{1,12}$/.test(lastHeader) ? lastHeader : '0')
+    let sent = Number(afterText)
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' })
+    let closed = false
+    const buffered: JobEvent[] = []
+    let replaying = true
+    const close = (): void => {
+      if (closed) return
+      closed = true
+      off()
+      clearInterval(beat)
+      streams.delete(close)
+      res.end()
+    }
+    const write = (text: string): void => {
+      if (closed) return
+      res.write(text)
+      // a client that stops reading is not buffered for without end
+      if (res.writableLength > STREAM_BUFFER_LIMIT) { log.info({ job: id }, 'event stream dropped: its client does not read'); res.destroy(); close() }
+    }
+    const send = (e: JobEvent): void => {
+      if (e.seq <= sent) return
+      sent = e.seq
+      write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
+      if (e.type === 'state' && (e.data.state === 'done' || e.data.state === 'failed' || e.data.state === 'cancelled')) {
+        write(`event: end\ndata: ${JSON.stringify(jobJson(node.jobs.get(id), false))}\n\n`)
+        close()
+      }
+    }
+    // subscribed before the history is read, so nothing falls between the two
+    const off = node.jobs.subscribe(id, e => { if (replaying) buffered.push(e); else send(e) })
+    const beat = setInterval(() => { write(': heartbeat\n\n') }, heartbeatMs)
+    streams.add(close)
+    res.on('close', close)
+    write(': lilypad job events\n\n')
+    for (const e of job.events) send(e)
+    replaying = false
+    for (const e of buffered.splice(0)) send(e)
+    // a job that ended before the history began with its end (dropped from the front) still ends the stream
+    if (!closed && job.terminal) {
+      write(`event: end\ndata: ${JSON.stringify(jobJson(job, false))}\n\n`)
+      close()
+    }
+  }
+
+  for (const r of ROUTES) {
+    const handler = handlers[r.operationId]
+    if (handler === undefined) throw new Error(`no handler for ${r.operationId}`)
+    app.route({ method: r.method, url: r.url, schema: schemaOf(r), handler })
+  }
+
+  try {
+    await app.listen({ port, host })
+  } catch (err) {
+    throw new ApiPortError(`cannot serve the API on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  const addr = app.server.address()
+  port = typeof addr === 'object' && addr !== null ? addr.port : port
+  const url = `http://${host}:${port}`
+  log.info({ url }, 'API serving')
+  return {
+    url,
+    port,
+    close: async () => {
+      for (const c of [...streams]) c()
+      await app.close()
+    }
+  }
+}
+
+function schemaOf (r: RouteSpec): Record<string, unknown> {
+  return { ...(r.params !== undefined ? { params: r.params } : {}), ...(r.querystring !== undefined ? { querystring: r.querystring } : {}), ...(r.body !== undefined ? { body: r.body } : {}) }
+}

@@ -1,0 +1,81 @@
+// A node that owns its key: the key's and the data dir's locks (a second node for either is refused), the node,
+// its job service, and the local API with its token and api.json. `lilypad node` and the SDK's embedded mode
+// start nodes this way; stop() undoes it in reverse.
+import { join } from 'node:path'
+import { LilypadNode, type NodeOptions } from '../node.ts'
+import type { JobServiceInit } from '../jobs/index.ts'
+import { reportError } from '../components.ts'
+import { serveApi, type ApiServer } from './server.ts'
+import { LOCK_FILE, acquireLock, keyLockPath, loadOrCreateToken, removeApiFile, writeApiFile } from './discovery.ts'
+
+/** how long a job of the user's node waits for a matching offer (the job creator's queue timeout, 120 s) */
+export const USER_MATCH_TIMEOUT_MS = 120_000
+
+export interface UserNodeOptions extends NodeOptions {
+  /** the Lilypad home, where the key's lock lives */
+  home: string
+  /** the local API: loopback on `port` (default 0: any free port); false: none */
+  api?: { port?: number, host?: string, maxStreams?: number, heartbeatMs?: number } | false
+  jobs?: JobServiceInit
+}
+
+export interface UserNode {
+  node: LilypadNode
+  api?: ApiServer
+  token?: string
+  stop: () => Promise<void>
+}
+
+export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
+  const address = (await import('ethers')).computeAddress(opts.privateKey.startsWith('0x') ? opts.privateKey : `0x${opts.privateKey}`)
+  const releaseKey = await acquireLock(keyLockPath(opts.home, opts.network.networkId, address), 'key', opts.dataDir)
+  let releaseDir: (() => Promise<void>) | undefined
+  let node: LilypadNode | undefined
+  let api: ApiServer | undefined
+  try {
+    releaseDir = await acquireLock(join(opts.dataDir, LOCK_FILE), 'data dir', opts.dataDir)
+    // A node holds a queue of jobs: while providers' booked slots are withdrawn from the book (busy looks like none
+    // until busy slots are announced), a job waits for an offer as long as it waits for a free slot.
+    node = await LilypadNode.create({ ...opts, jobCreator: { matchTimeoutMs: USER_MATCH_TIMEOUT_MS, ...opts.jobCreator } })
+    const jobs = await node.startJobs(opts.jobs)
+    let token: string | undefined
+    if (opts.api !== false) {
+      token = await loadOrCreateToken(opts.dataDir)
+      const a = opts.api ?? {}
+      api = await serveApi({
+        jobs, jobCreator: await node.createJobCreator(opts), chain: node.chain, book: node.book, networkId: opts.network.networkId,
+        peerId: node.host.peerId.toString(), roles: node.roles, logger: node.components.logger
+      }, { token, ...(a.port !== undefined ? { port: a.port } : {}), ...(a.host !== undefined ? { host: a.host } : {}), ...(a.maxStreams !== undefined ? { maxStreams: a.maxStreams } : {}), ...(a.heartbeatMs !== undefined ? { heartbeatMs: a.heartbeatMs } : {}) })
+      await writeApiFile(opts.dataDir, { url: api.url, pid: process.pid, network: opts.network.networkId, address: node.chain.address })
+    }
+    const started = node
+    let stopping: Promise<void> | undefined
+    return {
+      node: started,
+      ...(api !== undefined ? { api } : {}),
+      ...(token !== undefined ? { token } : {}),
+      stop: async () => {
+        stopping ??= (async () => {
+          await removeApiFile(opts.dataDir)
+          await api?.close()
+          await started.stop()
+          await releaseDir?.()
+          await releaseKey()
+        })()
+        await stopping
+      }
+    }
+  } catch (err) {
+    // undone in reverse; a failure while undoing is logged, the start's own error is what the caller gets
+    const c = node?.components
+    const undo = async (what: string, f: () => Promise<void>): Promise<void> => {
+      try { await f() } catch (e) { if (c !== undefined) reportError(c, 'api', e, `${what} failed while a node start was undone`); else process.stderr.write(`warning: ${what} failed: ${(e as Error).message}\n`) }
+    }
+    await undo('closing the API', async () => { await api?.close() })
+    await undo('stopping the node', async () => { await node?.stop() })
+    await undo('removing api.json', async () => { await removeApiFile(opts.dataDir) })
+    await undo('releasing the data dir lock', async () => { await releaseDir?.() })
+    await undo('releasing the key lock', async () => { await releaseKey() })
+    throw err
+  }
+}
