@@ -7,6 +7,8 @@ import { GossipService } from '../gossip/gossip.ts'
 import { startHosts, connectMesh, waitForMesh, stopAll, testDomain, NETWORK, wallet, jobOffer, signedJobOffer, nowSec } from '../testing/fixtures.ts'
 import { startProvider, startJobCreator, type Provider } from '../testing/parties.ts'
 import type { LiveOffer } from '../../protocols/matcher.ts'
+import { PeerGuard } from '../peer-guard/index.ts'
+import { quietComponents } from '../components.ts'
 
 function assertDoublySigned (t: { is: (a: unknown, b: unknown) => void }, d: { deal: import('../../protocols/eip712.ts').Deal, jobCreatorSignature: string, providerSignature: string }, jc: string, rp: string): void {
   t.is(recoverSigner('Deal', testDomain, d.deal, d.jobCreatorSignature), jc)
@@ -54,6 +56,43 @@ test('JC matches itself: proposes to the cheapest, falls back past an unreachabl
   t.is(c.capacity.holder(0), agreed.dealId)
   // the provider re-announced without its booked slot
   t.deepEqual(c.capacity.freeSlots(), [])
+})
+
+test('a job creator running sixteen jobs at once paces its proposals to one provider: none refused RATE_LIMITED, none penalised', async t => {
+  // the provider's limit is 8 at once and 2 a second per peer; before pacing, a job creator's jobs woken together by
+  // one gossiped offer proposed in a burst, were refused RATE_LIMITED, and the provider's guard banned it (its own
+  // offers then never reached the job creator, whose jobs waited as if the provider stayed busy)
+  const hosts = await startHosts(2)
+  const [jcHost, rpHost] = hosts
+  const stops: Array<() => Promise<void>> = []
+  t.teardown(async () => { for (const s of stops.reverse()) await s(); await stopAll(hosts) })
+  const jcW = wallet('jc-paced')
+  const guard = new PeerGuard(quietComponents(), { hangUp: async () => {} })
+  const jc = await startJobCreator(jcHost, jcW); stops.push(jc.stop)
+  const rp = await startProvider(rpHost, wallet('rp-paced'), { price: 10n, slots: [0, 1], guard }); stops.push(rp.stop)
+  await connectMesh(hosts)
+  await waitForMesh(hosts, jc.gossip.topics.resourceOffers)
+  await rp.announcer.announce()
+  await booked(jc.gossip, [rp])
+  const jobs = await Promise.all(Array.from({ length: 16 }, async () => await signedJobOffer(jcW, jobOffer(jcW.address))))
+  const outcomes = await Promise.all(jobs.map(async job => {
+    const candidates = jc.gossip.book?.match(job.value, { now: nowSec() }) ?? []
+    try {
+      await jc.negotiator.propose(job, candidates, jcW)
+      return ['accepted']
+    } catch (err) {
+      if (!(err instanceof NoDealError)) throw err
+      return err.attempts.map(a => a.reason ?? a.outcome)
+    }
+  }))
+  const all = outcomes.flat()
+  t.true(all.length >= 16, `each job proposed: ${all.join(', ')}`)
+  t.false(all.includes('RATE_LIMITED'), all.join(', '))
+  // the rest heard why: its slots are taken, or this job creator already holds its share of them (a wait, no fault)
+  t.true(all.every(o => o === 'accepted' || o === 'NO_CAPACITY'), all.join(', '))
+  t.true(all.includes('accepted'))
+  t.is(guard.points(jcHost.peerId.toString()), 0, 'the provider never penalised the job creator')
+  t.false(guard.banned(jcHost.peerId.toString()))
 })
 
 test('race: two JCs want one RP slot at once → exactly one deal', async t => {

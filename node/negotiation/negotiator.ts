@@ -84,6 +84,12 @@ export interface NegotiationInit {
   guard?: PeerGuard
   /** proposals one peer may send a provider: burst and per second (default 8 and 2) */
   proposalRate?: { burst: number, perSecond: number }
+  /**
+   * proposals this node sends one provider peer: burst and per second (default 6 and 1.5, under a provider's default
+   * `proposalRate`), shared by all its jobs, so a job creator running many jobs at once waits its turn instead of
+   * being refused RATE_LIMITED and penalised as a flooder
+   */
+  outboundProposalRate?: { burst: number, perSecond: number }
   /** deposit reads in flight at most (default 8); beyond, proposals are declined RATE_LIMITED */
   maxDepositReads?: number
 }
@@ -145,6 +151,7 @@ export class DealNegotiator {
   private readonly init: NegotiationInit
   private readonly components: Pick<Components, 'clock' | 'logger' | 'metrics'>
   private readonly proposals: RateLimit
+  private readonly outbound: RateLimit
   private readonly guard: PeerGuard | undefined
   private depositReads = 0
   /** the last deposit read of each job creator (bounded): LRU by insertion */
@@ -158,6 +165,7 @@ export class DealNegotiator {
     this.protocol = protocols.deal(init.networkId)
     this.components = init.components ?? quietComponents()
     this.proposals = new RateLimit(this.components.clock, init.proposalRate ?? { burst: 8, perSecond: 2 })
+    this.outbound = new RateLimit(this.components.clock, { ...(init.outboundProposalRate ?? { burst: 6, perSecond: 1.5 }), maxKeys: 4096 })
     const host = node as Partial<GuardedHost>
     this.guard = init.guard ?? (typeof host.hangUp === 'function' && host.services !== undefined ? guardOf(host as GuardedHost, this.components) : undefined)
   }
@@ -165,6 +173,11 @@ export class DealNegotiator {
   private get now (): bigint { return (this.init.now ?? (() => BigInt(Math.floor(this.components.clock.now() / 1000))))() }
   private get stepMs (): number { return this.init.stepTimeoutMs ?? 5000 }
   private get dialMs (): number { return this.init.dialTimeoutMs ?? 5000 }
+
+  /** Waits until this node may send `peer` another proposal (outboundProposalRate), or the signal aborts. */
+  private async paced (peer: string, signal?: AbortSignal): Promise<void> {
+    while (!this.outbound.take(peer)) await this.components.clock.sleep(Math.max(1, this.outbound.waitMs(peer)), signal)
+  }
 
   async start (): Promise<void> {
     if (this.running) return
@@ -230,6 +243,7 @@ export class DealNegotiator {
         report({ ...base, outcome: 'unreachable', detail: dialFailure, ms: ms() })
         continue
       }
+      await this.paced(c.live.peer, options.signal)
       const deal = buildDeal(job.value, jobOfferId, c.live.offer, c.live.id, c.mediators, terms, this.now)
       const dealId = idOf('Deal', this.init.domain, deal)
       const jobCreatorSignature = await signMessage('Deal', this.init.domain, deal, signer)
@@ -261,6 +275,8 @@ export class DealNegotiator {
       }
       if (reply.type === 'decline') {
         this.metrics.declined[reply.reason] = (this.metrics.declined[reply.reason] ?? 0) + 1
+        // the provider's limit is lower than ours (or its clock ahead): back off for a whole bucket's refill
+        if (reply.reason === 'RATE_LIMITED') this.outbound.take(c.live.peer, this.outbound.tokens(c.live.peer))
         report({ ...base, outcome: 'declined', reason: reply.reason, ms: ms() })
       } else {
         report({ ...base, outcome: 'malformed-reply', detail: 'a proposal in reply', ms: ms() })
