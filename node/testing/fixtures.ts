@@ -106,8 +106,19 @@ export async function connectMesh (hosts: LilypadHost[], extra: Array<{ multiadd
       const from = hosts[i] ?? hosts[j]
       const to = hosts[i] !== undefined ? targets[j] : targets[i]
       if (from === undefined || to === undefined) continue
-      // generous by default: on a loaded machine a dial can take seconds; the test's own timeout bounds the whole
-      dials.push(async () => await from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) }))
+      // generous by default: on a loaded machine a dial can take seconds; the test's own timeout bounds the whole.
+      // A dial the remote drops while it opens (its inbound upgrades queue up under load: "Remote closed connection
+      // during opening") is dialled again until the deadline, as a node's own reconnects would.
+      dials.push(async () => {
+        const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await from.dial(multiaddr(to[0]), { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })
+          } catch (err) {
+            if (attempt >= 5 || Date.now() >= deadline) throw err
+          }
+        }
+      })
     }
   }
   const width = opts.concurrency ?? dials.length
