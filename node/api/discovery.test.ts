@@ -36,6 +36,18 @@ test('a lock held by a live process refuses a second holder with NodeAlreadyRunn
   await t.throwsAsync(stat(path))
 })
 
+test('a second node in the same process is refused while the first holds the lock; after release it may start', async t => {
+  const path = join(dir, 'same', 'node.lock')
+  const release = await acquireLock(path, 'key', '/data')
+  const err = await t.throwsAsync(acquireLock(path, 'key', '/data'))
+  t.is(err?.name, NodeAlreadyRunningError.name)
+  t.is(JSON.parse(await readFile(path, 'utf8')).pid, process.pid, 'the first holder keeps it')
+  await release()
+  await release() // twice is harmless
+  const again = await acquireLock(path, 'key', '/data')
+  await again()
+})
+
 test('a stale lock (its process gone) is taken over', async t => {
   const path = join(dir, 'b', 'node.lock')
   await mkdir(join(dir, 'b'), { recursive: true })

@@ -46,8 +46,28 @@ async function readLock (path: string): Promise<LockBody | undefined> {
   } catch { return undefined }
 }
 
+/** Locks this process holds now: a second node in the same process (an embedded one, a test) is refused too. */
+const heldHere = new Set<string>()
+
 /** Takes the lock at `path` for this process, or throws NodeAlreadyRunningError; a stale lock is taken over. */
 export async function acquireLock (path: string, what: string, dataDir: string): Promise<() => Promise<void>> {
+  if (heldHere.has(path)) throw new NodeAlreadyRunningError(what, process.pid, path)
+  heldHere.add(path)
+  try {
+    const release = await takeLock(path, what, dataDir)
+    let released = false
+    return async () => {
+      if (released) return
+      released = true
+      try { await release() } finally { heldHere.delete(path) }
+    }
+  } catch (err) {
+    heldHere.delete(path)
+    throw err
+  }
+}
+
+async function takeLock (path: string, what: string, dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dirname(path), { recursive: true })
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -61,7 +81,7 @@ export async function acquireLock (path: string, what: string, dataDir: string):
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const held = await readLock(path)
       if (held !== undefined && held.pid !== process.pid && alive(held.pid)) throw new NodeAlreadyRunningError(what, held.pid, path)
-      // stale (dead pid, unreadable, or ours from an earlier start in this process): removed and tried again
+      // stale (dead pid, unreadable, or left by an earlier start in this process that is gone): removed and tried again
       await rm(path, { force: true })
     }
   }
