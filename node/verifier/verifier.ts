@@ -98,7 +98,17 @@ export class WorkerVerifier implements SignatureVerifier {
   async ready (): Promise<void> {
     await Promise.all(this.slots.map(async s => {
       if (s.ready) return
-      await new Promise<void>(resolve => { s.worker.once('message', () => { resolve() }) })
+      // the worker is unref'd: while someone waits for it, it holds the process open, or a process with nothing
+      // else to do ends (a test "never resolved") before a worker slow to load on a busy machine says it is ready
+      s.worker.ref()
+      try {
+        await new Promise<void>((resolve, reject) => {
+          s.worker.once('message', () => { resolve() })
+          s.worker.once('error', reject)
+        })
+      } finally {
+        if (s.inflight.size === 0) s.worker.unref()
+      }
     }))
   }
 
