@@ -5,9 +5,9 @@
 // through the node; the CLI's job and money commands; a second node for the key is refused; jobs survive a restart.
 // Serial: the tests share the user's key and check exact balances.
 import test from 'ava'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { request } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -53,9 +53,15 @@ test.after.always(async () => {
   if (home !== undefined) await rm(home, { recursive: true, force: true })
 })
 
+const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' })
+
 async function cli (...args: string[]): Promise<{ stdout: string, stderr: string, code: number }> {
+  return await cliWith({}, ...args)
+}
+
+async function cliWith (env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ stdout: string, stderr: string, code: number }> {
   try {
-    const r = await execFileP(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }, timeout: 120_000 })
+    const r = await execFileP(process.execPath, ['cli/bin.ts', ...args], { env: { ...cliEnv(), ...env }, timeout: 120_000 })
     return { ...r, code: 0 }
   } catch (err) {
     const e = err as { stdout: string, stderr: string, code: number }
@@ -283,6 +289,50 @@ test.serial('lilypad run goes through the running node; jobs, job, logs, balance
   t.regex(bad.stderr, /no job job-0123456789abcdef/)
   t.regex(bad.stderr, /hint: /)
   t.notRegex(bad.stderr, /at .*\.ts:\d+/)
+})
+
+test.serial('a CLI killed mid-job: the node finishes the job; lilypad get <dealId> fetches its result, through the node and from the network', async t => {
+  const child = spawn(process.execPath, ['cli/bin.ts', 'run', 'cowsay:v0.0.1', '-i', 'Message=killed cli'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  // killed as soon as the node has the job: before any deal, the job creator's side of it all runs in the node
+  const id = await new Promise<string>((resolve, reject) => {
+    let err = ''
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (c: string) => { err += c; const m = /job (job-[0-9a-f]{16}) submitted to the running node/.exec(err); if (m !== null) resolve(m[1]) })
+    child.on('exit', code => { reject(new Error(`lilypad run exited (${code}) before submitting: ${err}`)) })
+  })
+  child.kill('SIGKILL')
+  const done = await jobWhen(id, j => j.state === 'done' || j.state === 'failed' || j.state === 'cancelled')
+  t.is(done.state, 'done', JSON.stringify(done.error))
+  const dealId = done.dealIds.at(-1) as string
+  t.regex(dealId, /^0x[0-9a-f]{64}$/)
+
+  // through the node that owns the key: its verified copy
+  const out1 = join(home, 'got-via-node')
+  const r1 = await cli('get', dealId, '-o', out1, '--json')
+  t.is(r1.code, 0, r1.stderr)
+  const d1 = JSON.parse(r1.stdout) as { via: string, cid: string, job: string, files: Array<{ name: string }> }
+  t.is(d1.via, 'node')
+  t.is(d1.job, id)
+  t.is(d1.cid, done.outcome?.resultCid ?? '')
+  t.regex(await readFile(join(out1, 'stdout'), 'utf8'), /< killed cli >/)
+
+  // anyone else (another key, no node of theirs): the CID on chain, the provider found in the directory, bitswap
+  const out2 = join(home, 'got-via-network')
+  const r2 = await cliWith({ WEB3_PRIVATE_KEY: devKey(DEVNET_KEYS.user2) }, 'get', dealId, '-o', out2, '--json', '--timeout', '60')
+  t.is(r2.code, 0, r2.stderr)
+  const d2 = JSON.parse(r2.stdout) as { via: string, cid: string, provider: string, from: string }
+  t.is(d2.via, 'network')
+  t.regex(d2.from, /\/p2p\/12D3Koo/, 'the provider\'s addresses came from its directory record')
+  t.is(d2.cid, d1.cid)
+  t.is(await readFile(join(out2, 'stdout'), 'utf8'), await readFile(join(out1, 'stdout'), 'utf8'))
+
+  // a deal with no result on chain: a named error with a hint, no stack
+  const none = await cli('get', `0x${'ab'.repeat(32)}`)
+  t.is(none.code, 1)
+  t.regex(none.stderr, /no result was submitted on chain for deal 0x(ab){32}/)
+  t.regex(none.stderr, /hint: /)
+  t.notRegex(none.stderr, /at .*\.ts:\d+/)
 })
 
 test.serial('a second node for the same key or data dir is refused with a named error; jobs survive a restart', async t => {
