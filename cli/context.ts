@@ -9,7 +9,7 @@ import { Wallet } from 'ethers'
 import { UserError } from './errors.ts'
 import { loadNetwork, lilypadHome, parsePrivateKey, DEFAULT_NETWORK, type LoadedNetwork } from '../node/config/load.ts'
 import { devKey } from '../node/chain/anvil.ts'
-import { DEVNET_ID, DEVNET_KEYS, devnetDir, runningDevnet, readyMarkerPath, type ReadyMarker } from '../node/devnet.ts'
+import { DEVNET_ID, DEVNET_KEYS, devnetDir, runningDevnet, readyMarkerPath, type ReadyMarker } from '../node/devnet-marker.ts'
 
 export const CLI_BIN = fileURLToPath(new URL('./bin.ts', import.meta.url))
 

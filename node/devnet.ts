@@ -3,7 +3,7 @@
 // and in this one process a bootstrap node (solver + directory), a resource provider and — when the disputes
 // branch's role is present — a mediator. The network file goes to $LILYPAD_HOME/networks/devnet.json and a
 // ready marker with our pid to $LILYPAD_HOME/devnet/ready.json. Only anvil's well-known dev keys are used.
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { Wallet, parseEther } from 'ethers'
@@ -19,12 +19,10 @@ import type { NetworkFile } from './config/network.ts'
 import { LilypadNode, type NodeOptions } from './node.ts'
 import { createComponents, reportError, type Components } from './components.ts'
 import type { LoggerOptions, Logger } from './observability/logger.ts'
+import { DEVNET_ID, DEVNET_CHAIN_ID, DEVNET_KEYS, devnetDir, readyMarkerPath, type ReadyMarker } from './devnet-marker.ts'
 
-export const DEVNET_ID = 'devnet'
-export const DEVNET_CHAIN_ID = 1337
+export { DEVNET_ID, DEVNET_CHAIN_ID, DEVNET_KEYS, devnetDir, readyMarkerPath, runningDevnet, type ReadyMarker } from './devnet-marker.ts'
 
-/** Which anvil dev key plays which part (public keys: devnets only). */
-export const DEVNET_KEYS = { admin: 0, user: 1, provider: 2, mediator: 3, bootstrap: 4, provider2: 5, user2: 6, bridge: 7 } as const
 
 export const DEVNET_PRICE = parseEther('1')
 export const DEVNET_COLLATERAL = parseEther('2')
@@ -103,18 +101,6 @@ export interface Devnet {
   stop: () => Promise<void>
 }
 
-export interface ReadyMarker { pid: number, rpcUrl: string, readyMs: number, startedAt: string }
-
-export function devnetDir (home = lilypadHome()): string { return join(home, 'devnet') }
-export function readyMarkerPath (home = lilypadHome()): string { return join(devnetDir(home), 'ready.json') }
-
-/** The running devnet's marker, if its process is alive. */
-export async function runningDevnet (home = lilypadHome()): Promise<ReadyMarker | undefined> {
-  let m: ReadyMarker
-  try { m = JSON.parse(await readFile(readyMarkerPath(home), 'utf8')) as ReadyMarker } catch { return undefined }
-  try { process.kill(m.pid, 0) } catch { return undefined }
-  return m
-}
 
 export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
   const t0 = performance.now()

@@ -41,7 +41,7 @@ async function fromNode (network: string, dealId: string, out: string | undefine
     const job = (await lp.jobs()).find(j => j.dealIds.includes(dealId) && j.state === 'done')
     if (job === undefined) return undefined
     const listed = await lp.files(job.id)
-    const { DEFAULT_DATA_DIR } = await import('../../node/result-store/result-store.ts')
+    const { DEFAULT_DATA_DIR } = await import('../../node/result-store/defaults.ts')
     const dir = out ?? join(dataDirArg ?? process.env.LILYPAD_DATA_DIR ?? DEFAULT_DATA_DIR, 'get', 'from-node', listed.cid)
     for (const f of listed.files) {
       const path = resolve(dir, f.name)
@@ -76,9 +76,9 @@ export const get: Command = {
     try {
       v = parseArgs({ args: argv, allowPositionals: true, options: { from: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' }, network: { type: 'string', short: 'n' }, timeout: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
-    if (v.positionals.length !== 1) throw usageError(v.positionals.length === 0 ? 'name the CID to fetch' : `one CID at a time (got ${v.positionals.length})`, USAGE)
+    if (v.positionals.length !== 1) throw usageError(v.positionals.length === 0 ? 'name the deal id or CID to fetch' : `one deal id or CID at a time (got ${v.positionals.length})`, USAGE)
     const { CID } = await import('multiformats/cid')
-    const { DEAL_ID, dealResultOnChain, NoResultOnChainError } = await import('../../node/result-store/locate.ts')
+    const { DEAL_ID } = await import('../../node/result-store/defaults.ts')
     const target = v.positionals[0]
     const dealId = DEAL_ID.test(target) ? target.toLowerCase() : undefined
     let cid
@@ -97,7 +97,7 @@ export const get: Command = {
 
     const { loadNetwork, DEFAULT_NETWORK } = await import('../../node/config/load.ts')
     const { toUserError } = await import('../context.ts')
-    const { DEVNET_ID } = await import('../../node/devnet.ts')
+    const { DEVNET_ID } = await import('../../node/devnet-marker.ts')
     const { createHost, hostOptionsFromNetwork, localMeshOptions, LOCAL_LISTEN } = await import('../../node/host/index.ts')
     const { ResultStore, DEFAULT_DATA_DIR, FetchTimeoutError, PeerUnreachableError } = await import('../../node/result-store/result-store.ts')
     const { multiaddr } = await import('@multiformats/multiaddr')
@@ -120,6 +120,7 @@ export const get: Command = {
       const viaNode = await fromNode(name, dealId, out, v.values['data-dir'])
       if (viaNode !== undefined) return await print(viaNode.cid, viaNode.dir, { via: 'node', job: viaNode.job })
       // 2. the chain: the CID the provider submitted for the deal
+      const { dealResultOnChain, NoResultOnChainError } = await import('../../node/result-store/locate.ts')
       try {
         const r = await dealResultOnChain(loaded.network, dealId)
         cid = CID.parse(r.resultCid)

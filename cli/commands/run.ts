@@ -87,7 +87,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     inputFiles[name] = full
   }
   const { parseAddressList } = await import('../../node/config/load.ts')
-  const { DEFAULT_DATA_DIR } = await import('../../node/result-store/result-store.ts')
+  const { DEFAULT_DATA_DIR } = await import('../../node/result-store/defaults.ts')
   let mediators: string[] | undefined
   if (values.mediator !== undefined) {
     try { mediators = parseAddressList(values.mediator.join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }

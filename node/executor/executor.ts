@@ -748,7 +748,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
             waitAc?.abort()
             waitAc = new AbortController()
             const signal = AbortSignal.any([waitAc.signal, job.signal])
-            const w: Promise<Check> = (container.wait({ condition: epoch === 0 ? 'next-exit' : 'not-running', abortSignal: signal }) as Promise<unknown>)
+            // 'not-running', never 'next-exit': the container is started (or adopted running) before this wait is
+            // registered, and a short job has often exited by then; 'next-exit' would wait for an exit that already
+            // happened, leaving it to the attach stream's end or the next health tick (1 s) to ask the engine.
+            const w: Promise<Check> = (container.wait({ condition: 'not-running', abortSignal: signal }) as Promise<unknown>)
               .then(r => {
                 const code = (r as { StatusCode?: unknown })?.StatusCode
                 // a connection cut mid-answer can "succeed" with no body: only a number is an exit

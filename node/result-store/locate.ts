@@ -5,8 +5,7 @@ import { RetryingProvider } from '../chain/rpc.ts'
 import { WrongChainError } from '../chain/errors.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { decodeMarketLog, marketTopics } from '../../contracts/generated/index.ts'
-
-export const DEAL_ID = /^0x[0-9a-fA-F]{64}$/
+import { DEAL_ID } from './defaults.ts'
 
 export class NoResultOnChainError extends Error {
   override name = 'NoResultOnChainError'

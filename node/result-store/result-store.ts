@@ -25,8 +25,9 @@ import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { exporter, type ExporterOptions } from 'ipfs-unixfs-exporter'
 
-export const DEFAULT_DATA_DIR = '/tmp/lilypad/data'
-export const DOWNLOADS_DIR = 'downloaded-files'
+import { DEFAULT_DATA_DIR, DOWNLOADS_DIR } from './defaults.ts'
+
+export { DEFAULT_DATA_DIR, DOWNLOADS_DIR } from './defaults.ts'
 
 /** Import settings every Lilypad node uses, so a result's CID depends only on its bytes and names. */
 export const RESULT_IMPORT_OPTIONS = {
