@@ -60,6 +60,8 @@ export interface SoakReport {
   /** every job: [seconds since start, ms, 1 ok / 0 failed] */
   jobTimes: Array<[number, number, number]>
   outDir: string
+  /** glibc's malloc arena cap the processes ran with (the ./lilypad launcher sets 2), null when unset */
+  mallocArenaMax?: string | null
 }
 
 interface Child { name: string, proc: ChildProcess, log: WriteStream, last?: Record<string, unknown>, stopping?: boolean }
@@ -273,7 +275,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     devnetLog.end()
     await rm(home, { recursive: true, force: true })
   }
-  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir }), diskMb }
+  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir }), diskMb, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null }
   await writeFile(join(opts.outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n')
   await writeFile(join(opts.outDir, 'soak.svg'), soakSvg(report, steadyFrom))
   await writeFile(join(opts.outDir, 'soak.txt'), soakText(report))
@@ -368,6 +370,7 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
 export function soakText (r: SoakReport): string {
   const out: string[] = []
   out.push(`soak: ${r.durationS} s, ${r.jobs} jobs, ${r.completed} completed (${(r.completionRate * 100).toFixed(1)} %), ${r.failed} failed, ${r.retried} needed a retry`)
+  out.push(`malloc arenas: MALLOC_ARENA_MAX=${r.mallocArenaMax ?? 'unset (glibc default: 8 per core)'}`)
   out.push(`latency: p50 ${r.latency.p50Ms} ms, p95 ${r.latency.p95Ms} ms; first interval p50 ${r.latency.firstIntervalP50Ms} ms, last ${r.latency.lastIntervalP50Ms} ms; trend ${r.latency.slopeMsPerHour} ms/h`)
   out.push('')
   out.push('interval (s)    jobs  ok  failed  retried  p50 ms  p95 ms  events')
