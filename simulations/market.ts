@@ -16,7 +16,7 @@ import { apply, emptyMarket, totalHeld, depositOf, DealState, isFinal, stateName
 import type { Clock, Timer } from '../core/clock.ts'
 import { SlotCapacity } from '../node/negotiation/capacity.ts'
 import { AnnounceSchedule, type AnnouncePlan } from '../core/policy/announce.ts'
-import { queueDecision } from '../core/policy/queue.ts'
+import { queueDecision, fittingProviders } from '../core/policy/queue.ts'
 import { answerProposal } from '../core/policy/proposal.ts'
 import { BanList, afterProposal, type ProposalFailure } from '../core/policy/ban.ts'
 import { backoffMs, type RetryPolicy } from '../core/policy/retry.ts'
@@ -817,8 +817,9 @@ export class MarketSimulation {
     if (k >= candidates.length && a.proposalsThisRound === 0) {
       // no free candidate this round: the node's queue policy says whether busy providers are worth waiting for
       const m = this.matchers[this.matcherOf[jc]]
-      const busyProviders = new Set(m.book.busyMatching(a.offer, { now: this.nowBig() }).map(l => l.offer.provider.toLowerCase())).size
-      const d = queueDecision({ free: 0, busyProviders, providersSeen: a.tried.size > 0 || a.job.attempts > 1, waitedMs: (this.engine.now - a.startedAt) * 1000 }, { matchTimeoutMs: c.matchTimeout * 1000, queueTimeoutMs: c.jobPatience * 1000 })
+      const nowMs = simNowMs(this.engine)
+      const fit = fittingProviders({ free: candidates.map(x => x.live.offer.provider), busy: m.book.busyMatching(a.offer, { now: this.nowBig() }).map(l => l.offer.provider) }, p => bans.banned(p, nowMs))
+      const d = queueDecision({ free: 0, busyProviders: fit.busyProviders, ruledOut: fit.ruledOut, providersSeen: a.tried.size > 0 || a.job.attempts > 1, waitedMs: (this.engine.now - a.startedAt) * 1000 }, { matchTimeoutMs: c.matchTimeout * 1000, queueTimeoutMs: c.jobPatience * 1000 })
       if (d.kind === 'fail') { this.seeking--; this.finishJob(a.job, 'unmatched'); return }
       if (d.kind === 'wait' && d.queued) this.metrics.queuedRounds++
     }

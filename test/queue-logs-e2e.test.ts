@@ -104,6 +104,27 @@ test.serial('queue: with one provider of one slot, a job submitted while the slo
   t.true(provider.maxRunning <= 1)
 })
 
+test.serial('a job whose only fitting provider is busy and banned fails at once with a named error: not queued for it as "busy"', async t => {
+  const provider = devnet.provider.provider!
+  const target = devnet.provider.chain.address
+  const { node, jc } = await jobCreatorNode(DEVNET_KEYS.user, 'jc-banned', { queueTimeoutMs: 600_000 })
+  await waitFor(() => node.book.offers().some(o => o.offer.provider.toLowerCase() === target.toLowerCase()), 60_000, 'the provider\'s offer at the job creator')
+  // the provider's one slot is busy (its slot stays in the book as busy) ...
+  const started = first<{ dealId: string }>(fn => { provider.on('job:start', fn); return () => { provider.off('job:start', fn) } }, () => true)
+  const { jc: other } = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-busy')
+  const busy = other.run({ module: 'stress:v0.1.0', inputs: { Mode: 'sleep', Arg: '4', Timeout: '30' }, target })
+  await started
+  await waitFor(() => node.book.busy(BigInt(Math.floor(Date.now() / 1000))).some(b => b.live.offer.provider.toLowerCase() === target.toLowerCase()), 60_000, 'the busy slot at the job creator')
+  // ... and this job creator bans it (as after a deal it never delivered, or an on-chain record of slashes)
+  t.is(jc.bans.record(target, 'no-result', node.components.clock.now()), 'banned')
+  const queued: unknown[] = []
+  const err = await t.throwsAsync(jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'banned' }, target, onProgress: e => { if (e.type === 'lilypad:job:queued') queued.push(e.detail) } }))
+  t.is(err?.name, 'NoMatchingProviderError')
+  t.regex(err?.message ?? '', /apart from providers that failed it or are banned for a while \(1\)/)
+  t.deepEqual(queued, [], 'never told it waits for a busy provider: the only one is banned')
+  t.is((await busy).exitCode, 0)
+})
+
 test.serial('a job no provider can match fails fast with NoMatchingProviderError', async t => {
   const { jc } = await jobCreatorNode(DEVNET_KEYS.user, 'jc-nomatch', { matchTimeoutMs: 2000 })
   const t0 = Date.now()

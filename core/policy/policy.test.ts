@@ -2,7 +2,7 @@ import test from 'ava'
 import { nextAttemptAt, attemptBudgetMs, backoffMs, defaultRetryPolicy, type RetryPolicy } from './retry.ts'
 import { BanList, afterProposal } from './ban.ts'
 import { AnnounceSchedule } from './announce.ts'
-import { queueDecision } from './queue.ts'
+import { queueDecision, fittingProviders } from './queue.ts'
 
 const P: RetryPolicy = { initialMs: 100, maxMs: 1000, factor: 2, attemptTimeoutMs: 5000, finalLeadMs: 300 }
 
@@ -126,6 +126,17 @@ test('queue: propose while a slot is free; wait up to the queue deadline while f
   t.deepEqual(queueDecision({ free: 0, busyProviders: 0, providersSeen: true, waitedMs: 10_000 }, p), { kind: 'wait', queued: false, untilMs: 60_000 })
   t.deepEqual(queueDecision({ free: 0, busyProviders: 0, providersSeen: false, waitedMs: 1000 }, p), { kind: 'wait', queued: false, untilMs: 5000 })
   t.deepEqual(queueDecision({ free: 0, busyProviders: 0, providersSeen: false, waitedMs: 5000 }, p), { kind: 'fail', reason: 'no-match' })
+  // every provider that fits failed this job or is banned: no queue to wait in, whatever was seen before
+  t.deepEqual(queueDecision({ free: 0, busyProviders: 0, providersSeen: true, ruledOut: 1, waitedMs: 0 }, p), { kind: 'fail', reason: 'no-match' })
+  // a busy provider that may still serve it: that one is waited for
+  t.deepEqual(queueDecision({ free: 0, busyProviders: 1, providersSeen: true, ruledOut: 2, waitedMs: 0 }, p), { kind: 'wait', queued: true, untilMs: 60_000 })
+})
+
+test('queue: fitting providers ruled out (failed the job, banned) are counted apart from the busy ones that may serve', t => {
+  const banned = new Set(['0xb'])
+  t.deepEqual(fittingProviders({ free: ['0xB', '0xc'], busy: ['0xA', '0xa', '0xB'] }, p => banned.has(p)), { busyProviders: 1, ruledOut: 1 })
+  t.deepEqual(fittingProviders({ free: [], busy: ['0xB'] }, p => banned.has(p)), { busyProviders: 0, ruledOut: 1 })
+  t.deepEqual(fittingProviders({ free: [], busy: [] }, () => true), { busyProviders: 0, ruledOut: 0 })
 })
 
 test('announce schedule: a booked slot is withdrawn at once and kept visible as busy on every heartbeat', t => {

@@ -20,6 +20,12 @@ export interface QueueState {
   busyProviders: number
   /** providers already answered this job (busy), or an earlier attempt had one: providers are known to exist */
   providersSeen: boolean
+  /**
+   * distinct providers whose offers (free or busy) fit but whom this job may not use: they failed it already, or the
+   * job creator bans them for a while. With no free and no busy provider left, such a job fails at once: waiting
+   * would only ever wait for them (and call it "busy").
+   */
+  ruledOut?: number
   /** time since the job started looking */
   waitedMs: number
 }
@@ -33,8 +39,21 @@ export type QueueDecision =
 
 export function queueDecision (s: QueueState, policy: QueuePolicy = defaultQueuePolicy): QueueDecision {
   if (s.free > 0) return { kind: 'propose' }
+  if (s.busyProviders === 0 && (s.ruledOut ?? 0) > 0) return { kind: 'fail', reason: 'no-match' }
   if (s.busyProviders > 0 || s.providersSeen) {
     return s.waitedMs >= policy.queueTimeoutMs ? { kind: 'fail', reason: 'queue-timeout' } : { kind: 'wait', queued: s.busyProviders > 0, untilMs: policy.queueTimeoutMs }
   }
   return s.waitedMs >= policy.matchTimeoutMs ? { kind: 'fail', reason: 'no-match' } : { kind: 'wait', queued: false, untilMs: policy.matchTimeoutMs }
+}
+
+/**
+ * The queue's view of a book for one job: distinct providers among the busy offers that fit it and may serve it
+ * (`busyProviders`), and distinct providers among the fitting offers, free or busy, that `ruledOut` excludes.
+ */
+export function fittingProviders (fitting: { free: Iterable<string>, busy: Iterable<string> }, ruledOut: (provider: string) => boolean): { busyProviders: number, ruledOut: number } {
+  const busy = new Set<string>()
+  const out = new Set<string>()
+  for (const p of fitting.busy) { const k = p.toLowerCase(); if (ruledOut(k)) out.add(k); else busy.add(k) }
+  for (const p of fitting.free) { const k = p.toLowerCase(); if (ruledOut(k)) out.add(k) }
+  return { busyProviders: busy.size, ruledOut: out.size }
 }

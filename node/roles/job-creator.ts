@@ -36,7 +36,7 @@ import {
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { BanList, afterProposal, type BanPolicy, type ProviderFailure, type ProposalFailure } from '../../core/policy/ban.ts'
-import { queueDecision, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
+import { queueDecision, fittingProviders, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
@@ -248,7 +248,7 @@ class JobQueue {
 
   waitedMs (): number { return Math.max(0, this.c.clock.now() - this.startedAt) }
 
-  decide (s: { free: number, busyProviders: number, providersSeen: boolean }): ReturnType<typeof queueDecision> {
+  decide (s: { free: number, busyProviders: number, providersSeen: boolean, ruledOut?: number }): ReturnType<typeof queueDecision> {
     const d = queueDecision({ ...s, waitedMs: this.waitedMs() }, this.policy)
     if (d.kind === 'wait' && d.queued && (!this.inQueue || s.busyProviders !== this.busyProviders)) {
       if (!this.inQueue) this.c.metrics.queuedJobs.inc()
@@ -556,9 +556,14 @@ export class JobCreator {
       const matched = this.book.match(job, { now, limit, exclude, ...(this.opts.reputation !== undefined ? { reputation: this.opts.reputation.scores() } : {}) })
       const c = this.bans.rank(matched, x => x.live.offer.provider, nowMs).slice(0, 16)
       if (c.length > 0) return c
-      // booked slots that fit: their providers exist and will free a slot — a queue, not "none"
-      const busyProviders = new Set(this.book.busyMatching(job, { now, exclude }).map(l => l.offer.provider.toLowerCase())).size
-      const d = queue.decide({ free: 0, busyProviders, providersSeen })
+      // booked slots that fit: their providers exist and will free a slot — a queue, not "none"; unless every provider
+      // that fits (free or busy) failed this job or is banned: then there is nothing to wait for
+      const notTarget = (p: string): boolean => only !== undefined && p.toLowerCase() !== only
+      const fit = fittingProviders({
+        free: this.book.match(job, { now, limit: 1024, exclude: notTarget }).map(x => x.live.offer.provider),
+        busy: this.book.busyMatching(job, { now, exclude: notTarget }).map(l => l.offer.provider)
+      }, p => excluded.has(p) || this.bans.banned(p, nowMs))
+      const d = queue.decide({ free: 0, busyProviders: fit.busyProviders, ruledOut: fit.ruledOut, providersSeen })
       let left = d.kind === 'wait' ? queue.leftMs(d) : 0
       if (d.kind === 'fail' && d.reason === 'no-match' && this.offerSync.pullsInFlight > 0 && syncGrace > 0) left = Math.min(1000, syncGrace)
       if (left <= 0) {
