@@ -1,11 +1,12 @@
 // The lifecycle driver wakes a record when the lifecycle's clock (the chain's) jumps past its wake-up time,
-// without waiting for the local timer it set before the jump.
+// without waiting for the local timer it set before the jump; and releases every action attempt's signal.
 import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EventEmitter } from 'node:events'
-import { ManualClock } from '../../core/clock.ts'
+import { EventEmitter, getEventListeners } from 'node:events'
+import { ManualClock, systemClock } from '../../core/clock.ts'
+import { defaultRetryPolicy } from '../../core/policy/retry.ts'
 import { quietComponents } from '../components.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from './driver.ts'
@@ -38,4 +39,40 @@ test('a chain clock that jumps past a wake-up time steps the record at the next 
   follower.emit('block', 2)
   t.is((await done).phase, 'done')
   t.is(clock.now(), 1_000_000)
+})
+
+test('every action attempt\'s signal is aborted and has no listener of the driver once the attempt ends, won or failed: none is held by the node\'s lifelong stop signal', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const signals: AbortSignal[] = []
+  let failOnce = true
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'job-creator',
+    step: (rec, { event }) => {
+      if (event?.type === 'done') return { record: { ...rec, phase: 'done', terminal: true }, actions: [] }
+      return rec.phase === 'waiting' ? { record: { ...rec, phase: 'working' }, actions: [{ kind: 'work', deadline: Date.now() + 600_000 }] } : { record: rec, actions: [] }
+    },
+    failure: () => ({ type: 'failed' }),
+    facts: async () => ({}),
+    perform: async (_rec, _a, signal) => {
+      signals.push(signal)
+      // what a helper that forgets its listener leaves behind
+      signal.addEventListener('abort', () => {})
+      if (failOnce) { failOnce = false; throw new Error('flaky RPC') }
+      return { type: 'done' }
+    }
+  }
+  // the process's clock, and a retry at once after the failure
+  const driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Rec>(dir), { retry: { ...defaultRetryPolicy, initialMs: 0, maxMs: 0, finalLeadMs: 0 } })
+  t.teardown(async () => { await driver.stop() })
+  const done = driver.until('d1', r => r.terminal)
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'waiting', due: 0 })
+  t.is((await done).phase, 'done')
+  t.is(signals.length, 2, 'one failed attempt, one that won')
+  for (const s of signals) {
+    t.true(s.aborted, 'the attempt\'s signal is aborted when the attempt ends')
+    t.is((s.reason as Error).name, 'AttemptOverError')
+    // (an aborted signal is let go by its sources whatever listens on it; the driver removed its own listener)
+    t.is(getEventListeners(s, 'abort').length, 1, 'only the forgetful helper\'s listener is left')
+  }
 })

@@ -69,12 +69,24 @@ export function followClock (follower: { on: (e: 'block', l: (n: number) => void
   return () => { follower.off('block', onBlock) }
 }
 
-/** Rejects with the signal's reason when it aborts. */
-function aborted (signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    if (signal.aborted) { reject(signal.reason); return }
-    signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+/**
+ * `p`, or the signal's reason if it aborts first. The abort listener is removed once either settles: a signal that
+ * still has listeners, derived with AbortSignal.any() from the driver's lifelong stop signal, is kept alive by its
+ * sources, so one left listener per attempt held every attempt's signal and closure for the life of the node.
+ */
+function unlessAborted<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(v => { signal.removeEventListener('abort', onAbort); resolve(v) }, err => { signal.removeEventListener('abort', onAbort); reject(err) })
   })
+}
+
+/** The reason an attempt's signal carries once the attempt has ended (whichever way). */
+class AttemptOverError extends Error {
+  override name = 'AttemptOverError'
+  constructor () { super('the attempt is over') }
 }
 
 const RESUME = { type: 'resume' } as const
@@ -303,7 +315,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
           const rec = await this.store.get(id)
           if (rec === undefined) return
           // an attempt that ignores its signal (a chain call the RPC holds) is left behind, not waited for
-          outcome = await Promise.race([this.lifecycle.perform(rec, a, signal), aborted(signal)])
+          outcome = await unlessAborted(this.lifecycle.perform(rec, a, signal), signal)
           break
         } catch (err) {
           if (stop.aborted || ac.signal.aborted) return
@@ -316,6 +328,9 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
           try { await this.#c.clock.sleep(Math.max(0, at - this.#now()), AbortSignal.any([stop, ac.signal])) } catch { return }
         } finally {
           timer.cancel()
+          // the attempt is over: its signal is aborted so that whatever perform() left listening on it (a chain
+          // call it abandoned, a helper's listener) is released with it rather than held by the lifelong sources
+          attempt.abort(new AttemptOverError())
         }
       }
       if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind)
