@@ -115,6 +115,33 @@ test('fetch by CID from another node over bitswap, verified and written under do
   t.is((await fetcher.fetch(cid, { timeoutMs: 1000 })).dir, got.dir)
 })
 
+test('a peer\'s spent wants and its wants for blocks this store lacks are dropped by the sweep: one connection, result after result, holds none', async t => {
+  const base = await tempDir(t)
+  // bitswap's do-not-resend window shortened to 1 ms (default 5 s); the sweep's own timer is left out of it
+  const provider = await ResultStore.create({ dataDir: join(base, 'provider'), doNotResendBlockWindowMs: 1, wantSweepMs: 3_600_000, staleWantMs: 0 })
+  t.teardown(async () => { await provider.stop() })
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const from = provider.multiaddrs()[0].toString()
+  for (let i = 0; i < 3; i++) {
+    const cid = await provider.addDirectory(await makeResult(join(base, `result-${i}`), randomBytes(600 * 1024), { 'i.txt': String(i) }))
+    await fetcher.fetch(cid, { from, timeoutMs: 20_000 })
+  }
+  // and blocks the provider does not have: the fetcher gives up, its wants stay at the provider
+  for (let i = 0; i < 3; i++) {
+    const missing = await store(t, join(base, `elsewhere-${i}`))
+    const cid = await missing.addDirectory(await makeResult(join(base, `missing-${i}`), randomBytes(1024)))
+    await t.throwsAsync(fetcher.fetch(cid, { from, timeoutMs: 500 }), { name: 'FetchTimeoutError' })
+  }
+  // what @helia/bitswap keeps on its own: the fetcher's wants, sent or never servable, over this one connection
+  const ledgers = (provider.helia as unknown as { blockBrokers: Array<{ name: string, bitswap: { peerWantLists: { ledgerMap: Map<unknown, { wants: Map<string, { status: string }> }> } } }> })
+    .blockBrokers.find(b => b.name === 'bitswap')!.bitswap.peerWantLists.ledgerMap
+  const kept = (status: string): number => [...ledgers.values()].reduce((n, l) => n + [...l.wants.values()].filter(w => w.status === status).length, 0)
+  t.true(kept('want') >= 3, `wants for missing blocks held before the sweep: ${kept('want')}`)
+  await tick()
+  t.is(provider.sweepWants(), 0)
+  t.is(kept('want') + kept('sent') + kept('sending'), 0)
+})
+
 test('fetching an unknown CID times out with a named error and leaves nothing behind', async t => {
   const base = await tempDir(t)
   const provider = await store(t, join(base, 'provider'))

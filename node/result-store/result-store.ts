@@ -78,6 +78,21 @@ export interface ResultStoreOptions {
   listen?: string[]
   /** Free space that must remain on the blocks' file system after an add (default 0). */
   minFreeBytes?: number
+  /** How long a block sent to a peer is not sent again on its repeated want (default bitswap's 5 s). */
+  doNotResendBlockWindowMs?: number
+  /** How often peers' spent and stale wants are dropped (default 30 s; see sweepWants). */
+  wantSweepMs?: number
+  /** A peer's want for a block this store does not have is dropped after this long (default 60 s). */
+  staleWantMs?: number
+}
+
+/** The parts of @helia/bitswap (4.0.x) that the want sweep uses; its server-side ledgers are not public API. */
+interface BitswapBroker {
+  name: string
+  bitswap?: {
+    peerWantLists?: { peers: () => PeerId[], ledgerMap?: { values: () => Iterable<{ wants?: Map<string, { status?: string, created?: number }> }> } }
+    getPeerWantlist: (peer: PeerId) => unknown[] | undefined
+  }
 }
 
 /** 'result': a provider's own result; 'fetched': a download; 'input': a job creator's input file, held while its job runs. */
@@ -278,6 +293,8 @@ export class ResultStore {
   private readonly drops = new Set<Promise<void>>()
   /** Block drops that failed (the blocks stay until the next garbage collection). */
   readonly dropErrors: unknown[] = []
+  private wantSweep: NodeJS.Timeout | undefined
+  private staleWantMs = 60_000
 
   private constructor (helia: Helia & { libp2p: Libp2p }, dataDir: string, ownsLibp2p: boolean, minFreeBytes: number) {
     this.helia = helia
@@ -323,14 +340,41 @@ export class ResultStore {
     })
     // A provider behind NAT may be reachable only through a relay: results then travel over the relayed
     // connection (within the relay's data limit) until DCUtR upgrades it to a direct one.
-    withBitswap(helia as Parameters<typeof withBitswap>[0], { runOnLimitedConnections: true })
+    withBitswap(helia as Parameters<typeof withBitswap>[0], { runOnLimitedConnections: true, ...(opts.doNotResendBlockWindowMs !== undefined ? { doNotResendBlockWindow: opts.doNotResendBlockWindowMs } : {}) })
     try {
       await helia.start()
     } catch (e) {
       await helia.stop().catch(() => {})
       throw e
     }
-    return new ResultStore(helia, dataDir, owns, opts.minFreeBytes ?? 0)
+    const store = new ResultStore(helia, dataDir, owns, opts.minFreeBytes ?? 0)
+    store.staleWantMs = opts.staleWantMs ?? 60_000
+    store.wantSweep = setInterval(() => { store.sweepWants() }, opts.wantSweepMs ?? 30_000)
+    store.wantSweep.unref()
+    return store
+  }
+
+  /**
+   * Drops what connected peers' want lists keep for nothing, and returns how many wants they still hold.
+   * @helia/bitswap (4.0.19) keeps a peer's want until the peer cancels it, and job creators do not cancel: a want
+   * whose block was sent expires only when that peer's want list is read, and a want for a block this node does not
+   * have (a job creator asks every connected peer for its result) stays until the list passes 1,024 entries. Over
+   * one long-lived connection — the bootstrap node and each job creator, job after job — that was two wants a job
+   * in the heap, up to 1,024 per peer. So: every peer's list is read (its sent wants expire), and a want for a
+   * block still missing here after `staleMs` is dropped (the asker has long timed out or got it elsewhere).
+   */
+  sweepWants (staleMs = this.staleWantMs): number {
+    const broker = (this.helia as unknown as { blockBrokers?: BitswapBroker[] }).blockBrokers?.find(b => b.name === 'bitswap')
+    const bitswap = broker?.bitswap
+    if (bitswap?.peerWantLists === undefined) return 0
+    const before = Date.now() - staleMs
+    for (const ledger of bitswap.peerWantLists.ledgerMap?.values() ?? []) {
+      for (const [k, w] of ledger.wants ?? []) if (w.status === 'want' && (w.created ?? Infinity) <= before) ledger.wants?.delete(k)
+    }
+    let held = 0
+    // reading a peer's want list is what expires its sent wants
+    for (const peer of bitswap.peerWantLists.peers()) held += bitswap.getPeerWantlist(peer)?.length ?? 0
+    return held
   }
 
   get libp2p (): Libp2p { return this.helia.libp2p }
@@ -732,6 +776,7 @@ export class ResultStore {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.wantSweep)
     await this.settled()
     await this.settledDrops()
     await this.helia.stop()
