@@ -64,7 +64,10 @@ async function providerAddrs (host: LilypadHost, opts: HostOptions, address: str
   const dir = new Directory(host, { networkId: opts.networkId, domain: opts.domain, signer: Wallet.createRandom(), privateKey: opts.privateKey, timeoutMs })
   const records = await dir.findByRole('resource-provider', { timeoutMs, limit: 64 }).catch(() => [])
   const rec = records.find(r => r.ethAddress.toLowerCase() === address.toLowerCase())
-  return rec === undefined ? [] : rec.multiaddrs.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${rec.peerId}`)
+  // the record is the provider's own word: at most 8 of its addresses are dialled, each bound to its peer id
+  if (rec === undefined) return []
+  const own = `/p2p/${rec.peerId}`
+  return rec.multiaddrs.filter(a => !a.includes('/p2p/') || a.endsWith(own)).slice(0, 8).map(a => a.endsWith(own) ? a : `${a}${own}`)
 }
 
 export const get: Command = {
