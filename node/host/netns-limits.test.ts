@@ -42,10 +42,12 @@ test('per-IP and total connection caps, the inbound rate limit and IP-colocation
   // (AutoNAT dial-backs, outbound and brief, count towards libp2p's own total too: at most two get in)
   const admitted = second.filter(Boolean).length
   t.true(admitted >= 1 && admitted <= 2, `${admitted} connections from 11.66.0.4`)
-  await waitFor(async () => (await srvState()).connections.length <= 6, 10_000, 'at most six connections')
-  const s0 = await srvState()
-  t.true(s0.connections.length <= 6)
-  t.true(fromIp(s0, `${INTERNET}.3`) <= 4 && fromIp(s0, `${INTERNET}.4`) <= 2)
+  // libp2p prunes down to its cap (an AutoNAT dial-back can take it one over for a moment): the caps hold once it
+  // settles, so the state checked is the settled one, not a second read that may catch the next dial-back
+  let s0: ChildState | undefined
+  await waitFor(async () => { s0 = await srvState(); return s0.connections.length <= 6 && fromIp(s0, `${INTERNET}.3`) <= 4 && fromIp(s0, `${INTERNET}.4`) <= 2 }, 10_000, 'at most six connections, four and two per IP')
+  t.true(s0 !== undefined && s0.connections.length <= 6)
+  t.true(s0 !== undefined && fromIp(s0, `${INTERNET}.3`) <= 4 && fromIp(s0, `${INTERNET}.4`) <= 2)
 
   // colocation: four gossip peers behind one IP score (4 − 2)² × −20 = −80 each; two behind another, 0
   await Promise.all([srv.call({ type: 'subscribe' }), atk1.call({ type: 'subscribe' }), atk2.call({ type: 'subscribe' })])
