@@ -22,7 +22,7 @@ import { BanList, afterProposal, type ProposalFailure } from '../core/policy/ban
 import { backoffMs, type RetryPolicy } from '../core/policy/retry.ts'
 import type { DealFacts } from '../core/lifecycle/facts.ts'
 import { countersignedDeal, stepProvider, defaultProviderPolicy, type ProviderDeal, type ProviderEvent, type ProviderAction, type ProviderPolicy } from '../core/lifecycle/provider.ts'
-import { jobCreatorDeal, stepJobCreator, jobView, defaultJobCreatorPolicy, type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy } from '../core/lifecycle/job-creator.ts'
+import { jobCreatorDeal, stepJobCreator, jobView, providerFailureOf, defaultJobCreatorPolicy, type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy } from '../core/lifecycle/job-creator.ts'
 import { newDispute, stepMediator, type MediatorDispute, type MediatorEvent, type MediatorAction } from '../core/lifecycle/mediator.ts'
 import { Engine } from './engine.ts'
 import { Network } from './network.ts'
@@ -963,6 +963,13 @@ export class MarketSimulation {
         return
       }
       case 'hand-off': this.handOff(d.attempt.job.jc, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'challenge':
+        this.engine.after(c.chainDelay, () => {
+          const r = this.chain({ kind: 'challenge', caller: d.deal.jobCreator, dealId: rec.dealId, terms: d.deal })
+          done(r.ok ? { type: 'challenge-sent' } : { type: 'challenge-failed', reason: r.error })
+          this.onChain(rec.dealId)
+        })
+        return
       case 'timeout-mediation':
         this.engine.after(c.chainDelay, () => {
           const r = this.chain({ kind: 'timeoutMediation', dealId: rec.dealId, terms: d.deal })
@@ -986,7 +993,7 @@ export class MarketSimulation {
     } else if (view.status === 'failed') {
       this.finishJob(a.job, 'failed')
     } else {
-      const failure = h.rec.phase === 'refunded' ? 'no-result' : h.rec.abandoned?.startsWith('the provider could not agree') === true ? 'agree-reverted' : 'no-agree'
+      const failure = providerFailureOf(h.rec)
       this.bansOf(a.job.jc).record(d.deal.resourceProvider, failure, simNowMs(this.engine))
       if (!h.rec.terminal) this.jcDriver.step(h, { type: 'abandon', reason: view.reason })
       this.startAttempt(a.job)

@@ -38,7 +38,7 @@ async function connect (a: LilypadNode, b: LilypadNode): Promise<void> {
 }
 
 /** A provider node (the node wires its dispute side: answers pulls, pushes audited submissions as a fallback). */
-async function provider (key: string, name: string, fault?: 'wrong-result'): Promise<LilypadNode> {
+async function provider (key: string, name: string, fault?: 'wrong-result' | 'withheld-result'): Promise<LilypadNode> {
   const n = await node(key, name, ['resource-provider'], { provider: { price: LP(10), collateral: LP(20), announceIntervalMs: 2000, ...(fault !== undefined ? { fault } : {}) } })
   await connect(n, mediatorNode)
   await connect(jcNode, n)
@@ -60,7 +60,8 @@ test.before(async () => {
   mediatorNode = await node(net.anvil.keys[5], 'mediator', ['mediator'], { mediator: { pullAfterMs: 2000, pullIntervalMs: 1000 } })
   jcNode = await node(net.anvil.keys[1], 'jc', [])
   // the node wires the job creator's dispute hook to a push to the drawn mediator
-  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc') })
+  // a result not fetched in 20 s is challenged (the default, 60 s, would only make the withheld-result test slower)
+  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000 } })
   await connect(jcNode, mediatorNode)
 })
 
@@ -123,4 +124,29 @@ test.serial('an honest provider audited: the verdict upholds its result, it is p
   t.is(m1 - m0, d.mediationFee, 'the mediator was paid the fee')
   const m = mediatorNode.mediator as unknown as Mediator
   t.is((await finished(m, out.dealId)).mediatorCid, out.resultCid, 'the mediator reproduced the provider\'s CID')
+})
+
+test.serial('a provider that submits a CID it never serves: the job creator challenges, the mediator re-runs the job, the provider is slashed and the job creator refunded', async t => {
+  // a provider with no slashes on record yet (the cheater above is banned by its record)
+  await net.stranger.deposit(LP(100))
+  const withholder = await provider(net.anvil.keys[7], 'withholder', 'withheld-result')
+  const [jc0, rp0, m0] = await deposits([net.jc.address, net.stranger.address, net.m1.address])
+  const err = await t.throwsAsync(jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, withheld' }, target: net.stranger.address }))
+  t.is(err?.name, 'ProvidersFailedError')
+  t.regex(err?.message ?? '', /mediated: MediatedWrong \(then: none of the/)
+  const failed = (err as unknown as { retries?: Array<{ dealId: string, reason: string }> }).retries ?? []
+  t.is(failed[0]?.reason, 'mediated: MediatedWrong', 'the job moved on from the deal after the verdict')
+  const dealId = failed[0].dealId
+  const rec = await net.admin.dealRecord(dealId)
+  t.is(rec.state, 'MediatedWrong')
+  const m = mediatorNode.mediator as unknown as Mediator
+  const dispute = await finished(m, dealId)
+  t.is(dispute.resultCorrect, false)
+  t.not(dispute.mediatorCid, dispute.resultCid, 'the mediator\'s re-run is not the CID the provider submitted')
+  const d = (await jc.deals.get(dealId))!.deal
+  const [jc1, rp1, m1] = await deposits([net.jc.address, net.stranger.address, net.m1.address])
+  t.is(jc1 - jc0, d.collateral - d.mediationFee, 'the job creator got its price back and the slashed collateral, less the fee')
+  t.is(rp1 - rp0, -d.collateral, 'the provider lost its collateral and was not paid')
+  t.is(m1 - m0, d.mediationFee, 'the mediator was paid')
+  await withholder.stop()
 })

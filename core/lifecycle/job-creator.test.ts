@@ -1,7 +1,7 @@
 // The job creator's deal lifecycle, every phase and deadline, with an injected clock.
 import test from 'ava'
 import { ManualClock } from '../clock.ts'
-import { jobCreatorDeal, stepJobCreator, jobView, jobCreatorFailure, type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction } from './job-creator.ts'
+import { jobCreatorDeal, stepJobCreator, jobView, jobCreatorFailure, providerFailureOf, type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction } from './job-creator.ts'
 import { NO_DEAL, type DealFacts } from './facts.ts'
 import { sampleDeal, sampleJob, T0, sec } from './testing.ts'
 
@@ -114,18 +114,100 @@ test('no result by the deadline: timeoutResult once the chain clock has passed i
   t.deepEqual(jobView(s.record), { status: 'moved-on', reason: 'no result before the deadline (refunded)', refunded: true })
 })
 
-test('a result that cannot be fetched in time: the job is told, the chain settles the rest', async t => {
+test('a submitted result that cannot be fetched: the fetch ends before the judge window does, and the result is challenged', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock)
   d.setFacts({ state: 'ResultSubmitted', since: sec(T0), resultCid: 'bafyq' })
   let s = d.step({ type: 'chain' })
   const fetch = s.actions[0]
-  await clock.advance(60_000)
+  t.is(fetch.kind, 'fetch')
+  t.is(fetch.deadline, T0 + 30_000 - 5_000, 'the judge window (30 s) less the margin a challenge needs, not the 60 s fetch timeout')
+  t.is(s.wakeAt, fetch.deadline)
+  await clock.advance(25_000)
   s = d.step(jobCreatorFailure(fetch, 'deadline passed'))
   t.is(s.record.phase, 'unfetched')
-  t.deepEqual(jobView(s.record), { status: 'failed', reason: 'deadline passed' })
+  t.deepEqual(kinds(s.actions), ['challenge'])
+  t.is(s.actions[0].deadline, T0 + 30_000, 'a challenge is possible until the judge window closes')
+  t.deepEqual(jobView(s.record), { status: 'waiting' }, 'the mediation decides')
+  t.deepEqual(d.step({ type: 'tick' }).actions, [], 'one challenge')
+  s = d.step({ type: 'challenge-sent' })
+  t.deepEqual(jobView(s.record), { status: 'waiting' })
+  d.setFacts({ state: 'Challenged', since: sec(clock.now()), resultCid: 'bafyq', mediator: '0x' + 'cc'.repeat(20) })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'challenged')
+  t.deepEqual(kinds(s.actions), ['hand-off'], 'no fetch again: the mediator re-runs the job')
+  s = d.step({ type: 'handed-off' })
+  d.setFacts({ state: 'MediatedWrong', since: sec(clock.now()) })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'mediated')
+  t.deepEqual(jobView(s.record), { status: 'moved-on', reason: 'mediated: MediatedWrong', refunded: true }, 'refunded: the job tries another provider')
+  t.is(providerFailureOf(s.record), 'wrong-result')
+})
+
+test('a result that fails verification is challenged at once', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.setFacts({ state: 'ResultSubmitted', since: sec(T0), resultCid: 'bafyhuge' })
+  d.step({ type: 'chain' })
+  const s = d.step({ type: 'fetch-failed', reason: 'ResultTooLargeError: bafyhuge is bigger than 167108864 bytes' })
+  t.is(s.record.phase, 'unfetched')
+  t.deepEqual(kinds(s.actions), ['challenge'])
+})
+
+test('a result over the stream that fails verification before it is on chain: the job waits; challenged once submitted', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  d.step({ type: 'chain' })
+  let s = d.step({ type: 'result', cid: 'bafybad', addrs: [] })
+  t.is(s.actions[0].deadline, T0 + 60_000, 'not on chain yet: the fetch timeout')
+  s = d.step({ type: 'fetch-failed', reason: 'NotADirectoryResultError: bafybad is a file' })
+  t.is(s.record.phase, 'unfetched')
+  t.deepEqual(s.actions, [], 'nothing to challenge before the submission')
+  t.deepEqual(jobView(s.record), { status: 'waiting' }, 'challenged once submitted, refunded if never')
+  d.setFacts({ state: 'ResultSubmitted', since: sec(T0) + 2, resultCid: 'bafybad' })
+  s = d.step({ type: 'chain' })
+  t.deepEqual(kinds(s.actions), ['challenge'])
+})
+
+test('a challenge that cannot be sent in the judge window: the job is told the result failed', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.setFacts({ state: 'ResultSubmitted', since: sec(T0), resultCid: 'bafyq' })
+  d.step({ type: 'chain' })
+  let s = d.step({ type: 'fetch-failed', reason: 'ResultVerificationError: mismatch' })
+  s = d.step(jobCreatorFailure(s.actions[0], 'JudgeWindowClosed'))
+  t.is(s.record.challengeFailed, 'JudgeWindowClosed')
+  t.deepEqual(jobView(s.record), { status: 'failed', reason: 'ResultVerificationError: mismatch' })
+  t.deepEqual(d.step({ type: 'tick' }).actions, [], 'not tried again')
   d.setFacts({ state: 'Settled', since: sec(clock.now()) })
   t.is(d.step({ type: 'chain' }).record.phase, 'settled')
+})
+
+test('a job creator back after the judge window: too late to challenge, the job is told', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.setFacts({ state: 'ResultSubmitted', since: sec(T0), resultCid: 'bafyq' })
+  await clock.advance(31_000)
+  const s = d.step({ type: 'resume' })
+  t.is(s.record.phase, 'unfetched')
+  t.deepEqual(s.actions, [])
+  t.is(jobView(s.record).status, 'failed')
+})
+
+test('our challenge of a result we could not fetch is upheld: the job is told where the result is', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.setFacts({ state: 'ResultSubmitted', since: sec(T0), resultCid: 'bafyq' })
+  d.step({ type: 'chain' })
+  d.step({ type: 'fetch-failed', reason: 'the result could not be fetched in time' })
+  d.step({ type: 'challenge-sent' })
+  d.setFacts({ state: 'MediatedCorrect', since: sec(T0) + 20 })
+  const s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'mediated')
+  const v = jobView(s.record)
+  t.is(v.status, 'failed')
+  t.regex((v as { reason: string }).reason, /upheld the provider's result \(lilypad get 0x4444/)
 })
 
 test('audited: fetched and handed to the mediator; a mediation nobody answers is closed after its window', async t => {

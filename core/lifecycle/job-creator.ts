@@ -3,19 +3,22 @@
 // agree failed, the deal is abandoned — the job moves on to another provider — but still watched until it
 // expires, because anyone holding both signatures may still agree it (then it is followed like any other deal:
 // refunded if no result comes). A result (over the stream or from the chain) is fetched and verified, then
-// accepted early; an audited or challenged deal is handed to the drawn mediator and closed when the mediation
-// window passes without a verdict; a provider that never submits is refunded with timeoutResult once the chain's
+// accepted early. A result that cannot be fetched before the judge window closes, or that fails verification (not
+// a directory, a CID that does not match, bigger than the job's bound), is challenged: otherwise a provider could
+// submit any CID and be paid when the window passes. An audited or challenged deal is handed to the drawn
+// mediator, who re-runs the job, and closed when the mediation window passes without a verdict; a provider that never submits is refunded with timeoutResult once the chain's
 // clock has passed the deadline. `resume` after a restart is the same step over the stored record.
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
+import type { ProviderFailure } from '../policy/ban.ts'
 
 export type JobCreatorPhase =
   | 'countersigned' // waiting for the provider's agree
   | 'abandoned' // the job moved on; watched until expiry in case someone agrees it after all
   | 'agreed' // waiting for the result
   | 'result' // a result CID is known; fetching it
-  | 'unfetched' // the result could not be fetched in time; the chain decides the rest
+  | 'unfetched' // the result could not be fetched or failed verification: challenged while the judge window allows
   | 'downloaded' // fetched and verified; accepting
   | 'challenged' // under mediation
   | 'settled' // terminal: paid (accepted early, or settled after the judge window)
@@ -51,6 +54,12 @@ export interface JobCreatorDeal {
   /** ms: give up fetching then */
   fetchBy?: number
   fetchFailed?: string
+  /** a challenge of an unfetched result is being sent */
+  challenging?: boolean
+  /** our challenge was mined (the chain may not say Challenged yet) */
+  challengeSent?: boolean
+  /** why our challenge could not be sent (the judge window closed): the job is told the result failed */
+  challengeFailed?: string
   path?: string
   exitCode?: number
   accepted: boolean
@@ -70,9 +79,11 @@ export interface JobCreatorPolicy {
   chainMarginMs: number
   /** how long refund, accept and timeoutMediation are retried once possible */
   closeWindowMs: number
+  /** a fetch ends this long before the judge window closes, so a challenge can still be mined in it */
+  challengeMarginMs: number
 }
 
-export const defaultJobCreatorPolicy: JobCreatorPolicy = { agreeTimeoutMs: 15_000, fetchTimeoutMs: 60_000, chainMarginMs: 1_000, closeWindowMs: 3_600_000 }
+export const defaultJobCreatorPolicy: JobCreatorPolicy = { agreeTimeoutMs: 15_000, fetchTimeoutMs: 60_000, chainMarginMs: 1_000, closeWindowMs: 3_600_000, challengeMarginMs: 5_000 }
 
 export type JobCreatorAction =
   | ActionBase<'fetch'>
@@ -80,6 +91,7 @@ export type JobCreatorAction =
   | ActionBase<'refund'> // timeoutResult
   | (ActionBase<'hand-off'> & { mediator: string })
   | ActionBase<'timeout-mediation'>
+  | ActionBase<'challenge'> // a result we could not fetch or verify
 
 export type JobCreatorEvent =
   | { type: 'resume' }
@@ -93,6 +105,7 @@ export type JobCreatorEvent =
   | { type: 'refunded' } | { type: 'refund-failed', reason: string }
   | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
+  | { type: 'challenge-sent' } | { type: 'challenge-failed', reason: string }
 
 export interface JobCreatorInput { now: number, facts: DealFacts, event?: JobCreatorEvent }
 
@@ -110,13 +123,14 @@ export function jobCreatorFailure (a: JobCreatorAction, reason: string): JobCrea
     case 'refund': return { type: 'refund-failed', reason }
     case 'hand-off': return { type: 'hand-off-failed', reason }
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
+    case 'challenge': return { type: 'challenge-failed', reason }
   }
 }
 
 function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
   if (e === undefined) return
   switch (e.type) {
-    case 'resume': r.fetching = false; break
+    case 'resume': r.fetching = false; r.challenging = false; break
     case 'result': if (r.resultCid === undefined) { r.resultCid = e.cid; r.resultAddrs = e.addrs } break
     case 'agree-notice': if (r.agreedAt === undefined) r.abandoned ??= `the provider could not agree: ${e.reason}`; break
     case 'abandon': r.abandoned ??= e.reason; if (r.path === undefined) { r.fetch = false; r.accept = false } break
@@ -125,6 +139,8 @@ function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
     case 'accepted': r.accepted = true; break
     case 'refunded': r.refundSent = true; break
     case 'handed-off': case 'hand-off-failed': r.handedOff = true; break
+    case 'challenge-sent': r.challenging = false; r.challengeSent = true; break
+    case 'challenge-failed': r.challenging = false; r.challengeFailed = e.reason; break
     case 'accept-failed': case 'refund-failed': case 'mediation-timed-out': case 'timeout-mediation-failed': case 'chain': case 'tick': break
   }
 }
@@ -189,9 +205,19 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
     case 'countersigned': wakes.push(r.agreeBy); break
     case 'abandoned': wakes.push(Number(deal.expiry) * 1000); break
     case 'result': {
-      r.fetchBy ??= now + policy.fetchTimeoutMs
-      if (now >= r.fetchBy && !r.fetching) { r.fetchFailed = 'the result could not be fetched in time'; r.phase = 'unfetched'; break }
+      // the fetch must end while a challenge can still be mined in the judge window
+      const challengeBy = facts.state === 'ResultSubmitted' ? judgeEnd(r, deal, now) - policy.challengeMarginMs : Infinity
+      r.fetchBy = Math.min(r.fetchBy ?? now + policy.fetchTimeoutMs, challengeBy)
+      if (now >= r.fetchBy) {
+        // a fetch still under way goes on; if it ends first, the result is accepted (whichever of accept and
+        // challenge is mined first decides, and either is right)
+        r.fetchFailed ??= 'the result could not be fetched in time'
+        r.phase = 'unfetched'
+        challengeUnfetched(r, facts, now, deal, actions)
+        break
+      }
       if (!r.fetching) { r.fetching = true; actions.push({ kind: 'fetch', deadline: r.fetchBy }) }
+      wakes.push(r.fetchBy)
       break
     }
     case 'downloaded': {
@@ -216,11 +242,41 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       r.terminal = true
       r.outcome ??= facts.state === 'None' ? 'expired' : facts.state
       break
-    case 'agreed': case 'unfetched':
+    case 'unfetched':
+      challengeUnfetched(r, facts, now, deal, actions)
+      break
+    case 'agreed':
       break
   }
   const wakeAt = wakes.length > 0 ? Math.min(...wakes) : undefined
   return wakeAt !== undefined ? { record: r, actions, wakeAt } : { record: r, actions }
+}
+
+/** ms: when the judge window of a submitted result closes (by our clock; the chain's may lag). */
+function judgeEnd (r: JobCreatorDeal, deal: Deal, now: number): number {
+  return ((r.submittedAt ?? Math.floor(now / 1000)) + deal.judgeWindow) * 1000
+}
+
+/**
+ * A result a job waited for and could not fetch or verify is challenged while the judge window is open: the
+ * mediator re-runs the job; a provider whose CID is not what the job gives is slashed and we are refunded. (A
+ * provider that did submit the right result is paid and we lose the mediation fee; the mediator has the result.)
+ * Late deals nobody waits for are not fetched, so not challenged.
+ */
+function challengeUnfetched (r: JobCreatorDeal, facts: DealFacts, now: number, deal: Deal, actions: JobCreatorAction[]): void {
+  if (!r.fetch || r.fetchFailed === undefined || facts.state !== 'ResultSubmitted') return
+  if (r.challengeSent === true || r.challengeFailed !== undefined) return
+  const end = judgeEnd(r, deal, now)
+  if (now >= end) { r.challengeFailed = 'the judge window closed before the challenge'; r.challenging = false; return }
+  if (r.challenging !== true) { r.challenging = true; actions.push({ kind: 'challenge', deadline: end }) }
+}
+
+/** What a provider's failure on a deal the job moved on from counts as in the ban list. */
+export function providerFailureOf (r: JobCreatorDeal): ProviderFailure {
+  if (r.phase === 'refunded') return 'no-result'
+  if (r.phase === 'mediated' && r.outcome === 'MediatedWrong') return 'wrong-result'
+  if (r.abandoned?.startsWith('the provider could not agree') === true) return 'agree-reverted'
+  return 'no-agree'
 }
 
 /** What a job waiting on this deal should do now. */
@@ -241,10 +297,18 @@ export function jobView (r: JobCreatorDeal): JobView {
     case 'abandoned': return { status: 'moved-on', reason: r.abandoned ?? 'abandoned', refunded: false }
     case 'expired': return { status: 'moved-on', reason: r.abandoned ?? 'the deal expired before anyone agreed it', refunded: false }
     case 'refunded': return { status: 'moved-on', reason: 'no result before the deadline (refunded)', refunded: true }
-    case 'unfetched': return { status: 'failed', reason: r.fetchFailed ?? 'the result was not fetched' }
+    case 'unfetched':
+      // a challenge under way (the mediation decides; a refund lets the job try another provider), or a result
+      // delivered over the stream that is not on chain yet (challenged once it is, refunded if it never is)
+      if (r.fetch && r.challengeFailed === undefined && (r.challenging === true || r.challengeSent === true || r.submittedAt === undefined)) return { status: 'waiting' }
+      return { status: 'failed', reason: r.fetchFailed ?? 'the result was not fetched' }
     case 'downloaded': return r.accepted || !r.accept ? { status: 'done' } : { status: 'waiting' }
     case 'challenged': return { status: 'waiting' }
     case 'settled': return r.path !== undefined ? { status: 'done' } : { status: 'moved-on', reason: 'settled without our result', refunded: false }
-    case 'mediated': return r.path !== undefined || r.outcome === 'MediatedCorrect' || r.outcome === 'TimedOutMediation' ? { status: 'done' } : { status: 'moved-on', reason: `mediated: ${r.outcome ?? ''}`, refunded: true }
+    case 'mediated':
+      if (r.path !== undefined) return { status: 'done' }
+      // we challenged a result we could not fetch, and the mediator upheld it: it exists, but we do not have it
+      if (r.fetchFailed !== undefined && (r.outcome === 'MediatedCorrect' || r.outcome === 'TimedOutMediation')) return { status: 'failed', reason: `${r.fetchFailed}; the mediation upheld the provider's result (lilypad get ${r.dealId} fetches it)` }
+      return r.outcome === 'MediatedCorrect' || r.outcome === 'TimedOutMediation' ? { status: 'done' } : { status: 'moved-on', reason: `mediated: ${r.outcome ?? ''}`, refunded: true }
   }
 }

@@ -20,6 +20,8 @@ export type ProviderFailure =
   | 'agree-reverted'
   /** agreed, then submitted no result in time */
   | 'no-result'
+  /** a mediator judged its result wrong (after an audit, or our challenge of a result we could not fetch or verify) */
+  | 'wrong-result'
 
 export type Standing = 'ok' | 'demoted' | 'banned'
 
@@ -63,7 +65,7 @@ export const defaultBanPolicy: BanPolicy = {
   banAt: 2,
   // a provider that cannot be reached or took a deal and did nothing is banned at once; one decline or one
   // reverted agree (possibly our own deposit's fault) only demotes it
-  weights: { declined: 1, unreachable: 2, 'no-agree': 2, 'agree-reverted': 1, 'no-result': 2 },
+  weights: { declined: 1, unreachable: 2, 'no-agree': 2, 'agree-reverted': 1, 'no-result': 2, 'wrong-result': 2 },
   maxEntries: 10_000
 }
 

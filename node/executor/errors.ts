@@ -93,3 +93,10 @@ export class ExecutorOwnerError extends Error {
   override name = 'ExecutorOwnerError'
   readonly hint = 'the file names this provider\'s containers on the Docker engine; restore it, or delete it (containers left by an earlier run then have to be removed by hand: docker ps -a --filter label=org.lilypad.owner)'
 }
+
+/** An executor option that would let an honest result break the rule job creators fetch by (core/policy/result-size.ts). */
+export class ExecutorConfigError extends Error {
+  static override name = 'ExecutorConfigError'
+  override name = 'ExecutorConfigError'
+  readonly hint = 'streamCapBytes must be at most 16 MiB: job creators stop fetching a result at the job\'s disk plus 64 MiB'
+}

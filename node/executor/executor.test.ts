@@ -158,6 +158,21 @@ test('outputs over the cap are reported and not kept', async t => {
   t.deepEqual(await readdir(join(ok.resultDir, 'outputs')), ['blob'])
 })
 
+test('a job\'s outputs are also capped by the disk it asked for: the bound its job creator fetches by', async t => {
+  const spec = await specOf('stress:v0.1.0', { Mode: 'write', Arg: '8' })
+  const small = { ...spec, resources: { ...spec.resources, diskMb: 2 } }
+  const r = await runJob(t, small)
+  t.true(r.outputTooLarge, 'the provider\'s own cap (100 MiB) is not what stopped it')
+  t.deepEqual(await readdir(join(r.resultDir, 'outputs')), [])
+  t.is(await read(r.resultDir, 'status'), '{"status":"output-limit","limits":{"outputBytes":2000000}}\n')
+})
+
+test('a stream cap that would let an honest result pass the job creators\' bound is refused', t => {
+  const err = t.throws(() => new Executor({ docker, streamCapBytes: 32 * 1024 * 1024 }))
+  t.is(err?.name, 'ExecutorConfigError')
+  t.regex(String((err as unknown as { hint: string }).hint), /at most 16 MiB/)
+})
+
 test('stdout is capped and the truncation reported', async t => {
   const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'flood', Arg: '200000' }), { streamCapBytes: 1000 })
   t.is(r.exitCode, 0)

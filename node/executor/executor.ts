@@ -21,12 +21,13 @@ import type { JobSpec } from '../modules/spec.ts'
 import { DiskFullError, InsufficientDiskError, isDiskFull, onDisk, reserveDisk } from '../result-store/disk.ts'
 import {
   DockerUnavailableError, EngineLostError, ExecutionAbortedError, GpuUnavailableError, ImageMissingError,
-  JobAlreadyRunningError
+  JobAlreadyRunningError, ExecutorConfigError
 } from './errors.ts'
 import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplete, pause, statusCodeOf, type OutputChunk } from './engine.ts'
 import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
 import { configHash, containerConfig, dirIdentity, LABEL_CONFIG, LABEL_JOB, LABEL_OUTPUTS, LABEL_OWNER } from './container.ts'
 import { gpuStartError } from './gpu-request.ts'
+import { MAX_STREAM_CAP_BYTES, outputsBytesBound } from '../../core/policy/result-size.ts'
 
 export interface ExecutorOptions {
   /** A dockerode client to use; otherwise one is made from socketPath (default: dockerode's defaults). */
@@ -232,9 +233,15 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   constructor (opts: ExecutorOptions = {}) {
     super()
     const streamCap = opts.streamCapBytes ?? DEFAULT_EXECUTOR_OPTIONS.streamCapBytes
+    if (!(streamCap > 0 && streamCap <= MAX_STREAM_CAP_BYTES)) throw new ExecutorConfigError(`streamCapBytes ${streamCap} is outside 1 to ${MAX_STREAM_CAP_BYTES}`)
     this.opts = { ...DEFAULT_EXECUTOR_OPTIONS, logMaxBytes: 2 * streamCap + 1024 * 1024, ...opts }
     this.docker = opts.docker ?? new Docker(opts.socketPath !== undefined ? { socketPath: opts.socketPath } : undefined)
     this.owner = opts.owner ?? randomUUID().replaceAll('-', '')
+  }
+
+  /** A job's outputs may not pass the disk it asked for (the bound job creators fetch by), nor this provider's cap. */
+  private outputCap (spec: JobSpec): number {
+    return Math.min(this.opts.outputCapBytes, outputsBytesBound(spec.resources.diskMb))
   }
 
   /** Engine reachable? Throws DockerUnavailableError with a hint. */
@@ -334,7 +341,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     while (!existsSync(probe)) probe = resolve(probe, '..')
     const fs = await statfs(probe)
     const free = Number(fs.bavail) * Number(fs.bsize)
-    const needed = Math.min(spec.resources.diskMb * 1e6, this.opts.outputCapBytes) + this.opts.minFreeBytes
+    const needed = this.outputCap(spec) + this.opts.minFreeBytes
     if (free < needed) throw new InsufficientDiskError(probe, free, needed)
   }
 
@@ -613,6 +620,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         startedAt,
         limitMs: Math.max(1000, timeoutSec * 1000 - (opts.usedMs ?? 0)),
         capped: [...outputDirs, ...(scratch !== undefined ? [scratch] : [])],
+        capBytes: this.outputCap(spec),
         attachEnded: adopt === undefined ? attachClean : undefined
       })
       const runMs = performance.now() - tStart
@@ -626,7 +634,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       if (!outputTooLarge) {
         let size = 0
         for (const d of [...outputDirs, ...(scratch !== undefined ? [scratch] : [])]) size += await dirSize(d)
-        outputTooLarge = size > this.opts.outputCapBytes
+        outputTooLarge = size > this.outputCap(spec)
       }
       if (outputTooLarge) {
         // Nothing over the cap is kept or published; the status says why the outputs are empty.
@@ -637,7 +645,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       const limits: NonNullable<ResultStatus['limits']> = {
         ...(status === 'timeout' ? { timeoutSec } : {}),
         ...(status === 'oom' ? { ramMb: Math.max(6, spec.resources.ramMb) } : {}),
-        ...(status === 'output-limit' ? { outputBytes: this.opts.outputCapBytes } : {}),
+        ...(status === 'output-limit' ? { outputBytes: this.outputCap(spec) } : {}),
         ...(stdout.truncated || stderr.truncated ? { streamBytes: this.opts.streamCapBytes } : {})
       }
       const resultStatus: ResultStatus = {
@@ -701,7 +709,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
    * periodic inspect all lead to the engine being asked; a lost engine is reconnected (or the run ends in
    * EngineLostError). Kills it at the deadline and when the outputs pass the cap.
    */
-  private async watch (job: Job, container: Docker.Container, o: { running: boolean, startedAt: number, limitMs: number, capped: string[], attachEnded?: Promise<boolean> }): Promise<{ exitCode: number, timedOut: boolean, outputTooLarge: boolean }> {
+  private async watch (job: Job, container: Docker.Container, o: { running: boolean, startedAt: number, limitMs: number, capped: string[], capBytes: number, attachEnded?: Promise<boolean> }): Promise<{ exitCode: number, timedOut: boolean, outputTooLarge: boolean }> {
     let cause: 'timeout' | 'output' | undefined
     const kill = (why: 'timeout' | 'output'): void => {
       cause ??= why
@@ -729,7 +737,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         void (async () => {
           let size = 0
           for (const d of o.capped) size += await dirSize(d)
-          if (size > this.opts.outputCapBytes) kill('output')
+          if (size > o.capBytes) kill('output')
         })().finally(() => { measuring = false })
       }, this.opts.outputPollMs)
 

@@ -9,7 +9,7 @@ export {
 export type { ResultStatus, ResultStatusCode } from './status.ts'
 export {
   DockerUnavailableError, ImageMissingError, InsufficientDiskError, DiskFullError, GpuUnavailableError, OutputTooLargeError,
-  ExecutionAbortedError, EngineLostError, JobAlreadyRunningError, ExecutorOwnerError
+  ExecutionAbortedError, EngineLostError, JobAlreadyRunningError, ExecutorOwnerError, ExecutorConfigError
 } from './errors.ts'
 export type { EngineLostReason } from './errors.ts'
 export { gpuDeviceRequests, gpuStartError } from './gpu-request.ts'

@@ -1,6 +1,7 @@
 export {
   ResultStore, RESULT_IMPORT_OPTIONS, DEFAULT_DATA_DIR, DOWNLOADS_DIR, FetchTimeoutError, ResultVerificationError,
-  NotADirectoryResultError, StoreAbortedError, PeerUnreachableError, DEFAULT_INPUT_HOLD_MS
+  NotADirectoryResultError, StoreAbortedError, PeerUnreachableError, DEFAULT_INPUT_HOLD_MS, ResultTooLargeError,
+  DEFAULT_FETCH_MAX_BYTES
 } from './result-store.ts'
 export type { ResultStoreOptions, AddDirectoryOptions, StoredResult, HeldInput, InputBlocks, RetentionPolicy, PruneOptions, FetchOptions } from './result-store.ts'
 export { ResultRetention, DEFAULT_RETENTION } from './retention.ts'

@@ -142,6 +142,24 @@ test('a peer\'s spent wants and its wants for blocks this store lacks are droppe
   t.is(kept('want') + kept('sent') + kept('sending'), 0)
 })
 
+test('a hostile provider\'s result bigger than the fetch\'s bound: the fetch stops there with a named error and writes nothing', async t => {
+  const base = await tempDir(t)
+  const provider = await store(t, join(base, 'provider'))
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const offered = 40 * 1024 * 1024
+  const cid = await provider.addDirectory(await makeResult(join(base, 'huge'), randomBytes(offered)))
+  const maxBytes = 1024 * 1024
+  const err = await t.throwsAsync(fetcher.fetch(cid, { from: provider.multiaddrs()[0].toString(), timeoutMs: 20_000, maxBytes }))
+  t.is(err?.name, 'ResultTooLargeError')
+  t.is((err as unknown as { maxBytes: number }).maxBytes, maxBytes)
+  t.regex(String((err as unknown as { hint: string }).hint), /disk it asked for/)
+  t.deepEqual(await readdir(fetcher.downloadsDir), [], 'no partial tree is left')
+  let held = 0
+  for await (const { bytes } of fetcher.helia.blockstore.getAll()) for await (const part of bytes) held += part.byteLength
+  // the exporter reads up to 16 blocks (1 MiB each) ahead of what it has counted
+  t.true(held < maxBytes + 17 * 1024 * 1024, `the fetcher took in ${held} of the ${offered} bytes offered`)
+})
+
 test('fetching an unknown CID times out with a named error and leaves nothing behind', async t => {
   const base = await tempDir(t)
   const provider = await store(t, join(base, 'provider'))

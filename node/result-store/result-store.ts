@@ -23,9 +23,11 @@ import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight, type Helia } from 'helia'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { CID } from 'multiformats/cid'
-import { exporter, type ExporterOptions } from 'ipfs-unixfs-exporter'
+import { exporter, type ExporterOptions, type ReadableStorage } from 'ipfs-unixfs-exporter'
 
 import { DEFAULT_DATA_DIR, DOWNLOADS_DIR } from './defaults.ts'
+import { DEFAULT_RESOURCES } from '../modules/spec.ts'
+import { resultBytesBound } from '../../core/policy/result-size.ts'
 
 export { DEFAULT_DATA_DIR, DOWNLOADS_DIR } from './defaults.ts'
 
@@ -44,6 +46,19 @@ export class FetchTimeoutError extends Error {
   constructor (cid: string, timeoutMs: number, cause?: unknown) {
     super(`fetching ${cid} did not finish within ${timeoutMs} ms`, { cause })
     this.cid = cid
+  }
+}
+
+/** A result DAG that grew past the bound of what the job could have produced (core/policy/result-size.ts). */
+export class ResultTooLargeError extends Error {
+  static override name = 'ResultTooLargeError'
+  override name = 'ResultTooLargeError'
+  readonly hint: string
+  readonly maxBytes: number
+  constructor (cid: string, maxBytes: number) {
+    super(`${cid} is bigger than ${maxBytes} bytes: the fetch stopped there and kept nothing`)
+    this.maxBytes = maxBytes
+    this.hint = 'a job\'s result cannot be bigger than the disk it asked for plus 64 MiB; for `lilypad get`, --max-mb raises the bound'
   }
 }
 
@@ -151,7 +166,12 @@ export interface FetchOptions {
   signal?: AbortSignal
   /** Default 30 s. */
   timeoutMs?: number
+  /** Stop (ResultTooLargeError) once the blocks read pass this many bytes; default DEFAULT_FETCH_MAX_BYTES. */
+  maxBytes?: number
 }
+
+/** The bound of a fetch that names none: what a job with the default disk (1,024 MB) may produce. */
+export const DEFAULT_FETCH_MAX_BYTES = resultBytesBound(DEFAULT_RESOURCES.diskMb)
 
 // Helia's GC lock is a mortice lock under the default name, which mortice keeps process-wide: every Helia
 // node in this process shares it. A gc() waiting for the write lock stops new reads, so a fetch holding a
@@ -217,6 +237,26 @@ async function hashDirectory (dir: string, signal?: AbortSignal): Promise<CID> {
   for await (const entry of fs.addAll(directorySource(dir), { ...RESULT_IMPORT_OPTIONS, signal })) if (entry.path === '') root = entry.cid
   if (root === undefined) throw new ResultVerificationError(`${dir} is empty`)
   return root
+}
+
+/**
+ * The blockstore as the exporter reads it, counting every block's bytes (fetched or already here): past `maxBytes`
+ * the read fails, so a hostile provider's endless DAG costs the fetcher at most that much disk and bandwidth.
+ */
+function boundedReads (blockstore: ReadableStorage, key: string, maxBytes: number): ReadableStorage {
+  let total = 0
+  return {
+    get: (cid, o) => {
+      const parts = blockstore.get(cid, o)
+      return (async function * () {
+        for await (const part of parts) {
+          total += part.byteLength
+          if (total > maxBytes) throw new ResultTooLargeError(key, maxBytes)
+          yield part
+        }
+      })()
+    }
+  }
 }
 
 async function treeBytes (dir: string): Promise<number> {
@@ -516,7 +556,7 @@ export class ResultStore {
       }
       const providers = undefined
       await mkdir(tmp, { recursive: true })
-      await this.writeTree(cid, tmp, signal, providers)
+      await this.writeTree(cid, tmp, signal, providers, boundedReads(this.helia.blockstore, key, opts.maxBytes ?? DEFAULT_FETCH_MAX_BYTES))
       const again = await hashDirectory(tmp, signal)
       if (!again.equals(cid)) throw new ResultVerificationError(`the tree fetched for ${key} re-adds as ${again.toString()}`)
       try {
@@ -539,17 +579,17 @@ export class ResultStore {
   }
 
   /** Writes the UnixFS directory at cid into dir, reading each node's type from its own block. */
-  private async writeTree (cid: CID, dir: string, signal: AbortSignal, providers?: Multiaddr[]): Promise<void> {
+  private async writeTree (cid: CID, dir: string, signal: AbortSignal, providers: Multiaddr[] | undefined, blocks: ReadableStorage): Promise<void> {
     const opts = { signal, providers } as ExporterOptions
-    const node = await exporter(cid, this.helia.blockstore, opts)
+    const node = await exporter(cid, blocks, opts)
     if (node.type !== 'directory') throw new NotADirectoryResultError(`${cid.toString()} is a ${node.type}, not a result directory`)
     for await (const child of node.entries({ signal })) {
       if (child.name.includes('/') || child.name === '..' || child.name === '.' || child.name === '') throw new ResultVerificationError(`bad entry name ${JSON.stringify(child.name)}`)
       const target = join(dir, child.name)
-      const entry = await exporter(child.cid, this.helia.blockstore, opts)
+      const entry = await exporter(child.cid, blocks, opts)
       if (entry.type === 'directory') {
         await mkdir(target)
-        await this.writeTree(child.cid, target, signal, providers)
+        await this.writeTree(child.cid, target, signal, providers, blocks)
       } else if (entry.type === 'file' || entry.type === 'raw') {
         const fh = await open(target, 'wx')
         try {

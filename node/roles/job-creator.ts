@@ -31,12 +31,13 @@ import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import {
-  jobCreatorDeal, stepJobCreator, jobCreatorFailure, jobView, defaultJobCreatorPolicy,
+  jobCreatorDeal, stepJobCreator, jobCreatorFailure, jobView, providerFailureOf, defaultJobCreatorPolicy,
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { BanList, afterProposal, type BanPolicy, type ProviderFailure, type ProposalFailure } from '../../core/policy/ban.ts'
+import { BanList, afterProposal, type BanPolicy, type ProposalFailure } from '../../core/policy/ban.ts'
 import { queueDecision, fittingProviders, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
+import { resultBytesBound } from '../../core/policy/result-size.ts'
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
@@ -183,8 +184,8 @@ export class ProvidersFailedError extends Error {
   static override name = 'ProvidersFailedError'
   override name = 'ProvidersFailedError'
   readonly retries: JobOutcome['retries']
-  constructor (retries: JobOutcome['retries']) {
-    super(`every provider tried failed: ${retries.map(r => `${r.provider}: ${r.reason}`).join('; ')}`)
+  constructor (retries: JobOutcome['retries'], opts?: ErrorOptions) {
+    super(`every provider tried failed: ${retries.map(r => `${r.provider}: ${r.reason}`).join('; ')}${opts?.cause instanceof Error ? ` (then: ${opts.cause.message})` : ''}`, opts)
     this.retries = retries
   }
 }
@@ -193,7 +194,7 @@ export class ResultUnavailableError extends Error {
   static override name = 'ResultUnavailableError'
   override name = 'ResultUnavailableError'
   readonly dealId: string
-  readonly hint = 'the provider may be unreachable; the deal is kept and settled on chain whatever happens'
+  readonly hint = 'the provider may be unreachable; a result that could not be fetched or verified in the judge window is challenged (a mediator re-runs the job), and "lilypad get <dealId>" tries the fetch again'
   constructor (dealId: string, reason: string) {
     super(`the result of deal ${dealId} could not be fetched: ${reason}`)
     this.dealId = dealId
@@ -213,18 +214,13 @@ const MAX_UINT96 = (1n << 96n) - 1n
 const CONTENTION_MS = 30_000
 /** one fetch attempt; the fetch as a whole is retried until the lifecycle's fetch deadline */
 const FETCH_ATTEMPT_MS = 10_000
+/** A fetch that ends in one of these proves the provider's result wrong: not retried, challenged. */
+const BAD_RESULT_ERRORS = new Set(['ResultVerificationError', 'NotADirectoryResultError', 'ResultTooLargeError'])
 /** how long a fetch attempt first spends reaching (re-resolving) the provider */
 const REACH_BEFORE_FETCH_MS = 10_000
 
 function canonicalInputs (inputs: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)))
-}
-
-/** The ban-list failure a moved-on deal counts as. */
-function failureOf (rec: JobCreatorDeal): ProviderFailure {
-  if (rec.phase === 'refunded') return 'no-result'
-  if (rec.abandoned?.startsWith('the provider could not agree') === true) return 'agree-reverted'
-  return 'no-agree'
 }
 
 /**
@@ -448,7 +444,14 @@ export class JobCreator {
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
       phase('offered', `${req.module} nonce ${job.nonce}`)
-      const agreed = await this.negotiate(jobOffer, excluded, signal, note, queued, attempt > 1)
+      let agreed
+      try {
+        agreed = await this.negotiate(jobOffer, excluded, signal, note, queued, attempt > 1)
+      } catch (err) {
+        // after a failed deal, "no other provider" is best told with what happened to the ones tried
+        if (retries.length > 0 && err instanceof NoProviderError) throw new ProvidersFailedError(retries, { cause: err })
+        throw err
+      }
       const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal, ...(log !== undefined ? { log } : {}) })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
@@ -658,7 +661,7 @@ export class JobCreator {
       if (view.status === 'moved-on') {
         // the deal stays recorded and watched until it ends; the job goes on elsewhere
         if (rec.phase === 'abandoned' || rec.phase === 'countersigned') await this.driver.dispatch(id, { type: 'abandon', reason: view.reason })
-        const standing = this.bans.record(deal.resourceProvider, failureOf(rec), this.c.clock.now())
+        const standing = this.bans.record(deal.resourceProvider, providerFailureOf(rec), this.c.clock.now())
         this.c.logger.info({ dealId: id, provider: deal.resourceProvider, reason: view.reason, standing }, 'the job moves on from this deal')
         return { failed: view.reason }
       }
@@ -756,10 +759,12 @@ export class JobCreator {
           })
         let fetched
         try {
-          fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, Math.min(FETCH_ATTEMPT_MS, a.deadline - this.driver.now())), signal })
+          // no more than the job could have produced: a hostile provider's endless DAG stops there
+          const maxBytes = resultBytesBound(rec.job.value.spec.diskMb)
+          fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, Math.min(FETCH_ATTEMPT_MS, a.deadline - this.driver.now())), signal, maxBytes })
         } catch (err) {
           const name = (err as Error).name
-          if (name === 'ResultVerificationError' || name === 'NotADirectoryResultError') return { type: 'fetch-failed', reason: `${name}: ${(err as Error).message}` }
+          if (BAD_RESULT_ERRORS.has(name)) return { type: 'fetch-failed', reason: `${name}: ${(err as Error).message}` }
           throw err
         }
         // a result directory without an exitCode file (a module that wrote none) counts as -1
@@ -798,6 +803,17 @@ export class JobCreator {
           throw err
         }
         return { type: 'handed-off' }
+      }
+      case 'challenge': {
+        this.c.logger.warn({ dealId: rec.dealId, provider: rec.deal.resourceProvider, resultCid: rec.resultCid, why: rec.fetchFailed }, 'challenging a result we could not fetch or verify: a mediator re-runs the job')
+        try {
+          await chain.challenge(rec.deal)
+        } catch (err) {
+          // the judge window closed, or the deal moved on (accepted, audited): nothing to challenge
+          if (!(err instanceof ContractRevertError)) throw err
+          return { type: 'challenge-failed', reason: err.reason }
+        }
+        return { type: 'challenge-sent' }
       }
       case 'timeout-mediation': {
         try {

@@ -4,6 +4,10 @@
 // job, add the result to Helia, submit the CID on chain (piggybacking the settlement of its earlier deals whose
 // judge windows passed) and deliver a signed Result to the job creator. This file is the shell: it carries out
 // the lifecycle's actions with the chain client, the executor, the capacity and the streams.
+import { randomBytes } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { EventEmitter } from 'node:events'
 import { cpus, totalmem } from 'node:os'
 import { statfs, appendFile, mkdir, rm } from 'node:fs/promises'
@@ -40,7 +44,8 @@ import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dis
 import { caseOfDeal } from '../dispute/cases.ts'
 import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
-export type ProviderFault = 'wrong-result'
+/** Faults a test provider can be told to commit: a tampered result, or a CID of nothing (a result withheld). */
+export type ProviderFault = 'wrong-result' | 'withheld-result'
 
 /** The provider's deal record: the lifecycle's data (phase, deadlines' inputs, what is done). */
 export type RpDealRecord = ProviderDeal
@@ -569,7 +574,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       this.c.metrics.jobs.inc({ status: r.status === 'ok' && r.exitCode !== 0 ? 'exit-nonzero' : r.status })
       this.c.metrics.containerSeconds.inc(r.runMs / 1000)
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
-      const cid = (await this.opts.store.addDirectory(resultDir)).toString()
+      let cid = (await this.opts.store.addDirectory(resultDir)).toString()
+      // a CID of nothing: the job creator cannot fetch it, and must challenge to get its money back
+      if (this.opts.fault === 'withheld-result') cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
       end = { ...end, resultCid: cid, exitCode: r.exitCode, status: r.status, runMs: r.runMs }
       return { type: 'run-done', cid, exitCode: r.exitCode }
     } catch (err) {
