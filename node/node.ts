@@ -188,7 +188,7 @@ export class LilypadNode {
       for (const b of opts.network.bootstrap) {
         void h.dial(multiaddr(b), { signal: AbortSignal.timeout(5000) }).catch(err => { components.logger.warn({ component: 'node', bootstrap: b, err }, 'bootstrap peer not reached (discovery keeps trying)') })
       }
-      store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host })
+      store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host, onSweepError: err => { reportError(components, 'result-store', err, 'the bitswap want sweep failed (wants may pile up until the connection closes)') } })
       const node = new LilypadNode(components, host, chain, store, opts)
       node.unwatch = unwatch
       await node.start(hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key')))

@@ -3,7 +3,8 @@
 // ends in a named error with a hint (not a stack trace); bad input is a usage error (exit 2).
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -58,8 +59,22 @@ test.serial('a CID no connected peer serves: a named error with a hint, exit 1, 
   t.is(r.stdout, '')
 })
 
+test.serial('a result bigger than --max-mb: a named error with a hint, exit 1, nothing written', async t => {
+  const dir = join(home, 'big')
+  await mkdir(join(dir, 'outputs'), { recursive: true })
+  await writeFile(join(dir, 'outputs', 'blob'), randomBytes(3_000_000))
+  const cid = (await devnet.provider.store.addDirectory(dir)).toString()
+  const out = join(home, 'got-big')
+  const r = await cli('get', cid, '--from', devnet.provider.host.getMultiaddrs()[0].toString(), '--out', out, '--max-mb', '1', '--timeout', '60')
+  t.is(r.code, 1, r.stderr)
+  t.regex(r.stderr, /is bigger than 1000000 bytes/)
+  t.regex(r.stderr, /--max-mb raises the bound/)
+  t.notRegex(r.stderr, /at .*\.ts:\d+/)
+  await t.throwsAsync(readdir(out), { code: 'ENOENT' })
+})
+
 test.serial('bad input is a usage error (exit 2) before anything starts', async t => {
-  for (const args of [['get'], ['get', 'not-a-cid'], ['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--timeout', '0'], ['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--from', 'nowhere']]) {
+  for (const args of [['get'], ['get', 'not-a-cid'], ['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--timeout', '0'], ['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--from', 'nowhere'], ['get', 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', '--max-mb', '0']]) {
     const r = await cli(...args)
     t.is(r.code, 2, args.join(' '))
     t.regex(r.stderr, /usage: lilypad get|lilypad get </, args.join(' '))

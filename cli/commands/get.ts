@@ -11,8 +11,9 @@ import { UserError } from '../errors.ts'
 import { usageError } from '../usage.ts'
 import type { HostOptions, LilypadHost } from '../../node/host/index.ts'
 
-const USAGE = 'lilypad get <dealId|CID> [--from MULTIADDR|PEER_ID …] [--out DIR] [--network N] [--timeout S] [--data-dir DIR] [--json]'
+const USAGE = 'lilypad get <dealId|CID> [--from MULTIADDR|PEER_ID …] [--out DIR] [--network N] [--timeout S] [--max-mb MB] [--data-dir DIR] [--json]'
 const MAX_TIMEOUT_SEC = 3600
+const MAX_FETCH_MB = 1_000_000
 
 interface Entry { name: string, bytes: number }
 
@@ -77,7 +78,7 @@ export const get: Command = {
   async run (argv) {
     let v
     try {
-      v = parseArgs({ args: argv, allowPositionals: true, options: { from: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' }, network: { type: 'string', short: 'n' }, timeout: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } })
+      v = parseArgs({ args: argv, allowPositionals: true, options: { from: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' }, network: { type: 'string', short: 'n' }, timeout: { type: 'string' }, 'max-mb': { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     if (v.positionals.length !== 1) throw usageError(v.positionals.length === 0 ? 'name the deal id or CID to fetch' : `one deal id or CID at a time (got ${v.positionals.length})`, USAGE)
     const { CID } = await import('multiformats/cid')
@@ -91,6 +92,10 @@ export const get: Command = {
     const timeoutText = v.values.timeout ?? '60'
     const timeoutSec = Number(timeoutText)
     if (!/^\d+$/.test(timeoutText) || timeoutSec < 1 || timeoutSec > MAX_TIMEOUT_SEC) throw usageError(`--timeout "${timeoutText}" must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SEC}`, USAGE)
+    // what a job with the default disk may leave, unless raised: a stranger's CID may name an endless DAG
+    const maxMbText = v.values['max-mb']
+    const maxMb = maxMbText === undefined ? undefined : Number(maxMbText)
+    if (maxMb !== undefined && !(/^\d+$/.test(maxMbText as string) && maxMb >= 1 && maxMb <= MAX_FETCH_MB)) throw usageError(`--max-mb "${maxMbText}" must be a whole number of megabytes from 1 to ${MAX_FETCH_MB}`, USAGE)
     const from = v.values.from ?? []
     for (const f of from) {
       if (!f.startsWith('/') && !/^(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+$/.test(f)) throw usageError(`--from "${f.slice(0, 100)}" is neither a multiaddr nor a peer id`, USAGE)
@@ -102,7 +107,7 @@ export const get: Command = {
     const { toUserError } = await import('../context.ts')
     const { DEVNET_ID } = await import('../../node/devnet-marker.ts')
     const { createHost, hostOptionsFromNetwork, localMeshOptions, LOCAL_LISTEN } = await import('../../node/host/index.ts')
-    const { ResultStore, DEFAULT_DATA_DIR, FetchTimeoutError, PeerUnreachableError } = await import('../../node/result-store/result-store.ts')
+    const { ResultStore, DEFAULT_DATA_DIR, FetchTimeoutError, PeerUnreachableError, ResultTooLargeError } = await import('../../node/result-store/result-store.ts')
     const { multiaddr } = await import('@multiformats/multiaddr')
     const name = v.values.network ?? DEFAULT_NETWORK
     let loaded
@@ -149,10 +154,11 @@ export const get: Command = {
       if (provider !== undefined && from.length === 0) from.push(...await providerAddrs(host, hostOpts, provider, Math.min(15_000, timeoutSec * 500)))
       let fetched
       try {
-        fetched = await store.fetch(cid, { from, timeoutMs: Math.max(1000, deadline - Date.now()) })
+        fetched = await store.fetch(cid, { from, timeoutMs: Math.max(1000, deadline - Date.now()), ...(maxMb !== undefined ? { maxBytes: maxMb * 1e6 } : {}) })
       } catch (err) {
         if (err instanceof FetchTimeoutError) throw new UserError(`${cid.toString()} could not be fetched within ${timeoutSec} s`, { hint: from.length === 0 ? 'no connected peer had it: name the peer that holds it (the provider of the deal) with --from <multiaddr or peer id>' : 'the peers named with --from did not serve it in time; check they are up and hold it, or raise --timeout' })
         if (err instanceof PeerUnreachableError) throw new UserError(err.message, { hint: 'check the --from addresses (a multiaddr ending in /p2p/<peer id>)' })
+        if (err instanceof ResultTooLargeError) throw new UserError(err.message, { hint: 'a result bigger than a job could leave was refused; --max-mb raises the bound if you expect it' })
         throw toUserError(err)
       }
       const dir = out ?? fetched.dir

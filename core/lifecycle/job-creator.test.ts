@@ -78,7 +78,7 @@ test('no agree within the patience: abandoned at that moment', async t => {
   t.is(s.record.abandoned, 'agree was not mined in time')
 })
 
-test('abandoned, then agreed after all: followed without fetching, refunded when no result comes', async t => {
+test('abandoned, then agreed after all: its result is fetched and verified but not accepted; refunded when it is never submitted', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock)
   d.step()
@@ -87,13 +87,30 @@ test('abandoned, then agreed after all: followed without fetching, refunded when
   d.setFacts({ state: 'Agreed', since: sec(clock.now()) })
   let s = d.step({ type: 'chain' })
   t.is(s.record.phase, 'agreed')
-  t.false(s.record.fetch)
+  t.false(s.record.accept, 'nobody waits for a late deal\'s result: not accepted')
   s = d.step({ type: 'result', cid: 'bafylate', addrs: [] })
-  t.is(s.record.phase, 'unfetched', 'nobody waits for a late deal\'s result')
+  t.is(s.record.phase, 'result')
+  t.deepEqual(kinds(s.actions), ['fetch'], 'but verified')
+  s = d.step({ type: 'fetched', path: '/tmp/late', exitCode: 0 })
+  t.is(s.record.phase, 'downloaded')
   t.deepEqual(s.actions, [])
   await clock.advance(s.wakeAt! - clock.now())
   s = d.step({ type: 'tick' })
   t.deepEqual(kinds(s.actions), ['refund'], 'a result delivered over the stream but never submitted is refunded')
+})
+
+test('a provider that agrees late on purpose and submits the CID of nothing is challenged', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.step()
+  await clock.advance(16_000)
+  d.step({ type: 'abandon', reason: 'agree was not mined in time' })
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafynothing' })
+  let s = d.step({ type: 'chain' })
+  t.deepEqual(kinds(s.actions), ['fetch'])
+  s = d.step(jobCreatorFailure(s.actions[0], 'FetchTimeoutError: not found'))
+  t.deepEqual(kinds(s.actions), ['challenge'])
+  t.false(s.actions.some(a => a.kind === 'accept'))
 })
 
 test('no result by the deadline: timeoutResult once the chain clock has passed it, then refunded', async t => {

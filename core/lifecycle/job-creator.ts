@@ -2,12 +2,12 @@
 // step function. The provider agrees on chain; if it does not within the job creator's patience, or tells us its
 // agree failed, the deal is abandoned — the job moves on to another provider — but still watched until it
 // expires, because anyone holding both signatures may still agree it (then it is followed like any other deal:
-// refunded if no result comes). A result (over the stream or from the chain) is fetched and verified, then
-// accepted early. A result that cannot be fetched before the judge window closes, or that fails verification (not
+// refunded if no result comes, its result verified but left to settle). A result (over the stream or from the
+// chain) is fetched and verified, then accepted early. A result that cannot be fetched before the judge window closes, or that fails verification (not
 // a directory, a CID that does not match, bigger than the job's bound), is challenged: otherwise a provider could
 // submit any CID and be paid when the window passes. An audited or challenged deal is handed to the drawn
-// mediator, who re-runs the job, and closed when the mediation window passes without a verdict; a provider that never submits is refunded with timeoutResult once the chain's
-// clock has passed the deadline. `resume` after a restart is the same step over the stored record.
+// mediator, who re-runs the job, and closed when the mediation window passes without a verdict; a provider that
+// never submits is refunded with timeoutResult once the chain's clock has passed the deadline. `resume` after a restart is the same step over the stored record.
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
@@ -41,7 +41,8 @@ export interface JobCreatorDeal {
   agreeBy: number
   /** why the job moved on from this deal */
   abandoned?: string
-  /** fetch the result (a job waits for it); late deals nobody waits for are only settled or refunded */
+  /** fetch and verify the result (a late deal nobody waits for too, so that a bad result is challenged); false
+   * only in records written before late deals were verified */
   fetch: boolean
   /** accept early once fetched (else the judge window passes and the provider settles) */
   accept: boolean
@@ -133,7 +134,7 @@ function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
     case 'resume': r.fetching = false; r.challenging = false; break
     case 'result': if (r.resultCid === undefined) { r.resultCid = e.cid; r.resultAddrs = e.addrs } break
     case 'agree-notice': if (r.agreedAt === undefined) r.abandoned ??= `the provider could not agree: ${e.reason}`; break
-    case 'abandon': r.abandoned ??= e.reason; if (r.path === undefined) { r.fetch = false; r.accept = false } break
+    case 'abandon': r.abandoned ??= e.reason; if (r.path === undefined) r.accept = false; break
     case 'fetched': r.fetching = false; r.path = e.path; r.exitCode = e.exitCode; break
     case 'fetch-failed': r.fetching = false; r.fetchFailed = e.reason; break
     case 'accepted': r.accepted = true; break
@@ -149,8 +150,9 @@ function merge (r: JobCreatorDeal, f: DealFacts): void {
   if (f.state === 'None') return
   if (r.agreedAt === undefined) {
     r.agreedAt = f.state === 'Agreed' ? f.since : r.agreedAt
-    // agreed after we moved on: followed to its end, but nobody waits for its result
-    if (r.abandoned !== undefined && r.path === undefined) { r.fetch = false; r.accept = false }
+    // agreed after we moved on: nobody waits for its result, but it is still fetched and verified (a bad one is
+    // challenged: else a provider could agree late on purpose, submit the CID of nothing and be paid); not accepted
+    if (r.abandoned !== undefined && r.path === undefined) r.accept = false
   }
   if (f.resultCid !== undefined && r.resultCid !== f.resultCid) {
     // the chain is the authority: a CID delivered over the stream that differs is replaced
@@ -258,10 +260,9 @@ function judgeEnd (r: JobCreatorDeal, deal: Deal, now: number): number {
 }
 
 /**
- * A result a job waited for and could not fetch or verify is challenged while the judge window is open: the
+ * A result we could not fetch or verify is challenged while the judge window is open: the
  * mediator re-runs the job; a provider whose CID is not what the job gives is slashed and we are refunded. (A
  * provider that did submit the right result is paid and we lose the mediation fee; the mediator has the result.)
- * Late deals nobody waits for are not fetched, so not challenged.
  */
 function challengeUnfetched (r: JobCreatorDeal, facts: DealFacts, now: number, deal: Deal, actions: JobCreatorAction[]): void {
   if (!r.fetch || r.fetchFailed === undefined || facts.state !== 'ResultSubmitted') return

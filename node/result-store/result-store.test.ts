@@ -160,6 +160,17 @@ test('a hostile provider\'s result bigger than the fetch\'s bound: the fetch sto
   t.true(held < maxBytes + 17 * 1024 * 1024, `the fetcher took in ${held} of the ${offered} bytes offered`)
 })
 
+test('a want sweep that throws is reported to the owner, not an uncaught exception', async t => {
+  const base = await tempDir(t)
+  let report: (e: Error) => void = () => {}
+  const reported = new Promise<Error>(resolve => { report = resolve })
+  const s = await ResultStore.create({ dataDir: join(base, 'data'), wantSweepMs: 20, onSweepError: err => { report(err) } })
+  t.teardown(async () => { await s.stop() })
+  // as a @helia/bitswap whose internals changed under the sweep would
+  s.sweepWants = () => { throw new TypeError('ledgerMap.values is not a function') }
+  t.is((await reported).message, 'ledgerMap.values is not a function')
+})
+
 test('fetching an unknown CID times out with a named error and leaves nothing behind', async t => {
   const base = await tempDir(t)
   const provider = await store(t, join(base, 'provider'))

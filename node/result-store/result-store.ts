@@ -97,6 +97,8 @@ export interface ResultStoreOptions {
   doNotResendBlockWindowMs?: number
   /** How often peers' spent and stale wants are dropped (default 30 s; see sweepWants). */
   wantSweepMs?: number
+  /** Told when a periodic want sweep fails (it reads @helia/bitswap's internals; a new version may change them). */
+  onSweepError?: (err: Error) => void
   /** A peer's want for a block this store does not have is dropped after this long (default 60 s). */
   staleWantMs?: number
 }
@@ -389,7 +391,10 @@ export class ResultStore {
     }
     const store = new ResultStore(helia, dataDir, owns, opts.minFreeBytes ?? 0)
     store.staleWantMs = opts.staleWantMs ?? 60_000
-    store.wantSweep = setInterval(() => { store.sweepWants() }, opts.wantSweepMs ?? 30_000)
+    const onSweepError = opts.onSweepError ?? ((err: Error) => { process.emitWarning(`result store: the want sweep failed: ${err.message}`) })
+    store.wantSweep = setInterval(() => {
+      try { store.sweepWants() } catch (err) { onSweepError(err as Error) }
+    }, opts.wantSweepMs ?? 30_000)
     store.wantSweep.unref()
     return store
   }
