@@ -10,8 +10,7 @@ import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protoc
 import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
 import { jobStatusName, toInputList, type JobManagerConfig, type JobStatusName } from '../../protocols/contract-job/index.ts'
 import type { NetworkFile } from '../config/network.ts'
-import { WrongChainError } from './errors.ts'
-import { RetryingProvider, type RetryOptions } from './rpc.ts'
+import { openRpc, type RetryingProvider, type RetryOptions } from './rpc.ts'
 import { TxQueue, type GasEntry } from './queue.ts'
 import { DealWatcher, decodeDealLog } from './events.ts'
 import { ChainFollower, type ChainFollowerInit } from './follower.ts'
@@ -113,10 +112,8 @@ export class ChainClient {
 
   /** Connects and checks that the RPC serves the network file's chain (WrongChainError otherwise). */
   static async create (opts: ChainClientOptions): Promise<ChainClient> {
-    const provider = new RetryingProvider(opts.network.rpcUrl, opts.network.chainId, opts.retry, opts.pollingIntervalMs ?? 100, opts.components?.metrics)
+    const provider = await openRpc(opts.network, { ...(opts.retry !== undefined ? { retry: opts.retry } : {}), pollingIntervalMs: opts.pollingIntervalMs ?? 100, ...(opts.components?.metrics !== undefined ? { metrics: opts.components.metrics } : {}) })
     try {
-      const actual = Number(await provider.send('eth_chainId', []))
-      if (actual !== opts.network.chainId) throw new WrongChainError(opts.network.chainId, actual)
       return new ChainClient(opts, provider)
     } catch (err) {
       provider.destroy()

@@ -1,7 +1,7 @@
 // A JSON-RPC provider that retries transient failures (connection refused/reset, timeouts) with exponential
 // backoff and then fails with a named error, so a dead or flaky RPC never surfaces as a raw socket error.
 import { FetchRequest, JsonRpcProvider, Network, type JsonRpcPayload, type JsonRpcResult } from 'ethers'
-import { RpcTimeoutError, RpcUnreachableError, transientKind } from './errors.ts'
+import { RpcTimeoutError, RpcUnreachableError, WrongChainError, transientKind } from './errors.ts'
 import type { LilypadMetrics } from '../observability/metrics.ts'
 
 export interface RetryOptions {
@@ -14,6 +14,22 @@ export interface RetryOptions {
 }
 
 export const defaultRetry: RetryOptions = { attempts: 4, baseDelayMs: 100, maxDelayMs: 2000, timeoutMs: 10_000 }
+
+/**
+ * A provider for the network's RPC, once the RPC has said it serves the network's chain (WrongChainError
+ * otherwise, and the provider is destroyed). Every opener of the chain goes through here.
+ */
+export async function openRpc (network: { rpcUrl: string, chainId: number }, opts: { retry?: Partial<RetryOptions>, pollingIntervalMs?: number, metrics?: LilypadMetrics } = {}): Promise<RetryingProvider> {
+  const provider = new RetryingProvider(network.rpcUrl, network.chainId, opts.retry, opts.pollingIntervalMs, opts.metrics)
+  try {
+    const actual = Number(await provider.send('eth_chainId', []))
+    if (actual !== network.chainId) throw new WrongChainError(network.chainId, actual)
+    return provider
+  } catch (err) {
+    provider.destroy()
+    throw err
+  }
+}
 
 export class RetryingProvider extends JsonRpcProvider {
   readonly rpcUrl: string

@@ -1,7 +1,6 @@
 // `lilypad rewards compute` and everything built on it: an epoch's rewards from the chain alone, with the contract's
 // own schedule and a check that this node computes with the rules the contract was deployed with.
-import { RetryingProvider } from '../chain/rpc.ts'
-import { WrongChainError } from '../chain/errors.ts'
+import { openRpc, type RetryingProvider } from '../chain/rpc.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { connectRewards, type RewardsContract } from '../../contracts/generated/index.ts'
 import { computeEpochRewards, RewardsTree, rulesHash, setupFromJson, lastClosedEpoch, type EpochRewards, type RewardRules, type RewardsConfig, type EpochInputs } from '../../protocols/incentives/index.ts'
@@ -37,10 +36,8 @@ export async function openRewardsReader (network: NetworkFile): Promise<RewardsR
   const address = network.contracts.rewards
   if (address === undefined || network.rewards === undefined) throw new NoRewardsContractError(`the network "${network.networkId}" has no Rewards contract`)
   const setup = setupFromJson(network.rewards, isAddress)
-  const provider = new RetryingProvider(network.rpcUrl, network.chainId)
+  const provider = await openRpc(network)
   try {
-    const actual = Number(await provider.send('eth_chainId', []))
-    if (actual !== network.chainId) throw new WrongChainError(network.chainId, actual)
     const contract = connectRewards(address, provider)
     const c = await contract.config()
     const config: RewardsConfig = {

@@ -1,8 +1,7 @@
 // Where a deal's result is: the CID its provider submitted on chain (the Market's ResultSubmitted event for the
 // deal id), and the provider's address. Needs no key: the network file's RPC and Market address. `lilypad get
 // <dealId>` uses it when no node of the key holds the job, then finds the provider's peer in the directory.
-import { RetryingProvider } from '../chain/rpc.ts'
-import { WrongChainError } from '../chain/errors.ts'
+import { openRpc } from '../chain/rpc.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { decodeMarketLog, marketTopics } from '../../contracts/generated/index.ts'
 import { DEAL_ID } from './defaults.ts'
@@ -22,10 +21,8 @@ const RANGE = 2000
  */
 export async function dealResultOnChain (network: NetworkFile, dealId: string, opts: { signal?: AbortSignal } = {}): Promise<DealResult> {
   if (!DEAL_ID.test(dealId)) throw new TypeError(`"${dealId.slice(0, 80)}" is not a deal id (0x and 64 hex digits)`)
-  const provider = new RetryingProvider(network.rpcUrl, network.chainId)
+  const provider = await openRpc(network)
   try {
-    const actual = Number(await provider.send('eth_chainId', []))
-    if (actual !== network.chainId) throw new WrongChainError(network.chainId, actual)
     const topics = marketTopics('ResultSubmitted', { dealId: dealId.toLowerCase() })
     const head = await provider.getBlockNumber()
     // newest range first: a result is usually recent, and the first hit ends the walk

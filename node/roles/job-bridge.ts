@@ -14,7 +14,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { hexlify, getBytes } from 'ethers'
 import type { NetworkFile } from '../config/network.ts'
-import { Roles, ContractRevertError, type ChainClient, type JobManagerChainEvent } from '../chain/index.ts'
+import { Roles, type ChainClient, type JobManagerChainEvent } from '../chain/index.ts'
 import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
@@ -25,6 +25,7 @@ import { loadRegistry, resolveModule } from '../modules/refs.ts'
 import { readModuleTemplate } from '../modules/index.ts'
 import { templateInputs } from '../modules/declared-inputs.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
+import { chainCall } from '../lifecycle/chain-call.ts'
 import { requestedJob, stepBridge, bridgeFailure, type BridgeJob, type BridgeEvent, type BridgeAction, type BridgeFacts } from '../../core/lifecycle/bridge.ts'
 
 /** What the bridge needs of a job creator (node/roles/job-creator.ts `JobCreator` fits). */
@@ -168,13 +169,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     switch (a.kind) {
       case 'pick-up': {
         // claimed before anything is spent on it: the client can no longer cancel, no other bridge can take it
-        try {
-          await chain.pickUpJob(BigInt(rec.jobId))
-        } catch (err) {
-          if (err instanceof ContractRevertError) return { type: 'pick-up-failed', reason: err.reason }
-          throw err
-        }
-        return { type: 'picked-up' }
+        return await chainCall<BridgeEvent>(async () => await chain.pickUpJob(BigInt(rec.jobId)), { type: 'picked-up' }, reason => ({ type: 'pick-up-failed', reason }))
       }
       case 'run': {
         await this.turn(signal) // aborted while waiting: stopping, resumed at the next start
@@ -197,23 +192,10 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
           this.turns.shift()?.()
         }
       }
-      case 'complete': {
-        try {
-          await chain.completeJob(BigInt(rec.jobId), rec.jobOffer!, rec.deal!, rec.resultCid!, rec.exitCode ?? -1, getBytes(rec.output ?? '0x'))
-        } catch (err) {
-          if (err instanceof ContractRevertError) return { type: 'complete-failed', reason: err.reason }
-          throw err
-        }
-        return { type: 'completed' }
-      }
+      case 'complete':
+        return await chainCall<BridgeEvent>(async () => await chain.completeJob(BigInt(rec.jobId), rec.jobOffer!, rec.deal!, rec.resultCid!, rec.exitCode ?? -1, getBytes(rec.output ?? '0x')), { type: 'completed' }, reason => ({ type: 'complete-failed', reason }))
       case 'fail': {
-        try {
-          await chain.failJob(BigInt(rec.jobId), clip(a.reason, MAX_REASON_BYTES))
-        } catch (err) {
-          if (err instanceof ContractRevertError) return { type: 'fail-failed', reason: err.reason }
-          throw err
-        }
-        return { type: 'failed' }
+        return await chainCall<BridgeEvent>(async () => await chain.failJob(BigInt(rec.jobId), clip(a.reason, MAX_REASON_BYTES)), { type: 'failed' }, reason => ({ type: 'fail-failed', reason }))
       }
     }
   }

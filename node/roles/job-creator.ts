@@ -16,7 +16,7 @@ import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
 import type { Candidate } from '../../protocols/matcher.ts'
-import { ContractRevertError, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
+import type { ChainClient, MarketChainEvent } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
@@ -30,6 +30,7 @@ import { ResultReceiver } from '../result-delivery/index.ts'
 import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
+import { chainCall } from '../lifecycle/chain-call.ts'
 import {
   jobCreatorDeal, stepJobCreator, jobCreatorFailure, jobView, providerFailureOf, defaultJobCreatorPolicy,
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
@@ -772,26 +773,14 @@ export class JobCreator {
         return { type: 'fetched', path: fetched.dir, exitCode: Number(text.trim()) }
       }
       case 'accept': {
-        try {
-          await chain.accept([rec.deal])
-        } catch (err) {
-          if (!(err instanceof ContractRevertError)) throw err
-          return { type: 'accept-failed', reason: err.reason }
-        }
+        const e = await chainCall<JobCreatorEvent>(async () => await chain.accept([rec.deal]), { type: 'accepted' }, reason => ({ type: 'accept-failed', reason }))
+        if (e.type === 'accept-failed') return e
         const tx = chain.gasLog.findLast(g => g.what === 'accept(1)')
         if (tx !== undefined) this.txHooks.get(rec.dealId)?.(tx.what, tx.hash, tx.gasUsed)
         return { type: 'accepted' }
       }
-      case 'refund': {
-        try {
-          await chain.timeoutResult(rec.deal)
-        } catch (err) {
-          // the chain's clock has not passed the deadline yet: retried
-          if (!(err instanceof ContractRevertError) || err.reason === 'ResultWindowOpen') throw err
-          return { type: 'refund-failed', reason: err.reason }
-        }
-        return { type: 'refunded' }
-      }
+      // the chain's clock not past the deadline yet (ResultWindowOpen): retried
+      case 'refund': return await chainCall<JobCreatorEvent>(async () => await chain.timeoutResult(rec.deal), { type: 'refunded' }, reason => ({ type: 'refund-failed', reason }), ['ResultWindowOpen'])
       case 'hand-off': {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
@@ -806,24 +795,10 @@ export class JobCreator {
       }
       case 'challenge': {
         this.c.logger.warn({ dealId: rec.dealId, provider: rec.deal.resourceProvider, resultCid: rec.resultCid, why: rec.fetchFailed }, 'challenging a result we could not fetch or verify: a mediator re-runs the job')
-        try {
-          await chain.challenge(rec.deal)
-        } catch (err) {
-          // the judge window closed, or the deal moved on (accepted, audited): nothing to challenge
-          if (!(err instanceof ContractRevertError)) throw err
-          return { type: 'challenge-failed', reason: err.reason }
-        }
-        return { type: 'challenge-sent' }
+        // a revert: the judge window closed, or the deal moved on (accepted, audited): nothing to challenge
+        return await chainCall<JobCreatorEvent>(async () => await chain.challenge(rec.deal), { type: 'challenge-sent' }, reason => ({ type: 'challenge-failed', reason }))
       }
-      case 'timeout-mediation': {
-        try {
-          await chain.timeoutMediation(rec.deal)
-        } catch (err) {
-          if (!(err instanceof ContractRevertError) || err.reason === 'MediationWindowOpen') throw err
-          return { type: 'timeout-mediation-failed', reason: err.reason }
-        }
-        return { type: 'mediation-timed-out' }
-      }
+      case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
     }
   }
 }

@@ -14,7 +14,7 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { NetworkFile } from '../config/network.ts'
-import { Roles, ContractRevertError, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
+import { Roles, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
 import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { ResultStore } from '../result-store/index.ts'
@@ -27,6 +27,7 @@ import { verifyDisputeCase, NotChallengedError, DisputeVerificationError, type D
 import type { LilypadDomain } from '../../protocols/eip712.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
+import { chainCall } from '../lifecycle/chain-call.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
@@ -259,15 +260,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
           return { type: 'rerun-failed', reason: `${(err as Error).name}: ${(err as Error).message}` }
         }
       }
-      case 'mediate': {
-        try {
-          await this.init.chain.mediate(rec.deal!.value, a.resultCorrect)
-        } catch (err) {
-          if (err instanceof ContractRevertError) return { type: 'mediate-failed', reason: err.reason }
-          throw err
-        }
-        return { type: 'mediated' }
-      }
+      case 'mediate': return await chainCall<MediatorEvent>(async () => await this.init.chain.mediate(rec.deal!.value, a.resultCorrect), { type: 'mediated' }, reason => ({ type: 'mediate-failed', reason }))
     }
   }
 

@@ -42,6 +42,7 @@ import {
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 import { caseOfDeal } from '../dispute/cases.ts'
+import { chainCall } from '../lifecycle/chain-call.ts'
 import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 /** Faults a test provider can be told to commit: a tampered result, or a CID of nothing (a result withheld). */
@@ -457,15 +458,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         }
         return { type: 'delivered' }
       }
-      case 'settle': {
-        try {
-          await this.settle(rec.deal)
-        } catch (err) {
-          if (!(err instanceof ContractRevertError) || err.reason === 'JudgeWindowOpen') throw err
-          return { type: 'settle-failed', reason: err.reason }
-        }
-        return { type: 'settled' }
-      }
+      case 'settle': return await chainCall<ProviderEvent>(async () => { await this.settle(rec.deal) }, { type: 'settled' }, reason => ({ type: 'settle-failed', reason }), ['JudgeWindowOpen'])
       case 'hand-off': {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
@@ -477,15 +470,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         }
         return { type: 'handed-off' }
       }
-      case 'timeout-mediation': {
-        try {
-          await chain.timeoutMediation(rec.deal)
-        } catch (err) {
-          if (!(err instanceof ContractRevertError) || err.reason === 'MediationWindowOpen') throw err
-          return { type: 'timeout-mediation-failed', reason: err.reason }
-        }
-        return { type: 'mediation-timed-out' }
-      }
+      case 'timeout-mediation': return await chainCall<ProviderEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
     }
   }
 
