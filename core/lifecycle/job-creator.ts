@@ -3,11 +3,12 @@
 // agree failed, the deal is abandoned — the job moves on to another provider — but still watched until it
 // expires, because anyone holding both signatures may still agree it (then it is followed like any other deal:
 // refunded if no result comes, its result verified but left to settle). A result (over the stream or from the
-// chain) is fetched and verified, then accepted early. A result that cannot be fetched before the judge window closes, or that fails verification (not
-// a directory, a CID that does not match, bigger than the job's bound), is challenged: otherwise a provider could
-// submit any CID and be paid when the window passes. An audited or challenged deal is handed to the drawn
-// mediator, who re-runs the job, and closed when the mediation window passes without a verdict; a provider that
-// never submits is refunded with timeoutResult once the chain's clock has passed the deadline. `resume` after a restart is the same step over the stored record.
+// chain) is fetched and verified, then accepted early. A result that cannot be fetched before the judge window
+// closes, or that fails verification (not a directory, a CID that does not match, bigger than the job's bound),
+// is challenged: otherwise a provider could submit any CID and be paid when the window passes. An audited or
+// challenged deal is handed to the drawn mediator, who re-runs the job, and closed when the mediation window
+// passes without a verdict; a provider that never submits is refunded with timeoutResult once the chain's clock
+// has passed the deadline. `resume` after a restart is the same step over the stored record.
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
