@@ -38,7 +38,7 @@ async function connect (a: LilypadNode, b: LilypadNode): Promise<void> {
 }
 
 /** A provider node (the node wires its dispute side: answers pulls, pushes audited submissions as a fallback). */
-async function provider (key: string, name: string, fault?: 'wrong-result' | 'withheld-result'): Promise<LilypadNode> {
+async function provider (key: string, name: string, fault?: 'wrong-result' | 'withheld-result' | 'unserved-result'): Promise<LilypadNode> {
   const n = await node(key, name, ['resource-provider'], { provider: { price: LP(10), collateral: LP(20), announceIntervalMs: 2000, ...(fault !== undefined ? { fault } : {}) } })
   await connect(n, mediatorNode)
   await connect(jcNode, n)
@@ -149,4 +149,23 @@ test.serial('a provider that submits a CID it never serves: the job creator chal
   t.is(rp1 - rp0, -d.collateral, 'the provider lost its collateral and was not paid')
   t.is(m1 - m0, d.mediationFee, 'the mediator was paid')
   await withholder.stop()
+})
+
+test.serial('a provider that submits the right CID but serves nothing: challenged, upheld, and the job creator gets the result from the mediator', async t => {
+  const unserving = await provider(net.anvil.keys[8], 'unserving', 'unserved-result')
+  await net.outsider.deposit(LP(100))
+  const [jc0, rp0, m0] = await deposits([net.jc.address, net.outsider.address, net.m1.address])
+  const out = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, unserved' }, target: net.outsider.address })
+  t.true(out.challenged)
+  t.is(out.verdict, 'correct')
+  t.regex(await readFile(join(out.path, 'stdout'), 'utf8'), /< hello, unserved >/, 'the result, fetched after the verdict')
+  t.is((await net.admin.dealRecord(out.dealId)).state, 'MediatedCorrect')
+  const m = mediatorNode.mediator as unknown as Mediator
+  t.is((await finished(m, out.dealId)).mediatorCid, out.resultCid, 'the mediator made the same result')
+  const d = out.deal
+  const [jc1, rp1, m1] = await deposits([net.jc.address, net.outsider.address, net.m1.address])
+  t.is(jc1 - jc0, -(d.price + d.mediationFee), 'the job creator paid the price and the fee of the challenge it lost')
+  t.is(rp1 - rp0, d.price, 'the provider was paid')
+  t.is(m1 - m0, d.mediationFee, 'the mediator was paid')
+  await unserving.stop()
 })

@@ -4,8 +4,10 @@ import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
+import type { ProviderFault } from '../../node/roles/resource-provider.ts'
 
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result|withheld-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--log-level LEVEL]   (--roles none: only the job API)'
+const PROVIDER_FAULTS: readonly string[] = ['wrong-result', 'withheld-result', 'unserved-result'] satisfies readonly ProviderFault[]
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result|withheld-result|unserved-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--log-level LEVEL]   (--roles none: only the job API)'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -33,7 +35,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   }
   const price = lp('--price', o.price)
   const collateral = lp('--collateral', o.collateral)
-  if (o.fault !== undefined && o.fault !== 'wrong-result' && o.fault !== 'withheld-result') throw usageError('--fault must be wrong-result (tampered output) or withheld-result (a CID it never serves)', USAGE)
+  if (o.fault !== undefined && !PROVIDER_FAULTS.includes(o.fault)) throw usageError('--fault must be wrong-result (tampered output), withheld-result (a CID of nothing) or unserved-result (the right CID, not served)', USAGE)
   if (o.listen !== undefined || o.announce !== undefined) {
     const { multiaddr } = await import('@multiformats/multiaddr')
     for (const [flag, list] of [['--listen', o.listen], ['--announce', o.announce]] as const) {
@@ -81,7 +83,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
       host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
-      provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault === 'wrong-result' || o.fault === 'withheld-result' ? { fault: o.fault } : {}) },
+      provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault !== undefined ? { fault: o.fault as ProviderFault } : {}) },
       // logs to stderr: a status line a minute, every failure with its reason; `node` names it on every line
       components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { node: roles.length > 0 ? roles.join(',') : 'jobs' } } }
     })

@@ -62,6 +62,8 @@ export interface JobCreatorDeal {
   challengeSent?: boolean
   /** why our challenge could not be sent (the judge window closed): the job is told the result failed */
   challengeFailed?: string
+  /** our challenge was upheld and the result fetched once more (from the mediator, who made it too) */
+  refetched?: boolean
   path?: string
   exitCode?: number
   accepted: boolean
@@ -242,6 +244,14 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       break
     }
     case 'settled': case 'refunded': case 'mediated': case 'expired':
+      // our challenge of a result we could not fetch was upheld: the mediator made the same result and holds it,
+      // so it is fetched once more (bitswap asks every connected peer; the hand-off connected us to the mediator)
+      if (r.phase === 'mediated' && facts.state === 'MediatedCorrect' && r.fetch && r.path === undefined && r.fetchFailed !== undefined && r.resultCid !== undefined && r.refetched !== true) {
+        r.refetched = true
+        r.fetching = true
+        actions.push({ kind: 'fetch', deadline: now + policy.fetchTimeoutMs })
+      }
+      if (r.fetching && r.path === undefined && r.refetched === true) { r.outcome ??= facts.state; break }
       r.terminal = true
       r.outcome ??= facts.state === 'None' ? 'expired' : facts.state
       break
@@ -309,8 +319,9 @@ export function jobView (r: JobCreatorDeal): JobView {
     case 'settled': return r.path !== undefined ? { status: 'done' } : { status: 'moved-on', reason: 'settled without our result', refunded: false }
     case 'mediated':
       if (r.path !== undefined) return { status: 'done' }
+      if (r.fetching) return { status: 'waiting' }
       // we challenged a result we could not fetch, and the mediator upheld it: it exists, but we do not have it
-      if (r.fetchFailed !== undefined && (r.outcome === 'MediatedCorrect' || r.outcome === 'TimedOutMediation')) return { status: 'failed', reason: `${r.fetchFailed}; the mediation upheld the provider's result (lilypad get ${r.dealId} fetches it)` }
+      if (r.fetchFailed !== undefined && (r.outcome === 'MediatedCorrect' || r.outcome === 'TimedOutMediation')) return { status: 'failed', reason: `${r.fetchFailed}; the mediation upheld the provider's result (lilypad get ${r.dealId} tries again)` }
       return r.outcome === 'MediatedCorrect' || r.outcome === 'TimedOutMediation' ? { status: 'done' } : { status: 'moved-on', reason: `mediated: ${r.outcome ?? ''}`, refunded: true }
   }
 }

@@ -742,11 +742,30 @@ export class JobCreator {
     return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}) }
   }
 
+  /** One bounded fetch attempt of a deal's result (the driver retries until the action's deadline). */
+  private async fetchResult (rec: JobCreatorDeal, cid: string, from: string[], a: JobCreatorAction, signal: AbortSignal): Promise<JobCreatorEvent> {
+    let fetched
+    try {
+      // no more than the job could have produced: a hostile provider's endless DAG stops there
+      const maxBytes = resultBytesBound(rec.job.value.spec.diskMb)
+      fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, Math.min(FETCH_ATTEMPT_MS, a.deadline - this.driver.now())), signal, maxBytes })
+    } catch (err) {
+      const name = (err as Error).name
+      if (BAD_RESULT_ERRORS.has(name)) return { type: 'fetch-failed', reason: `${name}: ${(err as Error).message}` }
+      throw err
+    }
+    // a result directory without an exitCode file (a module that wrote none) counts as -1
+    const text = await readFile(join(fetched.dir, 'exitCode'), 'utf8').catch(() => '-1')
+    return { type: 'fetched', path: fetched.dir, exitCode: Number(text.trim()) }
+  }
+
   private async perform (rec: JobCreatorDeal, a: JobCreatorAction, signal: AbortSignal): Promise<JobCreatorEvent> {
     const chain = this.opts.chain
     switch (a.kind) {
       case 'fetch': {
         const cid = rec.resultCid as string
+        // after an upheld challenge the provider failed us once: any connected peer that has it (the mediator) will do
+        if (rec.refetched === true) return await this.fetchResult(rec, cid, [], a, signal)
         const from = [...(rec.resultAddrs ?? []), rec.providerPeer]
         // Bounded attempts, retried by the driver until the fetch deadline: bitswap sends a want to a peer once,
         // and a want whose send failed (a stream reset under load) is only sent again when the want list
@@ -758,19 +777,7 @@ export class JobCreator {
             // when the action itself is aborted the fetch below ends it; otherwise the announced addresses are tried
             if (!signal.aborted) this.c.logger.info({ dealId: rec.dealId, peer: rec.providerPeer, err }, 'could not reach the provider before fetching; trying its announced addresses')
           })
-        let fetched
-        try {
-          // no more than the job could have produced: a hostile provider's endless DAG stops there
-          const maxBytes = resultBytesBound(rec.job.value.spec.diskMb)
-          fetched = await this.opts.store.fetch(cid, { from, timeoutMs: Math.max(1000, Math.min(FETCH_ATTEMPT_MS, a.deadline - this.driver.now())), signal, maxBytes })
-        } catch (err) {
-          const name = (err as Error).name
-          if (BAD_RESULT_ERRORS.has(name)) return { type: 'fetch-failed', reason: `${name}: ${(err as Error).message}` }
-          throw err
-        }
-        // a result directory without an exitCode file (a module that wrote none) counts as -1
-        const text = await readFile(join(fetched.dir, 'exitCode'), 'utf8').catch(() => '-1')
-        return { type: 'fetched', path: fetched.dir, exitCode: Number(text.trim()) }
+        return await this.fetchResult(rec, cid, from, a, signal)
       }
       case 'accept': {
         const e = await chainCall<JobCreatorEvent>(async () => await chain.accept([rec.deal]), { type: 'accepted' }, reason => ({ type: 'accept-failed', reason }))

@@ -45,8 +45,11 @@ import { caseOfDeal } from '../dispute/cases.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
 import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
-/** Faults a test provider can be told to commit: a tampered result, or a CID of nothing (a result withheld). */
-export type ProviderFault = 'wrong-result' | 'withheld-result'
+/**
+ * Faults a test provider can be told to commit: a tampered result; a CID of nothing (a result withheld); the right
+ * CID, whose blocks it then drops (an honest result nobody can fetch from it).
+ */
+export type ProviderFault = 'wrong-result' | 'withheld-result' | 'unserved-result'
 
 /** The provider's deal record: the lifecycle's data (phase, deadlines' inputs, what is done). */
 export type RpDealRecord = ProviderDeal
@@ -562,6 +565,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       let cid = (await this.opts.store.addDirectory(resultDir)).toString()
       // a CID of nothing: the job creator cannot fetch it, and must challenge to get its money back
       if (this.opts.fault === 'withheld-result') cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+      if (this.opts.fault === 'unserved-result') await this.opts.store.unpin(cid)
       end = { ...end, resultCid: cid, exitCode: r.exitCode, status: r.status, runMs: r.runMs }
       return { type: 'run-done', cid, exitCode: r.exitCode }
     } catch (err) {
