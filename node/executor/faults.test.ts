@@ -367,14 +367,21 @@ test('a provider process killed with containers running: after restart no orphan
   for (const c of strangers) t.true((await c.inspect()).State.Running, 'other owners\' and other programs\' containers untouched')
 })
 
-test('a disk the job fills: the result is refused with a named error and nothing is left on that disk', async t => {
+test('a job that writes past the disk it asked for stops at it, on a disk it would have filled; one asking for more disk than is free is refused before it runs', async t => {
   const disk = await mountTmpfs({ bytes: 8 * 1024 * 1024 })
   t.teardown(async () => { await disk.unmount() })
   const ex = executor(t, { minFreeBytes: 0 })
-  // The job's dd runs into ENOSPC itself (its problem), then the executor cannot write the result files.
-  const spec: JobSpec = { ...(await pinSpecImage(docker, (await loadModule('stress:v0.1.0', { Mode: 'write', Arg: '20' })).spec)) }
-  spec.resources = { ...spec.resources, diskMb: 1 }
-  const err = await t.throwsAsync(ex.run(spec, { resultDir: join(disk.path, 'result') }))
+  const base: JobSpec = { ...(await pinSpecImage(docker, (await loadModule('stress:v0.1.0', { Mode: 'write', Arg: '20' })).spec)) }
+  // asked for 1 MB, writes 20 MB into an 8 MiB disk: its outputs are capped at what it asked for (they once filled
+  // the disk and the result could not be written); the result is written, with the status saying why it is empty
+  const r = await ex.run({ ...base, resources: { ...base.resources, diskMb: 1 } }, { resultDir: join(disk.path, 'result') })
+  t.true(r.outputTooLarge)
+  t.is(r.resultStatus.status, 'output-limit')
+  t.is(r.resultStatus.limits?.outputBytes, 1_000_000)
+  t.deepEqual(await readdir(join(r.resultDir, 'outputs')), [])
+  await rm(r.resultDir, { recursive: true, force: true })
+  // asked for 16 MB with 8 MiB free: refused before anything runs
+  const err = await t.throwsAsync(ex.run({ ...base, resources: { ...base.resources, diskMb: 16 } }, { resultDir: join(disk.path, 'result') }))
   t.is(err?.name, 'InsufficientDiskError')
   t.regex((err as unknown as { hint: string }).hint, /free space/)
   t.deepEqual(await readdir(disk.path), [], 'no result directory left behind')
