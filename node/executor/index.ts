@@ -9,8 +9,11 @@ export {
 export type { ResultStatus, ResultStatusCode } from './status.ts'
 export {
   DockerUnavailableError, ImageMissingError, InsufficientDiskError, DiskFullError, GpuUnavailableError, OutputTooLargeError,
-  ExecutionAbortedError, EngineLostError, JobAlreadyRunningError, ExecutorOwnerError, ExecutorConfigError
+  ExecutionAbortedError, EngineLostError, JobAlreadyRunningError, ExecutorOwnerError, ExecutorConfigError, SwarmUnavailableError, SwarmConfigError
 } from './errors.ts'
-export type { EngineLostReason } from './errors.ts'
+export type { EngineLostReason, ClusterLostReason } from './errors.ts'
 export { gpuDeviceRequests, gpuStartError } from './gpu-request.ts'
 export type { DeviceRequest } from './gpu-request.ts'
+export { SwarmExecutor, SwarmCluster, DEFAULT_SWARM_OPTIONS } from './swarm.ts'
+export type { SwarmExecutorOptions, SwarmNode } from './swarm.ts'
+export { LABEL_ENGINE } from './swarm-service.ts'

@@ -1,0 +1,81 @@
+// A real single-node Docker Swarm for tests, shared by the test processes that run at the same time (ava runs
+// files in parallel on one engine). The first user initialises it (when no swarm is active), the last one
+// leaves it; a swarm that was active before any test made it is never left. Users are counted as files in one
+// directory, guarded by a lock directory; a dead process's entries (and lock) are cleared by the next user.
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type Docker from 'dockerode'
+import { pause } from '../executor/engine.ts'
+
+const DIR = join(tmpdir(), 'lilypad-test-swarm')
+const LOCK = join(DIR, 'lock')
+const USERS = join(DIR, 'users')
+/** Present while the swarm is one the tests made (and so leave). */
+const MADE = join(DIR, 'made')
+
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch (e) { return (e as { code?: string }).code === 'EPERM' } }
+
+async function locked<T> (fn: () => Promise<T>): Promise<T> {
+  await mkdir(DIR, { recursive: true })
+  const until = Date.now() + 60_000
+  for (;;) {
+    try {
+      await mkdir(LOCK)
+      await writeFile(join(LOCK, 'pid'), String(process.pid))
+      break
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e
+      const holder = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''))
+      if (holder > 0 && !alive(holder)) { await rm(LOCK, { recursive: true, force: true }); continue }
+      if (Date.now() > until) throw new Error(`the test swarm's lock ${LOCK} is held by process ${holder}`)
+      await pause(20)
+    }
+  }
+  try { return await fn() } finally { await rm(LOCK, { recursive: true, force: true }) }
+}
+
+async function users (): Promise<number[]> {
+  await mkdir(USERS, { recursive: true })
+  const pids = (await readdir(USERS)).map(Number)
+  for (const p of pids) if (!alive(p)) await rm(join(USERS, String(p)), { force: true })
+  return pids.filter(alive)
+}
+
+export interface TestSwarm {
+  /** This engine's node id in the swarm. */
+  nodeId: string
+  /** Whether the tests made this swarm (and the last user leaves it). */
+  made: boolean
+  release: () => Promise<void>
+}
+
+/** Joins this process to the tests' swarm, initialising it when no swarm is active. */
+export async function useSwarm (docker: Docker): Promise<TestSwarm> {
+  return await locked(async () => {
+    await users()
+    const info = await docker.info() as { Swarm?: { LocalNodeState?: string, NodeID?: string } }
+    if (info.Swarm?.LocalNodeState !== 'active') {
+      await docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' })
+      await writeFile(MADE, '')
+    }
+    await writeFile(join(USERS, String(process.pid)), '')
+    const made = await readFile(MADE).then(() => true, () => false)
+    const nodeId = ((await docker.info()) as { Swarm: { NodeID: string } }).Swarm.NodeID
+    return {
+      nodeId,
+      made,
+      release: async () => {
+        await locked(async () => {
+          await rm(join(USERS, String(process.pid)), { force: true })
+          if ((await users()).length > 0) return
+          if (await readFile(MADE).then(() => true, () => false)) {
+            await docker.swarmLeave({ force: true })
+            await rm(MADE, { force: true })
+          }
+          await rmdir(USERS).catch(() => {})
+        })
+      }
+    }
+  })
+}
