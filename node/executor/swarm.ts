@@ -233,8 +233,11 @@ export class SwarmExecutor extends Executor {
       if (statusCodeOf(e) !== 404) throw e
       throw new EngineLostError('task-shutdown', 'the job\'s task no longer exists (its service was removed by someone else)', { jobId: job.jobId, containerId: job.containerId, containerLeft: false, cause: e })
     }
+    // A task that failed or completed by itself is set to shutdown afterwards too: only one told to stop before it
+    // ended (its state not failed or complete) was stopped by the cluster.
     const desired: string = task?.DesiredState ?? ''
-    if (desired === 'shutdown' || desired === 'remove' || desired === 'orphaned') {
+    const state: string = task?.Status?.State ?? ''
+    if ((desired === 'shutdown' || desired === 'remove' || desired === 'orphaned') && state !== 'failed' && state !== 'complete') {
       throw new EngineLostError('task-shutdown', `the swarm set the job's task to ${desired} (${task?.Status?.Message ?? ''})`, { jobId: job.jobId, containerId: job.containerId, containerLeft: false })
     }
   }
