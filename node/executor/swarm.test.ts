@@ -2,7 +2,7 @@
 // and left by the last: node/testing/swarm.ts): the same jobs give the same results (and CIDs) as through the
 // plain executor, the sandbox holds, a node drained mid-job ends the job with a named, retryable error, and the
 // cluster's capacity follows its nodes.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { once } from 'node:events'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -13,7 +13,7 @@ import Docker from 'dockerode'
 import { loadModule, type JobSpec } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
 import { ResultStore } from '../result-store/index.ts'
-import { useSwarm, type TestSwarm } from '../testing/swarm.ts'
+import { exclusive, shared, useSwarm, type TestSwarm } from '../testing/swarm.ts'
 import { pause } from './engine.ts'
 import { Executor, LABEL_OWNER, SwarmExecutor, type EngineLostError, type ExecutionResult, type RunOptions, type SwarmExecutorOptions, type SwarmNode } from './index.ts'
 
@@ -28,6 +28,9 @@ test.before(async () => {
 test.after.always(async () => {
   await swarm?.release()
 })
+
+/** A test that runs jobs on the swarm: held shared, so a drain test in another process waits for it (and it for one). */
+const swarmTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): void => { test(title, async t => { await shared(async () => { await fn(t) }) }) }
 
 interface Ctx { teardown: (fn: () => Promise<void> | void) => void }
 
@@ -68,7 +71,7 @@ async function cidOf (t: Ctx, dir: string): Promise<string> {
 
 const read = async (dir: string, name: string): Promise<string> => await readFile(join(dir, name), 'utf8')
 
-test('the cowsay job gives the same result CID through the Swarm executor as through the plain one', async t => {
+swarmTest('the cowsay job gives the same result CID through the Swarm executor as through the plain one', async t => {
   const spec = await specOf('cowsay:v0.0.1', { Message: 'moo' })
   const plain = await runOn(t, new Executor({ docker }), spec)
   const onSwarm = await runOn(t, swarmExecutor(t), spec)
@@ -78,7 +81,7 @@ test('the cowsay job gives the same result CID through the Swarm executor as thr
   t.is(await cidOf(t, onSwarm.resultDir), await cidOf(t, plain.resultDir))
 })
 
-test('a non-zero exit, the deadline and an OOM kill end the same on Swarm as on one engine (same statuses, same CIDs)', async t => {
+swarmTest('a non-zero exit, the deadline and an OOM kill end the same on Swarm as on one engine (same statuses, same CIDs)', async t => {
   const jobs: Array<[JobSpec, Partial<RunOptions>]> = [
     [await specOf('stress:v0.1.0', { Mode: 'exit', Arg: '3' }), {}],
     [await specOf('stress:v0.1.0', { Mode: 'sleep', Arg: '60' }), { timeoutSec: 1 }],
@@ -94,7 +97,7 @@ test('a non-zero exit, the deadline and an OOM kill end the same on Swarm as on 
   }
 })
 
-test('the sandbox on Swarm: read-only root, writable /tmp, read-only /inputs and outputs, a non-root user, no network', async t => {
+swarmTest('the sandbox on Swarm: read-only root, writable /tmp, read-only /inputs and outputs, a non-root user, no network', async t => {
   const ex = swarmExecutor(t)
   t.is((await runOn(t, ex, await specOf('stress:v0.1.0', { Mode: 'rootfs' }))).exitCode, 4)
   t.is((await runOn(t, ex, await specOf('stress:v0.1.0', { Mode: 'touch', Arg: '/tmp/scratch' }))).exitCode, 0)
@@ -147,6 +150,13 @@ async function until (what: string, cond: () => Promise<boolean>, ms = 30_000): 
 }
 
 test.serial('a node drained mid-job: the job ends in a named, retryable error (not a made-up result), its service removed; the cluster offers nothing until the node is back', async t => {
+  // no other test process runs swarm jobs while the (only) node is drained
+  await exclusive(async () => {
+    try { await drainedMidJob(t) } finally { await setAvailability(swarm.nodeId, 'active') }
+  })
+})
+
+async function drainedMidJob (t: ExecutionContext): Promise<void> {
   const ex = swarmExecutor(t)
   const cluster = ex.cluster({ refreshMs: 60_000 })
   t.teardown(() => { cluster.stop() })
@@ -161,7 +171,6 @@ test.serial('a node drained mid-job: the job ends in a named, retryable error (n
   const running = ex.run(job.spec, { resultDir: job.resultDir, inputsDir: job.inputsDir, jobId: randomUUID() })
   await Promise.race([once(ex, 'container:start'), running])
   const drained = new Promise<void>(resolve => { const off = cluster.onChange(nodes => { if (nodes.find(n => n.id === swarm.nodeId)?.active === false) { off(); resolve() } }) })
-  t.teardown(async () => { await setAvailability(swarm.nodeId, 'active') })
   await setAvailability(swarm.nodeId, 'drain')
   const err = await t.throwsAsync(running) as EngineLostError
   t.is(err.name, 'EngineLostError')
@@ -194,9 +203,9 @@ test.serial('a node drained mid-job: the job ends in a named, retryable error (n
   const r = await rerun
   t.is(r.status, 'ok')
   t.is(await read(r.resultDir, 'stdout'), 'before\nafter\n')
-})
+}
 
-test('the cluster view counts other services\' reservations and not this provider\'s own jobs', async t => {
+swarmTest('the cluster view counts other services\' reservations and not this provider\'s own jobs', async t => {
   const ex = swarmExecutor(t)
   const other = await docker.createService({
     Name: `lilypad-test-other-${randomUUID().slice(0, 8)}`,
@@ -209,7 +218,7 @@ test('the cluster view counts other services\' reservations and not this provide
   t.is(self?.reserved.ramMb, 64)
 })
 
-test('reconcile() removes a service of a job that is not kept, and keeps one that is', async t => {
+swarmTest('reconcile() removes a service of a job that is not kept, and keeps one that is', async t => {
   const ex = swarmExecutor(t)
   const a = await gatedJob(t)
   const b = await gatedJob(t)

@@ -2,6 +2,8 @@
 // files in parallel on one engine). The first user initialises it (when no swarm is active), the last one
 // leaves it; a swarm that was active before any test made it is never left. Users are counted as files in one
 // directory, guarded by a lock directory; a dead process's entries (and lock) are cleared by the next user.
+// A test that drains the node takes it exclusively: it waits for the jobs other processes run on the swarm
+// (each held with shared()) to end, and new ones wait for it.
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +15,10 @@ const LOCK = join(DIR, 'lock')
 const USERS = join(DIR, 'users')
 /** Present while the swarm is one the tests made (and so leave). */
 const MADE = join(DIR, 'made')
+/** Swarm jobs running now, one file each (pid-n). */
+const JOBS = join(DIR, 'jobs')
+/** Present (holding a pid) while a test holds the node exclusively. */
+const EXCLUSIVE = join(DIR, 'exclusive')
 
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch (e) { return (e as { code?: string }).code === 'EPERM' } }
 
@@ -40,6 +46,60 @@ async function users (): Promise<number[]> {
   const pids = (await readdir(USERS)).map(Number)
   for (const p of pids) if (!alive(p)) await rm(join(USERS, String(p)), { force: true })
   return pids.filter(alive)
+}
+
+async function liveEntries (dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
+  const names = await readdir(dir)
+  for (const n of names) if (!alive(Number(n.split('-')[0]))) await rm(join(dir, n), { force: true })
+  return names.filter(n => alive(Number(n.split('-')[0])))
+}
+
+const exclusiveHolder = async (): Promise<number | undefined> => {
+  const pid = Number(await readFile(EXCLUSIVE, 'utf8').catch(() => ''))
+  return pid > 0 && alive(pid) ? pid : undefined
+}
+
+let seq = 0
+
+/** Runs fn as one of the swarm's jobs: waits while another process holds the node exclusively. */
+export async function shared<T> (fn: () => Promise<T>, ms = 120_000): Promise<T> {
+  const entry = join(JOBS, `${process.pid}-${seq++}`)
+  const until = Date.now() + ms
+  for (;;) {
+    const ok = await locked(async () => {
+      if (await exclusiveHolder() !== undefined) return false
+      await mkdir(JOBS, { recursive: true })
+      await writeFile(entry, '')
+      return true
+    })
+    if (ok) break
+    if (Date.now() > until) throw new Error('the test swarm stayed held exclusively (a drain test)')
+    await pause(50)
+  }
+  try { return await fn() } finally { await rm(entry, { force: true }) }
+}
+
+/** Runs fn with the node to itself: no other process's swarm job runs meanwhile. */
+export async function exclusive<T> (fn: () => Promise<T>, ms = 120_000): Promise<T> {
+  const until = Date.now() + ms
+  for (;;) {
+    const ok = await locked(async () => {
+      if (await exclusiveHolder() !== undefined) return false
+      await writeFile(EXCLUSIVE, String(process.pid))
+      return true
+    })
+    if (ok) break
+    if (Date.now() > until) throw new Error('another test holds the test swarm exclusively')
+    await pause(50)
+  }
+  try {
+    while ((await locked(async () => await liveEntries(JOBS))).length > 0) {
+      if (Date.now() > until) throw new Error('swarm jobs of other test processes did not end')
+      await pause(50)
+    }
+    return await fn()
+  } finally { await rm(EXCLUSIVE, { force: true }) }
 }
 
 export interface TestSwarm {
