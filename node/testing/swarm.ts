@@ -31,6 +31,8 @@ async function locked<T> (fn: () => Promise<T>): Promise<T> {
       await writeFile(join(LOCK, 'pid'), String(process.pid))
       break
     } catch (e) {
+      // (ENOENT: the last user removed the directory just now)
+      if ((e as { code?: string }).code === 'ENOENT') { await mkdir(DIR, { recursive: true }); continue }
       if ((e as { code?: string }).code !== 'EEXIST') throw e
       const holder = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''))
       if (holder > 0 && !alive(holder)) { await rm(LOCK, { recursive: true, force: true }); continue }
@@ -134,7 +136,9 @@ export async function useSwarm (docker: Docker): Promise<TestSwarm> {
             await rm(MADE, { force: true })
           }
           await rmdir(USERS).catch(() => {})
+          await rmdir(JOBS).catch(() => {})
         })
+        await rmdir(DIR).catch(() => { /* another process's lock or entries */ })
       }
     }
   })
