@@ -1,0 +1,68 @@
+// One provider identity over a Docker Swarm (issue 21), end to end against real parts: a devnet whose provider
+// runs its jobs as services on a real single-node swarm (made by the first test process that needs one and left
+// by the last: node/testing/swarm.ts). The cowsay job through it gives the same result CID as the plain executor.
+import test from 'ava'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import Docker from 'dockerode'
+import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
+import { LilypadNode } from '../node/node.ts'
+import { devKey } from '../node/chain/index.ts'
+import { Executor, SwarmExecutor, LABEL_OWNER } from '../node/executor/index.ts'
+import { loadModule } from '../node/modules/index.ts'
+import { ensureBuiltinImages, pinSpecImage } from '../node/modules/images.ts'
+import { ResultStore } from '../node/result-store/index.ts'
+import { shared, useSwarm, type TestSwarm } from '../node/testing/swarm.ts'
+
+const docker = new Docker()
+let home: string
+let swarm: TestSwarm | undefined
+let devnet: Devnet | undefined
+let jcNode: LilypadNode | undefined
+
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'lilypad-swarm-e2e-'))
+  await ensureBuiltinImages(docker, { only: ['cowsay:v0.0.1'] })
+  swarm = await useSwarm(docker)
+})
+
+test.after.always(async () => {
+  await jcNode?.stop()
+  await devnet?.stop()
+  await swarm?.release()
+  if (home !== undefined) await rm(home, { recursive: true, force: true })
+})
+
+test('the cowsay job through a Swarm provider: its offers come from the cluster, its job runs as a service, the result CID is the plain executor\'s', async t => {
+  await shared(async () => {
+    devnet = await startDevnet({ home, port: 0, slots: 1, executor: 'swarm', mediator: false })
+    const rp = devnet.provider.provider
+    t.truthy(rp)
+    // one slot the size of the (only) node, offered because the cluster holds it
+    t.is(rp?.template.spec.cpu, (await new SwarmExecutor({ docker }).nodes()).find(n => n.id === swarm?.nodeId)?.cpu)
+
+    // the provider's services, seen by the engine
+    const events = await docker.getEvents({ filters: { type: ['service'], event: ['create'] } })
+    const created: string[] = []
+    events.on('data', (b: Buffer) => { for (const l of b.toString().split('\n').filter(Boolean)) created.push((JSON.parse(l) as { Actor: { ID: string } }).Actor.ID) })
+    t.teardown(() => { (events as unknown as { destroy: () => void }).destroy() })
+
+    jcNode = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user), dataDir: join(home, 'jc'), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') } })
+    const jc = await jcNode.createJobCreator({ network: devnet.network, dataDir: join(home, 'jc') })
+    const out = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'moo' } })
+    t.is(out.exitCode, 0)
+    t.regex(await readFile(join(out.path, 'stdout'), 'utf8'), /< moo >/)
+    t.true(created.length >= 1, 'the job ran as a swarm service')
+
+    // the same job through the plain executor, its result directory added the same way
+    const spec = await pinSpecImage(docker, (await loadModule('cowsay:v0.0.1', { Message: 'moo' })).spec)
+    const plain = await new Executor({ docker }).run(spec, { resultDir: join(home, 'plain') })
+    const store = await ResultStore.create({ dataDir: join(home, 'store') })
+    try {
+      t.is((await store.addDirectory(plain.resultDir)).toString(), out.resultCid)
+    } finally { await store.stop() }
+    t.deepEqual(await docker.listServices({ filters: { label: [`${LABEL_OWNER}`] } }).then(l => l.filter(s => created.includes(s.ID))), [], 'the job\'s service was removed')
+  })
+})
