@@ -1,6 +1,7 @@
 // One provider identity over a Docker Swarm (issue 21), end to end against real parts: a devnet whose provider
 // runs its jobs as services on a real single-node swarm (made by the first test process that needs one and left
-// by the last: node/testing/swarm.ts). The cowsay job through it gives the same result CID as the plain executor.
+// by the last: node/testing/swarm.ts). The cowsay job through it gives the same result CID as the plain executor;
+// its offers follow the cluster (a drained node offers nothing, and no more slots are offered than fit).
 import test from 'ava'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,7 +15,8 @@ import { Executor, SwarmExecutor, LABEL_OWNER } from '../node/executor/index.ts'
 import { loadModule } from '../node/modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../node/modules/images.ts'
 import { ResultStore } from '../node/result-store/index.ts'
-import { shared, useSwarm, type TestSwarm } from '../node/testing/swarm.ts'
+import { exclusive, shared, useSwarm, type TestSwarm } from '../node/testing/swarm.ts'
+import { waitFor } from '../node/testing/fixtures.ts'
 
 const docker = new Docker()
 let home: string
@@ -65,4 +67,21 @@ test('the cowsay job through a Swarm provider: its offers come from the cluster,
     } finally { await store.stop() }
     t.deepEqual(await docker.listServices({ filters: { label: [`${LABEL_OWNER}`] } }).then(l => l.filter(s => created.includes(s.ID))), [], 'the job\'s service was removed')
   })
+
+  // the provider books no more slots than the cluster holds: 64 it may hold, one fits the node, one is offered
+  const rp = devnet?.provider.provider
+  const now = (): bigint => BigInt(Math.floor(Date.now() / 1000))
+  t.is(rp?.slotCount, 64)
+  await waitFor(() => rp?.liveOffers(now()).length === 1, 30_000, 'one offer (the job\'s slot free again)')
+  // the node drained: the node-event stream tells the provider, which withdraws its offer; active again, it offers it
+  await exclusive(async () => {
+    const node = docker.getNode(swarm?.nodeId ?? '')
+    const set = async (Availability: string): Promise<void> => { const info = await node.inspect(); await node.update({ version: info.Version.Index, ...info.Spec, Availability }) }
+    try {
+      await set('drain')
+      await waitFor(() => rp?.liveOffers(now()).length === 0, 30_000, 'the offer withdrawn from a drained cluster')
+    } finally { await set('active') }
+    await waitFor(() => rp?.liveOffers(now()).length === 1, 30_000, 'the offer back')
+  })
+  t.pass()
 })
