@@ -27,6 +27,7 @@ import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplet
 import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
 import { configHash, containerConfig, dirIdentity, LABEL_CONFIG, LABEL_JOB, LABEL_OUTPUTS, LABEL_OWNER } from './container.ts'
 import { gpuStartError } from './gpu-request.ts'
+import type { JobExecutor } from './interface.ts'
 import { MAX_STREAM_CAP_BYTES, outputsBytesBound } from '../../core/policy/result-size.ts'
 
 export interface ExecutorOptions {
@@ -234,7 +235,7 @@ export function streamEnd (s: NodeJS.ReadableStream): Promise<boolean> {
 type ContainerState = Docker.ContainerInspectInfo['State']
 type Check = { kind: 'exit', code: number } | { kind: 'wait-failed' } | { kind: 'attach-ended' } | { kind: 'tick' }
 
-export class Executor extends EventEmitter<ExecutorEvents> {
+export class Executor extends EventEmitter<ExecutorEvents> implements JobExecutor {
   readonly docker: Docker
   readonly owner: string
   protected readonly opts: typeof DEFAULT_EXECUTOR_OPTIONS & ExecutorOptions & { logMaxBytes: number }

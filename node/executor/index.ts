@@ -1,4 +1,5 @@
 export { Executor, DEFAULT_EXECUTOR_OPTIONS } from './executor.ts'
+export type { JobExecutor } from './interface.ts'
 export { LABEL_OWNER, LABEL_JOB, LABEL_CONFIG, LABEL_OUTPUTS } from './container.ts'
 export type { ExecutorOptions, RunOptions, ExecutionResult, ExecutorEvents, ReconcileReport } from './executor.ts'
 export type { OutputChunk } from './engine.ts'

@@ -27,7 +27,7 @@ import { depositReader } from '../negotiation/deposit.ts'
 import type { ModulePolicy } from '../modules/policy.ts'
 import type { ProviderTermsPolicy } from '../../protocols/negotiation/terms.ts'
 import { loadModule, pinSpecImage } from '../modules/index.ts'
-import { DockerUnavailableError, EngineLostError, SwarmConfigError, type Executor } from '../executor/index.ts'
+import { DockerUnavailableError, EngineLostError, SwarmConfigError, type JobExecutor } from '../executor/index.ts'
 import type { ClusterNode, SlotShape } from '../../core/policy/cluster-slots.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
@@ -59,7 +59,7 @@ export interface ResourceProviderOptions {
   host: LilypadHost
   chain: ChainClient
   store: ResultStore
-  executor: Executor
+  executor: JobExecutor
   network: NetworkFile
   gossip: GossipService
   /** the host's dispute service (cases of our deals are answered from our deal store, pushes when audited) */
