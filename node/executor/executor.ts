@@ -584,6 +584,7 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
         startedAt = Date.parse(info.State.StartedAt)
         tStart = performance.now() - Math.max(0, Date.now() - startedAt)
         await this.clearResult(resultDir, [])
+        this.adopted(job, info)
         this.emit('container:adopted', { jobId, containerId: adopt.Id, running: info.State.Running })
       } else {
         await this.clearResult(resultDir, outputDirs)
@@ -736,6 +737,9 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
    * it runs (a cluster executor: its node drained or gone). A single engine has nothing to check.
    */
   protected async stillPlaced (_job: Job): Promise<void> {}
+
+  /** Called when a run takes over a container an earlier run left (a cluster executor learns where it runs). */
+  protected adopted (_job: Job, _info: Docker.ContainerInspectInfo): void {}
 
   /** Called once the container exited: throws when it did not end by itself or by this executor (a cluster's shutdown). */
   protected async exitedByItself (_job: Job, _container: Docker.Container): Promise<void> {}

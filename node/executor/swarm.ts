@@ -207,6 +207,13 @@ export class SwarmExecutor extends Executor {
     return engine
   }
 
+  /** An adopted task container names its service, task and node in the labels the swarm gave it. */
+  protected override adopted (job: Job, info: Docker.ContainerInspectInfo): void {
+    const l = info.Config.Labels ?? {}
+    const [serviceId, taskId, nodeId] = [l['com.docker.swarm.service.id'], l['com.docker.swarm.task.id'], l['com.docker.swarm.node.id']]
+    if (serviceId !== undefined && taskId !== undefined && nodeId !== undefined) this.placements.set(job.jobId, { serviceId, taskId, nodeId })
+  }
+
   /** A running job's node drained, paused or down, or its task shut down: the job is ended (its service removed by the cleanup). */
   protected override async stillPlaced (job: Job): Promise<void> {
     const p = this.placements.get(job.jobId)
