@@ -139,6 +139,8 @@ export interface ExecutorEvents {
   'container:start': [{ jobId: string, containerId: string }]
   'container:adopted': [{ jobId: string, containerId: string, running: boolean }]
   'container:removed': [{ jobId: string, containerId: string, why: 'done' | 'replaced' | 'orphan' | 'aborted' | 'failed' }]
+  /** A cluster executor's job was placed: its service's task has a container on node `nodeId`. */
+  'job:placed': [{ jobId: string, serviceId: string, taskId: string, nodeId: string }]
   /** The engine stopped answering (or a stream to it broke) while the job ran. */
   'engine:lost': [{ jobId: string, containerId: string }]
   'engine:back': [{ jobId: string, containerId: string, lostMs: number }]

@@ -168,8 +168,10 @@ async function drainedMidJob (t: ExecutionContext): Promise<void> {
   t.true(cluster.slots(shape) >= 1)
 
   const job = await gatedJob(t)
+  const placed = once(ex, 'job:placed')
   const running = ex.run(job.spec, { resultDir: job.resultDir, inputsDir: job.inputsDir, jobId: randomUUID() })
   await Promise.race([once(ex, 'container:start'), running])
+  t.is((await placed)[0].nodeId, swarm.nodeId, 'placed on the (only) node')
   const drained = new Promise<void>(resolve => { const off = cluster.onChange(nodes => { if (nodes.find(n => n.id === swarm.nodeId)?.active === false) { off(); resolve() } }) })
   await setAvailability(swarm.nodeId, 'drain')
   const err = await t.throwsAsync(running) as EngineLostError

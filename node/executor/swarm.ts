@@ -157,6 +157,7 @@ export class SwarmExecutor extends Executor {
       const engine = await this.engineOf(task.NodeID, signal)
       container = engine.getContainer(task.Status.ContainerStatus.ContainerID)
       this.placements.set(jobId, { serviceId, taskId: task.ID, nodeId: task.NodeID })
+      this.emit('job:placed', { jobId, serviceId, taskId: task.ID, nodeId: task.NodeID })
       created(container)
       job.containerId = container.id
       this.following.add(container.id)
