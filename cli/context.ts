@@ -5,10 +5,10 @@ import { openSync, mkdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Wallet } from 'ethers'
 import { UserError } from './errors.ts'
 import { loadNetwork, lilypadHome, parsePrivateKey, DEFAULT_NETWORK, type LoadedNetwork } from '../node/config/load.ts'
-import { devKey } from '../node/chain/anvil.ts'
+import { wellKnownDevKey } from '../node/chain/dev-keys.ts'
+import { localKey, type LocalKey } from '../node/config/key.ts'
 import { DEVNET_ID, DEVNET_KEYS, devnetDir, runningDevnet, readyMarkerPath, type ReadyMarker } from '../node/devnet-marker.ts'
 
 export const CLI_BIN = fileURLToPath(new URL('./bin.ts', import.meta.url))
@@ -40,7 +40,7 @@ export async function startDetachedDevnet (onNote: (m: string) => void, timeoutM
   }
 }
 
-export interface Resolved { loaded: LoadedNetwork, wallet: Wallet, isDevnet: boolean }
+export interface Resolved { loaded: LoadedNetwork, wallet: LocalKey, isDevnet: boolean }
 
 /**
  * The network (default: the devnet, started in the background when `autoStart` and not running) and the key:
@@ -56,11 +56,11 @@ export async function resolveNetworkAndKey (name: string | undefined, opts: { au
   } catch (err) {
     throw toUserError(err)
   }
-  let wallet: Wallet
+  let wallet: LocalKey
   if (process.env.WEB3_PRIVATE_KEY !== undefined && process.env.WEB3_PRIVATE_KEY !== '') {
     wallet = wrap(() => parsePrivateKey(process.env.WEB3_PRIVATE_KEY))
   } else if (isDevnet) {
-    wallet = new Wallet(devKey(opts.devKeyIndex ?? DEVNET_KEYS.user))
+    wallet = localKey(wellKnownDevKey(opts.devKeyIndex ?? DEVNET_KEYS.user))
   } else {
     throw new UserError('WEB3_PRIVATE_KEY is not set', { hint: 'export WEB3_PRIVATE_KEY=<your key> (only the devnet has a default key)', exitCode: 2 })
   }

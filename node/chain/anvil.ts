@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { HDNodeWallet, Mnemonic } from 'ethers'
+import { DEV_MNEMONIC, WELL_KNOWN_DEV_KEYS } from './dev-keys.ts'
 
-/** Anvil's well-known development mnemonic: its keys are public and only ever fund local devnets. */
-export const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
+export { DEV_MNEMONIC }
 
 export class AnvilStartError extends Error {
   static override name = 'AnvilStartError'
@@ -42,9 +42,9 @@ export function anvilBinary (): string {
 }
 
 const keyCache = new Map<number, string>()
-/** The i-th dev key (BIP-44 path m/44'/60'/0'/0/i), derived once and cached: derivation is slow-ish. */
+/** The i-th dev key (BIP-44 path m/44'/60'/0'/0/i): the well-known table, else derived once and cached. */
 export function devKey (i: number): string {
-  let k = keyCache.get(i)
+  let k = WELL_KNOWN_DEV_KEYS[i] ?? keyCache.get(i)
   if (k === undefined) {
     k = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(DEV_MNEMONIC), `m/44'/60'/0'/0/${i}`).privateKey
     keyCache.set(i, k)

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve, isAbsolute } from 'node:path'
-import { getAddress, isAddress, Wallet } from 'ethers'
+import { isAddress, localKey, toAddress, type LocalKey } from './key.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NetworkFile, NetworkMesh } from './network.ts'
 import { setupFromJson, setupToJson } from '../../protocols/incentives/config.ts'
@@ -64,13 +64,13 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
   if (contractsRaw === null || typeof contractsRaw !== 'object') throw new NetworkFileError(`${where}: "contracts" must be an object`)
   const c = contractsRaw as Record<string, unknown>
   const contracts: NetworkFile['contracts'] = {
-    token: getAddress(field(c, 'token', isAddr, 'an address', `${where} contracts`)),
-    market: getAddress(field(c, 'market', isAddr, 'an address', `${where} contracts`)),
-    directory: getAddress(field(c, 'directory', isAddr, 'an address', `${where} contracts`)),
-    jobManager: getAddress(field(c, 'jobManager', isAddr, 'an address', `${where} contracts`))
+    token: toAddress(field(c, 'token', isAddr, 'an address', `${where} contracts`)),
+    market: toAddress(field(c, 'market', isAddr, 'an address', `${where} contracts`)),
+    directory: toAddress(field(c, 'directory', isAddr, 'an address', `${where} contracts`)),
+    jobManager: toAddress(field(c, 'jobManager', isAddr, 'an address', `${where} contracts`))
   }
   for (const opt of ['faucet', 'exampleClient', 'rewards'] as const) {
-    if (c[opt] !== undefined) contracts[opt] = getAddress(field(c, opt, isAddr, 'an address', `${where} contracts`))
+    if (c[opt] !== undefined) contracts[opt] = toAddress(field(c, opt, isAddr, 'an address', `${where} contracts`))
   }
   const net: NetworkFile = {
     networkId,
@@ -81,8 +81,8 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     bootstrap: o.bootstrap === undefined ? [] : field(o, 'bootstrap', isStringList, 'a list of multiaddrs', where).map(b => checkBootstrapAddr(b, where))
   }
   if (o.swarmKeyPath !== undefined) net.swarmKeyPath = field(o, 'swarmKeyPath', isString, 'a path', where)
-  if (o.mediators !== undefined) net.mediators = field(o, 'mediators', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => getAddress(a))
-  if (o.bridges !== undefined) net.bridges = field(o, 'bridges', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => getAddress(a))
+  if (o.mediators !== undefined) net.mediators = field(o, 'mediators', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => toAddress(a))
+  if (o.bridges !== undefined) net.bridges = field(o, 'bridges', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => toAddress(a))
   const isWei = (v: unknown): v is string => typeof v === 'string' && /^\d+$/.test(v)
   if (o.marketBounds !== undefined) {
     const b = o.marketBounds as Record<string, unknown>
@@ -127,7 +127,7 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     if (contracts.rewards === undefined) throw new NetworkFileError(`${where}: "rewards" needs "contracts.rewards", the Rewards contract's address`)
     try {
       const setup = setupFromJson(o.rewards, isAddress)
-      net.rewards = setupToJson({ ...setup, publishers: setup.publishers.map(a => getAddress(a)), validators: setup.validators.map(a => getAddress(a)) })
+      net.rewards = setupToJson({ ...setup, publishers: setup.publishers.map(a => toAddress(a)), validators: setup.validators.map(a => toAddress(a)) })
     } catch (err) {
       throw new NetworkFileError(`${where}: ${(err as Error).message}`)
     }
@@ -219,17 +219,17 @@ export function applyEnvOverrides (network: NetworkFile, env: NodeJS.ProcessEnv)
 export function parseAddressList (text: string, what: string): string[] {
   return text.split(',').map(s => s.trim()).filter(Boolean).map(a => {
     if (!isAddress(a)) throw new InvalidSettingError(`${what}: "${a}" is not an Ethereum address`)
-    return getAddress(a)
+    return toAddress(a)
   })
 }
 
 /** Parses a private key without ever echoing it: errors name the variable, not the value. */
-export function parsePrivateKey (value: string | undefined, source = 'WEB3_PRIVATE_KEY'): Wallet {
+export function parsePrivateKey (value: string | undefined, source = 'WEB3_PRIVATE_KEY'): LocalKey {
   if (value === undefined || value === '') throw new InvalidPrivateKeyError(`${source} is not set`)
   const hex = value.startsWith('0x') ? value : `0x${value}`
   if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new InvalidPrivateKeyError(`${source} is not a 32-byte hex private key`)
   try {
-    return new Wallet(hex)
+    return localKey(hex)
   } catch {
     throw new InvalidPrivateKeyError(`${source} is not a valid secp256k1 private key`)
   }

@@ -160,6 +160,40 @@ test('a hostile provider\'s result bigger than the fetch\'s bound: the fetch sto
   t.true(held < maxBytes + 17 * 1024 * 1024, `the fetcher took in ${held} of the ${offered} bytes offered`)
 })
 
+test('a wide and deep result (more entries than are fetched at once, directories in directories) arrives whole', async t => {
+  const base = await tempDir(t)
+  const provider = await store(t, join(base, 'provider'))
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const result = await makeResult(join(base, 'result'), randomBytes(300_000))
+  for (let i = 0; i < 19; i++) await writeFile(join(result, 'outputs', `f${i}.txt`), `file ${i}\n`.repeat(i))
+  let deep = join(result, 'outputs', 'nested')
+  for (let d = 0; d < 4; d++) {
+    deep = join(deep, `level${d}`)
+    await mkdir(deep)
+    for (let i = 0; i < 11; i++) await writeFile(join(deep, `g${i}`), randomBytes(1000 * i))
+  }
+  const cid = await provider.addDirectory(result)
+  const got = await fetcher.fetch(cid, { from: provider.multiaddrs()[0].toString(), timeoutMs: 20_000 })
+  t.deepEqual(await snapshot(got.dir), await snapshot(result))
+})
+
+test('a hostile result of many large files: entries fetched side by side still stop near the bound', async t => {
+  const base = await tempDir(t)
+  const provider = await store(t, join(base, 'provider'))
+  const fetcher = await store(t, join(base, 'fetcher'))
+  const result = await makeResult(join(base, 'wide'), Buffer.alloc(0))
+  for (let i = 0; i < 8; i++) await writeFile(join(result, 'outputs', `big${i}`), randomBytes(5 * 1024 * 1024))
+  const cid = await provider.addDirectory(result)
+  const maxBytes = 1024 * 1024
+  const err = await t.throwsAsync(fetcher.fetch(cid, { from: provider.multiaddrs()[0].toString(), timeoutMs: 20_000, maxBytes }))
+  t.is(err?.name, 'ResultTooLargeError')
+  t.deepEqual(await readdir(fetcher.downloadsDir), [], 'no partial tree is left')
+  let held = 0
+  for await (const { bytes } of fetcher.helia.blockstore.getAll()) for await (const part of bytes) held += part.byteLength
+  // the side-by-side entries share the 16 blocks of read-ahead a lone file has
+  t.true(held < maxBytes + 17 * 1024 * 1024, `the fetcher took in ${held} of the 40 MiB offered`)
+})
+
 test('a want sweep that throws is reported to the owner, not an uncaught exception', async t => {
   const base = await tempDir(t)
   let report: (e: Error) => void = () => {}

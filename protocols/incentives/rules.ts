@@ -1,7 +1,8 @@
 // The reward rules: every parameter of the reward computation, as plain data. Their canonical JSON is hashed into
 // the Rewards contract at deployment (`rulesHash`), so a publisher computing with other rules is caught before it
 // proposes anything, and anyone can check which rules produced a root.
-import { keccak256, toUtf8Bytes } from 'ethers'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 
 export interface RewardRules {
   version: 1
@@ -75,7 +76,7 @@ export function rulesToJson (r: RewardRules): string {
 }
 
 export function rulesHash (r: RewardRules): string {
-  return keccak256(toUtf8Bytes(rulesToJson(r)))
+  return `0x${bytesToHex(keccak_256(utf8ToBytes(rulesToJson(r))))}`
 }
 
 /** Parses rules from JSON data (a network file's), refusing any missing, extra or out-of-range field. */
