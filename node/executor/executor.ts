@@ -244,7 +244,7 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
   protected reachable = false
   private gpuCount: number | undefined
   /** Images seen present; a later create that fails with 404 drops the entry and reports ImageMissingError. */
-  protected readonly knownImages = new Set<string>()
+  private readonly knownImages = new Set<string>()
   /** Runs in progress by job id. */
   protected readonly active = new Map<string, { ac: AbortController, done: Promise<unknown> }>()
   /** Container removals in progress (an aborted run does not wait for them to finish), cancelled by stop(). */
@@ -428,7 +428,7 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
     }
   }
 
-  protected async listOwn (jobId: string | undefined, signal?: AbortSignal): Promise<Docker.ContainerInfo[]> {
+  private async listOwn (jobId: string | undefined, signal?: AbortSignal): Promise<Docker.ContainerInfo[]> {
     const label = [`${LABEL_OWNER}=${this.owner}`, ...(jobId !== undefined ? [`${LABEL_JOB}=${jobId}`] : [])]
     return await bounded('list', this.opts.callTimeoutMs, signal, async s => await this.docker.listContainers({ all: true, filters: { label }, abortSignal: s }))
   }
@@ -444,12 +444,12 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
   }
 
   /** Only directories this executor makes for scratch, directly under its scratch root. */
-  protected async removeScratch (path: string | undefined): Promise<void> {
+  private async removeScratch (path: string | undefined): Promise<void> {
     if (path === undefined || !basename(path).startsWith(SCRATCH_PREFIX) || dirname(resolve(path)) !== resolve(this.opts.scratchRoot ?? tmpdir())) return
     await rm(path, { recursive: true, force: true })
   }
 
-  protected lost (job: Job, cause: unknown): void {
+  private lost (job: Job, cause: unknown): void {
     if (!(cause instanceof EngineTimeoutError)) job.broken++
     this.reachable = false
     this.emit('engine:lost', { jobId: job.jobId, containerId: job.containerId ?? '' })
@@ -496,7 +496,7 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
     }
   }
 
-  protected async state (job: Job, container: Docker.Container, ms?: number): Promise<ContainerState> {
+  private async state (job: Job, container: Docker.Container, ms?: number): Promise<ContainerState> {
     return (await this.inspect(job, container, ms)).State
   }
 

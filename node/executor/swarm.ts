@@ -36,7 +36,7 @@ export interface SwarmNode extends ClusterNode { engine: string | undefined }
 
 interface Placement { serviceId: string, taskId: string, nodeId: string }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the swarm objects come untyped from dockerode */
+// (the swarm objects come untyped from dockerode: `any` where they are read)
 const generic = (resources: any[] | undefined, kind: string): number => (resources ?? []).reduce((n: number, r: any) =>
   n + (r?.NamedResourceSpec?.Kind === kind ? 1 : 0) + (r?.DiscreteResourceSpec?.Kind === kind ? Number(r.DiscreteResourceSpec.Value ?? 0) : 0), 0)
 
@@ -45,6 +45,7 @@ export class SwarmExecutor extends Executor {
   /** The node id of the engine this executor talks to (a manager). */
   private selfNode: string | undefined
   private apiVersion = '1.41'
+  private versionKnown = false
   /** Engines of other nodes, by their LABEL_ENGINE address. */
   private readonly engines = new Map<string, Docker>()
   /** Where each running job's task is. */
@@ -73,9 +74,10 @@ export class SwarmExecutor extends Executor {
       throw new SwarmUnavailableError(`the Docker engine is not a manager of an active swarm (swarm state: ${info?.Swarm?.LocalNodeState ?? 'unknown'}${info?.Swarm?.LocalNodeState === 'active' ? ', a worker' : ''})`)
     }
     this.selfNode = info.Swarm.NodeID
-    if (typeof info.ServerVersion === 'string') {
-      const v = await (this.docker.version as () => Promise<{ ApiVersion?: string }>).call(this.docker).catch(() => undefined)
-      if (v?.ApiVersion !== undefined) this.apiVersion = v.ApiVersion
+    if (!this.versionKnown) {
+      // (what the service spec may say: no-new-privileges from API 1.44)
+      const v = await bounded('version', Math.min(this.opts.callTimeoutMs, 10_000), signal, async s => await (this.docker.version as (o: object) => Promise<{ ApiVersion?: string }>).call(this.docker, { abortSignal: s })).catch(() => undefined)
+      if (v?.ApiVersion !== undefined) { this.apiVersion = v.ApiVersion; this.versionKnown = true }
     }
   }
 
