@@ -80,6 +80,9 @@ test('the cowsay job through a Swarm provider: its offers come from the cluster,
     try {
       await set('drain')
       await waitFor(() => rp?.liveOffers(now()).length === 0, 30_000, 'the offer withdrawn from a drained cluster')
+      const metrics = devnet?.components.metrics
+      t.is((await metrics?.clusterSlots.get())?.values[0]?.value, 0, 'lilypad_cluster_slots says why')
+      t.deepEqual((await metrics?.clusterNodes.get())?.values.map(v => [v.labels.state, v.value]).sort(), [['unusable', 1], ['usable', 0]])
     } finally { await set('active') }
     await waitFor(() => rp?.liveOffers(now()).length === 1, 30_000, 'the offer back')
   })

@@ -287,8 +287,17 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.offs.push(chain.follower.subscribe({ contract: 'Market', args: { resourceProvider: chain.address } }, () => { void this.checkDeposit() }))
     if (this.opts.cluster !== undefined) {
       await this.opts.cluster.start()
+      const measure = (nodes: readonly ClusterNode[]): { nodes: number, usable: number, slots: number } => {
+        const usable = nodes.filter(n => n.ready && n.active).length
+        const slots = this.clusterSlots()
+        this.c.metrics.clusterNodes.set({ state: 'usable' }, usable)
+        this.c.metrics.clusterNodes.set({ state: 'unusable' }, nodes.length - usable)
+        this.c.metrics.clusterSlots.set(slots)
+        return { nodes: nodes.length, usable, slots }
+      }
+      this.c.logger.info(measure(this.opts.cluster.snapshot()), 'running jobs on a cluster: offers follow its nodes')
       this.offs.push(this.opts.cluster.onChange(nodes => {
-        this.c.logger.info({ nodes: nodes.length, usable: nodes.filter(n => n.ready && n.active).length, slots: this.clusterSlots() }, 'cluster changed: offers follow')
+        this.c.logger.info(measure(nodes), 'cluster changed: offers follow')
         this.refreshOffers()
       }))
     }
