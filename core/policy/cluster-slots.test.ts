@@ -27,3 +27,11 @@ test('the largest ready, active node sizes a slot', t => {
   t.is(largestNode([node('a', 4000, 8192), node('b', 8000, 4096), node('c', 16000, 1, 0, { active: false })])?.id, 'b')
   t.is(largestNode([node('c', 16000, 1, 0, { ready: false })]), undefined)
 })
+
+test('this provider\'s jobs that hold a slot are not counted twice; others under the same owner (a mediator\'s re-runs) are', t => {
+  const shape = { cpu: 1000, ramMb: 1024, gpus: 0 }
+  const n = node('a', 4000, 8192, 0, { own: [{ jobId: 'deal-1', cpu: 1000, ramMb: 1024, gpus: 0 }, { jobId: 'dispute-2', cpu: 1000, ramMb: 1024, gpus: 0 }] })
+  t.is(nodeSlots(n, shape), 4, 'every own job booked: the node counts whole')
+  t.is(nodeSlots(n, shape, id => id === 'deal-1'), 3, 'the mediator\'s re-run takes a share')
+  t.is(clusterSlots([n], shape, () => false), 2)
+})

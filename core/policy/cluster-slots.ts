@@ -16,22 +16,30 @@ export interface ClusterNode {
   gpus: number
   /** reserved by tasks that are not this provider's jobs (other services) */
   reserved: { cpu: number, ramMb: number, gpus: number }
+  /** what this provider's own jobs reserve, by job id (its booked slots already count them) */
+  own?: ReadonlyArray<{ jobId: string, cpu: number, ramMb: number, gpus: number }>
 }
 
 export interface SlotShape { cpu: number, ramMb: number, gpus: number }
 
-/** Slot-shaped jobs one node can hold besides what others reserved there (0 when it is not ready or not active). */
-export function nodeSlots (n: ClusterNode, shape: SlotShape): number {
+/**
+ * Slot-shaped jobs one node can hold besides what others reserved there (0 when it is not ready or not active).
+ * `booked` tells this provider's jobs that hold a slot (not counted again) from others under the same owner id
+ * (a mediator's re-runs sharing the executor), which are counted like any other work.
+ */
+export function nodeSlots (n: ClusterNode, shape: SlotShape, booked: (jobId: string) => boolean = () => true): number {
   if (!n.ready || !n.active) return 0
-  const fit = (have: number, used: number, need: number): number => need <= 0 ? Infinity : Math.floor(Math.max(0, have - used) / need)
-  const k = Math.min(fit(n.cpu, n.reserved.cpu, shape.cpu), fit(n.ramMb, n.reserved.ramMb, shape.ramMb), fit(n.gpus, n.reserved.gpus, shape.gpus))
+  const used = { ...n.reserved }
+  for (const o of n.own ?? []) if (!booked(o.jobId)) { used.cpu += o.cpu; used.ramMb += o.ramMb; used.gpus += o.gpus }
+  const fit = (have: number, taken: number, need: number): number => need <= 0 ? Infinity : Math.floor(Math.max(0, have - taken) / need)
+  const k = Math.min(fit(n.cpu, used.cpu, shape.cpu), fit(n.ramMb, used.ramMb, shape.ramMb), fit(n.gpus, used.gpus, shape.gpus))
   // a shape that asks for nothing at all is not a slot
   return Number.isFinite(k) ? k : 0
 }
 
 /** Slot-shaped jobs the whole cluster can hold. */
-export function clusterSlots (nodes: readonly ClusterNode[], shape: SlotShape): number {
-  return nodes.reduce((n, node) => n + nodeSlots(node, shape), 0)
+export function clusterSlots (nodes: readonly ClusterNode[], shape: SlotShape, booked?: (jobId: string) => boolean): number {
+  return nodes.reduce((n, node) => n + nodeSlots(node, shape, booked), 0)
 }
 
 /** The largest ready, active node (by cpu, then memory): what one slot may at most be. */

@@ -87,14 +87,18 @@ export class SwarmExecutor extends Executor {
       this.docker.listNodes({ abortSignal: s } as object), this.docker.listTasks({ abortSignal: s })
     ]))
     const reserved = new Map<string, ClusterNode['reserved']>()
+    const own = new Map<string, Array<{ jobId: string, cpu: number, ramMb: number, gpus: number }>>()
     for (const t of tasks as any[]) {
       if (t?.NodeID === undefined || !HOLDING_STATES.has(t?.Status?.State)) continue
-      if (t?.Spec?.ContainerSpec?.Labels?.[LABEL_OWNER] === this.owner) continue
       const r = t?.Spec?.Resources?.Reservations ?? {}
+      const use = { cpu: Math.ceil(Number(r.NanoCPUs ?? 0) / 1e6), ramMb: Math.ceil(Number(r.MemoryBytes ?? 0) / 1048576), gpus: generic(r.GenericResources, this.swarm.gpuKind) }
+      const labels = t?.Spec?.ContainerSpec?.Labels ?? {}
+      // this owner's jobs are listed apart: the provider's booked slots already count its own
+      if (labels[LABEL_OWNER] === this.owner) { own.set(t.NodeID, [...(own.get(t.NodeID) ?? []), { jobId: labels[LABEL_JOB] ?? '', ...use }]); continue }
       const sum = reserved.get(t.NodeID) ?? { cpu: 0, ramMb: 0, gpus: 0 }
-      sum.cpu += Math.ceil(Number(r.NanoCPUs ?? 0) / 1e6)
-      sum.ramMb += Math.ceil(Number(r.MemoryBytes ?? 0) / 1048576)
-      sum.gpus += generic(r.GenericResources, this.swarm.gpuKind)
+      sum.cpu += use.cpu
+      sum.ramMb += use.ramMb
+      sum.gpus += use.gpus
       reserved.set(t.NodeID, sum)
     }
     return (nodes as any[]).map((n): SwarmNode => ({
@@ -106,6 +110,7 @@ export class SwarmExecutor extends Executor {
       ramMb: Math.floor(Number(n.Description?.Resources?.MemoryBytes ?? 0) / 1048576),
       gpus: generic(n.Description?.Resources?.GenericResources, this.swarm.gpuKind),
       reserved: reserved.get(n.ID) ?? { cpu: 0, ramMb: 0, gpus: 0 },
+      own: own.get(n.ID) ?? [],
       engine: n.Spec?.Labels?.[LABEL_ENGINE]
     }))
   }
@@ -320,8 +325,8 @@ export class SwarmCluster {
   /** The last snapshot (empty until the first refresh, and while the engine does not answer). */
   snapshot (): readonly SwarmNode[] { return this.nodes }
 
-  /** Slot-shaped jobs the cluster can hold now, besides what other services reserve. */
-  slots (shape: SlotShape): number { return clusterSlots(this.nodes, shape) }
+  /** Slot-shaped jobs the cluster can hold now, besides what other work reserves (`booked`: core/policy/cluster-slots.ts). */
+  slots (shape: SlotShape, booked?: (jobId: string) => boolean): number { return clusterSlots(this.nodes, shape, booked) }
 
   largest (): SwarmNode | undefined { return largestNode(this.nodes) as SwarmNode | undefined }
 

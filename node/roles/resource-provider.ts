@@ -123,8 +123,8 @@ export interface ClusterView {
   start: () => Promise<void>
   stop: () => void
   refresh: () => Promise<readonly ClusterNode[]>
-  /** slot-shaped jobs its nodes can hold now, this provider's own running jobs not counted against it */
-  slots: (shape: SlotShape) => number
+  /** slot-shaped jobs its nodes can hold now; jobs under this owner id that `booked` names are not counted (their slot is) */
+  slots: (shape: SlotShape, booked?: (jobId: string) => boolean) => number
   largest: () => ClusterNode | undefined
   snapshot: () => readonly ClusterNode[]
   onChange: (fn: (nodes: readonly ClusterNode[]) => void) => () => void
@@ -366,7 +366,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   /** Slot-shaped jobs the cluster holds now besides other work (our own running jobs not counted against it). */
   private clusterSlots (): number {
     const s = this.template.spec
-    return this.opts.cluster?.slots({ cpu: s.cpu, ramMb: s.ramMb, gpus: s.gpus }) ?? this.slotCount
+    // a job of ours that holds a slot is counted by the slot; others under our owner id (a mediator's re-runs) as work
+    return this.opts.cluster?.slots({ cpu: s.cpu, ramMb: s.ramMb, gpus: s.gpus }, dealId => this.capacity.holds(dealId)) ?? this.slotCount
   }
 
   /**

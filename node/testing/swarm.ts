@@ -3,7 +3,7 @@
 // leaves it; a swarm that was active before any test made it is never left. Users are counted as files in one
 // directory, guarded by a lock directory; a dead process's entries (and lock) are cleared by the next user.
 // A test that drains the node takes it exclusively: it waits for the jobs other processes run on the swarm
-// (each held with shared()) to end, and new ones wait for it.
+// (each held with shared()) to end, and new ones wait for it (up to just under ava's 5-minute test timeout).
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -65,7 +65,7 @@ const exclusiveHolder = async (): Promise<number | undefined> => {
 let seq = 0
 
 /** Runs fn as one of the swarm's jobs: waits while another process holds the node exclusively. */
-export async function shared<T> (fn: () => Promise<T>, ms = 120_000): Promise<T> {
+export async function shared<T> (fn: () => Promise<T>, ms = 280_000): Promise<T> {
   const entry = join(JOBS, `${process.pid}-${seq++}`)
   const until = Date.now() + ms
   for (;;) {
@@ -83,7 +83,7 @@ export async function shared<T> (fn: () => Promise<T>, ms = 120_000): Promise<T>
 }
 
 /** Runs fn with the node to itself: no other process's swarm job runs meanwhile. */
-export async function exclusive<T> (fn: () => Promise<T>, ms = 120_000): Promise<T> {
+export async function exclusive<T> (fn: () => Promise<T>, ms = 280_000): Promise<T> {
   const until = Date.now() + ms
   for (;;) {
     const ok = await locked(async () => {
