@@ -15,6 +15,7 @@ const LOCK = join(DIR, 'lock')
 const USERS = join(DIR, 'users')
 /** Present while the swarm is one the tests made (and so leave). */
 const MADE = join(DIR, 'made')
+const GWBRIDGE = 'docker_gwbridge'
 /** Swarm jobs running now, one file each (pid-n). */
 const JOBS = join(DIR, 'jobs')
 /** Present (holding a pid) while a test holds the node exclusively. */
@@ -118,8 +119,10 @@ export async function useSwarm (docker: Docker): Promise<TestSwarm> {
     await users()
     const info = await docker.info() as { Swarm?: { LocalNodeState?: string, NodeID?: string } }
     if (info.Swarm?.LocalNodeState !== 'active') {
+      // swarm init makes the docker_gwbridge network when there is none, and leaving keeps it: ours to remove then
+      const gwbridge = (await docker.listNetworks({ filters: { name: [GWBRIDGE] } })).some(n => n.Name === GWBRIDGE)
       await docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' })
-      await writeFile(MADE, '')
+      await writeFile(MADE, gwbridge ? '' : GWBRIDGE)
     }
     await writeFile(join(USERS, String(process.pid)), '')
     const made = await readFile(MADE).then(() => true, () => false)
@@ -131,8 +134,10 @@ export async function useSwarm (docker: Docker): Promise<TestSwarm> {
         await locked(async () => {
           await rm(join(USERS, String(process.pid)), { force: true })
           if ((await users()).length > 0) return
-          if (await readFile(MADE).then(() => true, () => false)) {
+          const made = await readFile(MADE, 'utf8').catch(() => undefined)
+          if (made !== undefined) {
             await docker.swarmLeave({ force: true })
+            if (made === GWBRIDGE) await docker.getNetwork(GWBRIDGE).remove().catch(() => { /* in use by someone else's container */ })
             await rm(MADE, { force: true })
           }
           await rmdir(USERS).catch(() => {})
