@@ -8,6 +8,7 @@ import { parseEther } from 'ethers'
 import { LilypadNode } from '../node/node.ts'
 import { createComponents } from '../node/components.ts'
 import type { NetworkFile } from '../node/config/network.ts'
+import { tuneNodeProcess } from '../node/runtime.ts'
 
 interface ChildOptions {
   role: 'provider' | 'job-creator'
@@ -23,6 +24,7 @@ interface ChildOptions {
   slots?: number
 }
 
+tuneNodeProcess()
 const opts = JSON.parse(process.argv[2] ?? '{}') as ChildOptions
 const network = JSON.parse(await readFile(opts.networkPath, 'utf8')) as NetworkFile
 const components = createComponents({ logger: { base: { node: opts.name }, format: 'json' } })

@@ -2,10 +2,12 @@
 import { enableCompileCache } from 'node:module'
 import { UserError } from './errors.ts'
 import { commands } from './commands/index.ts'
+import { tuneNodeProcess } from '../node/runtime.ts'
 
 // V8's on-disk code cache: a command that runs a node loads libp2p, Helia and ethers, and parsing them is most of
 // its start-up (about 1.8 s cold, 0.7 s cached, on 2 cores). Enabled before any command is imported.
 enableCompileCache()
+tuneNodeProcess()
 
 function help (): void {
   console.log('Lilypad — a trustless peer-to-peer compute market\n\nUsage:\n  lilypad <command> [flags]\n\nCommands:')

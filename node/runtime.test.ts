@@ -1,0 +1,40 @@
+// tuneNodeProcess: a small buffer kept among short-lived ones no longer keeps a whole pool slab alive (issue 20:
+// a node keeps a few small buffers per peer it ever met). Measured in child processes, in bytes, not in time.
+import test from 'ava'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const RUNTIME = fileURLToPath(new URL('./runtime.ts', import.meta.url))
+
+/** ArrayBuffer bytes still held after keeping one 32-byte buffer in every 4 KiB of small allocations, 2,000 times. */
+function heldBytes (tuned: boolean): number {
+  const script = `
+    const { tuneNodeProcess } = await import(${JSON.stringify(RUNTIME)})
+    if (${tuned}) tuneNodeProcess()
+    const kept = []
+    const before = (globalThis.gc(), process.memoryUsage().arrayBuffers)
+    for (let i = 0; i < 2000; i++) {
+      kept.push(Buffer.allocUnsafe(32))
+      for (let j = 0; j < 64; j++) Buffer.allocUnsafe(64)
+    }
+    globalThis.gc()
+    console.log(process.memoryUsage().arrayBuffers - before, kept.length)`
+  const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' })
+  return Number(out.trim().split(' ')[0])
+}
+
+test('a node process keeps small buffers unpooled: 2,000 kept 32-byte buffers hold tens of KB, not megabytes of slabs', t => {
+  const pooled = heldBytes(false)
+  const tuned = heldBytes(true)
+  t.log(`held: pooled ${pooled} bytes, tuned ${tuned} bytes`)
+  t.true(pooled > 2_000_000, `Node's pool kept ${pooled} bytes of slabs alive`)
+  t.true(tuned < 200_000, `unpooled, the kept buffers hold ${tuned} bytes`)
+})
+
+test('the CLI and the soak\'s child processes tune themselves before they start a node', async t => {
+  const { readFile } = await import('node:fs/promises')
+  for (const entry of ['../cli/bin.ts', '../bench/soak-child.ts']) {
+    const text = await readFile(fileURLToPath(new URL(entry, import.meta.url)), 'utf8')
+    t.regex(text, /^tuneNodeProcess\(\)$/m, entry)
+  }
+})

@@ -1,0 +1,14 @@
+// Process-wide settings for a process whose main work is a Lilypad node (the CLI, the soak's child processes).
+// Call before the node starts; a program that embeds a node (the SDK's Lilypad.embedded) decides for itself.
+
+/**
+ * Node hands out small Buffers (under half of Buffer.poolSize) as views into shared slabs of Buffer.poolSize
+ * bytes, 64 KiB in Node 24. A long-lived node keeps a few small buffers for every peer it ever met (routing-table
+ * peer ids and XOR distances, peer-store records, multiaddr bytes), each in a different slab, so each one kept a
+ * whole 64 KiB slab alive: with 120 short-lived peers coming and going, a node's ArrayBuffers grew from 0.7 to
+ * 14.0 MB (8 KiB slabs, Node's old default: 0.5 to 4.2 MB; unpooled: 0.4 to 0.6 MB). That was the part of issue
+ * 20's soak's RSS growth that sat in Buffers. Unpooled, a small buffer costs its own size and an allocation.
+ */
+export function tuneNodeProcess (): void {
+  Buffer.poolSize = 0
+}
