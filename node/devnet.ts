@@ -13,7 +13,7 @@ import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { ensureBuiltinImages, loadRegistry } from './modules/index.ts'
 import { defaultAllowedModules, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
-import { Executor, loadExecutorOwner } from './executor/index.ts'
+import { Executor, loadExecutorOwner, SwarmExecutor } from './executor/index.ts'
 import { lilypadHome, networkPath } from './config/load.ts'
 import type { NetworkFile } from './config/network.ts'
 import { LilypadNode, type NodeOptions } from './node.ts'
@@ -57,8 +57,10 @@ export interface DevnetOptions {
   home?: string
   /** anvil port; default 8545, or a free one if taken */
   port?: number
-  /** the resource provider's slots (default 2) */
+  /** the resource provider's slots (default 2; with the swarm executor, the slots its largest node is split into) */
   slots?: number
+  /** run the provider's and the mediator's jobs on this engine ('docker', default) or on its Docker Swarm ('swarm') */
+  executor?: 'docker' | 'swarm'
   /** start the mediator role when present (default true) */
   mediator?: boolean
   /**
@@ -168,7 +170,8 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     log('images built', { ms: Math.round(performance.now() - t0) })
     // one executor for the provider and the mediator; its owner id (from the provider's data directory) lets a
     // restarted devnet find the containers a killed one left
-    const executor = new Executor({ docker, owner: await loadExecutorOwner(join(dir, 'provider')) })
+    const owner = await loadExecutorOwner(join(dir, 'provider'))
+    const executor = opts.executor === 'swarm' ? new SwarmExecutor({ docker, owner }) : new Executor({ docker, owner })
     const providerOptions = (): NodeOptions => ({
       ...common, network, privateKey: key(DEVNET_KEYS.provider), dataDir: join(dir, 'provider'), roles: ['resource-provider'], executor, components: nodeComponents('provider'),
       provider: { slots: opts.slots ?? 2, price: DEVNET_PRICE, collateral: DEVNET_COLLATERAL, announceIntervalMs: 5_000 }

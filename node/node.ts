@@ -19,7 +19,7 @@ import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
 import { ResultStore, ResultRetention, type RetentionOptions } from './result-store/index.ts'
 import type { InputPolicy } from './inputs/index.ts'
-import { Executor, loadExecutorOwner } from './executor/index.ts'
+import { Executor, loadExecutorOwner, SwarmExecutor, type JobExecutor } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { detectGpus, describeGpus, usableDevices } from './gpu/index.ts'
@@ -86,7 +86,13 @@ export interface NodeOptions {
   validator?: ValidatorSettings
   /** what jobs' inputs may make this node's provider and mediator fetch (node/inputs; default: no private addresses) */
   inputPolicy?: Partial<InputPolicy>
-  executor?: Executor
+  executor?: JobExecutor
+  /**
+   * Which executor the node makes when none is given: 'docker' runs jobs on this machine's engine (default),
+   * 'swarm' runs each as a one-shot service on the Docker Swarm whose manager the engine is (one provider identity
+   * over a cluster; docs/operators.md). The engine is found from the usual Docker environment (DOCKER_HOST).
+   */
+  executorKind?: 'docker' | 'swarm'
   /** the components to build on (default: the system clock, a logger to stderr, a registry of our own) */
   components?: { clock?: Clock, logger?: Logger | LoggerOptions, metrics?: LilypadMetrics }
   /** put libp2p's own metrics in the node's registry (default true; one host per registry) */
@@ -126,7 +132,7 @@ export class LilypadNode {
   jobs?: JobService
   housekeeping?: Housekeeping
   retention?: ResultRetention
-  private executor?: Executor
+  private executor?: JobExecutor
   private readonly opts: NodeOptions
   private readonly logger: Logger
   private readonly dropSources: Array<() => void> = []
@@ -214,16 +220,24 @@ export class LilypadNode {
       // The owner id labels this node's containers on the engine: stable per data directory, so a restart finds
       // (and adopts or removes) what a killed predecessor left, and other nodes sharing the engine are left alone.
       this.ownsExecutor = this.opts.executor === undefined
-      this.executor = this.opts.executor ?? new Executor({ owner: await loadExecutorOwner(dataDir) })
+      const owner = await loadExecutorOwner(dataDir)
+      this.executor = this.opts.executor ?? (this.opts.executorKind === 'swarm' ? new SwarmExecutor({ owner }) : new Executor({ owner }))
+      if (this.executor instanceof SwarmExecutor) {
+        // a swarm provider needs a manager now: a clear error at start rather than offers that never run
+        await this.executor.ping()
+        this.logger.info({ executor: 'swarm' }, 'running jobs as services on the Docker Swarm')
+      }
     }
     this.gossip.start()
     await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') || roles.includes('validator') })
     await this.disputes.start()
     if (roles.includes('resource-provider')) {
       // the machine's GPUs, unless the settings give an inventory (or a bare machine.gpus count) themselves
-      const gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined ? undefined : await detectGpus({ docker: (this.executor as Executor).docker }))
+      const swarm = this.executor instanceof SwarmExecutor ? this.executor : undefined
+      // (a cluster's GPUs are its nodes' generic resources: the cluster view counts them, not this machine)
+      const gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined || swarm !== undefined ? undefined : await detectGpus({ docker: (this.executor as JobExecutor).docker }))
       if (gpus !== undefined) this.logger.info({ gpus: describeGpus(gpus), usable: usableDevices(gpus).length }, 'GPUs detected')
-      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as Executor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
+      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster() } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
       await this.startResultRetention(this.provider)
@@ -239,7 +253,7 @@ export class LilypadNode {
       this.directory.keepPublished({ roles, ...this.opts.directoryRecord, log: c.logger.child({ component: 'directory' }) })
     }
     if (roles.includes('mediator')) {
-      this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as Executor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
+      this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
       await this.mediator.start()
     }
     if (roles.includes('job-bridge')) {

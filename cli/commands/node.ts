@@ -7,7 +7,7 @@ import { parseRoles, type RoleName } from '../../node/role-names.ts'
 import type { ProviderFault } from '../../node/roles/resource-provider.ts'
 
 const PROVIDER_FAULTS: readonly string[] = ['wrong-result', 'withheld-result', 'unserved-result'] satisfies readonly ProviderFault[]
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result|withheld-result|unserved-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--log-level LEVEL]   (--roles none: only the job API)'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--executor docker|swarm] [--slots N] [--max-slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result|withheld-result|unserved-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--log-level LEVEL]   (--roles none: only the job API)'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -17,7 +17,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       options: {
         roles: { type: 'string' }, network: { type: 'string', short: 'n' }, 'data-dir': { type: 'string' }, listen: { type: 'string', multiple: true },
         announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
-        slots: { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
+        executor: { type: 'string' }, slots: { type: 'string' }, 'max-slots': { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
         'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
         metrics: { type: 'string' }, gateway: { type: 'string' }, api: { type: 'string' }, 'no-api': { type: 'boolean' }, 'log-level': { type: 'string' }
       }
@@ -29,6 +29,12 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   try { roles = fixedRoles ?? (o.roles?.trim() === 'none' ? [] : parseRoles(o.roles ?? '')) } catch (err) { throw usageError((err as Error).message, USAGE) }
   const slots = o.slots === undefined ? undefined : Number(o.slots)
   if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+  // swarm: jobs run as one-shot services on the Docker Swarm the engine (DOCKER_HOST) manages (docs/operators.md)
+  const executorKind = o.executor ?? 'docker'
+  if (executorKind !== 'docker' && executorKind !== 'swarm') throw usageError(`--executor must be docker (this machine's engine) or swarm (a Docker Swarm cluster), not "${executorKind}"`, USAGE)
+  const maxSlots = o['max-slots'] === undefined ? undefined : Number(o['max-slots'])
+  if (maxSlots !== undefined && !(Number.isInteger(maxSlots) && maxSlots >= 1)) throw usageError('--max-slots must be a positive integer', USAGE)
+  if (maxSlots !== undefined && executorKind !== 'swarm') throw usageError('--max-slots bounds a cluster provider\'s slots: it goes with --executor swarm', USAGE)
   const lp = (flag: string, s: string | undefined): bigint | undefined => {
     if (s === undefined) return undefined
     try { return parseLP(s) } catch { throw usageError(`${flag} "${s}" is not an LP amount`, USAGE) }
@@ -83,7 +89,8 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
       host: { ...(o.relay === true ? { relay: true } : {}), ...(o.announce !== undefined ? { announce: o.announce } : {}) },
-      provider: { ...(slots !== undefined ? { slots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault !== undefined ? { fault: o.fault as ProviderFault } : {}) },
+      executorKind,
+      provider: { ...(slots !== undefined ? { slots } : {}), ...(maxSlots !== undefined ? { maxSlots } : {}), ...(price !== undefined ? { price } : {}), ...(collateral !== undefined ? { collateral } : {}), ...(o.fault !== undefined ? { fault: o.fault as ProviderFault } : {}) },
       // logs to stderr: a status line a minute, every failure with its reason; `node` names it on every line
       components: { logger: { ...(level !== undefined ? { level: level as typeof LEVELS[number] } : {}), base: { node: roles.length > 0 ? roles.join(',') : 'jobs' } } }
     })

@@ -5,7 +5,7 @@ export { InsufficientDiskError, DiskFullError } from '../result-store/disk.ts'
 export class DockerUnavailableError extends Error {
   static override name = 'DockerUnavailableError'
   override name = 'DockerUnavailableError'
-  readonly hint = 'start the Docker engine (dockerd) or point DOCKER_HOST / the socket path at a running one'
+  readonly hint: string = 'start the Docker engine (dockerd) or point DOCKER_HOST / the socket path at a running one'
   /** Nothing ran: run again once the engine answers. */
   readonly retryable = true
 }
@@ -56,7 +56,17 @@ export class ExecutionAbortedError extends Error {
  * `containerLeft`: a container of this job may still exist on the engine; the next run() of the same job id
  * adopts or removes it before anything new starts, and reconcile() removes it when the job is not kept.
  */
-export type EngineLostReason = 'unreachable' | 'container-gone' | 'output-lost'
+export type EngineLostReason = 'unreachable' | 'container-gone' | 'output-lost' | ClusterLostReason
+
+/**
+ * A cluster executor's ways of losing a job (node/executor/swarm.ts), retryable like a lost engine:
+ *   node-drained   the node the job ran on was drained (or paused, or went down) while it ran: the job is
+ *                  stopped there, to run again wherever the cluster has room;
+ *   task-shutdown  the cluster shut the job's task down (the job did not exit by itself);
+ *   unschedulable  no node took the job within the executor's scheduling window (every node drained or full).
+ */
+export type ClusterLostReason = 'node-drained' | 'task-shutdown' | 'unschedulable'
+const CLUSTER_REASONS: ReadonlySet<string> = new Set<ClusterLostReason>(['node-drained', 'task-shutdown', 'unschedulable'])
 
 export class EngineLostError extends Error {
   static override name = 'EngineLostError'
@@ -69,14 +79,16 @@ export class EngineLostError extends Error {
   readonly retryable = true
   readonly hint: string
   constructor (reason: EngineLostReason, detail: string, opts: { jobId: string, containerId?: string, containerLeft: boolean, cause?: unknown }) {
-    super(`lost the Docker engine during job ${opts.jobId}: ${detail}`, { cause: opts.cause })
+    super(`${CLUSTER_REASONS.has(reason) ? 'the cluster lost' : 'lost the Docker engine during'} job ${opts.jobId}: ${detail}`, { cause: opts.cause })
     this.reason = reason
     this.jobId = opts.jobId
     this.containerId = opts.containerId
     this.containerLeft = opts.containerLeft
     this.hint = reason === 'unreachable'
       ? 'check that dockerd is running and its socket reachable; run the job again (same job id) once it answers'
-      : 'run the job again (same job id) while its deadline leaves time'
+      : CLUSTER_REASONS.has(reason)
+        ? 'run the job again (same job id) once a node is ready and active (docker node ls; docker node update --availability active NODE)'
+        : 'run the job again (same job id) while its deadline leaves time'
   }
 }
 
@@ -99,4 +111,22 @@ export class ExecutorConfigError extends Error {
   static override name = 'ExecutorConfigError'
   override name = 'ExecutorConfigError'
   readonly hint = 'streamCapBytes must be at most 16 MiB: job creators stop fetching a result at the job\'s disk plus 64 MiB'
+}
+
+/** The engine answers but is not a Swarm manager: the Swarm executor has no cluster to run on. */
+export class SwarmUnavailableError extends DockerUnavailableError {
+  static override name = 'SwarmUnavailableError'
+  override name = 'SwarmUnavailableError'
+  override readonly hint = 'point DOCKER_HOST at a manager of the swarm (docker swarm init, or docker node promote), or run with --executor docker'
+}
+
+/** What a job or the cluster asks for cannot be expressed as a Swarm service with the plain executor's sandbox. */
+export class SwarmConfigError extends Error {
+  static override name = 'SwarmConfigError'
+  override name = 'SwarmConfigError'
+  readonly hint: string
+  constructor (message: string, hint = 'see docs/operators.md, "Running a provider on a cluster"') {
+    super(message)
+    this.hint = hint
+  }
 }

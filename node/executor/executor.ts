@@ -27,6 +27,7 @@ import { bounded, DemuxSink, EngineTimeoutError, isConnError, logProvablyComplet
 import { encodeResultStatus, STATUS_FILE, type ResultStatus, type ResultStatusCode } from './status.ts'
 import { configHash, containerConfig, dirIdentity, LABEL_CONFIG, LABEL_JOB, LABEL_OUTPUTS, LABEL_OWNER } from './container.ts'
 import { gpuStartError } from './gpu-request.ts'
+import type { JobExecutor } from './interface.ts'
 import { MAX_STREAM_CAP_BYTES, outputsBytesBound } from '../../core/policy/result-size.ts'
 
 export interface ExecutorOptions {
@@ -138,6 +139,8 @@ export interface ExecutorEvents {
   'container:start': [{ jobId: string, containerId: string }]
   'container:adopted': [{ jobId: string, containerId: string, running: boolean }]
   'container:removed': [{ jobId: string, containerId: string, why: 'done' | 'replaced' | 'orphan' | 'aborted' | 'failed' }]
+  /** A cluster executor's job was placed: its service's task has a container on node `nodeId`. */
+  'job:placed': [{ jobId: string, serviceId: string, taskId: string, nodeId: string }]
   /** The engine stopped answering (or a stream to it broke) while the job ran. */
   'engine:lost': [{ jobId: string, containerId: string }]
   'engine:back': [{ jobId: string, containerId: string, lostMs: number }]
@@ -189,7 +192,7 @@ async function dirSize (dir: string): Promise<number> {
 const isAborted = (signal?: AbortSignal): boolean => signal?.aborted === true
 
 /** One job's run: what the watch loop, the engine-call wrapper and the cleanup share. */
-interface Job {
+export interface Job {
   jobId: string
   signal: AbortSignal
   containerId?: string
@@ -211,23 +214,43 @@ function inputBind (m: { source: string, target: string }): string {
   return `${source}:${m.target}:ro`
 }
 
+/** A job's container as launch() leaves it: started, its output flowing into the run's sink. */
+export interface Launched {
+  container: Docker.Container
+  /** The stream the output comes from (an attach, or a log followed from the start), destroyed when the run ends. */
+  attach: NodeJS.ReadWriteStream & { destroy: () => void }
+  /** Resolves true when the engine ended that stream cleanly, false when it broke (the capture is then in doubt). */
+  attachClean: Promise<boolean>
+  /** When the container started (ms since the epoch): its deadline counts from here. */
+  startedAt: number
+}
+
+/** Clean: the engine ended the stream; anything else (reset, abort) leaves the capture in doubt. */
+export function streamEnd (s: NodeJS.ReadableStream): Promise<boolean> {
+  return new Promise<boolean>(resolve => {
+    s.once('end', () => { resolve(true) })
+    s.once('error', () => { resolve(false) })
+    s.once('close', () => { resolve(false) })
+  })
+}
+
 type ContainerState = Docker.ContainerInspectInfo['State']
 type Check = { kind: 'exit', code: number } | { kind: 'wait-failed' } | { kind: 'attach-ended' } | { kind: 'tick' }
 
-export class Executor extends EventEmitter<ExecutorEvents> {
+export class Executor extends EventEmitter<ExecutorEvents> implements JobExecutor {
   readonly docker: Docker
   readonly owner: string
-  private readonly opts: typeof DEFAULT_EXECUTOR_OPTIONS & ExecutorOptions & { logMaxBytes: number }
-  private reachable = false
+  protected readonly opts: typeof DEFAULT_EXECUTOR_OPTIONS & ExecutorOptions & { logMaxBytes: number }
+  protected reachable = false
   private gpuCount: number | undefined
   /** Images seen present; a later create that fails with 404 drops the entry and reports ImageMissingError. */
   private readonly knownImages = new Set<string>()
   /** Runs in progress by job id. */
-  private readonly active = new Map<string, { ac: AbortController, done: Promise<unknown> }>()
+  protected readonly active = new Map<string, { ac: AbortController, done: Promise<unknown> }>()
   /** Container removals in progress (an aborted run does not wait for them to finish), cancelled by stop(). */
   private readonly cleanups = new Map<Promise<void>, AbortController>()
   /** Containers a run of this executor follows now: reconcile() leaves them alone. */
-  private readonly following = new Set<string>()
+  protected readonly following = new Set<string>()
   private stopped = false
 
   constructor (opts: ExecutorOptions = {}) {
@@ -290,7 +313,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return count
   }
 
-  private unreachable (e: unknown, what: string): never {
+  protected unreachable (e: unknown, what: string): never {
     if (isConnError(e)) { this.reachable = false; throw new DockerUnavailableError(`Docker engine unreachable while ${what}: ${(e as Error).message}`, { cause: e }) }
     throw e
   }
@@ -411,7 +434,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   }
 
   /** Force-removes a container (404: already gone); a failure to reach the engine is thrown. */
-  private async removeContainer (id: string, jobId: string, why: ExecutorEvents['container:removed'][0]['why'], ms: number, signal?: AbortSignal): Promise<void> {
+  protected async removeContainer (id: string, jobId: string, why: ExecutorEvents['container:removed'][0]['why'], ms: number, signal?: AbortSignal): Promise<void> {
     try {
       await bounded('remove', ms, signal, async s => await this.docker.getContainer(id).remove({ force: true, v: true, abortSignal: s }))
     } catch (e) {
@@ -446,7 +469,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   }
 
   /** An engine call for a job with a container: bounded, and on a lost connection reconnected and retried. */
-  private async call<T> (job: Job, what: string, fn: (signal: AbortSignal) => Promise<T>, ms = this.opts.callTimeoutMs): Promise<T> {
+  protected async call<T> (job: Job, what: string, fn: (signal: AbortSignal) => Promise<T>, ms = this.opts.callTimeoutMs): Promise<T> {
     for (;;) {
       try {
         return await bounded(what, ms, job.signal, fn)
@@ -459,7 +482,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   }
 
   /** The container's inspect record; EngineLostError('container-gone') when it no longer exists. */
-  private async inspect (job: Job, container: Docker.Container, ms = this.opts.callTimeoutMs): Promise<Docker.ContainerInspectInfo> {
+  protected async inspect (job: Job, container: Docker.Container, ms = this.opts.callTimeoutMs): Promise<Docker.ContainerInspectInfo> {
     try {
       return await this.call(job, 'inspect', async s => {
         const info = await container.inspect({ abortSignal: s })
@@ -559,10 +582,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         job.containerId = adopt.Id
         this.following.add(adopt.Id)
         const info = await this.inspect(job, container)
-        scratch = info.HostConfig.Binds?.map(b => b.split(':')).find(p => p[1] === '/tmp')?.[0]
+        scratch = info.Mounts?.find(m => m.Destination === '/tmp')?.Source
         startedAt = Date.parse(info.State.StartedAt)
         tStart = performance.now() - Math.max(0, Date.now() - startedAt)
         await this.clearResult(resultDir, [])
+        this.adopted(job, info)
         this.emit('container:adopted', { jobId, containerId: adopt.Id, running: info.State.Running })
       } else {
         await this.clearResult(resultDir, outputDirs)
@@ -577,41 +601,12 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           Labels: { [LABEL_OWNER]: this.owner, [LABEL_JOB]: jobId, [LABEL_CONFIG]: hash, [LABEL_OUTPUTS]: await dirIdentity(boundDirs()) },
           HostConfig: { ...config.HostConfig, Binds: [...binds, `${scratch}:/tmp:rw`] }
         }
-        try {
-          container = await bounded('create', this.opts.callTimeoutMs, signal, async s => await this.docker.createContainer({ ...create, abortSignal: s }))
-        } catch (e) {
-          if (statusCodeOf(e) === 404) {
-            this.knownImages.delete(spec.image)
-            throw new ImageMissingError(spec.image, 'removed from the engine', e)
-          }
-          // (a create the engine did complete is found by label and removed by the next run of this job)
-          this.unreachable(e, 'creating the container')
-        }
-        job.containerId = container.id
-        this.following.add(container.id)
-        this.emit('container:create', { jobId, containerId: container.id })
-        try {
-          attach = await bounded('attach', this.opts.callTimeoutMs, signal, async s => await container!.attach({ stream: true, stdout: true, stderr: true, abortSignal: s })) as typeof attach
-        } catch (e) {
-          if (!isConnError(e)) throw e
-          throw new EngineLostError('unreachable', `attaching: ${(e as Error).message}`, { jobId, containerId: container.id, containerLeft: true, cause: e })
-        }
-        const a = attach!
-        // Clean: the engine ended the stream; anything else (reset, abort) leaves the capture in doubt.
-        attachClean = new Promise<boolean>(resolve => {
-          a.once('end', () => { resolve(true) })
-          a.once('error', () => { resolve(false) })
-          a.once('close', () => { resolve(false) })
-        })
-        a.pipe(sink)
-        try {
-          await bounded('start', this.opts.callTimeoutMs, signal, async s => await container!.start({ abortSignal: s }))
-        } catch (e) {
-          if (!isConnError(e)) throw gpuStartError(e, spec.resources) ?? e
-          throw new EngineLostError('unreachable', `starting: ${(e as Error).message}`, { jobId, containerId: container.id, containerLeft: true, cause: e })
-        }
-        startedAt = Date.now()
-        tStart = performance.now()
+        const launched = await this.launch(job, spec, create, sink, c => { container = c })
+        container = launched.container
+        attach = launched.attach
+        attachClean = launched.attachClean
+        startedAt = launched.startedAt
+        tStart = performance.now() - Math.max(0, Date.now() - startedAt)
         this.emit('container:start', { jobId, containerId: container.id })
       }
 
@@ -623,6 +618,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         capBytes: this.outputCap(spec),
         attachEnded: adopt === undefined ? attachClean : undefined
       })
+      // an exit the job did not make itself (its task shut down by the cluster) is no result
+      await this.exitedByItself(job, container)
       const runMs = performance.now() - tStart
       let { timedOut, outputTooLarge } = watched
       const exitCode = watched.exitCode
@@ -696,6 +693,58 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       }
     }
   }
+
+  /**
+   * Makes the job's container from its create options and starts it, its output piped into `sink` from the
+   * first byte. `created` hears the container as soon as it exists (the run removes it if anything after fails).
+   */
+  protected async launch (job: Job, spec: JobSpec, create: Docker.ContainerCreateOptions, sink: DemuxSink, created: (c: Docker.Container) => void): Promise<Launched> {
+    const { jobId, signal } = job
+    let container: Docker.Container
+    try {
+      container = await bounded('create', this.opts.callTimeoutMs, signal, async s => await this.docker.createContainer({ ...create, abortSignal: s }))
+    } catch (e) {
+      if (statusCodeOf(e) === 404) {
+        this.knownImages.delete(spec.image)
+        throw new ImageMissingError(spec.image, 'removed from the engine', e)
+      }
+      // (a create the engine did complete is found by label and removed by the next run of this job)
+      this.unreachable(e, 'creating the container')
+    }
+    created(container)
+    job.containerId = container.id
+    this.following.add(container.id)
+    this.emit('container:create', { jobId, containerId: container.id })
+    let attach: Launched['attach']
+    try {
+      attach = await bounded('attach', this.opts.callTimeoutMs, signal, async s => await container.attach({ stream: true, stdout: true, stderr: true, abortSignal: s })) as Launched['attach']
+    } catch (e) {
+      if (!isConnError(e)) throw e
+      throw new EngineLostError('unreachable', `attaching: ${(e as Error).message}`, { jobId, containerId: container.id, containerLeft: true, cause: e })
+    }
+    const attachClean = streamEnd(attach)
+    attach.pipe(sink)
+    try {
+      await bounded('start', this.opts.callTimeoutMs, signal, async s => await container.start({ abortSignal: s }))
+    } catch (e) {
+      attach.destroy()
+      if (!isConnError(e)) throw gpuStartError(e, spec.resources) ?? e
+      throw new EngineLostError('unreachable', `starting: ${(e as Error).message}`, { jobId, containerId: container.id, containerLeft: true, cause: e })
+    }
+    return { container, attach, attachClean, startedAt: Date.now() }
+  }
+
+  /**
+   * Called on each health tick of a running job: throws to end the run when the job can no longer finish where
+   * it runs (a cluster executor: its node drained or gone). A single engine has nothing to check.
+   */
+  protected async stillPlaced (_job: Job): Promise<void> {}
+
+  /** Called when a run takes over a container an earlier run left (a cluster executor learns where it runs). */
+  protected adopted (_job: Job, _info: Docker.ContainerInspectInfo): void {}
+
+  /** Called once the container exited: throws when it did not end by itself or by this executor (a cluster's shutdown). */
+  protected async exitedByItself (_job: Job, _container: Docker.Container): Promise<void> {}
 
   /** The job's user must be able to write its directories; as root we hand them over, else open them up. */
   private async handOver (dir: string): Promise<void> {
@@ -778,6 +827,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           if (ev.kind === 'attach-ended') { attachEnded = undefined; attachEndedAt = Date.now() }
           const st = await this.state(job, container, this.opts.healthTimeoutMs)
           if (!st.Running) return { exitCode: st.ExitCode, timedOut: cause === 'timeout', outputTooLarge: cause === 'output' }
+          await this.stillPlaced(job)
           // The attach stream ends with the job's output, just before the engine records the exit. Still running
           // well after it ended, the stream was cut (a proxy, a dropped socket): a loss, though the engine answers.
           if (attachEndedAt !== undefined && epoch === job.broken && Date.now() - attachEndedAt >= this.opts.reconnectMs) {

@@ -1,7 +1,9 @@
 // Executor faults against the real Docker engine: the engine taken away mid-job through a unix-socket proxy the
 // test controls (dropped, refused, frozen), a provider process SIGKILLed with containers running, a disk that
 // fills up. Every wait is on an event (the executor's, the engine's, a child's line), never on a sleep.
-import test from 'ava'
+// Each fault runs against both executors: the plain one, and the Swarm one on a real single-node swarm (made by
+// the first test process that needs it and left by the last: node/testing/swarm.ts).
+import test, { type ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -14,15 +16,35 @@ import { loadModule, type JobSpec } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
 import { startDockerProxy, type DockerProxy } from '../testing/docker-proxy.ts'
 import { mountTmpfs } from '../testing/tmpfs.ts'
-import { Executor, LABEL_JOB, LABEL_OWNER, loadExecutorOwner, type ExecutorOptions, type EngineLostError } from './index.ts'
+import { shared, useSwarm, type TestSwarm } from '../testing/swarm.ts'
+import { Executor, LABEL_JOB, LABEL_OWNER, loadExecutorOwner, SwarmExecutor, type ExecutorOptions, type EngineLostError } from './index.ts'
 
 const docker = new Docker()
 let stress: JobSpec
+let swarm: TestSwarm | undefined
 
 test.before(async () => {
   await ensureBuiltinImages(docker, { only: ['stress:v0.1.0'] })
   stress = await pinSpecImage(docker, (await loadModule('stress:v0.1.0', { Mode: 'id' })).spec)
+  swarm = await useSwarm(docker)
 })
+
+test.after.always(async () => {
+  await swarm?.release()
+})
+
+/** The executor kinds every fault is tried on: a single engine, and a Swarm (each job a one-shot service). */
+const KINDS = ['docker', 'swarm'] as const
+type Kind = typeof KINDS[number]
+
+const make = (kind: Kind, opts: ExecutorOptions): Executor => kind === 'swarm' ? new SwarmExecutor(opts) : new Executor(opts)
+
+/** One test per executor kind; a Swarm one holds the test swarm shared (a drain test elsewhere waits for it). */
+function each (title: string, fn: (t: ExecutionContext, kind: Kind) => Promise<void>): void {
+  for (const kind of KINDS) {
+    test(`${title} [${kind}]`, async t => { if (kind === 'swarm') await shared(async () => { await fn(t, kind) }); else await fn(t, kind) })
+  }
+}
 
 interface Ctx { teardown: (fn: () => Promise<void> | void) => void }
 
@@ -45,9 +67,9 @@ async function proxy (t: Ctx): Promise<DockerProxy> {
 }
 
 /** An executor through the proxy; its containers are removed (through the real socket) in teardown. */
-function executor (t: Ctx, opts: ExecutorOptions): Executor {
-  const ex = new Executor(opts)
-  t.teardown(async () => { await removeOwned(ex.owner) })
+function executor (t: Ctx, kind: Kind, opts: ExecutorOptions): Executor {
+  const ex = make(kind, opts)
+  t.teardown(async () => { await removeOwned(ex.owner, kind) })
   return ex
 }
 
@@ -55,9 +77,9 @@ async function owned (owner: string): Promise<Docker.ContainerInfo[]> {
   return await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })
 }
 
-/** Whatever a test left of an owner's containers, removed through the real socket with their scratch directories. */
-async function removeOwned (owner: string): Promise<void> {
-  await new Executor({ docker, owner }).reconcile(() => false)
+/** Whatever a test left of an owner's containers (and services), removed through the real socket with their scratch directories. */
+async function removeOwned (owner: string, kind: Kind): Promise<void> {
+  await make(kind, { docker, owner }).reconcile(() => false)
 }
 
 /** Resolves at the executor's container:start event; rejects if the run fails first. */
@@ -76,9 +98,9 @@ async function gatedJob (t: Ctx): Promise<{ resultDir: string, inputsDir: string
  * A gated job through a proxy whose socket goes away for good mid-job: the run ends in EngineLostError while
  * its container runs on (the proxy stays down; the caller brings it up).
  */
-async function lostJob (t: Ctx & { throwsAsync: (p: Promise<unknown>) => Promise<unknown> }, opts: ExecutorOptions = {}): Promise<{ p: DockerProxy, ex: Executor, job: Awaited<ReturnType<typeof gatedJob>>, jobId: string, err: EngineLostError, lostAfterMs: number }> {
+async function lostJob (t: Ctx & { throwsAsync: (p: Promise<unknown>) => Promise<unknown> }, kind: Kind, opts: ExecutorOptions = {}): Promise<{ p: DockerProxy, ex: Executor, job: Awaited<ReturnType<typeof gatedJob>>, jobId: string, err: EngineLostError, lostAfterMs: number }> {
   const p = await proxy(t)
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 500, ...opts })
+  const ex = executor(t, kind, { socketPath: p.path, reconnectMs: 500, ...opts })
   const job = await gatedJob(t)
   const jobId = randomUUID()
   const running = ex.run(gated(), { ...job, jobId })
@@ -89,9 +111,9 @@ async function lostJob (t: Ctx & { throwsAsync: (p: Promise<unknown>) => Promise
   return { p, ex, job, jobId, err, lostAfterMs: performance.now() - cutAt }
 }
 
-test('the engine socket dropped mid-job and back: detected, reconnected, the result is the uninterrupted one', async t => {
+each('the engine socket dropped mid-job and back: detected, reconnected, the result is the uninterrupted one', async (t, kind) => {
   const p = await proxy(t)
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 60_000 })
+  const ex = executor(t, kind, { socketPath: p.path, reconnectMs: 60_000 })
   const job = await gatedJob(t)
   const running = ex.run(gated(), { ...job, jobId: randomUUID() })
   await started(ex, running)
@@ -114,8 +136,8 @@ test('the engine socket dropped mid-job and back: detected, reconnected, the res
   t.deepEqual(await owned(ex.owner), [], 'the container was removed')
 })
 
-test('an engine that stays away: EngineLostError while the container still runs; a re-run adopts it', async t => {
-  const { p, ex, job, jobId, err, lostAfterMs } = await lostJob(t, { reconnectMs: 1500 })
+each('an engine that stays away: EngineLostError while the container still runs; a re-run adopts it', async (t, kind) => {
+  const { p, ex, job, jobId, err, lostAfterMs } = await lostJob(t, kind, { reconnectMs: 1500 })
   t.log(`EngineLostError ${lostAfterMs.toFixed(0)} ms after the socket went away (reconnect window 1500 ms)`)
   t.is(err.name, 'EngineLostError')
   t.is(err.reason, 'unreachable')
@@ -140,8 +162,8 @@ test('an engine that stays away: EngineLostError while the container still runs;
   t.deepEqual(await owned(ex.owner), [])
 })
 
-test('a re-run whose result directory was deleted and made again starts afresh: the old container writes elsewhere', async t => {
-  const { p, ex, job, jobId } = await lostJob(t)
+each('a re-run whose result directory was deleted and made again starts afresh: the old container writes elsewhere', async (t, kind) => {
+  const { p, ex, job, jobId } = await lostJob(t, kind)
   await p.up()
   // what a caller clearing the job's directory before running again does (the mediator does)
   await rm(job.resultDir, { recursive: true })
@@ -155,10 +177,10 @@ test('a re-run whose result directory was deleted and made again starts afresh: 
   t.is(await readFile(join(r.resultDir, 'stdout'), 'utf8'), 'before\nafter\n')
 })
 
-test('staged inputs: a re-run with the same ones adopts the container; inputs staged anew start afresh', async t => {
+each('staged inputs: a re-run with the same ones adopts the container; inputs staged anew start afresh', async (t, kind) => {
   for (const restaged of [false, true]) {
     const p = await proxy(t)
-    const ex = executor(t, { socketPath: p.path, reconnectMs: 500 })
+    const ex = executor(t, kind, { socketPath: p.path, reconnectMs: 500 })
     const job = await gatedJob(t)
     const staged = join(await tempDir(t), '0')
     await mkdir(staged)
@@ -188,9 +210,9 @@ test('staged inputs: a re-run with the same ones adopts the container; inputs st
   }
 })
 
-test('a frozen daemon (connections open, nothing answered) is taken as lost too', async t => {
+each('a frozen daemon (connections open, nothing answered) is taken as lost too', async (t, kind) => {
   const p = await proxy(t)
-  const ex = executor(t, { socketPath: p.path, healthTimeoutMs: 1000, reconnectMs: 1000 })
+  const ex = executor(t, kind, { socketPath: p.path, healthTimeoutMs: 1000, reconnectMs: 1000 })
   const job = await gatedJob(t)
   const running = ex.run(gated(), { ...job, jobId: randomUUID() })
   await started(ex, running)
@@ -204,8 +226,8 @@ test('a frozen daemon (connections open, nothing answered) is taken as lost too'
   t.is(left.State, 'running', 'found by watching, not by the job\'s end')
 })
 
-test('a job that ended while the engine was away: the re-run adopts the exited container and its output', async t => {
-  const { p, ex, job, jobId, err } = await lostJob(t)
+each('a job that ended while the engine was away: the re-run adopts the exited container and its output', async (t, kind) => {
+  const { p, ex, job, jobId, err } = await lostJob(t, kind)
   t.is(err.name, 'EngineLostError')
   // the job finishes on the real engine while the executor cannot see it
   const [left] = await owned(ex.owner)
@@ -223,10 +245,10 @@ test('a job that ended while the engine was away: the re-run adopts the exited c
   t.deepEqual(await owned(ex.owner), [])
 })
 
-test('output that the engine\'s log cannot prove complete after a loss: EngineLostError(output-lost), no result made up', async t => {
+each('output that the engine\'s log cannot prove complete after a loss: EngineLostError(output-lost), no result made up', async (t, kind) => {
   const p = await proxy(t)
   // a small engine-side log: the job's 200 kB rotate it, so what it held cannot be shown to be everything
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 60_000, logMaxBytes: 64 * 1024 })
+  const ex = executor(t, kind, { socketPath: p.path, reconnectMs: 60_000, logMaxBytes: 64 * 1024 })
   const job = await gatedJob(t)
   const spec = shell('echo before; while [ ! -e /inputs/go ]; do sleep 0.05; done; head -c 200000 /dev/zero | tr "\\0" x; echo')
   const running = ex.run(spec, { ...job, jobId: randomUUID() })
@@ -246,8 +268,8 @@ test('output that the engine\'s log cannot prove complete after a loss: EngineLo
   t.deepEqual((await readdir(job.resultDir).catch(() => [])).filter(n => ['stdout', 'stderr', 'exitCode', 'status'].includes(n)), [], 'no result files')
 })
 
-test('after the engine returns, reconcile() removes a lost job that is not kept', async t => {
-  const { p, ex, jobId, err } = await lostJob(t)
+each('after the engine returns, reconcile() removes a lost job that is not kept', async (t, kind) => {
+  const { p, ex, jobId, err } = await lostJob(t, kind)
   t.is(err.name, 'EngineLostError')
   t.is((await owned(ex.owner)).length, 1)
   await p.up()
@@ -256,10 +278,10 @@ test('after the engine returns, reconcile() removes a lost job that is not kept'
   t.deepEqual(await owned(ex.owner), [])
 })
 
-test('Ctrl-C with the engine gone never hangs: abort while the socket refuses, stop() while the daemon is frozen', async t => {
+each('Ctrl-C with the engine gone never hangs: abort while the socket refuses, stop() while the daemon is frozen', async (t, kind) => {
   const p = await proxy(t)
   // A reconnect window far longer than the test: only the abort can end these runs.
-  const ex = executor(t, { socketPath: p.path, reconnectMs: 600_000, callTimeoutMs: 600_000 })
+  const ex = executor(t, kind, { socketPath: p.path, reconnectMs: 600_000, callTimeoutMs: 600_000 })
   const job = await gatedJob(t)
   const ac = new AbortController()
   const running = ex.run(gated(), { ...job, jobId: randomUUID(), signal: ac.signal })
@@ -307,11 +329,11 @@ async function watchContainers (t: Ctx, owner: string): Promise<{ max: () => num
   return { max: () => max, maxPerJob: () => maxPerJob }
 }
 
-test('a provider process killed with containers running: after restart no orphans, adopted or removed, never two per job', async t => {
+each('a provider process killed with containers running: after restart no orphans, adopted or removed, never two per job', async (t, kind) => {
   const base = await tempDir(t)
   const dataDir = join(base, 'provider')
   const owner = await loadExecutorOwner(dataDir)
-  t.teardown(async () => { await removeOwned(owner) })
+  t.teardown(async () => { await removeOwned(owner, kind) })
   const watch = await watchContainers(t, owner)
   const inputs = join(base, 'inputs')
   await mkdir(inputs)
@@ -330,7 +352,7 @@ test('a provider process killed with containers running: after restart no orphan
   t.teardown(async () => { for (const c of strangers) await c.remove({ force: true }).catch(() => {}) })
   for (const c of strangers) await c.start()
 
-  const child = spawn(process.execPath, ['node/testing/executor-child.ts', JSON.stringify({ dataDir, jobs })], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['node/testing/executor-child.ts', JSON.stringify({ dataDir, jobs, kind })], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   const startedJobs = new Set<string>()
   for await (const line of createInterface({ input: child.stdout })) {
@@ -344,7 +366,7 @@ test('a provider process killed with containers running: after restart no orphan
   t.deepEqual((await owned(owner)).map(c => c.State).sort(), ['running', 'running', 'running'], 'the killed provider\'s containers run on')
 
   // The restarted provider: same data directory, so the same owner id.
-  const ex = new Executor({ owner: await loadExecutorOwner(dataDir) })
+  const ex = make(kind, { owner: await loadExecutorOwner(dataDir) })
   const report = await ex.reconcile(jobId => jobId === 'deal-a' || jobId === 'deal-c')
   t.deepEqual(report.removed, ['deal-b'])
   t.deepEqual(report.kept.sort(), ['deal-a', 'deal-c'])
@@ -367,10 +389,10 @@ test('a provider process killed with containers running: after restart no orphan
   for (const c of strangers) t.true((await c.inspect()).State.Running, 'other owners\' and other programs\' containers untouched')
 })
 
-test('a job that writes past the disk it asked for stops at it, on a disk it would have filled; one asking for more disk than is free is refused before it runs', async t => {
+each('a job that writes past the disk it asked for stops at it, on a disk it would have filled; one asking for more disk than is free is refused before it runs', async (t, kind) => {
   const disk = await mountTmpfs({ bytes: 8 * 1024 * 1024 })
   t.teardown(async () => { await disk.unmount() })
-  const ex = executor(t, { minFreeBytes: 0 })
+  const ex = executor(t, kind, { minFreeBytes: 0 })
   const base: JobSpec = { ...(await pinSpecImage(docker, (await loadModule('stress:v0.1.0', { Mode: 'write', Arg: '20' })).spec)) }
   // asked for 1 MB, writes 20 MB into an 8 MiB disk: its outputs are capped at what it asked for (they once filled
   // the disk and the result could not be written); the result is written, with the status saying why it is empty
@@ -387,12 +409,12 @@ test('a job that writes past the disk it asked for stops at it, on a disk it wou
   t.deepEqual(await readdir(disk.path), [], 'no result directory left behind')
 })
 
-test('the disk full while the result files are written (no inode left): DiskFullError, nothing left behind', async t => {
+each('the disk full while the result files are written (no inode left): DiskFullError, nothing left behind', async (t, kind) => {
   // Bytes to spare but few inodes: the job takes the rest, so the executor's writes fail with ENOSPC after the
   // free-space check passed.
   const disk = await mountTmpfs({ bytes: 8 * 1024 * 1024, inodes: 64 })
   t.teardown(async () => { await disk.unmount() })
-  const ex = executor(t, { minFreeBytes: 0 })
+  const ex = executor(t, kind, { minFreeBytes: 0 })
   const spec = shell('i=0; while touch /outputs/f$i 2>/dev/null; do i=$((i+1)); done; echo made $i files')
   spec.resources = { ...spec.resources, diskMb: 1 }
   const err = await t.throwsAsync(ex.run(spec, { resultDir: join(disk.path, 'result') }))

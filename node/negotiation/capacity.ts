@@ -59,6 +59,12 @@ export class SlotCapacity implements CapacityProvider {
     for (const h of this.held.values()) if (h.dealId === dealId) h.agreed = true
   }
 
+  /** Whether the deal holds a slot now. */
+  holds (dealId: string): boolean {
+    for (const h of this.held.values()) if (h.dealId === dealId) return true
+    return false
+  }
+
   /** Keeps the reservation until release() (the deal was agreed). */
   confirm (dealId: string): boolean {
     for (const h of this.held.values()) {

@@ -66,6 +66,10 @@ export class LilypadMetrics {
   readonly canaryReportsRecorded: Counter
   /** jobs the node's job service holds (its local API's jobs), by state */
   readonly userJobs: Gauge<'state'>
+  /** a cluster provider's nodes by state (usable: ready and active; unusable: drained, paused or down) */
+  readonly clusterNodes: Gauge<'state'>
+  /** slot-shaped jobs the cluster holds now besides other work (the most a cluster provider books) */
+  readonly clusterSlots: Gauge
 
   constructor (opts: { registry?: Registry, defaultMetrics?: boolean } = {}) {
     const registers = [this.registry = opts.registry ?? new Registry()]
@@ -103,6 +107,8 @@ export class LilypadMetrics {
     this.canaries = new Counter({ name: 'lilypad_canaries_total', help: 'Canary jobs checked by the validator, by outcome', labelNames: ['outcome'], registers })
     this.canaryReportsRecorded = new Counter({ name: 'lilypad_canary_reports_recorded_total', help: 'Signed canary reports the validator recorded in the Rewards contract', registers })
     this.userJobs = new Gauge({ name: 'lilypad_user_jobs', help: 'Jobs held by the node\'s job service (local API), by state', labelNames: ['state'], registers })
+    this.clusterNodes = new Gauge({ name: 'lilypad_cluster_nodes', help: 'A cluster provider\'s nodes, by state (usable, unusable)', labelNames: ['state'], registers })
+    this.clusterSlots = new Gauge({ name: 'lilypad_cluster_slots', help: 'Slots the cluster holds now besides other work (the most a cluster provider books)', registers })
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'lilypad_process_' })
   }
 

@@ -18,7 +18,7 @@ import { Roles, type ChainClient, type MarketChainEvent } from '../chain/index.t
 import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { ResultStore } from '../result-store/index.ts'
-import type { Executor } from '../executor/index.ts'
+import type { JobExecutor } from '../executor/index.ts'
 import { loadModule, pinSpecImage, type ResolveOptions } from '../modules/index.ts'
 import { Directory } from '../directory/index.ts'
 import { DisputeService, type DisputeNode } from '../dispute/dispute-service.ts'
@@ -59,7 +59,7 @@ export interface MediatorInit {
   peerKey?: PrivateKey
   chain: ChainClient
   store: ResultStore
-  executor: Executor
+  executor: JobExecutor
   network: NetworkFile
   /** the host's dispute service (made here when absent) */
   disputes?: DisputeService

@@ -27,7 +27,8 @@ import { depositReader } from '../negotiation/deposit.ts'
 import type { ModulePolicy } from '../modules/policy.ts'
 import type { ProviderTermsPolicy } from '../../protocols/negotiation/terms.ts'
 import { loadModule, pinSpecImage } from '../modules/index.ts'
-import { DockerUnavailableError, EngineLostError, type Executor } from '../executor/index.ts'
+import { DockerUnavailableError, EngineLostError, SwarmConfigError, type JobExecutor } from '../executor/index.ts'
+import type { ClusterNode, SlotShape } from '../../core/policy/cluster-slots.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { deliverResult, sendDealNotice } from '../result-delivery/index.ts'
@@ -58,15 +59,25 @@ export interface ResourceProviderOptions {
   host: LilypadHost
   chain: ChainClient
   store: ResultStore
-  executor: Executor
+  executor: JobExecutor
   network: NetworkFile
   gossip: GossipService
   /** the host's dispute service (cases of our deals are answered from our deal store, pushes when audited) */
   disputes?: DisputeService
   /** deals in <dataDir>/rp-deals, result directories in <dataDir>/jobs */
   dataDir: string
-  /** capacity slots (default 1); the machine's resources are split evenly between them */
+  /**
+   * capacity slots (default 1); the machine's resources are split evenly between them. With a cluster: the slots
+   * its largest node is split into (a slot is that share of one node; how many are offered follows the cluster)
+   */
   slots?: number
+  /**
+   * The cluster the executor runs jobs on (SwarmExecutor.cluster()): slots are sized from its largest node, and no
+   * more are offered (or booked) than fit on its ready, active nodes now, besides what other work reserves there.
+   */
+  cluster?: ClusterView
+  /** with a cluster: the most slots this provider holds at once however large the cluster grows (default 64) */
+  maxSlots?: number
   /** the whole machine (default: this host's cpus, memory and the data dir's free disk) */
   machine?: Partial<MachineSpec>
   /**
@@ -106,6 +117,20 @@ export interface ResourceProviderEvents {
   'job:inputs': [{ dealId: string, bytes: number, mounts: number }]
   deal: [RpDealRecord]
 }
+
+/** A cluster's capacity as the provider sees it (node/executor/swarm.ts SwarmCluster). */
+export interface ClusterView {
+  start: () => Promise<void>
+  stop: () => void
+  refresh: () => Promise<readonly ClusterNode[]>
+  /** slot-shaped jobs its nodes can hold now; jobs under this owner id that `booked` names are not counted (their slot is) */
+  slots: (shape: SlotShape, booked?: (jobId: string) => boolean) => number
+  largest: () => ClusterNode | undefined
+  snapshot: () => readonly ClusterNode[]
+  onChange: (fn: (nodes: readonly ClusterNode[]) => void) => () => void
+}
+
+const DEFAULT_CLUSTER_MAX_SLOTS = 64
 
 /** Wraps the slots so the provider offers (and accepts) nothing while Docker is down or its deposit is too low. */
 class GatedCapacity implements CapacityProvider {
@@ -149,6 +174,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   /** deals whose container is running now (tests check it never exceeds the slots) */
   running = 0
   maxRunning = 0
+  /** slots this provider books at most: `slots`, or with a cluster `maxSlots` (the cluster bounds how many are usable) */
+  readonly slotCount: number
   private readonly opts: ResourceProviderOptions
   private readonly c: Pick<Components, 'clock' | 'logger' | 'metrics'>
   private readonly policy: ProviderPolicy
@@ -184,7 +211,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.modulePolicy = { ...(opts.modulesDir !== undefined ? { modulesDir: opts.modulesDir } : {}), ...opts.modulePolicy }
     this.fetchSlots = new FetchSlots(inputPolicy(opts.inputPolicy).maxConcurrentFetches)
     const domain = domainOfNetwork(opts.network)
-    const slots = [...Array(opts.slots ?? 1).keys()]
+    this.slotCount = opts.cluster !== undefined ? opts.maxSlots ?? DEFAULT_CLUSTER_MAX_SLOTS : opts.slots ?? 1
+    const slots = [...Array(this.slotCount).keys()]
     this.capacity = new SlotCapacity(slots, { clock: components.clock })
     this.gated = new GatedCapacity(this.capacity, () => this.usableSlots())
     this.announcer = new ResourceOfferAnnouncer(opts.gossip, {
@@ -232,12 +260,21 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   static async create (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ResourceProviderOptions): Promise<ResourceProvider> {
     const slots = opts.slots ?? 1
     if (!Number.isInteger(slots) || slots < 1) throw new TypeError('slots must be a positive integer')
-    const m = { ...(await machineSpec(opts.dataDir)), ...opts.machine }
+    let node: Partial<MachineSpec> = {}
+    if (opts.cluster !== undefined) {
+      // a slot is a share of one node (a job runs on one): the largest ready, active node sets its size
+      await opts.cluster.refresh()
+      const big = opts.cluster.largest()
+      if (big === undefined) throw new SwarmConfigError('the cluster has no ready, active node to size the provider\'s slots by', 'check the nodes (docker node ls) and make one active: docker node update --availability active NODE')
+      node = { cpu: big.cpu, ramMb: big.ramMb, gpus: big.gpus }
+    }
+    const m = { ...(await machineSpec(opts.dataDir)), ...node, ...opts.machine }
     const per: MachineSpec = { ...m, cpu: Math.floor(m.cpu / slots), ramMb: Math.floor(m.ramMb / slots), diskMb: Math.floor(m.diskMb / slots), gpus: Math.floor(m.gpus / slots) }
     const mediators = (opts.mediators ?? opts.network.mediators ?? []).map(a => getAddress(a))
     if (mediators.length === 0) throw new TypeError('a resource provider needs at least one accepted mediator (the network file names none)')
     const template: OfferTemplate = { spec: per, modules: opts.modules ?? [], price: opts.price ?? 10n ** 18n, collateral: opts.collateral ?? 2n * 10n ** 18n, mediators }
-    const shares = opts.gpus !== undefined ? gpuSlots(opts.gpus, slots) : undefined
+    // (a cluster's GPUs are its nodes' generic resources, assigned by the cluster: no per-slot devices)
+    const shares = opts.gpus !== undefined && opts.cluster === undefined ? gpuSlots(opts.gpus, slots) : undefined
     return new ResourceProvider(components, opts, template, shares)
   }
 
@@ -248,6 +285,22 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     // our deposit moves with every deal of ours (and with deposits and withdrawals): re-read it then
     this.offs.push(chain.follower.subscribe({ contract: 'Market', args: { account: chain.address } }, () => { void this.checkDeposit() }))
     this.offs.push(chain.follower.subscribe({ contract: 'Market', args: { resourceProvider: chain.address } }, () => { void this.checkDeposit() }))
+    if (this.opts.cluster !== undefined) {
+      await this.opts.cluster.start()
+      const measure = (nodes: readonly ClusterNode[]): { nodes: number, usable: number, slots: number } => {
+        const usable = nodes.filter(n => n.ready && n.active).length
+        const slots = this.clusterSlots()
+        this.c.metrics.clusterNodes.set({ state: 'usable' }, usable)
+        this.c.metrics.clusterNodes.set({ state: 'unusable' }, nodes.length - usable)
+        this.c.metrics.clusterSlots.set(slots)
+        return { nodes: nodes.length, usable, slots }
+      }
+      this.c.logger.info(measure(this.opts.cluster.snapshot()), 'running jobs on a cluster: offers follow its nodes')
+      this.offs.push(this.opts.cluster.onChange(nodes => {
+        this.c.logger.info(measure(nodes), 'cluster changed: offers follow')
+        this.refreshOffers()
+      }))
+    }
     await Promise.all([this.checkDocker(), this.checkDeposit()])
     // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or replace,
     // the rest go, before a new deal can take their slot.
@@ -301,6 +354,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await this.logs.stop()
     // (kept inputs are left on disk: the next process stages its deals' inputs anew, replacing them)
     this.staged.clear()
+    this.opts.cluster?.stop()
     this.capacity.stop()
   }
 
@@ -309,12 +363,24 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     return this.usableSlots() > 0 ? this.announcer.liveOffers(now) : []
   }
 
-  /** Slots we may offer: none while Docker is down; no more than our deposit covers collateral for. */
+  /** Slot-shaped jobs the cluster holds now besides other work (our own running jobs not counted against it). */
+  private clusterSlots (): number {
+    const s = this.template.spec
+    // a job of ours that holds a slot is counted by the slot; others under our owner id (a mediator's re-runs) as work
+    return this.opts.cluster?.slots({ cpu: s.cpu, ramMb: s.ramMb, gpus: s.gpus }, dealId => this.capacity.holds(dealId)) ?? this.slotCount
+  }
+
+  /**
+   * Slots we may offer: none while Docker is down; no more than our deposit covers collateral for; with a cluster,
+   * no more than fit on it beside the slots already booked (so the cluster is never booked past what it holds).
+   */
   private usableSlots (): number {
     if (!this.dockerUp) return 0
-    if (this.fundedSlots === undefined) return this.capacity.freeSlots().length
+    const free = this.capacity.freeSlots().length
     // an agree in flight will lock its collateral too
-    return Math.max(0, this.fundedSlots - this.agreeing.size)
+    const funded = this.fundedSlots === undefined ? free : Math.max(0, this.fundedSlots - this.agreeing.size)
+    if (this.opts.cluster === undefined) return funded
+    return Math.min(funded, Math.max(0, this.clusterSlots() - (this.slotCount - free)))
   }
 
   /** deals whose agree is in flight (collateral not yet locked) */
@@ -324,7 +390,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   private refreshOffers (): void {
     const free = this.gated.freeSlots()
     const open = new Set(this.capacity.freeSlots())
-    const busy = this.dockerUp ? [...Array(this.opts.slots ?? 1).keys()].filter(s => !open.has(s)) : []
+    const busy = this.dockerUp ? [...Array(this.slotCount).keys()].filter(s => !open.has(s)) : []
     this.announcer.setFreeSlots(free, busy)
   }
 
@@ -361,10 +427,11 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       return
     }
     const collateral = this.template.collateral
-    const covered = collateral === 0n ? (this.opts.slots ?? 1) : Number(deposit / collateral)
+    const wanted = Math.min(this.slotCount, this.clusterSlots())
+    const covered = collateral === 0n ? this.slotCount : Number(deposit / collateral)
     const note = covered === 0
       ? `deposit ${formatLP(deposit)} is below the collateral of one deal (${formatLP(collateral)}): not advertising (deposit more LP to offer slots)`
-      : covered < (this.opts.slots ?? 1) ? `deposit ${formatLP(deposit)} covers the collateral of ${covered} of ${this.opts.slots ?? 1} slots: advertising ${covered}` : ''
+      : covered < wanted ? `deposit ${formatLP(deposit)} covers the collateral of ${covered} of ${wanted} slots: advertising ${covered}` : ''
     if (note !== this.depositNote) {
       if (note !== '') this.c.logger.warn({ deposit: formatLP(deposit), collateral: formatLP(collateral) }, note)
       else if (this.depositNote !== '') this.c.logger.info({ deposit: formatLP(deposit) }, 'deposit covers every slot again: advertising them')

@@ -1,13 +1,14 @@
 // A provider's executor in its own process, for tests that kill it (SIGKILL) with containers running. Reads
-// { dataDir, jobs: [{ jobId, spec, resultDir, inputsDir? }] } as JSON from argv[2], runs every job at once with
+// { dataDir, jobs: [{ jobId, spec, resultDir, inputsDir? }], kind?: 'docker' | 'swarm' } as JSON from argv[2], runs every job at once with
 // the owner id of dataDir, and prints one JSON line per container start: {"started": jobId, "containerId": …}.
-import { Executor, loadExecutorOwner } from '../executor/index.ts'
+import { Executor, loadExecutorOwner, SwarmExecutor } from '../executor/index.ts'
 import type { JobSpec } from '../modules/index.ts'
 
 interface ChildJob { jobId: string, spec: JobSpec, resultDir: string, inputsDir?: string }
 
-const { dataDir, jobs } = JSON.parse(process.argv[2]) as { dataDir: string, jobs: ChildJob[] }
-const ex = new Executor({ owner: await loadExecutorOwner(dataDir) })
+const { dataDir, jobs, kind } = JSON.parse(process.argv[2]) as { dataDir: string, jobs: ChildJob[], kind?: 'docker' | 'swarm' }
+const owner = await loadExecutorOwner(dataDir)
+const ex = kind === 'swarm' ? new SwarmExecutor({ owner }) : new Executor({ owner })
 ex.on('container:start', e => { process.stdout.write(JSON.stringify({ started: e.jobId, containerId: e.containerId }) + '\n') })
 for (const j of jobs) {
   ex.run(j.spec, { jobId: j.jobId, resultDir: j.resultDir, ...(j.inputsDir !== undefined ? { inputsDir: j.inputsDir } : {}) })
