@@ -47,3 +47,30 @@ test('binds, names and engine addresses are checked', t => {
   t.throws(() => engineAddress('ssh://node-b'), { name: 'SwarmConfigError' })
   t.throws(() => engineAddress('not a url'), { name: 'SwarmConfigError' })
 })
+
+test('a cluster view whose engine fails says so, and keeps the last view: a broken engine answering 500 to every call', async t => {
+  const { createServer } = await import('node:http')
+  const { mkdtemp, rm } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { default: Docker } = await import('dockerode')
+  const { SwarmExecutor } = await import('./swarm.ts')
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-broken-engine-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const socketPath = join(dir, 'engine.sock')
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '')
+    res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'the engine broke' }))
+  })
+  await new Promise<void>(resolve => server.listen(socketPath, resolve))
+  t.teardown(() => { server.close() })
+  const reports: Array<{ what: string, message: string }> = []
+  const cluster = new SwarmExecutor({ docker: new Docker({ socketPath }) }).cluster({ refreshMs: 60_000, onError: (err, what) => { reports.push({ what, message: (err as Error).message }) } })
+  await cluster.start()
+  t.teardown(() => { cluster.stop() })
+  t.deepEqual(cluster.snapshot(), [], 'nothing is offered from an engine that does not answer')
+  t.true(reports.some(r => /at start/.test(r.what) && /the engine broke/.test(r.message)), JSON.stringify(reports))
+  t.true(reports.some(r => /event stream/.test(r.what)), JSON.stringify(reports))
+  t.true(seen.some(u => u.startsWith('/nodes')) && seen.some(u => u.startsWith('/events')), seen.join(' '))
+})

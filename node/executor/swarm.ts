@@ -301,25 +301,36 @@ export class SwarmExecutor extends Executor {
   }
 
   /** A view of the cluster's capacity for the provider's offers, kept current by node events and a timer. */
-  cluster (opts: { refreshMs?: number } = {}): SwarmCluster {
-    return new SwarmCluster(this, opts.refreshMs ?? 5_000)
+  cluster (opts: { refreshMs?: number, onError?: ClusterErrorHandler } = {}): SwarmCluster {
+    return new SwarmCluster(this, opts.refreshMs ?? 5_000, opts.onError)
   }
 }
+
+/** Told of what the cluster view could not do (the provider logs and counts it); the view carries on. */
+export type ClusterErrorHandler = (err: unknown, what: string) => void
 
 /** The swarm's nodes as the resource provider sees them: refreshed on node events (joins, leaves, drains) and a timer. */
 export class SwarmCluster {
   private readonly executor: SwarmExecutor
   private readonly refreshMs: number
+  private readonly onError: ClusterErrorHandler
   private nodes: SwarmNode[] = []
   private timer: NodeJS.Timeout | undefined
   private events: (NodeJS.ReadableStream & { destroy?: () => void }) | undefined
   private readonly listeners = new Set<(nodes: readonly SwarmNode[]) => void>()
   private refreshing: Promise<void> | undefined
+  private following = false
   private stopped = true
 
-  constructor (executor: SwarmExecutor, refreshMs: number) {
+  constructor (executor: SwarmExecutor, refreshMs: number, onError: ClusterErrorHandler = () => {}) {
     this.executor = executor
     this.refreshMs = refreshMs
+    this.onError = onError
+  }
+
+  /** A refresh from a timer or an event: its failure is reported, and the next one tries again. */
+  private refreshSoon (): void {
+    void this.refresh().catch(err => { this.onError(err, 'could not read the cluster\'s nodes; the last view stands until the next refresh') })
   }
 
   /** The last snapshot (empty until the first refresh, and while the engine does not answer). */
@@ -351,24 +362,31 @@ export class SwarmCluster {
   async start (): Promise<void> {
     if (!this.stopped) return
     this.stopped = false
-    await this.refresh().catch(() => {})
-    this.timer = setInterval(() => { void this.refresh().catch(() => {}) }, this.refreshMs)
+    await this.refresh().catch(err => { this.onError(err, 'could not read the cluster\'s nodes at start; the timer tries again') })
+    this.timer = setInterval(() => {
+      this.refreshSoon()
+      // a lost event stream is followed again on the timer's beat
+      if (this.events === undefined) void this.follow()
+    }, this.refreshMs)
     this.timer.unref()
     await this.follow()
   }
 
   /** Node events (a node joins, leaves, is drained or comes back) refresh at once; the timer covers a lost stream. */
   private async follow (): Promise<void> {
-    if (this.stopped) return
+    if (this.stopped || this.following) return
+    this.following = true
     try {
       const stream = await bounded('events', 10_000, undefined, async s => await this.executor.docker.getEvents({ filters: { type: ['node'] }, abortSignal: s } as object)) as NodeJS.ReadableStream & { destroy?: () => void }
       if (this.stopped) { stream.destroy?.(); return }
       this.events = stream
-      stream.on('data', () => { void this.refresh().catch(() => {}) })
-      stream.once('error', () => {})
+      stream.on('data', () => { this.refreshSoon() })
+      stream.once('error', err => { this.onError(err, 'the cluster\'s node event stream failed; the timer keeps the view current and follows it again') })
       stream.once('close', () => { if (this.events === stream) this.events = undefined })
-    } catch {
-      // no event stream now: the timer keeps the view current
+    } catch (err) {
+      this.onError(err, 'no node event stream from the engine now; the timer keeps the view current and tries again')
+    } finally {
+      this.following = false
     }
   }
 
