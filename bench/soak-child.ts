@@ -8,7 +8,7 @@ import { parseEther } from 'ethers'
 import { LilypadNode } from '../node/node.ts'
 import { createComponents } from '../node/components.ts'
 import type { NetworkFile } from '../node/config/network.ts'
-import { tuneNodeProcess } from '../node/runtime.ts'
+import { reportUnhandledRejections, tuneNodeProcess } from '../node/runtime.ts'
 
 interface ChildOptions {
   role: 'provider' | 'job-creator'
@@ -28,6 +28,7 @@ tuneNodeProcess()
 const opts = JSON.parse(process.argv[2] ?? '{}') as ChildOptions
 const network = JSON.parse(await readFile(opts.networkPath, 'utf8')) as NetworkFile
 const components = createComponents({ logger: { base: { node: opts.name }, format: 'json' } })
+reportUnhandledRejections(components)
 const node = await LilypadNode.create({
   network, networkPath: opts.networkPath, privateKey: opts.key, dataDir: opts.dataDir, local: true, components,
   roles: opts.role === 'provider' ? ['resource-provider'] : [],

@@ -1,7 +1,7 @@
 // tuneNodeProcess: a small buffer kept among short-lived ones no longer keeps a whole pool slab alive (issue 20:
 // a node keeps a few small buffers per peer it ever met). Measured in child processes, in bytes, not in time.
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const RUNTIME = fileURLToPath(new URL('./runtime.ts', import.meta.url))
@@ -37,4 +37,26 @@ test('the CLI and the soak\'s child processes tune themselves before they start 
     const text = await readFile(fileURLToPath(new URL(entry, import.meta.url)), 'utf8')
     t.regex(text, /^tuneNodeProcess\(\)$/m, entry)
   }
+})
+
+test('a node process reports a promise rejection nobody handled, counts it, and goes on', t => {
+  const components = fileURLToPath(new URL('./components.ts', import.meta.url))
+  const script = `
+    const { reportUnhandledRejections } = await import(${JSON.stringify(RUNTIME)})
+    const { createComponents } = await import(${JSON.stringify(components)})
+    const c = createComponents({ logger: { format: 'json' } })
+    reportUnhandledRejections(c)
+    const reported = new Promise(resolve => { process.once('unhandledRejection', () => { setImmediate(resolve) }) })
+    Promise.reject(new RangeError('nobody waits for this'))
+    await reported
+    const errors = (await c.metrics.registry.getSingleMetric('lilypad_errors_total').get()).values
+    console.log(JSON.stringify(errors))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  const line = r.stderr.split('\n').find(l => l.includes('nobody handled'))
+  t.truthy(line, r.stderr)
+  const log = JSON.parse(line!) as { level: number, component: string, err: { message: string, type: string } }
+  t.is(log.component, 'process')
+  t.is(log.err.message, 'nobody waits for this')
+  t.deepEqual(JSON.parse(r.stdout), [{ value: 1, labels: { component: 'process', kind: 'RangeError' } }])
 })

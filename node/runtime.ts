@@ -1,5 +1,6 @@
 // Process-wide settings for a process whose main work is a Lilypad node (the CLI, the soak's child processes).
-// Call before the node starts; a program that embeds a node (the SDK's Lilypad.embedded) decides for itself.
+// A program that embeds a node (the SDK's Lilypad.embedded) decides for itself.
+import type { Components } from './components.ts'
 
 /**
  * Node hands out small Buffers (under half of Buffer.poolSize) as views into shared slabs of Buffer.poolSize
@@ -11,4 +12,19 @@
  */
 export function tuneNodeProcess (): void {
   Buffer.poolSize = 0
+}
+
+/**
+ * A long-running node reports a promise rejection nobody handled (a bug, ours or a library's: libp2p's DHT has had
+ * queries whose abandoned promises rejected when their signal aborted) as an error, logged and counted, instead of
+ * Node's default of ending the process and, with it, every deal the node is in the middle of. Returns a remover.
+ */
+export function reportUnhandledRejections (c: Pick<Components, 'logger' | 'metrics'>): () => void {
+  const on = (reason: unknown): void => {
+    const e = reason as Error
+    c.metrics.errors.inc({ component: 'process', kind: e?.name ?? 'Error' })
+    c.logger.error({ component: 'process', err: e }, 'a promise rejection nobody handled (a bug): reported, and the node goes on')
+  }
+  process.on('unhandledRejection', on)
+  return () => { process.off('unhandledRejection', on) }
 }

@@ -46,6 +46,8 @@ export const devnet: Command = {
     try {
       d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, bridge: v.values['no-bridge'] !== true })
     } catch (err) { throw toUserError(err) }
+    const { reportUnhandledRejections } = await import('../../node/runtime.ts')
+    reportUnhandledRejections(d.components)
     const { serveMetrics } = await import('../../node/observability/metrics.ts')
     let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined
     try {

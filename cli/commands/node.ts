@@ -96,6 +96,8 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     })
   } catch (err) { throw toUserError(err) }
   const node = user.node
+  const { reportUnhandledRejections } = await import('../../node/runtime.ts')
+  reportUnhandledRejections(node.components)
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined
   let gateway: Awaited<ReturnType<typeof serveGateway>> | undefined
   try {
