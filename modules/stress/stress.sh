@@ -3,6 +3,8 @@
 #   exit CODE     print to both streams, exit with CODE
 #   sleep SECS    sleep (deadline tests)
 #   oom           allocate memory until the kernel kills the process
+#   selfkill      a child shell SIGKILLs itself and its status is passed on: exit 137 not from the memory limit
+#                 (PID 1 of the container cannot SIGKILL itself: its namespace ignores the signal)
 #   write MB      write MB megabytes to /outputs/blob (output cap tests)
 #   flood BYTES   write BYTES bytes to stdout (stream cap tests)
 #   connect HOST:PORT  open a TCP connection (network sandbox tests); exit 0 if it connected
@@ -14,6 +16,7 @@ case "$mode" in
   exit) echo "stress: exiting with $arg"; echo "stress: failing on purpose with $arg" >&2; exit "$arg" ;;
   sleep) exec sleep "$arg" ;;
   oom) exec awk 'BEGIN { s = "0123456789abcdef"; while (1) { s = s s; t[n++] = s } }' ;;
+  selfkill) echo "stress: killing myself"; sh -c 'kill -9 $$'; exit $? ;;
   write) dd if=/dev/zero of=/outputs/blob bs=1048576 count="$arg" 2>/dev/null; echo "wrote $arg MB" ;;
   flood) head -c "$arg" /dev/zero | tr '\0' 'x' ;;
   connect) if echo ping | nc -w 2 "${arg%:*}" "${arg##*:}" >/dev/null 2>&1; then echo connected; exit 0; else echo "stress: connect to $arg failed" >&2; exit 7; fi ;;

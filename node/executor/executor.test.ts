@@ -101,12 +101,21 @@ test('a non-zero exit is a result with stderr captured', async t => {
   t.is(r.status, 'ok', 'a non-zero exit of its own is an ordinary end')
 })
 
-test('out of memory is reported', async t => {
-  const r = await runJob(t, await specOf('stress:v0.1.0', { Mode: 'oom', RamMb: '16' }))
-  t.true(r.oomKilled, `exit ${r.exitCode}, stderr: ${await readFile(join(r.resultDir, 'stderr'), 'utf8').catch(() => '?')}`)
-  t.is(r.exitCode, 137)
-  t.false(r.timedOut)
-  t.is(await read(r.resultDir, 'status'), '{"status":"oom","limits":{"ramMb":16}}\n')
+test('out of memory is a kill at the memory limit, and the result is the same whether or not the engine kept its OOM record', async t => {
+  const [oom, self] = await Promise.all([
+    runJob(t, await specOf('stress:v0.1.0', { Mode: 'oom', RamMb: '16' })),
+    runJob(t, await specOf('stress:v0.1.0', { Mode: 'selfkill', RamMb: '16' }))
+  ])
+  t.is(oom.exitCode, 137, `stderr: ${await readFile(join(oom.resultDir, 'stderr'), 'utf8').catch(() => '?')}`)
+  t.false(oom.timedOut)
+  t.is(oom.status, 'killed')
+  t.is(await read(oom.resultDir, 'status'), '{"status":"killed","limits":{"ramMb":16}}\n')
+  // A SIGKILL the engine has no OOM record of (here the job's own) writes the very same status: the result
+  // (and its CID) cannot depend on a record the engine may lose.
+  t.is(self.exitCode, 137)
+  t.is(await read(self.resultDir, 'stdout'), 'stress: killing myself\n')
+  t.not(self.oomKilled, true)
+  t.is(await read(self.resultDir, 'status'), await read(oom.resultDir, 'status'))
 })
 
 test('the deadline kills the container and is reported', async t => {
@@ -197,7 +206,7 @@ test('timeout, OOM and output cap end in different results (and result CIDs)', a
     runJob(t, await specOf('stress:v0.1.0', { Mode: 'oom', RamMb: '16' })),
     runJob(t, await specOf('stress:v0.1.0', { Mode: 'write', Arg: '8' }), { outputCapBytes: 1024 * 1024 })
   ])
-  t.deepEqual([timeout.status, oom.status, cap.status], ['timeout', 'oom', 'output-limit'])
+  t.deepEqual([timeout.status, oom.status, cap.status], ['timeout', 'killed', 'output-limit'])
   t.deepEqual([timeout.exitCode, oom.exitCode], [137, 137])
   const store = await ResultStore.create({ dataDir: join(await tempDir(t), 'store') })
   t.teardown(async () => { await store.stop() })

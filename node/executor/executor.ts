@@ -115,10 +115,14 @@ export interface RunOptions {
 export interface ExecutionResult {
   resultDir: string
   exitCode: number
-  /** What the status file says: ok, timeout, oom, output-limit or killed. */
+  /** What the status file says: ok, timeout, output-limit or killed. */
   status: ResultStatusCode
   resultStatus: ResultStatus
-  oomKilled: boolean
+  /**
+   * Whether the engine recorded an OOM kill of this SIGKILLed run (undefined: the engine could not be asked).
+   * For logs and metrics only: the engine can lose the record, so the status never depends on it.
+   */
+  oomKilled: boolean | undefined
   timedOut: boolean
   outputTooLarge: boolean
   stdoutTruncated: boolean
@@ -509,21 +513,14 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
     return text.includes('"oom"')
   }
 
-  /** Whether the engine recorded an OOM kill; `patient` waits a while for the engine's trailing OOM record. */
-  private async wasOomKilled (job: Job, container: Docker.Container, patient: boolean): Promise<boolean> {
-    // The status file makes oom vs killed part of the result's CID: a mediator's re-run must classify the same
-    // way, so an unexplained SIGKILL waits up to 15 s for the record that can trail the exit on a loaded machine
-    // (3 s was too short on CI: an OOM kill was classified 'killed'). Only such a SIGKILL waits, so this is rare.
-    // The engine sets State.OOMKilled only when the kernel's OOM event reached it before the exit; one that came
-    // after is still logged as the container's "oom" event, which is asked for too.
-    const until = performance.now() + 15_000
-    for (;;) {
-      if ((await this.state(job, container)).OOMKilled) return true
-      if (await this.oomEventLogged(container.id).catch(() => false)) return true
-      if (!patient || performance.now() >= until) return false
-      await pause(100, job.signal)
-      job.signal.throwIfAborted()
-    }
+  /**
+   * Whether the engine recorded an OOM kill of this container, asked once. Only for the operator's log and
+   * metrics: the engine can lose the record, so the result's status (part of its CID) never depends on it.
+   */
+  private async engineSawOom (job: Job, container: Docker.Container): Promise<boolean | undefined> {
+    if ((await this.state(job, container)).OOMKilled) return true
+    // the event log is a second place the record can be; a failure to read it leaves the answer unknown
+    return await this.oomEventLogged(container.id).catch(() => undefined)
   }
 
   private async runJob (spec: JobSpec, opts: RunOptions, job: Job): Promise<ExecutionResult> {
@@ -623,8 +620,8 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
       const runMs = performance.now() - tStart
       let { timedOut, outputTooLarge } = watched
       const exitCode = watched.exitCode
-      // The kernel's OOM killer sends SIGKILL (exit 137); only then is the engine asked whether it was OOM.
-      const oomKilled = exitCode === 137 && await this.wasOomKilled(job, container, !(timedOut || outputTooLarge))
+      // A SIGKILL (exit 137) we did not send is 'killed', whatever the engine says; its OOM record is only reported.
+      const oomKilled = exitCode === 137 && !(timedOut || outputTooLarge) && await this.engineSawOom(job, container)
 
       const { stdout, stderr } = await this.collectStreams(job, container, adopt === undefined && job.broken === 0, attachClean, sink)
 
@@ -638,10 +635,10 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
         for (const d of outputDirs) { await rm(d, { recursive: true, force: true }); await mkdir(d) }
         timedOut = watched.timedOut
       }
-      const status: ResultStatusCode = outputTooLarge ? 'output-limit' : timedOut ? 'timeout' : oomKilled ? 'oom' : exitCode === 137 ? 'killed' : 'ok'
+      const status: ResultStatusCode = outputTooLarge ? 'output-limit' : timedOut ? 'timeout' : exitCode === 137 ? 'killed' : 'ok'
       const limits: NonNullable<ResultStatus['limits']> = {
         ...(status === 'timeout' ? { timeoutSec } : {}),
-        ...(status === 'oom' ? { ramMb: Math.max(6, spec.resources.ramMb) } : {}),
+        ...(status === 'killed' ? { ramMb: Math.max(6, spec.resources.ramMb) } : {}),
         ...(status === 'output-limit' ? { outputBytes: this.outputCap(spec) } : {}),
         ...(stdout.truncated || stderr.truncated ? { streamBytes: this.opts.streamCapBytes } : {})
       }

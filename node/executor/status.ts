@@ -8,18 +8,24 @@ import { join } from 'node:path'
 export const STATUS_FILE = 'status'
 
 /**
- * ok: the job ran to its own exit. timeout: killed at its deadline. oom: killed by the kernel at its memory
- * limit. output-limit: killed (or emptied after exit) for outputs over the cap; outputs/ is then empty.
- * killed: ended by SIGKILL that was none of these (exit 137 without an OOM record).
+ * ok: the job ran to its own exit. timeout: killed at its deadline. output-limit: killed (or emptied after exit)
+ * for outputs over the cap; outputs/ is then empty. killed: ended by a SIGKILL that was neither (exit 137) —
+ * the kernel's OOM killer at the memory limit (`limits.ramMb`), or the job's own hand.
+ *
+ * There is no separate "oom": whether a SIGKILL came from the OOM killer is known only from the engine's OOM
+ * record, which the engine can lose (two containers killed at the same moment once left one without it). A
+ * status that depended on it would give an honest provider and a mediator's re-run different CIDs, and the
+ * provider would lose the challenge. The engine's record is kept outside the CID (ExecutionResult.oomKilled,
+ * the provider's log and metrics).
  */
-export const RESULT_STATUSES = ['ok', 'timeout', 'oom', 'output-limit', 'killed'] as const
+export const RESULT_STATUSES = ['ok', 'timeout', 'output-limit', 'killed'] as const
 export type ResultStatusCode = typeof RESULT_STATUSES[number]
 
 export interface ResultStatus {
   status: ResultStatusCode
   /** Present when stdout or stderr was cut at the stream cap (only the true ones are written). */
   truncated?: { stdout?: true, stderr?: true }
-  /** The limit that applied: timeoutSec for timeout, ramMb for oom, outputBytes for output-limit, streamBytes when truncated. */
+  /** The limit that applied: timeoutSec for timeout, ramMb for killed, outputBytes for output-limit, streamBytes when truncated. */
   limits?: { timeoutSec?: number, ramMb?: number, outputBytes?: number, streamBytes?: number }
 }
 
@@ -96,9 +102,10 @@ export function describeResultStatus (s: ResultStatus): string[] {
   const lines: string[] = []
   const l = s.limits ?? {}
   if (s.status === 'timeout') lines.push(`the job was stopped at its time limit${l.timeoutSec !== undefined ? ` (${l.timeoutSec} s)` : ''}`)
-  if (s.status === 'oom') lines.push(`the job ran out of memory${l.ramMb !== undefined ? ` (limit ${l.ramMb} MB)` : ''} and was killed`)
   if (s.status === 'output-limit') lines.push(`the job's outputs went over the ${l.outputBytes !== undefined ? bytesText(l.outputBytes) + ' ' : ''}cap: they were dropped (outputs/ is empty)`)
-  if (s.status === 'killed') lines.push('the job was killed (SIGKILL) by something other than its limits')
+  if (s.status === 'killed') {
+    lines.push(`the job was killed (SIGKILL) before it exited${l.ramMb !== undefined ? `: most likely it ran out of memory (limit ${l.ramMb} MB)` : ''}`)
+  }
   const cut = [s.truncated?.stdout === true ? 'stdout' : '', s.truncated?.stderr === true ? 'stderr' : ''].filter(Boolean)
   if (cut.length > 0) lines.push(`${cut.join(' and ')} ${cut.length > 1 ? 'were' : 'was'} cut at ${l.streamBytes !== undefined ? bytesText(l.streamBytes) : 'the stream cap'}`)
   return lines

@@ -112,7 +112,7 @@ export interface ResourceProviderOptions {
 
 export interface ResourceProviderEvents {
   'job:start': [{ dealId: string, slot: number }]
-  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string, inputError?: string }]
+  'job:end': [{ dealId: string, slot: number, resultCid?: string, exitCode?: number, status?: string, runMs?: number, error?: string, inputError?: string, /** a killed run: whether the engine recorded an OOM kill */ engineOom?: boolean | 'unknown' }]
   /** the job's inputs are staged (fetched and checked) and its container is about to start */
   'job:inputs': [{ dealId: string, bytes: number, mounts: number }]
   deal: [RpDealRecord]
@@ -626,14 +626,16 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       }
       // the container's output is complete: its followers hear the end before the result is added and delivered
       this.logs.end(rec.dealId)
-      this.c.metrics.jobs.inc({ status: r.status === 'ok' && r.exitCode !== 0 ? 'exit-nonzero' : r.status })
+      // the engine's OOM record is not in the result (it can be lost) but tells the operator why a job was killed
+      this.c.metrics.jobs.inc({ status: r.status === 'ok' && r.exitCode !== 0 ? 'exit-nonzero' : r.status === 'killed' && r.oomKilled === true ? 'oom' : r.status })
       this.c.metrics.containerSeconds.inc(r.runMs / 1000)
       if (this.opts.fault === 'wrong-result') await appendFile(join(resultDir, 'stdout'), 'tampered\n')
       let cid = (await this.opts.store.addDirectory(resultDir)).toString()
       // a CID of nothing: the job creator cannot fetch it, and must challenge to get its money back
       if (this.opts.fault === 'withheld-result') cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
       if (this.opts.fault === 'unserved-result') await this.opts.store.unpin(cid)
-      end = { ...end, resultCid: cid, exitCode: r.exitCode, status: r.status, runMs: r.runMs }
+      end = { ...end, resultCid: cid, exitCode: r.exitCode, status: r.status, runMs: r.runMs, ...(r.status === 'killed' ? { engineOom: r.oomKilled ?? 'unknown' } : {}) }
+      if (r.status === 'killed') this.c.logger.info({ dealId: rec.dealId, engineOom: end.engineOom }, 'the job was killed by a SIGKILL it did not ask for (engineOom: whether the engine saw an OOM kill)')
       return { type: 'run-done', cid, exitCode: r.exitCode }
     } catch (err) {
       const e = err as Error
