@@ -106,7 +106,7 @@ test.serial('5. a container that exits non-zero: exit code and stderr shown prom
 test.serial('5b. a job killed at its memory limit: the CLI names the cause and the limit, non-zero exit', async t => {
   const err = await t.throwsAsync(cli('run', 'stress:v0.1.0', '-i', 'Mode=oom', '-i', 'RamMb=16')) as Error & { code: number, stdout: string, stderr: string }
   t.is(err.code, 1)
-  t.regex(err.stderr, /error: the job ran out of memory \(limit 16 MB\) and was killed/)
+  t.regex(err.stderr, /error: the job was killed \(SIGKILL\) before it exited: most likely it ran out of memory \(limit 16 MB\)/)
   t.notRegex(err.stderr, /at .*\.ts:\d+/)
 })
 
