@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Wallet } from 'ethers'
-import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
-import { devKey } from '../node/chain/index.ts'
+import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
+import { ChainClient, devKey } from '../node/chain/index.ts'
 import { startUserNode, type UserNode } from '../node/api/user-node.ts'
 import { Lilypad, LilypadError, type Job } from '../sdk/index.ts'
 import type { JobRecord } from '../node/jobs/index.ts'
@@ -226,7 +226,19 @@ test.serial('cancel before a deal is agreed costs nothing; after, the deal runs 
   // cancelling twice answers the same
   t.true((await lp.cancel(job.id)).cancelled)
 
-  // after a provider countersigned: not stopped; the job completes and is paid as priced
+  // after a provider countersigned: not stopped; the job completes and is paid as priced, to the wei. So that no
+  // other deal moves the two deposits meanwhile, every earlier deal of this key is waited for until it is closed.
+  const reader = await ChainClient.create({ network: devnet.network, privateKey: devKey(DEVNET_KEYS.admin) })
+  t.teardown(async () => { await reader.stop() })
+  const closed = ['Settled', 'MediatedCorrect', 'MediatedWrong', 'TimedOutResult', 'TimedOutMediation'] as const
+  for (const j of await lp.jobs()) {
+    for (const id of j.dealIds) {
+      const w = await reader.watchDeal(id)
+      try { await w.waitFor([...closed], 120_000) } finally { await w.stop() }
+    }
+  }
+  const rpAddress = devnet.provider.chain.address
+  const [jc0, rp0] = await Promise.all([reader.depositOf(userAddress), reader.depositOf(rpAddress)])
   const late = await lp.submit('cowsay:v0.0.1', { Message: 'late' })
   await jobWhen(late.id, j => j.dealIds.length > 0)
   t.log('late matched')
@@ -239,6 +251,11 @@ test.serial('cancel before a deal is agreed costs nothing; after, the deal runs 
   const end = await jobWhen(late.id, j => j.terminal)
   t.is(end.state, 'done')
   t.true(end.events.some(e => e.type === 'note' && String(e.data.message).startsWith('cancel asked too late')))
+  const w = await reader.watchDeal(b.dealId as string)
+  try { t.is((await w.waitFor([...closed], 120_000)).state, 'Settled') } finally { await w.stop() }
+  const [jc1, rp1] = await Promise.all([reader.depositOf(userAddress), reader.depositOf(rpAddress)])
+  t.is(jc0 - jc1, DEVNET_PRICE, 'the job creator paid the price, no more')
+  t.is(rp1 - rp0, DEVNET_PRICE, 'the provider was paid the price, its collateral back')
 })
 
 test.serial('the SDK example runs against the node (docs/sdk.md)', async t => {
