@@ -29,6 +29,8 @@ export type Standing = 'ok' | 'demoted' | 'banned'
 export type ProposalFailure =
   | { outcome: 'declined', reason: string, contended?: boolean }
   | { outcome: 'no-answer', contended?: boolean }
+  /** not asked: another job of this job creator was proposing on the same offer (its turn comes when that ends) */
+  | { outcome: 'held' }
   | { outcome: 'unreachable' | 'no-peer' | 'bad-countersignature' | 'malformed-reply' | 'error' }
 
 /**
@@ -42,6 +44,7 @@ export type ProposalFailure =
  * dialled, or answered with garbage): not asked again for this job, and demoted or banned for the next ones.
  */
 export function afterProposal (f: ProposalFailure): { exclude: boolean, failure?: ProviderFailure } {
+  if (f.outcome === 'held') return { exclude: false }
   if (f.outcome === 'declined') {
     if (f.reason === 'NO_CAPACITY' || f.reason === 'RATE_LIMITED') return { exclude: false }
     if (f.reason === 'INTERNAL') return { exclude: false }

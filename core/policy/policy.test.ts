@@ -65,6 +65,7 @@ test('after a failed proposal: busy and passing faults keep the provider in the 
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER', contended: true }), { exclude: false })
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'EXPIRED', contended: true }), { exclude: false })
   t.deepEqual(afterProposal({ outcome: 'no-answer', contended: true }), { exclude: false })
+  t.deepEqual(afterProposal({ outcome: 'held' }), { exclude: false }, 'an offer our own other job was proposing on: a turn to wait for, no mark')
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'TERMS', contended: true }), { exclude: true, failure: 'declined' }, 'a refusal stays a refusal')
   for (const reason of ['TERMS', 'MODULE', 'UNFUNDED', 'BAD_SIGNATURE', 'WRONG_PROVIDER', 'MALFORMED']) t.deepEqual(afterProposal({ outcome: 'declined', reason }), { exclude: true, failure: 'declined' }, reason)
   t.deepEqual(afterProposal({ outcome: 'unreachable' }), { exclude: true, failure: 'unreachable' })

@@ -95,6 +95,8 @@ export interface NegotiationInit {
 }
 
 export type OutcomeKind = 'accepted' | 'declined' | 'unreachable' | 'timeout' | 'bad-countersignature' | 'malformed-reply' | 'no-peer' | 'error'
+  /** not proposed to: `claim` said another job of this node is proposing on that offer now */
+  | 'held'
 
 /** What happened when the job creator proposed to one candidate (for its ban policy and for the user). */
 export interface CandidateOutcome {
@@ -125,6 +127,7 @@ export function proposalFailureOf (o: CandidateOutcome): ProposalFailure {
   switch (o.outcome) {
     case 'declined': return { outcome: 'declined', reason: o.reason ?? '' }
     case 'timeout': return { outcome: 'no-answer' }
+    case 'held': return { outcome: 'held' }
     case 'accepted': return { outcome: 'error' } // never in a NoDealError; an accepted candidate ends the search
     default: return { outcome: o.outcome }
   }
@@ -140,8 +143,18 @@ function outcomeText (o: CandidateOutcome): string {
     case 'declined': return `declined ${o.reason ?? ''}`
     case 'unreachable': return `unreachable (${o.detail ?? ''})`
     case 'timeout': return `no answer (${o.detail ?? ''})`
+    case 'held': return 'another of our jobs is proposing on this offer'
     default: return o.detail !== undefined ? `${o.outcome} (${o.detail})` : o.outcome
   }
+}
+
+export interface ProposeOptions {
+  terms?: Partial<DealTerms>
+  signal?: AbortSignal
+  onOutcome?: (o: CandidateOutcome) => void
+  lookahead?: number
+  /** Takes the offer for this proposal: a release function, or undefined when another proposal holds it. */
+  claim?: (resourceOfferId: string) => (() => void) | undefined
 }
 
 export class DealNegotiator {
@@ -196,12 +209,14 @@ export class DealNegotiator {
   }
 
   /**
-   * Job creator side: proposes to each candidate in rank order until one countersigns. The same job offer
+   * Job creator side: proposes to each candidate in rank order until one countersigns. With `claim`, a candidate
+   * whose offer another job of this node is proposing on is passed over ('held'): jobs at once spread over the
+   * offers instead of queueing behind one slot that only one of them can get. The same job offer
    * nonce is the nonce of every deal proposed for it, so at most one of them can be agreed on chain. While it
    * talks to one candidate it already dials the next `lookahead` ones, so a list of unreachable candidates costs
    * about one dial timeout per `lookahead` of them rather than one each. `onOutcome` hears every candidate's fate.
    */
-  async propose (job: Envelope<'JobOffer'>, candidates: Candidate[], signer: Signer, options: { terms?: Partial<DealTerms>, signal?: AbortSignal, onOutcome?: (o: CandidateOutcome) => void, lookahead?: number } = {}): Promise<AgreedDeal> {
+  async propose (job: Envelope<'JobOffer'>, candidates: Candidate[], signer: Signer, options: ProposeOptions = {}): Promise<AgreedDeal> {
     const terms = { ...defaultDealTerms, ...options.terms }
     const jobOfferId = idOf('JobOffer', this.init.domain, job.value)
     const attempts: CandidateOutcome[] = []
@@ -235,52 +250,56 @@ export class DealNegotiator {
       const t0 = this.components.clock.now()
       const ms = (): number => this.components.clock.now() - t0
       if (c.live.peer === undefined) { report({ ...base, outcome: 'no-peer', ms: 0 }); continue }
-      predial(i)
-      const dialFailure = await dials.get(c.live.peer)
-      if (dialFailure !== undefined) {
-        options.signal?.throwIfAborted()
-        this.metrics.failed++
-        report({ ...base, outcome: 'unreachable', detail: dialFailure, ms: ms() })
-        continue
-      }
-      await this.paced(c.live.peer, options.signal)
-      const deal = buildDeal(job.value, jobOfferId, c.live.offer, c.live.id, c.mediators, terms, this.now)
-      const dealId = idOf('Deal', this.init.domain, deal)
-      const jobCreatorSignature = await signMessage('Deal', this.init.domain, deal, signer)
-      this.metrics.proposed++
-      let reply: ReturnType<typeof decodeNegotiation>
+      const release = options.claim?.(c.live.id)
+      if (options.claim !== undefined && release === undefined) { report({ ...base, outcome: 'held', ms: 0 }); continue }
       try {
-        reply = await this.exchange(c.live.peer, encodeNegotiation({ type: 'propose', job, deal: { kind: 'Deal', value: deal, signature: jobCreatorSignature } }), options.signal)
-      } catch (err) {
-        options.signal?.throwIfAborted()
-        this.metrics.failed++
-        if (err instanceof RequestReplyError) {
-          report({ ...base, outcome: err.phase === 'dial' ? 'unreachable' : err.timedOut ? 'timeout' : 'error', detail: err.message, ms: ms() })
-        } else {
-          report({ ...base, outcome: 'malformed-reply', detail: (err as Error).name, ms: ms() })
-        }
-        continue
-      }
-      if (reply.type === 'accept') {
-        let recovered = ''
-        try { recovered = recoverSigner('Deal', this.init.domain, deal, reply.providerSignature) } catch { /* reported below as a bad countersignature */ }
-        if (reply.dealId !== dealId || recovered.toLowerCase() !== provider.toLowerCase()) {
+        predial(i)
+        const dialFailure = await dials.get(c.live.peer)
+        if (dialFailure !== undefined) {
+          options.signal?.throwIfAborted()
           this.metrics.failed++
-          report({ ...base, outcome: 'bad-countersignature', ms: ms() })
+          report({ ...base, outcome: 'unreachable', detail: dialFailure, ms: ms() })
           continue
         }
-        this.metrics.accepted++
-        report({ ...base, outcome: 'accepted', ms: ms() })
-        return { deal, dealId, jobCreatorSignature, providerSignature: reply.providerSignature, providerPeer: c.live.peer }
-      }
-      if (reply.type === 'decline') {
-        this.metrics.declined[reply.reason] = (this.metrics.declined[reply.reason] ?? 0) + 1
-        // the provider's limit is lower than ours (or its clock ahead): back off for a whole bucket's refill
-        if (reply.reason === 'RATE_LIMITED') this.outbound.take(c.live.peer, this.outbound.tokens(c.live.peer))
-        report({ ...base, outcome: 'declined', reason: reply.reason, ms: ms() })
-      } else {
-        report({ ...base, outcome: 'malformed-reply', detail: 'a proposal in reply', ms: ms() })
-      }
+        await this.paced(c.live.peer, options.signal)
+        const deal = buildDeal(job.value, jobOfferId, c.live.offer, c.live.id, c.mediators, terms, this.now)
+        const dealId = idOf('Deal', this.init.domain, deal)
+        const jobCreatorSignature = await signMessage('Deal', this.init.domain, deal, signer)
+        this.metrics.proposed++
+        let reply: ReturnType<typeof decodeNegotiation>
+        try {
+          reply = await this.exchange(c.live.peer, encodeNegotiation({ type: 'propose', job, deal: { kind: 'Deal', value: deal, signature: jobCreatorSignature } }), options.signal)
+        } catch (err) {
+          options.signal?.throwIfAborted()
+          this.metrics.failed++
+          if (err instanceof RequestReplyError) {
+            report({ ...base, outcome: err.phase === 'dial' ? 'unreachable' : err.timedOut ? 'timeout' : 'error', detail: err.message, ms: ms() })
+          } else {
+            report({ ...base, outcome: 'malformed-reply', detail: (err as Error).name, ms: ms() })
+          }
+          continue
+        }
+        if (reply.type === 'accept') {
+          let recovered = ''
+          try { recovered = recoverSigner('Deal', this.init.domain, deal, reply.providerSignature) } catch { /* reported below as a bad countersignature */ }
+          if (reply.dealId !== dealId || recovered.toLowerCase() !== provider.toLowerCase()) {
+            this.metrics.failed++
+            report({ ...base, outcome: 'bad-countersignature', ms: ms() })
+            continue
+          }
+          this.metrics.accepted++
+          report({ ...base, outcome: 'accepted', ms: ms() })
+          return { deal, dealId, jobCreatorSignature, providerSignature: reply.providerSignature, providerPeer: c.live.peer }
+        }
+        if (reply.type === 'decline') {
+          this.metrics.declined[reply.reason] = (this.metrics.declined[reply.reason] ?? 0) + 1
+          // the provider's limit is lower than ours (or its clock ahead): back off for a whole bucket's refill
+          if (reply.reason === 'RATE_LIMITED') this.outbound.take(c.live.peer, this.outbound.tokens(c.live.peer))
+          report({ ...base, outcome: 'declined', reason: reply.reason, ms: ms() })
+        } else {
+          report({ ...base, outcome: 'malformed-reply', detail: 'a proposal in reply', ms: ms() })
+        }
+      } finally { release?.() }
     }
     throw new NoDealError(attempts)
   }

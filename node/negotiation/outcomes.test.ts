@@ -88,3 +88,43 @@ test('junk offers priced at 0 cannot stop a job: the job creator goes past silen
   t.is(again[1].live.offer.provider, honest.wallet.address)
   t.is(again.length, 2)
 })
+
+test('jobs of one node at once spread over the offers: an offer another of its proposals holds is passed over (held, no mark), and each claim is released', async t => {
+  const hosts = await startHosts(3)
+  const [jcHost, cheapHost, dearHost] = hosts
+  const stops: Array<() => Promise<void>> = []
+  t.teardown(async () => { for (const s of stops.reverse()) await s(); await stopAll(hosts) })
+  const jcW = wallet('held-jc')
+  const jc = await startJobCreator(jcHost, jcW)
+  stops.push(jc.stop)
+  const cheap = await startProvider(cheapHost, wallet('held-cheap'), { price: 50n })
+  stops.push(cheap.stop)
+  const dear = await startProvider(dearHost, wallet('held-dear'), { price: 100n })
+  stops.push(dear.stop)
+  const announced = await Promise.all([cheap, dear].map(async p => (await p.announcer.announce())[0]))
+  await connectMesh(hosts)
+  const book = jc.gossip.book as OrderBook
+  const now = nowSec()
+  for (const offer of announced) book.add(liveOfferOf(validateEnvelope(offer, { domain: testDomain, now, requirePeerBinding: true })), now)
+  const job = await signedJobOffer(jcW, jobOffer(jcW.address))
+  const ranked = book.match(job.value, { now: nowSec() })
+  t.deepEqual(ranked.map(c => c.live.offer.provider), [cheap.wallet.address, dear.wallet.address])
+  // another job of this node is proposing on the cheap offer now
+  const held = new Set([ranked[0].live.id])
+  const claims: string[] = []
+  const released: string[] = []
+  const claim = (id: string): (() => void) | undefined => {
+    if (held.has(id)) return undefined
+    held.add(id)
+    claims.push(id)
+    return () => { held.delete(id); released.push(id) }
+  }
+  const outcomes: CandidateOutcome[] = []
+  const agreed = await jc.negotiator.propose(job, ranked, jcW, { claim, onOutcome: o => { outcomes.push(o) } })
+  t.is(agreed.deal.resourceProvider, dear.wallet.address)
+  t.deepEqual(outcomes.map(o => o.outcome), ['held', 'accepted'])
+  t.deepEqual(afterProposal(proposalFailureOf(outcomes[0])), { exclude: false }, 'our own other job holding it is no fault of the provider')
+  t.deepEqual(claims, [ranked[1].live.id])
+  t.deepEqual(released, [ranked[1].live.id], 'the claim ends with the proposal')
+  t.true(held.has(ranked[0].live.id), 'the other job\'s claim is untouched')
+})

@@ -6,6 +6,7 @@
 // refunded with timeoutResult. When a deal will not give the job its result (no agree in time, the provider says
 // its agree failed, refunded) the job moves on to the next provider with a new job offer nonce, while the old deal
 // is still watched until it ends. This file is the shell: matching, negotiation, and the lifecycle's actions.
+import { EventEmitter } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
@@ -293,6 +294,16 @@ export class JobCreator {
   private lastNonce = 0n
   /** provider (lower case) → when one of our jobs last got its countersignature (noteCountersigned) */
   private readonly recentDeals = new Map<string, number>()
+  /**
+   * Offers one of this node's jobs is proposing on now, and offers one of them got countersigned lately (the
+   * provider books that slot and announces a new offer for it): another job passes them over ('held'), so jobs at
+   * once spread over the offers instead of queueing behind the one slot only one of them can get. Bounded: an
+   * entry per proposal in flight, and the taken ones for CONTENTION_MS, at most 1,024.
+   */
+  private readonly proposing = new Set<string>()
+  private readonly taken = new Map<string, number>()
+  /** says 'released' when a held offer is free again; one listener per job waiting for a turn (bounded by the jobs in flight) */
+  private readonly released = new EventEmitter().setMaxListeners(0)
   /** a job offer's only provider (JobRequest.provider), kept off the wire */
   private readonly onlyProvider = new WeakMap<JobOffer, string>()
 
@@ -495,7 +506,9 @@ export class JobCreator {
           // it and have its agree mined after we stopped listening, and a deal must be known to be followed (paid
           // for its result or refunded). The round is bounded by the negotiator's dial and step timeouts; a deal
           // countersigned after the job's abort is recorded by follow(), which then gives up on it at once.
-          const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, { terms: this.terms, signal: this.stopController.signal })
+          const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, {
+            terms: this.terms, signal: this.stopController.signal, claim: id => this.claimOffer(id), onOutcome: o => { if (o.outcome === 'accepted') this.noteTaken(o.resourceOfferId) }
+          })
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
           this.noteCountersigned(agreed.deal.resourceProvider)
           return agreed
@@ -521,6 +534,23 @@ export class JobCreator {
     } finally {
       queue.close()
     }
+  }
+
+  /** Holds `offerId` for one proposal of this node's (see `proposing`): a release, or undefined when it is held or taken. */
+  private claimOffer (offerId: string): (() => void) | undefined {
+    const at = this.taken.get(offerId)
+    if (this.proposing.has(offerId) || (at !== undefined && at > this.c.clock.now() - CONTENTION_MS)) return undefined
+    this.proposing.add(offerId)
+    return () => {
+      this.proposing.delete(offerId)
+      this.released.emit('released')
+    }
+  }
+
+  private noteTaken (offerId: string): void {
+    const now = this.c.clock.now()
+    this.taken.set(offerId, now)
+    for (const [id, at] of this.taken) { if (this.taken.size <= 1024 && at > now - CONTENTION_MS) break; this.taken.delete(id) }
   }
 
   /** A provider's slot taken by one of this job creator's own jobs, remembered briefly (bounded). */
@@ -595,6 +625,9 @@ export class JobCreator {
         const done = (): void => { clearTimeout(t); resolve() }
         offs.push(this.gossip.onVerified(v => { if (v.kind === 'ResourceOffer') done() }))
         offs.push(this.offerSync.onSynced(done))
+        // an offer another of our jobs was proposing on is free again (that job got another, or none)
+        this.released.on('released', done)
+        offs.push(() => { this.released.off('released', done) })
         const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
         if (signal.aborted) { onAbort(); return }
         signal.addEventListener('abort', onAbort, { once: true })
