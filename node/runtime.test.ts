@@ -31,12 +31,21 @@ test('a node process keeps small buffers unpooled: 2,000 kept 32-byte buffers ho
   t.true(tuned < 200_000, `unpooled, the kept buffers hold ${tuned} bytes`)
 })
 
-test('the CLI and the soak\'s child processes tune themselves before they start a node', async t => {
-  const { readFile } = await import('node:fs/promises')
-  for (const entry of ['../cli/bin.ts', '../bench/soak-child.ts']) {
-    const text = await readFile(fileURLToPath(new URL(entry, import.meta.url)), 'utf8')
-    t.regex(text, /^tuneNodeProcess\(\)$/m, entry)
+test('the CLI and the soak\'s child processes tune themselves before they start a node', t => {
+  // each entry point runs for real, with a preload that reports Buffer.poolSize as the process exits
+  const preload = `data:text/javascript,${encodeURIComponent("process.on('exit', () => { process.stderr.write('\\npoolSize=' + Buffer.poolSize + '\\n') })")}`
+  const runs: Array<[string, string[]]> = [
+    ['../cli/bin.ts', ['version']],
+    // an empty configuration: the child tunes itself first, then fails to read its network file and exits
+    ['../bench/soak-child.ts', ['{}']]
+  ]
+  for (const [entry, args] of runs) {
+    const r = spawnSync(process.execPath, ['--import', preload, fileURLToPath(new URL(entry, import.meta.url)), ...args], { encoding: 'utf8', timeout: 60_000 })
+    t.regex(r.stderr, /^poolSize=0$/m, `${entry}: ${r.stderr.slice(-400)}`)
   }
+  // and the preload reads what it should: an untuned process reports Node's default
+  const plain = spawnSync(process.execPath, ['--import', preload, '-e', ''], { encoding: 'utf8' })
+  t.regex(plain.stderr, /^poolSize=65536$/m, plain.stderr)
 })
 
 test('a node process reports a promise rejection nobody handled, counts it, and goes on', t => {
