@@ -76,3 +76,62 @@ test('every action attempt\'s signal is aborted and has no listener of the drive
     t.is(getEventListeners(s, 'abort').length, 1, 'only the forgetful helper\'s listener is left')
   }
 })
+
+test('a step nobody awaits (news from the chain) that fails is reported, not left as an unhandled rejection; one that fails because the driver stopped is the stop', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'job-creator',
+    step: (rec, { event }) => {
+      if (event?.type === 'chain') throw new RangeError('a bug in a step')
+      return { record: rec, actions: [] }
+    },
+    failure: () => ({ type: 'failed' }),
+    facts: async () => ({}),
+    perform: async () => ({ type: 'noop' })
+  }
+  const components = quietComponents()
+  const store = new DealStore<Rec>(dir)
+  const driver = new LifecycleDriver(components, lifecycle, store, { now: () => Date.now() })
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'waiting', due: 0 })
+  driver.refresh('d1')
+  // the next step of the same record queues behind the failed one
+  await driver.dispatch('d1')
+  await new Promise(resolve => setImmediate(resolve))
+  const errors = (await components.metrics.errors.get()).values
+  t.deepEqual(errors.map(v => [v.labels, v.value]), [[{ component: 'job-creator', kind: 'RangeError' }, 1]])
+
+  // a step still queued when the driver stops fails (here: its store is gone): nothing reported, nothing unhandled
+  const slow = Promise.withResolvers<undefined>()
+  const get = store.get.bind(store)
+  store.get = async (id: string) => { await slow.promise; throw new Error('the store is closed') }
+  driver.refresh('d1')
+  const stopped = driver.stop()
+  slow.resolve(undefined)
+  await stopped
+  await new Promise(resolve => setImmediate(resolve))
+  store.get = get
+  t.deepEqual((await components.metrics.errors.get()).values.map(v => v.value), [1], 'the stop is not an error')
+  t.deepEqual(unhandled, [])
+})
+
+test('a wait on a record that the driver\'s stop ends rejects with the stop\'s reason (was: undefined, and a wait begun just as it stopped never ended)', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'provider',
+    step: rec => ({ record: rec, actions: [] }),
+    failure: () => ({ type: 'failed' }),
+    facts: async () => ({}),
+    perform: async () => ({ type: 'noop' })
+  }
+  const driver = new LifecycleDriver(quietComponents(), lifecycle, new DealStore<Rec>(dir), { now: () => Date.now() })
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'waiting', due: 0 })
+  const waiting = driver.until('d1', r => r.terminal, new AbortController().signal)
+  await driver.stop()
+  await t.throwsAsync(waiting, { message: 'provider lifecycle stopping' })
+})

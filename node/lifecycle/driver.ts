@@ -128,7 +128,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       live.wakeAt = undefined
       live.timer?.cancel()
       live.timer = undefined
-      void this.dispatch(id, TICK as unknown as E).catch(err => { reportError(this.#c, this.lifecycle.role, err, 'a step after the clock moved failed', { id }) })
+      this.#kick(id, TICK as unknown as E, 'a step after the clock moved failed')
     }
   }
 
@@ -170,7 +170,19 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     const live = this.#live.get(id)
     if (live === undefined || this.stopped) return
     live.stale = true
-    void this.dispatch(id, CHAIN as unknown as E)
+    this.#kick(id, CHAIN as unknown as E, 'a step on news from the chain failed')
+  }
+
+  /**
+   * A step nobody awaits (a timer, a chain event): its failure is reported, never left as an unhandled rejection
+   * (which ended the process before runtime.ts reported them). One that fails because the driver stopped meanwhile
+   * (its store closed, its reads aborted) is the stop, not an error.
+   */
+  #kick (id: string, event: E | undefined, what: string): void {
+    this.dispatch(id, event).catch(err => {
+      if (this.stopped) { this.#c.logger.debug({ id, err }, `${what} after the lifecycle stopped`); return }
+      reportError(this.#c, this.lifecycle.role, err, what, { id })
+    })
   }
 
   /** Aborts an action in flight (e.g. the run, when the deal is off). */
@@ -192,9 +204,12 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     if (now !== undefined && done(now)) return now
     return await new Promise<R>((resolve, reject) => {
       const onChange = (r: R): void => { if (r.id === id && done(r)) { cleanup(); resolve(r) } }
-      const onAbort = (): void => { cleanup(); reject(signal?.reason) }
+      // the caller's reason, or the driver's own when it is the driver that stopped (not undefined)
+      const onAbort = (): void => { cleanup(); reject(signal?.aborted === true ? signal.reason : this.#stop.signal.reason) }
       const cleanup = (): void => { this.off('change', onChange); signal?.removeEventListener('abort', onAbort); this.#stop.signal.removeEventListener('abort', onAbort) }
       if (signal?.aborted === true) { reject(signal.reason); return }
+      // a driver that stopped before this wait began never fires its stop signal again: that would wait forever
+      if (this.stopped) { reject(this.#stop.signal.reason); return }
       this.on('change', onChange)
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#stop.signal.addEventListener('abort', onAbort, { once: true })
@@ -246,7 +261,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
         live.refreshFailures++
         if (live.refreshFailures === 1 || live.refreshFailures % 20 === 0) reportError(this.#c, this.lifecycle.role, err, 'cannot read the deal from the chain; retrying', { id, failures: live.refreshFailures })
         live.refreshTimer?.cancel()
-        live.refreshTimer = this.#c.clock.setTimeout(() => { void this.dispatch(id) }, backoffMs(this.#retry, live.refreshFailures))
+        live.refreshTimer = this.#c.clock.setTimeout(() => { this.#kick(id, undefined, 'a step after reading the chain again failed') }, backoffMs(this.#retry, live.refreshFailures))
         if (live.facts === undefined) return rec
       }
     }
@@ -269,7 +284,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       this.emit('change', next, rec)
     }
     for (const a of s.actions) if (!live.inflight.has(a.kind)) this.#start(id, live, a)
-    if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; void this.dispatch(id, CHAIN as unknown as E) }
+    if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; this.#kick(id, CHAIN as unknown as E, 'a step on re-read facts failed') }
     live.timer?.cancel()
     live.timer = undefined
     live.wakeAt = undefined
@@ -279,7 +294,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       if (live.inflight.size === 0 && live.pending.length === 0) this.#live.delete(id)
     } else if (s.wakeAt !== undefined) {
       live.wakeAt = s.wakeAt
-      live.timer = this.#c.clock.setTimeout(() => { void this.dispatch(id, TICK as unknown as E) }, Math.max(0, s.wakeAt - this.#now()))
+      live.timer = this.#c.clock.setTimeout(() => { this.#kick(id, TICK as unknown as E, 'a timed step failed') }, Math.max(0, s.wakeAt - this.#now()))
     }
     return next
   }
