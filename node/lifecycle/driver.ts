@@ -128,7 +128,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       live.wakeAt = undefined
       live.timer?.cancel()
       live.timer = undefined
-      this.#kick(id, TICK as unknown as E, 'a step after the clock moved failed')
+      this.notify(id, TICK as unknown as E, 'a step after the clock moved failed')
     }
   }
 
@@ -170,15 +170,15 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     const live = this.#live.get(id)
     if (live === undefined || this.stopped) return
     live.stale = true
-    this.#kick(id, CHAIN as unknown as E, 'a step on news from the chain failed')
+    this.notify(id, CHAIN as unknown as E, 'a step on news from the chain failed')
   }
 
   /**
-   * A step nobody awaits (a timer, a chain event): its failure is reported, never left as an unhandled rejection
+   * A step nobody awaits (a timer, a chain event, a message from a peer): its failure is reported, never left as an unhandled rejection
    * (which ended the process before runtime.ts reported them). One that fails because the driver stopped meanwhile
    * (its store closed, its reads aborted) is the stop, not an error.
    */
-  #kick (id: string, event: E | undefined, what: string): void {
+  notify (id: string, event: E | undefined, what: string): void {
     this.dispatch(id, event).catch(err => {
       if (this.stopped) { this.#c.logger.debug({ id, err }, `${what} after the lifecycle stopped`); return }
       reportError(this.#c, this.lifecycle.role, err, what, { id })
@@ -261,7 +261,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
         live.refreshFailures++
         if (live.refreshFailures === 1 || live.refreshFailures % 20 === 0) reportError(this.#c, this.lifecycle.role, err, 'cannot read the deal from the chain; retrying', { id, failures: live.refreshFailures })
         live.refreshTimer?.cancel()
-        live.refreshTimer = this.#c.clock.setTimeout(() => { this.#kick(id, undefined, 'a step after reading the chain again failed') }, backoffMs(this.#retry, live.refreshFailures))
+        live.refreshTimer = this.#c.clock.setTimeout(() => { this.notify(id, undefined, 'a step after reading the chain again failed') }, backoffMs(this.#retry, live.refreshFailures))
         if (live.facts === undefined) return rec
       }
     }
@@ -284,7 +284,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       this.emit('change', next, rec)
     }
     for (const a of s.actions) if (!live.inflight.has(a.kind)) this.#start(id, live, a)
-    if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; this.#kick(id, CHAIN as unknown as E, 'a step on re-read facts failed') }
+    if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; this.notify(id, CHAIN as unknown as E, 'a step on re-read facts failed') }
     live.timer?.cancel()
     live.timer = undefined
     live.wakeAt = undefined
@@ -294,7 +294,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       if (live.inflight.size === 0 && live.pending.length === 0) this.#live.delete(id)
     } else if (s.wakeAt !== undefined) {
       live.wakeAt = s.wakeAt
-      live.timer = this.#c.clock.setTimeout(() => { this.#kick(id, TICK as unknown as E, 'a timed step failed') }, Math.max(0, s.wakeAt - this.#now()))
+      live.timer = this.#c.clock.setTimeout(() => { this.notify(id, TICK as unknown as E, 'a timed step failed') }, Math.max(0, s.wakeAt - this.#now()))
     }
     return next
   }

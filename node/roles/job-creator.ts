@@ -341,9 +341,11 @@ export class JobCreator {
     if (jc.ownsSync) await jc.offerSync.start({ serve: false, pull: true })
     else jc.offerSync.enablePull()
     jc.offs.push(jc.results.onResult(r => {
-      void jc.driver.dispatch(r.result.dealId.toLowerCase(), { type: 'result', cid: r.result.resultCid, addrs: r.addrs.filter(a => a.includes('/p2p/')) })
+      jc.driver.notify(r.result.dealId.toLowerCase(), { type: 'result', cid: r.result.resultCid, addrs: r.addrs.filter(a => a.includes('/p2p/')) }, 'a step on a provider\'s result failed')
     }))
-    jc.offs.push(jc.results.onNotice(n => { void jc.onNotice(n.notice.dealId.toLowerCase(), n.notice.detail, n.from) }))
+    jc.offs.push(jc.results.onNotice(n => {
+      jc.onNotice(n.notice.dealId.toLowerCase(), n.notice.detail, n.from).catch(err => { if (!jc.stopController.signal.aborted) reportError(jc.c, 'job-creator', err, 'a provider\'s notice was not handled', { dealId: n.notice.dealId }) })
+    }))
     if (!opts.chain.follower.running) await opts.chain.follower.start()
     for (const rec of await jc.deals.open()) jc.results.expect({ deal: rec.deal, dealId: rec.dealId })
     // input files an earlier process held and never released (it died) stop being served once their time is up

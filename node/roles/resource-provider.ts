@@ -693,7 +693,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       }
       return { type: 'submit-failed', reason: err.reason }
     }
-    for (const r of ready) void this.driver.dispatch(r.dealId, { type: 'settled' })
+    for (const r of ready) this.driver.notify(r.dealId, { type: 'settled' }, 'a step after a batched settlement failed')
     return { type: 'submitted' }
   }
 
