@@ -1,5 +1,5 @@
 // How many input fetches run at once on a whole provider, whatever number of jobs asks. A waiting fetch gives
-// up its place when its job is aborted.
+// up its place when its job is aborted. The job bridge uses the same line for its jobs' turns to run.
 
 export class FetchSlots {
   readonly size: number

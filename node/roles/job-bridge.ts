@@ -26,6 +26,7 @@ import { readModuleTemplate } from '../modules/index.ts'
 import { templateInputs } from '../modules/declared-inputs.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
+import { FetchSlots } from '../inputs/fetch-slots.ts'
 import { requestedJob, stepBridge, bridgeFailure, type BridgeJob, type BridgeEvent, type BridgeAction, type BridgeFacts } from '../../core/lifecycle/bridge.ts'
 
 /** What the bridge needs of a job creator (node/roles/job-creator.ts `JobCreator` fits). */
@@ -70,9 +71,8 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   private readonly dir: string
   private readonly cursor: BlockCursor
   private readonly offs: Array<() => void> = []
-  /** jobs allowed to run at once; the rest wait for a turn */
-  private running = 0
-  private readonly turns: Array<() => void> = []
+  /** jobs allowed to run at once; the rest wait for a turn, and one aborted while waiting leaves the line */
+  private readonly turns: FetchSlots
   /** the modules contracts may ask for, fixed at start (the option, or the built-in registry's names) */
   private allowed: string[] = []
   private started = false
@@ -82,6 +82,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     this.init = init
     this.c = { ...components, logger: components.logger.child({ component: 'job-bridge' }) }
     this.dir = join(init.dataDir, 'bridge')
+    this.turns = new FetchSlots(init.concurrency ?? 2)
     this.cursor = new BlockCursor(join(this.dir, 'cursor.json'), init.network.deployBlock)
     this.jobs = new DealStore<BridgeJobRecord>(join(this.dir, 'jobs'))
     this.driver = new LifecycleDriver(components, this.lifecycle(), this.jobs, { now: () => init.chain.follower.chainNow(), clockMoved: listener => followClock(init.chain.follower, listener) })
@@ -124,8 +125,8 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     if (!this.started) return
     this.started = false
     for (const off of this.offs.splice(0)) off()
+    // (jobs waiting for a turn are aborted with the driver's signal)
     await this.driver.stop()
-    for (const go of this.turns.splice(0)) go()
   }
 
   private async onRequested (e: JobManagerChainEvent): Promise<void> {
@@ -172,7 +173,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
         return await chainCall<BridgeEvent>(async () => await chain.pickUpJob(BigInt(rec.jobId)), { type: 'picked-up' }, reason => ({ type: 'pick-up-failed', reason }))
       }
       case 'run': {
-        await this.turn(signal) // aborted while waiting: stopping, resumed at the next start
+        const release = await this.turns.acquire(signal) // aborted while waiting: stopping, resumed at the next start
         try {
           // an input the template never reads (a misspelt key) or reads unguarded and lacks would otherwise
           // silently fall back to a default: the client is told which, and refunded
@@ -188,8 +189,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
           if (signal.aborted) throw err // stopping: resumed at the next start
           return { type: 'run-failed', reason: `${(err as Error).name}: ${(err as Error).message}` }
         } finally {
-          this.running--
-          this.turns.shift()?.()
+          release()
         }
       }
       case 'complete':
@@ -204,17 +204,5 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   private async templateInputsProblem (rec: BridgeJob): Promise<string | null> {
     const module = await resolveModule(rec.module, this.init.modulesDir !== undefined ? { modulesDir: this.init.modulesDir } : {})
     return checkTemplateInputs(rec.module, templateInputs(await readModuleTemplate(module)), rec.inputs)
-  }
-
-  /** Waits for one of `concurrency` turns to run a job. */
-  private async turn (signal: AbortSignal): Promise<void> {
-    while (this.running >= (this.init.concurrency ?? 2)) {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => { reject(signal.reason) }
-        signal.addEventListener('abort', onAbort, { once: true })
-        this.turns.push(() => { signal.removeEventListener('abort', onAbort); resolve() })
-      })
-    }
-    this.running++
   }
 }
