@@ -204,7 +204,7 @@ export const soakPart: BenchPart<SoakSummary> = {
     const outDir = ctx.outDir ?? join(tmpdir(), `lilypad-soak-${new Date().toISOString().replace(/[:.]/g, '-')}`)
     ctx.log(`soak: ${ctx.hours ?? 0.05} h; report, plot and logs in ${outDir}`)
     const r = await runSoak({ ...(ctx.hours !== undefined ? { hours: ctx.hours } : {}), quick: ctx.quick, outDir, log: ctx.log })
-    const rss = Object.fromEntries(Object.entries(r.processes).map(([k, p]) => [k, { firstMb: p.rssFirstMb, lastMb: p.rssLastMb, slopeMbPerHour: p.rssSlopeMbPerHour, heapSlopeMbPerHour: p.heapSlopeMbPerHour ?? null, handlesFirst: p.handlesFirst ?? null, handlesLast: p.handlesLast ?? null }]))
+    const rss = Object.fromEntries(Object.entries(r.processes).map(([k, p]) => [k, { firstMb: p.rssFirstMb, lastMb: p.rssLastMb, slopeMbPerHour: p.rssSlopeMbPerHour, anonSlopeMbPerHour: p.anonSlopeMbPerHour ?? null, heapSlopeMbPerHour: p.heapSlopeMbPerHour ?? null, heapTotalSlopeMbPerHour: p.heapTotalSlopeMbPerHour ?? null, handlesFirst: p.handlesFirst ?? null, handlesLast: p.handlesLast ?? null }]))
     return { durationS: r.durationS, jobs: r.jobs, completed: r.completed, failed: r.failed, retried: r.retried, completionRate: r.completionRate, p50Ms: r.latency.p50Ms, p95Ms: r.latency.p95Ms, latencySlopeMsPerHour: r.latency.slopeMsPerHour, processes: rss, outDir }
   },
   rows: r => [
@@ -227,7 +227,7 @@ export interface SoakSummary {
   p50Ms: number
   p95Ms: number
   latencySlopeMsPerHour: number
-  processes: Record<string, { firstMb: number, lastMb: number, slopeMbPerHour: number, heapSlopeMbPerHour: number | null, handlesFirst: number | null, handlesLast: number | null }>
+  processes: Record<string, { firstMb: number, lastMb: number, slopeMbPerHour: number, anonSlopeMbPerHour: number | null, heapSlopeMbPerHour: number | null, heapTotalSlopeMbPerHour: number | null, handlesFirst: number | null, handlesLast: number | null }>
   outDir: string
 }
 

@@ -53,6 +53,8 @@ export function soakSvg (r: SoakReport, t0: number): string {
     for (const [t, ms, ok] of r.jobTimes) parts.push(`<circle cx="${x(t).toFixed(1)}" cy="${y(ms).toFixed(1)}" r="1.8" fill="${ok === 1 ? '#1f77b4' : '#d62728'}"/>`)
   })
   series('rssMb', 'resident memory per process', 'MB')
+  series('anonMb', 'anonymous memory per process (RSS less mapped files)', 'MB')
+  series('heapTotalMb', 'JS heap reserved by V8 per process', 'MB')
   series('heapMb', 'JS heap used per process', 'MB')
   series('externalMb', 'memory held outside the JS heap (Buffers) per process', 'MB')
   series('handles', 'open handles per process (sockets, timers)', 'count')

@@ -34,10 +34,26 @@ export interface SoakOptions {
 }
 
 export interface JobRecord { t: number, source: string, ok: boolean, ms: number, attempts: number, errors: string[] }
-export interface Sample { t: number, rssMb: number, heapMb?: number, externalMb?: number, handles?: number, connections?: number, streams?: number, peers?: number, offers?: number, dealRecords?: number, storedPeers?: number }
+export interface Sample {
+  t: number
+  rssMb: number
+  /** the anonymous part of RSS (/proc/PID/smaps_rollup): the JS heap and native allocations, not mapped files */
+  anonMb?: number
+  heapMb?: number
+  /** the JS heap V8 has reserved */
+  heapTotalMb?: number
+  externalMb?: number
+  handles?: number
+  connections?: number
+  streams?: number
+  peers?: number
+  offers?: number
+  dealRecords?: number
+  storedPeers?: number
+}
 export interface SoakEvent { t: number, what: string }
 export interface IntervalStats { fromS: number, toS: number, jobs: number, ok: number, failed: number, retried: number, successRate: number, p50Ms: number, p95Ms: number, events: string[] }
-export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
+export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
 
 export interface SoakReport {
   durationS: number
@@ -73,12 +89,16 @@ function duMb (dir: string): number {
   return Number.isFinite(kb) ? round(kb / 1024) : 0
 }
 
-async function rssOf (pid: number | undefined): Promise<number | undefined> {
+/** RSS and its anonymous part, MB, of a running process; undefined between a stop and its restart. */
+async function memOf (pid: number | undefined): Promise<{ rssMb: number, anonMb?: number } | undefined> {
   if (pid === undefined) return undefined
   try {
     const kb = Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1])
-    return Number.isFinite(kb) ? round(kb / 1024) : undefined
-  } catch { return undefined } // the process is between a stop and its restart
+    if (!Number.isFinite(kb)) return undefined
+    // smaps_rollup splits RSS into anonymous memory and mapped files (kernels since 4.14)
+    const anonKb = Number(/^Anonymous:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => ''))?.[1])
+    return { rssMb: round(kb / 1024), ...(Number.isFinite(anonKb) ? { anonMb: round(anonKb / 1024) } : {}) }
+  } catch { return undefined }
 }
 
 /** Least-squares slope of y over x (per unit of x). */
@@ -222,14 +242,15 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
       const t = Date.now()
       const add = (name: string, s: Omit<Sample, 't'> | undefined): void => { if (s !== undefined) (samples[name] ??= []).push({ t, ...s }) }
       const mem = process.memoryUsage()
-      add('devnet', { rssMb: round(mem.rss / 1048576), heapMb: round(mem.heapUsed / 1048576), externalMb: round(mem.external / 1048576), handles: process.getActiveResourcesInfo().length, ...statusOf(dn) })
-      const anvilRss = await rssOf(dn.anvil.pid)
-      if (anvilRss !== undefined) add('anvil', { rssMb: anvilRss })
+      const own = await memOf(process.pid)
+      add('devnet', { rssMb: round(mem.rss / 1048576), ...(own?.anonMb !== undefined ? { anonMb: own.anonMb } : {}), heapMb: round(mem.heapUsed / 1048576), heapTotalMb: round(mem.heapTotal / 1048576), externalMb: round(mem.external / 1048576), handles: process.getActiveResourcesInfo().length, ...statusOf(dn) })
+      const anvil = await memOf(dn.anvil.pid)
+      if (anvil !== undefined) add('anvil', anvil)
       for (const c of children.values()) {
-        const rss = await rssOf(c.proc.exitCode === null ? c.proc.pid : undefined)
-        if (rss === undefined) continue
+        const m = await memOf(c.proc.exitCode === null ? c.proc.pid : undefined)
+        if (m === undefined) continue
         const l = c.last ?? {}
-        add(c.name, { rssMb: rss, ...pick(l) })
+        add(c.name, { ...m, ...pick(l) })
       }
     }
     timers.push(setInterval(() => { void sample() }, sampleMs))
@@ -282,14 +303,14 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   return report
 }
 
-function statusOf (dn: Devnet): Omit<Sample, 't' | 'rssMb' | 'heapMb' | 'externalMb' | 'handles'> {
+function statusOf (dn: Devnet): Omit<Sample, 't' | 'rssMb' | 'anonMb' | 'heapMb' | 'heapTotalMb' | 'externalMb' | 'handles'> {
   const s = dn.bootstrap.housekeeping?.last
   return s === undefined ? {} : { connections: s.connections, streams: s.streams, peers: s.peers, offers: s.offers, storedPeers: s.storedPeers }
 }
 
 function pick (l: Record<string, unknown>): Omit<Sample, 't' | 'rssMb'> {
   const out: Record<string, number> = {}
-  for (const k of ['heapMb', 'externalMb', 'handles', 'connections', 'streams', 'peers', 'offers', 'dealRecords', 'storedPeers']) if (typeof l[k] === 'number') out[k] = l[k]
+  for (const k of ['heapMb', 'heapTotalMb', 'externalMb', 'handles', 'connections', 'streams', 'peers', 'offers', 'dealRecords', 'storedPeers']) if (typeof l[k] === 'number') out[k] = l[k]
   return out
 }
 
@@ -323,8 +344,16 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
     const steady = ss.filter(s => s.t >= t0 + r.durationMs * 0.1)
     const fit = steady.length >= 2 ? steady : ss
     const hours = fit.map(s => (s.t - t0) / 3_600_000)
-    const heaps = fit.filter(s => s.heapMb !== undefined)
-    const externals = fit.filter(s => s.externalMb !== undefined)
+    /** first, last and slope of an optional series, under `<name>FirstMb` etc. */
+    const trend = (key: 'anonMb' | 'heapMb' | 'heapTotalMb' | 'externalMb', name: string): Partial<ProcessTrend> => {
+      const has = fit.filter(s => s[key] !== undefined)
+      if (has.length === 0) return {}
+      return {
+        [`${name}FirstMb`]: has[0][key],
+        [`${name}LastMb`]: has.at(-1)?.[key],
+        [`${name}SlopeMbPerHour`]: round(slope(has.map(s => (s.t - t0) / 3_600_000), has.map(s => s[key] as number)))
+      }
+    }
     const handles = ss.map(s => s.handles).filter((h): h is number => h !== undefined)
     processes[name] = {
       samples: ss.length,
@@ -332,12 +361,10 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       rssLastMb: ss.at(-1)?.rssMb ?? 0,
       rssMaxMb: Math.max(...ss.map(s => s.rssMb)),
       rssSlopeMbPerHour: round(slope(hours, fit.map(s => s.rssMb))),
-      ...(heaps.length > 0
-        ? { heapFirstMb: heaps[0].heapMb, heapLastMb: heaps.at(-1)?.heapMb, heapSlopeMbPerHour: round(slope(heaps.map(s => (s.t - t0) / 3_600_000), heaps.map(s => s.heapMb as number))) }
-        : {}),
-      ...(externals.length > 0
-        ? { externalFirstMb: externals[0].externalMb, externalLastMb: externals.at(-1)?.externalMb, externalSlopeMbPerHour: round(slope(externals.map(s => (s.t - t0) / 3_600_000), externals.map(s => s.externalMb as number))) }
-        : {}),
+      ...trend('anonMb', 'anon'),
+      ...trend('heapMb', 'heap'),
+      ...trend('heapTotalMb', 'heapTotal'),
+      ...trend('externalMb', 'external'),
       ...(handles.length > 0 ? { handlesFirst: handles[0], handlesLast: handles.at(-1), handlesMax: Math.max(...handles) } : {})
     }
   }
@@ -377,10 +404,10 @@ export function soakText (r: SoakReport): string {
   const ms = (v: number): string => Number.isFinite(v) ? String(v) : '-'
   for (const i of r.intervals) out.push(`${`${i.fromS}-${i.toS}`.padEnd(14)}${String(i.jobs).padStart(6)}${String(i.ok).padStart(4)}${String(i.failed).padStart(8)}${String(i.retried).padStart(9)}${ms(i.p50Ms).padStart(8)}${ms(i.p95Ms).padStart(8)}  ${i.events.join('; ')}`)
   out.push('')
-  out.push('process        RSS first → last (max) MB   RSS trend MB/h   heap first → last MB   heap trend MB/h   external first → last MB (trend MB/h)   handles first → last (max)')
+  out.push('process        RSS first → last (max) MB   RSS trend MB/h   heap first → last MB   heap trend MB/h   external first → last MB (trend MB/h)   handles first → last (max)   anonymous trend MB/h   heap reserved first → last MB (trend MB/h)')
   for (const [name, p] of Object.entries(r.processes)) {
     const external = p.externalFirstMb !== undefined ? `${p.externalFirstMb} → ${p.externalLastMb} (${p.externalSlopeMbPerHour})` : '-'
-    out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${external.padEnd(38)}   ${p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-'}`)
+    out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${external.padEnd(38)}   ${(p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-').padEnd(26)}   ${String(p.anonSlopeMbPerHour ?? '-').padStart(20)}   ${p.heapTotalFirstMb !== undefined ? `${p.heapTotalFirstMb} → ${p.heapTotalLastMb} (${p.heapTotalSlopeMbPerHour})` : '-'}`)
   }
   out.push('')
   out.push(`data directories MB, start → end: ${Object.entries(r.diskMb).map(([k, d]) => `${k} ${d.first} → ${d.last}`).join(', ')}`)

@@ -14,8 +14,8 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   // RSS flat at 200 MB for the devnet; 100 → 160 MB over the hour for a leaking process; a warm-up spike ignored
   const samples: Record<string, Sample[]> = { devnet: [], leaky: [] }
   for (let m = 0; m <= 60; m += 5) {
-    samples.devnet.push({ t: T0 + m * MIN, rssMb: m === 0 ? 400 : 200, heapMb: 80, externalMb: 10, handles: 60 })
-    samples.leaky.push({ t: T0 + m * MIN, rssMb: 100 + m, heapMb: 50 + m / 2, externalMb: 5 + m / 4, handles: 20 })
+    samples.devnet.push({ t: T0 + m * MIN, rssMb: m === 0 ? 400 : 200, anonMb: m === 0 ? 380 : 180, heapMb: 80, heapTotalMb: 120, externalMb: 10, handles: 60 })
+    samples.leaky.push({ t: T0 + m * MIN, rssMb: 100 + m, anonMb: 80 + m, heapMb: 50 + m / 2, heapTotalMb: 90 + m / 2, externalMb: 5 + m / 4, handles: 20 })
   }
   const r = summarise({ t0: T0, durationMs: 60 * MIN, intervalMs: 10 * MIN, jobs, events: [{ t: T0 + 30 * MIN, what: 'restarting the bootstrap node' }], samples, outDir: '/tmp/x' })
   t.is(r.jobs, 60)
@@ -31,6 +31,9 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   t.is(r.processes.leaky.heapSlopeMbPerHour, 30)
   t.is(r.processes.leaky.externalSlopeMbPerHour, 15, 'Buffers outside the heap: tells a buffer leak from allocator growth')
   t.is(r.processes.devnet.externalSlopeMbPerHour, 0)
+  t.is(r.processes.leaky.anonSlopeMbPerHour, 60, 'the anonymous part of RSS: the heap and native allocations, not mapped files')
+  t.is(r.processes.leaky.heapTotalSlopeMbPerHour, 30)
+  t.like(r.processes.devnet, { anonSlopeMbPerHour: 0, heapTotalSlopeMbPerHour: 0, anonFirstMb: 180, heapTotalLastMb: 120 })
   t.is(r.processes.devnet.rssMaxMb, 400)
   t.is(r.jobTimes.length, 60)
 
@@ -38,11 +41,12 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   const text = soakText(report)
   t.regex(text, /60 jobs, 59 completed \(98\.3 %\), 1 failed, 1 needed a retry/)
   t.regex(text, /leaky\s+110 → 160 \(160\)\s+60/, 'the first steady sample (after the warm-up tenth) to the last')
+  t.regex(text, /leaky .* 20 → 20 \(20\)\s+60\s+95 → 120 \(30\)$/m, 'the anonymous trend and the reserved heap')
   t.regex(text, /7\.\d+ → 20 \(15\)/, 'external memory first → last (trend)')
   t.regex(text, /jc-a FAILED after 1 attempt/)
   const svg = soakSvg(report, T0)
   t.true(svg.startsWith('<svg'))
-  t.is((svg.match(/<polyline/g) ?? []).length, 8, 'RSS, heap, external memory and handles for each of the two processes')
+  t.is((svg.match(/<polyline/g) ?? []).length, 12, 'RSS, anonymous memory, reserved heap, heap, external memory and handles for each of the two processes')
   t.is((svg.match(/<circle/g) ?? []).length, 60, 'one dot per job')
 })
 

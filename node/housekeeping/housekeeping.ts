@@ -48,6 +48,8 @@ export interface NodeStatus {
   chainHead: number | null
   rssMb: number
   heapMb: number
+  /** the JS heap V8 has reserved (used or not): heapMb far below it is V8 keeping freed pages, not live objects */
+  heapTotalMb: number
   /** memory outside the JS heap that JS objects hold (Buffers, ArrayBuffers): tells a buffer leak from allocator growth */
   externalMb: number
   handles: number
@@ -135,6 +137,7 @@ export class Housekeeping {
       chainHead: await this.chainHead(),
       rssMb: Math.round(mem.rss / 1048576),
       heapMb: Math.round(mem.heapUsed / 1048576),
+      heapTotalMb: Math.round(mem.heapTotal / 1048576),
       externalMb: Math.round(mem.external / 1048576),
       handles: process.getActiveResourcesInfo().length
     }
