@@ -286,7 +286,8 @@ export class LilypadNode {
       const network = this.opts.network
       const feed = new ReputationFeed(this.components, {
         source: { provider: this.chain.provider, market: network.contracts.market, deployBlock: network.deployBlock, ...(network.contracts.rewards !== undefined ? { rewards: network.contracts.rewards } : {}) },
-        follower: this.chain.follower
+        follower: this.chain.follower,
+        stateFile: join(this.opts.dataDir, `reputation-${network.chainId}.json`)
       })
       await feed.start()
       this.reputation = feed
@@ -401,7 +402,7 @@ export class LilypadNode {
     this.canaryRunners.clear()
     await this.jobs?.stop()
     await this.jobCreator?.stop()
-    this.reputation?.stop()
+    await this.reputation?.stop()
     await this.mediator?.stop()
     await this.solver?.stop()
     await this.provider?.stop()

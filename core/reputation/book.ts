@@ -6,7 +6,7 @@
 // It is the source of core/policy/ban.ts's BanList (`new BanList(policy, book)`): the job creator's one standing per
 // provider is the worse of its own lapsing memory of failures (declined, unreachable) and this chain record, which
 // does not lapse. Whatever order the facts arrive in, the records equal `chainRecords` over them (tested).
-import type { CanaryRecord, DealOutcome, DealParties } from '../../protocols/incentives/outcomes.ts'
+import type { CanaryRecord, DealOutcome, DealParties, FinalState } from '../../protocols/incentives/outcomes.ts'
 import { CanaryOutcome } from '../../protocols/incentives/canary-report.ts'
 import type { StandingSource } from '../policy/ban.ts'
 import { emptyChainRecord, reputationScore, standingOf, defaultStandingPolicy, defaultReputationWeights, UNKNOWN_SCORE, type ChainRecord, type Standing, type StandingPolicy, type ReputationWeights } from './score.ts'
@@ -28,13 +28,33 @@ export interface ReputationBookInit {
   maxRemembered?: number
 }
 
+const FINAL_STATES: ReadonlySet<string> = new Set<FinalState>(['Settled', 'MediatedCorrect', 'MediatedWrong', 'TimedOutResult', 'TimedOutMediation'])
+
+/** What the book keeps of a counted deal: enough to take it back out when a canary report names it. */
+type Counted = Pick<DealOutcome, 'provider' | 'jobCreator' | 'state' | 'audited'>
+
+/** A book's whole state as plain JSON (`snapshot()` / `ReputationBook.restore`): a node keeps it between runs. */
+export interface ReputationBookState {
+  v: 1
+  records: Array<[string, ChainRecord]>
+  settledBy: Array<[string, Array<[string, number]>]>
+  outcomes: Array<[string, Counted]>
+  canaryDeals: string[]
+  reports: string[]
+}
+
+export class ReputationBookStateError extends Error {
+  static override name = 'ReputationBookStateError'
+  override name = ReputationBookStateError.name
+}
+
 export class ReputationBook implements Reputation {
   readonly #policy: StandingPolicy
   readonly #weights: ReputationWeights
   readonly #max: number
   readonly #records = new Map<string, ChainRecord>()
   readonly #settledBy = new Map<string, Map<string, number>>()
-  readonly #outcomes = new Map<string, DealOutcome>()
+  readonly #outcomes = new Map<string, Counted>()
   readonly #canaryDeals = new Set<string>()
   readonly #reports = new Set<string>()
   #scores: Map<string, number> | undefined
@@ -50,7 +70,7 @@ export class ReputationBook implements Reputation {
   addOutcome (o: DealOutcome): boolean {
     const id = o.dealId.toLowerCase()
     if (this.#outcomes.has(id)) return false
-    this.#outcomes.set(id, o)
+    this.#outcomes.set(id, { provider: o.provider, jobCreator: o.jobCreator, state: o.state, audited: o.audited })
     this.#trim(this.#outcomes)
     if (!this.#canaryDeals.has(id)) this.#apply(o, 1)
     return true
@@ -123,7 +143,48 @@ export class ReputationBook implements Reputation {
     return r
   }
 
-  #apply (o: DealOutcome, sign: 1 | -1): void {
+  /** The whole state, for `ReputationBook.restore` (policy and weights are not part of it). */
+  snapshot (): ReputationBookState {
+    return {
+      v: 1,
+      records: [...this.#records].map(([p, r]) => [p, { ...r }]),
+      settledBy: [...this.#settledBy].map(([p, by]) => [p, [...by]]),
+      outcomes: [...this.#outcomes],
+      canaryDeals: [...this.#canaryDeals],
+      reports: [...this.#reports]
+    }
+  }
+
+  /** A book with a snapshot's state; throws ReputationBookStateError when `state` is not one. */
+  static restore (state: unknown, init: ReputationBookInit = {}): ReputationBook {
+    const s = state as Partial<ReputationBookState> | null
+    const pairs = (x: unknown): x is Array<[string, unknown]> => Array.isArray(x) && x.every(e => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string')
+    const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every(e => typeof e === 'string')
+    if (s === null || typeof s !== 'object' || s.v !== 1 || !pairs(s.records) || !pairs(s.settledBy) || !pairs(s.outcomes) || !strings(s.canaryDeals) || !strings(s.reports)) {
+      throw new ReputationBookStateError('not a reputation book snapshot (version 1)')
+    }
+    const book = new ReputationBook(init)
+    const count = (x: unknown): number => { if (typeof x !== 'number' || !Number.isSafeInteger(x)) throw new ReputationBookStateError(`a count in the snapshot is not an integer: ${String(x)}`); return x }
+    for (const [p, r] of s.records) {
+      const rec = emptyChainRecord()
+      for (const k of Object.keys(rec) as Array<keyof ChainRecord>) rec[k] = count((r as Partial<ChainRecord>)[k] ?? 0)
+      book.#records.set(p, rec)
+    }
+    for (const [p, by] of s.settledBy) {
+      if (!pairs(by)) throw new ReputationBookStateError('settledBy is not a list of pairs')
+      book.#settledBy.set(p, new Map(by.map(([jc, n]) => [jc, count(n)])))
+    }
+    for (const [id, o] of s.outcomes) {
+      const c = o as Partial<Counted>
+      if (typeof c.provider !== 'string' || typeof c.jobCreator !== 'string' || !FINAL_STATES.has(c.state as string) || typeof c.audited !== 'boolean') throw new ReputationBookStateError(`outcome ${id} is not a counted deal`)
+      book.#outcomes.set(id, { provider: c.provider, jobCreator: c.jobCreator, state: c.state as FinalState, audited: c.audited })
+    }
+    for (const id of s.canaryDeals) book.#canaryDeals.add(id)
+    for (const id of s.reports) book.#reports.add(id)
+    return book
+  }
+
+  #apply (o: Counted, sign: 1 | -1): void {
     const p = o.provider.toLowerCase()
     const r = this.#rec(p)
     switch (o.state) {

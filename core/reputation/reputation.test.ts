@@ -48,20 +48,25 @@ function facts (spec: { deals: Array<{ p: number, jc: number, state: DealOutcome
   return { deals, canaries }
 }
 
-test('the book equals the pure records for any order of the same facts, and counts a fact delivered twice once', t => {
+test('the book equals the pure records for any order of the same facts, counts a fact delivered twice once, and keeps all of it through a snapshot taken anywhere', t => {
   const arb = fc.record({
     deals: fc.array(fc.record({ p: fc.integer({ min: 0, max: 2 }), jc: fc.integer({ min: 0, max: 1 }), state: fc.constantFrom('Settled', 'MediatedCorrect', 'MediatedWrong', 'TimedOutResult', 'TimedOutMediation') as fc.Arbitrary<DealOutcome['state']>, audited: fc.boolean() }), { maxLength: 30 }),
     canaries: fc.uniqueArray(fc.record({ deal: fc.integer({ min: 0, max: 40 }), p: fc.integer({ min: 0, max: 2 }), outcome: fc.constantFrom(1, 1, 2, 3, 4) as fc.Arbitrary<CanaryOutcomeValue>, honestParties: fc.boolean() }), { maxLength: 15, selector: c => c.deal }),
-    order: fc.array(fc.nat(), { minLength: 60, maxLength: 60 })
+    order: fc.array(fc.nat(), { minLength: 60, maxLength: 60 }),
+    cut: fc.nat({ max: 80 })
   })
-  t.notThrows(() => fc.assert(fc.property(arb, ({ deals: ds, canaries: cs, order }) => {
+  t.notThrows(() => fc.assert(fc.property(arb, ({ deals: ds, canaries: cs, order, cut }) => {
     const { deals, canaries } = facts({ deals: ds, canaries: cs })
     const expected = chainRecords(deals, canaries.map(x => x.c), new Map(canaries.flatMap(x => x.parties !== undefined ? [[x.c.dealId, x.parties] as const] : [])))
     const items: Array<() => void> = []
-    const book = new ReputationBook()
+    let book = new ReputationBook()
     for (const d of deals) items.push(() => { book.addOutcome(d) }, () => { book.addOutcome(d) })
     for (const c of canaries) items.push(() => { book.addCanary(c.c, c.parties) })
-    items.map((f, i) => [f, order[i % order.length] * 1000 + i] as const).sort((a, b) => a[1] - b[1]).forEach(([f]) => { f() })
+    items.map((f, i) => [f, order[i % order.length] * 1000 + i] as const).sort((a, b) => a[1] - b[1]).forEach(([f], i) => {
+      // a node stopped here and started again from the state it kept
+      if (i === cut) book = ReputationBook.restore(JSON.parse(JSON.stringify(book.snapshot())))
+      f()
+    })
     for (const p of PROVIDERS) {
       const want = expected.get(p) ?? emptyChainRecord()
       if (JSON.stringify(book.record(p)) !== JSON.stringify(want)) return false
@@ -69,6 +74,16 @@ test('the book equals the pure records for any order of the same facts, and coun
     }
     return true
   }), { numRuns: 300 }))
+})
+
+test('a snapshot that is not one is refused with a named error', t => {
+  const good = new ReputationBook()
+  good.addOutcome({ dealId: id(1), provider: PROVIDERS[0], jobCreator: JCS[0], price: 1n, auditPpm: 0, audited: false, challenged: false, state: 'Settled', closedBlock: 1 })
+  const s = good.snapshot()
+  t.deepEqual(ReputationBook.restore(JSON.parse(JSON.stringify(s))).record(PROVIDERS[0]), good.record(PROVIDERS[0]))
+  for (const bad of [null, 7, {}, { ...s, v: 2 }, { ...s, records: [[PROVIDERS[0], { settled: 'x' }]] }, { ...s, outcomes: [[id(1), { ...s.outcomes[0][1], state: 'Stolen' }]] }, { ...s, reports: [1] }]) {
+    t.throws(() => ReputationBook.restore(bad), { name: 'ReputationBookStateError' }, JSON.stringify(bad))
+  }
 })
 
 test('a deal later revealed as a canary leaves the ordinary counts; the scores map changes identity only on change', t => {

@@ -79,14 +79,22 @@ async function auditPpmOf (src: ChainFactsSource, txHash: string, dealId: string
   return Number(deal.auditPpm)
 }
 
-async function toFacts (src: ChainFactsSource, raw: Log[]): Promise<MarketFact[]> {
+export interface FactOptions {
+  /**
+   * Read each DealAgreed's audit rate from its agree call's calldata (one eth_getTransactionByHash per deal, in
+   * turn). Rewards need it; reputation does not, and leaves it null. Default true.
+   */
+  auditPpm?: boolean
+}
+
+async function toFacts (src: ChainFactsSource, raw: Log[], opts: FactOptions = {}): Promise<MarketFact[]> {
   const out: MarketFact[] = []
   for (const log of raw) {
     const e = decodeDealLog(log)
     if (e === null) continue
     const base = { dealId: e.dealId.toLowerCase(), block: e.blockNumber }
     switch (e.kind) {
-      case 'DealAgreed': out.push({ ...base, kind: e.kind, jobCreator: e.jobCreator.toLowerCase(), resourceProvider: e.resourceProvider.toLowerCase(), price: e.price, collateral: e.collateral, mediationFee: e.mediationFee, auditPpm: await auditPpmOf(src, e.txHash, e.dealId) }); break
+      case 'DealAgreed': out.push({ ...base, kind: e.kind, jobCreator: e.jobCreator.toLowerCase(), resourceProvider: e.resourceProvider.toLowerCase(), price: e.price, collateral: e.collateral, mediationFee: e.mediationFee, auditPpm: opts.auditPpm === false ? null : await auditPpmOf(src, e.txHash, e.dealId) }); break
       case 'ResultSubmitted': out.push({ ...base, kind: e.kind, audited: e.audited }); break
       case 'DealChallenged': out.push({ ...base, kind: e.kind, audit: e.audit }); break
       case 'DealMediated': out.push({ ...base, kind: e.kind, resultCorrect: e.resultCorrect }); break
@@ -98,20 +106,34 @@ async function toFacts (src: ChainFactsSource, raw: Log[]): Promise<MarketFact[]
 }
 
 /** Every Market deal event of the given deals, from the deploy block to `toBlock`. */
-export async function dealHistories (src: ChainFactsSource, dealIds: Iterable<string>, toBlock: number): Promise<MarketFact[]> {
+export async function dealHistories (src: ChainFactsSource, dealIds: Iterable<string>, toBlock: number, opts: FactOptions = {}): Promise<MarketFact[]> {
   const ids = [...new Set([...dealIds].map(d => d.toLowerCase()))].sort()
   const out: MarketFact[] = []
   for (let i = 0; i < ids.length; i += 100) {
-    out.push(...await toFacts(src, await logs(src, src.market, [null, ids.slice(i, i + 100)], src.deployBlock, toBlock)))
+    out.push(...await toFacts(src, await logs(src, src.market, [null, ids.slice(i, i + 100)], src.deployBlock, toBlock), opts))
   }
   return out
 }
 
-/** The deals that reached their final state in [fromBlock, toBlock], with their whole history. */
-export async function closedDealFacts (src: ChainFactsSource, fromBlock: number, toBlock: number): Promise<MarketFact[]> {
-  const inRange = await toFacts(src, await logs(src, src.market, [], fromBlock, toBlock))
-  const closed = new Set(inRange.filter(f => f.kind === 'DealSettled' || f.kind === 'DealMediated' || f.kind === 'DealTimedOut').map(f => f.dealId))
-  return await dealHistories(src, closed, toBlock)
+/** Every Market deal event in blocks [fromBlock, toBlock], in chain order. */
+export async function marketFactsIn (src: ChainFactsSource, fromBlock: number, toBlock: number, opts: FactOptions = {}): Promise<MarketFact[]> {
+  return await toFacts(src, await logs(src, src.market, [], fromBlock, toBlock), opts)
+}
+
+/** A deal's last event: after it nothing about the deal changes. */
+export function isFinalFact (f: MarketFact): boolean {
+  return f.kind === 'DealSettled' || f.kind === 'DealMediated' || f.kind === 'DealTimedOut'
+}
+
+/**
+ * The deals that reached their final state in [fromBlock, toBlock], with their whole history. From the deploy block
+ * the range is the whole history already: no second read.
+ */
+export async function closedDealFacts (src: ChainFactsSource, fromBlock: number, toBlock: number, opts: FactOptions = {}): Promise<MarketFact[]> {
+  const inRange = await marketFactsIn(src, fromBlock, toBlock, opts)
+  const closed = new Set(inRange.filter(isFinalFact).map(f => f.dealId))
+  if (fromBlock <= src.deployBlock) return inRange.filter(f => closed.has(f.dealId))
+  return await dealHistories(src, closed, toBlock, opts)
 }
 
 /** The canary reports recorded for an epoch (all of them, in order of recording). */

@@ -37,6 +37,7 @@ import {
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
 } from '../../core/lifecycle/job-creator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
+import { noteRecent } from '../../core/bounded.ts'
 import { BanList, afterProposal, type BanPolicy, type ProposalFailure } from '../../core/policy/ban.ts'
 import { queueDecision, fittingProviders, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
 import { resultBytesBound } from '../../core/policy/result-size.ts'
@@ -550,17 +551,12 @@ export class JobCreator {
   }
 
   private noteTaken (offerId: string): void {
-    const now = this.c.clock.now()
-    this.taken.set(offerId, now)
-    for (const [id, at] of this.taken) { if (this.taken.size <= 1024 && at > now - CONTENTION_MS) break; this.taken.delete(id) }
+    noteRecent(this.taken, offerId, this.c.clock.now(), CONTENTION_MS, 1024)
   }
 
   /** A provider's slot taken by one of this job creator's own jobs, remembered briefly (bounded). */
   private noteCountersigned (provider: string): void {
-    const now = this.c.clock.now()
-    this.recentDeals.delete(provider.toLowerCase())
-    this.recentDeals.set(provider.toLowerCase(), now)
-    for (const [p, at] of this.recentDeals) { if (this.recentDeals.size <= 1024 && at > now - CONTENTION_MS) break; this.recentDeals.delete(p) }
+    noteRecent(this.recentDeals, provider.toLowerCase(), this.c.clock.now(), CONTENTION_MS, 1024)
   }
 
   /**

@@ -30,6 +30,7 @@ import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/drive
 import { chainCall } from '../lifecycle/chain-call.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
+import { setNewest } from '../../core/bounded.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 /** The mediator's record of one dispute: the lifecycle's data. */
@@ -39,6 +40,9 @@ export interface MediatorHost extends DisputeNode {
   getMultiaddrs: () => Multiaddr[]
   services: { dht: KadDHT } & NonNullable<DisputeNode['services']>
 }
+
+/** deals whose result details a mediator keeps (see Mediator.details) */
+const MAX_DETAILS = 10_000
 
 /**
  * The mediator could not stage the job's inputs although the provider's result says it did: it cannot judge the
@@ -105,7 +109,10 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   private readonly cursor: BlockCursor
   private readonly ownsDisputes: boolean
   private readonly policy: MediatorPolicy
-  /** the submitted CID and the provider of each dispute, from the chain's events */
+  /**
+   * The submitted CID and the provider of recent deals, from the chain's events (every result submitted: a dispute
+   * may draw us later). The newest MAX_DETAILS; a dispute whose deal is no longer here reads its history.
+   */
   private readonly details = new Map<string, { resultCid?: string, resourceProvider?: string, mediator?: string }>()
   private readonly offs: Array<() => void> = []
   private running = false
@@ -172,8 +179,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   private remember (e: MarketChainEvent): void {
     const id = (e.args as { dealId?: string }).dealId?.toLowerCase()
     if (id === undefined) return
-    if (e.name === 'ResultSubmitted') this.details.set(id, { ...this.details.get(id), resultCid: e.args.resultCid, resourceProvider: e.args.resourceProvider })
-    if (e.name === 'DealChallenged') this.details.set(id, { ...this.details.get(id), mediator: e.args.mediator })
+    if (e.name === 'ResultSubmitted') setNewest(this.details, id, { ...this.details.get(id), resultCid: e.args.resultCid, resourceProvider: e.args.resourceProvider }, MAX_DETAILS)
+    if (e.name === 'DealChallenged') setNewest(this.details, id, { ...this.details.get(id), mediator: e.args.mediator }, MAX_DETAILS)
   }
 
   private async onChallenged (e: MarketChainEvent): Promise<void> {
@@ -273,7 +280,11 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   /** Asks the job creator and the provider for the case, each place they can be found. */
   private async pullRound (rec: MediatorDispute, signal: AbortSignal): Promise<void> {
     const host = this.init.host
-    const provider = this.details.get(rec.dealId)?.resourceProvider
+    let provider = this.details.get(rec.dealId)?.resourceProvider
+    if (provider === undefined) {
+      for (const e of await this.init.chain.follower.history(rec.dealId)) this.remember(e)
+      provider = this.details.get(rec.dealId)?.resourceProvider
+    }
     for (const party of [rec.jobCreator, provider]) {
       if (party === undefined) continue
       const targets = await locatePeer(party, {
