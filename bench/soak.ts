@@ -53,7 +53,14 @@ export interface Sample {
 }
 export interface SoakEvent { t: number, what: string }
 export interface IntervalStats { fromS: number, toS: number, jobs: number, ok: number, failed: number, retried: number, successRate: number, p50Ms: number, p95Ms: number, events: string[] }
-export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
+/** one source's completed jobs: percentiles over the run, p50 of its first and last fifth, slope */
+export interface SourceLatency { jobs: number, p50Ms: number, p95Ms: number, firstFifthP50Ms: number, lastFifthP50Ms: number, slopeMsPerHour: number }
+/**
+ * A process's memory over the steady phase. `late*` slopes are fitted on the second half of the run only: RSS of a
+ * process that warms up for half an hour (V8 growing its heap to the load) then levels off has a large whole-run
+ * slope and a small late one; a leak has both.
+ */
+export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, rssLateSlopeMbPerHour: number, anonLateSlopeMbPerHour?: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
 
 export interface SoakReport {
   durationS: number
@@ -66,6 +73,8 @@ export interface SoakReport {
   firstAttemptSuccessRate: number
   completionRate: number
   latency: { p50Ms: number, p95Ms: number, firstIntervalP50Ms: number, lastIntervalP50Ms: number, slopeMsPerHour: number }
+  /** per source of jobs (the long-lived job creators, the fresh `lilypad run` processes): a drift shows whose it is */
+  latencyBySource: Record<string, SourceLatency>
   intervals: IntervalStats[]
   events: SoakEvent[]
   processes: Record<string, ProcessTrend>
@@ -355,12 +364,20 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       }
     }
     const handles = ss.map(s => s.handles).filter((h): h is number => h !== undefined)
+    const late = ss.filter(s => s.t >= t0 + r.durationMs / 2)
+    const lateFit = (key: 'rssMb' | 'anonMb'): number | undefined => {
+      const has = late.filter(s => s[key] !== undefined)
+      return has.length < 2 ? undefined : round(slope(has.map(s => (s.t - t0) / 3_600_000), has.map(s => s[key] as number)))
+    }
+    const anonLate = lateFit('anonMb')
     processes[name] = {
       samples: ss.length,
       rssFirstMb: fit[0]?.rssMb ?? 0,
       rssLastMb: ss.at(-1)?.rssMb ?? 0,
       rssMaxMb: Math.max(...ss.map(s => s.rssMb)),
       rssSlopeMbPerHour: round(slope(hours, fit.map(s => s.rssMb))),
+      rssLateSlopeMbPerHour: lateFit('rssMb') ?? round(slope(hours, fit.map(s => s.rssMb))),
+      ...(anonLate !== undefined ? { anonLateSlopeMbPerHour: anonLate } : {}),
       ...trend('anonMb', 'anon'),
       ...trend('heapMb', 'heap'),
       ...trend('heapTotalMb', 'heapTotal'),
@@ -384,6 +401,11 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       lastIntervalP50Ms: busy.at(-1)?.p50Ms ?? 0,
       slopeMsPerHour: round(slope(okJobs.map(j => (j.t - t0) / 3_600_000), okJobs.map(j => j.ms)), 0)
     },
+    latencyBySource: Object.fromEntries([...new Set(okJobs.map(j => j.source))].sort().map(src => {
+      const js = okJobs.filter(j => j.source === src)
+      const fifth = (from: number, to: number): number => round(percentile(js.filter(j => j.t >= t0 + from * r.durationMs && j.t < t0 + to * r.durationMs).map(j => j.ms), 0.5), 0)
+      return [src, { jobs: js.length, p50Ms: round(percentile(js.map(j => j.ms), 0.5), 0), p95Ms: round(percentile(js.map(j => j.ms), 0.95), 0), firstFifthP50Ms: fifth(0, 0.2), lastFifthP50Ms: fifth(0.8, Infinity), slopeMsPerHour: round(slope(js.map(j => (j.t - t0) / 3_600_000), js.map(j => j.ms)), 0) }]
+    })),
     intervals,
     events: r.events.map(e => ({ t: Math.max(0, Math.round((e.t - t0) / 1000)), what: e.what })),
     processes,
@@ -399,15 +421,16 @@ export function soakText (r: SoakReport): string {
   out.push(`soak: ${r.durationS} s, ${r.jobs} jobs, ${r.completed} completed (${(r.completionRate * 100).toFixed(1)} %), ${r.failed} failed, ${r.retried} needed a retry`)
   out.push(`malloc arenas: MALLOC_ARENA_MAX=${r.mallocArenaMax ?? 'unset (glibc default: 8 per core)'}`)
   out.push(`latency: p50 ${r.latency.p50Ms} ms, p95 ${r.latency.p95Ms} ms; first interval p50 ${r.latency.firstIntervalP50Ms} ms, last ${r.latency.lastIntervalP50Ms} ms; trend ${r.latency.slopeMsPerHour} ms/h`)
+  for (const [src, l] of Object.entries(r.latencyBySource)) out.push(`  ${src.padEnd(12)} ${String(l.jobs).padStart(5)} jobs: p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms; p50 first fifth ${l.firstFifthP50Ms} ms, last fifth ${l.lastFifthP50Ms} ms; trend ${l.slopeMsPerHour} ms/h`)
   out.push('')
   out.push('interval (s)    jobs  ok  failed  retried  p50 ms  p95 ms  events')
   const ms = (v: number): string => Number.isFinite(v) ? String(v) : '-'
   for (const i of r.intervals) out.push(`${`${i.fromS}-${i.toS}`.padEnd(14)}${String(i.jobs).padStart(6)}${String(i.ok).padStart(4)}${String(i.failed).padStart(8)}${String(i.retried).padStart(9)}${ms(i.p50Ms).padStart(8)}${ms(i.p95Ms).padStart(8)}  ${i.events.join('; ')}`)
   out.push('')
-  out.push('process        RSS first → last (max) MB   RSS trend MB/h   heap first → last MB   heap trend MB/h   external first → last MB (trend MB/h)   handles first → last (max)   anonymous trend MB/h   heap reserved first → last MB (trend MB/h)')
+  out.push('process        RSS first → last (max) MB   RSS trend MB/h   heap first → last MB   heap trend MB/h   external first → last MB (trend MB/h)   handles first → last (max)   anonymous trend MB/h   heap reserved first → last MB (trend MB/h)   second half: RSS / anonymous trend MB/h')
   for (const [name, p] of Object.entries(r.processes)) {
     const external = p.externalFirstMb !== undefined ? `${p.externalFirstMb} → ${p.externalLastMb} (${p.externalSlopeMbPerHour})` : '-'
-    out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${external.padEnd(38)}   ${(p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-').padEnd(26)}   ${String(p.anonSlopeMbPerHour ?? '-').padStart(20)}   ${p.heapTotalFirstMb !== undefined ? `${p.heapTotalFirstMb} → ${p.heapTotalLastMb} (${p.heapTotalSlopeMbPerHour})` : '-'}`)
+    out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${external.padEnd(38)}   ${(p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-').padEnd(26)}   ${String(p.anonSlopeMbPerHour ?? '-').padStart(20)}   ${(p.heapTotalFirstMb !== undefined ? `${p.heapTotalFirstMb} → ${p.heapTotalLastMb} (${p.heapTotalSlopeMbPerHour})` : '-').padEnd(42)}   ${p.rssLateSlopeMbPerHour} / ${p.anonLateSlopeMbPerHour ?? '-'}`)
   }
   out.push('')
   out.push(`data directories MB, start → end: ${Object.entries(r.diskMb).map(([k, d]) => `${k} ${d.first} → ${d.last}`).join(', ')}`)

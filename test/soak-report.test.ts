@@ -11,23 +11,29 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   const jobs: JobRecord[] = []
   // 60 minutes, a job a minute taking 2 s + 10 ms per minute (a drift of 600 ms/h); one failure in minute 31
   for (let m = 0; m < 60; m++) jobs.push({ t: T0 + m * MIN + 30_000, source: 'jc-a', ok: m !== 31, ms: 2000 + 10 * m, attempts: m === 20 ? 2 : 1, errors: m === 20 ? ['FetchTimeoutError: …'] : [] })
+  // and a fresh CLI process every 10 minutes whose start grows by a second every 10 minutes
+  const cli: JobRecord[] = []
+  for (let m = 5; m < 60; m += 10) cli.push({ t: T0 + m * MIN, source: 'lilypad-run', ok: true, ms: 3000 + 100 * m, attempts: 1, errors: [] })
   // RSS flat at 200 MB for the devnet; 100 → 160 MB over the hour for a leaking process; a warm-up spike ignored
   const samples: Record<string, Sample[]> = { devnet: [], leaky: [] }
   for (let m = 0; m <= 60; m += 5) {
     samples.devnet.push({ t: T0 + m * MIN, rssMb: m === 0 ? 400 : 200, anonMb: m === 0 ? 380 : 180, heapMb: 80, heapTotalMb: 120, externalMb: 10, handles: 60 })
     samples.leaky.push({ t: T0 + m * MIN, rssMb: 100 + m, anonMb: 80 + m, heapMb: 50 + m / 2, heapTotalMb: 90 + m / 2, externalMb: 5 + m / 4, handles: 20 })
   }
-  const r = summarise({ t0: T0, durationMs: 60 * MIN, intervalMs: 10 * MIN, jobs, events: [{ t: T0 + 30 * MIN, what: 'restarting the bootstrap node' }], samples, outDir: '/tmp/x' })
-  t.is(r.jobs, 60)
-  t.is(r.completed, 59)
+  const r = summarise({ t0: T0, durationMs: 60 * MIN, intervalMs: 10 * MIN, jobs: [...jobs, ...cli], events: [{ t: T0 + 30 * MIN, what: 'restarting the bootstrap node' }], samples, outDir: '/tmp/x' })
+  t.is(r.jobs, 66)
+  t.is(r.completed, 65)
   t.is(r.failed, 1)
   t.is(r.retried, 1)
-  t.is(r.completionRate, round3(59 / 60))
+  t.is(r.completionRate, round3(65 / 66))
   t.is(r.intervals.length, 6)
-  t.like(r.intervals[3], { fromS: 1800, toS: 2400, jobs: 10, ok: 9, failed: 1, events: ['restarting the bootstrap node'] })
-  t.is(r.latency.slopeMsPerHour, 600)
+  t.like(r.intervals[3], { fromS: 1800, toS: 2400, jobs: 11, ok: 10, failed: 1, events: ['restarting the bootstrap node'] })
+  t.like(r.latencyBySource['jc-a'], { jobs: 59, slopeMsPerHour: 600 })
+  t.like(r.latencyBySource['lilypad-run'], { jobs: 6, slopeMsPerHour: 6000, firstFifthP50Ms: 3500, lastFifthP50Ms: 8500 }, 'the drift is the CLI\'s, told apart from the job creators\'')
   t.is(r.processes.devnet.rssSlopeMbPerHour, 0, 'flat once warmed up')
   t.is(r.processes.leaky.rssSlopeMbPerHour, 60)
+  t.like(r.processes.leaky, { rssLateSlopeMbPerHour: 60, anonLateSlopeMbPerHour: 60 }, 'a leak grows in the second half too')
+  t.like(r.processes.devnet, { rssLateSlopeMbPerHour: 0, anonLateSlopeMbPerHour: 0 })
   t.is(r.processes.leaky.heapSlopeMbPerHour, 30)
   t.is(r.processes.leaky.externalSlopeMbPerHour, 15, 'Buffers outside the heap: tells a buffer leak from allocator growth')
   t.is(r.processes.devnet.externalSlopeMbPerHour, 0)
@@ -35,19 +41,20 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   t.is(r.processes.leaky.heapTotalSlopeMbPerHour, 30)
   t.like(r.processes.devnet, { anonSlopeMbPerHour: 0, heapTotalSlopeMbPerHour: 0, anonFirstMb: 180, heapTotalLastMb: 120 })
   t.is(r.processes.devnet.rssMaxMb, 400)
-  t.is(r.jobTimes.length, 60)
+  t.is(r.jobTimes.length, 66)
 
   const report = { ...r, diskMb: { devnet: { first: 1, last: 2 } } }
   const text = soakText(report)
-  t.regex(text, /60 jobs, 59 completed \(98\.3 %\), 1 failed, 1 needed a retry/)
+  t.regex(text, /66 jobs, 65 completed \(98\.5 %\), 1 failed, 1 needed a retry/)
+  t.regex(text, /lilypad-run\s+6 jobs: p50 \d+ ms, p95 \d+ ms; p50 first fifth 3500 ms, last fifth 8500 ms; trend 6000 ms\/h/)
   t.regex(text, /leaky\s+110 → 160 \(160\)\s+60/, 'the first steady sample (after the warm-up tenth) to the last')
-  t.regex(text, /leaky .* 20 → 20 \(20\)\s+60\s+95 → 120 \(30\)$/m, 'the anonymous trend and the reserved heap')
+  t.regex(text, /leaky .* 20 → 20 \(20\)\s+60\s+95 → 120 \(30\)\s+60 \/ 60$/m, 'the anonymous trend, the reserved heap, and the second half\'s trends')
   t.regex(text, /7\.\d+ → 20 \(15\)/, 'external memory first → last (trend)')
   t.regex(text, /jc-a FAILED after 1 attempt/)
   const svg = soakSvg(report, T0)
   t.true(svg.startsWith('<svg'))
   t.is((svg.match(/<polyline/g) ?? []).length, 12, 'RSS, anonymous memory, reserved heap, heap, external memory and handles for each of the two processes')
-  t.is((svg.match(/<circle/g) ?? []).length, 60, 'one dot per job')
+  t.is((svg.match(/<circle/g) ?? []).length, 66, 'one dot per job')
 })
 
 function round3 (x: number): number { return Math.round(x * 1000) / 1000 }
