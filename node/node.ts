@@ -9,6 +9,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
 import { ReputationFeed } from './incentives/reputation-feed.ts'
+import { nativeRecoverUnavailable } from './crypto/native-recover.ts'
 import { Validator, NotAValidatorError, type ValidatorOptions } from './roles/validator.ts'
 import { RewardsClient, NoRewardsContractError } from './incentives/rewards-client.ts'
 import { deriveCanaryKey, setupFromJson } from '../protocols/incentives/index.ts'
@@ -263,7 +264,8 @@ export class LilypadNode {
     }
     if (roles.includes('validator')) await this.startValidator()
     this.startHousekeeping()
-    this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address }, 'node started')
+    this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address, signatures: nativeRecoverUnavailable === undefined ? 'libsecp256k1' : 'javascript' }, 'node started')
+    if (nativeRecoverUnavailable !== undefined) this.logger.warn({ err: nativeRecoverUnavailable.message }, 'the native secp256k1 binding did not load: signatures are recovered in JavaScript (about 30 times the CPU per message)')
   }
 
   /** A job creator on this node's host, chain and store (the CLI's `run`; the bridge). */

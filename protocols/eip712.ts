@@ -2,7 +2,8 @@
 // Every signed Lilypad message is EIP-712 typed data under one domain bound to the chain id and the Market
 // contract, so a signature is valid on exactly one network and the contract can verify it. A message's id is
 // its EIP-712 digest (domain-bound), so the same deal on two networks has two different ids.
-import { TypedDataEncoder, verifyTypedData, getAddress, type Signer, type TypedDataDomain } from 'ethers'
+import { TypedDataEncoder, getAddress, type Signer, type TypedDataDomain } from 'ethers'
+import { recoverTypedData, typedDataHash } from './signatures.ts'
 
 export const DOMAIN_NAME = 'Lilypad'
 export const DOMAIN_VERSION = '1'
@@ -165,7 +166,7 @@ export function typesOf (kind: MessageKind): Record<string, Array<{ name: string
 
 /** The message's id: its EIP-712 digest under the network's domain. */
 export function idOf<K extends MessageKind> (kind: K, domain: LilypadDomain, value: MessageKinds[K]): string {
-  return TypedDataEncoder.hash(domainOf(domain), typesOf(kind), value as unknown as Record<string, unknown>)
+  return typedDataHash(domainOf(domain), typesOf(kind), value as unknown as Record<string, unknown>)
 }
 
 /** The EIP-712 struct hash (without domain), as Solidity's `keccak256(abi.encode(TYPEHASH, …))`. */
@@ -179,5 +180,5 @@ export async function signMessage<K extends MessageKind> (kind: K, domain: Lilyp
 
 /** The address that signed `value`, or throws if the signature is malformed. */
 export function recoverSigner<K extends MessageKind> (kind: K, domain: LilypadDomain, value: MessageKinds[K], signature: string): string {
-  return verifyTypedData(domainOf(domain), typesOf(kind), value as unknown as Record<string, unknown>, signature)
+  return recoverTypedData(domainOf(domain), typesOf(kind), value as unknown as Record<string, unknown>, signature)
 }

@@ -3,7 +3,8 @@
 // id there and have job creators dial them instead of the provider (and blame the provider for what that peer
 // does). The binding is signed by the same key as the offer, so a relay can only pass it on unchanged. One
 // binding serves every offer of the provider until it expires, so nodes verify it once and cache it.
-import { TypedDataEncoder, verifyTypedData, type Signer } from 'ethers'
+import { TypedDataEncoder, type Signer } from 'ethers'
+import { recoverTypedData } from './signatures.ts'
 import { domainOf, type LilypadDomain } from './eip712.ts'
 
 export const PeerBindingTypes = {
@@ -35,7 +36,7 @@ export async function signPeerBinding (domain: LilypadDomain, b: PeerBinding, si
 }
 
 export function recoverPeerBindingSigner (domain: LilypadDomain, b: PeerBinding, signature: string): string {
-  return verifyTypedData(domainOf(domain), types(), b as unknown as Record<string, unknown>, signature)
+  return recoverTypedData(domainOf(domain), types(), b as unknown as Record<string, unknown>, signature)
 }
 
 /**

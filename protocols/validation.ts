@@ -6,9 +6,10 @@
 // recoveries and the EIP-712 hashing (milliseconds of CPU per message in JavaScript; a worker can do it, see
 // node/verifier), `checkRecovered` does everything else from its answer (microseconds, on the caller's thread,
 // where the replay cache lives). `validateEnvelope` is both in one call.
-import { idOf, recoverSigner, type LilypadDomain, type MessageKind } from './eip712.ts'
-import { recoverNodeRecordSigner, nodeRecordDigest } from './directory/record-types.ts'
-import { recoverWithdrawalSigner, withdrawalId } from './withdrawal.ts'
+import { idOf, type LilypadDomain, type MessageKind } from './eip712.ts'
+import { nodeRecordDigest } from './directory/record-types.ts'
+import { withdrawalId } from './withdrawal.ts'
+import { recoverDigest } from './signatures.ts'
 import { MAX_BINDING_TTL, recoverPeerBindingSigner, type PeerBindingCache, type PeerBindingProof } from './peer-binding.ts'
 import { MessageValidationError } from './errors.ts'
 import type { Envelope, WireKind, WireKinds } from './codec.ts'
@@ -78,12 +79,10 @@ export function bindingNeedsRecovery (env: Envelope, bindings?: PeerBindingCache
 
 /** The expensive half: id, signer and binding signer. Never throws on a bad signature (returns ''). */
 export function recoverEnvelope (env: Envelope, domain: LilypadDomain, withBinding = true): Recovered {
-  const signer = safely(() => env.kind === 'NodeRecord'
-    ? recoverNodeRecordSigner(domain, env.value as WireKinds['NodeRecord'], env.signature)
-    : env.kind === 'OfferWithdrawal'
-      ? recoverWithdrawalSigner(domain, env.value as WireKinds['OfferWithdrawal'], env.signature)
-      : recoverSigner(env.kind as MessageKind, domain, env.value as never, env.signature))
-  const out: Recovered = { id: messageId(env, domain), signer }
+  // every kind's id is its EIP-712 digest, the one its signature signs: hashed once, recovered from
+  const id = messageId(env, domain)
+  const signer = safely(() => recoverDigest(id, env.signature))
+  const out: Recovered = { id, signer }
   if (withBinding && env.binding !== undefined && env.peer !== undefined) {
     const binding = env.binding
     const peerId = env.peer

@@ -1,7 +1,8 @@
 // A provider withdraws a capacity slot's offer (the slot got booked) before the offer expires. Signed
 // EIP-712 typed data under the Lilypad domain; a withdrawal with a higher nonce than the slot's offer removes
 // it from order books and keeps older copies of the offer out until the withdrawal expires.
-import { TypedDataEncoder, verifyTypedData, type Signer } from 'ethers'
+import type { Signer } from 'ethers'
+import { recoverTypedData, typedDataHash } from './signatures.ts'
 import { domainOf, type LilypadDomain } from './eip712.ts'
 
 export const OfferWithdrawalTypes = {
@@ -20,7 +21,7 @@ function types (): Record<string, Array<{ name: string, type: string }>> {
 }
 
 export function withdrawalId (domain: LilypadDomain, w: OfferWithdrawal): string {
-  return TypedDataEncoder.hash(domainOf(domain), types(), w as unknown as Record<string, unknown>)
+  return typedDataHash(domainOf(domain), types(), w as unknown as Record<string, unknown>)
 }
 
 export async function signWithdrawal (domain: LilypadDomain, w: OfferWithdrawal, signer: Signer): Promise<string> {
@@ -28,5 +29,5 @@ export async function signWithdrawal (domain: LilypadDomain, w: OfferWithdrawal,
 }
 
 export function recoverWithdrawalSigner (domain: LilypadDomain, w: OfferWithdrawal, signature: string): string {
-  return verifyTypedData(domainOf(domain), types(), w as unknown as Record<string, unknown>, signature)
+  return recoverTypedData(domainOf(domain), types(), w as unknown as Record<string, unknown>, signature)
 }

@@ -8,8 +8,13 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { recoverEnvelope, type Recovered } from '../../protocols/validation.ts'
+import { installNativeRecover } from '../crypto/native-recover.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import type { LilypadDomain } from '../../protocols/eip712.ts'
+
+// every recovery of this process (the inline verifier's, negotiation's, the chain client's checks) uses
+// libsecp256k1 where its binding loads; the workers install it for themselves (worker.ts)
+installNativeRecover()
 
 export interface SignatureVerifier {
   readonly kind: 'inline' | 'workers'

@@ -2,6 +2,9 @@
 import { parentPort } from 'node:worker_threads'
 import { decodeEnvelope } from '../../protocols/codec.ts'
 import { recoverEnvelope } from '../../protocols/validation.ts'
+import { installNativeRecover } from '../crypto/native-recover.ts'
+
+installNativeRecover()
 
 interface Request { seq: number, bytes: Uint8Array, chainId: bigint, verifyingContract: string, withBinding: boolean }
 

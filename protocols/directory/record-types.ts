@@ -1,7 +1,8 @@
 // The directory's signed record, as EIP-712 typed data under the Lilypad domain. It binds a libp2p peer id
 // to an Ethereum address: the Ethereum key signs a record naming the peer id, and the peer's libp2p key
 // signs the record's digest (see record.ts), so neither key can claim the other without its consent.
-import { TypedDataEncoder, verifyTypedData, type Signer } from 'ethers'
+import type { Signer } from 'ethers'
+import { recoverTypedData, typedDataHash } from '../signatures.ts'
 import { domainOf, type LilypadDomain } from '../eip712.ts'
 
 export const NodeRecordTypes = {
@@ -29,7 +30,7 @@ function types (): Record<string, Array<{ name: string, type: string }>> {
 }
 
 export function nodeRecordDigest (domain: LilypadDomain, r: NodeRecord): string {
-  return TypedDataEncoder.hash(domainOf(domain), types(), r as unknown as Record<string, unknown>)
+  return typedDataHash(domainOf(domain), types(), r as unknown as Record<string, unknown>)
 }
 
 export async function signNodeRecord (domain: LilypadDomain, r: NodeRecord, signer: Signer): Promise<string> {
@@ -37,5 +38,5 @@ export async function signNodeRecord (domain: LilypadDomain, r: NodeRecord, sign
 }
 
 export function recoverNodeRecordSigner (domain: LilypadDomain, r: NodeRecord, signature: string): string {
-  return verifyTypedData(domainOf(domain), types(), r as unknown as Record<string, unknown>, signature)
+  return recoverTypedData(domainOf(domain), types(), r as unknown as Record<string, unknown>, signature)
 }

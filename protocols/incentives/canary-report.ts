@@ -1,7 +1,8 @@
 // A validator's verdict on one canary job, signed as EIP-712 typed data under the Rewards contract's own domain
 // (contracts/src/Rewards.sol `CanaryReport`), so the contract can check it and anyone holding it — the provider it
 // passed, for one — can record it on chain. Its id is its EIP-712 digest.
-import { TypedDataEncoder, getAddress, id, isAddress, isHexString, verifyTypedData, ZeroHash, type Signer, type TypedDataDomain } from 'ethers'
+import { TypedDataEncoder, getAddress, id, isAddress, isHexString, ZeroHash, type Signer, type TypedDataDomain } from 'ethers'
+import { recoverTypedData } from '../signatures.ts'
 
 export const REWARDS_DOMAIN_NAME = 'Lilypad Rewards'
 export const REWARDS_DOMAIN_VERSION = '1'
@@ -91,7 +92,7 @@ export function verifyCanaryReport (domain: RewardsDomain, s: SignedCanaryReport
   checkCanaryReport(s.report)
   let signer: string
   try {
-    signer = verifyTypedData(rewardsDomainOf(domain), types(), s.report as unknown as Record<string, unknown>, s.signature)
+    signer = recoverTypedData(rewardsDomainOf(domain), types(), s.report as unknown as Record<string, unknown>, s.signature)
   } catch (err) {
     throw new CanaryReportError('BAD_SIGNATURE', (err as Error).message)
   }
