@@ -135,3 +135,25 @@ test('a wait on a record that the driver\'s stop ends rejects with the stop\'s r
   await driver.stop()
   await t.throwsAsync(waiting, { message: 'provider lifecycle stopping' })
 })
+
+test('an action in flight when the driver stops is aborted with a LifecycleStoppingError naming the action and the deal', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const started = Promise.withResolvers<AbortSignal>()
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'provider',
+    step: rec => rec.phase === 'waiting' ? { record: { ...rec, phase: 'working' }, actions: [{ kind: 'deliver', deadline: Date.now() + 600_000 }] } : { record: rec, actions: [] },
+    failure: () => ({ type: 'failed' }),
+    facts: async () => ({}),
+    perform: async (_rec, _a, signal) => {
+      started.resolve(signal)
+      return await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true }) })
+    }
+  }
+  const driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Rec>(dir), { now: () => Date.now() })
+  await driver.add({ id: 'd7', terminal: false, updatedAt: 0, phase: 'waiting', due: 0 })
+  const signal = await started.promise
+  await driver.stop()
+  t.true(signal.aborted)
+  t.like(signal.reason, { name: 'LifecycleStoppingError', message: 'provider lifecycle stopping (deliver of d7)' })
+})

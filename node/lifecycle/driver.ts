@@ -83,6 +83,12 @@ function unlessAborted<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
+/** The reason a stopping driver gives its waits and the actions it aborts. */
+export class LifecycleStoppingError extends Error {
+  static override name = 'LifecycleStoppingError'
+  override name = LifecycleStoppingError.name
+}
+
 /** The reason an attempt's signal carries once the attempt has ended (whichever way). */
 class AttemptOverError extends Error {
   override name = 'AttemptOverError'
@@ -218,13 +224,18 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
 
   async stop (): Promise<void> {
     if (this.stopped) return
-    this.#stop.abort(new Error(`${this.lifecycle.role} lifecycle stopping`))
+    const role = this.lifecycle.role
+    // each action in flight first, with a reason naming it: whatever an action leaves rejecting after the stop (an
+    // error report, a stray rejection) says which action of which deal it was
+    for (const [id, live] of this.#live) {
+      for (const [kind, ac] of live.inflight) ac.abort(new LifecycleStoppingError(`${role} lifecycle stopping (${kind} of ${id})`))
+    }
+    this.#stop.abort(new LifecycleStoppingError(`${role} lifecycle stopping`))
     this.#offClock?.()
     for (const live of this.#live.values()) {
       live.timer?.cancel()
       live.refreshTimer?.cancel()
       live.unwatch?.()
-      for (const ac of live.inflight.values()) ac.abort(this.#stop.signal.reason)
     }
     await Promise.allSettled([...this.#tasks])
     this.#live.clear()

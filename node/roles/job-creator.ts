@@ -55,7 +55,7 @@ export type JobProgressEvents =
   /** live output of the deal's container, as the provider streams it (advisory: the result is the CID-verified one) */
   | ProgressEvent<'lilypad:job:log', { stream: 'stdout' | 'stderr', data: string }>
   /** every provider that fits is busy: the job waits in a queue (sent on entering it and whenever the count changes) */
-  | ProgressEvent<'lilypad:job:queued', { busyProviders: number, waitedMs: number, deadlineMs: number }>
+  | ProgressEvent<'lilypad:job:queued', { busyProviders: number, waitedMs: number, deadlineMs: number, /** the fitting offers are held by this node's own other jobs, not busy with others' */ ownJobs: boolean }>
 
 export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   module: string
@@ -207,7 +207,7 @@ export class ResultUnavailableError extends Error {
 /** Where live output goes (text, decoded per stream). */
 type LogSink = (stream: 'stdout' | 'stderr', data: string) => void
 /** Where the queue's state goes. */
-type QueueSink = (busyProviders: number, waitedMs: number, deadlineMs: number) => void
+type QueueSink = (busyProviders: number, waitedMs: number, deadlineMs: number, ownJobs: boolean) => void
 
 /** The job creator's record of a deal: the lifecycle's data. */
 export type JcDealRecord = JobCreatorDeal
@@ -237,6 +237,7 @@ class JobQueue {
   private readonly startedAt: number
   private inQueue = false
   busyProviders = 0
+  private ownJobs = false
 
   constructor (c: Pick<Components, 'clock' | 'metrics'>, policy: QueuePolicy, sink: QueueSink) {
     this.c = c
@@ -247,13 +248,16 @@ class JobQueue {
 
   waitedMs (): number { return Math.max(0, this.c.clock.now() - this.startedAt) }
 
-  decide (s: { free: number, busyProviders: number, providersSeen: boolean, ruledOut?: number }): ReturnType<typeof queueDecision> {
+  /** `ownJobs`: the providers counted are held by this node's other jobs (their offers are claimed or just taken) */
+  decide (s: { free: number, busyProviders: number, providersSeen: boolean, ruledOut?: number, ownJobs?: boolean }): ReturnType<typeof queueDecision> {
     const d = queueDecision({ ...s, waitedMs: this.waitedMs() }, this.policy)
-    if (d.kind === 'wait' && d.queued && (!this.inQueue || s.busyProviders !== this.busyProviders)) {
+    const own = s.ownJobs === true
+    if (d.kind === 'wait' && d.queued && (!this.inQueue || s.busyProviders !== this.busyProviders || own !== this.ownJobs)) {
       if (!this.inQueue) this.c.metrics.queuedJobs.inc()
       this.inQueue = true
       this.busyProviders = s.busyProviders
-      this.sink(s.busyProviders, this.waitedMs(), this.policy.queueTimeoutMs)
+      this.ownJobs = own
+      this.sink(s.busyProviders, this.waitedMs(), this.policy.queueTimeoutMs, own)
     }
     return d
   }
@@ -399,9 +403,12 @@ export class JobCreator {
     }
     const note = (message: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:note', { message })); this.c.logger.info(message) }
     const tx = (what: string, hash: string, gasUsed: bigint): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:tx', { what, hash, gasUsed })) }
-    const queued = (busyProviders: number, waitedMs: number, deadlineMs: number): void => {
-      req.onProgress?.(new CustomProgressEvent('lilypad:job:queued', { busyProviders, waitedMs, deadlineMs }))
-      note(`every provider that fits is busy (${busyProviders}): waiting for a free slot (${Math.round(waitedMs / 1000)} s of ${Math.round(deadlineMs / 1000)} s)`)
+    const queued = (busyProviders: number, waitedMs: number, deadlineMs: number, ownJobs: boolean): void => {
+      req.onProgress?.(new CustomProgressEvent('lilypad:job:queued', { busyProviders, waitedMs, deadlineMs, ownJobs }))
+      const waited = `${Math.round(waitedMs / 1000)} s of ${Math.round(deadlineMs / 1000)} s`
+      note(ownJobs
+        ? `every provider that fits is taken by this node's other jobs (${busyProviders}): waiting for one of them to free a slot (${waited})`
+        : `every provider that fits is busy (${busyProviders}): waiting for a free slot (${waited})`)
     }
     const log = req.onProgress === undefined ? undefined : (stream: 'stdout' | 'stderr', data: string): void => { req.onProgress?.(new CustomProgressEvent('lilypad:job:log', { stream, data })) }
     // input files are served from this node's store while the job runs (retries and mediation included)
@@ -529,7 +536,9 @@ export class JobCreator {
           }
           if (!busy) note(`no provider agreed (${err.message}); trying others`)
           // the providers that answered busy are the queue, whether or not the book shows them busy yet
-          const d = queue.decide({ free: 0, busyProviders: busy ? new Set(err.attempts.map(a => a.provider.toLowerCase())).size : 0, providersSeen: true })
+          // every offer held by another of this node's jobs (claimed by its proposal, or just taken): our own queue
+          const ownJobs = busy && err.attempts.every(a => a.outcome === 'held')
+          const d = queue.decide({ free: 0, busyProviders: busy ? new Set(err.attempts.map(a => a.provider.toLowerCase())).size : 0, providersSeen: true, ownJobs })
           if (d.kind === 'fail') throw new QueueTimeoutError(`no provider had a free slot in time (${err.message})`, queue.busyProviders, queue.waitedMs())
           await this.bookChange(signal, Math.min(2000, queue.leftMs(d)))
         }
