@@ -18,8 +18,10 @@
 //   overclaim one identity announcing ten times its machine's slots
 //
 // Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
-// paid by the validator like any job) − costs (gas of faked deals, slashed collateral). The report divides it by the
-// machine's resource units.
+// paid by the validator like any job) − costs (gas of faked deals; collateral the Market gives the job creator when a
+// result is mediated wrong or never comes — timeoutResult, for a canary as for a real job). Money is what the
+// Market's payouts (protocols/settlement) move between accounts of different strategies. The report divides it by
+// the machine's resource units.
 import { Wallet, getAddress } from 'ethers'
 import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
@@ -27,6 +29,7 @@ import {
   planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
   type CanaryTarget, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue
 } from '../protocols/incentives/index.ts'
+import { DealState, payoutsOf, type DealTerms } from '../protocols/settlement/index.ts'
 import { ReputationBook } from '../core/reputation/index.ts'
 import { BanList } from '../core/policy/ban.ts'
 
@@ -107,6 +110,8 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const fakeDeals = o.fakeDeals ?? 200
   const price = LP
   const collateral = 2n * LP
+  /** locked by the job creator for a mediator; returned unless a mediator decides the deal */
+  const mediationFee = LP / 10n
   /** what a faked deal costs in gas (agree, submit, accept) on a cheap chain */
   const gasPerDeal = LP / 500n
 
@@ -131,6 +136,29 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const validator = new Wallet('0x' + '77'.repeat(32)).address.toLowerCase()
   const acc = new Map<Strategy, { passed: number, failed: number, paid: number, slashed: number, rewards: bigint, payments: bigint, costs: bigint }>()
   for (const s of STRATEGIES) acc.set(s, { passed: 0, failed: 0, paid: 0, slashed: 0, rewards: 0n, payments: 0n, costs: 0n })
+  // who owns each account: the providers' identities and the cartel's job creator keys (real job creators, the
+  // validator and mediators belong to no strategy)
+  const owner = new Map<string, Strategy>(identities.map(i => [i.address, i.strategy]))
+  for (let k = 0; k < COLLUDER_CREATORS; k++) owner.set(addressOf('cartel', k).toLowerCase(), 'colluder')
+  const mediator = addressOf('mediator', 0).toLowerCase()
+  /** Each strategy's money from one deal at its final state: what the Market pays its accounts out of escrow less
+   * what they locked in it at agreement (the provider its collateral, the job creator price and mediation fee). */
+  const settle = (d: DealOutcome): void => {
+    const terms = { price: d.price, collateral, mediationFee, jobCreator: d.jobCreator, resourceProvider: d.provider } as unknown as DealTerms
+    const net = new Map<Strategy, bigint>()
+    const add = (account: string, amount: bigint): void => {
+      const s = owner.get(account)
+      if (s !== undefined) net.set(s, (net.get(s) ?? 0n) + amount)
+    }
+    add(d.provider, -collateral)
+    add(d.jobCreator, -(d.price + mediationFee))
+    for (const t of payoutsOf(DealState[d.state], terms, mediator)) add(t.account, t.amount)
+    for (const [s, v] of net) {
+      const a = acc.get(s)!
+      if (v >= 0n) a.payments += v
+      else a.costs -= v
+    }
+  }
   const roots: string[] = []
   const totals: number[] = []
   let deal = 0
@@ -162,10 +190,8 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       if (p.strategy === 'cheater' && rng.int(1_000_000) < auditPpm) {
         deals.push({ dealId: id, provider: p.address, jobCreator: jc, price, auditPpm, audited: true, challenged: false, state: 'MediatedWrong', closedBlock: j })
         a.slashed++
-        a.costs += collateral
       } else {
         deals.push({ dealId: id, provider: p.address, jobCreator: jc, price, auditPpm, audited: false, challenged: false, state: 'Settled', closedBlock: j })
-        a.payments += price
       }
     }
     // ---- the colluders' faked deals: their own job creators, the highest counted price, the lowest counted audit rate ----
@@ -206,8 +232,6 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         else { free.set(who.machine, cpu - need); outcome = CanaryOutcome.Passed }
         const id = nextDeal()
         canaryDeals.set(id, { provider: who.address, jobCreator: validator })
-        // the validator pays for a canary as any job creator pays (only for results it accepts)
-        if (outcome === CanaryOutcome.Passed) acc.get(who.strategy)!.payments += price
         canaries.push({ reportId: nextDeal(), epoch, provider: who.address, validator, dealId: id, outcome, units: c.units, observedAt: 0 })
         deals.push({ dealId: id, provider: who.address, jobCreator: validator, price, auditPpm: c.auditPpm, audited: false, challenged: false, state: outcome === CanaryOutcome.Passed ? 'Settled' : 'TimedOutResult', closedBlock: 0 })
         const a = acc.get(who.strategy)!
@@ -215,6 +239,11 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         else { a.failed++; validatorBans.record(who.address, 'no-result', roundAt) }
       }
     }
+    // ---- what the Market pays out for each of the epoch's deals (protocols/settlement's payouts, Market.sol's):
+    // a settled deal pays the provider the price (the validator pays a passed canary like any job creator); a
+    // result mediated wrong gives the provider's collateral to the job creator, and so does a result timeout
+    // (timeoutResult), canary or real job alike; a cartel paying itself moves its own money in a circle ----
+    for (const d of deals) settle(d)
     // ---- the epoch's rewards and root: exactly what `lilypad rewards compute` computes from these facts ----
     const rewards = computeEpochRewards({ epoch, deals, canaries, canaryDeals }, rules)
     if (rewards.total > 0n) roots.push(RewardsTree.fromRewards(rewards).root)
