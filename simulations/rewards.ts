@@ -6,7 +6,8 @@
 // core/policy/ban.ts's BanList — a provider a job creator bans gets none of its jobs. What is modelled rather than
 // run: demand (each honest machine's share of real jobs), container execution (a canary passes when the machine
 // has the free capacity to run it at the round's moment and the strategy answers honestly), and the Market's
-// random audits (drawn with the deal's audit probability; an audited junk result is mediated wrong and slashed).
+// random audits (drawn with the deal's audit probability; an audited junk result is mediated wrong and slashed, a
+// correct one upheld; a cartel keeps its own faked jobs from the mediator, so their audits time out).
 //
 // Strategies (each on `machinesPer` machines of MACHINE units, four slots each):
 //   honest    one identity; real jobs from many job creators, answered correctly
@@ -18,15 +19,18 @@
 //   overclaim one identity announcing ten times its machine's slots
 //
 // Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
-// paid by the validator like any job) − costs (gas of faked deals, slashed collateral). The report divides it by the
-// machine's resource units.
+// paid by the validator like any job) − costs (gas of faked deals; collateral the Market gives the job creator when a
+// result is mediated wrong or never comes — timeoutResult, for a canary as for a real job). Money is what the
+// Market's payouts (protocols/settlement) move between accounts of different strategies. The report divides it by
+// the machine's resource units.
 import { Wallet, getAddress } from 'ethers'
 import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
 import {
   planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
-  type CanaryTarget, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue
+  type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue
 } from '../protocols/incentives/index.ts'
+import { DealState, payoutsOf, type DealTerms } from '../protocols/settlement/index.ts'
 import { ReputationBook } from '../core/reputation/index.ts'
 import { BanList } from '../core/policy/ban.ts'
 
@@ -89,7 +93,8 @@ export interface RewardsScenarioResult {
   honestEarnsMost: boolean
 }
 
-interface Identity { address: string, strategy: Strategy, machine: number, slots: number }
+/** `machine` numbers every machine; `k` is its number among its strategy's machines; `nth` the identity's on its machine */
+interface Identity { address: string, strategy: Strategy, machine: number, k: number, nth: number, slots: number }
 
 const lp = (x: bigint): number => Number(x * 1_000_000n / LP) / 1_000_000
 
@@ -98,7 +103,12 @@ function addressOf (tag: string, i: number): string {
 }
 
 export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioResult {
-  const rng = new Rng(`rewards:${o.seed}`)
+  // Every strategy's k-th machine lives through the same luck: the same real jobs (job creator, audit rate, audit
+  // draw), the same busy slots at each census and the same canaries drawn for the same slots, each from its own
+  // stream of the seed. A strategy's income then differs from honest work's by what the strategy does, not by
+  // which machine a random draw sent more jobs or emptier slots (a draw that moved a strategy's income by ±4 % at
+  // the quiet level, more than the differences the scenario is there to measure).
+  const stream = (...parts: Array<string | number>): Rng => new Rng(`rewards:${o.seed}:${parts.join(':')}`)
   const rules = o.rules ?? defaultRewardRules
   const machinesPer = o.machinesPer ?? 5
   const epochs = o.epochs ?? 3
@@ -107,6 +117,8 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const fakeDeals = o.fakeDeals ?? 200
   const price = LP
   const collateral = 2n * LP
+  /** locked by the job creator for a mediator; returned unless a mediator decides the deal */
+  const mediationFee = LP / 10n
   /** what a faked deal costs in gas (agree, submit, accept) on a cheap chain */
   const gasPerDeal = LP / 500n
 
@@ -115,7 +127,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   for (const s of STRATEGIES) {
     for (let m = 0; m < machinesPer; m++, machine++) {
       const n = s === 'sybil' ? SYBIL_IDENTITIES : 1
-      for (let k = 0; k < n; k++) identities.push({ address: addressOf(s, identities.length).toLowerCase(), strategy: s, machine, slots: s === 'overclaim' ? SLOTS * 10 : SLOTS })
+      for (let nth = 0; nth < n; nth++) identities.push({ address: addressOf(s, identities.length).toLowerCase(), strategy: s, machine, k: m, nth, slots: s === 'overclaim' ? SLOTS * 10 : SLOTS })
     }
   }
   const byAddress = new Map(identities.map(i => [i.address, i]))
@@ -131,6 +143,29 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const validator = new Wallet('0x' + '77'.repeat(32)).address.toLowerCase()
   const acc = new Map<Strategy, { passed: number, failed: number, paid: number, slashed: number, rewards: bigint, payments: bigint, costs: bigint }>()
   for (const s of STRATEGIES) acc.set(s, { passed: 0, failed: 0, paid: 0, slashed: 0, rewards: 0n, payments: 0n, costs: 0n })
+  // who owns each account: the providers' identities and the cartel's job creator keys (real job creators, the
+  // validator and mediators belong to no strategy)
+  const owner = new Map<string, Strategy>(identities.map(i => [i.address, i.strategy]))
+  for (let k = 0; k < COLLUDER_CREATORS; k++) owner.set(addressOf('cartel', k).toLowerCase(), 'colluder')
+  const mediator = addressOf('mediator', 0).toLowerCase()
+  /** Each strategy's money from one deal at its final state: what the Market pays its accounts out of escrow less
+   * what they locked in it at agreement (the provider its collateral, the job creator price and mediation fee). */
+  const settle = (d: DealOutcome): void => {
+    const terms = { price: d.price, collateral, mediationFee, jobCreator: d.jobCreator, resourceProvider: d.provider } as unknown as DealTerms
+    const net = new Map<Strategy, bigint>()
+    const add = (account: string, amount: bigint): void => {
+      const s = owner.get(account)
+      if (s !== undefined) net.set(s, (net.get(s) ?? 0n) + amount)
+    }
+    add(d.provider, -collateral)
+    add(d.jobCreator, -(d.price + mediationFee))
+    for (const t of payoutsOf(DealState[d.state], terms, mediator)) add(t.account, t.amount)
+    for (const [s, v] of net) {
+      const a = acc.get(s)!
+      if (v >= 0n) a.payments += v
+      else a.costs -= v
+    }
+  }
   const roots: string[] = []
   const totals: number[] = []
   let deal = 0
@@ -140,41 +175,43 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
     const deals: DealOutcome[] = []
     const canaries: CanaryRecord[] = []
     const canaryDeals = new Map<string, DealParties>()
-    // ---- real demand: each honest-sized share of jobs goes to a provider the job creator does not ban, demoted last ----
+    // ---- real demand: the job creators' share of jobs for each machine they would use (its identities not banned;
+    // demoted ones only when no machine is in good standing) — the same for every such machine: `demand` each, and
+    // an equal share, rounded down, of the jobs of machines they refuse. Demand goes to machines, not identities:
+    // a machine split into many keys gets no more real jobs (its keys take turns) ----
     const serving = identities.filter(i => i.strategy !== 'idle')
     const machinesServing = new Set(serving.map(i => i.machine)).size
-    const jobs = demand * machinesServing
-    for (let j = 0; j < jobs; j++) {
-      const jc = jobCreators[rng.int(jobCreators.length)]
-      // the job creator's candidates ranked by its standing of each (the node's order: ok, then demoted; banned
-      // dropped); demand goes to machines, not identities: a machine split into many keys gets no more real jobs
-      const ranked = bans.rank(serving, i => i.address, epoch * EPOCH_MS)
-      if (ranked.length === 0) break
-      const okOnes = ranked.filter(i => bans.standing(i.address, epoch * EPOCH_MS) === 'ok')
-      const pool = okOnes.length > 0 ? okOnes : ranked
-      const machines = [...new Set(pool.map(i => i.machine))]
-      const m = machines[rng.int(machines.length)]
+    const ranked = bans.rank(serving, i => i.address, epoch * EPOCH_MS)
+    const okOnes = ranked.filter(i => bans.standing(i.address, epoch * EPOCH_MS) === 'ok')
+    const pool = okOnes.length > 0 ? okOnes : ranked
+    const used = [...new Set(pool.map(i => i.machine))]
+    const jobsEach = used.length === 0 ? 0 : Math.floor(demand * machinesServing / used.length)
+    let block = 0
+    for (const m of used) {
       const onMachine = pool.filter(i => i.machine === m)
-      const p = onMachine[rng.int(onMachine.length)]
-      const auditPpm = [0, 10_000, 50_000, 100_000][rng.int(4)]
-      const id = nextDeal()
-      const a = acc.get(p.strategy)!
-      if (p.strategy === 'cheater' && rng.int(1_000_000) < auditPpm) {
-        deals.push({ dealId: id, provider: p.address, jobCreator: jc, price, auditPpm, audited: true, challenged: false, state: 'MediatedWrong', closedBlock: j })
-        a.slashed++
-        a.costs += collateral
-      } else {
-        deals.push({ dealId: id, provider: p.address, jobCreator: jc, price, auditPpm, audited: false, challenged: false, state: 'Settled', closedBlock: j })
-        a.payments += price
+      const js = stream('jobs', epoch, onMachine[0].k)
+      for (let n = 0; n < jobsEach; n++) {
+        const p = onMachine[n % onMachine.length]
+        const jc = jobCreators[js.int(jobCreators.length)]
+        const auditPpm = [0, 10_000, 50_000, 100_000][js.int(4)]
+        // the Market's random audit at result submission; the mediator re-runs the job: a junk result is wrong
+        const audited = js.int(1_000_000) < auditPpm
+        if (audited && p.strategy === 'cheater') acc.get(p.strategy)!.slashed++
+        const state = !audited ? 'Settled' : p.strategy === 'cheater' ? 'MediatedWrong' : 'MediatedCorrect'
+        deals.push({ dealId: nextDeal(), provider: p.address, jobCreator: jc, price, auditPpm, audited, challenged: false, state, closedBlock: block++ })
       }
     }
     // ---- the colluders' faked deals: their own job creators, the highest counted price, the lowest counted audit rate ----
     // (one cartel: its job creator keys pay every colluding provider in turn, so each key pays "others" too)
+    // An audit draws a mediator, who needs the job to re-run it; both parties are the cartel and keep it back, so the
+    // mediation times out and the result stands (timeoutMediation), paid and counted like a settled deal.
     for (const c of identities.filter(i => i.strategy === 'colluder')) {
       const a = acc.get('colluder')!
+      const fs = stream('fakes', epoch, c.k)
       for (let k = 0; k < fakeDeals; k++) {
         const jc = addressOf('cartel', k % COLLUDER_CREATORS).toLowerCase()
-        deals.push({ dealId: nextDeal(), provider: c.address, jobCreator: jc, price: rules.maxPricePerDeal, auditPpm: rules.minAuditPpm, audited: false, challenged: false, state: 'Settled', closedBlock: 0 })
+        const audited = fs.int(1_000_000) < rules.minAuditPpm
+        deals.push({ dealId: nextDeal(), provider: c.address, jobCreator: jc, price: rules.maxPricePerDeal, auditPpm: rules.minAuditPpm, audited, challenged: false, state: audited ? 'TimedOutMediation' : 'Settled', closedBlock: 0 })
         // the price goes round in a circle (its own job creator pays it); the gas does not
         a.costs += gasPerDeal
       }
@@ -184,15 +221,19 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       // each machine is busy with real jobs part of the time: 0–2 of its four slots at the round's moment. An honest
       // provider withdraws the offers of busy slots; a Sybil identity or an overclaimer offers what it claims.
       const busy = new Map<number, number>()
-      for (let m = 0; m < machine; m++) busy.set(m, rng.int(3))
-      const targets: CanaryTarget[] = []
-      // the validator skips providers its reputation book bans (the same standing job creators use)
-      for (const i of identities) {
-        const offered = i.strategy === 'sybil' || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
-        for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
-      }
+      for (const i of identities) if (i.nth === 0) busy.set(i.machine, stream('busy', epoch, r, i.k).int(3))
       const roundAt = epoch * EPOCH_MS + Math.floor((r + 0.5) * EPOCH_MS / rounds)
-      const planned = planRound(rng, targets.filter(t => validatorBans.standing(t.provider, roundAt) !== 'banned'), o.round ?? defaultRoundOptions)
+      // the validator's planner (each provider's canaries drawn from its machine's stream) over every live slot;
+      // it skips providers its reputation book bans (the same standing job creators use)
+      const planned: PlannedCanary[] = []
+      for (const i of identities) {
+        if (validatorBans.standing(i.address, roundAt) === 'banned') continue
+        const offered = i.strategy === 'sybil' || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
+        const targets: CanaryTarget[] = []
+        for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
+        planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, o.round ?? defaultRoundOptions))
+      }
+      planned.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
       // a canary runs when its machine has the CPU free at the round's moment (real jobs hold their slots' CPU)
       const free = new Map<number, number>()
       for (const c of planned) {
@@ -206,8 +247,6 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         else { free.set(who.machine, cpu - need); outcome = CanaryOutcome.Passed }
         const id = nextDeal()
         canaryDeals.set(id, { provider: who.address, jobCreator: validator })
-        // the validator pays for a canary as any job creator pays (only for results it accepts)
-        if (outcome === CanaryOutcome.Passed) acc.get(who.strategy)!.payments += price
         canaries.push({ reportId: nextDeal(), epoch, provider: who.address, validator, dealId: id, outcome, units: c.units, observedAt: 0 })
         deals.push({ dealId: id, provider: who.address, jobCreator: validator, price, auditPpm: c.auditPpm, audited: false, challenged: false, state: outcome === CanaryOutcome.Passed ? 'Settled' : 'TimedOutResult', closedBlock: 0 })
         const a = acc.get(who.strategy)!
@@ -215,6 +254,11 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         else { a.failed++; validatorBans.record(who.address, 'no-result', roundAt) }
       }
     }
+    // ---- what the Market pays out for each of the epoch's deals (protocols/settlement's payouts, Market.sol's):
+    // a settled deal pays the provider the price (the validator pays a passed canary like any job creator); a
+    // result mediated wrong gives the provider's collateral to the job creator, and so does a result timeout
+    // (timeoutResult), canary or real job alike; a cartel paying itself moves its own money in a circle ----
+    for (const d of deals) settle(d)
     // ---- the epoch's rewards and root: exactly what `lilypad rewards compute` computes from these facts ----
     const rewards = computeEpochRewards({ epoch, deals, canaries, canaryDeals }, rules)
     if (rewards.total > 0n) roots.push(RewardsTree.fromRewards(rewards).root)

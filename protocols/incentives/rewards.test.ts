@@ -2,7 +2,7 @@
 // budget) checked with amounts worked out by hand, and the result independent of the order of the facts.
 import test from 'ava'
 import fc from 'fast-check'
-import { computeEpochRewards, type EpochInputs } from './rewards.ts'
+import { computeEpochRewards, type EpochInputs, type ProviderReward } from './rewards.ts'
 import { defaultRewardRules, type RewardRules } from './rules.ts'
 import { CanaryOutcome, type CanaryOutcomeValue } from './canary-report.ts'
 import { RewardsTree } from './merkle.ts'
@@ -64,6 +64,36 @@ test('self-dealing: a job creator that pays only one provider counts for nothing
   const paying = computeEpochRewards(inputs(cs, [...fake, ...strangers]), rules).providers.find(p => p.provider === HONEST.toLowerCase())
   t.is(paying?.paidReward, 16n * LP)
   t.true((paying?.paidReward ?? 0n) < 80n * LP, 'the reward bought is less than the money paid away')
+})
+
+test('default rules: real work at a quiet testnet\'s pace fills the paid cap, so a cartel\'s faked deals earn it nothing more', t => {
+  // a census-typical epoch: 12 canaries passed (7 cowsay, 3 primes, 2 wordcount: 7,321 milli-units verified) and 30
+  // counted 1-LP jobs from 30 job creators who paid other providers too (40 jobs a day, three in four audited)
+  const units = [...Array<number>(7).fill(515), ...Array<number>(3).fill(1062), ...Array<number>(2).fill(265)]
+  const real = (p: string): DealOutcome[] => Array.from({ length: 30 }, (_, i) => deal(p, { jobCreator: addr(0x1000 + i) }))
+  const strangers = Array.from({ length: 30 }, (_, i) => deal(OTHER, { jobCreator: addr(0x1000 + i) }))
+  // the cartel: the same canaries and real work, and 200 deals at 10 LP, 1 % audits, from its own four keys, which also
+  // pay a second cartel provider as much (so each key "paid others")
+  const CARTEL = addr(0xa3)
+  const SECOND = addr(0xa4)
+  const keys = [addr(0xd1), addr(0xd2), addr(0xd3), addr(0xd4)]
+  const fakes = (p: string): DealOutcome[] => Array.from({ length: 200 }, (_, i) => deal(p, { jobCreator: keys[i % 4], price: 10n * LP, auditPpm: 10_000 }))
+  const run = (r: RewardRules): { honest: ProviderReward, cartel: ProviderReward } => {
+    const cs = [HONEST, CARTEL].flatMap(p => units.map(u => canary(p, CanaryOutcome.Passed, { units: u })))
+    const out = computeEpochRewards(inputs(cs, [...real(HONEST), ...real(CARTEL), ...strangers, ...fakes(CARTEL), ...fakes(SECOND)]), r)
+    const find = (p: string): ProviderReward => out.providers.find(x => x.provider === p.toLowerCase()) as ProviderReward
+    return { honest: find(HONEST), cartel: find(CARTEL) }
+  }
+  const now = run(defaultRewardRules)
+  t.is(now.honest.units, 7321)
+  t.is(now.honest.paidCap, 7321n * LP / 2000n) // 3.66 LP
+  t.is(now.honest.paidReward, now.honest.paidCap, 'honest work fills the cap (6 LP of paid reward before it)')
+  t.is(now.cartel.paidDeals, 230)
+  t.is(now.cartel.amount, now.honest.amount, 'faked deals add nothing; their gas is a loss')
+  // with 1 LP per verified unit (the previous default) the same real work left 1.32 LP of the cap to the cartel
+  const before = run({ ...defaultRewardRules, paidCapPerUnit: LP })
+  t.is(before.honest.paidReward, 6n * LP)
+  t.is(before.cartel.amount - before.honest.amount, 7321n * LP / 1000n - 6n * LP)
 })
 
 test('idle uptime earns nothing: a provider no canary reached, however many offers it kept live, has no reward', t => {
