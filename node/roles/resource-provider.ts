@@ -156,6 +156,11 @@ export async function machineSpec (dataDir: string): Promise<MachineSpec> {
 
 const formatLP = (wei: bigint): string => `${formatEther(wei)} LP`
 
+/** The peer answered but does not serve the protocol asked for (libp2p's multistream-select refusal). */
+function isUnsupportedProtocol (err: unknown): boolean {
+  return (err as Error)?.name === 'UnsupportedProtocolError'
+}
+
 /** Reverts of agree that will not change by retrying. */
 const FINAL_AGREE = new Set(['InsufficientBalance', 'DealExpired', 'NonceUsed', 'InvalidSignature', 'NoMediators', 'TooManyMediators', 'NotAMediator', 'CollateralBelowFee'])
 
@@ -511,7 +516,12 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         return { type: 'run-aborted' }
       case 'notify': {
         if (rec.jobCreatorPeer === undefined) return { type: 'notify-failed', reason: 'no job creator peer' }
-        await sendDealNotice(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { dealId: rec.dealId, code: 'AGREE_FAILED', detail: a.reason }, signal)
+        try {
+          await sendDealNotice(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { dealId: rec.dealId, code: 'AGREE_FAILED', detail: a.reason }, signal)
+        } catch (err) {
+          if (isUnsupportedProtocol(err)) return { type: 'notify-failed', reason: (err as Error).message }
+          throw err
+        }
         return { type: 'notified' }
       }
       case 'submit': return await this.submit(rec)
@@ -522,8 +532,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         try {
           await deliverResult(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { result, signature, addrs: this.opts.host.getMultiaddrs().map(m => m.toString()) }, signal)
         } catch (err) {
-          // the job creator refused it (it no longer waits for this deal): it can still read the CID from chain
-          if ((err as Error).name === 'ResultRejectedError') return { type: 'deliver-failed', reason: (err as Error).message }
+          // the job creator refused it (it no longer waits for this deal), or its peer does not speak the result
+          // protocol (a client driving the chain by hand, the contract bridge, a node not started yet): it reads the
+          // CID from chain, so dialling it every few seconds until the deadline would only cost both sides
+          if ((err as Error).name === 'ResultRejectedError' || isUnsupportedProtocol(err)) return { type: 'deliver-failed', reason: (err as Error).message }
           throw err
         }
         return { type: 'delivered' }
