@@ -5,7 +5,7 @@
 // is paused (SIGSTOP) to play an RPC outage. Reported: jobs and success per interval, latency drift, and RSS, heap,
 // open handles of every process over time; a JSON report, an SVG plot and a text summary in the output directory.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -157,6 +157,21 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   let devnet: Devnet | undefined
   let stopping = false
   const timers: NodeJS.Timeout[] = []
+  const cliProcs = new Set<ChildProcess>()
+  // Ctrl-C or a kill ends this process without running the `finally` below: the children (processes of their own),
+  // anvil and the `lilypad run` in flight would be left running. They go with it, and so does the run's home.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    stopping = true
+    for (const c of children.values()) if (c.proc.exitCode === null) c.proc.kill('SIGKILL')
+    for (const p of cliProcs) if (p.exitCode === null) p.kill('SIGKILL')
+    const anvil = devnet?.anvil.pid
+    if (anvil !== undefined) { try { process.kill(anvil, 'SIGKILL') } catch { /* gone already */ } }
+    rmSync(home, { recursive: true, force: true })
+    process.stderr.write(`soak: stopped by ${sig}; its processes are stopped and ${home} removed (no report)\n`)
+    process.exit(sig === 'SIGINT' ? 130 : 143)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     devnet = await startDevnet({
       home, port: 0, slots: 2,
@@ -225,6 +240,8 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
       for (let attempt = 1; attempt <= 3 && !stopping; attempt++) {
         const r = await new Promise<{ code: number | null, stdout: string, stderr: string }>(resolve => {
           const p = spawn(process.execPath, [CLI, 'run', 'cowsay:v0.0.1', '-i', `Message=cli ${i}`, '--json'], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'cli-data'), WEB3_PRIVATE_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+          cliProcs.add(p)
+          p.once('exit', () => { cliProcs.delete(p) })
           let stdout = ''
           let stderr = ''
           p.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
@@ -299,6 +316,8 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     for (const [name, dir] of Object.entries(dataDirs)) (diskMb[name] ??= { first: 0, last: 0 }).last = duMb(dir)
   } finally {
     stopping = true
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     for (const t of timers) clearInterval(t)
     for (const c of children.values()) { if (c.proc.exitCode === null) c.proc.kill('SIGKILL'); c.log.end() }
     await devnet?.stop()
