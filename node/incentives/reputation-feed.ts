@@ -10,6 +10,7 @@
 // need the audit rate, so no agree transaction is fetched. A `lilypad run` thus costs one read of the blocks since the
 // last run, not of the whole chain: before, every run read every log twice and fetched every deal's transaction,
 // and its start grew by seconds per hour of a busy devnet (the soak's p95 drift).
+import { randomBytes } from 'node:crypto'
 import { readFile, writeFile, rename } from 'node:fs/promises'
 import type { Components } from '../components.ts'
 import { reportError } from '../components.ts'
@@ -156,7 +157,8 @@ export class ReputationFeed {
     if (file === undefined) return
     this.#lastSave = this.#c.clock.now()
     const s: SavedState = { v: 1, market: this.#init.source.market, deployBlock: this.#init.source.deployBlock, next: this.#next, book: this.book.snapshot(), open: [...this.#open] }
-    const tmp = `${file}.tmp`
+    // a name of its own: two processes on one data dir (two `lilypad run`s at once) never write one temporary file
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     await writeFile(tmp, JSON.stringify(s, replacer))
     await rename(tmp, file)
   }
