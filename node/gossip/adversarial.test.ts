@@ -148,3 +148,39 @@ test('a relay cannot point job creators at itself: an honest offer with the rela
   t.deepEqual(await sendRaw(encodeEnvelope(fresh)), { verdict: 'accept', code: undefined })
   t.is(victim.book?.get(rp.address, 7)?.peer, rpHost.peerId.toString())
 })
+
+test('a neighbour flooding valid offers is held to its rate (RATE_LIMITED, IGNOREd before the queue); another neighbour\'s offer still gets through', async t => {
+  const hosts = await startHosts(3) // 0 the victim, 1 an honest neighbour, 2 the flooder (gossipsub only)
+  const peerRate = { burst: 10, perSecond: 0.001 }
+  const victim = new GossipService(hosts[0], { networkId: NETWORK, domain: testDomain, book: new OrderBook(), peerRate })
+  const honest = new GossipService(hosts[1], { networkId: NETWORK, domain: testDomain, book: new OrderBook() })
+  t.teardown(async () => { victim.stop(); honest.stop(); await stopAll(hosts) })
+  victim.start()
+  honest.start()
+  await connectMesh(hosts.slice(0, 2))
+  const flooder = hosts[2]
+  await flooder.dial(hosts[0].getMultiaddrs()[0], { signal: AbortSignal.timeout(60_000) })
+  const topic = victim.topics.resourceOffers
+  await waitForMesh(hosts.slice(0, 2), topic)
+  await waitFor(() => flooder.services.pubsub.getSubscribers(topic).some(p => p.equals(hosts[0].peerId)), 60_000, 'the flooder sees the victim subscribed')
+
+  // 30 distinct, validly signed and bound offers from the flooder's own keys
+  const flooderId = flooder.peerId.toString()
+  const offers = await Promise.all(Array.from({ length: 30 }, async (_, i) => { const w = wallet(`flood-${i}`); return await boundResourceOffer(w, resourceOffer(w.address), flooderId) }))
+  const fromFlooder: Array<string | undefined> = []
+  const all = new Promise<void>(resolve => { victim.onVerdict((_v, code, from) => { if (from === flooderId) { fromFlooder.push(code); if (fromFlooder.length === offers.length) resolve() } }) })
+  for (const o of offers) await flooder.services.pubsub.publish(topic, encodeEnvelope(o))
+  await all
+  t.is(fromFlooder.filter(c => c === 'RATE_LIMITED').length, 20, 'past its burst of 10, every offer was ignored unverified')
+  t.is(fromFlooder.filter(c => c === undefined).length, 10, 'the burst itself was verified and accepted')
+  t.is(victim.metrics.rateLimited, 20)
+  t.is(victim.metrics.dropped, 0, 'the queue never filled')
+
+  // the honest neighbour's offer is verified and accepted as ever
+  const rp = wallet('rate-honest-rp')
+  const offer = await boundResourceOffer(rp, resourceOffer(rp.address), hosts[1].peerId.toString())
+  const accepted = new Promise<void>(resolve => { victim.onVerified(v => { if (v.signer === rp.address) resolve() }) })
+  await honest.publishResourceOffer(offer)
+  await accepted
+  t.is(victim.metrics.accepted, 11, 'the burst and the honest offer')
+})

@@ -14,6 +14,8 @@ import type { LilypadDomain } from '../../protocols/eip712.ts'
 import type { PeerId } from '@libp2p/interface'
 import { sharedVerifier, type SignatureVerifier } from '../verifier/index.ts'
 import { quietComponents, reportError, type Components } from '../components.ts'
+import { RateLimit, type RateLimitOptions } from '../../core/rate-limit.ts'
+import { systemClock } from '../../core/clock.ts'
 
 export interface GossipServiceInit {
   networkId: string
@@ -30,8 +32,20 @@ export interface GossipServiceInit {
   verifier?: SignatureVerifier
   /** messages being verified at once (default 64); the rest wait in the queue */
   concurrency?: number
-  components?: Pick<Components, 'logger' | 'metrics'>
+  /**
+   * Messages each neighbour may hand us (its forwards included), per second after a burst (default burst 1,024 then
+   * 100/s, 4,096 neighbours remembered); the rest are IGNOREd as RATE_LIMITED before they take a place in the queue.
+   */
+  peerRate?: RateLimitOptions
+  components?: Pick<Components, 'logger' | 'metrics'> & Partial<Pick<Components, 'clock'>>
 }
+
+/**
+ * Honest traffic is far below this: a provider announces a slot at most once a second and re-signs it every few
+ * minutes, so a neighbour relaying a thousand providers' start-up bursts fits the burst. One flooding neighbour can
+ * take a quarter of the queue at most before its rate binds, so it cannot crowd out the others' messages.
+ */
+export const DEFAULT_GOSSIP_PEER_RATE: RateLimitOptions = { burst: 1024, perSecond: 100, maxKeys: 4096 }
 
 export interface GossipMetrics {
   received: number
@@ -40,7 +54,9 @@ export interface GossipMetrics {
   ignored: number
   /** ignored because the queue was full */
   dropped: number
-  byCode: Partial<Record<ValidationCode | 'QUEUE_FULL' | 'INTERNAL', number>>
+  /** ignored because their neighbour was over its rate */
+  rateLimited: number
+  byCode: Partial<Record<ValidationCode | 'QUEUE_FULL' | 'RATE_LIMITED' | 'INTERNAL', number>>
 }
 
 export interface GossipNode { peerId: PeerId, services: { pubsub: GossipSub } }
@@ -63,7 +79,7 @@ export type VerdictListener = (verdict: TopicValidatorResult, code: string | und
 
 export class GossipService {
   readonly topics: ReturnType<typeof gossipTopics>
-  readonly metrics: GossipMetrics = { received: 0, accepted: 0, rejected: 0, ignored: 0, dropped: 0, byCode: {} }
+  readonly metrics: GossipMetrics = { received: 0, accepted: 0, rejected: 0, ignored: 0, dropped: 0, rateLimited: 0, byCode: {} }
   private readonly node: GossipNode
   private readonly init: GossipServiceInit
   private readonly replay: ReplayCache
@@ -72,6 +88,7 @@ export class GossipService {
   private readonly components: Pick<Components, 'logger' | 'metrics'>
   private readonly queue: Pending[] = []
   private readonly queueSize: number
+  private readonly peerRate: RateLimit
   private readonly listeners = new Set<VerifiedListener>()
   private readonly verdictListeners = new Set<VerdictListener>()
   private scheduled: NodeJS.Immediate | undefined
@@ -85,6 +102,7 @@ export class GossipService {
     this.replay = new ReplayCache({ capacity: init.replayCapacity })
     this.queueSize = init.queueSize ?? 4096
     this.components = init.components ?? quietComponents()
+    this.peerRate = new RateLimit(init.components?.clock ?? systemClock, init.peerRate ?? DEFAULT_GOSSIP_PEER_RATE)
   }
 
   get book (): OrderBook | undefined { return this.init.book }
@@ -160,6 +178,11 @@ export class GossipService {
     this.metrics.received++
     if (parsed === undefined || parsed.network !== this.init.networkId) {
       this.report(pending, TopicValidatorResult.Reject, 'UNKNOWN_KIND')
+      return
+    }
+    if (!this.peerRate.take(pending.from)) {
+      this.metrics.rateLimited++
+      this.report(pending, TopicValidatorResult.Ignore, 'RATE_LIMITED')
       return
     }
     if (this.queue.length >= this.queueSize) {
