@@ -22,6 +22,44 @@ export interface E2eBenchResult {
   devnetReadyMs: number
   /** the same command while the user's node runs (`lilypad node --roles none`): the CLI submits through its API */
   viaNodeMs: { p50: number, p95: number }
+  /**
+   * What the flow `lilypad run` really performs costs on chain per job (issue 15's `happyCli`): every transaction
+   * that emitted an event of the job's deal (the provider's agree and result, the job creator's accept, a batched
+   * settle), a transaction carrying several deals shared evenly among them; `txs` the same by the deal event each
+   * transaction emitted.
+   */
+  chain: { txsPerJob: number, gasPerJob: number, txs: Record<string, number> }
+}
+
+/** On-chain cost of the given deals: see E2eBenchResult.chain. */
+async function chainCostOf (devnet: Devnet, dealIds: string[]): Promise<E2eBenchResult['chain']> {
+  const chain = devnet.provider.chain
+  const market = devnet.network.contracts.market.toLowerCase()
+  let txs = 0
+  let gas = 0
+  const byEvent: Record<string, number> = {}
+  const receipts = new Map<string, { gasUsed: bigint, deals: number }>()
+  for (const id of dealIds) {
+    const seen = new Set<string>()
+    for (const e of await chain.follower.history(id)) {
+      if (seen.has(e.txHash)) continue
+      seen.add(e.txHash)
+      let r = receipts.get(e.txHash)
+      if (r === undefined) {
+        const receipt = await chain.provider.getTransactionReceipt(e.txHash)
+        if (receipt === null) throw new Error(`no receipt for ${e.txHash}`)
+        // the deals this transaction carried: the first indexed topic of each Market event is its deal id
+        const deals = new Set(receipt.logs.filter(l => l.address.toLowerCase() === market && l.topics[1] !== undefined).map(l => l.topics[1].toLowerCase()))
+        r = { gasUsed: receipt.gasUsed, deals: Math.max(1, deals.size) }
+        receipts.set(e.txHash, r)
+      }
+      txs += 1 / r.deals
+      gas += Number(r.gasUsed) / r.deals
+      byEvent[e.name] = (byEvent[e.name] ?? 0) + 1 / r.deals
+    }
+  }
+  const n = Math.max(1, dealIds.length)
+  return { txsPerJob: round(txs / n, 2), gasPerJob: Math.round(gas / n), txs: Object.fromEntries(Object.entries(byEvent).map(([k, v]) => [k, round(v / n, 2)])) }
 }
 
 export async function benchE2e (devnet: Devnet, home: string, opts: { runs?: number } = {}): Promise<E2eBenchResult> {
@@ -37,12 +75,14 @@ export async function benchE2e (devnet: Devnet, home: string, opts: { runs?: num
     const onDisk: number[] = []
     const overheads: number[] = []
     const phases: Record<string, number[]> = {}
+    const dealIds: string[] = []
     // one warm-up run: first module resolution, compile cache, first connection
     for (let i = -1; i < runs; i++) {
       const { stdout } = await execFileP(process.execPath, [CLI, 'run', 'cowsay:v0.0.1', '-i', `Message=moo ${i}`, '--json'], { env })
       if (i < 0) continue
       const o = JSON.parse(stdout) as { dealId: string, totalMs: number, phasesMs: Record<string, number> }
       totals.push(o.totalMs)
+      dealIds.push(o.dealId)
       onDisk.push(o.totalMs - (o.phasesMs.settled ?? 0))
       const runMs = runMsByDeal.get(o.dealId)
       if (runMs !== undefined) overheads.push(o.totalMs - runMs)
@@ -67,7 +107,8 @@ export async function benchE2e (devnet: Devnet, home: string, opts: { runs?: num
       resultOnDiskMs: { p50: round(median(onDisk)) },
       overheadMs: { p50: round(median(overheads)) },
       phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, { p50: round(median(v)) }])),
-      devnetReadyMs: Math.round(devnet.readyMs)
+      devnetReadyMs: Math.round(devnet.readyMs),
+      chain: await chainCostOf(devnet, dealIds)
     }
   } finally {
     provider.off('job:end', onEnd)

@@ -17,6 +17,9 @@ test('lilypad bench --quick --json produces every key', async t => {
   t.true(isNum(r.e2e.totalMs.p50) && isNum(r.e2e.totalMs.p95), 'e2e.totalMs')
   t.true(isNum(r.e2e.overheadMs.p50), 'e2e.overheadMs')
   t.true(isNum(r.e2e.viaNodeMs?.p50) && isNum(r.e2e.viaNodeMs?.p95), 'e2e.viaNodeMs')
+  // each job's deal has exactly one agree and one result on chain, whatever settles it
+  t.like(r.e2e.chain?.txs, { DealAgreed: 1, ResultSubmitted: 1 }, 'e2e.chain.txs')
+  t.true(r.e2e.chain.txsPerJob >= 2 && r.e2e.chain.gasPerJob > 0, 'e2e.chain')
   t.true(isNum(r.throughput?.jobsPerMin) && isNum(r.throughput?.jobMs?.p50) && isNum(r.throughput?.done) && isNum(r.throughput?.nonceErrors), 'throughput')
   for (const phase of ['offered', 'matched', 'agreed', 'result', 'downloaded', 'settled']) t.true(isNum(r.e2e.phasesMs[phase]?.p50), `e2e.phasesMs.${phase}`)
 
