@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
+import { heapSpacesMb } from '../node/housekeeping/housekeeping.ts'
 import { Wallet, parseEther } from 'ethers'
 import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
@@ -43,6 +44,9 @@ export interface Sample {
   /** the JS heap V8 has reserved */
   heapTotalMb?: number
   externalMb?: number
+  /** V8's code spaces and large-object spaces in use (from the status lines) */
+  codeMb?: number
+  largeObjectsMb?: number
   handles?: number
   connections?: number
   streams?: number
@@ -60,7 +64,7 @@ export interface SourceLatency { jobs: number, p50Ms: number, p95Ms: number, fir
  * process that warms up for half an hour (V8 growing its heap to the load) then levels off has a large whole-run
  * slope and a small late one; a leak has both.
  */
-export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, rssLateSlopeMbPerHour: number, anonLateSlopeMbPerHour?: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
+export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, rssLateSlopeMbPerHour: number, anonLateSlopeMbPerHour?: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, codeFirstMb?: number, codeLastMb?: number, codeSlopeMbPerHour?: number, largeObjectsFirstMb?: number, largeObjectsLastMb?: number, largeObjectsSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
 
 export interface SoakReport {
   durationS: number
@@ -269,7 +273,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
       const add = (name: string, s: Omit<Sample, 't'> | undefined): void => { if (s !== undefined) (samples[name] ??= []).push({ t, ...s }) }
       const mem = process.memoryUsage()
       const own = await memOf(process.pid)
-      add('devnet', { rssMb: round(mem.rss / 1048576), ...(own?.anonMb !== undefined ? { anonMb: own.anonMb } : {}), heapMb: round(mem.heapUsed / 1048576), heapTotalMb: round(mem.heapTotal / 1048576), externalMb: round(mem.external / 1048576), handles: process.getActiveResourcesInfo().length, ...statusOf(dn) })
+      add('devnet', { rssMb: round(mem.rss / 1048576), ...(own?.anonMb !== undefined ? { anonMb: own.anonMb } : {}), heapMb: round(mem.heapUsed / 1048576), heapTotalMb: round(mem.heapTotal / 1048576), externalMb: round(mem.external / 1048576), ...heapSpacesMb(), handles: process.getActiveResourcesInfo().length, ...statusOf(dn) })
       const anvil = await memOf(dn.anvil.pid)
       if (anvil !== undefined) add('anvil', anvil)
       for (const c of children.values()) {
@@ -331,14 +335,14 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   return report
 }
 
-function statusOf (dn: Devnet): Omit<Sample, 't' | 'rssMb' | 'anonMb' | 'heapMb' | 'heapTotalMb' | 'externalMb' | 'handles'> {
+function statusOf (dn: Devnet): Omit<Sample, 't' | 'rssMb' | 'anonMb' | 'heapMb' | 'heapTotalMb' | 'externalMb' | 'codeMb' | 'largeObjectsMb' | 'handles'> {
   const s = dn.bootstrap.housekeeping?.last
   return s === undefined ? {} : { connections: s.connections, streams: s.streams, peers: s.peers, offers: s.offers, storedPeers: s.storedPeers }
 }
 
 function pick (l: Record<string, unknown>): Omit<Sample, 't' | 'rssMb'> {
   const out: Record<string, number> = {}
-  for (const k of ['heapMb', 'heapTotalMb', 'externalMb', 'handles', 'connections', 'streams', 'peers', 'offers', 'dealRecords', 'storedPeers']) if (typeof l[k] === 'number') out[k] = l[k]
+  for (const k of ['heapMb', 'heapTotalMb', 'externalMb', 'codeMb', 'largeObjectsMb', 'handles', 'connections', 'streams', 'peers', 'offers', 'dealRecords', 'storedPeers']) if (typeof l[k] === 'number') out[k] = l[k]
   return out
 }
 
@@ -373,7 +377,7 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
     const fit = steady.length >= 2 ? steady : ss
     const hours = fit.map(s => (s.t - t0) / 3_600_000)
     /** first, last and slope of an optional series, under `<name>FirstMb` etc. */
-    const trend = (key: 'anonMb' | 'heapMb' | 'heapTotalMb' | 'externalMb', name: string): Partial<ProcessTrend> => {
+    const trend = (key: 'anonMb' | 'heapMb' | 'heapTotalMb' | 'externalMb' | 'codeMb' | 'largeObjectsMb', name: string): Partial<ProcessTrend> => {
       const has = fit.filter(s => s[key] !== undefined)
       if (has.length === 0) return {}
       return {
@@ -401,6 +405,8 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       ...trend('heapMb', 'heap'),
       ...trend('heapTotalMb', 'heapTotal'),
       ...trend('externalMb', 'external'),
+      ...trend('codeMb', 'code'),
+      ...trend('largeObjectsMb', 'largeObjects'),
       ...(handles.length > 0 ? { handlesFirst: handles[0], handlesLast: handles.at(-1), handlesMax: Math.max(...handles) } : {})
     }
   }

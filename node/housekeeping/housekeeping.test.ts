@@ -49,7 +49,7 @@ test('a status line every interval says what the node holds; sweeps bound the bo
   await waitForLine(() => status().length === 1, 'step 1')
   const first = status()[0]
   t.like(first, { component: 'node', peers: 1, connections: 1, offers: 1, providers: 1, dealsOpen: 1, dealRecords: 2, chainHead: 0 })
-  for (const k of ['rssMb', 'heapMb', 'heapTotalMb', 'externalMb', 'handles', 'streams', 'bootstrap', 'storedPeers', 'unreachable']) t.true(k in first, k)
+  for (const k of ['rssMb', 'heapMb', 'heapTotalMb', 'externalMb', 'codeMb', 'largeObjectsMb', 'handles', 'streams', 'bootstrap', 'storedPeers', 'unreachable']) t.true(k in first, k)
   t.is((await metrics.offersKnown.get()).values[0].value, 1)
 
   // two minutes on: the offer expired and was swept; the settled record is past its retention and removed

@@ -3,6 +3,7 @@
 // terminal deal records past their retention period. Every `statusIntervalMs` the node logs one line saying what it
 // is doing (peers, offers known, deals open, chain head, memory), and the same figures go to the metrics, so an
 // operator reading the log or a dashboard sees a node that has stalled, lost its peers or leaks.
+import { getHeapSpaceStatistics } from 'node:v8'
 import type { Components } from '../components.ts'
 import { reportError } from '../components.ts'
 import type { Timer } from '../../core/clock.ts'
@@ -52,7 +53,22 @@ export interface NodeStatus {
   heapTotalMb: number
   /** memory outside the JS heap that JS objects hold (Buffers, ArrayBuffers): tells a buffer leak from allocator growth */
   externalMb: number
+  /** V8's compiled code in use (code spaces): growth here with a flat heapMb is code compiled again and again */
+  codeMb: number
+  /** objects too large for a regular V8 page (large-object spaces, code excluded), in use */
+  largeObjectsMb: number
   handles: number
+}
+
+/** The used size of V8's code spaces and of its large-object spaces, in MB. */
+export function heapSpacesMb (): { codeMb: number, largeObjectsMb: number } {
+  let code = 0
+  let large = 0
+  for (const s of getHeapSpaceStatistics()) {
+    if (s.space_name.startsWith('code')) code += s.space_used_size
+    else if (s.space_name.includes('large_object')) large += s.space_used_size
+  }
+  return { codeMb: Math.round(code / 1048576), largeObjectsMb: Math.round(large / 1048576) }
 }
 
 export class Housekeeping {
@@ -139,6 +155,7 @@ export class Housekeeping {
       heapMb: Math.round(mem.heapUsed / 1048576),
       heapTotalMb: Math.round(mem.heapTotal / 1048576),
       externalMb: Math.round(mem.external / 1048576),
+      ...heapSpacesMb(),
       handles: process.getActiveResourcesInfo().length
     }
   }
