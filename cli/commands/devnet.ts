@@ -3,7 +3,7 @@ import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { usageError } from '../usage.ts'
 
-const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator] [--no-bridge] [--metrics PORT]\n  lilypad devnet stop'
+const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator] [--no-bridge] [--metrics PORT] [--ui]\n  lilypad devnet stop\n  --ui: also run the CLI user\'s node (its jobs API, which "lilypad run" then goes through) with the web console, and print the console\'s address'
 
 async function stop (): Promise<number> {
   const { runningDevnet } = await import('../../node/devnet.ts')
@@ -26,7 +26,7 @@ export const devnet: Command = {
   async run (argv) {
     let v
     try {
-      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' }, 'no-bridge': { type: 'boolean' }, metrics: { type: 'string' } } })
+      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' }, 'no-bridge': { type: 'boolean' }, metrics: { type: 'string' }, ui: { type: 'boolean' } } })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     if (v.positionals[0] === 'stop') return await stop()
     if (v.positionals.length > 0) throw usageError(`unknown argument "${v.positionals[0]}"`, USAGE)
@@ -54,6 +54,20 @@ export const devnet: Command = {
       if (metricsPort !== undefined) metrics = await serveMetrics(d.components.metrics, { port: metricsPort })
     } catch (err) { await d.stop(); throw toUserError(err) }
     const user = new Wallet(devKey(DEVNET_KEYS.user)).address
+    // the CLI user's own node (as "lilypad node --roles none --ui" would start it), in the data dir the CLI looks in
+    let userNode: Awaited<ReturnType<typeof import('../../node/api/user-node.ts').startUserNode>> | undefined
+    if (v.values.ui === true) {
+      const { startUserNode } = await import('../../node/api/user-node.ts')
+      const { lilypadHome } = await import('../context.ts')
+      const { join } = await import('node:path')
+      try {
+        userNode = await startUserNode({
+          home: lilypadHome(), network: d.network, networkPath: d.networkPath, privateKey: devKey(DEVNET_KEYS.user),
+          dataDir: join(lilypadHome(), 'nodes', d.network.networkId, user.toLowerCase()), roles: [], local: true,
+          api: { port: 0, console: true }, components: { logger: { base: { node: 'console' } } }
+        })
+      } catch (err) { await metrics?.close(); await d.stop(); throw toUserError(err) }
+    }
     const bridge = new Wallet(devKey(DEVNET_KEYS.bridge)).address
     console.log(`Lilypad devnet ready in ${(d.readyMs / 1000).toFixed(2)} s
   network file   ${d.networkPath}
@@ -64,7 +78,7 @@ export const devnet: Command = {
   mediator       ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running in this build)' : ''}
   job manager    ${d.network.contracts.jobManager}   example client ${d.network.contracts.exampleClient ?? '-'}
   job bridge     ${bridge} (anvil dev key #${DEVNET_KEYS.bridge}: approved, bonded, funded; ${d.bridge !== undefined ? 'running: contracts\' jobs run' : 'not running (--no-bridge)'}; docs/contracts-quickstart.md)
-  CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)${metrics !== undefined ? `\n  metrics        ${metrics.url}` : ''}
+  CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)${metrics !== undefined ? `\n  metrics        ${metrics.url}` : ''}${userNode?.consoleUrl !== undefined ? `\n  console        ${userNode.consoleUrl}   (the CLI user's node: its jobs API, "lilypad run" goes through it)` : ''}
 
 MetaMask: Add network manually
   Network name     Lilypad devnet
@@ -79,6 +93,7 @@ Try: ./lilypad run cowsay:v0.0.1 -i Message=moo      Ctrl-C stops the devnet.`)
       process.once('SIGTERM', done)
     })
     console.error('stopping the devnet…')
+    await userNode?.stop()
     await metrics?.close()
     await d.stop()
     return 0

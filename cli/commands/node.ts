@@ -7,7 +7,7 @@ import { parseRoles, type RoleName } from '../../node/role-names.ts'
 import type { ProviderFault } from '../../node/roles/resource-provider.ts'
 
 const PROVIDER_FAULTS: readonly string[] = ['wrong-result', 'withheld-result', 'unserved-result'] satisfies readonly ProviderFault[]
-const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--executor docker|swarm] [--slots N] [--max-slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result|withheld-result|unserved-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--log-level LEVEL]   (--roles none: only the job API)'
+const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--executor docker|swarm] [--slots N] [--max-slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result|withheld-result|unserved-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--ui] [--log-level LEVEL]   (--roles none: only the job API)'
 
 async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number> {
   let v
@@ -19,7 +19,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
         announce: { type: 'string', multiple: true }, relay: { type: 'boolean' },
         executor: { type: 'string' }, slots: { type: 'string' }, 'max-slots': { type: 'string' }, price: { type: 'string' }, collateral: { type: 'string' }, fault: { type: 'string' },
         'input-allow': { type: 'string', multiple: true }, 'input-ca': { type: 'string', multiple: true },
-        metrics: { type: 'string' }, gateway: { type: 'string' }, api: { type: 'string' }, 'no-api': { type: 'boolean' }, 'log-level': { type: 'string' }
+        metrics: { type: 'string' }, gateway: { type: 'string' }, api: { type: 'string' }, 'no-api': { type: 'boolean' }, ui: { type: 'boolean' }, 'log-level': { type: 'string' }
       }
     })
   } catch (err) { throw usageError((err as Error).message, USAGE) }
@@ -72,6 +72,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const apiPort = o.api === undefined ? 0 : Number(o.api)
   if (!(Number.isInteger(apiPort) && apiPort >= 0 && apiPort < 65536)) throw usageError('--api must be a TCP port number (0: any free port)', USAGE)
   if (o.api !== undefined && o['no-api'] === true) throw usageError('--api and --no-api exclude each other', USAGE)
+  if (o.ui === true && o['no-api'] === true) throw usageError('--ui serves the console from the API: it cannot go with --no-api', USAGE)
   const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
   const level = o['log-level']
   if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`, USAGE)
@@ -84,7 +85,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   let user: Awaited<ReturnType<typeof startUserNode>>
   try {
     user = await startUserNode({
-      home: lilypadHome(), api: o['no-api'] === true ? false : { port: apiPort },
+      home: lilypadHome(), api: o['no-api'] === true ? false : { port: apiPort, ...(o.ui === true ? { console: true } : {}) },
       network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir, roles, local: isDevnet,
       ...(o.listen !== undefined ? { listen: o.listen } : {}),
       ...(Object.keys(inputPolicy).length > 0 ? { inputPolicy } : {}),
@@ -105,7 +106,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     // read-only, loopback: the results this node holds at /ipfs/<CID>/<path> (node/result-store/gateway.ts)
     if (gatewayPort !== undefined) gateway = await serveGateway(node.store, { port: gatewayPort })
   } catch (err) { await metricsServer?.close(); await user.stop(); throw toUserError(err) }
-  console.error(`lilypad node ${roles.length > 0 ? roles.join(',') : '(jobs only)'} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}${gateway !== undefined ? `\n  gateway ${gateway.url}` : ''}${user.api !== undefined ? `\n  api ${user.api.url}/v1 (token in ${join(dataDir, 'api-token')})` : ''}\nCtrl-C stops it.`)
+  console.error(`lilypad node ${roles.length > 0 ? roles.join(',') : '(jobs only)'} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}${gateway !== undefined ? `\n  gateway ${gateway.url}` : ''}${user.api !== undefined ? `\n  api ${user.api.url}/v1 (token in ${join(dataDir, 'api-token')})` : ''}${user.consoleUrl !== undefined ? `\n  console ${user.consoleUrl}` : ''}\nCtrl-C stops it.`)
   await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
   console.error('stopping…')
   await metricsServer?.close()

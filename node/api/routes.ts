@@ -53,6 +53,15 @@ const BALANCE = {
   properties: { address: ADDRESS, wallet: AMOUNT_OUT, deposit: AMOUNT_OUT, locked: AMOUNT_OUT },
   required: ['address', 'wallet', 'deposit', 'locked']
 }
+const MODULE = {
+  type: 'object',
+  properties: {
+    ref: { type: 'string' },
+    description: { type: 'string' },
+    inputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, required: { type: 'boolean' }, default: { type: 'string' } }, required: ['name', 'required'] } }
+  },
+  required: ['ref', 'inputs']
+}
 const ID_PARAMS = { type: 'object', properties: { id: JOB_ID }, required: ['id'], additionalProperties: false }
 const AMOUNT_BODY = { type: 'object', properties: { amount: LP_AMOUNT }, required: ['amount'], additionalProperties: false }
 
@@ -112,11 +121,38 @@ export const ROUTES: RouteSpec[] = [
     params: { type: 'object', properties: { id: JOB_ID, '*': { type: 'string', minLength: 1, maxLength: 1024 } }, required: ['id', '*'] },
     responses: { 200: { description: 'the file\'s bytes', contentType: 'application/octet-stream' }, ...errors(400, 401, 404, 409) }
   },
-  { method: 'GET', url: '/v1/balance', operationId: 'balance', summary: 'LP in the wallet, in the Market deposit, and locked in this node\'s open deals', responses: { 200: { description: 'balances (LP decimals and wei)', schema: BALANCE }, ...errors(401) } },
+  {
+    method: 'GET', url: '/v1/balance', operationId: 'balance', summary: 'LP in the wallet, in the Market deposit, and locked in this node\'s open deals; ?address= another account\'s wallet and deposit (a browser wallet\'s)',
+    querystring: { type: 'object', additionalProperties: false, properties: { address: ADDRESS } },
+    responses: { 200: { description: 'balances (LP decimals and wei)', schema: BALANCE }, ...errors(400, 401) }
+  },
+  {
+    method: 'POST', url: '/v1/wallet/permit', operationId: 'walletPermit', summary: 'The ERC-2612 permit (EIP-712 typed data for eth_signTypedData_v4) a browser wallet signs to deposit `amount` LP; the node signs nothing',
+    body: { type: 'object', additionalProperties: false, required: ['owner', 'amount'], properties: { owner: ADDRESS, amount: LP_AMOUNT } },
+    responses: { 200: { description: 'the typed data and its deadline', schema: { type: 'object', properties: { typedData: { type: 'object' }, deadline: { type: 'string' } }, required: ['typedData', 'deadline'] } }, ...errors(400, 401, 404, 409, 413, 415) }
+  },
+  {
+    method: 'POST', url: '/v1/wallet/deposit-tx', operationId: 'walletDepositTx', summary: 'The Market depositWithPermit transaction (to, data) for the browser wallet to send, once the permit\'s signature is checked to be the owner\'s',
+    body: { type: 'object', additionalProperties: false, required: ['owner', 'amount', 'deadline', 'signature'], properties: { owner: ADDRESS, amount: LP_AMOUNT, deadline: { type: 'string', pattern: '^[0-9]{1,20}$' }, signature: { type: 'string', pattern: '^0x[0-9a-fA-F]{130}$' } } },
+    responses: { 200: { description: 'the transaction', schema: { type: 'object', properties: { to: ADDRESS, data: { type: 'string' }, chainId: { type: 'integer' } }, required: ['to', 'data', 'chainId'] } }, ...errors(400, 401, 404, 413, 415) }
+  },
   { method: 'POST', url: '/v1/deposit', operationId: 'deposit', summary: 'Move LP from the wallet into the Market deposit', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415) } },
   { method: 'POST', url: '/v1/withdraw', operationId: 'withdraw', summary: 'Move LP from the Market deposit back to the wallet', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415) } },
   { method: 'GET', url: '/v1/offers', operationId: 'offers', summary: 'Resource offers in this node\'s order book', responses: { 200: { description: 'offers', schema: { type: 'object', properties: { offers: { type: 'array', items: { type: 'object' } } } } }, ...errors(401) } },
-  { method: 'GET', url: '/v1/providers', operationId: 'providers', summary: 'Providers known from the order book', responses: { 200: { description: 'providers', schema: { type: 'object', properties: { providers: { type: 'array', items: { type: 'object' } } } } }, ...errors(401) } }
+  { method: 'GET', url: '/v1/providers', operationId: 'providers', summary: 'Providers known from the order book: their offers\' slots, modules and machine, the lowest price, and their reputation from chain records (score 0..1,000,000, standing ok/demoted/banned) when this node keeps them', responses: { 200: { description: 'providers', schema: { type: 'object', properties: { providers: { type: 'array', items: { type: 'object' } } } } }, ...errors(401) } },
+  {
+    method: 'GET', url: '/v1/modules', operationId: 'modules', summary: 'The built-in modules, each with the inputs its template declares (required or with a default)',
+    responses: { 200: { description: 'modules', schema: { type: 'object', properties: { modules: { type: 'array', items: MODULE } } } }, ...errors(401) }
+  },
+  {
+    method: 'GET', url: '/v1/module', operationId: 'module', summary: 'One module by reference (name:version, a git repository with a tag or commit): where it resolved and the inputs its template declares',
+    querystring: { type: 'object', additionalProperties: false, required: ['ref'], properties: { ref: { type: 'string', minLength: 1, maxLength: 512 } } },
+    responses: { 200: { description: 'the module', schema: MODULE }, ...errors(400, 401, 404) }
+  },
+  {
+    method: 'GET', url: '/v1/network', operationId: 'network', summary: 'The network as this node sees it: chain head and follower lag, mesh peers and gossip topics, mediators (on chain, in the network file, in offers), this node\'s deals by phase',
+    responses: { 200: { description: 'the network view', schema: { type: 'object', properties: { chain: { type: 'object' }, mesh: { type: 'object' }, mediators: { type: 'array', items: { type: 'object' } }, deals: { type: 'object' } } } }, ...errors(401, 404) }
+  }
 ]
 
 /** The OpenAPI 3 document of ROUTES. */

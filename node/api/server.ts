@@ -18,6 +18,9 @@ import { SAFE_HEADERS, TEXT_NAMES } from '../result-store/gateway.ts'
 import type { Logger } from '../observability/logger.ts'
 import { ApiError, bodyOf, statusOf } from './errors.ts'
 import { ROUTES, openApiDocument, type RouteSpec } from './routes.ts'
+import { amount, builtinModules, moduleView, networkView, providersView, type MeshView, type ReputationView } from './views.ts'
+import type { NetworkFile } from '../config/network.ts'
+import { depositTx, permitFor } from './wallet.ts'
 
 export interface ApiNode {
   jobs: JobService
@@ -28,6 +31,15 @@ export interface ApiNode {
   peerId: string
   roles: string[]
   logger: Logger
+  /** the network file (chain id, contracts, mediators): GET /v1/network and the console's wallet need it */
+  network?: NetworkFile
+  /** the mesh as the node's host sees it (GET /v1/network) */
+  mesh?: MeshView
+  /** providers' chain records (GET /v1/providers) */
+  reputation?: ReputationView
+  /** the devnet: the console says its node's key is a well-known test key */
+  devnet?: boolean
+  modulesDir?: string
 }
 
 export interface ApiOptions {
@@ -43,6 +55,8 @@ export interface ApiOptions {
   /** a comment line on each event stream this often (default 15 s), so proxies and clients see it alive */
   heartbeatMs?: number
   version?: string
+  /** serve the console (the web app under /ui/, console/) from this origin; its requests carry an Origin header of this origin, which is then let through */
+  console?: boolean
 }
 
 export class ApiPortError extends Error {
@@ -54,8 +68,6 @@ const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$/i
 /** an event stream whose client stops reading is dropped once this much is buffered */
 const STREAM_BUFFER_LIMIT = 1 << 20
 const MAX_LISTED_FILES = 10_000
-
-function amount (wei: bigint): { lp: string, wei: string } { return { lp: formatLP(wei), wei: wei.toString() } }
 
 /** A job as JSON: amounts in LP and wei, times as ISO strings; events only when asked. */
 export function jobJson (j: JobRecord, withEvents: boolean): Record<string, unknown> {
@@ -157,7 +169,9 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const m = LOOPBACK_HOST.exec(req.headers.host ?? '')
     if (m === null || (m[2] !== undefined && Number(m[2]) !== port)) throw new ApiError(403, 'ForeignHostError', `the Host header "${String(req.headers.host ?? '').slice(0, 100)}" is not this machine's loopback`, 'call the API at 127.0.0.1 or localhost')
-    if (req.headers.origin !== undefined) throw new ApiError(403, 'BrowserOriginError', 'requests from web pages (an Origin header) are refused', 'call the API from a program on this machine (the SDK, curl), not from a browser page')
+    // the console is served from this very origin (scheme http, the Host just checked); any other page is refused
+    if (req.headers.origin !== undefined && !(opts.console === true && req.headers.origin === `http://${req.headers.host ?? ''}`)) throw new ApiError(403, 'BrowserOriginError', 'requests from web pages (an Origin header) are refused', opts.console === true ? 'only the console this node serves (/ui/) may call it from a browser' : 'call the API from a program on this machine (the SDK, curl), not from a browser page')
+    if (opts.console === true && isConsolePath(req.routeOptions.url)) return
     const route = ROUTES.find(r => r.method === req.method && r.url === req.routeOptions.url)
     if (route?.public === true) return
     const auth = req.headers.authorization ?? ''
@@ -187,10 +201,15 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     for (const r of open) if (r.agreedAt !== undefined) locked += r.deal.price + r.deal.mediationFee
     return { address: node.chain.address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(locked) }
   }
-  const lpBody = (req: FastifyRequest): bigint => {
-    const wei = parseLP((req.body as { amount: string }).amount)
+  const positive = (lp: string): bigint => {
+    const wei = parseLP(lp)
     if (wei === 0n) throw new ApiError(400, 'BadAmountError', 'the amount must be more than 0')
     return wei
+  }
+  const lpBody = (req: FastifyRequest): bigint => positive((req.body as { amount: string }).amount)
+  const needNetwork = (): NetworkFile => {
+    if (node.network === undefined) throw new ApiError(404, 'RouteNotFoundError', 'this node serves no wallet routes')
+    return node.network
   }
   const doneJob = (id: string): JobRecord & { outcome: NonNullable<JobRecord['outcome']> } => {
     const j = node.jobs.get(id)
@@ -200,7 +219,16 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
 
   const handlers: Record<string, (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>> = {
     openapi: async () => doc,
-    node: async () => ({ network: node.networkId, address: node.chain.address, peerId: node.peerId, roles: node.roles, pid: process.pid }),
+    node: async () => ({
+      network: node.networkId, address: node.chain.address, peerId: node.peerId, roles: node.roles, pid: process.pid, devnet: node.devnet === true,
+      ...(node.network !== undefined ? { chainId: node.network.chainId, contracts: { market: node.network.contracts.market, token: node.network.contracts.token } } : {})
+    }),
+    modules: async () => ({ modules: await builtinModules(node.modulesDir) }),
+    module: async req => await moduleView((req.query as { ref: string }).ref.trim(), { ...(node.modulesDir !== undefined ? { modulesDir: node.modulesDir } : {}), signal: AbortSignal.timeout(60_000) }),
+    network: async () => {
+      if (node.network === undefined) throw new ApiError(404, 'RouteNotFoundError', 'this node serves no network view')
+      return await networkView({ network: node.network, chain: node.chain, book: node.book, jobCreator: node.jobCreator, peerId: node.peerId, ...(node.mesh !== undefined ? { mesh: node.mesh } : {}) })
+    },
     submitJob: async (req, reply) => {
       const job = node.jobs.submit(await submission(req.body as Record<string, unknown>))
       return await reply.code(201).send(jobJson(job, false))
@@ -208,9 +236,10 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     listJobs: async req => {
       const q = req.query as { state?: string, limit?: string }
       const limit = q.limit !== undefined ? Number(q.limit) : 100
-      return { jobs: node.jobs.list().filter(j => q.state === undefined || j.state === q.state).slice(0, limit).map(j => jobJson(j, false)) }
+      const jobs = node.jobs.list().filter(j => q.state === undefined || j.state === q.state).slice(0, limit)
+      return { jobs: await Promise.all(jobs.map(async j => ({ ...jobJson(j, false), ...(await dealOf(j)) }))) }
     },
-    getJob: async req => jobJson(node.jobs.get((req.params as { id: string }).id), true),
+    getJob: async req => { const j = node.jobs.get((req.params as { id: string }).id); return { ...jobJson(j, true), ...(await dealOf(j)) } },
     cancelJob: async req => await node.jobs.cancel((req.params as { id: string }).id),
     jobEvents: async (req, reply) => { await events(req, reply) },
     listFiles: async req => {
@@ -223,7 +252,21 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
       const f = await resultFile(j.outcome.path, p['*'])
       return await reply.headers({ ...SAFE_HEADERS, 'content-type': TEXT_NAMES.test(basename(f.path)) ? 'text/plain; charset=utf-8' : 'application/octet-stream', 'content-length': String(f.bytes) }).send(createReadStream(f.path))
     },
-    balance: async () => await balances(),
+    balance: async req => {
+      const q = (req.query as { address?: string }).address
+      if (q === undefined || q.toLowerCase() === node.chain.address.toLowerCase()) return await balances()
+      const address = getAddress(q.toLowerCase())
+      const [wallet, deposit] = await Promise.all([node.chain.tokenBalance(address), node.chain.depositOf(address)])
+      return { address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(0n) }
+    },
+    walletPermit: async req => {
+      const b = req.body as { owner: string, amount: string }
+      return await permitFor(node.chain, needNetwork(), { owner: b.owner, value: positive(b.amount) })
+    },
+    walletDepositTx: async req => {
+      const b = req.body as { owner: string, amount: string, deadline: string, signature: string }
+      return await depositTx(node.chain, needNetwork(), { owner: b.owner, value: positive(b.amount), deadline: BigInt(b.deadline), signature: b.signature })
+    },
     deposit: async req => {
       const wei = lpBody(req)
       const have = await node.chain.tokenBalance()
@@ -246,16 +289,15 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
         price: amount(l.offer.price), collateral: amount(l.offer.collateral), mediators: l.offer.mediators, expiry: Number(l.offer.expiry)
       }))
     }),
-    providers: async () => {
-      const by = new Map<string, { address: string, peer?: string, offers: number, minPrice: bigint }>()
-      for (const l of node.book.offers()) {
-        const p = by.get(l.offer.provider) ?? { address: l.offer.provider, ...(l.peer !== undefined ? { peer: l.peer } : {}), offers: 0, minPrice: l.offer.price }
-        p.offers++
-        if (l.offer.price < p.minPrice) p.minPrice = l.offer.price
-        by.set(l.offer.provider, p)
-      }
-      return { providers: [...by.values()].slice(0, 1000).map(p => ({ ...p, minPrice: amount(p.minPrice) })) }
-    }
+    providers: async () => ({ providers: providersView(node.book, node.reputation) })
+  }
+  /** the job's latest deal as the job creator keeps it: provider, price (its cost once settled), phase */
+  const dealOf = async (j: JobRecord): Promise<Record<string, unknown>> => {
+    const id = j.dealIds[j.dealIds.length - 1]
+    if (id === undefined) return {}
+    const r = await node.jobCreator.deals.get(id)
+    if (r === undefined) return {}
+    return { deal: { id, provider: r.deal.resourceProvider, price: amount(r.deal.price), mediationFee: amount(r.deal.mediationFee), phase: r.phase, chainId: node.network?.chainId } }
   }
 
   /** Server-sent events: the history after Last-Event-ID (or ?after), then live events until the job ends. */
@@ -311,6 +353,10 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     }
   }
 
+  if (opts.console === true) {
+    const { registerConsole } = await import('./console.ts')
+    await registerConsole(app)
+  }
   for (const r of ROUTES) {
     const handler = handlers[r.operationId]
     if (handler === undefined) throw new Error(`no handler for ${r.operationId}`)
@@ -335,6 +381,8 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     }
   }
 }
+
+function isConsolePath (url: string | undefined): boolean { return url === '/' || url === '/ui/' || url === '/ui/*' }
 
 function schemaOf (r: RouteSpec): Record<string, unknown> {
   return { ...(r.params !== undefined ? { params: r.params } : {}), ...(r.querystring !== undefined ? { querystring: r.querystring } : {}), ...(r.body !== undefined ? { body: r.body } : {}) }

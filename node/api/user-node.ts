@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { LilypadNode, type NodeOptions } from '../node.ts'
 import type { JobServiceInit } from '../jobs/index.ts'
 import { reportError } from '../components.ts'
+import { routerOf } from '../gossip/gossip.ts'
 import { serveApi, type ApiServer } from './server.ts'
 import { LOCK_FILE, acquireLock, keyLockPath, loadOrCreateToken, removeApiFile, writeApiFile } from './discovery.ts'
 
@@ -15,7 +16,7 @@ export interface UserNodeOptions extends NodeOptions {
   /** the Lilypad home, where the key's lock lives */
   home: string
   /** the local API: loopback on `port` (default 0: any free port); false: none */
-  api?: { port?: number, host?: string, maxStreams?: number, heartbeatMs?: number } | false
+  api?: { port?: number, host?: string, maxStreams?: number, heartbeatMs?: number, /** serve the console at /ui/ */ console?: boolean } | false
   jobs?: JobServiceInit
 }
 
@@ -23,6 +24,8 @@ export interface UserNode {
   node: LilypadNode
   api?: ApiServer
   token?: string
+  /** the console's address with the token in its fragment (the page keeps it, the fragment is never sent), when served */
+  consoleUrl?: string
   stop: () => Promise<void>
 }
 
@@ -42,10 +45,18 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
     if (opts.api !== false) {
       token = await loadOrCreateToken(opts.dataDir)
       const a = opts.api ?? {}
+      const n = node
+      const jobCreator = await n.createJobCreator(opts)
       api = await serveApi({
-        jobs, jobCreator: await node.createJobCreator(opts), chain: node.chain, book: node.book, networkId: opts.network.networkId,
-        peerId: node.host.peerId.toString(), roles: node.roles, logger: node.components.logger
-      }, { token, ...(a.port !== undefined ? { port: a.port } : {}), ...(a.host !== undefined ? { host: a.host } : {}), ...(a.maxStreams !== undefined ? { maxStreams: a.maxStreams } : {}), ...(a.heartbeatMs !== undefined ? { heartbeatMs: a.heartbeatMs } : {}) })
+        jobs, jobCreator, chain: n.chain, book: n.book, networkId: opts.network.networkId,
+        peerId: n.host.peerId.toString(), roles: n.roles, logger: n.components.logger,
+        network: opts.network, devnet: opts.local === true, ...(opts.jobCreator?.modulesDir !== undefined ? { modulesDir: opts.jobCreator.modulesDir } : {}),
+        ...(n.reputation !== undefined ? { reputation: n.reputation.book } : {}),
+        mesh: {
+          connections: () => n.host.getConnections().map(c => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })),
+          topics: () => [n.gossip.topics.resourceOffers, n.gossip.topics.jobOffers].map(topic => ({ topic, meshPeers: routerOf(n.host.services.pubsub).getMeshPeers(topic).length, subscribers: n.host.services.pubsub.getSubscribers(topic).length }))
+        }
+      }, { token, ...(a.port !== undefined ? { port: a.port } : {}), ...(a.host !== undefined ? { host: a.host } : {}), ...(a.maxStreams !== undefined ? { maxStreams: a.maxStreams } : {}), ...(a.heartbeatMs !== undefined ? { heartbeatMs: a.heartbeatMs } : {}), ...(a.console === true ? { console: true } : {}) })
       await writeApiFile(opts.dataDir, { url: api.url, pid: process.pid, network: opts.network.networkId, address: node.chain.address })
     }
     const started = node
@@ -54,6 +65,7 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
       node: started,
       ...(api !== undefined ? { api } : {}),
       ...(token !== undefined ? { token } : {}),
+      ...(api !== undefined && token !== undefined && opts.api !== false && opts.api?.console === true ? { consoleUrl: `${api.url}/ui/#token=${token}` } : {}),
       stop: async () => {
         stopping ??= (async () => {
           await removeApiFile(opts.dataDir)

@@ -35,6 +35,12 @@ export interface DealRecordView {
   resultHash: string
 }
 
+/** The LP token's ERC-2612 permit (EIP-712): what a deposit's owner signs so the Market may take the amount. */
+export const PERMIT_TYPES = { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] }
+export function permitDomain (network: { chainId: number, contracts: { token: string } }): { name: string, version: string, chainId: number, verifyingContract: string } {
+  return { name: 'Lilypad', version: '1', chainId: network.chainId, verifyingContract: network.contracts.token }
+}
+
 export const Roles = { Solver: 1, ResourceProvider: 2, JobCreator: 4, Mediator: 8, Bridge: 16 } as const
 
 /** A contract job as `JobManager.resultOf` reports it. */
@@ -147,11 +153,7 @@ export class ChainClient {
     const latest = await this.provider.getBlock('latest')
     const deadline = BigInt((latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600)
     const nonce = await this.token.nonces(this.address)
-    const sig = Signature.from(await this.wallet.signTypedData(
-      { name: 'Lilypad', version: '1', chainId: this.network.chainId, verifyingContract: this.network.contracts.token },
-      { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
-      { owner: this.address, spender: this.network.contracts.market, value: amount, nonce, deadline }
-    ))
+    const sig = Signature.from(await this.wallet.signTypedData(permitDomain(this.network), PERMIT_TYPES, { owner: this.address, spender: this.network.contracts.market, value: amount, nonce, deadline }))
     await this.queue.send('depositWithPermit', async () => await this.market.depositWithPermit.populateTransaction(amount, deadline, sig.v, sig.r, sig.s))
   }
 

@@ -1,5 +1,5 @@
 // The chain client's public surface.
-export { ChainClient, Roles, toStruct, toOfferStruct, requestedJobId } from './client.ts'
+export { ChainClient, Roles, PERMIT_TYPES, permitDomain, toStruct, toOfferStruct, requestedJobId } from './client.ts'
 export type { ChainClientOptions, DealRecordView, ContractJobView, ContractJobRequestOptions } from './client.ts'
 export { TxQueue, TxNotMinedError, waitForReceipt } from './queue.ts'
 export type { GasEntry, QueuedSendOptions } from './queue.ts'

@@ -1,0 +1,298 @@
+// The console in a real headless Chromium (Debian's chromium, driven by playwright-core) against one in-process
+// devnet (real anvil, libp2p, Docker, Helia) and the user's node serving the console: cowsay run from the form
+// shows the cow; the identicon module's image is shown; a queued job is cancelled; the network page lists the
+// devnet's provider; a browser wallet (an injected EIP-1193 provider backed by an anvil key) signs a permit and
+// sends the deposit itself. The page never asks anything of another origin. The API's new routes refuse hostile
+// input with named errors. With LILYPAD_CONSOLE_SCREENSHOTS=<dir> each page is also saved as a PNG there
+// (docs/console/ holds the committed ones). Serial: the tests share one node whose jobs run one at a time.
+import test from 'ava'
+import { request } from 'node:http'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { JsonRpcProvider, Wallet, parseEther, type TypedDataField } from 'ethers'
+import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
+import { devKey } from '../node/chain/index.ts'
+import { startUserNode, type UserNode } from '../node/api/user-node.ts'
+import type { JobRecord } from '../node/jobs/index.ts'
+import { CONSOLE_CSP } from '../node/api/console.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless=new', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
+const SHOTS = process.env.LILYPAD_CONSOLE_SCREENSHOTS
+/** an address no provider has: a job targeted at it looks for a provider until its match timeout */
+const NOBODY = '0x000000000000000000000000000000000000dEaD'
+
+let home: string
+let devnet: Devnet
+let user: UserNode
+let browser: Browser
+let origin: string
+const userKey = devKey(DEVNET_KEYS.user)
+
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'lilypad-console-'))
+  devnet = await startDevnet({ home, port: 0, slots: 2, mediator: false })
+  const address = new Wallet(userKey).address
+  user = await startUserNode({
+    home, network: devnet.network, networkPath: devnet.networkPath, privateKey: userKey, dataDir: join(home, 'nodes', 'devnet', address.toLowerCase()), roles: [], local: true,
+    components: { logger: { level: 'warn' } },
+    // one job at a time, so a second one waits as queued; a job for nobody looks for a provider this long
+    jobs: { maxRunning: 1 },
+    jobCreator: { matchTimeoutMs: 60_000 },
+    api: { port: 0, console: true }
+  })
+  origin = user.api!.url
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS })
+  if (SHOTS !== undefined) await mkdir(SHOTS, { recursive: true })
+})
+
+test.after.always(async () => {
+  await browser?.close()
+  await user?.stop()
+  await devnet?.stop()
+  if (home !== undefined) await rm(home, { recursive: true, force: true })
+})
+
+/** A page on the console, with every request it makes and every script error recorded. */
+async function openConsole (t: { teardown: (f: () => Promise<void>) => void }, opts: { width?: number, init?: (p: Page) => Promise<void> } = {}): Promise<{ page: Page, requests: string[], errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: opts.width ?? 1000, height: 820 }, acceptDownloads: true })
+  t.teardown(async () => { await context.close() })
+  const page = await context.newPage()
+  const requests: string[] = []
+  const errors: string[] = []
+  page.on('request', r => { requests.push(r.url()) })
+  page.on('pageerror', e => { errors.push(e.message) })
+  await opts.init?.(page)
+  await page.goto(user.consoleUrl!)
+  await page.getByRole('navigation', { name: 'Pages' }).waitFor({ timeout: 30_000 })
+  return { page, requests, errors }
+}
+
+async function shot (page: Page, name: string, opts: { top?: boolean } = {}): Promise<void> {
+  if (SHOTS === undefined) return
+  if (opts.top === true) await page.evaluate('scrollTo(0, 0)')
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) })
+}
+
+/** Every request went to the node's own origin (or a blob: URL the page made of a result file). */
+function onlyOwnOrigin (requests: string[]): string[] {
+  return requests.filter(u => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'))
+}
+
+async function jobWhen (id: string, cond: (j: JobRecord) => boolean): Promise<JobRecord> {
+  const jobs = user.node.jobs!
+  if (cond(jobs.get(id))) return jobs.get(id)
+  return await new Promise(resolve => {
+    const onEvent = (jobId: string): void => { if (jobId === id && cond(jobs.get(id))) { jobs.off('event', onEvent); resolve(jobs.get(id)) } }
+    jobs.on('event', onEvent)
+  })
+}
+
+test.serial('served by the node: /ui/ with a strict CSP, / redirects there, the console URL carries the token', async t => {
+  t.regex(user.consoleUrl!, /^http:\/\/127\.0\.0\.1:\d+\/ui\/#token=[0-9a-f]{64}$/)
+  const ui = await raw('GET', '/ui/')
+  t.is(ui.status, 200)
+  t.is(ui.headers['content-security-policy'], CONSOLE_CSP)
+  t.regex(ui.body, /<script type="module" src="\/ui\/app\.js">/)
+  const js = await raw('GET', '/ui/app.js')
+  t.is(js.status, 200)
+  t.regex(String(js.headers['content-type']), /javascript/)
+  t.false(/https?:\/\/(?!127\.0\.0\.1|localhost|www\.w3\.org)/.test(js.body.replace(/"http:\/\/www\.w3\.org[^"]*"/g, '')), 'no address of another host in the bundle')
+  t.is((await raw('GET', '/')).headers.location, '/ui/')
+  t.is((await raw('GET', '/ui/nothing.js')).status, 404)
+})
+
+test.serial('Run page: cowsay from the form (keyboard), phases live, the cow, the CID, files downloadable; fits a phone screen', async t => {
+  t.timeout(180_000)
+  const { page, requests, errors } = await openConsole(t)
+  await page.getByLabel('Module', { exact: true }).selectOption('cowsay:v0.0.1')
+  const message = page.getByLabel('Message')
+  t.is(await message.inputValue(), 'hello, lilypad', 'the form starts with the template\'s default')
+  await message.fill('moo from the console')
+  await shot(page, 'run')
+  await message.press('Enter')
+  await page.waitForURL(/#\/jobs\/job-[0-9a-f]{16}$/)
+  const stdout = page.getByLabel('stdout', { exact: true })
+  await stdout.waitFor({ timeout: 150_000 })
+  const cow = await stdout.textContent()
+  t.true(cow!.includes('< moo from the console >'), cow!)
+  t.true(cow!.includes('(oo)'))
+  const cid = await page.locator('dd code.cid').first().textContent()
+  t.regex(cid!, /^bafy/)
+  // the phases arrived over the event stream, in order
+  const phases = await page.locator('ol.events li[data-type="phase"]').allTextContents()
+  for (const p of ['offered', 'matched', 'agreed', 'downloaded']) t.true(phases.some(x => x.includes(p)), `phase ${p} in ${phases.join(' | ')}`)
+  await t.notThrowsAsync(page.getByRole('button', { name: 'Download stdout' }).waitFor())
+  const download = page.waitForEvent('download')
+  await page.getByRole('button', { name: 'Download stdout' }).click()
+  const d = await download
+  t.is(d.suggestedFilename(), 'stdout')
+  await shot(page, 'job', { top: true })
+  // phone width: nothing wider than the screen
+  await page.setViewportSize({ width: 390, height: 800 })
+  const wide = await page.evaluate("[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest('pre, .table-wrap')).map(e => e.tagName + '.' + e.className).slice(0, 5)")
+  t.deepEqual(wide, [], 'nothing reaches past a 390 px screen')
+  t.true(await page.evaluate('document.documentElement.scrollWidth <= innerWidth'), 'no horizontal scroll at 390 px')
+  await shot(page, 'job-phone', { top: true })
+  t.deepEqual(onlyOwnOrigin(requests), [])
+  t.deepEqual(errors, [])
+})
+
+test.serial('an image-producing module: the identicon is shown inline', async t => {
+  t.timeout(180_000)
+  const { page, requests, errors } = await openConsole(t)
+  await page.getByLabel('Module', { exact: true }).selectOption('identicon:v0.1.0')
+  await page.getByLabel('Name').fill('console')
+  await page.getByRole('button', { name: 'Run' }).click()
+  const img = page.getByRole('img', { name: 'output outputs/identicon.svg' })
+  await img.waitFor({ timeout: 150_000 })
+  // decoded, not just in the page (a page's own code, as strings: this file is typed for Node, not the DOM)
+  await page.waitForFunction("(() => { const i = document.querySelector('figure img'); return i !== null && i.complete && i.naturalWidth > 0 })()")
+  t.is(await page.evaluate("document.querySelector('figure img').naturalWidth"), 240)
+  await img.scrollIntoViewIfNeeded()
+  t.regex((await img.getAttribute('src'))!, /^blob:/)
+  await shot(page, 'image')
+  t.deepEqual(onlyOwnOrigin(requests), [])
+  t.deepEqual(errors, [])
+})
+
+test.serial('Jobs page: a queued job is cancelled from the console; the list shows state, cost, provider and deal', async t => {
+  t.timeout(120_000)
+  // the one running place is held by a job that looks for a provider nobody is
+  const blocker = user.node.jobs!.submit({ module: 'cowsay:v0.0.1', inputs: {}, target: NOBODY })
+  t.teardown(async () => { await user.node.jobs!.cancel(blocker.id).catch(() => {}) })
+  await jobWhen(blocker.id, j => j.state === 'matching')
+  const { page, errors } = await openConsole(t)
+  await page.getByLabel('Message').fill('never runs')
+  await page.getByRole('button', { name: 'Run' }).click()
+  await page.waitForURL(/#\/jobs\/job-[0-9a-f]{16}$/)
+  const id = page.url().split('/').at(-1)!
+  t.is(user.node.jobs!.get(id).state, 'queued')
+  await page.locator('#job-state .state-queued').waitFor()
+  await page.getByRole('button', { name: `Cancel job ${id}` }).click()
+  await page.locator('#job-state .state-cancelled').waitFor({ timeout: 30_000 })
+  t.is(user.node.jobs!.get(id).state, 'cancelled')
+  t.regex((await page.getByRole('status').first().textContent())!, /nothing/i)
+  await page.getByRole('link', { name: 'Jobs', exact: true }).first().click()
+  const row = page.locator(`tr[data-job="${id}"]`)
+  await row.waitFor()
+  t.is(await row.getAttribute('data-state'), 'cancelled')
+  // the cow of the earlier test: its cost (the devnet's price), provider and deal
+  const done = page.locator('tr[data-state="done"]').first()
+  await done.waitFor()
+  t.regex((await done.textContent())!, /1 LP/)
+  t.true((await done.locator('code.addr').count()) >= 2, 'provider and deal shown')
+  await shot(page, 'jobs')
+  t.deepEqual(errors, [])
+})
+
+test.serial('Network page: the devnet\'s provider with its offers and reputation, chain head and lag, mediators, peers', async t => {
+  t.timeout(60_000)
+  const { page, errors } = await openConsole(t)
+  await page.getByRole('link', { name: 'Network' }).click()
+  const row = page.locator(`tr[data-provider="${devnet.provider.chain.address}"]`)
+  await row.waitFor({ timeout: 30_000 })
+  const text = (await row.textContent())!
+  t.regex(text, /1 LP/)
+  t.regex(text, /ok/, 'its standing')
+  const head = Number(await page.locator('#chain-h + dl dd').nth(1).evaluate(e => e.firstChild?.textContent ?? ''))
+  t.true(head > 0)
+  t.true((await page.locator('#mediators-h + ul li').count()) >= 1)
+  await shot(page, 'network')
+  t.deepEqual(errors, [])
+})
+
+test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) signs the permit and sends the deposit itself', async t => {
+  t.timeout(90_000)
+  const rpc = new JsonRpcProvider(devnet.network.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 100 })
+  t.teardown(() => { rpc.destroy() })
+  const browserKey = new Wallet(devKey(DEVNET_KEYS.user2), rpc)
+  const depositBefore = await user.node.chain.depositOf(browserKey.address)
+  const asked: string[] = []
+  const { page, errors } = await openConsole(t, {
+    init: async p => {
+      // the wallet's key stays in this process, as a real wallet's stays in its extension: the page only sees requests and answers
+      await p.exposeFunction('testWallet', async (method: string, params: unknown[]) => {
+        asked.push(method)
+        switch (method) {
+          case 'eth_requestAccounts': case 'eth_accounts': return [browserKey.address]
+          case 'eth_chainId': return `0x${devnet.network.chainId.toString(16)}`
+          case 'eth_signTypedData_v4': {
+            const td = JSON.parse(params[1] as string) as { domain: Record<string, unknown>, types: Record<string, TypedDataField[]>, message: Record<string, unknown> }
+            const { EIP712Domain: _, ...types } = td.types
+            return await browserKey.signTypedData(td.domain, types, td.message)
+          }
+          case 'eth_sendTransaction': {
+            const tx = params[0] as { to: string, data: string }
+            const sent = await browserKey.sendTransaction({ to: tx.to, data: tx.data })
+            await sent.wait()
+            return sent.hash
+          }
+          default: throw new Error(`unsupported method ${method}`)
+        }
+      })
+      await p.addInitScript('window.ethereum = { request: async ({ method, params }) => await window.testWallet(method, params ?? []) }')
+    }
+  })
+  await page.getByRole('link', { name: 'Wallet' }).click()
+  await page.getByRole('button', { name: 'Connect wallet' }).click()
+  await page.locator('#browser-account').waitFor()
+  t.is(await page.locator('#browser-account').textContent(), browserKey.address)
+  await page.getByLabel('Deposit from this wallet').fill('3')
+  await page.getByRole('button', { name: 'Sign and deposit' }).click()
+  await page.locator('#browser-status', { hasText: 'deposited 3 LP' }).waitFor({ timeout: 60_000 })
+  t.is(await user.node.chain.depositOf(browserKey.address), depositBefore + parseEther('3'))
+  t.deepEqual(asked.filter(m => m.startsWith('eth_sign') || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_sendTransaction'])
+  await shot(page, 'wallet')
+  t.deepEqual(errors, [])
+})
+
+test.serial('the new routes refuse hostile input with named errors; only the console\'s own origin may call from a page', async t => {
+  const auth = { authorization: `Bearer ${user.token as string}` }
+  const json = { ...auth, 'content-type': 'application/json' }
+  const host = new URL(origin).host
+  const cases: Array<[string, string, { headers?: Record<string, string>, body?: string }, number, string]> = [
+    ['GET', '/v1/modules', {}, 401, 'UnauthorizedError'],
+    ['GET', '/v1/module', { headers: auth }, 400, 'ValidationError'],
+    ['GET', '/v1/module?ref=./no/such/module', { headers: auth }, 404, 'ModuleNotFoundError'],
+    ['GET', '/v1/module?ref=bad%20name!:v1', { headers: auth }, 400, 'ModuleRefError'],
+    ['GET', '/v1/module?ref=cowsay', { headers: auth }, 400, 'ModuleRefError'],
+    ['GET', '/v1/module?ref=x&y=1', { headers: auth }, 400, 'ValidationError'],
+    ['GET', '/v1/balance?address=0x12', { headers: auth }, 400, 'ValidationError'],
+    ['POST', '/v1/wallet/permit', { headers: json, body: '{"owner":"0x12","amount":"1"}' }, 400, 'ValidationError'],
+    ['POST', '/v1/wallet/permit', { headers: json, body: `{"owner":"${NOBODY}","amount":"0"}` }, 400, 'BadAmountError'],
+    ['POST', '/v1/wallet/permit', { headers: json, body: `{"owner":"${NOBODY}","amount":"1"}` }, 409, 'InsufficientBalanceError'],
+    ['POST', '/v1/wallet/deposit-tx', { headers: json, body: `{"owner":"${NOBODY}","amount":"1","deadline":"1","signature":"0x${'00'.repeat(65)}"}` }, 400, 'PermitSignatureError'],
+    ['POST', '/v1/wallet/deposit-tx', { headers: json, body: `{"owner":"${NOBODY}","amount":"1","deadline":"1","signature":"0x${'11'.repeat(64)}1b"}` }, 400, 'PermitSignatureError'],
+    ['GET', '/v1/network', { headers: { ...auth, origin: 'http://evil.example' } }, 403, 'BrowserOriginError'],
+    ['GET', '/v1/network', { headers: { ...auth, origin: `http://${host}.evil.example` } }, 403, 'BrowserOriginError'],
+    ['GET', '/v1/network', { headers: { ...auth, origin: 'null' } }, 403, 'BrowserOriginError']
+  ]
+  for (const [method, path, opts, status, name] of cases) {
+    const r = await raw(method, path, opts)
+    t.is(r.status, status, `${method} ${path}: ${r.body}`)
+    t.is((JSON.parse(r.body) as { error: { name: string } }).error.name, name, `${method} ${path}`)
+  }
+  const same = await raw('GET', '/v1/network', { headers: { ...auth, origin: `http://${host}` } })
+  t.is(same.status, 200, 'the console\'s own origin')
+  t.is(same.headers['access-control-allow-origin'], undefined)
+  const modules = JSON.parse((await raw('GET', '/v1/modules', { headers: auth })).body) as { modules: Array<{ ref: string, inputs: Array<{ name: string, required: boolean, default?: string }> }> }
+  t.deepEqual(modules.modules.find(m => m.ref === 'cowsay:v0.0.1')?.inputs, [{ name: 'Message', required: false, default: 'hello, lilypad' }])
+})
+
+/** A raw request, so the Host and Origin headers are what the test says. */
+async function raw (method: string, path: string, opts: { headers?: Record<string, string>, body?: string } = {}): Promise<{ status: number, headers: Record<string, unknown>, body: string }> {
+  const url = new URL(origin)
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path, headers: opts.headers ?? {} }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body }) })
+    })
+    req.on('error', reject)
+    req.end(opts.body)
+  })
+}
