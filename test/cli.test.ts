@@ -50,6 +50,7 @@ const badFlags: Array<[string[], RegExp]> = [
   [['node', '--roles', 'resource-provider', '--gateway', 'web'], /--gateway must be a TCP port number/],
   [['node', '--roles', 'none', '--api', '70000'], /--api must be a TCP port number/],
   [['node', '--roles', 'none', '--api', '0', '--no-api'], /--api and --no-api exclude each other/],
+  [['node', '--roles', 'none', '--ui', '--no-api'], /--ui serves the console from the API: it cannot go with --no-api/],
   [['jobs', '--state', 'lost'], /--state must be one of/],
   [['jobs', '--limit', '0'], /--limit must be a whole number/],
   [['job'], /missing the job id/],
