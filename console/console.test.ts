@@ -7,7 +7,7 @@
 // (docs/console/ holds the committed ones). Serial: the tests share one node whose jobs run one at a time.
 import test from 'ava'
 import { request } from 'node:http'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -16,6 +16,8 @@ import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
 import { devKey } from '../node/chain/index.ts'
 import { startUserNode, type UserNode } from '../node/api/user-node.ts'
 import type { JobRecord } from '../node/jobs/index.ts'
+import { LilypadNode } from '../node/node.ts'
+import { BUILTIN_MODULES_DIR, loadRegistry } from '../node/modules/index.ts'
 import { CONSOLE_CSP } from '../node/api/console.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -29,18 +31,38 @@ let devnet: Devnet
 let user: UserNode
 let browser: Browser
 let origin: string
+let modulesDir: string
 const userKey = devKey(DEVNET_KEYS.user)
+const TICKER = 'ticker:v0.1.0'
+
+/**
+ * A ticker module (the stress image printing a line, waiting 5 s in the container, printing another): the user
+ * node's modules are the built-ins plus it, the ticker provider's only it.
+ */
+async function writeModules (dir: string, withBuiltins: boolean): Promise<void> {
+  const registry: Record<string, { dir: string, image?: string, description?: string }> = {}
+  if (withBuiltins) for (const [ref, e] of Object.entries(loadRegistry())) registry[ref] = { ...e, dir: join(BUILTIN_MODULES_DIR, e.dir) }
+  registry[TICKER] = { dir: 'ticker', description: 'prints a line, waits, prints another' }
+  await mkdir(join(dir, 'ticker'), { recursive: true })
+  await writeFile(join(dir, 'registry.json'), JSON.stringify(registry))
+  await writeFile(join(dir, 'ticker', 'lilypad_module.json.tmpl'), JSON.stringify({
+    machine: { gpu: 0, cpu: 500, ram: 64 },
+    job: { APIVersion: 'V1beta1', Spec: { Engine: 'Docker', Docker: { Image: 'lilypad/stress:v0.1.0', Entrypoint: ['/bin/sh', '-c', 'echo tick 1; sleep 5; echo tick 2'] }, Network: { Type: 'None' }, Timeout: 60, Outputs: [{ Name: 'outputs', Path: '/outputs' }] } }
+  }))
+}
 
 test.before(async () => {
   home = await mkdtemp(join(tmpdir(), 'lilypad-console-'))
   devnet = await startDevnet({ home, port: 0, slots: 2, mediator: false })
   const address = new Wallet(userKey).address
+  modulesDir = join(home, 'modules')
+  await writeModules(modulesDir, true)
   user = await startUserNode({
     home, network: devnet.network, networkPath: devnet.networkPath, privateKey: userKey, dataDir: join(home, 'nodes', 'devnet', address.toLowerCase()), roles: [], local: true,
     components: { logger: { level: 'warn' } },
     // one job at a time, so a second one waits as queued; a job for nobody looks for a provider this long
     jobs: { maxRunning: 1 },
-    jobCreator: { matchTimeoutMs: 60_000 },
+    jobCreator: { matchTimeoutMs: 60_000, modulesDir },
     api: { port: 0, console: true }
   })
   origin = user.api!.url
@@ -246,6 +268,36 @@ test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) si
   t.is(await user.node.chain.depositOf(browserKey.address), depositBefore + parseEther('3'))
   t.deepEqual(asked.filter(m => m.startsWith('eth_sign') || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_sendTransaction'])
   await shot(page, 'wallet')
+  t.deepEqual(errors, [])
+})
+
+test.serial('job page: the provider\'s live log shows while the container runs, before the result; the provider is picked in the form', async t => {
+  t.timeout(120_000)
+  // a provider of our own that serves the ticker (the devnet's serves the built-ins only)
+  const tickerDir = join(home, 'ticker-modules')
+  await writeModules(tickerDir, false)
+  const rp = await LilypadNode.create({
+    network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.provider2), dataDir: join(home, 'rp-ticker'), roles: ['resource-provider'], local: true,
+    components: { logger: { level: 'warn' } },
+    provider: { slots: 1, modulesDir: tickerDir, modulePolicy: { modulesDir: tickerDir }, announceIntervalMs: 5000 }
+  })
+  t.teardown(async () => { await rp.stop() })
+  const { page, errors } = await openConsole(t)
+  await page.getByLabel('Module', { exact: true }).selectOption(TICKER)
+  await page.getByText('Provider, price, audit').click()
+  await page.getByLabel('Provider address (optional)').fill(rp.chain.address)
+  await page.getByRole('button', { name: 'Run' }).click()
+  await page.waitForURL(/#\/jobs\/job-[0-9a-f]{16}$/)
+  const id = page.url().split('/').at(-1)!
+  const live = page.getByLabel('live log', { exact: true })
+  await live.filter({ hasText: 'tick 1' }).waitFor({ timeout: 90_000 })
+  // the container sleeps 5 s after its first line: what the page shows now came live, not from the result
+  t.false(user.node.jobs!.get(id).events.some(e => e.type === 'phase' && e.data.phase === 'result'), 'the log came before the result')
+  t.false(((await live.textContent()) ?? '').includes('tick 2'))
+  await shot(page, 'live-log')
+  await page.getByLabel('stdout', { exact: true }).waitFor({ timeout: 60_000 })
+  t.is(await page.getByLabel('stdout', { exact: true }).textContent(), 'tick 1\ntick 2\n')
+  t.is(user.node.jobs!.get(id).outcome?.dealId !== undefined && (await user.node.jobCreator!.deals.get(user.node.jobs!.get(id).outcome!.dealId))?.deal.resourceProvider, rp.chain.address)
   t.deepEqual(errors, [])
 })
 

@@ -179,6 +179,8 @@ export function JobPage ({ id }: { id: string }) {
           if (ev.type === 'log') setLog(s => (s + String(ev.data.data)).slice(-200_000))
           if (ev.type === 'state') setJob(s => s !== undefined ? { ...s, state: ev.data.state as Job['state'] } : s)
           if (ev.type === 'phase') setJob(s => s !== undefined ? { ...s, phase: String(ev.data.phase) } : s)
+          // a deal now exists: read the job again for its provider and price
+          if (ev.type === 'phase' && (ev.data.phase === 'matched' || ev.data.phase === 'agreed')) setReload(n => n + 1)
         }, ac.signal)
       } catch (e) { if (!ac.signal.aborted) setError(e) }
     })()
