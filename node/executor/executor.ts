@@ -851,7 +851,18 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
   private async collectStreams (job: Job, container: Docker.Container, attached: boolean, attachClean: Promise<boolean>, sink: DemuxSink): Promise<{ stdout: DemuxSink['stdout'], stderr: DemuxSink['stderr'] }> {
     let attachOk = false
     if (attached) {
-      const ended = await Promise.race([attachClean, pause(this.opts.callTimeoutMs, job.signal).then(() => false)])
+      // the bound's timer is cleared as soon as the stream ends: left running, it held the process up to
+      // callTimeoutMs (60 s) after every job (a CLI or a test run lingered that long before it could exit)
+      const bound = new AbortController()
+      const onJobAbort = (): void => { bound.abort() }
+      job.signal.addEventListener('abort', onJobAbort, { once: true })
+      let ended: boolean
+      try {
+        ended = await Promise.race([attachClean, pause(this.opts.callTimeoutMs, bound.signal).then(() => false)])
+      } finally {
+        job.signal.removeEventListener('abort', onJobAbort)
+        bound.abort()
+      }
       job.signal.throwIfAborted()
       attachOk = ended && job.broken === 0
       if (attachOk && !logProvablyComplete(sink, this.opts.logMaxBytes)) return sink
