@@ -226,14 +226,18 @@ test.serial('Network page: the devnet\'s provider with its offers and reputation
   t.deepEqual(errors, [])
 })
 
-test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) signs the permit and sends the deposit itself', async t => {
-  t.timeout(90_000)
+/**
+ * A browser wallet for the page: window.ethereum (EIP-1193) answered by anvil key #6 in this process, as a real
+ * wallet's key stays in its extension: the page only sees requests and answers. `asked` lists the methods called.
+ */
+function testWallet (t: { teardown: (f: () => void) => void }): { key: Wallet, asked: string[], init: (p: Page) => Promise<void> } {
   const rpc = new JsonRpcProvider(devnet.network.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 100 })
   t.teardown(() => { rpc.destroy() })
   const browserKey = new Wallet(devKey(DEVNET_KEYS.user2), rpc)
-  const depositBefore = await user.node.chain.depositOf(browserKey.address)
   const asked: string[] = []
-  const { page, errors } = await openConsole(t, {
+  return {
+    key: browserKey,
+    asked,
     init: async p => {
       // the wallet's key stays in this process, as a real wallet's stays in its extension: the page only sees requests and answers
       await p.exposeFunction('testWallet', async (method: string, params: unknown[]) => {
@@ -257,7 +261,14 @@ test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) si
       })
       await p.addInitScript('window.ethereum = { request: async ({ method, params }) => await window.testWallet(method, params ?? []) }')
     }
-  })
+  }
+}
+
+test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) signs the permit and sends the deposit itself', async t => {
+  t.timeout(90_000)
+  const { key: browserKey, asked, init } = testWallet(t)
+  const depositBefore = await user.node.chain.depositOf(browserKey.address)
+  const { page, errors } = await openConsole(t, { init })
   await page.getByRole('link', { name: 'Wallet' }).click()
   await page.getByRole('button', { name: 'Connect wallet' }).click()
   await page.locator('#browser-account').waitFor()
@@ -268,6 +279,33 @@ test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) si
   t.is(await user.node.chain.depositOf(browserKey.address), depositBefore + parseEther('3'))
   t.deepEqual(asked.filter(m => m.startsWith('eth_sign') || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_sendTransaction'])
   await shot(page, 'wallet')
+  t.deepEqual(errors, [])
+})
+
+test.serial('Run signed by the browser wallet: it signs the job offer and the deal (EIP-712), is the deal\'s job creator, and sees the cow', async t => {
+  t.timeout(120_000)
+  const { key: browserKey, asked, init } = testWallet(t)
+  const { page, errors } = await openConsole(t, { init })
+  await page.getByLabel('Message').fill('signed in the browser')
+  await page.getByLabel('Sign with my browser wallet', { exact: false }).check()
+  await page.getByRole('button', { name: 'Run' }).click()
+  await page.waitForURL(/#\/jobs\/job-[0-9a-f]{16}$/)
+  const id = page.url().split('/').at(-1)!
+  const stdout = page.getByLabel('stdout', { exact: true })
+  await stdout.waitFor({ timeout: 90_000 })
+  t.true((await stdout.textContent())!.includes('< signed in the browser >'))
+  const job = user.node.jobs!.get(id)
+  const rec = (await user.node.jobCreator!.deals.get(job.outcome!.dealId))!
+  t.is(rec.deal.jobCreator, browserKey.address, 'the wallet is the deal\'s job creator')
+  t.is(rec.job.value.jobCreator, browserKey.address, 'and the job offer\'s')
+  t.is(await page.locator('#job-creator').textContent(), browserKey.address)
+  const signed = job.events.filter(e => e.type === 'sign').map(e => e.data.kind)
+  t.deepEqual(signed, ['JobOffer', 'Deal'])
+  t.is(job.events.filter(e => e.type === 'signed').length, 2)
+  t.deepEqual(asked.filter(m => m === 'eth_signTypedData_v4' || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_signTypedData_v4'])
+  // the node sent no transaction for the wallet: no accept (the provider settles after the judge window)
+  t.false(job.events.some(e => e.type === 'tx' && String(e.data.what).startsWith('accept')))
+  await shot(page, 'wallet-job', { top: true })
   t.deepEqual(errors, [])
 })
 
@@ -318,6 +356,9 @@ test.serial('the new routes refuse hostile input with named errors; only the con
     ['POST', '/v1/wallet/permit', { headers: json, body: `{"owner":"${NOBODY}","amount":"1"}` }, 409, 'InsufficientBalanceError'],
     ['POST', '/v1/wallet/deposit-tx', { headers: json, body: `{"owner":"${NOBODY}","amount":"1","deadline":"1","signature":"0x${'00'.repeat(65)}"}` }, 400, 'PermitSignatureError'],
     ['POST', '/v1/wallet/deposit-tx', { headers: json, body: `{"owner":"${NOBODY}","amount":"1","deadline":"1","signature":"0x${'11'.repeat(64)}1b"}` }, 400, 'PermitSignatureError'],
+    ['POST', '/v1/jobs', { headers: json, body: '{"module":"cowsay:v0.0.1","wallet":"me"}' }, 400, 'ValidationError'],
+    ['POST', '/v1/jobs/job-0123456789abcdef/signatures', { headers: json, body: `{"request":"0123456789abcdef","signature":"0x${'11'.repeat(65)}"}` }, 404, 'JobNotFoundError'],
+    ['POST', '/v1/jobs/job-0123456789abcdef/signatures', { headers: json, body: '{"request":"x","signature":"0x"}' }, 400, 'ValidationError'],
     ['GET', '/v1/network', { headers: { ...auth, origin: 'http://evil.example' } }, 403, 'BrowserOriginError'],
     ['GET', '/v1/network', { headers: { ...auth, origin: `http://${host}.evil.example` } }, 403, 'BrowserOriginError'],
     ['GET', '/v1/network', { headers: { ...auth, origin: 'null' } }, 403, 'BrowserOriginError']
@@ -327,6 +368,24 @@ test.serial('the new routes refuse hostile input with named errors; only the con
     t.is(r.status, status, `${method} ${path}: ${r.body}`)
     t.is((JSON.parse(r.body) as { error: { name: string } }).error.name, name, `${method} ${path}`)
   }
+  // a job whose wallet never answers: another key's signature is refused by name, an unknown request too, and a
+  // cancel ends the wait at once (nothing was spent)
+  const submitted = await raw('POST', '/v1/jobs', { headers: json, body: JSON.stringify({ module: 'cowsay:v0.0.1', wallet: NOBODY }) })
+  t.is(submitted.status, 201, submitted.body)
+  const jid = (JSON.parse(submitted.body) as { id: string }).id
+  const asked = (await jobWhen(jid, j => j.events.some(e => e.type === 'sign'))).events.find(e => e.type === 'sign')!
+  t.is(asked.data.kind, 'JobOffer')
+  const td = asked.data.typedData as { domain: Record<string, unknown>, types: Record<string, TypedDataField[]>, message: Record<string, unknown> }
+  const { EIP712Domain: _, ...types } = td.types
+  const wrong = await new Wallet(devKey(DEVNET_KEYS.user2)).signTypedData(td.domain, types, td.message)
+  for (const [request, status, name] of [[String(asked.data.request), 400, 'SignatureMismatchError'], ['00000000deadbeef', 404, 'SignatureRequestNotFoundError']] as const) {
+    const r = await raw('POST', `/v1/jobs/${jid}/signatures`, { headers: json, body: JSON.stringify({ request, signature: wrong }) })
+    t.is(r.status, status, r.body)
+    t.is((JSON.parse(r.body) as { error: { name: string } }).error.name, name)
+  }
+  const cancelled = JSON.parse((await raw('POST', `/v1/jobs/${jid}/cancel`, { headers: auth })).body) as { state: string, money: string }
+  t.is(cancelled.state, 'cancelled')
+  t.regex(cancelled.money, /nothing was spent/)
   const same = await raw('GET', '/v1/network', { headers: { ...auth, origin: `http://${host}` } })
   t.is(same.status, 200, 'the console\'s own origin')
   t.is(same.headers['access-control-allow-origin'], undefined)

@@ -104,6 +104,6 @@ export interface Job {
   outcome?: { dealId: string, resultCid: string, exitCode: number, phasesMs: Record<string, number>, challenged: boolean, verdict?: string }
   error?: { name: string, message: string, hint?: string }
   events?: JobEvent[]
-  deal?: { id: string, provider: string, price: Amount, mediationFee: Amount, phase: string, chainId?: number }
+  deal?: { id: string, provider: string, jobCreator: string, price: Amount, mediationFee: Amount, phase: string, chainId?: number }
 }
 export interface Balance { address: string, wallet: Amount, deposit: Amount, locked: Amount }

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { fileBlob, get, post, readEvents, type Job, type JobEvent } from './api.ts'
 import { Addr, ErrorBox, StateBadge } from './parts.tsx'
 import { ago, bytes, kindOf, ms } from './format.ts'
+import './eip1193.ts'
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled'])
 const REFRESH_MS = 2000
@@ -148,6 +149,8 @@ function describe (e: JobEvent): string {
     case 'phase': return `${String(d.phase)}${typeof d.detail === 'string' ? `: ${d.detail}` : ''}`
     case 'tx': return `transaction ${String(d.what)} ${String(d.hash)} (${String(d.gasUsed)} gas)`
     case 'note': return String(d.message)
+    case 'sign': return `the wallet ${String(d.account)} is asked to sign the ${String(d.kind)}`
+    case 'signed': return 'signed by the wallet'
     case 'queued': return `waiting: ${String(d.busyProviders)} fitting provider(s) busy`
     default: return `${e.type} ${JSON.stringify(d).slice(0, 200)}`
   }
@@ -161,6 +164,24 @@ export function JobPage ({ id }: { id: string }) {
   const [note, setNote] = useState('')
   const [reload, setReload] = useState(0)
   const logRef = useRef<HTMLPreElement>(null)
+  const asked = useRef(new Set<string>())
+  // the wallet is the job creator: each signature the job asks for goes to it once, and its answer back to the node
+  const open = events.filter(e => e.type === 'sign' && !events.some(x => x.type === 'signed' && x.data.request === e.data.request))
+  useEffect(() => {
+    const eth = window.ethereum
+    if (eth === undefined || TERMINAL.has(job?.state ?? 'queued')) return
+    for (const e of open) {
+      const request = String(e.data.request)
+      if (asked.current.has(request)) continue
+      asked.current.add(request)
+      void (async () => {
+        try {
+          const signature = await eth.request({ method: 'eth_signTypedData_v4', params: [String(e.data.account), JSON.stringify(e.data.typedData)] }) as string
+          await post(`/v1/jobs/${id}/signatures`, { request, signature })
+        } catch (err) { setError(err) }
+      })()
+    }
+  }, [events.length])
   useEffect(() => {
     const ac = new AbortController()
     void (async () => {
@@ -201,10 +222,11 @@ export function JobPage ({ id }: { id: string }) {
       <h1>Job {job.id}</h1>
       <p aria-live="polite" id="job-state">State: <StateBadge state={job.state} />{job.phase !== undefined && !TERMINAL.has(job.state) ? ` (${job.phase})` : ''} <CancelButton job={job} onDone={m => { setNote(m); setReload(n => n + 1) }} /></p>
       {note !== '' && <p role="status" class="note">{note}</p>}
+      {open.length > 0 && !TERMINAL.has(job.state) && <p role="status" class="note" id="sign-status">{window.ethereum === undefined ? 'This job waits for a wallet signature, and this browser has no wallet.' : `Sign the ${String(open[0].data.kind)} in your wallet…`}</p>}
       <dl class="facts">
         <dt>Module</dt><dd>{job.request.module}</dd>
         <dt>Inputs</dt><dd>{Object.entries(job.request.inputs).map(([k, v]) => `${k}=${v}`).join(', ') || '(defaults)'}</dd>
-        {job.deal !== undefined && <><dt>Provider</dt><dd><Addr value={job.deal.provider} /></dd><dt>Cost</dt><dd>{job.deal.price.lp} LP (+ {job.deal.mediationFee.lp} LP mediation fee, refunded unless challenged)</dd><dt>Chain</dt><dd>{job.deal.chainId ?? '?'}</dd></>}
+        {job.deal !== undefined && <><dt>Provider</dt><dd><Addr value={job.deal.provider} /></dd><dt>Job creator</dt><dd><code class="addr" id="job-creator">{job.deal.jobCreator}</code></dd><dt>Cost</dt><dd>{job.deal.price.lp} LP (+ {job.deal.mediationFee.lp} LP mediation fee, refunded unless challenged)</dd><dt>Chain</dt><dd>{job.deal.chainId ?? '?'}</dd></>}
       </dl>
       {job.error !== undefined && <ErrorBox error={Object.assign(new Error(job.error.message), job.error)} />}
       {job.state === 'done' && <ResultView job={job} />}

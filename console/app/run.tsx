@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { get, post, type Job, type ModuleInfo, type NodeInfo } from './api.ts'
 import { ErrorBox } from './parts.tsx'
+import './eip1193.ts'
 
 const OTHER = '(other)'
 
@@ -16,6 +17,7 @@ export function RunPage ({ node }: { node: NodeInfo }) {
   const [target, setTarget] = useState('')
   const [maxPrice, setMaxPrice] = useState('')
   const [audit, setAudit] = useState('')
+  const [useWallet, setUseWallet] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>()
 
@@ -54,6 +56,16 @@ export function RunPage ({ node }: { node: NodeInfo }) {
     if (maxPrice.trim() !== '') body.maxPrice = maxPrice.trim()
     if (audit.trim() !== '') body.audit = Number(audit)
     try {
+      const eth = window.ethereum
+      if (useWallet && eth !== undefined) {
+        // the browser wallet is the job creator: it signs the job offer and the deal when the job page asks
+        const accounts = await eth.request({ method: 'eth_requestAccounts' }) as string[]
+        if (accounts[0] === undefined) throw new Error('the wallet gave no account')
+        if (node.chainId !== undefined && Number(await eth.request({ method: 'eth_chainId' })) !== node.chainId) {
+          await eth.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${node.chainId.toString(16)}` }] })
+        }
+        body.wallet = accounts[0]
+      }
       const job = await post<Job>('/v1/jobs', body)
       location.hash = `#/jobs/${job.id}`
     } catch (err) { setError(err) } finally { setBusy(false) }
@@ -106,6 +118,9 @@ export function RunPage ({ node }: { node: NodeInfo }) {
           </div>
           <p class="muted">Chain: {node.chainId ?? '?'} ({node.network})</p>
         </details>
+        {window.ethereum !== undefined && (
+          <label class="check"><input type="checkbox" checked={useWallet} onChange={e => { setUseWallet((e.target as HTMLInputElement).checked) }} /> Sign with my browser wallet (it is the job creator; its deposit pays)</label>
+        )}
         {error !== undefined && <ErrorBox error={error} />}
         <button type="submit" class="primary" disabled={busy || module === undefined}>{busy ? 'Submitting…' : 'Run'}</button>
       </form>

@@ -5,9 +5,8 @@
 import { useEffect, useState } from 'preact/hooks'
 import { get, post, type Balance, type NodeInfo } from './api.ts'
 import { ErrorBox } from './parts.tsx'
+import './eip1193.ts'
 
-interface Eip1193 { request: (a: { method: string, params?: unknown[] }) => Promise<unknown> }
-declare global { interface Window { ethereum?: Eip1193 } }
 
 function Amounts ({ b, label }: { b: Balance, label: string }) {
   return (

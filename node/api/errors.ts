@@ -43,6 +43,8 @@ const STATUS: Record<string, number> = {
   InsufficientBalanceError: 409,
   ContractRevertError: 409,
   PermitSignatureError: 400,
+  SignatureMismatchError: 400,
+  SignatureRequestNotFoundError: 404,
   BodyTooLargeError: 413,
   UnsupportedMediaTypeError: 415,
   TooManyJobsError: 429,

@@ -82,7 +82,8 @@ export const SUBMIT_BODY = {
       additionalProperties: false,
       properties: { gpus: { type: 'integer', minimum: 0, maximum: 65535 }, model: { type: 'string', minLength: 1, maxLength: 64 }, vramMb: { type: 'integer', minimum: 0, maximum: 4294967295 } }
     },
-    accept: { type: 'boolean', description: 'accept the result early on success (default true)' }
+    accept: { type: 'boolean', description: 'accept the result early on success (default true)' },
+    wallet: { ...ADDRESS, description: 'the job creator is this account (a browser wallet), not the node\'s key: the job asks it for each signature (`sign` events; answer with POST /v1/jobs/{id}/signatures); its Market deposit pays; no accept is sent (the provider settles after the judge window)' }
   }
 }
 
@@ -106,6 +107,12 @@ export const ROUTES: RouteSpec[] = [
     method: 'POST', url: '/v1/jobs/:id/cancel', operationId: 'cancelJob', summary: 'Cancel a job: aborted when no deal is agreed yet (nothing spent); else its deal runs to its end, and the answer says what happens to the money',
     params: ID_PARAMS,
     responses: { 200: { description: 'what cancel did', schema: { type: 'object', properties: { id: JOB_ID, cancelled: { type: 'boolean' }, state: { type: 'string' }, dealId: { type: 'string' }, money: { type: 'string' } }, required: ['id', 'cancelled', 'state', 'money'] } }, ...errors(400, 401, 404, 409) }
+  },
+  {
+    method: 'POST', url: '/v1/jobs/:id/signatures', operationId: 'signJob', summary: 'A wallet\'s answer to one of the job\'s `sign` events (the EIP-712 signature of its typed data by the job\'s wallet account)',
+    params: ID_PARAMS,
+    body: { type: 'object', additionalProperties: false, required: ['request', 'signature'], properties: { request: { type: 'string', pattern: '^[0-9a-f]{16}$' }, signature: { type: 'string', pattern: '^0x[0-9a-fA-F]{130}$' } } },
+    responses: { 200: { description: 'taken', schema: { type: 'object', properties: { request: { type: 'string' }, accepted: { type: 'boolean' } } } }, ...errors(400, 401, 404, 413, 415) }
   },
   {
     method: 'GET', url: '/v1/jobs/:id/events', operationId: 'jobEvents', summary: 'The job\'s events as server-sent events (event types state, phase, tx, note, log; then end): the history after Last-Event-ID or ?after, then live until the job ends',

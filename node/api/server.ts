@@ -12,7 +12,7 @@ import { getAddress } from 'ethers'
 import type { ChainClient } from '../chain/index.ts'
 import type { OrderBook } from '../../protocols/order-book.ts'
 import type { JobCreator } from '../roles/job-creator.ts'
-import { JobNotDoneError, BadResultPathError, ResultFileNotFoundError, type JobService, type JobRecord, type JobSubmission, type JobEvent } from '../jobs/index.ts'
+import { JobNotDoneError, BadResultPathError, ResultFileNotFoundError, RemoteSigner, SignatureRequestNotFoundError, type SignatureRequest, type JobService, type JobRecord, type JobSubmission, type JobEvent } from '../jobs/index.ts'
 import { formatLP, parseLP } from '../../core/lp.ts'
 import { SAFE_HEADERS, TEXT_NAMES } from '../result-store/gateway.ts'
 import type { Logger } from '../observability/logger.ts'
@@ -230,8 +230,27 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
       return await networkView({ network: node.network, chain: node.chain, book: node.book, jobCreator: node.jobCreator, peerId: node.peerId, ...(node.mesh !== undefined ? { mesh: node.mesh } : {}) })
     },
     submitJob: async (req, reply) => {
-      const job = node.jobs.submit(await submission(req.body as Record<string, unknown>))
+      const body = req.body as Record<string, unknown>
+      const sub = await submission(body)
+      if (typeof body.wallet !== 'string') return await reply.code(201).send(jobJson(node.jobs.submit(sub), false))
+      // the wallet's signature requests become the job's `sign` events (those asked before the id exists, right after)
+      let jobId: string | undefined
+      const early: SignatureRequest[] = []
+      const signer = new RemoteSigner(body.wallet, r => { if (jobId === undefined) early.push(r); else node.jobs.note(jobId, 'sign', { ...r }) })
+      const job = node.jobs.submit({ ...sub, accept: false }, { signer })
+      jobId = job.id
+      node.jobs.note(job.id, 'note', { message: `job creator: the wallet ${signer.address} signs the job offer and each deal; its deposit pays; the provider settles after the judge window` })
+      for (const r of early) node.jobs.note(job.id, 'sign', { ...r })
       return await reply.code(201).send(jobJson(job, false))
+    },
+    signJob: async req => {
+      const id = (req.params as { id: string }).id
+      const b = req.body as { request: string, signature: string }
+      const signer = node.jobs.signerOf(id)
+      if (signer === undefined) { node.jobs.get(id); throw new SignatureRequestNotFoundError(`job ${id} waits for no wallet signature`) }
+      signer.answer(b.request, b.signature)
+      node.jobs.note(id, 'signed', { request: b.request })
+      return { request: b.request, accepted: true }
     },
     listJobs: async req => {
       const q = req.query as { state?: string, limit?: string }
@@ -297,7 +316,7 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     if (id === undefined) return {}
     const r = await node.jobCreator.deals.get(id)
     if (r === undefined) return {}
-    return { deal: { id, provider: r.deal.resourceProvider, price: amount(r.deal.price), mediationFee: amount(r.deal.mediationFee), phase: r.phase, chainId: node.network?.chainId } }
+    return { deal: { id, provider: r.deal.resourceProvider, jobCreator: r.deal.jobCreator, price: amount(r.deal.price), mediationFee: amount(r.deal.mediationFee), phase: r.phase, chainId: node.network?.chainId } }
   }
 
   /** Server-sent events: the history after Last-Event-ID (or ?after), then live events until the job ends. */

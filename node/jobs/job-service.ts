@@ -22,6 +22,7 @@ import { readResultStatus, type ResultStatus } from '../executor/status.ts'
 import type { GpuRequirement } from '../modules/index.ts'
 import { formatLP } from '../../core/lp.ts'
 import { JobCancelledError, JobEndedError, JobNotFoundError, NodeRestartedError, TooManyJobsError } from './errors.ts'
+import type { RemoteSigner } from './remote-signer.ts'
 
 export const JOB_STATES = ['queued', 'matching', 'running', 'done', 'failed', 'cancelled'] as const
 export type JobState = typeof JOB_STATES[number]
@@ -127,6 +128,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private readonly jc: JobCreator
   private readonly init: Required<JobServiceInit>
   private readonly jobs = new Map<string, JobRecord>()
+  /** remote job creators (a browser wallet) of jobs not yet ended */
+  private readonly signers = new Map<string, RemoteSigner>()
   private readonly queue: string[] = []
   private readonly live = new Map<string, { ac: AbortController, cancel?: boolean, done: Promise<void> }>()
   private readonly followed = new Set<Promise<void>>()
@@ -165,13 +168,20 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   async stop (): Promise<void> {
     this.stopping = true
     this.stopController.abort(new Error('job service stopping'))
+    for (const signer of this.signers.values()) signer.close(new Error('the node is stopping'))
+    this.signers.clear()
     for (const l of this.live.values()) l.ac.abort(new Error('node stopping'))
     await Promise.allSettled([...this.live.values()].map(async l => { await l.done }))
     await Promise.allSettled([...this.followed])
     await Promise.allSettled([...this.writes.values()])
   }
 
-  submit (request: JobSubmission): JobRecord {
+  /**
+   * Queues a job. `opts.signer` signs as its job creator instead of the node's key (a browser wallet through the
+   * API's RemoteSigner); it lives only in memory: after a restart such a job's deal is still followed, but a job
+   * not yet matched fails like any other.
+   */
+  submit (request: JobSubmission, opts: { signer?: RemoteSigner } = {}): JobRecord {
     if (this.stopping) throw new Error('the job service is stopping')
     let unfinished = 0
     for (const j of this.jobs.values()) if (!TERMINAL.has(j.state)) unfinished++
@@ -179,12 +189,22 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     const now = this.c.clock.now()
     const job: JobRecord = { id: `job-${randomBytes(8).toString('hex')}`, terminal: false, createdAt: now, updatedAt: now, request, state: 'queued', dealIds: [], events: [], eventsDropped: 0 }
     this.jobs.set(job.id, job)
+    if (opts.signer !== undefined) this.signers.set(job.id, opts.signer)
     this.event(job, 'state', { state: 'queued' })
     this.c.logger.info({ job: job.id, module: request.module }, 'job submitted')
     this.queue.push(job.id)
     this.pump()
     this.countStates()
     return job
+  }
+
+  /** The remote signer of a job that has one and has not ended. */
+  signerOf (id: string): RemoteSigner | undefined { return this.signers.get(id) }
+
+  /** Adds an event to a job's history and stream (a remote signer's requests and answers). */
+  note (id: string, type: string, data: Record<string, unknown>): void {
+    const job = this.get(id)
+    if (!job.terminal) this.event(job, type, data)
   }
 
   /** Newest first. */
@@ -220,6 +240,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
         if (l !== undefined) {
           l.cancel = true
           l.ac.abort(new JobCancelledError(id))
+          // a signature the wallet was asked for is not waited for any more
+          this.signers.get(id)?.close(new JobCancelledError(id))
           await l.done
         }
       }
@@ -273,7 +295,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       ...(r.mediators !== undefined ? { mediators: r.mediators } : {}),
       ...(r.auditProbability !== undefined ? { auditProbability: r.auditProbability } : {}),
       ...(r.gpu !== undefined ? { gpu: r.gpu } : {}),
-      ...(r.accept !== undefined ? { accept: r.accept } : {})
+      ...(r.accept !== undefined ? { accept: r.accept } : {}),
+      ...(this.signers.has(job.id) ? { signer: this.signers.get(job.id) } : {})
     }
     try {
       const o = await this.jc.run(req)
@@ -366,6 +389,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
 
   private finish (job: JobRecord, state: 'done' | 'failed' | 'cancelled', end: { outcome?: JobResult, error?: JobError }): void {
     if (TERMINAL.has(job.state)) return
+    const signer = this.signers.get(job.id)
+    if (signer !== undefined) { this.signers.delete(job.id); signer.close(new JobEndedError(job.id, state)) }
     if (end.outcome !== undefined) job.outcome = end.outcome
     if (end.error !== undefined) job.error = end.error
     this.c.logger.info({ job: job.id, state, ...(end.error !== undefined ? { error: end.error.name } : {}), ...(end.outcome !== undefined ? { dealId: end.outcome.dealId } : {}) }, 'job ended')

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
-import { ZeroAddress, getAddress } from 'ethers'
+import { ZeroAddress, getAddress, type Signer } from 'ethers'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
 import { signMessage, type Deal, type JobOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
@@ -74,6 +74,12 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   auditProbability?: number
   /** default true: accept early on success */
   accept?: boolean
+  /**
+   * The job creator's key when it is not the node's: signs the job offer and each deal proposed (a browser wallet,
+   * through the API). Its address is the deal's job creator, whose Market deposit pays; the node sends no
+   * transaction for it (no accept: the provider settles after the judge window; no challenge).
+   */
+  signer?: Signer
   signal?: AbortSignal
   /**
    * Propose only to this provider, without naming it in the job offer (its target stays zero): the validator's
@@ -439,6 +445,8 @@ export class JobCreator {
     for (const w of loaded.warnings) note(`warning: ${w.message}`)
     const chain = this.opts.chain
     const domain = chain.domain
+    const signer: Signer = req.signer ?? chain.wallet
+    const jobCreator = req.signer !== undefined ? getAddress(await req.signer.getAddress()) : chain.address
     const mediators = (req.mediators ?? this.opts.network.mediators ?? []).map(a => getAddress(a))
     if (mediators.length === 0) throw new NoProviderError('no mediators: the network file names none and none were given (SERVICE_MEDIATORS or --mediator)')
     const audit = req.auditProbability ?? 0
@@ -449,7 +457,7 @@ export class JobCreator {
     const maxAttempts = this.opts.maxAttempts ?? 3
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const job: JobOffer = {
-        jobCreator: chain.address,
+        jobCreator,
         module: loaded.module.kind === 'git' ? loaded.module.pinned : req.module,
         inputs: canonicalInputs(req.inputs),
         spec: machineRequirement(r, req.gpu),
@@ -462,13 +470,13 @@ export class JobCreator {
         nonce: this.nextNonce()
       }
       if (req.provider !== undefined) this.onlyProvider.set(job, req.provider.toLowerCase())
-      const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, chain.wallet) }
+      const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, signer) }
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
       void this.gossip.publishJobOffer(jobOffer).catch(err => { this.c.logger.debug({ err }, 'job offer not gossiped (no peers on the topic yet)') })
       phase('offered', `${req.module} nonce ${job.nonce}`)
       let agreed
       try {
-        agreed = await this.negotiate(jobOffer, excluded, signal, note, queued, attempt > 1)
+        agreed = await this.negotiate(jobOffer, signer, excluded, signal, note, queued, attempt > 1)
       } catch (err) {
         // after a failed deal, "no other provider" is best told with what happened to the ones tried
         if (retries.length > 0 && err instanceof NoProviderError) throw new ProvidersFailedError(retries, { cause: err })
@@ -495,7 +503,7 @@ export class JobCreator {
    * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
    * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
    */
-  private async negotiate (jobOffer: Envelope<'JobOffer'>, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
+  private async negotiate (jobOffer: Envelope<'JobOffer'>, signer: Signer, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
     const queue = new JobQueue(this.c, this.queuePolicy, queued)
     let checkedDeposit = false
@@ -507,7 +515,7 @@ export class JobCreator {
         providersSeen = true
         if (!checkedDeposit) {
           const need = candidates[0].price + this.terms.mediationFee
-          const have = await this.opts.chain.depositOf()
+          const have = await this.opts.chain.depositOf(job.jobCreator)
           if (have < need) throw new InsufficientDepositError(need, have)
           checkedDeposit = true
         }
@@ -516,7 +524,7 @@ export class JobCreator {
           // it and have its agree mined after we stopped listening, and a deal must be known to be followed (paid
           // for its result or refunded). The round is bounded by the negotiator's dial and step timeouts; a deal
           // countersigned after the job's abort is recorded by follow(), which then gives up on it at once.
-          const agreed = await this.negotiator.propose(jobOffer, candidates, this.opts.chain.wallet, {
+          const agreed = await this.negotiator.propose(jobOffer, candidates, signer, {
             terms: this.terms, signal: this.stopController.signal, claim: id => this.claimOffer(id), onOutcome: o => { if (o.outcome === 'accepted') this.noteTaken(o.resourceOfferId) }
           })
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
@@ -674,7 +682,7 @@ export class JobCreator {
     const logsDone = new AbortController()
     try {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
-      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false }, this.driver.now(), this.policy)
+      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false && req.signer === undefined }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
       // matched once the deal is on record: whoever hears of the deal id can look it up
       ctx.phase('matched', `${deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`, id)
