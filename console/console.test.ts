@@ -264,6 +264,18 @@ function testWallet (t: { teardown: (f: () => void) => void }): { key: Wallet, a
   }
 }
 
+test.serial('every page fits a phone screen (390 px): nothing reaches past it but scrolling tables and output', async t => {
+  const { page, errors } = await openConsole(t, { width: 390 })
+  for (const [link, heading] of [['Run', 'Run a module'], ['Jobs', 'Jobs'], ['Network', 'Network devnet'], ['Wallet', 'Wallet']] as const) {
+    await page.getByRole('link', { name: link, exact: true }).click()
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor()
+    if (link === 'Network') await page.locator('table[aria-label="Providers"]').waitFor()
+    const wide = await page.evaluate("[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest('pre, .table-wrap')).map(e => e.tagName + '.' + e.className).slice(0, 5)")
+    t.deepEqual(wide, [], `${link} at 390 px`)
+  }
+  t.deepEqual(errors, [])
+})
+
 test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) signs the permit and sends the deposit itself', async t => {
   t.timeout(90_000)
   const { key: browserKey, asked, init } = testWallet(t)
