@@ -7,6 +7,8 @@
 // (docs/console/ holds the committed ones). Serial: the tests share one node whose jobs run one at a time.
 import test from 'ava'
 import { request } from 'node:http'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +21,7 @@ import type { JobRecord } from '../node/jobs/index.ts'
 import { LilypadNode } from '../node/node.ts'
 import { BUILTIN_MODULES_DIR, loadRegistry } from '../node/modules/index.ts'
 import { CONSOLE_CSP } from '../node/api/console.ts'
+import { LineLog } from '../node/testing/lines.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--no-sandbox', '--headless=new', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
@@ -403,6 +406,33 @@ test.serial('the new routes refuse hostile input with named errors; only the con
   t.is(same.headers['access-control-allow-origin'], undefined)
   const modules = JSON.parse((await raw('GET', '/v1/modules', { headers: auth })).body) as { modules: Array<{ ref: string, inputs: Array<{ name: string, required: boolean, default?: string }> }> }
   t.deepEqual(modules.modules.find(m => m.ref === 'cowsay:v0.0.1')?.inputs, [{ name: 'Message', required: false, default: 'hello, lilypad' }])
+})
+
+test.serial('lilypad devnet --ui and lilypad node --ui print the console\'s address, and it serves the console and the API with that token', async t => {
+  t.timeout(180_000)
+  const cliHome = await mkdtemp(join(tmpdir(), 'lilypad-console-cli-'))
+  t.teardown(async () => { await rm(cliHome, { recursive: true, force: true }) })
+  const start = (args: string[], env: Record<string, string> = {}): { log: LineLog, stop: () => Promise<number | null> } => {
+    const child = spawn(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: cliHome, WEB3_PRIVATE_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = once(child, 'exit') as Promise<[number | null]>
+    const stop = async (): Promise<number | null> => { if (child.exitCode === null) child.kill('SIGTERM'); return (await exited)[0] }
+    t.teardown(async () => { await stop() })
+    return { log: new LineLog(child.stdout, child.stderr), stop }
+  }
+  const check = async (line: string): Promise<void> => {
+    const url = new URL(/http:\/\/\S+/.exec(line)![0])
+    const ui = await fetch(new URL('/ui/', url))
+    t.is(ui.status, 200)
+    t.is(ui.headers.get('content-security-policy'), CONSOLE_CSP)
+    const me = await fetch(new URL('/v1/node', url), { headers: { authorization: `Bearer ${url.hash.replace('#token=', '')}` } })
+    t.is(me.status, 200)
+  }
+  const devnetCli = start(['devnet', '--ui', '--port', '0', '--no-bridge', '--no-mediator'])
+  await check(await devnetCli.log.waitFor(/^ {2}console {8}http:\/\/127\.0\.0\.1:\d+\/ui\/#token=[0-9a-f]{64} /, 120_000))
+  const nodeCli = start(['node', '--roles', 'none', '--ui'], { WEB3_PRIVATE_KEY: devKey(DEVNET_KEYS.user2) })
+  await check(await nodeCli.log.waitFor(/^ {2}console http:\/\/127\.0\.0\.1:\d+\/ui\/#token=[0-9a-f]{64}$/, 60_000))
+  t.is(await nodeCli.stop(), 0)
+  t.is(await devnetCli.stop(), 0)
 })
 
 /** A raw request, so the Host and Origin headers are what the test says. */
