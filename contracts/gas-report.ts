@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url'
 import { startDevnet, agreeDeal, agreeJobDeal, increaseTime, COWSAY, type Devnet } from './fixture.ts'
 import { requestedJobId, type ChainClient, type GasEntry } from '../node/chain/index.ts'
-import type { Deal } from '../protocols/eip712.ts'
+import { signMessage, type Deal } from '../protocols/eip712.ts'
 import { connectRevertingClient, revertingClientFactory } from './generated/index.ts'
 
 export interface PathCost { gasPerJob: number, txsPerJob: number }
@@ -28,6 +28,8 @@ export interface GasReport {
   /** Steady state of a busy provider: each submitResult also settles its previous deal. */
   happyPiggyback: PathCost
   happyAccepted: PathCost
+  /** The job creator's acceptance signed off chain, settled with the result: agree + submitAcceptedResult. */
+  happyAcceptedOffChain: PathCost
   challengedCorrect: PathCost
   challengedWrong: PathCost
   audited: PathCost
@@ -106,6 +108,11 @@ async function measure (net: Devnet): Promise<GasReport> {
     await net.rp.submitResult(deal, 'bafy-accepted')
     await net.jc.accept([deal])
   })
+  const happyAcceptedOffChain = await path(async () => {
+    const { deal, id } = await agreeDeal(net)
+    const cid = 'bafy-accepted-off-chain'
+    await net.rp.submitAcceptedResult(deal, cid, await signMessage('Accept', net.domain, { dealId: id, resultCid: cid }, net.jc.wallet))
+  })
   const challenged = async (correct: boolean): Promise<PathCost> => await path(async () => {
     const { deal } = await agreeDeal(net)
     await net.rp.submitResult(deal, `bafy-challenged-${String(correct)}`)
@@ -145,6 +152,7 @@ async function measure (net: Devnet): Promise<GasReport> {
     happy: { gasPerJob: Math.round(happyGas / BATCH), txsPerJob: 2 + 1 / BATCH },
     happyPiggyback: { gasPerJob: Math.round(piggyGas / N), txsPerJob: 2 },
     happyAccepted,
+    happyAcceptedOffChain,
     challengedCorrect,
     challengedWrong,
     audited,

@@ -18,7 +18,7 @@ export interface WireKinds extends MessageKinds {
 }
 export type WireKind = keyof WireKinds
 
-const KIND_TAGS: Record<WireKind, number> = { ResourceOffer: 1, JobOffer: 2, Deal: 3, Result: 4, NodeRecord: 5, OfferWithdrawal: 6 }
+const KIND_TAGS: Record<WireKind, number> = { ResourceOffer: 1, JobOffer: 2, Deal: 3, Result: 4, NodeRecord: 5, OfferWithdrawal: 6, Accept: 7 }
 const TAG_KINDS = new Map(Object.entries(KIND_TAGS).map(([k, v]) => [v, k as WireKind]))
 
 /** Hard size limit of one encoded envelope, per kind (bytes). */
@@ -28,7 +28,8 @@ export const MAX_SIZE: Record<WireKind, number> = {
   Deal: 2048,
   Result: 1024,
   NodeRecord: 4096,
-  OfferWithdrawal: 512
+  OfferWithdrawal: 512,
+  Accept: 512
 }
 export const MAX_ARRAY_LENGTH = 64
 const MAX_PEER_HINT = 128

@@ -91,6 +91,15 @@ export const ResultTypes = {
   ]
 }
 
+// The job creator's acceptance of one deal's result, given off chain: the provider puts it on chain with the result
+// (Market.submitAcceptedResult), which settles the deal at once. The deal id binds the chain and the Market too.
+export const AcceptTypes = {
+  Accept: [
+    { name: 'dealId', type: 'bytes32' },
+    { name: 'resultCid', type: 'string' }
+  ]
+}
+
 export interface MachineSpec { cpu: number, ramMb: number, diskMb: number, gpus: number, gpuVramMb: number, gpuModel: string, cudaVersion: number }
 
 export interface ResourceOffer {
@@ -143,11 +152,17 @@ export interface Result {
   timestamp: bigint
 }
 
+export interface Accept {
+  dealId: string
+  resultCid: string
+}
+
 export interface MessageKinds {
   ResourceOffer: ResourceOffer
   JobOffer: JobOffer
   Deal: Deal
   Result: Result
+  Accept: Accept
 }
 
 export type MessageKind = keyof MessageKinds
@@ -156,7 +171,8 @@ const TYPES: { [K in MessageKind]: Record<string, ReadonlyArray<{ name: string, 
   ResourceOffer: ResourceOfferTypes,
   JobOffer: JobOfferTypes,
   Deal: DealTypes,
-  Result: ResultTypes
+  Result: ResultTypes,
+  Accept: AcceptTypes
 }
 
 export function typesOf (kind: MessageKind): Record<string, Array<{ name: string, type: string }>> {

@@ -38,6 +38,8 @@ contract Market is EIP712 {
     uint256 internal constant PPM = 1_000_000;
     uint8 public constant TIMEOUT_RESULT = 0;
     uint8 public constant TIMEOUT_MEDIATION = 1;
+    /// EIP-712 type of a job creator's acceptance given off chain (protocols/eip712.ts `AcceptTypes`).
+    bytes32 public constant ACCEPT_TYPEHASH = keccak256("Accept(bytes32 dealId,string resultCid)");
 
     IERC20 public immutable token;
     Directory public immutable directory;
@@ -226,26 +228,25 @@ contract Market is EIP712 {
     }
 
     function submitResult(Deal calldata deal, string calldata resultCid) public {
-        if (msg.sender != deal.resourceProvider) revert NotResourceProvider(msg.sender);
-        if (bytes(resultCid).length == 0) revert EmptyResultCid();
-        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Agreed);
-        uint256 deadline = uint256(rec.since) + deal.resultTimeout;
-        if (block.timestamp > deadline) revert ResultWindowClosed(deadline);
+        _submit(deal, resultCid, DealStates.ResultSubmitted);
+    }
 
-        bytes25 resultHash = _cidHash(resultCid);
-        bool audited = deal.auditPpm != 0
-            && uint256(keccak256(abi.encode(block.prevrandao, id, resultHash))) % PPM < deal.auditPpm;
-        rec.since = uint40(block.timestamp);
-        rec.resultHash = resultHash;
-        if (audited) {
-            rec.state = DealStates.Challenged;
-            rec.mediatorIndex = _drawMediator(id, deal.mediators.length);
-        } else {
-            rec.state = DealStates.ResultSubmitted;
+    /// The result together with the job creator's acceptance of exactly that result, signed off chain (EIP-712
+    /// `Accept(dealId, resultCid)` under this Market's domain): the deal is settled at once, as `accept` would, so a
+    /// job costs agree plus this one transaction. The acceptance replaces the job creator's judgement, not the
+    /// audit: an audited submission goes to mediation all the same. A signature can settle only the deal and the
+    /// result it names, on this chain and this Market, and only once (the deal is then closed).
+    function submitAcceptedResult(Deal calldata deal, string calldata resultCid, bytes calldata acceptance) external {
+        (bytes32 id, bool audited) = _submit(deal, resultCid, DealStates.Settled);
+        if (!SignatureChecker.isValidSignatureNow(deal.jobCreator, acceptanceDigest(id, resultCid), acceptance)) {
+            revert InvalidSignature(deal.jobCreator);
         }
-        deals[id] = rec;
-        emit ResultSubmitted(id, msg.sender, resultCid, audited);
-        if (audited) emit DealChallenged(id, deal.jobCreator, deal.mediators[rec.mediatorIndex], true);
+        if (!audited) _payOutSettled(id, deal, true);
+    }
+
+    /// What a job creator signs to accept a result off chain (protocols/eip712.ts `idOf('Accept', …)`).
+    function acceptanceDigest(bytes32 id, string calldata resultCid) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ACCEPT_TYPEHASH, id, keccak256(bytes(resultCid)))));
     }
 
     /// A provider's usual call: submit this deal's result and settle its earlier deals whose judge windows have
@@ -360,8 +361,41 @@ contract Market is EIP712 {
         }
     }
 
+    /// Every submission's checks, in this order; the record moves to `unaudited` (ResultSubmitted, or Settled for
+    /// an accepted result, whose caller pays it out) or, when the audit draw hits, to Challenged.
+    function _submit(Deal calldata deal, string calldata resultCid, uint8 unaudited)
+        internal
+        returns (bytes32 id, bool audited)
+    {
+        if (msg.sender != deal.resourceProvider) revert NotResourceProvider(msg.sender);
+        if (bytes(resultCid).length == 0) revert EmptyResultCid();
+        DealRecord memory rec;
+        (id, rec) = _open(deal, DealStates.Agreed);
+        uint256 deadline = uint256(rec.since) + deal.resultTimeout;
+        if (block.timestamp > deadline) revert ResultWindowClosed(deadline);
+
+        bytes25 resultHash = _cidHash(resultCid);
+        audited = deal.auditPpm != 0
+            && uint256(keccak256(abi.encode(block.prevrandao, id, resultHash))) % PPM < deal.auditPpm;
+        rec.since = uint40(block.timestamp);
+        rec.resultHash = resultHash;
+        if (audited) {
+            rec.state = DealStates.Challenged;
+            rec.mediatorIndex = _drawMediator(id, deal.mediators.length);
+        } else {
+            rec.state = unaudited;
+        }
+        deals[id] = rec;
+        emit ResultSubmitted(id, msg.sender, resultCid, audited);
+        if (audited) emit DealChallenged(id, deal.jobCreator, deal.mediators[rec.mediatorIndex], true);
+    }
+
     function _closeAsSettled(bytes32 id, Deal calldata deal, bool early) internal {
         deals[id].state = DealStates.Settled;
+        _payOutSettled(id, deal, early);
+    }
+
+    function _payOutSettled(bytes32 id, Deal calldata deal, bool early) internal {
         deposits[deal.resourceProvider] += uint256(deal.price) + deal.collateral;
         deposits[deal.jobCreator] += deal.mediationFee;
         emit DealSettled(id, deal.jobCreator, deal.resourceProvider, early);

@@ -77,6 +77,8 @@ const rnd = prng(SEED)
 const CHUNK = 25
 /** Every named error the sequences met, so the last test can insist the bound checks were exercised. */
 const seen = new Set<string>()
+/** Every action kind that succeeded at least once. */
+const succeeded = new Set<string>()
 for (let from = 0; from < RUNS; from += CHUNK) {
   const to = Math.min(RUNS, from + CHUNK)
   test.serial(`random action sequences ${from}..${to - 1} of ${RUNS} agree with the settlement model and conserve tokens`, async t => {
@@ -170,11 +172,12 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           const status = await sendRaw(caller, marketAddr, data)
           if (status !== 1) throw new Error(`model says ok, chain reverted\nrun ${run}:\n${trace.join('\n')}`)
           let prevrandao = 0n
-          if (action.kind === 'submitResult' || action.kind === 'submitResultAndSettle' || action.kind === 'challenge') {
+          if (action.kind === 'submitResult' || action.kind === 'submitResultAndSettle' || action.kind === 'submitAcceptedResult' || action.kind === 'challenge') {
             prevrandao = BigInt((await rpc.send('eth_getBlockByNumber', ['latest', false]) as { mixHash: string }).mixHash)
           }
           const applied = apply(model, action, { now, prevrandao })
           if (!applied.ok) throw new Error(`model changed its mind: ${applied.error}`)
+          succeeded.add(action.kind)
         } else {
           failures++
           seen.add(predicted.error)
@@ -227,6 +230,14 @@ for (let from = 0; from < RUNS; from += CHUNK) {
             const caller = chance(0.9) ? rpOf : pick(actors)
             const cid = chance(0.03) ? '' : `bafy-${run}-${s}`
             if (chance(0.3)) {
+              // The job creator's acceptance signed off chain: mostly right; now and then by someone else, for
+              // another deal or for another result, which the Market must refuse as InvalidSignature.
+              const signer = chance(0.85) ? jcOf : pick([...rps, stranger, ...jcs])
+              const accepted = { dealId: chance(0.9) ? known : pick(ids), resultCid: chance(0.9) ? cid : `bafy-other-${run}-${s}` }
+              const sig = await signMessage('Accept', net.domain, accepted, signer.wallet)
+              await act(caller, { kind: 'submitAcceptedResult', caller: caller.wallet.address, dealId: known, terms: deal, cid, acceptance: { signer: signer.wallet.address, ...accepted } },
+                market.encodeFunctionData('submitAcceptedResult', [toStruct(deal), cid, sig]), [known])
+            } else if (chance(0.3)) {
               // Listing the deal being submitted would make the outcome hang on the audit draw (JudgeWindowOpen
               // or WrongState), which the dry run cannot know; a provider has no reason to do it.
               const ready = ids.filter(id => id !== known && chance(0.3)).slice(0, 3)
@@ -295,7 +306,11 @@ for (let from = 0; from < RUNS; from += CHUNK) {
 }
 
 test.serial('the sequences met every bound the Market enforces', t => {
-  for (const e of ['DealExpiryTooFar', 'ResultTimeoutOutOfBounds', 'JudgeWindowOutOfBounds', 'MediateTimeoutOutOfBounds', 'AuditPpmTooHigh', 'AuditWithoutFee', 'DealExpired', 'NonceUsed', 'InsufficientBalance']) {
+  for (const e of ['InvalidSignature', 'DealExpiryTooFar', 'ResultTimeoutOutOfBounds', 'JudgeWindowOutOfBounds', 'MediateTimeoutOutOfBounds', 'AuditPpmTooHigh', 'AuditWithoutFee', 'DealExpired', 'NonceUsed', 'InsufficientBalance']) {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
+  }
+  // (mediate seldom finds its deal Challenged and its selected mediator in a random sequence: not required)
+  for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'timeoutResult']) {
+    t.true(succeeded.has(k), `${k} never succeeded`)
   }
 })

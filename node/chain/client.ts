@@ -193,6 +193,22 @@ export class ChainClient {
     return mediator !== undefined ? { audited, mediator } : { audited }
   }
 
+  /**
+   * Submits the result with the job creator's off-chain acceptance of it (`Accept(dealId, resultCid)` signed under
+   * this network's domain): the deal is settled in the same transaction, unless the submission is audited.
+   */
+  async submitAcceptedResult (deal: Deal, resultCid: string, acceptance: string): Promise<{ audited: boolean, mediator?: string }> {
+    const r = await this.queue.send('submitAcceptedResult', async () => await this.market.submitAcceptedResult.populateTransaction(toStruct(deal), resultCid, acceptance))
+    let audited = false
+    let mediator: string | undefined
+    for (const log of r.logs) {
+      const e = decodeDealLog(log)
+      if (e?.kind === 'ResultSubmitted') audited = e.audited
+      if (e?.kind === 'DealChallenged') mediator = e.mediator
+    }
+    return mediator !== undefined ? { audited, mediator } : { audited }
+  }
+
   async accept (deals: Deal[]): Promise<void> {
     await this.queue.send(`accept(${deals.length})`, async () => await this.market.accept.populateTransaction(deals.map(toStruct)))
   }

@@ -2,7 +2,7 @@
 // updates the model in place: the simulator drives it for thousands of nodes and copying every map per step would
 // dominate its run time. A failed action leaves the model untouched, as a reverted transaction leaves the chain.
 import * as rules from './market.ts'
-import type { DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
+import type { Acceptance, DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
 
 export interface MarketModel {
   deposits: Map<string, bigint>
@@ -24,6 +24,7 @@ export type MarketAction =
   | { kind: 'agree', dealId: string, terms: DealTerms }
   | { kind: 'submitResult', caller: string, dealId: string, terms: DealTerms, cid: string }
   | { kind: 'submitResultAndSettle', caller: string, dealId: string, terms: DealTerms, cid: string, ready: Array<{ dealId: string, terms: DealTerms }> }
+  | { kind: 'submitAcceptedResult', caller: string, dealId: string, terms: DealTerms, cid: string, acceptance: Acceptance }
   | { kind: 'accept', caller: string, deals: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'settle', deals: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'challenge', caller: string, dealId: string, terms: DealTerms }
@@ -84,6 +85,8 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       if (!settled.ok) return settled
       return { ok: true, steps: [submitted, ...settled.steps] }
     }
+    case 'submitAcceptedResult':
+      return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, acceptance: action.acceptance }))
     case 'challenge':
       return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, dealId: action.dealId, prevrandao }))
     case 'mediate':

@@ -46,7 +46,7 @@ export type MarketErrorName =
   | 'NotResourceProvider' | 'NotJobCreator' | 'NotSelectedMediator' | 'EmptyResultCid' | 'ResultWindowClosed'
   | 'ResultWindowOpen' | 'JudgeWindowClosed' | 'JudgeWindowOpen' | 'MediationWindowClosed' | 'MediationWindowOpen'
   | 'DealExpiryTooFar' | 'ResultTimeoutOutOfBounds' | 'JudgeWindowOutOfBounds' | 'MediateTimeoutOutOfBounds'
-  | 'AuditPpmTooHigh' | 'MediationFeeTooLow' | 'AuditWithoutFee'
+  | 'AuditPpmTooHigh' | 'MediationFeeTooLow' | 'AuditWithoutFee' | 'InvalidSignature'
 
 /**
  * The Market's network-wide limits on deal terms (contracts/src/LilypadTypes.sol `MarketBounds`), fixed at
@@ -207,6 +207,25 @@ export function submitResult (terms: DealTerms, record: DealRecord | undefined, 
   }
   const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, terms.mediators.length)
   return { ok: true, record: { state: DealState.Challenged, since: a.now, mediatorIndex, resultHash }, debits: [], credits: [], audited, mediator: terms.mediators[mediatorIndex] }
+}
+
+/**
+ * What an acceptance signature says, as the contract recovers it: who signed `Accept(dealId, resultCid)`. (The
+ * model does no cryptography; a signature under another chain's or Market's domain recovers to some other address.)
+ */
+export interface Acceptance { signer: string, dealId: string, resultCid: string }
+
+/**
+ * The result with the job creator's off-chain acceptance of exactly that result: the checks of `submitResult`, then
+ * the signature; settled at once (as `accept` would) unless the submission is audited, which goes to mediation.
+ */
+export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, acceptance: Acceptance }): Step {
+  const submitted = submitResult(terms, record, a)
+  if (!submitted.ok) return submitted
+  const acc = a.acceptance
+  if (!same(acc.signer, terms.jobCreator) || acc.dealId.toLowerCase() !== a.dealId.toLowerCase() || acc.resultCid !== a.cid) return fail('InvalidSignature')
+  if (submitted.audited === true) return submitted
+  return { ok: true, record: { ...submitted.record, state: DealState.Settled }, debits: [], credits: payoutsOf(DealState.Settled, terms), audited: false }
 }
 
 export function accept (terms: DealTerms, record: DealRecord | undefined, a: { caller: string }): Step {

@@ -141,7 +141,7 @@ contract JobManagerFuzz {
         address[] memory mediators = new address[](1);
         mediators[0] = mediator;
         JobOffer memory offer = JobOffer(
-            bridge, "m:v1", '{"A":"x"}', MachineSpec(1, 1, 1, 0, 0), 1e27, mediators, address(0), 60, 0,
+            bridge, "m:v1", '{"A":"x"}', MachineSpec(1, 1, 1, 0, 0, "", 0), 1e27, mediators, address(0), 60, 0,
             uint64(block.timestamp + 600), uint64(jobId)
         );
         Deal memory deal = Deal(

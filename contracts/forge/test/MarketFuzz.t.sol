@@ -60,7 +60,7 @@ contract MarketFuzz {
         fee = uint96(bound(fee, 0, 1e22));
         collateral = uint96(bound(collateral, fee, 1e24));
         window = uint32(bound(window, 1, 1e6));
-        path = uint8(bound(path, 0, 5));
+        path = uint8(bound(path, 0, 6));
         address[] memory mediators = new address[](1);
         mediators[0] = mediator;
         Deal memory deal = Deal(bytes32(uint256(1)), bytes32(0), jc, rp, mediators, price, collateral, fee, 0, window, window, window, uint64(block.timestamp + 1), uint64(path));
@@ -74,6 +74,14 @@ contract MarketFuzz {
             vm.warp(block.timestamp + uint256(window) + 1);
             market.timeoutResult(deal);
             _expect(jc0 + collateral, rp0 - collateral, 0);
+            return;
+        }
+        if (path == 6) {
+            // the job creator's acceptance signed off chain, settled with the result in one transaction
+            bytes memory acceptance = _sign(JC_KEY, market.acceptanceDigest(id, "bafy"));
+            vm.prank(rp);
+            market.submitAcceptedResult(deal, "bafy", acceptance);
+            _expect(jc0 - price, rp0 + price, 0);
             return;
         }
         vm.prank(rp);
@@ -104,6 +112,25 @@ contract MarketFuzz {
         market.mediate(deal, path == 3);
         if (path == 3) _expect(jc0 - price - fee, rp0 + price, fee);
         else _expect(jc0 + collateral - fee, rp0 - collateral, fee);
+    }
+
+    /// An acceptance of one result never settles the deal with another (any other CID, any length).
+    function testFuzz_acceptanceBindsTheResult(string calldata other, uint64 nonce) public {
+        vm.assume(bytes(other).length != 0 && keccak256(bytes(other)) != keccak256("bafy"));
+        address[] memory mediators = new address[](1);
+        mediators[0] = mediator;
+        Deal memory deal = Deal(bytes32(uint256(2)), bytes32(0), jc, rp, mediators, 1e18, 2e18, 1e17, 0, 60, 60, 60, uint64(block.timestamp + 1), nonce);
+        bytes32 id = market.dealId(deal);
+        market.agree(deal, _sign(JC_KEY, id), _sign(RP_KEY, id));
+        bytes memory acceptance = _sign(JC_KEY, market.acceptanceDigest(id, "bafy"));
+        vm.prank(rp);
+        try market.submitAcceptedResult(deal, other, acceptance) {
+            assert(false);
+        } catch (bytes memory reason) {
+            assert(bytes4(reason) == Market.InvalidSignature.selector);
+        }
+        (uint8 state,,,) = market.deals(id);
+        assert(state == 1); // still Agreed
     }
 
     function _expect(uint256 jcBal, uint256 rpBal, uint256 medBal) internal view {
