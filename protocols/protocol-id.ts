@@ -22,6 +22,8 @@ export const protocols = {
   candidates: (network: string) => protocolId(network, 'candidates', '1.0.0'),
   dispute: (network: string) => protocolId(network, 'dispute', '1.0.0'),
   result: (network: string) => protocolId(network, 'result', '1.0.0'),
+  // the job creator's off-chain acceptance of a result, job creator → the deal's provider
+  acceptance: (network: string) => protocolId(network, 'acceptance', '1.0.0'),
   // live container output of a deal, provider → its job creator (advisory; the result is the CID-verified one)
   logs: (network: string) => protocolId(network, 'logs', '1.0.0'),
   // 2.0.0: paged, filtered answers with signed peer records (1.0.0 answered the first 256 offers in insertion order);

@@ -560,11 +560,16 @@ export class MarketSimulation {
       case 'submit':
         later(c.chainDelay, () => {
           const cid = rec.resultCid as string
-          const r = this.chain({ kind: 'submitResult', caller: p.address, dealId: rec.dealId, terms: d.deal, cid })
+          // with the job creator's acceptance (signed off chain) the submission settles the deal; the node's shell
+          // falls back to the plain submission if it reverts, and so does this
+          const accepted = a.acceptance !== undefined
+            ? this.chain({ kind: 'submitAcceptedResult', caller: p.address, dealId: rec.dealId, terms: d.deal, cid, acceptance: { signer: d.deal.jobCreator, dealId: rec.dealId, resultCid: cid } })
+            : undefined
+          const r = accepted?.ok === true ? accepted : this.chain({ kind: 'submitResult', caller: p.address, dealId: rec.dealId, terms: d.deal, cid })
           if (r.ok) {
             d.resultCid = cid
             if (r.steps[0].audited === true) this.metrics.audits++
-            done({ type: 'submitted' })
+            done({ type: 'submitted', accepted: accepted?.ok === true })
           } else {
             done({ type: 'submit-failed', reason: r.error })
           }
@@ -939,6 +944,17 @@ export class MarketSimulation {
           else this.engine.at(a.deadline / 1000 - EPOCH, () => { done({ type: 'fetch-failed', reason: 'the provider could not be reached' }) })
         }
         tryFetch()
+        return
+      }
+      case 'send-acceptance': {
+        // the signed acceptance to the provider, which submits it with the result
+        const t = this.net.directDelay(d.attempt.job.jc, d.provider.node, 256)
+        this.engine.after(Math.max(0, t), () => {
+          const ph = d.provider.deals.get(rec.dealId)
+          if (t < 0 || ph === undefined || ph.rec.terminal || !d.provider.up) { done({ type: 'acceptance-failed', reason: 'the provider could not be reached' }); return }
+          this.providerDriver.step(ph, { type: 'acceptance', cid: a.cid, signature: 'sim-acceptance' })
+          done({ type: 'acceptance-sent' })
+        })
         return
       }
       case 'accept':

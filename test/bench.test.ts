@@ -23,7 +23,7 @@ test('lilypad bench --quick --json produces every key', async t => {
   t.true(isNum(r.throughput?.jobsPerMin) && isNum(r.throughput?.jobMs?.p50) && isNum(r.throughput?.done) && isNum(r.throughput?.nonceErrors), 'throughput')
   for (const phase of ['offered', 'matched', 'agreed', 'result', 'downloaded', 'settled']) t.true(isNum(r.e2e.phasesMs[phase]?.p50), `e2e.phasesMs.${phase}`)
 
-  for (const path of ['happy', 'challengedCorrect', 'challengedWrong', 'timeoutResult', 'timeoutMediation']) {
+  for (const path of ['happy', 'happyAcceptedOffChain', 'challengedCorrect', 'challengedWrong', 'timeoutResult', 'timeoutMediation']) {
     t.true(isNum(r.gas[path]?.gasPerJob) && isNum(r.gas[path]?.txsPerJob), `gas.${path}`)
   }
   t.true(isNum(r.gas.batchedSettlementPerDeal), 'gas.batchedSettlementPerDeal')

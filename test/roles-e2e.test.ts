@@ -79,7 +79,7 @@ test.serial('1. lilypad run cowsay moo: the cow on disk, the deal settled, the l
   t.is(out.exitCode, 0)
   t.is(out.path, join(home, 'data', 'downloaded-files', out.resultCid))
   t.deepEqual(Object.keys(out.phasesMs), ['offered', 'matched', 'agreed', 'running', 'result', 'downloaded', 'settled'])
-  t.deepEqual(out.txs.map(x => x.what).sort(), ['accept(1)', 'agree (provider)', 'submitResult (provider)'], 'the three transactions of the happy path')
+  t.deepEqual(out.txs.map(x => x.what).sort(), ['agree (provider)', 'submitAcceptedResult (provider)'], 'the two transactions of the happy path: the acceptance was signed off chain')
   t.true(out.txs.every(x => /^0x[0-9a-f]{64}$/.test(x.hash) && /^\d+$/.test(x.gasUsed) && BigInt(x.gasUsed) > 0n))
   t.is(await readFile(join(out.path, 'stdout'), 'utf8'), SEED_COW)
   t.is((await reader.dealRecord(out.dealId)).state, 'Settled')

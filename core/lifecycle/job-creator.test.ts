@@ -21,7 +21,61 @@ function driver (clock: ManualClock, rec?: JobCreatorDeal) {
   }
 }
 
-test('happy path: agreed, the result over the stream, fetched, accepted early, settled', async t => {
+test('happy path: agreed, the result over the stream, fetched, accepted off chain, settled by the provider with its submission', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.step()
+  await clock.advance(300)
+  d.setFacts({ state: 'Agreed', since: sec(clock.now()) })
+  d.step({ type: 'chain' })
+  d.step({ type: 'result', cid: 'bafyr', addrs: ['/ip4/127.0.0.1/tcp/1/p2p/x'] })
+  let s = d.step({ type: 'fetched', path: '/tmp/x', exitCode: 0 })
+  t.is(s.record.phase, 'downloaded')
+  t.deepEqual(s.actions, [{ kind: 'send-acceptance', deadline: (sec(T0) + 40) * 1000, cid: 'bafyr' }], 'the result is not on chain yet: accepted off chain')
+  t.deepEqual(jobView(s.record), { status: 'waiting' })
+  s = d.step({ type: 'acceptance-sent' })
+  t.deepEqual(s.actions, [], 'sent once')
+  t.is(s.wakeAt, (sec(T0) + 40) * 1000 + 1000, 'still refunded if the provider never submits')
+  d.setFacts({ state: 'Settled', since: sec(clock.now()), resultCid: 'bafyr' })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'settled')
+  t.true(s.record.terminal)
+  t.false(s.record.accepted, 'no accept transaction of ours')
+  t.deepEqual(jobView(s.record), { status: 'done' })
+})
+
+test('an acceptance that cannot reach the provider: the result is accepted on chain once the provider submits it', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.step()
+  d.setFacts({ state: 'Agreed', since: sec(clock.now()) })
+  d.step({ type: 'chain' })
+  d.step({ type: 'result', cid: 'bafyr', addrs: [] })
+  let s = d.step({ type: 'fetched', path: '/tmp/x', exitCode: 0 })
+  s = d.step(jobCreatorFailure(s.actions[0], 'protocol not supported'))
+  t.deepEqual(s.actions, [])
+  t.deepEqual(jobView(s.record), { status: 'waiting' })
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyr' })
+  s = d.step({ type: 'chain' })
+  t.deepEqual(kinds(s.actions), ['accept'])
+})
+
+test('the provider submits another CID than the one we accepted: the chain wins, that result is fetched and judged anew', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  d.step()
+  d.setFacts({ state: 'Agreed', since: sec(clock.now()) })
+  d.step({ type: 'chain' })
+  d.step({ type: 'result', cid: 'bafyr', addrs: [] })
+  d.step({ type: 'fetched', path: '/tmp/x', exitCode: 0 })
+  d.step({ type: 'acceptance-sent' })
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyother' })
+  const s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'result')
+  t.deepEqual(kinds(s.actions), ['fetch'], 'not accepted: fetched and verified first (challenged if it fails)')
+})
+
+test('a result already on chain when it is fetched: accepted early with a transaction, settled', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock)
   let s = d.step()
@@ -40,7 +94,9 @@ test('happy path: agreed, the result over the stream, fetched, accepted early, s
   t.deepEqual(kinds(d.step({ type: 'tick' }).actions), [], 'one fetch at a time')
   s = d.step({ type: 'fetched', path: '/tmp/x', exitCode: 0 })
   t.is(s.record.phase, 'downloaded')
-  t.deepEqual(s.actions, [], 'accept needs the submission on chain first')
+  t.deepEqual(kinds(s.actions), ['send-acceptance'])
+  s = d.step({ type: 'acceptance-sent' })
+  // the provider did not wait for it (or it came late): the result is on chain, accepted there
   d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyr' })
   s = d.step({ type: 'chain' })
   t.deepEqual(kinds(s.actions), ['accept'])

@@ -3,7 +3,10 @@
 // agree failed, the deal is abandoned — the job moves on to another provider — but still watched until it
 // expires, because anyone holding both signatures may still agree it (then it is followed like any other deal:
 // refunded if no result comes, its result verified but left to settle). A result (over the stream or from the
-// chain) is fetched and verified, then accepted early. A result that cannot be fetched before the judge window
+// chain) is fetched and verified, then accepted early: a result the provider delivered before putting it on chain is
+// accepted off chain, by the job creator's signature over Accept(dealId, resultCid) sent to the provider, which
+// submits it with the result and settles the deal in that transaction (Market.submitAcceptedResult); a result
+// already on chain (the provider did not wait, or our acceptance came late) is accepted with a transaction. A result that cannot be fetched before the judge window
 // closes, or that fails verification (not a directory, a CID that does not match, bigger than the job's bound),
 // is challenged: otherwise a provider could submit any CID and be paid when the window passes. An audited or
 // challenged deal is handed to the drawn mediator, who re-runs the job, and closed when the mediation window
@@ -20,7 +23,7 @@ export type JobCreatorPhase =
   | 'agreed' // waiting for the result
   | 'result' // a result CID is known; fetching it
   | 'unfetched' // the result could not be fetched or failed verification: challenged while the judge window allows
-  | 'downloaded' // fetched and verified; accepting
+  | 'downloaded' // fetched and verified; accepting (off chain while the result is not on chain yet)
   | 'challenged' // under mediation
   | 'settled' // terminal: paid (accepted early, or settled after the judge window)
   | 'refunded' // terminal: timed out without a result, payment and collateral back
@@ -67,6 +70,10 @@ export interface JobCreatorDeal {
   path?: string
   exitCode?: number
   accepted: boolean
+  /** our acceptance of `resultCid`, signed off chain, reached the provider */
+  acceptanceSent?: boolean
+  /** why our acceptance could not be given to the provider (it then submits alone; we accept on chain) */
+  acceptanceFailed?: string
   refundSent: boolean
   mediator?: string
   challengedAt?: number
@@ -92,6 +99,7 @@ export const defaultJobCreatorPolicy: JobCreatorPolicy = { agreeTimeoutMs: 15_00
 export type JobCreatorAction =
   | ActionBase<'fetch'>
   | ActionBase<'accept'>
+  | (ActionBase<'send-acceptance'> & { cid: string }) // Accept(dealId, cid) signed, to the provider
   | ActionBase<'refund'> // timeoutResult
   | (ActionBase<'hand-off'> & { mediator: string })
   | ActionBase<'timeout-mediation'>
@@ -106,6 +114,7 @@ export type JobCreatorEvent =
   | { type: 'abandon', reason: string }
   | { type: 'fetched', path: string, exitCode: number } | { type: 'fetch-failed', reason: string }
   | { type: 'accepted' } | { type: 'accept-failed', reason: string }
+  | { type: 'acceptance-sent' } | { type: 'acceptance-failed', reason: string }
   | { type: 'refunded' } | { type: 'refund-failed', reason: string }
   | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
@@ -124,6 +133,7 @@ export function jobCreatorFailure (a: JobCreatorAction, reason: string): JobCrea
   switch (a.kind) {
     case 'fetch': return { type: 'fetch-failed', reason }
     case 'accept': return { type: 'accept-failed', reason }
+    case 'send-acceptance': return { type: 'acceptance-failed', reason }
     case 'refund': return { type: 'refund-failed', reason }
     case 'hand-off': return { type: 'hand-off-failed', reason }
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
@@ -141,6 +151,8 @@ function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
     case 'fetched': r.fetching = false; r.path = e.path; r.exitCode = e.exitCode; break
     case 'fetch-failed': r.fetching = false; r.fetchFailed = e.reason; break
     case 'accepted': r.accepted = true; break
+    case 'acceptance-sent': r.acceptanceSent = true; break
+    case 'acceptance-failed': r.acceptanceFailed = e.reason; break
     case 'refunded': r.refundSent = true; break
     case 'handed-off': case 'hand-off-failed': r.handedOff = true; break
     case 'challenge-sent': r.challenging = false; r.challengeSent = true; break
@@ -226,6 +238,10 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       break
     }
     case 'downloaded': {
+      // the provider gave us the result before the chain: our signed acceptance lets it settle with its submission
+      if (facts.state === 'Agreed' && r.accept && r.acceptanceSent !== true && r.acceptanceFailed === undefined && r.resultCid !== undefined && r.agreedAt !== undefined) {
+        actions.push({ kind: 'send-acceptance', deadline: (r.agreedAt + deal.resultTimeout) * 1000, cid: r.resultCid })
+      }
       if (facts.state === 'ResultSubmitted' && r.accept && !r.accepted) {
         actions.push({ kind: 'accept', deadline: ((r.submittedAt ?? Math.floor(now / 1000)) + deal.judgeWindow) * 1000 })
       }

@@ -26,7 +26,37 @@ function driver (clock: ManualClock, rec: ProviderDeal) {
   }
 }
 
-test('happy path: agree and an optimistic run at once, then submit, deliver, release, settle after the judge window', async t => {
+test('happy path: agree and an optimistic run at once; the result to the job creator, whose acceptance goes on chain with it', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  d.step()
+  await clock.advance(400)
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  d.step({ type: 'agreed', at: sec(T0) })
+  await clock.advance(2000)
+  let s = d.step({ type: 'run-done', cid: 'bafyresult', exitCode: 0 })
+  t.is(s.record.phase, 'ran')
+  t.deepEqual(kinds(s.actions), ['deliver', 'release'], 'the result goes to the job creator first; no submission yet')
+  t.is(s.wakeAt, T0 + 2400 + 10_000, 'the acceptance is waited for 10 s at most')
+  d.step({ type: 'released' })
+  s = d.step({ type: 'delivered' })
+  t.deepEqual(s.actions, [])
+  // an acceptance of another result (the shell checks the signature; the CID is checked here too) is ignored
+  s = d.step({ type: 'acceptance', cid: 'bafyother', signature: '0xsig' })
+  t.deepEqual(s.actions, [])
+  await clock.advance(300)
+  s = d.step({ type: 'acceptance', cid: 'bafyresult', signature: '0xsig' })
+  t.deepEqual(s.actions, [{ kind: 'submit', deadline: (sec(T0) + 40) * 1000, acceptance: '0xsig' }], 'submitted with the acceptance at once')
+  d.setFacts({ state: 'Settled', since: sec(clock.now()), resultCid: 'bafyresult' })
+  s = d.step({ type: 'submitted', accepted: true })
+  t.is(s.record.phase, 'closed')
+  t.is(s.record.outcome, 'Settled')
+  t.true(s.record.submittedAccepted)
+  t.true(s.record.terminal)
+  t.deepEqual(s.actions, [], 'nothing left to settle')
+})
+
+test('no acceptance within the wait: the result is submitted alone and settled after the judge window', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock, fresh(clock))
   let s = d.step()
@@ -46,11 +76,13 @@ test('happy path: agree and an optimistic run at once, then submit, deliver, rel
   await clock.advance(2000)
   s = d.step({ type: 'run-done', cid: 'bafyresult', exitCode: 0 })
   t.is(s.record.phase, 'ran')
-  t.deepEqual(kinds(s.actions), ['deliver', 'release', 'submit'])
-  t.is(s.actions.find(a => a.kind === 'submit')?.deadline, (sec(T0) + 40) * 1000, 'submission is retried until the result deadline')
+  t.deepEqual(kinds(s.actions), ['deliver', 'release'])
   s = d.step({ type: 'released' })
   s = d.step({ type: 'delivered' })
-  t.deepEqual(kinds(s.actions), ['submit'])
+  t.deepEqual(s.actions, [])
+  await clock.advance(s.wakeAt! - clock.now())
+  s = d.step({ type: 'tick' })
+  t.deepEqual(s.actions, [{ kind: 'submit', deadline: (sec(T0) + 40) * 1000 }], 'submitted alone, retried until the result deadline')
   d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyresult' })
   s = d.step({ type: 'submitted' })
   t.is(s.record.phase, 'submitted')
@@ -147,13 +179,55 @@ test('restarted with no time left to run: failed, not run', async t => {
   t.true(s.record.terminal)
 })
 
-test('restarted with a result not yet submitted: it submits it', t => {
+test('restarted with a result not yet submitted: it delivers it, waits for the acceptance as long as it would have, then submits it', async t => {
   const clock = new ManualClock(T0 + 10_000)
-  const rec = fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1 })
+  const rec = fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, acceptBy: T0 + 12_000 })
   const d = driver(clock, rec)
   d.setFacts({ state: 'Agreed', since: sec(T0) })
-  const s = d.step({ type: 'resume' })
+  let s = d.step({ type: 'resume' })
+  t.deepEqual(kinds(s.actions), ['deliver'])
+  t.is(s.wakeAt, T0 + 12_000)
+  await clock.advance(2000)
+  s = d.step({ type: 'tick' })
   t.deepEqual(kinds(s.actions), ['deliver', 'submit'])
+})
+
+test('a job creator that cannot be given the result is not waited for', t => {
+  const clock = new ManualClock(T0 + 10_000)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, holding: false }))
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  t.deepEqual(kinds(d.step({ type: 'resume' }).actions), ['deliver'])
+  t.deepEqual(d.step({ type: 'deliver-failed', reason: 'UNKNOWN_DEAL' }).actions, [{ kind: 'submit', deadline: (sec(T0) + 40) * 1000 }])
+  const noPeer = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, holding: false, jobCreatorPeer: undefined }))
+  noPeer.setFacts({ state: 'Agreed', since: sec(T0) })
+  t.deepEqual(noPeer.step({ type: 'resume' }).actions, [{ kind: 'submit', deadline: (sec(T0) + 40) * 1000 }], 'a deal without a job creator peer (agreed by hand) submits at once')
+})
+
+test('a duplicate delivery refused after the first was acked does not end the wait for the acceptance', t => {
+  const clock = new ManualClock(T0 + 10_000)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, holding: false }))
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  d.step({ type: 'resume' })
+  d.step({ type: 'delivered' })
+  const s = d.step({ type: 'deliver-failed', reason: 'UNKNOWN_DEAL' })
+  t.deepEqual(s.actions, [])
+  t.is(s.record.deliveryFailed, undefined)
+})
+
+test('the acceptance wait never runs into the result deadline, and an acceptance after the submission is ignored', async t => {
+  const clock = new ManualClock(T0 + 30_000)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, holding: false }))
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  let s = d.step({ type: 'resume' })
+  t.is(s.wakeAt, T0 + 35_000, '40 s result window − 5 s margin to submit, not 30 s + 10 s')
+  await clock.advance(5000)
+  s = d.step({ type: 'tick' })
+  t.deepEqual(kinds(s.actions), ['deliver', 'submit'])
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyx' })
+  s = d.step({ type: 'submitted' })
+  s = d.step({ type: 'acceptance', cid: 'bafyx', signature: '0xlate' })
+  t.is(s.record.acceptance, undefined)
+  t.is(s.record.phase, 'submitted')
 })
 
 test('an engine lost mid-job is re-run while the deadline leaves time; a job that cannot run fails and frees its slot', t => {
@@ -181,7 +255,7 @@ test('a job that cannot run before agree is mined: no agree is sent again, the s
 
 test('the result deadline passes before submission succeeded: failed', async t => {
   const clock = new ManualClock(T0)
-  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', exitCode: 0, runs: 1, holding: false }))
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', exitCode: 0, runs: 1, holding: false, acceptBy: T0 }))
   d.setFacts({ state: 'Agreed', since: sec(T0) })
   const s0 = d.step()
   const submit = s0.actions.find(a => a.kind === 'submit')!

@@ -5,6 +5,12 @@
 // agrees it before it expires (the job creator may call agree itself), the provider runs it. After a restart the
 // same step runs over the stored record (`resume`): a job that was running is re-run while the result deadline
 // leaves time for it, a result not yet submitted is submitted. Nothing here reads a clock or does I/O.
+//
+// The result goes to the job creator before it goes on chain: a job creator that fetches and checks it answers with
+// its acceptance signed off chain, and the provider submits the result with it (Market.submitAcceptedResult), which
+// settles the deal in the same transaction — two transactions per job with agree. A job creator that does not
+// answer within `acceptWaitMs` (or cannot be reached) costs nothing but that wait: the result is submitted alone and
+// the deal settles as before (accept, or the judge window passing).
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
@@ -12,7 +18,7 @@ import { isFinalState, type ActionBase, type DealFacts, type Step } from './fact
 export type ProviderPhase =
   | 'countersigned' // both signatures, not agreed on chain (yet): agreeing, or watching until expiry
   | 'running' // agreed; the job runs (or waits for a slot to run in)
-  | 'ran' // the result exists; submitting it
+  | 'ran' // the result exists; delivering it, waiting a little for the job creator's acceptance, submitting it
   | 'submitted' // on chain; waiting for the judge window to settle
   | 'challenged' // under mediation
   | 'closed' // terminal: the deal reached a final state on chain (`outcome`)
@@ -51,6 +57,14 @@ export interface ProviderDeal {
   /** chain seconds of ResultSubmitted */
   submittedAt?: number
   delivered: boolean
+  /** the job creator could not be given the result (so no acceptance will come) */
+  deliveryFailed?: string
+  /** ms: the result is submitted without the job creator's acceptance from then on */
+  acceptBy?: number
+  /** the job creator's signature over Accept(dealId, resultCid), checked by the shell: submitted with the result */
+  acceptance?: string
+  /** the result went on chain with the job creator's acceptance (the deal settles in that transaction) */
+  submittedAccepted?: boolean
   notified: boolean
   handedOff: boolean
   settleSent: boolean
@@ -74,9 +88,14 @@ export interface ProviderPolicy {
   closeWindowMs: number
   /** how long a job creator gets to be told that our agree failed */
   notifyWindowMs: number
+  /**
+   * how long after the result is ready the provider waits for the job creator's acceptance before submitting the
+   * result alone (never past the result deadline less `submitMarginSec`); 0: never wait
+   */
+  acceptWaitMs: number
 }
 
-export const defaultProviderPolicy: ProviderPolicy = { agreeWindowMs: 15_000, submitMarginSec: 5, minRunSec: 1, closeWindowMs: 3_600_000, notifyWindowMs: 10_000 }
+export const defaultProviderPolicy: ProviderPolicy = { agreeWindowMs: 15_000, submitMarginSec: 5, minRunSec: 1, closeWindowMs: 3_600_000, notifyWindowMs: 10_000, acceptWaitMs: 10_000 }
 
 export type ProviderAction =
   | ActionBase<'hold'> // take a capacity slot (after a restart, or a deal agreed after we released it)
@@ -85,7 +104,7 @@ export type ProviderAction =
   | (ActionBase<'run'> & { timeoutSec: number })
   | ActionBase<'abort-run'>
   | (ActionBase<'notify'> & { reason: string }) // tell the job creator our agree failed
-  | ActionBase<'submit'>
+  | (ActionBase<'submit'> & { acceptance?: string }) // with the job creator's acceptance: submitAcceptedResult
   | ActionBase<'deliver'> // the signed result to the job creator
   | ActionBase<'settle'>
   | (ActionBase<'hand-off'> & { mediator: string }) // push the dispute case to the drawn mediator
@@ -101,7 +120,8 @@ export type ProviderEvent =
   | { type: 'run-done', cid: string, exitCode: number }
   | { type: 'run-failed', reason: string, retryable: boolean }
   | { type: 'run-aborted' }
-  | { type: 'submitted' } | { type: 'submit-failed', reason: string }
+  | { type: 'submitted', accepted?: boolean } | { type: 'submit-failed', reason: string }
+  | { type: 'acceptance', cid: string, signature: string } // the job creator's, checked by the shell
   | { type: 'delivered' } | { type: 'deliver-failed', reason: string }
   | { type: 'notified' } | { type: 'notify-failed', reason: string }
   | { type: 'settled' } | { type: 'settle-failed', reason: string }
@@ -151,9 +171,12 @@ function apply (r: ProviderDeal, e: ProviderEvent | undefined): void {
       if (!e.retryable && !r.terminal) r.error = `job failed: ${e.reason}`
       break
     case 'run-aborted': r.running = false; break
-    case 'submitted': r.submitted = true; break
+    case 'submitted': r.submitted = true; if (e.accepted === true) r.submittedAccepted = true; break
+    case 'acceptance': if (!r.submitted && e.cid === r.resultCid) r.acceptance = e.signature; break
     case 'submit-failed': if (!r.submitted && !r.terminal) r.error = `submitResult failed: ${e.reason}`; break
-    case 'delivered': case 'deliver-failed': r.delivered = true; break
+    case 'delivered': r.delivered = true; break
+    // (a second delivery started while the first one's ack was being stepped is refused as a duplicate: not a failure)
+    case 'deliver-failed': if (!r.delivered) r.deliveryFailed = e.reason; r.delivered = true; break
     case 'notified': case 'notify-failed': r.notified = true; break
     case 'settled': r.settleSent = true; break
     case 'settle-failed': break // the chain's facts say who closed it
@@ -251,8 +274,18 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
         r.error = 'the result deadline passed before the result was submitted'
         break
       }
-      actions.push({ kind: 'submit', deadline: resultDeadline as number })
       if (!r.delivered && r.jobCreatorPeer !== undefined) actions.push({ kind: 'deliver', deadline: resultDeadline as number })
+      // the job creator, given the result, may answer with its acceptance: worth a short wait, as it saves a transaction
+      r.acceptBy ??= Math.min(now + policy.acceptWaitMs, (resultDeadline as number) - policy.submitMarginSec * 1000)
+      const nobodyToAsk = r.jobCreatorPeer === undefined || r.deliveryFailed !== undefined
+      if (r.acceptance !== undefined) {
+        actions.push({ kind: 'submit', deadline: resultDeadline as number, acceptance: r.acceptance })
+      } else if (nobodyToAsk || now >= r.acceptBy) {
+        actions.push({ kind: 'submit', deadline: resultDeadline as number })
+      } else {
+        wakeAt = r.acceptBy
+        break
+      }
       wakeAt = resultDeadline
       break
     }

@@ -1,1 +1,1 @@
-export { ResultReceiver, deliverResult, sendDealNotice, type ExpectedResult, type ReceivedResult, type ReceivedNotice } from './result-delivery.ts'
+export { ResultReceiver, AcceptanceReceiver, deliverResult, sendDealNotice, sendAcceptance, type ExpectedResult, type ReceivedResult, type ReceivedNotice, type AcceptableDeal } from './result-delivery.ts'

@@ -4,7 +4,8 @@ import { ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
 import { idOf, signMessage, type Deal, type Result } from '../../protocols/eip712.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { startHosts, connectMesh, stopAll, testDomain, NETWORK, wallet, resourceOffer, signedResourceOffer } from '../testing/fixtures.ts'
-import { ResultReceiver, deliverResult } from './result-delivery.ts'
+import { AcceptanceReceiver, ResultReceiver, deliverResult, sendAcceptance } from './result-delivery.ts'
+import type { Accept } from '../../protocols/eip712.ts'
 
 const provider = wallet('results-provider')
 const stranger = wallet('results-stranger')
@@ -49,4 +50,39 @@ test('the job creator takes its provider\'s signed result and refuses forged or 
   const got = await receiver.wait({ deal: d, dealId }, AbortSignal.timeout(5000))
   t.deepEqual(got.result, real.result)
   t.is(got.from, rpHost.peerId.toString())
+})
+
+test('the provider takes the job creator\'s acceptance of its own result only, and refuses the rest with named errors', async t => {
+  const hosts = await startHosts(3)
+  t.teardown(async () => { await stopAll(hosts) })
+  const [jcHost, rpHost, otherHost] = hosts
+  await connectMesh(hosts)
+  const d = deal(3n)
+  const dealId = idOf('Deal', testDomain, d)
+  const cid = 'bafybeiamb5fiaai6eo4hj3xucpej3nj3ji3dk7xozsxe76v5363dlgbjjq'
+  const heard: Array<{ accept: Accept, signature: string }> = []
+  const receiver = new AcceptanceReceiver(rpHost, {
+    networkId: NETWORK,
+    domain: testDomain,
+    lookup: async id => id === dealId ? { deal: d, resultCid: cid, jobCreatorPeer: jcHost.peerId.toString() } : undefined,
+    onAcceptance: (accept, signature) => { heard.push({ accept, signature }) }
+  })
+  await receiver.start()
+  t.teardown(async () => { await receiver.stop() })
+  const rp = rpHost.peerId.toString()
+  const send = async (from: typeof jcHost, accept: Accept, signer = jobCreator, domain = testDomain): Promise<string> => {
+    try {
+      await sendAcceptance(from, NETWORK, rp, { accept, signature: await signMessage('Accept', domain, accept, signer) })
+      return 'ack'
+    } catch (err) { return (err as Error & { code?: string }).code ?? (err as Error).name }
+  }
+  t.is(await send(jcHost, { dealId, resultCid: 'bafkreiotherresult' }), 'WRONG_RESULT')
+  t.is(await send(jcHost, { dealId, resultCid: cid }, stranger), 'BAD_SIGNATURE')
+  t.is(await send(jcHost, { dealId, resultCid: cid }, jobCreator, { ...testDomain, chainId: testDomain.chainId + 1n }), 'BAD_SIGNATURE')
+  t.is(await send(jcHost, { dealId: idOf('Deal', testDomain, deal(4n)), resultCid: cid }), 'UNKNOWN_DEAL')
+  t.is(await send(otherHost, { dealId, resultCid: cid }), 'UNKNOWN_DEAL', 'only the peer the result went to')
+  t.is(heard.length, 0)
+  t.is(await send(jcHost, { dealId, resultCid: cid }), 'ack')
+  t.is(heard.length, 1)
+  t.deepEqual(heard[0].accept, { dealId, resultCid: cid })
 })

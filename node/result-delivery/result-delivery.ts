@@ -1,16 +1,18 @@
 // Result delivery over /lilypad/<network>/result/1.0.0: the provider sends the signed Result to the job creator,
 // which checks it against the deal it waits on — or a notice that its own agree failed, so the job creator moves
-// on at once. One request, one reply, every step with a timeout.
+// on at once. One request, one reply, every step with a timeout. The job creator's answer to a result it fetched and
+// checked, its acceptance signed off chain, goes back to the provider on /lilypad/<network>/acceptance/1.0.0.
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
 import { openStream } from '../host/connections.ts'
 import { protocols } from '../../protocols/protocol-id.ts'
 import {
+  checkAcceptance, decodeAcceptance, encodeAcceptance, MAX_ACCEPTANCE_MESSAGE, type AcceptanceDelivery,
   checkResult, decodeResultAck, decodeProviderMessage, encodeResultAck, encodeResultDelivery, encodeDealNotice,
   ResultRejectedError, MAX_RESULT_MESSAGE, type ResultDelivery, type DealNotice
 } from '../../protocols/result/index.ts'
-import type { Deal, LilypadDomain, Result } from '../../protocols/eip712.ts'
+import type { Accept, Deal, LilypadDomain, Result } from '../../protocols/eip712.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 
 const STEP_MS = 5000
@@ -124,6 +126,74 @@ export class ResultReceiver {
   }
 }
 
+/** What the provider holds for a deal an acceptance names: its terms and its result, if it has one. */
+export interface AcceptableDeal { deal: Deal, resultCid?: string, jobCreatorPeer?: string }
+
+/**
+ * Provider side: receives job creators' acceptances. Each is checked (the deal is ours, the result is ours, the
+ * deal's job creator signed it under this network's domain, and it comes from the peer we gave the result to) before
+ * `onAcceptance` hears of it; anything else is refused with a named code.
+ */
+export class AcceptanceReceiver {
+  readonly protocol: string
+  private readonly host: LilypadHost
+  private readonly domain: LilypadDomain
+  private readonly lookup: (dealId: string) => Promise<AcceptableDeal | undefined>
+  private readonly onAcceptance: (accept: Accept, signature: string) => void
+  private running = false
+
+  constructor (host: LilypadHost, init: { networkId: string, domain: LilypadDomain, lookup: (dealId: string) => Promise<AcceptableDeal | undefined>, onAcceptance: (accept: Accept, signature: string) => void }) {
+    this.host = host
+    this.domain = init.domain
+    this.lookup = init.lookup
+    this.onAcceptance = init.onAcceptance
+    this.protocol = protocols.acceptance(init.networkId)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    await this.host.unhandle(this.protocol)
+  }
+
+  private async answer (stream: Stream, connection: Connection): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_ACCEPTANCE_MESSAGE })
+    try {
+      let ack: Uint8Array
+      let accepted: AcceptanceDelivery | undefined
+      try {
+        const msg = decodeAcceptance((await lp.read({ signal: AbortSignal.timeout(STEP_MS) })).subarray())
+        const held = await this.lookup(msg.accept.dealId)
+        if (held === undefined) throw new ResultRejectedError('UNKNOWN_DEAL', `no deal ${msg.accept.dealId} here`)
+        // only the peer the result went to answers for the deal (the signature is the real check; this keeps strangers from making us recover signatures)
+        if (held.jobCreatorPeer !== undefined && held.jobCreatorPeer !== connection.remotePeer.toString()) throw new ResultRejectedError('UNKNOWN_DEAL', 'not the deal\'s job creator peer')
+        checkAcceptance(msg, held.deal, msg.accept.dealId, held.resultCid, this.domain)
+        accepted = msg
+        ack = encodeResultAck({ type: 'ack' })
+      } catch (err) {
+        const code = err instanceof ResultRejectedError ? err.code : 'MALFORMED'
+        ack = encodeResultAck({ type: 'reject', code })
+      }
+      await lp.write(ack, { signal: AbortSignal.timeout(STEP_MS) })
+      await stream.close({ signal: AbortSignal.timeout(STEP_MS) }).catch(() => { stream.abort(new Error('close failed')) })
+      if (accepted !== undefined) this.onAcceptance(accepted.accept, accepted.signature)
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+}
+
+/** Job creator side: gives the deal's provider our signed acceptance of its result; throws ResultRejectedError if refused. */
+export async function sendAcceptance (host: LilypadHost, networkId: string, peer: string, delivery: AcceptanceDelivery, signal?: AbortSignal): Promise<void> {
+  await send(host, networkId, peer, encodeAcceptance(delivery), signal, protocols.acceptance(networkId))
+}
+
 /** Provider side: sends a signed result to the job creator; resolves when acked, throws ResultRejectedError otherwise. */
 export async function deliverResult (host: LilypadHost, networkId: string, peer: string, delivery: ResultDelivery, signal?: AbortSignal): Promise<void> {
   await send(host, networkId, peer, encodeResultDelivery(delivery), signal)
@@ -134,10 +204,10 @@ export async function sendDealNotice (host: LilypadHost, networkId: string, peer
   await send(host, networkId, peer, encodeDealNotice(notice), signal)
 }
 
-async function send (host: LilypadHost, networkId: string, peer: string, message: Uint8Array, signal?: AbortSignal): Promise<void> {
+async function send (host: LilypadHost, networkId: string, peer: string, message: Uint8Array, signal?: AbortSignal, protocol = protocols.result(networkId)): Promise<void> {
   const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
-  // openStream goes through reach: a job creator whose addresses aged out of the peer store is re-resolved
-  const stream = await openStream(host, peerIdFromString(peer), protocols.result(networkId), { signal: sig() })
+  // openStream goes through reach: a peer whose addresses aged out of the peer store is re-resolved
+  const stream = await openStream(host, peerIdFromString(peer), protocol, { signal: sig() })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
     await lp.write(message, { signal: sig() })

@@ -17,7 +17,7 @@ import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
 import type { Candidate } from '../../protocols/matcher.ts'
-import type { ChainClient, MarketChainEvent } from '../chain/index.ts'
+import { decodeDealLog, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
@@ -27,7 +27,7 @@ import { loadModule, machineRequirement, type GpuRequirement } from '../modules/
 import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
-import { ResultReceiver } from '../result-delivery/index.ts'
+import { ResultReceiver, sendAcceptance } from '../result-delivery/index.ts'
 import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
@@ -666,7 +666,12 @@ export class JobCreator {
     const reportTx = (what: string, hash: string): void => {
       if (reported.has(what)) return
       reported.add(what)
-      void chain.provider.getTransactionReceipt(hash).then(r => { if (r !== null) ctx.tx(what, r.hash, r.gasUsed) })
+      void chain.provider.getTransactionReceipt(hash).then(r => {
+        if (r === null) return
+        // a result that settled the deal in its own transaction carried our acceptance (submitAcceptedResult)
+        const settledToo = what === 'submitResult (provider)' && r.logs.some(l => decodeDealLog(l)?.kind === 'DealSettled')
+        ctx.tx(settledToo ? 'submitAcceptedResult (provider)' : what, r.hash, r.gasUsed)
+      })
         .catch(err => { this.c.logger.debug({ err, hash }, 'no receipt for a provider transaction (reported without it)') })
     }
     this.txHooks.set(id, (what, hash, gasUsed) => { ctx.tx(what, hash, gasUsed) })
@@ -718,7 +723,7 @@ export class JobCreator {
       const challenged = rec.phase === 'mediated' || rec.phase === 'challenged' || rec.challengedAt !== undefined
       const verdict = rec.outcome === 'MediatedCorrect' ? 'correct' : rec.outcome === 'MediatedWrong' ? 'wrong' : rec.outcome === 'TimedOutMediation' ? 'timed-out' : undefined
       if (rec.path === undefined || rec.resultCid === undefined) throw new ResultUnavailableError(id, 'the deal ended without a result we could fetch')
-      ctx.phase('settled', challenged ? `mediated: result ${verdict ?? 'pending'}` : rec.accepted ? 'accepted' : 'left to settle after the judge window')
+      ctx.phase('settled', challenged ? `mediated: result ${verdict ?? 'pending'}` : rec.accepted ? 'accepted' : rec.acceptanceSent === true && rec.phase === 'settled' ? 'accepted off chain, settled with the result' : 'left to settle after the judge window')
       return { dealId: id, deal, jobOffer, resultCid: rec.resultCid, path: rec.path, exitCode: rec.exitCode ?? -1, providerPeer: agreed.providerPeer, challenged, ...(verdict !== undefined ? { verdict } : {}) }
     } finally {
       logsDone.abort(new Error('the job is done with this deal'))
@@ -833,6 +838,23 @@ export class JobCreator {
         const tx = chain.gasLog.findLast(g => g.what === 'accept(1)')
         if (tx !== undefined) this.txHooks.get(rec.dealId)?.(tx.what, tx.hash, tx.gasUsed)
         return { type: 'accepted' }
+      }
+      case 'send-acceptance': {
+        // Accept(dealId, cid) for the result we fetched and verified: the provider submits it with the result and
+        // the deal settles in that transaction (it can settle only this deal, with this result, on this Market)
+        const accept = { dealId: rec.dealId, resultCid: a.cid }
+        const signature = await signMessage('Accept', chain.domain, accept, chain.wallet)
+        try {
+          await sendAcceptance(this.opts.host, this.opts.network.networkId, rec.providerPeer, { accept, signature }, signal)
+        } catch (err) {
+          // refused (the provider no longer holds that result), or a provider that does not take acceptances: it
+          // submits alone and we accept on chain; an unreachable one is tried again until the result deadline
+          const name = (err as Error).name
+          if (name === 'ResultRejectedError' || name === 'UnsupportedProtocolError') return { type: 'acceptance-failed', reason: (err as Error).message }
+          throw err
+        }
+        this.c.logger.debug({ dealId: rec.dealId, resultCid: a.cid }, 'result accepted off chain: the provider settles it with its submission')
+        return { type: 'acceptance-sent' }
       }
       // the chain's clock not past the deadline yet (ResultWindowOpen): retried
       case 'refund': return await chainCall<JobCreatorEvent>(async () => await chain.timeoutResult(rec.deal), { type: 'refunded' }, reason => ({ type: 'refund-failed', reason }), ['ResultWindowOpen'])

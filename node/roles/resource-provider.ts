@@ -31,7 +31,7 @@ import { DockerUnavailableError, EngineLostError, SwarmConfigError, type JobExec
 import type { ClusterNode, SlotShape } from '../../core/policy/cluster-slots.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
-import { deliverResult, sendDealNotice } from '../result-delivery/index.ts'
+import { AcceptanceReceiver, deliverResult, sendDealNotice } from '../result-delivery/index.ts'
 import { LiveLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
@@ -171,6 +171,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
   readonly negotiator: DealNegotiator
   /** the containers' live output, served to each deal's job creator peer only */
   readonly logs: LiveLogs
+  /** job creators' acceptances of our results, signed off chain: submitted with the result, they settle the deal */
+  readonly acceptances: AcceptanceReceiver
   readonly deals: DealStore<RpDealRecord>
   readonly driver: LifecycleDriver<ProviderDeal, ProviderEvent, ProviderAction, DealFacts>
   readonly template: OfferTemplate
@@ -248,6 +250,15 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.capacity.onChange(() => { this.refreshOffers() })
     this.deals = new DealStore<RpDealRecord>(join(opts.dataDir, 'rp-deals'))
     this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow(), clockMoved: listener => followClock(opts.chain.follower, listener) })
+    this.acceptances = new AcceptanceReceiver(opts.host, {
+      networkId: opts.network.networkId,
+      domain: domainOfNetwork(opts.network),
+      lookup: async dealId => {
+        const rec = await this.deals.get(dealId)
+        return rec === undefined || rec.terminal ? undefined : { deal: rec.deal, ...(rec.resultCid !== undefined ? { resultCid: rec.resultCid } : {}), ...(rec.jobCreatorPeer !== undefined ? { jobCreatorPeer: rec.jobCreatorPeer } : {}) }
+      },
+      onAcceptance: (accept, signature) => { this.driver.notify(accept.dealId, { type: 'acceptance', cid: accept.resultCid, signature }, 'a step after an acceptance failed') }
+    })
     this.driver.on('change', rec => {
       // agreed on chain (by us or by anyone): the job creator has paid, its reservation stops counting against its cap
       if (rec.agreedAt !== undefined) this.capacity.agreed(rec.dealId)
@@ -314,6 +325,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     this.opts.gossip.start()
     for (const rec of await this.deals.open()) if (rec.jobCreatorPeer !== undefined) this.logs.expect(rec.dealId, rec.jobCreatorPeer)
     await this.logs.start()
+    await this.acceptances.start()
     await this.negotiator.start()
     this.announcer.start()
     this.refreshOffers()
@@ -356,6 +368,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await this.announcer.stop()
     await this.negotiator.stop()
     await this.driver.stop()
+    await this.acceptances.stop()
     await this.logs.stop()
     // (kept inputs are left on disk: the next process stages its deals' inputs anew, replacing them)
     this.staged.clear()
@@ -524,7 +537,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         }
         return { type: 'notified' }
       }
-      case 'submit': return await this.submit(rec)
+      case 'submit': return await this.submit(rec, a.acceptance)
       case 'deliver': {
         if (rec.jobCreatorPeer === undefined || rec.resultCid === undefined) return { type: 'deliver-failed', reason: 'nothing to deliver' }
         const result: Result = { dealId: rec.dealId, resultCid: rec.resultCid, exitCode: rec.exitCode ?? -1, timestamp: BigInt(Math.floor(this.c.clock.now() / 1000)) }
@@ -683,10 +696,27 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     try { await staged.inputs.release() } catch (err) { reportError(this.c, 'provider', err, 'could not remove a job\'s staged inputs', { dealId }) }
   }
 
-  /** Submits the result, settling our earlier deals whose judge windows passed in the same transaction. */
-  private async submit (rec: ProviderDeal): Promise<ProviderEvent> {
+  /**
+   * Submits the result: with the job creator's acceptance, settling the deal in the same transaction; else settling
+   * our earlier deals whose judge windows passed in the same transaction.
+   */
+  private async submit (rec: ProviderDeal, acceptance?: string): Promise<ProviderEvent> {
     const chain = this.opts.chain
     if (rec.resultCid === undefined) return { type: 'submit-failed', reason: 'no result' }
+    if (acceptance !== undefined) {
+      try {
+        await chain.submitAcceptedResult(rec.deal, rec.resultCid, acceptance)
+        return { type: 'submitted', accepted: true }
+      } catch (err) {
+        if (!(err instanceof ContractRevertError)) throw err
+        // a submission whose receipt we lost (the RPC stalled) may have landed after all
+        const now = await chain.dealRecord(rec.dealId)
+        if (now.state === 'Settled' || now.state === 'ResultSubmitted' || now.state === 'Challenged') return { type: 'submitted', accepted: now.state === 'Settled' }
+        // (the acceptance was checked before it was taken: a revert here is a bug, or a job creator's contract
+        // wallet that changed its mind) the result goes on chain alone, as without an acceptance
+        this.c.logger.warn({ dealId: rec.dealId, reason: err.reason }, 'submitting with the job creator\'s acceptance reverted: submitting the result alone')
+      }
+    }
     const ready = await this.readyToSettle(rec.dealId)
     try {
       await chain.submitResult(rec.deal, rec.resultCid, { settle: ready.map(r => r.deal) })

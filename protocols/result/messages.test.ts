@@ -3,6 +3,7 @@ import { Wallet, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
 import { signMessage, idOf, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
 import { MessageValidationError } from '../errors.ts'
 import {
+  checkAcceptance, decodeAcceptance, encodeAcceptance,
   checkResult, decodeResultDelivery, encodeResultDelivery, decodeResultAck, encodeResultAck,
   ResultRejectedError, type ResultDelivery
 } from './messages.ts'
@@ -72,3 +73,22 @@ test('acks and rejections round-trip', t => {
   t.deepEqual(decodeResultAck(encodeResultAck({ type: 'ack' })), { type: 'ack' })
   t.deepEqual(decodeResultAck(encodeResultAck({ type: 'reject', code: 'WRONG_DEAL' })), { type: 'reject', code: 'WRONG_DEAL' })
 })
+
+test('an acceptance round-trips, and checks only for the deal, the result and the job creator it names', async t => {
+  const cid = 'bafybeiamb5fiaai6eo4hj3xucpej3nj3ji3dk7xozsxe76v5363dlgbjjq'
+  const accept = { dealId, resultCid: cid }
+  const d = { accept, signature: await signMessage('Accept', domain, accept, jobCreator) }
+  const back = decodeAcceptance(encodeAcceptance(d))
+  t.deepEqual(back, d)
+  t.deepEqual(checkAcceptance(back, deal, dealId, cid, domain), accept)
+  const code = (f: () => unknown): string | undefined => (t.throws(f, { instanceOf: ResultRejectedError }) as ResultRejectedError | undefined)?.code
+  t.is(code(() => checkAcceptance(back, deal, dealId, 'bafkreiother', domain)), 'WRONG_RESULT')
+  t.is(code(() => checkAcceptance(back, deal, dealId, undefined, domain)), 'WRONG_RESULT', 'no result of ours yet')
+  t.is(code(() => checkAcceptance(back, deal, keccak256(toUtf8Bytes('other deal')), cid, domain)), 'WRONG_DEAL')
+  t.is(code(() => checkAcceptance({ accept, signature: providerAcceptance }, deal, dealId, cid, domain)), 'BAD_SIGNATURE', 'signed by the provider')
+  t.is(code(() => checkAcceptance(back, deal, dealId, cid, { ...domain, chainId: 31337n })), 'BAD_SIGNATURE', 'another network')
+  for (const bytes of [encodeResultAck({ type: 'ack' }), new Uint8Array([1, 2, 3]), new Uint8Array(2000)]) t.throws(() => decodeAcceptance(bytes), { instanceOf: MessageValidationError })
+  t.deepEqual(decodeResultAck(encodeResultAck({ type: 'reject', code: 'WRONG_RESULT' })), { type: 'reject', code: 'WRONG_RESULT' })
+})
+let providerAcceptance = ''
+test.before(async () => { providerAcceptance = await signMessage('Accept', domain, { dealId, resultCid: 'bafybeiamb5fiaai6eo4hj3xucpej3nj3ji3dk7xozsxe76v5363dlgbjjq' }, provider) })

@@ -4,7 +4,7 @@
 // folder: protocols/offer-sync.)
 import { encode, decode } from 'cborg'
 import { getBytes, hexlify } from 'ethers'
-import { recoverSigner, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
+import { recoverSigner, type Accept, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
 import { MessageValidationError } from '../errors.ts'
 
 export const RESULT_VERSION = 1
@@ -31,7 +31,15 @@ const NOTICE_CODES = new Set<string>(['AGREE_FAILED'])
 const MAX_NOTICE_DETAIL = 200
 
 export type ResultAck = { type: 'ack' } | { type: 'reject', code: ResultRejectCode }
-export type ResultRejectCode = 'MALFORMED' | 'UNKNOWN_DEAL' | 'BAD_SIGNATURE' | 'WRONG_DEAL'
+export type ResultRejectCode = 'MALFORMED' | 'UNKNOWN_DEAL' | 'BAD_SIGNATURE' | 'WRONG_DEAL' | 'WRONG_RESULT'
+const REJECT_CODES = new Set<string>(['MALFORMED', 'UNKNOWN_DEAL', 'BAD_SIGNATURE', 'WRONG_DEAL', 'WRONG_RESULT'])
+
+/**
+ * A job creator's acceptance of a deal's result (/lilypad/<network>/acceptance/1.0.0, job creator → provider): the
+ * EIP-712 `Accept(dealId, resultCid)` it signed, which the provider submits with the result
+ * (Market.submitAcceptedResult) to settle the deal in that transaction. The provider answers with a result ack.
+ */
+export interface AcceptanceDelivery { accept: Accept, signature: string }
 
 /** A delivered result that does not come from the deal's provider (or not for that deal). */
 export class ResultRejectedError extends Error {
@@ -105,7 +113,7 @@ export function encodeResultAck (a: ResultAck): Uint8Array {
 export function decodeResultAck (bytes: Uint8Array): ResultAck {
   const raw = decodeTop(bytes, 256)
   if (raw[1] === 'ack' && raw.length === 2) return { type: 'ack' }
-  if (raw[1] === 'reject' && raw.length === 3 && ['MALFORMED', 'UNKNOWN_DEAL', 'BAD_SIGNATURE', 'WRONG_DEAL'].includes(raw[2] as string)) return { type: 'reject', code: raw[2] as ResultRejectCode }
+  if (raw[1] === 'reject' && raw.length === 3 && REJECT_CODES.has(raw[2] as string)) return { type: 'reject', code: raw[2] as ResultRejectCode }
   throw malformed('ack')
 }
 
@@ -119,4 +127,34 @@ export function checkResult (d: ResultDelivery, deal: Deal, dealId: string, doma
   try { signer = recoverSigner('Result', domain, d.result, d.signature) } catch {}
   if (signer.toLowerCase() !== deal.resourceProvider.toLowerCase()) throw new ResultRejectedError('BAD_SIGNATURE', 'result not signed by the deal\'s provider (or signed for another network)')
   return d.result
+}
+
+export function encodeAcceptance (d: AcceptanceDelivery): Uint8Array {
+  return encode([RESULT_VERSION, 'accept', getBytes(d.accept.dealId), d.accept.resultCid, getBytes(d.signature)])
+}
+
+export function decodeAcceptance (bytes: Uint8Array): AcceptanceDelivery {
+  const raw = decodeTop(bytes, MAX_ACCEPTANCE_MESSAGE)
+  if (raw[1] !== 'accept' || raw.length !== 5) throw malformed('acceptance')
+  const [, , dealId, resultCid, sig] = raw
+  if (!(dealId instanceof Uint8Array) || dealId.length !== 32) throw malformed('dealId')
+  if (typeof resultCid !== 'string' || resultCid.length === 0 || resultCid.length > 256) throw malformed('resultCid')
+  if (!(sig instanceof Uint8Array) || sig.length !== 65) throw malformed('signature')
+  return { accept: { dealId: hexlify(dealId), resultCid }, signature: hexlify(sig) }
+}
+
+export const MAX_ACCEPTANCE_MESSAGE = 1024
+
+/**
+ * Pure check of an acceptance against the deal and the result the provider holds: it must name that deal and that
+ * result and be signed by the deal's job creator under this network's domain (the Market checks the same; a bad
+ * one would only cost the provider a reverted transaction). Throws ResultRejectedError.
+ */
+export function checkAcceptance (d: AcceptanceDelivery, deal: Deal, dealId: string, resultCid: string | undefined, domain: LilypadDomain): Accept {
+  if (d.accept.dealId.toLowerCase() !== dealId.toLowerCase()) throw new ResultRejectedError('WRONG_DEAL', `acceptance is for deal ${d.accept.dealId}, expected ${dealId}`)
+  if (resultCid === undefined || d.accept.resultCid !== resultCid) throw new ResultRejectedError('WRONG_RESULT', `acceptance is for result ${d.accept.resultCid}, ours is ${resultCid ?? 'not there yet'}`)
+  let signer = ''
+  try { signer = recoverSigner('Accept', domain, d.accept, d.signature) } catch {}
+  if (signer.toLowerCase() !== deal.jobCreator.toLowerCase()) throw new ResultRejectedError('BAD_SIGNATURE', 'acceptance not signed by the deal\'s job creator (or signed for another network)')
+  return d.accept
 }
