@@ -131,6 +131,13 @@ test.serial('6. two job creators and two providers run 10 jobs at once: all comp
   t.is(outcomes.length, 10)
   t.true(outcomes.every(o => o.exitCode === 0))
   t.is(new Set(outcomes.map(o => o.dealId)).size, 10)
+  // each job creator's nonces, drawn at once, are distinct and share the Market's nonce-bitmap word of the hour
+  // (core/policy/nonce.ts: an agree on a word already in use costs ~17,000 gas less); two words only across an hour
+  for (const jc of new Set(outcomes.map(o => o.deal.jobCreator))) {
+    const nonces = outcomes.filter(o => o.deal.jobCreator === jc).map(o => o.deal.nonce)
+    t.is(new Set(nonces).size, nonces.length)
+    t.true(new Set(nonces.map(n => n >> 8n)).size <= 2, `words of ${jc}: ${nonces.map(n => n >> 8n).join(', ')}`)
+  }
   t.is(overlaps, 0)
   for (const p of providers) t.true(p.maxRunning <= 2, `${p.address} ran ${p.maxRunning} at once`)
   t.true(providers.every(p => p.maxRunning >= 1), 'both providers took jobs')

@@ -41,6 +41,7 @@ import { noteRecent } from '../../core/bounded.ts'
 import { BanList, afterProposal, type BanPolicy, type ProposalFailure } from '../../core/policy/ban.ts'
 import { queueDecision, fittingProviders, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
 import { resultBytesBound } from '../../core/policy/result-size.ts'
+import { nonceWordOf, pickNonce, NONCE_WORDS_PER_HOUR } from '../../core/policy/nonce.ts'
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
@@ -303,6 +304,8 @@ export class JobCreator {
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
   private readonly offs: Array<() => void> = []
   private lastNonce = 0n
+  /** nonces of our job offers this hour (a deal not agreed yet leaves its bit free on chain) */
+  private readonly takenNonces = new Set<bigint>()
   /** provider (lower case) → when one of our jobs last got its countersignature (noteCountersigned) */
   private readonly recentDeals = new Map<string, number>()
   /**
@@ -378,7 +381,23 @@ export class JobCreator {
     if (this.ownsGossip) this.gossip.stop()
   }
 
-  private nextNonce (): bigint {
+  /**
+   * A nonce on a bitmap word our earlier deals already use (core/policy/nonce.ts: ~17,000 gas less per agree than a
+   * fresh word), free on chain and not taken by one of our job offers; a time-based one if the chain cannot be read.
+   */
+  private async nextNonce (): Promise<bigint> {
+    const first = nonceWordOf(this.c.clock.now())
+    // offers of earlier hours are long expired (10 minutes): their nonces need no remembering
+    for (const n of this.takenNonces) if ((n >> 8n) < first) this.takenNonces.delete(n)
+    try {
+      for (let word = first; word < first + NONCE_WORDS_PER_HOUR; word++) {
+        const bitmap = await this.opts.chain.market.nonceBitmap(this.opts.chain.address, word)
+        const nonce = pickNonce(word, bitmap, n => this.takenNonces.has(n), Math.random)
+        if (nonce !== undefined) { this.takenNonces.add(nonce); return nonce }
+      }
+    } catch (err) {
+      this.c.logger.debug({ err }, 'could not read our nonce bitmap: a time-based nonce (its agree opens a new word)')
+    }
     const t = BigInt(this.c.clock.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000))
     this.lastNonce = t > this.lastNonce ? t : this.lastNonce + 1n
     return this.lastNonce
@@ -467,7 +486,7 @@ export class JobCreator {
         timeout: loaded.spec.timeoutSec,
         auditPpm: Math.round(audit * 1_000_000),
         expiry: BigInt(Math.floor(this.c.clock.now() / 1000)) + 600n,
-        nonce: this.nextNonce()
+        nonce: await this.nextNonce()
       }
       if (req.provider !== undefined) this.onlyProvider.set(job, req.provider.toLowerCase())
       const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, signer) }
