@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Deal, DealStates, DealHashing, MarketBounds} from "./LilypadTypes.sol";
 import {Directory} from "./Directory.sol";
@@ -204,10 +205,10 @@ contract Market is EIP712 {
         if (deal.collateral < deal.mediationFee) revert CollateralBelowFee(deal.collateral, deal.mediationFee);
 
         id = dealId(deal);
-        if (!SignatureChecker.isValidSignatureNow(deal.jobCreator, id, jobCreatorSig)) {
+        if (!_signedBy(deal.jobCreator, id, jobCreatorSig)) {
             revert InvalidSignature(deal.jobCreator);
         }
-        if (!SignatureChecker.isValidSignatureNow(deal.resourceProvider, id, providerSig)) {
+        if (!_signedBy(deal.resourceProvider, id, providerSig)) {
             revert InvalidSignature(deal.resourceProvider);
         }
 
@@ -238,7 +239,7 @@ contract Market is EIP712 {
     /// result it names, on this chain and this Market, and only once (the deal is then closed).
     function submitAcceptedResult(Deal calldata deal, string calldata resultCid, bytes calldata acceptance) external {
         (bytes32 id, bool audited) = _submit(deal, resultCid, DealStates.Settled);
-        if (!SignatureChecker.isValidSignatureNow(deal.jobCreator, acceptanceDigest(id, resultCid), acceptance)) {
+        if (!_signedBy(deal.jobCreator, acceptanceDigest(id, resultCid), acceptance)) {
             revert InvalidSignature(deal.jobCreator);
         }
         if (!audited) _payOutSettled(id, deal, true);
@@ -399,6 +400,16 @@ contract Market is EIP712 {
         deposits[deal.resourceProvider] += uint256(deal.price) + deal.collateral;
         deposits[deal.jobCreator] += deal.mediationFee;
         emit DealSettled(id, deal.jobCreator, deal.resourceProvider, early);
+    }
+
+    /// An ECDSA signature by `signer`'s own key, else (a contract wallet) its ERC-1271 answer. The key is tried first:
+    /// OpenZeppelin's isValidSignatureNow asks for the signer's code size first, 2,600 gas for the job creator's
+    /// account, cold in every transaction, to learn what a valid ECDSA signature proves anyway (only the holder of
+    /// the key behind an address can make one; an EIP-7702 account's key is its owner).
+    function _signedBy(address signer, bytes32 digest, bytes calldata signature) internal view returns (bool) {
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
+        return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
     }
 
     function _debit(address account, uint256 amount) internal {

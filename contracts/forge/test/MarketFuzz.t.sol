@@ -15,6 +15,31 @@ interface Vm {
     function assume(bool) external;
 }
 
+/// A contract wallet (ERC-1271) whose owner's key signs for it; `refuse` makes it answer no to everything.
+contract Wallet1271 {
+    address public immutable owner;
+    bool public refuse;
+
+    constructor(address owner_) {
+        owner = owner_;
+    }
+
+    function setRefuse(bool r) external {
+        refuse = r;
+    }
+
+    function isValidSignature(bytes32 hash, bytes calldata sig) external view returns (bytes4) {
+        if (refuse || sig.length != 65) return 0xffffffff;
+        (bytes32 r, bytes32 s) = (bytes32(sig[0:32]), bytes32(sig[32:64]));
+        return ecrecover(hash, uint8(sig[64]), r, s) == owner ? bytes4(0x1626ba7e) : bytes4(0xffffffff);
+    }
+
+    function fund(LilypadToken token, Market market, uint256 amount) external {
+        token.approve(address(market), amount);
+        market.deposit(amount);
+    }
+}
+
 /// Fuzzes amounts, windows and the path a deal takes; every path must conserve tokens and pay each party what
 /// docs/contracts.md says.
 contract MarketFuzz {
@@ -112,6 +137,42 @@ contract MarketFuzz {
         market.mediate(deal, path == 3);
         if (path == 3) _expect(jc0 - price - fee, rp0 + price, fee);
         else _expect(jc0 + collateral - fee, rp0 - collateral, fee);
+    }
+
+    /// A job creator that is a contract wallet: its deal and its acceptance are ERC-1271 signatures; a wallet that
+    /// says no is refused, and its owner's bare ECDSA signature does not speak for the wallet's address.
+    function test_contractWalletJobCreator() public {
+        uint256 ownerKey = 0xC0FFEE;
+        Wallet1271 wallet = new Wallet1271(vm.addr(ownerKey));
+        token.transfer(address(wallet), 1e21);
+        wallet.fund(token, market, 1e21);
+        address[] memory mediators = new address[](1);
+        mediators[0] = mediator;
+        Deal memory deal = Deal(bytes32(uint256(3)), bytes32(0), address(wallet), rp, mediators, 1e18, 2e18, 1e17, 0, 60, 60, 60, uint64(block.timestamp + 1), 7);
+        bytes32 id = market.dealId(deal);
+        wallet.setRefuse(true);
+        try market.agree(deal, _sign(ownerKey, id), _sign(RP_KEY, id)) {
+            assert(false);
+        } catch (bytes memory reason) {
+            assert(bytes4(reason) == Market.InvalidSignature.selector);
+        }
+        wallet.setRefuse(false);
+        market.agree(deal, _sign(ownerKey, id), _sign(RP_KEY, id));
+        bytes32 digest = market.acceptanceDigest(id, "bafy");
+        bytes memory byOwner = _sign(ownerKey, digest);
+        wallet.setRefuse(true);
+        vm.prank(rp);
+        try market.submitAcceptedResult(deal, "bafy", byOwner) {
+            assert(false);
+        } catch (bytes memory reason) {
+            assert(bytes4(reason) == Market.InvalidSignature.selector);
+        }
+        wallet.setRefuse(false);
+        vm.prank(rp);
+        market.submitAcceptedResult(deal, "bafy", byOwner);
+        (uint8 state,,,) = market.deals(id);
+        assert(state == 4); // Settled
+        assert(market.deposits(address(wallet)) == 1e21 - 1e18);
     }
 
     /// An acceptance of one result never settles the deal with another (any other CID, any length).
