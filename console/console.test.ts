@@ -432,6 +432,11 @@ test.serial('lilypad devnet --ui and lilypad node --ui print the console\'s addr
   const nodeCli = start(['node', '--roles', 'none', '--ui'], { WEB3_PRIVATE_KEY: devKey(DEVNET_KEYS.user2) })
   await check(await nodeCli.log.waitFor(/^ {2}console http:\/\/127\.0\.0\.1:\d+\/ui\/#token=[0-9a-f]{64}$/, 60_000))
   t.is(await nodeCli.stop(), 0)
+  // a SIGTERM the moment the banner is out stops the node cleanly: the handler is there before anything starts
+  // (registered after the banner, it was not yet there and the process died of the signal, exit null)
+  const prompt = start(['node', '--roles', 'none'], { WEB3_PRIVATE_KEY: devKey(DEVNET_KEYS.user2) })
+  await prompt.log.waitFor(/^Ctrl-C stops it\.$/, 60_000)
+  t.is(await prompt.stop(), 0)
   t.is(await devnetCli.stop(), 0)
 })
 

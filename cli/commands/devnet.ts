@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { usageError } from '../usage.ts'
+import { stopRequested } from '../signals.ts'
 
 const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator] [--no-bridge] [--metrics PORT] [--ui]\n  lilypad devnet stop\n  --ui: also run the CLI user\'s node (its jobs API, which "lilypad run" then goes through) with the web console, and print the console\'s address'
 
@@ -42,6 +43,8 @@ export const devnet: Command = {
     const { toUserError } = await import('../context.ts')
     const running = await runningDevnet()
     if (running !== undefined) throw new UserError(`a devnet is already running (pid ${running.pid}, ${running.rpcUrl})`, { hint: 'use it, or stop it with "lilypad devnet stop"' })
+    // listened for before anything starts: a stop asked during start-up (or right after the banner) stops cleanly
+    const stopAsked = stopRequested()
     let d
     try {
       d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, bridge: v.values['no-bridge'] !== true })
@@ -87,11 +90,7 @@ MetaMask: Add network manually
   Currency symbol  ETH
 
 Try: ./lilypad run cowsay:v0.0.1 -i Message=moo      Ctrl-C stops the devnet.`)
-    await new Promise<void>(resolve => {
-      const done = (): void => { resolve() }
-      process.once('SIGINT', done)
-      process.once('SIGTERM', done)
-    })
+    await stopAsked
     console.error('stopping the devnet…')
     await userNode?.stop()
     await metrics?.close()

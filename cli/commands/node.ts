@@ -5,6 +5,7 @@ import type { Command } from '../command.ts'
 import { usageError, parseLP } from '../usage.ts'
 import { parseRoles, type RoleName } from '../../node/role-names.ts'
 import type { ProviderFault } from '../../node/roles/resource-provider.ts'
+import { stopRequested } from '../signals.ts'
 
 const PROVIDER_FAULTS: readonly string[] = ['wrong-result', 'withheld-result', 'unserved-result'] satisfies readonly ProviderFault[]
 const USAGE = 'lilypad node --roles resource-provider,solver,mediator,job-bridge,directory,validator [--network N] [--data-dir DIR] [--listen MULTIADDR …] [--announce MULTIADDR …] [--relay] [--executor docker|swarm] [--slots N] [--max-slots N] [--price LP] [--collateral LP] [--input-allow CIDR …] [--input-ca PEM-FILE …] [--fault wrong-result|withheld-result|unserved-result] [--metrics PORT] [--gateway PORT] [--api PORT | --no-api] [--ui] [--log-level LEVEL]   (--roles none: only the job API)'
@@ -82,6 +83,8 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
   const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
   const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(o.network)
   const dataDir = o['data-dir'] ?? join(lilypadHome(), 'nodes', loaded.network.networkId, wallet.address.toLowerCase())
+  // listened for before anything starts: a stop asked during start-up (or right after the banner) stops cleanly
+  const stop = stopRequested()
   let user: Awaited<ReturnType<typeof startUserNode>>
   try {
     user = await startUserNode({
@@ -107,7 +110,7 @@ async function runNode (argv: string[], fixedRoles?: RoleName[]): Promise<number
     if (gatewayPort !== undefined) gateway = await serveGateway(node.store, { port: gatewayPort })
   } catch (err) { await metricsServer?.close(); await user.stop(); throw toUserError(err) }
   console.error(`lilypad node ${roles.length > 0 ? roles.join(',') : '(jobs only)'} on ${loaded.network.networkId} as ${wallet.address}\n  peer ${node.host.peerId.toString()}\n  ${node.host.getMultiaddrs().map(String).join('\n  ')}${metricsServer !== undefined ? `\n  metrics ${metricsServer.url}` : ''}${gateway !== undefined ? `\n  gateway ${gateway.url}` : ''}${user.api !== undefined ? `\n  api ${user.api.url}/v1 (token in ${join(dataDir, 'api-token')})` : ''}${user.consoleUrl !== undefined ? `\n  console ${user.consoleUrl}` : ''}\nCtrl-C stops it.`)
-  await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
+  await stop
   console.error('stopping…')
   await metricsServer?.close()
   await gateway?.close()
