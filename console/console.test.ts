@@ -22,6 +22,7 @@ import { LilypadNode } from '../node/node.ts'
 import { BUILTIN_MODULES_DIR, loadRegistry } from '../node/modules/index.ts'
 import { CONSOLE_CSP } from '../node/api/console.ts'
 import { LineLog } from '../node/testing/lines.ts'
+import { recoverSigner } from '../protocols/eip712.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--no-sandbox', '--headless=new', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
@@ -297,9 +298,11 @@ test.serial('Wallet: a browser wallet (injected EIP-1193 provider, anvil key) si
   t.deepEqual(errors, [])
 })
 
-test.serial('Run signed by the browser wallet: it signs the job offer and the deal (EIP-712), is the deal\'s job creator, and sees the cow', async t => {
+test.serial('Run signed by the browser wallet: it signs the job offer, the deal and the acceptance of the verified result; the provider settles with it at once', async t => {
   t.timeout(120_000)
   const { key: browserKey, asked, init } = testWallet(t)
+  const provider = devnet.provider.chain.address
+  const [wallet0, provider0] = await Promise.all([user.node.chain.depositOf(browserKey.address), user.node.chain.depositOf(provider)])
   const { page, errors } = await openConsole(t, { init })
   await page.getByLabel('Message').fill('signed in the browser')
   await page.getByLabel('Sign with my browser wallet', { exact: false }).check()
@@ -310,16 +313,33 @@ test.serial('Run signed by the browser wallet: it signs the job offer and the de
   await stdout.waitFor({ timeout: 90_000 })
   t.true((await stdout.textContent())!.includes('< signed in the browser >'))
   const job = user.node.jobs!.get(id)
-  const rec = (await user.node.jobCreator!.deals.get(job.outcome!.dealId))!
+  const dealId = job.outcome!.dealId
+  const rec = (await user.node.jobCreator!.deals.get(dealId))!
   t.is(rec.deal.jobCreator, browserKey.address, 'the wallet is the deal\'s job creator')
+  t.is(rec.deal.resourceProvider, provider)
   t.is(rec.job.value.jobCreator, browserKey.address, 'and the job offer\'s')
   t.is(await page.locator('#job-creator').textContent(), browserKey.address)
-  const signed = job.events.filter(e => e.type === 'sign').map(e => e.data.kind)
-  t.deepEqual(signed, ['JobOffer', 'Deal'])
-  t.is(job.events.filter(e => e.type === 'signed').length, 2)
-  t.deepEqual(asked.filter(m => m === 'eth_signTypedData_v4' || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_signTypedData_v4'])
-  // the node sent no transaction for the wallet: no accept (the provider settles after the judge window)
-  t.false(job.events.some(e => e.type === 'tx' && String(e.data.what).startsWith('accept')))
+  const signs = job.events.filter(e => e.type === 'sign')
+  t.deepEqual(signs.map(e => e.data.kind), ['JobOffer', 'Deal', 'Accept'])
+  t.is(job.events.filter(e => e.type === 'signed').length, 3)
+  t.deepEqual(asked.filter(m => m === 'eth_signTypedData_v4' || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_signTypedData_v4', 'eth_signTypedData_v4'])
+  // the wallet was asked for exactly Accept(this deal, the result the node verified), on this chain's Market
+  const acceptAsked = signs[2].data.typedData as { domain: Record<string, unknown>, message: Record<string, unknown> }
+  t.deepEqual(acceptAsked.message, { dealId, resultCid: job.outcome!.resultCid })
+  t.is(String(acceptAsked.domain.verifyingContract).toLowerCase(), devnet.network.contracts.market.toLowerCase())
+  // the provider settled with the wallet's acceptance in its own submission: no transaction from the node, none after the judge window
+  const settledBy = job.events.find(e => e.type === 'tx' && e.data.what === 'submitAcceptedResult (provider)')
+  t.truthy(settledBy, 'settled by submitAcceptedResult')
+  t.false(job.events.some(e => e.type === 'tx' && String(e.data.what).startsWith('accept(')))
+  const sent = (await user.node.chain.provider.getTransaction(String(settledBy!.data.hash)))!
+  const call = user.node.chain.market.interface.parseTransaction({ data: sent.data })!
+  t.is(call.name, 'submitAcceptedResult')
+  t.is(recoverSigner('Accept', user.node.chain.domain, { dealId, resultCid: job.outcome!.resultCid }, call.args[2] as string), browserKey.address, 'the acceptance submitted is the wallet\'s signature')
+  t.is((await user.node.chain.dealRecord(dealId)).state, 'Settled')
+  const [wallet1, provider1] = await Promise.all([user.node.chain.depositOf(browserKey.address), user.node.chain.depositOf(provider)])
+  t.is(wallet0 - wallet1, rec.deal.price, 'the wallet\'s deposit paid the price (the mediation fee came back)')
+  t.is(provider1 - provider0, rec.deal.price, 'the provider got the price (its collateral came back)')
+  t.regex(await page.locator('ol.events').textContent() ?? '', /accepted off chain, settled with the result/)
   await shot(page, 'wallet-job', { top: true })
   t.deepEqual(errors, [])
 })

@@ -151,6 +151,8 @@ function describe (e: JobEvent): string {
     case 'note': return String(d.message)
     case 'sign': return `the wallet ${String(d.account)} is asked to sign the ${String(d.kind)}`
     case 'signed': return 'signed by the wallet'
+    case 'send': return `the wallet ${String(d.account)} is asked to send the ${String(d.kind)} transaction`
+    case 'sent': return `sent by the wallet: ${String(d.hash)}`
     case 'queued': return `waiting: ${String(d.busyProviders)} fitting provider(s) busy`
     default: return `${e.type} ${JSON.stringify(d).slice(0, 200)}`
   }
@@ -166,7 +168,9 @@ export function JobPage ({ id }: { id: string }) {
   const logRef = useRef<HTMLPreElement>(null)
   const asked = useRef(new Set<string>())
   // the wallet is the job creator: each signature the job asks for goes to it once, and its answer back to the node
-  const open = events.filter(e => e.type === 'sign' && !events.some(x => x.type === 'signed' && x.data.request === e.data.request))
+  // (a transaction it is asked to send, a challenge, likewise: `send`, answered by the hash)
+  const open = events.filter(e => (e.type === 'sign' && !events.some(x => x.type === 'signed' && x.data.request === e.data.request)) ||
+    (e.type === 'send' && !events.some(x => x.type === 'sent' && x.data.request === e.data.request)))
   useEffect(() => {
     const eth = window.ethereum
     if (eth === undefined || TERMINAL.has(job?.state ?? 'queued')) return
@@ -176,6 +180,11 @@ export function JobPage ({ id }: { id: string }) {
       asked.current.add(request)
       void (async () => {
         try {
+          if (e.type === 'send') {
+            const hash = await eth.request({ method: 'eth_sendTransaction', params: [e.data.transaction] }) as string
+            await post(`/v1/jobs/${id}/transactions`, { request, hash })
+            return
+          }
           const signature = await eth.request({ method: 'eth_signTypedData_v4', params: [String(e.data.account), JSON.stringify(e.data.typedData)] }) as string
           await post(`/v1/jobs/${id}/signatures`, { request, signature })
         } catch (err) { setError(err) }
@@ -222,7 +231,7 @@ export function JobPage ({ id }: { id: string }) {
       <h1>Job {job.id}</h1>
       <p aria-live="polite" id="job-state">State: <StateBadge state={job.state} />{job.phase !== undefined && !TERMINAL.has(job.state) ? ` (${job.phase})` : ''} <CancelButton job={job} onDone={m => { setNote(m); setReload(n => n + 1) }} /></p>
       {note !== '' && <p role="status" class="note">{note}</p>}
-      {open.length > 0 && !TERMINAL.has(job.state) && <p role="status" class="note" id="sign-status">{window.ethereum === undefined ? 'This job waits for a wallet signature, and this browser has no wallet.' : `Sign the ${String(open[0].data.kind)} in your wallet…`}</p>}
+      {open.length > 0 && !TERMINAL.has(job.state) && <p role="status" class="note" id="sign-status">{window.ethereum === undefined ? 'This job waits for the wallet, and this browser has no wallet.' : open[0].type === 'send' ? `Send the ${String(open[0].data.kind)} transaction from your wallet…` : `Sign the ${String(open[0].data.kind)} in your wallet…`}</p>}
       <dl class="facts">
         <dt>Module</dt><dd>{job.request.module}</dd>
         <dt>Inputs</dt><dd>{Object.entries(job.request.inputs).map(([k, v]) => `${k}=${v}`).join(', ') || '(defaults)'}</dd>

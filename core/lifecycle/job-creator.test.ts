@@ -361,3 +361,39 @@ test('audited and upheld before our fetch finished: the job waits for the fetch 
   t.is(s.record.path, '/tmp/q')
   t.deepEqual(jobView(s.record), { status: 'done' })
 })
+
+test('a wallet\'s deal: accepted off chain with its signature; never with a transaction of the node\'s (an unanswered or late acceptance leaves it to settle)', async t => {
+  const clock = new ManualClock(T0)
+  const wallet = (): ReturnType<typeof driver> => driver(clock, jobCreatorDeal({ dealId: '0x' + '55'.repeat(32), deal: sampleDeal(), job: sampleJob(), providerPeer: 'peer-rp', wallet: true, jobCreatorSignature: '0xsig' }, clock.now()))
+  const downloaded = (d: ReturnType<typeof driver>): ReturnType<ReturnType<typeof driver>['step']> => {
+    d.step()
+    d.setFacts({ state: 'Agreed', since: sec(clock.now()) })
+    d.step({ type: 'chain' })
+    d.step({ type: 'result', cid: 'bafyr', addrs: [] })
+    return d.step({ type: 'fetched', path: '/tmp/x', exitCode: 0 })
+  }
+  // answered: the provider settles with it
+  let d = wallet()
+  let s = downloaded(d)
+  t.deepEqual(kinds(s.actions), ['send-acceptance'])
+  t.is(s.record.jobCreatorSignature, '0xsig')
+  s = d.step({ type: 'acceptance-sent' })
+  t.deepEqual(jobView(s.record), { status: 'waiting' })
+  // not answered (or refused): no on-chain accept once the provider submits alone; the job is done, left to settle
+  d = wallet()
+  s = downloaded(d)
+  s = d.step(jobCreatorFailure(s.actions[0], 'the wallet did not sign the acceptance'))
+  t.false(s.record.accept)
+  t.deepEqual(jobView(s.record), { status: 'done' })
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyr' })
+  s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions, [], 'no accept transaction: the node holds no key of the wallet\'s')
+  // the result on chain before the acceptance was asked for: likewise
+  d = wallet()
+  d.step()
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyr' })
+  d.step({ type: 'chain' })
+  s = d.step({ type: 'fetched', path: '/tmp/x', exitCode: 0 })
+  t.deepEqual(s.actions, [])
+  t.deepEqual(jobView(s.record), { status: 'done' })
+})

@@ -50,6 +50,14 @@ export interface JobCreatorDeal {
   fetch: boolean
   /** accept early once fetched (else the judge window passes and the provider settles) */
   accept: boolean
+  /**
+   * The job creator's key is not the node's (a browser wallet): it signs the acceptance when asked and sends the
+   * challenge itself; the node sends no transaction for it, so a result already on chain is left to settle after
+   * the judge window instead of being accepted with a transaction.
+   */
+  wallet?: boolean
+  /** the job creator's signature of the deal (kept for a wallet's deal: the node cannot sign it again for a mediator) */
+  jobCreatorSignature?: string
   agreedAt?: number
   resultCid?: string
   /** where the provider said it serves the result */
@@ -122,10 +130,11 @@ export type JobCreatorEvent =
 
 export interface JobCreatorInput { now: number, facts: DealFacts, event?: JobCreatorEvent }
 
-export function jobCreatorDeal (d: Pick<JobCreatorDeal, 'dealId' | 'deal' | 'job' | 'providerPeer'> & { accept?: boolean }, now: number, policy: JobCreatorPolicy = defaultJobCreatorPolicy): JobCreatorDeal {
+export function jobCreatorDeal (d: Pick<JobCreatorDeal, 'dealId' | 'deal' | 'job' | 'providerPeer' | 'wallet' | 'jobCreatorSignature'> & { accept?: boolean }, now: number, policy: JobCreatorPolicy = defaultJobCreatorPolicy): JobCreatorDeal {
   return {
     dealId: d.dealId, deal: d.deal, job: d.job, providerPeer: d.providerPeer, id: d.dealId, phase: 'countersigned', terminal: false, updatedAt: 0,
-    countersignedAt: now, agreeBy: now + policy.agreeTimeoutMs, fetch: true, accept: d.accept ?? true, fetching: false, accepted: false, refundSent: false, handedOff: false
+    countersignedAt: now, agreeBy: now + policy.agreeTimeoutMs, fetch: true, accept: d.accept ?? true, fetching: false, accepted: false, refundSent: false, handedOff: false,
+    ...(d.wallet === true ? { wallet: true } : {}), ...(d.jobCreatorSignature !== undefined ? { jobCreatorSignature: d.jobCreatorSignature } : {})
   }
 }
 
@@ -238,6 +247,9 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       break
     }
     case 'downloaded': {
+      // a wallet accepts off chain only: once its acceptance cannot settle the deal (refused, unanswered, or the
+      // result went on chain alone) the result is left to settle after the judge window
+      if (r.wallet === true && r.accept && (r.acceptanceFailed !== undefined || facts.state === 'ResultSubmitted')) r.accept = false
       // the provider gave us the result before the chain: our signed acceptance lets it settle with its submission
       if (facts.state === 'Agreed' && r.accept && r.acceptanceSent !== true && r.acceptanceFailed === undefined && r.resultCid !== undefined && r.agreedAt !== undefined) {
         actions.push({ kind: 'send-acceptance', deadline: (r.agreedAt + deal.resultTimeout) * 1000, cid: r.resultCid })

@@ -83,7 +83,7 @@ export const SUBMIT_BODY = {
       properties: { gpus: { type: 'integer', minimum: 0, maximum: 65535 }, model: { type: 'string', minLength: 1, maxLength: 64 }, vramMb: { type: 'integer', minimum: 0, maximum: 4294967295 } }
     },
     accept: { type: 'boolean', description: 'accept the result early on success (default true)' },
-    wallet: { ...ADDRESS, description: 'the job creator is this account (a browser wallet), not the node\'s key: the job asks it for each signature (`sign` events; answer with POST /v1/jobs/{id}/signatures); its Market deposit pays; no accept is sent (the provider settles after the judge window)' }
+    wallet: { ...ADDRESS, description: 'the job creator is this account (a browser wallet), not the node\'s key: the job asks it for each signature (`sign` events; answer with POST /v1/jobs/{id}/signatures); its Market deposit pays; it is asked to sign the acceptance of a result the node verified, and to send the challenge (`send` events; answer with POST /v1/jobs/{id}/transactions) of one that fails' }
   }
 }
 
@@ -112,6 +112,12 @@ export const ROUTES: RouteSpec[] = [
     method: 'POST', url: '/v1/jobs/:id/signatures', operationId: 'signJob', summary: 'A wallet\'s answer to one of the job\'s `sign` events (the EIP-712 signature of its typed data by the job\'s wallet account)',
     params: ID_PARAMS,
     body: { type: 'object', additionalProperties: false, required: ['request', 'signature'], properties: { request: { type: 'string', pattern: '^[0-9a-f]{16}$' }, signature: { type: 'string', pattern: '^0x[0-9a-fA-F]{130}$' } } },
+    responses: { 200: { description: 'taken', schema: { type: 'object', properties: { request: { type: 'string' }, accepted: { type: 'boolean' } } } }, ...errors(400, 401, 404, 413, 415) }
+  },
+  {
+    method: 'POST', url: '/v1/jobs/:id/transactions', operationId: 'walletTxJob', summary: 'A wallet\'s answer to one of the job\'s `send` events: the hash of the transaction it sent (the node checks on chain what it did)',
+    params: ID_PARAMS,
+    body: { type: 'object', additionalProperties: false, required: ['request', 'hash'], properties: { request: { type: 'string', pattern: '^[0-9a-f]{16}$' }, hash: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$' } } },
     responses: { 200: { description: 'taken', schema: { type: 'object', properties: { request: { type: 'string' }, accepted: { type: 'boolean' } } } }, ...errors(400, 401, 404, 413, 415) }
   },
   {

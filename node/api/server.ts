@@ -236,10 +236,13 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
       // the wallet's signature requests become the job's `sign` events (those asked before the id exists, right after)
       let jobId: string | undefined
       const early: SignatureRequest[] = []
-      const signer = new RemoteSigner(body.wallet, r => { if (jobId === undefined) early.push(r); else node.jobs.note(jobId, 'sign', { ...r }) })
-      const job = node.jobs.submit({ ...sub, accept: false }, { signer })
+      // a transaction request (a challenge) comes only after a deal, so once the job id exists: a `send` event
+      const signer = new RemoteSigner(body.wallet, r => { if (jobId === undefined) early.push(r); else node.jobs.note(jobId, 'sign', { ...r }) }, {
+        askSend: r => { if (jobId !== undefined) node.jobs.note(jobId, 'send', { ...r }) }
+      })
+      const job = node.jobs.submit(sub, { signer })
       jobId = job.id
-      node.jobs.note(job.id, 'note', { message: `job creator: the wallet ${signer.address} signs the job offer and each deal; its deposit pays; the provider settles after the judge window` })
+      node.jobs.note(job.id, 'note', { message: `job creator: the wallet ${signer.address} signs the job offer, each deal and the acceptance of a verified result; its deposit pays; it sends the challenge of a result that fails` })
       for (const r of early) node.jobs.note(job.id, 'sign', { ...r })
       return await reply.code(201).send(jobJson(job, false))
     },
@@ -250,6 +253,15 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
       if (signer === undefined) { node.jobs.get(id); throw new SignatureRequestNotFoundError(`job ${id} waits for no wallet signature`) }
       signer.answer(b.request, b.signature)
       node.jobs.note(id, 'signed', { request: b.request })
+      return { request: b.request, accepted: true }
+    },
+    walletTxJob: async req => {
+      const id = (req.params as { id: string }).id
+      const b = req.body as { request: string, hash: string }
+      const signer = node.jobs.signerOf(id)
+      if (signer === undefined) { node.jobs.get(id); throw new SignatureRequestNotFoundError(`job ${id} waits for no wallet transaction`) }
+      signer.answerTransaction(b.request, b.hash)
+      node.jobs.note(id, 'sent', { request: b.request, hash: b.hash.toLowerCase() })
       return { request: b.request, accepted: true }
     },
     listJobs: async req => {

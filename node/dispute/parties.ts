@@ -6,11 +6,14 @@ import type { Envelope } from '../../protocols/codec.ts'
 import type { DisputeCase } from '../../protocols/dispute/index.ts'
 import type { ChainClient } from '../chain/index.ts'
 
-/** Cases from a job creator's deal store: the deal envelope is signed again with the job creator's key (its own). */
-export function jobCreatorCaseSource (deals: { get: (id: string) => Promise<{ dealId: string, deal: Deal, job: Envelope<'JobOffer'> } | undefined> }, chain: Pick<ChainClient, 'wallet' | 'domain'>): (dealId: string) => Promise<DisputeCase | undefined> {
+/**
+ * Cases from a job creator's deal store: the deal envelope is signed again with the job creator's key (its own),
+ * or, for a deal whose job creator is a browser wallet, carries the signature the wallet gave it.
+ */
+export function jobCreatorCaseSource (deals: { get: (id: string) => Promise<{ dealId: string, deal: Deal, job: Envelope<'JobOffer'>, jobCreatorSignature?: string } | undefined> }, chain: Pick<ChainClient, 'wallet' | 'domain'>): (dealId: string) => Promise<DisputeCase | undefined> {
   return async dealId => {
     const rec = await deals.get(dealId.toLowerCase())
     if (rec === undefined) return undefined
-    return { dealId: rec.dealId, deal: { kind: 'Deal', value: rec.deal, signature: await signMessage('Deal', chain.domain, rec.deal, chain.wallet) }, jobOffer: rec.job }
+    return { dealId: rec.dealId, deal: { kind: 'Deal', value: rec.deal, signature: rec.jobCreatorSignature ?? await signMessage('Deal', chain.domain, rec.deal, chain.wallet) }, jobOffer: rec.job }
   }
 }

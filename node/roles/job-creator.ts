@@ -10,9 +10,9 @@ import { EventEmitter } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
-import { ZeroAddress, getAddress, type Signer } from 'ethers'
+import { ZeroAddress, getAddress, type Signer, type TypedDataDomain, type TypedDataField } from 'ethers'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
-import { signMessage, type Deal, type JobOffer } from '../../protocols/eip712.ts'
+import { signMessage, domainOf, typesOf, type Deal, type JobOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
@@ -45,6 +45,18 @@ import { nonceWordOf, pickNonce, NONCE_WORDS_PER_HOUR } from '../../core/policy/
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 
+/**
+ * A job creator key held elsewhere (a browser wallet): asked for a signature or a transaction, with the request
+ * withdrawn on `signal`. node/jobs/remote-signer.ts is the one the API makes.
+ */
+export interface WalletJobCreator extends Signer {
+  askSignature: (domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>, opts?: { signal?: AbortSignal }) => Promise<string>
+  askTransaction: (kind: string, tx: { to: string, data: string, chainId: number }, opts?: { signal?: AbortSignal }) => Promise<string>
+}
+function isWallet (s: Signer | undefined): s is WalletJobCreator {
+  return s !== undefined && typeof (s as Partial<WalletJobCreator>).askSignature === 'function' && typeof (s as Partial<WalletJobCreator>).askTransaction === 'function'
+}
+
 /** The same phases cli/progress.ts renders. */
 export type Phase = 'offered' | 'matched' | 'agreed' | 'running' | 'result' | 'downloaded' | 'settled'
 
@@ -76,11 +88,12 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   /** default true: accept early on success */
   accept?: boolean
   /**
-   * The job creator's key when it is not the node's: signs the job offer and each deal proposed (a browser wallet,
-   * through the API). Its address is the deal's job creator, whose Market deposit pays; the node sends no
-   * transaction for it (no accept: the provider settles after the judge window; no challenge).
+   * The job creator's key when it is not the node's (a browser wallet, through the API): signs the job offer and
+   * each deal proposed. Its address is the deal's job creator, whose Market deposit pays. The node sends no
+   * transaction for it: a verified result is accepted off chain with its signature (when it can ask for one), and a
+   * result that cannot be fetched or verified is challenged by a transaction the wallet sends itself.
    */
-  signer?: Signer
+  signer?: Signer | WalletJobCreator
   signal?: AbortSignal
   /**
    * Propose only to this provider, without naming it in the job offer (its target stays zero): the validator's
@@ -302,6 +315,8 @@ export class JobCreator {
   private readonly details = new Map<string, { resultCid?: string, mediator?: string }>()
   /** a run's transaction reporter per deal */
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
+  /** the wallets that are the job creators of deals their jobs still follow (in memory: gone after a restart) */
+  private readonly wallets = new Map<string, WalletJobCreator>()
   private readonly offs: Array<() => void> = []
   private lastNonce = 0n
   /** nonces of our job offers this hour (a deal not agreed yet leaves its bit free on chain) */
@@ -694,6 +709,7 @@ export class JobCreator {
         .catch(err => { this.c.logger.debug({ err, hash }, 'no receipt for a provider transaction (reported without it)') })
     }
     this.txHooks.set(id, (what, hash, gasUsed) => { ctx.tx(what, hash, gasUsed) })
+    if (isWallet(req.signer)) this.wallets.set(id, req.signer)
     const offTx = chain.follower.onDeal(id, e => {
       if (e.contract !== 'Market') return
       if (e.name === 'DealAgreed') reportTx('agree (provider)', e.txHash)
@@ -706,7 +722,7 @@ export class JobCreator {
     const logsDone = new AbortController()
     try {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
-      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false && req.signer === undefined }, this.driver.now(), this.policy)
+      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false && (req.signer === undefined || isWallet(req.signer)), ...(req.signer !== undefined ? { wallet: true, jobCreatorSignature: agreed.jobCreatorSignature } : {}) }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
       // matched once the deal is on record: whoever hears of the deal id can look it up
       ctx.phase('matched', `${deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`, id)
@@ -748,6 +764,7 @@ export class JobCreator {
       logsDone.abort(new Error('the job is done with this deal'))
       offTx()
       this.txHooks.delete(id)
+      this.wallets.delete(id)
       this.opts.host.removeEventListener('peer:disconnect', onDisconnect as never)
     }
   }
@@ -862,7 +879,21 @@ export class JobCreator {
         // Accept(dealId, cid) for the result we fetched and verified: the provider submits it with the result and
         // the deal settles in that transaction (it can settle only this deal, with this result, on this Market)
         const accept = { dealId: rec.dealId, resultCid: a.cid }
-        const signature = await signMessage('Accept', chain.domain, accept, chain.wallet)
+        let signature: string
+        if (rec.wallet === true) {
+          // the wallet is asked for exactly this Accept (the deal and the result the node fetched and verified); a
+          // wallet gone (a node restart) or one that does not answer leaves the deal to settle after the judge window
+          const wallet = this.wallets.get(rec.dealId)
+          if (wallet === undefined) return { type: 'acceptance-failed', reason: 'the job creator\'s wallet is not connected to this node any more' }
+          try {
+            signature = await wallet.askSignature(domainOf(chain.domain), typesOf('Accept'), accept, { signal })
+          } catch (err) {
+            if (signal.aborted) throw err
+            return { type: 'acceptance-failed', reason: `the wallet did not sign the acceptance: ${(err as Error).message}` }
+          }
+        } else {
+          signature = await signMessage('Accept', chain.domain, accept, chain.wallet)
+        }
         try {
           await sendAcceptance(this.opts.host, this.opts.network.networkId, rec.providerPeer, { accept, signature }, signal)
         } catch (err) {
@@ -880,7 +911,8 @@ export class JobCreator {
       case 'hand-off': {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
-        const c = { dealId: rec.dealId, deal: { kind: 'Deal' as const, value: rec.deal, signature: await signMessage('Deal', chain.domain, rec.deal, chain.wallet) }, jobOffer: rec.job }
+        // a wallet's deal goes with the signature the wallet gave it (the node's key is not the job creator's)
+        const c = { dealId: rec.dealId, deal: { kind: 'Deal' as const, value: rec.deal, signature: rec.jobCreatorSignature ?? await signMessage('Deal', chain.domain, rec.deal, chain.wallet) }, jobOffer: rec.job }
         try {
           await handOffDispute(disputes, a.mediator, c, { chain, signal, connected: peer => this.opts.host.getConnections().some(x => x.remotePeer.toString() === peer) })
         } catch (err) {
@@ -891,10 +923,34 @@ export class JobCreator {
       }
       case 'challenge': {
         this.c.logger.warn({ dealId: rec.dealId, provider: rec.deal.resourceProvider, resultCid: rec.resultCid, why: rec.fetchFailed }, 'challenging a result we could not fetch or verify: a mediator re-runs the job')
+        if (rec.wallet === true) return await this.walletChallenge(rec, signal)
         // a revert: the judge window closed, or the deal moved on (accepted, audited): nothing to challenge
         return await chainCall<JobCreatorEvent>(async () => await chain.challenge(rec.deal), { type: 'challenge-sent' }, reason => ({ type: 'challenge-failed', reason }))
       }
       case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
     }
+  }
+  /**
+   * The Market takes a challenge from the job creator only: the wallet is asked to send it (the node encodes
+   * `challenge(deal)`, as it encodes a wallet's deposit) and answers with the hash, which is checked on chain — a
+   * mined, successful call from the wallet to the Market that challenged this deal — before the deal goes on. An
+   * unanswered request is asked again until the judge window closes (the action's deadline); then the result is
+   * left to settle, as for a job creator that could not challenge in time.
+   */
+  private async walletChallenge (rec: JobCreatorDeal, signal: AbortSignal): Promise<JobCreatorEvent> {
+    const chain = this.opts.chain
+    const wallet = this.wallets.get(rec.dealId)
+    if (wallet === undefined) return { type: 'challenge-failed', reason: 'the job creator\'s wallet is not connected to this node any more' }
+    const tx = await chain.market.challenge.populateTransaction(rec.deal)
+    const market = this.opts.network.contracts.market
+    const hash = await wallet.askTransaction('Challenge', { to: market, data: tx.data, chainId: this.opts.network.chainId }, { signal })
+    const receipt = await chain.provider.waitForTransaction(hash, 1, 60_000)
+    if (receipt === null) throw new Error(`the wallet's challenge ${hash} was not mined`)
+    const challenged = receipt.logs.some(l => { const d = getAddress(l.address) === getAddress(market) ? decodeDealLog(l) : null; return d?.kind === 'DealChallenged' && d.dealId.toLowerCase() === rec.dealId })
+    if (receipt.status !== 1 || getAddress(receipt.from) !== getAddress(rec.deal.jobCreator) || receipt.to === null || getAddress(receipt.to) !== getAddress(market) || !challenged) {
+      throw new Error(`the transaction ${hash} the wallet answered with is not its challenge of deal ${rec.dealId}`)
+    }
+    this.txHooks.get(rec.dealId)?.('challenge (wallet)', hash, receipt.gasUsed)
+    return { type: 'challenge-sent' }
   }
 }
