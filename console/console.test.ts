@@ -15,7 +15,8 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { JsonRpcProvider, Wallet, parseEther, type TypedDataField } from 'ethers'
 import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
-import { devKey } from '../node/chain/index.ts'
+import { ChainClient, devKey } from '../node/chain/index.ts'
+import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { startUserNode, type UserNode } from '../node/api/user-node.ts'
 import type { JobRecord } from '../node/jobs/index.ts'
 import { LilypadNode } from '../node/node.ts'
@@ -66,7 +67,8 @@ test.before(async () => {
     components: { logger: { level: 'warn' } },
     // one job at a time, so a second one waits as queued; a job for nobody looks for a provider this long
     jobs: { maxRunning: 1 },
-    jobCreator: { matchTimeoutMs: 60_000, modulesDir },
+    // a result not fetched in 15 s is challenged (the default, 60 s, only makes the wallet's challenge test slower)
+    jobCreator: { matchTimeoutMs: 60_000, modulesDir, fetchTimeoutMs: 15_000 },
     api: { port: 0, console: true }
   })
   origin = user.api!.url
@@ -371,6 +373,69 @@ test.serial('job page: the provider\'s live log shows while the container runs, 
   await page.getByLabel('stdout', { exact: true }).waitFor({ timeout: 60_000 })
   t.is(await page.getByLabel('stdout', { exact: true }).textContent(), 'tick 1\ntick 2\n')
   t.is(user.node.jobs!.get(id).outcome?.dealId !== undefined && (await user.node.jobCreator!.deals.get(user.node.jobs!.get(id).outcome!.dealId))?.deal.resourceProvider, rp.chain.address)
+  t.deepEqual(errors, [])
+})
+
+test.serial('a result the node cannot fetch for a wallet\'s job: the console has the wallet send the challenge, the mediator upholds it, the provider is slashed and the wallet refunded', async t => {
+  t.timeout(180_000)
+  // the devnet runs no mediator (the other tests need none): the network's mediator, and a provider that submits
+  // the CID of nothing (the withheld-result fault), both of the test's own
+  const mediator = await LilypadNode.create({
+    network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.mediator), dataDir: join(home, 'mediator'), roles: ['mediator'], local: true,
+    components: { logger: { level: 'warn' } }, libp2pMetrics: false, mediator: { pullAfterMs: 2000, pullIntervalMs: 1000 }
+  })
+  t.teardown(async () => { await mediator.stop() })
+  // a key no other test's provider used: the user node's book and ban list know nothing of its address (anvil's #8, given LP here)
+  const withholderKey = devKey(8)
+  const admin = await ChainClient.create({ network: devnet.network, privateKey: devKey(DEVNET_KEYS.admin) })
+  const withholder = await ChainClient.create({ network: devnet.network, privateKey: withholderKey })
+  t.teardown(async () => { await admin.stop(); await withholder.stop() })
+  const token = connectLilypadToken(devnet.network.contracts.token, admin.wallet)
+  await admin.queue.send('fund', async () => await token.transfer.populateTransaction(withholder.address, parseEther('20')))
+  await withholder.deposit(parseEther('10'))
+  const rp = await LilypadNode.create({
+    network: devnet.network, networkPath: devnet.networkPath, privateKey: withholderKey, dataDir: join(home, 'rp-withholder'), roles: ['resource-provider'], local: true,
+    components: { logger: { level: 'warn' } }, libp2pMetrics: false, provider: { slots: 1, announceIntervalMs: 5000, fault: 'withheld-result' }
+  })
+  t.teardown(async () => { await rp.stop() })
+  const { key: browserKey, asked, init } = testWallet(t)
+  const chain = user.node.chain
+  const [wallet0, rp0, m0] = await Promise.all([browserKey.address, rp.chain.address, mediator.chain.address].map(async a => await chain.depositOf(a)))
+  const { page, errors } = await openConsole(t, { init })
+  await page.getByLabel('Message').fill('withheld from the wallet')
+  await page.getByText('Provider, price, audit').click()
+  await page.getByLabel('Provider address (optional)').fill(rp.chain.address)
+  await page.getByLabel('Sign with my browser wallet', { exact: false }).check()
+  await page.getByRole('button', { name: 'Run' }).click()
+  await page.waitForURL(/#\/jobs\/job-[0-9a-f]{16}$/)
+  const id = page.url().split('/').at(-1)!
+  const asking = await jobWhen(id, j => j.terminal || j.events.some(e => e.type === 'send'))
+  const sendAsked = asking.events.find(e => e.type === 'send')
+  if (sendAsked === undefined) { t.fail(`the job ended without asking for the challenge: ${JSON.stringify(asking.error)}`); return }
+  const dealId = user.node.jobs!.get(id).dealIds[0]
+  const rec = (await user.node.jobCreator!.deals.get(dealId))!
+  t.is(rec.deal.resourceProvider, rp.chain.address)
+  t.is(rec.deal.jobCreator, browserKey.address)
+  // the wallet is asked to send exactly challenge(this deal) to this chain's Market, from itself
+  t.is(sendAsked.data.kind, 'Challenge')
+  const tx = sendAsked.data.transaction as { from: string, to: string, data: string, chainId: string }
+  t.deepEqual({ from: tx.from, to: tx.to, chainId: tx.chainId }, { from: browserKey.address, to: devnet.network.contracts.market, chainId: `0x${devnet.network.chainId.toString(16)}` })
+  t.is(chain.market.interface.parseTransaction({ data: tx.data })?.name, 'challenge')
+  t.is(tx.data, (await chain.market.challenge.populateTransaction(rec.deal)).data)
+  const sent = await jobWhen(id, j => j.events.some(e => e.type === 'sent'))
+  t.is(sent.events.find(e => e.type === 'sent')?.data.request, sendAsked.data.request)
+  // the mediator re-runs the job: its CID is not the one submitted, so the provider is slashed
+  const ended = await jobWhen(id, j => j.terminal)
+  t.is((await chain.dealRecord(dealId)).state, 'MediatedWrong')
+  t.is(ended.state, 'failed')
+  t.true(asked.includes('eth_sendTransaction'))
+  t.true(ended.events.some(e => e.type === 'tx' && e.data.what === 'challenge (wallet)'), 'the node saw the wallet\'s challenge mined')
+  const [wallet1, rp1, m1] = await Promise.all([browserKey.address, rp.chain.address, mediator.chain.address].map(async a => await chain.depositOf(a)))
+  const d = rec.deal
+  t.is(wallet1 - wallet0, d.collateral - d.mediationFee, 'the wallet got its price back and the slashed collateral, less the fee')
+  t.is(rp1 - rp0, -d.collateral, 'the provider lost its collateral and was not paid')
+  t.is(m1 - m0, d.mediationFee, 'the mediator was paid')
+  await shot(page, 'wallet-challenge', { top: true })
   t.deepEqual(errors, [])
 })
 
