@@ -239,6 +239,8 @@ const CONTENTION_MS = 30_000
 const FETCH_ATTEMPT_MS = 10_000
 /** A fetch that ends in one of these proves the provider's result wrong: not retried, challenged. */
 const BAD_RESULT_ERRORS = new Set(['ResultVerificationError', 'NotADirectoryResultError', 'ResultTooLargeError'])
+/** how long a transaction a wallet says it sent may take to be mined before it is asked again */
+const WALLET_TX_WAIT_MS = 60_000
 /** how long a fetch attempt first spends reaching (re-resolving) the provider */
 const REACH_BEFORE_FETCH_MS = 10_000
 
@@ -944,7 +946,11 @@ export class JobCreator {
     const tx = await chain.market.challenge.populateTransaction(rec.deal)
     const market = this.opts.network.contracts.market
     const hash = await wallet.askTransaction('Challenge', { to: market, data: tx.data, chainId: this.opts.network.chainId }, { signal })
-    const receipt = await chain.provider.waitForTransaction(hash, 1, 60_000)
+    // bounded, and ended with the action (the deal moved on): a hash of nothing is not waited on forever
+    let onAbort: (() => void) | undefined
+    const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason) }; signal.addEventListener('abort', onAbort, { once: true }) })
+    const receipt = await Promise.race([chain.provider.waitForTransaction(hash, 1, WALLET_TX_WAIT_MS), aborted])
+      .finally(() => { if (onAbort !== undefined) signal.removeEventListener('abort', onAbort) })
     if (receipt === null) throw new Error(`the wallet's challenge ${hash} was not mined`)
     const challenged = receipt.logs.some(l => { const d = getAddress(l.address) === getAddress(market) ? decodeDealLog(l) : null; return d?.kind === 'DealChallenged' && d.dealId.toLowerCase() === rec.dealId })
     if (receipt.status !== 1 || getAddress(receipt.from) !== getAddress(rec.deal.jobCreator) || receipt.to === null || getAddress(receipt.to) !== getAddress(market) || !challenged) {
