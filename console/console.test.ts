@@ -459,6 +459,10 @@ test.serial('the new routes refuse hostile input with named errors; only the con
     ['POST', '/v1/jobs', { headers: json, body: '{"module":"cowsay:v0.0.1","wallet":"me"}' }, 400, 'ValidationError'],
     ['POST', '/v1/jobs/job-0123456789abcdef/signatures', { headers: json, body: `{"request":"0123456789abcdef","signature":"0x${'11'.repeat(65)}"}` }, 404, 'JobNotFoundError'],
     ['POST', '/v1/jobs/job-0123456789abcdef/signatures', { headers: json, body: '{"request":"x","signature":"0x"}' }, 400, 'ValidationError'],
+    ['POST', '/v1/jobs/job-0123456789abcdef/transactions', { headers: json, body: `{"request":"0123456789abcdef","hash":"0x${'11'.repeat(32)}"}` }, 404, 'JobNotFoundError'],
+    ['POST', '/v1/jobs/job-0123456789abcdef/transactions', { headers: json, body: '{"request":"0123456789abcdef","hash":"0x12"}' }, 400, 'ValidationError'],
+    ['POST', '/v1/jobs/job-0123456789abcdef/transactions', { headers: { ...json, origin: 'http://evil.example' }, body: `{"request":"0123456789abcdef","hash":"0x${'11'.repeat(32)}"}` }, 403, 'BrowserOriginError'],
+    ['POST', '/v1/jobs/job-0123456789abcdef/signatures', { headers: { ...json, origin: 'http://evil.example' }, body: `{"request":"0123456789abcdef","signature":"0x${'11'.repeat(65)}"}` }, 403, 'BrowserOriginError'],
     ['GET', '/v1/network', { headers: { ...auth, origin: 'http://evil.example' } }, 403, 'BrowserOriginError'],
     ['GET', '/v1/network', { headers: { ...auth, origin: `http://${host}.evil.example` } }, 403, 'BrowserOriginError'],
     ['GET', '/v1/network', { headers: { ...auth, origin: 'null' } }, 403, 'BrowserOriginError']
@@ -483,6 +487,10 @@ test.serial('the new routes refuse hostile input with named errors; only the con
     t.is(r.status, status, r.body)
     t.is((JSON.parse(r.body) as { error: { name: string } }).error.name, name)
   }
+  // a transaction hash is no answer to a signature request
+  const hashAnswer = await raw('POST', `/v1/jobs/${jid}/transactions`, { headers: json, body: JSON.stringify({ request: String(asked.data.request), hash: '0x' + '11'.repeat(32) }) })
+  t.is(hashAnswer.status, 404, hashAnswer.body)
+  t.is((JSON.parse(hashAnswer.body) as { error: { name: string } }).error.name, 'SignatureRequestNotFoundError')
   const cancelled = JSON.parse((await raw('POST', `/v1/jobs/${jid}/cancel`, { headers: auth })).body) as { state: string, money: string }
   t.is(cancelled.state, 'cancelled')
   t.regex(cancelled.money, /nothing was spent/)
