@@ -63,7 +63,8 @@ test.before(async () => {
   modulesDir = join(home, 'modules')
   await writeModules(modulesDir, true)
   user = await startUserNode({
-    home, network: devnet.network, networkPath: devnet.networkPath, privateKey: userKey, dataDir: join(home, 'nodes', 'devnet', address.toLowerCase()), roles: [], local: true,
+    // a block explorer in the network file: the job page links each transaction to it (the devnet's own file has none)
+    home, network: { ...devnet.network, explorerUrl: EXPLORER }, networkPath: devnet.networkPath, privateKey: userKey, dataDir: join(home, 'nodes', 'devnet', address.toLowerCase()), roles: [], local: true,
     components: { logger: { level: 'warn' } },
     // one job at a time, so a second one waits as queued; a job for nobody looks for a provider this long
     jobs: { maxRunning: 1 },
@@ -132,6 +133,8 @@ test.serial('served by the node: /ui/ with a strict CSP, / redirects there, the 
   t.is((await raw('GET', '/ui/nothing.js')).status, 404)
 })
 
+const EXPLORER = 'https://explorer.example'
+
 test.serial('Run page: cowsay from the form (keyboard), phases live, the cow, the CID, files downloadable; fits a phone screen', async t => {
   t.timeout(180_000)
   const { page, requests, errors } = await openConsole(t)
@@ -152,6 +155,10 @@ test.serial('Run page: cowsay from the form (keyboard), phases live, the cow, th
   // the phases arrived over the event stream, in order
   const phases = await page.locator('ol.events li[data-type="phase"]').allTextContents()
   for (const p of ['offered', 'matched', 'agreed', 'downloaded']) t.true(phases.some(x => x.includes(p)), `phase ${p} in ${phases.join(' | ')}`)
+  // each transaction links to the network's explorer (a link, not a request: the page still asks only its node)
+  const txLinks = await page.locator('ol.events li[data-type="tx"] a.tx').evaluateAll(as => as.map(a => [a.getAttribute('href'), a.getAttribute('rel')]))
+  t.true(txLinks.length >= 1, 'a transaction link')
+  for (const [href, rel] of txLinks) { t.regex(href!, new RegExp(`^${EXPLORER}/tx/0x[0-9a-f]{64}$`)); t.is(rel, 'noopener noreferrer') }
   await t.notThrowsAsync(page.getByRole('button', { name: 'Download stdout' }).waitFor())
   const download = page.waitForEvent('download')
   await page.getByRole('button', { name: 'Download stdout' }).click()

@@ -89,7 +89,7 @@ export async function fileBlob (jobId: string, name: string, type: string): Prom
 // ---- the API's shapes (what the console reads of them) ----
 
 export interface Amount { lp: string, wei: string }
-export interface NodeInfo { network: string, address: string, peerId: string, roles: string[], devnet: boolean, chainId?: number, contracts?: { market: string, token: string } }
+export interface NodeInfo { network: string, address: string, peerId: string, roles: string[], devnet: boolean, chainId?: number, contracts?: { market: string, token: string }, explorerUrl?: string }
 export interface ModuleInput { name: string, required: boolean, default?: string }
 export interface ModuleInfo { ref: string, description?: string, inputs: ModuleInput[] }
 export interface JobEvent { seq: number, at: number, type: string, data: Record<string, unknown> }

@@ -2,7 +2,7 @@
 // page: phases and transactions live over server-sent events, the provider's live log while it runs, then the
 // result (stdout/stderr, images and audio inline, every file downloadable, the CID and how to fetch it).
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { fileBlob, get, post, readEvents, type Job, type JobEvent } from './api.ts'
+import { fileBlob, get, post, readEvents, type Job, type JobEvent, type NodeInfo } from './api.ts'
 import { Addr, ErrorBox, StateBadge } from './parts.tsx'
 import { ago, bytes, kindOf, ms } from './format.ts'
 import './eip1193.ts'
@@ -158,7 +158,13 @@ function describe (e: JobEvent): string {
   }
 }
 
-export function JobPage ({ id }: { id: string }) {
+/** A transaction's hash linked to the network's block explorer, when it names one (a link the user may follow; the page requests nothing from it). */
+function TxLink ({ hash, explorer }: { hash: unknown, explorer: string | undefined }) {
+  if (explorer === undefined || typeof hash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(hash)) return null
+  return <> <a class="tx" href={`${explorer}/tx/${hash}`} target="_blank" rel="noopener noreferrer" aria-label={`transaction ${hash} on the block explorer`}>on the explorer</a></>
+}
+
+export function JobPage ({ id, node }: { id: string, node: NodeInfo }) {
   const [job, setJob] = useState<Job | undefined>()
   const [events, setEvents] = useState<JobEvent[]>([])
   const [log, setLog] = useState('')
@@ -242,7 +248,7 @@ export function JobPage ({ id }: { id: string }) {
       <section aria-labelledby="events-h">
         <h2 id="events-h">Phases</h2>
         <ol class="events" aria-live="polite">
-          {events.filter(e => e.type !== 'log').map(e => <li data-type={e.type}><span class="muted">+{ms(e.at - t0)}</span> {describe(e)}{e.type === 'phase' && typeof e.data.ms === 'number' ? <small class="muted"> ({ms(e.data.ms)})</small> : null}</li>)}
+          {events.filter(e => e.type !== 'log').map(e => <li data-type={e.type}><span class="muted">+{ms(e.at - t0)}</span> {describe(e)}{e.type === 'tx' || e.type === 'sent' ? <TxLink hash={e.data.hash} explorer={node.explorerUrl} /> : null}{e.type === 'phase' && typeof e.data.ms === 'number' ? <small class="muted"> ({ms(e.data.ms)})</small> : null}</li>)}
         </ol>
       </section>
       {log !== '' && <section aria-labelledby="log-h"><h2 id="log-h">Live log</h2><pre class="out" ref={logRef} aria-label="live log">{log}</pre></section>}

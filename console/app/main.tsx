@@ -64,7 +64,7 @@ function App () {
       </header>
       {page === 'run' && <RunPage node={node} />}
       {page === 'jobs' && path[1] === undefined && <JobsPage />}
-      {page === 'jobs' && path[1] !== undefined && <JobPage id={path[1]} />}
+      {page === 'jobs' && path[1] !== undefined && <JobPage id={path[1]} node={node} />}
       {page === 'network' && <NetworkPage node={node} />}
       {page === 'wallet' && <WalletPage node={node} />}
     </>

@@ -221,7 +221,7 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     openapi: async () => doc,
     node: async () => ({
       network: node.networkId, address: node.chain.address, peerId: node.peerId, roles: node.roles, pid: process.pid, devnet: node.devnet === true,
-      ...(node.network !== undefined ? { chainId: node.network.chainId, contracts: { market: node.network.contracts.market, token: node.network.contracts.token } } : {})
+      ...(node.network !== undefined ? { chainId: node.network.chainId, contracts: { market: node.network.contracts.market, token: node.network.contracts.token }, ...(node.network.explorerUrl !== undefined ? { explorerUrl: node.network.explorerUrl } : {}) } : {})
     }),
     modules: async () => ({ modules: await builtinModules(node.modulesDir) }),
     module: async req => await moduleView((req.query as { ref: string }).ref.trim(), { ...(node.modulesDir !== undefined ? { modulesDir: node.modulesDir } : {}), signal: AbortSignal.timeout(60_000) }),

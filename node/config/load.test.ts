@@ -41,6 +41,17 @@ test('each malformed field is a NetworkFileError naming the field', t => {
   t.is(t.throws(() => parseNetworkFile('{', 'net.json'))?.name, 'NetworkFileError')
 })
 
+test('an explorer URL is an http(s) base the console links transactions to; javascript:, data:, credentials or a query are refused', t => {
+  t.is(parseNetworkFile(JSON.stringify({ ...good, explorerUrl: 'https://sepolia.arbiscan.io/' }), 'net.json').explorerUrl, 'https://sepolia.arbiscan.io')
+  t.is(parseNetworkFile(JSON.stringify({ ...good, explorerUrl: 'http://127.0.0.1:4000/explorer' }), 'net.json').explorerUrl, 'http://127.0.0.1:4000/explorer')
+  t.is(parseNetworkFile(JSON.stringify(good), 'net.json').explorerUrl, undefined)
+  for (const bad of ['javascript:alert(document.cookie)//', 'data:text/html,<script>alert(1)</script>', 'https://user:pw@explorer.example', 'https://explorer.example/?next=evil', 'https://explorer.example/#x', 'explorer.example', 42]) {
+    const err = t.throws(() => parseNetworkFile(JSON.stringify({ ...good, explorerUrl: bad }), 'net.json'))
+    t.is(err?.name, 'NetworkFileError', String(bad))
+    t.regex(err!.message, /"explorerUrl"/)
+  }
+})
+
 test('the mesh section sets connection and relay limits; a bad or unknown one is a NetworkFileError', t => {
   const mesh = { maxConnectionsPerIp: 8, inboundConnectionsPerSecond: 3, relay: { maxReservations: 64, maxReservationsPerIp: 2, maxDataBytes: 1048576 } }
   const net = parseNetworkFile(JSON.stringify({ ...good, mesh }), 'net.json')

@@ -81,6 +81,7 @@ export function parseNetworkFile (text: string, where: string): NetworkFile {
     bootstrap: o.bootstrap === undefined ? [] : field(o, 'bootstrap', isStringList, 'a list of multiaddrs', where).map(b => checkBootstrapAddr(b, where))
   }
   if (o.swarmKeyPath !== undefined) net.swarmKeyPath = field(o, 'swarmKeyPath', isString, 'a path', where)
+  if (o.explorerUrl !== undefined) net.explorerUrl = explorerUrl(field(o, 'explorerUrl', isString, 'a URL', where), where)
   if (o.mediators !== undefined) net.mediators = field(o, 'mediators', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => toAddress(a))
   if (o.bridges !== undefined) net.bridges = field(o, 'bridges', (v): v is string[] => Array.isArray(v) && v.every(isAddr), 'a list of addresses', where).map(a => toAddress(a))
   const isWei = (v: unknown): v is string => typeof v === 'string' && /^\d+$/.test(v)
@@ -233,4 +234,16 @@ export function parsePrivateKey (value: string | undefined, source = 'WEB3_PRIVA
   } catch {
     throw new InvalidPrivateKeyError(`${source} is not a valid secp256k1 private key`)
   }
+}
+
+/**
+ * A block explorer's base URL, as links in the console will use it: http or https only (a network file is not
+ * trusted to put `javascript:` or `data:` into a page), no credentials, no query or fragment; without a trailing slash.
+ */
+function explorerUrl (v: string, where: string): string {
+  let u: URL
+  try { u = new URL(v) } catch { throw new NetworkFileError(`${where}: "explorerUrl" is not a URL: ${JSON.stringify(v.slice(0, 100))}`) }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new NetworkFileError(`${where}: "explorerUrl" must be an http(s) URL, not ${u.protocol}`)
+  if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') throw new NetworkFileError(`${where}: "explorerUrl" must be a plain base URL (no credentials, query or fragment), e.g. https://sepolia.arbiscan.io`)
+  return (u.origin + u.pathname).replace(/\/+$/, '')
 }

@@ -29,6 +29,11 @@ export interface NetworkFile {
   bootstrap: string[]
   /** Path of the pre-shared swarm key (libp2p pnet), relative to the network file, or absent for an open mesh. */
   swarmKeyPath?: string
+  /**
+   * A block explorer for this chain (http(s) base URL, e.g. https://sepolia.arbiscan.io): the console links each
+   * transaction to `<explorerUrl>/tx/<hash>`. Absent on the devnet (it has none).
+   */
+  explorerUrl?: string
   /** Registered mediators trusted by default. */
   mediators?: string[]
   /** Job bridges the Directory's owner approved (contract-triggered jobs). */
