@@ -2,18 +2,11 @@
 // console's URL (#token=…). The token is kept in sessionStorage (this tab) and taken out of the address bar.
 // Event streams are read with fetch (EventSource cannot send the Authorization header).
 
-const TOKEN_KEY = 'lilypad-api-token'
+// the node's own error class: the same name, status and hint the API answered with
+import { ApiError } from '../../node/api/errors.ts'
+export { ApiError }
 
-export class ApiError extends Error {
-  readonly status: number
-  readonly hint?: string
-  constructor (status: number, name: string, message: string, hint?: string) {
-    super(message)
-    this.name = name
-    this.status = status
-    if (hint !== undefined) this.hint = hint
-  }
-}
+const TOKEN_KEY = 'lilypad-api-token'
 
 /** Takes a token from the URL's fragment (the node prints it there) into this tab's storage. */
 export function adoptTokenFromUrl (): void {

@@ -21,22 +21,20 @@ export interface ExpectedResult { deal: Deal, dealId: string }
 export interface ReceivedResult { result: Result, signature: string, addrs: string[], from: string }
 export interface ReceivedNotice { notice: DealNotice, from: string }
 
-/** Job creator side: receives results for the deals it waits on. */
-export class ResultReceiver {
+/**
+ * A protocol this node answers while its role runs: at most 64 inbound streams per connection, relayed
+ * connections too (a job creator behind a NAT is reached through a relay).
+ */
+abstract class ProtocolReceiver {
   readonly protocol: string
-  private readonly host: LilypadHost
-  private readonly domain: LilypadDomain
-  private readonly waiting = new Map<string, { expected: ExpectedResult, resolve: (r: ReceivedResult) => void }>()
-  /** results that arrived before anyone waited (the provider can be faster than our agree watcher) */
-  private readonly early = new Map<string, ReceivedResult>()
-  private readonly resultListeners = new Set<(r: ReceivedResult) => void>()
-  private readonly noticeListeners = new Set<(n: ReceivedNotice) => void>()
+  protected readonly host: LilypadHost
+  protected readonly domain: LilypadDomain
   private running = false
 
-  constructor (host: LilypadHost, init: { networkId: string, domain: LilypadDomain }) {
+  constructor (host: LilypadHost, domain: LilypadDomain, protocol: string) {
     this.host = host
-    this.domain = init.domain
-    this.protocol = protocols.result(init.networkId)
+    this.domain = domain
+    this.protocol = protocol
   }
 
   async start (): Promise<void> {
@@ -49,8 +47,26 @@ export class ResultReceiver {
     if (!this.running) return
     this.running = false
     await this.host.unhandle(this.protocol)
-    this.waiting.clear()
+    this.stopped()
   }
+
+  protected stopped (): void {}
+  protected abstract answer (stream: Stream, connection: Connection): Promise<void>
+}
+
+/** Job creator side: receives results for the deals it waits on. */
+export class ResultReceiver extends ProtocolReceiver {
+  private readonly waiting = new Map<string, { expected: ExpectedResult, resolve: (r: ReceivedResult) => void }>()
+  /** results that arrived before anyone waited (the provider can be faster than our agree watcher) */
+  private readonly early = new Map<string, ReceivedResult>()
+  private readonly resultListeners = new Set<(r: ReceivedResult) => void>()
+  private readonly noticeListeners = new Set<(n: ReceivedNotice) => void>()
+
+  constructor (host: LilypadHost, init: { networkId: string, domain: LilypadDomain }) {
+    super(host, init.domain, protocols.result(init.networkId))
+  }
+
+  protected override stopped (): void { this.waiting.clear() }
 
   /** Registers interest before the deal is proposed, so a fast provider's result is never dropped. */
   expect (expected: ExpectedResult): void {
@@ -86,7 +102,7 @@ export class ResultReceiver {
     })
   }
 
-  private async answer (stream: Stream, connection: Connection): Promise<void> {
+  protected async answer (stream: Stream, connection: Connection): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_RESULT_MESSAGE })
     try {
       let ack: Uint8Array
@@ -134,35 +150,17 @@ export interface AcceptableDeal { deal: Deal, resultCid?: string, jobCreatorPeer
  * deal's job creator signed it under this network's domain, and it comes from the peer we gave the result to) before
  * `onAcceptance` hears of it; anything else is refused with a named code.
  */
-export class AcceptanceReceiver {
-  readonly protocol: string
-  private readonly host: LilypadHost
-  private readonly domain: LilypadDomain
+export class AcceptanceReceiver extends ProtocolReceiver {
   private readonly lookup: (dealId: string) => Promise<AcceptableDeal | undefined>
   private readonly onAcceptance: (accept: Accept, signature: string) => void
-  private running = false
 
   constructor (host: LilypadHost, init: { networkId: string, domain: LilypadDomain, lookup: (dealId: string) => Promise<AcceptableDeal | undefined>, onAcceptance: (accept: Accept, signature: string) => void }) {
-    this.host = host
-    this.domain = init.domain
+    super(host, init.domain, protocols.acceptance(init.networkId))
     this.lookup = init.lookup
     this.onAcceptance = init.onAcceptance
-    this.protocol = protocols.acceptance(init.networkId)
   }
 
-  async start (): Promise<void> {
-    if (this.running) return
-    this.running = true
-    await this.host.handle(this.protocol, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
-  }
-
-  async stop (): Promise<void> {
-    if (!this.running) return
-    this.running = false
-    await this.host.unhandle(this.protocol)
-  }
-
-  private async answer (stream: Stream, connection: Connection): Promise<void> {
+  protected async answer (stream: Stream, connection: Connection): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_ACCEPTANCE_MESSAGE })
     try {
       let ack: Uint8Array
