@@ -205,10 +205,12 @@ contract Market is EIP712 {
         if (deal.collateral < deal.mediationFee) revert CollateralBelowFee(deal.collateral, deal.mediationFee);
 
         id = dealId(deal);
-        if (!_signedBy(deal.jobCreator, id, jobCreatorSig)) {
+        // The sender's own signature is not asked for: sending this transaction is its consent to exactly these
+        // terms (a contract wallet's too), so the provider that agrees, as `lilypad run`'s does, passes an empty one.
+        if (msg.sender != deal.jobCreator && !_signedBy(deal.jobCreator, id, jobCreatorSig)) {
             revert InvalidSignature(deal.jobCreator);
         }
-        if (!_signedBy(deal.resourceProvider, id, providerSig)) {
+        if (msg.sender != deal.resourceProvider && !_signedBy(deal.resourceProvider, id, providerSig)) {
             revert InvalidSignature(deal.resourceProvider);
         }
 

@@ -22,21 +22,53 @@ test.serial('a deal signed by someone other than the job creator', async t => {
 test.serial('a deal signed by someone other than the provider', async t => {
   const deal = makeDeal(net)
   const { jcSig, rpSig } = await signDeal(deal, net.domain, net.jc.wallet, net.rp2.wallet)
-  await revertsWith(t, net.rp.agree(deal, jcSig, rpSig), 'InvalidSignature')
+  // sent by a third party: the provider is not the sender, so its signature is checked
+  await revertsWith(t, net.stranger.agree(deal, jcSig, rpSig), 'InvalidSignature')
 })
 
 test.serial('signatures made for another chain', async t => {
   const deal = makeDeal(net)
   const other: LilypadDomain = { ...net.domain, chainId: net.domain.chainId + 1n }
   const { jcSig, rpSig } = await signDeal(deal, other, net.jc.wallet, net.rp.wallet)
+  const good = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
   await revertsWith(t, net.rp.agree(deal, jcSig, rpSig), 'InvalidSignature')
+  await revertsWith(t, net.stranger.agree(deal, good.jcSig, rpSig), 'InvalidSignature')
 })
 
 test.serial('signatures made for another contract', async t => {
   const deal = makeDeal(net)
   const other: LilypadDomain = { ...net.domain, verifyingContract: net.deployment.contracts.jobManager }
   const { jcSig, rpSig } = await signDeal(deal, other, net.jc.wallet, net.rp.wallet)
+  const good = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
   await revertsWith(t, net.rp.agree(deal, jcSig, rpSig), 'InvalidSignature')
+  await revertsWith(t, net.stranger.agree(deal, good.jcSig, rpSig), 'InvalidSignature')
+})
+
+// The sender's own signature is not checked (its transaction is its consent; ChainClient.agree leaves it out).
+// Each way someone could try to lean on that is refused; the two senders that may leave theirs out are served.
+test.serial('an agree without the sender\'s own signature: only the sender\'s is spared', async t => {
+  const deal = makeDeal(net)
+  const { jcSig, rpSig } = await signDeal(deal, net.domain, net.jc.wallet, net.rp.wallet)
+  // a third party can leave out neither
+  await revertsWith(t, net.stranger.agree(deal, jcSig, '0x'), 'InvalidSignature')
+  await revertsWith(t, net.stranger.agree(deal, '0x', rpSig), 'InvalidSignature')
+  // the provider cannot leave out the job creator's, nor the job creator the provider's
+  await revertsWith(t, net.rp.agree(deal, '0x', rpSig), 'InvalidSignature')
+  await revertsWith(t, net.jc.agree(deal, jcSig, '0x'), 'InvalidSignature')
+  // a provider cannot use its own exemption for a deal naming another provider
+  const forRp2 = makeDeal(net, { resourceProvider: net.rp2.address })
+  const sigs2 = await signDeal(forRp2, net.domain, net.jc.wallet, net.rp2.wallet)
+  await revertsWith(t, net.rp.agree(forRp2, sigs2.jcSig, '0x'), 'InvalidSignature')
+  // the job creator may send it with the provider's signature and without its own
+  const before = [await net.jc.depositOf(), await net.rp.depositOf()]
+  await net.jc.agree(deal, '0x', rpSig)
+  t.deepEqual([await net.jc.depositOf(), await net.rp.depositOf()], [before[0] - deal.price - deal.mediationFee, before[1] - deal.collateral])
+  t.is((await net.jc.dealRecord(net.jc.dealId(deal))).state, 'Agreed')
+  // and the provider, as `lilypad run`'s does, with the job creator's and without its own (raw '0x', not the client's doing)
+  const d2 = makeDeal(net)
+  const s2 = await signDeal(d2, net.domain, net.jc.wallet, net.rp.wallet)
+  await net.rp.agree(d2, s2.jcSig, '0x')
+  t.is((await net.rp.dealRecord(net.rp.dealId(d2))).state, 'Agreed')
 })
 
 test.serial('a replayed nonce, even with other terms and fresh signatures', async t => {

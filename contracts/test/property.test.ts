@@ -217,10 +217,22 @@ for (let from = 0; from < RUNS; from += CHUNK) {
             nonce
           }
           const id = idOf('Deal', net.domain, deal)
-          const [jcSig, rpSig] = await Promise.all([signMessage('Deal', net.domain, deal, jc.wallet), signMessage('Deal', net.domain, deal, rp.wallet)])
+          // Mostly the provider sends it with its own signature left out (as `lilypad run` does); now and then the
+          // job creator or a stranger, with a signature left out, made by someone else, or both given.
+          const caller = chance(0.75) ? rp : pick([jc, stranger, pick(rps), pick(jcs)])
+          const signerOf = (party: Actor): Actor | null => {
+            if (caller === party && chance(0.7)) return null
+            if (chance(0.06)) return null
+            return chance(0.05) ? pick([stranger, ...rps, ...jcs].filter(a => a !== party)) : party
+          }
+          const jcSigner = signerOf(jc)
+          const rpSigner = signerOf(rp)
+          const sigOf = async (a: Actor | null): Promise<string> => a === null ? '0x' : await signMessage('Deal', net.domain, deal, a.wallet)
+          const [jcSig, rpSig] = await Promise.all([sigOf(jcSigner), sigOf(rpSigner)])
           terms.set(id, deal)
           if (!ids.includes(id)) ids.push(id)
-          await act(rp, { kind: 'agree', dealId: id, terms: deal }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, rpSig]), [id])
+          const signing = { caller: caller.wallet.address, jobCreatorSigner: jcSigner?.wallet.address ?? null, providerSigner: rpSigner?.wallet.address ?? null }
+          await act(caller, { kind: 'agree', dealId: id, terms: deal, signing }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, rpSig]), [id])
         } else {
           const deal = terms.get(known)!
           const jcOf = jcs.find(a => a.wallet.address === deal.jobCreator)!

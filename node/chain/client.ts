@@ -169,8 +169,15 @@ export class ChainClient {
 
   // ---- deals ----
 
+  /**
+   * Agrees the deal. The Market does not ask the sender for its own signature (the transaction is its consent), so
+   * the signature of the party this client is goes out empty: ~4,500 gas less (a signature check and 65 bytes).
+   */
   async agree (deal: Deal, jobCreatorSig: string, providerSig: string): Promise<{ dealId: string, blockNumber: number }> {
-    const r = await this.queue.send('agree', async () => await this.market.agree.populateTransaction(toStruct(deal), jobCreatorSig, providerSig))
+    const me = this.address.toLowerCase()
+    const jcSig = deal.jobCreator.toLowerCase() === me ? '0x' : jobCreatorSig
+    const rpSig = deal.resourceProvider.toLowerCase() === me ? '0x' : providerSig
+    const r = await this.queue.send('agree', async () => await this.market.agree.populateTransaction(toStruct(deal), jcSig, rpSig))
     return { dealId: this.dealId(deal), blockNumber: r.blockNumber }
   }
 

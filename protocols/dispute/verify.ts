@@ -47,8 +47,9 @@ const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCas
 /**
  * Checks a case against the deal id recorded on chain (the DealChallenged event's): the deal hashes to that id,
  * the job offer's EIP-712 id is deal.jobOfferId, and the job offer is signed by deal.jobCreator. The Deal
- * envelope's own signature is not needed (agree() verified both parties' signatures on chain, and the id binds
- * every term), so a provider can hand a case over as well as the job creator.
+ * envelope's own signature is not needed (agree() verified both parties' consent on chain: each one's signature,
+ * or its being the transaction's sender; and the id binds every term), so a provider can hand a case over as well
+ * as the job creator.
  */
 export function verifyDisputeCase (c: DisputeCase, domain: LilypadDomain, challengedDealId: string): void {
   const deal = c.deal.value

@@ -2,7 +2,7 @@
 // updates the model in place: the simulator drives it for thousands of nodes and copying every map per step would
 // dominate its run time. A failed action leaves the model untouched, as a reverted transaction leaves the chain.
 import * as rules from './market.ts'
-import type { Acceptance, DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
+import type { Acceptance, AgreeContext, DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
 
 export interface MarketModel {
   deposits: Map<string, bigint>
@@ -21,7 +21,7 @@ export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds): M
 export type MarketAction =
   | { kind: 'deposit', account: string, amount: bigint }
   | { kind: 'withdraw', account: string, amount: bigint }
-  | { kind: 'agree', dealId: string, terms: DealTerms }
+  | { kind: 'agree', dealId: string, terms: DealTerms, signing?: AgreeContext['signing'] }
   | { kind: 'submitResult', caller: string, dealId: string, terms: DealTerms, cid: string }
   | { kind: 'submitResultAndSettle', caller: string, dealId: string, terms: DealTerms, cid: string, ready: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'submitAcceptedResult', caller: string, dealId: string, terms: DealTerms, cid: string, acceptance: Acceptance }
@@ -67,7 +67,8 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
         record: m.deals.get(action.dealId),
         nonceUsed: m.usedNonces.has(nonceKey),
         isMediator: a => m.mediators.has(key(a)),
-        depositOf: a => depositOf(m, a)
+        depositOf: a => depositOf(m, a),
+        ...(action.signing !== undefined ? { signing: action.signing } : {})
       })
       if (!step.ok) return step
       m.usedNonces.add(nonceKey)

@@ -166,6 +166,12 @@ export interface AgreeContext {
   nonceUsed: boolean
   isMediator: (account: string) => boolean
   depositOf: (account: string) => bigint
+  /**
+   * Who sends the transaction and whom each of the two deal signatures recovers to (null: empty or invalid). The
+   * sender's own signature is not checked: its transaction is its consent. Absent: both signatures valid (a model of
+   * nodes that always sign, e.g. in a simulation).
+   */
+  signing?: { caller: string, jobCreatorSigner: string | null, providerSigner: string | null }
 }
 
 export function agree (terms: DealTerms, ctx: AgreeContext): Step {
@@ -178,6 +184,12 @@ export function agree (terms: DealTerms, ctx: AgreeContext): Step {
   if (terms.mediators.length > 255) return fail('TooManyMediators')
   if (!terms.mediators.every(m => ctx.isMediator(m))) return fail('NotAMediator')
   if (terms.collateral < terms.mediationFee) return fail('CollateralBelowFee')
+  const sg = ctx.signing
+  if (sg !== undefined) {
+    const signedBy = (party: string, signer: string | null): boolean => same(sg.caller, party) || (signer !== null && same(signer, party))
+    if (!signedBy(terms.jobCreator, sg.jobCreatorSigner)) return fail('InvalidSignature')
+    if (!signedBy(terms.resourceProvider, sg.providerSigner)) return fail('InvalidSignature')
+  }
   if (ctx.nonceUsed) return fail('NonceUsed')
   if (ctx.record !== undefined && ctx.record.state !== DealState.None) return fail('DealExists')
   const jcNeeds = terms.price + terms.mediationFee
