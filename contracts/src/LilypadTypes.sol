@@ -79,20 +79,58 @@ library DealHashing {
         "Deal(bytes32 jobOfferId,bytes32 resourceOfferId,address jobCreator,address resourceProvider,address[] mediators,uint96 price,uint96 collateral,uint96 mediationFee,uint32 auditPpm,uint32 resultTimeout,uint32 judgeWindow,uint32 mediateTimeout,uint64 expiry,uint64 nonce)"
     );
 
-    /// EIP-712 hashStruct(deal). Split in two abi.encode calls to stay clear of stack-too-deep without via-IR.
-    function structHash(Deal calldata d) internal pure returns (bytes32) {
-        bytes memory head = abi.encode(
-            DEAL_TYPEHASH,
-            d.jobOfferId,
-            d.resourceOfferId,
-            d.jobCreator,
-            d.resourceProvider,
-            keccak256(abi.encodePacked(d.mediators))
-        );
-        bytes memory tail = abi.encode(
-            d.price, d.collateral, d.mediationFee, d.auditPpm, d.resultTimeout, d.judgeWindow, d.mediateTimeout, d.expiry, d.nonce
-        );
-        return keccak256(bytes.concat(head, tail));
+    /// EIP-712 hashStruct(deal), read straight from calldata into scratch memory past the free pointer (nothing is
+    /// allocated): the same bytes as `abi.encode(DEAL_TYPEHASH, …, keccak256(abi.encodePacked(mediators)), …)`, for
+    /// ~200 gas less than Solidity's encoder per hash. Like Solidity's decoder, it reverts on a field with bits beyond
+    /// its type and on a mediators array outside the calldata, so the words hashed are the values the caller uses.
+    function structHash(Deal calldata d) internal pure returns (bytes32 h) {
+        bytes32 typehash = DEAL_TYPEHASH;
+        assembly ("memory-safe") {
+            // mediators: an offset relative to the struct, then the length and the words
+            let off := calldataload(add(d, 0x80))
+            let n := calldataload(add(d, off))
+            if or(gt(off, 0xffffffffffffffff), gt(n, 0xffffffffffffffff)) { revert(0, 0) }
+            let items := add(add(d, off), 0x20)
+            if gt(add(items, shl(5, n)), calldatasize()) { revert(0, 0) }
+            let m := mload(0x40)
+            let bad := 0
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let w := calldataload(add(items, shl(5, i)))
+                bad := or(bad, shr(160, w))
+                mstore(add(m, shl(5, i)), w)
+            }
+            let mediatorsHash := keccak256(m, shl(5, n))
+            mstore(m, typehash)
+            mstore(add(m, 0x20), calldataload(d)) // jobOfferId
+            mstore(add(m, 0x40), calldataload(add(d, 0x20))) // resourceOfferId
+            let w := calldataload(add(d, 0x40)) // jobCreator
+            bad := or(bad, shr(160, w))
+            mstore(add(m, 0x60), w)
+            w := calldataload(add(d, 0x60)) // resourceProvider
+            bad := or(bad, shr(160, w))
+            mstore(add(m, 0x80), w)
+            mstore(add(m, 0xa0), mediatorsHash)
+            // price, collateral, mediationFee (uint96)
+            for { let i := 5 } lt(i, 8) { i := add(i, 1) } {
+                w := calldataload(add(d, shl(5, i)))
+                bad := or(bad, shr(96, w))
+                mstore(add(m, shl(5, add(i, 1))), w)
+            }
+            // auditPpm, resultTimeout, judgeWindow, mediateTimeout (uint32)
+            for { let i := 8 } lt(i, 12) { i := add(i, 1) } {
+                w := calldataload(add(d, shl(5, i)))
+                bad := or(bad, shr(32, w))
+                mstore(add(m, shl(5, add(i, 1))), w)
+            }
+            // expiry, nonce (uint64)
+            for { let i := 12 } lt(i, 14) { i := add(i, 1) } {
+                w := calldataload(add(d, shl(5, i)))
+                bad := or(bad, shr(64, w))
+                mstore(add(m, shl(5, add(i, 1))), w)
+            }
+            if bad { revert(0, 0) }
+            h := keccak256(m, 0x1e0)
+        }
     }
 }
 

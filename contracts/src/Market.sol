@@ -240,16 +240,20 @@ contract Market is EIP712 {
     /// audit: an audited submission goes to mediation all the same. A signature can settle only the deal and the
     /// result it names, on this chain and this Market, and only once (the deal is then closed).
     function submitAcceptedResult(Deal calldata deal, string calldata resultCid, bytes calldata acceptance) external {
-        (bytes32 id, bool audited) = _submit(deal, resultCid, DealStates.Settled);
-        if (!_signedBy(deal.jobCreator, acceptanceDigest(id, resultCid), acceptance)) {
+        (bytes32 id, bool audited, bytes32 cidKeccak) = _submit(deal, resultCid, DealStates.Settled);
+        if (!_signedBy(deal.jobCreator, _acceptanceDigest(id, cidKeccak), acceptance)) {
             revert InvalidSignature(deal.jobCreator);
         }
         if (!audited) _payOutSettled(id, deal, true);
     }
 
     /// What a job creator signs to accept a result off chain (protocols/eip712.ts `idOf('Accept', …)`).
-    function acceptanceDigest(bytes32 id, string calldata resultCid) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(ACCEPT_TYPEHASH, id, keccak256(bytes(resultCid)))));
+    function acceptanceDigest(bytes32 id, string calldata resultCid) external view returns (bytes32) {
+        return _acceptanceDigest(id, keccak256(bytes(resultCid)));
+    }
+
+    function _acceptanceDigest(bytes32 id, bytes32 cidKeccak) internal view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ACCEPT_TYPEHASH, id, cidKeccak)));
     }
 
     /// A provider's usual call: submit this deal's result and settle its earlier deals whose judge windows have
@@ -365,10 +369,11 @@ contract Market is EIP712 {
     }
 
     /// Every submission's checks, in this order; the record moves to `unaudited` (ResultSubmitted, or Settled for
-    /// an accepted result, whose caller pays it out) or, when the audit draw hits, to Challenged.
+    /// an accepted result, whose caller pays it out) or, when the audit draw hits, to Challenged. Returns the CID's
+    /// whole keccak256 too (an acceptance's digest needs it).
     function _submit(Deal calldata deal, string calldata resultCid, uint8 unaudited)
         internal
-        returns (bytes32 id, bool audited)
+        returns (bytes32 id, bool audited, bytes32 cidKeccak)
     {
         if (msg.sender != deal.resourceProvider) revert NotResourceProvider(msg.sender);
         if (bytes(resultCid).length == 0) revert EmptyResultCid();
@@ -377,7 +382,8 @@ contract Market is EIP712 {
         uint256 deadline = uint256(rec.since) + deal.resultTimeout;
         if (block.timestamp > deadline) revert ResultWindowClosed(deadline);
 
-        bytes25 resultHash = _cidHash(resultCid);
+        cidKeccak = keccak256(bytes(resultCid));
+        bytes25 resultHash = bytes25(cidKeccak);
         audited = deal.auditPpm != 0
             && uint256(keccak256(abi.encode(block.prevrandao, id, resultHash))) % PPM < deal.auditPpm;
         rec.since = uint40(block.timestamp);
@@ -426,9 +432,5 @@ contract Market is EIP712 {
     /// mediators are owner-approved (see docs/contracts.md).
     function _drawMediator(bytes32 id, uint256 n) internal view returns (uint8) {
         return uint8(uint256(keccak256(abi.encode(block.prevrandao, id))) % n);
-    }
-
-    function _cidHash(string calldata cid) internal pure returns (bytes25) {
-        return bytes25(keccak256(bytes(cid)));
     }
 }

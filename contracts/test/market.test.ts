@@ -35,6 +35,37 @@ test.serial('the Deal type hash and id match protocols/eip712.ts', async t => {
   t.is((await net.jc.dealRecord(id)).state, 'Agreed')
 })
 
+// DealHashing.structHash reads the deal from calldata in assembly: it must hash exactly what ethers' EIP-712 encoder
+// hashes for any number of mediators and the widest values, and refuse what Solidity's decoder refuses.
+test.serial('the deal id matches protocols/eip712.ts for 0..5 mediators and extreme values; malformed calldata reverts', async t => {
+  const base = (await agreeDeal(net)).deal
+  const max = (bits: number): bigint => (1n << BigInt(bits)) - 1n
+  const many = [net.m1.address, net.m2.address, net.jc.address, net.rp.address, net.stranger.address]
+  for (let n = 0; n <= 5; n++) {
+    for (const wide of [false, true]) {
+      const deal: Deal = wide
+        ? { ...base, mediators: many.slice(0, n), jobOfferId: '0x' + 'ff'.repeat(32), resourceOfferId: '0x' + 'ee'.repeat(32), price: max(96), collateral: max(96), mediationFee: max(96), auditPpm: Number(max(32)), resultTimeout: Number(max(32)), judgeWindow: Number(max(32)), mediateTimeout: Number(max(32)), expiry: max(64), nonce: max(64) }
+        : { ...base, mediators: many.slice(0, n), price: 0n, collateral: 0n, mediationFee: 0n, auditPpm: 0, expiry: 0n, nonce: 0n }
+      t.is(await net.jc.market.dealId(deal), idOf('Deal', net.domain, deal), `${n} mediators, ${wide ? 'widest' : 'zero'} values`)
+    }
+  }
+  const market = net.jc.market
+  const data = market.interface.encodeFunctionData('dealId', [base])
+  const words = (hex: string): string[] => hex.slice(10).match(/.{64}/g)!
+  const call = async (w: string[]): Promise<string> => await net.provider.call({ to: await market.getAddress(), data: data.slice(0, 10) + w.join('') })
+  t.is(await call(words(data)), idOf('Deal', net.domain, base), 'the unmodified calldata hashes as before')
+  // word 0 is the tuple's offset; the struct's fields start at word 1 (jobCreator = word 3, price = word 6, expiry = 13)
+  const dirty = (index: number, w: string[]): string[] => w.map((x, i) => i === index ? '01' + x.slice(2) : x)
+  for (const [field, index] of [['jobCreator', 3], ['resourceProvider', 4], ['price', 6], ['auditPpm', 9], ['expiry', 13], ['nonce', 14]] as const) {
+    await t.throwsAsync(call(dirty(index, words(data))), undefined, `${field} with bits beyond its type`)
+  }
+  const w = words(data)
+  const mediatorsAt = 1 + Number(BigInt('0x' + w[5])) / 32 // the array's length word
+  await t.throwsAsync(call(dirty(mediatorsAt + 1, w)), undefined, 'a mediator with bits beyond an address')
+  await t.throwsAsync(call(w.map((x, i) => i === mediatorsAt ? (1000n).toString(16).padStart(64, '0') : x)), undefined, 'a mediators array longer than the calldata')
+  await t.throwsAsync(call(w.map((x, i) => i === 5 ? (1n << 70n).toString(16).padStart(64, '0') : x)), undefined, 'a mediators offset out of range')
+})
+
 test.serial('agree locks price + fee from the job creator and collateral from the provider', async t => {
   const d = await deltas(async () => { await agreeDeal(net) })
   t.deepEqual(d, [-(P + F), -C, 0n, 0n, 0n])
