@@ -413,9 +413,23 @@ contract Market is EIP712 {
     /// An ECDSA signature by `signer`'s own key, else (a contract wallet) its ERC-1271 answer. The key is tried first:
     /// OpenZeppelin's isValidSignatureNow asks for the signer's code size first, 2,600 gas for the job creator's
     /// account, cold in every transaction, to learn what a valid ECDSA signature proves anyway (only the holder of
-    /// the key behind an address can make one; an EIP-7702 account's key is its owner).
+    /// the key behind an address can make one; an EIP-7702 account's key is its owner). An ECDSA signature may come in
+    /// EIP-2098's 64 bytes (r, then yParity in s's top bit): ~140 gas less calldata than 65 bytes padded to 96. Either
+    /// form of the same signature is accepted; nothing here keys on the signature's bytes, so that opens no replay.
     function _signedBy(address signer, bytes32 digest, bytes calldata signature) internal view returns (bool) {
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        address recovered;
+        ECDSA.RecoverError err;
+        if (signature.length == 64) {
+            bytes32 r;
+            bytes32 vs;
+            assembly ("memory-safe") {
+                r := calldataload(signature.offset)
+                vs := calldataload(add(signature.offset, 0x20))
+            }
+            (recovered, err,) = ECDSA.tryRecover(digest, r, vs);
+        } else {
+            (recovered, err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        }
         if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
         return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
     }

@@ -6,7 +6,7 @@ import test from 'ava'
 import { Signature, TypedDataEncoder, id as keccakText } from 'ethers'
 import { startDevnet, agreeDeal, increaseTime, marketBalances, marketTokenBalance, LP, idOf, type Devnet } from '../fixture.ts'
 import { AcceptTypes, signMessage, type Deal, type LilypadDomain } from '../../protocols/eip712.ts'
-import type { ChainClient } from '../../node/chain/index.ts'
+import { toStruct, type ChainClient } from '../../node/chain/index.ts'
 
 let net: Devnet
 test.before(async () => { net = await startDevnet() })
@@ -99,6 +99,36 @@ test.serial('only the deal\'s job creator can accept: the provider\'s own signat
   const high = '0x' + sig.r.slice(2) + (n - BigInt(sig.s)).toString(16).padStart(64, '0') + (sig.v === 27 ? '1c' : '1b')
   t.is(await reason(net.rp.submitAcceptedResult(deal, CID, high)), 'InvalidSignature')
   t.is((await net.jc.dealRecord(id)).state, 'Agreed')
+})
+
+// ChainClient sends a job creator's ECDSA acceptance (and deal signature) in EIP-2098's 64 bytes; the Market takes
+// both forms. The compact form must bind exactly as the long one does.
+test.serial('a compact (EIP-2098) acceptance settles like the 65-byte one, and binds the same signer, deal and result', async t => {
+  const market = net.rp.market
+  const from = { from: net.rp.address }
+  const revertName = async (p: Promise<unknown>): Promise<string | undefined> => {
+    try { await p } catch (err) { return (err as { revert?: { name?: string } }).revert?.name ?? (err as Error).message }
+    return 'succeeded'
+  }
+  const compact = (sig: string): string => Signature.from(sig).compactSerialized
+  const { deal, id } = await agreeDeal(net)
+  t.is(compact(await acceptance(id)).length, 2 + 128)
+  t.is(await revertName(market.submitAcceptedResult.staticCall(toStruct(deal), CID, compact(await acceptance(id, CID, net.stranger)), from)), 'InvalidSignature', 'a stranger\'s')
+  t.is(await revertName(market.submitAcceptedResult.staticCall(toStruct(deal), CID, compact(await acceptance(id, CID, net.rp)), from)), 'InvalidSignature', 'the provider\'s own')
+  t.is(await revertName(market.submitAcceptedResult.staticCall(toStruct(deal), 'bafy-another', compact(await acceptance(id)), from)), 'InvalidSignature', 'another result')
+  t.is(await revertName(market.submitAcceptedResult.staticCall(toStruct(deal), CID, compact(await acceptance(id, CID, net.jc, { ...net.domain, chainId: 1n })), from)), 'InvalidSignature', 'another chain')
+  t.is(await revertName(market.submitAcceptedResult.staticCall(toStruct(deal), CID, '0x' + '11'.repeat(64), from)), 'InvalidSignature', '64 bytes of garbage')
+  // sent through the provider's own queue (it owns the key's nonces), the signature as given
+  const send = async (dl: Deal, sig: string): Promise<void> => { await net.rp.queue.send('submitAcceptedResult', async () => await market.submitAcceptedResult.populateTransaction(toStruct(dl), CID, sig)) }
+  const d = await deltas(async () => { await send(deal, compact(await acceptance(id))) })
+  t.deepEqual(d, [F, P + C, 0n, 0n, 0n], 'settled: the provider paid, the job creator\'s fee back')
+  t.is((await net.jc.dealRecord(id)).state, 'Settled')
+  // and the 65-byte form still settles (sent raw: ChainClient would compact it)
+  const second = await agreeDeal(net)
+  const long = await acceptance(second.id)
+  t.is(long.length, 2 + 130)
+  await send(second.deal, long)
+  t.is((await net.jc.dealRecord(second.id)).state, 'Settled')
 })
 
 test.serial('only the deal\'s provider can submit: a stranger holding a valid acceptance cannot', async t => {

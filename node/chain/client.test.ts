@@ -2,7 +2,8 @@
 import test from 'ava'
 import { createServer, type Server, type Socket } from 'node:net'
 import { startDevnet, agreeDeal, type Devnet } from '../../contracts/fixture.ts'
-import { ChainClient } from './client.ts'
+import { ChainClient, compactSignature } from './client.ts'
+import { Wallet, id as keccakText } from 'ethers'
 import { withHeadroom } from './queue.ts'
 import { connectLilypadToken } from '../../contracts/generated/index.ts'
 
@@ -139,4 +140,19 @@ test('a network file with another chain id gives WrongChainError', async t => {
   }))
   t.is(err?.name, 'WrongChainError')
   t.is((err as unknown as { actual: number }).actual, net.anvil.chainId)
+})
+
+test('compactSignature: the signer\'s own 65-byte ECDSA signature goes out in 64 bytes; anything else as given', t => {
+  const w = Wallet.createRandom()
+  const other = Wallet.createRandom()
+  const digest = keccakText('a digest')
+  const sig = w.signingKey.sign(digest).serialized
+  const short = compactSignature(sig, digest, w.address)
+  t.is((short.length - 2) / 2, 64)
+  t.is(short.slice(0, 66), sig.slice(0, 66), 'r first')
+  t.is(compactSignature(sig, digest, other.address), sig, 'not the named signer\'s: unchanged (the Market names the error)')
+  t.is(compactSignature(sig, keccakText('another digest'), w.address), sig, 'over another digest: unchanged')
+  const wallet1271 = '0x' + 'ab'.repeat(97)
+  t.is(compactSignature(wallet1271, digest, w.address), wallet1271, 'a contract wallet\'s bytes: unchanged')
+  t.is(compactSignature('0x', digest, w.address), '0x')
 })

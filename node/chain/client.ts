@@ -1,6 +1,6 @@
 // The typed chain client a node uses: one per key. Reads go straight to the provider; every transaction goes
 // through the key's TxQueue, and each receipt's gas lands in `gasLog`.
-import { Interface, Signature, Wallet, type TransactionReceipt } from 'ethers'
+import { Interface, Signature, Wallet, dataLength, recoverAddress, type TransactionReceipt } from 'ethers'
 import {
   connectMarket, connectLilypadToken, connectDirectory, connectJobManager, connectFaucet, JobManagerAbi,
   type MarketContract, type LilypadTokenContract, type DirectoryContract, type JobManagerContract, type FaucetContract,
@@ -78,6 +78,22 @@ export function requestedJobId (receipt: TransactionReceipt): bigint {
     if (parsed?.name === 'JobRequested') return parsed.args.jobId as bigint
   }
   throw new Error('the transaction emitted no JobRequested event')
+}
+
+/**
+ * A 65-byte ECDSA signature that `signer`'s own key made over `digest`, in EIP-2098's 64 bytes (the Market takes
+ * both; ~140 gas less calldata). Anything else goes out as given: a contract wallet's ERC-1271 signature (its bytes
+ * mean what the wallet says, whatever their length), a signature by someone else, a malformed or high-s one (ethers
+ * refuses to parse it; the Market then names the error).
+ */
+export function compactSignature (signature: string, digest: string, signer: string): string {
+  if (dataLength(signature) !== 65) return signature
+  try {
+    if (recoverAddress(digest, signature).toLowerCase() !== signer.toLowerCase()) return signature
+    return Signature.from(signature).compactSerialized
+  } catch {
+    return signature
+  }
 }
 
 export class ChainClient {
@@ -171,12 +187,14 @@ export class ChainClient {
 
   /**
    * Agrees the deal. The Market does not ask the sender for its own signature (the transaction is its consent), so
-   * the signature of the party this client is goes out empty: ~4,500 gas less (a signature check and 65 bytes).
+   * the signature of the party this client is goes out empty: ~4,200 gas less (a signature check and 65 bytes). The
+   * other goes out in EIP-2098's 64 bytes when it is its signer's own key's (see `compactSignature`).
    */
   async agree (deal: Deal, jobCreatorSig: string, providerSig: string): Promise<{ dealId: string, blockNumber: number }> {
     const me = this.address.toLowerCase()
-    const jcSig = deal.jobCreator.toLowerCase() === me ? '0x' : jobCreatorSig
-    const rpSig = deal.resourceProvider.toLowerCase() === me ? '0x' : providerSig
+    const id = this.dealId(deal)
+    const jcSig = deal.jobCreator.toLowerCase() === me ? '0x' : compactSignature(jobCreatorSig, id, deal.jobCreator)
+    const rpSig = deal.resourceProvider.toLowerCase() === me ? '0x' : compactSignature(providerSig, id, deal.resourceProvider)
     const r = await this.queue.send('agree', async () => await this.market.agree.populateTransaction(toStruct(deal), jcSig, rpSig))
     return { dealId: this.dealId(deal), blockNumber: r.blockNumber }
   }
@@ -205,7 +223,9 @@ export class ChainClient {
    * this network's domain): the deal is settled in the same transaction, unless the submission is audited.
    */
   async submitAcceptedResult (deal: Deal, resultCid: string, acceptance: string): Promise<{ audited: boolean, mediator?: string }> {
-    const r = await this.queue.send('submitAcceptedResult', async () => await this.market.submitAcceptedResult.populateTransaction(toStruct(deal), resultCid, acceptance))
+    const digest = idOf('Accept', this.domain, { dealId: this.dealId(deal), resultCid })
+    const sig = compactSignature(acceptance, digest, deal.jobCreator)
+    const r = await this.queue.send('submitAcceptedResult', async () => await this.market.submitAcceptedResult.populateTransaction(toStruct(deal), resultCid, sig))
     let audited = false
     let mediator: string | undefined
     for (const log of r.logs) {
