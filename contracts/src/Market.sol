@@ -312,7 +312,7 @@ contract Market is EIP712 {
             rec.state = DealStates.MediatedWrong;
             deposits[deal.jobCreator] += uint256(deal.price) + deal.collateral;
         }
-        deposits[mediator] += deal.mediationFee;
+        _creditFee(mediator, deal.mediationFee);
         deals[id].state = rec.state;
         emit DealMediated(id, mediator, deal.resourceProvider, resultCorrect);
     }
@@ -334,7 +334,7 @@ contract Market is EIP712 {
         if (block.timestamp <= deadline) revert MediationWindowOpen(deadline);
         deals[id].state = DealStates.TimedOutMediation;
         deposits[deal.resourceProvider] += uint256(deal.price) + deal.collateral;
-        deposits[deal.jobCreator] += deal.mediationFee;
+        _creditFee(deal.jobCreator, deal.mediationFee);
         emit DealTimedOut(id, deal.jobCreator, deal.resourceProvider, TIMEOUT_MEDIATION);
     }
 
@@ -406,7 +406,7 @@ contract Market is EIP712 {
 
     function _payOutSettled(bytes32 id, Deal calldata deal, bool early) internal {
         deposits[deal.resourceProvider] += uint256(deal.price) + deal.collateral;
-        deposits[deal.jobCreator] += deal.mediationFee;
+        _creditFee(deal.jobCreator, deal.mediationFee);
         emit DealSettled(id, deal.jobCreator, deal.resourceProvider, early);
     }
 
@@ -432,6 +432,11 @@ contract Market is EIP712 {
         }
         if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
         return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
+    }
+
+    /// A mediation fee is often 0 (the default terms): crediting 0 would still read the account's cold slot (2,200 gas).
+    function _creditFee(address account, uint96 fee) internal {
+        if (fee != 0) deposits[account] += fee;
     }
 
     function _debit(address account, uint256 amount) internal {
