@@ -1,12 +1,13 @@
 // The typed chain client a node uses: one per key. Reads go straight to the provider; every transaction goes
 // through the key's TxQueue, and each receipt's gas lands in `gasLog`.
-import { Interface, Signature, Wallet, dataLength, recoverAddress, type TransactionReceipt } from 'ethers'
+import { Interface, Signature, Wallet, dataLength, type TransactionReceipt } from 'ethers'
 import {
   connectMarket, connectLilypadToken, connectDirectory, connectJobManager, connectFaucet, JobManagerAbi,
   type MarketContract, type LilypadTokenContract, type DirectoryContract, type JobManagerContract, type FaucetContract,
   type DealStruct, type JobOfferStruct
 } from '../../contracts/generated/index.ts'
 import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protocols/eip712.ts'
+import { recoverDigest } from '../../protocols/signatures.ts'
 import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
 import { jobStatusName, toInputList, type JobManagerConfig, type JobStatusName } from '../../protocols/contract-job/index.ts'
 import type { NetworkFile } from '../config/network.ts'
@@ -84,12 +85,14 @@ export function requestedJobId (receipt: TransactionReceipt): bigint {
  * A 65-byte ECDSA signature that `signer`'s own key made over `digest`, in EIP-2098's 64 bytes (the Market takes
  * both; ~140 gas less calldata). Anything else goes out as given: a contract wallet's ERC-1271 signature (its bytes
  * mean what the wallet says, whatever their length), a signature by someone else, a malformed or high-s one (ethers
- * refuses to parse it; the Market then names the error).
+ * refuses to parse it; the Market then names the error). Recovered with the process's recovery (native in a node,
+ * ~45 µs). protocols/signatures.ts parses both forms with ethers' Signature.from, so a reader of the chain's
+ * calldata recovers the same signer from either.
  */
 export function compactSignature (signature: string, digest: string, signer: string): string {
   if (dataLength(signature) !== 65) return signature
   try {
-    if (recoverAddress(digest, signature).toLowerCase() !== signer.toLowerCase()) return signature
+    if (recoverDigest(digest, signature).toLowerCase() !== signer.toLowerCase()) return signature
     return Signature.from(signature).compactSerialized
   } catch {
     return signature
