@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { startDevnet, agreeDeal, type Devnet } from '../../contracts/fixture.ts'
 import { ChainClient, compactSignature } from './client.ts'
 import { Wallet, id as keccakText } from 'ethers'
-import { withHeadroom } from './queue.ts'
+import { withHeadroom, TxQueue, type GasEntry } from './queue.ts'
 import { connectLilypadToken } from '../../contracts/generated/index.ts'
 
 let net: Devnet
@@ -62,6 +62,18 @@ test.serial('every receipt lands in the gas log', async t => {
     const receipt = await net.provider.getTransactionReceipt(e.hash)
     t.is(receipt!.gasUsed, e.gasUsed)
   }
+})
+
+test.serial('the gas log is bounded: it keeps the newest receipts, in place', async t => {
+  const token = connectLilypadToken(net.deployment.contracts.token, null)
+  const log: GasEntry[] = []
+  // its own queue on the stranger's key (the fixture's client has its own nonce queue: these go one after another)
+  const queue = new TxQueue(net.stranger.wallet, log, { gasLogMax: 3 })
+  const hashes: string[] = []
+  for (let i = 0; i < 5; i++) hashes.push((await queue.send(`transfer ${i}`, async () => await token.transfer.populateTransaction(net.outsider.address, 1n))).hash)
+  t.is(queue.gasLog, log)
+  t.deepEqual(log.map(e => e.hash), hashes.slice(2))
+  t.deepEqual(log.map(e => e.what), ['transfer 2', 'transfer 3', 'transfer 4'])
 })
 
 test.serial('the gas limit sent covers a result drawn for audit on inclusion though the estimate saw none', async t => {

@@ -43,6 +43,12 @@ export function withHeadroom (estimate: bigint): bigint {
 
 export interface GasEntry { what: string, hash: string, gasUsed: bigint, blockNumber: number }
 
+/**
+ * The newest receipts a gas log keeps (~250 bytes each). Before this bound every transaction a node ever sent stayed
+ * in memory (issue 20: the 2-hour soak's heap snapshots showed a provider's log at 1,466 entries and growing).
+ */
+export const GAS_LOG_MAX = 10_000
+
 export interface QueuedSendOptions {
   /** Skip estimation and use this limit. */
   gasLimit?: bigint
@@ -59,12 +65,14 @@ export class TxQueue {
   readonly receiptTimeoutMs: number
   readonly #metrics: LilypadMetrics | undefined
   readonly #onMined: (() => void) | undefined
+  readonly #gasLogMax: number
 
-  constructor (wallet: Wallet, gasLog: GasEntry[] = [], opts: { pollIntervalMs?: number, receiptTimeoutMs?: number, metrics?: LilypadMetrics, onMined?: () => void } = {}) {
+  constructor (wallet: Wallet, gasLog: GasEntry[] = [], opts: { pollIntervalMs?: number, receiptTimeoutMs?: number, metrics?: LilypadMetrics, onMined?: () => void, gasLogMax?: number } = {}) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 250
     this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 120_000
     this.#metrics = opts.metrics
     this.#onMined = opts.onMined
+    this.#gasLogMax = opts.gasLogMax ?? GAS_LOG_MAX
     if (wallet.provider == null) throw new TypeError('TxQueue needs a wallet connected to a provider')
     this.wallet = wallet
     this.gasLog = gasLog
@@ -89,6 +97,8 @@ export class TxQueue {
     const provider = this.wallet.provider!
     const hash = receipt.hash
     this.gasLog.push({ what, hash, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber })
+    // in place: the client and this queue share the array
+    if (this.gasLog.length > this.#gasLogMax) this.gasLog.splice(0, this.gasLog.length - this.#gasLogMax)
     this.#metrics?.chainGas.inc({ method }, Number(receipt.gasUsed))
     this.#onMined?.()
     if (receipt.status !== 1) {
