@@ -157,3 +157,37 @@ test('an action in flight when the driver stops is aborted with a LifecycleStopp
   t.true(signal.aborted)
   t.like(signal.reason, { name: 'LifecycleStoppingError', message: 'provider lifecycle stopping (deliver of d7)' })
 })
+
+test('an action that ends in its failure event (a revert reported, not thrown) is tried again only after a growing backoff, never at once', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const clock = new ManualClock(1_000_000)
+  let performs = 0
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'job-creator',
+    // the deal still looks open to this node (the event that closed it never came): it asks for the refund again
+    step: rec => ({ record: rec, actions: [{ kind: 'refund', deadline: clock.now() + 3_600_000 }] }),
+    failure: () => ({ type: 'refund-failed' }),
+    facts: async () => ({}),
+    // the Market reverts (DealClosed: the deal was settled): reported as the action's failure event
+    perform: async () => { performs++; return { type: 'refund-failed' } }
+  }
+  const driver = new LifecycleDriver(quietComponents(clock), lifecycle, new DealStore<Rec>(dir), { now: () => clock.now() })
+  t.teardown(async () => { await driver.stop() })
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'agreed', due: 0 })
+  await clock.advance(0)
+  t.is(performs, 1)
+  // no time passes: no second attempt (before, the step asked again at once and a lilypad run spun on the RPC:
+  // ~340 eth_estimateGas a second for 45 minutes in a soak)
+  await clock.advance(0)
+  t.is(performs, 1)
+  await clock.advance(defaultRetryPolicy.initialMs)
+  t.is(performs, 2)
+  // the backoff grows with each failure in a row
+  await clock.advance(defaultRetryPolicy.initialMs)
+  t.is(performs, 2)
+  await clock.advance(defaultRetryPolicy.initialMs)
+  t.is(performs, 3)
+  await clock.advance(60_000)
+  t.true(performs < 12, `${performs} attempts in a minute`)
+})

@@ -44,6 +44,8 @@ interface Live<E, F> {
   timer?: Timer
   refreshTimer?: Timer
   refreshFailures: number
+  /** actions whose last outcome was their failure event, by kind: how many times in a row */
+  failedOutcomes?: Map<string, number>
   /** when the last step asked to be woken (lifecycle time) */
   wakeAt?: number
   unwatch?: () => void
@@ -330,6 +332,12 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     const role = this.lifecycle.role
     const task = (async () => {
       let outcome: E | undefined
+      // the same action ended in its failure event last time (a revert the lifecycle reports as an event, not an
+      // exception): wait as a retry would before trying again, so a lifecycle that asks again at once cannot spin
+      const failedBefore = live.failedOutcomes?.get(a.kind) ?? 0
+      if (failedBefore > 0) {
+        try { await this.#c.clock.sleep(backoffMs(this.#retry, failedBefore), AbortSignal.any([stop, ac.signal])) } catch { return }
+      }
       for (let failures = 0; ;) {
         const budget = this.lifecycle.longRunning?.(a) === true ? a.deadline - this.#now() : attemptBudgetMs(this.#retry, this.#now(), a.deadline)
         if (budget <= 0) { outcome = this.lifecycle.failure(a, 'its deadline passed'); break }
@@ -360,7 +368,15 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
         }
       }
       if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind)
-      if (outcome !== undefined) await this.dispatch(id, outcome)
+      if (outcome !== undefined) {
+        const failed = (outcome as { type?: unknown }).type === (this.lifecycle.failure(a, '') as { type?: unknown }).type
+        if (failed) {
+          (live.failedOutcomes ??= new Map()).set(a.kind, failedBefore + 1)
+        } else {
+          live.failedOutcomes?.delete(a.kind)
+        }
+        await this.dispatch(id, outcome)
+      }
     })().finally(() => { if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind) })
     void this.#track(task).catch(err => { reportError(this.#c, role, err, `${a.kind} failed unexpectedly`, { id }) })
   }
