@@ -145,10 +145,13 @@ export class ReputationBook implements Reputation {
 
   /** The whole state, for `ReputationBook.restore` (policy and weights are not part of it). */
   snapshot (): ReputationBookState {
+    // per-provider maps in address order: the same book gives the same snapshot however its events came in
+    // (a book read block range by block range and one read whole insert providers in different orders)
+    const byKey = <T>(entries: Iterable<[string, T]>): Array<[string, T]> => [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
     return {
       v: 1,
-      records: [...this.#records].map(([p, r]) => [p, { ...r }]),
-      settledBy: [...this.#settledBy].map(([p, by]) => [p, [...by]]),
+      records: byKey(this.#records).map(([p, r]) => [p, { ...r }]),
+      settledBy: byKey(this.#settledBy).map(([p, by]) => [p, byKey(by)]),
       outcomes: [...this.#outcomes],
       canaryDeals: [...this.#canaryDeals],
       reports: [...this.#reports]
