@@ -751,7 +751,7 @@ export class MarketSimulation {
   private matchFor (m: Matcher, a: Attempt): Candidate[] {
     const bans = this.bansOf(a.job.jc)
     const nowMs = simNowMs(this.engine)
-    const limit = Math.min(1024, this.config.candidateLimit + bans.bannedCount(nowMs))
+    const limit = Math.min(1024, this.config.candidateLimit + bans.markedCount(nowMs))
     this.metrics.matchCalls++
     return bans.rank(m.book.match(a.offer, { now: this.nowBig(), limit }), x => x.live.offer.provider, nowMs).slice(0, this.config.candidateLimit)
   }

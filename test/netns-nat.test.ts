@@ -78,10 +78,10 @@ test('a provider behind NAT serves jobs through the bootstrap relay, then over a
   await writeFile(networkPath, JSON.stringify(network, null, 2))
   const keys = chain.anvil.keys
 
-  const lilypad = (ns: string, name: string, key: string, args: string[]): { proc: ReturnType<NetnsLab['spawn']>, log: LineLog, out: LineLog } => {
+  const lilypad = (ns: string, name: string, key: string, args: string[], env: Record<string, string> = {}): { proc: ReturnType<NetnsLab['spawn']>, log: LineLog, out: LineLog } => {
     const proc = lab.spawn(ns, node, [join(repo, 'cli/bin.ts'), ...args], {
       cwd: repo,
-      env: { ...process.env, LILYPAD_HOME: join(tmp, name), LILYPAD_DATA_DIR: join(tmp, name, 'data'), WEB3_PRIVATE_KEY: key },
+      env: { ...process.env, LILYPAD_HOME: join(tmp, name), LILYPAD_DATA_DIR: join(tmp, name, 'data'), WEB3_PRIVATE_KEY: key, ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     return { proc, log: new LineLog(proc.stdout, proc.stderr), out: new LineLog(proc.stdout) }
@@ -97,9 +97,10 @@ test('a provider behind NAT serves jobs through the bootstrap relay, then over a
 
   const [jcBefore, rpBefore] = await Promise.all([chain.jc.depositOf(), chain.rp.depositOf()])
   const runJob = async (ns: string, label: string): Promise<{ dealId: string, path: string }> => {
-    const run = lilypad(ns, `jc-${label}`, keys[1], ['run', 'cowsay:v0.0.1', '-i', `Message=${label}`, '--network', networkPath, '--json'])
+    // its log at info on stderr: a failure shows each proposal's outcome
+    const run = lilypad(ns, `jc-${label}`, keys[1], ['run', 'cowsay:v0.0.1', '-i', `Message=${label}`, '--network', networkPath, '--json'], { LILYPAD_LOG_LEVEL: 'info' })
     const [code] = await once(run.proc, 'exit') as [number]
-    t.is(code, 0, `lilypad run (${label}) failed:\n${run.log.tail(30)}\nprovider:\n${prov.log.tail(30)}`)
+    t.is(code, 0, `lilypad run (${label}) failed:\n${run.log.tail(40)}\nprovider:\n${prov.log.tail(30)}`)
     // stdout holds exactly the one JSON document (log records go to stderr)
     const out = JSON.parse(run.out.lines.join('\n')) as { dealId: string, path: string, exitCode: number }
     t.is(out.exitCode, 0)

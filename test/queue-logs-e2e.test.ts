@@ -13,6 +13,7 @@ import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
 import { LilypadNode, type JobCreatorSettings } from '../node/node.ts'
 import { devKey } from '../node/chain/index.ts'
 import type { JobCreator, JobProgressEvents } from '../node/roles/job-creator.ts'
+import { afterProposal } from '../core/policy/ban.ts'
 
 let home: string
 let devnet: Devnet
@@ -123,6 +124,25 @@ test.serial('a job whose only fitting provider is busy and banned fails at once 
   t.regex(err?.message ?? '', /apart from providers that failed it or are banned for a while \(1\)/)
   t.deepEqual(queued, [], 'never told it waits for a busy provider: the only one is banned')
   t.is((await busy).exitCode, 0)
+})
+
+test.serial('a provider one dial failed to reach is asked again, after the others: demoted, not dropped, the job completes with it; a second failure bans it', async t => {
+  // a dial that timed out once (a loaded relay, our own network) failed a job whose only provider it was, and banned
+  // that provider for five minutes (a CI run of test/netns-nat.test.ts)
+  const target = devnet.provider.chain.address
+  const { node, jc } = await jobCreatorNode(DEVNET_KEYS.user, 'jc-redial')
+  await waitFor(() => node.book.offers().some(o => o.offer.provider.toLowerCase() === target.toLowerCase()), 60_000, 'the provider\'s offer at the job creator')
+  const now = (): number => node.components.clock.now()
+  // the verdict the job creator gives a failed dial (core/policy/ban.ts), recorded as its negotiation loop records it
+  const verdict = afterProposal({ outcome: 'unreachable' })
+  t.false(verdict.exclude, 'the provider stays in the job\'s queue')
+  t.is(jc.bans.record(target, verdict.failure!, now()), 'demoted')
+  const out = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'redial' }, target })
+  t.is(out.exitCode, 0)
+  t.is(out.deal.resourceProvider.toLowerCase(), target.toLowerCase())
+  t.is(jc.bans.record(target, verdict.failure!, now()), 'banned', 'a second failed dial within the TTL bans it')
+  const err = await t.throwsAsync(jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'banned' }, target }))
+  t.is(err?.name, 'NoMatchingProviderError')
 })
 
 test.serial('a job no provider can match fails fast with NoMatchingProviderError', async t => {

@@ -12,7 +12,7 @@
 export type ProviderFailure =
   /** declined for a reason other than a full slot (an offer it never issued, terms it refused) */
   | 'declined'
-  /** could not be dialled, or never answered the proposal */
+  /** could not be dialled (within the dial timeout, or at any address found) */
   | 'unreachable'
   /** countersigned but its agree never came */
   | 'no-agree'
@@ -40,8 +40,11 @@ export type ProposalFailure =
  * job's queue, and all but its own internal fault demote it (a stranger that always answers so is banned after
  * two). Contended: a replaced offer or no answer while this job creator's own other jobs just took that
  * provider's slots (its offer was booked by us, or the provider is busy answering our other proposals) is our
- * own jobs racing each other, no mark (`contended`). Hard (it refused the job or its terms, could not be
- * dialled, or answered with garbage): not asked again for this job, and demoted or banned for the next ones.
+ * own jobs racing each other, no mark (`contended`). Unreachable (the dial failed or timed out): demoted and
+ * asked again after the others, since one slow dial through a loaded relay is no proof (an honest provider was
+ * dropped for it, and a job creator with no one else failed its job); a second time within the TTL bans it. Hard
+ * (it refused the job or its terms, its offer names no peer, or it answered with garbage): not asked again for
+ * this job, and demoted or banned for the next ones.
  */
 export function afterProposal (f: ProposalFailure): { exclude: boolean, failure?: ProviderFailure } {
   if (f.outcome === 'held') return { exclude: false }
@@ -52,7 +55,8 @@ export function afterProposal (f: ProposalFailure): { exclude: boolean, failure?
     return { exclude: true, failure: 'declined' }
   }
   if (f.outcome === 'no-answer') return f.contended === true ? { exclude: false } : { exclude: false, failure: 'declined' }
-  if (f.outcome === 'unreachable' || f.outcome === 'no-peer') return { exclude: true, failure: 'unreachable' }
+  if (f.outcome === 'unreachable') return { exclude: false, failure: 'unreachable' }
+  if (f.outcome === 'no-peer') return { exclude: true, failure: 'unreachable' }
   return { exclude: true, failure: 'declined' }
 }
 
@@ -66,9 +70,9 @@ export interface BanPolicy {
 export const defaultBanPolicy: BanPolicy = {
   ttlMs: 5 * 60_000,
   banAt: 2,
-  // a provider that cannot be reached or took a deal and did nothing is banned at once; one decline or one
-  // reverted agree (possibly our own deposit's fault) only demotes it
-  weights: { declined: 1, unreachable: 2, 'no-agree': 2, 'agree-reverted': 1, 'no-result': 2, 'wrong-result': 2 },
+  // a provider that took a deal and did nothing is banned at once; one decline, one failed dial or one reverted
+  // agree (possibly our own deposit's or our own network's fault) only demotes it
+  weights: { declined: 1, unreachable: 1, 'no-agree': 2, 'agree-reverted': 1, 'no-result': 2, 'wrong-result': 2 },
   maxEntries: 10_000
 }
 
@@ -138,6 +142,16 @@ export class BanList {
       else if (s === 'demoted') demoted.push(it)
     }
     return demoted.length === 0 ? ok : [...ok, ...demoted]
+  }
+
+  /**
+   * Providers this list demotes or bans now, plus those its source bans: how many more candidates the matcher is
+   * asked for, so that providers already marked (asked last or skipped) do not fill the list the others need.
+   */
+  markedCount (now: number): number {
+    let n = 0
+    for (const [k] of this.#entries) if (this.#live(k, now) !== undefined) n++
+    return n + (this.#source?.bannedCount() ?? 0)
   }
 
   /** Providers currently banned, by this list or its source (for the matcher's limit, logs and metrics); one banned by both counts twice, an upper bound. */

@@ -46,16 +46,22 @@ test('ban list: failures demote, then ban; bans lapse after the TTL; ranking dro
   t.is(bans.record('0xAA', 'declined', 0), 'demoted')
   t.is(bans.standing('0xaa', 10), 'demoted', 'addresses compare case-insensitively')
   t.is(bans.record('0xaa', 'agree-reverted', 100), 'banned')
-  t.is(bans.record('0xbb', 'unreachable', 100), 'banned', 'an unreachable provider is banned at once')
+  t.is(bans.record('0xbb', 'unreachable', 100), 'demoted', 'one failed dial only demotes: it may have been our own network, or a loaded relay')
+  t.is(bans.record('0xbb', 'unreachable', 100), 'banned', 'a second one bans')
   const ranked = bans.rank(['0xcc', '0xaa', '0xdd', '0xbb'], p => p, 200)
   t.deepEqual(ranked, ['0xcc', '0xdd'])
   bans.record('0xee', 'declined', 200)
   t.deepEqual(bans.rank(['0xee', '0xcc'], p => p, 300), ['0xcc', '0xee'], 'a demoted provider goes last')
   t.is(bans.standing('0xaa', 1100), 'ok', 'the score lapses a TTL after the last failure')
   t.is(bans.lastFailure('0xbb', 1099), 'unreachable')
+  // the matcher is asked for this many more candidates: the marked ones (asked last or skipped) do not crowd out the rest
+  // (0xaa's score lapsed when read at 1100 above: 0xbb banned and 0xee demoted remain)
+  t.is(bans.markedCount(300), 2)
+  t.is(bans.bannedCount(300), 1)
+  t.is(bans.markedCount(1100), 1, 'lapsed scores no longer count')
 })
 
-test('after a failed proposal: busy and passing faults keep the provider in the job\'s queue; refusals and dead peers do not; a stranger always answering UNKNOWN_OFFER is banned after two', t => {
+test('after a failed proposal: busy and passing faults (a failed dial too) keep the provider in the job\'s queue; refusals do not; a stranger always answering UNKNOWN_OFFER is banned after two', t => {
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'NO_CAPACITY' }), { exclude: false })
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'RATE_LIMITED' }), { exclude: false })
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'INTERNAL' }), { exclude: false }, 'a deposit read that timed out at the provider')
@@ -68,16 +74,20 @@ test('after a failed proposal: busy and passing faults keep the provider in the 
   t.deepEqual(afterProposal({ outcome: 'held' }), { exclude: false }, 'an offer our own other job was proposing on: a turn to wait for, no mark')
   t.deepEqual(afterProposal({ outcome: 'declined', reason: 'TERMS', contended: true }), { exclude: true, failure: 'declined' }, 'a refusal stays a refusal')
   for (const reason of ['TERMS', 'MODULE', 'UNFUNDED', 'BAD_SIGNATURE', 'WRONG_PROVIDER', 'MALFORMED']) t.deepEqual(afterProposal({ outcome: 'declined', reason }), { exclude: true, failure: 'declined' }, reason)
-  t.deepEqual(afterProposal({ outcome: 'unreachable' }), { exclude: true, failure: 'unreachable' })
+  t.deepEqual(afterProposal({ outcome: 'unreachable' }), { exclude: false, failure: 'unreachable' }, 'a dial that failed: asked again after the others')
+  t.deepEqual(afterProposal({ outcome: 'no-peer' }), { exclude: true, failure: 'unreachable' }, 'an offer that names no peer cannot be asked at all')
   t.deepEqual(afterProposal({ outcome: 'bad-countersignature' }), { exclude: true, failure: 'declined' })
   const bans = new BanList()
   for (let i = 0; i < 2; i++) { const v = afterProposal({ outcome: 'declined', reason: 'UNKNOWN_OFFER' }); bans.record('0xspam', v.failure!, 0) }
   t.true(bans.banned('0xspam', 1))
+  // a peer that is never there: asked twice in all, then skipped for the TTL
+  for (let i = 0; i < 2; i++) { const v = afterProposal({ outcome: 'unreachable' }); bans.record('0xghost', v.failure!, 0) }
+  t.true(bans.banned('0xghost', 1))
 })
 
 test('ban list: bounded, forgetting the least recently failed', t => {
   const bans = new BanList({ maxEntries: 3 })
-  for (const p of ['0x1', '0x2', '0x3', '0x4']) bans.record(p, 'unreachable', 0)
+  for (const p of ['0x1', '0x2', '0x3', '0x4']) bans.record(p, 'no-result', 0)
   t.is(bans.size, 3)
   t.is(bans.standing('0x1', 1), 'ok')
   t.is(bans.standing('0x4', 1), 'banned')

@@ -123,7 +123,8 @@ test('one standing: the ban list takes the chain record as its source; the worse
   t.deepEqual(bans.rank([a, b, c], x => x, 10), [b, c])
   t.is(bans.standing(c, 1000), 'ok')
   t.is(bans.standing(b, 1_000_000), 'demoted', 'the chain record does not lapse')
-  // b unreachable once more: banned by its own memory (2 points), the worse of the two
+  // b unreachable twice: banned by its own memory (2 points), the worse of the two
+  t.is(bans.record(b, 'unreachable', 0), 'demoted')
   t.is(bans.record(b, 'unreachable', 0), 'banned')
   t.is(bans.bannedCount(0), 2)
   t.is(bans.standing(b, 1000), 'demoted', 'its own ban lapsed, the chain demotion stays')

@@ -72,13 +72,14 @@ test('junk offers priced at 0 cannot stop a job: the job creator goes past silen
   t.deepEqual(kinds.filter(k => k.startsWith('ghost')), Array(4).fill('ghost:unreachable'))
   t.deepEqual(kinds.filter(k => !k.startsWith('junk') && !k.startsWith('ghost')), ['liar:bad-countersignature', 'busy:declined:NO_CAPACITY', 'honest:accepted'])
   t.true(outcomes.every(o => o.peer !== undefined && o.ms >= 0))
-  // the ban policy reads each outcome as it is (no text parsed back): the silent junk peer stays in this job's
-  // queue but is marked, the ghosts and the liar leave it, the busy provider waits unmarked
+  // the ban policy reads each outcome as it is (no text parsed back): the silent junk peer and the ghosts stay in
+  // this job's queue but are marked (asked after the others; a second failure bans), the liar leaves it, the busy
+  // provider waits unmarked
   const verdict = (who: string): unknown => outcomes.filter(o => o.provider === who).map(o => afterProposal(proposalFailureOf(o)))
   t.deepEqual(verdict(junkKey.address), [{ exclude: false, failure: 'declined' }])
   t.deepEqual(verdict(liarKey.address), [{ exclude: true, failure: 'declined' }])
   t.deepEqual(verdict(busy.wallet.address), [{ exclude: false }])
-  t.deepEqual(outcomes.filter(o => o.outcome === 'unreachable').map(o => afterProposal(proposalFailureOf(o))), Array(4).fill({ exclude: true, failure: 'unreachable' }))
+  t.deepEqual(outcomes.filter(o => o.outcome === 'unreachable').map(o => afterProposal(proposalFailureOf(o))), Array(4).fill({ exclude: false, failure: 'unreachable' }))
 
   // the job creator's ban policy keeps those that failed it: the next job's list starts with the honest provider
   const failed = new Set(outcomes.filter(o => o.outcome !== 'accepted' && !(o.outcome === 'declined' && o.reason === 'NO_CAPACITY')).map(o => o.peer))

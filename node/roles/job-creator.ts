@@ -578,7 +578,10 @@ export class JobCreator {
             const standing = this.bans.record(a.provider, v.failure, now)
             if (standing === 'banned') this.c.logger.info({ provider: a.provider, outcome: a.outcome, reason: a.reason, detail: a.detail }, 'provider banned for a while')
           }
-          if (!busy) note(`no provider agreed (${err.message}); trying others`)
+          if (!busy) {
+            note(`no provider agreed (${err.message}); trying others`)
+            this.c.logger.info({ attempts: err.attempts.map(a => ({ provider: a.provider, outcome: a.outcome, reason: a.reason, detail: a.detail, ms: a.ms })) }, 'no provider agreed: trying others')
+          }
           // the providers that answered busy are the queue, whether or not the book shows them busy yet
           // every offer held by another of this node's jobs (claimed by its proposal, or just taken): our own queue
           const ownJobs = busy && err.attempts.every(a => a.outcome === 'held')
@@ -633,8 +636,8 @@ export class JobCreator {
       const nowMs = this.c.clock.now()
       const now = BigInt(Math.floor(nowMs / 1000))
       this.book.evictExpired(now)
-      // ask the matcher for enough candidates that skipping banned and excluded providers still leaves some
-      const limit = Math.min(1024, 16 + excluded.size + this.bans.bannedCount(nowMs))
+      // ask the matcher for enough candidates that skipping banned and excluded providers, and ranking demoted ones last, still leaves some
+      const limit = Math.min(1024, 16 + excluded.size + this.bans.markedCount(nowMs))
       // excluded providers are skipped inside the matcher, so they use none of the limit
       const only = this.onlyProvider.get(job)
       const exclude = (p: string): boolean => excluded.has(p.toLowerCase()) || (only !== undefined && p.toLowerCase() !== only)
