@@ -167,7 +167,7 @@ test('an action that ends in its failure event (a revert reported, not thrown) i
     role: 'job-creator',
     // the deal still looks open to this node (the event that closed it never came): it asks for the refund again
     step: rec => ({ record: rec, actions: [{ kind: 'refund', deadline: clock.now() + 3_600_000 }] }),
-    failure: () => ({ type: 'refund-failed' }),
+    failure: (_a, reason) => ({ type: 'refund-failed', reason }),
     facts: async () => ({}),
     // the Market reverts (DealClosed: the deal was settled): reported as the action's failure event
     perform: async () => { performs++; return { type: 'refund-failed' } }
@@ -190,4 +190,38 @@ test('an action that ends in its failure event (a revert reported, not thrown) i
   t.is(performs, 3)
   await clock.advance(60_000)
   t.true(performs < 12, `${performs} attempts in a minute`)
+})
+
+test('an action that ends in its failure event has the chain read again: a deal that ended unseen (its event missed) closes at the next failure, not at the action\'s deadline', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const clock = new ManualClock(1_000_000)
+  // the chain's truth: the deal was settled; no watch event ever said so
+  let state = 'Agreed'
+  let reads = 0
+  let performs = 0
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, { state: string }> = {
+    role: 'job-creator',
+    step: (rec, { facts }) => facts.state === 'Settled'
+      ? { record: { ...rec, phase: 'settled', terminal: true }, actions: [] }
+      : { record: rec, actions: [{ kind: 'refund', deadline: clock.now() + 3_600_000 }] },
+    failure: (_a, reason) => ({ type: 'refund-failed', reason }),
+    facts: async () => { reads++; return { state } },
+    perform: async () => { performs++; state = 'Settled'; return { type: 'refund-failed' } }
+  }
+  const driver = new LifecycleDriver(quietComponents(clock), lifecycle, new DealStore<Rec>(dir), { now: () => clock.now() })
+  t.teardown(async () => { await driver.stop() })
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'agreed', due: 0 })
+  const closed = driver.until('d1', r => r.terminal)
+  await clock.advance(0)
+  const rec = await closed
+  t.is(rec.phase, 'settled')
+  t.is(performs, 1)
+  t.is(reads, 2, 'the facts were read at the start and once after the failure')
+  // the retry the failure's own step scheduled (after its backoff) still runs once: an action in flight is not called
+  // off when its record closes (a provider's slot release must outlive the deal); then nothing more
+  await clock.advance(60_000)
+  t.true(performs <= 2, `${performs} attempts`)
+  await clock.advance(3_600_000)
+  t.true(performs <= 2, `${performs} attempts`)
 })

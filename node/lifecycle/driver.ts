@@ -19,7 +19,8 @@ export type RoleName = 'provider' | 'job-creator' | 'mediator' | 'job-bridge'
 export interface Lifecycle<R extends StoredRecord & { phase: string }, E extends { type: string }, A extends { kind: string, deadline: number }, F> {
   readonly role: RoleName
   step: (rec: R, input: { now: number, facts: F, event?: E }) => Step<R, A>
-  /** the event an action ends with when it failed for good or ran out of time */
+  /** the event an action ends with when it failed for good or ran out of time: one with a `reason`, except for an
+   * action that cannot fail (a slot's release), which maps to its success event */
   failure: (a: A, reason: string) => E
   /** the chain's facts about the record now (throws when the chain cannot be read) */
   facts: (rec: R) => Promise<F>
@@ -50,6 +51,11 @@ interface Live<E, F> {
   wakeAt?: number
   unwatch?: () => void
   queue: Promise<unknown>
+  /** facts reads started, and the newest of them whose answer was kept: an older answer never replaces a newer one */
+  reads: number
+  readKept: number
+  /** a re-read after a failure event is under way (outside the queue) */
+  rechecking?: boolean
 }
 
 export interface DriverOptions {
@@ -252,7 +258,7 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
   #liveOf (id: string, rec: R | undefined): Live<E, F> {
     let live = this.#live.get(id)
     if (live === undefined) {
-      live = { facts: undefined, stale: true, pending: [], inflight: new Map(), refreshFailures: 0, queue: Promise.resolve() }
+      live = { facts: undefined, stale: true, pending: [], inflight: new Map(), refreshFailures: 0, queue: Promise.resolve(), reads: 0, readKept: 0 }
       this.#live.set(id, live)
       if (rec !== undefined && !rec.terminal && this.lifecycle.watch !== undefined) live.unwatch = this.lifecycle.watch(rec, () => { this.refresh(id) })
     }
@@ -265,7 +271,9 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     if (live.stale || live.facts === undefined) {
       try {
         live.stale = false
-        live.facts = await this.lifecycle.facts(rec)
+        const read = ++live.reads
+        const facts = await this.lifecycle.facts(rec)
+        if (read > live.readKept) { live.facts = facts; live.readKept = read }
         live.refreshFailures = 0
       } catch (err) {
         // the chain cannot be read now: the facts are read again with backoff; meanwhile events are stepped over
@@ -312,6 +320,32 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     return next
   }
 
+  /**
+   * After an action's failure event: our view of the deal may be stale (a revert such as DealClosed: the deal ended
+   * and the event that said so was missed; a lilypad run called timeoutResult on a settled deal for 45 minutes in a
+   * soak), so the chain is read again and the record stepped over what it says. The read runs outside the record's
+   * queue: one held by a frozen RPC must not hold up the steps and retries meanwhile (a submission waited 40 s
+   * behind it), which go on over the facts known until it answers.
+   */
+  #recheck (id: string): void {
+    const live = this.#live.get(id)
+    if (live === undefined || live.rechecking === true || this.stopped) return
+    live.rechecking = true
+    const read = ++live.reads
+    void this.#track((async () => {
+      const rec = await this.store.get(id)
+      if (rec === undefined || rec.terminal) return
+      const facts = await this.lifecycle.facts(rec)
+      if (read <= live.readKept || this.stopped) return
+      live.facts = facts
+      live.readKept = read
+      this.notify(id, CHAIN as unknown as E, 'a step on facts read again after a failure failed')
+    })().catch(err => {
+      // the next watch event or timed step reads them again; nothing waits on this one
+      this.#c.logger.debug({ id, err }, 'reading the deal again after a failed action failed')
+    }).finally(() => { live.rechecking = false }))
+  }
+
   #account (prev: R, next: R, event: E): void {
     const role = this.lifecycle.role
     const m = this.#c.metrics
@@ -336,6 +370,8 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       // exception): wait as a retry would before trying again, so a lifecycle that asks again at once cannot spin
       const failedBefore = live.failedOutcomes?.get(a.kind) ?? 0
       if (failedBefore > 0) {
+        // a retry as much as one after a thrown error (the count showed nothing of a refund asked for 45 minutes)
+        this.#c.metrics.actionRetries.inc({ action: `${role}:${a.kind}` })
         try { await this.#c.clock.sleep(backoffMs(this.#retry, failedBefore), AbortSignal.any([stop, ac.signal])) } catch { return }
       }
       for (let failures = 0; ;) {
@@ -369,13 +405,16 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       }
       if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind)
       if (outcome !== undefined) {
-        const failed = (outcome as { type?: unknown }).type === (this.lifecycle.failure(a, '') as { type?: unknown }).type
+        // a failure event says why (`reason`); an action that cannot fail (a slot's release) maps to its success event
+        const failure = this.lifecycle.failure(a, '') as { type?: unknown, reason?: unknown }
+        const failed = (outcome as { type?: unknown }).type === failure.type && 'reason' in failure
         if (failed) {
           (live.failedOutcomes ??= new Map()).set(a.kind, failedBefore + 1)
         } else {
           live.failedOutcomes?.delete(a.kind)
         }
         await this.dispatch(id, outcome)
+        if (failed) this.#recheck(id)
       }
     })().finally(() => { if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind) })
     void this.#track(task).catch(err => { reportError(this.#c, role, err, `${a.kind} failed unexpectedly`, { id }) })
