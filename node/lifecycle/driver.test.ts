@@ -225,3 +225,33 @@ test('an action that ends in its failure event has the chain read again: a deal 
   await clock.advance(3_600_000)
   t.true(performs <= 2, `${performs} attempts`)
 })
+
+test('an event that reaches a deal before its record is stored (a provider\'s result overtaking the job creator\'s own write) does not leave the deal unwatched: the chain\'s news still reaches it', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  let state = 'Agreed'
+  const watchers: Array<() => void> = []
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, { state: string }> = {
+    role: 'job-creator',
+    step: (rec, { facts, event }) => facts.state === 'Settled'
+      ? { record: { ...rec, phase: 'settled', terminal: true }, actions: [] }
+      : { record: event?.type === 'result' ? { ...rec, phase: 'result' } : rec, actions: [] },
+    failure: (_a, reason) => ({ type: 'failed', reason }),
+    facts: async () => ({ state }),
+    watch: (_rec, changed) => { watchers.push(changed); return () => { watchers.splice(watchers.indexOf(changed), 1) } },
+    perform: async () => ({ type: 'done' })
+  }
+  const driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Rec>(dir))
+  t.teardown(async () => { await driver.stop() })
+  // the result comes first: nothing is stored under the id yet
+  t.is(await driver.dispatch('d1', { type: 'result' }), undefined)
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'agreed', due: 0 })
+  t.is((await driver.get('d1'))?.phase, 'result', 'the early event was kept and stepped once the record was there')
+  t.is(watchers.length, 1, 'the deal is watched')
+  // the deal settles on chain (acceptance and result in one transaction): the watch tells the driver
+  const closed = driver.until('d1', r => r.terminal)
+  state = 'Settled'
+  for (const w of [...watchers]) w()
+  t.is((await closed).phase, 'settled')
+  t.is(watchers.length, 0, 'unwatched once closed')
+})

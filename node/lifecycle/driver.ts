@@ -260,8 +260,10 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
     if (live === undefined) {
       live = { facts: undefined, stale: true, pending: [], inflight: new Map(), refreshFailures: 0, queue: Promise.resolve(), reads: 0, readKept: 0 }
       this.#live.set(id, live)
-      if (rec !== undefined && !rec.terminal && this.lifecycle.watch !== undefined) live.unwatch = this.lifecycle.watch(rec, () => { this.refresh(id) })
     }
+    // watched from the first time the record is known open: an event dispatched before `add` stored the record (a
+    // provider's result that overtook it) made the entry without one, and such a deal then never heard the chain
+    if (live.unwatch === undefined && rec !== undefined && !rec.terminal && this.lifecycle.watch !== undefined) live.unwatch = this.lifecycle.watch(rec, () => { this.refresh(id) })
     return live
   }
 
