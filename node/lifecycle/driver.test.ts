@@ -255,3 +255,43 @@ test('an event that reaches a deal before its record is stored (a provider\'s re
   t.is((await closed).phase, 'settled')
   t.is(watchers.length, 0, 'unwatched once closed')
 })
+
+test('an action that ended is not started again by a step on other news that runs before its outcome\'s own step (a result was delivered twice, the second refused as a duplicate)', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  interface Deliv extends Rec { delivered: boolean }
+  let deliveries = 0
+  let gate: Promise<void> | undefined
+  let open: () => void = () => {}
+  let driver: LifecycleDriver<Deliv, { type: string }, { kind: string, deadline: number }, Record<string, never>> | undefined
+  const lifecycle: Lifecycle<Deliv, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'provider',
+    step: (rec, { event }) => {
+      const r = event?.type === 'delivered' ? { ...rec, delivered: true } : rec
+      return { record: r, actions: r.delivered ? [] : [{ kind: 'deliver', deadline: Date.now() + 600_000 }] }
+    },
+    failure: (_a, reason) => ({ type: 'deliver-failed', reason }),
+    // news from the chain arrives while the delivery is under way; its read of the facts is still out when the
+    // delivery ends, so the delivery's outcome waits behind that step
+    facts: async () => { if (gate !== undefined) await gate; return {} },
+    perform: async (_rec, _a, signal) => {
+      deliveries++
+      if (deliveries === 1) {
+        gate = new Promise(resolve => { open = resolve })
+        driver!.refresh('d1')
+        // the read answers once this attempt is over: the driver aborts its signal and, in the same turn, queues the
+        // delivery's outcome, so the step on the news runs first, with the outcome waiting behind it
+        signal.addEventListener('abort', () => { gate = undefined; open() }, { once: true })
+      }
+      return { type: 'delivered' }
+    }
+  }
+  driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Deliv>(dir))
+  t.teardown(async () => { await driver!.stop() })
+  const done = driver.until('d1', r => r.delivered)
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'ran', due: 0, delivered: false })
+  await done
+  // whatever else is queued for the record has been stepped
+  await driver.dispatch('d1')
+  t.is(deliveries, 1)
+})

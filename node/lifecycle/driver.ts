@@ -56,6 +56,12 @@ interface Live<E, F> {
   readKept: number
   /** a re-read after a failure event is under way (outside the queue) */
   rechecking?: boolean
+  /**
+   * actions that ended and whose outcome is waiting for its step, by kind: until then no other step starts that
+   * kind again (a provider delivered a result twice, the second refused as a duplicate, when a step on other news ran
+   * between the first delivery's end and its `delivered` step)
+   */
+  settling?: Map<string, E>
 }
 
 export interface DriverOptions {
@@ -306,7 +312,10 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       this.#account(rec, next, event)
       this.emit('change', next, rec)
     }
-    for (const a of s.actions) if (!live.inflight.has(a.kind)) this.#start(id, live, a)
+    for (const a of s.actions) {
+      const settling = live.settling?.get(a.kind)
+      if (!live.inflight.has(a.kind) && (settling === undefined || settling === event)) this.#start(id, live, a)
+    }
     if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; this.notify(id, CHAIN as unknown as E, 'a step on re-read facts failed') }
     live.timer?.cancel()
     live.timer = undefined
@@ -415,7 +424,13 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
         } else {
           live.failedOutcomes?.delete(a.kind)
         }
-        await this.dispatch(id, outcome)
+        const settling = (live.settling ??= new Map())
+        settling.set(a.kind, outcome)
+        try {
+          await this.dispatch(id, outcome)
+        } finally {
+          if (settling.get(a.kind) === outcome) settling.delete(a.kind)
+        }
         if (failed) this.#recheck(id)
       }
     })().finally(() => { if (live.inflight.get(a.kind) === ac) live.inflight.delete(a.kind) })
