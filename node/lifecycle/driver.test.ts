@@ -295,3 +295,35 @@ test('an action that ended is not started again by a step on other news that run
   await driver.dispatch('d1')
   t.is(deliveries, 1)
 })
+
+test('once an action\'s outcome is stepped, a step on later news in the same turn may start that action again', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  let performs = 0
+  let driver: LifecycleDriver<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> | undefined
+  const lifecycle: Lifecycle<Rec, { type: string }, { kind: string, deadline: number }, Record<string, never>> = {
+    role: 'provider',
+    step: (rec, { event }) => {
+      if (event?.type === 'done') return { record: { ...rec, phase: 'done', terminal: true }, actions: [] }
+      // the failure itself asks for nothing; the news after it does
+      if (event?.type === 'work-failed') return { record: { ...rec, phase: 'idle' }, actions: [] }
+      if (event?.type === 'go' || rec.phase === 'start') return { record: { ...rec, phase: 'working' }, actions: [{ kind: 'work', deadline: Date.now() + 600_000 }] }
+      return { record: rec, actions: [] }
+    },
+    failure: (_a, reason) => ({ type: 'work-failed', reason }),
+    facts: async () => ({}),
+    perform: async (_rec, _a, signal) => {
+      performs++
+      if (performs > 1) return { type: 'done' }
+      // the news comes right behind the failure, stepped in the same turn
+      signal.addEventListener('abort', () => { queueMicrotask(() => { driver!.notify('d1', { type: 'go' }, 'go') }) }, { once: true })
+      return { type: 'work-failed' }
+    }
+  }
+  driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Rec>(dir), { retry: { ...defaultRetryPolicy, initialMs: 0, maxMs: 0, finalLeadMs: 0 } })
+  t.teardown(async () => { await driver!.stop() })
+  const done = driver.until('d1', r => r.terminal)
+  await driver.add({ id: 'd1', terminal: false, updatedAt: 0, phase: 'start', due: 0 })
+  t.is((await done).phase, 'done')
+  t.is(performs, 2)
+})

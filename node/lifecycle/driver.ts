@@ -316,6 +316,8 @@ export class LifecycleDriver<R extends StoredRecord & { phase: string }, E exten
       const settling = live.settling?.get(a.kind)
       if (!live.inflight.has(a.kind) && (settling === undefined || settling === event)) this.#start(id, live, a)
     }
+    // an outcome once stepped holds nothing back: the steps after it may start its kind again
+    if (live.settling !== undefined) for (const [kind, e] of live.settling) if (e === event) live.settling.delete(kind)
     if (this.lifecycle.refetch?.(rec, next) === true && !next.terminal) { live.stale = true; this.notify(id, CHAIN as unknown as E, 'a step on re-read facts failed') }
     live.timer?.cancel()
     live.timer = undefined
