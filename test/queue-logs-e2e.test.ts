@@ -145,6 +145,28 @@ test.serial('a provider one dial failed to reach is asked again, after the other
   t.is(err?.name, 'NoMatchingProviderError')
 })
 
+test.serial('a job that will not accept (--no-accept) says so in its ack of the result: the provider submits the result alone at once, without waiting for an acceptance', async t => {
+  const provider = devnet.provider.provider!
+  const target = devnet.provider.chain.address
+  const { node, jc } = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-no-accept')
+  await waitFor(() => node.book.offers().some(o => o.offer.provider.toLowerCase() === target.toLowerCase()), 60_000, 'the provider\'s offer at the job creator')
+  // each deal's submission as the provider records it, and whether the ack had said no acceptance will follow
+  const submissions = new Map<string, boolean>()
+  const waiters = new Map<string, (noAcceptance: boolean) => void>()
+  const onDeal = (r: { id: string, phase: string, noAcceptance?: boolean }): void => {
+    if (r.phase !== 'submitted' || submissions.has(r.id)) return
+    submissions.set(r.id, r.noAcceptance === true)
+    waiters.get(r.id)?.(r.noAcceptance === true)
+  }
+  provider.on('deal', onDeal)
+  t.teardown(() => { provider.off('deal', onDeal) })
+  const out = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'no accept' }, target, accept: false })
+  t.is(out.exitCode, 0)
+  const id = out.dealId.toLowerCase()
+  const noAcceptance = submissions.has(id) ? submissions.get(id) : await new Promise<boolean>(resolve => { waiters.set(id, resolve) })
+  t.true(noAcceptance, 'submitted after the ack that said no acceptance will follow')
+})
+
 test.serial('a job no provider can match fails fast with NoMatchingProviderError', async t => {
   const { jc } = await jobCreatorNode(DEVNET_KEYS.user, 'jc-nomatch', { matchTimeoutMs: 2000 })
   const t0 = Date.now()

@@ -203,6 +203,21 @@ test('a job creator that cannot be given the result is not waited for', t => {
   t.deepEqual(noPeer.step({ type: 'resume' }).actions, [{ kind: 'submit', deadline: (sec(T0) + 40) * 1000 }], 'a deal without a job creator peer (agreed by hand) submits at once')
 })
 
+test('a job creator whose ack of the result says no acceptance will follow (--no-accept) is not waited for: the result is submitted alone at once', t => {
+  const clock = new ManualClock(T0 + 10_000)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, holding: false }))
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  t.deepEqual(kinds(d.step({ type: 'resume' }).actions), ['deliver'])
+  const s = d.step({ type: 'delivered', noAcceptance: true })
+  t.deepEqual(s.actions, [{ kind: 'submit', deadline: (sec(T0) + 40) * 1000 }], 'at the same instant, no wait')
+  t.true(s.record.noAcceptance)
+  // a plain ack keeps the wait (the acceptance is on its way)
+  const w = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, holding: false }))
+  w.setFacts({ state: 'Agreed', since: sec(T0) })
+  w.step({ type: 'resume' })
+  t.deepEqual(w.step({ type: 'delivered' }).actions, [])
+})
+
 test('a duplicate delivery refused after the first was acked does not end the wait for the acceptance', t => {
   const clock = new ManualClock(T0 + 10_000)
   const d = driver(clock, fresh(clock, { agreedAt: sec(T0), phase: 'ran', resultCid: 'bafyx', exitCode: 0, runs: 1, holding: false }))

@@ -10,7 +10,8 @@
 // its acceptance signed off chain, and the provider submits the result with it (Market.submitAcceptedResult), which
 // settles the deal in the same transaction — two transactions per job with agree. A job creator that does not
 // answer within `acceptWaitMs` (or cannot be reached) costs nothing but that wait: the result is submitted alone and
-// the deal settles as before (accept, or the judge window passing).
+// the deal settles as before (accept, or the judge window passing). One whose ack of the result says no acceptance will
+// follow (`lilypad run --no-accept`) costs no wait at all.
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
@@ -59,6 +60,8 @@ export interface ProviderDeal {
   delivered: boolean
   /** the job creator could not be given the result (so no acceptance will come) */
   deliveryFailed?: string
+  /** the job creator acked the result saying that no acceptance will follow (`lilypad run --no-accept`) */
+  noAcceptance?: boolean
   /** ms: the result is submitted without the job creator's acceptance from then on */
   acceptBy?: number
   /** the job creator's signature over Accept(dealId, resultCid), checked by the shell: submitted with the result */
@@ -122,7 +125,7 @@ export type ProviderEvent =
   | { type: 'run-aborted' }
   | { type: 'submitted', accepted?: boolean } | { type: 'submit-failed', reason: string }
   | { type: 'acceptance', cid: string, signature: string } // the job creator's, checked by the shell
-  | { type: 'delivered' } | { type: 'deliver-failed', reason: string }
+  | { type: 'delivered', noAcceptance?: boolean } | { type: 'deliver-failed', reason: string }
   | { type: 'notified' } | { type: 'notify-failed', reason: string }
   | { type: 'settled' } | { type: 'settle-failed', reason: string }
   | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
@@ -174,7 +177,7 @@ function apply (r: ProviderDeal, e: ProviderEvent | undefined): void {
     case 'submitted': r.submitted = true; if (e.accepted === true) r.submittedAccepted = true; break
     case 'acceptance': if (!r.submitted && e.cid === r.resultCid) r.acceptance = e.signature; break
     case 'submit-failed': if (!r.submitted && !r.terminal) r.error = `submitResult failed: ${e.reason}`; break
-    case 'delivered': r.delivered = true; break
+    case 'delivered': r.delivered = true; if (e.noAcceptance === true) r.noAcceptance = true; break
     // (a second delivery started while the first one's ack was being stepped is refused as a duplicate: not a failure)
     case 'deliver-failed': if (!r.delivered) r.deliveryFailed = e.reason; r.delivered = true; break
     case 'notified': case 'notify-failed': r.notified = true; break
@@ -277,7 +280,7 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
       if (!r.delivered && r.jobCreatorPeer !== undefined) actions.push({ kind: 'deliver', deadline: resultDeadline as number })
       // the job creator, given the result, may answer with its acceptance: worth a short wait, as it saves a transaction
       r.acceptBy ??= Math.min(now + policy.acceptWaitMs, (resultDeadline as number) - policy.submitMarginSec * 1000)
-      const nobodyToAsk = r.jobCreatorPeer === undefined || r.deliveryFailed !== undefined
+      const nobodyToAsk = r.jobCreatorPeer === undefined || r.deliveryFailed !== undefined || r.noAcceptance === true
       if (r.acceptance !== undefined) {
         actions.push({ kind: 'submit', deadline: resultDeadline as number, acceptance: r.acceptance })
       } else if (nobodyToAsk || now >= r.acceptBy) {

@@ -46,10 +46,16 @@ test('the job creator takes its provider\'s signed result and refuses forged or 
 
   // the real one, delivered before anyone waits (a fast provider), is kept until wait() asks
   const real = await signed(provider, dealId)
-  await deliverResult(rpHost, NETWORK, peer, real)
+  t.deepEqual(await deliverResult(rpHost, NETWORK, peer, real), { type: 'ack' }, 'a plain ack: an acceptance may follow')
   const got = await receiver.wait({ deal: d, dealId }, AbortSignal.timeout(5000))
   t.deepEqual(got.result, real.result)
   t.is(got.from, rpHost.peerId.toString())
+
+  // a job that will not accept (--no-accept): its ack tells the provider not to wait for an acceptance
+  const d3 = deal(3n)
+  const id3 = idOf('Deal', testDomain, d3)
+  receiver.expect({ deal: d3, dealId: id3, accepting: false })
+  t.deepEqual(await deliverResult(rpHost, NETWORK, peer, await signed(provider, id3)), { type: 'ack', acceptance: 'none' })
 })
 
 test('the provider takes the job creator\'s acceptance of its own result only, and refuses the rest with named errors', async t => {

@@ -10,14 +10,19 @@ import { protocols } from '../../protocols/protocol-id.ts'
 import {
   checkAcceptance, decodeAcceptance, encodeAcceptance, MAX_ACCEPTANCE_MESSAGE, type AcceptanceDelivery,
   checkResult, decodeResultAck, decodeProviderMessage, encodeResultAck, encodeResultDelivery, encodeDealNotice,
-  ResultRejectedError, MAX_RESULT_MESSAGE, type ResultDelivery, type DealNotice
+  ResultRejectedError, MAX_RESULT_MESSAGE, type ResultDelivery, type DealNotice, type ResultAck
 } from '../../protocols/result/index.ts'
 import type { Accept, Deal, LilypadDomain, Result } from '../../protocols/eip712.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 
 const STEP_MS = 5000
 
-export interface ExpectedResult { deal: Deal, dealId: string }
+export interface ExpectedResult {
+  deal: Deal
+  dealId: string
+  /** false: this job creator will not send its acceptance of the result (the ack says so; the provider submits at once) */
+  accepting?: boolean
+}
 export interface ReceivedResult { result: Result, signature: string, addrs: string[], from: string }
 export interface ReceivedNotice { notice: DealNotice, from: string }
 
@@ -115,12 +120,13 @@ export class ResultReceiver extends ProtocolReceiver {
         if (w === undefined) throw new ResultRejectedError('UNKNOWN_DEAL', `not waiting for deal ${id}`)
         if (msg.type === 'notice') {
           notice = { notice: msg.notice, from: connection.remotePeer.toString() }
+          ack = encodeResultAck({ type: 'ack' })
         } else {
           const d = msg.delivery
           checkResult(d, w.expected.deal, w.expected.dealId, this.domain)
           accepted = { result: d.result, signature: d.signature, addrs: d.addrs, from: connection.remotePeer.toString() }
+          ack = encodeResultAck(w.expected.accepting === false ? { type: 'ack', acceptance: 'none' } : { type: 'ack' })
         }
-        ack = encodeResultAck({ type: 'ack' })
       } catch (err) {
         const code = err instanceof ResultRejectedError ? err.code : 'MALFORMED'
         ack = encodeResultAck({ type: 'reject', code })
@@ -192,9 +198,12 @@ export async function sendAcceptance (host: LilypadHost, networkId: string, peer
   await send(host, networkId, peer, encodeAcceptance(delivery), signal, protocols.acceptance(networkId))
 }
 
-/** Provider side: sends a signed result to the job creator; resolves when acked, throws ResultRejectedError otherwise. */
-export async function deliverResult (host: LilypadHost, networkId: string, peer: string, delivery: ResultDelivery, signal?: AbortSignal): Promise<void> {
-  await send(host, networkId, peer, encodeResultDelivery(delivery), signal)
+/**
+ * Provider side: sends a signed result to the job creator; resolves with its ack (which may say that no acceptance
+ * will follow), throws ResultRejectedError when refused.
+ */
+export async function deliverResult (host: LilypadHost, networkId: string, peer: string, delivery: ResultDelivery, signal?: AbortSignal): Promise<ResultAck & { type: 'ack' }> {
+  return await send(host, networkId, peer, encodeResultDelivery(delivery), signal)
 }
 
 /** Provider side: tells the job creator something about a deal it countersigned (its agree failed). */
@@ -202,7 +211,7 @@ export async function sendDealNotice (host: LilypadHost, networkId: string, peer
   await send(host, networkId, peer, encodeDealNotice(notice), signal)
 }
 
-async function send (host: LilypadHost, networkId: string, peer: string, message: Uint8Array, signal?: AbortSignal, protocol = protocols.result(networkId)): Promise<void> {
+async function send (host: LilypadHost, networkId: string, peer: string, message: Uint8Array, signal?: AbortSignal, protocol = protocols.result(networkId)): Promise<ResultAck & { type: 'ack' }> {
   const sig = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(STEP_MS), ...(signal !== undefined ? [signal] : [])])
   // openStream goes through reach: a peer whose addresses aged out of the peer store is re-resolved
   const stream = await openStream(host, peerIdFromString(peer), protocol, { signal: sig() })
@@ -212,6 +221,7 @@ async function send (host: LilypadHost, networkId: string, peer: string, message
     const ack = decodeResultAck((await lp.read({ signal: sig() })).subarray())
     await stream.close({ signal: sig() }).catch(() => { stream.abort(new Error('close failed')) })
     if (ack.type === 'reject') throw new ResultRejectedError(ack.code, 'the job creator refused it')
+    return ack
   } catch (err) {
     stream.abort(err as Error)
     throw err

@@ -378,7 +378,7 @@ export class JobCreator {
       jc.onNotice(n.notice.dealId.toLowerCase(), n.notice.detail, n.from).catch(err => { if (!jc.stopController.signal.aborted) reportError(jc.c, 'job-creator', err, 'a provider\'s notice was not handled', { dealId: n.notice.dealId }) })
     }))
     if (!opts.chain.follower.running) await opts.chain.follower.start()
-    for (const rec of await jc.deals.open()) jc.results.expect({ deal: rec.deal, dealId: rec.dealId })
+    for (const rec of await jc.deals.open()) jc.results.expect({ deal: rec.deal, dealId: rec.dealId, accepting: rec.accept })
     // input files an earlier process held and never released (it died) stop being served once their time is up
     await opts.store.releaseExpiredInputs().catch(err => { reportError(jc.c, 'job-creator', err, 'releasing expired input files failed') })
     // open deals of earlier runs: refunded at their deadline, accepted once fetched, closed when the chain closes them
@@ -700,7 +700,9 @@ export class JobCreator {
     const { deal, dealId } = agreed
     const chain = this.opts.chain
     const id = dealId.toLowerCase()
-    this.results.expect({ deal, dealId })
+    // whether this job answers a verified result with its signed acceptance; if not, the ack of the result says so
+    const accepting = req.accept !== false && (req.signer === undefined || isWallet(req.signer))
+    this.results.expect({ deal, dealId, accepting })
     const reported = new Set<string>()
     const reportTx = (what: string, hash: string): void => {
       if (reported.has(what)) return
@@ -727,7 +729,7 @@ export class JobCreator {
     const logsDone = new AbortController()
     try {
       // recorded before anything else: a Ctrl-C from here on leaves a deal the next run can refund
-      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: req.accept !== false && (req.signer === undefined || isWallet(req.signer)), ...(req.signer !== undefined ? { wallet: true, jobCreatorSignature: agreed.jobCreatorSignature } : {}) }, this.driver.now(), this.policy)
+      const rec0 = jobCreatorDeal({ dealId: id, deal, job: jobOffer, providerPeer: agreed.providerPeer, accept: accepting, ...(req.signer !== undefined ? { wallet: true, jobCreatorSignature: agreed.jobCreatorSignature } : {}) }, this.driver.now(), this.policy)
       await this.driver.add(rec0)
       // matched once the deal is on record: whoever hears of the deal id can look it up
       ctx.phase('matched', `${deal.resourceProvider} (peer ${agreed.providerPeer.slice(-8)})`, id)

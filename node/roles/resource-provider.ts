@@ -543,7 +543,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         const result: Result = { dealId: rec.dealId, resultCid: rec.resultCid, exitCode: rec.exitCode ?? -1, timestamp: BigInt(Math.floor(this.c.clock.now() / 1000)) }
         const signature = await signMessage('Result', chain.domain, result, chain.wallet)
         try {
-          await deliverResult(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { result, signature, addrs: this.opts.host.getMultiaddrs().map(m => m.toString()) }, signal)
+          const ack = await deliverResult(this.opts.host, this.opts.network.networkId, rec.jobCreatorPeer, { result, signature, addrs: this.opts.host.getMultiaddrs().map(m => m.toString()) }, signal)
+          // no acceptance will follow: submit alone now rather than after the wait for one
+          if (ack.acceptance === 'none') return { type: 'delivered', noAcceptance: true }
         } catch (err) {
           // the job creator refused it (it no longer waits for this deal), or its peer does not speak the result
           // protocol (a client driving the chain by hand, the contract bridge, a node not started yet): it reads the

@@ -1,4 +1,5 @@
 import test from 'ava'
+import { encode } from 'cborg'
 import { Wallet, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
 import { signMessage, idOf, type Deal, type LilypadDomain, type Result } from '../eip712.ts'
 import { MessageValidationError } from '../errors.ts'
@@ -71,6 +72,8 @@ test('malformed bytes are a MessageValidationError, never a crash', t => {
 
 test('acks and rejections round-trip', t => {
   t.deepEqual(decodeResultAck(encodeResultAck({ type: 'ack' })), { type: 'ack' })
+  t.deepEqual(decodeResultAck(encodeResultAck({ type: 'ack', acceptance: 'none' })), { type: 'ack', acceptance: 'none' }, 'no acceptance will follow')
+  for (const bad of [[1, 'ack', 'maybe'], [1, 'ack', 1], [1, 'ack', 'no-acceptance', 'x']]) t.throws(() => decodeResultAck(encode(bad)), { instanceOf: MessageValidationError }, JSON.stringify(bad))
   t.deepEqual(decodeResultAck(encodeResultAck({ type: 'reject', code: 'WRONG_DEAL' })), { type: 'reject', code: 'WRONG_DEAL' })
 })
 

@@ -30,7 +30,11 @@ export type DealNoticeCode = 'AGREE_FAILED'
 const NOTICE_CODES = new Set<string>(['AGREE_FAILED'])
 const MAX_NOTICE_DETAIL = 200
 
-export type ResultAck = { type: 'ack' } | { type: 'reject', code: ResultRejectCode }
+/**
+ * `acceptance: 'none'` (a job creator's ack of a result): no signed acceptance will follow (`lilypad run --no-accept`),
+ * so the provider submits the result alone at once rather than waiting for one.
+ */
+export type ResultAck = { type: 'ack', acceptance?: 'none' } | { type: 'reject', code: ResultRejectCode }
 export type ResultRejectCode = 'MALFORMED' | 'UNKNOWN_DEAL' | 'BAD_SIGNATURE' | 'WRONG_DEAL' | 'WRONG_RESULT'
 const REJECT_CODES = new Set<string>(['MALFORMED', 'UNKNOWN_DEAL', 'BAD_SIGNATURE', 'WRONG_DEAL', 'WRONG_RESULT'])
 
@@ -107,12 +111,14 @@ export function decodeProviderMessage (bytes: Uint8Array): { type: 'result', del
 }
 
 export function encodeResultAck (a: ResultAck): Uint8Array {
-  return encode(a.type === 'ack' ? [RESULT_VERSION, 'ack'] : [RESULT_VERSION, 'reject', a.code])
+  if (a.type === 'reject') return encode([RESULT_VERSION, 'reject', a.code])
+  return encode(a.acceptance === 'none' ? [RESULT_VERSION, 'ack', 'no-acceptance'] : [RESULT_VERSION, 'ack'])
 }
 
 export function decodeResultAck (bytes: Uint8Array): ResultAck {
   const raw = decodeTop(bytes, 256)
   if (raw[1] === 'ack' && raw.length === 2) return { type: 'ack' }
+  if (raw[1] === 'ack' && raw.length === 3 && raw[2] === 'no-acceptance') return { type: 'ack', acceptance: 'none' }
   if (raw[1] === 'reject' && raw.length === 3 && REJECT_CODES.has(raw[2] as string)) return { type: 'reject', code: raw[2] as ResultRejectCode }
   throw malformed('ack')
 }
