@@ -121,7 +121,7 @@ test.serial('a job whose only fitting provider is busy and banned fails at once 
   const queued: unknown[] = []
   const err = await t.throwsAsync(jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'banned' }, target, onProgress: e => { if (e.type === 'lilypad:job:queued') queued.push(e.detail) } }))
   t.is(err?.name, 'NoMatchingProviderError')
-  t.regex(err?.message ?? '', /apart from providers that failed it or are banned for a while \(1\)/)
+  t.regex(err?.message ?? '', new RegExp(`apart from 1 provider that failed this job or is banned for a while \\(${target.toLowerCase()}: no-result\\)`))
   t.deepEqual(queued, [], 'never told it waits for a busy provider: the only one is banned')
   t.is((await busy).exitCode, 0)
 })
@@ -143,6 +143,7 @@ test.serial('a provider one dial failed to reach is asked again, after the other
   t.is(jc.bans.record(target, verdict.failure!, now()), 'banned', 'a second failed dial within the TTL bans it')
   const err = await t.throwsAsync(jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'banned' }, target }))
   t.is(err?.name, 'NoMatchingProviderError')
+  t.regex(err?.message ?? '', new RegExp(`apart from 1 provider that failed this job or is banned for a while \\(${target.toLowerCase()}: unreachable\\)`), 'the error names the provider and why')
 })
 
 test.serial('a job that will not accept (--no-accept) says so in its ack of the result: the provider submits the result alone at once, without waiting for an acceptance', async t => {

@@ -647,10 +647,12 @@ export class JobCreator {
       // booked slots that fit: their providers exist and will free a slot — a queue, not "none"; unless every provider
       // that fits (free or busy) failed this job or is banned: then there is nothing to wait for
       const notTarget = (p: string): boolean => only !== undefined && p.toLowerCase() !== only
-      const fit = fittingProviders({
+      const fitting = {
         free: this.book.match(job, { now, limit: 1024, exclude: notTarget }).map(x => x.live.offer.provider),
         busy: this.book.busyMatching(job, { now, exclude: notTarget }).map(l => l.offer.provider)
-      }, p => excluded.has(p) || this.bans.banned(p, nowMs))
+      }
+      const ruledOut = (p: string): boolean => excluded.has(p) || this.bans.banned(p, nowMs)
+      const fit = fittingProviders(fitting, ruledOut)
       const d = queue.decide({ free: 0, busyProviders: fit.busyProviders, ruledOut: fit.ruledOut, providersSeen })
       let left = d.kind === 'wait' ? queue.leftMs(d) : 0
       if (d.kind === 'fail' && d.reason === 'no-match' && this.offerSync.pullsInFlight > 0 && syncGrace > 0) left = Math.min(1000, syncGrace)
@@ -659,15 +661,22 @@ export class JobCreator {
           throw new QueueTimeoutError(`every provider that fits stayed busy for ${Math.round(queue.waitedMs() / 1000)} s (${queue.busyProviders} busy)`, queue.busyProviders, queue.waitedMs())
         }
         const n = this.book.size
-        const skipped = excluded.size + this.bans.bannedCount(nowMs)
         throw new NoMatchingProviderError(n === 0 && this.book.busy(now).length === 0
           ? 'no resource provider offers are known (no peer answered, or none is on the network)'
-          : `none of the ${n + this.book.busy(now).length} known offers (free or busy) fits the job (resources, price, mediators, module or target)${skipped > 0 ? ` apart from providers that failed it or are banned for a while (${skipped})` : ''}`)
+          : `none of the ${n + this.book.busy(now).length} known offers (free or busy) fits the job (resources, price, mediators, module or target)${this.ruledOutNote(fitting, ruledOut, fit.ruledOut, nowMs)}`)
       }
       const t = performance.now()
       await this.bookChange(signal, left)
       if (d.kind === 'fail') syncGrace -= performance.now() - t
     }
+  }
+
+  /** " apart from N provider(s) that …", naming up to three of the fitting providers ruled out and why; '' when none. */
+  private ruledOutNote (fitting: { free: string[], busy: string[] }, ruledOut: (p: string) => boolean, count: number, nowMs: number): string {
+    if (count === 0) return ''
+    const named = [...new Set([...fitting.free, ...fitting.busy].map(p => p.toLowerCase()))].filter(ruledOut).slice(0, 3)
+      .map(p => `${p}: ${this.bans.lastFailure(p, nowMs) ?? (this.bans.banned(p, nowMs) ? 'its record on chain' : 'failed this job')}`)
+    return ` apart from ${count} provider${count === 1 ? ' that' : 's that'} failed this job or ${count === 1 ? 'is' : 'are'} banned for a while (${named.join('; ')}${count > named.length ? '; …' : ''})`
   }
 
   /** Resolves when gossip or sync brought offers, or after `ms`. */
