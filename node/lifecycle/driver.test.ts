@@ -13,6 +13,16 @@ import { LifecycleDriver, followClock, type Lifecycle } from './driver.ts'
 
 interface Rec { id: string, terminal: boolean, updatedAt: number, phase: string, due: number }
 
+/**
+ * The driver's timers on the process clock are unref'd (a pending wake-up must not keep a stopping node alive), so a
+ * test whose only pending work is such a timer would see its event loop empty out before it fires (ava: "Promise
+ * returned by test never resolved"; it happened under load). In a node, libp2p and the RPC hold the loop; here this does.
+ */
+function holdLoop (t: { teardown: (fn: () => void) => void }): void {
+  const hold = setInterval(() => {}, 60_000)
+  t.teardown(() => { clearInterval(hold) })
+}
+
 test('a chain clock that jumps past a wake-up time steps the record at the next block, not when the local timer fires', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'lilypad-driver-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
@@ -62,6 +72,7 @@ test('every action attempt\'s signal is aborted and has no listener of the drive
       return { type: 'done' }
     }
   }
+  holdLoop(t)
   // the process's clock, and a retry at once after the failure
   const driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Rec>(dir), { retry: { ...defaultRetryPolicy, initialMs: 0, maxMs: 0, finalLeadMs: 0 } })
   t.teardown(async () => { await driver.stop() })
@@ -241,6 +252,7 @@ test('an event that reaches a deal before its record is stored (a provider\'s re
     watch: (_rec, changed) => { watchers.push(changed); return () => { watchers.splice(watchers.indexOf(changed), 1) } },
     perform: async () => ({ type: 'done' })
   }
+  holdLoop(t)
   const driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Rec>(dir))
   t.teardown(async () => { await driver.stop() })
   // the result comes first: nothing is stored under the id yet
@@ -286,6 +298,7 @@ test('an action that ended is not started again by a step on other news that run
       return { type: 'delivered' }
     }
   }
+  holdLoop(t)
   driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Deliv>(dir))
   t.teardown(async () => { await driver!.stop() })
   const done = driver.until('d1', r => r.delivered)
@@ -320,6 +333,7 @@ test('once an action\'s outcome is stepped, a step on later news in the same tur
       return { type: 'work-failed' }
     }
   }
+  holdLoop(t)
   driver = new LifecycleDriver(quietComponents(systemClock), lifecycle, new DealStore<Rec>(dir), { retry: { ...defaultRetryPolicy, initialMs: 0, maxMs: 0, finalLeadMs: 0 } })
   t.teardown(async () => { await driver!.stop() })
   const done = driver.until('d1', r => r.terminal)
