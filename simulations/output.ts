@@ -5,6 +5,7 @@ import { cdfPoints, lineChart } from './plots.ts'
 import { quantile } from './metrics.ts'
 import type { ScenarioResult } from './scenarios.ts'
 import type { RewardsScenarioResult } from './rewards.ts'
+import type { CollusionResult } from './collusion.ts'
 
 /** JSON with bigints as strings; stable for equal inputs. */
 export function toJson (x: unknown): string {
@@ -62,9 +63,40 @@ function rewardsLevel (x: RewardsScenarioResult): string[] {
   return lines
 }
 
+/** The collusion scenario's plots: the chance of a wrong verdict, and what a dispute costs, by committee size. */
+export function collusionSvgs (r: ScenarioResult): Array<[string, string]> {
+  const c = r.summary as unknown as CollusionResult
+  const fractions = [...new Set(c.points.map(p => p.fraction))]
+  const wrong = lineChart(fractions.map(f => ({ name: `${Math.round(f * 100)} % colluding`, points: c.points.filter(p => p.fraction === f).map(p => [p.size, p.wrongVerdict] as [number, number]) })), {
+    title: `Wrong verdicts against committee size (${c.mediators} mediators, honest ones absent ${Math.round(c.absentRate * 100)} %)`,
+    xLabel: 'committee size k', yLabel: 'fraction of disputes decided wrongly',
+    marks: [{ x: c.recommendation.size, label: `default k=${c.recommendation.size}` }]
+  })
+  const none = c.points.filter(p => p.fraction === fractions[0])
+  const cost = lineChart([
+    { name: 'mediation fee (LP): one re-run per member', points: none.map(p => [p.size, p.feeLP] as [number, number]) },
+    { name: 'transactions per dispute', points: none.map(p => [p.size, p.transactions] as [number, number]), dashed: true }
+  ], { title: 'What a dispute costs against committee size', xLabel: 'committee size k', yLabel: 'LP / transactions' })
+  return [['wrong-verdict.svg', wrong], ['dispute-cost.svg', cost]]
+}
+
+function collusionReport (r: ScenarioResult, files: string[]): string[] {
+  const c = r.summary as unknown as CollusionResult
+  const lines = ['# Lilypad simulation — collusion', '',
+    `${c.mediators} mediators; every dispute judged by a committee under the committee rules (commit ${c.rules.commitWindow} s, reveal ${c.rules.revealWindow} s, bond ${c.rules.minBondLP} LP, slash ${c.rules.slashLP} LP); ` +
+    `colluders all vote the wrong verdict; honest mediators re-run (${c.rules.execCostLP} LP) and vote right, absent in ${Math.round(c.absentRate * 100)} % of disputes; half the disputes are about a wrong result. Seed ${c.seed}.`, '',
+    `**Default committee size: ${c.recommendation.size}.** ${c.recommendation.why}`, '',
+    '| k | colluding | wrong verdicts (simulated) | exact | no quorum | fee LP | transactions | honest bonds lost LP/dispute | colluders\' gain LP/dispute |',
+    '|---|---|---|---|---|---|---|---|---|']
+  for (const p of c.points) lines.push(`| ${p.size} | ${Math.round(p.fraction * 100)} % (${p.colluders}) | ${p.wrongVerdict} | ${p.wrongVerdictExact} | ${p.noQuorum} | ${p.feeLP} | ${p.transactions} | ${p.honestSlashedLP} | ${p.colluderGainLP} |`)
+  lines.push('', '## Files', '', ...files.map(f => `- ${f}`), '')
+  return lines
+}
+
 export function reportMarkdown (r: ScenarioResult, files: string[]): string {
   const s = r.summary as Record<string, any>
   const lines: string[] = []
+  if (r.scenario === 'collusion') return collusionReport(r, files).join('\n')
   if (r.scenario === 'rewards') {
     lines.push('# Lilypad simulation — rewards', '', ...rewardsTable(r), '', '## Files', '', ...files.map(f => `- ${f}`), '')
     return lines.join('\n')
@@ -107,7 +139,9 @@ export async function writeOutputs (r: ScenarioResult, dir: string): Promise<str
   await mkdir(dir, { recursive: true })
   const files: Array<[string, string]> = r.scenario === 'rewards'
     ? [['metrics.json', toJson(metricsOf(r)) + '\n']]
-    : [
+    : r.scenario === 'collusion'
+      ? [['metrics.json', toJson(metricsOf(r)) + '\n'], ...collusionSvgs(r)]
+      : [
         ['metrics.json', toJson(metricsOf(r)) + '\n'],
         ['match-latency-cdf.svg', latencyCdfSvg(r)],
         ['utilisation.svg', utilisationSvg(r)]
@@ -122,6 +156,12 @@ export async function writeOutputs (r: ScenarioResult, dir: string): Promise<str
 
 export function textSummary (r: ScenarioResult): string {
   const s = r.summary as Record<string, any>
+  if (r.scenario === 'collusion') {
+    const c = s as unknown as CollusionResult
+    return [`scenario collusion: ${c.mediators} mediators, honest ones absent ${Math.round(c.absentRate * 100)} % of disputes, seed ${c.seed}`,
+      ...c.points.map(p => `  k=${p.size}  ${String(Math.round(p.fraction * 100)).padStart(2)} % colluding  wrong ${(p.wrongVerdict * 100).toFixed(2).padStart(6)} % (exact ${(p.wrongVerdictExact * 100).toFixed(2)} %)  no quorum ${(p.noQuorum * 100).toFixed(2)} %  fee ${p.feeLP} LP  ${p.transactions} txs`),
+      `  default committee size: ${c.recommendation.size}. ${c.recommendation.why}`].join('\n')
+  }
   if (r.scenario === 'rewards') {
     return (s.rewards as RewardsScenarioResult[]).flatMap(x => [`scenario rewards: ${x.demand} real jobs per machine per epoch, ${x.epochs} epochs, ${x.rounds} canary rounds each, seed ${s.seed as number}`,
       ...x.strategies.map(t => `  ${t.strategy.padEnd(9)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),

@@ -137,3 +137,31 @@ test('rewards: every farming strategy is performed and honest work earns strictl
     }
   }
 })
+
+test('collusion: committees drawn and settled by the committee rules; wrong verdicts match the exact chance, fall with committee size, and the default is the smallest size under the target', async t => {
+  const { runCollusionScenario, exactWrongVerdict } = await import('./collusion.ts')
+  const r = runCollusionScenario({ seed: 3, mediators: 15, sizes: [1, 3, 5], fractions: [0, 0.2, 0.4], disputes: 400, absentRate: 0.05, target: 0.05, designFraction: 0.2 })
+  t.is(r.points.length, 9)
+  for (const p of r.points) {
+    // 400 disputes: the simulated share is within 4 standard deviations of the exact chance (fixed seed: no coin toss)
+    const sd = Math.sqrt(p.wrongVerdictExact * (1 - p.wrongVerdictExact) / p.disputes)
+    t.true(Math.abs(p.wrongVerdict - p.wrongVerdictExact) <= 4 * sd + 0.005, `k=${p.size} f=${p.fraction}: ${p.wrongVerdict} vs ${p.wrongVerdictExact}`)
+    t.true(p.transactions <= 2 + 2 * p.size)
+    t.is(p.feeLP, p.size * 4 / 10)
+    if (p.fraction === 0) t.is(p.colluderGainLP, 0)
+  }
+  for (const f of [0, 0.2, 0.4]) {
+    const exact = [1, 3, 5].map(k => exactWrongVerdict(15, Math.round(f * 15), k, 0.05))
+    t.true(exact[0] > exact[1] && exact[1] > exact[2], `f=${f}: ${exact.join(', ')}`)
+  }
+  // a lying majority takes the honest minority's bonds: the attack pays when it wins, which is what the size defends
+  const lying = r.points.find(p => p.size === 3 && p.fraction === 0.4)
+  t.true((lying?.honestSlashedLP ?? 0) > 0 && (lying?.colluderGainLP ?? 0) > 0)
+  const at = r.points.filter(p => p.fraction === 0.2)
+  const chosen = at.find(p => p.size === r.recommendation.size)
+  t.true(chosen !== undefined && chosen.wrongVerdictExact <= 0.05)
+  for (const p of at) if (p.size < r.recommendation.size) t.true(p.wrongVerdictExact > 0.05)
+  t.regex(r.recommendation.why, /smallest size/)
+  // exact values by hand: one mediator of 15 with 3 colluding is wrong 3/15 of the time, plus half its 5 % absences
+  t.true(Math.abs(exactWrongVerdict(15, 3, 1, 0.05) - (0.2 + 0.8 * 0.05 * 0.5)) < 1e-12)
+})

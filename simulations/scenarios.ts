@@ -5,6 +5,7 @@ import { JunkSpammer } from './spam.ts'
 import { auditThreshold, type AuditThreshold } from './audit-threshold.ts'
 import { round, type Summary } from './metrics.ts'
 import { runRewardsScenario, STRATEGIES } from './rewards.ts'
+import { defaultCollusionOptions, runCollusionScenario } from './collusion.ts'
 
 export const REWARDS_DEMAND = [40, 200] as const
 export const REWARDS_EPOCHS = 5
@@ -82,6 +83,7 @@ export function scenarioConfig (name: ScenarioName, o: ScenarioOptions): MarketC
       c.jobPatience = Math.max(c.jobPatience, span * 0.35)
       break
     case 'rewards':
+    case 'collusion':
       break
     case 'spam':
       c.spammers = Math.max(2, Math.round(o.nodes / 25))
@@ -137,6 +139,12 @@ export async function runScenario (name: string, o: ScenarioOptions): Promise<Sc
     // at two levels of real demand: a quiet testnet (40 jobs per machine a day) and a busy one (200)
     const runs = REWARDS_DEMAND.map(demand => runRewardsScenario({ seed: o.seed, demand, machinesPer: Math.max(1, Math.floor(o.nodes / STRATEGIES.length)), epochs: REWARDS_EPOCHS }))
     return { scenario: name, summary: { scenario: name, nodes: o.nodes, seed: o.seed, rewards: runs } as unknown as Summary, matchLatencies: [], analysis: Object.fromEntries(runs.map(r => [`demand${r.demand}`, { best: r.best, honestEarnsMost: r.honestEarnsMost }])) }
+  }
+  if (name === 'collusion') {
+    // disputes judged by committees under the committee rules (simulations/collusion.ts), not the event-level
+    // market: --nodes sets the network's mediators (a tenth of the nodes, 9 to 255)
+    const r = runCollusionScenario(defaultCollusionOptions(o.nodes, o.seed))
+    return { scenario: name, summary: { ...r, nodes: o.nodes } as unknown as Summary, matchLatencies: [], analysis: { recommendation: r.recommendation } }
   }
   const c = scenarioConfig(name, o)
   const sim = await runMarket(c)

@@ -43,9 +43,23 @@ test('simulate rewards --json: one JSON document with each strategy\'s income at
   }
 })
 
+test('simulate collusion --out writes metrics, two plots and a report naming the default committee size', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-sim-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const { stdout } = await cli('simulate', 'collusion', '--nodes', '90', '--out', dir)
+  t.regex(stdout, /default committee size: \d+\./)
+  t.deepEqual((await readdir(dir)).sort(), ['dispute-cost.svg', 'metrics.json', 'report.md', 'wrong-verdict.svg'])
+  t.regex(await readFile(join(dir, 'wrong-verdict.svg'), 'utf8'), /^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/)
+  t.regex(await readFile(join(dir, 'report.md'), 'utf8'), /\*\*Default committee size: \d+\.\*\*/)
+  const m = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
+  t.is(m.scenario, 'collusion')
+  t.is(m.mediators, 9)
+  t.is(m.points.length, 30)
+})
+
 test('an unknown scenario and bad flags exit 2 with a clear message', async t => {
   for (const [args, msg] of [
-    [['simulate', 'meltdown'], /unknown scenario "meltdown" \(known: steady, churn, cheaters, partition, spam, rewards\)/],
+    [['simulate', 'meltdown'], /unknown scenario "meltdown" \(known: steady, churn, cheaters, partition, spam, rewards, collusion\)/],
     [['simulate', 'steady', '--nodes', 'lots'], /--nodes must be a whole number, got "lots"/],
     [['simulate', 'steady', '--nodes', '3'], /--nodes must be between 10 and 20000/],
     [['simulate', 'steady', '--hours', '0'], /--hours must be between 0.01 and 24, got 0/],

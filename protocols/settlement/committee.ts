@@ -1,0 +1,242 @@
+// Mediation by committee (issue 15): the rules a committee of k mediators follows from its draw to its outcome,
+// as pure data and functions. They are written down here first so that the Market contract, the simulator and the
+// mediator nodes follow one copy of them (the single mediator of market.ts is the committee of one).
+//
+// The life of a committee (docs/mediation.md, "Committees"):
+//  1. draw: k distinct members out of the deal's mediators (the list both parties signed), from a 32-byte seed;
+//  2. commit: until drawnAt + commitWindow, each member posts keccak256(dealId, member, verdict, salt): nobody
+//     can read another's verdict, and the member's own address in the hash makes a copied commitment useless;
+//  3. reveal: from the moment every member has committed (or the commit window has passed) until revealWindow
+//     after it, each member that committed reveals its verdict and salt;
+//  4. finalize (anyone): once every member that committed has revealed, or the reveal window has passed. A verdict
+//     with a quorum (more than half of k: the same verdict from a majority of the whole committee, absent members
+//     counting against) decides. Its voters share the fee; every other member (voted the other way, never
+//     committed, never revealed) loses `slash` of its bond (at most what it has), shared by the majority too.
+//     Without a quorum the result stands, as when today's single mediator lets its window pass: the provider is
+//     paid, the job creator gets the fee back and the slashed bonds; nobody is paid for a verdict.
+// Every split is exact: integer shares, the remainder to the first majority member in draw order.
+import { concat, keccak256, toBeHex, zeroPadValue } from 'ethers'
+import { DealState, type DealStateValue, type DealTerms, type Transfer } from './market.ts'
+
+export interface CommitteeRules {
+  /** the committee size wanted (odd); a deal naming fewer mediators gets the largest odd number it can */
+  size: number
+  /** seconds from the draw in which every member commits */
+  commitWindow: number
+  /** seconds, from the end of the commit phase, in which members reveal */
+  revealWindow: number
+  /** LP wei a mediator must have bonded to be named in a deal */
+  minBond: bigint
+  /** LP wei a member loses for a vote against the majority or no vote (at most its bond) */
+  slash: bigint
+}
+
+export type CommitteeErrorName =
+  | 'CommitteeTooSmall' | 'MediatorUnbonded' | 'PartyAsMediator' | 'DuplicateMediator'
+  | 'NotCommitteeMember' | 'CommitWindowClosed' | 'AlreadyCommitted' | 'RevealNotOpen' | 'RevealWindowClosed'
+  | 'NotCommitted' | 'AlreadyRevealed' | 'CommitmentMismatch' | 'VotingOpen'
+
+export class CommitteeRulesError extends Error {
+  static override name = 'CommitteeRulesError'
+  override name = CommitteeRulesError.name
+}
+
+/** The rules' own sanity, as a Market's constructor would check them. */
+export function checkCommitteeRules (r: CommitteeRules): CommitteeRules {
+  const bad = (what: string): never => { throw new CommitteeRulesError(`committee rules: ${what}`) }
+  if (!Number.isInteger(r.size) || r.size < 1 || r.size > 255 || r.size % 2 === 0) bad(`size must be an odd integer in 1..255, got ${r.size}`)
+  if (!Number.isInteger(r.commitWindow) || r.commitWindow < 1) bad(`commitWindow must be a positive integer of seconds, got ${r.commitWindow}`)
+  if (!Number.isInteger(r.revealWindow) || r.revealWindow < 1) bad(`revealWindow must be a positive integer of seconds, got ${r.revealWindow}`)
+  if (r.minBond < 1n) bad('minBond must be positive: an unbonded mediator cannot be made to pay for a wrong vote')
+  if (r.slash < 1n || r.slash > r.minBond) bad(`slash must be in 1..minBond, got ${r.slash}`)
+  return r
+}
+
+// abi.encode of static words is their 32-byte concatenation; written out, it is several times faster than ethers'
+// AbiCoder, which matters to the simulator drawing thousands of committees (committee.test.ts checks they agree)
+const word = (n: number): string => toBeHex(n, 32)
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
+
+/** The committee a deal with n mediators gets: min(size, n), made odd (so there is always a strict majority). */
+export function committeeSizeFor (n: number, size: number): number {
+  const k = Math.min(size, n)
+  return k % 2 === 1 ? k : k - 1
+}
+
+/**
+ * k distinct indices into a list of n, drawn from `seed` (32 bytes, 0x-hex) by a partial Fisher–Yates shuffle:
+ * position i swaps with i + keccak256(abi.encode(seed, i)) mod (n − i). Draw order is kept (it orders the fee's
+ * remainder). The modulo bias is below n / 2^256.
+ */
+export function drawCommittee (seed: string, n: number, k: number): number[] {
+  if (!Number.isInteger(n) || n < 1 || n > 255) throw new RangeError(`a committee is drawn from 1..255 mediators, not ${n}`)
+  if (!Number.isInteger(k) || k < 1 || k > n) throw new RangeError(`a committee of ${k} cannot be drawn from ${n}`)
+  const idx = Array.from({ length: n }, (_, i) => i)
+  for (let i = 0; i < k; i++) {
+    const j = i + Number(BigInt(keccak256(concat([seed, word(i)]))) % BigInt(n - i))
+    const t = idx[i]; idx[i] = idx[j]; idx[j] = t
+  }
+  return idx.slice(0, k)
+}
+
+/** What a member commits to: keccak256(abi.encode(dealId, member, verdict, salt)). */
+export function voteCommitment (dealId: string, member: string, resultCorrect: boolean, salt: string): string {
+  return keccak256(concat([zeroPadValue(dealId, 32), zeroPadValue(member, 32), word(resultCorrect ? 1 : 0), zeroPadValue(salt, 32)]))
+}
+
+/**
+ * A deal's mediators as a committee needs them at agreement: enough of them, none twice, neither party, each bonded
+ * (a bond is what a wrong or missing vote costs; the Market keeps bonds from being withdrawn while they may be owed).
+ */
+export function checkCommitteeAgree (terms: Pick<DealTerms, 'mediators' | 'jobCreator' | 'resourceProvider'>, rules: CommitteeRules, bondOf: (account: string) => bigint): CommitteeErrorName | null {
+  const ms = terms.mediators
+  if (ms.length < 1) return 'CommitteeTooSmall'
+  for (let i = 0; i < ms.length; i++) {
+    for (let j = 0; j < i; j++) if (same(ms[i], ms[j])) return 'DuplicateMediator'
+    if (same(ms[i], terms.jobCreator) || same(ms[i], terms.resourceProvider)) return 'PartyAsMediator'
+    if (bondOf(ms[i]) < rules.minBond) return 'MediatorUnbonded'
+  }
+  return null
+}
+
+/** One committee's votes, as the contract would store them beside the deal's record. */
+export interface CommitteeRecord {
+  dealId: string
+  /** member addresses, in draw order */
+  members: string[]
+  drawnAt: number
+  /** when the last member committed (the reveal phase then opens at once), else null */
+  allCommittedAt: number | null
+  commitments: Array<string | null>
+  votes: Array<boolean | null>
+}
+
+export type CommitteeStep = { ok: true, record: CommitteeRecord } | { ok: false, error: CommitteeErrorName }
+
+export function newCommittee (dealId: string, mediators: string[], seed: string, rules: CommitteeRules, now: number): CommitteeRecord {
+  const k = committeeSizeFor(mediators.length, rules.size)
+  const members = drawCommittee(seed, mediators.length, k).map(i => mediators[i])
+  return { dealId, members, drawnAt: now, allCommittedAt: null, commitments: members.map(() => null), votes: members.map(() => null) }
+}
+
+export function commitDeadline (c: CommitteeRecord, rules: CommitteeRules): number {
+  return c.drawnAt + rules.commitWindow
+}
+
+/** The last second a reveal is accepted. */
+export function revealDeadline (c: CommitteeRecord, rules: CommitteeRules): number {
+  return (c.allCommittedAt ?? commitDeadline(c, rules)) + rules.revealWindow
+}
+
+function revealOpen (c: CommitteeRecord, rules: CommitteeRules, now: number): boolean {
+  return c.allCommittedAt !== null || now > commitDeadline(c, rules)
+}
+
+/** True once finalize may be called: nothing more can change the tally. */
+export function votingOver (c: CommitteeRecord, rules: CommitteeRules, now: number): boolean {
+  if (now > revealDeadline(c, rules)) return true
+  return revealOpen(c, rules, now) && c.commitments.every((h, i) => h === null || c.votes[i] !== null)
+}
+
+function memberIndex (c: CommitteeRecord, caller: string): number {
+  return c.members.findIndex(m => same(m, caller))
+}
+
+const fail = (error: CommitteeErrorName): CommitteeStep => ({ ok: false, error })
+
+export function commitVote (c: CommitteeRecord, rules: CommitteeRules, a: { caller: string, commitment: string, now: number }): CommitteeStep {
+  const i = memberIndex(c, a.caller)
+  if (i < 0) return fail('NotCommitteeMember')
+  if (a.now > commitDeadline(c, rules)) return fail('CommitWindowClosed')
+  if (c.commitments[i] !== null) return fail('AlreadyCommitted')
+  const commitments = c.commitments.slice()
+  commitments[i] = a.commitment
+  const allCommittedAt = commitments.every(h => h !== null) ? a.now : null
+  return { ok: true, record: { ...c, commitments, allCommittedAt } }
+}
+
+export function revealVote (c: CommitteeRecord, rules: CommitteeRules, a: { caller: string, resultCorrect: boolean, salt: string, now: number }): CommitteeStep {
+  const i = memberIndex(c, a.caller)
+  if (i < 0) return fail('NotCommitteeMember')
+  if (!revealOpen(c, rules, a.now)) return fail('RevealNotOpen')
+  if (a.now > revealDeadline(c, rules)) return fail('RevealWindowClosed')
+  const h = c.commitments[i]
+  if (h === null) return fail('NotCommitted')
+  if (c.votes[i] !== null) return fail('AlreadyRevealed')
+  if (voteCommitment(c.dealId, c.members[i], a.resultCorrect, a.salt) !== h.toLowerCase()) return fail('CommitmentMismatch')
+  const votes = c.votes.slice()
+  votes[i] = a.resultCorrect
+  return { ok: true, record: { ...c, votes } }
+}
+
+export type CommitteeOutcome = 'correct' | 'wrong' | 'no-quorum'
+
+export interface CommitteeTally {
+  outcome: CommitteeOutcome
+  /** indices (draw order) of the members whose vote decided */
+  majority: number[]
+  /** indices of the members who lose part of their bond */
+  slashed: number[]
+}
+
+export function quorumOf (k: number): number {
+  return Math.floor(k / 2) + 1
+}
+
+export function tally (c: CommitteeRecord): CommitteeTally {
+  const q = quorumOf(c.members.length)
+  const yes: number[] = []
+  const no: number[] = []
+  const silent: number[] = []
+  c.votes.forEach((v, i) => (v === true ? yes : v === false ? no : silent).push(i))
+  if (yes.length >= q) return { outcome: 'correct', majority: yes, slashed: [...no, ...silent].sort((a, b) => a - b) }
+  if (no.length >= q) return { outcome: 'wrong', majority: no, slashed: [...yes, ...silent].sort((a, b) => a - b) }
+  return { outcome: 'no-quorum', majority: [], slashed: silent }
+}
+
+export interface CommitteeSettlement {
+  state: DealStateValue
+  tally: CommitteeTally
+  /** deposits credited: the deal's escrow (price + fee + collateral) and every slashed amount, exactly */
+  credits: Transfer[]
+  /** bonds debited */
+  slashes: Transfer[]
+}
+
+export type FinalizeStep = { ok: true, settlement: CommitteeSettlement } | { ok: false, error: CommitteeErrorName }
+
+/** Splits `amount` among `to` in equal integer shares, the remainder to the first. */
+function split (amount: bigint, to: string[]): Transfer[] {
+  if (amount === 0n || to.length === 0) return []
+  const share = amount / BigInt(to.length)
+  const rest = amount - share * BigInt(to.length)
+  return to.map((account, i) => ({ account, amount: share + (i === 0 ? rest : 0n) })).filter(t => t.amount !== 0n)
+}
+
+/** The committee's outcome and who gets what; `bondOf` is each member's bond when finalize runs. */
+export function finalizeCommittee (c: CommitteeRecord, terms: DealTerms, rules: CommitteeRules, a: { now: number, bondOf: (account: string) => bigint }): FinalizeStep {
+  if (!votingOver(c, rules, a.now)) return { ok: false, error: 'VotingOpen' }
+  const t = tally(c)
+  const slashes: Transfer[] = t.slashed.map(i => {
+    const bond = a.bondOf(c.members[i])
+    return { account: c.members[i], amount: bond < rules.slash ? bond : rules.slash }
+  }).filter(s => s.amount !== 0n)
+  const slashedTotal = slashes.reduce((s, x) => s + x.amount, 0n)
+  const { price, collateral, mediationFee: fee, jobCreator: jc, resourceProvider: rp } = terms
+  const majority = t.majority.map(i => c.members[i])
+  let state: DealStateValue
+  let credits: Transfer[]
+  if (t.outcome === 'no-quorum') {
+    state = DealState.TimedOutMediation
+    credits = [{ account: rp, amount: price + collateral }, { account: jc, amount: fee + slashedTotal }]
+  } else {
+    state = t.outcome === 'correct' ? DealState.MediatedCorrect : DealState.MediatedWrong
+    credits = [{ account: t.outcome === 'correct' ? rp : jc, amount: price + collateral }, ...split(fee + slashedTotal, majority)]
+  }
+  return { ok: true, settlement: { state, tally: t, credits: credits.filter(x => x.amount !== 0n), slashes } }
+}
+
+/** The transactions one dispute costs the committee and the finalizer: k commits, k reveals, one finalize. */
+export function committeeTransactions (k: number): number {
+  return 2 * k + 1
+}
