@@ -24,6 +24,8 @@ const CLI = fileURLToPath(new URL('../cli/bin.ts', import.meta.url))
 const CHILD = fileURLToPath(new URL('./soak-child.ts', import.meta.url))
 /** the job creator that the harness funds itself (anvil dev key 7) */
 const EXTRA_JC_KEY = 7
+/** a `lilypad run` slower than this keeps its output in the out dir */
+const SLOW_CLI_RUN_MS = 20_000
 
 export interface SoakOptions {
   /** run length; default 3 minutes (quick) */
@@ -243,7 +245,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
       const errors: string[] = []
       for (let attempt = 1; attempt <= 3 && !stopping; attempt++) {
         const r = await new Promise<{ code: number | null, stdout: string, stderr: string }>(resolve => {
-          const p = spawn(process.execPath, [CLI, 'run', 'cowsay:v0.0.1', '-i', `Message=cli ${i}`, '--json'], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'cli-data'), WEB3_PRIVATE_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+          const p = spawn(process.execPath, [CLI, 'run', 'cowsay:v0.0.1', '-i', `Message=cli ${i}`, '--json'], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'cli-data'), WEB3_PRIVATE_KEY: '', LILYPAD_LOG_LEVEL: process.env.LILYPAD_LOG_LEVEL ?? 'info' }, stdio: ['ignore', 'pipe', 'pipe'] })
           cliProcs.add(p)
           p.once('exit', () => { cliProcs.delete(p) })
           let stdout = ''
@@ -253,7 +255,10 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
           p.once('exit', code => { resolve({ code, stdout, stderr }) })
         })
         if (r.code === 0) {
-          jobs.push({ t: Date.now(), source: 'lilypad-run', ok: true, ms: Math.round(performance.now() - start), attempts: attempt, errors })
+          const ms = Math.round(performance.now() - start)
+          jobs.push({ t: Date.now(), source: 'lilypad-run', ok: true, ms, attempts: attempt, errors })
+          // a slow run keeps what it printed (its phases and its info log), to say afterwards where the time went
+          if (ms > SLOW_CLI_RUN_MS) await writeFile(join(opts.outDir, `slow-run-${i}.log`), `${ms} ms, attempt ${attempt}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`).catch((e: Error) => { opts.log(`could not keep the slow run's output: ${e.message}`) })
           return
         }
         errors.push(`exit ${String(r.code)}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`.slice(0, 400))
