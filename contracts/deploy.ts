@@ -12,6 +12,7 @@ import {
 import type { NetworkFile, NetworkContracts } from '../node/config/network.ts'
 import { waitForReceipt } from '../node/chain/queue.ts'
 import { boundsToJson, type MarketBounds } from '../protocols/settlement/index.ts'
+import type { CommitteeRules } from '../protocols/settlement/committee.ts'
 import { jobManagerConfigToJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 import { defaultRewardRules, defaultRewardsConfig, rulesHash, setupToJson, type RewardRules, type RewardsConfig } from '../protocols/incentives/index.ts'
 
@@ -30,6 +31,8 @@ export interface DeployOptions {
   bridges?: string[]
   /** Network-wide limits on deal terms, fixed in the Market (default `defaultMarketBounds`). */
   marketBounds?: MarketBounds
+  /** How disputes are judged by committees, fixed in the Market (default `defaultCommitteeRules`: committees off). */
+  committeeRules?: CommitteeRules
   /** The JobManager's fixed parameters (default `defaultJobManagerConfig`). */
   jobManagerConfig?: JobManagerConfig
   /** Modules contracts may request, with their price in LP wei (none by default: nothing can be requested). */
@@ -61,6 +64,12 @@ export class DeployError extends Error {
   static override name = 'DeployError'
   override name = 'DeployError'
 }
+
+/**
+ * Committees off (size 1: every dispute has one drawn mediator, as before committees) until the mediator nodes
+ * commit and reveal; the other values are what a network turning them on would start from (docs/mediation.md).
+ */
+export const defaultCommitteeRules: CommitteeRules = { size: 1, commitWindow: 3600, revealWindow: 3600, unbondDelay: 16 * 86_400, minBond: parseEther('100'), slash: parseEther('10') }
 
 export const defaultFaucet = { fund: parseEther('10000000'), drip: parseEther('1000'), capPerPeriod: parseEther('10000'), periodSeconds: 86_400 }
 export const defaultExampleClient = { callbackGasLimit: 500_000, timeout: 3600, fund: parseEther('1000') }
@@ -124,7 +133,7 @@ export async function deployAll (opts: DeployOptions): Promise<Deployment> {
     const token = await deploy('LilypadToken', lilypadTokenFactory(signer), me, opts.supply ?? parseEther('1000000000'))
     const directory = await deploy('Directory', directoryFactory(signer), me)
     const bounds = opts.marketBounds ?? defaultMarketBounds
-    const market = await deploy('Market', marketFactory(signer), token.address, directory.address, bounds)
+    const market = await deploy('Market', marketFactory(signer), token.address, directory.address, bounds, opts.committeeRules ?? defaultCommitteeRules)
     const jmConfig = opts.jobManagerConfig ?? defaultJobManagerConfig
     const jobManager = await deploy('JobManager', jobManagerFactory(signer), token.address, market.address, directory.address, jmConfig, me)
     const contracts: NetworkContracts = { token: token.address, market: market.address, directory: directory.address, jobManager: jobManager.address }

@@ -7,6 +7,7 @@ import { deployAll, type Deployment, type DeployOptions } from './deploy.ts'
 import { signMessage, idOf, type Deal, type JobOffer, type LilypadDomain } from '../protocols/eip712.ts'
 import { connectLilypadToken, connectMarket } from './generated/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
+import type { CommitteeRules } from '../protocols/settlement/committee.ts'
 import { canonicalInputsJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 
 export const LP = (n: number | string): bigint => parseEther(String(n))
@@ -50,6 +51,8 @@ export interface Devnet {
   rp2: ChainClient
   m1: ChainClient
   m2: ChainClient
+  /** With committee rules: a third approved mediator (anvil key 10); m1..m3 deposit as the others do and bond. */
+  m3?: ChainClient
   stranger: ChainClient
   /** A key the owner never approved as mediator (or bridge). */
   outsider: ChainClient
@@ -64,11 +67,11 @@ export interface Devnet {
  * `accounts` beyond the ten the devnet's actors use are funded with ETH only (keys in `anvil.keys`); `rewards`
  * deploys the Rewards contract as the deploy module does.
  */
-export async function startDevnet (opts: { deposit?: bigint, chainId?: number, exampleClient?: boolean, bounds?: MarketBounds, jobManager?: JobManagerConfig, bridgeBond?: bigint, accounts?: number, rewards?: DeployOptions['rewards'] } = {}): Promise<Devnet> {
-  const anvil = await startAnvil({ chainId: opts.chainId ?? 31337, accounts: Math.max(10, opts.accounts ?? 10) })
+export async function startDevnet (opts: { deposit?: bigint, chainId?: number, exampleClient?: boolean, bounds?: MarketBounds, committee?: CommitteeRules, committeeBonds?: bigint[], jobManager?: JobManagerConfig, bridgeBond?: bigint, accounts?: number, rewards?: DeployOptions['rewards'] } = {}): Promise<Devnet> {
+  const anvil = await startAnvil({ chainId: opts.chainId ?? 31337, accounts: Math.max(opts.committee !== undefined ? 11 : 10, opts.accounts ?? 10) })
   try {
     const k = anvil.keys
-    const mediatorAddrs = [new Wallet(k[5]).address, new Wallet(k[6]).address]
+    const mediatorAddrs = [new Wallet(k[5]).address, new Wallet(k[6]).address, ...(opts.committee !== undefined ? [new Wallet(k[10]).address] : [])]
     const deployment = await deployAll({
       rpcUrl: anvil.rpcUrl,
       privateKey: k[0],
@@ -76,6 +79,7 @@ export async function startDevnet (opts: { deposit?: bigint, chainId?: number, e
       mediators: mediatorAddrs,
       bridges: [new Wallet(k[9]).address],
       marketBounds: opts.bounds ?? TEST_BOUNDS,
+      ...(opts.committee !== undefined ? { committeeRules: opts.committee } : {}),
       jobManagerConfig: opts.jobManager ?? TEST_JOB_MANAGER,
       modulePrices: { [COWSAY]: TEST_MODULE_PRICE },
       callbackGasPrice: TEST_CALLBACK_GAS_PRICE,
@@ -94,11 +98,25 @@ export async function startDevnet (opts: { deposit?: bigint, chainId?: number, e
     await Promise.all([jc, jc2, rp, rp2, bridge].map(async c => { await c.deposit(amount) }))
     await Promise.all([m1, m2].map(async c => { await c.register(Roles.Mediator, `peer-${c.address.slice(2, 8)}`) }))
     await bridge.register(Roles.JobCreator | Roles.Bridge, 'peer-bridge')
+    let m3: ChainClient | undefined
+    if (opts.committee !== undefined) {
+      m3 = await mk(10)
+      const c3 = m3
+      await admin.queue.send('fund', async () => await token.transfer.populateTransaction(c3.address, amount * 2n))
+      await c3.register(Roles.Mediator, `peer-${c3.address.slice(2, 8)}`)
+      const bonds = opts.committeeBonds ?? [0, 1, 2].map(() => opts.committee!.minBond * 3n)
+      await Promise.all([m1, m2, c3].map(async (c, i) => {
+        await c.deposit(amount)
+        if (bonds[i] === 0n) return
+        await c.queue.send('bond', async () => await c.market.bond.populateTransaction(bonds[i]))
+      }))
+      clients.push(c3)
+    }
     await bridge.depositBond(opts.bridgeBond ?? LP(100))
     const provider = new JsonRpcProvider(anvil.rpcUrl, Network.from(anvil.chainId), { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 })
     const domain = { chainId: BigInt(anvil.chainId), verifyingContract: network.contracts.market }
     return {
-      anvil, deployment, provider, admin, jc, jc2, rp, rp2, m1, m2, stranger, outsider, bridge, domain, clients,
+      anvil, deployment, provider, admin, jc, jc2, rp, rp2, m1, m2, ...(m3 !== undefined ? { m3 } : {}), stranger, outsider, bridge, domain, clients,
       stop: async () => {
         for (const c of clients) c.stop()
         provider.destroy()

@@ -45,7 +45,7 @@ export function defaultCollusionOptions (nodes: number, seed: number): Collusion
 
 /** The deal every dispute is about (LP): price 1, collateral 2, and a fee that pays each member's re-run (0.4). */
 const EXEC_COST = 4n * LP / 10n
-const RULES: CommitteeRules = checkCommitteeRules({ size: 1, commitWindow: 3600, revealWindow: 1800, minBond: 20n * LP, slash: 2n * LP })
+const RULES: CommitteeRules = checkCommitteeRules({ size: 1, commitWindow: 3600, revealWindow: 1800, unbondDelay: 30 * 86_400, minBond: 20n * LP, slash: 2n * LP })
 
 export interface CollusionPoint {
   size: number

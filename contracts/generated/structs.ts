@@ -15,6 +15,8 @@ export interface JobResultStruct { status: BigNumberish, client: string, bridge:
 export interface JobResultStructOutput { status: bigint, client: string, bridge: string, payment: bigint, deadline: bigint, callbackGasLimit: bigint, callbackPending: boolean, exitCode: bigint, dealId: string, resultCid: string }
 export interface MarketBoundsStruct { minResultTimeout: BigNumberish, maxResultTimeout: BigNumberish, minJudgeWindow: BigNumberish, maxJudgeWindow: BigNumberish, minMediateTimeout: BigNumberish, maxMediateTimeout: BigNumberish, maxDealTtl: BigNumberish, minMediationFee: BigNumberish }
 export interface MarketBoundsStructOutput { minResultTimeout: bigint, maxResultTimeout: bigint, minJudgeWindow: bigint, maxJudgeWindow: bigint, minMediateTimeout: bigint, maxMediateTimeout: bigint, maxDealTtl: bigint, minMediationFee: bigint }
+export interface CommitteeRulesStruct { size: BigNumberish, commitWindow: BigNumberish, revealWindow: BigNumberish, unbondDelay: BigNumberish, minBond: BigNumberish, slash: BigNumberish }
+export interface CommitteeRulesStructOutput { size: bigint, commitWindow: bigint, revealWindow: bigint, unbondDelay: bigint, minBond: bigint, slash: bigint }
 export interface RewardsConfigStruct { genesis: BigNumberish, epochLength: BigNumberish, reportWindow: BigNumberish, challengeDelay: BigNumberish, claimWindow: BigNumberish, maxPerEpoch: BigNumberish, threshold: BigNumberish, rulesHash: BytesLike }
 export interface RewardsConfigStructOutput { genesis: bigint, epochLength: bigint, reportWindow: bigint, challengeDelay: bigint, claimWindow: bigint, maxPerEpoch: bigint, threshold: bigint, rulesHash: string }
 export interface ClaimStruct { epoch: BigNumberish, account: string, amount: BigNumberish, proof: Array<BytesLike> }

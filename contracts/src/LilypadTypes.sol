@@ -60,6 +60,24 @@ struct MarketBounds {
     uint96 minMediationFee;
 }
 
+/// How a dispute is judged by a committee of mediators (protocols/settlement/committee.ts), fixed when the Market is
+/// deployed. A deal naming n mediators is judged by min(size, n) of them, made odd; a committee of one is the single
+/// mediator of `mediate`/`timeoutMediation`, so `size` 1 turns committees off.
+struct CommitteeRules {
+    /// odd, 1..9
+    uint8 size;
+    /// seconds from the draw in which every member commits its hidden vote
+    uint32 commitWindow;
+    /// seconds, from the end of the commit phase, in which members reveal
+    uint32 revealWindow;
+    /// seconds a bond being withdrawn stays slashable; longer than any deal's life
+    uint32 unbondDelay;
+    /// LP wei every mediator named in a committee deal must have bonded at agreement
+    uint96 minBond;
+    /// LP wei a member loses for a vote against the majority or no vote (at most its bond)
+    uint96 slash;
+}
+
 /// Life of a deal on chain. Values 4..8 are final; a final record is kept (one slot) so a deal id can never be
 /// agreed or settled twice and the JobManager can still check its result hash.
 library DealStates {

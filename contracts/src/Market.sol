@@ -7,7 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Deal, DealStates, DealHashing, MarketBounds} from "./LilypadTypes.sol";
+import {Deal, DealStates, DealHashing, MarketBounds, CommitteeRules} from "./LilypadTypes.sol";
 import {Directory} from "./Directory.sol";
 
 /// Escrow and the deal state machine.
@@ -26,6 +26,14 @@ import {Directory} from "./Directory.sol";
 /// mediator. They make a deal whose windows nobody can meet (a zero result window that lets the job creator take the
 /// provider's collateral in the next block) impossible to agree, whatever the two parties signed. They are
 /// immutable: a deal is signed against these rules, and a Market with no owner has no key that could change them.
+///
+/// Committees (protocols/settlement/committee.ts has the same rules as pure functions): a dispute or audit of a deal
+/// naming n mediators is judged by k = min(rules.size, n), made odd. k = 1 is the single drawn mediator of `mediate`.
+/// For k > 1 the record's mediatorIndex is COMMITTEE and the committee is drawn from a seed kept beside it: each member
+/// commits keccak256(abi.encode(dealId, member, verdict, salt)), then reveals; `finalizeCommittee` pays the majority
+/// (fee and the slashed bonds of everyone else) or, without a quorum, lets the result stand. A mediator named in a
+/// committee deal must have `minBond` bonded at agreement, and a bond being withdrawn stays slashable for
+/// `unbondDelay`, longer than any committee deal can still need it.
 contract Market is EIP712 {
     using SafeERC20 for IERC20;
 
@@ -36,7 +44,29 @@ contract Market is EIP712 {
         bytes25 resultHash; // top 200 bits of keccak256(bytes(resultCid)); 2^100 collision work is plenty
     }
 
+    /// One slot: a committee is at most 9 members, its draw kept as their indices into deal.mediators.
+    struct Committee {
+        uint40 drawnAt;
+        /// when the last member committed (the reveal phase opened then); 0 while some have not
+        uint40 allCommittedAt;
+        uint8 k;
+        /// bit i: the i-th member in draw order has committed / revealed / revealed "correct"
+        uint16 committed;
+        uint16 revealed;
+        uint16 verdicts;
+        /// byte i: the i-th member's index into deal.mediators
+        uint72 members;
+    }
+
+    struct Bond {
+        uint256 amount;
+        uint256 unbonding;
+        uint256 unbondAt;
+    }
+
     uint256 internal constant PPM = 1_000_000;
+    /// a DealRecord.mediatorIndex that means "judged by a committee" (a deal names at most 255 mediators: 0..254)
+    uint8 public constant COMMITTEE = type(uint8).max;
     uint8 public constant TIMEOUT_RESULT = 0;
     uint8 public constant TIMEOUT_MEDIATION = 1;
     /// EIP-712 type of a job creator's acceptance given off chain (protocols/eip712.ts `AcceptTypes`).
@@ -54,10 +84,21 @@ contract Market is EIP712 {
     uint32 internal immutable maxDealTtl;
     uint96 internal immutable minMediationFee;
 
+    uint8 internal immutable committeeSize;
+    uint32 internal immutable commitWindow;
+    uint32 internal immutable revealWindow;
+    uint32 internal immutable unbondDelay;
+    uint96 internal immutable minBond;
+    uint96 internal immutable bondSlash;
+
     mapping(address => uint256) public deposits;
     mapping(bytes32 => DealRecord) public deals;
     /// Job creator => nonce word => bitmap; nonces need not be sequential, but sequential ones share a word.
     mapping(address => mapping(uint256 => uint256)) public nonceBitmap;
+    mapping(bytes32 => Committee) public committees;
+    /// deal id => slot => two commitments: the top 128 bits of member 2s's (high half) and of member 2s+1's (low)
+    mapping(bytes32 => mapping(uint256 => bytes32)) public voteCommitments;
+    mapping(address => Bond) public bonds;
 
     event Deposited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -81,6 +122,16 @@ contract Market is EIP712 {
         bytes32 indexed dealId, address indexed jobCreator, address indexed resourceProvider, uint8 which
     );
     event BoundsSet(MarketBounds bounds);
+    event CommitteeRulesSet(CommitteeRules rules);
+    event CommitteeDrawn(bytes32 indexed dealId, bytes32 seed, uint8 size, bool audit);
+    event VoteCommitted(bytes32 indexed dealId, address indexed member);
+    event VoteRevealed(bytes32 indexed dealId, address indexed member, bool resultCorrect);
+    /// majority and slashed: bit i is the i-th member in draw order
+    event CommitteeFinalized(bytes32 indexed dealId, uint8 state, uint16 majority, uint16 slashed);
+    event Bonded(address indexed mediator, uint256 amount);
+    event UnbondStarted(address indexed mediator, uint256 amount, uint256 dueAt);
+    event Unbonded(address indexed mediator, uint256 amount);
+    event BondSlashed(address indexed mediator, bytes32 indexed dealId, uint256 amount);
 
     error ZeroAmount();
     error InsufficientBalance(address account, uint256 needed, uint256 available);
@@ -113,8 +164,26 @@ contract Market is EIP712 {
     error MediationFeeTooLow(uint96 mediationFee, uint96 min);
     error AuditWithoutFee();
     error InvalidBounds();
+    error InvalidCommitteeRules();
+    error MediatorUnbonded(address mediator, uint256 bond);
+    error PartyAsMediator(address mediator);
+    error DuplicateMediator(address mediator);
+    error CommitteeDispute(bytes32 dealId);
+    error NotACommitteeDispute(bytes32 dealId);
+    error NotCommitteeMember(address caller);
+    error CommitWindowClosed(uint256 deadline);
+    error AlreadyCommitted(address member);
+    error RevealNotOpen(uint256 opensAfter);
+    error RevealWindowClosed(uint256 deadline);
+    error NotCommitted(address member);
+    error AlreadyRevealed(address member);
+    error CommitmentMismatch(address member);
+    error VotingOpen(uint256 until);
+    error InsufficientBond(address account, uint256 needed, uint256 available);
+    error NothingUnbonding();
+    error UnbondNotDue(uint256 dueAt);
 
-    constructor(IERC20 token_, Directory directory_, MarketBounds memory b) EIP712("Lilypad", "1") {
+    constructor(IERC20 token_, Directory directory_, MarketBounds memory b, CommitteeRules memory c) EIP712("Lilypad", "1") {
         if (
             b.minResultTimeout == 0 || b.minResultTimeout > b.maxResultTimeout || b.minJudgeWindow == 0
                 || b.minJudgeWindow > b.maxJudgeWindow || b.minMediateTimeout == 0
@@ -130,7 +199,27 @@ contract Market is EIP712 {
         maxMediateTimeout = b.maxMediateTimeout;
         maxDealTtl = b.maxDealTtl;
         minMediationFee = b.minMediationFee;
+        // size 1: no committees, the rest unused. Otherwise the bond must outlive every deal it can be owed in: an
+        // agreed deal's dispute starts within its result and judge windows, and its committee lasts both vote windows.
+        if (c.size == 0 || c.size > 9 || c.size % 2 == 0) revert InvalidCommitteeRules();
+        if (
+            c.size > 1
+                && (c.commitWindow == 0 || c.revealWindow == 0 || c.minBond == 0 || c.slash == 0 || c.slash > c.minBond
+                    || uint256(c.unbondDelay) < uint256(b.maxResultTimeout) + b.maxJudgeWindow + c.commitWindow + c.revealWindow)
+        ) revert InvalidCommitteeRules();
+        committeeSize = c.size;
+        commitWindow = c.commitWindow;
+        revealWindow = c.revealWindow;
+        unbondDelay = c.unbondDelay;
+        minBond = c.minBond;
+        bondSlash = c.slash;
         emit BoundsSet(b);
+        emit CommitteeRulesSet(c);
+    }
+
+    /// The committee rules every dispute follows.
+    function committeeRules() external view returns (CommitteeRules memory) {
+        return CommitteeRules(committeeSize, commitWindow, revealWindow, unbondDelay, minBond, bondSlash);
     }
 
     /// The network-wide bounds every deal's terms must satisfy at `agree`.
@@ -202,6 +291,7 @@ contract Market is EIP712 {
         for (uint256 i; i < nMediators; ++i) {
             if (!directory.isMediator(deal.mediators[i])) revert NotAMediator(deal.mediators[i]);
         }
+        if (_committeeSizeFor(nMediators) > 1) _checkCommitteeMediators(deal);
         if (deal.collateral < deal.mediationFee) revert CollateralBelowFee(deal.collateral, deal.mediationFee);
 
         id = dealId(deal);
@@ -293,13 +383,14 @@ contract Market is EIP712 {
         if (block.timestamp > deadline) revert JudgeWindowClosed(deadline);
         rec.state = DealStates.Challenged;
         rec.since = uint40(block.timestamp);
-        rec.mediatorIndex = _drawMediator(id, deal.mediators.length);
+        address mediator = _startDispute(id, deal, rec, false);
         deals[id] = rec;
-        emit DealChallenged(id, msg.sender, deal.mediators[rec.mediatorIndex], false);
+        emit DealChallenged(id, msg.sender, mediator, false);
     }
 
     function mediate(Deal calldata deal, bool resultCorrect) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+        if (rec.mediatorIndex == COMMITTEE) revert CommitteeDispute(id);
         address mediator = deal.mediators[rec.mediatorIndex];
         if (msg.sender != mediator) revert NotSelectedMediator(msg.sender, mediator);
         uint256 deadline = uint256(rec.since) + deal.mediateTimeout;
@@ -330,6 +421,7 @@ contract Market is EIP712 {
     /// No verdict in time: the mediator was at fault, so the result stands and the job creator gets its fee back.
     function timeoutMediation(Deal calldata deal) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+        if (rec.mediatorIndex == COMMITTEE) revert CommitteeDispute(id);
         uint256 deadline = uint256(rec.since) + deal.mediateTimeout;
         if (block.timestamp <= deadline) revert MediationWindowOpen(deadline);
         deals[id].state = DealStates.TimedOutMediation;
@@ -388,15 +480,16 @@ contract Market is EIP712 {
             && uint256(keccak256(abi.encode(block.prevrandao, id, resultHash))) % PPM < deal.auditPpm;
         rec.since = uint40(block.timestamp);
         rec.resultHash = resultHash;
+        address mediator;
         if (audited) {
             rec.state = DealStates.Challenged;
-            rec.mediatorIndex = _drawMediator(id, deal.mediators.length);
+            mediator = _startDispute(id, deal, rec, true);
         } else {
             rec.state = unaudited;
         }
         deals[id] = rec;
         emit ResultSubmitted(id, msg.sender, resultCid, audited);
-        if (audited) emit DealChallenged(id, deal.jobCreator, deal.mediators[rec.mediatorIndex], true);
+        if (audited) emit DealChallenged(id, deal.jobCreator, mediator, true);
     }
 
     function _closeAsSettled(bytes32 id, Deal calldata deal, bool early) internal {
@@ -447,9 +540,213 @@ contract Market is EIP712 {
         }
     }
 
-    /// prevrandao is known to the block proposer, who could bias the draw by withholding a block; acceptable while
-    /// mediators are owner-approved (see docs/contracts.md).
-    function _drawMediator(bytes32 id, uint256 n) internal view returns (uint8) {
-        return uint8(uint256(keccak256(abi.encode(block.prevrandao, id))) % n);
+    // ---- committees ----
+
+    /// Moves `amount` of the caller's deposit into its mediator bond.
+    function bond(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        _debit(msg.sender, amount);
+        bonds[msg.sender].amount += amount;
+        emit Bonded(msg.sender, amount);
+    }
+
+    /// Starts withdrawing `amount` of the caller's bond: it stays slashable, and `finishUnbond` returns it to the
+    /// deposit once `unbondDelay` has passed (a later start restarts the wait for everything unbonding).
+    function startUnbond(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        Bond storage b = bonds[msg.sender];
+        if (b.amount < amount) revert InsufficientBond(msg.sender, amount, b.amount);
+        b.amount -= amount;
+        b.unbonding += amount;
+        b.unbondAt = block.timestamp + unbondDelay;
+        emit UnbondStarted(msg.sender, amount, b.unbondAt);
+    }
+
+    function finishUnbond() external {
+        Bond storage b = bonds[msg.sender];
+        uint256 amount = b.unbonding;
+        if (amount == 0) revert NothingUnbonding();
+        if (block.timestamp < b.unbondAt) revert UnbondNotDue(b.unbondAt);
+        b.unbonding = 0;
+        deposits[msg.sender] += amount;
+        emit Unbonded(msg.sender, amount);
+    }
+
+    /// A committee member commits its hidden verdict: keccak256(abi.encode(dealId, member, resultCorrect, salt)), of
+    /// which the top 128 bits are kept (two to a slot; finding two votes with the same 128 bits takes ~2^64 hashes).
+    function commitVote(Deal calldata deal, bytes32 commitment) external {
+        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
+        Committee memory c = committees[id];
+        uint256 pos = _position(deal, c, msg.sender);
+        uint256 deadline = uint256(c.drawnAt) + commitWindow;
+        if (block.timestamp > deadline) revert CommitWindowClosed(deadline);
+        uint16 bit = uint16(1 << pos);
+        if (c.committed & bit != 0) revert AlreadyCommitted(msg.sender);
+        uint256 half = pos % 2 == 0 ? 128 : 0;
+        voteCommitments[id][pos / 2] |= bytes32(uint256(uint128(bytes16(commitment))) << half);
+        c.committed |= bit;
+        if (c.committed == uint16((1 << c.k) - 1)) c.allCommittedAt = uint40(block.timestamp);
+        committees[id] = c;
+        emit VoteCommitted(id, msg.sender);
+    }
+
+    function revealVote(Deal calldata deal, bool resultCorrect, bytes32 salt) external {
+        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
+        Committee memory c = committees[id];
+        uint256 pos = _position(deal, c, msg.sender);
+        uint256 commitEnd = _commitEnd(c);
+        if (c.allCommittedAt == 0 && block.timestamp <= commitEnd) revert RevealNotOpen(commitEnd);
+        uint256 deadline = commitEnd + revealWindow;
+        if (block.timestamp > deadline) revert RevealWindowClosed(deadline);
+        uint16 bit = uint16(1 << pos);
+        if (c.committed & bit == 0) revert NotCommitted(msg.sender);
+        if (c.revealed & bit != 0) revert AlreadyRevealed(msg.sender);
+        uint128 kept = uint128(uint256(voteCommitments[id][pos / 2]) >> (pos % 2 == 0 ? 128 : 0));
+        if (bytes16(keccak256(abi.encode(id, msg.sender, resultCorrect, salt))) != bytes16(kept)) {
+            revert CommitmentMismatch(msg.sender);
+        }
+        c.revealed |= bit;
+        if (resultCorrect) c.verdicts |= bit;
+        committees[id] = c;
+        emit VoteRevealed(id, msg.sender, resultCorrect);
+    }
+
+    /// Anyone, once every member that committed has revealed (after the commit phase) or the reveal window has passed.
+    function finalizeCommittee(Deal calldata deal) external {
+        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
+        Committee memory c = committees[id];
+        uint256 commitEnd = _commitEnd(c);
+        uint256 revealEnd = commitEnd + revealWindow;
+        bool over = block.timestamp > revealEnd
+            || ((c.allCommittedAt != 0 || block.timestamp > commitEnd) && c.revealed == c.committed);
+        if (!over) revert VotingOpen(revealEnd);
+
+        uint16 all = uint16((1 << c.k) - 1);
+        uint16 no = c.revealed & ~c.verdicts;
+        uint256 quorum = c.k / 2 + 1;
+        uint16 majority;
+        uint16 slashed;
+        uint8 state;
+        if (_count(c.verdicts) >= quorum) {
+            (state, majority, slashed) = (DealStates.MediatedCorrect, c.verdicts, all & ~c.verdicts);
+        } else if (_count(no) >= quorum) {
+            (state, majority, slashed) = (DealStates.MediatedWrong, no, all & ~no);
+        } else {
+            (state, slashed) = (DealStates.TimedOutMediation, all & ~c.revealed);
+        }
+        uint256 pot = deal.mediationFee;
+        for (uint256 i; i < c.k; ++i) {
+            if (slashed & (1 << i) != 0) pot += _slash(_member(deal, c, i), id);
+        }
+        for (uint256 i; i < c.k; i += 2) {
+            if (c.committed & (3 << i) != 0) delete voteCommitments[id][i / 2];
+        }
+        deals[id].state = state;
+        delete committees[id];
+        if (state == DealStates.TimedOutMediation) {
+            deposits[deal.resourceProvider] += uint256(deal.price) + deal.collateral;
+            if (pot != 0) deposits[deal.jobCreator] += pot;
+            emit DealTimedOut(id, deal.jobCreator, deal.resourceProvider, TIMEOUT_MEDIATION);
+        } else {
+            address winner = state == DealStates.MediatedCorrect ? deal.resourceProvider : deal.jobCreator;
+            deposits[winner] += uint256(deal.price) + deal.collateral;
+            uint256 count = _count(majority);
+            uint256 share = pot / count;
+            uint256 rest = pot - share * count;
+            for (uint256 i; i < c.k; ++i) {
+                if (majority & (1 << i) == 0) continue;
+                uint256 amount = share + rest;
+                rest = 0;
+                if (amount != 0) deposits[_member(deal, c, i)] += amount;
+            }
+            emit DealMediated(id, address(0), deal.resourceProvider, state == DealStates.MediatedCorrect);
+        }
+        emit CommitteeFinalized(id, state, majority, slashed);
+    }
+
+    function _committeeSizeFor(uint256 n) internal view returns (uint256 k) {
+        k = n < committeeSize ? n : committeeSize;
+        if (k % 2 == 0) k -= 1;
+    }
+
+    /// A committee deal's mediators: none twice, neither party, each bonded (what a wrong or missing vote costs).
+    function _checkCommitteeMediators(Deal calldata deal) internal view {
+        uint256 n = deal.mediators.length;
+        for (uint256 i; i < n; ++i) {
+            address m = deal.mediators[i];
+            for (uint256 j; j < i; ++j) {
+                if (deal.mediators[j] == m) revert DuplicateMediator(m);
+            }
+            if (m == deal.jobCreator || m == deal.resourceProvider) revert PartyAsMediator(m);
+            uint256 b = bonds[m].amount;
+            if (b < minBond) revert MediatorUnbonded(m, b);
+        }
+    }
+
+    /// Draws who judges a dispute starting now: the single mediator (returned) or, for k > 1, a committee (its seed
+    /// kept; address(0) returned). prevrandao is known to the block proposer, who could bias the draw by withholding
+    /// a block; docs/mediation.md says what replaces it.
+    function _startDispute(bytes32 id, Deal calldata deal, DealRecord memory rec, bool audit)
+        internal
+        returns (address)
+    {
+        uint256 n = deal.mediators.length;
+        bytes32 seed = keccak256(abi.encode(block.prevrandao, id));
+        uint256 k = _committeeSizeFor(n);
+        if (k == 1) {
+            rec.mediatorIndex = uint8(uint256(seed) % n);
+            return deal.mediators[rec.mediatorIndex];
+        }
+        rec.mediatorIndex = COMMITTEE;
+        committees[id] = Committee(uint40(block.timestamp), 0, uint8(k), 0, 0, 0, _draw(seed, n, k));
+        emit CommitteeDrawn(id, seed, uint8(k), audit);
+        return address(0);
+    }
+
+    /// k distinct indices into n, in draw order, byte i the i-th: a partial Fisher–Yates shuffle by
+    /// keccak256(abi.encode(seed, i)).
+    function _draw(bytes32 seed, uint256 n, uint256 k) internal pure returns (uint72 members) {
+        uint8[] memory idx = new uint8[](n);
+        for (uint256 i; i < n; ++i) idx[i] = uint8(i);
+        for (uint256 i; i < k; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (n - i);
+            (idx[i], idx[j]) = (idx[j], idx[i]);
+            members |= uint72(idx[i]) << (8 * i);
+        }
+    }
+
+    function _member(Deal calldata deal, Committee memory c, uint256 i) internal pure returns (address) {
+        return deal.mediators[uint8(c.members >> (8 * i))];
+    }
+
+    function _position(Deal calldata deal, Committee memory c, address who) internal pure returns (uint256) {
+        for (uint256 i; i < c.k; ++i) {
+            if (_member(deal, c, i) == who) return i;
+        }
+        revert NotCommitteeMember(who);
+    }
+
+    function _commitEnd(Committee memory c) internal view returns (uint256) {
+        return c.allCommittedAt != 0 ? c.allCommittedAt : uint256(c.drawnAt) + commitWindow;
+    }
+
+    function _count(uint16 mask) internal pure returns (uint256 n) {
+        for (; mask != 0; mask &= mask - 1) ++n;
+    }
+
+    /// Takes up to `bondSlash` from the member's bond, then from what it is unbonding; returns what was taken.
+    function _slash(address m, bytes32 id) internal returns (uint256 taken) {
+        Bond storage b = bonds[m];
+        uint256 want = bondSlash;
+        uint256 fromBond = b.amount < want ? b.amount : want;
+        uint256 fromUnbonding = want - fromBond;
+        if (fromUnbonding > b.unbonding) fromUnbonding = b.unbonding;
+        if (fromBond != 0) b.amount -= fromBond;
+        if (fromUnbonding != 0) b.unbonding -= fromUnbonding;
+        taken = fromBond + fromUnbonding;
+        if (taken != 0) emit BondSlashed(m, id, taken);
     }
 }

@@ -6,6 +6,7 @@ import { startDevnet, makeDeal, signDeal, increaseTime, marketBalances, LP, TEST
 import { checkBounds, type MarketBounds, type MarketErrorName } from '../../protocols/settlement/index.ts'
 import type { Deal } from '../../protocols/eip712.ts'
 import { marketFactory } from '../generated/index.ts'
+import { defaultCommitteeRules } from '../deploy.ts'
 
 const BOUNDS: MarketBounds = { ...TEST_BOUNDS, minResultTimeout: 60, minJudgeWindow: 60, minMediateTimeout: 60, maxResultTimeout: 7 * 86_400, maxDealTtl: 3600, minMediationFee: LP(1) }
 
@@ -13,10 +14,10 @@ let net: Devnet
 test.before(async () => { net = await startDevnet({ bounds: BOUNDS }) })
 test.after.always(async () => { await net?.stop() })
 
-async function revertsWith (t: ExecutionContext, p: Promise<unknown>, reason: string): Promise<void> {
+async function revertsWith (t: ExecutionContext, p: Promise<unknown>, reason: string, what = ''): Promise<void> {
   const err = await t.throwsAsync(p)
-  t.is(err?.name, 'ContractRevertError', err?.message)
-  t.is((err as unknown as { reason: string }).reason, reason, err?.message)
+  t.is(err?.name, 'ContractRevertError', `${what} ${err?.message ?? ''}`)
+  t.is((err as unknown as { reason: string }).reason, reason, `${what} ${err?.message ?? ''}`)
 }
 
 /** The job creator agrees a deal the provider countersigned (anyone may call agree). */
@@ -84,7 +85,22 @@ test.serial('an audit without a mediation fee is refused where the network allow
 test.serial('a Market cannot be deployed with bounds that refuse everything or nothing', async t => {
   const factory = marketFactory(net.admin.wallet)
   for (const bad of [{ minResultTimeout: 0 }, { minJudgeWindow: 10, maxJudgeWindow: 9 }, { maxDealTtl: 0 }]) {
-    const tx = await factory.getDeployTransaction(net.deployment.contracts.token, net.deployment.contracts.directory, { ...BOUNDS, ...bad })
+    const tx = await factory.getDeployTransaction(net.deployment.contracts.token, net.deployment.contracts.directory, { ...BOUNDS, ...bad }, defaultCommitteeRules)
     await revertsWith(t, net.admin.queue.send('deploy Market', async () => tx), 'InvalidBounds')
+  }
+})
+
+test.serial('a Market cannot be deployed with committee rules that cannot work: an even size, no windows, no bond, a slash above the bond, a bond that can leave before a dispute ends', async t => {
+  const factory = marketFactory(net.admin.wallet)
+  const on = { ...defaultCommitteeRules, size: 3, unbondDelay: BOUNDS.maxResultTimeout + BOUNDS.maxJudgeWindow + defaultCommitteeRules.commitWindow + defaultCommitteeRules.revealWindow }
+  for (const bad of [{ size: 0 }, { size: 2 }, { size: 33 }, { commitWindow: 0 }, { revealWindow: 0 }, { minBond: 0n }, { slash: 0n }, { slash: on.minBond + 1n }, { unbondDelay: on.unbondDelay - 1 }]) {
+    const tx = await factory.getDeployTransaction(net.deployment.contracts.token, net.deployment.contracts.directory, BOUNDS, { ...on, ...bad })
+    await revertsWith(t, net.admin.queue.send('deploy Market', async () => tx), 'InvalidCommitteeRules', JSON.stringify(bad, (_k, v) => typeof v === 'bigint' ? String(v) : v))
+  }
+  // the longest delay that is still refused is one second short; this one works, and so does size 1 with nothing else set
+  for (const good of [on, { size: 1, commitWindow: 0, revealWindow: 0, unbondDelay: 0, minBond: 0n, slash: 0n }]) {
+    const tx = await factory.getDeployTransaction(net.deployment.contracts.token, net.deployment.contracts.directory, BOUNDS, good)
+    const r = await (await net.admin.wallet.sendTransaction(tx)).wait()
+    t.is(r?.status, 1)
   }
 })

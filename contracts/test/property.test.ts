@@ -2,14 +2,16 @@
 // protocols/settlement: same success or same named error, same ledger, same deal records; tokens conserved after
 // every step; after every deadline has passed and every deal is closed, no deal holds funds. Terms are drawn
 // inside and outside the Market's network-wide bounds (zero and over-long windows, far expiries, audits without a
-// fee), so the bound checks and their order are compared too.
+// fee), so the bound checks and their order are compared too. The Market judges disputes of deals naming three
+// mediators by committee (size 3): bonds, commits, reveals and finalize are compared the same way.
 // Seeded (LILYPAD_PROPERTY_SEED) so a failure replays; LILYPAD_PROPERTY_RUNS overrides the number of sequences.
 import test from 'ava'
-import { Interface, Wallet, keccak256, toUtf8Bytes, ZeroHash, MaxUint256 } from 'ethers'
+import { Interface, Wallet, keccak256, toUtf8Bytes, toBeHex, ZeroHash, MaxUint256 } from 'ethers'
 import { startDevnet, LP, TEST_BOUNDS, type Devnet } from '../fixture.ts'
 import { MarketAbi, LilypadTokenAbi } from '../generated/index.ts'
 import { idOf, signMessage, type Deal } from '../../protocols/eip712.ts'
-import { apply, emptyMarket, depositOf, totalHeld, isFinal, heldBy, DealState, type MarketModel, type MarketAction, type MarketBounds } from '../../protocols/settlement/index.ts'
+import { apply, emptyMarket, depositOf, totalHeld, isFinal, heldBy, DealState, COMMITTEE, type MarketModel, type MarketAction, type MarketBounds } from '../../protocols/settlement/index.ts'
+import { voteCommitment, type CommitteeRules } from '../../protocols/settlement/committee.ts'
 import { decodeRevert, revertDataOf, toStruct } from '../../node/chain/index.ts'
 
 const RUNS = Number(process.env.LILYPAD_PROPERTY_RUNS ?? 500)
@@ -17,6 +19,8 @@ const SEED = Number(process.env.LILYPAD_PROPERTY_SEED ?? 20261123)
 
 const market = new Interface(MarketAbi as unknown as string[])
 const erc20 = new Interface(LilypadTokenAbi as unknown as string[])
+// short windows so that random steps cross them; the bond must outlive the longest result and judge windows (600 s)
+const COMMITTEE_RULES: CommitteeRules = { size: 3, commitWindow: 400, revealWindow: 400, unbondDelay: 2000, minBond: LP(10), slash: LP(3) }
 
 function prng (seed: number): () => number {
   let a = seed >>> 0
@@ -64,10 +68,15 @@ class Rpc {
 let net: Devnet
 let rpc: Rpc
 let bounds: MarketBounds
+/** the third mediator (anvil key 10, approved by the fixture when committees are on), so deals can name three */
+let m3: Wallet
 test.before(async () => {
-  net = await startDevnet({ deposit: LP(1000), bounds: { ...TEST_BOUNDS, maxResultTimeout: 600, maxJudgeWindow: 600, maxMediateTimeout: 600, maxDealTtl: 20_000, minMediationFee: 0n } })
+  // m1 and m2 start with a bond of 15 LP (two slashes take it below the 10 LP minimum), m3 with exactly 10 (any
+  // unbonding or slash makes deals naming it fail with MediatorUnbonded)
+  net = await startDevnet({ deposit: LP(1000), committee: COMMITTEE_RULES, committeeBonds: [LP(15), LP(15), LP(10)], bounds: { ...TEST_BOUNDS, maxResultTimeout: 600, maxJudgeWindow: 600, maxMediateTimeout: 600, maxDealTtl: 20_000, minMediationFee: 0n } })
   rpc = new Rpc(net.anvil.rpcUrl)
   bounds = await net.admin.marketBounds()
+  m3 = net.m3!.wallet
 })
 test.after.always(async () => { await net?.stop() })
 
@@ -89,7 +98,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
     const mk = (name: string, w: Wallet): Actor => ({ name, wallet: w })
     const jcs = [mk('jc', net.jc.wallet), mk('jc2', net.jc2.wallet)]
     const rps = [mk('rp', net.rp.wallet), mk('rp2', net.rp2.wallet)]
-    const meds = [mk('m1', net.m1.wallet), mk('m2', net.m2.wallet)]
+    const meds = [mk('m1', net.m1.wallet), mk('m2', net.m2.wallet), mk('m3', m3)]
     const stranger = mk('stranger', net.stranger.wallet)
     const outsider = net.outsider.address // never approved as mediator
     const actors = [...jcs, ...rps, ...meds, stranger, mk('bridge', net.bridge.wallet)] // the bridge holds a deposit too
@@ -119,14 +128,24 @@ for (let from = 0; from < RUNS; from += CHUNK) {
     for (const a of actors) await sendRaw(a, tokenAddr, erc20.encodeFunctionData('approve', [marketAddr, MaxUint256]))
     const supply = BigInt(await rpc.call(tokenAddr, erc20.encodeFunctionData('totalSupply')))
     const baseDeposits = await Promise.all(actors.map(async a => BigInt(await rpc.call(marketAddr, market.encodeFunctionData('deposits', [a.wallet.address])))))
+    const bondsOf = async (a: Actor): Promise<{ amount: bigint, unbonding: bigint, unbondAt: number }> => {
+      const [amount, unbonding, unbondAt] = market.decodeFunctionResult('bonds', await rpc.call(marketAddr, market.encodeFunctionData('bonds', [a.wallet.address])))
+      return { amount: BigInt(amount), unbonding: BigInt(unbonding), unbondAt: Number(unbondAt) }
+    }
+    const baseBonds = await Promise.all(actors.map(bondsOf))
     let nonceSeq = 1_000_000n
     let steps = 0
     let failures = 0
 
     for (let run = from; run < to; run++) {
       const snapshot = await rpc.send('evm_snapshot', []) as string
-      const model: MarketModel = emptyMarket([meds[0].wallet.address, meds[1].wallet.address], bounds)
-      actors.forEach((a, i) => { model.deposits.set(a.wallet.address.toLowerCase(), baseDeposits[i]) })
+      const model: MarketModel = emptyMarket(meds.map(m => m.wallet.address), bounds, COMMITTEE_RULES)
+      actors.forEach((a, i) => {
+        model.deposits.set(a.wallet.address.toLowerCase(), baseDeposits[i])
+        if (baseBonds[i].amount + baseBonds[i].unbonding > 0n) model.bonds.set(a.wallet.address.toLowerCase(), { ...baseBonds[i] })
+      })
+      /** each committee member's vote and salt, by deal and member, to reveal what was committed */
+      const ballots = new Map<string, { resultCorrect: boolean, salt: string }>()
       const terms = new Map<string, Deal>()
       const ids: string[] = []
       const usedNonces = new Map<string, bigint[]>()
@@ -139,7 +158,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           ...actors.map(a => read(marketAddr, market.encodeFunctionData('deposits', [a.wallet.address]))),
           read(tokenAddr, erc20.encodeFunctionData('balanceOf', [marketAddr])),
           read(tokenAddr, erc20.encodeFunctionData('totalSupply')),
-          ...touched.map(id => read(marketAddr, market.encodeFunctionData('deals', [id])))
+          ...touched.map(id => read(marketAddr, market.encodeFunctionData('deals', [id]))),
+          ...meds.map(a => read(marketAddr, market.encodeFunctionData('bonds', [a.wallet.address])))
         ])
         const where = `run ${run} (seed ${SEED}):\n${trace.join('\n')}`
         actors.forEach((a, i) => {
@@ -155,6 +175,11 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           const got = [Number(state), Number(since), Number(mediatorIndex), Number(state) === 0 || BigInt(resultHash) === 0n ? null : resultHash]
           if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`deal ${id.slice(0, 10)}: chain ${JSON.stringify(got)} model ${JSON.stringify(want)}\n${where}`)
         })
+        meds.forEach((a, i) => {
+          const [amount, unbonding, unbondAt] = market.decodeFunctionResult('bonds', reads[actors.length + 2 + touched.length + i])
+          const b = model.bonds.get(a.wallet.address.toLowerCase()) ?? { amount: 0n, unbonding: 0n, unbondAt: 0 }
+          if (BigInt(amount) !== b.amount || BigInt(unbonding) !== b.unbonding || Number(unbondAt) !== b.unbondAt) throw new Error(`bond of ${a.name}: chain ${String(amount)}/${String(unbonding)}/${String(unbondAt)} model ${b.amount}/${b.unbonding}/${b.unbondAt}\n${where}`)
+        })
       }
 
       /**
@@ -164,7 +189,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
        */
       const act = async (caller: Actor, action: MarketAction, data: string, touched: string[]): Promise<void> => {
         await rpc.send('evm_setNextBlockTimestamp', [now])
-        const dry: MarketModel = { deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), mediators: model.mediators, bounds }
+        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees) }
         const predicted = apply(dry, action, { now, prevrandao: 0n })
         trace.push(`  t=${now} ${caller.name} ${action.kind} → ${predicted.ok ? 'ok' : predicted.error}`)
         steps++
@@ -187,11 +212,33 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         await check(touched)
       }
 
+      // now and then m3, bonded at exactly the minimum, starts taking 1 LP out: deals naming it are then refused
+      if (chance(0.3)) await act(meds[2], { kind: 'startUnbond', account: m3.address, amount: LP(1) }, market.encodeFunctionData('startUnbond', [LP(1)]), [])
+      // a third of the runs open with a committee's dispute (a deal naming all three mediators, audited at its
+      // result), which the random steps below then vote on, finalize, or try to end the single-mediator way
+      if (chance(0.35)) {
+        const [jc, rp] = [pick(jcs), pick(rps)]
+        const deal: Deal = {
+          jobOfferId: keccak256(toUtf8Bytes(`committee ${run}`)), resourceOfferId: ZeroHash, jobCreator: jc.wallet.address, resourceProvider: rp.wallet.address,
+          mediators: [...meds].sort(() => rnd() - 0.5).map(m => m.wallet.address), price: LP(10), collateral: LP(20), mediationFee: LP(pick([1, 2, 7])),
+          auditPpm: 1_000_000, resultTimeout: 300, judgeWindow: 300, mediateTimeout: 300, expiry: BigInt(now + 10_000), nonce: nonceSeq++
+        }
+        const id = idOf('Deal', net.domain, deal)
+        terms.set(id, deal)
+        ids.push(id)
+        const jcSig = await signMessage('Deal', net.domain, deal, jc.wallet)
+        await act(rp, { kind: 'agree', dealId: id, terms: deal, signing: { caller: rp.wallet.address, jobCreatorSigner: jc.wallet.address, providerSigner: null } }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, '0x']), [id])
+        now += 1
+        await act(rp, { kind: 'submitResult', caller: rp.wallet.address, dealId: id, terms: deal, cid: `bafy-committee-${run}` }, market.encodeFunctionData('submitResult', [toStruct(deal), `bafy-committee-${run}`]), [id])
+      }
       const length = 6 + Math.floor(rnd() * 8)
       for (let s = 0; s < length; s++) {
-        now += pick([1, 1, 2, 5, 30, 61, 200, 301, 700])
         const r = rnd()
-        const known = ids.length > 0 ? pick(ids) : undefined
+        // a committee's dispute is picked more often than its share, and its steps come closer together, or its vote
+        // windows (400 s) pass before its members have acted
+        const known = model.committees.size > 0 && chance(0.3) ? pick([...model.committees.keys()]) : ids.length > 0 ? pick(ids) : undefined
+        const committeeStep = known !== undefined && model.committees.has(known) && chance(0.6)
+        now += committeeStep ? pick([1, 2, 5, 30, 61, 200, 450]) : pick([1, 1, 2, 5, 30, 61, 200, 301, 700])
         if (r < 0.3 || known === undefined) {
           const jc = pick(jcs)
           const rp = pick(rps)
@@ -204,7 +251,11 @@ for (let from = 0; from < RUNS; from += CHUNK) {
             resourceOfferId: ZeroHash,
             jobCreator: jc.wallet.address,
             resourceProvider: rp.wallet.address,
-            mediators: chance(0.05) ? [meds[0].wallet.address, outsider] : chance(0.5) ? [meds[0].wallet.address, meds[1].wallet.address] : [pick(meds).wallet.address],
+            mediators: chance(0.05)
+              ? [meds[0].wallet.address, outsider]
+              : chance(0.35)
+                ? (chance(0.06) ? [meds[0], meds[1], meds[0]] : [...meds].sort(() => rnd() - 0.5)).map(m => m.wallet.address)
+                : chance(0.5) ? [meds[0].wallet.address, meds[1].wallet.address] : [pick(meds).wallet.address],
             price: chance(0.05) ? LP(5000) : LP(1 + Math.floor(rnd() * 50)),
             collateral: chance(0.05) ? 0n : fee + LP(Math.floor(rnd() * 60)),
             mediationFee: fee,
@@ -238,7 +289,36 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           const jcOf = jcs.find(a => a.wallet.address === deal.jobCreator)!
           const rpOf = rps.find(a => a.wallet.address === deal.resourceProvider)!
           const batchOf = (): string[] => [known, ...ids.filter(() => chance(0.3))].slice(0, 4)
-          if (r < 0.45) {
+          if (committeeStep) {
+            // a committee's dispute: a member mostly does what its phase asks (commit, then reveal, then anyone
+            // finalizes); now and then anything else, or a stranger
+            const c = model.committees.get(known)!
+            const i = Math.floor(rnd() * c.members.length)
+            const member = meds.find(m => m.wallet.address.toLowerCase() === c.members[i].toLowerCase())!
+            const caller = chance(0.85) ? member : chance(0.5) ? stranger : pick(actors)
+            const due = c.commitments[i] === null ? 'commit' : c.votes[i] === null ? 'reveal' : 'finalize'
+            const what = chance(0.8) ? due : pick(['commit', 'reveal', 'finalize', 'single'] as const)
+            const ballotKey = `${known}:${caller.wallet.address}`
+            if (what === 'commit') {
+              const ballot = { resultCorrect: chance(0.6), salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32) }
+              const commitment = voteCommitment(known, caller.wallet.address, ballot.resultCorrect, ballot.salt)
+              const before = model.committees.get(known)
+              await act(caller, { kind: 'commitVote', caller: caller.wallet.address, dealId: known, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [known])
+              if (model.committees.get(known) !== before) ballots.set(ballotKey, ballot)
+            } else if (what === 'reveal') {
+              const ballot = ballots.get(ballotKey) ?? { resultCorrect: true, salt: ZeroHash }
+              // now and then the other verdict than the one committed: CommitmentMismatch
+              const resultCorrect = chance(0.15) ? !ballot.resultCorrect : ballot.resultCorrect
+              await act(caller, { kind: 'revealVote', caller: caller.wallet.address, dealId: known, terms: deal, resultCorrect, salt: ballot.salt }, market.encodeFunctionData('revealVote', [toStruct(deal), resultCorrect, ballot.salt]), [known])
+            } else if (what === 'finalize') {
+              await act(stranger, { kind: 'finalizeCommittee', dealId: known, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [known])
+            } else if (chance(0.5)) {
+              // a committee's dispute has no single mediator: mediate and timeoutMediation are refused
+              await act(caller, { kind: 'mediate', caller: caller.wallet.address, dealId: known, terms: deal, resultCorrect: true }, market.encodeFunctionData('mediate', [toStruct(deal), true]), [known])
+            } else {
+              await act(stranger, { kind: 'timeoutMediation', dealId: known, terms: deal }, market.encodeFunctionData('timeoutMediation', [toStruct(deal)]), [known])
+            }
+          } else if (r < 0.45) {
             const caller = chance(0.9) ? rpOf : pick(actors)
             const cid = chance(0.03) ? '' : `bafy-${run}-${s}`
             if (chance(0.3)) {
@@ -275,7 +355,23 @@ for (let from = 0; from < RUNS; from += CHUNK) {
             const correct = chance(0.5)
             await act(caller, { kind: 'mediate', caller: caller.wallet.address, dealId: known, terms: deal, resultCorrect: correct }, market.encodeFunctionData('mediate', [toStruct(deal), correct]), [known])
           } else if (r < 0.87) {
-            await act(stranger, { kind: 'timeoutResult', dealId: known, terms: deal }, market.encodeFunctionData('timeoutResult', [toStruct(deal)]), [known])
+            if (chance(0.5)) {
+              await act(stranger, { kind: 'timeoutResult', dealId: known, terms: deal }, market.encodeFunctionData('timeoutResult', [toStruct(deal)]), [known])
+            } else {
+              // a mediator moves money into its bond, starts taking it out, or finishes
+              const m = pick(meds)
+              const b = model.bonds.get(m.wallet.address.toLowerCase())
+              const k = rnd()
+              if (k < 0.4) {
+                const amount = chance(0.05) ? 0n : LP(1 + Math.floor(rnd() * 8))
+                await act(m, { kind: 'bond', account: m.wallet.address, amount }, market.encodeFunctionData('bond', [amount]), [])
+              } else if (k < 0.7) {
+                const amount = chance(0.05) ? 0n : chance(0.1) ? (b?.amount ?? 0n) + 1n : LP(1 + Math.floor(rnd() * 4))
+                await act(m, { kind: 'startUnbond', account: m.wallet.address, amount }, market.encodeFunctionData('startUnbond', [amount]), [])
+              } else {
+                await act(m, { kind: 'finishUnbond', account: m.wallet.address }, market.encodeFunctionData('finishUnbond'), [])
+              }
+            }
           } else if (r < 0.92) {
             await act(stranger, { kind: 'timeoutMediation', dealId: known, terms: deal }, market.encodeFunctionData('timeoutMediation', [toStruct(deal)]), [known])
           } else if (r < 0.96) {
@@ -300,6 +396,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         now += 1
         if (rec.state === DealState.Agreed) await act(stranger, { kind: 'timeoutResult', dealId: id, terms: deal }, market.encodeFunctionData('timeoutResult', [toStruct(deal)]), [id])
         else if (rec.state === DealState.ResultSubmitted) await act(stranger, { kind: 'settle', deals: [{ dealId: id, terms: deal }] }, market.encodeFunctionData('settle', [[toStruct(deal)]]), [id])
+        else if (rec.mediatorIndex === COMMITTEE) await act(stranger, { kind: 'finalizeCommittee', dealId: id, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [id])
         else await act(stranger, { kind: 'timeoutMediation', dealId: id, terms: deal }, market.encodeFunctionData('timeoutMediation', [toStruct(deal)]), [id])
       }
       for (const id of ids) {
@@ -309,7 +406,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
       const held = BigInt(await rpc.call(tokenAddr, erc20.encodeFunctionData('balanceOf', [marketAddr])))
       let deposits = 0n
       for (const v of model.deposits.values()) deposits += v
-      t.is(held, deposits, `run ${run}: after closing everything the market holds exactly the deposits`)
+      for (const b of model.bonds.values()) deposits += b.amount + b.unbonding
+      t.is(held, deposits, `run ${run}: after closing everything the market holds exactly the deposits and bonds`)
       await rpc.send('evm_revert', [snapshot])
     }
     t.log(`sequences ${from}..${to - 1}: ${steps} steps (${failures} expected reverts)`)
@@ -318,11 +416,15 @@ for (let from = 0; from < RUNS; from += CHUNK) {
 }
 
 test.serial('the sequences met every bound the Market enforces', t => {
+  t.log(`succeeded: ${[...succeeded].join(', ')}`)
   for (const e of ['InvalidSignature', 'DealExpiryTooFar', 'ResultTimeoutOutOfBounds', 'JudgeWindowOutOfBounds', 'MediateTimeoutOutOfBounds', 'AuditPpmTooHigh', 'AuditWithoutFee', 'DealExpired', 'NonceUsed', 'InsufficientBalance']) {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
   // (mediate seldom finds its deal Challenged and its selected mediator in a random sequence: not required)
-  for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'timeoutResult']) {
-    t.true(succeeded.has(k), `${k} never succeeded`)
+  for (const e of ['MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch']) {
+    t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
+  }
+  for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'timeoutResult', 'bond', 'startUnbond', 'commitVote', 'revealVote', 'finalizeCommittee']) {
+    t.true(succeeded.has(k), `${k} never succeeded (succeeded: ${[...succeeded].join(', ')})`)
   }
 })

@@ -13,7 +13,7 @@ const JC = '0x00000000000000000000000000000000000000a1'
 const RP = '0x00000000000000000000000000000000000000b2'
 const M = ['0x00000000000000000000000000000000000000c1', '0x00000000000000000000000000000000000000c2', '0x00000000000000000000000000000000000000c3', '0x00000000000000000000000000000000000000c4', '0x00000000000000000000000000000000000000c5']
 const DEAL = '0x' + '11'.repeat(32)
-const rules: CommitteeRules = checkCommitteeRules({ size: 3, commitWindow: 100, revealWindow: 50, minBond: 1000n, slash: 100n })
+const rules: CommitteeRules = checkCommitteeRules({ size: 3, commitWindow: 100, revealWindow: 50, unbondDelay: 1000, minBond: 1000n, slash: 100n })
 const terms: DealTerms = { jobCreator: JC, resourceProvider: RP, mediators: M, price: 10n, collateral: 20n, mediationFee: 7n, auditPpm: 0, resultTimeout: 100, judgeWindow: 50, mediateTimeout: 70, expiry: 10_000n, nonce: 1n }
 const salt = (i: number): string => toBeHex(i + 1, 32)
 const seed = (i: number): string => keccak256(toBeHex(i, 32))

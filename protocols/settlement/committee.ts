@@ -19,13 +19,15 @@ import { concat, keccak256, toBeHex, zeroPadValue } from 'ethers'
 import { DealState, type DealStateValue, type DealTerms, type Transfer } from './market.ts'
 
 export interface CommitteeRules {
-  /** the committee size wanted (odd); a deal naming fewer mediators gets the largest odd number it can */
+  /** the committee size wanted (odd, at most 9); a deal naming fewer mediators gets the largest odd number it can */
   size: number
   /** seconds from the draw in which every member commits */
   commitWindow: number
   /** seconds, from the end of the commit phase, in which members reveal */
   revealWindow: number
-  /** LP wei a mediator must have bonded to be named in a deal */
+  /** seconds a bond being withdrawn stays slashable: longer than any committee deal can still need it */
+  unbondDelay: number
+  /** LP wei a mediator must have bonded to be named in a committee deal */
   minBond: bigint
   /** LP wei a member loses for a vote against the majority or no vote (at most its bond) */
   slash: bigint
@@ -44,9 +46,10 @@ export class CommitteeRulesError extends Error {
 /** The rules' own sanity, as a Market's constructor would check them. */
 export function checkCommitteeRules (r: CommitteeRules): CommitteeRules {
   const bad = (what: string): never => { throw new CommitteeRulesError(`committee rules: ${what}`) }
-  if (!Number.isInteger(r.size) || r.size < 1 || r.size > 255 || r.size % 2 === 0) bad(`size must be an odd integer in 1..255, got ${r.size}`)
+  if (!Number.isInteger(r.size) || r.size < 1 || r.size > 9 || r.size % 2 === 0) bad(`size must be an odd integer in 1..9, got ${r.size}`)
   if (!Number.isInteger(r.commitWindow) || r.commitWindow < 1) bad(`commitWindow must be a positive integer of seconds, got ${r.commitWindow}`)
   if (!Number.isInteger(r.revealWindow) || r.revealWindow < 1) bad(`revealWindow must be a positive integer of seconds, got ${r.revealWindow}`)
+  if (!Number.isInteger(r.unbondDelay) || r.unbondDelay < 0) bad(`unbondDelay must be a whole number of seconds, got ${r.unbondDelay}`)
   if (r.minBond < 1n) bad('minBond must be positive: an unbonded mediator cannot be made to pay for a wrong vote')
   if (r.slash < 1n || r.slash > r.minBond) bad(`slash must be in 1..minBond, got ${r.slash}`)
   return r
@@ -79,7 +82,10 @@ export function drawCommittee (seed: string, n: number, k: number): number[] {
   return idx.slice(0, k)
 }
 
-/** What a member commits to: keccak256(abi.encode(dealId, member, verdict, salt)). */
+/**
+ * What a member commits to: keccak256(abi.encode(dealId, member, verdict, salt)). The Market keeps its top 128 bits
+ * (two commitments to a storage slot): two votes with the same 128 bits take ~2^64 hashes to find.
+ */
 export function voteCommitment (dealId: string, member: string, resultCorrect: boolean, salt: string): string {
   return keccak256(concat([zeroPadValue(dealId, 32), zeroPadValue(member, 32), word(resultCorrect ? 1 : 0), zeroPadValue(salt, 32)]))
 }
@@ -88,7 +94,7 @@ export function voteCommitment (dealId: string, member: string, resultCorrect: b
  * A deal's mediators as a committee needs them at agreement: enough of them, none twice, neither party, each bonded
  * (a bond is what a wrong or missing vote costs; the Market keeps bonds from being withdrawn while they may be owed).
  */
-export function checkCommitteeAgree (terms: Pick<DealTerms, 'mediators' | 'jobCreator' | 'resourceProvider'>, rules: CommitteeRules, bondOf: (account: string) => bigint): CommitteeErrorName | null {
+export function checkCommitteeAgree (terms: Pick<DealTerms, 'mediators' | 'jobCreator' | 'resourceProvider'>, rules: Pick<CommitteeRules, 'minBond'>, bondOf: (account: string) => bigint): CommitteeErrorName | null {
   const ms = terms.mediators
   if (ms.length < 1) return 'CommitteeTooSmall'
   for (let i = 0; i < ms.length; i++) {
@@ -138,6 +144,9 @@ export function votingOver (c: CommitteeRecord, rules: CommitteeRules, now: numb
   return revealOpen(c, rules, now) && c.commitments.every((h, i) => h === null || c.votes[i] !== null)
 }
 
+/** The part of a commitment the Market keeps: its top 128 bits. */
+const kept = (h: string): string => h.slice(0, 34).toLowerCase()
+
 function memberIndex (c: CommitteeRecord, caller: string): number {
   return c.members.findIndex(m => same(m, caller))
 }
@@ -163,7 +172,7 @@ export function revealVote (c: CommitteeRecord, rules: CommitteeRules, a: { call
   const h = c.commitments[i]
   if (h === null) return fail('NotCommitted')
   if (c.votes[i] !== null) return fail('AlreadyRevealed')
-  if (voteCommitment(c.dealId, c.members[i], a.resultCorrect, a.salt) !== h.toLowerCase()) return fail('CommitmentMismatch')
+  if (kept(voteCommitment(c.dealId, c.members[i], a.resultCorrect, a.salt)) !== kept(h)) return fail('CommitmentMismatch')
   const votes = c.votes.slice()
   votes[i] = a.resultCorrect
   return { ok: true, record: { ...c, votes } }

@@ -3,6 +3,10 @@
 // dominate its run time. A failed action leaves the model untouched, as a reverted transaction leaves the chain.
 import * as rules from './market.ts'
 import type { Acceptance, AgreeContext, DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
+import { commitVote, finalizeCommittee, newCommittee, revealVote, type CommitteeRecord, type CommitteeRules, type CommitteeSettlement } from './committee.ts'
+
+/** A mediator's bond (Market.sol `Bond`): slashable while bonded and while unbonding. */
+export interface BondRecord { amount: bigint, unbonding: bigint, unbondAt: number }
 
 export interface MarketModel {
   deposits: Map<string, bigint>
@@ -12,10 +16,24 @@ export interface MarketModel {
   mediators: Set<string>
   /** The Market's bounds on terms; absent: a Market without bounds. */
   bounds?: MarketBounds
+  /** The Market's committee rules; absent: committees off (size 1). */
+  committeeRules?: CommitteeRules
+  bonds: Map<string, BondRecord>
+  /** the votes of each dispute judged by a committee, until it is finalized */
+  committees: Map<string, CommitteeRecord>
 }
 
-export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds): MarketModel {
-  return { deposits: new Map(), deals: new Map(), usedNonces: new Set(), mediators: new Set(mediators.map(m => m.toLowerCase())), ...(bounds !== undefined ? { bounds } : {}) }
+export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, committeeRules?: CommitteeRules): MarketModel {
+  return {
+    deposits: new Map(),
+    deals: new Map(),
+    usedNonces: new Set(),
+    mediators: new Set(mediators.map(m => m.toLowerCase())),
+    ...(bounds !== undefined ? { bounds } : {}),
+    ...(committeeRules !== undefined ? { committeeRules } : {}),
+    bonds: new Map(),
+    committees: new Map()
+  }
 }
 
 export type MarketAction =
@@ -31,9 +49,15 @@ export type MarketAction =
   | { kind: 'mediate', caller: string, dealId: string, terms: DealTerms, resultCorrect: boolean }
   | { kind: 'timeoutResult', dealId: string, terms: DealTerms }
   | { kind: 'timeoutMediation', dealId: string, terms: DealTerms }
+  | { kind: 'bond', account: string, amount: bigint }
+  | { kind: 'startUnbond', account: string, amount: bigint }
+  | { kind: 'finishUnbond', account: string }
+  | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string }
+  | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, resultCorrect: boolean, salt: string }
+  | { kind: 'finalizeCommittee', dealId: string, terms: DealTerms }
 
 export type ApplyResult =
-  | { ok: true, steps: Array<Extract<Step, { ok: true }>> }
+  | { ok: true, steps: Array<Extract<Step, { ok: true }>>, settlement?: CommitteeSettlement }
   | { ok: false, error: MarketErrorName }
 
 export interface BlockContext {
@@ -47,8 +71,21 @@ export function depositOf (m: MarketModel, account: string): bigint {
   return m.deposits.get(key(account)) ?? 0n
 }
 
+/** Everything of the account's bond that can still be slashed (bonded and unbonding). */
+export function bondOf (m: MarketModel, account: string): bigint {
+  const b = m.bonds.get(key(account))
+  return b === undefined ? 0n : b.amount + b.unbonding
+}
+
+function bondRecord (m: MarketModel, account: string): BondRecord {
+  let b = m.bonds.get(key(account))
+  if (b === undefined) { b = { amount: 0n, unbonding: 0n, unbondAt: 0 }; m.bonds.set(key(account), b) }
+  return b
+}
+
 export function apply (m: MarketModel, action: MarketAction, block: BlockContext): ApplyResult {
   const { now, prevrandao } = block
+  const committeeSize = m.committeeRules?.size ?? 1
   switch (action.kind) {
     case 'deposit':
       if (action.amount === 0n) return { ok: false, error: 'ZeroAmount' }
@@ -68,7 +105,8 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
         nonceUsed: m.usedNonces.has(nonceKey),
         isMediator: a => m.mediators.has(key(a)),
         depositOf: a => depositOf(m, a),
-        ...(action.signing !== undefined ? { signing: action.signing } : {})
+        ...(action.signing !== undefined ? { signing: action.signing } : {}),
+        ...(m.committeeRules !== undefined ? { committee: { size: m.committeeRules.size, minBond: m.committeeRules.minBond, bondOf: a => m.bonds.get(key(a))?.amount ?? 0n } } : {})
       })
       if (!step.ok) return step
       m.usedNonces.add(nonceKey)
@@ -76,20 +114,21 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       return { ok: true, steps: [step] }
     }
     case 'submitResult':
-      return single(m, action.dealId, rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao }))
+      return single(m, action.dealId, rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize }), action.terms, now)
     case 'submitResultAndSettle': {
       // All or nothing, and the settlement sees the submission (a deal cannot be submitted and settled at once,
       // since its judge window has just opened).
-      const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao })
+      const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize })
       if (!submitted.ok) return submitted
       const settled = batch(m, action.ready, (terms, record) => rules.settle(terms, record, { now }), new Map([[action.dealId, submitted.record]]))
       if (!settled.ok) return settled
+      drawn(m, action.dealId, action.terms, submitted, now)
       return { ok: true, steps: [submitted, ...settled.steps] }
     }
     case 'submitAcceptedResult':
-      return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, acceptance: action.acceptance }))
+      return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, acceptance: action.acceptance, committeeSize }), action.terms, now)
     case 'challenge':
-      return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, dealId: action.dealId, prevrandao }))
+      return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, dealId: action.dealId, prevrandao, committeeSize }), action.terms, now)
     case 'mediate':
       return single(m, action.dealId, rules.mediate(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, resultCorrect: action.resultCorrect }))
     case 'timeoutResult':
@@ -100,13 +139,87 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       return batch(m, action.deals, (terms, record) => rules.accept(terms, record, { caller: action.caller }))
     case 'settle':
       return batch(m, action.deals, (terms, record) => rules.settle(terms, record, { now }))
+    case 'bond': {
+      if (action.amount === 0n) return { ok: false, error: 'ZeroAmount' }
+      if (depositOf(m, action.account) < action.amount) return { ok: false, error: 'InsufficientBalance' }
+      debit(m.deposits, [{ account: action.account, amount: action.amount }])
+      bondRecord(m, action.account).amount += action.amount
+      return { ok: true, steps: [] }
+    }
+    case 'startUnbond': {
+      if (action.amount === 0n) return { ok: false, error: 'ZeroAmount' }
+      const b = bondRecord(m, action.account)
+      if (b.amount < action.amount) return { ok: false, error: 'InsufficientBond' }
+      b.amount -= action.amount
+      b.unbonding += action.amount
+      b.unbondAt = now + (m.committeeRules?.unbondDelay ?? 0)
+      return { ok: true, steps: [] }
+    }
+    case 'finishUnbond': {
+      const b = bondRecord(m, action.account)
+      if (b.unbonding === 0n) return { ok: false, error: 'NothingUnbonding' }
+      if (now < b.unbondAt) return { ok: false, error: 'UnbondNotDue' }
+      credit(m.deposits, [{ account: action.account, amount: b.unbonding }])
+      b.unbonding = 0n
+      return { ok: true, steps: [] }
+    }
+    case 'commitVote': {
+      const open = committeeOf(m, action.dealId)
+      if (!open.ok) return open
+      const r = commitVote(open.committee, open.rules, { caller: action.caller, commitment: action.commitment, now })
+      if (!r.ok) return r
+      m.committees.set(action.dealId, r.record)
+      return { ok: true, steps: [] }
+    }
+    case 'revealVote': {
+      const open = committeeOf(m, action.dealId)
+      if (!open.ok) return open
+      const r = revealVote(open.committee, open.rules, { caller: action.caller, resultCorrect: action.resultCorrect, salt: action.salt, now })
+      if (!r.ok) return r
+      m.committees.set(action.dealId, r.record)
+      return { ok: true, steps: [] }
+    }
+    case 'finalizeCommittee': {
+      const open = committeeOf(m, action.dealId)
+      if (!open.ok) return open
+      const f = finalizeCommittee(open.committee, action.terms, open.rules, { now, bondOf: a => bondOf(m, a) })
+      if (!f.ok) return f
+      for (const s of f.settlement.slashes) {
+        // the bond first, then what is unbonding (Market.sol `_slash`)
+        const b = bondRecord(m, s.account)
+        const fromBond = b.amount < s.amount ? b.amount : s.amount
+        b.amount -= fromBond
+        b.unbonding -= s.amount - fromBond
+      }
+      credit(m.deposits, f.settlement.credits)
+      const record = m.deals.get(action.dealId) as DealRecord
+      m.deals.set(action.dealId, { ...record, state: f.settlement.state })
+      m.committees.delete(action.dealId)
+      return { ok: true, steps: [], settlement: f.settlement }
+    }
   }
+}
+
+/** The committee of an open dispute, or the error the contract gives before it looks at the vote. */
+function committeeOf (m: MarketModel, dealId: string): { ok: true, committee: CommitteeRecord, rules: CommitteeRules } | { ok: false, error: MarketErrorName } {
+  const record = m.deals.get(dealId)
+  const s = record?.state ?? rules.DealState.None
+  if (s !== rules.DealState.Challenged) return { ok: false, error: s === rules.DealState.None ? 'UnknownDeal' : rules.isFinal(s) ? 'DealClosed' : 'WrongState' }
+  const committee = m.committees.get(dealId)
+  if (record?.mediatorIndex !== rules.COMMITTEE || committee === undefined || m.committeeRules === undefined) return { ok: false, error: 'NotACommitteeDispute' }
+  return { ok: true, committee, rules: m.committeeRules }
+}
+
+/** A step that started a committee's dispute: the committee is drawn from its seed now. */
+function drawn (m: MarketModel, dealId: string, terms: DealTerms, step: Extract<Step, { ok: true }>, now: number): void {
+  if (step.committee !== undefined && m.committeeRules !== undefined) m.committees.set(dealId, newCommittee(dealId, terms.mediators, step.committee.seed, m.committeeRules, now))
 }
 
 /** Σ deposits + Σ funds held by live deals: must equal the Market's token balance. */
 export function totalHeld (m: MarketModel, terms: Map<string, DealTerms>): bigint {
   let sum = 0n
   for (const v of m.deposits.values()) sum += v
+  for (const b of m.bonds.values()) sum += b.amount + b.unbonding
   for (const [id, record] of m.deals) {
     const t = terms.get(id)
     if (t !== undefined) sum += rules.heldBy(record, t)
@@ -114,9 +227,10 @@ export function totalHeld (m: MarketModel, terms: Map<string, DealTerms>): bigin
   return sum
 }
 
-function single (m: MarketModel, dealId: string, step: Step): ApplyResult {
+function single (m: MarketModel, dealId: string, step: Step, terms?: DealTerms, now = 0): ApplyResult {
   if (!step.ok) return step
   commit(m, dealId, step)
+  if (terms !== undefined) drawn(m, dealId, terms, step, now)
   return { ok: true, steps: [step] }
 }
 

@@ -3,6 +3,10 @@
 // nodes, and a property test proves it agrees with the deployed contract step by step.
 import { AbiCoder, keccak256, toUtf8Bytes } from 'ethers'
 import type { Deal } from '../eip712.ts'
+import { checkCommitteeAgree, committeeSizeFor, type CommitteeErrorName } from './committee.ts'
+
+/** A DealRecord.mediatorIndex meaning "judged by a committee" (Market.sol `COMMITTEE`). */
+export const COMMITTEE = 255
 
 export const DealState = {
   None: 0,
@@ -47,6 +51,8 @@ export type MarketErrorName =
   | 'ResultWindowOpen' | 'JudgeWindowClosed' | 'JudgeWindowOpen' | 'MediationWindowClosed' | 'MediationWindowOpen'
   | 'DealExpiryTooFar' | 'ResultTimeoutOutOfBounds' | 'JudgeWindowOutOfBounds' | 'MediateTimeoutOutOfBounds'
   | 'AuditPpmTooHigh' | 'MediationFeeTooLow' | 'AuditWithoutFee' | 'InvalidSignature'
+  | 'CommitteeDispute' | 'NotACommitteeDispute' | 'InsufficientBond' | 'NothingUnbonding' | 'UnbondNotDue'
+  | CommitteeErrorName
 
 /**
  * The Market's network-wide limits on deal terms (contracts/src/LilypadTypes.sol `MarketBounds`), fixed at
@@ -93,7 +99,7 @@ export function checkBounds (terms: Pick<DealTerms, 'expiry' | 'resultTimeout' |
 export interface Transfer { account: string, amount: bigint }
 
 export type Step =
-  | { ok: true, record: DealRecord, debits: Transfer[], credits: Transfer[], audited?: boolean, mediator?: string }
+  | { ok: true, record: DealRecord, debits: Transfer[], credits: Transfer[], audited?: boolean, mediator?: string, committee?: { seed: string } }
   | { ok: false, error: MarketErrorName }
 
 const PPM = 1_000_000n
@@ -105,9 +111,27 @@ export function cidHash (cid: string): string {
   return keccak256(toUtf8Bytes(cid)).slice(0, 2 + 50)
 }
 
-/** Index into deal.mediators drawn as the contract does: keccak256(abi.encode(prevrandao, dealId)) mod n. */
+/** The seed a dispute starting in a block is drawn from: keccak256(abi.encode(prevrandao, dealId)). */
+export function disputeSeed (prevrandao: bigint, dealId: string): string {
+  return keccak256(coder.encode(['uint256', 'bytes32'], [prevrandao, dealId]))
+}
+
+/** Index into deal.mediators drawn as the contract does: the dispute seed mod n. */
 export function mediatorIndexOf (prevrandao: bigint, dealId: string, n: number): number {
-  return Number(BigInt(keccak256(coder.encode(['uint256', 'bytes32'], [prevrandao, dealId]))) % BigInt(n))
+  return Number(BigInt(disputeSeed(prevrandao, dealId)) % BigInt(n))
+}
+
+/**
+ * Who judges a dispute starting now: one drawn mediator, or (more than one by the committee rules' size) a committee
+ * drawn from the seed, the record marked COMMITTEE.
+ */
+function startDispute (terms: DealTerms, record: DealRecord, a: { dealId: string, prevrandao: bigint, committeeSize?: number }): Extract<Step, { ok: true }> {
+  const n = terms.mediators.length
+  if (committeeSizeFor(n, a.committeeSize ?? 1) > 1) {
+    return { ok: true, record: { ...record, mediatorIndex: COMMITTEE }, debits: [], credits: [], committee: { seed: disputeSeed(a.prevrandao, a.dealId) } }
+  }
+  const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, n)
+  return { ok: true, record: { ...record, mediatorIndex }, debits: [], credits: [], mediator: terms.mediators[mediatorIndex] }
 }
 
 export function isAudited (prevrandao: bigint, dealId: string, resultHash: string, auditPpm: number): boolean {
@@ -172,6 +196,8 @@ export interface AgreeContext {
    * nodes that always sign, e.g. in a simulation).
    */
   signing?: { caller: string, jobCreatorSigner: string | null, providerSigner: string | null }
+  /** The committee rules' size and bond (absent: committees off): a committee deal's mediators are checked too. */
+  committee?: { size: number, minBond: bigint, bondOf: (account: string) => bigint }
 }
 
 export function agree (terms: DealTerms, ctx: AgreeContext): Step {
@@ -183,6 +209,11 @@ export function agree (terms: DealTerms, ctx: AgreeContext): Step {
   if (terms.mediators.length === 0) return fail('NoMediators')
   if (terms.mediators.length > 255) return fail('TooManyMediators')
   if (!terms.mediators.every(m => ctx.isMediator(m))) return fail('NotAMediator')
+  const cm = ctx.committee
+  if (cm !== undefined && committeeSizeFor(terms.mediators.length, cm.size) > 1) {
+    const wrong = checkCommitteeAgree(terms, { minBond: cm.minBond }, cm.bondOf)
+    if (wrong !== null) return fail(wrong)
+  }
   if (terms.collateral < terms.mediationFee) return fail('CollateralBelowFee')
   const sg = ctx.signing
   if (sg !== undefined) {
@@ -206,7 +237,7 @@ export function agree (terms: DealTerms, ctx: AgreeContext): Step {
   }
 }
 
-export function submitResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint }): Step {
+export function submitResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number }): Step {
   if (!same(a.caller, terms.resourceProvider)) return fail('NotResourceProvider')
   if (a.cid.length === 0) return fail('EmptyResultCid')
   const wrong = expect(record, DealState.Agreed)
@@ -217,8 +248,7 @@ export function submitResult (terms: DealTerms, record: DealRecord | undefined, 
   if (!audited) {
     return { ok: true, record: { state: DealState.ResultSubmitted, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, debits: [], credits: [], audited }
   }
-  const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, terms.mediators.length)
-  return { ok: true, record: { state: DealState.Challenged, since: a.now, mediatorIndex, resultHash }, debits: [], credits: [], audited, mediator: terms.mediators[mediatorIndex] }
+  return { ...startDispute(terms, { state: DealState.Challenged, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, a), audited }
 }
 
 /**
@@ -231,7 +261,7 @@ export interface Acceptance { signer: string, dealId: string, resultCid: string 
  * The result with the job creator's off-chain acceptance of exactly that result: the checks of `submitResult`, then
  * the signature; settled at once (as `accept` would) unless the submission is audited, which goes to mediation.
  */
-export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, acceptance: Acceptance }): Step {
+export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, acceptance: Acceptance, committeeSize?: number }): Step {
   const submitted = submitResult(terms, record, a)
   if (!submitted.ok) return submitted
   const acc = a.acceptance
@@ -254,18 +284,18 @@ export function settle (terms: DealTerms, record: DealRecord | undefined, a: { n
   return close(record, terms, DealState.Settled)
 }
 
-export function challenge (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, dealId: string, prevrandao: bigint }): Step {
+export function challenge (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number }): Step {
   if (!same(a.caller, terms.jobCreator)) return fail('NotJobCreator')
   const wrong = expect(record, DealState.ResultSubmitted)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
   if (a.now > record.since + terms.judgeWindow) return fail('JudgeWindowClosed')
-  const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, terms.mediators.length)
-  return { ok: true, record: { ...record, state: DealState.Challenged, since: a.now, mediatorIndex }, debits: [], credits: [], mediator: terms.mediators[mediatorIndex] }
+  return startDispute(terms, { ...record, state: DealState.Challenged, since: a.now }, a)
 }
 
 export function mediate (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, resultCorrect: boolean }): Step {
   const wrong = expect(record, DealState.Challenged)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (record.mediatorIndex === COMMITTEE) return fail('CommitteeDispute')
   const mediator = terms.mediators[record.mediatorIndex]
   if (!same(a.caller, mediator)) return fail('NotSelectedMediator')
   if (a.now > record.since + terms.mediateTimeout) return fail('MediationWindowClosed')
@@ -282,6 +312,7 @@ export function timeoutResult (terms: DealTerms, record: DealRecord | undefined,
 export function timeoutMediation (terms: DealTerms, record: DealRecord | undefined, a: { now: number }): Step {
   const wrong = expect(record, DealState.Challenged)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (record.mediatorIndex === COMMITTEE) return fail('CommitteeDispute')
   if (a.now <= record.since + terms.mediateTimeout) return fail('MediationWindowOpen')
   return close(record, terms, DealState.TimedOutMediation)
 }

@@ -1,0 +1,188 @@
+// Disputes judged by a committee of three mediators on the real Market (anvil): who is drawn, commit and reveal, the
+// deadlines, the majority paid and the minority and the absent slashed, with every party's deposit and bond exact.
+// The rules are protocols/settlement/committee.ts; contracts/test/property.test.ts compares the two step by step.
+import test from 'ava'
+import { toBeHex } from 'ethers'
+import { startDevnet, agreeDeal, increaseTime, LP, type Devnet } from '../fixture.ts'
+import { toStruct, type ChainClient } from '../../node/chain/index.ts'
+import { drawCommittee, voteCommitment, type CommitteeRules } from '../../protocols/settlement/committee.ts'
+import type { Deal } from '../../protocols/eip712.ts'
+
+const RULES: CommitteeRules = { size: 3, commitWindow: 600, revealWindow: 600, unbondDelay: 61 * 86_400, minBond: LP(50), slash: LP(5) }
+const FEE = LP(3)
+
+let net: Devnet
+let meds: ChainClient[]
+test.before(async () => {
+  net = await startDevnet({ committee: RULES })
+  meds = [net.m1, net.m2, net.m3!]
+})
+test.after.always(async () => { await net?.stop() })
+
+interface Dispute { deal: Deal, id: string, members: ChainClient[], gas: bigint }
+
+/** A deal naming all three mediators, its result submitted and challenged: the committee drawn, in draw order. */
+async function disputed (): Promise<Dispute> {
+  const { deal, id } = await agreeDeal(net, { mediators: meds.map(m => m.address), mediationFee: FEE })
+  await net.rp.submitResult(deal, `bafy-${id.slice(2, 10)}`)
+  const r = await net.jc.queue.send('challenge', async () => await net.jc.market.challenge.populateTransaction(toStruct(deal)))
+  // the committee the Market drew and stored is the one the rules draw from the seed it announced
+  const drawn = r.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeDrawn')
+  const order = drawCommittee(drawn!.args.seed as string, 3, 3)
+  const stored = (await net.jc.market.committees(id)).members
+  if (order.some((x, i) => Number((stored >> BigInt(8 * i)) & 0xffn) !== x)) throw new Error(`drawn ${order.join(',')}, stored ${stored.toString(16)}`)
+  const members = order.map(i => meds.find(m => m.address === deal.mediators[i])!)
+  return { deal, id, members, gas: r.gasUsed }
+}
+
+const salt = (m: ChainClient): string => toBeHex(BigInt(m.address) & 0xffffn, 32)
+
+async function commit (d: Dispute, m: ChainClient, correct: boolean): Promise<void> {
+  const r = await m.queue.send('commitVote', async () => await m.market.commitVote.populateTransaction(toStruct(d.deal), voteCommitment(d.id, m.address, correct, salt(m))))
+  d.gas += r.gasUsed
+}
+
+async function reveal (d: Dispute, m: ChainClient, correct: boolean): Promise<void> {
+  const r = await m.queue.send('revealVote', async () => await m.market.revealVote.populateTransaction(toStruct(d.deal), correct, salt(m)))
+  d.gas += r.gasUsed
+}
+
+async function finalize (d: Dispute): Promise<void> {
+  const r = await net.stranger.queue.send('finalizeCommittee', async () => await net.stranger.market.finalizeCommittee.populateTransaction(toStruct(d.deal)))
+  d.gas += r.gasUsed
+}
+
+/** Deposits of jc, rp and each mediator, and each mediator's bond. */
+async function books (): Promise<{ jc: bigint, rp: bigint, dep: bigint[], bond: bigint[] }> {
+  const mk = net.jc.market
+  return {
+    jc: await mk.deposits(net.jc.address),
+    rp: await mk.deposits(net.rp.address),
+    dep: await Promise.all(meds.map(async m => await mk.deposits(m.address))),
+    bond: await Promise.all(meds.map(async m => (await mk.bonds(m.address)).amount + (await mk.bonds(m.address)).unbonding))
+  }
+}
+
+const idx = (m: ChainClient): number => meds.indexOf(m)
+
+test.serial('a cheating provider, one lying mediator: the two honest ones decide, share the fee and the liar\'s slashed bond; the job creator gets everything back', async t => {
+  const before = await books()
+  const d = await disputed()
+  const [liar, a, b] = d.members
+  // everyone commits before anyone reveals: nobody can copy a vote it has seen
+  await commit(d, liar, true)
+  await commit(d, a, false)
+  await commit(d, b, false)
+  await reveal(d, liar, true)
+  await reveal(d, a, false)
+  await reveal(d, b, false)
+  await finalize(d)
+  t.is(Number((await net.jc.market.deals(d.id)).state), 6, 'MediatedWrong')
+  const after = await books()
+  // the job creator locked price + fee at agreement and gets price + collateral back: the provider's collateral pays
+  t.is(after.jc - before.jc, LP(20) - FEE)
+  t.is(after.rp - before.rp, -LP(20))
+  t.is(after.bond[idx(liar)] - before.bond[idx(liar)], -RULES.slash)
+  // fee 3 + slash 5 = 8 LP over the two honest members, 4 each
+  t.is(after.dep[idx(a)] - before.dep[idx(a)], LP(4))
+  t.is(after.dep[idx(b)] - before.dep[idx(b)], LP(4))
+  t.is(after.dep[idx(liar)], before.dep[idx(liar)])
+  t.log(`3-mediator dispute, challenge to finalize: ${d.gas} gas in 8 transactions`)
+  t.true(d.gas <= 450_000n, `a 3-mediator dispute costs ${d.gas} gas (target 450,000)`)
+})
+
+test.serial('an honest provider, one lying mediator: the provider is paid; the liar is slashed', async t => {
+  const before = await books()
+  const d = await disputed()
+  const [a, liar, b] = d.members
+  await commit(d, a, true)
+  await commit(d, liar, false)
+  await commit(d, b, true)
+  await reveal(d, liar, false)
+  await reveal(d, b, true)
+  await reveal(d, a, true)
+  await finalize(d)
+  t.is(Number((await net.jc.market.deals(d.id)).state), 5, 'MediatedCorrect')
+  const after = await books()
+  t.is(after.rp - before.rp, LP(10))
+  t.is(after.jc - before.jc, -LP(10) - FEE)
+  t.is(after.bond[idx(liar)] - before.bond[idx(liar)], -RULES.slash)
+  t.is(after.dep[idx(a)] - before.dep[idx(a)], LP(4))
+  t.is(after.dep[idx(b)] - before.dep[idx(b)], LP(4))
+})
+
+test.serial('an absent mediator: the others reveal once the commit window has passed, the deadline ends the vote, the absent one pays', async t => {
+  const before = await books()
+  const d = await disputed()
+  const [a, absent, b] = d.members
+  await commit(d, a, true)
+  await commit(d, b, true)
+  const early = await t.throwsAsync(reveal(d, a, true))
+  t.is((early as unknown as { reason: string }).reason, 'RevealNotOpen')
+  const notYet = await t.throwsAsync(finalize(d))
+  t.is((notYet as unknown as { reason: string }).reason, 'VotingOpen')
+  await increaseTime(net.provider, RULES.commitWindow + 1)
+  const late = await t.throwsAsync(commit(d, absent, false))
+  t.is((late as unknown as { reason: string }).reason, 'CommitWindowClosed')
+  await reveal(d, a, true)
+  await reveal(d, b, true)
+  await finalize(d)
+  const after = await books()
+  t.is(after.rp - before.rp, LP(10))
+  t.is(after.bond[idx(absent)] - before.bond[idx(absent)], -RULES.slash)
+  t.is(after.dep[idx(a)] - before.dep[idx(a)], LP(4))
+  t.is(after.dep[idx(b)] - before.dep[idx(b)], LP(4))
+})
+
+test.serial('no quorum (one for, one against, one silent): the result stands as when a lone mediator misses its window; the silent member pays the job creator', async t => {
+  const before = await books()
+  const d = await disputed()
+  const [a, b, silent] = d.members
+  await commit(d, a, true)
+  await commit(d, b, false)
+  await increaseTime(net.provider, RULES.commitWindow + 1)
+  await reveal(d, a, true)
+  await reveal(d, b, false)
+  await finalize(d)
+  t.is(Number((await net.jc.market.deals(d.id)).state), 8, 'TimedOutMediation')
+  const after = await books()
+  t.is(after.rp - before.rp, LP(10))
+  // the fee comes back, and the silent member's slash with it
+  t.is(after.jc - before.jc, -LP(10) + RULES.slash)
+  t.is(after.bond[idx(silent)] - before.bond[idx(silent)], -RULES.slash)
+  t.is(after.dep[idx(a)], before.dep[idx(a)])
+  t.is(after.dep[idx(b)], before.dep[idx(b)])
+})
+
+test.serial('the single-mediator calls refuse a committee\'s dispute; a stranger cannot vote; a copied commitment reveals nothing', async t => {
+  const d = await disputed()
+  const [a, copier] = d.members
+  const reasons = async (p: Promise<unknown>): Promise<string> => ((await t.throwsAsync(p)) as unknown as { reason: string }).reason
+  t.is(await reasons(a.mediate(d.deal, true)), 'CommitteeDispute')
+  t.is(await reasons(net.stranger.timeoutMediation(d.deal)), 'CommitteeDispute')
+  t.is(await reasons(net.stranger.queue.send('commitVote', async () => await net.stranger.market.commitVote.populateTransaction(toStruct(d.deal), voteCommitment(d.id, net.stranger.address, true, salt(a))))), 'NotCommitteeMember')
+  // the copier posts a's commitment; whatever it reveals, its own address is in the hash
+  const aHash = voteCommitment(d.id, a.address, false, salt(a))
+  await a.queue.send('commitVote', async () => await a.market.commitVote.populateTransaction(toStruct(d.deal), aHash))
+  await copier.queue.send('commitVote', async () => await copier.market.commitVote.populateTransaction(toStruct(d.deal), aHash))
+  await increaseTime(net.provider, RULES.commitWindow + 1)
+  await reveal(d, a, false)
+  t.is(await reasons(copier.queue.send('revealVote', async () => await copier.market.revealVote.populateTransaction(toStruct(d.deal), false, salt(a)))), 'CommitmentMismatch')
+})
+
+test.serial('bonds: a committee deal needs every mediator bonded; unbonding waits and stays slashable', async t => {
+  const reasons = async (p: Promise<unknown>): Promise<string> => ((await t.throwsAsync(p)) as unknown as { reason: string }).reason
+  const m = net.m3!
+  const { amount } = await m.market.bonds(m.address)
+  await m.queue.send('startUnbond', async () => await m.market.startUnbond.populateTransaction(amount))
+  t.is(await reasons(agreeDeal(net, { mediators: meds.map(x => x.address), mediationFee: FEE })), 'MediatorUnbonded')
+  t.is(await reasons(agreeDeal(net, { mediators: [net.m1.address, net.m2.address, net.m1.address], mediationFee: FEE })), 'DuplicateMediator')
+  t.is(await reasons(m.queue.send('finishUnbond', async () => await m.market.finishUnbond.populateTransaction())), 'UnbondNotDue')
+  // a deal naming two mediators is judged by one of them, as before committees: no bond needed
+  await agreeDeal(net, { mediators: [net.m1.address, m.address], mediationFee: FEE })
+  await increaseTime(net.provider, RULES.unbondDelay)
+  const before = await m.market.deposits(m.address)
+  await m.queue.send('finishUnbond', async () => await m.market.finishUnbond.populateTransaction())
+  t.is(await m.market.deposits(m.address) - before, amount)
+  await m.queue.send('bond', async () => await m.market.bond.populateTransaction(amount))
+})
