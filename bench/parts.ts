@@ -33,6 +33,14 @@ export interface BenchPart<R = unknown> {
 const ms = (x: number): string => `${round(x)} ms`
 const within = (value: number, target: number): boolean => value <= target
 
+/** A 3-mediator committee's dispute, challenge to finalize (issue 15's target: ≤ 450,000 gas). */
+function committeeRows (c: Record<'unanimous' | 'oneLiar' | 'oneAbsent', { gasPerJob: number, txsPerJob: number }> | undefined): Array<{ figure: string, value: string, target: string, anchor: string, met?: boolean }> {
+  if (c === undefined) return []
+  return [
+    { figure: 'committee of 3, one outvoted: dispute gas / txs', value: `${c.oneLiar.gasPerJob} / ${c.oneLiar.txsPerJob}`, target: '≤ 450,000 (issue 15)', anchor: `unanimous ${c.unanimous.gasPerJob}; one absent ${c.oneAbsent.gasPerJob}`, met: c.oneLiar.gasPerJob <= 450_000 && c.unanimous.gasPerJob <= 450_000 }
+  ]
+}
+
 export const gasPart: BenchPart<Record<string, unknown>> = {
   key: 'gas',
   title: 'Gas per job (anvil)',
@@ -50,7 +58,7 @@ export const gasPart: BenchPart<Record<string, unknown>> = {
       timeoutResult: r.timeoutResult,
       timeoutMediation: r.timeoutMediation
     }
-    return { ...paths, batchedSettlementPerDeal: r.batchedSettlementPerDeal, batchSize: r.batchSize, contractJob: r.contractJob }
+    return { ...paths, committee: r.committee, batchedSettlementPerDeal: r.batchedSettlementPerDeal, batchSize: r.batchSize, contractJob: r.contractJob }
   },
   rows (r) {
     const path = (k: string): { gasPerJob: number, txsPerJob: number } => r[k] as { gasPerJob: number, txsPerJob: number }
@@ -61,6 +69,7 @@ export const gasPart: BenchPart<Record<string, unknown>> = {
       { figure: 'happy, acceptance signed off chain (agree + submitAcceptedResult): txs / gas', value: `${path('happyAcceptedOffChain').txsPerJob} / ${path('happyAcceptedOffChain').gasPerJob}`, target: '≤ 2 / ≤ 140,000 (issue 15)', anchor: `accepted on chain: ${path('happyAccepted').txsPerJob} / ${path('happyAccepted').gasPerJob}`, met: path('happyAcceptedOffChain').txsPerJob <= 2 && path('happyAcceptedOffChain').gasPerJob <= 140_000 },
       { figure: 'challenged (correct) gas/job', value: String(path('challengedCorrect').gasPerJob), target: '≤ 400,000', anchor: 'Lilypad v2: mediation off', met: within(path('challengedCorrect').gasPerJob, 400_000) },
       { figure: 'challenged (wrong) gas/job', value: String(path('challengedWrong').gasPerJob), target: '≤ 400,000', anchor: '', met: within(path('challengedWrong').gasPerJob, 400_000) },
+      ...committeeRows(r.committee as Record<'unanimous' | 'oneLiar' | 'oneAbsent', { gasPerJob: number, txsPerJob: number }> | undefined),
       { figure: 'timeout (no result) gas/job', value: String(path('timeoutResult').gasPerJob), target: '', anchor: 'Lilypad v2 timeouts broken' },
       { figure: 'timeout (no verdict) gas/job', value: String(path('timeoutMediation').gasPerJob), target: '', anchor: '' },
       { figure: 'batched settlement gas/deal', value: String(r.batchedSettlementPerDeal), target: '', anchor: '' }

@@ -9,6 +9,8 @@ import { connectLilypadToken, connectMarket } from './generated/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
 import type { CommitteeRules } from '../protocols/settlement/committee.ts'
 import { canonicalInputsJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
+import { toStruct } from '../node/chain/index.ts'
+import { drawCommittee, voteCommitment } from '../protocols/settlement/committee.ts'
 
 export const LP = (n: number | string): bigint => parseEther(String(n))
 
@@ -222,4 +224,46 @@ export async function agreeJobDeal (net: Devnet, o: { module?: string, inputs?: 
   const { deal, id } = await agreeDeal(net, { jobOfferId: idOf('JobOffer', net.domain, offer), nonce, ...o.deal }, bridge, rp)
   if (o.submit !== false) await rp.submitResult(deal, o.cid)
   return { offer, deal, id }
+}
+
+/** A dispute judged by a committee, as the fixture drives it: its members in draw order, and the gas spent so far. */
+export interface CommitteeDispute {
+  deal: Deal
+  id: string
+  members: ChainClient[]
+  /** gas of every transaction from the challenge on */
+  gas: bigint
+  txs: number
+  commit: (m: ChainClient, resultCorrect: boolean) => Promise<void>
+  reveal: (m: ChainClient, resultCorrect: boolean) => Promise<void>
+  finalize: () => Promise<void>
+}
+
+/**
+ * A deal naming the committee devnet's three mediators, its result submitted and challenged by the job creator: the
+ * committee the Market drew, checked against the rules' own draw from the seed it announced.
+ */
+export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Promise<CommitteeDispute> {
+  if (net.m3 === undefined) throw new Error('committeeDispute needs a devnet started with committee rules')
+  const meds = [net.m1, net.m2, net.m3]
+  const { deal, id } = await agreeDeal(net, { mediators: meds.map(m => m.address), ...o })
+  await net.rp.submitResult(deal, `bafy-${id.slice(2, 10)}`)
+  const r = await net.jc.queue.send('challenge', async () => await net.jc.market.challenge.populateTransaction(toStruct(deal)))
+  const drawn = r.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeDrawn')
+  const order = drawCommittee(drawn!.args.seed as string, meds.length, Number(drawn!.args.size))
+  const stored = (await net.jc.market.committees(id)).members
+  if (order.some((x, i) => Number((stored >> BigInt(8 * i)) & 0xffn) !== x)) throw new Error(`drawn ${order.join(',')}, stored ${stored.toString(16)}`)
+  const salt = (m: ChainClient): string => keccak256(toUtf8Bytes(`salt ${id} ${m.address}`))
+  const d: CommitteeDispute = {
+    deal,
+    id,
+    members: order.map(i => meds.find(m => m.address === deal.mediators[i])!),
+    gas: r.gasUsed,
+    txs: 1,
+    commit: async (m, correct) => { await sent(await m.queue.send('commitVote', async () => await m.market.commitVote.populateTransaction(toStruct(deal), voteCommitment(id, m.address, correct, salt(m))))) },
+    reveal: async (m, correct) => { await sent(await m.queue.send('revealVote', async () => await m.market.revealVote.populateTransaction(toStruct(deal), correct, salt(m)))) },
+    finalize: async () => { await sent(await net.stranger.queue.send('finalizeCommittee', async () => await net.stranger.market.finalizeCommittee.populateTransaction(toStruct(deal)))) }
+  }
+  const sent = async (receipt: { gasUsed: bigint }): Promise<void> => { d.gas += receipt.gasUsed; d.txs++ }
+  return d
 }

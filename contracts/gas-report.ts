@@ -2,7 +2,9 @@
 // already warm, as for a node that has run a few jobs). `npm run gas` prints a table; `--json` prints one object.
 // Exported for `lilypad bench`.
 import { fileURLToPath } from 'node:url'
-import { startDevnet, agreeDeal, agreeJobDeal, increaseTime, COWSAY, type Devnet } from './fixture.ts'
+import { parseEther } from 'ethers'
+import { startDevnet, agreeDeal, agreeJobDeal, increaseTime, committeeDispute, COWSAY, type Devnet } from './fixture.ts'
+import type { CommitteeRules } from '../protocols/settlement/committee.ts'
 import { requestedJobId, type ChainClient, type GasEntry } from '../node/chain/index.ts'
 import { signMessage, type Deal } from '../protocols/eip712.ts'
 import { connectRevertingClient, revertingClientFactory } from './generated/index.ts'
@@ -35,6 +37,11 @@ export interface GasReport {
   audited: PathCost
   timeoutResult: PathCost
   timeoutMediation: PathCost
+  /**
+   * A dispute judged by a committee of three (deal naming three bonded mediators), from the challenge to finalize:
+   * all three vote alike; one votes against the other two; one never votes (finalized at the reveal deadline).
+   */
+  committee: { unanimous: PathCost, oneLiar: PathCost, oneAbsent: PathCost }
   batchedSettlementPerDeal: number
   batchSize: number
   firstDealAgree: number
@@ -44,8 +51,11 @@ export interface GasReport {
 
 const BATCH = 10
 
+/** Committees of three on (deals naming two mediators still get one, so every other path is as before). */
+const GAS_COMMITTEE: CommitteeRules = { size: 3, commitWindow: 600, revealWindow: 600, unbondDelay: 61 * 86_400, minBond: parseEther('50'), slash: parseEther('5') }
+
 export async function gasReport (): Promise<GasReport> {
-  const net = await startDevnet()
+  const net = await startDevnet({ committee: GAS_COMMITTEE })
   try {
     return await measure(net)
   } finally {
@@ -132,6 +142,16 @@ async function measure (net: Devnet): Promise<GasReport> {
     await net.jc.challenge(deal)
   })
 
+  const committeePath = async (votes: Array<boolean | null>): Promise<PathCost> => {
+    const d = await committeeDispute(net)
+    for (let i = 0; i < votes.length; i++) if (votes[i] !== null) await d.commit(d.members[i], votes[i]!)
+    if (votes.includes(null)) await increaseTime(net.provider, GAS_COMMITTEE.commitWindow + 1)
+    for (let i = 0; i < votes.length; i++) if (votes[i] !== null) await d.reveal(d.members[i], votes[i]!)
+    await d.finalize()
+    return { gasPerJob: Number(d.gas), txsPerJob: d.txs }
+  }
+  const committee = { unanimous: await committeePath([true, true, true]), oneLiar: await committeePath([false, true, true]), oneAbsent: await committeePath([true, null, true]) }
+
   const contractJob = await measureContractJob(net)
 
   const functions: GasReport['functions'] = {}
@@ -158,6 +178,7 @@ async function measure (net: Devnet): Promise<GasReport> {
     audited,
     timeoutResult,
     timeoutMediation,
+    committee,
     batchedSettlementPerDeal: Math.round(settleGas / BATCH),
     batchSize: BATCH,
     firstDealAgree,
@@ -220,7 +241,10 @@ export function formatGasReport (r: GasReport): string {
     ['challenged, result wrong', r.challengedWrong],
     ['random audit (auditPpm = 100%)', r.audited],
     ['timeout: no result', r.timeoutResult],
-    ['timeout: no verdict', r.timeoutMediation]
+    ['timeout: no verdict', r.timeoutMediation],
+    ['committee of 3, challenge to finalize: unanimous', r.committee.unanimous],
+    ['committee of 3: one outvoted (slashed)', r.committee.oneLiar],
+    ['committee of 3: one absent (slashed at the deadline)', r.committee.oneAbsent]
   ]
   const lines = ['Job path                                              gas/job   txs/job', '-'.repeat(74)]
   for (const [name, c] of rows) lines.push(`${name.padEnd(52)} ${String(c.gasPerJob).padStart(9)} ${c.txsPerJob.toFixed(1).padStart(9)}`)

@@ -2,11 +2,10 @@
 // deadlines, the majority paid and the minority and the absent slashed, with every party's deposit and bond exact.
 // The rules are protocols/settlement/committee.ts; contracts/test/property.test.ts compares the two step by step.
 import test from 'ava'
-import { toBeHex } from 'ethers'
-import { startDevnet, agreeDeal, increaseTime, LP, type Devnet } from '../fixture.ts'
+import { keccak256, toUtf8Bytes } from 'ethers'
+import { startDevnet, agreeDeal, increaseTime, committeeDispute, LP, type Devnet, type CommitteeDispute } from '../fixture.ts'
 import { toStruct, type ChainClient } from '../../node/chain/index.ts'
-import { drawCommittee, voteCommitment, type CommitteeRules } from '../../protocols/settlement/committee.ts'
-import type { Deal } from '../../protocols/eip712.ts'
+import { voteCommitment, type CommitteeRules } from '../../protocols/settlement/committee.ts'
 
 const RULES: CommitteeRules = { size: 3, commitWindow: 600, revealWindow: 600, unbondDelay: 61 * 86_400, minBond: LP(50), slash: LP(5) }
 const FEE = LP(3)
@@ -19,38 +18,10 @@ test.before(async () => {
 })
 test.after.always(async () => { await net?.stop() })
 
-interface Dispute { deal: Deal, id: string, members: ChainClient[], gas: bigint }
-
-/** A deal naming all three mediators, its result submitted and challenged: the committee drawn, in draw order. */
-async function disputed (): Promise<Dispute> {
-  const { deal, id } = await agreeDeal(net, { mediators: meds.map(m => m.address), mediationFee: FEE })
-  await net.rp.submitResult(deal, `bafy-${id.slice(2, 10)}`)
-  const r = await net.jc.queue.send('challenge', async () => await net.jc.market.challenge.populateTransaction(toStruct(deal)))
-  // the committee the Market drew and stored is the one the rules draw from the seed it announced
-  const drawn = r.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeDrawn')
-  const order = drawCommittee(drawn!.args.seed as string, 3, 3)
-  const stored = (await net.jc.market.committees(id)).members
-  if (order.some((x, i) => Number((stored >> BigInt(8 * i)) & 0xffn) !== x)) throw new Error(`drawn ${order.join(',')}, stored ${stored.toString(16)}`)
-  const members = order.map(i => meds.find(m => m.address === deal.mediators[i])!)
-  return { deal, id, members, gas: r.gasUsed }
-}
-
-const salt = (m: ChainClient): string => toBeHex(BigInt(m.address) & 0xffffn, 32)
-
-async function commit (d: Dispute, m: ChainClient, correct: boolean): Promise<void> {
-  const r = await m.queue.send('commitVote', async () => await m.market.commitVote.populateTransaction(toStruct(d.deal), voteCommitment(d.id, m.address, correct, salt(m))))
-  d.gas += r.gasUsed
-}
-
-async function reveal (d: Dispute, m: ChainClient, correct: boolean): Promise<void> {
-  const r = await m.queue.send('revealVote', async () => await m.market.revealVote.populateTransaction(toStruct(d.deal), correct, salt(m)))
-  d.gas += r.gasUsed
-}
-
-async function finalize (d: Dispute): Promise<void> {
-  const r = await net.stranger.queue.send('finalizeCommittee', async () => await net.stranger.market.finalizeCommittee.populateTransaction(toStruct(d.deal)))
-  d.gas += r.gasUsed
-}
+const disputed = async (): Promise<CommitteeDispute> => await committeeDispute(net, { mediationFee: FEE })
+const commit = async (d: CommitteeDispute, m: ChainClient, correct: boolean): Promise<void> => { await d.commit(m, correct) }
+const reveal = async (d: CommitteeDispute, m: ChainClient, correct: boolean): Promise<void> => { await d.reveal(m, correct) }
+const finalize = async (d: CommitteeDispute): Promise<void> => { await d.finalize() }
 
 /** Deposits of jc, rp and each mediator, and each mediator's bond. */
 async function books (): Promise<{ jc: bigint, rp: bigint, dep: bigint[], bond: bigint[] }> {
@@ -160,14 +131,15 @@ test.serial('the single-mediator calls refuse a committee\'s dispute; a stranger
   const reasons = async (p: Promise<unknown>): Promise<string> => ((await t.throwsAsync(p)) as unknown as { reason: string }).reason
   t.is(await reasons(a.mediate(d.deal, true)), 'CommitteeDispute')
   t.is(await reasons(net.stranger.timeoutMediation(d.deal)), 'CommitteeDispute')
-  t.is(await reasons(net.stranger.queue.send('commitVote', async () => await net.stranger.market.commitVote.populateTransaction(toStruct(d.deal), voteCommitment(d.id, net.stranger.address, true, salt(a))))), 'NotCommitteeMember')
+  const salt = keccak256(toUtf8Bytes('a salt'))
+  t.is(await reasons(net.stranger.queue.send('commitVote', async () => await net.stranger.market.commitVote.populateTransaction(toStruct(d.deal), voteCommitment(d.id, net.stranger.address, true, salt)))), 'NotCommitteeMember')
   // the copier posts a's commitment; whatever it reveals, its own address is in the hash
-  const aHash = voteCommitment(d.id, a.address, false, salt(a))
+  const aHash = voteCommitment(d.id, a.address, false, salt)
   await a.queue.send('commitVote', async () => await a.market.commitVote.populateTransaction(toStruct(d.deal), aHash))
   await copier.queue.send('commitVote', async () => await copier.market.commitVote.populateTransaction(toStruct(d.deal), aHash))
   await increaseTime(net.provider, RULES.commitWindow + 1)
-  await reveal(d, a, false)
-  t.is(await reasons(copier.queue.send('revealVote', async () => await copier.market.revealVote.populateTransaction(toStruct(d.deal), false, salt(a)))), 'CommitmentMismatch')
+  await a.queue.send('revealVote', async () => await a.market.revealVote.populateTransaction(toStruct(d.deal), false, salt))
+  t.is(await reasons(copier.queue.send('revealVote', async () => await copier.market.revealVote.populateTransaction(toStruct(d.deal), false, salt))), 'CommitmentMismatch')
 })
 
 test.serial('bonds: a committee deal needs every mediator bonded; unbonding waits and stays slashable', async t => {
