@@ -66,7 +66,7 @@ contract Market is EIP712 {
 
     uint256 internal constant PPM = 1_000_000;
     /// a DealRecord.mediatorIndex that means "judged by a committee" (a deal names at most 255 mediators: 0..254)
-    uint8 public constant COMMITTEE = type(uint8).max;
+    uint8 internal constant COMMITTEE = type(uint8).max;
     uint8 public constant TIMEOUT_RESULT = 0;
     uint8 public constant TIMEOUT_MEDIATION = 1;
     /// EIP-712 type of a job creator's acceptance given off chain (protocols/eip712.ts `AcceptTypes`).
@@ -97,7 +97,7 @@ contract Market is EIP712 {
     mapping(address => mapping(uint256 => uint256)) public nonceBitmap;
     mapping(bytes32 => Committee) public committees;
     /// deal id => slot => two commitments: the top 128 bits of member 2s's (high half) and of member 2s+1's (low)
-    mapping(bytes32 => mapping(uint256 => bytes32)) public voteCommitments;
+    mapping(bytes32 => mapping(uint256 => bytes32)) internal voteCommitments;
     mapping(address => Bond) public bonds;
 
     event Deposited(address indexed account, uint256 amount);
@@ -291,7 +291,7 @@ contract Market is EIP712 {
         for (uint256 i; i < nMediators; ++i) {
             if (!directory.isMediator(deal.mediators[i])) revert NotAMediator(deal.mediators[i]);
         }
-        if (_committeeSizeFor(nMediators) > 1) _checkCommitteeMediators(deal);
+        if (committeeSize > 1 && nMediators > 2) _checkCommitteeMediators(deal);
         if (deal.collateral < deal.mediationFee) revert CollateralBelowFee(deal.collateral, deal.mediationFee);
 
         id = dealId(deal);
