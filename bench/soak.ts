@@ -66,7 +66,7 @@ export interface SourceLatency { jobs: number, p50Ms: number, p95Ms: number, fir
  * process that warms up for half an hour (V8 growing its heap to the load) then levels off has a large whole-run
  * slope and a small late one; a leak has both.
  */
-export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, rssLateSlopeMbPerHour: number, anonLateSlopeMbPerHour?: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, codeFirstMb?: number, codeLastMb?: number, codeSlopeMbPerHour?: number, largeObjectsFirstMb?: number, largeObjectsLastMb?: number, largeObjectsSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number }
+export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, rssLateSlopeMbPerHour: number, anonLateSlopeMbPerHour?: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, codeFirstMb?: number, codeLastMb?: number, codeSlopeMbPerHour?: number, largeObjectsFirstMb?: number, largeObjectsLastMb?: number, largeObjectsSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number, heapFloorFirstMb?: number, heapFloorLastMb?: number, heapFloorSlopeMbPerHour?: number }
 
 export interface SoakReport {
   durationS: number
@@ -391,6 +391,13 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
         [`${name}SlopeMbPerHour`]: round(slope(has.map(s => (s.t - t0) / 3_600_000), has.map(s => s[key] as number)))
       }
     }
+    // the live heap: a sample's heap in use includes garbage not yet collected, the lowest in each interval
+    // very little of it, so the floor's trend is what the program keeps (a leak), not when V8 last collected
+    const floors: Array<[number, number]> = []
+    for (let from = t0 + r.durationMs * 0.1; from < t0 + r.durationMs; from += intervalMs) {
+      const inside = fit.filter(s => s.heapMb !== undefined && s.t >= from && s.t < from + intervalMs).map(s => s.heapMb as number)
+      if (inside.length > 0) floors.push([(from + intervalMs / 2 - t0) / 3_600_000, Math.min(...inside)])
+    }
     const handles = ss.map(s => s.handles).filter((h): h is number => h !== undefined)
     const late = ss.filter(s => s.t >= t0 + r.durationMs / 2)
     const lateFit = (key: 'rssMb' | 'anonMb'): number | undefined => {
@@ -412,7 +419,8 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       ...trend('externalMb', 'external'),
       ...trend('codeMb', 'code'),
       ...trend('largeObjectsMb', 'largeObjects'),
-      ...(handles.length > 0 ? { handlesFirst: handles[0], handlesLast: handles.at(-1), handlesMax: Math.max(...handles) } : {})
+      ...(handles.length > 0 ? { handlesFirst: handles[0], handlesLast: handles.at(-1), handlesMax: Math.max(...handles) } : {}),
+      ...(floors.length >= 2 ? { heapFloorFirstMb: floors[0][1], heapFloorLastMb: floors[floors.length - 1][1], heapFloorSlopeMbPerHour: round(slope(floors.map(f => f[0]), floors.map(f => f[1]))) } : {})
     }
   }
   return {
@@ -462,6 +470,8 @@ export function soakText (r: SoakReport): string {
     const external = p.externalFirstMb !== undefined ? `${p.externalFirstMb} → ${p.externalLastMb} (${p.externalSlopeMbPerHour})` : '-'
     out.push(`${name.padEnd(15)}${`${p.rssFirstMb} → ${p.rssLastMb} (${p.rssMaxMb})`.padEnd(28)}${String(p.rssSlopeMbPerHour).padStart(15)}   ${(p.heapFirstMb !== undefined ? `${p.heapFirstMb} → ${p.heapLastMb}` : '-').padEnd(21)}${String(p.heapSlopeMbPerHour ?? '-').padStart(16)}   ${external.padEnd(38)}   ${(p.handlesFirst !== undefined ? `${p.handlesFirst} → ${p.handlesLast} (${p.handlesMax})` : '-').padEnd(26)}   ${String(p.anonSlopeMbPerHour ?? '-').padStart(20)}   ${(p.heapTotalFirstMb !== undefined ? `${p.heapTotalFirstMb} → ${p.heapTotalLastMb} (${p.heapTotalSlopeMbPerHour})` : '-').padEnd(42)}   ${p.rssLateSlopeMbPerHour} / ${p.anonLateSlopeMbPerHour ?? '-'}`)
   }
+  const floors = Object.entries(r.processes).filter(([, p]) => p.heapFloorSlopeMbPerHour !== undefined)
+  if (floors.length > 0) out.push('', `live JS heap (lowest heap in use per interval), first → last MB, trend MB/h: ${floors.map(([name, p]) => `${name} ${p.heapFloorFirstMb} → ${p.heapFloorLastMb} (${p.heapFloorSlopeMbPerHour})`).join(', ')}`)
   out.push('')
   out.push(`data directories MB, start → end: ${Object.entries(r.diskMb).map(([k, d]) => `${k} ${d.first} → ${d.last}`).join(', ')}`)
   if (r.failures.length > 0) {

@@ -15,10 +15,12 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   const cli: JobRecord[] = []
   for (let m = 5; m < 60; m += 10) cli.push({ t: T0 + m * MIN, source: 'lilypad-run', ok: true, ms: 3000 + 100 * m, attempts: 1, errors: [] })
   // RSS flat at 200 MB for the devnet; 100 → 160 MB over the hour for a leaking process; a warm-up spike ignored
-  const samples: Record<string, Sample[]> = { devnet: [], leaky: [] }
+  const samples: Record<string, Sample[]> = { devnet: [], leaky: [], sawtooth: [] }
   for (let m = 0; m <= 60; m += 5) {
     samples.devnet.push({ t: T0 + m * MIN, rssMb: m === 0 ? 400 : 200, anonMb: m === 0 ? 380 : 180, heapMb: 80, heapTotalMb: 120, externalMb: 10, handles: 60 })
     samples.leaky.push({ t: T0 + m * MIN, rssMb: 100 + m, anonMb: 80 + m, heapMb: 50 + m / 2, heapTotalMb: 90 + m / 2, externalMb: 5 + m / 4, handles: 20 })
+    // garbage piling up between collections, higher each time, while what survives a collection stays at 80 MB
+    samples.sawtooth.push({ t: T0 + m * MIN, rssMb: 300, heapMb: m % 10 === 0 ? 80 : 80 + 2 * m })
   }
   const r = summarise({ t0: T0, durationMs: 60 * MIN, intervalMs: 10 * MIN, jobs: [...jobs, ...cli], events: [{ t: T0 + 30 * MIN, what: 'restarting the bootstrap node' }], samples, outDir: '/tmp/x' })
   t.is(r.jobs, 66)
@@ -41,6 +43,10 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   t.is(r.processes.leaky.heapTotalSlopeMbPerHour, 30)
   t.like(r.processes.devnet, { anonSlopeMbPerHour: 0, heapTotalSlopeMbPerHour: 0, anonFirstMb: 180, heapTotalLastMb: 120 })
   t.is(r.processes.devnet.rssMaxMb, 400)
+  t.like(r.processes.leaky, { heapFloorFirstMb: 55, heapFloorLastMb: 80, heapFloorSlopeMbPerHour: 30 }, 'the lowest heap in use per interval grows with a leak')
+  t.like(r.processes.devnet, { heapFloorFirstMb: 80, heapFloorLastMb: 80, heapFloorSlopeMbPerHour: 0 })
+  t.true((r.processes.sawtooth.heapSlopeMbPerHour ?? 0) > 20, 'the heap in use, sampled between collections, seems to grow')
+  t.like(r.processes.sawtooth, { heapFloorFirstMb: 80, heapFloorLastMb: 80, heapFloorSlopeMbPerHour: 0 }, 'but what survives collection does not')
   t.is(r.jobTimes.length, 66)
 
   const report = { ...r, diskMb: { devnet: { first: 1, last: 2 } } }
@@ -51,9 +57,10 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
   t.regex(text, /leaky .* 20 → 20 \(20\)\s+60\s+95 → 120 \(30\)\s+60 \/ 60$/m, 'the anonymous trend, the reserved heap, and the second half\'s trends')
   t.regex(text, /7\.\d+ → 20 \(15\)/, 'external memory first → last (trend)')
   t.regex(text, /jc-a FAILED after 1 attempt/)
+  t.regex(text, /live JS heap \(lowest heap in use per interval\), first → last MB, trend MB\/h: devnet 80 → 80 \(0\), leaky 55 → 80 \(30\), sawtooth 80 → 80 \(0\)/)
   const svg = soakSvg(report, T0)
   t.true(svg.startsWith('<svg'))
-  t.is((svg.match(/<polyline/g) ?? []).length, 12, 'RSS, anonymous memory, reserved heap, heap, external memory and handles for each of the two processes')
+  t.is((svg.match(/<polyline/g) ?? []).length, 14, 'RSS, anonymous memory, reserved heap, heap, external memory and handles for each of the first two processes; RSS and heap for the third')
   t.is((svg.match(/<circle/g) ?? []).length, 66, 'one dot per job')
 })
 
