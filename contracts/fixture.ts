@@ -10,7 +10,7 @@ import type { MarketBounds } from '../protocols/settlement/index.ts'
 import type { CommitteeRules } from '../protocols/settlement/committee.ts'
 import { canonicalInputsJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 import { toStruct } from '../node/chain/index.ts'
-import { drawCommittee, voteCommitment } from '../protocols/settlement/committee.ts'
+import { drawCommittee, voteCommitment, Vote, type VoteValue } from '../protocols/settlement/committee.ts'
 
 export const LP = (n: number | string): bigint => parseEther(String(n))
 
@@ -234,8 +234,9 @@ export interface CommitteeDispute {
   /** gas of every transaction from the challenge on */
   gas: bigint
   txs: number
-  commit: (m: ChainClient, resultCorrect: boolean) => Promise<void>
-  reveal: (m: ChainClient, resultCorrect: boolean) => Promise<void>
+  /** true / false: the result is correct / wrong; or any vote (Vote.NoCase) */
+  commit: (m: ChainClient, vote: boolean | VoteValue) => Promise<void>
+  reveal: (m: ChainClient, vote: boolean | VoteValue) => Promise<void>
   finalize: () => Promise<void>
 }
 
@@ -260,10 +261,11 @@ export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Pro
     members: order.map(i => meds.find(m => m.address === deal.mediators[i])!),
     gas: r.gasUsed,
     txs: 1,
-    commit: async (m, correct) => { await sent(await m.queue.send('commitVote', async () => await m.market.commitVote.populateTransaction(toStruct(deal), voteCommitment(id, m.address, correct, salt(m))))) },
-    reveal: async (m, correct) => { await sent(await m.queue.send('revealVote', async () => await m.market.revealVote.populateTransaction(toStruct(deal), correct, salt(m)))) },
+    commit: async (m, vote) => { await sent(await m.queue.send('commitVote', async () => await m.market.commitVote.populateTransaction(toStruct(deal), voteCommitment(id, m.address, voteOf(vote), salt(m))))) },
+    reveal: async (m, vote) => { await sent(await m.queue.send('revealVote', async () => await m.market.revealVote.populateTransaction(toStruct(deal), voteOf(vote), salt(m)))) },
     finalize: async () => { await sent(await net.stranger.queue.send('finalizeCommittee', async () => await net.stranger.market.finalizeCommittee.populateTransaction(toStruct(deal)))) }
   }
   const sent = async (receipt: { gasUsed: bigint }): Promise<void> => { d.gas += receipt.gasUsed; d.txs++ }
+  const voteOf = (v: boolean | VoteValue): VoteValue => typeof v === 'boolean' ? (v ? Vote.Correct : Vote.Wrong) : v
   return d
 }

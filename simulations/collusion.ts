@@ -14,7 +14,7 @@ import { keccak256, toBeHex } from 'ethers'
 import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
 import {
-  checkCommitteeRules, commitVote, committeeSizeFor, finalizeCommittee, newCommittee, quorumOf, revealVote, voteCommitment,
+  checkCommitteeRules, commitVote, committeeSizeFor, finalizeCommittee, newCommittee, quorumOf, revealVote, voteCommitment, Vote,
   type CommitteeRecord, type CommitteeRules
 } from '../protocols/settlement/committee.ts'
 import type { DealTerms } from '../protocols/settlement/market.ts'
@@ -119,12 +119,13 @@ function runPoint (o: CollusionOptions, size: number, fraction: number): Collusi
     const dealId = toBeHex(BigInt(d + 1), 32)
     const seed = keccak256(toBeHex(BigInt(rng.nextU32()) << 32n | BigInt(rng.nextU32()), 32))
     let c: CommitteeRecord = newCommittee(dealId, mediators, seed, rules, 0)
-    const votes = c.members.map(x => colluding.has(x) ? !resultRight : rng.bernoulli(o.absentRate) ? null : resultRight)
+    const [right, wrongVote] = resultRight ? [Vote.Correct, Vote.Wrong] : [Vote.Wrong, Vote.Correct]
+    const votes = c.members.map(x => colluding.has(x) ? wrongVote : rng.bernoulli(o.absentRate) ? null : right)
     const salt = (i: number): string => toBeHex(BigInt(d * 256 + i + 1), 32)
     const must = (s: ReturnType<typeof commitVote>): CommitteeRecord => { if (!s.ok) throw new Error(`collusion: ${s.error}`); return s.record }
     votes.forEach((v, i) => { if (v !== null) c = must(commitVote(c, rules, { caller: c.members[i], commitment: voteCommitment(dealId, c.members[i], v, salt(i)), now: 1 })) })
     const revealAt = c.allCommittedAt !== null ? 2 : rules.commitWindow + 1
-    votes.forEach((v, i) => { if (v !== null) c = must(revealVote(c, rules, { caller: c.members[i], resultCorrect: v, salt: salt(i), now: revealAt })) })
+    votes.forEach((v, i) => { if (v !== null) c = must(revealVote(c, rules, { caller: c.members[i], vote: v, salt: salt(i), now: revealAt })) })
     const f = finalizeCommittee(c, terms, rules, { now: rules.commitWindow + rules.revealWindow + 2, bondOf: () => RULES.minBond })
     if (!f.ok) throw new Error(`collusion: ${f.error}`)
     const s = f.settlement

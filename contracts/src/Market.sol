@@ -54,6 +54,8 @@ contract Market is EIP712 {
         uint16 committed;
         uint16 revealed;
         uint16 verdicts;
+        /// bit i: the i-th member revealed "no case" (it could not obtain the deal and job offer to re-run)
+        uint16 noCase;
         /// byte i: the i-th member's index into deal.mediators
         uint72 members;
     }
@@ -67,6 +69,11 @@ contract Market is EIP712 {
     uint256 internal constant PPM = 1_000_000;
     /// a DealRecord.mediatorIndex that means "judged by a committee" (a deal names at most 255 mediators: 0..254)
     uint8 internal constant COMMITTEE = type(uint8).max;
+    /// A committee member's vote. "No case" is for a member the parties never gave the deal and job offer: it is
+    /// not slashed for it (it could not judge) and not paid, and it is not counted towards either verdict.
+    uint8 internal constant VOTE_WRONG = 0;
+    uint8 internal constant VOTE_CORRECT = 1;
+    uint8 internal constant VOTE_NO_CASE = 2;
     uint8 public constant TIMEOUT_RESULT = 0;
     uint8 public constant TIMEOUT_MEDIATION = 1;
     /// EIP-712 type of a job creator's acceptance given off chain (protocols/eip712.ts `AcceptTypes`).
@@ -125,9 +132,11 @@ contract Market is EIP712 {
     event CommitteeRulesSet(CommitteeRules rules);
     event CommitteeDrawn(bytes32 indexed dealId, bytes32 seed, uint8 size, bool audit);
     event VoteCommitted(bytes32 indexed dealId, address indexed member);
-    event VoteRevealed(bytes32 indexed dealId, address indexed member, bool resultCorrect);
+    /// vote: VOTE_WRONG, VOTE_CORRECT or VOTE_NO_CASE
+    event VoteRevealed(bytes32 indexed dealId, address indexed member, uint8 vote);
     /// majority and slashed: bit i is the i-th member in draw order
-    event CommitteeFinalized(bytes32 indexed dealId, uint8 state, uint16 majority, uint16 slashed);
+    /// noCase: the members that said they never obtained the case, on chain for anyone counting the deal as verified
+    event CommitteeFinalized(bytes32 indexed dealId, uint8 state, uint16 majority, uint16 slashed, uint16 noCase);
     event Bonded(address indexed mediator, uint256 amount);
     event UnbondStarted(address indexed mediator, uint256 amount, uint256 dueAt);
     event Unbonded(address indexed mediator, uint256 amount);
@@ -179,6 +188,7 @@ contract Market is EIP712 {
     error AlreadyRevealed(address member);
     error CommitmentMismatch(address member);
     error VotingOpen(uint256 until);
+    error InvalidVote(uint8 vote);
     error InsufficientBond(address account, uint256 needed, uint256 available);
     error NothingUnbonding();
     error UnbondNotDue(uint256 dueAt);
@@ -572,7 +582,7 @@ contract Market is EIP712 {
         emit Unbonded(msg.sender, amount);
     }
 
-    /// A committee member commits its hidden verdict: keccak256(abi.encode(dealId, member, resultCorrect, salt)), of
+    /// A committee member commits its hidden vote: keccak256(abi.encode(dealId, member, uint8 vote, salt)), of
     /// which the top 128 bits are kept (two to a slot; finding two votes with the same 128 bits takes ~2^64 hashes).
     function commitVote(Deal calldata deal, bytes32 commitment) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
@@ -591,7 +601,7 @@ contract Market is EIP712 {
         emit VoteCommitted(id, msg.sender);
     }
 
-    function revealVote(Deal calldata deal, bool resultCorrect, bytes32 salt) external {
+    function revealVote(Deal calldata deal, uint8 vote, bytes32 salt) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
         if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
         Committee memory c = committees[id];
@@ -604,13 +614,15 @@ contract Market is EIP712 {
         if (c.committed & bit == 0) revert NotCommitted(msg.sender);
         if (c.revealed & bit != 0) revert AlreadyRevealed(msg.sender);
         uint128 kept = uint128(uint256(voteCommitments[id][pos / 2]) >> (pos % 2 == 0 ? 128 : 0));
-        if (bytes16(keccak256(abi.encode(id, msg.sender, resultCorrect, salt))) != bytes16(kept)) {
+        if (vote > VOTE_NO_CASE) revert InvalidVote(vote);
+        if (bytes16(keccak256(abi.encode(id, msg.sender, vote, salt))) != bytes16(kept)) {
             revert CommitmentMismatch(msg.sender);
         }
         c.revealed |= bit;
-        if (resultCorrect) c.verdicts |= bit;
+        if (vote == VOTE_CORRECT) c.verdicts |= bit;
+        else if (vote == VOTE_NO_CASE) c.noCase |= bit;
         committees[id] = c;
-        emit VoteRevealed(id, msg.sender, resultCorrect);
+        emit VoteRevealed(id, msg.sender, vote);
     }
 
     /// Anyone, once every member that committed has revealed (after the commit phase) or the reveal window has passed.
@@ -625,15 +637,16 @@ contract Market is EIP712 {
         if (!over) revert VotingOpen(revealEnd);
 
         uint16 all = uint16((1 << c.k) - 1);
-        uint16 no = c.revealed & ~c.verdicts;
+        uint16 no = c.revealed & ~c.verdicts & ~c.noCase;
         uint256 quorum = c.k / 2 + 1;
         uint16 majority;
         uint16 slashed;
         uint8 state;
+        // a member that said "no case" is neither paid nor slashed; everyone else not in the majority is slashed
         if (_count(c.verdicts) >= quorum) {
-            (state, majority, slashed) = (DealStates.MediatedCorrect, c.verdicts, all & ~c.verdicts);
+            (state, majority, slashed) = (DealStates.MediatedCorrect, c.verdicts, all & ~c.verdicts & ~c.noCase);
         } else if (_count(no) >= quorum) {
-            (state, majority, slashed) = (DealStates.MediatedWrong, no, all & ~no);
+            (state, majority, slashed) = (DealStates.MediatedWrong, no, all & ~no & ~c.noCase);
         } else {
             (state, slashed) = (DealStates.TimedOutMediation, all & ~c.revealed);
         }
@@ -664,7 +677,7 @@ contract Market is EIP712 {
             }
             emit DealMediated(id, address(0), deal.resourceProvider, state == DealStates.MediatedCorrect);
         }
-        emit CommitteeFinalized(id, state, majority, slashed);
+        emit CommitteeFinalized(id, state, majority, slashed, c.noCase);
     }
 
     function _committeeSizeFor(uint256 n) internal view returns (uint256 k) {
@@ -701,7 +714,7 @@ contract Market is EIP712 {
             return deal.mediators[rec.mediatorIndex];
         }
         rec.mediatorIndex = COMMITTEE;
-        committees[id] = Committee(uint40(block.timestamp), 0, uint8(k), 0, 0, 0, _draw(seed, n, k));
+        committees[id] = Committee(uint40(block.timestamp), 0, uint8(k), 0, 0, 0, 0, _draw(seed, n, k));
         emit CommitteeDrawn(id, seed, uint8(k), audit);
         return address(0);
     }

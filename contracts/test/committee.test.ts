@@ -5,7 +5,7 @@ import test from 'ava'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { startDevnet, agreeDeal, increaseTime, committeeDispute, LP, type Devnet, type CommitteeDispute } from '../fixture.ts'
 import { toStruct, type ChainClient } from '../../node/chain/index.ts'
-import { voteCommitment, type CommitteeRules } from '../../protocols/settlement/committee.ts'
+import { voteCommitment, Vote, type CommitteeRules, type VoteValue } from '../../protocols/settlement/committee.ts'
 
 const RULES: CommitteeRules = { size: 3, commitWindow: 600, revealWindow: 600, unbondDelay: 61 * 86_400, minBond: LP(50), slash: LP(5) }
 const FEE = LP(3)
@@ -19,8 +19,8 @@ test.before(async () => {
 test.after.always(async () => { await net?.stop() })
 
 const disputed = async (): Promise<CommitteeDispute> => await committeeDispute(net, { mediationFee: FEE })
-const commit = async (d: CommitteeDispute, m: ChainClient, correct: boolean): Promise<void> => { await d.commit(m, correct) }
-const reveal = async (d: CommitteeDispute, m: ChainClient, correct: boolean): Promise<void> => { await d.reveal(m, correct) }
+const commit = async (d: CommitteeDispute, m: ChainClient, vote: boolean | VoteValue): Promise<void> => { await d.commit(m, vote) }
+const reveal = async (d: CommitteeDispute, m: ChainClient, vote: boolean | VoteValue): Promise<void> => { await d.reveal(m, vote) }
 const finalize = async (d: CommitteeDispute): Promise<void> => { await d.finalize() }
 
 /** Deposits of jc, rp and each mediator, and each mediator's bond. */
@@ -125,6 +125,29 @@ test.serial('no quorum (one for, one against, one silent): the result stands as 
   t.is(after.dep[idx(b)], before.dep[idx(b)])
 })
 
+test.serial('"no case": a cartel that keeps the case from its own audit gets a result that stands, on record as unjudged; no member is slashed for it', async t => {
+  const before = await books()
+  const d = await disputed()
+  for (const m of d.members) await commit(d, m, Vote.NoCase)
+  for (const m of d.members) await reveal(d, m, Vote.NoCase)
+  const r = await net.stranger.queue.send('finalizeCommittee', async () => await net.stranger.market.finalizeCommittee.populateTransaction(toStruct(d.deal)))
+  const fin = r.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeFinalized')
+  t.is(Number(fin!.args.noCase), 0b111, 'the Market records that nobody could judge it')
+  t.is(Number((await net.jc.market.deals(d.id)).state), 8, 'TimedOutMediation: the result stands')
+  const after = await books()
+  t.deepEqual(after.bond, before.bond)
+  t.deepEqual(after.dep, before.dep)
+  t.is(after.rp - before.rp, LP(10))
+  t.is(after.jc - before.jc, -LP(10))
+  // a vote the Market does not know is refused
+  const e = await committeeDispute(net, { mediationFee: FEE })
+  const salt = keccak256(toUtf8Bytes('another salt'))
+  await e.members[0].queue.send('commitVote', async () => await e.members[0].market.commitVote.populateTransaction(toStruct(e.deal), voteCommitment(e.id, e.members[0].address, 3, salt)))
+  await increaseTime(net.provider, RULES.commitWindow + 1)
+  const bad = await t.throwsAsync(e.members[0].queue.send('revealVote', async () => await e.members[0].market.revealVote.populateTransaction(toStruct(e.deal), 3, salt)))
+  t.is((bad as unknown as { reason: string }).reason, 'InvalidVote')
+})
+
 test.serial('the single-mediator calls refuse a committee\'s dispute; a stranger cannot vote; a copied commitment reveals nothing', async t => {
   const d = await disputed()
   const [a, copier] = d.members
@@ -132,14 +155,14 @@ test.serial('the single-mediator calls refuse a committee\'s dispute; a stranger
   t.is(await reasons(a.mediate(d.deal, true)), 'CommitteeDispute')
   t.is(await reasons(net.stranger.timeoutMediation(d.deal)), 'CommitteeDispute')
   const salt = keccak256(toUtf8Bytes('a salt'))
-  t.is(await reasons(net.stranger.queue.send('commitVote', async () => await net.stranger.market.commitVote.populateTransaction(toStruct(d.deal), voteCommitment(d.id, net.stranger.address, true, salt)))), 'NotCommitteeMember')
+  t.is(await reasons(net.stranger.queue.send('commitVote', async () => await net.stranger.market.commitVote.populateTransaction(toStruct(d.deal), voteCommitment(d.id, net.stranger.address, Vote.Correct, salt)))), 'NotCommitteeMember')
   // the copier posts a's commitment; whatever it reveals, its own address is in the hash
-  const aHash = voteCommitment(d.id, a.address, false, salt)
+  const aHash = voteCommitment(d.id, a.address, Vote.Wrong, salt)
   await a.queue.send('commitVote', async () => await a.market.commitVote.populateTransaction(toStruct(d.deal), aHash))
   await copier.queue.send('commitVote', async () => await copier.market.commitVote.populateTransaction(toStruct(d.deal), aHash))
   await increaseTime(net.provider, RULES.commitWindow + 1)
-  await a.queue.send('revealVote', async () => await a.market.revealVote.populateTransaction(toStruct(d.deal), false, salt))
-  t.is(await reasons(copier.queue.send('revealVote', async () => await copier.market.revealVote.populateTransaction(toStruct(d.deal), false, salt))), 'CommitmentMismatch')
+  await a.queue.send('revealVote', async () => await a.market.revealVote.populateTransaction(toStruct(d.deal), Vote.Wrong, salt))
+  t.is(await reasons(copier.queue.send('revealVote', async () => await copier.market.revealVote.populateTransaction(toStruct(d.deal), Vote.Wrong, salt))), 'CommitmentMismatch')
 })
 
 test.serial('bonds: a committee deal needs every mediator bonded; unbonding waits and stays slashable', async t => {

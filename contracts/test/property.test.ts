@@ -11,7 +11,7 @@ import { startDevnet, LP, TEST_BOUNDS, type Devnet } from '../fixture.ts'
 import { MarketAbi, LilypadTokenAbi } from '../generated/index.ts'
 import { idOf, signMessage, type Deal } from '../../protocols/eip712.ts'
 import { apply, emptyMarket, depositOf, totalHeld, isFinal, heldBy, DealState, COMMITTEE, type MarketModel, type MarketAction, type MarketBounds } from '../../protocols/settlement/index.ts'
-import { voteCommitment, type CommitteeRules } from '../../protocols/settlement/committee.ts'
+import { voteCommitment, Vote, type CommitteeRules } from '../../protocols/settlement/committee.ts'
 import { decodeRevert, revertDataOf, toStruct } from '../../node/chain/index.ts'
 
 const RUNS = Number(process.env.LILYPAD_PROPERTY_RUNS ?? 500)
@@ -145,7 +145,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         if (baseBonds[i].amount + baseBonds[i].unbonding > 0n) model.bonds.set(a.wallet.address.toLowerCase(), { ...baseBonds[i] })
       })
       /** each committee member's vote and salt, by deal and member, to reveal what was committed */
-      const ballots = new Map<string, { resultCorrect: boolean, salt: string }>()
+      const ballots = new Map<string, { vote: number, salt: string }>()
       const terms = new Map<string, Deal>()
       const ids: string[] = []
       const usedNonces = new Map<string, bigint[]>()
@@ -230,6 +230,29 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         await act(rp, { kind: 'agree', dealId: id, terms: deal, signing: { caller: rp.wallet.address, jobCreatorSigner: jc.wallet.address, providerSigner: null } }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, '0x']), [id])
         now += 1
         await act(rp, { kind: 'submitResult', caller: rp.wallet.address, dealId: id, terms: deal, cid: `bafy-committee-${run}` }, market.encodeFunctionData('submitResult', [toStruct(deal), `bafy-committee-${run}`]), [id])
+        const c = model.committees.get(id)
+        if (c !== undefined && chance(0.6)) {
+          // a whole vote, each member doing something: commit any vote (now and then one the Market does not know)
+          // or nothing, then reveal it (now and then another) or not, then finalize; the random steps below may
+          // then find the deal closed
+          const members = c.members.map(a => meds.find(m => m.wallet.address.toLowerCase() === a.toLowerCase())!)
+          const plan = members.map(() => ({ vote: chance(0.05) ? 3 : pick([Vote.Correct, Vote.Correct, Vote.Wrong, Vote.NoCase]), salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32), commits: chance(0.85), reveals: chance(0.85), lies: chance(0.08) }))
+          for (const [i, m] of members.entries()) {
+            if (!plan[i].commits) continue
+            now += 1
+            const commitment = voteCommitment(id, m.wallet.address, plan[i].vote, plan[i].salt)
+            await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: id, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [id])
+          }
+          now += plan.every(p => p.commits) ? 1 : COMMITTEE_RULES.commitWindow
+          for (const [i, m] of members.entries()) {
+            if (!plan[i].reveals) continue
+            now += 1
+            const vote = plan[i].lies ? (plan[i].vote + 1) % 3 : plan[i].vote
+            await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: id, terms: deal, vote, salt: plan[i].salt }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, plan[i].salt]), [id])
+          }
+          now += chance(0.5) ? 1 : COMMITTEE_RULES.revealWindow + 1
+          await act(stranger, { kind: 'finalizeCommittee', dealId: id, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [id])
+        }
       }
       const length = 6 + Math.floor(rnd() * 8)
       for (let s = 0; s < length; s++) {
@@ -300,16 +323,18 @@ for (let from = 0; from < RUNS; from += CHUNK) {
             const what = chance(0.8) ? due : pick(['commit', 'reveal', 'finalize', 'single'] as const)
             const ballotKey = `${known}:${caller.wallet.address}`
             if (what === 'commit') {
-              const ballot = { resultCorrect: chance(0.6), salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32) }
-              const commitment = voteCommitment(known, caller.wallet.address, ballot.resultCorrect, ballot.salt)
+              // mostly a verdict; now and then "no case"; rarely a vote the Market does not know (InvalidVote)
+              const ballot = { vote: chance(0.03) ? 3 : chance(0.15) ? Vote.NoCase : chance(0.6) ? Vote.Correct : Vote.Wrong, salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32) }
+              const commitment = voteCommitment(known, caller.wallet.address, ballot.vote, ballot.salt)
               const before = model.committees.get(known)
               await act(caller, { kind: 'commitVote', caller: caller.wallet.address, dealId: known, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [known])
               if (model.committees.get(known) !== before) ballots.set(ballotKey, ballot)
             } else if (what === 'reveal') {
-              const ballot = ballots.get(ballotKey) ?? { resultCorrect: true, salt: ZeroHash }
-              // now and then the other verdict than the one committed: CommitmentMismatch
-              const resultCorrect = chance(0.15) ? !ballot.resultCorrect : ballot.resultCorrect
-              await act(caller, { kind: 'revealVote', caller: caller.wallet.address, dealId: known, terms: deal, resultCorrect, salt: ballot.salt }, market.encodeFunctionData('revealVote', [toStruct(deal), resultCorrect, ballot.salt]), [known])
+              const ballot = ballots.get(ballotKey) ?? { vote: Vote.Correct, salt: ZeroHash }
+              // now and then a vote the Market does not know (InvalidVote), or another than the one committed
+              // (CommitmentMismatch)
+              const vote = chance(0.1) ? 3 : chance(0.15) ? (ballot.vote + 1) % 3 : ballot.vote
+              await act(caller, { kind: 'revealVote', caller: caller.wallet.address, dealId: known, terms: deal, vote, salt: ballot.salt }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, ballot.salt]), [known])
             } else if (what === 'finalize') {
               await act(stranger, { kind: 'finalizeCommittee', dealId: known, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [known])
             } else if (chance(0.5)) {
@@ -421,7 +446,7 @@ test.serial('the sequences met every bound the Market enforces', t => {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
   // (mediate seldom finds its deal Challenged and its selected mediator in a random sequence: not required)
-  for (const e of ['MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch']) {
+  for (const e of ['MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote']) {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
   for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'timeoutResult', 'bond', 'startUnbond', 'commitVote', 'revealVote', 'finalizeCommittee']) {

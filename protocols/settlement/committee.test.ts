@@ -3,8 +3,8 @@ import test from 'ava'
 import { AbiCoder, keccak256, toBeHex } from 'ethers'
 import {
   checkCommitteeAgree, checkCommitteeRules, commitVote, committeeSizeFor, drawCommittee, finalizeCommittee, newCommittee,
-  quorumOf, revealDeadline, revealVote, tally, voteCommitment, votingOver, CommitteeRulesError,
-  type CommitteeRecord, type CommitteeRules
+  quorumOf, revealDeadline, revealVote, tally, voteCommitment, votingOver, CommitteeRulesError, Vote,
+  type CommitteeRecord, type CommitteeRules, type VoteValue
 } from './committee.ts'
 import { DealState, type DealTerms } from './market.ts'
 import { Rng } from '../../simulations/rng.ts'
@@ -28,16 +28,17 @@ function ok (s: ReturnType<typeof commitVote>): CommitteeRecord {
 }
 
 /** Every member in `votes` (by draw position) commits at `at` and reveals at `at + 1`; null: silent. */
-function vote (c: CommitteeRecord, votes: Array<boolean | null>, at = 1010): CommitteeRecord {
+function vote (c: CommitteeRecord, votes: Array<VoteValue | null>, at = 1010): CommitteeRecord {
   let r = c
   votes.forEach((v, i) => { if (v !== null) r = ok(commitVote(r, rules, { caller: r.members[i], commitment: voteCommitment(DEAL, r.members[i], v, salt(i)), now: at })) })
   const revealAt = r.allCommittedAt !== null ? at + 1 : at + rules.commitWindow
-  votes.forEach((v, i) => { if (v !== null) r = ok(revealVote(r, rules, { caller: r.members[i], resultCorrect: v, salt: salt(i), now: revealAt })) })
+  votes.forEach((v, i) => { if (v !== null) r = ok(revealVote(r, rules, { caller: r.members[i], vote: v, salt: salt(i), now: revealAt })) })
   return r
 }
 
 const sum = (xs: Array<{ amount: bigint }>): bigint => xs.reduce((s, x) => s + x.amount, 0n)
 const bonds = (): bigint => 1000n
+const { Correct: C, Wrong: W, NoCase: N } = Vote
 
 test('rules: the committee size is odd and no larger than the mediators named; bad rules are refused by name', t => {
   t.deepEqual([1, 2, 3, 4, 5, 9].map(n => committeeSizeFor(n, 3)), [1, 1, 3, 3, 3, 3])
@@ -69,7 +70,9 @@ test('the hashes are Solidity\'s abi.encode: keccak256(abi.encode(seed, i)) and 
   const n = 200
   const j0 = Number(BigInt(keccak256(coder.encode(['bytes32', 'uint256'], [s, 0]))) % BigInt(n))
   t.is(drawCommittee(s, n, 1)[0], j0)
-  for (const v of [true, false]) t.is(voteCommitment(DEAL, M[2], v, salt(3)), keccak256(coder.encode(['bytes32', 'address', 'bool', 'bytes32'], [DEAL, M[2], v, salt(3)])))
+  for (const v of [W, C, N]) t.is(voteCommitment(DEAL, M[2], v, salt(3)), keccak256(coder.encode(['bytes32', 'address', 'uint8', 'bytes32'], [DEAL, M[2], v, salt(3)])))
+  // a bool encodes as the same word as the uint8 0 or 1
+  t.is(voteCommitment(DEAL, M[2], C, salt(3)), keccak256(coder.encode(['bytes32', 'address', 'bool', 'bytes32'], [DEAL, M[2], true, salt(3)])))
 })
 
 test('agreement: a committee needs distinct, bonded mediators that are not the parties', t => {
@@ -82,7 +85,8 @@ test('agreement: a committee needs distinct, bonded mediators that are not the p
 
 test('three honest members: the majority decides, shares the fee, nobody is slashed, and every token is accounted for', t => {
   for (const correct of [true, false]) {
-    const c = vote(committee(), [correct, correct, correct])
+    const v = correct ? C : W
+    const c = vote(committee(), [v, v, v])
     t.true(votingOver(c, rules, 1011))
     const f = finalizeCommittee(c, terms, rules, { now: 1011, bondOf: bonds })
     if (!f.ok) return t.fail(f.error)
@@ -95,11 +99,11 @@ test('three honest members: the majority decides, shares the fee, nobody is slas
 })
 
 test('one liar among three: outvoted, it loses part of its bond to the two who voted right', t => {
-  const c = vote(committee(), [false, true, true])
+  const c = vote(committee(), [W, C, C])
   const f = finalizeCommittee(c, terms, rules, { now: 1011, bondOf: bonds })
   if (!f.ok) return t.fail(f.error)
   t.is(f.settlement.state, DealState.MediatedCorrect)
-  t.deepEqual(f.settlement.tally, { outcome: 'correct', majority: [1, 2], slashed: [0] })
+  t.deepEqual(f.settlement.tally, { outcome: 'correct', majority: [1, 2], slashed: [0], noCase: [] })
   t.deepEqual(f.settlement.slashes, [{ account: c.members[0], amount: 100n }])
   // fee 7 + slash 100 = 107 over two: 54 + 53
   t.deepEqual(f.settlement.credits.slice(1), [{ account: c.members[1], amount: 54n }, { account: c.members[2], amount: 53n }])
@@ -107,7 +111,7 @@ test('one liar among three: outvoted, it loses part of its bond to the two who v
 })
 
 test('an absent member: the others reveal once the commit window passes, the deadline ends the vote, the absent one pays', t => {
-  const c = vote(committee(), [true, null, true])
+  const c = vote(committee(), [C, null, C])
   t.is(c.allCommittedAt, null)
   t.false(votingOver(c, rules, 1100), 'the commit window is still open for the third member')
   t.true(votingOver(c, rules, 1110), 'past the commit window and everyone who committed has revealed')
@@ -124,11 +128,11 @@ test('an absent member: the others reveal once the commit window passes, the dea
 
 test('no quorum: the result stands as when a single mediator lets its window pass; silent members pay the job creator', t => {
   // one vote for, one against, one silent: neither verdict has two of three
-  const c = vote(committee(), [true, false, null])
+  const c = vote(committee(), [C, W, null])
   const f = finalizeCommittee(c, terms, rules, { now: 1101, bondOf: bonds })
   if (!f.ok) return t.fail(f.error)
   t.is(f.settlement.state, DealState.TimedOutMediation)
-  t.deepEqual(f.settlement.tally, { outcome: 'no-quorum', majority: [], slashed: [2] })
+  t.deepEqual(f.settlement.tally, { outcome: 'no-quorum', majority: [], slashed: [2], noCase: [] })
   t.deepEqual(f.settlement.credits, [{ account: RP, amount: 30n }, { account: JC, amount: 107n }])
   // nobody at all
   const n = finalizeCommittee(committee(), terms, rules, { now: 1101, bondOf: bonds })
@@ -137,45 +141,69 @@ test('no quorum: the result stands as when a single mediator lets its window pas
   t.is(sum(n.settlement.credits), 37n + 300n)
 })
 
+test('"no case": a member the parties never gave the case is neither paid nor slashed; a whole committee without it lets the result stand, on record', t => {
+  // two re-ran and agree, one never got the case
+  const c = vote(committee(), [C, N, C])
+  const f = finalizeCommittee(c, terms, rules, { now: 1011, bondOf: bonds })
+  if (!f.ok) return t.fail(f.error)
+  t.deepEqual(f.settlement.tally, { outcome: 'correct', majority: [0, 2], slashed: [], noCase: [1] })
+  t.deepEqual(f.settlement.slashes, [])
+  t.false(f.settlement.credits.some(x => x.account === c.members[1]))
+  // a cartel withholds the case from its own deal's audit: nobody can judge, nobody is slashed for it, the result
+  // stands and the Market's record says why
+  const cartel = vote(committee(), [N, N, N])
+  const g = finalizeCommittee(cartel, terms, rules, { now: 1011, bondOf: bonds })
+  if (!g.ok) return t.fail(g.error)
+  t.is(g.settlement.state, DealState.TimedOutMediation)
+  t.deepEqual(g.settlement.tally, { outcome: 'no-quorum', majority: [], slashed: [], noCase: [0, 1, 2] })
+  // one liar against one "no case" and one honest: no quorum; only the silent would pay, and nobody is silent
+  const split = vote(committee(), [W, N, C])
+  t.deepEqual(tally(split), { outcome: 'no-quorum', majority: [], slashed: [], noCase: [1] })
+  // a vote the Market does not know is refused
+  let x = committee()
+  x = ok(commitVote(x, rules, { caller: x.members[0], commitment: voteCommitment(DEAL, x.members[0], 3, salt(0)), now: 1001 }))
+  t.deepEqual(revealVote(x, rules, { caller: x.members[0], vote: 3, salt: salt(0), now: 1101 }), { ok: false, error: 'InvalidVote' })
+})
+
 test('a member that committed but never revealed is silent; finalize waits for the reveal deadline', t => {
   let c = committee()
-  c = ok(commitVote(c, rules, { caller: c.members[0], commitment: voteCommitment(DEAL, c.members[0], true, salt(0)), now: 1001 }))
-  c = ok(commitVote(c, rules, { caller: c.members[1], commitment: voteCommitment(DEAL, c.members[1], true, salt(1)), now: 1002 }))
-  c = ok(commitVote(c, rules, { caller: c.members[2], commitment: voteCommitment(DEAL, c.members[2], false, salt(2)), now: 1003 }))
+  c = ok(commitVote(c, rules, { caller: c.members[0], commitment: voteCommitment(DEAL, c.members[0], C, salt(0)), now: 1001 }))
+  c = ok(commitVote(c, rules, { caller: c.members[1], commitment: voteCommitment(DEAL, c.members[1], C, salt(1)), now: 1002 }))
+  c = ok(commitVote(c, rules, { caller: c.members[2], commitment: voteCommitment(DEAL, c.members[2], W, salt(2)), now: 1003 }))
   t.is(c.allCommittedAt, 1003)
   t.is(revealDeadline(c, rules), 1053)
-  c = ok(revealVote(c, rules, { caller: c.members[0], resultCorrect: true, salt: salt(0), now: 1004 }))
-  c = ok(revealVote(c, rules, { caller: c.members[1], resultCorrect: true, salt: salt(1), now: 1005 }))
+  c = ok(revealVote(c, rules, { caller: c.members[0], vote: C, salt: salt(0), now: 1004 }))
+  c = ok(revealVote(c, rules, { caller: c.members[1], vote: C, salt: salt(1), now: 1005 }))
   t.deepEqual(finalizeCommittee(c, terms, rules, { now: 1053, bondOf: bonds }), { ok: false, error: 'VotingOpen' })
-  t.deepEqual(revealVote(c, rules, { caller: c.members[2], resultCorrect: false, salt: salt(2), now: 1054 }), { ok: false, error: 'RevealWindowClosed' })
+  t.deepEqual(revealVote(c, rules, { caller: c.members[2], vote: W, salt: salt(2), now: 1054 }), { ok: false, error: 'RevealWindowClosed' })
   const f = finalizeCommittee(c, terms, rules, { now: 1054, bondOf: bonds })
   if (!f.ok) return t.fail(f.error)
-  t.deepEqual(f.settlement.tally, { outcome: 'correct', majority: [0, 1], slashed: [2] })
+  t.deepEqual(f.settlement.tally, { outcome: 'correct', majority: [0, 1], slashed: [2], noCase: [] })
 })
 
 test('attacks: copying a commitment, revealing early, revealing another verdict, voting twice, strangers and late commits', t => {
   let c = committee()
   const [a, b, x] = c.members
   const stranger = M.find(m => !c.members.includes(m)) as string
-  const aHash = voteCommitment(DEAL, a, false, salt(0))
+  const aHash = voteCommitment(DEAL, a, W, salt(0))
   c = ok(commitVote(c, rules, { caller: a, commitment: aHash, now: 1001 }))
   t.deepEqual(commitVote(c, rules, { caller: a, commitment: aHash, now: 1002 }), { ok: false, error: 'AlreadyCommitted' })
   t.deepEqual(commitVote(c, rules, { caller: stranger, commitment: aHash, now: 1002 }), { ok: false, error: 'NotCommitteeMember' })
   // b copies a's commitment without knowing its vote: its own address is in the hash, so nothing b reveals matches
   c = ok(commitVote(c, rules, { caller: b, commitment: aHash, now: 1002 }))
-  t.deepEqual(revealVote(c, rules, { caller: a, resultCorrect: false, salt: salt(0), now: 1003 }), { ok: false, error: 'RevealNotOpen' })
-  t.deepEqual(commitVote(c, rules, { caller: x, commitment: voteCommitment(DEAL, x, true, salt(2)), now: 1101 }), { ok: false, error: 'CommitWindowClosed' })
-  c = ok(commitVote(c, rules, { caller: x, commitment: voteCommitment(DEAL, x, true, salt(2)), now: 1100 }))
-  t.deepEqual(revealVote(c, rules, { caller: a, resultCorrect: true, salt: salt(0), now: 1101 }), { ok: false, error: 'CommitmentMismatch' })
-  c = ok(revealVote(c, rules, { caller: a, resultCorrect: false, salt: salt(0), now: 1101 }))
-  t.deepEqual(revealVote(c, rules, { caller: a, resultCorrect: false, salt: salt(0), now: 1102 }), { ok: false, error: 'AlreadyRevealed' })
-  t.deepEqual(revealVote(c, rules, { caller: b, resultCorrect: false, salt: salt(0), now: 1102 }), { ok: false, error: 'CommitmentMismatch' })
-  t.deepEqual(revealVote(c, rules, { caller: stranger, resultCorrect: true, salt: salt(0), now: 1102 }), { ok: false, error: 'NotCommitteeMember' })
-  c = ok(revealVote(c, rules, { caller: x, resultCorrect: true, salt: salt(2), now: 1102 }))
+  t.deepEqual(revealVote(c, rules, { caller: a, vote: W, salt: salt(0), now: 1003 }), { ok: false, error: 'RevealNotOpen' })
+  t.deepEqual(commitVote(c, rules, { caller: x, commitment: voteCommitment(DEAL, x, C, salt(2)), now: 1101 }), { ok: false, error: 'CommitWindowClosed' })
+  c = ok(commitVote(c, rules, { caller: x, commitment: voteCommitment(DEAL, x, C, salt(2)), now: 1100 }))
+  t.deepEqual(revealVote(c, rules, { caller: a, vote: C, salt: salt(0), now: 1101 }), { ok: false, error: 'CommitmentMismatch' })
+  c = ok(revealVote(c, rules, { caller: a, vote: W, salt: salt(0), now: 1101 }))
+  t.deepEqual(revealVote(c, rules, { caller: a, vote: W, salt: salt(0), now: 1102 }), { ok: false, error: 'AlreadyRevealed' })
+  t.deepEqual(revealVote(c, rules, { caller: b, vote: W, salt: salt(0), now: 1102 }), { ok: false, error: 'CommitmentMismatch' })
+  t.deepEqual(revealVote(c, rules, { caller: stranger, vote: C, salt: salt(0), now: 1102 }), { ok: false, error: 'NotCommitteeMember' })
+  c = ok(revealVote(c, rules, { caller: x, vote: C, salt: salt(2), now: 1102 }))
   // a false, x true, b never revealed: no quorum
   t.is(tally(c).outcome, 'no-quorum')
   const silent = committee()
-  t.deepEqual(revealVote(silent, rules, { caller: a, resultCorrect: true, salt: salt(0), now: 1101 }), { ok: false, error: 'NotCommitted' })
+  t.deepEqual(revealVote(silent, rules, { caller: a, vote: C, salt: salt(0), now: 1101 }), { ok: false, error: 'NotCommitted' })
 })
 
 test('property: any mix of votes, silences and bonds settles exactly what the deal held plus what was slashed', t => {
@@ -184,11 +212,11 @@ test('property: any mix of votes, silences and bonds settles exactly what the de
     const size = [1, 3, 5][rng.int(3)]
     const r = { ...rules, size }
     const c0 = newCommittee(DEAL, M, seed(run), r, 0)
-    const votes = c0.members.map(() => [true, false, null][rng.int(3)])
+    const votes = c0.members.map(() => [C, W, N, null][rng.int(4)])
     let c = c0
     votes.forEach((v, i) => { if (v !== null) c = ok(commitVote(c, r, { caller: c.members[i], commitment: voteCommitment(DEAL, c.members[i], v, salt(i)), now: 1 })) })
     const revealAt = c.allCommittedAt !== null ? 2 : r.commitWindow + 1
-    votes.forEach((v, i) => { if (v !== null) c = ok(revealVote(c, r, { caller: c.members[i], resultCorrect: v, salt: salt(i), now: revealAt })) })
+    votes.forEach((v, i) => { if (v !== null) c = ok(revealVote(c, r, { caller: c.members[i], vote: v, salt: salt(i), now: revealAt })) })
     const bondOf = (a: string): bigint => BigInt(Number(BigInt(a) % 7n) * 40)
     const f = finalizeCommittee(c, { ...terms, mediationFee: BigInt(rng.int(50)) }, r, { now: r.commitWindow + r.revealWindow + 1, bondOf })
     if (!f.ok) return t.fail(f.error)
@@ -197,6 +225,7 @@ test('property: any mix of votes, silences and bonds settles exactly what the de
     for (const s of f.settlement.slashes) t.true(s.amount <= bondOf(s.account) && s.amount <= r.slash)
     t.true(f.settlement.credits.every(x => x.amount > 0n))
     const tl = tally(c)
-    t.is(tl.majority.length + tl.slashed.length + (tl.outcome === 'no-quorum' ? votes.filter(v => v !== null).length : 0), c.members.length)
+    // everyone is in exactly one group: the majority, the slashed, "no case", or (without a quorum) a verdict
+    t.is(tl.majority.length + tl.slashed.length + tl.noCase.length + (tl.outcome === 'no-quorum' ? votes.filter(v => v === C || v === W).length : 0), c.members.length)
   }
 })

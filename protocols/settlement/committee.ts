@@ -4,7 +4,7 @@
 //
 // The life of a committee (docs/mediation.md, "Committees"):
 //  1. draw: k distinct members out of the deal's mediators (the list both parties signed), from a 32-byte seed;
-//  2. commit: until drawnAt + commitWindow, each member posts keccak256(dealId, member, verdict, salt): nobody
+//  2. commit: until drawnAt + commitWindow, each member posts keccak256(dealId, member, vote, salt): nobody
 //     can read another's verdict, and the member's own address in the hash makes a copied commitment useless;
 //  3. reveal: from the moment every member has committed (or the commit window has passed) until revealWindow
 //     after it, each member that committed reveals its verdict and salt;
@@ -12,6 +12,9 @@
 //     with a quorum (more than half of k: the same verdict from a majority of the whole committee, absent members
 //     counting against) decides. Its voters share the fee; every other member (voted the other way, never
 //     committed, never revealed) loses `slash` of its bond (at most what it has), shared by the majority too.
+//     A member may vote "no case": the parties never gave it the deal and job offer, so it could not re-run.
+//     It is neither paid nor slashed, counts towards neither verdict, and the Market records it (a cartel that
+//     withholds the case from its own deal's audit gets a result that stands, but not a verified one).
 //     Without a quorum the result stands, as when today's single mediator lets its window pass: the provider is
 //     paid, the job creator gets the fee back and the slashed bonds; nobody is paid for a verdict.
 // Every split is exact: integer shares, the remainder to the first majority member in draw order.
@@ -33,10 +36,14 @@ export interface CommitteeRules {
   slash: bigint
 }
 
+/** A member's vote, as the Market numbers them (Market.sol VOTE_WRONG, VOTE_CORRECT, VOTE_NO_CASE). */
+export const Vote = { Wrong: 0, Correct: 1, NoCase: 2 } as const
+export type VoteValue = typeof Vote[keyof typeof Vote]
+
 export type CommitteeErrorName =
   | 'CommitteeTooSmall' | 'MediatorUnbonded' | 'PartyAsMediator' | 'DuplicateMediator'
   | 'NotCommitteeMember' | 'CommitWindowClosed' | 'AlreadyCommitted' | 'RevealNotOpen' | 'RevealWindowClosed'
-  | 'NotCommitted' | 'AlreadyRevealed' | 'CommitmentMismatch' | 'VotingOpen'
+  | 'NotCommitted' | 'AlreadyRevealed' | 'InvalidVote' | 'CommitmentMismatch' | 'VotingOpen'
 
 export class CommitteeRulesError extends Error {
   static override name = 'CommitteeRulesError'
@@ -83,11 +90,11 @@ export function drawCommittee (seed: string, n: number, k: number): number[] {
 }
 
 /**
- * What a member commits to: keccak256(abi.encode(dealId, member, verdict, salt)). The Market keeps its top 128 bits
+ * What a member commits to: keccak256(abi.encode(dealId, member, uint8 vote, salt)). The Market keeps its top 128 bits
  * (two commitments to a storage slot): two votes with the same 128 bits take ~2^64 hashes to find.
  */
-export function voteCommitment (dealId: string, member: string, resultCorrect: boolean, salt: string): string {
-  return keccak256(concat([zeroPadValue(dealId, 32), zeroPadValue(member, 32), word(resultCorrect ? 1 : 0), zeroPadValue(salt, 32)]))
+export function voteCommitment (dealId: string, member: string, vote: number, salt: string): string {
+  return keccak256(concat([zeroPadValue(dealId, 32), zeroPadValue(member, 32), word(vote), zeroPadValue(salt, 32)]))
 }
 
 /**
@@ -114,7 +121,7 @@ export interface CommitteeRecord {
   /** when the last member committed (the reveal phase then opens at once), else null */
   allCommittedAt: number | null
   commitments: Array<string | null>
-  votes: Array<boolean | null>
+  votes: Array<VoteValue | null>
 }
 
 export type CommitteeStep = { ok: true, record: CommitteeRecord } | { ok: false, error: CommitteeErrorName }
@@ -164,7 +171,7 @@ export function commitVote (c: CommitteeRecord, rules: CommitteeRules, a: { call
   return { ok: true, record: { ...c, commitments, allCommittedAt } }
 }
 
-export function revealVote (c: CommitteeRecord, rules: CommitteeRules, a: { caller: string, resultCorrect: boolean, salt: string, now: number }): CommitteeStep {
+export function revealVote (c: CommitteeRecord, rules: CommitteeRules, a: { caller: string, vote: number, salt: string, now: number }): CommitteeStep {
   const i = memberIndex(c, a.caller)
   if (i < 0) return fail('NotCommitteeMember')
   if (!revealOpen(c, rules, a.now)) return fail('RevealNotOpen')
@@ -172,9 +179,10 @@ export function revealVote (c: CommitteeRecord, rules: CommitteeRules, a: { call
   const h = c.commitments[i]
   if (h === null) return fail('NotCommitted')
   if (c.votes[i] !== null) return fail('AlreadyRevealed')
-  if (kept(voteCommitment(c.dealId, c.members[i], a.resultCorrect, a.salt)) !== kept(h)) return fail('CommitmentMismatch')
+  if (!Number.isInteger(a.vote) || a.vote < Vote.Wrong || a.vote > Vote.NoCase) return fail('InvalidVote')
+  if (kept(voteCommitment(c.dealId, c.members[i], a.vote, a.salt)) !== kept(h)) return fail('CommitmentMismatch')
   const votes = c.votes.slice()
-  votes[i] = a.resultCorrect
+  votes[i] = a.vote as VoteValue
   return { ok: true, record: { ...c, votes } }
 }
 
@@ -186,6 +194,8 @@ export interface CommitteeTally {
   majority: number[]
   /** indices of the members who lose part of their bond */
   slashed: number[]
+  /** indices of the members that voted "no case" */
+  noCase: number[]
 }
 
 export function quorumOf (k: number): number {
@@ -196,11 +206,12 @@ export function tally (c: CommitteeRecord): CommitteeTally {
   const q = quorumOf(c.members.length)
   const yes: number[] = []
   const no: number[] = []
+  const noCase: number[] = []
   const silent: number[] = []
-  c.votes.forEach((v, i) => (v === true ? yes : v === false ? no : silent).push(i))
-  if (yes.length >= q) return { outcome: 'correct', majority: yes, slashed: [...no, ...silent].sort((a, b) => a - b) }
-  if (no.length >= q) return { outcome: 'wrong', majority: no, slashed: [...yes, ...silent].sort((a, b) => a - b) }
-  return { outcome: 'no-quorum', majority: [], slashed: silent }
+  c.votes.forEach((v, i) => (v === Vote.Correct ? yes : v === Vote.Wrong ? no : v === Vote.NoCase ? noCase : silent).push(i))
+  if (yes.length >= q) return { outcome: 'correct', majority: yes, slashed: [...no, ...silent].sort((a, b) => a - b), noCase }
+  if (no.length >= q) return { outcome: 'wrong', majority: no, slashed: [...yes, ...silent].sort((a, b) => a - b), noCase }
+  return { outcome: 'no-quorum', majority: [], slashed: silent, noCase }
 }
 
 export interface CommitteeSettlement {

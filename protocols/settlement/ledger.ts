@@ -53,7 +53,7 @@ export type MarketAction =
   | { kind: 'startUnbond', account: string, amount: bigint }
   | { kind: 'finishUnbond', account: string }
   | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string }
-  | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, resultCorrect: boolean, salt: string }
+  | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, vote: number, salt: string }
   | { kind: 'finalizeCommittee', dealId: string, terms: DealTerms }
 
 export type ApplyResult =
@@ -174,7 +174,7 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
     case 'revealVote': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
-      const r = revealVote(open.committee, open.rules, { caller: action.caller, resultCorrect: action.resultCorrect, salt: action.salt, now })
+      const r = revealVote(open.committee, open.rules, { caller: action.caller, vote: action.vote, salt: action.salt, now })
       if (!r.ok) return r
       m.committees.set(action.dealId, r.record)
       return { ok: true, steps: [] }
