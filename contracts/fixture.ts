@@ -110,7 +110,7 @@ export async function startDevnet (opts: { deposit?: bigint, chainId?: number, e
       await Promise.all([m1, m2, c3].map(async (c, i) => {
         await c.deposit(amount)
         if (bonds[i] === 0n) return
-        await c.queue.send('bond', async () => await c.market.bond.populateTransaction(bonds[i]))
+        await c.bondMediator(bonds[i])
       }))
       clients.push(c3)
     }
@@ -251,9 +251,12 @@ export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Pro
   await net.rp.submitResult(deal, `bafy-${id.slice(2, 10)}`)
   const r = await net.jc.queue.send('challenge', async () => await net.jc.market.challenge.populateTransaction(toStruct(deal)))
   const drawn = r.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeDrawn')
-  const order = drawCommittee(drawn!.args.seed as string, meds.length, Number(drawn!.args.size))
+  const announced = (drawn!.args.members as string[]).map(a => a.toLowerCase())
+  const order = drawCommittee(drawn!.args.seed as string, meds.length, announced.length)
   const stored = (await net.jc.market.committees(id)).members
-  if (order.some((x, i) => Number((stored >> BigInt(8 * i)) & 0xffn) !== x)) throw new Error(`drawn ${order.join(',')}, stored ${stored.toString(16)}`)
+  if (order.some((x, i) => Number((stored >> BigInt(8 * i)) & 0xffn) !== x || deal.mediators[x].toLowerCase() !== announced[i])) {
+    throw new Error(`drawn ${order.join(',')}, stored ${stored.toString(16)}, announced ${announced.join(',')}`)
+  }
   const salt = (m: ChainClient): string => keccak256(toUtf8Bytes(`salt ${id} ${m.address}`))
   const d: CommitteeDispute = {
     deal,
@@ -261,9 +264,9 @@ export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Pro
     members: order.map(i => meds.find(m => m.address === deal.mediators[i])!),
     gas: r.gasUsed,
     txs: 1,
-    commit: async (m, vote) => { await sent(await m.queue.send('commitVote', async () => await m.market.commitVote.populateTransaction(toStruct(deal), voteCommitment(id, m.address, voteOf(vote), salt(m))))) },
-    reveal: async (m, vote) => { await sent(await m.queue.send('revealVote', async () => await m.market.revealVote.populateTransaction(toStruct(deal), voteOf(vote), salt(m)))) },
-    finalize: async () => { await sent(await net.stranger.queue.send('finalizeCommittee', async () => await net.stranger.market.finalizeCommittee.populateTransaction(toStruct(deal)))) }
+    commit: async (m, vote) => { await sent(await m.commitVote(deal, voteCommitment(id, m.address, voteOf(vote), salt(m)))) },
+    reveal: async (m, vote) => { await sent(await m.revealVote(deal, voteOf(vote), salt(m))) },
+    finalize: async () => { await sent(await net.stranger.finalizeCommittee(deal)) }
   }
   const sent = async (receipt: { gasUsed: bigint }): Promise<void> => { d.gas += receipt.gasUsed; d.txs++ }
   const voteOf = (v: boolean | VoteValue): VoteValue => typeof v === 'boolean' ? (v ? Vote.Correct : Vote.Wrong) : v

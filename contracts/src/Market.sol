@@ -130,7 +130,8 @@ contract Market is EIP712 {
     );
     event BoundsSet(MarketBounds bounds);
     event CommitteeRulesSet(CommitteeRules rules);
-    event CommitteeDrawn(bytes32 indexed dealId, bytes32 seed, uint8 size, bool audit);
+    /// members: in draw order (a mediator learns it is on the committee without the deal's terms)
+    event CommitteeDrawn(bytes32 indexed dealId, bytes32 seed, address[] members, bool audit);
     event VoteCommitted(bytes32 indexed dealId, address indexed member);
     /// vote: VOTE_WRONG, VOTE_CORRECT or VOTE_NO_CASE
     event VoteRevealed(bytes32 indexed dealId, address indexed member, uint8 vote);
@@ -714,8 +715,11 @@ contract Market is EIP712 {
             return deal.mediators[rec.mediatorIndex];
         }
         rec.mediatorIndex = COMMITTEE;
-        committees[id] = Committee(uint40(block.timestamp), 0, uint8(k), 0, 0, 0, 0, _draw(seed, n, k));
-        emit CommitteeDrawn(id, seed, uint8(k), audit);
+        Committee memory c = Committee(uint40(block.timestamp), 0, uint8(k), 0, 0, 0, 0, _draw(seed, n, k));
+        committees[id] = c;
+        address[] memory members = new address[](k);
+        for (uint256 i; i < k; ++i) members[i] = _member(deal, c, i);
+        emit CommitteeDrawn(id, seed, members, audit);
         return address(0);
     }
 

@@ -9,6 +9,7 @@ import {
 import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protocols/eip712.ts'
 import { recoverDigest } from '../../protocols/signatures.ts'
 import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
+import type { CommitteeRules, VoteValue } from '../../protocols/settlement/committee.ts'
 import { jobStatusName, toInputList, type JobManagerConfig, type JobStatusName } from '../../protocols/contract-job/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { openRpc, type RetryingProvider, type RetryOptions } from './rpc.ts'
@@ -267,6 +268,45 @@ export class ChainClient {
 
   async timeoutMediation (deal: Deal): Promise<void> {
     await this.queue.send('timeoutMediation', async () => await this.market.timeoutMediation.populateTransaction(toStruct(deal)))
+  }
+
+  // ---- committees (docs/mediation.md, "Committees") ----
+
+  /** A committee member's hidden vote: `voteCommitment(dealId, this.address, vote, salt)`. */
+  async commitVote (deal: Deal, commitment: string): Promise<TransactionReceipt> {
+    return await this.queue.send('commitVote', async () => await this.market.commitVote.populateTransaction(toStruct(deal), commitment))
+  }
+
+  async revealVote (deal: Deal, vote: VoteValue, salt: string): Promise<TransactionReceipt> {
+    return await this.queue.send('revealVote', async () => await this.market.revealVote.populateTransaction(toStruct(deal), vote, salt))
+  }
+
+  async finalizeCommittee (deal: Deal): Promise<TransactionReceipt> {
+    return await this.queue.send('finalizeCommittee', async () => await this.market.finalizeCommittee.populateTransaction(toStruct(deal)))
+  }
+
+  /** Moves LP from this account's deposit into its mediator bond. */
+  async bondMediator (amount: bigint): Promise<void> {
+    await this.queue.send('bond', async () => await this.market.bond.populateTransaction(amount))
+  }
+
+  async startUnbond (amount: bigint): Promise<void> {
+    await this.queue.send('startUnbond', async () => await this.market.startUnbond.populateTransaction(amount))
+  }
+
+  async finishUnbond (): Promise<void> {
+    await this.queue.send('finishUnbond', async () => await this.market.finishUnbond.populateTransaction())
+  }
+
+  /** A mediator's bond in the Market: bonded, being withdrawn, and when the withdrawal may finish (unix seconds). */
+  async mediatorBond (account = this.address): Promise<{ amount: bigint, unbonding: bigint, unbondAt: number }> {
+    const b = await this.market.bonds(account)
+    return { amount: b.amount, unbonding: b.unbonding, unbondAt: Number(b.unbondAt) }
+  }
+
+  async committeeRules (): Promise<CommitteeRules> {
+    const r = await this.market.committeeRules()
+    return { size: Number(r.size), commitWindow: Number(r.commitWindow), revealWindow: Number(r.revealWindow), unbondDelay: Number(r.unbondDelay), minBond: r.minBond, slash: r.slash }
   }
 
   async dealRecord (dealId: string): Promise<DealRecordView> {

@@ -14,7 +14,22 @@ export type DealEvent = EventBase & (
   | { kind: 'DealMediated', mediator: string, resourceProvider: string, resultCorrect: boolean }
   | { kind: 'DealSettled', jobCreator: string, resourceProvider: string, acceptedEarly: boolean }
   | { kind: 'DealTimedOut', jobCreator: string, resourceProvider: string, which: 'result' | 'mediation' }
+  | { kind: 'CommitteeDrawn', seed: string, members: string[], audit: boolean }
+  | { kind: 'VoteCommitted', member: string }
+  | { kind: 'VoteRevealed', member: string, vote: number }
+  | { kind: 'CommitteeFinalized', state: number, majority: number, slashed: number, noCase: number }
 )
+
+/** A committee's dispute as its events tell it (docs/mediation.md, "Committees"). */
+export interface CommitteeView {
+  seed: string
+  /** in draw order */
+  members: string[]
+  committed: string[]
+  revealed: Array<{ member: string, vote: number }>
+  /** bit i: the i-th member voted "no case"; known once finalized */
+  noCase?: number
+}
 
 /** The deal as its events tell it. */
 export interface DealView {
@@ -29,6 +44,7 @@ export interface DealView {
   audited?: boolean
   mediator?: string
   resultCorrect?: boolean
+  committee?: CommitteeView
   events: DealEvent[]
 }
 
@@ -41,6 +57,10 @@ export function dealEventOf (e: MarketEvent, pos: { blockNumber: number, txHash:
     case 'DealMediated': return { ...pos, kind: e.name, ...e.args }
     case 'DealSettled': return { ...pos, kind: e.name, ...e.args }
     case 'DealTimedOut': return { ...pos, kind: e.name, ...e.args, which: Number(e.args.which) === 0 ? 'result' : 'mediation' }
+    case 'CommitteeDrawn': return { ...pos, kind: e.name, dealId: e.args.dealId, seed: e.args.seed, members: [...e.args.members], audit: e.args.audit }
+    case 'VoteCommitted': return { ...pos, kind: e.name, dealId: e.args.dealId, member: e.args.member }
+    case 'VoteRevealed': return { ...pos, kind: e.name, dealId: e.args.dealId, member: e.args.member, vote: Number(e.args.vote) }
+    case 'CommitteeFinalized': return { ...pos, kind: e.name, dealId: e.args.dealId, state: Number(e.args.state), majority: Number(e.args.majority), slashed: Number(e.args.slashed), noCase: Number(e.args.noCase) }
     default: return null
   }
 }
@@ -64,6 +84,12 @@ export function reduceDeal (v: DealView, e: DealEvent): DealView {
     case 'DealMediated': return { ...v, events, state: e.resultCorrect ? 'MediatedCorrect' : 'MediatedWrong', resultCorrect: e.resultCorrect, mediator: e.mediator }
     case 'DealSettled': return { ...v, events, state: 'Settled' }
     case 'DealTimedOut': return { ...v, events, state: e.which === 'result' ? 'TimedOutResult' : 'TimedOutMediation' }
+    // the committee's events do not move the state: DealChallenged (or an audited ResultSubmitted) came first, and
+    // finalize also emits DealMediated or DealTimedOut
+    case 'CommitteeDrawn': return { ...v, events, committee: { seed: e.seed, members: e.members, committed: [], revealed: [] } }
+    case 'VoteCommitted': return v.committee === undefined ? { ...v, events } : { ...v, events, committee: { ...v.committee, committed: [...v.committee.committed, e.member] } }
+    case 'VoteRevealed': return v.committee === undefined ? { ...v, events } : { ...v, events, committee: { ...v.committee, revealed: [...v.committee.revealed, { member: e.member, vote: e.vote }] } }
+    case 'CommitteeFinalized': return v.committee === undefined ? { ...v, events } : { ...v, events, committee: { ...v.committee, noCase: e.noCase } }
   }
 }
 
