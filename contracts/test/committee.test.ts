@@ -2,6 +2,8 @@
 // deadlines, the majority paid and the minority and the absent slashed, with every party's deposit and bond exact.
 // The rules are protocols/settlement/committee.ts; contracts/test/property.test.ts compares the two step by step.
 import test from 'ava'
+import { dealHistories } from '../../node/incentives/chain-facts.ts'
+import { dealOutcomes } from '../../protocols/incentives/outcomes.ts'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { startDevnet, agreeDeal, increaseTime, committeeDispute, LP, type Devnet, type CommitteeDispute } from '../fixture.ts'
 import { toStruct, type ChainClient } from '../../node/chain/index.ts'
@@ -147,6 +149,9 @@ test.serial('"no case": a cartel that keeps the case from its own audit gets a r
   t.deepEqual(after.dep, before.dep)
   t.is(after.rp - before.rp, LP(10))
   t.is(after.jc - before.jc, -LP(10))
+  // anyone computing rewards from the chain reads it as a deal nobody judged: paid, but not verified work
+  const facts = await dealHistories({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, [d.id], await net.provider.getBlockNumber(), { auditPpm: false })
+  t.like(dealOutcomes(facts)[0], { state: 'TimedOutMediation', unjudged: true })
   // a vote the Market does not know is refused
   const e = await committeeDispute(net, { mediationFee: FEE })
   const salt = keccak256(toUtf8Bytes('another salt'))

@@ -100,6 +100,7 @@ async function toFacts (src: ChainFactsSource, raw: Log[], opts: FactOptions = {
       case 'DealMediated': out.push({ ...base, kind: e.kind, resultCorrect: e.resultCorrect }); break
       case 'DealSettled': out.push({ ...base, kind: e.kind }); break
       case 'DealTimedOut': out.push({ ...base, kind: e.kind, which: e.which }); break
+      case 'CommitteeFinalized': out.push({ ...base, kind: e.kind, noCase: e.noCase }); break
     }
   }
   return out

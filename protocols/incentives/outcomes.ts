@@ -13,6 +13,8 @@ export type MarketFact = { dealId: string, block: number } & (
   | { kind: 'DealMediated', resultCorrect: boolean }
   | { kind: 'DealSettled' }
   | { kind: 'DealTimedOut', which: 'result' | 'mediation' }
+  /** a committee's end (docs/mediation.md, "Committees"): noCase, bit i: the i-th member never obtained the case */
+  | { kind: 'CommitteeFinalized', noCase: number }
 )
 
 export type FinalState = 'Settled' | 'MediatedCorrect' | 'MediatedWrong' | 'TimedOutResult' | 'TimedOutMediation'
@@ -31,6 +33,12 @@ export interface DealOutcome {
   state: FinalState
   /** block of the final event */
   closedBlock: number
+  /**
+   * A committee could not judge it: it ended without a quorum and a member said the parties never gave it the case.
+   * The result stands (the provider is paid), but it is not verified work: a cartel that keeps the case from its own
+   * deal's audit lands here. Absent: judged, or no committee.
+   */
+  unjudged?: true
 }
 
 /** A canary report as the Rewards contract recorded it (`CanaryRecorded`). Lower-case addresses and ids. */
@@ -51,7 +59,7 @@ export interface DealParties { provider: string, jobCreator: string }
 /** Deals are paid in these final states (the result stood). */
 export const PAID_STATES: ReadonlySet<FinalState> = new Set(['Settled', 'MediatedCorrect', 'TimedOutMediation'])
 
-interface Partial { agreed?: Extract<MarketFact, { kind: 'DealAgreed' }>, audited: boolean, challenged: boolean, final?: { state: FinalState, at: number } }
+interface Partial { agreed?: Extract<MarketFact, { kind: 'DealAgreed' }>, audited: boolean, challenged: boolean, noCase: boolean, final?: { state: FinalState, at: number } }
 
 /**
  * Folds Market facts (any order; duplicates harmless) into the outcomes of the deals that reached a final state.
@@ -63,7 +71,7 @@ export function dealOutcomes (facts: Iterable<MarketFact>): DealOutcome[] {
   for (const f of facts) {
     const id = f.dealId.toLowerCase()
     let p = byDeal.get(id)
-    if (p === undefined) { p = { audited: false, challenged: false }; byDeal.set(id, p) }
+    if (p === undefined) { p = { audited: false, challenged: false, noCase: false }; byDeal.set(id, p) }
     switch (f.kind) {
       case 'DealAgreed': p.agreed = f; break
       case 'ResultSubmitted': if (f.audited) p.audited = true; break
@@ -71,6 +79,7 @@ export function dealOutcomes (facts: Iterable<MarketFact>): DealOutcome[] {
       case 'DealMediated': p.final = { state: f.resultCorrect ? 'MediatedCorrect' : 'MediatedWrong', at: f.block }; break
       case 'DealSettled': p.final = { state: 'Settled', at: f.block }; break
       case 'DealTimedOut': p.final = { state: f.which === 'result' ? 'TimedOutResult' : 'TimedOutMediation', at: f.block }; break
+      case 'CommitteeFinalized': if (f.noCase !== 0) p.noCase = true; break
     }
   }
   const out: DealOutcome[] = []
@@ -85,7 +94,8 @@ export function dealOutcomes (facts: Iterable<MarketFact>): DealOutcome[] {
       audited: p.audited,
       challenged: p.challenged,
       state: p.final.state,
-      closedBlock: p.final.at
+      closedBlock: p.final.at,
+      ...(p.final.state === 'TimedOutMediation' && p.noCase ? { unjudged: true as const } : {})
     })
   }
   return out.sort((a, b) => a.dealId < b.dealId ? -1 : a.dealId > b.dealId ? 1 : 0)

@@ -6,7 +6,7 @@ import { computeEpochRewards, type EpochInputs, type ProviderReward } from './re
 import { defaultRewardRules, type RewardRules } from './rules.ts'
 import { CanaryOutcome, type CanaryOutcomeValue } from './canary-report.ts'
 import { RewardsTree } from './merkle.ts'
-import type { CanaryRecord, DealOutcome, DealParties } from './outcomes.ts'
+import { dealOutcomes, type CanaryRecord, type DealOutcome, type DealParties, type MarketFact } from './outcomes.ts'
 
 const LP = 10n ** 18n
 const ZERO_DEAL = '0x' + '0'.repeat(64)
@@ -132,6 +132,24 @@ test('what counts as paid work: not canaries, not deals with itself, only audite
   const p = computeEpochRewards(inputs([c], [canaryDeal, self, unaudited, unknownAudit, justEnough, pricey]), rules).providers[0]
   t.is(p.paidDeals, 2)
   t.is(p.paidVolume, 11n * LP) // 1 LP + the 10 LP cap of the pricey deal
+})
+
+test('a deal a committee could not judge (no quorum, a member never got the case) is paid but not counted as work; the outcome comes from the chain\'s facts', t => {
+  const agreed = (dealId: string): MarketFact => ({ dealId, block: 1, kind: 'DealAgreed', jobCreator: JC[0], resourceProvider: HONEST.toLowerCase(), price: LP, collateral: 2n * LP, mediationFee: LP / 10n, auditPpm: 50_000 })
+  const [withheld, split, judged] = [id(seq++), id(seq++), id(seq++)]
+  const facts: MarketFact[] = [
+    // a cartel kept the case from its audit: every member said "no case"; the result stood
+    agreed(withheld), { dealId: withheld, block: 2, kind: 'ResultSubmitted', audited: true }, { dealId: withheld, block: 3, kind: 'DealTimedOut', which: 'mediation' }, { dealId: withheld, block: 3, kind: 'CommitteeFinalized', noCase: 0b111 },
+    // a committee that had the case and split without a quorum (one silent): the result stands as work
+    agreed(split), { dealId: split, block: 3, kind: 'DealTimedOut', which: 'mediation' }, { dealId: split, block: 3, kind: 'CommitteeFinalized', noCase: 0 },
+    // a committee that judged the result correct, one member without the case
+    agreed(judged), { dealId: judged, block: 3, kind: 'DealMediated', resultCorrect: true }, { dealId: judged, block: 3, kind: 'CommitteeFinalized', noCase: 0b010 }
+  ]
+  const outcomes = dealOutcomes(facts)
+  t.deepEqual(outcomes.map(o => [o.dealId, o.state, o.unjudged]), [[withheld, 'TimedOutMediation', true], [split, 'TimedOutMediation', undefined], [judged, 'MediatedCorrect', undefined]].sort((a, b) => String(a[0]) < String(b[0]) ? -1 : 1))
+  const c = canary(HONEST, CanaryOutcome.Passed)
+  const p = computeEpochRewards(inputs([c], outcomes.map(o => ({ ...o, closedBlock: 10 }))), rules).providers[0]
+  t.is(p.paidDeals, 2, 'the judged and the split deal count; the withheld one does not')
 })
 
 test('caps: paid work up to the capacity canaries verified, at most half of it from one job creator; a provider cap', t => {

@@ -10,7 +10,8 @@
 //   units    = Σ resource units of the counted passes × net / passes  (capacity verified, weighted by resources)
 //   canary   = canaryRewardPerUnit × units
 //   paid     = paidRewardPpm × Σ min(price, maxPricePerDeal) over its paid deals that closed in the epoch —
-//              not canaries, not with itself, with auditPpm ≥ minAuditPpm — at most creatorSharePpm of the cap from
+//              not canaries, not with itself, not left unjudged by a committee that never got the case, with
+//              auditPpm ≥ minAuditPpm — at most creatorSharePpm of the cap from
 //              any one job creator, and at most paidCapPerUnit × units in all. From each job creator a provider's
 //              counted volume is at most what that job creator paid all other providers in the epoch: a job creator
 //              that pays only one provider (its own, faking deals) counts for nothing, and to make X count for its
@@ -102,7 +103,7 @@ export function computeEpochRewards (inputs: EpochInputs, rules: RewardRules): E
     const t = tally(d.provider.toLowerCase())
     if (d.state === 'MediatedWrong') t.slashed++
     else if (d.state === 'TimedOutResult') t.timeouts++
-    else if (PAID_STATES.has(d.state) && !canaryDealIds.has(d.dealId.toLowerCase()) && d.jobCreator.toLowerCase() !== d.provider.toLowerCase() &&
+    else if (PAID_STATES.has(d.state) && d.unjudged !== true && !canaryDealIds.has(d.dealId.toLowerCase()) && d.jobCreator.toLowerCase() !== d.provider.toLowerCase() &&
       d.auditPpm !== null && d.auditPpm >= rules.minAuditPpm) t.paid.push(d)
   }
 
