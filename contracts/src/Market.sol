@@ -29,8 +29,8 @@ import {Directory} from "./Directory.sol";
 ///
 /// Committees (protocols/settlement/committee.ts has the same rules as pure functions): a dispute or audit of a deal
 /// naming n mediators is judged by k = min(rules.size, n), made odd. k = 1 is the single drawn mediator of `mediate`.
-/// For k > 1 the record's mediatorIndex is COMMITTEE and the committee is drawn from a seed kept beside it: each member
-/// commits keccak256(abi.encode(dealId, member, verdict, salt)), then reveals; `finalizeCommittee` pays the majority
+/// For k > 1 the record's mediatorIndex is COMMITTEE and the committee drawn is kept in one slot beside it: each member
+/// commits keccak256(abi.encode(dealId, member, uint8 vote, salt)), then reveals; `finalizeCommittee` pays the majority
 /// (fee and the slashed bonds of everyone else) or, without a quorum, lets the result stand. A mediator named in a
 /// committee deal must have `minBond` bonded at agreement, and a bond being withdrawn stays slashable for
 /// `unbondDelay`, longer than any committee deal can still need it.
@@ -700,8 +700,8 @@ contract Market is EIP712 {
         }
     }
 
-    /// Draws who judges a dispute starting now: the single mediator (returned) or, for k > 1, a committee (its seed
-    /// kept; address(0) returned). prevrandao is known to the block proposer, who could bias the draw by withholding
+    /// Draws who judges a dispute starting now: the single mediator (returned) or, for k > 1, a committee (its
+    /// members kept and announced; address(0) returned). prevrandao is known to the block proposer, who could bias the draw by withholding
     /// a block; docs/mediation.md says what replaces it.
     function _startDispute(bytes32 id, Deal calldata deal, DealRecord memory rec, bool audit)
         internal
