@@ -93,6 +93,8 @@ export interface SoakReport {
   outDir: string
   /** glibc's malloc arena cap the processes ran with (the ./lilypad launcher sets 2), null when unset */
   mallocArenaMax?: string | null
+  /** the NODE_OPTIONS every process ran with (the launcher's V8 flags) */
+  nodeOptions?: string | null
 }
 
 interface Child { name: string, proc: ChildProcess, log: WriteStream, last?: Record<string, unknown>, stopping?: boolean }
@@ -333,7 +335,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     devnetLog.end()
     await rm(home, { recursive: true, force: true })
   }
-  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir }), diskMb, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null }
+  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir }), diskMb, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, nodeOptions: process.env.NODE_OPTIONS ?? null }
   await writeFile(join(opts.outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n')
   await writeFile(join(opts.outDir, 'soak.svg'), soakSvg(report, steadyFrom))
   await writeFile(join(opts.outDir, 'soak.txt'), soakText(report))
@@ -457,7 +459,7 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
 export function soakText (r: SoakReport): string {
   const out: string[] = []
   out.push(`soak: ${r.durationS} s, ${r.jobs} jobs, ${r.completed} completed (${(r.completionRate * 100).toFixed(1)} %), ${r.failed} failed, ${r.retried} needed a retry`)
-  out.push(`malloc arenas: MALLOC_ARENA_MAX=${r.mallocArenaMax ?? 'unset (glibc default: 8 per core)'}`)
+  out.push(`malloc arenas: MALLOC_ARENA_MAX=${r.mallocArenaMax ?? 'unset (glibc default: 8 per core)'}; NODE_OPTIONS: ${r.nodeOptions ?? 'unset'}`)
   out.push(`latency: p50 ${r.latency.p50Ms} ms, p95 ${r.latency.p95Ms} ms; first interval p50 ${r.latency.firstIntervalP50Ms} ms, last ${r.latency.lastIntervalP50Ms} ms; trend ${r.latency.slopeMsPerHour} ms/h`)
   for (const [src, l] of Object.entries(r.latencyBySource)) out.push(`  ${src.padEnd(12)} ${String(l.jobs).padStart(5)} jobs: p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms; p50 first fifth ${l.firstFifthP50Ms} ms, last fifth ${l.lastFifthP50Ms} ms; trend ${l.slopeMsPerHour} ms/h`)
   out.push('')

@@ -304,6 +304,19 @@ export class ChainClient {
     return { amount: b.amount, unbonding: b.unbonding, unbondAt: Number(b.unbondAt) }
   }
 
+  /**
+   * The committee judging a deal's dispute, as the Market keeps it: its members (addresses, in draw order, from the
+   * deal's mediators), when it was drawn and, bit i for the i-th member, who committed, revealed, voted correct or
+   * "no case". Null when the deal has no committee (not disputed, a single mediator, or already finalized).
+   */
+  async committee (dealId: string, deal: Pick<Deal, 'mediators'>): Promise<{ members: string[], drawnAt: number, allCommittedAt: number | null, committed: number, revealed: number, verdicts: number, noCase: number } | null> {
+    const c = await this.market.committees(dealId)
+    const k = Number(c.k)
+    if (k === 0) return null
+    const members = Array.from({ length: k }, (_, i) => deal.mediators[Number((c.members >> BigInt(8 * i)) & 0xffn)])
+    return { members, drawnAt: Number(c.drawnAt), allCommittedAt: Number(c.allCommittedAt) === 0 ? null : Number(c.allCommittedAt), committed: Number(c.committed), revealed: Number(c.revealed), verdicts: Number(c.verdicts), noCase: Number(c.noCase) }
+  }
+
   async committeeRules (): Promise<CommitteeRules> {
     const r = await this.market.committeeRules()
     return { size: Number(r.size), commitWindow: Number(r.commitWindow), revealWindow: Number(r.revealWindow), unbondDelay: Number(r.unbondDelay), minBond: r.minBond, slash: r.slash }

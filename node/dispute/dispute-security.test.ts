@@ -62,6 +62,30 @@ test.serial('a case is handed only to the mediator the chain drew for it; a stra
   t.deepEqual(await ask(strangerHost, partyHost, encodeDispute({ type: 'request', dealId: '0x' + '77'.repeat(32) })), { type: 'unknown' })
 })
 
+test.serial('a committee\'s dispute: every member the chain drew may pull the case; a stranger may not', async t => {
+  const cnet = await startDevnet({ committee: { size: 3, commitWindow: 600, revealWindow: 600, unbondDelay: 61 * 86_400, minBond: 10n ** 18n, slash: 10n ** 17n } })
+  const hosts = await startHosts(5)
+  t.teardown(async () => { await stopAll(hosts); await cnet.stop() })
+  const [partyHost, strangerHost, ...memberHosts] = hosts
+  const members = [cnet.m1, cnet.m2, cnet.m3!]
+  const job = { kind: 'JobOffer' as const, value: jobOffer(cnet.jc.address, { mediators: members.map(m => m.address) }), signature: '' }
+  job.signature = await signMessage('JobOffer', cnet.domain, job.value, cnet.jc.wallet)
+  const { deal, id } = await agreeDeal(cnet, { mediators: members.map(m => m.address), jobOfferId: idOf('JobOffer', cnet.domain, job.value), nonce: job.value.nonce })
+  await cnet.rp.submitResult(deal, 'bafkreiresult')
+  t.is(await cnet.jc.challenge(deal), '0x0000000000000000000000000000000000000000', 'a committee has no single mediator')
+  t.is((await cnet.jc.committee(id, deal))?.members.length, 3)
+  await Promise.all(members.map(async (m, i) => { await m.register(Roles.Mediator, memberHosts[i].peerId.toString()) }))
+  const c: DisputeCase = { dealId: id, deal: { kind: 'Deal', value: deal, signature: await signMessage('Deal', cnet.domain, deal, cnet.jc.wallet) }, jobOffer: job }
+  const party = new DisputeService(partyHost, { networkId: NETWORK, authorizePull: drawnMediatorOnly(cnet.jc) })
+  await party.start()
+  t.teardown(async () => { await party.stop() })
+  party.remember(c)
+  t.deepEqual(await ask(strangerHost, partyHost, encodeDispute({ type: 'request', dealId: id })), { type: 'unknown' })
+  for (const h of memberHosts) t.is((await ask(h, partyHost, encodeDispute({ type: 'request', dealId: id }))).type, 'case')
+  t.is(party.metrics.pullsAnswered, 3)
+  t.is(party.metrics.pullsRefused, 1)
+})
+
 test.serial('floods, oversized, malformed and forged requests are refused, charged to the sender, and end in a ban and a cut connection', async t => {
   const hosts = await startHosts(3)
   t.teardown(async () => { await stopAll(hosts) })
