@@ -12,6 +12,21 @@ export interface DealFacts {
   resultCid?: string
   /** the mediator the Market drew when the deal was challenged or audited */
   mediator?: string
+  /** a committee's dispute (docs/mediation.md, "Committees"): who was drawn and how far its vote has come */
+  committee?: CommitteeFacts
+}
+
+/** A committee's vote as the chain tells it, with the Market's vote windows (seconds). */
+export interface CommitteeFacts {
+  /** in draw order */
+  members: string[]
+  /** unix seconds: when the last member committed (the reveal phase opened then), else null */
+  allCommittedAt: number | null
+  /** the members that committed, and those that revealed */
+  committed: string[]
+  revealed: string[]
+  commitWindow: number
+  revealWindow: number
 }
 
 export const NO_DEAL: DealFacts = { state: 'None', since: 0 }

@@ -4,6 +4,7 @@ import { ManualClock } from '../clock.ts'
 import { newDispute, stepMediator, type MediatorDispute, type MediatorEvent } from './mediator.ts'
 import type { DealFacts } from './facts.ts'
 import { sampleDeal, sampleJob, T0, sec } from './testing.ts'
+import { Vote } from '../../protocols/settlement/committee.ts'
 
 const SELF = '0x' + 'cc'.repeat(20)
 const policy = { self: SELF, pullAfterMs: 5000, pullIntervalMs: 5000, marginSec: 30 }
@@ -81,4 +82,95 @@ test('the deal closes while we wait for the case: done, nothing more to do', t =
   const s = d.step({ type: 'chain' })
   t.is(s.record.phase, 'done')
   t.true(s.record.terminal)
+})
+
+// ---- a committee member (docs/mediation.md, "Committees") ----
+
+const OTHER = ['0x' + 'd1'.repeat(20), '0x' + 'd2'.repeat(20)]
+const committee = (o: Partial<NonNullable<DealFacts['committee']>> = {}): DealFacts => ({
+  state: 'Challenged', since: sec(T0), resultCid: 'bafyrp',
+  committee: { members: [OTHER[0], SELF, OTHER[1]], allCommittedAt: null, committed: [], revealed: [], commitWindow: 300, revealWindow: 200, ...o }
+})
+
+test('committee: pull the case, re-run before the commit window, commit the vote, reveal once all committed, finalize once all revealed', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, committee())
+  let s = d.step()
+  t.is(s.record.phase, 'awaiting-case')
+  await clock.advance(5000)
+  t.deepEqual(d.step({ type: 'tick' }).actions.map(a => a.kind), ['pull'])
+  s = d.step(caseEvent)
+  // the re-run must end before the commit window does, less the margin
+  t.deepEqual(s.actions, [{ kind: 'rerun', deadline: (sec(T0) + 300 - 30) * 1000 }])
+  s = d.step({ type: 'rerun-done', cid: 'bafyrp' })
+  t.is(s.record.vote, Vote.Correct, 'the vote is in the record before it is committed')
+  t.deepEqual(s.actions, [{ kind: 'commit-vote', deadline: (sec(T0) + 300) * 1000, vote: Vote.Correct }])
+  s = d.step({ type: 'vote-committed' })
+  t.deepEqual(s.actions, [], 'the reveal waits for the others')
+  t.is(s.wakeAt, (sec(T0) + 300) * 1000 + 1000)
+  await clock.advance(20_000)
+  d.setFacts(committee({ allCommittedAt: sec(T0) + 25, committed: [OTHER[0], SELF, OTHER[1]] }))
+  s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions, [{ kind: 'reveal-vote', deadline: (sec(T0) + 25 + 200) * 1000, vote: Vote.Correct }])
+  s = d.step({ type: 'vote-revealed' })
+  t.deepEqual(s.actions, [], 'finalize waits while others may still reveal')
+  d.setFacts(committee({ allCommittedAt: sec(T0) + 25, committed: [OTHER[0], SELF, OTHER[1]], revealed: [SELF, OTHER[0], OTHER[1]] }))
+  s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions.map(a => a.kind), ['finalize-committee'])
+  s = d.step({ type: 'committee-finalized' })
+  t.deepEqual(s.actions, [])
+  d.setFacts({ state: 'MediatedCorrect', since: sec(clock.now()) })
+  t.is(d.step({ type: 'chain' }).record.phase, 'done')
+})
+
+test('committee: a different CID votes wrong; an absent member\'s silence ends at the reveal deadline, then we finalize', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, committee())
+  d.step(caseEvent)
+  let s = d.step({ type: 'rerun-done', cid: 'bafyother' })
+  t.is(s.record.vote, Vote.Wrong)
+  d.step({ type: 'vote-committed' })
+  // one member never commits: the reveal opens when the commit window has passed
+  await clock.advance(301_000)
+  d.setFacts(committee({ committed: [SELF, OTHER[0]] }))
+  s = d.step({ type: 'tick' })
+  t.deepEqual(s.actions, [{ kind: 'reveal-vote', deadline: (sec(T0) + 300 + 200) * 1000, vote: Vote.Wrong }])
+  d.step({ type: 'vote-revealed' })
+  d.setFacts(committee({ committed: [SELF, OTHER[0]], revealed: [SELF, OTHER[0]] }))
+  t.deepEqual(d.step({ type: 'chain' }).actions.map(a => a.kind), ['finalize-committee'], 'everyone who committed has revealed')
+})
+
+test('committee: without the case, or with a re-run that cannot end in the commit window, the vote is "no case" rather than silence', async t => {
+  const clock = new ManualClock(T0)
+  let d = driver(clock, committee())
+  d.step()
+  await clock.advance(270_000)
+  let s = d.step({ type: 'tick' })
+  t.is(s.record.vote, Vote.NoCase)
+  t.deepEqual(s.actions.map(a => a.kind), ['commit-vote'])
+  const c2 = new ManualClock(T0)
+  d = driver(c2, committee())
+  d.step(caseEvent)
+  await c2.advance(271_000)
+  s = d.step({ type: 'tick' })
+  t.is(s.record.vote, Vote.NoCase)
+  t.deepEqual(s.actions, [{ kind: 'commit-vote', deadline: (sec(T0) + 300) * 1000, vote: Vote.NoCase }])
+})
+
+test('committee: not a member, or the commit window gone before we voted: abandoned; a committed vote is revealed after a restart', async t => {
+  const clock = new ManualClock(T0)
+  let d = driver(clock, committee({ members: [OTHER[0], OTHER[1], '0x' + 'd3'.repeat(20)] }))
+  t.is(d.step(caseEvent).record.reason, 'not on the committee')
+  d = driver(clock, committee())
+  await clock.advance(301_000)
+  t.is(d.step(caseEvent).record.reason, 'the commit window closed before we voted')
+  const c2 = new ManualClock(T0)
+  d = driver(c2, committee())
+  d.step(caseEvent)
+  d.step({ type: 'rerun-done', cid: 'bafyrp' })
+  d.step({ type: 'vote-committed' })
+  // a restart: the record (with its vote) is resumed; the chain says we committed and the reveal is open
+  d.setFacts(committee({ allCommittedAt: sec(T0) + 10, committed: [OTHER[0], SELF, OTHER[1]] }))
+  const s = d.step({ type: 'resume' })
+  t.deepEqual(s.actions, [{ kind: 'reveal-vote', deadline: (sec(T0) + 10 + 200) * 1000, vote: Vote.Correct }])
 })

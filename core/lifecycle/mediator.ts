@@ -4,7 +4,8 @@
 // cannot obtain, run or rule on in time is abandoned: anyone may then call timeoutMediation, which lets the
 // result stand (docs/mediation.md). The same step resumes stored disputes after a restart.
 import type { Envelope } from '../../protocols/codec.ts'
-import type { ActionBase, DealFacts, Step } from './facts.ts'
+import { Vote, type VoteValue } from '../../protocols/settlement/committee.ts'
+import type { ActionBase, CommitteeFacts, DealFacts, Step } from './facts.ts'
 
 export type MediatorPhase = 'awaiting-case' | 'running' | 'ruling' | 'done' | 'abandoned'
 
@@ -34,6 +35,9 @@ export interface MediatorDispute {
   /** the provider's submitted CID */
   resultCid?: string
   reason?: string
+  /** a committee's dispute: our vote, decided before it is committed (and kept, to reveal the same after a restart) */
+  vote?: VoteValue
+  committeeSent?: { commit: boolean, reveal: boolean, finalize: boolean }
 }
 
 export interface MediatorPolicy {
@@ -52,6 +56,9 @@ export type MediatorAction =
   | ActionBase<'pull'>
   | ActionBase<'rerun'>
   | (ActionBase<'mediate'> & { resultCorrect: boolean })
+  | (ActionBase<'commit-vote'> & { vote: VoteValue })
+  | (ActionBase<'reveal-vote'> & { vote: VoteValue })
+  | ActionBase<'finalize-committee'>
 
 export type MediatorEvent =
   | { type: 'resume' } | { type: 'chain' } | { type: 'tick' }
@@ -59,6 +66,9 @@ export type MediatorEvent =
   | { type: 'pulled' } | { type: 'pull-failed', reason: string }
   | { type: 'rerun-done', cid: string } | { type: 'rerun-failed', reason: string }
   | { type: 'mediated' } | { type: 'mediate-failed', reason: string }
+  | { type: 'vote-committed' } | { type: 'commit-vote-failed', reason: string }
+  | { type: 'vote-revealed' } | { type: 'reveal-vote-failed', reason: string }
+  | { type: 'committee-finalized' } | { type: 'finalize-committee-failed', reason: string }
 
 export interface MediatorInput { now: number, facts: DealFacts, event?: MediatorEvent }
 
@@ -71,6 +81,9 @@ export function mediatorFailure (a: MediatorAction, reason: string): MediatorEve
     case 'pull': return { type: 'pull-failed', reason }
     case 'rerun': return { type: 'rerun-failed', reason }
     case 'mediate': return { type: 'mediate-failed', reason }
+    case 'commit-vote': return { type: 'commit-vote-failed', reason }
+    case 'reveal-vote': return { type: 'reveal-vote-failed', reason }
+    case 'finalize-committee': return { type: 'finalize-committee-failed', reason }
   }
 }
 
@@ -93,6 +106,10 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
     case 'rerun-failed': r.running = false; return end('abandoned', `re-run failed: ${e.reason}`)
     case 'mediated': r.verdictSent = true; break
     case 'mediate-failed': if (facts.state === 'Challenged') return end('abandoned', `mediate failed: ${e.reason}`); break
+    // a committee's calls: sent; a failure is tried again while its window lasts (the driver backs off)
+    case 'vote-committed': r.committeeSent = { ...sent(r), commit: true }; break
+    case 'vote-revealed': r.committeeSent = { ...sent(r), reveal: true }; break
+    case 'committee-finalized': r.committeeSent = { ...sent(r), finalize: true }; break
     default: break
   }
   if (r.terminal) return { record: r, actions: [] }
@@ -102,6 +119,7 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
     if (r.verdictSent && (facts.state === 'MediatedCorrect' || facts.state === 'MediatedWrong')) r.resultCorrect = facts.state === 'MediatedCorrect'
     return end('done', `deal is ${facts.state}`)
   }
+  if (facts.committee !== undefined) return stepCommittee(r, now, facts, facts.committee, policy, end)
   const actions: MediatorAction[] = []
   if (r.deal === undefined) {
     // without the deal we do not know its mediation deadline: pull while the chain says it is still challenged
@@ -132,4 +150,77 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
   r.resultCorrect = r.mediatorCid === r.resultCid
   if (!r.verdictSent) actions.push({ kind: 'mediate', deadline, resultCorrect: r.resultCorrect })
   return { record: r, actions, wakeAt: deadline }
+}
+
+const sent = (r: MediatorDispute): NonNullable<MediatorDispute['committeeSent']> => r.committeeSent ?? { commit: false, reveal: false, finalize: false }
+const has = (list: string[], a: string): boolean => list.some(x => same(x, a))
+
+/**
+ * A committee member's part (docs/mediation.md, "Committees"): obtain the case and re-run as a lone mediator
+ * would, but before the commit window closes; decide the vote (correct, wrong, or "no case" when the case never
+ * came or the re-run could not finish in time) and keep it in the record; commit it; reveal it once the reveal
+ * phase opens; finalize once nothing more can change the tally. The facts' `since` is the draw's time.
+ */
+function stepCommittee (r: MediatorDispute, now: number, facts: DealFacts, c: CommitteeFacts, policy: MediatorPolicy, end: (phase: 'done' | 'abandoned', reason: string) => Step<MediatorDispute, MediatorAction>): Step<MediatorDispute, MediatorAction> {
+  if (!has(c.members, policy.self)) return end('abandoned', 'not on the committee')
+  const actions: MediatorAction[] = []
+  const commitEnd = (c.allCommittedAt ?? facts.since + c.commitWindow) * 1000
+  const commitDeadline = (facts.since + c.commitWindow) * 1000
+  const revealDeadline = commitEnd + c.revealWindow * 1000
+  const revealOpen = c.allCommittedAt !== null || now > commitDeadline
+  const s = sent(r)
+  const committed = s.commit || has(c.committed, policy.self)
+  if (!committed) {
+    if (now > commitDeadline) return end('abandoned', 'the commit window closed before we voted')
+    const latest = commitDeadline - policy.marginSec * 1000
+    if (r.vote === undefined) {
+      if (r.deal === undefined) {
+        r.phase = 'awaiting-case'
+        if (now >= latest) {
+          r.vote = Vote.NoCase
+        } else {
+          const at = r.nextPullAt ?? r.seenAt + policy.pullAfterMs
+          if (!r.pulling && now >= at) {
+            r.pulling = true
+            actions.push({ kind: 'pull', deadline: Math.min(now + policy.pullIntervalMs, latest) })
+            return { record: r, actions, wakeAt: latest }
+          }
+          return { record: r, actions, wakeAt: r.pulling ? latest : Math.min(at, latest) }
+        }
+      } else if (r.resultCid === undefined) {
+        return end('abandoned', 'no ResultSubmitted event')
+      } else if (r.mediatorCid === undefined) {
+        r.phase = 'running'
+        // a re-run that cannot end before the commit window does not judge: "no case", not silence
+        if (r.running && now < latest) return { record: r, actions, wakeAt: latest }
+        if (now >= latest) {
+          r.vote = Vote.NoCase
+        } else {
+          r.running = true
+          actions.push({ kind: 'rerun', deadline: latest })
+          return { record: r, actions, wakeAt: latest }
+        }
+      } else {
+        r.resultCorrect = r.mediatorCid === r.resultCid
+        r.vote = r.resultCorrect ? Vote.Correct : Vote.Wrong
+      }
+    }
+    r.phase = 'ruling'
+    actions.push({ kind: 'commit-vote', deadline: commitDeadline, vote: r.vote })
+    return { record: r, actions, wakeAt: commitDeadline }
+  }
+  r.phase = 'ruling'
+  const revealed = s.reveal || has(c.revealed, policy.self)
+  if (!revealed) {
+    if (r.vote === undefined) return end('abandoned', 'committed, but the vote was not kept: nothing to reveal')
+    if (now > revealDeadline) return end('abandoned', 'the reveal window closed before we revealed')
+    if (!revealOpen) return { record: r, actions, wakeAt: commitDeadline + 1000 }
+    actions.push({ kind: 'reveal-vote', deadline: revealDeadline, vote: r.vote })
+    return { record: r, actions, wakeAt: revealDeadline }
+  }
+  // nothing can change the tally once every member that committed has revealed, or the reveal window has passed
+  const over = now > revealDeadline || (revealOpen && c.committed.every(m => has(c.revealed, m)))
+  if (!over) return { record: r, actions, wakeAt: revealDeadline + 1000 }
+  if (!s.finalize) actions.push({ kind: 'finalize-committee', deadline: now + c.revealWindow * 1000 })
+  return { record: r, actions, wakeAt: now + c.revealWindow * 1000 }
 }

@@ -7,6 +7,7 @@
 // the block it had reached. A dispute it cannot obtain or run before the mediation deadline is left alone: anyone
 // can then call timeoutMediation, which lets the provider's result stand and refunds the fee (docs/mediation.md).
 import { EventEmitter } from 'node:events'
+import { keccak256, toUtf8Bytes } from 'ethers'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -30,6 +31,7 @@ import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/drive
 import { chainCall } from '../lifecycle/chain-call.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
+import { voteCommitment } from '../../protocols/settlement/committee.ts'
 import { setNewest } from '../../core/bounded.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
@@ -268,7 +270,25 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         }
       }
       case 'mediate': return await chainCall<MediatorEvent>(async () => await this.init.chain.mediate(rec.deal!.value, a.resultCorrect), { type: 'mediated' }, reason => ({ type: 'mediate-failed', reason }))
+      // a committee's votes (docs/mediation.md, "Committees"): each call carries the deal's terms
+      case 'commit-vote':
+        if (rec.deal === undefined) return { type: 'commit-vote-failed', reason: 'the deal\'s terms are unknown without the case (reading them from the agree calldata is not built)' }
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(rec.deal!.value, voteCommitment(rec.dealId, this.address, a.vote, this.voteSalt(rec.dealId))) }, { type: 'vote-committed' }, reason => ({ type: 'commit-vote-failed', reason }))
+      case 'reveal-vote':
+        if (rec.deal === undefined) return { type: 'reveal-vote-failed', reason: 'the deal\'s terms are unknown without the case' }
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.revealVote(rec.deal!.value, a.vote, this.voteSalt(rec.dealId)) }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
+      case 'finalize-committee':
+        if (rec.deal === undefined) return { type: 'finalize-committee-failed', reason: 'the deal\'s terms are unknown without the case' }
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.finalizeCommittee(rec.deal!.value) }, { type: 'committee-finalized' }, reason => ({ type: 'finalize-committee-failed', reason }))
     }
+  }
+
+  /**
+   * The salt of our vote on a deal: the hash of our key's signature over the deal id. ECDSA here is deterministic
+   * (RFC 6979), so a restarted mediator makes the same salt and can still reveal; nobody else can make it.
+   */
+  voteSalt (dealId: string): string {
+    return keccak256(this.init.chain.wallet.signingKey.sign(keccak256(toUtf8Bytes(`lilypad committee vote salt ${dealId.toLowerCase()}`))).serialized)
   }
 
   private async enqueue<T> (fn: () => Promise<T>): Promise<T> {
