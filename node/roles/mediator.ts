@@ -31,7 +31,8 @@ import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/drive
 import { chainCall } from '../lifecycle/chain-call.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { voteCommitment } from '../../protocols/settlement/committee.ts'
+import { voteCommitment, Vote, type CommitteeRules } from '../../protocols/settlement/committee.ts'
+import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import { setNewest } from '../../core/bounded.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
@@ -79,6 +80,11 @@ export interface MediatorInit {
   marginSec?: number
   /** register in the Directory contract with this host's peer id (default true; the owner must have approved the key) */
   register?: boolean
+  /**
+   * A test fault: on a committee, commit the opposite verdict to the one the re-run gave (a lying member, for the
+   * e2e that shows a liar outvoted and slashed). Never set in a real node.
+   */
+  fault?: 'inverted-vote'
   modules?: ResolveOptions
   /** what a job's inputs may make this mediator fetch (default DEFAULT_INPUT_POLICY, as providers) */
   inputPolicy?: Partial<InputPolicy>
@@ -115,7 +121,9 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
    * The submitted CID and the provider of recent deals, from the chain's events (every result submitted: a dispute
    * may draw us later). The newest MAX_DETAILS; a dispute whose deal is no longer here reads its history.
    */
-  private readonly details = new Map<string, { resultCid?: string, resourceProvider?: string, mediator?: string }>()
+  private readonly details = new Map<string, { resultCid?: string, resourceProvider?: string, mediator?: string, members?: string[], jobCreator?: string }>()
+  /** the Market's committee rules (immutable: read once) */
+  private committeeRules: Promise<CommitteeRules> | undefined
   private readonly offs: Array<() => void> = []
   private running = false
   private queue: Promise<void> = Promise.resolve()
@@ -160,12 +168,15 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     // live challenges first, then the ones we missed while down (a challenge seen twice is one record)
     this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'DealChallenged', args: { mediator: this.address } }, async e => { await this.onChallenged(e as MarketChainEvent) }))
     this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'ResultSubmitted' }, e => { this.remember(e as MarketChainEvent) }))
+    // a committee names its members in its event, not in DealChallenged (whose mediator is then the zero address)
+    this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'CommitteeDrawn' }, async e => { await this.onDrawn(e as MarketChainEvent) }))
     const blockListener = (n: number): void => { void this.cursor.save(n + 1).catch(err => { reportError(this.c, 'mediator', err, 'could not save the mediator cursor') }) }
     chain.follower.on('block', blockListener)
     this.offs.push(() => { chain.follower.off('block', blockListener) })
     if (!chain.follower.running) await chain.follower.start()
     const from = await this.cursor.load()
     for (const e of await chain.follower.find('DealChallenged', { mediator: this.address }, from)) await this.onChallenged(e)
+    for (const e of await chain.follower.find('CommitteeDrawn', {}, from)) await this.onDrawn(e)
     await this.driver.resume()
   }
 
@@ -182,7 +193,27 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     const id = (e.args as { dealId?: string }).dealId?.toLowerCase()
     if (id === undefined) return
     if (e.name === 'ResultSubmitted') setNewest(this.details, id, { ...this.details.get(id), resultCid: e.args.resultCid, resourceProvider: e.args.resourceProvider }, MAX_DETAILS)
-    if (e.name === 'DealChallenged') setNewest(this.details, id, { ...this.details.get(id), mediator: e.args.mediator }, MAX_DETAILS)
+    if (e.name === 'DealChallenged') setNewest(this.details, id, { ...this.details.get(id), mediator: e.args.mediator, jobCreator: e.args.jobCreator }, MAX_DETAILS)
+    if (e.name === 'CommitteeDrawn') setNewest(this.details, id, { ...this.details.get(id), members: [...e.args.members] }, MAX_DETAILS)
+  }
+
+  /** A committee was drawn: a dispute of ours when we are on it (docs/mediation.md, "Committees"). */
+  private async onDrawn (e: MarketChainEvent): Promise<void> {
+    if (e.name !== 'CommitteeDrawn') return
+    this.remember(e)
+    if (!e.args.members.some(m => m.toLowerCase() === this.address.toLowerCase())) return
+    const dealId = e.args.dealId.toLowerCase()
+    if (await this.records.get(dealId) !== undefined) return
+    // the job creator (whom we may pull the case from) is in the same transaction's DealChallenged
+    let jobCreator = this.details.get(dealId)?.jobCreator
+    if (jobCreator === undefined) {
+      for (const h of await this.init.chain.follower.history(dealId)) this.remember(h)
+      jobCreator = this.details.get(dealId)?.jobCreator
+    }
+    if (jobCreator === undefined) return
+    this.metrics.disputesSeen++
+    this.c.logger.info({ dealId, audit: e.args.audit, members: e.args.members }, 'a committee drew us')
+    await this.driver.add(newDispute({ dealId, jobCreator, audit: e.args.audit }, this.driver.now()))
   }
 
   private async onChallenged (e: MarketChainEvent): Promise<void> {
@@ -217,11 +248,12 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     verifyDisputeCase(c, this.domain, dealId)
     let rec = await this.records.get(dealId)
     if (rec === undefined) {
-      // the push can beat the follower: look for the challenge on chain now
+      // the push can beat the follower: look for the challenge (or the committee) on chain now
       const found = await this.init.chain.follower.find('DealChallenged', { dealId, mediator: this.address })
-      if (found.length === 0) throw new NotChallengedError(`no challenge of deal ${dealId} drew mediator ${this.address}`)
-      await this.onChallenged(found[0])
+      if (found.length > 0) await this.onChallenged(found[0])
+      else for (const e of await this.init.chain.follower.find('CommitteeDrawn', { dealId })) await this.onDrawn(e)
       rec = await this.records.get(dealId)
+      if (rec === undefined) throw new NotChallengedError(`no challenge of deal ${dealId} drew mediator ${this.address}`)
     }
     if (rec === undefined) throw new NotChallengedError(`deal ${dealId} is not a dispute of ours`)
     if (rec.deal !== undefined) return // already have it (the same deal: its id binds every term)
@@ -244,6 +276,17 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         if (d?.resultCid === undefined && r.state !== 'None' && r.state !== 'Agreed') {
           for (const e of await chain.follower.history(rec.dealId)) this.remember(e)
           d = this.details.get(rec.dealId)
+        }
+        if (r.mediatorIndex === COMMITTEE && r.state === 'Challenged') {
+          if (d?.members === undefined) {
+            for (const e of await chain.follower.history(rec.dealId)) this.remember(e)
+            d = this.details.get(rec.dealId)
+          }
+          const members = d?.members ?? []
+          const [c, rules] = await Promise.all([chain.market.committees(rec.dealId), this.rules()])
+          const bits = (mask: bigint): string[] => members.filter((_, i) => ((mask >> BigInt(i)) & 1n) === 1n)
+          const committee = { members, allCommittedAt: Number(c.allCommittedAt) === 0 ? null : Number(c.allCommittedAt), committed: bits(c.committed), revealed: bits(c.revealed), commitWindow: rules.commitWindow, revealWindow: rules.revealWindow }
+          return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), committee }
         }
         const mediator = rec.deal !== undefined ? rec.deal.value.mediators[r.mediatorIndex] : d?.mediator
         return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}) }
@@ -271,16 +314,26 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       }
       case 'mediate': return await chainCall<MediatorEvent>(async () => await this.init.chain.mediate(rec.deal!.value, a.resultCorrect), { type: 'mediated' }, reason => ({ type: 'mediate-failed', reason }))
       // a committee's votes (docs/mediation.md, "Committees"): each call carries the deal's terms
-      case 'commit-vote':
+      case 'commit-vote': {
         if (rec.deal === undefined) return { type: 'commit-vote-failed', reason: 'the deal\'s terms are unknown without the case (reading them from the agree calldata is not built)' }
-        return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(rec.deal!.value, voteCommitment(rec.dealId, this.address, a.vote, this.voteSalt(rec.dealId))) }, { type: 'vote-committed' }, reason => ({ type: 'commit-vote-failed', reason }))
+        const vote = this.init.fault === 'inverted-vote' && a.vote !== Vote.NoCase ? (a.vote === Vote.Correct ? Vote.Wrong : Vote.Correct) : a.vote
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(rec.deal!.value, voteCommitment(rec.dealId, this.address, vote, this.voteSalt(rec.dealId))) }, { type: 'vote-committed' }, reason => ({ type: 'commit-vote-failed', reason }))
+      }
       case 'reveal-vote':
         if (rec.deal === undefined) return { type: 'reveal-vote-failed', reason: 'the deal\'s terms are unknown without the case' }
-        return await chainCall<MediatorEvent>(async () => { await this.init.chain.revealVote(rec.deal!.value, a.vote, this.voteSalt(rec.dealId)) }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
+        return await chainCall<MediatorEvent>(async () => {
+          const vote = this.init.fault === 'inverted-vote' && a.vote !== Vote.NoCase ? (a.vote === Vote.Correct ? Vote.Wrong : Vote.Correct) : a.vote
+          await this.init.chain.revealVote(rec.deal!.value, vote, this.voteSalt(rec.dealId))
+        }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
       case 'finalize-committee':
         if (rec.deal === undefined) return { type: 'finalize-committee-failed', reason: 'the deal\'s terms are unknown without the case' }
         return await chainCall<MediatorEvent>(async () => { await this.init.chain.finalizeCommittee(rec.deal!.value) }, { type: 'committee-finalized' }, reason => ({ type: 'finalize-committee-failed', reason }))
     }
+  }
+
+  private async rules (): Promise<CommitteeRules> {
+    this.committeeRules ??= this.init.chain.committeeRules()
+    return await this.committeeRules.catch(err => { this.committeeRules = undefined; throw err })
   }
 
   /**

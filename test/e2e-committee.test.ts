@@ -1,0 +1,171 @@
+// A committee of three mediators on real nodes (issue 15): LilypadNodes with their own libp2p hosts, chain clients
+// and Helia stores, a real anvil whose Market judges disputes by committees of three, real Docker runs of cowsay.
+// The job creator asks for audits with probability 1; each audited submission draws all three mediators, who pull
+// the case from the parties, re-run the job, commit their votes, reveal them and finalize. One of the three lies
+// (it commits the opposite of its re-run): outvoted, it loses part of its bond to the two honest members. With one
+// member absent, the two present disagree and the deadline ends the vote without a quorum: the result stands, the
+// absent member pays.
+import test from 'ava'
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Docker from 'dockerode'
+import { multiaddr } from '@multiformats/multiaddr'
+import { startDevnet, increaseTime, LP, type Devnet } from '../contracts/fixture.ts'
+import { LilypadNode } from '../node/node.ts'
+import { ensureBuiltinImages } from '../node/modules/index.ts'
+import type { Mediator, DisputeRecord } from '../node/roles/mediator.ts'
+import type { JobCreator } from '../node/roles/job-creator.ts'
+import type { NetworkFile } from '../node/config/network.ts'
+import type { CommitteeRules } from '../protocols/settlement/committee.ts'
+
+const RULES: CommitteeRules = { size: 3, commitWindow: 120, revealWindow: 120, unbondDelay: 61 * 86_400, minBond: LP(10), slash: LP(2) }
+const FEE = LP(1)
+
+let net: Devnet
+let tmp: string
+let network: NetworkFile
+let networkPath: string
+let jcNode: LilypadNode
+let jc: JobCreator
+const mediators: LilypadNode[] = []
+/** the deals of the earlier tests: their disputes' records still change as they close */
+const earlier = new Set<string>()
+const stops: Array<() => Promise<void>> = []
+
+async function node (key: string, name: string, roles: Array<'resource-provider' | 'mediator'>, extra: Partial<Parameters<typeof LilypadNode.create>[0]> = {}): Promise<LilypadNode> {
+  const n = await LilypadNode.create({ network, networkPath, privateKey: key, dataDir: join(tmp, name), roles, local: true, ...extra })
+  stops.push(async () => { await n.stop() })
+  return n
+}
+
+async function connect (a: LilypadNode, b: LilypadNode): Promise<void> {
+  await a.host.dial(multiaddr(b.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
+}
+
+async function provider (key: string, name: string, fault?: 'wrong-result'): Promise<LilypadNode> {
+  const n = await node(key, name, ['resource-provider'], { provider: { price: LP(10), collateral: LP(20), announceIntervalMs: 2000, ...(fault !== undefined ? { fault } : {}) } })
+  for (const m of mediators) await connect(n, m)
+  await connect(jcNode, n)
+  return n
+}
+
+test.before(async () => {
+  await ensureBuiltinImages(new Docker(), { only: ['cowsay:v0.0.1'] })
+  net = await startDevnet({ committee: RULES })
+  tmp = await mkdtemp(join(tmpdir(), 'lilypad-committee-'))
+  network = {
+    ...net.deployment.network,
+    rpcUrl: net.anvil.rpcUrl,
+    mediators: [net.m1.address, net.m2.address, net.m3!.address],
+    // the lone-mediator window is not a committee's: long enough that nobody calls timeoutMediation meanwhile
+    dealTerms: { judgeWindow: 300, mediateTimeout: 3000, mediationFee: FEE.toString() }
+  }
+  networkPath = join(tmp, 'network.json')
+  await writeFile(networkPath, JSON.stringify(network))
+  // m3 lies: it commits and reveals the opposite of what its own re-run showed
+  for (const [i, key] of [net.anvil.keys[5], net.anvil.keys[6], net.anvil.keys[10]].entries()) {
+    mediators.push(await node(key, `m${i + 1}`, ['mediator'], { mediator: { pullAfterMs: 1000, pullIntervalMs: 1000, ...(i === 2 ? { fault: 'inverted-vote' as const } : {}) } }))
+  }
+  jcNode = await node(net.anvil.keys[1], 'jc', [])
+  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000 } })
+  for (const m of mediators) await connect(jcNode, m)
+})
+
+test.after.always(async () => {
+  for (const s of stops) await s().catch(() => {})
+  await net?.stop()
+  if (tmp !== undefined) await rm(tmp, { recursive: true, force: true })
+})
+
+async function finished (m: Mediator, id: string): Promise<DisputeRecord> {
+  return await new Promise((resolve, reject) => {
+    const check = (): void => {
+      m.records.get(id).then(r => { if (r?.terminal === true) { m.off('verdict', check); m.off('abandoned', check); resolve(r) } }, reject)
+    }
+    m.on('verdict', check)
+    m.on('abandoned', check)
+    m.driver.on('change', check)
+    check()
+  })
+}
+
+interface Books { jc: bigint, rp: bigint, dep: bigint[], bond: bigint[] }
+async function books (rp: string): Promise<Books> {
+  const meds = [net.m1, net.m2, net.m3!]
+  return {
+    jc: await net.admin.depositOf(net.jc.address),
+    rp: await net.admin.depositOf(rp),
+    dep: await Promise.all(meds.map(async m => await net.admin.depositOf(m.address))),
+    bond: await Promise.all(meds.map(async m => { const b = await net.admin.mediatorBond(m.address); return b.amount + b.unbonding }))
+  }
+}
+
+test.serial('a cheating provider audited by three mediators, one of them lying: the two honest ones outvote it, the provider is slashed, the liar loses part of its bond to them', async t => {
+  const cheater = await provider(net.anvil.keys[3], 'cheater', 'wrong-result')
+  const before = await books(net.rp.address)
+  const out = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, committee' }, target: net.rp.address, auditProbability: 1 })
+  earlier.add(out.dealId)
+  t.true(out.challenged)
+  t.is(out.verdict, 'wrong')
+  t.regex(await readFile(join(out.path, 'stdout'), 'utf8'), /tampered/)
+  t.is((await net.admin.dealRecord(out.dealId)).state, 'MediatedWrong')
+  const after = await books(net.rp.address)
+  const d = out.deal
+  t.is(after.jc - before.jc, d.collateral - d.mediationFee, 'the job creator got its price back and the slashed collateral, less the fee')
+  t.is(after.rp - before.rp, -d.collateral, 'the provider lost its collateral')
+  // the fee and the liar's slash, split between the two honest members
+  const share = (FEE + RULES.slash) / 2n
+  t.deepEqual([after.dep[0] - before.dep[0], after.dep[1] - before.dep[1], after.dep[2] - before.dep[2]], [share, share, 0n])
+  t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, 0n, -RULES.slash])
+  for (const m of mediators) {
+    const r = await finished(m.mediator as unknown as Mediator, out.dealId)
+    t.is(r.phase, 'done')
+    t.is(r.resultCorrect, false, 'each re-ran the job and saw the tampered result (the liar then voted against it)')
+  }
+  await cheater.stop()
+})
+
+test.serial('an honest provider, the same liar: the result is upheld, the provider paid, the liar slashed again', async t => {
+  await provider(net.anvil.keys[4], 'honest')
+  const before = await books(net.rp2.address)
+  const out = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, honest committee' }, target: net.rp2.address, auditProbability: 1 })
+  earlier.add(out.dealId)
+  t.is(out.verdict, 'correct')
+  t.regex(await readFile(join(out.path, 'stdout'), 'utf8'), /< hello, honest committee >/)
+  const after = await books(net.rp2.address)
+  t.is(after.rp - before.rp, out.deal.price, 'the provider was paid')
+  t.is(after.jc - before.jc, -(out.deal.price + out.deal.mediationFee))
+  const share = (FEE + RULES.slash) / 2n
+  t.deepEqual([after.dep[0] - before.dep[0], after.dep[1] - before.dep[1], after.dep[2] - before.dep[2]], [share, share, 0n])
+  t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, 0n, -RULES.slash])
+})
+
+test.serial('an absent mediator: the two present disagree (the liar against the honest one), the commit window passes, no quorum: the result stands and the absent one pays the job creator', async t => {
+  await mediators[1].stop()
+  const before = await books(net.rp2.address)
+  const m1 = mediators[0].mediator as unknown as Mediator
+  // wait until both present members have committed on this job's deal (not an earlier one, whose records still
+  // change as they close), then let the commit window pass on the chain's clock
+  const dealId = new Promise<string>(resolve => {
+    const on = (rec: DisputeRecord): void => { if (rec.committeeSent?.commit === true && !rec.terminal && !earlier.has(rec.dealId)) { m1.driver.off('change', on); resolve(rec.dealId) } }
+    m1.driver.on('change', on)
+  })
+  const run = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, absent' }, target: net.rp2.address, auditProbability: 1 })
+  const id = await dealId
+  const m3 = mediators[2].mediator as unknown as Mediator
+  await new Promise<void>(resolve => {
+    const check = (): void => { m3.records.get(id).then(r => { if (r?.committeeSent?.commit === true) { m3.driver.off('change', check); resolve() } }, () => {}) }
+    m3.driver.on('change', check)
+    check()
+  })
+  await increaseTime(net.provider, RULES.commitWindow + 1)
+  const out = await run
+  t.is(out.verdict, 'timed-out')
+  t.is(out.dealId, id)
+  t.is((await net.admin.dealRecord(id)).state, 'TimedOutMediation')
+  const after = await books(net.rp2.address)
+  t.is(after.rp - before.rp, out.deal.price, 'the result stands: the provider is paid')
+  t.is(after.jc - before.jc, -out.deal.price + RULES.slash, 'the job creator gets its fee back and the absent member\'s slash')
+  t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, -RULES.slash, 0n], 'only the absent member is slashed: those who voted had no majority to be against')
+})
