@@ -12,7 +12,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { startDevnet, LP, type Devnet } from '../contracts/fixture.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
-import type { Mediator, DisputeRecord } from '../node/roles/mediator.ts'
+import type { Mediator } from '../node/roles/mediator.ts'
+import { disputeFinished } from './support/disputes.ts'
 import type { JobCreator } from '../node/roles/job-creator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
 
@@ -72,16 +73,7 @@ test.after.always(async () => {
   if (tmp !== undefined) await rm(tmp, { recursive: true, force: true })
 })
 
-async function finished (m: Mediator, id: string): Promise<DisputeRecord> {
-  return await new Promise((resolve, reject) => {
-    const check = (): void => {
-      m.records.get(id).then(r => { if (r?.terminal === true) { m.off('verdict', check); m.off('abandoned', check); resolve(r) } }, reject)
-    }
-    m.on('verdict', check)
-    m.on('abandoned', check)
-    check()
-  })
-}
+const finished = disputeFinished
 
 const deposits = async (addrs: string[]): Promise<bigint[]> => await Promise.all(addrs.map(async a => await net.admin.depositOf(a)))
 

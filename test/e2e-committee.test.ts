@@ -15,6 +15,7 @@ import { startDevnet, increaseTime, LP, type Devnet } from '../contracts/fixture
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
 import type { Mediator, DisputeRecord } from '../node/roles/mediator.ts'
+import { disputeFinished } from './support/disputes.ts'
 import type { JobCreator } from '../node/roles/job-creator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
 import type { CommitteeRules } from '../protocols/settlement/committee.ts'
@@ -78,17 +79,7 @@ test.after.always(async () => {
   if (tmp !== undefined) await rm(tmp, { recursive: true, force: true })
 })
 
-async function finished (m: Mediator, id: string): Promise<DisputeRecord> {
-  return await new Promise((resolve, reject) => {
-    const check = (): void => {
-      m.records.get(id).then(r => { if (r?.terminal === true) { m.off('verdict', check); m.off('abandoned', check); resolve(r) } }, reject)
-    }
-    m.on('verdict', check)
-    m.on('abandoned', check)
-    m.driver.on('change', check)
-    check()
-  })
-}
+const finished = disputeFinished
 
 interface Books { jc: bigint, rp: bigint, dep: bigint[], bond: bigint[] }
 async function books (rp: string): Promise<Books> {
