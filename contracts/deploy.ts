@@ -67,8 +67,8 @@ export class DeployError extends Error {
 
 /**
  * Committees off (size 1: every dispute has one drawn mediator, as before committees). The mediator nodes vote
- * (docs/mediation.md, "Committees"), but a member the parties never gave the case cannot vote "no case" yet and
- * there is no CLI to bond; the other values are what a network turning committees on would start from.
+ * (docs/mediation.md, "Committees"), but there is no CLI yet to bond or to deploy with other rules; the other
+ * values are what a network turning committees on would start from.
  */
 export const defaultCommitteeRules: CommitteeRules = { size: 1, commitWindow: 3600, revealWindow: 3600, unbondDelay: 16 * 86_400, minBond: parseEther('100'), slash: parseEther('10') }
 

@@ -11,14 +11,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, increaseTime, LP, type Devnet } from '../contracts/fixture.ts'
+import { startDevnet, increaseTime, agreeDeal, LP, type Devnet } from '../contracts/fixture.ts'
+import { dealHistories } from '../node/incentives/chain-facts.ts'
+import { dealOutcomes } from '../protocols/incentives/outcomes.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
 import type { Mediator, DisputeRecord } from '../node/roles/mediator.ts'
 import { disputeFinished } from './support/disputes.ts'
 import type { JobCreator } from '../node/roles/job-creator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
-import type { CommitteeRules } from '../protocols/settlement/committee.ts'
+import { Vote, type CommitteeRules } from '../protocols/settlement/committee.ts'
 
 const RULES: CommitteeRules = { size: 3, commitWindow: 120, revealWindow: 120, unbondDelay: 61 * 86_400, minBond: LP(10), slash: LP(2) }
 const FEE = LP(1)
@@ -159,4 +161,36 @@ test.serial('an absent mediator: the two present disagree (the liar against the 
   t.is(after.rp - before.rp, out.deal.price, 'the result stands: the provider is paid')
   t.is(after.jc - before.jc, -out.deal.price + RULES.slash, 'the job creator gets its fee back and the absent member\'s slash')
   t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, -RULES.slash, 0n], 'only the absent member is slashed: those who voted had no majority to be against')
+})
+
+test.serial('a case nobody hands over (the parties are a cartel with no node): the members read the terms from the agree calldata and vote "no case"; the result stands, unjudged, and nobody who voted is slashed', async t => {
+  // the job creator and the provider act from bare chain clients: no node answers a pull or pushes the case
+  const meds = [net.m1, net.m2, net.m3!]
+  const { deal, id } = await agreeDeal(net, { mediators: meds.map(m => m.address), mediationFee: FEE, auditPpm: 1_000_000, mediateTimeout: 3000 })
+  const audit = await net.rp.submitResult(deal, 'bafkreicartel')
+  t.true(audit.audited)
+  const before = await books(net.rp.address)
+  const m1 = mediators[0].mediator as unknown as Mediator
+  const done = disputeFinished(m1, id)
+  // past the commit window less the margin (30 s): the present members give up on the case and vote "no case";
+  // the stopped one stays silent, so the reveal opens when the commit window has passed
+  await new Promise<void>(resolve => { const on = (r: DisputeRecord): void => { if (r.dealId === id) { m1.driver.off('change', on); resolve() } }; m1.driver.on('change', on) })
+  await increaseTime(net.provider, RULES.commitWindow - 29)
+  const committed = async (m: Mediator): Promise<void> => await new Promise(resolve => {
+    const check = (): void => { m.records.get(id).then(r => { if (r?.committeeSent?.commit === true) { m.driver.off('change', check); resolve() } }, () => {}) }
+    m.driver.on('change', check)
+    check()
+  })
+  await committed(m1)
+  await committed(mediators[2].mediator as unknown as Mediator)
+  await increaseTime(net.provider, 30)
+  const r = await done
+  t.is(r.vote, Vote.NoCase)
+  t.is(r.deal, undefined, 'the member never had the case')
+  t.is((await net.admin.dealRecord(id)).state, 'TimedOutMediation')
+  const after = await books(net.rp.address)
+  t.is(after.rp - before.rp, deal.price + deal.collateral, 'the result stands: the provider is paid')
+  t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, -RULES.slash, 0n], 'only the silent member is slashed')
+  const facts = await dealHistories({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, [id], await net.provider.getBlockNumber(), { auditPpm: false })
+  t.like(dealOutcomes(facts)[0], { state: 'TimedOutMediation', unjudged: true }, 'not counted as paid work')
 })

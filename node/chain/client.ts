@@ -1,6 +1,6 @@
 // The typed chain client a node uses: one per key. Reads go straight to the provider; every transaction goes
 // through the key's TxQueue, and each receipt's gas lands in `gasLog`.
-import { Interface, Signature, Wallet, dataLength, type TransactionReceipt } from 'ethers'
+import { Interface, Signature, Wallet, dataLength, hexlify, type TransactionReceipt } from 'ethers'
 import {
   connectMarket, connectLilypadToken, connectDirectory, connectJobManager, connectFaucet, JobManagerAbi,
   type MarketContract, type LilypadTokenContract, type DirectoryContract, type JobManagerContract, type FaucetContract,
@@ -315,6 +315,26 @@ export class ChainClient {
     if (k === 0) return null
     const members = Array.from({ length: k }, (_, i) => deal.mediators[Number((c.members >> BigInt(8 * i)) & 0xffn)])
     return { members, drawnAt: Number(c.drawnAt), allCommittedAt: Number(c.allCommittedAt) === 0 ? null : Number(c.allCommittedAt), committed: Number(c.committed), revealed: Number(c.revealed), verdicts: Number(c.verdicts), noCase: Number(c.noCase) }
+  }
+
+  /**
+   * A deal's terms as its `agree` transaction carried them (the Market stores only their hash): for a committee
+   * member the parties never gave the case, which must still name the deal in its vote. Null when the deal was
+   * agreed through another contract's call (no `agree` calldata to read) or the terms read do not hash to the id.
+   */
+  async dealTermsFromAgree (dealId: string): Promise<Deal | null> {
+    const agreed = (await this.follower.history(dealId)).find(e => e.name === 'DealAgreed')
+    if (agreed === undefined) return null
+    const tx = await this.provider.getTransaction(agreed.txHash)
+    const fn = this.market.interface.getFunction('agree')
+    if (tx == null || fn === null || tx.to?.toLowerCase() !== this.market.target.toString().toLowerCase() || !tx.data.startsWith(fn.selector)) return null
+    const d = this.market.interface.decodeFunctionData(fn, tx.data)[0] as DealStruct
+    const deal: Deal = {
+      jobOfferId: hexlify(d.jobOfferId), resourceOfferId: hexlify(d.resourceOfferId), jobCreator: d.jobCreator, resourceProvider: d.resourceProvider, mediators: [...d.mediators],
+      price: BigInt(d.price), collateral: BigInt(d.collateral), mediationFee: BigInt(d.mediationFee), auditPpm: Number(d.auditPpm),
+      resultTimeout: Number(d.resultTimeout), judgeWindow: Number(d.judgeWindow), mediateTimeout: Number(d.mediateTimeout), expiry: BigInt(d.expiry), nonce: BigInt(d.nonce)
+    }
+    return idOf('Deal', this.domain, deal).toLowerCase() === dealId.toLowerCase() ? deal : null
   }
 
   async committeeRules (): Promise<CommitteeRules> {

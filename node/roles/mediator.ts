@@ -25,13 +25,13 @@ import { Directory } from '../directory/index.ts'
 import { DisputeService, type DisputeNode } from '../dispute/dispute-service.ts'
 import { locatePeer, dhtRecords } from '../dispute/locate.ts'
 import { verifyDisputeCase, NotChallengedError, DisputeVerificationError, type DisputeCase } from '../../protocols/dispute/index.ts'
-import type { LilypadDomain } from '../../protocols/eip712.ts'
+import type { Deal, LilypadDomain } from '../../protocols/eip712.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { voteCommitment, Vote, type CommitteeRules } from '../../protocols/settlement/committee.ts'
+import { voteCommitment, Vote, type CommitteeRules, type VoteValue } from '../../protocols/settlement/committee.ts'
 import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import { setNewest } from '../../core/bounded.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
@@ -313,22 +313,37 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         }
       }
       case 'mediate': return await chainCall<MediatorEvent>(async () => await this.init.chain.mediate(rec.deal!.value, a.resultCorrect), { type: 'mediated' }, reason => ({ type: 'mediate-failed', reason }))
-      // a committee's votes (docs/mediation.md, "Committees"): each call carries the deal's terms
+      // a committee's votes (docs/mediation.md, "Committees"): each call carries the deal's terms, which a member
+      // the parties never gave the case reads from the agree transaction
       case 'commit-vote': {
-        if (rec.deal === undefined) return { type: 'commit-vote-failed', reason: 'the deal\'s terms are unknown without the case (reading them from the agree calldata is not built)' }
-        const vote = this.init.fault === 'inverted-vote' && a.vote !== Vote.NoCase ? (a.vote === Vote.Correct ? Vote.Wrong : Vote.Correct) : a.vote
-        return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(rec.deal!.value, voteCommitment(rec.dealId, this.address, vote, this.voteSalt(rec.dealId))) }, { type: 'vote-committed' }, reason => ({ type: 'commit-vote-failed', reason }))
+        const deal = await this.termsOf(rec)
+        if (deal === null) return { type: 'commit-vote-failed', reason: 'the deal\'s terms are unknown: no case, and no agree calldata to read them from' }
+        const vote = this.cast(a.vote)
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(deal, voteCommitment(rec.dealId, this.address, vote, this.voteSalt(rec.dealId))) }, { type: 'vote-committed' }, reason => ({ type: 'commit-vote-failed', reason }))
       }
-      case 'reveal-vote':
-        if (rec.deal === undefined) return { type: 'reveal-vote-failed', reason: 'the deal\'s terms are unknown without the case' }
-        return await chainCall<MediatorEvent>(async () => {
-          const vote = this.init.fault === 'inverted-vote' && a.vote !== Vote.NoCase ? (a.vote === Vote.Correct ? Vote.Wrong : Vote.Correct) : a.vote
-          await this.init.chain.revealVote(rec.deal!.value, vote, this.voteSalt(rec.dealId))
-        }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
-      case 'finalize-committee':
-        if (rec.deal === undefined) return { type: 'finalize-committee-failed', reason: 'the deal\'s terms are unknown without the case' }
-        return await chainCall<MediatorEvent>(async () => { await this.init.chain.finalizeCommittee(rec.deal!.value) }, { type: 'committee-finalized' }, reason => ({ type: 'finalize-committee-failed', reason }))
+      case 'reveal-vote': {
+        const deal = await this.termsOf(rec)
+        if (deal === null) return { type: 'reveal-vote-failed', reason: 'the deal\'s terms are unknown' }
+        const vote = this.cast(a.vote)
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.revealVote(deal, vote, this.voteSalt(rec.dealId)) }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
+      }
+      case 'finalize-committee': {
+        const deal = await this.termsOf(rec)
+        if (deal === null) return { type: 'finalize-committee-failed', reason: 'the deal\'s terms are unknown' }
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.finalizeCommittee(deal) }, { type: 'committee-finalized' }, reason => ({ type: 'finalize-committee-failed', reason }))
+      }
     }
+  }
+
+  /** The vote we send: the lifecycle's, except under the test fault that makes a lying member. */
+  private cast (vote: VoteValue): VoteValue {
+    if (this.init.fault !== 'inverted-vote' || vote === Vote.NoCase) return vote
+    return vote === Vote.Correct ? Vote.Wrong : Vote.Correct
+  }
+
+  /** The deal's terms: from the case, or else from the agree transaction's calldata (a member without the case). */
+  private async termsOf (rec: MediatorDispute): Promise<Deal | null> {
+    return rec.deal?.value ?? await this.init.chain.dealTermsFromAgree(rec.dealId)
   }
 
   private async rules (): Promise<CommitteeRules> {
