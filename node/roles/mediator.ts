@@ -6,6 +6,9 @@
 // submitted. Disputes are kept on disk; a restarted mediator resumes them and looks for challenges it missed from
 // the block it had reached. A dispute it cannot obtain or run before the mediation deadline is left alone: anyone
 // can then call timeoutMediation, which lets the provider's result stand and refunds the fee (docs/mediation.md).
+// A committee's dispute (CommitteeDrawn names us among its members) goes the same way to the re-run, then commits a
+// vote, reveals it and finalizes (core/lifecycle/mediator.ts, stepCommittee); without the case by the commit
+// deadline it votes "no case", naming the deal by the terms its agree transaction carried.
 import { EventEmitter } from 'node:events'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { mkdir, rm } from 'node:fs/promises'
@@ -210,7 +213,10 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       for (const h of await this.init.chain.follower.history(dealId)) this.remember(h)
       jobCreator = this.details.get(dealId)?.jobCreator
     }
-    if (jobCreator === undefined) return
+    if (jobCreator === undefined) {
+      this.c.logger.warn({ dealId }, 'a committee drew us, but the chain shows no challenge of the deal (yet): not taken up')
+      return
+    }
     this.metrics.disputesSeen++
     this.c.logger.info({ dealId, audit: e.args.audit, members: e.args.members }, 'a committee drew us')
     await this.driver.add(newDispute({ dealId, jobCreator, audit: e.args.audit }, this.driver.now()))
