@@ -6,6 +6,7 @@ import type { ExecutionContext } from 'ava'
 import { runMarket, runScenario, scenarioConfig, type ScenarioOptions } from './scenarios.ts'
 import { metricsOf, reportMarkdown, textSummary, toJson } from './output.ts'
 import type { MarketSimulation } from './market.ts'
+import { defaultCommitteeConfig } from './config.ts'
 
 const LP = 10n ** 18n
 const small = { nodes: 40, seed: 7, hours: 0.25 }
@@ -137,6 +138,25 @@ test('no quorum (one right, one lying, one absent) lets the result stand: the pr
   const states = sim.dealStateCounts()
   t.is(states.MediatedWrong ?? 0, 0)
   t.is(states.MediatedCorrect ?? 0, 0)
+})
+
+test('a member whose re-run cannot end before the commit window votes "no case": neither paid nor slashed, and counted towards neither verdict', async t => {
+  // a four-minute commit window (3.5 min after the margin): about half the jobs take longer to re-run than that
+  const cm = defaultCommitteeConfig(3)
+  const sim = await threeMediators({ overrides: { committee: { ...cm, rules: { ...cm.rules, commitWindow: 240 } } } })
+  const d = ended(t, sim)
+  t.true(d.noCaseVotes > 0)
+  t.is(d.slashedBonds.count, 0, 'every member voted, if only "no case"')
+  t.is(d.wrongVerdicts, 0)
+  for (const l of sim.disputeLogs) {
+    // three members: a verdict needs two votes for it, so two or three "no case" votes leave the result standing
+    const noCase = l.noCase?.length ?? 0
+    t.is(l.outcome === 'no-quorum', noCase >= 2, `${noCase} no-case votes, ${String(l.outcome)}`)
+    if (l.outcome === 'no-quorum') t.is(l.state, 'TimedOutMediation')
+  }
+  t.true(sim.disputeLogs.some(l => l.outcome === 'no-quorum'), 'some re-runs too long')
+  t.true(sim.disputeLogs.some(l => l.outcome !== 'no-quorum'), 'short jobs are re-run in time and judged')
+  for (const m of sim.mediatorResults()) t.is(m.slashes, 0)
 })
 
 test('the committees scenario: wrong verdicts, slashed bonds and cost per dispute against one mediator, reported; a seed fixes the run', async t => {
