@@ -28,7 +28,10 @@ const amountJson = (wei: bigint): { lp: string, wei: string } => ({ lp: formatLP
 
 interface BondState {
   address: string
+  /** the network's owner approved the key as a mediator (Directory.approvedMediator) */
   approvedMediator: boolean
+  /** … and it registered with the mediator role (its node does on start): deals may name it */
+  registeredMediator: boolean
   deposit: bigint
   bond: bigint
   unbonding: bigint
@@ -40,10 +43,10 @@ interface BondState {
 }
 
 async function readState (chain: ChainClient): Promise<BondState> {
-  const [deposit, b, rules, approved, block] = await Promise.all([
-    chain.depositOf(), chain.mediatorBond(), chain.committeeRules(), chain.directory.isMediator(chain.address), chain.provider.getBlock('latest')
+  const [deposit, b, rules, approved, registered, block] = await Promise.all([
+    chain.depositOf(), chain.mediatorBond(), chain.committeeRules(), chain.directory.approvedMediator(chain.address), chain.directory.isMediator(chain.address), chain.provider.getBlock('latest')
   ])
-  return { address: chain.address, approvedMediator: approved, deposit, bond: b.amount, unbonding: b.unbonding, unbondAt: b.unbonding > 0n ? b.unbondAt : 0, now: block?.timestamp ?? Math.floor(Date.now() / 1000), rules }
+  return { address: chain.address, approvedMediator: approved, registeredMediator: registered, deposit, bond: b.amount, unbonding: b.unbonding, unbondAt: b.unbonding > 0n ? b.unbondAt : 0, now: block?.timestamp ?? Math.floor(Date.now() / 1000), rules }
 }
 
 const iso = (sec: number): string => new Date(sec * 1000).toISOString()
@@ -53,6 +56,7 @@ function stateJson (s: BondState, network: string): Record<string, unknown> {
     network,
     address: s.address,
     approvedMediator: s.approvedMediator,
+    registeredMediator: s.registeredMediator,
     deposit: amountJson(s.deposit),
     bond: amountJson(s.bond),
     unbonding: amountJson(s.unbonding),
@@ -72,7 +76,12 @@ function stateText (s: BondState, network: string): string {
     : s.bond >= s.rules.minBond
       ? `may be named in committee deals (bond ≥ ${formatLP(s.rules.minBond)} LP)`
       : `may NOT be named in committee deals: bond ${formatLP(s.rules.minBond)} LP or more ("lilypad mediator bond <LP>")`
-  return `address    ${s.address}${s.approvedMediator ? ' (an approved mediator)' : ' (not approved as a mediator in the Directory: only the network\'s owner approves mediators)'}
+  const role = s.registeredMediator
+    ? ' (an approved, registered mediator)'
+    : s.approvedMediator
+      ? ' (approved as a mediator, not registered yet: its mediator node registers when it starts)'
+      : ' (not approved as a mediator in the Directory: only the network\'s owner approves mediators)'
+  return `address    ${s.address}${role}
 network    ${network}
 bond       ${formatLP(s.bond)} LP (${standing})
 unbonding  ${unbonding}
