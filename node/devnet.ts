@@ -209,7 +209,10 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     const mediators: LilypadNode[] = []
     if (opts.mediator !== false) {
       for (const [i, k] of mediatorKeys.entries()) {
-        const m = await LilypadNode.create({ ...common, network, privateKey: key(k), dataDir: mediatorDir(i), roles: ['mediator'], executor, components: nodeComponents(i === 0 ? 'mediator' : `mediator-${i + 1}`), libp2pMetrics: false })
+        // a committee's members re-run the same job at once, and one executor runs a job id once: the others get
+        // their own (made by their node, owned by their data dir)
+        const runs = i === 0 ? { executor } : { executorKind: opts.executor ?? 'docker' }
+        const m = await LilypadNode.create({ ...common, network, privateKey: key(k), dataDir: mediatorDir(i), roles: ['mediator'], ...runs, components: nodeComponents(i === 0 ? 'mediator' : `mediator-${i + 1}`), libp2pMetrics: false })
         started.push(m)
         mediators.push(m)
       }

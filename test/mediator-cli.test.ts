@@ -112,7 +112,7 @@ test.serial('a mediator bonds, unbonds, is told how long to wait, and withdraws 
   const bonded = one<Status>((await cli(MEDIATOR_KEY, 'mediator', 'bond', '150.5', '--network', networkFile, '--json')).stdout)
   t.like(bonded, { action: 'bond', amount: { lp: '150.5', wei: parseEther('150.5').toString() }, bond: { lp: '150.5' }, deposit: { lp: '349.5' }, eligible: true })
   const human = await cli(MEDIATOR_KEY, 'mediator', 'status', '--network', networkFile)
-  t.regex(human.stdout, /bond\s+150\.5 LP \(may be named in committee deals \(bond ≥ 100 LP\)\)/)
+  t.regex(human.stdout, /bond\s+150\.5 LP: enough to be named in committee deals \(at least 100 LP\)/)
   t.regex(human.stdout, /rules\s+committees of 3/)
 
   const unbonding = one<Status>((await cli(MEDIATOR_KEY, 'mediator', 'unbond', '50', '--network', networkFile, '--json')).stdout)

@@ -74,8 +74,8 @@ function stateText (s: BondState, network: string): string {
   const standing = s.rules.size === 1
     ? 'this network has no committees: a bond is not needed'
     : s.bond >= s.rules.minBond
-      ? `may be named in committee deals (bond ≥ ${formatLP(s.rules.minBond)} LP)`
-      : `may NOT be named in committee deals: bond ${formatLP(s.rules.minBond)} LP or more ("lilypad mediator bond <LP>")`
+      ? `enough to be named in committee deals (at least ${formatLP(s.rules.minBond)} LP)`
+      : `too little to be named in committee deals: they need ${formatLP(s.rules.minBond)} LP ("lilypad mediator bond <LP>")`
   const role = s.registeredMediator
     ? ' (an approved, registered mediator)'
     : s.approvedMediator
@@ -83,7 +83,7 @@ function stateText (s: BondState, network: string): string {
       : ' (not approved as a mediator in the Directory: only the network\'s owner approves mediators)'
   return `address    ${s.address}${role}
 network    ${network}
-bond       ${formatLP(s.bond)} LP (${standing})
+bond       ${formatLP(s.bond)} LP: ${standing}
 unbonding  ${unbonding}
 deposit    ${formatLP(s.deposit)} LP
 rules      ${describeCommitteeRules(s.rules)}`
