@@ -1,14 +1,15 @@
 // The embedded devnet (`lilypad devnet`): anvil (chain id 1337, port 8545 unless taken), the contracts deployed
 // with a mediator approved, accounts funded with ETH (anvil) and LP with deposits made, module images built,
-// and in this one process a bootstrap node (solver + directory), a resource provider and — when the disputes
-// branch's role is present — a mediator. The network file goes to $LILYPAD_HOME/networks/devnet.json and a
-// ready marker with our pid to $LILYPAD_HOME/devnet/ready.json. Only anvil's well-known dev keys are used.
+// and in this one process a bootstrap node (solver + directory), a resource provider and a mediator (or several,
+// bonded, with committee rules: `lilypad devnet --mediators 3 --committee-size 3`). The network file goes to
+// $LILYPAD_HOME/networks/devnet.json and a ready marker with our pid to $LILYPAD_HOME/devnet/ready.json. Only
+// anvil's well-known dev keys are used.
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { Wallet, parseEther } from 'ethers'
 import { startAnvil, devKey, ChainClient, Roles, type Anvil } from './chain/index.ts'
-import { deployAll, type DeployOptions } from '../contracts/deploy.ts'
+import { deployAll, defaultCommitteeRules, type DeployOptions } from '../contracts/deploy.ts'
 import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { ensureBuiltinImages, loadRegistry } from './modules/index.ts'
 import { defaultAllowedModules, type JobManagerConfig } from '../protocols/contract-job/index.ts'
@@ -129,7 +130,8 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
   // A devnet is fresh every time (new chain): earlier node state would only refer to deals that no longer exist.
   const nMediators = opts.mediators ?? 1
   if (!Number.isInteger(nMediators) || nMediators < 1 || nMediators > DEVNET_MEDIATOR_KEYS.length) throw new RangeError(`a devnet runs 1 to ${DEVNET_MEDIATOR_KEYS.length} mediators, not ${nMediators}`)
-  const committeeRules = committeeRulesFor(DEVNET_BOUNDS, DEVNET_TERMS.mediateTimeout, opts.committee ?? { size: 1 })
+  // committees off unless asked for: then the Market's rules as before (deploy's default), byte for byte
+  const committeeRules = opts.committee === undefined || opts.committee.size === 1 ? defaultCommitteeRules : committeeRulesFor(DEVNET_BOUNDS, DEVNET_TERMS.mediateTimeout, opts.committee)
   if (committeeRules.size > nMediators) throw new RangeError(`a committee of ${committeeRules.size} needs as many mediators: the devnet has ${nMediators}`)
   const mediatorKeys = DEVNET_MEDIATOR_KEYS.slice(0, nMediators)
   const mediatorDir = (i: number): string => join(dir, i === 0 ? 'mediator' : `mediator-${i + 1}`)

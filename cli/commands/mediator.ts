@@ -107,7 +107,7 @@ function parse (sub: Sub, argv: string[]): { amount?: bigint, amountText?: strin
   return { ...(amount !== undefined ? { amount, amountText: formatLP(amount) } : {}), ...(v.values.network !== undefined ? { network: v.values.network } : {}), json: v.values.json === true, restartWait: v.values['restart-wait'] === true }
 }
 
-/** Refuses what the Market would refuse, with what to do instead; returns a line saying what will be done. */
+/** Refuses what the Market would refuse (or a second unbond would quietly restart), saying what to do instead. */
 function check (sub: Sub, a: ReturnType<typeof parse>, s: BondState): void {
   const due = (): string => s.now >= s.unbondAt ? 'its wait is over' : `withdrawable at ${iso(s.unbondAt)}, in ${formatDuration(s.unbondAt - s.now)}`
   if (sub === 'bond') {
