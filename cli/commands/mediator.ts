@@ -190,7 +190,10 @@ function bondError (e: unknown): unknown {
     case 'NothingUnbonding': return new UserError('nothing is unbonding', { hint: '"lilypad mediator unbond" starts the withdrawal', cause: e })
     case 'InsufficientBond': return new UserError('the bond holds less than that', { hint: '"lilypad mediator status" shows the bond', cause: e })
     case 'InsufficientBalance': return new UserError('the Market deposit holds less than that', { hint: '"lilypad deposit <LP>" first', cause: e })
-    default: return e
+    default:
+      // a view the Market does not have: a network deployed before committees
+      if ((e as { code?: string })?.code === 'CALL_EXCEPTION') return new UserError(`the network's Market does not answer for bonds and committee rules (${(e as Error).message.slice(0, 120)})`, { hint: 'it was deployed before committees: a network made with "lilypad network init --deploy" now has them', cause: e })
+      return e
   }
 }
 
