@@ -2,7 +2,7 @@
 import test from 'ava'
 import { AbiCoder, keccak256, toBeHex } from 'ethers'
 import {
-  checkCommitteeAgree, checkCommitteeRules, commitVote, committeeSizeFor, drawCommittee, finalizeCommittee, newCommittee,
+  checkCommitteeAgree, checkCommitteeRules, committeeRulesFor, minUnbondDelay, commitVote, committeeSizeFor, drawCommittee, finalizeCommittee, newCommittee,
   quorumOf, revealDeadline, revealVote, tally, voteCommitment, votingOver, CommitteeRulesError, Vote,
   type CommitteeRecord, type CommitteeRules, type VoteValue
 } from './committee.ts'
@@ -47,6 +47,20 @@ test('rules: the committee size is odd and no larger than the mediators named; b
   t.throws(() => checkCommitteeRules({ ...rules, size: 4 }), { instanceOf: CommitteeRulesError, message: /odd/ })
   t.throws(() => checkCommitteeRules({ ...rules, slash: 2000n }), { instanceOf: CommitteeRulesError, message: /slash/ })
   t.throws(() => checkCommitteeRules({ ...rules, minBond: 0n }), { instanceOf: CommitteeRulesError, message: /unbonded/ })
+})
+
+test('rules for a network: defaults derived from its deal windows, an unbondDelay the Market accepts, bad choices refused by name', t => {
+  const bounds = { maxResultTimeout: 7 * 86_400, maxJudgeWindow: 7 * 86_400 }
+  const r = committeeRulesFor(bounds, 3600, { size: 3 })
+  t.like(r, { size: 3, commitWindow: 3600, revealWindow: 3600, unbondDelay: 15 * 86_400, minBond: 100n * 10n ** 18n, slash: 10n * 10n ** 18n })
+  t.is(minUnbondDelay(bounds, r), 14 * 86_400 + 7200)
+  t.true(r.unbondDelay >= minUnbondDelay(bounds, r), 'what the constructor requires')
+  t.like(committeeRulesFor(bounds, 120, { size: 5, minBond: 50n }), { commitWindow: 120, revealWindow: 120, minBond: 50n, slash: 5n })
+  t.is(committeeRulesFor(bounds, 3600, { size: 3, unbondDelay: 14 * 86_400 + 7200 }).unbondDelay, 14 * 86_400 + 7200, 'the least delay itself is accepted')
+  t.throws(() => committeeRulesFor(bounds, 3600, { size: 3, unbondDelay: 14 * 86_400 }), { instanceOf: CommitteeRulesError, message: /unbondDelay must be at least 1216800 s/ })
+  t.throws(() => committeeRulesFor(bounds, 3600, { size: 4 }), { instanceOf: CommitteeRulesError, message: /odd/ })
+  t.throws(() => committeeRulesFor(bounds, 3600, { size: 3, minBond: 5n, slash: 6n }), { instanceOf: CommitteeRulesError, message: /slash/ })
+  t.is(committeeRulesFor(bounds, 3600, { size: 1, unbondDelay: 0 }).unbondDelay, 0, 'committees off: the delay is unused')
 })
 
 test('draw: k distinct members, the same for the same seed, every mediator about equally often', t => {
