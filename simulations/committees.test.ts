@@ -159,6 +159,20 @@ test('a member whose re-run cannot end before the commit window votes "no case":
   for (const m of sim.mediatorResults()) t.is(m.slashes, 0)
 })
 
+test('a committee none of whose members is up: the parties finalize it once the vote is over; the result stands and every member is slashed to the job creator', async t => {
+  const sim = await threeMediators({ absentMediators: 1 })
+  const d = ended(t, sim)
+  for (const l of sim.disputeLogs) {
+    t.is(l.outcome, 'no-quorum')
+    t.is(l.state, 'TimedOutMediation')
+    t.is(l.slashes?.length, 3, 'each silent member')
+    const rules = defaultCommitteeConfig(3).rules
+    t.true((l.endedAt as number) - l.at >= rules.commitWindow + rules.revealWindow, 'not before the vote is over')
+  }
+  for (const m of sim.mediatorResults()) t.true(m.slashes > 0)
+  t.is(d.wrongVerdicts, 0, 'no verdict at all')
+})
+
 test('the committees scenario: wrong verdicts, slashed bonds and cost per dispute against one mediator, reported; a seed fixes the run', async t => {
   const o = { nodes: 60, seed: 5, hours: 0.3 }
   const r = await runScenario('committees', o)

@@ -673,12 +673,7 @@ export class MarketSimulation {
         return
       case 'hand-off': this.handOff(p.node, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
       case 'timeout-mediation':
-        later(c.chainDelay, () => {
-          const r = this.chain({ kind: 'timeoutMediation', dealId: rec.dealId, terms: d.deal })
-          if (r.ok && d.dispute !== undefined) d.dispute.txs++
-          done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
-          this.onChain(rec.dealId)
-        })
+        later(c.chainDelay, () => { this.closeMediation(rec.dealId, d, a.committee, done) })
     }
   }
 
@@ -854,6 +849,20 @@ export class MarketSimulation {
   }
 
   /** A committee's outcome is on chain: recorded, and every slashed member that is up tops its bond back up. */
+  /**
+   * A party closes a dispute nobody ruled on, as a node's lifecycle asks: timeoutMediation for a lone mediator,
+   * finalizeCommittee for a committee whose vote is over (no member finalized it: all of them down, say).
+   */
+  private closeMediation (dealId: string, d: SimDeal, committee: boolean, done: (e: { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }) => void): void {
+    const r = committee ? this.chain({ kind: 'finalizeCommittee', dealId, terms: d.deal }) : this.chain({ kind: 'timeoutMediation', dealId, terms: d.deal })
+    if (r.ok && d.dispute !== undefined) {
+      d.dispute.txs++
+      if (committee && r.settlement !== undefined) this.finalized(d, d.dispute, r.settlement)
+    }
+    done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
+    this.onChain(dealId)
+  }
+
   private finalized (d: SimDeal, log: DisputeLog, s: CommitteeSettlement): void {
     const members = log.members
     log.outcome = s.tally.outcome
@@ -1204,12 +1213,7 @@ export class MarketSimulation {
         })
         return
       case 'timeout-mediation':
-        this.engine.after(c.chainDelay, () => {
-          const r = this.chain({ kind: 'timeoutMediation', dealId: rec.dealId, terms: d.deal })
-          if (r.ok && d.dispute !== undefined) d.dispute.txs++
-          done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
-          this.onChain(rec.dealId)
-        })
+        this.engine.after(c.chainDelay, () => { this.closeMediation(rec.dealId, d, a.committee, done) })
     }
   }
 

@@ -57,3 +57,17 @@ test.serial('a job audited for certain: the committee of three re-runs it, votes
   for (const g of gained) t.true(g >= fee / 3n, 'split over all three: each voted with the majority')
   t.deepEqual(await Promise.all(members.map(async a => (await chain.mediatorBond(a)).amount)), bondsBefore, 'nobody slashed')
 })
+
+test.serial('a listed mediator takes its bond back: the job creator leaves it out of its deals instead of every agree failing with MediatorUnbonded', async t => {
+  const chain = devnet.provider.chain
+  const leaving = devnet.mediators[2].chain.address
+  await execFileP(process.execPath, ['cli/bin.ts', 'mediator', 'unbond', '--json'], { env: { ...process.env, LILYPAD_HOME: home, WEB3_PRIVATE_KEY: devKey(DEVNET_MEDIATOR_KEYS[2]) } })
+  t.is((await chain.mediatorBond(leaving)).amount, 0n)
+  const { stdout } = await cli('run', 'cowsay:v0.0.1', '-i', 'Message=two left', '--audit', '1', '--json')
+  const out = JSON.parse(stdout) as { dealId: string, exitCode: number }
+  t.is(out.exitCode, 0)
+  const terms = await chain.dealTermsFromAgree(out.dealId)
+  t.deepEqual(terms?.mediators, devnet.mediators.slice(0, 2).map(m => m.chain.address), 'the deal names the two bonded ones')
+  // two mediators named: one of them is drawn and judges alone
+  t.is((await chain.dealRecord(out.dealId)).state, 'MediatedCorrect')
+})

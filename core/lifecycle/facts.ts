@@ -29,6 +29,15 @@ export interface CommitteeFacts {
   revealWindow: number
 }
 
+/**
+ * When a committee's vote is over at the latest (ms): the commit window from the draw (`since`: the challenge),
+ * or the moment every member committed, then the reveal window. From then anyone may finalize the dispute
+ * (Market.finalizeCommittee), as anyone may time out a lone mediator's.
+ */
+export function committeeVoteEnd (since: number, c: CommitteeFacts): number {
+  return ((c.allCommittedAt ?? since + c.commitWindow) + c.revealWindow) * 1000
+}
+
 export const NO_DEAL: DealFacts = { state: 'None', since: 0 }
 
 export const FINAL_STATES: readonly DealStateName[] = ['Settled', 'MediatedCorrect', 'MediatedWrong', 'TimedOutResult', 'TimedOutMediation']

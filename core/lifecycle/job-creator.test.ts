@@ -321,6 +321,30 @@ test('audited: fetched and handed to the mediator; a mediation nobody answers is
   t.deepEqual(jobView(s.record), { status: 'done' })
 })
 
+test('a committee\'s dispute nobody finalizes: closed with finalizeCommittee once its vote is over, not at the lone mediator\'s window', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  const members = ['0x' + 'c1'.repeat(20), '0x' + 'c2'.repeat(20), '0x' + 'c3'.repeat(20)]
+  const committee = { members, allCommittedAt: null, committed: [], revealed: [], commitWindow: 600, revealWindow: 300 }
+  d.setFacts({ state: 'Challenged', since: sec(T0), resultCid: 'bafya', mediator: '0x' + '00'.repeat(20), committee })
+  let s = d.step({ type: 'chain' })
+  s = d.step({ type: 'fetched', path: '/tmp/a', exitCode: 0 })
+  s = d.step({ type: 'handed-off' })
+  t.deepEqual(s.actions, [])
+  // the deal's mediateTimeout is shorter than the two vote windows: nothing happens at its end
+  t.is(s.wakeAt, (sec(T0) + 600 + 300) * 1000 + 1000)
+  await clock.advance(s.wakeAt! - clock.now())
+  s = d.step({ type: 'tick' })
+  t.deepEqual(s.actions.map(a => [a.kind, (a as { committee?: boolean }).committee]), [['timeout-mediation', true]])
+  // every member committed early: the reveal window starts then
+  const d2 = driver(new ManualClock(T0))
+  d2.setFacts({ state: 'Challenged', since: sec(T0), resultCid: 'bafya', mediator: '0x' + '00'.repeat(20), committee: { ...committee, allCommittedAt: sec(T0) + 60, committed: members } })
+  s = d2.step({ type: 'chain' })
+  s = d2.step({ type: 'fetched', path: '/tmp/a', exitCode: 0 })
+  s = d2.step({ type: 'handed-off' })
+  t.is(s.wakeAt, (sec(T0) + 60 + 300) * 1000 + 1000)
+})
+
 test('the chain is the authority on the result CID', t => {
   const clock = new ManualClock(T0)
   const d = driver(clock)

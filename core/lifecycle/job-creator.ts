@@ -14,7 +14,7 @@
 // has passed the deadline. `resume` after a restart is the same step over the stored record.
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
+import { committeeVoteEnd, isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
 import type { ProviderFailure } from '../policy/ban.ts'
 
 export type JobCreatorPhase =
@@ -110,7 +110,8 @@ export type JobCreatorAction =
   | (ActionBase<'send-acceptance'> & { cid: string }) // Accept(dealId, cid) signed, to the provider
   | ActionBase<'refund'> // timeoutResult
   | (ActionBase<'hand-off'> & { mediator: string })
-  | ActionBase<'timeout-mediation'>
+  /** close a dispute nobody ruled on: timeoutMediation, or for a committee finalizeCommittee once its vote is over */
+  | (ActionBase<'timeout-mediation'> & { committee: boolean })
   | ActionBase<'challenge'> // a result we could not fetch or verify
 
 export type JobCreatorEvent =
@@ -267,8 +268,10 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       }
       const mediateEnd = ((r.challengedAt ?? Math.floor(now / 1000)) + deal.mediateTimeout) * 1000
       if (!r.handedOff && r.mediator !== undefined) actions.push({ kind: 'hand-off', deadline: mediateEnd, mediator: r.mediator })
-      if (r.challengedAt !== undefined && now >= mediateEnd + policy.chainMarginMs) actions.push({ kind: 'timeout-mediation', deadline: mediateEnd + policy.closeWindowMs })
-      else wakes.push(mediateEnd + policy.chainMarginMs)
+      // nobody ruled: a lone mediator's window passed, or a committee's vote is over and no member finalized it
+      const closeAt = facts.committee !== undefined ? committeeVoteEnd(facts.since, facts.committee) : mediateEnd
+      if (r.challengedAt !== undefined && now >= closeAt + policy.chainMarginMs) actions.push({ kind: 'timeout-mediation', deadline: closeAt + policy.closeWindowMs, committee: facts.committee !== undefined })
+      else wakes.push(closeAt + policy.chainMarginMs)
       break
     }
     case 'settled': case 'refunded': case 'mediated': case 'expired':

@@ -157,6 +157,17 @@ test('committee: without the case, or with a re-run that cannot end in the commi
   t.deepEqual(s.actions, [{ kind: 'commit-vote', deadline: (sec(T0) + 300) * 1000, vote: Vote.NoCase }])
 })
 
+test('committee: a re-run that fails on our machine votes "no case" (neither paid nor slashed) instead of leaving us silent and slashed', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, committee())
+  let s = d.step(caseEvent)
+  t.deepEqual(s.actions.map(a => a.kind), ['rerun'])
+  s = d.step({ type: 'rerun-failed', reason: 'DockerUnavailableError: the socket is gone' })
+  t.false(s.record.terminal)
+  t.is(s.record.vote, Vote.NoCase)
+  t.deepEqual(s.actions, [{ kind: 'commit-vote', deadline: (sec(T0) + 300) * 1000, vote: Vote.NoCase }])
+})
+
 test('committee: not a member, or the commit window gone before we voted: abandoned; a committed vote is revealed after a restart', async t => {
   const clock = new ManualClock(T0)
   let d = driver(clock, committee({ members: [OTHER[0], OTHER[1], '0x' + 'd3'.repeat(20)] }))

@@ -14,7 +14,7 @@
 // follow (`lilypad run --no-accept`) costs no wait at all.
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
+import { committeeVoteEnd, isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
 
 export type ProviderPhase =
   | 'countersigned' // both signatures, not agreed on chain (yet): agreeing, or watching until expiry
@@ -111,7 +111,8 @@ export type ProviderAction =
   | ActionBase<'deliver'> // the signed result to the job creator
   | ActionBase<'settle'>
   | (ActionBase<'hand-off'> & { mediator: string }) // push the dispute case to the drawn mediator
-  | ActionBase<'timeout-mediation'>
+  /** close a dispute nobody ruled on: timeoutMediation, or for a committee finalizeCommittee once its vote is over */
+  | (ActionBase<'timeout-mediation'> & { committee: boolean })
 
 export type ProviderEvent =
   | { type: 'resume' } // the process restarted: nothing is held or running any more
@@ -305,9 +306,11 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
       if (r.holding) actions.push({ kind: 'release', deadline: now + policy.notifyWindowMs })
       const mediateEnd = ((r.challengedAt ?? Math.floor(now / 1000)) + deal.mediateTimeout) * 1000
       if (!r.handedOff && r.mediator !== undefined) actions.push({ kind: 'hand-off', deadline: mediateEnd, mediator: r.mediator })
-      // a mediator that never rules: the result stands and we are paid (anyone may close it)
-      if (r.challengedAt !== undefined && now >= mediateEnd + 1000) actions.push({ kind: 'timeout-mediation', deadline: mediateEnd + policy.closeWindowMs })
-      else wakeAt = mediateEnd + 1000
+      // a mediator that never rules, or a committee no member finalized: the result stands and we are paid
+      // (anyone may close it)
+      const closeAt = facts.committee !== undefined ? committeeVoteEnd(facts.since, facts.committee) : mediateEnd
+      if (r.challengedAt !== undefined && now >= closeAt + 1000) actions.push({ kind: 'timeout-mediation', deadline: closeAt + policy.closeWindowMs, committee: facts.committee !== undefined })
+      else wakeAt = closeAt + 1000
       break
     }
     case 'closed': case 'failed': case 'expired':

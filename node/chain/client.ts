@@ -10,6 +10,7 @@ import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protoc
 import { recoverDigest } from '../../protocols/signatures.ts'
 import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
 import type { CommitteeRules, VoteValue } from '../../protocols/settlement/committee.ts'
+import type { CommitteeFacts } from '../../core/lifecycle/facts.ts'
 import { jobStatusName, toInputList, type JobManagerConfig, type JobStatusName } from '../../protocols/contract-job/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { openRpc, type RetryingProvider, type RetryOptions } from './rpc.ts'
@@ -113,6 +114,7 @@ export class ChainClient {
   readonly network: ChainClientOptions['network']
   /** the one reader of this client's chain events: every role subscribes here */
   readonly follower: ChainFollower
+  private rulesRead: Promise<CommitteeRules> | undefined
 
   private constructor (opts: ChainClientOptions, provider: RetryingProvider) {
     this.network = opts.network
@@ -337,9 +339,23 @@ export class ChainClient {
     return idOf('Deal', this.domain, deal).toLowerCase() === dealId.toLowerCase() ? deal : null
   }
 
+  /** The Market's committee rules: fixed at deployment, so read once (a failed read is tried again next time). */
   async committeeRules (): Promise<CommitteeRules> {
-    const r = await this.market.committeeRules()
-    return { size: Number(r.size), commitWindow: Number(r.commitWindow), revealWindow: Number(r.revealWindow), unbondDelay: Number(r.unbondDelay), minBond: r.minBond, slash: r.slash }
+    this.rulesRead ??= this.market.committeeRules().then(r => ({ size: Number(r.size), commitWindow: Number(r.commitWindow), revealWindow: Number(r.revealWindow), unbondDelay: Number(r.unbondDelay), minBond: r.minBond, slash: r.slash }))
+    return await this.rulesRead.catch(err => { this.rulesRead = undefined; throw err })
+  }
+
+  /**
+   * A committee dispute's facts as the lifecycles read them: members in draw order, who committed and revealed,
+   * and the vote windows. Undefined when the Market drew no committee for the deal. The members come from the
+   * deal's terms, or as `CommitteeDrawn` named them (for a member that does not know the terms yet).
+   */
+  async committeeFacts (dealId: string, from: Pick<Deal, 'mediators'> | { members: string[] }): Promise<CommitteeFacts | undefined> {
+    const [c, rules] = await Promise.all([this.committee(dealId, 'mediators' in from ? from : { mediators: [] }), this.committeeRules()])
+    if (c === null) return undefined
+    const members = 'members' in from ? from.members : c.members
+    const bits = (mask: number): string[] => members.filter((_, i) => ((mask >> i) & 1) === 1)
+    return { members, allCommittedAt: c.allCommittedAt, committed: bits(c.committed), revealed: bits(c.revealed), commitWindow: rules.commitWindow, revealWindow: rules.revealWindow }
   }
 
   async dealRecord (dealId: string): Promise<DealRecordView> {

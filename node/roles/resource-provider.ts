@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events'
 import { cpus, totalmem } from 'node:os'
 import { statfs, appendFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { formatEther, getAddress } from 'ethers'
+import { ZeroAddress, formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { ContractRevertError, type ChainClient } from '../chain/index.ts'
@@ -44,6 +44,7 @@ import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
 import { caseOfDeal } from '../dispute/cases.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
+import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 /**
@@ -485,7 +486,11 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       failure: providerFailure,
       facts: async rec => {
         const r = await chain.dealRecord(rec.dealId)
-        return { state: r.state, since: r.since, ...(r.state === 'Challenged' ? { mediator: rec.deal.mediators[r.mediatorIndex] } : {}) }
+        if (r.state !== 'Challenged') return { state: r.state, since: r.since }
+        // a committee's dispute: DealChallenged names no single mediator; the case goes to every member
+        const committee = r.mediatorIndex === COMMITTEE ? await chain.committeeFacts(rec.dealId, rec.deal) : undefined
+        if (committee !== undefined) return { state: r.state, since: r.since, mediator: ZeroAddress, committee }
+        return { state: r.state, since: r.since, mediator: rec.deal.mediators[r.mediatorIndex] }
       },
       watch: (rec, changed) => chain.follower.onDeal(rec.dealId, () => { changed() }),
       perform: async (rec, a, signal) => await this.perform(rec, a, signal),
@@ -567,7 +572,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         }
         return { type: 'handed-off' }
       }
-      case 'timeout-mediation': return await chainCall<ProviderEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
+      case 'timeout-mediation': return await chainCall<ProviderEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen'])
     }
   }
 

@@ -2,7 +2,7 @@
 import test from 'ava'
 import { AbiCoder, keccak256, toBeHex } from 'ethers'
 import {
-  checkCommitteeAgree, checkCommitteeRules, committeeRulesFor, minUnbondDelay, commitVote, committeeSizeFor, drawCommittee, finalizeCommittee, newCommittee,
+  checkCommitteeAgree, nameableMediators, checkCommitteeRules, committeeRulesFor, minUnbondDelay, commitVote, committeeSizeFor, drawCommittee, finalizeCommittee, newCommittee,
   quorumOf, revealDeadline, revealVote, tally, voteCommitment, votingOver, CommitteeRulesError, Vote,
   type CommitteeRecord, type CommitteeRules, type VoteValue
 } from './committee.ts'
@@ -242,4 +242,19 @@ test('property: any mix of votes, silences and bonds settles exactly what the de
     // everyone is in exactly one group: the majority, the slashed, "no case", or (without a quorum) a verdict
     t.is(tl.majority.length + tl.slashed.length + tl.noCase.length + (tl.outcome === 'no-quorum' ? votes.filter(v => v === C || v === W).length : 0), c.members.length)
   }
+})
+
+test('the mediators a job creator may name: on a committee network the unbonded are left out (else every agree fails), a party and a repeat always', t => {
+  const [a, b, c, d] = ['0x' + 'a1'.repeat(20), '0x' + 'b2'.repeat(20), '0x' + 'c3'.repeat(20), '0x' + 'd4'.repeat(20)]
+  const bonds = new Map([[a, 10n], [b, 10n], [c, 3n], [d, 10n]])
+  const bondOf = (m: string): bigint => bonds.get(m.toLowerCase()) ?? 0n
+  const rules = { size: 3, minBond: 10n }
+  t.deepEqual(nameableMediators([a, b, c, d], rules, bondOf, '0x' + 'ee'.repeat(20)), { kept: [a, b, d], left: [{ mediator: c, why: 'unbonded', bond: 3n }] })
+  t.deepEqual(nameableMediators([a, a.toUpperCase().replace('0X', '0x'), b, c], rules, bondOf, b).kept, [a, c], 'the repeat and the party go first; two left: no committee, so no bond needed')
+  t.deepEqual(nameableMediators([c, d], rules, bondOf, '0x' + 'ee'.repeat(20)).kept, [c, d], 'two mediators: one is drawn, no committee')
+  t.deepEqual(nameableMediators([a, b, c], { size: 1, minBond: 10n }, bondOf, '0x' + 'ee'.repeat(20)).kept, [a, b, c], 'committees off: bonds do not matter')
+  // what is kept passes the Market's own check
+  const kept = nameableMediators([a, b, c, d], rules, bondOf, '0x' + 'ee'.repeat(20)).kept
+  t.is(checkCommitteeAgree({ mediators: kept, jobCreator: '0x' + 'ee'.repeat(20), resourceProvider: '0x' + 'ff'.repeat(20) }, rules, bondOf), null)
+  t.is(checkCommitteeAgree({ mediators: [a, b, c, d], jobCreator: '0x' + 'ee'.repeat(20), resourceProvider: '0x' + 'ff'.repeat(20) }, rules, bondOf), 'MediatorUnbonded')
 })

@@ -156,6 +156,30 @@ export function checkCommitteeAgree (terms: Pick<DealTerms, 'mediators' | 'jobCr
   return null
 }
 
+/** Whether the Market judges a deal naming n mediators by committee (and so checks their bonds at agreement). */
+export function judgedByCommittee (n: number, rules: Pick<CommitteeRules, 'size'>): boolean {
+  return rules.size > 1 && n > 2
+}
+
+/**
+ * The mediators a job creator may name in a deal: on a network with committees, one named mediator without the least
+ * bond would make every `agree` fail (MediatorUnbonded), so those are left out, and the deal's own party too
+ * (PartyAsMediator). Order and duplicates-first are kept. `left` says who was left out and why.
+ */
+export function nameableMediators (mediators: string[], rules: Pick<CommitteeRules, 'size' | 'minBond'>, bondOf: (account: string) => bigint, party: string): { kept: string[], left: Array<{ mediator: string, why: 'unbonded' | 'party' | 'duplicate', bond?: bigint }> } {
+  const kept: string[] = []
+  const left: Array<{ mediator: string, why: 'unbonded' | 'party' | 'duplicate', bond?: bigint }> = []
+  for (const m of mediators) {
+    if (kept.some(k => same(k, m))) left.push({ mediator: m, why: 'duplicate' })
+    else if (same(m, party)) left.push({ mediator: m, why: 'party' })
+    else kept.push(m)
+  }
+  if (!judgedByCommittee(kept.length, rules)) return { kept, left }
+  const bonded = kept.filter(m => bondOf(m) >= rules.minBond)
+  for (const m of kept) if (!bonded.includes(m)) left.push({ mediator: m, why: 'unbonded', bond: bondOf(m) })
+  return { kept: bonded, left }
+}
+
 /** One committee's votes, as the contract would store them beside the deal's record. */
 export interface CommitteeRecord {
   dealId: string
