@@ -198,7 +198,7 @@ export function textSummary (r: ScenarioResult): string {
   }
   if (r.scenario === 'rewards') {
     return (s.rewards as RewardsScenarioResult[]).flatMap(x => [`scenario rewards: ${x.demand} real jobs per machine per epoch, ${x.epochs} epochs, ${x.rounds} canary rounds each, seed ${s.seed as number}`,
-      ...x.strategies.map(t => `  ${t.strategy.padEnd(13)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}${t.canaries.declined > 0 ? ` (${t.canaries.declined} declined)` : ''}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),
+      ...x.strategies.map(t => `  ${t.strategy.padEnd(13)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}${t.canaries.declined > 0 ? ` (${t.canaries.declined} declined)` : ''}${t.canaries.racesTolerated > 0 ? ` (${t.canaries.racesTolerated} races tolerated)` : ''}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),
       `  highest income per unit of resource: ${x.best}${x.honestEarnsMost ? ' (honest work earns most)' : ' — honest work does NOT earn most'}`]).join('\n')
   }
   const out = [

@@ -11,7 +11,7 @@
 // NoResult (with its deal, so the record is tied to the provider on chain); no deal at all → judged by what the
 // provider's offer says when the canary gives up (canary.ts, judgeNoDeal): the slot still offered free, or a second
 // withdrawn slot in one round → declined, a false claim of capacity (reported as Unreachable, the outcome with no
-// deal; no canaries for the key for `banEpochs` epochs); one slot withdrawn, replaced or expired → a race,
+// deal; no canaries for the key for `banEpochs` epochs); one slot withdrawn or expired → a race,
 // tolerated twice an epoch (no report), a failure beyond that (reported; no more canaries that epoch).
 import { randomInt } from 'node:crypto'
 import { readFile } from 'node:fs/promises'

@@ -165,11 +165,11 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
  *   job on it — a Sybil identity declining the canaries its machine cannot run, an overclaimer, or a provider that
  *   does not answer. `declined`: a failed canary, in the report the validator signs (outcome Unreachable: there is
  *   no deal), cancelling passes like any failure; the validator sends the key no canaries for `banEpochs` epochs.
- * - the slot was withdrawn (shown busy), replaced or expired: a race — a real job took the slot between the offer
+ * - the slot was withdrawn (shown busy) or expired: a race — a real job took the slot between the offer
  *   the validator planned on and its proposal, which an honest provider meets now and then: one real job arriving
  *   in that moment, so at most `racesPerRound` of one provider's canaries in a round; more in one round is
- *   `declined` too (a key cannot dodge the canaries its machine cannot run by withdrawing its offers first). Up to
- *   `raceAllowance` in an epoch are tolerated (`race`: no report, no mark); one more is `race-failed`: a failed
+ *   `declined` too (a key cannot dodge every canary its machine cannot run by withdrawing its offers first). Up to
+ *   `raceAllowance` in an epoch are tolerated (`race`: no report, no mark); any more is `race-failed`: a failed
  *   canary and no more canaries that epoch, but not the long ban — an honest provider's unlucky epoch costs it
  *   that epoch's remaining canaries at most.
  *
