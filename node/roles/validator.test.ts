@@ -17,7 +17,7 @@ import {
   type CanaryRecord, type DealParties
 } from '../../protocols/incentives/index.ts'
 import { Validator, type CanaryRunner } from './validator.ts'
-import { QueueTimeoutError, type JobOutcome, type JobRequest } from './job-creator.ts'
+import { QueueTimeoutError, InsufficientDepositError, type JobOutcome, type JobRequest } from './job-creator.ts'
 
 const EPOCH = 86_400
 const domain = { chainId: 1337n, verifyingContract: '0x' + '11'.repeat(20) }
@@ -45,6 +45,8 @@ interface World {
   raced: Map<string, number>
   dir: string
   takenThisRound: Map<string, number>
+  /** the validator's own canary key has no deposit left */
+  broke?: boolean
 }
 
 async function world (): Promise<World> {
@@ -65,6 +67,7 @@ async function world (): Promise<World> {
     run: async req => {
       const p = (req.provider as string).toLowerCase()
       w.asked.push(p)
+      if (w.broke) throw new InsufficientDepositError(2n * 10n ** 18n, 0n)
       const raced = w.raced.get(p) ?? 0
       if (raced > 0) {
         // a real job took the slot: the provider withdraws that slot's offer and answers NO_CAPACITY until the
@@ -204,4 +207,13 @@ test('a key that withdraws two slots in one round to pass its declines off as ra
   t.deepEqual(verdicts, ['declined', 'race'])
   t.true(w.validator.capacityBans.banned(SYBILS[1], w.clock.now()), 'a second "race" in one round is no race: the long ban')
   t.is(w.validator.reports(0).filter(s => s.report.provider.toLowerCase() === SYBILS[1]).length, 1, 'the declined one is on the signed record')
+})
+
+test('the validator\'s own canary key short of deposit is no verdict on any provider', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  w.broke = true
+  await t.throwsAsync(round(w, 0), { name: 'InsufficientDepositError' })
+  t.is(w.validator.reports(0).length, 0)
+  for (const p of [HONEST, ...SYBILS]) t.false(w.validator.bans.banned(p, w.clock.now()) || w.validator.capacityBans.banned(p, w.clock.now()))
 })

@@ -190,7 +190,7 @@ export class Validator {
       outcome = verdict.passed ? CanaryOutcome.Passed : CanaryOutcome.WrongResult
       if (!verdict.passed) detail = verdict.reason
     } catch (err) {
-      // a deal that was agreed but brought no result names its deal; no deal at all: the provider was unreachable
+      // a deal that was agreed but brought no result names its deal; no deal at all is judged by the slot's offer
       const retries = (err as { retries?: Array<{ provider: string, dealId?: string, reason: string }> }).retries
       const failed = retries?.find(r => r.provider.toLowerCase() === c.provider.toLowerCase() && r.dealId !== undefined)
       if (failed?.dealId !== undefined) {
