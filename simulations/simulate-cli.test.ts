@@ -35,7 +35,7 @@ test('simulate rewards --json: one JSON document with each strategy\'s income at
   t.is(m.scenario, 'rewards')
   t.deepEqual(m.rewards.map((r: { demand: number }) => r.demand), [40, 200])
   for (const r of m.rewards) {
-    t.deepEqual(r.strategies.map((s: { strategy: string }) => s.strategy), ['honest', 'idle', 'sybil', 'cheater', 'colluder', 'overclaim'])
+    t.deepEqual(r.strategies.map((s: { strategy: string }) => s.strategy), ['honest', 'idle', 'sybil', 'sybil-decline', 'cheater', 'colluder', 'overclaim'])
     const honest = r.strategies[0].incomePerKiloUnitLP
     for (const s of r.strategies.slice(1)) t.true(s.incomePerKiloUnitLP < honest, s.strategy)
     t.is(r.best, 'honest')
