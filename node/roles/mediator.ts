@@ -288,7 +288,12 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
           }
           // the deal's terms may be unknown to us yet: CommitteeDrawn named the members
           const committee = await chain.committeeFacts(rec.dealId, { members: d?.members ?? [] })
-          if (committee === undefined) return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}) }
+          if (committee === undefined) {
+            // finalized between the two reads (the Market clears the committee then): the deal's state now
+            const now = await chain.dealRecord(rec.dealId)
+            if (now.state === 'Challenged') throw new Error(`deal ${rec.dealId} is challenged by a committee the Market does not show`)
+            return { state: now.state, since: now.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}) }
+          }
           return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), committee }
         }
         const mediator = rec.deal !== undefined ? rec.deal.value.mediators[r.mediatorIndex] : d?.mediator
