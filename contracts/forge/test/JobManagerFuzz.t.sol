@@ -5,7 +5,7 @@ import {LilypadToken} from "lilypad/LilypadToken.sol";
 import {Directory} from "lilypad/Directory.sol";
 import {Market} from "lilypad/Market.sol";
 import {JobManager} from "lilypad/JobManager.sol";
-import {Deal, JobOffer, MachineSpec, MarketBounds} from "lilypad/LilypadTypes.sol";
+import {CommitteeRules, Deal, JobOffer, MachineSpec, MarketBounds} from "lilypad/LilypadTypes.sol";
 import {IJobManager} from "lilypad-contracts/IJobManager.sol";
 
 interface Vm {
@@ -39,7 +39,7 @@ contract JobManagerFuzz {
         rp = vm.addr(RP_KEY);
         token = new LilypadToken(address(this), 1e30);
         directory = new Directory(address(this));
-        market = new Market(token, directory, MarketBounds(1, 1e6, 1, 1e6, 1, 1e6, 1 days, 0));
+        market = new Market(token, directory, MarketBounds(1, 1e6, 1, 1e6, 1, 1e6, 1 days, 0), CommitteeRules(1, 0, 0, 0, 0, 0));
         jm = new JobManager(
             token, market, directory, IJobManager.Config(10, 1e6, 10_000, 2_000_000, WINDOW, WINDOW, BOND, FEE), address(this)
         );

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {LilypadToken} from "lilypad/LilypadToken.sol";
 import {Directory} from "lilypad/Directory.sol";
 import {Market} from "lilypad/Market.sol";
-import {Deal, MarketBounds} from "lilypad/LilypadTypes.sol";
+import {CommitteeRules, Deal, MarketBounds} from "lilypad/LilypadTypes.sol";
 
 /// The few forge cheatcodes used (npm's forge-std is broken, see STACK-NOTES).
 interface Vm {
@@ -59,7 +59,7 @@ contract MarketFuzz {
         token = new LilypadToken(address(this), 1e30);
         directory = new Directory(address(this));
         // bounds wide enough for every fuzzed window (1 s .. 1e6 s); tests/bounds.test.ts covers the bounds themselves
-        market = new Market(token, directory, MarketBounds(1, 1e6, 1, 1e6, 1, 1e6, 1 days, 0));
+        market = new Market(token, directory, MarketBounds(1, 1e6, 1, 1e6, 1, 1e6, 1 days, 0), CommitteeRules(1, 0, 0, 0, 0, 0));
         directory.approveMediator(mediator);
         vm.prank(mediator);
         directory.register(8, "peer", "");
