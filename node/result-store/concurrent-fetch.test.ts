@@ -26,7 +26,9 @@ test('ten results, three of them alike, fetched at once by two stores from two p
     const from = providers[k % 2]
     results.push({ cid: (await from.addDirectory(dir)).toString(), from, to: fetchers[k % 2], text })
   }
-  const got = await Promise.allSettled(results.map(async r => await r.to.fetch(r.cid, { from: r.from.multiaddrs(), timeoutMs: 20_000 })))
+  // the job creator's own fetch timeout (60 s): the never-resolving want this guards against fails any timeout, while
+  // a 20 s one failed both fetches of one CID on a machine loaded nine deep (npm test beside a soak and other tests)
+  const got = await Promise.allSettled(results.map(async r => await r.to.fetch(r.cid, { from: r.from.multiaddrs(), timeoutMs: 60_000 })))
   t.deepEqual(got.filter(g => g.status === 'rejected').map(g => ((g as PromiseRejectedResult).reason as Error).name), [])
   for (const [k, g] of got.entries()) {
     if (g.status === 'fulfilled') t.is(await readFile(join(g.value.dir, 'stdout'), 'utf8'), results[k].text)
