@@ -430,7 +430,8 @@ export class MarketSimulation {
       collateral: this.collateralOf(price),
       mediators: this.mediators,
       expiry: this.nowBig() + BigInt(c.offerTtl),
-      nonce: this.nonceOf(p)
+      nonce: this.nonceOf(p),
+      seedCommit: '0x' + '00'.repeat(32)
     }
     const id = this.id('ResourceOffer', offer)
     p.schedule.expire(this.nowBig())
@@ -729,7 +730,8 @@ export class MarketSimulation {
       timeout: job.timeout,
       auditPpm: c.auditPpm,
       expiry: this.nowBig() + BigInt(c.jobPatience + 60),
-      nonce
+      nonce,
+      seedCommit: '0x' + '00'.repeat(32)
     }
     const a: Attempt = {
       job,

@@ -1,7 +1,8 @@
 // A committee of three mediators on real nodes (issue 15): LilypadNodes with their own libp2p hosts, chain clients
 // and Helia stores, a real anvil whose Market judges disputes by committees of three, real Docker runs of cowsay.
 // The job creator asks for audits with probability 1; each audited submission draws all three mediators, who pull
-// the case from the parties, re-run the job, commit their votes, reveal them and finalize. One of the three lies
+// the case from the parties, re-run the job, commit their votes, reveal them and finalize. The committee is drawn once
+// both parties' nodes have revealed their seeds (docs/mediation.md, "Unbiasable draws"), which they do on their own. One of the three lies
 // (it commits the opposite of its re-run): outvoted, it loses part of its bond to the two honest members. With one
 // member absent, the two present disagree and the deadline ends the vote without a quorum: the result stands, the
 // absent member pays.
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, increaseTime, agreeDeal, LP, type Devnet } from '../contracts/fixture.ts'
+import { startDevnet, increaseTime, committeeChallenge, revealSeedOf, LP, type Devnet } from '../contracts/fixture.ts'
 import { dealHistories } from '../node/incentives/chain-facts.ts'
 import { dealOutcomes } from '../protocols/incentives/outcomes.ts'
 import { LilypadNode } from '../node/node.ts'
@@ -164,12 +165,13 @@ test.serial('an absent mediator: the two present disagree (the liar against the 
 })
 
 test.serial('a case nobody hands over (the parties are a cartel with no node): the members read the terms from the agree calldata and vote "no case"; the result stands, unjudged, and nobody who voted is slashed', async t => {
-  // the job creator and the provider act from bare chain clients: no node answers a pull or pushes the case
-  const meds = [net.m1, net.m2, net.m3!]
-  const { deal, id } = await agreeDeal(net, { mediators: meds.map(m => m.address), mediationFee: FEE, auditPpm: 1_000_000, mediateTimeout: 3000 })
-  const audit = await net.rp.submitResult(deal, 'bafkreicartel')
-  t.true(audit.audited)
+  // the job creator and the provider act from bare chain clients: no node answers a pull or pushes the case. They
+  // reveal their seeds (withholding would lose the dispute), so the committee is drawn and must judge without a case
+  const { deal, id, offers } = await committeeChallenge(net, { mediationFee: FEE, auditPpm: 1_000_000, mediateTimeout: 3000 })
+  t.is((await net.admin.dealRecord(id)).state, 'Challenged')
   const before = await books(net.rp.address)
+  await revealSeedOf(net, deal, offers, false)
+  await revealSeedOf(net, deal, offers, true)
   const m1 = mediators[0].mediator as unknown as Mediator
   const done = disputeFinished(m1, id)
   // past the commit window less the margin (30 s): the present members give up on the case and vote "no case";

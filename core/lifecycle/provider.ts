@@ -12,7 +12,7 @@
 // answer within `acceptWaitMs` (or cannot be reached) costs nothing but that wait: the result is submitted alone and
 // the deal settles as before (accept, or the judge window passing). One whose ack of the result says no acceptance will
 // follow (`lilypad run --no-accept`) costs no wait at all.
-import type { Deal } from '../../protocols/eip712.ts'
+import type { Deal, ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
 
@@ -31,6 +31,8 @@ export interface ProviderDeal {
   dealId: string
   deal: Deal
   job: Envelope<'JobOffer'>
+  /** our resource offer the deal names: a committee dispute's seed reveal proves its secret against it */
+  offer?: ResourceOffer
   jobCreatorSignature: string
   providerSignature: string
   /** the job creator's libp2p peer (results and notices go there) */
@@ -134,7 +136,7 @@ export type ProviderEvent =
 export interface ProviderInput { now: number, facts: DealFacts, event?: ProviderEvent }
 
 /** A new record for a deal just countersigned (the negotiation reserved `slot` for it). */
-export function countersignedDeal (d: Pick<ProviderDeal, 'dealId' | 'deal' | 'job' | 'jobCreatorSignature' | 'providerSignature' | 'slot'> & { jobCreatorPeer?: string }, now: number): ProviderDeal {
+export function countersignedDeal (d: Pick<ProviderDeal, 'dealId' | 'deal' | 'job' | 'jobCreatorSignature' | 'providerSignature' | 'slot'> & { jobCreatorPeer?: string, offer?: ResourceOffer }, now: number): ProviderDeal {
   return {
     ...d, id: d.dealId, phase: 'countersigned', terminal: false, updatedAt: 0, countersignedAt: now,
     holding: true, running: false, runs: 0, submitted: false, delivered: false, notified: false, handedOff: false, settleSent: false

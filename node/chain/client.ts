@@ -281,6 +281,26 @@ export class ChainClient {
     return await this.queue.send('revealVote', async () => await this.market.revealVote.populateTransaction(toStruct(deal), vote, salt))
   }
 
+  /**
+   * A party's seed for a committee dispute (docs/mediation.md, "Unbiasable draws"): the secret its offer committed to
+   * and that offer's encoded field words (protocols/settlement/seed.ts `offerWords`). The second reveal draws the
+   * committee (its receipt carries CommitteeDrawn).
+   */
+  async revealSeed (deal: Deal, provider: boolean, secret: string, offerWords: string[]): Promise<TransactionReceipt> {
+    return await this.queue.send('revealSeed', async () => await this.market.revealSeed.populateTransaction(toStruct(deal), provider, secret, offerWords))
+  }
+
+  /**
+   * A committee dispute waiting for the parties' seeds: the block it started in (a reveal must come after it and
+   * within 256 blocks) and who has revealed. Null once drawn, or when the deal has no committee dispute.
+   */
+  async seedPhase (dealId: string): Promise<{ seedBlock: number, jobCreatorRevealed: boolean, providerRevealed: boolean, audit: boolean } | null> {
+    const c = await this.market.committees(dealId)
+    if (Number(c.k) === 0 || Number(c.drawnAt) !== 0) return null
+    const seeds = Number(c.seeds)
+    return { seedBlock: Number(c.seedBlock), jobCreatorRevealed: (seeds & 1) !== 0, providerRevealed: (seeds & 2) !== 0, audit: (seeds & 4) !== 0 }
+  }
+
   async finalizeCommittee (deal: Deal): Promise<TransactionReceipt> {
     return await this.queue.send('finalizeCommittee', async () => await this.market.finalizeCommittee.populateTransaction(toStruct(deal)))
   }
@@ -307,12 +327,13 @@ export class ChainClient {
   /**
    * The committee judging a deal's dispute, as the Market keeps it: its members (addresses, in draw order, from the
    * deal's mediators), when it was drawn and, bit i for the i-th member, who committed, revealed, voted correct or
-   * "no case". Null when the deal has no committee (not disputed, a single mediator, or already finalized).
+   * "no case". Null when the deal has no committee (not disputed, a single mediator, not drawn yet: `seedPhase`, or
+   * already finalized).
    */
   async committee (dealId: string, deal: Pick<Deal, 'mediators'>): Promise<{ members: string[], drawnAt: number, allCommittedAt: number | null, committed: number, revealed: number, verdicts: number, noCase: number } | null> {
     const c = await this.market.committees(dealId)
     const k = Number(c.k)
-    if (k === 0) return null
+    if (k === 0 || Number(c.drawnAt) === 0) return null
     const members = Array.from({ length: k }, (_, i) => deal.mediators[Number((c.members >> BigInt(8 * i)) & 0xffn)])
     return { members, drawnAt: Number(c.drawnAt), allCommittedAt: Number(c.allCommittedAt) === 0 ? null : Number(c.allCommittedAt), committed: Number(c.committed), revealed: Number(c.revealed), verdicts: Number(c.verdicts), noCase: Number(c.noCase) }
   }

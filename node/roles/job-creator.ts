@@ -10,9 +10,10 @@ import { EventEmitter } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
-import { ZeroAddress, getAddress, type Signer, type TypedDataDomain, type TypedDataField } from 'ethers'
+import { ZeroAddress, ZeroHash, getAddress, type Signer, type TypedDataDomain, type TypedDataField } from 'ethers'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
 import { signMessage, domainOf, typesOf, type Deal, type JobOffer } from '../../protocols/eip712.ts'
+import { deriveSeedSecret, offerWords, seedCommitOf } from '../../protocols/settlement/seed.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
@@ -492,6 +493,7 @@ export class JobCreator {
     const excluded = new Set<string>()
     const maxAttempts = this.opts.maxAttempts ?? 3
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const nonce = await this.nextNonce()
       const job: JobOffer = {
         jobCreator,
         module: loaded.module.kind === 'git' ? loaded.module.pinned : req.module,
@@ -503,8 +505,10 @@ export class JobCreator {
         timeout: loaded.spec.timeoutSec,
         auditPpm: Math.round(audit * 1_000_000),
         expiry: BigInt(Math.floor(this.c.clock.now() / 1000)) + 600n,
-        nonce: await this.nextNonce()
+        nonce,
+        seedCommit: ZeroHash
       }
+      job.seedCommit = seedCommitOf(await this.seedSecret(job))
       if (req.provider !== undefined) this.onlyProvider.set(job, req.provider.toLowerCase())
       const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, signer) }
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
@@ -539,6 +543,15 @@ export class JobCreator {
    * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
    * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
    */
+  /**
+   * The secret a job offer commits to (docs/mediation.md, "Unbiasable draws"): derived from this node's key, which
+   * reveals it in a committee dispute, so a restart loses nothing.
+   */
+  private async seedSecret (job: JobOffer): Promise<string> {
+    const wallet = this.opts.chain.wallet
+    return await deriveSeedSecret(async m => await wallet.signMessage(m), this.opts.chain.domain, 'JobOffer', job.jobCreator, job.nonce)
+  }
+
   private async negotiate (jobOffer: Envelope<'JobOffer'>, signer: Signer, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
     const queue = new JobQueue(this.c, this.queuePolicy, queued)
@@ -930,7 +943,8 @@ export class JobCreator {
         // a wallet's deal goes with the signature the wallet gave it (the node's key is not the job creator's)
         const c = { dealId: rec.dealId, deal: { kind: 'Deal' as const, value: rec.deal, signature: rec.jobCreatorSignature ?? await signMessage('Deal', chain.domain, rec.deal, chain.wallet) }, jobOffer: rec.job }
         try {
-          await handOffDispute(disputes, a.mediator, c, { chain, signal, connected: peer => this.opts.host.getConnections().some(x => x.remotePeer.toString() === peer) })
+          const seed = { provider: false, secret: await this.seedSecret(rec.job.value), words: offerWords('JobOffer', rec.job.value) }
+          await handOffDispute(disputes, a.mediator, c, { chain, signal, seed, onSeedError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') }, connected: peer => this.opts.host.getConnections().some(x => x.remotePeer.toString() === peer) })
         } catch (err) {
           if (err instanceof DisputeRefusedError) return { type: 'hand-off-failed', reason: err.code }
           throw err

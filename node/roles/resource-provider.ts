@@ -12,8 +12,10 @@ import { EventEmitter } from 'node:events'
 import { cpus, totalmem } from 'node:os'
 import { statfs, appendFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { formatEther, getAddress } from 'ethers'
+import { ZeroAddress, formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
+import { deriveSeedSecret, offerWords } from '../../protocols/settlement/seed.ts'
+import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { ContractRevertError, type ChainClient } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
@@ -465,7 +467,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     // the lifecycle owns the slot from here (it releases it if the deal does not go ahead)
     this.capacity.confirm(a.dealId)
     const slot = this.announcer.schedule.slotOf(a.deal.resourceOfferId) ?? -1
-    const rec = countersignedDeal({ dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature, slot, ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}) }, this.driver.now())
+    // kept with the deal: a committee dispute's seed reveal proves our secret against this offer, after a restart too
+    const offer = this.announcer.schedule.own(a.deal.resourceOfferId, 0n)?.offer
+    const rec = countersignedDeal({ dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature, slot, ...(offer !== undefined ? { offer } : {}), ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}) }, this.driver.now())
     this.c.metrics.negotiations.inc({ side: 'provider', outcome: 'countersigned' })
     try {
       await this.driver.add(rec, { facts: { state: 'None', since: 0 } })
@@ -485,7 +489,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       failure: providerFailure,
       facts: async rec => {
         const r = await chain.dealRecord(rec.dealId)
-        return { state: r.state, since: r.since, ...(r.state === 'Challenged' ? { mediator: rec.deal.mediators[r.mediatorIndex] } : {}) }
+        // a committee's dispute (mediatorIndex COMMITTEE) names no single mediator: the zero address, as DealChallenged
+        // does; its hand-off reveals our seed first (docs/mediation.md, "Unbiasable draws")
+        return { state: r.state, since: r.since, ...(r.state === 'Challenged' ? { mediator: r.mediatorIndex === COMMITTEE ? ZeroAddress : rec.deal.mediators[r.mediatorIndex] } : {}) }
       },
       watch: (rec, changed) => chain.follower.onDeal(rec.dealId, () => { changed() }),
       perform: async (rec, a, signal) => await this.perform(rec, a, signal),
@@ -560,7 +566,12 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
         try {
-          await handOffDispute(disputes, a.mediator, caseOfDeal(rec), { chain, signal, connected: peer => this.connected(peer) })
+          const offer = rec.offer
+          const seed = offer === undefined
+            ? undefined
+            : { provider: true, secret: await deriveSeedSecret(async m => await chain.wallet.signMessage(m), chain.domain, 'ResourceOffer', offer.provider, offer.nonce, offer.slot), words: offerWords('ResourceOffer', offer) }
+          if (seed === undefined && a.mediator.toLowerCase() === ZeroAddress) this.c.logger.error({ dealId: rec.dealId }, 'a committee dispute, and the resource offer the deal names is not known: our seed cannot be revealed, and withholding it loses the dispute')
+          await handOffDispute(disputes, a.mediator, caseOfDeal(rec), { chain, signal, ...(seed !== undefined ? { seed } : {}), onSeedError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') }, connected: peer => this.connected(peer) })
         } catch (err) {
           if (err instanceof DisputeRefusedError) return { type: 'hand-off-failed', reason: err.code }
           throw err
