@@ -9,6 +9,8 @@ import { startDevnet, increaseTime, committeeChallenge, revealSeedOf, seededOffe
 import { drawCommittee, voteCommitment, Vote, type CommitteeRules } from '../../protocols/settlement/committee.ts'
 import { committeeSeed, offerWords, offerIdFromWords } from '../../protocols/settlement/seed.ts'
 import { toStruct } from '../../node/chain/index.ts'
+import { dealHistories } from '../../node/incentives/chain-facts.ts'
+import { dealOutcomes } from '../../protocols/incentives/outcomes.ts'
 
 const RULES: CommitteeRules = { size: 3, commitWindow: 600, revealWindow: 600, unbondDelay: 61 * 86_400, minBond: LP(50), slash: LP(5) }
 const FEE = LP(3)
@@ -122,6 +124,10 @@ test.serial('the job creator withholds its reveal: the result stands and the pro
   // agreed: jc −(price + fee), rp −collateral; closed: rp +(price + collateral + fee)
   t.is(after.jc - before.jc, -LP(10) - FEE)
   t.is(after.rp - before.rp, LP(10) + FEE)
+  // paid, but nobody judged it: a cartel that withholds its job creator's seed to dodge its own audit gets no verified
+  // work out of it in the reward computation
+  const facts = await dealHistories({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, [c.id], await net.provider.getBlockNumber(), { auditPpm: false })
+  t.like(dealOutcomes(facts)[0], { state: 'MediatedCorrect', unjudged: true })
 })
 
 test.serial('the provider withholds its reveal (an audit): the result is ruled wrong and the job creator gets everything back', async t => {
