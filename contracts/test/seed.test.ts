@@ -8,7 +8,7 @@ import { ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
 import { startDevnet, increaseTime, committeeChallenge, revealSeedOf, seededOffers, idOf, LP, type Devnet } from '../fixture.ts'
 import { drawCommittee, voteCommitment, Vote, type CommitteeRules } from '../../protocols/settlement/committee.ts'
 import { committeeSeed, offerWords, offerIdFromWords } from '../../protocols/settlement/seed.ts'
-import { toStruct } from '../../node/chain/index.ts'
+import { toStruct, decodeRevert } from '../../node/chain/index.ts'
 import { dealHistories } from '../../node/incentives/chain-facts.ts'
 import { dealOutcomes } from '../../protocols/incentives/outcomes.ts'
 
@@ -100,7 +100,10 @@ test.serial('a reveal in the dispute\'s own block is refused: nobody knew the bl
     const [a, b] = await Promise.all([rpc.getTransactionReceipt(challenge), rpc.getTransactionReceipt(reveal)])
     t.is(a!.status, 1)
     t.is(b!.blockNumber, a!.blockNumber)
-    t.is(b!.status, 0, 'the reveal in the seed block reverted (SeedRevealNotOpen)')
+    t.is(b!.status, 0, 'the reveal in the seed block reverted')
+    const trace = await rpc.send('debug_traceTransaction', [reveal, { disableStorage: true, disableStack: true, disableMemory: true }]) as { returnValue?: string }
+    const data = trace.returnValue === undefined || trace.returnValue.startsWith('0x') ? trace.returnValue : `0x${trace.returnValue}`
+    t.is(decodeRevert(data)?.name, 'SeedRevealNotOpen')
   } finally {
     await rpc.send('evm_setAutomine', [true])
   }
