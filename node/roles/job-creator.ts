@@ -957,7 +957,11 @@ export class JobCreator {
         // a revert: the judge window closed, or the deal moved on (accepted, audited): nothing to challenge
         return await chainCall<JobCreatorEvent>(async () => await chain.challenge(rec.deal), { type: 'challenge-sent' }, reason => ({ type: 'challenge-failed', reason }))
       }
-      case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
+      // a committee's dispute is closed by finalizeCommittee once its vote or its seed phase is over (a withheld seed
+      // draws no member who would do it); the single mediator's by timeoutMediation
+      case 'timeout-mediation': return rec.mediator?.toLowerCase() === ZeroAddress
+        ? await chainCall<JobCreatorEvent>(async () => await chain.finalizeCommittee(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['SeedRevealOpen', 'VotingOpen'])
+        : await chainCall<JobCreatorEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
     }
   }
   /**

@@ -52,7 +52,7 @@ import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJ
  * Faults a test provider can be told to commit: a tampered result; a CID of nothing (a result withheld); the right
  * CID, whose blocks it then drops (an honest result nobody can fetch from it).
  */
-export type ProviderFault = 'wrong-result' | 'withheld-result' | 'unserved-result'
+export type ProviderFault = 'wrong-result' | 'withheld-result' | 'unserved-result' | 'withheld-seed'
 
 /** The provider's deal record: the lifecycle's data (phase, deadlines' inputs, what is done). */
 export type RpDealRecord = ProviderDeal
@@ -567,10 +567,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
         try {
           const offer = rec.offer
-          const seed = offer === undefined
+          const seed = offer === undefined || this.opts.fault === 'withheld-seed'
             ? undefined
             : { provider: true, secret: await deriveSeedSecret(async m => await chain.wallet.signMessage(m), chain.domain, 'ResourceOffer', offer.provider, offer.nonce, offer.slot), words: offerWords('ResourceOffer', offer) }
-          if (seed === undefined && a.mediator.toLowerCase() === ZeroAddress) this.c.logger.error({ dealId: rec.dealId }, 'a committee dispute, and the resource offer the deal names is not known: our seed cannot be revealed, and withholding it loses the dispute')
+          if (seed === undefined && offer === undefined && a.mediator.toLowerCase() === ZeroAddress) this.c.logger.error({ dealId: rec.dealId }, 'a committee dispute, and the resource offer the deal names is not known: our seed cannot be revealed, and withholding it loses the dispute')
           await handOffDispute(disputes, a.mediator, caseOfDeal(rec), { chain, signal, ...(seed !== undefined ? { seed } : {}), onSeedError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') }, connected: peer => this.connected(peer) })
         } catch (err) {
           if (err instanceof DisputeRefusedError) return { type: 'hand-off-failed', reason: err.code }
@@ -578,7 +578,11 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         }
         return { type: 'handed-off' }
       }
-      case 'timeout-mediation': return await chainCall<ProviderEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
+      // a committee's dispute is closed by finalizeCommittee once its vote or its seed phase is over (a withheld seed
+      // draws no member who would do it); the single mediator's by timeoutMediation
+      case 'timeout-mediation': return rec.mediator?.toLowerCase() === ZeroAddress
+        ? await chainCall<ProviderEvent>(async () => await chain.finalizeCommittee(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['SeedRevealOpen', 'VotingOpen'])
+        : await chainCall<ProviderEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
     }
   }
 
