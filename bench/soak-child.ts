@@ -1,7 +1,7 @@
 // One process of the soak benchmark (bench/soak.ts), started by it: a resource provider, or a job creator that runs
 // cowsay at a steady rate. Logs (pino JSON, status lines included) go to stderr; a job creator prints one JSON line
 // per job on stdout. SIGTERM stops it cleanly.
-// Usage: node bench/soak-child.ts '<json: { role, network, networkPath, key, dataDir, statusIntervalMs, dealRetentionMs, intervalMs?, slots? }>'
+// Usage: node bench/soak-child.ts '<json: { role, network, networkPath, key, dataDir, statusIntervalMs, dealRetentionMs, liveHeapIntervalMs?, intervalMs?, slots? }>'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseEther } from 'ethers'
@@ -9,6 +9,7 @@ import { LilypadNode } from '../node/node.ts'
 import { createComponents } from '../node/components.ts'
 import type { NetworkFile } from '../node/config/network.ts'
 import { reportUnhandledRejections, tuneNodeProcess } from '../node/runtime.ts'
+import { liveHeap } from './live-heap.ts'
 
 interface ChildOptions {
   role: 'provider' | 'job-creator'
@@ -18,6 +19,8 @@ interface ChildOptions {
   dataDir: string
   statusIntervalMs: number
   dealRetentionMs: number
+  /** a full collection this often, then a `live heap` line (bench/live-heap.ts) */
+  liveHeapIntervalMs?: number
   /** job creator: a job starts every intervalMs (at most `inFlight` at once) */
   intervalMs?: number
   inFlight?: number
@@ -38,6 +41,7 @@ const node = await LilypadNode.create({
 let stopping = false
 const stop = new Promise<void>(resolve => { process.once('SIGTERM', () => { stopping = true; resolve() }); process.once('SIGINT', () => { stopping = true; resolve() }) })
 components.logger.info({ node: opts.name, peer: node.host.peerId.toString(), addrs: node.host.getMultiaddrs().map(String) }, 'soak child ready')
+const live = opts.liveHeapIntervalMs !== undefined ? setInterval(() => { components.logger.info(liveHeap(), 'live heap') }, opts.liveHeapIntervalMs) : undefined
 
 if (opts.role === 'job-creator') {
   const jc = await node.createJobCreator({ network, dataDir: join(opts.dataDir, 'jc') })
@@ -70,5 +74,6 @@ if (opts.role === 'job-creator') {
 } else {
   await stop
 }
+clearInterval(live)
 await node.stop()
 process.exit(0)

@@ -19,6 +19,7 @@ import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { createLogger } from '../node/observability/logger.ts'
 import { percentile, round } from './stats.ts'
 import { soakSvg } from './soak-plot.ts'
+import { liveHeap } from './live-heap.ts'
 
 const CLI = fileURLToPath(new URL('../cli/bin.ts', import.meta.url))
 const CHILD = fileURLToPath(new URL('./soak-child.ts', import.meta.url))
@@ -66,7 +67,12 @@ export interface SourceLatency { jobs: number, p50Ms: number, p95Ms: number, fir
  * process that warms up for half an hour (V8 growing its heap to the load) then levels off has a large whole-run
  * slope and a small late one; a leak has both.
  */
-export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, rssLateSlopeMbPerHour: number, anonLateSlopeMbPerHour?: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, codeFirstMb?: number, codeLastMb?: number, codeSlopeMbPerHour?: number, largeObjectsFirstMb?: number, largeObjectsLastMb?: number, largeObjectsSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number, heapFloorFirstMb?: number, heapFloorLastMb?: number, heapFloorSlopeMbPerHour?: number }
+export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: number, rssMaxMb: number, rssSlopeMbPerHour: number, rssLateSlopeMbPerHour: number, anonLateSlopeMbPerHour?: number, anonFirstMb?: number, anonLastMb?: number, anonSlopeMbPerHour?: number, heapFirstMb?: number, heapLastMb?: number, heapSlopeMbPerHour?: number, heapTotalFirstMb?: number, heapTotalLastMb?: number, heapTotalSlopeMbPerHour?: number, externalFirstMb?: number, externalLastMb?: number, externalSlopeMbPerHour?: number, codeFirstMb?: number, codeLastMb?: number, codeSlopeMbPerHour?: number, largeObjectsFirstMb?: number, largeObjectsLastMb?: number, largeObjectsSlopeMbPerHour?: number, handlesFirst?: number, handlesLast?: number, handlesMax?: number, heapFloorFirstMb?: number, heapFloorLastMb?: number, heapFloorSlopeMbPerHour?: number, live?: LiveTrend }
+/**
+ * The live heap over the steady phase (after a full collection, bench/live-heap.ts): all of it, and the rest once
+ * compiled code is taken out (what a leak would grow), with the second half's slope on its own.
+ */
+export interface LiveTrend { samples: number, firstMb: number, lastMb: number, slopeMbPerHour: number, lateSlopeMbPerHour: number, codeFirstMb: number, codeLastMb: number, restFirstMb: number, restLastMb: number, restSlopeMbPerHour: number, restLateSlopeMbPerHour: number }
 
 export interface SoakReport {
   durationS: number
@@ -98,6 +104,8 @@ export interface SoakReport {
 }
 
 interface Child { name: string, proc: ChildProcess, log: WriteStream, last?: Record<string, unknown>, stopping?: boolean }
+/** a process's heap right after a full collection (bench/live-heap.ts), and the compiled code's part of it */
+export interface LiveSample { t: number, liveHeapMb: number, liveCodeMb: number }
 
 /** Size of a directory in MB (du), or 0 when it does not exist yet. */
 function duMb (dir: string): number {
@@ -148,6 +156,8 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   // short enough that the deal stores are seen to be pruned within the run
   const dealRetentionMs = long ? 15 * 60_000 : 60_000
   const pauseMs = long ? 30_000 : 10_000
+  // a forced full collection in every process this often: the live heap (bench/live-heap.ts)
+  const liveHeapIntervalMs = long ? 5 * 60_000 : 20_000
   const jcIntervalMs = 10_000
   const cliEveryMs = long ? 60_000 : 30_000
   await mkdir(opts.outDir, { recursive: true })
@@ -155,6 +165,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   const jobs: JobRecord[] = []
   const events: SoakEvent[] = []
   const samples: Record<string, Sample[]> = {}
+  const live: Record<string, LiveSample[]> = {}
   const children = new Map<string, Child>()
   const diskMb: Record<string, { first: number, last: number }> = {}
   const dataDirs: Record<string, string> = { devnet: join(home, 'devnet'), 'provider-2': join(home, 'provider-2'), 'jc-a': join(home, 'jc-a'), 'jc-b': join(home, 'jc-b'), 'lilypad-run': join(home, 'cli-data') }
@@ -199,7 +210,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
 
     const spawnChild = async (name: string, role: 'provider' | 'job-creator', key: number): Promise<Child> => {
       const log = children.get(name)?.log ?? createWriteStream(join(opts.outDir, `${name}.log`), { flags: 'a' })
-      const args = { role, name, networkPath: dn.networkPath, key: devKey(key), dataDir: join(home, name), statusIntervalMs, dealRetentionMs, intervalMs: jcIntervalMs, inFlight: 2, slots: 2 }
+      const args = { role, name, networkPath: dn.networkPath, key: devKey(key), dataDir: join(home, name), statusIntervalMs, dealRetentionMs, liveHeapIntervalMs, intervalMs: jcIntervalMs, inFlight: 2, slots: 2 }
       const proc = spawn(process.execPath, [CHILD, JSON.stringify(args)], { env: { ...process.env, LILYPAD_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
       const child: Child = { name, proc, log }
       children.set(name, child)
@@ -210,6 +221,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
           try {
             const rec = JSON.parse(l) as Record<string, unknown>
             if (rec.msg === 'status') child.last = rec
+            if (rec.msg === 'live heap' && typeof rec.liveHeapMb === 'number' && typeof rec.liveCodeMb === 'number') (live[name] ??= []).push({ t: Number(rec.time ?? Date.now()), liveHeapMb: rec.liveHeapMb, liveCodeMb: rec.liveCodeMb })
             if (rec.msg === 'soak child ready') resolve()
           } catch { /* a line that is not ours (a library writing to stderr): kept in the log file only */ }
         })
@@ -291,6 +303,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
       }
     }
     timers.push(setInterval(() => { void sample() }, sampleMs))
+    timers.push(setInterval(() => { (live.devnet ??= []).push({ t: Date.now(), ...liveHeap() }) }, liveHeapIntervalMs))
     await sample()
 
     // the disturbances, in the middle of the run
@@ -335,7 +348,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     devnetLog.end()
     await rm(home, { recursive: true, force: true })
   }
-  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, outDir: opts.outDir }), diskMb, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, nodeOptions: process.env.NODE_OPTIONS ?? null }
+  const report = { ...summarise({ t0: steadyFrom, durationMs, intervalMs, jobs, events, samples, live, outDir: opts.outDir }), diskMb, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, nodeOptions: process.env.NODE_OPTIONS ?? null }
   await writeFile(join(opts.outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n')
   await writeFile(join(opts.outDir, 'soak.svg'), soakSvg(report, steadyFrom))
   await writeFile(join(opts.outDir, 'soak.txt'), soakText(report))
@@ -353,7 +366,31 @@ function pick (l: Record<string, unknown>): Omit<Sample, 't' | 'rssMb'> {
   return out
 }
 
-export function summarise (r: { t0: number, durationMs: number, intervalMs: number, jobs: JobRecord[], events: SoakEvent[], samples: Record<string, Sample[]>, outDir: string }): Omit<SoakReport, 'diskMb'> {
+function liveTrend (all: LiveSample[], t0: number, durationMs: number): LiveTrend | undefined {
+  const fit = all.filter(s => s.t >= t0 + durationMs * 0.1)
+  if (fit.length < 2) return undefined
+  const late = fit.filter(s => s.t >= t0 + durationMs / 2)
+  const h = (ss: LiveSample[]): number[] => ss.map(s => (s.t - t0) / 3_600_000)
+  const rest = (s: LiveSample): number => s.liveHeapMb - s.liveCodeMb
+  const lateSlope = (f: (s: LiveSample) => number): number => late.length >= 2 ? round(slope(h(late), late.map(f))) : 0
+  const first = fit[0]
+  const last = fit[fit.length - 1]
+  return {
+    samples: fit.length,
+    firstMb: first.liveHeapMb,
+    lastMb: last.liveHeapMb,
+    slopeMbPerHour: round(slope(h(fit), fit.map(s => s.liveHeapMb))),
+    lateSlopeMbPerHour: lateSlope(s => s.liveHeapMb),
+    codeFirstMb: first.liveCodeMb,
+    codeLastMb: last.liveCodeMb,
+    restFirstMb: round(rest(first)),
+    restLastMb: round(rest(last)),
+    restSlopeMbPerHour: round(slope(h(fit), fit.map(rest))),
+    restLateSlopeMbPerHour: lateSlope(rest)
+  }
+}
+
+export function summarise (r: { t0: number, durationMs: number, intervalMs: number, jobs: JobRecord[], events: SoakEvent[], samples: Record<string, Sample[]>, live?: Record<string, LiveSample[]>, outDir: string }): Omit<SoakReport, 'diskMb'> {
   const { t0, intervalMs, jobs } = r
   const endT = Math.max(t0 + r.durationMs, ...jobs.map(j => j.t))
   const intervals: IntervalStats[] = []
@@ -424,6 +461,8 @@ export function summarise (r: { t0: number, durationMs: number, intervalMs: numb
       ...(handles.length > 0 ? { handlesFirst: handles[0], handlesLast: handles.at(-1), handlesMax: Math.max(...handles) } : {}),
       ...(floors.length >= 2 ? { heapFloorFirstMb: floors[0][1], heapFloorLastMb: floors[floors.length - 1][1], heapFloorSlopeMbPerHour: round(slope(floors.map(f => f[0]), floors.map(f => f[1]))) } : {})
     }
+    const lt = liveTrend(r.live?.[name] ?? [], t0, r.durationMs)
+    if (lt !== undefined) processes[name].live = lt
   }
   return {
     durationS: Math.round((endT - t0) / 1000),
@@ -474,6 +513,14 @@ export function soakText (r: SoakReport): string {
   }
   const floors = Object.entries(r.processes).filter(([, p]) => p.heapFloorSlopeMbPerHour !== undefined)
   if (floors.length > 0) out.push('', `live JS heap (lowest heap in use per interval), first → last MB, trend MB/h: ${floors.map(([name, p]) => `${name} ${p.heapFloorFirstMb} → ${p.heapFloorLastMb} (${p.heapFloorSlopeMbPerHour})`).join(', ')}`)
+  const lives = Object.entries(r.processes).filter(([, p]) => p.live !== undefined)
+  if (lives.length > 0) {
+    out.push('', 'live JS heap after a full collection, MB: all of it first → last (trend, second half MB/h); compiled code first → last; the rest first → last (trend, second half MB/h)')
+    for (const [name, p] of lives) {
+      const l = p.live as LiveTrend
+      out.push(`  ${name.padEnd(13)}${`${l.firstMb} → ${l.lastMb} (${l.slopeMbPerHour}, ${l.lateSlopeMbPerHour})`.padEnd(30)}code ${`${l.codeFirstMb} → ${l.codeLastMb}`.padEnd(14)}rest ${l.restFirstMb} → ${l.restLastMb} (${l.restSlopeMbPerHour}, ${l.restLateSlopeMbPerHour})   ${l.samples} samples`)
+    }
+  }
   out.push('')
   out.push(`data directories MB, start → end: ${Object.entries(r.diskMb).map(([k, d]) => `${k} ${d.first} → ${d.last}`).join(', ')}`)
   if (r.failures.length > 0) {

@@ -1,6 +1,6 @@
 // Deploys the Lilypad contracts to any RPC and optionally writes the network file nodes join with.
 // CLI: npx node contracts/deploy.ts --rpc URL --key-env VAR --network-id ID [--out network.json] [--example-client]
-//   [--mediator ADDR …] [--bridge ADDR …] [--module-price NAME=LP …]
+//   [--mediator ADDR …] [--bridge ADDR …] [--module-price NAME=LP …] [--committee-size K]
 // The deployer key is read from the environment variable named by --key-env, never from a flag.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -12,7 +12,7 @@ import {
 import type { NetworkFile, NetworkContracts } from '../node/config/network.ts'
 import { waitForReceipt } from '../node/chain/queue.ts'
 import { boundsToJson, type MarketBounds } from '../protocols/settlement/index.ts'
-import type { CommitteeRules } from '../protocols/settlement/committee.ts'
+import { committeeRulesFor, type CommitteeRules } from '../protocols/settlement/committee.ts'
 import { jobManagerConfigToJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 import { defaultRewardRules, defaultRewardsConfig, rulesHash, setupToJson, type RewardRules, type RewardsConfig } from '../protocols/incentives/index.ts'
 
@@ -66,9 +66,9 @@ export class DeployError extends Error {
 }
 
 /**
- * Committees off (size 1: every dispute has one drawn mediator, as before committees). The mediator nodes vote
- * (docs/mediation.md, "Committees"), but there is no CLI yet to bond or to deploy with other rules; the other
- * values are what a network turning committees on would start from.
+ * Committees off (size 1: every dispute has one drawn mediator, as before committees): the library's default, which
+ * the devnet and the test fixtures keep. `lilypad network init --deploy` (and this script's --committee-size) deploy
+ * committees with rules from `committeeRulesFor`, derived from the bounds; mediators bond with `lilypad mediator bond`.
  */
 export const defaultCommitteeRules: CommitteeRules = { size: 1, commitWindow: 3600, revealWindow: 3600, unbondDelay: 16 * 86_400, minBond: parseEther('100'), slash: parseEther('10') }
 
@@ -203,7 +203,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const networkId = flag(args, '--network-id') ?? 'custom'
   const privateKey = keyEnv !== undefined ? process.env[keyEnv] : undefined
   if (rpcUrl === undefined || keyEnv === undefined || privateKey === undefined || privateKey === '') {
-    console.error('usage: npx node contracts/deploy.ts --rpc URL --key-env VAR [--network-id ID] [--out network.json] [--example-client] [--mediator ADDR ...] [--bridge ADDR ...] [--module-price NAME=LP ...]\n' +
+    console.error('usage: npx node contracts/deploy.ts --rpc URL --key-env VAR [--network-id ID] [--out network.json] [--example-client] [--mediator ADDR ...] [--bridge ADDR ...] [--module-price NAME=LP ...] [--committee-size K]\n' +
       '  VAR names an environment variable holding the deployer\'s private key')
     process.exit(2)
   }
@@ -214,8 +214,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     if (eq <= 0) { console.error(`--module-price ${spec}: expected NAME=LP, e.g. cowsay:v0.0.1=2`); process.exit(2) }
     modulePrices[spec.slice(0, eq)] = parseEther(spec.slice(eq + 1))
   }
+  // committees of K (odd, up to 9), the rest derived from the default bounds and a lone mediator's hour
+  const size = flag(args, '--committee-size')
+  let committeeRules = defaultCommitteeRules
+  try { if (size !== undefined) committeeRules = committeeRulesFor(defaultMarketBounds, 3600, { size: Number(size) }) } catch (err) { console.error(`--committee-size: ${(err as Error).message}`); process.exit(2) }
   const d = await deployAll({
-    rpcUrl, privateKey, networkId, out: flag(args, '--out'), mediators: many('--mediator'), bridges: many('--bridge'), modulePrices,
+    rpcUrl, privateKey, networkId, out: flag(args, '--out'), mediators: many('--mediator'), bridges: many('--bridge'), modulePrices, committeeRules,
     exampleClient: args.includes('--example-client') ? defaultExampleClient : false
   })
   console.log(JSON.stringify({ chainId: d.chainId, deployBlock: d.deployBlock, contracts: d.contracts }, null, 2))

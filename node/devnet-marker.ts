@@ -9,6 +9,11 @@ export const DEVNET_CHAIN_ID = 1337
 
 /** Which anvil dev key plays which part (public keys: devnets only). */
 export const DEVNET_KEYS = { admin: 0, user: 1, provider: 2, mediator: 3, bootstrap: 4, provider2: 5, user2: 6, bridge: 7 } as const
+/**
+ * The mediators' keys when a devnet runs several (`lilypad devnet --mediators N`): the mediator's, then anvil's keys
+ * from #10 (#8 and #9 stay free for tests that need a key no devnet node uses).
+ */
+export const DEVNET_MEDIATOR_KEYS: readonly number[] = [DEVNET_KEYS.mediator, 10, 11, 12, 13, 14, 15, 16, 17]
 
 export interface ReadyMarker { pid: number, rpcUrl: string, readyMs: number, startedAt: string }
 

@@ -1,27 +1,29 @@
 // The embedded devnet (`lilypad devnet`): anvil (chain id 1337, port 8545 unless taken), the contracts deployed
 // with a mediator approved, accounts funded with ETH (anvil) and LP with deposits made, module images built,
-// and in this one process a bootstrap node (solver + directory), a resource provider and — when the disputes
-// branch's role is present — a mediator. The network file goes to $LILYPAD_HOME/networks/devnet.json and a
-// ready marker with our pid to $LILYPAD_HOME/devnet/ready.json. Only anvil's well-known dev keys are used.
+// and in this one process a bootstrap node (solver + directory), a resource provider and a mediator (or several,
+// bonded, with committee rules: `lilypad devnet --mediators 3 --committee-size 3`). The network file goes to
+// $LILYPAD_HOME/networks/devnet.json and a ready marker with our pid to $LILYPAD_HOME/devnet/ready.json. Only
+// anvil's well-known dev keys are used.
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { Wallet, parseEther } from 'ethers'
 import { startAnvil, devKey, ChainClient, Roles, type Anvil } from './chain/index.ts'
-import { deployAll, type DeployOptions } from '../contracts/deploy.ts'
+import { deployAll, defaultCommitteeRules, type DeployOptions } from '../contracts/deploy.ts'
 import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { ensureBuiltinImages, loadRegistry } from './modules/index.ts'
 import { defaultAllowedModules, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
+import { committeeRulesFor, type CommitteeRules } from '../protocols/settlement/committee.ts'
 import { Executor, loadExecutorOwner, SwarmExecutor } from './executor/index.ts'
 import { lilypadHome, networkPath } from './config/load.ts'
 import type { NetworkFile } from './config/network.ts'
 import { LilypadNode, type NodeOptions } from './node.ts'
 import { createComponents, reportError, type Components } from './components.ts'
 import type { LoggerOptions, Logger } from './observability/logger.ts'
-import { DEVNET_ID, DEVNET_CHAIN_ID, DEVNET_KEYS, devnetDir, readyMarkerPath, type ReadyMarker } from './devnet-marker.ts'
+import { DEVNET_ID, DEVNET_CHAIN_ID, DEVNET_KEYS, DEVNET_MEDIATOR_KEYS, devnetDir, readyMarkerPath, type ReadyMarker } from './devnet-marker.ts'
 
-export { DEVNET_ID, DEVNET_CHAIN_ID, DEVNET_KEYS, devnetDir, readyMarkerPath, runningDevnet, type ReadyMarker } from './devnet-marker.ts'
+export { DEVNET_ID, DEVNET_CHAIN_ID, DEVNET_KEYS, DEVNET_MEDIATOR_KEYS, devnetDir, readyMarkerPath, runningDevnet, type ReadyMarker } from './devnet-marker.ts'
 
 
 export const DEVNET_PRICE = parseEther('1')
@@ -64,6 +66,16 @@ export interface DevnetOptions {
   /** start the mediator role when present (default true) */
   mediator?: boolean
   /**
+   * how many mediators the network names, each approved, registered, funded and running (default 1; at most 9:
+   * keys DEVNET_MEDIATOR_KEYS). With committees each bonds five times the least bond.
+   */
+  mediators?: number
+  /**
+   * committee rules for the Market (default: size 1, committees off); what is left out follows from the devnet's
+   * windows (committeeRulesFor). A committee of k needs at least k mediators.
+   */
+  committee?: Partial<CommitteeRules> & { size: number }
+  /**
    * run the job bridge (dev key #7, approved and bonded) so contracts' jobs run (default false here; `lilypad
    * devnet` runs it unless --no-bridge)
    */
@@ -88,6 +100,10 @@ export interface Devnet {
   bootstrap: LilypadNode
   provider: LilypadNode
   mediator?: LilypadNode
+  /** every mediator node started (the first is `mediator`) */
+  mediators: LilypadNode[]
+  /** the Market's committee rules (size 1: committees off) */
+  committeeRules: CommitteeRules
   /** the job bridge, when started (`bridge: true`) */
   bridge?: LilypadNode
   /** the clock, logger and metrics registry its nodes share (the provider's host reports libp2p's metrics) */
@@ -112,45 +128,57 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
   const logger = components.logger.child({ node: 'devnet', component: 'devnet' })
   const log = (msg: string, fields: Record<string, unknown> = {}): void => { logger.info(fields, msg) }
   // A devnet is fresh every time (new chain): earlier node state would only refer to deals that no longer exist.
-  await Promise.all(['bootstrap', 'provider', 'mediator', 'ready.json'].map(async d => { await rm(join(dir, d), { recursive: true, force: true }) }))
+  const nMediators = opts.mediators ?? 1
+  if (!Number.isInteger(nMediators) || nMediators < 1 || nMediators > DEVNET_MEDIATOR_KEYS.length) throw new RangeError(`a devnet runs 1 to ${DEVNET_MEDIATOR_KEYS.length} mediators, not ${nMediators}`)
+  // committees off unless asked for: then the Market's rules as before (deploy's default), byte for byte
+  const committeeRules = opts.committee === undefined || opts.committee.size === 1 ? defaultCommitteeRules : committeeRulesFor(DEVNET_BOUNDS, DEVNET_TERMS.mediateTimeout, opts.committee)
+  if (committeeRules.size > nMediators) throw new RangeError(`a committee of ${committeeRules.size} needs as many mediators: the devnet has ${nMediators}`)
+  const mediatorKeys = DEVNET_MEDIATOR_KEYS.slice(0, nMediators)
+  const mediatorDir = (i: number): string => join(dir, i === 0 ? 'mediator' : `mediator-${i + 1}`)
+  await Promise.all(['bootstrap', 'provider', 'ready.json', ...DEVNET_MEDIATOR_KEYS.map((_, i) => mediatorDir(i))].map(async d => { await rm(join(dir, d), { recursive: true, force: true }) }))
   await mkdir(join(home, 'networks'), { recursive: true })
   const docker = new Docker()
   const images = ensureBuiltinImages(docker)
   images.catch(() => { /* awaited below, where its failure is raised */ })
-  const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, accounts: 10, ...(opts.port !== undefined ? { port: opts.port } : { preferDefaultPort: true }) })
+  const anvil = await startAnvil({ chainId: DEVNET_CHAIN_ID, accounts: Math.max(10, ...mediatorKeys.map(k => k + 1)), ...(opts.port !== undefined ? { port: opts.port } : { preferDefaultPort: true }) })
   const started: LilypadNode[] = []
   const clients: ChainClient[] = []
   try {
     const key = (i: number): string => devKey(i)
     const addr = (i: number): string => new Wallet(key(i)).address
-    const mediatorAddr = addr(DEVNET_KEYS.mediator)
+    const mediatorAddrs = mediatorKeys.map(addr)
     const bridgeAddr = addr(DEVNET_KEYS.bridge)
     const modulePrices = Object.fromEntries(defaultAllowedModules(Object.keys(loadRegistry())).map(m => [m, DEVNET_MODULE_PRICE]))
     const deployment = await deployAll({
       rpcUrl: anvil.rpcUrl,
       privateKey: key(DEVNET_KEYS.admin),
       networkId: DEVNET_ID,
-      mediators: [mediatorAddr],
+      mediators: mediatorAddrs,
       bridges: [bridgeAddr],
       marketBounds: DEVNET_BOUNDS,
+      committeeRules,
       jobManagerConfig: DEVNET_JOB_MANAGER,
       modulePrices,
       exampleClient: { callbackGasLimit: 500_000, timeout: 600, fund: parseEther('1000') },
       ...(opts.rewards !== undefined ? { rewards: opts.rewards } : {})
     })
     log('contracts deployed', { ms: Math.round(performance.now() - t0) })
-    const network: NetworkFile = { ...deployment.network, rpcUrl: anvil.rpcUrl, mediators: [mediatorAddr], dealTerms: DEVNET_TERMS }
+    const network: NetworkFile = { ...deployment.network, rpcUrl: anvil.rpcUrl, mediators: mediatorAddrs, dealTerms: DEVNET_TERMS }
     const client = async (i: number): Promise<ChainClient> => { const c = await ChainClient.create({ network, privateKey: key(i) }); clients.push(c); return c }
     const admin = await client(DEVNET_KEYS.admin)
     const token = connectLilypadToken(network.contracts.token, admin.wallet)
     const amount = opts.fund ?? parseEther('10000')
-    const funded = [DEVNET_KEYS.user, DEVNET_KEYS.provider, DEVNET_KEYS.mediator, DEVNET_KEYS.provider2, DEVNET_KEYS.user2, DEVNET_KEYS.bridge]
+    const funded = [DEVNET_KEYS.user, DEVNET_KEYS.provider, DEVNET_KEYS.provider2, DEVNET_KEYS.user2, DEVNET_KEYS.bridge, ...mediatorKeys]
     await Promise.all(funded.map(async i => await admin.queue.send('fund', async () => await token.transfer.populateTransaction(addr(i), amount))))
     const parties = await Promise.all(funded.map(client))
     // deposits cover many jobs: price + mediation fee for a job creator, collateral for a provider
     await Promise.all(parties.map(async c => {
       await c.deposit(amount / 2n)
-      if (c.address === mediatorAddr) await c.register(Roles.Mediator, 'devnet-mediator')
+      if (mediatorAddrs.includes(c.address)) {
+        await c.register(Roles.Mediator, 'devnet-mediator')
+        // a committee deal names only mediators with the least bond; five of them outlast a few slashes
+        if (committeeRules.size > 1) await c.bondMediator(committeeRules.minBond * 5n)
+      }
       // the bridge pays providers from its Market deposit and locks a bond per delivered job in the JobManager
       if (c.address === bridgeAddr) await c.depositBond(amount / 4n)
     }))
@@ -180,11 +208,18 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     started.push(provider)
     // ready means a job creator joining now finds the provider's offers at the bootstrap node (order-book sync)
     await until(() => bootstrap.book.offers().some(o => o.offer.provider === provider.chain.address), bootstrap, 10_000)
-    let mediator: LilypadNode | undefined
+    const mediators: LilypadNode[] = []
     if (opts.mediator !== false) {
-      mediator = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.mediator), dataDir: join(dir, 'mediator'), roles: ['mediator'], executor, components: nodeComponents('mediator'), libp2pMetrics: false })
-      started.push(mediator)
+      for (const [i, k] of mediatorKeys.entries()) {
+        // a committee's members re-run the same job at once, and one executor runs a job id once: the others get
+        // their own (made by their node, owned by their data dir)
+        const runs = i === 0 ? { executor } : { executorKind: opts.executor ?? 'docker' }
+        const m = await LilypadNode.create({ ...common, network, privateKey: key(k), dataDir: mediatorDir(i), roles: ['mediator'], ...runs, components: nodeComponents(i === 0 ? 'mediator' : `mediator-${i + 1}`), libp2pMetrics: false })
+        started.push(m)
+        mediators.push(m)
+      }
     }
+    const mediator = mediators[0] as LilypadNode | undefined
     let bridge: LilypadNode | undefined
     if (opts.bridge === true) {
       bridge = await LilypadNode.create({ ...common, network, privateKey: key(DEVNET_KEYS.bridge), dataDir: join(dir, 'bridge'), roles: ['job-bridge'], components: nodeComponents('bridge'), libp2pMetrics: false })
@@ -197,7 +232,7 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     let stopping: Promise<void> | undefined
     const replace = (old: LilypadNode, fresh: LilypadNode): void => { started[started.indexOf(old)] = fresh }
     const devnet: Devnet = {
-      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), ...(bridge !== undefined ? { bridge } : {}), components, keys: DEVNET_KEYS, readyMs, dir,
+      network, networkPath: path, anvil, bootstrap, provider, ...(mediator !== undefined ? { mediator } : {}), mediators, committeeRules, ...(bridge !== undefined ? { bridge } : {}), components, keys: DEVNET_KEYS, readyMs, dir,
       restartBootstrap: async () => {
         const listen = bootstrap.host.getMultiaddrs().map(m => m.decapsulateCode(421).toString())
         await bootstrap.stop()

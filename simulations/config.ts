@@ -1,5 +1,6 @@
 // Every model parameter of the discrete-event market in one plain-data object, with defaults.
 import { defaultNetworkParams, type NetworkParams } from './network.ts'
+import { checkCommitteeRules, type CommitteeRules } from '../protocols/settlement/committee.ts'
 
 const LP = 10n ** 18n
 
@@ -10,6 +11,19 @@ export interface PricingParams {
   collateralMultiplePpm: number
   /** locked by the job creator per deal, paid to the mediator if mediated */
   mediationFee: bigint
+}
+
+/**
+ * Mediation by committee (docs/mediation.md, "Committees"): the Market's committee rules, and what each simulated
+ * mediator stakes. Absent: the Market has no committee rules and every dispute is judged by one drawn mediator.
+ */
+export interface CommitteeConfig {
+  /** the Market's rules; `size` 1 keeps one mediator per dispute (with bonds that are then never read) */
+  rules: CommitteeRules
+  /** LP wei each mediator bonds before the first deal; a mediator that is up tops it back up after a slash */
+  bond: bigint
+  /** LP wei each mediator deposits besides its bond: fees are paid into it, top-ups come out of it */
+  deposit: bigint
 }
 
 export interface MarketConfig {
@@ -48,6 +62,11 @@ export interface MarketConfig {
   cheatRuntimeFraction: number
   judgeWindow: number
   mediateTimeout: number
+  committee?: CommitteeConfig
+  /** fraction of the mediators (chosen by the seed) that rule, or vote, the opposite of what their re-run showed */
+  liarMediators: number
+  /** fraction of the mediators (chosen by the seed, none of them a liar) that are down for the whole run */
+  absentMediators: number
   offerTtl: number
   heartbeat: number
   candidateLimit: number
@@ -88,6 +107,20 @@ export interface MarketConfig {
   sampleInterval: number
 }
 
+/**
+ * Committee rules for a simulated Market (docs/mediation.md, "Committees"): votes within 30 min of the draw (a re-run
+ * of the longest job, 0.9 × the job timeout, fits) and reveals within 15 min, so a committee always finalizes
+ * before the deal's mediation window (1 h) would let the parties call timeoutMediation; a 10 LP bond, 2 LP slashed.
+ * Each mediator bonds 50 LP (room for a few slashes before it drops under the minimum) and keeps 100 LP deposited.
+ */
+export function defaultCommitteeConfig (size: number): CommitteeConfig {
+  return {
+    rules: checkCommitteeRules({ size, commitWindow: 1800, revealWindow: 900, unbondDelay: 16 * 86_400, minBond: 10n * LP, slash: 2n * LP }),
+    bond: 50n * LP,
+    deposit: 100n * LP
+  }
+}
+
 export function defaultMarketConfig (nodes: number, seed: number, hours: number): MarketConfig {
   const big = nodes > 1000
   return {
@@ -116,6 +149,8 @@ export function defaultMarketConfig (nodes: number, seed: number, hours: number)
     cheatRuntimeFraction: 0.05,
     judgeWindow: 3600,
     mediateTimeout: 3600,
+    liarMediators: 0,
+    absentMediators: 0,
     offerTtl: big ? 180 : 90,
     heartbeat: big ? 120 : 30,
     candidateLimit: 32,

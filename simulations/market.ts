@@ -5,14 +5,20 @@
 // is followed on both sides — and by the drawn mediator — by the roles' own lifecycle step functions
 // (core/lifecycle), the same ones the node runs; job creators rank providers with the node's BanList and re-match
 // with the node's retry backoff; every chain step is applied to the real Market model (protocols/settlement) with
-// its payouts. Only time, the network and the agents' behaviour (arrivals, execution, churn, cheating, spam) are
-// modelled here.
+// its payouts. A dispute is judged by the drawn mediator or, when the Market has committee rules, by a committee
+// drawn by the committee rules (protocols/settlement/committee.ts): each member follows the mediator lifecycle's
+// committee step (commit, reveal, finalize) and the finalize pays and slashes through the same Market model.
+// Only time, the network and the agents' behaviour (arrivals, execution, churn, cheating, lying or absent
+// mediators, spam) are modelled here.
 import { OrderBook } from '../protocols/order-book.ts'
 import { match as matchOffers, prepareOffers, type Candidate, type LiveOffer, type PreparedOffers } from '../protocols/matcher.ts'
 import { buildDeal, defaultDealTerms, type DealTerms as NegotiationTerms } from '../protocols/negotiation/messages.ts'
 import { idOf, type Deal, type JobOffer, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../protocols/eip712.ts'
 import type { Envelope } from '../protocols/codec.ts'
-import { apply, emptyMarket, totalHeld, depositOf, DealState, isFinal, stateName, type MarketModel, type MarketAction, type DealTerms } from '../protocols/settlement/index.ts'
+import { apply, emptyMarket, totalHeld, depositOf, bondOf, DealState, COMMITTEE, isFinal, stateName, type MarketModel, type MarketAction, type DealTerms, type DealStateName } from '../protocols/settlement/index.ts'
+import { voteCommitment, Vote, seedDeadline, type CommitteeSettlement, type CommitteeOutcome, type VoteValue } from '../protocols/settlement/committee.ts'
+import { SEED_BLOCKS } from '../protocols/settlement/seed.ts'
+import { keccak256, toUtf8Bytes } from 'ethers'
 import type { Clock, Timer } from '../core/clock.ts'
 import { SlotCapacity } from '../node/negotiation/capacity.ts'
 import { AnnounceSchedule, type AnnouncePlan } from '../core/policy/announce.ts'
@@ -113,6 +119,46 @@ interface Attempt {
   done: boolean
 }
 
+/** A mediator node: honest, a liar (rules or votes against its own re-run) or absent (down for the whole run). */
+export interface MediatorAgent {
+  node: number
+  address: string
+  liar: boolean
+  absent: boolean
+  /** its own process: the mediator lifecycle stepped with its own address as `self` */
+  driver: SimDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>
+  /** how often its bond was slashed, by how much in all, and how often it topped the bond back up */
+  slashes: number
+  slashed: bigint
+  topUps: number
+}
+
+/** One dispute (challenge or audit), as the metrics report it. */
+export interface DisputeLog {
+  dealId: string
+  /** simulated seconds: when the Market drew the mediator or committee */
+  at: number
+  /** the provider's result was wrong (the truth a verdict is judged against) */
+  wrongResult: boolean
+  committee: boolean
+  /** the drawn mediator, or the committee's members in draw order */
+  members: string[]
+  /** when the deal reached its final state, and which */
+  endedAt?: number
+  state?: DealStateName
+  /** re-runs started by its mediators, and their successful transactions (mediate; commits, reveals, finalize) */
+  reruns: number
+  txs: number
+  /** the committee's tally and who lost how much of its bond */
+  outcome?: CommitteeOutcome
+  slashes?: Array<{ account: string, amount: bigint }>
+  /** the deposits the committee's finalize credited (the deal's escrow and the slashed bonds) */
+  credits?: Array<{ account: string, amount: bigint }>
+  noCase?: string[]
+}
+
+interface Member { agent: MediatorAgent, h: SimRecord<MediatorDispute> }
+
 /** What the chain and the agents know of one deal beyond the Market model. */
 interface SimDeal {
   /** the job creator has the countersignature (before that, it knows nothing of this deal) */
@@ -123,7 +169,11 @@ interface SimDeal {
   jc: SimRecord<JobCreatorDeal>
   wrong: boolean
   resultCid?: string
-  mediator?: SimRecord<MediatorDispute>
+  /** the drawn mediator, or every member of the drawn committee, each with its dispute record */
+  members?: Member[]
+  dispute?: DisputeLog
+  /** a committee dispute's seed reveals sent before its draw (counted in its log's transactions once drawn) */
+  seedTxs?: number
 }
 
 interface Matcher {
@@ -146,6 +196,8 @@ export class MarketSimulation {
   readonly providers: Provider[] = []
   readonly jcs: number[] = []
   readonly mediators: string[] = []
+  readonly mediatorAgents: MediatorAgent[] = []
+  readonly disputeLogs: DisputeLog[] = []
   readonly jobs: Job[] = []
   readonly dealStates = new Map<string, SimDeal>()
   private readonly rng: Rng
@@ -163,8 +215,9 @@ export class MarketSimulation {
   private readonly jcPolicy: JobCreatorPolicy
   private readonly providerDriver: SimDriver<ProviderDeal, ProviderEvent, ProviderAction, DealFacts>
   private readonly jcDriver: SimDriver<JobCreatorDeal, JobCreatorEvent, JobCreatorAction, DealFacts>
-  private readonly mediatorDriver: SimDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>
-  private readonly disputes = new Map<string, SimRecord<MediatorDispute>>()
+  private readonly agentByAddress = new Map<string, MediatorAgent>()
+  /** the mediators bonded enough to be named in a new offer (committee rules only); recomputed after bonds change */
+  private eligible: string[] | undefined
   private nextNonce = 1n
   private idCounter = 0
   private initialTotal = 0n
@@ -190,10 +243,10 @@ export class MarketSimulation {
     // a result is fetched for as long as the judge window leaves time to act on it
     this.jcPolicy = { ...defaultJobCreatorPolicy, fetchTimeoutMs: Math.max(30_000, (config.judgeWindow - 4 * config.chainDelay) * 1000) }
     for (let i = 0; i < config.nodes; i++) if (this.roles[i] === 'mediator') this.mediators.push(addressOf(i))
-    this.model = emptyMarket(this.mediators)
+    this.model = emptyMarket(this.mediators, undefined, config.committee?.rules)
     this.providerDriver = new SimDriver(this.engine, this.providerLifecycle())
     this.jcDriver = new SimDriver(this.engine, this.jcLifecycle())
-    this.mediatorDriver = new SimDriver(this.engine, this.mediatorLifecycle())
+    this.setUpMediators()
     this.setUp()
   }
 
@@ -209,8 +262,11 @@ export class MarketSimulation {
   }
 
   /** Applies an action to the real Market model; the deal's parties then see the new facts (their chain followers). */
+  /** the chain's block at the simulated time: one every SIM_BLOCK_SECONDS (a committee dispute's seed block and reveals) */
+  private blockNumber (): number { return 1 + Math.floor(Math.floor(this.engine.now) / SIM_BLOCK_SECONDS) }
+
   private chain (action: MarketAction): ReturnType<typeof apply> {
-    const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()) })
+    const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()), number: this.blockNumber(), blockHashOf: simBlockHash })
     this.metrics.chainCalls[action.kind] = (this.metrics.chainCalls[action.kind] ?? 0) + 1
     if (!r.ok) this.metrics.chainErrors[r.error] = (this.metrics.chainErrors[r.error] ?? 0) + 1
     if (this.config.checkEveryEvent && this.ready) this.checkConservation()
@@ -223,6 +279,39 @@ export class MarketSimulation {
     if (rec === undefined) return { state: 'None', since: 0 }
     const d = this.dealStates.get(dealId)
     const state = stateName(rec.state)
+    const cm = state === 'Challenged' && rec.mediatorIndex === COMMITTEE ? this.model.committees.get(dealId) : undefined
+    const rules = this.model.committeeRules
+    const phase = state === 'Challenged' && rec.mediatorIndex === COMMITTEE ? this.model.seedPhases.get(dealId) : undefined
+    if (phase !== undefined && rules !== undefined) {
+      // before the draw: the parties' seed reveals (docs/mediation.md, "Unbiasable draws"); the phase's deadline is
+      // the reveal window's, or sooner once its 256 blocks are gone (as the node reads it)
+      const capped = this.blockNumber() > phase.seedBlock + SEED_BLOCKS
+      return {
+        state,
+        since: rec.since,
+        ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}),
+        mediator: ZERO,
+        seedPhase: { jobCreatorRevealed: phase.jobCreatorSecret !== null, providerRevealed: phase.providerSecret !== null, deadline: capped ? Math.min(seedDeadline(phase, rules), this.chainNow() - 1) : seedDeadline(phase, rules) }
+      }
+    }
+    if (cm !== undefined && rules !== undefined) {
+      // a committee's dispute: DealChallenged names no single mediator (the zero address), CommitteeDrawn the members
+      return {
+        state,
+        since: rec.since,
+        ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}),
+        mediator: ZERO,
+        committee: {
+          members: cm.members,
+          drawnAt: cm.drawnAt,
+          allCommittedAt: cm.allCommittedAt,
+          committed: cm.members.filter((_, i) => cm.commitments[i] !== null),
+          revealed: cm.members.filter((_, i) => cm.votes[i] !== null),
+          commitWindow: rules.commitWindow,
+          revealWindow: rules.revealWindow
+        }
+      }
+    }
     return {
       state,
       since: rec.since,
@@ -236,11 +325,16 @@ export class MarketSimulation {
     const d = this.dealStates.get(dealId)
     if (d === undefined) return
     const rec = this.model.deals.get(dealId)
-    if (rec !== undefined && rec.state === DealState.Challenged && d.mediator === undefined) this.dispute(d, dealId)
+    // a committee's members learn of the dispute once drawn (the parties' second seed reveal)
+    if (rec !== undefined && rec.state === DealState.Challenged && d.members === undefined && (rec.mediatorIndex !== COMMITTEE || this.model.committees.has(dealId))) this.dispute(d, dealId)
+    if (rec !== undefined && isFinal(rec.state) && d.dispute !== undefined && d.dispute.endedAt === undefined) {
+      d.dispute.endedAt = this.engine.now
+      d.dispute.state = stateName(rec.state)
+    }
     const ph = d.provider.deals.get(dealId)
     if (ph !== undefined && !ph.rec.terminal) this.providerDriver.step(ph, { type: 'chain' })
     if (d.jcKnows && !d.jc.rec.terminal) this.jcDriver.step(d.jc, { type: 'chain' })
-    if (d.mediator !== undefined && !d.mediator.rec.terminal) this.mediatorDriver.step(d.mediator, { type: 'chain' })
+    for (const m of d.members ?? []) if (!m.h.rec.terminal) m.agent.driver.step(m.h, { type: 'chain' })
   }
 
   // ---------------------------------------------------------------- set-up
@@ -297,6 +391,13 @@ export class MarketSimulation {
     // deposits through the real Market model
     for (const j of this.jcs) this.chain({ kind: 'deposit', account: addressOf(j), amount: c.deposits.jobCreator })
     for (const p of this.providers) this.chain({ kind: 'deposit', account: p.address, amount: c.deposits.provider * BigInt(p.slots) })
+    // committee deals name bonded mediators only: each mediator deposits, then bonds (Market.sol `bond`)
+    if (c.committee !== undefined) {
+      for (const m of this.mediatorAgents) {
+        this.chain({ kind: 'deposit', account: m.address, amount: c.committee.bond + c.committee.deposit })
+        this.chain({ kind: 'bond', account: m.address, amount: c.committee.bond })
+      }
+    }
     this.initialTotal = totalHeld(this.model, this.terms)
     this.ready = true
     this.metrics.slotsTotal = slotsTotal
@@ -428,11 +529,12 @@ export class MarketSimulation {
       modules: [],
       price,
       collateral: this.collateralOf(price),
-      mediators: this.mediators,
+      mediators: this.namedMediators(),
       expiry: this.nowBig() + BigInt(c.offerTtl),
       nonce: this.nonceOf(p),
-      seedCommit: '0x' + '00'.repeat(32)
+      seedCommit: ''
     }
+    offer.seedCommit = keccak256(simSeedSecret('ResourceOffer', offer.provider, offer.nonce, offer.slot))
     const id = this.id('ResourceOffer', offer)
     p.schedule.expire(this.nowBig())
     p.schedule.issue(id, slot, offer.expiry, { id })
@@ -593,39 +695,93 @@ export class MarketSimulation {
         })
         return
       case 'hand-off': this.handOff(p.node, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'reveal-seed': {
+        const offer = rec.offer
+        if (offer === undefined) { done({ type: 'reveal-seed-failed', reason: 'the resource offer is not known' }); return }
+        this.revealSeed(d, rec.dealId, { provider: true, secret: simSeedSecret('ResourceOffer', offer.provider, offer.nonce, offer.slot), commit: offer.seedCommit }, done)
+        return
+      }
       case 'timeout-mediation':
-        later(c.chainDelay, () => {
-          const r = this.chain({ kind: 'timeoutMediation', dealId: rec.dealId, terms: d.deal })
-          done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
-          this.onChain(rec.dealId)
-        })
+        later(c.chainDelay, () => { this.closeMediation(rec.dealId, d, a.committee, done) })
     }
   }
 
   // ---------------------------------------------------------------- mediators
 
-  /** The drawn mediator's follower sees the challenge: a dispute record, stepped by the mediator lifecycle. */
+  /** The mediator nodes: which of them lie and which are down (their own stream of the seed), each with its process. */
+  private setUpMediators (): void {
+    const c = this.config
+    const n = this.mediators.length
+    const order = [...Array(n).keys()]
+    if (c.liarMediators > 0 || c.absentMediators > 0) {
+      // their own stream: the market's draws are the same whether or not some mediators misbehave
+      const pick = new Rng(`mediators:${c.seed}`)
+      for (let k = n - 1; k > 0; k--) { const r = pick.int(k + 1); [order[k], order[r]] = [order[r], order[k]] }
+    }
+    const liars = Math.min(n, Math.round(n * c.liarMediators))
+    const absent = Math.min(n - liars, Math.round(n * c.absentMediators))
+    const kind = new Array<'honest' | 'liar' | 'absent'>(n).fill('honest')
+    for (let k = 0; k < liars; k++) kind[order[k]] = 'liar'
+    for (let k = liars; k < liars + absent; k++) kind[order[k]] = 'absent'
+    this.mediators.forEach((address, i) => {
+      const agent: MediatorAgent = { node: Number(BigInt(address)) - 1, address, liar: kind[i] === 'liar', absent: kind[i] === 'absent', driver: undefined as unknown as MediatorAgent['driver'], slashes: 0, slashed: 0n, topUps: 0 }
+      agent.driver = new SimDriver(this.engine, this.mediatorLifecycle(agent))
+      // an absent mediator's node is down: nothing reaches it, it sends nothing
+      if (agent.absent) this.net.up[agent.node] = 0
+      this.mediatorAgents.push(agent)
+      this.agentByAddress.set(address.toLowerCase(), agent)
+    })
+  }
+
+  /**
+   * The mediators a new offer names. With committee rules the Market refuses a deal naming a mediator bonded below
+   * `minBond`, so the parties name only those bonded enough now (a slashed mediator that could not top up drops out).
+   */
+  private namedMediators (): string[] {
+    const cm = this.config.committee
+    if (cm === undefined) return this.mediators
+    this.eligible ??= this.mediators.filter(m => (this.model.bonds.get(m.toLowerCase())?.amount ?? 0n) >= cm.rules.minBond)
+    return this.eligible
+  }
+
+  /** The drawn mediator's, or each drawn member's, follower sees the challenge: a dispute record of its own. */
   private dispute (d: SimDeal, dealId: string): void {
     const rec = this.model.deals.get(dealId)
     if (rec === undefined) return
-    const mediator = d.deal.mediators[rec.mediatorIndex]
-    const m = this.mediatorDriver.holder(newDispute({ dealId, jobCreator: d.deal.jobCreator, audit: true }, simNowMs(this.engine)))
-    d.mediator = m
-    this.disputes.set(dealId, m)
-    ;(m as SimRecord<MediatorDispute> & { self: string }).self = mediator
-    this.mediatorDriver.step(m)
+    const committee = rec.mediatorIndex === COMMITTEE
+    const drawn = committee ? (this.model.committees.get(dealId)?.members ?? []) : [d.deal.mediators[rec.mediatorIndex]]
+    d.members = drawn.map(address => {
+      const agent = this.agentByAddress.get(address.toLowerCase()) as MediatorAgent
+      return { agent, h: agent.driver.holder(newDispute({ dealId, jobCreator: d.deal.jobCreator, audit: true }, simNowMs(this.engine))) }
+    })
+    d.dispute = { dealId, at: this.engine.now, wrongResult: d.wrong, committee, members: drawn, reruns: 0, txs: d.seedTxs ?? 0 }
+    this.disputeLogs.push(d.dispute)
+    for (const m of d.members) m.agent.driver.step(m.h)
   }
 
-  /** A party pushes the case to the drawn mediator (a lost push leaves the mediator to pull it). */
+  /**
+   * A party pushes the case to the drawn mediator, or to every member of the drawn committee (a lost push leaves the
+   * mediator to pull it); done once every push has arrived or been lost.
+   */
   private handOff (from: number, d: SimDeal, dealId: string, done: () => void): void {
-    const m = d.mediator
-    const mediator = m === undefined ? undefined : (m as SimRecord<MediatorDispute> & { self: string }).self
-    const to = mediator === undefined ? -1 : Number(BigInt(mediator)) - 1
-    const t = to < 0 ? -1 : this.net.directDelay(from, to, 4096)
-    this.engine.after(Math.max(0, t), () => {
-      if (t >= 0 && m !== undefined) this.mediatorDriver.step(m, this.caseOf(d))
-      done()
-    })
+    const members = d.members ?? []
+    if (members.length <= 1) {
+      const m = members[0]
+      const t = m === undefined ? -1 : this.net.directDelay(from, m.agent.node, 4096)
+      this.engine.after(Math.max(0, t), () => {
+        if (t >= 0 && m !== undefined) m.agent.driver.step(m.h, this.caseOf(d))
+        done()
+      })
+      return
+    }
+    let last = 0
+    for (const m of members) {
+      const t = this.net.directDelay(from, m.agent.node, 4096)
+      if (t < 0) continue
+      last = Math.max(last, t)
+      this.engine.after(t, () => { m.agent.driver.step(m.h, this.caseOf(d)) })
+    }
+    this.engine.after(last, done)
   }
 
   private caseOf (d: SimDeal): MediatorEvent {
@@ -633,23 +789,35 @@ export class MarketSimulation {
     return { type: 'case', deal: { kind: 'Deal', value: d.deal, signature: NO_JOB_SIGNATURE }, jobOffer: job, via: 'push' }
   }
 
-  private mediatorLifecycle (): ConstructorParameters<typeof SimDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>>[1] {
+  /** The vote a member sends: its lifecycle's, inverted by a liar ("no case" stays "no case", as the node's fault). */
+  private cast (agent: MediatorAgent, vote: VoteValue): VoteValue {
+    if (!agent.liar || vote === Vote.NoCase) return vote
+    return vote === Vote.Correct ? Vote.Wrong : Vote.Correct
+  }
+
+  /** A member's vote salt: secret to it and the same every time it is made (the node hashes a signature). */
+  private saltOf (agent: MediatorAgent, dealId: string): string {
+    return keccak256(toUtf8Bytes(`sim committee vote salt ${agent.address.toLowerCase()} ${dealId.toLowerCase()}`))
+  }
+
+  private mediatorLifecycle (agent: MediatorAgent): ConstructorParameters<typeof SimDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>>[1] {
     const c = this.config
+    const policy = { self: agent.address, pullAfterMs: 5000, pullIntervalMs: 5000, marginSec: Math.min(30, Math.floor(c.mediateTimeout / 10)) }
+    const medNode = agent.node
     return {
-      step: (rec, input) => {
-        const h = this.disputes.get(rec.dealId) as SimRecord<MediatorDispute> & { self: string }
-        return stepMediator(rec, input, { self: h.self, pullAfterMs: 5000, pullIntervalMs: 5000, marginSec: Math.min(30, Math.floor(c.mediateTimeout / 10)) })
-      },
+      step: (rec, input) => stepMediator(rec, input, policy),
       facts: rec => this.factsOf(rec.dealId),
+      alive: () => !agent.absent,
       perform: (h, a, done) => {
         const d = this.dealStates.get(h.rec.dealId) as SimDeal
-        const medNode = Number(BigInt((h as SimRecord<MediatorDispute> & { self: string }).self)) - 1
+        const dealId = h.rec.dealId
+        const log = d.dispute as DisputeLog
         switch (a.kind) {
           case 'pull': {
             // the mediator asks the job creator (always up in this model)
             const t = this.net.directDelay(medNode, d.attempt.job.jc, 4096)
             this.engine.after(Math.max(0, t) * 2, () => {
-              if (t >= 0) this.mediatorDriver.step(h, { ...this.caseOf(d), via: 'pull' } as MediatorEvent)
+              if (t >= 0) agent.driver.step(h, { ...this.caseOf(d), via: 'pull' } as MediatorEvent)
               done(t >= 0 ? { type: 'pulled' } : { type: 'pull-failed', reason: 'unreachable' })
             })
             return
@@ -662,6 +830,7 @@ export class MarketSimulation {
             const fetch = !reachable ? 0 : once >= 0 ? once : c.fetchRetry + this.net.linkLatency() + c.resultBytes / this.net.params.bandwidth
             const correct = !d.wrong && reachable
             this.metrics.mediatorCosts += this.execCost()
+            log.reruns++
             this.engine.after(Math.max(0, fetch) + d.attempt.job.duration, () => {
               done({ type: 'rerun-done', cid: correct ? (h.rec.resultCid ?? '') : 'bafymediatordisagrees' })
             })
@@ -669,14 +838,119 @@ export class MarketSimulation {
           }
           case 'mediate':
             this.engine.after(c.chainDelay, () => {
-              const r = this.chain({ kind: 'mediate', caller: (h as SimRecord<MediatorDispute> & { self: string }).self, dealId: h.rec.dealId, terms: d.deal, resultCorrect: a.resultCorrect })
-              if (r.ok && !a.resultCorrect && d.wrong) this.metrics.cheats.detected++
+              // a lying mediator rules against its own re-run
+              const resultCorrect = agent.liar ? !a.resultCorrect : a.resultCorrect
+              const r = this.chain({ kind: 'mediate', caller: agent.address, dealId, terms: d.deal, resultCorrect })
+              if (r.ok) log.txs++
+              if (r.ok && !resultCorrect && d.wrong) this.metrics.cheats.detected++
               done(r.ok ? { type: 'mediated' } : { type: 'mediate-failed', reason: r.error })
-              this.onChain(h.rec.dealId)
+              this.onChain(dealId)
+            })
+            return
+          // a committee's votes (docs/mediation.md, "Committees"), through the Market model's committee rules
+          case 'commit-vote':
+            this.engine.after(c.chainDelay, () => {
+              const commitment = voteCommitment(dealId, agent.address, this.cast(agent, a.vote), this.saltOf(agent, dealId))
+              const r = this.chain({ kind: 'commitVote', caller: agent.address, dealId, terms: d.deal, commitment })
+              if (r.ok) log.txs++
+              done(r.ok ? { type: 'vote-committed' } : { type: 'commit-vote-failed', reason: r.error })
+              this.onChain(dealId)
+            })
+            return
+          case 'reveal-vote':
+            this.engine.after(c.chainDelay, () => {
+              const r = this.chain({ kind: 'revealVote', caller: agent.address, dealId, terms: d.deal, vote: this.cast(agent, a.vote), salt: this.saltOf(agent, dealId) })
+              if (r.ok) log.txs++
+              done(r.ok ? { type: 'vote-revealed' } : { type: 'reveal-vote-failed', reason: r.error })
+              this.onChain(dealId)
+            })
+            return
+          case 'finalize-committee':
+            this.engine.after(c.chainDelay, () => {
+              const r = this.chain({ kind: 'finalizeCommittee', dealId, terms: d.deal })
+              if (r.ok && r.settlement !== undefined) { log.txs++; this.finalized(d, log, r.settlement) }
+              done(r.ok ? { type: 'committee-finalized' } : { type: 'finalize-committee-failed', reason: r.error })
+              this.onChain(dealId)
             })
         }
       }
     }
+  }
+
+  /**
+   * A party's seed reveal (Market.revealSeed), as its lifecycle asks: the secret its offer committed to. The Market
+   * proves it against the offer the deal names (its EIP-712 words and the secret's hash); the simulator's offer ids are
+   * stand-ins, so the proof here is the commitment itself. A reveal too early (the dispute's own block) is sent again
+   * a block later; one the Market has no use for any more (already in, the phase over or closed) needs nothing more.
+   */
+  private revealSeed (d: SimDeal, dealId: string, seed: { provider: boolean, secret: string, commit: string }, done: (e: { type: 'seed-revealed' } | { type: 'reveal-seed-failed', reason: string }) => void): void {
+    const attempt = (n: number): void => {
+      this.engine.after(this.config.chainDelay, () => {
+        const named = seed.provider ? d.deal.resourceOfferId : d.deal.jobOfferId
+        const r = this.chain({ kind: 'revealSeed', dealId, terms: d.deal, provider: seed.provider, secret: seed.secret, proved: keccak256(seed.secret) === seed.commit ? named : null, named })
+        if (!r.ok && r.error === 'SeedRevealNotOpen' && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { attempt(n + 1) }); return }
+        if (r.ok) d.seedTxs = (d.seedTxs ?? 0) + 1
+        const settled = r.ok || r.error === 'SeedAlreadyRevealed' || r.error === 'SeedRevealClosed' || r.error === 'WrongState' || r.error === 'NotACommitteeDispute'
+        done(settled ? { type: 'seed-revealed' } : { type: 'reveal-seed-failed', reason: r.error })
+        this.onChain(dealId)
+      })
+    }
+    attempt(0)
+  }
+
+  /** A committee's outcome is on chain: recorded, and every slashed member that is up tops its bond back up. */
+  /**
+   * A party closes a dispute nobody ruled on, as a node's lifecycle asks: timeoutMediation for a lone mediator,
+   * finalizeCommittee for a committee whose vote is over (no member finalized it: all of them down, say).
+   */
+  private closeMediation (dealId: string, d: SimDeal, committee: boolean, done: (e: { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }) => void): void {
+    const r = committee ? this.chain({ kind: 'finalizeCommittee', dealId, terms: d.deal }) : this.chain({ kind: 'timeoutMediation', dealId, terms: d.deal })
+    if (r.ok && d.dispute !== undefined) {
+      d.dispute.txs++
+      if (committee && r.settlement !== undefined) this.finalized(d, d.dispute, r.settlement)
+    }
+    done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
+    this.onChain(dealId)
+  }
+
+  private finalized (d: SimDeal, log: DisputeLog, s: CommitteeSettlement): void {
+    const members = log.members
+    log.outcome = s.tally.outcome
+    log.slashes = s.slashes.map(x => ({ account: x.account, amount: x.amount }))
+    log.credits = s.credits.map(x => ({ account: x.account, amount: x.amount }))
+    log.noCase = s.tally.noCase.map(i => members[i])
+    if (s.tally.outcome === 'wrong' && d.wrong) this.metrics.cheats.detected++
+    const cm = this.config.committee
+    for (const x of s.slashes) {
+      const agent = this.agentByAddress.get(x.account.toLowerCase()) as MediatorAgent
+      agent.slashes++
+      agent.slashed += x.amount
+      if (agent.absent || cm === undefined) continue
+      // a mediator that is up bonds again what it lost, out of its deposit (a transaction of its own)
+      this.engine.after(this.config.chainDelay, () => {
+        const short = cm.bond - (this.model.bonds.get(agent.address.toLowerCase())?.amount ?? 0n)
+        const has = depositOf(this.model, agent.address)
+        const amount = short < has ? short : has
+        if (amount > 0n && this.chain({ kind: 'bond', account: agent.address, amount }).ok) agent.topUps++
+        this.eligible = undefined
+      })
+    }
+    this.eligible = undefined
+  }
+
+  /** Each mediator's bond and deposit against what it started with, and how it behaved. */
+  mediatorResults (): Array<{ address: string, kind: 'honest' | 'liar' | 'absent', slashes: number, slashed: bigint, topUps: number, bond: bigint, tokenDelta: bigint }> {
+    const cm = this.config.committee
+    const start = cm === undefined ? 0n : cm.bond + cm.deposit
+    return this.mediatorAgents.map(m => ({
+      address: m.address,
+      kind: m.liar ? 'liar' : m.absent ? 'absent' : 'honest',
+      slashes: m.slashes,
+      slashed: m.slashed,
+      topUps: m.topUps,
+      bond: bondOf(this.model, m.address),
+      tokenDelta: depositOf(this.model, m.address) + bondOf(this.model, m.address) - start
+    }))
   }
 
   // ---------------------------------------------------------------- job creators
@@ -725,14 +999,15 @@ export class MarketSimulation {
       inputs: `{"job":${job.id}}`,
       spec: job.spec,
       maxPrice: job.maxPrice,
-      mediators: this.mediators,
+      mediators: this.namedMediators(),
       target: ZERO,
       timeout: job.timeout,
       auditPpm: c.auditPpm,
       expiry: this.nowBig() + BigInt(c.jobPatience + 60),
       nonce,
-      seedCommit: '0x' + '00'.repeat(32)
+      seedCommit: ''
     }
+    offer.seedCommit = keccak256(simSeedSecret('JobOffer', offer.jobCreator, offer.nonce))
     const a: Attempt = {
       job,
       offer,
@@ -874,7 +1149,7 @@ export class MarketSimulation {
       }
       const slot = cand.live.offer.slot
       const answer = answerProposal({ ownOfferLive: p.schedule.own(cand.live.id, this.nowBig()) !== undefined, slot, dealId, reservationTtlMs: c.reservationTtl * 1000 }, p.capacity)
-      if (answer === 'accept') { p.taken++; this.countersigned(a, deal, dealId, p, slot) }
+      if (answer === 'accept') { p.taken++; this.countersigned(a, deal, dealId, p, slot, cand.live.offer) }
       const back = this.net.directDelay(target, jc, 512)
       if (back < 0) {
         // the reply is lost: the job creator times out (the provider's countersigned deal is never agreed and expires)
@@ -895,12 +1170,12 @@ export class MarketSimulation {
   }
 
   /** The provider countersigned: it records the deal at once and follows it with its lifecycle. */
-  private countersigned (a: Attempt, deal: Deal, dealId: string, p: Provider, slot: number): void {
+  private countersigned (a: Attempt, deal: Deal, dealId: string, p: Provider, slot: number, offer: ResourceOffer): void {
     p.capacity.confirm(dealId)
     const jcRec = this.jcDriver.holder(jobCreatorDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, providerPeer: String(p.node) }, simNowMs(this.engine), this.jcPolicy))
     const d: SimDeal = { jcKnows: false, deal, attempt: a, provider: p, jc: jcRec, wrong: false }
     this.dealStates.set(dealId, d)
-    const rec = countersignedDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, jobCreatorSignature: NO_JOB_SIGNATURE, providerSignature: NO_JOB_SIGNATURE, slot, jobCreatorPeer: String(a.job.jc) }, simNowMs(this.engine))
+    const rec = countersignedDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, jobCreatorSignature: NO_JOB_SIGNATURE, providerSignature: NO_JOB_SIGNATURE, slot, jobCreatorPeer: String(a.job.jc), offer }, simNowMs(this.engine))
     const h = this.providerDriver.holder(rec)
     p.deals.set(dealId, h)
     this.providerDriver.step(h)
@@ -981,19 +1256,21 @@ export class MarketSimulation {
         return
       }
       case 'hand-off': this.handOff(d.attempt.job.jc, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'reveal-seed': {
+        const job = rec.job.value
+        this.revealSeed(d, rec.dealId, { provider: false, secret: simSeedSecret('JobOffer', job.jobCreator, job.nonce), commit: job.seedCommit }, done)
+        return
+      }
       case 'challenge':
         this.engine.after(c.chainDelay, () => {
           const r = this.chain({ kind: 'challenge', caller: d.deal.jobCreator, dealId: rec.dealId, terms: d.deal })
+          if (r.ok) this.metrics.challenges++
           done(r.ok ? { type: 'challenge-sent' } : { type: 'challenge-failed', reason: r.error })
           this.onChain(rec.dealId)
         })
         return
       case 'timeout-mediation':
-        this.engine.after(c.chainDelay, () => {
-          const r = this.chain({ kind: 'timeoutMediation', dealId: rec.dealId, terms: d.deal })
-          done(r.ok ? { type: 'mediation-timed-out' } : { type: 'timeout-mediation-failed', reason: r.error })
-          this.onChain(rec.dealId)
-        })
+        this.engine.after(c.chainDelay, () => { this.closeMediation(rec.dealId, d, a.committee, done) })
     }
   }
 
@@ -1076,7 +1353,7 @@ export class MarketSimulation {
 
   /** Lifecycle steps taken by every role's step function (how much of the run is the shared core). */
   lifecycleSteps (): { provider: number, jobCreator: number, mediator: number } {
-    return { provider: this.providerDriver.steps, jobCreator: this.jcDriver.steps, mediator: this.mediatorDriver.steps }
+    return { provider: this.providerDriver.steps, jobCreator: this.jcDriver.steps, mediator: this.mediatorAgents.reduce((n, m) => n + m.driver.steps, 0) }
   }
 
   dealStateCounts (): Record<string, number> {
@@ -1110,4 +1387,20 @@ function assignRoles (c: MarketConfig): Role[] {
   for (let k = 0; k < nRp; k++) roles[i++] = 'rp'
   while (i < c.nodes) roles[i++] = 'jc'
   return roles
+}
+
+/** Seconds between the simulated chain's blocks (an L2's 2 s): a committee dispute's seed phase lasts 256 of them at most. */
+const SIM_BLOCK_SECONDS = 2
+
+/** A simulated block's hash: fixed per block number (the draw reads the dispute block's). */
+function simBlockHash (n: number): string {
+  return keccak256(toUtf8Bytes(`sim block ${n}`))
+}
+
+/**
+ * The seed secret a simulated party's offer commits to: fixed by the offer (the node derives it from its key and the
+ * offer the same way, protocols/settlement/seed.ts), so the party can reveal it later without storing it.
+ */
+function simSeedSecret (kind: 'JobOffer' | 'ResourceOffer', party: string, nonce: bigint, slot = 0): string {
+  return keccak256(toUtf8Bytes(`sim seed ${kind} ${party.toLowerCase()} ${nonce} ${slot}`))
 }

@@ -71,6 +71,74 @@ export class Metrics {
     this.config = config
   }
 
+  /**
+   * Every dispute (audit or challenge) and how it ended: by one mediator or by a committee (docs/mediation.md,
+   * "Committees"). A wrong verdict is one against the truth (a wrong result upheld, a good one refunded); a result
+   * that stood unjudged (no verdict in time, or no quorum) is counted apart, and how often it was a wrong one.
+   */
+  disputes (sim: MarketSimulation): Record<string, unknown> {
+    const c = this.config
+    const logs = sim.disputeLogs
+    const ended = logs.filter(l => l.state !== undefined)
+    const states: Record<string, number> = {}
+    const sizes: Record<string, number> = {}
+    const outcomes: Record<string, number> = {}
+    let wrongVerdicts = 0
+    let unjudged = 0
+    let wrongStood = 0
+    let fees = 0n
+    let reruns = 0
+    let txs = 0
+    let noCase = 0
+    const slashes = { count: 0, wei: 0n, honest: 0, liar: 0, absent: 0 }
+    const kindOf = new Map(sim.mediatorAgents.map(m => [m.address.toLowerCase(), m.liar ? 'liar' : m.absent ? 'absent' : 'honest'] as const))
+    const durations: number[] = []
+    for (const l of logs) {
+      sizes[l.members.length] = (sizes[l.members.length] ?? 0) + 1
+      reruns += l.reruns
+      txs += l.txs
+      for (const s of l.slashes ?? []) { slashes.count++; slashes.wei += s.amount; slashes[kindOf.get(s.account.toLowerCase()) ?? 'honest']++ }
+      noCase += l.noCase?.length ?? 0
+      if (l.outcome !== undefined) outcomes[l.outcome] = (outcomes[l.outcome] ?? 0) + 1
+      if (l.state === undefined || l.endedAt === undefined) continue
+      states[l.state] = (states[l.state] ?? 0) + 1
+      durations.push(l.endedAt - l.at)
+      if ((l.state === 'MediatedCorrect' && l.wrongResult) || (l.state === 'MediatedWrong' && !l.wrongResult)) wrongVerdicts++
+      if (l.state === 'MediatedCorrect' || l.state === 'MediatedWrong') fees += sim.terms.get(l.dealId)?.mediationFee ?? 0n
+      if (l.state === 'TimedOutMediation') { unjudged++; if (l.wrongResult) wrongStood++ }
+    }
+    const n = Math.max(1, ended.length)
+    durations.sort((a, b) => a - b)
+    const cm = c.committee
+    const committees = logs.some(l => l.committee)
+    return {
+      judgedBy: committees ? `committees (size ${cm?.rules.size ?? 1} wanted, drawn from each deal's mediators)` : 'one drawn mediator',
+      count: logs.length,
+      ended: ended.length,
+      open: logs.length - ended.length,
+      membersPerDispute: sizes,
+      states,
+      committeeOutcomes: outcomes,
+      wrongVerdicts,
+      wrongVerdictRate: ended.length === 0 ? 0 : round(wrongVerdicts / ended.length),
+      unjudged,
+      wrongResultsStood: wrongStood,
+      noCaseVotes: noCase,
+      slashedBonds: { count: slashes.count, LP: toLP(slashes.wei), ofHonest: slashes.honest, ofLiars: slashes.liar, ofAbsent: slashes.absent },
+      // what one dispute costs: the fee its job creator paid for a verdict, the re-runs its mediators did, the bonds lost
+      costPerDispute: {
+        feeLP: round(Number(fees) / LP / n, 6),
+        reruns: round(reruns / n, 3),
+        rerunCostLP: round(Number(this.mediatorCosts) / LP / n, 6),
+        slashedLP: round(Number(slashes.wei) / LP / n, 6),
+        transactions: round(txs / n, 3)
+      },
+      durationS: { p50: round(quantile(durations, 0.5), 3), max: durations.length === 0 ? 0 : round(durations[durations.length - 1], 3), limit: cm !== undefined && cm.rules.size > 1 ? cm.rules.commitWindow + cm.rules.revealWindow : c.mediateTimeout },
+      ...(cm !== undefined ? { rules: { size: cm.rules.size, commitWindow: cm.rules.commitWindow, revealWindow: cm.rules.revealWindow, minBondLP: toLP(cm.rules.minBond), slashLP: toLP(cm.rules.slash), bondLP: toLP(cm.bond) } } : {}),
+      mediators: sim.mediatorResults().map(m => ({ address: m.address, kind: m.kind, slashes: m.slashes, slashedLP: toLP(m.slashed), topUps: m.topUps, bondLP: toLP(m.bond), tokenDeltaLP: toLP(m.tokenDelta) }))
+    }
+  }
+
   recordMatch (t: number, latency: number, crossSide: boolean, cut: boolean, healed: boolean): void {
     this.matchLatencies.push(latency)
     this.matchTimes.push(t)
@@ -140,6 +208,7 @@ export class Metrics {
       tokens: { conserved: this.conservationViolations === 0, checks: this.conservationChecks },
       providers: { honest: group(false), cheaters: group(true) },
       audits: { auditPpm: c.auditPpm, audits: this.audits, challenges: this.challenges, mediatorCostsLP: toLP(this.mediatorCosts) },
+      disputes: this.disputes(sim),
       cheats: { ...this.cheats, detectionRate: this.cheats.submitted === 0 ? 0 : round(this.cheats.detected / this.cheats.submitted) },
       churn: { ...this.churn, timeoutsRefunded: this.timeoutsRefunded },
       partition: { events: this.partitionEvents, crossSideMatchesWhileCut: this.crossSideMatches, crossSideMatchesAfterHeal: this.crossSideAfterHeal },

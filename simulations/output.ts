@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cdfPoints, lineChart } from './plots.ts'
-import { quantile } from './metrics.ts'
+import { quantile, round } from './metrics.ts'
 import type { ScenarioResult } from './scenarios.ts'
 import type { RewardsScenarioResult } from './rewards.ts'
 import type { CollusionResult } from './collusion.ts'
@@ -56,9 +56,9 @@ function rewardsTable (r: ScenarioResult): string[] {
 
 function rewardsLevel (x: RewardsScenarioResult): string[] {
   const lines = [`${x.epochs} epochs of ${x.rounds} canary rounds; roots ${x.roots.map(h => h.slice(0, 10)).join(', ')}; distributed ${x.totalsLP.join(' + ')} LP.`, '',
-    '| strategy | machines | identities | canaries passed / failed | paid deals counted | slashed | rewards LP | payments LP | costs LP | income / machine / epoch LP | per 1,000 units LP | banned at end |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|']
-  for (const s of x.strategies) lines.push(`| ${s.strategy} | ${s.machines} | ${s.identities} | ${s.canaries.passed} / ${s.canaries.failed} | ${s.paidDeals} | ${s.slashed} | ${s.rewardsLP} | ${s.paymentsLP} | ${s.costsLP} | ${s.incomePerMachineLP} | ${s.incomePerKiloUnitLP} | ${s.bannedAtEnd} |`)
+    '| strategy | machines | identities | canaries passed / failed (declined) | races tolerated | paid deals counted | slashed | rewards LP | payments LP | costs LP | income / machine / epoch LP | per 1,000 units LP | banned at end |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+  for (const s of x.strategies) lines.push(`| ${s.strategy} | ${s.machines} | ${s.identities} | ${s.canaries.passed} / ${s.canaries.failed} (${s.canaries.declined}) | ${s.canaries.racesTolerated} | ${s.paidDeals} | ${s.slashed} | ${s.rewardsLP} | ${s.paymentsLP} | ${s.costsLP} | ${s.incomePerMachineLP} | ${s.incomePerKiloUnitLP} | ${s.bannedAtEnd} |`)
   lines.push('', `Highest income per unit of resource: **${x.best}**${x.honestEarnsMost ? ' (honest work earns most)' : ' — honest work does NOT earn most'}.`)
   return lines
 }
@@ -90,6 +90,39 @@ function collusionReport (r: ScenarioResult, files: string[]): string[] {
     '|---|---|---|---|---|---|---|---|---|']
   for (const p of c.points) lines.push(`| ${p.size} | ${Math.round(p.fraction * 100)} % (${p.colluders}) | ${p.wrongVerdict} | ${p.wrongVerdictExact} | ${p.noQuorum} | ${p.feeLP} | ${p.transactions} | ${p.honestSlashedLP} | ${p.colluderGainLP} |`)
   lines.push('', '## Files', '', ...files.map(f => `- ${f}`), '')
+  return lines
+}
+
+/** One side of the disputes table: how a run's disputes were judged and what they cost. */
+function disputeRow (name: string, d: Record<string, any>): string {
+  const c = d.costPerDispute
+  const b = d.slashedBonds
+  return `| ${name} | ${d.ended} | ${d.wrongVerdicts} (${round(d.wrongVerdictRate * 100, 2)} %) | ${d.unjudged} (${d.wrongResultsStood} wrong) | ${b.count} (${b.LP} LP: ${b.ofHonest} honest, ${b.ofLiars} liars, ${b.ofAbsent} absent) | ${c.feeLP} | ${c.reruns} (${c.rerunCostLP} LP) | ${c.slashedLP} | ${c.transactions} | ${d.durationS.max} |`
+}
+
+/** The disputes of a market run (audits and challenges), judged by one mediator or by committees. */
+function disputesSection (r: ScenarioResult): string[] {
+  const d = (r.summary as Record<string, any>).disputes as Record<string, any> | undefined
+  if (d === undefined || d.count === 0) return []
+  const a = r.analysis as Record<string, any> | undefined
+  const committees = a?.committeeSize !== undefined
+  const lines = ['## Disputes', '', `Judged by ${String(d.judgedBy)}${d.rules !== undefined && d.rules.size > 1 ? ` (commit ${String(d.rules.commitWindow)} s, reveal ${String(d.rules.revealWindow)} s, bond ${String(d.rules.bondLP)} LP, minimum ${String(d.rules.minBondLP)} LP, slash ${String(d.rules.slashLP)} LP)` : ''}. ` +
+    'A wrong verdict goes against the truth (a wrong result upheld, a good one refunded); an unjudged dispute let the result stand (no verdict in time, or no quorum). Cost per dispute: the fee paid for a verdict, the re-runs, the bonds slashed, the transactions of mediators and parties.', '',
+    '| judged by | disputes | wrong verdicts | unjudged (of them wrong) | bonds slashed | fee LP | re-runs (cost) | slashed LP | transactions | longest (s) |',
+    '|---|---|---|---|---|---|---|---|---|---|']
+  if (committees) {
+    lines.push(disputeRow(`committees of ${String(a?.committeeSize)}`, d))
+    const one = (r.summary as Record<string, any>).committeeAnalysis?.oneMediator as Record<string, any> | undefined
+    if (one !== undefined) lines.push(`| one mediator (same seed) | ${one.disputes} | ${one.wrongVerdicts} (${round(one.wrongVerdictRate * 100, 2)} %) | ${one.unjudged} (${one.wrongResultsStood} wrong) | ${one.slashedBonds.count} | ${one.costPerDispute.feeLP} | ${one.costPerDispute.reruns} (${one.costPerDispute.rerunCostLP} LP) | ${one.costPerDispute.slashedLP} | ${one.costPerDispute.transactions} | ${one.longestDisputeS} |`)
+  } else {
+    lines.push(disputeRow(d.committeeOutcomes !== undefined && Object.keys(d.committeeOutcomes).length > 0 ? 'committees' : 'one mediator', d))
+  }
+  const ms = d.mediators as Array<Record<string, any>>
+  if (ms.some(m => m.kind !== 'honest' || m.slashes > 0)) {
+    lines.push('', '| mediator | kind | slashed (LP) | top-ups | bond at end LP | token change LP |', '|---|---|---|---|---|---|')
+    for (const m of ms) lines.push(`| ${String(m.address)} | ${String(m.kind)} | ${m.slashes} (${m.slashedLP}) | ${m.topUps} | ${m.bondLP} | ${m.tokenDeltaLP} |`)
+  }
+  lines.push('')
   return lines
 }
 
@@ -128,6 +161,7 @@ export function reportMarkdown (r: ScenarioResult, files: string[]): string {
       lines.push('')
     }
   }
+  lines.push(...disputesSection(r))
   if (r.analysis !== undefined) {
     lines.push('## Analysis', '', '```json', toJson(r.analysis), '```', '')
   }
@@ -164,7 +198,7 @@ export function textSummary (r: ScenarioResult): string {
   }
   if (r.scenario === 'rewards') {
     return (s.rewards as RewardsScenarioResult[]).flatMap(x => [`scenario rewards: ${x.demand} real jobs per machine per epoch, ${x.epochs} epochs, ${x.rounds} canary rounds each, seed ${s.seed as number}`,
-      ...x.strategies.map(t => `  ${t.strategy.padEnd(9)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),
+      ...x.strategies.map(t => `  ${t.strategy.padEnd(13)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}${t.canaries.declined > 0 ? ` (${t.canaries.declined} declined)` : ''}${t.canaries.racesTolerated > 0 ? ` (${t.canaries.racesTolerated} races tolerated)` : ''}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),
       `  highest income per unit of resource: ${x.best}${x.honestEarnsMost ? ' (honest work earns most)' : ' — honest work does NOT earn most'}`]).join('\n')
   }
   const out = [
@@ -179,7 +213,16 @@ export function textSummary (r: ScenarioResult): string {
     out.push(`  at p = ${s.audits.auditPpm / 1e6}: cheater ${s.providers.cheaters.profitPerDealLP} LP/deal, honest ${s.providers.honest.profitPerDealLP} LP/deal, detection rate ${s.cheats.detectionRate}`)
     for (const p of r.sweep ?? []) out.push(`    p=${p.p.toFixed(3)}  cheater ${p.cheaterProfitPerDealLP.toFixed(3)}  honest ${p.honestProfitPerDealLP.toFixed(3)} LP/deal (expected ${p.expectedCheaterLP.toFixed(3)} / ${p.expectedHonestLP.toFixed(3)})`)
   }
+  const d = s.disputes as Record<string, any> | undefined
+  if (d !== undefined && d.count > 0) {
+    out.push(`  disputes: ${d.ended} judged by ${String(d.judgedBy)}: ${d.wrongVerdicts} wrong verdicts (${round(d.wrongVerdictRate * 100, 2)} %), ${d.unjudged} unjudged (${d.wrongResultsStood} of them wrong results), ${d.slashedBonds.count} bonds slashed (${d.slashedBonds.LP} LP); per dispute: fee ${d.costPerDispute.feeLP} LP, ${d.costPerDispute.reruns} re-runs, ${d.costPerDispute.transactions} transactions`)
+  }
   if (r.scenario === 'churn') out.push(`  churn: ${s.churn.left} departures, ${s.churn.jobsInterrupted} jobs interrupted, ${s.churn.timeoutsRefunded} result timeouts refunded`)
-  if (r.analysis !== undefined) out.push(`  analysis: ${JSON.stringify(r.analysis)}`)
+  const one = (r.analysis as Record<string, any> | undefined)?.oneMediator as Record<string, any> | undefined
+  if (r.scenario === 'committees' && one !== undefined) {
+    out.push(`  one mediator per dispute (same seed): ${one.disputes} disputes, ${one.wrongVerdicts} wrong verdicts (${round(one.wrongVerdictRate * 100, 2)} %), ${one.unjudged} unjudged (${one.wrongResultsStood} of them wrong results); per dispute: fee ${one.costPerDispute.feeLP} LP, ${one.costPerDispute.reruns} re-runs, ${one.costPerDispute.transactions} transactions`)
+  } else if (r.analysis !== undefined) {
+    out.push(`  analysis: ${JSON.stringify(r.analysis)}`)
+  }
   return out.join('\n')
 }

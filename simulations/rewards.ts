@@ -12,11 +12,20 @@
 // Strategies (each on `machinesPer` machines of MACHINE units, four slots each):
 //   honest    one identity; real jobs from many job creators, answered correctly
 //   idle      one identity, online, answering canaries, but no demand (priced out): uptime alone
-//   sybil     one machine split into SYBIL_IDENTITIES identities, each offering the whole machine's four slots
+//   sybil     one machine split into SYBIL_IDENTITIES identities, each offering the whole machine's four slots; the
+//             canaries its machine cannot run it agrees to and lets time out
+//   sybil-decline  the same identities, but it declines (NO_CAPACITY) the canaries its machine cannot run instead:
+//             no deal, so no collateral lost — while its offers still show those slots free, which the validator
+//             judges a false claim of capacity (canary.ts, judgeNoDeal): a failed canary, and the key banned for it
 //   cheater   one identity that answers canaries correctly (it cannot tell them apart) but returns junk on real jobs
 //   colluder  a cartel: its providers and its own job creator keys (COLLUDER_CREATORS) fake paid jobs among
 //             themselves at the highest counted price and the lowest counted audit rate; real demand as honest
 //   overclaim one identity announcing ten times its machine's slots
+//
+// Races: at each census a real job may take a slot of a machine between the offer the validator planned on and its
+// proposal (`raceRate`); a provider that offers only its free slots withdraws that offer and declines the canary,
+// which the validator tolerates once a round and `raceAllowance` times an epoch per provider (judgeNoDeal). `judgeDeclines: false`
+// runs the validator as it was before (every canary with no deal an Unreachable failure, a lone one only demoting).
 //
 // Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
 // paid by the validator like any job) − costs (gas of faked deals; collateral the Market gives the job creator when a
@@ -28,13 +37,13 @@ import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
 import {
   planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
-  type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue
+  judgeNoDeal, defaultDeclineRule, type DeclineRule, type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue
 } from '../protocols/incentives/index.ts'
 import { DealState, payoutsOf, type DealTerms } from '../protocols/settlement/index.ts'
 import { ReputationBook } from '../core/reputation/index.ts'
 import { BanList } from '../core/policy/ban.ts'
 
-export const STRATEGIES = ['honest', 'idle', 'sybil', 'cheater', 'colluder', 'overclaim'] as const
+export const STRATEGIES = ['honest', 'idle', 'sybil', 'sybil-decline', 'cheater', 'colluder', 'overclaim'] as const
 export type Strategy = typeof STRATEGIES[number]
 
 const LP = 10n ** 18n
@@ -59,13 +68,26 @@ export interface RewardsScenarioOptions {
   rules?: RewardRules
   /** the validator's round options (default: defaultRoundOptions) */
   round?: typeof defaultRoundOptions
+  /** chance (ppm) that a real job takes one of a machine's slots between the census offer and the canary (default 50,000: pessimistic — at 200 jobs a machine a day, a job lands in a given few seconds about 1 % of the time) */
+  raceRate?: number
+  /** races the validator tolerates per provider per epoch (default defaultDeclineRule) */
+  declineRule?: DeclineRule
+  /** false: the validator before declines were judged — every canary without a deal an Unreachable failure, recorded
+   * in its ban list as one failed dial (demoted, banned at the second) (default true) */
+  judgeDeclines?: boolean
+  /** the sybil-decline machine withdraws the offer of each slot it cannot run before declining, to pass it off as a
+   * race (default false) */
+  sybilWithdraws?: boolean
 }
 
 export interface StrategyReport {
   strategy: Strategy
   machines: number
   identities: number
-  canaries: { passed: number, failed: number }
+  /** failed includes declined: canaries that made no deal, judged a false claim of capacity (declined while the
+   * slot's offer still showed it free, or withdrawn beyond the race allowance); racesTolerated: canaries whose slot
+   * a real job took first, within the allowance (no report) */
+  canaries: { passed: number, failed: number, declined: number, racesTolerated: number }
   paidDeals: number
   slashed: number
   rewardsLP: number
@@ -115,6 +137,10 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const rounds = o.rounds ?? 4
   const demand = o.demand ?? 40
   const fakeDeals = o.fakeDeals ?? 200
+  const raceRate = o.raceRate ?? 50_000
+  const declineRule = o.declineRule ?? defaultDeclineRule
+  const judgeDeclines = o.judgeDeclines ?? true
+  const sybilLike = (s: Strategy): boolean => s === 'sybil' || s === 'sybil-decline'
   const price = LP
   const collateral = 2n * LP
   /** locked by the job creator for a mediator; returned unless a mediator decides the deal */
@@ -126,7 +152,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   let machine = 0
   for (const s of STRATEGIES) {
     for (let m = 0; m < machinesPer; m++, machine++) {
-      const n = s === 'sybil' ? SYBIL_IDENTITIES : 1
+      const n = sybilLike(s) ? SYBIL_IDENTITIES : 1
       for (let nth = 0; nth < n; nth++) identities.push({ address: addressOf(s, identities.length).toLowerCase(), strategy: s, machine, k: m, nth, slots: s === 'overclaim' ? SLOTS * 10 : SLOTS })
     }
   }
@@ -140,9 +166,11 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   // one is sent no more until the epoch ends) — the node's Validator does the same with its own BanList
   const EPOCH_MS = 86_400_000
   const validatorBans = new BanList({ ttlMs: EPOCH_MS }, book)
+  // …and its longer memory of keys that declined a canary while their offer showed the slot free (judgeNoDeal)
+  const capacityBans = new BanList({ ttlMs: declineRule.banEpochs * EPOCH_MS })
   const validator = new Wallet('0x' + '77'.repeat(32)).address.toLowerCase()
-  const acc = new Map<Strategy, { passed: number, failed: number, paid: number, slashed: number, rewards: bigint, payments: bigint, costs: bigint }>()
-  for (const s of STRATEGIES) acc.set(s, { passed: 0, failed: 0, paid: 0, slashed: 0, rewards: 0n, payments: 0n, costs: 0n })
+  const acc = new Map<Strategy, { passed: number, failed: number, declined: number, races: number, paid: number, slashed: number, rewards: bigint, payments: bigint, costs: bigint }>()
+  for (const s of STRATEGIES) acc.set(s, { passed: 0, failed: 0, declined: 0, races: 0, paid: 0, slashed: 0, rewards: 0n, payments: 0n, costs: 0n })
   // who owns each account: the providers' identities and the cartel's job creator keys (real job creators, the
   // validator and mediators belong to no strategy)
   const owner = new Map<string, Strategy>(identities.map(i => [i.address, i.strategy]))
@@ -175,6 +203,8 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
     const deals: DealOutcome[] = []
     const canaries: CanaryRecord[] = []
     const canaryDeals = new Map<string, DealParties>()
+    /** the validator's count of tolerated races per provider this epoch */
+    const races = new Map<string, number>()
     // ---- real demand: the job creators' share of jobs for each machine they would use (its identities not banned;
     // demoted ones only when no machine is in good standing) — the same for every such machine: `demand` each, and
     // an equal share, rounded down, of the jobs of machines they refuse. Demand goes to machines, not identities:
@@ -221,14 +251,21 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       // each machine is busy with real jobs part of the time: 0–2 of its four slots at the round's moment. An honest
       // provider withdraws the offers of busy slots; a Sybil identity or an overclaimer offers what it claims.
       const busy = new Map<number, number>()
-      for (const i of identities) if (i.nth === 0) busy.set(i.machine, stream('busy', epoch, r, i.k).int(3))
+      // a machine whose slot a real job takes between the census offer and the canary's proposal (not an idle one:
+      // no demand reaches it)
+      const raced = new Set<number>()
+      for (const i of identities) {
+        if (i.nth !== 0) continue
+        busy.set(i.machine, stream('busy', epoch, r, i.k).int(3))
+        if (i.strategy !== 'idle' && stream('race', epoch, r, i.k).int(1_000_000) < raceRate) raced.add(i.machine)
+      }
       const roundAt = epoch * EPOCH_MS + Math.floor((r + 0.5) * EPOCH_MS / rounds)
       // the validator's planner (each provider's canaries drawn from its machine's stream) over every live slot;
       // it skips providers its reputation book bans (the same standing job creators use)
       const planned: PlannedCanary[] = []
       for (const i of identities) {
-        if (validatorBans.standing(i.address, roundAt) === 'banned') continue
-        const offered = i.strategy === 'sybil' || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
+        if (validatorBans.standing(i.address, roundAt) === 'banned' || capacityBans.banned(i.address, roundAt)) continue
+        const offered = sybilLike(i.strategy) || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
         const targets: CanaryTarget[] = []
         for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
         planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, o.round ?? defaultRoundOptions))
@@ -236,12 +273,41 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       planned.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
       // a canary runs when its machine has the CPU free at the round's moment (real jobs hold their slots' CPU)
       const free = new Map<number, number>()
+      /** the validator's count of tolerated races per provider this round */
+      const roundRaces = new Map<string, number>()
       for (const c of planned) {
         const who = byAddress.get(c.provider.toLowerCase())!
-        if (!free.has(who.machine)) free.set(who.machine, SLOT.cpu * (SLOTS - (who.strategy === 'idle' ? 0 : busy.get(who.machine) as number)))
+        const a = acc.get(who.strategy)!
+        // a race: the real job takes a slot's CPU; a provider offering only free slots withdraws the slot's offer
+        // (the first canary planned on that machine's slots) and declines its canary — the validator's book shows
+        // the slot busy when the canary gives up
+        let withdrawn = false
+        if (!free.has(who.machine)) {
+          free.set(who.machine, SLOT.cpu * (SLOTS - (who.strategy === 'idle' ? 0 : busy.get(who.machine) as number) - (raced.has(who.machine) ? 1 : 0)))
+          withdrawn = raced.has(who.machine) && !sybilLike(who.strategy) && who.strategy !== 'overclaim'
+        }
         const cpu = (free.get(who.machine) as number)
         const template = defaultCanaryTemplates.find(t => t.module === c.module)
         const need = template?.cpu ?? 500
+        // no deal: a race (the slot's offer withdrawn), or a sybil-decline machine that cannot run it: it declines
+        // NO_CAPACITY with its offer still showing the slot free — or, with `sybilWithdraws`, withdraws the offer
+        // first and passes the decline off as a race
+        const declines = cpu < need && who.strategy === 'sybil-decline'
+        if (declines && o.sybilWithdraws === true) withdrawn = true
+        if (withdrawn || declines) {
+          const seen = { round: roundRaces.get(who.address) ?? 0, epoch: races.get(who.address) ?? 0 }
+          const verdict = judgeDeclines ? judgeNoDeal(!withdrawn, seen, declineRule) : 'declined'
+          if (verdict === 'race') { roundRaces.set(who.address, seen.round + 1); races.set(who.address, seen.epoch + 1); a.races++; continue }
+          // a failed canary with no deal: reported as outcome Unreachable (no collateral: no deal); no canaries for
+          // banEpochs (declined) or for the rest of the epoch (a race beyond the allowance); before declines were
+          // judged, a lone one only demoted it
+          canaries.push({ reportId: nextDeal(), epoch, provider: who.address, validator, dealId: '0x' + '0'.repeat(64), outcome: CanaryOutcome.Unreachable, units: c.units, observedAt: 0 })
+          a.failed++
+          a.declined++
+          if (verdict === 'declined' && judgeDeclines) capacityBans.record(who.address, 'false-capacity', roundAt)
+          else validatorBans.record(who.address, judgeDeclines ? 'false-capacity' : 'unreachable', roundAt)
+          continue
+        }
         let outcome: CanaryOutcomeValue
         if (cpu < need) outcome = CanaryOutcome.NoResult // the machine cannot run it at this moment: it times out
         else { free.set(who.machine, cpu - need); outcome = CanaryOutcome.Passed }
@@ -249,7 +315,6 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         canaryDeals.set(id, { provider: who.address, jobCreator: validator })
         canaries.push({ reportId: nextDeal(), epoch, provider: who.address, validator, dealId: id, outcome, units: c.units, observedAt: 0 })
         deals.push({ dealId: id, provider: who.address, jobCreator: validator, price, auditPpm: c.auditPpm, audited: false, challenged: false, state: outcome === CanaryOutcome.Passed ? 'Settled' : 'TimedOutResult', closedBlock: 0 })
-        const a = acc.get(who.strategy)!
         if (outcome === CanaryOutcome.Passed) a.passed++
         else { a.failed++; validatorBans.record(who.address, 'no-result', roundAt) }
       }
@@ -285,7 +350,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       strategy: s,
       machines,
       identities: ids.length,
-      canaries: { passed: a.passed, failed: a.failed },
+      canaries: { passed: a.passed, failed: a.failed, declined: a.declined, racesTolerated: a.races },
       paidDeals: a.paid,
       slashed: a.slashed,
       rewardsLP: lp(a.rewards),

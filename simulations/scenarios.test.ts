@@ -1,5 +1,6 @@
 // Small versions of every scenario, asserting the invariants on the real protocol core they drive.
 import test from 'ava'
+import type { StrategyReport } from './rewards.ts'
 import { runScenario, runMarket, scenarioConfig, thresholdFor } from './scenarios.ts'
 import { toJson, metricsOf } from './output.ts'
 
@@ -108,12 +109,19 @@ test('rewards: every farming strategy is performed and honest work earns strictl
       const by = Object.fromEntries(r.strategies.map(s => [s.strategy, s]))
       const honest = by.honest.incomePerKiloUnitLP
       // strictly below: a Sybil machine or an overclaimer forfeits its collateral on every canary it lets time out; a
-      // cheater its collateral and its epoch when audited; idle uptime earns canaries only; a cartel's faked deals
-      // add nothing once real work fills the paid cap, and cost their gas (docs/incentives.md gives the figures)
+      // Sybil machine that declines them instead is judged to claim capacity it does not have, and its keys are sent
+      // no canaries for a while; a cheater its collateral and its epoch when audited; idle uptime earns canaries
+      // only; a cartel's faked deals add nothing once real work fills the paid cap, and cost their gas
+      // (docs/incentives.md gives the figures)
       for (const s of r.strategies) if (s.strategy !== 'honest') t.true(s.incomePerKiloUnitLP < honest, `${s.strategy} at demand ${demand}, seed ${seed}: ${s.incomePerKiloUnitLP} vs honest ${honest}`)
       t.is(r.best, 'honest')
       t.true(r.honestEarnsMost)
-      t.is(by.honest.canaries.failed, 0, 'an honest machine answers every canary sent to its free slots')
+      // an honest machine answers every canary sent to its free slots, and the races it loses (a real job took the
+      // slot first) are tolerated — once a round, twice an epoch: at seed 8 one machine meets a third race in one
+      // epoch (about 1 machine-epoch in 2,000 at the scenario's pessimistic 5 % a round), which is judged a decline
+      t.true(by.honest.canaries.failed <= (seed === 8 ? 1 : 0), `seed ${seed}: ${by.honest.canaries.failed} honest canaries failed`)
+      t.is(by.honest.canaries.failed, by.honest.canaries.declined)
+      t.true(by.honest.canaries.racesTolerated > 0)
       // idle uptime: canaries only, far below work
       t.true(by.idle.incomePerKiloUnitLP < honest / 3)
       t.is(by.idle.paidDeals, 0)
@@ -121,6 +129,13 @@ test('rewards: every farming strategy is performed and honest work earns strictl
       t.true(by.sybil.canaries.failed > 0)
       t.true(by.sybil.rewardsLP < by.honest.rewardsLP)
       t.true(by.sybil.costsLP > 0, 'the collateral of the canaries it let time out')
+      // a Sybil machine that declines what it cannot run: no collateral lost, but each decline is a failed canary on
+      // the signed record, and the key is sent no canaries for banEpochs epochs
+      const decline = by['sybil-decline']
+      t.true(decline.canaries.declined > 0 && decline.canaries.declined === decline.canaries.failed)
+      t.is(decline.costsLP, 0)
+      t.true(decline.rewardsLP < by.honest.rewardsLP)
+      t.true(decline.incomePerKiloUnitLP < honest, `sybil-decline at demand ${demand}, seed ${seed}`)
       // overclaiming slots: the census asks for all of them at once
       t.true(by.overclaim.canaries.failed > 0)
       t.is(by.overclaim.rewardsLP, 0)
@@ -134,6 +149,33 @@ test('rewards: every farming strategy is performed and honest work earns strictl
       t.true(by.colluder.rewardsLP <= by.honest.rewardsLP)
       t.is(r.roots.length, 4)
       if (seed === 3) t.deepEqual(runRewardsScenario({ seed: 3, epochs: 4, demand }).roots, r.roots, 'the same facts give the same roots')
+    }
+  }
+})
+
+test('rewards: a Sybil machine that declines the canaries it cannot run out-earned honest work while the validator took a decline for a failed dial; judged as a false claim of capacity it earns less at every seed, and races cost honest work little', async t => {
+  const { runRewardsScenario } = await import('./rewards.ts')
+  for (const demand of [40, 200]) {
+    for (const seed of [1, 2, 4, 6, 8]) {
+      const run = (o: object): Record<string, StrategyReport> => Object.fromEntries(runRewardsScenario({ seed, epochs: 5, demand, ...o }).strategies.map(s => [s.strategy, s]))
+      const before = run({ judgeDeclines: false })
+      const after = run({})
+      t.true(before['sybil-decline'].incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP, `before, demand ${demand}, seed ${seed}: the hole docs/incentives.md stated`)
+      t.true(after['sybil-decline'].incomePerKiloUnitLP < after.honest.incomePerKiloUnitLP, `after, demand ${demand}, seed ${seed}`)
+      // its keys that declined are sent no canaries for banEpochs: it passes fewer than before
+      t.true(after['sybil-decline'].canaries.passed < before['sybil-decline'].canaries.passed)
+      // withdrawing each slot before declining, to pass it off as a race, gets one race a key a round tolerated: it
+      // earns less than declining did before, but not always less than honest work (docs/incentives.md, Limits)
+      const withdrawing = run({ sybilWithdraws: true })['sybil-decline']
+      t.true(withdrawing.incomePerKiloUnitLP < before['sybil-decline'].incomePerKiloUnitLP, `withdrawing, demand ${demand}, seed ${seed}`)
+      t.true(withdrawing.canaries.racesTolerated > 0 && withdrawing.canaries.declined > 0)
+      // before, every race was a failed canary; now (within the allowance) none is, and honest work earns more
+      t.true(before.honest.canaries.failed > after.honest.canaries.failed)
+      t.true(after.honest.incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP)
+      // against no race at all: a race costs an honest machine the canary the real job took, under one percent,
+      // unless it meets a third race in an epoch (seed 8)
+      const calm = run({ raceRate: 0 }).honest.incomePerKiloUnitLP
+      if (after.honest.canaries.failed === 0) t.true(calm - after.honest.incomePerKiloUnitLP < calm * 0.01, `seed ${seed}: ${after.honest.incomePerKiloUnitLP} vs ${calm}`)
     }
   }
 })

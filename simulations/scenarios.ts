@@ -1,5 +1,5 @@
 // The named scenarios: each is a MarketConfig tweak plus what to report about it.
-import { defaultMarketConfig, type MarketConfig } from './config.ts'
+import { defaultCommitteeConfig, defaultMarketConfig, type MarketConfig } from './config.ts'
 import { MarketSimulation, addressOf, EPOCH } from './market.ts'
 import { JunkSpammer } from './spam.ts'
 import { auditThreshold, type AuditThreshold } from './audit-threshold.ts'
@@ -34,6 +34,15 @@ export interface ScenarioOptions {
   auditProbability?: number
   /** cheaters: audit probabilities to sweep (default: a grid across the derived thresholds); [] for none */
   sweep?: number[]
+  /**
+   * The size of the committee that judges each dispute (odd, 1–9; docs/mediation.md, "Committees"). Unset: one
+   * mediator per dispute, as before, except in the committees scenario (3). Set: the Market gets committee rules
+   * (simulations/config.ts defaultCommitteeConfig) and its mediators bond.
+   */
+  committeeSize?: number
+  /** fractions of the mediators that lie (rule or vote against their re-run) and that are down all run */
+  liarMediators?: number
+  absentMediators?: number
   /** any further config overrides (tests) */
   overrides?: Partial<MarketConfig>
 }
@@ -82,6 +91,22 @@ export function scenarioConfig (name: ScenarioName, o: ScenarioOptions): MarketC
       c.partition = { start: span * 0.25, end: span * 0.55, fraction: 0.5 }
       c.jobPatience = Math.max(c.jobPatience, span * 0.35)
       break
+    case 'committees': {
+      // disputes judged by committees in the event-level market: cheaters to catch, a fifth of the audits, and
+      // mediators of whom some lie and some are down; the fee pays each member's re-run (0.5 LP a member)
+      const k = o.committeeSize ?? 3
+      c.mediators = Math.max(5, Math.min(15, Math.round(o.nodes / 20)))
+      c.cheaterFraction = 0.3
+      // one fixed price, as in the cheaters scenario: a cheater (done at once) would otherwise undercut everyone
+      c.priceSigma = 0
+      c.priceStep = 0
+      c.auditPpm = Math.round((o.auditProbability ?? 0.2) * 1_000_000)
+      c.liarMediators = 0.2
+      c.absentMediators = 0.1
+      c.committee = defaultCommitteeConfig(k)
+      c.pricing = { ...c.pricing, mediationFee: c.pricing.mediationFee * BigInt(k) }
+      break
+    }
     case 'rewards':
     case 'collusion':
       break
@@ -90,6 +115,9 @@ export function scenarioConfig (name: ScenarioName, o: ScenarioOptions): MarketC
       c.spam = { rate: Math.max(20, o.nodes / 2) }
       break
   }
+  if (o.committeeSize !== undefined && name !== 'committees') c.committee = defaultCommitteeConfig(o.committeeSize)
+  if (o.liarMediators !== undefined) c.liarMediators = o.liarMediators
+  if (o.absentMediators !== undefined) c.absentMediators = o.absentMediators
   return { ...c, ...o.overrides }
 }
 
@@ -174,6 +202,13 @@ export async function runScenario (name: string, o: ScenarioOptions): Promise<Sc
     result.summary.auditThreshold = { pLoss: round(t.pLoss, 6), pHonest: round(t.pHonest, 6), formula: t.formula, inputs: t.inputs, providerNetLP: { settled: t.net.settled / 1e18, mediatedCorrect: t.net.mediatedCorrect / 1e18, mediatedWrong: t.net.mediatedWrong / 1e18 } }
     result.summary.sweep = sweep
   }
+  if (name === 'committees') {
+    // the same market and seed judged by one mediator per dispute (paid for one re-run): what committees change
+    const k = c.committee?.rules.size ?? 1
+    const single = await runMarket({ ...c, committee: defaultCommitteeConfig(1), pricing: { ...c.pricing, mediationFee: c.pricing.mediationFee / BigInt(k) } })
+    result.analysis = committeeAnalysis(sim.metrics.summary.disputes as DisputeSummary, single.metrics.summary.disputes as DisputeSummary, k)
+    result.summary.committeeAnalysis = result.analysis
+  }
   if (name === 'partition' && c.partition !== undefined) {
     result.analysis = partitionAnalysis(sim, c)
     result.summary.partitionAnalysis = result.analysis
@@ -195,6 +230,23 @@ export async function runScenario (name: string, o: ScenarioOptions): Promise<Sc
     result.summary.spamAnalysis = result.analysis
   }
   return result
+}
+
+type DisputeSummary = Record<string, any>
+
+/** Committees of k against one mediator per dispute, on the same market and seed: verdicts, bonds and costs. */
+export function committeeAnalysis (committee: DisputeSummary, single: DisputeSummary, k: number): Record<string, unknown> {
+  const side = (d: DisputeSummary): Record<string, unknown> => ({
+    disputes: d.ended,
+    wrongVerdicts: d.wrongVerdicts,
+    wrongVerdictRate: d.wrongVerdictRate,
+    unjudged: d.unjudged,
+    wrongResultsStood: d.wrongResultsStood,
+    slashedBonds: d.slashedBonds,
+    costPerDispute: d.costPerDispute,
+    longestDisputeS: d.durationS.max
+  })
+  return { committeeSize: k, committees: { ...side(committee), outcomes: committee.committeeOutcomes, noCaseVotes: committee.noCaseVotes }, oneMediator: side(single) }
 }
 
 /** Matches per minute before, during and after the cut, and how long after healing matching recovered. */

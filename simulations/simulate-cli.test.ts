@@ -35,7 +35,7 @@ test('simulate rewards --json: one JSON document with each strategy\'s income at
   t.is(m.scenario, 'rewards')
   t.deepEqual(m.rewards.map((r: { demand: number }) => r.demand), [40, 200])
   for (const r of m.rewards) {
-    t.deepEqual(r.strategies.map((s: { strategy: string }) => s.strategy), ['honest', 'idle', 'sybil', 'cheater', 'colluder', 'overclaim'])
+    t.deepEqual(r.strategies.map((s: { strategy: string }) => s.strategy), ['honest', 'idle', 'sybil', 'sybil-decline', 'cheater', 'colluder', 'overclaim'])
     const honest = r.strategies[0].incomePerKiloUnitLP
     for (const s of r.strategies.slice(1)) t.true(s.incomePerKiloUnitLP < honest, s.strategy)
     t.is(r.best, 'honest')
@@ -57,9 +57,22 @@ test('simulate collusion --out writes metrics, two plots and a report naming the
   t.is(m.points.length, 30)
 })
 
+test('simulate committees --out: the event-level market with committees of 3, its disputes table against one mediator', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-sim-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const { stdout } = await cli('simulate', 'committees', '--nodes', '40', '--hours', '0.2', '--out', dir)
+  t.regex(stdout, /disputes: \d+ judged by committees \(size 3 wanted/)
+  t.regex(stdout, /one mediator per dispute \(same seed\)/)
+  t.deepEqual((await readdir(dir)).sort(), ['match-latency-cdf.svg', 'metrics.json', 'report.md', 'utilisation.svg'])
+  const m = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'))
+  t.true(m.tokens.conserved)
+  t.is(m.committeeAnalysis.committeeSize, 3)
+  t.regex(await readFile(join(dir, 'report.md'), 'utf8'), /## Disputes\n[\s\S]*\| committees of 3 \|[\s\S]*\| one mediator \(same seed\) \|/)
+})
+
 test('an unknown scenario and bad flags exit 2 with a clear message', async t => {
   for (const [args, msg] of [
-    [['simulate', 'meltdown'], /unknown scenario "meltdown" \(known: steady, churn, cheaters, partition, spam, rewards, collusion\)/],
+    [['simulate', 'meltdown'], /unknown scenario "meltdown" \(known: steady, churn, cheaters, partition, spam, rewards, collusion, committees\)/],
     [['simulate', 'steady', '--nodes', 'lots'], /--nodes must be a whole number, got "lots"/],
     [['simulate', 'steady', '--nodes', '3'], /--nodes must be between 10 and 20000/],
     [['simulate', 'steady', '--hours', '0'], /--hours must be between 0.01 and 24, got 0/],

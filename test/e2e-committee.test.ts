@@ -74,7 +74,9 @@ test.before(async () => {
     mediators.push(await node(key, `m${i + 1}`, ['mediator'], { mediator: { pullAfterMs: 1000, pullIntervalMs: 1000, ...(i === 2 ? { fault: 'inverted-vote' as const } : {}) } }))
   }
   jcNode = await node(net.anvil.keys[1], 'jc', [])
-  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000 } })
+  // the tests move the chain's clock ahead of the wall clock (four minutes by the last test), and a deal's expiry
+  // is set from the wall clock: the longest validity a provider countersigns keeps the last test's deal alive
+  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000, terms: { dealTtl: 290 } } })
   for (const m of mediators) await connect(jcNode, m)
 })
 
@@ -233,4 +235,33 @@ test.serial('a case nobody hands over (the parties are a cartel with no node): t
   t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, -RULES.slash, 0n], 'only the silent member is slashed')
   const facts = await dealHistories({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, [id], await net.provider.getBlockNumber(), { auditPpm: false })
   t.like(dealOutcomes(facts)[0], { state: 'TimedOutMediation', unjudged: true }, 'not counted as paid work')
+})
+
+test.serial('a committee none of whose members is up: nobody votes; once the vote is over the parties finalize it themselves, the result stands and every silent member pays the job creator', async t => {
+  await mediators[0].stop()
+  await mediators[2].stop()
+  const before = await books(net.rp2.address)
+  const challenged = new Promise<string>(resolve => {
+    const on = (rec: { dealId: string, phase: string }): void => { if (rec.phase === 'challenged' && !earlier.has(rec.dealId)) { jc.driver.off('change', on); resolve(rec.dealId) } }
+    jc.driver.on('change', on)
+  })
+  const run = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, nobody' }, target: net.rp2.address, auditProbability: 1 })
+  const id = await challenged
+  // the lone mediator's window (mediateTimeout 3000 s) is far off; the committee's vote ends after its two windows
+  await increaseTime(net.provider, RULES.commitWindow + RULES.revealWindow + 2)
+  const out = await run
+  t.is(out.dealId, id)
+  t.is(out.verdict, 'timed-out')
+  const rec = await net.admin.dealRecord(id)
+  t.is(rec.state, 'TimedOutMediation')
+  const after = await books(net.rp2.address)
+  t.is(after.rp - before.rp, out.deal.price, 'the result stands: the provider is paid')
+  t.is(after.jc - before.jc, -out.deal.price + 3n * RULES.slash, 'the job creator gets its fee back and the three slashes')
+  t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [-RULES.slash, -RULES.slash, -RULES.slash])
+  // no member finalized it: one of the parties did
+  const ev = net.admin.market.interface.getEvent('CommitteeFinalized')!
+  const logs = await net.provider.getLogs({ address: net.deployment.contracts.market, fromBlock: 0, topics: [ev.topicHash, id] })
+  t.is(logs.length, 1)
+  const tx = await net.provider.getTransaction(logs[0].transactionHash)
+  t.true([net.jc.address, net.rp2.address].map(a => a.toLowerCase()).includes(tx!.from.toLowerCase()), `finalized by ${tx!.from}`)
 })

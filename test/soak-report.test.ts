@@ -1,7 +1,7 @@
 // The soak benchmark's report (bench/soak.ts): its arithmetic on a known run, and the plot and text it writes.
 // The soak itself takes minutes to hours and runs with `lilypad bench --only soak`, not in the test suite.
 import test from 'ava'
-import { summarise, soakText, type JobRecord, type Sample } from '../bench/soak.ts'
+import { summarise, soakText, type JobRecord, type LiveSample, type Sample } from '../bench/soak.ts'
 import { soakSvg } from '../bench/soak-plot.ts'
 
 const T0 = 1_800_000_000_000
@@ -65,3 +65,25 @@ test('summarise: jobs per interval, completion, latency trend, and each process\
 })
 
 function round3 (x: number): number { return Math.round(x * 1000) / 1000 }
+
+test('summarise: the live heap after full collections, with compiled code told apart from what a leak would grow', t => {
+  const samples: Record<string, Sample[]> = { warming: [], leaky: [] }
+  const live: Record<string, LiveSample[]> = { warming: [], leaky: [] }
+  for (let m = 0; m <= 60; m += 5) {
+    for (const name of ['warming', 'leaky']) samples[name].push({ t: T0 + m * MIN, rssMb: 200 })
+    // V8 compiles more of the program in the first half hour, then nothing more; the rest stays at 60 MB
+    const code = 8 + Math.min(m, 30) / 10
+    live.warming.push({ t: T0 + m * MIN, liveHeapMb: 60 + code, liveCodeMb: code })
+    // the same code, and 12 MB an hour of objects kept
+    live.leaky.push({ t: T0 + m * MIN, liveHeapMb: 60 + code + m / 5, liveCodeMb: code })
+  }
+  const r = summarise({ t0: T0, durationMs: 60 * MIN, intervalMs: 10 * MIN, jobs: [], events: [], samples, live, outDir: '/tmp/x' })
+  const w = r.processes.warming.live!
+  t.true(w.slopeMbPerHour > 0, 'the whole heap seems to grow')
+  t.like(w, { lateSlopeMbPerHour: 0, restSlopeMbPerHour: 0, restLateSlopeMbPerHour: 0, codeFirstMb: 9, codeLastMb: 11, restFirstMb: 60, restLastMb: 60 }, 'but it is code, and it stops')
+  t.like(r.processes.leaky.live, { restSlopeMbPerHour: 12, restLateSlopeMbPerHour: 12, restFirstMb: 62, restLastMb: 72 })
+  t.is(r.processes.warming.live!.samples, 11, 'after the warm-up tenth')
+  const text = soakText({ ...r, diskMb: {} })
+  t.regex(text, /live JS heap after a full collection/)
+  t.regex(text, /leaky\s+.*rest 62 → 72 \(12, 12\)/)
+})

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { usageError } from '../usage.ts'
+import { usageError, formatLP } from '../usage.ts'
 import { stopRequested } from '../signals.ts'
+import { parseCommitteeFlags, describeCommitteeRules } from '../committee-flags.ts'
 
-const USAGE = 'lilypad devnet [--port N] [--slots N] [--no-mediator] [--no-bridge] [--metrics PORT] [--ui]\n  lilypad devnet stop\n  --ui: also run the CLI user\'s node (its jobs API, which "lilypad run" then goes through) with the web console, and print the console\'s address'
+const USAGE = 'lilypad devnet [--port N] [--slots N] [--mediators N] [--committee-size K] [--no-mediator] [--no-bridge] [--metrics PORT] [--ui]\n  lilypad devnet stop\n  --ui: also run the CLI user\'s node (its jobs API, which "lilypad run" then goes through) with the web console, and print the console\'s address\n  --mediators N: run N mediators (1 to 9, default 1; at least K); --committee-size K: disputes judged by committees of K (odd, 1 to 9, default 1: one drawn mediator), every mediator bonded'
 
 async function stop (): Promise<number> {
   const { runningDevnet } = await import('../../node/devnet.ts')
@@ -27,7 +28,7 @@ export const devnet: Command = {
   async run (argv) {
     let v
     try {
-      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, 'no-mediator': { type: 'boolean' }, 'no-bridge': { type: 'boolean' }, metrics: { type: 'string' }, ui: { type: 'boolean' } } })
+      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, mediators: { type: 'string' }, 'committee-size': { type: 'string' }, 'no-mediator': { type: 'boolean' }, 'no-bridge': { type: 'boolean' }, metrics: { type: 'string' }, ui: { type: 'boolean' } } })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     if (v.positionals[0] === 'stop') return await stop()
     if (v.positionals.length > 0) throw usageError(`unknown argument "${v.positionals[0]}"`, USAGE)
@@ -35,6 +36,11 @@ export const devnet: Command = {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw usageError('--port must be a TCP port number', USAGE)
     const slots = v.values.slots === undefined ? undefined : Number(v.values.slots)
     if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+    const committee = parseCommitteeFlags({ 'committee-size': v.values['committee-size'] }, USAGE, 1)
+    const mediators = v.values.mediators === undefined ? committee.size : /^\d+$/.test(v.values.mediators.trim()) ? Number(v.values.mediators) : NaN
+    if (!(Number.isInteger(mediators) && mediators >= 1 && mediators <= 9)) throw usageError(`--mediators "${String(v.values.mediators).slice(0, 20)}" must be a whole number from 1 to 9`, USAGE)
+    if (mediators < committee.size) throw usageError(`--committee-size ${committee.size} needs at least ${committee.size} mediators, not ${mediators}: give --mediators ${committee.size} or more (or leave it out)`, USAGE)
+    if (v.values['no-mediator'] === true && (v.values.mediators !== undefined || committee.size > 1)) throw usageError('--no-mediator runs no mediator: it cannot go with --mediators or --committee-size', USAGE)
     const metricsPort = v.values.metrics === undefined ? undefined : Number(v.values.metrics)
     if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) throw usageError('--metrics must be a TCP port number', USAGE)
     const { startDevnet, runningDevnet, DEVNET_CHAIN_ID, DEVNET_KEYS } = await import('../../node/devnet.ts')
@@ -47,7 +53,7 @@ export const devnet: Command = {
     const stopAsked = stopRequested()
     let d
     try {
-      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, bridge: v.values['no-bridge'] !== true })
+      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, bridge: v.values['no-bridge'] !== true, mediators, committee: { size: committee.size } })
     } catch (err) { throw toUserError(err) }
     const { reportUnhandledRejections } = await import('../../node/runtime.ts')
     reportUnhandledRejections(d.components)
@@ -78,7 +84,8 @@ export const devnet: Command = {
   contracts      market ${d.network.contracts.market}  token (LP) ${d.network.contracts.token}
   faucet         ${d.network.contracts.faucet ?? '-'}   ("lilypad faucet --address <you>")
   provider       ${d.provider.chain.address} (${d.provider.provider?.capacity.freeSlots().length ?? 0} slots)
-  mediator       ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running in this build)' : ''}
+  mediator${d.mediators.length > 1 ? 's ' : '  '}     ${d.network.mediators?.join(', ')}${d.mediator === undefined ? ' (registered; mediator role not running)' : ''}
+  mediation      ${describeCommitteeRules(d.committeeRules)}${d.committeeRules.size > 1 ? `; each mediator bonded ${formatLP(d.committeeRules.minBond * 5n)} LP ("lilypad mediator status")` : ''}
   job manager    ${d.network.contracts.jobManager}   example client ${d.network.contracts.exampleClient ?? '-'}
   job bridge     ${bridge} (anvil dev key #${DEVNET_KEYS.bridge}: approved, bonded, funded; ${d.bridge !== undefined ? 'running: contracts\' jobs run' : 'not running (--no-bridge)'}; docs/contracts-quickstart.md)
   CLI user       ${user} (anvil dev key #${DEVNET_KEYS.user}, used by "lilypad run" when WEB3_PRIVATE_KEY is unset)${metrics !== undefined ? `\n  metrics        ${metrics.url}` : ''}${userNode?.consoleUrl !== undefined ? `\n  console        ${userNode.consoleUrl}   (the CLI user's node: its jobs API, "lilypad run" goes through it)` : ''}

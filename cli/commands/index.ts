@@ -15,7 +15,7 @@ export const commands: CommandEntry[] = [
   { name: 'node', summary: 'Run a node with the given roles', load: async () => (await import('./node.ts')).node },
   { name: 'resource-provider', summary: 'Offer this machine\'s compute (= node --roles resource-provider)', load: async () => (await import('./node.ts')).resourceProvider },
   { name: 'solver', summary: 'Match job offers to resource offers (= node --roles solver)', load: async () => (await import('./node.ts')).solver },
-  { name: 'mediator', summary: 'Re-run challenged jobs and post verdicts (= node --roles mediator)', load: async () => (await import('./node.ts')).mediator },
+  { name: 'mediator', summary: 'Re-run challenged jobs and post verdicts (= node --roles mediator); bond, unbond, withdraw-bond, status: its committee bond', load: async () => (await import('./mediator.ts')).mediator },
   { name: 'job-bridge', aliases: ['jobcreator'], summary: 'Run jobs ordered by contracts, the on-chain job bridge (= node --roles job-bridge)', load: async () => (await import('./node.ts')).jobBridge },
   { name: 'network', summary: 'Create a new private network (swarm key, network file, contracts)', load: async () => (await import('./network.ts')).network },
   { name: 'faucet', summary: 'Claim LP tokens from the network\'s faucet', load: async () => (await import('./faucet.ts')).faucet },

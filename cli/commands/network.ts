@@ -4,10 +4,11 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
-import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
+import { usageError, parseLP, formatLP, looksLikeAddress } from '../usage.ts'
 import type { NetworkFile } from '../../node/config/network.ts'
+import { COMMITTEE_OPTIONS, COMMITTEE_USAGE, parseCommitteeFlags, committeeRulesOf, describeCommitteeRules } from '../committee-flags.ts'
 
-const USAGE = 'lilypad network init <id> [--rpc URL] [--out DIR] (--deploy --key-env VAR [--bridge ADDR …] [--module-price NAME=LP …] | --contracts-from NETWORK_FILE) [--bootstrap MULTIADDR …] [--mediator ADDR …] [--open]'
+const USAGE = `lilypad network init <id> [--rpc URL] [--out DIR] (--deploy --key-env VAR [--bridge ADDR …] [--module-price NAME=LP …] ${COMMITTEE_USAGE} | --contracts-from NETWORK_FILE) [--bootstrap MULTIADDR …] [--mediator ADDR …] [--open]\n  --committee-size K: a dispute of a deal naming three mediators or more is judged by a committee of up to K of them (odd, 1..9, default 3; 1: one drawn mediator). Unset windows, bond and slash follow from the deal windows (docs/operators.md, "Running a mediator")`
 
 export const network: Command = {
   name: 'network',
@@ -19,7 +20,7 @@ export const network: Command = {
       v = parseArgs({
         args: argv,
         allowPositionals: true,
-        options: { rpc: { type: 'string' }, out: { type: 'string' }, deploy: { type: 'boolean' }, 'key-env': { type: 'string' }, 'contracts-from': { type: 'string' }, bootstrap: { type: 'string', multiple: true }, mediator: { type: 'string', multiple: true }, bridge: { type: 'string', multiple: true }, 'module-price': { type: 'string', multiple: true }, open: { type: 'boolean' } }
+        options: { rpc: { type: 'string' }, out: { type: 'string' }, deploy: { type: 'boolean' }, 'key-env': { type: 'string' }, 'contracts-from': { type: 'string' }, bootstrap: { type: 'string', multiple: true }, mediator: { type: 'string', multiple: true }, bridge: { type: 'string', multiple: true }, 'module-price': { type: 'string', multiple: true }, open: { type: 'boolean' }, ...COMMITTEE_OPTIONS }
       })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     const [sub, id, ...extra] = v.positionals
@@ -29,6 +30,10 @@ export const network: Command = {
     const o = v.values
     if (o.deploy === true && o['contracts-from'] !== undefined) throw usageError('--deploy and --contracts-from exclude each other', USAGE)
     if (o.deploy !== true && o['contracts-from'] === undefined) throw usageError('a network needs contracts: --deploy --key-env VAR, or --contracts-from FILE', USAGE)
+    const committeeFlags = Object.keys(COMMITTEE_OPTIONS).filter(k => o[k as keyof typeof COMMITTEE_OPTIONS] !== undefined)
+    if (o.deploy !== true && committeeFlags.length > 0) throw usageError(`--${committeeFlags[0]}: committee rules are fixed when the Market is deployed; they go with --deploy (--contracts-from uses the deployed Market's)`, USAGE)
+    // the issue's default: committees of three wherever a deal names three mediators or more
+    const committee = parseCommitteeFlags(o, USAGE, 3)
     for (const [flag, list] of [['--mediator', o.mediator], ['--bridge', o.bridge]] as const) {
       for (const a of (list ?? []).flatMap(x => x.split(',')).map(x => x.trim()).filter(Boolean)) if (!looksLikeAddress(a)) throw usageError(`${flag} "${a}" is not an Ethereum address`, USAGE)
     }
@@ -43,7 +48,9 @@ export const network: Command = {
     const { toUserError } = await import('../context.ts')
     const { lilypadHome, parseNetworkFile, parsePrivateKey, parseAddressList } = await import('../../node/config/load.ts')
     const { writeSwarmKeyFile } = await import('../../node/host/keys.ts')
-    const { deployAll } = await import('../../contracts/deploy.ts')
+    const { deployAll, defaultMarketBounds } = await import('../../contracts/deploy.ts')
+    const { defaultDealTerms } = await import('../../protocols/negotiation/messages.ts')
+    const committeeRules = await committeeRulesOf(committee, defaultMarketBounds, defaultDealTerms.mediateTimeout)
     const out = resolve(o.out ?? join(lilypadHome(), 'networks'))
     const file = join(out, `${id}.json`)
     if (existsSync(file)) throw new UserError(`${file} already exists`, { hint: 'choose another id or --out directory' })
@@ -59,7 +66,7 @@ export const network: Command = {
         if (o['key-env'] === undefined) throw usageError('--deploy needs --key-env VAR (the deployer key is read from that variable, never from a flag)', USAGE)
         if (o.rpc === undefined) throw usageError('--deploy needs --rpc URL', USAGE)
         const wallet = parsePrivateKey(process.env[o['key-env']], o['key-env'])
-        const d = await deployAll({ rpcUrl: o.rpc, privateKey: wallet.privateKey, networkId: id, mediators, bridges, modulePrices, bootstrap: o.bootstrap ?? [] })
+        const d = await deployAll({ rpcUrl: o.rpc, privateKey: wallet.privateKey, networkId: id, mediators, bridges, modulePrices, bootstrap: o.bootstrap ?? [], marketBounds: defaultMarketBounds, committeeRules })
         net = { ...d.network, rpcUrl: o.rpc }
       } else {
         const src = resolve(o['contracts-from'] as string)
@@ -75,6 +82,10 @@ export const network: Command = {
     }
     await writeFile(file, JSON.stringify(net, null, 2) + '\n')
     console.log(`network "${id}" written to ${file}${o.open === true ? '' : `\nswarm key: ${join(out, `${id}.swarm.key`)} (share it only with the network's members)`}`)
+    if (o.deploy === true) {
+      console.log(`mediation: ${describeCommitteeRules(committeeRules)}`)
+      if (committeeRules.size > 1) console.log(`  a deal naming three mediators or more is agreed only if each has bonded ${formatLP(committeeRules.minBond)} LP: each runs "lilypad mediator bond <LP> --network ${id}"`)
+    }
     return 0
   }
 }

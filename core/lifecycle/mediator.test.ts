@@ -89,7 +89,7 @@ test('the deal closes while we wait for the case: done, nothing more to do', t =
 const OTHER = ['0x' + 'd1'.repeat(20), '0x' + 'd2'.repeat(20)]
 const committee = (o: Partial<NonNullable<DealFacts['committee']>> = {}): DealFacts => ({
   state: 'Challenged', since: sec(T0), resultCid: 'bafyrp',
-  committee: { members: [OTHER[0], SELF, OTHER[1]], allCommittedAt: null, committed: [], revealed: [], commitWindow: 300, revealWindow: 200, ...o }
+  committee: { members: [OTHER[0], SELF, OTHER[1]], drawnAt: sec(T0), allCommittedAt: null, committed: [], revealed: [], commitWindow: 300, revealWindow: 200, ...o }
 })
 
 test('committee: pull the case, re-run before the commit window, commit the vote, reveal once all committed, finalize once all revealed', async t => {
@@ -153,6 +153,17 @@ test('committee: without the case, or with a re-run that cannot end in the commi
   d.step(caseEvent)
   await c2.advance(271_000)
   s = d.step({ type: 'tick' })
+  t.is(s.record.vote, Vote.NoCase)
+  t.deepEqual(s.actions, [{ kind: 'commit-vote', deadline: (sec(T0) + 300) * 1000, vote: Vote.NoCase }])
+})
+
+test('committee: a re-run that fails on our machine votes "no case" (neither paid nor slashed) instead of leaving us silent and slashed', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, committee())
+  let s = d.step(caseEvent)
+  t.deepEqual(s.actions.map(a => a.kind), ['rerun'])
+  s = d.step({ type: 'rerun-failed', reason: 'DockerUnavailableError: the socket is gone' })
+  t.false(s.record.terminal)
   t.is(s.record.vote, Vote.NoCase)
   t.deepEqual(s.actions, [{ kind: 'commit-vote', deadline: (sec(T0) + 300) * 1000, vote: Vote.NoCase }])
 })

@@ -5,7 +5,7 @@
 // result stand (docs/mediation.md). The same step resumes stored disputes after a restart.
 import type { Envelope } from '../../protocols/codec.ts'
 import { Vote, type VoteValue } from '../../protocols/settlement/committee.ts'
-import type { ActionBase, CommitteeFacts, DealFacts, Step } from './facts.ts'
+import { committeeVoteEnd, type ActionBase, type CommitteeFacts, type DealFacts, type Step } from './facts.ts'
 
 export type MediatorPhase = 'awaiting-case' | 'running' | 'ruling' | 'done' | 'abandoned'
 
@@ -103,7 +103,14 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
     case 'pulled': r.pulling = false; r.pulls++; r.nextPullAt = now + policy.pullIntervalMs; break
     case 'pull-failed': r.pulling = false; r.pulls++; r.nextPullAt = now + policy.pullIntervalMs; break
     case 'rerun-done': r.running = false; r.mediatorCid = e.cid; break
-    case 'rerun-failed': r.running = false; return end('abandoned', `re-run failed: ${e.reason}`)
+    case 'rerun-failed':
+      r.running = false
+      // a committee member that cannot judge says so ("no case": neither paid nor slashed) rather than staying
+      // silent and being slashed for a fault of its own machine; a lone mediator leaves it to timeoutMediation
+      if (facts.committee === undefined || facts.state !== 'Challenged' || r.vote !== undefined) return end('abandoned', `re-run failed: ${e.reason}`)
+      r.vote = Vote.NoCase
+      r.reason = `re-run failed: ${e.reason}`
+      break
     case 'mediated': r.verdictSent = true; break
     case 'mediate-failed': if (facts.state === 'Challenged') return end('abandoned', `mediate failed: ${e.reason}`); break
     // a committee's calls: sent; a failure is tried again while its window lasts (the driver backs off)
@@ -164,9 +171,9 @@ const has = (list: string[], a: string): boolean => list.some(x => same(x, a))
 function stepCommittee (r: MediatorDispute, now: number, facts: DealFacts, c: CommitteeFacts, policy: MediatorPolicy, end: (phase: 'done' | 'abandoned', reason: string) => Step<MediatorDispute, MediatorAction>): Step<MediatorDispute, MediatorAction> {
   if (!has(c.members, policy.self)) return end('abandoned', 'not on the committee')
   const actions: MediatorAction[] = []
-  const commitEnd = (c.allCommittedAt ?? facts.since + c.commitWindow) * 1000
-  const commitDeadline = (facts.since + c.commitWindow) * 1000
-  const revealDeadline = commitEnd + c.revealWindow * 1000
+  // the commit window counts from the draw (the parties' second seed reveal), not from the dispute's start
+  const commitDeadline = (c.drawnAt + c.commitWindow) * 1000
+  const revealDeadline = committeeVoteEnd(c)
   const revealOpen = c.allCommittedAt !== null || now > commitDeadline
   const s = sent(r)
   const committed = s.commit || has(c.committed, policy.self)

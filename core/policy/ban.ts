@@ -22,6 +22,12 @@ export type ProviderFailure =
   | 'no-result'
   /** a mediator judged its result wrong (after an audit, or our challenge of a result we could not fetch or verify) */
   | 'wrong-result'
+  /**
+   * a validator's canary: its signed offer still showed the slot free, yet it made no deal for the canary sent to it
+   * (declined NO_CAPACITY, or did not answer) — it advertised capacity it does not have (protocols/incentives/canary.ts,
+   * judgeNoDeal)
+   */
+  | 'false-capacity'
 
 export type Standing = 'ok' | 'demoted' | 'banned'
 
@@ -72,7 +78,8 @@ export const defaultBanPolicy: BanPolicy = {
   banAt: 2,
   // a provider that took a deal and did nothing is banned at once; one decline, one failed dial or one reverted
   // agree (possibly our own deposit's or our own network's fault) only demotes it
-  weights: { declined: 1, unreachable: 1, 'no-agree': 2, 'agree-reverted': 1, 'no-result': 2, 'wrong-result': 2 },
+  // agreed, then submitted no result, or advertised a free slot and made no deal for a canary on it: banned at once
+  weights: { declined: 1, unreachable: 1, 'no-agree': 2, 'agree-reverted': 1, 'no-result': 2, 'wrong-result': 2, 'false-capacity': 2 },
   maxEntries: 10_000
 }
 

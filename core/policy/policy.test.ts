@@ -48,6 +48,7 @@ test('ban list: failures demote, then ban; bans lapse after the TTL; ranking dro
   t.is(bans.record('0xaa', 'agree-reverted', 100), 'banned')
   t.is(bans.record('0xbb', 'unreachable', 100), 'demoted', 'one failed dial only demotes: it may have been our own network, or a loaded relay')
   t.is(bans.record('0xbb', 'unreachable', 100), 'banned', 'a second one bans')
+  t.is(new BanList({ ttlMs: 1000 }).record('0xff', 'false-capacity', 100), 'banned', 'a free slot offered and a canary on it refused: banned at once')
   const ranked = bans.rank(['0xcc', '0xaa', '0xdd', '0xbb'], p => p, 200)
   t.deepEqual(ranked, ['0xcc', '0xdd'])
   bans.record('0xee', 'declined', 200)

@@ -10,6 +10,8 @@ import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protoc
 import { recoverDigest } from '../../protocols/signatures.ts'
 import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
 import type { CommitteeRules, VoteValue } from '../../protocols/settlement/committee.ts'
+import { SEED_BLOCKS } from '../../protocols/settlement/seed.ts'
+import type { CommitteeFacts, SeedPhaseFacts } from '../../core/lifecycle/facts.ts'
 import { jobStatusName, toInputList, type JobManagerConfig, type JobStatusName } from '../../protocols/contract-job/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { openRpc, type RetryingProvider, type RetryOptions } from './rpc.ts'
@@ -113,6 +115,7 @@ export class ChainClient {
   readonly network: ChainClientOptions['network']
   /** the one reader of this client's chain events: every role subscribes here */
   readonly follower: ChainFollower
+  private rulesRead: Promise<CommitteeRules> | undefined
 
   private constructor (opts: ChainClientOptions, provider: RetryingProvider) {
     this.network = opts.network
@@ -358,9 +361,47 @@ export class ChainClient {
     return idOf('Deal', this.domain, deal).toLowerCase() === dealId.toLowerCase() ? deal : null
   }
 
+  /** The Market's committee rules: fixed at deployment, so read once (a failed read is tried again next time). */
   async committeeRules (): Promise<CommitteeRules> {
-    const r = await this.market.committeeRules()
-    return { size: Number(r.size), commitWindow: Number(r.commitWindow), revealWindow: Number(r.revealWindow), unbondDelay: Number(r.unbondDelay), minBond: r.minBond, slash: r.slash }
+    this.rulesRead ??= this.market.committeeRules().then(r => ({ size: Number(r.size), commitWindow: Number(r.commitWindow), revealWindow: Number(r.revealWindow), unbondDelay: Number(r.unbondDelay), minBond: r.minBond, slash: r.slash }))
+    return await this.rulesRead.catch(err => { this.rulesRead = undefined; throw err })
+  }
+
+  /**
+   * A committee dispute's facts as the lifecycles read them: members in draw order, who committed and revealed,
+   * and the vote windows. Undefined when the Market drew no committee for the deal. The members come from the
+   * deal's terms, or as `CommitteeDrawn` named them (for a member that does not know the terms yet).
+   */
+  async committeeFacts (dealId: string, from: Pick<Deal, 'mediators'> | { members: string[] }): Promise<CommitteeFacts | undefined> {
+    const [c, rules] = await Promise.all([this.committee(dealId, 'mediators' in from ? from : { mediators: [] }), this.committeeRules()])
+    if (c === null) return undefined
+    const members = 'members' in from ? from.members : c.members
+    const bits = (mask: number): string[] => members.filter((_, i) => ((mask >> i) & 1) === 1)
+    return { members, drawnAt: c.drawnAt, allCommittedAt: c.allCommittedAt, committed: bits(c.committed), revealed: bits(c.revealed), commitWindow: rules.commitWindow, revealWindow: rules.revealWindow }
+  }
+
+  /**
+   * A committee dispute's seed phase as the parties' lifecycles read it (docs/mediation.md, "Unbiasable draws"): who
+   * revealed, and the last second a reveal is accepted — the dispute's start (`since`, the deal record's) + the reveal
+   * window, or already past once the phase's 256 blocks ran out. Undefined once drawn, or with no committee dispute.
+   */
+  async seedFacts (dealId: string, since: number): Promise<SeedPhaseFacts | undefined> {
+    const [p, rules, latest] = await Promise.all([this.seedPhase(dealId), this.committeeRules(), this.provider.getBlock('latest')])
+    if (p === null) return undefined
+    let deadline = since + rules.revealWindow
+    if (latest !== null && latest.number > p.seedBlock + SEED_BLOCKS) deadline = Math.min(deadline, latest.timestamp - 1)
+    return { jobCreatorRevealed: p.jobCreatorRevealed, providerRevealed: p.providerRevealed, deadline }
+  }
+
+  /**
+   * A committee dispute's facts: its seed phase until both parties revealed, then its committee (neither once it is
+   * finalized; the deal's state then says so).
+   */
+  async committeeDisputeFacts (dealId: string, since: number, from: Pick<Deal, 'mediators'> | { members: string[] }): Promise<{ seedPhase?: SeedPhaseFacts, committee?: CommitteeFacts }> {
+    const seedPhase = await this.seedFacts(dealId, since)
+    if (seedPhase !== undefined) return { seedPhase }
+    const committee = await this.committeeFacts(dealId, from)
+    return committee !== undefined ? { committee } : {}
   }
 
   async dealRecord (dealId: string): Promise<DealRecordView> {

@@ -53,11 +53,16 @@ export interface NodeStatus {
   heapTotalMb: number
   /** memory outside the JS heap that JS objects hold (Buffers, ArrayBuffers): tells a buffer leak from allocator growth */
   externalMb: number
-  /** V8's compiled code in use (code spaces): growth here with a flat heapMb is code compiled again and again */
+  /** V8's compiled code in use (machine code and bytecode): growth here with a flat heapMb is code compiled again and again */
   codeMb: number
   /** objects too large for a regular V8 page (large-object spaces, code excluded), in use */
   largeObjectsMb: number
   handles: number
+}
+
+/** V8's spaces for compiled code: machine code (code_*) and, since V8 12, bytecode and its metadata (trusted_*). */
+export function isCodeSpace (name: string): boolean {
+  return /^(code|trusted|shared_trusted)_/.test(name)
 }
 
 /** The used size of V8's code spaces and of its large-object spaces, in MB. */
@@ -65,7 +70,7 @@ export function heapSpacesMb (): { codeMb: number, largeObjectsMb: number } {
   let code = 0
   let large = 0
   for (const s of getHeapSpaceStatistics()) {
-    if (s.space_name.startsWith('code')) code += s.space_used_size
+    if (isCodeSpace(s.space_name)) code += s.space_used_size
     else if (s.space_name.includes('large_object')) large += s.space_used_size
   }
   return { codeMb: Math.round(code / 1048576), largeObjectsMb: Math.round(large / 1048576) }

@@ -33,6 +33,9 @@ import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
+import { COMMITTEE } from '../../protocols/settlement/index.ts'
+import { judgedByCommittee, nameableMediators } from '../../protocols/settlement/committee.ts'
+import { formatLP } from '../../core/lp.ts'
 import {
   jobCreatorDeal, stepJobCreator, jobCreatorFailure, jobView, providerFailureOf, defaultJobCreatorPolicy,
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
@@ -45,6 +48,7 @@ import { resultBytesBound } from '../../core/policy/result-size.ts'
 import { nonceWordOf, pickNonce, NONCE_WORDS_PER_HOUR } from '../../core/policy/nonce.ts'
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
+import { revealOwnSeed } from '../dispute/seed-reveal.ts'
 
 /**
  * A job creator key held elsewhere (a browser wallet): asked for a signature or a transaction, with the request
@@ -484,8 +488,9 @@ export class JobCreator {
     const domain = chain.domain
     const signer: Signer = req.signer ?? chain.wallet
     const jobCreator = req.signer !== undefined ? getAddress(await req.signer.getAddress()) : chain.address
-    const mediators = (req.mediators ?? this.opts.network.mediators ?? []).map(a => getAddress(a))
-    if (mediators.length === 0) throw new NoProviderError('no mediators: the network file names none and none were given (SERVICE_MEDIATORS or --mediator)')
+    const named = (req.mediators ?? this.opts.network.mediators ?? []).map(a => getAddress(a))
+    if (named.length === 0) throw new NoProviderError('no mediators: the network file names none and none were given (SERVICE_MEDIATORS or --mediator)')
+    const mediators = await this.nameableMediators(named, jobCreator, note)
     const audit = req.auditProbability ?? 0
     if (!(audit >= 0 && audit <= 1)) throw new RangeError('auditProbability must be between 0 and 1')
     const r = loaded.spec.resources
@@ -640,6 +645,26 @@ export class JobCreator {
     const proposed = candidates.find(c => c.live.id === offerId)?.live.offer
     const replaced = f.outcome === 'declined' && proposed !== undefined && this.book.get(proposed.provider, proposed.slot)?.id !== offerId
     return tookSlot || replaced ? { ...f, contended: true } : f
+  }
+
+  /**
+   * The mediators this job's deals name: on a network with committees, each must have the least bond when the deal
+   * names more than two (else every provider's agree fails with MediatorUnbonded), and none may be a party.
+   */
+  private async nameableMediators (named: string[], jobCreator: string, note: (line: string) => void): Promise<string[]> {
+    const chain = this.opts.chain
+    const rules = await chain.committeeRules()
+    const bonds = new Map<string, bigint>()
+    if (judgedByCommittee(named.length, rules)) {
+      await Promise.all(named.map(async m => { bonds.set(m.toLowerCase(), (await chain.mediatorBond(m)).amount) }))
+    }
+    const { kept, left } = nameableMediators(named, rules, m => bonds.get(m.toLowerCase()) ?? 0n, jobCreator)
+    for (const l of left) {
+      const why = l.why === 'unbonded' ? `its bond is ${formatLP(l.bond ?? 0n)} LP, less than the ${formatLP(rules.minBond)} LP a committee member needs` : l.why === 'party' ? 'it is this job\'s creator' : 'named twice'
+      note(`mediator ${l.mediator} left out: ${why}`)
+    }
+    if (kept.length === 0) throw new NoProviderError(`no mediator this job can name: ${left.map(l => `${l.mediator} (${l.why})`).join(', ')}`)
+    return kept
   }
 
   private async candidates (job: JobOffer, excluded: Set<string>, signal: AbortSignal, queue: JobQueue, providersSeen: boolean): Promise<Candidate[]> {
@@ -856,8 +881,10 @@ export class JobCreator {
       for (const e of await chain.follower.history(rec.dealId)) this.remember(e)
       d = this.details.get(rec.dealId)
     }
-    const mediator = r.state === 'Challenged' ? d?.mediator ?? rec.deal.mediators[r.mediatorIndex] : undefined
-    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}) }
+    // a committee's dispute: its seed phase (our reveal first), then its committee (docs/mediation.md, "Unbiasable draws")
+    const committee = r.state === 'Challenged' && r.mediatorIndex === COMMITTEE ? await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) : undefined
+    const mediator = r.state === 'Challenged' ? (committee !== undefined ? ZeroAddress : d?.mediator ?? rec.deal.mediators[r.mediatorIndex]) : undefined
+    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...committee }
   }
 
   /** One bounded fetch attempt of a deal's result (the driver retries until the action's deadline). */
@@ -943,13 +970,20 @@ export class JobCreator {
         // a wallet's deal goes with the signature the wallet gave it (the node's key is not the job creator's)
         const c = { dealId: rec.dealId, deal: { kind: 'Deal' as const, value: rec.deal, signature: rec.jobCreatorSignature ?? await signMessage('Deal', chain.domain, rec.deal, chain.wallet) }, jobOffer: rec.job }
         try {
-          const seed = { provider: false, secret: await this.seedSecret(rec.job.value), words: offerWords('JobOffer', rec.job.value) }
-          await handOffDispute(disputes, a.mediator, c, { chain, signal, seed, onSeedError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') }, connected: peer => this.opts.host.getConnections().some(x => x.remotePeer.toString() === peer) })
+          await handOffDispute(disputes, a.mediator, c, { chain, signal, connected: peer => this.opts.host.getConnections().some(x => x.remotePeer.toString() === peer) })
         } catch (err) {
           if (err instanceof DisputeRefusedError) return { type: 'hand-off-failed', reason: err.code }
           throw err
         }
         return { type: 'handed-off' }
+      }
+      case 'reveal-seed': {
+        // a committee dispute's seed phase (docs/mediation.md, "Unbiasable draws"): our secret, retried until the
+        // phase ends; then the draw awaited, or a phase its 256 blocks ended (which the lifecycle's clock cannot see)
+        // closed with finalizeCommittee
+        const seed = { provider: false, secret: await this.seedSecret(rec.job.value), words: offerWords('JobOffer', rec.job.value) }
+        await revealOwnSeed(chain, rec.dealId, rec.deal, seed, { signal, onError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') } })
+        return { type: 'seed-revealed' }
       }
       case 'challenge': {
         this.c.logger.warn({ dealId: rec.dealId, provider: rec.deal.resourceProvider, resultCid: rec.resultCid, why: rec.fetchFailed }, 'challenging a result we could not fetch or verify: a mediator re-runs the job')
@@ -957,11 +991,9 @@ export class JobCreator {
         // a revert: the judge window closed, or the deal moved on (accepted, audited): nothing to challenge
         return await chainCall<JobCreatorEvent>(async () => await chain.challenge(rec.deal), { type: 'challenge-sent' }, reason => ({ type: 'challenge-failed', reason }))
       }
-      // a committee's dispute is closed by finalizeCommittee once its vote or its seed phase is over (a withheld seed
+      // a committee's dispute is closed by finalizeCommittee once its seed phase or its vote is over (a withheld seed
       // draws no member who would do it); the single mediator's by timeoutMediation
-      case 'timeout-mediation': return rec.mediator?.toLowerCase() === ZeroAddress
-        ? await chainCall<JobCreatorEvent>(async () => await chain.finalizeCommittee(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['SeedRevealOpen', 'VotingOpen'])
-        : await chainCall<JobCreatorEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
+      case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen', 'SeedRevealOpen'])
     }
   }
   /**

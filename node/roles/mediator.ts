@@ -34,7 +34,7 @@ import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/drive
 import { chainCall } from '../lifecycle/chain-call.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
-import { voteCommitment, Vote, type CommitteeRules, type VoteValue } from '../../protocols/settlement/committee.ts'
+import { voteCommitment, Vote, type VoteValue } from '../../protocols/settlement/committee.ts'
 import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import { setNewest } from '../../core/bounded.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
@@ -125,8 +125,6 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
    * may draw us later). The newest MAX_DETAILS; a dispute whose deal is no longer here reads its history.
    */
   private readonly details = new Map<string, { resultCid?: string, resourceProvider?: string, mediator?: string, members?: string[], jobCreator?: string }>()
-  /** the Market's committee rules (immutable: read once) */
-  private committeeRules: Promise<CommitteeRules> | undefined
   private readonly offs: Array<() => void> = []
   private running = false
   private queue: Promise<void> = Promise.resolve()
@@ -289,10 +287,14 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
             for (const e of await chain.follower.history(rec.dealId)) this.remember(e)
             d = this.details.get(rec.dealId)
           }
-          const members = d?.members ?? []
-          const [c, rules] = await Promise.all([chain.market.committees(rec.dealId), this.rules()])
-          const bits = (mask: bigint): string[] => members.filter((_, i) => ((mask >> BigInt(i)) & 1n) === 1n)
-          const committee = { members, allCommittedAt: Number(c.allCommittedAt) === 0 ? null : Number(c.allCommittedAt), committed: bits(c.committed), revealed: bits(c.revealed), commitWindow: rules.commitWindow, revealWindow: rules.revealWindow }
+          // the deal's terms may be unknown to us yet: CommitteeDrawn named the members
+          const committee = await chain.committeeFacts(rec.dealId, { members: d?.members ?? [] })
+          if (committee === undefined) {
+            // finalized between the two reads (the Market clears the committee then): the deal's state now
+            const now = await chain.dealRecord(rec.dealId)
+            if (now.state === 'Challenged') throw new Error(`deal ${rec.dealId} is challenged by a committee the Market does not show`)
+            return { state: now.state, since: now.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}) }
+          }
           return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), committee }
         }
         const mediator = rec.deal !== undefined ? rec.deal.value.mediators[r.mediatorIndex] : d?.mediator
@@ -351,11 +353,6 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   /** The deal's terms: from the case, or else from the agree transaction's calldata (a member without the case). */
   private async termsOf (rec: MediatorDispute): Promise<Deal | null> {
     return rec.deal?.value ?? await this.init.chain.dealTermsFromAgree(rec.dealId)
-  }
-
-  private async rules (): Promise<CommitteeRules> {
-    this.committeeRules ??= this.init.chain.committeeRules()
-    return await this.committeeRules.catch(err => { this.committeeRules = undefined; throw err })
   }
 
   /**

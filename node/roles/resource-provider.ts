@@ -44,6 +44,7 @@ import {
 } from '../../core/lifecycle/provider.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
+import { revealOwnSeed } from '../dispute/seed-reveal.ts'
 import { caseOfDeal } from '../dispute/cases.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
 import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
@@ -489,9 +490,11 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       failure: providerFailure,
       facts: async rec => {
         const r = await chain.dealRecord(rec.dealId)
-        // a committee's dispute (mediatorIndex COMMITTEE) names no single mediator: the zero address, as DealChallenged
-        // does; its hand-off reveals our seed first (docs/mediation.md, "Unbiasable draws")
-        return { state: r.state, since: r.since, ...(r.state === 'Challenged' ? { mediator: r.mediatorIndex === COMMITTEE ? ZeroAddress : rec.deal.mediators[r.mediatorIndex] } : {}) }
+        if (r.state !== 'Challenged') return { state: r.state, since: r.since }
+        // a committee's dispute: DealChallenged names no single mediator; our seed is revealed first (its seed phase),
+        // then the case goes to every member drawn (docs/mediation.md, "Unbiasable draws")
+        if (r.mediatorIndex === COMMITTEE) return { state: r.state, since: r.since, mediator: ZeroAddress, ...await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) }
+        return { state: r.state, since: r.since, mediator: rec.deal.mediators[r.mediatorIndex] }
       },
       watch: (rec, changed) => chain.follower.onDeal(rec.dealId, () => { changed() }),
       perform: async (rec, a, signal) => await this.perform(rec, a, signal),
@@ -566,23 +569,30 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
         try {
-          const offer = rec.offer
-          const seed = offer === undefined || this.opts.fault === 'withheld-seed'
-            ? undefined
-            : { provider: true, secret: await deriveSeedSecret(async m => await chain.wallet.signMessage(m), chain.domain, 'ResourceOffer', offer.provider, offer.nonce, offer.slot), words: offerWords('ResourceOffer', offer) }
-          if (seed === undefined && offer === undefined && a.mediator.toLowerCase() === ZeroAddress) this.c.logger.error({ dealId: rec.dealId }, 'a committee dispute, and the resource offer the deal names is not known: our seed cannot be revealed, and withholding it loses the dispute')
-          await handOffDispute(disputes, a.mediator, caseOfDeal(rec), { chain, signal, ...(seed !== undefined ? { seed } : {}), onSeedError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') }, connected: peer => this.connected(peer) })
+          await handOffDispute(disputes, a.mediator, caseOfDeal(rec), { chain, signal, connected: peer => this.connected(peer) })
         } catch (err) {
           if (err instanceof DisputeRefusedError) return { type: 'hand-off-failed', reason: err.code }
           throw err
         }
         return { type: 'handed-off' }
       }
-      // a committee's dispute is closed by finalizeCommittee once its vote or its seed phase is over (a withheld seed
+      case 'reveal-seed': {
+        // a committee dispute's seed phase (docs/mediation.md, "Unbiasable draws"): our secret, retried until the
+        // phase ends; then the draw awaited, or a phase its 256 blocks ended closed with finalizeCommittee. A test
+        // provider told to withhold it says it did, and sends nothing.
+        const offer = rec.offer
+        if (this.opts.fault === 'withheld-seed') return { type: 'seed-revealed' }
+        if (offer === undefined) {
+          this.c.logger.error({ dealId: rec.dealId }, 'a committee dispute, and the resource offer the deal names is not known: our seed cannot be revealed, and withholding it loses the dispute')
+          return { type: 'seed-revealed' }
+        }
+        const seed = { provider: true, secret: await deriveSeedSecret(async m => await chain.wallet.signMessage(m), chain.domain, 'ResourceOffer', offer.provider, offer.nonce, offer.slot), words: offerWords('ResourceOffer', offer) }
+        await revealOwnSeed(chain, rec.dealId, rec.deal, seed, { signal, onError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') } })
+        return { type: 'seed-revealed' }
+      }
+      // a committee's dispute is closed by finalizeCommittee once its seed phase or its vote is over (a withheld seed
       // draws no member who would do it); the single mediator's by timeoutMediation
-      case 'timeout-mediation': return rec.mediator?.toLowerCase() === ZeroAddress
-        ? await chainCall<ProviderEvent>(async () => await chain.finalizeCommittee(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['SeedRevealOpen', 'VotingOpen'])
-        : await chainCall<ProviderEvent>(async () => await chain.timeoutMediation(rec.deal), { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen'])
+      case 'timeout-mediation': return await chainCall<ProviderEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen', 'SeedRevealOpen'])
     }
   }
 

@@ -8,7 +8,11 @@
 // Rounds (planRound) ask every chosen slot at once, so identities sharing one machine cannot all pass.
 //
 // Outcomes: the known answer → Passed; another answer or exit code → WrongResult; a deal agreed but no result →
-// NoResult (with its deal, so the record is tied to the provider on chain); no deal at all → Unreachable.
+// NoResult (with its deal, so the record is tied to the provider on chain); no deal at all → judged by what the
+// provider's offer says when the canary gives up (canary.ts, judgeNoDeal): the slot still offered free, or a second
+// withdrawn slot in one round → declined, a false claim of capacity (reported as Unreachable, the outcome with no
+// deal; no canaries for the key for `banEpochs` epochs); one slot withdrawn or expired → a race,
+// tolerated twice an epoch (no report), a failure beyond that (reported; no more canaries that epoch).
 import { randomInt } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -20,8 +24,8 @@ import { BanList, type StandingSource } from '../../core/policy/ban.ts'
 import type { LiveOffer } from '../../protocols/matcher.ts'
 import {
   planRound, roundTimes, checkCanaryResult, canaryJobRequest, defaultRoundOptions, resourceUnits, signCanaryReport, CanaryOutcome,
-  epochAt, epochStart, epochEnd, outcomeName,
-  type CanaryRoundOptions, type CanaryTarget, type PlannedCanary, type RandomSource, type SignedCanaryReport, type RewardsDomain, type EpochSchedule, type CanaryOutcomeValue
+  epochAt, epochStart, epochEnd, outcomeName, judgeNoDeal, defaultDeclineRule,
+  type DeclineRule, type NoDealVerdict, type CanaryRoundOptions, type CanaryTarget, type PlannedCanary, type RandomSource, type SignedCanaryReport, type RewardsDomain, type EpochSchedule, type CanaryOutcomeValue
 } from '../../protocols/incentives/index.ts'
 import type { JobRequest, JobOutcome } from './job-creator.ts'
 
@@ -55,6 +59,8 @@ export interface ValidatorOptions {
   rng?: RandomSource
   /** providers' chain records (node/incentives/reputation-feed.ts): providers it bans get no canaries */
   reputation?: StandingSource
+  /** how canaries that made no deal are judged (default defaultDeclineRule: 2 races an epoch, a 4-epoch ban) */
+  decline?: DeclineRule
 }
 
 export interface CanaryResult {
@@ -63,7 +69,10 @@ export interface CanaryResult {
   jobOffer?: JobOutcome['jobOffer']
   outcome: CanaryOutcomeValue
   dealId: string
-  report: SignedCanaryReport
+  /** absent for a tolerated race (nothing to report: the canary never reached a free slot) */
+  report?: SignedCanaryReport
+  /** a canary that made no deal: how it was judged (judgeNoDeal) */
+  noDeal?: NoDealVerdict
   detail?: string
 }
 
@@ -90,12 +99,23 @@ export class Validator {
    * would only pay it for the ones it can run): the job creators' ban list, over the chain record, for an epoch.
    */
   readonly bans: BanList
+  /**
+   * Keys that declined a canary (or did not answer) while their offer showed the slot free: no canaries for
+   * `banEpochs` epochs. A failure cancels only a key's own passes, and keys are cheap; what a Sybil machine that
+   * declines what it cannot run gains is the canaries it does run, and this is what takes them away.
+   */
+  readonly capacityBans: BanList
+  /** tolerated races per epoch, per provider */
+  readonly #races = new Map<number, Map<string, number>>()
 
   constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ValidatorOptions) {
     this.#c = { ...components, logger: components.logger.child({ component: 'validator' }) }
     this.#o = opts
     this.bans = new BanList({ ttlMs: opts.schedule.epochLength * 1000 }, opts.reputation)
+    this.capacityBans = new BanList({ ttlMs: this.#decline.banEpochs * opts.schedule.epochLength * 1000 })
   }
+
+  get #decline (): DeclineRule { return this.#o.decline ?? defaultDeclineRule }
 
   /** Plans the current epoch's rounds at random times (and each later epoch's when it starts). */
   start (): void {
@@ -120,15 +140,19 @@ export class Validator {
   async runRound (epoch: number): Promise<CanaryResult[]> {
     const nowMs = this.#c.clock.now()
     const now = BigInt(Math.floor(nowMs / 1000))
-    const targets: CanaryTarget[] = this.#o.offers().filter(l => l.offer.expiry > now && !this.bans.banned(l.offer.provider, nowMs)).map(l => ({
+    const live = this.#o.offers().filter(l => l.offer.expiry > now && !this.bans.banned(l.offer.provider, nowMs) && !this.capacityBans.banned(l.offer.provider, nowMs))
+    const targets: CanaryTarget[] = live.map(l => ({
       provider: l.offer.provider, offerId: l.id, cpu: l.offer.spec.cpu, ramMb: l.offer.spec.ramMb, units: resourceUnits(l.offer.spec)
     }))
+    const slotOf = new Map(live.map(l => [l.id, l.offer.slot]))
+    /** this round's tolerated races, per provider */
+    const roundRaces = new Map<string, number>()
     const planned = planRound(this.#o.rng ?? cryptoRng, targets, this.#o.round ?? defaultRoundOptions)
     this.#c.metrics.canaryRounds.inc()
     this.#c.logger.info({ epoch, slots: targets.length, canaries: planned.length }, 'canary round')
     if (planned.length === 0) return []
     const runner = await this.#o.runnerFor(epoch)
-    return await Promise.all(planned.map(async c => await this.#runOne(epoch, runner, c)))
+    return await Promise.all(planned.map(async c => await this.#runOne(epoch, runner, c, slotOf.get(c.offerId) as number, roundRaces)))
   }
 
   /** Records an ended epoch's reports on chain (the contract takes them after the epoch's end, inside its report window). */
@@ -137,16 +161,25 @@ export class Validator {
     if (reports.length === 0) return 0
     await this.#o.record(reports)
     this.#reports.delete(epoch)
+    for (const e of this.#races.keys()) if (e <= epoch) this.#races.delete(e)
     this.#c.metrics.canaryReportsRecorded.inc(reports.length)
     this.#c.logger.info({ epoch, reports: reports.length }, 'canary reports recorded')
     return reports.length
   }
 
-  async #runOne (epoch: number, runner: CanaryRunner, c: PlannedCanary): Promise<CanaryResult> {
+  /** The provider's slot still shows a live offer (any nonce), not withdrawn as busy: its offer says the slot is free. */
+  #slotStillFree (provider: string, slot: number): boolean {
+    const now = BigInt(Math.floor(this.#c.clock.now() / 1000))
+    const p = provider.toLowerCase()
+    return this.#o.offers().some(l => l.offer.provider.toLowerCase() === p && l.offer.slot === slot && l.offer.expiry > now)
+  }
+
+  async #runOne (epoch: number, runner: CanaryRunner, c: PlannedCanary, slot: number, roundRaces: Map<string, number>): Promise<CanaryResult> {
     const req = canaryJobRequest(c)
     let outcome: CanaryOutcomeValue
     let dealId = ZeroHash
     let detail: string | undefined
+    let noDeal: NoDealVerdict | undefined
     let jobOffer: JobOutcome['jobOffer'] | undefined
     try {
       const out = await runner.run({ ...req, provider: c.provider, accept: true })
@@ -157,21 +190,44 @@ export class Validator {
       outcome = verdict.passed ? CanaryOutcome.Passed : CanaryOutcome.WrongResult
       if (!verdict.passed) detail = verdict.reason
     } catch (err) {
-      // a deal that was agreed but brought no result names its deal; no deal at all: the provider was unreachable
+      // a deal that was agreed but brought no result names its deal; no deal at all is judged by the slot's offer
       const retries = (err as { retries?: Array<{ provider: string, dealId?: string, reason: string }> }).retries
       const failed = retries?.find(r => r.provider.toLowerCase() === c.provider.toLowerCase() && r.dealId !== undefined)
-      if (failed?.dealId !== undefined) { outcome = CanaryOutcome.NoResult; dealId = failed.dealId; detail = failed.reason } else { outcome = CanaryOutcome.Unreachable; detail = (err as Error).message }
+      if (failed?.dealId !== undefined) {
+        outcome = CanaryOutcome.NoResult; dealId = failed.dealId; detail = failed.reason
+      } else {
+        // the validator's own canary key short of deposit is no verdict on the provider
+        if ((err as Error).name === 'InsufficientDepositError') throw err
+        outcome = CanaryOutcome.Unreachable
+        detail = (err as Error).message
+        let races = this.#races.get(epoch)
+        if (races === undefined) { races = new Map(); this.#races.set(epoch, races) }
+        const p = c.provider.toLowerCase()
+        noDeal = judgeNoDeal(this.#slotStillFree(c.provider, slot), { round: roundRaces.get(p) ?? 0, epoch: races.get(p) ?? 0 }, this.#decline)
+        if (noDeal === 'race') {
+          roundRaces.set(p, (roundRaces.get(p) ?? 0) + 1)
+          races.set(p, (races.get(p) ?? 0) + 1)
+          this.#c.metrics.canaries.inc({ outcome: 'Race' })
+          this.#c.logger.info({ epoch, provider: c.provider, module: c.module, races: races.get(p), detail }, 'canary race tolerated: the slot was taken before the canary reached it')
+          return { canary: c, outcome, dealId, noDeal, detail }
+        }
+      }
     }
     const report = await signCanaryReport(this.#o.domain, {
       epoch: BigInt(epoch), provider: c.provider, dealId, outcome, units: c.units, observedAt: BigInt(Math.floor(this.#c.clock.now() / 1000))
     }, this.#o.signer)
-    if (outcome !== CanaryOutcome.Passed) this.bans.record(c.provider, outcome === CanaryOutcome.Unreachable ? 'unreachable' : 'no-result', this.#c.clock.now())
+    const nowMs = this.#c.clock.now()
+    if (noDeal !== undefined) {
+      // a false claim of capacity: no canaries for banEpochs; a race beyond the epoch's allowance: none this epoch
+      this.bans.record(c.provider, 'false-capacity', nowMs)
+      if (noDeal === 'declined') this.capacityBans.record(c.provider, 'false-capacity', nowMs)
+    } else if (outcome !== CanaryOutcome.Passed) this.bans.record(c.provider, 'no-result', nowMs)
     let list = this.#reports.get(epoch)
     if (list === undefined) { list = []; this.#reports.set(epoch, list) }
     list.push(report)
-    this.#c.metrics.canaries.inc({ outcome: outcomeName(outcome) })
-    this.#c.logger.info({ epoch, provider: c.provider, module: c.module, dealId, outcome: outcomeName(outcome), ...(detail !== undefined ? { detail } : {}) }, 'canary checked')
-    return { canary: c, outcome, dealId, report, ...(jobOffer !== undefined ? { jobOffer } : {}), ...(detail !== undefined ? { detail } : {}) }
+    this.#c.metrics.canaries.inc({ outcome: noDeal === 'declined' ? 'Declined' : outcomeName(outcome) })
+    this.#c.logger.info({ epoch, provider: c.provider, module: c.module, dealId, outcome: outcomeName(outcome), ...(noDeal !== undefined ? { noDeal } : {}), ...(detail !== undefined ? { detail } : {}) }, 'canary checked')
+    return { canary: c, outcome, dealId, report, ...(noDeal !== undefined ? { noDeal } : {}), ...(jobOffer !== undefined ? { jobOffer } : {}), ...(detail !== undefined ? { detail } : {}) }
   }
 
   #at (chainSec: number, fn: () => Promise<unknown>): void {

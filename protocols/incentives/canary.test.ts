@@ -5,7 +5,7 @@ import test from 'ava'
 import { Wallet } from 'ethers'
 import { Rng } from '../../simulations/rng.ts'
 import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
-import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, type CanaryTarget } from './canary.ts'
+import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, judgeNoDeal, defaultDeclineRule, type CanaryTarget } from './canary.ts'
 import { resourceUnits } from './units.ts'
 import { loadModule, declaredInputs, readModuleTemplate, resolveModule, machineRequirement } from '../../node/modules/index.ts'
 import { encodeEnvelope, decodeEnvelope } from '../codec.ts'
@@ -119,4 +119,18 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
     }
   }
   t.deepEqual([...seen].sort(), ['cowsay:v0.0.1', 'primes:v0.1.0', 'wordcount:v0.1.0'])
+})
+
+test('a canary with no deal: declined while the slot is still offered free; a race, tolerated once a round and twice an epoch, when it was withdrawn', t => {
+  t.deepEqual(defaultDeclineRule, { racesPerRound: 1, raceAllowance: 2, banEpochs: 4 })
+  // the offer still says the slot is free: a false claim of capacity, however few races came before
+  t.is(judgeNoDeal(true, { round: 0, epoch: 0 }), 'declined')
+  // the slot was taken (withdrawn, replaced, expired) before the canary reached it: an honest provider's race
+  t.is(judgeNoDeal(false, { round: 0, epoch: 0 }), 'race')
+  t.is(judgeNoDeal(false, { round: 0, epoch: 1 }), 'race')
+  // two in one round is not one real job arriving in the moment: a key cannot dodge the canaries its machine cannot
+  // run by withdrawing its offers first
+  t.is(judgeNoDeal(false, { round: 1, epoch: 1 }), 'declined')
+  t.is(judgeNoDeal(false, { round: 0, epoch: 2 }), 'race-failed', 'an epoch\'s third race: a failure, not the long ban')
+  t.is(judgeNoDeal(false, { round: 0, epoch: 0 }, { racesPerRound: 0, raceAllowance: 5, banEpochs: 1 }), 'declined')
 })

@@ -156,6 +156,52 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
   return out.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
 }
 
+/**
+ * A canary that made no deal (the validator's job creator gave up on it: the provider declined NO_CAPACITY, did not
+ * answer, or its slot stayed busy). What it means depends on what the provider's signed offer said when the canary
+ * gave up:
+ *
+ * - the slot still shows a live, free offer (any nonce): the provider advertised capacity and then would not take a
+ *   job on it — a Sybil identity declining the canaries its machine cannot run, an overclaimer, or a provider that
+ *   does not answer. `declined`: a failed canary, in the report the validator signs (outcome Unreachable: there is
+ *   no deal), cancelling passes like any failure; the validator sends the key no canaries for `banEpochs` epochs.
+ * - the slot was withdrawn (shown busy) or expired: a race — a real job took the slot between the offer
+ *   the validator planned on and its proposal, which an honest provider meets now and then: one real job arriving
+ *   in that moment, so at most `racesPerRound` of one provider's canaries in a round; more in one round is
+ *   `declined` too (a key cannot dodge every canary its machine cannot run by withdrawing its offers first). Up to
+ *   `raceAllowance` in an epoch are tolerated (`race`: no report, no mark); any more is `race-failed`: a failed
+ *   canary and no more canaries that epoch, but not the long ban — an honest provider's unlucky epoch costs it
+ *   that epoch's remaining canaries at most.
+ *
+ * Why the long ban: a declined canary costs no collateral (there is no deal), and the canaries the machine does run
+ * are paid like any job, so a machine split into many keys, each offering the whole machine, is paid for more
+ * canaries than an honest machine's free slots take (canaries are smaller than a slot). Failures cancel the key's
+ * passes, but keys are many and a reward is small beside those payments; what takes the payments away is that a key
+ * caught claiming capacity it does not have is sent none for a while — its share of every later census is lost,
+ * and with it the passes its reward and its paid cap rest on (simulations/rewards.ts, `sybil-decline`).
+ */
+export type NoDealVerdict = 'declined' | 'race' | 'race-failed'
+
+export interface DeclineRule {
+  /** races tolerated per provider in one round (one real job taking a slot in the moment before the canary) */
+  racesPerRound: number
+  /** races tolerated per provider per epoch */
+  raceAllowance: number
+  /** epochs a key judged `declined` is sent no canaries */
+  banEpochs: number
+}
+
+export const defaultDeclineRule: DeclineRule = { racesPerRound: 1, raceAllowance: 2, banEpochs: 4 }
+
+/**
+ * The verdict on a canary that made no deal. `races`: the provider's races tolerated so far in this round and in
+ * this epoch (the caller counts each `race` verdict in both).
+ */
+export function judgeNoDeal (slotStillFree: boolean, races: { round: number, epoch: number }, rule: DeclineRule = defaultDeclineRule): NoDealVerdict {
+  if (slotStillFree || races.round >= rule.racesPerRound) return 'declined'
+  return races.epoch < rule.raceAllowance ? 'race' : 'race-failed'
+}
+
 export type CanaryVerdict = { passed: true } | { passed: false, reason: 'wrong-exit-code' | 'wrong-output' }
 
 /** A canary passes when the job's exit code and stdout are exactly the known answer. */

@@ -2,7 +2,7 @@
 import test from 'ava'
 import { AbiCoder, keccak256, toBeHex } from 'ethers'
 import {
-  checkCommitteeAgree, checkCommitteeRules, commitVote, committeeSizeFor, drawCommittee, finalizeCommittee, newCommittee,
+  checkCommitteeAgree, nameableMediators, checkCommitteeRules, committeeRulesFor, minUnbondDelay, commitVote, committeeSizeFor, drawCommittee, finalizeCommittee, newCommittee,
   quorumOf, revealDeadline, revealVote, tally, voteCommitment, votingOver, CommitteeRulesError, Vote,
   type CommitteeRecord, type CommitteeRules, type VoteValue
 } from './committee.ts'
@@ -47,6 +47,21 @@ test('rules: the committee size is odd and no larger than the mediators named; b
   t.throws(() => checkCommitteeRules({ ...rules, size: 4 }), { instanceOf: CommitteeRulesError, message: /odd/ })
   t.throws(() => checkCommitteeRules({ ...rules, slash: 2000n }), { instanceOf: CommitteeRulesError, message: /slash/ })
   t.throws(() => checkCommitteeRules({ ...rules, minBond: 0n }), { instanceOf: CommitteeRulesError, message: /unbonded/ })
+})
+
+test('rules for a network: defaults derived from its deal windows, an unbondDelay the Market accepts, bad choices refused by name', t => {
+  const bounds = { maxResultTimeout: 7 * 86_400, maxJudgeWindow: 7 * 86_400 }
+  const r = committeeRulesFor(bounds, 3600, { size: 3 })
+  t.like(r, { size: 3, commitWindow: 3600, revealWindow: 3600, unbondDelay: 15 * 86_400, minBond: 100n * 10n ** 18n, slash: 10n * 10n ** 18n })
+  t.is(minUnbondDelay(bounds, r), 14 * 86_400 + 10_800, 'result and judge windows, the seed reveals, both vote windows')
+  t.true(r.unbondDelay >= minUnbondDelay(bounds, r), 'what the constructor requires')
+  t.like(committeeRulesFor(bounds, 120, { size: 5, minBond: 50n }), { commitWindow: 120, revealWindow: 120, minBond: 50n, slash: 5n })
+  t.is(committeeRulesFor(bounds, 3600, { size: 3, unbondDelay: 14 * 86_400 + 10_800 }).unbondDelay, 14 * 86_400 + 10_800, 'the least delay itself is accepted')
+  t.throws(() => committeeRulesFor(bounds, 3600, { size: 3, unbondDelay: 14 * 86_400 + 7200 }), { instanceOf: CommitteeRulesError, message: /unbondDelay must be at least 1220400 s/ }, 'without the seed reveal window: the constructor reverts')
+  t.throws(() => committeeRulesFor(bounds, 3600, { size: 3, unbondDelay: 14 * 86_400 }), { instanceOf: CommitteeRulesError, message: /unbondDelay must be at least 1220400 s/ })
+  t.throws(() => committeeRulesFor(bounds, 3600, { size: 4 }), { instanceOf: CommitteeRulesError, message: /odd/ })
+  t.throws(() => committeeRulesFor(bounds, 3600, { size: 3, minBond: 5n, slash: 6n }), { instanceOf: CommitteeRulesError, message: /slash/ })
+  t.is(committeeRulesFor(bounds, 3600, { size: 1, unbondDelay: 0 }).unbondDelay, 0, 'committees off: the delay is unused')
 })
 
 test('draw: k distinct members, the same for the same seed, every mediator about equally often', t => {
@@ -228,4 +243,19 @@ test('property: any mix of votes, silences and bonds settles exactly what the de
     // everyone is in exactly one group: the majority, the slashed, "no case", or (without a quorum) a verdict
     t.is(tl.majority.length + tl.slashed.length + tl.noCase.length + (tl.outcome === 'no-quorum' ? votes.filter(v => v === C || v === W).length : 0), c.members.length)
   }
+})
+
+test('the mediators a job creator may name: on a committee network the unbonded are left out (else every agree fails), a party and a repeat always', t => {
+  const [a, b, c, d] = ['0x' + 'a1'.repeat(20), '0x' + 'b2'.repeat(20), '0x' + 'c3'.repeat(20), '0x' + 'd4'.repeat(20)]
+  const bonds = new Map([[a, 10n], [b, 10n], [c, 3n], [d, 10n]])
+  const bondOf = (m: string): bigint => bonds.get(m.toLowerCase()) ?? 0n
+  const rules = { size: 3, minBond: 10n }
+  t.deepEqual(nameableMediators([a, b, c, d], rules, bondOf, '0x' + 'ee'.repeat(20)), { kept: [a, b, d], left: [{ mediator: c, why: 'unbonded', bond: 3n }] })
+  t.deepEqual(nameableMediators([a, a.toUpperCase().replace('0X', '0x'), b, c], rules, bondOf, b).kept, [a, c], 'the repeat and the party go first; two left: no committee, so no bond needed')
+  t.deepEqual(nameableMediators([c, d], rules, bondOf, '0x' + 'ee'.repeat(20)).kept, [c, d], 'two mediators: one is drawn, no committee')
+  t.deepEqual(nameableMediators([a, b, c], { size: 1, minBond: 10n }, bondOf, '0x' + 'ee'.repeat(20)).kept, [a, b, c], 'committees off: bonds do not matter')
+  // what is kept passes the Market's own check
+  const kept = nameableMediators([a, b, c, d], rules, bondOf, '0x' + 'ee'.repeat(20)).kept
+  t.is(checkCommitteeAgree({ mediators: kept, jobCreator: '0x' + 'ee'.repeat(20), resourceProvider: '0x' + 'ff'.repeat(20) }, rules, bondOf), null)
+  t.is(checkCommitteeAgree({ mediators: [a, b, c, d], jobCreator: '0x' + 'ee'.repeat(20), resourceProvider: '0x' + 'ff'.repeat(20) }, rules, bondOf), 'MediatorUnbonded')
 })

@@ -23,7 +23,7 @@
 //     paid, the job creator gets the fee back and the slashed bonds; nobody is paid for a verdict.
 // Every split is exact: integer shares, the remainder to the first majority member in draw order.
 import { concat, keccak256, toBeHex, zeroPadValue } from 'ethers'
-import { DealState, type DealStateValue, type DealTerms, type Transfer } from './market.ts'
+import { DealState, type DealStateValue, type DealTerms, type MarketBounds, type Transfer } from './market.ts'
 import { SEED_BLOCKS } from './seed.ts'
 
 export interface CommitteeRules {
@@ -65,6 +65,50 @@ export function checkCommitteeRules (r: CommitteeRules): CommitteeRules {
   if (!Number.isInteger(r.unbondDelay) || r.unbondDelay < 0) bad(`unbondDelay must be a whole number of seconds, got ${r.unbondDelay}`)
   if (r.minBond < 1n) bad('minBond must be positive: an unbonded mediator cannot be made to pay for a wrong vote')
   if (r.slash < 1n || r.slash > r.minBond) bad(`slash must be in 1..minBond, got ${r.slash}`)
+  return r
+}
+
+/**
+ * The shortest `unbondDelay` a Market with these bounds accepts for committees (its constructor's InvalidCommitteeRules
+ * check): a deal agreed just before a bond starts unbonding can be disputed until its longest result window and judge
+ * window have passed, the parties' seed reveals then take up to a reveal window before the draw, and its committee
+ * then votes for both windows. A shorter delay would let a member's bond leave before a vote it owes.
+ */
+export function minUnbondDelay (bounds: Pick<MarketBounds, 'maxResultTimeout' | 'maxJudgeWindow'>, r: Pick<CommitteeRules, 'commitWindow' | 'revealWindow'>): number {
+  return bounds.maxResultTimeout + bounds.maxJudgeWindow + r.revealWindow + r.commitWindow + r.revealWindow
+}
+
+const DEFAULT_MIN_BOND = 100n * 10n ** 18n
+const DEFAULT_SLASH = 10n * 10n ** 18n
+
+/**
+ * Committee rules for a network, from what its deployer chose and defaults derived from its deal windows: members
+ * re-run the job in the commit window, so it defaults to the time a lone mediator gets (`mediateTimeout`); the reveal
+ * window, a transaction each, to the same; `unbondDelay` to `minUnbondDelay` rounded up to whole days (a day's margin
+ * at most); the bond and slash to 100 and 10 LP (a slash is a tenth of the smallest bond: one wrong vote does not
+ * unbond a member). Checked as the Market's constructor checks them.
+ */
+export function committeeRulesFor (bounds: Pick<MarketBounds, 'maxResultTimeout' | 'maxJudgeWindow'>, mediateTimeout: number, want: Partial<CommitteeRules> & { size: number }): CommitteeRules {
+  const commitWindow = want.commitWindow ?? mediateTimeout
+  const revealWindow = want.revealWindow ?? commitWindow
+  const least = minUnbondDelay(bounds, { commitWindow, revealWindow })
+  const minBond = want.minBond ?? DEFAULT_MIN_BOND
+  const rules: CommitteeRules = {
+    size: want.size,
+    commitWindow,
+    revealWindow,
+    unbondDelay: want.unbondDelay ?? Math.ceil(least / 86_400) * 86_400,
+    minBond,
+    slash: want.slash ?? (want.minBond !== undefined ? (minBond / 10n > 0n ? minBond / 10n : minBond) : DEFAULT_SLASH)
+  }
+  return checkCommitteeRulesFor(bounds, rules)
+}
+
+/** `checkCommitteeRules` and, for committees (size > 1), the Market's bound on `unbondDelay`. */
+export function checkCommitteeRulesFor (bounds: Pick<MarketBounds, 'maxResultTimeout' | 'maxJudgeWindow'>, r: CommitteeRules): CommitteeRules {
+  checkCommitteeRules(r)
+  const least = minUnbondDelay(bounds, r)
+  if (r.size > 1 && r.unbondDelay < least) throw new CommitteeRulesError(`committee rules: unbondDelay must be at least ${least} s (the longest result window ${bounds.maxResultTimeout} s + judge window ${bounds.maxJudgeWindow} s + seed reveals ${r.revealWindow} s + commit ${r.commitWindow} s + reveal ${r.revealWindow} s), got ${r.unbondDelay}`)
   return r
 }
 
@@ -116,6 +160,30 @@ export function checkCommitteeAgree (terms: Pick<DealTerms, 'mediators' | 'jobCr
     if (bondOf(ms[i]) < rules.minBond) return 'MediatorUnbonded'
   }
   return null
+}
+
+/** Whether the Market judges a deal naming n mediators by committee (and so checks their bonds at agreement). */
+export function judgedByCommittee (n: number, rules: Pick<CommitteeRules, 'size'>): boolean {
+  return rules.size > 1 && n > 2
+}
+
+/**
+ * The mediators a job creator may name in a deal: on a network with committees, one named mediator without the least
+ * bond would make every `agree` fail (MediatorUnbonded), so those are left out, and the deal's own party too
+ * (PartyAsMediator). Order and duplicates-first are kept. `left` says who was left out and why.
+ */
+export function nameableMediators (mediators: string[], rules: Pick<CommitteeRules, 'size' | 'minBond'>, bondOf: (account: string) => bigint, party: string): { kept: string[], left: Array<{ mediator: string, why: 'unbonded' | 'party' | 'duplicate', bond?: bigint }> } {
+  const kept: string[] = []
+  const left: Array<{ mediator: string, why: 'unbonded' | 'party' | 'duplicate', bond?: bigint }> = []
+  for (const m of mediators) {
+    if (kept.some(k => same(k, m))) left.push({ mediator: m, why: 'duplicate' })
+    else if (same(m, party)) left.push({ mediator: m, why: 'party' })
+    else kept.push(m)
+  }
+  if (!judgedByCommittee(kept.length, rules)) return { kept, left }
+  const bonded = kept.filter(m => bondOf(m) >= rules.minBond)
+  for (const m of kept) if (!bonded.includes(m)) left.push({ mediator: m, why: 'unbonded', bond: bondOf(m) })
+  return { kept: bonded, left }
 }
 
 /** One committee's votes, as the contract would store them beside the deal's record. */
