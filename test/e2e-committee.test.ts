@@ -247,6 +247,10 @@ test.serial('a committee none of whose members is up: nobody votes; once the vot
   })
   const run = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, nobody' }, target: net.rp2.address, auditProbability: 1 })
   const id = await challenged
+  // both parties' nodes reveal their seeds and the committee is drawn (moving the clock before that would end the
+  // seed phase, and the party not yet revealed would lose)
+  const mediatorsNamed = { mediators: [net.m1.address, net.m2.address, net.m3!.address] }
+  while (await net.admin.committee(id, mediatorsNamed) === null) await new Promise(resolve => setTimeout(resolve, 200))
   // the lone mediator's window (mediateTimeout 3000 s) is far off; the committee's vote ends after its two windows
   await increaseTime(net.provider, RULES.commitWindow + RULES.revealWindow + 2)
   const out = await run
