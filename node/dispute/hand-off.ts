@@ -4,7 +4,6 @@ import { ZeroAddress } from 'ethers'
 import type { DisputeCase } from '../../protocols/dispute/index.ts'
 import { DisputeRefusedError, type DisputeService } from './dispute-service.ts'
 import { locatePeer, type LocateOptions } from './locate.ts'
-import { revealOwnSeed, type OwnSeed } from './seed-reveal.ts'
 
 export class MediatorUnreachableError extends Error {
   static override name = 'MediatorUnreachableError'
@@ -17,19 +16,14 @@ export class MediatorUnreachableError extends Error {
  * The zero address is a committee's dispute (`DealChallenged` names no single mediator): the case goes to every
  * member the Market drew, and it is handed off once one member took it (the others pull it if a push fails).
  * The case stays remembered by `disputes`, so a mediator can still pull it if every push failed.
- * A committee is drawn only once both parties have revealed their seeds: with `seed` (the party's own), it is revealed
- * first (retried until the seed phase ends) and the draw awaited; a phase that ends without both reveals is closed
- * (the party that withheld loses) and there is nobody to hand the case to.
+ * A committee is drawn only once both parties have revealed their seeds: the parties' lifecycles hand a committee's
+ * case off only after the draw (their 'reveal-seed' action comes first, node/dispute/seed-reveal.ts).
  */
-export async function handOffDispute (disputes: DisputeService, mediator: string, c: DisputeCase, opts: LocateOptions & { signal?: AbortSignal, seed?: OwnSeed, onSeedError?: (err: unknown) => void }): Promise<void> {
+export async function handOffDispute (disputes: DisputeService, mediator: string, c: DisputeCase, opts: LocateOptions & { signal?: AbortSignal }): Promise<void> {
   disputes.remember(c)
   if (mediator.toLowerCase() !== ZeroAddress) {
     await pushTo(disputes, mediator, c, opts)
     return
-  }
-  if (opts.seed !== undefined) {
-    const drawn = await revealOwnSeed(opts.chain, c.dealId, c.deal.value, opts.seed, { ...(opts.signal !== undefined ? { signal: opts.signal } : {}), ...(opts.onSeedError !== undefined ? { onError: opts.onSeedError } : {}) })
-    if (drawn === 'closed') return
   }
   const members = (await opts.chain.committee(c.dealId, c.deal.value))?.members ?? []
   const failures: Error[] = []
