@@ -60,7 +60,7 @@ export async function startJunkAttack (devnet: Devnet, opts: { count?: number, s
       const peerId = i < silent ? host.peerId.toString() : peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
       const offer: ResourceOffer = {
         provider: w.address, slot: 0, spec: { cpu: 256_000, ramMb: 1_024_000, diskMb: 10_000_000, gpus: 8, gpuVramMb: 81_920, gpuModel: 'NVIDIA H100 80GB HBM3', cudaVersion: 13000 },
-        modules: [], price: 0n, collateral: 0n, mediators, expiry, nonce: now * 1000n + BigInt(i)
+        modules: [], price: 0n, collateral: 0n, mediators, expiry, nonce: now * 1000n + BigInt(i), seedCommit: '0x' + '00'.repeat(32)
       }
       envs.push({
         kind: 'ResourceOffer', value: offer, signature: await signMessage('ResourceOffer', domain, offer, w),

@@ -35,7 +35,8 @@ export function generate (jobs: number, offers: number, seed: number): { jobOffe
       collateral: 10n ** 18n,
       mediators: pick(mediators, int(1, 3)),
       expiry: now + BigInt(int(-30, 600)),
-      nonce: BigInt(int(1, 1_000_000))
+      nonce: BigInt(int(1, 1_000_000)),
+      seedCommit: '0x' + '00'.repeat(32)
     }
   }))
   const jobOffers: JobOffer[] = Array.from({ length: jobs }, (_, i) => ({
@@ -49,7 +50,8 @@ export function generate (jobs: number, offers: number, seed: number): { jobOffe
     timeout: 600,
     auditPpm: 0,
     expiry: now + 600n,
-    nonce: BigInt(i + 1)
+    nonce: BigInt(i + 1),
+    seedCommit: '0x' + '00'.repeat(32)
   }))
   return { jobOffers, live, now }
 }

@@ -4,7 +4,8 @@ import { JsonRpcProvider, Network, Wallet, parseEther, ZeroHash, ZeroAddress, ke
 import { startAnvil, type Anvil } from '../node/chain/anvil.ts'
 import { ChainClient, Roles } from '../node/chain/index.ts'
 import { deployAll, type Deployment, type DeployOptions } from './deploy.ts'
-import { signMessage, idOf, type Deal, type JobOffer, type LilypadDomain } from '../protocols/eip712.ts'
+import { signMessage, idOf, type Deal, type JobOffer, type ResourceOffer, type LilypadDomain } from '../protocols/eip712.ts'
+import { offerWords, seedCommitOf } from '../protocols/settlement/seed.ts'
 import { connectLilypadToken, connectMarket } from './generated/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
 import type { CommitteeRules } from '../protocols/settlement/committee.ts'
@@ -219,17 +220,66 @@ export async function agreeJobDeal (net: Devnet, o: { module?: string, inputs?: 
     timeout: 60,
     auditPpm: 0,
     expiry: BigInt(chainTimeEstimate(net) + 3600),
-    nonce
+    nonce,
+    seedCommit: seedCommitOf(keccak256(toUtf8Bytes(`job seed ${nonce}`)))
   }
   const { deal, id } = await agreeDeal(net, { jobOfferId: idOf('JobOffer', net.domain, offer), nonce, ...o.deal }, bridge, rp)
   if (o.submit !== false) await rp.submitResult(deal, o.cid)
   return { offer, deal, id }
 }
 
+/**
+ * A job offer and a resource offer as the parties sign them, each committing to its own seed secret, for a deal that
+ * names them: what a committee dispute's seed reveals prove against (docs/mediation.md, "Unbiasable draws").
+ */
+export interface SeededOffers {
+  jobOffer: JobOffer
+  resourceOffer: ResourceOffer
+  jobSecret: string
+  providerSecret: string
+  /** the deal's fields naming both offers */
+  ids: { jobOfferId: string, resourceOfferId: string }
+}
+
+export function seededOffers (net: Devnet, o: { jobCreator: string, resourceProvider: string, mediators: string[], tag?: string }): SeededOffers {
+  const tag = o.tag ?? String(nextNonce())
+  const jobSecret = keccak256(toUtf8Bytes(`job creator seed ${tag}`))
+  const providerSecret = keccak256(toUtf8Bytes(`provider seed ${tag}`))
+  const expiry = BigInt(chainTimeEstimate(net) + 3600)
+  const jobOffer: JobOffer = {
+    jobCreator: o.jobCreator,
+    module: COWSAY,
+    inputs: canonicalInputsJson({ Message: tag }),
+    spec: { cpu: 500, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
+    maxPrice: LP(10),
+    mediators: o.mediators,
+    target: ZeroAddress,
+    timeout: 60,
+    auditPpm: 0,
+    expiry,
+    nonce: nextNonce(),
+    seedCommit: seedCommitOf(jobSecret)
+  }
+  const resourceOffer: ResourceOffer = {
+    provider: o.resourceProvider,
+    slot: 0,
+    spec: { cpu: 4000, ramMb: 8192, diskMb: 50000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
+    modules: [],
+    price: LP(10),
+    collateral: LP(20),
+    mediators: o.mediators,
+    expiry,
+    nonce: nextNonce(),
+    seedCommit: seedCommitOf(providerSecret)
+  }
+  return { jobOffer, resourceOffer, jobSecret, providerSecret, ids: { jobOfferId: idOf('JobOffer', net.domain, jobOffer), resourceOfferId: idOf('ResourceOffer', net.domain, resourceOffer) } }
+}
+
 /** A dispute judged by a committee, as the fixture drives it: its members in draw order, and the gas spent so far. */
 export interface CommitteeDispute {
   deal: Deal
   id: string
+  offers: SeededOffers
   members: ChainClient[]
   /** gas of every transaction from the challenge on */
   gas: bigint
@@ -241,15 +291,17 @@ export interface CommitteeDispute {
 }
 
 /**
- * A deal naming the committee devnet's three mediators, its result submitted and challenged by the job creator: the
- * committee the Market drew, checked against the rules' own draw from the seed it announced.
+ * A deal naming the committee devnet's three mediators, its result submitted and challenged by the job creator (or
+ * audited: auditPpm 10^6), both parties' seeds revealed (the job creator's first): the committee the Market drew,
+ * checked against the rules' own draw from the seed it announced.
  */
 export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Promise<CommitteeDispute> {
-  if (net.m3 === undefined) throw new Error('committeeDispute needs a devnet started with committee rules')
-  const meds = [net.m1, net.m2, net.m3]
-  const { deal, id } = await agreeDeal(net, { mediators: meds.map(m => m.address), ...o })
-  await net.rp.submitResult(deal, `bafy-${id.slice(2, 10)}`)
-  const r = await net.jc.queue.send('challenge', async () => await net.jc.market.challenge.populateTransaction(toStruct(deal)))
+  const { deal, id, offers, gas } = await committeeChallenge(net, o)
+  let r = await revealSeedOf(net, deal, offers, false)
+  let total = gas + r.gasUsed
+  r = await revealSeedOf(net, deal, offers, true)
+  total += r.gasUsed
+  const meds = [net.m1, net.m2, net.m3!]
   const drawn = r.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeDrawn')
   const announced = (drawn!.args.members as string[]).map(a => a.toLowerCase())
   const order = drawCommittee(drawn!.args.seed as string, meds.length, announced.length)
@@ -261,9 +313,10 @@ export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Pro
   const d: CommitteeDispute = {
     deal,
     id,
+    offers,
     members: order.map(i => meds.find(m => m.address === deal.mediators[i])!),
-    gas: r.gasUsed,
-    txs: 1,
+    gas: total,
+    txs: 3,
     commit: async (m, vote) => { await sent(await m.commitVote(deal, voteCommitment(id, m.address, voteOf(vote), salt(m)))) },
     reveal: async (m, vote) => { await sent(await m.revealVote(deal, voteOf(vote), salt(m))) },
     finalize: async () => { await sent(await net.stranger.finalizeCommittee(deal)) }
@@ -271,4 +324,27 @@ export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Pro
   const sent = async (receipt: { gasUsed: bigint }): Promise<void> => { d.gas += receipt.gasUsed; d.txs++ }
   const voteOf = (v: boolean | VoteValue): VoteValue => typeof v === 'boolean' ? (v ? Vote.Correct : Vote.Wrong) : v
   return d
+}
+
+/**
+ * A committee deal between the devnet's jc and rp naming seeded offers, its result submitted and challenged (or, with
+ * auditPpm 10^6, audited at submission): the dispute waits for both parties' seeds. Gas from the challenge on.
+ */
+export async function committeeChallenge (net: Devnet, o: Partial<Deal> = {}): Promise<{ deal: Deal, id: string, offers: SeededOffers, gas: bigint }> {
+  if (net.m3 === undefined) throw new Error('a committee dispute needs a devnet started with committee rules')
+  const mediators = o.mediators ?? [net.m1.address, net.m2.address, net.m3.address]
+  const offers = seededOffers(net, { jobCreator: net.jc.address, resourceProvider: net.rp.address, mediators })
+  const { deal, id } = await agreeDeal(net, { mediators, ...offers.ids, ...o })
+  const submitted = await net.rp.queue.send('submitResult', async () => await net.rp.market.submitResult.populateTransaction(toStruct(deal), `bafy-${id.slice(2, 10)}`))
+  if (deal.auditPpm === 1_000_000) return { deal, id, offers, gas: submitted.gasUsed }
+  const r = await net.jc.queue.send('challenge', async () => await net.jc.market.challenge.populateTransaction(toStruct(deal)))
+  return { deal, id, offers, gas: r.gasUsed }
+}
+
+/** The job creator's (provider false) or the provider's seed reveal, sent by that party. */
+export async function revealSeedOf (net: Devnet, deal: Deal, offers: SeededOffers, provider: boolean): Promise<{ gasUsed: bigint, logs: readonly import('ethers').Log[] }> {
+  const party = provider ? net.rp : net.jc
+  return provider
+    ? await party.revealSeed(deal, true, offers.providerSecret, offerWords('ResourceOffer', offers.resourceOffer))
+    : await party.revealSeed(deal, false, offers.jobSecret, offerWords('JobOffer', offers.jobOffer))
 }

@@ -39,7 +39,10 @@ export const ResourceOfferTypes = {
     { name: 'collateral', type: 'uint96' }, // LP wei the provider locks per deal
     { name: 'mediators', type: 'address[]' }, // accepted mediators
     { name: 'expiry', type: 'uint64' }, // unix seconds
-    { name: 'nonce', type: 'uint64' }
+    { name: 'nonce', type: 'uint64' },
+    // keccak256(secret): the provider's share of a committee dispute's seed, revealed only in a dispute
+    // (Market.revealSeed; docs/mediation.md, "Unbiasable draws"). Last, so a reveal passes the words before it.
+    { name: 'seedCommit', type: 'bytes32' }
   ],
   MachineSpec: [...MachineSpecFields]
 }
@@ -56,7 +59,8 @@ export const JobOfferTypes = {
     { name: 'timeout', type: 'uint32' }, // execution seconds
     { name: 'auditPpm', type: 'uint32' }, // random-audit probability, parts per million
     { name: 'expiry', type: 'uint64' },
-    { name: 'nonce', type: 'uint64' }
+    { name: 'nonce', type: 'uint64' },
+    { name: 'seedCommit', type: 'bytes32' } // keccak256(secret): the job creator's share of a dispute's seed
   ],
   MachineSpec: [...MachineSpecFields]
 }
@@ -112,6 +116,8 @@ export interface ResourceOffer {
   mediators: string[]
   expiry: bigint
   nonce: bigint
+  /** keccak256(secret), 0x-hex (protocols/settlement/seed.ts) */
+  seedCommit: string
 }
 
 export interface JobOffer {
@@ -126,6 +132,8 @@ export interface JobOffer {
   auditPpm: number
   expiry: bigint
   nonce: bigint
+  /** keccak256(secret), 0x-hex (protocols/settlement/seed.ts) */
+  seedCommit: string
 }
 
 export interface Deal {

@@ -30,7 +30,8 @@ const offerArb = fc.record({
   collateral: fc.constant(10n),
   mediators: fc.subarray(mediators),
   expiry: fc.bigInt({ min: NOW - 5n, max: NOW + 50n }),
-  nonce: fc.bigInt({ min: 0n, max: 5n })
+  nonce: fc.bigInt({ min: 0n, max: 5n }),
+  seedCommit: fc.constant('0x' + '00'.repeat(32))
 }) satisfies fc.Arbitrary<ResourceOffer>
 
 const liveArb = fc.uniqueArray(fc.record({ offer: offerArb, id: fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }).map(n => '0x' + n.toString(16).padStart(64, '0')), signature: fc.constant('0x') }), { selector: l => l.id, maxLength: 40 }) as fc.Arbitrary<LiveOffer[]>
@@ -46,7 +47,7 @@ const jobArb = fc.record({
   timeout: fc.constant(60),
   auditPpm: fc.constant(0),
   expiry: fc.constant(NOW + 100n),
-  nonce: fc.constant(1n)
+  nonce: fc.constant(1n), seedCommit: fc.constant('0x' + '00'.repeat(32))
 }) satisfies fc.Arbitrary<JobOffer>
 
 function compatible (job: JobOffer, o: ResourceOffer): boolean {
@@ -120,10 +121,10 @@ function live (id: number, over: Partial<ResourceOffer>): LiveOffer {
   return {
     id: '0x' + id.toString(16).padStart(64, '0'),
     signature: '0x',
-    offer: { provider: providers[1], slot: 0, spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus: 1, gpuVramMb: 4, gpuModel: '', cudaVersion: 0 }, modules: [], price: 5n, collateral: 10n, mediators: [mediators[0]], expiry: NOW + 10n, nonce: 1n, ...over }
+    offer: { provider: providers[1], slot: 0, spec: { cpu: 4, ramMb: 4, diskMb: 4, gpus: 1, gpuVramMb: 4, gpuModel: '', cudaVersion: 0 }, modules: [], price: 5n, collateral: 10n, mediators: [mediators[0]], expiry: NOW + 10n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32), ...over }
   }
 }
-const job: JobOffer = { jobCreator: providers[0], module: 'cowsay:v1', inputs: '{}', spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 1, gpuVramMb: 2, gpuModel: '', cudaVersion: 0 }, maxPrice: 10n, mediators: [mediators[2], mediators[0]], target: ZERO, timeout: 60, auditPpm: 0, expiry: NOW + 100n, nonce: 1n }
+const job: JobOffer = { jobCreator: providers[0], module: 'cowsay:v1', inputs: '{}', spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 1, gpuVramMb: 2, gpuModel: '', cudaVersion: 0 }, maxPrice: 10n, mediators: [mediators[2], mediators[0]], target: ZERO, timeout: 60, auditPpm: 0, expiry: NOW + 100n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32) }
 
 test('ties: equal price → higher reputation first; equal reputation → older nonce; then smaller id', t => {
   const a = live(3, { provider: providers[1], nonce: 9n })

@@ -9,7 +9,7 @@ function live (provider: number, over: Partial<ResourceOffer> = {}): LiveOffer {
   return {
     id: '0x' + (++idc).toString(16).padStart(64, '0'),
     signature: '0x',
-    offer: { provider: '0x' + provider.toString(16).padStart(40, '0'), slot: 0, spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: 1n, collateral: 1n, mediators: ['0x00000000000000000000000000000000000000a1'], expiry: NOW + 100n, nonce: 1n, ...over }
+    offer: { provider: '0x' + provider.toString(16).padStart(40, '0'), slot: 0, spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: 1n, collateral: 1n, mediators: ['0x00000000000000000000000000000000000000a1'], expiry: NOW + 100n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32), ...over }
   }
 }
 
@@ -33,7 +33,7 @@ test('offers expire', t => {
   book.add(live(2, { expiry: NOW + 20n }), NOW)
   t.is(book.evictExpired(NOW + 10n), 1)
   t.is(book.size, 1)
-  t.is(book.match({ jobCreator: '0x' + '0'.repeat(40), module: 'm', inputs: '', spec: { cpu: 0, ramMb: 0, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, maxPrice: 5n, mediators: ['0x00000000000000000000000000000000000000A1'], target: '0x' + '0'.repeat(40), timeout: 1, auditPpm: 0, expiry: NOW + 500n, nonce: 1n }, { now: NOW + 20n }).length, 0)
+  t.is(book.match({ jobCreator: '0x' + '0'.repeat(40), module: 'm', inputs: '', spec: { cpu: 0, ramMb: 0, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, maxPrice: 5n, mediators: ['0x00000000000000000000000000000000000000A1'], target: '0x' + '0'.repeat(40), timeout: 1, auditPpm: 0, expiry: NOW + 500n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32) }, { now: NOW + 20n }).length, 0)
   t.is(book.size, 0)
 })
 
@@ -93,7 +93,7 @@ test('upkeep: a slot re-announced all day keeps one offer and leaves no leftover
 
 test('a withdrawn (booked) slot stays visible as busy: never a candidate, found by busyMatching, passed on by sync, gone when freed or expired', t => {
   const book = new OrderBook({ maxPerProvider: 2 })
-  const job = { jobCreator: '0x' + '0'.repeat(40), module: 'm', inputs: '{}', spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, maxPrice: 10n, mediators: ['0x00000000000000000000000000000000000000a1'], target: '0x' + '0'.repeat(40), timeout: 1, auditPpm: 0, expiry: NOW + 500n, nonce: 1n }
+  const job = { jobCreator: '0x' + '0'.repeat(40), module: 'm', inputs: '{}', spec: { cpu: 1, ramMb: 1, diskMb: 1, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, maxPrice: 10n, mediators: ['0x00000000000000000000000000000000000000a1'], target: '0x' + '0'.repeat(40), timeout: 1, auditPpm: 0, expiry: NOW + 500n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32) }
   const a = live(7, { nonce: 10n, slot: 0 })
   book.add(a, NOW)
   t.true(book.withdraw(a.offer.provider, 0, 11n, NOW + 60n, NOW, '0xsig'))

@@ -331,7 +331,7 @@ export class OrderBook {
     const maxScan = opts.maxScan ?? opts.limit * 4
     const probe: JobOffer | undefined = opts.filter === undefined
       ? undefined
-      : { ...opts.filter, jobCreator: ZERO_ADDRESS, inputs: '', target: ZERO_ADDRESS, timeout: 0, auditPpm: 0, expiry: opts.now + 1n, nonce: 0n }
+      : { ...opts.filter, jobCreator: ZERO_ADDRESS, inputs: '', target: ZERO_ADDRESS, timeout: 0, auditPpm: 0, expiry: opts.now + 1n, nonce: 0n, seedCommit: '0x' + '00'.repeat(32) }
     let i = lowerBound(this.order, (opts.after ?? 0) + 1)
     let scanned = 0
     let last: number | undefined

@@ -24,6 +24,7 @@ function ended (t: ExecutionContext, sim: MarketSimulation): Record<string, any>
   t.is(s.jobs.withoutOutcome, 0, 'every job ends')
   t.is(s.deals.open, 0, 'every deal ends')
   t.is(sim.model.committees.size, 0, 'no committee is left open')
+  t.is(sim.model.seedPhases.size, 0, 'no seed phase is left open')
   const d = s.disputes as Record<string, any>
   t.true(d.count >= 8, `enough disputes to say something: ${d.count as number}`)
   t.is(d.open, 0)
@@ -39,6 +40,9 @@ test('committees of 3: every dispute is drawn, voted and finalized by the commit
   if (rules === undefined) return t.fail('the committees scenario sets committee rules')
   t.deepEqual(Object.keys(d.membersPerDispute), ['3'], 'five mediators named: every committee has three')
   t.true(sim.disputeLogs.every(l => l.committee && l.outcome !== undefined))
+  // each committee was drawn from the parties' two seed reveals, sent by their lifecycles ('reveal-seed')
+  t.is(sim.metrics.chainCalls.revealSeed, 2 * sim.disputeLogs.length)
+  t.is(sim.metrics.chainErrors.SeedRevealClosed ?? 0, 0)
   t.true(d.durationS.max <= rules.commitWindow + rules.revealWindow, `${d.durationS.max as number} s`)
   t.is(d.states.TimedOutMediation ?? 0, d.committeeOutcomes['no-quorum'] ?? 0, 'a timed-out mediation only where there was no quorum')
   // money: what the mediators gained is the fees of the decided disputes, less the slashes of the undecided ones
@@ -187,9 +191,11 @@ test('the committees scenario: wrong verdicts, slashed bonds and cost per disput
   }
   t.true(a.committees.slashedBonds.count > 0)
   t.is(a.oneMediator.slashedBonds.count, 0)
-  // three re-runs and 2k + 1 transactions when everyone votes (fewer with an absent member)
+  // three re-runs and 2k + 1 transactions when everyone votes (fewer with an absent member), and the parties' two
+  // seed reveals before the draw (docs/mediation.md, "Unbiasable draws")
   t.true(a.committees.costPerDispute.reruns > a.oneMediator.costPerDispute.reruns)
-  t.true(a.committees.costPerDispute.transactions <= 7)
+  t.true(a.committees.costPerDispute.transactions <= 9)
+  t.true(a.committees.costPerDispute.transactions > a.oneMediator.costPerDispute.transactions + 2)
   t.regex(reportMarkdown(r, ['metrics.json']), /## Disputes[\s\S]*committees of 3[\s\S]*one mediator/)
   t.regex(textSummary(r), /disputes: .* wrong verdicts/)
   t.is(toJson(metricsOf(await runScenario('committees', o))), toJson(metricsOf(r)))

@@ -16,7 +16,8 @@ import { buildDeal, defaultDealTerms, type DealTerms as NegotiationTerms } from 
 import { idOf, type Deal, type JobOffer, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../protocols/eip712.ts'
 import type { Envelope } from '../protocols/codec.ts'
 import { apply, emptyMarket, totalHeld, depositOf, bondOf, DealState, COMMITTEE, isFinal, stateName, type MarketModel, type MarketAction, type DealTerms, type DealStateName } from '../protocols/settlement/index.ts'
-import { voteCommitment, Vote, type CommitteeSettlement, type CommitteeOutcome, type VoteValue } from '../protocols/settlement/committee.ts'
+import { voteCommitment, Vote, seedDeadline, type CommitteeSettlement, type CommitteeOutcome, type VoteValue } from '../protocols/settlement/committee.ts'
+import { SEED_BLOCKS } from '../protocols/settlement/seed.ts'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import type { Clock, Timer } from '../core/clock.ts'
 import { SlotCapacity } from '../node/negotiation/capacity.ts'
@@ -171,6 +172,8 @@ interface SimDeal {
   /** the drawn mediator, or every member of the drawn committee, each with its dispute record */
   members?: Member[]
   dispute?: DisputeLog
+  /** a committee dispute's seed reveals sent before its draw (counted in its log's transactions once drawn) */
+  seedTxs?: number
 }
 
 interface Matcher {
@@ -259,8 +262,11 @@ export class MarketSimulation {
   }
 
   /** Applies an action to the real Market model; the deal's parties then see the new facts (their chain followers). */
+  /** the chain's block at the simulated time: one every SIM_BLOCK_SECONDS (a committee dispute's seed block and reveals) */
+  private blockNumber (): number { return 1 + Math.floor(Math.floor(this.engine.now) / SIM_BLOCK_SECONDS) }
+
   private chain (action: MarketAction): ReturnType<typeof apply> {
-    const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()) })
+    const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()), number: this.blockNumber(), blockHashOf: simBlockHash })
     this.metrics.chainCalls[action.kind] = (this.metrics.chainCalls[action.kind] ?? 0) + 1
     if (!r.ok) this.metrics.chainErrors[r.error] = (this.metrics.chainErrors[r.error] ?? 0) + 1
     if (this.config.checkEveryEvent && this.ready) this.checkConservation()
@@ -275,6 +281,19 @@ export class MarketSimulation {
     const state = stateName(rec.state)
     const cm = state === 'Challenged' && rec.mediatorIndex === COMMITTEE ? this.model.committees.get(dealId) : undefined
     const rules = this.model.committeeRules
+    const phase = state === 'Challenged' && rec.mediatorIndex === COMMITTEE ? this.model.seedPhases.get(dealId) : undefined
+    if (phase !== undefined && rules !== undefined) {
+      // before the draw: the parties' seed reveals (docs/mediation.md, "Unbiasable draws"); the phase's deadline is
+      // the reveal window's, or sooner once its 256 blocks are gone (as the node reads it)
+      const capped = this.blockNumber() > phase.seedBlock + SEED_BLOCKS
+      return {
+        state,
+        since: rec.since,
+        ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}),
+        mediator: ZERO,
+        seedPhase: { jobCreatorRevealed: phase.jobCreatorSecret !== null, providerRevealed: phase.providerSecret !== null, deadline: capped ? Math.min(seedDeadline(phase, rules), this.chainNow() - 1) : seedDeadline(phase, rules) }
+      }
+    }
     if (cm !== undefined && rules !== undefined) {
       // a committee's dispute: DealChallenged names no single mediator (the zero address), CommitteeDrawn the members
       return {
@@ -284,6 +303,7 @@ export class MarketSimulation {
         mediator: ZERO,
         committee: {
           members: cm.members,
+          drawnAt: cm.drawnAt,
           allCommittedAt: cm.allCommittedAt,
           committed: cm.members.filter((_, i) => cm.commitments[i] !== null),
           revealed: cm.members.filter((_, i) => cm.votes[i] !== null),
@@ -305,7 +325,8 @@ export class MarketSimulation {
     const d = this.dealStates.get(dealId)
     if (d === undefined) return
     const rec = this.model.deals.get(dealId)
-    if (rec !== undefined && rec.state === DealState.Challenged && d.members === undefined) this.dispute(d, dealId)
+    // a committee's members learn of the dispute once drawn (the parties' second seed reveal)
+    if (rec !== undefined && rec.state === DealState.Challenged && d.members === undefined && (rec.mediatorIndex !== COMMITTEE || this.model.committees.has(dealId))) this.dispute(d, dealId)
     if (rec !== undefined && isFinal(rec.state) && d.dispute !== undefined && d.dispute.endedAt === undefined) {
       d.dispute.endedAt = this.engine.now
       d.dispute.state = stateName(rec.state)
@@ -510,8 +531,10 @@ export class MarketSimulation {
       collateral: this.collateralOf(price),
       mediators: this.namedMediators(),
       expiry: this.nowBig() + BigInt(c.offerTtl),
-      nonce: this.nonceOf(p)
+      nonce: this.nonceOf(p),
+      seedCommit: ''
     }
+    offer.seedCommit = keccak256(simSeedSecret('ResourceOffer', offer.provider, offer.nonce, offer.slot))
     const id = this.id('ResourceOffer', offer)
     p.schedule.expire(this.nowBig())
     p.schedule.issue(id, slot, offer.expiry, { id })
@@ -672,6 +695,12 @@ export class MarketSimulation {
         })
         return
       case 'hand-off': this.handOff(p.node, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'reveal-seed': {
+        const offer = rec.offer
+        if (offer === undefined) { done({ type: 'reveal-seed-failed', reason: 'the resource offer is not known' }); return }
+        this.revealSeed(d, rec.dealId, { provider: true, secret: simSeedSecret('ResourceOffer', offer.provider, offer.nonce, offer.slot), commit: offer.seedCommit }, done)
+        return
+      }
       case 'timeout-mediation':
         later(c.chainDelay, () => { this.closeMediation(rec.dealId, d, a.committee, done) })
     }
@@ -725,7 +754,7 @@ export class MarketSimulation {
       const agent = this.agentByAddress.get(address.toLowerCase()) as MediatorAgent
       return { agent, h: agent.driver.holder(newDispute({ dealId, jobCreator: d.deal.jobCreator, audit: true }, simNowMs(this.engine))) }
     })
-    d.dispute = { dealId, at: this.engine.now, wrongResult: d.wrong, committee, members: drawn, reruns: 0, txs: 0 }
+    d.dispute = { dealId, at: this.engine.now, wrongResult: d.wrong, committee, members: drawn, reruns: 0, txs: d.seedTxs ?? 0 }
     this.disputeLogs.push(d.dispute)
     for (const m of d.members) m.agent.driver.step(m.h)
   }
@@ -848,6 +877,27 @@ export class MarketSimulation {
     }
   }
 
+  /**
+   * A party's seed reveal (Market.revealSeed), as its lifecycle asks: the secret its offer committed to. The Market
+   * proves it against the offer the deal names (its EIP-712 words and the secret's hash); the simulator's offer ids are
+   * stand-ins, so the proof here is the commitment itself. A reveal too early (the dispute's own block) is sent again
+   * a block later; one the Market has no use for any more (already in, the phase over or closed) needs nothing more.
+   */
+  private revealSeed (d: SimDeal, dealId: string, seed: { provider: boolean, secret: string, commit: string }, done: (e: { type: 'seed-revealed' } | { type: 'reveal-seed-failed', reason: string }) => void): void {
+    const attempt = (n: number): void => {
+      this.engine.after(this.config.chainDelay, () => {
+        const named = seed.provider ? d.deal.resourceOfferId : d.deal.jobOfferId
+        const r = this.chain({ kind: 'revealSeed', dealId, terms: d.deal, provider: seed.provider, secret: seed.secret, proved: keccak256(seed.secret) === seed.commit ? named : null, named })
+        if (!r.ok && r.error === 'SeedRevealNotOpen' && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { attempt(n + 1) }); return }
+        if (r.ok) d.seedTxs = (d.seedTxs ?? 0) + 1
+        const settled = r.ok || r.error === 'SeedAlreadyRevealed' || r.error === 'SeedRevealClosed' || r.error === 'WrongState' || r.error === 'NotACommitteeDispute'
+        done(settled ? { type: 'seed-revealed' } : { type: 'reveal-seed-failed', reason: r.error })
+        this.onChain(dealId)
+      })
+    }
+    attempt(0)
+  }
+
   /** A committee's outcome is on chain: recorded, and every slashed member that is up tops its bond back up. */
   /**
    * A party closes a dispute nobody ruled on, as a node's lifecycle asks: timeoutMediation for a lone mediator,
@@ -954,8 +1004,10 @@ export class MarketSimulation {
       timeout: job.timeout,
       auditPpm: c.auditPpm,
       expiry: this.nowBig() + BigInt(c.jobPatience + 60),
-      nonce
+      nonce,
+      seedCommit: ''
     }
+    offer.seedCommit = keccak256(simSeedSecret('JobOffer', offer.jobCreator, offer.nonce))
     const a: Attempt = {
       job,
       offer,
@@ -1097,7 +1149,7 @@ export class MarketSimulation {
       }
       const slot = cand.live.offer.slot
       const answer = answerProposal({ ownOfferLive: p.schedule.own(cand.live.id, this.nowBig()) !== undefined, slot, dealId, reservationTtlMs: c.reservationTtl * 1000 }, p.capacity)
-      if (answer === 'accept') { p.taken++; this.countersigned(a, deal, dealId, p, slot) }
+      if (answer === 'accept') { p.taken++; this.countersigned(a, deal, dealId, p, slot, cand.live.offer) }
       const back = this.net.directDelay(target, jc, 512)
       if (back < 0) {
         // the reply is lost: the job creator times out (the provider's countersigned deal is never agreed and expires)
@@ -1118,12 +1170,12 @@ export class MarketSimulation {
   }
 
   /** The provider countersigned: it records the deal at once and follows it with its lifecycle. */
-  private countersigned (a: Attempt, deal: Deal, dealId: string, p: Provider, slot: number): void {
+  private countersigned (a: Attempt, deal: Deal, dealId: string, p: Provider, slot: number, offer: ResourceOffer): void {
     p.capacity.confirm(dealId)
     const jcRec = this.jcDriver.holder(jobCreatorDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, providerPeer: String(p.node) }, simNowMs(this.engine), this.jcPolicy))
     const d: SimDeal = { jcKnows: false, deal, attempt: a, provider: p, jc: jcRec, wrong: false }
     this.dealStates.set(dealId, d)
-    const rec = countersignedDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, jobCreatorSignature: NO_JOB_SIGNATURE, providerSignature: NO_JOB_SIGNATURE, slot, jobCreatorPeer: String(a.job.jc) }, simNowMs(this.engine))
+    const rec = countersignedDeal({ dealId, deal, job: { kind: 'JobOffer', value: a.offer, signature: NO_JOB_SIGNATURE }, jobCreatorSignature: NO_JOB_SIGNATURE, providerSignature: NO_JOB_SIGNATURE, slot, jobCreatorPeer: String(a.job.jc), offer }, simNowMs(this.engine))
     const h = this.providerDriver.holder(rec)
     p.deals.set(dealId, h)
     this.providerDriver.step(h)
@@ -1204,6 +1256,11 @@ export class MarketSimulation {
         return
       }
       case 'hand-off': this.handOff(d.attempt.job.jc, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'reveal-seed': {
+        const job = rec.job.value
+        this.revealSeed(d, rec.dealId, { provider: false, secret: simSeedSecret('JobOffer', job.jobCreator, job.nonce), commit: job.seedCommit }, done)
+        return
+      }
       case 'challenge':
         this.engine.after(c.chainDelay, () => {
           const r = this.chain({ kind: 'challenge', caller: d.deal.jobCreator, dealId: rec.dealId, terms: d.deal })
@@ -1330,4 +1387,20 @@ function assignRoles (c: MarketConfig): Role[] {
   for (let k = 0; k < nRp; k++) roles[i++] = 'rp'
   while (i < c.nodes) roles[i++] = 'jc'
   return roles
+}
+
+/** Seconds between the simulated chain's blocks (an L2's 2 s): a committee dispute's seed phase lasts 256 of them at most. */
+const SIM_BLOCK_SECONDS = 2
+
+/** A simulated block's hash: fixed per block number (the draw reads the dispute block's). */
+function simBlockHash (n: number): string {
+  return keccak256(toUtf8Bytes(`sim block ${n}`))
+}
+
+/**
+ * The seed secret a simulated party's offer commits to: fixed by the offer (the node derives it from its key and the
+ * offer the same way, protocols/settlement/seed.ts), so the party can reveal it later without storing it.
+ */
+function simSeedSecret (kind: 'JobOffer' | 'ResourceOffer', party: string, nonce: bigint, slot = 0): string {
+  return keccak256(toUtf8Bytes(`sim seed ${kind} ${party.toLowerCase()} ${nonce} ${slot}`))
 }

@@ -58,7 +58,8 @@ export class JunkSpammer implements SpamSource {
       collateral: 10n ** 17n,
       mediators: ['0x0000000000000000000000000000000000000001'],
       expiry,
-      nonce
+      nonce,
+      seedCommit: '0x' + '00'.repeat(32)
     })
     const validate = (bytes: Uint8Array): string => {
       try {
@@ -137,7 +138,8 @@ export class JunkSpammer implements SpamSource {
           collateral: sim.config.pricing.basePrice * 2n,
           mediators: sim.mediators,
           expiry: now + BigInt(sim.config.offerTtl),
-          nonce: now * 1000n + BigInt(this.slotCounter)
+          nonce: now * 1000n + BigInt(this.slotCounter),
+          seedCommit: '0x' + '00'.repeat(32)
         }
         sim.metrics.spam.deliveredToBooks++
         sim.deliverOffer(node, { offer, id: '0x' + (0xdead0000 + (this.slotCounter & 0xffff)).toString(16) + this.slotCounter.toString(16).padStart(56, '0'), signature: '0x', peer: String(node) }, 'spam')

@@ -1,7 +1,10 @@
 // A committee of three mediators on real nodes (issue 15): LilypadNodes with their own libp2p hosts, chain clients
 // and Helia stores, a real anvil whose Market judges disputes by committees of three, real Docker runs of cowsay.
 // The job creator asks for audits with probability 1; each audited submission draws all three mediators, who pull
-// the case from the parties, re-run the job, commit their votes, reveal them and finalize. One of the three lies
+// the case from the parties, re-run the job, commit their votes, reveal them and finalize. The committee is drawn once
+// both parties' nodes have revealed their seeds (docs/mediation.md, "Unbiasable draws"), which they do on their own;
+// a provider node that withholds its seed (a test fault) loses the dispute once the seed phase ends, closed by the
+// job creator's node. One of the three lies
 // (it commits the opposite of its re-run): outvoted, it loses part of its bond to the two honest members. With one
 // member absent, the two present disagree and the deadline ends the vote without a quorum: the result stands, the
 // absent member pays.
@@ -11,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, increaseTime, agreeDeal, LP, type Devnet } from '../contracts/fixture.ts'
+import { startDevnet, increaseTime, committeeChallenge, revealSeedOf, LP, type Devnet } from '../contracts/fixture.ts'
 import { dealHistories } from '../node/incentives/chain-facts.ts'
 import { dealOutcomes } from '../protocols/incentives/outcomes.ts'
 import { LilypadNode } from '../node/node.ts'
@@ -96,6 +99,42 @@ async function books (rp: string): Promise<Books> {
   }
 }
 
+test.serial('a provider node that withholds its seed: the job creator node reveals its own, the seed phase ends (256 blocks), the job creator closes the dispute and gets everything back', async t => {
+  // (connected to the job creator only: no member is drawn here). Its key is one no other provider node uses (the
+  // devnet's second job creator's, funded), so the later tests' providers are not confused with it
+  const withholder = await node(net.anvil.keys[2], 'withholder', ['resource-provider'], { provider: { price: LP(10), collateral: LP(20), announceIntervalMs: 2000, fault: 'withheld-seed' } })
+  await connect(jcNode, withholder)
+  const before = await books(net.jc2.address)
+  const from = await net.provider.getBlockNumber()
+  const run = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, withheld seed' }, target: net.jc2.address, auditProbability: 1 })
+  // the audited deal's seed phase: the job creator's node reveals on its own; the provider's never does
+  let id: string | undefined
+  while (id === undefined) {
+    id = (await net.admin.follower.find('DealChallenged', { jobCreator: net.jc.address }, from + 1))[0]?.args.dealId
+    if (id === undefined) await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  for (;;) {
+    const phase = await net.admin.seedPhase(id)
+    if (phase?.jobCreatorRevealed === true) { t.false(phase.providerRevealed); break }
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  t.is(await net.admin.committee(id, { mediators: [net.m1.address, net.m2.address, net.m3!.address] }), null, 'nothing drawn')
+  // the provider goes away (so the job's retry after the refund finds nobody), and the seed phase ends by its 256
+  // blocks (mined without moving the clock: the later tests' deals must not find their expiry already past)
+  await withholder.stop()
+  await net.provider.send('anvil_mine', ['0x101', '0x0'])
+  const w = await net.admin.watchDeal(id)
+  await w.waitFor('MediatedWrong')
+  await w.stop()
+  await run.catch(() => {}) // the job itself ends without a provider
+  const after = await books(net.jc2.address)
+  const deal = (await net.admin.dealTermsFromAgree(id))!
+  t.is(after.jc - before.jc, deal.collateral, 'the job creator gets price + fee + collateral back')
+  t.is(after.rp - before.rp, -deal.collateral, 'the provider that withheld its seed lost its collateral, though its result was right')
+  t.deepEqual(after.bond, before.bond, 'no member was drawn, none slashed')
+  t.deepEqual(after.dep, before.dep)
+})
+
 test.serial('a cheating provider audited by three mediators, one of them lying: the two honest ones outvote it, the provider is slashed, the liar loses part of its bond to them', async t => {
   const cheater = await provider(net.anvil.keys[3], 'cheater', 'wrong-result')
   const before = await books(net.rp.address)
@@ -166,12 +205,13 @@ test.serial('an absent mediator: the two present disagree (the liar against the 
 })
 
 test.serial('a case nobody hands over (the parties are a cartel with no node): the members read the terms from the agree calldata and vote "no case"; the result stands, unjudged, and nobody who voted is slashed', async t => {
-  // the job creator and the provider act from bare chain clients: no node answers a pull or pushes the case
-  const meds = [net.m1, net.m2, net.m3!]
-  const { deal, id } = await agreeDeal(net, { mediators: meds.map(m => m.address), mediationFee: FEE, auditPpm: 1_000_000, mediateTimeout: 3000 })
-  const audit = await net.rp.submitResult(deal, 'bafkreicartel')
-  t.true(audit.audited)
+  // the job creator and the provider act from bare chain clients: no node answers a pull or pushes the case. They
+  // reveal their seeds (withholding would lose the dispute), so the committee is drawn and must judge without a case
+  const { deal, id, offers } = await committeeChallenge(net, { mediationFee: FEE, auditPpm: 1_000_000, mediateTimeout: 3000 })
+  t.is((await net.admin.dealRecord(id)).state, 'Challenged')
   const before = await books(net.rp.address)
+  await revealSeedOf(net, deal, offers, false)
+  await revealSeedOf(net, deal, offers, true)
   const m1 = mediators[0].mediator as unknown as Mediator
   const done = disputeFinished(m1, id)
   // past the commit window less the margin (30 s): the present members give up on the case and vote "no case";
@@ -207,6 +247,10 @@ test.serial('a committee none of whose members is up: nobody votes; once the vot
   })
   const run = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, nobody' }, target: net.rp2.address, auditProbability: 1 })
   const id = await challenged
+  // both parties' nodes reveal their seeds and the committee is drawn (moving the clock before that would end the
+  // seed phase, and the party not yet revealed would lose)
+  const mediatorsNamed = { mediators: [net.m1.address, net.m2.address, net.m3!.address] }
+  while (await net.admin.committee(id, mediatorsNamed) === null) await new Promise(resolve => setTimeout(resolve, 200))
   // the lone mediator's window (mediateTimeout 3000 s) is far off; the committee's vote ends after its two windows
   await increaseTime(net.provider, RULES.commitWindow + RULES.revealWindow + 2)
   const out = await run

@@ -253,7 +253,7 @@ test.serial('the provider\'s own agree fails, then the job creator agrees the de
   const now = BigInt(Math.floor(Date.now() / 1000))
   const job: JobOffer = {
     jobCreator: jcClient.address, module: 'cowsay:v0.0.1', inputs: JSON.stringify({ Message: 'agreed by the job creator' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
-    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 7n
+    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 7n, seedCommit: '0x' + '00'.repeat(32)
   }
   const jobOffer = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcClient.wallet) }
   // the offer as the mesh saw it, from this node (the provider's own list is empty while a health check of a loaded

@@ -54,7 +54,7 @@ test('a provider with one H200 and two slots offers it on one slot; a job asking
 
   const job = (want: Parameters<typeof machineRequirement>[1]): JobOffer => ({
     jobCreator: '0x2000000000000000000000000000000000000002', module: 'cowsay:v0.0.1', inputs: '{}', spec: machineRequirement(DEFAULT_RESOURCES, want), maxPrice: DEVNET_PRICE,
-    mediators: devnet.network.mediators ?? [], target: provider.address, timeout: 60, auditPpm: 0, expiry: BigInt(Math.floor(Date.now() / 1000) + 600), nonce: 1n
+    mediators: devnet.network.mediators ?? [], target: provider.address, timeout: 60, auditPpm: 0, expiry: BigInt(Math.floor(Date.now() / 1000) + 600), nonce: 1n, seedCommit: '0x' + '00'.repeat(32)
   })
   const now = BigInt(Math.floor(Date.now() / 1000))
   const slotsFor = (want: Parameters<typeof machineRequirement>[1]): number[] => jc.book.match(job(want), { now, limit: 16, maxPerPeer: 4 }).map(c => c.live.offer.slot).sort()

@@ -76,8 +76,8 @@ test.serial('network init --deploy --committee-size 3: the Market judges by comm
   // an unbond delay the Market would refuse is named with the least it accepts, before anything is deployed
   const short = await failing(t, undefined, 'network', 'init', 'comm', '--rpc', anvil.rpcUrl, '--deploy', '--key-env', 'DEPLOYER_KEY', '--committee-size', '3', '--unbond-delay', '7d', '--out', join(home, 'networks'))
   t.is(short.code, 2)
-  t.regex(short.stderr, /error: committee rules: unbondDelay must be at least 1216800 s/)
-  t.regex(short.stderr, /hint: leave --unbond-delay out \(it is then 15 d\), or give at least 1216800 \(14 d 2 h\)/)
+  t.regex(short.stderr, /error: committee rules: unbondDelay must be at least 1220400 s/)
+  t.regex(short.stderr, /hint: leave --unbond-delay out \(it is then 15 d\), or give at least 1220400 \(14 d 3 h\)/)
   t.notRegex(short.stderr, /at .*\.ts:\d+/)
 
   const { stdout } = await cli(undefined, 'network', 'init', 'comm', '--rpc', anvil.rpcUrl, '--deploy', '--key-env', 'DEPLOYER_KEY', '--committee-size', '3', '--out', join(home, 'networks'), '--open', ...MEDIATORS.flatMap(m => ['--mediator', m]))

@@ -46,10 +46,10 @@ test('a provider killed with its container running: the restart adopts it, never
   // Long enough to be running when the provider dies; the deal leaves minutes for the restart.
   const job: JobOffer = {
     jobCreator: jcWallet.address, module: 'stress:v0.1.0', inputs: JSON.stringify({ Mode: 'sleep', Arg: '4', Timeout: '60' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
-    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 60, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 997n
+    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 60, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 997n, seedCommit: '0x' + '00'.repeat(32)
   }
   const jobEnv = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcWallet) }
-  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 2n }
+  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 2n, seedCommit: '0x' + '00'.repeat(32) }
   const deal = buildDeal(job, idOf('JobOffer', domain, job), offer, idOf('ResourceOffer', domain, offer), job.mediators, { ...defaultDealTerms, resultSlack: 300, mediationFee: parseEther('1') }, now)
   const dealId = idOf('Deal', domain, deal)
   const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, jcWallet), signMessage('Deal', domain, deal, rpWallet)])

@@ -212,10 +212,10 @@ test.serial('a resource provider restarted with an accepted deal agrees, runs an
   const now = BigInt(Math.floor(Date.now() / 1000))
   const job: JobOffer = {
     jobCreator: jcWallet.address, module: 'cowsay:v0.0.1', inputs: JSON.stringify({ Message: 'resumed' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
-    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 998n
+    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 30, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 998n, seedCommit: '0x' + '00'.repeat(32)
   }
   const jobEnv = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcWallet) }
-  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 1n }
+  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32) }
   const deal = buildDeal(job, idOf('JobOffer', domain, job), offer, idOf('ResourceOffer', domain, offer), job.mediators, { ...defaultDealTerms, resultSlack: 10, mediationFee: parseEther('1') }, now)
   const dealId = idOf('Deal', domain, deal)
   const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, jcWallet), signMessage('Deal', domain, deal, rpWallet)])

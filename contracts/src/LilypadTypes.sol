@@ -45,6 +45,9 @@ struct JobOffer {
     uint32 auditPpm;
     uint64 expiry;
     uint64 nonce;
+    /// keccak256(secret): the job creator's share of the randomness that draws a dispute's committee, revealed only
+    /// in a dispute (Market.revealSeed; docs/mediation.md, "Unbiasable draws")
+    bytes32 seedCommit;
 }
 
 /// Network-wide limits on a deal's terms, fixed when the Market is deployed (seconds; LP wei for the fee).
@@ -138,7 +141,7 @@ library JobOfferHashing {
     bytes32 internal constant MACHINE_SPEC_TYPEHASH =
         keccak256("MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb,string gpuModel,uint32 cudaVersion)");
     bytes32 internal constant JOB_OFFER_TYPEHASH = keccak256(
-        "JobOffer(address jobCreator,string module,string inputs,MachineSpec spec,uint96 maxPrice,address[] mediators,address target,uint32 timeout,uint32 auditPpm,uint64 expiry,uint64 nonce)MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb,string gpuModel,uint32 cudaVersion)"
+        "JobOffer(address jobCreator,string module,string inputs,MachineSpec spec,uint96 maxPrice,address[] mediators,address target,uint32 timeout,uint32 auditPpm,uint64 expiry,uint64 nonce,bytes32 seedCommit)MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb,string gpuModel,uint32 cudaVersion)"
     );
 
     /// EIP-712 hashStruct(offer), given the keccak256 of its module and inputs (the caller needs them anyway).
@@ -153,8 +156,37 @@ library JobOfferHashing {
             JOB_OFFER_TYPEHASH, o.jobCreator, moduleHash, inputsHash, specHash, o.maxPrice
         );
         bytes memory tail = abi.encode(
-            keccak256(abi.encodePacked(o.mediators)), o.target, o.timeout, o.auditPpm, o.expiry, o.nonce
+            keccak256(abi.encodePacked(o.mediators)), o.target, o.timeout, o.auditPpm, o.expiry, o.nonce, o.seedCommit
         );
         return keccak256(bytes.concat(head, tail));
+    }
+}
+
+/// The parties' offers as a dispute's seed reveal names them: a deal names its job offer and its resource offer by
+/// their EIP-712 ids, and each offer ends with `bytes32 seedCommit` = keccak256(secret). A reveal passes the offer's
+/// encoded field words before that commitment (strings, arrays and the MachineSpec as their hashes, as EIP-712
+/// encodes them): 11 for a JobOffer, 9 for a ResourceOffer. Mirrors protocols/eip712.ts; a test compares the type
+/// hashes with the TypeScript definitions.
+library OfferHashing {
+    bytes32 internal constant RESOURCE_OFFER_TYPEHASH = keccak256(
+        "ResourceOffer(address provider,uint32 slot,MachineSpec spec,string[] modules,uint96 price,uint96 collateral,address[] mediators,uint64 expiry,uint64 nonce,bytes32 seedCommit)MachineSpec(uint32 cpu,uint32 ramMb,uint32 diskMb,uint16 gpus,uint32 gpuVramMb,string gpuModel,uint32 cudaVersion)"
+    );
+    uint256 internal constant JOB_OFFER_WORDS = 11;
+    uint256 internal constant RESOURCE_OFFER_WORDS = 9;
+
+    /// hashStruct of the offer whose fields before the commitment are `words` and whose commitment is keccak256(secret)
+    function structHash(bool resourceOffer, bytes32[] calldata words, bytes32 secret) internal pure returns (bytes32 h) {
+        bytes32 typehash = resourceOffer ? RESOURCE_OFFER_TYPEHASH : JobOfferHashing.JOB_OFFER_TYPEHASH;
+        // typehash, the words, keccak256(secret), laid out past the free pointer (nothing is allocated)
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, secret)
+            let commit := keccak256(m, 0x20)
+            mstore(m, typehash)
+            let size := shl(5, words.length)
+            calldatacopy(add(m, 0x20), words.offset, size)
+            mstore(add(add(m, 0x20), size), commit)
+            h := keccak256(m, add(size, 0x40))
+        }
     }
 }

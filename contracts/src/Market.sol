@@ -7,7 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Deal, DealStates, DealHashing, MarketBounds, CommitteeRules} from "./LilypadTypes.sol";
+import {Deal, DealStates, DealHashing, MarketBounds, CommitteeRules, OfferHashing} from "./LilypadTypes.sol";
 import {Directory} from "./Directory.sol";
 
 /// Escrow and the deal state machine.
@@ -44,11 +44,14 @@ contract Market is EIP712 {
         bytes25 resultHash; // top 200 bits of keccak256(bytes(resultCid)); 2^100 collision work is plenty
     }
 
-    /// One slot: a committee is at most 9 members, its draw kept as their indices into deal.mediators.
+    /// One slot: a committee is at most 9 members, its draw kept as their indices into deal.mediators. Before the draw
+    /// it holds the dispute's seed block and which parties have revealed their seeds (docs/mediation.md, "Unbiasable
+    /// draws"). Times are uint32 (seconds, good until 2106) to leave room for the seed block.
     struct Committee {
-        uint40 drawnAt;
+        /// 0 until both parties have revealed their seeds and the committee is drawn
+        uint32 drawnAt;
         /// when the last member committed (the reveal phase opened then); 0 while some have not
-        uint40 allCommittedAt;
+        uint32 allCommittedAt;
         uint8 k;
         /// bit i: the i-th member in draw order has committed / revealed / revealed "correct"
         uint16 committed;
@@ -58,6 +61,10 @@ contract Market is EIP712 {
         uint16 noCase;
         /// byte i: the i-th member's index into deal.mediators
         uint72 members;
+        /// the block the dispute started in: its hash goes into the seed, and every seed reveal comes after it
+        uint40 seedBlock;
+        /// SEED_JOB_CREATOR / SEED_PROVIDER: that party has revealed; SEED_AUDIT: the dispute is an audit
+        uint8 seeds;
     }
 
     struct Bond {
@@ -74,6 +81,11 @@ contract Market is EIP712 {
     uint8 internal constant VOTE_WRONG = 0;
     uint8 internal constant VOTE_CORRECT = 1;
     uint8 internal constant VOTE_NO_CASE = 2;
+    uint8 internal constant SEED_JOB_CREATOR = 1;
+    uint8 internal constant SEED_PROVIDER = 2;
+    uint8 internal constant SEED_AUDIT = 4;
+    /// BLOCKHASH answers for the last 256 blocks only: a seed must be complete within them
+    uint256 internal constant SEED_BLOCKS = 256;
     uint8 public constant TIMEOUT_RESULT = 0;
     uint8 public constant TIMEOUT_MEDIATION = 1;
     /// EIP-712 type of a job creator's acceptance given off chain (protocols/eip712.ts `AcceptTypes`).
@@ -106,6 +118,8 @@ contract Market is EIP712 {
     /// deal id => slot => two commitments: the top 128 bits of member 2s's (high half) and of member 2s+1's (low)
     mapping(bytes32 => mapping(uint256 => bytes32)) internal voteCommitments;
     mapping(address => Bond) public bonds;
+    /// deal id => the first party's revealed seed secret, until the other's completes the draw
+    mapping(bytes32 => bytes32) internal seedReveals;
 
     event Deposited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -132,6 +146,10 @@ contract Market is EIP712 {
     event CommitteeRulesSet(CommitteeRules rules);
     /// members: in draw order (a mediator learns it is on the committee without the deal's terms)
     event CommitteeDrawn(bytes32 indexed dealId, bytes32 seed, address[] members, bool audit);
+    /// a party revealed the secret its offer committed to (provider: false for the job creator)
+    event SeedRevealed(bytes32 indexed dealId, bool provider, bytes32 secret);
+    /// the seed phase ended without both reveals: revealed says who did (SEED_JOB_CREATOR | SEED_PROVIDER bits)
+    event SeedWithheld(bytes32 indexed dealId, uint8 revealed);
     event VoteCommitted(bytes32 indexed dealId, address indexed member);
     /// vote: VOTE_WRONG, VOTE_CORRECT or VOTE_NO_CASE
     event VoteRevealed(bytes32 indexed dealId, address indexed member, uint8 vote);
@@ -193,6 +211,11 @@ contract Market is EIP712 {
     error InsufficientBond(address account, uint256 needed, uint256 available);
     error NothingUnbonding();
     error UnbondNotDue(uint256 dueAt);
+    error SeedRevealNotOpen(uint256 afterBlock);
+    error SeedRevealClosed(uint256 deadline);
+    error SeedAlreadyRevealed(bool provider);
+    error SeedMismatch(bool provider);
+    error SeedRevealOpen(uint256 deadline);
 
     constructor(IERC20 token_, Directory directory_, MarketBounds memory b, CommitteeRules memory c) EIP712("Lilypad", "1") {
         if (
@@ -211,12 +234,14 @@ contract Market is EIP712 {
         maxDealTtl = b.maxDealTtl;
         minMediationFee = b.minMediationFee;
         // size 1: no committees, the rest unused. Otherwise the bond must outlive every deal it can be owed in: an
-        // agreed deal's dispute starts within its result and judge windows, and its committee lasts both vote windows.
+        // agreed deal's dispute starts within its result and judge windows, the parties' seed reveals take up to a
+        // reveal window, and the committee then lasts both vote windows.
         if (c.size == 0 || c.size > 9 || c.size % 2 == 0) revert InvalidCommitteeRules();
         if (
             c.size > 1
                 && (c.commitWindow == 0 || c.revealWindow == 0 || c.minBond == 0 || c.slash == 0 || c.slash > c.minBond
-                    || uint256(c.unbondDelay) < uint256(b.maxResultTimeout) + b.maxJudgeWindow + c.commitWindow + c.revealWindow)
+                    || uint256(c.unbondDelay)
+                        < uint256(b.maxResultTimeout) + b.maxJudgeWindow + 2 * uint256(c.revealWindow) + c.commitWindow)
         ) revert InvalidCommitteeRules();
         committeeSize = c.size;
         commitWindow = c.commitWindow;
@@ -278,14 +303,6 @@ contract Market is EIP712 {
     /// The deal's id: its EIP-712 digest under this Market's domain (protocols/eip712.ts `idOf('Deal', …)`).
     function dealId(Deal calldata deal) public view returns (bytes32) {
         return _hashTypedDataV4(DealHashing.structHash(deal));
-    }
-
-    function dealTypeHash() external pure returns (bytes32) {
-        return DealHashing.DEAL_TYPEHASH;
-    }
-
-    function isNonceUsed(address jobCreator, uint64 nonce) public view returns (bool) {
-        return nonceBitmap[jobCreator][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
     // ---- the deal's life ----
@@ -597,7 +614,7 @@ contract Market is EIP712 {
         uint256 half = pos % 2 == 0 ? 128 : 0;
         voteCommitments[id][pos / 2] |= bytes32(uint256(uint128(bytes16(commitment))) << half);
         c.committed |= bit;
-        if (c.committed == uint16((1 << c.k) - 1)) c.allCommittedAt = uint40(block.timestamp);
+        if (c.committed == uint16((1 << c.k) - 1)) c.allCommittedAt = uint32(block.timestamp);
         committees[id] = c;
         emit VoteCommitted(id, msg.sender);
     }
@@ -626,37 +643,54 @@ contract Market is EIP712 {
         emit VoteRevealed(id, msg.sender, vote);
     }
 
-    /// Anyone, once every member that committed has revealed (after the commit phase) or the reveal window has passed.
+    /// Anyone, once every member that committed has revealed (after the commit phase) or the reveal window has passed;
+    /// before the draw, once the parties' seed phase is over (`revealWindow` from the dispute's start, or its 256
+    /// blocks) without both reveals: a party that withheld its reveal loses. The job creator alone withheld: the result
+    /// stands and the provider gets the fee too. The provider alone: the result is ruled wrong and the job creator gets
+    /// everything back. Both: the result stands and the fee goes back, as when a committee reaches no quorum.
     function finalizeCommittee(Deal calldata deal) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
         if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
         Committee memory c = committees[id];
-        uint256 commitEnd = _commitEnd(c);
-        uint256 revealEnd = commitEnd + revealWindow;
-        bool over = block.timestamp > revealEnd
-            || ((c.allCommittedAt != 0 || block.timestamp > commitEnd) && c.revealed == c.committed);
-        if (!over) revert VotingOpen(revealEnd);
-
-        uint16 all = uint16((1 << c.k) - 1);
-        uint16 no = c.revealed & ~c.verdicts & ~c.noCase;
-        uint256 quorum = c.k / 2 + 1;
         uint16 majority;
         uint16 slashed;
         uint8 state;
-        // a member that said "no case" is neither paid nor slashed; everyone else not in the majority is slashed
-        if (_count(c.verdicts) >= quorum) {
-            (state, majority, slashed) = (DealStates.MediatedCorrect, c.verdicts, all & ~c.verdicts & ~c.noCase);
-        } else if (_count(no) >= quorum) {
-            (state, majority, slashed) = (DealStates.MediatedWrong, no, all & ~no & ~c.noCase);
-        } else {
-            (state, slashed) = (DealStates.TimedOutMediation, all & ~c.revealed);
-        }
         uint256 pot = deal.mediationFee;
-        for (uint256 i; i < c.k; ++i) {
-            if (slashed & (1 << i) != 0) pot += _slash(_member(deal, c, i), id);
-        }
-        for (uint256 i; i < c.k; i += 2) {
-            if (c.committed & (3 << i) != 0) delete voteCommitments[id][i / 2];
+        if (c.drawnAt == 0) {
+            uint256 deadline = uint256(rec.since) + revealWindow;
+            if (block.timestamp <= deadline && block.number <= uint256(c.seedBlock) + SEED_BLOCKS) {
+                revert SeedRevealOpen(deadline);
+            }
+            uint8 revealed = c.seeds & (SEED_JOB_CREATOR | SEED_PROVIDER);
+            state = revealed == SEED_PROVIDER
+                ? DealStates.MediatedCorrect
+                : revealed == SEED_JOB_CREATOR ? DealStates.MediatedWrong : DealStates.TimedOutMediation;
+            if (revealed != 0) delete seedReveals[id];
+            emit SeedWithheld(id, revealed);
+        } else {
+            uint256 commitEnd = _commitEnd(c);
+            uint256 revealEnd = commitEnd + revealWindow;
+            bool over = block.timestamp > revealEnd
+                || ((c.allCommittedAt != 0 || block.timestamp > commitEnd) && c.revealed == c.committed);
+            if (!over) revert VotingOpen(revealEnd);
+
+            uint16 all = uint16((1 << c.k) - 1);
+            uint16 no = c.revealed & ~c.verdicts & ~c.noCase;
+            uint256 quorum = c.k / 2 + 1;
+            // a member that said "no case" is neither paid nor slashed; everyone else not in the majority is slashed
+            if (_count(c.verdicts) >= quorum) {
+                (state, majority, slashed) = (DealStates.MediatedCorrect, c.verdicts, all & ~c.verdicts & ~c.noCase);
+            } else if (_count(no) >= quorum) {
+                (state, majority, slashed) = (DealStates.MediatedWrong, no, all & ~no & ~c.noCase);
+            } else {
+                (state, slashed) = (DealStates.TimedOutMediation, all & ~c.revealed);
+            }
+            for (uint256 i; i < c.k; ++i) {
+                if (slashed & (1 << i) != 0) pot += _slash(_member(deal, c, i), id);
+            }
+            for (uint256 i; i < c.k; i += 2) {
+                if (c.committed & (3 << i) != 0) delete voteCommitments[id][i / 2];
+            }
         }
         deals[id].state = state;
         delete committees[id];
@@ -666,15 +700,18 @@ contract Market is EIP712 {
             emit DealTimedOut(id, deal.jobCreator, deal.resourceProvider, TIMEOUT_MEDIATION);
         } else {
             address winner = state == DealStates.MediatedCorrect ? deal.resourceProvider : deal.jobCreator;
-            deposits[winner] += uint256(deal.price) + deal.collateral;
             uint256 count = _count(majority);
-            uint256 share = pot / count;
-            uint256 rest = pot - share * count;
-            for (uint256 i; i < c.k; ++i) {
-                if (majority & (1 << i) == 0) continue;
-                uint256 amount = share + rest;
-                rest = 0;
-                if (amount != 0) deposits[_member(deal, c, i)] += amount;
+            // no majority with a verdict: a withheld seed, the fee to the party that revealed
+            deposits[winner] += uint256(deal.price) + deal.collateral + (count == 0 ? pot : 0);
+            if (count != 0) {
+                uint256 share = pot / count;
+                uint256 rest = pot - share * count;
+                for (uint256 i; i < c.k; ++i) {
+                    if (majority & (1 << i) == 0) continue;
+                    uint256 amount = share + rest;
+                    rest = 0;
+                    if (amount != 0) deposits[_member(deal, c, i)] += amount;
+                }
             }
             emit DealMediated(id, address(0), deal.resourceProvider, state == DealStates.MediatedCorrect);
         }
@@ -700,27 +737,61 @@ contract Market is EIP712 {
         }
     }
 
-    /// Draws who judges a dispute starting now: the single mediator (returned) or, for k > 1, a committee (its
-    /// members kept and announced; address(0) returned). prevrandao is known to the block proposer, who could bias the draw by withholding
-    /// a block; docs/mediation.md says what replaces it.
+    /// Who judges a dispute starting now: the single mediator, drawn at once from prevrandao (returned; the block
+    /// proposer can bias it, docs/mediation.md), or, for k > 1, a committee, drawn once both parties have revealed
+    /// their seeds (`revealSeed`; address(0) returned).
     function _startDispute(bytes32 id, Deal calldata deal, DealRecord memory rec, bool audit)
         internal
         returns (address)
     {
         uint256 n = deal.mediators.length;
-        bytes32 seed = keccak256(abi.encode(block.prevrandao, id));
         uint256 k = _committeeSizeFor(n);
         if (k == 1) {
-            rec.mediatorIndex = uint8(uint256(seed) % n);
+            rec.mediatorIndex = uint8(uint256(keccak256(abi.encode(block.prevrandao, id))) % n);
             return deal.mediators[rec.mediatorIndex];
         }
         rec.mediatorIndex = COMMITTEE;
-        Committee memory c = Committee(uint40(block.timestamp), 0, uint8(k), 0, 0, 0, 0, _draw(seed, n, k));
-        committees[id] = c;
-        address[] memory members = new address[](k);
-        for (uint256 i; i < k; ++i) members[i] = _member(deal, c, i);
-        emit CommitteeDrawn(id, seed, members, audit);
+        committees[id] = Committee(0, 0, uint8(k), 0, 0, 0, 0, 0, uint40(block.number), audit ? SEED_AUDIT : 0);
         return address(0);
+    }
+
+    /// A party's seed for a committee dispute: the secret whose keccak256 its offer (the one the deal names by id)
+    /// committed to, with the offer's other encoded field words (OfferHashing). Anyone holding the secret may send
+    /// it. Accepted after the dispute's seed block, within `revealWindow` of the dispute's start and within the 256
+    /// blocks BLOCKHASH still answers for. The second reveal draws the committee from
+    /// keccak256(abi.encode(dealId, jobCreatorSecret ^ providerSecret, blockhash(seedBlock))): nobody knew both
+    /// secrets when that block was made, and the last revealer, who knows the draw first, can only withhold and lose.
+    function revealSeed(Deal calldata deal, bool provider, bytes32 secret, bytes32[] calldata offerWords) external {
+        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
+        Committee memory c = committees[id];
+        uint8 bit = provider ? SEED_PROVIDER : SEED_JOB_CREATOR;
+        if (c.drawnAt != 0 || c.seeds & bit != 0) revert SeedAlreadyRevealed(provider);
+        if (block.number <= c.seedBlock) revert SeedRevealNotOpen(c.seedBlock);
+        uint256 deadline = uint256(rec.since) + revealWindow;
+        uint256 lastBlock = uint256(c.seedBlock) + SEED_BLOCKS;
+        if (block.timestamp > deadline || block.number > lastBlock) revert SeedRevealClosed(deadline);
+        if (
+            offerWords.length != (provider ? OfferHashing.RESOURCE_OFFER_WORDS : OfferHashing.JOB_OFFER_WORDS)
+                || _hashTypedDataV4(OfferHashing.structHash(provider, offerWords, secret))
+                    != (provider ? deal.resourceOfferId : deal.jobOfferId)
+        ) revert SeedMismatch(provider);
+        emit SeedRevealed(id, provider, secret);
+        if (c.seeds & (SEED_JOB_CREATOR | SEED_PROVIDER) == 0) {
+            c.seeds |= bit;
+            committees[id] = c;
+            seedReveals[id] = secret;
+            return;
+        }
+        bytes32 seed = keccak256(abi.encode(id, seedReveals[id] ^ secret, blockhash(c.seedBlock)));
+        delete seedReveals[id];
+        c.seeds |= bit;
+        c.drawnAt = uint32(block.timestamp);
+        c.members = _draw(seed, deal.mediators.length, c.k);
+        committees[id] = c;
+        address[] memory members = new address[](c.k);
+        for (uint256 i; i < c.k; ++i) members[i] = _member(deal, c, i);
+        emit CommitteeDrawn(id, seed, members, c.seeds & SEED_AUDIT != 0);
     }
 
     /// k distinct indices into n, in draw order, byte i the i-th: a partial Fisher–Yates shuffle by

@@ -7,6 +7,7 @@ import { checkBounds, type MarketBounds, type MarketErrorName } from '../../prot
 import type { Deal } from '../../protocols/eip712.ts'
 import { marketFactory } from '../generated/index.ts'
 import { defaultCommitteeRules } from '../deploy.ts'
+import { minUnbondDelay } from '../../protocols/settlement/committee.ts'
 
 const BOUNDS: MarketBounds = { ...TEST_BOUNDS, minResultTimeout: 60, minJudgeWindow: 60, minMediateTimeout: 60, maxResultTimeout: 7 * 86_400, maxDealTtl: 3600, minMediationFee: LP(1) }
 
@@ -92,7 +93,9 @@ test.serial('a Market cannot be deployed with bounds that refuse everything or n
 
 test.serial('a Market cannot be deployed with committee rules that cannot work: an even size, no windows, no bond, a slash above the bond, a bond that can leave before a dispute ends', async t => {
   const factory = marketFactory(net.admin.wallet)
-  const on = { ...defaultCommitteeRules, size: 3, unbondDelay: BOUNDS.maxResultTimeout + BOUNDS.maxJudgeWindow + defaultCommitteeRules.commitWindow + defaultCommitteeRules.revealWindow }
+  // the least unbondDelay committeeRulesFor computes is exactly the constructor's (the seed reveals' window included)
+  const on = { ...defaultCommitteeRules, size: 3, unbondDelay: minUnbondDelay(BOUNDS, defaultCommitteeRules) }
+  t.is(on.unbondDelay, BOUNDS.maxResultTimeout + BOUNDS.maxJudgeWindow + defaultCommitteeRules.commitWindow + 2 * defaultCommitteeRules.revealWindow)
   for (const bad of [{ size: 0 }, { size: 2 }, { size: 33 }, { commitWindow: 0 }, { revealWindow: 0 }, { minBond: 0n }, { slash: 0n }, { slash: on.minBond + 1n }, { unbondDelay: on.unbondDelay - 1 }]) {
     const tx = await factory.getDeployTransaction(net.deployment.contracts.token, net.deployment.contracts.directory, BOUNDS, { ...on, ...bad })
     await revertsWith(t, net.admin.queue.send('deploy Market', async () => tx), 'InvalidCommitteeRules', JSON.stringify(bad, (_k, v) => typeof v === 'bigint' ? String(v) : v))

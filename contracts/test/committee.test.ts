@@ -68,8 +68,12 @@ test.serial('a cheating provider, one lying mediator: the two honest ones decide
   t.is(view.committee?.committed.length, 3)
   t.deepEqual(view.committee?.revealed.map(r => r.vote), [Vote.Correct, Vote.Wrong, Vote.Wrong])
   t.is(view.committee?.noCase, 0)
-  t.log(`3-mediator dispute, challenge to finalize: ${d.gas} gas in 8 transactions`)
-  t.true(d.gas <= 450_000n, `a 3-mediator dispute costs ${d.gas} gas (target 450,000)`)
+  // The target was 450,000 (8 transactions). The parties' two seed reveals (docs/mediation.md, "Unbiasable draws")
+  // add about 119,000: two more transactions, each carrying the deal and an offer's fields, and the first reveal's
+  // secret kept in storage until the second. The bound holds that figure so a regression shows.
+  t.log(`3-mediator dispute, challenge to finalize: ${d.gas} gas in ${d.txs} transactions`)
+  t.is(d.txs, 10)
+  t.true(d.gas <= 550_000n, `a 3-mediator dispute costs ${d.gas} gas (450,000 before the seed reveals)`)
 })
 
 test.serial('an honest provider, one lying mediator: the provider is paid; the liar is slashed', async t => {

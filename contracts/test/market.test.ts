@@ -1,8 +1,7 @@
 // Every transition and timeout path of the Market on a real anvil, with the ledger balance of every party.
 import test from 'ava'
-import { TypedDataEncoder, id as keccakText } from 'ethers'
 import { startDevnet, agreeDeal, increaseTime, marketBalances, marketTokenBalance, LP, idOf, type Devnet } from '../fixture.ts'
-import { DealTypes, type Deal } from '../../protocols/eip712.ts'
+import { type Deal } from '../../protocols/eip712.ts'
 import type { ChainClient } from '../../node/chain/index.ts'
 
 let net: Devnet
@@ -26,9 +25,8 @@ function mediatorClient (addr: string): ChainClient {
   return addr === net.m1.address ? net.m1 : net.m2
 }
 
-test.serial('the Deal type hash and id match protocols/eip712.ts', async t => {
-  const encoder = TypedDataEncoder.from(DealTypes)
-  t.is(await net.jc.market.dealTypeHash(), keccakText(encoder.encodeType('Deal')))
+// (the Deal's type hash getter went to make room for the seed reveals: a different type hash gives a different id)
+test.serial('the Deal id matches protocols/eip712.ts', async t => {
   const { deal, id } = await agreeDeal(net)
   t.is(await net.jc.market.dealId(deal), idOf('Deal', net.domain, deal))
   t.is(id, idOf('Deal', net.domain, deal))

@@ -3,13 +3,15 @@
 // every step; after every deadline has passed and every deal is closed, no deal holds funds. Terms are drawn
 // inside and outside the Market's network-wide bounds (zero and over-long windows, far expiries, audits without a
 // fee), so the bound checks and their order are compared too. The Market judges disputes of deals naming three
-// mediators by committee (size 3): bonds, commits, reveals and finalize are compared the same way.
+// mediators by committee (size 3): the parties' seed reveals (right, wrong, for another offer, late, withheld), the
+// draw, bonds, commits, reveals and finalize are compared the same way, the committee's slot included.
 // Seeded (LILYPAD_PROPERTY_SEED) so a failure replays; LILYPAD_PROPERTY_RUNS overrides the number of sequences.
 import test from 'ava'
-import { Interface, Wallet, keccak256, toUtf8Bytes, toBeHex, ZeroHash, MaxUint256 } from 'ethers'
+import { Interface, Wallet, keccak256, toUtf8Bytes, toBeHex, ZeroHash, ZeroAddress, MaxUint256 } from 'ethers'
 import { startDevnet, LP, TEST_BOUNDS, type Devnet } from '../fixture.ts'
 import { MarketAbi, LilypadTokenAbi } from '../generated/index.ts'
-import { idOf, signMessage, type Deal } from '../../protocols/eip712.ts'
+import { idOf, signMessage, type Deal, type JobOffer, type ResourceOffer } from '../../protocols/eip712.ts'
+import { offerWords, offerIdFromWords, seedCommitOf } from '../../protocols/settlement/seed.ts'
 import { apply, emptyMarket, depositOf, totalHeld, isFinal, heldBy, DealState, COMMITTEE, type MarketModel, type MarketAction, type MarketBounds } from '../../protocols/settlement/index.ts'
 import { voteCommitment, Vote, type CommitteeRules } from '../../protocols/settlement/committee.ts'
 import { decodeRevert, revertDataOf, toStruct } from '../../node/chain/index.ts'
@@ -20,7 +22,8 @@ const SEED = Number(process.env.LILYPAD_PROPERTY_SEED ?? 20261123)
 const market = new Interface(MarketAbi as unknown as string[])
 const erc20 = new Interface(LilypadTokenAbi as unknown as string[])
 // short windows so that random steps cross them; the bond must outlive the longest result and judge windows (600 s)
-const COMMITTEE_RULES: CommitteeRules = { size: 3, commitWindow: 400, revealWindow: 400, unbondDelay: 2000, minBond: LP(10), slash: LP(3) }
+// windows + the seed phase (a reveal window) + both vote windows
+const COMMITTEE_RULES: CommitteeRules = { size: 3, commitWindow: 400, revealWindow: 400, unbondDelay: 2400, minBond: LP(10), slash: LP(3) }
 
 function prng (seed: number): () => number {
   let a = seed >>> 0
@@ -34,6 +37,21 @@ function prng (seed: number): () => number {
 }
 
 interface Actor { name: string, wallet: Wallet }
+
+/** The two offers a deal names, each committing to its party's seed secret (what a seed reveal proves against). */
+interface Seeds { jobOffer: JobOffer, resourceOffer: ResourceOffer, jobSecret: string, providerSecret: string }
+
+function seedsFor (tag: string, jobCreator: string, provider: string, mediators: string[], expiry: bigint): Seeds {
+  const jobSecret = keccak256(toUtf8Bytes(`jc seed ${tag}`))
+  const providerSecret = keccak256(toUtf8Bytes(`rp seed ${tag}`))
+  const spec = { cpu: 1000, ramMb: 64, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }
+  return {
+    jobSecret,
+    providerSecret,
+    jobOffer: { jobCreator, module: 'cowsay:v0.0.1', inputs: `{"Message":"${tag}"}`, spec, maxPrice: LP(100), mediators, target: ZeroAddress, timeout: 60, auditPpm: 0, expiry, nonce: 1n, seedCommit: seedCommitOf(jobSecret) },
+    resourceOffer: { provider, slot: 0, spec, modules: [], price: LP(1), collateral: LP(1), mediators, expiry, nonce: 1n, seedCommit: seedCommitOf(providerSecret) }
+  }
+}
 
 /**
  * A bare JSON-RPC client over fetch (keep-alive): about 2.5x faster per call than ethers' provider here, which
@@ -88,6 +106,8 @@ const CHUNK = 25
 const seen = new Set<string>()
 /** Every action kind that succeeded at least once. */
 const succeeded = new Set<string>()
+/** How seed phases ended: 'drawn', or who withheld ('jc', 'rp', 'both'). */
+const seedEndings = new Set<string>()
 for (let from = 0; from < RUNS; from += CHUNK) {
   const to = Math.min(RUNS, from + CHUNK)
   test.serial(`random action sequences ${from}..${to - 1} of ${RUNS} agree with the settlement model and conserve tokens`, async t => {
@@ -147,6 +167,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
       /** each committee member's vote and salt, by deal and member, to reveal what was committed */
       const ballots = new Map<string, { vote: number, salt: string }>()
       const terms = new Map<string, Deal>()
+      /** the offers each deal names, with both parties' seed secrets */
+      const seeds = new Map<string, Seeds>()
       const ids: string[] = []
       const usedNonces = new Map<string, bigint[]>()
       let now = Number((await rpc.send('eth_getBlockByNumber', ['latest', false]) as { timestamp: string }).timestamp)
@@ -159,7 +181,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           read(tokenAddr, erc20.encodeFunctionData('balanceOf', [marketAddr])),
           read(tokenAddr, erc20.encodeFunctionData('totalSupply')),
           ...touched.map(id => read(marketAddr, market.encodeFunctionData('deals', [id]))),
-          ...meds.map(a => read(marketAddr, market.encodeFunctionData('bonds', [a.wallet.address])))
+          ...meds.map(a => read(marketAddr, market.encodeFunctionData('bonds', [a.wallet.address]))),
+          ...touched.map(id => read(marketAddr, market.encodeFunctionData('committees', [id])))
         ])
         const where = `run ${run} (seed ${SEED}):\n${trace.join('\n')}`
         actors.forEach((a, i) => {
@@ -180,6 +203,22 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           const b = model.bonds.get(a.wallet.address.toLowerCase()) ?? { amount: 0n, unbonding: 0n, unbondAt: 0 }
           if (BigInt(amount) !== b.amount || BigInt(unbonding) !== b.unbonding || Number(unbondAt) !== b.unbondAt) throw new Error(`bond of ${a.name}: chain ${String(amount)}/${String(unbonding)}/${String(unbondAt)} model ${b.amount}/${b.unbonding}/${b.unbondAt}\n${where}`)
         })
+        // the committee's slot: before the draw its seed block and who revealed; after it the members, in draw order
+        touched.forEach((id, i) => {
+          const c = market.decodeFunctionResult('committees', reads[actors.length + 2 + touched.length + meds.length + i])
+          const [drawnAt, , k, , , , , members, seedBlock, seedBits] = c.map(x => BigInt(x))
+          const deal = terms.get(id)
+          const phase = model.seedPhases.get(id)
+          const drawn = model.committees.get(id)
+          const got = { k: Number(k), drawnAt: Number(drawnAt), seedBlock: Number(drawnAt) === 0 ? Number(seedBlock) : 0, seeds: Number(drawnAt) === 0 ? Number(seedBits) & 3 : 3, members: Number(drawnAt) === 0 ? [] : Array.from({ length: Number(k) }, (_, j) => deal!.mediators[Number((members >> BigInt(8 * j)) & 0xffn)].toLowerCase()) }
+          const want = phase !== undefined
+            ? { k: 3, drawnAt: 0, seedBlock: phase.seedBlock, seeds: (phase.jobCreatorSecret !== null ? 1 : 0) | (phase.providerSecret !== null ? 2 : 0), members: [] }
+            : drawn !== undefined
+              ? { k: drawn.members.length, drawnAt: drawn.drawnAt, seedBlock: 0, seeds: 3, members: drawn.members.map(m => m.toLowerCase()) }
+              : { k: 0, drawnAt: 0, seedBlock: 0, seeds: 0, members: [] }
+          if (got.k === 0) { got.seeds = 0; got.seedBlock = 0 }
+          if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`committee of ${id.slice(0, 10)}: chain ${JSON.stringify(got)} model ${JSON.stringify(want)}\n${where}`)
+        })
       }
 
       /**
@@ -189,8 +228,10 @@ for (let from = 0; from < RUNS; from += CHUNK) {
        */
       const act = async (caller: Actor, action: MarketAction, data: string, touched: string[]): Promise<void> => {
         await rpc.send('evm_setNextBlockTimestamp', [now])
-        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees) }
-        const predicted = apply(dry, action, { now, prevrandao: 0n })
+        // automine: the transaction (or the failing call, against the pending block) lands in the next block
+        const number = Number(await rpc.send('eth_blockNumber', [])) + 1
+        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases) }
+        const predicted = apply(dry, action, { now, prevrandao: 0n, number })
         trace.push(`  t=${now} ${caller.name} ${action.kind} → ${predicted.ok ? 'ok' : predicted.error}`)
         steps++
         if (predicted.ok) {
@@ -200,9 +241,14 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           if (action.kind === 'submitResult' || action.kind === 'submitResultAndSettle' || action.kind === 'submitAcceptedResult' || action.kind === 'challenge') {
             prevrandao = BigInt((await rpc.send('eth_getBlockByNumber', ['latest', false]) as { mixHash: string }).mixHash)
           }
-          const applied = apply(model, action, { now, prevrandao })
+          const phase = action.kind === 'revealSeed' ? model.seedPhases.get(action.dealId) : undefined
+          const seedBlockHash = phase === undefined ? ZeroHash : (await rpc.send('eth_getBlockByNumber', [toBeHex(phase.seedBlock), false]) as { hash: string }).hash
+          const applied = apply(model, action, { now, prevrandao, number, blockHashOf: n => n === phase?.seedBlock ? seedBlockHash : ZeroHash })
           if (!applied.ok) throw new Error(`model changed its mind: ${applied.error}`)
           succeeded.add(action.kind)
+          if (applied.seed !== undefined) seedEndings.add('drawn')
+          const w = applied.settlement?.withheld
+          if (w !== undefined) seedEndings.add(w.jobCreator && w.provider ? 'both' : w.jobCreator ? 'jc' : 'rp')
         } else {
           failures++
           seen.add(predicted.error)
@@ -212,24 +258,107 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         await check(touched)
       }
 
+      /**
+       * A party's seed reveal: mostly right; now and then a wrong secret, another offer of the same party (with its own
+       * right secret), the other party's offer, or words cut short: all SeedMismatch. Now and then a stranger relays it.
+       */
+      const revealSeedAct = async (id: string, provider: boolean, how = chance(0.8) ? 'right' : pick(['guess', 'other', 'swap', 'short'] as const)): Promise<void> => {
+        const deal = terms.get(id)!
+        const sd = seeds.get(id)!
+        const kind = provider ? 'ResourceOffer' : 'JobOffer'
+        let words = provider ? offerWords('ResourceOffer', sd.resourceOffer) : offerWords('JobOffer', sd.jobOffer)
+        let secret = provider ? sd.providerSecret : sd.jobSecret
+        if (how === 'guess') secret = keccak256(toUtf8Bytes(`guess ${run} ${rnd()}`))
+        if (how === 'other') {
+          const other = seedsFor(`other ${run} ${rnd()}`, deal.jobCreator, deal.resourceProvider, deal.mediators, deal.expiry)
+          words = provider ? offerWords('ResourceOffer', other.resourceOffer) : offerWords('JobOffer', other.jobOffer)
+          secret = provider ? other.providerSecret : other.jobSecret
+        }
+        if (how === 'swap') {
+          words = provider ? offerWords('JobOffer', sd.jobOffer) : offerWords('ResourceOffer', sd.resourceOffer)
+          secret = provider ? sd.jobSecret : sd.providerSecret
+        }
+        if (how === 'short') words = words.slice(1)
+        const proved = offerIdFromWords(kind, net.domain, words, secret)
+        const named = provider ? deal.resourceOfferId : deal.jobOfferId
+        const party = provider ? rps.find(a => a.wallet.address === deal.resourceProvider)! : jcs.find(a => a.wallet.address === deal.jobCreator)!
+        const caller = chance(0.9) ? party : stranger
+        await act(caller, { kind: 'revealSeed', dealId: id, terms: deal, provider, secret, proved, named }, market.encodeFunctionData('revealSeed', [toStruct(deal), provider, secret, words]), [id])
+      }
+
       // now and then m3, bonded at exactly the minimum, starts taking 1 LP out: deals naming it are then refused
       if (chance(0.3)) await act(meds[2], { kind: 'startUnbond', account: m3.address, amount: LP(1) }, market.encodeFunctionData('startUnbond', [LP(1)]), [])
       // a third of the runs open with a committee's dispute (a deal naming all three mediators, audited at its
       // result), which the random steps below then vote on, finalize, or try to end the single-mediator way
       if (chance(0.35)) {
         const [jc, rp] = [pick(jcs), pick(rps)]
+        const mediators = [...meds].sort(() => rnd() - 0.5).map(m => m.wallet.address)
+        const sd = seedsFor(`committee ${run}`, jc.wallet.address, rp.wallet.address, mediators, BigInt(now + 10_000))
         const deal: Deal = {
-          jobOfferId: keccak256(toUtf8Bytes(`committee ${run}`)), resourceOfferId: ZeroHash, jobCreator: jc.wallet.address, resourceProvider: rp.wallet.address,
-          mediators: [...meds].sort(() => rnd() - 0.5).map(m => m.wallet.address), price: LP(10), collateral: LP(20), mediationFee: LP(pick([1, 2, 7])),
+          jobOfferId: idOf('JobOffer', net.domain, sd.jobOffer), resourceOfferId: idOf('ResourceOffer', net.domain, sd.resourceOffer), jobCreator: jc.wallet.address, resourceProvider: rp.wallet.address,
+          mediators, price: LP(10), collateral: LP(20), mediationFee: LP(pick([1, 2, 7])),
           auditPpm: 1_000_000, resultTimeout: 300, judgeWindow: 300, mediateTimeout: 300, expiry: BigInt(now + 10_000), nonce: nonceSeq++
         }
         const id = idOf('Deal', net.domain, deal)
         terms.set(id, deal)
+        seeds.set(id, sd)
         ids.push(id)
         const jcSig = await signMessage('Deal', net.domain, deal, jc.wallet)
         await act(rp, { kind: 'agree', dealId: id, terms: deal, signing: { caller: rp.wallet.address, jobCreatorSigner: jc.wallet.address, providerSigner: null } }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, '0x']), [id])
         now += 1
-        await act(rp, { kind: 'submitResult', caller: rp.wallet.address, dealId: id, terms: deal, cid: `bafy-committee-${run}` }, market.encodeFunctionData('submitResult', [toStruct(deal), `bafy-committee-${run}`]), [id])
+        const cid = `bafy-committee-${run}`
+        if (model.deals.get(id)?.state === DealState.Agreed && chance(0.1)) {
+          // the audited submission and the job creator's reveal in one block: nobody may reveal before the dispute's
+          // block is made (SeedRevealNotOpen), compared with the model like every other step
+          const sd = seeds.get(id)!
+          const submit: MarketAction = { kind: 'submitResult', caller: rp.wallet.address, dealId: id, terms: deal, cid }
+          const reveal: MarketAction = { kind: 'revealSeed', dealId: id, terms: deal, provider: false, secret: sd.jobSecret, proved: offerIdFromWords('JobOffer', net.domain, offerWords('JobOffer', sd.jobOffer), sd.jobSecret), named: deal.jobOfferId }
+          await rpc.send('evm_setNextBlockTimestamp', [now])
+          const number = Number(await rpc.send('eth_blockNumber', [])) + 1
+          await rpc.send('evm_setAutomine', [false])
+          let hashes: string[]
+          try {
+            hashes = [
+              await rpc.send('eth_sendTransaction', [{ from: rp.wallet.address, to: marketAddr, data: market.encodeFunctionData('submitResult', [toStruct(deal), cid]), gas: '0x1e8480' }]) as string,
+              await rpc.send('eth_sendTransaction', [{ from: jc.wallet.address, to: marketAddr, data: market.encodeFunctionData('revealSeed', [toStruct(deal), false, sd.jobSecret, offerWords('JobOffer', sd.jobOffer)]), gas: '0x1e8480' }]) as string
+            ]
+            await rpc.send('evm_mine', [])
+          } finally {
+            await rpc.send('evm_setAutomine', [true])
+          }
+          const receipts = await Promise.all(hashes.map(async h => await rpc.send('eth_getTransactionReceipt', [h]) as { status: string, blockNumber: string }))
+          const block = await rpc.send('eth_getBlockByNumber', [receipts[0].blockNumber, false]) as { mixHash: string }
+          const submitted = apply(model, submit, { now, prevrandao: BigInt(block.mixHash), number })
+          const refused = apply(model, reveal, { now, prevrandao: 0n, number })
+          trace.push(`  t=${now} rp submitResult + jc revealSeed in block ${number} → ${submitted.ok ? 'ok' : submitted.error}, ${refused.ok ? 'ok' : refused.error}`)
+          steps += 2
+          failures++
+          const traced = await rpc.send('debug_traceTransaction', [hashes[1], { disableStorage: true, disableStack: true, disableMemory: true }]) as { returnValue?: string }
+          const got = decodeRevert(traced.returnValue === undefined || traced.returnValue.startsWith('0x') ? traced.returnValue : `0x${traced.returnValue}`)?.name
+          if (!submitted.ok || Number(receipts[0].status) !== 1 || Number(receipts[1].blockNumber) !== number) throw new Error(`same-block submission: model ${submitted.ok ? 'ok' : submitted.error}, chain status ${receipts[0].status}\nrun ${run}:\n${trace.join('\n')}`)
+          if (refused.ok || Number(receipts[1].status) !== 0 || got !== refused.error) throw new Error(`same-block reveal: model ${refused.ok ? 'ok' : refused.error}, chain ${got ?? 'ok'}\nrun ${run}:\n${trace.join('\n')}`)
+          seen.add(refused.error)
+          succeeded.add('submitResult')
+          await check([id])
+        } else {
+          await act(rp, { kind: 'submitResult', caller: rp.wallet.address, dealId: id, terms: deal, cid }, market.encodeFunctionData('submitResult', [toStruct(deal), cid]), [id])
+        }
+        if (model.seedPhases.has(id)) {
+          // the seed phase: each party reveals (in either order) or withholds, now and then wrongly, late, or after
+          // BLOCKHASH's 256 blocks; a finalize may come too early (SeedRevealOpen) or end a withheld phase
+          const order = chance(0.5) ? [false, true] : [true, false]
+          for (const provider of order) {
+            if (chance(0.12)) continue
+            now += chance(0.06) ? COMMITTEE_RULES.revealWindow + 1 : 1
+            if (chance(0.03)) await rpc.send('anvil_mine', ['0x101'])
+            await revealSeedAct(id, provider)
+            if (chance(0.1)) await revealSeedAct(id, provider, 'right')
+          }
+          if (model.seedPhases.has(id)) {
+            now += chance(0.3) ? 1 : COMMITTEE_RULES.revealWindow + 1
+            await act(stranger, { kind: 'finalizeCommittee', dealId: id, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [id])
+          }
+        }
         const c = model.committees.get(id)
         if (c !== undefined && chance(0.6)) {
           // a whole vote, each member doing something: commit any vote (now and then one the Market does not know)
@@ -259,8 +388,9 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         const r = rnd()
         // a committee's dispute is picked more often than its share, and its steps come closer together, or its vote
         // windows (400 s) pass before its members have acted
-        const known = model.committees.size > 0 && chance(0.3) ? pick([...model.committees.keys()]) : ids.length > 0 ? pick(ids) : undefined
-        const committeeStep = known !== undefined && model.committees.has(known) && chance(0.6)
+        const disputes = [...model.committees.keys(), ...model.seedPhases.keys()]
+        const known = disputes.length > 0 && chance(0.3) ? pick(disputes) : ids.length > 0 ? pick(ids) : undefined
+        const committeeStep = known !== undefined && (model.committees.has(known) || model.seedPhases.has(known)) && chance(0.6)
         now += committeeStep ? pick([1, 2, 5, 30, 61, 200, 450]) : pick([1, 1, 2, 5, 30, 61, 200, 301, 700])
         if (r < 0.3 || known === undefined) {
           const jc = pick(jcs)
@@ -269,16 +399,18 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           const prior = usedNonces.get(jc.name) ?? []
           const nonce = prior.length > 0 && chance(0.08) ? pick(prior) : nonceSeq++
           usedNonces.set(jc.name, [...prior, nonce])
+          const mediators = chance(0.05)
+            ? [meds[0].wallet.address, outsider]
+            : chance(0.35)
+              ? (chance(0.06) ? [meds[0], meds[1], meds[0]] : [...meds].sort(() => rnd() - 0.5)).map(m => m.wallet.address)
+              : chance(0.5) ? [meds[0].wallet.address, meds[1].wallet.address] : [pick(meds).wallet.address]
+          const sd = seedsFor(`job ${run} ${s}`, jc.wallet.address, rp.wallet.address, mediators, BigInt(now + 10_000))
           const deal: Deal = {
-            jobOfferId: keccak256(toUtf8Bytes(`job ${run} ${s}`)),
-            resourceOfferId: ZeroHash,
+            jobOfferId: idOf('JobOffer', net.domain, sd.jobOffer),
+            resourceOfferId: idOf('ResourceOffer', net.domain, sd.resourceOffer),
             jobCreator: jc.wallet.address,
             resourceProvider: rp.wallet.address,
-            mediators: chance(0.05)
-              ? [meds[0].wallet.address, outsider]
-              : chance(0.35)
-                ? (chance(0.06) ? [meds[0], meds[1], meds[0]] : [...meds].sort(() => rnd() - 0.5)).map(m => m.wallet.address)
-                : chance(0.5) ? [meds[0].wallet.address, meds[1].wallet.address] : [pick(meds).wallet.address],
+            mediators,
             price: chance(0.05) ? LP(5000) : LP(1 + Math.floor(rnd() * 50)),
             collateral: chance(0.05) ? 0n : fee + LP(Math.floor(rnd() * 60)),
             mediationFee: fee,
@@ -304,6 +436,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           const sigOf = async (a: Actor | null): Promise<string> => a === null ? '0x' : await signMessage('Deal', net.domain, deal, a.wallet)
           const [jcSig, rpSig] = await Promise.all([sigOf(jcSigner), sigOf(rpSigner)])
           terms.set(id, deal)
+          if (!seeds.has(id)) seeds.set(id, sd)
           if (!ids.includes(id)) ids.push(id)
           const signing = { caller: caller.wallet.address, jobCreatorSigner: jcSigner?.wallet.address ?? null, providerSigner: rpSigner?.wallet.address ?? null }
           await act(caller, { kind: 'agree', dealId: id, terms: deal, signing }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, rpSig]), [id])
@@ -312,7 +445,24 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           const jcOf = jcs.find(a => a.wallet.address === deal.jobCreator)!
           const rpOf = rps.find(a => a.wallet.address === deal.resourceProvider)!
           const batchOf = (): string[] => [known, ...ids.filter(() => chance(0.3))].slice(0, 4)
-          if (committeeStep) {
+          if (committeeStep && model.seedPhases.has(known)) {
+            // a dispute waiting for seeds: a party reveals (now and then wrongly), anyone tries to finalize, or a
+            // mediator tries to vote before the draw
+            const phase = model.seedPhases.get(known)!
+            const k = rnd()
+            if (k < 0.6) await revealSeedAct(known, phase.jobCreatorSecret !== null ? true : phase.providerSecret !== null ? false : chance(0.5))
+            else if (k < 0.7) await revealSeedAct(known, chance(0.5), 'right')
+            else if (k < 0.85) await act(stranger, { kind: 'finalizeCommittee', dealId: known, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [known])
+            else {
+              const m = pick(meds)
+              if (chance(0.5)) {
+                const commitment = voteCommitment(known, m.wallet.address, Vote.Correct, ZeroHash)
+                await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: known, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [known])
+              } else {
+                await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: known, terms: deal, vote: Vote.Correct, salt: ZeroHash }, market.encodeFunctionData('revealVote', [toStruct(deal), Vote.Correct, ZeroHash]), [known])
+              }
+            }
+          } else if (committeeStep) {
             // a committee's dispute: a member mostly does what its phase asks (commit, then reveal, then anyone
             // finalizes); now and then anything else, or a stranger
             const c = model.committees.get(known)!
@@ -364,7 +514,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               await act(caller, { kind: 'submitResult', caller: caller.wallet.address, dealId: known, terms: deal, cid }, market.encodeFunctionData('submitResult', [toStruct(deal), cid]), [known])
             }
           } else if (r < 0.53) {
-            const batch = batchOf()
+            // half the time the one deal alone: a batch with another deal in it mostly fails as a whole
+            const batch = chance(0.5) ? [known] : batchOf()
             const caller = chance(0.9) ? jcOf : pick(actors)
             await act(caller, { kind: 'accept', caller: caller.wallet.address, deals: batch.map(id => ({ dealId: id, terms: terms.get(id)! })) }, market.encodeFunctionData('accept', [batch.map(id => toStruct(terms.get(id)!))]), [...new Set(batch)])
           } else if (r < 0.63) {
@@ -373,6 +524,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           } else if (r < 0.72) {
             const caller = chance(0.9) ? jcOf : pick(actors)
             await act(caller, { kind: 'challenge', caller: caller.wallet.address, dealId: known, terms: deal }, market.encodeFunctionData('challenge', [toStruct(deal)]), [known])
+            // a seed reveal for a single mediator's dispute: there is no committee to draw
+            if (model.deals.get(known)?.state === DealState.Challenged && model.deals.get(known)?.mediatorIndex !== COMMITTEE && chance(0.3)) await revealSeedAct(known, chance(0.5))
           } else if (r < 0.82) {
             const rec = model.deals.get(known)
             const selected = rec !== undefined ? deal.mediators[rec.mediatorIndex] : undefined
@@ -398,7 +551,10 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               }
             }
           } else if (r < 0.92) {
-            await act(stranger, { kind: 'timeoutMediation', dealId: known, terms: deal }, market.encodeFunctionData('timeoutMediation', [toStruct(deal)]), [known])
+            // a seed reveal on any deal: refused unless it is a committee's dispute waiting for seeds
+            const single = ids.filter(id => model.deals.get(id)?.state === DealState.Challenged && model.deals.get(id)?.mediatorIndex !== COMMITTEE)
+            if (chance(0.3)) await revealSeedAct(single.length > 0 && chance(0.5) ? pick(single) : known, chance(0.5))
+            else await act(stranger, { kind: 'timeoutMediation', dealId: known, terms: deal }, market.encodeFunctionData('timeoutMediation', [toStruct(deal)]), [known])
           } else if (r < 0.96) {
             const a = pick(actors)
             const amount = chance(0.05) ? 0n : LP(1 + Math.floor(rnd() * 100))
@@ -446,10 +602,11 @@ test.serial('the sequences met every bound the Market enforces', t => {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
   // (mediate seldom finds its deal Challenged and its selected mediator in a random sequence: not required)
-  for (const e of ['MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote']) {
+  for (const e of ['drawn', 'jc', 'rp', 'both']) t.true(seedEndings.has(e), `no seed phase ended ${e} (seen: ${[...seedEndings].join(', ')})`)
+  for (const e of ['SeedRevealNotOpen', 'MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote', 'SeedMismatch', 'SeedRevealClosed', 'SeedAlreadyRevealed', 'SeedRevealOpen', 'NotACommitteeDispute']) {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
-  for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'timeoutResult', 'bond', 'startUnbond', 'commitVote', 'revealVote', 'finalizeCommittee']) {
+  for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'timeoutResult', 'bond', 'startUnbond', 'revealSeed', 'commitVote', 'revealVote', 'finalizeCommittee']) {
     t.true(succeeded.has(k), `${k} never succeeded (succeeded: ${[...succeeded].join(', ')})`)
   }
 })

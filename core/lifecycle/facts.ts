@@ -14,12 +14,31 @@ export interface DealFacts {
   mediator?: string
   /** a committee's dispute (docs/mediation.md, "Committees"): who was drawn and how far its vote has come */
   committee?: CommitteeFacts
+  /**
+   * a committee's dispute before its draw (docs/mediation.md, "Unbiasable draws"): the parties' seed reveals. Present
+   * instead of `committee` until both have revealed, or the phase was closed.
+   */
+  seedPhase?: SeedPhaseFacts
+}
+
+/** A committee dispute's seed phase as the chain tells it (unix seconds). */
+export interface SeedPhaseFacts {
+  jobCreatorRevealed: boolean
+  providerRevealed: boolean
+  /**
+   * the last second a reveal is accepted: the dispute's start (`since`) + the reveal window, or earlier when the
+   * phase's 256 blocks ran out first (the node reads the block number; the lifecycle only the clock). From then
+   * anyone closes the phase with finalizeCommittee, and a party that withheld its reveal loses.
+   */
+  deadline: number
 }
 
 /** A committee's vote as the chain tells it, with the Market's vote windows (seconds). */
 export interface CommitteeFacts {
   /** in draw order */
   members: string[]
+  /** unix seconds: when the Market drew the committee (the second seed reveal); the commit window counts from it */
+  drawnAt: number
   /** unix seconds: when the last member committed (the reveal phase opened then), else null */
   allCommittedAt: number | null
   /** the members that committed, and those that revealed */
@@ -30,12 +49,22 @@ export interface CommitteeFacts {
 }
 
 /**
- * When a committee's vote is over at the latest (ms): the commit window from the draw (`since`: the challenge),
- * or the moment every member committed, then the reveal window. From then anyone may finalize the dispute
- * (Market.finalizeCommittee), as anyone may time out a lone mediator's.
+ * When a committee's vote is over at the latest (ms): the commit window from the draw (`drawnAt`: the second seed
+ * reveal, not the challenge), or the moment every member committed, then the reveal window. From then anyone may
+ * finalize the dispute (Market.finalizeCommittee), as anyone may time out a lone mediator's.
  */
-export function committeeVoteEnd (since: number, c: CommitteeFacts): number {
-  return ((c.allCommittedAt ?? since + c.commitWindow) + c.revealWindow) * 1000
+export function committeeVoteEnd (c: CommitteeFacts): number {
+  return ((c.allCommittedAt ?? c.drawnAt + c.commitWindow) + c.revealWindow) * 1000
+}
+
+/**
+ * When a committee dispute is over at the latest if nobody ends it (ms): before the draw, the seed phase's deadline
+ * (finalizeCommittee then closes it: the party that withheld loses); after it, the vote's end.
+ */
+export function committeeCloseAt (facts: Pick<DealFacts, 'committee' | 'seedPhase'>): number | undefined {
+  if (facts.seedPhase !== undefined) return facts.seedPhase.deadline * 1000
+  if (facts.committee !== undefined) return committeeVoteEnd(facts.committee)
+  return undefined
 }
 
 export const NO_DEAL: DealFacts = { state: 'None', since: 0 }

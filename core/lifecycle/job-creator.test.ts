@@ -325,7 +325,7 @@ test('a committee\'s dispute nobody finalizes: closed with finalizeCommittee onc
   const clock = new ManualClock(T0)
   const d = driver(clock)
   const members = ['0x' + 'c1'.repeat(20), '0x' + 'c2'.repeat(20), '0x' + 'c3'.repeat(20)]
-  const committee = { members, allCommittedAt: null, committed: [], revealed: [], commitWindow: 600, revealWindow: 300 }
+  const committee = { members, drawnAt: sec(T0), allCommittedAt: null, committed: [], revealed: [], commitWindow: 600, revealWindow: 300 }
   d.setFacts({ state: 'Challenged', since: sec(T0), resultCid: 'bafya', mediator: '0x' + '00'.repeat(20), committee })
   let s = d.step({ type: 'chain' })
   s = d.step({ type: 'fetched', path: '/tmp/a', exitCode: 0 })
@@ -343,6 +343,36 @@ test('a committee\'s dispute nobody finalizes: closed with finalizeCommittee onc
   s = d2.step({ type: 'fetched', path: '/tmp/a', exitCode: 0 })
   s = d2.step({ type: 'handed-off' })
   t.is(s.wakeAt, (sec(T0) + 60 + 300) * 1000 + 1000)
+})
+
+test('a committee\'s seed phase: our seed is revealed first, the case handed to the members once drawn; a phase the provider withheld in is closed at its deadline', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock)
+  const seedPhase = { jobCreatorRevealed: false, providerRevealed: false, deadline: sec(T0) + 120 }
+  d.setFacts({ state: 'Challenged', since: sec(T0), resultCid: 'bafya', mediator: '0x' + '00'.repeat(20), seedPhase })
+  let s = d.step({ type: 'chain' })
+  s = d.step({ type: 'fetched', path: '/tmp/a', exitCode: 0 })
+  t.deepEqual(s.actions.map(a => [a.kind, a.deadline]), [['reveal-seed', (sec(T0) + 120) * 1000]], 'nobody to hand the case to before the draw')
+  s = d.step({ type: 'seed-revealed' })
+  t.deepEqual(s.actions, [])
+  t.is(s.wakeAt, (sec(T0) + 120) * 1000 + 1000, 'the phase\'s deadline')
+  // drawn: the commit window counts from the draw, not from the challenge
+  const members = ['0x' + 'c1'.repeat(20), '0x' + 'c2'.repeat(20), '0x' + 'c3'.repeat(20)]
+  d.setFacts({ state: 'Challenged', since: sec(T0), resultCid: 'bafya', mediator: '0x' + '00'.repeat(20), committee: { members, drawnAt: sec(T0) + 30, allCommittedAt: null, committed: [], revealed: [], commitWindow: 600, revealWindow: 300 } })
+  s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions.map(a => [a.kind, (a as { mediator?: string }).mediator]), [['hand-off', '0x' + '00'.repeat(20)]])
+  s = d.step({ type: 'handed-off' })
+  t.is(s.wakeAt, (sec(T0) + 30 + 600 + 300) * 1000 + 1000)
+  // another deal: the provider never reveals; at the phase's deadline we close it (finalizeCommittee)
+  const c2 = new ManualClock(T0)
+  const d2 = driver(c2)
+  d2.setFacts({ state: 'Challenged', since: sec(T0), resultCid: 'bafya', mediator: '0x' + '00'.repeat(20), seedPhase: { ...seedPhase, jobCreatorRevealed: true } })
+  s = d2.step({ type: 'chain' })
+  s = d2.step({ type: 'fetched', path: '/tmp/a', exitCode: 0 })
+  t.deepEqual(s.actions, [], 'ours is in already')
+  await c2.advance(s.wakeAt! - c2.now())
+  s = d2.step({ type: 'tick' })
+  t.deepEqual(s.actions.map(a => [a.kind, (a as { committee?: boolean }).committee]), [['timeout-mediation', true]])
 })
 
 test('the chain is the authority on the result CID', t => {

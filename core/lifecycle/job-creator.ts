@@ -14,7 +14,7 @@
 // has passed the deadline. `resume` after a restart is the same step over the stored record.
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { committeeVoteEnd, isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
+import { committeeCloseAt, isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
 import type { ProviderFailure } from '../policy/ban.ts'
 
 export type JobCreatorPhase =
@@ -86,6 +86,8 @@ export interface JobCreatorDeal {
   mediator?: string
   challengedAt?: number
   handedOff: boolean
+  /** a committee dispute's seed phase: our seed is revealed (or the reveal's keeper ended: drawn, or the phase closed) */
+  seedRevealed?: boolean
   outcome?: string
 }
 
@@ -110,6 +112,8 @@ export type JobCreatorAction =
   | (ActionBase<'send-acceptance'> & { cid: string }) // Accept(dealId, cid) signed, to the provider
   | ActionBase<'refund'> // timeoutResult
   | (ActionBase<'hand-off'> & { mediator: string })
+  /** a committee dispute before its draw: reveal the seed secret our offer committed to (Market.revealSeed) */
+  | ActionBase<'reveal-seed'>
   /** close a dispute nobody ruled on: timeoutMediation, or for a committee finalizeCommittee once its vote is over */
   | (ActionBase<'timeout-mediation'> & { committee: boolean })
   | ActionBase<'challenge'> // a result we could not fetch or verify
@@ -126,6 +130,7 @@ export type JobCreatorEvent =
   | { type: 'acceptance-sent' } | { type: 'acceptance-failed', reason: string }
   | { type: 'refunded' } | { type: 'refund-failed', reason: string }
   | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
+  | { type: 'seed-revealed' } | { type: 'reveal-seed-failed', reason: string }
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
   | { type: 'challenge-sent' } | { type: 'challenge-failed', reason: string }
 
@@ -146,6 +151,7 @@ export function jobCreatorFailure (a: JobCreatorAction, reason: string): JobCrea
     case 'send-acceptance': return { type: 'acceptance-failed', reason }
     case 'refund': return { type: 'refund-failed', reason }
     case 'hand-off': return { type: 'hand-off-failed', reason }
+    case 'reveal-seed': return { type: 'reveal-seed-failed', reason }
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
     case 'challenge': return { type: 'challenge-failed', reason }
   }
@@ -165,6 +171,9 @@ function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
     case 'acceptance-failed': r.acceptanceFailed = e.reason; break
     case 'refunded': r.refundSent = true; break
     case 'handed-off': case 'hand-off-failed': r.handedOff = true; break
+    case 'seed-revealed': r.seedRevealed = true; break
+    // tried again while the seed phase lasts (the driver backs off)
+    case 'reveal-seed-failed': break
     case 'challenge-sent': r.challenging = false; r.challengeSent = true; break
     case 'challenge-failed': r.challenging = false; r.challengeFailed = e.reason; break
     case 'accept-failed': case 'refund-failed': case 'mediation-timed-out': case 'timeout-mediation-failed': case 'chain': case 'tick': break
@@ -267,10 +276,16 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
         if (!r.fetching && now < r.fetchBy) { r.fetching = true; actions.push({ kind: 'fetch', deadline: r.fetchBy }) }
       }
       const mediateEnd = ((r.challengedAt ?? Math.floor(now / 1000)) + deal.mediateTimeout) * 1000
-      if (!r.handedOff && r.mediator !== undefined) actions.push({ kind: 'hand-off', deadline: mediateEnd, mediator: r.mediator })
-      // nobody ruled: a lone mediator's window passed, or a committee's vote is over and no member finalized it
-      const closeAt = facts.committee !== undefined ? committeeVoteEnd(facts.since, facts.committee) : mediateEnd
-      if (r.challengedAt !== undefined && now >= closeAt + policy.chainMarginMs) actions.push({ kind: 'timeout-mediation', deadline: closeAt + policy.closeWindowMs, committee: facts.committee !== undefined })
+      // a committee's dispute draws its members only once both parties revealed their seeds: ours first, and the
+      // case goes to the members once they are drawn (docs/mediation.md, "Unbiasable draws")
+      const seed = facts.seedPhase
+      if (seed !== undefined && !seed.jobCreatorRevealed && r.seedRevealed !== true && now <= seed.deadline * 1000) actions.push({ kind: 'reveal-seed', deadline: seed.deadline * 1000 })
+      if (!r.handedOff && r.mediator !== undefined && seed === undefined) actions.push({ kind: 'hand-off', deadline: committeeCloseAt(facts) ?? mediateEnd, mediator: r.mediator })
+      // nobody ruled: a lone mediator's window passed, or a committee's seed phase or vote is over and nobody closed it
+      // (a seed phase we revealed in and the provider did not: finalizeCommittee rules the result wrong)
+      const committeeEnd = committeeCloseAt(facts)
+      const closeAt = committeeEnd ?? mediateEnd
+      if (r.challengedAt !== undefined && now >= closeAt + policy.chainMarginMs) actions.push({ kind: 'timeout-mediation', deadline: closeAt + policy.closeWindowMs, committee: committeeEnd !== undefined })
       else wakes.push(closeAt + policy.chainMarginMs)
       break
     }

@@ -89,7 +89,7 @@ test('the deal closes while we wait for the case: done, nothing more to do', t =
 const OTHER = ['0x' + 'd1'.repeat(20), '0x' + 'd2'.repeat(20)]
 const committee = (o: Partial<NonNullable<DealFacts['committee']>> = {}): DealFacts => ({
   state: 'Challenged', since: sec(T0), resultCid: 'bafyrp',
-  committee: { members: [OTHER[0], SELF, OTHER[1]], allCommittedAt: null, committed: [], revealed: [], commitWindow: 300, revealWindow: 200, ...o }
+  committee: { members: [OTHER[0], SELF, OTHER[1]], drawnAt: sec(T0), allCommittedAt: null, committed: [], revealed: [], commitWindow: 300, revealWindow: 200, ...o }
 })
 
 test('committee: pull the case, re-run before the commit window, commit the vote, reveal once all committed, finalize once all revealed', async t => {

@@ -171,8 +171,9 @@ const has = (list: string[], a: string): boolean => list.some(x => same(x, a))
 function stepCommittee (r: MediatorDispute, now: number, facts: DealFacts, c: CommitteeFacts, policy: MediatorPolicy, end: (phase: 'done' | 'abandoned', reason: string) => Step<MediatorDispute, MediatorAction>): Step<MediatorDispute, MediatorAction> {
   if (!has(c.members, policy.self)) return end('abandoned', 'not on the committee')
   const actions: MediatorAction[] = []
-  const commitDeadline = (facts.since + c.commitWindow) * 1000
-  const revealDeadline = committeeVoteEnd(facts.since, c)
+  // the commit window counts from the draw (the parties' second seed reveal), not from the dispute's start
+  const commitDeadline = (c.drawnAt + c.commitWindow) * 1000
+  const revealDeadline = committeeVoteEnd(c)
   const revealOpen = c.allCommittedAt !== null || now > commitDeadline
   const s = sent(r)
   const committed = s.commit || has(c.committed, policy.self)

@@ -311,7 +311,7 @@ test('challenged: the case is handed to the drawn mediator; an unanswered mediat
 test('challenged by a committee: the case goes to every member; a vote no member finalizes is closed with finalizeCommittee after the reveal window', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', submitted: true, delivered: true, holding: false }))
-  const committee = { members: ['0x' + 'c1'.repeat(20), '0x' + 'c2'.repeat(20), '0x' + 'c3'.repeat(20)], allCommittedAt: null, committed: [], revealed: [], commitWindow: 600, revealWindow: 300 }
+  const committee = { members: ['0x' + 'c1'.repeat(20), '0x' + 'c2'.repeat(20), '0x' + 'c3'.repeat(20)], drawnAt: sec(T0) + 5, allCommittedAt: null, committed: [], revealed: [], commitWindow: 600, revealWindow: 300 }
   d.setFacts({ state: 'Challenged', since: sec(T0) + 5, mediator: '0x' + '00'.repeat(20), committee })
   let s = d.step({ type: 'chain' })
   t.deepEqual(s.actions.map(a => [a.kind, (a as { mediator?: string }).mediator]), [['hand-off', '0x' + '00'.repeat(20)]], 'the zero address: every member')
@@ -323,6 +323,24 @@ test('challenged by a committee: the case goes to every member; a vote no member
   d.setFacts({ state: 'TimedOutMediation', since: sec(clock.now()) })
   s = d.step({ type: 'chain' })
   t.is(s.record.phase, 'closed')
+})
+
+test('a committee\'s seed phase: our seed revealed before anything is handed off; the case goes to the members once drawn', t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', submitted: true, delivered: true, holding: false }))
+  d.setFacts({ state: 'Challenged', since: sec(T0) + 5, mediator: '0x' + '00'.repeat(20), seedPhase: { jobCreatorRevealed: true, providerRevealed: false, deadline: sec(T0) + 125 } })
+  let s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions.map(a => [a.kind, a.deadline]), [['reveal-seed', (sec(T0) + 125) * 1000]])
+  s = d.step({ type: 'reveal-seed-failed', reason: 'SeedRevealNotOpen' })
+  t.deepEqual(s.actions.map(a => a.kind), ['reveal-seed'], 'tried again while the phase lasts')
+  s = d.step({ type: 'seed-revealed' })
+  t.deepEqual(s.actions, [])
+  const committee = { members: ['0x' + 'c1'.repeat(20), '0x' + 'c2'.repeat(20), '0x' + 'c3'.repeat(20)], drawnAt: sec(T0) + 20, allCommittedAt: null, committed: [], revealed: [], commitWindow: 600, revealWindow: 300 }
+  d.setFacts({ state: 'Challenged', since: sec(T0) + 5, mediator: '0x' + '00'.repeat(20), committee })
+  s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions.map(a => a.kind), ['hand-off'])
+  s = d.step({ type: 'handed-off' })
+  t.is(s.wakeAt, (sec(T0) + 20 + 600 + 300) * 1000 + 1000, 'the vote counts from the draw')
 })
 
 test('a terminal record stays terminal whatever comes later', t => {

@@ -12,9 +12,9 @@
 // answer within `acceptWaitMs` (or cannot be reached) costs nothing but that wait: the result is submitted alone and
 // the deal settles as before (accept, or the judge window passing). One whose ack of the result says no acceptance will
 // follow (`lilypad run --no-accept`) costs no wait at all.
-import type { Deal } from '../../protocols/eip712.ts'
+import type { Deal, ResourceOffer } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { committeeVoteEnd, isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
+import { committeeCloseAt, isFinalState, type ActionBase, type DealFacts, type Step } from './facts.ts'
 
 export type ProviderPhase =
   | 'countersigned' // both signatures, not agreed on chain (yet): agreeing, or watching until expiry
@@ -31,6 +31,8 @@ export interface ProviderDeal {
   dealId: string
   deal: Deal
   job: Envelope<'JobOffer'>
+  /** our resource offer the deal names: a committee dispute's seed reveal proves its secret against it */
+  offer?: ResourceOffer
   jobCreatorSignature: string
   providerSignature: string
   /** the job creator's libp2p peer (results and notices go there) */
@@ -70,6 +72,8 @@ export interface ProviderDeal {
   submittedAccepted?: boolean
   notified: boolean
   handedOff: boolean
+  /** a committee dispute's seed phase: our seed is revealed (or the reveal's keeper ended: drawn, or the phase closed) */
+  seedRevealed?: boolean
   settleSent: boolean
   mediator?: string
   /** chain seconds of the challenge */
@@ -111,6 +115,8 @@ export type ProviderAction =
   | ActionBase<'deliver'> // the signed result to the job creator
   | ActionBase<'settle'>
   | (ActionBase<'hand-off'> & { mediator: string }) // push the dispute case to the drawn mediator
+  /** a committee dispute before its draw: reveal the seed secret our offer committed to (Market.revealSeed) */
+  | ActionBase<'reveal-seed'>
   /** close a dispute nobody ruled on: timeoutMediation, or for a committee finalizeCommittee once its vote is over */
   | (ActionBase<'timeout-mediation'> & { committee: boolean })
 
@@ -130,12 +136,13 @@ export type ProviderEvent =
   | { type: 'notified' } | { type: 'notify-failed', reason: string }
   | { type: 'settled' } | { type: 'settle-failed', reason: string }
   | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
+  | { type: 'seed-revealed' } | { type: 'reveal-seed-failed', reason: string }
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
 
 export interface ProviderInput { now: number, facts: DealFacts, event?: ProviderEvent }
 
 /** A new record for a deal just countersigned (the negotiation reserved `slot` for it). */
-export function countersignedDeal (d: Pick<ProviderDeal, 'dealId' | 'deal' | 'job' | 'jobCreatorSignature' | 'providerSignature' | 'slot'> & { jobCreatorPeer?: string }, now: number): ProviderDeal {
+export function countersignedDeal (d: Pick<ProviderDeal, 'dealId' | 'deal' | 'job' | 'jobCreatorSignature' | 'providerSignature' | 'slot'> & { jobCreatorPeer?: string, offer?: ResourceOffer }, now: number): ProviderDeal {
   return {
     ...d, id: d.dealId, phase: 'countersigned', terminal: false, updatedAt: 0, countersignedAt: now,
     holding: true, running: false, runs: 0, submitted: false, delivered: false, notified: false, handedOff: false, settleSent: false
@@ -155,6 +162,7 @@ export function providerFailure (a: ProviderAction, reason: string): ProviderEve
     case 'deliver': return { type: 'deliver-failed', reason }
     case 'settle': return { type: 'settle-failed', reason }
     case 'hand-off': return { type: 'hand-off-failed', reason }
+    case 'reveal-seed': return { type: 'reveal-seed-failed', reason }
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
   }
 }
@@ -185,6 +193,9 @@ function apply (r: ProviderDeal, e: ProviderEvent | undefined): void {
     case 'settled': r.settleSent = true; break
     case 'settle-failed': break // the chain's facts say who closed it
     case 'handed-off': case 'hand-off-failed': r.handedOff = true; break
+    case 'seed-revealed': r.seedRevealed = true; break
+    // tried again while the seed phase lasts (the driver backs off)
+    case 'reveal-seed-failed': break
     case 'mediation-timed-out': case 'timeout-mediation-failed': break
     case 'chain': case 'tick': break
   }
@@ -305,11 +316,17 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
     case 'challenged': {
       if (r.holding) actions.push({ kind: 'release', deadline: now + policy.notifyWindowMs })
       const mediateEnd = ((r.challengedAt ?? Math.floor(now / 1000)) + deal.mediateTimeout) * 1000
-      if (!r.handedOff && r.mediator !== undefined) actions.push({ kind: 'hand-off', deadline: mediateEnd, mediator: r.mediator })
+      // a committee's dispute draws its members only once both parties revealed their seeds: ours first (withheld,
+      // we lose our collateral), and the case goes to the members once they are drawn (docs/mediation.md,
+      // "Unbiasable draws")
+      const seed = facts.seedPhase
+      if (seed !== undefined && !seed.providerRevealed && r.seedRevealed !== true && now <= seed.deadline * 1000) actions.push({ kind: 'reveal-seed', deadline: seed.deadline * 1000 })
+      if (!r.handedOff && r.mediator !== undefined && seed === undefined) actions.push({ kind: 'hand-off', deadline: committeeCloseAt(facts) ?? mediateEnd, mediator: r.mediator })
       // a mediator that never rules, or a committee no member finalized: the result stands and we are paid
-      // (anyone may close it)
-      const closeAt = facts.committee !== undefined ? committeeVoteEnd(facts.since, facts.committee) : mediateEnd
-      if (r.challengedAt !== undefined && now >= closeAt + 1000) actions.push({ kind: 'timeout-mediation', deadline: closeAt + policy.closeWindowMs, committee: facts.committee !== undefined })
+      // (anyone may close it); a seed phase the job creator withheld its reveal in is closed the same way
+      const committeeEnd = committeeCloseAt(facts)
+      const closeAt = committeeEnd ?? mediateEnd
+      if (r.challengedAt !== undefined && now >= closeAt + 1000) actions.push({ kind: 'timeout-mediation', deadline: closeAt + policy.closeWindowMs, committee: committeeEnd !== undefined })
       else wakeAt = closeAt + 1000
       break
     }

@@ -32,7 +32,7 @@ export function sampleJob (over: Partial<JobOffer> = {}): Envelope<'JobOffer'> {
     value: {
       jobCreator: '0x' + 'aa'.repeat(20), module: 'cowsay:v0.0.1', inputs: '{"Message":"moo"}',
       spec: { cpu: 1000, ramMb: 512, diskMb: 100, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, maxPrice: 10n ** 19n, mediators: ['0x' + 'cc'.repeat(20)],
-      target: '0x' + '00'.repeat(20), timeout: 30, auditPpm: 0, expiry: BigInt(sec(T0) + 600), nonce: 1n, ...over
+      target: '0x' + '00'.repeat(20), timeout: 30, auditPpm: 0, expiry: BigInt(sec(T0) + 600), nonce: 1n, seedCommit: '0x' + '00'.repeat(32), ...over
     }
   }
 }

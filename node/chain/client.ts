@@ -10,7 +10,8 @@ import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protoc
 import { recoverDigest } from '../../protocols/signatures.ts'
 import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
 import type { CommitteeRules, VoteValue } from '../../protocols/settlement/committee.ts'
-import type { CommitteeFacts } from '../../core/lifecycle/facts.ts'
+import { SEED_BLOCKS } from '../../protocols/settlement/seed.ts'
+import type { CommitteeFacts, SeedPhaseFacts } from '../../core/lifecycle/facts.ts'
 import { jobStatusName, toInputList, type JobManagerConfig, type JobStatusName } from '../../protocols/contract-job/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import { openRpc, type RetryingProvider, type RetryOptions } from './rpc.ts'
@@ -283,6 +284,26 @@ export class ChainClient {
     return await this.queue.send('revealVote', async () => await this.market.revealVote.populateTransaction(toStruct(deal), vote, salt))
   }
 
+  /**
+   * A party's seed for a committee dispute (docs/mediation.md, "Unbiasable draws"): the secret its offer committed to
+   * and that offer's encoded field words (protocols/settlement/seed.ts `offerWords`). The second reveal draws the
+   * committee (its receipt carries CommitteeDrawn).
+   */
+  async revealSeed (deal: Deal, provider: boolean, secret: string, offerWords: string[]): Promise<TransactionReceipt> {
+    return await this.queue.send('revealSeed', async () => await this.market.revealSeed.populateTransaction(toStruct(deal), provider, secret, offerWords))
+  }
+
+  /**
+   * A committee dispute waiting for the parties' seeds: the block it started in (a reveal must come after it and
+   * within 256 blocks) and who has revealed. Null once drawn, or when the deal has no committee dispute.
+   */
+  async seedPhase (dealId: string): Promise<{ seedBlock: number, jobCreatorRevealed: boolean, providerRevealed: boolean, audit: boolean } | null> {
+    const c = await this.market.committees(dealId)
+    if (Number(c.k) === 0 || Number(c.drawnAt) !== 0) return null
+    const seeds = Number(c.seeds)
+    return { seedBlock: Number(c.seedBlock), jobCreatorRevealed: (seeds & 1) !== 0, providerRevealed: (seeds & 2) !== 0, audit: (seeds & 4) !== 0 }
+  }
+
   async finalizeCommittee (deal: Deal): Promise<TransactionReceipt> {
     return await this.queue.send('finalizeCommittee', async () => await this.market.finalizeCommittee.populateTransaction(toStruct(deal)))
   }
@@ -309,12 +330,13 @@ export class ChainClient {
   /**
    * The committee judging a deal's dispute, as the Market keeps it: its members (addresses, in draw order, from the
    * deal's mediators), when it was drawn and, bit i for the i-th member, who committed, revealed, voted correct or
-   * "no case". Null when the deal has no committee (not disputed, a single mediator, or already finalized).
+   * "no case". Null when the deal has no committee (not disputed, a single mediator, not drawn yet: `seedPhase`, or
+   * already finalized).
    */
   async committee (dealId: string, deal: Pick<Deal, 'mediators'>): Promise<{ members: string[], drawnAt: number, allCommittedAt: number | null, committed: number, revealed: number, verdicts: number, noCase: number } | null> {
     const c = await this.market.committees(dealId)
     const k = Number(c.k)
-    if (k === 0) return null
+    if (k === 0 || Number(c.drawnAt) === 0) return null
     const members = Array.from({ length: k }, (_, i) => deal.mediators[Number((c.members >> BigInt(8 * i)) & 0xffn)])
     return { members, drawnAt: Number(c.drawnAt), allCommittedAt: Number(c.allCommittedAt) === 0 ? null : Number(c.allCommittedAt), committed: Number(c.committed), revealed: Number(c.revealed), verdicts: Number(c.verdicts), noCase: Number(c.noCase) }
   }
@@ -355,7 +377,31 @@ export class ChainClient {
     if (c === null) return undefined
     const members = 'members' in from ? from.members : c.members
     const bits = (mask: number): string[] => members.filter((_, i) => ((mask >> i) & 1) === 1)
-    return { members, allCommittedAt: c.allCommittedAt, committed: bits(c.committed), revealed: bits(c.revealed), commitWindow: rules.commitWindow, revealWindow: rules.revealWindow }
+    return { members, drawnAt: c.drawnAt, allCommittedAt: c.allCommittedAt, committed: bits(c.committed), revealed: bits(c.revealed), commitWindow: rules.commitWindow, revealWindow: rules.revealWindow }
+  }
+
+  /**
+   * A committee dispute's seed phase as the parties' lifecycles read it (docs/mediation.md, "Unbiasable draws"): who
+   * revealed, and the last second a reveal is accepted — the dispute's start (`since`, the deal record's) + the reveal
+   * window, or already past once the phase's 256 blocks ran out. Undefined once drawn, or with no committee dispute.
+   */
+  async seedFacts (dealId: string, since: number): Promise<SeedPhaseFacts | undefined> {
+    const [p, rules, latest] = await Promise.all([this.seedPhase(dealId), this.committeeRules(), this.provider.getBlock('latest')])
+    if (p === null) return undefined
+    let deadline = since + rules.revealWindow
+    if (latest !== null && latest.number > p.seedBlock + SEED_BLOCKS) deadline = Math.min(deadline, latest.timestamp - 1)
+    return { jobCreatorRevealed: p.jobCreatorRevealed, providerRevealed: p.providerRevealed, deadline }
+  }
+
+  /**
+   * A committee dispute's facts: its seed phase until both parties revealed, then its committee (neither once it is
+   * finalized; the deal's state then says so).
+   */
+  async committeeDisputeFacts (dealId: string, since: number, from: Pick<Deal, 'mediators'> | { members: string[] }): Promise<{ seedPhase?: SeedPhaseFacts, committee?: CommitteeFacts }> {
+    const seedPhase = await this.seedFacts(dealId, since)
+    if (seedPhase !== undefined) return { seedPhase }
+    const committee = await this.committeeFacts(dealId, from)
+    return committee !== undefined ? { committee } : {}
   }
 
   async dealRecord (dealId: string): Promise<DealRecordView> {

@@ -18,6 +18,8 @@ export type DealEvent = EventBase & (
   | { kind: 'VoteCommitted', member: string }
   | { kind: 'VoteRevealed', member: string, vote: number }
   | { kind: 'CommitteeFinalized', state: number, majority: number, slashed: number, noCase: number }
+  /** a committee dispute's seed phase ended without both reveals (bits: 1 the job creator revealed, 2 the provider) */
+  | { kind: 'SeedWithheld', revealed: number }
 )
 
 /** A committee's dispute as its events tell it (docs/mediation.md, "Committees"). */
@@ -61,6 +63,7 @@ export function dealEventOf (e: MarketEvent, pos: { blockNumber: number, txHash:
     case 'VoteCommitted': return { ...pos, kind: e.name, dealId: e.args.dealId, member: e.args.member }
     case 'VoteRevealed': return { ...pos, kind: e.name, dealId: e.args.dealId, member: e.args.member, vote: Number(e.args.vote) }
     case 'CommitteeFinalized': return { ...pos, kind: e.name, dealId: e.args.dealId, state: Number(e.args.state), majority: Number(e.args.majority), slashed: Number(e.args.slashed), noCase: Number(e.args.noCase) }
+    case 'SeedWithheld': return { ...pos, kind: e.name, dealId: e.args.dealId, revealed: Number(e.args.revealed) }
     default: return null
   }
 }
@@ -90,6 +93,8 @@ export function reduceDeal (v: DealView, e: DealEvent): DealView {
     case 'VoteCommitted': return v.committee === undefined ? { ...v, events } : { ...v, events, committee: { ...v.committee, committed: [...v.committee.committed, e.member] } }
     case 'VoteRevealed': return v.committee === undefined ? { ...v, events } : { ...v, events, committee: { ...v.committee, revealed: [...v.committee.revealed, { member: e.member, vote: e.vote }] } }
     case 'CommitteeFinalized': return v.committee === undefined ? { ...v, events } : { ...v, events, committee: { ...v.committee, noCase: e.noCase } }
+    // finalize also emits DealMediated or DealTimedOut, which move the state
+    case 'SeedWithheld': return { ...v, events }
   }
 }
 

@@ -4,7 +4,7 @@ import test from 'ava'
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { encode } from 'cborg'
-import { startDevnet, agreeDeal, type Devnet } from '../../contracts/fixture.ts'
+import { startDevnet, agreeDeal, seededOffers, revealSeedOf, type Devnet } from '../../contracts/fixture.ts'
 import { Roles } from '../chain/index.ts'
 import { idOf, signMessage } from '../../protocols/eip712.ts'
 import { decodeDispute, encodeDispute, verifyDisputeCase, MAX_DISPUTE_MESSAGE, type DisputeCase } from '../../protocols/dispute/index.ts'
@@ -68,11 +68,15 @@ test.serial('a committee\'s dispute: every member the chain drew may pull the ca
   t.teardown(async () => { await stopAll(hosts); await cnet.stop() })
   const [partyHost, strangerHost, ...memberHosts] = hosts
   const members = [cnet.m1, cnet.m2, cnet.m3!]
-  const job = { kind: 'JobOffer' as const, value: jobOffer(cnet.jc.address, { mediators: members.map(m => m.address) }), signature: '' }
+  const offers = seededOffers(cnet, { jobCreator: cnet.jc.address, resourceProvider: cnet.rp.address, mediators: members.map(m => m.address) })
+  const job = { kind: 'JobOffer' as const, value: offers.jobOffer, signature: '' }
   job.signature = await signMessage('JobOffer', cnet.domain, job.value, cnet.jc.wallet)
-  const { deal, id } = await agreeDeal(cnet, { mediators: members.map(m => m.address), jobOfferId: idOf('JobOffer', cnet.domain, job.value), nonce: job.value.nonce })
+  const { deal, id } = await agreeDeal(cnet, { mediators: members.map(m => m.address), ...offers.ids, nonce: job.value.nonce })
   await cnet.rp.submitResult(deal, 'bafkreiresult')
   t.is(await cnet.jc.challenge(deal), '0x0000000000000000000000000000000000000000', 'a committee has no single mediator')
+  t.is(await cnet.jc.committee(id, deal), null, 'drawn only once both parties revealed their seeds')
+  await revealSeedOf(cnet, deal, offers, false)
+  await revealSeedOf(cnet, deal, offers, true)
   t.is((await cnet.jc.committee(id, deal))?.members.length, 3)
   await Promise.all(members.map(async (m, i) => { await m.register(Roles.Mediator, memberHosts[i].peerId.toString()) }))
   const c: DisputeCase = { dealId: id, deal: { kind: 'Deal', value: deal, signature: await signMessage('Deal', cnet.domain, deal, cnet.jc.wallet) }, jobOffer: job }

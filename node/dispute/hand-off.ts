@@ -16,6 +16,8 @@ export class MediatorUnreachableError extends Error {
  * The zero address is a committee's dispute (`DealChallenged` names no single mediator): the case goes to every
  * member the Market drew, and it is handed off once one member took it (the others pull it if a push fails).
  * The case stays remembered by `disputes`, so a mediator can still pull it if every push failed.
+ * A committee is drawn only once both parties have revealed their seeds: the parties' lifecycles hand a committee's
+ * case off only after the draw (their 'reveal-seed' action comes first, node/dispute/seed-reveal.ts).
  */
 export async function handOffDispute (disputes: DisputeService, mediator: string, c: DisputeCase, opts: LocateOptions & { signal?: AbortSignal }): Promise<void> {
   disputes.remember(c)

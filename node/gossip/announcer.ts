@@ -9,6 +9,7 @@
 // rather than forgetting it (protocols/order-book.ts).
 import type { Signer } from 'ethers'
 import { idOf, signMessage, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../../protocols/eip712.ts'
+import { deriveSeedSecret, seedCommitOf } from '../../protocols/settlement/seed.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { signWithdrawal, type OfferWithdrawal } from '../../protocols/withdrawal.ts'
 import { signPeerBinding, type PeerBindingProof } from '../../protocols/peer-binding.ts'
@@ -205,7 +206,11 @@ export class ResourceOfferAnnouncer {
   }
 
   private async sign (provider: string, slot: number, expiry: bigint, hint: Pick<Envelope, 'peer' | 'binding'>): Promise<Envelope<'ResourceOffer'>> {
-    const offer: ResourceOffer = { provider, slot, ...this.init.template(slot), expiry, nonce: this.nextNonce() }
+    const nonce = this.nextNonce()
+    // the secret a committee dispute's draw takes from us (docs/mediation.md, "Unbiasable draws"): derived from the key
+    // for this offer alone, so a restarted node reveals it, and each re-issued offer (a new nonce) has a fresh one
+    const secret = await deriveSeedSecret(async m => await this.init.signer.signMessage(m), this.init.domain, 'ResourceOffer', provider, nonce, slot)
+    const offer: ResourceOffer = { provider, slot, ...this.init.template(slot), expiry, nonce, seedCommit: seedCommitOf(secret) }
     const signature = await signMessage('ResourceOffer', this.init.domain, offer, this.init.signer)
     // issued busy offers are ours too: a job creator that missed the withdrawal is declined NO_CAPACITY (wait), not UNKNOWN_OFFER
     this.schedule.issue(idOf('ResourceOffer', this.init.domain, offer), slot, offer.expiry, { offer, signature })

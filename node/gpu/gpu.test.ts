@@ -110,11 +110,11 @@ test('an offer built from the detected H200 is matched by model, count and VRAM'
   const live: LiveOffer = {
     id: '0x' + '1'.padStart(64, '0'),
     signature: '0x',
-    offer: { provider: '0x1000000000000000000000000000000000000001', slot: 0, spec: { cpu: 16_000, ramMb: 128_000, diskMb: 64_000, ...slot.spec }, modules: [], price: 1n, collateral: 2n, mediators: ['0x00000000000000000000000000000000000000A1'], expiry: 2000n, nonce: 1n }
+    offer: { provider: '0x1000000000000000000000000000000000000001', slot: 0, spec: { cpu: 16_000, ramMb: 128_000, diskMb: 64_000, ...slot.spec }, modules: [], price: 1n, collateral: 2n, mediators: ['0x00000000000000000000000000000000000000A1'], expiry: 2000n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32) }
   }
   const job = (want: Parameters<typeof machineRequirement>[1]): JobOffer => ({
     jobCreator: '0x2000000000000000000000000000000000000002', module: 'sdxl:v1', inputs: '{}', spec: machineRequirement(DEFAULT_RESOURCES, want), maxPrice: 5n,
-    mediators: ['0x00000000000000000000000000000000000000A1'], target: '0x0000000000000000000000000000000000000000', timeout: 60, auditPpm: 0, expiry: 2000n, nonce: 1n
+    mediators: ['0x00000000000000000000000000000000000000A1'], target: '0x0000000000000000000000000000000000000000', timeout: 60, auditPpm: 0, expiry: 2000n, nonce: 1n, seedCommit: '0x' + '00'.repeat(32)
   })
   const matches = (want: Parameters<typeof machineRequirement>[1]): boolean => match(job(want), [live], { now: 1000n }).length === 1
   t.true(matches({ gpuModel: 'H200' }))

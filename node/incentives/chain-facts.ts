@@ -101,6 +101,7 @@ async function toFacts (src: ChainFactsSource, raw: Log[], opts: FactOptions = {
       case 'DealSettled': out.push({ ...base, kind: e.kind }); break
       case 'DealTimedOut': out.push({ ...base, kind: e.kind, which: e.which }); break
       case 'CommitteeFinalized': out.push({ ...base, kind: e.kind, noCase: e.noCase }); break
+      case 'SeedWithheld': out.push({ ...base, kind: e.kind }); break
     }
   }
   return out

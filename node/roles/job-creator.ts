@@ -10,9 +10,10 @@ import { EventEmitter } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
-import { ZeroAddress, getAddress, type Signer, type TypedDataDomain, type TypedDataField } from 'ethers'
+import { ZeroAddress, ZeroHash, getAddress, type Signer, type TypedDataDomain, type TypedDataField } from 'ethers'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
 import { signMessage, domainOf, typesOf, type Deal, type JobOffer } from '../../protocols/eip712.ts'
+import { deriveSeedSecret, offerWords, seedCommitOf } from '../../protocols/settlement/seed.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
@@ -47,6 +48,7 @@ import { resultBytesBound } from '../../core/policy/result-size.ts'
 import { nonceWordOf, pickNonce, NONCE_WORDS_PER_HOUR } from '../../core/policy/nonce.ts'
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
+import { revealOwnSeed } from '../dispute/seed-reveal.ts'
 
 /**
  * A job creator key held elsewhere (a browser wallet): asked for a signature or a transaction, with the request
@@ -496,6 +498,7 @@ export class JobCreator {
     const excluded = new Set<string>()
     const maxAttempts = this.opts.maxAttempts ?? 3
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const nonce = await this.nextNonce()
       const job: JobOffer = {
         jobCreator,
         module: loaded.module.kind === 'git' ? loaded.module.pinned : req.module,
@@ -507,8 +510,10 @@ export class JobCreator {
         timeout: loaded.spec.timeoutSec,
         auditPpm: Math.round(audit * 1_000_000),
         expiry: BigInt(Math.floor(this.c.clock.now() / 1000)) + 600n,
-        nonce: await this.nextNonce()
+        nonce,
+        seedCommit: ZeroHash
       }
+      job.seedCommit = seedCommitOf(await this.seedSecret(job))
       if (req.provider !== undefined) this.onlyProvider.set(job, req.provider.toLowerCase())
       const jobOffer: Envelope<'JobOffer'> = { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', domain, job, signer) }
       // others (solvers, the audit trail) hear of it; we match it ourselves without waiting for anyone
@@ -543,6 +548,15 @@ export class JobCreator {
    * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
    * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
    */
+  /**
+   * The secret a job offer commits to (docs/mediation.md, "Unbiasable draws"): derived from this node's key, which
+   * reveals it in a committee dispute, so a restart loses nothing.
+   */
+  private async seedSecret (job: JobOffer): Promise<string> {
+    const wallet = this.opts.chain.wallet
+    return await deriveSeedSecret(async m => await wallet.signMessage(m), this.opts.chain.domain, 'JobOffer', job.jobCreator, job.nonce)
+  }
+
   private async negotiate (jobOffer: Envelope<'JobOffer'>, signer: Signer, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
     const queue = new JobQueue(this.c, this.queuePolicy, queued)
@@ -867,9 +881,10 @@ export class JobCreator {
       for (const e of await chain.follower.history(rec.dealId)) this.remember(e)
       d = this.details.get(rec.dealId)
     }
-    const committee = r.state === 'Challenged' && r.mediatorIndex === COMMITTEE ? await chain.committeeFacts(rec.dealId, rec.deal) : undefined
+    // a committee's dispute: its seed phase (our reveal first), then its committee (docs/mediation.md, "Unbiasable draws")
+    const committee = r.state === 'Challenged' && r.mediatorIndex === COMMITTEE ? await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) : undefined
     const mediator = r.state === 'Challenged' ? (committee !== undefined ? ZeroAddress : d?.mediator ?? rec.deal.mediators[r.mediatorIndex]) : undefined
-    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...(committee !== undefined ? { committee } : {}) }
+    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...committee }
   }
 
   /** One bounded fetch attempt of a deal's result (the driver retries until the action's deadline). */
@@ -962,13 +977,23 @@ export class JobCreator {
         }
         return { type: 'handed-off' }
       }
+      case 'reveal-seed': {
+        // a committee dispute's seed phase (docs/mediation.md, "Unbiasable draws"): our secret, retried until the
+        // phase ends; then the draw awaited, or a phase its 256 blocks ended (which the lifecycle's clock cannot see)
+        // closed with finalizeCommittee
+        const seed = { provider: false, secret: await this.seedSecret(rec.job.value), words: offerWords('JobOffer', rec.job.value) }
+        await revealOwnSeed(chain, rec.dealId, rec.deal, seed, { signal, onError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') } })
+        return { type: 'seed-revealed' }
+      }
       case 'challenge': {
         this.c.logger.warn({ dealId: rec.dealId, provider: rec.deal.resourceProvider, resultCid: rec.resultCid, why: rec.fetchFailed }, 'challenging a result we could not fetch or verify: a mediator re-runs the job')
         if (rec.wallet === true) return await this.walletChallenge(rec, signal)
         // a revert: the judge window closed, or the deal moved on (accepted, audited): nothing to challenge
         return await chainCall<JobCreatorEvent>(async () => await chain.challenge(rec.deal), { type: 'challenge-sent' }, reason => ({ type: 'challenge-failed', reason }))
       }
-      case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen'])
+      // a committee's dispute is closed by finalizeCommittee once its seed phase or its vote is over (a withheld seed
+      // draws no member who would do it); the single mediator's by timeoutMediation
+      case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen', 'SeedRevealOpen'])
     }
   }
   /**

@@ -81,7 +81,7 @@ async function signedJob (message: string): Promise<Envelope<'JobOffer'>> {
     timeout: 60,
     auditPpm: 0,
     expiry: BigInt(Math.floor(Date.now() / 1000) + 3600),
-    nonce: freshNonce()
+    nonce: freshNonce(), seedCommit: '0x' + '00'.repeat(32)
   }
   return { kind: 'JobOffer', value: job, signature: await signMessage('JobOffer', net.domain, job, net.jc.wallet) }
 }

@@ -205,7 +205,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     if (!e.args.members.some(m => m.toLowerCase() === this.address.toLowerCase())) return
     const dealId = e.args.dealId.toLowerCase()
     if (await this.records.get(dealId) !== undefined) return
-    // the job creator (whom we may pull the case from) is in the same transaction's DealChallenged
+    // the job creator (whom we may pull the case from) is in the dispute's DealChallenged, an earlier transaction (the
+    // draw comes with the parties' second seed reveal)
     let jobCreator = this.details.get(dealId)?.jobCreator
     if (jobCreator === undefined) {
       for (const h of await this.init.chain.follower.history(dealId)) this.remember(h)

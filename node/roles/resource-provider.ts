@@ -14,6 +14,8 @@ import { statfs, appendFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ZeroAddress, formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
+import { deriveSeedSecret, offerWords } from '../../protocols/settlement/seed.ts'
+import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { ContractRevertError, type ChainClient } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
@@ -42,16 +44,16 @@ import {
 } from '../../core/lifecycle/provider.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
+import { revealOwnSeed } from '../dispute/seed-reveal.ts'
 import { caseOfDeal } from '../dispute/cases.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
-import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import { FetchSlots, INPUT_ERROR_EXIT_CODE, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 /**
  * Faults a test provider can be told to commit: a tampered result; a CID of nothing (a result withheld); the right
  * CID, whose blocks it then drops (an honest result nobody can fetch from it).
  */
-export type ProviderFault = 'wrong-result' | 'withheld-result' | 'unserved-result'
+export type ProviderFault = 'wrong-result' | 'withheld-result' | 'unserved-result' | 'withheld-seed'
 
 /** The provider's deal record: the lifecycle's data (phase, deadlines' inputs, what is done). */
 export type RpDealRecord = ProviderDeal
@@ -466,7 +468,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     // the lifecycle owns the slot from here (it releases it if the deal does not go ahead)
     this.capacity.confirm(a.dealId)
     const slot = this.announcer.schedule.slotOf(a.deal.resourceOfferId) ?? -1
-    const rec = countersignedDeal({ dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature, slot, ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}) }, this.driver.now())
+    // kept with the deal: a committee dispute's seed reveal proves our secret against this offer, after a restart too
+    const offer = this.announcer.schedule.own(a.deal.resourceOfferId, 0n)?.offer
+    const rec = countersignedDeal({ dealId: a.dealId, deal: a.deal, job: a.job, jobCreatorSignature: a.jobCreatorSignature, providerSignature: a.providerSignature, slot, ...(offer !== undefined ? { offer } : {}), ...(a.jobCreatorPeer !== undefined ? { jobCreatorPeer: a.jobCreatorPeer } : {}) }, this.driver.now())
     this.c.metrics.negotiations.inc({ side: 'provider', outcome: 'countersigned' })
     try {
       await this.driver.add(rec, { facts: { state: 'None', since: 0 } })
@@ -487,9 +491,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       facts: async rec => {
         const r = await chain.dealRecord(rec.dealId)
         if (r.state !== 'Challenged') return { state: r.state, since: r.since }
-        // a committee's dispute: DealChallenged names no single mediator; the case goes to every member
-        const committee = r.mediatorIndex === COMMITTEE ? await chain.committeeFacts(rec.dealId, rec.deal) : undefined
-        if (committee !== undefined) return { state: r.state, since: r.since, mediator: ZeroAddress, committee }
+        // a committee's dispute: DealChallenged names no single mediator; our seed is revealed first (its seed phase),
+        // then the case goes to every member drawn (docs/mediation.md, "Unbiasable draws")
+        if (r.mediatorIndex === COMMITTEE) return { state: r.state, since: r.since, mediator: ZeroAddress, ...await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) }
         return { state: r.state, since: r.since, mediator: rec.deal.mediators[r.mediatorIndex] }
       },
       watch: (rec, changed) => chain.follower.onDeal(rec.dealId, () => { changed() }),
@@ -572,7 +576,23 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         }
         return { type: 'handed-off' }
       }
-      case 'timeout-mediation': return await chainCall<ProviderEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen'])
+      case 'reveal-seed': {
+        // a committee dispute's seed phase (docs/mediation.md, "Unbiasable draws"): our secret, retried until the
+        // phase ends; then the draw awaited, or a phase its 256 blocks ended closed with finalizeCommittee. A test
+        // provider told to withhold it says it did, and sends nothing.
+        const offer = rec.offer
+        if (this.opts.fault === 'withheld-seed') return { type: 'seed-revealed' }
+        if (offer === undefined) {
+          this.c.logger.error({ dealId: rec.dealId }, 'a committee dispute, and the resource offer the deal names is not known: our seed cannot be revealed, and withholding it loses the dispute')
+          return { type: 'seed-revealed' }
+        }
+        const seed = { provider: true, secret: await deriveSeedSecret(async m => await chain.wallet.signMessage(m), chain.domain, 'ResourceOffer', offer.provider, offer.nonce, offer.slot), words: offerWords('ResourceOffer', offer) }
+        await revealOwnSeed(chain, rec.dealId, rec.deal, seed, { signal, onError: err => { this.c.logger.warn({ dealId: rec.dealId, err }, 'revealing our dispute seed failed: retrying until the seed phase ends') } })
+        return { type: 'seed-revealed' }
+      }
+      // a committee's dispute is closed by finalizeCommittee once its seed phase or its vote is over (a withheld seed
+      // draws no member who would do it); the single mediator's by timeoutMediation
+      case 'timeout-mediation': return await chainCall<ProviderEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen', 'SeedRevealOpen'])
     }
   }
 

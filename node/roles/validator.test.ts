@@ -57,7 +57,7 @@ async function world (): Promise<World> {
   for (const p of [HONEST, ...SYBILS]) {
     for (let slot = 0; slot < 2; slot++) {
       const id = '0x' + (++n).toString(16).padStart(64, '0')
-      book.set(id, { id, signature: '0x', offer: { provider: p, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 1n } })
+      book.set(id, { id, signature: '0x', offer: { provider: p, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 1n, seedCommit: ZeroHash } })
     }
   }
   const w = { clock, book, asked: [] as string[], capacity: new Map<string, number>(), raced: new Map<string, number>(), dir, takenThisRound: new Map<string, number>() } as unknown as World
@@ -177,7 +177,7 @@ test('an honest provider that loses a race (its slot withdrawn before the canary
     // the provider offers its slots again once the real job is done
     for (const slot of [0, 1]) {
       const id = '0x' + (0xf0 + 2 * i + slot).toString(16).padStart(64, '0')
-      w.book.set(id, { id, signature: '0x', offer: { provider: HONEST, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 2n + BigInt(i) } })
+      w.book.set(id, { id, signature: '0x', offer: { provider: HONEST, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 2n + BigInt(i), seedCommit: ZeroHash } })
     }
   }
   t.false(w.validator.reports(0).some(s => s.report.provider.toLowerCase() === HONEST && s.report.outcome !== CanaryOutcome.Passed))
@@ -190,7 +190,7 @@ test('an honest provider that loses a race (its slot withdrawn before the canary
   t.false(w.validator.capacityBans.banned(HONEST, w.clock.now()), 'but not the long ban of a false claim')
   for (const slot of [0, 1]) {
     const id = '0x' + (0xe0 + slot).toString(16).padStart(64, '0')
-    w.book.set(id, { id, signature: '0x', offer: { provider: HONEST, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 9n } })
+    w.book.set(id, { id, signature: '0x', offer: { provider: HONEST, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 9n, seedCommit: ZeroHash } })
   }
   await w.clock.advance(EPOCH * 1000)
   await round(w, 1)

@@ -34,6 +34,7 @@ export function resourceOffer (provider: string, over: Partial<ResourceOffer> = 
     mediators: [mediatorA],
     expiry: nowSec() + 300n,
     nonce: freshNonce(),
+    seedCommit: '0x' + '00'.repeat(32),
     ...over
   }
 }
@@ -51,6 +52,7 @@ export function jobOffer (jobCreator: string, over: Partial<JobOffer> = {}): Job
     auditPpm: 0,
     expiry: nowSec() + 300n,
     nonce: freshNonce(),
+    seedCommit: '0x' + '00'.repeat(32),
     ...over
   }
 }

@@ -111,7 +111,7 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
       const offer = (inputs: Record<string, string>, auditPpm: number): JobOffer => ({
         jobCreator: new Wallet(deriveCanaryKey('0x' + '11'.repeat(32), 1, 0)).address, module: req.module, inputs: canonicalInputsJson(inputs),
         spec: machineRequirement(canary.spec.resources), maxPrice: (1n << 96n) - 1n, mediators: ['0x' + 'a'.repeat(40)], target: '0x' + '0'.repeat(40),
-        timeout: canary.spec.timeoutSec, auditPpm, expiry: 2_000_000_000n, nonce: 1_700_000_000_000_000n
+        timeout: canary.spec.timeoutSec, auditPpm, expiry: 2_000_000_000n, nonce: 1_700_000_000_000_000n, seedCommit: '0x' + '00'.repeat(32)
       })
       const env = (v: JobOffer): Uint8Array => encodeEnvelope({ kind: 'JobOffer', value: v, signature: '0x' + '1'.repeat(130) })
       const decoded = decodeEnvelope(env(offer(req.inputs, c.auditPpm)), 'JobOffer')

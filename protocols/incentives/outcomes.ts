@@ -15,6 +15,8 @@ export type MarketFact = { dealId: string, block: number } & (
   | { kind: 'DealTimedOut', which: 'result' | 'mediation' }
   /** a committee's end (docs/mediation.md, "Committees"): noCase, bit i: the i-th member never obtained the case */
   | { kind: 'CommitteeFinalized', noCase: number }
+  /** a committee dispute's seed phase ended without both parties' reveals: no committee was drawn to judge it */
+  | { kind: 'SeedWithheld' }
 )
 
 export type FinalState = 'Settled' | 'MediatedCorrect' | 'MediatedWrong' | 'TimedOutResult' | 'TimedOutMediation'
@@ -36,7 +38,9 @@ export interface DealOutcome {
   /**
    * A committee could not judge it: it ended without a quorum and a member said the parties never gave it the case.
    * The result stands (the provider is paid), but it is not verified work: a cartel that keeps the case from its own
-   * deal's audit lands here. Absent: judged, or no committee.
+   * deal's audit lands here. So does a committee dispute whose seed phase ended without both parties' reveals
+   * (docs/mediation.md, "Unbiasable draws"): nobody was drawn to judge it, whichever way the withholding decided it.
+   * Absent: judged, or no committee.
    */
   unjudged?: true
 }
@@ -59,7 +63,7 @@ export interface DealParties { provider: string, jobCreator: string }
 /** Deals are paid in these final states (the result stood). */
 export const PAID_STATES: ReadonlySet<FinalState> = new Set(['Settled', 'MediatedCorrect', 'TimedOutMediation'])
 
-interface Partial { agreed?: Extract<MarketFact, { kind: 'DealAgreed' }>, audited: boolean, challenged: boolean, noCase: boolean, final?: { state: FinalState, at: number } }
+interface Partial { agreed?: Extract<MarketFact, { kind: 'DealAgreed' }>, audited: boolean, challenged: boolean, noCase: boolean, withheld: boolean, final?: { state: FinalState, at: number } }
 
 /**
  * Folds Market facts (any order; duplicates harmless) into the outcomes of the deals that reached a final state.
@@ -71,7 +75,7 @@ export function dealOutcomes (facts: Iterable<MarketFact>): DealOutcome[] {
   for (const f of facts) {
     const id = f.dealId.toLowerCase()
     let p = byDeal.get(id)
-    if (p === undefined) { p = { audited: false, challenged: false, noCase: false }; byDeal.set(id, p) }
+    if (p === undefined) { p = { audited: false, challenged: false, noCase: false, withheld: false }; byDeal.set(id, p) }
     switch (f.kind) {
       case 'DealAgreed': p.agreed = f; break
       case 'ResultSubmitted': if (f.audited) p.audited = true; break
@@ -80,6 +84,7 @@ export function dealOutcomes (facts: Iterable<MarketFact>): DealOutcome[] {
       case 'DealSettled': p.final = { state: 'Settled', at: f.block }; break
       case 'DealTimedOut': p.final = { state: f.which === 'result' ? 'TimedOutResult' : 'TimedOutMediation', at: f.block }; break
       case 'CommitteeFinalized': if (f.noCase !== 0) p.noCase = true; break
+      case 'SeedWithheld': p.withheld = true; break
     }
   }
   const out: DealOutcome[] = []
@@ -95,7 +100,7 @@ export function dealOutcomes (facts: Iterable<MarketFact>): DealOutcome[] {
       challenged: p.challenged,
       state: p.final.state,
       closedBlock: p.final.at,
-      ...(p.final.state === 'TimedOutMediation' && p.noCase ? { unjudged: true as const } : {})
+      ...((p.final.state === 'TimedOutMediation' && p.noCase) || p.withheld ? { unjudged: true as const } : {})
     })
   }
   return out.sort((a, b) => a.dealId < b.dealId ? -1 : a.dealId > b.dealId ? 1 : 0)

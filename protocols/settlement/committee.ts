@@ -3,7 +3,11 @@
 // mediator nodes follow one copy of them (the single mediator of market.ts is the committee of one).
 //
 // The life of a committee (docs/mediation.md, "Committees"):
-//  1. draw: k distinct members out of the deal's mediators (the list both parties signed), from a 32-byte seed;
+//  0. seeds: the dispute records its block; after it, each party reveals the secret its offer committed to
+//     (seed.ts), within revealWindow of the dispute's start and 256 blocks. A party that withholds loses: the job
+//     creator alone, the result stands and the provider gets the fee too; the provider alone, the result is ruled
+//     wrong and the job creator gets everything back; both, the result stands and the fee goes back;
+//  1. draw: once both have revealed, k distinct members out of the deal's mediators (the list both parties signed), from a 32-byte seed;
 //  2. commit: until drawnAt + commitWindow, each member posts keccak256(dealId, member, vote, salt): nobody
 //     can read another's verdict, and the member's own address in the hash makes a copied commitment useless;
 //  3. reveal: from the moment every member has committed (or the commit window has passed) until revealWindow
@@ -20,6 +24,7 @@
 // Every split is exact: integer shares, the remainder to the first majority member in draw order.
 import { concat, keccak256, toBeHex, zeroPadValue } from 'ethers'
 import { DealState, type DealStateValue, type DealTerms, type MarketBounds, type Transfer } from './market.ts'
+import { SEED_BLOCKS } from './seed.ts'
 
 export interface CommitteeRules {
   /** the committee size wanted (odd, at most 9); a deal naming fewer mediators gets the largest odd number it can */
@@ -44,6 +49,7 @@ export type CommitteeErrorName =
   | 'CommitteeTooSmall' | 'MediatorUnbonded' | 'PartyAsMediator' | 'DuplicateMediator'
   | 'NotCommitteeMember' | 'CommitWindowClosed' | 'AlreadyCommitted' | 'RevealNotOpen' | 'RevealWindowClosed'
   | 'NotCommitted' | 'AlreadyRevealed' | 'InvalidVote' | 'CommitmentMismatch' | 'VotingOpen'
+  | 'SeedRevealNotOpen' | 'SeedRevealClosed' | 'SeedAlreadyRevealed' | 'SeedMismatch' | 'SeedRevealOpen'
 
 export class CommitteeRulesError extends Error {
   static override name = 'CommitteeRulesError'
@@ -65,11 +71,11 @@ export function checkCommitteeRules (r: CommitteeRules): CommitteeRules {
 /**
  * The shortest `unbondDelay` a Market with these bounds accepts for committees (its constructor's InvalidCommitteeRules
  * check): a deal agreed just before a bond starts unbonding can be disputed until its longest result window and judge
- * window have passed, and its committee then votes for both windows. A shorter delay would let a member's bond leave
- * before a vote it owes.
+ * window have passed, the parties' seed reveals then take up to a reveal window before the draw, and its committee
+ * then votes for both windows. A shorter delay would let a member's bond leave before a vote it owes.
  */
 export function minUnbondDelay (bounds: Pick<MarketBounds, 'maxResultTimeout' | 'maxJudgeWindow'>, r: Pick<CommitteeRules, 'commitWindow' | 'revealWindow'>): number {
-  return bounds.maxResultTimeout + bounds.maxJudgeWindow + r.commitWindow + r.revealWindow
+  return bounds.maxResultTimeout + bounds.maxJudgeWindow + r.revealWindow + r.commitWindow + r.revealWindow
 }
 
 const DEFAULT_MIN_BOND = 100n * 10n ** 18n
@@ -102,7 +108,7 @@ export function committeeRulesFor (bounds: Pick<MarketBounds, 'maxResultTimeout'
 export function checkCommitteeRulesFor (bounds: Pick<MarketBounds, 'maxResultTimeout' | 'maxJudgeWindow'>, r: CommitteeRules): CommitteeRules {
   checkCommitteeRules(r)
   const least = minUnbondDelay(bounds, r)
-  if (r.size > 1 && r.unbondDelay < least) throw new CommitteeRulesError(`committee rules: unbondDelay must be at least ${least} s (the longest result window ${bounds.maxResultTimeout} s + judge window ${bounds.maxJudgeWindow} s + commit ${r.commitWindow} s + reveal ${r.revealWindow} s), got ${r.unbondDelay}`)
+  if (r.size > 1 && r.unbondDelay < least) throw new CommitteeRulesError(`committee rules: unbondDelay must be at least ${least} s (the longest result window ${bounds.maxResultTimeout} s + judge window ${bounds.maxJudgeWindow} s + seed reveals ${r.revealWindow} s + commit ${r.commitWindow} s + reveal ${r.revealWindow} s), got ${r.unbondDelay}`)
   return r
 }
 
@@ -254,7 +260,67 @@ export function revealVote (c: CommitteeRecord, rules: CommitteeRules, a: { call
   return { ok: true, record: { ...c, votes } }
 }
 
-export type CommitteeOutcome = 'correct' | 'wrong' | 'no-quorum'
+/**
+ * A committee dispute before its draw: the block it started in (whose hash goes into the seed) and each party's
+ * revealed secret (null until revealed).
+ */
+export interface SeedPhase {
+  dealId: string
+  /** the dispute's start (the deal record's since) */
+  since: number
+  seedBlock: number
+  audit: boolean
+  jobCreatorSecret: string | null
+  providerSecret: string | null
+}
+
+export function newSeedPhase (dealId: string, since: number, seedBlock: number, audit: boolean): SeedPhase {
+  return { dealId, since, seedBlock, audit, jobCreatorSecret: null, providerSecret: null }
+}
+
+/** The last second a seed reveal is accepted (it must also come by block seedBlock + 256). */
+export function seedDeadline (p: SeedPhase, rules: Pick<CommitteeRules, 'revealWindow'>): number {
+  return p.since + rules.revealWindow
+}
+
+export function seedPhaseOver (p: SeedPhase, rules: Pick<CommitteeRules, 'revealWindow'>, now: number, blockNumber: number): boolean {
+  return now > seedDeadline(p, rules) || blockNumber > p.seedBlock + SEED_BLOCKS
+}
+
+export type SeedStep = { ok: true, phase: SeedPhase } | { ok: false, error: CommitteeErrorName }
+
+/**
+ * A party's reveal: `proved` is the id of the offer the reveal's words and secret make (seed.ts `offerIdFromWords`,
+ * null for a wrong number of words), `named` the offer id the deal names for that party.
+ */
+export function revealSeed (p: SeedPhase, rules: Pick<CommitteeRules, 'revealWindow'>, a: { provider: boolean, secret: string, proved: string | null, named: string, now: number, blockNumber: number }): SeedStep {
+  if ((a.provider ? p.providerSecret : p.jobCreatorSecret) !== null) return { ok: false, error: 'SeedAlreadyRevealed' }
+  if (a.blockNumber <= p.seedBlock) return { ok: false, error: 'SeedRevealNotOpen' }
+  if (seedPhaseOver(p, rules, a.now, a.blockNumber)) return { ok: false, error: 'SeedRevealClosed' }
+  if (a.proved === null || a.proved.toLowerCase() !== a.named.toLowerCase()) return { ok: false, error: 'SeedMismatch' }
+  return { ok: true, phase: a.provider ? { ...p, providerSecret: a.secret } : { ...p, jobCreatorSecret: a.secret } }
+}
+
+/**
+ * The seed phase ended without both reveals: a party that withheld loses (the job creator alone: the result stands,
+ * the provider gets price + collateral + fee; the provider alone: the job creator gets all three; both: the result
+ * stands and the fee goes back to the job creator).
+ */
+export function closeWithheld (p: SeedPhase, terms: DealTerms, rules: Pick<CommitteeRules, 'revealWindow'>, a: { now: number, blockNumber: number }): FinalizeStep {
+  if (!seedPhaseOver(p, rules, a.now, a.blockNumber)) return { ok: false, error: 'SeedRevealOpen' }
+  const { price, collateral, mediationFee: fee, jobCreator: jc, resourceProvider: rp } = terms
+  const jcRevealed = p.jobCreatorSecret !== null
+  const rpRevealed = p.providerSecret !== null
+  const [state, credits]: [DealStateValue, Transfer[]] = rpRevealed
+    ? [DealState.MediatedCorrect, [{ account: rp, amount: price + collateral + fee }]]
+    : jcRevealed
+      ? [DealState.MediatedWrong, [{ account: jc, amount: price + collateral + fee }]]
+      : [DealState.TimedOutMediation, [{ account: rp, amount: price + collateral }, { account: jc, amount: fee }]]
+  const tally: CommitteeTally = { outcome: 'withheld', majority: [], slashed: [], noCase: [] }
+  return { ok: true, settlement: { state, tally, credits: credits.filter(x => x.amount !== 0n), slashes: [], withheld: { jobCreator: !jcRevealed, provider: !rpRevealed } } }
+}
+
+export type CommitteeOutcome = 'correct' | 'wrong' | 'no-quorum' | 'withheld'
 
 export interface CommitteeTally {
   outcome: CommitteeOutcome
@@ -289,6 +355,8 @@ export interface CommitteeSettlement {
   credits: Transfer[]
   /** bonds debited */
   slashes: Transfer[]
+  /** a seed phase that ended without both reveals: who withheld */
+  withheld?: { jobCreator: boolean, provider: boolean }
 }
 
 export type FinalizeStep = { ok: true, settlement: CommitteeSettlement } | { ok: false, error: CommitteeErrorName }
@@ -324,7 +392,7 @@ export function finalizeCommittee (c: CommitteeRecord, terms: DealTerms, rules: 
   return { ok: true, settlement: { state, tally: t, credits: credits.filter(x => x.amount !== 0n), slashes } }
 }
 
-/** The transactions one dispute costs the committee and the finalizer: k commits, k reveals, one finalize. */
+/** The transactions one dispute costs after the challenge: two seed reveals, k commits, k reveals, one finalize. */
 export function committeeTransactions (k: number): number {
-  return 2 * k + 1
+  return 2 * k + 3
 }

@@ -3,7 +3,8 @@
 // dominate its run time. A failed action leaves the model untouched, as a reverted transaction leaves the chain.
 import * as rules from './market.ts'
 import type { Acceptance, AgreeContext, DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
-import { commitVote, finalizeCommittee, newCommittee, revealVote, type CommitteeRecord, type CommitteeRules, type CommitteeSettlement } from './committee.ts'
+import { closeWithheld, commitVote, finalizeCommittee, newCommittee, newSeedPhase, revealSeed, revealVote, type CommitteeRecord, type CommitteeRules, type CommitteeSettlement, type SeedPhase } from './committee.ts'
+import { committeeSeed } from './seed.ts'
 
 /** A mediator's bond (Market.sol `Bond`): slashable while bonded and while unbonding. */
 export interface BondRecord { amount: bigint, unbonding: bigint, unbondAt: number }
@@ -19,8 +20,10 @@ export interface MarketModel {
   /** The Market's committee rules; absent: committees off (size 1). */
   committeeRules?: CommitteeRules
   bonds: Map<string, BondRecord>
-  /** the votes of each dispute judged by a committee, until it is finalized */
+  /** the votes of each dispute judged by a committee, from its draw until it is finalized */
   committees: Map<string, CommitteeRecord>
+  /** each committee dispute not drawn yet: the parties' seed reveals */
+  seedPhases: Map<string, SeedPhase>
 }
 
 export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, committeeRules?: CommitteeRules): MarketModel {
@@ -32,7 +35,8 @@ export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, co
     ...(bounds !== undefined ? { bounds } : {}),
     ...(committeeRules !== undefined ? { committeeRules } : {}),
     bonds: new Map(),
-    committees: new Map()
+    committees: new Map(),
+    seedPhases: new Map()
   }
 }
 
@@ -55,14 +59,23 @@ export type MarketAction =
   | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string }
   | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, vote: number, salt: string }
   | { kind: 'finalizeCommittee', dealId: string, terms: DealTerms }
+  /**
+   * A party's seed reveal (Market.revealSeed): `proved` is the offer id its words and secret make (seed.ts
+   * `offerIdFromWords`), `named` the offer id the deal names for that party.
+   */
+  | { kind: 'revealSeed', dealId: string, terms: DealTerms, provider: boolean, secret: string, proved: string | null, named: string }
 
 export type ApplyResult =
-  | { ok: true, steps: Array<Extract<Step, { ok: true }>>, settlement?: CommitteeSettlement }
+  | { ok: true, steps: Array<Extract<Step, { ok: true }>>, settlement?: CommitteeSettlement, seed?: string }
   | { ok: false, error: MarketErrorName }
 
 export interface BlockContext {
   now: number
   prevrandao: bigint
+  /** the block's number (absent: 0): a committee dispute's seed block, and the seed reveals' window */
+  number?: number
+  /** blockhash of an earlier block, for a committee's draw (absent: zero) */
+  blockHashOf?: (n: number) => string
 }
 
 const key = (a: string): string => a.toLowerCase()
@@ -85,6 +98,7 @@ function bondRecord (m: MarketModel, account: string): BondRecord {
 
 export function apply (m: MarketModel, action: MarketAction, block: BlockContext): ApplyResult {
   const { now, prevrandao } = block
+  const blockNumber = block.number ?? 0
   const committeeSize = m.committeeRules?.size ?? 1
   switch (action.kind) {
     case 'deposit':
@@ -114,11 +128,11 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       return { ok: true, steps: [step] }
     }
     case 'submitResult':
-      return single(m, action.dealId, rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize }), action.terms, now)
+      return single(m, action.dealId, rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize, blockNumber }), action.terms, now)
     case 'submitResultAndSettle': {
       // All or nothing, and the settlement sees the submission (a deal cannot be submitted and settled at once,
       // since its judge window has just opened).
-      const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize })
+      const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize, blockNumber })
       if (!submitted.ok) return submitted
       const settled = batch(m, action.ready, (terms, record) => rules.settle(terms, record, { now }), new Map([[action.dealId, submitted.record]]))
       if (!settled.ok) return settled
@@ -126,9 +140,9 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       return { ok: true, steps: [submitted, ...settled.steps] }
     }
     case 'submitAcceptedResult':
-      return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, acceptance: action.acceptance, committeeSize }), action.terms, now)
+      return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, acceptance: action.acceptance, committeeSize, blockNumber }), action.terms, now)
     case 'challenge':
-      return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, dealId: action.dealId, prevrandao, committeeSize }), action.terms, now)
+      return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, dealId: action.dealId, prevrandao, committeeSize, blockNumber }), action.terms, now)
     case 'mediate':
       return single(m, action.dealId, rules.mediate(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, resultCorrect: action.resultCorrect }))
     case 'timeoutResult':
@@ -166,6 +180,9 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
     case 'commitVote': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
+      // before the draw the Market's slot holds no members yet: every position reads as the deal's first mediator,
+      // and the commit window counts from time 0
+      if (open.committee === undefined) return { ok: false, error: same(action.caller, action.terms.mediators[0]) ? 'CommitWindowClosed' : 'NotCommitteeMember' }
       const r = commitVote(open.committee, open.rules, { caller: action.caller, commitment: action.commitment, now })
       if (!r.ok) return r
       m.committees.set(action.dealId, r.record)
@@ -174,15 +191,34 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
     case 'revealVote': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
+      if (open.committee === undefined) return { ok: false, error: same(action.caller, action.terms.mediators[0]) ? 'RevealWindowClosed' : 'NotCommitteeMember' }
       const r = revealVote(open.committee, open.rules, { caller: action.caller, vote: action.vote, salt: action.salt, now })
       if (!r.ok) return r
       m.committees.set(action.dealId, r.record)
       return { ok: true, steps: [] }
     }
+    case 'revealSeed': {
+      const open = committeeOf(m, action.dealId)
+      if (!open.ok) return open
+      if (open.phase === undefined) return { ok: false, error: 'SeedAlreadyRevealed' }
+      const r = revealSeed(open.phase, open.rules, { provider: action.provider, secret: action.secret, proved: action.proved, named: action.named, now, blockNumber })
+      if (!r.ok) return r
+      const p = r.phase
+      if (p.jobCreatorSecret === null || p.providerSecret === null) {
+        m.seedPhases.set(action.dealId, p)
+        return { ok: true, steps: [] }
+      }
+      const seed = committeeSeed(action.dealId, p.jobCreatorSecret, p.providerSecret, block.blockHashOf?.(p.seedBlock) ?? ZERO_HASH)
+      m.seedPhases.delete(action.dealId)
+      m.committees.set(action.dealId, newCommittee(action.dealId, action.terms.mediators, seed, open.rules, now))
+      return { ok: true, steps: [], seed }
+    }
     case 'finalizeCommittee': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
-      const f = finalizeCommittee(open.committee, action.terms, open.rules, { now, bondOf: a => bondOf(m, a) })
+      const f = open.committee === undefined
+        ? closeWithheld(open.phase, action.terms, open.rules, { now, blockNumber })
+        : finalizeCommittee(open.committee, action.terms, open.rules, { now, bondOf: a => bondOf(m, a) })
       if (!f.ok) return f
       for (const s of f.settlement.slashes) {
         // the bond first, then what is unbonding (Market.sol `_slash`)
@@ -195,24 +231,33 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       const record = m.deals.get(action.dealId) as DealRecord
       m.deals.set(action.dealId, { ...record, state: f.settlement.state })
       m.committees.delete(action.dealId)
+      m.seedPhases.delete(action.dealId)
       return { ok: true, steps: [], settlement: f.settlement }
     }
   }
 }
 
-/** The committee of an open dispute, or the error the contract gives before it looks at the vote. */
-function committeeOf (m: MarketModel, dealId: string): { ok: true, committee: CommitteeRecord, rules: CommitteeRules } | { ok: false, error: MarketErrorName } {
+type OpenCommittee = { ok: true, rules: CommitteeRules } & ({ committee: CommitteeRecord, phase?: undefined } | { committee?: undefined, phase: SeedPhase })
+
+/** The committee (drawn) or seed phase (not yet) of an open dispute, or the error the contract gives first. */
+function committeeOf (m: MarketModel, dealId: string): OpenCommittee | { ok: false, error: MarketErrorName } {
   const record = m.deals.get(dealId)
   const s = record?.state ?? rules.DealState.None
   if (s !== rules.DealState.Challenged) return { ok: false, error: s === rules.DealState.None ? 'UnknownDeal' : rules.isFinal(s) ? 'DealClosed' : 'WrongState' }
   const committee = m.committees.get(dealId)
-  if (record?.mediatorIndex !== rules.COMMITTEE || committee === undefined || m.committeeRules === undefined) return { ok: false, error: 'NotACommitteeDispute' }
-  return { ok: true, committee, rules: m.committeeRules }
+  const phase = m.seedPhases.get(dealId)
+  if (record?.mediatorIndex !== rules.COMMITTEE || m.committeeRules === undefined) return { ok: false, error: 'NotACommitteeDispute' }
+  if (committee !== undefined) return { ok: true, committee, rules: m.committeeRules }
+  if (phase !== undefined) return { ok: true, phase, rules: m.committeeRules }
+  return { ok: false, error: 'NotACommitteeDispute' }
 }
 
-/** A step that started a committee's dispute: the committee is drawn from its seed now. */
+const ZERO_HASH = '0x' + '0'.repeat(64)
+const same = (a: string, b: string | undefined): boolean => b !== undefined && a.toLowerCase() === b.toLowerCase()
+
+/** A step that started a committee's dispute: its seed phase opens (the committee is drawn once both reveal). */
 function drawn (m: MarketModel, dealId: string, terms: DealTerms, step: Extract<Step, { ok: true }>, now: number): void {
-  if (step.committee !== undefined && m.committeeRules !== undefined) m.committees.set(dealId, newCommittee(dealId, terms.mediators, step.committee.seed, m.committeeRules, now))
+  if (step.committee !== undefined && m.committeeRules !== undefined) m.seedPhases.set(dealId, newSeedPhase(dealId, now, step.committee.seedBlock, step.committee.audit))
 }
 
 /** Σ deposits + Σ funds held by live deals: must equal the Market's token balance. */

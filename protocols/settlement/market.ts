@@ -99,7 +99,7 @@ export function checkBounds (terms: Pick<DealTerms, 'expiry' | 'resultTimeout' |
 export interface Transfer { account: string, amount: bigint }
 
 export type Step =
-  | { ok: true, record: DealRecord, debits: Transfer[], credits: Transfer[], audited?: boolean, mediator?: string, committee?: { seed: string } }
+  | { ok: true, record: DealRecord, debits: Transfer[], credits: Transfer[], audited?: boolean, mediator?: string, committee?: { seedBlock: number, audit: boolean } }
   | { ok: false, error: MarketErrorName }
 
 const PPM = 1_000_000n
@@ -111,7 +111,7 @@ export function cidHash (cid: string): string {
   return keccak256(toUtf8Bytes(cid)).slice(0, 2 + 50)
 }
 
-/** The seed a dispute starting in a block is drawn from: keccak256(abi.encode(prevrandao, dealId)). */
+/** The seed a single mediator's dispute starting in a block is drawn from: keccak256(abi.encode(prevrandao, dealId)). */
 export function disputeSeed (prevrandao: bigint, dealId: string): string {
   return keccak256(coder.encode(['uint256', 'bytes32'], [prevrandao, dealId]))
 }
@@ -122,13 +122,13 @@ export function mediatorIndexOf (prevrandao: bigint, dealId: string, n: number):
 }
 
 /**
- * Who judges a dispute starting now: one drawn mediator, or (more than one by the committee rules' size) a committee
- * drawn from the seed, the record marked COMMITTEE.
+ * Who judges a dispute starting now: one drawn mediator, or (more than one by the committee rules' size) a committee,
+ * the record marked COMMITTEE, drawn once both parties have revealed their seeds after this block (committee.ts).
  */
-function startDispute (terms: DealTerms, record: DealRecord, a: { dealId: string, prevrandao: bigint, committeeSize?: number }): Extract<Step, { ok: true }> {
+function startDispute (terms: DealTerms, record: DealRecord, a: { dealId: string, prevrandao: bigint, committeeSize?: number, blockNumber?: number }, audit: boolean): Extract<Step, { ok: true }> {
   const n = terms.mediators.length
   if (committeeSizeFor(n, a.committeeSize ?? 1) > 1) {
-    return { ok: true, record: { ...record, mediatorIndex: COMMITTEE }, debits: [], credits: [], committee: { seed: disputeSeed(a.prevrandao, a.dealId) } }
+    return { ok: true, record: { ...record, mediatorIndex: COMMITTEE }, debits: [], credits: [], committee: { seedBlock: a.blockNumber ?? 0, audit } }
   }
   const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, n)
   return { ok: true, record: { ...record, mediatorIndex }, debits: [], credits: [], mediator: terms.mediators[mediatorIndex] }
@@ -237,7 +237,7 @@ export function agree (terms: DealTerms, ctx: AgreeContext): Step {
   }
 }
 
-export function submitResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number }): Step {
+export function submitResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number, blockNumber?: number }): Step {
   if (!same(a.caller, terms.resourceProvider)) return fail('NotResourceProvider')
   if (a.cid.length === 0) return fail('EmptyResultCid')
   const wrong = expect(record, DealState.Agreed)
@@ -248,7 +248,7 @@ export function submitResult (terms: DealTerms, record: DealRecord | undefined, 
   if (!audited) {
     return { ok: true, record: { state: DealState.ResultSubmitted, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, debits: [], credits: [], audited }
   }
-  return { ...startDispute(terms, { state: DealState.Challenged, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, a), audited }
+  return { ...startDispute(terms, { state: DealState.Challenged, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, a, true), audited }
 }
 
 /**
@@ -261,7 +261,7 @@ export interface Acceptance { signer: string, dealId: string, resultCid: string 
  * The result with the job creator's off-chain acceptance of exactly that result: the checks of `submitResult`, then
  * the signature; settled at once (as `accept` would) unless the submission is audited, which goes to mediation.
  */
-export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, acceptance: Acceptance, committeeSize?: number }): Step {
+export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, acceptance: Acceptance, committeeSize?: number, blockNumber?: number }): Step {
   const submitted = submitResult(terms, record, a)
   if (!submitted.ok) return submitted
   const acc = a.acceptance
@@ -284,12 +284,12 @@ export function settle (terms: DealTerms, record: DealRecord | undefined, a: { n
   return close(record, terms, DealState.Settled)
 }
 
-export function challenge (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number }): Step {
+export function challenge (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number, blockNumber?: number }): Step {
   if (!same(a.caller, terms.jobCreator)) return fail('NotJobCreator')
   const wrong = expect(record, DealState.ResultSubmitted)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
   if (a.now > record.since + terms.judgeWindow) return fail('JudgeWindowClosed')
-  return startDispute(terms, { ...record, state: DealState.Challenged, since: a.now }, a)
+  return startDispute(terms, { ...record, state: DealState.Challenged, since: a.now }, a, false)
 }
 
 export function mediate (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, resultCorrect: boolean }): Step {

@@ -142,7 +142,7 @@ contract JobManagerFuzz {
         mediators[0] = mediator;
         JobOffer memory offer = JobOffer(
             bridge, "m:v1", '{"A":"x"}', MachineSpec(1, 1, 1, 0, 0, "", 0), 1e27, mediators, address(0), 60, 0,
-            uint64(block.timestamp + 600), uint64(jobId)
+            uint64(block.timestamp + 600), uint64(jobId), keccak256(abi.encode(jobId))
         );
         Deal memory deal = Deal(
             jm.jobOfferId(offer), bytes32(0), bridge, rp, mediators, 1e18, 2e18, 1e18, 0, 600, 600, 600,
