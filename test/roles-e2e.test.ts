@@ -143,6 +143,12 @@ test.serial('6. two job creators and two providers run 10 jobs at once: all comp
   t.true(providers.every(p => p.maxRunning >= 1), 'both providers took jobs')
   const states = await Promise.all(outcomes.map(async o => (await reader.dealRecord(o.dealId)).state))
   t.true(states.every(s => s === 'Settled'))
+  // nothing of a finished job stays in memory once the job creator's lifecycle has settled (a 2-hour soak found one
+  // entry of chain details kept per job): stopping awaits every facts read still in flight
+  for (const x of [a, b]) {
+    await x.node.stop()
+    t.is((x.jc as unknown as { details: Map<string, unknown> }).details.size, 0, 'chain details of finished deals')
+  }
 })
 
 test.serial('4. a provider killed mid-job: the deal times out, the job creator is refunded and the job succeeds on another provider', async t => {

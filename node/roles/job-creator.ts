@@ -36,11 +36,12 @@ import { chainCall } from '../lifecycle/chain-call.ts'
 import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import { judgedByCommittee, nameableMediators } from '../../protocols/settlement/committee.ts'
 import { formatLP } from '../../core/lp.ts'
+import { setNewest } from '../../core/bounded.ts'
 import {
   jobCreatorDeal, stepJobCreator, jobCreatorFailure, jobView, providerFailureOf, defaultJobCreatorPolicy,
   type JobCreatorDeal, type JobCreatorEvent, type JobCreatorAction, type JobCreatorPolicy, type JobView
 } from '../../core/lifecycle/job-creator.ts'
-import type { DealFacts } from '../../core/lifecycle/facts.ts'
+import { isFinalState, type DealFacts } from '../../core/lifecycle/facts.ts'
 import { noteRecent } from '../../core/bounded.ts'
 import { BanList, afterProposal, type BanPolicy, type ProposalFailure } from '../../core/policy/ban.ts'
 import { queueDecision, fittingProviders, defaultQueuePolicy, type QueuePolicy } from '../../core/policy/queue.ts'
@@ -124,6 +125,10 @@ export interface JobOutcome {
   /** the CID each input file was passed as */
   inputFiles?: Record<string, string>
 }
+
+/** the most deals whose chain details (submitted CID, drawn mediator) the job creator keeps: a safety valve; they
+ * go when a deal's facts are final */
+const MAX_DETAILS = 10_000
 
 export interface JobCreatorOptions {
   host: LilypadHost
@@ -868,8 +873,8 @@ export class JobCreator {
   private remember (e: MarketChainEvent | { contract: string }): void {
     if (e.contract !== 'Market') return
     const m = e as MarketChainEvent
-    if (m.name === 'ResultSubmitted') this.details.set(m.args.dealId.toLowerCase(), { ...this.details.get(m.args.dealId.toLowerCase()), resultCid: m.args.resultCid })
-    if (m.name === 'DealChallenged') this.details.set(m.args.dealId.toLowerCase(), { ...this.details.get(m.args.dealId.toLowerCase()), mediator: m.args.mediator })
+    if (m.name === 'ResultSubmitted') { const id = m.args.dealId.toLowerCase(); setNewest(this.details, id, { ...this.details.get(id), resultCid: m.args.resultCid }, MAX_DETAILS) }
+    if (m.name === 'DealChallenged') { const id = m.args.dealId.toLowerCase(); setNewest(this.details, id, { ...this.details.get(id), mediator: m.args.mediator }, MAX_DETAILS) }
   }
 
   private async facts (rec: JobCreatorDeal): Promise<DealFacts> {
@@ -884,6 +889,9 @@ export class JobCreator {
     // a committee's dispute: its seed phase (our reveal first), then its committee (docs/mediation.md, "Unbiasable draws")
     const committee = r.state === 'Challenged' && r.mediatorIndex === COMMITTEE ? await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) : undefined
     const mediator = r.state === 'Challenged' ? (committee !== undefined ? ZeroAddress : d?.mediator ?? rec.deal.mediators[r.mediatorIndex]) : undefined
+    // a final deal's details are in these facts (the record keeps the CID): a read that overlapped the record's
+    // terminal step, or a re-read later, would otherwise leave them here for good (one entry per job; soak12)
+    if (isFinalState(r.state)) this.details.delete(rec.dealId)
     return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...committee }
   }
 
