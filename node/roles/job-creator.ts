@@ -549,11 +549,6 @@ export class JobCreator {
   }
 
   /**
-   * Matches and proposes until a provider countersigns. When every provider that fits is busy (their booked slots
-   * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
-   * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
-   */
-  /**
    * The secret a job offer commits to (docs/mediation.md, "Unbiasable draws"): derived from this node's key, which
    * reveals it in a committee dispute, so a restart loses nothing.
    */
@@ -562,6 +557,11 @@ export class JobCreator {
     return await deriveSeedSecret(async m => await wallet.signMessage(m), this.opts.chain.domain, 'JobOffer', job.jobCreator, job.nonce)
   }
 
+  /**
+   * Matches and proposes until a provider countersigns. When every provider that fits is busy (their booked slots
+   * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
+   * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
+   */
   private async negotiate (jobOffer: Envelope<'JobOffer'>, signer: Signer, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
     const queue = new JobQueue(this.c, this.queuePolicy, queued)
