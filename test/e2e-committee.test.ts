@@ -90,9 +90,9 @@ test.before(async () => {
     mediators.push(await node(key, `m${i + 1}`, ['mediator'], { mediator: { pullAfterMs: 1000, pullIntervalMs: 1000, ...(i === 2 ? { fault: 'inverted-vote' as const } : {}) } }))
   }
   jcNode = await node(net.anvil.keys[1], 'jc', [])
-  // the tests move the chain's clock ahead of the wall clock (four minutes by the last test), and a deal's expiry
-  // is set from the wall clock: the longest validity a provider countersigns keeps the last test's deal alive
-  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000, terms: { dealTtl: 290 } } })
+  // the tests move the chain's clock ahead of the wall clock (four minutes by the last test): deals' expiries count
+  // block time (the nodes' chain followers' clocks), so the default deal validity serves
+  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000 } })
   for (const m of mediators) await connect(jcNode, m)
 })
 

@@ -18,7 +18,7 @@ import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
 import type { Candidate } from '../../protocols/matcher.ts'
-import { decodeDealLog, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
+import { decodeDealLog, chainSeconds, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
@@ -360,7 +360,7 @@ export class JobCreator {
     this.ownsSync = opts.offerSync === undefined
     this.offerSync = opts.offerSync ?? new OfferSync(opts.host, { networkId, domain, book: this.book })
     this.results = new ResultReceiver(opts.host, { networkId, domain })
-    this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000 })
+    this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000, chainNow: chainSeconds(opts.chain) })
     this.deals = new DealStore<JcDealRecord>(join(opts.dataDir, 'jc-deals'))
     this.bans = new BanList(opts.bans, opts.reputation)
     this.policy = {
