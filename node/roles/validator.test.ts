@@ -85,6 +85,8 @@ interface World {
   busy: number
   /** providers whose canaries, when run, make a real deal on chain from the canary key */
   realCanaryDeals: Set<string>
+  /** the chain reads fail (an RPC down) */
+  readFails?: boolean
   /** every chain read the validator made: provider and window */
   reads: Array<{ provider: string, from: number, to: number }>
 }
@@ -154,6 +156,7 @@ async function world (): Promise<World> {
     rng: new Rng('validator-test'),
     agreedDeals: async (provider, window) => {
       w.reads.push({ provider: provider.toLowerCase(), ...window })
+      if (w.readFails === true) throw new Error('connect ECONNREFUSED 127.0.0.1:8545')
       return await agreedDealsOf(source, provider, window)
     }
   })
@@ -230,7 +233,7 @@ test.serial('a Sybil key that declines the canaries its machine cannot run, its 
   t.true(w.asked.includes(SYBILS[1]), 'the ban lapses after banEpochs epochs')
 })
 
-test.serial('an honest provider that loses a race (its slot withdrawn before the canary reached it) is not marked, twice an epoch; a third race is a failure for that epoch only', async t => {
+test.serial('an honest provider that loses a race (its slot withdrawn before the canary reached it, the real job\'s deal agreed on chain) is not marked, twice an epoch; a third race is a failure for that epoch only', async t => {
   const w = await world()
   t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
   for (let i = 0; i < defaultDeclineRule.raceAllowance; i++) {
@@ -240,6 +243,10 @@ test.serial('an honest provider that loses a race (its slot withdrawn before the
     t.is(raced.length, 1)
     t.is(raced[0].noDeal, 'race')
     t.is(raced[0].report, undefined, 'nothing to report: the canary never reached a free slot')
+    // the real job's deal, read from the chain once the race window was over, excused it
+    const deals = await agreedDealsOf({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, HONEST, { from: 0, to: Math.floor(w.clock.now() / 1000) })
+    t.true(deals.some(d => d.dealId === raced[0].raceDeal && d.jobCreator === net.jc.address.toLowerCase()), 'the real job creator\'s deal took the slot')
+    t.is(new Set(deals.map(d => d.dealId)).size, deals.length)
     t.false(w.validator.bans.banned(HONEST, w.clock.now()))
     t.is(w.validator.bans.standing(HONEST, w.clock.now()), 'ok', 'not even demoted')
     // the provider offers its slots again once the real job is done
@@ -333,6 +340,42 @@ test.serial('the limit, performed: a key that covers a withdrawal with a deal of
   t.truthy(race?.raceDeal, 'the deal it agreed with itself is what excused it')
   t.is(race?.report, undefined)
   t.true(w.validator.capacityBans.banned(key, w.clock.now()), 'one real job takes one slot: the second is no race')
+})
+
+test.serial('a race window the validator cannot read (its RPC down) is no verdict: the canary is neither a race nor a decline, nothing reported, nobody marked', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  w.readFails = true
+  w.capacity.set(SYBILS[1], 0)
+  w.withdrawFirst.add(SYBILS[1])
+  const r = await round(w, 0)
+  const mine = r.filter(x => x.canary.provider.toLowerCase() === SYBILS[1])
+  t.is(mine.length, 2)
+  for (const x of mine) {
+    t.is(x.noDeal, undefined)
+    t.is(x.report, undefined)
+    t.regex(x.detail ?? '', /not judged: connect ECONNREFUSED/)
+  }
+  t.false(w.validator.bans.banned(SYBILS[1], w.clock.now()) || w.validator.capacityBans.banned(SYBILS[1], w.clock.now()))
+  t.is(w.validator.reports(0).filter(s => s.report.provider.toLowerCase() === SYBILS[1]).length, 0)
+})
+
+test.serial('a validator stopped while it waits for a race window\'s end stops at once, its timer released, and leaves the canary unjudged', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  w.capacity.set(SYBILS[1], 0)
+  w.withdrawFirst.add(SYBILS[1])
+  w.validator.start()
+  const pendingAtStart = w.clock.pending
+  const r = w.validator.runRound(0)
+  // the round's canaries are judged in turn; the withdrawn ones wait on the clock for their window's end
+  while (w.clock.pending === pendingAtStart) await new Promise(resolve => setImmediate(resolve))
+  await w.validator.stop()
+  t.is(w.clock.pending, 0, 'no timer left behind')
+  const mine = (await r).filter(x => x.canary.provider.toLowerCase() === SYBILS[1])
+  t.is(mine.length, 2)
+  for (const x of mine) { t.is(x.report, undefined); t.is(x.noDeal, undefined) }
+  t.false(w.validator.capacityBans.banned(SYBILS[1], w.clock.now()))
 })
 
 test.serial('the validator\'s own canary key short of deposit is no verdict on any provider', async t => {

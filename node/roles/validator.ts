@@ -77,7 +77,8 @@ export interface CanaryResult {
   jobOffer?: JobOutcome['jobOffer']
   outcome: CanaryOutcomeValue
   dealId: string
-  /** absent for a tolerated race (nothing to report: the canary never reached a free slot) */
+  /** absent for a tolerated race (nothing to report: the canary never reached a free slot), and for a canary left
+   * unjudged (the chain could not be read for its race window, or the validator stopped first) */
   report?: SignedCanaryReport
   /** a canary that made no deal: how it was judged (judgeNoDeal) */
   noDeal?: NoDealVerdict
@@ -239,7 +240,17 @@ export class Validator {
         // a withdrawn slot is a race only if a real deal took it: the chain is read once the window is over (no
         // read when the round's allowance is spent already: the verdict is a decline whatever it shows)
         const asked = !slotStillFree && (roundRaces.get(p) ?? 0) < this.#decline.racesPerRound
-        const took = asked ? await this.#dealThatTookSlot(epoch, runner, c.provider, roundAt) : undefined
+        let took: AgreedDeal | undefined
+        if (asked) {
+          try {
+            took = await this.#dealThatTookSlot(epoch, runner, c.provider, roundAt)
+          } catch (err) {
+            // no verdict without the chain: neither a race nor a decline — nothing reported, nobody marked
+            if (this.#abort.signal.aborted) this.#c.logger.info({ epoch, provider: c.provider, module: c.module }, 'validator stopped before the race window ended: canary not judged')
+            else reportError(this.#c, 'validator', err, 'reading the deals of a race window failed: canary not judged', { epoch, provider: c.provider, module: c.module })
+            return { canary: c, outcome, dealId, detail: `not judged: ${(err as Error).message}` }
+          }
+        }
         // from here to the counts' update nothing awaits: canaries of one provider in one round are judged in turn
         noDeal = judgeNoDeal({ slotStillFree, dealTookSlot: took !== undefined }, { round: roundRaces.get(p) ?? 0, epoch: races.get(p) ?? 0 }, this.#decline)
         if (noDeal === 'race' && took !== undefined) {
