@@ -195,16 +195,15 @@ export class Validator {
   }
 
   /**
-   * The deal that took a withdrawn slot (raceDeal over the chain's DealAgreed), read once chain time has passed the
-   * window's end; undefined when none did. Only asked while a race is still possible this round.
+   * The deals naming the provider agreed in a withdrawn slot's race window (the chain's DealAgreed), read once chain
+   * time has passed the window's end. Only asked while a race is still possible this round.
    */
-  async #dealThatTookSlot (epoch: number, runner: CanaryRunner, provider: string, roundAt: number): Promise<AgreedDeal | undefined> {
+  async #dealsAround (provider: string, roundAt: number): Promise<{ window: RaceWindow, deals: AgreedDeal[] }> {
     const window = raceWindow(roundAt, this.#o.chainNow(), this.#decline)
     for (let left = window.to - this.#o.chainNow(); left >= 0; left = window.to - this.#o.chainNow()) {
       await this.#c.clock.sleep((left + 1) * 1000, this.#abort.signal)
     }
-    const deals = await this.#o.agreedDeals(provider, window)
-    return raceDeal(deals, provider, window, { canaryKeys: new Set([runner.address.toLowerCase()]), used: this.#raceDeals.get(epoch) ?? new Set() })
+    return { window, deals: await this.#o.agreedDeals(provider, window) }
   }
 
   async #runOne (epoch: number, runner: CanaryRunner, c: PlannedCanary, slot: number, roundAt: number, roundRaces: Map<string, number>): Promise<CanaryResult> {
@@ -233,17 +232,15 @@ export class Validator {
         if ((err as Error).name === 'InsufficientDepositError') throw err
         outcome = CanaryOutcome.Unreachable
         detail = (err as Error).message
-        let races = this.#races.get(epoch)
-        if (races === undefined) { races = new Map(); this.#races.set(epoch, races) }
         const p = c.provider.toLowerCase()
         const slotStillFree = this.#slotStillFree(c.provider, slot)
         // a withdrawn slot is a race only if a real deal took it: the chain is read once the window is over (no
         // read when the round's allowance is spent already: the verdict is a decline whatever it shows)
         const asked = !slotStillFree && (roundRaces.get(p) ?? 0) < this.#decline.racesPerRound
-        let took: AgreedDeal | undefined
+        let around: { window: RaceWindow, deals: AgreedDeal[] } | undefined
         if (asked) {
           try {
-            took = await this.#dealThatTookSlot(epoch, runner, c.provider, roundAt)
+            around = await this.#dealsAround(c.provider, roundAt)
           } catch (err) {
             // no verdict without the chain: neither a race nor a decline — nothing reported, nobody marked
             if (this.#abort.signal.aborted) this.#c.logger.info({ epoch, provider: c.provider, module: c.module }, 'validator stopped before the race window ended: canary not judged')
@@ -251,7 +248,11 @@ export class Validator {
             return { canary: c, outcome, dealId, detail: `not judged: ${(err as Error).message}` }
           }
         }
-        // from here to the counts' update nothing awaits: canaries of one provider in one round are judged in turn
+        // from here to the counts' update nothing awaits: canaries of one provider are judged in turn, and a deal
+        // that excused one (this round or a close one) excuses no other
+        let races = this.#races.get(epoch)
+        if (races === undefined) { races = new Map(); this.#races.set(epoch, races) }
+        const took = around === undefined ? undefined : raceDeal(around.deals, c.provider, around.window, { canaryKeys: new Set([runner.address.toLowerCase()]), used: this.#raceDeals.get(epoch) ?? new Set() })
         noDeal = judgeNoDeal({ slotStillFree, dealTookSlot: took !== undefined }, { round: roundRaces.get(p) ?? 0, epoch: races.get(p) ?? 0 }, this.#decline)
         if (noDeal === 'race' && took !== undefined) {
           roundRaces.set(p, (roundRaces.get(p) ?? 0) + 1)
