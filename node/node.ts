@@ -9,6 +9,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
 import { ReputationFeed } from './incentives/reputation-feed.ts'
+import { agreedDealsOf } from './incentives/chain-facts.ts'
 import { nativeRecoverUnavailable } from './crypto/native-recover.ts'
 import { Validator, NotAValidatorError, type ValidatorOptions } from './roles/validator.ts'
 import { RewardsClient, NoRewardsContractError } from './incentives/rewards-client.ts'
@@ -341,6 +342,7 @@ export class LilypadNode {
       record: async reports => { await rewards.recordCanaries(reports) },
       chainNow: () => Math.floor(this.chain.follower.chainNow() / 1000),
       reputation: (await this.startReputation()).book,
+      agreedDeals: async (provider, window) => await agreedDealsOf({ provider: this.chain.provider, market: network.contracts.market, rewards: network.contracts.rewards as string, deployBlock: network.deployBlock }, provider, window),
       ...settings
     })
     this.validator.start()

@@ -24,8 +24,13 @@
 //
 // Races: at each census a real job may take a slot of a machine between the offer the validator planned on and its
 // proposal (`raceRate`); a provider that offers only its free slots withdraws that offer and declines the canary,
-// which the validator tolerates once a round and `raceAllowance` times an epoch per provider (judgeNoDeal). `judgeDeclines: false`
-// runs the validator as it was before (every canary with no deal an Unreachable failure, a lone one only demoting).
+// which the validator tolerates once a round and `raceAllowance` times an epoch per provider (judgeNoDeal) when the
+// chain shows the deal that took the slot (raceDeal: a deal naming the provider agreed in the canary's raceWindow).
+// Every real job has its agree time (uniform over the epoch; the one that takes a raced slot at the round), so a
+// Sybil key that withdraws its offers before declining is excused only when one of its own real jobs happens to be
+// agreed in that window. `raceDeals: false` runs the validator before it checked the deal (a withdrawn slot a race
+// whatever the chain shows); `judgeDeclines: false` as it was before declines were judged (every canary with no deal
+// an Unreachable failure, a lone one only demoting).
 //
 // Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
 // paid by the validator like any job) − costs (gas of faked deals; collateral the Market gives the job creator when a
@@ -37,7 +42,8 @@ import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
 import {
   planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
-  judgeNoDeal, defaultDeclineRule, type DeclineRule, type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue
+  judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal,
+  type DeclineRule, type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue, type AgreedDeal
 } from '../protocols/incentives/index.ts'
 import { DealState, payoutsOf, type DealTerms } from '../protocols/settlement/index.ts'
 import { ReputationBook } from '../core/reputation/index.ts'
@@ -53,6 +59,9 @@ const SLOTS = 4
 const MACHINE_UNITS = resourceUnits({ cpu: SLOT.cpu * SLOTS, ramMb: SLOT.ramMb * SLOTS, gpus: 0, gpuVramMb: 0 })
 export const SYBIL_IDENTITIES = 8
 export const COLLUDER_CREATORS = 4
+/** how long the validator's job creator waits in its queue while a slot shows busy before giving up (node/roles/job-creator.ts) */
+const QUEUE_WAIT_SEC = 120
+const EPOCH_SEC = 86_400
 
 export interface RewardsScenarioOptions {
   seed: number
@@ -78,6 +87,12 @@ export interface RewardsScenarioOptions {
   /** the sybil-decline machine withdraws the offer of each slot it cannot run before declining, to pass it off as a
    * race (default false) */
   sybilWithdraws?: boolean
+  /** false: the validator before it asked for the deal behind a race — a withdrawn or expired slot is a race
+   * candidate whatever the chain shows (default true: raceDeal must find the deal that took the slot) */
+  raceDeals?: boolean
+  /** the withdrawing sybil-decline machine also fakes the deal behind each withdrawal: its own job creator key agrees
+   * a deal with the key in the race window (the price goes round in a circle; the gas does not) (default false) */
+  sybilFakesRaceDeals?: boolean
 }
 
 export interface StrategyReport {
@@ -140,6 +155,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const raceRate = o.raceRate ?? 50_000
   const declineRule = o.declineRule ?? defaultDeclineRule
   const judgeDeclines = o.judgeDeclines ?? true
+  const checkRaceDeals = o.raceDeals ?? true
   const sybilLike = (s: Strategy): boolean => s === 'sybil' || s === 'sybil-decline'
   const price = LP
   const collateral = 2n * LP
@@ -175,6 +191,9 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   // validator and mediators belong to no strategy)
   const owner = new Map<string, Strategy>(identities.map(i => [i.address, i.strategy]))
   for (let k = 0; k < COLLUDER_CREATORS; k++) owner.set(addressOf('cartel', k).toLowerCase(), 'colluder')
+  // a withdrawing Sybil's own job creator key per machine (sybilFakesRaceDeals)
+  const sybilCreator = (k: number): string => addressOf('sybil-jc', k).toLowerCase()
+  for (let k = 0; k < machinesPer; k++) owner.set(sybilCreator(k), 'sybil-decline')
   const mediator = addressOf('mediator', 0).toLowerCase()
   /** Each strategy's money from one deal at its final state: what the Market pays its accounts out of escrow less
    * what they locked in it at agreement (the provider its collateral, the job creator price and mediation fee). */
@@ -205,6 +224,13 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
     const canaryDeals = new Map<string, DealParties>()
     /** the validator's count of tolerated races per provider this epoch */
     const races = new Map<string, number>()
+    /** real deals' agree times, per provider (what the validator reads from DealAgreed), and those that excused a race */
+    const agreedBy = new Map<string, AgreedDeal[]>()
+    const agreedOf = (p: string): AgreedDeal[] => { let l = agreedBy.get(p); if (l === undefined) { l = []; agreedBy.set(p, l) } return l }
+    const usedForRace = new Set<string>()
+    /** per machine: its real deals in job order, and how many a race has taken (re-timed to the round) */
+    const machineJobs = new Map<number, AgreedDeal[]>()
+    const racedJobs = new Map<number, number>()
     // ---- real demand: the job creators' share of jobs for each machine they would use (its identities not banned;
     // demoted ones only when no machine is in good standing) — the same for every such machine: `demand` each, and
     // an equal share, rounded down, of the jobs of machines they refuse. Demand goes to machines, not identities:
@@ -220,6 +246,10 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
     for (const m of used) {
       const onMachine = pool.filter(i => i.machine === m)
       const js = stream('jobs', epoch, onMachine[0].k)
+      // when each job's deal is agreed: its own stream, so the jobs themselves are drawn as before
+      const times = stream('job-times', epoch, onMachine[0].k)
+      const jobs: AgreedDeal[] = []
+      machineJobs.set(m, jobs)
       for (let n = 0; n < jobsEach; n++) {
         const p = onMachine[n % onMachine.length]
         const jc = jobCreators[js.int(jobCreators.length)]
@@ -228,9 +258,14 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         const audited = js.int(1_000_000) < auditPpm
         if (audited && p.strategy === 'cheater') acc.get(p.strategy)!.slashed++
         const state = !audited ? 'Settled' : p.strategy === 'cheater' ? 'MediatedWrong' : 'MediatedCorrect'
-        deals.push({ dealId: nextDeal(), provider: p.address, jobCreator: jc, price, auditPpm, audited, challenged: false, state, closedBlock: block++ })
+        const dealId = nextDeal()
+        deals.push({ dealId, provider: p.address, jobCreator: jc, price, auditPpm, audited, challenged: false, state, closedBlock: block++ })
+        const agreed = { dealId, provider: p.address, jobCreator: jc, agreedAt: epoch * EPOCH_SEC + times.int(EPOCH_SEC) }
+        jobs.push(agreed)
+        agreedOf(p.address).push(agreed)
       }
     }
+    const usedMachines = new Set(used)
     // ---- the colluders' faked deals: their own job creators, the highest counted price, the lowest counted audit rate ----
     // (one cartel: its job creator keys pay every colluding provider in turn, so each key pays "others" too)
     // An audit draws a mediator, who needs the job to re-run it; both parties are the cartel and keep it back, so the
@@ -251,15 +286,25 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       // each machine is busy with real jobs part of the time: 0–2 of its four slots at the round's moment. An honest
       // provider withdraws the offers of busy slots; a Sybil identity or an overclaimer offers what it claims.
       const busy = new Map<number, number>()
-      // a machine whose slot a real job takes between the census offer and the canary's proposal (not an idle one:
-      // no demand reaches it)
+      // a machine whose slot a real job takes between the census offer and the canary's proposal (not an idle one,
+      // nor one the job creators ban: no demand reaches it)
       const raced = new Set<number>()
       for (const i of identities) {
         if (i.nth !== 0) continue
         busy.set(i.machine, stream('busy', epoch, r, i.k).int(3))
-        if (i.strategy !== 'idle' && stream('race', epoch, r, i.k).int(1_000_000) < raceRate) raced.add(i.machine)
+        if (i.strategy !== 'idle' && usedMachines.has(i.machine) && stream('race', epoch, r, i.k).int(1_000_000) < raceRate) raced.add(i.machine)
       }
       const roundAt = epoch * EPOCH_MS + Math.floor((r + 0.5) * EPOCH_MS / rounds)
+      const roundSec = Math.floor(roundAt / 1000)
+      // the real job that takes a raced machine's slot is the machine's next job, agreed at the round (within the
+      // agree window of its countersignature); a machine no job creator uses meets no real job, and no race
+      for (const m of raced) {
+        const jobs = machineJobs.get(m)
+        const n = racedJobs.get(m) ?? 0
+        if (!usedMachines.has(m) || jobs === undefined || n >= jobs.length) continue
+        racedJobs.set(m, n + 1)
+        jobs[n].agreedAt = roundSec + stream('race-at', epoch, r, m).int(16)
+      }
       // the validator's planner (each provider's canaries drawn from its machine's stream) over every live slot;
       // it skips providers its reputation book bans (the same standing job creators use)
       const planned: PlannedCanary[] = []
@@ -293,11 +338,29 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         // NO_CAPACITY with its offer still showing the slot free — or, with `sybilWithdraws`, withdraws the offer
         // first and passes the decline off as a race
         const declines = cpu < need && who.strategy === 'sybil-decline'
-        if (declines && o.sybilWithdraws === true) withdrawn = true
+        if (declines && o.sybilWithdraws === true) {
+          withdrawn = true
+          if (o.sybilFakesRaceDeals === true) {
+            // its own job creator key agrees a deal with the key at the round: a deal on chain behind the withdrawal
+            const dealId = nextDeal()
+            const jc = sybilCreator(who.k)
+            deals.push({ dealId, provider: who.address, jobCreator: jc, price, auditPpm: 0, audited: false, challenged: false, state: 'Settled', closedBlock: 0 })
+            agreedOf(who.address).push({ dealId, provider: who.address, jobCreator: jc, agreedAt: roundSec })
+            a.costs += gasPerDeal
+          }
+        }
         if (withdrawn || declines) {
           const seen = { round: roundRaces.get(who.address) ?? 0, epoch: races.get(who.address) ?? 0 }
-          const verdict = judgeDeclines ? judgeNoDeal(!withdrawn, seen, declineRule) : 'declined'
-          if (verdict === 'race') { roundRaces.set(who.address, seen.round + 1); races.set(who.address, seen.epoch + 1); a.races++; continue }
+          // the deal that took the slot, read from the chain once the window is over (the validator's job creator
+          // gave up after its queue wait)
+          const took = withdrawn && checkRaceDeals
+            ? raceDeal(agreedBy.get(who.address) ?? [], who.address, raceWindow(roundSec, roundSec + QUEUE_WAIT_SEC, declineRule), { canaryKeys: new Set([validator]), used: usedForRace })
+            : undefined
+          const verdict = judgeDeclines ? judgeNoDeal({ slotStillFree: !withdrawn, dealTookSlot: !checkRaceDeals || took !== undefined }, seen, declineRule) : 'declined'
+          if (verdict === 'race') {
+            if (took !== undefined) usedForRace.add(took.dealId)
+            roundRaces.set(who.address, seen.round + 1); races.set(who.address, seen.epoch + 1); a.races++; continue
+          }
           // a failed canary with no deal: reported as outcome Unreachable (no collateral: no deal); no canaries for
           // banEpochs (declined) or for the rest of the epoch (a race beyond the allowance); before declines were
           // judged, a lone one only demoted it

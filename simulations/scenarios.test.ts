@@ -164,11 +164,12 @@ test('rewards: a Sybil machine that declines the canaries it cannot run out-earn
       t.true(after['sybil-decline'].incomePerKiloUnitLP < after.honest.incomePerKiloUnitLP, `after, demand ${demand}, seed ${seed}`)
       // its keys that declined are sent no canaries for banEpochs: it passes fewer than before
       t.true(after['sybil-decline'].canaries.passed < before['sybil-decline'].canaries.passed)
-      // withdrawing each slot before declining, to pass it off as a race, gets one race a key a round tolerated: it
-      // earns less than declining did before, but not always less than honest work (docs/incentives.md, Limits)
+      // withdrawing each slot before declining, to pass it off as a race: excused only where one of the key's own
+      // real jobs was agreed in the canary's window, it earns less than declining did before, and less than honest work
       const withdrawing = run({ sybilWithdraws: true })['sybil-decline']
       t.true(withdrawing.incomePerKiloUnitLP < before['sybil-decline'].incomePerKiloUnitLP, `withdrawing, demand ${demand}, seed ${seed}`)
-      t.true(withdrawing.canaries.racesTolerated > 0 && withdrawing.canaries.declined > 0)
+      t.true(withdrawing.incomePerKiloUnitLP < after.honest.incomePerKiloUnitLP, `withdrawing, demand ${demand}, seed ${seed}`)
+      t.true(withdrawing.canaries.declined > 0)
       // before, every race was a failed canary; now (within the allowance) none is, and honest work earns more
       t.true(before.honest.canaries.failed > after.honest.canaries.failed)
       t.true(after.honest.incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP)
@@ -176,6 +177,34 @@ test('rewards: a Sybil machine that declines the canaries it cannot run out-earn
       // unless it meets a third race in an epoch (seed 8)
       const calm = run({ raceRate: 0 }).honest.incomePerKiloUnitLP
       if (after.honest.canaries.failed === 0) t.true(calm - after.honest.incomePerKiloUnitLP < calm * 0.01, `seed ${seed}: ${after.honest.incomePerKiloUnitLP} vs ${calm}`)
+    }
+  }
+})
+
+test('rewards: a Sybil machine that withdraws its offers before declining passed its declines off as races and out-earned honest work at some seeds; asked for the deal behind each race, the validator finds none and it earns less at every seed, while honest races (a real job\'s deal behind each) are judged as before', async t => {
+  const { runRewardsScenario } = await import('./rewards.ts')
+  // the seeds at which it came out above honest work at both levels before (docs/incentives.md: 7 of 30 quiet, 22 busy)
+  for (const demand of [40, 200]) {
+    for (const seed of [7, 9, 16, 23]) {
+      const run = (o: object): Record<string, StrategyReport> => Object.fromEntries(runRewardsScenario({ seed, epochs: 5, demand, sybilWithdraws: true, ...o }).strategies.map(s => [s.strategy, s]))
+      const before = run({ raceDeals: false })
+      const after = run({})
+      const at = `demand ${demand}, seed ${seed}`
+      t.true(before['sybil-decline'].incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP, `before, ${at}: the hole docs/incentives.md stated`)
+      t.true(after['sybil-decline'].incomePerKiloUnitLP < after.honest.incomePerKiloUnitLP, `after, ${at}`)
+      // its withdrawals with no deal behind them are declines now: fewer tolerated, more declined, fewer paid canaries
+      t.true(after['sybil-decline'].canaries.racesTolerated < before['sybil-decline'].canaries.racesTolerated, at)
+      t.true(after['sybil-decline'].canaries.declined > before['sybil-decline'].canaries.declined, at)
+      t.true(after['sybil-decline'].canaries.passed < before['sybil-decline'].canaries.passed, at)
+      // every honest race has the deal of the real job that took the slot: honest work, and every other strategy
+      // that withdraws only what a real job took, is judged exactly as before
+      for (const s of ['honest', 'cheater', 'colluder', 'idle', 'sybil', 'overclaim'] as const) t.deepEqual(after[s], before[s], `${s}, ${at}`)
+      t.true(after.honest.canaries.racesTolerated > 0)
+      // the limit (docs/incentives.md, Limits): a deal of its own job creator key behind each withdrawal excuses it
+      // again, once a key a round — each such dodge costs a deal's gas and leaves the deal on the chain
+      const faking = run({ sybilFakesRaceDeals: true })['sybil-decline']
+      t.true(faking.canaries.racesTolerated > after['sybil-decline'].canaries.racesTolerated, at)
+      t.true(faking.costsLP > 0, 'the gas of the faked deals')
     }
   }
 })

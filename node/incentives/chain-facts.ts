@@ -2,13 +2,14 @@
 // ranges (no filter subscriptions): the Market's deal events of an epoch's blocks, the full history of the deals they
 // close (their DealAgreed names the parties and the price; the agree call's calldata the audit rate), and the canary
 // reports the Rewards contract recorded. An epoch's blocks are found by binary search on block timestamps.
-import { Interface, type Log, type Provider } from 'ethers'
+import { Interface, zeroPadValue, type Log, type Provider } from 'ethers'
 import { MarketAbi, RewardsAbi } from '../../contracts/generated/index.ts'
 import { decodeDealLog } from '../chain/events.ts'
 import { epochEnd, epochStart, type EpochSchedule } from '../../protocols/incentives/epoch.ts'
 import type { CanaryRecord, DealParties, MarketFact } from '../../protocols/incentives/outcomes.ts'
 import type { CanaryOutcomeValue } from '../../protocols/incentives/canary-report.ts'
 import type { EpochInputs } from '../../protocols/incentives/rewards.ts'
+import type { AgreedDeal, RaceWindow } from '../../protocols/incentives/canary.ts'
 import { dealOutcomes } from '../../protocols/incentives/outcomes.ts'
 
 const market = new Interface(MarketAbi as unknown as string[])
@@ -169,6 +170,28 @@ export async function dealParties (src: ChainFactsSource, dealIds: Iterable<stri
       const e = decodeDealLog(log)
       if (e?.kind === 'DealAgreed') out.set(e.dealId.toLowerCase(), { provider: e.resourceProvider.toLowerCase(), jobCreator: e.jobCreator.toLowerCase() })
     }
+  }
+  return out
+}
+
+/**
+ * The deals agreed naming `provider` (DealAgreed, by its indexed provider) in blocks whose timestamps are in
+ * [window.from, window.to], with those timestamps: what the validator asks when a canary's slot was withdrawn (the
+ * deal of the real job that took it, canary.ts raceDeal). Blocks are found by binary search on their timestamps.
+ */
+export async function agreedDealsOf (src: ChainFactsSource, provider: string, window: RaceWindow): Promise<AgreedDeal[]> {
+  const head = await src.provider.getBlockNumber()
+  const fromBlock = await firstBlockAtOrAfter(src, window.from, src.deployBlock, head)
+  if (fromBlock > head) return []
+  const toBlock = await firstBlockAtOrAfter(src, window.to + 1, fromBlock, head) - 1
+  const out: AgreedDeal[] = []
+  const times = new Map<number, number>()
+  for (const log of await logs(src, src.market, [DEAL_AGREED, null, null, zeroPadValue(provider.toLowerCase(), 32)], fromBlock, toBlock)) {
+    const e = decodeDealLog(log)
+    if (e?.kind !== 'DealAgreed') continue
+    let at = times.get(e.blockNumber)
+    if (at === undefined) { at = await timestampOf(src, e.blockNumber); times.set(e.blockNumber, at) }
+    out.push({ dealId: e.dealId.toLowerCase(), provider: e.resourceProvider.toLowerCase(), jobCreator: e.jobCreator.toLowerCase(), agreedAt: at })
   }
   return out
 }

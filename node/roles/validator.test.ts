@@ -1,13 +1,20 @@
 // The validator role against providers that make no deal for a canary: a Sybil key that declines (NO_CAPACITY) the
-// canaries its machine cannot run while its offers still show the slots free, and an honest provider whose slot a
-// real job took before the canary reached it (its offer withdrawn). The role is the real one; only the job creator
-// it sends canaries through is stood in for, answering as node/roles/job-creator.ts does (a result directory, or its
-// QueueTimeoutError when the provider stayed busy).
+// canaries its machine cannot run while its offers still show the slots free, one that withdraws its offers first to
+// pass its declines off as races, and an honest provider whose slot a real job took before the canary reached it
+// (its offer withdrawn, the real job's deal agreed on chain). The role is the real one, and so is the chain: a
+// Market on anvil, where the real jobs' deals (and a Sybil's own canaries' deals) are agreed by the parties' keys,
+// read back by the node's chain reader (agreedDealsOf) exactly as `lilypad node --roles validator` reads it. Only
+// the job creator the validator sends canaries through is stood in for, answering as node/roles/job-creator.ts does
+// (a result directory, or its QueueTimeoutError when the provider stayed busy). Time is a ManualClock started at the
+// chain's time; each real deal's block is stamped at the moment the stand-in makes it.
 import test from 'ava'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Wallet, ZeroHash } from 'ethers'
+import { startDevnet, agreeDeal, type Devnet } from '../../contracts/fixture.ts'
+import type { ChainClient } from '../chain/index.ts'
+import { agreedDealsOf } from '../incentives/chain-facts.ts'
 import { ManualClock } from '../../core/clock.ts'
 import { quietComponents } from '../components.ts'
 import { Rng } from '../../simulations/rng.ts'
@@ -23,8 +30,31 @@ const EPOCH = 86_400
 const domain = { chainId: 1337n, verifyingContract: '0x' + '11'.repeat(20) }
 const signer = new Wallet('0x' + '22'.repeat(32))
 const addr = (n: number): string => '0x' + n.toString(16).padStart(40, '0')
-const HONEST = addr(0xa1)
-const SYBILS = [addr(0xb1), addr(0xb2)]
+let net: Devnet
+// providers with real keys on the devnet: the honest one and the first Sybil key have deposits (their deals are real)
+let HONEST: string
+let SYBILS: string[]
+/** each provider's chain client (the keys that agree its real deals) */
+const clients = new Map<string, ChainClient>()
+
+test.before(async () => {
+  net = await startDevnet()
+  HONEST = net.rp.address.toLowerCase()
+  SYBILS = [net.rp2.address.toLowerCase(), net.stranger.address.toLowerCase()]
+  clients.set(HONEST, net.rp)
+  clients.set(SYBILS[0], net.rp2)
+})
+test.after.always(async () => { await net?.stop() })
+
+async function chainTime (): Promise<number> { return (await net.provider.getBlock('latest'))?.timestamp ?? 0 }
+
+/** A deal agreed on chain between `jc` and provider `p`, its block stamped at `at` (chain seconds): what a real job does. */
+async function agreeAt (p: string, jc: ChainClient, at: number): Promise<string> {
+  const rp = clients.get(p)
+  if (rp === undefined) throw new Error(`${p} has no chain key in this test`)
+  await net.provider.send('evm_setNextBlockTimestamp', [Math.max(at, await chainTime() + 1)])
+  return (await agreeDeal(net, { jobCreator: jc.address, resourceProvider: rp.address }, jc, rp)).id
+}
 const SPEC = { cpu: 1000, ramMb: 2048, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }
 
 function answer (req: JobRequest): string {
@@ -47,10 +77,22 @@ interface World {
   takenThisRound: Map<string, number>
   /** the validator's own canary key has no deposit left */
   broke?: boolean
+  /** Sybil keys that, when their machine is full, withdraw their offers before declining (to pass it off as a race) */
+  withdrawFirst: Set<string>
+  /** providers whose withdrawals a deal of their own job creator key covers (this many): the faked race */
+  fakes: Map<string, number>
+  /** chain calls of the stand-in in flight (the clock stands still meanwhile) */
+  busy: number
+  /** providers whose canaries, when run, make a real deal on chain from the canary key */
+  realCanaryDeals: Set<string>
+  /** the chain reads fail (an RPC down) */
+  readFails?: boolean
+  /** every chain read the validator made: provider and window */
+  reads: Array<{ provider: string, from: number, to: number }>
 }
 
 async function world (): Promise<World> {
-  const clock = new ManualClock(1_800_000_000_000)
+  const clock = new ManualClock((await chainTime() + 1) * 1000)
   const dir = await mkdtemp(join(tmpdir(), 'lilypad-validator-'))
   const book = new Map<string, LiveOffer>()
   let n = 0
@@ -60,35 +102,49 @@ async function world (): Promise<World> {
       book.set(id, { id, signature: '0x', offer: { provider: p, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 1n, seedCommit: ZeroHash } })
     }
   }
-  const w = { clock, book, asked: [] as string[], capacity: new Map<string, number>(), raced: new Map<string, number>(), dir, takenThisRound: new Map<string, number>() } as unknown as World
+  const w = { clock, book, asked: [] as string[], capacity: new Map<string, number>(), raced: new Map<string, number>(), dir, takenThisRound: new Map<string, number>(), withdrawFirst: new Set<string>(), fakes: new Map<string, number>(), realCanaryDeals: new Set<string>(), reads: [], busy: 0 } as unknown as World
   let deals = 0
+  const now = (): number => Math.floor(clock.now() / 1000)
+  const onChain = async <T>(fn: () => Promise<T>): Promise<T> => { w.busy++; try { return await fn() } finally { w.busy-- } }
+  const withdraw = (p: string): void => { for (const l of [...book.values()]) if (l.offer.provider.toLowerCase() === p) book.delete(l.id) }
+  // the canary key: a real job creator key on the devnet (jc2), so a canary's own deal is on chain like any
   const runner: CanaryRunner = {
-    address: addr(0xcc),
+    address: net.jc2.address,
     run: async req => {
       const p = (req.provider as string).toLowerCase()
       w.asked.push(p)
       if (w.broke) throw new InsufficientDepositError(2n * 10n ** 18n, 0n)
       const raced = w.raced.get(p) ?? 0
       if (raced > 0) {
-        // a real job took the slot: the provider withdraws that slot's offer and answers NO_CAPACITY until the
-        // job creator's queue time runs out
+        // a real job took the slot (its deal agreed on chain now): the provider withdraws that slot's offer and
+        // answers NO_CAPACITY until the job creator's queue time runs out
         // (this stand-in does not know which slot the canary was proposed on: it withdraws them all)
         w.raced.set(p, raced - 1)
-        for (const l of [...book.values()]) if (l.offer.provider === p) book.delete(l.id)
+        withdraw(p)
+        await onChain(async () => await agreeAt(p, net.jc, now()))
         throw new QueueTimeoutError('every provider that fits stayed busy for 120 s (1 busy)', 1, 120_000)
       }
       const taken = w.takenThisRound.get(p) ?? 0
       if (taken >= (w.capacity.get(p) ?? Infinity)) {
-        // the Sybil's machine is full: NO_CAPACITY, while its signed offers still show the slots free
+        // the Sybil's machine is full: NO_CAPACITY — while its signed offers still show the slots free, or (the
+        // withdraw-first Sybil) after withdrawing them, with no deal behind the withdrawal, or with one its own job
+        // creator key agrees (`fakes`)
+        if (w.withdrawFirst.has(p)) {
+          withdraw(p)
+          const fakes = w.fakes.get(p) ?? 0
+          if (fakes > 0) { w.fakes.set(p, fakes - 1); await onChain(async () => await agreeAt(p, net.jc, now())) }
+        }
         throw new QueueTimeoutError('every provider that fits stayed busy for 120 s (1 busy)', 1, 120_000)
       }
       w.takenThisRound.set(p, taken + 1)
       const deal = ++deals
+      const dealId = w.realCanaryDeals.has(p) ? await onChain(async () => await agreeAt(p, net.jc2, now())) : '0x' + (0xd000 + deal).toString(16).padStart(64, '0')
       const path = await mkdtemp(join(dir, `${deal}-`))
       await writeFile(join(path, 'stdout'), answer(req))
-      return { dealId: '0x' + (0xd000 + deal).toString(16).padStart(64, '0'), path, exitCode: 0, retries: [] } as unknown as JobOutcome
+      return { dealId, path, exitCode: 0, retries: [] } as unknown as JobOutcome
     }
   }
+  const source = { provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }
   w.validator = new Validator(quietComponents(clock), {
     offers: () => [...book.values()],
     schedule: { genesis: Math.floor(clock.now() / 1000), epochLength: EPOCH, reportWindow: EPOCH },
@@ -96,19 +152,34 @@ async function world (): Promise<World> {
     signer,
     runnerFor: async () => runner,
     record: async () => {},
-    chainNow: () => Math.floor(clock.now() / 1000),
-    rng: new Rng('validator-test')
+    chainNow: now,
+    rng: new Rng('validator-test'),
+    agreedDeals: async (provider, window) => {
+      w.reads.push({ provider: provider.toLowerCase(), ...window })
+      if (w.readFails === true) throw new Error('connect ECONNREFUSED 127.0.0.1:8545')
+      return await agreedDealsOf(source, provider, window)
+    }
   })
   return w
 }
 
+/**
+ * One round. The validator waits for a race window's end on its clock before it reads the chain: the clock moves on
+ * while (and only while) it has a timer pending and no deal of the stand-in is on its way to the chain.
+ */
 async function round (w: World, epoch: number): ReturnType<Validator['runRound']> {
   w.takenThisRound.clear()
   w.asked.length = 0
-  return await w.validator.runRound(epoch)
+  let done = false
+  const r = w.validator.runRound(epoch).finally(() => { done = true })
+  while (!done) {
+    if (w.clock.pending > 0 && w.busy === 0) await w.clock.advance(1000)
+    else await new Promise(resolve => setImmediate(resolve))
+  }
+  return await r
 }
 
-test('a Sybil key that declines the canaries its machine cannot run, its offers still free, fails them on the signed record and is sent none for banEpochs epochs', async t => {
+test.serial('a Sybil key that declines the canaries its machine cannot run, its offers still free, fails them on the signed record and is sent none for banEpochs epochs', async t => {
   const w = await world()
   t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
   // two keys on one machine, each offering its two slots: the machine runs two canaries at once, the first key's;
@@ -162,7 +233,7 @@ test('a Sybil key that declines the canaries its machine cannot run, its offers 
   t.true(w.asked.includes(SYBILS[1]), 'the ban lapses after banEpochs epochs')
 })
 
-test('an honest provider that loses a race (its slot withdrawn before the canary reached it) is not marked, twice an epoch; a third race is a failure for that epoch only', async t => {
+test.serial('an honest provider that loses a race (its slot withdrawn before the canary reached it, the real job\'s deal agreed on chain) is not marked, twice an epoch; a third race is a failure for that epoch only', async t => {
   const w = await world()
   t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
   for (let i = 0; i < defaultDeclineRule.raceAllowance; i++) {
@@ -172,6 +243,10 @@ test('an honest provider that loses a race (its slot withdrawn before the canary
     t.is(raced.length, 1)
     t.is(raced[0].noDeal, 'race')
     t.is(raced[0].report, undefined, 'nothing to report: the canary never reached a free slot')
+    // the real job's deal, read from the chain once the race window was over, excused it
+    const deals = await agreedDealsOf({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, HONEST, { from: 0, to: Math.floor(w.clock.now() / 1000) })
+    t.true(deals.some(d => d.dealId === raced[0].raceDeal && d.jobCreator === net.jc.address.toLowerCase()), 'the real job creator\'s deal took the slot')
+    t.is(new Set(deals.map(d => d.dealId)).size, deals.length)
     t.false(w.validator.bans.banned(HONEST, w.clock.now()))
     t.is(w.validator.bans.standing(HONEST, w.clock.now()), 'ok', 'not even demoted')
     // the provider offers its slots again once the real job is done
@@ -197,19 +272,113 @@ test('an honest provider that loses a race (its slot withdrawn before the canary
   t.true(w.asked.includes(HONEST), 'the next epoch it is asked again')
 })
 
-test('a key that withdraws two slots in one round to pass its declines off as races is judged to decline the second', async t => {
+test.serial('a withdraw-first Sybil key: it runs the canary its machine can (a real deal on chain, from the canary key), withdraws its other offer before declining, and with no real deal behind the withdrawal it is judged to decline: on the signed record and sent no canaries for banEpochs epochs', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  const key = SYBILS[0]
+  // one slot's worth of machine left for this key: the first canary runs (its deal agreed on chain by the canary
+  // key), the second finds the machine full — the key withdraws its offers and answers NO_CAPACITY
+  w.capacity.set(key, 1)
+  w.withdrawFirst.add(key)
+  w.realCanaryDeals.add(key)
+  const r = await round(w, 0)
+  const mine = r.filter(x => x.canary.provider.toLowerCase() === key)
+  t.is(mine.length, 2)
+  const passed = mine.find(x => x.outcome === CanaryOutcome.Passed)
+  const dodged = mine.find(x => x.noDeal !== undefined)
+  if (passed === undefined || dodged === undefined) { t.fail('one canary passed and one made no deal'); return }
+  t.is(dodged.noDeal, 'declined', 'withdrawn, and no deal took the slot: a decline dressed as a race')
+  t.regex(dodged.detail ?? '', /no deal naming the provider/)
+  t.is(dodged.report?.report.outcome, CanaryOutcome.Unreachable)
+  t.true(w.validator.capacityBans.banned(key, w.clock.now()), 'the long ban of a false claim of capacity')
+  // the validator read the chain for it, once its window was over: the only deal naming the key in that window is
+  // the canary's own (from the canary key), which took the canary's slot, not this one
+  const read = w.reads.find(x => x.provider === key)
+  if (read === undefined) { t.fail('the chain was not read'); return }
+  t.true(Math.floor(w.clock.now() / 1000) > read.to, 'read after the window ended')
+  const onChain = await agreedDealsOf({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, key, read)
+  t.deepEqual(onChain.map(d => [d.dealId, d.jobCreator]), [[passed.dealId.toLowerCase(), net.jc2.address.toLowerCase()]])
+  // the next epochs up to banEpochs: none for it, whatever it offers
+  for (const l of [0, 1]) {
+    const id = '0x' + (0xc0 + l).toString(16).padStart(64, '0')
+    w.book.set(id, { id, signature: '0x', offer: { provider: key, slot: l, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 5n, seedCommit: ZeroHash } })
+  }
+  w.realCanaryDeals.delete(key)
+  for (let e = 1; e < defaultDeclineRule.banEpochs; e++) {
+    await w.clock.advance(EPOCH * 1000)
+    await round(w, e)
+    t.false(w.asked.includes(key), `epoch ${e}: still banned`)
+  }
+})
+
+test.serial('a key that withdraws two slots in one round with no deal behind them is judged to decline both', async t => {
   const w = await world()
   t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
   // the Sybil key's machine is full: it withdraws its offers when a canary comes, then answers NO_CAPACITY
-  w.raced.set(SYBILS[1], 2)
+  w.capacity.set(SYBILS[1], 0)
+  w.withdrawFirst.add(SYBILS[1])
   const r = await round(w, 0)
   const verdicts = r.filter(x => x.canary.provider.toLowerCase() === SYBILS[1]).map(x => x.noDeal).sort()
-  t.deepEqual(verdicts, ['declined', 'race'])
-  t.true(w.validator.capacityBans.banned(SYBILS[1], w.clock.now()), 'a second "race" in one round is no race: the long ban')
-  t.is(w.validator.reports(0).filter(s => s.report.provider.toLowerCase() === SYBILS[1]).length, 1, 'the declined one is on the signed record')
+  t.deepEqual(verdicts, ['declined', 'declined'])
+  t.true(w.validator.capacityBans.banned(SYBILS[1], w.clock.now()), 'the long ban')
+  t.is(w.validator.reports(0).filter(s => s.report.provider.toLowerCase() === SYBILS[1]).length, 2, 'both on the signed record')
+  // the honest provider in the same round: its slots were free and it ran its canaries
+  for (const x of r.filter(x => x.canary.provider.toLowerCase() === HONEST)) t.is(x.outcome, CanaryOutcome.Passed)
 })
 
-test('the validator\'s own canary key short of deposit is no verdict on any provider', async t => {
+test.serial('the limit, performed: a key that covers a withdrawal with a deal of its own job creator key passes it off as a race, once a round (the deal costs gas and is on chain); a second in the round is a decline', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  const key = SYBILS[0]
+  w.capacity.set(key, 0)
+  w.withdrawFirst.add(key)
+  w.fakes.set(key, 2)
+  const r = await round(w, 0)
+  const mine = r.filter(x => x.canary.provider.toLowerCase() === key)
+  t.deepEqual(mine.map(x => x.noDeal).sort(), ['declined', 'race'])
+  const race = mine.find(x => x.noDeal === 'race')
+  t.truthy(race?.raceDeal, 'the deal it agreed with itself is what excused it')
+  t.is(race?.report, undefined)
+  t.true(w.validator.capacityBans.banned(key, w.clock.now()), 'one real job takes one slot: the second is no race')
+})
+
+test.serial('a race window the validator cannot read (its RPC down) is no verdict: the canary is neither a race nor a decline, nothing reported, nobody marked', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  w.readFails = true
+  w.capacity.set(SYBILS[1], 0)
+  w.withdrawFirst.add(SYBILS[1])
+  const r = await round(w, 0)
+  const mine = r.filter(x => x.canary.provider.toLowerCase() === SYBILS[1])
+  t.is(mine.length, 2)
+  for (const x of mine) {
+    t.is(x.noDeal, undefined)
+    t.is(x.report, undefined)
+    t.regex(x.detail ?? '', /not judged: connect ECONNREFUSED/)
+  }
+  t.false(w.validator.bans.banned(SYBILS[1], w.clock.now()) || w.validator.capacityBans.banned(SYBILS[1], w.clock.now()))
+  t.is(w.validator.reports(0).filter(s => s.report.provider.toLowerCase() === SYBILS[1]).length, 0)
+})
+
+test.serial('a validator stopped while it waits for a race window\'s end stops at once, its timer released, and leaves the canary unjudged', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  w.capacity.set(SYBILS[1], 0)
+  w.withdrawFirst.add(SYBILS[1])
+  w.validator.start()
+  const pendingAtStart = w.clock.pending
+  const r = w.validator.runRound(0)
+  // the round's canaries are judged in turn; the withdrawn ones wait on the clock for their window's end
+  while (w.clock.pending === pendingAtStart) await new Promise(resolve => setImmediate(resolve))
+  await w.validator.stop()
+  t.is(w.clock.pending, 0, 'no timer left behind')
+  const mine = (await r).filter(x => x.canary.provider.toLowerCase() === SYBILS[1])
+  t.is(mine.length, 2)
+  for (const x of mine) { t.is(x.report, undefined); t.is(x.noDeal, undefined) }
+  t.false(w.validator.capacityBans.banned(SYBILS[1], w.clock.now()))
+})
+
+test.serial('the validator\'s own canary key short of deposit is no verdict on any provider', async t => {
   const w = await world()
   t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
   w.broke = true

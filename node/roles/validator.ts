@@ -9,10 +9,12 @@
 //
 // Outcomes: the known answer → Passed; another answer or exit code → WrongResult; a deal agreed but no result →
 // NoResult (with its deal, so the record is tied to the provider on chain); no deal at all → judged by what the
-// provider's offer says when the canary gives up (canary.ts, judgeNoDeal): the slot still offered free, or a second
-// withdrawn slot in one round → declined, a false claim of capacity (reported as Unreachable, the outcome with no
-// deal; no canaries for the key for `banEpochs` epochs); one slot withdrawn or expired → a race,
-// tolerated twice an epoch (no report), a failure beyond that (reported; no more canaries that epoch).
+// provider's offer says when the canary gives up and by the chain (canary.ts, judgeNoDeal): the slot still offered
+// free, withdrawn or expired with no deal naming the provider agreed around the canary (raceWindow, raceDeal: read
+// from DealAgreed once the window is over), or a second withdrawn slot in one round → declined, a false claim of
+// capacity (reported as Unreachable, the outcome with no deal; no canaries for the key for `banEpochs` epochs); one
+// slot withdrawn or expired that a real deal took → a race, tolerated twice an epoch (no report), a failure beyond
+// that (reported; no more canaries that epoch).
 import { randomInt } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -24,8 +26,8 @@ import { BanList, type StandingSource } from '../../core/policy/ban.ts'
 import type { LiveOffer } from '../../protocols/matcher.ts'
 import {
   planRound, roundTimes, checkCanaryResult, canaryJobRequest, defaultRoundOptions, resourceUnits, signCanaryReport, CanaryOutcome,
-  epochAt, epochStart, epochEnd, outcomeName, judgeNoDeal, defaultDeclineRule,
-  type DeclineRule, type NoDealVerdict, type CanaryRoundOptions, type CanaryTarget, type PlannedCanary, type RandomSource, type SignedCanaryReport, type RewardsDomain, type EpochSchedule, type CanaryOutcomeValue
+  epochAt, epochStart, epochEnd, outcomeName, judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal,
+  type DeclineRule, type AgreedDeal, type RaceWindow, type NoDealVerdict, type CanaryRoundOptions, type CanaryTarget, type PlannedCanary, type RandomSource, type SignedCanaryReport, type RewardsDomain, type EpochSchedule, type CanaryOutcomeValue
 } from '../../protocols/incentives/index.ts'
 import type { JobRequest, JobOutcome } from './job-creator.ts'
 
@@ -61,6 +63,12 @@ export interface ValidatorOptions {
   reputation?: StandingSource
   /** how canaries that made no deal are judged (default defaultDeclineRule: 2 races an epoch, a 4-epoch ban) */
   decline?: DeclineRule
+  /**
+   * The deals agreed on chain naming `provider` with block timestamps in the window (the Market's DealAgreed:
+   * node/incentives/chain-facts.ts, agreedDealsOf): what took a withdrawn slot, if anything did. Asked once chain
+   * time has passed the window's end.
+   */
+  agreedDeals: (provider: string, window: RaceWindow) => Promise<AgreedDeal[]>
 }
 
 export interface CanaryResult {
@@ -69,10 +77,13 @@ export interface CanaryResult {
   jobOffer?: JobOutcome['jobOffer']
   outcome: CanaryOutcomeValue
   dealId: string
-  /** absent for a tolerated race (nothing to report: the canary never reached a free slot) */
+  /** absent for a tolerated race (nothing to report: the canary never reached a free slot), and for a canary left
+   * unjudged (the chain could not be read for its race window, or the validator stopped first) */
   report?: SignedCanaryReport
   /** a canary that made no deal: how it was judged (judgeNoDeal) */
   noDeal?: NoDealVerdict
+  /** a tolerated race: the deal (on chain) that took the slot */
+  raceDeal?: string
   detail?: string
 }
 
@@ -107,6 +118,10 @@ export class Validator {
   readonly capacityBans: BanList
   /** tolerated races per epoch, per provider */
   readonly #races = new Map<number, Map<string, number>>()
+  /** deals that excused a race, per epoch: one real job takes one slot */
+  readonly #raceDeals = new Map<number, Set<string>>()
+  /** aborts the waits for a race window's end at stop */
+  #abort = new AbortController()
 
   constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, opts: ValidatorOptions) {
     this.#c = { ...components, logger: components.logger.child({ component: 'validator' }) }
@@ -121,11 +136,13 @@ export class Validator {
   start (): void {
     if (this.#running) return
     this.#running = true
+    this.#abort = new AbortController()
     this.#planEpoch(epochAt(this.#o.schedule, this.#o.chainNow()))
   }
 
   async stop (): Promise<void> {
     this.#running = false
+    this.#abort.abort()
     for (const t of this.#timers) t.cancel()
     this.#timers.clear()
     await Promise.allSettled([...this.#inFlight])
@@ -140,6 +157,8 @@ export class Validator {
   async runRound (epoch: number): Promise<CanaryResult[]> {
     const nowMs = this.#c.clock.now()
     const now = BigInt(Math.floor(nowMs / 1000))
+    // the moment the offers were read: a race's deal is looked for from shortly before it (raceWindow)
+    const roundAt = this.#o.chainNow()
     const live = this.#o.offers().filter(l => l.offer.expiry > now && !this.bans.banned(l.offer.provider, nowMs) && !this.capacityBans.banned(l.offer.provider, nowMs))
     const targets: CanaryTarget[] = live.map(l => ({
       provider: l.offer.provider, offerId: l.id, cpu: l.offer.spec.cpu, ramMb: l.offer.spec.ramMb, units: resourceUnits(l.offer.spec)
@@ -152,7 +171,7 @@ export class Validator {
     this.#c.logger.info({ epoch, slots: targets.length, canaries: planned.length }, 'canary round')
     if (planned.length === 0) return []
     const runner = await this.#o.runnerFor(epoch)
-    return await Promise.all(planned.map(async c => await this.#runOne(epoch, runner, c, slotOf.get(c.offerId) as number, roundRaces)))
+    return await Promise.all(planned.map(async c => await this.#runOne(epoch, runner, c, slotOf.get(c.offerId) as number, roundAt, roundRaces)))
   }
 
   /** Records an ended epoch's reports on chain (the contract takes them after the epoch's end, inside its report window). */
@@ -162,6 +181,7 @@ export class Validator {
     await this.#o.record(reports)
     this.#reports.delete(epoch)
     for (const e of this.#races.keys()) if (e <= epoch) this.#races.delete(e)
+    for (const e of this.#raceDeals.keys()) if (e <= epoch) this.#raceDeals.delete(e)
     this.#c.metrics.canaryReportsRecorded.inc(reports.length)
     this.#c.logger.info({ epoch, reports: reports.length }, 'canary reports recorded')
     return reports.length
@@ -174,7 +194,19 @@ export class Validator {
     return this.#o.offers().some(l => l.offer.provider.toLowerCase() === p && l.offer.slot === slot && l.offer.expiry > now)
   }
 
-  async #runOne (epoch: number, runner: CanaryRunner, c: PlannedCanary, slot: number, roundRaces: Map<string, number>): Promise<CanaryResult> {
+  /**
+   * The deals naming the provider agreed in a withdrawn slot's race window (the chain's DealAgreed), read once chain
+   * time has passed the window's end. Only asked while a race is still possible this round.
+   */
+  async #dealsAround (provider: string, roundAt: number): Promise<{ window: RaceWindow, deals: AgreedDeal[] }> {
+    const window = raceWindow(roundAt, this.#o.chainNow(), this.#decline)
+    for (let left = window.to - this.#o.chainNow(); left >= 0; left = window.to - this.#o.chainNow()) {
+      await this.#c.clock.sleep((left + 1) * 1000, this.#abort.signal)
+    }
+    return { window, deals: await this.#o.agreedDeals(provider, window) }
+  }
+
+  async #runOne (epoch: number, runner: CanaryRunner, c: PlannedCanary, slot: number, roundAt: number, roundRaces: Map<string, number>): Promise<CanaryResult> {
     const req = canaryJobRequest(c)
     let outcome: CanaryOutcomeValue
     let dealId = ZeroHash
@@ -200,17 +232,39 @@ export class Validator {
         if ((err as Error).name === 'InsufficientDepositError') throw err
         outcome = CanaryOutcome.Unreachable
         detail = (err as Error).message
+        const p = c.provider.toLowerCase()
+        const slotStillFree = this.#slotStillFree(c.provider, slot)
+        // a withdrawn slot is a race only if a real deal took it: the chain is read once the window is over (no
+        // read when the round's allowance is spent already: the verdict is a decline whatever it shows)
+        const asked = !slotStillFree && (roundRaces.get(p) ?? 0) < this.#decline.racesPerRound
+        let around: { window: RaceWindow, deals: AgreedDeal[] } | undefined
+        if (asked) {
+          try {
+            around = await this.#dealsAround(c.provider, roundAt)
+          } catch (err) {
+            // no verdict without the chain: neither a race nor a decline — nothing reported, nobody marked
+            if (this.#abort.signal.aborted) this.#c.logger.info({ epoch, provider: c.provider, module: c.module }, 'validator stopped before the race window ended: canary not judged')
+            else reportError(this.#c, 'validator', err, 'reading the deals of a race window failed: canary not judged', { epoch, provider: c.provider, module: c.module })
+            return { canary: c, outcome, dealId, detail: `not judged: ${(err as Error).message}` }
+          }
+        }
+        // from here to the counts' update nothing awaits: canaries of one provider are judged in turn, and a deal
+        // that excused one (this round or a close one) excuses no other
         let races = this.#races.get(epoch)
         if (races === undefined) { races = new Map(); this.#races.set(epoch, races) }
-        const p = c.provider.toLowerCase()
-        noDeal = judgeNoDeal(this.#slotStillFree(c.provider, slot), { round: roundRaces.get(p) ?? 0, epoch: races.get(p) ?? 0 }, this.#decline)
-        if (noDeal === 'race') {
+        const took = around === undefined ? undefined : raceDeal(around.deals, c.provider, around.window, { canaryKeys: new Set([runner.address.toLowerCase()]), used: this.#raceDeals.get(epoch) ?? new Set() })
+        noDeal = judgeNoDeal({ slotStillFree, dealTookSlot: took !== undefined }, { round: roundRaces.get(p) ?? 0, epoch: races.get(p) ?? 0 }, this.#decline)
+        if (noDeal === 'race' && took !== undefined) {
           roundRaces.set(p, (roundRaces.get(p) ?? 0) + 1)
           races.set(p, (races.get(p) ?? 0) + 1)
+          let used = this.#raceDeals.get(epoch)
+          if (used === undefined) { used = new Set(); this.#raceDeals.set(epoch, used) }
+          used.add(took.dealId.toLowerCase())
           this.#c.metrics.canaries.inc({ outcome: 'Race' })
-          this.#c.logger.info({ epoch, provider: c.provider, module: c.module, races: races.get(p), detail }, 'canary race tolerated: the slot was taken before the canary reached it')
-          return { canary: c, outcome, dealId, noDeal, detail }
+          this.#c.logger.info({ epoch, provider: c.provider, module: c.module, races: races.get(p), takenBy: took.dealId, detail }, 'canary race tolerated: a real deal took the slot before the canary reached it')
+          return { canary: c, outcome, dealId, noDeal, raceDeal: took.dealId, detail }
         }
+        if (asked && took === undefined) detail = `${detail}; the slot was withdrawn and no deal naming the provider was agreed around the canary`
       }
     }
     const report = await signCanaryReport(this.#o.domain, {

@@ -5,7 +5,7 @@ import test from 'ava'
 import { Wallet } from 'ethers'
 import { Rng } from '../../simulations/rng.ts'
 import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
-import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, judgeNoDeal, defaultDeclineRule, type CanaryTarget } from './canary.ts'
+import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, type CanaryTarget } from './canary.ts'
 import { resourceUnits } from './units.ts'
 import { loadModule, declaredInputs, readModuleTemplate, resolveModule, machineRequirement } from '../../node/modules/index.ts'
 import { encodeEnvelope, decodeEnvelope } from '../codec.ts'
@@ -121,16 +121,46 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
   t.deepEqual([...seen].sort(), ['cowsay:v0.0.1', 'primes:v0.1.0', 'wordcount:v0.1.0'])
 })
 
-test('a canary with no deal: declined while the slot is still offered free; a race, tolerated once a round and twice an epoch, when it was withdrawn', t => {
-  t.deepEqual(defaultDeclineRule, { racesPerRound: 1, raceAllowance: 2, banEpochs: 4 })
-  // the offer still says the slot is free: a false claim of capacity, however few races came before
-  t.is(judgeNoDeal(true, { round: 0, epoch: 0 }), 'declined')
-  // the slot was taken (withdrawn, replaced, expired) before the canary reached it: an honest provider's race
-  t.is(judgeNoDeal(false, { round: 0, epoch: 0 }), 'race')
-  t.is(judgeNoDeal(false, { round: 0, epoch: 1 }), 'race')
+test('a canary with no deal: declined while the slot is still offered free, or withdrawn with no deal behind it; a race, tolerated once a round and twice an epoch, when a real deal took it', t => {
+  t.deepEqual(defaultDeclineRule, { racesPerRound: 1, raceAllowance: 2, banEpochs: 4, raceLeadSec: 60, raceAgreeSec: 30 })
+  const free = { slotStillFree: true, dealTookSlot: false }
+  const taken = { slotStillFree: false, dealTookSlot: true }
+  const emptied = { slotStillFree: false, dealTookSlot: false }
+  // the offer still says the slot is free: a false claim of capacity, however few races came before (and whatever
+  // deals the key has: its slot was not taken)
+  t.is(judgeNoDeal(free, { round: 0, epoch: 0 }), 'declined')
+  t.is(judgeNoDeal({ slotStillFree: true, dealTookSlot: true }, { round: 0, epoch: 0 }), 'declined')
+  // the slot was taken (withdrawn, replaced, expired) before the canary reached it, and a deal on chain shows the
+  // real job that took it: an honest provider's race
+  t.is(judgeNoDeal(taken, { round: 0, epoch: 0 }), 'race')
+  t.is(judgeNoDeal(taken, { round: 0, epoch: 1 }), 'race')
+  // withdrawn with no deal behind it: nothing took the slot — a decline dressed as a race (the withdraw-first Sybil)
+  t.is(judgeNoDeal(emptied, { round: 0, epoch: 0 }), 'declined')
   // two in one round is not one real job arriving in the moment: a key cannot dodge the canaries its machine cannot
   // run by withdrawing its offers first
-  t.is(judgeNoDeal(false, { round: 1, epoch: 1 }), 'declined')
-  t.is(judgeNoDeal(false, { round: 0, epoch: 2 }), 'race-failed', 'an epoch\'s third race: a failure, not the long ban')
-  t.is(judgeNoDeal(false, { round: 0, epoch: 0 }, { racesPerRound: 0, raceAllowance: 5, banEpochs: 1 }), 'declined')
+  t.is(judgeNoDeal(taken, { round: 1, epoch: 1 }), 'declined')
+  t.is(judgeNoDeal(taken, { round: 0, epoch: 2 }), 'race-failed', 'an epoch\'s third race: a failure, not the long ban')
+  t.is(judgeNoDeal(taken, { round: 0, epoch: 0 }, { ...defaultDeclineRule, racesPerRound: 0, raceAllowance: 5, banEpochs: 1 }), 'declined')
+})
+
+test('the deal behind a race: agreed naming the provider inside the window around the canary, not by a canary key, each deal excusing one canary', t => {
+  // a round at 10,000 s whose canary gave up at 10,125 s: from 60 s before the round to 30 s after the give-up
+  const w = raceWindow(10_000, 10_125)
+  t.deepEqual(w, { from: 9_940, to: 10_155 })
+  t.deepEqual(raceWindow(10_000, 9_990), { from: 9_940, to: 10_030 }, 'a give-up read before the round (clock skew) ends the window no earlier than the round')
+  const P = '0x' + 'ab'.repeat(20)
+  const deal = (id: number, at: number, over: { provider?: string, jobCreator?: string } = {}): { dealId: string, provider: string, jobCreator: string, agreedAt: number } =>
+    ({ dealId: '0x' + id.toString(16).padStart(64, '0'), provider: over.provider ?? P, jobCreator: over.jobCreator ?? '0x' + 'cd'.repeat(20), agreedAt: at })
+  const none = { canaryKeys: new Set<string>(), used: new Set<string>() }
+  t.is(raceDeal([], P, w, none), undefined)
+  // outside the window on either side, or another provider's: not what took this slot
+  t.is(raceDeal([deal(1, 9_939), deal(2, 10_156), deal(3, 10_050, { provider: '0x' + 'ef'.repeat(20) })], P, w, none), undefined)
+  // the edges count; the earliest wins, ties to the lower id; addresses in any case
+  t.is(raceDeal([deal(5, 10_155), deal(4, 9_940)], P, w, none)?.dealId, deal(4, 0).dealId)
+  t.is(raceDeal([deal(7, 10_000), deal(6, 10_000)], P.toUpperCase().replace('0X', '0x'), w, none)?.dealId, deal(6, 0).dealId)
+  // a canary of the same round that made a deal took its own slot, not this one
+  const canaryKey = '0x' + '99'.repeat(20)
+  t.is(raceDeal([deal(8, 10_010, { jobCreator: canaryKey })], P, w, { canaryKeys: new Set([canaryKey]), used: new Set() }), undefined)
+  // one real job takes one slot: a deal that excused a canary excuses no other
+  t.is(raceDeal([deal(9, 10_010)], P, w, { canaryKeys: new Set(), used: new Set([deal(9, 0).dealId]) }), undefined)
 })

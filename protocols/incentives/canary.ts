@@ -159,19 +159,24 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
 /**
  * A canary that made no deal (the validator's job creator gave up on it: the provider declined NO_CAPACITY, did not
  * answer, or its slot stayed busy). What it means depends on what the provider's signed offer said when the canary
- * gave up:
+ * gave up, and on what the chain shows around it:
  *
  * - the slot still shows a live, free offer (any nonce): the provider advertised capacity and then would not take a
  *   job on it — a Sybil identity declining the canaries its machine cannot run, an overclaimer, or a provider that
  *   does not answer. `declined`: a failed canary, in the report the validator signs (outcome Unreachable: there is
  *   no deal), cancelling passes like any failure; the validator sends the key no canaries for `banEpochs` epochs.
- * - the slot was withdrawn (shown busy) or expired: a race — a real job took the slot between the offer
- *   the validator planned on and its proposal, which an honest provider meets now and then: one real job arriving
- *   in that moment, so at most `racesPerRound` of one provider's canaries in a round; more in one round is
- *   `declined` too (a key cannot dodge every canary its machine cannot run by withdrawing its offers first). Up to
- *   `raceAllowance` in an epoch are tolerated (`race`: no report, no mark); any more is `race-failed`: a failed
- *   canary and no more canaries that epoch, but not the long ban — an honest provider's unlucky epoch costs it
- *   that epoch's remaining canaries at most.
+ * - the slot was withdrawn (shown busy) or expired, and no deal naming the provider was agreed on chain around the
+ *   canary (`raceWindow`, `raceDeal`): nothing took the slot. A genuine race means a real job did, and a real job
+ *   is a deal agreed on chain within the agree window; a withdrawal with none behind it is a decline dressed as a
+ *   race. `declined`, as above (a key that withdraws each slot it cannot run before declining no longer gets each
+ *   key's race allowance for free).
+ * - the slot was withdrawn or expired and a deal naming the provider, from a job creator other than the canary's,
+ *   was agreed in the window: a race — a real job took the slot between the offer the validator planned on and its
+ *   proposal, which an honest provider meets now and then: one real job arriving in that moment, so at most
+ *   `racesPerRound` of one provider's canaries in a round, each excused by a deal of its own; more in one round is
+ *   `declined` too. Up to `raceAllowance` in an epoch are tolerated (`race`: no report, no mark); any more is
+ *   `race-failed`: a failed canary and no more canaries that epoch, but not the long ban — an honest provider's
+ *   unlucky epoch costs it that epoch's remaining canaries at most.
  *
  * Why the long ban: a declined canary costs no collateral (there is no deal), and the canaries the machine does run
  * are paid like any job, so a machine split into many keys, each offering the whole machine, is paid for more
@@ -189,16 +194,69 @@ export interface DeclineRule {
   raceAllowance: number
   /** epochs a key judged `declined` is sent no canaries */
   banEpochs: number
+  /**
+   * Seconds before the round's start (the moment the validator read the offers it planned on) a deal that took the
+   * slot may have been agreed: the provider withdraws a slot's offer when a job books it (at the countersignature,
+   * before the agree), and the withdrawal reaches the validator's book by gossip within seconds; 60 s covers a
+   * slow mesh. Default 60.
+   */
+  raceLeadSec: number
+  /**
+   * Seconds after the canary gave up (the job creator's queue wait, 120 s, ran out while the slot showed busy) a
+   * deal that took the slot may still be agreed: the real job was countersigned before the canary gave up, and its
+   * agree is mined within the agree window (15 s, core/lifecycle's `agreeWindowMs`) plus a few blocks. Default 30.
+   */
+  raceAgreeSec: number
 }
 
-export const defaultDeclineRule: DeclineRule = { racesPerRound: 1, raceAllowance: 2, banEpochs: 4 }
+export const defaultDeclineRule: DeclineRule = { racesPerRound: 1, raceAllowance: 2, banEpochs: 4, raceLeadSec: 60, raceAgreeSec: 30 }
+
+/** A deal agreed on chain (the Market's DealAgreed) and its block's timestamp (seconds). */
+export interface AgreedDeal { dealId: string, provider: string, jobCreator: string, agreedAt: number }
+
+/** Chain seconds [from, to] in which a real job that took a canary's slot has its deal agreed. */
+export interface RaceWindow { from: number, to: number }
+
+/**
+ * The window for a canary of a round that started at `roundAt` and gave up at `gaveUpAt` (chain seconds): from
+ * `raceLeadSec` before the round to `raceAgreeSec` after the give-up. The validator reads the chain once it has
+ * passed `to`.
+ */
+export function raceWindow (roundAt: number, gaveUpAt: number, rule: DeclineRule = defaultDeclineRule): RaceWindow {
+  return { from: roundAt - rule.raceLeadSec, to: Math.max(roundAt, gaveUpAt) + rule.raceAgreeSec }
+}
+
+/**
+ * The deal that took the slot: the earliest deal agreed in the window naming `provider`, from a job creator that is
+ * not one of `canaryKeys` (a canary of the same round that did make a deal took a slot, not this one) and not
+ * already in `used` (one real job takes one slot: it excuses one canary). The caller adds the deal it was given to
+ * `used`. Deterministic: ties go to the lower deal id.
+ */
+export function raceDeal (deals: Iterable<AgreedDeal>, provider: string, window: RaceWindow, skip: { canaryKeys: ReadonlySet<string>, used: ReadonlySet<string> }): AgreedDeal | undefined {
+  const p = provider.toLowerCase()
+  let best: AgreedDeal | undefined
+  for (const d of deals) {
+    if (d.provider.toLowerCase() !== p || d.agreedAt < window.from || d.agreedAt > window.to) continue
+    if (skip.canaryKeys.has(d.jobCreator.toLowerCase()) || skip.used.has(d.dealId.toLowerCase())) continue
+    if (best === undefined || d.agreedAt < best.agreedAt || (d.agreedAt === best.agreedAt && d.dealId.toLowerCase() < best.dealId.toLowerCase())) best = d
+  }
+  return best
+}
+
+/** What the validator saw of a canary that made no deal. */
+export interface NoDealFacts {
+  /** the provider's slot still shows a live offer (any nonce), not withdrawn as busy */
+  slotStillFree: boolean
+  /** a deal naming the provider was agreed in the canary's race window (raceDeal found one) */
+  dealTookSlot: boolean
+}
 
 /**
  * The verdict on a canary that made no deal. `races`: the provider's races tolerated so far in this round and in
  * this epoch (the caller counts each `race` verdict in both).
  */
-export function judgeNoDeal (slotStillFree: boolean, races: { round: number, epoch: number }, rule: DeclineRule = defaultDeclineRule): NoDealVerdict {
-  if (slotStillFree || races.round >= rule.racesPerRound) return 'declined'
+export function judgeNoDeal (seen: NoDealFacts, races: { round: number, epoch: number }, rule: DeclineRule = defaultDeclineRule): NoDealVerdict {
+  if (seen.slotStillFree || !seen.dealTookSlot || races.round >= rule.racesPerRound) return 'declined'
   return races.epoch < rule.raceAllowance ? 'race' : 'race-failed'
 }
 
