@@ -1,7 +1,9 @@
 // A local anvil chain for tests and `lilypad devnet`: spawns the binary shipped by @foundry-rs/anvil-linux-amd64
 // and resolves once it listens. The caller must call stop() (tests: t.teardown).
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { HDNodeWallet, Mnemonic } from 'ethers'
 import { DEV_MNEMONIC, WELL_KNOWN_DEV_KEYS } from './dev-keys.ts'
@@ -23,6 +25,11 @@ export interface AnvilOptions {
   /** Seconds between blocks; absent = mine each transaction at once. */
   blockTime?: number
   startTimeoutMs?: number
+  /**
+   * Past states anvil keeps on disk beyond those in memory (default 256): what `eth_call` at an old block needs.
+   * Unbounded, a devnet's anvil wrote ~1.4 GB an hour under the soak's load.
+   */
+  maxPersistedStates?: number
 }
 
 export interface Anvil {
@@ -33,6 +40,8 @@ export interface Anvil {
   keys: string[]
   /** the anvil process (the soak benchmark pauses it with SIGSTOP to play an RPC outage, and reads its memory) */
   pid: number
+  /** where anvil keeps the past states it moves out of memory: its own directory, removed once it exits */
+  stateDir: string
   stop: () => Promise<void>
 }
 
@@ -69,7 +78,13 @@ async function launch (opts: AnvilOptions): Promise<Anvil> {
   const args = ['--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--chain-id', String(chainId),
     '--accounts', String(accounts), '--mnemonic', DEV_MNEMONIC]
   if (opts.blockTime !== undefined) args.push('--block-time', String(opts.blockTime))
+  // anvil's past states go to a directory of this instance's own, removed when it stops: anvil's default
+  // (~/.foundry/anvil/tmp) outlives every anvil that is killed, and 126 of them once filled this machine's disk
+  const cache = mkdtempSync(join(tmpdir(), 'lilypad-anvil-'))
+  args.push('--cache-path', cache, '--max-persisted-states', String(opts.maxPersistedStates ?? 256))
+  const removeCache = (): void => { rmSync(cache, { recursive: true, force: true }) }
   const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.once('exit', removeCache)
   const port = await new Promise<number>((resolve, reject) => {
     let out = ''
     const timer = setTimeout(() => fail(new AnvilStartError(`anvil did not start within ${opts.startTimeoutMs ?? 15000} ms`)), opts.startTimeoutMs ?? 15000)
@@ -91,7 +106,7 @@ async function launch (opts: AnvilOptions): Promise<Anvil> {
   })
   child.stderr?.resume()
   const keys = Array.from({ length: accounts }, (_, i) => devKey(i))
-  return { rpcUrl: `http://127.0.0.1:${port}`, port, chainId, keys, pid: child.pid ?? 0, stop: async () => { if (child.signalCode === null) child.kill('SIGCONT'); await stop(child) } }
+  return { rpcUrl: `http://127.0.0.1:${port}`, port, chainId, keys, pid: child.pid ?? 0, stateDir: cache, stop: async () => { if (child.signalCode === null) child.kill('SIGCONT'); await stop(child) } }
 }
 
 async function stop (child: ChildProcess): Promise<void> {
