@@ -1,6 +1,6 @@
 // The Market's state machine and pricing as pure data and functions (see market.ts), plus a whole-market model.
 export {
-  DealState, COMMITTEE, stateName, isFinal, cidHash, mediatorIndexOf, disputeSeed, auditDrawHits, auditDrawOf, AUDIT_CLEARED, ACCEPTED, HASHED_BLOCKS, heldBy, deadlineOf, payoutsOf,
+  DealState, COMMITTEE, stateName, isFinal, cidHash, mediatorIndexOf, disputeSeed, auditDrawHits, auditDrawOf, auditDrawDue, AUDIT_CLEARED, ACCEPTED, HASHED_BLOCKS, heldBy, deadlineOf, payoutsOf,
   agree, submitResult, submitAcceptedResult, accept, settle, drawAudit, challenge, mediate, timeoutResult, timeoutMediation,
   checkBounds, boundsToJson, boundsFromJson
 } from './market.ts'

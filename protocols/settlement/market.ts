@@ -174,6 +174,16 @@ export function auditDrawOf (terms: Pick<DealTerms, 'auditPpm'>, record: DealRec
   return auditDrawHits(dealId, record.resultHash ?? '0x', blockHashOf(number - age), terms.auditPpm) ? 'hit' : 'miss'
 }
 
+/**
+ * Whether a record awaits its audit draw (one rule for the nodes, the simulator and the Market): a submission to a
+ * deal with audits that no one has drawn yet. Anyone may draw it from the block after the submission's; a provider
+ * whose draw missed has it drawn before BLOCKHASH's 256 blocks pass, after which an undrawn submission is audited.
+ */
+export function auditDrawDue (terms: Pick<DealTerms, 'auditPpm'>, record: { state: DealStateValue | DealStateName, mediatorIndex: number }): boolean {
+  const submitted = record.state === DealState.ResultSubmitted || record.state === 'ResultSubmitted'
+  return submitted && terms.auditPpm !== 0 && (record.mediatorIndex & AUDIT_CLEARED) === 0
+}
+
 /** What the audit draw needs beside the record: the block a transaction lands in and the hashes before it. */
 export interface DrawContext { dealId: string, now: number, prevrandao: bigint, committeeSize?: number, blockNumber?: number, blockHashOf?: (n: number) => string }
 
