@@ -211,6 +211,7 @@ test.serial('a mediator that never answers: after the window the keeper closes t
   const [jc0, rp0, m20] = await Promise.all([net.jc, net.rp, net.m2].map(async c => await c.depositOf()))
   const { deal, id } = await dealFor(job, { auditPpm: 1_000_000, mediators: [net.m2.address] })
   await provide(job, deal)
+  await net.rp.drawAudit(deal)
   t.is((await net.rp.dealRecord(id)).state, 'Challenged')
   const closing = closeUnmediated(net.rp, deal, { pollMs: 100 })
   await increaseTime(net.provider, deal.mediateTimeout + 1)
