@@ -1,5 +1,5 @@
 // The provider's deal lifecycle, every phase and deadline, with an injected clock (no sleeping, no I/O).
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { ManualClock } from '../clock.ts'
 import { countersignedDeal, stepProvider, holdsSlot, providerFailure, type ProviderDeal, type ProviderEvent, type ProviderAction } from './provider.ts'
 import { NO_DEAL, type DealFacts } from './facts.ts'
@@ -24,6 +24,15 @@ function driver (clock: ManualClock, rec: ProviderDeal) {
       return s
     }
   }
+}
+
+/** The chain closes the deal in `state`: the record's phase ends `closed` with that outcome. */
+function closesAs (t: ExecutionContext, d: ReturnType<typeof driver>, clock: ManualClock, state: 'Settled' | 'TimedOutMediation'): ReturnType<typeof stepProvider> {
+  d.setFacts({ state, since: sec(clock.now()) })
+  const s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'closed')
+  t.is(s.record.outcome, state)
+  return s
 }
 
 test('happy path: agree and an optimistic run at once; the result to the job creator, whose acceptance goes on chain with it', async t => {
@@ -123,10 +132,7 @@ test('a deal with audits: the acceptance goes on chain with the result, and our 
   s = d.step({ type: 'audit-drawn' })
   t.deepEqual(s.actions, [], 'not sent twice')
   // the draw missed: the acceptance settles the deal in the same transaction
-  d.setFacts({ state: 'Settled', since: sec(clock.now()) })
-  s = d.step({ type: 'chain' })
-  t.is(s.record.phase, 'closed')
-  t.is(s.record.outcome, 'Settled')
+  closesAs(t, d, clock, 'Settled')
 })
 
 test('a deal with audits whose draw hit: the audit is a dispute like a challenge; a draw already made is not made again', async t => {
@@ -351,10 +357,7 @@ test('challenged: the case is handed to the drawn mediator; an unanswered mediat
   await clock.advance(s.wakeAt! - clock.now())
   s = d.step({ type: 'tick' })
   t.deepEqual(kinds(s.actions), ['timeout-mediation'])
-  d.setFacts({ state: 'TimedOutMediation', since: sec(clock.now()) })
-  s = d.step({ type: 'chain' })
-  t.is(s.record.phase, 'closed')
-  t.is(s.record.outcome, 'TimedOutMediation')
+  closesAs(t, d, clock, 'TimedOutMediation')
 })
 
 test('challenged by a committee: the case goes to every member; a vote no member finalizes is closed with finalizeCommittee after the reveal window', async t => {
