@@ -23,6 +23,8 @@ import type { Mediator, DisputeRecord } from '../node/roles/mediator.ts'
 import { disputeFinished } from './support/disputes.ts'
 import type { JobCreator } from '../node/roles/job-creator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
+import type { MarketChainEvent } from '../node/chain/follower.ts'
+import type { MarketEvent } from '../contracts/generated/index.ts'
 import { Vote, type CommitteeRules } from '../protocols/settlement/committee.ts'
 
 const RULES: CommitteeRules = { size: 3, commitWindow: 120, revealWindow: 120, unbondDelay: 61 * 86_400, minBond: LP(10), slash: LP(2) }
@@ -56,6 +58,20 @@ async function provider (key: string, name: string, fault?: 'wrong-result'): Pro
   return n
 }
 
+/**
+ * The first Market event matching `filter` from block `from` on, as the job creator node's running follower sees it:
+ * subscribed first, then looked up in the chain's history, so an event delivered in between is not missed.
+ */
+async function firstEvent (filter: { event: string, args: Record<string, string | boolean> }, from: number): Promise<MarketChainEvent> {
+  const follower = jcNode.chain.follower
+  let off = (): void => {}
+  const live = new Promise<MarketChainEvent>(resolve => { off = follower.subscribe({ contract: 'Market', ...filter }, e => { if (e.contract === 'Market') resolve(e) }) })
+  try {
+    const past = (await follower.find(filter.event as MarketEvent['name'], {}, from)).find(e => Object.entries(filter.args).every(([k, v]) => String((e.args as Record<string, unknown>)[k]).toLowerCase() === String(v).toLowerCase()))
+    return past ?? await live
+  } finally { off() }
+}
+
 test.before(async () => {
   await ensureBuiltinImages(new Docker(), { only: ['cowsay:v0.0.1'] })
   net = await startDevnet({ committee: RULES })
@@ -74,9 +90,9 @@ test.before(async () => {
     mediators.push(await node(key, `m${i + 1}`, ['mediator'], { mediator: { pullAfterMs: 1000, pullIntervalMs: 1000, ...(i === 2 ? { fault: 'inverted-vote' as const } : {}) } }))
   }
   jcNode = await node(net.anvil.keys[1], 'jc', [])
-  // the tests move the chain's clock ahead of the wall clock (four minutes by the last test), and a deal's expiry
-  // is set from the wall clock: the longest validity a provider countersigns keeps the last test's deal alive
-  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000, terms: { dealTtl: 290 } } })
+  // the tests move the chain's clock ahead of the wall clock (four minutes by the last test): deals' expiries count
+  // block time (the nodes' chain followers' clocks), so the default deal validity serves
+  jc = await jcNode.createJobCreator({ network, dataDir: join(tmp, 'jc'), jobCreator: { fetchTimeoutMs: 20_000 } })
   for (const m of mediators) await connect(jcNode, m)
 })
 
@@ -108,16 +124,9 @@ test.serial('a provider node that withholds its seed: the job creator node revea
   const from = await net.provider.getBlockNumber()
   const run = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, withheld seed' }, target: net.jc2.address, auditProbability: 1 })
   // the audited deal's seed phase: the job creator's node reveals on its own; the provider's never does
-  let id: string | undefined
-  while (id === undefined) {
-    id = (await net.admin.follower.find('DealChallenged', { jobCreator: net.jc.address }, from + 1))[0]?.args.dealId
-    if (id === undefined) await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  for (;;) {
-    const phase = await net.admin.seedPhase(id)
-    if (phase?.jobCreatorRevealed === true) { t.false(phase.providerRevealed); break }
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
+  const id = (await firstEvent({ event: 'DealChallenged', args: { jobCreator: net.jc.address } }, from + 1) as MarketChainEvent & { name: 'DealChallenged' }).args.dealId
+  await firstEvent({ event: 'SeedRevealed', args: { dealId: id, provider: false } }, from + 1)
+  t.false((await net.admin.seedPhase(id))?.providerRevealed, 'the provider has not revealed')
   t.is(await net.admin.committee(id, { mediators: [net.m1.address, net.m2.address, net.m3!.address] }), null, 'nothing drawn')
   // the provider goes away (so the job's retry after the refund finds nobody), and the seed phase ends by its 256
   // blocks (mined without moving the clock: the later tests' deals must not find their expiry already past)
@@ -245,12 +254,14 @@ test.serial('a committee none of whose members is up: nobody votes; once the vot
     const on = (rec: { dealId: string, phase: string }): void => { if (rec.phase === 'challenged' && !earlier.has(rec.dealId)) { jc.driver.off('change', on); resolve(rec.dealId) } }
     jc.driver.on('change', on)
   })
+  const from = await net.provider.getBlockNumber()
   const run = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, nobody' }, target: net.rp2.address, auditProbability: 1 })
   const id = await challenged
   // both parties' nodes reveal their seeds and the committee is drawn (moving the clock before that would end the
   // seed phase, and the party not yet revealed would lose)
   const mediatorsNamed = { mediators: [net.m1.address, net.m2.address, net.m3!.address] }
-  while (await net.admin.committee(id, mediatorsNamed) === null) await new Promise(resolve => setTimeout(resolve, 200))
+  await firstEvent({ event: 'CommitteeDrawn', args: { dealId: id } }, from + 1)
+  t.not(await net.admin.committee(id, mediatorsNamed), null)
   // the lone mediator's window (mediateTimeout 3000 s) is far off; the committee's vote ends after its two windows
   await increaseTime(net.provider, RULES.commitWindow + RULES.revealWindow + 2)
   const out = await run

@@ -235,3 +235,20 @@ test.serial('a resource provider restarted with an accepted deal agrees, runs an
   const view = await watcher.waitFor('ResultSubmitted', 30_000)
   t.regex(view.resultCid ?? '', /^bafy/)
 })
+
+// Last: it leaves the chain's clock two hours ahead of the nodes'.
+test.serial('the chain\'s clock two hours ahead of the nodes\': the deal\'s expiry is set and checked by block time, the job completes', async t => {
+  const { jc, node } = await jobCreatorNode(DEVNET_KEYS.user2, 'jc-ahead')
+  await reader.provider.send('evm_increaseTime', [7200])
+  await reader.provider.send('evm_mine', [])
+  const head = await reader.provider.getBlock('latest')
+  // every node has read the block that moved the clock (a follower only learns the chain's time from blocks)
+  const providers = [devnet.provider, ...extra].filter(n => n.provider !== undefined && n.host.status === 'started')
+  await Promise.all([node, ...providers].map(async n => await n.chain.follower.caughtUp(head!.number)))
+  const outcome = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'ahead' } })
+  t.is(outcome.exitCode, 0)
+  t.is(outcome.retries.length, 0, 'no deal failed on its expiry')
+  const expiry = Number(outcome.deal.expiry)
+  t.true(expiry > head!.timestamp, `the deal's expiry ${expiry} is after the block time ${head!.timestamp}, not the wall clock's ${Math.floor(Date.now() / 1000)}`)
+  t.is((await reader.dealRecord(outcome.dealId)).state, 'Settled')
+})

@@ -57,6 +57,8 @@ export class ReputationBook implements Reputation {
   readonly #outcomes = new Map<string, Counted>()
   readonly #canaryDeals = new Set<string>()
   readonly #reports = new Set<string>()
+  /** one string per address, shared by every remembered outcome naming it (two fewer strings per deal) */
+  readonly #addresses = new Map<string, string>()
   #scores: Map<string, number> | undefined
   #banned: number | undefined
 
@@ -70,7 +72,7 @@ export class ReputationBook implements Reputation {
   addOutcome (o: DealOutcome): boolean {
     const id = o.dealId.toLowerCase()
     if (this.#outcomes.has(id)) return false
-    this.#outcomes.set(id, { provider: o.provider, jobCreator: o.jobCreator, state: o.state, audited: o.audited })
+    this.#outcomes.set(id, this.#counted(o.provider, o.jobCreator, o.state, o.audited))
     this.#trim(this.#outcomes)
     if (!this.#canaryDeals.has(id)) this.#apply(o, 1)
     return true
@@ -180,7 +182,7 @@ export class ReputationBook implements Reputation {
     for (const [id, o] of s.outcomes) {
       const c = o as Partial<Counted>
       if (typeof c.provider !== 'string' || typeof c.jobCreator !== 'string' || !FINAL_STATES.has(c.state as string) || typeof c.audited !== 'boolean') throw new ReputationBookStateError(`outcome ${id} is not a counted deal`)
-      book.#outcomes.set(id, { provider: c.provider, jobCreator: c.jobCreator, state: c.state as FinalState, audited: c.audited })
+      book.#outcomes.set(id, book.#counted(c.provider, c.jobCreator, c.state as FinalState, c.audited))
     }
     for (const id of s.canaryDeals) book.#canaryDeals.add(id)
     for (const id of s.reports) book.#reports.add(id)
@@ -209,6 +211,18 @@ export class ReputationBook implements Reputation {
     }
     this.#scores = undefined
     this.#banned = undefined
+  }
+
+  #counted (provider: string, jobCreator: string, state: FinalState, audited: boolean): Counted {
+    return { provider: this.#address(provider), jobCreator: this.#address(jobCreator), state, audited }
+  }
+
+  #address (a: string): string {
+    const k = a.toLowerCase()
+    const known = this.#addresses.get(k)
+    if (known !== undefined) return known
+    this.#addresses.set(k, k)
+    return k
   }
 
   #trim (c: Set<string> | Map<string, unknown>): void {

@@ -320,3 +320,8 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
     this.emit('reorg', { from, depth })
   }
 }
+
+/** A follower's chain clock in whole seconds, as deals' expiries count it (the negotiator's `chainNow`). */
+export function chainSeconds (chain: { follower: Pick<ChainFollower, 'chainNow'> }): () => bigint {
+  return () => BigInt(Math.floor(chain.follower.chainNow() / 1000))
+}

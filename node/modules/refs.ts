@@ -11,7 +11,7 @@
 //
 // A git ref is resolved to a commit and the tree of that commit is exported to
 // <cacheDir>/<repo key>/<commit>/, so a tag that moves later never changes what a pinned commit renders.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
@@ -126,14 +126,43 @@ export function parseModuleRef (ref: string, opts: { modulesDir?: string, cwd?: 
   return { kind: 'git', url: `https://${name}`, ref: r }
 }
 
+/**
+ * Runs git in its own process group. An abort kills the whole group (git's helpers too: upload-pack, index-pack,
+ * remote-https), and the promise settles only once every process holding git's output has exited, so nothing writes
+ * into the target directory after the caller removes it.
+ */
 async function git (args: string[], opts: { cwd?: string, signal?: AbortSignal } = {}): Promise<string> {
   return await new Promise((resolvePromise, reject) => {
-    execFile('git', args, { cwd: opts.cwd, signal: opts.signal, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err !== null) reject(Object.assign(new Error(`git ${args[0]}: ${stderr.trim() || err.message}`), { cause: err }))
-      else resolvePromise(stdout)
+    if (opts.signal?.aborted === true) { reject(new Error(`git ${args[0]}: aborted before it started`)); return }
+    const child = spawn('git', args, { cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    let outBytes = 0
+    let why: string | undefined
+    const killGroup = (reason: string): void => {
+      why ??= reason
+      try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL') } catch { /* the group has exited already */ }
+    }
+    const onAbort = (): void => { killGroup('aborted') }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    child.stdout.on('data', (b: Buffer) => {
+      outBytes += b.length
+      if (outBytes > GIT_MAX_OUTPUT) killGroup(`printed more than ${GIT_MAX_OUTPUT} bytes`)
+      else out.push(b)
+    })
+    child.stderr.on('data', (b: Buffer) => { if (err.length < 64) err.push(b) })
+    child.on('error', e => { why ??= e.message })
+    child.on('close', (code, sig) => {
+      opts.signal?.removeEventListener('abort', onAbort)
+      const stderr = Buffer.concat(err).toString('utf8').trim()
+      if (why === undefined && code === 0) resolvePromise(Buffer.concat(out).toString('utf8'))
+      else reject(new Error(`git ${args[0]}: ${stderr !== '' ? stderr : why ?? `exited with ${code ?? sig}`}`))
     })
   })
 }
+
+/** git's printed output kept at most (rev-parse prints one line; a clone or fetch with --quiet nothing) */
+const GIT_MAX_OUTPUT = 64 * 1024 * 1024
 
 function repoKey (url: string): string {
   const tail = url.replace(/\.git$/, '').split(/[/:]/).filter(Boolean).slice(-2).join('-').replace(/[^\w.-]/g, '_')

@@ -79,6 +79,11 @@ export interface NegotiationInit {
   dialTimeoutMs?: number
   stepTimeoutMs?: number
   now?: () => bigint
+  /**
+   * the chain's clock in seconds (default `now`): a deal's expiry is set and checked against it, since the Market
+   * judges it by block time (the nodes pass their chain follower's estimate)
+   */
+  chainNow?: () => bigint
   components?: Pick<Components, 'clock' | 'logger' | 'metrics'>
   /** penalties and bans shared with the node's other protocols */
   guard?: PeerGuard
@@ -184,6 +189,7 @@ export class DealNegotiator {
   }
 
   private get now (): bigint { return (this.init.now ?? (() => BigInt(Math.floor(this.components.clock.now() / 1000))))() }
+  private get chainNow (): bigint { return this.init.chainNow?.() ?? this.now }
   private get stepMs (): number { return this.init.stepTimeoutMs ?? 5000 }
   private get dialMs (): number { return this.init.dialTimeoutMs ?? 5000 }
 
@@ -262,7 +268,7 @@ export class DealNegotiator {
           continue
         }
         await this.paced(c.live.peer, options.signal)
-        const deal = buildDeal(job.value, jobOfferId, c.live.offer, c.live.id, c.mediators, terms, this.now)
+        const deal = buildDeal(job.value, jobOfferId, c.live.offer, c.live.id, c.mediators, terms, this.chainNow)
         const dealId = idOf('Deal', this.init.domain, deal)
         const jobCreatorSignature = await signMessage('Deal', this.init.domain, deal, signer)
         this.metrics.proposed++
@@ -373,7 +379,7 @@ export class DealNegotiator {
         const provider = await role.signer.getAddress()
         const context = { domain: this.init.domain, provider, terms, fetchSec: module.fetchSec }
         const first = this.now
-        let checked = checkProposal(msg, { ...context, now: first, ownOffer: id => role.ownOffer(id, first) })
+        let checked = checkProposal(msg, { ...context, now: first, chainNow: this.chainNow, ownOffer: id => role.ownOffer(id, first) })
         const jobCreator = checked.deal.jobCreator
         // NO_CAPACITY, not a fault: an honest job creator running jobs side by side waits or goes elsewhere, and
         // its ban policy does not count it against the provider
@@ -383,9 +389,10 @@ export class DealNegotiator {
         await this.checkDeposit(role, checked)
         // time passed during the chain read: the offer, the job and the deal must still be live now
         const now = this.now
-        if (now !== first) checked = checkProposal(msg, { ...context, now, ownOffer: id => role.ownOffer(id, now) })
+        const chainNow = this.chainNow
+        if (now !== first) checked = checkProposal(msg, { ...context, now, chainNow, ownOffer: id => role.ownOffer(id, now) })
         // nothing awaits between this check and the reservation: the slot is taken atomically
-        const ttlMs = Math.min(role.reservationTtlMs ?? 60_000, Number(checked.deal.expiry - now) * 1000)
+        const ttlMs = Math.min(role.reservationTtlMs ?? 60_000, Number(checked.deal.expiry - chainNow) * 1000)
         const answer = answerProposal({ ownOfferLive: true, slot: checked.offer.slot, dealId: checked.dealId, reservationTtlMs: ttlMs, jobCreator, maxPerJobCreator: role.maxReservationsPerJobCreator ?? 1 }, role.capacity)
         if (answer !== 'accept') throw new DeclineError(answer, `slot ${checked.offer.slot} is taken, or this job creator holds its share`)
         const providerSignature = await signMessage('Deal', this.init.domain, checked.deal, role.signer)

@@ -18,7 +18,7 @@ import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
 import type { Candidate } from '../../protocols/matcher.ts'
-import { decodeDealLog, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
+import { decodeDealLog, chainSeconds, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
@@ -360,7 +360,7 @@ export class JobCreator {
     this.ownsSync = opts.offerSync === undefined
     this.offerSync = opts.offerSync ?? new OfferSync(opts.host, { networkId, domain, book: this.book })
     this.results = new ResultReceiver(opts.host, { networkId, domain })
-    this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000 })
+    this.negotiator = new DealNegotiator(opts.host, { networkId, domain, dialTimeoutMs: 5000, stepTimeoutMs: 5000, chainNow: chainSeconds(opts.chain) })
     this.deals = new DealStore<JcDealRecord>(join(opts.dataDir, 'jc-deals'))
     this.bans = new BanList(opts.bans, opts.reputation)
     this.policy = {
@@ -549,11 +549,6 @@ export class JobCreator {
   }
 
   /**
-   * Matches and proposes until a provider countersigns. When every provider that fits is busy (their booked slots
-   * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
-   * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
-   */
-  /**
    * The secret a job offer commits to (docs/mediation.md, "Unbiasable draws"): derived from this node's key, which
    * reveals it in a committee dispute, so a restart loses nothing.
    */
@@ -562,6 +557,11 @@ export class JobCreator {
     return await deriveSeedSecret(async m => await wallet.signMessage(m), this.opts.chain.domain, 'JobOffer', job.jobCreator, job.nonce)
   }
 
+  /**
+   * Matches and proposes until a provider countersigns. When every provider that fits is busy (their booked slots
+   * stay in the book as busy, or they answered NO_CAPACITY) the job waits in a queue for a slot to free, up to
+   * the queue deadline (core/policy/queue.ts); when no provider fits at all it fails fast.
+   */
   private async negotiate (jobOffer: Envelope<'JobOffer'>, signer: Signer, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
     const queue = new JobQueue(this.c, this.queuePolicy, queued)

@@ -17,7 +17,7 @@ import { signMessage, type Deal, type MachineSpec, type Result } from '../../pro
 import { deriveSeedSecret, offerWords } from '../../protocols/settlement/seed.ts'
 import { COMMITTEE, auditDrawDue } from '../../protocols/settlement/index.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { ContractRevertError, type ChainClient } from '../chain/index.ts'
+import { ContractRevertError, chainSeconds, type ChainClient } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
@@ -233,6 +233,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       networkId: opts.network.networkId,
       domain,
       components,
+      chainNow: chainSeconds(opts.chain),
       provider: {
         signer: opts.chain.wallet,
         capacity: this.gated,

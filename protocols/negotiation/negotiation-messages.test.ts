@@ -53,6 +53,17 @@ test('the provider declines bad proposals with the right reason', async t => {
   t.is(await reason({}, s => { s.propose.job = { ...s.propose.job, value: { ...s.propose.job.value, maxPrice: 1n } } }), 'BAD_SIGNATURE')
 })
 
+test('a deal\'s expiry is judged by the chain\'s clock, the offers\' by the provider\'s own', async t => {
+  // the chain two hours ahead of the provider's clock: a deal built from the chain's time passes only when the check
+  // uses it too; one built from the provider's clock is already expired on chain
+  const ahead = 7200n
+  const s = await setup({ expiry: nowSec() + ahead + 100n })
+  t.is(checkProposal(s.propose, { ...s.ctx, chainNow: s.ctx.now + ahead }).dealId, idOf('Deal', testDomain, s.propose.deal.value))
+  t.is(t.throws(() => checkProposal(s.propose, s.ctx), { instanceOf: DeclineError })?.reason, 'TERMS', 'two hours ahead of the provider\'s clock: too long a countersignature')
+  const stale = await setup()
+  t.is(t.throws(() => checkProposal(stale.propose, { ...stale.ctx, chainNow: stale.ctx.now + ahead }), { instanceOf: DeclineError })?.reason, 'EXPIRED', 'expired by block time')
+})
+
 test('the provider\'s terms: a result window it can meet, bounded durations, a short-lived countersignature, no unpaid audits', async t => {
   const { checkTerms, minResultTimeout, defaultProviderTerms, UnacceptableTermsError } = await import('./terms.ts')
   const rule = async (over: Partial<Deal>, job: Partial<import('../eip712.ts').JobOffer> = {}, fetchSec = 0): Promise<string | undefined> => {

@@ -16,7 +16,13 @@ export class DeclineError extends Error {
 
 export interface ProposalContext {
   domain: LilypadDomain
+  /** the provider's clock (s): the offers' and the job's expiries are gossip's, stamped by the nodes' clocks */
   now: bigint
+  /**
+   * the chain's clock (s; default `now`): the deal's expiry is the Market's, judged against block time, which a test
+   * chain (or a lagging one) can put far from the nodes' clocks
+   */
+  chainNow?: bigint
   provider: string
   /** the provider's own offer with this id, if it issued it and it is still valid */
   ownOffer: (resourceOfferId: string) => { offer: ResourceOffer, signature: string } | undefined
@@ -42,7 +48,8 @@ export function checkProposal (p: Propose, ctx: ProposalContext): CheckedProposa
   const own = ctx.ownOffer(deal.resourceOfferId)
   if (own === undefined) throw new DeclineError('UNKNOWN_OFFER', 'no such live offer of ours')
   const offer = own.offer
-  if (job.expiry <= ctx.now || deal.expiry <= ctx.now || offer.expiry <= ctx.now) throw new DeclineError('EXPIRED', 'job offer, deal or resource offer expired')
+  const chainNow = ctx.chainNow ?? ctx.now
+  if (job.expiry <= ctx.now || deal.expiry <= chainNow || offer.expiry <= ctx.now) throw new DeclineError('EXPIRED', 'job offer, deal or resource offer expired')
   if (deal.price !== offer.price || deal.collateral !== offer.collateral || deal.auditPpm !== job.auditPpm) throw new DeclineError('TERMS', 'price, collateral or audit differ from the offers')
   if (deal.collateral < deal.mediationFee) throw new DeclineError('TERMS', 'collateral below the mediation fee')
   if (deal.resultTimeout < job.timeout) throw new DeclineError('TERMS', 'result timeout shorter than the job timeout')
@@ -52,7 +59,7 @@ export function checkProposal (p: Propose, ctx: ProposalContext): CheckedProposa
   if (med.length === 0 || med.some((m, i) => !ours.has(m) || !theirs.has(m) || (i > 0 && med[i - 1] >= m))) throw new DeclineError('TERMS', 'mediators must be common to both offers, ascending')
   if (!isCompatible(job, { offer, id: deal.resourceOfferId, signature: own.signature }, ctx.now)) throw new DeclineError('TERMS', 'the job does not fit the offer')
   try {
-    checkTerms(deal, job, ctx.now, ctx.terms ?? defaultProviderTerms, ctx.fetchSec ?? 0)
+    checkTerms(deal, job, chainNow, ctx.terms ?? defaultProviderTerms, ctx.fetchSec ?? 0)
   } catch (err) {
     if (err instanceof UnacceptableTermsError) throw new DeclineError('TERMS', err.message)
     throw err
