@@ -89,7 +89,7 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   maxPrice?: bigint
   /** GPUs asked for on top of the module's (`lilypad run --gpu --gpu-model --vram`) */
   gpu?: GpuRequirement
-  /** 0..1: the deal's auditPpm; the contract draws the audit at result submission, so a provider cannot know in advance */
+  /** 0..1: the deal's auditPpm; the contract draws the audit from the hash of the submission's block, which a provider cannot know when it submits */
   auditProbability?: number
   /** default true: accept early on success */
   accept?: boolean

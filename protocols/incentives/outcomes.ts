@@ -28,7 +28,7 @@ export interface DealOutcome {
   jobCreator: string
   price: bigint
   auditPpm: number | null
-  /** the Market drew a random audit at result submission */
+  /** the Market drew a random audit of the submission (from its block's hash) */
   audited: boolean
   /** the job creator challenged the result */
   challenged: boolean
