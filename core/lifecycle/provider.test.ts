@@ -156,6 +156,25 @@ test('a deal with audits whose draw hit: the audit is a dispute like a challenge
   t.deepEqual(s.actions, [{ kind: 'hand-off', deadline: (sec(clock.now()) + 120) * 1000, mediator: '0x' + 'cc'.repeat(20) }], 'the audit goes to the mediator drawn')
 })
 
+test('a run still in flight past the last moment to submit: woken at the result deadline, not at once; failed there and the run aborted', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  d.step()
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  let s = d.step({ type: 'agreed', at: sec(T0) })
+  const end = (sec(T0) + 40 - 5) * 1000
+  t.is(s.wakeAt, end)
+  await clock.advance(end + 2000 - clock.now())
+  s = d.step({ type: 'tick' })
+  t.is(s.record.phase, 'running')
+  t.is(s.wakeAt, (sec(T0) + 40) * 1000, 'the next wake-up is the result deadline, not the moment already past')
+  await clock.advance(s.wakeAt! - clock.now())
+  s = d.step({ type: 'tick' })
+  t.is(s.record.phase, 'failed')
+  t.true(s.record.terminal)
+  t.deepEqual(kinds(s.actions), ['abort-run', 'release'])
+})
+
 test('our agree reverts: the run is aborted, the slot released at once, the job creator told; the deal is still watched', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock, fresh(clock))

@@ -286,8 +286,14 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
           r.runs++
           actions.push({ kind: 'run', deadline: end, timeoutSec: Math.min(r.job.value.timeout, deal.resultTimeout, left) })
         }
+      } else if (now >= (resultDeadline as number)) {
+        // a run still in flight at the result deadline (its report lost or late): nothing it gives can be submitted
+        r.phase = 'failed'
+        r.error = 'the job was still running at the result deadline'
       }
-      wakeAt = end
+      // past the last moment a result could be submitted, the next moment that changes anything is the deadline
+      // itself (a wake-up in the past would step the record again at once, for ever)
+      wakeAt = now < end ? end : resultDeadline
       break
     }
     case 'ran': {
