@@ -328,7 +328,8 @@ export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Pro
 
 /**
  * A committee deal between the devnet's jc and rp naming seeded offers, its result submitted and challenged (or, with
- * auditPpm 10^6, audited at submission): the dispute waits for both parties' seeds. Gas from the challenge on.
+ * auditPpm 10^6, audited: the draw from the submission's block, sent by a stranger): the dispute waits for both
+ * parties' seeds. Gas from the challenge (or the draw) on.
  */
 export async function committeeChallenge (net: Devnet, o: Partial<Deal> = {}): Promise<{ deal: Deal, id: string, offers: SeededOffers, gas: bigint }> {
   if (net.m3 === undefined) throw new Error('a committee dispute needs a devnet started with committee rules')
@@ -336,7 +337,10 @@ export async function committeeChallenge (net: Devnet, o: Partial<Deal> = {}): P
   const offers = seededOffers(net, { jobCreator: net.jc.address, resourceProvider: net.rp.address, mediators })
   const { deal, id } = await agreeDeal(net, { mediators, ...offers.ids, ...o })
   const submitted = await net.rp.queue.send('submitResult', async () => await net.rp.market.submitResult.populateTransaction(toStruct(deal), `bafy-${id.slice(2, 10)}`))
-  if (deal.auditPpm === 1_000_000) return { deal, id, offers, gas: submitted.gasUsed }
+  if (deal.auditPpm === 1_000_000) {
+    const drawn = await net.stranger.queue.send('drawAudit', async () => await net.stranger.market.drawAudit.populateTransaction(toStruct(deal)))
+    return { deal, id, offers, gas: drawn.gasUsed }
+  }
   const r = await net.jc.queue.send('challenge', async () => await net.jc.market.challenge.populateTransaction(toStruct(deal)))
   return { deal, id, offers, gas: r.gasUsed }
 }

@@ -35,6 +35,8 @@ export interface GasReport {
   challengedCorrect: PathCost
   challengedWrong: PathCost
   audited: PathCost
+  /** A deal with audits (1 ppm), accepted off chain, the draw missed: agree + submitAcceptedResult + drawAudit. */
+  auditMissedAccepted: PathCost
   timeoutResult: PathCost
   timeoutMediation: PathCost
   /**
@@ -132,8 +134,18 @@ async function measure (net: Devnet): Promise<GasReport> {
   const challengedWrong = await challenged(false)
   const audited = await path(async () => {
     const { deal } = await agreeDeal(net, { auditPpm: 1_000_000 })
-    const r = await net.rp.submitResult(deal, 'bafy-audited')
-    await mediatorOf(r.mediator!).mediate(deal, true)
+    await net.rp.submitResult(deal, 'bafy-audited')
+    const r = await net.stranger.drawAudit(deal)
+    if (r.outcome !== 'audited') throw new Error(`an audit with probability 1 drew ${r.outcome}`)
+    await mediatorOf(r.mediator).mediate(deal, true)
+  })
+  // a deal with audits whose draw missed: the acceptance came with the result, anyone's draw settles it
+  const auditMissedAccepted = await path(async () => {
+    const { deal, id } = await agreeDeal(net, { auditPpm: 1 })
+    const cid = 'bafy-audit-missed'
+    await net.rp.submitAcceptedResult(deal, cid, await signMessage('Accept', net.domain, { dealId: id, resultCid: cid }, net.jc.wallet))
+    const r = await net.rp.drawAudit(deal)
+    if (r.outcome !== 'settled') throw new Error(`a draw at 1 ppm came out ${r.outcome}`)
   })
   // Time jumps between agreement and timeout are not transactions; the timeout call is made by a third party.
   const timeoutResult = await pathWithJump(net, path, 601, async (deal) => { await net.stranger.timeoutResult(deal) }, async (deal) => { await Promise.resolve(deal) })
@@ -176,6 +188,7 @@ async function measure (net: Devnet): Promise<GasReport> {
     challengedCorrect,
     challengedWrong,
     audited,
+    auditMissedAccepted,
     timeoutResult,
     timeoutMediation,
     committee,
@@ -239,7 +252,8 @@ export function formatGasReport (r: GasReport): string {
     ['happy, accepted early by the job creator', r.happyAccepted],
     ['challenged, result correct', r.challengedCorrect],
     ['challenged, result wrong', r.challengedWrong],
-    ['random audit (auditPpm = 100%)', r.audited],
+    ['random audit (auditPpm = 100%, drawn by anyone)', r.audited],
+    ['audits on, draw missed (accepted off chain)', r.auditMissedAccepted],
     ['timeout: no result', r.timeoutResult],
     ['timeout: no verdict', r.timeoutMediation],
     ['committee of 3, challenge to finalize: unanimous', r.committee.unanimous],

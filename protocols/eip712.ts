@@ -76,7 +76,7 @@ export const DealTypes = {
     { name: 'price', type: 'uint96' }, // paid by the job creator to the provider
     { name: 'collateral', type: 'uint96' }, // locked by the provider; must be >= mediationFee
     { name: 'mediationFee', type: 'uint96' }, // locked by the job creator; pays the mediator if mediated
-    { name: 'auditPpm', type: 'uint32' }, // probability of a random audit at result submission
+    { name: 'auditPpm', type: 'uint32' }, // probability of a random audit of the submission (drawn from its block's hash)
     { name: 'resultTimeout', type: 'uint32' }, // seconds from agreement for the provider to submit the result
     { name: 'judgeWindow', type: 'uint32' }, // seconds from result to accept or challenge
     { name: 'mediateTimeout', type: 'uint32' }, // seconds for the selected mediator's verdict

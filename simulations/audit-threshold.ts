@@ -4,7 +4,7 @@
 // A provider locks collateral C at agreement. Its net token change when a deal closes in state S is
 //   net(S) = Σ payouts of S to the provider − C.
 // A cheater skips the work (saves the execution cost c) and returns a wrong result. With audit probability p
-// (the Market draws the audit at result submission), an unaudited wrong result is settled like a right one and
+// (the Market draws the audit from the submission block's hash), an unaudited wrong result is settled like a right one and
 // an audited one is mediated wrong:
 //   E[cheater] = (1 − p)·net(Settled) + p·net(MediatedWrong)
 //   E[honest]  = (1 − p)·net(Settled) + p·net(MediatedCorrect) − c

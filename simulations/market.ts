@@ -15,7 +15,7 @@ import { match as matchOffers, prepareOffers, type Candidate, type LiveOffer, ty
 import { buildDeal, defaultDealTerms, type DealTerms as NegotiationTerms } from '../protocols/negotiation/messages.ts'
 import { idOf, type Deal, type JobOffer, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../protocols/eip712.ts'
 import type { Envelope } from '../protocols/codec.ts'
-import { apply, emptyMarket, totalHeld, depositOf, bondOf, DealState, COMMITTEE, isFinal, stateName, type MarketModel, type MarketAction, type DealTerms, type DealStateName } from '../protocols/settlement/index.ts'
+import { apply, emptyMarket, totalHeld, depositOf, bondOf, DealState, COMMITTEE, isFinal, stateName, auditDrawDue, type MarketModel, type MarketAction, type DealTerms, type DealStateName } from '../protocols/settlement/index.ts'
 import { voteCommitment, Vote, seedDeadline, type CommitteeSettlement, type CommitteeOutcome, type VoteValue } from '../protocols/settlement/committee.ts'
 import { SEED_BLOCKS } from '../protocols/settlement/seed.ts'
 import { keccak256, toUtf8Bytes } from 'ethers'
@@ -269,6 +269,8 @@ export class MarketSimulation {
     const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()), number: this.blockNumber(), blockHashOf: simBlockHash })
     this.metrics.chainCalls[action.kind] = (this.metrics.chainCalls[action.kind] ?? 0) + 1
     if (!r.ok) this.metrics.chainErrors[r.error] = (this.metrics.chainErrors[r.error] ?? 0) + 1
+    // an audit starts where its draw is made: drawAudit, or an accept or settle that drew it
+    else for (const s of r.steps) if (s.audited === true) this.metrics.audits++
     if (this.config.checkEveryEvent && this.ready) this.checkConservation()
     return r
   }
@@ -316,8 +318,19 @@ export class MarketSimulation {
       state,
       since: rec.since,
       ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}),
-      ...(state === 'Challenged' && d !== undefined ? { mediator: d.deal.mediators[rec.mediatorIndex] } : {})
+      ...(state === 'Challenged' && d !== undefined ? { mediator: d.deal.mediators[rec.mediatorIndex] } : {}),
+      ...(d !== undefined && auditDrawDue(d.deal, rec) ? { auditDue: true } : {})
     }
+  }
+
+  /** drawAudit by a party's node: in the submission's own block the hash is not known yet, so it is tried again. */
+  private drawAudit (dealId: string, d: SimDeal, done: (ok: boolean, reason: string) => void, n = 0): void {
+    this.engine.after(this.config.chainDelay, () => {
+      const r = this.chain({ kind: 'drawAudit', dealId, terms: d.deal })
+      if (!r.ok && r.error === 'AuditDrawNotReady' && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { this.drawAudit(dealId, d, done, n + 1) }); return }
+      done(r.ok, r.ok ? '' : r.error)
+      this.onChain(dealId)
+    })
   }
 
   /** A chain step touched this deal: every party following it steps on the new facts. */
@@ -671,8 +684,7 @@ export class MarketSimulation {
           const r = accepted?.ok === true ? accepted : this.chain({ kind: 'submitResult', caller: p.address, dealId: rec.dealId, terms: d.deal, cid })
           if (r.ok) {
             d.resultCid = cid
-            if (r.steps[0].audited === true) this.metrics.audits++
-            done({ type: 'submitted', accepted: accepted?.ok === true })
+            done({ type: 'submitted', accepted: accepted?.ok === true && this.model.deals.get(rec.dealId)?.state === DealState.Settled })
           } else {
             done({ type: 'submit-failed', reason: r.error })
           }
@@ -694,6 +706,7 @@ export class MarketSimulation {
           this.onChain(rec.dealId)
         })
         return
+      case 'draw-audit': this.drawAudit(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
       case 'hand-off': this.handOff(p.node, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
       case 'reveal-seed': {
         const offer = rec.offer
@@ -1256,6 +1269,7 @@ export class MarketSimulation {
         return
       }
       case 'hand-off': this.handOff(d.attempt.job.jc, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
+      case 'draw-audit': this.drawAudit(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
       case 'reveal-seed': {
         const job = rec.job.value
         this.revealSeed(d, rec.dealId, { provider: false, secret: simSeedSecret('JobOffer', job.jobCreator, job.nonce), commit: job.seedCommit }, done)

@@ -254,7 +254,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         const p = onMachine[n % onMachine.length]
         const jc = jobCreators[js.int(jobCreators.length)]
         const auditPpm = [0, 10_000, 50_000, 100_000][js.int(4)]
-        // the Market's random audit at result submission; the mediator re-runs the job: a junk result is wrong
+        // the Market's random audit of the submission; the mediator re-runs the job: a junk result is wrong
         const audited = js.int(1_000_000) < auditPpm
         if (audited && p.strategy === 'cheater') acc.get(p.strategy)!.slashed++
         const state = !audited ? 'Settled' : p.strategy === 'cheater' ? 'MediatedWrong' : 'MediatedCorrect'

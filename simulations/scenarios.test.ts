@@ -38,7 +38,9 @@ test('steady with real EIP-712 ids runs the same way', async t => {
 })
 
 test('churn: providers leave mid-job, result timeouts refund the job creator, jobs are re-matched', async t => {
-  const r = await runScenario('churn', { nodes: 40, seed: 2, hours: 0.5 })
+  // (seed 1: audit draws are chain calls of their own now, which moved every later random draw; seed 2's run then
+  // interrupted 33 jobs and re-ran every one in time, so nothing timed out to check)
+  const r = await runScenario('churn', { nodes: 40, seed: 1, hours: 0.5 })
   const s = r.summary as Record<string, any>
   common(t, s)
   t.true(s.churn.left > 0)

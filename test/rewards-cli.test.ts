@@ -75,10 +75,11 @@ test.serial('rewards end to end through the CLI: record, compute, leaderboard, p
   // what it paid the others)
   await net.outsider.deposit(LP(100))
   for (const [price, provider] of [[LP(10), net.rp], [LP(20), net.rp], [LP(10), net.outsider], [LP(10), net.outsider]] as const) {
-    const { deal } = await agreeDeal(net, { auditPpm: 10_000, price }, net.jc, provider)
-    const { audited } = await provider.submitResult(deal, 'bafy-job')
-    if (!audited) await net.jc.accept([deal])
-    else await net.m1.mediate(deal, true).catch(async () => { await net.m2.mediate(deal, true) })
+    const { deal, id } = await agreeDeal(net, { auditPpm: 10_000, price }, net.jc, provider)
+    await provider.submitResult(deal, 'bafy-job')
+    // the accept draws the audit: a miss settles, a hit sends the deal to mediation
+    await net.jc.accept([deal])
+    if ((await net.jc.dealRecord(id)).state === 'Challenged') await net.m1.mediate(deal, true).catch(async () => { await net.m2.mediate(deal, true) })
   }
   const domain = { chainId: BigInt(net.anvil.chainId), verifyingContract: net.deployment.contracts.rewards! }
   const observedAt = BigInt(await chainNow())

@@ -425,8 +425,8 @@ contract JobManager is IJobManager, Ownable {
     /// The Market holds `resultCid` as the deal's result, and stands by it: submitted and not challenged, settled,
     /// or upheld by a mediator (or left standing by one that did not answer).
     function _checkStandingResult(bytes32 dealId, string calldata resultCid) internal view {
-        (uint8 state,,, bytes25 resultHash) = market.deals(dealId);
-        if (bytes(resultCid).length == 0 || resultHash != bytes25(keccak256(bytes(resultCid)))) {
+        (uint8 state,,,, bytes22 resultHash) = market.deals(dealId);
+        if (bytes(resultCid).length == 0 || resultHash != bytes22(keccak256(bytes(resultCid)))) {
             revert ResultMismatch(dealId);
         }
         if (

@@ -16,8 +16,8 @@ import {Directory} from "./Directory.sol";
 /// (price + mediationFee from the job creator, collateral from the provider), so the invariant is
 /// token.balanceOf(this) == Σ deposits + Σ over live deals of (price + mediationFee + collateral).
 ///
-/// Gas: a deal is one storage slot (state, time of the last transition, selected mediator's index, 200 bits of the
-/// result CID's hash). Every later call carries the full Deal as calldata and is found by re-hashing it, so the
+/// Gas: a deal is one storage slot (state, time and block of the last transition, selected mediator's index or a
+/// submission's audit flags, 176 bits of the result CID's hash). Every later call carries the full Deal as calldata and is found by re-hashing it, so the
 /// terms are never written to storage. Each step's deadline is `since + <window from the deal>`: an action is
 /// allowed while block.timestamp <= deadline, the matching timeout once block.timestamp > deadline.
 ///
@@ -39,9 +39,15 @@ contract Market is EIP712 {
 
     struct DealRecord {
         uint8 state;
-        uint40 since;
+        /// seconds, good until 2106
+        uint32 since;
+        /// Challenged: the drawn mediator's index (or COMMITTEE); ResultSubmitted: AUDIT_CLEARED | ACCEPTED
         uint8 mediatorIndex;
-        bytes25 resultHash; // top 200 bits of keccak256(bytes(resultCid)); 2^100 collision work is plenty
+        /// the block of the last transition, mod 2^32: a submission's audit is drawn from its hash (`_auditHits`)
+        uint32 blockNumber;
+        /// top 176 bits of keccak256(bytes(resultCid)): 2^88 collision work, and a collision only lets a provider
+        /// name two CIDs for its own deal
+        bytes22 resultHash;
     }
 
     /// One slot: a committee is at most 9 members, its draw kept as their indices into deal.mediators. Before the draw
@@ -84,12 +90,15 @@ contract Market is EIP712 {
     uint8 internal constant SEED_JOB_CREATOR = 1;
     uint8 internal constant SEED_PROVIDER = 2;
     uint8 internal constant SEED_AUDIT = 4;
+    /// ResultSubmitted flags (in mediatorIndex): the audit draw missed / the job creator's acceptance came with the result
+    uint8 internal constant AUDIT_CLEARED = 1;
+    uint8 internal constant ACCEPTED = 2;
     /// BLOCKHASH answers for the last 256 blocks only: a seed must be complete within them
     uint256 internal constant SEED_BLOCKS = 256;
-    uint8 public constant TIMEOUT_RESULT = 0;
-    uint8 public constant TIMEOUT_MEDIATION = 1;
+    uint8 internal constant TIMEOUT_RESULT = 0;
+    uint8 internal constant TIMEOUT_MEDIATION = 1;
     /// EIP-712 type of a job creator's acceptance given off chain (protocols/eip712.ts `AcceptTypes`).
-    bytes32 public constant ACCEPT_TYPEHASH = keccak256("Accept(bytes32 dealId,string resultCid)");
+    bytes32 internal constant ACCEPT_TYPEHASH = keccak256("Accept(bytes32 dealId,string resultCid)");
 
     IERC20 public immutable token;
     Directory public immutable directory;
@@ -131,7 +140,7 @@ contract Market is EIP712 {
         uint96 collateral,
         uint96 mediationFee
     );
-    event ResultSubmitted(bytes32 indexed dealId, address indexed resourceProvider, string resultCid, bool audited);
+    event ResultSubmitted(bytes32 indexed dealId, address indexed resourceProvider, string resultCid);
     event DealChallenged(bytes32 indexed dealId, address indexed jobCreator, address indexed mediator, bool audit);
     event DealMediated(
         bytes32 indexed dealId, address indexed mediator, address indexed resourceProvider, bool resultCorrect
@@ -216,6 +225,9 @@ contract Market is EIP712 {
     error SeedAlreadyRevealed(bool provider);
     error SeedMismatch(bool provider);
     error SeedRevealOpen(uint256 deadline);
+    error AuditDrawNotReady(uint256 submittedIn);
+    error NoAuditDue(bytes32 dealId);
+    error AlreadyAccepted(bytes32 dealId);
 
     constructor(IERC20 token_, Directory directory_, MarketBounds memory b, CommitteeRules memory c) EIP712("Lilypad", "1") {
         if (
@@ -344,32 +356,31 @@ contract Market is EIP712 {
         _debit(deal.jobCreator, uint256(deal.price) + deal.mediationFee);
         _debit(deal.resourceProvider, deal.collateral);
         rec.state = DealStates.Agreed;
-        rec.since = uint40(block.timestamp);
+        rec.since = uint32(block.timestamp);
         emit DealAgreed(id, deal.jobCreator, deal.resourceProvider, deal.price, deal.collateral, deal.mediationFee);
     }
 
     function submitResult(Deal calldata deal, string calldata resultCid) public {
-        _submit(deal, resultCid, DealStates.ResultSubmitted);
+        _submit(deal, resultCid, DealStates.ResultSubmitted, 0);
     }
 
     /// The result together with the job creator's acceptance of exactly that result, signed off chain (EIP-712
-    /// `Accept(dealId, resultCid)` under this Market's domain): the deal is settled at once, as `accept` would, so a
-    /// job costs agree plus this one transaction. The acceptance replaces the job creator's judgement, not the
-    /// audit: an audited submission goes to mediation all the same. A signature can settle only the deal and the
-    /// result it names, on this chain and this Market, and only once (the deal is then closed).
+    /// `Accept(dealId, resultCid)` under this Market's domain): a deal without audits is settled at once, as `accept`
+    /// would, so a job costs agree plus this one transaction. The acceptance replaces the job creator's judgement, not
+    /// the audit: a deal with audits keeps the acceptance (ACCEPTED) and waits for its draw, which no one can know
+    /// before this transaction's block is made (`drawAudit`: a miss settles it then, a hit sends it to mediation). A
+    /// signature can settle only the deal and the result it names, on this chain and this Market, and only once.
     function submitAcceptedResult(Deal calldata deal, string calldata resultCid, bytes calldata acceptance) external {
-        (bytes32 id, bool audited, bytes32 cidKeccak) = _submit(deal, resultCid, DealStates.Settled);
+        bool audits = deal.auditPpm != 0;
+        (bytes32 id, bytes32 cidKeccak) =
+            _submit(deal, resultCid, audits ? DealStates.ResultSubmitted : DealStates.Settled, audits ? ACCEPTED : 0);
         if (!_signedBy(deal.jobCreator, _acceptanceDigest(id, cidKeccak), acceptance)) {
             revert InvalidSignature(deal.jobCreator);
         }
-        if (!audited) _payOutSettled(id, deal, true);
+        if (!audits) _payOutSettled(id, deal, true);
     }
 
     /// What a job creator signs to accept a result off chain (protocols/eip712.ts `idOf('Accept', …)`).
-    function acceptanceDigest(bytes32 id, string calldata resultCid) external view returns (bytes32) {
-        return _acceptanceDigest(id, keccak256(bytes(resultCid)));
-    }
-
     function _acceptanceDigest(bytes32 id, bytes32 cidKeccak) internal view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(ACCEPT_TYPEHASH, id, cidKeccak)));
     }
@@ -386,8 +397,8 @@ contract Market is EIP712 {
         for (uint256 i; i < batch.length; ++i) {
             Deal calldata deal = batch[i];
             if (msg.sender != deal.jobCreator) revert NotJobCreator(msg.sender);
-            (bytes32 id,) = _open(deal, DealStates.ResultSubmitted);
-            _closeAsSettled(id, deal, true);
+            (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.ResultSubmitted);
+            _closeOrAudit(id, deal, rec, true);
         }
     }
 
@@ -398,22 +409,32 @@ contract Market is EIP712 {
             (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.ResultSubmitted);
             uint256 deadline = uint256(rec.since) + deal.judgeWindow;
             if (block.timestamp <= deadline) revert JudgeWindowOpen(deadline);
-            _closeAsSettled(id, deal, false);
+            _closeOrAudit(id, deal, rec, false);
         }
     }
 
+    /// The audit draw of a submission to a deal with audits, by anyone once the submission's block is made: a hit
+    /// sends the deal to mediation as an audit; a miss settles it if the job creator's acceptance came with the
+    /// result, else is recorded (AUDIT_CLEARED) so that it holds beyond the 256 blocks whose hashes the chain keeps.
+    /// `accept` and `settle` draw the same way when no one has yet. Past those blocks an undrawn submission is
+    /// audited: whoever would rather it were not cannot gain by waiting (docs/mediation.md, "Unbiasable draws").
+    function drawAudit(Deal calldata deal) external {
+        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.ResultSubmitted);
+        if (deal.auditPpm == 0 || rec.mediatorIndex & AUDIT_CLEARED != 0) revert NoAuditDue(id);
+        if (_auditHits(id, deal, rec)) _dispute(id, deal, rec, true);
+        else if (rec.mediatorIndex & ACCEPTED != 0) _closeAsSettled(id, deal, true);
+        else deals[id].mediatorIndex = rec.mediatorIndex | AUDIT_CLEARED;
+    }
+
     /// The fee is already locked at agreement, so a challenge costs nothing more; the mediator is drawn now, from
-    /// randomness that did not exist when the deal was signed.
+    /// randomness that did not exist when the deal was signed. A job creator that gave its acceptance cannot.
     function challenge(Deal calldata deal) external {
         if (msg.sender != deal.jobCreator) revert NotJobCreator(msg.sender);
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.ResultSubmitted);
         uint256 deadline = uint256(rec.since) + deal.judgeWindow;
         if (block.timestamp > deadline) revert JudgeWindowClosed(deadline);
-        rec.state = DealStates.Challenged;
-        rec.since = uint40(block.timestamp);
-        address mediator = _startDispute(id, deal, rec, false);
-        deals[id] = rec;
-        emit DealChallenged(id, msg.sender, mediator, false);
+        if (rec.mediatorIndex & ACCEPTED != 0) revert AlreadyAccepted(id);
+        _dispute(id, deal, rec, false);
     }
 
     function mediate(Deal calldata deal, bool resultCorrect) external {
@@ -488,12 +509,12 @@ contract Market is EIP712 {
         }
     }
 
-    /// Every submission's checks, in this order; the record moves to `unaudited` (ResultSubmitted, or Settled for
-    /// an accepted result, whose caller pays it out) or, when the audit draw hits, to Challenged. Returns the CID's
-    /// whole keccak256 too (an acceptance's digest needs it).
-    function _submit(Deal calldata deal, string calldata resultCid, uint8 unaudited)
+    /// Every submission's checks, in this order; the record moves to `state` (ResultSubmitted, or Settled for an
+    /// accepted result without audits, whose caller pays it out) with `flags`, and keeps this block, whose hash draws
+    /// the audit. Returns the CID's whole keccak256 too (an acceptance's digest needs it).
+    function _submit(Deal calldata deal, string calldata resultCid, uint8 state, uint8 flags)
         internal
-        returns (bytes32 id, bool audited, bytes32 cidKeccak)
+        returns (bytes32 id, bytes32 cidKeccak)
     {
         if (msg.sender != deal.resourceProvider) revert NotResourceProvider(msg.sender);
         if (bytes(resultCid).length == 0) revert EmptyResultCid();
@@ -503,21 +524,46 @@ contract Market is EIP712 {
         if (block.timestamp > deadline) revert ResultWindowClosed(deadline);
 
         cidKeccak = keccak256(bytes(resultCid));
-        bytes25 resultHash = bytes25(cidKeccak);
-        audited = deal.auditPpm != 0
-            && uint256(keccak256(abi.encode(block.prevrandao, id, resultHash))) % PPM < deal.auditPpm;
-        rec.since = uint40(block.timestamp);
-        rec.resultHash = resultHash;
-        address mediator;
-        if (audited) {
-            rec.state = DealStates.Challenged;
-            mediator = _startDispute(id, deal, rec, true);
-        } else {
-            rec.state = unaudited;
+        // the whole slot in one write, packed as DealRecord lays it out (state in the lowest byte, the result hash in
+        // the top 22): the struct assignment reads the slot first to mask each member (~240 gas on the happy path)
+        uint256 word = uint256(state) | (block.timestamp & type(uint32).max) << 8 | uint256(flags) << 40
+            | (block.number & type(uint32).max) << 48 | (uint256(cidKeccak) >> 80) << 80;
+        DealRecord storage slot = deals[id];
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
         }
+        emit ResultSubmitted(id, msg.sender, resultCid);
+    }
+
+    /// Whether a submission's audit draw hits: keccak256(abi.encode(dealId, resultHash, blockhash(S))) mod 10^6 <
+    /// auditPpm, S the submission's block. Nobody knows S's hash when submitting (the residual bias, its proposer's,
+    /// is in docs/mediation.md), and it can be read from the next block on; a draw in S itself reverts. Past the 256
+    /// blocks BLOCKHASH answers for, the draw is a hit: a provider whose draw missed has it recorded in time.
+    function _auditHits(bytes32 id, Deal calldata deal, DealRecord memory rec) internal view returns (bool) {
+        if (deal.auditPpm == 0 || rec.mediatorIndex & AUDIT_CLEARED != 0) return false;
+        uint256 age;
+        unchecked {
+            age = uint32(uint32(block.number) - rec.blockNumber);
+        }
+        if (age == 0) revert AuditDrawNotReady(block.number);
+        if (age > SEED_BLOCKS) return true;
+        return uint256(keccak256(abi.encode(id, rec.resultHash, blockhash(block.number - age)))) % PPM < deal.auditPpm;
+    }
+
+    /// A dispute starts now: a challenge, or an audit the draw sent.
+    function _dispute(bytes32 id, Deal calldata deal, DealRecord memory rec, bool audit) internal {
+        rec.state = DealStates.Challenged;
+        rec.since = uint32(block.timestamp);
+        rec.blockNumber = uint32(block.number);
+        address mediator = _startDispute(id, deal, rec, audit);
         deals[id] = rec;
-        emit ResultSubmitted(id, msg.sender, resultCid, audited);
-        if (audited) emit DealChallenged(id, deal.jobCreator, mediator, true);
+        emit DealChallenged(id, deal.jobCreator, mediator, audit);
+    }
+
+    /// `accept` and `settle`: the deal is settled, unless its audit draw hits.
+    function _closeOrAudit(bytes32 id, Deal calldata deal, DealRecord memory rec, bool early) internal {
+        if (_auditHits(id, deal, rec)) _dispute(id, deal, rec, true);
+        else _closeAsSettled(id, deal, early);
     }
 
     function _closeAsSettled(bytes32 id, Deal calldata deal, bool early) internal {

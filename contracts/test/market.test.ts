@@ -73,8 +73,7 @@ test.serial('happy path: result, early accept by the job creator', async t => {
   let deal: Deal | undefined
   const d = await deltas(async () => {
     ({ deal } = await agreeDeal(net))
-    const r = await net.rp.submitResult(deal, 'bafy-happy')
-    t.false(r.audited)
+    await net.rp.submitResult(deal, 'bafy-happy')
     await net.jc.accept([deal])
   })
   t.deepEqual(d, [-P, P, 0n, 0n, 0n])
@@ -169,13 +168,15 @@ test.serial('no verdict before the mediation timeout: result stands, job creator
   t.deepEqual(d, [-P, P, 0n, 0n, 0n])
 })
 
-test.serial('a certain audit sends the result straight to mediation', async t => {
+test.serial('a certain audit: the draw, by anyone from the next block on, sends the result to mediation', async t => {
   let mediator = ''
   const d = await deltas(async () => {
     const { deal, id } = await agreeDeal(net, { auditPpm: 1_000_000 })
-    const r = await net.rp.submitResult(deal, 'bafy-audited')
-    t.true(r.audited)
-    mediator = r.mediator!
+    await net.rp.submitResult(deal, 'bafy-audited')
+    t.is((await net.jc.dealRecord(id)).state, 'ResultSubmitted')
+    const r = await net.stranger.drawAudit(deal)
+    if (r.outcome !== 'audited') throw new Error(`drew ${r.outcome}`)
+    mediator = r.mediator
     t.true([net.m1.address, net.m2.address].includes(mediator))
     t.is((await net.jc.dealRecord(id)).state, 'Challenged')
     await mediatorClient(mediator).mediate(deal, true)

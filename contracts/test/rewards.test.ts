@@ -83,9 +83,10 @@ async function report (r: Omit<CanaryReport, 'observedAt'>, signer: Wallet = val
 /** An audited job, accepted: a paid deal the rules count. */
 async function paidJob (jc: ChainClient, rp: ChainClient, price = LP(10)): Promise<string> {
   const { deal, id } = await agreeDeal(net, { auditPpm: 20_000, price }, jc, rp)
-  const { audited } = await rp.submitResult(deal, 'bafy-paid')
-  if (!audited) await jc.accept([deal])
-  else await net.m1.mediate(deal, true).catch(async () => { await net.m2.mediate(deal, true) })
+  await rp.submitResult(deal, 'bafy-paid')
+  // the accept draws the audit: a miss settles, a hit sends the deal to mediation
+  await jc.accept([deal])
+  if ((await jc.dealRecord(id)).state === 'Challenged') await net.m1.mediate(deal, true).catch(async () => { await net.m2.mediate(deal, true) })
   return id
 }
 

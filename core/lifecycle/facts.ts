@@ -10,6 +10,11 @@ export interface DealFacts {
   since: number
   /** the CID the provider submitted (from its ResultSubmitted event) */
   resultCid?: string
+  /**
+   * a submission whose audit draw nobody has made yet (the deal has audits): anyone may draw it from the block after
+   * the submission's (Market.drawAudit; protocols/settlement `auditDrawDue`). Past 256 blocks an undrawn one is audited.
+   */
+  auditDue?: boolean
   /** the mediator the Market drew when the deal was challenged or audited */
   mediator?: string
   /** a committee's dispute (docs/mediation.md, "Committees"): who was drawn and how far its vote has come */

@@ -88,6 +88,8 @@ export interface JobCreatorDeal {
   handedOff: boolean
   /** a committee dispute's seed phase: our seed is revealed (or the reveal's keeper ended: drawn, or the phase closed) */
   seedRevealed?: boolean
+  /** our drawAudit went out (the facts say what it drew) */
+  auditDrawSent?: boolean
   outcome?: string
 }
 
@@ -117,6 +119,8 @@ export type JobCreatorAction =
   /** close a dispute nobody ruled on: timeoutMediation, or for a committee finalizeCommittee once its vote is over */
   | (ActionBase<'timeout-mediation'> & { committee: boolean })
   | ActionBase<'challenge'> // a result we could not fetch or verify
+  /** the judge window passed with the audit still undrawn (the provider did not draw it): draw it, so it is judged */
+  | ActionBase<'draw-audit'>
 
 export type JobCreatorEvent =
   | { type: 'resume' }
@@ -133,6 +137,7 @@ export type JobCreatorEvent =
   | { type: 'seed-revealed' } | { type: 'reveal-seed-failed', reason: string }
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
   | { type: 'challenge-sent' } | { type: 'challenge-failed', reason: string }
+  | { type: 'audit-drawn' } | { type: 'draw-audit-failed', reason: string }
 
 export interface JobCreatorInput { now: number, facts: DealFacts, event?: JobCreatorEvent }
 
@@ -154,6 +159,7 @@ export function jobCreatorFailure (a: JobCreatorAction, reason: string): JobCrea
     case 'reveal-seed': return { type: 'reveal-seed-failed', reason }
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
     case 'challenge': return { type: 'challenge-failed', reason }
+    case 'draw-audit': return { type: 'draw-audit-failed', reason }
   }
 }
 
@@ -176,6 +182,8 @@ function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
     case 'reveal-seed-failed': break
     case 'challenge-sent': r.challenging = false; r.challengeSent = true; break
     case 'challenge-failed': r.challenging = false; r.challengeFailed = e.reason; break
+    case 'audit-drawn': r.auditDrawSent = true; break
+    case 'draw-audit-failed': break // drawn by someone else, or the facts will say
     case 'accept-failed': case 'refund-failed': case 'mediation-timed-out': case 'timeout-mediation-failed': case 'chain': case 'tick': break
   }
 }
@@ -237,6 +245,14 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       wakes.push(refundAt)
     }
   }
+  // a deal with audits whose draw nobody made by the end of the judge window (a provider whose draw hit has no reason
+  // to make it): we draw it, so that the audit judges the result (anyone may: Market.drawAudit). Not for a wallet's
+  // deal: the node sends no transaction for it.
+  if (facts.state === 'ResultSubmitted' && facts.auditDue === true && r.wallet !== true && r.submittedAt !== undefined) {
+    const drawAt = (r.submittedAt + deal.judgeWindow) * 1000 + policy.chainMarginMs
+    if (now < drawAt) wakes.push(drawAt)
+    else if (r.auditDrawSent !== true) actions.push({ kind: 'draw-audit', deadline: drawAt + policy.closeWindowMs })
+  }
   switch (r.phase) {
     case 'countersigned': wakes.push(r.agreeBy); break
     case 'abandoned': wakes.push(Number(deal.expiry) * 1000); break
@@ -264,7 +280,8 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       if (facts.state === 'Agreed' && r.accept && r.acceptanceSent !== true && r.acceptanceFailed === undefined && r.resultCid !== undefined && r.agreedAt !== undefined) {
         actions.push({ kind: 'send-acceptance', deadline: (r.agreedAt + deal.resultTimeout) * 1000, cid: r.resultCid })
       }
-      if (facts.state === 'ResultSubmitted' && r.accept && !r.accepted) {
+      // (a deal with audits keeps our acceptance sent off chain until its draw, which the provider makes: no accept)
+      if (facts.state === 'ResultSubmitted' && r.accept && !r.accepted && !(r.acceptanceSent === true && deal.auditPpm !== 0)) {
         actions.push({ kind: 'accept', deadline: ((r.submittedAt ?? Math.floor(now / 1000)) + deal.judgeWindow) * 1000 })
       }
       break

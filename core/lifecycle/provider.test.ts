@@ -1,5 +1,5 @@
 // The provider's deal lifecycle, every phase and deadline, with an injected clock (no sleeping, no I/O).
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { ManualClock } from '../clock.ts'
 import { countersignedDeal, stepProvider, holdsSlot, providerFailure, type ProviderDeal, type ProviderEvent, type ProviderAction } from './provider.ts'
 import { NO_DEAL, type DealFacts } from './facts.ts'
@@ -24,6 +24,15 @@ function driver (clock: ManualClock, rec: ProviderDeal) {
       return s
     }
   }
+}
+
+/** The chain closes the deal in `state`: the record's phase ends `closed` with that outcome. */
+function closesAs (t: ExecutionContext, d: ReturnType<typeof driver>, clock: ManualClock, state: 'Settled' | 'TimedOutMediation'): ReturnType<typeof stepProvider> {
+  d.setFacts({ state, since: sec(clock.now()) })
+  const s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'closed')
+  t.is(s.record.outcome, state)
+  return s
 }
 
 test('happy path: agree and an optimistic run at once; the result to the job creator, whose acceptance goes on chain with it', async t => {
@@ -99,6 +108,71 @@ test('no acceptance within the wait: the result is submitted alone and settled a
   t.is(s.record.phase, 'closed')
   t.is(s.record.outcome, 'Settled')
   t.true(s.record.terminal)
+})
+
+test('a deal with audits: the acceptance goes on chain with the result, and our drawAudit (retried until the judge window is long past) settles or audits it', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { deal: sampleDeal({ auditPpm: 100_000 }) }))
+  d.step()
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  d.step({ type: 'agreed', at: sec(T0) })
+  await clock.advance(2000)
+  d.step({ type: 'run-done', cid: 'bafyresult', exitCode: 0 })
+  d.step({ type: 'released' })
+  d.step({ type: 'delivered' })
+  let s = d.step({ type: 'acceptance', cid: 'bafyresult', signature: '0xsig' })
+  t.deepEqual(s.actions, [{ kind: 'submit', deadline: (sec(T0) + 40) * 1000, acceptance: '0xsig' }])
+  // the Market keeps the acceptance until the draw: the deal is submitted, its audit due
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyresult', auditDue: true })
+  s = d.step({ type: 'submitted', accepted: false })
+  t.is(s.record.phase, 'submitted')
+  const judgeEnd = (sec(clock.now()) + 30) * 1000
+  t.deepEqual(s.actions, [{ kind: 'draw-audit', deadline: judgeEnd + 3_600_000 }], 'drawn at once, by us')
+  t.is(providerFailure(s.actions[0], 'AuditDrawNotReady').type, 'draw-audit-failed')
+  s = d.step({ type: 'audit-drawn' })
+  t.deepEqual(s.actions, [], 'not sent twice')
+  // the draw missed: the acceptance settles the deal in the same transaction
+  closesAs(t, d, clock, 'Settled')
+})
+
+test('a deal with audits whose draw hit: the audit is a dispute like a challenge; a draw already made is not made again', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { deal: sampleDeal({ auditPpm: 100_000 }), jobCreatorPeer: undefined }))
+  d.step()
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  d.step({ type: 'agreed', at: sec(T0) })
+  d.step({ type: 'run-done', cid: 'bafyresult', exitCode: 0 })
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyresult', auditDue: true })
+  let s = d.step({ type: 'submitted' })
+  t.deepEqual(kinds(s.actions), ['draw-audit', 'release'])
+  // someone else (the job creator's node, a mediator) drew it first and it missed: nothing of ours to draw
+  d.setFacts({ state: 'ResultSubmitted', since: sec(clock.now()), resultCid: 'bafyresult' })
+  s = d.step({ type: 'draw-audit-failed', reason: 'NoAuditDue' })
+  t.deepEqual(kinds(s.actions), ['release'])
+  d.step({ type: 'released' })
+  d.setFacts({ state: 'Challenged', since: sec(clock.now()), resultCid: 'bafyresult', mediator: '0x' + 'cc'.repeat(20) })
+  s = d.step({ type: 'chain' })
+  t.is(s.record.phase, 'challenged')
+  t.deepEqual(s.actions, [{ kind: 'hand-off', deadline: (sec(clock.now()) + 120) * 1000, mediator: '0x' + 'cc'.repeat(20) }], 'the audit goes to the mediator drawn')
+})
+
+test('a run still in flight past the last moment to submit: woken at the result deadline, not at once; failed there and the run aborted', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock))
+  d.step()
+  d.setFacts({ state: 'Agreed', since: sec(T0) })
+  let s = d.step({ type: 'agreed', at: sec(T0) })
+  const end = (sec(T0) + 40 - 5) * 1000
+  t.is(s.wakeAt, end)
+  await clock.advance(end + 2000 - clock.now())
+  s = d.step({ type: 'tick' })
+  t.is(s.record.phase, 'running')
+  t.is(s.wakeAt, (sec(T0) + 40) * 1000, 'the next wake-up is the result deadline, not the moment already past')
+  await clock.advance(s.wakeAt! - clock.now())
+  s = d.step({ type: 'tick' })
+  t.is(s.record.phase, 'failed')
+  t.true(s.record.terminal)
+  t.deepEqual(kinds(s.actions), ['abort-run', 'release'])
 })
 
 test('our agree reverts: the run is aborted, the slot released at once, the job creator told; the deal is still watched', async t => {
@@ -302,10 +376,7 @@ test('challenged: the case is handed to the drawn mediator; an unanswered mediat
   await clock.advance(s.wakeAt! - clock.now())
   s = d.step({ type: 'tick' })
   t.deepEqual(kinds(s.actions), ['timeout-mediation'])
-  d.setFacts({ state: 'TimedOutMediation', since: sec(clock.now()) })
-  s = d.step({ type: 'chain' })
-  t.is(s.record.phase, 'closed')
-  t.is(s.record.outcome, 'TimedOutMediation')
+  closesAs(t, d, clock, 'TimedOutMediation')
 })
 
 test('challenged by a committee: the case goes to every member; a vote no member finalizes is closed with finalizeCommittee after the reveal window', async t => {

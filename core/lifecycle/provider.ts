@@ -75,6 +75,8 @@ export interface ProviderDeal {
   /** a committee dispute's seed phase: our seed is revealed (or the reveal's keeper ended: drawn, or the phase closed) */
   seedRevealed?: boolean
   settleSent: boolean
+  /** our drawAudit went out (the facts say what it drew) */
+  auditDrawSent?: boolean
   mediator?: string
   /** chain seconds of the challenge */
   challengedAt?: number
@@ -114,6 +116,8 @@ export type ProviderAction =
   | (ActionBase<'submit'> & { acceptance?: string }) // with the job creator's acceptance: submitAcceptedResult
   | ActionBase<'deliver'> // the signed result to the job creator
   | ActionBase<'settle'>
+  /** a submission to a deal with audits: draw its audit from the next block on (a miss settles an accepted deal) */
+  | ActionBase<'draw-audit'>
   | (ActionBase<'hand-off'> & { mediator: string }) // push the dispute case to the drawn mediator
   /** a committee dispute before its draw: reveal the seed secret our offer committed to (Market.revealSeed) */
   | ActionBase<'reveal-seed'>
@@ -135,6 +139,7 @@ export type ProviderEvent =
   | { type: 'delivered', noAcceptance?: boolean } | { type: 'deliver-failed', reason: string }
   | { type: 'notified' } | { type: 'notify-failed', reason: string }
   | { type: 'settled' } | { type: 'settle-failed', reason: string }
+  | { type: 'audit-drawn' } | { type: 'draw-audit-failed', reason: string }
   | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
   | { type: 'seed-revealed' } | { type: 'reveal-seed-failed', reason: string }
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
@@ -161,6 +166,7 @@ export function providerFailure (a: ProviderAction, reason: string): ProviderEve
     case 'submit': return { type: 'submit-failed', reason }
     case 'deliver': return { type: 'deliver-failed', reason }
     case 'settle': return { type: 'settle-failed', reason }
+    case 'draw-audit': return { type: 'draw-audit-failed', reason }
     case 'hand-off': return { type: 'hand-off-failed', reason }
     case 'reveal-seed': return { type: 'reveal-seed-failed', reason }
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
@@ -192,6 +198,8 @@ function apply (r: ProviderDeal, e: ProviderEvent | undefined): void {
     case 'notified': case 'notify-failed': r.notified = true; break
     case 'settled': r.settleSent = true; break
     case 'settle-failed': break // the chain's facts say who closed it
+    case 'audit-drawn': r.auditDrawSent = true; break
+    case 'draw-audit-failed': break // someone else drew it, or the facts will say
     case 'handed-off': case 'hand-off-failed': r.handedOff = true; break
     case 'seed-revealed': r.seedRevealed = true; break
     // tried again while the seed phase lasts (the driver backs off)
@@ -278,8 +286,14 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
           r.runs++
           actions.push({ kind: 'run', deadline: end, timeoutSec: Math.min(r.job.value.timeout, deal.resultTimeout, left) })
         }
+      } else if (now >= (resultDeadline as number)) {
+        // a run still in flight at the result deadline (its report lost or late): nothing it gives can be submitted
+        r.phase = 'failed'
+        r.error = 'the job was still running at the result deadline'
       }
-      wakeAt = end
+      // past the last moment a result could be submitted, the next moment that changes anything is the deadline
+      // itself (a wake-up in the past would step the record again at once, for ever)
+      wakeAt = now < end ? end : resultDeadline
       break
     }
     case 'ran': {
@@ -308,6 +322,9 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
       if (r.holding) actions.push({ kind: 'release', deadline: now + policy.notifyWindowMs })
       const judgeEnd = ((r.submittedAt ?? Math.floor(now / 1000)) + deal.judgeWindow) * 1000
       if (!r.delivered && r.jobCreatorPeer !== undefined && r.resultCid !== undefined) actions.push({ kind: 'deliver', deadline: judgeEnd })
+      // a deal with audits: its draw, from our submission block's hash, is ours to make at once (a miss must be on
+      // record within 256 blocks, and settles the deal if our submission carried the job creator's acceptance)
+      if (facts.state === 'ResultSubmitted' && facts.auditDue === true && r.auditDrawSent !== true) actions.push({ kind: 'draw-audit', deadline: judgeEnd + policy.closeWindowMs })
       // the Market lets anyone settle once the judge window has passed (strictly after its last second)
       if (r.submittedAt !== undefined && now >= judgeEnd + 1000 && !r.settleSent) actions.push({ kind: 'settle', deadline: judgeEnd + policy.closeWindowMs })
       else wakeAt = judgeEnd + 1000

@@ -76,25 +76,23 @@ test.serial('the gas log is bounded: it keeps the newest receipts, in place', as
   t.deepEqual(log.map(e => e.what), ['transfer 2', 'transfer 3', 'transfer 4'])
 })
 
-test.serial('the gas limit sent covers a result drawn for audit on inclusion though the estimate saw none', async t => {
-  // The draw uses the including block's prevrandao, which the estimate (on the pending block) cannot know: a deal
-  // with 0 < auditPpm < 100 % is estimated on either path and may run on the other. The audited path is the dearer.
-  const costOf = async (auditPpm: number): Promise<{ gasUsed: bigint, gasLimit: bigint, audited: boolean }> => {
-    const { deal } = await agreeDeal(net, { auditPpm })
-    const { audited } = await net.rp.submitResult(deal, 'bafy-headroom')
-    const entry = net.rp.gasLog.at(-1)!
+test.serial('an audit draw is fixed before the transaction that makes it: the estimate takes the path the inclusion runs', async t => {
+  // The draw uses the submission block's hash, which exists before the job creator's accept is estimated: a deal whose
+  // draw hits is estimated on the audited (dearer) path it then runs, and the limit sent covers it with headroom.
+  const costOf = async (auditPpm: number): Promise<{ gasUsed: bigint, gasLimit: bigint, state: string }> => {
+    const { deal, id } = await agreeDeal(net, { auditPpm })
+    await net.rp.submitResult(deal, 'bafy-headroom')
+    await net.jc.accept([deal])
+    const entry = net.jc.gasLog.at(-1)!
     const tx = await net.provider.getTransaction(entry.hash)
-    return { gasUsed: entry.gasUsed, gasLimit: tx!.gasLimit, audited }
+    return { gasUsed: entry.gasUsed, gasLimit: tx!.gasLimit, state: (await net.jc.dealRecord(id)).state }
   }
   const plain = await costOf(0)
   const drawn = await costOf(1_000_000)
-  t.false(plain.audited)
-  t.true(drawn.audited)
-  t.true(drawn.gasUsed > plain.gasUsed)
-  t.log(`submitResult gas: ${plain.gasUsed} not audited, ${drawn.gasUsed} audited; limit sent ${plain.gasLimit}`)
-  // what a sender estimating the plain path sends is enough for the audited one
-  t.true(withHeadroom(plain.gasUsed) >= drawn.gasUsed, `headroom ${withHeadroom(plain.gasUsed)} < audited ${drawn.gasUsed}`)
-  // and that is what the queue sends: the estimate (at least the gas used) with headroom
+  t.is(plain.state, 'Settled')
+  t.is(drawn.state, 'Challenged', 'the accept of a deal whose draw hit started its audit')
+  t.log(`accept gas: ${plain.gasUsed} settled, ${drawn.gasUsed} audited; limit sent ${drawn.gasLimit}`)
+  t.true(drawn.gasLimit >= withHeadroom(drawn.gasUsed), 'the estimate saw the audited path')
   t.true(plain.gasLimit >= withHeadroom(plain.gasUsed))
 })
 

@@ -35,7 +35,10 @@ export interface ChainClientOptions {
 export interface DealRecordView {
   state: DealStateName
   since: number
+  /** Challenged: the mediator drawn (or COMMITTEE); ResultSubmitted: the audit flags (AUDIT_CLEARED, ACCEPTED) */
   mediatorIndex: number
+  /** the block of the last transition (mod 2^32): a submission's audit is drawn from its hash */
+  blockNumber: number
   resultHash: string
 }
 
@@ -210,37 +213,39 @@ export class ChainClient {
    * Submits the result; `settle` lists earlier deals of this provider whose judge windows have passed, settled in
    * the same transaction (so a busy provider never sends a settlement of its own).
    */
-  async submitResult (deal: Deal, resultCid: string, opts: { settle?: Deal[] } = {}): Promise<{ audited: boolean, mediator?: string }> {
+  async submitResult (deal: Deal, resultCid: string, opts: { settle?: Deal[] } = {}): Promise<{ blockNumber: number }> {
     const ready = opts.settle ?? []
     const r = ready.length === 0
       ? await this.queue.send('submitResult', async () => await this.market.submitResult.populateTransaction(toStruct(deal), resultCid))
       : await this.queue.send(`submitResultAndSettle(${ready.length})`, async () => await this.market.submitResultAndSettle.populateTransaction(toStruct(deal), resultCid, ready.map(toStruct)))
-    let audited = false
-    let mediator: string | undefined
-    for (const log of r.logs) {
-      const e = decodeDealLog(log)
-      if (e?.kind === 'ResultSubmitted') audited = e.audited
-      if (e?.kind === 'DealChallenged') mediator = e.mediator
-    }
-    return mediator !== undefined ? { audited, mediator } : { audited }
+    return { blockNumber: r.blockNumber }
   }
 
   /**
    * Submits the result with the job creator's off-chain acceptance of it (`Accept(dealId, resultCid)` signed under
-   * this network's domain): the deal is settled in the same transaction, unless the submission is audited.
+   * this network's domain): a deal without audits is settled in the same transaction; one with audits waits for its
+   * draw (`drawAudit`, from the next block on).
    */
-  async submitAcceptedResult (deal: Deal, resultCid: string, acceptance: string): Promise<{ audited: boolean, mediator?: string }> {
+  async submitAcceptedResult (deal: Deal, resultCid: string, acceptance: string): Promise<{ blockNumber: number, settled: boolean }> {
     const digest = idOf('Accept', this.domain, { dealId: this.dealId(deal), resultCid })
     const sig = compactSignature(acceptance, digest, deal.jobCreator)
     const r = await this.queue.send('submitAcceptedResult', async () => await this.market.submitAcceptedResult.populateTransaction(toStruct(deal), resultCid, sig))
-    let audited = false
-    let mediator: string | undefined
+    return { blockNumber: r.blockNumber, settled: r.logs.some(l => decodeDealLog(l)?.kind === 'DealSettled') }
+  }
+
+  /**
+   * Draws a submission's audit (anyone may, from the block after the submission's; docs/mediation.md, "Unbiasable
+   * draws"): `audited` names the mediator drawn (the zero address for a committee), `settled` is a miss of a deal
+   * whose acceptance came with its result, `cleared` a miss recorded.
+   */
+  async drawAudit (deal: Deal): Promise<{ outcome: 'audited', mediator: string } | { outcome: 'settled' | 'cleared' }> {
+    const r = await this.queue.send('drawAudit', async () => await this.market.drawAudit.populateTransaction(toStruct(deal)))
     for (const log of r.logs) {
       const e = decodeDealLog(log)
-      if (e?.kind === 'ResultSubmitted') audited = e.audited
-      if (e?.kind === 'DealChallenged') mediator = e.mediator
+      if (e?.kind === 'DealChallenged') return { outcome: 'audited', mediator: e.mediator }
+      if (e?.kind === 'DealSettled') return { outcome: 'settled' }
     }
-    return mediator !== undefined ? { audited, mediator } : { audited }
+    return { outcome: 'cleared' }
   }
 
   async accept (deals: Deal[]): Promise<void> {
@@ -406,7 +411,7 @@ export class ChainClient {
 
   async dealRecord (dealId: string): Promise<DealRecordView> {
     const r = await this.market.deals(dealId)
-    return { state: stateName(Number(r.state)), since: Number(r.since), mediatorIndex: Number(r.mediatorIndex), resultHash: r.resultHash }
+    return { state: stateName(Number(r.state)), since: Number(r.since), mediatorIndex: Number(r.mediatorIndex), blockNumber: Number(r.blockNumber), resultHash: r.resultHash }
   }
 
   /** Follows a deal from its events (starting the follower if it is not running); call stop() on the watcher when done. */

@@ -9,7 +9,7 @@ import type { ChainFollower, MarketChainEvent } from './follower.ts'
 interface EventBase { dealId: string, blockNumber: number, txHash: string, logIndex: number }
 export type DealEvent = EventBase & (
   | { kind: 'DealAgreed', jobCreator: string, resourceProvider: string, price: bigint, collateral: bigint, mediationFee: bigint }
-  | { kind: 'ResultSubmitted', resourceProvider: string, resultCid: string, audited: boolean }
+  | { kind: 'ResultSubmitted', resourceProvider: string, resultCid: string }
   | { kind: 'DealChallenged', jobCreator: string, mediator: string, audit: boolean }
   | { kind: 'DealMediated', mediator: string, resourceProvider: string, resultCorrect: boolean }
   | { kind: 'DealSettled', jobCreator: string, resourceProvider: string, acceptedEarly: boolean }
@@ -43,6 +43,7 @@ export interface DealView {
   collateral?: bigint
   mediationFee?: bigint
   resultCid?: string
+  /** the dispute is an audit (its draw hit), not a challenge */
   audited?: boolean
   mediator?: string
   resultCorrect?: boolean
@@ -82,12 +83,12 @@ export function reduceDeal (v: DealView, e: DealEvent): DealView {
   const events = [...v.events, e]
   switch (e.kind) {
     case 'DealAgreed': return { ...v, events, state: 'Agreed', jobCreator: e.jobCreator, resourceProvider: e.resourceProvider, price: e.price, collateral: e.collateral, mediationFee: e.mediationFee }
-    case 'ResultSubmitted': return { ...v, events, state: e.audited ? 'Challenged' : 'ResultSubmitted', resultCid: e.resultCid, audited: e.audited }
-    case 'DealChallenged': return { ...v, events, state: 'Challenged', mediator: e.mediator }
+    case 'ResultSubmitted': return { ...v, events, state: 'ResultSubmitted', resultCid: e.resultCid }
+    case 'DealChallenged': return { ...v, events, state: 'Challenged', mediator: e.mediator, audited: e.audit }
     case 'DealMediated': return { ...v, events, state: e.resultCorrect ? 'MediatedCorrect' : 'MediatedWrong', resultCorrect: e.resultCorrect, mediator: e.mediator }
     case 'DealSettled': return { ...v, events, state: 'Settled' }
     case 'DealTimedOut': return { ...v, events, state: e.which === 'result' ? 'TimedOutResult' : 'TimedOutMediation' }
-    // the committee's events do not move the state: DealChallenged (or an audited ResultSubmitted) came first, and
+    // the committee's events do not move the state: DealChallenged came first, and
     // finalize also emits DealMediated or DealTimedOut
     case 'CommitteeDrawn': return { ...v, events, committee: { seed: e.seed, members: e.members, committed: [], revealed: [] } }
     case 'VoteCommitted': return v.committee === undefined ? { ...v, events } : { ...v, events, committee: { ...v.committee, committed: [...v.committee.committed, e.member] } }

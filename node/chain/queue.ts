@@ -33,9 +33,10 @@ export async function waitForReceipt (provider: Provider, hash: string, opts: { 
 
 /**
  * The gas limit sent for an estimate. eth_estimateGas runs the call on the pending block, but the transaction runs
- * in the block that includes it, whose randomness (prevrandao) and state differ: a result the estimate saw as not
- * audited can be drawn for audit on inclusion, which costs more (the mediator's draw and one more event) and, at the
- * bare estimate, runs out of gas and reverts. Unused gas is refunded, so the headroom costs nothing.
+ * in the block that includes it, whose randomness (a single mediator's draw reads prevrandao) and state differ (a
+ * submission's audit draw that the estimate saw in the submission's own block, or past its 256 hashed blocks,
+ * takes another path), and at the bare estimate a dearer path runs out of gas and reverts. Unused gas is refunded,
+ * so the headroom costs nothing.
  */
 export function withHeadroom (estimate: bigint): bigint {
   return estimate + estimate / 4n + 10_000n

@@ -96,7 +96,7 @@ async function toFacts (src: ChainFactsSource, raw: Log[], opts: FactOptions = {
     const base = { dealId: e.dealId.toLowerCase(), block: e.blockNumber }
     switch (e.kind) {
       case 'DealAgreed': out.push({ ...base, kind: e.kind, jobCreator: e.jobCreator.toLowerCase(), resourceProvider: e.resourceProvider.toLowerCase(), price: e.price, collateral: e.collateral, mediationFee: e.mediationFee, auditPpm: opts.auditPpm === false ? null : await auditPpmOf(src, e.txHash, e.dealId) }); break
-      case 'ResultSubmitted': out.push({ ...base, kind: e.kind, audited: e.audited }); break
+      case 'ResultSubmitted': out.push({ ...base, kind: e.kind }); break
       case 'DealChallenged': out.push({ ...base, kind: e.kind, audit: e.audit }); break
       case 'DealMediated': out.push({ ...base, kind: e.kind, resultCorrect: e.resultCorrect }); break
       case 'DealSettled': out.push({ ...base, kind: e.kind }); break

@@ -33,7 +33,7 @@ import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
-import { COMMITTEE } from '../../protocols/settlement/index.ts'
+import { COMMITTEE, auditDrawDue } from '../../protocols/settlement/index.ts'
 import { judgedByCommittee, nameableMediators } from '../../protocols/settlement/committee.ts'
 import { formatLP } from '../../core/lp.ts'
 import { setNewest } from '../../core/bounded.ts'
@@ -89,7 +89,7 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   maxPrice?: bigint
   /** GPUs asked for on top of the module's (`lilypad run --gpu --gpu-model --vram`) */
   gpu?: GpuRequirement
-  /** 0..1: the deal's auditPpm; the contract draws the audit at result submission, so a provider cannot know in advance */
+  /** 0..1: the deal's auditPpm; the contract draws the audit from the hash of the submission's block, which a provider cannot know when it submits */
   auditProbability?: number
   /** default true: accept early on success */
   accept?: boolean
@@ -892,7 +892,7 @@ export class JobCreator {
     // a final deal's details are in these facts (the record keeps the CID): a read that overlapped the record's
     // terminal step, or a re-read later, would otherwise leave them here for good (one entry per job; soak12)
     if (isFinalState(r.state)) this.details.delete(rec.dealId)
-    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...committee }
+    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...(auditDrawDue(rec.deal, r) ? { auditDue: true } : {}), ...committee }
   }
 
   /** One bounded fetch attempt of a deal's result (the driver retries until the action's deadline). */
@@ -1002,6 +1002,7 @@ export class JobCreator {
       // a committee's dispute is closed by finalizeCommittee once its seed phase or its vote is over (a withheld seed
       // draws no member who would do it); the single mediator's by timeoutMediation
       case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen', 'SeedRevealOpen'])
+      case 'draw-audit': return await chainCall<JobCreatorEvent>(async () => { await chain.drawAudit(rec.deal) }, { type: 'audit-drawn' }, reason => ({ type: 'draw-audit-failed', reason }), ['AuditDrawNotReady'])
     }
   }
   /**

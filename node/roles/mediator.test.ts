@@ -87,14 +87,14 @@ async function signedJob (message: string): Promise<Envelope<'JobOffer'>> {
 }
 
 /** The provider's work: runs the job (or tampers with its output) and submits the result CID. */
-async function provide (job: Envelope<'JobOffer'>, deal: Deal, opts: { tamper?: boolean } = {}): Promise<{ cid: string, audited: boolean }> {
+async function provide (job: Envelope<'JobOffer'>, deal: Deal, opts: { tamper?: boolean } = {}): Promise<{ cid: string }> {
   const loaded = await loadModule(job.value.module, JSON.parse(job.value.inputs))
   const resultDir = join(await mkdtemp(join(tmp, 'rp-')), 'result')
   await executor.run(await pinSpecImage(docker, loaded.spec), { resultDir })
   if (opts.tamper === true) await writeFile(join(resultDir, 'stdout'), 'a cow that never ran\n')
   const cid = (await partyStore.addDirectory(resultDir)).toString()
-  const { audited } = await net.rp.submitResult(deal, cid)
-  return { cid, audited }
+  await net.rp.submitResult(deal, cid)
+  return { cid }
 }
 
 async function dealFor (job: Envelope<'JobOffer'>, over: Partial<Deal> = {}): Promise<{ deal: Deal, id: string, dispute: DisputeCase }> {
@@ -157,8 +157,9 @@ test.serial('an on-chain audit with nobody pushing: the mediator pulls the case 
   const job = await signedJob('audited cow')
   const { deal, id, dispute } = await dealFor(job, { auditPpm: 1_000_000 })
   party.remember(dispute) // the provider keeps its deals' cases; the job creator is offline
-  const { audited } = await provide(job, deal)
-  t.true(audited, 'auditPpm = 1,000,000 always audits')
+  await provide(job, deal)
+  const drawn = await net.stranger.drawAudit(deal)
+  t.is(drawn.outcome, 'audited', 'auditPpm = 1,000,000 always audits')
   const rec = await finished(id)
   t.is((await net.jc.dealRecord(id)).state, 'MediatedCorrect')
   t.is(rec.via, 'pull')
@@ -210,6 +211,7 @@ test.serial('a mediator that never answers: after the window the keeper closes t
   const [jc0, rp0, m20] = await Promise.all([net.jc, net.rp, net.m2].map(async c => await c.depositOf()))
   const { deal, id } = await dealFor(job, { auditPpm: 1_000_000, mediators: [net.m2.address] })
   await provide(job, deal)
+  await net.rp.drawAudit(deal)
   t.is((await net.rp.dealRecord(id)).state, 'Challenged')
   const closing = closeUnmediated(net.rp, deal, { pollMs: 100 })
   await increaseTime(net.provider, deal.mediateTimeout + 1)

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { ZeroAddress, formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
 import { deriveSeedSecret, offerWords } from '../../protocols/settlement/seed.ts'
-import { COMMITTEE } from '../../protocols/settlement/index.ts'
+import { COMMITTEE, auditDrawDue } from '../../protocols/settlement/index.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { ContractRevertError, chainSeconds, type ChainClient } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
@@ -491,7 +491,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       failure: providerFailure,
       facts: async rec => {
         const r = await chain.dealRecord(rec.dealId)
-        if (r.state !== 'Challenged') return { state: r.state, since: r.since }
+        if (r.state !== 'Challenged') return { state: r.state, since: r.since, ...(auditDrawDue(rec.deal, r) ? { auditDue: true } : {}) }
         // a committee's dispute: DealChallenged names no single mediator; our seed is revealed first (its seed phase),
         // then the case goes to every member drawn (docs/mediation.md, "Unbiasable draws")
         if (r.mediatorIndex === COMMITTEE) return { state: r.state, since: r.since, mediator: ZeroAddress, ...await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) }
@@ -566,6 +566,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         return { type: 'delivered' }
       }
       case 'settle': return await chainCall<ProviderEvent>(async () => { await this.settle(rec.deal) }, { type: 'settled' }, reason => ({ type: 'settle-failed', reason }), ['JudgeWindowOpen'])
+      // AuditDrawNotReady: the submission's block is still the pending one; the next block can read its hash
+      case 'draw-audit': return await chainCall<ProviderEvent>(async () => { await chain.drawAudit(rec.deal) }, { type: 'audit-drawn' }, reason => ({ type: 'draw-audit-failed', reason }), ['AuditDrawNotReady'])
       case 'hand-off': {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
@@ -733,8 +735,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     if (rec.resultCid === undefined) return { type: 'submit-failed', reason: 'no result' }
     if (acceptance !== undefined) {
       try {
-        await chain.submitAcceptedResult(rec.deal, rec.resultCid, acceptance)
-        return { type: 'submitted', accepted: true }
+        const { settled } = await chain.submitAcceptedResult(rec.deal, rec.resultCid, acceptance)
+        // (a deal with audits keeps the acceptance until its draw: settled then, by our drawAudit if it misses)
+        return { type: 'submitted', accepted: settled }
       } catch (err) {
         if (!(err instanceof ContractRevertError)) throw err
         // a submission whose receipt we lost (the RPC stalled) may have landed after all

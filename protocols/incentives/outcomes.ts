@@ -8,7 +8,7 @@ export type MarketFact = { dealId: string, block: number } & (
   | { kind: 'DealAgreed', jobCreator: string, resourceProvider: string, price: bigint, collateral: bigint, mediationFee: bigint,
     /** from the agree call's calldata; null when the deal was agreed through another contract and could not be read */
     auditPpm: number | null }
-  | { kind: 'ResultSubmitted', audited: boolean }
+  | { kind: 'ResultSubmitted' }
   | { kind: 'DealChallenged', audit: boolean }
   | { kind: 'DealMediated', resultCorrect: boolean }
   | { kind: 'DealSettled' }
@@ -28,7 +28,7 @@ export interface DealOutcome {
   jobCreator: string
   price: bigint
   auditPpm: number | null
-  /** the Market drew a random audit at result submission */
+  /** the Market drew a random audit of the submission (from its block's hash) */
   audited: boolean
   /** the job creator challenged the result */
   challenged: boolean
@@ -78,7 +78,6 @@ export function dealOutcomes (facts: Iterable<MarketFact>): DealOutcome[] {
     if (p === undefined) { p = { audited: false, challenged: false, noCase: false, withheld: false }; byDeal.set(id, p) }
     switch (f.kind) {
       case 'DealAgreed': p.agreed = f; break
-      case 'ResultSubmitted': if (f.audited) p.audited = true; break
       case 'DealChallenged': if (f.audit) p.audited = true; else p.challenged = true; break
       case 'DealMediated': p.final = { state: f.resultCorrect ? 'MediatedCorrect' : 'MediatedWrong', at: f.block }; break
       case 'DealSettled': p.final = { state: 'Settled', at: f.block }; break

@@ -139,7 +139,7 @@ test('a deal a committee could not judge (no quorum, a member never got the case
   const [withheld, split, judged] = [id(seq++), id(seq++), id(seq++)]
   const facts: MarketFact[] = [
     // a cartel kept the case from its audit: every member said "no case"; the result stood
-    agreed(withheld), { dealId: withheld, block: 2, kind: 'ResultSubmitted', audited: true }, { dealId: withheld, block: 3, kind: 'DealTimedOut', which: 'mediation' }, { dealId: withheld, block: 3, kind: 'CommitteeFinalized', noCase: 0b111 },
+    agreed(withheld), { dealId: withheld, block: 2, kind: 'ResultSubmitted' }, { dealId: withheld, block: 2, kind: 'DealChallenged', audit: true }, { dealId: withheld, block: 3, kind: 'DealTimedOut', which: 'mediation' }, { dealId: withheld, block: 3, kind: 'CommitteeFinalized', noCase: 0b111 },
     // a committee that had the case and split without a quorum (one silent): the result stands as work
     agreed(split), { dealId: split, block: 3, kind: 'DealTimedOut', which: 'mediation' }, { dealId: split, block: 3, kind: 'CommitteeFinalized', noCase: 0 },
     // a committee that judged the result correct, one member without the case

@@ -49,6 +49,7 @@ export type MarketAction =
   | { kind: 'submitAcceptedResult', caller: string, dealId: string, terms: DealTerms, cid: string, acceptance: Acceptance }
   | { kind: 'accept', caller: string, deals: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'settle', deals: Array<{ dealId: string, terms: DealTerms }> }
+  | { kind: 'drawAudit', dealId: string, terms: DealTerms }
   | { kind: 'challenge', caller: string, dealId: string, terms: DealTerms }
   | { kind: 'mediate', caller: string, dealId: string, terms: DealTerms, resultCorrect: boolean }
   | { kind: 'timeoutResult', dealId: string, terms: DealTerms }
@@ -74,7 +75,7 @@ export interface BlockContext {
   prevrandao: bigint
   /** the block's number (absent: 0): a committee dispute's seed block, and the seed reveals' window */
   number?: number
-  /** blockhash of an earlier block, for a committee's draw (absent: zero) */
+  /** blockhash of an earlier block, for a committee's and an audit's draw (absent: zero) */
   blockHashOf?: (n: number) => string
 }
 
@@ -100,6 +101,8 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
   const { now, prevrandao } = block
   const blockNumber = block.number ?? 0
   const committeeSize = m.committeeRules?.size ?? 1
+  const blockHashOf = block.blockHashOf ?? (() => ZERO_HASH)
+  const draw = (dealId: string): rules.DrawContext => ({ dealId, now, prevrandao, committeeSize, blockNumber, blockHashOf })
   switch (action.kind) {
     case 'deposit':
       if (action.amount === 0n) return { ok: false, error: 'ZeroAmount' }
@@ -134,15 +137,16 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       // since its judge window has just opened).
       const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize, blockNumber })
       if (!submitted.ok) return submitted
-      const settled = batch(m, action.ready, (terms, record) => rules.settle(terms, record, { now }), new Map([[action.dealId, submitted.record]]))
+      const settled = batch(m, action.ready, (terms, record, dealId) => rules.settle(terms, record, draw(dealId)), now, new Map([[action.dealId, submitted.record]]))
       if (!settled.ok) return settled
-      drawn(m, action.dealId, action.terms, submitted, now)
       return { ok: true, steps: [submitted, ...settled.steps] }
     }
     case 'submitAcceptedResult':
       return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, acceptance: action.acceptance, committeeSize, blockNumber }), action.terms, now)
     case 'challenge':
-      return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, dealId: action.dealId, prevrandao, committeeSize, blockNumber }), action.terms, now)
+      return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, ...draw(action.dealId) }), action.terms, now)
+    case 'drawAudit':
+      return single(m, action.dealId, rules.drawAudit(action.terms, m.deals.get(action.dealId), draw(action.dealId)), action.terms, now)
     case 'mediate':
       return single(m, action.dealId, rules.mediate(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, resultCorrect: action.resultCorrect }))
     case 'timeoutResult':
@@ -150,9 +154,9 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
     case 'timeoutMediation':
       return single(m, action.dealId, rules.timeoutMediation(action.terms, m.deals.get(action.dealId), { now }))
     case 'accept':
-      return batch(m, action.deals, (terms, record) => rules.accept(terms, record, { caller: action.caller }))
+      return batch(m, action.deals, (terms, record, dealId) => rules.accept(terms, record, { caller: action.caller, ...draw(dealId) }), now)
     case 'settle':
-      return batch(m, action.deals, (terms, record) => rules.settle(terms, record, { now }))
+      return batch(m, action.deals, (terms, record, dealId) => rules.settle(terms, record, draw(dealId)), now)
     case 'bond': {
       if (action.amount === 0n) return { ok: false, error: 'ZeroAmount' }
       if (depositOf(m, action.account) < action.amount) return { ok: false, error: 'InsufficientBalance' }
@@ -279,17 +283,21 @@ function single (m: MarketModel, dealId: string, step: Step, terms?: DealTerms, 
   return { ok: true, steps: [step] }
 }
 
-// A batch is all-or-nothing, and a deal listed twice must see its own earlier step: run it against an overlay.
-function batch (m: MarketModel, deals: Array<{ dealId: string, terms: DealTerms }>, rule: (t: DealTerms, r: DealRecord | undefined) => Step, overlay = new Map<string, DealRecord>()): ApplyResult {
+// A batch is all-or-nothing, and a deal listed twice must see its own earlier step: run it against an overlay. A
+// step may start an audit (its draw hit), which opens a committee's seed phase.
+function batch (m: MarketModel, deals: Array<{ dealId: string, terms: DealTerms }>, rule: (t: DealTerms, r: DealRecord | undefined, dealId: string) => Step, now: number, overlay = new Map<string, DealRecord>()): ApplyResult {
   const steps: Array<Extract<Step, { ok: true }>> = []
+  const started: Array<[string, DealTerms, Extract<Step, { ok: true }>]> = []
   for (const { dealId, terms } of deals) {
-    const step = rule(terms, overlay.get(dealId) ?? m.deals.get(dealId))
+    const step = rule(terms, overlay.get(dealId) ?? m.deals.get(dealId), dealId)
     if (!step.ok) return step
     overlay.set(dealId, step.record)
     steps.push(step)
+    started.push([dealId, terms, step])
   }
   for (const [dealId, record] of overlay) m.deals.set(dealId, record)
   for (const s of steps) credit(m.deposits, s.credits)
+  for (const [dealId, terms, step] of started) drawn(m, dealId, terms, step, now)
   return { ok: true, steps }
 }
 

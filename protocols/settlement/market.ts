@@ -7,6 +7,12 @@ import { checkCommitteeAgree, committeeSizeFor, type CommitteeErrorName } from '
 
 /** A DealRecord.mediatorIndex meaning "judged by a committee" (Market.sol `COMMITTEE`). */
 export const COMMITTEE = 255
+/** A ResultSubmitted record's flags, kept in mediatorIndex (Market.sol): the audit draw missed and is recorded. */
+export const AUDIT_CLEARED = 1
+/** ... and the job creator's acceptance came with the result: a missed draw settles the deal. */
+export const ACCEPTED = 2
+/** BLOCKHASH answers for the last 256 blocks only. */
+export const HASHED_BLOCKS = 256
 
 export const DealState = {
   None: 0,
@@ -35,12 +41,17 @@ export function isFinal (s: number): boolean {
 /** The terms of a deal that the rules read: the signed `Deal` without the offer ids, which only name it. */
 export type DealTerms = Omit<Deal, 'jobOfferId' | 'resourceOfferId'>
 
-/** What the contract stores per deal. `since` is the time of the last transition (unix seconds). */
+/**
+ * What the contract stores per deal. `since` is the time of the last transition (unix seconds), `block` its block
+ * (0 at agreement): a submission's audit is drawn from that block's hash.
+ */
 export interface DealRecord {
   state: DealStateValue
   since: number
+  /** Challenged: the drawn mediator's index or COMMITTEE; ResultSubmitted: AUDIT_CLEARED | ACCEPTED */
   mediatorIndex: number
-  /** Top 200 bits of keccak256(resultCid) as 0x-hex (25 bytes), or null before a result. */
+  block: number
+  /** Top 176 bits of keccak256(resultCid) as 0x-hex (22 bytes), or null before a result. */
   resultHash: string | null
 }
 
@@ -52,6 +63,7 @@ export type MarketErrorName =
   | 'DealExpiryTooFar' | 'ResultTimeoutOutOfBounds' | 'JudgeWindowOutOfBounds' | 'MediateTimeoutOutOfBounds'
   | 'AuditPpmTooHigh' | 'MediationFeeTooLow' | 'AuditWithoutFee' | 'InvalidSignature'
   | 'CommitteeDispute' | 'NotACommitteeDispute' | 'InsufficientBond' | 'NothingUnbonding' | 'UnbondNotDue'
+  | 'AuditDrawNotReady' | 'NoAuditDue' | 'AlreadyAccepted'
   | CommitteeErrorName
 
 /**
@@ -108,7 +120,7 @@ const fail = (error: MarketErrorName): Step => ({ ok: false, error })
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
 
 export function cidHash (cid: string): string {
-  return keccak256(toUtf8Bytes(cid)).slice(0, 2 + 50)
+  return keccak256(toUtf8Bytes(cid)).slice(0, 2 + 44)
 }
 
 /** The seed a single mediator's dispute starting in a block is drawn from: keccak256(abi.encode(prevrandao, dealId)). */
@@ -126,6 +138,7 @@ export function mediatorIndexOf (prevrandao: bigint, dealId: string, n: number):
  * the record marked COMMITTEE, drawn once both parties have revealed their seeds after this block (committee.ts).
  */
 function startDispute (terms: DealTerms, record: DealRecord, a: { dealId: string, prevrandao: bigint, committeeSize?: number, blockNumber?: number }, audit: boolean): Extract<Step, { ok: true }> {
+  record = { ...record, block: a.blockNumber ?? 0 }
   const n = terms.mediators.length
   if (committeeSizeFor(n, a.committeeSize ?? 1) > 1) {
     return { ok: true, record: { ...record, mediatorIndex: COMMITTEE }, debits: [], credits: [], committee: { seedBlock: a.blockNumber ?? 0, audit } }
@@ -134,11 +147,47 @@ function startDispute (terms: DealTerms, record: DealRecord, a: { dealId: string
   return { ok: true, record: { ...record, mediatorIndex }, debits: [], credits: [], mediator: terms.mediators[mediatorIndex] }
 }
 
-export function isAudited (prevrandao: bigint, dealId: string, resultHash: string, auditPpm: number): boolean {
+/**
+ * A submission's audit draw from the hash of the block it landed in: keccak256(abi.encode(dealId, resultHash,
+ * blockhash(submittedIn))) mod 10^6 < auditPpm. Nobody knows that hash when submitting (docs/mediation.md,
+ * "Unbiasable draws" says who could bias it).
+ */
+export function auditDrawHits (dealId: string, resultHash: string, blockHash: string, auditPpm: number): boolean {
   if (auditPpm === 0) return false
-  const draw = BigInt(keccak256(coder.encode(['uint256', 'bytes32', 'bytes25'], [prevrandao, dealId, resultHash]))) % PPM
+  const draw = BigInt(keccak256(coder.encode(['bytes32', 'bytes22', 'bytes32'], [dealId, resultHash, blockHash]))) % PPM
   return draw < BigInt(auditPpm)
 }
+
+/** Where a submission's audit draw stands in block `number`: what `accept`, `settle` and `drawAudit` do with it. */
+export type AuditDraw = 'none' | 'not-ready' | 'hit' | 'miss'
+
+/**
+ * The audit draw of a ResultSubmitted record seen from block `number`: none (no audits, or a miss recorded); not
+ * ready in the submission's own block (its hash is not known yet); past the 256 blocks BLOCKHASH answers for, a hit
+ * (waiting must not help a provider whose draw hit); else the draw itself. Market.sol `_auditHits`.
+ */
+export function auditDrawOf (terms: Pick<DealTerms, 'auditPpm'>, record: DealRecord, dealId: string, number: number, blockHashOf: (n: number) => string): AuditDraw {
+  if (terms.auditPpm === 0 || (record.mediatorIndex & AUDIT_CLEARED) !== 0) return 'none'
+  const age = (number - record.block) >>> 0
+  if (age === 0) return 'not-ready'
+  if (age > HASHED_BLOCKS) return 'hit'
+  return auditDrawHits(dealId, record.resultHash ?? '0x', blockHashOf(number - age), terms.auditPpm) ? 'hit' : 'miss'
+}
+
+/**
+ * Whether a record awaits its audit draw (one rule for the nodes, the simulator and the Market): a submission to a
+ * deal with audits that no one has drawn yet. Anyone may draw it from the block after the submission's; a provider
+ * whose draw missed has it drawn before BLOCKHASH's 256 blocks pass, after which an undrawn submission is audited.
+ */
+export function auditDrawDue (terms: Pick<DealTerms, 'auditPpm'>, record: { state: DealStateValue | DealStateName, mediatorIndex: number }): boolean {
+  const submitted = record.state === DealState.ResultSubmitted || record.state === 'ResultSubmitted'
+  return submitted && terms.auditPpm !== 0 && (record.mediatorIndex & AUDIT_CLEARED) === 0
+}
+
+/** What the audit draw needs beside the record: the block a transaction lands in and the hashes before it. */
+export interface DrawContext { dealId: string, now: number, prevrandao: bigint, committeeSize?: number, blockNumber?: number, blockHashOf?: (n: number) => string }
+
+const noHash = (): string => '0x' + '0'.repeat(64)
 
 /** Funds a deal holds in escrow: everything both sides locked, until a final state pays it out. */
 export function heldBy (record: DealRecord | undefined, terms: DealTerms): bigint {
@@ -231,7 +280,7 @@ export function agree (terms: DealTerms, ctx: AgreeContext): Step {
   if (rpHas < terms.collateral) return fail('InsufficientBalance')
   return {
     ok: true,
-    record: { state: DealState.Agreed, since: ctx.now, mediatorIndex: 0, resultHash: null },
+    record: { state: DealState.Agreed, since: ctx.now, mediatorIndex: 0, block: 0, resultHash: null },
     debits: [{ account: terms.jobCreator, amount: jcNeeds }, { account: terms.resourceProvider, amount: terms.collateral }],
     credits: []
   }
@@ -243,12 +292,7 @@ export function submitResult (terms: DealTerms, record: DealRecord | undefined, 
   const wrong = expect(record, DealState.Agreed)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
   if (a.now > record.since + terms.resultTimeout) return fail('ResultWindowClosed')
-  const resultHash = cidHash(a.cid)
-  const audited = isAudited(a.prevrandao, a.dealId, resultHash, terms.auditPpm)
-  if (!audited) {
-    return { ok: true, record: { state: DealState.ResultSubmitted, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, debits: [], credits: [], audited }
-  }
-  return { ...startDispute(terms, { state: DealState.Challenged, since: a.now, mediatorIndex: record.mediatorIndex, resultHash }, a, true), audited }
+  return { ok: true, record: { state: DealState.ResultSubmitted, since: a.now, mediatorIndex: 0, block: a.blockNumber ?? 0, resultHash: cidHash(a.cid) }, debits: [], credits: [] }
 }
 
 /**
@@ -259,37 +303,67 @@ export interface Acceptance { signer: string, dealId: string, resultCid: string 
 
 /**
  * The result with the job creator's off-chain acceptance of exactly that result: the checks of `submitResult`, then
- * the signature; settled at once (as `accept` would) unless the submission is audited, which goes to mediation.
+ * the signature; a deal without audits is settled at once (as `accept` would), one with audits keeps the acceptance
+ * (ACCEPTED) until its draw (`drawAudit`).
  */
 export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, acceptance: Acceptance, committeeSize?: number, blockNumber?: number }): Step {
   const submitted = submitResult(terms, record, a)
   if (!submitted.ok) return submitted
   const acc = a.acceptance
   if (!same(acc.signer, terms.jobCreator) || acc.dealId.toLowerCase() !== a.dealId.toLowerCase() || acc.resultCid !== a.cid) return fail('InvalidSignature')
-  if (submitted.audited === true) return submitted
-  return { ok: true, record: { ...submitted.record, state: DealState.Settled }, debits: [], credits: payoutsOf(DealState.Settled, terms), audited: false }
+  if (terms.auditPpm !== 0) return { ...submitted, record: { ...submitted.record, mediatorIndex: ACCEPTED } }
+  return { ok: true, record: { ...submitted.record, state: DealState.Settled }, debits: [], credits: payoutsOf(DealState.Settled, terms) }
 }
 
-export function accept (terms: DealTerms, record: DealRecord | undefined, a: { caller: string }): Step {
+/** A dispute starting now (a challenge, or an audit the draw sent): Market.sol `_dispute`. */
+function dispute (terms: DealTerms, record: DealRecord, a: DrawContext, audit: boolean): Extract<Step, { ok: true }> {
+  return { ...startDispute(terms, { ...record, state: DealState.Challenged, since: a.now }, a, audit), audited: audit }
+}
+
+/** `accept` and `settle`: settled, unless the audit draw hits (then the audit starts instead). */
+function closeOrAudit (terms: DealTerms, record: DealRecord, a: DrawContext): Step {
+  const draw = auditDrawOf(terms, record, a.dealId, a.blockNumber ?? 0, a.blockHashOf ?? noHash)
+  if (draw === 'not-ready') return fail('AuditDrawNotReady')
+  if (draw === 'hit') return dispute(terms, record, a, true)
+  return close(record, terms, DealState.Settled)
+}
+
+export function accept (terms: DealTerms, record: DealRecord | undefined, a: { caller: string } & DrawContext): Step {
   if (!same(a.caller, terms.jobCreator)) return fail('NotJobCreator')
   const wrong = expect(record, DealState.ResultSubmitted)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
-  return close(record, terms, DealState.Settled)
+  return closeOrAudit(terms, record, a)
 }
 
-export function settle (terms: DealTerms, record: DealRecord | undefined, a: { now: number }): Step {
+export function settle (terms: DealTerms, record: DealRecord | undefined, a: DrawContext): Step {
   const wrong = expect(record, DealState.ResultSubmitted)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
   if (a.now <= record.since + terms.judgeWindow) return fail('JudgeWindowOpen')
-  return close(record, terms, DealState.Settled)
+  return closeOrAudit(terms, record, a)
 }
 
-export function challenge (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number, blockNumber?: number }): Step {
+/**
+ * Anyone draws a submission's audit once its block is made: a hit starts the audit; a miss settles a deal whose
+ * acceptance came with the result, else is recorded (AUDIT_CLEARED), so it holds past the 256 hashed blocks.
+ */
+export function drawAudit (terms: DealTerms, record: DealRecord | undefined, a: DrawContext): Step {
+  const wrong = expect(record, DealState.ResultSubmitted)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  const draw = auditDrawOf(terms, record, a.dealId, a.blockNumber ?? 0, a.blockHashOf ?? noHash)
+  if (draw === 'none') return fail('NoAuditDue')
+  if (draw === 'not-ready') return fail('AuditDrawNotReady')
+  if (draw === 'hit') return dispute(terms, record, a, true)
+  if ((record.mediatorIndex & ACCEPTED) !== 0) return close(record, terms, DealState.Settled)
+  return { ok: true, record: { ...record, mediatorIndex: record.mediatorIndex | AUDIT_CLEARED }, debits: [], credits: [], audited: false }
+}
+
+export function challenge (terms: DealTerms, record: DealRecord | undefined, a: { caller: string } & DrawContext): Step {
   if (!same(a.caller, terms.jobCreator)) return fail('NotJobCreator')
   const wrong = expect(record, DealState.ResultSubmitted)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
   if (a.now > record.since + terms.judgeWindow) return fail('JudgeWindowClosed')
-  return startDispute(terms, { ...record, state: DealState.Challenged, since: a.now }, a, false)
+  if ((record.mediatorIndex & ACCEPTED) !== 0) return fail('AlreadyAccepted')
+  return dispute(terms, record, a, false)
 }
 
 export function mediate (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, resultCorrect: boolean }): Step {
