@@ -99,7 +99,7 @@ export interface NodeOptions {
   components?: { clock?: Clock, logger?: Logger | LoggerOptions, metrics?: LilypadMetrics }
   /** put libp2p's own metrics in the node's registry (default true; one host per registry) */
   libp2pMetrics?: boolean
-  /** how the chain follower reads the chain (default: no confirmations, 100 ms polls on local networks, 1 s otherwise) */
+  /** how the chain follower reads the chain (default: the network file's confirmations or none, 100 ms polls on local networks, 1 s otherwise) */
   chain?: { confirmations?: number, pollMs?: number }
   /** status line and sweep intervals, deal-record retention (node/housekeeping) */
   housekeeping?: HousekeepingInit
@@ -171,7 +171,7 @@ export class LilypadNode {
         // a node with no role that needs the past starts at the head; the others resume where they stopped
         startBlock: needsHistory ? opts.network.deployBlock : 'latest',
         ...(opts.roles.length > 0 ? { cursorFile: join(opts.dataDir, `chain-cursor-${opts.network.chainId}.json`) } : {}),
-        confirmations: opts.chain?.confirmations ?? 0,
+        confirmations: opts.chain?.confirmations ?? opts.network.confirmations ?? 0,
         pollMs: opts.chain?.pollMs ?? (opts.local === true ? 100 : 1000)
       }
     })
