@@ -344,15 +344,20 @@ export class LilypadNode {
 
   /**
    * The job creator that settles on chain `chainId`: this node's own for its first chain, else one on that chain's
-   * context (its key's deposit there, that chain's offers). UnknownChainError when the node does not serve it.
+   * context (its key's deposit there, that chain's offers). UnknownChainError when the network has no such chain or
+   * the node does not serve it; the chain's own error (RpcUnreachableError…) when it could not be joined at start.
+   * `dataDir`: where its deals are kept (default the node's; a further chain's under chains/<chain id>).
    */
-  async jobCreatorOn (chainId: number, settings: JobCreatorSettings = this.opts.jobCreator ?? {}): Promise<JobCreator> {
-    if (chainId === this.opts.network.chainId) return await this.createJobCreator({ ...this.opts, jobCreator: settings })
+  async jobCreatorOn (chainId: number, opts: { settings?: JobCreatorSettings, dataDir?: string } = {}): Promise<JobCreator> {
+    const settings = opts.settings ?? this.opts.jobCreator ?? {}
+    if (chainId === this.opts.network.chainId) return await this.createJobCreator({ network: this.opts.network, dataDir: opts.dataDir ?? this.opts.dataDir, jobCreator: settings })
     const ctx = this.chainContexts.get(chainId)
-    if (ctx === undefined) throw new UnknownChainError(String(chainId), this.opts.network)
+    if (ctx === undefined) throw this.unavailableChains.get(chainId) ?? new UnknownChainError(String(chainId), this.opts.network)
     if (ctx.jobCreator === undefined) {
       const terms = { ...dealTermsOf(ctx.network.dealTerms), ...settings.terms }
-      ctx.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: ctx.chain, store: this.store, network: ctx.network, dataDir: ctx.dataDir, gossip: ctx.gossip, offerSync: ctx.offerSync, disputes: ctx.disputes, ...settings, terms })
+      // (its deals beside the others': <dataDir>/chains/<chain id>/jc-deals)
+      const dataDir = opts.dataDir !== undefined ? join(opts.dataDir, 'chains', String(chainId)) : ctx.dataDir
+      ctx.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: ctx.chain, store: this.store, network: ctx.network, dataDir, gossip: ctx.gossip, offerSync: ctx.offerSync, disputes: ctx.disputes, ...settings, terms })
       this.dropSources.push(ctx.disputes.addSource(jobCreatorCaseSource(ctx.jobCreator.deals, ctx.chain)))
     }
     return ctx.jobCreator

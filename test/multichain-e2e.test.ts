@@ -4,6 +4,8 @@
 // signed for one chain is refused on the other; one chain's RPC down does not stop jobs on the other.
 // Serial: the tests share the devnet's accounts and check exact ledger movements.
 import test from 'ava'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -176,4 +178,42 @@ test.serial('one chain\'s RPC down (its anvil stopped) does not stop jobs on the
   const onB = await jcB.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'chain B is back' } })
   t.is(onB.exitCode, 0)
   t.is((await reader(B).dealRecord(onB.dealId)).state, 'Settled')
+})
+
+const execFileP = promisify(execFile)
+async function cli (...args: string[]): Promise<{ stdout: string, stderr: string }> {
+  return await execFileP(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }, timeout: 90_000 })
+}
+
+test.serial('the CLI: "lilypad balance" shows each chain (--json: one document), "lilypad run --chain" settles on the chain named', async t => {
+  const balances = async (): Promise<Array<{ chainId: number, name: string, deposit: { lp: string, wei: string } }>> => {
+    const { stdout } = await cli('balance', '--json')
+    const doc = JSON.parse(stdout) as { address: string, via: string, chains: Array<{ chainId: number, name: string, deposit: { lp: string, wei: string } }> }
+    t.is(doc.address, user)
+    t.is(doc.via, 'chain')
+    return doc.chains
+  }
+  const before = await balances()
+  t.deepEqual(before.map(c => [c.chainId, c.name]), [[A, `devnet-${A}`], [B, `devnet-${B}`]])
+  for (const c of before) t.is(BigInt(c.deposit.wei), await reader(c.chainId).depositOf(user))
+  const human = await cli('balance')
+  t.regex(human.stdout, new RegExp(`chain    devnet-${B} \\(${B}\\)\\nwallet   [\\d.]+ LP\\ndeposit  [\\d.]+ LP`))
+
+  const { stdout } = await cli('run', 'cowsay:v0.0.1', '-i', 'Message=chain B', '--chain', `devnet-${B}`, '--json')
+  const out = JSON.parse(stdout) as { dealId: string, exitCode: number }
+  t.is(out.exitCode, 0)
+  t.is((await reader(B).dealRecord(out.dealId)).state, 'Settled')
+  t.is((await reader(A).dealRecord(out.dealId)).state, 'None')
+  const after = await balances()
+  t.is(BigInt(before[1].deposit.wei) - BigInt(after[1].deposit.wei), DEVNET_PRICE, 'paid on chain B')
+  t.is(after[0].deposit.wei, before[0].deposit.wei, 'nothing moved on chain A')
+  const one = JSON.parse((await cli('balance', '--chain', String(B), '--json')).stdout) as Record<string, unknown>
+  t.deepEqual(Object.keys(one), ['address', 'wallet', 'deposit', 'locked', 'chainId', 'via'])
+  t.like(one, { address: user, deposit: after[1].deposit, chainId: B, via: 'chain' })
+
+  const err = await t.throwsAsync(cli('run', 'cowsay:v0.0.1', '--chain', 'nope')) as Error & { code: number, stderr: string }
+  t.is(err.code, 2)
+  t.regex(err.stderr, /the network "devnet" has no chain "nope" \(its chains: devnet-1337 \(1337\), devnet-1338 \(1338\)\)/)
+  t.regex(err.stderr, /--chain takes a chain id or name/)
+  t.notRegex(err.stderr, /at .*\.ts:\d+/)
 })
