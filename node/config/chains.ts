@@ -37,14 +37,18 @@ export function firstChainOf (n: NetworkFile): NetworkChain {
     deployBlock: n.deployBlock
   }
   if (n.chainName !== undefined) c.name = n.chainName
-  if (n.confirmations !== undefined) c.confirmations = n.confirmations
-  if (n.explorerUrl !== undefined) c.explorerUrl = n.explorerUrl
-  if (n.mediators !== undefined) c.mediators = n.mediators
-  if (n.bridges !== undefined) c.bridges = n.bridges
-  if (n.marketBounds !== undefined) c.marketBounds = n.marketBounds
-  if (n.jobManagerConfig !== undefined) c.jobManagerConfig = n.jobManagerConfig
-  if (n.rewards !== undefined) c.rewards = n.rewards
-  return c
+  return Object.assign(c, optionalChainFields(n))
+}
+
+/** Per-chain fields spelt alike in a chain entry and at a network's top level. */
+const OPTIONAL_CHAIN_FIELDS = ['confirmations', 'explorerUrl', 'mediators', 'bridges', 'marketBounds', 'jobManagerConfig', 'rewards'] as const
+type OptionalChainFields = Pick<NetworkChain, (typeof OPTIONAL_CHAIN_FIELDS)[number]>
+
+/** Those of `from` that are set. */
+function optionalChainFields (from: OptionalChainFields): OptionalChainFields {
+  const out: Record<string, unknown> = {}
+  for (const k of OPTIONAL_CHAIN_FIELDS) if (from[k] !== undefined) out[k] = from[k]
+  return out as OptionalChainFields
 }
 
 /**
@@ -58,7 +62,7 @@ export function chainsOf (n: NetworkFile): NetworkChain[] {
   return [first, ...rest]
 }
 
-const PER_CHAIN = ['chainName', 'rpcUrls', 'confirmations', 'explorerUrl', 'mediators', 'bridges', 'marketBounds', 'jobManagerConfig', 'rewards'] as const
+const PER_CHAIN = ['chainName', 'rpcUrls', ...OPTIONAL_CHAIN_FIELDS] as const
 
 /**
  * The network as seen from one of its chains: the top-level chain fields are that chain's, the rest (mesh,
@@ -81,13 +85,7 @@ export function withFirst (n: NetworkFile, c: NetworkChain, rest: NetworkChain[]
   out.contracts = c.contracts
   out.deployBlock = c.deployBlock
   if (c.name !== undefined) out.chainName = c.name
-  if (c.confirmations !== undefined) out.confirmations = c.confirmations
-  if (c.explorerUrl !== undefined) out.explorerUrl = c.explorerUrl
-  if (c.mediators !== undefined) out.mediators = c.mediators
-  if (c.bridges !== undefined) out.bridges = c.bridges
-  if (c.marketBounds !== undefined) out.marketBounds = c.marketBounds
-  if (c.jobManagerConfig !== undefined) out.jobManagerConfig = c.jobManagerConfig
-  if (c.rewards !== undefined) out.rewards = c.rewards
+  Object.assign(out, optionalChainFields(c))
   out.chains = [c, ...rest]
   return out
 }
