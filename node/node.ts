@@ -135,6 +135,8 @@ export class LilypadNode {
   mediator?: Mediator
   bridge?: JobBridge
   validator?: Validator
+  /** the job bridge on each further chain, by chain id */
+  readonly chainBridges = new Map<number, JobBridge>()
   /** the mediator role on each further chain */
   private readonly chainMediators: Mediator[] = []
   /** each epoch's canary job creator (its own key and chain client) */
@@ -296,6 +298,14 @@ export class LilypadNode {
       const jobCreator = await this.createJobCreator(this.opts)
       this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
+      // each chain's JobManager is served by a bridge on that chain: a contract's job settles, and its callback
+      // comes, on the chain it was asked on
+      for (const ctx of this.chainContexts.values()) {
+        const jc = await this.jobCreatorOn(ctx.chainId)
+        const b = await JobBridge.create(c, { chain: ctx.chain, jobCreator: jc, network: ctx.network, dataDir: ctx.dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
+        this.chainBridges.set(ctx.chainId, b)
+        await b.start()
+      }
     }
     if (roles.includes('validator')) await this.startValidator()
     this.startHousekeeping()
@@ -489,6 +499,7 @@ export class LilypadNode {
         add(`jc-deals-${id}`, ctx.jobCreator?.deals)
       }
       this.chainMediators.forEach((m, i) => { add(`disputes-${i + 2}`, m.records) })
+      for (const [id, b] of this.chainBridges) add(`bridge-jobs-${id}`, b.jobs)
       return out
     }
     this.housekeeping = new Housekeeping(this.components, { host: this.host, book: this.book, gossip: this.gossip, stores, chain: this.chain }, this.opts.housekeeping)
@@ -503,6 +514,8 @@ export class LilypadNode {
     await this.directory?.stop()
     await this.retention?.stop()
     await this.bridge?.stop()
+    for (const b of this.chainBridges.values()) await b.stop()
+    this.chainBridges.clear()
     await this.validator?.stop()
     for (const r of this.canaryRunners.values()) { await r.jc.stop(); await r.chain.stop() }
     this.canaryRunners.clear()
