@@ -87,7 +87,8 @@ export class ChainContext {
         startBlock: init.needsHistory ? network.deployBlock : 'latest',
         ...(init.keepCursor ? { cursorFile: join(dataDir, `chain-cursor-${init.chainId}.json`) } : {}),
         confirmations: init.confirmations ?? network.confirmations ?? 0,
-        pollMs: init.pollMs
+        pollMs: init.pollMs,
+        metricsChain: String(init.chainId)
       }
     })
     return new ChainContext(host, components, chain, network, dataDir, init)

@@ -75,6 +75,10 @@ test.serial('the devnet: two anvils with their own chain ids and contracts; ever
   const [pa, pb] = providers()
   t.is(pa.capacity, pb.capacity)
   t.is(pb.slotCount, 2)
+  // each chain's follower reports its head: the first unlabelled (as on a one-chain node), the further one by chain id
+  const text = await devnet.components.metrics.registry.metrics()
+  t.regex(text, /^lilypad_chain_head_block \d+$/m)
+  t.regex(text, new RegExp(`^lilypad_chain_head_block\\{chain="${B}"\\} \\d+$`, 'm'))
 })
 
 test.serial('jobs on both chains at once: each settles on its own chain with exact balances, and the 2 slots never run more than 2 jobs', async t => {
