@@ -63,6 +63,31 @@ test('an endpoint of another chain is never failed over to: WrongChainError', as
   t.is(err?.name, 'WrongChainError')
   t.regex(err!.message, /serves chain 31338, the network file expects 31337/)
   t.is(rpc.failovers, 0)
+  t.is(rpc.rpcUrl, proxy.url, 'still not switched to the other chain\'s endpoint')
+})
+
+test('an endpoint of another chain between two of ours is passed over, and never asked again', async t => {
+  const proxy = await RpcProxy.start(a.rpcUrl)
+  const other = await RpcProxy.start(b.rpcUrl)
+  t.teardown(async () => { await proxy.stop(); await other.stop() })
+  const rpc = await openRpc({ chainId: 31337, rpcUrl: proxy.url, rpcUrls: [proxy.url, other.url, a.rpcUrl] }, { retry: fast })
+  t.teardown(() => { rpc.destroy() })
+  proxy.refuse()
+  t.is(Number(await rpc.send('eth_chainId', [])), 31337)
+  t.is(rpc.rpcUrl, a.rpcUrl)
+  t.is(rpc.failovers, 1)
+  t.is(other.counts.requests, 1, 'asked its chain id once')
+  // a chain whose only other endpoint serves another chain: with its own down, each request fails with the named
+  // error of the misconfiguration, and the other chain's endpoint is asked once, never used
+  const last = await RpcProxy.start(a.rpcUrl)
+  t.teardown(async () => { await last.stop() })
+  const rpc2 = await openRpc({ chainId: 31337, rpcUrl: last.url, rpcUrls: [last.url, other.url] }, { retry: fast })
+  t.teardown(() => { rpc2.destroy() })
+  last.refuse()
+  await t.throwsAsync(rpc2.send('eth_blockNumber', []), { name: 'WrongChainError' })
+  await t.throwsAsync(rpc2.send('eth_blockNumber', []), { name: 'WrongChainError' })
+  t.is(other.counts.requests, 2, 'each provider asked the other chain\'s endpoint once, then never again')
+  t.is(rpc2.rpcUrl, last.url)
 })
 
 test('every endpoint down: RpcUnreachableError, not a socket error', async t => {

@@ -44,6 +44,8 @@ export class RetryingProvider extends JsonRpcProvider {
   #current = 0
   /** endpoints whose chain id was checked (the first by openRpc, the others before their first use) */
   readonly #checked = new Set<number>([0])
+  /** endpoints that serve another chain, with the chain they serve */
+  readonly #wrongChain = new Map<number, number>()
   /** times a request moved on to the next endpoint */
   failovers = 0
 
@@ -104,6 +106,7 @@ export class RetryingProvider extends JsonRpcProvider {
 
   override async _send (payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     // each endpoint at most once per request, starting with the one in use
+    let at = this.#current
     let tried = 1
     for (;;) {
       try {
@@ -111,19 +114,25 @@ export class RetryingProvider extends JsonRpcProvider {
       } catch (err) {
         let last = err
         for (;;) {
-          if (!isUnreachable(last) || tried >= this.rpcUrls.length) throw last
+          // an endpoint down, or one serving another chain: on to the next, while there is one
+          if (!(isUnreachable(last) || last instanceof WrongChainError) || tried >= this.rpcUrls.length) throw last
           tried++
-          try { await this.#failover(); break } catch (e) { last = e }
+          at = (at + 1) % this.rpcUrls.length
+          try { await this.#switchTo(at); break } catch (e) { last = e }
         }
       }
     }
   }
 
-  /** Moves on to the next endpoint, once it said it serves our chain (WrongChainError otherwise). */
-  async #failover (): Promise<void> {
-    const next = (this.#current + 1) % this.rpcUrls.length
-    if (!this.#checked.has(next)) {
-      const req = new FetchRequest(this.rpcUrls[next])
+  /**
+   * Makes endpoint `i` the one in use, once it said it serves our chain: one that does not (WrongChainError) or
+   * does not answer (RpcUnreachableError) is not switched to, and one serving another chain is never asked again.
+   */
+  async #switchTo (i: number): Promise<void> {
+    const wrong = this.#wrongChain.get(i)
+    if (wrong !== undefined) throw new WrongChainError(this.#chainId, wrong)
+    if (!this.#checked.has(i)) {
+      const req = new FetchRequest(this.rpcUrls[i])
       req.timeout = this.retry.timeoutMs
       req.body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] })
       req.setHeader('content-type', 'application/json')
@@ -133,14 +142,15 @@ export class RetryingProvider extends JsonRpcProvider {
         res.assertOk()
         actual = Number((res.bodyJson as { result?: string }).result)
       } catch (err) {
-        // the next endpoint is down too: the request goes on to the one after it
-        this.#current = next
-        throw new RpcUnreachableError(this.rpcUrls[next], 1, err)
+        throw new RpcUnreachableError(this.rpcUrls[i], 1, err)
       }
-      if (actual !== this.#chainId) throw new WrongChainError(this.#chainId, actual)
-      this.#checked.add(next)
+      if (actual !== this.#chainId) {
+        this.#wrongChain.set(i, actual)
+        throw new WrongChainError(this.#chainId, actual)
+      }
+      this.#checked.add(i)
     }
-    this.#current = next
+    this.#current = i
     this.failovers++
     this.#metrics?.chainRetries.inc({ method: 'failover' })
   }
