@@ -18,9 +18,9 @@ import { chainsOf, chainView } from '../node/config/chains.ts'
 import { chainNamespace } from '../node/chain-context.ts'
 import type { ResourceProvider } from '../node/roles/resource-provider.ts'
 import { recoverSigner, signMessage, type Deal } from '../protocols/eip712.ts'
-import { once } from 'node:events'
 import { connectExampleClient } from '../contracts/generated/index.ts'
-import type { JobBridge, BridgeJobRecord } from '../node/roles/job-bridge.ts'
+import type { JobBridge } from '../node/roles/job-bridge.ts'
+import { contractCowsay } from './support/bridge.ts'
 import { domainOfNetwork } from '../node/host/index.ts'
 
 const A = DEVNET_CHAIN_ID
@@ -232,20 +232,8 @@ test.serial('a contract on chain B: its job is run by the bridge on chain B, set
   const caller = await ChainClient.create({ network: netB, privateKey: devKey(DEVNET_KEYS.user2) })
   t.teardown(async () => { await caller.stop() })
   const client = connectExampleClient(netB.contracts.exampleClient as string, caller.wallet)
-  const jobId = await client.runCowsay.staticCall('moo on chain B')
-  const done = (async () => {
-    for (;;) {
-      const [r] = await Promise.race([once(bridgeB, 'completed'), once(bridgeB, 'failed')]) as [BridgeJobRecord]
-      if (r.id === `job-${jobId}`) return r
-    }
-  })()
   const bridgeABefore = devnet.bridge!.bridge!.metrics.requested
-  await caller.queue.send('runCowsay', async () => await client.runCowsay.populateTransaction('moo on chain B'))
-  const rec = await done
-  t.is(rec.phase, 'completed', rec.reason)
-  t.is(await client.results(jobId), rec.resultCid ?? '')
-  t.is(await client.exitCodes(jobId), 0n)
-  t.regex(Buffer.from((await client.outputs(jobId)).slice(2), 'hex').toString(), /< moo on chain B >/)
+  const rec = await contractCowsay(t, { client, caller, bridge: bridgeB, message: 'moo on chain B' })
   t.is((await reader(B).dealRecord(rec.dealId ?? '')).state !== 'None', true, 'the deal is on chain B')
   t.is((await reader(A).dealRecord(rec.dealId ?? '')).state, 'None', 'and not on chain A')
   t.is(devnet.bridge!.bridge!.metrics.requested, bridgeABefore, 'chain A\'s bridge never saw it')
