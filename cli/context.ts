@@ -87,6 +87,8 @@ export function toUserError (e: unknown): unknown {
     case 'RpcUnreachableError':
     case 'RpcTimeoutError':
       return new UserError(`the chain RPC does not answer (${err.message})`, { hint: 'is the chain running? For the devnet: "lilypad devnet" (or "lilypad devnet stop" and run again); else check WEB3_RPC_URL', cause: e })
+    case 'UnknownChainError':
+      return new UserError(err.message, { hint: '--chain takes a chain id or name from the network file ("lilypad balance" lists them)', exitCode: 2, cause: e })
     case 'WrongChainError':
       return new UserError(err.message, { hint: 'WEB3_RPC_URL points at another chain than the network file; check WEB3_RPC_URL and WEB3_CHAIN_ID', cause: e })
     case 'NoProviderError':

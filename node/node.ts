@@ -38,6 +38,8 @@ import type { RoleName } from './role-names.ts'
 import { Housekeeping, type HousekeepingInit } from './housekeeping/index.ts'
 import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
 import { JobService, type JobServiceInit } from './jobs/index.ts'
+import { ChainContext } from './chain-context.ts'
+import { chainsOf, UnknownChainError } from './config/chains.ts'
 
 export { ROLE_NAMES, parseRoles, UnknownRoleError, type RoleName } from './role-names.ts'
 
@@ -73,6 +75,11 @@ export interface NodeOptions {
   networkPath: string
   /** the node's Ethereum key; never logged */
   privateKey: string
+  /**
+   * The chains this node serves, by id (default: every chain of the network). The network's first chain is always
+   * served (it is the node's own: `node.chain`); each further one gets a ChainContext (docs/multichain.md).
+   */
+  chains?: number[]
   /** node state: peer key, deals, Helia blocks, downloads, the chain cursor */
   dataDir: string
   roles: RoleName[]
@@ -99,7 +106,7 @@ export interface NodeOptions {
   components?: { clock?: Clock, logger?: Logger | LoggerOptions, metrics?: LilypadMetrics }
   /** put libp2p's own metrics in the node's registry (default true; one host per registry) */
   libp2pMetrics?: boolean
-  /** how the chain follower reads the chain (default: no confirmations, 100 ms polls on local networks, 1 s otherwise) */
+  /** how the chain follower reads the chain (default: the network file's confirmations or none, 100 ms polls on local networks, 1 s otherwise) */
   chain?: { confirmations?: number, pollMs?: number }
   /** status line and sweep intervals, deal-record retention (node/housekeeping) */
   housekeeping?: HousekeepingInit
@@ -128,8 +135,16 @@ export class LilypadNode {
   mediator?: Mediator
   bridge?: JobBridge
   validator?: Validator
+  /** the job bridge on each further chain, by chain id */
+  readonly chainBridges = new Map<number, JobBridge>()
+  /** the mediator role on each further chain */
+  private readonly chainMediators: Mediator[] = []
   /** each epoch's canary job creator (its own key and chain client) */
   private readonly canaryRunners = new Map<number, { jc: JobCreator, chain: ChainClient }>()
+  /** the network's further chains this node serves, by chain id (its first chain is `chain`) */
+  readonly chainContexts = new Map<number, ChainContext>()
+  /** further chains that could not be joined at start (their RPC down, another chain's id): logged, left out */
+  readonly unavailableChains = new Map<number, Error>()
   /** the user's jobs (the local API's), once startJobs() ran */
   jobs?: JobService
   housekeeping?: Housekeeping
@@ -171,7 +186,7 @@ export class LilypadNode {
         // a node with no role that needs the past starts at the head; the others resume where they stopped
         startBlock: needsHistory ? opts.network.deployBlock : 'latest',
         ...(opts.roles.length > 0 ? { cursorFile: join(opts.dataDir, `chain-cursor-${opts.network.chainId}.json`) } : {}),
-        confirmations: opts.chain?.confirmations ?? 0,
+        confirmations: opts.chain?.confirmations ?? opts.network.confirmations ?? 0,
         pollMs: opts.chain?.pollMs ?? (opts.local === true ? 100 : 1000)
       }
     })
@@ -199,7 +214,12 @@ export class LilypadNode {
       store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host, onSweepError: err => { reportError(components, 'result-store', err, 'the bitswap want sweep failed (wants may pile up until the connection closes)') } })
       const node = new LilypadNode(components, host, chain, store, opts)
       node.unwatch = unwatch
-      await node.start(hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key')))
+      try {
+        await node.start(hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key')))
+      } catch (err) {
+        for (const ctx of node.chainContexts.values()) await ctx.stop().catch(e => { reportError(components, 'node', e, 'a chain did not stop cleanly') })
+        throw err
+      }
       return node
     } catch (err) {
       await store?.stop().catch(e => { reportError(components, 'node', e, 'store did not stop cleanly') })
@@ -231,18 +251,29 @@ export class LilypadNode {
       }
     }
     this.gossip.start()
-    await this.offerSync.start({ serve: true, pull: roles.includes('job-bridge') || roles.includes('solver') || roles.includes('validator') })
+    const pull = roles.includes('job-bridge') || roles.includes('solver') || roles.includes('validator')
+    await this.offerSync.start({ serve: true, pull })
     await this.disputes.start()
+    await this.joinFurtherChains(pull)
     if (roles.includes('resource-provider')) {
       // the machine's GPUs, unless the settings give an inventory (or a bare machine.gpus count) themselves
       const swarm = this.executor instanceof SwarmExecutor ? this.executor : undefined
       // (a cluster's GPUs are its nodes' generic resources: the cluster view counts them, not this machine)
       const gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined || swarm !== undefined ? undefined : await detectGpus({ docker: (this.executor as JobExecutor).docker }))
       if (gpus !== undefined) this.logger.info({ gpus: describeGpus(gpus), usable: usableDevices(gpus).length }, 'GPUs detected')
-      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider })
+      // (the other chains' providers share its slots: their containers are kept when it tidies the executor)
+      const shared = (id: string): boolean => this.provider?.capacity.holds(id) === true
+      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, keepContainer: shared })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
-      await this.startResultRetention(this.provider)
+      // one pool of slots for every chain: a slot booked on one is busy on all (never double-booked across them)
+      const primary = this.provider
+      for (const ctx of this.chainContexts.values()) {
+        ctx.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => primary.capacity.holds(id) })
+        this.dropSources.push(ctx.disputes.addSource(caseSource(ctx.provider.deals)))
+        await ctx.provider.start()
+      }
+      await this.startResultRetention([primary, ...[...this.chainContexts.values()].flatMap(ctx => ctx.provider ?? [])])
     }
     if (roles.includes('solver')) {
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
@@ -257,16 +288,89 @@ export class LilypadNode {
     if (roles.includes('mediator')) {
       this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
       await this.mediator.start()
+      for (const ctx of this.chainContexts.values()) {
+        const m = await Mediator.create(c, { host: this.host, peerKey, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, dataDir: ctx.dataDir, disputes: ctx.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
+        this.chainMediators.push(m)
+        await m.start()
+      }
     }
     if (roles.includes('job-bridge')) {
       const jobCreator = await this.createJobCreator(this.opts)
       this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
+      // each chain's JobManager is served by a bridge on that chain: a contract's job settles, and its callback
+      // comes, on the chain it was asked on
+      for (const ctx of this.chainContexts.values()) {
+        const jc = await this.jobCreatorOn(ctx.chainId)
+        const b = await JobBridge.create(c, { chain: ctx.chain, jobCreator: jc, network: ctx.network, dataDir: ctx.dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
+        this.chainBridges.set(ctx.chainId, b)
+        await b.start()
+      }
     }
     if (roles.includes('validator')) await this.startValidator()
     this.startHousekeeping()
     this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address, signatures: nativeRecoverUnavailable === undefined ? 'libsecp256k1' : 'javascript' }, 'node started')
     if (nativeRecoverUnavailable !== undefined) this.logger.warn({ err: nativeRecoverUnavailable.message }, 'the native secp256k1 binding did not load: signatures are recovered in JavaScript (about 30 times the CPU per message)')
+  }
+
+  /**
+   * A context for each further chain this node serves. A chain that cannot be joined (its RPC down, serving
+   * another chain) is logged and left out: the others run without it.
+   */
+  private async joinFurtherChains (pull: boolean): Promise<void> {
+    const { network, roles, dataDir } = this.opts
+    const wanted = this.opts.chains
+    for (const ch of chainsOf(network).slice(1)) {
+      if (wanted !== undefined && !wanted.includes(ch.chainId)) continue
+      try {
+        const ctx = await ChainContext.create(this.host, this.components, {
+          network,
+          chainId: ch.chainId,
+          privateKey: this.opts.privateKey,
+          dataDir,
+          needsHistory: roles.includes('mediator') || roles.includes('job-bridge'),
+          keepCursor: roles.length > 0,
+          ...(this.opts.chain?.confirmations !== undefined ? { confirmations: this.opts.chain.confirmations } : {}),
+          pollMs: this.opts.chain?.pollMs ?? (this.opts.local === true ? 100 : 1000),
+          jobOffers: roles.includes('solver')
+        })
+        await ctx.start({ pull })
+        this.chainContexts.set(ch.chainId, ctx)
+        this.logger.info({ chainId: ch.chainId, namespace: ctx.network.networkId }, 'serving a further chain')
+      } catch (err) {
+        this.unavailableChains.set(ch.chainId, err as Error)
+        reportError(this.components, 'node', err, 'a chain of the network could not be joined: left out', { chainId: ch.chainId })
+      }
+    }
+  }
+
+  /** The chain client of chain `chainId` (the node's own for its first chain); UnknownChainError if not served. */
+  chainOf (chainId: number): ChainClient {
+    if (chainId === this.opts.network.chainId) return this.chain
+    const ctx = this.chainContexts.get(chainId)
+    if (ctx === undefined) throw new UnknownChainError(String(chainId), this.opts.network)
+    return ctx.chain
+  }
+
+  /**
+   * The job creator that settles on chain `chainId`: this node's own for its first chain, else one on that chain's
+   * context (its key's deposit there, that chain's offers). UnknownChainError when the network has no such chain or
+   * the node does not serve it; the chain's own error (RpcUnreachableError…) when it could not be joined at start.
+   * `dataDir`: where its deals are kept (default the node's; a further chain's under chains/<chain id>).
+   */
+  async jobCreatorOn (chainId: number, opts: { settings?: JobCreatorSettings, dataDir?: string } = {}): Promise<JobCreator> {
+    const settings = opts.settings ?? this.opts.jobCreator ?? {}
+    if (chainId === this.opts.network.chainId) return await this.createJobCreator({ network: this.opts.network, dataDir: opts.dataDir ?? this.opts.dataDir, jobCreator: settings })
+    const ctx = this.chainContexts.get(chainId)
+    if (ctx === undefined) throw this.unavailableChains.get(chainId) ?? new UnknownChainError(String(chainId), this.opts.network)
+    if (ctx.jobCreator === undefined) {
+      const terms = { ...dealTermsOf(ctx.network.dealTerms), ...settings.terms }
+      // (its deals beside the others': <dataDir>/chains/<chain id>/jc-deals)
+      const dataDir = opts.dataDir !== undefined ? join(opts.dataDir, 'chains', String(chainId)) : ctx.dataDir
+      ctx.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: ctx.chain, store: this.store, network: ctx.network, dataDir, gossip: ctx.gossip, offerSync: ctx.offerSync, disputes: ctx.disputes, ...settings, terms })
+      this.dropSources.push(ctx.disputes.addSource(jobCreatorCaseSource(ctx.jobCreator.deals, ctx.chain)))
+    }
+    return ctx.jobCreator
   }
 
   /** A job creator on this node's host, chain and store (the CLI's `run`; the bridge). */
@@ -361,14 +465,17 @@ export class LilypadNode {
     return jobs
   }
 
-  /** A provider's results are pruned by age and total size, except those of deals still open (fetchable). */
-  private async startResultRetention (provider: ResourceProvider): Promise<void> {
+  /**
+   * A provider's results are pruned by age and total size, except those of deals still open (fetchable) — on any
+   * chain: the providers of every chain share the store.
+   */
+  private async startResultRetention (providers: ResourceProvider[]): Promise<void> {
     const open = new Set<string>()
-    for (const r of await provider.deals.open()) if (r.resultCid !== undefined) open.add(r.resultCid)
+    for (const provider of providers) for (const r of await provider.deals.open()) if (r.resultCid !== undefined) open.add(r.resultCid)
     const log = this.components.logger.child({ component: 'retention' })
     const retention = this.retention = new ResultRetention(this.store, { ...this.opts.resultRetention, keep: cid => open.has(cid), log: (m, f) => { log.info(f ?? {}, m) } })
     // a new result is checked once its deal record holds it (and so keeps it), never before
-    provider.on('deal', r => {
+    for (const provider of providers) provider.on('deal', r => {
       if (r.resultCid === undefined) return
       if (r.terminal) { open.delete(r.resultCid); return }
       if (open.has(r.resultCid)) return
@@ -387,6 +494,12 @@ export class LilypadNode {
       add('jc-deals', this.jobCreator?.deals)
       add('disputes', this.mediator?.records)
       add('bridge-jobs', this.bridge?.jobs)
+      for (const [id, ctx] of this.chainContexts) {
+        add(`rp-deals-${id}`, ctx.provider?.deals)
+        add(`jc-deals-${id}`, ctx.jobCreator?.deals)
+      }
+      this.chainMediators.forEach((m, i) => { add(`disputes-${i + 2}`, m.records) })
+      for (const [id, b] of this.chainBridges) add(`bridge-jobs-${id}`, b.jobs)
       return out
     }
     this.housekeeping = new Housekeeping(this.components, { host: this.host, book: this.book, gossip: this.gossip, stores, chain: this.chain }, this.opts.housekeeping)
@@ -401,6 +514,8 @@ export class LilypadNode {
     await this.directory?.stop()
     await this.retention?.stop()
     await this.bridge?.stop()
+    for (const b of this.chainBridges.values()) await b.stop()
+    this.chainBridges.clear()
     await this.validator?.stop()
     for (const r of this.canaryRunners.values()) { await r.jc.stop(); await r.chain.stop() }
     this.canaryRunners.clear()
@@ -408,7 +523,11 @@ export class LilypadNode {
     await this.jobCreator?.stop()
     await this.reputation?.stop()
     await this.mediator?.stop()
+    for (const m of this.chainMediators.splice(0)) await m.stop()
     await this.solver?.stop()
+    // the further chains' roles and services (their providers before the one that owns the slots)
+    for (const ctx of this.chainContexts.values()) await ctx.stop()
+    this.chainContexts.clear()
     await this.provider?.stop()
     if (this.ownsExecutor) await this.executor?.stop()
     for (const drop of this.dropSources.splice(0)) drop()

@@ -2,7 +2,6 @@
 // started — the ExampleClient asks for cowsay, the bridge runs it on the devnet's provider, and the client holds
 // the result CID, the exit code and the cow.
 import test from 'ava'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +9,8 @@ import { Wallet } from 'ethers'
 import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
 import { devKey, ChainClient } from '../node/chain/index.ts'
 import { connectExampleClient } from '../contracts/generated/index.ts'
-import type { JobBridge, BridgeJobRecord } from '../node/roles/job-bridge.ts'
+import type { JobBridge } from '../node/roles/job-bridge.ts'
+import { contractCowsay } from './support/bridge.ts'
 
 let home: string
 let devnet: Devnet
@@ -32,17 +32,5 @@ test('a contract\'s cowsay job runs on the devnet with its own bridge: the callb
   const user = await ChainClient.create({ network: devnet.network, privateKey: devKey(DEVNET_KEYS.user2) })
   t.teardown(async () => { await user.stop() })
   const client = connectExampleClient(devnet.network.contracts.exampleClient as string, user.wallet)
-  const jobId = await client.runCowsay.staticCall('moo from a contract')
-  const done = (async () => {
-    for (;;) {
-      const [r] = await Promise.race([once(bridge, 'completed'), once(bridge, 'failed')]) as [BridgeJobRecord]
-      if (r.id === `job-${jobId}`) return r
-    }
-  })()
-  await user.queue.send('runCowsay', async () => await client.runCowsay.populateTransaction('moo from a contract'))
-  const rec = await done
-  t.is(rec.phase, 'completed', rec.reason)
-  t.is(await client.results(jobId), rec.resultCid ?? '')
-  t.is(await client.exitCodes(jobId), 0n)
-  t.regex(Buffer.from((await client.outputs(jobId)).slice(2), 'hex').toString(), /< moo from a contract >/)
+  await contractCowsay(t, { client, caller: user, bridge, message: 'moo from a contract' })
 })

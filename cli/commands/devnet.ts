@@ -5,7 +5,7 @@ import { usageError, formatLP } from '../usage.ts'
 import { stopRequested } from '../signals.ts'
 import { parseCommitteeFlags, describeCommitteeRules } from '../committee-flags.ts'
 
-const USAGE = 'lilypad devnet [--port N] [--slots N] [--mediators N] [--committee-size K] [--no-mediator] [--no-bridge] [--metrics PORT] [--ui]\n  lilypad devnet stop\n  --ui: also run the CLI user\'s node (its jobs API, which "lilypad run" then goes through) with the web console, and print the console\'s address\n  --mediators N: run N mediators (1 to 9, default 1; at least K); --committee-size K: disputes judged by committees of K (odd, 1 to 9, default 1: one drawn mediator), every mediator bonded'
+const USAGE = 'lilypad devnet [--port N] [--slots N] [--chains N] [--mediators N] [--committee-size K] [--no-mediator] [--no-bridge] [--metrics PORT] [--ui]\n  lilypad devnet stop\n  --ui: also run the CLI user\'s node (its jobs API, which "lilypad run" then goes through) with the web console, and print the console\'s address\n  --mediators N: run N mediators (1 to 9, default 1; at least K); --committee-size K: disputes judged by committees of K (odd, 1 to 9, default 1: one drawn mediator), every mediator bonded\n  --chains N: settle on N chains (1 to 4, default 1), each its own anvil (chain ids 1337, 1338, …) with the contracts and funded accounts; one provider serves them all from one pool of slots ("lilypad run --chain ID", docs/multichain.md)'
 
 async function stop (): Promise<number> {
   const { runningDevnet } = await import('../../node/devnet.ts')
@@ -21,6 +21,11 @@ async function stop (): Promise<number> {
   }
 }
 
+/** The devnet's further chains, one line each (none on a one-chain devnet). */
+function furtherChains (d: { network: import('../../node/config/network.ts').NetworkFile, anvils: Array<{ chainId: number, rpcUrl: string }> }): string {
+  return d.anvils.slice(1).map(a => `\n  RPC            ${a.rpcUrl}   chain id ${a.chainId} (devnet-${a.chainId}: "lilypad run --chain ${a.chainId}")`).join('')
+}
+
 export const devnet: Command = {
   name: 'devnet',
   summary: 'Run a local network: anvil (chain id 1337), contracts, funded accounts, a provider, a mediator, a job bridge',
@@ -28,7 +33,7 @@ export const devnet: Command = {
   async run (argv) {
     let v
     try {
-      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, mediators: { type: 'string' }, 'committee-size': { type: 'string' }, 'no-mediator': { type: 'boolean' }, 'no-bridge': { type: 'boolean' }, metrics: { type: 'string' }, ui: { type: 'boolean' } } })
+      v = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, slots: { type: 'string' }, chains: { type: 'string' }, mediators: { type: 'string' }, 'committee-size': { type: 'string' }, 'no-mediator': { type: 'boolean' }, 'no-bridge': { type: 'boolean' }, metrics: { type: 'string' }, ui: { type: 'boolean' } } })
     } catch (err) { throw usageError((err as Error).message, USAGE) }
     if (v.positionals[0] === 'stop') return await stop()
     if (v.positionals.length > 0) throw usageError(`unknown argument "${v.positionals[0]}"`, USAGE)
@@ -36,6 +41,8 @@ export const devnet: Command = {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw usageError('--port must be a TCP port number', USAGE)
     const slots = v.values.slots === undefined ? undefined : Number(v.values.slots)
     if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) throw usageError('--slots must be a positive integer', USAGE)
+    const chains = v.values.chains === undefined ? 1 : /^\d+$/.test(v.values.chains.trim()) ? Number(v.values.chains) : NaN
+    if (!(Number.isInteger(chains) && chains >= 1 && chains <= 4)) throw usageError(`--chains "${String(v.values.chains).slice(0, 20)}" must be a whole number from 1 to 4`, USAGE)
     const committee = parseCommitteeFlags({ 'committee-size': v.values['committee-size'] }, USAGE, 1)
     const mediators = v.values.mediators === undefined ? committee.size : /^\d+$/.test(v.values.mediators.trim()) ? Number(v.values.mediators) : NaN
     if (!(Number.isInteger(mediators) && mediators >= 1 && mediators <= 9)) throw usageError(`--mediators "${String(v.values.mediators).slice(0, 20)}" must be a whole number from 1 to 9`, USAGE)
@@ -53,7 +60,7 @@ export const devnet: Command = {
     const stopAsked = stopRequested()
     let d
     try {
-      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), mediator: v.values['no-mediator'] !== true, bridge: v.values['no-bridge'] !== true, mediators, committee: { size: committee.size } })
+      d = await startDevnet({ ...(port !== undefined ? { port } : {}), ...(slots !== undefined ? { slots } : {}), chains, mediator: v.values['no-mediator'] !== true, bridge: v.values['no-bridge'] !== true, mediators, committee: { size: committee.size } })
     } catch (err) { throw toUserError(err) }
     const { reportUnhandledRejections } = await import('../../node/runtime.ts')
     reportUnhandledRejections(d.components)
@@ -80,7 +87,7 @@ export const devnet: Command = {
     const bridge = new Wallet(devKey(DEVNET_KEYS.bridge)).address
     console.log(`Lilypad devnet ready in ${(d.readyMs / 1000).toFixed(2)} s
   network file   ${d.networkPath}
-  RPC            ${d.network.rpcUrl}   chain id ${DEVNET_CHAIN_ID}
+  RPC            ${d.network.rpcUrl}   chain id ${DEVNET_CHAIN_ID}${furtherChains(d)}
   contracts      market ${d.network.contracts.market}  token (LP) ${d.network.contracts.token}
   faucet         ${d.network.contracts.faucet ?? '-'}   ("lilypad faucet --address <you>")
   provider       ${d.provider.chain.address} (${d.provider.provider?.capacity.freeSlots().length ?? 0} slots)

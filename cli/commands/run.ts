@@ -11,7 +11,7 @@ import type { Lilypad } from '../../sdk/index.ts'
 import type { GpuRequirement } from '../../node/modules/requirement.ts'
 import { readResultStatus, type ResultStatus } from '../../node/executor/status.ts'
 
-const USAGE = 'lilypad run <module> [-i Key=Value …] [--input-file Name=PATH …] [--network N] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
+const USAGE = 'lilypad run <module> [-i Key=Value …] [--input-file Name=PATH …] [--network N] [--chain ID|NAME] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
 
 /** A whole number flag within [0, max]. */
 function count (flag: string, v: string | undefined, max: number): number | undefined {
@@ -21,7 +21,7 @@ function count (flag: string, v: string | undefined, max: number): number | unde
   return n
 }
 
-async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, inputFiles: Record<string, string>, network?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, dataDir: string, accept: boolean }> {
+async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, inputFiles: Record<string, string>, network?: string, chain?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, dataDir: string, accept: boolean }> {
   let v
   try {
     v = parseArgs({
@@ -31,6 +31,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
         input: { type: 'string', short: 'i', multiple: true },
         'input-file': { type: 'string', multiple: true },
         network: { type: 'string', short: 'n' },
+        chain: { type: 'string' },
         target: { type: 'string' },
         json: { type: 'boolean' },
         mediator: { type: 'string', multiple: true },
@@ -50,6 +51,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
   const { values, positionals } = v
   if (positionals.length !== 1) throw usageError(positionals.length === 0 ? 'missing the module, e.g. cowsay:v0.0.1' : `one module only, got ${positionals.join(' ')}`, USAGE)
   if (values.target !== undefined && !looksLikeAddress(values.target)) throw usageError(`--target "${values.target}" is not an Ethereum address`, USAGE)
+  if (values.chain !== undefined && !/^[a-z0-9][a-z0-9-]{0,31}$/.test(values.chain.trim())) throw usageError(`--chain "${values.chain.slice(0, 40)}" must be a chain id or a chain name of the network file`, USAGE)
   let maxPrice: bigint | undefined
   if (values['max-price'] !== undefined) {
     try { maxPrice = parseLP(values['max-price']) } catch { throw usageError(`--max-price "${values['max-price']}" is not an LP amount (e.g. 1.5)`, USAGE) }
@@ -96,6 +98,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     ref: positionals[0], inputs, inputFiles, json: values.json === true, audit, accept: values['no-accept'] !== true, gpu,
     dataDir: values['data-dir'] ?? process.env.LILYPAD_DATA_DIR ?? DEFAULT_DATA_DIR,
     ...(values.network !== undefined ? { network: values.network } : {}),
+    ...(values.chain !== undefined ? { chain: values.chain.trim() } : {}),
     ...(values.target !== undefined ? { target: values.target } : {}),
     ...(mediators !== undefined ? { mediators } : {}),
     ...(maxPrice !== undefined ? { maxPrice } : {}),
@@ -160,6 +163,11 @@ export const run: Command = {
     const { resolveNetworkAndKey, toUserError, lilypadHome } = await import('../context.ts')
     const { loaded, wallet, isDevnet } = await resolveNetworkAndKey(a.network, { autoStart: a.network === undefined, onNote: m => { progress.note(m) } })
     const stateDir = join(lilypadHome(), 'state', loaded.network.networkId, wallet.address.toLowerCase())
+    // the chain the deal settles on: --chain, else the network's first
+    const { findChain } = await import('../../node/config/chains.ts')
+    let chainId: number
+    try { chainId = findChain(loaded.network, a.chain).chainId } catch (err) { throw toUserError(err) }
+    const further = chainId !== loaded.network.chainId
     const interrupt = new AbortController()
     const onSigint = (): void => { interrupt.abort(new UserError('interrupted', { hint: `the deal's state is kept in ${stateDir}; an agreed deal without result is refunded by the next "lilypad run" after its deadline`, exitCode: 130 })) }
     process.once('SIGINT', onSigint)
@@ -169,6 +177,10 @@ export const run: Command = {
     // the fast path: the node that owns this key runs the job (it owns the nonce, the deals and the store)
     const { runningNode } = await import('../node-client.ts')
     const viaNode = await runningNode({ loaded, wallet, isDevnet })
+    if (viaNode !== undefined && further) {
+      process.off('SIGINT', onSigint)
+      throw new UserError(`a node runs with this key and owns its nonces on every chain; its jobs API runs jobs on the network's first chain only, not on chain ${chainId}`, { hint: 'leave out --chain (the first chain), or stop the node and run again', exitCode: 2 })
+    }
     if (viaNode !== undefined) {
       process.off('SIGINT', onSigint)
       outcome = await runThroughNode(viaNode, a, progress)
@@ -179,8 +191,9 @@ export const run: Command = {
       // the run's own output is the progress on stderr and the result on stdout: the node logs only warnings
       // unless LILYPAD_LOG_LEVEL asks for more
       const level = process.env.LILYPAD_LOG_LEVEL !== undefined && process.env.LILYPAD_LOG_LEVEL !== '' ? undefined : 'warn' as const
-      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: level !== undefined ? { level } : {} } })
-      const jc = await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
+      // (the run joins only the chain it settles on besides the first: another chain's RPC being down does not matter)
+      node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, chains: further ? [chainId] : [], host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: level !== undefined ? { level } : {} } })
+      const jc = further ? await node.jobCreatorOn(chainId, { dataDir: stateDir }) : await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
       outcome = await jc.run({
         module: a.ref, inputs: a.inputs, inputFiles: a.inputFiles, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
         ...(a.target !== undefined ? { target: a.target } : {}),

@@ -21,7 +21,7 @@ import { ChainFollower, type ChainFollowerInit } from './follower.ts'
 import { quietComponents, type Components } from '../components.ts'
 
 export interface ChainClientOptions {
-  network: Pick<NetworkFile, 'chainId' | 'rpcUrl' | 'contracts'> & { deployBlock?: number }
+  network: Pick<NetworkFile, 'chainId' | 'rpcUrl' | 'contracts'> & { deployBlock?: number, rpcUrls?: string[] }
   /** The node's key; never logged. */
   privateKey: string
   retry?: Partial<RetryOptions>

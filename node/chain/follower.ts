@@ -46,6 +46,11 @@ export interface ChainFollowerInit {
   maxRange?: number
   /** how far back a reorg is looked for (default 64 blocks) */
   reorgDepth?: number
+  /**
+   * the `chain` label of its head and lag gauges: a further chain of a node serving several (docs/multichain.md);
+   * the node's first chain reports them unlabelled, as a one-chain node does
+   */
+  metricsChain?: string
 }
 
 export type EventFilter = {
@@ -248,7 +253,7 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
       if (latest === null) return
       this.#observe(latest.timestamp)
       const target = latest.number - (this.#init.confirmations ?? 0)
-      this.#c.metrics.chainLagBlocks.set(Math.max(0, latest.number - (this.#next - 1)))
+      this.#gauge(this.#c.metrics.chainLagBlocks, Math.max(0, latest.number - (this.#next - 1)))
       await this.#checkReorg()
       while (this.#running && this.#next <= target) {
         const to = Math.min(target, this.#next + (this.#init.maxRange ?? 2000) - 1)
@@ -263,7 +268,7 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
         this.#next = to + 1
         if (last?.hash != null) this.#remember(to, last.hash)
         await this.#cursor?.save(this.#next)
-        this.#c.metrics.chainHead.set(to)
+        this.#gauge(this.#c.metrics.chainHead, to)
         this.emit('block', to)
       }
       this.#failures = 0
@@ -290,6 +295,12 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
         reportError(this.#c, 'chain-follower', err, 'a chain event handler failed', { event: e.name, block: e.blockNumber })
       }
     }
+  }
+
+  #gauge (g: { set: ((value: number) => void) & ((labels: { chain: string }, value: number) => void) }, value: number): void {
+    const chain = this.#init.metricsChain
+    if (chain === undefined) g.set(value)
+    else g.set({ chain }, value)
   }
 
   #remember (n: number, hash: string): void {

@@ -14,14 +14,54 @@ export interface NetworkContracts {
   rewards?: string
 }
 
+/**
+ * One chain a network settles on: its id, its RPC endpoints (tried in order: the next when one is down), the
+ * contracts deployed there and what the nodes trust there (mediators, bridges). A network has one or more; the
+ * mesh, the swarm key and the deal terms are the network's, shared by all of them (docs/multichain.md).
+ */
+export interface NetworkChain {
+  /** A short name for `--chain` (lowercase letters, digits, dashes); absent: the chain is named by its id only. */
+  name?: string
+  chainId: number
+  /** The first of `rpcUrls`. */
+  rpcUrl: string
+  /** Every RPC endpoint of the chain, in the order they are tried (failover; node/chain/rpc.ts). */
+  rpcUrls: string[]
+  contracts: NetworkContracts
+  /** Block the contracts were deployed in: where event scans start. */
+  deployBlock: number
+  /** Blocks a log waits before the chain follower delivers it (default: the node's setting). */
+  confirmations?: number
+  explorerUrl?: string
+  mediators?: string[]
+  bridges?: string[]
+  marketBounds?: MarketBoundsJson
+  jobManagerConfig?: JobManagerConfigJson
+  rewards?: RewardsSetupJson
+}
+
+/**
+ * A network as a node holds it. The top-level chain fields (chainId, rpcUrl, contracts, …) are those of the
+ * network's first chain, so everything written for one chain reads them unchanged; `chains` lists every chain,
+ * the first included (`parseNetworkFile` always fills it; `chainsOf` reads it, or makes the one-entry list for a
+ * value built in code without it). `chainView` gives the same network seen from another of its chains.
+ */
 export interface NetworkFile {
   /** Short name; also the libp2p protocol prefix (`/lilypad/<networkId>/…`). */
   networkId: string
   chainId: number
   rpcUrl: string
+  /** every RPC endpoint of the first chain, failover order (absent: `[rpcUrl]`) */
+  rpcUrls?: string[]
+  /** the first chain's name for `--chain` */
+  chainName?: string
+  /** the first chain's confirmations */
+  confirmations?: number
   contracts: NetworkContracts
   /** Block the contracts were deployed in: where event scans start. */
   deployBlock: number
+  /** Every chain of the network, the first one (the fields above) first. */
+  chains?: NetworkChain[]
   /**
    * Bootstrap multiaddrs, each ending in /p2p/<peer id>: /ip4, /ip6, or a DNS name (/dns4, /dns6, /dns, resolved
    * when dialled), or /dnsaddr/<domain> (TXT records `dnsaddr=<multiaddr>` under `_dnsaddr.<domain>`).

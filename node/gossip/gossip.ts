@@ -77,6 +77,9 @@ interface Pending { topic: GossipTopicName, data: Uint8Array, msgId: string, fro
 export type VerifiedListener = (v: Verified, from: string) => void
 export type VerdictListener = (verdict: TopicValidatorResult, code: string | undefined, from: string, msgId: string) => void
 
+/** The started gossip services of each host's pubsub (one per chain on a node serving several). */
+const servicesOn = new WeakMap<object, Set<GossipService>>()
+
 export class GossipService {
   readonly topics: ReturnType<typeof gossipTopics>
   readonly metrics: GossipMetrics = { received: 0, accepted: 0, rejected: 0, ignored: 0, dropped: 0, rateLimited: 0, byCode: {} }
@@ -120,10 +123,22 @@ export class GossipService {
   get peerId (): string { return this.node.peerId.toString() }
   private get verifier (): SignatureVerifier { return this.init.verifier ?? sharedVerifier() }
 
+  /** Whether another started gossip service on this host owns `topic` (and so reports its messages' verdicts). */
+  private heardByAnother (topic: string): boolean {
+    if (topic === this.topics.resourceOffers || topic === this.topics.jobOffers) return false
+    for (const g of servicesOn.get(this.node.services.pubsub) ?? []) {
+      if (g !== this && (topic === g.topics.resourceOffers || topic === g.topics.jobOffers)) return true
+    }
+    return false
+  }
+
   start (): void {
     if (this.running) return
     this.running = true
     const pubsub = this.node.services.pubsub
+    let mine = servicesOn.get(pubsub)
+    if (mine === undefined) servicesOn.set(pubsub, mine = new Set())
+    mine.add(this)
     pubsub.addEventListener('gossipsub:message', this.onMessage)
     pubsub.subscribe(this.topics.resourceOffers)
     if (this.init.jobOffers !== false) pubsub.subscribe(this.topics.jobOffers)
@@ -133,6 +148,7 @@ export class GossipService {
     if (!this.running) return
     this.running = false
     const pubsub = this.node.services.pubsub
+    servicesOn.get(pubsub)?.delete(this)
     pubsub.removeEventListener('gossipsub:message', this.onMessage)
     for (const t of [this.topics.resourceOffers, this.topics.jobOffers]) {
       try { pubsub.unsubscribe(t) } catch (err) { reportError(this.components, 'gossip', err, 'unsubscribe failed while stopping', { topic: t }) }
@@ -173,6 +189,9 @@ export class GossipService {
   }
 
   private receive (m: GossipsubMessage): void {
+    // Every gossip service of the host hears every message; a node serving several chains runs one per chain (its
+    // own topics, docs/multichain.md), and a message of another's topics gets its one verdict from that one.
+    if (this.heardByAnother(m.msg.topic)) return
     const parsed = parseTopic(m.msg.topic)
     const pending = { topic: parsed?.name ?? 'resource-offers', data: m.msg.data, msgId: m.msgId, from: m.propagationSource.toString() } satisfies Pending
     this.metrics.received++

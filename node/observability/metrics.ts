@@ -27,8 +27,9 @@ export class LilypadMetrics {
   readonly negotiations: Counter<'side' | 'outcome'>
   readonly peers: Gauge
   /** chain head seen by the follower, and how far behind the RPC's head it is */
-  readonly chainHead: Gauge
-  readonly chainLagBlocks: Gauge
+  /** unlabelled: the node's first chain; `chain`: each further one (docs/multichain.md) */
+  readonly chainHead: Gauge<'chain'>
+  readonly chainLagBlocks: Gauge<'chain'>
   /** what strangers were refused or charged: rate-limited requests, penalty points, bans, by service */
   readonly limited: Counter<'service' | 'action'>
   /** errors that were handled (logged, retried, reported), by component — none is swallowed silently */
@@ -84,8 +85,8 @@ export class LilypadMetrics {
     this.gossipVerdicts = new Counter({ name: 'lilypad_gossip_verdicts_total', help: 'Gossip and offer-sync validation verdicts', labelNames: ['topic', 'verdict', 'code'], registers })
     this.negotiations = new Counter({ name: 'lilypad_negotiations_total', help: 'Deal negotiation outcomes', labelNames: ['side', 'outcome'], registers })
     this.peers = new Gauge({ name: 'lilypad_peers', help: 'Connected libp2p peers', registers })
-    this.chainHead = new Gauge({ name: 'lilypad_chain_head_block', help: 'Last block the chain follower processed', registers })
-    this.chainLagBlocks = new Gauge({ name: 'lilypad_chain_lag_blocks', help: 'Blocks between the RPC head and the follower', registers })
+    this.chainHead = new Gauge({ name: 'lilypad_chain_head_block', help: 'Last block the chain follower processed', labelNames: ['chain'], registers })
+    this.chainLagBlocks = new Gauge({ name: 'lilypad_chain_lag_blocks', help: 'Blocks between the RPC head and the follower', labelNames: ['chain'], registers })
     this.limited = new Counter({ name: 'lilypad_limited_total', help: 'Requests refused by rate limits, penalty points and bans, by service', labelNames: ['service', 'action'], registers })
     this.errors = new Counter({ name: 'lilypad_errors_total', help: 'Handled errors by component and kind', labelNames: ['component', 'kind'], registers })
     this.phaseSeconds = new Histogram({ name: 'lilypad_job_phase_seconds', help: 'Job phases as the job creator saw them', labelNames: ['phase'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers })

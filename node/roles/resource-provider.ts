@@ -111,6 +111,14 @@ export interface ResourceProviderOptions {
   terms?: Partial<ProviderTermsPolicy>
   /** bounds on the live logs it streams to job creators (node/job-logs/constants.ts) */
   logLimits?: Partial<LogLimits>
+  /**
+   * The slots, when they are shared: a node serving several chains runs one provider per chain over one pool
+   * (docs/multichain.md), so a slot booked on one chain is busy on all of them. Its owner stops it; `slots` is
+   * then its size. Default: a pool of this provider's own.
+   */
+  capacity?: SlotCapacity
+  /** containers to keep when tidying the executor: those of deals another provider on the same executor runs */
+  keepContainer?: (dealId: string) => boolean
 }
 
 export interface ResourceProviderEvents {
@@ -223,7 +231,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     const domain = domainOfNetwork(opts.network)
     this.slotCount = opts.cluster !== undefined ? opts.maxSlots ?? DEFAULT_CLUSTER_MAX_SLOTS : opts.slots ?? 1
     const slots = [...Array(this.slotCount).keys()]
-    this.capacity = new SlotCapacity(slots, { clock: components.clock })
+    this.capacity = opts.capacity ?? new SlotCapacity(slots, { clock: components.clock })
     this.gated = new GatedCapacity(this.capacity, () => this.usableSlots())
     this.announcer = new ResourceOfferAnnouncer(opts.gossip, {
       domain, signer: opts.chain.wallet, template: slot => this.templateOf(slot), freeSlots: [], intervalMs: opts.announceIntervalMs ?? 10_000, ttlSec: opts.offerTtlSec ?? 60, clock: components.clock,
@@ -251,7 +259,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       }
     })
     this.logs = new LiveLogs(opts.host, components, { networkId: opts.network.networkId, ...(opts.logLimits !== undefined ? { limits: opts.logLimits } : {}) })
-    this.capacity.onChange(() => { this.refreshOffers() })
+    this.offs.push(this.capacity.onChange(() => { this.refreshOffers() }))
     this.deals = new DealStore<RpDealRecord>(join(opts.dataDir, 'rp-deals'))
     this.driver = new LifecycleDriver(components, this.lifecycle(), this.deals, { now: () => opts.chain.follower.chainNow(), clockMoved: listener => followClock(opts.chain.follower, listener) })
     this.acceptances = new AcceptanceReceiver(opts.host, {
@@ -325,7 +333,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or replace,
     // the rest go, before a new deal can take their slot.
     const open = await this.toRun()
-    await this.reconcileContainers(id => open.has(id))
+    await this.reconcileContainers(id => open.has(id) || this.opts.keepContainer?.(id) === true)
     this.opts.gossip.start()
     for (const rec of await this.deals.open()) if (rec.jobCreatorPeer !== undefined) this.logs.expect(rec.dealId, rec.jobCreatorPeer)
     await this.logs.start()
@@ -341,7 +349,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     // containers kept above for deals that turned out not to be run again (a deal still to run keeps its
     // container even when its run has not reached the executor yet: the run adopts it)
     const still = await this.toRun()
-    await this.reconcileContainers(id => still.has(id) || this.runningNow(id))
+    await this.reconcileContainers(id => still.has(id) || this.runningNow(id) || this.opts.keepContainer?.(id) === true)
   }
 
   /** Deals whose job is still to run (or running): their left-over containers are for the run to adopt. */
@@ -377,7 +385,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     // (kept inputs are left on disk: the next process stages its deals' inputs anew, replacing them)
     this.staged.clear()
     this.opts.cluster?.stop()
-    this.capacity.stop()
+    if (this.opts.capacity === undefined) this.capacity.stop()
   }
 
   /** Live offers of free slots, for order-book sync. */
@@ -432,7 +440,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       // what a run lost with the engine left behind and nobody runs again
       if (up && !this.stopped) {
         const still = await this.toRun()
-        await this.reconcileContainers(id => still.has(id) || this.runningNow(id))
+        await this.reconcileContainers(id => still.has(id) || this.runningNow(id) || this.opts.keepContainer?.(id) === true)
       }
     }
   }

@@ -1,0 +1,240 @@
+// One network settling on two chains (docs/multichain.md), against a two-chain devnet: two anvils with different chain
+// ids, the contracts deployed and the parties funded on both, one provider serving both from one pool of 2 slots.
+// Jobs on both chains at once settle each on its own chain with exact balances, never more than 2 running; a deal
+// signed for one chain is refused on the other; one chain's RPC down does not stop jobs on the other.
+// Serial: the tests share the devnet's accounts and check exact ledger movements.
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { Wallet, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
+import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, DEVNET_CHAIN_ID, type Devnet } from '../node/devnet.ts'
+import { LilypadNode } from '../node/node.ts'
+import { ChainClient, devKey } from '../node/chain/index.ts'
+import { chainsOf, chainView } from '../node/config/chains.ts'
+import { chainNamespace } from '../node/chain-context.ts'
+import type { ResourceProvider } from '../node/roles/resource-provider.ts'
+import { recoverSigner, signMessage, type Deal } from '../protocols/eip712.ts'
+import { connectExampleClient } from '../contracts/generated/index.ts'
+import type { JobBridge } from '../node/roles/job-bridge.ts'
+import { contractCowsay } from './support/bridge.ts'
+import { domainOfNetwork } from '../node/host/index.ts'
+
+const A = DEVNET_CHAIN_ID
+const B = DEVNET_CHAIN_ID + 1
+let home: string
+let devnet: Devnet
+let jcNode: LilypadNode
+const readers = new Map<number, ChainClient>()
+
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'lilypad-multichain-'))
+  devnet = await startDevnet({ home, port: 0, slots: 2, chains: 2, bridge: true })
+  for (const c of chainsOf(devnet.network)) readers.set(c.chainId, await ChainClient.create({ network: c, privateKey: devKey(DEVNET_KEYS.admin) }))
+  jcNode = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user), dataDir: join(home, 'jc'), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') } })
+})
+
+test.after.always(async () => {
+  await jcNode?.stop()
+  for (const r of readers.values()) await r.stop()
+  await devnet?.stop()
+  if (home !== undefined) await rm(home, { recursive: true, force: true })
+})
+
+function reader (chainId: number): ChainClient {
+  const r = readers.get(chainId)
+  if (r === undefined) throw new Error(`no reader for chain ${chainId}`)
+  return r
+}
+
+/** The devnet provider's role on each chain (one pool of slots). */
+function providers (): ResourceProvider[] {
+  const p = devnet.provider
+  return [p.provider!, ...[...p.chainContexts.values()].map(c => c.provider!)]
+}
+
+const user = new Wallet(devKey(DEVNET_KEYS.user)).address
+
+test.serial('the devnet: two anvils with their own chain ids and contracts; every node serves both chains', async t => {
+  const chains = chainsOf(devnet.network)
+  t.deepEqual(chains.map(c => c.chainId), [A, B])
+  t.deepEqual(devnet.anvils.map(a => a.chainId), [A, B])
+  t.not(chains[0].rpcUrl, chains[1].rpcUrl)
+  t.deepEqual(chains.map(c => c.name), [`devnet-${A}`, `devnet-${B}`])
+  for (const node of [devnet.bootstrap, devnet.provider, jcNode]) {
+    t.deepEqual([...node.chainContexts.keys()], [B])
+    t.is(node.chainContexts.get(B)?.network.networkId, chainNamespace(devnet.network, B))
+    t.is(node.chainOf(B).network.chainId, B)
+  }
+  t.is(chainNamespace(devnet.network, A), 'devnet')
+  t.is(chainNamespace(devnet.network, B), `devnet.${B}`)
+  // one pool: both chains' providers hold the same slots
+  const [pa, pb] = providers()
+  t.is(pa.capacity, pb.capacity)
+  t.is(pb.slotCount, 2)
+  // each chain's follower reports its head: the first unlabelled (as on a one-chain node), the further one by chain id
+  const text = await devnet.components.metrics.registry.metrics()
+  t.regex(text, /^lilypad_chain_head_block \d+$/m)
+  t.regex(text, new RegExp(`^lilypad_chain_head_block\\{chain="${B}"\\} \\d+$`, 'm'))
+})
+
+test.serial('jobs on both chains at once: each settles on its own chain with exact balances, and the 2 slots never run more than 2 jobs', async t => {
+  const rp = devnet.provider.chain.address
+  const before = await Promise.all([A, B].map(async id => ({ jc: await reader(id).depositOf(user), rp: await reader(id).depositOf(rp) })))
+  // the pool's occupancy, from the providers' own job events on both chains
+  let running = 0
+  let maxRunning = 0
+  const startedOn = new Map<number, number>()
+  const offs: Array<() => void> = []
+  for (const [i, p] of providers().entries()) {
+    const chainId = i === 0 ? A : B
+    const start = (): void => { running++; maxRunning = Math.max(maxRunning, running); startedOn.set(chainId, (startedOn.get(chainId) ?? 0) + 1) }
+    const end = (): void => { running-- }
+    p.on('job:start', start)
+    p.on('job:end', end)
+    offs.push(() => { p.off('job:start', start); p.off('job:end', end) })
+  }
+  t.teardown(() => { for (const off of offs) off() })
+  const jcA = await jcNode.jobCreatorOn(A)
+  const jcB = await jcNode.jobCreatorOn(B)
+  const job = { module: 'stress:v0.1.0', inputs: { Mode: 'sleep', Arg: '1', Timeout: '20' } }
+  const outcomes = await Promise.all([jcA.run(job), jcB.run(job), jcA.run(job), jcB.run(job)])
+  t.true(outcomes.every(o => o.exitCode === 0))
+  t.true(maxRunning <= 2, `at most 2 jobs ran at once on the 2 slots (saw ${maxRunning})`)
+  t.deepEqual([startedOn.get(A), startedOn.get(B)], [2, 2])
+  const onA = [outcomes[0], outcomes[2]]
+  const onB = [outcomes[1], outcomes[3]]
+  for (const o of onA) {
+    t.is((await reader(A).dealRecord(o.dealId)).state, 'Settled')
+    t.is((await reader(B).dealRecord(o.dealId)).state, 'None', 'chain B never heard of chain A\'s deal')
+  }
+  for (const o of onB) {
+    t.is((await reader(B).dealRecord(o.dealId)).state, 'Settled')
+    t.is((await reader(A).dealRecord(o.dealId)).state, 'None')
+  }
+  const after = await Promise.all([A, B].map(async id => ({ jc: await reader(id).depositOf(user), rp: await reader(id).depositOf(rp) })))
+  for (const i of [0, 1]) {
+    t.is(before[i].jc - after[i].jc, 2n * DEVNET_PRICE, `chain ${[A, B][i]}: the job creator paid two prices there, its mediation fees came back`)
+    t.is(after[i].rp - before[i].rp, 2n * DEVNET_PRICE, `chain ${[A, B][i]}: the provider earned two prices there, its collateral came back`)
+  }
+})
+
+test.serial('a deal signed for one chain is refused on the other (real Markets, different chain ids)', async t => {
+  // two parties no devnet node plays, funded and deposited on both chains
+  const jcKey = devKey(DEVNET_KEYS.user2)
+  const rpKey = devKey(DEVNET_KEYS.provider2)
+  const jcWallet = new Wallet(jcKey)
+  const rpWallet = new Wallet(rpKey)
+  const netB = chainView(devnet.network, B)
+  const rpOnB = await ChainClient.create({ network: netB, privateKey: rpKey })
+  t.teardown(async () => { await rpOnB.stop() })
+  const now = Math.floor(Date.now() / 1000)
+  const deal: Deal = {
+    jobOfferId: keccak256(toUtf8Bytes('multichain-replay')),
+    resourceOfferId: ZeroHash,
+    jobCreator: jcWallet.address,
+    resourceProvider: rpWallet.address,
+    mediators: devnet.network.mediators ?? [],
+    price: DEVNET_PRICE,
+    collateral: DEVNET_PRICE * 2n,
+    mediationFee: DEVNET_PRICE,
+    auditPpm: 0,
+    resultTimeout: 60,
+    judgeWindow: 30,
+    mediateTimeout: 120,
+    expiry: BigInt(now + 600),
+    nonce: BigInt(now) * 1000n + 7n
+  }
+  const domainA = domainOfNetwork(devnet.network)
+  const domainB = domainOfNetwork(netB)
+  const sigA = await signMessage('Deal', domainA, deal, jcWallet)
+  // off chain: under chain B's domain the signature names someone else
+  t.not(recoverSigner('Deal', domainB, deal, sigA), jcWallet.address)
+  t.is(recoverSigner('Deal', domainA, deal, sigA), jcWallet.address)
+  // on chain B's Market: refused
+  const err = await t.throwsAsync(rpOnB.agree(deal, sigA, '0x'))
+  t.is(err?.name, 'ContractRevertError')
+  t.is((err as Error & { reason: string }).reason, 'InvalidSignature')
+  t.is((await rpOnB.dealRecord(rpOnB.dealId(deal))).state, 'None')
+  // the same deal signed for chain B is agreed there (the refusal was the domain, nothing else)
+  const sigB = await signMessage('Deal', domainB, deal, jcWallet)
+  const { dealId } = await rpOnB.agree(deal, sigB, '0x')
+  t.is((await rpOnB.dealRecord(dealId)).state, 'Agreed')
+})
+
+test.serial('one chain\'s RPC down (its anvil stopped) does not stop jobs on the other; back up, its jobs run again', async t => {
+  const anvilB = devnet.anvils[1]
+  const rp = devnet.provider.chain.address
+  const before = { jc: await reader(A).depositOf(user), rp: await reader(A).depositOf(rp) }
+  process.kill(anvilB.pid, 'SIGSTOP')
+  let stopped = true
+  const resume = (): void => { if (stopped) { process.kill(anvilB.pid, 'SIGCONT'); stopped = false } }
+  t.teardown(resume)
+  const jcA = await jcNode.jobCreatorOn(A)
+  const outcome = await jcA.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'one chain down' } })
+  t.is(outcome.exitCode, 0)
+  t.is((await reader(A).dealRecord(outcome.dealId)).state, 'Settled')
+  const after = { jc: await reader(A).depositOf(user), rp: await reader(A).depositOf(rp) }
+  t.is(before.jc - after.jc, DEVNET_PRICE)
+  t.is(after.rp - before.rp, DEVNET_PRICE)
+  resume()
+  const jcB = await jcNode.jobCreatorOn(B)
+  const onB = await jcB.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'chain B is back' } })
+  t.is(onB.exitCode, 0)
+  t.is((await reader(B).dealRecord(onB.dealId)).state, 'Settled')
+})
+
+const execFileP = promisify(execFile)
+async function cli (...args: string[]): Promise<{ stdout: string, stderr: string }> {
+  return await execFileP(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }, timeout: 90_000 })
+}
+
+test.serial('the CLI: "lilypad balance" shows each chain (--json: one document), "lilypad run --chain" settles on the chain named', async t => {
+  const balances = async (): Promise<Array<{ chainId: number, name: string, deposit: { lp: string, wei: string } }>> => {
+    const { stdout } = await cli('balance', '--json')
+    const doc = JSON.parse(stdout) as { address: string, via: string, chains: Array<{ chainId: number, name: string, deposit: { lp: string, wei: string } }> }
+    t.is(doc.address, user)
+    t.is(doc.via, 'chain')
+    return doc.chains
+  }
+  const before = await balances()
+  t.deepEqual(before.map(c => [c.chainId, c.name]), [[A, `devnet-${A}`], [B, `devnet-${B}`]])
+  for (const c of before) t.is(BigInt(c.deposit.wei), await reader(c.chainId).depositOf(user))
+  const human = await cli('balance')
+  t.regex(human.stdout, new RegExp(`chain    devnet-${B} \\(${B}\\)\\nwallet   [\\d.]+ LP\\ndeposit  [\\d.]+ LP`))
+
+  const { stdout } = await cli('run', 'cowsay:v0.0.1', '-i', 'Message=chain B', '--chain', `devnet-${B}`, '--json')
+  const out = JSON.parse(stdout) as { dealId: string, exitCode: number }
+  t.is(out.exitCode, 0)
+  t.is((await reader(B).dealRecord(out.dealId)).state, 'Settled')
+  t.is((await reader(A).dealRecord(out.dealId)).state, 'None')
+  const after = await balances()
+  t.is(BigInt(before[1].deposit.wei) - BigInt(after[1].deposit.wei), DEVNET_PRICE, 'paid on chain B')
+  t.is(after[0].deposit.wei, before[0].deposit.wei, 'nothing moved on chain A')
+  const one = JSON.parse((await cli('balance', '--chain', String(B), '--json')).stdout) as Record<string, unknown>
+  t.deepEqual(Object.keys(one), ['address', 'wallet', 'deposit', 'locked', 'chainId', 'via'])
+  t.like(one, { address: user, deposit: after[1].deposit, chainId: B, via: 'chain' })
+
+  const err = await t.throwsAsync(cli('run', 'cowsay:v0.0.1', '--chain', 'nope')) as Error & { code: number, stderr: string }
+  t.is(err.code, 2)
+  t.regex(err.stderr, /the network "devnet" has no chain "nope" \(its chains: devnet-1337 \(1337\), devnet-1338 \(1338\)\)/)
+  t.regex(err.stderr, /--chain takes a chain id or name/)
+  t.notRegex(err.stderr, /at .*\.ts:\d+/)
+})
+
+test.serial('a contract on chain B: its job is run by the bridge on chain B, settled there, and its callback comes on chain B', async t => {
+  const bridgeB = devnet.bridge!.chainBridges.get(B) as JobBridge
+  t.truthy(bridgeB)
+  const netB = chainView(devnet.network, B)
+  const caller = await ChainClient.create({ network: netB, privateKey: devKey(DEVNET_KEYS.user2) })
+  t.teardown(async () => { await caller.stop() })
+  const client = connectExampleClient(netB.contracts.exampleClient as string, caller.wallet)
+  const bridgeABefore = devnet.bridge!.bridge!.metrics.requested
+  const rec = await contractCowsay(t, { client, caller, bridge: bridgeB, message: 'moo on chain B' })
+  t.is((await reader(B).dealRecord(rec.dealId ?? '')).state !== 'None', true, 'the deal is on chain B')
+  t.is((await reader(A).dealRecord(rec.dealId ?? '')).state, 'None', 'and not on chain A')
+  t.is(devnet.bridge!.bridge!.metrics.requested, bridgeABefore, 'chain A\'s bridge never saw it')
+})
