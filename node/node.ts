@@ -33,7 +33,7 @@ import { DisputeService, caseSource, jobCreatorCaseSource, drawnMediatorOnly } f
 import { createComponents, reportError, type Components } from './components.ts'
 import type { Logger, LoggerOptions } from './observability/logger.ts'
 import type { LilypadMetrics } from './observability/metrics.ts'
-import type { Clock } from '../core/clock.ts'
+import type { Clock, Timer } from '../core/clock.ts'
 import type { RoleName } from './role-names.ts'
 import { Housekeeping, type HousekeepingInit } from './housekeeping/index.ts'
 import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
@@ -143,8 +143,15 @@ export class LilypadNode {
   private readonly canaryRunners = new Map<number, { jc: JobCreator, chain: ChainClient }>()
   /** the network's further chains this node serves, by chain id (its first chain is `chain`) */
   readonly chainContexts = new Map<number, ChainContext>()
-  /** further chains that could not be joined at start (their RPC down, another chain's id): logged, left out */
+  /**
+   * further chains not joined yet (their RPC down, another chain's id), with the last error: logged, and tried again
+   * with backoff until they join or the node stops
+   */
   readonly unavailableChains = new Map<number, Error>()
+  /** what joining a further chain late needs of the start: whether offer sync pulls, the GPUs found */
+  private chainJoin?: { pull: boolean, gpus: Awaited<ReturnType<typeof detectGpus>> | undefined }
+  private readonly chainRetries = new Map<number, Timer>()
+  private readonly joinWaiters = new Map<number, Array<{ resolve: (ctx: ChainContext) => void, reject: (err: Error) => void }>>()
   /** the user's jobs (the local API's), once startJobs() ran */
   jobs?: JobService
   housekeeping?: Housekeeping
@@ -157,6 +164,8 @@ export class LilypadNode {
   private ownsExecutor = false
   private stopped = false
   private unwatch?: () => void
+  /** the host's key, kept for the mediators of further chains joined late */
+  private peerKey?: import('@libp2p/interface').PrivateKey
 
   private constructor (components: Components, host: LilypadHost, chain: ChainClient, store: ResultStore, opts: NodeOptions) {
     this.components = components
@@ -266,15 +275,11 @@ export class LilypadNode {
       this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, keepContainer: shared })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
       await this.provider.start()
-      // one pool of slots for every chain: a slot booked on one is busy on all (never double-booked across them)
-      const primary = this.provider
-      for (const ctx of this.chainContexts.values()) {
-        ctx.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => primary.capacity.holds(id) })
-        this.dropSources.push(ctx.disputes.addSource(caseSource(ctx.provider.deals)))
-        await ctx.provider.start()
-      }
-      await this.startResultRetention([primary, ...[...this.chainContexts.values()].flatMap(ctx => ctx.provider ?? [])])
+      this.chainJoin = { pull, gpus }
+      for (const ctx of this.chainContexts.values()) await this.startProviderOn(ctx)
+      await this.startResultRetention([this.provider, ...[...this.chainContexts.values()].flatMap(ctx => ctx.provider ?? [])])
     }
+    this.chainJoin ??= { pull, gpus: undefined }
     if (roles.includes('solver')) {
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
       this.solver.start()
@@ -288,27 +293,18 @@ export class LilypadNode {
     if (roles.includes('mediator')) {
       this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
       await this.mediator.start()
-      for (const ctx of this.chainContexts.values()) {
-        const m = await Mediator.create(c, { host: this.host, peerKey, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, dataDir: ctx.dataDir, disputes: ctx.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
-        this.chainMediators.push(m)
-        await m.start()
-      }
+      this.peerKey = peerKey
+      for (const ctx of this.chainContexts.values()) await this.startMediatorOn(ctx)
     }
     if (roles.includes('job-bridge')) {
       const jobCreator = await this.createJobCreator(this.opts)
       this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
-      // each chain's JobManager is served by a bridge on that chain: a contract's job settles, and its callback
-      // comes, on the chain it was asked on
-      for (const ctx of this.chainContexts.values()) {
-        const jc = await this.jobCreatorOn(ctx.chainId)
-        const b = await JobBridge.create(c, { chain: ctx.chain, jobCreator: jc, network: ctx.network, dataDir: ctx.dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
-        this.chainBridges.set(ctx.chainId, b)
-        await b.start()
-      }
+      for (const ctx of this.chainContexts.values()) await this.startBridgeOn(ctx)
     }
     if (roles.includes('validator')) await this.startValidator()
     this.startHousekeeping()
+    for (const chainId of this.unavailableChains.keys()) this.retryChain(chainId, 0)
     this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address, signatures: nativeRecoverUnavailable === undefined ? 'libsecp256k1' : 'javascript' }, 'node started')
     if (nativeRecoverUnavailable !== undefined) this.logger.warn({ err: nativeRecoverUnavailable.message }, 'the native secp256k1 binding did not load: signatures are recovered in JavaScript (about 30 times the CPU per message)')
   }
@@ -318,30 +314,129 @@ export class LilypadNode {
    * another chain) is logged and left out: the others run without it.
    */
   private async joinFurtherChains (pull: boolean): Promise<void> {
-    const { network, roles, dataDir } = this.opts
     const wanted = this.opts.chains
-    for (const ch of chainsOf(network).slice(1)) {
+    for (const ch of chainsOf(this.opts.network).slice(1)) {
       if (wanted !== undefined && !wanted.includes(ch.chainId)) continue
       try {
-        const ctx = await ChainContext.create(this.host, this.components, {
-          network,
-          chainId: ch.chainId,
-          privateKey: this.opts.privateKey,
-          dataDir,
-          needsHistory: roles.includes('mediator') || roles.includes('job-bridge'),
-          keepCursor: roles.length > 0,
-          ...(this.opts.chain?.confirmations !== undefined ? { confirmations: this.opts.chain.confirmations } : {}),
-          pollMs: this.opts.chain?.pollMs ?? (this.opts.local === true ? 100 : 1000),
-          jobOffers: roles.includes('solver')
-        })
-        await ctx.start({ pull })
-        this.chainContexts.set(ch.chainId, ctx)
-        this.logger.info({ chainId: ch.chainId, namespace: ctx.network.networkId }, 'serving a further chain')
+        await this.joinChain(ch.chainId, pull)
       } catch (err) {
         this.unavailableChains.set(ch.chainId, err as Error)
-        reportError(this.components, 'node', err, 'a chain of the network could not be joined: left out', { chainId: ch.chainId })
+        reportError(this.components, 'node', err, 'a chain of the network could not be joined: left out for now, tried again', { chainId: ch.chainId })
       }
     }
+  }
+
+  /** Connects to one further chain and starts its services (not its roles). */
+  private async joinChain (chainId: number, pull: boolean): Promise<ChainContext> {
+    const { network, roles, dataDir } = this.opts
+    const ctx = await ChainContext.create(this.host, this.components, {
+      network,
+      chainId,
+      privateKey: this.opts.privateKey,
+      dataDir,
+      needsHistory: roles.includes('mediator') || roles.includes('job-bridge'),
+      keepCursor: roles.length > 0,
+      ...(this.opts.chain?.confirmations !== undefined ? { confirmations: this.opts.chain.confirmations } : {}),
+      pollMs: this.opts.chain?.pollMs ?? (this.opts.local === true ? 100 : 1000),
+      jobOffers: roles.includes('solver')
+    })
+    try {
+      await ctx.start({ pull })
+    } catch (err) {
+      await ctx.stop().catch(e => { reportError(this.components, 'node', e, 'a chain that failed to start did not stop cleanly', { chainId }) })
+      throw err
+    }
+    this.chainContexts.set(chainId, ctx)
+    this.logger.info({ chainId, namespace: ctx.network.networkId }, 'serving a further chain')
+    return ctx
+  }
+
+  /**
+   * Resolves with further chain `chainId`'s context once this node serves it and its roles run (at once when it
+   * does): a chain down at start is joined when it is back. UnknownChainError for a chain the node does not serve;
+   * rejects when the node stops first.
+   */
+  async chainJoined (chainId: number): Promise<ChainContext> {
+    const ctx = this.chainContexts.get(chainId)
+    if (!this.unavailableChains.has(chainId)) {
+      if (ctx === undefined) throw new UnknownChainError(String(chainId), this.opts.network)
+      return ctx
+    }
+    return await new Promise((resolve, reject) => {
+      const list = this.joinWaiters.get(chainId) ?? []
+      list.push({ resolve, reject })
+      this.joinWaiters.set(chainId, list)
+    })
+  }
+
+  private settleJoinWaiters (chainId: number, outcome: { ctx: ChainContext } | { err: Error }): void {
+    for (const w of this.joinWaiters.get(chainId) ?? []) {
+      if ('ctx' in outcome) w.resolve(outcome.ctx)
+      else w.reject(outcome.err)
+    }
+    this.joinWaiters.delete(chainId)
+  }
+
+  /**
+   * Tries a further chain that could not be joined again after a backoff (2 s doubling to 60 s), until it joins or
+   * the node stops; once joined, this node's roles start on it as they would have at start.
+   */
+  private retryChain (chainId: number, attempt: number): void {
+    const ms = Math.min(60_000, 2000 * 2 ** Math.min(attempt, 5))
+    this.chainRetries.set(chainId, this.components.clock.setTimeout(() => {
+      this.chainRetries.delete(chainId)
+      if (this.stopped) return
+      void (async () => {
+        let ctx: ChainContext | undefined
+        try {
+          ctx = await this.joinChain(chainId, this.chainJoin?.pull ?? false)
+          if (this.stopped) { await ctx.stop(); this.chainContexts.delete(chainId); return }
+          await this.startRolesOn(ctx)
+          this.unavailableChains.delete(chainId)
+          this.logger.info({ chainId, attempt: attempt + 1 }, 'joined a further chain that was down at start; its roles run')
+          this.settleJoinWaiters(chainId, { ctx })
+        } catch (err) {
+          if (ctx === undefined) {
+            this.unavailableChains.set(chainId, err as Error)
+            this.logger.warn({ chainId, attempt: attempt + 1, err: (err as Error).message, retryInMs: Math.min(60_000, 2000 * 2 ** Math.min(attempt + 1, 5)) }, 'a chain of the network still cannot be joined; trying again')
+            if (!this.stopped) this.retryChain(chainId, attempt + 1)
+          } else {
+            reportError(this.components, 'node', err, 'a further chain joined late, but a role on it did not start', { chainId })
+            this.settleJoinWaiters(chainId, { err: err as Error })
+          }
+        }
+      })()
+    }, ms))
+  }
+
+  /** This node's roles on a further chain, as the start gives each chain (one pool of slots for every provider). */
+  private async startRolesOn (ctx: ChainContext): Promise<void> {
+    if (this.provider !== undefined) await this.startProviderOn(ctx)
+    if (this.mediator !== undefined) await this.startMediatorOn(ctx)
+    if (this.bridge !== undefined) await this.startBridgeOn(ctx)
+  }
+
+  /** one pool of slots for every chain: a slot booked on one is busy on all (never double-booked across them) */
+  private async startProviderOn (ctx: ChainContext): Promise<void> {
+    const primary = this.provider as ResourceProvider
+    const gpus = this.chainJoin?.gpus
+    ctx.provider = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => primary.capacity.holds(id) })
+    this.dropSources.push(ctx.disputes.addSource(caseSource(ctx.provider.deals)))
+    await ctx.provider.start()
+  }
+
+  private async startMediatorOn (ctx: ChainContext): Promise<void> {
+    const m = await Mediator.create(this.components, { host: this.host, peerKey: this.peerKey as import('@libp2p/interface').PrivateKey, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, dataDir: ctx.dataDir, disputes: ctx.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
+    this.chainMediators.push(m)
+    await m.start()
+  }
+
+  /** each chain's JobManager is served by a bridge on that chain: a contract's job settles, and its callback comes, on the chain it was asked on */
+  private async startBridgeOn (ctx: ChainContext): Promise<void> {
+    const jc = await this.jobCreatorOn(ctx.chainId)
+    const b = await JobBridge.create(this.components, { chain: ctx.chain, jobCreator: jc, network: ctx.network, dataDir: ctx.dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
+    this.chainBridges.set(ctx.chainId, b)
+    await b.start()
   }
 
   /** The chain client of chain `chainId` (the node's own for its first chain); UnknownChainError if not served. */
@@ -510,6 +605,9 @@ export class LilypadNode {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    for (const timer of this.chainRetries.values()) timer.cancel()
+    this.chainRetries.clear()
+    for (const chainId of [...this.joinWaiters.keys()]) this.settleJoinWaiters(chainId, { err: new Error('the node stopped before the chain was joined') })
     await this.housekeeping?.stop()
     await this.directory?.stop()
     await this.retention?.stop()

@@ -187,6 +187,30 @@ test.serial('one chain\'s RPC down (its anvil stopped) does not stop jobs on the
   t.is((await reader(B).dealRecord(onB.dealId)).state, 'Settled')
 })
 
+test.serial('a chain down when a node starts is joined once it is back, without a restart: the node\'s job creator runs a job on it', async t => {
+  const anvilB = devnet.anvils[1]
+  process.kill(anvilB.pid, 'SIGSTOP')
+  let stopped = true
+  const resume = (): void => { if (stopped) { process.kill(anvilB.pid, 'SIGCONT'); stopped = false } }
+  t.teardown(resume)
+  const late = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user2), dataDir: join(home, 'late'), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') } })
+  t.teardown(async () => { await late.stop() })
+  t.deepEqual([...late.unavailableChains.keys()], [B], 'chain B left out at start')
+  await t.throwsAsync(late.jobCreatorOn(B))
+  resume()
+  // the node tries again on its own (2 s, doubling)
+  const joined = await late.chainJoined(B)
+  t.is(joined.chainId, B)
+  t.false(late.unavailableChains.has(B))
+  const jcB = await late.jobCreatorOn(B)
+  const payer = new Wallet(devKey(DEVNET_KEYS.user2)).address
+  const before = await reader(B).depositOf(payer)
+  const onB = await jcB.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'joined late' } })
+  t.is(onB.exitCode, 0)
+  t.is((await reader(B).dealRecord(onB.dealId)).state, 'Settled')
+  t.is(before - await reader(B).depositOf(payer), DEVNET_PRICE)
+})
+
 const execFileP = promisify(execFile)
 async function cli (...args: string[]): Promise<{ stdout: string, stderr: string }> {
   return await execFileP(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }, timeout: 90_000 })
