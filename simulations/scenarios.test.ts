@@ -210,7 +210,7 @@ test('rewards: a Sybil machine that withdraws its offers before declining passed
   }
 })
 
-test('rewards: a race defers, it does not excuse — the Sybil that fakes the deal behind each dodge out-earned honest work at these seeds and, owing each dodged canary at its next round, earns less; honest races cost at most a percent; where it still earns more (Limits) is performed too', async t => {
+test('rewards: a race defers, it does not excuse — the Sybil that fakes the deal behind each dodge out-earned honest work at these seeds and, owing each dodged canary at its next round, earns less; honest work passes its retries and earns a little more; where the Sybil still earns more (Limits) is performed too', async t => {
   const { runRewardsScenario } = await import('./rewards.ts')
   const run = (demand: number, seed: number, o: object): Record<string, StrategyReport> => Object.fromEntries(runRewardsScenario({ seed, epochs: 5, demand, sybilWithdraws: true, sybilFakesRaceDeals: true, ...o }).strategies.map(s => [s.strategy, s]))
   // seeds at which it came out above honest work with races excused and below with them deferred (docs/incentives.md)
@@ -228,10 +228,11 @@ test('rewards: a race defers, it does not excuse — the Sybil that fakes the de
     t.true(faker.canaries.retries > 0, at)
     t.true(faker.canaries.passed < before['sybil-decline'].canaries.passed, at)
     t.true(faker.canaries.failed > before['sybil-decline'].canaries.failed, at)
-    // honest work: every race's canary is sent again and paid like any; at most a percent either way
+    // honest work: every race's canary is sent again, passes, and is paid like any job — it earns a little more
     t.true(after.honest.canaries.racesTolerated > 0)
     t.true(after.honest.canaries.retries > 0 && after.honest.canaries.retries <= after.honest.canaries.racesTolerated, at)
-    t.true(after.honest.incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP * 0.99, `honest, ${at}: ${after.honest.incomePerKiloUnitLP} vs ${before.honest.incomePerKiloUnitLP}`)
+    t.is(after.honest.canaries.failed, before.honest.canaries.failed, at)
+    t.true(after.honest.incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP, `honest, ${at}: ${after.honest.incomePerKiloUnitLP} vs ${before.honest.incomePerKiloUnitLP}`)
     // strategies that meet no race are judged exactly as before
     for (const s of ['idle', 'sybil', 'overclaim'] as const) t.deepEqual(after[s], before[s], `${s}, ${at}`)
   }
