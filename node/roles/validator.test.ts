@@ -448,6 +448,17 @@ test.serial('a race window the validator cannot read (its RPC down) is no verdic
   }
   t.false(w.validator.bans.banned(SYBILS[1], w.clock.now()) || w.validator.capacityBans.banned(SYBILS[1], w.clock.now()))
   t.is(w.validator.reports(0).filter(s => s.report.provider.toLowerCase() === SYBILS[1]).length, 0)
+  // a retry left unjudged so is owed still: the validator's fault forgives no key, and blames none
+  w.validator.retries.defer(SYBILS[1])
+  for (const slot of [0, 1]) {
+    const id = '0x' + (0xa0 + slot).toString(16).padStart(64, '0')
+    w.book.set(id, { id, signature: '0x', offer: { provider: SYBILS[1], slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 7n, seedCommit: ZeroHash } })
+  }
+  const again = await round(w, 0)
+  const retry = again.filter(x => x.canary.retry === true)
+  t.is(retry.length, 1)
+  t.regex(retry[0].detail ?? '', /not judged/)
+  t.is(w.validator.retries.owed(SYBILS[1]), 1, 'owed still')
 })
 
 test.serial('a validator stopped while it waits for a race window\'s end stops at once, its timer released, and leaves the canary unjudged', async t => {

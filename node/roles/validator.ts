@@ -214,6 +214,13 @@ export class Validator {
     try { await this.#o.saveRetries?.(this.retries) } catch (err) { reportError(this.#c, 'validator', err, 'keeping the canary retries owed failed', { owed: this.retries.size }) }
   }
 
+  /** A retry that got no verdict (the validator's own fault, or its stop) is owed still: sent with the key's next round. */
+  async #owedAgain (c: PlannedCanary): Promise<void> {
+    if (c.retry !== true) return
+    this.retries.defer(c.provider)
+    await this.#saveRetries()
+  }
+
   /** The provider's slot still shows a live offer (any nonce), not withdrawn as busy: its offer says the slot is free. */
   #slotStillFree (provider: string, slot: number): boolean {
     const now = BigInt(Math.floor(this.#c.clock.now() / 1000))
@@ -256,7 +263,7 @@ export class Validator {
         outcome = CanaryOutcome.NoResult; dealId = failed.dealId; detail = failed.reason
       } else {
         // the validator's own canary key short of deposit is no verdict on the provider
-        if ((err as Error).name === 'InsufficientDepositError') throw err
+        if ((err as Error).name === 'InsufficientDepositError') { await this.#owedAgain(c); throw err }
         outcome = CanaryOutcome.Unreachable
         detail = (err as Error).message
         const p = c.provider.toLowerCase()
@@ -272,6 +279,7 @@ export class Validator {
             // no verdict without the chain: neither a race nor a decline — nothing reported, nobody marked
             if (this.#abort.signal.aborted) this.#c.logger.info({ epoch, provider: c.provider, module: c.module }, 'validator stopped before the race window ended: canary not judged')
             else reportError(this.#c, 'validator', err, 'reading the deals of a race window failed: canary not judged', { epoch, provider: c.provider, module: c.module })
+            await this.#owedAgain(c)
             return { canary: c, outcome, dealId, detail: `not judged: ${(err as Error).message}` }
           }
         }
