@@ -10,6 +10,7 @@ import type { NetworkFile } from './config/network.ts'
 import { ChainClient } from './chain/index.ts'
 import { ReputationFeed } from './incentives/reputation-feed.ts'
 import { agreedDealsOf } from './incentives/chain-facts.ts'
+import { CanaryRetriesFile } from './incentives/retries-file.ts'
 import { nativeRecoverUnavailable } from './crypto/native-recover.ts'
 import { Validator, NotAValidatorError, type ValidatorOptions } from './roles/validator.ts'
 import { RewardsClient, NoRewardsContractError } from './incentives/rewards-client.ts'
@@ -532,8 +533,13 @@ export class LilypadNode {
       const jc = r.jc
       return { run: async req => await jc.run(req), address: r.chain.address }
     }
+    // the canaries races deferred, owed by their keys: kept in the data dir, so a restart forgives none
+    const retriesFile = new CanaryRetriesFile(join(this.opts.dataDir, 'validator-retries.json'))
+    const retries = await retriesFile.load()
     this.validator = new Validator(this.components, {
       offers: () => this.book.offers(),
+      retries,
+      saveRetries: async r => { await retriesFile.save(r) },
       schedule: setup.config,
       domain: rewards.domain,
       signer: this.chain.wallet,

@@ -56,9 +56,9 @@ function rewardsTable (r: ScenarioResult): string[] {
 
 function rewardsLevel (x: RewardsScenarioResult): string[] {
   const lines = [`${x.epochs} epochs of ${x.rounds} canary rounds; roots ${x.roots.map(h => h.slice(0, 10)).join(', ')}; distributed ${x.totalsLP.join(' + ')} LP.`, '',
-    '| strategy | machines | identities | canaries passed / failed (declined) | races tolerated | paid deals counted | slashed | rewards LP | payments LP | costs LP | income / machine / epoch LP | per 1,000 units LP | banned at end |',
+    '| strategy | machines | identities | canaries passed / failed (declined) | races (deferred) / retries | paid deals counted | slashed | rewards LP | payments LP | costs LP | income / machine / epoch LP | per 1,000 units LP | banned at end |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
-  for (const s of x.strategies) lines.push(`| ${s.strategy} | ${s.machines} | ${s.identities} | ${s.canaries.passed} / ${s.canaries.failed} (${s.canaries.declined}) | ${s.canaries.racesTolerated} | ${s.paidDeals} | ${s.slashed} | ${s.rewardsLP} | ${s.paymentsLP} | ${s.costsLP} | ${s.incomePerMachineLP} | ${s.incomePerKiloUnitLP} | ${s.bannedAtEnd} |`)
+  for (const s of x.strategies) lines.push(`| ${s.strategy} | ${s.machines} | ${s.identities} | ${s.canaries.passed} / ${s.canaries.failed} (${s.canaries.declined}) | ${s.canaries.racesTolerated} / ${s.canaries.retries} | ${s.paidDeals} | ${s.slashed} | ${s.rewardsLP} | ${s.paymentsLP} | ${s.costsLP} | ${s.incomePerMachineLP} | ${s.incomePerKiloUnitLP} | ${s.bannedAtEnd} |`)
   lines.push('', `Highest income per unit of resource: **${x.best}**${x.honestEarnsMost ? ' (honest work earns most)' : ' — honest work does NOT earn most'}.`)
   return lines
 }
@@ -198,7 +198,7 @@ export function textSummary (r: ScenarioResult): string {
   }
   if (r.scenario === 'rewards') {
     return (s.rewards as RewardsScenarioResult[]).flatMap(x => [`scenario rewards: ${x.demand} real jobs per machine per epoch, ${x.epochs} epochs, ${x.rounds} canary rounds each, seed ${s.seed as number}`,
-      ...x.strategies.map(t => `  ${t.strategy.padEnd(13)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}${t.canaries.declined > 0 ? ` (${t.canaries.declined} declined)` : ''}${t.canaries.racesTolerated > 0 ? ` (${t.canaries.racesTolerated} races tolerated)` : ''}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),
+      ...x.strategies.map(t => `  ${t.strategy.padEnd(13)} ${String(t.identities).padStart(3)} ids  canaries ${t.canaries.passed}/${t.canaries.failed}${t.canaries.declined > 0 ? ` (${t.canaries.declined} declined)` : ''}${t.canaries.racesTolerated > 0 ? ` (${t.canaries.racesTolerated} races deferred, ${t.canaries.retries} retries sent)` : ''}  rewards ${t.rewardsLP} LP  payments ${t.paymentsLP} LP  costs ${t.costsLP} LP  → ${t.incomePerKiloUnitLP} LP per 1,000 units per epoch${t.bannedAtEnd > 0 ? `  (${t.bannedAtEnd} banned)` : ''}`),
       `  highest income per unit of resource: ${x.best}${x.honestEarnsMost ? ' (honest work earns most)' : ' — honest work does NOT earn most'}`]).join('\n')
   }
   const out = [

@@ -24,13 +24,16 @@
 //
 // Races: at each census a real job may take a slot of a machine between the offer the validator planned on and its
 // proposal (`raceRate`); a provider that offers only its free slots withdraws that offer and declines the canary,
-// which the validator tolerates once a round and `raceAllowance` times an epoch per provider (judgeNoDeal) when the
-// chain shows the deal that took the slot (raceDeal: a deal naming the provider agreed in the canary's raceWindow).
-// Every real job has its agree time (uniform over the epoch; the one that takes a raced slot at the round), so a
-// Sybil key that withdraws its offers before declining is excused only when one of its own real jobs happens to be
-// agreed in that window. `raceDeals: false` runs the validator before it checked the deal (a withdrawn slot a race
-// whatever the chain shows); `judgeDeclines: false` as it was before declines were judged (every canary with no deal
-// an Unreachable failure, a lone one only demoting).
+// which the validator takes for a race once a round and `raceAllowance` times an epoch per provider (judgeNoDeal)
+// when the chain shows the deal that took the slot (raceDeal: a deal naming the provider agreed in the canary's
+// raceWindow). Every real job has its agree time (uniform over the epoch; the one that takes a raced slot at the
+// round), so a Sybil key that withdraws its offers before declining is excused only when one of its own real jobs
+// happens to be agreed in that window. A race defers the canary (CanaryRetries): the key is sent it again with its
+// next round (planRetries, on top of its slots' canaries), where its machine runs it with what it has free then, and
+// a race on the retry is a failure. `raceRetries: false` runs the validator before races were deferred (a race
+// excused the canary); `raceDeals: false` before it checked the deal (a withdrawn slot a race whatever the chain
+// shows); `judgeDeclines: false` as it was before declines were judged (every canary with no deal an Unreachable
+// failure, a lone one only demoting).
 //
 // Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
 // paid by the validator like any job) − costs (gas of faked deals; collateral the Market gives the job creator when a
@@ -42,7 +45,7 @@ import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
 import {
   planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
-  judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal,
+  judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, planRetries, CanaryRetries,
   type DeclineRule, type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue, type AgreedDeal
 } from '../protocols/incentives/index.ts'
 import { DealState, payoutsOf, type DealTerms } from '../protocols/settlement/index.ts'
@@ -93,6 +96,9 @@ export interface RewardsScenarioOptions {
   /** the withdrawing sybil-decline machine also fakes the deal behind each withdrawal: its own job creator key agrees
    * a deal with the key in the race window (the price goes round in a circle; the gas does not) (default false) */
   sybilFakesRaceDeals?: boolean
+  /** false: the validator before a race deferred the canary — a race excused it (no report, no retry) (default true:
+   * the key owes a retry, sent with its next round, and only the retry's outcome counts; CanaryRetries) */
+  raceRetries?: boolean
 }
 
 export interface StrategyReport {
@@ -101,8 +107,9 @@ export interface StrategyReport {
   identities: number
   /** failed includes declined: canaries that made no deal, judged a false claim of capacity (declined while the
    * slot's offer still showed it free, or withdrawn beyond the race allowance); racesTolerated: canaries whose slot
-   * a real job took first, within the allowance (no report) */
-  canaries: { passed: number, failed: number, declined: number, racesTolerated: number }
+   * a real job took first, within the allowance (no report: deferred to a retry, or before retries excused);
+   * retries: the retries sent for them (each counted once more in passed, failed or racesTolerated) */
+  canaries: { passed: number, failed: number, declined: number, racesTolerated: number, retries: number }
   paidDeals: number
   slashed: number
   rewardsLP: number
@@ -156,6 +163,9 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const declineRule = o.declineRule ?? defaultDeclineRule
   const judgeDeclines = o.judgeDeclines ?? true
   const checkRaceDeals = o.raceDeals ?? true
+  const deferRaces = o.raceRetries ?? true
+  /** the validator's book of retries owed (races deferred), kept across epochs like the node's */
+  const retries = new CanaryRetries()
   const sybilLike = (s: Strategy): boolean => s === 'sybil' || s === 'sybil-decline'
   const price = LP
   const collateral = 2n * LP
@@ -185,8 +195,8 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   // …and its longer memory of keys that declined a canary while their offer showed the slot free (judgeNoDeal)
   const capacityBans = new BanList({ ttlMs: declineRule.banEpochs * EPOCH_MS })
   const validator = new Wallet('0x' + '77'.repeat(32)).address.toLowerCase()
-  const acc = new Map<Strategy, { passed: number, failed: number, declined: number, races: number, paid: number, slashed: number, rewards: bigint, payments: bigint, costs: bigint }>()
-  for (const s of STRATEGIES) acc.set(s, { passed: 0, failed: 0, declined: 0, races: 0, paid: 0, slashed: 0, rewards: 0n, payments: 0n, costs: 0n })
+  const acc = new Map<Strategy, { passed: number, failed: number, declined: number, races: number, retries: number, paid: number, slashed: number, rewards: bigint, payments: bigint, costs: bigint }>()
+  for (const s of STRATEGIES) acc.set(s, { passed: 0, failed: 0, declined: 0, races: 0, retries: 0, paid: 0, slashed: 0, rewards: 0n, payments: 0n, costs: 0n })
   // who owns each account: the providers' identities and the cartel's job creator keys (real job creators, the
   // validator and mediators belong to no strategy)
   const owner = new Map<string, Strategy>(identities.map(i => [i.address, i.strategy]))
@@ -314,6 +324,14 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         const targets: CanaryTarget[] = []
         for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
         planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, o.round ?? defaultRoundOptions))
+        // the retries it owes go with this round, each on one of its live slots: on top of its slots' canaries
+        const owed = retries.owed(i.address)
+        if (owed > 0) {
+          const sent = planRetries(stream('retries', epoch, r, i.k, i.nth), targets, owed, o.round ?? defaultRoundOptions)
+          retries.take(i.address, sent.length)
+          acc.get(i.strategy)!.retries += sent.length
+          planned.push(...sent)
+        }
       }
       planned.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
       // a canary runs when its machine has the CPU free at the round's moment (real jobs hold their slots' CPU)
@@ -356,10 +374,13 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
           const took = withdrawn && checkRaceDeals
             ? raceDeal(agreedBy.get(who.address) ?? [], who.address, raceWindow(roundSec, roundSec + QUEUE_WAIT_SEC, declineRule), { canaryKeys: new Set([validator]), used: usedForRace })
             : undefined
-          const verdict = judgeDeclines ? judgeNoDeal({ slotStillFree: !withdrawn, dealTookSlot: !checkRaceDeals || took !== undefined }, seen, declineRule) : 'declined'
+          const verdict = judgeDeclines ? judgeNoDeal({ slotStillFree: !withdrawn, dealTookSlot: !checkRaceDeals || took !== undefined, retry: c.retry === true }, seen, declineRule) : 'declined'
           if (verdict === 'race') {
             if (took !== undefined) usedForRace.add(took.dealId)
-            roundRaces.set(who.address, seen.round + 1); races.set(who.address, seen.epoch + 1); a.races++; continue
+            roundRaces.set(who.address, seen.round + 1); races.set(who.address, seen.epoch + 1); a.races++
+            // deferred, not excused: the key owes the canary at its next round
+            if (deferRaces) retries.defer(who.address)
+            continue
           }
           // a failed canary with no deal: reported as outcome Unreachable (no collateral: no deal); no canaries for
           // banEpochs (declined) or for the rest of the epoch (a race beyond the allowance); before declines were
@@ -372,7 +393,13 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
           continue
         }
         let outcome: CanaryOutcomeValue
-        if (cpu < need) outcome = CanaryOutcome.NoResult // the machine cannot run it at this moment: it times out
+        // a retry comes on top of the slots' canaries: a provider that offers only its free slots shows none free while
+        // they run, so the validator's job creator waits in its queue (120 s) and proposes it when one is done (a
+        // canary takes seconds) — it takes a slot its round's canaries left; one that offers the whole machine (a Sybil key, an overclaimer) shows its slots free
+        // and must take it now or dodge it
+        const queues = c.retry === true && !sybilLike(who.strategy) && who.strategy !== 'overclaim'
+        if (queues) outcome = CanaryOutcome.Passed // run once a slot is done: it takes none of the round's CPU
+        else if (cpu < need) outcome = CanaryOutcome.NoResult // the machine cannot run it at this moment: it times out
         else { free.set(who.machine, cpu - need); outcome = CanaryOutcome.Passed }
         const id = nextDeal()
         canaryDeals.set(id, { provider: who.address, jobCreator: validator })
@@ -413,7 +440,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       strategy: s,
       machines,
       identities: ids.length,
-      canaries: { passed: a.passed, failed: a.failed, declined: a.declined, racesTolerated: a.races },
+      canaries: { passed: a.passed, failed: a.failed, declined: a.declined, racesTolerated: a.races, retries: a.retries },
       paidDeals: a.paid,
       slashed: a.slashed,
       rewardsLP: lp(a.rewards),

@@ -188,7 +188,8 @@ test('rewards: a Sybil machine that withdraws its offers before declining passed
   // the seeds at which it came out above honest work at both levels before (docs/incentives.md: 7 of 30 quiet, 22 busy)
   for (const demand of [40, 200]) {
     for (const seed of [7, 9, 16, 23]) {
-      const run = (o: object): Record<string, StrategyReport> => Object.fromEntries(runRewardsScenario({ seed, epochs: 5, demand, sybilWithdraws: true, ...o }).strategies.map(s => [s.strategy, s]))
+      // the deal check on its own, races excusing their canaries as they did then (deferring them: the next test)
+      const run = (o: object): Record<string, StrategyReport> => Object.fromEntries(runRewardsScenario({ seed, epochs: 5, demand, sybilWithdraws: true, raceRetries: false, ...o }).strategies.map(s => [s.strategy, s]))
       const before = run({ raceDeals: false })
       const after = run({})
       const at = `demand ${demand}, seed ${seed}`
@@ -208,6 +209,40 @@ test('rewards: a Sybil machine that withdraws its offers before declining passed
       t.true(faking.canaries.racesTolerated > after['sybil-decline'].canaries.racesTolerated, at)
       t.true(faking.costsLP > 0, 'the gas of the faked deals')
     }
+  }
+})
+
+test('rewards: a race defers, it does not excuse — the Sybil that fakes the deal behind each dodge out-earned honest work at these seeds and, owing each dodged canary at its next round, earns less; honest work passes its retries and earns a little more; where the Sybil still earns more (Limits) is performed too', async t => {
+  const { runRewardsScenario } = await import('./rewards.ts')
+  const run = (demand: number, seed: number, o: object): Record<string, StrategyReport> => Object.fromEntries(runRewardsScenario({ seed, epochs: 5, demand, sybilWithdraws: true, sybilFakesRaceDeals: true, ...o }).strategies.map(s => [s.strategy, s]))
+  // seeds at which it came out above honest work with races excused and below with them deferred (docs/incentives.md)
+  for (const [demand, seed] of [[40, 7], [40, 23], [40, 30], [200, 2], [200, 12], [200, 30]]) {
+    const at = `demand ${demand}, seed ${seed}`
+    const before = run(demand, seed, { raceRetries: false })
+    const after = run(demand, seed, {})
+    const faker = after['sybil-decline']
+    t.true(before['sybil-decline'].incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP, `before, ${at}: the hole docs/incentives.md stated`)
+    t.true(faker.incomePerKiloUnitLP < after.honest.incomePerKiloUnitLP, `after, ${at}`)
+    t.true(faker.incomePerKiloUnitLP < before['sybil-decline'].incomePerKiloUnitLP, at)
+    // it still dodges (its deals pass the deal check) but each dodge comes back, at a round where its machine is
+    // asked for everything its keys offer again: retries sent, fewer passes
+    t.is(before['sybil-decline'].canaries.retries, 0)
+    t.true(faker.canaries.retries > 0, at)
+    t.true(faker.canaries.passed < before['sybil-decline'].canaries.passed, at)
+    t.true(faker.canaries.failed > before['sybil-decline'].canaries.failed, at)
+    // honest work: every race's canary is sent again, passes, and is paid like any job — it earns a little more
+    t.true(after.honest.canaries.racesTolerated > 0)
+    t.true(after.honest.canaries.retries > 0 && after.honest.canaries.retries <= after.honest.canaries.racesTolerated, at)
+    t.is(after.honest.canaries.failed, before.honest.canaries.failed, at)
+    t.true(after.honest.incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP, `honest, ${at}: ${after.honest.incomePerKiloUnitLP} vs ${before.honest.incomePerKiloUnitLP}`)
+    // strategies that meet no race are judged exactly as before
+    for (const s of ['idle', 'sybil', 'overclaim'] as const) t.deepEqual(after[s], before[s], `${s}, ${at}`)
+  }
+  // the limit (docs/incentives.md, Limits): at these seeds the faked-deal Sybil still earns more than honest work
+  for (const [demand, seed] of [[40, 9], [200, 7]]) {
+    const after = run(demand, seed, {})
+    t.true(after['sybil-decline'].incomePerKiloUnitLP > after.honest.incomePerKiloUnitLP, `the limit, demand ${demand}, seed ${seed}`)
+    t.true(after['sybil-decline'].incomePerKiloUnitLP < run(demand, seed, { raceRetries: false })['sybil-decline'].incomePerKiloUnitLP)
   }
 })
 

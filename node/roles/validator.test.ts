@@ -8,10 +8,10 @@
 // (a result directory, or its QueueTimeoutError when the provider stayed busy). Time is a ManualClock started at the
 // chain's time; each real deal's block is stamped at the moment the stand-in makes it.
 import test from 'ava'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Wallet, ZeroHash } from 'ethers'
+import { Wallet, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
 import { startDevnet, agreeDeal, type Devnet } from '../../contracts/fixture.ts'
 import type { ChainClient } from '../chain/index.ts'
 import { agreedDealsOf } from '../incentives/chain-facts.ts'
@@ -23,7 +23,8 @@ import {
   CanaryOutcome, verifyCanaryReport, computeEpochRewards, defaultRewardRules, cowsayAnswer, primesAnswer, wordcountAnswer, defaultDeclineRule,
   type CanaryRecord, type DealParties
 } from '../../protocols/incentives/index.ts'
-import { Validator, type CanaryRunner } from './validator.ts'
+import { Validator, type CanaryRunner, type ValidatorOptions } from './validator.ts'
+import { CanaryRetriesFile } from '../incentives/retries-file.ts'
 import { QueueTimeoutError, InsufficientDepositError, type JobOutcome, type JobRequest } from './job-creator.ts'
 
 const EPOCH = 86_400
@@ -91,7 +92,7 @@ interface World {
   reads: Array<{ provider: string, from: number, to: number }>
 }
 
-async function world (): Promise<World> {
+async function world (extra: Partial<ValidatorOptions> = {}): Promise<World> {
   const clock = new ManualClock((await chainTime() + 1) * 1000)
   const dir = await mkdtemp(join(tmpdir(), 'lilypad-validator-'))
   const book = new Map<string, LiveOffer>()
@@ -158,9 +159,18 @@ async function world (): Promise<World> {
       w.reads.push({ provider: provider.toLowerCase(), ...window })
       if (w.readFails === true) throw new Error('connect ECONNREFUSED 127.0.0.1:8545')
       return await agreedDealsOf(source, provider, window)
-    }
+    },
+    ...extra
   })
   return w
+}
+
+/** The provider's two slots offered again (after a withdrawal: its real job, or its dodge, is over). */
+function reoffer (w: World, p: string, nonce: bigint): void {
+  for (const slot of [0, 1]) {
+    const id = keccak256(toUtf8Bytes(`${p}:${slot}:${nonce}`))
+    w.book.set(id, { id, signature: '0x', offer: { provider: p, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce, seedCommit: ZeroHash } })
+  }
 }
 
 /**
@@ -326,7 +336,7 @@ test.serial('a key that withdraws two slots in one round with no deal behind the
   for (const x of r.filter(x => x.canary.provider.toLowerCase() === HONEST)) t.is(x.outcome, CanaryOutcome.Passed)
 })
 
-test.serial('the limit, performed: a key that covers a withdrawal with a deal of its own job creator key passes it off as a race, once a round (the deal costs gas and is on chain); a second in the round is a decline', async t => {
+test.serial('a key that covers a withdrawal with a deal of its own job creator key gets it taken for a race, once a round (the deal costs gas and is on chain) — deferred, not excused; a second in the round is a decline', async t => {
   const w = await world()
   t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
   const key = SYBILS[0]
@@ -337,9 +347,89 @@ test.serial('the limit, performed: a key that covers a withdrawal with a deal of
   const mine = r.filter(x => x.canary.provider.toLowerCase() === key)
   t.deepEqual(mine.map(x => x.noDeal).sort(), ['declined', 'race'])
   const race = mine.find(x => x.noDeal === 'race')
-  t.truthy(race?.raceDeal, 'the deal it agreed with itself is what excused it')
+  t.truthy(race?.raceDeal, 'the deal it agreed with itself is what the validator found')
   t.is(race?.report, undefined)
+  t.is(w.validator.retries.owed(key), 1, 'it owes the canary (the test above: what a retry it cannot run costs it)')
   t.true(w.validator.capacityBans.banned(key, w.clock.now()), 'one real job takes one slot: the second is no race')
+})
+
+test.serial('a race defers, it does not excuse: the key that covers its dodge with a deal of its own job creator key owes the canary at its next round, and dodging the retry too is a failure; an honest provider passes its retry', async t => {
+  const w = await world()
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  const key = SYBILS[0]
+  // round 0: a real job takes the honest provider's slot (its deal on chain); the Sybil key's machine runs one of its
+  // two canaries, and for the other withdraws its offers and agrees a deal with its own job creator key
+  w.raced.set(HONEST, 1)
+  w.capacity.set(key, 1)
+  w.withdrawFirst.add(key)
+  w.fakes.set(key, 1)
+  const r0 = await round(w, 0)
+  const race = (p: string): typeof r0 => r0.filter(x => x.canary.provider.toLowerCase() === p && x.noDeal !== undefined)
+  for (const p of [HONEST, key]) {
+    t.deepEqual(race(p).map(x => x.noDeal), ['race'], p)
+    t.is(race(p)[0].report, undefined, 'nothing reported yet: deferred')
+    t.truthy(race(p)[0].raceDeal)
+    t.is(w.validator.retries.owed(p), 1, 'the key owes the canary')
+  }
+  t.false(w.validator.bans.banned(key, w.clock.now()) || w.validator.capacityBans.banned(key, w.clock.now()))
+
+  // round 1: both offer their slots again; each is sent its slots' canaries and one more, the retry. The honest
+  // provider runs all three; the Sybil machine, asked for everything its keys offer again, runs two and dodges the
+  // third the same way — a race on a retry defers nothing: a failure, reported, and no more canaries this epoch
+  reoffer(w, HONEST, 2n)
+  reoffer(w, key, 2n)
+  w.capacity.set(key, 2)
+  w.fakes.set(key, 1)
+  const r1 = await round(w, 0)
+  const retryOf = (p: string): typeof r1 => r1.filter(x => x.canary.provider.toLowerCase() === p && x.canary.retry === true)
+  t.is(r1.filter(x => x.canary.provider.toLowerCase() === HONEST).length, 3)
+  t.is(retryOf(HONEST).length, 1)
+  t.is(retryOf(HONEST)[0].outcome, CanaryOutcome.Passed)
+  t.is(retryOf(HONEST)[0].report?.report.outcome, CanaryOutcome.Passed, 'the retry\'s outcome is what counts: passed, on the signed record')
+  t.is(w.validator.retries.owed(HONEST), 0)
+  t.false(w.validator.bans.banned(HONEST, w.clock.now()))
+  t.is(retryOf(key).length, 1)
+  const dodged = r1.filter(x => x.canary.provider.toLowerCase() === key && x.noDeal !== undefined)
+  t.is(dodged.length, 1)
+  t.true(dodged[0].canary.retry, 'the machine ran its slots\' canaries first and dodged the one more')
+  t.is(dodged[0].noDeal, 'race-failed')
+  t.regex(dodged[0].detail ?? '', /a retry of a canary a race deferred/)
+  t.is(dodged[0].report?.report.outcome, CanaryOutcome.Unreachable)
+  t.is(w.validator.retries.owed(key), 0)
+  t.true(w.validator.bans.banned(key, w.clock.now()), 'no more canaries this epoch')
+  t.false(w.validator.capacityBans.banned(key, w.clock.now()), 'not the long ban: a real job can take a retry\'s slot too, rarely')
+  // and the deal it faked for the retry is on chain, like the first: two deals with its own job creator key
+  const read = w.reads.filter(x => x.provider === key).at(-1)
+  if (read === undefined) { t.fail('the chain was not read'); return }
+  const onChain = await agreedDealsOf({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, key, { from: 0, to: read.to })
+  t.true(onChain.filter(d => d.jobCreator === net.jc.address.toLowerCase()).length >= 2)
+})
+
+test.serial('the retries keys owe outlive a validator restart: kept in its file, sent with the next round of the validator started again', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lilypad-retries-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const file = new CanaryRetriesFile(join(dir, 'validator-retries.json'))
+  const keep = { saveRetries: async (r: Parameters<NonNullable<ValidatorOptions['saveRetries']>>[0]) => { await file.save(r) } }
+  const first = await world({ retries: await file.load(), ...keep })
+  t.teardown(async () => { await rm(first.dir, { recursive: true, force: true }) })
+  first.raced.set(HONEST, 1)
+  const r = await round(first, 0)
+  t.deepEqual(r.filter(x => x.noDeal !== undefined).map(x => x.noDeal), ['race'])
+  await first.validator.stop()
+  t.deepEqual(JSON.parse(await readFile(file.file, 'utf8')), { [HONEST]: 1 })
+
+  const again = await world({ retries: await file.load(), ...keep })
+  t.teardown(async () => { await rm(again.dir, { recursive: true, force: true }) })
+  t.is(again.validator.retries.owed(HONEST), 1)
+  const r2 = await round(again, 0)
+  const retry = r2.filter(x => x.canary.retry === true)
+  t.is(retry.length, 1)
+  t.is(retry[0].canary.provider.toLowerCase(), HONEST)
+  t.is(retry[0].outcome, CanaryOutcome.Passed)
+  t.deepEqual(JSON.parse(await readFile(file.file, 'utf8')), {}, 'sent: owed no longer')
+  // a file that is not the validator's: a named error, with a hint, at start
+  await writeFile(file.file, '{"not an address": 1}')
+  await t.throwsAsync(file.load(), { name: 'InvalidCanaryRetriesError' })
 })
 
 test.serial('a race window the validator cannot read (its RPC down) is no verdict: the canary is neither a race nor a decline, nothing reported, nobody marked', async t => {
@@ -358,6 +448,17 @@ test.serial('a race window the validator cannot read (its RPC down) is no verdic
   }
   t.false(w.validator.bans.banned(SYBILS[1], w.clock.now()) || w.validator.capacityBans.banned(SYBILS[1], w.clock.now()))
   t.is(w.validator.reports(0).filter(s => s.report.provider.toLowerCase() === SYBILS[1]).length, 0)
+  // a retry left unjudged so is owed still: the validator's fault forgives no key, and blames none
+  w.validator.retries.defer(SYBILS[1])
+  for (const slot of [0, 1]) {
+    const id = '0x' + (0xa0 + slot).toString(16).padStart(64, '0')
+    w.book.set(id, { id, signature: '0x', offer: { provider: SYBILS[1], slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 7n, seedCommit: ZeroHash } })
+  }
+  const again = await round(w, 0)
+  const retry = again.filter(x => x.canary.retry === true)
+  t.is(retry.length, 1)
+  t.regex(retry[0].detail ?? '', /not judged/)
+  t.is(w.validator.retries.owed(SYBILS[1]), 1, 'owed still')
 })
 
 test.serial('a validator stopped while it waits for a race window\'s end stops at once, its timer released, and leaves the canary unjudged', async t => {

@@ -13,8 +13,10 @@
 // free, withdrawn or expired with no deal naming the provider agreed around the canary (raceWindow, raceDeal: read
 // from DealAgreed once the window is over), or a second withdrawn slot in one round → declined, a false claim of
 // capacity (reported as Unreachable, the outcome with no deal; no canaries for the key for `banEpochs` epochs); one
-// slot withdrawn or expired that a real deal took → a race, tolerated twice an epoch (no report), a failure beyond
-// that (reported; no more canaries that epoch).
+// slot withdrawn or expired that a real deal took → a race, twice an epoch, which defers the canary (no report now):
+// the key owes a retry, sent with its next round (planRetries; CanaryRetries, kept across restarts by `saveRetries`),
+// and only the retry's outcome counts — a race on the retry, or a third in the epoch, is a failure (reported; no more
+// canaries that epoch).
 import { randomInt } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -25,7 +27,7 @@ import type { Timer } from '../../core/clock.ts'
 import { BanList, type StandingSource } from '../../core/policy/ban.ts'
 import type { LiveOffer } from '../../protocols/matcher.ts'
 import {
-  planRound, roundTimes, checkCanaryResult, canaryJobRequest, defaultRoundOptions, resourceUnits, signCanaryReport, CanaryOutcome,
+  planRound, planRetries, CanaryRetries, roundTimes, checkCanaryResult, canaryJobRequest, defaultRoundOptions, resourceUnits, signCanaryReport, CanaryOutcome,
   epochAt, epochStart, epochEnd, outcomeName, judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal,
   type DeclineRule, type AgreedDeal, type RaceWindow, type NoDealVerdict, type CanaryRoundOptions, type CanaryTarget, type PlannedCanary, type RandomSource, type SignedCanaryReport, type RewardsDomain, type EpochSchedule, type CanaryOutcomeValue
 } from '../../protocols/incentives/index.ts'
@@ -69,6 +71,10 @@ export interface ValidatorOptions {
    * time has passed the window's end.
    */
   agreedDeals: (provider: string, window: RaceWindow) => Promise<AgreedDeal[]>
+  /** the retries keys owe (races that deferred their canaries), as the last run left them (default none) */
+  retries?: CanaryRetries
+  /** keeps the retries owed (the node: a file in its data dir), so a restart forgives no key; called after each change */
+  saveRetries?: (retries: CanaryRetries) => Promise<void>
 }
 
 export interface CanaryResult {
@@ -82,7 +88,7 @@ export interface CanaryResult {
   report?: SignedCanaryReport
   /** a canary that made no deal: how it was judged (judgeNoDeal) */
   noDeal?: NoDealVerdict
-  /** a tolerated race: the deal (on chain) that took the slot */
+  /** a race (deferred: the key owes a retry): the deal (on chain) that took the slot */
   raceDeal?: string
   detail?: string
 }
@@ -116,7 +122,9 @@ export class Validator {
    * declines what it cannot run gains is the canaries it does run, and this is what takes them away.
    */
   readonly capacityBans: BanList
-  /** tolerated races per epoch, per provider */
+  /** the retries keys owe: each race defers its canary to the key's next round */
+  readonly retries: CanaryRetries
+  /** races per epoch, per provider */
   readonly #races = new Map<number, Map<string, number>>()
   /** deals that excused a race, per epoch: one real job takes one slot */
   readonly #raceDeals = new Map<number, Set<string>>()
@@ -128,6 +136,7 @@ export class Validator {
     this.#o = opts
     this.bans = new BanList({ ttlMs: opts.schedule.epochLength * 1000 }, opts.reputation)
     this.capacityBans = new BanList({ ttlMs: this.#decline.banEpochs * opts.schedule.epochLength * 1000 })
+    this.retries = opts.retries ?? new CanaryRetries()
   }
 
   get #decline (): DeclineRule { return this.#o.decline ?? defaultDeclineRule }
@@ -166,9 +175,22 @@ export class Validator {
     const slotOf = new Map(live.map(l => [l.id, l.offer.slot]))
     /** this round's tolerated races, per provider */
     const roundRaces = new Map<string, number>()
-    const planned = planRound(this.#o.rng ?? cryptoRng, targets, this.#o.round ?? defaultRoundOptions)
+    const rng = this.#o.rng ?? cryptoRng
+    const options = this.#o.round ?? defaultRoundOptions
+    const planned = planRound(rng, targets, options)
+    // the retries keys owe go with this round, on top of their slots' canaries (a key with no live slot keeps them)
+    const chosen = new Set(planned.map(c => c.provider.toLowerCase()))
+    let retried = 0
+    for (const p of this.retries.providers()) {
+      if (!chosen.has(p)) continue
+      const sent = planRetries(rng, targets.filter(t => t.provider.toLowerCase() === p), this.retries.owed(p), options)
+      this.retries.take(p, sent.length)
+      planned.push(...sent)
+      retried += sent.length
+    }
+    if (retried > 0) await this.#saveRetries()
     this.#c.metrics.canaryRounds.inc()
-    this.#c.logger.info({ epoch, slots: targets.length, canaries: planned.length }, 'canary round')
+    this.#c.logger.info({ epoch, slots: targets.length, canaries: planned.length, retries: retried }, 'canary round')
     if (planned.length === 0) return []
     const runner = await this.#o.runnerFor(epoch)
     return await Promise.all(planned.map(async c => await this.#runOne(epoch, runner, c, slotOf.get(c.offerId) as number, roundAt, roundRaces)))
@@ -185,6 +207,18 @@ export class Validator {
     this.#c.metrics.canaryReportsRecorded.inc(reports.length)
     this.#c.logger.info({ epoch, reports: reports.length }, 'canary reports recorded')
     return reports.length
+  }
+
+  async #saveRetries (): Promise<void> {
+    // a retry the book could not keep is lost only at a restart: logged, the round goes on
+    try { await this.#o.saveRetries?.(this.retries) } catch (err) { reportError(this.#c, 'validator', err, 'keeping the canary retries owed failed', { owed: this.retries.size }) }
+  }
+
+  /** A retry that got no verdict (the validator's own fault, or its stop) is owed still: sent with the key's next round. */
+  async #owedAgain (c: PlannedCanary): Promise<void> {
+    if (c.retry !== true) return
+    this.retries.defer(c.provider)
+    await this.#saveRetries()
   }
 
   /** The provider's slot still shows a live offer (any nonce), not withdrawn as busy: its offer says the slot is free. */
@@ -229,7 +263,7 @@ export class Validator {
         outcome = CanaryOutcome.NoResult; dealId = failed.dealId; detail = failed.reason
       } else {
         // the validator's own canary key short of deposit is no verdict on the provider
-        if ((err as Error).name === 'InsufficientDepositError') throw err
+        if ((err as Error).name === 'InsufficientDepositError') { await this.#owedAgain(c); throw err }
         outcome = CanaryOutcome.Unreachable
         detail = (err as Error).message
         const p = c.provider.toLowerCase()
@@ -245,6 +279,7 @@ export class Validator {
             // no verdict without the chain: neither a race nor a decline — nothing reported, nobody marked
             if (this.#abort.signal.aborted) this.#c.logger.info({ epoch, provider: c.provider, module: c.module }, 'validator stopped before the race window ended: canary not judged')
             else reportError(this.#c, 'validator', err, 'reading the deals of a race window failed: canary not judged', { epoch, provider: c.provider, module: c.module })
+            await this.#owedAgain(c)
             return { canary: c, outcome, dealId, detail: `not judged: ${(err as Error).message}` }
           }
         }
@@ -253,17 +288,21 @@ export class Validator {
         let races = this.#races.get(epoch)
         if (races === undefined) { races = new Map(); this.#races.set(epoch, races) }
         const took = around === undefined ? undefined : raceDeal(around.deals, c.provider, around.window, { canaryKeys: new Set([runner.address.toLowerCase()]), used: this.#raceDeals.get(epoch) ?? new Set() })
-        noDeal = judgeNoDeal({ slotStillFree, dealTookSlot: took !== undefined }, { round: roundRaces.get(p) ?? 0, epoch: races.get(p) ?? 0 }, this.#decline)
+        noDeal = judgeNoDeal({ slotStillFree, dealTookSlot: took !== undefined, retry: c.retry === true }, { round: roundRaces.get(p) ?? 0, epoch: races.get(p) ?? 0 }, this.#decline)
         if (noDeal === 'race' && took !== undefined) {
           roundRaces.set(p, (roundRaces.get(p) ?? 0) + 1)
           races.set(p, (races.get(p) ?? 0) + 1)
           let used = this.#raceDeals.get(epoch)
           if (used === undefined) { used = new Set(); this.#raceDeals.set(epoch, used) }
           used.add(took.dealId.toLowerCase())
+          // deferred, not excused: the key owes the canary at its next round, where only the retry's outcome counts
+          this.retries.defer(p)
           this.#c.metrics.canaries.inc({ outcome: 'Race' })
-          this.#c.logger.info({ epoch, provider: c.provider, module: c.module, races: races.get(p), takenBy: took.dealId, detail }, 'canary race tolerated: a real deal took the slot before the canary reached it')
+          this.#c.logger.info({ epoch, provider: c.provider, module: c.module, races: races.get(p), takenBy: took.dealId, owed: this.retries.owed(p), detail }, 'canary race: a deal took the slot before the canary reached it; the canary is deferred to the key\'s next round')
+          await this.#saveRetries()
           return { canary: c, outcome, dealId, noDeal, raceDeal: took.dealId, detail }
         }
+        if (c.retry === true && noDeal === 'race-failed') detail = `${detail}; a retry of a canary a race deferred, and a race again`
         if (asked && took === undefined) detail = `${detail}; the slot was withdrawn and no deal naming the provider was agreed around the canary`
       }
     }
@@ -280,7 +319,7 @@ export class Validator {
     if (list === undefined) { list = []; this.#reports.set(epoch, list) }
     list.push(report)
     this.#c.metrics.canaries.inc({ outcome: noDeal === 'declined' ? 'Declined' : outcomeName(outcome) })
-    this.#c.logger.info({ epoch, provider: c.provider, module: c.module, dealId, outcome: outcomeName(outcome), ...(noDeal !== undefined ? { noDeal } : {}), ...(detail !== undefined ? { detail } : {}) }, 'canary checked')
+    this.#c.logger.info({ epoch, provider: c.provider, module: c.module, dealId, outcome: outcomeName(outcome), ...(c.retry === true ? { retry: true } : {}), ...(noDeal !== undefined ? { noDeal } : {}), ...(detail !== undefined ? { detail } : {}) }, 'canary checked')
     return { canary: c, outcome, dealId, report, ...(noDeal !== undefined ? { noDeal } : {}), ...(jobOffer !== undefined ? { jobOffer } : {}), ...(detail !== undefined ? { detail } : {}) }
   }
 

@@ -5,7 +5,8 @@ import test from 'ava'
 import { Wallet } from 'ethers'
 import { Rng } from '../../simulations/rng.ts'
 import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
-import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, type CanaryTarget } from './canary.ts'
+import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, planRetries, type CanaryTarget } from './canary.ts'
+import { CanaryRetries } from './retries.ts'
 import { resourceUnits } from './units.ts'
 import { loadModule, declaredInputs, readModuleTemplate, resolveModule, machineRequirement } from '../../node/modules/index.ts'
 import { encodeEnvelope, decodeEnvelope } from '../codec.ts'
@@ -141,6 +142,47 @@ test('a canary with no deal: declined while the slot is still offered free, or w
   t.is(judgeNoDeal(taken, { round: 1, epoch: 1 }), 'declined')
   t.is(judgeNoDeal(taken, { round: 0, epoch: 2 }), 'race-failed', 'an epoch\'s third race: a failure, not the long ban')
   t.is(judgeNoDeal(taken, { round: 0, epoch: 0 }, { ...defaultDeclineRule, racesPerRound: 0, raceAllowance: 5, banEpochs: 1 }), 'declined')
+})
+
+test('a race defers, it does not excuse: the retry goes with the key\'s next round on one of its live slots, drawn like any canary, and a race on the retry is a failure', t => {
+  const taken = { slotStillFree: false, dealTookSlot: true }
+  // the retry: only its outcome counts, and it is not deferred again, even with the epoch's allowance left
+  t.is(judgeNoDeal({ ...taken, retry: true }, { round: 0, epoch: 0 }), 'race-failed')
+  t.is(judgeNoDeal({ ...taken, retry: false }, { round: 0, epoch: 0 }), 'race')
+  // a retry that finds its slot free and declines, or withdrawn with nothing behind it, is a decline like any
+  t.is(judgeNoDeal({ slotStillFree: true, dealTookSlot: false, retry: true }, { round: 0, epoch: 0 }), 'declined')
+  t.is(judgeNoDeal({ slotStillFree: false, dealTookSlot: false, retry: true }, { round: 0, epoch: 0 }), 'declined')
+  t.is(judgeNoDeal({ ...taken, retry: true }, { round: 1, epoch: 0 }), 'declined')
+
+  const P = '0x' + 'ab'.repeat(20)
+  const slots: CanaryTarget[] = [0, 1, 2].map(i => ({ provider: P, offerId: `0x${i}`, cpu: 1000, ramMb: 2048, units: 1 }))
+  const sent = planRetries(new Rng('retries'), slots, 2)
+  t.is(sent.length, 2)
+  for (const c of sent) {
+    t.true(c.retry)
+    t.true(slots.some(s => s.offerId === c.offerId), 'on one of its live slots')
+    t.true(defaultCanaryTemplates.some(m => m.module === c.module))
+    // what goes on the wire is what any canary sends: the module, its inputs, an audit rate
+    t.deepEqual(Object.keys(canaryJobRequest(c)).sort(), ['auditProbability', 'inputs', 'module'])
+  }
+  t.deepEqual(planRetries(new Rng('retries'), slots, 2), sent, 'deterministic from the randomness given')
+  t.deepEqual(planRetries(new Rng('retries'), [], 2), [], 'no live slot: none now')
+  t.deepEqual(planRetries(new Rng('retries'), [{ ...slots[0], cpu: 100 }], 1), [], 'no canary fits the slot: none')
+
+  // the book: a race owes one, a round sends them, kept as JSON across a restart
+  const book = new CanaryRetries()
+  book.defer(P.toUpperCase().replace('0X', '0x'))
+  book.defer(P)
+  t.is(book.owed(P), 2)
+  book.take(P, 1)
+  t.is(book.owed(P), 1)
+  t.deepEqual(CanaryRetries.fromJson(JSON.parse(JSON.stringify(book.toJson()))).toJson(), { [P]: 1 })
+  book.take(P, 1)
+  t.deepEqual(book.toJson(), {})
+  t.is(book.size, 0)
+  for (const bad of [[], null, { [P]: 0 }, { [P]: 1.5 }, { [P]: '1' }, { nobody: 1 }, { [P.toUpperCase()]: 1 }]) {
+    t.throws(() => CanaryRetries.fromJson(bad), { name: 'InvalidCanaryRetriesError' }, JSON.stringify(bad))
+  }
 })
 
 test('the deal behind a race: agreed naming the provider inside the window around the canary, not by a canary key, each deal excusing one canary', t => {

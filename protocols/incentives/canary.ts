@@ -94,6 +94,12 @@ export interface PlannedCanary {
   inputs: Record<string, string>
   auditPpm: number
   expected: ExpectedAnswer
+  /**
+   * A retry: the canary a race deferred (judgeNoDeal's `race`), sent again with the key's next round. Only its
+   * outcome counts for the deferred one, and it is not deferred again. The validator's own mark: nothing on the
+   * wire (a fresh draw, like any canary of the round).
+   */
+  retry?: boolean
 }
 
 export const defaultRoundOptions: CanaryRoundOptions = {
@@ -145,15 +151,39 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
     let n = 0
     for (const t of byProvider.get(p) as CanaryTarget[]) {
       if (n >= (o.maxPerProvider ?? Infinity)) break
-      const fits = templates.filter(c => c.cpu <= t.cpu && c.ramMb <= t.ramMb)
-      if (fits.length === 0) continue
-      const template = weighted(rng, fits.map(c => [c, c.weight] as const))
-      const { inputs, expected } = template.draw(rng)
+      const c = drawCanary(rng, t, templates, o.auditPpms)
+      if (c === undefined) continue
       n++
-      out.push({ provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), module: template.module, inputs, auditPpm: weighted(rng, o.auditPpms), expected })
+      out.push(c)
     }
   }
   return out.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
+}
+
+/** A canary that fits slot `t` (undefined when none does): a template by weight, its inputs, an audit rate. */
+function drawCanary (rng: RandomSource, t: CanaryTarget, templates: readonly CanaryTemplate[], auditPpms: CanaryRoundOptions['auditPpms']): PlannedCanary | undefined {
+  const fits = templates.filter(c => c.cpu <= t.cpu && c.ramMb <= t.ramMb)
+  if (fits.length === 0) return undefined
+  const template = weighted(rng, fits.map(c => [c, c.weight] as const))
+  const { inputs, expected } = template.draw(rng)
+  return { provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), module: template.module, inputs, auditPpm: weighted(rng, auditPpms), expected }
+}
+
+/**
+ * The retries a key owes (races that deferred its canaries, CanaryRetries), sent with its next round on top of the
+ * canaries planRound gave its live slots: each a fresh draw on one of its live slots chosen at random — the same
+ * modules, inputs and audit rates as any canary, so nothing tells a retry apart. `live` is the provider's live slots
+ * in the round; none (all busy, or offline): no retry now, they stay owed.
+ */
+export function planRetries (rng: RandomSource, live: readonly CanaryTarget[], owed: number, o: CanaryRoundOptions = defaultRoundOptions): PlannedCanary[] {
+  const slots = [...live].sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
+  const out: PlannedCanary[] = []
+  if (slots.length === 0) return out
+  for (let i = 0; i < owed; i++) {
+    const c = drawCanary(rng, slots[rng.int(slots.length)], o.templates ?? defaultCanaryTemplates, o.auditPpms)
+    if (c !== undefined) out.push({ ...c, retry: true })
+  }
+  return out
 }
 
 /**
@@ -174,9 +204,14 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
  *   was agreed in the window: a race — a real job took the slot between the offer the validator planned on and its
  *   proposal, which an honest provider meets now and then: one real job arriving in that moment, so at most
  *   `racesPerRound` of one provider's canaries in a round, each excused by a deal of its own; more in one round is
- *   `declined` too. Up to `raceAllowance` in an epoch are tolerated (`race`: no report, no mark); any more is
+ *   `declined` too. Up to `raceAllowance` in an epoch are deferred (`race`: no report, no mark now; the key owes a
+ *   retry, CanaryRetries, sent with its next round, and the retry's outcome is the canary's); any more is
  *   `race-failed`: a failed canary and no more canaries that epoch, but not the long ban — an honest provider's
  *   unlucky epoch costs it that epoch's remaining canaries at most.
+ * - a retry that makes no deal is judged as above, except that a race does not defer it again: `race-failed`. A
+ *   race defers, it does not excuse: a key whose own job creator key fakes the deal behind each withdrawal (the
+ *   deal check alone cannot tell it from a real job) still owes every canary it dodged, at a round where its machine
+ *   is asked for everything its keys offer again; an honest provider's slot, free again, runs it.
  *
  * Why the long ban: a declined canary costs no collateral (there is no deal), and the canaries the machine does run
  * are paid like any job, so a machine split into many keys, each offering the whole machine, is paid for more
@@ -249,15 +284,17 @@ export interface NoDealFacts {
   slotStillFree: boolean
   /** a deal naming the provider was agreed in the canary's race window (raceDeal found one) */
   dealTookSlot: boolean
+  /** the canary is a retry (PlannedCanary.retry): a race does not defer it again */
+  retry?: boolean
 }
 
 /**
- * The verdict on a canary that made no deal. `races`: the provider's races tolerated so far in this round and in
- * this epoch (the caller counts each `race` verdict in both).
+ * The verdict on a canary that made no deal. `races`: the provider's races deferred so far in this round and in
+ * this epoch (the caller counts each `race` verdict in both, and owes the key a retry for it: CanaryRetries.defer).
  */
 export function judgeNoDeal (seen: NoDealFacts, races: { round: number, epoch: number }, rule: DeclineRule = defaultDeclineRule): NoDealVerdict {
   if (seen.slotStillFree || !seen.dealTookSlot || races.round >= rule.racesPerRound) return 'declined'
-  return races.epoch < rule.raceAllowance ? 'race' : 'race-failed'
+  return seen.retry !== true && races.epoch < rule.raceAllowance ? 'race' : 'race-failed'
 }
 
 export type CanaryVerdict = { passed: true } | { passed: false, reason: 'wrong-exit-code' | 'wrong-output' }
