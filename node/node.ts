@@ -383,7 +383,7 @@ export class LilypadNode {
    * the node stops; once joined, this node's roles start on it as they would have at start.
    */
   private retryChain (chainId: number, attempt: number): void {
-    const ms = Math.min(60_000, 2000 * 2 ** Math.min(attempt, 5))
+    const ms = chainRetryMs(attempt)
     this.chainRetries.set(chainId, this.components.clock.setTimeout(() => {
       this.chainRetries.delete(chainId)
       if (this.stopped) return
@@ -399,7 +399,7 @@ export class LilypadNode {
         } catch (err) {
           if (ctx === undefined) {
             this.unavailableChains.set(chainId, err as Error)
-            this.logger.warn({ chainId, attempt: attempt + 1, err: (err as Error).message, retryInMs: Math.min(60_000, 2000 * 2 ** Math.min(attempt + 1, 5)) }, 'a chain of the network still cannot be joined; trying again')
+            this.logger.warn({ chainId, attempt: attempt + 1, err: (err as Error).message, retryInMs: chainRetryMs(attempt + 1) }, 'a chain of the network still cannot be joined; trying again')
             if (!this.stopped) this.retryChain(chainId, attempt + 1)
           } else {
             reportError(this.components, 'node', err, 'a further chain joined late, but a role on it did not start', { chainId })
@@ -644,4 +644,9 @@ export class LilypadNode {
     await this.chain.stop()
     this.logger.info('node stopped')
   }
+}
+
+/** The wait before try `attempt` (0-based) to join a further chain: 2 s, doubling, at most 60 s. */
+function chainRetryMs (attempt: number): number {
+  return Math.min(60_000, 2000 * 2 ** Math.min(attempt, 5))
 }
