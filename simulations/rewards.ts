@@ -44,7 +44,7 @@ import { Wallet, getAddress } from 'ethers'
 import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
 import {
-  planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
+  planRound, defaultRoundOptions, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
   judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, planRetries, CanaryRetries,
   type DeclineRule, type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue, type AgreedDeal
 } from '../protocols/incentives/index.ts'
@@ -99,6 +99,9 @@ export interface RewardsScenarioOptions {
   /** false: the validator before a race deferred the canary — a race excused it (no report, no retry) (default true:
    * the key owes a retry, sent with its next round, and only the retry's outcome counts; CanaryRetries) */
   raceRetries?: boolean
+  /** what a canary's job asks of the machine (CanaryRoundOptions.ask): 'module' the validator before canaries asked
+   * for the whole slot they are sent to (default: the round options', 'slot') */
+  canaryAsks?: 'slot' | 'module'
 }
 
 export interface StrategyReport {
@@ -164,6 +167,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const judgeDeclines = o.judgeDeclines ?? true
   const checkRaceDeals = o.raceDeals ?? true
   const deferRaces = o.raceRetries ?? true
+  const roundOptions = { ...(o.round ?? defaultRoundOptions), ...(o.canaryAsks !== undefined ? { ask: o.canaryAsks } : {}) }
   /** the validator's book of retries owed (races deferred), kept across epochs like the node's */
   const retries = new CanaryRetries()
   const sybilLike = (s: Strategy): boolean => s === 'sybil' || s === 'sybil-decline'
@@ -323,11 +327,11 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
         const offered = sybilLike(i.strategy) || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
         const targets: CanaryTarget[] = []
         for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
-        planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, o.round ?? defaultRoundOptions))
+        planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, roundOptions))
         // the retries it owes go with this round, each on one of its live slots: on top of its slots' canaries
         const owed = retries.owed(i.address)
         if (owed > 0) {
-          const sent = planRetries(stream('retries', epoch, r, i.k, i.nth), targets, owed, o.round ?? defaultRoundOptions)
+          const sent = planRetries(stream('retries', epoch, r, i.k, i.nth), targets, owed, roundOptions)
           retries.take(i.address, sent.length)
           acc.get(i.strategy)!.retries += sent.length
           planned.push(...sent)
@@ -350,8 +354,9 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
           withdrawn = raced.has(who.machine) && !sybilLike(who.strategy) && who.strategy !== 'overclaim'
         }
         const cpu = (free.get(who.machine) as number)
-        const template = defaultCanaryTemplates.find(t => t.module === c.module)
-        const need = template?.cpu ?? 500
+        // what the canary takes of the machine while it runs: what its job asks (canaryAsk — the whole slot it was
+        // sent to; before, `canaryAsks: 'module'`, the module's own requirement, so two cowsays fit one slot's room)
+        const need = c.ask.cpu
         // no deal: a race (the slot's offer withdrawn), or a sybil-decline machine that cannot run it: it declines
         // NO_CAPACITY with its offer still showing the slot free — or, with `sybilWithdraws`, withdraws the offer
         // first and passes the decline off as a race

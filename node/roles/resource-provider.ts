@@ -642,7 +642,10 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       const git = this.modulePolicy.git
       // a git module's fetch is bounded in time and size, and abandoned with the deal
       const loaded = await loadModule(job.module, inputs, { ...modOpts, signal, ...(git?.timeoutMs !== undefined ? { fetchTimeoutMs: git.timeoutMs } : {}), ...(git?.maxBytes !== undefined ? { maxFetchBytes: git.maxBytes } : {}) })
-      const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, modOpts)
+      // the container gets the CPU and memory the job asked for when it asked for more than its module's (`lilypad
+      // run --cpu --ram`, a canary asking for its whole slot): what the deal booked, never more than the slot offered
+      const booked = { ...loaded.spec.resources, cpu: Math.max(loaded.spec.resources.cpu, job.spec.cpu), ramMb: Math.max(loaded.spec.resources.ramMb, job.spec.ramMb) }
+      const spec = await pinSpecImage(this.opts.executor.docker, { ...loaded.spec, resources: booked }, modOpts)
       signal.throwIfAborted()
       // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
       const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)
