@@ -24,7 +24,7 @@ export {
 export type { ResolvedModule, ResolveOptions, ModuleSource } from './refs.ts'
 export { declaredInputs, templateInputs } from './declared-inputs.ts'
 export type { DeclaredInput } from './declared-inputs.ts'
-export { machineRequirement, GpuRequirementError, CpuRequirementError } from './requirement.ts'
+export { machineRequirement, containerResources, GpuRequirementError, CpuRequirementError } from './requirement.ts'
 export type { GpuRequirement, CpuRequirement } from './requirement.ts'
 
 export { ModuleInputError, parseInputs } from './inputs.ts'

@@ -56,3 +56,12 @@ export function machineRequirement (r: Resources, want: GpuRequirement = {}, mac
   if (gpus === 0 && (gpuModel !== '' || gpuVramMb > 0)) gpus = 1
   return { cpu: Math.max(r.cpu, machine.cpu ?? 0), ramMb: Math.max(r.ramMb, machine.ramMb ?? 0), diskMb: r.diskMb, gpus, gpuVramMb, gpuModel, cudaVersion: r.cudaVersion }
 }
+
+/**
+ * The CPU and memory a job's container is given: the module's, raised to what the job offer asks (`lilypad run --cpu
+ * --ram`; a canary asks for its whole slot). The provider matched the offer against its slot, so it is never more than
+ * the slot offers; GPUs stay as the module and the slot's devices say.
+ */
+export function containerResources (module: Resources, asked: Pick<MachineSpec, 'cpu' | 'ramMb'>): Resources {
+  return { ...module, cpu: Math.max(module.cpu, asked.cpu), ramMb: Math.max(module.ramMb, asked.ramMb) }
+}

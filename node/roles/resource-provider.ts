@@ -28,7 +28,7 @@ import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { depositReader } from '../negotiation/deposit.ts'
 import type { ModulePolicy } from '../modules/policy.ts'
 import type { ProviderTermsPolicy } from '../../protocols/negotiation/terms.ts'
-import { loadModule, pinSpecImage } from '../modules/index.ts'
+import { loadModule, pinSpecImage, containerResources } from '../modules/index.ts'
 import { DockerUnavailableError, EngineLostError, SwarmConfigError, type JobExecutor } from '../executor/index.ts'
 import type { ClusterNode, SlotShape } from '../../core/policy/cluster-slots.ts'
 import type { ResultStore } from '../result-store/index.ts'
@@ -644,8 +644,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       const loaded = await loadModule(job.module, inputs, { ...modOpts, signal, ...(git?.timeoutMs !== undefined ? { fetchTimeoutMs: git.timeoutMs } : {}), ...(git?.maxBytes !== undefined ? { maxFetchBytes: git.maxBytes } : {}) })
       // the container gets the CPU and memory the job asked for when it asked for more than its module's (`lilypad
       // run --cpu --ram`, a canary asking for its whole slot): what the deal booked, never more than the slot offered
-      const booked = { ...loaded.spec.resources, cpu: Math.max(loaded.spec.resources.cpu, job.spec.cpu), ramMb: Math.max(loaded.spec.resources.ramMb, job.spec.ramMb) }
-      const spec = await pinSpecImage(this.opts.executor.docker, { ...loaded.spec, resources: booked }, modOpts)
+      const spec = await pinSpecImage(this.opts.executor.docker, { ...loaded.spec, resources: containerResources(loaded.spec.resources, job.spec) }, modOpts)
       signal.throwIfAborted()
       // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
       const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)
