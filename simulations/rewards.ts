@@ -5,7 +5,8 @@
 // job creator's view of providers by core/reputation's ReputationBook (from the epoch's chain outcomes) behind
 // core/policy/ban.ts's BanList — a provider a job creator bans gets none of its jobs. What is modelled rather than
 // run: demand (each honest machine's share of real jobs), container execution (a canary passes when the machine
-// has the free capacity to run it at the round's moment and the strategy answers honestly), and the Market's
+// has the free capacity it asks — the whole slot it was sent to, canaryAsk — at the round's moment and the strategy
+// answers honestly), and the Market's
 // random audits (drawn with the deal's audit probability; an audited junk result is mediated wrong and slashed, a
 // correct one upheld; a cartel keeps its own faked jobs from the mediator, so their audits time out).
 //
@@ -31,7 +32,8 @@
 // happens to be agreed in that window. A race defers the canary (CanaryRetries): the key is sent it again with its
 // next round (planRetries, on top of its slots' canaries), where its machine runs it with what it has free then, and
 // a race on the retry is a failure. `raceRetries: false` runs the validator before races were deferred (a race
-// excused the canary); `raceDeals: false` before it checked the deal (a withdrawn slot a race whatever the chain
+// excused the canary); `canaryAsks: 'module'` before canaries asked for the whole slot (a cowsay took half a core's
+// room, so a key offering every slot ran more canaries than its machine had free slots); `raceDeals: false` before it checked the deal (a withdrawn slot a race whatever the chain
 // shows); `judgeDeclines: false` as it was before declines were judged (every canary with no deal an Unreachable
 // failure, a lone one only demoting).
 //

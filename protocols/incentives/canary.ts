@@ -1,7 +1,9 @@
 // Canary jobs: ordinary jobs with answers the validator knows in advance. Nothing on the wire sets them apart: they
 // use the modules job creators run, with inputs of the same kind, the same terms (audit probabilities drawn like real
 // job creators' choices), sent through the ordinary job creator from keys used for one epoch only, at random times.
-// What a provider cannot tell apart it must do honestly every time; what the canaries see is its real uptime.
+// What a provider cannot tell apart it must do honestly every time; what the canaries see is its real uptime. Each
+// asks for the whole slot it is sent to (canaryAsk), as a user may with `lilypad run --cpu --ram`, so a machine runs
+// at once only as many canaries as it has free slots, however many keys offer them.
 //
 // Rounds, not lone canaries: every round (at a uniformly random time) picks each provider with the same probability
 // and sends canaries to all its live slots at once, so a provider offering more than it has, or identities that
@@ -91,13 +93,13 @@ export interface PlannedCanary {
   provider: string
   offerId: string
   /**
-   * resourceUnits of the canary's own requirement: what it verified. Not the slot's claim — a provider claiming a
+   * resourceUnits of the canary's module's requirement: what it verified. Not the slot's claim (nor `ask`) — a provider claiming a
    * 64-GPU slot that runs a cowsay has proved a cowsay's worth of resources, and is credited that.
    */
   units: number
   /**
    * What the canary's job asks of the machine (the job offer's CPU and memory; GPUs as the module asks): the whole
-   * slot it is sent to. Canaries are smaller than a slot (a cowsay asks half a core), so a key that offers every
+   * slot it is sent to. Canaries are smaller than a slot (a cowsay needs half a core), so a key that offers every
    * slot of its machine while real jobs hold some could run more canaries at once than its free slots would hold —
    * and each is paid like a job. Asking for the slot, a canary takes the room a slot's job takes: a machine runs at
    * once only as many as it has free slots, however many keys offer them (`canaryAsk`). Not what it credits (`units`).
@@ -241,7 +243,8 @@ export function planRetries (rng: RandomSource, live: readonly CanaryTarget[], o
  *
  * Why the long ban: a declined canary costs no collateral (there is no deal), and the canaries the machine does run
  * are paid like any job, so a machine split into many keys, each offering the whole machine, is paid for more
- * canaries than an honest machine's free slots take (canaries are smaller than a slot). Failures cancel the key's
+ * canaries than an honest machine's free slots take (canaries are smaller than a slot; that part is closed by each
+ * asking for its whole slot, canaryAsk). Failures cancel the key's
  * passes, but keys are many and a reward is small beside those payments; what takes the payments away is that a key
  * caught claiming capacity it does not have is sent none for a while — its share of every later census is lost,
  * and with it the passes its reward and its paid cap rest on (simulations/rewards.ts, `sybil-decline`).
