@@ -33,9 +33,9 @@
 // next round (planRetries, on top of its slots' canaries), where its machine runs it with what it has free then, and
 // a race on the retry is a failure. `raceRetries: false` runs the validator before races were deferred (a race
 // excused the canary); `canaryAsks: 'module'` before canaries asked for the whole slot (a cowsay took half a core's
-// room, so a key offering every slot ran more canaries than its machine had free slots); `raceDeals: false` before it checked the deal (a withdrawn slot a race whatever the chain
-// shows); `judgeDeclines: false` as it was before declines were judged (every canary with no deal an Unreachable
-// failure, a lone one only demoting).
+// room, so a key offering every slot ran more canaries than its machine had free slots); `raceDeals: false` before
+// it checked the deal (a withdrawn slot a race whatever the chain shows); `judgeDeclines: false` as it was before
+// declines were judged (every canary with no deal an Unreachable failure, a lone one only demoting).
 //
 // Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
 // paid by the validator like any job) − costs (gas of faked deals; collateral the Market gives the job creator when a
