@@ -101,6 +101,10 @@ export interface RewardsScenarioOptions {
   /** false: the validator before a race deferred the canary — a race excused it (no report, no retry) (default true:
    * the key owes a retry, sent with its next round, and only the retry's outcome counts; CanaryRetries) */
   raceRetries?: boolean
+  /** what each sybil-decline key offers: 'machine' (default) all four slots of its machine; 'free' the slots real jobs
+   * leave free, as an honest provider does (every key all of them); 'split' one free slot per key (honest work split
+   * into keys: keys beyond the free slots offer none) */
+  sybilOffers?: 'machine' | 'free' | 'split'
   /** what a canary's job asks of the machine (CanaryRoundOptions.ask): 'module' the validator before canaries asked
    * for the whole slot they are sent to (default: the round options', 'slot') */
   canaryAsks?: 'slot' | 'module'
@@ -326,7 +330,10 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       const planned: PlannedCanary[] = []
       for (const i of identities) {
         if (validatorBans.standing(i.address, roundAt) === 'banned' || capacityBans.banned(i.address, roundAt)) continue
-        const offered = sybilLike(i.strategy) || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
+        const freeNow = SLOTS - (busy.get(i.machine) as number)
+        const offered = i.strategy === 'sybil-decline' && o.sybilOffers === 'free' ? freeNow
+          : i.strategy === 'sybil-decline' && o.sybilOffers === 'split' ? (i.nth < freeNow ? 1 : 0)
+            : sybilLike(i.strategy) || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : freeNow
         const targets: CanaryTarget[] = []
         for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
         planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, roundOptions))

@@ -270,6 +270,17 @@ test('rewards: canaries that ask for the whole slot they are sent to — the fak
     // the Sybils that let canaries time out and the overclaimer, asked for the room of every slot they claim, run fewer
     for (const s of ['sybil', 'overclaim'] as const) t.true(after[s].incomePerKiloUnitLP < before[s].incomePerKiloUnitLP, `${s}, ${at}`)
   }
+  // the Sybil whose every key offers only the slots real jobs leave free, as an honest provider does (eight keys, each
+  // offering the same free slots): with canaries asking their module's requirement it out-earned honest work at most
+  // seeds (docs/incentives.md, Limits); asking for the whole slot, its machine runs one key's canaries and the other
+  // keys dodge theirs
+  for (const [demand, seed, o] of [[40, 5, {}], [200, 4, {}], [40, 25, { sybilWithdraws: true, sybilFakesRaceDeals: true }], [200, 25, { sybilWithdraws: true, sybilFakesRaceDeals: true }]] as const) {
+    const at = `free slots, ${JSON.stringify(o)}, demand ${demand}, seed ${seed}`
+    const before = run(demand, seed, { ...o, sybilOffers: 'free', canaryAsks: 'module' })
+    const after = run(demand, seed, { ...o, sybilOffers: 'free' })
+    t.true(before['sybil-decline'].incomePerKiloUnitLP > before.honest.incomePerKiloUnitLP, `before, ${at}`)
+    t.true(after['sybil-decline'].incomePerKiloUnitLP < after.honest.incomePerKiloUnitLP, `after, ${at}`)
+  }
   // and every other variant of the Sybil at these seeds: below honest work too
   for (const [demand, seed] of seeds) {
     for (const o of [{}, { sybilWithdraws: true }, { judgeDeclines: false }]) {
