@@ -24,7 +24,7 @@ import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
 import { GossipService } from '../gossip/gossip.ts'
 import { DealNegotiator, NoDealError, proposalFailureOf, type AgreedDeal } from '../negotiation/negotiator.ts'
-import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
+import { loadModule, machineRequirement, type GpuRequirement, type CpuRequirement } from '../modules/index.ts'
 import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
@@ -89,6 +89,8 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   maxPrice?: bigint
   /** GPUs asked for on top of the module's (`lilypad run --gpu --gpu-model --vram`) */
   gpu?: GpuRequirement
+  /** CPU and memory asked for on top of the module's (`lilypad run --cpu --ram`; a canary asks for its slot's) */
+  machine?: CpuRequirement
   /** 0..1: the deal's auditPpm; the contract draws the audit from the hash of the submission's block, which a provider cannot know when it submits */
   auditProbability?: number
   /** default true: accept early on success */
@@ -508,7 +510,7 @@ export class JobCreator {
         jobCreator,
         module: loaded.module.kind === 'git' ? loaded.module.pinned : req.module,
         inputs: canonicalInputs(req.inputs),
-        spec: machineRequirement(r, req.gpu),
+        spec: machineRequirement(r, req.gpu, req.machine),
         maxPrice: req.maxPrice ?? MAX_UINT96,
         mediators,
         target: req.target !== undefined ? getAddress(req.target) : ZeroAddress,

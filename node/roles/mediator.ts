@@ -23,7 +23,7 @@ import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import type { JobExecutor } from '../executor/index.ts'
-import { loadModule, pinSpecImage, type ResolveOptions } from '../modules/index.ts'
+import { loadModule, pinSpecImage, containerResources, type ResolveOptions } from '../modules/index.ts'
 import { Directory } from '../directory/index.ts'
 import { DisputeService, type DisputeNode } from '../dispute/dispute-service.ts'
 import { locatePeer, dhtRecords } from '../dispute/locate.ts'
@@ -411,7 +411,11 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     let inputs: Record<string, string>
     try { inputs = JSON.parse(job.inputs) as Record<string, string> } catch { throw new DisputeVerificationError('MALFORMED', 'job inputs are not JSON') }
     const loaded = await loadModule(job.module, inputs, this.init.modules)
-    const spec = await pinSpecImage(this.init.executor.docker, loaded.spec, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
+    // with the memory the job asked, as the provider ran it: a job that asked for more than its module must not fail
+    // here for want of it. Not its CPU: a quota changes how fast it runs, not what it answers, and Docker refuses one
+    // above this machine's cores, which may be fewer than the provider's slot (a canary asks for its whole slot)
+    const resources = containerResources(loaded.spec.resources, { cpu: 0, ramMb: job.spec.ramMb })
+    const spec = await pinSpecImage(this.init.executor.docker, { ...loaded.spec, resources }, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
     await rm(resultDir, { recursive: true, force: true })
     // the inputs as the provider staged them: from whichever connected party serves them (the job creator holds
     // them while its job is open, the provider caches what it fetched), within the job's time

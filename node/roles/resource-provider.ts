@@ -28,7 +28,7 @@ import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { depositReader } from '../negotiation/deposit.ts'
 import type { ModulePolicy } from '../modules/policy.ts'
 import type { ProviderTermsPolicy } from '../../protocols/negotiation/terms.ts'
-import { loadModule, pinSpecImage } from '../modules/index.ts'
+import { loadModule, pinSpecImage, containerResources } from '../modules/index.ts'
 import { DockerUnavailableError, EngineLostError, SwarmConfigError, type JobExecutor } from '../executor/index.ts'
 import type { ClusterNode, SlotShape } from '../../core/policy/cluster-slots.ts'
 import type { ResultStore } from '../result-store/index.ts'
@@ -642,7 +642,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       const git = this.modulePolicy.git
       // a git module's fetch is bounded in time and size, and abandoned with the deal
       const loaded = await loadModule(job.module, inputs, { ...modOpts, signal, ...(git?.timeoutMs !== undefined ? { fetchTimeoutMs: git.timeoutMs } : {}), ...(git?.maxBytes !== undefined ? { maxFetchBytes: git.maxBytes } : {}) })
-      const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, modOpts)
+      // the container gets the CPU and memory the job asked for when it asked for more than its module's (`lilypad
+      // run --cpu --ram`, a canary asking for its whole slot): what the deal booked, never more than the slot offered
+      const spec = await pinSpecImage(this.opts.executor.docker, { ...loaded.spec, resources: containerResources(loaded.spec.resources, job.spec) }, modOpts)
       signal.throwIfAborted()
       // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
       const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)
