@@ -329,21 +329,15 @@ export class MarketSimulation {
     }
   }
 
-  /** drawMediator by a party's node: in the dispute's own block its hash is not known yet, so it is tried again. */
-  private drawMediator (dealId: string, d: SimDeal, done: (ok: boolean, reason: string) => void, n = 0): void {
+  /**
+   * A draw by a party's node (drawAudit of a submission, drawMediator of a single mediator's dispute): in the block
+   * it draws from, the hash is not known yet, so it is tried again a block later.
+   */
+  private draw (kind: 'drawAudit' | 'drawMediator', dealId: string, d: SimDeal, done: (ok: boolean, reason: string) => void, n = 0): void {
+    const notReady = kind === 'drawAudit' ? 'AuditDrawNotReady' : 'MediatorDrawNotReady'
     this.engine.after(this.config.chainDelay, () => {
-      const r = this.chain({ kind: 'drawMediator', dealId, terms: d.deal })
-      if (!r.ok && r.error === 'MediatorDrawNotReady' && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { this.drawMediator(dealId, d, done, n + 1) }); return }
-      done(r.ok, r.ok ? '' : r.error)
-      this.onChain(dealId)
-    })
-  }
-
-  /** drawAudit by a party's node: in the submission's own block the hash is not known yet, so it is tried again. */
-  private drawAudit (dealId: string, d: SimDeal, done: (ok: boolean, reason: string) => void, n = 0): void {
-    this.engine.after(this.config.chainDelay, () => {
-      const r = this.chain({ kind: 'drawAudit', dealId, terms: d.deal })
-      if (!r.ok && r.error === 'AuditDrawNotReady' && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { this.drawAudit(dealId, d, done, n + 1) }); return }
+      const r = this.chain({ kind, dealId, terms: d.deal })
+      if (!r.ok && r.error === notReady && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { this.draw(kind, dealId, d, done, n + 1) }); return }
       done(r.ok, r.ok ? '' : r.error)
       this.onChain(dealId)
     })
@@ -723,8 +717,8 @@ export class MarketSimulation {
           this.onChain(rec.dealId)
         })
         return
-      case 'draw-audit': this.drawAudit(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
-      case 'draw-mediator': this.drawMediator(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'mediator-drawn' } : { type: 'draw-mediator-failed', reason }) }); return
+      case 'draw-audit': this.draw('drawAudit', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
+      case 'draw-mediator': this.draw('drawMediator', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'mediator-drawn' } : { type: 'draw-mediator-failed', reason }) }); return
       case 'hand-off': this.handOff(p.node, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
       case 'reveal-seed': {
         const offer = rec.offer
@@ -1287,8 +1281,8 @@ export class MarketSimulation {
         return
       }
       case 'hand-off': this.handOff(d.attempt.job.jc, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
-      case 'draw-audit': this.drawAudit(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
-      case 'draw-mediator': this.drawMediator(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'mediator-drawn' } : { type: 'draw-mediator-failed', reason }) }); return
+      case 'draw-audit': this.draw('drawAudit', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
+      case 'draw-mediator': this.draw('drawMediator', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'mediator-drawn' } : { type: 'draw-mediator-failed', reason }) }); return
       case 'reveal-seed': {
         const job = rec.job.value
         this.revealSeed(d, rec.dealId, { provider: false, secret: simSeedSecret('JobOffer', job.jobCreator, job.nonce), commit: job.seedCommit }, done)

@@ -348,18 +348,12 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         await act(caller, { kind: 'revealSeed', dealId: id, terms: deal, provider, secret, proved, named }, market.encodeFunctionData('revealSeed', [toStruct(deal), provider, secret, words]), [id])
       }
 
-      // now and then m3, bonded at exactly the minimum, starts taking 1 LP out: deals naming it are then refused
-      if (chance(0.3)) await act(meds[2], { kind: 'startUnbond', account: m3.address, amount: LP(1) }, market.encodeFunctionData('startUnbond', [LP(1)]), [])
-      // a third of the runs open with a committee's dispute (a deal naming all three mediators, audited at its
-      // result), which the random steps below then vote on, finalize, or try to end the single-mediator way
-      if (chance(0.35)) {
-        const [jc, rp] = [pick(jcs), pick(rps)]
-        const mediators = [...meds].sort(() => rnd() - 0.5).map(m => m.wallet.address)
-        const sd = seedsFor(`committee ${run}`, jc.wallet.address, rp.wallet.address, mediators, BigInt(now + 10_000))
+      /** A deal between jc and rp naming `mediators`, its offers committing to seed secrets, agreed by the provider. */
+      const agreeSeeded = async (tag: string, jc: Actor, rp: Actor, mediators: string[], o: Pick<Deal, 'mediationFee' | 'auditPpm'>): Promise<{ deal: Deal, id: string }> => {
+        const sd = seedsFor(tag, jc.wallet.address, rp.wallet.address, mediators, BigInt(now + 10_000))
         const deal: Deal = {
           jobOfferId: idOf('JobOffer', net.domain, sd.jobOffer), resourceOfferId: idOf('ResourceOffer', net.domain, sd.resourceOffer), jobCreator: jc.wallet.address, resourceProvider: rp.wallet.address,
-          mediators, price: LP(10), collateral: LP(20), mediationFee: LP(pick([1, 2, 7])),
-          auditPpm: 1_000_000, resultTimeout: 300, judgeWindow: 300, mediateTimeout: 300, expiry: BigInt(now + 10_000), nonce: nonceSeq++
+          mediators, price: LP(10), collateral: LP(20), ...o, resultTimeout: 300, judgeWindow: 300, mediateTimeout: 300, expiry: BigInt(now + 10_000), nonce: nonceSeq++
         }
         const id = idOf('Deal', net.domain, deal)
         terms.set(id, deal)
@@ -368,6 +362,17 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         const jcSig = await signMessage('Deal', net.domain, deal, jc.wallet)
         await act(rp, { kind: 'agree', dealId: id, terms: deal, signing: { caller: rp.wallet.address, jobCreatorSigner: jc.wallet.address, providerSigner: null } }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, '0x']), [id])
         now += 1
+        return { deal, id }
+      }
+
+      // now and then m3, bonded at exactly the minimum, starts taking 1 LP out: deals naming it are then refused
+      if (chance(0.3)) await act(meds[2], { kind: 'startUnbond', account: m3.address, amount: LP(1) }, market.encodeFunctionData('startUnbond', [LP(1)]), [])
+      // a third of the runs open with a committee's dispute (a deal naming all three mediators, audited at its
+      // result), which the random steps below then vote on, finalize, or try to end the single-mediator way
+      if (chance(0.35)) {
+        const [jc, rp] = [pick(jcs), pick(rps)]
+        const mediators = [...meds].sort(() => rnd() - 0.5).map(m => m.wallet.address)
+        const { deal, id } = await agreeSeeded(`committee ${run}`, jc, rp, mediators, { mediationFee: LP(pick([1, 2, 7])), auditPpm: 1_000_000 })
         const cid = `bafy-committee-${run}`
         if (model.deals.get(id)?.state === DealState.Agreed && chance(0.1)) {
           // a submission and its audit draw in one block: the block's hash is not known inside it (AuditDrawNotReady)
@@ -432,20 +437,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
       // drawn mediator's verdict or the window's end
       if (chance(0.1)) {
         const [jc, rp] = [pick(jcs), pick(rps)]
-        const mediators = [meds[0].wallet.address, meds[1].wallet.address]
-        const sd = seedsFor(`single ${run}`, jc.wallet.address, rp.wallet.address, mediators, BigInt(now + 10_000))
-        const deal: Deal = {
-          jobOfferId: idOf('JobOffer', net.domain, sd.jobOffer), resourceOfferId: idOf('ResourceOffer', net.domain, sd.resourceOffer),
-          jobCreator: jc.wallet.address, resourceProvider: rp.wallet.address, mediators, price: LP(10), collateral: LP(20), mediationFee: LP(2),
-          auditPpm: 0, resultTimeout: 300, judgeWindow: 300, mediateTimeout: 300, expiry: BigInt(now + 10_000), nonce: nonceSeq++
-        }
-        const id = idOf('Deal', net.domain, deal)
-        terms.set(id, deal)
-        seeds.set(id, sd)
-        ids.push(id)
-        const jcSig = await signMessage('Deal', net.domain, deal, jc.wallet)
-        await act(rp, { kind: 'agree', dealId: id, terms: deal, signing: { caller: rp.wallet.address, jobCreatorSigner: jc.wallet.address, providerSigner: null } }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, '0x']), [id])
-        now += 1
+        const { deal, id } = await agreeSeeded(`single ${run}`, jc, rp, [meds[0].wallet.address, meds[1].wallet.address], { mediationFee: LP(2), auditPpm: 0 })
         await act(rp, { kind: 'submitResult', caller: rp.wallet.address, dealId: id, terms: deal, cid: `bafy-single-${run}` }, market.encodeFunctionData('submitResult', [toStruct(deal), `bafy-single-${run}`]), [id])
         now += 1
         const drawOf = { caller: stranger, action: { kind: 'drawMediator', dealId: id, terms: deal } as MarketAction, data: market.encodeFunctionData('drawMediator', [toStruct(deal)]) }

@@ -126,7 +126,7 @@ export interface JobOutcome {
   inputFiles?: Record<string, string>
 }
 
-/** the most deals whose chain details (submitted CID, drawn mediator) the job creator keeps: a safety valve; they
+/** the most deals whose chain details (the submitted CID) the job creator keeps: a safety valve; they
  * go when a deal's facts are final */
 const MAX_DETAILS = 10_000
 
@@ -324,7 +324,7 @@ export class JobCreator {
   private readonly ownsSync: boolean
   private readonly stopController = new AbortController()
   /** what the chain's events told us beyond the deal record (the submitted CID, the drawn mediator) */
-  private readonly details = new Map<string, { resultCid?: string, mediator?: string }>()
+  private readonly details = new Map<string, { resultCid?: string }>()
   /** a run's transaction reporter per deal */
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
   /** the wallets that are the job creators of deals their jobs still follow (in memory: gone after a restart) */
@@ -874,7 +874,6 @@ export class JobCreator {
     if (e.contract !== 'Market') return
     const m = e as MarketChainEvent
     if (m.name === 'ResultSubmitted') { const id = m.args.dealId.toLowerCase(); setNewest(this.details, id, { ...this.details.get(id), resultCid: m.args.resultCid }, MAX_DETAILS) }
-    if (m.name === 'DealChallenged') { const id = m.args.dealId.toLowerCase(); setNewest(this.details, id, { ...this.details.get(id), mediator: m.args.mediator }, MAX_DETAILS) }
   }
 
   private async facts (rec: JobCreatorDeal): Promise<DealFacts> {
