@@ -172,7 +172,7 @@ interface SimDeal {
   /** the drawn mediator, or every member of the drawn committee, each with its dispute record */
   members?: Member[]
   dispute?: DisputeLog
-  /** a committee dispute's seed reveals sent before its draw (counted in its log's transactions once drawn) */
+  /** a dispute's transactions before its draw (a committee's seed reveals, a lone mediator's drawMediator), counted in its log's once drawn */
   seedTxs?: number
 }
 
@@ -338,6 +338,8 @@ export class MarketSimulation {
     this.engine.after(this.config.chainDelay, () => {
       const r = this.chain({ kind, dealId, terms: d.deal })
       if (!r.ok && r.error === notReady && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { this.draw(kind, dealId, d, done, n + 1) }); return }
+      // a lone mediator's draw is one of its dispute's transactions, as a committee's seed reveals are
+      if (r.ok && kind === 'drawMediator') d.seedTxs = (d.seedTxs ?? 0) + 1
       done(r.ok, r.ok ? '' : r.error)
       this.onChain(dealId)
     })
