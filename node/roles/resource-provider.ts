@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { ZeroAddress, formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
 import { deriveSeedSecret, offerWords } from '../../protocols/settlement/seed.ts'
-import { COMMITTEE, auditDrawDue } from '../../protocols/settlement/index.ts'
+import { COMMITTEE, UNDRAWN, auditDrawDue } from '../../protocols/settlement/index.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { ContractRevertError, chainSeconds, type ChainClient } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
@@ -503,6 +503,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         // a committee's dispute: DealChallenged names no single mediator; our seed is revealed first (its seed phase),
         // then the case goes to every member drawn (docs/mediation.md, "Unbiasable draws")
         if (r.mediatorIndex === COMMITTEE) return { state: r.state, since: r.since, mediator: ZeroAddress, ...await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) }
+        // a single mediator is known once drawn (MediatorDrawn): before that, the draw is due
+        if (r.mediatorIndex === UNDRAWN) return { state: r.state, since: r.since, mediatorDrawDue: true }
         return { state: r.state, since: r.since, mediator: rec.deal.mediators[r.mediatorIndex] }
       },
       watch: (rec, changed) => chain.follower.onDeal(rec.dealId, () => { changed() }),
@@ -576,6 +578,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       case 'settle': return await chainCall<ProviderEvent>(async () => { await this.settle(rec.deal) }, { type: 'settled' }, reason => ({ type: 'settle-failed', reason }), ['JudgeWindowOpen'])
       // AuditDrawNotReady: the submission's block is still the pending one; the next block can read its hash
       case 'draw-audit': return await chainCall<ProviderEvent>(async () => { await chain.drawAudit(rec.deal) }, { type: 'audit-drawn' }, reason => ({ type: 'draw-audit-failed', reason }), ['AuditDrawNotReady'])
+      // MediatorDrawNotReady: the dispute's block is still the pending one; the next block can read its hash
+      case 'draw-mediator': return await chainCall<ProviderEvent>(async () => { await chain.drawMediator(rec.deal) }, { type: 'mediator-drawn' }, reason => ({ type: 'draw-mediator-failed', reason }), ['MediatorDrawNotReady'])
       case 'hand-off': {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
