@@ -4,7 +4,7 @@
 // it knows when it sends the challenge decides the draw, and nobody can fix the draw inside B. Past BLOCKHASH's 256
 // blocks nobody can be drawn, and the dispute ends as a silent mediator's would: waiting gives no one another draw.
 import test from 'ava'
-import { toStruct, decodeRevert } from '../../node/chain/index.ts'
+import { toStruct, decodeRevert, waitForReceipt } from '../../node/chain/index.ts'
 import { mediatorIndexOf, UNDRAWN } from '../../protocols/settlement/index.ts'
 import { startDevnet, agreeDeal, increaseTime, marketBalances, LP, type Devnet } from '../fixture.ts'
 import type { Deal } from '../../protocols/eip712.ts'
@@ -20,7 +20,7 @@ test.after.always(async () => { await net?.stop() })
 async function raw (from: string, fn: string, args: unknown[]): Promise<{ status: number, blockNumber: number, error?: string }> {
   const data = net.jc.market.interface.encodeFunctionData(fn, args)
   const hash = await net.provider.send('eth_sendTransaction', [{ from, to: net.deployment.contracts.market, data, gas: '0x100000' }]) as string
-  const r = (await net.provider.waitForTransaction(hash))!
+  const r = (await waitForReceipt(net.provider, hash))
   if (r.status === 1) return { status: 1, blockNumber: r.blockNumber }
   const traced = await net.provider.send('debug_traceTransaction', [hash, { disableStorage: true, disableStack: true, disableMemory: true }]) as { returnValue?: string }
   const rv = traced.returnValue === undefined || traced.returnValue.startsWith('0x') ? traced.returnValue : `0x${traced.returnValue}`
@@ -61,7 +61,7 @@ test.serial('a job creator that picks its block cannot pick its mediator: the dr
       await net.provider.send('evm_mine', [])
       await net.provider.send('evm_setAutomine', [true])
     }
-    const b = (await net.provider.waitForTransaction(await challenge as string))!.blockNumber
+    const b = (await waitForReceipt(net.provider, await challenge as string)).blockNumber
     // nobody can fix the draw inside B: its hash does not exist yet
     t.is((await net.jc.dealRecord(id)).mediatorIndex, UNDRAWN)
     const r = await raw(net.stranger.address, 'drawMediator', [toStruct(deal)])
@@ -87,7 +87,7 @@ test.serial('the draw cannot be made in the dispute\'s own block, is fixed once 
   ]
   await net.provider.send('evm_mine', [])
   await net.provider.send('evm_setAutomine', [true])
-  const [challenged, early] = await Promise.all(hashes.map(async h => (await net.provider.waitForTransaction(h))!))
+  const [challenged, early] = await Promise.all(hashes.map(async h => (await waitForReceipt(net.provider, h))))
   t.is(challenged.status, 1)
   t.is(early.status, 0)
   t.is(early.blockNumber, challenged.blockNumber)
@@ -104,7 +104,7 @@ test.serial('the draw cannot be made in the dispute\'s own block, is fixed once 
   t.is((await raw(chosen, 'mediate', [toStruct(deal), false])).status, 1)
   await net.provider.send('evm_revert', [snap])
   // without drawMediator, the drawn mediator's mediate draws it itself (within the 256 blocks)
-  const b = (await net.provider.waitForTransaction(await net.provider.send('eth_sendTransaction', [{ from: deal.jobCreator, to: net.deployment.contracts.market, data: data('challenge'), gas: '0x100000' }]) as string))!.blockNumber
+  const b = (await waitForReceipt(net.provider, await net.provider.send('eth_sendTransaction', [{ from: deal.jobCreator, to: net.deployment.contracts.market, data: data('challenge'), gas: '0x100000' }]) as string)).blockNumber
   const drawn = deal.mediators[mediatorIndexOf(id, await blockHash(b), 2)]
   const [jcBefore, rpBefore, mBefore] = await marketBalances(net, [deal.jobCreator, deal.resourceProvider, drawn])
   t.is((await raw(drawn, 'mediate', [toStruct(deal), false])).status, 1)
