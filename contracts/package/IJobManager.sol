@@ -12,7 +12,8 @@ import {ILilypadToken} from "./ILilypadToken.sol";
 ///      Lilypad network and completes it: your contract's `lilypadJobCompleted` is called with the result CID, the
 ///      exit code and the first 1 KiB of stdout. Or it fails it (`lilypadJobFailed`), and you are refunded.
 ///   4. until the dispute window closes you may `disputeJob` (paying `disputeFee`): a mediator the network
-///      approved re-runs the job; if the result was wrong you get your payment back, your fee back and the bridge's
+///      approved, drawn from the hash of your dispute's block by anyone's `drawJobMediator` after it (the bridge's
+///      node sends it at once), re-runs the job; if the result was wrong you get your payment back, your fee back and the bridge's
 ///      slashed bond, and `lilypadJobFailed(jobId, "result judged wrong")`.
 ///
 /// Inputs are key/value pairs given in strictly ascending key order (byte order; keys are identifiers:
@@ -91,7 +92,9 @@ interface IJobManager {
     );
     event JobFailed(uint256 indexed jobId, address indexed by, string reason);
     event JobRefunded(uint256 indexed jobId, address indexed client, uint256 amount);
+    /// mediator: always the zero address now (the mediator is drawn after this block: `JobMediatorDrawn`)
     event JobDisputed(uint256 indexed jobId, address indexed client, address indexed mediator, bytes32 dealId);
+    event JobMediatorDrawn(uint256 indexed jobId, address indexed client, address indexed mediator);
     event JobMediated(uint256 indexed jobId, address indexed mediator, bool resultCorrect);
     event JobDisputeTimedOut(uint256 indexed jobId, address indexed mediator);
     event JobReleased(uint256 indexed jobId, address indexed bridge, uint256 payment);
@@ -133,6 +136,9 @@ interface IJobManager {
     error DisputeWindowClosed(uint256 jobId, uint40 deadline);
     error DisputeWindowOpen(uint256 jobId, uint40 deadline);
     error NoMediatorAvailable();
+    error MediatorDrawNotReady();
+    error MediatorDrawClosed();
+    error MediatorAlreadyDrawn(uint256 jobId);
     error NotJobMediator(address caller, address mediator);
     error MediationWindowClosed(uint256 jobId, uint40 deadline);
     error MediationWindowOpen(uint256 jobId, uint40 deadline);
@@ -182,6 +188,9 @@ interface IJobManager {
     /// The client disputes a delivered result within its dispute window, paying `disputeFee` by allowance.
     /// A mediator the network approved is drawn and re-runs the job.
     function disputeJob(uint256 jobId) external;
+
+    /// Fixes a disputed job's mediator from the dispute block's hash: anyone, from the next block to 256 after it.
+    function drawJobMediator(uint256 jobId) external;
 
     /// Delivers a callback that failed (reverted or ran out of gas) again, with the job's callback gas limit.
     /// `payload` is the job's `output` (completed jobs) or failure `reason` (failed ones), as in its event.

@@ -22,7 +22,8 @@ import {ILilypadToken} from "../package/ILilypadToken.sol";
 ///   - the Market holds that deal's result as the CID handed over, standing (not under challenge, not judged
 ///     wrong), and the deal completed no other job;
 ///   - the bridge locks the job's payment plus `jobBond` from its bond until the dispute window closes.
-/// The client can dispute within that window: a Directory mediator is drawn and re-runs the job. A wrong result
+/// The client can dispute within that window: a Directory mediator, drawn after the dispute's block from its hash
+/// (`drawJobMediator`), re-runs the job. A wrong result
 /// costs the bridge the locked amount (the client gets its payment, its fee and the rest of it; the mediator its
 /// fee), so a bridge that lies loses more than the job pays. Otherwise `release` pays the bridge.
 ///
@@ -50,9 +51,13 @@ contract JobManager is IJobManager, Ownable {
         int32 exitCode;
     }
 
+    /// One slot. Until the draw `mediator` is zero and `deadline` counts from the dispute's start; the draw moves it
+    /// to the draw's time plus the mediation window.
     struct Dispute {
         address mediator;
         uint40 deadline;
+        /// the block the dispute started in: the mediator is drawn from its hash, from the next block to 256 after
+        uint40 blockNumber;
     }
 
     struct BondAccount {
@@ -74,6 +79,8 @@ contract JobManager is IJobManager, Ownable {
     uint256 internal constant MAX_RETURN_BYTES = 256;
     string internal constant JUDGED_WRONG = "result judged wrong";
     string internal constant EXPIRED = "expired";
+    /// BLOCKHASH answers for the last 256 blocks only
+    uint256 internal constant DRAW_BLOCKS = 256;
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
 
@@ -245,11 +252,28 @@ contract JobManager is IJobManager, Ownable {
         if (msg.sender != client) revert NotClient(msg.sender, client);
         if (job.status != JobStatus.Delivered) revert WrongJobStatus(jobId, job.status);
         if (block.timestamp > job.deadline) revert DisputeWindowClosed(jobId, job.deadline);
-        address mediator = _drawMediator(jobId, client, job.bridge);
         job.status = JobStatus.Disputed;
-        disputes[jobId] = Dispute(mediator, uint40(block.timestamp + mediationWindow));
+        // nobody is drawn in this block: its hash does not exist yet (`drawJobMediator`)
+        disputes[jobId] = Dispute(address(0), uint40(block.timestamp + mediationWindow), uint40(block.number));
         lp.safeTransferFrom(client, address(this), disputeFee);
-        emit JobDisputed(jobId, client, mediator, job.ref);
+        emit JobDisputed(jobId, client, address(0), job.ref);
+    }
+
+    /// Fixes a disputed job's mediator from its dispute block B's hash (anyone, from B + 1 to B + 256); the mediation
+    /// window starts now. Past B + 256 nobody can be drawn: the dispute times out as a silent mediator's would.
+    function drawJobMediator(uint256 jobId) external {
+        Job storage job = jobs[jobId];
+        if (job.status != JobStatus.Disputed) revert WrongJobStatus(jobId, job.status);
+        Dispute storage d = disputes[jobId];
+        if (d.mediator != address(0)) revert MediatorAlreadyDrawn(jobId);
+        uint256 b = d.blockNumber;
+        if (block.number <= b) revert MediatorDrawNotReady();
+        if (block.number - b > DRAW_BLOCKS) revert MediatorDrawClosed();
+        address client = job.client;
+        address mediator = _drawMediator(uint256(keccak256(abi.encode(jobId, blockhash(b)))), client, job.bridge);
+        d.mediator = mediator;
+        d.deadline = uint40(block.timestamp + mediationWindow);
+        emit JobMediatorDrawn(jobId, client, mediator);
     }
 
     function retryCallback(uint256 jobId, bytes calldata payload) external {
@@ -394,7 +418,8 @@ contract JobManager is IJobManager, Ownable {
     }
 
     /// No verdict in time: the mediator failed, not the parties. The result stands, the bridge is paid and the
-    /// client gets its fee back.
+    /// client gets its fee back. Undrawn, the window counts from the dispute's start (a mediator never drawn is
+    /// silent: waiting past the 256 blocks gives nobody what the drawn mediator's silence would not).
     function timeoutJobDispute(uint256 jobId) external {
         Job storage job = jobs[jobId];
         if (job.status != JobStatus.Disputed) revert WrongJobStatus(jobId, job.status);
@@ -461,12 +486,10 @@ contract JobManager is IJobManager, Ownable {
         emit JobReleased(jobId, bridge, payment);
     }
 
-    /// From the Directory's mediators, skipping the job's own parties (a mediator that is also the bridge or the
-    /// client would judge its own case). prevrandao is known to the block proposer; acceptable while mediators are
-    /// owner-approved (see docs/security.md).
-    function _drawMediator(uint256 jobId, address client, address bridge) internal view returns (address) {
+    /// From the Directory's mediators at `start` mod n, skipping the job's own parties (a mediator that is also the
+    /// bridge or the client would judge its own case).
+    function _drawMediator(uint256 start, address client, address bridge) internal view returns (address) {
         uint256 n = directory.mediatorCount();
-        uint256 start = uint256(keccak256(abi.encode(block.prevrandao, jobId)));
         for (uint256 k; k < n && k < 3; ++k) {
             address m = directory.mediatorAt((start + k) % n);
             if (m != client && m != bridge) return m;

@@ -483,16 +483,31 @@ export class ChainClient {
     await this.queue.send('refundExpired', async () => await this.jobManager.refundExpired.populateTransaction(jobId))
   }
 
-  /** Approves the dispute fee and disputes; returns the mediator the contract drew. */
+  /**
+   * Approves the dispute fee and disputes, then draws the job's mediator from the dispute block's hash in a second
+   * transaction (`drawJobMediator`; someone may have been quicker), and returns it (docs/mediation.md, "Unbiasable
+   * draws").
+   */
   async disputeJob (jobId: bigint): Promise<string> {
     const fee = (await this.jobManager.config()).disputeFee
     await this.queue.send('approve dispute fee', async () => await this.token.approve.populateTransaction(this.network.contracts.jobManager, fee))
     const r = await this.queue.send('disputeJob', async () => await this.jobManager.disputeJob.populateTransaction(jobId))
+    if (!r.logs.some(log => jobManagerInterface.parseLog({ topics: [...log.topics], data: log.data })?.name === 'JobDisputed')) throw new Error('disputeJob mined without a JobDisputed event')
+    const drawn = (await this.jobManager.disputes(jobId)).mediator
+    return drawn !== ZeroAddress ? drawn : await this.drawJobMediator(jobId)
+  }
+
+  /**
+   * Draws a disputed job's mediator from its dispute block's hash (anyone may, from the block after the dispute's
+   * to 256 blocks after it). Returns the mediator drawn.
+   */
+  async drawJobMediator (jobId: bigint): Promise<string> {
+    const r = await this.queue.send('drawJobMediator', async () => await this.jobManager.drawJobMediator.populateTransaction(jobId))
     for (const log of r.logs) {
       const parsed = jobManagerInterface.parseLog({ topics: [...log.topics], data: log.data })
-      if (parsed?.name === 'JobDisputed') return parsed.args.mediator as string
+      if (parsed?.name === 'JobMediatorDrawn') return parsed.args.mediator as string
     }
-    throw new Error('disputeJob mined without a JobDisputed event')
+    throw new Error('drawJobMediator mined without a JobMediatorDrawn event')
   }
 
   /** Delivers a failed callback again; `payload` is the job's output (completed) or failure reason (failed). */

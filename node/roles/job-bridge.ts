@@ -8,13 +8,15 @@
 // payment + bond until the dispute window passes and calls the client back; failJob(jobId, reason) refunds the
 // client when the request is refused, the job cannot run, its result was judged wrong or never came, or its
 // deadline passed. A job the chain shows closed or picked up by another bridge is skipped, so restarts and several
-// bridges never act twice on one job. (docs/contracts.md: what a bridge must still gain.)
+// bridges never act twice on one job. When a client disputes one of its jobs, it draws the job's mediator at once
+// from the dispute block's hash (`drawJobMediator`, retried each block while the hash does not exist yet, until the
+// 256 blocks the draw may use have passed). (docs/contracts.md: what a bridge must still gain.)
 import { EventEmitter } from 'node:events'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { hexlify, getBytes } from 'ethers'
 import type { NetworkFile } from '../config/network.ts'
-import { Roles, type ChainClient, type JobManagerChainEvent } from '../chain/index.ts'
+import { Roles, ContractRevertError, type ChainClient, type JobManagerChainEvent } from '../chain/index.ts'
 import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
@@ -76,6 +78,10 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   /** the modules contracts may ask for, fixed at start (the option, or the built-in registry's names) */
   private allowed: string[] = []
   private started = false
+  /** aborted at stop: ends the mediator draws waiting for a block */
+  private draws = new AbortController()
+  /** disputes whose draw is under way (a dispute seen live and again in the restart scan is drawn once) */
+  private readonly drawing = new Set<string>()
 
   private constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, init: JobBridgeInit) {
     super()
@@ -105,7 +111,9 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     this.allowed = this.init.allowedModules ?? defaultAllowedModules(Object.keys(loadRegistry(this.init.modulesDir)))
     const chain = this.init.chain
     if (this.init.register !== false) await chain.ensureRole(Roles.JobCreator | Roles.Bridge, this.init.peerId)
+    this.draws = new AbortController()
     this.offs.push(chain.follower.subscribe({ contract: 'JobManager', event: 'JobRequested' }, async e => { await this.onRequested(e as JobManagerChainEvent) }))
+    this.offs.push(chain.follower.subscribe({ contract: 'JobManager', event: 'JobDisputed' }, e => { this.onDisputed(e as JobManagerChainEvent) }))
     // a job closed on chain (by us, another bridge, the client's refund) is re-read at once
     this.offs.push(chain.follower.subscribe({ contract: 'JobManager' }, e => {
       const jobId = (e.args as { jobId?: bigint }).jobId
@@ -117,6 +125,8 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     if (!chain.follower.running) await chain.follower.start()
     const from = await this.cursor.load()
     for (const e of await chain.follower.findJobs('JobRequested', from)) await this.onRequested(e)
+    // disputes of the last 256 blocks, missed while stopped, can still be drawn
+    for (const e of await chain.follower.findJobs('JobDisputed', from)) this.onDisputed(e)
     await this.driver.resume()
   }
 
@@ -124,6 +134,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.draws.abort()
     for (const off of this.offs.splice(0)) off()
     // (jobs waiting for a turn are aborted with the driver's signal)
     await this.driver.stop()
@@ -142,6 +153,60 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
     const refused = vetted.action === 'fail' ? vetted.reason : undefined
     this.c.logger.info({ jobId: String(a.jobId), module: a.module, client: a.client, ...(refused !== undefined ? { refused } : {}) }, 'a contract asked for a job')
     await this.driver.add(requestedJob({ jobId: String(a.jobId), client: a.client, module: a.module, inputs, payment: a.payment, deadline: Number(a.deadline) }, refused))
+  }
+
+  /** A client disputed a job: if it is ours, its mediator is drawn now (the job's client may never draw it). */
+  private onDisputed (e: JobManagerChainEvent): void {
+    if (e.name !== 'JobDisputed') return
+    const jobId = e.args.jobId
+    const key = String(jobId)
+    if (this.drawing.has(key)) return
+    this.drawing.add(key)
+    void this.drawMediator(jobId, e.blockNumber, this.draws.signal)
+      .catch(err => { reportError(this.c, 'job-bridge', err, 'could not draw a disputed job\'s mediator', { jobId: key }) })
+      .finally(() => { this.drawing.delete(key) })
+  }
+
+  /**
+   * Sends `drawJobMediator` from the block after the dispute's (`MediatorDrawNotReady` before it, or when the RPC
+   * fails: tried again at the next block) until 256 blocks after it; the chain decides who else got there first.
+   */
+  private async drawMediator (jobId: bigint, disputeBlock: number, signal: AbortSignal): Promise<void> {
+    const chain = this.init.chain
+    const job = await chain.contractJob(jobId)
+    if (job.bridge.toLowerCase() !== chain.address.toLowerCase()) return
+    const fields = { jobId: String(jobId), disputeBlock }
+    for (;;) {
+      if (signal.aborted) return
+      try {
+        const mediator = await chain.drawJobMediator(jobId)
+        this.c.logger.info({ ...fields, mediator }, 'drew a disputed job\'s mediator')
+        return
+      } catch (err) {
+        if (err instanceof ContractRevertError && err.reason !== 'MediatorDrawNotReady') {
+          // MediatorAlreadyDrawn / WrongJobStatus: someone drew, or the dispute ended; MediatorDrawClosed: too late
+          this.c.logger.info({ ...fields, reason: err.reason }, 'no mediator draw for a disputed job')
+          return
+        }
+        if (!(err instanceof ContractRevertError)) reportError(this.c, 'job-bridge', err, 'drawJobMediator failed; trying again at the next block', fields)
+      }
+      const head = await this.nextBlock(signal)
+      if (head > disputeBlock + 256) {
+        this.c.logger.warn(fields, 'a disputed job\'s mediator was not drawn within 256 blocks: the dispute times out')
+        return
+      }
+    }
+  }
+
+  /** The follower's next block number, or -1 once `signal` aborts. */
+  private async nextBlock (signal: AbortSignal): Promise<number> {
+    const follower = this.init.chain.follower
+    return await new Promise(resolve => {
+      const done = (n: number): void => { follower.off('block', done); signal.removeEventListener('abort', aborted); resolve(n) }
+      const aborted = (): void => { done(-1) }
+      follower.on('block', done)
+      signal.addEventListener('abort', aborted, { once: true })
+    })
   }
 
   private lifecycle (): Lifecycle<BridgeJob, BridgeEvent, BridgeAction, BridgeFacts> {

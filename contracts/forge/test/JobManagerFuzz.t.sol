@@ -119,6 +119,9 @@ contract JobManagerFuzz {
         vm.prank(client);
         jm.disputeJob(jobId);
         _conserved(jobId, true);
+        // the mediator is drawn from the dispute block's hash, from the next block on
+        vm.roll(block.number + 1);
+        jm.drawJobMediator(jobId);
         if (path == 4) {
             vm.prank(mediator);
             jm.mediateJob(jobId, true);
