@@ -2,14 +2,14 @@
 // build and sign deals with protocols/eip712.ts exactly as nodes do.
 import { JsonRpcProvider, Network, Wallet, parseEther, ZeroHash, ZeroAddress, keccak256, toUtf8Bytes } from 'ethers'
 import { startAnvil, type Anvil } from '../node/chain/anvil.ts'
-import { ChainClient, Roles } from '../node/chain/index.ts'
+import { ChainClient, Roles, decodeRevert, waitForReceipt } from '../node/chain/index.ts'
 import { deployAll, type Deployment, type DeployOptions } from './deploy.ts'
 import { signMessage, idOf, type Deal, type JobOffer, type ResourceOffer, type LilypadDomain } from '../protocols/eip712.ts'
 import { offerWords, seedCommitOf } from '../protocols/settlement/seed.ts'
-import { connectLilypadToken, connectMarket } from './generated/index.ts'
+import { connectJobManager, connectLilypadToken, connectMarket } from './generated/index.ts'
 import type { MarketBounds } from '../protocols/settlement/index.ts'
 import type { CommitteeRules } from '../protocols/settlement/committee.ts'
-import { canonicalInputsJson, type JobManagerConfig } from '../protocols/contract-job/index.ts'
+import { canonicalInputsJson, JobStatus, type JobManagerConfig } from '../protocols/contract-job/index.ts'
 import { toStruct } from '../node/chain/index.ts'
 import { drawCommittee, voteCommitment, Vote, type VoteValue } from '../protocols/settlement/committee.ts'
 
@@ -351,4 +351,44 @@ export async function revealSeedOf (net: Devnet, deal: Deal, offers: SeededOffer
   return provider
     ? await party.revealSeed(deal, true, offers.providerSecret, offerWords('ResourceOffer', offers.resourceOffer))
     : await party.revealSeed(deal, false, offers.jobSecret, offerWords('JobOffer', offers.jobOffer))
+}
+
+/**
+ * A contract call sent straight through anvil (its dev accounts are unlocked), for steps inside an evm_snapshot: the
+ * clients' transaction queues keep their nonces, which a revert would leave ahead of the chain. Returns the hash.
+ */
+export async function sendUnlocked (net: Devnet, from: string, to: string, data: string): Promise<string> {
+  return await net.provider.send('eth_sendTransaction', [{ from, to, data, gas: '0x100000' }]) as string
+}
+
+/** A mined transaction's status, block and, when it reverted, our custom error's name (from its trace). */
+export async function minedOutcome (net: Devnet, hash: string): Promise<{ status: number, blockNumber: number, error?: string }> {
+  const r = await waitForReceipt(net.provider, hash)
+  if (r.status === 1) return { status: 1, blockNumber: r.blockNumber }
+  const traced = await net.provider.send('debug_traceTransaction', [hash, { disableStorage: true, disableStack: true, disableMemory: true }]) as { returnValue?: string }
+  const rv = traced.returnValue === undefined || traced.returnValue.startsWith('0x') ? traced.returnValue : `0x${traced.returnValue}`
+  return { status: 0, blockNumber: r.blockNumber, error: decodeRevert(rv)?.name ?? 'UnknownRevert' }
+}
+
+/**
+ * What the JobManager holds and what its jobs and bonds account for: the open jobs' payments, the disputed jobs'
+ * fees and every devnet client's bond account (free + locked). The two are equal at all times.
+ */
+export async function jobManagerHoldings (net: Devnet): Promise<{ balance: bigint, accounted: bigint }> {
+  const m = connectJobManager(net.deployment.contracts.jobManager, net.provider)
+  const next = await m.nextJobId()
+  const { disputeFee } = await m.config()
+  let accounted = 0n
+  for (let id = 1n; id < next; id++) {
+    const r = await m.resultOf(id)
+    const s = Number(r.status)
+    if (s === JobStatus.Open || s === JobStatus.PickedUp || s === JobStatus.Delivered || s === JobStatus.Disputed) accounted += r.payment
+    if (s === JobStatus.Disputed) accounted += disputeFee
+  }
+  for (const c of net.clients) {
+    const b = await m.bonds(c.address)
+    accounted += b.free + b.locked
+  }
+  const balance = await connectLilypadToken(net.deployment.contracts.token, net.provider).balanceOf(await m.getAddress())
+  return { balance, accounted }
 }

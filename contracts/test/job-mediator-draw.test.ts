@@ -6,10 +6,9 @@
 // After every test the JobManager holds exactly the open jobs' payments, the disputed jobs' fees and the bonds.
 import test, { type ExecutionContext } from 'ava'
 import { AbiCoder, keccak256 } from 'ethers'
-import { startDevnet, agreeJobDeal, increaseTime, COWSAY, TEST_MODULE_PRICE, TEST_CALLBACK_GAS_PRICE, TEST_JOB_MANAGER, type Devnet } from '../fixture.ts'
-import { decodeRevert, type ChainClient } from '../../node/chain/index.ts'
+import { startDevnet, jobManagerHoldings, sendUnlocked, minedOutcome, agreeJobDeal, increaseTime, COWSAY, TEST_MODULE_PRICE, TEST_CALLBACK_GAS_PRICE, TEST_JOB_MANAGER, type Devnet } from '../fixture.ts'
+import type { ChainClient } from '../../node/chain/index.ts'
 import { connectJobManager, connectLilypadToken, connectDirectory } from '../generated/index.ts'
-import { JobStatus } from '../../protocols/contract-job/index.ts'
 
 let net: Devnet
 const GAS = 50_000
@@ -27,43 +26,20 @@ const jm = (): ReturnType<typeof connectJobManager> => connectJobManager(net.dep
 const lp = (): ReturnType<typeof connectLilypadToken> => connectLilypadToken(net.deployment.contracts.token, net.provider)
 
 async function assertConserved (t: ExecutionContext): Promise<void> {
-  const m = jm()
-  const next = await m.nextJobId()
-  let held = 0n
-  for (let id = 1n; id < next; id++) {
-    const r = await m.resultOf(id)
-    const s = Number(r.status)
-    if (s === JobStatus.Open || s === JobStatus.PickedUp || s === JobStatus.Delivered || s === JobStatus.Disputed) held += r.payment
-    if (s === JobStatus.Disputed) held += FEE
-  }
-  for (const c of net.clients) {
-    const b = await m.bonds(c.address)
-    held += b.free + b.locked
-  }
-  t.is(await lp().balanceOf(await m.getAddress()), held, 'JobManager balance = open payments + dispute fees + bonds')
+  const { balance, accounted } = await jobManagerHoldings(net)
+  t.is(balance, accounted, 'JobManager balance = open payments + dispute fees + bonds')
 }
 
-/**
- * A JobManager call sent straight through anvil (its dev accounts are unlocked), for steps inside an evm_snapshot:
- * the clients' transaction queues keep their nonces, which a revert would leave ahead of the chain.
- */
+/** A JobManager call sent straight through anvil, for steps inside an evm_snapshot (fixture `sendUnlocked`). */
 async function raw (from: string, fn: string, args: unknown[]): Promise<{ status: number, blockNumber: number, error?: string }> {
-  const hash = await send(from, fn, args)
-  return await outcome(hash)
+  return await outcome(await send(from, fn, args))
 }
 
 async function send (from: string, fn: string, args: unknown[]): Promise<string> {
-  const data = jm().interface.encodeFunctionData(fn, args)
-  return await net.provider.send('eth_sendTransaction', [{ from, to: net.deployment.contracts.jobManager, data, gas: '0x100000' }]) as string
+  return await sendUnlocked(net, from, net.deployment.contracts.jobManager, jm().interface.encodeFunctionData(fn, args))
 }
 
-async function outcome (hash: string): Promise<{ status: number, blockNumber: number, error?: string }> {
-  const r = (await net.provider.waitForTransaction(hash))!
-  if (r.status === 1) return { status: 1, blockNumber: r.blockNumber }
-  const traced = await net.provider.send('debug_traceTransaction', [hash, { disableStorage: true, disableStack: true, disableMemory: true }]) as { returnValue?: string }
-  const rv = traced.returnValue === undefined || traced.returnValue.startsWith('0x') ? traced.returnValue : `0x${traced.returnValue}`
-  return { status: 0, blockNumber: r.blockNumber, error: decodeRevert(rv)?.name ?? 'UnknownRevert' }
-}
+const outcome = async (hash: string): Promise<{ status: number, blockNumber: number, error?: string }> => await minedOutcome(net, hash)
 
 async function reason (p: Promise<unknown>): Promise<string> {
   try { await p } catch (err) { return (err as { reason?: string }).reason ?? (err as Error).name }

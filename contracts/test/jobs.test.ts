@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava'
 import type { EventLog } from 'ethers'
 import {
-  startDevnet, agreeJobDeal, agreeDeal, increaseTime, LP, COWSAY, TEST_MODULE_PRICE, TEST_CALLBACK_GAS_PRICE, TEST_JOB_MANAGER, type Devnet
+  startDevnet, jobManagerHoldings, agreeJobDeal, agreeDeal, increaseTime, LP, COWSAY, TEST_MODULE_PRICE, TEST_CALLBACK_GAS_PRICE, TEST_JOB_MANAGER, type Devnet
 } from '../fixture.ts'
 import { Roles, ContractRevertError, requestedJobId, type ChainClient } from '../../node/chain/index.ts'
 import {
@@ -53,21 +53,8 @@ const lp = (): ReturnType<typeof connectLilypadToken> => connectLilypadToken(net
 
 /** The JobManager's token balance equals what its jobs and bonds account for. */
 async function assertConserved (t: ExecutionContext): Promise<void> {
-  const m = jm()
-  const next = await m.nextJobId()
-  const { disputeFee } = await m.config()
-  let held = 0n
-  for (let id = 1n; id < next; id++) {
-    const r = await m.resultOf(id)
-    const s = Number(r.status)
-    if (s === JobStatus.Open || s === JobStatus.PickedUp || s === JobStatus.Delivered || s === JobStatus.Disputed) held += r.payment
-    if (s === JobStatus.Disputed) held += disputeFee
-  }
-  for (const c of net.clients) {
-    const b = await m.bonds(c.address)
-    held += b.free + b.locked
-  }
-  t.is(await lp().balanceOf(await m.getAddress()), held, 'JobManager balance = open payments + dispute fees + bonds')
+  const { balance, accounted } = await jobManagerHoldings(net)
+  t.is(balance, accounted, 'JobManager balance = open payments + dispute fees + bonds')
 }
 
 /** The HeavyClient orders cowsay with `inputs` (the stranger sends it). */

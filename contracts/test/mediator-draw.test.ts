@@ -6,7 +6,7 @@
 import test from 'ava'
 import { toStruct, decodeRevert, waitForReceipt } from '../../node/chain/index.ts'
 import { mediatorIndexOf, UNDRAWN } from '../../protocols/settlement/index.ts'
-import { startDevnet, agreeDeal, increaseTime, marketBalances, LP, type Devnet } from '../fixture.ts'
+import { startDevnet, sendUnlocked, minedOutcome, agreeDeal, increaseTime, marketBalances, LP, type Devnet } from '../fixture.ts'
 import type { Deal } from '../../protocols/eip712.ts'
 
 let net: Devnet
@@ -18,13 +18,8 @@ test.after.always(async () => { await net?.stop() })
  * clients' transaction queues keep their nonces, which a revert would leave ahead of the chain.
  */
 async function raw (from: string, fn: string, args: unknown[]): Promise<{ status: number, blockNumber: number, error?: string }> {
-  const data = net.jc.market.interface.encodeFunctionData(fn, args)
-  const hash = await net.provider.send('eth_sendTransaction', [{ from, to: net.deployment.contracts.market, data, gas: '0x100000' }]) as string
-  const r = (await waitForReceipt(net.provider, hash))
-  if (r.status === 1) return { status: 1, blockNumber: r.blockNumber }
-  const traced = await net.provider.send('debug_traceTransaction', [hash, { disableStorage: true, disableStack: true, disableMemory: true }]) as { returnValue?: string }
-  const rv = traced.returnValue === undefined || traced.returnValue.startsWith('0x') ? traced.returnValue : `0x${traced.returnValue}`
-  return { status: 0, blockNumber: r.blockNumber, error: decodeRevert(rv)?.name ?? 'UnknownRevert' }
+  const hash = await sendUnlocked(net, from, net.deployment.contracts.market, net.jc.market.interface.encodeFunctionData(fn, args))
+  return await minedOutcome(net, hash)
 }
 
 async function reason (p: Promise<unknown>): Promise<string> {
