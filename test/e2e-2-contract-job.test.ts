@@ -5,7 +5,7 @@
 // itself (stdout inline), and anyone can fetch the CID from the provider. A module outside the bridge's allow-list
 // is failed and the client refunded; a job requested while the bridge was down is picked up when it comes back; a client written
 // only against the developer package (contracts/package) gets its callback the same way. A client's dispute has its
-// mediator drawn by the bridge node at once, from the dispute block's hash.
+// mediator drawn by the bridge node at once, from the dispute block's hash (or when it restarts).
 import test from 'ava'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { once } from 'node:events'
@@ -14,9 +14,9 @@ import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
 import { startDevnet, increaseTime, LP, type Devnet } from '../contracts/fixture.ts'
-import { Contract, ContractFactory } from 'ethers'
+import { Contract, ContractFactory, ZeroAddress, type EventLog } from 'ethers'
 import { connectExampleClient, connectJobManager, connectLilypadToken } from '../contracts/generated/index.ts'
-import { requestedJobId, type JobManagerChainEvent } from '../node/chain/index.ts'
+import { requestedJobId } from '../node/chain/index.ts'
 import { compileAgainstPackage } from './fixtures/package-client/compile.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
@@ -127,37 +127,65 @@ test.serial('a contract runs cowsay through the network and holds the result CID
   await stopBridge()
 })
 
+/** The stranger (an EOA client) disputes `jobId`, sending only its dispute (nobody is drawn in its block). */
+async function dispute (jobId: bigint): Promise<number> {
+  const { disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
+  await net.stranger.queue.send('approve fee', async () => await net.stranger.token.approve.populateTransaction(network.contracts.jobManager, disputeFee))
+  const r = await net.stranger.queue.send('disputeJob', async () => await net.stranger.jobManager.disputeJob.populateTransaction(jobId))
+  return r.blockNumber
+}
+
+/** Resolves once `jobId`'s mediator is drawn (as `node`'s follower sees it), with who sent the draw and where. */
+async function drawn (node: LilypadNode, jobId: bigint): Promise<{ from: string, blockNumber: number, mediator: string }> {
+  const jm = connectJobManager(network.contracts.jobManager, net.provider)
+  let off = (): void => {}
+  const seen = new Promise<void>(resolve => {
+    off = node.chain.follower.subscribe({ contract: 'JobManager', event: 'JobMediatorDrawn' }, e => {
+      if ((e.args as { jobId?: bigint }).jobId === jobId) resolve()
+    })
+  })
+  // (subscribed first: a draw made meanwhile is either seen or already on chain)
+  if ((await jm.disputes(jobId)).mediator === ZeroAddress) await seen
+  off()
+  const [log] = await jm.queryFilter(jm.filters.JobMediatorDrawn(jobId))
+  const tx = await net.provider.getTransaction(log.transactionHash)
+  return { from: tx!.from, blockNumber: log.blockNumber, mediator: (log as EventLog).args.mediator as string }
+}
+
 test.serial('a client disputes a job: the bridge node draws its mediator from the dispute block\'s hash at once, and the drawn mediator judges', async t => {
   const { node, bridge } = await startBridge()
   // an EOA client (no callbacks) that disputes what it ordered
   const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: 'dispute me' }, { callbackGasLimit: 50_000, timeout: 600 })
   const rec = await settled(bridge, jobId)
   t.is(rec.phase, 'completed', rec.reason)
-  const drawn = new Promise<JobManagerChainEvent>(resolve => {
-    const off = node.chain.follower.subscribe({ contract: 'JobManager', event: 'JobMediatorDrawn' }, e => {
-      if ((e.args as { jobId?: bigint }).jobId === jobId) { off(); resolve(e as JobManagerChainEvent) }
-    })
-  })
+  const b = await dispute(jobId)
+  const d = await drawn(node, jobId)
+  t.is(d.from, net.bridge.address, 'the bridge node sent the draw')
+  t.true(d.blockNumber > b && d.blockNumber <= b + 256, 'after the dispute\'s block, within 256')
   const jm = connectJobManager(network.contracts.jobManager, net.provider)
-  const { disputeFee } = await jm.config()
-  await net.stranger.queue.send('approve fee', async () => await net.stranger.token.approve.populateTransaction(network.contracts.jobManager, disputeFee))
-  // the client sends only its dispute; nobody is drawn in its block
-  const disputed = await net.stranger.queue.send('disputeJob', async () => await net.stranger.jobManager.disputeJob.populateTransaction(jobId))
-  const e = await drawn
-  if (e.name !== 'JobMediatorDrawn') throw new Error('not a draw')
-  const tx = await net.provider.getTransaction(e.txHash)
-  t.is(tx?.from, net.bridge.address, 'the bridge node sent the draw')
-  t.true(e.blockNumber > disputed.blockNumber && e.blockNumber <= disputed.blockNumber + 256, 'after the dispute\'s block, within 256')
   const mediator = (await jm.disputes(jobId)).mediator
-  t.is(e.args.mediator, mediator)
-  const judge = mediator === net.m1.address ? net.m1 : net.m2
+  t.is(d.mediator, mediator)
   t.true([net.m1.address, net.m2.address].includes(mediator), 'a Directory mediator')
+  const judge = mediator === net.m1.address ? net.m1 : net.m2
   const bond0 = await net.bridge.bondOf()
   const quote = (await net.admin.contractJob(jobId)).payment
   const { jobBond } = await jm.config()
   await judge.mediateJob(jobId, true)
   t.is((await net.admin.contractJob(jobId)).status, 'Completed')
   t.deepEqual(await net.bridge.bondOf(), { free: bond0.free + quote + jobBond + quote, locked: bond0.locked - quote - jobBond }, 'the bridge is paid and its lock freed')
+  await stopBridge()
+})
+
+test.serial('a job disputed while its bridge was down has its mediator drawn by the bridge when it restarts', async t => {
+  const { bridge } = await startBridge()
+  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: 'dispute me later' }, { callbackGasLimit: 50_000, timeout: 600 })
+  t.is((await settled(bridge, jobId)).phase, 'completed')
+  await stopBridge()
+  const b = await dispute(jobId)
+  const { node } = await startBridge()
+  const d = await drawn(node, jobId)
+  t.is(d.from, net.bridge.address, 'the restarted bridge node sent the draw')
+  t.true(d.blockNumber > b && d.blockNumber <= b + 256)
   await stopBridge()
 })
 
