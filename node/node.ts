@@ -138,8 +138,8 @@ export class LilypadNode {
   validator?: Validator
   /** the job bridge on each further chain, by chain id */
   readonly chainBridges = new Map<number, JobBridge>()
-  /** the mediator role on each further chain */
-  private readonly chainMediators: Mediator[] = []
+  /** the mediator role on each further chain, by chain id */
+  readonly chainMediators = new Map<number, Mediator>()
   /** each epoch's canary job creator (its own key and chain client) */
   private readonly canaryRunners = new Map<number, { jc: JobCreator, chain: ChainClient }>()
   /** the network's further chains this node serves, by chain id (its first chain is `chain`) */
@@ -428,7 +428,7 @@ export class LilypadNode {
 
   private async startMediatorOn (ctx: ChainContext): Promise<void> {
     const m = await Mediator.create(this.components, { host: this.host, peerKey: this.peerKey as import('@libp2p/interface').PrivateKey, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, dataDir: ctx.dataDir, disputes: ctx.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
-    this.chainMediators.push(m)
+    this.chainMediators.set(ctx.chainId, m)
     await m.start()
   }
 
@@ -559,8 +559,16 @@ export class LilypadNode {
    */
   async startJobs (init?: JobServiceInit): Promise<JobService> {
     if (this.jobs !== undefined) return this.jobs
-    const jc = await this.createJobCreator(this.opts)
-    const jobs = new JobService(this.components, jc, this.opts.dataDir, init)
+    await this.createJobCreator(this.opts)
+    // a job settles on the chain it names (default the first): that chain's job creator, with this node's key there
+    const jobs = new JobService(this.components, {
+      defaultChainId: this.opts.network.chainId,
+      jobCreatorOn: async chainId => await this.jobCreatorOn(chainId),
+      jobCreatorWhenJoined: async chainId => {
+        if (chainId !== this.opts.network.chainId) await this.chainJoined(chainId)
+        return await this.jobCreatorOn(chainId)
+      }
+    }, this.opts.dataDir, init)
     await jobs.start()
     this.jobs = jobs
     return jobs
@@ -599,7 +607,7 @@ export class LilypadNode {
         add(`rp-deals-${id}`, ctx.provider?.deals)
         add(`jc-deals-${id}`, ctx.jobCreator?.deals)
       }
-      this.chainMediators.forEach((m, i) => { add(`disputes-${i + 2}`, m.records) })
+      for (const [id, m] of this.chainMediators) add(`disputes-${id}`, m.records)
       for (const [id, b] of this.chainBridges) add(`bridge-jobs-${id}`, b.jobs)
       return out
     }
@@ -627,7 +635,8 @@ export class LilypadNode {
     await this.jobCreator?.stop()
     await this.reputation?.stop()
     await this.mediator?.stop()
-    for (const m of this.chainMediators.splice(0)) await m.stop()
+    for (const m of this.chainMediators.values()) await m.stop()
+    this.chainMediators.clear()
     await this.solver?.stop()
     // the further chains' roles and services (their providers before the one that owns the slots)
     for (const ctx of this.chainContexts.values()) await ctx.stop()

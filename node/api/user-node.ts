@@ -6,7 +6,8 @@ import { LilypadNode, type NodeOptions } from '../node.ts'
 import type { JobServiceInit } from '../jobs/index.ts'
 import { reportError } from '../components.ts'
 import { routerOf } from '../gossip/gossip.ts'
-import { serveApi, type ApiServer } from './server.ts'
+import { serveApi, type ApiChain, type ApiServer } from './server.ts'
+import { ApiError } from './errors.ts'
 import { LOCK_FILE, acquireLock, keyLockPath, loadOrCreateToken, removeApiFile, writeApiFile } from './discovery.ts'
 
 /** how long a job of the user's node waits for a matching offer (the job creator's queue timeout, 120 s) */
@@ -52,6 +53,7 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
         peerId: n.host.peerId.toString(), roles: n.roles, logger: n.components.logger,
         network: opts.network, devnet: opts.local === true, ...(opts.jobCreator?.modulesDir !== undefined ? { modulesDir: opts.jobCreator.modulesDir } : {}),
         ...(n.reputation !== undefined ? { reputation: n.reputation.book } : {}),
+        furtherChain: chainId => furtherChainOf(n, chainId),
         mesh: {
           connections: () => n.host.getConnections().map(c => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })),
           topics: () => [n.gossip.topics.resourceOffers, n.gossip.topics.jobOffers].map(topic => ({ topic, meshPeers: routerOf(n.host.services.pubsub).getMeshPeers(topic).length, subscribers: n.host.services.pubsub.getSubscribers(topic).length }))
@@ -90,4 +92,16 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
     await undo('releasing the key lock', async () => { await releaseKey() })
     throw err
   }
+}
+
+/**
+ * A further chain of the network as the API serves it: the node's context on it (its chain client, which owns this
+ * key's nonces there, its order book, its job creator). A chain not joined yet, or not served, is a named error.
+ */
+function furtherChainOf (n: LilypadNode, chainId: number): ApiChain {
+  const ctx = n.chainContexts.get(chainId)
+  if (ctx !== undefined) return { chainId, chain: ctx.chain, book: ctx.book, jobCreator: async () => await n.jobCreatorOn(chainId) }
+  const why = n.unavailableChains.get(chainId)
+  if (why !== undefined) throw new ApiError(503, 'ChainUnavailableError', `the node has not joined chain ${chainId} yet: ${why.message}`, 'it tries again on its own (2 s, doubling to 60 s); try once the chain\'s RPC answers')
+  throw new ApiError(400, 'UnknownChainError', `this node does not serve chain ${chainId}`, 'start the node without limiting its chains (NodeOptions.chains)')
 }

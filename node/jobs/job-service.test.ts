@@ -41,7 +41,7 @@ async function tempDir (t: { teardown: (f: () => Promise<void>) => void }): Prom
 }
 
 async function service (jc: StandIn, dir: string, init = {}): Promise<JobService> {
-  const s = new JobService(quietComponents(), jc as unknown as JobCreator, dir, init)
+  const s = new JobService(quietComponents(), { defaultChainId: 1337, jobCreatorOn: async () => jc as unknown as JobCreator }, dir, init)
   await s.start()
   return s
 }
