@@ -25,7 +25,7 @@ const ADDRESS = { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' }
 const JOB_ID = { type: 'string', pattern: '^job-[0-9a-f]{16}$' }
 const CHAIN_NAME = '^[a-z0-9][a-z0-9-]{0,31}$'
 /** a chain of the network in a body: its id (a number or a decimal string) or its name in the network file */
-export const CHAIN = { type: ['string', 'integer'], pattern: CHAIN_NAME, minimum: 1, maximum: 9007199254740991, description: 'the chain: its id or its name in the network file (default: the network\'s first; GET /v1/node lists them)' }
+export const CHAIN = { anyOf: [{ type: 'string', pattern: CHAIN_NAME }, { type: 'integer', minimum: 1, maximum: 9007199254740991 }], description: 'the chain: its id or its name in the network file (default: the network\'s first; GET /v1/node lists them)' }
 /** the same in a query string */
 const CHAIN_QUERY = { type: 'string', pattern: CHAIN_NAME, description: 'the chain: its id or its name (default: the network\'s first)' }
 const AMOUNT_OUT = { type: 'object', properties: { lp: { type: 'string' }, wei: { type: 'string' } }, required: ['lp', 'wei'] }
