@@ -152,6 +152,8 @@ export class LilypadNode {
   /** what joining a further chain late needs of the start: whether offer sync pulls, the GPUs found */
   private chainJoin?: { pull: boolean, gpus: Awaited<ReturnType<typeof detectGpus>> | undefined }
   private readonly chainRetries = new Map<number, Timer>()
+  /** while the providers start: further chains' deals still to run, whose left-over containers are kept for them */
+  private readonly containersToAdopt = new Set<string>()
   private readonly joinWaiters = new Map<number, Array<{ resolve: (ctx: ChainContext) => void, reject: (err: Error) => void }>>()
   /** the user's jobs (the local API's), once startJobs() ran */
   jobs?: JobService
@@ -272,12 +274,17 @@ export class LilypadNode {
       const gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined || swarm !== undefined ? undefined : await detectGpus({ docker: (this.executor as JobExecutor).docker }))
       if (gpus !== undefined) this.logger.info({ gpus: describeGpus(gpus), usable: usableDevices(gpus).length }, 'GPUs detected')
       // (the other chains' providers share its slots: their containers are kept when it tidies the executor)
-      const shared = (id: string): boolean => this.provider?.capacity.holds(id) === true
-      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, keepContainer: shared })
+      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, keepContainer: id => this.keepsContainer(id) })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
-      await this.provider.start()
       this.chainJoin = { pull, gpus }
-      for (const ctx of this.chainContexts.values()) await this.startProviderOn(ctx)
+      // Every chain's provider is made before any of them tidies the shared executor at its start: a container a
+      // killed predecessor left for a deal still to run on any chain is kept for that chain's provider to adopt.
+      const further: ResourceProvider[] = []
+      for (const ctx of this.chainContexts.values()) further.push(await this.createProviderOn(ctx))
+      for (const p of [this.provider, ...further]) for (const id of await p.dealsToRun()) this.containersToAdopt.add(id)
+      await this.provider.start()
+      for (const p of further) await p.start()
+      this.containersToAdopt.clear()
       await this.startResultRetention([this.provider, ...[...this.chainContexts.values()].flatMap(ctx => ctx.provider ?? [])])
     }
     this.chainJoin ??= { pull, gpus: undefined }
@@ -419,11 +426,26 @@ export class LilypadNode {
 
   /** one pool of slots for every chain: a slot booked on one is busy on all (never double-booked across them) */
   private async startProviderOn (ctx: ChainContext): Promise<void> {
+    await (await this.createProviderOn(ctx)).start()
+  }
+
+  /** A further chain's provider over the first one's slots (not started). */
+  private async createProviderOn (ctx: ChainContext): Promise<ResourceProvider> {
     const primary = this.provider as ResourceProvider
     const gpus = this.chainJoin?.gpus
-    ctx.provider = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => primary.capacity.holds(id) })
-    this.dropSources.push(ctx.disputes.addSource(caseSource(ctx.provider.deals)))
-    await ctx.provider.start()
+    const p = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => this.keepsContainer(id) })
+    ctx.provider = p
+    this.dropSources.push(ctx.disputes.addSource(caseSource(p.deals)))
+    return p
+  }
+
+  /**
+   * Whether a provider tidying the shared executor keeps a deal's container: the deal holds a slot in the pool
+   * (some chain's provider runs it), or, while the providers start, it is a further chain's deal still to run
+   * (its provider adopts the container once started).
+   */
+  private keepsContainer (dealId: string): boolean {
+    return this.provider?.capacity.holds(dealId) === true || this.containersToAdopt.has(dealId)
   }
 
   private async startMediatorOn (ctx: ChainContext): Promise<void> {

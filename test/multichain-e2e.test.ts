@@ -372,6 +372,11 @@ test.serial('the CLI with a node running for the key: "run --chain", "deposit/wi
   const one = JSON.parse((await cli('balance', '--chain', String(B), '--json')).stdout) as Record<string, unknown>
   t.deepEqual(Object.keys(one), ['address', 'wallet', 'deposit', 'locked', 'chainId', 'via'])
   t.like(one, { chainId: B, via: 'node' })
+  // every chain's balance, from the node (its locked LP are its open deals')
+  const every = JSON.parse((await cli('balance', '--json')).stdout) as { address: string, via: string, chains: Array<{ chainId: number, deposit: { wei: string }, locked: { wei: string } }> }
+  t.is(every.via, 'node')
+  t.deepEqual(every.chains.map(c => c.chainId), [A, B])
+  for (const c of every.chains) t.is(BigInt(c.deposit.wei), await reader(c.chainId).depositOf(user))
 })
 
 test.serial('a disputed job on chain B is judged by the mediator on chain B: exact balances there, nothing moved on chain A', async t => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { usageError, parseLP, formatLP } from '../usage.ts'
-import type { Balance } from '../../sdk/index.ts'
+import type { Balance, Lilypad } from '../../sdk/index.ts'
 import type { Resolved } from '../context.ts'
 import type { ChainClient } from '../../node/chain/index.ts'
 
@@ -57,9 +57,9 @@ async function withBalance (argv: string[], usage: string, action: 'balance' | '
   let chosen
   try { chosen = a.chain !== undefined ? findChain(network, a.chain) : undefined } catch (err) { throw toUserError(err) }
   const further = chosen !== undefined && chosen.chainId !== network.chainId
-  // every chain of a network of several, unless --chain names one (deposits and withdrawals: the one named, or the first)
-  if (action === 'balance' && chosen === undefined && chainsOf(network).length > 1) return await everyChain(resolved, a.json)
   const lp = await runningNode(resolved)
+  // every chain of a network of several, unless --chain names one (deposits and withdrawals: the one named, or the first)
+  if (action === 'balance' && chosen === undefined && chainsOf(network).length > 1) return await everyChain(resolved, a.json, lp)
   let b: Balance
   if (lp !== undefined) {
     // the node moves LP through the queue of the chain named, which owns this key's nonce there
@@ -104,15 +104,20 @@ function chainLabelOf (c: { chainId: number, name?: string }): string {
 }
 
 /**
- * The balance on each chain of the network, read on chain (reads take no nonce, so a running node does not stand in
- * the way); a chain that cannot be read shows its error and the others are shown all the same (exit 1 then).
+ * The balance on each chain of the network: from the running node when there is one (its locked LP are its open
+ * deals'), else read on chain; a chain that cannot be read shows its error and the others are shown all the same
+ * (exit 1 then).
  */
-async function everyChain (r: Resolved, json: boolean): Promise<number> {
+async function everyChain (r: Resolved, json: boolean, lp: Lilypad | undefined): Promise<number> {
   const { chainsOf, chainView } = await import('../../node/config/chains.ts')
   const { ChainClient } = await import('../../node/chain/index.ts')
   const { toUserError } = await import('../context.ts')
   const network = r.loaded.network
-  const rows: ChainBalance[] = await Promise.all(chainsOf(network).map(async (c): Promise<ChainBalance> => {
+  const fromNode = async (node: Lilypad): Promise<ChainBalance[]> => {
+    const { fromApi } = await import('../node-client.ts')
+    try { return (await node.balances()).chains } catch (err) { throw await fromApi(err) }
+  }
+  const rows: ChainBalance[] = lp !== undefined ? await fromNode(lp) : await Promise.all(chainsOf(network).map(async (c): Promise<ChainBalance> => {
     const id = { chainId: c.chainId, ...(c.name !== undefined ? { name: c.name } : {}) }
     let chain: ChainClient | undefined
     try {
@@ -128,12 +133,12 @@ async function everyChain (r: Resolved, json: boolean): Promise<number> {
     }
   }))
   const failed = rows.some(x => 'error' in x)
-  if (json) { console.log(JSON.stringify({ address: r.wallet.address, chains: rows, via: 'chain' })); return failed ? 1 : 0 }
+  if (json) { console.log(JSON.stringify({ address: r.wallet.address, chains: rows, via: lp !== undefined ? 'node' : 'chain' })); return failed ? 1 : 0 }
   console.log(`address  ${r.wallet.address}`)
   for (const x of rows) {
     console.log(`\nchain    ${chainLabelOf(x)}`)
     if ('error' in x) { console.log(`error    ${x.error.message}`); continue }
-    console.log(`wallet   ${x.wallet.lp} LP\ndeposit  ${x.deposit.lp} LP (free for new jobs)\nlocked   ${x.locked.lp} LP (in open deals of "lilypad run")`)
+    console.log(`wallet   ${x.wallet.lp} LP\ndeposit  ${x.deposit.lp} LP (free for new jobs)\nlocked   ${x.locked.lp} LP (in open deals${lp === undefined ? ' of "lilypad run"' : ''})`)
   }
   return failed ? 1 : 0
 }
