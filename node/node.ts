@@ -483,9 +483,12 @@ export class LilypadNode {
     if (ctx === undefined) throw this.unavailableChains.get(chainId) ?? new UnknownChainError(String(chainId), this.opts.network)
     if (ctx.jobCreator === undefined) {
       const terms = { ...dealTermsOf(ctx.network.dealTerms), ...settings.terms }
+      // providers' records on this chain: its job creator bans and ranks by them, not by another chain's
+      if (settings.reputation === undefined) ctx.reputation ??= await this.reputationFeed(ctx.chain, ctx.network, ctx.dataDir)
+      const reputation = settings.reputation ?? ctx.reputation?.book
       // (its deals beside the others': <dataDir>/chains/<chain id>/jc-deals)
       const dataDir = opts.dataDir !== undefined ? join(opts.dataDir, 'chains', String(chainId)) : ctx.dataDir
-      ctx.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: ctx.chain, store: this.store, network: ctx.network, dataDir, gossip: ctx.gossip, offerSync: ctx.offerSync, disputes: ctx.disputes, ...settings, terms })
+      ctx.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: ctx.chain, store: this.store, network: ctx.network, dataDir, gossip: ctx.gossip, offerSync: ctx.offerSync, disputes: ctx.disputes, ...settings, ...(reputation !== undefined ? { reputation } : {}), terms })
       this.dropSources.push(ctx.disputes.addSource(jobCreatorCaseSource(ctx.jobCreator.deals, ctx.chain)))
     }
     return ctx.jobCreator
@@ -505,19 +508,21 @@ export class LilypadNode {
     return this.jobCreator
   }
 
-  /** Providers' chain records, read once per node (a job creator's and a validator's). */
+  /** Providers' chain records on the first chain, read once per node (a job creator's and a validator's). */
   private async startReputation (): Promise<ReputationFeed> {
-    if (this.reputation === undefined) {
-      const network = this.opts.network
-      const feed = new ReputationFeed(this.components, {
-        source: { provider: this.chain.provider, market: network.contracts.market, deployBlock: network.deployBlock, ...(network.contracts.rewards !== undefined ? { rewards: network.contracts.rewards } : {}) },
-        follower: this.chain.follower,
-        stateFile: join(this.opts.dataDir, `reputation-${network.chainId}.json`)
-      })
-      await feed.start()
-      this.reputation = feed
-    }
+    this.reputation ??= await this.reputationFeed(this.chain, this.opts.network, this.opts.dataDir)
     return this.reputation
+  }
+
+  /** Providers' records on one chain, from its Market (and Rewards), followed as its follower moves on. */
+  private async reputationFeed (chain: ChainClient, network: NetworkFile, dataDir: string): Promise<ReputationFeed> {
+    const feed = new ReputationFeed(this.components, {
+      source: { provider: chain.provider, market: network.contracts.market, deployBlock: network.deployBlock, ...(network.contracts.rewards !== undefined ? { rewards: network.contracts.rewards } : {}) },
+      follower: chain.follower,
+      stateFile: join(dataDir, `reputation-${network.chainId}.json`)
+    })
+    await feed.start()
+    return feed
   }
 
   /**

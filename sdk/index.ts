@@ -326,7 +326,10 @@ export class Lilypad {
   async deposit (amount: string, opts: { chain?: ChainRef } = {}): Promise<Balance> { return await this.call('POST', '/v1/deposit', { amount, ...(opts.chain !== undefined ? { chain: opts.chain } : {}) }) }
   async withdraw (amount: string, opts: { chain?: ChainRef } = {}): Promise<Balance> { return await this.call('POST', '/v1/withdraw', { amount, ...(opts.chain !== undefined ? { chain: opts.chain } : {}) }) }
   async offers (opts: { chain?: ChainRef } = {}): Promise<Array<Record<string, unknown>>> { return (await this.call<{ offers: Array<Record<string, unknown>> }>('GET', `/v1/offers${chainQuery(opts.chain)}`)).offers }
-  async providers (): Promise<Array<{ address: string, peer?: string, offers: number, minPrice: Amount }>> { return (await this.call<{ providers: Array<{ address: string, peer?: string, offers: number, minPrice: Amount }> }>('GET', '/v1/providers')).providers }
+  /** Providers in one chain's order book (default the first), with their reputation from that chain's records. */
+  async providers (opts: { chain?: ChainRef } = {}): Promise<Array<{ address: string, peer?: string, offers: number, minPrice: Amount, reputation?: { score: number, standing: 'ok' | 'demoted' | 'banned', record?: Record<string, number> } }>> {
+    return (await this.call<{ providers: Array<{ address: string, peer?: string, offers: number, minPrice: Amount }> }>('GET', `/v1/providers${chainQuery(opts.chain)}`)).providers
+  }
 }
 
 function chainQuery (chain: ChainRef | undefined): string {

@@ -326,6 +326,12 @@ test.serial('the user\'s node: its API and the SDK run jobs, list them and move 
   t.is((await lp.job(outA.jobId)).chainId, A)
   t.deepEqual((await lp.jobs({ chain: B })).map(j => j.id), [outB.jobId])
   t.deepEqual((await lp.jobs({ chain: `devnet-${A}` })).map(j => j.id), [outA.jobId])
+  // each chain's order book, with that chain's reputation records
+  for (const chain of [A, B]) {
+    const listed = (await lp.providers({ chain })).find(p => p.address === rp)
+    t.truthy(listed, `the devnet's provider is in chain ${chain}'s book`)
+    t.is(listed?.reputation?.standing, 'ok')
+  }
 
   // deposit and withdraw on chain B through the node (its queue on B owns the key's nonce there); chain A untouched
   const b0 = await reader(B).depositOf(user)
@@ -409,4 +415,21 @@ test.serial('a disputed job on chain B is judged by the mediator on chain B: exa
   t.is(rp1 - b0[1], -d.collateral, 'chain B: the provider lost its collateral and got no payment')
   t.is(m1 - b0[2], d.mediationFee, 'chain B: the mediator was paid the fee')
   t.deepEqual(await deposits(A), a0, 'chain A: no party\'s deposit moved')
+
+  // each chain's records are its own: a job creator on chain B that never dealt with the provider bans it by chain
+  // B's record (one slash), while on chain A its record is clean
+  const fresh = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user2), dataDir: join(home, 'fresh'), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: { level: 'warn' } } })
+  t.teardown(async () => { await fresh.stop() })
+  const freshB = await fresh.jobCreatorOn(B)
+  await fresh.createJobCreator({ network: devnet.network, dataDir: join(home, 'fresh') })
+  const onB = fresh.chainContexts.get(B)?.reputation?.book
+  t.is(onB?.record(cheater).slashed, 1)
+  t.is(onB?.standing(cheater), 'banned')
+  t.is(fresh.reputation?.book.record(cheater).slashed, 0)
+  t.is(fresh.reputation?.book.standing(cheater), 'ok')
+  const b1 = await reader(B).depositOf(new Wallet(devKey(DEVNET_KEYS.user2)).address)
+  const refused = await t.throwsAsync(freshB.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'not for a banned provider' }, target: cheater }))
+  t.is(refused?.name, 'NoMatchingProviderError')
+  t.regex(refused?.message ?? '', new RegExp(`${cheater.toLowerCase()}: its record on chain`))
+  t.is(await reader(B).depositOf(new Wallet(devKey(DEVNET_KEYS.user2)).address), b1, 'nothing spent')
 })

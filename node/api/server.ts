@@ -29,6 +29,8 @@ export interface ApiChain {
   chain: ChainClient
   book: OrderBook
   jobCreator: () => Promise<JobCreator>
+  /** providers' records on this chain (its job creator's ban list and ranking), once its job creator runs */
+  reputation?: () => ReputationView | undefined
 }
 
 export interface ApiNode {
@@ -214,7 +216,7 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
 
   const doc = openApiDocument(opts.version ?? '0.1.0')
   const firstChainId = node.network?.chainId ?? node.chain.network.chainId
-  const first: ApiChain = { chainId: firstChainId, chain: node.chain, book: node.book, jobCreator: async () => node.jobCreator }
+  const first: ApiChain = { chainId: firstChainId, chain: node.chain, book: node.book, jobCreator: async () => node.jobCreator, reputation: () => node.reputation }
   /** the chain a request names, by id or name (absent: the network's first), as this node serves it */
   const chainIdOf = (asked: string | number | undefined): number => {
     if (asked === undefined) return firstChainId
@@ -401,7 +403,12 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
         price: amount(l.offer.price), collateral: amount(l.offer.collateral), mediators: l.offer.mediators, expiry: Number(l.offer.expiry)
       }))
     }),
-    providers: async () => ({ providers: providersView(node.book, node.reputation) })
+    providers: async req => {
+      const c = chainQuery(req)
+      // (a chain's records are kept by its job creator: made now if no job ran there yet)
+      await c.jobCreator()
+      return { providers: providersView(c.book, c.reputation?.()) }
+    }
   }
   /** the job's latest deal as the job creator keeps it: provider, price (its cost once settled), phase */
   const dealOf = async (j: JobRecord): Promise<Record<string, unknown>> => {

@@ -100,7 +100,7 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
  */
 function furtherChainOf (n: LilypadNode, chainId: number): ApiChain {
   const ctx = n.chainContexts.get(chainId)
-  if (ctx !== undefined) return { chainId, chain: ctx.chain, book: ctx.book, jobCreator: async () => await n.jobCreatorOn(chainId) }
+  if (ctx !== undefined) return { chainId, chain: ctx.chain, book: ctx.book, jobCreator: async () => await n.jobCreatorOn(chainId), reputation: () => ctx.reputation?.book }
   const why = n.unavailableChains.get(chainId)
   if (why !== undefined) throw new ApiError(503, 'ChainUnavailableError', `the node has not joined chain ${chainId} yet: ${why.message}`, 'it tries again on its own (2 s, doubling to 60 s); try once the chain\'s RPC answers')
   throw new ApiError(400, 'UnknownChainError', `this node does not serve chain ${chainId}`, 'start the node without limiting its chains (NodeOptions.chains)')
