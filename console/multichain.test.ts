@@ -7,7 +7,8 @@ import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium, openConsole as openConsoleOn } from './testing.ts'
 import { Wallet, parseEther } from 'ethers'
 import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, DEVNET_CHAIN_ID, type Devnet } from '../node/devnet.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
@@ -15,8 +16,6 @@ import { chainsOf } from '../node/config/chains.ts'
 import { startUserNode, type UserNode } from '../node/api/user-node.ts'
 import { formatLP } from '../core/lp.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless=new', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
 const A = DEVNET_CHAIN_ID
 const B = DEVNET_CHAIN_ID + 1
 const userKey = devKey(DEVNET_KEYS.user)
@@ -37,7 +36,7 @@ test.before(async () => {
     components: { logger: { level: 'warn' } },
     api: { port: 0, console: true }
   })
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 })
 
 test.after.always(async () => {
@@ -55,16 +54,7 @@ function reader (chainId: number): ChainClient {
 }
 
 async function openConsole (t: { teardown: (f: () => Promise<void>) => void }): Promise<{ page: Page, requests: string[], errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 820 } })
-  t.teardown(async () => { await context.close() })
-  const page = await context.newPage()
-  const requests: string[] = []
-  const errors: string[] = []
-  page.on('request', r => { requests.push(r.url()) })
-  page.on('pageerror', e => { errors.push(e.message) })
-  await page.goto(user.consoleUrl!)
-  await page.getByRole('navigation', { name: 'Pages' }).waitFor({ timeout: 30_000 })
-  return { page, requests, errors }
+  return await openConsoleOn(browser, user.consoleUrl!, t)
 }
 
 const deposits = async (): Promise<bigint[]> => await Promise.all([A, B].map(async id => await reader(id).depositOf(userAddress)))

@@ -15,7 +15,7 @@ import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
 import { chainView } from '../node/config/chains.ts'
 import { Executor, LABEL_OWNER, loadExecutorOwner } from '../node/executor/index.ts'
-import { leaveCountersignedDeal, spawnProvider, watchContainers } from './support/killed-provider.ts'
+import { killMidJob, leaveCountersignedDeal, watchContainers } from './support/killed-provider.ts'
 
 const B = DEVNET_CHAIN_ID + 1
 const docker = new Docker()
@@ -46,12 +46,7 @@ test('a provider of two chains killed with a further chain\'s container running:
   const containers = await watchContainers(t, docker, owner, dealId)
   const watcher = await readerB.watchDeal(dealId)
   t.teardown(async () => { await watcher.stop() })
-  const child = spawnProvider(t, { networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1 })
-  await containers.started
-  const exited = once(child, 'exit')
-  child.kill('SIGKILL')
-  await exited
-  const [left] = await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })
+  const [left] = await killMidJob(t, docker, containers, { owner, networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1 })
   t.is(left?.State, 'running', 'the killed provider\'s container runs on')
 
   // the restart: same data directory (same owner id), both chains; its executor is passed in to watch it adopt

@@ -13,7 +13,7 @@ import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/dev
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
 import { Executor, LABEL_OWNER, loadExecutorOwner } from '../node/executor/index.ts'
-import { leaveCountersignedDeal, spawnProvider, watchContainers } from './support/killed-provider.ts'
+import { killMidJob, leaveCountersignedDeal, watchContainers } from './support/killed-provider.ts'
 
 const docker = new Docker()
 let home: string
@@ -45,12 +45,7 @@ test('a provider killed with its container running: the restart adopts it, never
   const containers = await watchContainers(t, docker, owner, dealId)
   const watcher = await reader.watchDeal(dealId)
   t.teardown(async () => { await watcher.stop() })
-  const child = spawnProvider(t, { networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1 })
-  await containers.started
-  const exited = once(child, 'exit')
-  child.kill('SIGKILL')
-  await exited
-  const [left] = await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })
+  const [left] = await killMidJob(t, docker, containers, { owner, networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1 })
   t.is(left?.State, 'running', 'the killed provider\'s container runs on')
 
   // The restart: same data directory, so the same owner id; its executor is passed in to watch it adopt.

@@ -2,6 +2,7 @@
 // crashed right after countersigning has), the engine's own account of a provider's containers, and a provider in
 // its own process to SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import type Docker from 'dockerode'
 import { parseEther, ZeroAddress, type Wallet } from 'ethers'
@@ -72,9 +73,23 @@ export async function watchContainers (t: Teardown, docker: Docker, owner: strin
 }
 
 /** A resource provider in its own process (node/testing/provider-child.ts), killed when the test ends. */
-export function spawnProvider (t: Teardown, o: { networkPath: string, privateKey: string, dataDir: string, slots: number }): ChildProcess {
+function spawnProvider (t: Teardown, o: { networkPath: string, privateKey: string, dataDir: string, slots: number }): ChildProcess {
   const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ ...o, price: DEVNET_PRICE.toString() })], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   void createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', () => {})
   return child
+}
+
+/**
+ * Starts a provider in its own process on `dataDir`, SIGKILLs it once the watched deal's container has started, and
+ * returns the containers the owner has left on the engine.
+ */
+export async function killMidJob (t: Teardown, docker: Docker, containers: ContainerWatch, o: { owner: string, networkPath: string, privateKey: string, dataDir: string, slots: number }): Promise<Docker.ContainerInfo[]> {
+  const { owner, ...spawnOpts } = o
+  const child = spawnProvider(t, spawnOpts)
+  await containers.started
+  const exited = once(child, 'exit')
+  child.kill('SIGKILL')
+  await exited
+  return await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })
 }
