@@ -2,17 +2,19 @@
 // against a two-chain devnet (two anvils, libp2p, Docker, Helia) and the user's node serving the console: the Run
 // page's chain picker sends the job to the chain picked (it settles there, with exact balances, nothing moved on the
 // other); the jobs list and the job page say which chain; the Wallet page shows the node's balances on each chain
-// and deposits on the chain picked. Serial: the tests share the user's key and check exact balances.
+// and deposits on the chain picked; a browser wallet (an injected EIP-1193 provider backed by an anvil key, on
+// chain A until asked to switch) signs a job on chain B, and its deposit there pays. Serial: the tests share the
+// devnet's accounts and check exact balances.
 import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium, openConsole as openConsoleOn } from './testing.ts'
-import { Wallet, parseEther } from 'ethers'
+import { JsonRpcProvider, Wallet, parseEther, type TypedDataField } from 'ethers'
 import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, DEVNET_CHAIN_ID, type Devnet } from '../node/devnet.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
-import { chainsOf } from '../node/config/chains.ts'
+import { chainsOf, chainView } from '../node/config/chains.ts'
 import { startUserNode, type UserNode } from '../node/api/user-node.ts'
 import { formatLP } from '../core/lp.ts'
 
@@ -53,8 +55,55 @@ function reader (chainId: number): ChainClient {
   return r
 }
 
-async function openConsole (t: { teardown: (f: () => Promise<void>) => void }): Promise<{ page: Page, requests: string[], errors: string[] }> {
-  return await openConsoleOn(browser, user.consoleUrl!, t)
+async function openConsole (t: { teardown: (f: () => Promise<void>) => void }, opts: { init?: (p: Page) => Promise<void> } = {}): Promise<{ page: Page, requests: string[], errors: string[] }> {
+  return await openConsoleOn(browser, user.consoleUrl!, t, opts)
+}
+
+/**
+ * A browser wallet of the devnet's second user, as an extension would be: its key stays in this process, the page
+ * sees requests and answers. It starts on the network's first chain and switches when the page asks.
+ */
+function testWallet (t: { teardown: (f: () => void) => void }): { address: string, asked: string[], typed: Array<{ domain: Record<string, unknown>, message: Record<string, unknown> }>, init: (p: Page) => Promise<void> } {
+  const key = new Wallet(devKey(DEVNET_KEYS.user2))
+  const rpcs = new Map(chainsOf(devnet.network).map(c => [c.chainId, new JsonRpcProvider(c.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 100 })]))
+  t.teardown(() => { for (const r of rpcs.values()) r.destroy() })
+  let on = A
+  const asked: string[] = []
+  const typed: Array<{ domain: Record<string, unknown>, message: Record<string, unknown> }> = []
+  return {
+    address: key.address,
+    asked,
+    typed,
+    init: async p => {
+      await p.exposeFunction('testWallet', async (method: string, params: unknown[]) => {
+        asked.push(method)
+        switch (method) {
+          case 'eth_requestAccounts': case 'eth_accounts': return [key.address]
+          case 'eth_chainId': return `0x${on.toString(16)}`
+          case 'wallet_switchEthereumChain': {
+            const id = Number((params[0] as { chainId: string }).chainId)
+            if (!rpcs.has(id)) throw new Error(`unknown chain ${id}`)
+            on = id
+            return null
+          }
+          case 'eth_signTypedData_v4': {
+            const td = JSON.parse(params[1] as string) as { domain: Record<string, unknown>, types: Record<string, TypedDataField[]>, message: Record<string, unknown> }
+            typed.push({ domain: td.domain, message: td.message })
+            const { EIP712Domain: _, ...types } = td.types
+            return await key.signTypedData(td.domain, types, td.message)
+          }
+          case 'eth_sendTransaction': {
+            const tx = params[0] as { to: string, data: string }
+            const sent = await key.connect(rpcs.get(on)!).sendTransaction({ to: tx.to, data: tx.data })
+            await sent.wait()
+            return sent.hash
+          }
+          default: throw new Error(`unsupported method ${method}`)
+        }
+      })
+      await p.addInitScript('window.ethereum = { request: async ({ method, params }) => await window.testWallet(method, params ?? []) }')
+    }
+  }
 }
 
 const deposits = async (): Promise<bigint[]> => await Promise.all([A, B].map(async id => await reader(id).depositOf(userAddress)))
@@ -116,5 +165,45 @@ test.serial('Wallet page: the node\'s balances on each chain; a deposit and a wi
   await table.locator(`tr[data-chain="${B}"] td[data-field="deposit"]`, { hasText: lp(b0 + parseEther('1.5')) }).waitFor({ timeout: 60_000 })
   t.deepEqual(await deposits(), [a0, b0 + parseEther('1.5')])
   t.is(await shown(A), lp(a0))
+  t.deepEqual(errors, [])
+})
+
+test.serial('a browser wallet signs a job on chain B: switched to chain B, it signs the job offer, the deal and the acceptance for chain B\'s Market; its deposit there pays, nothing moves on chain A', async t => {
+  t.timeout(180_000)
+  const wallet = testWallet(t)
+  const { page, errors } = await openConsole(t, { init: wallet.init })
+  const rp = devnet.provider.chain.address
+  const deposit = async (chainId: number, who: string): Promise<bigint> => await reader(chainId).depositOf(who)
+  const before = { wB: await deposit(B, wallet.address), wA: await deposit(A, wallet.address), rB: await deposit(B, rp), rA: await deposit(A, rp) }
+  await page.getByLabel(/^Chain/).selectOption(String(B))
+  await page.getByLabel('Module', { exact: true }).selectOption('cowsay:v0.0.1')
+  await page.getByLabel('Message').fill('signed for chain B')
+  await page.getByLabel('Sign with my browser wallet', { exact: false }).check()
+  await page.getByRole('button', { name: 'Run' }).click()
+  await page.waitForURL(/#\/jobs\/job-[0-9a-f]{16}$/)
+  const id = page.url().split('/').at(-1)!
+  const stdout = page.getByLabel('stdout', { exact: true })
+  await stdout.waitFor({ timeout: 150_000 })
+  t.true((await stdout.textContent())!.includes('< signed for chain B >'))
+  t.true(wallet.asked.includes('wallet_switchEthereumChain'), 'the wallet was switched to chain B')
+  const job = user.node.jobs!.get(id)
+  t.is(job.chainId, B)
+  const dealId = job.outcome!.dealId
+  const rec = (await (await user.node.jobCreatorOn(B)).deals.get(dealId))!
+  t.is(rec.deal.jobCreator, wallet.address, 'the wallet is the deal\'s job creator')
+  t.deepEqual(job.events.filter(e => e.type === 'sign').map(e => e.data.kind), ['JobOffer', 'Deal', 'Accept'])
+  // every signature was asked for chain B's Market
+  const marketB = chainView(devnet.network, B).contracts.market.toLowerCase()
+  t.is(wallet.typed.length, 3)
+  for (const td of wallet.typed) {
+    t.is(Number(td.domain.chainId), B)
+    t.is(String(td.domain.verifyingContract).toLowerCase(), marketB)
+  }
+  t.is((await reader(B).dealRecord(dealId)).state, 'Settled')
+  t.is((await reader(A).dealRecord(dealId)).state, 'None')
+  const after = { wB: await deposit(B, wallet.address), wA: await deposit(A, wallet.address), rB: await deposit(B, rp), rA: await deposit(A, rp) }
+  t.is(before.wB - after.wB, rec.deal.price, 'the wallet\'s deposit on chain B paid the price (the mediation fee came back)')
+  t.is(after.rB - before.rB, rec.deal.price, 'the provider was paid on chain B')
+  t.deepEqual([after.wA, after.rA], [before.wA, before.rA], 'nothing moved on chain A')
   t.deepEqual(errors, [])
 })
