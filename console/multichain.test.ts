@@ -207,3 +207,18 @@ test.serial('a browser wallet signs a job on chain B: switched to chain B, it si
   t.deepEqual([after.wA, after.rA], [before.wA, before.rA], 'nothing moved on chain A')
   t.deepEqual(errors, [])
 })
+
+test.serial('Network page: the chain picked shows its own chain id and head, and its order book with the devnet\'s provider', async t => {
+  t.timeout(60_000)
+  const { page, errors } = await openConsole(t)
+  await page.getByRole('link', { name: 'Network', exact: true }).click()
+  const chainIdShown = (id: number) => page.locator('xpath=//dt[.="Chain id"]/following-sibling::dd[1]', { hasText: new RegExp(`^${id}$`) })
+  await chainIdShown(A).waitFor()
+  const row = page.locator(`table[aria-label="Providers"] tr[data-provider="${devnet.provider.chain.address}"]`)
+  await row.waitFor()
+  await page.getByLabel('Show the chain').selectOption(String(B))
+  await chainIdShown(B).waitFor()
+  await row.waitFor()
+  t.is(await row.locator('.badge.standing-ok').count(), 1, 'its standing from chain B\'s records')
+  t.deepEqual(errors, [])
+})

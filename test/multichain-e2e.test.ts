@@ -326,6 +326,12 @@ test.serial('the user\'s node: its API and the SDK run jobs, list them and move 
   t.is((await lp.job(outA.jobId)).chainId, A)
   t.deepEqual((await lp.jobs({ chain: B })).map(j => j.id), [outB.jobId])
   t.deepEqual((await lp.jobs({ chain: `devnet-${A}` })).map(j => j.id), [outA.jobId])
+  // the network view of chain B: its head, its contracts, its gossip topics (under its own namespace); the peers are the host's
+  const netView = await (await fetch(`${node.api!.url}/v1/network?chain=devnet-${B}`, { headers: { authorization: `Bearer ${node.token!}` } })).json() as { network: string, chain: { chainId: number, contracts: { market: string } }, mesh: { topics: Array<{ topic: string }> } }
+  t.is(netView.network, 'devnet')
+  t.is(netView.chain.chainId, B)
+  t.is(netView.chain.contracts.market, chainView(devnet.network, B).contracts.market)
+  t.true(netView.mesh.topics.length > 0 && netView.mesh.topics.every(x => x.topic.includes(`/devnet.${B}/`)), JSON.stringify(netView.mesh.topics))
   // each chain's order book, with that chain's reputation records
   for (const chain of [A, B]) {
     const listed = (await lp.providers({ chain })).find(p => p.address === rp)

@@ -187,8 +187,9 @@ export const ROUTES: RouteSpec[] = [
     responses: { 200: { description: 'the module', schema: MODULE }, ...errors(400, 401, 404) }
   },
   {
-    method: 'GET', url: '/v1/network', operationId: 'network', summary: 'The network as this node sees it: chain head and follower lag, mesh peers and gossip topics, mediators (on chain, in the network file, in offers), this node\'s deals by phase',
-    responses: { 200: { description: 'the network view', schema: { type: 'object', properties: { chain: { type: 'object' }, mesh: { type: 'object' }, mediators: { type: 'array', items: { type: 'object' } }, deals: { type: 'object' } } } }, ...errors(401, 404) }
+    method: 'GET', url: '/v1/network', operationId: 'network', summary: 'The network as this node sees it on one chain (?chain=, default the first): chain head and follower lag, mesh peers and that chain\'s gossip topics, mediators (on chain, in the network file, in offers), this node\'s deals on it by phase',
+    querystring: { type: 'object', additionalProperties: false, properties: { chain: CHAIN_QUERY } },
+    responses: { 200: { description: 'the network view', schema: { type: 'object', properties: { chain: { type: 'object' }, mesh: { type: 'object' }, mediators: { type: 'array', items: { type: 'object' } }, deals: { type: 'object' } } } }, ...errors(400, 401, 404, 503) }
   }
 ]
 

@@ -31,6 +31,10 @@ export interface ApiChain {
   jobCreator: () => Promise<JobCreator>
   /** providers' records on this chain (its job creator's ban list and ranking), once its job creator runs */
   reputation?: () => ReputationView | undefined
+  /** the network seen from this chain (its contracts, mediators, RPC at the top level) */
+  network?: NetworkFile
+  /** this chain's gossip topics, as the mesh view shows them */
+  topics?: MeshView['topics']
 }
 
 export interface ApiNode {
@@ -280,9 +284,12 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     }),
     modules: async () => ({ modules: await builtinModules(node.modulesDir) }),
     module: async req => await moduleView((req.query as { ref: string }).ref.trim(), { ...(node.modulesDir !== undefined ? { modulesDir: node.modulesDir } : {}), signal: AbortSignal.timeout(60_000) }),
-    network: async () => {
+    network: async req => {
       if (node.network === undefined) throw new ApiError(404, 'RouteNotFoundError', 'this node serves no network view')
-      return await networkView({ network: node.network, chain: node.chain, book: node.book, jobCreator: node.jobCreator, peerId: node.peerId, ...(node.mesh !== undefined ? { mesh: node.mesh } : {}) })
+      // one chain's view (?chain=, default the first): its head, mediators, book, deals and gossip topics; the peers are the host's
+      const c = chainQuery(req)
+      const mesh = node.mesh !== undefined ? { mesh: { connections: node.mesh.connections, topics: c.topics ?? node.mesh.topics } } : {}
+      return await networkView({ network: c.network ?? node.network, chain: c.chain, book: c.book, jobCreator: await c.jobCreator(), peerId: node.peerId, ...mesh })
     },
     submitJob: async (req, reply) => {
       const body = req.body as Record<string, unknown>
