@@ -106,6 +106,7 @@ export function toUserError (e: unknown): unknown {
       return new UserError(`${name}: ${err.message}`, { hint: 'modules are name:version (e.g. cowsay:v0.0.1) and inputs -i Key=Value', exitCode: 2, cause: e })
     case 'MissingInputError':
     case 'GpuRequirementError':
+    case 'CpuRequirementError':
       return new UserError(`${name}: ${err.message}`, { hint: (err as { hint?: string }).hint, exitCode: 2, cause: e })
     case 'TemplateStepLimitError':
     case 'TemplateOutputLimitError':

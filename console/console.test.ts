@@ -16,7 +16,7 @@ import type { Browser, Page } from 'playwright-core'
 import { launchChromium, openConsole as openConsoleOn } from './testing.ts'
 import { JsonRpcProvider, Wallet, parseEther, type TypedDataField } from 'ethers'
 import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
-import { ChainClient, devKey } from '../node/chain/index.ts'
+import { ChainClient, devKey, waitForReceipt } from '../node/chain/index.ts'
 import { connectLilypadToken } from '../contracts/generated/index.ts'
 import { startUserNode, type UserNode } from '../node/api/user-node.ts'
 import type { JobRecord } from '../node/jobs/index.ts'
@@ -255,7 +255,7 @@ function testWallet (t: { teardown: (f: () => void) => void }): { key: Wallet, a
           case 'eth_sendTransaction': {
             const tx = params[0] as { to: string, data: string }
             const sent = await browserKey.sendTransaction({ to: tx.to, data: tx.data })
-            await sent.wait()
+            await waitForReceipt(rpc, sent.hash)
             return sent.hash
           }
           default: throw new Error(`unsupported method ${method}`)

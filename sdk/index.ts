@@ -80,6 +80,8 @@ export interface JobOptions {
   mediators?: string[]
   audit?: number
   gpu?: { gpus?: number, model?: string, vramMb?: number }
+  /** CPU (millicores) and memory (MiB) on top of the module's */
+  machine?: { cpu?: number, ramMb?: number }
   /** absolute paths on the node's machine */
   inputFiles?: Record<string, string>
   accept?: boolean

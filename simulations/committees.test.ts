@@ -86,6 +86,12 @@ test('a lying member of a committee of 3 is outvoted and slashed every time; alo
   t.deepEqual(Object.keys(a.membersPerDispute), ['1'])
   t.true(a.wrongVerdicts > 0, 'a lone liar decides the disputes it is drawn for')
   t.is(a.slashedBonds.count, 0, 'nobody is slashed without a committee')
+  // each lone mediator was drawn after its dispute's block, from that block's hash, by a party's drawMediator (both
+  // parties send it: one is refused as drawn already, or as too early in the dispute's own block and sent again)
+  const calls = alone.metrics.chainCalls.drawMediator ?? 0
+  const refused = (alone.metrics.chainErrors.MediatorAlreadyDrawn ?? 0) + (alone.metrics.chainErrors.MediatorDrawNotReady ?? 0)
+  t.is(calls - refused, alone.disputeLogs.length)
+  t.is(alone.metrics.chainErrors.MediatorDrawClosed ?? 0, 0)
 })
 
 test('an absent member is slashed, and the deal still resolves by its reveal deadline', async t => {

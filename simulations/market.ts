@@ -15,7 +15,7 @@ import { match as matchOffers, prepareOffers, type Candidate, type LiveOffer, ty
 import { buildDeal, defaultDealTerms, type DealTerms as NegotiationTerms } from '../protocols/negotiation/messages.ts'
 import { idOf, type Deal, type JobOffer, type LilypadDomain, type MachineSpec, type ResourceOffer } from '../protocols/eip712.ts'
 import type { Envelope } from '../protocols/codec.ts'
-import { apply, emptyMarket, totalHeld, depositOf, bondOf, DealState, COMMITTEE, isFinal, stateName, auditDrawDue, type MarketModel, type MarketAction, type DealTerms, type DealStateName } from '../protocols/settlement/index.ts'
+import { apply, emptyMarket, totalHeld, depositOf, bondOf, DealState, COMMITTEE, UNDRAWN, isFinal, stateName, auditDrawDue, type MarketModel, type MarketAction, type DealTerms, type DealStateName } from '../protocols/settlement/index.ts'
 import { voteCommitment, Vote, seedDeadline, type CommitteeSettlement, type CommitteeOutcome, type VoteValue } from '../protocols/settlement/committee.ts'
 import { SEED_BLOCKS } from '../protocols/settlement/seed.ts'
 import { keccak256, toUtf8Bytes } from 'ethers'
@@ -172,7 +172,7 @@ interface SimDeal {
   /** the drawn mediator, or every member of the drawn committee, each with its dispute record */
   members?: Member[]
   dispute?: DisputeLog
-  /** a committee dispute's seed reveals sent before its draw (counted in its log's transactions once drawn) */
+  /** a dispute's transactions before its draw (a committee's seed reveals, a lone mediator's drawMediator), counted in its log's once drawn */
   seedTxs?: number
 }
 
@@ -266,7 +266,11 @@ export class MarketSimulation {
   private blockNumber (): number { return 1 + Math.floor(Math.floor(this.engine.now) / SIM_BLOCK_SECONDS) }
 
   private chain (action: MarketAction): ReturnType<typeof apply> {
-    const r = apply(this.model, action, { now: this.chainNow(), prevrandao: BigInt(this.rng.nextU32()) << 32n | BigInt(this.rng.nextU32()), number: this.blockNumber(), blockHashOf: simBlockHash })
+    // two draws per chain step, as when they made the block's prevrandao (no rule reads it now): seeded runs keep the
+    // random paths, and the figures, they had
+    this.rng.nextU32()
+    this.rng.nextU32()
+    const r = apply(this.model, action, { now: this.chainNow(), number: this.blockNumber(), blockHashOf: simBlockHash })
     this.metrics.chainCalls[action.kind] = (this.metrics.chainCalls[action.kind] ?? 0) + 1
     if (!r.ok) this.metrics.chainErrors[r.error] = (this.metrics.chainErrors[r.error] ?? 0) + 1
     // an audit starts where its draw is made: drawAudit, or an accept or settle that drew it
@@ -318,16 +322,24 @@ export class MarketSimulation {
       state,
       since: rec.since,
       ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}),
-      ...(state === 'Challenged' && d !== undefined ? { mediator: d.deal.mediators[rec.mediatorIndex] } : {}),
+      // a single mediator is known once drawn (drawMediator, from the dispute block's hash); before that the draw is due
+      ...(state === 'Challenged' && d !== undefined && rec.mediatorIndex !== UNDRAWN ? { mediator: d.deal.mediators[rec.mediatorIndex] } : {}),
+      ...(state === 'Challenged' && rec.mediatorIndex === UNDRAWN ? { mediatorDrawDue: true } : {}),
       ...(d !== undefined && auditDrawDue(d.deal, rec) ? { auditDue: true } : {})
     }
   }
 
-  /** drawAudit by a party's node: in the submission's own block the hash is not known yet, so it is tried again. */
-  private drawAudit (dealId: string, d: SimDeal, done: (ok: boolean, reason: string) => void, n = 0): void {
+  /**
+   * A draw by a party's node (drawAudit of a submission, drawMediator of a single mediator's dispute): in the block
+   * it draws from, the hash is not known yet, so it is tried again a block later.
+   */
+  private draw (kind: 'drawAudit' | 'drawMediator', dealId: string, d: SimDeal, done: (ok: boolean, reason: string) => void, n = 0): void {
+    const notReady = kind === 'drawAudit' ? 'AuditDrawNotReady' : 'MediatorDrawNotReady'
     this.engine.after(this.config.chainDelay, () => {
-      const r = this.chain({ kind: 'drawAudit', dealId, terms: d.deal })
-      if (!r.ok && r.error === 'AuditDrawNotReady' && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { this.drawAudit(dealId, d, done, n + 1) }); return }
+      const r = this.chain({ kind, dealId, terms: d.deal })
+      if (!r.ok && r.error === notReady && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { this.draw(kind, dealId, d, done, n + 1) }); return }
+      // a lone mediator's draw is one of its dispute's transactions, as a committee's seed reveals are
+      if (r.ok && kind === 'drawMediator') d.seedTxs = (d.seedTxs ?? 0) + 1
       done(r.ok, r.ok ? '' : r.error)
       this.onChain(dealId)
     })
@@ -339,7 +351,8 @@ export class MarketSimulation {
     if (d === undefined) return
     const rec = this.model.deals.get(dealId)
     // a committee's members learn of the dispute once drawn (the parties' second seed reveal)
-    if (rec !== undefined && rec.state === DealState.Challenged && d.members === undefined && (rec.mediatorIndex !== COMMITTEE || this.model.committees.has(dealId))) this.dispute(d, dealId)
+    // a single mediator's node learns of the dispute once drawn (its MediatorDrawn event)
+    if (rec !== undefined && rec.state === DealState.Challenged && d.members === undefined && rec.mediatorIndex !== UNDRAWN && (rec.mediatorIndex !== COMMITTEE || this.model.committees.has(dealId))) this.dispute(d, dealId)
     if (rec !== undefined && isFinal(rec.state) && d.dispute !== undefined && d.dispute.endedAt === undefined) {
       d.dispute.endedAt = this.engine.now
       d.dispute.state = stateName(rec.state)
@@ -706,7 +719,8 @@ export class MarketSimulation {
           this.onChain(rec.dealId)
         })
         return
-      case 'draw-audit': this.drawAudit(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
+      case 'draw-audit': this.draw('drawAudit', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
+      case 'draw-mediator': this.draw('drawMediator', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'mediator-drawn' } : { type: 'draw-mediator-failed', reason }) }); return
       case 'hand-off': this.handOff(p.node, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
       case 'reveal-seed': {
         const offer = rec.offer
@@ -1269,7 +1283,8 @@ export class MarketSimulation {
         return
       }
       case 'hand-off': this.handOff(d.attempt.job.jc, d, rec.dealId, () => { done({ type: 'handed-off' }) }); return
-      case 'draw-audit': this.drawAudit(rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
+      case 'draw-audit': this.draw('drawAudit', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'audit-drawn' } : { type: 'draw-audit-failed', reason }) }); return
+      case 'draw-mediator': this.draw('drawMediator', rec.dealId, d, (ok, reason) => { done(ok ? { type: 'mediator-drawn' } : { type: 'draw-mediator-failed', reason }) }); return
       case 'reveal-seed': {
         const job = rec.job.value
         this.revealSeed(d, rec.dealId, { provider: false, secret: simSeedSecret('JobOffer', job.jobCreator, job.nonce), commit: job.seedCommit }, done)

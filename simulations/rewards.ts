@@ -5,7 +5,8 @@
 // job creator's view of providers by core/reputation's ReputationBook (from the epoch's chain outcomes) behind
 // core/policy/ban.ts's BanList — a provider a job creator bans gets none of its jobs. What is modelled rather than
 // run: demand (each honest machine's share of real jobs), container execution (a canary passes when the machine
-// has the free capacity to run it at the round's moment and the strategy answers honestly), and the Market's
+// has the free capacity it asks — the whole slot it was sent to, canaryAsk — at the round's moment and the strategy
+// answers honestly), and the Market's
 // random audits (drawn with the deal's audit probability; an audited junk result is mediated wrong and slashed, a
 // correct one upheld; a cartel keeps its own faked jobs from the mediator, so their audits time out).
 //
@@ -31,9 +32,10 @@
 // happens to be agreed in that window. A race defers the canary (CanaryRetries): the key is sent it again with its
 // next round (planRetries, on top of its slots' canaries), where its machine runs it with what it has free then, and
 // a race on the retry is a failure. `raceRetries: false` runs the validator before races were deferred (a race
-// excused the canary); `raceDeals: false` before it checked the deal (a withdrawn slot a race whatever the chain
-// shows); `judgeDeclines: false` as it was before declines were judged (every canary with no deal an Unreachable
-// failure, a lone one only demoting).
+// excused the canary); `canaryAsks: 'module'` before canaries asked for the whole slot (a cowsay took half a core's
+// room, so a key offering every slot ran more canaries than its machine had free slots); `raceDeals: false` before
+// it checked the deal (a withdrawn slot a race whatever the chain shows); `judgeDeclines: false` as it was before
+// declines were judged (every canary with no deal an Unreachable failure, a lone one only demoting).
 //
 // Income per machine per epoch: rewards (the Merkle leaf) + payments from others (real jobs' prices; canaries are
 // paid by the validator like any job) − costs (gas of faked deals; collateral the Market gives the job creator when a
@@ -44,7 +46,7 @@ import { Wallet, getAddress } from 'ethers'
 import { Rng } from './rng.ts'
 import { round } from './metrics.ts'
 import {
-  planRound, defaultRoundOptions, defaultCanaryTemplates, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
+  planRound, defaultRoundOptions, computeEpochRewards, RewardsTree, defaultRewardRules, CanaryOutcome, resourceUnits,
   judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, planRetries, CanaryRetries,
   type DeclineRule, type CanaryTarget, type PlannedCanary, type CanaryRecord, type DealOutcome, type DealParties, type RewardRules, type CanaryOutcomeValue, type AgreedDeal
 } from '../protocols/incentives/index.ts'
@@ -99,6 +101,13 @@ export interface RewardsScenarioOptions {
   /** false: the validator before a race deferred the canary — a race excused it (no report, no retry) (default true:
    * the key owes a retry, sent with its next round, and only the retry's outcome counts; CanaryRetries) */
   raceRetries?: boolean
+  /** what each sybil-decline key offers: 'machine' (default) all four slots of its machine; 'free' the slots real jobs
+   * leave free, as an honest provider does (every key all of them); 'split' one free slot per key (honest work split
+   * into keys: keys beyond the free slots offer none) */
+  sybilOffers?: 'machine' | 'free' | 'split'
+  /** what a canary's job asks of the machine (CanaryRoundOptions.ask): 'module' the validator before canaries asked
+   * for the whole slot they are sent to (default: the round options', 'slot') */
+  canaryAsks?: 'slot' | 'module'
 }
 
 export interface StrategyReport {
@@ -164,6 +173,7 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
   const judgeDeclines = o.judgeDeclines ?? true
   const checkRaceDeals = o.raceDeals ?? true
   const deferRaces = o.raceRetries ?? true
+  const roundOptions = { ...(o.round ?? defaultRoundOptions), ...(o.canaryAsks !== undefined ? { ask: o.canaryAsks } : {}) }
   /** the validator's book of retries owed (races deferred), kept across epochs like the node's */
   const retries = new CanaryRetries()
   const sybilLike = (s: Strategy): boolean => s === 'sybil' || s === 'sybil-decline'
@@ -320,14 +330,17 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
       const planned: PlannedCanary[] = []
       for (const i of identities) {
         if (validatorBans.standing(i.address, roundAt) === 'banned' || capacityBans.banned(i.address, roundAt)) continue
-        const offered = sybilLike(i.strategy) || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : SLOTS - (busy.get(i.machine) as number)
+        const freeNow = SLOTS - (busy.get(i.machine) as number)
+        const offered = i.strategy === 'sybil-decline' && o.sybilOffers === 'free' ? freeNow
+          : i.strategy === 'sybil-decline' && o.sybilOffers === 'split' ? (i.nth < freeNow ? 1 : 0)
+            : sybilLike(i.strategy) || i.strategy === 'overclaim' ? i.slots : i.strategy === 'idle' ? SLOTS : freeNow
         const targets: CanaryTarget[] = []
         for (let s = 0; s < offered; s++) targets.push({ provider: i.address, offerId: `${i.address}:${s}`, cpu: SLOT.cpu, ramMb: SLOT.ramMb, units: resourceUnits(SLOT) })
-        planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, o.round ?? defaultRoundOptions))
+        planned.push(...planRound(stream('canaries', epoch, r, i.k, i.nth), targets, roundOptions))
         // the retries it owes go with this round, each on one of its live slots: on top of its slots' canaries
         const owed = retries.owed(i.address)
         if (owed > 0) {
-          const sent = planRetries(stream('retries', epoch, r, i.k, i.nth), targets, owed, o.round ?? defaultRoundOptions)
+          const sent = planRetries(stream('retries', epoch, r, i.k, i.nth), targets, owed, roundOptions)
           retries.take(i.address, sent.length)
           acc.get(i.strategy)!.retries += sent.length
           planned.push(...sent)
@@ -350,8 +363,9 @@ export function runRewardsScenario (o: RewardsScenarioOptions): RewardsScenarioR
           withdrawn = raced.has(who.machine) && !sybilLike(who.strategy) && who.strategy !== 'overclaim'
         }
         const cpu = (free.get(who.machine) as number)
-        const template = defaultCanaryTemplates.find(t => t.module === c.module)
-        const need = template?.cpu ?? 500
+        // what the canary takes of the machine while it runs: what its job asks (canaryAsk — the whole slot it was
+        // sent to; before, `canaryAsks: 'module'`, the module's own requirement, so two cowsays fit one slot's room)
+        const need = c.ask.cpu
         // no deal: a race (the slot's offer withdrawn), or a sybil-decline machine that cannot run it: it declines
         // NO_CAPACITY with its offer still showing the slot free — or, with `sybilWithdraws`, withdraws the offer
         // first and passes the decline off as a race

@@ -65,8 +65,9 @@ test.serial('a canary round: the honest provider passes, the tampering one is ca
   for (const r of by(honest)) t.is(r.outcome, CanaryOutcome.Passed, `honest: ${r.detail ?? ''}`)
   for (const r of by(cheat)) { t.is(r.outcome, CanaryOutcome.WrongResult); t.is(r.detail, 'wrong-output') }
 
-  // indistinguishable: a user's job offer for a module has exactly the canary's fields, the same requirement and
-  // timeout; the canary names no target and comes from a key that is neither the validator's nor any known party's
+  // indistinguishable: a user's job offer for a module has exactly the canary's fields, the same requirement (the
+  // whole slot the canary was sent to, as a user asks it with `lilypad run --cpu --ram`) and timeout; the canary
+  // names no target and comes from a key that is neither the validator's nor any known party's
   const user = await node(DEVNET_KEYS.user, 'user', {})
   const jc = await user.createJobCreator({ network: devnet.network, dataDir: join(home, 'user') })
   const modules = new Set(Object.keys(loadRegistry()))
@@ -80,7 +81,7 @@ test.serial('a canary round: the honest provider passes, the tampering one is ca
     t.not(offer.jobCreator.toLowerCase(), v.chain.address.toLowerCase(), 'not sent from the validator\'s key')
     let real = realByModule.get(offer.module)
     if (real === undefined) {
-      const out = await jc.run({ module: offer.module, inputs: r.canary.inputs })
+      const out = await jc.run({ module: offer.module, inputs: r.canary.inputs, machine: { cpu: r.canary.ask.cpu, ramMb: r.canary.ask.ramMb } })
       real = out.jobOffer.value
       realByModule.set(offer.module, real)
       const p = out.deal.resourceProvider.toLowerCase()
@@ -88,6 +89,9 @@ test.serial('a canary round: the honest provider passes, the tampering one is ca
     }
     t.deepEqual(Object.keys(offer).sort(), Object.keys(real).sort(), 'the same wire fields as a user\'s job')
     t.deepEqual(offer.spec, real.spec)
+    // the whole slot it was sent to: the provider's offer's CPU and memory, which its container is given
+    const slot = v.book.offers().find(o => o.offer.provider.toLowerCase() === r.canary.provider.toLowerCase())?.offer.spec
+    t.like(offer.spec, { cpu: slot?.cpu, ramMb: slot?.ramMb })
     t.is(offer.timeout, real.timeout)
     t.deepEqual(offer.mediators, real.mediators)
     t.is(offer.maxPrice, real.maxPrice)

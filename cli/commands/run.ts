@@ -8,10 +8,10 @@ import { usageError, parseLP, looksLikeAddress } from '../usage.ts'
 import type { LilypadNode } from '../../node/node.ts'
 import type { JobOutcome } from '../../node/roles/job-creator.ts'
 import type { Lilypad } from '../../sdk/index.ts'
-import type { GpuRequirement } from '../../node/modules/requirement.ts'
+import type { GpuRequirement, CpuRequirement } from '../../node/modules/requirement.ts'
 import { readResultStatus, type ResultStatus } from '../../node/executor/status.ts'
 
-const USAGE = 'lilypad run <module> [-i Key=Value …] [--input-file Name=PATH …] [--network N] [--chain ID|NAME] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
+const USAGE = 'lilypad run <module> [-i Key=Value …] [--input-file Name=PATH …] [--network N] [--chain ID|NAME] [--target ADDR] [--json] [--mediator ADDR …] [--max-price LP] [--audit P] [--timeout S] [--cpu CORES] [--ram MB] [--gpu N] [--gpu-model NAME] [--vram MB] [--data-dir DIR] [--no-accept]'
 
 /** A whole number flag within [0, max]. */
 function count (flag: string, v: string | undefined, max: number): number | undefined {
@@ -21,7 +21,7 @@ function count (flag: string, v: string | undefined, max: number): number | unde
   return n
 }
 
-async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, inputFiles: Record<string, string>, network?: string, chain?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, dataDir: string, accept: boolean }> {
+async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<string, string>, inputFiles: Record<string, string>, network?: string, chain?: string, target?: string, json: boolean, mediators?: string[], maxPrice?: bigint, audit: number, timeoutSec?: number, gpu: GpuRequirement, machine: CpuRequirement, dataDir: string, accept: boolean }> {
   let v
   try {
     v = parseArgs({
@@ -38,6 +38,8 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
         'max-price': { type: 'string' },
         audit: { type: 'string' },
         timeout: { type: 'string' },
+        cpu: { type: 'string' },
+        ram: { type: 'string' },
         gpu: { type: 'string' },
         'gpu-model': { type: 'string' },
         vram: { type: 'string' },
@@ -63,6 +65,15 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     timeoutSec = Number(values.timeout)
     if (!(Number.isFinite(timeoutSec) && timeoutSec > 0)) throw usageError(`--timeout "${values.timeout}" must be a positive number of seconds`, USAGE)
   }
+  // CPU and memory on top of the module's: cores as a decimal (the offer's millicores), memory in MiB
+  const machine: CpuRequirement = {}
+  if (values.cpu !== undefined) {
+    const cores = Number(values.cpu)
+    if (!/^\d+(\.\d{1,3})?$/.test(values.cpu.trim()) || !(cores > 0 && cores <= 1_000_000)) throw usageError(`--cpu "${values.cpu}" must be a number of cores, e.g. 1 or 0.5`, USAGE)
+    machine.cpu = Math.round(cores * 1000)
+  }
+  const ram = count('--ram', values.ram, 0xffffffff)
+  if (ram !== undefined) machine.ramMb = ram
   const gpu: GpuRequirement = {}
   const gpus = count('--gpu', values.gpu, 0xffff)
   const vram = count('--vram', values.vram, 0xffffffff)
@@ -95,7 +106,7 @@ async function parse (argv: string[]): Promise<{ ref: string, inputs: Record<str
     try { mediators = parseAddressList(values.mediator.join(','), '--mediator') } catch (err) { throw usageError((err as Error).message, USAGE) }
   }
   return {
-    ref: positionals[0], inputs, inputFiles, json: values.json === true, audit, accept: values['no-accept'] !== true, gpu,
+    ref: positionals[0], inputs, inputFiles, json: values.json === true, audit, accept: values['no-accept'] !== true, gpu, machine,
     dataDir: values['data-dir'] ?? process.env.LILYPAD_DATA_DIR ?? DEFAULT_DATA_DIR,
     ...(values.network !== undefined ? { network: values.network } : {}),
     ...(values.chain !== undefined ? { chain: values.chain.trim() } : {}),
@@ -121,6 +132,7 @@ async function runThroughNode (lp: Lilypad, a: Parsed, chainId: number | undefin
       audit: a.audit, accept: a.accept,
       ...(chainId !== undefined ? { chain: chainId } : {}),
       ...(Object.keys(gpu).length > 0 ? { gpu } : {}),
+      ...(Object.keys(a.machine).length > 0 ? { machine: a.machine } : {}),
       ...(Object.keys(a.inputFiles).length > 0 ? { inputFiles: a.inputFiles } : {}),
       ...(a.target !== undefined ? { target: a.target } : {}),
       ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
@@ -193,7 +205,7 @@ export const run: Command = {
       node = await LilypadNode.create({ network: loaded.network, networkPath: loaded.path, privateKey: wallet.privateKey, dataDir: a.dataDir, roles: [], local: isDevnet, chains: further ? [chainId] : [], host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: level !== undefined ? { level } : {} } })
       const jc = further ? await node.jobCreatorOn(chainId, { dataDir: stateDir }) : await node.createJobCreator({ network: loaded.network, dataDir: stateDir })
       outcome = await jc.run({
-        module: a.ref, inputs: a.inputs, inputFiles: a.inputFiles, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu,
+        module: a.ref, inputs: a.inputs, inputFiles: a.inputFiles, auditProbability: a.audit, accept: a.accept, signal: AbortSignal.any(signals), gpu: a.gpu, machine: a.machine,
         ...(a.target !== undefined ? { target: a.target } : {}),
         ...(a.mediators !== undefined ? { mediators: a.mediators } : {}),
         ...(a.maxPrice !== undefined ? { maxPrice: a.maxPrice } : {}),

@@ -41,9 +41,10 @@ contract Market is EIP712 {
         uint8 state;
         /// seconds, good until 2106
         uint32 since;
-        /// Challenged: the drawn mediator's index (or COMMITTEE); ResultSubmitted: AUDIT_CLEARED | ACCEPTED
+        /// Challenged: the drawn mediator's index (or UNDRAWN, or COMMITTEE); ResultSubmitted: AUDIT_CLEARED | ACCEPTED
         uint8 mediatorIndex;
-        /// the block of the last transition, mod 2^32: a submission's audit is drawn from its hash (`_auditHits`)
+        /// the block of the last transition, mod 2^32: a submission's audit is drawn from its hash (`_auditHits`), a
+        /// single mediator from the dispute's (`_mediatorDraw`)
         uint32 blockNumber;
         /// top 176 bits of keccak256(bytes(resultCid)): 2^88 collision work, and a collision only lets a provider
         /// name two CIDs for its own deal
@@ -80,8 +81,10 @@ contract Market is EIP712 {
     }
 
     uint256 internal constant PPM = 1_000_000;
-    /// a DealRecord.mediatorIndex that means "judged by a committee" (a deal names at most 255 mediators: 0..254)
+    /// a DealRecord.mediatorIndex that means "judged by a committee" (a deal names at most 254 mediators: 0..253)
     uint8 internal constant COMMITTEE = type(uint8).max;
+    /// a single mediator's dispute whose mediator is not drawn yet (`drawMediator`, from the dispute block's hash)
+    uint8 internal constant UNDRAWN = type(uint8).max - 1;
     /// A committee member's vote. "No case" is for a member the parties never gave the deal and job offer: it is
     /// not slashed for it (it could not judge) and not paid, and it is not counted towards either verdict.
     uint8 internal constant VOTE_WRONG = 0;
@@ -141,7 +144,10 @@ contract Market is EIP712 {
         uint96 mediationFee
     );
     event ResultSubmitted(bytes32 indexed dealId, address indexed resourceProvider, string resultCid);
+    /// mediator: always the zero address now (a single mediator is drawn after this block: `MediatorDrawn`; a
+    /// committee once both seeds are revealed: `CommitteeDrawn`); kept in the event for its readers
     event DealChallenged(bytes32 indexed dealId, address indexed jobCreator, address indexed mediator, bool audit);
+    event MediatorDrawn(bytes32 indexed dealId, address indexed jobCreator, address indexed mediator);
     event DealMediated(
         bytes32 indexed dealId, address indexed mediator, address indexed resourceProvider, bool resultCorrect
     );
@@ -228,6 +234,9 @@ contract Market is EIP712 {
     error AuditDrawNotReady(uint256 submittedIn);
     error NoAuditDue(bytes32 dealId);
     error AlreadyAccepted(bytes32 dealId);
+    error MediatorDrawNotReady();
+    error MediatorDrawClosed();
+    error MediatorAlreadyDrawn(bytes32 dealId);
 
     constructor(IERC20 token_, Directory directory_, MarketBounds memory b, CommitteeRules memory c) EIP712("Lilypad", "1") {
         if (
@@ -327,7 +336,7 @@ contract Market is EIP712 {
         _checkBounds(deal);
         uint256 nMediators = deal.mediators.length;
         if (nMediators == 0) revert NoMediators();
-        if (nMediators > type(uint8).max) revert TooManyMediators(nMediators);
+        if (nMediators > UNDRAWN) revert TooManyMediators(nMediators);
         for (uint256 i; i < nMediators; ++i) {
             if (!directory.isMediator(deal.mediators[i])) revert NotAMediator(deal.mediators[i]);
         }
@@ -426,8 +435,9 @@ contract Market is EIP712 {
         else deals[id].mediatorIndex = rec.mediatorIndex | AUDIT_CLEARED;
     }
 
-    /// The fee is already locked at agreement, so a challenge costs nothing more; the mediator is drawn now, from
-    /// randomness that did not exist when the deal was signed. A job creator that gave its acceptance cannot.
+    /// The fee is already locked at agreement, so a challenge costs nothing more; the mediator is drawn after this
+    /// block, from its hash, which the job creator cannot know when it sends this. A job creator that gave its
+    /// acceptance cannot.
     function challenge(Deal calldata deal) external {
         if (msg.sender != deal.jobCreator) revert NotJobCreator(msg.sender);
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.ResultSubmitted);
@@ -437,9 +447,27 @@ contract Market is EIP712 {
         _dispute(id, deal, rec, false);
     }
 
+    /// A single mediator's dispute: its mediator is keccak256(abi.encode(dealId, blockhash(B))) mod n, B the dispute's
+    /// block, whose hash nobody knows when the challenge or the audit's draw is sent (the residual bias, B's
+    /// proposer's, is in docs/mediation.md). Anyone fixes it from block B + 1 to B + 256 (BLOCKHASH's reach); the
+    /// mediator's window counts from then. Undrawn by then, nobody can be drawn and the dispute times out as a silent
+    /// mediator's would, its window counted from the dispute's start: waiting gives no one another draw.
+    function drawMediator(Deal calldata deal) external {
+        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+        // (a committee's dispute too: its members are drawn by the parties' seeds)
+        if (rec.mediatorIndex != UNDRAWN) revert MediatorAlreadyDrawn(id);
+        uint8 drawn = _mediatorDraw(id, deal, rec);
+        DealRecord storage slot = deals[id];
+        slot.mediatorIndex = drawn;
+        slot.since = uint32(block.timestamp);
+        emit MediatorDrawn(id, deal.jobCreator, deal.mediators[drawn]);
+    }
+
+    /// Within the 256 blocks the drawn mediator may judge without `drawMediator`: `mediate` draws it then.
     function mediate(Deal calldata deal, bool resultCorrect) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
         if (rec.mediatorIndex == COMMITTEE) revert CommitteeDispute(id);
+        if (rec.mediatorIndex == UNDRAWN) rec.mediatorIndex = _mediatorDraw(id, deal, rec);
         address mediator = deal.mediators[rec.mediatorIndex];
         if (msg.sender != mediator) revert NotSelectedMediator(msg.sender, mediator);
         uint256 deadline = uint256(rec.since) + deal.mediateTimeout;
@@ -467,7 +495,9 @@ contract Market is EIP712 {
         emit DealTimedOut(id, deal.jobCreator, deal.resourceProvider, TIMEOUT_RESULT);
     }
 
-    /// No verdict in time: the mediator was at fault, so the result stands and the job creator gets its fee back.
+    /// No verdict in time: the mediator was at fault, so the result stands and the job creator gets its fee back. The
+    /// window counts from the draw, or from the dispute's start while nobody has drawn (a mediator never drawn is
+    /// silent: nobody gains by leaving it undrawn what its silence would not give them).
     function timeoutMediation(Deal calldata deal) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
         if (rec.mediatorIndex == COMMITTEE) revert CommitteeDispute(id);
@@ -541,13 +571,25 @@ contract Market is EIP712 {
     /// blocks BLOCKHASH answers for, the draw is a hit: a provider whose draw missed has it recorded in time.
     function _auditHits(bytes32 id, Deal calldata deal, DealRecord memory rec) internal view returns (bool) {
         if (deal.auditPpm == 0 || rec.mediatorIndex & AUDIT_CLEARED != 0) return false;
-        uint256 age;
-        unchecked {
-            age = uint32(uint32(block.number) - rec.blockNumber);
-        }
+        uint256 age = _age(rec);
         if (age == 0) revert AuditDrawNotReady(block.number);
         if (age > SEED_BLOCKS) return true;
         return uint256(keccak256(abi.encode(id, rec.resultHash, blockhash(block.number - age)))) % PPM < deal.auditPpm;
+    }
+
+    /// Blocks since the record's last transition (its block is kept mod 2^32).
+    function _age(DealRecord memory rec) internal view returns (uint256 age) {
+        unchecked {
+            age = uint32(uint32(block.number) - rec.blockNumber);
+        }
+    }
+
+    /// A single mediator's index: keccak256(abi.encode(dealId, blockhash(B))) mod n, from block B + 1 to B + 256.
+    function _mediatorDraw(bytes32 id, Deal calldata deal, DealRecord memory rec) internal view returns (uint8) {
+        uint256 age = _age(rec);
+        if (age == 0) revert MediatorDrawNotReady();
+        if (age > SEED_BLOCKS) revert MediatorDrawClosed();
+        return uint8(uint256(keccak256(abi.encode(id, blockhash(block.number - age)))) % deal.mediators.length);
     }
 
     /// A dispute starts now: a challenge, or an audit the draw sent.
@@ -555,9 +597,9 @@ contract Market is EIP712 {
         rec.state = DealStates.Challenged;
         rec.since = uint32(block.timestamp);
         rec.blockNumber = uint32(block.number);
-        address mediator = _startDispute(id, deal, rec, audit);
+        _startDispute(id, deal, rec, audit);
         deals[id] = rec;
-        emit DealChallenged(id, deal.jobCreator, mediator, audit);
+        emit DealChallenged(id, deal.jobCreator, address(0), audit);
     }
 
     /// `accept` and `settle`: the deal is settled, unless its audit draw hits.
@@ -783,22 +825,16 @@ contract Market is EIP712 {
         }
     }
 
-    /// Who judges a dispute starting now: the single mediator, drawn at once from prevrandao (returned; the block
-    /// proposer can bias it, docs/mediation.md), or, for k > 1, a committee, drawn once both parties have revealed
-    /// their seeds (`revealSeed`; address(0) returned).
-    function _startDispute(bytes32 id, Deal calldata deal, DealRecord memory rec, bool audit)
-        internal
-        returns (address)
-    {
-        uint256 n = deal.mediators.length;
-        uint256 k = _committeeSizeFor(n);
+    /// Who judges a dispute starting now: the single mediator, drawn after this block from its hash (`drawMediator`),
+    /// or, for k > 1, a committee, drawn once both parties have revealed their seeds (`revealSeed`).
+    function _startDispute(bytes32 id, Deal calldata deal, DealRecord memory rec, bool audit) internal {
+        uint256 k = _committeeSizeFor(deal.mediators.length);
         if (k == 1) {
-            rec.mediatorIndex = uint8(uint256(keccak256(abi.encode(block.prevrandao, id))) % n);
-            return deal.mediators[rec.mediatorIndex];
+            rec.mediatorIndex = UNDRAWN;
+            return;
         }
         rec.mediatorIndex = COMMITTEE;
         committees[id] = Committee(0, 0, uint8(k), 0, 0, 0, 0, 0, uint40(block.number), audit ? SEED_AUDIT : 0);
-        return address(0);
     }
 
     /// A party's seed for a committee dispute: the secret whose keccak256 its offer (the one the deal names by id)

@@ -4,7 +4,7 @@
 // so waiting does not re-draw it; past BLOCKHASH's 256 blocks an undrawn submission is audited; and no settling
 // transaction (accept, settle, an acceptance signed off chain) gets around it.
 import test from 'ava'
-import { toStruct, decodeRevert } from '../../node/chain/index.ts'
+import { toStruct, decodeRevert, waitForReceipt } from '../../node/chain/index.ts'
 import { auditDrawHits, cidHash } from '../../protocols/settlement/index.ts'
 import { startDevnet, agreeDeal, increaseTime, marketBalances, type Devnet } from '../fixture.ts'
 import { signMessage } from '../../protocols/eip712.ts'
@@ -27,7 +27,7 @@ async function reason (p: Promise<unknown>): Promise<string> {
 async function raw (from: string, fn: string, args: unknown[]): Promise<{ status: number, blockNumber: number }> {
   const data = net.jc.market.interface.encodeFunctionData(fn, args)
   const hash = await net.provider.send('eth_sendTransaction', [{ from, to: net.deployment.contracts.market, data, gas: '0x100000' }]) as string
-  const r = (await net.provider.waitForTransaction(hash))!
+  const r = (await waitForReceipt(net.provider, hash))
   return { status: r.status ?? 0, blockNumber: r.blockNumber }
 }
 

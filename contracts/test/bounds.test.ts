@@ -8,6 +8,7 @@ import type { Deal } from '../../protocols/eip712.ts'
 import { marketFactory } from '../generated/index.ts'
 import { defaultCommitteeRules } from '../deploy.ts'
 import { minUnbondDelay } from '../../protocols/settlement/committee.ts'
+import { waitForReceipt } from '../../node/chain/index.ts'
 
 const BOUNDS: MarketBounds = { ...TEST_BOUNDS, minResultTimeout: 60, minJudgeWindow: 60, minMediateTimeout: 60, maxResultTimeout: 7 * 86_400, maxDealTtl: 3600, minMediationFee: LP(1) }
 
@@ -103,7 +104,7 @@ test.serial('a Market cannot be deployed with committee rules that cannot work: 
   // the longest delay that is still refused is one second short; this one works, and so does size 1 with nothing else set
   for (const good of [on, { size: 1, commitWindow: 0, revealWindow: 0, unbondDelay: 0, minBond: 0n, slash: 0n }]) {
     const tx = await factory.getDeployTransaction(net.deployment.contracts.token, net.deployment.contracts.directory, BOUNDS, good)
-    const r = await (await net.admin.wallet.sendTransaction(tx)).wait()
+    const r = await waitForReceipt(net.provider, (await net.admin.wallet.sendTransaction(tx)).hash)
     t.is(r?.status, 1)
   }
 })

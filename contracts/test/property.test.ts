@@ -6,7 +6,9 @@
 // mediators by committee (size 3): the parties' seed reveals (right, wrong, for another offer, late, withheld), the
 // draw, bonds, commits, reveals and finalize are compared the same way, the committee's slot included. Audits are
 // drawn from the submission block's hash by anyone's drawAudit, accept or settle (in the submission's own block:
-// AuditDrawNotReady; past its 256 hashed blocks: a hit), with the real block hashes in the model.
+// AuditDrawNotReady; past its 256 hashed blocks: a hit), with the real block hashes in the model; a single mediator
+// from the dispute block's hash by anyone's drawMediator or the drawn mediator's mediate (in the dispute's own block:
+// MediatorDrawNotReady; past its 256 blocks: MediatorDrawClosed).
 // Seeded (LILYPAD_PROPERTY_SEED) so a failure replays; LILYPAD_PROPERTY_RUNS overrides the number of sequences.
 import test from 'ava'
 import { Interface, Wallet, keccak256, toUtf8Bytes, toBeHex, ZeroHash, ZeroAddress, MaxUint256 } from 'ethers'
@@ -14,7 +16,7 @@ import { startDevnet, LP, TEST_BOUNDS, type Devnet } from '../fixture.ts'
 import { MarketAbi, LilypadTokenAbi } from '../generated/index.ts'
 import { idOf, signMessage, type Deal, type JobOffer, type ResourceOffer } from '../../protocols/eip712.ts'
 import { offerWords, offerIdFromWords, seedCommitOf } from '../../protocols/settlement/seed.ts'
-import { apply, emptyMarket, depositOf, totalHeld, isFinal, heldBy, DealState, COMMITTEE, type MarketModel, type MarketAction, type MarketBounds } from '../../protocols/settlement/index.ts'
+import { apply, emptyMarket, depositOf, totalHeld, isFinal, heldBy, DealState, COMMITTEE, UNDRAWN, type MarketModel, type MarketAction, type MarketBounds } from '../../protocols/settlement/index.ts'
 import { voteCommitment, Vote, type CommitteeRules } from '../../protocols/settlement/committee.ts'
 import { decodeRevert, revertDataOf, toStruct } from '../../node/chain/index.ts'
 
@@ -229,7 +231,10 @@ for (let from = 0; from < RUNS; from += CHUNK) {
        */
       const hashesFor = async (number: number): Promise<(n: number) => string> => {
         const wanted = new Set<number>()
-        for (const r of model.deals.values()) if (r.state === DealState.ResultSubmitted && r.block < number && r.block >= number - 256) wanted.add(r.block)
+        for (const r of model.deals.values()) {
+          const drawing = r.state === DealState.ResultSubmitted || (r.state === DealState.Challenged && r.mediatorIndex === UNDRAWN)
+          if (drawing && r.block < number && r.block >= number - 256) wanted.add(r.block)
+        }
         for (const p of model.seedPhases.values()) if (p.seedBlock < number) wanted.add(p.seedBlock)
         const list = [...wanted]
         const blocks = list.length === 0 ? [] : await rpc.batch(list.map(n => ['eth_getBlockByNumber', [toBeHex(n), false]])) as Array<{ hash: string }>
@@ -239,9 +244,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
 
       /**
        * Runs one action on chain and in the model at time `now`, and insists they agree. A dry run on a copy of the
-       * model predicts it: an audit draw reads the hash of a block already made, which the model is given; a single
-       * mediator's draw uses the prevrandao of the block the transaction landed in (anvil randomises it per block),
-       * which decides who was drawn, never whether the step succeeds.
+       * model predicts it: an audit draw and a single mediator's draw read the hash of a block already made, which the
+       * model is given.
        */
       const act = async (caller: Actor, action: MarketAction, data: string, touched: string[]): Promise<void> => {
         await rpc.send('evm_setNextBlockTimestamp', [now])
@@ -249,17 +253,13 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         const number = Number(await rpc.send('eth_blockNumber', [])) + 1
         const blockHashOf = await hashesFor(number)
         const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases) }
-        const predicted = apply(dry, action, { now, prevrandao: 0n, number, blockHashOf })
+        const predicted = apply(dry, action, { now, number, blockHashOf })
         trace.push(`  t=${now} ${caller.name} ${action.kind} → ${predicted.ok ? 'ok' : predicted.error}`)
         steps++
         if (predicted.ok) {
           const status = await sendRaw(caller, marketAddr, data)
           if (status !== 1) throw new Error(`model says ok, chain reverted\nrun ${run}:\n${trace.join('\n')}`)
-          let prevrandao = 0n
-          if (['submitResultAndSettle', 'challenge', 'accept', 'settle', 'drawAudit'].includes(action.kind)) {
-            prevrandao = BigInt((await rpc.send('eth_getBlockByNumber', ['latest', false]) as { mixHash: string }).mixHash)
-          }
-          const applied = apply(model, action, { now, prevrandao, number, blockHashOf })
+          const applied = apply(model, action, { now, number, blockHashOf })
           if (!applied.ok) throw new Error(`model changed its mind: ${applied.error}`)
           succeeded.add(action.kind)
           if (applied.seed !== undefined) seedEndings.add('drawn')
@@ -306,9 +306,8 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           await rpc.send('evm_setAutomine', [true])
         }
         const receipts = await Promise.all(hashes.map(async h => await rpc.send('eth_getTransactionReceipt', [h]) as { status: string, blockNumber: string }))
-        const block = await rpc.send('eth_getBlockByNumber', [receipts[0].blockNumber, false]) as { mixHash: string }
-        const done = apply(model, first.action, { now, prevrandao: BigInt(block.mixHash), number, blockHashOf })
-        const refused = apply(model, second.action, { now, prevrandao: 0n, number, blockHashOf })
+        const done = apply(model, first.action, { now, number, blockHashOf })
+        const refused = apply(model, second.action, { now, number, blockHashOf })
         trace.push(`  t=${now} ${first.caller.name} ${first.action.kind} + ${second.caller.name} ${second.action.kind} in block ${number} → ${done.ok ? 'ok' : done.error}, ${refused.ok ? 'ok' : refused.error}`)
         steps += 2
         failures++
@@ -349,18 +348,12 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         await act(caller, { kind: 'revealSeed', dealId: id, terms: deal, provider, secret, proved, named }, market.encodeFunctionData('revealSeed', [toStruct(deal), provider, secret, words]), [id])
       }
 
-      // now and then m3, bonded at exactly the minimum, starts taking 1 LP out: deals naming it are then refused
-      if (chance(0.3)) await act(meds[2], { kind: 'startUnbond', account: m3.address, amount: LP(1) }, market.encodeFunctionData('startUnbond', [LP(1)]), [])
-      // a third of the runs open with a committee's dispute (a deal naming all three mediators, audited at its
-      // result), which the random steps below then vote on, finalize, or try to end the single-mediator way
-      if (chance(0.35)) {
-        const [jc, rp] = [pick(jcs), pick(rps)]
-        const mediators = [...meds].sort(() => rnd() - 0.5).map(m => m.wallet.address)
-        const sd = seedsFor(`committee ${run}`, jc.wallet.address, rp.wallet.address, mediators, BigInt(now + 10_000))
+      /** A deal between jc and rp naming `mediators`, its offers committing to seed secrets, agreed by the provider. */
+      const agreeSeeded = async (tag: string, jc: Actor, rp: Actor, mediators: string[], o: Pick<Deal, 'mediationFee' | 'auditPpm'>): Promise<{ deal: Deal, id: string }> => {
+        const sd = seedsFor(tag, jc.wallet.address, rp.wallet.address, mediators, BigInt(now + 10_000))
         const deal: Deal = {
           jobOfferId: idOf('JobOffer', net.domain, sd.jobOffer), resourceOfferId: idOf('ResourceOffer', net.domain, sd.resourceOffer), jobCreator: jc.wallet.address, resourceProvider: rp.wallet.address,
-          mediators, price: LP(10), collateral: LP(20), mediationFee: LP(pick([1, 2, 7])),
-          auditPpm: 1_000_000, resultTimeout: 300, judgeWindow: 300, mediateTimeout: 300, expiry: BigInt(now + 10_000), nonce: nonceSeq++
+          mediators, price: LP(10), collateral: LP(20), ...o, resultTimeout: 300, judgeWindow: 300, mediateTimeout: 300, expiry: BigInt(now + 10_000), nonce: nonceSeq++
         }
         const id = idOf('Deal', net.domain, deal)
         terms.set(id, deal)
@@ -369,6 +362,17 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         const jcSig = await signMessage('Deal', net.domain, deal, jc.wallet)
         await act(rp, { kind: 'agree', dealId: id, terms: deal, signing: { caller: rp.wallet.address, jobCreatorSigner: jc.wallet.address, providerSigner: null } }, market.encodeFunctionData('agree', [toStruct(deal), jcSig, '0x']), [id])
         now += 1
+        return { deal, id }
+      }
+
+      // now and then m3, bonded at exactly the minimum, starts taking 1 LP out: deals naming it are then refused
+      if (chance(0.3)) await act(meds[2], { kind: 'startUnbond', account: m3.address, amount: LP(1) }, market.encodeFunctionData('startUnbond', [LP(1)]), [])
+      // a third of the runs open with a committee's dispute (a deal naming all three mediators, audited at its
+      // result), which the random steps below then vote on, finalize, or try to end the single-mediator way
+      if (chance(0.35)) {
+        const [jc, rp] = [pick(jcs), pick(rps)]
+        const mediators = [...meds].sort(() => rnd() - 0.5).map(m => m.wallet.address)
+        const { deal, id } = await agreeSeeded(`committee ${run}`, jc, rp, mediators, { mediationFee: LP(pick([1, 2, 7])), auditPpm: 1_000_000 })
         const cid = `bafy-committee-${run}`
         if (model.deals.get(id)?.state === DealState.Agreed && chance(0.1)) {
           // a submission and its audit draw in one block: the block's hash is not known inside it (AuditDrawNotReady)
@@ -427,6 +431,25 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           now += chance(0.5) ? 1 : COMMITTEE_RULES.revealWindow + 1
           await act(stranger, { kind: 'finalizeCommittee', dealId: id, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [id])
         }
+      }
+      // a tenth of the runs open with a single mediator's dispute: the challenge and a draw in its own block
+      // (MediatorDrawNotReady), then the draw now, late (past its 256 blocks: MediatorDrawClosed) or never, and the
+      // drawn mediator's verdict or the window's end
+      if (chance(0.1)) {
+        const [jc, rp] = [pick(jcs), pick(rps)]
+        const { deal, id } = await agreeSeeded(`single ${run}`, jc, rp, [meds[0].wallet.address, meds[1].wallet.address], { mediationFee: LP(2), auditPpm: 0 })
+        await act(rp, { kind: 'submitResult', caller: rp.wallet.address, dealId: id, terms: deal, cid: `bafy-single-${run}` }, market.encodeFunctionData('submitResult', [toStruct(deal), `bafy-single-${run}`]), [id])
+        now += 1
+        const drawOf = { caller: stranger, action: { kind: 'drawMediator', dealId: id, terms: deal } as MarketAction, data: market.encodeFunctionData('drawMediator', [toStruct(deal)]) }
+        await sameBlock({ caller: jc, action: { kind: 'challenge', caller: jc.wallet.address, dealId: id, terms: deal }, data: market.encodeFunctionData('challenge', [toStruct(deal)]) }, drawOf, [id])
+        now += 1
+        if (chance(0.3)) await mine257()
+        if (chance(0.8)) await act(pick([stranger, jc, rp, ...meds]), drawOf.action, drawOf.data, [id])
+        now += chance(0.8) ? 5 : deal.mediateTimeout + 1
+        const rec = model.deals.get(id)!
+        const drawn = meds.find(m => m.wallet.address === deal.mediators[rec.mediatorIndex]) ?? pick(meds)
+        const correct = chance(0.5)
+        await act(drawn, { kind: 'mediate', caller: drawn.wallet.address, dealId: id, terms: deal, resultCorrect: correct }, market.encodeFunctionData('mediate', [toStruct(deal), correct]), [id])
       }
       const length = 6 + Math.floor(rnd() * 8)
       for (let s = 0; s < length; s++) {
@@ -550,7 +573,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               await act(caller, { kind: 'submitAcceptedResult', caller: caller.wallet.address, dealId: known, terms: deal, cid, acceptance: { signer: signer.wallet.address, ...accepted } },
                 market.encodeFunctionData('submitAcceptedResult', [toStruct(deal), cid, sig]), [known])
               // a job creator that accepted a deal with audits, awaiting its draw, then challenges: AlreadyAccepted
-              if (model.deals.get(known)?.state === DealState.ResultSubmitted && chance(0.3)) {
+              if (model.deals.get(known)?.state === DealState.ResultSubmitted && chance(0.6)) {
                 now += 1
                 await act(jcOf, { kind: 'challenge', caller: jcOf.wallet.address, dealId: known, terms: deal }, market.encodeFunctionData('challenge', [toStruct(deal)]), [known])
               }
@@ -581,10 +604,25 @@ for (let from = 0; from < RUNS; from += CHUNK) {
             }
           } else if (r < 0.72) {
             const caller = chance(0.9) ? jcOf : pick(actors)
-            await act(caller, { kind: 'challenge', caller: caller.wallet.address, dealId: known, terms: deal }, market.encodeFunctionData('challenge', [toStruct(deal)]), [known])
+            const challenge = { caller, action: { kind: 'challenge', caller: caller.wallet.address, dealId: known, terms: deal } as MarketAction, data: market.encodeFunctionData('challenge', [toStruct(deal)]) }
+            const single = deal.mediators.length < 3 || new Set(deal.mediators).size < deal.mediators.length
+            if (caller === jcOf && single && model.deals.get(known)?.state === DealState.ResultSubmitted && (model.deals.get(known)!.mediatorIndex & 2) === 0 && now <= model.deals.get(known)!.since + deal.judgeWindow && chance(0.3)) {
+              // the challenge and a draw of its mediator in one block: the dispute block's hash is not known inside
+              // it (MediatorDrawNotReady), so the challenger cannot know whom it gets
+              await sameBlock(challenge, { caller: stranger, action: { kind: 'drawMediator', dealId: known, terms: deal }, data: market.encodeFunctionData('drawMediator', [toStruct(deal)]) }, [known])
+            } else {
+              await act(challenge.caller, challenge.action, challenge.data, [known])
+            }
             // a seed reveal for a single mediator's dispute: there is no committee to draw
             if (model.deals.get(known)?.state === DealState.Challenged && model.deals.get(known)?.mediatorIndex !== COMMITTEE && chance(0.3)) await revealSeedAct(known, chance(0.5))
           } else if (r < 0.82) {
+            if (chance(0.45)) {
+              // anyone draws a single mediator's dispute (now and then after BLOCKHASH's 256 blocks: MediatorDrawClosed)
+              if (chance(0.08)) await mine257()
+              const caller = pick([stranger, jcOf, rpOf, ...meds])
+              await act(caller, { kind: 'drawMediator', dealId: known, terms: deal }, market.encodeFunctionData('drawMediator', [toStruct(deal)]), [known])
+              continue
+            }
             const rec = model.deals.get(known)
             const selected = rec !== undefined ? deal.mediators[rec.mediatorIndex] : undefined
             const caller = chance(0.8) ? (meds.find(m => m.wallet.address === selected) ?? pick(meds)) : pick(actors)
@@ -664,10 +702,10 @@ test.serial('the sequences met every bound the Market enforces', t => {
   }
   // (mediate seldom finds its deal Challenged and its selected mediator in a random sequence: not required)
   for (const e of ['drawn', 'jc', 'rp', 'both']) t.true(seedEndings.has(e), `no seed phase ended ${e} (seen: ${[...seedEndings].join(', ')})`)
-  for (const e of ['AuditDrawNotReady', 'NoAuditDue', 'AlreadyAccepted', 'SeedRevealNotOpen', 'MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote', 'SeedMismatch', 'SeedRevealClosed', 'SeedAlreadyRevealed', 'SeedRevealOpen', 'NotACommitteeDispute']) {
+  for (const e of ['MediatorDrawNotReady', 'MediatorDrawClosed', 'MediatorAlreadyDrawn', 'AuditDrawNotReady', 'NoAuditDue', 'AlreadyAccepted', 'SeedRevealNotOpen', 'MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote', 'SeedMismatch', 'SeedRevealClosed', 'SeedAlreadyRevealed', 'SeedRevealOpen', 'NotACommitteeDispute']) {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
-  for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'drawAudit', 'timeoutResult', 'bond', 'startUnbond', 'revealSeed', 'commitVote', 'revealVote', 'finalizeCommittee']) {
+  for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'drawAudit', 'drawMediator', 'timeoutResult', 'bond', 'startUnbond', 'revealSeed', 'commitVote', 'revealVote', 'finalizeCommittee']) {
     t.true(succeeded.has(k), `${k} never succeeded (succeeded: ${[...succeeded].join(', ')})`)
   }
 })

@@ -15,8 +15,14 @@ export interface DealFacts {
    * the submission's (Market.drawAudit; protocols/settlement `auditDrawDue`). Past 256 blocks an undrawn one is audited.
    */
   auditDue?: boolean
-  /** the mediator the Market drew when the deal was challenged or audited */
+  /** the single mediator the Market drew for the deal's dispute (its MediatorDrawn event) */
   mediator?: string
+  /**
+   * a single mediator's dispute whose mediator nobody has drawn yet (Market.drawMediator): anyone may, from the block
+   * after the dispute's to 256 blocks after it; the mediator's window counts from the draw (docs/mediation.md,
+   * "Unbiasable draws"). Never drawn, the dispute times out as a silent mediator's would.
+   */
+  mediatorDrawDue?: boolean
   /** a committee's dispute (docs/mediation.md, "Committees"): who was drawn and how far its vote has come */
   committee?: CommitteeFacts
   /**

@@ -90,6 +90,8 @@ export interface JobCreatorDeal {
   seedRevealed?: boolean
   /** our drawAudit went out (the facts say what it drew) */
   auditDrawSent?: boolean
+  /** our drawMediator went out (the facts say whom it drew) */
+  mediatorDrawSent?: boolean
   outcome?: string
 }
 
@@ -121,6 +123,7 @@ export type JobCreatorAction =
   | ActionBase<'challenge'> // a result we could not fetch or verify
   /** the judge window passed with the audit still undrawn (the provider did not draw it): draw it, so it is judged */
   | ActionBase<'draw-audit'>
+  | ActionBase<'draw-mediator'>
 
 export type JobCreatorEvent =
   | { type: 'resume' }
@@ -138,6 +141,7 @@ export type JobCreatorEvent =
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
   | { type: 'challenge-sent' } | { type: 'challenge-failed', reason: string }
   | { type: 'audit-drawn' } | { type: 'draw-audit-failed', reason: string }
+  | { type: 'mediator-drawn' } | { type: 'draw-mediator-failed', reason: string }
 
 export interface JobCreatorInput { now: number, facts: DealFacts, event?: JobCreatorEvent }
 
@@ -160,6 +164,7 @@ export function jobCreatorFailure (a: JobCreatorAction, reason: string): JobCrea
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
     case 'challenge': return { type: 'challenge-failed', reason }
     case 'draw-audit': return { type: 'draw-audit-failed', reason }
+    case 'draw-mediator': return { type: 'draw-mediator-failed', reason }
   }
 }
 
@@ -183,6 +188,9 @@ function apply (r: JobCreatorDeal, e: JobCreatorEvent | undefined): void {
     case 'challenge-sent': r.challenging = false; r.challengeSent = true; break
     case 'challenge-failed': r.challenging = false; r.challengeFailed = e.reason; break
     case 'audit-drawn': r.auditDrawSent = true; break
+    case 'mediator-drawn': r.mediatorDrawSent = true; break
+    // drawn by someone else (MediatorAlreadyDrawn), or past its 256 blocks (MediatorDrawClosed): not sent again
+    case 'draw-mediator-failed': r.mediatorDrawSent = true; break
     case 'draw-audit-failed': break // drawn by someone else, or the facts will say
     case 'accept-failed': case 'refund-failed': case 'mediation-timed-out': case 'timeout-mediation-failed': case 'chain': case 'tick': break
   }
@@ -297,6 +305,9 @@ export function stepJobCreator (rec: JobCreatorDeal, input: JobCreatorInput, pol
       // case goes to the members once they are drawn (docs/mediation.md, "Unbiasable draws")
       const seed = facts.seedPhase
       if (seed !== undefined && !seed.jobCreatorRevealed && r.seedRevealed !== true && now <= seed.deadline * 1000) actions.push({ kind: 'reveal-seed', deadline: seed.deadline * 1000 })
+      // a single mediator is drawn from the dispute block's hash by whoever sends drawMediator first (the provider's
+      // node does too); not for a wallet's deal, for which the node sends no transaction
+      if (facts.mediatorDrawDue === true && r.mediatorDrawSent !== true && r.wallet !== true) actions.push({ kind: 'draw-mediator', deadline: mediateEnd })
       if (!r.handedOff && r.mediator !== undefined && seed === undefined) actions.push({ kind: 'hand-off', deadline: committeeCloseAt(facts) ?? mediateEnd, mediator: r.mediator })
       // nobody ruled: a lone mediator's window passed, or a committee's seed phase or vote is over and nobody closed it
       // (a seed phase we revealed in and the provider did not: finalizeCommittee rules the result wrong)

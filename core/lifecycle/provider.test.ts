@@ -379,6 +379,23 @@ test('challenged: the case is handed to the drawn mediator; an unanswered mediat
   closesAs(t, d, clock, 'TimedOutMediation')
 })
 
+test('challenged, its single mediator not drawn yet: we draw it (retried by the shell, not re-sent once it failed), then hand the case to whoever was drawn; the window counts from the draw', async t => {
+  const clock = new ManualClock(T0)
+  const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', submitted: true, delivered: true, holding: false }))
+  d.setFacts({ state: 'Challenged', since: sec(T0) + 5, mediatorDrawDue: true })
+  let s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions, [{ kind: 'draw-mediator', deadline: (sec(T0) + 5 + 120) * 1000 }], 'no hand-off before anyone knows the mediator')
+  t.is(providerFailure(s.actions[0], 'MediatorAlreadyDrawn').type, 'draw-mediator-failed')
+  s = d.step({ type: 'draw-mediator-failed', reason: 'MediatorAlreadyDrawn' })
+  t.deepEqual(s.actions, [], 'drawn by someone else: not sent again')
+  // the draw came 30 s after the dispute: the record's since is the draw's, and so is the window
+  d.setFacts({ state: 'Challenged', since: sec(T0) + 35, mediator: '0x' + 'cc'.repeat(20) })
+  s = d.step({ type: 'chain' })
+  t.deepEqual(s.actions.map(a => [a.kind, (a as { mediator?: string }).mediator]), [['hand-off', '0x' + 'cc'.repeat(20)]])
+  s = d.step({ type: 'handed-off' })
+  t.is(s.wakeAt, (sec(T0) + 35 + 120) * 1000 + 1000)
+})
+
 test('challenged by a committee: the case goes to every member; a vote no member finalizes is closed with finalizeCommittee after the reveal window', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock, fresh(clock, { agreedAt: sec(T0), resultCid: 'bafy', submitted: true, delivered: true, holding: false }))

@@ -77,6 +77,8 @@ export interface ProviderDeal {
   settleSent: boolean
   /** our drawAudit went out (the facts say what it drew) */
   auditDrawSent?: boolean
+  /** our drawMediator went out (the facts say whom it drew) */
+  mediatorDrawSent?: boolean
   mediator?: string
   /** chain seconds of the challenge */
   challengedAt?: number
@@ -118,6 +120,7 @@ export type ProviderAction =
   | ActionBase<'settle'>
   /** a submission to a deal with audits: draw its audit from the next block on (a miss settles an accepted deal) */
   | ActionBase<'draw-audit'>
+  | ActionBase<'draw-mediator'>
   | (ActionBase<'hand-off'> & { mediator: string }) // push the dispute case to the drawn mediator
   /** a committee dispute before its draw: reveal the seed secret our offer committed to (Market.revealSeed) */
   | ActionBase<'reveal-seed'>
@@ -140,6 +143,7 @@ export type ProviderEvent =
   | { type: 'notified' } | { type: 'notify-failed', reason: string }
   | { type: 'settled' } | { type: 'settle-failed', reason: string }
   | { type: 'audit-drawn' } | { type: 'draw-audit-failed', reason: string }
+  | { type: 'mediator-drawn' } | { type: 'draw-mediator-failed', reason: string }
   | { type: 'handed-off' } | { type: 'hand-off-failed', reason: string }
   | { type: 'seed-revealed' } | { type: 'reveal-seed-failed', reason: string }
   | { type: 'mediation-timed-out' } | { type: 'timeout-mediation-failed', reason: string }
@@ -167,6 +171,7 @@ export function providerFailure (a: ProviderAction, reason: string): ProviderEve
     case 'deliver': return { type: 'deliver-failed', reason }
     case 'settle': return { type: 'settle-failed', reason }
     case 'draw-audit': return { type: 'draw-audit-failed', reason }
+    case 'draw-mediator': return { type: 'draw-mediator-failed', reason }
     case 'hand-off': return { type: 'hand-off-failed', reason }
     case 'reveal-seed': return { type: 'reveal-seed-failed', reason }
     case 'timeout-mediation': return { type: 'timeout-mediation-failed', reason }
@@ -199,6 +204,9 @@ function apply (r: ProviderDeal, e: ProviderEvent | undefined): void {
     case 'settled': r.settleSent = true; break
     case 'settle-failed': break // the chain's facts say who closed it
     case 'audit-drawn': r.auditDrawSent = true; break
+    case 'mediator-drawn': r.mediatorDrawSent = true; break
+    // drawn by someone else (MediatorAlreadyDrawn), or past its 256 blocks (MediatorDrawClosed): not sent again
+    case 'draw-mediator-failed': r.mediatorDrawSent = true; break
     case 'draw-audit-failed': break // someone else drew it, or the facts will say
     case 'handed-off': case 'hand-off-failed': r.handedOff = true; break
     case 'seed-revealed': r.seedRevealed = true; break
@@ -338,6 +346,9 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
       // "Unbiasable draws")
       const seed = facts.seedPhase
       if (seed !== undefined && !seed.providerRevealed && r.seedRevealed !== true && now <= seed.deadline * 1000) actions.push({ kind: 'reveal-seed', deadline: seed.deadline * 1000 })
+      // a single mediator is drawn from the dispute block's hash by whoever sends drawMediator first: we do at once
+      // (our audit's job creator may be offline), retried while the dispute's block is the latest
+      if (facts.mediatorDrawDue === true && r.mediatorDrawSent !== true) actions.push({ kind: 'draw-mediator', deadline: mediateEnd })
       if (!r.handedOff && r.mediator !== undefined && seed === undefined) actions.push({ kind: 'hand-off', deadline: committeeCloseAt(facts) ?? mediateEnd, mediator: r.mediator })
       // a mediator that never rules, or a committee no member finalized: the result stands and we are paid
       // (anyone may close it); a seed phase the job creator withheld its reveal in is closed the same way

@@ -221,8 +221,23 @@ export class ReputationBook implements Reputation {
     const k = a.toLowerCase()
     const known = this.#addresses.get(k)
     if (known !== undefined) return known
+    // only addresses of remembered outcomes need sharing: once the table holds twice as many as those can name,
+    // it is rebuilt from them (at most 2 × maxRemembered remain, so a rebuild comes at most every 2 × maxRemembered
+    // new addresses), and addresses of forgotten outcomes go with it
+    if (this.#addresses.size >= 4 * this.#max) {
+      this.#addresses.clear()
+      for (const c of this.#outcomes.values()) {
+        this.#addresses.set(c.provider, c.provider)
+        this.#addresses.set(c.jobCreator, c.jobCreator)
+      }
+    }
     this.#addresses.set(k, k)
     return k
+  }
+
+  /** How many outcomes, canary deals, reports and shared address strings the book holds (each bounded). */
+  sizes (): { outcomes: number, canaryDeals: number, reports: number, addresses: number, providers: number } {
+    return { outcomes: this.#outcomes.size, canaryDeals: this.#canaryDeals.size, reports: this.#reports.size, addresses: this.#addresses.size, providers: this.#records.size }
   }
 
   #trim (c: Set<string> | Map<string, unknown>): void {

@@ -129,3 +129,26 @@ test('one standing: the ban list takes the chain record as its source; the worse
   t.is(bans.bannedCount(0), 2)
   t.is(bans.standing(b, 1000), 'demoted', 'its own ban lapsed, the chain demotion stays')
 })
+
+test('a stranger minting fresh addresses deal after deal leaves the book bounded: outcomes, reports and the shared address strings', t => {
+  const max = 10
+  const book = new ReputationBook({ maxRemembered: max })
+  let peak = 0
+  for (let n = 1; n <= 2_000; n++) {
+    book.addOutcome({ dealId: id(n), provider: addr(100_000 + n), jobCreator: addr(200_000 + n), price: 1n, auditPpm: 0, audited: false, challenged: false, state: 'Settled', closedBlock: n })
+    book.addCanary({ reportId: id(900_000 + n), epoch: 1, provider: addr(100_000 + n), validator: addr(50), dealId: id(500_000 + n), outcome: CanaryOutcome.Passed, units: 1000, observedAt: 0 })
+    peak = Math.max(peak, book.sizes().addresses)
+  }
+  const s = book.sizes()
+  t.is(s.outcomes, max)
+  t.is(s.reports, max)
+  t.is(s.canaryDeals, max)
+  t.true(peak <= 4 * max, `the address table peaked at ${peak}`)
+  // what the book counts is untouched by forgetting: every provider keeps its record
+  t.is(s.providers, 2_000)
+  t.is(book.record(addr(100_001)).settled, 1)
+  // the remembered outcomes' addresses are still in the table after a rebuild (a snapshot round trip keeps them)
+  const again = ReputationBook.restore(book.snapshot(), { maxRemembered: max })
+  t.deepEqual(again.snapshot(), book.snapshot())
+  t.true(again.sizes().addresses <= 2 * max)
+})

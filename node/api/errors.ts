@@ -30,6 +30,7 @@ const STATUS: Record<string, number> = {
   InputFileNotUsedError: 400,
   InputNameConflictError: 400,
   GpuRequirementError: 400,
+  CpuRequirementError: 400,
   UnauthorizedError: 401,
   ForeignHostError: 403,
   BrowserOriginError: 403,

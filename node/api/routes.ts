@@ -100,6 +100,12 @@ export const SUBMIT_BODY = {
       additionalProperties: false,
       properties: { gpus: { type: 'integer', minimum: 0, maximum: 65535 }, model: { type: 'string', minLength: 1, maxLength: 64 }, vramMb: { type: 'integer', minimum: 0, maximum: 4294967295 } }
     },
+    machine: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'CPU and memory asked for on top of the module\'s (raise only): the provider runs the job\'s container with them',
+      properties: { cpu: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'millicores' }, ramMb: { type: 'integer', minimum: 0, maximum: 4294967295 } }
+    },
     accept: { type: 'boolean', description: 'accept the result early on success (default true)' },
     chain: { ...CHAIN, description: 'the chain the job settles on: its id or its name in the network file (default: the network\'s first); the job creator\'s deposit on that chain pays' },
     wallet: { ...ADDRESS, description: 'the job creator is this account (a browser wallet), not the node\'s key: the job asks it for each signature (`sign` events; answer with POST /v1/jobs/{id}/signatures); its Market deposit pays; it is asked to sign the acceptance of a result the node verified, and to send the challenge (`send` events; answer with POST /v1/jobs/{id}/transactions) of one that fails' }

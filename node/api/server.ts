@@ -117,6 +117,7 @@ async function submission (b: Record<string, unknown>, chainId: number): Promise
   const bad = (m: string): ApiError => new ApiError(400, 'ValidationError', m)
   const address = (v: string, what: string): string => { try { return getAddress(v.toLowerCase()) } catch { throw bad(`${what} "${v}" is not an address`) } }
   const gpu = b.gpu as { gpus?: number, model?: string, vramMb?: number } | undefined
+  const machine = b.machine as { cpu?: number, ramMb?: number } | undefined
   const inputFiles = b.inputFiles as Record<string, string> | undefined
   const inputs = (b.inputs ?? {}) as Record<string, string>
   if (inputFiles !== undefined) {
@@ -135,6 +136,7 @@ async function submission (b: Record<string, unknown>, chainId: number): Promise
     ...(b.mediators !== undefined ? { mediators: (b.mediators as string[]).map(m => address(m, 'mediator')) } : {}),
     ...(b.audit !== undefined ? { auditProbability: b.audit as number } : {}),
     ...(gpu !== undefined ? { gpu: { ...(gpu.gpus !== undefined ? { gpus: gpu.gpus } : {}), ...(gpu.model !== undefined ? { gpuModel: gpu.model } : {}), ...(gpu.vramMb !== undefined ? { gpuVramMb: gpu.vramMb } : {}) } } : {}),
+    ...(machine !== undefined ? { machine: { ...(machine.cpu !== undefined ? { cpu: machine.cpu } : {}), ...(machine.ramMb !== undefined ? { ramMb: machine.ramMb } : {}) } } : {}),
     ...(b.accept !== undefined ? { accept: b.accept as boolean } : {}),
     chainId
   }

@@ -1,6 +1,6 @@
 // The typed chain client a node uses: one per key. Reads go straight to the provider; every transaction goes
 // through the key's TxQueue, and each receipt's gas lands in `gasLog`.
-import { Interface, Signature, Wallet, dataLength, hexlify, type TransactionReceipt } from 'ethers'
+import { Interface, Signature, Wallet, dataLength, hexlify, type TransactionReceipt, ZeroAddress } from 'ethers'
 import {
   connectMarket, connectLilypadToken, connectDirectory, connectJobManager, connectFaucet, JobManagerAbi,
   type MarketContract, type LilypadTokenContract, type DirectoryContract, type JobManagerContract, type FaucetContract,
@@ -8,7 +8,7 @@ import {
 } from '../../contracts/generated/index.ts'
 import { idOf, type Deal, type JobOffer, type LilypadDomain } from '../../protocols/eip712.ts'
 import { recoverDigest } from '../../protocols/signatures.ts'
-import { stateName, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
+import { stateName, COMMITTEE, UNDRAWN, type DealStateName, type MarketBounds } from '../../protocols/settlement/index.ts'
 import type { CommitteeRules, VoteValue } from '../../protocols/settlement/committee.ts'
 import { SEED_BLOCKS } from '../../protocols/settlement/seed.ts'
 import type { CommitteeFacts, SeedPhaseFacts } from '../../core/lifecycle/facts.ts'
@@ -235,14 +235,15 @@ export class ChainClient {
 
   /**
    * Draws a submission's audit (anyone may, from the block after the submission's; docs/mediation.md, "Unbiasable
-   * draws"): `audited` names the mediator drawn (the zero address for a committee), `settled` is a miss of a deal
+   * draws"): `audited` names the mediator drawn (by us at once, in a second transaction; the zero address for a
+   * committee), `settled` is a miss of a deal
    * whose acceptance came with its result, `cleared` a miss recorded.
    */
   async drawAudit (deal: Deal): Promise<{ outcome: 'audited', mediator: string } | { outcome: 'settled' | 'cleared' }> {
     const r = await this.queue.send('drawAudit', async () => await this.market.drawAudit.populateTransaction(toStruct(deal)))
     for (const log of r.logs) {
       const e = decodeDealLog(log)
-      if (e?.kind === 'DealChallenged') return { outcome: 'audited', mediator: e.mediator }
+      if (e?.kind === 'DealChallenged') return { outcome: 'audited', mediator: await this.drawnAfter(deal) }
       if (e?.kind === 'DealSettled') return { outcome: 'settled' }
     }
     return { outcome: 'cleared' }
@@ -256,14 +257,37 @@ export class ChainClient {
     await this.queue.send(`settle(${deals.length})`, async () => await this.market.settle.populateTransaction(deals.map(toStruct)))
   }
 
-  /** Returns the mediator the contract drew. */
+  /**
+   * Challenges a submitted result, then draws its single mediator from the challenge block's hash in a second
+   * transaction (`drawMediator`), and returns it; the zero address for a committee, drawn from the parties' seeds
+   * (docs/mediation.md, "Unbiasable draws").
+   */
   async challenge (deal: Deal): Promise<string> {
     const r = await this.queue.send('challenge', async () => await this.market.challenge.populateTransaction(toStruct(deal)))
+    if (!r.logs.some(log => decodeDealLog(log)?.kind === 'DealChallenged')) throw new Error('challenge mined without a DealChallenged event')
+    return await this.drawnAfter(deal)
+  }
+
+  /** A dispute just started: its single mediator drawn by us at once (someone may have been quicker), or a committee's zero address. */
+  private async drawnAfter (deal: Deal): Promise<string> {
+    const id = this.dealId(deal)
+    const rec = await this.dealRecord(id)
+    if (rec.mediatorIndex === COMMITTEE) return ZeroAddress
+    if (rec.mediatorIndex !== UNDRAWN) return deal.mediators[rec.mediatorIndex]
+    return await this.drawMediator(deal)
+  }
+
+  /**
+   * Draws a single mediator's dispute from its block's hash (anyone may, from the block after the dispute's to 256
+   * blocks after it; docs/mediation.md, "Unbiasable draws"). Returns the mediator drawn.
+   */
+  async drawMediator (deal: Deal): Promise<string> {
+    const r = await this.queue.send('drawMediator', async () => await this.market.drawMediator.populateTransaction(toStruct(deal)))
     for (const log of r.logs) {
       const e = decodeDealLog(log)
-      if (e?.kind === 'DealChallenged') return e.mediator
+      if (e?.kind === 'MediatorDrawn') return e.mediator
     }
-    throw new Error('challenge mined without a DealChallenged event')
+    throw new Error('drawMediator mined without a MediatorDrawn event')
   }
 
   async mediate (deal: Deal, resultCorrect: boolean): Promise<void> {

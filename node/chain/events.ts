@@ -11,6 +11,7 @@ export type DealEvent = EventBase & (
   | { kind: 'DealAgreed', jobCreator: string, resourceProvider: string, price: bigint, collateral: bigint, mediationFee: bigint }
   | { kind: 'ResultSubmitted', resourceProvider: string, resultCid: string }
   | { kind: 'DealChallenged', jobCreator: string, mediator: string, audit: boolean }
+  | { kind: 'MediatorDrawn', jobCreator: string, mediator: string }
   | { kind: 'DealMediated', mediator: string, resourceProvider: string, resultCorrect: boolean }
   | { kind: 'DealSettled', jobCreator: string, resourceProvider: string, acceptedEarly: boolean }
   | { kind: 'DealTimedOut', jobCreator: string, resourceProvider: string, which: 'result' | 'mediation' }
@@ -57,6 +58,7 @@ export function dealEventOf (e: MarketEvent, pos: { blockNumber: number, txHash:
     case 'DealAgreed': return { ...pos, kind: e.name, ...e.args }
     case 'ResultSubmitted': return { ...pos, kind: e.name, ...e.args }
     case 'DealChallenged': return { ...pos, kind: e.name, ...e.args }
+    case 'MediatorDrawn': return { ...pos, kind: e.name, ...e.args }
     case 'DealMediated': return { ...pos, kind: e.name, ...e.args }
     case 'DealSettled': return { ...pos, kind: e.name, ...e.args }
     case 'DealTimedOut': return { ...pos, kind: e.name, ...e.args, which: Number(e.args.which) === 0 ? 'result' : 'mediation' }
@@ -84,7 +86,9 @@ export function reduceDeal (v: DealView, e: DealEvent): DealView {
   switch (e.kind) {
     case 'DealAgreed': return { ...v, events, state: 'Agreed', jobCreator: e.jobCreator, resourceProvider: e.resourceProvider, price: e.price, collateral: e.collateral, mediationFee: e.mediationFee }
     case 'ResultSubmitted': return { ...v, events, state: 'ResultSubmitted', resultCid: e.resultCid }
-    case 'DealChallenged': return { ...v, events, state: 'Challenged', mediator: e.mediator, audited: e.audit }
+    // the mediator is drawn after the challenge's block (MediatorDrawn), a committee from the seeds (CommitteeDrawn)
+    case 'DealChallenged': return { ...v, events, state: 'Challenged', audited: e.audit }
+    case 'MediatorDrawn': return { ...v, events, mediator: e.mediator }
     case 'DealMediated': return { ...v, events, state: e.resultCorrect ? 'MediatedCorrect' : 'MediatedWrong', resultCorrect: e.resultCorrect, mediator: e.mediator }
     case 'DealSettled': return { ...v, events, state: 'Settled' }
     case 'DealTimedOut': return { ...v, events, state: e.which === 'result' ? 'TimedOutResult' : 'TimedOutMediation' }

@@ -33,9 +33,9 @@ export async function waitForReceipt (provider: Provider, hash: string, opts: { 
 
 /**
  * The gas limit sent for an estimate. eth_estimateGas runs the call on the pending block, but the transaction runs
- * in the block that includes it, whose randomness (a single mediator's draw reads prevrandao) and state differ (a
- * submission's audit draw that the estimate saw in the submission's own block, or past its 256 hashed blocks,
- * takes another path), and at the bare estimate a dearer path runs out of gas and reverts. Unused gas is refunded,
+ * in the block that includes it, whose state differs (a submission's audit draw that the estimate saw in the
+ * submission's own block, or past its 256 hashed blocks, takes another path; so does a batch whose deals another
+ * transaction moved first), and at the bare estimate a dearer path runs out of gas and reverts. Unused gas is refunded,
  * so the headroom costs nothing.
  */
 export function withHeadroom (estimate: bigint): bigint {

@@ -21,6 +21,12 @@ export interface SandboxOptions {
   logMaxBytes: number
   /** GPUs (UUIDs) assigned to the job's slot; without them, GPUs are requested by count. */
   gpuDeviceIds?: readonly string[]
+  /**
+   * The engine's CPUs (its info's NCPU): a job's CPU quota is capped at them, since the engine refuses a quota above
+   * its cores — a job asking its whole slot (a canary) on a machine whose engine sees fewer cores than the node
+   * counted (Docker Desktop's VM) still runs, with all the engine has.
+   */
+  engineCpus?: number
 }
 
 /** The Docker create options for a job, without the per-run scratch bind (added by the caller). */
@@ -47,7 +53,7 @@ export function containerConfig (spec: JobSpec, o: SandboxOptions): Docker.Conta
       PidsLimit: o.pidsLimit,
       Memory: memory,
       MemorySwap: memory,
-      NanoCpus: Math.max(1, r.cpu) * 1_000_000,
+      NanoCpus: Math.min(Math.max(1, r.cpu), o.engineCpus !== undefined && o.engineCpus > 0 ? o.engineCpus * 1000 : Infinity) * 1_000_000,
       Binds: o.binds,
       // The engine keeps a bounded log per container (byte-exact, uncompressed): what a run reads back after a
       // reconnect or a restart. Two files, both read back, so anything readable under max-size proves that

@@ -12,6 +12,7 @@ import { loadModule, type JobSpec } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
 import { ResultStore } from '../result-store/index.ts'
 import { Executor, type ExecutorOptions, type RunOptions } from './index.ts'
+import { containerConfig } from './container.ts'
 
 // The cow of Lilypad's hello world (shared/seed/: `lilypad run cowsay:v0.0.1 -i Message="moo"`).
 const MOO_COW = [
@@ -78,6 +79,22 @@ test('cowsay prints the cow of the seed, byte for byte', async t => {
   t.is(await read(r.resultDir, 'status'), '{"status":"ok"}\n', 'an ordinary run records nothing node-specific')
   t.deepEqual((await readdir(r.resultDir)).sort(), ['exitCode', 'outputs', 'status', 'stderr', 'stdout'])
   t.true(r.durationMs > 0 && r.runMs > 0 && r.runMs <= r.durationMs)
+})
+
+test('a job asking more CPU than the engine has (a canary asking for its whole slot where the engine sees fewer cores than the node counted) runs with every core the engine has', async t => {
+  const info = await docker.info() as { NCPU: number }
+  const spec = await specOf('cowsay:v0.0.1', { Message: 'moo' })
+  // the engine refuses a quota above its cores; the executor caps it at them
+  const asked = { ...spec, resources: { ...spec.resources, cpu: (info.NCPU + 4) * 1000, ramMb: 2048 } }
+  const ex = new Executor({ docker })
+  t.is(await ex.engineCpus(), info.NCPU)
+  const config = containerConfig(asked, { user: '1000:1000', pidsLimit: 64, fullNetworkMode: 'bridge', binds: [], logMaxBytes: 1024, engineCpus: info.NCPU })
+  t.is(config.HostConfig?.NanoCpus, info.NCPU * 1_000_000_000)
+  t.is(config.HostConfig?.Memory, 2048 * 1024 * 1024, 'the memory it asked')
+  t.is(containerConfig(spec, { user: '1000:1000', pidsLimit: 64, fullNetworkMode: 'bridge', binds: [], logMaxBytes: 1024, engineCpus: info.NCPU }).HostConfig?.NanoCpus, spec.resources.cpu * 1_000_000, 'an ask within the engine\'s cores is given as asked')
+  const r = await runJob(t, asked)
+  t.is(r.status, 'ok')
+  t.is(await read(r.resultDir, 'stdout'), MOO_COW)
 })
 
 test('cowsay wraps a long message in a multi-line balloon', async t => {

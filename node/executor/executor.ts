@@ -247,6 +247,7 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
   protected readonly opts: typeof DEFAULT_EXECUTOR_OPTIONS & ExecutorOptions & { logMaxBytes: number }
   protected reachable = false
   private gpuCount: number | undefined
+  private cpuCount: number | undefined
   /** Images seen present; a later create that fails with 404 drops the entry and reports ImageMissingError. */
   private readonly knownImages = new Set<string>()
   /** Runs in progress by job id. */
@@ -315,6 +316,17 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
     } catch (e) { this.unreachable(e, 'reading engine info') }
     this.gpuCount = count
     return count
+  }
+
+  /** The engine's CPUs (its info's NCPU), read once. */
+  async engineCpus (signal?: AbortSignal): Promise<number> {
+    if (this.cpuCount !== undefined) return this.cpuCount
+    let info: { NCPU?: number }
+    try {
+      info = await bounded('info', this.opts.callTimeoutMs, signal, async s => await (this.docker.info as (o: object) => Promise<{ NCPU?: number }>).call(this.docker, { abortSignal: s }))
+    } catch (e) { this.unreachable(e, 'reading engine info') }
+    this.cpuCount = typeof info.NCPU === 'number' && info.NCPU > 0 ? info.NCPU : 0
+    return this.cpuCount
   }
 
   protected unreachable (e: unknown, what: string): never {
@@ -544,7 +556,9 @@ export class Executor extends EventEmitter<ExecutorEvents> implements JobExecuto
       if (opts.inputsDir !== undefined && (m.target === '/inputs' || m.target.startsWith('/inputs/'))) throw new Error(`input mount ${m.target} is inside /inputs, which inputsDir binds read-only`)
       binds.push(inputBind(m))
     }
-    const config = containerConfig(spec, { ...this.opts, binds, logMaxBytes: this.opts.logMaxBytes, ...(opts.gpuDeviceIds !== undefined ? { gpuDeviceIds: opts.gpuDeviceIds } : {}) })
+    // a quota of more than a core may be more than the engine has (asked on top of the module's: a canary's slot)
+    const engineCpus = spec.resources.cpu > 1000 ? await this.engineCpus(signal) : undefined
+    const config = containerConfig(spec, { ...this.opts, binds, logMaxBytes: this.opts.logMaxBytes, ...(opts.gpuDeviceIds !== undefined ? { gpuDeviceIds: opts.gpuDeviceIds } : {}), ...(engineCpus !== undefined ? { engineCpus } : {}) })
     const hash = configHash(config)
     const timeoutSec = opts.timeoutSec ?? spec.timeoutSec
     // The directories the container binds by identity: inputs staged anew (deleted and written again) are, like a

@@ -22,7 +22,7 @@ import { reportError, type Components } from '../components.ts'
 import type { JobCreator, JobRequest, Phase } from '../roles/job-creator.ts'
 import { jobView } from '../../core/lifecycle/job-creator.ts'
 import { readResultStatus, type ResultStatus } from '../executor/status.ts'
-import type { GpuRequirement } from '../modules/index.ts'
+import type { GpuRequirement, CpuRequirement } from '../modules/index.ts'
 import { formatLP } from '../../core/lp.ts'
 import { JobCancelledError, JobEndedError, JobNotFoundError, NodeRestartedError, TooManyJobsError } from './errors.ts'
 import type { RemoteSigner } from './remote-signer.ts'
@@ -42,6 +42,7 @@ export interface JobSubmission {
   mediators?: string[]
   auditProbability?: number
   gpu?: GpuRequirement
+  machine?: CpuRequirement
   accept?: boolean
   /** the chain the job settles on (default: the network's first) */
   chainId?: number
@@ -323,6 +324,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       ...(r.mediators !== undefined ? { mediators: r.mediators } : {}),
       ...(r.auditProbability !== undefined ? { auditProbability: r.auditProbability } : {}),
       ...(r.gpu !== undefined ? { gpu: r.gpu } : {}),
+      ...(r.machine !== undefined ? { machine: r.machine } : {}),
       ...(r.accept !== undefined ? { accept: r.accept } : {}),
       ...(this.signers.has(job.id) ? { signer: this.signers.get(job.id) } : {})
     }

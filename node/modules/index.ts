@@ -24,8 +24,8 @@ export {
 export type { ResolvedModule, ResolveOptions, ModuleSource } from './refs.ts'
 export { declaredInputs, templateInputs } from './declared-inputs.ts'
 export type { DeclaredInput } from './declared-inputs.ts'
-export { machineRequirement, GpuRequirementError } from './requirement.ts'
-export type { GpuRequirement } from './requirement.ts'
+export { machineRequirement, containerResources, GpuRequirementError, CpuRequirementError } from './requirement.ts'
+export type { GpuRequirement, CpuRequirement } from './requirement.ts'
 
 export { ModuleInputError, parseInputs } from './inputs.ts'
 

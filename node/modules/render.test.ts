@@ -3,7 +3,7 @@
 // module reads listed with their defaults.
 import test from 'ava'
 import * as jsonc from 'jsonc-parser'
-import { declaredInputs, parseLenientJson, renderModule, machineRequirement, DEFAULT_RESOURCES } from './index.ts'
+import { declaredInputs, parseLenientJson, renderModule, machineRequirement, containerResources, DEFAULT_RESOURCES } from './index.ts'
 
 // An SDXL-style module as public ones are written: Prompt is printed without a default on line 9.
 const SDXL = `{
@@ -132,4 +132,20 @@ test('GPU flags raise what the module asks for; a model or VRAM implies a GPU', 
     const err = t.throws(() => machineRequirement(DEFAULT_RESOURCES, bad))
     t.is(err.name, 'GpuRequirementError')
   }
+})
+
+test('CPU and memory flags raise what the module asks for (never lower it), and the container is given what the job asked', t => {
+  // DEFAULT_RESOURCES: a core and 512 MiB
+  t.like(machineRequirement(DEFAULT_RESOURCES, {}, { cpu: 2000, ramMb: 4096 }), { cpu: 2000, ramMb: 4096, gpus: 0 })
+  t.like(machineRequirement(DEFAULT_RESOURCES, {}, { cpu: 500, ramMb: 64 }), { cpu: 1000, ramMb: 512 }, 'raise only: the module knows what it needs at least')
+  t.like(machineRequirement(DEFAULT_RESOURCES, { gpus: 1 }, { ramMb: 8192 }), { cpu: 1000, ramMb: 8192, gpus: 1 })
+  for (const bad of [{ cpu: -1 }, { cpu: 1.5 }, { ramMb: 2 ** 33 }]) {
+    const err = t.throws(() => machineRequirement(DEFAULT_RESOURCES, {}, bad))
+    t.is(err.name, 'CpuRequirementError')
+  }
+  // the provider runs the job's container with the CPU and memory the job offer asked (a canary's whole slot), the
+  // module's when it asked no more
+  t.deepEqual(containerResources(DEFAULT_RESOURCES, { cpu: 2000, ramMb: 4096 }), { ...DEFAULT_RESOURCES, cpu: 2000, ramMb: 4096 })
+  t.deepEqual(containerResources(DEFAULT_RESOURCES, { cpu: 1000, ramMb: 512 }), DEFAULT_RESOURCES)
+  t.deepEqual(containerResources({ ...DEFAULT_RESOURCES, cpu: 3000 }, { cpu: 2000, ramMb: 0 }), { ...DEFAULT_RESOURCES, cpu: 3000 })
 })

@@ -24,7 +24,7 @@ import type { LilypadHost } from '../host/create-host.ts'
 import { domainOfNetwork } from '../host/from-network.ts'
 import { GossipService } from '../gossip/gossip.ts'
 import { DealNegotiator, NoDealError, proposalFailureOf, type AgreedDeal } from '../negotiation/negotiator.ts'
-import { loadModule, machineRequirement, type GpuRequirement } from '../modules/index.ts'
+import { loadModule, machineRequirement, type GpuRequirement, type CpuRequirement } from '../modules/index.ts'
 import type { HeldInput, ResultStore } from '../result-store/index.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import { OfferSync } from '../offer-sync/index.ts'
@@ -33,7 +33,7 @@ import { followLogs, type LogLimits } from '../job-logs/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
-import { COMMITTEE, auditDrawDue } from '../../protocols/settlement/index.ts'
+import { COMMITTEE, UNDRAWN, auditDrawDue } from '../../protocols/settlement/index.ts'
 import { judgedByCommittee, nameableMediators } from '../../protocols/settlement/committee.ts'
 import { formatLP } from '../../core/lp.ts'
 import { setNewest } from '../../core/bounded.ts'
@@ -89,6 +89,8 @@ export interface JobRequest extends ProgressOptions<JobProgressEvents> {
   maxPrice?: bigint
   /** GPUs asked for on top of the module's (`lilypad run --gpu --gpu-model --vram`) */
   gpu?: GpuRequirement
+  /** CPU and memory asked for on top of the module's (`lilypad run --cpu --ram`; a canary asks for its slot's) */
+  machine?: CpuRequirement
   /** 0..1: the deal's auditPpm; the contract draws the audit from the hash of the submission's block, which a provider cannot know when it submits */
   auditProbability?: number
   /** default true: accept early on success */
@@ -126,7 +128,7 @@ export interface JobOutcome {
   inputFiles?: Record<string, string>
 }
 
-/** the most deals whose chain details (submitted CID, drawn mediator) the job creator keeps: a safety valve; they
+/** the most deals whose chain details (the submitted CID) the job creator keeps: a safety valve; they
  * go when a deal's facts are final */
 const MAX_DETAILS = 10_000
 
@@ -324,7 +326,7 @@ export class JobCreator {
   private readonly ownsSync: boolean
   private readonly stopController = new AbortController()
   /** what the chain's events told us beyond the deal record (the submitted CID, the drawn mediator) */
-  private readonly details = new Map<string, { resultCid?: string, mediator?: string }>()
+  private readonly details = new Map<string, { resultCid?: string }>()
   /** a run's transaction reporter per deal */
   private readonly txHooks = new Map<string, (what: string, hash: string, gasUsed: bigint) => void>()
   /** the wallets that are the job creators of deals their jobs still follow (in memory: gone after a restart) */
@@ -508,7 +510,7 @@ export class JobCreator {
         jobCreator,
         module: loaded.module.kind === 'git' ? loaded.module.pinned : req.module,
         inputs: canonicalInputs(req.inputs),
-        spec: machineRequirement(r, req.gpu),
+        spec: machineRequirement(r, req.gpu, req.machine),
         maxPrice: req.maxPrice ?? MAX_UINT96,
         mediators,
         target: req.target !== undefined ? getAddress(req.target) : ZeroAddress,
@@ -874,7 +876,6 @@ export class JobCreator {
     if (e.contract !== 'Market') return
     const m = e as MarketChainEvent
     if (m.name === 'ResultSubmitted') { const id = m.args.dealId.toLowerCase(); setNewest(this.details, id, { ...this.details.get(id), resultCid: m.args.resultCid }, MAX_DETAILS) }
-    if (m.name === 'DealChallenged') { const id = m.args.dealId.toLowerCase(); setNewest(this.details, id, { ...this.details.get(id), mediator: m.args.mediator }, MAX_DETAILS) }
   }
 
   private async facts (rec: JobCreatorDeal): Promise<DealFacts> {
@@ -888,11 +889,13 @@ export class JobCreator {
     }
     // a committee's dispute: its seed phase (our reveal first), then its committee (docs/mediation.md, "Unbiasable draws")
     const committee = r.state === 'Challenged' && r.mediatorIndex === COMMITTEE ? await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) : undefined
-    const mediator = r.state === 'Challenged' ? (committee !== undefined ? ZeroAddress : d?.mediator ?? rec.deal.mediators[r.mediatorIndex]) : undefined
+    // a single mediator is known once drawn (MediatorDrawn): before that, the draw is due
+    const undrawn = r.state === 'Challenged' && r.mediatorIndex === UNDRAWN
+    const mediator = r.state === 'Challenged' && !undrawn ? (committee !== undefined ? ZeroAddress : rec.deal.mediators[r.mediatorIndex]) : undefined
     // a final deal's details are in these facts (the record keeps the CID): a read that overlapped the record's
     // terminal step, or a re-read later, would otherwise leave them here for good (one entry per job; soak12)
     if (isFinalState(r.state)) this.details.delete(rec.dealId)
-    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...(auditDrawDue(rec.deal, r) ? { auditDue: true } : {}), ...committee }
+    return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}), ...(auditDrawDue(rec.deal, r) ? { auditDue: true } : {}), ...(undrawn ? { mediatorDrawDue: true } : {}), ...committee }
   }
 
   /** One bounded fetch attempt of a deal's result (the driver retries until the action's deadline). */
@@ -1003,6 +1006,8 @@ export class JobCreator {
       // draws no member who would do it); the single mediator's by timeoutMediation
       case 'timeout-mediation': return await chainCall<JobCreatorEvent>(async () => { await (a.committee ? chain.finalizeCommittee(rec.deal) : chain.timeoutMediation(rec.deal)) }, { type: 'mediation-timed-out' }, reason => ({ type: 'timeout-mediation-failed', reason }), ['MediationWindowOpen', 'VotingOpen', 'SeedRevealOpen'])
       case 'draw-audit': return await chainCall<JobCreatorEvent>(async () => { await chain.drawAudit(rec.deal) }, { type: 'audit-drawn' }, reason => ({ type: 'draw-audit-failed', reason }), ['AuditDrawNotReady'])
+      // MediatorDrawNotReady: the dispute's block is still the pending one; the next block can read its hash
+      case 'draw-mediator': return await chainCall<JobCreatorEvent>(async () => { await chain.drawMediator(rec.deal) }, { type: 'mediator-drawn' }, reason => ({ type: 'draw-mediator-failed', reason }), ['MediatorDrawNotReady'])
     }
   }
   /**

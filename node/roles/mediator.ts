@@ -23,7 +23,7 @@ import { BlockCursor } from '../chain/cursor.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { ResultStore } from '../result-store/index.ts'
 import type { JobExecutor } from '../executor/index.ts'
-import { loadModule, pinSpecImage, type ResolveOptions } from '../modules/index.ts'
+import { loadModule, pinSpecImage, containerResources, type ResolveOptions } from '../modules/index.ts'
 import { Directory } from '../directory/index.ts'
 import { DisputeService, type DisputeNode } from '../dispute/dispute-service.ts'
 import { locatePeer, dhtRecords } from '../dispute/locate.ts'
@@ -35,7 +35,7 @@ import { chainCall } from '../lifecycle/chain-call.ts'
 import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { voteCommitment, Vote, type VoteValue } from '../../protocols/settlement/committee.ts'
-import { COMMITTEE } from '../../protocols/settlement/index.ts'
+import { COMMITTEE, UNDRAWN } from '../../protocols/settlement/index.ts'
 import { setNewest } from '../../core/bounded.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
@@ -124,7 +124,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
    * The submitted CID and the provider of recent deals, from the chain's events (every result submitted: a dispute
    * may draw us later). The newest MAX_DETAILS; a dispute whose deal is no longer here reads its history.
    */
-  private readonly details = new Map<string, { resultCid?: string, resourceProvider?: string, mediator?: string, members?: string[], jobCreator?: string }>()
+  private readonly details = new Map<string, { resultCid?: string, resourceProvider?: string, mediator?: string, members?: string[], jobCreator?: string, audit?: boolean }>()
   private readonly offs: Array<() => void> = []
   private running = false
   private queue: Promise<void> = Promise.resolve()
@@ -167,7 +167,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     // a fresh DHT may have no peers yet, and the chain record names us anyway. Failures are logged and retried.
     this.directory?.keepPublished({ roles: ['mediator'], log: this.c.logger })
     // live challenges first, then the ones we missed while down (a challenge seen twice is one record)
-    this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'DealChallenged', args: { mediator: this.address } }, async e => { await this.onChallenged(e as MarketChainEvent) }))
+    // a single mediator is drawn after the dispute's block, from its hash (MediatorDrawn names it; DealChallenged does not)
+    this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'MediatorDrawn', args: { mediator: this.address } }, async e => { await this.onChallenged(e as MarketChainEvent) }))
     this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'ResultSubmitted' }, e => { this.remember(e as MarketChainEvent) }))
     // a committee names its members in its event, not in DealChallenged (whose mediator is then the zero address)
     this.offs.push(chain.follower.subscribe({ contract: 'Market', event: 'CommitteeDrawn' }, async e => { await this.onDrawn(e as MarketChainEvent) }))
@@ -176,7 +177,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     this.offs.push(() => { chain.follower.off('block', blockListener) })
     if (!chain.follower.running) await chain.follower.start()
     const from = await this.cursor.load()
-    for (const e of await chain.follower.find('DealChallenged', { mediator: this.address }, from)) await this.onChallenged(e)
+    for (const e of await chain.follower.find('MediatorDrawn', { mediator: this.address }, from)) await this.onChallenged(e)
     for (const e of await chain.follower.find('CommitteeDrawn', {}, from)) await this.onDrawn(e)
     await this.driver.resume()
   }
@@ -194,7 +195,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     const id = (e.args as { dealId?: string }).dealId?.toLowerCase()
     if (id === undefined) return
     if (e.name === 'ResultSubmitted') setNewest(this.details, id, { ...this.details.get(id), resultCid: e.args.resultCid, resourceProvider: e.args.resourceProvider }, MAX_DETAILS)
-    if (e.name === 'DealChallenged') setNewest(this.details, id, { ...this.details.get(id), mediator: e.args.mediator, jobCreator: e.args.jobCreator }, MAX_DETAILS)
+    if (e.name === 'DealChallenged') setNewest(this.details, id, { ...this.details.get(id), jobCreator: e.args.jobCreator, audit: e.args.audit }, MAX_DETAILS)
+    if (e.name === 'MediatorDrawn') setNewest(this.details, id, { ...this.details.get(id), mediator: e.args.mediator, jobCreator: e.args.jobCreator }, MAX_DETAILS)
     if (e.name === 'CommitteeDrawn') setNewest(this.details, id, { ...this.details.get(id), members: [...e.args.members] }, MAX_DETAILS)
   }
 
@@ -221,14 +223,17 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     await this.driver.add(newDispute({ dealId, jobCreator, audit: e.args.audit }, this.driver.now()))
   }
 
+  /** The draw of a single mediator's dispute named us (MediatorDrawn); whether it is an audit, its DealChallenged says. */
   private async onChallenged (e: MarketChainEvent): Promise<void> {
-    if (e.name !== 'DealChallenged') return
+    if (e.name !== 'MediatorDrawn') return
     this.remember(e)
     const dealId = e.args.dealId.toLowerCase()
     if (await this.records.get(dealId) !== undefined) return
+    if (this.details.get(dealId)?.audit === undefined) for (const h of await this.init.chain.follower.history(dealId)) this.remember(h)
+    const audit = this.details.get(dealId)?.audit ?? false
     this.metrics.disputesSeen++
-    this.c.logger.info({ dealId, audit: e.args.audit }, 'a dispute drew us')
-    await this.driver.add(newDispute({ dealId, jobCreator: e.args.jobCreator, audit: e.args.audit }, this.driver.now()))
+    this.c.logger.info({ dealId, audit }, 'a dispute drew us')
+    await this.driver.add(newDispute({ dealId, jobCreator: e.args.jobCreator, audit }, this.driver.now()))
   }
 
   private onChange (rec: MediatorDispute, prev: MediatorDispute | undefined): void {
@@ -254,7 +259,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     let rec = await this.records.get(dealId)
     if (rec === undefined) {
       // the push can beat the follower: look for the challenge (or the committee) on chain now
-      const found = await this.init.chain.follower.find('DealChallenged', { dealId, mediator: this.address })
+      const found = await this.init.chain.follower.find('MediatorDrawn', { dealId, mediator: this.address })
       if (found.length > 0) await this.onChallenged(found[0])
       else for (const e of await this.init.chain.follower.find('CommitteeDrawn', { dealId })) await this.onDrawn(e)
       rec = await this.records.get(dealId)
@@ -297,7 +302,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
           }
           return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), committee }
         }
-        const mediator = rec.deal !== undefined ? rec.deal.value.mediators[r.mediatorIndex] : d?.mediator
+        // (UNDRAWN is no index: a record of ours was named by MediatorDrawn, so the draw came first)
+        const mediator = rec.deal !== undefined && r.mediatorIndex !== UNDRAWN ? rec.deal.value.mediators[r.mediatorIndex] : d?.mediator
         return { state: r.state, since: r.since, ...(d?.resultCid !== undefined ? { resultCid: d.resultCid } : {}), ...(mediator !== undefined ? { mediator } : {}) }
       },
       watch: (rec, changed) => chain.follower.onDeal(rec.dealId, e => { if (e.contract === 'Market') this.remember(e as MarketChainEvent); changed() }),
@@ -411,7 +417,11 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     let inputs: Record<string, string>
     try { inputs = JSON.parse(job.inputs) as Record<string, string> } catch { throw new DisputeVerificationError('MALFORMED', 'job inputs are not JSON') }
     const loaded = await loadModule(job.module, inputs, this.init.modules)
-    const spec = await pinSpecImage(this.init.executor.docker, loaded.spec, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
+    // with the memory the job asked, as the provider ran it: a job that asked for more than its module must not fail
+    // here for want of it. Not its CPU: a quota changes how fast it runs, not what it answers, and Docker refuses one
+    // above this machine's cores, which may be fewer than the provider's slot (a canary asks for its whole slot)
+    const resources = containerResources(loaded.spec.resources, { cpu: 0, ramMb: job.spec.ramMb })
+    const spec = await pinSpecImage(this.init.executor.docker, { ...loaded.spec, resources }, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
     await rm(resultDir, { recursive: true, force: true })
     // the inputs as the provider staged them: from whichever connected party serves them (the job creator holds
     // them while its job is open, the provider caches what it fetched), within the job's time

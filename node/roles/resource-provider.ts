@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { ZeroAddress, formatEther, getAddress } from 'ethers'
 import { signMessage, type Deal, type MachineSpec, type Result } from '../../protocols/eip712.ts'
 import { deriveSeedSecret, offerWords } from '../../protocols/settlement/seed.ts'
-import { COMMITTEE, auditDrawDue } from '../../protocols/settlement/index.ts'
+import { COMMITTEE, UNDRAWN, auditDrawDue } from '../../protocols/settlement/index.ts'
 import type { Envelope } from '../../protocols/codec.ts'
 import { ContractRevertError, chainSeconds, type ChainClient } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
@@ -28,7 +28,7 @@ import { DealNegotiator, type AgreedDeal } from '../negotiation/negotiator.ts'
 import { depositReader } from '../negotiation/deposit.ts'
 import type { ModulePolicy } from '../modules/policy.ts'
 import type { ProviderTermsPolicy } from '../../protocols/negotiation/terms.ts'
-import { loadModule, pinSpecImage } from '../modules/index.ts'
+import { loadModule, pinSpecImage, containerResources } from '../modules/index.ts'
 import { DockerUnavailableError, EngineLostError, SwarmConfigError, type JobExecutor } from '../executor/index.ts'
 import type { ClusterNode, SlotShape } from '../../core/policy/cluster-slots.ts'
 import type { ResultStore } from '../result-store/index.ts'
@@ -503,6 +503,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
         // a committee's dispute: DealChallenged names no single mediator; our seed is revealed first (its seed phase),
         // then the case goes to every member drawn (docs/mediation.md, "Unbiasable draws")
         if (r.mediatorIndex === COMMITTEE) return { state: r.state, since: r.since, mediator: ZeroAddress, ...await chain.committeeDisputeFacts(rec.dealId, r.since, rec.deal) }
+        // a single mediator is known once drawn (MediatorDrawn): before that, the draw is due
+        if (r.mediatorIndex === UNDRAWN) return { state: r.state, since: r.since, mediatorDrawDue: true }
         return { state: r.state, since: r.since, mediator: rec.deal.mediators[r.mediatorIndex] }
       },
       watch: (rec, changed) => chain.follower.onDeal(rec.dealId, () => { changed() }),
@@ -576,6 +578,8 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       case 'settle': return await chainCall<ProviderEvent>(async () => { await this.settle(rec.deal) }, { type: 'settled' }, reason => ({ type: 'settle-failed', reason }), ['JudgeWindowOpen'])
       // AuditDrawNotReady: the submission's block is still the pending one; the next block can read its hash
       case 'draw-audit': return await chainCall<ProviderEvent>(async () => { await chain.drawAudit(rec.deal) }, { type: 'audit-drawn' }, reason => ({ type: 'draw-audit-failed', reason }), ['AuditDrawNotReady'])
+      // MediatorDrawNotReady: the dispute's block is still the pending one; the next block can read its hash
+      case 'draw-mediator': return await chainCall<ProviderEvent>(async () => { await chain.drawMediator(rec.deal) }, { type: 'mediator-drawn' }, reason => ({ type: 'draw-mediator-failed', reason }), ['MediatorDrawNotReady'])
       case 'hand-off': {
         const disputes = this.opts.disputes
         if (disputes === undefined) return { type: 'hand-off-failed', reason: 'no dispute service' }
@@ -642,7 +646,9 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       const git = this.modulePolicy.git
       // a git module's fetch is bounded in time and size, and abandoned with the deal
       const loaded = await loadModule(job.module, inputs, { ...modOpts, signal, ...(git?.timeoutMs !== undefined ? { fetchTimeoutMs: git.timeoutMs } : {}), ...(git?.maxBytes !== undefined ? { maxFetchBytes: git.maxBytes } : {}) })
-      const spec = await pinSpecImage(this.opts.executor.docker, loaded.spec, modOpts)
+      // the container gets the CPU and memory the job asked for when it asked for more than its module's (`lilypad
+      // run --cpu --ram`, a canary asking for its whole slot): what the deal booked, never more than the slot offered
+      const spec = await pinSpecImage(this.opts.executor.docker, { ...loaded.spec, resources: containerResources(loaded.spec.resources, job.spec) }, modOpts)
       signal.throwIfAborted()
       // (the executor replaces what an earlier attempt left in it, or adopts that attempt's container)
       const resultDir = join(this.opts.dataDir, 'jobs', rec.dealId)

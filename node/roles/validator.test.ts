@@ -20,7 +20,7 @@ import { quietComponents } from '../components.ts'
 import { Rng } from '../../simulations/rng.ts'
 import type { LiveOffer } from '../../protocols/matcher.ts'
 import {
-  CanaryOutcome, verifyCanaryReport, computeEpochRewards, defaultRewardRules, cowsayAnswer, primesAnswer, wordcountAnswer, defaultDeclineRule,
+  CanaryOutcome, verifyCanaryReport, computeEpochRewards, defaultRewardRules, cowsayAnswer, primesAnswer, wordcountAnswer, defaultDeclineRule, defaultCanaryTemplates, defaultRoundOptions,
   type CanaryRecord, type DealParties
 } from '../../protocols/incentives/index.ts'
 import { Validator, type CanaryRunner, type ValidatorOptions } from './validator.ts'
@@ -90,6 +90,12 @@ interface World {
   readFails?: boolean
   /** every chain read the validator made: provider and window */
   reads: Array<{ provider: string, from: number, to: number }>
+  /** per provider: the millicores its machine has free in a round; a canary runs while what its container is given
+   * (the module's CPU raised to what the job asks, as the provider runs it) fits in what is left, else it is dodged */
+  room: Map<string, number>
+  roomUsed: Map<string, number>
+  /** the CPU and memory each canary's job asked for, per provider */
+  asks: Map<string, Array<JobRequest['machine']>>
 }
 
 async function world (extra: Partial<ValidatorOptions> = {}): Promise<World> {
@@ -103,7 +109,7 @@ async function world (extra: Partial<ValidatorOptions> = {}): Promise<World> {
       book.set(id, { id, signature: '0x', offer: { provider: p, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 1n, seedCommit: ZeroHash } })
     }
   }
-  const w = { clock, book, asked: [] as string[], capacity: new Map<string, number>(), raced: new Map<string, number>(), dir, takenThisRound: new Map<string, number>(), withdrawFirst: new Set<string>(), fakes: new Map<string, number>(), realCanaryDeals: new Set<string>(), reads: [], busy: 0 } as unknown as World
+  const w = { clock, book, asked: [] as string[], room: new Map<string, number>(), roomUsed: new Map<string, number>(), asks: new Map<string, Array<JobRequest['machine']>>(), capacity: new Map<string, number>(), raced: new Map<string, number>(), dir, takenThisRound: new Map<string, number>(), withdrawFirst: new Set<string>(), fakes: new Map<string, number>(), realCanaryDeals: new Set<string>(), reads: [], busy: 0 } as unknown as World
   let deals = 0
   const now = (): number => Math.floor(clock.now() / 1000)
   const onChain = async <T>(fn: () => Promise<T>): Promise<T> => { w.busy++; try { return await fn() } finally { w.busy-- } }
@@ -125,8 +131,14 @@ async function world (extra: Partial<ValidatorOptions> = {}): Promise<World> {
         await onChain(async () => await agreeAt(p, net.jc, now()))
         throw new QueueTimeoutError('every provider that fits stayed busy for 120 s (1 busy)', 1, 120_000)
       }
+      w.asks.set(p, [...(w.asks.get(p) ?? []), req.machine])
       const taken = w.takenThisRound.get(p) ?? 0
-      if (taken >= (w.capacity.get(p) ?? Infinity)) {
+      // the container's CPU: the module's, raised to what the job asks (node/roles/resource-provider.ts)
+      const need = Math.max(defaultCanaryTemplates.find(x => x.module === req.module)?.cpu ?? 0, req.machine?.cpu ?? 0)
+      const room = w.room.get(p)
+      const full = room !== undefined ? (w.roomUsed.get(p) ?? 0) + need > room : taken >= (w.capacity.get(p) ?? Infinity)
+      if (!full && room !== undefined) w.roomUsed.set(p, (w.roomUsed.get(p) ?? 0) + need)
+      if (full) {
         // the Sybil's machine is full: NO_CAPACITY — while its signed offers still show the slots free, or (the
         // withdraw-first Sybil) after withdrawing them, with no deal behind the withdrawal, or with one its own job
         // creator key agrees (`fakes`)
@@ -179,6 +191,7 @@ function reoffer (w: World, p: string, nonce: bigint): void {
  */
 async function round (w: World, epoch: number): ReturnType<Validator['runRound']> {
   w.takenThisRound.clear()
+  w.roomUsed.clear()
   w.asked.length = 0
   let done = false
   const r = w.validator.runRound(epoch).finally(() => { done = true })
@@ -403,6 +416,61 @@ test.serial('a race defers, it does not excuse: the key that covers its dodge wi
   if (read === undefined) { t.fail('the chain was not read'); return }
   const onChain = await agreedDealsOf({ provider: net.provider, market: net.deployment.contracts.market, rewards: '', deployBlock: net.deployment.deployBlock }, key, { from: 0, to: read.to })
   t.true(onChain.filter(d => d.jobCreator === net.jc.address.toLowerCase()).length >= 2)
+})
+
+test.serial('canaries ask for the whole slot: a Sybil key that offers both slots of a machine whose real job holds one was sent and ran two canaries where the honest provider offering its free slot was sent one; asking for the slot, its machine runs one, and dodging the other (a deal of its own behind it) fails it', async t => {
+  // one machine, two slots of a core; a real job holds one. The honest provider offers only its free slot; the Sybil
+  // key offers both and, when its machine is full, withdraws its offers and covers the dodge with a deal of its own
+  // job creator key. Cowsays only (half a core each): the canary a machine can squeeze two of into one free core.
+  const cowsay = defaultCanaryTemplates.filter(x => x.module === 'cowsay:v0.0.1')
+  const key = SYBILS[0]
+  const setUp = (w: World): void => {
+    for (const l of [...w.book.values()]) if ((l.offer.provider.toLowerCase() === HONEST && l.offer.slot === 1) || l.offer.provider.toLowerCase() === SYBILS[1]) w.book.delete(l.id)
+    w.room.set(HONEST, 1000)
+    w.room.set(key, 1000)
+    w.withdrawFirst.add(key)
+    w.fakes.set(key, 4)
+  }
+  const passes = (r: Awaited<ReturnType<typeof round>>, p: string): number => r.filter(x => x.canary.provider.toLowerCase() === p && x.outcome === CanaryOutcome.Passed).length
+
+  // before: canaries asked for their module's requirement only — the Sybil key's machine ran both of its canaries
+  // in the core it had free, twice what the honest machine was sent, each paid like a job
+  const before = await world({ round: { ...defaultRoundOptions, templates: cowsay, ask: 'module' } })
+  t.teardown(async () => { await rm(before.dir, { recursive: true, force: true }) })
+  setUp(before)
+  const b0 = await round(before, 0)
+  t.is(passes(b0, HONEST), 1)
+  t.is(passes(b0, key), 2, 'the hole: two canaries run in one free slot\'s room')
+  t.deepEqual(before.asks.get(key), [{ cpu: 500, ramMb: 64 }, { cpu: 500, ramMb: 64 }])
+
+  // now: each canary asks for the slot it is sent to, and the provider gives its container that much
+  const w = await world({ round: { ...defaultRoundOptions, templates: cowsay } })
+  t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
+  setUp(w)
+  const r0 = await round(w, 0)
+  t.deepEqual(w.asks.get(HONEST), [{ cpu: 1000, ramMb: 2048 }], 'the whole slot: what `lilypad run --cpu 1 --ram 2048` asks')
+  t.deepEqual(w.asks.get(key), [{ cpu: 1000, ramMb: 2048 }, { cpu: 1000, ramMb: 2048 }])
+  t.is(passes(r0, HONEST), 1)
+  t.is(passes(r0, key), 1, 'its machine runs as many as it has free slots')
+  // the other: withdrawn, a deal of its own behind it — a race, deferred (the test above: what a dodged retry costs)
+  t.deepEqual(r0.filter(x => x.canary.provider.toLowerCase() === key && x.noDeal !== undefined).map(x => x.noDeal), ['race'])
+  t.is(w.validator.retries.owed(key), 1)
+  // the next round, the real job still running: the honest provider is sent its free slot's canary again; the Sybil
+  // key, offering both slots again, is sent two and the retry, runs one and dodges two — one of them on the record
+  // as a failure, and it is sent no more canaries
+  reoffer(w, key, 2n)
+  const r1 = await round(w, 0)
+  t.is(passes(r1, HONEST), 1)
+  t.is(passes(r1, key), 1)
+  const dodged = r1.filter(x => x.canary.provider.toLowerCase() === key && x.noDeal !== undefined)
+  t.is(dodged.length, 2)
+  t.true(dodged.some(x => x.noDeal === 'declined' || x.noDeal === 'race-failed'), dodged.map(x => x.noDeal).join(', '))
+  t.true(w.validator.reports(0).some(s => s.report.provider.toLowerCase() === key && s.report.outcome === CanaryOutcome.Unreachable), 'a failed canary on the signed record')
+  t.true(w.validator.bans.banned(key, w.clock.now()), 'no more canaries this epoch')
+  t.false(w.validator.bans.banned(HONEST, w.clock.now()))
+  // two rounds: the Sybil key passed no more canaries than the honest machine (it was paid for two, as the honest
+  // one was, and a failure cancels three passes of its reward), where before it passed two a round
+  t.is(passes(r0, key) + passes(r1, key), passes(r0, HONEST) + passes(r1, HONEST))
 })
 
 test.serial('the retries keys owe outlive a validator restart: kept in its file, sent with the next round of the validator started again', async t => {

@@ -1,11 +1,11 @@
 // Canary jobs: their known answers, their schedule, and that nothing in a canary's request sets it apart from what a
-// user asks `lilypad run` for (same modules by the same names, inputs the module declares, the module's own machine
-// requirement and timeout, audit rates from the same set).
+// user asks `lilypad run` for (same modules by the same names, inputs the module declares, the module's timeout, a
+// machine requirement raised as `lilypad run --cpu --ram` raises it, audit rates from the same set).
 import test from 'ava'
 import { Wallet } from 'ethers'
 import { Rng } from '../../simulations/rng.ts'
 import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
-import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, deriveCanaryKey, judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, planRetries, type CanaryTarget } from './canary.ts'
+import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defaultRoundOptions, canaryJobRequest, canaryAsk, deriveCanaryKey, judgeNoDeal, defaultDeclineRule, raceWindow, raceDeal, planRetries, type CanaryTarget } from './canary.ts'
 import { CanaryRetries } from './retries.ts'
 import { resourceUnits } from './units.ts'
 import { loadModule, declaredInputs, readModuleTemplate, resolveModule, machineRequirement } from '../../node/modules/index.ts'
@@ -89,7 +89,7 @@ test('canary keys: fresh per epoch and index, reproducible from the validator\'s
   t.regex(new Wallet(a).address, /^0x[0-9a-fA-F]{40}$/)
 })
 
-test('indistinguishable requests: registry modules, declared inputs, the module\'s own requirement and timeout, the same wire shape', async t => {
+test('indistinguishable requests: registry modules, declared inputs, the module\'s timeout, the whole slot asked as a user asks it with --cpu --ram, the same wire shape', async t => {
   const rng = new Rng('canary-shape')
   const live = Array.from({ length: 20 }, (_, p) => slot(p + 1, 0))
   const userRuns: Record<string, Record<string, string>> = { 'cowsay:v0.0.1': { Message: 'hello from a user' }, 'primes:v0.1.0': { N: '77' }, 'wordcount:v0.1.0': { Text: 'some text' } }
@@ -97,11 +97,13 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
   for (let r = 0; r < 30; r++) {
     for (const c of planRound(rng, live, { ...defaultRoundOptions, slotPpm: 500_000 })) {
       const req = canaryJobRequest(c)
-      t.deepEqual(Object.keys(req).sort(), ['auditProbability', 'inputs', 'module'], 'a canary asks for what a user passes to lilypad run')
+      t.deepEqual(Object.keys(req).sort(), ['auditProbability', 'inputs', 'machine', 'module'], 'a canary asks for what a user passes to lilypad run')
+      t.deepEqual(req.machine, { cpu: 2000, ramMb: 4096 }, 'the whole slot it is sent to')
       const canary = await loadModule(req.module, req.inputs)
       const user = await loadModule(req.module, userRuns[req.module])
       t.deepEqual(canary.warnings, [])
-      t.deepEqual(machineRequirement(canary.spec.resources), machineRequirement(user.spec.resources))
+      // the job offer's requirement: the module's raised to the slot — what `lilypad run <module> --cpu 2 --ram 4096` asks
+      t.deepEqual(machineRequirement(canary.spec.resources, {}, req.machine), machineRequirement(user.spec.resources, {}, { cpu: 2000, ramMb: 4096 }))
       t.is(canary.spec.timeoutSec, user.spec.timeoutSec)
       if (!seen.has(req.module)) {
         seen.add(req.module)
@@ -111,7 +113,7 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
       // the job offer a provider receives: the same fields and the same encoding rules as a user's
       const offer = (inputs: Record<string, string>, auditPpm: number): JobOffer => ({
         jobCreator: new Wallet(deriveCanaryKey('0x' + '11'.repeat(32), 1, 0)).address, module: req.module, inputs: canonicalInputsJson(inputs),
-        spec: machineRequirement(canary.spec.resources), maxPrice: (1n << 96n) - 1n, mediators: ['0x' + 'a'.repeat(40)], target: '0x' + '0'.repeat(40),
+        spec: machineRequirement(canary.spec.resources, {}, req.machine), maxPrice: (1n << 96n) - 1n, mediators: ['0x' + 'a'.repeat(40)], target: '0x' + '0'.repeat(40),
         timeout: canary.spec.timeoutSec, auditPpm, expiry: 2_000_000_000n, nonce: 1_700_000_000_000_000n, seedCommit: '0x' + '00'.repeat(32)
       })
       const env = (v: JobOffer): Uint8Array => encodeEnvelope({ kind: 'JobOffer', value: v, signature: '0x' + '1'.repeat(130) })
@@ -120,6 +122,35 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
     }
   }
   t.deepEqual([...seen].sort(), ['cowsay:v0.0.1', 'primes:v0.1.0', 'wordcount:v0.1.0'])
+})
+
+test('a canary asks for the whole slot it is sent to (so a machine runs at once only as many as it has free slots, however many keys offer them) and credits what its module verified', t => {
+  // a key offering all four 1-core slots of a machine whose real jobs hold two: four canaries, each asking a core
+  const P = '0x' + 'ab'.repeat(20)
+  const four: CanaryTarget[] = [0, 1, 2, 3].map(i => ({ provider: P, offerId: `0x${i}`, cpu: 1000, ramMb: 2048, units: resourceUnits({ cpu: 1000, ramMb: 2048, gpus: 0, gpuVramMb: 0 }) }))
+  const fits = (asks: ReadonlyArray<{ cpu: number }>, free: number): number => { let n = 0; for (const a of asks) if (a.cpu <= free) { free -= a.cpu; n++ } return n }
+  for (let r = 0; r < 50; r++) {
+    const round = planRound(new Rng(`slot-ask:${r}`), four)
+    t.is(round.length, 4)
+    for (const c of round) {
+      const template = defaultCanaryTemplates.find(x => x.module === c.module)!
+      t.deepEqual(c.ask, { cpu: 1000, ramMb: 2048 })
+      t.is(c.units, resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), 'credited the module\'s requirement: a cowsay proves a cowsay')
+    }
+    t.is(fits(round.map(c => c.ask), 2000), 2, 'two free cores run two of them, as an honest machine offering its two free slots is sent two')
+    // the same draw asking only the module's requirement (the validator before): a cowsay asks half a core, so two
+    // free cores held more of them than the two free slots an honest machine offers
+    const before = planRound(new Rng(`slot-ask:${r}`), four, { ...defaultRoundOptions, ask: 'module' })
+    t.deepEqual(before.map(c => c.module), round.map(c => c.module), 'the ask changes no draw')
+    t.true(fits(before.map(c => c.ask), 2000) >= 2)
+  }
+  // a slot bigger than the module: the whole slot; a module bigger than the slot never goes there (planRound), but
+  // the ask is never below the module's own
+  t.deepEqual(canaryAsk({ cpu: 500, ramMb: 64 }, { cpu: 4000, ramMb: 16_384 }), { cpu: 4000, ramMb: 16_384 })
+  t.deepEqual(canaryAsk({ cpu: 500, ramMb: 64 }, { cpu: 250, ramMb: 32 }), { cpu: 500, ramMb: 64 })
+  t.deepEqual(canaryAsk({ cpu: 500, ramMb: 64 }, { cpu: 4000, ramMb: 16_384 }, 'module'), { cpu: 500, ramMb: 64 })
+  // the round options say which: the default is the slot
+  t.is(defaultRoundOptions.ask, 'slot')
 })
 
 test('a canary with no deal: declined while the slot is still offered free, or withdrawn with no deal behind it; a race, tolerated once a round and twice an epoch, when a real deal took it', t => {
@@ -163,7 +194,8 @@ test('a race defers, it does not excuse: the retry goes with the key\'s next rou
     t.true(slots.some(s => s.offerId === c.offerId), 'on one of its live slots')
     t.true(defaultCanaryTemplates.some(m => m.module === c.module))
     // what goes on the wire is what any canary sends: the module, its inputs, an audit rate
-    t.deepEqual(Object.keys(canaryJobRequest(c)).sort(), ['auditProbability', 'inputs', 'module'])
+    t.deepEqual(Object.keys(canaryJobRequest(c)).sort(), ['auditProbability', 'inputs', 'machine', 'module'])
+    t.deepEqual(c.ask, { cpu: 1000, ramMb: 2048 }, 'the whole slot, like any canary')
   }
   t.deepEqual(planRetries(new Rng('retries'), slots, 2), sent, 'deterministic from the randomness given')
   t.deepEqual(planRetries(new Rng('retries'), [], 2), [], 'no live slot: none now')

@@ -1,7 +1,9 @@
 // Canary jobs: ordinary jobs with answers the validator knows in advance. Nothing on the wire sets them apart: they
 // use the modules job creators run, with inputs of the same kind, the same terms (audit probabilities drawn like real
 // job creators' choices), sent through the ordinary job creator from keys used for one epoch only, at random times.
-// What a provider cannot tell apart it must do honestly every time; what the canaries see is its real uptime.
+// What a provider cannot tell apart it must do honestly every time; what the canaries see is its real uptime. Each
+// asks for the whole slot it is sent to (canaryAsk), as a user may with `lilypad run --cpu --ram`, so a machine runs
+// at once only as many canaries as it has free slots, however many keys offer them.
 //
 // Rounds, not lone canaries: every round (at a uniformly random time) picks each provider with the same probability
 // and sends canaries to all its live slots at once, so a provider offering more than it has, or identities that
@@ -80,16 +82,29 @@ export interface CanaryRoundOptions {
   templates?: readonly CanaryTemplate[]
   /** at most this many canaries per provider in one round (its slots beyond are left alone) */
   maxPerProvider?: number
+  /**
+   * What a canary's job asks of the machine (`PlannedCanary.ask`): `slot` (the default) the whole slot it is sent to
+   * (its CPU and memory), `module` only the module's own requirement (the validator before; simulations compare).
+   */
+  ask?: 'slot' | 'module'
 }
 
 export interface PlannedCanary {
   provider: string
   offerId: string
   /**
-   * resourceUnits of the canary's own requirement: what it verified. Not the slot's claim — a provider claiming a
+   * resourceUnits of the canary's module's requirement: what it verified. Not the slot's claim (nor `ask`) — a provider claiming a
    * 64-GPU slot that runs a cowsay has proved a cowsay's worth of resources, and is credited that.
    */
   units: number
+  /**
+   * What the canary's job asks of the machine (the job offer's CPU and memory; GPUs as the module asks): the whole
+   * slot it is sent to. Canaries are smaller than a slot (a cowsay needs half a core), so a key that offers every
+   * slot of its machine while real jobs hold some could run more canaries at once than its free slots would hold —
+   * and each is paid like a job. Asking for the slot, a canary takes the room a slot's job takes: a machine runs at
+   * once only as many as it has free slots, however many keys offer them (`canaryAsk`). Not what it credits (`units`).
+   */
+  ask: { cpu: number, ramMb: number }
   module: string
   inputs: Record<string, string>
   auditPpm: number
@@ -109,7 +124,8 @@ export const defaultRoundOptions: CanaryRoundOptions = {
   slotPpm: 1_000_000,
   // the CLI's default is no audit; careful job creators ask for some
   auditPpms: [[0, 6], [10_000, 2], [50_000, 1], [100_000, 1]],
-  maxPerProvider: 16
+  maxPerProvider: 16,
+  ask: 'slot'
 }
 
 function weighted<T> (rng: RandomSource, items: ReadonlyArray<readonly [T, number]>): T {
@@ -151,7 +167,7 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
     let n = 0
     for (const t of byProvider.get(p) as CanaryTarget[]) {
       if (n >= (o.maxPerProvider ?? Infinity)) break
-      const c = drawCanary(rng, t, templates, o.auditPpms)
+      const c = drawCanary(rng, t, templates, o)
       if (c === undefined) continue
       n++
       out.push(c)
@@ -160,13 +176,25 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
   return out.sort((a, b) => a.offerId < b.offerId ? -1 : a.offerId > b.offerId ? 1 : 0)
 }
 
+/**
+ * What a canary of `template` sent to slot `t` asks of the machine: the whole slot (its CPU and memory, never less
+ * than the module's own requirement), or with `ask: 'module'` the module's requirement only. One rule for the
+ * validator's job requests and the simulation's model of what a machine can run at once.
+ */
+export function canaryAsk (template: Pick<CanaryTemplate, 'cpu' | 'ramMb'>, t: Pick<CanaryTarget, 'cpu' | 'ramMb'>, ask: CanaryRoundOptions['ask'] = 'slot'): PlannedCanary['ask'] {
+  return ask === 'module' ? { cpu: template.cpu, ramMb: template.ramMb } : { cpu: Math.max(template.cpu, t.cpu), ramMb: Math.max(template.ramMb, t.ramMb) }
+}
+
 /** A canary that fits slot `t` (undefined when none does): a template by weight, its inputs, an audit rate. */
-function drawCanary (rng: RandomSource, t: CanaryTarget, templates: readonly CanaryTemplate[], auditPpms: CanaryRoundOptions['auditPpms']): PlannedCanary | undefined {
+function drawCanary (rng: RandomSource, t: CanaryTarget, templates: readonly CanaryTemplate[], o: CanaryRoundOptions): PlannedCanary | undefined {
   const fits = templates.filter(c => c.cpu <= t.cpu && c.ramMb <= t.ramMb)
   if (fits.length === 0) return undefined
   const template = weighted(rng, fits.map(c => [c, c.weight] as const))
   const { inputs, expected } = template.draw(rng)
-  return { provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), module: template.module, inputs, auditPpm: weighted(rng, auditPpms), expected }
+  return {
+    provider: t.provider, offerId: t.offerId, units: resourceUnits({ cpu: template.cpu, ramMb: template.ramMb, gpus: 0, gpuVramMb: 0 }), ask: canaryAsk(template, t, o.ask),
+    module: template.module, inputs, auditPpm: weighted(rng, o.auditPpms), expected
+  }
 }
 
 /**
@@ -180,7 +208,7 @@ export function planRetries (rng: RandomSource, live: readonly CanaryTarget[], o
   const out: PlannedCanary[] = []
   if (slots.length === 0) return out
   for (let i = 0; i < owed; i++) {
-    const c = drawCanary(rng, slots[rng.int(slots.length)], o.templates ?? defaultCanaryTemplates, o.auditPpms)
+    const c = drawCanary(rng, slots[rng.int(slots.length)], o.templates ?? defaultCanaryTemplates, o)
     if (c !== undefined) out.push({ ...c, retry: true })
   }
   return out
@@ -215,7 +243,8 @@ export function planRetries (rng: RandomSource, live: readonly CanaryTarget[], o
  *
  * Why the long ban: a declined canary costs no collateral (there is no deal), and the canaries the machine does run
  * are paid like any job, so a machine split into many keys, each offering the whole machine, is paid for more
- * canaries than an honest machine's free slots take (canaries are smaller than a slot). Failures cancel the key's
+ * canaries than an honest machine's free slots take (canaries are smaller than a slot; that part is closed by each
+ * asking for its whole slot, canaryAsk). Failures cancel the key's
  * passes, but keys are many and a reward is small beside those payments; what takes the payments away is that a key
  * caught claiming capacity it does not have is sent none for a while — its share of every later census is lost,
  * and with it the passes its reward and its paid cap rest on (simulations/rewards.ts, `sybil-decline`).
@@ -306,11 +335,14 @@ export function checkCanaryResult (expected: ExpectedAnswer, got: { exitCode: nu
   return { passed: true }
 }
 
-/** What the validator asks its ordinary job creator for: exactly what `lilypad run` takes from a user. */
-export interface CanaryJobRequest { module: string, inputs: Record<string, string>, auditProbability: number }
+/**
+ * What the validator asks its ordinary job creator for: exactly what `lilypad run` takes from a user — the module,
+ * its inputs, an audit rate, and the CPU and memory asked on top of the module's (`--cpu --ram`): the whole slot.
+ */
+export interface CanaryJobRequest { module: string, inputs: Record<string, string>, auditProbability: number, machine: { cpu: number, ramMb: number } }
 
 export function canaryJobRequest (c: PlannedCanary): CanaryJobRequest {
-  return { module: c.module, inputs: { ...c.inputs }, auditProbability: c.auditPpm / 1_000_000 }
+  return { module: c.module, inputs: { ...c.inputs }, auditProbability: c.auditPpm / 1_000_000, machine: { ...c.ask } }
 }
 
 /**

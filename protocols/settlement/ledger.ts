@@ -51,6 +51,7 @@ export type MarketAction =
   | { kind: 'settle', deals: Array<{ dealId: string, terms: DealTerms }> }
   | { kind: 'drawAudit', dealId: string, terms: DealTerms }
   | { kind: 'challenge', caller: string, dealId: string, terms: DealTerms }
+  | { kind: 'drawMediator', dealId: string, terms: DealTerms }
   | { kind: 'mediate', caller: string, dealId: string, terms: DealTerms, resultCorrect: boolean }
   | { kind: 'timeoutResult', dealId: string, terms: DealTerms }
   | { kind: 'timeoutMediation', dealId: string, terms: DealTerms }
@@ -72,7 +73,6 @@ export type ApplyResult =
 
 export interface BlockContext {
   now: number
-  prevrandao: bigint
   /** the block's number (absent: 0): a committee dispute's seed block, and the seed reveals' window */
   number?: number
   /** blockhash of an earlier block, for a committee's and an audit's draw (absent: zero) */
@@ -98,11 +98,11 @@ function bondRecord (m: MarketModel, account: string): BondRecord {
 }
 
 export function apply (m: MarketModel, action: MarketAction, block: BlockContext): ApplyResult {
-  const { now, prevrandao } = block
+  const { now } = block
   const blockNumber = block.number ?? 0
   const committeeSize = m.committeeRules?.size ?? 1
   const blockHashOf = block.blockHashOf ?? (() => ZERO_HASH)
-  const draw = (dealId: string): rules.DrawContext => ({ dealId, now, prevrandao, committeeSize, blockNumber, blockHashOf })
+  const draw = (dealId: string): rules.DrawContext => ({ dealId, now, committeeSize, blockNumber, blockHashOf })
   switch (action.kind) {
     case 'deposit':
       if (action.amount === 0n) return { ok: false, error: 'ZeroAmount' }
@@ -131,24 +131,26 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       return { ok: true, steps: [step] }
     }
     case 'submitResult':
-      return single(m, action.dealId, rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize, blockNumber }), action.terms, now)
+      return single(m, action.dealId, rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, committeeSize, blockNumber }), action.terms, now)
     case 'submitResultAndSettle': {
       // All or nothing, and the settlement sees the submission (a deal cannot be submitted and settled at once,
       // since its judge window has just opened).
-      const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, committeeSize, blockNumber })
+      const submitted = rules.submitResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, committeeSize, blockNumber })
       if (!submitted.ok) return submitted
       const settled = batch(m, action.ready, (terms, record, dealId) => rules.settle(terms, record, draw(dealId)), now, new Map([[action.dealId, submitted.record]]))
       if (!settled.ok) return settled
       return { ok: true, steps: [submitted, ...settled.steps] }
     }
     case 'submitAcceptedResult':
-      return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, prevrandao, acceptance: action.acceptance, committeeSize, blockNumber }), action.terms, now)
+      return single(m, action.dealId, rules.submitAcceptedResult(action.terms, m.deals.get(action.dealId), { caller: action.caller, cid: action.cid, now, dealId: action.dealId, acceptance: action.acceptance, committeeSize, blockNumber }), action.terms, now)
     case 'challenge':
       return single(m, action.dealId, rules.challenge(action.terms, m.deals.get(action.dealId), { caller: action.caller, ...draw(action.dealId) }), action.terms, now)
     case 'drawAudit':
       return single(m, action.dealId, rules.drawAudit(action.terms, m.deals.get(action.dealId), draw(action.dealId)), action.terms, now)
+    case 'drawMediator':
+      return single(m, action.dealId, rules.drawMediator(action.terms, m.deals.get(action.dealId), draw(action.dealId)))
     case 'mediate':
-      return single(m, action.dealId, rules.mediate(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, resultCorrect: action.resultCorrect }))
+      return single(m, action.dealId, rules.mediate(action.terms, m.deals.get(action.dealId), { caller: action.caller, now, resultCorrect: action.resultCorrect, dealId: action.dealId, blockNumber, blockHashOf }))
     case 'timeoutResult':
       return single(m, action.dealId, rules.timeoutResult(action.terms, m.deals.get(action.dealId), { now }))
     case 'timeoutMediation':

@@ -7,6 +7,8 @@ import { checkCommitteeAgree, committeeSizeFor, type CommitteeErrorName } from '
 
 /** A DealRecord.mediatorIndex meaning "judged by a committee" (Market.sol `COMMITTEE`). */
 export const COMMITTEE = 255
+/** ... and "a single mediator, not drawn yet" (Market.sol `UNDRAWN`): a deal names at most 254 mediators. */
+export const UNDRAWN = 254
 /** A ResultSubmitted record's flags, kept in mediatorIndex (Market.sol): the audit draw missed and is recorded. */
 export const AUDIT_CLEARED = 1
 /** ... and the job creator's acceptance came with the result: a missed draw settles the deal. */
@@ -48,7 +50,7 @@ export type DealTerms = Omit<Deal, 'jobOfferId' | 'resourceOfferId'>
 export interface DealRecord {
   state: DealStateValue
   since: number
-  /** Challenged: the drawn mediator's index or COMMITTEE; ResultSubmitted: AUDIT_CLEARED | ACCEPTED */
+  /** Challenged: the drawn mediator's index, UNDRAWN or COMMITTEE; ResultSubmitted: AUDIT_CLEARED | ACCEPTED */
   mediatorIndex: number
   block: number
   /** Top 176 bits of keccak256(resultCid) as 0x-hex (22 bytes), or null before a result. */
@@ -63,7 +65,7 @@ export type MarketErrorName =
   | 'DealExpiryTooFar' | 'ResultTimeoutOutOfBounds' | 'JudgeWindowOutOfBounds' | 'MediateTimeoutOutOfBounds'
   | 'AuditPpmTooHigh' | 'MediationFeeTooLow' | 'AuditWithoutFee' | 'InvalidSignature'
   | 'CommitteeDispute' | 'NotACommitteeDispute' | 'InsufficientBond' | 'NothingUnbonding' | 'UnbondNotDue'
-  | 'AuditDrawNotReady' | 'NoAuditDue' | 'AlreadyAccepted'
+  | 'AuditDrawNotReady' | 'NoAuditDue' | 'AlreadyAccepted' | 'MediatorDrawNotReady' | 'MediatorDrawClosed' | 'MediatorAlreadyDrawn'
   | CommitteeErrorName
 
 /**
@@ -123,28 +125,38 @@ export function cidHash (cid: string): string {
   return keccak256(toUtf8Bytes(cid)).slice(0, 2 + 44)
 }
 
-/** The seed a single mediator's dispute starting in a block is drawn from: keccak256(abi.encode(prevrandao, dealId)). */
-export function disputeSeed (prevrandao: bigint, dealId: string): string {
-  return keccak256(coder.encode(['uint256', 'bytes32'], [prevrandao, dealId]))
-}
-
-/** Index into deal.mediators drawn as the contract does: the dispute seed mod n. */
-export function mediatorIndexOf (prevrandao: bigint, dealId: string, n: number): number {
-  return Number(BigInt(disputeSeed(prevrandao, dealId)) % BigInt(n))
+/**
+ * A single mediator's index into deal.mediators, drawn from the hash of the dispute's block B:
+ * keccak256(abi.encode(dealId, blockhash(B))) mod n (Market.sol `_mediatorDraw`). Nobody knows B's hash when the
+ * challenge or the audit's draw is sent, so the challenger cannot pick its mediator.
+ */
+export function mediatorIndexOf (dealId: string, disputeBlockHash: string, n: number): number {
+  return Number(BigInt(keccak256(coder.encode(['bytes32', 'bytes32'], [dealId, disputeBlockHash]))) % BigInt(n))
 }
 
 /**
- * Who judges a dispute starting now: one drawn mediator, or (more than one by the committee rules' size) a committee,
- * the record marked COMMITTEE, drawn once both parties have revealed their seeds after this block (committee.ts).
+ * Where a single mediator's draw stands in block `number` (Market.sol `_mediatorDraw`): not ready in the dispute's
+ * own block, closed past the 256 blocks BLOCKHASH answers for (the dispute then ends as a silent mediator's), else
+ * the drawn index.
  */
-function startDispute (terms: DealTerms, record: DealRecord, a: { dealId: string, prevrandao: bigint, committeeSize?: number, blockNumber?: number }, audit: boolean): Extract<Step, { ok: true }> {
+export function mediatorDrawOf (record: Pick<DealRecord, 'block'>, dealId: string, n: number, number: number, blockHashOf: (n: number) => string): number | 'not-ready' | 'closed' {
+  const age = (number - record.block) >>> 0
+  if (age === 0) return 'not-ready'
+  if (age > HASHED_BLOCKS) return 'closed'
+  return mediatorIndexOf(dealId, blockHashOf(number - age), n)
+}
+
+/**
+ * Who judges a dispute starting now: one mediator, drawn after this block from its hash (`drawMediator`; the record
+ * marked UNDRAWN until then), or (more than one by the committee rules' size) a committee, the record marked
+ * COMMITTEE, drawn once both parties have revealed their seeds after this block (committee.ts).
+ */
+function startDispute (terms: DealTerms, record: DealRecord, a: { committeeSize?: number, blockNumber?: number }, audit: boolean): Extract<Step, { ok: true }> {
   record = { ...record, block: a.blockNumber ?? 0 }
-  const n = terms.mediators.length
-  if (committeeSizeFor(n, a.committeeSize ?? 1) > 1) {
+  if (committeeSizeFor(terms.mediators.length, a.committeeSize ?? 1) > 1) {
     return { ok: true, record: { ...record, mediatorIndex: COMMITTEE }, debits: [], credits: [], committee: { seedBlock: a.blockNumber ?? 0, audit } }
   }
-  const mediatorIndex = mediatorIndexOf(a.prevrandao, a.dealId, n)
-  return { ok: true, record: { ...record, mediatorIndex }, debits: [], credits: [], mediator: terms.mediators[mediatorIndex] }
+  return { ok: true, record: { ...record, mediatorIndex: UNDRAWN }, debits: [], credits: [] }
 }
 
 /**
@@ -185,7 +197,7 @@ export function auditDrawDue (terms: Pick<DealTerms, 'auditPpm'>, record: { stat
 }
 
 /** What the audit draw needs beside the record: the block a transaction lands in and the hashes before it. */
-export interface DrawContext { dealId: string, now: number, prevrandao: bigint, committeeSize?: number, blockNumber?: number, blockHashOf?: (n: number) => string }
+export interface DrawContext { dealId: string, now: number, committeeSize?: number, blockNumber?: number, blockHashOf?: (n: number) => string }
 
 const noHash = (): string => '0x' + '0'.repeat(64)
 
@@ -200,6 +212,7 @@ export function deadlineOf (record: DealRecord, terms: DealTerms): number | null
   switch (record.state) {
     case DealState.Agreed: return record.since + terms.resultTimeout
     case DealState.ResultSubmitted: return record.since + terms.judgeWindow
+    // a single mediator's window counts from its draw (from the dispute's start while it is undrawn)
     case DealState.Challenged: return record.since + terms.mediateTimeout
     default: return null
   }
@@ -256,7 +269,7 @@ export function agree (terms: DealTerms, ctx: AgreeContext): Step {
     if (broken !== null) return fail(broken)
   }
   if (terms.mediators.length === 0) return fail('NoMediators')
-  if (terms.mediators.length > 255) return fail('TooManyMediators')
+  if (terms.mediators.length > UNDRAWN) return fail('TooManyMediators')
   if (!terms.mediators.every(m => ctx.isMediator(m))) return fail('NotAMediator')
   const cm = ctx.committee
   if (cm !== undefined && committeeSizeFor(terms.mediators.length, cm.size) > 1) {
@@ -286,7 +299,7 @@ export function agree (terms: DealTerms, ctx: AgreeContext): Step {
   }
 }
 
-export function submitResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, committeeSize?: number, blockNumber?: number }): Step {
+export function submitResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, committeeSize?: number, blockNumber?: number }): Step {
   if (!same(a.caller, terms.resourceProvider)) return fail('NotResourceProvider')
   if (a.cid.length === 0) return fail('EmptyResultCid')
   const wrong = expect(record, DealState.Agreed)
@@ -306,7 +319,7 @@ export interface Acceptance { signer: string, dealId: string, resultCid: string 
  * the signature; a deal without audits is settled at once (as `accept` would), one with audits keeps the acceptance
  * (ACCEPTED) until its draw (`drawAudit`).
  */
-export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, prevrandao: bigint, acceptance: Acceptance, committeeSize?: number, blockNumber?: number }): Step {
+export function submitAcceptedResult (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, cid: string, now: number, dealId: string, acceptance: Acceptance, committeeSize?: number, blockNumber?: number }): Step {
   const submitted = submitResult(terms, record, a)
   if (!submitted.ok) return submitted
   const acc = a.acceptance
@@ -366,11 +379,33 @@ export function challenge (terms: DealTerms, record: DealRecord | undefined, a: 
   return dispute(terms, record, a, false)
 }
 
-export function mediate (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, resultCorrect: boolean }): Step {
+/**
+ * Anyone fixes a single mediator's draw from the block after the dispute's to 256 blocks after it; its window counts
+ * from then (Market.sol `drawMediator`). Never drawn, the dispute times out as a silent mediator's would.
+ */
+export function drawMediator (terms: DealTerms, record: DealRecord | undefined, a: DrawContext): Step {
+  const wrong = expect(record, DealState.Challenged)
+  if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
+  if (record.mediatorIndex !== UNDRAWN) return fail('MediatorAlreadyDrawn')
+  const drawn = mediatorDrawOf(record, a.dealId, terms.mediators.length, a.blockNumber ?? 0, a.blockHashOf ?? noHash)
+  if (drawn === 'not-ready') return fail('MediatorDrawNotReady')
+  if (drawn === 'closed') return fail('MediatorDrawClosed')
+  return { ok: true, record: { ...record, mediatorIndex: drawn, since: a.now }, debits: [], credits: [], mediator: terms.mediators[drawn] }
+}
+
+/** The drawn mediator's verdict; within the draw's 256 blocks it may come undrawn, and draws it (the record keeps UNDRAWN). */
+export function mediate (terms: DealTerms, record: DealRecord | undefined, a: { caller: string, now: number, resultCorrect: boolean, dealId?: string, blockNumber?: number, blockHashOf?: (n: number) => string }): Step {
   const wrong = expect(record, DealState.Challenged)
   if (wrong !== null || record === undefined) return fail(wrong ?? 'UnknownDeal')
   if (record.mediatorIndex === COMMITTEE) return fail('CommitteeDispute')
-  const mediator = terms.mediators[record.mediatorIndex]
+  let index = record.mediatorIndex
+  if (index === UNDRAWN) {
+    const drawn = mediatorDrawOf(record, a.dealId ?? '0x' + '0'.repeat(64), terms.mediators.length, a.blockNumber ?? 0, a.blockHashOf ?? noHash)
+    if (drawn === 'not-ready') return fail('MediatorDrawNotReady')
+    if (drawn === 'closed') return fail('MediatorDrawClosed')
+    index = drawn
+  }
+  const mediator = terms.mediators[index]
   if (!same(a.caller, mediator)) return fail('NotSelectedMediator')
   if (a.now > record.since + terms.mediateTimeout) return fail('MediationWindowClosed')
   return close(record, terms, a.resultCorrect ? DealState.MediatedCorrect : DealState.MediatedWrong, mediator)
