@@ -31,7 +31,7 @@ export async function requireNode (network: string | undefined): Promise<NodeCli
 export async function fromApi (err: unknown): Promise<unknown> {
   const e = err as Error & { hint?: string, status?: number }
   if (!(err instanceof Error) || e.name === 'UserError' || typeof e.status !== 'number') return err
-  const exitCode = e.name === 'ValidationError' || e.name === 'BadAmountError' ? 2 : 1
+  const exitCode = e.name === 'ValidationError' || e.name === 'BadAmountError' || e.name === 'UnknownChainError' ? 2 : 1
   if (e.hint !== undefined) return new UserError(e.message, { hint: e.hint, exitCode, cause: err })
   const { toUserError } = await import('./context.ts')
   const mapped = toUserError(err)

@@ -12,7 +12,8 @@ import { once } from 'node:events'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium, openConsole as openConsoleOn } from './testing.ts'
 import { JsonRpcProvider, Wallet, parseEther, type TypedDataField } from 'ethers'
 import { startDevnet, DEVNET_KEYS, type Devnet } from '../node/devnet.ts'
 import { ChainClient, devKey, waitForReceipt } from '../node/chain/index.ts'
@@ -25,8 +26,6 @@ import { CONSOLE_CSP } from '../node/api/console.ts'
 import { LineLog } from '../node/testing/lines.ts'
 import { recoverSigner } from '../protocols/eip712.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless=new', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
 const SHOTS = process.env.LILYPAD_CONSOLE_SCREENSHOTS
 /** an address no provider has: a job targeted at it looks for a provider until its match timeout */
 const NOBODY = '0x000000000000000000000000000000000000dEaD'
@@ -73,7 +72,7 @@ test.before(async () => {
     api: { port: 0, console: true }
   })
   origin = user.api!.url
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS })
+  browser = await launchChromium()
   if (SHOTS !== undefined) await mkdir(SHOTS, { recursive: true })
 })
 
@@ -86,17 +85,7 @@ test.after.always(async () => {
 
 /** A page on the console, with every request it makes and every script error recorded. */
 async function openConsole (t: { teardown: (f: () => Promise<void>) => void }, opts: { width?: number, init?: (p: Page) => Promise<void> } = {}): Promise<{ page: Page, requests: string[], errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1000, height: 820 }, acceptDownloads: true })
-  t.teardown(async () => { await context.close() })
-  const page = await context.newPage()
-  const requests: string[] = []
-  const errors: string[] = []
-  page.on('request', r => { requests.push(r.url()) })
-  page.on('pageerror', e => { errors.push(e.message) })
-  await opts.init?.(page)
-  await page.goto(user.consoleUrl!)
-  await page.getByRole('navigation', { name: 'Pages' }).waitFor({ timeout: 30_000 })
-  return { page, requests, errors }
+  return await openConsoleOn(browser, user.consoleUrl!, t, opts)
 }
 
 async function shot (page: Page, name: string, opts: { top?: boolean } = {}): Promise<void> {

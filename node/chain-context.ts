@@ -17,6 +17,7 @@ import { domainOfNetwork, type LilypadHost } from './host/index.ts'
 import type { Components } from './components.ts'
 import type { ResourceProvider } from './roles/resource-provider.ts'
 import type { JobCreator } from './roles/job-creator.ts'
+import type { ReputationFeed } from './incentives/reputation-feed.ts'
 
 /**
  * A chain's protocol namespace (the `<network>` of `/lilypad/<network>/…`): the network id for its first chain —
@@ -56,6 +57,8 @@ export class ChainContext {
   readonly disputes: DisputeService
   provider?: ResourceProvider
   jobCreator?: JobCreator
+  /** providers' records on this chain, kept current while a job creator runs on it (its ban list and ranking) */
+  reputation?: ReputationFeed
 
   private constructor (host: LilypadHost, components: Components, chain: ChainClient, network: NetworkFile, dataDir: string, init: ChainContextInit) {
     this.chainId = init.chainId
@@ -104,6 +107,7 @@ export class ChainContext {
   /** Stops the roles on this chain, then its services and its chain client. */
   async stop (): Promise<void> {
     await this.jobCreator?.stop()
+    await this.reputation?.stop()
     await this.provider?.stop()
     await this.disputes.stop()
     await this.offerSync.stop()

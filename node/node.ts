@@ -138,8 +138,8 @@ export class LilypadNode {
   validator?: Validator
   /** the job bridge on each further chain, by chain id */
   readonly chainBridges = new Map<number, JobBridge>()
-  /** the mediator role on each further chain */
-  private readonly chainMediators: Mediator[] = []
+  /** the mediator role on each further chain, by chain id */
+  readonly chainMediators = new Map<number, Mediator>()
   /** each epoch's canary job creator (its own key and chain client) */
   private readonly canaryRunners = new Map<number, { jc: JobCreator, chain: ChainClient }>()
   /** the network's further chains this node serves, by chain id (its first chain is `chain`) */
@@ -152,6 +152,8 @@ export class LilypadNode {
   /** what joining a further chain late needs of the start: whether offer sync pulls, the GPUs found */
   private chainJoin?: { pull: boolean, gpus: Awaited<ReturnType<typeof detectGpus>> | undefined }
   private readonly chainRetries = new Map<number, Timer>()
+  /** while the providers start: further chains' deals still to run, whose left-over containers are kept for them */
+  private readonly containersToAdopt = new Set<string>()
   private readonly joinWaiters = new Map<number, Array<{ resolve: (ctx: ChainContext) => void, reject: (err: Error) => void }>>()
   /** the user's jobs (the local API's), once startJobs() ran */
   jobs?: JobService
@@ -272,12 +274,17 @@ export class LilypadNode {
       const gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined || swarm !== undefined ? undefined : await detectGpus({ docker: (this.executor as JobExecutor).docker }))
       if (gpus !== undefined) this.logger.info({ gpus: describeGpus(gpus), usable: usableDevices(gpus).length }, 'GPUs detected')
       // (the other chains' providers share its slots: their containers are kept when it tidies the executor)
-      const shared = (id: string): boolean => this.provider?.capacity.holds(id) === true
-      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, keepContainer: shared })
+      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, keepContainer: id => this.keepsContainer(id) })
       this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
-      await this.provider.start()
       this.chainJoin = { pull, gpus }
-      for (const ctx of this.chainContexts.values()) await this.startProviderOn(ctx)
+      // Every chain's provider is made before any of them tidies the shared executor at its start: a container a
+      // killed predecessor left for a deal still to run on any chain is kept for that chain's provider to adopt.
+      const further: ResourceProvider[] = []
+      for (const ctx of this.chainContexts.values()) further.push(await this.createProviderOn(ctx))
+      for (const p of [this.provider, ...further]) for (const id of await p.dealsToRun()) this.containersToAdopt.add(id)
+      await this.provider.start()
+      for (const p of further) await p.start()
+      this.containersToAdopt.clear()
       await this.startResultRetention([this.provider, ...[...this.chainContexts.values()].flatMap(ctx => ctx.provider ?? [])])
     }
     this.chainJoin ??= { pull, gpus: undefined }
@@ -419,16 +426,31 @@ export class LilypadNode {
 
   /** one pool of slots for every chain: a slot booked on one is busy on all (never double-booked across them) */
   private async startProviderOn (ctx: ChainContext): Promise<void> {
+    await (await this.createProviderOn(ctx)).start()
+  }
+
+  /** A further chain's provider over the first one's slots (not started). */
+  private async createProviderOn (ctx: ChainContext): Promise<ResourceProvider> {
     const primary = this.provider as ResourceProvider
     const gpus = this.chainJoin?.gpus
-    ctx.provider = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => primary.capacity.holds(id) })
-    this.dropSources.push(ctx.disputes.addSource(caseSource(ctx.provider.deals)))
-    await ctx.provider.start()
+    const p = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => this.keepsContainer(id) })
+    ctx.provider = p
+    this.dropSources.push(ctx.disputes.addSource(caseSource(p.deals)))
+    return p
+  }
+
+  /**
+   * Whether a provider tidying the shared executor keeps a deal's container: the deal holds a slot in the pool
+   * (some chain's provider runs it), or, while the providers start, it is a further chain's deal still to run
+   * (its provider adopts the container once started).
+   */
+  private keepsContainer (dealId: string): boolean {
+    return this.provider?.capacity.holds(dealId) === true || this.containersToAdopt.has(dealId)
   }
 
   private async startMediatorOn (ctx: ChainContext): Promise<void> {
     const m = await Mediator.create(this.components, { host: this.host, peerKey: this.peerKey as import('@libp2p/interface').PrivateKey, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, dataDir: ctx.dataDir, disputes: ctx.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
-    this.chainMediators.push(m)
+    this.chainMediators.set(ctx.chainId, m)
     await m.start()
   }
 
@@ -461,9 +483,12 @@ export class LilypadNode {
     if (ctx === undefined) throw this.unavailableChains.get(chainId) ?? new UnknownChainError(String(chainId), this.opts.network)
     if (ctx.jobCreator === undefined) {
       const terms = { ...dealTermsOf(ctx.network.dealTerms), ...settings.terms }
+      // providers' records on this chain: its job creator bans and ranks by them, not by another chain's
+      if (settings.reputation === undefined) ctx.reputation ??= await this.reputationFeed(ctx.chain, ctx.network, ctx.dataDir)
+      const reputation = settings.reputation ?? ctx.reputation?.book
       // (its deals beside the others': <dataDir>/chains/<chain id>/jc-deals)
       const dataDir = opts.dataDir !== undefined ? join(opts.dataDir, 'chains', String(chainId)) : ctx.dataDir
-      ctx.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: ctx.chain, store: this.store, network: ctx.network, dataDir, gossip: ctx.gossip, offerSync: ctx.offerSync, disputes: ctx.disputes, ...settings, terms })
+      ctx.jobCreator = await JobCreator.create(this.components, { host: this.host, chain: ctx.chain, store: this.store, network: ctx.network, dataDir, gossip: ctx.gossip, offerSync: ctx.offerSync, disputes: ctx.disputes, ...settings, ...(reputation !== undefined ? { reputation } : {}), terms })
       this.dropSources.push(ctx.disputes.addSource(jobCreatorCaseSource(ctx.jobCreator.deals, ctx.chain)))
     }
     return ctx.jobCreator
@@ -483,19 +508,21 @@ export class LilypadNode {
     return this.jobCreator
   }
 
-  /** Providers' chain records, read once per node (a job creator's and a validator's). */
+  /** Providers' chain records on the first chain, read once per node (a job creator's and a validator's). */
   private async startReputation (): Promise<ReputationFeed> {
-    if (this.reputation === undefined) {
-      const network = this.opts.network
-      const feed = new ReputationFeed(this.components, {
-        source: { provider: this.chain.provider, market: network.contracts.market, deployBlock: network.deployBlock, ...(network.contracts.rewards !== undefined ? { rewards: network.contracts.rewards } : {}) },
-        follower: this.chain.follower,
-        stateFile: join(this.opts.dataDir, `reputation-${network.chainId}.json`)
-      })
-      await feed.start()
-      this.reputation = feed
-    }
+    this.reputation ??= await this.reputationFeed(this.chain, this.opts.network, this.opts.dataDir)
     return this.reputation
+  }
+
+  /** Providers' records on one chain, from its Market (and Rewards), followed as its follower moves on. */
+  private async reputationFeed (chain: ChainClient, network: NetworkFile, dataDir: string): Promise<ReputationFeed> {
+    const feed = new ReputationFeed(this.components, {
+      source: { provider: chain.provider, market: network.contracts.market, deployBlock: network.deployBlock, ...(network.contracts.rewards !== undefined ? { rewards: network.contracts.rewards } : {}) },
+      follower: chain.follower,
+      stateFile: join(dataDir, `reputation-${network.chainId}.json`)
+    })
+    await feed.start()
+    return feed
   }
 
   /**
@@ -559,8 +586,16 @@ export class LilypadNode {
    */
   async startJobs (init?: JobServiceInit): Promise<JobService> {
     if (this.jobs !== undefined) return this.jobs
-    const jc = await this.createJobCreator(this.opts)
-    const jobs = new JobService(this.components, jc, this.opts.dataDir, init)
+    await this.createJobCreator(this.opts)
+    // a job settles on the chain it names (default the first): that chain's job creator, with this node's key there
+    const jobs = new JobService(this.components, {
+      defaultChainId: this.opts.network.chainId,
+      jobCreatorOn: async chainId => await this.jobCreatorOn(chainId),
+      jobCreatorWhenJoined: async chainId => {
+        if (chainId !== this.opts.network.chainId) await this.chainJoined(chainId)
+        return await this.jobCreatorOn(chainId)
+      }
+    }, this.opts.dataDir, init)
     await jobs.start()
     this.jobs = jobs
     return jobs
@@ -599,7 +634,7 @@ export class LilypadNode {
         add(`rp-deals-${id}`, ctx.provider?.deals)
         add(`jc-deals-${id}`, ctx.jobCreator?.deals)
       }
-      this.chainMediators.forEach((m, i) => { add(`disputes-${i + 2}`, m.records) })
+      for (const [id, m] of this.chainMediators) add(`disputes-${id}`, m.records)
       for (const [id, b] of this.chainBridges) add(`bridge-jobs-${id}`, b.jobs)
       return out
     }
@@ -627,7 +662,8 @@ export class LilypadNode {
     await this.jobCreator?.stop()
     await this.reputation?.stop()
     await this.mediator?.stop()
-    for (const m of this.chainMediators.splice(0)) await m.stop()
+    for (const m of this.chainMediators.values()) await m.stop()
+    this.chainMediators.clear()
     await this.solver?.stop()
     // the further chains' roles and services (their providers before the one that owns the slots)
     for (const ctx of this.chainContexts.values()) await ctx.stop()

@@ -5,6 +5,9 @@
 //   const out = await lp.run('cowsay:v0.0.1', { Message: 'hi' }, { onProgress: e => console.log(e.type, e.data) })
 //   console.log(new TextDecoder().decode(await lp.get(out.jobId, 'stdout')))
 //
+// On a network of several chains, `chain` (an id or a name; default the network's first) picks where a job settles
+// and where LP moves: lp.run(ref, inputs, { chain: 'beta' }), lp.balance({ chain: 1338 }), lp.balances().
+//
 // Every failure the node names arrives as a LilypadError with the same `name` (branch on it, never on the text).
 import { join } from 'node:path'
 import type { ApiErrorBody } from '../node/api/errors.ts'
@@ -21,7 +24,7 @@ export type LilypadErrorName =
   | 'JobNotFoundError' | 'RouteNotFoundError' | 'JobNotDoneError' | 'JobEndedError' | 'JobCancelledError' | 'TooManyJobsError'
   | 'TooManyStreamsError' | 'BodyTooLargeError' | 'UnsupportedMediaTypeError' | 'InsufficientDepositError' | 'InsufficientBalanceError'
   | 'BadResultPathError' | 'ResultFileNotFoundError' | 'NoProviderError' | 'ProvidersFailedError' | 'ResultUnavailableError'
-  | 'NodeRestartedError' | 'DealEndedError' | 'NoNodeError' | 'InternalError'
+  | 'NodeRestartedError' | 'DealEndedError' | 'NoNodeError' | 'InternalError' | 'UnknownChainError' | 'ChainUnavailableError'
 
 export class LilypadError extends Error {
   override name: LilypadErrorName | (string & {})
@@ -37,7 +40,13 @@ export class LilypadError extends Error {
 }
 
 export interface Amount { lp: string, wei: string }
-export interface Balance { address: string, wallet: Amount, deposit: Amount, locked: Amount }
+/** a chain of the network: its id, or its name in the network file */
+export type ChainRef = number | string
+export interface Balance { address: string, wallet: Amount, deposit: Amount, locked: Amount, /** the chain these are on */ chainId: number }
+/** One chain's balances, or why they could not be read. */
+export type ChainBalance = { chainId: number, name?: string } & ({ wallet: Amount, deposit: Amount, locked: Amount } | { error: { name: string, message: string } })
+/** A chain of the network, as the node sees it. */
+export interface ChainInfo { chainId: number, name?: string, contracts?: { market: string, token: string }, explorerUrl?: string, served: boolean, error?: { name: string, message: string } }
 
 /** One event of a job, as the node records it and streams it. */
 export type JobProgress =
@@ -50,6 +59,8 @@ export type JobProgress =
 export interface Job {
   id: string
   state: JobState
+  /** the chain the job settles on */
+  chainId?: number
   phase?: Phase
   createdAt: string
   updatedAt: string
@@ -74,6 +85,8 @@ export interface JobOptions {
   /** absolute paths on the node's machine */
   inputFiles?: Record<string, string>
   accept?: boolean
+  /** the chain the job settles on (default: the network's first) */
+  chain?: ChainRef
 }
 
 export interface RunOptions extends JobOptions {
@@ -199,7 +212,10 @@ export class Lilypad {
     return await res.json() as T
   }
 
-  async node (): Promise<{ network: string, address: string, peerId: string, roles: string[], pid: number }> { return await this.call('GET', '/v1/node') }
+  async node (): Promise<{ network: string, address: string, peerId: string, roles: string[], pid: number, chainId?: number, chains: ChainInfo[] }> { return await this.call('GET', '/v1/node') }
+
+  /** The network's chains, the first first, and whether this node serves each now. */
+  async chains (): Promise<ChainInfo[]> { return (await this.node()).chains }
 
   async submit (module: string, inputs: Record<string, string> = {}, opts: JobOptions = {}): Promise<Job> {
     return await this.call('POST', '/v1/jobs', { module, inputs, ...opts })
@@ -224,9 +240,10 @@ export class Lilypad {
     }
   }
 
-  async jobs (filter: { state?: JobState, limit?: number } = {}): Promise<Job[]> {
+  async jobs (filter: { state?: JobState, limit?: number, chain?: ChainRef } = {}): Promise<Job[]> {
     const q = new URLSearchParams()
     if (filter.state !== undefined) q.set('state', filter.state)
+    if (filter.chain !== undefined) q.set('chain', String(filter.chain))
     if (filter.limit !== undefined) q.set('limit', String(filter.limit))
     return (await this.call<{ jobs: Job[] }>('GET', `/v1/jobs${q.size > 0 ? `?${q.toString()}` : ''}`)).jobs
   }
@@ -303,12 +320,22 @@ export class Lilypad {
     return new Uint8Array(await res.arrayBuffer())
   }
 
-  async balance (): Promise<Balance> { return await this.call('GET', '/v1/balance') }
-  /** `amount` in LP as a decimal string, e.g. "10" or "0.5" */
-  async deposit (amount: string): Promise<Balance> { return await this.call('POST', '/v1/deposit', { amount }) }
-  async withdraw (amount: string): Promise<Balance> { return await this.call('POST', '/v1/withdraw', { amount }) }
-  async offers (): Promise<Array<Record<string, unknown>>> { return (await this.call<{ offers: Array<Record<string, unknown>> }>('GET', '/v1/offers')).offers }
-  async providers (): Promise<Array<{ address: string, peer?: string, offers: number, minPrice: Amount }>> { return (await this.call<{ providers: Array<{ address: string, peer?: string, offers: number, minPrice: Amount }> }>('GET', '/v1/providers')).providers }
+  /** The balances on one chain (default: the network's first). */
+  async balance (opts: { chain?: ChainRef } = {}): Promise<Balance> { return await this.call('GET', `/v1/balance${chainQuery(opts.chain)}`) }
+  /** The balances on each chain of the network; a chain that cannot be read has `error`. */
+  async balances (): Promise<{ address: string, chains: ChainBalance[] }> { return await this.call('GET', '/v1/balances') }
+  /** `amount` in LP as a decimal string, e.g. "10" or "0.5"; on `chain` (default: the network's first) */
+  async deposit (amount: string, opts: { chain?: ChainRef } = {}): Promise<Balance> { return await this.call('POST', '/v1/deposit', { amount, ...(opts.chain !== undefined ? { chain: opts.chain } : {}) }) }
+  async withdraw (amount: string, opts: { chain?: ChainRef } = {}): Promise<Balance> { return await this.call('POST', '/v1/withdraw', { amount, ...(opts.chain !== undefined ? { chain: opts.chain } : {}) }) }
+  async offers (opts: { chain?: ChainRef } = {}): Promise<Array<Record<string, unknown>>> { return (await this.call<{ offers: Array<Record<string, unknown>> }>('GET', `/v1/offers${chainQuery(opts.chain)}`)).offers }
+  /** Providers in one chain's order book (default the first), with their reputation from that chain's records. */
+  async providers (opts: { chain?: ChainRef } = {}): Promise<Array<{ address: string, peer?: string, offers: number, minPrice: Amount, reputation?: { score: number, standing: 'ok' | 'demoted' | 'banned', record?: Record<string, number> } }>> {
+    return (await this.call<{ providers: Array<{ address: string, peer?: string, offers: number, minPrice: Amount }> }>('GET', `/v1/providers${chainQuery(opts.chain)}`)).providers
+  }
+}
+
+function chainQuery (chain: ChainRef | undefined): string {
+  return chain === undefined ? '' : `?chain=${encodeURIComponent(String(chain))}`
 }
 
 export type { ApiFile }

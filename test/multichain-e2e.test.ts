@@ -1,7 +1,9 @@
 // One network settling on two chains (docs/multichain.md), against a two-chain devnet: two anvils with different chain
 // ids, the contracts deployed and the parties funded on both, one provider serving both from one pool of 2 slots.
 // Jobs on both chains at once settle each on its own chain with exact balances, never more than 2 running; a deal
-// signed for one chain is refused on the other; one chain's RPC down does not stop jobs on the other.
+// signed for one chain is refused on the other; one chain's RPC down does not stop jobs on the other. The user's node
+// (its local API, the SDK, the CLI as its client) runs jobs and moves LP on the chain each call names; a disputed job
+// on chain B is judged by the mediator on chain B, with exact balances there and none moved on chain A.
 // Serial: the tests share the devnet's accounts and check exact ledger movements.
 import test from 'ava'
 import { execFile } from 'node:child_process'
@@ -21,7 +23,11 @@ import { recoverSigner, signMessage, type Deal } from '../protocols/eip712.ts'
 import { connectExampleClient } from '../contracts/generated/index.ts'
 import type { JobBridge } from '../node/roles/job-bridge.ts'
 import { contractCowsay } from './support/bridge.ts'
+import { disputeFinished } from './support/disputes.ts'
 import { domainOfNetwork } from '../node/host/index.ts'
+import { startUserNode } from '../node/api/user-node.ts'
+import { Lilypad, LilypadError } from '../sdk/index.ts'
+import type { Mediator } from '../node/roles/mediator.ts'
 
 const A = DEVNET_CHAIN_ID
 const B = DEVNET_CHAIN_ID + 1
@@ -261,4 +267,175 @@ test.serial('a contract on chain B: its job is run by the bridge on chain B, set
   t.is((await reader(B).dealRecord(rec.dealId ?? '')).state !== 'None', true, 'the deal is on chain B')
   t.is((await reader(A).dealRecord(rec.dealId ?? '')).state, 'None', 'and not on chain A')
   t.is(devnet.bridge!.bridge!.metrics.requested, bridgeABefore, 'chain A\'s bridge never saw it')
+})
+
+test.serial('the user\'s node: its API and the SDK run jobs, list them and move LP on the chain each call names; an unknown chain is a named error listing the chains', async t => {
+  const dataDir = join(home, 'nodes', 'devnet', user.toLowerCase())
+  const node = await startUserNode({ home, network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user), dataDir, roles: [], local: true, components: { logger: { level: 'warn' } }, api: { port: 0 } })
+  t.teardown(async () => { await node.stop() })
+  const lp = await Lilypad.connect({ dataDir })
+  const chains = await lp.chains()
+  t.deepEqual(chains.map(c => [c.chainId, c.name, c.served]), [[A, `devnet-${A}`, true], [B, `devnet-${B}`, true]])
+  t.is(chains[1].contracts?.market, chainView(devnet.network, B).contracts.market)
+
+  // balances: each chain's, read by the node on that chain
+  const all = await lp.balances()
+  t.is(all.address, user)
+  for (const c of all.chains) {
+    t.false('error' in c)
+    if (!('error' in c)) t.is(BigInt(c.deposit.wei), await reader(c.chainId).depositOf(user))
+  }
+  const onB = await lp.balance({ chain: `devnet-${B}` })
+  t.is(onB.chainId, B)
+  t.is(BigInt(onB.deposit.wei), await reader(B).depositOf(user))
+  t.is((await lp.balance()).chainId, A, 'no chain named: the network\'s first')
+
+  // an unknown chain, by name or by id: refused before any job exists, and the hint lists the chains
+  for (const chain of ['nope', 4242]) {
+    const err = await t.throwsAsync(lp.submit('cowsay:v0.0.1', { Message: 'x' }, { chain })) as LilypadError
+    t.is(err.name, 'UnknownChainError')
+    t.is(err.status, 400)
+    t.regex(err.hint ?? '', new RegExp(`devnet-${A} \\(${A}\\), devnet-${B} \\(${B}\\)`))
+  }
+  for (const call of [async () => await lp.balance({ chain: 'nope' }), async () => await lp.deposit('1', { chain: 'nope' }), async () => await lp.jobs({ chain: 'nope' })]) {
+    t.is((await t.throwsAsync(call()) as LilypadError).name, 'UnknownChainError')
+  }
+  t.is((await lp.jobs()).length, 0, 'no job was made by the refused calls')
+
+  // one job on chain B (by name) and one on the first chain (named by none) at once, with the node's one key
+  const rp = devnet.provider.chain.address
+  const before = await Promise.all([A, B].map(async id => ({ jc: await reader(id).depositOf(user), rp: await reader(id).depositOf(rp) })))
+  const [outB, outA] = await Promise.all([
+    lp.run('cowsay:v0.0.1', { Message: 'API on chain B' }, { chain: `devnet-${B}` }),
+    lp.run('cowsay:v0.0.1', { Message: 'API on the first chain' })
+  ])
+  t.is((await reader(B).dealRecord(outB.dealId)).state, 'Settled')
+  t.is((await reader(A).dealRecord(outB.dealId)).state, 'None')
+  t.is((await reader(A).dealRecord(outA.dealId)).state, 'Settled')
+  t.is((await reader(B).dealRecord(outA.dealId)).state, 'None')
+  t.regex(new TextDecoder().decode(await lp.get(outB.jobId, 'stdout')), /API on chain B/)
+  const after = await Promise.all([A, B].map(async id => ({ jc: await reader(id).depositOf(user), rp: await reader(id).depositOf(rp) })))
+  for (const i of [0, 1]) {
+    t.is(before[i].jc - after[i].jc, DEVNET_PRICE, `chain ${[A, B][i]}: the job creator paid one price there`)
+    t.is(after[i].rp - before[i].rp, DEVNET_PRICE, `chain ${[A, B][i]}: the provider earned one price there`)
+  }
+  // each job says which chain it settles on; the list filters by chain (id or name)
+  const jobB = await lp.job(outB.jobId)
+  t.is(jobB.chainId, B)
+  t.is((jobB as unknown as { deal: { chainId: number } }).deal.chainId, B)
+  t.is((await lp.job(outA.jobId)).chainId, A)
+  t.deepEqual((await lp.jobs({ chain: B })).map(j => j.id), [outB.jobId])
+  t.deepEqual((await lp.jobs({ chain: `devnet-${A}` })).map(j => j.id), [outA.jobId])
+  // the network view of chain B: its head, its contracts, its gossip topics (under its own namespace); the peers are the host's
+  const netView = await (await fetch(`${node.api!.url}/v1/network?chain=devnet-${B}`, { headers: { authorization: `Bearer ${node.token!}` } })).json() as { network: string, chain: { chainId: number, contracts: { market: string } }, mesh: { topics: Array<{ topic: string }> } }
+  t.is(netView.network, 'devnet')
+  t.is(netView.chain.chainId, B)
+  t.is(netView.chain.contracts.market, chainView(devnet.network, B).contracts.market)
+  t.true(netView.mesh.topics.length > 0 && netView.mesh.topics.every(x => x.topic.includes(`/devnet.${B}/`)), JSON.stringify(netView.mesh.topics))
+  // each chain's order book, with that chain's reputation records
+  for (const chain of [A, B]) {
+    const listed = (await lp.providers({ chain })).find(p => p.address === rp)
+    t.truthy(listed, `the devnet's provider is in chain ${chain}'s book`)
+    t.is(listed?.reputation?.standing, 'ok')
+  }
+
+  // deposit and withdraw on chain B through the node (its queue on B owns the key's nonce there); chain A untouched
+  const b0 = await reader(B).depositOf(user)
+  const a0 = await reader(A).depositOf(user)
+  const dep = await lp.deposit('3', { chain: B })
+  t.is(dep.chainId, B)
+  t.is(await reader(B).depositOf(user) - b0, 3n * 10n ** 18n)
+  t.is(BigInt(dep.deposit.wei), b0 + 3n * 10n ** 18n)
+  const wd = await lp.withdraw('2.5', { chain: `devnet-${B}` })
+  t.is(BigInt(wd.deposit.wei), b0 + 5n * 10n ** 17n)
+  t.is(await reader(B).depositOf(user), b0 + 5n * 10n ** 17n)
+  t.is(await reader(A).depositOf(user), a0, 'nothing moved on chain A')
+  const tooMuch = await t.throwsAsync(lp.withdraw('1000000', { chain: B })) as LilypadError
+  t.is(tooMuch.name, 'InsufficientDepositError')
+  t.regex(tooMuch.message, new RegExp(`on chain ${B}`))
+})
+
+test.serial('the CLI with a node running for the key: "run --chain", "deposit/withdraw --chain" and "jobs --chain" go through the node, on the chain named', async t => {
+  const dataDir = join(home, 'nodes', 'devnet', user.toLowerCase())
+  const node = await startUserNode({ home, network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user), dataDir, roles: [], local: true, components: { logger: { level: 'warn' } }, api: { port: 0 } })
+  t.teardown(async () => { await node.stop() })
+  const b0 = await reader(B).depositOf(user)
+  const a0 = await reader(A).depositOf(user)
+  const ran = await cli('run', 'cowsay:v0.0.1', '-i', 'Message=CLI through the node on B', '--chain', `devnet-${B}`, '--json')
+  const out = JSON.parse(ran.stdout) as { dealId: string, exitCode: number }
+  t.is(out.exitCode, 0)
+  t.is((await reader(B).dealRecord(out.dealId)).state, 'Settled')
+  t.is((await reader(A).dealRecord(out.dealId)).state, 'None')
+  t.is(b0 - await reader(B).depositOf(user), DEVNET_PRICE, 'paid on chain B')
+  t.is(await reader(A).depositOf(user), a0)
+  // the node has the job, on chain B
+  const listed = JSON.parse((await cli('jobs', '--chain', String(B), '--json')).stdout) as { jobs: Array<{ id: string, chainId: number, dealIds: string[] }> }
+  t.true(listed.jobs.some(j => j.chainId === B && j.dealIds.includes(out.dealId)))
+  t.true(listed.jobs.every(j => j.chainId === B))
+
+  const b1 = await reader(B).depositOf(user)
+  const dep = JSON.parse((await cli('deposit', '2', '--chain', `devnet-${B}`, '--json')).stdout) as { chainId: number, via: string, deposit: { wei: string } }
+  t.like(dep, { chainId: B, via: 'node' })
+  t.is(BigInt(dep.deposit.wei), b1 + 2n * 10n ** 18n)
+  const wd = JSON.parse((await cli('withdraw', '2', '--chain', String(B), '--json')).stdout) as { chainId: number, via: string, deposit: { wei: string } }
+  t.like(wd, { chainId: B, via: 'node' })
+  t.is(await reader(B).depositOf(user), b1)
+  t.is(await reader(A).depositOf(user), a0, 'nothing moved on chain A')
+  const one = JSON.parse((await cli('balance', '--chain', String(B), '--json')).stdout) as Record<string, unknown>
+  t.deepEqual(Object.keys(one), ['address', 'wallet', 'deposit', 'locked', 'chainId', 'via'])
+  t.like(one, { chainId: B, via: 'node' })
+  // every chain's balance, from the node (its locked LP are its open deals')
+  const every = JSON.parse((await cli('balance', '--json')).stdout) as { address: string, via: string, chains: Array<{ chainId: number, deposit: { wei: string }, locked: { wei: string } }> }
+  t.is(every.via, 'node')
+  t.deepEqual(every.chains.map(c => c.chainId), [A, B])
+  for (const c of every.chains) t.is(BigInt(c.deposit.wei), await reader(c.chainId).depositOf(user))
+})
+
+test.serial('a disputed job on chain B is judged by the mediator on chain B: exact balances there, nothing moved on chain A', async t => {
+  // a provider that tampers with its results, serving both chains; the job creator asks for an audit on every deal
+  const cheaterKey = devKey(DEVNET_KEYS.provider2)
+  const cheater = new Wallet(cheaterKey).address
+  const node = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: cheaterKey, dataDir: join(home, 'cheater'), roles: ['resource-provider'], local: true, host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: { level: 'warn' } }, provider: { fault: 'wrong-result', slots: 1 } })
+  t.teardown(async () => { await node.stop() })
+  const mediatorNode = devnet.mediator as LilypadNode
+  const mediator = mediatorNode.chain.address
+  const mB = mediatorNode.chainMediators.get(B) as Mediator
+  t.truthy(mB, 'the devnet\'s mediator serves chain B')
+  const parties = [user, cheater, mediator]
+  const deposits = async (chainId: number): Promise<bigint[]> => await Promise.all(parties.map(async a => await reader(chainId).depositOf(a)))
+  const [a0, b0] = [await deposits(A), await deposits(B)]
+  const jcB = await jcNode.jobCreatorOn(B)
+  const out = await jcB.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'judged on chain B' }, target: cheater, auditProbability: 1 })
+  t.true(out.challenged)
+  t.is(out.verdict, 'wrong')
+  t.is((await reader(B).dealRecord(out.dealId)).state, 'MediatedWrong')
+  t.is((await reader(A).dealRecord(out.dealId)).state, 'None', 'chain A never heard of it')
+  const dispute = await disputeFinished(mB, out.dealId)
+  t.is(dispute.resultCorrect, false)
+  t.not(dispute.mediatorCid, out.resultCid)
+  t.is(await mediatorNode.mediator?.records.get(out.dealId), undefined, 'chain A\'s mediator never had the case')
+  const d = out.deal
+  t.is(d.mediationFee, BigInt(devnet.network.dealTerms?.mediationFee ?? 0))
+  const [jc1, rp1, m1] = await deposits(B)
+  t.is(jc1 - b0[0], d.collateral - d.mediationFee, 'chain B: the job creator got its price back and the slashed collateral, less the fee')
+  t.is(rp1 - b0[1], -d.collateral, 'chain B: the provider lost its collateral and got no payment')
+  t.is(m1 - b0[2], d.mediationFee, 'chain B: the mediator was paid the fee')
+  t.deepEqual(await deposits(A), a0, 'chain A: no party\'s deposit moved')
+
+  // each chain's records are its own: a job creator on chain B that never dealt with the provider bans it by chain
+  // B's record (one slash), while on chain A its record is clean
+  const fresh = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user2), dataDir: join(home, 'fresh'), roles: [], local: true, host: { privateKey: await generateKeyPair('Ed25519') }, components: { logger: { level: 'warn' } } })
+  t.teardown(async () => { await fresh.stop() })
+  const freshB = await fresh.jobCreatorOn(B)
+  await fresh.createJobCreator({ network: devnet.network, dataDir: join(home, 'fresh') })
+  const onB = fresh.chainContexts.get(B)?.reputation?.book
+  t.is(onB?.record(cheater).slashed, 1)
+  t.is(onB?.standing(cheater), 'banned')
+  t.is(fresh.reputation?.book.record(cheater).slashed, 0)
+  t.is(fresh.reputation?.book.standing(cheater), 'ok')
+  const b1 = await reader(B).depositOf(new Wallet(devKey(DEVNET_KEYS.user2)).address)
+  const refused = await t.throwsAsync(freshB.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'not for a banned provider' }, target: cheater }))
+  t.is(refused?.name, 'NoMatchingProviderError')
+  t.regex(refused?.message ?? '', new RegExp(`${cheater.toLowerCase()}: its record on chain`))
+  t.is(await reader(B).depositOf(new Wallet(devKey(DEVNET_KEYS.user2)).address), b1, 'nothing spent')
 })

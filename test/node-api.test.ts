@@ -140,7 +140,15 @@ test.serial('every route refuses bad input with a 4xx and a named error; no toke
     ['POST', '/v1/deposit', { headers: json(), body: '{"amount":1}' }, 400, 'ValidationError'],
     ['POST', '/v1/deposit', { headers: json(), body: '{"amount":"99999999"}' }, 409, 'InsufficientBalanceError'],
     ['POST', '/v1/withdraw', { headers: json(), body: '{"amount":"99999999"}' }, 409, 'InsufficientDepositError'],
-    ['POST', '/v1/withdraw', { headers: json(), body: '{}' }, 400, 'ValidationError']
+    ['POST', '/v1/withdraw', { headers: json(), body: '{}' }, 400, 'ValidationError'],
+    // a chain the network does not have (by name or id) is named; a malformed one is refused by the schema
+    ['POST', '/v1/jobs', { headers: json(), body: '{"module":"cowsay:v0.0.1","chain":"nope"}' }, 400, 'UnknownChainError'],
+    ['POST', '/v1/jobs', { headers: json(), body: '{"module":"cowsay:v0.0.1","chain":4242}' }, 400, 'UnknownChainError'],
+    ['POST', '/v1/jobs', { headers: json(), body: '{"module":"cowsay:v0.0.1","chain":-1}' }, 400, 'ValidationError'],
+    ['POST', '/v1/jobs', { headers: json(), body: '{"module":"cowsay:v0.0.1","chain":"Bad Name"}' }, 400, 'ValidationError'],
+    ['GET', '/v1/balance?chain=nope', { headers: auth() }, 400, 'UnknownChainError'],
+    ['GET', '/v1/jobs?chain=%00', { headers: auth() }, 400, 'ValidationError'],
+    ['POST', '/v1/deposit', { headers: json(), body: '{"amount":"1","chain":"nope"}' }, 400, 'UnknownChainError']
   ]
   for (const [method, path, opts, status, name] of cases) {
     const r = await raw(method, path, opts)

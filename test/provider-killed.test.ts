@@ -3,23 +3,17 @@
 // a second one beside it, submits the result, and leaves no container behind. The engine's own events count
 // the provider's containers throughout.
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import Docker from 'dockerode'
-import { parseEther, ZeroAddress, Wallet } from 'ethers'
-import { signMessage, idOf, type JobOffer } from '../protocols/eip712.ts'
-import { buildDeal, defaultDealTerms } from '../protocols/negotiation/messages.ts'
-import type { RpDealRecord } from '../node/roles/resource-provider.ts'
-import { DealStore } from '../node/deal-store/deal-store.ts'
-import { countersignedDeal } from '../core/lifecycle/provider.ts'
+import { Wallet } from 'ethers'
 import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, type Devnet } from '../node/devnet.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ChainClient, devKey } from '../node/chain/index.ts'
-import { Executor, LABEL_JOB, LABEL_OWNER, loadExecutorOwner } from '../node/executor/index.ts'
+import { Executor, LABEL_OWNER, loadExecutorOwner } from '../node/executor/index.ts'
+import { killMidJob, leaveCountersignedDeal, watchContainers } from './support/killed-provider.ts'
 
 const docker = new Docker()
 let home: string
@@ -39,55 +33,19 @@ test.after.always(async () => {
 })
 
 test('a provider killed with its container running: the restart adopts it, never two at once, no orphans', async t => {
-  const jcWallet = new Wallet(devKey(DEVNET_KEYS.user2))
   const rpWallet = new Wallet(devKey(DEVNET_KEYS.provider2))
-  const domain = { chainId: BigInt(devnet.network.chainId), verifyingContract: devnet.network.contracts.market }
-  const now = BigInt(Math.floor(Date.now() / 1000))
-  // Long enough to be running when the provider dies; the deal leaves minutes for the restart.
-  const job: JobOffer = {
-    jobCreator: jcWallet.address, module: 'stress:v0.1.0', inputs: JSON.stringify({ Mode: 'sleep', Arg: '4', Timeout: '60' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
-    maxPrice: DEVNET_PRICE, mediators: [...(devnet.network.mediators ?? [])], target: ZeroAddress, timeout: 60, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + 997n, seedCommit: '0x' + '00'.repeat(32)
-  }
-  const jobEnv = { kind: 'JobOffer' as const, value: job, signature: await signMessage('JobOffer', domain, job, jcWallet) }
-  const offer = { provider: rpWallet.address, slot: 0, spec: { cpu: 1000, ramMb: 1024, diskMb: 1000, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, modules: [], price: DEVNET_PRICE, collateral: parseEther('2'), mediators: job.mediators, expiry: now + 600n, nonce: 2n, seedCommit: '0x' + '00'.repeat(32) }
-  const deal = buildDeal(job, idOf('JobOffer', domain, job), offer, idOf('ResourceOffer', domain, offer), job.mediators, { ...defaultDealTerms, resultSlack: 300, mediationFee: parseEther('1') }, now)
-  const dealId = idOf('Deal', domain, deal)
-  const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, jcWallet), signMessage('Deal', domain, deal, rpWallet)])
   // what a provider that crashed right after countersigning has on disk: its restart agrees and runs it
   const dataDir = join(home, 'rp')
-  await new DealStore<RpDealRecord>(join(dataDir, 'rp-deals')).put(countersignedDeal({ dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0 }, Date.now()))
+  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(devnet.network.chainId), verifyingContract: devnet.network.contracts.market }, mediators: devnet.network.mediators ?? [], jobCreator: new Wallet(devKey(DEVNET_KEYS.user2)), provider: rpWallet, dealsDir: join(dataDir, 'rp-deals'), nonceTag: 997n })
   const owner = await loadExecutorOwner(dataDir)
   t.teardown(async () => {
     await new Executor({ docker, owner }).reconcile(() => false)
   })
-
   // the engine's own account of this provider's containers
-  const live = new Set<string>()
-  let most = 0
-  const events = await docker.getEvents({ filters: { type: ['container'], event: ['create', 'start', 'destroy'], label: [`${LABEL_OWNER}=${owner}`] } })
-  t.teardown(() => { (events as unknown as { destroy: () => void }).destroy() })
-  let onStart: (() => void) | undefined
-  events.on('data', (buf: Buffer) => {
-    for (const line of buf.toString().split('\n').filter(Boolean)) {
-      const e = JSON.parse(line) as { Action: string, id: string, Actor: { Attributes: Record<string, string> } }
-      if (e.Action === 'create') live.add(e.id)
-      if (e.Action === 'destroy') live.delete(e.id)
-      if (e.Action === 'start' && e.Actor.Attributes[LABEL_JOB] === dealId) onStart?.()
-      most = Math.max(most, live.size)
-    }
-  })
-  const containerStarted = new Promise<void>(resolve => { onStart = resolve })
-
+  const containers = await watchContainers(t, docker, owner, dealId)
   const watcher = await reader.watchDeal(dealId)
   t.teardown(async () => { await watcher.stop() })
-  const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1, price: DEVNET_PRICE.toString() })], { stdio: ['pipe', 'pipe', 'inherit'] })
-  t.teardown(() => { child.kill('SIGKILL') })
-  void createInterface({ input: child.stdout }).on('line', () => {})
-  await containerStarted
-  const exited = once(child, 'exit')
-  child.kill('SIGKILL')
-  await exited
-  const [left] = await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })
+  const [left] = await killMidJob(t, docker, containers, { owner, networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1 })
   t.is(left?.State, 'running', 'the killed provider\'s container runs on')
 
   // The restart: same data directory, so the same owner id; its executor is passed in to watch it adopt.
@@ -100,5 +58,5 @@ test('a provider killed with its container running: the restart adopts it, never
   const view = await watcher.waitFor('ResultSubmitted', 60_000)
   t.regex(view.resultCid ?? '', /^bafy/)
   t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } }), [], 'no orphans')
-  t.is(most, 1, 'never more containers than the provider\'s one slot')
+  t.is(containers.most, 1, 'never more containers than the provider\'s one slot')
 })

@@ -35,22 +35,24 @@ function eventLine (e: JobProgress): string {
   }
 }
 
-const JOBS_USAGE = 'lilypad jobs [--state queued|matching|running|done|failed|cancelled] [--limit N] [--network N] [--json]'
+const JOBS_USAGE = 'lilypad jobs [--state queued|matching|running|done|failed|cancelled] [--limit N] [--chain ID|NAME] [--network N] [--json]'
 export const jobs: Command = {
   name: 'jobs',
   summary: 'List the jobs of the node that owns your key, newest first',
   usage: JOBS_USAGE,
   async run (argv) {
-    const { id, values } = args(argv, JOBS_USAGE, { state: { type: 'string' }, limit: { type: 'string' } })
+    const { id, values } = args(argv, JOBS_USAGE, { state: { type: 'string' }, limit: { type: 'string' }, chain: { type: 'string' } })
     if (id !== undefined) throw usageError('lilypad jobs takes no job id (lilypad job <id> shows one)', JOBS_USAGE)
     const state = values.state as string | undefined
     if (state !== undefined && !STATES.includes(state)) throw usageError(`--state must be one of ${STATES.join(', ')}`, JOBS_USAGE)
     const limitText = values.limit as string | undefined
     if (limitText !== undefined && !/^[1-9]\d{0,3}$/.test(limitText)) throw usageError('--limit must be a whole number from 1 to 9999', JOBS_USAGE)
+    const chain = (values.chain as string | undefined)?.trim()
+    if (chain !== undefined && !/^[a-z0-9][a-z0-9-]{0,31}$/.test(chain)) throw usageError(`--chain "${chain.slice(0, 40)}" must be a chain id or a chain name of the network file`, JOBS_USAGE)
     const { requireNode, fromApi } = await import('../node-client.ts')
     const { lp } = await requireNode(values.network as string | undefined)
     let list: Job[]
-    try { list = await lp.jobs({ ...(state !== undefined ? { state: state as Job['state'] } : {}), ...(limitText !== undefined ? { limit: Number(limitText) } : {}) }) } catch (err) { throw await fromApi(err) }
+    try { list = await lp.jobs({ ...(state !== undefined ? { state: state as Job['state'] } : {}), ...(limitText !== undefined ? { limit: Number(limitText) } : {}), ...(chain !== undefined ? { chain } : {}) }) } catch (err) { throw await fromApi(err) }
     if (values.json === true) { console.log(JSON.stringify({ jobs: list })); return 0 }
     if (list.length === 0) console.error('no jobs')
     for (const j of list) console.log(line(j))
@@ -71,7 +73,7 @@ export const job: Command = {
     let j: Job
     try { j = await lp.job(id) } catch (err) { throw await fromApi(err) }
     if (values.json === true) { console.log(JSON.stringify(j)); return 0 }
-    console.log(`job      ${j.id}\nstate    ${j.state}${j.phase !== undefined ? ` (phase ${j.phase})` : ''}${j.resumed === true ? ', resumed after a node restart' : ''}\nmodule   ${String(j.request.module)}\ncreated  ${j.createdAt}`)
+    console.log(`job      ${j.id}\nstate    ${j.state}${j.phase !== undefined ? ` (phase ${j.phase})` : ''}${j.resumed === true ? ', resumed after a node restart' : ''}\nmodule   ${String(j.request.module)}${j.chainId !== undefined ? `\nchain    ${j.chainId}` : ''}\ncreated  ${j.createdAt}`)
     if (j.dealIds.length > 0) console.log(`deals    ${j.dealIds.join(', ')}`)
     if (j.outcome !== undefined) console.log(`result   ${j.outcome.resultCid}\npath     ${j.outcome.path}\nexit     ${j.outcome.exitCode}${j.outcome.status !== null ? ` (${j.outcome.status.status})` : ''}`)
     if (j.error !== undefined) console.log(`error    ${j.error.name}: ${j.error.message}${j.error.hint !== undefined ? `\nhint     ${j.error.hint}` : ''}`)

@@ -1,12 +1,13 @@
 // `lilypad balance`, `lilypad deposit <LP>`, `lilypad withdraw <LP>`: through the node that owns the key when one
-// runs (it owns the key's nonce), else directly on chain. Amounts in LP with decimals, never wei, unless --json
+// runs (it owns the key's nonces, on every chain it serves: `--chain` goes to that chain's queue in the node), else
+// directly on chain. Amounts in LP with decimals, never wei, unless --json
 // (which gives both).
 import { parseArgs } from 'node:util'
 import { join } from 'node:path'
 import type { Command } from '../command.ts'
 import { UserError } from '../errors.ts'
 import { usageError, parseLP, formatLP } from '../usage.ts'
-import type { Balance } from '../../sdk/index.ts'
+import type { Balance, Lilypad } from '../../sdk/index.ts'
 import type { Resolved } from '../context.ts'
 import type { ChainClient } from '../../node/chain/index.ts'
 
@@ -40,7 +41,7 @@ async function chainBalance (chain: ChainClient, r: Resolved): Promise<Balance> 
   const [wallet, deposit, open] = await Promise.all([chain.tokenBalance(), chain.depositOf(), store.open().catch(() => [])])
   let locked = 0n
   for (const d of open) if (d.agreedAt !== undefined) locked += d.deal.price + d.deal.mediationFee
-  return { address: chain.address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(locked) }
+  return { address: chain.address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(locked), chainId: chain.network.chainId }
 }
 
 /** One chain's balance, or why it could not be read (a chain whose RPC is down does not hide the others). */
@@ -56,14 +57,15 @@ async function withBalance (argv: string[], usage: string, action: 'balance' | '
   let chosen
   try { chosen = a.chain !== undefined ? findChain(network, a.chain) : undefined } catch (err) { throw toUserError(err) }
   const further = chosen !== undefined && chosen.chainId !== network.chainId
-  // every chain of a network of several, unless --chain names one (deposits and withdrawals: the one named, or the first)
-  if (action === 'balance' && chosen === undefined && chainsOf(network).length > 1) return await everyChain(resolved, a.json)
   const lp = await runningNode(resolved)
-  if (lp !== undefined && further) throw new UserError(`a node runs with this key and owns its nonces; its API moves LP on the network's first chain only, not on chain ${chosen?.chainId ?? ""}`, { hint: 'leave out --chain, or stop the node and run again', exitCode: 2 })
+  // every chain of a network of several, unless --chain names one (deposits and withdrawals: the one named, or the first)
+  if (action === 'balance' && chosen === undefined && chainsOf(network).length > 1) return await everyChain(resolved, a.json, lp)
   let b: Balance
   if (lp !== undefined) {
+    // the node moves LP through the queue of the chain named, which owns this key's nonce there
+    const on = further && chosen !== undefined ? { chain: chosen.chainId } : {}
     try {
-      b = action === 'balance' ? await lp.balance() : action === 'deposit' ? await lp.deposit(a.amount as string) : await lp.withdraw(a.amount as string)
+      b = action === 'balance' ? await lp.balance(on) : action === 'deposit' ? await lp.deposit(a.amount as string, on) : await lp.withdraw(a.amount as string, on)
     } catch (err) { throw await fromApi(err) }
   } else {
     const { ChainClient } = await import('../../node/chain/index.ts')
@@ -88,8 +90,10 @@ async function withBalance (argv: string[], usage: string, action: 'balance' | '
       await chain?.stop()
     }
   }
-  const on = chosen !== undefined ? { chainId: chosen.chainId } : {}
-  if (a.json) { console.log(JSON.stringify({ ...b, ...on, via: lp !== undefined ? 'node' : 'chain' })); return 0 }
+  // the chain is said when it was named, or when the network has several (a one-chain network's output is as it was)
+  const { chainId, ...one } = b
+  const on = chosen !== undefined || chainsOf(network).length > 1 ? { chainId } : {}
+  if (a.json) { console.log(JSON.stringify({ ...one, ...on, via: lp !== undefined ? 'node' : 'chain' })); return 0 }
   if (action !== 'balance') console.error(`${action === 'deposit' ? 'deposited' : 'withdrew'} ${a.amount ?? ''} LP${lp !== undefined ? ' (through the running node)' : ''}${chosen !== undefined ? ` on chain ${chainLabelOf(chosen)}` : ''}`)
   console.log(`address  ${b.address}${chosen !== undefined ? `\nchain    ${chainLabelOf(chosen)}` : ''}\nwallet   ${b.wallet.lp} LP\ndeposit  ${b.deposit.lp} LP (free for new jobs)\nlocked   ${b.locked.lp} LP (in open deals${lp === undefined ? ' of "lilypad run"' : ''})`)
   return 0
@@ -100,15 +104,20 @@ function chainLabelOf (c: { chainId: number, name?: string }): string {
 }
 
 /**
- * The balance on each chain of the network, read on chain (reads take no nonce, so a running node does not stand in
- * the way); a chain that cannot be read shows its error and the others are shown all the same (exit 1 then).
+ * The balance on each chain of the network: from the running node when there is one (its locked LP are its open
+ * deals'), else read on chain; a chain that cannot be read shows its error and the others are shown all the same
+ * (exit 1 then).
  */
-async function everyChain (r: Resolved, json: boolean): Promise<number> {
+async function everyChain (r: Resolved, json: boolean, lp: Lilypad | undefined): Promise<number> {
   const { chainsOf, chainView } = await import('../../node/config/chains.ts')
   const { ChainClient } = await import('../../node/chain/index.ts')
   const { toUserError } = await import('../context.ts')
   const network = r.loaded.network
-  const rows: ChainBalance[] = await Promise.all(chainsOf(network).map(async (c): Promise<ChainBalance> => {
+  const fromNode = async (node: Lilypad): Promise<ChainBalance[]> => {
+    const { fromApi } = await import('../node-client.ts')
+    try { return (await node.balances()).chains } catch (err) { throw await fromApi(err) }
+  }
+  const rows: ChainBalance[] = lp !== undefined ? await fromNode(lp) : await Promise.all(chainsOf(network).map(async (c): Promise<ChainBalance> => {
     const id = { chainId: c.chainId, ...(c.name !== undefined ? { name: c.name } : {}) }
     let chain: ChainClient | undefined
     try {
@@ -124,12 +133,12 @@ async function everyChain (r: Resolved, json: boolean): Promise<number> {
     }
   }))
   const failed = rows.some(x => 'error' in x)
-  if (json) { console.log(JSON.stringify({ address: r.wallet.address, chains: rows, via: 'chain' })); return failed ? 1 : 0 }
+  if (json) { console.log(JSON.stringify({ address: r.wallet.address, chains: rows, via: lp !== undefined ? 'node' : 'chain' })); return failed ? 1 : 0 }
   console.log(`address  ${r.wallet.address}`)
   for (const x of rows) {
     console.log(`\nchain    ${chainLabelOf(x)}`)
     if ('error' in x) { console.log(`error    ${x.error.message}`); continue }
-    console.log(`wallet   ${x.wallet.lp} LP\ndeposit  ${x.deposit.lp} LP (free for new jobs)\nlocked   ${x.locked.lp} LP (in open deals of "lilypad run")`)
+    console.log(`wallet   ${x.wallet.lp} LP\ndeposit  ${x.deposit.lp} LP (free for new jobs)\nlocked   ${x.locked.lp} LP (in open deals${lp === undefined ? ' of "lilypad run"' : ''})`)
   }
   return failed ? 1 : 0
 }

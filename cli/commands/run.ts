@@ -122,7 +122,7 @@ type Parsed = Awaited<ReturnType<typeof parse>>
 type Finished = Pick<JobOutcome, 'dealId' | 'resultCid' | 'path' | 'exitCode' | 'phasesMs' | 'inputFiles'>
 
 /** Submits the job to the running node and follows its events; Ctrl-C cancels it (and says what that costs). */
-async function runThroughNode (lp: Lilypad, a: Parsed, progress: Progress): Promise<Finished> {
+async function runThroughNode (lp: Lilypad, a: Parsed, chainId: number | undefined, progress: Progress): Promise<Finished> {
   const { fromApi, render } = await import('../node-client.ts')
   const { formatLP } = await import('../usage.ts')
   const gpu = { ...(a.gpu.gpus !== undefined ? { gpus: a.gpu.gpus } : {}), ...(a.gpu.gpuModel !== undefined ? { model: a.gpu.gpuModel } : {}), ...(a.gpu.gpuVramMb !== undefined ? { vramMb: a.gpu.gpuVramMb } : {}) }
@@ -130,6 +130,7 @@ async function runThroughNode (lp: Lilypad, a: Parsed, progress: Progress): Prom
   try {
     job = await lp.submit(a.ref, a.inputs, {
       audit: a.audit, accept: a.accept,
+      ...(chainId !== undefined ? { chain: chainId } : {}),
       ...(Object.keys(gpu).length > 0 ? { gpu } : {}),
       ...(Object.keys(a.machine).length > 0 ? { machine: a.machine } : {}),
       ...(Object.keys(a.inputFiles).length > 0 ? { inputFiles: a.inputFiles } : {}),
@@ -138,7 +139,7 @@ async function runThroughNode (lp: Lilypad, a: Parsed, progress: Progress): Prom
       ...(a.maxPrice !== undefined ? { maxPrice: formatLP(a.maxPrice) } : {})
     })
   } catch (err) { throw await fromApi(err) }
-  progress.note(`job ${job.id} submitted to the running node ("lilypad job ${job.id}" shows it)`)
+  progress.note(`job ${job.id} submitted to the running node${chainId !== undefined ? `, to settle on chain ${chainId}` : ''} ("lilypad job ${job.id}" shows it)`)
   const stop = new AbortController()
   let why: 'interrupted' | 'timeout' | undefined
   const onSigint = (): void => { why = 'interrupted'; stop.abort() }
@@ -189,13 +190,10 @@ export const run: Command = {
     // the fast path: the node that owns this key runs the job (it owns the nonce, the deals and the store)
     const { runningNode } = await import('../node-client.ts')
     const viaNode = await runningNode({ loaded, wallet, isDevnet })
-    if (viaNode !== undefined && further) {
-      process.off('SIGINT', onSigint)
-      throw new UserError(`a node runs with this key and owns its nonces on every chain; its jobs API runs jobs on the network's first chain only, not on chain ${chainId}`, { hint: 'leave out --chain (the first chain), or stop the node and run again', exitCode: 2 })
-    }
     if (viaNode !== undefined) {
       process.off('SIGINT', onSigint)
-      outcome = await runThroughNode(viaNode, a, progress)
+      // (on the chain named: the node runs it through that chain's job creator, which owns the key's nonces there)
+      outcome = await runThroughNode(viaNode, a, further ? chainId : undefined, progress)
     } else try {
       const { LilypadNode } = await import('../../node/node.ts')
       const { generateKeyPair } = await import('@libp2p/crypto/keys')

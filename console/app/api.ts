@@ -82,13 +82,27 @@ export async function fileBlob (jobId: string, name: string, type: string): Prom
 // ---- the API's shapes (what the console reads of them) ----
 
 export interface Amount { lp: string, wei: string }
-export interface NodeInfo { network: string, address: string, peerId: string, roles: string[], devnet: boolean, chainId?: number, contracts?: { market: string, token: string }, explorerUrl?: string }
+/** A chain of the network: the API serves each it has joined (`served`) */
+export interface ChainInfo { chainId: number, name?: string, contracts?: { market: string, token: string }, explorerUrl?: string, served: boolean, error?: { name: string, message: string } }
+export interface NodeInfo { network: string, address: string, peerId: string, roles: string[], devnet: boolean, chainId?: number, contracts?: { market: string, token: string }, explorerUrl?: string, chains?: ChainInfo[] }
+
+/** "name (id)", or the id alone */
+export function chainLabel (node: NodeInfo, chainId: number | undefined): string {
+  if (chainId === undefined) return '?'
+  const c = node.chains?.find(x => x.chainId === chainId)
+  return c?.name !== undefined ? `${c.name} (${chainId})` : String(chainId)
+}
+
+/** Whether the network settles on several chains (then the pages let the user pick one). */
+export function multichain (node: NodeInfo): boolean { return (node.chains?.length ?? 1) > 1 }
 export interface ModuleInput { name: string, required: boolean, default?: string }
 export interface ModuleInfo { ref: string, description?: string, inputs: ModuleInput[] }
 export interface JobEvent { seq: number, at: number, type: string, data: Record<string, unknown> }
 export interface Job {
   id: string
   state: 'queued' | 'matching' | 'running' | 'done' | 'failed' | 'cancelled'
+  /** the chain the job settles on */
+  chainId?: number
   phase?: string
   createdAt: string
   updatedAt: string
@@ -99,4 +113,6 @@ export interface Job {
   events?: JobEvent[]
   deal?: { id: string, provider: string, jobCreator: string, price: Amount, mediationFee: Amount, phase: string, chainId?: number }
 }
-export interface Balance { address: string, wallet: Amount, deposit: Amount, locked: Amount }
+export interface Balance { address: string, wallet: Amount, deposit: Amount, locked: Amount, chainId?: number }
+/** GET /v1/balances: each chain's balances, or why it could not be read */
+export interface Balances { address: string, chains: Array<{ chainId: number, name?: string, wallet?: Amount, deposit?: Amount, locked?: Amount, error?: { name: string, message: string } }> }

@@ -2,7 +2,7 @@
 // page: phases and transactions live over server-sent events, the provider's live log while it runs, then the
 // result (stdout/stderr, images and audio inline, every file downloadable, the CID and how to fetch it).
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { fileBlob, get, post, readEvents, type Job, type JobEvent, type NodeInfo } from './api.ts'
+import { chainLabel, fileBlob, get, multichain, post, readEvents, type Job, type JobEvent, type NodeInfo } from './api.ts'
 import { Addr, ErrorBox, StateBadge } from './parts.tsx'
 import { ago, bytes, kindOf, ms } from './format.ts'
 import './eip1193.ts'
@@ -27,7 +27,8 @@ function cost (j: Job): string {
   return '–'
 }
 
-export function JobsPage () {
+export function JobsPage ({ node }: { node: NodeInfo }) {
+  const several = multichain(node)
   const [jobs, setJobs] = useState<Job[] | undefined>()
   const [error, setError] = useState<unknown>()
   const [note, setNote] = useState('')
@@ -46,13 +47,14 @@ export function JobsPage () {
       {jobs === undefined ? <p role="status">Loading…</p> : jobs.length === 0 ? <p>No jobs yet. <a href="#/run">Run one</a>.</p> : (
         <div class="table-wrap">
           <table aria-label="Jobs">
-            <thead><tr><th scope="col">Job</th><th scope="col">Module</th><th scope="col">State</th><th scope="col">Cost</th><th scope="col">Provider</th><th scope="col">Deal</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <thead><tr><th scope="col">Job</th><th scope="col">Module</th><th scope="col">State</th>{several && <th scope="col">Chain</th>}<th scope="col">Cost</th><th scope="col">Provider</th><th scope="col">Deal</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>
               {jobs.map(j => (
                 <tr data-job={j.id} data-state={j.state}>
                   <td><a href={`#/jobs/${j.id}`}>{j.id}</a></td>
                   <td>{j.request.module}</td>
                   <td><StateBadge state={j.state} />{j.phase !== undefined && !TERMINAL.has(j.state) ? <small class="muted"> {j.phase}</small> : null}</td>
+                  {several && <td data-field="chain">{chainLabel(node, j.chainId)}</td>}
                   <td>{cost(j)}</td>
                   <td><Addr value={j.deal?.provider} /></td>
                   <td>{j.deal !== undefined ? <><Addr value={j.deal.id} /> <small class="muted">{j.deal.phase}</small></> : '–'}</td>
@@ -241,7 +243,8 @@ export function JobPage ({ id, node }: { id: string, node: NodeInfo }) {
       <dl class="facts">
         <dt>Module</dt><dd>{job.request.module}</dd>
         <dt>Inputs</dt><dd>{Object.entries(job.request.inputs).map(([k, v]) => `${k}=${v}`).join(', ') || '(defaults)'}</dd>
-        {job.deal !== undefined && <><dt>Provider</dt><dd><Addr value={job.deal.provider} /></dd><dt>Job creator</dt><dd><code class="addr" id="job-creator">{job.deal.jobCreator}</code></dd><dt>Cost</dt><dd>{job.deal.price.lp} LP (+ {job.deal.mediationFee.lp} LP mediation fee, refunded unless challenged)</dd><dt>Chain</dt><dd>{job.deal.chainId ?? '?'}</dd></>}
+        {job.deal !== undefined && <><dt>Provider</dt><dd><Addr value={job.deal.provider} /></dd><dt>Job creator</dt><dd><code class="addr" id="job-creator">{job.deal.jobCreator}</code></dd><dt>Cost</dt><dd>{job.deal.price.lp} LP (+ {job.deal.mediationFee.lp} LP mediation fee, refunded unless challenged)</dd></>}
+        <dt>Chain</dt><dd id="job-chain">{chainLabel(node, job.chainId ?? job.deal?.chainId)}</dd>
       </dl>
       {job.error !== undefined && <ErrorBox error={Object.assign(new Error(job.error.message), job.error)} />}
       {job.state === 'done' && <ResultView job={job} />}

@@ -63,7 +63,7 @@ function App () {
         <span class="who" title={node.address}>{node.network}{node.devnet ? ' (devnet)' : ''}</span>
       </header>
       {page === 'run' && <RunPage node={node} />}
-      {page === 'jobs' && path[1] === undefined && <JobsPage />}
+      {page === 'jobs' && path[1] === undefined && <JobsPage node={node} />}
       {page === 'jobs' && path[1] !== undefined && <JobPage id={path[1]} node={node} />}
       {page === 'network' && <NetworkPage node={node} />}
       {page === 'wallet' && <WalletPage node={node} />}

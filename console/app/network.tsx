@@ -1,8 +1,9 @@
 // Network: providers with their offers and reputation, the chain (head, how far this node's follower is behind),
-// the mesh (peers, gossip topics), mediators, this node's deals by phase. Refreshed while the page is open.
+// the mesh (peers, gossip topics), mediators, this node's deals by phase; on a network of several chains, those of the
+// chain picked. Refreshed while the page is open.
 import { useEffect, useState } from 'preact/hooks'
-import { get, type Amount, type NodeInfo } from './api.ts'
-import { Addr, ErrorBox } from './parts.tsx'
+import { get, multichain, type Amount, type NodeInfo } from './api.ts'
+import { Addr, ChainSelect, ErrorBox } from './parts.tsx'
 
 interface Provider {
   address: string
@@ -29,16 +30,19 @@ export function NetworkPage ({ node }: { node: NodeInfo }) {
   const [providers, setProviders] = useState<Provider[] | undefined>()
   const [error, setError] = useState<unknown>()
   const [tick, setTick] = useState(0)
+  const [chainId, setChainId] = useState<number | undefined>(node.chainId)
+  const q = multichain(node) && chainId !== undefined ? `?chain=${chainId}` : ''
   useEffect(() => {
     const ac = new AbortController()
-    Promise.all([get<NetworkView>('/v1/network', ac.signal), get<{ providers: Provider[] }>('/v1/providers', ac.signal)])
+    Promise.all([get<NetworkView>(`/v1/network${q}`, ac.signal), get<{ providers: Provider[] }>(`/v1/providers${q}`, ac.signal)])
       .then(([v, p]) => { setView(v); setProviders(p.providers); setError(undefined) }, e => { if (!ac.signal.aborted) setError(e) })
     const t = setTimeout(() => { setTick(n => n + 1) }, REFRESH_MS)
     return () => { ac.abort(); clearTimeout(t) }
-  }, [tick])
+  }, [tick, q])
   return (
     <main class="page">
       <h1>Network {node.network}</h1>
+      {multichain(node) && <ChainSelect node={node} id="network-chain" label="Show the chain" value={chainId} onChange={c => { setView(undefined); setProviders(undefined); setChainId(c) }} />}
       {error !== undefined && <ErrorBox error={error} />}
       {view === undefined ? <p role="status">Loading…</p> : (
         <>

@@ -1,9 +1,9 @@
 // Run: pick a module (a built-in, or any reference the node resolves), fill the form its template's declared
-// inputs make (defaults filled in), optionally a provider, a price cap and an audit probability; submit, then
-// follow the job on its page.
+// inputs make (defaults filled in), on a network of several chains the chain the job settles on, optionally a
+// provider, a price cap and an audit probability; submit, then follow the job on its page.
 import { useEffect, useState } from 'preact/hooks'
-import { get, post, type Job, type ModuleInfo, type NodeInfo } from './api.ts'
-import { ErrorBox } from './parts.tsx'
+import { chainLabel, get, multichain, post, type Job, type ModuleInfo, type NodeInfo } from './api.ts'
+import { ChainSelect, ErrorBox } from './parts.tsx'
 import './eip1193.ts'
 
 const OTHER = '(other)'
@@ -18,6 +18,7 @@ export function RunPage ({ node }: { node: NodeInfo }) {
   const [maxPrice, setMaxPrice] = useState('')
   const [audit, setAudit] = useState('')
   const [useWallet, setUseWallet] = useState(false)
+  const [chainId, setChainId] = useState<number | undefined>(node.chainId)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>()
 
@@ -55,14 +56,16 @@ export function RunPage ({ node }: { node: NodeInfo }) {
     if (target.trim() !== '') body.target = target.trim()
     if (maxPrice.trim() !== '') body.maxPrice = maxPrice.trim()
     if (audit.trim() !== '') body.audit = Number(audit)
+    if (multichain(node) && chainId !== undefined) body.chain = chainId
     try {
       const eth = window.ethereum
       if (useWallet && eth !== undefined) {
         // the browser wallet is the job creator: it signs the job offer and the deal when the job page asks
         const accounts = await eth.request({ method: 'eth_requestAccounts' }) as string[]
         if (accounts[0] === undefined) throw new Error('the wallet gave no account')
-        if (node.chainId !== undefined && Number(await eth.request({ method: 'eth_chainId' })) !== node.chainId) {
-          await eth.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${node.chainId.toString(16)}` }] })
+        // the wallet signs for the chain the job settles on
+        if (chainId !== undefined && Number(await eth.request({ method: 'eth_chainId' })) !== chainId) {
+          await eth.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${chainId.toString(16)}` }] })
         }
         body.wallet = accounts[0]
       }
@@ -88,6 +91,7 @@ export function RunPage ({ node }: { node: NodeInfo }) {
           </div>
         )}
         {module?.description !== undefined && <p class="muted">{module.description}</p>}
+        {multichain(node) && <ChainSelect node={node} id="chain" label="Chain (where the job settles and your deposit there pays)" value={chainId} onChange={setChainId} />}
         {module !== undefined && (
           <fieldset>
             <legend>Inputs of {module.ref}</legend>
@@ -116,7 +120,7 @@ export function RunPage ({ node }: { node: NodeInfo }) {
             <label for="audit">Audit probability (0–1, optional)</label>
             <input id="audit" type="number" min="0" max="1" step="0.01" value={audit} onInput={e => { setAudit((e.target as HTMLInputElement).value) }} />
           </div>
-          <p class="muted">Chain: {node.chainId ?? '?'} ({node.network})</p>
+          {!multichain(node) && <p class="muted">Chain: {chainLabel(node, node.chainId)} ({node.network})</p>}
         </details>
         {window.ethereum !== undefined && (
           <label class="check"><input type="checkbox" checked={useWallet} onChange={e => { setUseWallet((e.target as HTMLInputElement).checked) }} /> Sign with my browser wallet (it is the job creator; its deposit pays)</label>

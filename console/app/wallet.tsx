@@ -1,11 +1,41 @@
 // Wallet: the node's key (on the devnet a well-known test key) with its LP in the wallet, in the Market deposit
 // and locked in open deals, and deposit/withdraw through the node; and a browser wallet (EIP-1193, e.g.
 // MetaMask): the node prepares an ERC-2612 permit, the browser wallet signs it (eth_signTypedData_v4) and sends
-// the deposit transaction itself, so that key never leaves the browser.
+// the deposit transaction itself, so that key never leaves the browser. On a network of several chains the node's
+// balances are shown for each chain, and deposits and withdrawals go to the chain picked.
 import { useEffect, useState } from 'preact/hooks'
-import { get, post, type Balance, type NodeInfo } from './api.ts'
-import { ErrorBox } from './parts.tsx'
+import { chainLabel, get, multichain, post, type Balance, type Balances, type NodeInfo } from './api.ts'
+import { ChainSelect, ErrorBox } from './parts.tsx'
 import './eip1193.ts'
+
+/** the chain a request names: none on a one-chain network (its API is as it was) */
+const on = (node: NodeInfo, chainId: number | undefined): Record<string, number> => multichain(node) && chainId !== undefined ? { chain: chainId } : {}
+
+/** The node's balances on each chain of the network, a row per chain (one that cannot be read shows why). */
+function ChainBalances ({ node, tick }: { node: NodeInfo, tick: number }) {
+  const [b, setB] = useState<Balances | undefined>()
+  const [error, setError] = useState<unknown>()
+  useEffect(() => { get<Balances>('/v1/balances').then(setB, setError) }, [tick])
+  if (error !== undefined) return <ErrorBox error={error} />
+  if (b === undefined) return <p role="status">Loading…</p>
+  return (
+    <div class="table-wrap">
+      <table aria-label="The node's balances on each chain">
+        <thead><tr><th scope="col">Chain</th><th scope="col">Wallet</th><th scope="col">Deposit</th><th scope="col">Locked in open deals</th></tr></thead>
+        <tbody>
+          {b.chains.map(c => (
+            <tr data-chain={c.chainId}>
+              <td>{chainLabel(node, c.chainId)}</td>
+              {c.error !== undefined
+                ? <td colSpan={3} class="error">{c.error.name}: {c.error.message}</td>
+                : <><td data-field="wallet">{c.wallet?.lp} LP</td><td data-field="deposit">{c.deposit?.lp} LP</td><td data-field="locked">{c.locked?.lp} LP</td></>}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
 
 
 function Amounts ({ b, label }: { b: Balance, label: string }) {
@@ -31,37 +61,41 @@ function AmountForm ({ id, label, action, onSubmit }: { id: string, label: strin
   )
 }
 
-function NodeWallet ({ node }: { node: NodeInfo }) {
+function NodeWallet ({ node, chainId }: { node: NodeInfo, chainId: number | undefined }) {
   const [b, setB] = useState<Balance | undefined>()
   const [error, setError] = useState<unknown>()
   const [tick, setTick] = useState(0)
-  useEffect(() => { get<Balance>('/v1/balance').then(setB, setError) }, [tick])
+  const several = multichain(node)
+  useEffect(() => { if (!several) get<Balance>('/v1/balance').then(setB, setError) }, [tick])
   const act = (path: string) => async (amount: string): Promise<void> => {
     setError(undefined)
-    try { setB(await post<Balance>(path, { amount })) } catch (e) { setError(e) }
+    try { setB(await post<Balance>(path, { amount, ...on(node, chainId) })); setTick(n => n + 1) } catch (e) { setError(e) }
   }
   return (
     <section aria-labelledby="node-wallet-h" class="card">
       <h2 id="node-wallet-h">This node's key</h2>
       {node.devnet && <p class="muted">On the devnet the node signs with one of anvil's well-known test keys: jobs, deposits and withdrawals from this console use it.</p>}
       {!node.devnet && <p class="muted">Jobs run from this console are signed by the node's key (job offers and deals); its deposit pays for them.</p>}
-      {b !== undefined && <Amounts b={b} label="The node's balances" />}
+      {!several && b !== undefined && <Amounts b={b} label="The node's balances" />}
+      {several && <><p>Address <code class="cid">{node.address}</code></p><ChainBalances node={node} tick={tick} /></>}
       {error !== undefined && <ErrorBox error={error} />}
-      <AmountForm id="node-deposit" label="Deposit" action="Deposit" onSubmit={act('/v1/deposit')} />
-      <AmountForm id="node-withdraw" label="Withdraw" action="Withdraw" onSubmit={act('/v1/withdraw')} />
+      <AmountForm id="node-deposit" label={several ? `Deposit on ${chainLabel(node, chainId)}` : 'Deposit'} action="Deposit" onSubmit={act('/v1/deposit')} />
+      <AmountForm id="node-withdraw" label={several ? `Withdraw on ${chainLabel(node, chainId)}` : 'Withdraw'} action="Withdraw" onSubmit={act('/v1/withdraw')} />
       <button type="button" onClick={() => { setTick(n => n + 1) }}>Refresh</button>
     </section>
   )
 }
 
-function BrowserWallet ({ node }: { node: NodeInfo }) {
+function BrowserWallet ({ node, chainId }: { node: NodeInfo, chainId: number | undefined }) {
   const eth = window.ethereum
   const [account, setAccount] = useState<string | undefined>()
   const [chain, setChain] = useState<number | undefined>()
   const [b, setB] = useState<Balance | undefined>()
   const [status, setStatus] = useState('')
   const [error, setError] = useState<unknown>()
-  const refresh = async (a: string): Promise<Balance> => { const x = await get<Balance>(`/v1/balance?address=${a}`); setB(x); return x }
+  const chainQuery = multichain(node) && chainId !== undefined ? `&chain=${chainId}` : ''
+  const refresh = async (a: string): Promise<Balance> => { const x = await get<Balance>(`/v1/balance?address=${a}${chainQuery}`); setB(x); return x }
+  useEffect(() => { if (account !== undefined) refresh(account).catch(setError) }, [chainId])
 
   async function connect (): Promise<void> {
     if (eth === undefined) return
@@ -80,16 +114,16 @@ function BrowserWallet ({ node }: { node: NodeInfo }) {
     if (eth === undefined || account === undefined) return
     setError(undefined)
     try {
-      if (node.chainId !== undefined && chain !== node.chainId) {
-        setStatus(`switching the wallet to chain ${node.chainId}…`)
-        await eth.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${node.chainId.toString(16)}` }] })
-        setChain(node.chainId)
+      if (chainId !== undefined && chain !== chainId) {
+        setStatus(`switching the wallet to chain ${chainId}…`)
+        await eth.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${chainId.toString(16)}` }] })
+        setChain(chainId)
       }
       setStatus('preparing the permit…')
-      const permit = await post<{ typedData: unknown, deadline: string }>('/v1/wallet/permit', { owner: account, amount })
+      const permit = await post<{ typedData: unknown, deadline: string }>('/v1/wallet/permit', { owner: account, amount, ...on(node, chainId) })
       setStatus('sign the permit in your wallet…')
       const signature = await eth.request({ method: 'eth_signTypedData_v4', params: [account, JSON.stringify(permit.typedData)] }) as string
-      const tx = await post<{ to: string, data: string }>('/v1/wallet/deposit-tx', { owner: account, amount, deadline: permit.deadline, signature })
+      const tx = await post<{ to: string, data: string }>('/v1/wallet/deposit-tx', { owner: account, amount, deadline: permit.deadline, signature, ...on(node, chainId) })
       setStatus('confirm the transaction in your wallet…')
       const hash = await eth.request({ method: 'eth_sendTransaction', params: [{ from: account, to: tx.to, data: tx.data }] }) as string
       setStatus(`sent ${hash}; waiting for it to be mined…`)
@@ -111,7 +145,7 @@ function BrowserWallet ({ node }: { node: NodeInfo }) {
         : account === undefined
           ? <button type="button" onClick={() => { void connect() }}>Connect wallet</button>
           : <>
-              <p>Connected: <code class="cid" id="browser-account">{account}</code> on chain {chain}{node.chainId !== undefined && chain !== node.chainId ? ` (the network is on chain ${node.chainId})` : ''}</p>
+              <p>Connected: <code class="cid" id="browser-account">{account}</code> on chain {chain}{chainId !== undefined && chain !== chainId ? ` (deposits go to chain ${chainId}: the wallet is switched to it)` : ''}</p>
               {b !== undefined && <Amounts b={b} label="The browser wallet's balances" />}
               <AmountForm id="browser-deposit" label="Deposit from this wallet" action="Sign and deposit" onSubmit={deposit} />
             </>}
@@ -122,12 +156,14 @@ function BrowserWallet ({ node }: { node: NodeInfo }) {
 }
 
 export function WalletPage ({ node }: { node: NodeInfo }) {
+  const [chainId, setChainId] = useState<number | undefined>(node.chainId)
   return (
     <main class="page">
       <h1>Wallet</h1>
+      {multichain(node) && <ChainSelect node={node} id="wallet-chain" label="Chain for deposits and withdrawals" value={chainId} onChange={setChainId} />}
       <div class="cards">
-        <NodeWallet node={node} />
-        <BrowserWallet node={node} />
+        <NodeWallet node={node} chainId={chainId} />
+        <BrowserWallet node={node} chainId={chainId} />
       </div>
     </main>
   )

@@ -18,6 +18,7 @@ export class ApiError extends Error {
 
 const STATUS: Record<string, number> = {
   ValidationError: 400,
+  UnknownChainError: 400,
   BadAmountError: 400,
   BadResultPathError: 400,
   ModuleRefError: 400,
@@ -61,6 +62,7 @@ export function statusOf (err: unknown): number {
 
 export function bodyOf (err: unknown, status: number): ApiErrorBody {
   const e = err as Error & { hint?: unknown }
-  if (status >= 500) return { error: { name: 'InternalError', message: 'the node failed to answer this request', hint: 'the node\'s log has the details' } }
+  // (an ApiError is written here, for the client: a 503 the API raised itself says what to wait for)
+  if (status >= 500 && !(err instanceof ApiError)) return { error: { name: 'InternalError', message: 'the node failed to answer this request', hint: 'the node\'s log has the details' } }
   return { error: { name: e.name, message: String(e.message).slice(0, 2000), ...(typeof e.hint === 'string' ? { hint: e.hint } : {}) } }
 }

@@ -23,6 +23,11 @@ export interface RouteSpec {
 export const LP_AMOUNT = { type: 'string', pattern: '^[0-9]{1,30}(\\.[0-9]{1,18})?$', maxLength: 50, description: 'LP as a decimal, e.g. "1.5" (18 decimals at most)' }
 const ADDRESS = { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' }
 const JOB_ID = { type: 'string', pattern: '^job-[0-9a-f]{16}$' }
+const CHAIN_NAME = '^[a-z0-9][a-z0-9-]{0,31}$'
+/** a chain of the network in a body: its id (a number or a decimal string) or its name in the network file */
+export const CHAIN = { anyOf: [{ type: 'string', pattern: CHAIN_NAME }, { type: 'integer', minimum: 1, maximum: 9007199254740991 }], description: 'the chain: its id or its name in the network file (default: the network\'s first; GET /v1/node lists them)' }
+/** the same in a query string */
+const CHAIN_QUERY = { type: 'string', pattern: CHAIN_NAME, description: 'the chain: its id or its name (default: the network\'s first)' }
 const AMOUNT_OUT = { type: 'object', properties: { lp: { type: 'string' }, wei: { type: 'string' } }, required: ['lp', 'wei'] }
 export const ERROR_SCHEMA = {
   type: 'object',
@@ -35,6 +40,7 @@ const JOB = {
   properties: {
     id: JOB_ID,
     state: { type: 'string', enum: ['queued', 'matching', 'running', 'done', 'failed', 'cancelled'] },
+    chainId: { type: 'integer', description: 'the chain the job settles on' },
     phase: { type: 'string' },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
@@ -50,8 +56,20 @@ const JOB = {
 }
 const BALANCE = {
   type: 'object',
-  properties: { address: ADDRESS, wallet: AMOUNT_OUT, deposit: AMOUNT_OUT, locked: AMOUNT_OUT },
-  required: ['address', 'wallet', 'deposit', 'locked']
+  properties: { address: ADDRESS, wallet: AMOUNT_OUT, deposit: AMOUNT_OUT, locked: AMOUNT_OUT, chainId: { type: 'integer' } },
+  required: ['address', 'wallet', 'deposit', 'locked', 'chainId']
+}
+const BALANCES = {
+  type: 'object',
+  properties: {
+    address: ADDRESS,
+    chains: {
+      type: 'array',
+      description: 'each chain of the network, the first first: its balances, or the error that kept it from being read',
+      items: { type: 'object', properties: { chainId: { type: 'integer' }, name: { type: 'string' }, wallet: AMOUNT_OUT, deposit: AMOUNT_OUT, locked: AMOUNT_OUT, error: { type: 'object', properties: { name: { type: 'string' }, message: { type: 'string' } } } }, required: ['chainId'] }
+    }
+  },
+  required: ['address', 'chains']
 }
 const MODULE = {
   type: 'object',
@@ -63,7 +81,7 @@ const MODULE = {
   required: ['ref', 'inputs']
 }
 const ID_PARAMS = { type: 'object', properties: { id: JOB_ID }, required: ['id'], additionalProperties: false }
-const AMOUNT_BODY = { type: 'object', properties: { amount: LP_AMOUNT }, required: ['amount'], additionalProperties: false }
+const AMOUNT_BODY = { type: 'object', properties: { amount: LP_AMOUNT, chain: CHAIN }, required: ['amount'], additionalProperties: false }
 
 export const SUBMIT_BODY = {
   type: 'object',
@@ -89,6 +107,7 @@ export const SUBMIT_BODY = {
       properties: { cpu: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'millicores' }, ramMb: { type: 'integer', minimum: 0, maximum: 4294967295 } }
     },
     accept: { type: 'boolean', description: 'accept the result early on success (default true)' },
+    chain: { ...CHAIN, description: 'the chain the job settles on: its id or its name in the network file (default: the network\'s first); the job creator\'s deposit on that chain pays' },
     wallet: { ...ADDRESS, description: 'the job creator is this account (a browser wallet), not the node\'s key: the job asks it for each signature (`sign` events; answer with POST /v1/jobs/{id}/signatures); its Market deposit pays; it is asked to sign the acceptance of a result the node verified, and to send the challenge (`send` events; answer with POST /v1/jobs/{id}/transactions) of one that fails' }
   }
 }
@@ -98,14 +117,14 @@ const errors = (...codes: number[]): Record<number, { description: string, schem
 
 export const ROUTES: RouteSpec[] = [
   { method: 'GET', url: '/v1/openapi.json', operationId: 'openapi', summary: 'This document', public: true, responses: { 200: { description: 'the OpenAPI 3 document' } } },
-  { method: 'GET', url: '/v1/node', operationId: 'node', summary: 'The node: network, address, peer id, roles', responses: { 200: { description: 'the node', schema: { type: 'object' } }, ...errors(401) } },
+  { method: 'GET', url: '/v1/node', operationId: 'node', summary: 'The node: network, address, peer id, roles, and the network\'s chains (id, name, contracts, whether this node serves it now)', responses: { 200: { description: 'the node', schema: { type: 'object' } }, ...errors(401) } },
   {
     method: 'POST', url: '/v1/jobs', operationId: 'submitJob', summary: 'Submit a job; it runs at once or waits as queued', body: SUBMIT_BODY,
     responses: { 201: { description: 'the job', schema: JOB }, ...errors(400, 401, 413, 415, 429) }
   },
   {
     method: 'GET', url: '/v1/jobs', operationId: 'listJobs', summary: 'Jobs, newest first',
-    querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', enum: ['queued', 'matching', 'running', 'done', 'failed', 'cancelled'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' } } },
+    querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', enum: ['queued', 'matching', 'running', 'done', 'failed', 'cancelled'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' }, chain: CHAIN_QUERY } },
     responses: { 200: { description: 'the jobs (without events)', schema: { type: 'object', properties: { jobs: { type: 'array', items: JOB } } } }, ...errors(400, 401) }
   },
   { method: 'GET', url: '/v1/jobs/:id', operationId: 'getJob', summary: 'One job with its event history', params: ID_PARAMS, responses: { 200: { description: 'the job', schema: JOB }, ...errors(400, 401, 404) } },
@@ -141,24 +160,29 @@ export const ROUTES: RouteSpec[] = [
     responses: { 200: { description: 'the file\'s bytes', contentType: 'application/octet-stream' }, ...errors(400, 401, 404, 409) }
   },
   {
-    method: 'GET', url: '/v1/balance', operationId: 'balance', summary: 'LP in the wallet, in the Market deposit, and locked in this node\'s open deals; ?address= another account\'s wallet and deposit (a browser wallet\'s)',
+    method: 'GET', url: '/v1/balance', operationId: 'balance', summary: 'LP in the wallet, in the Market deposit, and locked in this node\'s open deals, on one chain (?chain=, default the first); ?address= another account\'s wallet and deposit (a browser wallet\'s)',
+    querystring: { type: 'object', additionalProperties: false, properties: { address: ADDRESS, chain: CHAIN_QUERY } },
+    responses: { 200: { description: 'balances (LP decimals and wei)', schema: BALANCE }, ...errors(400, 401, 503) }
+  },
+  {
+    method: 'GET', url: '/v1/balances', operationId: 'balances', summary: 'The balances on each chain of the network (a chain that cannot be read shows its error); ?address= another account\'s',
     querystring: { type: 'object', additionalProperties: false, properties: { address: ADDRESS } },
-    responses: { 200: { description: 'balances (LP decimals and wei)', schema: BALANCE }, ...errors(400, 401) }
+    responses: { 200: { description: 'balances per chain (LP decimals and wei)', schema: BALANCES }, ...errors(400, 401) }
   },
   {
     method: 'POST', url: '/v1/wallet/permit', operationId: 'walletPermit', summary: 'The ERC-2612 permit (EIP-712 typed data for eth_signTypedData_v4) a browser wallet signs to deposit `amount` LP; the node signs nothing',
-    body: { type: 'object', additionalProperties: false, required: ['owner', 'amount'], properties: { owner: ADDRESS, amount: LP_AMOUNT } },
+    body: { type: 'object', additionalProperties: false, required: ['owner', 'amount'], properties: { owner: ADDRESS, amount: LP_AMOUNT, chain: CHAIN } },
     responses: { 200: { description: 'the typed data and its deadline', schema: { type: 'object', properties: { typedData: { type: 'object' }, deadline: { type: 'string' } }, required: ['typedData', 'deadline'] } }, ...errors(400, 401, 404, 409, 413, 415) }
   },
   {
     method: 'POST', url: '/v1/wallet/deposit-tx', operationId: 'walletDepositTx', summary: 'The Market depositWithPermit transaction (to, data) for the browser wallet to send, once the permit\'s signature is checked to be the owner\'s',
-    body: { type: 'object', additionalProperties: false, required: ['owner', 'amount', 'deadline', 'signature'], properties: { owner: ADDRESS, amount: LP_AMOUNT, deadline: { type: 'string', pattern: '^[0-9]{1,20}$' }, signature: { type: 'string', pattern: '^0x[0-9a-fA-F]{130}$' } } },
+    body: { type: 'object', additionalProperties: false, required: ['owner', 'amount', 'deadline', 'signature'], properties: { owner: ADDRESS, amount: LP_AMOUNT, deadline: { type: 'string', pattern: '^[0-9]{1,20}$' }, signature: { type: 'string', pattern: '^0x[0-9a-fA-F]{130}$' }, chain: CHAIN } },
     responses: { 200: { description: 'the transaction', schema: { type: 'object', properties: { to: ADDRESS, data: { type: 'string' }, chainId: { type: 'integer' } }, required: ['to', 'data', 'chainId'] } }, ...errors(400, 401, 404, 413, 415) }
   },
-  { method: 'POST', url: '/v1/deposit', operationId: 'deposit', summary: 'Move LP from the wallet into the Market deposit', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415) } },
-  { method: 'POST', url: '/v1/withdraw', operationId: 'withdraw', summary: 'Move LP from the Market deposit back to the wallet', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415) } },
-  { method: 'GET', url: '/v1/offers', operationId: 'offers', summary: 'Resource offers in this node\'s order book', responses: { 200: { description: 'offers', schema: { type: 'object', properties: { offers: { type: 'array', items: { type: 'object' } } } } }, ...errors(401) } },
-  { method: 'GET', url: '/v1/providers', operationId: 'providers', summary: 'Providers known from the order book: their offers\' slots, modules and machine, the lowest price, and their reputation from chain records (score 0..1,000,000, standing ok/demoted/banned) when this node keeps them', responses: { 200: { description: 'providers', schema: { type: 'object', properties: { providers: { type: 'array', items: { type: 'object' } } } } }, ...errors(401) } },
+  { method: 'POST', url: '/v1/deposit', operationId: 'deposit', summary: 'Move LP from the wallet into the Market deposit, on one chain (`chain`, default the first)', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415, 503) } },
+  { method: 'POST', url: '/v1/withdraw', operationId: 'withdraw', summary: 'Move LP from the Market deposit back to the wallet, on one chain (`chain`, default the first)', body: AMOUNT_BODY, responses: { 200: { description: 'balances after', schema: BALANCE }, ...errors(400, 401, 409, 413, 415, 503) } },
+  { method: 'GET', url: '/v1/offers', operationId: 'offers', summary: 'Resource offers in this node\'s order book of one chain (?chain=, default the first)', querystring: { type: 'object', additionalProperties: false, properties: { chain: CHAIN_QUERY } }, responses: { 200: { description: 'offers', schema: { type: 'object', properties: { offers: { type: 'array', items: { type: 'object' } } } } }, ...errors(400, 401, 503) } },
+  { method: 'GET', url: '/v1/providers', operationId: 'providers', summary: 'Providers known from the order book of one chain (?chain=, default the first): their offers\' slots, modules and machine, the lowest price, and their reputation from that chain\'s records (score 0..1,000,000, standing ok/demoted/banned) when this node keeps them', querystring: { type: 'object', additionalProperties: false, properties: { chain: CHAIN_QUERY } }, responses: { 200: { description: 'providers', schema: { type: 'object', properties: { providers: { type: 'array', items: { type: 'object' } } } } }, ...errors(400, 401, 503) } },
   {
     method: 'GET', url: '/v1/modules', operationId: 'modules', summary: 'The built-in modules, each with the inputs its template declares (required or with a default)',
     responses: { 200: { description: 'modules', schema: { type: 'object', properties: { modules: { type: 'array', items: MODULE } } } }, ...errors(401) }
@@ -169,8 +193,9 @@ export const ROUTES: RouteSpec[] = [
     responses: { 200: { description: 'the module', schema: MODULE }, ...errors(400, 401, 404) }
   },
   {
-    method: 'GET', url: '/v1/network', operationId: 'network', summary: 'The network as this node sees it: chain head and follower lag, mesh peers and gossip topics, mediators (on chain, in the network file, in offers), this node\'s deals by phase',
-    responses: { 200: { description: 'the network view', schema: { type: 'object', properties: { chain: { type: 'object' }, mesh: { type: 'object' }, mediators: { type: 'array', items: { type: 'object' } }, deals: { type: 'object' } } } }, ...errors(401, 404) }
+    method: 'GET', url: '/v1/network', operationId: 'network', summary: 'The network as this node sees it on one chain (?chain=, default the first): chain head and follower lag, mesh peers and that chain\'s gossip topics, mediators (on chain, in the network file, in offers), this node\'s deals on it by phase',
+    querystring: { type: 'object', additionalProperties: false, properties: { chain: CHAIN_QUERY } },
+    responses: { 200: { description: 'the network view', schema: { type: 'object', properties: { chain: { type: 'object' }, mesh: { type: 'object' }, mediators: { type: 'array', items: { type: 'object' } }, deals: { type: 'object' } } } }, ...errors(400, 401, 404, 503) }
   }
 ]
 

@@ -20,7 +20,22 @@ import { ApiError, bodyOf, statusOf } from './errors.ts'
 import { ROUTES, openApiDocument, type RouteSpec } from './routes.ts'
 import { amount, builtinModules, moduleView, networkView, providersView, type MeshView, type ReputationView } from './views.ts'
 import type { NetworkFile } from '../config/network.ts'
+import { chainsOf, findChain, UnknownChainError } from '../config/chains.ts'
 import { depositTx, permitFor } from './wallet.ts'
+
+/** One chain of the network as the API serves it: its chain client, order book and job creator (the node's key there). */
+export interface ApiChain {
+  chainId: number
+  chain: ChainClient
+  book: OrderBook
+  jobCreator: () => Promise<JobCreator>
+  /** providers' records on this chain (its job creator's ban list and ranking), once its job creator runs */
+  reputation?: () => ReputationView | undefined
+  /** the network seen from this chain (its contracts, mediators, RPC at the top level) */
+  network?: NetworkFile
+  /** this chain's gossip topics, as the mesh view shows them */
+  topics?: MeshView['topics']
+}
 
 export interface ApiNode {
   jobs: JobService
@@ -40,6 +55,12 @@ export interface ApiNode {
   /** the devnet: the console says its node's key is a well-known test key */
   devnet?: boolean
   modulesDir?: string
+  /**
+   * A further chain of the network (not the first: that is `chain`, `book`, `jobCreator`), when this node serves
+   * it; else an ApiError: UnknownChainError (not served), ChainUnavailableError (not joined yet). Absent: the node
+   * serves the first chain only.
+   */
+  furtherChain?: (chainId: number) => ApiChain
 }
 
 export interface ApiOptions {
@@ -69,12 +90,14 @@ const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$/i
 const STREAM_BUFFER_LIMIT = 1 << 20
 const MAX_LISTED_FILES = 10_000
 
-/** A job as JSON: amounts in LP and wei, times as ISO strings; events only when asked. */
-export function jobJson (j: JobRecord, withEvents: boolean): Record<string, unknown> {
-  const { maxPrice, ...request } = j.request
+/** A job as JSON: amounts in LP and wei, times as ISO strings; events only when asked; `chainId` the chain it settles on. */
+export function jobJson (j: JobRecord, withEvents: boolean, chainId?: number): Record<string, unknown> {
+  const { maxPrice, chainId: _asked, ...request } = j.request
+  const on = j.chainId ?? chainId
   return {
     id: j.id,
     state: j.state,
+    ...(on !== undefined ? { chainId: on } : {}),
     ...(j.phase !== undefined ? { phase: j.phase } : {}),
     createdAt: new Date(j.createdAt).toISOString(),
     updatedAt: new Date(j.updatedAt).toISOString(),
@@ -90,7 +113,7 @@ export function jobJson (j: JobRecord, withEvents: boolean): Record<string, unkn
 function tokenDigest (t: string): Buffer { return createHash('sha256').update(t).digest() }
 
 /** The submission's checked, typed form (the schema checked the shapes; this checks the values). */
-async function submission (b: Record<string, unknown>): Promise<JobSubmission> {
+async function submission (b: Record<string, unknown>, chainId: number): Promise<JobSubmission> {
   const bad = (m: string): ApiError => new ApiError(400, 'ValidationError', m)
   const address = (v: string, what: string): string => { try { return getAddress(v.toLowerCase()) } catch { throw bad(`${what} "${v}" is not an address`) } }
   const gpu = b.gpu as { gpus?: number, model?: string, vramMb?: number } | undefined
@@ -114,7 +137,8 @@ async function submission (b: Record<string, unknown>): Promise<JobSubmission> {
     ...(b.audit !== undefined ? { auditProbability: b.audit as number } : {}),
     ...(gpu !== undefined ? { gpu: { ...(gpu.gpus !== undefined ? { gpus: gpu.gpus } : {}), ...(gpu.model !== undefined ? { gpuModel: gpu.model } : {}), ...(gpu.vramMb !== undefined ? { gpuVramMb: gpu.vramMb } : {}) } } : {}),
     ...(machine !== undefined ? { machine: { ...(machine.cpu !== undefined ? { cpu: machine.cpu } : {}), ...(machine.ramMb !== undefined ? { ramMb: machine.ramMb } : {}) } } : {}),
-    ...(b.accept !== undefined ? { accept: b.accept as boolean } : {})
+    ...(b.accept !== undefined ? { accept: b.accept as boolean } : {}),
+    chainId
   }
 }
 
@@ -197,12 +221,46 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
   })
 
   const doc = openApiDocument(opts.version ?? '0.1.0')
-  const balances = async (): Promise<Record<string, unknown>> => {
-    const [wallet, deposit, open] = await Promise.all([node.chain.tokenBalance(), node.chain.depositOf(), node.jobCreator.deals.open()])
+  const firstChainId = node.network?.chainId ?? node.chain.network.chainId
+  const first: ApiChain = { chainId: firstChainId, chain: node.chain, book: node.book, jobCreator: async () => node.jobCreator, reputation: () => node.reputation }
+  /** the chain a request names, by id or name (absent: the network's first), as this node serves it */
+  const chainIdOf = (asked: string | number | undefined): number => {
+    if (asked === undefined) return firstChainId
+    if (node.network === undefined) {
+      if (String(asked) === String(firstChainId)) return firstChainId
+      throw new ApiError(400, 'UnknownChainError', `this node serves chain ${firstChainId} only, not "${String(asked)}"`, `leave out chain, or name ${firstChainId}`)
+    }
+    try {
+      return findChain(node.network, String(asked)).chainId
+    } catch (err) {
+      if (!(err instanceof UnknownChainError)) throw err
+      throw new ApiError(400, 'UnknownChainError', err.message, `name a chain by its id or its name: ${err.known.join(', ')} (GET /v1/node lists them)`)
+    }
+  }
+  const chainOf = (asked: string | number | undefined): ApiChain => {
+    const chainId = chainIdOf(asked)
+    if (chainId === firstChainId) return first
+    if (node.furtherChain === undefined) throw new ApiError(400, 'UnknownChainError', `this node serves the network's first chain (${firstChainId}) only, not chain ${chainId}`, 'start the node with every chain of the network')
+    return node.furtherChain(chainId)
+  }
+  const balances = async (c: ApiChain): Promise<Record<string, unknown>> => {
+    const jc = await c.jobCreator()
+    const [wallet, deposit, open] = await Promise.all([c.chain.tokenBalance(), c.chain.depositOf(), jc.deals.open()])
     let locked = 0n
     for (const r of open) if (r.agreedAt !== undefined) locked += r.deal.price + r.deal.mediationFee
-    return { address: node.chain.address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(locked) }
+    return { address: c.chain.address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(locked), chainId: c.chainId }
   }
+  /** each chain of the network, first first: its name, contracts, and whether this node serves it now */
+  const chainList = (): Array<Record<string, unknown>> => node.network === undefined
+    ? [{ chainId: firstChainId, served: true }]
+    : chainsOf(node.network).map(c => {
+      let served = true
+      let error: { name: string, message: string } | undefined
+      try { chainOf(c.chainId) } catch (err) { served = false; error = { name: (err as Error).name, message: (err as Error).message } }
+      return { chainId: c.chainId, ...(c.name !== undefined ? { name: c.name } : {}), contracts: { market: c.contracts.market, token: c.contracts.token }, ...(c.explorerUrl !== undefined ? { explorerUrl: c.explorerUrl } : {}), served, ...(error !== undefined ? { error } : {}) }
+    })
+  const chainQuery = (req: FastifyRequest): ApiChain => chainOf((req.query as { chain?: string }).chain)
+  const chainBody = (req: FastifyRequest): ApiChain => chainOf((req.body as { chain?: string | number }).chain)
   const positive = (lp: string): bigint => {
     const wei = parseLP(lp)
     if (wei === 0n) throw new ApiError(400, 'BadAmountError', 'the amount must be more than 0')
@@ -223,17 +281,22 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     openapi: async () => doc,
     node: async () => ({
       network: node.networkId, address: node.chain.address, peerId: node.peerId, roles: node.roles, pid: process.pid, devnet: node.devnet === true,
-      ...(node.network !== undefined ? { chainId: node.network.chainId, contracts: { market: node.network.contracts.market, token: node.network.contracts.token }, ...(node.network.explorerUrl !== undefined ? { explorerUrl: node.network.explorerUrl } : {}) } : {})
+      ...(node.network !== undefined ? { chainId: node.network.chainId, contracts: { market: node.network.contracts.market, token: node.network.contracts.token }, ...(node.network.explorerUrl !== undefined ? { explorerUrl: node.network.explorerUrl } : {}) } : {}),
+      chains: chainList()
     }),
     modules: async () => ({ modules: await builtinModules(node.modulesDir) }),
     module: async req => await moduleView((req.query as { ref: string }).ref.trim(), { ...(node.modulesDir !== undefined ? { modulesDir: node.modulesDir } : {}), signal: AbortSignal.timeout(60_000) }),
-    network: async () => {
+    network: async req => {
       if (node.network === undefined) throw new ApiError(404, 'RouteNotFoundError', 'this node serves no network view')
-      return await networkView({ network: node.network, chain: node.chain, book: node.book, jobCreator: node.jobCreator, peerId: node.peerId, ...(node.mesh !== undefined ? { mesh: node.mesh } : {}) })
+      // one chain's view (?chain=, default the first): its head, mediators, book, deals and gossip topics; the peers are the host's
+      const c = chainQuery(req)
+      const mesh = node.mesh !== undefined ? { mesh: { connections: node.mesh.connections, topics: c.topics ?? node.mesh.topics } } : {}
+      return await networkView({ network: c.network ?? node.network, chain: c.chain, book: c.book, jobCreator: await c.jobCreator(), peerId: node.peerId, ...mesh })
     },
     submitJob: async (req, reply) => {
       const body = req.body as Record<string, unknown>
-      const sub = await submission(body)
+      // the chain is checked now: one the network lacks, or one this node has not joined, is refused before a job exists
+      const sub = await submission(body, chainBody(req).chainId)
       if (typeof body.wallet !== 'string') return await reply.code(201).send(jobJson(node.jobs.submit(sub), false))
       // the wallet's signature requests become the job's `sign` events (those asked before the id exists, right after)
       let jobId: string | undefined
@@ -267,12 +330,13 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
       return { request: b.request, accepted: true }
     },
     listJobs: async req => {
-      const q = req.query as { state?: string, limit?: string }
+      const q = req.query as { state?: string, limit?: string, chain?: string }
       const limit = q.limit !== undefined ? Number(q.limit) : 100
-      const jobs = node.jobs.list().filter(j => q.state === undefined || j.state === q.state).slice(0, limit)
-      return { jobs: await Promise.all(jobs.map(async j => ({ ...jobJson(j, false), ...(await dealOf(j)) }))) }
+      const on = q.chain !== undefined ? chainIdOf(q.chain) : undefined
+      const jobs = node.jobs.list().filter(j => (q.state === undefined || j.state === q.state) && (on === undefined || node.jobs.chainOf(j) === on)).slice(0, limit)
+      return { jobs: await Promise.all(jobs.map(async j => ({ ...jobJson(j, false, node.jobs.chainOf(j)), ...(await dealOf(j)) }))) }
     },
-    getJob: async req => { const j = node.jobs.get((req.params as { id: string }).id); return { ...jobJson(j, true), ...(await dealOf(j)) } },
+    getJob: async req => { const j = node.jobs.get((req.params as { id: string }).id); return { ...jobJson(j, true, node.jobs.chainOf(j)), ...(await dealOf(j)) } },
     cancelJob: async req => await node.jobs.cancel((req.params as { id: string }).id),
     jobEvents: async (req, reply) => { await events(req, reply) },
     listFiles: async req => {
@@ -286,51 +350,86 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
       return await reply.headers({ ...SAFE_HEADERS, 'content-type': TEXT_NAMES.test(basename(f.path)) ? 'text/plain; charset=utf-8' : 'application/octet-stream', 'content-length': String(f.bytes) }).send(createReadStream(f.path))
     },
     balance: async req => {
+      const c = chainQuery(req)
       const q = (req.query as { address?: string }).address
-      if (q === undefined || q.toLowerCase() === node.chain.address.toLowerCase()) return await balances()
+      if (q === undefined || q.toLowerCase() === c.chain.address.toLowerCase()) return await balances(c)
       const address = getAddress(q.toLowerCase())
-      const [wallet, deposit] = await Promise.all([node.chain.tokenBalance(address), node.chain.depositOf(address)])
-      return { address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(0n) }
+      const [wallet, deposit] = await Promise.all([c.chain.tokenBalance(address), c.chain.depositOf(address)])
+      return { address, wallet: amount(wallet), deposit: amount(deposit), locked: amount(0n), chainId: c.chainId }
+    },
+    balances: async req => {
+      const q = (req.query as { address?: string }).address
+      const address = q === undefined ? node.chain.address : getAddress(q.toLowerCase())
+      const own = address.toLowerCase() === node.chain.address.toLowerCase()
+      // every chain, each on its own: a chain whose RPC is down (or not joined) shows its error, the others their LP
+      const chains = await Promise.all(chainList().map(async row => {
+        const id = { chainId: row.chainId, ...(row.name !== undefined ? { name: row.name } : {}) }
+        try {
+          const c = chainOf(row.chainId as number)
+          if (own) { const { address: _a, chainId: _c, ...b } = await balances(c); return { ...id, ...b } }
+          const [wallet, deposit] = await Promise.all([c.chain.tokenBalance(address), c.chain.depositOf(address)])
+          return { ...id, wallet: amount(wallet), deposit: amount(deposit), locked: amount(0n) }
+        } catch (err) {
+          return { ...id, error: { name: (err as Error).name, message: String((err as Error).message).slice(0, 500) } }
+        }
+      }))
+      return { address, chains }
     },
     walletPermit: async req => {
       const b = req.body as { owner: string, amount: string }
-      return await permitFor(node.chain, needNetwork(), { owner: b.owner, value: positive(b.amount) })
+      const c = chainBody(req)
+      needNetwork()
+      return await permitFor(c.chain, c.chain.network, { owner: b.owner, value: positive(b.amount) })
     },
     walletDepositTx: async req => {
       const b = req.body as { owner: string, amount: string, deadline: string, signature: string }
-      return await depositTx(node.chain, needNetwork(), { owner: b.owner, value: positive(b.amount), deadline: BigInt(b.deadline), signature: b.signature })
+      const c = chainBody(req)
+      needNetwork()
+      return await depositTx(c.chain, c.chain.network, { owner: b.owner, value: positive(b.amount), deadline: BigInt(b.deadline), signature: b.signature })
     },
     deposit: async req => {
       const wei = lpBody(req)
-      const have = await node.chain.tokenBalance()
-      if (have < wei) throw new ApiError(409, 'InsufficientBalanceError', `depositing ${formatLP(wei)} LP: the wallet holds ${formatLP(have)} LP`, 'get LP with "lilypad faucet" (on a test network) or send some to this address')
-      await node.chain.deposit(wei)
-      log.info({ lp: formatLP(wei) }, 'deposited')
-      return await balances()
+      const c = chainBody(req)
+      const have = await c.chain.tokenBalance()
+      if (have < wei) throw new ApiError(409, 'InsufficientBalanceError', `depositing ${formatLP(wei)} LP on chain ${c.chainId}: the wallet holds ${formatLP(have)} LP there`, 'get LP with "lilypad faucet" (on a test network) or send some to this address')
+      // through that chain's queue, which owns this key's nonce there
+      await c.chain.deposit(wei)
+      log.info({ lp: formatLP(wei), chainId: c.chainId }, 'deposited')
+      return await balances(c)
     },
     withdraw: async req => {
       const wei = lpBody(req)
-      const have = await node.chain.depositOf()
-      if (have < wei) throw new ApiError(409, 'InsufficientDepositError', `withdrawing ${formatLP(wei)} LP: the Market deposit holds ${formatLP(have)} LP free (amounts locked in open deals are not in it)`, '"lilypad balance" shows what is free and what is locked')
-      await node.chain.withdraw(wei)
-      log.info({ lp: formatLP(wei) }, 'withdrawn')
-      return await balances()
+      const c = chainBody(req)
+      const have = await c.chain.depositOf()
+      if (have < wei) throw new ApiError(409, 'InsufficientDepositError', `withdrawing ${formatLP(wei)} LP on chain ${c.chainId}: the Market deposit holds ${formatLP(have)} LP free there (amounts locked in open deals are not in it)`, '"lilypad balance" shows what is free and what is locked')
+      await c.chain.withdraw(wei)
+      log.info({ lp: formatLP(wei), chainId: c.chainId }, 'withdrawn')
+      return await balances(c)
     },
-    offers: async () => ({
-      offers: node.book.offers().slice(0, 1000).map(l => ({
+    offers: async req => ({
+      offers: chainQuery(req).book.offers().slice(0, 1000).map(l => ({
         id: l.id, provider: l.offer.provider, ...(l.peer !== undefined ? { peer: l.peer } : {}), slot: l.offer.slot, spec: l.offer.spec, modules: l.offer.modules,
         price: amount(l.offer.price), collateral: amount(l.offer.collateral), mediators: l.offer.mediators, expiry: Number(l.offer.expiry)
       }))
     }),
-    providers: async () => ({ providers: providersView(node.book, node.reputation) })
+    providers: async req => {
+      const c = chainQuery(req)
+      // (a chain's records are kept by its job creator: made now if no job ran there yet)
+      await c.jobCreator()
+      return { providers: providersView(c.book, c.reputation?.()) }
+    }
   }
   /** the job's latest deal as the job creator keeps it: provider, price (its cost once settled), phase */
   const dealOf = async (j: JobRecord): Promise<Record<string, unknown>> => {
     const id = j.dealIds[j.dealIds.length - 1]
     if (id === undefined) return {}
-    const r = await node.jobCreator.deals.get(id)
+    const chainId = node.jobs.chainOf(j)
+    let jc: JobCreator
+    // (a job on a chain not joined now: its deal is shown once the chain is back)
+    try { jc = await chainOf(chainId).jobCreator() } catch { return {} }
+    const r = await jc.deals.get(id)
     if (r === undefined) return {}
-    return { deal: { id, provider: r.deal.resourceProvider, jobCreator: r.deal.jobCreator, price: amount(r.deal.price), mediationFee: amount(r.deal.mediationFee), phase: r.phase, chainId: node.network?.chainId } }
+    return { deal: { id, provider: r.deal.resourceProvider, jobCreator: r.deal.jobCreator, price: amount(r.deal.price), mediationFee: amount(r.deal.mediationFee), phase: r.phase, chainId } }
   }
 
   /** Server-sent events: the history after Last-Event-ID (or ?after), then live events until the job ends. */

@@ -3,10 +3,12 @@
 // start nodes this way; stop() undoes it in reverse.
 import { join } from 'node:path'
 import { LilypadNode, type NodeOptions } from '../node.ts'
+import type { NetworkFile } from '../config/network.ts'
 import type { JobServiceInit } from '../jobs/index.ts'
 import { reportError } from '../components.ts'
 import { routerOf } from '../gossip/gossip.ts'
-import { serveApi, type ApiServer } from './server.ts'
+import { serveApi, type ApiChain, type ApiServer } from './server.ts'
+import { ApiError } from './errors.ts'
 import { LOCK_FILE, acquireLock, keyLockPath, loadOrCreateToken, removeApiFile, writeApiFile } from './discovery.ts'
 
 /** how long a job of the user's node waits for a matching offer (the job creator's queue timeout, 120 s) */
@@ -52,9 +54,10 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
         peerId: n.host.peerId.toString(), roles: n.roles, logger: n.components.logger,
         network: opts.network, devnet: opts.local === true, ...(opts.jobCreator?.modulesDir !== undefined ? { modulesDir: opts.jobCreator.modulesDir } : {}),
         ...(n.reputation !== undefined ? { reputation: n.reputation.book } : {}),
+        furtherChain: chainId => furtherChainOf(n, opts.network, chainId),
         mesh: {
           connections: () => n.host.getConnections().map(c => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })),
-          topics: () => [n.gossip.topics.resourceOffers, n.gossip.topics.jobOffers].map(topic => ({ topic, meshPeers: routerOf(n.host.services.pubsub).getMeshPeers(topic).length, subscribers: n.host.services.pubsub.getSubscribers(topic).length }))
+          topics: () => topicsOf(n, n.gossip.topics)
         }
       }, { token, ...(a.port !== undefined ? { port: a.port } : {}), ...(a.host !== undefined ? { host: a.host } : {}), ...(a.maxStreams !== undefined ? { maxStreams: a.maxStreams } : {}), ...(a.heartbeatMs !== undefined ? { heartbeatMs: a.heartbeatMs } : {}), ...(a.console === true ? { console: true } : {}) })
       await writeApiFile(opts.dataDir, { url: api.url, pid: process.pid, network: opts.network.networkId, address: node.chain.address })
@@ -90,4 +93,28 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
     await undo('releasing the key lock', async () => { await releaseKey() })
     throw err
   }
+}
+
+/**
+ * A further chain of the network as the API serves it: the node's context on it (its chain client, which owns this
+ * key's nonces there, its order book, its job creator). A chain not joined yet, or not served, is a named error.
+ */
+function furtherChainOf (n: LilypadNode, network: NetworkFile, chainId: number): ApiChain {
+  const ctx = n.chainContexts.get(chainId)
+  if (ctx !== undefined) {
+    return {
+      chainId, chain: ctx.chain, book: ctx.book, jobCreator: async () => await n.jobCreatorOn(chainId), reputation: () => ctx.reputation?.book,
+      // (shown under the network's id, not the chain's protocol namespace)
+      network: { ...ctx.network, networkId: network.networkId },
+      topics: () => topicsOf(n, ctx.gossip.topics)
+    }
+  }
+  const why = n.unavailableChains.get(chainId)
+  if (why !== undefined) throw new ApiError(503, 'ChainUnavailableError', `the node has not joined chain ${chainId} yet: ${why.message}`, 'it tries again on its own (2 s, doubling to 60 s); try once the chain\'s RPC answers')
+  throw new ApiError(400, 'UnknownChainError', `this node does not serve chain ${chainId}`, 'start the node without limiting its chains (NodeOptions.chains)')
+}
+
+/** A chain's offer and job-offer topics with their mesh and subscriber counts. */
+function topicsOf (n: LilypadNode, topics: { resourceOffers: string, jobOffers: string }): Array<{ topic: string, meshPeers: number, subscribers: number }> {
+  return [topics.resourceOffers, topics.jobOffers].map(topic => ({ topic, meshPeers: routerOf(n.host.services.pubsub).getMeshPeers(topic).length, subscribers: n.host.services.pubsub.getSubscribers(topic).length }))
 }

@@ -13,7 +13,7 @@ export const PERMIT_TTL_SEC = 3600
 
 export interface PermitRequest { owner: string, value: bigint }
 
-export async function permitFor (chain: ChainClient, network: NetworkFile, r: PermitRequest): Promise<{ typedData: Record<string, unknown>, deadline: string }> {
+export async function permitFor (chain: ChainClient, network: Pick<NetworkFile, 'chainId' | 'contracts'>, r: PermitRequest): Promise<{ typedData: Record<string, unknown>, deadline: string }> {
   const owner = getAddress(r.owner.toLowerCase())
   const have = await chain.tokenBalance(owner)
   if (have < r.value) throw new ApiError(409, 'InsufficientBalanceError', `depositing ${formatLP(r.value)} LP: ${owner} holds ${formatLP(have)} LP`, 'get LP with "lilypad faucet --address <you>" (on a test network) or send some to this address')
@@ -34,7 +34,7 @@ export async function permitFor (chain: ChainClient, network: NetworkFile, r: Pe
 export interface DepositTxRequest { owner: string, value: bigint, deadline: bigint, signature: string }
 
 /** The depositWithPermit transaction for the wallet to send, once the permit's signature is the owner's. */
-export async function depositTx (chain: ChainClient, network: NetworkFile, r: DepositTxRequest): Promise<{ to: string, data: string, chainId: number }> {
+export async function depositTx (chain: ChainClient, network: Pick<NetworkFile, 'chainId' | 'contracts'>, r: DepositTxRequest): Promise<{ to: string, data: string, chainId: number }> {
   const owner = getAddress(r.owner.toLowerCase())
   let sig: Signature
   try { sig = Signature.from(r.signature) } catch { throw new ApiError(400, 'PermitSignatureError', 'the signature is not a 65-byte ECDSA signature', 'sign the typed data POST /v1/wallet/permit returned with eth_signTypedData_v4') }

@@ -41,7 +41,7 @@ async function tempDir (t: { teardown: (f: () => Promise<void>) => void }): Prom
 }
 
 async function service (jc: StandIn, dir: string, init = {}): Promise<JobService> {
-  const s = new JobService(quietComponents(), jc as unknown as JobCreator, dir, init)
+  const s = new JobService(quietComponents(), { defaultChainId: 1337, jobCreatorOn: async () => jc as unknown as JobCreator }, dir, init)
   await s.start()
   return s
 }
@@ -51,6 +51,40 @@ async function ended (s: JobService, id: string): Promise<JobRecord> {
   if (now.terminal) return now
   return await new Promise(resolve => { const on = (j: JobRecord): void => { if (j.id === id && j.terminal) { s.off('change', on); resolve(j) } }; s.on('change', on) })
 }
+
+test('a job runs through the job creator of the chain it names (default the first) and keeps its chain; a chain that cannot be served fails the job with its own named error', async t => {
+  const dir = await tempDir(t)
+  const first = new StandIn()
+  const second = new StandIn()
+  const down = Object.assign(new Error('chain 1339 could not be joined'), { name: 'RpcUnreachableError' })
+  const s = new JobService(quietComponents(), {
+    defaultChainId: 1337,
+    jobCreatorOn: async chainId => {
+      if (chainId === 1337) return first as unknown as JobCreator
+      if (chainId === 1338) return second as unknown as JobCreator
+      throw down
+    }
+  }, dir)
+  await s.start()
+  t.teardown(async () => { await s.stop() })
+  const a = s.submit({ module: 'cowsay:v0.0.1', inputs: {} })
+  const b = s.submit({ module: 'cowsay:v0.0.1', inputs: {}, chainId: 1338 })
+  await first.started(1)
+  await second.started(1)
+  t.is(first.pending.length, 1)
+  t.is(second.pending.length, 1)
+  t.deepEqual([s.get(a.id).chainId, s.get(b.id).chainId], [1337, 1338])
+  t.deepEqual([s.chainOf(s.get(a.id)), s.chainOf(s.get(b.id))], [1337, 1338])
+  second.pending[0].resolve(outcome('0xdeal'))
+  t.is((await ended(s, b.id)).state, 'done')
+  const c = s.submit({ module: 'cowsay:v0.0.1', inputs: {}, chainId: 1339 })
+  const end = await ended(s, c.id)
+  t.is(end.state, 'failed')
+  t.is(end.error?.name, 'RpcUnreachableError')
+  // a record written before there were several chains has none: it is on the first
+  const { chainId: _c, ...old } = s.get(a.id)
+  t.is(s.chainOf(old as JobRecord), 1337)
+})
 
 test('states follow the progress events; the outcome and the history are kept; a log event is kept as type log', async t => {
   const dir = await tempDir(t)

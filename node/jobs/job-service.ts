@@ -5,6 +5,9 @@
 // followed again — the JobCreator's lifecycle resumes the deal itself (fetches, accepts or refunds) — and a job
 // still looking for a provider is marked failed, nothing having been spent.
 //
+// A job settles on one chain of the network (`chainId`, default the network's first): it runs through that chain's
+// job creator (its key's deposit and nonce queue there), and its record says which chain.
+//
 // Cancel follows the money. Before any deal is countersigned the job offer is only a signed message: the run is
 // aborted and nothing is spent. Once a provider countersigned, it may have its agree mined, which locks price +
 // mediation fee from the deposit; nothing the job creator can send undoes that (the Market has no cancel for an
@@ -41,6 +44,18 @@ export interface JobSubmission {
   gpu?: GpuRequirement
   machine?: CpuRequirement
   accept?: boolean
+  /** the chain the job settles on (default: the network's first) */
+  chainId?: number
+}
+
+/** The job creator of each chain the jobs may settle on. */
+export interface JobCreators {
+  /** the chain a job that names none settles on (the network's first) */
+  readonly defaultChainId: number
+  /** that chain's job creator; the chain's own error when it is not served or could not be joined */
+  jobCreatorOn: (chainId: number) => Promise<JobCreator>
+  /** the same, once the chain is joined (a chain down at start is waited for): a resumed job's deal */
+  jobCreatorWhenJoined?: (chainId: number) => Promise<JobCreator>
 }
 
 /**
@@ -70,6 +85,8 @@ export interface JobError { name: string, message: string, hint?: string }
 export interface JobRecord extends StoredRecord {
   createdAt: number
   request: JobSubmission
+  /** the chain the job settles on (records written before there were several: absent, the network's first) */
+  chainId?: number
   state: JobState
   phase?: Phase
   /** every deal countersigned for the job, oldest first (a retry adds one) */
@@ -126,7 +143,7 @@ function errorOf (err: unknown): JobError {
 export class JobService extends EventEmitter<JobServiceEvents> {
   readonly store: DealStore<JobRecord>
   private readonly c: Pick<Components, 'clock' | 'logger' | 'metrics'>
-  private readonly jc: JobCreator
+  private readonly creators: JobCreators
   private readonly init: Required<JobServiceInit>
   private readonly jobs = new Map<string, JobRecord>()
   /** remote job creators (a browser wallet) of jobs not yet ended */
@@ -139,11 +156,11 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private readonly stopController = new AbortController()
   private stopping = false
 
-  constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, jobCreator: JobCreator, dataDir: string, init: JobServiceInit = {}) {
+  constructor (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, jobCreators: JobCreators, dataDir: string, init: JobServiceInit = {}) {
     super()
     this.setMaxListeners(0)
     this.c = { ...components, logger: components.logger.child({ component: 'jobs' }) }
-    this.jc = jobCreator
+    this.creators = jobCreators
     this.init = { ...defaultJobServiceInit, ...init }
     this.store = new DealStore<JobRecord>(join(dataDir, 'jobs'), { clock: components.clock })
   }
@@ -188,11 +205,12 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     for (const j of this.jobs.values()) if (!TERMINAL.has(j.state)) unfinished++
     if (unfinished >= this.init.maxUnfinished) throw new TooManyJobsError(this.init.maxUnfinished)
     const now = this.c.clock.now()
-    const job: JobRecord = { id: `job-${randomBytes(8).toString('hex')}`, terminal: false, createdAt: now, updatedAt: now, request, state: 'queued', dealIds: [], events: [], eventsDropped: 0 }
+    const chainId = request.chainId ?? this.creators.defaultChainId
+    const job: JobRecord = { id: `job-${randomBytes(8).toString('hex')}`, terminal: false, createdAt: now, updatedAt: now, request, chainId, state: 'queued', dealIds: [], events: [], eventsDropped: 0 }
     this.jobs.set(job.id, job)
     if (opts.signer !== undefined) this.signers.set(job.id, opts.signer)
     this.event(job, 'state', { state: 'queued' })
-    this.c.logger.info({ job: job.id, module: request.module }, 'job submitted')
+    this.c.logger.info({ job: job.id, module: request.module, chainId }, 'job submitted')
     this.queue.push(job.id)
     this.pump()
     this.countStates()
@@ -206,6 +224,16 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   note (id: string, type: string, data: Record<string, unknown>): void {
     const job = this.get(id)
     if (!job.terminal) this.event(job, type, data)
+  }
+
+  /** The chain a job settles on. */
+  chainOf (job: JobRecord): number { return job.chainId ?? this.creators.defaultChainId }
+
+  /** The job creator of the job's chain: the one its deals are kept by. */
+  async jobCreatorOf (job: JobRecord, opts: { waitForChain?: boolean } = {}): Promise<JobCreator> {
+    const chainId = this.chainOf(job)
+    const when = this.creators.jobCreatorWhenJoined
+    return opts.waitForChain === true && when !== undefined ? await when(chainId) : await this.creators.jobCreatorOn(chainId)
   }
 
   /** Newest first. */
@@ -254,7 +282,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
 
   private async tooLate (job: JobRecord): Promise<CancelAnswer> {
     const dealId = job.dealIds.at(-1) as string
-    const rec = await this.jc.deals.get(dealId)
+    const rec = await (await this.jobCreatorOf(job)).deals.get(dealId)
     let money = `deal ${dealId} was countersigned by its provider and runs to its end`
     if (rec !== undefined) {
       const price = formatLP(rec.deal.price)
@@ -301,7 +329,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       ...(this.signers.has(job.id) ? { signer: this.signers.get(job.id) } : {})
     }
     try {
-      const o = await this.jc.run(req)
+      const o = await (await this.jobCreatorOf(job)).run(req)
       const status = await this.statusOf(job, o.path)
       this.finish(job, 'done', {
         outcome: {
@@ -326,9 +354,11 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   /** Follows a deal the job creator's lifecycle drives (after a restart, or a cancel that came too late). */
   private follow (job: JobRecord, dealId: string): void {
     const p = (async () => {
-      const rec0 = await this.jc.deals.get(dealId)
+      // (a chain down at start: its deal is followed once the node has joined it)
+      const jc = await this.jobCreatorOf(job, { waitForChain: true })
+      const rec0 = await jc.deals.get(dealId)
       if (rec0 === undefined) { this.finish(job, 'failed', { error: errorOf(new NodeRestartedError()) }); return }
-      const rec = await this.jc.driver.until(dealId, r => jobView(r).status !== 'waiting', this.stopController.signal)
+      const rec = await jc.driver.until(dealId, r => jobView(r).status !== 'waiting', this.stopController.signal)
       const view = jobView(rec)
       if (view.status === 'done' && rec.path !== undefined && rec.resultCid !== undefined) {
         const status = await this.statusOf(job, rec.path)

@@ -332,7 +332,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await Promise.all([this.checkDocker(), this.checkDeposit()])
     // Containers a killed predecessor left: those of deals still open stay for their re-run to adopt or replace,
     // the rest go, before a new deal can take their slot.
-    const open = await this.toRun()
+    const open = await this.dealsToRun()
     await this.reconcileContainers(id => open.has(id) || this.opts.keepContainer?.(id) === true)
     this.opts.gossip.start()
     for (const rec of await this.deals.open()) if (rec.jobCreatorPeer !== undefined) this.logs.expect(rec.dealId, rec.jobCreatorPeer)
@@ -348,12 +348,12 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
     await this.driver.resume()
     // containers kept above for deals that turned out not to be run again (a deal still to run keeps its
     // container even when its run has not reached the executor yet: the run adopts it)
-    const still = await this.toRun()
+    const still = await this.dealsToRun()
     await this.reconcileContainers(id => still.has(id) || this.runningNow(id) || this.opts.keepContainer?.(id) === true)
   }
 
   /** Deals whose job is still to run (or running): their left-over containers are for the run to adopt. */
-  private async toRun (): Promise<Set<string>> {
+  async dealsToRun (): Promise<Set<string>> {
     return new Set((await this.deals.open()).filter(r => r.phase === 'countersigned' || r.phase === 'running').map(r => r.dealId))
   }
 
@@ -439,7 +439,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
       this.refreshOffers()
       // what a run lost with the engine left behind and nobody runs again
       if (up && !this.stopped) {
-        const still = await this.toRun()
+        const still = await this.dealsToRun()
         await this.reconcileContainers(id => still.has(id) || this.runningNow(id) || this.opts.keepContainer?.(id) === true)
       }
     }

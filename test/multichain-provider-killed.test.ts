@@ -1,0 +1,69 @@
+// A provider serving two chains, SIGKILLed (a real child process) while its container runs a deal of the further
+// chain, then restarted on the same data directory against a real two-chain devnet: the first chain's provider,
+// which tidies the shared executor at its start, leaves that container alone, and the further chain's provider
+// adopts it instead of removing it and running the job again; the result is submitted on the further chain and no
+// container is left behind. The engine's own events count the provider's containers throughout.
+import test from 'ava'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Docker from 'dockerode'
+import { Wallet } from 'ethers'
+import { startDevnet, DEVNET_KEYS, DEVNET_PRICE, DEVNET_CHAIN_ID, type Devnet } from '../node/devnet.ts'
+import { LilypadNode } from '../node/node.ts'
+import { ChainClient, devKey } from '../node/chain/index.ts'
+import { chainView } from '../node/config/chains.ts'
+import { Executor, LABEL_OWNER, loadExecutorOwner } from '../node/executor/index.ts'
+import { killMidJob, leaveCountersignedDeal, watchContainers } from './support/killed-provider.ts'
+
+const B = DEVNET_CHAIN_ID + 1
+const docker = new Docker()
+let home: string
+let devnet: Devnet
+let readerB: ChainClient
+
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'lilypad-killed-multichain-'))
+  devnet = await startDevnet({ home, port: 0, slots: 1, chains: 2, mediator: false })
+  readerB = await ChainClient.create({ network: chainView(devnet.network, B), privateKey: devKey(DEVNET_KEYS.admin) })
+})
+
+test.after.always(async () => {
+  await readerB?.stop()
+  await devnet?.stop()
+  if (home !== undefined) await rm(home, { recursive: true, force: true })
+})
+
+test('a provider of two chains killed with a further chain\'s container running: the restart adopts it, never two at once, no orphans', async t => {
+  const netB = chainView(devnet.network, B)
+  const rpWallet = new Wallet(devKey(DEVNET_KEYS.provider2))
+  // a deal signed for chain B (its Market's domain), kept where a provider of several chains keeps chain B's deals
+  const dataDir = join(home, 'rp')
+  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(B), verifyingContract: netB.contracts.market }, mediators: netB.mediators ?? [], jobCreator: new Wallet(devKey(DEVNET_KEYS.user2)), provider: rpWallet, dealsDir: join(dataDir, 'chains', String(B), 'rp-deals'), nonceTag: 996n })
+  const owner = await loadExecutorOwner(dataDir)
+  t.teardown(async () => { await new Executor({ docker, owner }).reconcile(() => false) })
+  const containers = await watchContainers(t, docker, owner, dealId)
+  const watcher = await readerB.watchDeal(dealId)
+  t.teardown(async () => { await watcher.stop() })
+  const [left] = await killMidJob(t, docker, containers, { owner, networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, slots: 1 })
+  t.is(left?.State, 'running', 'the killed provider\'s container runs on')
+
+  // the restart: same data directory (same owner id), both chains; its executor is passed in to watch it adopt
+  const executor = new Executor({ owner: await loadExecutorOwner(dataDir) })
+  const adopted = once(executor, 'container:adopted')
+  const node = await LilypadNode.create({ network: devnet.network, networkPath: devnet.networkPath, privateKey: rpWallet.privateKey, dataDir, roles: ['resource-provider'], local: true, executor, provider: { slots: 1, price: DEVNET_PRICE }, components: { logger: { level: 'warn' } } })
+  t.teardown(async () => { await node.stop(); await executor.stop() })
+  t.deepEqual([...node.chainContexts.keys()], [B])
+  // (a second container for the job means the first was removed and the job run again: the failure this guards)
+  const first = await Promise.race([adopted, containers.rerun])
+  t.not(first, 'rerun', 'the container left for chain B\'s deal was removed and the job run again')
+  if (first === 'rerun') return
+  const [info] = first as [{ containerId: string }]
+  t.is(info.containerId, left.Id, 'chain B\'s provider took over the container that was running')
+  const view = await watcher.waitFor('ResultSubmitted', 60_000)
+  t.regex(view.resultCid ?? '', /^bafy/)
+  t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } }), [], 'no orphans')
+  t.is(containers.most, 1, 'never more containers than the provider\'s one slot')
+  t.is(containers.created, 1, 'the job ran in one container: it was not removed by the first chain\'s provider and run again')
+})
