@@ -18,6 +18,7 @@ import { hexlify, getBytes } from 'ethers'
 import type { NetworkFile } from '../config/network.ts'
 import { Roles, ContractRevertError, type ChainClient, type JobManagerChainEvent } from '../chain/index.ts'
 import { BlockCursor } from '../chain/cursor.ts'
+import { nextBlock } from '../chain/follower.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
@@ -190,23 +191,12 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
         }
         if (!(err instanceof ContractRevertError)) reportError(this.c, 'job-bridge', err, 'drawJobMediator failed; trying again at the next block', fields)
       }
-      const head = await this.nextBlock(signal)
+      const head = await nextBlock(this.init.chain.follower, signal)
       if (head > disputeBlock + 256) {
         this.c.logger.warn(fields, 'a disputed job\'s mediator was not drawn within 256 blocks: the dispute times out')
         return
       }
     }
-  }
-
-  /** The follower's next block number, or -1 once `signal` aborts. */
-  private async nextBlock (signal: AbortSignal): Promise<number> {
-    const follower = this.init.chain.follower
-    return await new Promise(resolve => {
-      const done = (n: number): void => { follower.off('block', done); signal.removeEventListener('abort', aborted); resolve(n) }
-      const aborted = (): void => { done(-1) }
-      follower.on('block', done)
-      signal.addEventListener('abort', aborted, { once: true })
-    })
   }
 
   private lifecycle (): Lifecycle<BridgeJob, BridgeEvent, BridgeAction, BridgeFacts> {
