@@ -9,7 +9,7 @@
 // mediator node (the devnet's two Directory mediators run one each) re-runs the job the contract asked for and
 // judges it: an honest result upheld, a cheating provider's wrong result overturned, a mediator down at the draw
 // judging it when it comes back.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
@@ -192,17 +192,32 @@ async function drawn (node: LilypadNode, jobId: bigint): Promise<{ from: string,
   return { from: tx!.from, blockNumber: log.blockNumber, mediator: (log as EventLog).args.mediator as string }
 }
 
+/** Starts the bridge (on `provider`) and has it deliver a cowsay job the stranger (an EOA client) ordered. */
+async function deliveredJob (t: ExecutionContext, message: string, provider?: LilypadNode): Promise<{ node: LilypadNode, jobId: bigint, rec: BridgeJobRecord }> {
+  const { node, bridge } = await startBridge(provider)
+  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: message }, { callbackGasLimit: 50_000, timeout: 600 })
+  const rec = await settled(bridge, jobId)
+  t.is(rec.phase, 'completed', rec.reason)
+  return { node, jobId, rec }
+}
+
+type DisputeBalances = { client: bigint, m1: bigint, m2: bigint, bond: { free: bigint, locked: bigint } }
+
 /** Every party's LP where a job dispute moves it: the client's, the mediators', the bridge's bond. */
-async function disputeBalances (): Promise<{ client: bigint, m1: bigint, m2: bigint, bond: { free: bigint, locked: bigint } }> {
+async function disputeBalances (): Promise<DisputeBalances> {
   return { client: await net.stranger.tokenBalance(), m1: await net.m1.tokenBalance(), m2: await net.m2.tokenBalance(), bond: await net.bridge.bondOf() }
 }
 
+/** What the mediators each gained between `before` and `after`: the drawn one's and the other one's. */
+function mediatorGains (mediator: string, before: DisputeBalances, after: DisputeBalances): { drawn: bigint, other: bigint } {
+  const m1 = after.m1 - before.m1
+  const m2 = after.m2 - before.m2
+  return mediator === net.m1.address ? { drawn: m1, other: m2 } : { drawn: m2, other: m1 }
+}
+
 test.serial('a client disputes a job: the bridge node draws its mediator from the dispute block\'s hash at once, and the drawn mediator node re-runs it and upholds the honest result', async t => {
-  const { node, bridge } = await startBridge()
   // an EOA client (no callbacks) that disputes what it ordered
-  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: 'dispute me' }, { callbackGasLimit: 50_000, timeout: 600 })
-  const rec = await settled(bridge, jobId)
-  t.is(rec.phase, 'completed', rec.reason)
+  const { node, jobId, rec } = await deliveredJob(t, 'dispute me')
   const before = await disputeBalances()
   const b = await dispute(jobId)
   const d = await drawn(node, jobId)
@@ -214,13 +229,13 @@ test.serial('a client disputes a job: the bridge node draws its mediator from th
   t.true([net.m1.address, net.m2.address].includes(mediator), 'a Directory mediator')
   const verdict = await judged(mediator, jobId)
   t.like(verdict, { phase: 'judged', resultCorrect: true, resultCid: rec.resultCid, mediatorCid: rec.resultCid }, verdict.reason)
+  t.is(verdict.mismatch, undefined, 'the CID, the exit code and the inline output are the re-run\'s')
   t.is((await net.admin.contractJob(jobId)).status, 'Completed')
   const quote = (await net.admin.contractJob(jobId)).payment
   const { jobBond, disputeFee } = await jm.config()
   const after = await disputeBalances()
   t.is(after.client, before.client - disputeFee, 'the client paid the fee, which the mediator took')
-  t.is(mediator === net.m1.address ? after.m1 - before.m1 : after.m2 - before.m2, disputeFee, 'the drawn mediator earned the fee')
-  t.is(mediator === net.m1.address ? after.m2 : after.m1, mediator === net.m1.address ? before.m2 : before.m1, 'the other mediator: nothing')
+  t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n }, 'the drawn mediator earned the fee, the other nothing')
   t.deepEqual(after.bond, { free: before.bond.free + quote + jobBond + quote, locked: before.bond.locked - quote - jobBond }, 'the bridge is paid and its lock freed')
   const held = await jobManagerHoldings(net)
   t.is(held.balance, held.accounted, 'the JobManager holds exactly what its jobs and bonds account for')
@@ -232,16 +247,14 @@ test.serial('a bridge delivering a cheating provider\'s wrong result: the client
   await rpNode.stop()
   const cheater = await startProvider(net.anvil.keys[4], 'cheater', 'wrong-result')
   try {
-    const { node, bridge } = await startBridge(cheater)
-    const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: 'cheat me' }, { callbackGasLimit: 50_000, timeout: 600 })
-    const rec = await settled(bridge, jobId)
-    t.is(rec.phase, 'completed', rec.reason)
+    const { node, jobId, rec } = await deliveredJob(t, 'cheat me', cheater)
     const before = await disputeBalances()
     await dispute(jobId)
     const { mediator } = await drawn(node, jobId)
     const verdict = await judged(mediator, jobId)
     t.like(verdict, { phase: 'judged', resultCorrect: false, resultCid: rec.resultCid }, verdict.reason)
     t.not(verdict.mediatorCid, rec.resultCid, 'the re-run gave another result')
+    t.is(verdict.mismatch, `result CID ${rec.resultCid ?? ''}, the re-run's ${verdict.mediatorCid ?? ''}; the inline output differs from the re-run's stdout`, 'the same exit code, another output')
     const view = await net.admin.contractJob(jobId)
     t.is(view.status, 'Overturned')
     const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
@@ -249,8 +262,7 @@ test.serial('a bridge delivering a cheating provider\'s wrong result: the client
     // the fee went to the mediator and came back from the slashed lock: the client has its payment back and the
     // bridge's lock less the mediator's fee, on top of its fee
     t.is(after.client, before.client - disputeFee + view.payment + view.payment + jobBond, 'the client: payment, fee and the slashed lock less the mediator\'s fee')
-    t.is(mediator === net.m1.address ? after.m1 - before.m1 : after.m2 - before.m2, disputeFee, 'the drawn mediator earned the fee')
-    t.is(mediator === net.m1.address ? after.m2 : after.m1, mediator === net.m1.address ? before.m2 : before.m1, 'the other mediator: nothing')
+    t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n }, 'the drawn mediator earned the fee, the other nothing')
     t.deepEqual(after.bond, { free: before.bond.free, locked: before.bond.locked - view.payment - jobBond }, 'the bridge\'s lock (payment + bond) slashed, nothing paid')
     const held = await jobManagerHoldings(net)
     t.is(held.balance, held.accounted, 'the JobManager holds exactly what its jobs and bonds account for')
@@ -262,10 +274,7 @@ test.serial('a bridge delivering a cheating provider\'s wrong result: the client
 })
 
 test.serial('a mediator down when it is drawn judges the dispute when it comes back', async t => {
-  const { node, bridge } = await startBridge()
-  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: 'judge me later' }, { callbackGasLimit: 50_000, timeout: 600 })
-  const rec = await settled(bridge, jobId)
-  t.is(rec.phase, 'completed', rec.reason)
+  const { node, jobId, rec } = await deliveredJob(t, 'judge me later')
   await stopMediators()
   const before = await disputeBalances()
   await dispute(jobId)
@@ -278,16 +287,13 @@ test.serial('a mediator down when it is drawn judges the dispute when it comes b
   const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
   const after = await disputeBalances()
   t.is(after.client, before.client - disputeFee)
-  t.is(mediator === net.m1.address ? after.m1 - before.m1 : after.m2 - before.m2, disputeFee)
+  t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n })
   t.deepEqual(after.bond, { free: before.bond.free + rec.payment + jobBond + rec.payment, locked: before.bond.locked - rec.payment - jobBond })
   await stopBridge()
 })
 
 test.serial('a mediator that may not run the job\'s module leaves the dispute to time out, with the reason, and judges nothing', async t => {
-  const { node, bridge } = await startBridge()
-  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: 'not mine to run' }, { callbackGasLimit: 50_000, timeout: 600 })
-  const rec = await settled(bridge, jobId)
-  t.is(rec.phase, 'completed', rec.reason)
+  const { node, jobId, rec } = await deliveredJob(t, 'not mine to run')
   await stopMediators()
   await startMediators({ jobModules: ['wordcount:v0.1.0'] })
   try {

@@ -2,8 +2,9 @@
 // A client disputed a delivered job and `drawJobMediator` named us (JobMediatorDrawn). We re-run the job the
 // contract asked for — its module and inputs as the chain's JobRequested carries them, vetted by the bridges' own
 // rules (the module allow-list, the inputs' form), never anything a party pushes — with the Market mediator's re-run
-// (Mediator.reexecute: the same pinned image, staging and limits), compare the result directory's CID with the one
-// the bridge delivered, and send mediateJob(jobId, correct), again at each block while the RPC fails, until the
+// (Mediator.reexecute: the same pinned image, staging and limits), judge the whole delivery JobCompleted records —
+// the result directory's CID, the exit code and the inline output (stdout's first KiB) must all be the re-run's —
+// and send mediateJob(jobId, correct), again at each block while the RPC fails, until the
 // mediation window ends. A job we cannot re-run (a module off the allow-list, inputs that fail to stage here, no
 // request on chain) is logged with the reason and left to time out (`timeoutJobDispute` lets the result stand):
 // never judged wrong for our own failure. Each dispute is kept on disk; a restarted mediator resumes the open ones
@@ -16,6 +17,7 @@ import { DealStore } from '../deal-store/deal-store.ts'
 import { loadRegistry } from '../modules/refs.ts'
 import { checkModule, defaultAllowedModules, parseRequestInputs, RequestInputsError } from '../../protocols/contract-job/index.ts'
 import { reportError, type Components } from '../components.ts'
+import { contractOutput, resultExitCode } from './delivery.ts'
 
 /** One contract job's dispute as this mediator sees it. */
 export interface JobDisputeRecord {
@@ -30,6 +32,8 @@ export interface JobDisputeRecord {
   resultCid?: string
   /** the CID of our re-run's result directory */
   mediatorCid?: string
+  /** what in the delivery differs from the re-run (a wrong verdict's grounds) */
+  mismatch?: string
   resultCorrect?: boolean
   reason?: string
 }
@@ -50,7 +54,7 @@ export interface JobMediatorInit {
   /** state lives in <dir>/job-disputes */
   dir: string
   /** the Market mediator's re-run (Mediator.reexecute) */
-  rerun: (id: string, job: { module: string, inputs: Record<string, string> }, deliveredCid: string, signal: AbortSignal) => Promise<string>
+  rerun: (id: string, job: { module: string, inputs: Record<string, string> }, deliveredCid: string, signal: AbortSignal) => Promise<{ cid: string, resultDir: string }>
   /** the modules a contract job may name (default: the built-in registry's versioned names, as bridges) */
   allowedModules?: string[]
   /** where the built-in registry lives (tests; default the repository's modules/) */
@@ -126,11 +130,11 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
     const deadline = Number(d.deadline)
     const fields = { jobId: rec.jobId, deadline }
     if (rec.resultCorrect === undefined) {
-      const run = await this.rerun(jobId, job.resultCid, signal)
+      const judged = await this.rerun(jobId, signal)
       if (signal.aborted) return
-      if ('abstain' in run) { await this.abstain(rec, run.abstain); return }
-      rec = await this.records.put({ ...rec, resultCid: job.resultCid, mediatorCid: run.cid, resultCorrect: run.cid === job.resultCid })
-      this.c.logger.info({ ...fields, resultCid: job.resultCid, mediatorCid: run.cid, resultCorrect: rec.resultCorrect }, 'a disputed contract job re-run')
+      if ('abstain' in judged) { await this.abstain(rec, judged.abstain); return }
+      rec = await this.records.put({ ...rec, ...judged })
+      this.c.logger.info({ ...fields, resultCid: rec.resultCid, mediatorCid: rec.mediatorCid, resultCorrect: rec.resultCorrect, ...(rec.mismatch !== undefined ? { mismatch: rec.mismatch } : {}) }, 'a disputed contract job re-run')
     }
     const resultCorrect = rec.resultCorrect!
     for (;;) {
@@ -153,11 +157,16 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
     }
   }
 
-  /** The job the contract asked for, re-run: our result's CID, or why we cannot judge it. */
-  private async rerun (jobId: bigint, deliveredCid: string, signal: AbortSignal): Promise<{ cid: string } | { abstain: string }> {
+  /**
+   * The job the contract asked for, re-run and held against the delivery JobCompleted recorded: the verdict and its
+   * grounds, or why we cannot judge it.
+   */
+  private async rerun (jobId: bigint, signal: AbortSignal): Promise<Pick<JobDisputeRecord, 'resultCid' | 'mediatorCid' | 'resultCorrect' | 'mismatch'> | { abstain: string }> {
     const chain = this.init.chain
     const [req] = await chain.follower.findJobs('JobRequested', chain.network.deployBlock, { jobId })
     if (req === undefined || req.name !== 'JobRequested') return { abstain: 'no JobRequested for the job on chain' }
+    const [done] = await chain.follower.findJobs('JobCompleted', chain.network.deployBlock, { jobId })
+    if (done === undefined || done.name !== 'JobCompleted') return { abstain: 'no JobCompleted for the job on chain' }
     const m = checkModule(req.args.module, this.allowed)
     if (!m.ok) return { abstain: `not a module this mediator runs for a contract: ${m.reason ?? req.args.module}` }
     let inputs: Record<string, string>
@@ -167,12 +176,22 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
       if (err instanceof RequestInputsError) return { abstain: `inputs refused: ${err.message}` }
       throw err
     }
+    const delivered = { cid: done.args.resultCid, exitCode: Number(done.args.exitCode), output: done.args.output.toLowerCase() }
+    let ran: { cid: string, resultDir: string }
     try {
-      return { cid: await this.init.rerun(`job-${jobId}`, { module: req.args.module, inputs }, deliveredCid, signal) }
+      ran = await this.init.rerun(`job-${jobId}`, { module: req.args.module, inputs }, delivered.cid, signal)
     } catch (err) {
       if (signal.aborted) throw err
       return { abstain: `the re-run failed: ${(err as Error).name}: ${(err as Error).message}` }
     }
+    const exitCode = await resultExitCode(ran.resultDir)
+    const output = (await contractOutput(ran.resultDir)).toLowerCase()
+    const mismatch = [
+      ...(ran.cid !== delivered.cid ? [`result CID ${delivered.cid}, the re-run's ${ran.cid}`] : []),
+      ...(exitCode !== delivered.exitCode ? [`exit code ${delivered.exitCode}, the re-run's ${exitCode}`] : []),
+      ...(output !== delivered.output ? ['the inline output differs from the re-run\'s stdout'] : [])
+    ]
+    return { resultCid: delivered.cid, mediatorCid: ran.cid, resultCorrect: mismatch.length === 0, ...(mismatch.length > 0 ? { mismatch: mismatch.join('; ') } : {}) }
   }
 
   private async abstain (rec: JobDisputeRecord, reason: string): Promise<void> {

@@ -432,21 +432,21 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     const job = rec.jobOffer!.value
     let inputs: Record<string, string>
     try { inputs = JSON.parse(job.inputs) as Record<string, string> } catch { throw new DisputeVerificationError('MALFORMED', 'job inputs are not JSON') }
-    return await this.reexecute(rec.dealId, { module: job.module, inputs, ramMb: job.spec.ramMb, timeoutSec: job.timeout }, rec.resultCid, signal)
+    return (await this.reexecute(rec.dealId, { module: job.module, inputs, ramMb: job.spec.ramMb, timeoutSec: job.timeout }, rec.resultCid, signal)).cid
   }
 
   /**
    * Re-runs one job on this machine, one at a time across all of this mediator's cases (a deal's dispute, a contract
    * job's): its module with the pinned image, its inputs staged as a provider stages them, the memory it asked for
    * (at least the module's) and its time limit (the module's when none is given); returns the CID of the result
-   * directory. `deliveredCid` is the result under judgement: an input that fails here fails the same way there, or
+   * directory and the directory. `deliveredCid` is the result under judgement: an input that fails here fails the same way there, or
    * the mediator abstains (InputsNotStagedError). Used by the contract-job mediator too (node/roles/job-mediator.ts).
    */
-  async reexecute (id: string, job: { module: string, inputs: Record<string, string>, ramMb?: number, timeoutSec?: number }, deliveredCid: string | undefined, signal: AbortSignal): Promise<string> {
+  async reexecute (id: string, job: { module: string, inputs: Record<string, string>, ramMb?: number, timeoutSec?: number }, deliveredCid: string | undefined, signal: AbortSignal): Promise<{ cid: string, resultDir: string }> {
     return await this.enqueue(async () => await this.execute(id, job, deliveredCid, signal))
   }
 
-  private async execute (id: string, job: { module: string, inputs: Record<string, string>, ramMb?: number, timeoutSec?: number }, deliveredCid: string | undefined, signal: AbortSignal): Promise<string> {
+  private async execute (id: string, job: { module: string, inputs: Record<string, string>, ramMb?: number, timeoutSec?: number }, deliveredCid: string | undefined, signal: AbortSignal): Promise<{ cid: string, resultDir: string }> {
     const resultDir = join(this.dir, 'runs', id)
     const inputs = job.inputs
     const loaded = await loadModule(job.module, inputs, this.init.modules)
@@ -474,7 +474,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       // from us, another input policy, a holder gone since. That proves nothing against the provider.
       if (cid !== deliveredCid) throw new InputsNotStagedError(err)
       this.c.logger.info({ id, err }, 'the job\'s inputs were refused here as at the provider: the same result')
-      return cid
+      return { cid, resultDir }
     }
     if (staged !== undefined) {
       try {
@@ -487,6 +487,6 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       }
     }
     const cid = await this.init.store.addDirectory(resultDir, { signal })
-    return cid.toString()
+    return { cid: cid.toString(), resultDir }
   }
 }
