@@ -230,6 +230,10 @@ test.serial('a client disputes a job: the bridge node draws its mediator from th
   const verdict = await judged(mediator, jobId)
   t.like(verdict, { phase: 'judged', resultCorrect: true, resultCid: rec.resultCid, mediatorCid: rec.resultCid }, verdict.reason)
   t.is(verdict.mismatch, undefined, 'the CID, the exit code and the inline output are the re-run\'s')
+  const m = mediatorNodes.get(mediator)!
+  t.like(m.mediator!.jobs.metrics, { drawn: 1, verdicts: { correct: 1, wrong: 0 }, abstained: 0, closed: 0 })
+  const text = await m.components.metrics.registry.metrics()
+  t.true(text.includes('lilypad_job_disputes_total{outcome="drawn"} 1') && text.includes('lilypad_job_disputes_total{outcome="correct"} 1'), 'counted in the node\'s metrics')
   t.is((await net.admin.contractJob(jobId)).status, 'Completed')
   const quote = (await net.admin.contractJob(jobId)).payment
   const { jobBond, disputeFee } = await jm.config()
@@ -308,6 +312,7 @@ test.serial('a mediator that may not run the job\'s module leaves the dispute to
     const { disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
     t.deepEqual(await disputeBalances(), { ...before, client: before.client - disputeFee }, 'only the client\'s fee moved (held until the timeout)')
     t.is(mediatorNodes.get(mediator)!.mediator!.jobs.metrics.abstained, 1)
+    t.true((await mediatorNodes.get(mediator)!.components.metrics.registry.metrics()).includes('lilypad_job_disputes_total{outcome="abstained"} 1'))
   } finally {
     await stopMediators()
     await startMediators()

@@ -105,6 +105,7 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
     const id = `job-${jobId}`
     if (await this.records.get(id) !== undefined) return
     this.metrics.drawn++
+    this.c.metrics.jobDisputes.inc({ outcome: 'drawn' })
     this.c.logger.info({ jobId, client: e.args.client }, 'a contract job\'s dispute drew us')
     this.judge(await this.records.put({ id, terminal: false, updatedAt: 0, jobId, phase: 'open' }))
   }
@@ -130,6 +131,8 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
     const deadline = Number(d.deadline)
     const fields = { jobId: rec.jobId, deadline }
     if (rec.resultCorrect === undefined) {
+      // (a mediator back after the window: nothing it sends can count)
+      if (Math.floor(chain.follower.chainNow() / 1000) > deadline) { await this.close(rec, 'the mediation window passed before the re-run'); return }
       const judged = await this.rerun(jobId, signal)
       if (signal.aborted) return
       if ('abstain' in judged) { await this.abstain(rec, judged.abstain); return }
@@ -144,6 +147,7 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
         await this.records.put({ ...rec, phase: 'judged', terminal: true })
         if (resultCorrect) this.metrics.verdicts.correct++
         else this.metrics.verdicts.wrong++
+        this.c.metrics.jobDisputes.inc({ outcome: resultCorrect ? 'correct' : 'wrong' })
         this.c.logger.info({ ...fields, resultCorrect }, 'mediated a contract job')
         this.emit('verdict', { jobId: rec.jobId, resultCorrect, resultCid: rec.resultCid ?? '', mediatorCid: rec.mediatorCid ?? '' })
         return
@@ -197,6 +201,7 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
   private async abstain (rec: JobDisputeRecord, reason: string): Promise<void> {
     await this.records.put({ ...rec, phase: 'abstained', terminal: true, reason })
     this.metrics.abstained++
+    this.c.metrics.jobDisputes.inc({ outcome: 'abstained' })
     this.c.logger.warn({ jobId: rec.jobId, reason }, 'cannot judge a disputed contract job: left to time out (the result stands)')
     this.emit('abstained', { jobId: rec.jobId, reason })
   }
@@ -204,6 +209,7 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
   private async close (rec: JobDisputeRecord, reason: string): Promise<void> {
     await this.records.put({ ...rec, phase: 'closed', terminal: true, reason })
     this.metrics.closed++
+    this.c.metrics.jobDisputes.inc({ outcome: 'closed' })
     this.c.logger.info({ jobId: rec.jobId, reason }, 'a contract job\'s dispute ended without our verdict')
     this.emit('closed', { jobId: rec.jobId, reason })
   }
