@@ -20,6 +20,7 @@ import { startDevnet, increaseTime, jobManagerHoldings, LP, type Devnet } from '
 import { Contract, ContractFactory, ZeroAddress, type EventLog } from 'ethers'
 import { connectExampleClient, connectJobManager, connectLilypadToken } from '../contracts/generated/index.ts'
 import { requestedJobId } from '../node/chain/index.ts'
+import { RpcProxy } from '../node/testing/rpc-proxy.ts'
 import { compileAgainstPackage } from './fixtures/package-client/compile.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
@@ -70,10 +71,10 @@ async function stopBridge (): Promise<void> {
 const startProvider = async (key: string, name: string, fault?: 'wrong-result'): Promise<LilypadNode> =>
   await LilypadNode.create({ network, networkPath, privateKey: key, dataDir: join(tmp, name), roles: ['resource-provider'], local: true, provider: { price: LP(2), collateral: LP(10), announceIntervalMs: 2000, ...(fault !== undefined ? { fault } : {}) } })
 
-/** Starts (or restarts, on the same data) the mediator nodes of m1 and m2. */
-async function startMediators (mediator: { jobModules?: string[] } = {}): Promise<void> {
+/** Starts (or restarts, on the same data) the mediator nodes of m1 and m2 (on `rpcUrl`: default the devnet's). */
+async function startMediators (mediator: { jobModules?: string[] } = {}, rpcUrl = network.rpcUrl): Promise<void> {
   for (const [key, name] of [[net.anvil.keys[5], 'm1'], [net.anvil.keys[6], 'm2']]) {
-    const n = await LilypadNode.create({ network, networkPath, privateKey: key, dataDir: join(tmp, name), roles: ['mediator'], local: true, mediator })
+    const n = await LilypadNode.create({ network: { ...network, rpcUrl }, networkPath, privateKey: key, dataDir: join(tmp, name), roles: ['mediator'], local: true, mediator })
     mediatorNodes.set(n.chain.address, n)
   }
 }
@@ -293,6 +294,77 @@ test.serial('a mediator down when it is drawn judges the dispute when it comes b
   t.is(after.client, before.client - disputeFee)
   t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n })
   t.deepEqual(after.bond, { free: before.bond.free + rec.payment + jobBond + rec.payment, locked: before.bond.locked - rec.payment - jobBond })
+  await stopBridge()
+})
+
+/**
+ * Disputes a delivered job while the mediators' RPC refuses transactions; resolves, with the drawn mediator, once
+ * its mediateJob failed (its verdict is on disk, the case still open).
+ */
+async function disputeWhileSendsFail (t: ExecutionContext, proxy: RpcProxy, jobId: bigint, node: LilypadNode): Promise<string> {
+  proxy.refuseMethods.add('eth_sendRawTransaction')
+  // (listening on both before the dispute: either may be drawn)
+  const failed = Promise.race([...mediatorNodes.values()].map(async n => {
+    for (;;) {
+      const [e] = await once(n.mediator!.jobs, 'retrying') as [{ jobId: string }]
+      if (e.jobId === String(jobId)) return n.chain.address
+    }
+  }))
+  await dispute(jobId)
+  const { mediator } = await drawn(node, jobId)
+  t.is(await failed, mediator, 'the drawn mediator\'s mediateJob failed')
+  const open = await mediatorNodes.get(mediator)!.mediator!.jobs.records.get(`job-${jobId}`)
+  t.like(open, { terminal: false, phase: 'open', resultCorrect: true }, 'the verdict is kept, the case open')
+  return mediator
+}
+
+test.serial('a mediator whose mediateJob fails on the RPC sends it again at the next block', async t => {
+  const { node, jobId } = await deliveredJob(t, 'retry me')
+  const proxy = await RpcProxy.start(network.rpcUrl)
+  await stopMediators()
+  await startMediators({}, proxy.url)
+  try {
+    const before = await disputeBalances()
+    const mediator = await disputeWhileSendsFail(t, proxy, jobId, node)
+    proxy.refuseMethods.clear()
+    await net.provider.send('evm_mine', []) // the next block
+    const verdict = await judged(mediator, jobId)
+    t.like(verdict, { phase: 'judged', resultCorrect: true }, verdict.reason)
+    t.is((await net.admin.contractJob(jobId)).status, 'Completed')
+    const { disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
+    t.deepEqual(mediatorGains(mediator, before, await disputeBalances()), { drawn: disputeFee, other: 0n }, 'one verdict, one fee')
+  } finally {
+    await stopMediators()
+    await proxy.stop()
+    await startMediators()
+  }
+  await stopBridge()
+})
+
+test.serial('a mediator restarted during a dispute, its verdict not yet on chain, resumes the case and sends it', async t => {
+  const { node, jobId, rec } = await deliveredJob(t, 'restart me')
+  const proxy = await RpcProxy.start(network.rpcUrl)
+  await stopMediators()
+  await startMediators({}, proxy.url)
+  try {
+    const before = await disputeBalances()
+    const mediator = await disputeWhileSendsFail(t, proxy, jobId, node)
+    await stopMediators()
+    proxy.refuseMethods.clear()
+    await startMediators({}, proxy.url)
+    const verdict = await judged(mediator, jobId)
+    t.like(verdict, { phase: 'judged', resultCorrect: true, mediatorCid: rec.resultCid }, verdict.reason)
+    t.is(mediatorNodes.get(mediator)!.mediator!.jobs.metrics.drawn, 0, 'resumed from disk, not taken up again')
+    const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
+    const after = await disputeBalances()
+    t.is(after.client, before.client - disputeFee)
+    t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n })
+    t.deepEqual(after.bond, { free: before.bond.free + rec.payment + jobBond + rec.payment, locked: before.bond.locked - rec.payment - jobBond })
+  } finally {
+    await stopMediators()
+    await proxy.stop()
+    await startMediators()
+  }
   await stopBridge()
 })
 

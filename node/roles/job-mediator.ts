@@ -61,7 +61,7 @@ export interface JobMediatorInit {
   modulesDir?: string
 }
 
-export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abstained: [{ jobId: string, reason: string }], closed: [{ jobId: string, reason: string }] }> {
+export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abstained: [{ jobId: string, reason: string }], closed: [{ jobId: string, reason: string }], retrying: [{ jobId: string, err: Error }] }> {
   readonly metrics: JobMediatorMetrics = { drawn: 0, verdicts: { correct: 0, wrong: 0 }, abstained: 0, closed: 0 }
   readonly records: DealStore<JobDisputeRecord>
   private readonly init: JobMediatorInit
@@ -155,6 +155,7 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
         // WrongJobStatus (timed out meanwhile), MediationWindowClosed, NotJobMediator: the chain has decided
         if (err instanceof ContractRevertError) { await this.close(rec, `mediateJob reverted: ${err.reason}`); return }
         reportError(this.c, 'job-mediator', err, 'mediateJob failed; trying again at the next block', fields)
+        this.emit('retrying', { jobId: rec.jobId, err: err as Error })
       }
       await nextBlock(chain.follower, signal)
       if (Math.floor(chain.follower.chainNow() / 1000) > deadline) { await this.abstain(rec, 'the mediation window passed while mediateJob kept failing'); return }
