@@ -84,6 +84,19 @@ async function stopMediators (): Promise<void> {
   mediatorNodes.clear()
 }
 
+/** Runs `fn` with the mediators restarted as told (and through `proxy`), then restarts them as they were. */
+async function withMediators (mediator: { jobModules?: string[] }, proxy: RpcProxy | undefined, fn: () => Promise<void>): Promise<void> {
+  await stopMediators()
+  await startMediators(mediator, proxy?.url)
+  try {
+    await fn()
+  } finally {
+    await stopMediators()
+    await proxy?.stop()
+    await startMediators()
+  }
+}
+
 /** Resolves with the drawn mediator node's record of `jobId`'s dispute once it judged, abstained or saw it end. */
 async function judged (mediator: string, jobId: bigint): Promise<JobDisputeRecord> {
   const jobs = mediatorNodes.get(mediator)!.mediator!.jobs
@@ -209,6 +222,17 @@ async function disputeBalances (): Promise<DisputeBalances> {
   return { client: await net.stranger.tokenBalance(), m1: await net.m1.tokenBalance(), m2: await net.m2.tokenBalance(), bond: await net.bridge.bondOf() }
 }
 
+/** An upheld dispute's money: the client paid the fee, the drawn mediator earned it, the bridge was paid. */
+async function assertUpheld (t: ExecutionContext, mediator: string, before: DisputeBalances, payment: bigint): Promise<void> {
+  const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
+  const after = await disputeBalances()
+  t.is(after.client, before.client - disputeFee, 'the client paid the fee, which the mediator took')
+  t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n }, 'the drawn mediator earned the fee, the other nothing')
+  t.deepEqual(after.bond, { free: before.bond.free + payment + jobBond + payment, locked: before.bond.locked - payment - jobBond }, 'the bridge is paid and its lock freed')
+  const held = await jobManagerHoldings(net)
+  t.is(held.balance, held.accounted, 'the JobManager holds exactly what its jobs and bonds account for')
+}
+
 /** What the mediators each gained between `before` and `after`: the drawn one's and the other one's. */
 function mediatorGains (mediator: string, before: DisputeBalances, after: DisputeBalances): { drawn: bigint, other: bigint } {
   const m1 = after.m1 - before.m1
@@ -236,14 +260,7 @@ test.serial('a client disputes a job: the bridge node draws its mediator from th
   const text = await m.components.metrics.registry.metrics()
   t.true(text.includes('lilypad_job_disputes_total{outcome="drawn"} 1') && text.includes('lilypad_job_disputes_total{outcome="correct"} 1'), 'counted in the node\'s metrics')
   t.is((await net.admin.contractJob(jobId)).status, 'Completed')
-  const quote = (await net.admin.contractJob(jobId)).payment
-  const { jobBond, disputeFee } = await jm.config()
-  const after = await disputeBalances()
-  t.is(after.client, before.client - disputeFee, 'the client paid the fee, which the mediator took')
-  t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n }, 'the drawn mediator earned the fee, the other nothing')
-  t.deepEqual(after.bond, { free: before.bond.free + quote + jobBond + quote, locked: before.bond.locked - quote - jobBond }, 'the bridge is paid and its lock freed')
-  const held = await jobManagerHoldings(net)
-  t.is(held.balance, held.accounted, 'the JobManager holds exactly what its jobs and bonds account for')
+  await assertUpheld(t, mediator, before, rec.payment)
   await stopBridge()
 })
 
@@ -289,11 +306,7 @@ test.serial('a mediator down when it is drawn judges the dispute when it comes b
   const verdict = await judged(mediator, jobId)
   t.like(verdict, { phase: 'judged', resultCorrect: true }, verdict.reason)
   t.is((await net.admin.contractJob(jobId)).status, 'Completed')
-  const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
-  const after = await disputeBalances()
-  t.is(after.client, before.client - disputeFee)
-  t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n })
-  t.deepEqual(after.bond, { free: before.bond.free + rec.payment + jobBond + rec.payment, locked: before.bond.locked - rec.payment - jobBond })
+  await assertUpheld(t, mediator, before, rec.payment)
   await stopBridge()
 })
 
@@ -319,11 +332,9 @@ async function disputeWhileSendsFail (t: ExecutionContext, proxy: RpcProxy, jobI
 }
 
 test.serial('a mediator whose mediateJob fails on the RPC sends it again at the next block', async t => {
-  const { node, jobId } = await deliveredJob(t, 'retry me')
+  const { node, jobId, rec } = await deliveredJob(t, 'retry me')
   const proxy = await RpcProxy.start(network.rpcUrl)
-  await stopMediators()
-  await startMediators({}, proxy.url)
-  try {
+  await withMediators({}, proxy, async () => {
     const before = await disputeBalances()
     const mediator = await disputeWhileSendsFail(t, proxy, jobId, node)
     proxy.refuseMethods.clear()
@@ -331,22 +342,15 @@ test.serial('a mediator whose mediateJob fails on the RPC sends it again at the 
     const verdict = await judged(mediator, jobId)
     t.like(verdict, { phase: 'judged', resultCorrect: true }, verdict.reason)
     t.is((await net.admin.contractJob(jobId)).status, 'Completed')
-    const { disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
-    t.deepEqual(mediatorGains(mediator, before, await disputeBalances()), { drawn: disputeFee, other: 0n }, 'one verdict, one fee')
-  } finally {
-    await stopMediators()
-    await proxy.stop()
-    await startMediators()
-  }
+    await assertUpheld(t, mediator, before, rec.payment)
+  })
   await stopBridge()
 })
 
 test.serial('a mediator restarted during a dispute, its verdict not yet on chain, resumes the case and sends it', async t => {
   const { node, jobId, rec } = await deliveredJob(t, 'restart me')
   const proxy = await RpcProxy.start(network.rpcUrl)
-  await stopMediators()
-  await startMediators({}, proxy.url)
-  try {
+  await withMediators({}, proxy, async () => {
     const before = await disputeBalances()
     const mediator = await disputeWhileSendsFail(t, proxy, jobId, node)
     await stopMediators()
@@ -355,24 +359,14 @@ test.serial('a mediator restarted during a dispute, its verdict not yet on chain
     const verdict = await judged(mediator, jobId)
     t.like(verdict, { phase: 'judged', resultCorrect: true, mediatorCid: rec.resultCid }, verdict.reason)
     t.is(mediatorNodes.get(mediator)!.mediator!.jobs.metrics.drawn, 0, 'resumed from disk, not taken up again')
-    const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
-    const after = await disputeBalances()
-    t.is(after.client, before.client - disputeFee)
-    t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n })
-    t.deepEqual(after.bond, { free: before.bond.free + rec.payment + jobBond + rec.payment, locked: before.bond.locked - rec.payment - jobBond })
-  } finally {
-    await stopMediators()
-    await proxy.stop()
-    await startMediators()
-  }
+    await assertUpheld(t, mediator, before, rec.payment)
+  })
   await stopBridge()
 })
 
 test.serial('a mediator that may not run the job\'s module leaves the dispute to time out, with the reason, and judges nothing', async t => {
-  const { node, jobId, rec } = await deliveredJob(t, 'not mine to run')
-  await stopMediators()
-  await startMediators({ jobModules: ['wordcount:v0.1.0'] })
-  try {
+  const { node, jobId } = await deliveredJob(t, 'not mine to run')
+  await withMediators({ jobModules: ['wordcount:v0.1.0'] }, undefined, async () => {
     const before = await disputeBalances()
     await dispute(jobId)
     const { mediator } = await drawn(node, jobId)
@@ -383,12 +377,11 @@ test.serial('a mediator that may not run the job\'s module leaves the dispute to
     t.is((await net.admin.contractJob(jobId)).status, 'Disputed', 'left to time out')
     const { disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
     t.deepEqual(await disputeBalances(), { ...before, client: before.client - disputeFee }, 'only the client\'s fee moved (held until the timeout)')
+    const held = await jobManagerHoldings(net)
+    t.is(held.balance, held.accounted, 'the JobManager holds the fee with the job')
     t.is(mediatorNodes.get(mediator)!.mediator!.jobs.metrics.abstained, 1)
     t.true((await mediatorNodes.get(mediator)!.components.metrics.registry.metrics()).includes('lilypad_job_disputes_total{outcome="abstained"} 1'))
-  } finally {
-    await stopMediators()
-    await startMediators()
-  }
+  })
   await stopBridge()
 })
 

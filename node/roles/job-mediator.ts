@@ -200,18 +200,19 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
   }
 
   private async abstain (rec: JobDisputeRecord, reason: string): Promise<void> {
-    await this.records.put({ ...rec, phase: 'abstained', terminal: true, reason })
-    this.metrics.abstained++
-    this.c.metrics.jobDisputes.inc({ outcome: 'abstained' })
     this.c.logger.warn({ jobId: rec.jobId, reason }, 'cannot judge a disputed contract job: left to time out (the result stands)')
-    this.emit('abstained', { jobId: rec.jobId, reason })
+    await this.end(rec, 'abstained', reason)
   }
 
   private async close (rec: JobDisputeRecord, reason: string): Promise<void> {
-    await this.records.put({ ...rec, phase: 'closed', terminal: true, reason })
-    this.metrics.closed++
-    this.c.metrics.jobDisputes.inc({ outcome: 'closed' })
     this.c.logger.info({ jobId: rec.jobId, reason }, 'a contract job\'s dispute ended without our verdict')
-    this.emit('closed', { jobId: rec.jobId, reason })
+    await this.end(rec, 'closed', reason)
+  }
+
+  private async end (rec: JobDisputeRecord, phase: 'abstained' | 'closed', reason: string): Promise<void> {
+    await this.records.put({ ...rec, phase, terminal: true, reason })
+    this.metrics[phase]++
+    this.c.metrics.jobDisputes.inc({ outcome: phase })
+    this.emit(phase, { jobId: rec.jobId, reason })
   }
 }
