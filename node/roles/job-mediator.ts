@@ -67,6 +67,7 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
   private readonly init: JobMediatorInit
   private readonly c: Pick<Components, 'logger' | 'metrics'>
   private readonly working = new Map<string, Promise<void>>()
+  private readonly taking = new Set<string>()
   private readonly offs: Array<() => void> = []
   private abort = new AbortController()
   private allowed: string[] = []
@@ -103,7 +104,17 @@ export class JobMediator extends EventEmitter<{ verdict: [JobVerdictEvent], abst
     if (e.args.mediator.toLowerCase() !== this.address.toLowerCase()) return
     const jobId = String(e.args.jobId)
     const id = `job-${jobId}`
-    if (await this.records.get(id) !== undefined) return
+    // (a draw seen live and again in the start's scan is taken up once)
+    if (this.taking.has(id)) return
+    this.taking.add(id)
+    try {
+      if (await this.records.get(id) === undefined) await this.takeUp(e, id, jobId)
+    } finally {
+      this.taking.delete(id)
+    }
+  }
+
+  private async takeUp (e: JobManagerChainEvent & { name: 'JobMediatorDrawn' }, id: string, jobId: string): Promise<void> {
     this.metrics.drawn++
     this.c.metrics.jobDisputes.inc({ outcome: 'drawn' })
     this.c.logger.info({ jobId, client: e.args.client }, 'a contract job\'s dispute drew us')
