@@ -75,6 +75,8 @@ const startProvider = async (key: string, name: string, fault?: 'wrong-result'):
 async function startMediators (mediator: { jobModules?: string[] } = {}, rpcUrl = network.rpcUrl): Promise<void> {
   for (const [key, name] of [[net.anvil.keys[5], 'm1'], [net.anvil.keys[6], 'm2']]) {
     const n = await LilypadNode.create({ network: { ...network, rpcUrl }, networkPath, privateKey: key, dataDir: join(tmp, name), roles: ['mediator'], local: true, mediator })
+    // a DHT peer to publish its directory record to (alone, each publish waits out its timeout, and so does a stop)
+    await n.host.dial(multiaddr(rpNode.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
     mediatorNodes.set(n.chain.address, n)
   }
 }
