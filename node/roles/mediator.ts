@@ -9,6 +9,8 @@
 // A committee's dispute (CommitteeDrawn names us among its members) goes the same way to the re-run, then commits a
 // vote, reveals it and finalizes (core/lifecycle/mediator.ts, stepCommittee); without the case by the commit
 // deadline it votes "no case", naming the deal by the terms its agree transaction carried.
+// A contract job's dispute (JobManager: JobMediatorDrawn names us) is judged by `jobs` (node/roles/job-mediator.ts)
+// with the same re-run (`reexecute`), one job at a time across both kinds of case.
 import { EventEmitter } from 'node:events'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { mkdir, rm } from 'node:fs/promises'
