@@ -59,7 +59,7 @@ export type ProviderSettings = Partial<Omit<ResourceProviderOptions, 'host' | 'c
 /** Job creator settings a node takes. */
 export type JobCreatorSettings = Partial<Omit<JobCreatorOptions, 'host' | 'chain' | 'store' | 'network' | 'dataDir' | 'gossip' | 'offerSync' | 'disputes'>>
 /** Mediator settings a node takes. */
-export type MediatorSettings = Partial<Pick<MediatorInit, 'pullAfterMs' | 'pullIntervalMs' | 'marginSec' | 'register' | 'modules' | 'fault'>>
+export type MediatorSettings = Partial<Pick<MediatorInit, 'pullAfterMs' | 'pullIntervalMs' | 'marginSec' | 'register' | 'modules' | 'fault' | 'jobModules'>>
 /** Validator settings a node takes: rounds per epoch, round options, how canaries with no deal are judged, the LP and ETH each epoch's canary key gets. */
 export type ValidatorSettings = Partial<Pick<ValidatorOptions, 'rounds' | 'round' | 'tailSec' | 'rng' | 'decline'>> & {
   /** LP moved to each epoch's canary key and deposited in the Market (its canaries' prices and fees; default 50 LP) */

@@ -5,24 +5,29 @@
 // itself (stdout inline), and anyone can fetch the CID from the provider. A module outside the bridge's allow-list
 // is failed and the client refunded; a job requested while the bridge was down is picked up when it comes back; a client written
 // only against the developer package (contracts/package) gets its callback the same way. A client's dispute has its
-// mediator drawn by the bridge node at once, from the dispute block's hash (or when it restarts).
-import test from 'ava'
+// mediator drawn by the bridge node at once, from the dispute block's hash (or when it restarts), and the drawn
+// mediator node (the devnet's two Directory mediators run one each) re-runs the job the contract asked for and
+// judges it: an honest result upheld, a cheating provider's wrong result overturned, a mediator down at the draw
+// judging it when it comes back.
+import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startDevnet, increaseTime, LP, type Devnet } from '../contracts/fixture.ts'
+import { startDevnet, increaseTime, jobManagerHoldings, LP, type Devnet } from '../contracts/fixture.ts'
 import { Contract, ContractFactory, ZeroAddress, type EventLog } from 'ethers'
 import { connectExampleClient, connectJobManager, connectLilypadToken } from '../contracts/generated/index.ts'
 import { requestedJobId } from '../node/chain/index.ts'
+import { RpcProxy } from '../node/testing/rpc-proxy.ts'
 import { compileAgainstPackage } from './fixtures/package-client/compile.ts'
 import { LilypadNode } from '../node/node.ts'
 import { ensureBuiltinImages } from '../node/modules/index.ts'
 import { ResultStore } from '../node/result-store/index.ts'
 import { createHost, localMeshOptions, type LilypadHost } from '../node/host/index.ts'
 import type { JobBridge, BridgeJobRecord } from '../node/roles/job-bridge.ts'
+import type { JobDisputeRecord } from '../node/roles/job-mediator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
 
 // The cow of Lilypad's hello world, saying hello.
@@ -44,14 +49,16 @@ let network: NetworkFile
 let networkPath: string
 let rpNode: LilypadNode
 let bridgeNode: LilypadNode | undefined
+/** the mediator nodes of the devnet's Directory mediators m1 (key 5) and m2 (key 6), by address */
+const mediatorNodes = new Map<string, LilypadNode>()
 let fetcher: ResultStore
 let fetcherHost: LilypadHost
 const exampleClient = (): string => network.contracts.exampleClient as string
 
-async function startBridge (): Promise<{ node: LilypadNode, bridge: JobBridge }> {
+async function startBridge (provider: LilypadNode = rpNode): Promise<{ node: LilypadNode, bridge: JobBridge }> {
   // key 9: approved as a bridge by the Directory's owner and bonded in the JobManager by startDevnet
   const n = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[9], dataDir: join(tmp, 'bridge'), roles: ['job-bridge'], local: true })
-  await n.host.dial(multiaddr(rpNode.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
+  await n.host.dial(multiaddr(provider.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
   bridgeNode = n
   return { node: n, bridge: n.bridge as unknown as JobBridge }
 }
@@ -59,6 +66,53 @@ async function startBridge (): Promise<{ node: LilypadNode, bridge: JobBridge }>
 async function stopBridge (): Promise<void> {
   await bridgeNode?.stop()
   bridgeNode = undefined
+}
+
+const startProvider = async (key: string, name: string, fault?: 'wrong-result'): Promise<LilypadNode> =>
+  await LilypadNode.create({ network, networkPath, privateKey: key, dataDir: join(tmp, name), roles: ['resource-provider'], local: true, provider: { price: LP(2), collateral: LP(10), announceIntervalMs: 2000, ...(fault !== undefined ? { fault } : {}) } })
+
+/** Starts (or restarts, on the same data) the mediator nodes of m1 and m2 (on `rpcUrl`: default the devnet's). */
+async function startMediators (mediator: { jobModules?: string[] } = {}, rpcUrl = network.rpcUrl): Promise<void> {
+  for (const [key, name] of [[net.anvil.keys[5], 'm1'], [net.anvil.keys[6], 'm2']]) {
+    const n = await LilypadNode.create({ network: { ...network, rpcUrl }, networkPath, privateKey: key, dataDir: join(tmp, name), roles: ['mediator'], local: true, mediator })
+    // a DHT peer to publish its directory record to (alone, each publish waits out its timeout, and so does a stop)
+    await n.host.dial(multiaddr(rpNode.host.getMultiaddrs()[0]), { signal: AbortSignal.timeout(5000) })
+    mediatorNodes.set(n.chain.address, n)
+  }
+}
+
+async function stopMediators (): Promise<void> {
+  for (const n of mediatorNodes.values()) await n.stop()
+  mediatorNodes.clear()
+}
+
+/** Runs `fn` with the mediators restarted as told (and through `proxy`), then restarts them as they were. */
+async function withMediators (mediator: { jobModules?: string[] }, proxy: RpcProxy | undefined, fn: () => Promise<void>): Promise<void> {
+  await stopMediators()
+  await startMediators(mediator, proxy?.url)
+  try {
+    await fn()
+  } finally {
+    await stopMediators()
+    await proxy?.stop()
+    await startMediators()
+  }
+}
+
+/** Resolves with the drawn mediator node's record of `jobId`'s dispute once it judged, abstained or saw it end. */
+async function judged (mediator: string, jobId: bigint): Promise<JobDisputeRecord> {
+  const jobs = mediatorNodes.get(mediator)!.mediator!.jobs
+  const id = `job-${jobId}`
+  let off = (): void => {}
+  const ended = new Promise<void>(resolve => {
+    const on = (e: { jobId: string }): void => { if (e.jobId === String(jobId)) resolve() }
+    jobs.on('verdict', on); jobs.on('abstained', on); jobs.on('closed', on)
+    off = () => { jobs.off('verdict', on); jobs.off('abstained', on); jobs.off('closed', on) }
+  })
+  // (listening first: a case that ended meanwhile is either heard or already on disk)
+  if ((await jobs.records.get(id))?.terminal !== true) await ended
+  off()
+  return (await jobs.records.get(id))!
 }
 
 /** Resolves with the bridge's record of `jobId` once it completed or failed it. */
@@ -80,7 +134,8 @@ test.before(async () => {
   network = { ...net.deployment.network, rpcUrl: net.anvil.rpcUrl, mediators: [net.m1.address] }
   networkPath = join(tmp, 'network.json')
   await writeFile(networkPath, JSON.stringify(network))
-  rpNode = await LilypadNode.create({ network, networkPath, privateKey: net.anvil.keys[3], dataDir: join(tmp, 'rp'), roles: ['resource-provider'], local: true, provider: { price: LP(2), collateral: LP(10), announceIntervalMs: 2000 } })
+  rpNode = await startProvider(net.anvil.keys[3], 'rp')
+  await startMediators()
   // an outside Helia node on the network's own protocols (identify under the network prefix), no roles
   fetcherHost = await createHost({ networkId: network.networkId, domain: net.domain, ...localMeshOptions })
   fetcher = await ResultStore.create({ dataDir: join(tmp, 'fetcher'), libp2p: fetcherHost })
@@ -88,6 +143,7 @@ test.before(async () => {
 
 test.after.always(async () => {
   await stopBridge().catch(() => {})
+  await stopMediators().catch(() => {})
   await rpNode?.stop().catch(() => {})
   await fetcher?.stop().catch(() => {})
   try { await fetcherHost?.stop() } catch {}
@@ -152,12 +208,44 @@ async function drawn (node: LilypadNode, jobId: bigint): Promise<{ from: string,
   return { from: tx!.from, blockNumber: log.blockNumber, mediator: (log as EventLog).args.mediator as string }
 }
 
-test.serial('a client disputes a job: the bridge node draws its mediator from the dispute block\'s hash at once, and the drawn mediator judges', async t => {
-  const { node, bridge } = await startBridge()
-  // an EOA client (no callbacks) that disputes what it ordered
-  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: 'dispute me' }, { callbackGasLimit: 50_000, timeout: 600 })
+/** Starts the bridge (on `provider`) and has it deliver a cowsay job the stranger (an EOA client) ordered. */
+async function deliveredJob (t: ExecutionContext, message: string, provider?: LilypadNode): Promise<{ node: LilypadNode, jobId: bigint, rec: BridgeJobRecord }> {
+  const { node, bridge } = await startBridge(provider)
+  const jobId = await net.stranger.requestJob('cowsay:v0.0.1', { Message: message }, { callbackGasLimit: 50_000, timeout: 600 })
   const rec = await settled(bridge, jobId)
   t.is(rec.phase, 'completed', rec.reason)
+  return { node, jobId, rec }
+}
+
+type DisputeBalances = { client: bigint, m1: bigint, m2: bigint, bond: { free: bigint, locked: bigint } }
+
+/** Every party's LP where a job dispute moves it: the client's, the mediators', the bridge's bond. */
+async function disputeBalances (): Promise<DisputeBalances> {
+  return { client: await net.stranger.tokenBalance(), m1: await net.m1.tokenBalance(), m2: await net.m2.tokenBalance(), bond: await net.bridge.bondOf() }
+}
+
+/** An upheld dispute's money: the client paid the fee, the drawn mediator earned it, the bridge was paid. */
+async function assertUpheld (t: ExecutionContext, mediator: string, before: DisputeBalances, payment: bigint): Promise<void> {
+  const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
+  const after = await disputeBalances()
+  t.is(after.client, before.client - disputeFee, 'the client paid the fee, which the mediator took')
+  t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n }, 'the drawn mediator earned the fee, the other nothing')
+  t.deepEqual(after.bond, { free: before.bond.free + payment + jobBond + payment, locked: before.bond.locked - payment - jobBond }, 'the bridge is paid and its lock freed')
+  const held = await jobManagerHoldings(net)
+  t.is(held.balance, held.accounted, 'the JobManager holds exactly what its jobs and bonds account for')
+}
+
+/** What the mediators each gained between `before` and `after`: the drawn one's and the other one's. */
+function mediatorGains (mediator: string, before: DisputeBalances, after: DisputeBalances): { drawn: bigint, other: bigint } {
+  const m1 = after.m1 - before.m1
+  const m2 = after.m2 - before.m2
+  return mediator === net.m1.address ? { drawn: m1, other: m2 } : { drawn: m2, other: m1 }
+}
+
+test.serial('a client disputes a job: the bridge node draws its mediator from the dispute block\'s hash at once, and the drawn mediator node re-runs it and upholds the honest result', async t => {
+  // an EOA client (no callbacks) that disputes what it ordered
+  const { node, jobId, rec } = await deliveredJob(t, 'dispute me')
+  const before = await disputeBalances()
   const b = await dispute(jobId)
   const d = await drawn(node, jobId)
   t.is(d.from, net.bridge.address, 'the bridge node sent the draw')
@@ -166,13 +254,136 @@ test.serial('a client disputes a job: the bridge node draws its mediator from th
   const mediator = (await jm.disputes(jobId)).mediator
   t.is(d.mediator, mediator)
   t.true([net.m1.address, net.m2.address].includes(mediator), 'a Directory mediator')
-  const judge = mediator === net.m1.address ? net.m1 : net.m2
-  const bond0 = await net.bridge.bondOf()
-  const quote = (await net.admin.contractJob(jobId)).payment
-  const { jobBond } = await jm.config()
-  await judge.mediateJob(jobId, true)
+  const verdict = await judged(mediator, jobId)
+  t.like(verdict, { phase: 'judged', resultCorrect: true, resultCid: rec.resultCid, mediatorCid: rec.resultCid }, verdict.reason)
+  t.is(verdict.mismatch, undefined, 'the CID, the exit code and the inline output are the re-run\'s')
+  const m = mediatorNodes.get(mediator)!
+  t.like(m.mediator!.jobs.metrics, { drawn: 1, verdicts: { correct: 1, wrong: 0 }, abstained: 0, closed: 0 })
+  const text = await m.components.metrics.registry.metrics()
+  t.true(text.includes('lilypad_job_disputes_total{outcome="drawn"} 1') && text.includes('lilypad_job_disputes_total{outcome="correct"} 1'), 'counted in the node\'s metrics')
   t.is((await net.admin.contractJob(jobId)).status, 'Completed')
-  t.deepEqual(await net.bridge.bondOf(), { free: bond0.free + quote + jobBond + quote, locked: bond0.locked - quote - jobBond }, 'the bridge is paid and its lock freed')
+  await assertUpheld(t, mediator, before, rec.payment)
+  await stopBridge()
+})
+
+test.serial('a bridge delivering a cheating provider\'s wrong result: the client disputes, the drawn mediator node re-runs the job and overturns it; the bridge\'s lock is slashed', async t => {
+  // the honest provider steps aside: the bridge's only provider appends to its output (the mediation e2e's fault)
+  await rpNode.stop()
+  const cheater = await startProvider(net.anvil.keys[4], 'cheater', 'wrong-result')
+  try {
+    const { node, jobId, rec } = await deliveredJob(t, 'cheat me', cheater)
+    const before = await disputeBalances()
+    await dispute(jobId)
+    const { mediator } = await drawn(node, jobId)
+    const verdict = await judged(mediator, jobId)
+    t.like(verdict, { phase: 'judged', resultCorrect: false, resultCid: rec.resultCid }, verdict.reason)
+    t.not(verdict.mediatorCid, rec.resultCid, 'the re-run gave another result')
+    t.is(verdict.mismatch, `result CID ${rec.resultCid ?? ''}, the re-run's ${verdict.mediatorCid ?? ''}; the inline output differs from the re-run's stdout`, 'the same exit code, another output')
+    const view = await net.admin.contractJob(jobId)
+    t.is(view.status, 'Overturned')
+    const { jobBond, disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
+    const after = await disputeBalances()
+    // the fee went to the mediator and came back from the slashed lock: the client has its payment back and the
+    // bridge's lock less the mediator's fee, on top of its fee
+    t.is(after.client, before.client - disputeFee + view.payment + view.payment + jobBond, 'the client: payment, fee and the slashed lock less the mediator\'s fee')
+    t.deepEqual(mediatorGains(mediator, before, after), { drawn: disputeFee, other: 0n }, 'the drawn mediator earned the fee, the other nothing')
+    t.deepEqual(after.bond, { free: before.bond.free, locked: before.bond.locked - view.payment - jobBond }, 'the bridge\'s lock (payment + bond) slashed, nothing paid')
+    const held = await jobManagerHoldings(net)
+    t.is(held.balance, held.accounted, 'the JobManager holds exactly what its jobs and bonds account for')
+    await stopBridge()
+  } finally {
+    await cheater.stop()
+    rpNode = await startProvider(net.anvil.keys[3], 'rp')
+  }
+})
+
+test.serial('a mediator down when it is drawn judges the dispute when it comes back', async t => {
+  const { node, jobId, rec } = await deliveredJob(t, 'judge me later')
+  await stopMediators()
+  const before = await disputeBalances()
+  await dispute(jobId)
+  const { mediator } = await drawn(node, jobId)
+  t.is((await net.admin.contractJob(jobId)).status, 'Disputed', 'nobody judged it while the mediators were down')
+  await startMediators()
+  const verdict = await judged(mediator, jobId)
+  t.like(verdict, { phase: 'judged', resultCorrect: true }, verdict.reason)
+  t.is((await net.admin.contractJob(jobId)).status, 'Completed')
+  await assertUpheld(t, mediator, before, rec.payment)
+  await stopBridge()
+})
+
+/**
+ * Disputes a delivered job while the mediators' RPC refuses transactions; resolves, with the drawn mediator, once
+ * its mediateJob failed (its verdict is on disk, the case still open).
+ */
+async function disputeWhileSendsFail (t: ExecutionContext, proxy: RpcProxy, jobId: bigint, node: LilypadNode): Promise<string> {
+  proxy.refuseMethods.add('eth_sendRawTransaction')
+  // (listening on both before the dispute: either may be drawn)
+  const failed = Promise.race([...mediatorNodes.values()].map(async n => {
+    for (;;) {
+      const [e] = await once(n.mediator!.jobs, 'retrying') as [{ jobId: string }]
+      if (e.jobId === String(jobId)) return n.chain.address
+    }
+  }))
+  await dispute(jobId)
+  const { mediator } = await drawn(node, jobId)
+  t.is(await failed, mediator, 'the drawn mediator\'s mediateJob failed')
+  const open = await mediatorNodes.get(mediator)!.mediator!.jobs.records.get(`job-${jobId}`)
+  t.like(open, { terminal: false, phase: 'open', resultCorrect: true }, 'the verdict is kept, the case open')
+  return mediator
+}
+
+test.serial('a mediator whose mediateJob fails on the RPC sends it again at the next block', async t => {
+  const { node, jobId, rec } = await deliveredJob(t, 'retry me')
+  const proxy = await RpcProxy.start(network.rpcUrl)
+  await withMediators({}, proxy, async () => {
+    const before = await disputeBalances()
+    const mediator = await disputeWhileSendsFail(t, proxy, jobId, node)
+    proxy.refuseMethods.clear()
+    await net.provider.send('evm_mine', []) // the next block
+    const verdict = await judged(mediator, jobId)
+    t.like(verdict, { phase: 'judged', resultCorrect: true }, verdict.reason)
+    t.is((await net.admin.contractJob(jobId)).status, 'Completed')
+    await assertUpheld(t, mediator, before, rec.payment)
+  })
+  await stopBridge()
+})
+
+test.serial('a mediator restarted during a dispute, its verdict not yet on chain, resumes the case and sends it', async t => {
+  const { node, jobId, rec } = await deliveredJob(t, 'restart me')
+  const proxy = await RpcProxy.start(network.rpcUrl)
+  await withMediators({}, proxy, async () => {
+    const before = await disputeBalances()
+    const mediator = await disputeWhileSendsFail(t, proxy, jobId, node)
+    await stopMediators()
+    proxy.refuseMethods.clear()
+    await startMediators({}, proxy.url)
+    const verdict = await judged(mediator, jobId)
+    t.like(verdict, { phase: 'judged', resultCorrect: true, mediatorCid: rec.resultCid }, verdict.reason)
+    t.is(mediatorNodes.get(mediator)!.mediator!.jobs.metrics.drawn, 0, 'resumed from disk, not taken up again')
+    await assertUpheld(t, mediator, before, rec.payment)
+  })
+  await stopBridge()
+})
+
+test.serial('a mediator that may not run the job\'s module leaves the dispute to time out, with the reason, and judges nothing', async t => {
+  const { node, jobId } = await deliveredJob(t, 'not mine to run')
+  await withMediators({ jobModules: ['wordcount:v0.1.0'] }, undefined, async () => {
+    const before = await disputeBalances()
+    await dispute(jobId)
+    const { mediator } = await drawn(node, jobId)
+    const verdict = await judged(mediator, jobId)
+    t.is(verdict.phase, 'abstained')
+    t.regex(verdict.reason ?? '', /^not a module this mediator runs for a contract: module cowsay:v0\.0\.1 is not on this bridge's allow-list \(wordcount:v0\.1\.0\)/)
+    t.is(verdict.resultCorrect, undefined, 'no verdict')
+    t.is((await net.admin.contractJob(jobId)).status, 'Disputed', 'left to time out')
+    const { disputeFee } = await connectJobManager(network.contracts.jobManager, net.provider).config()
+    t.deepEqual(await disputeBalances(), { ...before, client: before.client - disputeFee }, 'only the client\'s fee moved (held until the timeout)')
+    const held = await jobManagerHoldings(net)
+    t.is(held.balance, held.accounted, 'the JobManager holds the fee with the job')
+    t.is(mediatorNodes.get(mediator)!.mediator!.jobs.metrics.abstained, 1)
+    t.true((await mediatorNodes.get(mediator)!.components.metrics.registry.metrics()).includes('lilypad_job_disputes_total{outcome="abstained"} 1'))
+  })
   await stopBridge()
 })
 

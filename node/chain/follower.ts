@@ -193,11 +193,11 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
     return await this.#range(this.#init.contracts.market, marketTopics(event, args), fromBlock, e => e.contract === 'Market' && e.name === event) as Array<MarketChainEvent & { name: K }>
   }
 
-  /** JobManager events of one kind (any arguments) from `fromBlock` to the head. */
-  async findJobs<K extends JobManagerEvent['name']> (event: K, fromBlock = this.#init.deployBlock): Promise<Array<JobManagerChainEvent & { name: K }>> {
+  /** JobManager events of one kind (with the given indexed arguments, any when none) from `fromBlock` to the head. */
+  async findJobs<K extends JobManagerEvent['name']> (event: K, fromBlock = this.#init.deployBlock, args?: Parameters<typeof jobManagerTopics<K>>[1]): Promise<Array<JobManagerChainEvent & { name: K }>> {
     const jm = this.#init.contracts.jobManager
     if (jm === undefined) return []
-    return await this.#range(jm, jobManagerTopics(event), fromBlock, e => e.contract === 'JobManager' && e.name === event) as Array<JobManagerChainEvent & { name: K }>
+    return await this.#range(jm, jobManagerTopics(event, args), fromBlock, e => e.contract === 'JobManager' && e.name === event) as Array<JobManagerChainEvent & { name: K }>
   }
 
   async #range (address: string, topics: Array<string | null>, fromBlock: number, keep: (e: ChainEvent) => boolean): Promise<ChainEvent[]> {
@@ -335,4 +335,15 @@ export class ChainFollower extends EventEmitter<{ reorg: [{ from: number, depth:
 /** A follower's chain clock in whole seconds, as deals' expiries count it (the negotiator's `chainNow`). */
 export function chainSeconds (chain: { follower: Pick<ChainFollower, 'chainNow'> }): () => bigint {
   return () => BigInt(Math.floor(chain.follower.chainNow() / 1000))
+}
+
+/** The follower's next block number, or -1 once `signal` aborts (a chain call retried at each block). */
+export async function nextBlock (follower: Pick<ChainFollower, 'on' | 'off'>, signal: AbortSignal): Promise<number> {
+  return await new Promise(resolve => {
+    if (signal.aborted) { resolve(-1); return }
+    const done = (n: number): void => { follower.off('block', done); signal.removeEventListener('abort', aborted); resolve(n) }
+    const aborted = (): void => { done(-1) }
+    follower.on('block', done)
+    signal.addEventListener('abort', aborted, { once: true })
+  })
 }

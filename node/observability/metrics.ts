@@ -25,6 +25,8 @@ export class LilypadMetrics {
   readonly gossipVerdicts: Counter<'topic' | 'verdict' | 'code'>
   /** deal negotiation outcomes by side (proposer, provider) */
   readonly negotiations: Counter<'side' | 'outcome'>
+  /** contract jobs' disputes a mediator was drawn for, and how each ended (correct, wrong, abstained, closed) */
+  readonly jobDisputes: Counter<'outcome'>
   readonly peers: Gauge
   /** chain head seen by the follower, and how far behind the RPC's head it is */
   /** unlabelled: the node's first chain; `chain`: each further one (docs/multichain.md) */
@@ -84,6 +86,7 @@ export class LilypadMetrics {
     this.actionRetries = new Counter({ name: 'lilypad_action_retries_total', help: 'Lifecycle actions retried before their deadline', labelNames: ['action'], registers })
     this.gossipVerdicts = new Counter({ name: 'lilypad_gossip_verdicts_total', help: 'Gossip and offer-sync validation verdicts', labelNames: ['topic', 'verdict', 'code'], registers })
     this.negotiations = new Counter({ name: 'lilypad_negotiations_total', help: 'Deal negotiation outcomes', labelNames: ['side', 'outcome'], registers })
+    this.jobDisputes = new Counter({ name: 'lilypad_job_disputes_total', help: 'Contract-job disputes this mediator was drawn for (drawn), and their outcomes (correct, wrong, abstained, closed)', labelNames: ['outcome'], registers })
     this.peers = new Gauge({ name: 'lilypad_peers', help: 'Connected libp2p peers', registers })
     this.chainHead = new Gauge({ name: 'lilypad_chain_head_block', help: 'Last block the chain follower processed', labelNames: ['chain'], registers })
     this.chainLagBlocks = new Gauge({ name: 'lilypad_chain_lag_blocks', help: 'Blocks between the RPC head and the follower', labelNames: ['chain'], registers })

@@ -12,18 +12,20 @@
 // from the dispute block's hash (`drawJobMediator`, retried each block while the hash does not exist yet, until the
 // 256 blocks the draw may use have passed). (docs/contracts.md: what a bridge must still gain.)
 import { EventEmitter } from 'node:events'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { hexlify, getBytes } from 'ethers'
+import { getBytes } from 'ethers'
 import type { NetworkFile } from '../config/network.ts'
 import { Roles, ContractRevertError, type ChainClient, type JobManagerChainEvent } from '../chain/index.ts'
 import { BlockCursor } from '../chain/cursor.ts'
+import { nextBlock } from '../chain/follower.ts'
 import { DealStore } from '../deal-store/deal-store.ts'
 import type { Deal } from '../../protocols/eip712.ts'
 import type { Envelope } from '../../protocols/codec.ts'
-import { inlineOutput, clip, vetRequest, defaultAllowedModules, checkTemplateInputs, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
+import { clip, vetRequest, defaultAllowedModules, checkTemplateInputs, MAX_REASON_BYTES } from '../../protocols/contract-job/index.ts'
 import { reportError, type Components } from '../components.ts'
 import { loadRegistry, resolveModule } from '../modules/refs.ts'
+import { contractOutput } from './delivery.ts'
 import { readModuleTemplate } from '../modules/index.ts'
 import { templateInputs } from '../modules/declared-inputs.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
@@ -190,23 +192,12 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
         }
         if (!(err instanceof ContractRevertError)) reportError(this.c, 'job-bridge', err, 'drawJobMediator failed; trying again at the next block', fields)
       }
-      const head = await this.nextBlock(signal)
+      const head = await nextBlock(this.init.chain.follower, signal)
       if (head > disputeBlock + 256) {
         this.c.logger.warn(fields, 'a disputed job\'s mediator was not drawn within 256 blocks: the dispute times out')
         return
       }
     }
-  }
-
-  /** The follower's next block number, or -1 once `signal` aborts. */
-  private async nextBlock (signal: AbortSignal): Promise<number> {
-    const follower = this.init.chain.follower
-    return await new Promise(resolve => {
-      const done = (n: number): void => { follower.off('block', done); signal.removeEventListener('abort', aborted); resolve(n) }
-      const aborted = (): void => { done(-1) }
-      follower.on('block', done)
-      signal.addEventListener('abort', aborted, { once: true })
-    })
   }
 
   private lifecycle (): Lifecycle<BridgeJob, BridgeEvent, BridgeAction, BridgeFacts> {
@@ -247,9 +238,7 @@ export class JobBridge extends EventEmitter<{ completed: [BridgeJobRecord], fail
           const out = await this.init.jobCreator.run({ module: rec.module, inputs: rec.inputs, maxPrice: rec.payment, signal })
           // the deal is watched from now on (its result must stand before completeJob)
           this.offs.push(chain.follower.onDeal(out.dealId, () => { this.driver.refresh(rec.id) }))
-          // no stdout file (a module that wrote none) is an empty output
-          const stdout = await readFile(join(out.path, 'stdout')).catch(() => new Uint8Array(0))
-          return { type: 'ran', dealId: out.dealId, deal: out.deal, jobOffer: out.jobOffer.value, resultCid: out.resultCid, exitCode: out.exitCode, output: hexlify(inlineOutput(stdout)) }
+          return { type: 'ran', dealId: out.dealId, deal: out.deal, jobOffer: out.jobOffer.value, resultCid: out.resultCid, exitCode: out.exitCode, output: await contractOutput(out.path) }
         } catch (err) {
           if (signal.aborted) throw err // stopping: resumed at the next start
           return { type: 'run-failed', reason: `${(err as Error).name}: ${(err as Error).message}` }

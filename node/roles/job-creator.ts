@@ -7,7 +7,6 @@
 // its agree failed, refunded) the job moves on to the next provider with a new job offer nonce, while the old deal
 // is still watched until it ends. This file is the shell: matching, negotiation, and the lifecycle's actions.
 import { EventEmitter } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { ZeroAddress, ZeroHash, getAddress, type Signer, type TypedDataDomain, type TypedDataField } from 'ethers'
@@ -49,6 +48,7 @@ import { resultBytesBound } from '../../core/policy/result-size.ts'
 import { nonceWordOf, pickNonce, NONCE_WORDS_PER_HOUR } from '../../core/policy/nonce.ts'
 import type { Reputation } from '../../core/reputation/index.ts'
 import { handOffDispute, DisputeRefusedError, type DisputeService } from '../dispute/index.ts'
+import { resultExitCode } from './delivery.ts'
 import { revealOwnSeed } from '../dispute/seed-reveal.ts'
 
 /**
@@ -910,9 +910,7 @@ export class JobCreator {
       if (BAD_RESULT_ERRORS.has(name)) return { type: 'fetch-failed', reason: `${name}: ${(err as Error).message}` }
       throw err
     }
-    // a result directory without an exitCode file (a module that wrote none) counts as -1
-    const text = await readFile(join(fetched.dir, 'exitCode'), 'utf8').catch(() => '-1')
-    return { type: 'fetched', path: fetched.dir, exitCode: Number(text.trim()) }
+    return { type: 'fetched', path: fetched.dir, exitCode: await resultExitCode(fetched.dir) }
   }
 
   private async perform (rec: JobCreatorDeal, a: JobCreatorAction, signal: AbortSignal): Promise<JobCreatorEvent> {

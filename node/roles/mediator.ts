@@ -9,6 +9,8 @@
 // A committee's dispute (CommitteeDrawn names us among its members) goes the same way to the re-run, then commits a
 // vote, reveals it and finalizes (core/lifecycle/mediator.ts, stepCommittee); without the case by the commit
 // deadline it votes "no case", naming the deal by the terms its agree transaction carried.
+// A contract job's dispute (JobManager: JobMediatorDrawn names us) is judged by `jobs` (node/roles/job-mediator.ts)
+// with the same re-run (`reexecute`), one job at a time across both kinds of case.
 import { EventEmitter } from 'node:events'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { mkdir, rm } from 'node:fs/promises'
@@ -37,6 +39,7 @@ import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { voteCommitment, Vote, type VoteValue } from '../../protocols/settlement/committee.ts'
 import { COMMITTEE, UNDRAWN } from '../../protocols/settlement/index.ts'
 import { setNewest } from '../../core/bounded.ts'
+import { JobMediator } from './job-mediator.ts'
 import { FetchSlots, inputPolicy, isJobInputFault, stageJobInputs, writeInputErrorResult, type InputPolicy, type StagedInputs } from '../inputs/index.ts'
 
 /** The mediator's record of one dispute: the lifecycle's data. */
@@ -89,6 +92,11 @@ export interface MediatorInit {
    */
   fault?: 'inverted-vote'
   modules?: ResolveOptions
+  /**
+   * The modules a disputed contract job may name for this mediator to re-run (default: the built-in registry's
+   * versioned names, as bridges allow); a dispute of any other is left to time out (node/roles/job-mediator.ts).
+   */
+  jobModules?: string[]
   /** what a job's inputs may make this mediator fetch (default DEFAULT_INPUT_POLICY, as providers) */
   inputPolicy?: Partial<InputPolicy>
 }
@@ -111,6 +119,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   readonly records: DealStore<DisputeRecord>
   readonly directory: Directory | undefined
   readonly driver: LifecycleDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>
+  /** contract jobs' disputes that draw us (JobManager), judged with the same re-run */
+  readonly jobs: JobMediator
   private readonly init: MediatorInit
   private readonly c: Pick<Components, 'clock' | 'logger' | 'metrics'>
   /** input fetches at once across this mediator's re-runs */
@@ -146,6 +156,13 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     this.policy = { self: init.chain.address, pullAfterMs: init.pullAfterMs ?? defaultMediatorTiming.pullAfterMs, pullIntervalMs: init.pullIntervalMs ?? defaultMediatorTiming.pullIntervalMs, marginSec: init.marginSec ?? defaultMediatorTiming.marginSec }
     this.driver = new LifecycleDriver(components, this.lifecycle(), this.records, { now: () => init.chain.follower.chainNow(), clockMoved: listener => followClock(init.chain.follower, listener) })
     this.driver.on('change', (rec, prev) => { this.onChange(rec, prev) })
+    this.jobs = new JobMediator(components, {
+      chain: init.chain,
+      dir: this.dir,
+      rerun: async (id, job, delivered, signal) => await this.reexecute(id, job, delivered, signal),
+      ...(init.modules?.modulesDir !== undefined ? { modulesDir: init.modules.modulesDir } : {}),
+      ...(init.jobModules !== undefined ? { allowedModules: init.jobModules } : {})
+    })
   }
 
   static async create (components: Pick<Components, 'clock' | 'logger' | 'metrics'>, init: MediatorInit): Promise<Mediator> {
@@ -180,12 +197,14 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     for (const e of await chain.follower.find('MediatorDrawn', { mediator: this.address }, from)) await this.onChallenged(e)
     for (const e of await chain.follower.find('CommitteeDrawn', {}, from)) await this.onDrawn(e)
     await this.driver.resume()
+    await this.jobs.start(from)
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
     for (const off of this.offs.splice(0)) off()
+    await this.jobs.stop()
     await this.directory?.stop()
     await this.driver.stop()
     if (this.ownsDisputes) await this.disputes.stop()
@@ -319,7 +338,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       case 'rerun': {
         try {
           // one job at a time: a mediator re-runs jobs on its own machine
-          const cid = await this.enqueue(async () => await this.rerun(rec, signal))
+          const cid = await this.rerun(rec, signal)
           return { type: 'rerun-done', cid }
         } catch (err) {
           if (signal.aborted) throw err
@@ -413,14 +432,31 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   /** Re-runs the job exactly as the offer names it and returns the CID of the result directory. */
   private async rerun (rec: MediatorDispute, signal: AbortSignal): Promise<string> {
     const job = rec.jobOffer!.value
-    const resultDir = join(this.dir, 'runs', rec.dealId)
     let inputs: Record<string, string>
     try { inputs = JSON.parse(job.inputs) as Record<string, string> } catch { throw new DisputeVerificationError('MALFORMED', 'job inputs are not JSON') }
+    return (await this.reexecute(rec.dealId, { module: job.module, inputs, ramMb: job.spec.ramMb, timeoutSec: job.timeout }, rec.resultCid, signal)).cid
+  }
+
+  /**
+   * Re-runs one job on this machine, one at a time across all of this mediator's cases (a deal's dispute, a contract
+   * job's): its module with the pinned image, its inputs staged as a provider stages them, the memory it asked for
+   * (at least the module's) and its time limit (the module's when none is given); returns the CID of the result
+   * directory and the directory. `deliveredCid` is the result under judgement: an input that fails here fails the same way there, or
+   * the mediator abstains (InputsNotStagedError). Used by the contract-job mediator too (node/roles/job-mediator.ts).
+   */
+  async reexecute (id: string, job: { module: string, inputs: Record<string, string>, ramMb?: number, timeoutSec?: number }, deliveredCid: string | undefined, signal: AbortSignal): Promise<{ cid: string, resultDir: string }> {
+    return await this.enqueue(async () => await this.execute(id, job, deliveredCid, signal))
+  }
+
+  private async execute (id: string, job: { module: string, inputs: Record<string, string>, ramMb?: number, timeoutSec?: number }, deliveredCid: string | undefined, signal: AbortSignal): Promise<{ cid: string, resultDir: string }> {
+    const resultDir = join(this.dir, 'runs', id)
+    const inputs = job.inputs
     const loaded = await loadModule(job.module, inputs, this.init.modules)
     // with the memory the job asked, as the provider ran it: a job that asked for more than its module must not fail
     // here for want of it. Not its CPU: a quota changes how fast it runs, not what it answers, and Docker refuses one
     // above this machine's cores, which may be fewer than the provider's slot (a canary asks for its whole slot)
-    const resources = containerResources(loaded.spec.resources, { cpu: 0, ramMb: job.spec.ramMb })
+    const resources = containerResources(loaded.spec.resources, { cpu: 0, ramMb: job.ramMb ?? 0 })
+    const timeoutSec = job.timeoutSec ?? loaded.spec.timeoutSec
     const spec = await pinSpecImage(this.init.executor.docker, { ...loaded.spec, resources }, this.init.modules?.modulesDir !== undefined ? { modulesDir: this.init.modules.modulesDir } : {})
     await rm(resultDir, { recursive: true, force: true })
     // the inputs as the provider staged them: from whichever connected party serves them (the job creator holds
@@ -429,7 +465,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
     let staged: StagedInputs | undefined
     try {
       staged = await stageJobInputs(spec, {
-        signal, deadline: startedAt + job.timeout * 1000, dir: join(this.dir, 'inputs', rec.dealId), policy: this.init.inputPolicy ?? {}, slots: this.fetchSlots, clock: this.c.clock
+        signal, deadline: startedAt + timeoutSec * 1000, dir: join(this.dir, 'inputs', id), policy: this.init.inputPolicy ?? {}, slots: this.fetchSlots, clock: this.c.clock
       }, this.init.store)
     } catch (err) {
       if (!isJobInputFault(err)) throw err
@@ -438,21 +474,21 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
       const cid = (await this.init.store.addDirectory(resultDir, { signal })).toString()
       // Anything else means the provider staged inputs that failed here: a source reachable from it and not
       // from us, another input policy, a holder gone since. That proves nothing against the provider.
-      if (cid !== rec.resultCid) throw new InputsNotStagedError(err)
-      this.c.logger.info({ dealId: rec.dealId, err }, 'the job\'s inputs were refused here as at the provider: the same result')
-      return cid
+      if (cid !== deliveredCid) throw new InputsNotStagedError(err)
+      this.c.logger.info({ id, err }, 'the job\'s inputs were refused here as at the provider: the same result')
+      return { cid, resultDir }
     }
     if (staged !== undefined) {
       try {
-        // the status of a timed-out run records job.timeout, as the provider's does: the fetch's share only
+        // the status of a timed-out run records the job's timeout, as the provider's does: the fetch's share only
         // shortens the container's time
-        const r = await this.init.executor.run(spec, { resultDir, timeoutSec: job.timeout, usedMs: this.c.clock.now() - startedAt, signal, jobId: rec.dealId, inputMounts: staged.mounts })
+        const r = await this.init.executor.run(spec, { resultDir, timeoutSec, usedMs: this.c.clock.now() - startedAt, signal, jobId: id, inputMounts: staged.mounts })
         this.c.metrics.containerSeconds.inc(r.runMs / 1000)
       } finally {
         await staged.release()
       }
     }
     const cid = await this.init.store.addDirectory(resultDir, { signal })
-    return cid.toString()
+    return { cid: cid.toString(), resultDir }
   }
 }
