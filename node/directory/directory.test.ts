@@ -2,6 +2,7 @@ import test from 'ava'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { getBytes } from 'ethers'
 import { Directory } from './directory.ts'
+import { createLogger } from '../observability/logger.ts'
 import { createHost, localMeshOptions, type LilypadHost } from '../host/create-host.ts'
 import { connectMesh, stopAll, testDomain, NETWORK, wallet, waitFor, nowSec } from '../testing/fixtures.ts'
 import { encodeSignedNodeRecord, nodeRecordDigest, nodeRecordKey, signNodeRecord, nodeRecordValidator, type NodeRecord } from '../../protocols/directory/record.ts'
@@ -57,4 +58,17 @@ test('directory: publish records, find a mediator and a solver by role; a forged
   const after = await dirs[2].get(hosts[1].peerId.toString())
   t.is(after?.ethAddress, wallet('dir-1').address)
   t.true((after?.expiry ?? 0n) > nowSec())
+})
+
+test('stopping a node with no DHT peer cuts its directory publish short instead of waiting out the publish time limit', async t => {
+  const key = await generateKeyPair('Ed25519')
+  const host = await createHost({ networkId: NETWORK, domain: testDomain, privateKey: key, ...localMeshOptions })
+  t.teardown(async () => { await stopAll([host]) })
+  const lines: Array<Record<string, unknown>> = []
+  const log = createLogger({ level: 'debug', format: 'json', destination: { write (l: string) { lines.push(JSON.parse(l) as Record<string, unknown>) } } })
+  // a time limit far beyond ava's: before, stop() awaited the publish in flight until its limit, so this test hung
+  const dir = new Directory(host, { networkId: NETWORK, domain: testDomain, signer: wallet('dir-alone'), privateKey: key, timeoutMs: 3_600_000 })
+  dir.keepPublished({ roles: ['resource-provider'], log })
+  await dir.stop()
+  t.deepEqual(lines.filter(l => l.level !== 20).map(l => l.msg), [], 'a publish cut short by stop is neither a failure to warn about nor retried')
 })

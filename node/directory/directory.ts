@@ -85,7 +85,7 @@ export class Directory {
   private readonly init: DirectoryInit
   private seq = 0n
   private published = 0
-  private loop: { timer?: NodeJS.Timeout, running: Promise<void> } | undefined
+  private loop: { timer?: NodeJS.Timeout, running: Promise<void>, stop: AbortController } | undefined
 
   constructor (node: DirectoryNode, init: DirectoryInit) {
     if (!init.privateKey.publicKey.equals(node.peerId.publicKey)) throw new TypeError('privateKey is not the key of this node')
@@ -93,10 +93,14 @@ export class Directory {
     this.init = init
   }
 
-  private signal (): AbortSignal { return AbortSignal.timeout(this.init.timeoutMs ?? 10_000) }
+  /** each DHT call's own time limit, ended early by `cancel` */
+  private signal (cancel?: AbortSignal): AbortSignal {
+    const limit = AbortSignal.timeout(this.init.timeoutMs ?? 10_000)
+    return cancel === undefined ? limit : AbortSignal.any([limit, cancel])
+  }
 
-  /** Signs and stores this node's record, then announces its roles. Returns the record. */
-  async publish (options: { roles: string[], ttlSec?: number }): Promise<NodeRecord> {
+  /** Signs and stores this node's record, then announces its roles (`signal` ends it early). Returns the record. */
+  async publish (options: { roles: string[], ttlSec?: number, signal?: AbortSignal }): Promise<NodeRecord> {
     const t = BigInt(Date.now())
     this.seq = t > this.seq ? t : this.seq + 1n
     const record: NodeRecord = {
@@ -111,9 +115,9 @@ export class Directory {
     const peerSignature = await this.init.privateKey.sign(getBytes(nodeRecordDigest(this.init.domain, record)))
     const value = encodeSignedNodeRecord({ record: { kind: 'NodeRecord', value: record, signature }, peerSignature })
     const dht = this.node.services.dht
-    for await (const _ of dht.put(nodeRecordKey(record.peerId), value, { signal: this.signal() })) { /* drain */ }
+    for await (const _ of dht.put(nodeRecordKey(record.peerId), value, { signal: this.signal(options.signal) })) { /* drain */ }
     for (const role of record.roles) {
-      for await (const _ of dht.provide(await roleCid(this.init.networkId, role), { signal: this.signal() })) { /* drain */ }
+      for await (const _ of dht.provide(await roleCid(this.init.networkId, role), { signal: this.signal(options.signal) })) { /* drain */ }
     }
     return record
   }
@@ -133,29 +137,36 @@ export class Directory {
     const every = opts.intervalMs ?? Math.floor(ttlSec * 1000 / 3)
     const log = opts.log
     let failures = 0
+    const stop = new AbortController()
     const run = async (): Promise<void> => {
       try {
-        const r = await this.publish({ roles: opts.roles, ttlSec })
+        const r = await this.publish({ roles: opts.roles, ttlSec, signal: stop.signal })
         if (failures > 0 || this.published === 0) log?.info({ roles: r.roles, addrs: r.multiaddrs.length, expiry: Number(r.expiry), afterFailures: failures }, 'directory record published')
         else log?.debug({ expiry: Number(r.expiry) }, 'directory record republished')
         this.published++
         failures = 0
         arm(every)
       } catch (err) {
+        if (stop.signal.aborted) return // stopped: the publish was cut short on purpose
         failures++
         if (failures === 1 || failures % 10 === 0) log?.warn({ err, failures }, 'could not publish the directory record: retrying')
         arm(opts.retryMs ?? 10_000)
       }
     }
+    const loop: NonNullable<Directory['loop']> = { running: Promise.resolve(), stop }
     const arm = (ms: number): void => {
-      if (this.loop === undefined) return
-      this.loop.timer = setTimeout(() => { this.loop!.running = run() }, ms)
-      this.loop.timer.unref()
+      if (stop.signal.aborted) return
+      loop.timer = setTimeout(() => { loop.running = run() }, ms)
+      loop.timer.unref()
     }
-    this.loop = { running: run() }
+    this.loop = loop
+    loop.running = run()
   }
 
-  /** Stops keepPublished's loop (the record stays in the DHT until it expires). */
+  /**
+   * Stops keepPublished's loop, cutting short a publish in flight (with no reachable DHT peer one waits out its whole
+   * time limit); the record stays in the DHT until it expires.
+   */
   async stop (): Promise<void> {
     const running = this.loop?.running
     this.stopPublishing()
@@ -164,6 +175,7 @@ export class Directory {
 
   private stopPublishing (): void {
     if (this.loop?.timer !== undefined) clearTimeout(this.loop.timer)
+    this.loop?.stop.abort()
     this.loop = undefined
   }
 
