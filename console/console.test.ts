@@ -501,12 +501,18 @@ test.serial('lilypad devnet --ui and lilypad node --ui print the console\'s addr
   t.timeout(180_000)
   const cliHome = await mkdtemp(join(tmpdir(), 'lilypad-console-cli-'))
   t.teardown(async () => { await rm(cliHome, { recursive: true, force: true }) })
-  const start = (args: string[], env: Record<string, string> = {}): { log: LineLog, stop: () => Promise<number | null> } => {
+  const start = (args: string[], env: Record<string, string> = {}): { log: LineLog, stop: () => Promise<string> } => {
     const child = spawn(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: cliHome, WEB3_PRIVATE_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    const exited = once(child, 'exit') as Promise<[number | null]>
-    const stop = async (): Promise<number | null> => { if (child.exitCode === null) child.kill('SIGTERM'); return (await exited)[0] }
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+    const log = new LineLog(child.stdout, child.stderr)
+    // 'exit 0', or how it ended and what it printed last: a process that died of a signal (exit null) says which
+    const stop = async (): Promise<string> => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      const [code, signal] = await exited
+      return code === 0 ? 'exit 0' : `exit ${code} signal ${signal}; its last lines:\n${log.lines.slice(-30).join('\n')}`
+    }
     t.teardown(async () => { await stop() })
-    return { log: new LineLog(child.stdout, child.stderr), stop }
+    return { log, stop }
   }
   const check = async (line: string): Promise<void> => {
     const url = new URL(/http:\/\/\S+/.exec(line)![0])
@@ -520,13 +526,13 @@ test.serial('lilypad devnet --ui and lilypad node --ui print the console\'s addr
   await check(await devnetCli.log.waitFor(/^ {2}console {8}http:\/\/127\.0\.0\.1:\d+\/ui\/#token=[0-9a-f]{64} /, 120_000))
   const nodeCli = start(['node', '--roles', 'none', '--ui'], { WEB3_PRIVATE_KEY: devKey(DEVNET_KEYS.user2) })
   await check(await nodeCli.log.waitFor(/^ {2}console http:\/\/127\.0\.0\.1:\d+\/ui\/#token=[0-9a-f]{64}$/, 60_000))
-  t.is(await nodeCli.stop(), 0)
+  t.is(await nodeCli.stop(), 'exit 0')
   // a SIGTERM the moment the banner is out stops the node cleanly: the handler is there before anything starts
   // (registered after the banner, it was not yet there and the process died of the signal, exit null)
   const prompt = start(['node', '--roles', 'none'], { WEB3_PRIVATE_KEY: devKey(DEVNET_KEYS.user2) })
   await prompt.log.waitFor(/^Ctrl-C stops it\.$/, 60_000)
-  t.is(await prompt.stop(), 0)
-  t.is(await devnetCli.stop(), 0)
+  t.is(await prompt.stop(), 'exit 0')
+  t.is(await devnetCli.stop(), 'exit 0')
 })
 
 /** A raw request, so the Host and Origin headers are what the test says. */
