@@ -318,11 +318,14 @@ test.serial('Run signed by the browser wallet: it signs the job offer, the deal 
   t.is(rec.job.value.jobCreator, browserKey.address, 'and the job offer\'s')
   t.is(await page.locator('#job-creator').textContent(), browserKey.address)
   const signs = job.events.filter(e => e.type === 'sign')
-  t.deepEqual(signs.map(e => e.data.kind), ['JobOffer', 'Deal', 'Accept'])
-  t.is(job.events.filter(e => e.type === 'signed').length, 3)
-  t.deepEqual(asked.filter(m => m === 'eth_signTypedData_v4' || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_signTypedData_v4', 'eth_signTypedData_v4'])
+  // the job offer as matched (gossiped), the same asking for the slot it is proposed to (protocols/slot-ask.ts: the
+  // deal names that one), the deal, the acceptance
+  t.deepEqual(signs.map(e => e.data.kind), ['JobOffer', 'JobOffer', 'Deal', 'Accept'])
+  t.is(job.events.filter(e => e.type === 'signed').length, 4)
+  t.deepEqual(asked.filter(m => m === 'eth_signTypedData_v4' || m === 'eth_sendTransaction'), ['eth_signTypedData_v4', 'eth_signTypedData_v4', 'eth_signTypedData_v4', 'eth_signTypedData_v4'])
+  t.like((signs[1].data.typedData as { message: { spec: Record<string, unknown> } }).message.spec, { cpu: String(rec.job.value.spec.cpu), ramMb: String(rec.job.value.spec.ramMb) })
   // the wallet was asked for exactly Accept(this deal, the result the node verified), on this chain's Market
-  const acceptAsked = signs[2].data.typedData as { domain: Record<string, unknown>, message: Record<string, unknown> }
+  const acceptAsked = signs[3].data.typedData as { domain: Record<string, unknown>, message: Record<string, unknown> }
   t.deepEqual(acceptAsked.message, { dealId, resultCid: job.outcome!.resultCid })
   t.is(String(acceptAsked.domain.verifyingContract).toLowerCase(), devnet.network.contracts.market.toLowerCase())
   // the provider settled with the wallet's acceptance in its own submission: no transaction from the node, none after the judge window

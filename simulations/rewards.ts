@@ -5,7 +5,8 @@
 // job creator's view of providers by core/reputation's ReputationBook (from the epoch's chain outcomes) behind
 // core/policy/ban.ts's BanList — a provider a job creator bans gets none of its jobs. What is modelled rather than
 // run: demand (each honest machine's share of real jobs), container execution (a canary passes when the machine
-// has the free capacity it asks — the whole slot it was sent to, canaryAsk — at the round's moment and the strategy
+// has the free capacity it asks — the whole slot it was sent to, canaryAsk: the rule every job follows,
+// protocols/slot-ask.ts, as real jobs here hold their whole slots — at the round's moment and the strategy
 // answers honestly), and the Market's
 // random audits (drawn with the deal's audit probability; an audited junk result is mediated wrong and slashed, a
 // correct one upheld; a cartel keeps its own faked jobs from the mediator, so their audits time out).

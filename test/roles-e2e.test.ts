@@ -104,9 +104,16 @@ test.serial('5. a container that exits non-zero: exit code and stderr shown prom
 })
 
 test.serial('5b. a job killed at its memory limit: the CLI names the cause and the limit, non-zero exit', async t => {
-  const err = await t.throwsAsync(cli('run', 'stress:v0.1.0', '-i', 'Mode=oom', '-i', 'RamMb=16')) as Error & { code: number, stdout: string, stderr: string }
+  // a job asks for the whole slot it is proposed to (protocols/slot-ask.ts), so its memory limit is its slot's: a
+  // provider whose one slot has 32 MB (only this job fits it; the next test's provider replaces its offer)
+  const small = await LilypadNode.create({
+    network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.provider2), dataDir: join(home, 'rp-small'), roles: ['resource-provider'], local: true,
+    provider: { slots: 1, machine: { ramMb: 32 }, announceIntervalMs: 5000 }
+  })
+  t.teardown(async () => { await small.stop() })
+  const err = await t.throwsAsync(cli('run', 'stress:v0.1.0', '-i', 'Mode=oom', '-i', 'RamMb=16', '--target', small.chain.address)) as Error & { code: number, stdout: string, stderr: string }
   t.is(err.code, 1)
-  t.regex(err.stderr, /error: the job was killed \(SIGKILL\) before it exited: most likely it ran out of memory \(limit 16 MB\)/)
+  t.regex(err.stderr, /error: the job was killed \(SIGKILL\) before it exited: most likely it ran out of memory \(limit 32 MB\)/)
   t.notRegex(err.stderr, /at .*\.ts:\d+/)
 })
 

@@ -50,7 +50,7 @@ async function node (key: number, name: string, extra: Partial<Parameters<typeof
 test.serial('a canary round: the honest provider passes, the tampering one is caught, the reports go on chain and into every node\'s reputation', async t => {
   const honest = devnet.provider.chain.address.toLowerCase()
   const cheat = addr(DEVNET_KEYS.provider2).toLowerCase()
-  await node(DEVNET_KEYS.provider2, 'cheat', { roles: ['resource-provider'], provider: { slots: 1, fault: 'wrong-result' } })
+  const cheatNode = await node(DEVNET_KEYS.provider2, 'cheat', { roles: ['resource-provider'], provider: { slots: 1, fault: 'wrong-result' } })
   // every live slot joins the round; no rounds at random times (the test starts the one round itself)
   const v = await node(DEVNET_KEYS.user2, 'validator', { roles: ['validator'], validator: { rounds: 0, round: { ...defaultRoundOptions, slotPpm: 1_000_000 } } })
   const validator = v.validator
@@ -67,9 +67,9 @@ test.serial('a canary round: the honest provider passes, the tampering one is ca
   for (const r of by(honest)) t.is(r.outcome, CanaryOutcome.Passed, `honest: ${r.detail ?? ''}`)
   for (const r of by(cheat)) { t.is(r.outcome, CanaryOutcome.WrongResult); t.is(r.detail, 'wrong-output') }
 
-  // indistinguishable: a user's job offer for a module has exactly the canary's fields, the same requirement (the
-  // whole slot the canary was sent to, as a user asks it with `lilypad run --cpu --ram`) and timeout; the canary
-  // names no target and comes from a key that is neither the validator's nor any known party's
+  // indistinguishable: a user's plain `lilypad run <module>` (no --cpu --ram) proposed to a slot asks exactly what a
+  // canary proposed to that slot asks — the whole slot (protocols/slot-ask.ts) — with the same fields and timeout;
+  // the canary names no target and comes from a key that is neither the validator's nor any known party's
   const user = await node(DEVNET_KEYS.user, 'user', {})
   const jc = await user.createJobCreator({ network: devnet.network, dataDir: join(home, 'user') })
   const modules = new Set(Object.keys(loadRegistry()))
@@ -83,7 +83,7 @@ test.serial('a canary round: the honest provider passes, the tampering one is ca
     t.not(offer.jobCreator.toLowerCase(), v.chain.address.toLowerCase(), 'not sent from the validator\'s key')
     let real = realByModule.get(offer.module)
     if (real === undefined) {
-      const out = await jc.run({ module: offer.module, inputs: r.canary.inputs, machine: { cpu: r.canary.ask.cpu, ramMb: r.canary.ask.ramMb } })
+      const out = await jc.run({ module: offer.module, inputs: r.canary.inputs })
       real = out.jobOffer.value
       realByModule.set(offer.module, real)
       const p = out.deal.resourceProvider.toLowerCase()
@@ -102,6 +102,42 @@ test.serial('a canary round: the honest provider passes, the tampering one is ca
     if (r.report === undefined) { t.fail('a canary that made a deal went unreported'); continue }
     t.is(verifyCanaryReport(domain, r.report, [addr(DEVNET_KEYS.user2)]).toLowerCase(), addr(DEVNET_KEYS.user2).toLowerCase(), 'signed by the validator')
   }
+
+  // the attack: a provider that classifies the jobs it receives by their ask ("a job asking exactly my slot is a
+  // validator's canary: run it honestly; cheat the rest") reads every proposal it countersigned — the job offer and
+  // the deal as it received them — and can no longer tell them apart. A user's job asking more than its module needs
+  // (`--cpu`) runs as before and asks the same.
+  const raised = await jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'a user asking a core' }, machine: { cpu: 1000 } })
+  paid.set(raised.deal.resourceProvider.toLowerCase(), (paid.get(raised.deal.resourceProvider.toLowerCase()) ?? 0) + 1)
+  const canaryDeals = new Set(results.map(r => r.report?.report.dealId.toLowerCase()).filter(d => d !== undefined))
+  const userKey = addr(DEVNET_KEYS.user).toLowerCase()
+  let seenCanary = 0
+  let seenReal = 0
+  for (const rp of [devnet.provider.provider, cheatNode.provider]) {
+    if (rp === undefined) { t.fail('a provider role did not start'); continue }
+    const mySlot = rp.template.spec
+    const received = await rp.deals.all()
+    const looksLikeCanary = (job: typeof received[number]['job']['value']): boolean => job.spec.cpu === mySlot.cpu && job.spec.ramMb === mySlot.ramMb
+    const canaries = received.filter(d => canaryDeals.has(d.dealId.toLowerCase()))
+    const reals = received.filter(d => d.deal.jobCreator.toLowerCase() === userKey)
+    seenCanary += canaries.length
+    seenReal += reals.length
+    for (const d of [...canaries, ...reals]) t.true(looksLikeCanary(d.job.value), 'every job asks exactly the slot: the rule classifies nothing')
+    for (const c of canaries) {
+      for (const r of reals) {
+        t.deepEqual(Object.keys(c.job.value), Object.keys(r.job.value), 'the job offer\'s wire fields, in order')
+        t.deepEqual(Object.keys(c.deal), Object.keys(r.deal), 'the deal\'s')
+        t.deepEqual(c.job.value.spec, r.job.value.spec, 'the same ask')
+        t.deepEqual(c.job.value.mediators, r.job.value.mediators)
+        t.is(c.job.value.target, r.job.value.target)
+        t.is(c.job.value.maxPrice, r.job.value.maxPrice)
+        for (const k of ['price', 'collateral', 'mediationFee', 'judgeWindow', 'mediateTimeout'] as const) t.is(c.deal[k], r.deal[k], `deal ${k}`)
+        if (c.job.value.module === r.job.value.module) { t.is(c.job.value.timeout, r.job.value.timeout); t.is(c.deal.resultTimeout, r.deal.resultTimeout) }
+      }
+    }
+  }
+  t.true(seenCanary >= 2 && seenReal >= 2, `the providers received canaries (${seenCanary}) and real jobs (${seenReal})`)
+  t.like(raised.jobOffer.value.spec, { cpu: slots.get(raised.deal.resourceProvider.toLowerCase())?.cpu, ramMb: slots.get(raised.deal.resourceProvider.toLowerCase())?.ramMb })
 
   // after the epoch (anvil's clock moved on) the reports are recorded, and read back by anyone
   const now = (await devnet.provider.chain.provider.getBlock('latest'))?.timestamp ?? 0

@@ -41,7 +41,10 @@ export interface AgreedDeal {
   providerSignature: string
   /** the provider's libp2p peer id */
   providerPeer: string
-  /** provider side: the signed job offer the deal belongs to (the provider runs it) */
+  /**
+   * the signed job offer the deal belongs to: on the provider's side the one it runs; on the job creator's the one it
+   * proposed (with `jobFor`, the matched offer asking for the slot: protocols/slot-ask.ts)
+   */
   job?: Envelope<'JobOffer'>
   /** provider side: the job creator's libp2p peer id (results are delivered to it) */
   jobCreatorPeer?: string
@@ -160,6 +163,12 @@ export interface ProposeOptions {
   lookahead?: number
   /** Takes the offer for this proposal: a release function, or undefined when another proposal holds it. */
   claim?: (resourceOfferId: string) => (() => void) | undefined
+  /**
+   * The signed job offer proposed to a candidate (default: `job` itself). The job creator's: `job` asking for the
+   * whole slot (protocols/slot-ask.ts, jobOfferForSlot), signed with the same nonce, so every deal proposed for the
+   * job still shares one nonce and at most one is agreed on chain.
+   */
+  jobFor?: (candidate: Candidate) => Promise<Envelope<'JobOffer'>>
 }
 
 export class DealNegotiator {
@@ -224,7 +233,6 @@ export class DealNegotiator {
    */
   async propose (job: Envelope<'JobOffer'>, candidates: Candidate[], signer: Signer, options: ProposeOptions = {}): Promise<AgreedDeal> {
     const terms = { ...defaultDealTerms, ...options.terms }
-    const jobOfferId = idOf('JobOffer', this.init.domain, job.value)
     const attempts: CandidateOutcome[] = []
     // providers found unreachable lately go last (stable: the matcher's ranking holds within each group)
     const reach = this.node.services?.reach
@@ -268,13 +276,15 @@ export class DealNegotiator {
           continue
         }
         await this.paced(c.live.peer, options.signal)
-        const deal = buildDeal(job.value, jobOfferId, c.live.offer, c.live.id, c.mediators, terms, this.chainNow)
+        const proposed = options.jobFor !== undefined ? await options.jobFor(c) : job
+        if (proposed.value.nonce !== job.value.nonce || proposed.value.jobCreator !== job.value.jobCreator) throw new TypeError('jobFor must keep the job offer\'s job creator and nonce')
+        const deal = buildDeal(proposed.value, idOf('JobOffer', this.init.domain, proposed.value), c.live.offer, c.live.id, c.mediators, terms, this.chainNow)
         const dealId = idOf('Deal', this.init.domain, deal)
         const jobCreatorSignature = await signMessage('Deal', this.init.domain, deal, signer)
         this.metrics.proposed++
         let reply: ReturnType<typeof decodeNegotiation>
         try {
-          reply = await this.exchange(c.live.peer, encodeNegotiation({ type: 'propose', job, deal: { kind: 'Deal', value: deal, signature: jobCreatorSignature } }), options.signal)
+          reply = await this.exchange(c.live.peer, encodeNegotiation({ type: 'propose', job: proposed, deal: { kind: 'Deal', value: deal, signature: jobCreatorSignature } }), options.signal)
         } catch (err) {
           options.signal?.throwIfAborted()
           this.metrics.failed++
@@ -295,7 +305,7 @@ export class DealNegotiator {
           }
           this.metrics.accepted++
           report({ ...base, outcome: 'accepted', ms: ms() })
-          return { deal, dealId, jobCreatorSignature, providerSignature: reply.providerSignature, providerPeer: c.live.peer }
+          return { deal, dealId, jobCreatorSignature, providerSignature: reply.providerSignature, providerPeer: c.live.peer, job: proposed }
         }
         if (reply.type === 'decline') {
           this.metrics.declined[reply.reason] = (this.metrics.declined[reply.reason] ?? 0) + 1

@@ -1,6 +1,7 @@
 // The job creator role: resolves the module, signs and gossips a JobOffer, matches it against its own order book
 // (kept fresh by gossip and by order-book sync on connect), ranks away from providers that failed it (a local ban
-// list), negotiates, and follows the countersigned deal with the job creator lifecycle (core/lifecycle/
+// list), negotiates — proposing to each slot the job offer asking for that whole slot (protocols/slot-ask.ts), so
+// every job proposed to one slot asks the same, a canary's too — and follows the countersigned deal with the job creator lifecycle (core/lifecycle/
 // job-creator.ts): the provider's agree, the result (delivered over a stream, or read from the chain), fetched
 // and verified over bitswap, accepted early; an audit handed to the drawn mediator; a provider that never delivers
 // refunded with timeoutResult. When a deal will not give the job its result (no agree in time, the provider says
@@ -17,6 +18,7 @@ import type { Envelope } from '../../protocols/codec.ts'
 import { OrderBook } from '../../protocols/order-book.ts'
 import { defaultDealTerms, type DealTerms } from '../../protocols/negotiation/messages.ts'
 import type { Candidate } from '../../protocols/matcher.ts'
+import { askKey, jobOfferForSlot } from '../../protocols/slot-ask.ts'
 import { decodeDealLog, chainSeconds, type ChainClient, type MarketChainEvent } from '../chain/index.ts'
 import type { NetworkFile } from '../config/network.ts'
 import type { LilypadHost } from '../host/create-host.ts'
@@ -534,7 +536,8 @@ export class JobCreator {
         if (retries.length > 0 && err instanceof NoProviderError) throw new ProvidersFailedError(retries, { cause: err })
         throw err
       }
-      const outcome = await this.follow(jobOffer, agreed, req, { phase, note, tx, signal, ...(log !== undefined ? { log } : {}) })
+      // the deal names the offer as proposed: the job asking for the slot it was matched to
+      const outcome = await this.follow(agreed.job ?? jobOffer, agreed, req, { phase, note, tx, signal, ...(log !== undefined ? { log } : {}) })
       if ('failed' in outcome) {
         retries.push({ provider: agreed.deal.resourceProvider, dealId: agreed.dealId, reason: outcome.failed })
         excluded.add(agreed.deal.resourceProvider.toLowerCase())
@@ -567,6 +570,20 @@ export class JobCreator {
   private async negotiate (jobOffer: Envelope<'JobOffer'>, signer: Signer, excluded: Set<string>, signal: AbortSignal, note: (m: string) => void, queued: QueueSink, retrying: boolean): Promise<AgreedDeal> {
     const job = jobOffer.value
     const queue = new JobQueue(this.c, this.queuePolicy, queued)
+    // every job asks for the whole slot it is proposed to (protocols/slot-ask.ts): one signed offer per slot shape,
+    // the same nonce and seed commitment, so a wallet signs each shape once and at most one deal is agreed
+    const forSlot = new Map<string, Promise<Envelope<'JobOffer'>>>()
+    const jobFor = async (c: Candidate): Promise<Envelope<'JobOffer'>> => {
+      const value = jobOfferForSlot(job, c.live.offer)
+      const key = askKey(value.spec)
+      let signed = forSlot.get(key)
+      if (signed === undefined) {
+        signed = (async () => ({ kind: 'JobOffer' as const, value, signature: await signMessage('JobOffer', this.opts.chain.domain, value, signer) }))()
+        forSlot.set(key, signed)
+        signed.catch(() => { forSlot.delete(key) })
+      }
+      return await signed
+    }
     let checkedDeposit = false
     // on a retry, or once providers answered busy, providers are known to exist: they may just have no free slot now
     let providersSeen = retrying
@@ -586,7 +603,7 @@ export class JobCreator {
           // for its result or refunded). The round is bounded by the negotiator's dial and step timeouts; a deal
           // countersigned after the job's abort is recorded by follow(), which then gives up on it at once.
           const agreed = await this.negotiator.propose(jobOffer, candidates, signer, {
-            terms: this.terms, signal: this.stopController.signal, claim: id => this.claimOffer(id), onOutcome: o => { if (o.outcome === 'accepted') this.noteTaken(o.resourceOfferId) }
+            terms: this.terms, signal: this.stopController.signal, claim: id => this.claimOffer(id), onOutcome: o => { if (o.outcome === 'accepted') this.noteTaken(o.resourceOfferId) }, jobFor
           })
           this.c.metrics.negotiations.inc({ side: 'proposer', outcome: 'countersigned' })
           this.noteCountersigned(agreed.deal.resourceProvider)

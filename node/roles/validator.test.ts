@@ -19,6 +19,7 @@ import { ManualClock } from '../../core/clock.ts'
 import { quietComponents } from '../components.ts'
 import { Rng } from '../../simulations/rng.ts'
 import type { LiveOffer } from '../../protocols/matcher.ts'
+import { slotAsk } from '../../protocols/slot-ask.ts'
 import {
   CanaryOutcome, verifyCanaryReport, computeEpochRewards, defaultRewardRules, cowsayAnswer, primesAnswer, wordcountAnswer, defaultDeclineRule, defaultCanaryTemplates, defaultRoundOptions,
   type CanaryRecord, type DealParties
@@ -95,10 +96,15 @@ interface World {
   room: Map<string, number>
   roomUsed: Map<string, number>
   /** the CPU and memory each canary's job asked for, per provider */
-  asks: Map<string, Array<JobRequest['machine']>>
+  asks: Map<string, Array<{ cpu: number, ramMb: number }>>
 }
 
-async function world (extra: Partial<ValidatorOptions> = {}): Promise<World> {
+/**
+ * `jobAsks`: what the stand-in's job creator asks of the slot it proposes to — `slot` the whole slot, as every job
+ * creator does (protocols/slot-ask.ts); `requirement` the module's requirement only (job creators before canaries
+ * asked for their slot).
+ */
+async function world (extra: Partial<ValidatorOptions> = {}, jobAsks: 'slot' | 'requirement' = 'slot'): Promise<World> {
   const clock = new ManualClock((await chainTime() + 1) * 1000)
   const dir = await mkdtemp(join(tmpdir(), 'lilypad-validator-'))
   const book = new Map<string, LiveOffer>()
@@ -109,7 +115,7 @@ async function world (extra: Partial<ValidatorOptions> = {}): Promise<World> {
       book.set(id, { id, signature: '0x', offer: { provider: p, slot, spec: SPEC, modules: [], price: 1n, collateral: 2n, mediators: [], expiry: 9_999_999_999n, nonce: 1n, seedCommit: ZeroHash } })
     }
   }
-  const w = { clock, book, asked: [] as string[], room: new Map<string, number>(), roomUsed: new Map<string, number>(), asks: new Map<string, Array<JobRequest['machine']>>(), capacity: new Map<string, number>(), raced: new Map<string, number>(), dir, takenThisRound: new Map<string, number>(), withdrawFirst: new Set<string>(), fakes: new Map<string, number>(), realCanaryDeals: new Set<string>(), reads: [], busy: 0 } as unknown as World
+  const w = { clock, book, asked: [] as string[], room: new Map<string, number>(), roomUsed: new Map<string, number>(), asks: new Map<string, Array<{ cpu: number, ramMb: number }>>(), capacity: new Map<string, number>(), raced: new Map<string, number>(), dir, takenThisRound: new Map<string, number>(), withdrawFirst: new Set<string>(), fakes: new Map<string, number>(), realCanaryDeals: new Set<string>(), reads: [], busy: 0 } as unknown as World
   let deals = 0
   const now = (): number => Math.floor(clock.now() / 1000)
   const onChain = async <T>(fn: () => Promise<T>): Promise<T> => { w.busy++; try { return await fn() } finally { w.busy-- } }
@@ -131,10 +137,15 @@ async function world (extra: Partial<ValidatorOptions> = {}): Promise<World> {
         await onChain(async () => await agreeAt(p, net.jc, now()))
         throw new QueueTimeoutError('every provider that fits stayed busy for 120 s (1 busy)', 1, 120_000)
       }
-      w.asks.set(p, [...(w.asks.get(p) ?? []), req.machine])
+      // what the job offer proposed to the provider's slot asks: the job creator's rule (protocols/slot-ask.ts)
+      const template = defaultCanaryTemplates.find(x => x.module === req.module)
+      const required = { cpu: template?.cpu ?? 0, ramMb: template?.ramMb ?? 0, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }
+      const slotOf = [...book.values()].find(l => l.offer.provider.toLowerCase() === p)?.offer.spec ?? SPEC
+      const asked = jobAsks === 'slot' ? slotAsk(required, slotOf) : required
+      w.asks.set(p, [...(w.asks.get(p) ?? []), { cpu: asked.cpu, ramMb: asked.ramMb }])
       const taken = w.takenThisRound.get(p) ?? 0
       // the container's CPU: the module's, raised to what the job asks (node/roles/resource-provider.ts)
-      const need = Math.max(defaultCanaryTemplates.find(x => x.module === req.module)?.cpu ?? 0, req.machine?.cpu ?? 0)
+      const need = Math.max(template?.cpu ?? 0, asked.cpu)
       const room = w.room.get(p)
       const full = room !== undefined ? (w.roomUsed.get(p) ?? 0) + need > room : taken >= (w.capacity.get(p) ?? Infinity)
       if (!full && room !== undefined) w.roomUsed.set(p, (w.roomUsed.get(p) ?? 0) + need)
@@ -433,9 +444,9 @@ test.serial('canaries ask for the whole slot: a Sybil key that offers both slots
   }
   const passes = (r: Awaited<ReturnType<typeof round>>, p: string): number => r.filter(x => x.canary.provider.toLowerCase() === p && x.outcome === CanaryOutcome.Passed).length
 
-  // before: canaries asked for their module's requirement only — the Sybil key's machine ran both of its canaries
+  // before: jobs, canaries too, asked for their module's requirement only — the Sybil key's machine ran both of its canaries
   // in the core it had free, twice what the honest machine was sent, each paid like a job
-  const before = await world({ round: { ...defaultRoundOptions, templates: cowsay, ask: 'module' } })
+  const before = await world({ round: { ...defaultRoundOptions, templates: cowsay, ask: 'module' } }, 'requirement')
   t.teardown(async () => { await rm(before.dir, { recursive: true, force: true }) })
   setUp(before)
   const b0 = await round(before, 0)
@@ -443,12 +454,13 @@ test.serial('canaries ask for the whole slot: a Sybil key that offers both slots
   t.is(passes(b0, key), 2, 'the hole: two canaries run in one free slot\'s room')
   t.deepEqual(before.asks.get(key), [{ cpu: 500, ramMb: 64 }, { cpu: 500, ramMb: 64 }])
 
-  // now: each canary asks for the slot it is sent to, and the provider gives its container that much
+  // now: every job asks for the slot it is proposed to (the job creator's rule), a canary too, and the provider gives
+  // its container that much
   const w = await world({ round: { ...defaultRoundOptions, templates: cowsay } })
   t.teardown(async () => { await rm(w.dir, { recursive: true, force: true }) })
   setUp(w)
   const r0 = await round(w, 0)
-  t.deepEqual(w.asks.get(HONEST), [{ cpu: 1000, ramMb: 2048 }], 'the whole slot: what `lilypad run --cpu 1 --ram 2048` asks')
+  t.deepEqual(w.asks.get(HONEST), [{ cpu: 1000, ramMb: 2048 }], 'the whole slot: what any job proposed to it asks')
   t.deepEqual(w.asks.get(key), [{ cpu: 1000, ramMb: 2048 }, { cpu: 1000, ramMb: 2048 }])
   t.is(passes(r0, HONEST), 1)
   t.is(passes(r0, key), 1, 'its machine runs as many as it has free slots')

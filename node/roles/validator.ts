@@ -6,7 +6,8 @@
 // deal and result fetch as `lilypad run`) from a job creator key used for one epoch only (deriveCanaryKey), with
 // target zero — the provider it is meant for is chosen by the job creator's candidate filter, not named in the offer.
 // Rounds (planRound) ask every chosen slot at once, each canary for the whole slot it is sent to (its job asks the
-// slot's CPU and memory, canaryAsk), so identities sharing one machine cannot all pass.
+// slot's CPU and memory, as every job the job creator proposes does: protocols/slot-ask.ts; canaryAsk is the same
+// rule for planning), so identities sharing one machine cannot all pass, and a canary asks what a real job asks.
 //
 // Outcomes: the known answer → Passed; another answer or exit code → WrongResult; a deal agreed but no result →
 // NoResult (with its deal, so the record is tied to the provider on chain); no deal at all → judged by what the

@@ -9,6 +9,7 @@ import { planRound, roundTimes, checkCanaryResult, defaultCanaryTemplates, defau
 import { CanaryRetries } from './retries.ts'
 import { resourceUnits } from './units.ts'
 import { loadModule, declaredInputs, readModuleTemplate, resolveModule, machineRequirement } from '../../node/modules/index.ts'
+import { slotAsk } from '../slot-ask.ts'
 import { encodeEnvelope, decodeEnvelope } from '../codec.ts'
 import { canonicalInputsJson } from '../contract-job/index.ts'
 import type { JobOffer } from '../eip712.ts'
@@ -89,7 +90,7 @@ test('canary keys: fresh per epoch and index, reproducible from the validator\'s
   t.regex(new Wallet(a).address, /^0x[0-9a-fA-F]{40}$/)
 })
 
-test('indistinguishable requests: registry modules, declared inputs, the module\'s timeout, the whole slot asked as a user asks it with --cpu --ram, the same wire shape', async t => {
+test('indistinguishable requests: registry modules, declared inputs, the module\'s timeout, what a user passes to lilypad run (no --cpu --ram), the same job offer proposed to the slot, the same wire shape', async t => {
   const rng = new Rng('canary-shape')
   const live = Array.from({ length: 20 }, (_, p) => slot(p + 1, 0))
   const userRuns: Record<string, Record<string, string>> = { 'cowsay:v0.0.1': { Message: 'hello from a user' }, 'primes:v0.1.0': { N: '77' }, 'wordcount:v0.1.0': { Text: 'some text' } }
@@ -97,13 +98,17 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
   for (let r = 0; r < 30; r++) {
     for (const c of planRound(rng, live, { ...defaultRoundOptions, slotPpm: 500_000 })) {
       const req = canaryJobRequest(c)
-      t.deepEqual(Object.keys(req).sort(), ['auditProbability', 'inputs', 'machine', 'module'], 'a canary asks for what a user passes to lilypad run')
-      t.deepEqual(req.machine, { cpu: 2000, ramMb: 4096 }, 'the whole slot it is sent to')
+      t.deepEqual(Object.keys(req).sort(), ['auditProbability', 'inputs', 'module'], 'a canary asks for what a user passes to lilypad run <module>, no more')
       const canary = await loadModule(req.module, req.inputs)
       const user = await loadModule(req.module, userRuns[req.module])
       t.deepEqual(canary.warnings, [])
-      // the job offer's requirement: the module's raised to the slot — what `lilypad run <module> --cpu 2 --ram 4096` asks
-      t.deepEqual(machineRequirement(canary.spec.resources, {}, req.machine), machineRequirement(user.spec.resources, {}, { cpu: 2000, ramMb: 4096 }))
+      // the job offer proposed to the slot (the job creator's rule for every job, protocols/slot-ask.ts): the whole
+      // slot the canary was planned on — the same as a user's `lilypad run <module>` proposed to it, or one with --cpu 1
+      const slotSpec = { cpu: 2000, ramMb: 4096 }
+      const proposed = slotAsk(machineRequirement(canary.spec.resources), slotSpec)
+      t.deepEqual(proposed, slotAsk(machineRequirement(user.spec.resources), slotSpec))
+      t.deepEqual(proposed, slotAsk(machineRequirement(user.spec.resources, {}, { cpu: 1000 }), slotSpec))
+      t.like(proposed, c.ask, 'what the validator planned (PlannedCanary.ask): the same rule')
       t.is(canary.spec.timeoutSec, user.spec.timeoutSec)
       if (!seen.has(req.module)) {
         seen.add(req.module)
@@ -113,7 +118,7 @@ test('indistinguishable requests: registry modules, declared inputs, the module\
       // the job offer a provider receives: the same fields and the same encoding rules as a user's
       const offer = (inputs: Record<string, string>, auditPpm: number): JobOffer => ({
         jobCreator: new Wallet(deriveCanaryKey('0x' + '11'.repeat(32), 1, 0)).address, module: req.module, inputs: canonicalInputsJson(inputs),
-        spec: machineRequirement(canary.spec.resources, {}, req.machine), maxPrice: (1n << 96n) - 1n, mediators: ['0x' + 'a'.repeat(40)], target: '0x' + '0'.repeat(40),
+        spec: slotAsk(machineRequirement(canary.spec.resources), slotSpec), maxPrice: (1n << 96n) - 1n, mediators: ['0x' + 'a'.repeat(40)], target: '0x' + '0'.repeat(40),
         timeout: canary.spec.timeoutSec, auditPpm, expiry: 2_000_000_000n, nonce: 1_700_000_000_000_000n, seedCommit: '0x' + '00'.repeat(32)
       })
       const env = (v: JobOffer): Uint8Array => encodeEnvelope({ kind: 'JobOffer', value: v, signature: '0x' + '1'.repeat(130) })
@@ -194,7 +199,7 @@ test('a race defers, it does not excuse: the retry goes with the key\'s next rou
     t.true(slots.some(s => s.offerId === c.offerId), 'on one of its live slots')
     t.true(defaultCanaryTemplates.some(m => m.module === c.module))
     // what goes on the wire is what any canary sends: the module, its inputs, an audit rate
-    t.deepEqual(Object.keys(canaryJobRequest(c)).sort(), ['auditProbability', 'inputs', 'machine', 'module'])
+    t.deepEqual(Object.keys(canaryJobRequest(c)).sort(), ['auditProbability', 'inputs', 'module'])
     t.deepEqual(c.ask, { cpu: 1000, ramMb: 2048 }, 'the whole slot, like any canary')
   }
   t.deepEqual(planRetries(new Rng('retries'), slots, 2), sent, 'deterministic from the randomness given')

@@ -2,8 +2,8 @@
 // use the modules job creators run, with inputs of the same kind, the same terms (audit probabilities drawn like real
 // job creators' choices), sent through the ordinary job creator from keys used for one epoch only, at random times.
 // What a provider cannot tell apart it must do honestly every time; what the canaries see is its real uptime. Each
-// asks for the whole slot it is sent to (canaryAsk), as a user may with `lilypad run --cpu --ram`, so a machine runs
-// at once only as many canaries as it has free slots, however many keys offer them.
+// asks for the whole slot it is sent to (canaryAsk), as every job does (the job creator's rule, protocols/slot-ask.ts),
+// so a machine runs at once only as many canaries as it has free slots, however many keys offer them.
 //
 // Rounds, not lone canaries: every round (at a uniformly random time) picks each provider with the same probability
 // and sends canaries to all its live slots at once, so a provider offering more than it has, or identities that
@@ -12,6 +12,7 @@
 import { concat, getBytes, keccak256, toBeHex } from 'ethers'
 import { cowsayAnswer, primesAnswer, wordcountAnswer } from './known-answers.ts'
 import { resourceUnits } from './units.ts'
+import { slotAsk } from '../slot-ask.ts'
 
 export interface RandomSource {
   /** a uniformly random integer in [0, n) */
@@ -84,7 +85,9 @@ export interface CanaryRoundOptions {
   maxPerProvider?: number
   /**
    * What a canary's job asks of the machine (`PlannedCanary.ask`): `slot` (the default) the whole slot it is sent to
-   * (its CPU and memory), `module` only the module's own requirement (the validator before; simulations compare).
+   * (its CPU and memory), `module` only the module's own requirement (the network before canaries asked for the
+   * slot; simulations compare). A model of what the canary takes: on a node the job creator fixes the ask for every
+   * job (protocols/slot-ask.ts), which is `slot`.
    */
   ask?: 'slot' | 'module'
 }
@@ -182,7 +185,11 @@ export function planRound (rng: RandomSource, live: readonly CanaryTarget[], o: 
  * validator's job requests and the simulation's model of what a machine can run at once.
  */
 export function canaryAsk (template: Pick<CanaryTemplate, 'cpu' | 'ramMb'>, t: Pick<CanaryTarget, 'cpu' | 'ramMb'>, ask: CanaryRoundOptions['ask'] = 'slot'): PlannedCanary['ask'] {
-  return ask === 'module' ? { cpu: template.cpu, ramMb: template.ramMb } : { cpu: Math.max(template.cpu, t.cpu), ramMb: Math.max(template.ramMb, t.ramMb) }
+  if (ask === 'module') return { cpu: template.cpu, ramMb: template.ramMb }
+  // the rule every job creator applies to every job it proposes (protocols/slot-ask.ts): a canary asks what a real job
+  // proposed to the same slot asks
+  const { cpu, ramMb } = slotAsk({ cpu: template.cpu, ramMb: template.ramMb, diskMb: 0, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 }, t)
+  return { cpu, ramMb }
 }
 
 /** A canary that fits slot `t` (undefined when none does): a template by weight, its inputs, an audit rate. */
@@ -336,13 +343,17 @@ export function checkCanaryResult (expected: ExpectedAnswer, got: { exitCode: nu
 }
 
 /**
- * What the validator asks its ordinary job creator for: exactly what `lilypad run` takes from a user — the module,
- * its inputs, an audit rate, and the CPU and memory asked on top of the module's (`--cpu --ram`): the whole slot.
+ * What the validator asks its ordinary job creator for: exactly what `lilypad run <module>` takes from a user — the
+ * module, its inputs, an audit rate; no `--cpu --ram`. The job creator asks for the whole slot it proposes to, for
+ * every job (protocols/slot-ask.ts), so the canary's job offer asks `PlannedCanary.ask` on the slot it was planned on
+ * — and so does a user's job proposed to that slot. (Before, the validator asked for the slot itself, as `machine`,
+ * and its gossiped job offer and its proposal asked exactly the slot while a user's asked the module's requirement:
+ * a tell.)
  */
-export interface CanaryJobRequest { module: string, inputs: Record<string, string>, auditProbability: number, machine: { cpu: number, ramMb: number } }
+export interface CanaryJobRequest { module: string, inputs: Record<string, string>, auditProbability: number }
 
 export function canaryJobRequest (c: PlannedCanary): CanaryJobRequest {
-  return { module: c.module, inputs: { ...c.inputs }, auditProbability: c.auditPpm / 1_000_000, machine: { ...c.ask } }
+  return { module: c.module, inputs: { ...c.inputs }, auditProbability: c.auditPpm / 1_000_000 }
 }
 
 /**
