@@ -7,7 +7,11 @@ import { concat, getBytes, isAddress, keccak256, parseEther, toUtf8Bytes } from 
 import { multiaddr } from '@multiformats/multiaddr'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { NetworkFile } from './config/network.ts'
-import { ChainClient } from './chain/index.ts'
+import { ChainClient, ChainUnavailableError } from './chain/index.ts'
+import { Wallet } from 'ethers'
+import { SlotCapacity } from './negotiation/capacity.ts'
+import { DealStore } from './deal-store/deal-store.ts'
+import { stillToRun, resultWindowEnd } from '../core/lifecycle/provider.ts'
 import { ReputationFeed } from './incentives/reputation-feed.ts'
 import { agreedDealsOf } from './incentives/chain-facts.ts'
 import { CanaryRetriesFile } from './incentives/retries-file.ts'
@@ -26,7 +30,7 @@ import { Executor, loadExecutorOwner, SwarmExecutor, type JobExecutor } from './
 import { Solver } from './solver/index.ts'
 import { Directory } from './directory/index.ts'
 import { detectGpus, describeGpus, usableDevices } from './gpu/index.ts'
-import { ResourceProvider, type ResourceProviderOptions } from './roles/resource-provider.ts'
+import { ResourceProvider, DEFAULT_CLUSTER_MAX_SLOTS, type ResourceProviderOptions, type RpDealRecord } from './roles/resource-provider.ts'
 import { JobCreator, type JobCreatorOptions } from './roles/job-creator.ts'
 import { Mediator, type MediatorInit } from './roles/mediator.ts'
 import { JobBridge, type JobBridgeInit } from './roles/job-bridge.ts'
@@ -37,7 +41,7 @@ import type { LilypadMetrics } from './observability/metrics.ts'
 import type { Clock, Timer } from '../core/clock.ts'
 import type { RoleName } from './role-names.ts'
 import { Housekeeping, type HousekeepingInit } from './housekeeping/index.ts'
-import type { DealStore, StoredRecord } from './deal-store/deal-store.ts'
+import type { StoredRecord } from './deal-store/deal-store.ts'
 import { JobService, type JobServiceInit } from './jobs/index.ts'
 import { ChainContext } from './chain-context.ts'
 import { chainsOf, UnknownChainError } from './config/chains.ts'
@@ -115,12 +119,18 @@ export interface NodeOptions {
   directoryRecord?: { ttlSec?: number, intervalMs?: number }
   /** how long and how much a provider keeps of its results (node/result-store/retention.ts; default 7 days, 20 GB) */
   resultRetention?: Omit<RetentionOptions, 'keep' | 'log'>
+  /**
+   * A provider's deal of a chain not joined yet keeps its container and slot until the deal's result window has
+   * closed on the local clock plus this margin (ms; default 1 h, for a chain whose clock runs behind ours)
+   */
+  parkMarginMs?: number
 }
 
 export class LilypadNode {
   readonly components: Components
   readonly host: LilypadHost
-  readonly chain: ChainClient
+  /** the first chain's client, once joined (its RPC may be down at start: then it joins later, as a further chain does) */
+  private firstChain: ChainClient | undefined
   /** providers' chain records, kept current while a job creator runs here */
   reputation: ReputationFeed | undefined
   readonly store: ResultStore
@@ -154,7 +164,18 @@ export class LilypadNode {
   private readonly chainRetries = new Map<number, Timer>()
   /** while the providers start: further chains' deals still to run, whose left-over containers are kept for them */
   private readonly containersToAdopt = new Set<string>()
-  private readonly joinWaiters = new Map<number, Array<{ resolve: (ctx: ChainContext) => void, reject: (err: Error) => void }>>()
+  /** the one pool of slots every chain's provider books from (made by the node: a provider's first chain may join late) */
+  private capacity?: SlotCapacity
+  private slotCount = 1
+  /**
+   * Deals still to run of chains not joined yet (provider role): their containers are kept (neither adopted nor
+   * removed) and their slots held until their chain joins and its provider takes them over, or until their result
+   * window has closed for certain (then removed, logged), whichever comes first.
+   */
+  private readonly parked = new Map<string, { chainId: number, timer: Timer }>()
+  /** result CIDs of open deals on any chain, joined or not (result retention keeps them) */
+  private readonly openResults = new Set<string>()
+  private readonly joinWaiters = new Map<number, Array<{ resolve: (ctx: ChainContext | undefined) => void, reject: (err: Error) => void }>>()
   /** the user's jobs (the local API's), once startJobs() ran */
   jobs?: JobService
   housekeeping?: Housekeeping
@@ -170,11 +191,10 @@ export class LilypadNode {
   /** the host's key, kept for the mediators of further chains joined late */
   private peerKey?: import('@libp2p/interface').PrivateKey
 
-  private constructor (components: Components, host: LilypadHost, chain: ChainClient, store: ResultStore, opts: NodeOptions) {
+  private constructor (components: Components, host: LilypadHost, store: ResultStore, opts: NodeOptions) {
     this.components = components
     this.logger = components.logger.child({ component: 'node' })
     this.host = host
-    this.chain = chain
     this.store = store
     this.opts = opts
     this.roles = opts.roles
@@ -184,24 +204,23 @@ export class LilypadNode {
     this.gossip = new GossipService(host, { networkId, domain, book: this.book, jobOffers: opts.roles.includes('solver'), components })
     this.offerSync = new OfferSync(host, { networkId, domain, book: this.book, components, ownOffers: () => this.provider?.liveOffers(BigInt(Math.floor(components.clock.now() / 1000))) ?? [], ownBusy: () => this.provider?.busySlots(BigInt(Math.floor(components.clock.now() / 1000))) ?? [] })
     // a party's cases go only to the mediator the chain drew for the deal, at the peer id it registered
-    this.disputes = new DisputeService(host, { networkId, components, authorizePull: drawnMediatorOnly(chain) })
+    this.disputes = new DisputeService(host, { networkId, components, authorizePull: drawnMediatorOnly(() => this.chain) })
   }
+
+  /**
+   * The node's first chain (the network's first): its client, which owns this key's nonces there.
+   * ChainUnavailableError while it has not joined (its RPC was down at start; see unavailableChains).
+   */
+  get chain (): ChainClient {
+    if (this.firstChain === undefined) throw new ChainUnavailableError(this.opts.network.chainId, this.unavailableChains.get(this.opts.network.chainId))
+    return this.firstChain
+  }
+
+  /** this node's key's address (on every chain) */
+  get address (): string { return new Wallet(this.opts.privateKey).address }
 
   static async create (opts: NodeOptions): Promise<LilypadNode> {
     const components = createComponents(opts.components ?? {})
-    const needsHistory = opts.roles.includes('mediator') || opts.roles.includes('job-bridge')
-    const chain = await ChainClient.create({
-      network: opts.network,
-      privateKey: opts.privateKey,
-      components,
-      follow: {
-        // a node with no role that needs the past starts at the head; the others resume where they stopped
-        startBlock: needsHistory ? opts.network.deployBlock : 'latest',
-        ...(opts.roles.length > 0 ? { cursorFile: join(opts.dataDir, `chain-cursor-${opts.network.chainId}.json`) } : {}),
-        confirmations: opts.chain?.confirmations ?? opts.network.confirmations ?? 0,
-        pollMs: opts.chain?.pollMs ?? (opts.local === true ? 100 : 1000)
-      }
-    })
     let host: LilypadHost | undefined
     let store: ResultStore | undefined
     try {
@@ -224,19 +243,19 @@ export class LilypadNode {
         void h.dial(multiaddr(b), { signal: AbortSignal.timeout(5000) }).catch(err => { components.logger.warn({ component: 'node', bootstrap: b, err }, 'bootstrap peer not reached (discovery keeps trying)') })
       }
       store = await ResultStore.create({ dataDir: opts.dataDir, libp2p: host, onSweepError: err => { reportError(components, 'result-store', err, 'the bitswap want sweep failed (wants may pile up until the connection closes)') } })
-      const node = new LilypadNode(components, host, chain, store, opts)
+      const node = new LilypadNode(components, host, store, opts)
       node.unwatch = unwatch
       try {
         await node.start(hostOpts.privateKey ?? await loadOrCreatePeerKey(join(opts.dataDir, 'peer.key')))
       } catch (err) {
         for (const ctx of node.chainContexts.values()) await ctx.stop().catch(e => { reportError(components, 'node', e, 'a chain did not stop cleanly') })
+        await node.firstChain?.stop()
         throw err
       }
       return node
     } catch (err) {
       await store?.stop().catch(e => { reportError(components, 'node', e, 'store did not stop cleanly') })
       try { await host?.stop() } catch (e) { reportError(components, 'node', e, 'host did not stop cleanly') }
-      await chain.stop()
       throw err
     }
   }
@@ -245,11 +264,12 @@ export class LilypadNode {
     const { network, dataDir, roles } = this.opts
     const c = this.components
     const domain = domainOfNetwork(network)
+    const firstId = network.chainId
+    this.peerKey = peerKey
     const peers = (): void => { c.metrics.peers.set(this.host.getPeers().length) }
     this.host.addEventListener('peer:connect', peers)
     this.host.addEventListener('peer:disconnect', peers)
     this.dropSources.push(this.gossip.onVerdict((verdict, code) => { c.metrics.gossipVerdicts.inc({ topic: 'gossip', verdict: String(verdict), code: code ?? '' }) }))
-    await this.chain.follower.start()
     if (roles.includes('resource-provider') || roles.includes('mediator')) {
       // The owner id labels this node's containers on the engine: stable per data directory, so a restart finds
       // (and adopts or removes) what a killed predecessor left, and other nodes sharing the engine are left alone.
@@ -262,59 +282,199 @@ export class LilypadNode {
         this.logger.info({ executor: 'swarm' }, 'running jobs as services on the Docker Swarm')
       }
     }
+    // the first chain's mesh services need no RPC: the mesh serves its namespace even while its RPC is down
     this.gossip.start()
     const pull = roles.includes('job-bridge') || roles.includes('solver') || roles.includes('validator')
     await this.offerSync.start({ serve: true, pull })
     await this.disputes.start()
-    await this.joinFurtherChains(pull)
+    let gpus: Awaited<ReturnType<typeof detectGpus>> | undefined
     if (roles.includes('resource-provider')) {
       // the machine's GPUs, unless the settings give an inventory (or a bare machine.gpus count) themselves
-      const swarm = this.executor instanceof SwarmExecutor ? this.executor : undefined
+      const swarm = this.executor instanceof SwarmExecutor
       // (a cluster's GPUs are its nodes' generic resources: the cluster view counts them, not this machine)
-      const gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined || swarm !== undefined ? undefined : await detectGpus({ docker: (this.executor as JobExecutor).docker }))
+      gpus = this.opts.provider?.gpus ?? (this.opts.provider?.machine?.gpus !== undefined || swarm ? undefined : await detectGpus({ docker: (this.executor as JobExecutor).docker }))
       if (gpus !== undefined) this.logger.info({ gpus: describeGpus(gpus), usable: usableDevices(gpus).length }, 'GPUs detected')
-      // (the other chains' providers share its slots: their containers are kept when it tidies the executor)
-      this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, gossip: this.gossip, disputes: this.disputes, dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, keepContainer: id => this.keepsContainer(id) })
-      this.dropSources.push(this.disputes.addSource(caseSource(this.provider.deals)))
-      this.chainJoin = { pull, gpus }
+      const slots = swarm ? this.opts.provider?.maxSlots ?? DEFAULT_CLUSTER_MAX_SLOTS : this.opts.provider?.slots ?? 1
+      if (!Number.isInteger(slots) || slots < 1) throw new TypeError('slots must be a positive integer')
+      this.slotCount = slots
+      this.capacity = new SlotCapacity([...Array(slots).keys()], { clock: c.clock })
+      // results of open deals on every chain, joined or not, are kept (read from each chain's deal records)
+      await this.startResultRetention()
+    }
+    this.chainJoin = { pull, gpus }
+    try {
+      await this.joinFirstChain()
+    } catch (err) {
+      this.unavailableChains.set(firstId, err as Error)
+      reportError(c, 'node', err, 'the network\'s first chain could not be joined: its roles wait for it, tried again', { chainId: firstId })
+    }
+    await this.joinFurtherChains(pull)
+    for (const ch of chainsOf(network)) c.metrics.chainJoined.set({ chain: String(ch.chainId) }, this.unavailableChains.has(ch.chainId) ? 0 : 1)
+    if (roles.includes('resource-provider')) {
+      // a chain not joined: its deals still to run keep their containers and slots until it joins
+      for (const chainId of this.unavailableChains.keys()) await this.park(chainId)
       // Every chain's provider is made before any of them tidies the shared executor at its start: a container a
       // killed predecessor left for a deal still to run on any chain is kept for that chain's provider to adopt.
-      const further: ResourceProvider[] = []
-      for (const ctx of this.chainContexts.values()) further.push(await this.createProviderOn(ctx))
-      for (const p of [this.provider, ...further]) for (const id of await p.dealsToRun()) this.containersToAdopt.add(id)
-      await this.provider.start()
-      for (const p of further) await p.start()
+      const providers: ResourceProvider[] = []
+      if (this.firstChain !== undefined) providers.push(await this.createFirstProvider())
+      for (const ctx of this.chainContexts.values()) providers.push(await this.createProviderOn(ctx))
+      for (const p of providers) for (const id of await p.dealsToRun()) this.containersToAdopt.add(id)
+      for (const p of providers) await p.start()
       this.containersToAdopt.clear()
-      await this.startResultRetention([this.provider, ...[...this.chainContexts.values()].flatMap(ctx => ctx.provider ?? [])])
     }
-    this.chainJoin ??= { pull, gpus: undefined }
     if (roles.includes('solver')) {
+      // (matching reads the first chain's book only: it needs the mesh, not the RPC)
       this.solver = new Solver(this.host, this.gossip, { networkId: network.networkId, domain })
       this.solver.start()
     }
     if (roles.includes('directory') || roles.includes('resource-provider')) {
       // a signed record of our addresses in the DHT: where a job creator that cannot dial us looks (node/host/reach.ts).
       // Kept published: records expire, a restarted DHT server forgets them, our addresses may change.
-      this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: this.chain.wallet, privateKey: peerKey })
+      this.directory = new Directory(this.host, { networkId: network.networkId, domain, signer: new Wallet(this.opts.privateKey), privateKey: peerKey })
       this.directory.keepPublished({ roles, ...this.opts.directoryRecord, log: c.logger.child({ component: 'directory' }) })
     }
+    if (this.firstChain !== undefined) await this.startFirstChainRoles({ provider: false })
+    for (const ctx of this.chainContexts.values()) {
+      if (roles.includes('mediator')) await this.startMediatorOn(ctx)
+      if (roles.includes('job-bridge')) await this.startBridgeOn(ctx)
+    }
+    this.startHousekeeping()
+    for (const chainId of this.unavailableChains.keys()) this.retryChain(chainId, 0)
+    this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.address, signatures: nativeRecoverUnavailable === undefined ? 'libsecp256k1' : 'javascript', ...(this.unavailableChains.size > 0 ? { waitingFor: [...this.unavailableChains.keys()] } : {}) }, 'node started')
+    if (nativeRecoverUnavailable !== undefined) this.logger.warn({ err: nativeRecoverUnavailable.message }, 'the native secp256k1 binding did not load: signatures are recovered in JavaScript (about 30 times the CPU per message)')
+  }
+
+  /** Connects to the network's first chain (the node's own) and starts its follower. */
+  private async joinFirstChain (): Promise<void> {
+    const { network, roles, dataDir } = this.opts
+    const needsHistory = roles.includes('mediator') || roles.includes('job-bridge')
+    const chain = await ChainClient.create({
+      network,
+      privateKey: this.opts.privateKey,
+      components: this.components,
+      follow: {
+        // a node with no role that needs the past starts at the head; the others resume where they stopped
+        startBlock: needsHistory ? network.deployBlock : 'latest',
+        ...(roles.length > 0 ? { cursorFile: join(dataDir, `chain-cursor-${network.chainId}.json`) } : {}),
+        confirmations: this.opts.chain?.confirmations ?? network.confirmations ?? 0,
+        pollMs: this.opts.chain?.pollMs ?? (this.opts.local === true ? 100 : 1000)
+      }
+    })
+    try {
+      await chain.follower.start()
+    } catch (err) {
+      await chain.stop().catch(e => { reportError(this.components, 'node', e, 'a chain that failed to start did not stop cleanly', { chainId: network.chainId }) })
+      throw err
+    }
+    this.firstChain = chain
+  }
+
+  /**
+   * The roles that run on the first chain, at start or once it joins late: its provider (when `provider`: at start
+   * the providers of every chain start together), the mediator, the job bridge, the validator and the job creator
+   * of the node's jobs.
+   */
+  private async startFirstChainRoles (opts: { provider: boolean }): Promise<void> {
+    const { network, dataDir, roles } = this.opts
+    const c = this.components
+    if (opts.provider && roles.includes('resource-provider')) {
+      const p = await this.createFirstProvider()
+      this.unpark(network.chainId)
+      await p.start()
+      await this.releaseUnrun(p, network.chainId)
+    }
     if (roles.includes('mediator')) {
-      this.mediator = await Mediator.create(c, { host: this.host, peerKey, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
+      this.mediator = await Mediator.create(c, { host: this.host, peerKey: this.peerKey as import('@libp2p/interface').PrivateKey, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network, dataDir, disputes: this.disputes, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.mediator })
       await this.mediator.start()
-      this.peerKey = peerKey
-      for (const ctx of this.chainContexts.values()) await this.startMediatorOn(ctx)
     }
     if (roles.includes('job-bridge')) {
       const jobCreator = await this.createJobCreator(this.opts)
       this.bridge = await JobBridge.create(c, { chain: this.chain, jobCreator, network, dataDir, peerId: this.host.peerId.toString(), ...this.opts.bridge })
       await this.bridge.start()
-      for (const ctx of this.chainContexts.values()) await this.startBridgeOn(ctx)
     }
     if (roles.includes('validator')) await this.startValidator()
-    this.startHousekeeping()
-    for (const chainId of this.unavailableChains.keys()) this.retryChain(chainId, 0)
-    this.logger.info({ roles, peer: this.host.peerId.toString(), address: this.chain.address, signatures: nativeRecoverUnavailable === undefined ? 'libsecp256k1' : 'javascript' }, 'node started')
-    if (nativeRecoverUnavailable !== undefined) this.logger.warn({ err: nativeRecoverUnavailable.message }, 'the native secp256k1 binding did not load: signatures are recovered in JavaScript (about 30 times the CPU per message)')
+    // the node's jobs on the first chain: its job creator follows their open deals
+    if (this.jobs !== undefined) await this.createJobCreator(this.opts)
+  }
+
+  /** The first chain's provider over the node's pool of slots (not started). */
+  private async createFirstProvider (): Promise<ResourceProvider> {
+    const c = this.components
+    const swarm = this.executor instanceof SwarmExecutor ? this.executor : undefined
+    const gpus = this.chainJoin?.gpus
+    // (the other chains' providers share its slots: their containers are kept when it tidies the executor)
+    const p = this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network: this.opts.network, gossip: this.gossip, disputes: this.disputes, dataDir: this.opts.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, capacity: this.capacity as SlotCapacity, keepContainer: id => this.keepsContainer(id) })
+    this.dropSources.push(this.disputes.addSource(caseSource(p.deals)))
+    this.retainResultsOf(p)
+    return p
+  }
+
+  /**
+   * Parks the deals still to run of chain `chainId`, not joined (read from its deal records on disk): each holds
+   * its slot in the pool, so its container is kept by every provider's tidying and no other deal is booked on it,
+   * until the chain joins, or until the deal's result window has closed for certain — the chain's time is not
+   * known then, so the local clock with a margin (`NodeOptions.parkMarginMs`, default 1 h) — when its container
+   * is removed and its slot freed (logged; its chain's provider then sees a deal that was not run in time).
+   */
+  private async park (chainId: number): Promise<void> {
+    const c = this.components
+    const capacity = this.capacity as SlotCapacity
+    const margin = this.opts.parkMarginMs ?? 3_600_000
+    for (const rec of (await new DealStore<RpDealRecord>(join(this.chainDataDir(chainId), 'rp-deals')).open()).filter(stillToRun)) {
+      if (this.parked.has(rec.dealId)) continue
+      const untilMs = resultWindowEnd(rec) * 1000 + margin
+      const timer = c.clock.setTimeout(() => { void this.expireParked(rec.dealId, untilMs) }, Math.max(0, untilMs - c.clock.now()))
+      this.parked.set(rec.dealId, { chainId, timer })
+      // (its own slot: nothing else holds one yet at start, and a restarted run asks for that slot first)
+      if (capacity.tryReserve(rec.slot, rec.dealId, 60_000)) capacity.confirm(rec.dealId)
+      this.logger.info({ chainId, dealId: rec.dealId, slot: rec.slot, keptUntil: new Date(untilMs).toISOString() }, 'a deal of a chain not joined yet: its container and slot are kept for it')
+    }
+    c.metrics.parkedDeals.set({ chain: String(chainId) }, [...this.parked.values()].filter(p => p.chainId === chainId).length)
+  }
+
+  /** Chain `chainId` joined: its provider takes its parked deals over (their slots stay held for its runs). */
+  private unpark (chainId: number): string[] {
+    const ids: string[] = []
+    for (const [id, p] of this.parked) {
+      if (p.chainId !== chainId) continue
+      p.timer.cancel()
+      this.parked.delete(id)
+      ids.push(id)
+    }
+    this.components.metrics.parkedDeals.set({ chain: String(chainId) }, 0)
+    this.unparked.set(chainId, ids)
+    return ids
+  }
+
+  private readonly unparked = new Map<number, string[]>()
+
+  /** After chain `chainId`'s provider started: a parked deal it does not run (ended meanwhile) gives its slot back. */
+  private async releaseUnrun (p: ResourceProvider, chainId: number): Promise<void> {
+    const still = await p.dealsToRun()
+    for (const id of this.unparked.get(chainId) ?? []) if (!still.has(id)) this.capacity?.release(id)
+    this.unparked.delete(chainId)
+  }
+
+  /** A parked deal's result window has closed for certain, its chain still not joined: its container goes. */
+  private async expireParked (dealId: string, untilMs: number): Promise<void> {
+    const p = this.parked.get(dealId)
+    if (p === undefined || this.stopped) return
+    this.parked.delete(dealId)
+    this.capacity?.release(dealId)
+    this.components.metrics.parkedDeals.set({ chain: String(p.chainId) }, [...this.parked.values()].filter(x => x.chainId === p.chainId).length)
+    this.components.metrics.parkedExpired.inc({ chain: String(p.chainId) })
+    this.logger.warn({ chainId: p.chainId, dealId, keptUntil: new Date(untilMs).toISOString() }, 'a deal\'s chain was not joined before its result window closed: its container is removed and its slot freed')
+    try {
+      const r = await (this.executor as JobExecutor).reconcile(id => id !== dealId || this.keepsContainer(id))
+      if (r.removed.length > 0) this.logger.info({ chainId: p.chainId, deals: r.removed }, 'removed the container of a deal whose chain did not come back in time')
+    } catch (err) {
+      reportError(this.components, 'node', err, 'could not remove the container of a parked deal (the engine does not answer; the next start tidies it)', { chainId: p.chainId, dealId })
+    }
+  }
+
+  /** where chain `chainId`'s state is kept: the node's data dir for its first chain, chains/<id> for a further one */
+  private chainDataDir (chainId: number): string {
+    return chainId === this.opts.network.chainId ? this.opts.dataDir : join(this.opts.dataDir, 'chains', String(chainId))
   }
 
   /**
@@ -370,6 +530,15 @@ export class LilypadNode {
       if (ctx === undefined) throw new UnknownChainError(String(chainId), this.opts.network)
       return ctx
     }
+    return await this.joined(chainId) as ChainContext
+  }
+
+  /** Resolves once the network's first chain is joined and its roles run (at once when it is). */
+  async firstChainJoined (): Promise<void> {
+    if (this.unavailableChains.has(this.opts.network.chainId)) await this.joined(this.opts.network.chainId)
+  }
+
+  private async joined (chainId: number): Promise<ChainContext | undefined> {
     return await new Promise((resolve, reject) => {
       const list = this.joinWaiters.get(chainId) ?? []
       list.push({ resolve, reject })
@@ -377,7 +546,7 @@ export class LilypadNode {
     })
   }
 
-  private settleJoinWaiters (chainId: number, outcome: { ctx: ChainContext } | { err: Error }): void {
+  private settleJoinWaiters (chainId: number, outcome: { ctx: ChainContext | undefined } | { err: Error }): void {
     for (const w of this.joinWaiters.get(chainId) ?? []) {
       if ('ctx' in outcome) w.resolve(outcome.ctx)
       else w.reject(outcome.err)
@@ -395,16 +564,28 @@ export class LilypadNode {
       this.chainRetries.delete(chainId)
       if (this.stopped) return
       void (async () => {
+        const first = chainId === this.opts.network.chainId
         let ctx: ChainContext | undefined
+        let connected = false
         try {
-          ctx = await this.joinChain(chainId, this.chainJoin?.pull ?? false)
-          if (this.stopped) { await ctx.stop(); this.chainContexts.delete(chainId); return }
-          await this.startRolesOn(ctx)
+          if (first) {
+            await this.joinFirstChain()
+            connected = true
+            if (this.stopped) return
+            // (a mediator or bridge of a further chain started already; the first chain's are started now)
+            await this.startFirstChainRoles({ provider: true })
+          } else {
+            ctx = await this.joinChain(chainId, this.chainJoin?.pull ?? false)
+            connected = true
+            if (this.stopped) { await ctx.stop(); this.chainContexts.delete(chainId); return }
+            await this.startRolesOn(ctx)
+          }
           this.unavailableChains.delete(chainId)
-          this.logger.info({ chainId, attempt: attempt + 1 }, 'joined a further chain that was down at start; its roles run')
+          this.components.metrics.chainJoined.set({ chain: String(chainId) }, 1)
+          this.logger.info({ chainId, attempt: attempt + 1, first }, first ? 'joined the network\'s first chain, down at start; its roles run' : 'joined a further chain that was down at start; its roles run')
           this.settleJoinWaiters(chainId, { ctx })
         } catch (err) {
-          if (ctx === undefined) {
+          if (!connected) {
             this.unavailableChains.set(chainId, err as Error)
             this.logger.warn({ chainId, attempt: attempt + 1, err: (err as Error).message, retryInMs: chainRetryMs(attempt + 1) }, 'a chain of the network still cannot be joined; trying again')
             if (!this.stopped) this.retryChain(chainId, attempt + 1)
@@ -419,23 +600,29 @@ export class LilypadNode {
 
   /** This node's roles on a further chain, as the start gives each chain (one pool of slots for every provider). */
   private async startRolesOn (ctx: ChainContext): Promise<void> {
-    if (this.provider !== undefined) await this.startProviderOn(ctx)
-    if (this.mediator !== undefined) await this.startMediatorOn(ctx)
-    if (this.bridge !== undefined) await this.startBridgeOn(ctx)
+    const roles = this.opts.roles
+    if (roles.includes('resource-provider')) await this.startProviderOn(ctx)
+    if (roles.includes('mediator')) await this.startMediatorOn(ctx)
+    if (roles.includes('job-bridge')) await this.startBridgeOn(ctx)
   }
 
   /** one pool of slots for every chain: a slot booked on one is busy on all (never double-booked across them) */
   private async startProviderOn (ctx: ChainContext): Promise<void> {
-    await (await this.createProviderOn(ctx)).start()
+    const p = await this.createProviderOn(ctx)
+    // its parked deals are its own now: their slots stay held, their containers kept by its start, for its runs
+    this.unpark(ctx.chainId)
+    await p.start()
+    await this.releaseUnrun(p, ctx.chainId)
   }
 
   /** A further chain's provider over the first one's slots (not started). */
   private async createProviderOn (ctx: ChainContext): Promise<ResourceProvider> {
-    const primary = this.provider as ResourceProvider
     const gpus = this.chainJoin?.gpus
-    const p = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: primary.slotCount, capacity: primary.capacity, keepContainer: id => this.keepsContainer(id) })
+    const slots = this.capacity as SlotCapacity
+    const p = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: this.slotCount, capacity: slots, keepContainer: id => this.keepsContainer(id) })
     ctx.provider = p
     this.dropSources.push(ctx.disputes.addSource(caseSource(p.deals)))
+    this.retainResultsOf(p)
     return p
   }
 
@@ -445,7 +632,7 @@ export class LilypadNode {
    * (its provider adopts the container once started).
    */
   private keepsContainer (dealId: string): boolean {
-    return this.provider?.capacity.holds(dealId) === true || this.containersToAdopt.has(dealId)
+    return this.capacity?.holds(dealId) === true || this.containersToAdopt.has(dealId) || this.parked.has(dealId)
   }
 
   private async startMediatorOn (ctx: ChainContext): Promise<void> {
@@ -462,7 +649,7 @@ export class LilypadNode {
     await b.start()
   }
 
-  /** The chain client of chain `chainId` (the node's own for its first chain); UnknownChainError if not served. */
+  /** The chain client of chain `chainId` (the node's own for its first chain); UnknownChainError if not served, ChainUnavailableError if not joined yet. */
   chainOf (chainId: number): ChainClient {
     if (chainId === this.opts.network.chainId) return this.chain
     const ctx = this.chainContexts.get(chainId)
@@ -478,7 +665,10 @@ export class LilypadNode {
    */
   async jobCreatorOn (chainId: number, opts: { settings?: JobCreatorSettings, dataDir?: string } = {}): Promise<JobCreator> {
     const settings = opts.settings ?? this.opts.jobCreator ?? {}
-    if (chainId === this.opts.network.chainId) return await this.createJobCreator({ network: this.opts.network, dataDir: opts.dataDir ?? this.opts.dataDir, jobCreator: settings })
+    if (chainId === this.opts.network.chainId) {
+      if (this.firstChain === undefined) throw new ChainUnavailableError(chainId, this.unavailableChains.get(chainId))
+      return await this.createJobCreator({ network: this.opts.network, dataDir: opts.dataDir ?? this.opts.dataDir, jobCreator: settings })
+    }
     const ctx = this.chainContexts.get(chainId)
     if (ctx === undefined) throw this.unavailableChains.get(chainId) ?? new UnknownChainError(String(chainId), this.opts.network)
     if (ctx.jobCreator === undefined) {
@@ -586,13 +776,15 @@ export class LilypadNode {
    */
   async startJobs (init?: JobServiceInit): Promise<JobService> {
     if (this.jobs !== undefined) return this.jobs
-    await this.createJobCreator(this.opts)
+    // (the first chain down at start: its job creator is made once it joins, and follows its jobs' open deals then)
+    if (this.firstChain !== undefined) await this.createJobCreator(this.opts)
     // a job settles on the chain it names (default the first): that chain's job creator, with this node's key there
     const jobs = new JobService(this.components, {
       defaultChainId: this.opts.network.chainId,
       jobCreatorOn: async chainId => await this.jobCreatorOn(chainId),
       jobCreatorWhenJoined: async chainId => {
         if (chainId !== this.opts.network.chainId) await this.chainJoined(chainId)
+        else await this.firstChainJoined()
         return await this.jobCreatorOn(chainId)
       }
     }, this.opts.dataDir, init)
@@ -603,22 +795,30 @@ export class LilypadNode {
 
   /**
    * A provider's results are pruned by age and total size, except those of deals still open (fetchable) — on any
-   * chain: the providers of every chain share the store.
+   * chain, joined or not: the providers of every chain share the store. Each chain's open deals are read from its
+   * records on disk now; a provider made later (its chain joined late) reports its deals as they change.
    */
-  private async startResultRetention (providers: ResourceProvider[]): Promise<void> {
-    const open = new Set<string>()
-    for (const provider of providers) for (const r of await provider.deals.open()) if (r.resultCid !== undefined) open.add(r.resultCid)
+  private async startResultRetention (): Promise<void> {
+    const open = this.openResults
+    for (const ch of chainsOf(this.opts.network)) {
+      if (ch.chainId !== this.opts.network.chainId && this.opts.chains !== undefined && !this.opts.chains.includes(ch.chainId)) continue
+      for (const r of await new DealStore<RpDealRecord>(join(this.chainDataDir(ch.chainId), 'rp-deals')).open()) if (r.resultCid !== undefined) open.add(r.resultCid)
+    }
     const log = this.components.logger.child({ component: 'retention' })
-    const retention = this.retention = new ResultRetention(this.store, { ...this.opts.resultRetention, keep: cid => open.has(cid), log: (m, f) => { log.info(f ?? {}, m) } })
-    // a new result is checked once its deal record holds it (and so keeps it), never before
-    for (const provider of providers) provider.on('deal', r => {
+    this.retention = new ResultRetention(this.store, { ...this.opts.resultRetention, keep: cid => open.has(cid), log: (m, f) => { log.info(f ?? {}, m) } })
+    this.retention.start()
+  }
+
+  /** A chain's provider's results: kept while its deals are open; a new one is checked once its record holds it. */
+  private retainResultsOf (provider: ResourceProvider): void {
+    const open = this.openResults
+    provider.on('deal', r => {
       if (r.resultCid === undefined) return
       if (r.terminal) { open.delete(r.resultCid); return }
       if (open.has(r.resultCid)) return
       open.add(r.resultCid)
-      retention.noteAdded()
+      this.retention?.noteAdded()
     })
-    retention.start()
   }
 
   /** The status line and the sweeps (node/housekeeping): started last, so its first line sees every role. */
@@ -638,7 +838,9 @@ export class LilypadNode {
       for (const [id, b] of this.chainBridges) add(`bridge-jobs-${id}`, b.jobs)
       return out
     }
-    this.housekeeping = new Housekeeping(this.components, { host: this.host, book: this.book, gossip: this.gossip, stores, chain: this.chain }, this.opts.housekeeping)
+    // (the first chain's head: none while it is not joined)
+    const chain = { provider: { getBlockNumber: async () => await this.chain.provider.getBlockNumber() } }
+    this.housekeeping = new Housekeeping(this.components, { host: this.host, book: this.book, gossip: this.gossip, stores, chain }, this.opts.housekeeping)
     this.housekeeping.start()
   }
 
@@ -647,6 +849,8 @@ export class LilypadNode {
     if (this.stopped) return
     this.stopped = true
     for (const timer of this.chainRetries.values()) timer.cancel()
+    for (const p of this.parked.values()) p.timer.cancel()
+    this.parked.clear()
     this.chainRetries.clear()
     for (const chainId of [...this.joinWaiters.keys()]) this.settleJoinWaiters(chainId, { err: new Error('the node stopped before the chain was joined') })
     await this.housekeeping?.stop()
@@ -669,6 +873,7 @@ export class LilypadNode {
     for (const ctx of this.chainContexts.values()) await ctx.stop()
     this.chainContexts.clear()
     await this.provider?.stop()
+    this.capacity?.stop()
     if (this.ownsExecutor) await this.executor?.stop()
     for (const drop of this.dropSources.splice(0)) drop()
     await this.disputes.stop()
@@ -677,7 +882,7 @@ export class LilypadNode {
     await this.store.stop()
     this.unwatch?.()
     await this.host.stop()
-    await this.chain.stop()
+    await this.firstChain?.stop()
     this.logger.info('node stopped')
   }
 }

@@ -217,6 +217,54 @@ test.serial('a chain down when a node starts is joined once it is back, without 
   t.is(before - await reader(B).depositOf(payer), DEVNET_PRICE)
 })
 
+test.serial('the first chain down when a node starts: the node starts, serves chain B (API and SDK), answers ChainUnavailableError for A, and joins A once it is back', async t => {
+  const anvilA = devnet.anvils[0]
+  process.kill(anvilA.pid, 'SIGSTOP')
+  let stopped = true
+  const resume = (): void => { if (stopped) { process.kill(anvilA.pid, 'SIGCONT'); stopped = false } }
+  t.teardown(resume)
+  const payer = new Wallet(devKey(DEVNET_KEYS.user2)).address
+  const dataDir = join(home, 'nodes', 'first-down')
+  const user = await startUserNode({ home, network: devnet.network, networkPath: devnet.networkPath, privateKey: devKey(DEVNET_KEYS.user2), dataDir, roles: [], local: true, components: { logger: { level: 'warn' } }, api: { port: 0 } })
+  t.teardown(async () => { await user.stop() })
+  const node = user.node
+  t.deepEqual([...node.unavailableChains.keys()], [A], 'the first chain is not joined; the node started anyway')
+  t.regex(await node.components.metrics.registry.getSingleMetricAsString('lilypad_chain_joined'), new RegExp(`lilypad_chain_joined\\{chain="${A}"\\} 0`))
+  t.throws(() => node.chain, { name: 'ChainUnavailableError' })
+  const lp = await Lilypad.connect({ dataDir })
+  const chains = await lp.chains()
+  t.deepEqual(chains.map(c => [c.chainId, c.served]), [[A, false], [B, true]])
+  // the first chain (named, or by default) is a 503 ChainUnavailableError, before any job is made
+  for (const opts of [{}, { chain: A }]) {
+    const err = await t.throwsAsync(lp.submit('cowsay:v0.0.1', { Message: 'x' }, opts)) as LilypadError
+    t.is(err.name, 'ChainUnavailableError')
+    t.is(err.status, 503)
+  }
+  t.deepEqual(await lp.jobs(), [])
+
+  // chain B is served meanwhile: a job there settles with exact deposits
+  const rp = devnet.provider.address
+  const beforeB = { jc: await reader(B).depositOf(payer), rp: await reader(B).depositOf(rp) }
+  const onB = await lp.run('cowsay:v0.0.1', { Message: 'A is down' }, { chain: B })
+  t.is(onB.exitCode, 0)
+  t.is((await reader(B).dealRecord(onB.dealId)).state, 'Settled')
+  t.is(beforeB.jc - await reader(B).depositOf(payer), DEVNET_PRICE)
+  t.is(await reader(B).depositOf(rp) - beforeB.rp, DEVNET_PRICE)
+
+  // chain A comes back: the node joins it on its own, and a job there settles with exact deposits
+  resume()
+  await node.firstChainJoined()
+  t.false(node.unavailableChains.has(A))
+  t.regex(await node.components.metrics.registry.getSingleMetricAsString('lilypad_chain_joined'), new RegExp(`lilypad_chain_joined\\{chain="${A}"\\} 1`))
+  t.deepEqual((await lp.chains()).map(c => c.served), [true, true])
+  const beforeA = { jc: await reader(A).depositOf(payer), rp: await reader(A).depositOf(rp) }
+  const onA = await lp.run('cowsay:v0.0.1', { Message: 'A is back' })
+  t.is(onA.exitCode, 0)
+  t.is((await reader(A).dealRecord(onA.dealId)).state, 'Settled')
+  t.is(beforeA.jc - await reader(A).depositOf(payer), DEVNET_PRICE)
+  t.is(await reader(A).depositOf(rp) - beforeA.rp, DEVNET_PRICE)
+})
+
 const execFileP = promisify(execFile)
 async function cli (...args: string[]): Promise<{ stdout: string, stderr: string }> {
   return await execFileP(process.execPath, ['cli/bin.ts', ...args], { env: { ...process.env, LILYPAD_HOME: home, LILYPAD_DATA_DIR: join(home, 'data'), WEB3_PRIVATE_KEY: '' }, timeout: 90_000 })

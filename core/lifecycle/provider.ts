@@ -369,6 +369,20 @@ export function stepProvider (rec: ProviderDeal, input: ProviderInput, policy: P
   return wakeAt !== undefined ? { record: r, actions, wakeAt } : { record: r, actions }
 }
 
+/** The deal's job is still to run (or running): a container left for it is for its run to adopt. */
+export function stillToRun (r: Pick<ProviderDeal, 'phase'>): boolean {
+  return r.phase === 'countersigned' || r.phase === 'running'
+}
+
+/**
+ * The last chain second at which the provider can still submit the deal's result (the Market's ResultWindowClosed
+ * after it): its agree block's time plus the result timeout, or, not known to be agreed, the last second it can be
+ * agreed (its expiry) plus the result timeout.
+ */
+export function resultWindowEnd (r: Pick<ProviderDeal, 'deal' | 'agreedAt'>): number {
+  return (r.agreedAt ?? Number(r.deal.expiry)) + r.deal.resultTimeout
+}
+
 /** Phases in which the deal occupies a capacity slot. */
 export function holdsSlot (r: ProviderDeal): boolean {
   return (r.phase === 'countersigned' && r.agreeFailed === undefined) || r.phase === 'running'

@@ -39,6 +39,10 @@ export interface ApiChain {
 
 export interface ApiNode {
   jobs: JobService
+  /** the node's key's address (default: the first chain's client's) */
+  address?: string
+  /** why the network's first chain is not served now (ChainUnavailableError, 503: not joined yet), if it is not */
+  firstChainUnavailable?: () => ApiError | undefined
   jobCreator: JobCreator
   chain: ChainClient
   book: OrderBook
@@ -222,7 +226,9 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
 
   const doc = openApiDocument(opts.version ?? '0.1.0')
   const firstChainId = node.network?.chainId ?? node.chain.network.chainId
-  const first: ApiChain = { chainId: firstChainId, chain: node.chain, book: node.book, jobCreator: async () => node.jobCreator, reputation: () => node.reputation }
+  // (read when a request uses it: the first chain may join after the API started)
+  const first: ApiChain = { chainId: firstChainId, get chain () { return node.chain }, book: node.book, jobCreator: async () => node.jobCreator, reputation: () => node.reputation }
+  const ownAddress = (): string => node.address ?? node.chain.address
   /** the chain a request names, by id or name (absent: the network's first), as this node serves it */
   const chainIdOf = (asked: string | number | undefined): number => {
     if (asked === undefined) return firstChainId
@@ -239,7 +245,11 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
   }
   const chainOf = (asked: string | number | undefined): ApiChain => {
     const chainId = chainIdOf(asked)
-    if (chainId === firstChainId) return first
+    if (chainId === firstChainId) {
+      const why = node.firstChainUnavailable?.()
+      if (why !== undefined) throw why
+      return first
+    }
     if (node.furtherChain === undefined) throw new ApiError(400, 'UnknownChainError', `this node serves the network's first chain (${firstChainId}) only, not chain ${chainId}`, 'start the node with every chain of the network')
     return node.furtherChain(chainId)
   }
@@ -280,7 +290,7 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
   const handlers: Record<string, (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>> = {
     openapi: async () => doc,
     node: async () => ({
-      network: node.networkId, address: node.chain.address, peerId: node.peerId, roles: node.roles, pid: process.pid, devnet: node.devnet === true,
+      network: node.networkId, address: ownAddress(), peerId: node.peerId, roles: node.roles, pid: process.pid, devnet: node.devnet === true,
       ...(node.network !== undefined ? { chainId: node.network.chainId, contracts: { market: node.network.contracts.market, token: node.network.contracts.token }, ...(node.network.explorerUrl !== undefined ? { explorerUrl: node.network.explorerUrl } : {}) } : {}),
       chains: chainList()
     }),
@@ -359,8 +369,8 @@ export async function serveApi (node: ApiNode, opts: ApiOptions): Promise<ApiSer
     },
     balances: async req => {
       const q = (req.query as { address?: string }).address
-      const address = q === undefined ? node.chain.address : getAddress(q.toLowerCase())
-      const own = address.toLowerCase() === node.chain.address.toLowerCase()
+      const address = q === undefined ? ownAddress() : getAddress(q.toLowerCase())
+      const own = address.toLowerCase() === ownAddress().toLowerCase()
       // every chain, each on its own: a chain whose RPC is down (or not joined) shows its error, the others their LP
       const chains = await Promise.all(chainList().map(async row => {
         const id = { chainId: row.chainId, ...(row.name !== undefined ? { name: row.name } : {}) }

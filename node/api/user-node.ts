@@ -48,19 +48,30 @@ export async function startUserNode (opts: UserNodeOptions): Promise<UserNode> {
       token = await loadOrCreateToken(opts.dataDir)
       const a = opts.api ?? {}
       const n = node
-      const jobCreator = await n.createJobCreator(opts)
+      // (the first chain's client, job creator and records are read per request: the chain may join after the API starts)
+      const firstId = opts.network.chainId
+      const firstUnavailable = (): ApiError | undefined => {
+        const why = n.unavailableChains.get(firstId)
+        return why === undefined ? undefined : chainUnavailable(firstId, why)
+      }
+      const unavailable = (): never => { throw firstUnavailable() ?? new ApiError(503, 'ChainUnavailableError', `the node has no job creator on chain ${firstId} yet`) }
+      if (!n.unavailableChains.has(firstId)) await n.createJobCreator(opts)
       api = await serveApi({
-        jobs, jobCreator, chain: n.chain, book: n.book, networkId: opts.network.networkId,
+        jobs,
+        get jobCreator () { return n.jobCreator ?? unavailable() },
+        get chain () { return n.unavailableChains.has(firstId) ? unavailable() : n.chain },
+        address: n.address, firstChainUnavailable: firstUnavailable,
+        book: n.book, networkId: opts.network.networkId,
         peerId: n.host.peerId.toString(), roles: n.roles, logger: n.components.logger,
         network: opts.network, devnet: opts.local === true, ...(opts.jobCreator?.modulesDir !== undefined ? { modulesDir: opts.jobCreator.modulesDir } : {}),
-        ...(n.reputation !== undefined ? { reputation: n.reputation.book } : {}),
+        get reputation () { return n.reputation?.book },
         furtherChain: chainId => furtherChainOf(n, opts.network, chainId),
         mesh: {
           connections: () => n.host.getConnections().map(c => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction })),
           topics: () => topicsOf(n, n.gossip.topics)
         }
       }, { token, ...(a.port !== undefined ? { port: a.port } : {}), ...(a.host !== undefined ? { host: a.host } : {}), ...(a.maxStreams !== undefined ? { maxStreams: a.maxStreams } : {}), ...(a.heartbeatMs !== undefined ? { heartbeatMs: a.heartbeatMs } : {}), ...(a.console === true ? { console: true } : {}) })
-      await writeApiFile(opts.dataDir, { url: api.url, pid: process.pid, network: opts.network.networkId, address: node.chain.address })
+      await writeApiFile(opts.dataDir, { url: api.url, pid: process.pid, network: opts.network.networkId, address: node.address })
     }
     const started = node
     let stopping: Promise<void> | undefined
@@ -110,11 +121,16 @@ function furtherChainOf (n: LilypadNode, network: NetworkFile, chainId: number):
     }
   }
   const why = n.unavailableChains.get(chainId)
-  if (why !== undefined) throw new ApiError(503, 'ChainUnavailableError', `the node has not joined chain ${chainId} yet: ${why.message}`, 'it tries again on its own (2 s, doubling to 60 s); try once the chain\'s RPC answers')
+  if (why !== undefined) throw chainUnavailable(chainId, why)
   throw new ApiError(400, 'UnknownChainError', `this node does not serve chain ${chainId}`, 'start the node without limiting its chains (NodeOptions.chains)')
 }
 
 /** A chain's offer and job-offer topics with their mesh and subscriber counts. */
 function topicsOf (n: LilypadNode, topics: { resourceOffers: string, jobOffers: string }): Array<{ topic: string, meshPeers: number, subscribers: number }> {
   return [topics.resourceOffers, topics.jobOffers].map(topic => ({ topic, meshPeers: routerOf(n.host.services.pubsub).getMeshPeers(topic).length, subscribers: n.host.services.pubsub.getSubscribers(topic).length }))
+}
+
+/** 503 for a chain of the network the node has not joined yet (its RPC down at start): it is tried again */
+function chainUnavailable (chainId: number, why: Error): ApiError {
+  return new ApiError(503, 'ChainUnavailableError', `the node has not joined chain ${chainId} yet: ${why.message}`, 'it tries again on its own (2 s, doubling to 60 s); try once the chain\'s RPC answers')
 }

@@ -24,6 +24,18 @@ export class RpcTimeoutError extends Error {
   }
 }
 
+/** A chain of the network the node has not joined yet (its RPC down, or serving another chain, at start): tried again. */
+export class ChainUnavailableError extends Error {
+  static override name = 'ChainUnavailableError'
+  override name = 'ChainUnavailableError'
+  readonly chainId: number
+  readonly hint = 'the node tries again on its own (2 s, doubling to 60 s); try once the chain\'s RPC answers'
+  constructor (chainId: number, cause: Error | undefined) {
+    super(`the node has not joined chain ${chainId} yet${cause !== undefined ? `: ${cause.message}` : ''}`, { cause })
+    this.chainId = chainId
+  }
+}
+
 export class WrongChainError extends Error {
   static override name = 'WrongChainError'
   override name = 'WrongChainError'

@@ -7,8 +7,12 @@ import type { DisputeCase } from '../../protocols/dispute/index.ts'
 import { COMMITTEE } from '../../protocols/settlement/index.ts'
 import type { PullAuthorizer } from './dispute-service.ts'
 
-export function drawnMediatorOnly (chain: Pick<ChainClient, 'dealRecord' | 'directory' | 'committee'>): PullAuthorizer {
+type Drawer = Pick<ChainClient, 'dealRecord' | 'directory' | 'committee'>
+
+/** `chain`: the deal's chain, or how to get it (a node's first chain may join after its dispute service starts). */
+export function drawnMediatorOnly (of: Drawer | (() => Drawer)): PullAuthorizer {
   return async (c: DisputeCase, from: string): Promise<boolean> => {
+    const chain = typeof of === 'function' ? of() : of
     const rec = await chain.dealRecord(c.dealId)
     if (rec.state !== 'Challenged') return false
     const drawn = rec.mediatorIndex === COMMITTEE

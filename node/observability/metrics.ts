@@ -27,6 +27,9 @@ export class LilypadMetrics {
   readonly negotiations: Counter<'side' | 'outcome'>
   /** contract jobs' disputes a mediator was drawn for, and how each ended (correct, wrong, abstained, closed) */
   readonly jobDisputes: Counter<'outcome'>
+  readonly chainJoined: Gauge
+  readonly parkedDeals: Gauge
+  readonly parkedExpired: Counter
   readonly peers: Gauge
   /** chain head seen by the follower, and how far behind the RPC's head it is */
   /** unlabelled: the node's first chain; `chain`: each further one (docs/multichain.md) */
@@ -87,6 +90,9 @@ export class LilypadMetrics {
     this.gossipVerdicts = new Counter({ name: 'lilypad_gossip_verdicts_total', help: 'Gossip and offer-sync validation verdicts', labelNames: ['topic', 'verdict', 'code'], registers })
     this.negotiations = new Counter({ name: 'lilypad_negotiations_total', help: 'Deal negotiation outcomes', labelNames: ['side', 'outcome'], registers })
     this.jobDisputes = new Counter({ name: 'lilypad_job_disputes_total', help: 'Contract-job disputes this mediator was drawn for (drawn), and their outcomes (correct, wrong, abstained, closed)', labelNames: ['outcome'], registers })
+    this.chainJoined = new Gauge({ name: 'lilypad_chain_joined', help: 'Whether the node has joined each chain of the network it serves (1) or waits for its RPC (0)', labelNames: ['chain'], registers })
+    this.parkedDeals = new Gauge({ name: 'lilypad_parked_deals', help: 'A provider\'s deals of a chain not joined yet whose containers and slots are kept for it', labelNames: ['chain'], registers })
+    this.parkedExpired = new Counter({ name: 'lilypad_parked_deals_expired_total', help: 'Parked deals whose chain did not join before their result window closed (their containers removed)', labelNames: ['chain'], registers })
     this.peers = new Gauge({ name: 'lilypad_peers', help: 'Connected libp2p peers', registers })
     this.chainHead = new Gauge({ name: 'lilypad_chain_head_block', help: 'Last block the chain follower processed', labelNames: ['chain'], registers })
     this.chainLagBlocks = new Gauge({ name: 'lilypad_chain_lag_blocks', help: 'Blocks between the RPC head and the follower', labelNames: ['chain'], registers })

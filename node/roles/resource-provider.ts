@@ -39,7 +39,7 @@ import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { gpuSlots, type GpuInventory, type SlotGpus } from '../gpu/index.ts'
 import {
-  countersignedDeal, stepProvider, providerFailure, defaultProviderPolicy,
+  countersignedDeal, stepProvider, providerFailure, defaultProviderPolicy, stillToRun,
   type ProviderDeal, type ProviderEvent, type ProviderAction, type ProviderPolicy
 } from '../../core/lifecycle/provider.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
@@ -141,7 +141,7 @@ export interface ClusterView {
   onChange: (fn: (nodes: readonly ClusterNode[]) => void) => () => void
 }
 
-const DEFAULT_CLUSTER_MAX_SLOTS = 64
+export const DEFAULT_CLUSTER_MAX_SLOTS = 64
 
 /** Wraps the slots so the provider offers (and accepts) nothing while Docker is down or its deposit is too low. */
 class GatedCapacity implements CapacityProvider {
@@ -354,7 +354,7 @@ export class ResourceProvider extends EventEmitter<ResourceProviderEvents> {
 
   /** Deals whose job is still to run (or running): their left-over containers are for the run to adopt. */
   async dealsToRun (): Promise<Set<string>> {
-    return new Set((await this.deals.open()).filter(r => r.phase === 'countersigned' || r.phase === 'running').map(r => r.dealId))
+    return new Set((await this.deals.open()).filter(stillToRun).map(r => r.dealId))
   }
 
   /** A run of this deal is under way in this process. */
