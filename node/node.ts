@@ -24,7 +24,7 @@ import { loadOrCreatePeerKey } from './host/keys.ts'
 import { GossipService } from './gossip/gossip.ts'
 import { OrderBook } from '../protocols/order-book.ts'
 import { OfferSync } from './offer-sync/index.ts'
-import { ResultStore, ResultRetention, type RetentionOptions } from './result-store/index.ts'
+import { ResultStore, ResultRetention, OpenResults, type RetentionOptions } from './result-store/index.ts'
 import type { InputPolicy } from './inputs/index.ts'
 import { Executor, loadExecutorOwner, SwarmExecutor, type JobExecutor } from './executor/index.ts'
 import { Solver } from './solver/index.ts'
@@ -174,7 +174,7 @@ export class LilypadNode {
    */
   private readonly parked = new Map<string, { chainId: number, timer: Timer }>()
   /** result CIDs of open deals on any chain, joined or not (result retention keeps them) */
-  private readonly openResults = new Set<string>()
+  private readonly openResults = new OpenResults()
   private readonly joinWaiters = new Map<number, Array<{ resolve: (ctx: ChainContext | undefined) => void, reject: (err: Error) => void }>>()
   /** the user's jobs (the local API's), once startJobs() ran */
   jobs?: JobService
@@ -405,7 +405,7 @@ export class LilypadNode {
     // (the other chains' providers share its slots: their containers are kept when it tidies the executor)
     const p = this.provider = await ResourceProvider.create(c, { ...(gpus !== undefined ? { gpus } : {}), ...(swarm !== undefined ? { cluster: swarm.cluster({ onError: (err, what) => { reportError(c, 'provider', err, what) } }) } : {}), host: this.host, chain: this.chain, store: this.store, executor: this.executor as JobExecutor, network: this.opts.network, gossip: this.gossip, disputes: this.disputes, dataDir: this.opts.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, capacity: this.capacity as SlotCapacity, keepContainer: id => this.keepsContainer(id) })
     this.dropSources.push(this.disputes.addSource(caseSource(p.deals)))
-    this.retainResultsOf(p)
+    this.retainResultsOf(p, this.opts.network.chainId)
     return p
   }
 
@@ -622,7 +622,7 @@ export class LilypadNode {
     const p = await ResourceProvider.create(this.components, { ...(gpus !== undefined ? { gpus } : {}), host: this.host, chain: ctx.chain, store: this.store, executor: this.executor as JobExecutor, network: ctx.network, gossip: ctx.gossip, disputes: ctx.disputes, dataDir: ctx.dataDir, ...(this.opts.inputPolicy !== undefined ? { inputPolicy: this.opts.inputPolicy } : {}), ...this.opts.provider, slots: this.slotCount, capacity: slots, keepContainer: id => this.keepsContainer(id) })
     ctx.provider = p
     this.dropSources.push(ctx.disputes.addSource(caseSource(p.deals)))
-    this.retainResultsOf(p)
+    this.retainResultsOf(p, ctx.network.chainId)
     return p
   }
 
@@ -802,7 +802,7 @@ export class LilypadNode {
     const open = this.openResults
     for (const ch of chainsOf(this.opts.network)) {
       if (ch.chainId !== this.opts.network.chainId && this.opts.chains !== undefined && !this.opts.chains.includes(ch.chainId)) continue
-      for (const r of await new DealStore<RpDealRecord>(join(this.chainDataDir(ch.chainId), 'rp-deals')).open()) if (r.resultCid !== undefined) open.add(r.resultCid)
+      for (const r of await new DealStore<RpDealRecord>(join(this.chainDataDir(ch.chainId), 'rp-deals')).open()) open.set(`${ch.chainId}:${r.dealId}`, r.resultCid)
     }
     const log = this.components.logger.child({ component: 'retention' })
     this.retention = new ResultRetention(this.store, { ...this.opts.resultRetention, keep: cid => open.has(cid), log: (m, f) => { log.info(f ?? {}, m) } })
@@ -810,14 +810,11 @@ export class LilypadNode {
   }
 
   /** A chain's provider's results: kept while its deals are open; a new one is checked once its record holds it. */
-  private retainResultsOf (provider: ResourceProvider): void {
+  private retainResultsOf (provider: ResourceProvider, chainId: number): void {
     const open = this.openResults
     provider.on('deal', r => {
-      if (r.resultCid === undefined) return
-      if (r.terminal) { open.delete(r.resultCid); return }
-      if (open.has(r.resultCid)) return
-      open.add(r.resultCid)
-      this.retention?.noteAdded()
+      // a deal's result is kept while it is open; a re-run's new CID replaces its old one (OpenResults)
+      if (open.set(`${chainId}:${r.dealId}`, r.terminal ? undefined : r.resultCid)) this.retention?.noteAdded()
     })
   }
 

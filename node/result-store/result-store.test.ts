@@ -17,7 +17,7 @@ import { CID } from 'multiformats/cid'
 import { loadModule } from '../modules/index.ts'
 import { ensureBuiltinImages, pinSpecImage } from '../modules/images.ts'
 import { Executor } from '../executor/index.ts'
-import { ResultStore, ResultRetention, DOWNLOADS_DIR } from './index.ts'
+import { ResultStore, ResultRetention, OpenResults, DOWNLOADS_DIR } from './index.ts'
 
 interface Ctx { teardown: (fn: () => Promise<void> | void) => void }
 
@@ -266,6 +266,31 @@ test('retention removes results by age and by total size, and their blocks', asy
   t.false(await s.has(mid))
   t.true(await s.has(recent))
   t.deepEqual((await s.prune({ maxAgeMs: 7 * day, maxTotalBytes: 10 ** 9, now })), [])
+})
+
+test('retention keeps a result while any open deal holds it: two deals with the same output, and a deal run again whose old result is let go', async t => {
+  const base = await tempDir(t)
+  const provider = await store(t, join(base, 'provider'))
+  const same = await provider.addDirectory(await makeResult(join(base, 'same'), Buffer.from('moo\n')), { addedAt: 0 })
+  const first = await provider.addDirectory(await makeResult(join(base, 'first'), randomBytes(1000)), { addedAt: 0 })
+  const rerun = await provider.addDirectory(await makeResult(join(base, 'rerun'), randomBytes(1000)), { addedAt: 0 })
+  const open = new OpenResults()
+  const retention = new ResultRetention(provider, { maxAgeMs: 0, maxTotalBytes: 0, now: () => 1, keep: cid => open.has(cid) })
+  t.true(open.set('1:a', same.toString()), 'newly kept')
+  t.false(open.set('1:b', same.toString()), 'already kept for deal a')
+  t.true(open.set('2:c', first.toString()))
+  // deal a ends: b (same output) still holds the CID; deal c is run again and holds a new result: its first goes
+  open.set('1:a', undefined)
+  t.true(open.set('2:c', rerun.toString()))
+  t.is(open.size, 2)
+  t.deepEqual((await retention.check()).map(String), [first.toString()])
+  t.true(await provider.has(same))
+  t.true(await provider.has(rerun))
+  // b and c end: nothing is kept and both go
+  open.set('1:b', undefined)
+  open.set('2:c', undefined)
+  t.is(open.size, 0)
+  t.deepEqual((await retention.check()).map(String).sort(), [same.toString(), rerun.toString()].sort())
 })
 
 test('retention on a provider: its results go oldest first past the age and size limits, open deals\' results stay; a job creator\'s downloads stay pinned until unpinned', async t => {

@@ -92,3 +92,34 @@ export class ResultRetention extends EventEmitter<ResultRetentionEvents> {
     this.check().catch(err => { this.opts.log?.('pruning results failed', { error: (err as Error).message }) })
   }
 }
+
+/**
+ * The results of a provider's open deals, which retention keeps: per deal, the CID its record holds now. A deal's
+ * CID can change (a parked deal run again writes a new result) and two deals can hold one CID (the same output): a
+ * CID is kept while any open deal holds it, and a deal's old CID is let go when it holds another or ends.
+ */
+export class OpenResults {
+  private readonly byDeal = new Map<string, string>()
+  private readonly holders = new Map<string, number>()
+
+  /** Deal `deal` holds `cid` now (undefined: none, or it ended); true when `cid` was not kept before. */
+  set (deal: string, cid: string | undefined): boolean {
+    const before = this.byDeal.get(deal)
+    if (before === cid) return false
+    if (before !== undefined) {
+      this.byDeal.delete(deal)
+      const n = (this.holders.get(before) ?? 1) - 1
+      if (n > 0) this.holders.set(before, n); else this.holders.delete(before)
+    }
+    if (cid === undefined) return false
+    this.byDeal.set(deal, cid)
+    const n = this.holders.get(cid) ?? 0
+    this.holders.set(cid, n + 1)
+    return n === 0
+  }
+
+  has (cid: string): boolean { return this.holders.has(cid) }
+
+  /** how many CIDs are kept */
+  get size (): number { return this.holders.size }
+}
