@@ -72,7 +72,7 @@ export interface ProcessTrend { samples: number, rssFirstMb: number, rssLastMb: 
  * The live heap over the steady phase (after a full collection, bench/live-heap.ts): all of it, and the rest once
  * compiled code is taken out (what a leak would grow), with the second half's slope on its own.
  */
-export interface LiveTrend { samples: number, firstMb: number, lastMb: number, slopeMbPerHour: number, lateSlopeMbPerHour: number, codeFirstMb: number, codeLastMb: number, restFirstMb: number, restLastMb: number, restSlopeMbPerHour: number, restLateSlopeMbPerHour: number }
+export interface LiveTrend { samples: number, firstMb: number, lastMb: number, slopeMbPerHour: number, lateSlopeMbPerHour: number, codeFirstMb: number, codeLastMb: number, restFirstMb: number, restLastMb: number, restSlopeMbPerHour: number, restLateSlopeMbPerHour: number, buffersFirstMb?: number, buffersLastMb?: number, buffersSlopeMbPerHour?: number }
 
 export interface SoakReport {
   durationS: number
@@ -105,7 +105,7 @@ export interface SoakReport {
 
 interface Child { name: string, proc: ChildProcess, log: WriteStream, last?: Record<string, unknown>, stopping?: boolean }
 /** a process's heap right after a full collection (bench/live-heap.ts), and the compiled code's part of it */
-export interface LiveSample { t: number, liveHeapMb: number, liveCodeMb: number }
+export interface LiveSample { t: number, liveHeapMb: number, liveCodeMb: number, liveBuffersMb?: number }
 
 /** Size of a directory in MB (du), or 0 when it does not exist yet. */
 function duMb (dir: string): number {
@@ -221,7 +221,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
           try {
             const rec = JSON.parse(l) as Record<string, unknown>
             if (rec.msg === 'status') child.last = rec
-            if (rec.msg === 'live heap' && typeof rec.liveHeapMb === 'number' && typeof rec.liveCodeMb === 'number') (live[name] ??= []).push({ t: Number(rec.time ?? Date.now()), liveHeapMb: rec.liveHeapMb, liveCodeMb: rec.liveCodeMb })
+            if (rec.msg === 'live heap' && typeof rec.liveHeapMb === 'number' && typeof rec.liveCodeMb === 'number') (live[name] ??= []).push({ t: Number(rec.time ?? Date.now()), liveHeapMb: rec.liveHeapMb, liveCodeMb: rec.liveCodeMb, ...(typeof rec.liveBuffersMb === 'number' ? { liveBuffersMb: rec.liveBuffersMb } : {}) })
             if (rec.msg === 'soak child ready') resolve()
           } catch { /* a line that is not ours (a library writing to stderr): kept in the log file only */ }
         })
@@ -386,7 +386,8 @@ function liveTrend (all: LiveSample[], t0: number, durationMs: number): LiveTren
     restFirstMb: round(rest(first)),
     restLastMb: round(rest(last)),
     restSlopeMbPerHour: round(slope(h(fit), fit.map(rest))),
-    restLateSlopeMbPerHour: lateSlope(rest)
+    restLateSlopeMbPerHour: lateSlope(rest),
+    ...(fit.every(s => s.liveBuffersMb !== undefined) ? { buffersFirstMb: first.liveBuffersMb, buffersLastMb: last.liveBuffersMb, buffersSlopeMbPerHour: round(slope(h(fit), fit.map(s => s.liveBuffersMb as number))) } : {})
   }
 }
 
@@ -515,10 +516,10 @@ export function soakText (r: SoakReport): string {
   if (floors.length > 0) out.push('', `live JS heap (lowest heap in use per interval), first → last MB, trend MB/h: ${floors.map(([name, p]) => `${name} ${p.heapFloorFirstMb} → ${p.heapFloorLastMb} (${p.heapFloorSlopeMbPerHour})`).join(', ')}`)
   const lives = Object.entries(r.processes).filter(([, p]) => p.live !== undefined)
   if (lives.length > 0) {
-    out.push('', 'live JS heap after a full collection, MB: all of it first → last (trend, second half MB/h); compiled code first → last; the rest first → last (trend, second half MB/h)')
+    out.push('', 'live JS heap after a full collection, MB: all of it first → last (trend, second half MB/h); compiled code first → last; the rest first → last (trend, second half MB/h); ArrayBuffers alive then (outside the JS heap, in malloc) first → last (trend)')
     for (const [name, p] of lives) {
       const l = p.live as LiveTrend
-      out.push(`  ${name.padEnd(13)}${`${l.firstMb} → ${l.lastMb} (${l.slopeMbPerHour}, ${l.lateSlopeMbPerHour})`.padEnd(30)}code ${`${l.codeFirstMb} → ${l.codeLastMb}`.padEnd(14)}rest ${l.restFirstMb} → ${l.restLastMb} (${l.restSlopeMbPerHour}, ${l.restLateSlopeMbPerHour})   ${l.samples} samples`)
+      out.push(`  ${name.padEnd(13)}${`${l.firstMb} → ${l.lastMb} (${l.slopeMbPerHour}, ${l.lateSlopeMbPerHour})`.padEnd(30)}code ${`${l.codeFirstMb} → ${l.codeLastMb}`.padEnd(14)}rest ${l.restFirstMb} → ${l.restLastMb} (${l.restSlopeMbPerHour}, ${l.restLateSlopeMbPerHour})${l.buffersFirstMb !== undefined ? `   buffers ${l.buffersFirstMb} → ${l.buffersLastMb} (${l.buffersSlopeMbPerHour})` : ''}   ${l.samples} samples`)
     }
   }
   out.push('')

@@ -75,15 +75,18 @@ test('summarise: the live heap after full collections, with compiled code told a
     const code = 8 + Math.min(m, 30) / 10
     live.warming.push({ t: T0 + m * MIN, liveHeapMb: 60 + code, liveCodeMb: code })
     // the same code, and 12 MB an hour of objects kept
-    live.leaky.push({ t: T0 + m * MIN, liveHeapMb: 60 + code + m / 5, liveCodeMb: code })
+    live.leaky.push({ t: T0 + m * MIN, liveHeapMb: 60 + code + m / 5, liveCodeMb: code, liveBuffersMb: 2 + m / 10 })
   }
   const r = summarise({ t0: T0, durationMs: 60 * MIN, intervalMs: 10 * MIN, jobs: [], events: [], samples, live, outDir: '/tmp/x' })
   const w = r.processes.warming.live!
   t.true(w.slopeMbPerHour > 0, 'the whole heap seems to grow')
   t.like(w, { lateSlopeMbPerHour: 0, restSlopeMbPerHour: 0, restLateSlopeMbPerHour: 0, codeFirstMb: 9, codeLastMb: 11, restFirstMb: 60, restLastMb: 60 }, 'but it is code, and it stops')
   t.like(r.processes.leaky.live, { restSlopeMbPerHour: 12, restLateSlopeMbPerHour: 12, restFirstMb: 62, restLastMb: 72 })
+  // and 6 MB an hour of Buffers kept alive (outside the JS heap); the warming process reported none (an older child)
+  t.like(r.processes.leaky.live, { buffersFirstMb: 3, buffersLastMb: 8, buffersSlopeMbPerHour: 6 })
+  t.is(w.buffersSlopeMbPerHour, undefined)
   t.is(r.processes.warming.live!.samples, 11, 'after the warm-up tenth')
   const text = soakText({ ...r, diskMb: {} })
   t.regex(text, /live JS heap after a full collection/)
-  t.regex(text, /leaky\s+.*rest 62 → 72 \(12, 12\)/)
+  t.regex(text, /leaky\s+.*rest 62 → 72 \(12, 12\)   buffers 3 → 8 \(6\)/)
 })
