@@ -322,9 +322,11 @@ for (let from = 0; from < RUNS; from += CHUNK) {
 
       /**
        * A party's seed reveal: mostly right; now and then a wrong secret, another offer of the same party (with its own
-       * right secret), the other party's offer, or words cut short: all SeedMismatch. Now and then a stranger relays it.
+       * right secret), the other party's offer, or words cut short: all SeedMismatch. The second reveal passes the first's
+       * secret back (read from its event), now and then none or a wrong one (WrongFirstSeed). Now and then a stranger
+       * relays it.
        */
-      const revealSeedAct = async (id: string, provider: boolean, how = chance(0.8) ? 'right' : pick(['guess', 'other', 'swap', 'short'] as const)): Promise<void> => {
+      const revealSeedAct = async (id: string, provider: boolean, how = chance(0.8) ? 'right' : pick(['guess', 'other', 'swap', 'short', 'wrongFirst'] as const)): Promise<void> => {
         const deal = terms.get(id)!
         const sd = seeds.get(id)!
         const kind = provider ? 'ResourceOffer' : 'JobOffer'
@@ -345,7 +347,10 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         const named = provider ? deal.resourceOfferId : deal.jobOfferId
         const party = provider ? rps.find(a => a.wallet.address === deal.resourceProvider)! : jcs.find(a => a.wallet.address === deal.jobCreator)!
         const caller = chance(0.9) ? party : stranger
-        await act(caller, { kind: 'revealSeed', dealId: id, terms: deal, provider, secret, proved, named }, market.encodeFunctionData('revealSeed', [toStruct(deal), provider, secret, words]), [id])
+        const phase = model.seedPhases.get(id)
+        let firstSecret = (provider ? phase?.jobCreatorSecret : phase?.providerSecret) ?? ZeroHash
+        if (how === 'wrongFirst') firstSecret = chance(0.5) ? ZeroHash : keccak256(toUtf8Bytes(`first ${run} ${rnd()}`))
+        await act(caller, { kind: 'revealSeed', dealId: id, terms: deal, provider, secret, proved, named, firstSecret }, market.encodeFunctionData('revealSeed', [toStruct(deal), provider, secret, words, firstSecret]), [id])
       }
 
       /** A deal between jc and rp naming `mediators`, its offers committing to seed secrets, agreed by the provider. */
@@ -387,7 +392,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           // the audit draw and the job creator's reveal in one block: nobody may reveal before the dispute's block is
           // made (SeedRevealNotOpen)
           const sd = seeds.get(id)!
-          const reveal = { caller: jobCreatorOf(deal), action: { kind: 'revealSeed', dealId: id, terms: deal, provider: false, secret: sd.jobSecret, proved: offerIdFromWords('JobOffer', net.domain, offerWords('JobOffer', sd.jobOffer), sd.jobSecret), named: deal.jobOfferId } as MarketAction, data: market.encodeFunctionData('revealSeed', [toStruct(deal), false, sd.jobSecret, offerWords('JobOffer', sd.jobOffer)]) }
+          const reveal = { caller: jobCreatorOf(deal), action: { kind: 'revealSeed', dealId: id, terms: deal, provider: false, secret: sd.jobSecret, proved: offerIdFromWords('JobOffer', net.domain, offerWords('JobOffer', sd.jobOffer), sd.jobSecret), named: deal.jobOfferId } as MarketAction, data: market.encodeFunctionData('revealSeed', [toStruct(deal), false, sd.jobSecret, offerWords('JobOffer', sd.jobOffer), ZeroHash]) }
           await sameBlock(draw, reveal, [id])
         } else {
           await act(draw.caller, draw.action, draw.data, [id])
@@ -702,7 +707,7 @@ test.serial('the sequences met every bound the Market enforces', t => {
   }
   // (mediate seldom finds its deal Challenged and its selected mediator in a random sequence: not required)
   for (const e of ['drawn', 'jc', 'rp', 'both']) t.true(seedEndings.has(e), `no seed phase ended ${e} (seen: ${[...seedEndings].join(', ')})`)
-  for (const e of ['MediatorDrawNotReady', 'MediatorDrawClosed', 'MediatorAlreadyDrawn', 'AuditDrawNotReady', 'NoAuditDue', 'AlreadyAccepted', 'SeedRevealNotOpen', 'MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote', 'SeedMismatch', 'SeedRevealClosed', 'SeedAlreadyRevealed', 'SeedRevealOpen', 'NotACommitteeDispute']) {
+  for (const e of ['MediatorDrawNotReady', 'MediatorDrawClosed', 'MediatorAlreadyDrawn', 'AuditDrawNotReady', 'NoAuditDue', 'AlreadyAccepted', 'SeedRevealNotOpen', 'MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote', 'SeedMismatch', 'SeedRevealClosed', 'SeedAlreadyRevealed', 'SeedRevealOpen', 'NotACommitteeDispute', 'WrongFirstSeed']) {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
   for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'drawAudit', 'drawMediator', 'timeoutResult', 'bond', 'startUnbond', 'revealSeed', 'commitVote', 'revealVote', 'finalizeCommittee']) {

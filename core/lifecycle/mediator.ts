@@ -166,7 +166,8 @@ const has = (list: string[], a: string): boolean => list.some(x => same(x, a))
  * A committee member's part (docs/mediation.md, "Committees"): obtain the case and re-run as a lone mediator
  * would, but before the commit window closes; decide the vote (correct, wrong, or "no case" when the case never
  * came or the re-run could not finish in time) and keep it in the record; commit it; reveal it once the reveal
- * phase opens; finalize once nothing more can change the tally. The facts' `since` is the draw's time.
+ * phase opens (the last reveal closes the vote); finalize a vote whose reveal window passed with a committed member
+ * silent. The facts' `since` is the draw's time.
  */
 function stepCommittee (r: MediatorDispute, now: number, facts: DealFacts, c: CommitteeFacts, policy: MediatorPolicy, end: (phase: 'done' | 'abandoned', reason: string) => Step<MediatorDispute, MediatorAction>): Step<MediatorDispute, MediatorAction> {
   if (!has(c.members, policy.self)) return end('abandoned', 'not on the committee')
@@ -225,9 +226,9 @@ function stepCommittee (r: MediatorDispute, now: number, facts: DealFacts, c: Co
     actions.push({ kind: 'reveal-vote', deadline: revealDeadline, vote: r.vote })
     return { record: r, actions, wakeAt: revealDeadline }
   }
-  // nothing can change the tally once every member that committed has revealed, or the reveal window has passed
-  const over = now > revealDeadline || (revealOpen && c.committed.every(m => has(c.revealed, m)))
-  if (!over) return { record: r, actions, wakeAt: revealDeadline + 1000 }
+  // the last reveal of those who committed closes the vote in its own transaction (the deal then reads closed, above);
+  // a finalize is for a vote some member that committed never revealed in: once the reveal window has passed
+  if (now <= revealDeadline) return { record: r, actions, wakeAt: revealDeadline + 1000 }
   if (!s.finalize) actions.push({ kind: 'finalize-committee', deadline: now + c.revealWindow * 1000 })
   return { record: r, actions, wakeAt: now + c.revealWindow * 1000 }
 }
