@@ -514,9 +514,7 @@ contract Market is MarketState {
     /// A committee member commits its hidden vote: keccak256(abi.encode(dealId, member, uint8 vote, salt)), of
     /// which the top 128 bits are kept (two to a slot; finding two votes with the same 128 bits takes ~2^64 hashes).
     function commitVote(Deal calldata deal, bytes32 commitment) external {
-        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
-        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
-        Committee memory c = committees[id];
+        (bytes32 id, Committee memory c) = _votingCommittee(deal);
         uint256 pos = _position(deal, c, msg.sender);
         uint256 deadline = uint256(c.drawnAt) + commitWindow;
         if (block.timestamp > deadline) revert CommitWindowClosed(deadline);
@@ -531,9 +529,7 @@ contract Market is MarketState {
     }
 
     function revealVote(Deal calldata deal, uint8 vote, bytes32 salt) external {
-        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
-        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
-        Committee memory c = committees[id];
+        (bytes32 id, Committee memory c) = _votingCommittee(deal);
         uint256 pos = _position(deal, c, msg.sender);
         uint256 commitEnd = _commitEnd(c);
         if (c.allCommittedAt == 0 && block.timestamp <= commitEnd) revert RevealNotOpen(commitEnd);
@@ -550,11 +546,25 @@ contract Market is MarketState {
         c.revealed |= bit;
         if (vote == VOTE_CORRECT) c.verdicts |= bit;
         else if (vote == VOTE_NO_CASE) c.noCase |= bit;
-        committees[id] = c;
         emit VoteRevealed(id, msg.sender, vote);
         // the reveal phase is open, so once every member that committed has revealed nothing can change the tally:
-        // this reveal closes the vote (a transaction nobody then has to send)
-        if (c.revealed == c.committed) _finalize(id, deal, rec.since);
+        // this reveal closes the vote (a transaction nobody then has to send; the close deletes the slot, so it is
+        // handed over rather than written; `since` only matters before the draw)
+        if (c.revealed == c.committed) _finalize(id, deal, 0, c);
+        else committees[id] = c;
+    }
+
+    /// A vote's deal and committee. A drawn committee's slot exists only while its deal is Challenged and judged by
+    /// it (the draw happens in that state, and the close deletes the slot), so a vote reads the slot alone, not the
+    /// deal's record (a cold read, 2,100 gas). Without a drawn committee the record is opened for its error, in the
+    /// order it always had (then `_position`: nobody is a member before the draw).
+    function _votingCommittee(Deal calldata deal) internal view returns (bytes32 id, Committee memory c) {
+        id = dealId(deal);
+        c = committees[id];
+        if (c.drawnAt == 0) {
+            (, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+            if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
+        }
     }
 
     /// Anyone, once every member that committed has revealed (after the commit phase) or the reveal window has passed;
@@ -566,13 +576,13 @@ contract Market is MarketState {
     function finalizeCommittee(Deal calldata deal) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
         if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
-        _finalize(id, deal, rec.since);
+        _finalize(id, deal, rec.since, committees[id]);
     }
 
     /// MarketCommittee.finalize on this contract's storage; its revert, if any, passed on as it came.
-    function _finalize(bytes32 id, Deal calldata deal, uint32 since) internal {
+    function _finalize(bytes32 id, Deal calldata deal, uint32 since, Committee memory c) internal {
         (bool ok, bytes memory ret) =
-            address(committeeCode).delegatecall(abi.encodeCall(MarketCommittee.finalize, (id, deal, since)));
+            address(committeeCode).delegatecall(abi.encodeCall(MarketCommittee.finalize, (id, deal, since, c)));
         if (!ok) {
             assembly ("memory-safe") {
                 revert(add(ret, 0x20), mload(ret))

@@ -26,11 +26,10 @@ contract MarketCommittee is MarketState {
         bondSlash = c.slash;
     }
 
-    /// The Market's `finalizeCommittee`, the deal opened (Challenged, a committee's) and `since` its record's: see
-    /// there for when and how it closes the dispute.
-    function finalize(bytes32 id, Deal calldata deal, uint32 since) external {
+    /// The Market's `finalizeCommittee`, the deal opened (Challenged, a committee's), `since` its record's and `c` its
+    /// committee as it stands (the closing reveal's, not yet written): see there for when and how it closes the dispute.
+    function finalize(bytes32 id, Deal calldata deal, uint32 since, Committee memory c) external {
         if (address(this) != market) revert NotDelegated();
-        Committee memory c = committees[id];
         uint16 majority;
         uint16 slashed;
         uint8 state;
