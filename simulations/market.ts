@@ -132,6 +132,8 @@ export interface MediatorAgent {
   slashes: number
   slashed: bigint
   topUps: number
+  /** its commitment slots held by votes not yet revealed, by deal (a node keeps them in its dispute records) */
+  heldSlots?: Map<string, number>
 }
 
 /** One dispute (challenge or audit), as the metrics report it. */
@@ -879,7 +881,12 @@ export class MarketSimulation {
           case 'commit-vote':
             this.engine.after(c.chainDelay, () => {
               const commitment = voteCommitment(dealId, agent.address, this.cast(agent, a.vote), this.saltOf(agent, dealId))
-              const r = this.chain({ kind: 'commitVote', caller: agent.address, dealId, terms: d.deal, commitment })
+              // the lowest of its 16 slots no unrevealed vote of its own holds (core/lifecycle/mediator.ts `freeVoteSlot`)
+              const held = agent.heldSlots ?? (agent.heldSlots = new Map())
+              let slot = 0
+              while (slot < 15 && [...held.values()].includes(slot)) slot++
+              const r = this.chain({ kind: 'commitVote', caller: agent.address, dealId, terms: d.deal, commitment, slot })
+              if (r.ok) held.set(dealId, slot)
               if (r.ok) log.txs++
               done(r.ok ? { type: 'vote-committed' } : { type: 'commit-vote-failed', reason: r.error })
               this.onChain(dealId)
@@ -889,6 +896,7 @@ export class MarketSimulation {
             this.engine.after(c.chainDelay, () => {
               const r = this.chain({ kind: 'revealVote', caller: agent.address, dealId, terms: d.deal, vote: this.cast(agent, a.vote), salt: this.saltOf(agent, dealId) })
               if (r.ok) log.txs++
+              if (r.ok) agent.heldSlots?.delete(dealId)
               // the last reveal of those who committed closes the vote in the same transaction
               if (r.ok && r.settlement !== undefined) this.finalized(d, log, r.settlement)
               done(r.ok ? { type: 'vote-revealed' } : { type: 'reveal-vote-failed', reason: r.error })

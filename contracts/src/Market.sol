@@ -511,17 +511,18 @@ contract Market is MarketState {
         emit Unbonded(msg.sender, amount);
     }
 
-    /// A committee member commits its hidden vote: keccak256(abi.encode(dealId, member, uint8 vote, salt)), of
-    /// which the top 128 bits are kept (two to a slot; finding two votes with the same 128 bits takes ~2^64 hashes).
-    function commitVote(Deal calldata deal, bytes32 commitment) external {
+    /// A committee member commits its hidden vote, keccak256(abi.encode(dealId, member, uint8 vote, salt)), whole, in
+    /// its own slot `slot` (mod 16) of voteSlots, which it chooses: one none of its unrevealed commitments holds.
+    function commitVote(Deal calldata deal, bytes32 commitment, uint8 slot) external {
         (bytes32 id, Committee memory c) = _votingCommittee(deal);
         uint256 pos = _position(deal, c, msg.sender);
         uint256 deadline = uint256(c.drawnAt) + commitWindow;
         if (block.timestamp > deadline) revert CommitWindowClosed(deadline);
         uint16 bit = uint16(1 << pos);
         if (c.committed & bit != 0) revert AlreadyCommitted(msg.sender);
-        uint256 half = pos % 2 == 0 ? 128 : 0;
-        voteCommitments[id][pos / 2] |= bytes32(uint256(uint128(bytes16(commitment))) << half);
+        slot &= 15;
+        voteSlots[msg.sender][slot] = commitment;
+        c.seedBlock |= uint40(slot) << (4 * pos);
         c.committed |= bit;
         if (c.committed == uint16((1 << c.k) - 1)) c.allCommittedAt = uint32(block.timestamp);
         committees[id] = c;
@@ -538,9 +539,8 @@ contract Market is MarketState {
         uint16 bit = uint16(1 << pos);
         if (c.committed & bit == 0) revert NotCommitted(msg.sender);
         if (c.revealed & bit != 0) revert AlreadyRevealed(msg.sender);
-        uint128 kept = uint128(uint256(voteCommitments[id][pos / 2]) >> (pos % 2 == 0 ? 128 : 0));
         if (vote > VOTE_NO_CASE) revert InvalidVote(vote);
-        if (bytes16(keccak256(abi.encode(id, msg.sender, vote, salt))) != bytes16(kept)) {
+        if (keccak256(abi.encode(id, msg.sender, vote, salt)) != voteSlots[msg.sender][(c.seedBlock >> (4 * pos)) & 15]) {
             revert CommitmentMismatch(msg.sender);
         }
         c.revealed |= bit;
@@ -653,7 +653,7 @@ contract Market is MarketState {
         }
         if (_seedTag(firstSecret) != _tagOf(c)) revert WrongFirstSeed();
         bytes32 seed = keccak256(abi.encode(id, firstSecret ^ secret, blockhash(c.seedBlock)));
-        (c.committed, c.revealed, c.verdicts, c.noCase) = (0, 0, 0, 0);
+        (c.committed, c.revealed, c.verdicts, c.noCase, c.seedBlock) = (0, 0, 0, 0, 0);
         c.seeds |= bit;
         c.drawnAt = uint32(block.timestamp);
         c.members = _draw(seed, deal.mediators.length, c.k);

@@ -65,9 +65,6 @@ contract MarketCommittee is MarketState {
             for (uint256 i; i < c.k; ++i) {
                 if (slashed & (1 << i) != 0) pot += _slash(_member(deal, c, i), id);
             }
-            for (uint256 i; i < c.k; i += 2) {
-                if (c.committed & (3 << i) != 0) delete voteCommitments[id][i / 2];
-            }
         }
         deals[id].state = state;
         delete committees[id];

@@ -252,7 +252,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         // automine: the transaction (or the failing call, against the pending block) lands in the next block
         const number = Number(await rpc.send('eth_blockNumber', [])) + 1
         const blockHashOf = await hashesFor(number)
-        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases) }
+        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases), voteSlots: new Map([...model.voteSlots].map(([k, v]) => [k, [...v]])) }
         const predicted = apply(dry, action, { now, number, blockHashOf })
         trace.push(`  t=${now} ${caller.name} ${action.kind} → ${predicted.ok ? 'ok' : predicted.error}`)
         steps++
@@ -326,6 +326,13 @@ for (let from = 0; from < RUNS; from += CHUNK) {
        * secret back (read from its event), now and then none or a wrong one (WrongFirstSeed). Now and then a stranger
        * relays it.
        */
+      /**
+       * A member's commitment slot: mostly 0 or 1, so that a member on two open committees now and then commits both
+       * in one slot and its earlier vote no longer reveals (CommitmentMismatch); now and then above 15 (taken mod 16).
+       */
+      let lastSlot = 0
+      const voteSlot = (): number => { lastSlot = chance(0.05) ? 16 + Math.floor(rnd() * 200) : Math.floor(rnd() * 2); return lastSlot }
+
       const revealSeedAct = async (id: string, provider: boolean, how = chance(0.8) ? 'right' : pick(['guess', 'other', 'swap', 'short', 'wrongFirst'] as const)): Promise<void> => {
         const deal = terms.get(id)!
         const sd = seeds.get(id)!
@@ -424,7 +431,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
             if (!plan[i].commits) continue
             now += 1
             const commitment = voteCommitment(id, m.wallet.address, plan[i].vote, plan[i].salt)
-            await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: id, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [id])
+            await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: id, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [id])
           }
           now += plan.every(p => p.commits) ? 1 : COMMITTEE_RULES.commitWindow
           for (const [i, m] of members.entries()) {
@@ -530,7 +537,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               const m = pick(meds)
               if (chance(0.5)) {
                 const commitment = voteCommitment(known, m.wallet.address, Vote.Correct, ZeroHash)
-                await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: known, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [known])
+                await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: known, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [known])
               } else {
                 await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: known, terms: deal, vote: Vote.Correct, salt: ZeroHash }, market.encodeFunctionData('revealVote', [toStruct(deal), Vote.Correct, ZeroHash]), [known])
               }
@@ -550,7 +557,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               const ballot = { vote: chance(0.03) ? 3 : chance(0.15) ? Vote.NoCase : chance(0.6) ? Vote.Correct : Vote.Wrong, salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32) }
               const commitment = voteCommitment(known, caller.wallet.address, ballot.vote, ballot.salt)
               const before = model.committees.get(known)
-              await act(caller, { kind: 'commitVote', caller: caller.wallet.address, dealId: known, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [known])
+              await act(caller, { kind: 'commitVote', caller: caller.wallet.address, dealId: known, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [known])
               if (model.committees.get(known) !== before) ballots.set(ballotKey, ballot)
             } else if (what === 'reveal') {
               const ballot = ballots.get(ballotKey) ?? { vote: Vote.Correct, salt: ZeroHash }

@@ -1,7 +1,7 @@
 // The mediator's dispute lifecycle, with an injected clock.
 import test from 'ava'
 import { ManualClock } from '../clock.ts'
-import { newDispute, stepMediator, type MediatorDispute, type MediatorEvent } from './mediator.ts'
+import { newDispute, stepMediator, freeVoteSlot, type MediatorDispute, type MediatorEvent } from './mediator.ts'
 import type { DealFacts } from './facts.ts'
 import { sampleDeal, sampleJob, T0, sec } from './testing.ts'
 import { Vote } from '../../protocols/settlement/committee.ts'
@@ -186,4 +186,20 @@ test('committee: not a member, or the commit window gone before we voted: abando
   d.setFacts(committee({ allCommittedAt: sec(T0) + 10, committed: [OTHER[0], SELF, OTHER[1]] }))
   const s = d.step({ type: 'resume' })
   t.deepEqual(s.actions, [{ kind: 'reveal-vote', deadline: (sec(T0) + 10 + 200) * 1000, vote: Vote.Correct }])
+})
+
+test('committee: a commit takes the lowest commitment slot none of our unrevealed votes holds; a revealed or closed dispute frees its slot', t => {
+  const at = (n: number, o: Partial<MediatorDispute>): MediatorDispute => ({ ...newDispute({ dealId: '0x' + String(n).repeat(64), jobCreator: '0x' + 'aa'.repeat(20), audit: false }, T0 + n), ...o })
+  const committed = { committeeSent: { commit: true, reveal: false, finalize: false } }
+  const records = [
+    at(1, { ...committed, commitSlot: 0 }),
+    at(2, { ...committed, commitSlot: 1 }),
+    at(3, { committeeSent: { commit: true, reveal: true, finalize: false }, commitSlot: 2 }),
+    at(4, { ...committed, commitSlot: 3, terminal: true })
+  ]
+  t.is(freeVoteSlot(records, '0x' + '5'.repeat(64)), 2, 'slots 0 and 1 hold unrevealed votes; 2 was revealed, 3 closed')
+  // a dispute's own earlier slot does not count against it (a commit sent again after a restart)
+  t.is(freeVoteSlot(records, '0x' + '1'.repeat(64)), 0)
+  const full = Array.from({ length: 16 }, (_, j) => at(j + 1, { ...committed, commitSlot: j }))
+  t.is(freeVoteSlot(full, '0x' + 'f'.repeat(64)), 0, 'all 16 held: the oldest dispute\'s slot')
 })

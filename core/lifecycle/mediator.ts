@@ -38,6 +38,8 @@ export interface MediatorDispute {
   /** a committee's dispute: our vote, decided before it is committed (and kept, to reveal the same after a restart) */
   vote?: VoteValue
   committeeSent?: { commit: boolean, reveal: boolean, finalize: boolean }
+  /** which of our 16 commitment slots (Market.sol `voteSlots`) our commit used: kept from reuse until we reveal */
+  commitSlot?: number
 }
 
 export interface MediatorPolicy {
@@ -66,7 +68,7 @@ export type MediatorEvent =
   | { type: 'pulled' } | { type: 'pull-failed', reason: string }
   | { type: 'rerun-done', cid: string } | { type: 'rerun-failed', reason: string }
   | { type: 'mediated' } | { type: 'mediate-failed', reason: string }
-  | { type: 'vote-committed' } | { type: 'commit-vote-failed', reason: string }
+  | { type: 'vote-committed', slot?: number } | { type: 'commit-vote-failed', reason: string }
   | { type: 'vote-revealed' } | { type: 'reveal-vote-failed', reason: string }
   | { type: 'committee-finalized' } | { type: 'finalize-committee-failed', reason: string }
 
@@ -114,7 +116,7 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
     case 'mediated': r.verdictSent = true; break
     case 'mediate-failed': if (facts.state === 'Challenged') return end('abandoned', `mediate failed: ${e.reason}`); break
     // a committee's calls: sent; a failure is tried again while its window lasts (the driver backs off)
-    case 'vote-committed': r.committeeSent = { ...sent(r), commit: true }; break
+    case 'vote-committed': r.committeeSent = { ...sent(r), commit: true }; if (e.slot !== undefined) r.commitSlot = e.slot; break
     case 'vote-revealed': r.committeeSent = { ...sent(r), reveal: true }; break
     case 'committee-finalized': r.committeeSent = { ...sent(r), finalize: true }; break
     default: break
@@ -157,6 +159,17 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
   r.resultCorrect = r.mediatorCid === r.resultCid
   if (!r.verdictSent) actions.push({ kind: 'mediate', deadline, resultCorrect: r.resultCorrect })
   return { record: r, actions, wakeAt: deadline }
+}
+
+/**
+ * The commitment slot for a new commit: the lowest of the 16 that none of our other disputes holds with a commitment
+ * not yet revealed (a commit overwrites the slot, and the reveal reads it back). With all 16 held, the one of the
+ * oldest such dispute (its reveal then fails: 16 unrevealed votes at once is a node that stopped revealing).
+ */
+export function freeVoteSlot (records: MediatorDispute[], dealId: string): number {
+  const held = records.filter(r => r.dealId !== dealId && !r.terminal && r.commitSlot !== undefined && sent(r).commit && !sent(r).reveal)
+  for (let j = 0; j < 16; j++) if (!held.some(r => r.commitSlot === j)) return j
+  return held.sort((a, b) => a.seenAt - b.seenAt)[0].commitSlot!
 }
 
 const sent = (r: MediatorDispute): NonNullable<MediatorDispute['committeeSent']> => r.committeeSent ?? { commit: false, reveal: false, finalize: false }

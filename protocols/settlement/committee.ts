@@ -197,6 +197,8 @@ export interface CommitteeRecord {
   allCommittedAt: number | null
   commitments: Array<string | null>
   votes: Array<VoteValue | null>
+  /** the slot of its own voteSlots each member committed in (the Market's ledger sets it; ledger.ts) */
+  slots?: Array<number | null>
 }
 
 export type CommitteeStep = { ok: true, record: CommitteeRecord } | { ok: false, error: CommitteeErrorName }
@@ -226,8 +228,8 @@ export function votingOver (c: CommitteeRecord, rules: CommitteeRules, now: numb
   return revealOpen(c, rules, now) && c.commitments.every((h, i) => h === null || c.votes[i] !== null)
 }
 
-/** The part of a commitment the Market keeps: its top 128 bits. */
-const kept = (h: string): string => h.slice(0, 34).toLowerCase()
+/** The Market keeps a commitment whole (in the member's own slot, Market.sol `voteSlots`). */
+const kept = (h: string): string => h.toLowerCase()
 
 function memberIndex (c: CommitteeRecord, caller: string): number {
   return c.members.findIndex(m => same(m, caller))

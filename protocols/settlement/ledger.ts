@@ -24,6 +24,8 @@ export interface MarketModel {
   committees: Map<string, CommitteeRecord>
   /** each committee dispute not drawn yet: the parties' seed reveals */
   seedPhases: Map<string, SeedPhase>
+  /** each mediator's 16 commitment slots (Market.sol `voteSlots`), lowercased address => hex words; absent: all zero */
+  voteSlots: Map<string, string[]>
 }
 
 export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, committeeRules?: CommitteeRules): MarketModel {
@@ -36,7 +38,8 @@ export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, co
     ...(committeeRules !== undefined ? { committeeRules } : {}),
     bonds: new Map(),
     committees: new Map(),
-    seedPhases: new Map()
+    seedPhases: new Map(),
+    voteSlots: new Map()
   }
 }
 
@@ -58,7 +61,7 @@ export type MarketAction =
   | { kind: 'bond', account: string, amount: bigint }
   | { kind: 'startUnbond', account: string, amount: bigint }
   | { kind: 'finishUnbond', account: string }
-  | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string }
+  | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string, slot?: number }
   | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, vote: number, salt: string }
   | { kind: 'finalizeCommittee', dealId: string, terms: DealTerms }
   /**
@@ -191,14 +194,25 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       if (open.committee === undefined) return { ok: false, error: 'NotCommitteeMember' }
       const r = commitVote(open.committee, open.rules, { caller: action.caller, commitment: action.commitment, now })
       if (!r.ok) return r
-      m.committees.set(action.dealId, r.record)
+      // the commitment goes in the member's own slot, and the committee records which (Market.sol `commitVote`)
+      const slot = (action.slot ?? 0) & 15
+      const i = r.record.members.findIndex(x => same(x, action.caller))
+      const slots = (r.record.slots ?? r.record.members.map(() => null)).slice()
+      slots[i] = slot
+      const own = voteSlotsOf(m, action.caller).slice()
+      own[slot] = action.commitment.toLowerCase()
+      m.voteSlots.set(action.caller.toLowerCase(), own)
+      m.committees.set(action.dealId, { ...r.record, slots })
       return { ok: true, steps: [] }
     }
     case 'revealVote': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
       if (open.committee === undefined) return { ok: false, error: 'NotCommitteeMember' }
-      const r = revealVote(open.committee, open.rules, { caller: action.caller, vote: action.vote, salt: action.salt, now })
+      // a reveal is checked against what the member's slot holds now (a later commit of its own may have replaced it)
+      const c = open.committee
+      const held = c.commitments.map((h, i) => h !== null && same(c.members[i], action.caller) ? voteSlotsOf(m, action.caller)[c.slots?.[i] ?? 0] : h)
+      const r = revealVote({ ...c, commitments: held }, open.rules, { caller: action.caller, vote: action.vote, salt: action.salt, now })
       if (!r.ok) return r
       m.committees.set(action.dealId, r.record)
       // the last reveal of those who committed closes the vote in the same transaction (Market.sol `revealVote`)
@@ -233,6 +247,12 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       return { ok: true, steps: [], settlement: closeCommittee(m, action.dealId, f.settlement) }
     }
   }
+}
+
+const ZERO_WORD = '0x' + '00'.repeat(32)
+
+function voteSlotsOf (m: MarketModel, member: string): string[] {
+  return m.voteSlots.get(member.toLowerCase()) ?? Array.from({ length: 16 }, () => ZERO_WORD)
 }
 
 /** A committee dispute's close (MarketCommittee.sol `finalize`): slashes, credits, the deal's final state. */
