@@ -883,8 +883,10 @@ export class MarketSimulation {
               const commitment = voteCommitment(dealId, agent.address, this.cast(agent, a.vote), this.saltOf(agent, dealId))
               // the lowest of its 16 slots no unrevealed vote of its own holds (core/lifecycle/mediator.ts `freeVoteSlot`)
               const held = agent.heldSlots ?? (agent.heldSlots = new Map())
+              // a closed dispute frees its slot, as a terminal record does in the node
+              for (const id of [...held.keys()]) if (this.model.deals.get(id)?.state !== DealState.Challenged) held.delete(id)
               let slot = 0
-              while (slot < 15 && [...held.values()].includes(slot)) slot++
+              while ([...held.values()].includes(slot)) slot++
               const r = this.chain({ kind: 'commitVote', caller: agent.address, dealId, terms: d.deal, commitment, slot })
               if (r.ok) held.set(dealId, slot)
               if (r.ok) log.txs++
@@ -894,7 +896,7 @@ export class MarketSimulation {
             return
           case 'reveal-vote':
             this.engine.after(c.chainDelay, () => {
-              const r = this.chain({ kind: 'revealVote', caller: agent.address, dealId, terms: d.deal, vote: this.cast(agent, a.vote), salt: this.saltOf(agent, dealId) })
+              const r = this.chain({ kind: 'revealVote', caller: agent.address, dealId, terms: d.deal, vote: this.cast(agent, a.vote), salt: this.saltOf(agent, dealId), slot: agent.heldSlots?.get(dealId) ?? 0 })
               if (r.ok) log.txs++
               if (r.ok) agent.heldSlots?.delete(dealId)
               // the last reveal of those who committed closes the vote in the same transaction

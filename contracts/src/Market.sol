@@ -512,24 +512,23 @@ contract Market is MarketState {
     }
 
     /// A committee member commits its hidden vote, keccak256(abi.encode(dealId, member, uint8 vote, salt)), whole, in
-    /// its own slot `slot` (mod 16) of voteSlots, which it chooses: one none of its unrevealed commitments holds.
-    function commitVote(Deal calldata deal, bytes32 commitment, uint8 slot) external {
+    /// its own slot `slot` of voteSlots, which it chooses (one none of its unrevealed commitments holds) and names
+    /// again to reveal.
+    function commitVote(Deal calldata deal, bytes32 commitment, uint256 slot) external {
         (bytes32 id, Committee memory c) = _votingCommittee(deal);
         uint256 pos = _position(deal, c, msg.sender);
         uint256 deadline = uint256(c.drawnAt) + commitWindow;
         if (block.timestamp > deadline) revert CommitWindowClosed(deadline);
         uint16 bit = uint16(1 << pos);
         if (c.committed & bit != 0) revert AlreadyCommitted(msg.sender);
-        slot &= 15;
         voteSlots[msg.sender][slot] = commitment;
-        c.seedBlock |= uint40(slot) << (4 * pos);
         c.committed |= bit;
         if (c.committed == uint16((1 << c.k) - 1)) c.allCommittedAt = uint32(block.timestamp);
         committees[id] = c;
         emit VoteCommitted(id, msg.sender);
     }
 
-    function revealVote(Deal calldata deal, uint8 vote, bytes32 salt) external {
+    function revealVote(Deal calldata deal, uint8 vote, bytes32 salt, uint256 slot) external {
         (bytes32 id, Committee memory c) = _votingCommittee(deal);
         uint256 pos = _position(deal, c, msg.sender);
         uint256 commitEnd = _commitEnd(c);
@@ -540,7 +539,7 @@ contract Market is MarketState {
         if (c.committed & bit == 0) revert NotCommitted(msg.sender);
         if (c.revealed & bit != 0) revert AlreadyRevealed(msg.sender);
         if (vote > VOTE_NO_CASE) revert InvalidVote(vote);
-        if (keccak256(abi.encode(id, msg.sender, vote, salt)) != voteSlots[msg.sender][(c.seedBlock >> (4 * pos)) & 15]) {
+        if (keccak256(abi.encode(id, msg.sender, vote, salt)) != voteSlots[msg.sender][slot]) {
             revert CommitmentMismatch(msg.sender);
         }
         c.revealed |= bit;

@@ -41,8 +41,8 @@ abstract contract MarketState is EIP712 {
         uint16 noCase;
         /// byte i: the i-th member's index into deal.mediators
         uint72 members;
-        /// before the draw, the block the dispute started in: its hash goes into the seed, and every seed reveal comes
-        /// after it. After the draw, nibble i: the slot of voteSlots the i-th member committed in
+        /// the block the dispute started in: its hash goes into the seed, and every seed reveal comes after it (0 once
+        /// drawn)
         uint40 seedBlock;
         /// SEED_JOB_CREATOR / SEED_PROVIDER: that party has revealed; SEED_AUDIT: the dispute is an audit
         uint8 seeds;
@@ -82,12 +82,12 @@ abstract contract MarketState is EIP712 {
     /// Job creator => nonce word => bitmap; nonces need not be sequential, but sequential ones share a word.
     mapping(address => mapping(uint256 => uint256)) public nonceBitmap;
     mapping(bytes32 => Committee) public committees;
-    /// mediator => its 16 commitment slots. A member commits in a slot it chooses (one none of its unrevealed
-    /// commitments holds; the commit records which in the committee's slot). The slots are the mediator's own and stay
-    /// written between disputes, so a commit rewrites a non-zero slot (~5,000 gas) instead of filling a fresh one
-    /// (~22,100). A commitment names its deal and member, so one left from another dispute never reveals for this one;
-    /// overwriting one's own unrevealed commitment only costs oneself its reveal.
-    mapping(address => bytes32[16]) internal voteSlots;
+    /// mediator => slot => commitment. A member commits in a slot it chooses, one none of its unrevealed commitments
+    /// holds, and names it again when it reveals. The slots are the mediator's own and stay written between disputes,
+    /// so a commit rewrites a non-zero slot (~5,000 gas) instead of filling a fresh one (~22,100). A commitment names
+    /// its deal and member, so one left from another dispute never reveals for this one; overwriting one's own
+    /// unrevealed commitment only costs oneself its reveal.
+    mapping(address => mapping(uint256 => bytes32)) internal voteSlots;
     mapping(address => Bond) public bonds;
 
     event Deposited(address indexed account, uint256 amount);

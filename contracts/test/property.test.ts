@@ -169,7 +169,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         if (baseBonds[i].amount + baseBonds[i].unbonding > 0n) model.bonds.set(a.wallet.address.toLowerCase(), { ...baseBonds[i] })
       })
       /** each committee member's vote and salt, by deal and member, to reveal what was committed */
-      const ballots = new Map<string, { vote: number, salt: string }>()
+      const ballots = new Map<string, { vote: number, salt: string, slot?: number }>()
       const terms = new Map<string, Deal>()
       /** the offers each deal names, with both parties' seed secrets */
       const seeds = new Map<string, Seeds>()
@@ -252,7 +252,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         // automine: the transaction (or the failing call, against the pending block) lands in the next block
         const number = Number(await rpc.send('eth_blockNumber', [])) + 1
         const blockHashOf = await hashesFor(number)
-        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases), voteSlots: new Map([...model.voteSlots].map(([k, v]) => [k, [...v]])) }
+        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases), voteSlots: new Map([...model.voteSlots].map(([k, v]) => [k, new Map(v)])) }
         const predicted = apply(dry, action, { now, number, blockHashOf })
         trace.push(`  t=${now} ${caller.name} ${action.kind} → ${predicted.ok ? 'ok' : predicted.error}`)
         steps++
@@ -328,10 +328,10 @@ for (let from = 0; from < RUNS; from += CHUNK) {
        */
       /**
        * A member's commitment slot: mostly 0 or 1, so that a member on two open committees now and then commits both
-       * in one slot and its earlier vote no longer reveals (CommitmentMismatch); now and then above 15 (taken mod 16).
+       * in one slot and its earlier vote no longer reveals (CommitmentMismatch); now and then a large one.
        */
       let lastSlot = 0
-      const voteSlot = (): number => { lastSlot = chance(0.05) ? 16 + Math.floor(rnd() * 200) : Math.floor(rnd() * 2); return lastSlot }
+      const voteSlot = (): number => { lastSlot = chance(0.05) ? Math.floor(rnd() * 2 ** 40) : Math.floor(rnd() * 2); return lastSlot }
 
       const revealSeedAct = async (id: string, provider: boolean, how = chance(0.8) ? 'right' : pick(['guess', 'other', 'swap', 'short', 'wrongFirst'] as const)): Promise<void> => {
         const deal = terms.get(id)!
@@ -426,19 +426,22 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           // or nothing, then reveal it (now and then another) or not, then finalize; the random steps below may
           // then find the deal closed
           const members = c.members.map(a => meds.find(m => m.wallet.address.toLowerCase() === a.toLowerCase())!)
-          const plan = members.map(() => ({ vote: chance(0.05) ? 3 : pick([Vote.Correct, Vote.Correct, Vote.Wrong, Vote.NoCase]), salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32), commits: chance(0.85), reveals: chance(0.85), lies: chance(0.08) }))
+          const plan = members.map(() => ({ vote: chance(0.05) ? 3 : pick([Vote.Correct, Vote.Correct, Vote.Wrong, Vote.NoCase]), salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32), commits: chance(0.85), reveals: chance(0.85), lies: chance(0.08), slot: 0 }))
           for (const [i, m] of members.entries()) {
             if (!plan[i].commits) continue
             now += 1
             const commitment = voteCommitment(id, m.wallet.address, plan[i].vote, plan[i].salt)
             await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: id, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [id])
+            plan[i].slot = lastSlot
           }
           now += plan.every(p => p.commits) ? 1 : COMMITTEE_RULES.commitWindow
           for (const [i, m] of members.entries()) {
             if (!plan[i].reveals) continue
             now += 1
             const vote = plan[i].lies ? (plan[i].vote + 1) % 3 : plan[i].vote
-            await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: id, terms: deal, vote, salt: plan[i].salt }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, plan[i].salt]), [id])
+            // now and then the wrong slot named (CommitmentMismatch)
+            const slot = chance(0.05) ? plan[i].slot + 1 : plan[i].slot
+            await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: id, terms: deal, vote, salt: plan[i].salt, slot }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, plan[i].salt, slot]), [id])
           }
           now += chance(0.5) ? 1 : COMMITTEE_RULES.revealWindow + 1
           await act(stranger, { kind: 'finalizeCommittee', dealId: id, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [id])
@@ -539,7 +542,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
                 const commitment = voteCommitment(known, m.wallet.address, Vote.Correct, ZeroHash)
                 await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: known, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [known])
               } else {
-                await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: known, terms: deal, vote: Vote.Correct, salt: ZeroHash }, market.encodeFunctionData('revealVote', [toStruct(deal), Vote.Correct, ZeroHash]), [known])
+                await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: known, terms: deal, vote: Vote.Correct, salt: ZeroHash, slot: 0 }, market.encodeFunctionData('revealVote', [toStruct(deal), Vote.Correct, ZeroHash, 0]), [known])
               }
             }
           } else if (committeeStep) {
@@ -558,13 +561,13 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               const commitment = voteCommitment(known, caller.wallet.address, ballot.vote, ballot.salt)
               const before = model.committees.get(known)
               await act(caller, { kind: 'commitVote', caller: caller.wallet.address, dealId: known, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [known])
-              if (model.committees.get(known) !== before) ballots.set(ballotKey, ballot)
+              if (model.committees.get(known) !== before) ballots.set(ballotKey, { ...ballot, slot: lastSlot })
             } else if (what === 'reveal') {
               const ballot = ballots.get(ballotKey) ?? { vote: Vote.Correct, salt: ZeroHash }
               // now and then a vote the Market does not know (InvalidVote), or another than the one committed
               // (CommitmentMismatch)
               const vote = chance(0.1) ? 3 : chance(0.15) ? (ballot.vote + 1) % 3 : ballot.vote
-              await act(caller, { kind: 'revealVote', caller: caller.wallet.address, dealId: known, terms: deal, vote, salt: ballot.salt }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, ballot.salt]), [known])
+              await act(caller, { kind: 'revealVote', caller: caller.wallet.address, dealId: known, terms: deal, vote, salt: ballot.salt, slot: ballot.slot ?? 0 }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, ballot.salt, ballot.slot ?? 0]), [known])
             } else if (what === 'finalize') {
               await act(stranger, { kind: 'finalizeCommittee', dealId: known, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [known])
             } else if (chance(0.5)) {

@@ -38,7 +38,7 @@ export interface MediatorDispute {
   /** a committee's dispute: our vote, decided before it is committed (and kept, to reveal the same after a restart) */
   vote?: VoteValue
   committeeSent?: { commit: boolean, reveal: boolean, finalize: boolean }
-  /** which of our 16 commitment slots (Market.sol `voteSlots`) our commit used: kept from reuse until we reveal */
+  /** which of our commitment slots (Market.sol `voteSlots`) our commit used: named again to reveal, kept from reuse */
   commitSlot?: number
 }
 
@@ -162,14 +162,15 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
 }
 
 /**
- * The commitment slot for a new commit: the lowest of the 16 that none of our other disputes holds with a commitment
- * not yet revealed (a commit overwrites the slot, and the reveal reads it back). With all 16 held, the one of the
- * oldest such dispute (its reveal then fails: 16 unrevealed votes at once is a node that stopped revealing).
+ * The commitment slot for a new commit: the lowest that none of our other open disputes holds with a commitment not
+ * yet revealed (a commit overwrites the slot, and the reveal reads it back). Slots are reused, so a mediator writes as
+ * many as it ever has votes in flight at once.
  */
 export function freeVoteSlot (records: MediatorDispute[], dealId: string): number {
-  const held = records.filter(r => r.dealId !== dealId && !r.terminal && r.commitSlot !== undefined && sent(r).commit && !sent(r).reveal)
-  for (let j = 0; j < 16; j++) if (!held.some(r => r.commitSlot === j)) return j
-  return held.sort((a, b) => a.seenAt - b.seenAt)[0].commitSlot!
+  const held = new Set(records.filter(r => r.dealId !== dealId && !r.terminal && r.commitSlot !== undefined && sent(r).commit && !sent(r).reveal).map(r => r.commitSlot))
+  let j = 0
+  while (held.has(j)) j++
+  return j
 }
 
 const sent = (r: MediatorDispute): NonNullable<MediatorDispute['committeeSent']> => r.committeeSent ?? { commit: false, reveal: false, finalize: false }

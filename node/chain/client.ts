@@ -305,13 +305,14 @@ export class ChainClient {
   // ---- committees (docs/mediation.md, "Committees") ----
 
   /** A committee member's hidden vote: `voteCommitment(dealId, this.address, vote, salt)`. */
-  /** `slot`: which of this mediator's 16 commitment slots to use, one none of its unrevealed commitments holds. */
+  /** `slot`: which of this mediator's commitment slots to use, one none of its unrevealed commitments holds. */
   async commitVote (deal: Deal, commitment: string, slot = 0): Promise<TransactionReceipt> {
     return await this.queue.send('commitVote', async () => await this.market.commitVote.populateTransaction(toStruct(deal), commitment, slot))
   }
 
-  async revealVote (deal: Deal, vote: VoteValue, salt: string): Promise<TransactionReceipt> {
-    return await this.queue.send('revealVote', async () => await this.market.revealVote.populateTransaction(toStruct(deal), vote, salt))
+  /** `slot`: the commitment slot the commit used. */
+  async revealVote (deal: Deal, vote: VoteValue, salt: string, slot = 0): Promise<TransactionReceipt> {
+    return await this.queue.send('revealVote', async () => await this.market.revealVote.populateTransaction(toStruct(deal), vote, salt, slot))
   }
 
   /**

@@ -360,7 +360,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         const deal = await this.termsOf(rec)
         if (deal === null) return { type: 'reveal-vote-failed', reason: 'the deal\'s terms are unknown' }
         const vote = this.cast(a.vote)
-        return await chainCall<MediatorEvent>(async () => { await this.init.chain.revealVote(deal, vote, this.voteSalt(rec.dealId)) }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.revealVote(deal, vote, this.voteSalt(rec.dealId), rec.commitSlot ?? 0) }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
       }
       case 'finalize-committee': {
         const deal = await this.termsOf(rec)

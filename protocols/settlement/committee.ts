@@ -197,8 +197,6 @@ export interface CommitteeRecord {
   allCommittedAt: number | null
   commitments: Array<string | null>
   votes: Array<VoteValue | null>
-  /** the slot of its own voteSlots each member committed in (the Market's ledger sets it; ledger.ts) */
-  slots?: Array<number | null>
 }
 
 export type CommitteeStep = { ok: true, record: CommitteeRecord } | { ok: false, error: CommitteeErrorName }

@@ -24,8 +24,8 @@ export interface MarketModel {
   committees: Map<string, CommitteeRecord>
   /** each committee dispute not drawn yet: the parties' seed reveals */
   seedPhases: Map<string, SeedPhase>
-  /** each mediator's 16 commitment slots (Market.sol `voteSlots`), lowercased address => hex words; absent: all zero */
-  voteSlots: Map<string, string[]>
+  /** each mediator's commitment slots (Market.sol `voteSlots`), lowercased address => slot => hex word; absent: zero */
+  voteSlots: Map<string, Map<number, string>>
 }
 
 export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, committeeRules?: CommitteeRules): MarketModel {
@@ -62,7 +62,7 @@ export type MarketAction =
   | { kind: 'startUnbond', account: string, amount: bigint }
   | { kind: 'finishUnbond', account: string }
   | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string, slot?: number }
-  | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, vote: number, salt: string }
+  | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, vote: number, salt: string, slot?: number }
   | { kind: 'finalizeCommittee', dealId: string, terms: DealTerms }
   /**
    * A party's seed reveal (Market.revealSeed): `proved` is the offer id its words and secret make (seed.ts
@@ -195,23 +195,20 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
       const r = commitVote(open.committee, open.rules, { caller: action.caller, commitment: action.commitment, now })
       if (!r.ok) return r
       // the commitment goes in the member's own slot, and the committee records which (Market.sol `commitVote`)
-      const slot = (action.slot ?? 0) & 15
-      const i = r.record.members.findIndex(x => same(x, action.caller))
-      const slots = (r.record.slots ?? r.record.members.map(() => null)).slice()
-      slots[i] = slot
-      const own = voteSlotsOf(m, action.caller).slice()
-      own[slot] = action.commitment.toLowerCase()
+      const own = new Map(m.voteSlots.get(action.caller.toLowerCase()))
+      own.set(action.slot ?? 0, action.commitment.toLowerCase())
       m.voteSlots.set(action.caller.toLowerCase(), own)
-      m.committees.set(action.dealId, { ...r.record, slots })
+      m.committees.set(action.dealId, r.record)
       return { ok: true, steps: [] }
     }
     case 'revealVote': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
       if (open.committee === undefined) return { ok: false, error: 'NotCommitteeMember' }
-      // a reveal is checked against what the member's slot holds now (a later commit of its own may have replaced it)
+      // a reveal is checked against what the slot it names holds now (another commit of its own may have replaced it)
       const c = open.committee
-      const held = c.commitments.map((h, i) => h !== null && same(c.members[i], action.caller) ? voteSlotsOf(m, action.caller)[c.slots?.[i] ?? 0] : h)
+      const inSlot = m.voteSlots.get(action.caller.toLowerCase())?.get(action.slot ?? 0) ?? ZERO_WORD
+      const held = c.commitments.map((h, i) => h !== null && same(c.members[i], action.caller) ? inSlot : h)
       const r = revealVote({ ...c, commitments: held }, open.rules, { caller: action.caller, vote: action.vote, salt: action.salt, now })
       if (!r.ok) return r
       m.committees.set(action.dealId, r.record)
@@ -250,10 +247,6 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
 }
 
 const ZERO_WORD = '0x' + '00'.repeat(32)
-
-function voteSlotsOf (m: MarketModel, member: string): string[] {
-  return m.voteSlots.get(member.toLowerCase()) ?? Array.from({ length: 16 }, () => ZERO_WORD)
-}
 
 /** A committee dispute's close (MarketCommittee.sol `finalize`): slashes, credits, the deal's final state. */
 function closeCommittee (m: MarketModel, dealId: string, settlement: CommitteeSettlement): CommitteeSettlement {
