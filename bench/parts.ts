@@ -33,7 +33,7 @@ export interface BenchPart<R = unknown> {
 const ms = (x: number): string => `${round(x)} ms`
 const within = (value: number, target: number): boolean => value <= target
 
-/** A 3-mediator committee's dispute, challenge to finalize (issue 15's target: ≤ 450,000 gas). */
+/** A 3-mediator committee's dispute, challenge to the vote's close (the last reveal closes it) (issue 15's target: ≤ 450,000 gas). */
 function committeeRows (c: Record<'unanimous' | 'oneLiar' | 'oneAbsent', { gasPerJob: number, txsPerJob: number }> | undefined): Array<{ figure: string, value: string, target: string, anchor: string, met?: boolean }> {
   if (c === undefined) return []
   return [

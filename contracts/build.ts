@@ -24,6 +24,9 @@ export const COMPILER_SETTINGS = {
   evmVersion: 'cancun'
 } as const
 
+/** EIP-170's limit on a contract's runtime code. */
+export const MAX_RUNTIME_SIZE = 24_576
+
 interface AbiParam { name: string, type: string, internalType?: string, components?: AbiParam[], indexed?: boolean }
 interface AbiItem { type: string, name?: string, inputs?: AbiParam[], outputs?: AbiParam[], stateMutability?: string }
 
@@ -271,12 +274,12 @@ export async function build (opts: { force?: boolean, quiet?: boolean } = {}): P
   const input = {
     language: 'Solidity',
     sources,
-    settings: { ...COMPILER_SETTINGS, outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } }
+    settings: { ...COMPILER_SETTINGS, outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'storageLayout'] } } }
   }
   const t0 = Date.now()
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: resolveImport })) as {
     errors?: Array<{ severity: string, formattedMessage: string }>
-    contracts: Record<string, Record<string, { abi: AbiItem[], evm: { bytecode: { object: string } } }>>
+    contracts: Record<string, Record<string, { abi: AbiItem[], evm: { bytecode: { object: string }, deployedBytecode: { object: string } }, storageLayout?: { storage: Array<{ label: string, slot: string, offset: number, type: string }> } }>>
   }
   const problems = output.errors ?? []
   for (const e of problems.filter(e => e.severity !== 'error')) if (opts.quiet !== true) console.warn(e.formattedMessage)
@@ -289,6 +292,8 @@ export async function build (opts: { force?: boolean, quiet?: boolean } = {}): P
   mkdirSync(abiDir, { recursive: true })
   writeFileSync(join(outDir, 'types.ts'), TYPES_TS)
   const names: string[] = []
+  const sizes: string[] = []
+  const oversized: string[] = []
   const structs = new Map<string, AbiParam[]>()
   for (const [file, contracts] of Object.entries(output.contracts)) {
     if (publishesAbi(file)) {
@@ -299,9 +304,20 @@ export async function build (opts: { force?: boolean, quiet?: boolean } = {}): P
     if (!file.startsWith('contracts/src/')) continue
     for (const [name, art] of Object.entries(contracts)) {
       if (art.evm.bytecode.object === '' || art.abi.length === 0) continue // interfaces and libraries
+      const size = art.evm.deployedBytecode.object.length / 2
+      // EIP-170: a chain refuses to deploy more runtime code than this; fail here rather than at deployment
+      if (size > MAX_RUNTIME_SIZE && !file.startsWith('contracts/src/testing/')) oversized.push(`${name} ${size}`)
+      sizes.push(`${name} ${size}`)
       names.push(name)
       writeFileSync(join(outDir, `${name}.ts`), generateBindings(name, art.abi, art.evm.bytecode.object, structs))
     }
+  }
+  if (oversized.length > 0) throw new Error(`runtime code over EIP-170's ${MAX_RUNTIME_SIZE} bytes: ${oversized.join(', ')}`)
+  // the Market DELEGATECALLs MarketCommittee on its own storage: the two must lay it out the same, slot for slot
+  const layout = (file: string, name: string): string => JSON.stringify((output.contracts[file]?.[name]?.storageLayout?.storage ?? []).map(v => [v.label, v.slot, v.offset, v.type]))
+  const marketLayout = layout('contracts/src/Market.sol', 'Market')
+  if (marketLayout === '[]' || marketLayout !== layout('contracts/src/MarketCommittee.sol', 'MarketCommittee')) {
+    throw new Error('Market and MarketCommittee lay out storage differently: both must take it from MarketState alone')
   }
   names.sort()
   writeFileSync(join(outDir, 'structs.ts'), generateStructs(structs))
@@ -313,7 +329,7 @@ export async function build (opts: { force?: boolean, quiet?: boolean } = {}): P
   index.push(`/** Every generated interface (ethers), for decoding errors whatever contract raised them. */\nexport const allInterfaces = { ${names.map(n => `${n}: ${n}Interface`).join(', ')} } as const`)
   writeFileSync(join(outDir, 'index.ts'), index.join('\n') + '\n')
   writeFileSync(hashFile, hash + '\n')
-  if (opts.quiet !== true) console.log(`contracts: compiled ${names.join(', ')} in ${Date.now() - t0} ms`)
+  if (opts.quiet !== true) console.log(`contracts: compiled in ${Date.now() - t0} ms; runtime bytes: ${sizes.sort().join(', ')}`)
   return { compiled: true, contracts: names }
 }
 

@@ -287,6 +287,8 @@ export interface CommitteeDispute {
   /** true / false: the result is correct / wrong; or any vote (Vote.NoCase) */
   commit: (m: ChainClient, vote: boolean | VoteValue) => Promise<void>
   reveal: (m: ChainClient, vote: boolean | VoteValue) => Promise<void>
+  /** the salt member m commits and reveals with */
+  salt: (m: ChainClient) => string
   finalize: () => Promise<void>
 }
 
@@ -319,7 +321,8 @@ export async function committeeDispute (net: Devnet, o: Partial<Deal> = {}): Pro
     txs: 3,
     commit: async (m, vote) => { await sent(await m.commitVote(deal, voteCommitment(id, m.address, voteOf(vote), salt(m)))) },
     reveal: async (m, vote) => { await sent(await m.revealVote(deal, voteOf(vote), salt(m))) },
-    finalize: async () => { await sent(await net.stranger.finalizeCommittee(deal)) }
+    finalize: async () => { await sent(await net.stranger.finalizeCommittee(deal)) },
+    salt
   }
   const sent = async (receipt: { gasUsed: bigint }): Promise<void> => { d.gas += receipt.gasUsed; d.txs++ }
   const voteOf = (v: boolean | VoteValue): VoteValue => typeof v === 'boolean' ? (v ? Vote.Correct : Vote.Wrong) : v

@@ -59,7 +59,11 @@ export interface CollusionPoint {
   noQuorum: number
   /** the fee a dispute needs so every member's share pays its re-run: size × re-run cost */
   feeLP: number
-  /** transactions per dispute, mean: the challenge, each present member's commit and reveal, finalize */
+  /**
+   * transactions per dispute, mean: the challenge, the parties' two seed reveals, each present member's commit and
+   * reveal (the last reveal closes the vote; a finalize only when nobody voted); a lone mediator (k = 1): the
+   * challenge, its draw and its verdict
+   */
   transactions: number
   /** bonds lost by honest mediators per dispute, mean, LP */
   honestSlashedLP: number
@@ -132,7 +136,8 @@ function runPoint (o: CollusionOptions, size: number, fraction: number): Collusi
     const verdictRight = s.tally.outcome === 'no-quorum' ? resultRight : (s.tally.outcome === 'correct') === resultRight
     if (!verdictRight) wrong++
     if (s.tally.outcome === 'no-quorum') noQuorum++
-    txs += 2 + 2 * votes.filter(v => v !== null).length
+    const present = votes.filter(v => v !== null).length
+    txs += c.members.length === 1 ? 3 : 3 + 2 * present + (present === 0 ? 1 : 0)
     for (const x of s.slashes) {
       if (colluding.has(x.account)) colluderGain -= x.amount
       else honestSlashed += x.amount

@@ -197,8 +197,8 @@ test('the committees scenario: wrong verdicts, slashed bonds and cost per disput
   }
   t.true(a.committees.slashedBonds.count > 0)
   t.is(a.oneMediator.slashedBonds.count, 0)
-  // three re-runs and 2k + 1 transactions when everyone votes (fewer with an absent member), and the parties' two
-  // seed reveals before the draw (docs/mediation.md, "Unbiasable draws")
+  // three re-runs and 2k transactions when everyone votes (the last reveal closes the vote; fewer with an absent
+  // member), and the parties' two seed reveals before the draw (docs/mediation.md, "Unbiasable draws")
   t.true(a.committees.costPerDispute.reruns > a.oneMediator.costPerDispute.reruns)
   t.true(a.committees.costPerDispute.transactions <= 9)
   t.true(a.committees.costPerDispute.transactions > a.oneMediator.costPerDispute.transactions + 2)

@@ -7,7 +7,8 @@
 // with the node's retry backoff; every chain step is applied to the real Market model (protocols/settlement) with
 // its payouts. A dispute is judged by the drawn mediator or, when the Market has committee rules, by a committee
 // drawn by the committee rules (protocols/settlement/committee.ts): each member follows the mediator lifecycle's
-// committee step (commit, reveal, finalize) and the finalize pays and slashes through the same Market model.
+// committee step (commit, reveal; the last reveal, or a finalize after the deadline, closes the vote) and pays and
+// slashes through the same Market model.
 // Only time, the network and the agents' behaviour (arrivals, execution, churn, cheating, lying or absent
 // mediators, spam) are modelled here.
 import { OrderBook } from '../protocols/order-book.ts'
@@ -131,6 +132,8 @@ export interface MediatorAgent {
   slashes: number
   slashed: bigint
   topUps: number
+  /** its commitment slots held by votes not yet revealed, by deal (a node keeps them in its dispute records) */
+  heldSlots?: Map<string, number>
 }
 
 /** One dispute (challenge or audit), as the metrics report it. */
@@ -878,7 +881,14 @@ export class MarketSimulation {
           case 'commit-vote':
             this.engine.after(c.chainDelay, () => {
               const commitment = voteCommitment(dealId, agent.address, this.cast(agent, a.vote), this.saltOf(agent, dealId))
-              const r = this.chain({ kind: 'commitVote', caller: agent.address, dealId, terms: d.deal, commitment })
+              // the lowest of its 16 slots no unrevealed vote of its own holds (core/lifecycle/mediator.ts `freeVoteSlot`)
+              const held = agent.heldSlots ?? (agent.heldSlots = new Map())
+              // a closed dispute frees its slot, as a terminal record does in the node
+              for (const id of [...held.keys()]) if (this.model.deals.get(id)?.state !== DealState.Challenged) held.delete(id)
+              let slot = 0
+              while ([...held.values()].includes(slot)) slot++
+              const r = this.chain({ kind: 'commitVote', caller: agent.address, dealId, terms: d.deal, commitment, slot })
+              if (r.ok) held.set(dealId, slot)
               if (r.ok) log.txs++
               done(r.ok ? { type: 'vote-committed' } : { type: 'commit-vote-failed', reason: r.error })
               this.onChain(dealId)
@@ -886,8 +896,11 @@ export class MarketSimulation {
             return
           case 'reveal-vote':
             this.engine.after(c.chainDelay, () => {
-              const r = this.chain({ kind: 'revealVote', caller: agent.address, dealId, terms: d.deal, vote: this.cast(agent, a.vote), salt: this.saltOf(agent, dealId) })
+              const r = this.chain({ kind: 'revealVote', caller: agent.address, dealId, terms: d.deal, vote: this.cast(agent, a.vote), salt: this.saltOf(agent, dealId), slot: agent.heldSlots?.get(dealId) ?? 0 })
               if (r.ok) log.txs++
+              if (r.ok) agent.heldSlots?.delete(dealId)
+              // the last reveal of those who committed closes the vote in the same transaction
+              if (r.ok && r.settlement !== undefined) this.finalized(d, log, r.settlement)
               done(r.ok ? { type: 'vote-revealed' } : { type: 'reveal-vote-failed', reason: r.error })
               this.onChain(dealId)
             })
@@ -914,7 +927,10 @@ export class MarketSimulation {
     const attempt = (n: number): void => {
       this.engine.after(this.config.chainDelay, () => {
         const named = seed.provider ? d.deal.resourceOfferId : d.deal.jobOfferId
-        const r = this.chain({ kind: 'revealSeed', dealId, terms: d.deal, provider: seed.provider, secret: seed.secret, proved: keccak256(seed.secret) === seed.commit ? named : null, named })
+        // the second reveal passes the first's secret back, as a node reads it from the first's SeedRevealed
+        const phase = this.model.seedPhases.get(dealId)
+        const firstSecret = (seed.provider ? phase?.jobCreatorSecret : phase?.providerSecret) ?? undefined
+        const r = this.chain({ kind: 'revealSeed', dealId, terms: d.deal, provider: seed.provider, secret: seed.secret, proved: keccak256(seed.secret) === seed.commit ? named : null, named, firstSecret })
         if (!r.ok && r.error === 'SeedRevealNotOpen' && n < 10) { this.engine.after(SIM_BLOCK_SECONDS, () => { attempt(n + 1) }); return }
         if (r.ok) d.seedTxs = (d.seedTxs ?? 0) + 1
         const settled = r.ok || r.error === 'SeedAlreadyRevealed' || r.error === 'SeedRevealClosed' || r.error === 'WrongState' || r.error === 'NotACommitteeDispute'

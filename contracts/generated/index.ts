@@ -8,6 +8,7 @@ export * from './HeavyClient.ts'
 export * from './JobManager.ts'
 export * from './LilypadToken.ts'
 export * from './Market.ts'
+export * from './MarketCommittee.ts'
 export * from './RevertingClient.ts'
 export * from './Rewards.ts'
 import { DirectoryAbi } from './Directory.ts'
@@ -17,6 +18,7 @@ import { HeavyClientAbi } from './HeavyClient.ts'
 import { JobManagerAbi } from './JobManager.ts'
 import { LilypadTokenAbi } from './LilypadToken.ts'
 import { MarketAbi } from './Market.ts'
+import { MarketCommitteeAbi } from './MarketCommittee.ts'
 import { RevertingClientAbi } from './RevertingClient.ts'
 import { RewardsAbi } from './Rewards.ts'
 import { DirectoryInterface } from './Directory.ts'
@@ -26,9 +28,10 @@ import { HeavyClientInterface } from './HeavyClient.ts'
 import { JobManagerInterface } from './JobManager.ts'
 import { LilypadTokenInterface } from './LilypadToken.ts'
 import { MarketInterface } from './Market.ts'
+import { MarketCommitteeInterface } from './MarketCommittee.ts'
 import { RevertingClientInterface } from './RevertingClient.ts'
 import { RewardsInterface } from './Rewards.ts'
 /** Every generated ABI, for decoding errors and events whatever contract raised them. */
-export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, RevertingClient: RevertingClientAbi, Rewards: RewardsAbi } as const
+export const allAbis = { Directory: DirectoryAbi, ExampleClient: ExampleClientAbi, Faucet: FaucetAbi, HeavyClient: HeavyClientAbi, JobManager: JobManagerAbi, LilypadToken: LilypadTokenAbi, Market: MarketAbi, MarketCommittee: MarketCommitteeAbi, RevertingClient: RevertingClientAbi, Rewards: RewardsAbi } as const
 /** Every generated interface (ethers), for decoding errors whatever contract raised them. */
-export const allInterfaces = { Directory: DirectoryInterface, ExampleClient: ExampleClientInterface, Faucet: FaucetInterface, HeavyClient: HeavyClientInterface, JobManager: JobManagerInterface, LilypadToken: LilypadTokenInterface, Market: MarketInterface, RevertingClient: RevertingClientInterface, Rewards: RewardsInterface } as const
+export const allInterfaces = { Directory: DirectoryInterface, ExampleClient: ExampleClientInterface, Faucet: FaucetInterface, HeavyClient: HeavyClientInterface, JobManager: JobManagerInterface, LilypadToken: LilypadTokenInterface, Market: MarketInterface, MarketCommittee: MarketCommitteeInterface, RevertingClient: RevertingClientInterface, Rewards: RewardsInterface } as const

@@ -17,6 +17,8 @@ export interface MarketBoundsStruct { minResultTimeout: BigNumberish, maxResultT
 export interface MarketBoundsStructOutput { minResultTimeout: bigint, maxResultTimeout: bigint, minJudgeWindow: bigint, maxJudgeWindow: bigint, minMediateTimeout: bigint, maxMediateTimeout: bigint, maxDealTtl: bigint, minMediationFee: bigint }
 export interface CommitteeRulesStruct { size: BigNumberish, commitWindow: BigNumberish, revealWindow: BigNumberish, unbondDelay: BigNumberish, minBond: BigNumberish, slash: BigNumberish }
 export interface CommitteeRulesStructOutput { size: bigint, commitWindow: bigint, revealWindow: bigint, unbondDelay: bigint, minBond: bigint, slash: bigint }
+export interface CommitteeStruct { drawnAt: BigNumberish, allCommittedAt: BigNumberish, k: BigNumberish, committed: BigNumberish, revealed: BigNumberish, verdicts: BigNumberish, noCase: BigNumberish, members: BigNumberish, seedBlock: BigNumberish, seeds: BigNumberish }
+export interface CommitteeStructOutput { drawnAt: bigint, allCommittedAt: bigint, k: bigint, committed: bigint, revealed: bigint, verdicts: bigint, noCase: bigint, members: bigint, seedBlock: bigint, seeds: bigint }
 export interface RewardsConfigStruct { genesis: BigNumberish, epochLength: BigNumberish, reportWindow: BigNumberish, challengeDelay: BigNumberish, claimWindow: BigNumberish, maxPerEpoch: BigNumberish, threshold: BigNumberish, rulesHash: BytesLike }
 export interface RewardsConfigStructOutput { genesis: bigint, epochLength: bigint, reportWindow: bigint, challengeDelay: bigint, claimWindow: bigint, maxPerEpoch: bigint, threshold: bigint, rulesHash: string }
 export interface ClaimStruct { epoch: BigNumberish, account: string, amount: BigNumberish, proof: Array<BytesLike> }

@@ -9,6 +9,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Deal, DealStates, DealHashing, MarketBounds, CommitteeRules, OfferHashing} from "./LilypadTypes.sol";
 import {Directory} from "./Directory.sol";
+import {MarketState} from "./MarketState.sol";
+import {MarketCommittee} from "./MarketCommittee.sol";
 
 /// Escrow and the deal state machine.
 ///
@@ -34,76 +36,12 @@ import {Directory} from "./Directory.sol";
 /// (fee and the slashed bonds of everyone else) or, without a quorum, lets the result stand. A mediator named in a
 /// committee deal must have `minBond` bonded at agreement, and a bond being withdrawn stays slashable for
 /// `unbondDelay`, longer than any committee deal can still need it.
-contract Market is EIP712 {
+contract Market is MarketState {
     using SafeERC20 for IERC20;
 
-    struct DealRecord {
-        uint8 state;
-        /// seconds, good until 2106
-        uint32 since;
-        /// Challenged: the drawn mediator's index (or UNDRAWN, or COMMITTEE); ResultSubmitted: AUDIT_CLEARED | ACCEPTED
-        uint8 mediatorIndex;
-        /// the block of the last transition, mod 2^32: a submission's audit is drawn from its hash (`_auditHits`), a
-        /// single mediator from the dispute's (`_mediatorDraw`)
-        uint32 blockNumber;
-        /// top 176 bits of keccak256(bytes(resultCid)): 2^88 collision work, and a collision only lets a provider
-        /// name two CIDs for its own deal
-        bytes22 resultHash;
-    }
-
-    /// One slot: a committee is at most 9 members, its draw kept as their indices into deal.mediators. Before the draw
-    /// it holds the dispute's seed block and which parties have revealed their seeds (docs/mediation.md, "Unbiasable
-    /// draws"). Times are uint32 (seconds, good until 2106) to leave room for the seed block.
-    struct Committee {
-        /// 0 until both parties have revealed their seeds and the committee is drawn
-        uint32 drawnAt;
-        /// when the last member committed (the reveal phase opened then); 0 while some have not
-        uint32 allCommittedAt;
-        uint8 k;
-        /// bit i: the i-th member in draw order has committed / revealed / revealed "correct"
-        uint16 committed;
-        uint16 revealed;
-        uint16 verdicts;
-        /// bit i: the i-th member revealed "no case" (it could not obtain the deal and job offer to re-run)
-        uint16 noCase;
-        /// byte i: the i-th member's index into deal.mediators
-        uint72 members;
-        /// the block the dispute started in: its hash goes into the seed, and every seed reveal comes after it
-        uint40 seedBlock;
-        /// SEED_JOB_CREATOR / SEED_PROVIDER: that party has revealed; SEED_AUDIT: the dispute is an audit
-        uint8 seeds;
-    }
-
-    struct Bond {
-        uint256 amount;
-        uint256 unbonding;
-        uint256 unbondAt;
-    }
-
-    uint256 internal constant PPM = 1_000_000;
-    /// a DealRecord.mediatorIndex that means "judged by a committee" (a deal names at most 254 mediators: 0..253)
-    uint8 internal constant COMMITTEE = type(uint8).max;
-    /// a single mediator's dispute whose mediator is not drawn yet (`drawMediator`, from the dispute block's hash)
-    uint8 internal constant UNDRAWN = type(uint8).max - 1;
-    /// A committee member's vote. "No case" is for a member the parties never gave the deal and job offer: it is
-    /// not slashed for it (it could not judge) and not paid, and it is not counted towards either verdict.
-    uint8 internal constant VOTE_WRONG = 0;
-    uint8 internal constant VOTE_CORRECT = 1;
-    uint8 internal constant VOTE_NO_CASE = 2;
-    uint8 internal constant SEED_JOB_CREATOR = 1;
-    uint8 internal constant SEED_PROVIDER = 2;
-    uint8 internal constant SEED_AUDIT = 4;
-    /// ResultSubmitted flags (in mediatorIndex): the audit draw missed / the job creator's acceptance came with the result
-    uint8 internal constant AUDIT_CLEARED = 1;
-    uint8 internal constant ACCEPTED = 2;
-    /// BLOCKHASH answers for the last 256 blocks only: a seed must be complete within them
-    uint256 internal constant SEED_BLOCKS = 256;
-    uint8 internal constant TIMEOUT_RESULT = 0;
-    uint8 internal constant TIMEOUT_MEDIATION = 1;
-    /// EIP-712 type of a job creator's acceptance given off chain (protocols/eip712.ts `AcceptTypes`).
-    bytes32 internal constant ACCEPT_TYPEHASH = keccak256("Accept(bytes32 dealId,string resultCid)");
-
     IERC20 public immutable token;
+    /// the committee's closing code (MarketCommittee), run on this contract's storage; deployed by the constructor
+    MarketCommittee internal immutable committeeCode;
     Directory public immutable directory;
 
     uint32 internal immutable minResultTimeout;
@@ -121,122 +59,6 @@ contract Market is EIP712 {
     uint32 internal immutable unbondDelay;
     uint96 internal immutable minBond;
     uint96 internal immutable bondSlash;
-
-    mapping(address => uint256) public deposits;
-    mapping(bytes32 => DealRecord) public deals;
-    /// Job creator => nonce word => bitmap; nonces need not be sequential, but sequential ones share a word.
-    mapping(address => mapping(uint256 => uint256)) public nonceBitmap;
-    mapping(bytes32 => Committee) public committees;
-    /// deal id => slot => two commitments: the top 128 bits of member 2s's (high half) and of member 2s+1's (low)
-    mapping(bytes32 => mapping(uint256 => bytes32)) internal voteCommitments;
-    mapping(address => Bond) public bonds;
-    /// deal id => the first party's revealed seed secret, until the other's completes the draw
-    mapping(bytes32 => bytes32) internal seedReveals;
-
-    event Deposited(address indexed account, uint256 amount);
-    event Withdrawn(address indexed account, uint256 amount);
-    event DealAgreed(
-        bytes32 indexed dealId,
-        address indexed jobCreator,
-        address indexed resourceProvider,
-        uint96 price,
-        uint96 collateral,
-        uint96 mediationFee
-    );
-    event ResultSubmitted(bytes32 indexed dealId, address indexed resourceProvider, string resultCid);
-    /// mediator: always the zero address now (a single mediator is drawn after this block: `MediatorDrawn`; a
-    /// committee once both seeds are revealed: `CommitteeDrawn`); kept in the event for its readers
-    event DealChallenged(bytes32 indexed dealId, address indexed jobCreator, address indexed mediator, bool audit);
-    event MediatorDrawn(bytes32 indexed dealId, address indexed jobCreator, address indexed mediator);
-    event DealMediated(
-        bytes32 indexed dealId, address indexed mediator, address indexed resourceProvider, bool resultCorrect
-    );
-    event DealSettled(
-        bytes32 indexed dealId, address indexed jobCreator, address indexed resourceProvider, bool acceptedEarly
-    );
-    event DealTimedOut(
-        bytes32 indexed dealId, address indexed jobCreator, address indexed resourceProvider, uint8 which
-    );
-    event BoundsSet(MarketBounds bounds);
-    event CommitteeRulesSet(CommitteeRules rules);
-    /// members: in draw order (a mediator learns it is on the committee without the deal's terms)
-    event CommitteeDrawn(bytes32 indexed dealId, bytes32 seed, address[] members, bool audit);
-    /// a party revealed the secret its offer committed to (provider: false for the job creator)
-    event SeedRevealed(bytes32 indexed dealId, bool provider, bytes32 secret);
-    /// the seed phase ended without both reveals: revealed says who did (SEED_JOB_CREATOR | SEED_PROVIDER bits)
-    event SeedWithheld(bytes32 indexed dealId, uint8 revealed);
-    event VoteCommitted(bytes32 indexed dealId, address indexed member);
-    /// vote: VOTE_WRONG, VOTE_CORRECT or VOTE_NO_CASE
-    event VoteRevealed(bytes32 indexed dealId, address indexed member, uint8 vote);
-    /// majority and slashed: bit i is the i-th member in draw order
-    /// noCase: the members that said they never obtained the case, on chain for anyone counting the deal as verified
-    event CommitteeFinalized(bytes32 indexed dealId, uint8 state, uint16 majority, uint16 slashed, uint16 noCase);
-    event Bonded(address indexed mediator, uint256 amount);
-    event UnbondStarted(address indexed mediator, uint256 amount, uint256 dueAt);
-    event Unbonded(address indexed mediator, uint256 amount);
-    event BondSlashed(address indexed mediator, bytes32 indexed dealId, uint256 amount);
-
-    error ZeroAmount();
-    error InsufficientBalance(address account, uint256 needed, uint256 available);
-    error InvalidSignature(address signer);
-    error DealExpired(uint64 expiry, uint256 now_);
-    error NonceUsed(address jobCreator, uint64 nonce);
-    error DealExists(bytes32 dealId);
-    error NoMediators();
-    error TooManyMediators(uint256 count);
-    error NotAMediator(address mediator);
-    error CollateralBelowFee(uint96 collateral, uint96 mediationFee);
-    error UnknownDeal(bytes32 dealId);
-    error DealClosed(bytes32 dealId, uint8 state);
-    error WrongState(bytes32 dealId, uint8 state);
-    error NotResourceProvider(address caller);
-    error NotJobCreator(address caller);
-    error NotSelectedMediator(address caller, address selected);
-    error EmptyResultCid();
-    error ResultWindowClosed(uint256 deadline);
-    error ResultWindowOpen(uint256 deadline);
-    error JudgeWindowClosed(uint256 deadline);
-    error JudgeWindowOpen(uint256 deadline);
-    error MediationWindowClosed(uint256 deadline);
-    error MediationWindowOpen(uint256 deadline);
-    error DealExpiryTooFar(uint64 expiry, uint256 latest);
-    error ResultTimeoutOutOfBounds(uint32 value, uint32 min, uint32 max);
-    error JudgeWindowOutOfBounds(uint32 value, uint32 min, uint32 max);
-    error MediateTimeoutOutOfBounds(uint32 value, uint32 min, uint32 max);
-    error AuditPpmTooHigh(uint32 auditPpm);
-    error MediationFeeTooLow(uint96 mediationFee, uint96 min);
-    error AuditWithoutFee();
-    error InvalidBounds();
-    error InvalidCommitteeRules();
-    error MediatorUnbonded(address mediator, uint256 bond);
-    error PartyAsMediator(address mediator);
-    error DuplicateMediator(address mediator);
-    error CommitteeDispute(bytes32 dealId);
-    error NotACommitteeDispute(bytes32 dealId);
-    error NotCommitteeMember(address caller);
-    error CommitWindowClosed(uint256 deadline);
-    error AlreadyCommitted(address member);
-    error RevealNotOpen(uint256 opensAfter);
-    error RevealWindowClosed(uint256 deadline);
-    error NotCommitted(address member);
-    error AlreadyRevealed(address member);
-    error CommitmentMismatch(address member);
-    error VotingOpen(uint256 until);
-    error InvalidVote(uint8 vote);
-    error InsufficientBond(address account, uint256 needed, uint256 available);
-    error NothingUnbonding();
-    error UnbondNotDue(uint256 dueAt);
-    error SeedRevealNotOpen(uint256 afterBlock);
-    error SeedRevealClosed(uint256 deadline);
-    error SeedAlreadyRevealed(bool provider);
-    error SeedMismatch(bool provider);
-    error SeedRevealOpen(uint256 deadline);
-    error AuditDrawNotReady(uint256 submittedIn);
-    error NoAuditDue(bytes32 dealId);
-    error AlreadyAccepted(bytes32 dealId);
-    error MediatorDrawNotReady();
-    error MediatorDrawClosed();
-    error MediatorAlreadyDrawn(bytes32 dealId);
 
     constructor(IERC20 token_, Directory directory_, MarketBounds memory b, CommitteeRules memory c) EIP712("Lilypad", "1") {
         if (
@@ -270,6 +92,7 @@ contract Market is EIP712 {
         unbondDelay = c.unbondDelay;
         minBond = c.minBond;
         bondSlash = c.slash;
+        committeeCode = new MarketCommittee(c);
         emit BoundsSet(b);
         emit CommitteeRulesSet(c);
     }
@@ -688,29 +511,25 @@ contract Market is EIP712 {
         emit Unbonded(msg.sender, amount);
     }
 
-    /// A committee member commits its hidden vote: keccak256(abi.encode(dealId, member, uint8 vote, salt)), of
-    /// which the top 128 bits are kept (two to a slot; finding two votes with the same 128 bits takes ~2^64 hashes).
-    function commitVote(Deal calldata deal, bytes32 commitment) external {
-        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
-        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
-        Committee memory c = committees[id];
+    /// A committee member commits its hidden vote, keccak256(abi.encode(dealId, member, uint8 vote, salt)), whole, in
+    /// its own slot `slot` of voteSlots, which it chooses (one none of its unrevealed commitments holds) and names
+    /// again to reveal.
+    function commitVote(Deal calldata deal, bytes32 commitment, uint256 slot) external {
+        (bytes32 id, Committee memory c) = _votingCommittee(deal);
         uint256 pos = _position(deal, c, msg.sender);
         uint256 deadline = uint256(c.drawnAt) + commitWindow;
         if (block.timestamp > deadline) revert CommitWindowClosed(deadline);
         uint16 bit = uint16(1 << pos);
         if (c.committed & bit != 0) revert AlreadyCommitted(msg.sender);
-        uint256 half = pos % 2 == 0 ? 128 : 0;
-        voteCommitments[id][pos / 2] |= bytes32(uint256(uint128(bytes16(commitment))) << half);
+        voteSlots[msg.sender][slot] = commitment;
         c.committed |= bit;
         if (c.committed == uint16((1 << c.k) - 1)) c.allCommittedAt = uint32(block.timestamp);
         committees[id] = c;
         emit VoteCommitted(id, msg.sender);
     }
 
-    function revealVote(Deal calldata deal, uint8 vote, bytes32 salt) external {
-        (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
-        if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
-        Committee memory c = committees[id];
+    function revealVote(Deal calldata deal, uint8 vote, bytes32 salt, uint256 slot) external {
+        (bytes32 id, Committee memory c) = _votingCommittee(deal);
         uint256 pos = _position(deal, c, msg.sender);
         uint256 commitEnd = _commitEnd(c);
         if (c.allCommittedAt == 0 && block.timestamp <= commitEnd) revert RevealNotOpen(commitEnd);
@@ -719,91 +538,55 @@ contract Market is EIP712 {
         uint16 bit = uint16(1 << pos);
         if (c.committed & bit == 0) revert NotCommitted(msg.sender);
         if (c.revealed & bit != 0) revert AlreadyRevealed(msg.sender);
-        uint128 kept = uint128(uint256(voteCommitments[id][pos / 2]) >> (pos % 2 == 0 ? 128 : 0));
         if (vote > VOTE_NO_CASE) revert InvalidVote(vote);
-        if (bytes16(keccak256(abi.encode(id, msg.sender, vote, salt))) != bytes16(kept)) {
+        if (keccak256(abi.encode(id, msg.sender, vote, salt)) != voteSlots[msg.sender][slot]) {
             revert CommitmentMismatch(msg.sender);
         }
         c.revealed |= bit;
         if (vote == VOTE_CORRECT) c.verdicts |= bit;
         else if (vote == VOTE_NO_CASE) c.noCase |= bit;
-        committees[id] = c;
         emit VoteRevealed(id, msg.sender, vote);
+        // the reveal phase is open, so once every member that committed has revealed nothing can change the tally:
+        // this reveal closes the vote (a transaction nobody then has to send; the close deletes the slot, so it is
+        // handed over rather than written; `since` only matters before the draw)
+        if (c.revealed == c.committed) _finalize(id, deal, 0, c);
+        else committees[id] = c;
+    }
+
+    /// A vote's deal and committee. A drawn committee's slot exists only while its deal is Challenged and judged by
+    /// it (the draw happens in that state, and the close deletes the slot), so a vote reads the slot alone, not the
+    /// deal's record (a cold read, 2,100 gas). Without a drawn committee the record is opened for its error, in the
+    /// order it always had (then `_position`: nobody is a member before the draw).
+    function _votingCommittee(Deal calldata deal) internal view returns (bytes32 id, Committee memory c) {
+        id = dealId(deal);
+        c = committees[id];
+        if (c.drawnAt == 0) {
+            (, DealRecord memory rec) = _open(deal, DealStates.Challenged);
+            if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
+        }
     }
 
     /// Anyone, once every member that committed has revealed (after the commit phase) or the reveal window has passed;
     /// before the draw, once the parties' seed phase is over (`revealWindow` from the dispute's start, or its 256
     /// blocks) without both reveals: a party that withheld its reveal loses. The job creator alone withheld: the result
     /// stands and the provider gets the fee too. The provider alone: the result is ruled wrong and the job creator gets
-    /// everything back. Both: the result stands and the fee goes back, as when a committee reaches no quorum.
+    /// everything back. Both: the result stands and the fee goes back, as when a committee reaches no quorum. A vote
+    /// whose last member revealed is already closed (`revealVote`); this is for deadlines. The code is MarketCommittee's.
     function finalizeCommittee(Deal calldata deal) external {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
         if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
-        Committee memory c = committees[id];
-        uint16 majority;
-        uint16 slashed;
-        uint8 state;
-        uint256 pot = deal.mediationFee;
-        if (c.drawnAt == 0) {
-            uint256 deadline = uint256(rec.since) + revealWindow;
-            if (block.timestamp <= deadline && block.number <= uint256(c.seedBlock) + SEED_BLOCKS) {
-                revert SeedRevealOpen(deadline);
-            }
-            uint8 revealed = c.seeds & (SEED_JOB_CREATOR | SEED_PROVIDER);
-            state = revealed == SEED_PROVIDER
-                ? DealStates.MediatedCorrect
-                : revealed == SEED_JOB_CREATOR ? DealStates.MediatedWrong : DealStates.TimedOutMediation;
-            if (revealed != 0) delete seedReveals[id];
-            emit SeedWithheld(id, revealed);
-        } else {
-            uint256 commitEnd = _commitEnd(c);
-            uint256 revealEnd = commitEnd + revealWindow;
-            bool over = block.timestamp > revealEnd
-                || ((c.allCommittedAt != 0 || block.timestamp > commitEnd) && c.revealed == c.committed);
-            if (!over) revert VotingOpen(revealEnd);
+        _finalize(id, deal, rec.since, committees[id]);
+    }
 
-            uint16 all = uint16((1 << c.k) - 1);
-            uint16 no = c.revealed & ~c.verdicts & ~c.noCase;
-            uint256 quorum = c.k / 2 + 1;
-            // a member that said "no case" is neither paid nor slashed; everyone else not in the majority is slashed
-            if (_count(c.verdicts) >= quorum) {
-                (state, majority, slashed) = (DealStates.MediatedCorrect, c.verdicts, all & ~c.verdicts & ~c.noCase);
-            } else if (_count(no) >= quorum) {
-                (state, majority, slashed) = (DealStates.MediatedWrong, no, all & ~no & ~c.noCase);
-            } else {
-                (state, slashed) = (DealStates.TimedOutMediation, all & ~c.revealed);
-            }
-            for (uint256 i; i < c.k; ++i) {
-                if (slashed & (1 << i) != 0) pot += _slash(_member(deal, c, i), id);
-            }
-            for (uint256 i; i < c.k; i += 2) {
-                if (c.committed & (3 << i) != 0) delete voteCommitments[id][i / 2];
+    /// MarketCommittee.finalize on this contract's storage; its revert, if any, passed on as it came.
+    function _finalize(bytes32 id, Deal calldata deal, uint32 since, Committee memory c) internal {
+        (bool ok, bytes memory ret) =
+            address(committeeCode).delegatecall(abi.encodeCall(MarketCommittee.finalize, (id, deal, since, c)));
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
             }
         }
-        deals[id].state = state;
-        delete committees[id];
-        if (state == DealStates.TimedOutMediation) {
-            deposits[deal.resourceProvider] += uint256(deal.price) + deal.collateral;
-            if (pot != 0) deposits[deal.jobCreator] += pot;
-            emit DealTimedOut(id, deal.jobCreator, deal.resourceProvider, TIMEOUT_MEDIATION);
-        } else {
-            address winner = state == DealStates.MediatedCorrect ? deal.resourceProvider : deal.jobCreator;
-            uint256 count = _count(majority);
-            // no majority with a verdict: a withheld seed, the fee to the party that revealed
-            deposits[winner] += uint256(deal.price) + deal.collateral + (count == 0 ? pot : 0);
-            if (count != 0) {
-                uint256 share = pot / count;
-                uint256 rest = pot - share * count;
-                for (uint256 i; i < c.k; ++i) {
-                    if (majority & (1 << i) == 0) continue;
-                    uint256 amount = share + rest;
-                    rest = 0;
-                    if (amount != 0) deposits[_member(deal, c, i)] += amount;
-                }
-            }
-            emit DealMediated(id, address(0), deal.resourceProvider, state == DealStates.MediatedCorrect);
-        }
-        emit CommitteeFinalized(id, state, majority, slashed, c.noCase);
     }
 
     function _committeeSizeFor(uint256 n) internal view returns (uint256 k) {
@@ -843,7 +626,9 @@ contract Market is EIP712 {
     /// blocks BLOCKHASH still answers for. The second reveal draws the committee from
     /// keccak256(abi.encode(dealId, jobCreatorSecret ^ providerSecret, blockhash(seedBlock))): nobody knew both
     /// secrets when that block was made, and the last revealer, who knows the draw first, can only withhold and lose.
-    function revealSeed(Deal calldata deal, bool provider, bytes32 secret, bytes32[] calldata offerWords) external {
+    function revealSeed(Deal calldata deal, bool provider, bytes32 secret, bytes32[] calldata offerWords, bytes32 firstSecret)
+        external
+    {
         (bytes32 id, DealRecord memory rec) = _open(deal, DealStates.Challenged);
         if (rec.mediatorIndex != COMMITTEE) revert NotACommitteeDispute(id);
         Committee memory c = committees[id];
@@ -861,12 +646,13 @@ contract Market is EIP712 {
         emit SeedRevealed(id, provider, secret);
         if (c.seeds & (SEED_JOB_CREATOR | SEED_PROVIDER) == 0) {
             c.seeds |= bit;
+            _tagFirstSeed(c, _seedTag(secret));
             committees[id] = c;
-            seedReveals[id] = secret;
             return;
         }
-        bytes32 seed = keccak256(abi.encode(id, seedReveals[id] ^ secret, blockhash(c.seedBlock)));
-        delete seedReveals[id];
+        if (_seedTag(firstSecret) != _tagOf(c)) revert WrongFirstSeed();
+        bytes32 seed = keccak256(abi.encode(id, firstSecret ^ secret, blockhash(c.seedBlock)));
+        (c.committed, c.revealed, c.verdicts, c.noCase, c.seedBlock) = (0, 0, 0, 0, 0);
         c.seeds |= bit;
         c.drawnAt = uint32(block.timestamp);
         c.members = _draw(seed, deal.mediators.length, c.k);
@@ -874,6 +660,25 @@ contract Market is EIP712 {
         address[] memory members = new address[](c.k);
         for (uint256 i; i < c.k; ++i) members[i] = _member(deal, c, i);
         emit CommitteeDrawn(id, seed, members, c.seeds & SEED_AUDIT != 0);
+    }
+
+    /// The first revealer's secret is not stored: its tag, the top 128 bits of keccak256(secret), is kept in the
+    /// committee's slot (in the vote fields and members, unused before the draw), and the second revealer passes the
+    /// secret again (it is in the first's `SeedRevealed`). Passing another secret with the same tag is a second
+    /// preimage of 128 bits, ~2^128 hashes: the second revealer, who can compute the draw, cannot swap the first's
+    /// share for one of its choosing. (A fresh slot for the whole secret cost ~20,000 gas.)
+    function _seedTag(bytes32 secret) internal pure returns (uint128) {
+        return uint128(uint256(keccak256(abi.encode(secret))) >> 128);
+    }
+
+    function _tagFirstSeed(Committee memory c, uint128 tag) internal pure {
+        (c.committed, c.revealed, c.verdicts, c.noCase, c.members) =
+            (uint16(tag), uint16(tag >> 16), uint16(tag >> 32), uint16(tag >> 48), uint72(tag >> 64));
+    }
+
+    function _tagOf(Committee memory c) internal pure returns (uint128) {
+        return uint128(c.committed) | uint128(c.revealed) << 16 | uint128(c.verdicts) << 32 | uint128(c.noCase) << 48
+            | uint128(c.members) << 64;
     }
 
     /// k distinct indices into n, in draw order, byte i the i-th: a partial Fisher–Yates shuffle by
@@ -888,12 +693,9 @@ contract Market is EIP712 {
         }
     }
 
-    function _member(Deal calldata deal, Committee memory c, uint256 i) internal pure returns (address) {
-        return deal.mediators[uint8(c.members >> (8 * i))];
-    }
-
+    /// Nobody is a member before the draw (the members field holds the first seed's tag then).
     function _position(Deal calldata deal, Committee memory c, address who) internal pure returns (uint256) {
-        for (uint256 i; i < c.k; ++i) {
+        for (uint256 i; c.drawnAt != 0 && i < c.k; ++i) {
             if (_member(deal, c, i) == who) return i;
         }
         revert NotCommitteeMember(who);
@@ -901,22 +703,5 @@ contract Market is EIP712 {
 
     function _commitEnd(Committee memory c) internal view returns (uint256) {
         return c.allCommittedAt != 0 ? c.allCommittedAt : uint256(c.drawnAt) + commitWindow;
-    }
-
-    function _count(uint16 mask) internal pure returns (uint256 n) {
-        for (; mask != 0; mask &= mask - 1) ++n;
-    }
-
-    /// Takes up to `bondSlash` from the member's bond, then from what it is unbonding; returns what was taken.
-    function _slash(address m, bytes32 id) internal returns (uint256 taken) {
-        Bond storage b = bonds[m];
-        uint256 want = bondSlash;
-        uint256 fromBond = b.amount < want ? b.amount : want;
-        uint256 fromUnbonding = want - fromBond;
-        if (fromUnbonding > b.unbonding) fromUnbonding = b.unbonding;
-        if (fromBond != 0) b.amount -= fromBond;
-        if (fromUnbonding != 0) b.unbonding -= fromUnbonding;
-        taken = fromBond + fromUnbonding;
-        if (taken != 0) emit BondSlashed(m, id, taken);
     }
 }

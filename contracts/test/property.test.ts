@@ -169,7 +169,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         if (baseBonds[i].amount + baseBonds[i].unbonding > 0n) model.bonds.set(a.wallet.address.toLowerCase(), { ...baseBonds[i] })
       })
       /** each committee member's vote and salt, by deal and member, to reveal what was committed */
-      const ballots = new Map<string, { vote: number, salt: string }>()
+      const ballots = new Map<string, { vote: number, salt: string, slot?: number }>()
       const terms = new Map<string, Deal>()
       /** the offers each deal names, with both parties' seed secrets */
       const seeds = new Map<string, Seeds>()
@@ -252,7 +252,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         // automine: the transaction (or the failing call, against the pending block) lands in the next block
         const number = Number(await rpc.send('eth_blockNumber', [])) + 1
         const blockHashOf = await hashesFor(number)
-        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases) }
+        const dry: MarketModel = { ...model, deposits: new Map(model.deposits), deals: new Map(model.deals), usedNonces: new Set(model.usedNonces), bonds: new Map([...model.bonds].map(([k, b]) => [k, { ...b }])), committees: new Map(model.committees), seedPhases: new Map(model.seedPhases), voteSlots: new Map([...model.voteSlots].map(([k, v]) => [k, new Map(v)])) }
         const predicted = apply(dry, action, { now, number, blockHashOf })
         trace.push(`  t=${now} ${caller.name} ${action.kind} → ${predicted.ok ? 'ok' : predicted.error}`)
         steps++
@@ -322,9 +322,18 @@ for (let from = 0; from < RUNS; from += CHUNK) {
 
       /**
        * A party's seed reveal: mostly right; now and then a wrong secret, another offer of the same party (with its own
-       * right secret), the other party's offer, or words cut short: all SeedMismatch. Now and then a stranger relays it.
+       * right secret), the other party's offer, or words cut short: all SeedMismatch. The second reveal passes the first's
+       * secret back (read from its event), now and then none or a wrong one (WrongFirstSeed). Now and then a stranger
+       * relays it.
        */
-      const revealSeedAct = async (id: string, provider: boolean, how = chance(0.8) ? 'right' : pick(['guess', 'other', 'swap', 'short'] as const)): Promise<void> => {
+      /**
+       * A member's commitment slot: mostly 0 or 1, so that a member on two open committees now and then commits both
+       * in one slot and its earlier vote no longer reveals (CommitmentMismatch); now and then a large one.
+       */
+      let lastSlot = 0
+      const voteSlot = (): number => { lastSlot = chance(0.05) ? Math.floor(rnd() * 2 ** 40) : Math.floor(rnd() * 2); return lastSlot }
+
+      const revealSeedAct = async (id: string, provider: boolean, how = chance(0.8) ? 'right' : pick(['guess', 'other', 'swap', 'short', 'wrongFirst'] as const)): Promise<void> => {
         const deal = terms.get(id)!
         const sd = seeds.get(id)!
         const kind = provider ? 'ResourceOffer' : 'JobOffer'
@@ -345,7 +354,10 @@ for (let from = 0; from < RUNS; from += CHUNK) {
         const named = provider ? deal.resourceOfferId : deal.jobOfferId
         const party = provider ? rps.find(a => a.wallet.address === deal.resourceProvider)! : jcs.find(a => a.wallet.address === deal.jobCreator)!
         const caller = chance(0.9) ? party : stranger
-        await act(caller, { kind: 'revealSeed', dealId: id, terms: deal, provider, secret, proved, named }, market.encodeFunctionData('revealSeed', [toStruct(deal), provider, secret, words]), [id])
+        const phase = model.seedPhases.get(id)
+        let firstSecret = (provider ? phase?.jobCreatorSecret : phase?.providerSecret) ?? ZeroHash
+        if (how === 'wrongFirst') firstSecret = chance(0.5) ? ZeroHash : keccak256(toUtf8Bytes(`first ${run} ${rnd()}`))
+        await act(caller, { kind: 'revealSeed', dealId: id, terms: deal, provider, secret, proved, named, firstSecret }, market.encodeFunctionData('revealSeed', [toStruct(deal), provider, secret, words, firstSecret]), [id])
       }
 
       /** A deal between jc and rp naming `mediators`, its offers committing to seed secrets, agreed by the provider. */
@@ -387,7 +399,7 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           // the audit draw and the job creator's reveal in one block: nobody may reveal before the dispute's block is
           // made (SeedRevealNotOpen)
           const sd = seeds.get(id)!
-          const reveal = { caller: jobCreatorOf(deal), action: { kind: 'revealSeed', dealId: id, terms: deal, provider: false, secret: sd.jobSecret, proved: offerIdFromWords('JobOffer', net.domain, offerWords('JobOffer', sd.jobOffer), sd.jobSecret), named: deal.jobOfferId } as MarketAction, data: market.encodeFunctionData('revealSeed', [toStruct(deal), false, sd.jobSecret, offerWords('JobOffer', sd.jobOffer)]) }
+          const reveal = { caller: jobCreatorOf(deal), action: { kind: 'revealSeed', dealId: id, terms: deal, provider: false, secret: sd.jobSecret, proved: offerIdFromWords('JobOffer', net.domain, offerWords('JobOffer', sd.jobOffer), sd.jobSecret), named: deal.jobOfferId } as MarketAction, data: market.encodeFunctionData('revealSeed', [toStruct(deal), false, sd.jobSecret, offerWords('JobOffer', sd.jobOffer), ZeroHash]) }
           await sameBlock(draw, reveal, [id])
         } else {
           await act(draw.caller, draw.action, draw.data, [id])
@@ -414,19 +426,22 @@ for (let from = 0; from < RUNS; from += CHUNK) {
           // or nothing, then reveal it (now and then another) or not, then finalize; the random steps below may
           // then find the deal closed
           const members = c.members.map(a => meds.find(m => m.wallet.address.toLowerCase() === a.toLowerCase())!)
-          const plan = members.map(() => ({ vote: chance(0.05) ? 3 : pick([Vote.Correct, Vote.Correct, Vote.Wrong, Vote.NoCase]), salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32), commits: chance(0.85), reveals: chance(0.85), lies: chance(0.08) }))
+          const plan = members.map(() => ({ vote: chance(0.05) ? 3 : pick([Vote.Correct, Vote.Correct, Vote.Wrong, Vote.NoCase]), salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32), commits: chance(0.85), reveals: chance(0.85), lies: chance(0.08), slot: 0 }))
           for (const [i, m] of members.entries()) {
             if (!plan[i].commits) continue
             now += 1
             const commitment = voteCommitment(id, m.wallet.address, plan[i].vote, plan[i].salt)
-            await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: id, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [id])
+            await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: id, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [id])
+            plan[i].slot = lastSlot
           }
           now += plan.every(p => p.commits) ? 1 : COMMITTEE_RULES.commitWindow
           for (const [i, m] of members.entries()) {
             if (!plan[i].reveals) continue
             now += 1
             const vote = plan[i].lies ? (plan[i].vote + 1) % 3 : plan[i].vote
-            await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: id, terms: deal, vote, salt: plan[i].salt }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, plan[i].salt]), [id])
+            // now and then the wrong slot named (CommitmentMismatch)
+            const slot = chance(0.05) ? plan[i].slot + 1 : plan[i].slot
+            await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: id, terms: deal, vote, salt: plan[i].salt, slot }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, plan[i].salt, slot]), [id])
           }
           now += chance(0.5) ? 1 : COMMITTEE_RULES.revealWindow + 1
           await act(stranger, { kind: 'finalizeCommittee', dealId: id, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [id])
@@ -525,9 +540,9 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               const m = pick(meds)
               if (chance(0.5)) {
                 const commitment = voteCommitment(known, m.wallet.address, Vote.Correct, ZeroHash)
-                await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: known, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [known])
+                await act(m, { kind: 'commitVote', caller: m.wallet.address, dealId: known, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [known])
               } else {
-                await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: known, terms: deal, vote: Vote.Correct, salt: ZeroHash }, market.encodeFunctionData('revealVote', [toStruct(deal), Vote.Correct, ZeroHash]), [known])
+                await act(m, { kind: 'revealVote', caller: m.wallet.address, dealId: known, terms: deal, vote: Vote.Correct, salt: ZeroHash, slot: 0 }, market.encodeFunctionData('revealVote', [toStruct(deal), Vote.Correct, ZeroHash, 0]), [known])
               }
             }
           } else if (committeeStep) {
@@ -545,14 +560,14 @@ for (let from = 0; from < RUNS; from += CHUNK) {
               const ballot = { vote: chance(0.03) ? 3 : chance(0.15) ? Vote.NoCase : chance(0.6) ? Vote.Correct : Vote.Wrong, salt: toBeHex(BigInt(Math.floor(rnd() * 2 ** 48)), 32) }
               const commitment = voteCommitment(known, caller.wallet.address, ballot.vote, ballot.salt)
               const before = model.committees.get(known)
-              await act(caller, { kind: 'commitVote', caller: caller.wallet.address, dealId: known, terms: deal, commitment }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment]), [known])
-              if (model.committees.get(known) !== before) ballots.set(ballotKey, ballot)
+              await act(caller, { kind: 'commitVote', caller: caller.wallet.address, dealId: known, terms: deal, commitment, slot: voteSlot() }, market.encodeFunctionData('commitVote', [toStruct(deal), commitment, lastSlot]), [known])
+              if (model.committees.get(known) !== before) ballots.set(ballotKey, { ...ballot, slot: lastSlot })
             } else if (what === 'reveal') {
               const ballot = ballots.get(ballotKey) ?? { vote: Vote.Correct, salt: ZeroHash }
               // now and then a vote the Market does not know (InvalidVote), or another than the one committed
               // (CommitmentMismatch)
               const vote = chance(0.1) ? 3 : chance(0.15) ? (ballot.vote + 1) % 3 : ballot.vote
-              await act(caller, { kind: 'revealVote', caller: caller.wallet.address, dealId: known, terms: deal, vote, salt: ballot.salt }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, ballot.salt]), [known])
+              await act(caller, { kind: 'revealVote', caller: caller.wallet.address, dealId: known, terms: deal, vote, salt: ballot.salt, slot: ballot.slot ?? 0 }, market.encodeFunctionData('revealVote', [toStruct(deal), vote, ballot.salt, ballot.slot ?? 0]), [known])
             } else if (what === 'finalize') {
               await act(stranger, { kind: 'finalizeCommittee', dealId: known, terms: deal }, market.encodeFunctionData('finalizeCommittee', [toStruct(deal)]), [known])
             } else if (chance(0.5)) {
@@ -702,7 +717,7 @@ test.serial('the sequences met every bound the Market enforces', t => {
   }
   // (mediate seldom finds its deal Challenged and its selected mediator in a random sequence: not required)
   for (const e of ['drawn', 'jc', 'rp', 'both']) t.true(seedEndings.has(e), `no seed phase ended ${e} (seen: ${[...seedEndings].join(', ')})`)
-  for (const e of ['MediatorDrawNotReady', 'MediatorDrawClosed', 'MediatorAlreadyDrawn', 'AuditDrawNotReady', 'NoAuditDue', 'AlreadyAccepted', 'SeedRevealNotOpen', 'MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote', 'SeedMismatch', 'SeedRevealClosed', 'SeedAlreadyRevealed', 'SeedRevealOpen', 'NotACommitteeDispute']) {
+  for (const e of ['MediatorDrawNotReady', 'MediatorDrawClosed', 'MediatorAlreadyDrawn', 'AuditDrawNotReady', 'NoAuditDue', 'AlreadyAccepted', 'SeedRevealNotOpen', 'MediatorUnbonded', 'DuplicateMediator', 'CommitteeDispute', 'NotCommitteeMember', 'CommitmentMismatch', 'InvalidVote', 'SeedMismatch', 'SeedRevealClosed', 'SeedAlreadyRevealed', 'SeedRevealOpen', 'NotACommitteeDispute', 'WrongFirstSeed']) {
     t.true(seen.has(e), `${e} never came up (seen: ${[...seen].join(', ')})`)
   }
   for (const k of ['agree', 'submitResult', 'submitAcceptedResult', 'submitResultAndSettle', 'accept', 'settle', 'drawAudit', 'drawMediator', 'timeoutResult', 'bond', 'startUnbond', 'revealSeed', 'commitVote', 'revealVote', 'finalizeCommittee']) {

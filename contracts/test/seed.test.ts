@@ -33,7 +33,7 @@ test.serial('the committee is drawn from both secrets and the dispute block\'s h
   t.falsy(first.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeDrawn'), 'nothing is drawn at the first reveal')
   t.is(await net.jc.committee(c.id, c.deal), null)
   // before the draw no mediator can vote, and nobody can finalize while the other party may still reveal
-  t.is(await reasonOf(t, net.m1.commitVote(c.deal, voteCommitment(c.id, net.m1.address, Vote.Correct, ZeroHash))), c.deal.mediators[0] === net.m1.address ? 'CommitWindowClosed' : 'NotCommitteeMember')
+  t.is(await reasonOf(t, net.m1.commitVote(c.deal, voteCommitment(c.id, net.m1.address, Vote.Correct, ZeroHash))), 'NotCommitteeMember')
   t.is(await reasonOf(t, net.stranger.finalizeCommittee(c.deal)), 'SeedRevealOpen')
   t.is(await reasonOf(t, revealSeedOf(net, c.deal, c.offers, false)), 'SeedAlreadyRevealed')
   const second = await revealSeedOf(net, c.deal, c.offers, true)
@@ -80,6 +80,23 @@ test.serial('a wrong secret, an offer the deal does not name, the other party\'s
   t.is(await reasons(net.jc.revealSeed(deal, false, c.offers.jobSecret, jcWords)), 'NotACommitteeDispute')
 })
 
+test.serial('the second revealer cannot swap the first\'s share: the Market keeps its tag, and any other first secret is refused', async t => {
+  const c = await committeeChallenge(net, { mediationFee: FEE })
+  await revealSeedOf(net, c.deal, c.offers, false)
+  const seedBlock = (await net.jc.seedPhase(c.id))!.seedBlock
+  const rpWords = offerWords('ResourceOffer', c.offers.resourceOffer)
+  // the provider, which can compute the draw, would pass a first secret that gives it the committee it wants
+  for (const first of [ZeroHash, keccak256(toUtf8Bytes('a first secret of my choosing')), c.offers.providerSecret]) {
+    t.is(await reasonOf(t, net.rp.revealSeed(c.deal, true, c.offers.providerSecret, rpWords, first)), 'WrongFirstSeed')
+  }
+  t.true((await net.jc.seedPhase(c.id))!.jobCreatorRevealed)
+  t.false((await net.jc.seedPhase(c.id))!.providerRevealed)
+  // the job creator's own secret, read from its SeedRevealed, draws the committee
+  const r = await net.rp.revealSeed(c.deal, true, c.offers.providerSecret, rpWords)
+  const drawn = r.logs.map(l => net.jc.market.interface.parseLog(l)).find(e => e?.name === 'CommitteeDrawn')
+  t.is(drawn?.args.seed, committeeSeed(c.id, c.offers.jobSecret, c.offers.providerSecret, (await net.provider.getBlock(seedBlock))!.hash!))
+})
+
 test.serial('a reveal in the dispute\'s own block is refused: nobody knew the block\'s hash and a secret together', async t => {
   const c = await committeeChallenge(net, { mediationFee: FEE, auditPpm: 0 })
   // put the challenge (already mined) aside: open a second dispute and send its challenge and a reveal in one block
@@ -95,7 +112,7 @@ test.serial('a reveal in the dispute\'s own block is refused: nobody knew the bl
   await rpc.send('evm_setAutomine', [false])
   try {
     const challenge = await rpc.send('eth_sendTransaction', [{ from: net.jc.address, to: net.deployment.contracts.market, data: net.jc.market.interface.encodeFunctionData('challenge', [toStruct(d.deal)]), gas: '0x100000' }])
-    const reveal = await rpc.send('eth_sendTransaction', [{ from: net.rp.address, to: net.deployment.contracts.market, data: net.rp.market.interface.encodeFunctionData('revealSeed', [toStruct(d.deal), true, d.offers.providerSecret, offerWords('ResourceOffer', d.offers.resourceOffer)]), gas: '0x100000' }])
+    const reveal = await rpc.send('eth_sendTransaction', [{ from: net.rp.address, to: net.deployment.contracts.market, data: net.rp.market.interface.encodeFunctionData('revealSeed', [toStruct(d.deal), true, d.offers.providerSecret, offerWords('ResourceOffer', d.offers.resourceOffer), ZeroHash]), gas: '0x100000' }])
     await rpc.send('evm_mine', [])
     const [a, b] = await Promise.all([rpc.getTransactionReceipt(challenge), rpc.getTransactionReceipt(reveal)])
     t.is(a!.status, 1)

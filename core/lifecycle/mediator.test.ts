@@ -1,7 +1,7 @@
 // The mediator's dispute lifecycle, with an injected clock.
 import test from 'ava'
 import { ManualClock } from '../clock.ts'
-import { newDispute, stepMediator, type MediatorDispute, type MediatorEvent } from './mediator.ts'
+import { newDispute, stepMediator, freeVoteSlot, type MediatorDispute, type MediatorEvent } from './mediator.ts'
 import type { DealFacts } from './facts.ts'
 import { sampleDeal, sampleJob, T0, sec } from './testing.ts'
 import { Vote } from '../../protocols/settlement/committee.ts'
@@ -92,7 +92,7 @@ const committee = (o: Partial<NonNullable<DealFacts['committee']>> = {}): DealFa
   committee: { members: [OTHER[0], SELF, OTHER[1]], drawnAt: sec(T0), allCommittedAt: null, committed: [], revealed: [], commitWindow: 300, revealWindow: 200, ...o }
 })
 
-test('committee: pull the case, re-run before the commit window, commit the vote, reveal once all committed, finalize once all revealed', async t => {
+test('committee: pull the case, re-run before the commit window, commit the vote, reveal once all committed; the last reveal closes the vote', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock, committee())
   let s = d.step()
@@ -113,17 +113,16 @@ test('committee: pull the case, re-run before the commit window, commit the vote
   s = d.step({ type: 'chain' })
   t.deepEqual(s.actions, [{ kind: 'reveal-vote', deadline: (sec(T0) + 25 + 200) * 1000, vote: Vote.Correct }])
   s = d.step({ type: 'vote-revealed' })
-  t.deepEqual(s.actions, [], 'finalize waits while others may still reveal')
+  t.deepEqual(s.actions, [], 'nothing to send while others may still reveal')
+  // facts read between the last reveal's events and its state change: still no finalize (that reveal closes the vote)
   d.setFacts(committee({ allCommittedAt: sec(T0) + 25, committed: [OTHER[0], SELF, OTHER[1]], revealed: [SELF, OTHER[0], OTHER[1]] }))
   s = d.step({ type: 'chain' })
-  t.deepEqual(s.actions.map(a => a.kind), ['finalize-committee'])
-  s = d.step({ type: 'committee-finalized' })
   t.deepEqual(s.actions, [])
   d.setFacts({ state: 'MediatedCorrect', since: sec(clock.now()) })
   t.is(d.step({ type: 'chain' }).record.phase, 'done')
 })
 
-test('committee: a different CID votes wrong; an absent member\'s silence ends at the reveal deadline, then we finalize', async t => {
+test('committee: a different CID votes wrong; an absent member\'s silence ends at the commit deadline; a member that committed and never revealed is finalized after the reveal deadline', async t => {
   const clock = new ManualClock(T0)
   const d = driver(clock, committee())
   d.step(caseEvent)
@@ -136,8 +135,11 @@ test('committee: a different CID votes wrong; an absent member\'s silence ends a
   s = d.step({ type: 'tick' })
   t.deepEqual(s.actions, [{ kind: 'reveal-vote', deadline: (sec(T0) + 300 + 200) * 1000, vote: Vote.Wrong }])
   d.step({ type: 'vote-revealed' })
-  d.setFacts(committee({ committed: [SELF, OTHER[0]], revealed: [SELF, OTHER[0]] }))
-  t.deepEqual(d.step({ type: 'chain' }).actions.map(a => a.kind), ['finalize-committee'], 'everyone who committed has revealed')
+  // the other member committed but does not reveal: the vote stays open until the reveal deadline, then we close it
+  d.setFacts(committee({ committed: [SELF, OTHER[0]], revealed: [SELF] }))
+  t.deepEqual(d.step({ type: 'chain' }).actions, [])
+  await clock.advance(201_000)
+  t.deepEqual(d.step({ type: 'tick' }).actions.map(a => a.kind), ['finalize-committee'], 'the reveal window has passed')
 })
 
 test('committee: without the case, or with a re-run that cannot end in the commit window, the vote is "no case" rather than silence', async t => {
@@ -184,4 +186,20 @@ test('committee: not a member, or the commit window gone before we voted: abando
   d.setFacts(committee({ allCommittedAt: sec(T0) + 10, committed: [OTHER[0], SELF, OTHER[1]] }))
   const s = d.step({ type: 'resume' })
   t.deepEqual(s.actions, [{ kind: 'reveal-vote', deadline: (sec(T0) + 10 + 200) * 1000, vote: Vote.Correct }])
+})
+
+test('committee: a commit takes the lowest commitment slot none of our unrevealed votes holds; a revealed or closed dispute frees its slot', t => {
+  const at = (n: number, o: Partial<MediatorDispute>): MediatorDispute => ({ ...newDispute({ dealId: '0x' + String(n).repeat(64), jobCreator: '0x' + 'aa'.repeat(20), audit: false }, T0 + n), ...o })
+  const committed = { committeeSent: { commit: true, reveal: false, finalize: false } }
+  const records = [
+    at(1, { ...committed, commitSlot: 0 }),
+    at(2, { ...committed, commitSlot: 1 }),
+    at(3, { committeeSent: { commit: true, reveal: true, finalize: false }, commitSlot: 2 }),
+    at(4, { ...committed, commitSlot: 3, terminal: true })
+  ]
+  t.is(freeVoteSlot(records, '0x' + '5'.repeat(64)), 2, 'slots 0 and 1 hold unrevealed votes; 2 was revealed, 3 closed')
+  // a dispute's own earlier slot does not count against it (a commit sent again after a restart)
+  t.is(freeVoteSlot(records, '0x' + '1'.repeat(64)), 0)
+  const many = Array.from({ length: 20 }, (_, j) => at(j + 1, { ...committed, commitSlot: j }))
+  t.is(freeVoteSlot(many, '0x' + 'f'.repeat(64)), 20, 'twenty votes in flight: the next slot')
 })

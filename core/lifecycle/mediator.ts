@@ -38,6 +38,8 @@ export interface MediatorDispute {
   /** a committee's dispute: our vote, decided before it is committed (and kept, to reveal the same after a restart) */
   vote?: VoteValue
   committeeSent?: { commit: boolean, reveal: boolean, finalize: boolean }
+  /** which of our commitment slots (Market.sol `voteSlots`) our commit used: named again to reveal, kept from reuse */
+  commitSlot?: number
 }
 
 export interface MediatorPolicy {
@@ -66,7 +68,7 @@ export type MediatorEvent =
   | { type: 'pulled' } | { type: 'pull-failed', reason: string }
   | { type: 'rerun-done', cid: string } | { type: 'rerun-failed', reason: string }
   | { type: 'mediated' } | { type: 'mediate-failed', reason: string }
-  | { type: 'vote-committed' } | { type: 'commit-vote-failed', reason: string }
+  | { type: 'vote-committed', slot?: number } | { type: 'commit-vote-failed', reason: string }
   | { type: 'vote-revealed' } | { type: 'reveal-vote-failed', reason: string }
   | { type: 'committee-finalized' } | { type: 'finalize-committee-failed', reason: string }
 
@@ -114,7 +116,7 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
     case 'mediated': r.verdictSent = true; break
     case 'mediate-failed': if (facts.state === 'Challenged') return end('abandoned', `mediate failed: ${e.reason}`); break
     // a committee's calls: sent; a failure is tried again while its window lasts (the driver backs off)
-    case 'vote-committed': r.committeeSent = { ...sent(r), commit: true }; break
+    case 'vote-committed': r.committeeSent = { ...sent(r), commit: true }; if (e.slot !== undefined) r.commitSlot = e.slot; break
     case 'vote-revealed': r.committeeSent = { ...sent(r), reveal: true }; break
     case 'committee-finalized': r.committeeSent = { ...sent(r), finalize: true }; break
     default: break
@@ -159,6 +161,18 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
   return { record: r, actions, wakeAt: deadline }
 }
 
+/**
+ * The commitment slot for a new commit: the lowest that none of our other open disputes holds with a commitment not
+ * yet revealed (a commit overwrites the slot, and the reveal reads it back). Slots are reused, so a mediator writes as
+ * many as it ever has votes in flight at once.
+ */
+export function freeVoteSlot (records: MediatorDispute[], dealId: string): number {
+  const held = new Set(records.filter(r => r.dealId !== dealId && !r.terminal && r.commitSlot !== undefined && sent(r).commit && !sent(r).reveal).map(r => r.commitSlot))
+  let j = 0
+  while (held.has(j)) j++
+  return j
+}
+
 const sent = (r: MediatorDispute): NonNullable<MediatorDispute['committeeSent']> => r.committeeSent ?? { commit: false, reveal: false, finalize: false }
 const has = (list: string[], a: string): boolean => list.some(x => same(x, a))
 
@@ -166,7 +180,8 @@ const has = (list: string[], a: string): boolean => list.some(x => same(x, a))
  * A committee member's part (docs/mediation.md, "Committees"): obtain the case and re-run as a lone mediator
  * would, but before the commit window closes; decide the vote (correct, wrong, or "no case" when the case never
  * came or the re-run could not finish in time) and keep it in the record; commit it; reveal it once the reveal
- * phase opens; finalize once nothing more can change the tally. The facts' `since` is the draw's time.
+ * phase opens (the last reveal closes the vote); finalize a vote whose reveal window passed with a committed member
+ * silent. The facts' `since` is the draw's time.
  */
 function stepCommittee (r: MediatorDispute, now: number, facts: DealFacts, c: CommitteeFacts, policy: MediatorPolicy, end: (phase: 'done' | 'abandoned', reason: string) => Step<MediatorDispute, MediatorAction>): Step<MediatorDispute, MediatorAction> {
   if (!has(c.members, policy.self)) return end('abandoned', 'not on the committee')
@@ -225,9 +240,9 @@ function stepCommittee (r: MediatorDispute, now: number, facts: DealFacts, c: Co
     actions.push({ kind: 'reveal-vote', deadline: revealDeadline, vote: r.vote })
     return { record: r, actions, wakeAt: revealDeadline }
   }
-  // nothing can change the tally once every member that committed has revealed, or the reveal window has passed
-  const over = now > revealDeadline || (revealOpen && c.committed.every(m => has(c.revealed, m)))
-  if (!over) return { record: r, actions, wakeAt: revealDeadline + 1000 }
+  // the last reveal of those who committed closes the vote in its own transaction (the deal then reads closed, above);
+  // a finalize is for a vote some member that committed never revealed in: once the reveal window has passed
+  if (now <= revealDeadline) return { record: r, actions, wakeAt: revealDeadline + 1000 }
   if (!s.finalize) actions.push({ kind: 'finalize-committee', deadline: now + c.revealWindow * 1000 })
   return { record: r, actions, wakeAt: now + c.revealWindow * 1000 }
 }

@@ -1,6 +1,6 @@
 // The typed chain client a node uses: one per key. Reads go straight to the provider; every transaction goes
 // through the key's TxQueue, and each receipt's gas lands in `gasLog`.
-import { Interface, Signature, Wallet, dataLength, hexlify, type TransactionReceipt, ZeroAddress } from 'ethers'
+import { Interface, Signature, Wallet, dataLength, hexlify, type TransactionReceipt, ZeroAddress, ZeroHash } from 'ethers'
 import {
   connectMarket, connectLilypadToken, connectDirectory, connectJobManager, connectFaucet, JobManagerAbi,
   type MarketContract, type LilypadTokenContract, type DirectoryContract, type JobManagerContract, type FaucetContract,
@@ -305,12 +305,14 @@ export class ChainClient {
   // ---- committees (docs/mediation.md, "Committees") ----
 
   /** A committee member's hidden vote: `voteCommitment(dealId, this.address, vote, salt)`. */
-  async commitVote (deal: Deal, commitment: string): Promise<TransactionReceipt> {
-    return await this.queue.send('commitVote', async () => await this.market.commitVote.populateTransaction(toStruct(deal), commitment))
+  /** `slot`: which of this mediator's commitment slots to use, one none of its unrevealed commitments holds. */
+  async commitVote (deal: Deal, commitment: string, slot = 0): Promise<TransactionReceipt> {
+    return await this.queue.send('commitVote', async () => await this.market.commitVote.populateTransaction(toStruct(deal), commitment, slot))
   }
 
-  async revealVote (deal: Deal, vote: VoteValue, salt: string): Promise<TransactionReceipt> {
-    return await this.queue.send('revealVote', async () => await this.market.revealVote.populateTransaction(toStruct(deal), vote, salt))
+  /** `slot`: the commitment slot the commit used. */
+  async revealVote (deal: Deal, vote: VoteValue, salt: string, slot = 0): Promise<TransactionReceipt> {
+    return await this.queue.send('revealVote', async () => await this.market.revealVote.populateTransaction(toStruct(deal), vote, salt, slot))
   }
 
   /**
@@ -318,8 +320,22 @@ export class ChainClient {
    * and that offer's encoded field words (protocols/settlement/seed.ts `offerWords`). The second reveal draws the
    * committee (its receipt carries CommitteeDrawn).
    */
-  async revealSeed (deal: Deal, provider: boolean, secret: string, offerWords: string[]): Promise<TransactionReceipt> {
-    return await this.queue.send('revealSeed', async () => await this.market.revealSeed.populateTransaction(toStruct(deal), provider, secret, offerWords))
+  /**
+   * A party's seed reveal. The second reveal passes the first's secret back (the Market keeps only its tag): read
+   * from the first's `SeedRevealed` when `firstSecret` is not given. Two reveals in one block both pass none, and
+   * the later one is refused (WrongFirstSeed); sent again it finds the first's secret.
+   */
+  async revealSeed (deal: Deal, provider: boolean, secret: string, offerWords: string[], firstSecret?: string): Promise<TransactionReceipt> {
+    const first = firstSecret ?? await this.firstSeed(idOf('Deal', this.domain, deal), provider)
+    return await this.queue.send('revealSeed', async () => await this.market.revealSeed.populateTransaction(toStruct(deal), provider, secret, offerWords, first))
+  }
+
+  /** The other party's revealed secret when it revealed first (as seen now), else the zero word. */
+  async firstSeed (dealId: string, provider: boolean): Promise<string> {
+    const phase = await this.seedPhase(dealId)
+    if (phase === null || !(provider ? phase.jobCreatorRevealed : phase.providerRevealed)) return ZeroHash
+    const first = (await this.follower.find('SeedRevealed', { dealId }, phase.seedBlock)).find(e => e.args.provider !== provider)
+    return first?.args.secret ?? ZeroHash
   }
 
   /**

@@ -43,7 +43,9 @@ export async function revealOwnSeed (chain: ChainClient, dealId: string, deal: D
     } catch (err) {
       const reason = (err as { reason?: string }).reason
       if (reason === 'SeedMismatch') throw err // our secret is not the one the offer committed to: nothing to retry
-      if (reason === undefined || !SETTLED.has(reason)) opts.onError?.(err)
+      // WrongFirstSeed: the other party's reveal landed in the same block as ours, which passed no first secret;
+      // the next round reads it and sends again
+      if (reason === undefined || (!SETTLED.has(reason) && reason !== 'WrongFirstSeed')) opts.onError?.(err)
       closing = false
     }
     await sleep(pollMs, opts.signal)

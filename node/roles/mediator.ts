@@ -34,7 +34,7 @@ import type { Deal, LilypadDomain } from '../../protocols/eip712.ts'
 import { reportError, type Components } from '../components.ts'
 import { LifecycleDriver, followClock, type Lifecycle } from '../lifecycle/driver.ts'
 import { chainCall } from '../lifecycle/chain-call.ts'
-import { newDispute, stepMediator, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
+import { newDispute, stepMediator, freeVoteSlot, mediatorFailure, defaultMediatorTiming, type MediatorDispute, type MediatorEvent, type MediatorAction, type MediatorPolicy } from '../../core/lifecycle/mediator.ts'
 import type { DealFacts } from '../../core/lifecycle/facts.ts'
 import { voteCommitment, Vote, type VoteValue } from '../../protocols/settlement/committee.ts'
 import { COMMITTEE, UNDRAWN } from '../../protocols/settlement/index.ts'
@@ -353,13 +353,14 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         const deal = await this.termsOf(rec)
         if (deal === null) return { type: 'commit-vote-failed', reason: 'the deal\'s terms are unknown: no case, and no agree calldata to read them from' }
         const vote = this.cast(a.vote)
-        return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(deal, voteCommitment(rec.dealId, this.address, vote, this.voteSalt(rec.dealId))) }, { type: 'vote-committed' }, reason => ({ type: 'commit-vote-failed', reason }))
+        const slot = freeVoteSlot(await this.records.all(), rec.dealId)
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(deal, voteCommitment(rec.dealId, this.address, vote, this.voteSalt(rec.dealId)), slot) }, { type: 'vote-committed', slot }, reason => ({ type: 'commit-vote-failed', reason }))
       }
       case 'reveal-vote': {
         const deal = await this.termsOf(rec)
         if (deal === null) return { type: 'reveal-vote-failed', reason: 'the deal\'s terms are unknown' }
         const vote = this.cast(a.vote)
-        return await chainCall<MediatorEvent>(async () => { await this.init.chain.revealVote(deal, vote, this.voteSalt(rec.dealId)) }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
+        return await chainCall<MediatorEvent>(async () => { await this.init.chain.revealVote(deal, vote, this.voteSalt(rec.dealId), rec.commitSlot ?? 0) }, { type: 'vote-revealed' }, reason => ({ type: 'reveal-vote-failed', reason }))
       }
       case 'finalize-committee': {
         const deal = await this.termsOf(rec)

@@ -12,7 +12,8 @@
 //     can read another's verdict, and the member's own address in the hash makes a copied commitment useless;
 //  3. reveal: from the moment every member has committed (or the commit window has passed) until revealWindow
 //     after it, each member that committed reveals its verdict and salt;
-//  4. finalize (anyone): once every member that committed has revealed, or the reveal window has passed. A verdict
+//  4. finalize: by the last reveal of those who committed, in its own transaction; or by anyone once the reveal
+//     window has passed (a member that committed never revealed). A verdict
 //     with a quorum (more than half of k: the same verdict from a majority of the whole committee, absent members
 //     counting against) decides. Its voters share the fee; every other member (voted the other way, never
 //     committed, never revealed) loses `slash` of its bond (at most what it has), shared by the majority too.
@@ -49,7 +50,7 @@ export type CommitteeErrorName =
   | 'CommitteeTooSmall' | 'MediatorUnbonded' | 'PartyAsMediator' | 'DuplicateMediator'
   | 'NotCommitteeMember' | 'CommitWindowClosed' | 'AlreadyCommitted' | 'RevealNotOpen' | 'RevealWindowClosed'
   | 'NotCommitted' | 'AlreadyRevealed' | 'InvalidVote' | 'CommitmentMismatch' | 'VotingOpen'
-  | 'SeedRevealNotOpen' | 'SeedRevealClosed' | 'SeedAlreadyRevealed' | 'SeedMismatch' | 'SeedRevealOpen'
+  | 'SeedRevealNotOpen' | 'SeedRevealClosed' | 'SeedAlreadyRevealed' | 'SeedMismatch' | 'SeedRevealOpen' | 'WrongFirstSeed'
 
 export class CommitteeRulesError extends Error {
   static override name = 'CommitteeRulesError'
@@ -225,8 +226,8 @@ export function votingOver (c: CommitteeRecord, rules: CommitteeRules, now: numb
   return revealOpen(c, rules, now) && c.commitments.every((h, i) => h === null || c.votes[i] !== null)
 }
 
-/** The part of a commitment the Market keeps: its top 128 bits. */
-const kept = (h: string): string => h.slice(0, 34).toLowerCase()
+/** The Market keeps a commitment whole (in the member's own slot, Market.sol `voteSlots`). */
+const kept = (h: string): string => h.toLowerCase()
 
 function memberIndex (c: CommitteeRecord, caller: string): number {
   return c.members.findIndex(m => same(m, caller))
@@ -293,12 +294,26 @@ export type SeedStep = { ok: true, phase: SeedPhase } | { ok: false, error: Comm
  * A party's reveal: `proved` is the id of the offer the reveal's words and secret make (seed.ts `offerIdFromWords`,
  * null for a wrong number of words), `named` the offer id the deal names for that party.
  */
-export function revealSeed (p: SeedPhase, rules: Pick<CommitteeRules, 'revealWindow'>, a: { provider: boolean, secret: string, proved: string | null, named: string, now: number, blockNumber: number }): SeedStep {
+export function revealSeed (p: SeedPhase, rules: Pick<CommitteeRules, 'revealWindow'>, a: { provider: boolean, secret: string, proved: string | null, named: string, firstSecret?: string, now: number, blockNumber: number }): SeedStep {
   if ((a.provider ? p.providerSecret : p.jobCreatorSecret) !== null) return { ok: false, error: 'SeedAlreadyRevealed' }
   if (a.blockNumber <= p.seedBlock) return { ok: false, error: 'SeedRevealNotOpen' }
   if (seedPhaseOver(p, rules, a.now, a.blockNumber)) return { ok: false, error: 'SeedRevealClosed' }
   if (a.proved === null || a.proved.toLowerCase() !== a.named.toLowerCase()) return { ok: false, error: 'SeedMismatch' }
+  // the second reveal passes the first's secret back; the Market kept only its tag
+  const first = a.provider ? p.jobCreatorSecret : p.providerSecret
+  if (first !== null && seedTag(a.firstSecret ?? ZERO_WORD) !== seedTag(first)) return { ok: false, error: 'WrongFirstSeed' }
   return { ok: true, phase: a.provider ? { ...p, providerSecret: a.secret } : { ...p, jobCreatorSecret: a.secret } }
+}
+
+const ZERO_WORD = '0x' + '00'.repeat(32)
+
+/**
+ * What the Market keeps of the first revealer's secret (Market.sol `_seedTag`): the top 128 bits of its keccak256.
+ * Another secret with the same tag is a 128-bit second preimage (~2^128 hashes), so the tag binds the second
+ * revealer to the first's share as the whole secret would.
+ */
+export function seedTag (secret: string): string {
+  return keccak256(secret).slice(0, 34).toLowerCase()
 }
 
 /**
@@ -392,7 +407,10 @@ export function finalizeCommittee (c: CommitteeRecord, terms: DealTerms, rules: 
   return { ok: true, settlement: { state, tally: t, credits: credits.filter(x => x.amount !== 0n), slashes } }
 }
 
-/** The transactions one dispute costs after the challenge: two seed reveals, k commits, k reveals, one finalize. */
+/**
+ * The transactions one dispute costs after the challenge when every member votes: two seed reveals, k commits and k
+ * reveals, the last of which closes the vote (a finalize is only for a vote some committed member never revealed in).
+ */
 export function committeeTransactions (k: number): number {
-  return 2 * k + 3
+  return 2 * k + 2
 }

@@ -3,7 +3,7 @@
 // dominate its run time. A failed action leaves the model untouched, as a reverted transaction leaves the chain.
 import * as rules from './market.ts'
 import type { Acceptance, AgreeContext, DealRecord, DealTerms, MarketBounds, MarketErrorName, Step, Transfer } from './market.ts'
-import { closeWithheld, commitVote, finalizeCommittee, newCommittee, newSeedPhase, revealSeed, revealVote, type CommitteeRecord, type CommitteeRules, type CommitteeSettlement, type SeedPhase } from './committee.ts'
+import { closeWithheld, commitVote, finalizeCommittee, newCommittee, newSeedPhase, revealSeed, revealVote, votingOver, type CommitteeRecord, type CommitteeRules, type CommitteeSettlement, type SeedPhase } from './committee.ts'
 import { committeeSeed } from './seed.ts'
 
 /** A mediator's bond (Market.sol `Bond`): slashable while bonded and while unbonding. */
@@ -24,6 +24,8 @@ export interface MarketModel {
   committees: Map<string, CommitteeRecord>
   /** each committee dispute not drawn yet: the parties' seed reveals */
   seedPhases: Map<string, SeedPhase>
+  /** each mediator's commitment slots (Market.sol `voteSlots`), lowercased address => slot => hex word; absent: zero */
+  voteSlots: Map<string, Map<number, string>>
 }
 
 export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, committeeRules?: CommitteeRules): MarketModel {
@@ -36,7 +38,8 @@ export function emptyMarket (mediators: string[] = [], bounds?: MarketBounds, co
     ...(committeeRules !== undefined ? { committeeRules } : {}),
     bonds: new Map(),
     committees: new Map(),
-    seedPhases: new Map()
+    seedPhases: new Map(),
+    voteSlots: new Map()
   }
 }
 
@@ -58,14 +61,15 @@ export type MarketAction =
   | { kind: 'bond', account: string, amount: bigint }
   | { kind: 'startUnbond', account: string, amount: bigint }
   | { kind: 'finishUnbond', account: string }
-  | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string }
-  | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, vote: number, salt: string }
+  | { kind: 'commitVote', caller: string, dealId: string, terms: DealTerms, commitment: string, slot?: number }
+  | { kind: 'revealVote', caller: string, dealId: string, terms: DealTerms, vote: number, salt: string, slot?: number }
   | { kind: 'finalizeCommittee', dealId: string, terms: DealTerms }
   /**
    * A party's seed reveal (Market.revealSeed): `proved` is the offer id its words and secret make (seed.ts
    * `offerIdFromWords`), `named` the offer id the deal names for that party.
    */
-  | { kind: 'revealSeed', dealId: string, terms: DealTerms, provider: boolean, secret: string, proved: string | null, named: string }
+  /** firstSecret: what the second revealer passes back as the first's secret (Market.sol `_seedTag`) */
+  | { kind: 'revealSeed', dealId: string, terms: DealTerms, provider: boolean, secret: string, proved: string | null, named: string, firstSecret?: string }
 
 export type ApplyResult =
   | { ok: true, steps: Array<Extract<Step, { ok: true }>>, settlement?: CommitteeSettlement, seed?: string }
@@ -186,28 +190,39 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
     case 'commitVote': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
-      // before the draw the Market's slot holds no members yet: every position reads as the deal's first mediator,
-      // and the commit window counts from time 0
-      if (open.committee === undefined) return { ok: false, error: same(action.caller, action.terms.mediators[0]) ? 'CommitWindowClosed' : 'NotCommitteeMember' }
+      // nobody is a member before the draw (Market.sol `_position`)
+      if (open.committee === undefined) return { ok: false, error: 'NotCommitteeMember' }
       const r = commitVote(open.committee, open.rules, { caller: action.caller, commitment: action.commitment, now })
       if (!r.ok) return r
+      // the commitment goes in the member's own slot, and the committee records which (Market.sol `commitVote`)
+      const own = new Map(m.voteSlots.get(action.caller.toLowerCase()))
+      own.set(action.slot ?? 0, action.commitment.toLowerCase())
+      m.voteSlots.set(action.caller.toLowerCase(), own)
       m.committees.set(action.dealId, r.record)
       return { ok: true, steps: [] }
     }
     case 'revealVote': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
-      if (open.committee === undefined) return { ok: false, error: same(action.caller, action.terms.mediators[0]) ? 'RevealWindowClosed' : 'NotCommitteeMember' }
-      const r = revealVote(open.committee, open.rules, { caller: action.caller, vote: action.vote, salt: action.salt, now })
+      if (open.committee === undefined) return { ok: false, error: 'NotCommitteeMember' }
+      // a reveal is checked against what the slot it names holds now (another commit of its own may have replaced it)
+      const c = open.committee
+      const inSlot = m.voteSlots.get(action.caller.toLowerCase())?.get(action.slot ?? 0) ?? ZERO_WORD
+      const held = c.commitments.map((h, i) => h !== null && same(c.members[i], action.caller) ? inSlot : h)
+      const r = revealVote({ ...c, commitments: held }, open.rules, { caller: action.caller, vote: action.vote, salt: action.salt, now })
       if (!r.ok) return r
       m.committees.set(action.dealId, r.record)
-      return { ok: true, steps: [] }
+      // the last reveal of those who committed closes the vote in the same transaction (Market.sol `revealVote`)
+      if (!votingOver(r.record, open.rules, now)) return { ok: true, steps: [] }
+      const f = finalizeCommittee(r.record, action.terms, open.rules, { now, bondOf: a => bondOf(m, a) })
+      if (!f.ok) return f
+      return { ok: true, steps: [], settlement: closeCommittee(m, action.dealId, f.settlement) }
     }
     case 'revealSeed': {
       const open = committeeOf(m, action.dealId)
       if (!open.ok) return open
       if (open.phase === undefined) return { ok: false, error: 'SeedAlreadyRevealed' }
-      const r = revealSeed(open.phase, open.rules, { provider: action.provider, secret: action.secret, proved: action.proved, named: action.named, now, blockNumber })
+      const r = revealSeed(open.phase, open.rules, { provider: action.provider, secret: action.secret, proved: action.proved, named: action.named, firstSecret: action.firstSecret, now, blockNumber })
       if (!r.ok) return r
       const p = r.phase
       if (p.jobCreatorSecret === null || p.providerSecret === null) {
@@ -226,21 +241,28 @@ export function apply (m: MarketModel, action: MarketAction, block: BlockContext
         ? closeWithheld(open.phase, action.terms, open.rules, { now, blockNumber })
         : finalizeCommittee(open.committee, action.terms, open.rules, { now, bondOf: a => bondOf(m, a) })
       if (!f.ok) return f
-      for (const s of f.settlement.slashes) {
-        // the bond first, then what is unbonding (Market.sol `_slash`)
-        const b = bondRecord(m, s.account)
-        const fromBond = b.amount < s.amount ? b.amount : s.amount
-        b.amount -= fromBond
-        b.unbonding -= s.amount - fromBond
-      }
-      credit(m.deposits, f.settlement.credits)
-      const record = m.deals.get(action.dealId) as DealRecord
-      m.deals.set(action.dealId, { ...record, state: f.settlement.state })
-      m.committees.delete(action.dealId)
-      m.seedPhases.delete(action.dealId)
-      return { ok: true, steps: [], settlement: f.settlement }
+      return { ok: true, steps: [], settlement: closeCommittee(m, action.dealId, f.settlement) }
     }
   }
+}
+
+const ZERO_WORD = '0x' + '00'.repeat(32)
+
+/** A committee dispute's close (MarketCommittee.sol `finalize`): slashes, credits, the deal's final state. */
+function closeCommittee (m: MarketModel, dealId: string, settlement: CommitteeSettlement): CommitteeSettlement {
+  for (const s of settlement.slashes) {
+    // the bond first, then what is unbonding (MarketCommittee.sol `_slash`)
+    const b = bondRecord(m, s.account)
+    const fromBond = b.amount < s.amount ? b.amount : s.amount
+    b.amount -= fromBond
+    b.unbonding -= s.amount - fromBond
+  }
+  credit(m.deposits, settlement.credits)
+  const record = m.deals.get(dealId) as DealRecord
+  m.deals.set(dealId, { ...record, state: settlement.state })
+  m.committees.delete(dealId)
+  m.seedPhases.delete(dealId)
+  return settlement
 }
 
 type OpenCommittee = { ok: true, rules: CommitteeRules } & ({ committee: CommitteeRecord, phase?: undefined } | { committee?: undefined, phase: SeedPhase })
