@@ -200,6 +200,8 @@ test('committee: a commit takes the lowest commitment slot none of our unreveale
   t.is(freeVoteSlot(records, '0x' + '5'.repeat(64)), 2, 'slots 0 and 1 hold unrevealed votes; 2 was revealed, 3 closed')
   // a dispute's own earlier slot does not count against it (a commit sent again after a restart)
   t.is(freeVoteSlot(records, '0x' + '1'.repeat(64)), 0)
+  // a slot named on record before its commit went out (or whose commit's outcome is unknown) is held as well
+  t.is(freeVoteSlot([...records, at(6, { commitSlot: 2 })], '0x' + '5'.repeat(64)), 3, 'slot 2 reserved by a commit in flight (3 was closed)')
   const many = Array.from({ length: 20 }, (_, j) => at(j + 1, { ...committed, commitSlot: j }))
   t.is(freeVoteSlot(many, '0x' + 'f'.repeat(64)), 20, 'twenty votes in flight: the next slot')
 })

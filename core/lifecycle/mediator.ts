@@ -164,10 +164,12 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
 /**
  * The commitment slot for a new commit: the lowest that none of our other open disputes holds with a commitment not
  * yet revealed (a commit overwrites the slot, and the reveal reads it back). Slots are reused, so a mediator writes as
- * many as it ever has votes in flight at once.
+ * many as it ever has votes in flight at once. A slot is held from the moment a dispute's record names it, before its
+ * commit is known to be on chain: the node records the slot before it sends the commit (a node stopped between the
+ * two reveals from the slot it wrote), and a commit whose outcome is unknown may be on chain.
  */
 export function freeVoteSlot (records: MediatorDispute[], dealId: string): number {
-  const held = new Set(records.filter(r => r.dealId !== dealId && !r.terminal && r.commitSlot !== undefined && sent(r).commit && !sent(r).reveal).map(r => r.commitSlot))
+  const held = new Set(records.filter(r => r.dealId !== dealId && !r.terminal && r.commitSlot !== undefined && !sent(r).reveal).map(r => r.commitSlot))
   let j = 0
   while (held.has(j)) j++
   return j

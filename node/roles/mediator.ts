@@ -117,6 +117,8 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
   readonly metrics: MediatorMetrics = { disputesSeen: 0, casesPushed: 0, casesPulled: 0, casesRefused: 0, verdicts: { correct: 0, wrong: 0 }, abandoned: 0, failedRuns: 0 }
   readonly disputes: DisputeService
   readonly records: DealStore<DisputeRecord>
+  /** commitment slots are picked one at a time (reserveVoteSlot) */
+  private slotPicks: Promise<void> = Promise.resolve()
   readonly directory: Directory | undefined
   readonly driver: LifecycleDriver<MediatorDispute, MediatorEvent, MediatorAction, DealFacts>
   /** contract jobs' disputes that draw us (JobManager), judged with the same re-run */
@@ -353,7 +355,7 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         const deal = await this.termsOf(rec)
         if (deal === null) return { type: 'commit-vote-failed', reason: 'the deal\'s terms are unknown: no case, and no agree calldata to read them from' }
         const vote = this.cast(a.vote)
-        const slot = freeVoteSlot(await this.records.all(), rec.dealId)
+        const slot = await this.reserveVoteSlot(rec)
         return await chainCall<MediatorEvent>(async () => { await this.init.chain.commitVote(deal, voteCommitment(rec.dealId, this.address, vote, this.voteSalt(rec.dealId)), slot) }, { type: 'vote-committed', slot }, reason => ({ type: 'commit-vote-failed', reason }))
       }
       case 'reveal-vote': {
@@ -368,6 +370,24 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
         return await chainCall<MediatorEvent>(async () => { await this.init.chain.finalizeCommittee(deal) }, { type: 'committee-finalized' }, reason => ({ type: 'finalize-committee-failed', reason }))
       }
     }
+  }
+
+  /**
+   * The commitment slot of a dispute's commit, on record before the commit is sent: a node stopped after sending it
+   * reveals from the slot it wrote (recorded only once the commit returned, it revealed naming slot 0 and lost the
+   * vote, slashed as silent). A retry keeps the slot it named. Picks are made one at a time, so two disputes' commits
+   * in flight never take one slot.
+   */
+  private async reserveVoteSlot (rec: MediatorDispute): Promise<number> {
+    const pick = this.slotPicks.then(async () => {
+      const current = await this.records.get(rec.id)
+      if (current?.commitSlot !== undefined) return current.commitSlot
+      const slot = freeVoteSlot(await this.records.all(), rec.dealId)
+      await this.records.update(rec.id, cur => ({ ...(cur ?? rec), commitSlot: slot }))
+      return slot
+    })
+    this.slotPicks = pick.then(() => undefined, () => undefined)
+    return await pick
   }
 
   /** The vote we send: the lifecycle's, except under the test fault that makes a lying member. */
