@@ -191,10 +191,12 @@ test.serial('a browser wallet signs a job on chain B: switched to chain B, it si
   const dealId = job.outcome!.dealId
   const rec = (await (await user.node.jobCreatorOn(B)).deals.get(dealId))!
   t.is(rec.deal.jobCreator, wallet.address, 'the wallet is the deal\'s job creator')
-  t.deepEqual(job.events.filter(e => e.type === 'sign').map(e => e.data.kind), ['JobOffer', 'Deal', 'Accept'])
+  // the job offer as matched, the same asking for the slot it is proposed to (protocols/slot-ask.ts), the deal, the
+  // acceptance
+  t.deepEqual(job.events.filter(e => e.type === 'sign').map(e => e.data.kind), ['JobOffer', 'JobOffer', 'Deal', 'Accept'])
   // every signature was asked for chain B's Market
   const marketB = chainView(devnet.network, B).contracts.market.toLowerCase()
-  t.is(wallet.typed.length, 3)
+  t.is(wallet.typed.length, 4)
   for (const td of wallet.typed) {
     t.is(Number(td.domain.chainId), B)
     t.is(String(td.domain.verifyingContract).toLowerCase(), marketB)
