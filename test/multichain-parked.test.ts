@@ -60,7 +60,7 @@ test.serial('the first chain down when a provider restarts: its container is kep
   const dataDir = join(home, 'rp-a-down')
   // the first chain's deals are kept at the top of the data directory
   const dealsDir = join(dataDir, 'rp-deals')
-  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(A), verifyingContract: netA.contracts.market }, mediators: netA.mediators ?? [], jobCreator: jcWallet, provider: rpWallet, dealsDir, nonceTag: 991n })
+  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(A), verifyingContract: netA.contracts.market }, mediators: netA.mediators ?? [], jobCreator: jcWallet, provider: rpWallet, dealsDir, nonceTag: 991n , chain: reader(A) })
   const { price, judgeWindow } = (await new DealStore<RpDealRecord>(dealsDir).get(dealId))?.deal ?? { price: 0n, judgeWindow: 0 }
   const before = { jc: await reader(A).depositOf(jcWallet.address), rp: await reader(A).depositOf(rpWallet.address) }
   const owner = await loadExecutorOwner(dataDir)
@@ -109,7 +109,7 @@ test.serial('a parked deal whose result window has closed (the node restarted a 
   const rpWallet = new Wallet(devKey(DEVNET_KEYS.provider2))
   const jcWallet = new Wallet(devKey(DEVNET_KEYS.user2))
   const dataDir = join(home, 'rp-expired')
-  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(B), verifyingContract: netB.contracts.market }, mediators: netB.mediators ?? [], jobCreator: jcWallet, provider: rpWallet, dealsDir: join(dataDir, 'chains', String(B), 'rp-deals'), nonceTag: 992n })
+  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(B), verifyingContract: netB.contracts.market }, mediators: netB.mediators ?? [], jobCreator: jcWallet, provider: rpWallet, dealsDir: join(dataDir, 'chains', String(B), 'rp-deals'), nonceTag: 992n , chain: reader(B) })
   const owner = await loadExecutorOwner(dataDir)
   t.teardown(async () => { await new Executor({ docker, owner }).reconcile(() => false) })
   const containers = await watchContainers(t, docker, owner, dealId)

@@ -44,7 +44,7 @@ test.serial('a provider of two chains killed with a further chain\'s container r
   const rpWallet = new Wallet(devKey(DEVNET_KEYS.provider2))
   // a deal signed for chain B (its Market's domain), kept where a provider of several chains keeps chain B's deals
   const dataDir = join(home, 'rp')
-  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(B), verifyingContract: netB.contracts.market }, mediators: netB.mediators ?? [], jobCreator: new Wallet(devKey(DEVNET_KEYS.user2)), provider: rpWallet, dealsDir: join(dataDir, 'chains', String(B), 'rp-deals'), nonceTag: 996n })
+  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(B), verifyingContract: netB.contracts.market }, mediators: netB.mediators ?? [], jobCreator: new Wallet(devKey(DEVNET_KEYS.user2)), provider: rpWallet, dealsDir: join(dataDir, 'chains', String(B), 'rp-deals'), nonceTag: 996n , chain: readerB })
   const owner = await loadExecutorOwner(dataDir)
   t.teardown(async () => { await new Executor({ docker, owner }).reconcile(() => false) })
   const containers = await watchContainers(t, docker, owner, dealId)
@@ -78,7 +78,7 @@ test.serial('a provider of two chains restarts while chain B\'s RPC is down: cha
   const jcWallet = new Wallet(devKey(DEVNET_KEYS.user2))
   const dataDir = join(home, 'rp-b-down')
   const dealsDir = join(dataDir, 'chains', String(B), 'rp-deals')
-  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(B), verifyingContract: netB.contracts.market }, mediators: netB.mediators ?? [], jobCreator: jcWallet, provider: rpWallet, dealsDir, nonceTag: 995n })
+  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(B), verifyingContract: netB.contracts.market }, mediators: netB.mediators ?? [], jobCreator: jcWallet, provider: rpWallet, dealsDir, nonceTag: 995n , chain: readerB })
   const { price, judgeWindow } = (await new DealStore<RpDealRecord>(dealsDir).get(dealId))?.deal ?? { price: 0n, judgeWindow: 0 }
   const before = { jc: await readerB.depositOf(jcWallet.address), rp: await readerB.depositOf(rpWallet.address) }
   const owner = await loadExecutorOwner(dataDir)

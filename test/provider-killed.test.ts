@@ -36,7 +36,7 @@ test('a provider killed with its container running: the restart adopts it, never
   const rpWallet = new Wallet(devKey(DEVNET_KEYS.provider2))
   // what a provider that crashed right after countersigning has on disk: its restart agrees and runs it
   const dataDir = join(home, 'rp')
-  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(devnet.network.chainId), verifyingContract: devnet.network.contracts.market }, mediators: devnet.network.mediators ?? [], jobCreator: new Wallet(devKey(DEVNET_KEYS.user2)), provider: rpWallet, dealsDir: join(dataDir, 'rp-deals'), nonceTag: 997n })
+  const dealId = await leaveCountersignedDeal({ domain: { chainId: BigInt(devnet.network.chainId), verifyingContract: devnet.network.contracts.market }, mediators: devnet.network.mediators ?? [], jobCreator: new Wallet(devKey(DEVNET_KEYS.user2)), provider: rpWallet, dealsDir: join(dataDir, 'rp-deals'), nonceTag: 997n , chain: reader })
   const owner = await loadExecutorOwner(dataDir)
   t.teardown(async () => {
     await new Executor({ docker, owner }).reconcile(() => false)

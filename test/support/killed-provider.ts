@@ -19,10 +19,13 @@ interface Teardown { teardown: (f: () => void | Promise<void>) => void }
 /**
  * A stress job (sleeps 4 s: long enough to be running when the provider dies) agreed by both parties under `domain`
  * and stored countersigned in `dealsDir`: the provider's restart agrees and runs it. The deal leaves minutes for it.
+ * Dated by the chain's clock (`chain`, its latest block), which the provider judges the agree window by: a test that
+ * moved a chain's time ahead left a deal dated by the local clock already past its agree window, never run.
  */
-export async function leaveCountersignedDeal (o: { domain: { chainId: bigint, verifyingContract: string }, mediators: string[], jobCreator: Wallet, provider: Wallet, dealsDir: string, nonceTag: bigint }): Promise<string> {
+export async function leaveCountersignedDeal (o: { domain: { chainId: bigint, verifyingContract: string }, mediators: string[], jobCreator: Wallet, provider: Wallet, dealsDir: string, nonceTag: bigint, chain: { provider: { getBlock: (tag: 'latest') => Promise<{ timestamp: number } | null> } } }): Promise<string> {
   const { domain } = o
-  const now = BigInt(Math.floor(Date.now() / 1000))
+  const nowMs = Math.max(Date.now(), ((await o.chain.provider.getBlock('latest'))?.timestamp ?? 0) * 1000)
+  const now = BigInt(Math.floor(nowMs / 1000))
   const job: JobOffer = {
     jobCreator: o.jobCreator.address, module: 'stress:v0.1.0', inputs: JSON.stringify({ Mode: 'sleep', Arg: '4', Timeout: '60' }), spec: { cpu: 500, ramMb: 64, diskMb: 10, gpus: 0, gpuVramMb: 0, gpuModel: '', cudaVersion: 0 },
     maxPrice: DEVNET_PRICE, mediators: [...o.mediators], target: ZeroAddress, timeout: 60, auditPpm: 0, expiry: now + 600n, nonce: BigInt(Date.now()) * 1000n + o.nonceTag, seedCommit: '0x' + '00'.repeat(32)
@@ -32,7 +35,7 @@ export async function leaveCountersignedDeal (o: { domain: { chainId: bigint, ve
   const deal = buildDeal(job, idOf('JobOffer', domain, job), offer, idOf('ResourceOffer', domain, offer), job.mediators, { ...defaultDealTerms, resultSlack: 300, mediationFee: parseEther('1') }, now)
   const dealId = idOf('Deal', domain, deal)
   const [jcSig, rpSig] = await Promise.all([signMessage('Deal', domain, deal, o.jobCreator), signMessage('Deal', domain, deal, o.provider)])
-  await new DealStore<RpDealRecord>(o.dealsDir).put(countersignedDeal({ dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0 }, Date.now()))
+  await new DealStore<RpDealRecord>(o.dealsDir).put(countersignedDeal({ dealId, deal, job: jobEnv, jobCreatorSignature: jcSig, providerSignature: rpSig, slot: 0 }, nowMs))
   return dealId
 }
 
@@ -72,9 +75,14 @@ export async function watchContainers (t: Teardown, docker: Docker, owner: strin
   return w
 }
 
-/** A resource provider in its own process (node/testing/provider-child.ts), killed when the test ends. */
+/**
+ * A resource provider in its own process (node/testing/provider-child.ts), killed when the test ends. It agrees the
+ * deal left on its disk within the deal's validity rather than the default 15 s from the countersignature: a process
+ * starting on a loaded machine took longer, found the deal past its agree window and never ran it (the test then
+ * waited for a container that never came).
+ */
 function spawnProvider (t: Teardown, o: { networkPath: string, privateKey: string, dataDir: string, slots: number }): ChildProcess {
-  const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ ...o, price: DEVNET_PRICE.toString() })], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['node/testing/provider-child.ts', JSON.stringify({ ...o, price: DEVNET_PRICE.toString(), agreeWindowMs: 600_000 })], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   void createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', () => {})
   return child
