@@ -105,7 +105,11 @@ test('committee: pull the case, re-run before the commit window, commit the vote
   s = d.step({ type: 'rerun-done', cid: 'bafyrp' })
   t.is(s.record.vote, Vote.Correct, 'the vote is in the record before it is committed')
   t.deepEqual(s.actions, [{ kind: 'commit-vote', deadline: (sec(T0) + 300) * 1000, vote: Vote.Correct }])
+  // the commit's slot goes on record before the commit is sent; a second reservation does not move it
+  t.is(d.step({ type: 'vote-slot-reserved', slot: 3 }).record.commitSlot, 3)
+  t.is(d.step({ type: 'vote-slot-reserved', slot: 5 }).record.commitSlot, 3)
   s = d.step({ type: 'vote-committed' })
+  t.is(s.record.commitSlot, 3)
   t.deepEqual(s.actions, [], 'the reveal waits for the others')
   t.is(s.wakeAt, (sec(T0) + 300) * 1000 + 1000)
   await clock.advance(20_000)

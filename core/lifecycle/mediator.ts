@@ -68,7 +68,7 @@ export type MediatorEvent =
   | { type: 'pulled' } | { type: 'pull-failed', reason: string }
   | { type: 'rerun-done', cid: string } | { type: 'rerun-failed', reason: string }
   | { type: 'mediated' } | { type: 'mediate-failed', reason: string }
-  | { type: 'vote-committed', slot?: number } | { type: 'commit-vote-failed', reason: string }
+  | { type: 'vote-slot-reserved', slot: number } | { type: 'vote-committed', slot?: number } | { type: 'commit-vote-failed', reason: string }
   | { type: 'vote-revealed' } | { type: 'reveal-vote-failed', reason: string }
   | { type: 'committee-finalized' } | { type: 'finalize-committee-failed', reason: string }
 
@@ -116,6 +116,8 @@ export function stepMediator (rec: MediatorDispute, input: MediatorInput, policy
     case 'mediated': r.verdictSent = true; break
     case 'mediate-failed': if (facts.state === 'Challenged') return end('abandoned', `mediate failed: ${e.reason}`); break
     // a committee's calls: sent; a failure is tried again while its window lasts (the driver backs off)
+    // the slot a commit is about to be written to, on record before the commit is sent (freeVoteSlot)
+    case 'vote-slot-reserved': r.commitSlot ??= e.slot; break
     case 'vote-committed': r.committeeSent = { ...sent(r), commit: true }; if (e.slot !== undefined) r.commitSlot = e.slot; break
     case 'vote-revealed': r.committeeSent = { ...sent(r), reveal: true }; break
     case 'committee-finalized': r.committeeSent = { ...sent(r), finalize: true }; break

@@ -376,14 +376,16 @@ export class Mediator extends EventEmitter<{ verdict: [VerdictEvent], abandoned:
    * The commitment slot of a dispute's commit, on record before the commit is sent: a node stopped after sending it
    * reveals from the slot it wrote (recorded only once the commit returned, it revealed naming slot 0 and lost the
    * vote, slashed as silent). A retry keeps the slot it named. Picks are made one at a time, so two disputes' commits
-   * in flight never take one slot.
+   * in flight never take one slot; the reservation is an event the lifecycle records through the driver (written
+   * beside the driver, a step in progress from an older copy of the record could write it back without the slot).
    */
   private async reserveVoteSlot (rec: MediatorDispute): Promise<number> {
     const pick = this.slotPicks.then(async () => {
       const current = await this.records.get(rec.id)
       if (current?.commitSlot !== undefined) return current.commitSlot
       const slot = freeVoteSlot(await this.records.all(), rec.dealId)
-      await this.records.update(rec.id, cur => ({ ...(cur ?? rec), commitSlot: slot }))
+      const after = await this.driver.dispatch(rec.id, { type: 'vote-slot-reserved', slot })
+      if (after?.commitSlot !== slot) throw new Error(`the commitment slot ${slot} could not be put on record (the record holds ${String(after?.commitSlot)}): the commit is not sent`)
       return slot
     })
     this.slotPicks = pick.then(() => undefined, () => undefined)
