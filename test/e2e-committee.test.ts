@@ -25,6 +25,8 @@ import type { JobCreator } from '../node/roles/job-creator.ts'
 import type { NetworkFile } from '../node/config/network.ts'
 import type { MarketChainEvent } from '../node/chain/follower.ts'
 import type { MarketEvent } from '../contracts/generated/index.ts'
+import { DealStore } from '../node/deal-store/deal-store.ts'
+import { idOf, type Deal } from '../protocols/eip712.ts'
 import { Vote, type CommitteeRules } from '../protocols/settlement/committee.ts'
 
 const RULES: CommitteeRules = { size: 3, commitWindow: 120, revealWindow: 120, unbondDelay: 61 * 86_400, minBond: LP(10), slash: LP(2) }
@@ -182,6 +184,90 @@ test.serial('an honest provider, the same liar: the result is upheld, the provid
   const share = (FEE + RULES.slash) / 2n
   t.deepEqual([after.dep[0] - before.dep[0], after.dep[1] - before.dep[1], after.dep[2] - before.dep[2]], [share, share, 0n])
   t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, 0n, -RULES.slash])
+})
+
+test.serial('a member stopped after its commit was mined but before it learned so: restarted with its key and data dir, it reveals from the slot on record (1: its unrevealed vote on another deal holds 0), the honest majority wins, it is not slashed', async t => {
+  // Two audited deals, one after the other. On the first (`held`) m1 commits into slot 0 and its reveal is held (the
+  // wrapped revealVote never answers), so that vote stays unrevealed and keeps slot 0. m1's commit on the second
+  // (`crashed`) therefore goes to slot 1; the wrapped commitVote sends it and waits until it is mined, then never
+  // answers, and the node is stopped: its record names slot 1 (Mediator.reserveVoteSlot) but not the commit as
+  // sent. Before 9648cab the slot was recorded only with the commit's answer, so the restarted node revealed the
+  // second deal naming slot 0, which holds its vote on the first: CommitmentMismatch, m1 silent there and slashed
+  // (checked: that code fails here at the record read from disk, `commitSlot` undefined). The first deal's provider
+  // is the previous test's node (rp2); the second's is started here with the first test's provider key (rp).
+  const rp = await provider(net.anvil.keys[3], 'rp-honest')
+  const before = await books(net.rp2.address)
+  const rpBefore = await net.admin.depositOf(net.rp.address)
+  const m1 = mediators[0]
+  const med = m1.mediator as unknown as Mediator
+  const chain = m1.chain
+  const domain = { chainId: BigInt(network.chainId), verifyingContract: network.contracts.market }
+  const never = async <T>(): Promise<T> => await new Promise<T>(() => {})
+  let armed = false
+  let crash = (_c: { dealId: string, slot: number }): void => {}
+  const crashed = new Promise<{ dealId: string, slot: number }>(resolve => { crash = resolve })
+  const commitVote = chain.commitVote.bind(chain)
+  chain.commitVote = async (deal: Deal, commitment: string, slot = 0) => {
+    if (!armed) return await commitVote(deal, commitment, slot)
+    armed = false
+    await commitVote(deal, commitment, slot) // the receipt: the commit is mined
+    crash({ dealId: idOf('Deal', domain, deal), slot })
+    return await never()
+  }
+  chain.revealVote = async () => await never()
+  const from = await net.provider.getBlockNumber()
+
+  const heldCommitted = new Promise<string>(resolve => {
+    const on = (rec: DisputeRecord): void => { if (rec.committeeSent?.commit === true && !rec.terminal && !earlier.has(rec.dealId)) { med.driver.off('change', on); resolve(rec.dealId) } }
+    med.driver.on('change', on)
+  })
+  const runHeld = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, held reveal' }, target: net.rp2.address, auditProbability: 1 })
+  const held = await heldCommitted
+  t.is((await med.records.get(held))?.commitSlot, 0)
+  armed = true
+  const runCrashed = jc.run({ module: 'cowsay:v0.0.1', inputs: { Message: 'hello, crashed commit' }, target: net.rp.address, auditProbability: 1 })
+  // (should both runs end first, m1 never committed the second deal in a slot of its own: the test fails below)
+  const c = await Promise.race([crashed, Promise.all([runHeld, runCrashed]).then(() => undefined)])
+  if (c === undefined) { t.fail('m1 never sent a commit for the second deal'); return }
+  await m1.stop()
+  const id = c.dealId
+  t.not(id, held)
+  t.is(c.slot, 1, 'slot 0 holds the unrevealed vote on the first deal')
+  t.truthy(await firstEvent({ event: 'VoteCommitted', args: { dealId: id, member: net.m1.address } }, from + 1), 'the commit is on chain')
+  // what the restarted node reads from its data dir: the slot, and no answer to the commit
+  const onDisk = await new DealStore<DisputeRecord>(med.records.dir).get(id)
+  t.is(onDisk?.commitSlot, 1)
+  t.not(onDisk?.committeeSent?.commit, true, 'the node stopped before the commit answered')
+  t.not((await new DealStore<DisputeRecord>(med.records.dir).get(held))?.committeeSent?.reveal, true)
+
+  // the same key and data dir (the node's peer key, its dispute records, its chain cursor)
+  const restarted = await node(net.anvil.keys[5], 'm1', ['mediator'], { mediator: { pullAfterMs: 1000, pullIntervalMs: 1000 } })
+  mediators[0] = restarted
+  await connect(jcNode, restarted)
+  await connect(rp, restarted)
+  const [outHeld, outCrashed] = await Promise.all([runHeld, runCrashed])
+  earlier.add(outHeld.dealId)
+  earlier.add(outCrashed.dealId)
+  t.is(outHeld.dealId, held)
+  t.is(outCrashed.dealId, id)
+  for (const out of [outHeld, outCrashed]) {
+    t.is(out.verdict, 'correct')
+    t.is((await net.admin.dealRecord(out.dealId)).state, 'MediatedCorrect')
+    const revealed = await firstEvent({ event: 'VoteRevealed', args: { dealId: out.dealId, member: net.m1.address } }, from + 1) as MarketChainEvent & { name: 'VoteRevealed' }
+    t.is(Number(revealed.args.vote), Vote.Correct, 'the restarted member revealed its vote')
+  }
+  const r = await finished(restarted.mediator as unknown as Mediator, id)
+  t.like(r, { phase: 'done', commitSlot: 1, vote: Vote.Correct, committeeSent: { commit: false, reveal: true } })
+  const after = await books(net.rp2.address)
+  t.is(after.rp - before.rp, outHeld.deal.price, 'each provider was paid')
+  t.is(await net.admin.depositOf(net.rp.address) - rpBefore, outCrashed.deal.price)
+  t.is(after.jc - before.jc, -(outHeld.deal.price + outHeld.deal.mediationFee + outCrashed.deal.price + outCrashed.deal.mediationFee))
+  // on each deal the fee and the liar's slash, split between the two honest members: m1 got its share of both
+  const share = (FEE + RULES.slash) / 2n
+  t.deepEqual([after.dep[0] - before.dep[0], after.dep[1] - before.dep[1], after.dep[2] - before.dep[2]], [2n * share, 2n * share, 0n])
+  t.deepEqual([after.bond[0] - before.bond[0], after.bond[1] - before.bond[1], after.bond[2] - before.bond[2]], [0n, 0n, -2n * RULES.slash], 'the restarted member was not slashed')
+  // the later tests' bare clients send from this provider's key
+  await rp.stop()
 })
 
 test.serial('an absent mediator: the two present disagree (the liar against the honest one), the commit window passes, no quorum: the result stands and the absent one pays the job creator', async t => {
