@@ -382,7 +382,15 @@ test.serial('the user\'s node: its API and the SDK run jobs, list them and move 
   t.true(netView.mesh.topics.length > 0 && netView.mesh.topics.every(x => x.topic.includes(`/devnet.${B}/`)), JSON.stringify(netView.mesh.topics))
   // each chain's order book, with that chain's reputation records
   for (const chain of [A, B]) {
-    const listed = (await lp.providers({ chain })).find(p => p.address === rp)
+    // the provider's offer on that chain may be between a job's booking of its slot and its next announcement (a
+    // run of .ci/run read the book in that gap): then its next offer gossiped on that chain is waited for
+    const inBook = async (): Promise<Awaited<ReturnType<typeof lp.providers>>[number] | undefined> => (await lp.providers({ chain })).find(p => p.address === rp)
+    const gossip = chain === A ? node.node.gossip : node.node.chainContexts.get(chain)!.gossip
+    let off = (): void => {}
+    const announced = new Promise<void>(resolve => { off = gossip.onVerified(() => { void inBook().then(l => { if (l !== undefined) resolve() }) }) })
+    let listed = await inBook()
+    if (listed === undefined) { await announced; listed = await inBook() }
+    off()
     t.truthy(listed, `the devnet's provider is in chain ${chain}'s book`)
     t.is(listed?.reputation?.standing, 'ok')
   }
